@@ -1,0 +1,221 @@
+"""Load manifests: read, parse, validate against schemas/manifest.schema.json, normalise.
+
+The schema is the single statement of the format's shape; this module adds what a schema
+cannot say (environment references, IP networks, dates, duplicates across files, the
+per-key cap) and turns every problem into a Diagnostic with file, line and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from reconciler import resources, rules
+from reconciler.diagnostics import WARNING, Diagnostic
+from reconciler.model import FIELDS, DesiredKey, Location, to_json_value
+from reconciler.yamlsrc import Document, YamlError, parse
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+DEFAULT_CAP = Decimal(10000)
+_VALIDATOR = jsonschema.Draft202012Validator(resources.schema("manifest"))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    keys: tuple[DesiredKey, ...]
+    files: tuple[str, ...]
+
+    @property
+    def digest(self) -> str:
+        """Identifies the desired state (not the bytes): comments and layout do not count."""
+        rows = [
+            [k.proxy_key.fingerprint, {f: to_json_value(v) for f, v in k.values().items()}]
+            for k in self.keys
+        ]
+        return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class LoadResult:
+    manifest: Manifest | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Files as given; a directory contributes its *.yaml and *.yml files, sorted."""
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            if not found:
+                problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
+            files.extend(str(p) for p in found)
+        elif path.is_file():
+            files.append(item)
+        else:
+            problems.append(Diagnostic(item, 1, 1, "", "no such file or directory"))
+    return files, problems
+
+
+def load(
+    inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None
+) -> LoadResult:
+    """Every problem in every file, not just the first; a Manifest only when none is an error."""
+    files, diagnostics = expand_paths(inputs)
+    keys: list[DesiredKey] = []
+    for file in files:
+        loader = _FileLoader(file, os.environ if env is None else env, now)
+        keys.extend(loader.run())
+        diagnostics.extend(loader.diagnostics)
+    diagnostics.extend(_duplicates(keys))
+    result = LoadResult(None, sorted(diagnostics))
+    if not result.errors and files:
+        result.manifest = Manifest(tuple(keys), tuple(files))
+    return result
+
+
+def _duplicates(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    by_key: dict[str, DesiredKey] = {}
+    by_name: dict[str, DesiredKey] = {}
+    for key in keys:
+        loc = key.location
+        first = by_key.setdefault(key.proxy_key.fingerprint, key)
+        if first is not key:  # the value is a secret: name the places, never the key
+            msg = f"{key.name!r} has the same proxy_key as {first.name!r} at {first.location}"
+            found.append(Diagnostic(loc.file, loc.line, loc.col, "", "duplicate proxy_key: " + msg))
+        first = by_name.setdefault(key.name, key)
+        if first is not key:
+            msg = f"duplicate name {key.name!r}: already used at {first.location}"
+            found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg))
+    return found
+
+
+class _FileLoader:
+    def __init__(self, file: str, env: Mapping[str, str], now: int | None) -> None:
+        self.file = file
+        self.env = env
+        self.now = now
+        self.diagnostics: list[Diagnostic] = []
+        self.doc = Document(None)
+        self.bad_paths: set[tuple[Any, ...]] = set()
+
+    def report(
+        self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False
+    ) -> None:
+        line, col = self.doc.position(path, key=key)
+        severity = WARNING if warn else "error"
+        self.diagnostics.append(
+            Diagnostic(self.file, line, col, _path_str(path), message, severity)
+        )
+
+    def run(self) -> list[DesiredKey]:
+        text = self._read()
+        if text is None:
+            return []
+        try:
+            self.doc = parse(text)
+        except YamlError as exc:
+            self.diagnostics.append(Diagnostic(self.file, exc.line, exc.col, "", exc.message))
+            return []
+        if self.doc.data is None:
+            self.report((), "empty manifest: expected a mapping with 'version' and 'keys'")
+            return []
+        self._schema_check()
+        data = self.doc.data
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            return []
+        return self._keys(data)
+
+    def _read(self) -> str | None:
+        try:
+            size = os.path.getsize(self.file)
+            if size > MAX_FILE_BYTES:
+                self.report(
+                    (), f"file is {size} bytes; manifests over {MAX_FILE_BYTES} are refused"
+                )
+                return None
+            raw = Path(self.file).read_bytes()
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.report((), f"not UTF-8 text (bad byte at offset {exc.start})")
+        except OSError as exc:
+            self.report((), f"cannot read: {exc.strerror}")
+        return None
+
+    def _schema_check(self) -> None:
+        for error in _VALIDATOR.iter_errors(self.doc.data):
+            path = tuple(error.absolute_path)
+            self.bad_paths.add(path)
+            for where, message, at_key in rules.schema_messages(error):
+                self.report(path + where, message, key=at_key)
+
+    def _keys(self, data: dict[str, Any]) -> list[DesiredKey]:
+        cap = data.get("per_key_cap", DEFAULT_CAP)
+        cap = (
+            cap
+            if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths
+            else DEFAULT_CAP
+        )
+        defaults = data.get("defaults")
+        defaults = defaults if isinstance(defaults, dict) else {}
+        built = []
+        for index, raw in enumerate(data["keys"]):
+            if isinstance(raw, dict):
+                key = self._key(index, raw, defaults, Decimal(cap))
+                if key is not None:
+                    built.append(key)
+        return built
+
+    def _key(
+        self, index: int, raw: dict[str, Any], defaults: dict[str, Any], cap: Decimal
+    ) -> DesiredKey | None:
+        values: dict[str, Any] = {}
+        locations: dict[str, Location] = {}
+        failed = False
+        for name in ("proxy_key", *FIELDS):
+            path = ("keys", index, name) if name in raw else ("defaults", name)
+            if name not in raw and name not in defaults:
+                continue
+            locations[name] = Location(self.file, *self.doc.position(path))
+            if path in self.bad_paths:
+                failed = True
+                continue
+            value = (raw if name in raw else defaults)[name]
+            try:
+                values[name] = rules.normalise(name, value, self.env, cap)
+            except rules.FieldError as exc:
+                failed = True
+                for item, message in exc.problems:
+                    self.report(path if item is None else (*path, item), message)
+                continue
+            for warning in rules.field_warnings(name, value, values[name], self.now):
+                self.report(path, warning, warn=True)
+        if "limit_type" not in locations:
+            failed = True
+            self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
+        if failed or "proxy_key" not in values or "name" not in values:
+            return None
+        start = Location(self.file, *self.doc.position(("keys", index)))
+        return DesiredKey(location=start, field_locations=locations, **values)
+
+
+def _path_str(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

@@ -1,0 +1,153 @@
+"""Typed keys: what the manifest asks for (DesiredKey) and what the API reports (LiveKey).
+
+Money is Decimal, expiry is epoch seconds (-1 = never), whitelists are frozensets
+(IP entries as networks, so `10.0.0.1` equals `10.0.0.1/32`). A desired field that is
+None is *unmanaged*: the planner keeps its live value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+FIELDS = (
+    "name",
+    "expires_at",
+    "allocated_ammount",
+    "limit_type",
+    "model_whitelist",
+    "ip_whitelist",
+)
+"""The fields an update sets, in the API's spelling and in display order."""
+
+WRITE_ONLY = ("limit_type",)
+"""Fields the API accepts on update but never reports back."""
+
+LIMIT_TYPES = ("daily", "weekly", "monthly")
+CENT = Decimal("0.01")
+
+_SECRET_RE = re.compile(r"ek-[A-Za-z0-9_\-.]{4,}")
+
+
+def redact(secret: str) -> str:
+    """`ek-proxy-…abcd`: enough to recognise a key, never enough to use it."""
+    prefix = "ek-proxy-" if secret.startswith("ek-proxy-") else "ek-"
+    return f"{prefix}…{secret[-4:]}"
+
+
+def scrub(text: str) -> str:
+    """Redact anything that looks like an ElectronHub key inside free text."""
+    return _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
+
+
+def fingerprint(secret: str) -> str:
+    """A stable, non-reversible identifier of a key, safe to commit."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:24]
+
+
+class ProxyKey:
+    """A proxy key that prints redacted: `str()`, `repr()` and f-strings never leak it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for a request body and nothing else."""
+        return self._value
+
+    @property
+    def display(self) -> str:
+        return redact(self._value)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._value)
+
+    def __repr__(self) -> str:
+        return f"ProxyKey({self.display})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProxyKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class DesiredKey:
+    """One key as the manifest wants it; None marks an unmanaged field."""
+
+    proxy_key: ProxyKey
+    name: str
+    limit_type: str
+    location: Location
+    expires_at: int | None = None
+    allocated_ammount: Decimal | None = None
+    model_whitelist: frozenset[str] | None = None
+    ip_whitelist: frozenset[IPNetwork] | None = None
+    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def managed(self) -> tuple[str, ...]:
+        return tuple(f for f in FIELDS if getattr(self, f) is not None)
+
+    def values(self) -> dict[str, Any]:
+        """Managed fields only, normalised."""
+        return {f: getattr(self, f) for f in self.managed}
+
+
+@dataclass(frozen=True)
+class LiveKey:
+    """One key as lookup reports it (no limit_type: the API never says)."""
+
+    name: str
+    expires_at: int
+    allocated_ammount: Decimal
+    used_ammount: Decimal
+    is_active: bool
+    model_whitelist: frozenset[str]
+    ip_whitelist: frozenset[IPNetwork]
+
+    def values(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in FIELDS if f not in WRITE_ONLY}
+
+
+def parse_network(text: str) -> IPNetwork:
+    """A bare address is its /32 (/128); raises ValueError on anything else."""
+    return ipaddress.ip_network(text.strip(), strict=True)
+
+
+def sorted_networks(nets: frozenset[IPNetwork]) -> list[str]:
+    return [str(n) for n in sorted(nets, key=lambda n: (n.version, n.network_address, n.prefixlen))]
+
+
+def to_json_value(value: Any) -> Any:
+    """A normalised field value as plain JSON (sorted lists, money as a 2-place number)."""
+    if isinstance(value, Decimal):
+        return float(value)  # serialisation only: a 2-place Decimal round-trips exactly
+    if isinstance(value, frozenset):
+        items = list(value)
+        if items and not isinstance(items[0], str):
+            return sorted_networks(value)
+        return sorted(items)
+    return value

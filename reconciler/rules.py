@@ -1,0 +1,216 @@
+"""Field rules a JSON Schema cannot express, and readable messages for those it can."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import time
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+
+from reconciler.model import CENT, IPNetwork, ProxyKey, parse_network, scrub
+
+LIMIT_TYPE_REQUIRED = (
+    "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
+    "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
+)
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_FIELDS = {"proxy_key"}
+_WEEK = 7 * 24 * 3600
+
+
+class FieldError(Exception):
+    """One or more problems with a field; `problems` holds (list index or None, message)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[tuple[int | None, str]] = [(index, message)]
+
+
+# --- normalising one field --------------------------------------------------------------
+
+
+def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal) -> Any:
+    """The typed value of one manifest field; raises FieldError with a message."""
+    if name == "proxy_key":
+        return _proxy_key(value, env)
+    if name == "expires_at":
+        return expiry(value)
+    if name == "allocated_ammount":
+        return _money(value, cap)
+    if name == "model_whitelist":
+        return frozenset(str(m).strip() for m in value)
+    if name == "ip_whitelist":
+        return _networks(value)
+    return value
+
+
+def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
+    missing: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in env:
+            return env[var]
+        if default is None:
+            missing.append(var)
+            return ""
+        return default
+
+    value = _ENV_REF.sub(substitute, raw)
+    if missing:
+        raise FieldError(f"environment variable {missing[0]} is not set (and has no :- default)")
+    if not value.startswith("ek-proxy-"):
+        source = "the value" if raw == value else "the value from the environment"
+        raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
+    if not 1 <= len(value) <= 256:
+        raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
+    return ProxyKey(value)
+
+
+def expiry(value: Any) -> int:
+    """Epoch seconds from an int, 'never', or an ISO-8601 date/datetime (UTC if no zone)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if value == "never":
+        return -1
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(re.sub(r"\s*[Zz]$", "+00:00", text))
+    except ValueError as exc:
+        raise FieldError(f"impossible date or time {text!r}: {exc}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def _money(value: Any, cap: Decimal) -> Decimal:
+    amount = Decimal(value) if isinstance(value, (int, Decimal)) else Decimal("NaN")
+    if not amount.is_finite():
+        raise FieldError("must be a finite number of credits")
+    if amount != amount.quantize(CENT):
+        raise FieldError(f"{amount} has more than 2 decimal places: credits are counted in cents")
+    if amount > cap:
+        raise FieldError(f"{amount} exceeds the per-key cap of {cap} (per_key_cap)")
+    return amount
+
+
+def _networks(entries: list[Any]) -> frozenset[IPNetwork]:
+    nets: list[IPNetwork] = []
+    problems: list[tuple[int | None, str]] = []
+    for index, entry in enumerate(entries):
+        try:
+            nets.append(_network(str(entry)))
+        except FieldError as exc:
+            problems.append((index, exc.problems[0][1]))
+    if problems:
+        error = FieldError(problems[0][1])
+        error.problems = problems
+        raise error
+    return frozenset(nets)
+
+
+def _network(entry: str) -> IPNetwork:
+    try:
+        return parse_network(entry)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        raise FieldError(f"{entry!r} is not an IP address or CIDR block") from None
+    raise FieldError(f"{entry!r} has host bits set; did you mean {str(loose)!r}?")
+
+
+def field_warnings(name: str, raw: Any, value: Any, now: int | None) -> Iterator[str]:
+    if name == "proxy_key" and isinstance(raw, str) and "${" not in raw:
+        yield "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
+    if name == "expires_at" and value != -1:
+        current = int(time.time()) if now is None else now
+        if value <= current:
+            yield f"expires_at is in the past ({_iso(value)}): the key is expired"
+        elif value - current < _WEEK:
+            yield f"expires_at is within 7 days ({_iso(value)})"
+    if name == "ip_whitelist":
+        for net in sorted(str(n) for n in value if n.prefixlen == 0):
+            yield f"{net} allows every IP address"
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- messages for schema errors ----------------------------------------------------------
+
+_EXPECTED = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "a list",
+    "object": "a mapping",
+    "boolean": "true or false",
+}
+_EXPIRES = "must be epoch seconds (an integer >= -1), 'never', or an ISO-8601 date or datetime"
+
+Message = tuple[tuple[Any, ...], str, bool]
+
+
+def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
+    """(relative path, message, point-at-the-key) for one schema error."""
+    kind, path = error.validator, tuple(error.absolute_path)
+    schema: Any = error.schema
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    secret = bool(path) and path[-1] in _SECRET_FIELDS
+    got = "" if secret else f" (got {_short(instance)})"
+    if kind == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        for extra in sorted(set(instance) - set(allowed)):
+            yield (extra,), _unknown(extra, allowed), True
+    elif kind == "required":
+        for missing in expected:
+            if missing not in instance:
+                yield (), f"missing required field '{missing}'", False
+    elif kind == "type":
+        names = [expected] if isinstance(expected, str) else expected
+        yield (), "must be " + " or ".join(_EXPECTED.get(n, n) for n in names) + got, False
+    elif kind == "anyOf" and path and path[-1] == "expires_at":
+        yield (), _EXPIRES + got, False
+    elif kind == "enum":
+        yield (), "must be one of " + ", ".join(map(str, expected)) + got, False
+    elif kind == "const":
+        yield (), f"must be {expected!r}" + got, False
+    elif kind in ("minLength", "maxLength"):
+        yield (), f"{_length_rule(schema)} (got {len(instance)})", False
+    elif kind in ("minimum", "exclusiveMinimum"):
+        op = ">=" if kind == "minimum" else ">"
+        yield (), f"must be {op} {expected}" + got, False
+    else:
+        yield (), "invalid value" if secret else scrub(error.message), False
+
+
+def _unknown(extra: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(allowed)}"
+    return f"unknown field '{extra}'{hint}"
+
+
+def _length_rule(schema: Mapping[str, Any]) -> str:
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if high is None:
+        return f"must be at least {low} character{'s' if low != 1 else ''}"
+    return f"must be {low or 0} to {high} characters"
+
+
+def _short(value: Any) -> str:
+    text = scrub(repr(value) if not isinstance(value, Decimal) else str(value))
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,173 @@
+"""The manifest loader over fixture files named after the failure they provoke."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+
+from reconciler import manifest
+from reconciler.cli import main
+
+from .conftest import MANIFESTS, ROOT
+
+NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
+
+# fixture -> (line, col, path, a fragment of the message)
+ERRORS = [
+    ("bad-binary.yaml", 1, 1, "", "not UTF-8"),
+    ("bad-duplicate-key.yaml", 6, 5, "", "'Second' has the same proxy_key as 'First' at"),
+    ("bad-duplicate-name.yaml", 6, 5, "", "duplicate name 'Same': already used at"),
+    ("bad-duplicate-yaml-field.yaml", 6, 5, "", "duplicate key 'name' (first at line 4)"),
+    ("bad-empty.yaml", 1, 1, "", "empty manifest"),
+    ("bad-expires-format.yaml", 6, 17, "keys[0].expires_at", "ISO-8601"),
+    ("bad-host-bits.yaml", 6, 32, "keys[0].ip_whitelist[1]", "did you mean '192.168.1.0/24'"),
+    ("bad-impossible-date.yaml", 6, 17, "keys[0].expires_at", "impossible date"),
+    ("bad-ip.yaml", 6, 20, "keys[0].ip_whitelist[0]", "'300.1.2.3' is not an IP address"),
+    ("bad-limit-type.yaml", 5, 17, "keys[0].limit_type", "one of daily, weekly, monthly"),
+    ("bad-missing-limit-type.yaml", 3, 5, "keys[0]", "the API never reports limit_type"),
+    ("bad-missing-name.yaml", 3, 5, "keys[0]", "missing required field 'name'"),
+    ("bad-name-too-long.yaml", 4, 11, "keys[0].name", "1 to 25 characters (got 37)"),
+    ("bad-negative-allocation.yaml", 6, 24, "keys[0].allocated_ammount", ">= 0"),
+    ("bad-not-a-proxy-key.yaml", 3, 16, "keys[0].proxy_key", "must start with 'ek-proxy-'"),
+    ("bad-over-cap.yaml", 7, 24, "keys[0].allocated_ammount", "exceeds the per-key cap of 500"),
+    ("bad-sub-cent.yaml", 6, 24, "keys[0].allocated_ammount", "more than 2 decimal places"),
+    ("bad-tab.yaml", 3, 1, "", "invalid YAML"),
+    ("bad-top-level-list.yaml", 1, 1, "", "must be a mapping"),
+    (
+        "bad-unknown-field.yaml",
+        6,
+        5,
+        "keys[0].allocated_amount",
+        "did you mean 'allocated_ammount'",
+    ),
+    ("bad-unset-env.yaml", 3, 16, "keys[0].proxy_key", "EH_SURELY_UNSET_VAR is not set"),
+    ("bad-version.yaml", 1, 10, "version", "must be 1"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), ERRORS)
+def test_each_bad_manifest_names_line_and_problem(
+    fixture: str, line: int, col: int, path: str, fragment: str
+) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], now=NOW)
+    assert result.manifest is None
+    assert len(result.errors) == 1, result.errors
+    error = result.errors[0]
+    assert (error.line, error.col, error.path) == (line, col, path)
+    assert fragment in error.message
+
+
+def test_every_problem_is_reported_in_one_run() -> None:
+    result = manifest.load([str(MANIFESTS / "bad-many-errors.yaml")], now=NOW)
+    assert [(e.line, e.path) for e in result.errors] == [
+        (4, "keys[0].name"),
+        (8, "keys[1].limit_type"),
+        (9, "keys[1].model_whitelist"),
+    ]
+
+
+def test_each_bad_list_entry_is_pointed_at() -> None:
+    result = manifest.load([str(MANIFESTS / "bad-two-bad-ips.yaml")], now=NOW)
+    assert [(e.line, e.col, e.path) for e in result.errors] == [
+        (8, 9, "keys[0].ip_whitelist[1]"),
+        (9, 9, "keys[0].ip_whitelist[2]"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "fragment"),
+    [
+        ("warn-expired.yaml", "in the past"),
+        ("warn-literal-key.yaml", "plain-text proxy key"),
+        ("warn-open-to-all.yaml", "0.0.0.0/0 allows every IP"),
+    ],
+)
+def test_warnings_keep_the_manifest_valid(fixture: str, fragment: str) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], now=NOW)
+    assert result.manifest is not None
+    assert any(fragment in d.message and not d.is_error for d in result.diagnostics)
+
+
+def test_strict_turns_warnings_into_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    target = str(MANIFESTS / "warn-literal-key.yaml")
+    assert main(["validate", target]) == 0
+    assert main(["validate", "--strict", target]) == 1
+
+
+def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
+    for fixture in sorted(MANIFESTS.glob("*.yaml")):
+        main(["validate", "--format", "json", str(fixture)])
+    out, err = capsys.readouterr()
+    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222"):
+        assert secret not in out + err
+
+
+def test_example_manifest_is_valid_and_typed() -> None:
+    result = manifest.load([str(ROOT / "keys.example.yaml")], env={}, now=NOW)
+    assert result.errors == []
+    assert result.manifest is not None
+    prod, batch, dev, support = result.manifest.keys
+    assert prod.allocated_ammount == Decimal("250")
+    assert prod.expires_at == 1830211200  # 2027-12-31T00:00:00Z
+    assert prod.ip_whitelist == frozenset(
+        {ip_network("10.20.0.0/16"), ip_network("203.0.113.42/32")}
+    )
+    assert batch.limit_type == "weekly" and dev.limit_type == "daily"  # the latter from defaults
+    assert dev.expires_at == -1 and dev.model_whitelist == frozenset()
+    assert support.managed == ("name", "allocated_ammount", "limit_type")
+    assert "demo" not in repr(prod) and prod.proxy_key.display == "ek-proxy-…0001"
+
+
+def test_environment_overrides_the_default() -> None:
+    env = {"EH_PROD_KEY": "ek-proxy-from-the-environment-9876"}
+    result = manifest.load([str(ROOT / "keys.example.yaml")], env=env, now=NOW)
+    assert result.manifest is not None
+    assert result.manifest.keys[0].proxy_key.reveal() == env["EH_PROD_KEY"]
+
+
+def test_a_directory_is_one_manifest_and_duplicates_span_files(tmp_path: Path) -> None:
+    body = "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-same-key-0001}', name: %s, limit_type: daily}\n"
+    (tmp_path / "a.yaml").write_text(body % "A")
+    (tmp_path / "b.yml").write_text(body % "B")
+    (tmp_path / "notes.txt").write_text("ignored")
+    result = manifest.load([str(tmp_path)], now=NOW)
+    assert [Path(e.file).name for e in result.errors] == ["b.yml"]
+    assert "a.yaml:3:5" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch"),
+    [
+        ("-1", -1),
+        ("never", -1),
+        ("1735689600", 1735689600),
+        ("2025-01-01", 1735689600),
+        ("2025-01-01T00:00:00Z", 1735689600),
+        ("2025-01-01T02:00:00+02:00", 1735689600),
+        ("2025-01-01 00:00:00", 1735689600),
+    ],
+)
+def test_expiry_forms_are_epoch_seconds(tmp_path: Path, text: str, epoch: int) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - proxy_key: ${X:-ek-proxy-k-0001}\n    name: K\n"
+        f"    limit_type: daily\n    expires_at: {text}\n"
+    )
+    result = manifest.load([str(path)], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert result.manifest.keys[0].expires_at == epoch
+
+
+def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--format", "github", str(MANIFESTS / "bad-limit-type.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("::error file=")
+    assert ",line=5,col=17::keys[0].limit_type: must be one of" in out
+
+
+def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/file.yaml"]) == 1
+    assert "no such file or directory" in capsys.readouterr().out
