@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from reconciler import __version__, diagnostics, manifest
+from reconciler import __version__, commands, diagnostics, manifest
 from reconciler.errors import EhkeysError
 from reconciler.model import scrub
 
@@ -32,6 +32,39 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from reconciler import sandbox as sb
+
+    seed = sb.seeds.load(args.seed)
+    faults = replace(
+        seed.faults,
+        **{k: v for k, v in vars(args).items() if k in FAULT_FLAGS and v is not None},
+    )
+    rate = seed.rate_limit
+    if args.rate_limit:
+        requests, _, window = args.rate_limit.partition("/")
+        rate = replace(rate, requests=int(requests), window_s=float(window or 60))
+    if args.cooldown is not None:
+        rate = replace(rate, cooldown_s=args.cooldown)
+    box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("the sandbox is reachable beyond this machine on %s", args.host)
+    sb.serve(box, args.host, args.port)
+    return 0
+
+
+FAULT_FLAGS = (
+    "latency_ms",
+    "jitter_ms",
+    "error_rate",
+    "rate_limited_rate",
+    "drop_rate",
+    "html_rate",
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ehkeys", description="ElectronHub proxy keys as code: validate, plan, apply."
@@ -45,7 +78,55 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.set_defaults(handler=_validate)
+
+    p = sub.add_parser("sandbox", help="serve the local ElectronHub API stand-in")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--db", default=":memory:", help="SQLite file (kept across restarts)")
+    p.add_argument("--seed", help="seed YAML for a new db (default: the bundled demo)")
+    p.add_argument("--rate-limit", metavar="N[/SECONDS]", help="requests per sliding window")
+    p.add_argument("--cooldown", type=float, metavar="SECONDS", help="lockout after an overrun")
+    for flag in FAULT_FLAGS:
+        p.add_argument("--" + flag.replace("_", "-"), type=float, metavar="X")
+    p.set_defaults(handler=_sandbox)
+
+    p = sub.add_parser("plan", help="show what apply would change, and what it costs")
+    _api_options(p, formats=("text", "json", "markdown"))
+    p.add_argument("--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE`")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 errors")
+    p.set_defaults(handler=commands.plan_command)
+
+    p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
+    _api_options(p, formats=("text", "json", "markdown"))
+    p.set_defaults(handler=commands.drift_command)
+
+    p = sub.add_parser("apply", help="send the updates the plan shows")
+    _api_options(p, formats=None)
+    p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
+    p.add_argument("--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this")
+    p.set_defaults(handler=commands.apply_command)
     return parser
+
+
+def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None) -> None:
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR")
+    if formats:
+        p.add_argument("--format", choices=formats, default="text")
+    p.add_argument("--target", action="append", default=[], metavar="NAME", help="only this key")
+    p.add_argument("--parallelism", type=_positive, default=8, metavar="N")
+    p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
+    p.add_argument("--base-url", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)")
+    p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
+    p.add_argument("--sandbox-reset", action="store_true", help="refill the sandbox from its seed")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ehkeys: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `ehkeys plan ... | head`
+        sys.stderr.close()
+        return 1
+    except Exception as exc:  # a bug: say so plainly, details only with --debug
+        log.debug("internal error", exc_info=True)
+        print(f"ehkeys: internal error: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
+        print("ehkeys: please report it; --debug shows the details", file=sys.stderr)
+        return 1
 
 
 def entry() -> None:

@@ -37,8 +37,7 @@ class Manifest:
     def digest(self) -> str:
         """Identifies the desired state (not the bytes): comments and layout do not count."""
         rows = [
-            [k.proxy_key.fingerprint, {f: to_json_value(v) for f, v in k.values().items()}]
-            for k in self.keys
+            [k.proxy_key.fingerprint, {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys
         ]
         return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
@@ -71,9 +70,7 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     return files, problems
 
 
-def load(
-    inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None
-) -> LoadResult:
+def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None) -> LoadResult:
     """Every problem in every file, not just the first; a Manifest only when none is an error."""
     files, diagnostics = expand_paths(inputs)
     keys: list[DesiredKey] = []
@@ -114,14 +111,10 @@ class _FileLoader:
         self.doc = Document(None)
         self.bad_paths: set[tuple[Any, ...]] = set()
 
-    def report(
-        self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False
-    ) -> None:
+    def report(self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False) -> None:
         line, col = self.doc.position(path, key=key)
         severity = WARNING if warn else "error"
-        self.diagnostics.append(
-            Diagnostic(self.file, line, col, _path_str(path), message, severity)
-        )
+        self.diagnostics.append(Diagnostic(self.file, line, col, _path_str(path), message, severity))
 
     def run(self) -> list[DesiredKey]:
         text = self._read()
@@ -145,9 +138,7 @@ class _FileLoader:
         try:
             size = os.path.getsize(self.file)
             if size > MAX_FILE_BYTES:
-                self.report(
-                    (), f"file is {size} bytes; manifests over {MAX_FILE_BYTES} are refused"
-                )
+                self.report((), f"file is {size} bytes; manifests over {MAX_FILE_BYTES} are refused")
                 return None
             raw = Path(self.file).read_bytes()
             return raw.decode("utf-8-sig")
@@ -167,9 +158,7 @@ class _FileLoader:
     def _keys(self, data: dict[str, Any]) -> list[DesiredKey]:
         cap = data.get("per_key_cap", DEFAULT_CAP)
         cap = (
-            cap
-            if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths
-            else DEFAULT_CAP
+            cap if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths else DEFAULT_CAP
         )
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}

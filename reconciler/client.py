@@ -1,0 +1,420 @@
+"""The ElectronHub API client: one seam for I/O (httpx, with a `transport=` for tests).
+
+- Only the static URLs (the legacy ones put the proxy key in the URL, where logs keep it).
+- One error hierarchy; HTTP statuses map to it in `error_for_status` and nowhere else.
+- 429, 5xx, dropped connections, timeouts and edge challenge pages are retried with
+  exponential backoff and jitter, honouring Retry-After, else X-RateLimit-Reset.
+- The Pacer reads X-RateLimit-* and holds requests when the budget is spent, instead of
+  firing into a 429 (the real service answers an overrun with a 180 s cooldown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler import __version__
+from reconciler.errors import ConfigError, EhkeysError
+from reconciler.model import LiveKey, ProxyKey, scrub
+
+log = logging.getLogger("ehkeys.client")
+
+DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
+USER_AGENT = f"ehkeys/{__version__}"
+MAX_BODY = 4 * 1024 * 1024
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ApiError(EhkeysError):
+    """An answer or a failure from the API. `status` is None when no HTTP answer came."""
+
+    status: int | None = None
+    retryable = False
+    wait: float | None = None  # seconds the server asked us to wait (Retry-After, reset)
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(scrub(message))
+        self.message = scrub(message)
+        if status is not None:
+            self.status = status
+
+
+class AuthError(ApiError):
+    """401: the account API key is missing, malformed or unknown."""
+
+
+class NotYours(ApiError):
+    """403: the proxy key belongs to another account."""
+
+
+class NotFound(ApiError):
+    """404: no proxy key with that value exists."""
+
+
+class InvalidRequest(ApiError):
+    """400 or 422: the service rejected the request's content."""
+
+
+class InsufficientBalance(ApiError):
+    """402: the account's credits cannot cover the allocation."""
+
+
+class RateLimited(ApiError):
+    """429: too many requests."""
+
+    retryable = True
+
+
+class ServerError(ApiError):
+    """5xx from the service."""
+
+    retryable = True
+
+
+class BadResponse(ApiError):
+    """An answer that is not the documented JSON (an edge challenge page, a wrong shape)."""
+
+    retryable = True
+
+
+class TooLarge(BadResponse):
+    """An answer over MAX_BODY bytes: refused without reading the rest."""
+
+    retryable = False
+
+
+class NetworkError(ApiError):
+    """No answer: connection refused or dropped, or a timeout."""
+
+    retryable = True
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: InvalidRequest,
+    401: AuthError,
+    402: InsufficientBalance,
+    403: NotYours,
+    404: NotFound,
+    422: InvalidRequest,
+    429: RateLimited,
+}
+
+
+def error_for_status(status: int, message: str) -> ApiError:
+    """The one place where HTTP statuses become our errors."""
+    kind = _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
+    return kind(f"HTTP {status}: {message}", status)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def check_api_key(api_key: str | None) -> str:
+    """Refuse, before any request, a key that cannot work (and say why)."""
+    if not api_key:
+        raise ConfigError("ELECTRONHUB_API_KEY is not set (or use --sandbox to try the tool)")
+    key = api_key.strip()
+    if key.startswith("ek-proxy-"):
+        raise ConfigError(
+            "ELECTRONHUB_API_KEY holds a proxy key (ek-proxy-…): management calls need the "
+            "account API key (ek-…), and the API rejects proxy keys"
+        )
+    if key.startswith("eyJ") and key.count(".") == 2:
+        raise ConfigError("ELECTRONHUB_API_KEY looks like a JWT: the API accepts only API keys (ek-…)")
+    if not key.startswith("ek-"):
+        raise ConfigError("ELECTRONHUB_API_KEY does not look like an account API key (ek-…)")
+    return key
+
+
+def check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+        return url.rstrip("/")
+    raise ConfigError(f"base URL {url!r}: use https:// (plain http:// is allowed only to a loopback host)")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    total: float = 300.0  # seconds, all attempts of one request together
+    timeout: float = 30.0  # seconds, one attempt
+
+
+# --- pacing ---------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Spends the budget the X-RateLimit headers announce, and waits for the reset after."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.remaining: int | None = None
+        self.reset_at = 0.0
+        self.inflight = 0
+        self.waited = 0.0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            while True:
+                now = self.clock()
+                if self.remaining is not None and now >= self.reset_at and self.inflight == 0:
+                    self.remaining = max(self.remaining, 1)  # the window moved: probe with one
+                if self.remaining is None or self.remaining - self.inflight > 0:
+                    self.inflight += 1
+                    return
+                timeout = self.reset_at - now if now < self.reset_at else None
+                started = time.monotonic()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._cond.wait(), timeout)
+                self.waited += time.monotonic() - started
+
+    async def release(self, headers: httpx.Headers | None) -> None:
+        async with self._cond:
+            self.inflight -= 1
+            self._learn(headers)
+            self._cond.notify_all()
+
+    def _learn(self, headers: httpx.Headers | None) -> None:
+        try:
+            remaining = int(headers["x-ratelimit-remaining"]) if headers else None
+            reset = float(headers["x-ratelimit-reset"]) if headers else 0.0
+        except (KeyError, ValueError):
+            return
+        if remaining is None:
+            return
+        if self.remaining is None or reset > self.reset_at:
+            self.remaining, self.reset_at = remaining, reset
+        else:
+            self.remaining = min(self.remaining, remaining)
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+class Client:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        parallelism: int = 8,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.pacer = Pacer()
+        self.requests = 0
+        self.retries = 0
+        self._slots = asyncio.Semaphore(max(parallelism, 1))
+        self._http = httpx.AsyncClient(
+            base_url=check_base_url(base_url),
+            headers={
+                "Authorization": f"Bearer {check_api_key(api_key)}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            transport=transport,
+            timeout=httpx.Timeout(self.retry.timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max(parallelism, 1)),
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def lookup(self, proxy_key: ProxyKey) -> LiveKey:
+        data = await self.request("POST", "/auth/proxy/lookup", {"proxy_key": proxy_key.reveal()})
+        return live_key(data)
+
+    async def update(self, body: dict[str, Any]) -> None:
+        data = await self.request("POST", "/auth/proxy/update", body)
+        if not isinstance(data, dict) or "message" not in data:
+            raise BadResponse("update answer is not the documented {'message': ...}")
+
+    async def balance(self) -> Decimal:
+        data = await self.request("GET", "/user/me")
+        credits = data.get("credits") if isinstance(data, dict) else None
+        if isinstance(credits, bool) or not isinstance(credits, (int, Decimal)):
+            raise BadResponse("/user/me answer has no numeric 'credits'")
+        return Decimal(credits)
+
+    async def list_keys(self) -> list[dict[str, Any]]:
+        data = await self.request("GET", "/auth/proxy")
+        if not isinstance(data, list) or not all(isinstance(k, dict) for k in data):
+            raise BadResponse("key list answer is not a JSON array of keys")
+        return data
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        """One call with pacing, bounded retries and a total deadline."""
+        deadline = time.monotonic() + self.retry.total
+        attempt = 0
+        async with self._slots:
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(method, path, body)
+                except ApiError as exc:
+                    delay = self._retry_delay(exc, attempt, deadline)
+                    if delay is None:
+                        raise
+                    self.retries += 1
+                    log.debug("%s %s: %s; retry %d in %.2fs", method, path, exc, attempt, delay)
+                    await asyncio.sleep(delay)
+
+    def _retry_delay(self, exc: ApiError, attempt: int, deadline: float) -> float | None:
+        if not exc.retryable or attempt >= self.retry.attempts:
+            return None
+        backoff: float = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        delay = backoff * random.uniform(0.5, 1.0)
+        if exc.wait is not None:
+            delay = max(exc.wait, 0.05) + random.uniform(0, 0.25)
+        if time.monotonic() + delay > deadline:
+            return None
+        return delay
+
+    async def _attempt(self, method: str, path: str, body: Any) -> Any:
+        await self.pacer.acquire()
+        headers: httpx.Headers | None = None
+        started = time.monotonic()
+        try:
+            self.requests += 1
+            status, answer, content = await asyncio.wait_for(
+                self._send(method, path, body), self.retry.timeout
+            )
+            headers = answer
+        except (httpx.TransportError, asyncio.TimeoutError) as exc:
+            what = "timed out" if not isinstance(exc, httpx.TransportError) else type(exc).__name__
+            raise NetworkError(f"no answer from the API ({what}: {exc})") from exc
+        finally:
+            await self.pacer.release(headers)
+        log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
+        return _decode(status, answer, content, self.pacer.clock())
+
+    async def _send(self, method: str, path: str, body: Any) -> tuple[int, httpx.Headers, bytes]:
+        payload = None if body is None else json.dumps(body, default=_json_default).encode()
+        extra = {"Content-Type": "application/json"} if payload is not None else {}
+        async with self._http.stream(method, path, content=payload, headers=extra) as response:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise TooLarge(f"answer larger than {MAX_BODY} bytes; refused")
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # serialisation only: values are exact to the cent
+    raise TypeError(f"cannot send {type(value).__name__}")
+
+
+def _decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:
+    ctype = headers.get("content-type", "")
+    try:
+        data = json.loads(content, parse_float=Decimal) if content else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+        if status < 400 or "json" in ctype:
+            kind = "an HTML page (an edge challenge?)" if "html" in ctype else f"{ctype or 'no type'}"
+            raise BadResponse(f"HTTP {status}: expected JSON, got {kind}", status) from None
+    if status < 300:
+        return data
+    if 300 <= status < 400:
+        raise BadResponse(f"HTTP {status}: unexpected redirect (not followed)", status)
+    error = error_for_status(status, _server_message(data, content))
+    error.wait = _wait_hint(headers, now, use_reset=status == 429)
+    raise error
+
+
+def _server_message(data: Any, content: bytes) -> str:
+    message = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        message = err.get("message") if isinstance(err, dict) else data.get("detail")
+    text = str(message) if message is not None else content[:80].decode("utf-8", "replace")
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _wait_hint(headers: httpx.Headers, now: float, *, use_reset: bool) -> float | None:
+    """Seconds to wait: Retry-After when present, else (after a 429) X-RateLimit-Reset."""
+    try:
+        if "retry-after" in headers:
+            return max(float(headers["retry-after"]), 0.0)
+        if use_reset and "x-ratelimit-reset" in headers:
+            return max(float(headers["x-ratelimit-reset"]) - now, 0.0)
+    except ValueError:
+        pass
+    return None
+
+
+# --- answers to typed values ----------------------------------------------------------------
+
+
+def live_key(data: Any) -> LiveKey:
+    """A LiveKey from a lookup answer; BadResponse for anything off the documented shape."""
+    if not isinstance(data, dict):
+        raise BadResponse("lookup answer is not a JSON object")
+    try:
+        return LiveKey(
+            name=_typed(data, "name", str),
+            expires_at=_typed(data, "expires_at", int),
+            allocated_ammount=_amount(data, "allocated_ammount"),
+            used_ammount=_amount(data, "used_ammount"),
+            is_active=_typed(data, "is_active", bool),
+            model_whitelist=frozenset(_strings(data, "model_whitelist")),
+            ip_whitelist=frozenset(
+                ipaddress.ip_network(s, strict=False) for s in _strings(data, "ip_whitelist")
+            ),
+        )
+    except ValueError as exc:
+        raise BadResponse(f"lookup answer has an invalid ip_whitelist entry ({exc})") from None
+
+
+def _typed(data: dict[str, Any], field: str, kind: type) -> Any:
+    value = data.get(field)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadResponse(f"lookup answer: {field} is missing or not {kind.__name__}")
+    return value
+
+
+def _amount(data: dict[str, Any], field: str) -> Decimal:
+    value = data.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise BadResponse(f"lookup answer: {field} is missing or not a number")
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise BadResponse(f"lookup answer: {field} is not finite")
+    return amount
+
+
+def _strings(data: dict[str, Any], field: str) -> list[str]:
+    value = data.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadResponse(f"lookup answer: {field} is not a list of strings")
+    return value

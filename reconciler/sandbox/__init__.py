@@ -1,0 +1,89 @@
+"""A faithful local ElectronHub proxy-key API, in-process (tests, `--sandbox`) or served."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+
+from reconciler.sandbox import seed as seeds
+from reconciler.sandbox.app import create_app
+from reconciler.sandbox.gate import DropConnection, Gate
+from reconciler.sandbox.seed import Faults, RateLimit, Seed
+from reconciler.sandbox.store import Store
+
+__all__ = ["Faults", "RateLimit", "Sandbox", "SandboxTransport", "Seed", "serve"]
+
+BASE_URL = "http://127.0.0.1/v1"
+
+
+@dataclass
+class Sandbox:
+    """A store filled from a seed (only when new) and the app in front of it."""
+
+    store: Store
+    app: Gate
+    seed: Seed
+
+    @classmethod
+    def open(
+        cls,
+        db: str | Path = ":memory:",
+        seed: Seed | None = None,
+        *,
+        reset: bool = False,
+        rate: RateLimit | None = None,
+        faults: Faults | None = None,
+    ) -> Sandbox:
+        seed = seed or seeds.load()
+        if rate or faults:
+            seed = replace(seed, rate_limit=rate or seed.rate_limit, faults=faults or seed.faults)
+        if str(db) != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        store = Store(str(db))
+        if reset:
+            store.reset(seed)
+        elif store.is_empty:
+            store.load_seed(seed)
+        return cls(store, create_app(store, seed.rate_limit, seed.faults), seed)
+
+    @property
+    def api_key(self) -> str:
+        return str(self.seed.accounts[0]["api_key"])
+
+    def transport(self) -> SandboxTransport:
+        return SandboxTransport(self.app)
+
+
+class SandboxTransport(httpx.AsyncBaseTransport):
+    """httpx's ASGITransport, with the sandbox's dropped connection as a real network error."""
+
+    def __init__(self, app: Gate) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except DropConnection as exc:
+            message = "Server disconnected without sending a complete response"
+            raise httpx.RemoteProtocolError(message, request=request) from exc
+
+
+class _QuietDrops(logging.Filter):
+    """Injected drops are the point of the fault: do not log them as crashes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
+
+
+def serve(sandbox: Sandbox, host: str, port: int, announce: bool = True) -> None:
+    import uvicorn
+
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    if announce:
+        print(f"ElectronHub sandbox on http://{host}:{port}/v1  (Ctrl-C to stop)", flush=True)
+        print(f"export ELECTRONHUB_BASE_URL=http://{host}:{port}/v1", flush=True)
+        print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
+    uvicorn.run(sandbox.app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,101 @@
+"""The sandbox's seed file: accounts, keys, rate limit and faults, with sensible defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import ConfigError
+
+DEMO_API_KEY = "ek-sandbox-demo-key"
+EPOCH_2024 = 1704067200
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int = 600
+    window_s: float = 60.0
+    cooldown_s: float = 0.0
+    retry_after: bool = False  # the real service sends no Retry-After
+
+
+@dataclass(frozen=True)
+class Faults:
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    rate_limited_rate: float = 0.0
+    drop_rate: float = 0.0
+    html_rate: float = 0.0
+    hang_rate: float = 0.0  # never answer: for client timeout tests
+    seed: int | None = None
+
+    @property
+    def any_random(self) -> bool:
+        rates = (self.error_rate, self.rate_limited_rate, self.drop_rate, self.html_rate)
+        return any(rates) or bool(self.hang_rate)
+
+
+@dataclass(frozen=True)
+class Seed:
+    accounts: list[dict[str, Any]]
+    keys: list[dict[str, Any]]
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    faults: Faults = field(default_factory=Faults)
+
+
+def _account(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "user_id": str(raw["user_id"]),
+        "api_key": str(raw["api_key"]),
+        "balance": Decimal(str(raw.get("balance", 1000))),
+        "per_key_cap": Decimal(str(raw.get("per_key_cap", 10000))),
+    }
+
+
+def _key(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": str(raw["key"]),
+        "user_id": str(raw["user_id"]),
+        "name": str(raw["name"]),
+        "expires_at": int(raw.get("expires_at", -1)),
+        "allocated_ammount": Decimal(str(raw.get("allocated_ammount", 0))),
+        "used_ammount": Decimal(str(raw.get("used_ammount", 0))),
+        "limit_type": str(raw.get("limit_type", "daily")),
+        "model_whitelist": [str(m) for m in raw.get("model_whitelist", [])],
+        "ip_whitelist": [str(i) for i in raw.get("ip_whitelist", [])],
+        "is_active": bool(raw.get("is_active", True)),
+        "enabled_thinking": bool(raw.get("enabled_thinking", False)),
+        "created_at": int(raw.get("created_at", EPOCH_2024)),
+        "last_used": None if raw.get("last_used") is None else int(raw["last_used"]),
+    }
+
+
+def parse(data: Any, source: str = "seed") -> Seed:
+    """A Seed from plain data; raises ConfigError naming the source and the bad entry."""
+    try:
+        accounts = [_account(a) for a in data["accounts"]]
+        keys = [_key(k) for k in data.get("keys") or []]
+        rate = RateLimit(**(data.get("rate_limit") or {}))
+        faults = Faults(**(data.get("faults") or {}))
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc
+    return Seed(accounts, keys, rate, faults)
+
+
+def load(path: str | None = None) -> Seed:
+    """The seed at `path`, or the bundled demo seed."""
+    try:
+        if path is None:
+            text = resources.files("reconciler.sandbox").joinpath("demo_seed.yaml").read_text()
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read seed {path or 'demo_seed.yaml'}: {exc}") from exc
+    return parse(data, path or "demo_seed.yaml")
