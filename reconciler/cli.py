@@ -116,10 +116,13 @@ def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None) ->
         p.add_argument("--format", choices=formats, default="text")
     p.add_argument("--target", action="append", default=[], metavar="NAME", help="only this key")
     p.add_argument("--parallelism", type=_positive, default=8, metavar="N")
+    p.add_argument("--max-attempts", type=_positive, default=6, metavar="N", help="tries per request")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per attempt")
     p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
     p.add_argument("--base-url", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)")
     p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
     p.add_argument("--sandbox-reset", action="store_true", help="refill the sandbox from its seed")
+    p.add_argument("--sandbox-seed", metavar="FILE", help="seed for a new (or reset) sandbox")
 
 
 def _positive(text: str) -> int:

@@ -17,7 +17,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -220,8 +220,10 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.sleep = sleep
         self.pacer = Pacer()
         self.requests = 0
         self.retries = 0
@@ -282,7 +284,7 @@ class Client:
                         raise
                     self.retries += 1
                     log.debug("%s %s: %s; retry %d in %.2fs", method, path, exc, attempt, delay)
-                    await asyncio.sleep(delay)
+                    await self.sleep(delay)
 
     def _retry_delay(self, exc: ApiError, attempt: int, deadline: float) -> float | None:
         if not exc.retryable or attempt >= self.retry.attempts:

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from reconciler import diagnostics, manifest, planfile, render
 from reconciler.applier import FAILED, SKIPPED, UPDATED, Applier, KeyResult, Report
+from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, Refused, UsageError
 from reconciler.plan import Plan
 from reconciler.session import Target, build_plan, select
@@ -46,16 +47,20 @@ def money_option(text: str | None, flag: str) -> Decimal | None:
 def _context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]:
     loaded = load_manifest(args.manifests)
     state = State(Path(args.state) if args.state else default_path(args.manifests))
-    target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url)
+    target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
     return loaded, state, target
 
 
 async def _plan(args: argparse.Namespace) -> tuple[Plan, State, Target]:
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
-    async with target.client(args.parallelism) as client:
+    async with target.client(args.parallelism, _retry(args)) as client:
         plan = await build_plan(client, loaded, keys, state)
     return plan, state, target
+
+
+def _retry(args: argparse.Namespace) -> RetryPolicy:
+    return RetryPolicy(attempts=args.max_attempts, timeout=args.timeout)
 
 
 def emit(plan: Plan, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> None:
@@ -140,7 +145,7 @@ def _print_result(result: KeyResult) -> None:
 async def _apply(args: argparse.Namespace) -> int:
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
-    async with target.client(args.parallelism) as client:
+    async with target.client(args.parallelism, _retry(args)) as client:
         plan = await build_plan(client, loaded, keys, state)
         skipped, keep = _filter_saved(plan, args.plan) if args.plan else ([], None)
         updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]

@@ -143,8 +143,10 @@ class Plan:
 
     @property
     def uncovered(self) -> bool:
-        """The debits exceed the balance: updates would fail with 402 part-way."""
-        return self.balance_before is not None and self.account_debit > self.balance_before
+        """The debits exceed the balance plus the refunds that apply collects first."""
+        if self.balance_before is None:
+            return False
+        return self.account_debit > self.balance_before + self.account_refund
 
     def summary(self) -> dict[str, Any]:
         money = (self.account_debit, self.account_refund, self.net)
@@ -184,5 +186,6 @@ class Plan:
         if self.uncovered:
             raise Refused(
                 f"the plan debits {self.account_debit} credits but the account has "
-                f"{self.balance_before}: updates would fail with 402 part-way; nothing was sent"
+                f"{self.balance_before} (+{self.account_refund} refunds): updates would fail "
+                "with 402 part-way; nothing was sent"
             )

@@ -34,8 +34,8 @@ def make_plan(
     plan = Plan(keys, balance, digest)
     if plan.uncovered:
         plan.notes.append(
-            f"the debits ({plan.account_debit}) exceed the account balance ({balance}): "
-            "updates would fail with 402 (Insufficient Balance)"
+            f"the debits ({plan.account_debit}) exceed the account balance ({balance}) plus "
+            f"the refunds ({plan.account_refund}): updates would fail with 402 (Insufficient Balance)"
         )
     return plan
 

@@ -34,11 +34,13 @@ class Target:
     label: str = "ElectronHub"
 
     @classmethod
-    def from_options(cls, sandbox: bool, reset: bool = False, base_url: str | None = None) -> Target:
+    def from_options(
+        cls, sandbox: bool, reset: bool = False, base_url: str | None = None, seed: str | None = None
+    ) -> Target:
         if sandbox:
-            from reconciler.sandbox import BASE_URL, Sandbox
+            from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
-            box = Sandbox.open(SANDBOX_DB, reset=reset)
+            box = Sandbox.open(SANDBOX_DB, seeds.load(seed), reset=reset)
             return cls(box.api_key, BASE_URL, box.transport(), f"sandbox ({SANDBOX_DB})")
         url = base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
         return cls(os.environ.get("ELECTRONHUB_API_KEY"), url)

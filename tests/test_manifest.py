@@ -112,9 +112,7 @@ def test_example_manifest_is_valid_and_typed() -> None:
     prod, batch, dev, support = result.manifest.keys
     assert prod.allocated_ammount == Decimal("250")
     assert prod.expires_at == 1830211200  # 2027-12-31T00:00:00Z
-    assert prod.ip_whitelist == frozenset(
-        {ip_network("10.20.0.0/16"), ip_network("203.0.113.42/32")}
-    )
+    assert prod.ip_whitelist == frozenset({ip_network("10.20.0.0/16"), ip_network("203.0.113.42/32")})
     assert batch.limit_type == "weekly" and dev.limit_type == "daily"  # the latter from defaults
     assert dev.expires_at == -1 and dev.model_whitelist == frozenset()
     assert support.managed == ("name", "allocated_ammount", "limit_type")

@@ -1,0 +1,119 @@
+"""Shared test helpers: seeds, an in-process sandbox, a live sandbox process, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.cli import main
+from reconciler.sandbox import Faults, RateLimit, Sandbox
+from reconciler.sandbox import seed as seeds
+
+API_KEY = "ek-test-account-key"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def key_value(i: int) -> str:
+    return f"ek-proxy-test-{i:06d}-secretpart"
+
+
+def seed_data(n: int = 3, balance: float = 1000.0, **key_fields: Any) -> dict[str, Any]:
+    """An account with n keys named key-0..; a second account owning one key."""
+    keys = [
+        {
+            "key": key_value(i),
+            "user_id": "u1",
+            "name": f"key-{i}",
+            "expires_at": -1,
+            "allocated_ammount": 10.0,
+            "used_ammount": 2.0,
+            "model_whitelist": ["gpt-4o"],
+            "ip_whitelist": ["10.0.0.0/8"],
+            **key_fields,
+        }
+        for i in range(n)
+    ]
+    keys.append({"key": "ek-proxy-someone-elses-key", "user_id": "u2", "name": "theirs"})
+    return {
+        "accounts": [
+            {"user_id": "u1", "api_key": API_KEY, "balance": balance},
+            {"user_id": "u2", "api_key": "ek-test-other-key", "balance": 100.0},
+        ],
+        "keys": keys,
+    }
+
+
+def sandbox(
+    data: dict[str, Any] | None = None,
+    rate: RateLimit | None = None,
+    faults: Faults | None = None,
+    db: str = ":memory:",
+) -> Sandbox:
+    seed = seeds.parse(data or seed_data())
+    return Sandbox.open(db, seed, rate=rate or RateLimit(requests=100000), faults=faults)
+
+
+def manifest_text(n: int = 3, start: int = 0, **fields: Any) -> str:
+    """A manifest for keys start..start+n-1, with `fields` on every key."""
+    lines = ["version: 1", "keys:"]
+    for i in range(start, start + n):
+        key = {"proxy_key": f"${{EH_KEY_{i}:-{key_value(i)}}}", "name": f"key-{i}", "limit_type": "daily"}
+        key.update(fields)
+        first = True
+        for field, value in key.items():
+            lines.append(("  - " if first else "    ") + f"{field}: {json.dumps(value)}")
+            first = False
+    return "\n".join(lines) + "\n"
+
+
+def write_manifest(tmp: Path, n: int = 3, name: str = "keys.yaml", **fields: Any) -> Path:
+    path = tmp / name
+    path.write_text(manifest_text(n, **fields))
+    return path
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_sandbox(tmp: Path, data: dict[str, Any] | None = None, *extra: str) -> Iterator[str]:
+    """`ehkeys sandbox` as a real process on a free loopback port; yields the base URL."""
+    seed_path = tmp / "seed.yaml"
+    seed_path.write_text(yaml.safe_dump(data or seed_data()))
+    port = free_port()
+    argv = [sys.executable, "-m", "reconciler", "sandbox", "--port", str(port)]
+    argv += ["--seed", str(seed_path), "--db", str(tmp / "sandbox.db"), *extra]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy()
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "sandbox died")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,346 @@
+"""The sandbox against the API documentation in shared/electronhub-api."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from reconciler.sandbox import RateLimit
+from reconciler.sandbox.store import credit_change
+
+from .helpers import API_KEY, ROOT, key_value, live_sandbox, sandbox, seed_data
+
+DOCS = ROOT.parent / "shared" / "electronhub-api"
+if not DOCS.is_dir():  # CI clones main with shared/ beside it
+    DOCS = Path(os.environ.get("EHKEYS_API_DOCS", ROOT / "../shared/electronhub-api"))
+DOC_KEY = "ek-proxy-1234567890abcdef"
+
+
+def client(**kw: Any) -> TestClient:
+    box = sandbox(**kw)
+    return TestClient(box.app, base_url="http://127.0.0.1/v1")
+
+
+def auth(key: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# --- the docs' curl examples, word for word --------------------------------------------------
+
+
+def _doc_curls(page: str) -> list[str]:
+    text = (DOCS / page).read_text()
+    blocks = re.findall(r"^curl .*?(?:\}'|-d '\{[^\n]*\}')$", text, flags=re.S | re.M)
+    return list(dict.fromkeys(blocks))  # each page repeats its example
+
+
+def _documented_json(page: str) -> dict[str, Any]:
+    text = (DOCS / page).read_text()
+    return json.loads(re.search(r"^\{\n.*?^\}", text, flags=re.S | re.M).group(0))  # type: ignore[union-attr]
+
+
+def test_docs_curl_examples_work_word_for_word(tmp_path: Path) -> None:
+    """The docs' own commands, host changed, against a live `ehkeys sandbox` with the demo seed."""
+    lookup, update = _doc_curls("proxy-lookup.txt"), _doc_curls("proxy-update.txt")
+    assert len(lookup) == 1 and len(update) == 1
+    demo = __import__("yaml").safe_load((ROOT / "reconciler/sandbox/demo_seed.yaml").read_text())
+    with live_sandbox(tmp_path, demo) as base:
+        env = {**os.environ, "ELECTRONHUB_API_KEY": "ek-sandbox-demo-key"}
+
+        def run(cmd: str) -> Any:
+            cmd = cmd.replace("https://api.electronhub.ai/v1", base)
+            done = subprocess.run(
+                ["bash", "-c", cmd + " -sS"], env=env, capture_output=True, text=True, check=True
+            )
+            return json.loads(done.stdout)
+
+        assert run(lookup[0]) == _documented_json("proxy-lookup.txt")
+        assert run(update[0]) == {"message": "Proxy key updated"}
+        after = run(lookup[0])
+        assert after["name"] == "Updated Production Key" and after["allocated_ammount"] == 150.0
+        assert after["used_ammount"] == 25.5  # usage survives updates
+        assert after["model_whitelist"] == ["gpt-4o", "claude-3-5-sonnet-20241022", "dall-e-3"]
+
+
+def test_docs_common_update_scenarios_are_accepted() -> None:
+    text = (DOCS / "proxy-update.txt").read_text()
+    section = text.split("Common Update Scenarios")[1].split("Error Codes")[0]
+    bodies = [json.loads(b) for b in re.findall(r"^\{\n.*?^\}", section, flags=re.S | re.M)]
+    assert len(bodies) == 4
+    data = __import__("yaml").safe_load((ROOT / "reconciler/sandbox/demo_seed.yaml").read_text())
+    with client(data=data) as c:
+        for body in bodies:
+            r = c.post("/auth/proxy/update", json=body, headers=auth("ek-sandbox-demo-key"))
+            assert r.json() == {"message": "Proxy key updated"}
+            got = c.post(
+                "/auth/proxy/lookup", json={"proxy_key": DOC_KEY}, headers=auth("ek-sandbox-demo-key")
+            ).json()
+            assert got["allocated_ammount"] == body["allocated_ammount"]
+            assert got["ip_whitelist"] == body["ip_whitelist"]
+
+
+# --- one test per row of the docs' error tables ----------------------------------------------
+
+ERROR_ROWS = [
+    # (endpoint, headers, body, status)
+    ("lookup", {}, {"proxy_key": key_value(0)}, 401),
+    ("lookup", auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"), {"proxy_key": key_value(0)}, 401),
+    ("lookup", auth(key_value(0)), {"proxy_key": key_value(0)}, 401),
+    ("lookup", auth("ek-unknown-key"), {"proxy_key": key_value(0)}, 401),
+    ("lookup", {"Authorization": "Token " + API_KEY}, {"proxy_key": key_value(0)}, 401),
+    ("lookup", auth(), {"proxy_key": "ek-proxy-someone-elses-key"}, 403),
+    ("lookup", auth(), {"proxy_key": "ek-proxy-no-such-key"}, 404),
+    ("lookup", auth(), {}, 422),
+    ("lookup", auth(), {"proxy_key": ""}, 422),
+    ("lookup", auth(), {"proxy_key": "x" * 257}, 422),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "", "expires_at": -1, "allocated_ammount": 1},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n" * 26, "expires_at": -1, "allocated_ammount": 1},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": -1},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 10001},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n", "expires_at": -2, "allocated_ammount": 1},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n", "expires_at": "soon", "allocated_ammount": 1},
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {
+            "proxy_key": key_value(0),
+            "name": "n",
+            "expires_at": -1,
+            "allocated_ammount": 1,
+            "limit_type": "hourly",
+        },
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {
+            "proxy_key": key_value(0),
+            "name": "n",
+            "expires_at": -1,
+            "allocated_ammount": 1,
+            "ip_whitelist": ["300.0.0.1"],
+        },
+        400,
+    ),
+    (
+        "update",
+        auth(),
+        {
+            "proxy_key": key_value(0),
+            "name": "n",
+            "expires_at": -1,
+            "allocated_ammount": 1,
+            "model_whitelist": "gpt-4o",
+        },
+        400,
+    ),
+    ("update", {}, {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 1}, 401),
+    (
+        "update",
+        auth(),
+        {"proxy_key": "ek-proxy-someone-elses-key", "name": "n", "expires_at": -1, "allocated_ammount": 1},
+        403,
+    ),
+    (
+        "update",
+        auth(),
+        {"proxy_key": "ek-proxy-no-such-key", "name": "n", "expires_at": -1, "allocated_ammount": 1},
+        404,
+    ),
+    ("update", auth(), {"proxy_key": key_value(0), "expires_at": -1, "allocated_ammount": 1}, 422),
+    ("update", auth(), {"name": "n", "expires_at": -1, "allocated_ammount": 1}, 422),
+    (
+        "update",
+        auth(),
+        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 5000},
+        402,
+    ),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "headers", "body", "status"), ERROR_ROWS)
+def test_error_table_rows(endpoint: str, headers: dict[str, str], body: dict[str, Any], status: int) -> None:
+    with client() as c:
+        r = c.post(f"/auth/proxy/{endpoint}", json=body, headers=headers)
+        assert r.status_code == status
+        error = r.json()["error"]
+        assert error["code"] == status and error["param"] is None and error["message"]
+        assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(r.headers)
+        after = c.post("/auth/proxy/lookup", json={"proxy_key": key_value(0)}, headers=auth()).json()
+        assert after["name"] == "key-0" and after["allocated_ammount"] == 10.0  # nothing changed
+
+
+@pytest.mark.parametrize("endpoint", ["lookup", "update"])
+def test_rate_limit_row_429(endpoint: str) -> None:
+    with client(rate=RateLimit(requests=2, window_s=60)) as c:
+        body = {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 10}
+        codes = [c.post(f"/auth/proxy/{endpoint}", json=body, headers=auth()).status_code for _ in range(3)]
+        assert codes[:2] == [200, 200] and codes[2] == 429
+
+
+def test_cooldown_answers_429_to_everything_and_headers_say_when() -> None:
+    clock = [1000.0]
+    box = sandbox(rate=RateLimit(requests=1, window_s=10, cooldown_s=180, retry_after=True))
+    box.app.limiter.clock = lambda: clock[0]
+    with TestClient(box.app, base_url="http://127.0.0.1/v1") as c:
+        assert c.get("/user/me", headers=auth()).status_code == 200
+        over = c.get("/user/me", headers=auth())
+        assert over.status_code == 429 and over.headers["retry-after"] == "180"
+        clock[0] += 60  # the window has passed, the cooldown has not
+        still = c.get("/user/me", headers=auth())
+        assert still.status_code == 429 and int(still.headers["x-ratelimit-reset"]) == 1180
+        clock[0] += 121
+        assert c.get("/user/me", headers=auth()).status_code == 200
+
+
+def test_no_retry_after_unless_configured() -> None:
+    with client(rate=RateLimit(requests=1, window_s=60)) as c:
+        c.get("/user/me", headers=auth())
+        assert "retry-after" not in c.get("/user/me", headers=auth()).headers
+
+
+def test_update_replaces_everything_and_omitted_fields_reset() -> None:
+    with client() as c:
+        body = {
+            "proxy_key": key_value(0),
+            "name": "renamed",
+            "expires_at": 2000000000,
+            "allocated_ammount": 10,
+        }
+        assert c.post("/auth/proxy/update", json=body, headers=auth()).status_code == 200
+        got = c.post("/auth/proxy/lookup", json={"proxy_key": key_value(0)}, headers=auth()).json()
+        assert got["model_whitelist"] == [] and got["ip_whitelist"] == []  # omitted: all
+        assert "limit_type" not in got
+        assert set(got) == {
+            "name",
+            "key",
+            "user_id",
+            "expires_at",
+            "allocated_ammount",
+            "used_ammount",
+            "is_active",
+            "model_whitelist",
+            "ip_whitelist",
+            "enabled_thinking",
+            "created_at",
+            "last_used",
+        }
+
+
+def test_legacy_routes_list_and_me() -> None:
+    with client() as c:
+        assert c.get(f"/auth/proxy/{key_value(1)}", headers=auth()).json()["name"] == "key-1"
+        body = {"name": "legacy", "expires_at": -1, "allocated_ammount": 10}
+        assert c.post(f"/auth/proxy/update/{key_value(1)}", json=body, headers=auth()).status_code == 200
+        listed = c.get("/auth/proxy", headers=auth()).json()
+        assert [k["name"] for k in listed] == ["key-0", "legacy", "key-2"]
+        assert c.get("/user/me", headers=auth()).json()["credits"] == 1000.0
+
+
+def test_html_fault_is_a_200_challenge_page() -> None:
+    from reconciler.sandbox import Faults
+
+    with client(faults=Faults(html_rate=1.0)) as c:
+        r = c.get("/user/me", headers=auth())
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+
+
+# --- money -----------------------------------------------------------------------------------
+
+
+def test_concurrent_updates_conserve_credits_exactly(tmp_path: Path) -> None:
+    """200 concurrent updates over a real socket: balance + allocations is conserved (used 0)."""
+    data = seed_data(4, balance=5000.0, used_ammount=0)
+    amounts = [Decimal(a) / 4 for a in range(1, 201)]
+
+    async def hammer(base: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=base, headers=auth(), timeout=60) as http:
+            bodies = [
+                {
+                    "proxy_key": key_value(i % 4),
+                    "name": f"n{i}",
+                    "expires_at": -1,
+                    "allocated_ammount": float(a),
+                }
+                for i, a in enumerate(amounts)
+            ]
+            answers = await asyncio.gather(*(http.post("/auth/proxy/update", json=b) for b in bodies))
+            return [r.status_code for r in answers]
+
+    with live_sandbox(tmp_path, data, "--rate-limit", "10000/60") as base:
+        codes = asyncio.run(hammer(base))
+        with httpx.Client(base_url=base, headers=auth()) as http:
+            keys = [k for k in http.get("/auth/proxy").json()]
+            balance = Decimal(str(http.get("/user/me").json()["credits"]))
+    assert codes == [200] * 200
+    total = balance + sum(Decimal(str(k["allocated_ammount"])) for k in keys)
+    assert total == Decimal(5000) + 4 * Decimal(10)
+    last = {k["key"]: k["name"] for k in keys}
+    assert all(name.startswith("n") for name in last.values())  # every key took an update
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.decimals(min_value=0, max_value=500, places=2),
+    used=st.decimals(min_value=0, max_value=600, places=2),
+    targets=st.lists(st.decimals(min_value=0, max_value=900, places=2), min_size=1, max_size=5),
+)
+def test_credit_rules_follow_the_formula(start: Decimal, used: Decimal, targets: list[Decimal]) -> None:
+    box = sandbox(seed_data(1, balance=1000.0, allocated_ammount=float(start), used_ammount=float(used)))
+    balance, old = Decimal(1000), start
+    with TestClient(box.app, base_url="http://127.0.0.1/v1") as c:
+        for new in targets:
+            body = {"proxy_key": key_value(0), "name": "k", "expires_at": -1, "allocated_ammount": float(new)}
+            status = c.post("/auth/proxy/update", json=body, headers=auth()).status_code
+            expected = -(new - old) if new >= old else min(old - new, max(old - used, Decimal(0)))
+            if balance + expected < 0:
+                assert status == 402
+                continue
+            assert status == 200
+            balance, old = balance + expected, new
+            got = c.get("/user/me", headers=auth()).json()["credits"]
+            assert Decimal(str(got)) == balance
+    assert credit_change(Decimal(10), Decimal(4), Decimal(8)) == Decimal(2)
