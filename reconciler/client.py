@@ -170,6 +170,7 @@ class Pacer:
         self.remaining: int | None = None
         self.reset_at = 0.0
         self.inflight = 0
+        self.probing = True
         self.waited = 0.0
         self._cond = asyncio.Condition()
 
@@ -179,7 +180,11 @@ class Pacer:
                 now = self.clock()
                 if self.remaining is not None and now >= self.reset_at and self.inflight == 0:
                     self.remaining = max(self.remaining, 1)  # the window moved: probe with one
-                if self.remaining is None or self.remaining - self.inflight > 0:
+                if self.probing:  # learn the budget from one answer before spending it
+                    ready = self.inflight == 0
+                else:
+                    ready = self.remaining is None or self.remaining - self.inflight > 0
+                if ready:
                     self.inflight += 1
                     return
                 timeout = self.reset_at - now if now < self.reset_at else None
@@ -191,6 +196,7 @@ class Pacer:
     async def release(self, headers: httpx.Headers | None) -> None:
         async with self._cond:
             self.inflight -= 1
+            self.probing = False
             self._learn(headers)
             self._cond.notify_all()
 
@@ -346,7 +352,7 @@ def _decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> 
     if status < 300:
         return data
     if 300 <= status < 400:
-        raise BadResponse(f"HTTP {status}: unexpected redirect (not followed)", status)
+        raise ApiError(f"HTTP {status}: unexpected redirect (not followed, not retried)", status)
     error = error_for_status(status, _server_message(data, content))
     error.wait = _wait_hint(headers, now, use_reset=status == 429)
     raise error

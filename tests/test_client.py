@@ -1,0 +1,204 @@
+"""The API client against the sandbox (in-process and over a socket) and hand-written fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler import client as api
+from reconciler.client import Client, RetryPolicy
+from reconciler.model import ProxyKey
+from reconciler.sandbox import Faults, RateLimit
+
+from .helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data
+
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, total=30, timeout=5)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+class Recorder:
+    """A fake transport answering from a script, recording every request."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+LOOKUP = {
+    "name": "n", "key": "ek-proxy-x", "user_id": "u", "expires_at": -1, "allocated_ammount": 1.5,
+    "used_ammount": 0.0, "is_active": True, "model_whitelist": [], "ip_whitelist": ["10.0.0.1"],
+    "enabled_thinking": False, "created_at": 1, "last_used": None,
+}
+
+
+def fake_client(recorder: Recorder, **kw: Any) -> tuple[Client, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    c = Client(API_KEY, "https://api.example.test/v1", transport=httpx.MockTransport(recorder), sleep=sleep, **kw)
+    return c, slept
+
+
+def test_lookup_in_process_and_over_a_socket(tmp_path: Path) -> None:
+    async def lookup(c: Client) -> Any:
+        async with c:
+            return await c.lookup(ProxyKey(key_value(1)))
+
+    box = sandbox()
+    in_process = run(lookup(Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport())))
+    with live_sandbox(tmp_path) as base:
+        over_socket = run(lookup(Client(API_KEY, base)))
+    assert in_process == over_socket
+    assert in_process.name == "key-1" and str(in_process.allocated_ammount) == "10.0"
+
+
+def test_only_static_urls_a_descriptive_agent_and_no_secret_in_urls() -> None:
+    rec = Recorder(httpx.Response(200, json=LOOKUP))
+    c, _ = fake_client(rec)
+    run(c.lookup(ProxyKey("ek-proxy-secret-in-body-only")))
+    request = rec.requests[0]
+    assert request.url.path == "/v1/auth/proxy/lookup" and request.method == "POST"
+    assert "secret" not in str(request.url)
+    assert request.headers["user-agent"].startswith("ehkeys/")
+
+
+def test_429_with_retry_after_waits_that_long() -> None:
+    rec = Recorder(
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"message": "slow down"}}),
+        httpx.Response(200, json=LOOKUP),
+    )
+    c, slept = fake_client(rec, retry=FAST)
+    assert run(c.lookup(ProxyKey("ek-proxy-abcd"))).name == "n"
+    assert len(rec.requests) == 2 and 7 <= slept[0] < 7.5
+
+
+def test_429_without_retry_after_waits_for_the_rate_limit_reset() -> None:
+    reset = str(int(time.time()) + 5)
+    rec = Recorder(
+        httpx.Response(429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, json={}),
+        httpx.Response(200, json=LOOKUP),
+    )
+    c, slept = fake_client(rec, retry=FAST)
+    run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert 3.5 <= slept[0] <= 5.5
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.Response(404, json={"error": {"message": "Proxy key not found"}}), api.NotFound),
+        (httpx.Response(403, json={"error": {"message": "not yours"}}), api.NotYours),
+        (httpx.Response(401, json={"error": {"message": "Invalid API key"}}), api.AuthError),
+        (httpx.Response(422, json={"detail": "bad"}), api.InvalidRequest),
+        (httpx.Response(402, json={"error": {"message": "Insufficient Balance"}}), api.InsufficientBalance),
+    ],
+)
+def test_other_4xx_are_not_retried(answer: httpx.Response, error: type[Exception]) -> None:
+    rec = Recorder(answer)
+    c, _ = fake_client(rec, retry=FAST)
+    with pytest.raises(error):
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert len(rec.requests) == 1
+
+
+def test_5xx_and_html_are_retried_then_reported_clearly() -> None:
+    page = httpx.Response(200, text="<html>Just a moment...</html>", headers={"content-type": "text/html"})
+    rec = Recorder(httpx.Response(502, text="bad gateway"), page)
+    c, slept = fake_client(rec, retry=FAST)
+    with pytest.raises(api.BadResponse, match="expected JSON, got an HTML page"):
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert len(rec.requests) == FAST.attempts and len(slept) == FAST.attempts - 1
+
+
+def test_server_messages_are_cut_short_and_scrubbed() -> None:
+    message = "key ek-proxy-leakedsecret1234 is bad " + "x" * 500
+    rec = Recorder(httpx.Response(400, json={"error": {"message": message}}))
+    c, _ = fake_client(rec)
+    with pytest.raises(api.InvalidRequest) as caught:
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert "leakedsecret" not in str(caught.value) and "ek-proxy-…1234" in str(caught.value)
+    assert len(str(caught.value)) < 260
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 2],
+        {**LOOKUP, "allocated_ammount": "lots"},
+        {**LOOKUP, "expires_at": True},
+        {**LOOKUP, "ip_whitelist": ["not-an-ip"]},
+        {**LOOKUP, "model_whitelist": "gpt-4o"},
+        {k: v for k, v in LOOKUP.items() if k != "name"},
+    ],
+)
+def test_answers_off_the_documented_shape_are_bad_responses(payload: Any) -> None:
+    c, _ = fake_client(Recorder(httpx.Response(200, json=payload)))
+    with pytest.raises(api.BadResponse):
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+
+
+def test_huge_answers_are_refused_without_retrying() -> None:
+    rec = Recorder(httpx.Response(200, content=b"[" + b"1," * (3 * 1024 * 1024) + b"1]"))
+    c, _ = fake_client(rec, retry=FAST)
+    with pytest.raises(api.TooLarge):
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert len(rec.requests) == 1
+
+
+def test_redirects_are_not_followed() -> None:
+    rec = Recorder(httpx.Response(302, headers={"Location": "https://elsewhere.test/steal"}))
+    c, _ = fake_client(rec, retry=FAST)
+    with pytest.raises(api.ApiError, match="redirect"):
+        run(c.balance())
+    assert len(rec.requests) == 1
+
+
+def test_the_pacer_never_fires_into_a_429() -> None:
+    box = sandbox(rate=RateLimit(requests=5, window_s=1))
+
+    async def many() -> None:
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport(), parallelism=8) as c:
+            await asyncio.gather(*(c.lookup(ProxyKey(key_value(i % 3))) for i in range(12)))
+
+    run(many())
+    assert box.app.counts["429"] == 0 and box.app.limiter.rejected == 0
+
+
+def test_a_server_that_never_answers_is_a_clear_error_within_the_bound() -> None:
+    box = sandbox(faults=Faults(hang_rate=1.0))
+    policy = RetryPolicy(attempts=2, base_delay=0.01, timeout=0.3, total=5)
+
+    async def attempt() -> None:
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport(), retry=policy) as c:
+            await c.balance()
+
+    started = time.monotonic()
+    with pytest.raises(api.NetworkError, match="timed out"):
+        run(attempt())
+    assert time.monotonic() - started < 5
+
+
+def test_dropped_connections_are_retried() -> None:
+    box = sandbox(seed_data(1), faults=Faults(drop_rate=0.5, seed=3))
+
+    async def lookups() -> int:
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport(), retry=FAST) as c:
+            for _ in range(10):
+                await c.lookup(ProxyKey(key_value(0)))
+            return c.retries
+
+    assert run(lookups()) > 0 and box.app.counts["drop"] > 0
