@@ -156,7 +156,7 @@ def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
             _md_details(key, w)
     for note in plan.notes:
         w(f"> **Warning:** {_md(note)}\n\n")
-    w(f"**{_md(credit_summary(plan))}**\n")
+    w(f"**{credit_summary(plan).replace('->', '→')}**\n")  # numbers only: nothing to escape
 
 
 def _md_details(key: KeyPlan, w: Any) -> None:

@@ -37,9 +37,18 @@ class Recorder:
 
 
 LOOKUP = {
-    "name": "n", "key": "ek-proxy-x", "user_id": "u", "expires_at": -1, "allocated_ammount": 1.5,
-    "used_ammount": 0.0, "is_active": True, "model_whitelist": [], "ip_whitelist": ["10.0.0.1"],
-    "enabled_thinking": False, "created_at": 1, "last_used": None,
+    "name": "n",
+    "key": "ek-proxy-x",
+    "user_id": "u",
+    "expires_at": -1,
+    "allocated_ammount": 1.5,
+    "used_ammount": 0.0,
+    "is_active": True,
+    "model_whitelist": [],
+    "ip_whitelist": ["10.0.0.1"],
+    "enabled_thinking": False,
+    "created_at": 1,
+    "last_used": None,
 }
 
 
@@ -49,7 +58,9 @@ def fake_client(recorder: Recorder, **kw: Any) -> tuple[Client, list[float]]:
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    c = Client(API_KEY, "https://api.example.test/v1", transport=httpx.MockTransport(recorder), sleep=sleep, **kw)
+    c = Client(
+        API_KEY, "https://api.example.test/v1", transport=httpx.MockTransport(recorder), sleep=sleep, **kw
+    )
     return c, slept
 
 
