@@ -107,18 +107,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
     p.add_argument("--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this")
     p.set_defaults(handler=commands.apply_command)
+
+    p = sub.add_parser("import", help="print a manifest for existing keys (onboarding)")
+    _api_options(p, formats=None, manifests=False)
+    p.add_argument("--key-env", action="append", default=[], metavar="VAR", help="a key's env var")
+    p.add_argument("--all", action="store_true", help="every key of the account")
+    p.set_defaults(handler=commands.import_command)
     return parser
 
 
-def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None) -> None:
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR")
+def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:
+    if manifests:
+        p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR")
+        p.add_argument("--target", action="append", default=[], metavar="NAME", help="only this key")
+        p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
     if formats:
         p.add_argument("--format", choices=formats, default="text")
-    p.add_argument("--target", action="append", default=[], metavar="NAME", help="only this key")
     p.add_argument("--parallelism", type=_positive, default=8, metavar="N")
     p.add_argument("--max-attempts", type=_positive, default=6, metavar="N", help="tries per request")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per attempt")
-    p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
     p.add_argument("--base-url", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)")
     p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
     p.add_argument("--sandbox-reset", action="store_true", help="refill the sandbox from its seed")

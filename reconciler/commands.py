@@ -182,3 +182,20 @@ def _print_report(report: Report) -> None:
 
 def apply_command(args: argparse.Namespace) -> int:
     return asyncio.run(_apply(args))
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from reconciler import importer
+
+    if not args.key_env and not args.all:
+        raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
+    target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
+
+    async def run() -> str:
+        async with target.client(args.parallelism, _retry(args)) as client:
+            if args.all:
+                return await importer.from_account(client)
+            return await importer.from_env(client, args.key_env)
+
+    sys.stdout.write(asyncio.run(run()))
+    return 0

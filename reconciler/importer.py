@@ -1,0 +1,91 @@
+"""`ehkeys import`: write a manifest for keys that already exist, so plan finds them in sync.
+
+The manifest refers to each key through an environment variable (`${VAR}`), never the
+secret itself. limit_type cannot be read from the API, so it is written as `daily` with a
+comment asking for the real value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.client import ApiError, Client, live_key
+from reconciler.errors import UsageError
+from reconciler.model import LiveKey, ProxyKey, sorted_networks
+
+HEADER = """\
+# yaml-language-server: $schema=schemas/manifest.schema.json
+# Written by `ehkeys import`. Every proxy key is a ${VAR} reference: set those variables
+# (CI secrets) before `ehkeys plan`. limit_type cannot be read from the API: each key says
+# `daily` below; set the real spend window before the first apply.
+version: 1
+keys:
+"""
+
+
+def env_name(name: str, taken: set[str]) -> str:
+    """`EH_KEY_<NAME>`: upper case, non-alphanumerics as `_`, unique."""
+    base = "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "UNNAMED")
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def entry(var: str, key: LiveKey, secret: str | None = None) -> str:
+    expiry = (
+        "never"
+        if key.expires_at == -1
+        else datetime.fromtimestamp(key.expires_at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    fields: list[tuple[str, Any]] = [
+        ("proxy_key", f"${{{var}}}"),
+        ("name", key.name),
+        ("expires_at", expiry),
+        ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
+        ("limit_type", "daily"),
+        ("model_whitelist", sorted(key.model_whitelist)),
+        ("ip_whitelist", sorted_networks(key.ip_whitelist)),
+    ]
+    lines = []
+    for i, (field, value) in enumerate(fields):
+        text = value if field in ("expires_at", "allocated_ammount") else json.dumps(value)
+        note = "  # UNVERIFIED: the API cannot report limit_type; set it" if field == "limit_type" else ""
+        lines.append(("  - " if i == 0 else "    ") + f"{field}: {text}{note}")
+    if not key.is_active:
+        lines.insert(0, "  # this key is inactive; an update cannot re-activate it")
+    if secret:
+        lines.insert(0, f"  # set {var} to the key ending in {ProxyKey(secret).display[-5:]}")
+    return "\n".join(lines) + "\n"
+
+
+async def from_env(client: Client, variables: Sequence[str]) -> str:
+    entries = []
+    for var in variables:
+        value = os.environ.get(var)
+        if not value:
+            raise UsageError(f"--key-env {var}: the variable is not set")
+        if not value.startswith("ek-proxy-"):
+            raise UsageError(f"--key-env {var}: the value is not a proxy key (ek-proxy-…)")
+        try:
+            entries.append(entry(var, await client.lookup(ProxyKey(value))))
+        except ApiError as exc:
+            raise UsageError(f"--key-env {var}: lookup failed: {exc.message}") from exc
+    return HEADER + "".join(entries)
+
+
+async def from_account(client: Client) -> str:
+    taken: set[str] = set()
+    entries = []
+    for raw in await client.list_keys():
+        key = live_key(raw)
+        entries.append(entry(env_name(key.name, taken), key, str(raw.get("key", ""))))
+    if not entries:
+        return HEADER.replace("keys:\n", "keys: []\n")
+    return HEADER + "".join(entries)
