@@ -113,6 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--key-env", action="append", default=[], metavar="VAR", help="a key's env var")
     p.add_argument("--all", action="store_true", help="every key of the account")
     p.set_defaults(handler=commands.import_command)
+
+    p = sub.add_parser("github", help="post plans and drift to GitHub (used by the workflows)")
+    gh = p.add_subparsers(dest="action", required=True)
+    c = gh.add_parser("comment", help="create or update the pull request's plan comment")
+    c.add_argument("--pr", type=_positive, required=True)
+    c.add_argument("--file", required=True, help="the markdown plan")
+    d = gh.add_parser("drift-issue", help="open, update or close the drift issue")
+    d.add_argument("--file", required=True, help="the markdown drift report")
+    d.add_argument("--status", choices=("drift", "in-sync"), required=True)
+    p.set_defaults(handler=commands.github_command)
     return parser
 
 

@@ -199,3 +199,18 @@ def import_command(args: argparse.Namespace) -> int:
 
     sys.stdout.write(asyncio.run(run()))
     return 0
+
+
+def github_command(args: argparse.Namespace) -> int:
+    from reconciler.github import GitHub
+
+    try:
+        body = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read ({exc.strerror})") from exc
+    hub = GitHub.from_env()
+    if args.action == "comment":
+        print(f"plan comment {hub.upsert_comment(args.pr, body)}")
+    else:
+        print(f"drift issue: {hub.sync_drift_issue(body, args.status == 'drift')}")
+    return 0

@@ -17,7 +17,12 @@ from .helpers import key_value, run_cli, seed_data
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     data = seed_data(3)
-    data["keys"][1].update(name="Batch & Jobs", expires_at=1900000000, model_whitelist=[], ip_whitelist=["2001:db8::/32", "10.1.2.3"])
+    data["keys"][1].update(
+        name="Batch & Jobs",
+        expires_at=1900000000,
+        model_whitelist=[],
+        ip_whitelist=["2001:db8::/32", "10.1.2.3"],
+    )
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(data))
     return tmp_path
 

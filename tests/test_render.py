@@ -25,15 +25,27 @@ D = Decimal
 
 def sample_plan():  # type: ignore[no-untyped-def]
     keys = [
-        desired(proxy_key=ProxyKey("ek-proxy-prodprod0001"), name="Production", allocated_ammount=D(150),
-                model_whitelist=frozenset({"gpt-4o", "o3"}), ip_whitelist=frozenset({ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")})),
-        desired(proxy_key=ProxyKey("ek-proxy-batchbatch0002"), name="Batch | nightly", allocated_ammount=D(40), expires_at=1900000000),
+        desired(
+            proxy_key=ProxyKey("ek-proxy-prodprod0001"),
+            name="Production",
+            allocated_ammount=D(150),
+            model_whitelist=frozenset({"gpt-4o", "o3"}),
+            ip_whitelist=frozenset({ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")}),
+        ),
+        desired(
+            proxy_key=ProxyKey("ek-proxy-batchbatch0002"),
+            name="Batch | nightly",
+            allocated_ammount=D(40),
+            expires_at=1900000000,
+        ),
         desired(proxy_key=ProxyKey("ek-proxy-devdevdev0003"), name="Dev"),
         desired(proxy_key=ProxyKey("ek-proxy-ghostghost0004"), name="<Ghost>"),
     ]
     lives: list[LiveKey | Failure] = [
         live(name="Production", used_ammount=D("20.5")),
-        live(name="Batch | nightly", allocated_ammount=D(60), used_ammount=D(45), expires_at=1800000000 + 86400),
+        live(
+            name="Batch | nightly", allocated_ammount=D(60), used_ammount=D(45), expires_at=1800000000 + 86400
+        ),
         live(name="Dev"),
         Failure(404, "HTTP 404: Proxy key not found"),
     ]
