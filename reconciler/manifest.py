@@ -25,7 +25,26 @@ from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_CAP = Decimal(10000)
-_VALIDATOR = jsonschema.Draft202012Validator(resources.schema("manifest"))
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with its local `#/$defs/...` references resolved once, up front.
+
+    Same rules, same validator; resolving a reference per field per key was half the
+    time of validating a 10,000-key manifest.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+_SCHEMA = resources.schema("manifest")
+_VALIDATOR = jsonschema.Draft202012Validator(_inline(_SCHEMA, _SCHEMA["$defs"]))
 
 
 @dataclass(frozen=True)

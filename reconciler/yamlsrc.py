@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -50,19 +51,20 @@ class Document:
         return marks.get(path, (1, 1))
 
 
-def _pos(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _pos(event: yaml.Event | yaml.Node) -> tuple[int, int]:
+    return event.start_mark.line + 1, event.start_mark.column + 1
 
 
 def parse(text: str) -> Document:
-    """Parse one YAML document; raises YamlError with a position on any problem."""
+    """Parse one YAML document; raises YamlError with a position on any problem.
+
+    Built from libyaml's event stream: several times faster than composing PyYAML nodes.
+    """
+    doc = Document(data=None)
     try:
-        root = yaml.compose(text, Loader=Loader)  # a safe loader
+        doc.data = _Builder(doc, yaml.parse(text, Loader=Loader)).document()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from exc
-    doc = Document(data=None)
-    if root is not None:
-        doc.data = _Builder(doc).build(root, ())
     return doc
 
 
@@ -77,38 +79,80 @@ def _yaml_error(exc: yaml.YAMLError) -> YamlError:
 
 
 class _Builder:
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, events: Iterator[yaml.Event]) -> None:
         self.doc = doc
+        self.events = events
         self.count = 0
+        self.anchors: dict[str, tuple[Any, int]] = {}  # value, and how many nodes it holds
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
-        self.count += 1
+    def document(self) -> Any:
+        data, documents = None, 0
+        for event in self.events:
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise YamlError("expected one YAML document, found a second", *_pos(event))
+                data = self.value(next(self.events), ())
+        return data
+
+    def value(self, event: yaml.Event, path: Path) -> Any:
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
-            raise YamlError("document too large or too deeply nested", *_pos(node))
-        self.doc.marks[path] = _pos(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return _scalar(node)
+            raise YamlError("document too large or too deeply nested", *_pos(event))
+        self.doc.marks[path] = _pos(event)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise YamlError(f"unknown alias *{event.anchor}", *_pos(event))
+            value, size = self.anchors[event.anchor]
+            self.count += size  # an alias costs what it expands to: no billion laughs
+            return value
+        start = self.count
+        self.count += 1
+        if isinstance(event, yaml.SequenceStartEvent):
+            value = self._sequence(path)
+        elif isinstance(event, yaml.MappingStartEvent):
+            value = self._mapping(path)
+        else:
+            value = _scalar(event)
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.anchors[anchor] = (value, self.count - start)
+        return value
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def _sequence(self, path: Path) -> list[Any]:
+        items: list[Any] = []
+        for event in self.events:
+            if isinstance(event, yaml.SequenceEndEvent):
+                break
+            items.append(self.value(event, (*path, len(items))))
+        return items
+
+    def _mapping(self, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _TAG + "merge":
-                raise YamlError("mapping keys must be plain names", *_pos(key_node))
-            key = str(key_node.value)
+        for event in self.events:
+            if isinstance(event, yaml.MappingEndEvent):
+                break
+            if not isinstance(event, yaml.ScalarEvent) or (event.value == "<<" and event.implicit[0]):
+                raise YamlError("mapping keys must be plain names (no merge keys)", *_pos(event))
+            key = str(event.value)
             child = (*path, key)
             if key in result:
                 first = self.doc.key_marks[child][0]
-                raise YamlError(f"duplicate key '{key}' (first at line {first})", *_pos(key_node))
-            self.doc.key_marks[child] = _pos(key_node)
-            result[key] = self.build(value_node, child)
+                raise YamlError(f"duplicate key '{key}' (first at line {first})", *_pos(event))
+            self.doc.key_marks[child] = _pos(event)
+            result[key] = self.value(next(self.events), child)
         return result
 
 
-def _scalar(node: yaml.Node) -> Any:
-    tag = node.tag[len(_TAG) :] if node.tag.startswith(_TAG) else node.tag
+_resolver = yaml.resolver.Resolver()
+
+
+def _scalar(event: yaml.Event) -> Any:
+    if not isinstance(event, yaml.ScalarEvent):
+        raise YamlError("unexpected YAML structure", *_pos(event))
+    full = event.tag if event.tag and event.tag != "!" else None
+    full = full or _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+    node = yaml.ScalarNode(full, event.value, event.start_mark)
+    tag = full[len(_TAG) :] if full.startswith(_TAG) else full
     try:
         if tag == "str" or tag == "timestamp":  # dates are parsed by the manifest rules
             return str(node.value)
@@ -121,7 +165,7 @@ def _scalar(node: yaml.Node) -> Any:
         if tag == "null":
             return None
     except (ValueError, TypeError) as exc:
-        raise YamlError(f"invalid {tag} value", *_pos(node)) from exc
+        raise YamlError(f"invalid {tag} value", *_pos(event)) from exc
     raise YamlError(f"unsupported YAML tag {node.tag!r}", *_pos(node))
 
 

@@ -87,6 +87,10 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == "/_sandbox/stats":  # for benchmarks and fault tests; not the API
+            stats = {**self.counts, "rejected_by_rate_limit": self.limiter.rejected}
+            await _respond(send, 200, json.dumps(stats).encode())
+            return
         await self._delay()
         allowed, headers = self.limiter.check(_bearer(scope))
         if not allowed:
