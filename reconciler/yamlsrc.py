@@ -8,9 +8,9 @@ floats become Decimal straight from their text, never through a binary float.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -52,7 +52,8 @@ class Document:
 
 
 def _pos(event: yaml.Event | yaml.Node) -> tuple[int, int]:
-    return event.start_mark.line + 1, event.start_mark.column + 1
+    mark: Any = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 def parse(text: str) -> Document:
@@ -150,18 +151,18 @@ def _scalar(event: yaml.Event) -> Any:
     if not isinstance(event, yaml.ScalarEvent):
         raise YamlError("unexpected YAML structure", *_pos(event))
     full = event.tag if event.tag and event.tag != "!" else None
-    full = full or _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-    node = yaml.ScalarNode(full, event.value, event.start_mark)
+    full = full or _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    node = yaml.ScalarNode(full, event.value)
     tag = full[len(_TAG) :] if full.startswith(_TAG) else full
     try:
         if tag == "str" or tag == "timestamp":  # dates are parsed by the manifest rules
             return str(node.value)
         if tag == "int":
-            return _constructor.construct_yaml_int(node)  # type: ignore[arg-type]
+            return _constructor.construct_yaml_int(node)
         if tag == "float":
             return _decimal(node)
         if tag == "bool":
-            return _constructor.construct_yaml_bool(node)  # type: ignore[arg-type]
+            return _constructor.construct_yaml_bool(node)
         if tag == "null":
             return None
     except (ValueError, TypeError) as exc:
