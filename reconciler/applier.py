@@ -18,7 +18,7 @@ from reconciler.client import ApiError, Client
 from reconciler.model import WRITE_ONLY, to_json_value
 from reconciler.plan import ZERO, KeyPlan
 from reconciler.planner import snapshot
-from reconciler.state import State
+from reconciler.state import SENDING, State
 
 UPDATED, FAILED, SKIPPED = "updated", "failed", "skipped"
 
@@ -60,18 +60,28 @@ def waves(updates: Sequence[KeyPlan]) -> list[list[KeyPlan]]:
 
 
 class Applier:
-    def __init__(self, client: Client, state: State, on_result: Callable[[KeyResult], None]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        state: State,
+        on_result: Callable[[KeyResult], None],
+        parallelism: int = 8,
+    ) -> None:
         self.client = client
         self.state = state
         self.on_result = on_result
+        self._slots = asyncio.Semaphore(parallelism)
 
     async def run(self, updates: Sequence[KeyPlan], skipped: Sequence[KeyResult] = ()) -> Report:
         report = Report(list(skipped))
         for result in skipped:
             self.on_result(result)
         report.balance_before = await self._balance()
-        for wave in waves(updates):
-            report.results.extend(await asyncio.gather(*(self._one(k) for k in wave)))
+        try:
+            for wave in waves(updates):
+                report.results.extend(await asyncio.gather(*(self._one(k) for k in wave)))
+        finally:
+            self.state.flush()
         report.balance_after = await self._balance()
         return report
 
@@ -83,14 +93,18 @@ class Applier:
 
     async def _one(self, key: KeyPlan) -> KeyResult:
         assert key.proxy_key is not None and key.body is not None
-        body = {"proxy_key": key.proxy_key.reveal(), **key.body}
-        sent_error: ApiError | None = None
-        try:
-            await self.client.update(body)
-        except ApiError as exc:
-            sent_error = exc  # the update may still have landed: the lookup tells
-        result = await self._verify(key, sent_error)
-        self._journal(key, result)
+        async with self._slots:  # a key at a time per slot: sent, checked, recorded
+            body = {"proxy_key": key.proxy_key.reveal(), **key.body}
+            self._journal(key, KeyResult(key, SENDING))
+            sent_error: ApiError | None = None
+            try:
+                await self.client.update(body)
+            except ApiError as exc:
+                sent_error = exc  # the update may still have landed: the lookup tells
+            result = await self._verify(key, sent_error)
+            self._journal(key, result)  # the durable record first, then the snapshot
+        if result.outcome == UPDATED:
+            self.state.record(key.fingerprint, key.name, {f: key.body[f] for f in WRITE_ONLY})
         self.on_result(result)
         return result
 
@@ -103,7 +117,6 @@ class Applier:
             return KeyResult(key, FAILED, f"{why.message} (and the check by lookup failed)")
         want = expected(key.body)
         if live == want:
-            self.state.record(key.fingerprint, key.name, {f: key.body[f] for f in WRITE_ONLY})
             note = " (the answer was lost; the lookup confirms it)" if sent_error else ""
             return KeyResult(key, UPDATED, note)
         if sent_error is not None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from reconciler import __version__, commands, diagnostics, manifest
 from reconciler.errors import EhkeysError
@@ -71,7 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help="verbose logs on stderr")
+    common = argparse.ArgumentParser(add_help=False)  # --debug after the command works too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = sub.add_parser
+
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return add(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("validate", help="check manifests offline (no API key needed)")
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR")

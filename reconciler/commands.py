@@ -161,7 +161,7 @@ async def _apply(args: argparse.Namespace) -> int:
             print("Apply cancelled; nothing was sent.")
             return 1
         print("\nApplying:")
-        report = await Applier(client, state, _print_result).run(updates, skipped)
+        report = await Applier(client, state, _print_result, args.parallelism).run(updates, skipped)
     errors = [KeyResult(k, FAILED, k.error.message) for k in plan.keys if k.error]
     report.results.extend(errors)
     _print_report(report)

@@ -88,6 +88,8 @@ def diff(
         wanted = getattr(want, name)
         if name in live:
             current = live[name]
+        elif recorded and recorded.get("pending"):
+            current = None  # an earlier apply was cut off after sending: unknown, send again
         elif recorded and name in recorded:
             current = recorded[name]
         else:

@@ -2,8 +2,15 @@
 
 The state file maps a key's fingerprint (a hash, never the key) to the write-only values
 ehkeys last set (limit_type): the API cannot report them, so this is the only way to know.
-It is rewritten atomically (temp file, fsync, rename) under a lock, after every key.
-The journal is append-only JSON lines, one per update sent.
+
+The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
+each update goes out, and a line with its result once the lookup has checked it, each one
+write of a whole line. A killed apply loses nothing: an update sent but never confirmed
+replays as *pending*, which the next plan treats as unknown and sends again.
+
+Loading the state replays the journal over the state file, which is a snapshot rewritten
+atomically (temp file, fsync, rename) at most every SNAPSHOT_EVERY seconds during an apply
+and at its end: the cost per key stays constant instead of a whole-file rewrite per key.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateError
-from reconciler.model import to_json_value
+from reconciler.model import WRITE_ONLY, to_json_value
 
 FORMAT_VERSION = 1
+SENDING = "sending"  # the journal's write-ahead line, before an update goes out
+SNAPSHOT_EVERY = 1.0  # seconds
 
 
 def default_path(manifests: list[str]) -> Path:
@@ -34,12 +43,28 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = self._read()
+        self._dirty = False
+        self._written = time.monotonic()
 
     @property
     def journal_path(self) -> Path:
         return self.path.parent / "journal.jsonl"
 
     def _read(self) -> dict[str, dict[str, Any]]:
+        records = self._read_snapshot()
+        for entry in self._journal_entries():
+            fingerprint, result = entry.get("fingerprint"), entry.get("result")
+            if not isinstance(fingerprint, str):
+                continue
+            if result == "updated":
+                values = {f: entry[f] for f in WRITE_ONLY if f in entry}
+                stamp = {"name": entry.get("name"), "applied_at": entry.get("time")}
+                records[fingerprint] = {**values, **stamp}
+            elif result == SENDING:  # sent, outcome never written: it may or may not have landed
+                records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
+        return records
+
+    def _read_snapshot(self) -> dict[str, dict[str, Any]]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -57,6 +82,19 @@ class State:
             ) from exc
         return {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
 
+    def _journal_entries(self) -> Iterator[dict[str, Any]]:
+        try:
+            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateError(f"{self.journal_path}: cannot read the journal ({exc.strerror})") from exc
+        for line in lines:
+            with contextlib.suppress(ValueError):  # a line cut by a crash is skipped, not fatal
+                entry = json.loads(line)
+                if isinstance(entry, dict):
+                    yield entry
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,24 +106,33 @@ class State:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def record(self, fingerprint: str, name: str, values: Mapping[str, Any]) -> None:
-        """Remember the write-only values just applied to one key; atomic on disk."""
+        """Remember the write-only values just applied to one key (the journal line is the
+        durable record; the snapshot follows within SNAPSHOT_EVERY seconds)."""
+        entry = {k: to_json_value(v) for k, v in values.items()}
+        self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+        self._dirty = True
+        if time.monotonic() - self._written >= SNAPSHOT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile."""
+        if not self._dirty:
+            return
         with self._locked():
-            self.records = self._read()  # another apply may have written meanwhile
-            entry = {k: to_json_value(v) for k, v in values.items()}
-            self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+            self.records = {**self._read(), **self.records}
             payload = {"format_version": FORMAT_VERSION, "keys": dict(sorted(self.records.items()))}
             _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        self._dirty = False
+        self._written = time.monotonic()
 
     def journal(self, entry: Mapping[str, Any]) -> None:
-        """Append one line; a single write of a whole line, so no line is ever torn."""
+        """Append one line with a single write, so no line is ever torn by a kill."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = (
-            json.dumps({"time": _now_iso(), **entry}, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-        )
+        record = {"time": _now_iso(), **entry}
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
-            os.fsync(fd)
         finally:
             os.close(fd)
 

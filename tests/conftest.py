@@ -15,3 +15,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("EH_", "ELECTRONHUB_", "GITHUB_STEP_SUMMARY")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NO_COLOR", "1")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+
+    from . import reliability_log
+
+    if os.environ.get("EHKEYS_WRITE_RELIABILITY") and exitstatus == 0 and reliability_log.ROWS:
+        reliability_log.write()

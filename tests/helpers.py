@@ -50,6 +50,7 @@ def seed_data(n: int = 3, balance: float = 1000.0, **key_fields: Any) -> dict[st
             {"user_id": "u2", "api_key": "ek-test-other-key", "balance": 100.0},
         ],
         "keys": keys,
+        "rate_limit": {"requests": 100_000, "window_s": 60},  # tests that want a limit set one
     }
 
 

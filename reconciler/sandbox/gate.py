@@ -1,9 +1,10 @@
 """What stands in front of the sandbox's API: the rate limit, and injected faults.
 
-`Gate` is plain ASGI middleware. Every answer carries the X-RateLimit-* headers; over the
-limit the answer is 429 (and, if configured, a cooldown answers 429 to everything). Faults
-(latency, 500s, 429s, Cloudflare-style HTML pages, dropped connections, hangs) are drawn
-per request from a seeded random generator so that a test run can be repeated.
+`Gate` is plain ASGI middleware. Every answer of the API carries the X-RateLimit-* headers;
+over the limit the answer is 429 (and, if configured, a cooldown answers 429 to everything).
+Faults (latency, 500s, 429s, Cloudflare-style HTML pages, dropped connections, hangs) are
+drawn per request from a seeded random generator so that a test run can be repeated; the
+500/429/HTML ones stand for the edge in front of the API, so they carry no rate headers.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class SlidingWindow:
         headers = {
             "x-ratelimit-limit": str(self.rule.requests),
             "x-ratelimit-remaining": str(max(self.rule.requests - len(hits), 0) if allowed else 0),
-            "x-ratelimit-reset": str(math.ceil(reset)),
+            "x-ratelimit-reset": f"{reset:.3f}",  # epoch seconds, to the millisecond
         }
         if not allowed and self.rule.retry_after:
             headers["retry-after"] = str(max(math.ceil(reset - now), 1))
@@ -100,8 +101,8 @@ class Gate:
             return
         fault = self._draw()
         self.counts[fault or "ok"] += 1
-        if fault in ("500", "429", "html"):
-            await _respond(send, *self._fault_answer(fault), headers)
+        if fault in ("500", "429", "html"):  # from the edge: no rate-limit headers
+            await _respond(send, *self._fault_answer(fault))
         elif fault == "hang":
             await asyncio.sleep(3600)
         else:

@@ -1,0 +1,318 @@
+"""ehkeys benchmarks: the CLI as a subprocess against a sandbox in its own process.
+
+    python bench/run.py            # full run (a few minutes); writes bench/results.json
+    python bench/run.py --smoke    # tiny N, one run each: checks the harness works
+
+Every figure is a median of several runs, and every comparison is a ratio taken in the
+same run, because the machine is shared and noisy. Targets are printed beside the figures;
+nothing here fails on a missed target (that is for a person to read, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reconciler import manifest as manifests  # noqa: E402
+from reconciler import render  # noqa: E402
+from reconciler.model import LiveKey  # noqa: E402
+from reconciler.planner import make_plan  # noqa: E402
+
+API_KEY = "ek-bench-account-key"
+
+
+def key(i: int) -> str:
+    return f"ek-proxy-bench-{i:06d}-0123456789abcdef"
+
+
+def seed(n: int, allocated: float = 10.0) -> dict[str, Any]:
+    keys = [
+        {
+            "key": key(i),
+            "user_id": "u",
+            "name": f"bench-{i}",
+            "allocated_ammount": allocated,
+            "used_ammount": 1.0,
+            "model_whitelist": ["gpt-4o"],
+            "ip_whitelist": ["10.0.0.0/8"],
+        }
+        for i in range(n)
+    ]
+    return {"accounts": [{"user_id": "u", "api_key": API_KEY, "balance": 1_000_000}], "keys": keys}
+
+
+def manifest(n: int, allocated: float = 10.0) -> str:
+    lines = ["version: 1", "defaults: {limit_type: daily}", "keys:"]
+    for i in range(n):
+        lines.append(
+            f"  - {{proxy_key: '${{EH_B{i}:-{key(i)}}}', name: bench-{i}, allocated_ammount: {allocated}, "
+            "model_whitelist: [gpt-4o], ip_whitelist: [10.0.0.0/8]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def sandbox(tmp: Path, data: dict[str, Any], *flags: str) -> Iterator[str]:
+    """`ehkeys sandbox` in its own process, fresh db; yields the base URL."""
+    (tmp / "seed.yaml").write_text(yaml.safe_dump(data))
+    db = tmp / f"sandbox-{time.monotonic_ns()}.db"
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "sandbox",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--seed",
+        str(tmp / "seed.yaml"),
+        *flags,
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_cli(base: str, *argv: str, cwd: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one `ehkeys` run."""
+    env = {**os.environ, "ELECTRONHUB_API_KEY": API_KEY, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv, "--base-url", base],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        raise RuntimeError(
+            f"ehkeys {argv[0]} exited {code}: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}"
+        )
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def stats(base: str) -> dict[str, int]:
+    return httpx.get(base.removesuffix("/v1") + "/_sandbox/stats").json()
+
+
+def balance(base: str) -> Decimal:
+    answer = httpx.get(base + "/user/me", headers={"Authorization": f"Bearer {API_KEY}"})
+    return Decimal(str(answer.json()["credits"]))
+
+
+def naive(base: str, n: int) -> float:
+    """What a user would script: a plain sequential lookup loop with httpx."""
+    started = time.perf_counter()
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {API_KEY}", "User-Agent": "bench"}
+    ) as c:
+        for i in range(n):
+            c.post("/auth/proxy/lookup", json={"proxy_key": key(i)}).raise_for_status()
+    return time.perf_counter() - started
+
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+
+def latency_bound(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    latency, parallelism = 0.020, 32
+    (tmp / "m.yaml").write_text(manifest(n))
+    with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
+        walls, rss = [], []
+        for _ in range(runs):
+            wall, mb, _ = run_cli(
+                base, "plan", "m.yaml", "--parallelism", str(parallelism), "--format", "json", cwd=tmp
+            )
+            walls.append(wall)
+            rss.append(mb)
+        naive_wall = statistics.median(naive(base, n) for _ in range(max(1, runs // 2)))
+    ideal = (n + 1) * latency / parallelism
+    wall = statistics.median(walls)
+    return {
+        "keys": n,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "ratio_to_ideal": wall / ideal,
+        "peak_rss_mb": max(rss),
+        "naive_wall_s": naive_wall,
+        "speedup_vs_naive": naive_wall / wall,
+        "target": "<= 1.5x ideal, >= 10x naive",
+    }
+
+
+def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    limit, window = 20, 2.0
+    (tmp / "m.yaml").write_text(manifest(n))
+    walls, rejected = [], 0
+    for _ in range(runs):
+        with sandbox(tmp, seed(n), "--rate-limit", f"{limit}/{window}", "--cooldown", "10") as base:
+            wall, _, _ = run_cli(base, "plan", "m.yaml", "--parallelism", "8", "--format", "json", cwd=tmp)
+            walls.append(wall)
+            got = stats(base)
+            rejected += got.get("429", 0) + got.get("rejected_by_rate_limit", 0)
+    requests = n + 1
+    ideal = (-(-requests // limit) - 1) * window  # full windows to wait through
+    wall = statistics.median(walls)
+    return {
+        "keys": n,
+        "requests": requests,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "ratio_to_ideal": wall / ideal if ideal else None,
+        "responses_429": rejected,
+        "target": "0 x 429, <= 1.25x ideal",
+    }
+
+
+def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    latency, parallelism = 0.020, 32
+    (tmp / "m.yaml").write_text(manifest(n, allocated=12.5))
+    walls, exact = [], True
+    for _ in range(runs):
+        with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
+            before = balance(base)
+            wall, _, _ = run_cli(
+                base,
+                "apply",
+                "m.yaml",
+                "--auto-approve",
+                "--parallelism",
+                str(parallelism),
+                "--state",
+                str(tmp / f"state-{time.monotonic_ns()}.json"),
+                cwd=tmp,
+            )
+            walls.append(wall)
+            exact &= balance(base) == before - Decimal("2.5") * n
+    ideal = 3 * n * latency / parallelism  # lookup, update, verify
+    wall = statistics.median(walls)
+    return {
+        "keys": n,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "ratio_to_ideal": wall / ideal,
+        "balance_exact": exact,
+        "target": "<= 2x ideal, exact balance",
+    }
+
+
+def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    """Validate and plan-render n keys in-process, live state pre-fetched: our own overhead."""
+    path = tmp / f"offline-{n}.yaml"
+    path.write_text(manifest(n, allocated=11))
+
+    def once() -> float:
+        started = time.perf_counter()
+        loaded = manifests.load([str(path)], env={})
+        assert loaded.manifest is not None
+        live = [
+            LiveKey(
+                k.name,
+                -1,
+                Decimal(10),
+                Decimal(1),
+                True,
+                k.model_whitelist or frozenset(),
+                k.ip_whitelist or frozenset(),
+            )
+            for k in loaded.manifest.keys
+        ]
+        plan = make_plan(
+            loaded.manifest.keys, live, {}, int(time.time()), Decimal(10**6), loaded.manifest.digest
+        )
+        for fmt in ("text", "json", "markdown"):
+            render.RENDERERS[fmt](plan, io.StringIO())
+        return time.perf_counter() - started
+
+    wall = statistics.median(once() for _ in range(runs))
+    return {"keys": n, "wall_s": wall, "per_key_us": wall / n * 1e6, "target": "< 2 s at 10,000 keys"}
+
+
+def scale(tmp: Path, n: int) -> dict[str, Any]:
+    (tmp / "m.yaml").write_text(manifest(n))
+    with sandbox(tmp, seed(n), "--rate-limit", "10000000/60") as base:
+        wall, mb, _ = run_cli(base, "plan", "m.yaml", "--parallelism", "32", "--format", "json", cwd=tmp)
+    return {"keys": n, "wall_s": wall, "peak_rss_mb": mb, "target": "< 150 MB"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny N, one run each")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--only", action="append", default=[], metavar="PREFIX", help="e.g. 1_ or 2_")
+    args = parser.parse_args(argv)
+    small = args.smoke
+    runs = 1 if small else 3
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        scenarios = {
+            "1_latency_bound": lambda: latency_bound(tmp, 20 if small else 2000, runs),
+            "2_rate_limited": lambda: rate_limited(tmp, 10 if small else 100, runs),
+            "3_apply": lambda: apply_all(tmp, 10 if small else 500, runs),
+            "4_offline_1k": lambda: offline(tmp, 100 if small else 1000, runs),
+            "4_offline_10k": lambda: offline(tmp, 1000 if small else 10000, runs),
+            "5_scale": lambda: scale(tmp, 100 if small else 10000),
+        }
+        wanted = [name for name in scenarios if not args.only or name.startswith(tuple(args.only))]
+        results = {name: scenarios[name]() for name in wanted}
+    if "4_offline_1k" in results and "4_offline_10k" in results:
+        small_k, big_k = results["4_offline_1k"], results["4_offline_10k"]
+        big_k["per_key_growth_10x_keys"] = big_k["per_key_us"] / small_k["per_key_us"]
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    return 0
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    rows = ["| scenario | figures | target |", "|---|---|---|"]
+    for name, figures in results.items():
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in figures.items() if k != "target")
+        rows.append(f"| {name} | {shown} | {figures.get('target', '')} |")
+    return "\n".join(rows)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The benchmark harness keeps working: a smoke run with tiny N (figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .helpers import ROOT
+
+
+def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {
+        "1_latency_bound",
+        "2_rate_limited",
+        "3_apply",
+        "4_offline_1k",
+        "4_offline_10k",
+        "5_scale",
+    }
+    assert results["3_apply"]["balance_exact"] is True
+    assert results["2_rate_limited"]["responses_429"] == 0
+    assert "| 1_latency_bound |" in done.stdout
