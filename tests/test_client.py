@@ -16,6 +16,7 @@ from reconciler.model import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
 from .helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data
+from .reliability_log import record
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, total=30, timeout=5)
 
@@ -168,6 +169,7 @@ def test_huge_answers_are_refused_without_retrying() -> None:
     with pytest.raises(api.TooLarge):
         run(c.lookup(ProxyKey("ek-proxy-abcd")))
     assert len(rec.requests) == 1
+    record("input", "a 6 MB API answer", 1, "refused after 4 MB read (TooLarge), not retried")
 
 
 def test_redirects_are_not_followed() -> None:
@@ -213,3 +215,6 @@ def test_dropped_connections_are_retried() -> None:
             return c.retries
 
     assert run(lookups()) > 0 and box.app.counts["drop"] > 0
+    record(
+        "fault", "lookups over a connection that drops half the answers", 10, "retried; every lookup answered"
+    )

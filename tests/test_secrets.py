@@ -1,0 +1,221 @@
+"""Sentinel secrets through every command, on success and failure paths, with --debug on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from reconciler import github
+from reconciler.client import Client, NotFound
+from reconciler.model import ProxyKey
+
+from .helpers import live_sandbox, run_cli
+from .reliability_log import record
+
+SENTINEL = "SENTINEL"
+API_KEY = "ek-SENTINEL-account-key-7f3c9d"
+PROXY = [f"ek-proxy-SENTINEL-{i}-{'x' * 12}-{i:04d}" for i in range(4)]
+
+
+def seed() -> dict[str, Any]:
+    keys = [
+        {"key": k, "user_id": "u1", "name": f"key-{i}", "allocated_ammount": 10.0, "used_ammount": 1.0}
+        for i, k in enumerate(PROXY[:3])
+    ]
+    keys.append({"key": PROXY[3], "user_id": "u2", "name": "theirs"})
+    return {
+        "accounts": [
+            {"user_id": "u1", "api_key": API_KEY, "balance": 100.0, "per_key_cap": 50},
+            {"user_id": "u2", "api_key": "ek-SENTINEL-other-account", "balance": 1.0},
+        ],
+        "keys": keys,
+        "rate_limit": {"requests": 100_000, "window_s": 60},
+    }
+
+
+def manifest(amounts: list[float], extra: str = "") -> str:
+    lines = ["version: 1", "defaults: {limit_type: weekly}", "keys:"]
+    for i, amount in enumerate(amounts):
+        lines.append(f"  - {{proxy_key: '${{EH_KEY_{i}}}', name: key-{i}, allocated_ammount: {amount}}}")
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for i, key in enumerate(PROXY):
+        monkeypatch.setenv(f"EH_KEY_{i}", key)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    logging.getLogger().setLevel(logging.DEBUG)
+    return tmp_path
+
+
+SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml", "--debug"]
+GHOST = "  - {proxy_key: ek-proxy-SENTINEL-ghost-000000-9999, name: ghost}\n"
+THEIRS = "  - {proxy_key: '${EH_KEY_3}', name: theirs}\n"
+
+RUNS: list[tuple[str, str, list[str]]] = [
+    # (what, manifest text, argv after the command's manifest)
+    ("validate ok", manifest([12, 13]), ["validate", "keys.yaml", "--debug"]),
+    (
+        "validate: duplicate keys, literal secret",
+        manifest([12, 12]) + "  - {proxy_key: '${EH_KEY_0}', name: dup}\n" + GHOST,
+        ["validate", "keys.yaml", "--format", "github", "--debug"],
+    ),
+    (
+        "validate: not a proxy key",
+        "version: 1\nkeys:\n  - {proxy_key: ek-SENTINEL-account, name: a, limit_type: daily}\n",
+        ["validate", "keys.yaml", "--format", "json"],
+    ),
+    ("plan text with 404 and 403", manifest([12, 13]) + GHOST + THEIRS, ["plan", "keys.yaml", *SANDBOX]),
+    ("plan json", manifest([12, 13]), ["plan", "keys.yaml", "--format", "json", *SANDBOX]),
+    (
+        "plan markdown --out",
+        manifest([12, 13]) + GHOST,
+        ["plan", "keys.yaml", "--format", "markdown", "--out", "plan.json", *SANDBOX],
+    ),
+    ("drift", manifest([12, 13]), ["drift", "keys.yaml", *SANDBOX]),
+    (
+        "apply refused by --max-debit",
+        manifest([12, 13]),
+        ["apply", "keys.yaml", "--auto-approve", "--max-debit", "1", *SANDBOX],
+    ),
+    (
+        "apply with a key over the cap",
+        manifest([12, 13, 60]),
+        ["apply", "keys.yaml", "--auto-approve", *SANDBOX],
+    ),
+    (
+        "apply of a saved plan",
+        manifest([12, 13]) + GHOST,
+        ["apply", "keys.yaml", "--plan", "plan.json", *SANDBOX],
+    ),
+    ("apply ok", manifest([14, 15]), ["apply", "keys.yaml", "--auto-approve", *SANDBOX]),
+    ("import --all", "", ["import", "--all", *SANDBOX]),
+    ("import --key-env", "", ["import", "--key-env", "EH_KEY_1", "--key-env", "EH_KEY_3", *SANDBOX]),
+]
+
+
+def _leaks(*texts: str) -> list[str]:
+    return [t[max(t.find(SENTINEL) - 60, 0) : t.find(SENTINEL) + 40] for t in texts if SENTINEL in t]
+
+
+def test_no_sentinel_in_any_output_or_file(
+    workdir: Path, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen = []
+    for what, text, argv in RUNS:
+        if text:
+            Path("keys.yaml").write_text(text)
+        code, out, err = run_cli(capsys, *argv)
+        assert code in (0, 1, 2, 3), (what, err)
+        assert "Traceback" not in err and "internal error" not in err, (what, err)
+        assert not _leaks(out, err), (what, _leaks(out, err))
+        seen.append(code)
+    assert not _leaks(caplog.text)
+    files = [p for p in workdir.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".md")]
+    assert {p.name for p in files} >= {"plan.json", "state.json", "journal.jsonl"}
+    for path in files:
+        assert not _leaks(path.read_text()), path
+    assert 0 in seen and 1 in seen and 3 in seen  # success and failure paths both ran
+    record(
+        "secret",
+        "every command (validate, plan x3 formats, drift, apply x4, import x2), success and failure, --debug",
+        len(RUNS),
+        "no sentinel in stdout, stderr, logs, saved plan, state file or journal",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ek-proxy-SENTINEL-used-as-account-key-1",
+        "eyJSENTINEL.eyJzdWIiOiIxIn0.c2ln",
+        "sk-SENTINEL-wrong-vendor",
+    ],
+)
+def test_rejected_api_keys_are_not_echoed(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", value)
+    Path("keys.yaml").write_text(manifest([12]))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", "http://127.0.0.1:9/v1", "--debug")
+    assert code == 1 and not _leaks(out, err)
+    record(
+        "secret",
+        f"unusable ELECTRONHUB_API_KEY ({value.split('-')[0]}…)",
+        1,
+        "refused before any request, not echoed",
+    )
+
+
+def test_a_wrong_api_key_over_a_socket_is_not_echoed(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("keys.yaml").write_text(manifest([12]))
+    with live_sandbox(workdir, seed()) as base:
+        monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-SENTINEL-not-the-right-key")
+        code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base, "--debug")
+    assert code == 1 and "HTTP 401" in err and not _leaks(out, err)
+    record(
+        "secret", "a wrong account key against a live sandbox (401)", 1, "clear 401 message, key not echoed"
+    )
+
+
+def test_the_pr_comment_carries_no_secret(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("keys.yaml").write_text(manifest([12, 13]) + GHOST + THEIRS)
+    _, markdown, _ = run_cli(capsys, "plan", "keys.yaml", "--format", "markdown", *SANDBOX)
+    Path("plan.md").write_text(markdown)
+    posted: list[str] = []
+
+    def fake(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json=[])
+        posted.append(request.content.decode())
+        return httpx.Response(201, json={"id": 1})
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_x")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/keys")
+    hub = github.GitHub.from_env(httpx.MockTransport(fake))
+    hub.upsert_comment(3, Path("plan.md").read_text())
+    assert posted and "ehkeys-plan" in posted[0] and not _leaks(*posted)
+    record("secret", "the markdown plan posted as a PR comment", 1, "no sentinel in the comment body")
+
+
+def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Path) -> None:
+    seen: list[str] = []
+
+    def fake(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(404, json={"error": {"message": "nope"}})
+
+    client = Client(API_KEY, "https://api.example.test/v1", parallelism=16)
+    for pool in client._pools:
+        context = pool._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+    async def go() -> None:
+        async with Client(API_KEY, "https://api.example.test/v1", transport=httpx.MockTransport(fake)) as c:
+            for key in PROXY:
+                with contextlib.suppress(NotFound):  # only the URLs matter here
+                    await c.lookup(ProxyKey(key))
+
+    asyncio.run(go())
+    assert seen and not _leaks(*seen)
+    record(
+        "secret",
+        "request URLs and TLS settings",
+        len(seen),
+        "no key in any URL; TLS verification on, no switch to turn it off",
+    )
