@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 
 from reconciler import __version__
@@ -323,12 +324,11 @@ class Client:
         started = time.monotonic()
         try:
             self.requests += 1
-            status, answer, content = await asyncio.wait_for(
-                self._send(method, path, body), self.retry.timeout
-            )
+            with anyio.fail_after(self.retry.timeout):  # also bounds in-process transports
+                status, answer, content = await self._send(method, path, body)
             headers = answer
-        except (httpx.TransportError, asyncio.TimeoutError) as exc:
-            what = "timed out" if not isinstance(exc, httpx.TransportError) else type(exc).__name__
+        except (httpx.TransportError, TimeoutError) as exc:
+            what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise NetworkError(f"no answer from the API ({what}: {exc})") from exc
         finally:
             await self.pacer.release(headers)

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -87,8 +86,7 @@ async def fetch_live(client: Client, keys: Sequence[DesiredKey]) -> list[LiveKey
 
 
 async def build_plan(client: Client, manifest: Manifest, keys: Sequence[DesiredKey], state: State) -> Plan:
-    balance: Decimal | None = await client.balance()
-    live = await fetch_live(client, keys)
+    balance, live = await asyncio.gather(client.balance(), fetch_live(client, keys))
     return planner.make_plan(keys, live, state.records, int(time.time()), balance, manifest.digest)
 
 
