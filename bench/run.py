@@ -254,9 +254,7 @@ def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             )
             for k in loaded.manifest.keys
         ]
-        plan = make_plan(
-            loaded.manifest.keys, live, {}, int(time.time()), Decimal(10**6), loaded.manifest.digest
-        )
+        plan = make_plan(loaded.manifest.keys, live, {}, int(time.time()), Decimal(10**6))
         for fmt in ("text", "json", "markdown"):
             render.RENDERERS[fmt](plan, io.StringIO())
         return time.perf_counter() - started

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reconciler.client import ApiError, Client
+from reconciler.apierrors import ApiError
+from reconciler.client import Client
 from reconciler.model import WRITE_ONLY, to_json_value
 from reconciler.plan import ZERO, KeyPlan
 from reconciler.planner import snapshot

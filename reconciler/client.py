@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import itertools
 import json
@@ -28,100 +27,24 @@ import anyio
 import httpx
 
 from reconciler import __version__
-from reconciler.errors import ConfigError, EhkeysError
-from reconciler.model import LiveKey, ProxyKey, scrub
+from reconciler.apierrors import (
+    MAX_BODY,
+    ApiError,
+    BadResponse,
+    NetworkError,
+    TooLarge,
+    error_for_status,
+)
+from reconciler.errors import ConfigError
+from reconciler.model import LiveKey, ProxyKey
+from reconciler.pacer import Pacer
 
 log = logging.getLogger("ehkeys.client")
 
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 USER_AGENT = f"ehkeys/{__version__}"
-MAX_BODY = 4 * 1024 * 1024
 POOL_SIZE = 8  # connections per httpx pool; see Client.__init__
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class ApiError(EhkeysError):
-    """An answer or a failure from the API. `status` is None when no HTTP answer came."""
-
-    status: int | None = None
-    retryable = False
-    wait: float | None = None  # seconds the server asked us to wait (Retry-After, reset)
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(scrub(message))
-        self.message = scrub(message)
-        if status is not None:
-            self.status = status
-
-
-class AuthError(ApiError):
-    """401: the account API key is missing, malformed or unknown."""
-
-
-class NotYours(ApiError):
-    """403: the proxy key belongs to another account."""
-
-
-class NotFound(ApiError):
-    """404: no proxy key with that value exists."""
-
-
-class InvalidRequest(ApiError):
-    """400 or 422: the service rejected the request's content."""
-
-
-class InsufficientBalance(ApiError):
-    """402: the account's credits cannot cover the allocation."""
-
-
-class RateLimited(ApiError):
-    """429: too many requests."""
-
-    retryable = True
-
-
-class ServerError(ApiError):
-    """5xx from the service."""
-
-    retryable = True
-
-
-class BadResponse(ApiError):
-    """An answer that is not the documented JSON (an edge challenge page, a wrong shape)."""
-
-    retryable = True
-
-
-class TooLarge(BadResponse):
-    """An answer over MAX_BODY bytes: refused without reading the rest."""
-
-    retryable = False
-
-
-class NetworkError(ApiError):
-    """No answer: connection refused or dropped, or a timeout."""
-
-    retryable = True
-
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidRequest,
-    401: AuthError,
-    402: InsufficientBalance,
-    403: NotYours,
-    404: NotFound,
-    422: InvalidRequest,
-    429: RateLimited,
-}
-
-
-def error_for_status(status: int, message: str) -> ApiError:
-    """The one place where HTTP statuses become our errors."""
-    kind = _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
-    return kind(f"HTTP {status}: {message}", status)
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -160,61 +83,6 @@ class RetryPolicy:
     max_delay: float = 30.0
     total: float = 300.0  # seconds, all attempts of one request together
     timeout: float = 30.0  # seconds, one attempt
-
-
-# --- pacing ---------------------------------------------------------------------------------
-
-
-class Pacer:
-    """Spends the budget the X-RateLimit headers announce, and waits for the reset after."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self.remaining: int | None = None
-        self.reset_at = 0.0
-        self.inflight = 0
-        self.probing = True
-        self.waited = 0.0
-        self._cond = asyncio.Condition()
-
-    async def acquire(self) -> None:
-        async with self._cond:
-            while True:
-                now = self.clock()
-                if self.remaining is not None and now >= self.reset_at and self.inflight == 0:
-                    self.remaining = max(self.remaining, 1)  # the window moved: probe with one
-                if self.probing:  # learn the budget from one answer before spending it
-                    ready = self.inflight == 0
-                else:
-                    ready = self.remaining is None or self.remaining - self.inflight > 0
-                if ready:
-                    self.inflight += 1
-                    return
-                timeout = self.reset_at - now if now < self.reset_at else None
-                started = time.monotonic()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._cond.wait(), timeout)
-                self.waited += time.monotonic() - started
-
-    async def release(self, headers: httpx.Headers | None) -> None:
-        async with self._cond:
-            self.inflight -= 1
-            self.probing = False
-            self._learn(headers)
-            self._cond.notify_all()
-
-    def _learn(self, headers: httpx.Headers | None) -> None:
-        try:
-            remaining = int(headers["x-ratelimit-remaining"]) if headers else None
-            reset = float(headers["x-ratelimit-reset"]) if headers else 0.0
-        except (KeyError, ValueError):
-            return
-        if remaining is None:
-            return
-        if self.remaining is None or reset > self.reset_at:
-            self.remaining, self.reset_at = remaining, reset
-        else:
-            self.remaining = min(self.remaining, remaining)
 
 
 # --- the client -----------------------------------------------------------------------------

@@ -51,12 +51,12 @@ def _context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target
     return loaded, state, target
 
 
-async def _plan(args: argparse.Namespace) -> tuple[Plan, State, Target]:
+async def _plan(args: argparse.Namespace) -> tuple[Plan, manifest.Manifest]:
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
     async with target.client(args.parallelism, _retry(args)) as client:
-        plan = await build_plan(client, loaded, keys, state)
-    return plan, state, target
+        plan = await build_plan(client, keys, state)
+    return plan, loaded
 
 
 def _retry(args: argparse.Namespace) -> RetryPolicy:
@@ -79,10 +79,10 @@ def step_summary(plan: Plan, title: str) -> None:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    plan, _, _ = asyncio.run(_plan(args))
+    plan, loaded = asyncio.run(_plan(args))
     emit(plan, args.format, sys.stdout)
     if args.out:
-        planfile.save(plan, args.out)
+        planfile.save(plan, args.out, loaded.digest)
     step_summary(plan, "ehkeys plan")
     if plan.has_errors:
         return 1
@@ -90,7 +90,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    plan, _, _ = asyncio.run(_plan(args))
+    plan, _ = asyncio.run(_plan(args))
     drifted = plan.updates
     if args.format == "json":
         render.as_json(plan, sys.stdout)
@@ -113,10 +113,10 @@ def drift_command(args: argparse.Namespace) -> int:
 # --- apply ------------------------------------------------------------------------------------
 
 
-def _filter_saved(plan: Plan, path: str) -> tuple[list[KeyResult], list[str]]:
+def _filter_saved(plan: Plan, path: str, digest: str) -> tuple[list[KeyResult], list[str]]:
     """Keep only the keys of the saved plan that did not move; the rest are skipped."""
     saved = planfile.load(path)
-    if saved.manifest_digest != plan.manifest_digest:
+    if saved.manifest_digest != digest:
         raise Refused(f"{path} was made from another version of the manifest: plan again")
     skipped, keep = [], []
     for key in plan.updates:
@@ -146,10 +146,10 @@ async def _apply(args: argparse.Namespace) -> int:
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
     async with target.client(args.parallelism, _retry(args)) as client:
-        plan = await build_plan(client, loaded, keys, state)
-        skipped, keep = _filter_saved(plan, args.plan) if args.plan else ([], None)
+        plan = await build_plan(client, keys, state)
+        skipped, keep = _filter_saved(plan, args.plan, loaded.digest) if args.plan else ([], None)
         updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]
-        applied = Plan(updates, plan.balance_before, plan.manifest_digest)
+        applied = Plan(updates, plan.balance_before)
         applied.check_guards(
             money_option(args.max_debit, "--max-debit"), money_option(args.expect_net, "--expect-net")
         )
@@ -164,20 +164,26 @@ async def _apply(args: argparse.Namespace) -> int:
         report = await Applier(client, state, _print_result, args.parallelism).run(updates, skipped)
     errors = [KeyResult(k, FAILED, k.error.message) for k in plan.keys if k.error]
     report.results.extend(errors)
-    _print_report(report)
-    step_summary(plan, "ehkeys apply")
+    totals = _report_totals(report)
+    print("\n" + "\n".join(totals))
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        rows = [(r.key, r.outcome, r.message) for r in report.results]
+        with open(path, "a", encoding="utf-8") as handle:
+            render.apply_markdown(rows, " ".join(totals), handle)
     return report.exit_code
 
 
-def _print_report(report: Report) -> None:
-    print(
-        f"\nApply complete: {report.count(UPDATED)} updated, {report.count(FAILED)} failed, "
+def _report_totals(report: Report) -> list[str]:
+    lines = [
+        f"Apply complete: {report.count(UPDATED)} updated, {report.count(FAILED)} failed, "
         f"{report.count(SKIPPED)} skipped (changed since plan)."
-    )
+    ]
     before, after = report.balance_before, report.balance_after
     if before is not None and after is not None:
         moved = render.money(after - before, sign=True)
-        print(f"Credits moved: {moved} (balance {render.money(before)} -> {render.money(after)})")
+        lines.append(f"Credits moved: {moved} (balance {render.money(before)} -> {render.money(after)})")
+    return lines
 
 
 def apply_command(args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.client import ApiError, Client, live_key
+from reconciler.apierrors import ApiError
+from reconciler.client import Client, live_key
 from reconciler.errors import UsageError
 from reconciler.model import LiveKey, ProxyKey, sorted_networks
 

@@ -20,7 +20,7 @@ import jsonschema
 
 from reconciler import resources, rules
 from reconciler.diagnostics import WARNING, Diagnostic
-from reconciler.model import FIELDS, DesiredKey, Location, to_json_value
+from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
 from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -93,10 +93,11 @@ def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int |
     """Every problem in every file, not just the first; a Manifest only when none is an error."""
     files, diagnostics = expand_paths(inputs)
     keys: list[DesiredKey] = []
-    for file in files:
-        loader = _FileLoader(file, os.environ if env is None else env, now)
-        keys.extend(loader.run())
-        diagnostics.extend(loader.diagnostics)
+    with gc_paused():
+        for file in files:
+            loader = _FileLoader(file, os.environ if env is None else env, now)
+            keys.extend(loader.run())
+            diagnostics.extend(loader.diagnostics)
     diagnostics.extend(_duplicates(keys))
     result = LoadResult(None, sorted(diagnostics))
     if not result.errors and files:

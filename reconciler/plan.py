@@ -105,7 +105,6 @@ class KeyPlan:
 class Plan:
     keys: list[KeyPlan]
     balance_before: Decimal | None = None
-    manifest_digest: str = ""
     notes: list[str] = field(default_factory=list)
 
     def count(self, action: str) -> int:

@@ -23,11 +23,11 @@ def _canon(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, sort_keys=True))
 
 
-def save(plan: Plan, path: str) -> None:
+def save(plan: Plan, path: str, manifest_digest: str) -> None:
     payload = {
         "kind": KIND,
         "format_version": 1,
-        "manifest_digest": plan.manifest_digest,
+        "manifest_digest": manifest_digest,
         "updates": {
             k.fingerprint: {"name": k.name, "key": k.key, "live": k.live, "body": _canon(k.body)}
             for k in plan.updates

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from reconciler.model import FIELDS, DesiredKey, LiveKey, sorted_networks, to_json_value
+from reconciler.model import FIELDS, DesiredKey, LiveKey, gc_paused, sorted_networks, to_json_value
 from reconciler.plan import ERROR, NO_OP, UPDATE, Credit, Failure, FieldChange, KeyPlan, Plan
 
 WEEK = 7 * 24 * 3600
@@ -25,13 +25,13 @@ def make_plan(
     recorded: Mapping[str, Mapping[str, Any]],
     now: int,
     balance: Decimal | None = None,
-    digest: str = "",
 ) -> Plan:
-    keys = [
-        plan_key(i, want, have, recorded.get(want.proxy_key.fingerprint), now)
-        for i, (want, have) in enumerate(zip(desired, live, strict=True))
-    ]
-    plan = Plan(keys, balance, digest)
+    with gc_paused():
+        keys = [
+            plan_key(i, want, have, recorded.get(want.proxy_key.fingerprint), now)
+            for i, (want, have) in enumerate(zip(desired, live, strict=True))
+        ]
+    plan = Plan(keys, balance)
     if plan.uncovered:
         plan.notes.append(
             f"the debits ({plan.account_debit}) exceed the account balance ({balance}) plus "

@@ -129,8 +129,12 @@ def _text_update(key: KeyPlan, w: Any, style: Style) -> None:
 
 
 def as_json(plan: Plan, stream: TextIO) -> None:
-    json.dump(plan.data(), stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    """One key per line: readable in a diff, and written by the C encoder (an indented dump
+    goes through the pure-Python one, a quarter of rendering 10,000 keys)."""
+    data = plan.data()
+    rows = ",\n".join("    " + json.dumps(k, ensure_ascii=False) for k in data["keys"])
+    stream.write('{\n  "format_version": 1,\n  "keys": [\n' + rows + ("\n" if rows else ""))
+    stream.write('  ],\n  "summary": ' + json.dumps(data["summary"]) + "\n}\n")
 
 
 # --- markdown ---------------------------------------------------------------------------------
@@ -170,6 +174,17 @@ def _md_details(key: KeyPlan, w: Any) -> None:
     for warning in key.warnings:
         w(f"\n- warning: {_md(warning)}")
     w("\n\n</details>\n\n")
+
+
+def apply_markdown(results: list[tuple[KeyPlan, str, str]], totals: str, stream: TextIO) -> None:
+    """What an apply did, for the job summary: one row per key sent, skipped or failed."""
+    w = stream.write
+    w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    w("| Key | Result | Credit delta | Note |\n|---|---|---|---|\n")
+    for key, outcome, note in results:
+        delta = money(key.credit.allocation_delta, sign=True) if key.action == UPDATE else ""
+        w(f"| {_md(key.name)} (`{key.key}`) | {outcome} | {delta} | {_md(note)} |\n")
+    w(f"\n**{_md(totals).replace('-&gt;', '→')}**\n")
 
 
 RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from reconciler import planner
-from reconciler.client import DEFAULT_BASE_URL, ApiError, AuthError, Client, RetryPolicy
+from reconciler.apierrors import ApiError, AuthError
+from reconciler.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.errors import UsageError
 from reconciler.manifest import Manifest
 from reconciler.model import DesiredKey, LiveKey
@@ -85,9 +86,9 @@ async def fetch_live(client: Client, keys: Sequence[DesiredKey]) -> list[LiveKey
         progress.done()
 
 
-async def build_plan(client: Client, manifest: Manifest, keys: Sequence[DesiredKey], state: State) -> Plan:
+async def build_plan(client: Client, keys: Sequence[DesiredKey], state: State) -> Plan:
     balance, live = await asyncio.gather(client.balance(), fetch_live(client, keys))
-    return planner.make_plan(keys, live, state.records, int(time.time()), balance, manifest.digest)
+    return planner.make_plan(keys, live, state.records, int(time.time()), balance)
 
 
 class _Progress:

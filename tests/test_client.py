@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import client as api
+from reconciler import apierrors as api
 from reconciler.client import Client, RetryPolicy
 from reconciler.model import ProxyKey
 from reconciler.sandbox import Faults, RateLimit

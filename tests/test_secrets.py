@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from reconciler import github
-from reconciler.client import Client, NotFound
+from reconciler.apierrors import NotFound
+from reconciler.client import Client
 from reconciler.model import ProxyKey
 
 from .helpers import live_sandbox, run_cli
