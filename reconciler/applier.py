@@ -8,7 +8,6 @@ update can be lost after the server applied it, and only the live state tells.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +18,7 @@ from reconciler.client import Client
 from reconciler.model import WRITE_ONLY, to_json_value
 from reconciler.plan import ZERO, KeyPlan
 from reconciler.planner import snapshot
+from reconciler.session import bounded
 from reconciler.state import SENDING, State
 
 UPDATED, FAILED, SKIPPED = "updated", "failed", "skipped"
@@ -71,7 +71,7 @@ class Applier:
         self.client = client
         self.state = state
         self.on_result = on_result
-        self._slots = asyncio.Semaphore(parallelism)
+        self.parallelism = parallelism
 
     async def run(self, updates: Sequence[KeyPlan], skipped: Sequence[KeyResult] = ()) -> Report:
         report = Report(list(skipped))
@@ -80,7 +80,7 @@ class Applier:
         report.balance_before = await self._balance()
         try:
             for wave in waves(updates):
-                report.results.extend(await asyncio.gather(*(self._one(k) for k in wave)))
+                report.results.extend(await bounded(self._one, wave, self.parallelism))
         finally:
             self.state.flush()
         report.balance_after = await self._balance()
@@ -93,17 +93,16 @@ class Applier:
             return None
 
     async def _one(self, key: KeyPlan) -> KeyResult:
+        """One key, start to end: journalled, sent, checked by lookup, recorded."""
         assert key.proxy_key is not None and key.body is not None
-        async with self._slots:  # a key at a time per slot: sent, checked, recorded
-            body = {"proxy_key": key.proxy_key.reveal(), **key.body}
-            self._journal(key, KeyResult(key, SENDING))
-            sent_error: ApiError | None = None
-            try:
-                await self.client.update(body)
-            except ApiError as exc:
-                sent_error = exc  # the update may still have landed: the lookup tells
-            result = await self._verify(key, sent_error)
-            self._journal(key, result)  # the durable record first, then the snapshot
+        self._journal(key, KeyResult(key, SENDING))
+        sent_error: ApiError | None = None
+        try:
+            await self.client.update({"proxy_key": key.proxy_key.reveal(), **key.body})
+        except ApiError as exc:
+            sent_error = exc  # the update may still have landed: the lookup tells
+        result = await self._verify(key, sent_error)
+        self._journal(key, result)  # the durable record first, then the snapshot
         if result.outcome == UPDATED:
             self.state.record(key.fingerprint, key.name, {f: key.body[f] for f in WRITE_ONLY})
         self.on_result(result)

@@ -104,7 +104,7 @@ class Client:
         self.pacer = Pacer()
         self.requests = 0
         self.retries = 0
-        parallelism = max(parallelism, 1)
+        self.parallelism = parallelism = max(parallelism, 1)
         self._slots = asyncio.Semaphore(parallelism)
         # httpcore's pool does work per pooled connection on every request, so one pool of
         # 32 connections costs 3x the CPU of four pools of 8 (bench scenario 1): shard it.

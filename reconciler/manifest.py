@@ -194,13 +194,13 @@ class _FileLoader:
         self, index: int, raw: dict[str, Any], defaults: dict[str, Any], cap: Decimal
     ) -> DesiredKey | None:
         values: dict[str, Any] = {}
-        locations: dict[str, Location] = {}
-        failed = False
+        failed = "limit_type" not in raw and "limit_type" not in defaults
+        if failed:
+            self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
         for name in ("proxy_key", *FIELDS):
             path = ("keys", index, name) if name in raw else ("defaults", name)
             if name not in raw and name not in defaults:
                 continue
-            locations[name] = Location(self.file, *self.doc.position(path))
             if path in self.bad_paths:
                 failed = True
                 continue
@@ -214,13 +214,9 @@ class _FileLoader:
                 continue
             for warning in rules.field_warnings(name, value, values[name], self.now):
                 self.report(path, warning, warn=True)
-        if "limit_type" not in locations:
-            failed = True
-            self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
         if failed or "proxy_key" not in values or "name" not in values:
             return None
-        start = Location(self.file, *self.doc.position(("keys", index)))
-        return DesiredKey(location=start, field_locations=locations, **values)
+        return DesiredKey(location=Location(self.file, *self.doc.position(("keys", index))), **values)
 
 
 def _path_str(path: tuple[Any, ...]) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -109,7 +109,6 @@ class DesiredKey:
     allocated_ammount: Decimal | None = None
     model_whitelist: frozenset[str] | None = None
     ip_whitelist: frozenset[IPNetwork] | None = None
-    field_locations: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def managed(self) -> tuple[str, ...]:

@@ -61,6 +61,8 @@ def plan_key(
     target = target_values(want, have)
     credit = Credit.between(have.allocated_ammount, target["allocated_ammount"], have.used_ammount)
     notes = [_unverified(name, target[name], bool(changes)) for name in unverified]
+    if recorded and recorded.get("pending"):
+        notes.append("an earlier apply was cut off after sending this key's update: it is sent again")
     return replace(
         base,
         action=UPDATE if changes else NO_OP,

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TextIO
 
+from reconciler.model import gc_paused
 from reconciler.plan import ERROR, NO_OP, UPDATE, FieldChange, KeyPlan, Plan
 
 MARKER = "<!-- ehkeys-plan -->"
@@ -79,6 +80,7 @@ def credit_line(key: KeyPlan) -> str:
 # --- text -------------------------------------------------------------------------------------
 
 
+@gc_paused()
 def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     style = style or Style(stream)
     w = stream.write
@@ -128,6 +130,7 @@ def _text_update(key: KeyPlan, w: Any, style: Style) -> None:
 # --- json -------------------------------------------------------------------------------------
 
 
+@gc_paused()
 def as_json(plan: Plan, stream: TextIO) -> None:
     """One key per line: readable in a diff, and written by the C encoder (an indented dump
     goes through the pure-Python one, a quarter of rendering 10,000 keys)."""
@@ -147,6 +150,7 @@ def _md(value: str) -> str:
     return value.replace("\n", " ")
 
 
+@gc_paused()
 def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
     w = stream.write
     w(f"{MARKER}\n### {title}: {headline(plan).removeprefix('Plan: ')}\n\n")

@@ -6,9 +6,10 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -22,6 +23,8 @@ from reconciler.plan import Failure, Plan
 from reconciler.state import State
 
 SANDBOX_DB = Path(".ehkeys") / "sandbox.db"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,23 @@ def select(manifest: Manifest, targets: Sequence[str]) -> list[DesiredKey]:
     return [k for k in manifest.keys if k.name in targets]
 
 
+async def bounded(work: Callable[[T], Awaitable[R]], items: Sequence[T], limit: int) -> list[R]:
+    """`work` over `items`, at most `limit` at once, results in order.
+
+    A fixed set of workers rather than one task per item: 10,000 waiting tasks cost
+    tens of megabytes for nothing.
+    """
+    results: list[R | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, item in queue:
+            results[index] = await work(item)
+
+    await asyncio.gather(*(worker() for _ in range(max(min(limit, len(items)), 1))))
+    return results  # type: ignore[return-value]  # every slot is filled by now
+
+
 async def fetch_live(client: Client, keys: Sequence[DesiredKey]) -> list[LiveKey | Failure]:
     """Look every key up concurrently; results in manifest order; one key's failure stays its own."""
     progress = _Progress(len(keys))
@@ -81,7 +101,7 @@ async def fetch_live(client: Client, keys: Sequence[DesiredKey]) -> list[LiveKey
             progress.step()
 
     try:
-        return list(await asyncio.gather(*(one(k) for k in keys)))
+        return await bounded(one, keys, client.parallelism)
     finally:
         progress.done()
 

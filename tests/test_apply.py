@@ -192,3 +192,15 @@ def test_saved_plan_is_applied_exactly_and_refuses_a_changed_manifest(workdir: P
     assert "Apply complete: 1 updated, 0 failed, 1 skipped (changed since plan)." in out
     assert live(0)["allocated_ammount"] == 14 and live(1)["allocated_ammount"] == 11
     assert balance() == Decimal("995")
+
+
+def test_the_job_summary_says_what_was_applied(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = workdir / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, _, _ = apply(capsys, manifest_text(2, allocated_ammount=15), "--auto-approve")
+    text = summary.read_text()
+    assert code == 0 and text.startswith("<!-- ehkeys-apply -->")
+    assert "| key-0 (`ek-proxy-…part`) | updated | +5.00 |" in text
+    assert "Apply complete: 2 updated, 0 failed, 0 skipped" in text and "→ 990.00" in text

@@ -113,6 +113,15 @@ CASES = [
     ),
     ("limit_type never recorded", {"limit_type": "weekly"}, {}, None, "no-op", [], (0, 0, 0)),
     (
+        "apply cut off after sending",
+        {},
+        {},
+        {"limit_type": "daily", "pending": True},
+        "update",
+        ["limit_type"],
+        (0, 0, 0),
+    ),
+    (
         "unmanaged fields ignored",
         {},
         {"model_whitelist": frozenset(), "expires_at": 5},
