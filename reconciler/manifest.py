@@ -129,16 +129,19 @@ class _FileLoader:
         self.now = now
         self.diagnostics: list[Diagnostic] = []
         self.doc = Document(None)
+        self.text = ""
         self.bad_paths: set[tuple[Any, ...]] = set()
 
     def report(self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False) -> None:
+        if len(path) > 2 and not self.doc.complete:
+            self.doc = parse(self.text, complete=True)  # a problem: now keep every position
         line, col = self.doc.position(path, key=key)
         severity = WARNING if warn else "error"
         self.diagnostics.append(Diagnostic(self.file, line, col, _path_str(path), message, severity))
 
     def run(self) -> list[DesiredKey]:
-        text = self._read()
-        if text is None:
+        text = self.text = self._read() or ""
+        if not text and self.diagnostics:
             return []
         try:
             self.doc = parse(text)

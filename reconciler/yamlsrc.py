@@ -39,7 +39,11 @@ class YamlError(Exception):
 
 @dataclass
 class Document:
+    """The values, and positions: of every node when `complete`, else of the top two levels
+    (the document's fields and each key), which is all a valid manifest needs."""
+
     data: Any
+    complete: bool = False
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
@@ -56,16 +60,24 @@ def _pos(event: yaml.Event | yaml.Node) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
-def parse(text: str) -> Document:
+class _NeedPositions(Exception):
+    """A problem whose message needs positions the quick pass did not keep."""
+
+
+def parse(text: str, complete: bool = False) -> Document:
     """Parse one YAML document; raises YamlError with a position on any problem.
 
     Built from libyaml's event stream: several times faster than composing PyYAML nodes.
+    Positions below the second level cost a third of the memory of a large manifest, so
+    they are kept only with `complete` (the loader parses again when a message needs them).
     """
-    doc = Document(data=None)
+    doc = Document(data=None, complete=complete)
     try:
         doc.data = _Builder(doc, yaml.parse(text, Loader=Loader)).document()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from exc
+    except _NeedPositions:
+        return parse(text, complete=True)
     return doc
 
 
@@ -99,7 +111,8 @@ class _Builder:
     def value(self, event: yaml.Event, path: Path) -> Any:
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise YamlError("document too large or too deeply nested", *_pos(event))
-        self.doc.marks[path] = _pos(event)
+        if self.doc.complete or len(path) <= 2:
+            self.doc.marks[path] = _pos(event)
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise YamlError(f"unknown alias *{event.anchor}", *_pos(event))
@@ -136,10 +149,13 @@ class _Builder:
                 raise YamlError("mapping keys must be plain names (no merge keys)", *_pos(event))
             key = str(event.value)
             child = (*path, key)
+            if key in result and not self.doc.complete:
+                raise _NeedPositions
             if key in result:
                 first = self.doc.key_marks[child][0]
                 raise YamlError(f"duplicate key '{key}' (first at line {first})", *_pos(event))
-            self.doc.key_marks[child] = _pos(event)
+            if self.doc.complete or len(child) <= 2:
+                self.doc.key_marks[child] = _pos(event)
             result[key] = self.value(next(self.events), child)
         return result
 
