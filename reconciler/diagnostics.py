@@ -50,10 +50,6 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def key_path(index: int, field: str | None = None) -> str:
-    return f"keys[{index}]" + (f".{field}" if field else "")
-
-
 def render(diagnostics: Iterable[Diagnostic], fmt: str, stream: TextIO) -> None:
     items = sorted(diagnostics)
     if fmt == "json":

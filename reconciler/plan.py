@@ -39,16 +39,12 @@ class FieldChange:
 
     @property
     def added(self) -> list[str]:
-        return _members(self.after - self.before) if isinstance(self.after, frozenset) else []
+        """Whitelist members the change adds (sorted as displayed); [] for other fields."""
+        return to_json_value(self.after - self.before) if isinstance(self.after, frozenset) else []
 
     @property
     def removed(self) -> list[str]:
-        return _members(self.before - self.after) if isinstance(self.after, frozenset) else []
-
-
-def _members(values: frozenset[Any]) -> list[str]:
-    listed: list[str] = to_json_value(values)
-    return listed
+        return to_json_value(self.before - self.after) if isinstance(self.after, frozenset) else []
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TextIO
 
-from reconciler.model import gc_paused
-from reconciler.plan import ERROR, NO_OP, UPDATE, FieldChange, KeyPlan, Plan
+from reconciler.model import gc_paused, to_json_value
+from reconciler.plan import ERROR, NO_OP, UPDATE, KeyPlan, Plan
 
 MARKER = "<!-- ehkeys-plan -->"
 _COLOURS = {"~": "33", "!": "31", "+": "32", "-": "31", "warn": "33", "bold": "1"}
@@ -43,7 +43,7 @@ def show(field: str, value: Any) -> str:
             return "never"
         return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, frozenset):
-        listed = FieldChange("", frozenset(), value).added
+        listed: list[str] = to_json_value(value)
         return ", ".join(listed) if listed else "[] (all)"
     if value is None:
         return "(unknown)"

@@ -16,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler import model
 from reconciler.apierrors import BadResponse
 from reconciler.cli import main
 from reconciler.client import Client, live_key
@@ -24,20 +25,7 @@ from reconciler.model import LiveKey, ProxyKey
 from .helpers import API_KEY, key_value, manifest_text, seed_data
 from .reliability_log import record
 
-FIELDS = [
-    "version",
-    "keys",
-    "defaults",
-    "per_key_cap",
-    "proxy_key",
-    "name",
-    "expires_at",
-    "allocated_ammount",
-    "limit_type",
-    "model_whitelist",
-    "ip_whitelist",
-    "allocated_amount",
-]
+FIELDS = ["version", "keys", "defaults", "per_key_cap", "proxy_key", *model.FIELDS, "allocated_amount"]
 scalars = st.one_of(
     st.none(),
     st.booleans(),
