@@ -143,6 +143,8 @@ def _print_result(result: KeyResult) -> None:
 
 
 async def _apply(args: argparse.Namespace) -> int:
+    max_debit = money_option(args.max_debit, "--max-debit")  # a typo fails before any request
+    expect_net = money_option(args.expect_net, "--expect-net")
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
     async with target.client(args.parallelism, _retry(args)) as client:
@@ -150,9 +152,7 @@ async def _apply(args: argparse.Namespace) -> int:
         skipped, keep = _filter_saved(plan, args.plan, loaded.digest) if args.plan else ([], None)
         updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]
         applied = Plan(updates, plan.balance_before)
-        applied.check_guards(
-            money_option(args.max_debit, "--max-debit"), money_option(args.expect_net, "--expect-net")
-        )
+        applied.check_guards(max_debit, expect_net)
         render.text(plan, sys.stdout)
         if not updates and not skipped:
             print("\nNothing to apply: the live keys match the manifest.")

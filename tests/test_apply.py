@@ -204,3 +204,11 @@ def test_the_job_summary_says_what_was_applied(
     assert code == 0 and text.startswith("<!-- ehkeys-apply -->")
     assert "| key-0 (`ek-proxy-…part`) | updated | +5.00 |" in text
     assert "Apply complete: 2 updated, 0 failed, 0 skipped" in text and "→ 990.00" in text
+
+
+def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) -> None:
+    code, _, err = apply(
+        capsys, manifest_text(1, allocated_ammount=20), "--auto-approve", "--max-debit", "ten"
+    )
+    assert code == 1 and "--max-debit 'ten': expected an amount of credits" in err
+    assert not Path(".ehkeys/sandbox.db").exists()
