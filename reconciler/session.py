@@ -34,7 +34,6 @@ class Target:
     api_key: str | None
     base_url: str
     transport: httpx.AsyncBaseTransport | None = None
-    label: str = "ElectronHub"
 
     @classmethod
     def from_options(
@@ -44,7 +43,7 @@ class Target:
             from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
             box = Sandbox.open(SANDBOX_DB, seeds.load(seed), reset=reset)
-            return cls(box.api_key, BASE_URL, box.transport(), f"sandbox ({SANDBOX_DB})")
+            return cls(box.api_key, BASE_URL, box.transport())
         url = base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
         return cls(os.environ.get("ELECTRONHUB_API_KEY"), url)
 
