@@ -218,3 +218,26 @@ def test_dropped_connections_are_retried() -> None:
     record(
         "fault", "lookups over a connection that drops half the answers", 10, "retried; every lookup answered"
     )
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "reset-header-only"])
+def test_a_429_from_the_sandbox_is_waited_out(retry_after: bool) -> None:
+    """Another tool spent the account's budget: the sandbox answers 429 (and cools down)."""
+    box = sandbox(rate=RateLimit(requests=2, window_s=1, cooldown_s=1, retry_after=retry_after))
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async def go() -> str:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        async with httpx.AsyncClient(transport=box.transport(), base_url="http://127.0.0.1/v1") as other:
+            for _ in range(3):  # the third one triggers the cooldown
+                await other.get("/user/me", headers=headers)
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport(), sleep=sleep) as c:
+            return (await c.lookup(ProxyKey(key_value(0)))).name
+
+    assert run(go()) == "key-0"
+    assert len(slept) >= 1 and 0.5 <= slept[0] <= 1.5  # the cooldown's length, from the headers
+    assert box.app.counts["429"] >= 2  # the other tool's overrun and our first attempt
