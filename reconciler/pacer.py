@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import httpx
 
+PROBE = 2  # requests in flight before any budget is known (limits are tens per minute)
+
 
 class Pacer:
     """Spends the budget the X-RateLimit headers announce, and waits for the reset after."""
@@ -23,7 +25,6 @@ class Pacer:
         self.reset_at = 0.0
         self.inflight = 0
         self.probing = True
-        self.waited = 0.0
         self._cond = asyncio.Condition()
 
     async def acquire(self) -> None:
@@ -32,18 +33,16 @@ class Pacer:
                 now = self.clock()
                 if self.remaining is not None and now >= self.reset_at and self.inflight == 0:
                     self.remaining = max(self.remaining, 1)  # the window moved: probe with one
-                if self.probing:  # learn the budget from one answer before spending it
-                    ready = self.inflight == 0
+                if self.probing:  # learn the budget from the first answers before spending it
+                    ready = self.inflight < PROBE
                 else:
                     ready = self.remaining is None or self.remaining - self.inflight > 0
                 if ready:
                     self.inflight += 1
                     return
                 timeout = self.reset_at - now if now < self.reset_at else None
-                started = time.monotonic()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._cond.wait(), timeout)
-                self.waited += time.monotonic() - started
 
     async def release(self, headers: httpx.Headers | None) -> None:
         async with self._cond:
