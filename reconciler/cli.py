@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler import __version__, commands, diagnostics, manifest
-from reconciler.errors import EhkeysError
+from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import scrub
 
 log = logging.getLogger("ehkeys")
@@ -46,7 +46,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     rate = seed.rate_limit
     if args.rate_limit:
         requests, _, window = args.rate_limit.partition("/")
-        rate = replace(rate, requests=int(requests), window_s=float(window or 60))
+        try:
+            rate = replace(rate, requests=int(requests), window_s=float(window or 60))
+        except ValueError:
+            raise UsageError(
+                f"--rate-limit {args.rate_limit!r}: expected N or N/SECONDS, like 20/2"
+            ) from None
     if args.cooldown is not None:
         rate = replace(rate, cooldown_s=args.cooldown)
     box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)

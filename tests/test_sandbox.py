@@ -344,3 +344,23 @@ def test_credit_rules_follow_the_formula(start: Decimal, used: Decimal, targets:
             got = c.get("/user/me", headers=auth()).json()["credits"]
             assert Decimal(str(got)) == balance
     assert credit_change(Decimal(10), Decimal(4), Decimal(8)) == Decimal(2)
+
+
+@pytest.mark.parametrize(
+    "seed_text",
+    [
+        "accounts: [{user_id: u}]\n",
+        "accounts: [{user_id: u, api_key: ek-x}]\nrate_limit: {requests: lots}\n",
+        "accounts: [{user_id: u, api_key: ek-x}]\nfaults: {earthquake_rate: 0.1}\n",
+        "- not a mapping\n",
+    ],
+    ids=["missing-api-key", "bad-number", "unknown-fault", "not-a-mapping"],
+)
+def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, seed_text: str) -> None:
+    from reconciler.cli import main
+
+    path = tmp_path / "bad-seed.yaml"
+    path.write_text(seed_text)
+    assert main(["sandbox", "--seed", str(path), "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: invalid seed" in err and "Traceback" not in err

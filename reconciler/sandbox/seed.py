@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from reconciler.errors import ConfigError
 
-DEMO_API_KEY = "ek-sandbox-demo-key"
+T = TypeVar("T", "RateLimit", "Faults")
 EPOCH_2024 = 1704067200
 
 
@@ -76,14 +76,27 @@ def _key(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _typed(kind: type[T], raw: dict[str, Any]) -> T:
+    """A RateLimit or Faults with every value converted to its field's type (or an error)."""
+    defaults = kind()
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        current = getattr(defaults, name)  # AttributeError: an unknown knob
+        if name == "seed":
+            values[name] = None if value is None else int(value)
+        else:
+            values[name] = type(current)(value)
+    return kind(**values)
+
+
 def parse(data: Any, source: str = "seed") -> Seed:
     """A Seed from plain data; raises ConfigError naming the source and the bad entry."""
     try:
         accounts = [_account(a) for a in data["accounts"]]
         keys = [_key(k) for k in data.get("keys") or []]
-        rate = RateLimit(**(data.get("rate_limit") or {}))
-        faults = Faults(**(data.get("faults") or {}))
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        rate = _typed(RateLimit, data.get("rate_limit") or {})
+        faults = _typed(Faults, data.get("faults") or {})
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc
     return Seed(accounts, keys, rate, faults)
 
