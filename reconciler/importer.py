@@ -8,7 +8,6 @@ comment asking for the real value.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from typing import Any
 from reconciler.apierrors import ApiError
 from reconciler.client import Client, live_key
 from reconciler.errors import UsageError
+from reconciler.manifest import environment
 from reconciler.model import LiveKey, ProxyKey, sorted_networks
 
 HEADER = """\
@@ -68,8 +68,9 @@ def entry(var: str, key: LiveKey, secret: str | None = None) -> str:
 
 async def from_env(client: Client, variables: Sequence[str]) -> str:
     entries = []
+    env = environment()
     for var in variables:
-        value = os.environ.get(var)
+        value = env.get(var)
         if not value:
             raise UsageError(f"--key-env {var}: the variable is not set")
         if not value.startswith("ek-proxy-"):

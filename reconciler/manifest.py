@@ -71,6 +71,18 @@ class LoadResult:
         return [d for d in self.diagnostics if d.is_error]
 
 
+def environment() -> dict[str, str]:
+    """The variables `${VAR}` reads: the process environment, plus the `NAME=value` lines of
+    EHKEYS_PROXY_KEYS, so that CI can hold every proxy key in one secret. A variable set on
+    its own wins."""
+    extra: dict[str, str] = {}
+    for line in os.environ.get("EHKEYS_PROXY_KEYS", "").splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name and not name.startswith("#"):
+            extra[name.strip()] = value.strip()
+    return {**extra, **os.environ}
+
+
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     """Files as given; a directory contributes its *.yaml and *.yml files, sorted."""
     files: list[str] = []
@@ -95,7 +107,7 @@ def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int |
     keys: list[DesiredKey] = []
     with gc_paused():
         for file in files:
-            loader = _FileLoader(file, os.environ if env is None else env, now)
+            loader = _FileLoader(file, environment() if env is None else env, now)
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
     diagnostics.extend(_duplicates(keys))

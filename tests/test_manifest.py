@@ -169,3 +169,18 @@ def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) ->
 def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "no/such/file.yaml"]) == 1
     assert "no such file or directory" in capsys.readouterr().out
+
+
+def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - {proxy_key: '${EH_ONE}', name: one, limit_type: daily}\n  - {proxy_key: '${EH_TWO}', name: two, limit_type: daily}\n"
+    )
+    monkeypatch.setenv(
+        "EHKEYS_PROXY_KEYS",
+        "# one line per key\nEH_ONE=ek-proxy-from-the-secret-0001\nEH_TWO = ek-proxy-from-the-secret-0002\n",
+    )
+    monkeypatch.setenv("EH_TWO", "ek-proxy-set-on-its-own-0003")
+    result = manifest.load([str(path)], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert [k.proxy_key.reveal()[-4:] for k in result.manifest.keys] == ["0001", "0003"]
