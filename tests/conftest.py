@@ -12,7 +12,7 @@ MANIFESTS = Path(__file__).resolve().parent / "manifests"
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's real keys."""
     for name in list(__import__("os").environ):
-        if name.startswith(("EH_", "ELECTRONHUB_", "GITHUB_STEP_SUMMARY")):
+        if name.startswith(("EH_", "EHKEYS_", "ELECTRONHUB_", "GITHUB_STEP_SUMMARY")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NO_COLOR", "1")
 
