@@ -204,42 +204,38 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
+FUZZ_ROWS = [
+    (
+        "input",
+        "structure",
+        "manifests: a valid one with one spot replaced by random JSON-like values (validate)",
+        "exit 0 or 1 with a message; no traceback",
+    ),
+    ("input", "bytes", "manifests: random raw bytes (validate)", "exit 0 or 1 with a message; no traceback"),
+    (
+        "input",
+        "text",
+        "manifests: random YAML-shaped text, tabs, anchors, merge keys (validate)",
+        "exit 0 or 1 with a message; no traceback",
+    ),
+    ("input", "plan", "mutated manifests through `plan --sandbox`", "exit 0 or 1; no traceback"),
+    (
+        "answer",
+        "answers",
+        "lookup answers with fields removed or of random types",
+        "BadResponse for the key, or a well-typed LiveKey",
+    ),
+    (
+        "answer",
+        "bodies",
+        "non-JSON, HTML and empty-object bodies",
+        "BadResponse: a clear error, never a crash",
+    ),
+]
+
+
 def test_zz_record_fuzz_counts() -> None:
     """Runs last in this module: writes what the properties above tried."""
-    record(
-        "input",
-        "manifests: a valid one with one spot replaced by random JSON-like values (validate)",
-        COUNTS.get("structure", 0),
-        "exit 0 or 1 with a message; no traceback",
-    )
-    record(
-        "input",
-        "manifests: random raw bytes (validate)",
-        COUNTS.get("bytes", 0),
-        "exit 0 or 1 with a message; no traceback",
-    )
-    record(
-        "input",
-        "manifests: random YAML-shaped text, tabs, anchors, merge keys (validate)",
-        COUNTS.get("text", 0),
-        "exit 0 or 1 with a message; no traceback",
-    )
-    record(
-        "input",
-        "mutated manifests through `plan --sandbox`",
-        COUNTS.get("plan", 0),
-        "exit 0 or 1; no traceback",
-    )
-    record(
-        "answer",
-        "lookup answers with fields removed or of random types",
-        COUNTS.get("answers", 0),
-        "BadResponse for the key, or a well-typed LiveKey",
-    )
-    record(
-        "answer",
-        "non-JSON, HTML and empty-object bodies",
-        COUNTS.get("bodies", 0),
-        "BadResponse: a clear error, never a crash",
-    )
+    for kind, counter, case, outcome in FUZZ_ROWS:
+        record(kind, case, COUNTS.get(counter, 0), outcome)
     assert COUNTS.get("structure", 0) > 0

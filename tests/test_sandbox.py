@@ -93,111 +93,41 @@ def test_docs_common_update_scenarios_are_accepted() -> None:
 
 # --- one test per row of the docs' error tables ----------------------------------------------
 
+
+def update(**fields: Any) -> dict[str, Any]:
+    """A valid update body for key-0, with `fields` changed (None removes a field)."""
+    body = {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 1, **fields}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+LOOKUP = {"proxy_key": key_value(0)}
 ERROR_ROWS = [
-    # (endpoint, headers, body, status)
-    ("lookup", {}, {"proxy_key": key_value(0)}, 401),
-    ("lookup", auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"), {"proxy_key": key_value(0)}, 401),
-    ("lookup", auth(key_value(0)), {"proxy_key": key_value(0)}, 401),
-    ("lookup", auth("ek-unknown-key"), {"proxy_key": key_value(0)}, 401),
-    ("lookup", {"Authorization": "Token " + API_KEY}, {"proxy_key": key_value(0)}, 401),
+    # (endpoint, headers, body, status): one per row of the docs' error tables, and per rule
+    ("lookup", {}, LOOKUP, 401),
+    ("lookup", auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"), LOOKUP, 401),
+    ("lookup", auth(key_value(0)), LOOKUP, 401),
+    ("lookup", auth("ek-unknown-key"), LOOKUP, 401),
+    ("lookup", {"Authorization": "Token " + API_KEY}, LOOKUP, 401),
     ("lookup", auth(), {"proxy_key": "ek-proxy-someone-elses-key"}, 403),
     ("lookup", auth(), {"proxy_key": "ek-proxy-no-such-key"}, 404),
     ("lookup", auth(), {}, 422),
     ("lookup", auth(), {"proxy_key": ""}, 422),
     ("lookup", auth(), {"proxy_key": "x" * 257}, 422),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "", "expires_at": -1, "allocated_ammount": 1},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n" * 26, "expires_at": -1, "allocated_ammount": 1},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": -1},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 10001},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n", "expires_at": -2, "allocated_ammount": 1},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n", "expires_at": "soon", "allocated_ammount": 1},
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {
-            "proxy_key": key_value(0),
-            "name": "n",
-            "expires_at": -1,
-            "allocated_ammount": 1,
-            "limit_type": "hourly",
-        },
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {
-            "proxy_key": key_value(0),
-            "name": "n",
-            "expires_at": -1,
-            "allocated_ammount": 1,
-            "ip_whitelist": ["300.0.0.1"],
-        },
-        400,
-    ),
-    (
-        "update",
-        auth(),
-        {
-            "proxy_key": key_value(0),
-            "name": "n",
-            "expires_at": -1,
-            "allocated_ammount": 1,
-            "model_whitelist": "gpt-4o",
-        },
-        400,
-    ),
-    ("update", {}, {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 1}, 401),
-    (
-        "update",
-        auth(),
-        {"proxy_key": "ek-proxy-someone-elses-key", "name": "n", "expires_at": -1, "allocated_ammount": 1},
-        403,
-    ),
-    (
-        "update",
-        auth(),
-        {"proxy_key": "ek-proxy-no-such-key", "name": "n", "expires_at": -1, "allocated_ammount": 1},
-        404,
-    ),
-    ("update", auth(), {"proxy_key": key_value(0), "expires_at": -1, "allocated_ammount": 1}, 422),
-    ("update", auth(), {"name": "n", "expires_at": -1, "allocated_ammount": 1}, 422),
-    (
-        "update",
-        auth(),
-        {"proxy_key": key_value(0), "name": "n", "expires_at": -1, "allocated_ammount": 5000},
-        402,
-    ),
+    ("update", auth(), update(name=""), 400),
+    ("update", auth(), update(name="n" * 26), 400),
+    ("update", auth(), update(allocated_ammount=-1), 400),
+    ("update", auth(), update(allocated_ammount=10001), 400),
+    ("update", auth(), update(expires_at=-2), 400),
+    ("update", auth(), update(expires_at="soon"), 400),
+    ("update", auth(), update(limit_type="hourly"), 400),
+    ("update", auth(), update(ip_whitelist=["300.0.0.1"]), 400),
+    ("update", auth(), update(model_whitelist="gpt-4o"), 400),
+    ("update", {}, update(), 401),
+    ("update", auth(), update(proxy_key="ek-proxy-someone-elses-key"), 403),
+    ("update", auth(), update(proxy_key="ek-proxy-no-such-key"), 404),
+    ("update", auth(), update(name=None), 422),
+    ("update", auth(), update(proxy_key=None), 422),
+    ("update", auth(), update(allocated_ammount=5000), 402),
 ]
 
 
