@@ -94,7 +94,7 @@ class Applier:
 
     async def _one(self, key: KeyPlan) -> KeyResult:
         """One key, start to end: journalled, sent, checked by lookup, recorded."""
-        assert key.proxy_key is not None and key.body is not None
+        assert key.body is not None
         self._journal(key, KeyResult(key, SENDING))
         sent_error: ApiError | None = None
         try:
@@ -109,7 +109,7 @@ class Applier:
         return result
 
     async def _verify(self, key: KeyPlan, sent_error: ApiError | None) -> KeyResult:
-        assert key.proxy_key is not None and key.body is not None
+        assert key.body is not None
         try:
             live = snapshot(await self.client.lookup(key.proxy_key))
         except ApiError as exc:

@@ -102,7 +102,6 @@ class Client:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.pacer = Pacer()
-        self.requests = 0
         self.retries = 0
         self.parallelism = parallelism = max(parallelism, 1)
         self._slots = asyncio.Semaphore(parallelism)
@@ -191,7 +190,6 @@ class Client:
         headers: httpx.Headers | None = None
         started = time.monotonic()
         try:
-            self.requests += 1
             with anyio.fail_after(self.retry.timeout):  # also bounds in-process transports
                 status, answer, content = await self._send(method, path, body)
             headers = answer

@@ -33,7 +33,6 @@ FIELDS = (
 WRITE_ONLY = ("limit_type",)
 """Fields the API accepts on update but never reports back."""
 
-LIMIT_TYPES = ("daily", "weekly", "monthly")
 CENT = Decimal("0.01")
 
 _SECRET_RE = re.compile(r"ek-[A-Za-z0-9_\-.]{4,}")

@@ -69,8 +69,7 @@ class Credit:
 class KeyPlan:
     index: int
     name: str
-    key: str  # redacted display form
-    fingerprint: str
+    proxy_key: ProxyKey = field(compare=False, repr=False)
     action: str
     changes: tuple[FieldChange, ...] = ()
     credit: Credit = field(default_factory=Credit)
@@ -79,7 +78,15 @@ class KeyPlan:
     unchanged: int = 0
     body: dict[str, Any] | None = None  # the complete update body, less the proxy key
     live: dict[str, Any] | None = None  # the live state the plan was made against
-    proxy_key: ProxyKey | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """The redacted display form, `ek-proxy-…abcd`."""
+        return self.proxy_key.display
+
+    @property
+    def fingerprint(self) -> str:
+        return self.proxy_key.fingerprint
 
     @property
     def changed_fields(self) -> list[str]:

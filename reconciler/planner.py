@@ -47,14 +47,7 @@ def plan_key(
     recorded: Mapping[str, Any] | None,
     now: int,
 ) -> KeyPlan:
-    base = KeyPlan(
-        index=index,
-        name=want.name,
-        key=want.proxy_key.display,
-        fingerprint=want.proxy_key.fingerprint,
-        action=ERROR,
-        proxy_key=want.proxy_key,
-    )
+    base = KeyPlan(index=index, name=want.name, proxy_key=want.proxy_key, action=ERROR)
     if isinstance(have, Failure):
         return replace(base, error=have)
     changes, unverified = diff(want, have, recorded)
