@@ -52,6 +52,9 @@ class Manifest:
     keys: tuple[DesiredKey, ...]
     files: tuple[str, ...]
 
+    def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
+        return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
+
     @property
     def digest(self) -> str:
         """Identifies the desired state (not the bytes): comments and layout do not count."""

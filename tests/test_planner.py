@@ -209,3 +209,11 @@ def test_errors_stay_per_key_and_totals_add_up() -> None:
 def test_debits_over_the_balance_are_flagged() -> None:
     plan = make_plan([desired(allocated_ammount=D(600))], [live()], {}, NOW, balance=D(100))
     assert plan.uncovered and "402" in plan.notes[0]
+
+
+def test_a_plan_of_many_keys_prints_as_its_counts() -> None:
+    """asyncio formats the task that returns a plan: its repr must not walk every key."""
+    keys = [desired(proxy_key=ProxyKey(f"ek-proxy-many{i:04d}"), name=f"k{i}") for i in range(500)]
+    lives: list[LiveKey | Failure] = [live(name=f"k{i}") for i in range(499)] + [Failure(500, "boom")]
+    text = repr(make_plan(keys, lives, {}, NOW, balance=D(1000)))
+    assert text == "<Plan of 500 keys: 0 update, 499 no-op, 1 error>"
