@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,7 +44,7 @@ log = logging.getLogger("ehkeys.client")
 
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 USER_AGENT = f"ehkeys/{__version__}"
-POOL_SIZE = 8  # connections per httpx pool; see Client.__init__
+POOL_SIZE = 8  # connections per httpx pool; see _pools
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
@@ -105,35 +106,22 @@ class Client:
         self.retries = 0
         self.parallelism = parallelism = max(parallelism, 1)
         self._slots = asyncio.Semaphore(parallelism)
-        # httpcore's pool does work per pooled connection on every request, so one pool of
-        # 32 connections costs 3x the CPU of four pools of 8 (bench scenario 1): shard it.
-        shards = -(-parallelism // POOL_SIZE)
-        headers = {
+        self._base = check_base_url(base_url)
+        self._headers = {
             "Authorization": f"Bearer {check_api_key(api_key)}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
-        tls = httpx.create_ssl_context()  # one context (and CA bundle load) for every pool
-        self._pools = [
-            httpx.AsyncClient(
-                verify=tls,
-                base_url=check_base_url(base_url),
-                headers=headers,
-                transport=transport,
-                timeout=httpx.Timeout(self.retry.timeout),
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=-(-parallelism // shards)),
-            )
-            for _ in range(shards)
-        ]
-        self._turn = itertools.cycle(self._pools)
+        self._extensions = {"timeout": httpx.Timeout(self.retry.timeout).as_dict()}
+        self._transports = [transport] if transport else _pools(self._base, parallelism)
+        self._turn = itertools.cycle(self._transports)
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        for transport in self._transports:
+            await transport.aclose()
 
     async def lookup(self, proxy_key: ProxyKey) -> LiveKey:
         data = await self.request("POST", "/auth/proxy/lookup", {"proxy_key": proxy_key.reveal()})
@@ -202,10 +190,16 @@ class Client:
         return _decode(status, answer, content, self.pacer.clock())
 
     async def _send(self, method: str, path: str, body: Any) -> tuple[int, httpx.Headers, bytes]:
-        payload = None if body is None else json.dumps(body, default=_json_default).encode()
-        extra = {"Content-Type": "application/json"} if payload is not None else {}
-        http = next(self._turn)
-        async with http.stream(method, path, content=payload, headers=extra) as response:
+        headers = self._headers
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, default=_json_default).encode()
+            headers = {**headers, "Content-Type": "application/json"}
+        request = httpx.Request(
+            method, self._base + path, headers=headers, content=payload, extensions=self._extensions
+        )
+        response = await next(self._turn).handle_async_request(request)
+        try:
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
@@ -213,6 +207,36 @@ class Client:
                     raise TooLarge(f"answer larger than {MAX_BODY} bytes; refused")
                 chunks.append(chunk)
             return response.status_code, response.headers, b"".join(chunks)
+        finally:
+            await response.aclose()
+
+
+def _pools(base_url: str, parallelism: int) -> list[httpx.AsyncBaseTransport]:
+    """Connection pools for `parallelism` requests at once, through the environment's proxy.
+
+    Transports, not httpx.AsyncClient: the client's per-request work (URL merging, cookie
+    jars, hooks) is a third of the CPU of a lookup, and none of it is needed here.
+    httpcore's pool does work per pooled connection on every request, so one pool of 32
+    connections costs several times the CPU of four pools of 8 (bench scenario 1): shard it.
+    """
+    shards = -(-parallelism // POOL_SIZE)
+    tls = httpx.create_ssl_context()  # one context (and CA bundle load) for every pool
+    limits = httpx.Limits(max_connections=-(-parallelism // shards))
+    proxy = environment_proxy(base_url)
+    return [httpx.AsyncHTTPTransport(verify=tls, limits=limits, proxy=proxy) for _ in range(shards)]
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY
+    exempts it (on macOS and Windows, also the system's settings): as httpx and curl do."""
+    host = urlsplit(url).hostname or ""
+    if host in LOOPBACK or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def _json_default(value: Any) -> Any:

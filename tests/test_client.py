@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from reconciler import apierrors as api
-from reconciler.client import Client, RetryPolicy
+from reconciler.client import Client, RetryPolicy, environment_proxy
 from reconciler.model import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
@@ -76,6 +78,35 @@ def test_lookup_in_process_and_over_a_socket(tmp_path: Path) -> None:
         over_socket = run(lookup(Client(API_KEY, base)))
     assert in_process == over_socket
     assert in_process.name == "key-1" and str(in_process.allocated_ammount) == "10.0"
+
+
+class ImportSpy(importlib.abc.MetaPathFinder):
+    """Records every module the import system has to search for (a failed import included)."""
+
+    def __init__(self) -> None:
+        self.searched: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        self.searched.append(name)
+
+
+def test_requests_over_a_socket_search_for_no_module(tmp_path: Path) -> None:
+    """Without sniffio, httpcore retries a failed `import sniffio` for every lock it makes:
+    several path searches per request, a quarter of a plan's CPU (httpcore#1103)."""
+
+    async def lookups(c: Client, spy: ImportSpy) -> None:
+        async with c:
+            await c.lookup(ProxyKey(key_value(0)))  # first use may import lazily: that is fine
+            sys.meta_path.insert(0, spy)
+            try:
+                await asyncio.gather(*(c.lookup(ProxyKey(key_value(i % 3))) for i in range(12)))
+            finally:
+                sys.meta_path.remove(spy)
+
+    spy = ImportSpy()
+    with live_sandbox(tmp_path) as base:
+        run(lookups(Client(API_KEY, base, parallelism=4), spy))
+    assert spy.searched == []
 
 
 def test_only_static_urls_a_descriptive_agent_and_no_secret_in_urls() -> None:
@@ -241,3 +272,39 @@ def test_a_429_from_the_sandbox_is_waited_out(retry_after: bool) -> None:
     assert run(go()) == "key-0"
     assert len(slept) >= 1 and 0.5 <= slept[0] <= 1.5  # the cooldown's length, from the headers
     assert box.app.counts["429"] >= 2  # the other tool's overrun and our first attempt
+
+
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+PROXY_VARS += ("NO_PROXY", "no_proxy", "REQUEST_METHOD")
+API = "https://api.electronhub.ai/v1"
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "want"),
+    [
+        ({}, API, None),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, API, "http://proxy.corp:3128"),
+        ({"https_proxy": "proxy.corp:3128"}, API, "http://proxy.corp:3128"),
+        ({"ALL_PROXY": "socks5://proxy.corp:1080"}, API, "socks5://proxy.corp:1080"),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, API, None),  # http only: not for https
+        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "electronhub.ai"}, API, None),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "*"}, API, None),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, "http://127.0.0.1:8899/v1", None),  # the sandbox
+    ],
+)
+def test_the_environment_proxy_is_used_as_curl_would(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, want: str | None
+) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxy(url) == want
+
+
+def test_requests_go_through_the_proxy_when_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    client = Client(API_KEY, API, parallelism=16)
+    assert [type(t._pool).__name__ for t in client._transports] == ["AsyncHTTPProxy"] * 2  # type: ignore[attr-defined]

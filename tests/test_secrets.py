@@ -202,8 +202,8 @@ def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Pat
         return httpx.Response(404, json={"error": {"message": "nope"}})
 
     client = Client(API_KEY, "https://api.example.test/v1", parallelism=16)
-    for pool in client._pools:
-        context = pool._transport._pool._ssl_context  # type: ignore[attr-defined]
+    for pool in client._transports:
+        context = pool._pool._ssl_context  # type: ignore[attr-defined]
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
     async def go() -> None:
