@@ -15,6 +15,7 @@ from reconciler import diagnostics, manifest, planfile, render
 from reconciler.applier import FAILED, SKIPPED, UPDATED, Applier, KeyResult, Report
 from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, Refused, UsageError
+from reconciler.model import frozen_heap
 from reconciler.plan import Plan
 from reconciler.session import Target, build_plan, select
 from reconciler.state import State, default_path
@@ -54,8 +55,9 @@ def _context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target
 async def _plan(args: argparse.Namespace) -> tuple[Plan, manifest.Manifest]:
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
-    async with target.client(args.parallelism, _retry(args)) as client:
-        plan = await build_plan(client, keys, state)
+    with frozen_heap():
+        async with target.client(args.parallelism, _retry(args)) as client:
+            plan = await build_plan(client, keys, state)
     return plan, loaded
 
 
@@ -147,21 +149,22 @@ async def _apply(args: argparse.Namespace) -> int:
     expect_net = money_option(args.expect_net, "--expect-net")
     loaded, state, target = _context(args)
     keys = select(loaded, args.target)
-    async with target.client(args.parallelism, _retry(args)) as client:
-        plan = await build_plan(client, keys, state)
-        skipped, keep = _filter_saved(plan, args.plan, loaded.digest) if args.plan else ([], None)
-        updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]
-        applied = Plan(updates, plan.balance_before)
-        applied.check_guards(max_debit, expect_net)
-        render.text(plan, sys.stdout)
-        if not updates and not skipped:
-            print("\nNothing to apply: the live keys match the manifest.")
-            return 1 if plan.has_errors else 0
-        if not _approved(args):
-            print("Apply cancelled; nothing was sent.")
-            return 1
-        print("\nApplying:")
-        report = await Applier(client, state, _print_result, args.parallelism).run(updates, skipped)
+    with frozen_heap():
+        async with target.client(args.parallelism, _retry(args)) as client:
+            plan = await build_plan(client, keys, state)
+            skipped, keep = _filter_saved(plan, args.plan, loaded.digest) if args.plan else ([], None)
+            updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]
+            applied = Plan(updates, plan.balance_before)
+            applied.check_guards(max_debit, expect_net)
+            render.text(plan, sys.stdout)
+            if not updates and not skipped:
+                print("\nNothing to apply: the live keys match the manifest.")
+                return 1 if plan.has_errors else 0
+            if not _approved(args):
+                print("Apply cancelled; nothing was sent.")
+                return 1
+            print("\nApplying:")
+            report = await Applier(client, state, _print_result, args.parallelism).run(updates, skipped)
     errors = [KeyResult(k, FAILED, k.error.message) for k in plan.keys if k.error]
     report.results.extend(errors)
     totals = _report_totals(report)

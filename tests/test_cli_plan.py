@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,14 @@ def test_in_sync_plan_says_no_changes(workdir: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "plan", m, *sandbox_args())
     assert code == 0
     assert "No changes." in out and "Plan: 0 to update, 3 unchanged, 0 errors." in out
+
+
+def test_a_command_leaves_nothing_frozen_out_of_the_collector(workdir: Path, capsys: Any) -> None:
+    """Commands freeze the loaded manifest during requests; a library caller's heap is given back."""
+    m = write(workdir, manifest_text(3, allocated_ammount=12))
+    for argv in (["plan", m], ["apply", m, "--auto-approve"]):
+        code, _, _ = run_cli(capsys, *argv, *sandbox_args())
+        assert code == 0 and gc.get_freeze_count() == 0
 
 
 def test_plan_shows_fields_whitelists_and_credits(workdir: Path, capsys: Any) -> None:
