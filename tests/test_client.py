@@ -20,6 +20,7 @@ from reconciler.sandbox import Faults, RateLimit
 from .helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data
 from .reliability_log import record
 
+API = "https://api.electronhub.ai/v1"
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, total=30, timeout=5)
 
 
@@ -107,6 +108,26 @@ def test_requests_over_a_socket_search_for_no_module(tmp_path: Path) -> None:
     with live_sandbox(tmp_path) as base:
         run(lookups(Client(API_KEY, base, parallelism=4), spy))
     assert spy.searched == []
+
+
+@pytest.mark.parametrize("parallelism", [1, 5, 32])
+def test_requests_in_flight_reach_the_parallelism_and_never_pass_it(parallelism: int) -> None:
+    flight = {"now": 0, "most": 0}
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        flight["now"] += 1
+        flight["most"] = max(flight["most"], flight["now"])
+        await asyncio.sleep(0.002)
+        flight["now"] -= 1
+        return httpx.Response(200, json=LOOKUP)
+
+    async def go() -> None:
+        transport = httpx.MockTransport(answer)
+        async with Client(API_KEY, API, transport=transport, parallelism=parallelism) as c:
+            await asyncio.gather(*(c.lookup(ProxyKey(key_value(i))) for i in range(3 * parallelism + 7)))
+
+    run(go())
+    assert flight["most"] == parallelism
 
 
 def test_only_static_urls_a_descriptive_agent_and_no_secret_in_urls() -> None:
@@ -276,7 +297,6 @@ def test_a_429_from_the_sandbox_is_waited_out(retry_after: bool) -> None:
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 PROXY_VARS += ("NO_PROXY", "no_proxy", "REQUEST_METHOD")
-API = "https://api.electronhub.ai/v1"
 
 
 @pytest.mark.parametrize(
