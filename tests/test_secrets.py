@@ -201,10 +201,11 @@ def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Pat
         seen.append(str(request.url))
         return httpx.Response(404, json={"error": {"message": "nope"}})
 
-    client = Client(API_KEY, "https://api.example.test/v1", parallelism=16)
-    for pool in client._transports:
-        context = pool._pool._ssl_context  # type: ignore[attr-defined]
-        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    for url in ("https://api.example.test/v1", "http://127.0.0.1:8899/v1"):
+        client = Client(API_KEY, url, parallelism=16)
+        for pool in client._transports:
+            context = pool._pool._ssl_context  # type: ignore[attr-defined]
+            assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
     async def go() -> None:
         async with Client(API_KEY, "https://api.example.test/v1", transport=httpx.MockTransport(fake)) as c:
