@@ -11,6 +11,7 @@ nothing here fails on a missed target (that is for a person to read, not a test)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import io
 import json
@@ -148,6 +149,31 @@ def naive(base: str, n: int) -> float:
     return time.perf_counter() - started
 
 
+def bare_client(base: str, n: int, parallelism: int) -> float:
+    """What the sandbox itself allows: the same lookups from a client that spends next to no
+    CPU (keep-alive sockets, hand-written HTTP/1.1; an instrument, not a way to write one)."""
+    host, port = base.split("//")[1].split("/")[0].split(":")
+    head = f"POST /v1/auth/proxy/lookup HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {API_KEY}\r\n"
+
+    async def worker(todo: Iterator[int]) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for i in todo:
+            body = json.dumps({"proxy_key": key(i)}).encode()
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            headers = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+            length = int(headers.split("content-length:")[1].split("\r\n")[0])
+            json.loads(await reader.readexactly(length))
+        writer.close()
+
+    async def run_all() -> None:
+        todo = iter(range(n))
+        await asyncio.gather(*(worker(todo) for _ in range(parallelism)))
+
+    started = time.perf_counter()
+    asyncio.run(run_all())
+    return time.perf_counter() - started
+
+
 # --- scenarios ----------------------------------------------------------------------------------
 
 
@@ -163,6 +189,7 @@ def latency_bound(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             walls.append(wall)
             rss.append(mb)
         naive_wall = statistics.median(naive(base, n) for _ in range(max(1, runs // 2)))
+        bare_wall = statistics.median(bare_client(base, n, parallelism) for _ in range(runs))
     ideal = (n + 1) * latency / parallelism
     wall = statistics.median(walls)
     return {
@@ -170,6 +197,7 @@ def latency_bound(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         "wall_s": wall,
         "ideal_s": ideal,
         "ratio_to_ideal": wall / ideal,
+        "bare_client_s": bare_wall,
         "peak_rss_mb": max(rss),
         "naive_wall_s": naive_wall,
         "speedup_vs_naive": naive_wall / wall,
