@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from reconciler.sandbox import RateLimit
+from reconciler.sandbox.gate import SlidingWindow
 from reconciler.sandbox.store import credit_change
 
 from .helpers import API_KEY, ROOT, key_value, live_sandbox, sandbox, seed_data
@@ -294,3 +295,22 @@ def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, se
     assert main(["sandbox", "--seed", str(path), "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert f"{path}: invalid seed" in err and "Traceback" not in err
+
+
+def test_the_rate_limiter_forgets_idle_tokens_but_not_a_cooldown() -> None:
+    """The limit is checked before auth, so garbage tokens must not pile up in memory."""
+    now = [1000.0]
+    limiter = SlidingWindow(RateLimit(requests=2, window_s=10, cooldown_s=300), clock=lambda: now[0])
+    for _ in range(3):
+        limiter.check(API_KEY)
+    assert not limiter.check(API_KEY)[0]  # over the limit: cooling down
+    most = 0
+    for round_ in range(10):
+        for i in range(1000):
+            limiter.check(f"ek-garbage-{round_}-{i}")
+            most = max(most, len(limiter.hits))
+        now[0] += 11
+    assert most < 3 * SlidingWindow.SWEEP_AT  # 10,000 tokens seen, never all held
+    assert not limiter.check(API_KEY)[0]  # 110 s into a 300 s cooldown: still refused
+    now[0] += 200
+    assert limiter.check(API_KEY)[0]

@@ -32,7 +32,14 @@ class DropConnection(Exception):
 
 
 class SlidingWindow:
-    """Requests per token over a sliding window, with an optional cooldown on overrun."""
+    """Requests per token over a sliding window, with an optional cooldown on overrun.
+
+    The limit is checked before authentication (as at an edge), so any string can be a
+    token: tokens idle for a whole window are forgotten, and memory follows the tokens
+    active in one window rather than every token ever seen.
+    """
+
+    SWEEP_AT = 1024  # tokens held before the first sweep for idle ones
 
     def __init__(self, rule: RateLimit, clock: Callable[[], float] = time.time) -> None:
         self.rule = rule
@@ -40,9 +47,12 @@ class SlidingWindow:
         self.hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self.cooldown_until: dict[str, float] = {}
         self.rejected = 0
+        self._sweep_at = self.SWEEP_AT
 
     def check(self, token: str) -> tuple[bool, dict[str, str]]:
         now = self.clock()
+        if len(self.hits) >= self._sweep_at:
+            self._forget_idle(now)
         hits = self.hits[token]
         while hits and hits[0] <= now - self.rule.window_s:
             hits.popleft()
@@ -63,6 +73,19 @@ class SlidingWindow:
         if not allowed and self.rule.retry_after:
             headers["retry-after"] = str(max(math.ceil(reset - now), 1))
         return allowed, headers
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop tokens with no hit in the window and no cooldown running (amortised O(1))."""
+        since = now - self.rule.window_s
+        idle = [
+            token
+            for token, hits in self.hits.items()
+            if (not hits or hits[-1] <= since) and self.cooldown_until.get(token, 0.0) <= now
+        ]
+        for token in idle:
+            del self.hits[token]
+            self.cooldown_until.pop(token, None)
+        self._sweep_at = max(self.SWEEP_AT, 2 * len(self.hits))
 
 
 def error_body(status: int, message: str, kind: str) -> bytes:
