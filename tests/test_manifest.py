@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from ipaddress import ip_network
 from pathlib import Path
@@ -184,3 +186,13 @@ def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pyt
     result = manifest.load([str(path)], now=NOW)
     assert result.manifest is not None, result.diagnostics
     assert [k.proxy_key.reveal()[-4:] for k in result.manifest.keys] == ["0001", "0003"]
+
+
+def test_validate_starts_without_the_http_stack() -> None:
+    """`ehkeys validate` runs as a pre-commit hook: it must not pay for httpx and asyncio."""
+    probe = (
+        "import sys; from reconciler.cli import main; code = main(['validate', 'keys.example.yaml']); "
+        "print(code, sorted(m for m in ('httpx', 'httpcore', 'asyncio', 'anyio') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[-2] == "0 []"
