@@ -94,7 +94,7 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
             w(f"  {style('!', '!')} {key.name} ({key.key}): {key.error.message}\n\n")
     unchanged = [k for k in plan.keys if k.action == NO_OP]
     if unchanged:
-        w(f"  = {len(unchanged)} unchanged: {', '.join(k.name for k in unchanged)}\n")
+        w(f"  = {len(unchanged)} unchanged: {_some_names(unchanged)}\n")
         for key in unchanged:
             for warning in key.warnings:
                 w(f"      {style('warn', 'note')}: {key.name}: {warning}\n")
@@ -105,6 +105,16 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
         w("No changes. The live keys match the manifest.\n")
     w(style("bold", headline(plan)) + "\n")
     w(credit_summary(plan) + "\n")
+
+
+UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
+UNCHANGED_WARNINGS = 50  # in the Markdown plan; the text plan shows every warning
+
+
+def _some_names(keys: list[KeyPlan]) -> str:
+    names = ", ".join(k.name for k in keys[:UNCHANGED_NAMES])
+    more = len(keys) - UNCHANGED_NAMES
+    return names + (f" and {more} more" if more > 0 else "")
 
 
 def _text_update(key: KeyPlan, w: Any, style: Style) -> None:
@@ -153,24 +163,38 @@ def _md(value: str) -> str:
 
 @gc_paused()
 def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
+    """For a PR comment: a row per key that changes or failed, unchanged keys by count.
+
+    A row per unchanged key would bury three changes under thousands of rows, and push
+    the details and the credit totals past GitHub's 65,536-character limit.
+    """
     w = stream.write
     w(f"{MARKER}\n### {title}: {headline(plan).removeprefix('Plan: ')}\n\n")
-    w("| Key | Action | Credit delta |\n|---|---|---|\n")
-    for key in plan.keys:
-        delta = money(key.credit.allocation_delta, sign=True) if key.action == UPDATE else ""
-        w(f"| {_md(key.name)} (`{key.key}`) | {key.action} | {delta} |\n")
-    w("\n")
-    for key in plan.keys:
-        if key.action != NO_OP or key.warnings:
-            _md_details(key, w)
+    listed = [k for k in plan.keys if k.action != NO_OP]
+    if listed:
+        w("| Key | Action | Credit delta |\n|---|---|---|\n")
+        for key in listed:
+            delta = money(key.credit.allocation_delta, sign=True) if key.action == UPDATE else ""
+            w(f"| {_md(key.name)} (`{key.key}`) | {key.action} | {delta} |\n")
+        w("\n")
+    unchanged = [k for k in plan.keys if k.action == NO_OP]
+    if unchanged:
+        w(f"{len(unchanged)} unchanged: {_md(_some_names(unchanged))}\n\n")
+    if not listed:
+        w("No changes. The live keys match the manifest.\n\n")
+    for key in listed:
+        _md_details(key, w)
+    _md_unchanged_warnings(unchanged, w)
     for note in plan.notes:
         w(f"> **Warning:** {_md(note)}\n\n")
     w(f"**{credit_summary(plan).replace('->', '→')}**\n")  # numbers only: nothing to escape
 
 
 def _md_details(key: KeyPlan, w: Any) -> None:
-    what = key.error.message if key.error else f"{len(key.changes)} change(s)"
-    w(f"<details><summary>{_md(key.name)}: {_md(what)}</summary>\n\n")
+    what = "lookup failed" if key.error else f"{len(key.changes)} change(s)"
+    w(f"<details><summary>{_md(key.name)}: {what}</summary>\n\n")
+    if key.error:
+        w(f"{_md(key.error.message)}\n")
     if key.changes:
         w("| Field | Before | After |\n|---|---|---|\n")
         for c in key.changes:
@@ -178,6 +202,17 @@ def _md_details(key: KeyPlan, w: Any) -> None:
         w(f"\n{credit_line(key)}\n")
     for warning in key.warnings:
         w(f"\n- warning: {_md(warning)}")
+    w("\n\n</details>\n\n")
+
+
+def _md_unchanged_warnings(unchanged: list[KeyPlan], w: Any) -> None:
+    lines = [f"- {_md(k.name)}: {_md(text)}" for k in unchanged for text in k.warnings]
+    if not lines:
+        return
+    w(f"<details><summary>Warnings on unchanged keys ({len(lines)})</summary>\n\n")
+    w("\n".join(lines[:UNCHANGED_WARNINGS]))
+    if len(lines) > UNCHANGED_WARNINGS:
+        w(f"\n- … and {len(lines) - UNCHANGED_WARNINGS} more (the text plan has them all)")
     w("\n\n</details>\n\n")
 
 

@@ -93,3 +93,30 @@ def test_markdown_escapes_names_from_the_api() -> None:
     render.markdown(sample_plan(), out)
     assert "<Ghost>" not in out.getvalue() and "&lt;Ghost&gt;" in out.getvalue()
     assert "Batch \\| nightly" in out.getvalue()
+
+
+def test_a_large_plan_shows_its_changes_not_every_unchanged_key() -> None:
+    """3 changes among 2,000 keys: the PR comment fits GitHub's limit with the changes and
+    the credits in it, and the text plan names a few unchanged keys, not all of them."""
+    keys = [
+        desired(
+            proxy_key=ProxyKey(f"ek-proxy-many{i:06d}"),
+            name=f"key-{i}",
+            allocated_ammount=D(150) if i in (7, 700, 1999) else D(100),
+        )
+        for i in range(2000)
+    ]
+    lives: list[LiveKey | Failure] = [live(name=f"key-{i}") for i in range(2000)]
+    plan = make_plan(keys, lives, {}, NOW, balance=D(1000))  # no recorded limit_type: a warning each
+    md, text = io.StringIO(), io.StringIO()
+    render.markdown(plan, md)
+    render.text(plan, text)
+    comment = md.getvalue()
+    assert len(comment) < 65_536 and comment.count("| update |") == 3
+    assert "1997 unchanged: key-0, key-1," in comment and "and 1987 more" in comment
+    assert "**Credits: 150.00 debited" in comment
+    assert "Warnings on unchanged keys (1997)" in comment and "and 1947 more" in comment
+    assert "= 1997 unchanged: key-0, key-1, key-2, key-3, key-4, key-5, key-6, key-8, key-9, key-10 and" in (
+        text.getvalue()
+    )
+    assert "key-11," not in text.getvalue()
