@@ -53,26 +53,36 @@ def _sandbox(args: argparse.Namespace) -> int:
     from reconciler import sandbox as sb
 
     seed = sb.seeds.load(args.seed)
-    faults = replace(
-        seed.faults,
-        **{k: v for k, v in vars(args).items() if k in FAULT_FLAGS and v is not None},
-    )
-    rate = seed.rate_limit
-    if args.rate_limit:
-        requests, _, window = args.rate_limit.partition("/")
-        try:
+    try:
+        faults = replace(
+            seed.faults,
+            **{k: v for k, v in vars(args).items() if k in FAULT_FLAGS and v is not None},
+        )
+        rate = seed.rate_limit
+        if args.rate_limit:
+            requests, _, window = args.rate_limit.partition("/")
             rate = replace(rate, requests=int(requests), window_s=float(window or 60))
-        except ValueError:
-            raise UsageError(
-                f"--rate-limit {args.rate_limit!r}: expected N or N/SECONDS, like 20/2"
-            ) from None
-    if args.cooldown is not None:
-        rate = replace(rate, cooldown_s=args.cooldown)
+        if args.cooldown is not None:
+            rate = replace(rate, cooldown_s=args.cooldown)
+    except sb.seeds.BadSetting as exc:
+        raise _setting_error(exc, args) from None
+    except ValueError:
+        raise UsageError(f"--rate-limit {args.rate_limit!r}: expected N or N/SECONDS, like 20/2") from None
     box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox is reachable beyond this machine on %s", args.host)
     sb.serve(box, args.host, args.port)
     return 0
+
+
+def _setting_error(exc: Any, args: argparse.Namespace) -> UsageError:
+    """A sandbox setting out of range, in terms of the flag that set it."""
+    if exc.section == "rate_limit" and exc.field != "cooldown_s":
+        return UsageError(f"--rate-limit {args.rate_limit!r}: {exc.rule}")
+    if exc.field == "*_rate":
+        return UsageError(f"the fault rates add up to {exc.value:g}: expected at most 1 in all")
+    flag = "--cooldown" if exc.field == "cooldown_s" else "--" + exc.field.replace("_", "-")
+    return UsageError(f"{flag} {exc.value:g}: {exc.rule}")
 
 
 FAULT_FLAGS = (

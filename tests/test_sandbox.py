@@ -284,8 +284,10 @@ def test_credit_rules_follow_the_formula(start: Decimal, used: Decimal, targets:
         "accounts: [{user_id: u, api_key: ek-x}]\nrate_limit: {requests: lots}\n",
         "accounts: [{user_id: u, api_key: ek-x}]\nfaults: {earthquake_rate: 0.1}\n",
         "- not a mapping\n",
+        "accounts: [{user_id: u, api_key: ek-x}]\nfaults: {error_rate: 3}\n",
+        "accounts: [{user_id: u, api_key: ek-x}]\nrate_limit: {requests: 0}\n",
     ],
-    ids=["missing-api-key", "bad-number", "unknown-fault", "not-a-mapping"],
+    ids=["missing-api-key", "bad-number", "unknown-fault", "not-a-mapping", "rate-over-1", "no-requests"],
 )
 def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, seed_text: str) -> None:
     from reconciler.cli import main
@@ -295,6 +297,28 @@ def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, se
     assert main(["sandbox", "--seed", str(path), "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert f"{path}: invalid seed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--error-rate", "5"], "--error-rate 5: expected a share of requests, 0 to 1"),
+        (["--html-rate", "nan"], "--html-rate nan: expected a share of requests, 0 to 1"),
+        (["--latency-ms", "-5"], "--latency-ms -5: expected milliseconds, 0 or more"),
+        (["--rate-limit", "0/2"], "--rate-limit '0/2': expected at least 1 request per window"),
+        (["--rate-limit", "20/0"], "--rate-limit '20/0': expected a window of more than 0 seconds"),
+        (["--rate-limit", "abc"], "--rate-limit 'abc': expected N or N/SECONDS, like 20/2"),
+        (["--cooldown", "-1"], "--cooldown -1: expected a cooldown of 0 seconds or more"),
+        (["--error-rate", ".6", "--drop-rate", ".6"], "the fault rates add up to 1.2: expected at most 1"),
+    ],
+)
+def test_sandbox_flags_out_of_range_are_refused_by_name(
+    tmp_path: Path, capsys: Any, flags: list[str], message: str
+) -> None:
+    from reconciler.cli import main
+
+    assert main(["sandbox", "--db", str(tmp_path / "s.db"), "--port", "0", *flags]) == 1
+    assert f"ehkeys: error: {message}" in capsys.readouterr().err
 
 
 def test_the_rate_limiter_forgets_idle_tokens_but_not_a_cooldown() -> None:

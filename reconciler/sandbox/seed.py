@@ -16,12 +16,29 @@ T = TypeVar("T", "RateLimit", "Faults")
 EPOCH_2024 = 1704067200
 
 
+class BadSetting(ValueError):
+    """A rate-limit or fault setting out of its range, named by its seed section and field."""
+
+    def __init__(self, section: str, field: str, value: object, rule: str) -> None:
+        super().__init__(f"{section}.{field} {value!r}: {rule}")
+        self.section, self.field, self.value, self.rule = section, field, value, rule
+
+
 @dataclass(frozen=True)
 class RateLimit:
     requests: int = 600
     window_s: float = 60.0
     cooldown_s: float = 0.0
     retry_after: bool = False  # the real service sends no Retry-After
+
+    def __post_init__(self) -> None:
+        for name, ok, rule in (
+            ("requests", self.requests >= 1, "at least 1 request per window"),
+            ("window_s", self.window_s > 0, "a window of more than 0 seconds"),
+            ("cooldown_s", self.cooldown_s >= 0, "a cooldown of 0 seconds or more"),
+        ):
+            if not ok:  # NaN fails every comparison, so it lands here too
+                raise BadSetting("rate_limit", name, getattr(self, name), f"expected {rule}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,18 @@ class Faults:
     html_rate: float = 0.0
     hang_rate: float = 0.0  # never answer: for client timeout tests
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("latency_ms", "jitter_ms"):
+            if not getattr(self, name) >= 0:
+                raise BadSetting("faults", name, getattr(self, name), "expected milliseconds, 0 or more")
+        rates = ("error_rate", "rate_limited_rate", "drop_rate", "html_rate", "hang_rate")
+        for name in rates:
+            if not 0 <= getattr(self, name) <= 1:
+                raise BadSetting("faults", name, getattr(self, name), "expected a share of requests, 0 to 1")
+        if sum(getattr(self, name) for name in rates) > 1:
+            total = sum(getattr(self, name) for name in rates)
+            raise BadSetting("faults", "*_rate", total, "the fault rates add up to more than 1 in all")
 
     @property
     def any_random(self) -> bool:
@@ -96,6 +125,8 @@ def parse(data: Any, source: str = "seed") -> Seed:
         keys = [_key(k) for k in data.get("keys") or []]
         rate = _typed(RateLimit, data.get("rate_limit") or {})
         faults = _typed(Faults, data.get("faults") or {})
+    except BadSetting as exc:
+        raise ConfigError(f"{source}: invalid seed: {exc}") from exc
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc
     return Seed(accounts, keys, rate, faults)
