@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__, diagnostics, manifest
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import scrub
 
+if TYPE_CHECKING:
+    from reconciler.sandbox.seed import BadSetting
+
 log = logging.getLogger("ehkeys")
 
 
-def _command(name: str) -> Any:
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
     """A handler from `commands`, imported on use: `validate` (a pre-commit hook) then
     starts without the HTTP stack, a third of the start-up time."""
 
@@ -75,7 +78,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setting_error(exc: Any, args: argparse.Namespace) -> UsageError:
+def _setting_error(exc: BadSetting, args: argparse.Namespace) -> UsageError:
     """A sandbox setting out of range, in terms of the flag that set it."""
     if exc.section == "rate_limit" and exc.field != "cooldown_s":
         return UsageError(f"--rate-limit {args.rate_limit!r}: {exc.rule}")
