@@ -60,8 +60,8 @@ class Faults:
         for name in rates:
             if not 0 <= getattr(self, name) <= 1:
                 raise BadSetting("faults", name, getattr(self, name), "expected a share of requests, 0 to 1")
-        if sum(getattr(self, name) for name in rates) > 1:
-            total = sum(getattr(self, name) for name in rates)
+        total = sum(getattr(self, name) for name in rates)
+        if total > 1:
             raise BadSetting("faults", "*_rate", total, "the fault rates add up to more than 1 in all")
 
     @property
