@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from reconciler import manifest as manifests  # noqa: E402
 from reconciler import render  # noqa: E402
-from reconciler.model import LiveKey  # noqa: E402
-from reconciler.planner import make_plan  # noqa: E402
+from reconciler.inventory import Inventory  # noqa: E402
+from reconciler.model import LiveKey, ProxyKey  # noqa: E402
+from reconciler.planner import Desired, Recorded, make_plan  # noqa: E402
 
 API_KEY = "ek-bench-account-key"
 
@@ -270,8 +271,10 @@ def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         started = time.perf_counter()
         loaded = manifests.load([str(path)], env={})
         assert loaded.manifest is not None
-        live = [
+        keys = loaded.manifest.keys
+        live = tuple(
             LiveKey(
+                k.proxy_key or ProxyKey(f"ek-proxy-bench-{i}"),
                 k.name,
                 -1,
                 Decimal(10),
@@ -280,9 +283,10 @@ def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
                 k.model_whitelist or frozenset(),
                 k.ip_whitelist or frozenset(),
             )
-            for k in loaded.manifest.keys
-        ]
-        plan = make_plan(loaded.manifest.keys, live, {}, int(time.time()), Decimal(10**6))
+            for i, k in enumerate(keys)
+        )
+        account = Inventory(live, Decimal(10**6))
+        plan = make_plan(Desired(keys), account, Recorded(), int(time.time()))
         for fmt in ("text", "json", "markdown"):
             render.RENDERERS[fmt](plan, io.StringIO())
         return time.perf_counter() - started

@@ -75,6 +75,14 @@ class NetworkError(ApiError):
     retryable = True
 
 
+class NotSent(NetworkError):
+    """The request provably never left (connection refused): safe to send again."""
+
+
+class AnswerLost(NetworkError):
+    """The request left but no answer came: the service may have acted on it."""
+
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidRequest,
     401: AuthError,

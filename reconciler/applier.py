@@ -1,9 +1,11 @@
-"""Apply a plan: send complete, absolute updates, money first, and verify each by lookup.
+"""Apply a plan: every operation journalled, sent, checked by one list per wave, recorded.
 
-Keys whose allocation goes down go first (their refunds come back), then those with no
-credit change, then those that go up. Updates set targets, so a retried or repeated one
-cannot double-charge. After every update the key is looked up again: the answer to an
-update can be lost after the server applied it, and only the live state tells.
+Changes go in waves by what they do to the balance (`Change.sort_key`): refunds first,
+then changes that move no credit, then debits; each wave finishes before the next. Within
+a change its operations run in order, and the first that fails stops the rest. After each
+wave one `GET /auth/proxy` shows where every key ended up: an answer lost after the service
+acted is confirmed there, a create whose answer was lost is found there (the one new key of
+that name), and nothing is ever sent twice blind. Per-kind rules live in `operations`.
 """
 
 from __future__ import annotations
@@ -11,53 +13,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from itertools import groupby
 
-from reconciler.apierrors import ApiError
+from reconciler import inventory
+from reconciler.apierrors import ApiError, NotSent
+from reconciler.changes import Change
 from reconciler.client import Client
-from reconciler.model import WRITE_ONLY, to_json_value
-from reconciler.plan import ZERO, KeyPlan
-from reconciler.planner import snapshot
-from reconciler.session import bounded
+from reconciler.concurrency import bounded
+from reconciler.model import LiveKey, ProxyKey
+from reconciler.operations import Create, Operation, Toggle, ToggleMismatch, Update
+from reconciler.outcomes import Report, Result
 from reconciler.state import SENDING, State
-
-UPDATED, FAILED, SKIPPED = "updated", "failed", "skipped"
-
-
-@dataclass(frozen=True)
-class KeyResult:
-    key: KeyPlan
-    outcome: str
-    message: str = ""
+from reconciler.verify import Verdict, verify
 
 
 @dataclass
-class Report:
-    results: list[KeyResult] = field(default_factory=list)
-    balance_before: Decimal | None = None
-    balance_after: Decimal | None = None
+class Sending:
+    """One change on its way: the key it is on, what was answered, what went wrong."""
 
-    def count(self, outcome: str) -> int:
-        return sum(r.outcome == outcome for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        return 3 if self.count(FAILED) or self.count(SKIPPED) else 0
-
-
-def expected(body: dict[str, Any]) -> dict[str, Any]:
-    """What lookup must report after `body` was applied (write-only fields aside)."""
-    return {
-        k: to_json_value(v) if not isinstance(v, list) else v for k, v in body.items() if k not in WRITE_ONLY
-    }
-
-
-def waves(updates: Sequence[KeyPlan]) -> list[list[KeyPlan]]:
-    """Refunds, then no credit change, then debits: each wave finishes before the next."""
-    order: dict[int, list[KeyPlan]] = {-1: [], 0: [], 1: []}
-    for key in updates:
-        order[int(key.credit.allocation_delta.compare(ZERO))].append(key)
-    return [wave for wave in order.values() if wave]
+    change: Change
+    target: ProxyKey | None
+    answered: list[Operation] = field(default_factory=list)
+    error: str = ""
+    lost: bool = False  # the last operation may have been processed: only the list can tell
+    never_sent: bool = False
 
 
 class Applier:
@@ -65,26 +44,108 @@ class Applier:
         self,
         client: Client,
         state: State,
-        on_result: Callable[[KeyResult], None],
+        on_result: Callable[[Result], None],
+        on_created: Callable[[Change, ProxyKey], None] = lambda change, key: None,
         parallelism: int = 8,
     ) -> None:
         self.client = client
         self.state = state
         self.on_result = on_result
+        self.on_created = on_created
         self.parallelism = parallelism
+        self.latest: dict[str, LiveKey] | None = None  # the last list read during this apply
 
-    async def run(self, updates: Sequence[KeyPlan], skipped: Sequence[KeyResult] = ()) -> Report:
-        report = Report(list(skipped))
-        for result in skipped:
-            self.on_result(result)
-        report.balance_before = await self._balance()
+    async def run(
+        self, changes: Sequence[Change], known: Sequence[LiveKey], balance: Decimal | None
+    ) -> Report:
+        """`known`: the keys the plan was made against (a created key is one not among them)."""
+        report = Report(balance_before=balance)
+        self.known = {k.fingerprint for k in known}
         try:
-            for wave in waves(updates):
-                report.results.extend(await bounded(self._one, wave, self.parallelism))
+            for _, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
+                report.results.extend(await self._wave(list(wave)))
         finally:
             self.state.flush()
         report.balance_after = await self._balance()
         return report
+
+    async def _wave(self, wave: list[Change]) -> list[Result]:
+        if self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations):
+            self.latest = await self._listing()  # a toggle flips: read the key right before
+        sent = await bounded(self._send, wave, self.parallelism)
+        self.latest = await self._listing()
+        results = [self._finish(s) for s in sent]
+        for result in results:
+            self.on_result(result)
+        return results
+
+    async def _send(self, change: Change) -> Sending:
+        sending = Sending(change, change.target)
+        for op in change.operations:
+            if isinstance(op, Toggle) and not self._still_differs(sending.target, op):
+                continue  # someone else made it so meanwhile: a toggle now would undo it
+            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
+            try:
+                sending.target = await op.send(self.client, sending.target)
+            except NotSent as exc:
+                sending.error, sending.never_sent = exc.message, True
+                break
+            except (ApiError, ToggleMismatch) as exc:
+                sending.error, sending.lost = _message(exc), _may_have_landed(exc)
+                break
+            sending.answered.append(op)
+            if isinstance(op, Create) and sending.target is not None:
+                self.on_created(change, sending.target)
+        return sending
+
+    def _still_differs(self, target: ProxyKey | None, toggle: Toggle) -> bool:
+        live = self.latest.get(target.fingerprint) if self.latest and target else None
+        return live is None or live.is_active != toggle.to
+
+    async def _listing(self) -> dict[str, LiveKey] | None:
+        try:
+            return {k.fingerprint: k for k in await inventory.read_keys(self.client)}
+        except ApiError:
+            return None  # the wave's changes are then "sent, not verified"
+
+    def _finish(self, sending: Sending) -> Result:
+        verdict = verify(sending, self.latest, self.known, self.state.bindings)
+        if verdict.created is not None and sending.target is None:
+            self.on_created(sending.change, verdict.created)  # adopted after a lost answer
+        result = Result(sending.change, verdict.outcome, verdict.message)
+        self._journal(sending.change, verdict.key, self._outcome_entry(result, verdict))
+        self._record(sending, verdict)
+        return result
+
+    def _outcome_entry(self, result: Result, verdict: Verdict) -> dict[str, object]:
+        change = result.change
+        return {
+            "action": change.action.label,
+            "result": result.outcome.value,
+            "message": result.message,
+            "before": {c.field: c.data()["before"] for c in change.fields},
+            "after": {c.field: c.data()["after"] for c in change.fields},
+            "credit": change.credit.data(),
+            **({"limit_type": verdict.limit_type} if verdict.limit_type else {}),
+            **({"deleted": True} if verdict.deleted else {}),
+        }
+
+    def _record(self, sending: Sending, verdict: Verdict) -> None:
+        address = sending.change.address
+        if verdict.deleted:
+            self.state.forget(address)
+        elif verdict.key is not None and not address.startswith("unmanaged:"):
+            self.state.bind(address, verdict.key.fingerprint)
+        if verdict.key is not None and verdict.limit_type:
+            self.state.record(
+                verdict.key.fingerprint, sending.change.name, {"limit_type": verdict.limit_type}
+            )
+
+    def _journal(self, change: Change, target: ProxyKey | None, entry: dict[str, object]) -> None:
+        where = {"address": change.address, "name": change.name}
+        if target is not None:
+            where |= {"fingerprint": target.fingerprint, "key": target.display}
+        self.state.journal({**where, **entry})
 
     async def _balance(self) -> Decimal | None:
         try:
@@ -92,49 +153,17 @@ class Applier:
         except ApiError:
             return None
 
-    async def _one(self, key: KeyPlan) -> KeyResult:
-        """One key, start to end: journalled, sent, checked by lookup, recorded."""
-        assert key.body is not None
-        self._journal(key, KeyResult(key, SENDING))
-        sent_error: ApiError | None = None
-        try:
-            await self.client.update({"proxy_key": key.proxy_key.reveal(), **key.body})
-        except ApiError as exc:
-            sent_error = exc  # the update may still have landed: the lookup tells
-        result = await self._verify(key, sent_error)
-        self._journal(key, result)  # the durable record first, then the snapshot
-        if result.outcome == UPDATED:
-            self.state.record(key.fingerprint, key.name, {f: key.body[f] for f in WRITE_ONLY})
-        self.on_result(result)
-        return result
 
-    async def _verify(self, key: KeyPlan, sent_error: ApiError | None) -> KeyResult:
-        assert key.body is not None
-        try:
-            live = snapshot(await self.client.lookup(key.proxy_key))
-        except ApiError as exc:
-            why = sent_error or exc
-            return KeyResult(key, FAILED, f"{why.message} (and the check by lookup failed)")
-        want = expected(key.body)
-        if live == want:
-            note = " (the answer was lost; the lookup confirms it)" if sent_error else ""
-            return KeyResult(key, UPDATED, note)
-        if sent_error is not None:
-            return KeyResult(key, FAILED, sent_error.message)
-        wrong = sorted(f for f in want if live.get(f) != want[f])
-        return KeyResult(key, FAILED, f"after the update, lookup reports other {', '.join(wrong)}")
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ApiError) else str(exc)
 
-    def _journal(self, key: KeyPlan, result: KeyResult) -> None:
-        self.state.journal(
-            {
-                "fingerprint": key.fingerprint,
-                "key": key.key,
-                "name": key.name,
-                "before": {c.field: c.data()["before"] for c in key.changes},
-                "after": {c.field: c.data()["after"] for c in key.changes},
-                "limit_type": key.body["limit_type"] if key.body else None,
-                "credit": key.credit.data(),
-                "result": result.outcome,
-                "message": result.message,
-            }
-        )
+
+def _may_have_landed(exc: Exception) -> bool:
+    """A 4xx answer is a refusal; anything else (no answer, 5xx, a page) may hide a success."""
+    status = getattr(exc, "status", None)
+    return not (isinstance(status, int) and 400 <= status < 500)
+
+
+def landed_update(sending: Sending) -> Update | None:
+    """The update whose answer came back (its write-only values took effect), if any."""
+    return next((op for op in reversed(sending.answered) if isinstance(op, Update)), None)

@@ -147,13 +147,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
     p.add_argument("--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this")
+    p.add_argument(
+        "--allow-mass-delete", action="store_true", help="allow deleting over 30%% of an account's keys"
+    )
+    p.add_argument("--secrets-out", metavar="FILE", help="append NAME=value for created keys (0600)")
     p.set_defaults(handler=_command("apply_command"))
 
     p = sub.add_parser("import", help="print a manifest for existing keys (onboarding)")
     _api_options(p, formats=None, manifests=False)
     p.add_argument("--key-env", action="append", default=[], metavar="VAR", help="a key's env var")
     p.add_argument("--all", action="store_true", help="every key of the account")
+    p.add_argument(
+        "--out", metavar="FILE", help="write the manifest here, and each key's binding to its state"
+    )
     p.set_defaults(handler=_command("import_command"))
+
+    p = sub.add_parser("reveal", help="print managed keys' values (to a terminal or --out FILE)")
+    p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR")
+    p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
+    _api_options(p, formats=None, manifests=False)
+    p.add_argument("ids", nargs="+", metavar="ID", help="a manifest key's id (or name)")
+    p.add_argument("--out", metavar="FILE", help="append NAME=value lines to FILE (0600) instead")
+    p.set_defaults(handler=_command("reveal_command"))
 
     p = sub.add_parser("github", help="post plans and drift to GitHub (used by the workflows)")
     gh = p.add_subparsers(dest="action", required=True)

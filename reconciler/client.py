@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import random
@@ -28,6 +27,7 @@ import anyio
 import httpx
 
 from reconciler import __version__
+from reconciler.answers import live_key
 from reconciler.apierrors import (
     MAX_BODY,
     ApiError,
@@ -104,6 +104,7 @@ class Client:
         self.sleep = sleep
         self.pacer = Pacer()
         self.retries = 0
+        self.sent = 0  # attempts that went out: the scarce resource, shown in the plan
         self.parallelism = parallelism = max(parallelism, 1)
         self._base = check_base_url(base_url)
         self._headers = {
@@ -129,12 +130,28 @@ class Client:
 
     async def lookup(self, proxy_key: ProxyKey) -> LiveKey:
         data = await self.request("POST", "/auth/proxy/lookup", {"proxy_key": proxy_key.reveal()})
-        return live_key(data)
+        return live_key(data, proxy_key)
 
     async def update(self, body: dict[str, Any]) -> None:
         data = await self.request("POST", "/auth/proxy/update", body)
         if not isinstance(data, dict) or "message" not in data:
             raise BadResponse("update answer is not the documented {'message': ...}")
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = await self.request("POST", "/auth/proxy/create", body)
+        if not isinstance(data, dict) or not str(data.get("key", "")).startswith("ek-proxy-"):
+            raise BadResponse("create answer has no new proxy key")
+        return data
+
+    async def toggle(self, proxy_key: ProxyKey) -> bool:
+        data = await self.request("POST", "/auth/proxy/toggle", {"proxy_key": proxy_key.reveal()})
+        status = data.get("status") if isinstance(data, dict) else None
+        if not isinstance(status, bool):
+            raise BadResponse("toggle answer has no boolean 'status'")
+        return status
+
+    async def remove(self, proxy_key: ProxyKey) -> None:
+        await self.request("POST", "/auth/proxy/remove", {"proxy_key": proxy_key.reveal()})
 
     async def balance(self) -> Decimal:
         data = await self.request("GET", "/user/me")
@@ -182,6 +199,7 @@ class Client:
 
     async def _attempt(self, transport: httpx.AsyncBaseTransport, method: str, path: str, body: Any) -> Any:
         await self.pacer.acquire()
+        self.sent += 1
         headers: httpx.Headers | None = None
         started = time.monotonic()
         try:
@@ -299,52 +317,3 @@ def _wait_hint(headers: httpx.Headers, now: float, *, use_reset: bool) -> float 
     except ValueError:
         pass
     return None
-
-
-# --- answers to typed values ----------------------------------------------------------------
-
-
-def live_key(data: Any) -> LiveKey:
-    """A LiveKey from a lookup answer; BadResponse for anything off the documented shape."""
-    if not isinstance(data, dict):
-        raise BadResponse("lookup answer is not a JSON object")
-    try:
-        return LiveKey(
-            name=_typed(data, "name", str),
-            expires_at=_typed(data, "expires_at", int),
-            allocated_ammount=_amount(data, "allocated_ammount"),
-            used_ammount=_amount(data, "used_ammount"),
-            is_active=_typed(data, "is_active", bool),
-            model_whitelist=frozenset(_strings(data, "model_whitelist")),
-            ip_whitelist=frozenset(
-                ipaddress.ip_network(s, strict=False) for s in _strings(data, "ip_whitelist")
-            ),
-        )
-    except ValueError as exc:
-        raise BadResponse(f"lookup answer has an invalid ip_whitelist entry ({exc})") from None
-
-
-def _typed(data: dict[str, Any], field: str, kind: type) -> Any:
-    value = data.get(field)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadResponse(f"lookup answer: {field} is missing or not {kind.__name__}")
-    return value
-
-
-def _amount(data: dict[str, Any], field: str) -> Decimal:
-    value = data.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise BadResponse(f"lookup answer: {field} is missing or not a number")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise BadResponse(f"lookup answer: {field} is not finite")
-    return amount
-
-
-def _strings(data: dict[str, Any], field: str) -> list[str]:
-    value = data.get(field)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadResponse(f"lookup answer: {field} is not a list of strings")
-    return value

@@ -1,23 +1,25 @@
-"""The commands that talk to the API: plan, drift, apply. Each returns an exit code."""
+"""The commands that talk to the API: plan, drift, import, reveal (apply is in applycmd).
+
+Each returns an exit code; errors are raised and become messages in `cli.main`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
 from reconciler import diagnostics, manifest, planfile, render
-from reconciler.applier import FAILED, SKIPPED, UPDATED, Applier, KeyResult, Report
 from reconciler.client import RetryPolicy
-from reconciler.errors import EhkeysError, Refused, UsageError
-from reconciler.model import frozen_heap
+from reconciler.errors import EhkeysError, UsageError
+from reconciler.model import LiveKey, frozen_heap
 from reconciler.plan import Plan
-from reconciler.session import Target, build_plan, select
+from reconciler.session import Target, build_plan, desired
 from reconciler.state import State, default_path
 
 
@@ -45,24 +47,32 @@ def money_option(text: str | None, flag: str) -> Decimal | None:
     return value
 
 
-def _context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]:
+def context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]:
+    """The manifest, its state (a sandbox run keeps its own), and where the API is."""
     loaded = load_manifest(args.manifests)
-    state = State(Path(args.state) if args.state else default_path(args.manifests))
     target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
-    return loaded, state, target
+    return loaded, State(state_path(args, target.is_sandbox)), target
+
+
+def state_path(args: argparse.Namespace, sandbox: bool) -> Path:
+    """`--state`, else `.ehkeys/state.json` beside the manifest; the sandbox's under `.ehkeys/sandbox/`:
+    a trial on the sandbox must never teach the real account's plan anything."""
+    if args.state:
+        return Path(args.state)
+    path = default_path(args.manifests)
+    return path.parent / "sandbox" / path.name if sandbox else path
+
+
+def retry(args: argparse.Namespace) -> RetryPolicy:
+    return RetryPolicy(attempts=args.max_attempts, timeout=args.timeout)
 
 
 async def _plan(args: argparse.Namespace) -> tuple[Plan, manifest.Manifest]:
-    loaded, state, target = _context(args)
-    keys = select(loaded, args.target)
+    loaded, state, target = context(args)
     with frozen_heap():
-        async with target.client(args.parallelism, _retry(args)) as client:
-            plan = await build_plan(client, keys, state)
+        async with target.client(args.parallelism, retry(args)) as client:
+            plan, _ = await build_plan(client, desired(loaded, args.target), state)
     return plan, loaded
-
-
-def _retry(args: argparse.Namespace) -> RetryPolicy:
-    return RetryPolicy(attempts=args.max_attempts, timeout=args.timeout)
 
 
 def emit(plan: Plan, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> None:
@@ -72,125 +82,45 @@ def emit(plan: Plan, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> No
         render.RENDERERS[fmt](plan, stream)
 
 
-def step_summary(plan: Plan, title: str) -> None:
-    """Append the markdown to the GitHub job summary when running in Actions."""
+def step_summary(write: Callable[[TextIO], object]) -> None:
+    """Append to the GitHub job summary when running in Actions (a bad path is a warning)."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
+    if not path:
+        return
+    try:
         with open(path, "a", encoding="utf-8") as handle:
-            render.markdown(plan, handle, title)
+            write(handle)
+    except OSError as exc:
+        print(f"ehkeys: warning: GITHUB_STEP_SUMMARY {path}: cannot write ({exc.strerror})", file=sys.stderr)
 
 
 def plan_command(args: argparse.Namespace) -> int:
+    if args.out:
+        planfile.check_path(args.out, args.manifests)
     plan, loaded = asyncio.run(_plan(args))
     emit(plan, args.format, sys.stdout)
     if args.out:
         planfile.save(plan, args.out, loaded.digest)
-    step_summary(plan, "ehkeys plan")
+    step_summary(lambda out: render.markdown(plan, out, "ehkeys plan"))
     if plan.has_errors:
         return 1
     return 2 if args.detailed_exitcode and plan.has_changes else 0
 
 
 def drift_command(args: argparse.Namespace) -> int:
+    from reconciler.drift import report
+
     plan, _ = asyncio.run(_plan(args))
-    drifted = plan.updates
+    found = report(plan)
     if args.format == "json":
         render.as_json(plan, sys.stdout)
     else:
-        fields = sorted({f for k in drifted for f in k.changed_fields})
-        head = (
-            f"Drift: {len(drifted)} of {len(plan.keys)} keys differ from the manifest ({', '.join(fields)})"
-            if drifted
-            else f"In sync: {plan.count('no-op')} of {len(plan.keys)} keys match the manifest."
-        )
-        out = io.StringIO()
-        emit(plan, args.format, out, "ehkeys drift")
-        sys.stdout.write(f"{head}\n\n{out.getvalue()}")
-    step_summary(plan, "ehkeys drift")
+        sys.stdout.write(found.headline + "\n\n")
+        emit(plan, args.format, sys.stdout, "ehkeys drift")
+    step_summary(lambda out: render.markdown(plan, out, "ehkeys drift"))
     if plan.has_errors:
         return 1
-    return 2 if drifted else 0
-
-
-# --- apply ------------------------------------------------------------------------------------
-
-
-def _filter_saved(plan: Plan, path: str, digest: str) -> tuple[list[KeyResult], list[str]]:
-    """Keep only the keys of the saved plan that did not move; the rest are skipped."""
-    saved = planfile.load(path)
-    if saved.manifest_digest != digest:
-        raise Refused(f"{path} was made from another version of the manifest: plan again")
-    skipped, keep = [], []
-    for key in plan.updates:
-        if saved.matches(key.fingerprint, key.live, key.body):
-            keep.append(key.fingerprint)
-        else:
-            skipped.append(KeyResult(key, SKIPPED, "changed since plan"))
-    return skipped, keep
-
-
-def _approved(args: argparse.Namespace) -> bool:
-    if args.auto_approve or args.plan:
-        return True
-    if not sys.stdin.isatty():
-        raise Refused("not a terminal: pass --auto-approve to apply without a prompt; nothing was sent")
-    print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
-    return sys.stdin.readline().strip() == "yes"
-
-
-def _print_result(result: KeyResult) -> None:
-    mark = {UPDATED: "✓", FAILED: "✗", SKIPPED: "-"}[result.outcome]
-    text = f"  {mark} {result.key.name} ({result.key.key}): {result.outcome}"
-    print(text + (f": {result.message}" if result.message.strip() else ""), flush=True)
-
-
-async def _apply(args: argparse.Namespace) -> int:
-    max_debit = money_option(args.max_debit, "--max-debit")  # a typo fails before any request
-    expect_net = money_option(args.expect_net, "--expect-net")
-    loaded, state, target = _context(args)
-    keys = select(loaded, args.target)
-    with frozen_heap():
-        async with target.client(args.parallelism, _retry(args)) as client:
-            plan = await build_plan(client, keys, state)
-            skipped, keep = _filter_saved(plan, args.plan, loaded.digest) if args.plan else ([], None)
-            updates = [k for k in plan.updates if keep is None or k.fingerprint in keep]
-            applied = Plan(updates, plan.balance_before)
-            applied.check_guards(max_debit, expect_net)
-            render.text(plan, sys.stdout)
-            if not updates and not skipped:
-                print("\nNothing to apply: the live keys match the manifest.")
-                return 1 if plan.has_errors else 0
-            if not _approved(args):
-                print("Apply cancelled; nothing was sent.")
-                return 1
-            print("\nApplying:")
-            report = await Applier(client, state, _print_result, args.parallelism).run(updates, skipped)
-    errors = [KeyResult(k, FAILED, k.error.message) for k in plan.keys if k.error]
-    report.results.extend(errors)
-    totals = _report_totals(report)
-    print("\n" + "\n".join(totals))
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        rows = [(r.key, r.outcome, r.message) for r in report.results]
-        with open(path, "a", encoding="utf-8") as handle:
-            render.apply_markdown(rows, " ".join(totals), handle)
-    return report.exit_code
-
-
-def _report_totals(report: Report) -> list[str]:
-    lines = [
-        f"Apply complete: {report.count(UPDATED)} updated, {report.count(FAILED)} failed, "
-        f"{report.count(SKIPPED)} skipped (changed since plan)."
-    ]
-    before, after = report.balance_before, report.balance_after
-    if before is not None and after is not None:
-        moved = render.money(after - before, sign=True)
-        lines.append(f"Credits moved: {moved} (balance {render.money(before)} -> {render.money(after)})")
-    return lines
-
-
-def apply_command(args: argparse.Namespace) -> int:
-    return asyncio.run(_apply(args))
+    return 2 if found.drifted else 0
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -200,14 +130,47 @@ def import_command(args: argparse.Namespace) -> int:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
     target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
 
-    async def run() -> str:
-        async with target.client(args.parallelism, _retry(args)) as client:
+    if args.out and Path(args.out).exists():
+        raise UsageError(f"--out {args.out}: the file exists; import writes a new manifest")
+
+    async def run() -> tuple[str, dict[str, LiveKey]]:
+        async with target.client(args.parallelism, retry(args)) as client:
             if args.all:
                 return await importer.from_account(client)
-            return await importer.from_env(client, args.key_env)
+            return await importer.from_env(client, args.key_env), {}
 
-    sys.stdout.write(asyncio.run(run()))
+    text, bound = asyncio.run(run())
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    _write_import(args.out, text, bound, target.is_sandbox)
     return 0
+
+
+def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool) -> None:
+    """The manifest, and each id's binding in the state beside it (two keys of one name need it)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
+    state = State(state_path(argparse.Namespace(state=None, manifests=[path]), sandbox))
+    for address, key in bound.items():
+        state.bind(address, key.fingerprint)
+    state.flush()
+    print(f"wrote {path} ({len(bound) or 'its'} keys) and their bindings in {state.path}", file=sys.stderr)
+
+
+def reveal_command(args: argparse.Namespace) -> int:
+    from reconciler.secretsout import reveal
+
+    return asyncio.run(reveal(args))
+
+
+def apply_command(args: argparse.Namespace) -> int:
+    from reconciler.applycmd import apply
+
+    return asyncio.run(apply(args))
 
 
 def github_command(args: argparse.Namespace) -> int:

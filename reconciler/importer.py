@@ -1,93 +1,115 @@
-"""`ehkeys import`: write a manifest for keys that already exist, so plan finds them in sync.
+"""`ehkeys import`: write a manifest for keys that already exist, so that plan binds every one.
 
-The manifest refers to each key through an environment variable (`${VAR}`), never the
-secret itself. limit_type cannot be read from the API, so it is written as `daily` with a
-comment asking for the real value.
+`--all` reads the account's list (one request) and writes id-based entries: no secret, no
+`${VAR}`, names and unicode as readable YAML. Keys are then bound by name, or, where two
+live keys share a name, by the state: with `--out FILE`, import records every key's
+binding in the state beside FILE. `--key-env VAR...` writes `${VAR}` entries instead.
+limit_type cannot be read from the API: each entry says `daily` with a comment, and the
+first plan shows it as `limit_type: (unknown) -> daily` until an apply records it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.apierrors import ApiError
-from reconciler.client import Client, live_key
+from reconciler.client import Client
 from reconciler.errors import UsageError
+from reconciler.inventory import read_keys
 from reconciler.manifest import environment
 from reconciler.model import LiveKey, ProxyKey, sorted_networks
+from reconciler.view import when
 
 HEADER = """\
 # yaml-language-server: $schema=schemas/manifest.schema.json
-# Written by `ehkeys import`. Every proxy key is a ${VAR} reference: set those variables
-# (CI secrets) before `ehkeys plan`. limit_type cannot be read from the API: each key says
-# `daily` below; set the real spend window before the first apply.
+# Written by `ehkeys import`. limit_type cannot be read from the API: each key says `daily`
+# below; set the real spend window, then `ehkeys apply` records it.
 version: 1
 keys:
 """
+LIMIT_NOTE = "  # UNVERIFIED: the API cannot report limit_type; set it"
 
 
 def env_name(name: str, taken: set[str]) -> str:
     """`EH_KEY_<NAME>`: upper case, non-alphanumerics as `_`, unique."""
     base = "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "UNNAMED")
+    return _unique(base, taken, "_")
+
+
+def slug(name: str, taken: set[str]) -> str:
+    """A manifest id from a name: lower case, non-alphanumerics as `-`, unique."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "key"
+    return _unique(base, taken, "-")
+
+
+def _unique(base: str, taken: set[str], sep: str) -> str:
     candidate, n = base, 2
     while candidate in taken:
-        candidate, n = f"{base}_{n}", n + 1
+        candidate, n = f"{base}{sep}{n}", n + 1
     taken.add(candidate)
     return candidate
 
 
-def entry(var: str, key: LiveKey, secret: str | None = None) -> str:
-    expiry = (
-        "never"
-        if key.expires_at == -1
-        else datetime.fromtimestamp(key.expires_at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+def entry(first: tuple[str, str], key: LiveKey, notes: Sequence[str] = ()) -> str:
+    """One manifest entry: `first` is its identity line (`id` or `proxy_key`)."""
     fields: list[tuple[str, Any]] = [
-        ("proxy_key", f"${{{var}}}"),
-        ("name", key.name),
-        ("expires_at", expiry),
+        first,
+        ("name", _text(key.name)),
+        ("expires_at", when(key.expires_at)),
         ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
-        ("limit_type", "daily"),
-        ("model_whitelist", sorted(key.model_whitelist)),
-        ("ip_whitelist", sorted_networks(key.ip_whitelist)),
+        ("limit_type", "daily" + LIMIT_NOTE),
+        ("model_whitelist", _text(sorted(key.model_whitelist))),
+        ("ip_whitelist", _text(sorted_networks(key.ip_whitelist))),
     ]
-    lines = []
-    for i, (field, value) in enumerate(fields):
-        text = value if field in ("expires_at", "allocated_ammount") else json.dumps(value)
-        note = "  # UNVERIFIED: the API cannot report limit_type; set it" if field == "limit_type" else ""
-        lines.append(("  - " if i == 0 else "    ") + f"{field}: {text}{note}")
     if not key.is_active:
-        lines.insert(0, "  # this key is inactive; an update cannot re-activate it")
-    if secret:
-        lines.insert(0, f"  # set {var} to the key ending in {ProxyKey(secret).display[-5:]}")
+        fields.append(("is_active", "false"))
+    lines = [f"  # {note}" for note in notes]
+    lines += [("  - " if i == 0 else "    ") + f"{name}: {value}" for i, (name, value) in enumerate(fields)]
     return "\n".join(lines) + "\n"
+
+
+def _text(value: Any) -> str:
+    """JSON is YAML: quoted, unicode as itself."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 async def from_env(client: Client, variables: Sequence[str]) -> str:
     entries = []
     env = environment()
     for var in variables:
-        value = env.get(var)
+        value = env.get(var, "").strip()
         if not value:
             raise UsageError(f"--key-env {var}: the variable is not set")
         if not value.startswith("ek-proxy-"):
             raise UsageError(f"--key-env {var}: the value is not a proxy key (ek-proxy-…)")
         try:
-            entries.append(entry(var, await client.lookup(ProxyKey(value))))
+            key = await client.lookup(ProxyKey(value))
         except ApiError as exc:
             raise UsageError(f"--key-env {var}: lookup failed: {exc.message}") from exc
+        entries.append(entry(("proxy_key", _text(f"${{{var}}}")), key))
     return HEADER + "".join(entries)
 
 
-async def from_account(client: Client) -> str:
+async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
+    """The manifest text, and which live key each id is (for the state)."""
+    keys = await read_keys(client)
+    shared = {name for name, n in Counter(k.name for k in keys).items() if n > 1}
     taken: set[str] = set()
-    entries = []
-    for raw in await client.list_keys():
-        key = live_key(raw)
-        entries.append(entry(env_name(key.name, taken), key, str(raw.get("key", ""))))
-    if not entries:
-        return HEADER.replace("keys:\n", "keys: []\n")
-    return HEADER + "".join(entries)
+    entries, bound = [], {}
+    for key in keys:
+        address = slug(key.name, taken)
+        bound[address] = key
+        notes = [_shared_note(key)] if key.name in shared else []
+        entries.append(entry(("id", address), key, notes))
+    return (HEADER + "".join(entries) if entries else HEADER.replace("keys:\n", "keys: []\n")), bound
+
+
+def _shared_note(key: LiveKey) -> str:
+    return (
+        f"{key.proxy_key.display}: another live key has this name, so it is bound by the state "
+        "that `import --out` records (or give it proxy_key), never by name"
+    )

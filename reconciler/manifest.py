@@ -25,6 +25,7 @@ from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_CAP = Decimal(10000)
+SETTINGS = ("prune", "ignore", "key_cap")
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -51,6 +52,9 @@ _VALIDATOR = jsonschema.Draft202012Validator(_inline(_SCHEMA, _SCHEMA["$defs"]))
 class Manifest:
     keys: tuple[DesiredKey, ...]
     files: tuple[str, ...]
+    prune: bool = False  # delete live keys that no manifest key holds (and ignore: spares)
+    ignore: tuple[str, ...] = ()  # name patterns of keys managed elsewhere
+    key_cap: int | None = None  # the account's key limit, checked before any create
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -58,10 +62,14 @@ class Manifest:
     @property
     def digest(self) -> str:
         """Identifies the desired state (not the bytes): comments and layout do not count."""
-        rows = [
-            [k.proxy_key.fingerprint, {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys
-        ]
-        return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+        rows = [[_identity(k), {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys]
+        settings = [self.prune, list(self.ignore), self.key_cap]
+        return hashlib.sha256(json.dumps([rows, settings], sort_keys=True).encode()).hexdigest()
+
+
+def _identity(key: DesiredKey) -> list[Any]:
+    secret = key.proxy_key.fingerprint if key.proxy_key else None
+    return [key.address, secret, key.is_active, key.absent, key.protect]
 
 
 @dataclass
@@ -108,32 +116,59 @@ def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int |
     """Every problem in every file, not just the first; a Manifest only when none is an error."""
     files, diagnostics = expand_paths(inputs)
     keys: list[DesiredKey] = []
+    loaders = []
     with gc_paused():
         for file in files:
             loader = _FileLoader(file, environment() if env is None else env, now)
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
+            loaders.append(loader)
     diagnostics.extend(_duplicates(keys))
+    settings = _settings(loaders, diagnostics)
     result = LoadResult(None, sorted(diagnostics))
     if not result.errors and files:
-        result.manifest = Manifest(tuple(keys), tuple(files))
+        result.manifest = Manifest(tuple(keys), tuple(files), **settings)
     return result
+
+
+def _settings(loaders: Sequence[_FileLoader], diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """prune, ignore and key_cap from whichever file sets them; two files may not disagree."""
+    found: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for loader in loaders:
+        for name, (value, (line, col)) in loader.settings.items():
+            if name in found and found[name] != value and name != "ignore":
+                msg = f"{name} is set differently in {where[name]}: set it in one file"
+                diagnostics.append(Diagnostic(loader.file, line, col, name, msg))
+            found[name] = [*found.get(name, []), *value] if name == "ignore" else value
+            where[name] = f"{loader.file}:{line}"
+    return {
+        "ignore": tuple(found.get("ignore", ())),
+        **{k: found[k] for k in ("prune", "key_cap") if k in found},
+    }
 
 
 def _duplicates(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     by_key: dict[str, DesiredKey] = {}
     by_name: dict[str, DesiredKey] = {}
+    by_address: dict[str, DesiredKey] = {}
     for key in keys:
         loc = key.location
-        first = by_key.setdefault(key.proxy_key.fingerprint, key)
+        first = by_key.setdefault(key.proxy_key.fingerprint, key) if key.proxy_key else key
         if first is not key:  # the value is a secret: name the places, never the key
             msg = f"{key.name!r} has the same proxy_key as {first.name!r} at {first.location}"
             found.append(Diagnostic(loc.file, loc.line, loc.col, "", "duplicate proxy_key: " + msg))
+        first = by_address.setdefault(key.address, key)
+        if first is not key:
+            what = "name" if key.address == key.name and first.address == first.name else "id"
+            msg = f"duplicate {what} {key.address!r}: already the id (or name) of the key at {first.location}"
+            found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg))
+            continue
         first = by_name.setdefault(key.name, key)
         if first is not key:
-            msg = f"duplicate name {key.name!r}: already used at {first.location}"
-            found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg))
+            msg = f"name {key.name!r} is also used at {first.location}: these keys are never bound by name"
+            found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg, WARNING))
     return found
 
 
@@ -146,6 +181,7 @@ class _FileLoader:
         self.doc = Document(None)
         self.text = ""
         self.bad_paths: set[tuple[Any, ...]] = set()
+        self.settings: dict[str, Any] = {}  # prune, ignore, key_cap, where this file sets them
 
     def report(self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False) -> None:
         if len(path) > 2 and not self.doc.complete:
@@ -194,6 +230,9 @@ class _FileLoader:
                 self.report(path + where, message, key=at_key)
 
     def _keys(self, data: dict[str, Any]) -> list[DesiredKey]:
+        for name in SETTINGS:
+            if name in data and (name,) not in self.bad_paths:
+                self.settings[name] = (data[name], self.doc.position((name,)))
         cap = data.get("per_key_cap", DEFAULT_CAP)
         cap = (
             cap if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths else DEFAULT_CAP
@@ -212,10 +251,11 @@ class _FileLoader:
         self, index: int, raw: dict[str, Any], defaults: dict[str, Any], cap: Decimal
     ) -> DesiredKey | None:
         values: dict[str, Any] = {}
-        failed = "limit_type" not in raw and "limit_type" not in defaults
+        absent = raw.get("absent") is True
+        failed = "limit_type" not in raw and "limit_type" not in defaults and not absent
         if failed:
             self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
-        for name in ("proxy_key", *FIELDS):
+        for name in ("proxy_key", *FIELDS, "is_active"):
             path = ("keys", index, name) if name in raw else ("defaults", name)
             if name not in raw and name not in defaults:
                 continue
@@ -232,9 +272,12 @@ class _FileLoader:
                 continue
             for warning in rules.field_warnings(name, value, values[name], self.now):
                 self.report(path, warning, warn=True)
-        if failed or "proxy_key" not in values or "name" not in values:
+        if failed or "name" not in values:
             return None
-        return DesiredKey(location=Location(self.file, *self.doc.position(("keys", index))), **values)
+        address = str(raw.get("id", values["name"]))
+        where = Location(self.file, *self.doc.position(("keys", index)))
+        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
+        return DesiredKey(address=address, location=where, **values)
 
 
 def _path_str(path: tuple[Any, ...]) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -98,16 +98,25 @@ class Location:
 
 @dataclass(frozen=True)
 class DesiredKey:
-    """One key as the manifest wants it; None marks an unmanaged field."""
+    """One key as the manifest wants it; None marks an unmanaged field.
 
-    proxy_key: ProxyKey
+    `address` is the key's identity in the manifest (its `id`, else its name): stable
+    across renames, never the secret. `proxy_key` is optional: a key is found in the
+    account by its proxy key, else by the address recorded in the state, else by name.
+    """
+
+    address: str
     name: str
-    limit_type: str
     location: Location
+    proxy_key: ProxyKey | None = None
+    limit_type: str | None = None
     expires_at: int | None = None
     allocated_ammount: Decimal | None = None
     model_whitelist: frozenset[str] | None = None
     ip_whitelist: frozenset[IPNetwork] | None = None
+    is_active: bool | None = None
+    absent: bool = False
+    protect: bool = False
 
     @property
     def managed(self) -> tuple[str, ...]:
@@ -120,8 +129,9 @@ class DesiredKey:
 
 @dataclass(frozen=True)
 class LiveKey:
-    """One key as lookup reports it (no limit_type: the API never says)."""
+    """One key as the account reports it (no limit_type: the API never says)."""
 
+    proxy_key: ProxyKey = field(repr=False, compare=False)
     name: str
     expires_at: int
     allocated_ammount: Decimal
@@ -129,6 +139,17 @@ class LiveKey:
     is_active: bool
     model_whitelist: frozenset[str]
     ip_whitelist: frozenset[IPNetwork]
+    created_at: int | None = None
+    last_used: int | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.proxy_key.fingerprint
+
+    @property
+    def unused(self) -> Decimal:
+        """What deleting the key gives back to the account."""
+        return max(self.allocated_ammount - self.used_ammount, Decimal(0))
 
     def values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in FIELDS if f not in WRITE_ONLY}

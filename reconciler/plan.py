@@ -1,137 +1,84 @@
-"""The Plan: one KeyPlan per manifest key, with counts, credit totals and safety checks.
+"""The Plan: the changes, the account's unmanaged keys, counts, credit totals and safety checks.
 
-KeyPlans are small value objects with a fixed order (manifest order) and a `.data()` dict
-in the documented JSON shape; every renderer and the saved plan file start from them.
+Changes are value objects (`changes.Change`) whose sort order is the apply order; every
+renderer and the saved plan file start from them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from reconciler.changes import ZERO, Action, Change
 from reconciler.errors import Refused
-from reconciler.model import ProxyKey, to_json_value
+from reconciler.model import LiveKey, to_json_value
 
-UPDATE, NO_OP, ERROR = "update", "no-op", "error"
-ZERO = Decimal(0)
+MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
+MASS_DELETE_FLOOR = 5  # ...of an account with more keys than this, without --allow-mass-delete
 
 
 @dataclass(frozen=True)
-class Failure:
-    """Why a key could not be planned (its lookup failed)."""
+class Unmanaged:
+    """A live key that no manifest key holds (and `ignore:` does not cover)."""
 
-    status: int | None
-    message: str
+    live: LiveKey
+    note: str = ""
 
     def data(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message}
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    before: Any
-    after: Any
-
-    def data(self) -> dict[str, Any]:
-        return {"before": to_json_value(self.before), "after": to_json_value(self.after)}
-
-    @property
-    def added(self) -> list[str]:
-        """Whitelist members the change adds (sorted as displayed); [] for other fields."""
-        return to_json_value(self.after - self.before) if isinstance(self.after, frozenset) else []
-
-    @property
-    def removed(self) -> list[str]:
-        return to_json_value(self.before - self.after) if isinstance(self.after, frozenset) else []
-
-
-@dataclass(frozen=True)
-class Credit:
-    allocation_delta: Decimal = ZERO
-    account_debit: Decimal = ZERO
-    account_refund: Decimal = ZERO
-
-    @classmethod
-    def between(cls, old: Decimal, new: Decimal, used: Decimal) -> Credit:
-        """Raising debits the difference; lowering refunds the unused part only (an estimate)."""
-        delta = new - old
-        if delta >= 0:
-            return cls(delta, delta, ZERO)
-        return cls(delta, ZERO, min(-delta, max(old - used, ZERO)))
-
-    def data(self) -> dict[str, float]:
-        return {k: float(v) for k, v in vars(self).items()}
-
-
-@dataclass(frozen=True)
-class KeyPlan:
-    index: int
-    name: str
-    proxy_key: ProxyKey = field(compare=False, repr=False)
-    action: str
-    changes: tuple[FieldChange, ...] = ()
-    credit: Credit = field(default_factory=Credit)
-    warnings: tuple[str, ...] = ()
-    error: Failure | None = None
-    unchanged: int = 0
-    body: dict[str, Any] | None = None  # the complete update body, less the proxy key
-    live: dict[str, Any] | None = None  # the live state the plan was made against
-
-    @property
-    def key(self) -> str:
-        """The redacted display form, `ek-proxy-…abcd`."""
-        return self.proxy_key.display
-
-    @property
-    def fingerprint(self) -> str:
-        return self.proxy_key.fingerprint
-
-    @property
-    def changed_fields(self) -> list[str]:
-        return [c.field for c in self.changes]
-
-    def data(self) -> dict[str, Any]:
+        k = self.live
         return {
-            "name": self.name,
-            "key": self.key,
-            "action": self.action,
-            "changes": {c.field: c.data() for c in self.changes},
-            "credit": self.credit.data(),
-            "warnings": list(self.warnings),
-            "error": self.error.data() if self.error else None,
+            "name": k.name,
+            "key": k.proxy_key.display,
+            "allocated_ammount": to_json_value(k.allocated_ammount),
+            "used_ammount": to_json_value(k.used_ammount),
+            "is_active": k.is_active,
+            "note": self.note or None,
         }
 
 
 @dataclass
 class Plan:
-    keys: list[KeyPlan]
+    changes: list[Change]
+    unmanaged: list[Unmanaged] = field(default_factory=list)
     balance_before: Decimal | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings about the whole plan
+    problems: list[str] = field(default_factory=list)  # errors about the whole plan
+    account_keys: int | None = None  # how many keys the account has (None: not listed)
+    requests: int = 0  # sent to the API to make this plan
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
         # Runner.run does, twice), and a full repr of 10,000 keys costs tens of milliseconds.
-        counts = ", ".join(f"{self.count(a)} {a}" for a in (UPDATE, NO_OP, ERROR))
-        return f"<Plan of {len(self.keys)} keys: {counts}>"
+        counts = ", ".join(f"{n} {a.label}" for a, n in self.counts.items())
+        return f"<Plan of {len(self.changes)} keys: {counts}>"
 
-    def count(self, action: str) -> int:
-        return sum(k.action == action for k in self.keys)
+    def subset(self, changes: list[Change]) -> Plan:
+        """The same account, only these changes (a saved plan's, or --target's)."""
+        return Plan(
+            changes, [], self.balance_before, [], list(self.problems), self.account_keys, self.requests
+        )
 
     @property
-    def updates(self) -> list[KeyPlan]:
-        """Keys to change, in apply order: refunds first, then no credit change, then debits."""
-        changing = [k for k in self.keys if k.action == UPDATE]
-        return sorted(changing, key=lambda k: (k.credit.allocation_delta.compare(ZERO), k.index))
+    def counts(self) -> Counter[Action]:
+        return Counter(c.action for c in self.changes)
+
+    def count(self, action: Action) -> int:
+        return self.counts[action]
+
+    @property
+    def to_apply(self) -> list[Change]:
+        """The changes to make, in apply order (see `Change.sort_key`)."""
+        return sorted(c for c in self.changes if c.action.changes_something)
 
     @property
     def account_debit(self) -> Decimal:
-        return sum((k.credit.account_debit for k in self.keys), ZERO)
+        return sum((c.credit.account_debit for c in self.changes), ZERO)
 
     @property
     def account_refund(self) -> Decimal:
-        return sum((k.credit.account_refund for k in self.keys), ZERO)
+        return sum((c.credit.account_refund for c in self.changes), ZERO)
 
     @property
     def net(self) -> Decimal:
@@ -143,57 +90,78 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.count(UPDATE) > 0
+        return any(c.action.changes_something for c in self.changes)
 
     @property
     def has_errors(self) -> bool:
-        return self.count(ERROR) > 0
+        return bool(self.problems) or self.count(Action.ERROR) > 0
 
     @property
     def uncovered(self) -> bool:
         """The debits exceed the balance plus the refunds that apply collects first."""
-        if self.balance_before is None:
+        if self.balance_before is None or not self.account_debit:
             return False
         return self.account_debit > self.balance_before + self.account_refund
 
     def summary(self) -> dict[str, Any]:
-        money = (self.account_debit, self.account_refund, self.net)
+        counts = self.counts
         before, after = self.balance_before, self.balance_after
         return {
-            "update": self.count(UPDATE),
-            "no_op": self.count(NO_OP),
-            "error": self.count(ERROR),
-            "account_debit": float(money[0]),
-            "account_refund": float(money[1]),
-            "net": float(money[2]),
-            "balance_before": None if before is None else float(before),
-            "balance_after": None if after is None else float(after),
+            **{action.label.replace("-", "_"): counts[action] for action in Action},
+            "unmanaged": len(self.unmanaged),
+            "account_debit": to_json_value(self.account_debit),
+            "account_refund": to_json_value(self.account_refund),
+            "net": to_json_value(self.net),
+            "balance_before": None if before is None else to_json_value(before),
+            "balance_after": None if after is None else to_json_value(after),
+            "requests": self.requests,
         }
 
     def data(self) -> dict[str, Any]:
         """The documented JSON shape (schemas/plan.schema.json)."""
         return {
-            "format_version": 1,
-            "keys": [k.data() for k in self.keys],
+            "format_version": 2,
+            "keys": [c.data() for c in self.changes],
+            "unmanaged": [u.data() for u in self.unmanaged],
+            "notes": list(self.notes),
+            "problems": list(self.problems),
             "summary": self.summary(),
         }
 
     # --- safety checks, before anything is sent --------------------------------------------
 
-    def check_guards(self, max_debit: Decimal | None, expect_net: Decimal | None) -> None:
+    def check_guards(
+        self, max_debit: Decimal | None, expect_net: Decimal | None, allow_mass_delete: bool = False
+    ) -> None:
+        if self.problems:
+            raise Refused(f"{self.problems[0]}; nothing was sent")
         if max_debit is not None and self.account_debit > max_debit:
             raise Refused(
-                f"the plan debits {self.account_debit} credits, over --max-debit {max_debit}; "
-                "nothing was sent"
+                f"the plan debits {_credits(self.account_debit)}, over --max-debit "
+                f"{_credits(max_debit)}; nothing was sent"
             )
         if expect_net is not None and self.net != expect_net:
             raise Refused(
-                f"the plan's net credit change is {self.net}, not the --expect-net {expect_net} "
-                "that was approved; nothing was sent"
+                f"the plan's net credit change is {_credits(self.net, sign=True)}, not the "
+                f"--expect-net {_credits(expect_net, sign=True)} that was approved; nothing was sent"
             )
         if self.uncovered:
             raise Refused(
-                f"the plan debits {self.account_debit} credits but the account has "
-                f"{self.balance_before} (+{self.account_refund} refunds): updates would fail "
-                "with 402 part-way; nothing was sent"
+                f"the plan debits {_credits(self.account_debit)} but the account has "
+                f"{_credits(self.balance_before or ZERO)} (+{_credits(self.account_refund)} refunds): "
+                "the writes would fail with 402 part-way; nothing was sent"
             )
+        if not allow_mass_delete and self.mass_delete:
+            raise Refused(f"{self.mass_delete}; pass --allow-mass-delete if you mean it; nothing was sent")
+
+    @property
+    def mass_delete(self) -> str:
+        """Why the deletes look like a mistake (octoDNS's habit), or ''."""
+        deletes, total = self.count(Action.DELETE), self.account_keys or 0
+        if total > MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * total:
+            return f"the plan deletes {deletes} of the account's {total} keys (over 30%)"
+        return ""
+
+
+def _credits(value: Decimal, sign: bool = False) -> str:
+    return (f"{value:+,.2f}" if sign else f"{value:,.2f}") + " credits"

@@ -1,152 +1,124 @@
-"""The planner: (desired keys, live keys, recorded write-only values) -> Plan. No I/O.
+"""The planner: (desired state, the account's inventory, what the state recorded) -> Plan. No I/O.
 
-Values are compared normalised (whitelists as sets, IPs as networks, money as Decimal).
-An unmanaged field keeps its live value in the update body, because the API's update
-replaces every field: a whitelist left out would open the key to everything.
+Each manifest key is bound to a live key (`binding.bind`), then becomes one Change: a
+create when nothing is bound, a delete when it asks to be absent, else the field updates
+and enable/disable it needs. Live keys that no manifest key holds are unmanaged: reported,
+or with `prune: true` deleted. Checks that concern the whole plan (the key cap, pruning an
+empty manifest, the balance) become the Plan's problems and notes.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import FIELDS, DesiredKey, LiveKey, gc_paused, sorted_networks, to_json_value
-from reconciler.plan import ERROR, NO_OP, UPDATE, Credit, Failure, FieldChange, KeyPlan, Plan
+from reconciler import keyplan
+from reconciler.binding import Bound, bind
+from reconciler.changes import Action, Change
+from reconciler.inventory import Inventory
+from reconciler.model import DesiredKey, LiveKey, gc_paused
+from reconciler.plan import Plan, Unmanaged
 
-WEEK = 7 * 24 * 3600
-OPEN_NETWORKS = ("0.0.0.0/0", "::/0")
+
+@dataclass(frozen=True)
+class Desired:
+    """What the manifest asks for: its keys and its account-wide settings."""
+
+    keys: Sequence[DesiredKey]
+    prune: bool = False
+    ignore: Sequence[str] = ()
+    key_cap: int | None = None
+    targeted: bool = False  # --target: only these keys; unmanaged keys are left out
 
 
-def make_plan(
-    desired: Sequence[DesiredKey],
-    live: Sequence[LiveKey | Failure],
-    recorded: Mapping[str, Mapping[str, Any]],
-    now: int,
-    balance: Decimal | None = None,
-) -> Plan:
+@dataclass(frozen=True)
+class Recorded:
+    """What earlier applies recorded: address -> fingerprint, fingerprint -> write-only values."""
+
+    bindings: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
     with gc_paused():
-        keys = [
-            plan_key(i, want, have, recorded.get(want.proxy_key.fingerprint), now)
-            for i, (want, have) in enumerate(zip(desired, live, strict=True))
+        bindings = bind(desired.keys, inventory.keys, recorded.bindings)
+        changes = [
+            _plan_one(i, key, bindings.by_address[key.address], inventory, recorded, now)
+            for i, key in enumerate(desired.keys)
         ]
-    plan = Plan(keys, balance)
-    if plan.uncovered:
-        plan.notes.append(
-            f"the debits ({plan.account_debit}) exceed the account balance ({balance}) plus "
-            f"the refunds ({plan.account_refund}): updates would fail with 402 (Insufficient Balance)"
+        unmanaged = (
+            [] if desired.targeted or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
+    plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
+    _handle_unmanaged(plan, desired, unmanaged, recorded)
+    _check_account(plan, desired, inventory)
     return plan
 
 
-def plan_key(
-    index: int,
-    want: DesiredKey,
-    have: LiveKey | Failure,
-    recorded: Mapping[str, Any] | None,
-    now: int,
-) -> KeyPlan:
-    base = KeyPlan(index=index, name=want.name, proxy_key=want.proxy_key, action=ERROR)
-    if isinstance(have, Failure):
-        return replace(base, error=have)
-    changes, unverified = diff(want, have, recorded)
-    target = target_values(want, have)
-    credit = Credit.between(have.allocated_ammount, target["allocated_ammount"], have.used_ammount)
-    notes = [_unverified(name, target[name], bool(changes)) for name in unverified]
-    if recorded and recorded.get("pending"):
-        notes.append("an earlier apply was cut off after sending this key's update: it is sent again")
-    return replace(
-        base,
-        action=UPDATE if changes else NO_OP,
-        changes=changes,
-        credit=credit if changes else Credit(),
-        warnings=tuple(notes + warnings(changes, target, have, now)),
-        unchanged=len(want.managed) - len(changes) - len(unverified),
-        body=body(target),
-        live=snapshot(have),
+def _plan_one(
+    index: int, key: DesiredKey, binding: Any, inventory: Inventory, recorded: Recorded, now: int
+) -> Change:
+    failure = inventory.failures.get(key.address)
+    if failure is not None:
+        return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=failure)
+    if isinstance(binding, Bound):
+        values = recorded.values.get(binding.live.fingerprint)
+        return keyplan.existing(index, key, binding, values, now)
+    if binding.problem:
+        return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=binding.problem)
+    if not inventory.complete:
+        return Change(key.address, Action.ERROR, key.name, index, error=_UNSEEN)
+    return keyplan.missing(index, key, binding.note, now)
+
+
+def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
+    return [k for k in keys if not any(fnmatch.fnmatchcase(k.name, p) for p in desired.ignore)]
+
+
+def _handle_unmanaged(plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded) -> None:
+    was = {fp: address for address, fp in recorded.bindings.items()}
+    start = len(plan.changes)
+    for offset, live in enumerate(keys):
+        if desired.prune:
+            plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint)))
+        else:
+            plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
+
+
+def _removed_note(address: str | None) -> str:
+    if address is None:
+        return ""
+    return (
+        f"removed from the manifest (it was {address!r}): ehkeys leaves it alone; to delete it, "
+        "put it back with absent: true"
     )
 
 
-def _unverified(name: str, value: Any, updating: bool) -> str:
-    text = f"{name} is unverified: the API never reports it and no apply has recorded it"
-    return text + (f"; this update sets it to {value!r}" if updating else "")
-
-
-def diff(
-    want: DesiredKey, have: LiveKey, recorded: Mapping[str, Any] | None
-) -> tuple[tuple[FieldChange, ...], list[str]]:
-    """Changed managed fields, and the write-only fields that were never recorded."""
-    live = have.values()
-    changes, unverified = [], []
-    for name in want.managed:
-        wanted = getattr(want, name)
-        if name in live:
-            current = live[name]
-        elif recorded and recorded.get("pending"):
-            current = None  # an earlier apply was cut off after sending: unknown, send again
-        elif recorded and name in recorded:
-            current = recorded[name]
-        else:
-            unverified.append(name)
-            continue
-        if current != wanted:
-            changes.append(FieldChange(name, current, wanted))
-    return tuple(changes), unverified
-
-
-def target_values(want: DesiredKey, have: LiveKey) -> dict[str, Any]:
-    """What the key will be after the update: desired where managed, live elsewhere."""
-    live = have.values()
-    return {name: getattr(want, name) if getattr(want, name) is not None else live[name] for name in FIELDS}
-
-
-def body(target: Mapping[str, Any]) -> dict[str, Any]:
-    """The complete update body (less the proxy key): every field, limit_type explicitly."""
-    return {
-        "name": target["name"],
-        "expires_at": target["expires_at"],
-        "allocated_ammount": target["allocated_ammount"],
-        "limit_type": target["limit_type"],
-        "model_whitelist": sorted(target["model_whitelist"]),
-        "ip_whitelist": sorted_networks(target["ip_whitelist"]),
-    }
-
-
-def snapshot(have: LiveKey) -> dict[str, Any]:
-    """The live state as plain JSON values: what a saved plan compares against later."""
-    return {name: to_json_value(v) for name, v in have.values().items()}
-
-
-def warnings(changes: Sequence[FieldChange], target: Mapping[str, Any], have: LiveKey, now: int) -> list[str]:
-    found: list[str] = []
-    changed = {c.field: c for c in changes}
-    allocation = target["allocated_ammount"]
-    if "allocated_ammount" in changed and allocation < have.used_ammount:
-        found.append(
-            f"allocation {allocation:.2f} is below what the key has already used "
-            f"({have.used_ammount:.2f}): the key is exhausted at once"
+def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
+    if desired.prune and not desired.keys and inventory.count:
+        plan.problems.append(
+            "prune: true over a manifest with no keys would delete every key of the account: refused"
         )
-    expires = target["expires_at"]
-    if expires != -1 and expires <= now:
-        found.append("the key is expired")
-    elif expires != -1 and expires - now < WEEK:
-        found.append("the key expires within 7 days")
-    if not have.is_active:
-        found.append("the key is inactive; an update cannot re-activate it")
-    found.extend(_widened(changed))
-    return found
+    creates, deletes = plan.count(Action.CREATE), plan.count(Action.DELETE)
+    if desired.key_cap is not None and inventory.complete and creates:
+        after = inventory.count - deletes + creates
+        if after > desired.key_cap:
+            plan.problems.append(
+                f"the plan's {creates} create(s) would take the account to {after} keys (deletes "
+                f"counted first), over key_cap {desired.key_cap}"
+            )
+    if plan.uncovered:
+        plan.notes.append(
+            f"the debits ({plan.account_debit}) exceed the account balance ({plan.balance_before}) "
+            f"plus the refunds ({plan.account_refund}): the writes would fail with 402 (Insufficient Balance)"
+        )
+    if not inventory.complete:
+        plan.notes.append(inventory.fallback_note)
 
 
-def _widened(changed: Mapping[str, FieldChange]) -> list[str]:
-    found = []
-    models = changed.get("model_whitelist")
-    if models and not models.after:
-        found.append("model_whitelist becomes empty: every model will be allowed")
-    ips = changed.get("ip_whitelist")
-    if ips and not ips.after:
-        found.append("ip_whitelist becomes empty: every IP address will be allowed")
-    elif ips:
-        opened = [net for net in ips.added if net in OPEN_NETWORKS]
-        found.extend(f"ip_whitelist gains {net}: every IP address will be allowed" for net in opened)
-    return found
+_UNSEEN = (
+    "cannot be found: the account's key list is unavailable, so a key without proxy_key cannot be "
+    "bound (and is never created blind)"
+)

@@ -1,22 +1,25 @@
 """Plans as text (Terraform-like), JSON (the documented shape) and Markdown (PR comments).
 
-Each renderer takes `(plan, stream)`; all of them read the same KeyPlan rows and the same
-value formatting (`show`), so the three formats cannot disagree.
+Each renderer takes `(plan, stream)`. Text and Markdown render the same rows (`view.build`),
+so the two cannot disagree; JSON is the plan's own `data()`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, TextIO
 
-from reconciler.model import gc_paused, to_json_value
-from reconciler.plan import ERROR, NO_OP, UPDATE, KeyPlan, Plan
+from reconciler.changes import Action, Change
+from reconciler.model import gc_paused
+from reconciler.outcomes import Report
+from reconciler.plan import Plan
+from reconciler.view import PlanView, Row, account_effect, build, show, unmanaged_line
 
 MARKER = "<!-- ehkeys-plan -->"
-_COLOURS = {"~": "33", "!": "31", "+": "32", "-": "31", "warn": "33", "bold": "1"}
+UNCHANGED_WARNINGS = 50  # in the Markdown plan; the text plan shows every warning
+_COLOURS = {"+": "32", "~": "33", "↑": "32", "↓": "33", "-": "31", "!": "31", "warn": "33", "bold": "1"}
 
 
 class Style:
@@ -27,54 +30,7 @@ class Style:
         self.on = force if force is not None else tty and not os.environ.get("NO_COLOR")
 
     def __call__(self, kind: str, text: str) -> str:
-        return f"\033[{_COLOURS[kind]}m{text}\033[0m" if self.on else text
-
-
-def money(value: Decimal, sign: bool = False) -> str:
-    return f"{value:+,.2f}" if sign else f"{value:,.2f}"
-
-
-def show(field: str, value: Any) -> str:
-    """One field value for people: money to the cent, dates in UTC, sets as lists."""
-    if field == "allocated_ammount":
-        return money(Decimal(value))
-    if field == "expires_at":
-        if value == -1:
-            return "never"
-        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, frozenset):
-        listed: list[str] = to_json_value(value)
-        return ", ".join(listed) if listed else "[] (all)"
-    if value is None:
-        return "(unknown)"
-    return json.dumps(value) if isinstance(value, str) else str(value)
-
-
-def headline(plan: Plan) -> str:
-    return (
-        f"Plan: {plan.count(UPDATE)} to update, {plan.count(NO_OP)} unchanged, "
-        f"{plan.count(ERROR)} error{'s' if plan.count(ERROR) != 1 else ''}."
-    )
-
-
-def credit_summary(plan: Plan) -> str:
-    text = (
-        f"Credits: {money(plan.account_debit)} debited, {money(plan.account_refund)} refunded "
-        f"(est.), net {money(plan.net, sign=True)}"
-    )
-    if plan.balance_before is not None and plan.balance_after is not None:
-        text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_after)}"
-    return text
-
-
-def credit_line(key: KeyPlan) -> str:
-    c = key.credit
-    if c.account_debit:
-        return f"credit: {money(c.allocation_delta, True)} allocation, {money(c.account_debit)} debited"
-    if c.account_refund or c.allocation_delta:
-        refund = money(c.account_refund)
-        return f"credit: {money(c.allocation_delta, True)} allocation, {refund} refunded (est.)"
-    return "credit: no change"
+        return f"\033[{_COLOURS[kind]}m{text}\033[0m" if self.on and kind in _COLOURS else text
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -83,58 +39,49 @@ def credit_line(key: KeyPlan) -> str:
 @gc_paused()
 def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     style = style or Style(stream)
-    w = stream.write
-    if plan.has_changes or plan.has_errors:
-        w("ehkeys compared the manifest with the live keys. Symbols:\n")
-        w(f"  {style('~', '~')} update in place\n  {style('!', '!')} lookup failed\n\n")
-    for key in plan.keys:
-        if key.action == UPDATE:
-            _text_update(key, w, style)
-        elif key.action == ERROR and key.error:
-            w(f"  {style('!', '!')} {key.name} ({key.key}): {key.error.message}\n\n")
-    unchanged = [k for k in plan.keys if k.action == NO_OP]
-    if unchanged:
-        w(f"  = {len(unchanged)} unchanged: {_some_names(unchanged)}\n")
-        for key in unchanged:
-            for warning in key.warnings:
-                w(f"      {style('warn', 'note')}: {key.name}: {warning}\n")
-        w("\n")
-    for note in plan.notes:
-        w(f"{style('warn', 'warning')}: {note}\n")
+    view, w = build(plan), stream.write
+    if view.legend:
+        w("ehkeys compared the manifest with the account's keys. Symbols:\n")
+        w("".join(f"  {style(symbol, symbol)} {meaning}\n" for symbol, meaning in view.legend) + "\n")
+    for row in view.rows:
+        _text_row(row, w, style)
+    _text_rest(view, w, style)
     if not plan.has_changes and not plan.has_errors:
-        w("No changes. The live keys match the manifest.\n")
-    w(style("bold", headline(plan)) + "\n")
-    w(credit_summary(plan) + "\n")
+        w("No changes. The account's keys match the manifest.\n")
+    w(style("bold", view.headline) + "\n" + view.credits + "\n")
+    if view.footer:
+        w(f"Read with {view.footer}.\n")
 
 
-UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
-UNCHANGED_WARNINGS = 50  # in the Markdown plan; the text plan shows every warning
-
-
-def _some_names(keys: list[KeyPlan]) -> str:
-    names = ", ".join(k.name for k in keys[:UNCHANGED_NAMES])
-    more = len(keys) - UNCHANGED_NAMES
-    return names + (f" and {more} more" if more > 0 else "")
-
-
-def _text_update(key: KeyPlan, w: Any, style: Style) -> None:
-    w(f"  {style('~', '~')} {key.name} ({key.key})\n")
-    for change in key.changes:
-        if isinstance(change.after, frozenset):
-            w(f"      {change.field}:\n")
-            for member in change.added:
-                w(f"        {style('+', '+')} {member}\n")
-            for member in change.removed:
-                w(f"        {style('-', '-')} {member}\n")
+def _text_row(row: Row, w: Callable[[str], Any], style: Style) -> None:
+    w(f"  {style(row.symbol, row.symbol)} {row.title}\n")
+    for line in row.lines:
+        if line.kind in ("added", "removed"):
+            mark = "+" if line.kind == "added" else "-"
+            w(f"        {style(mark, mark)} {line.text}\n")
         else:
-            before, after = show(change.field, change.before), show(change.field, change.after)
-            w(f"      {change.field}: {before} -> {after}\n")
-    if key.unchanged:
-        w(f"      ({key.unchanged} unchanged field{'s' if key.unchanged != 1 else ''})\n")
-    w(f"      {credit_line(key)}\n")
-    for warning in key.warnings:
+            w(f"      {line.text}\n")
+    if row.credit:
+        w(f"      {row.credit}\n")
+    for warning in row.warnings:
         w(f"      {style('warn', 'warning')}: {warning}\n")
     w("\n")
+
+
+def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
+    if view.unchanged:
+        w(f"  = {len(view.unchanged)} unchanged: {view.unchanged_names}\n")
+        for change in view.unchanged:
+            for note in ([change.reason] if change.reason else []) + list(change.warnings):
+                w(f"      {style('warn', 'note')}: {change.name}: {note}\n")
+        w("\n")
+    if view.unmanaged:
+        w(f"  ? {len(view.unmanaged)} unmanaged (in the account, not in the manifest; left alone):\n")
+        w("".join(f"      {unmanaged_line(u)}\n" for u in view.unmanaged) + "\n")
+    for note in view.notes:
+        w(f"{style('warn', 'warning')}: {note}\n")
+    for problem in view.problems:
+        w(f"{style('!', 'error')}: {problem}\n")
 
 
 # --- json -------------------------------------------------------------------------------------
@@ -145,10 +92,26 @@ def as_json(plan: Plan, stream: TextIO) -> None:
     """The documented shape, one key per line: readable in a diff, written key by key by
     the C encoder (an indented dump goes through the pure-Python one, and a single
     document would hold every key's text in memory at once)."""
-    stream.write('{\n  "format_version": 1,\n  "keys": [')
-    for i, key in enumerate(plan.keys):
-        stream.write(("," if i else "") + "\n    " + json.dumps(key.data(), ensure_ascii=False))
-    stream.write(("\n  " if plan.keys else "") + '],\n  "summary": ' + json.dumps(plan.summary()) + "\n}\n")
+    data = plan.data()
+    stream.write('{\n  "format_version": 2,\n  "keys": [')
+    for i, key in enumerate(data.pop("keys")):
+        stream.write(("," if i else "") + "\n    " + _dumps(key))
+    stream.write(("\n  " if plan.changes else "") + "]")
+    for name in ("unmanaged", "notes", "problems", "summary"):
+        stream.write(f',\n  "{name}": {_dumps(data[name])}')
+    stream.write("\n}\n")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return float(value)  # display only: saved plans compare exact text (planfile)
+    raise TypeError(f"cannot show {type(value).__name__}")
 
 
 # --- markdown ---------------------------------------------------------------------------------
@@ -161,6 +124,10 @@ def _md(value: str) -> str:
     return value.replace("\n", " ")
 
 
+def _md_key(change: Change) -> str:
+    return f"{_md(change.name)} (`{change.key}`)" if change.target else f"{_md(change.name)} (new key)"
+
+
 @gc_paused()
 def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
     """For a PR comment: a row per key that changes or failed, unchanged keys by count.
@@ -168,63 +135,79 @@ def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
     A row per unchanged key would bury three changes under thousands of rows, and push
     the details and the credit totals past GitHub's 65,536-character limit.
     """
-    w = stream.write
-    w(f"{MARKER}\n### {title}: {headline(plan).removeprefix('Plan: ')}\n\n")
-    listed = [k for k in plan.keys if k.action != NO_OP]
-    if listed:
-        w("| Key | Action | Credit delta |\n|---|---|---|\n")
-        for key in listed:
-            delta = money(key.credit.allocation_delta, sign=True) if key.action == UPDATE else ""
-            w(f"| {_md(key.name)} (`{key.key}`) | {key.action} | {delta} |\n")
+    view, w = build(plan), stream.write
+    w(f"{MARKER}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
+    if view.rows:
+        w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
+        for row in view.rows:
+            change = row.change
+            action = change.action.label + (f" ({_md(change.reason)})" if change.reason else "")
+            credits = account_effect(change)
+            w(f"| {row.symbol} | {_md_key(change)} | {action} | {credits} |\n")
         w("\n")
-    unchanged = [k for k in plan.keys if k.action == NO_OP]
-    if unchanged:
-        w(f"{len(unchanged)} unchanged: {_md(_some_names(unchanged))}\n\n")
-    if not listed:
-        w("No changes. The live keys match the manifest.\n\n")
-    for key in listed:
-        _md_details(key, w)
-    _md_unchanged_warnings(unchanged, w)
-    for note in plan.notes:
-        w(f"> **Warning:** {_md(note)}\n\n")
-    w(f"**{credit_summary(plan).replace('->', '→')}**\n")  # numbers only: nothing to escape
+    if view.unchanged:
+        w(f"{len(view.unchanged)} unchanged: {_md(view.unchanged_names)}\n\n")
+    if not view.rows:
+        w("No changes. The account's keys match the manifest.\n\n")
+    for row in view.rows:
+        _md_details(row, w)
+    _md_lists(view, w)
+    w(f"**{view.credits.replace('->', '→')}**\n")  # numbers only: nothing to escape
+    if view.footer:
+        w(f"\n_Read with {view.footer}._\n")
 
 
-def _md_details(key: KeyPlan, w: Any) -> None:
-    what = "lookup failed" if key.error else f"{len(key.changes)} change(s)"
-    w(f"<details><summary>{_md(key.name)}: {what}</summary>\n\n")
-    if key.error:
-        w(f"{_md(key.error.message)}\n")
-    if key.changes:
+def _md_details(row: Row, w: Callable[[str], Any]) -> None:
+    change = row.change
+    what = change.action.label + (f", {len(change.fields)} field(s)" if change.fields else "")
+    w(f"<details><summary>{_md(change.name)}: {what}</summary>\n\n")
+    if change.error:
+        w(f"{_md(change.error)}\n")
+    if change.fields:
         w("| Field | Before | After |\n|---|---|---|\n")
-        for c in key.changes:
-            w(f"| {c.field} | {_md(show(c.field, c.before))} | {_md(show(c.field, c.after))} |\n")
-        w(f"\n{credit_line(key)}\n")
-    for warning in key.warnings:
+        for c in change.fields:
+            before = "" if change.action is Action.CREATE else _md(show(c.field, c.before))
+            w(f"| {c.field} | {before} | {_md(show(c.field, c.after))} |\n")
+    if row.credit:
+        w(f"\n{row.credit}\n")
+    for warning in row.warnings:
         w(f"\n- warning: {_md(warning)}")
     w("\n\n</details>\n\n")
 
 
-def _md_unchanged_warnings(unchanged: list[KeyPlan], w: Any) -> None:
-    lines = [f"- {_md(k.name)}: {_md(text)}" for k in unchanged for text in k.warnings]
-    if not lines:
-        return
-    w(f"<details><summary>Warnings on unchanged keys ({len(lines)})</summary>\n\n")
-    w("\n".join(lines[:UNCHANGED_WARNINGS]))
-    if len(lines) > UNCHANGED_WARNINGS:
-        w(f"\n- … and {len(lines) - UNCHANGED_WARNINGS} more (the text plan has them all)")
-    w("\n\n</details>\n\n")
+def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
+    if view.unmanaged:
+        w(f"<details><summary>Unmanaged keys ({len(view.unmanaged)}): in the account, not in the manifest")
+        w(
+            "</summary>\n\n"
+            + "\n".join(f"- {_md(unmanaged_line(u))}" for u in view.unmanaged)
+            + "\n\n</details>\n\n"
+        )
+    lines = [f"- {_md(c.name)}: {_md(t)}" for c in view.unchanged for t in c.warnings]
+    if lines:
+        w(f"<details><summary>Warnings on unchanged keys ({len(lines)})</summary>\n\n")
+        w("\n".join(lines[:UNCHANGED_WARNINGS]))
+        if len(lines) > UNCHANGED_WARNINGS:
+            w(f"\n- … and {len(lines) - UNCHANGED_WARNINGS} more (the text plan has them all)")
+        w("\n\n</details>\n\n")
+    for note in view.notes:
+        w(f"> **Warning:** {_md(note)}\n\n")
+    for problem in view.problems:
+        w(f"> **Error:** {_md(problem)}\n\n")
 
 
-def apply_markdown(results: list[tuple[KeyPlan, str, str]], totals: str, stream: TextIO) -> None:
-    """What an apply did, for the job summary: one row per key sent, skipped or failed."""
+def apply_markdown(report: Report, stream: TextIO) -> None:
+    """What an apply did, for the job summary: one row per change sent, skipped or failed."""
     w = stream.write
     w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
-    w("| Key | Result | Credit delta | Note |\n|---|---|---|---|\n")
-    for key, outcome, note in results:
-        delta = money(key.credit.allocation_delta, sign=True) if key.action == UPDATE else ""
-        w(f"| {_md(key.name)} (`{key.key}`) | {outcome} | {delta} | {_md(note)} |\n")
-    w(f"\n**{_md(totals).replace('-&gt;', '→')}**\n")
+    w("| | Key | Action | Result | Account credits | Note |\n|---|---|---|---|---|---|\n")
+    for r in report.results:
+        c = r.change
+        w(
+            f"| {c.action.value} | {_md_key(c)} | {c.action.label} | {r.outcome.value} "
+            f"| {account_effect(c)} | {_md(r.message)} |\n"
+        )
+    w(f"\n**{_md(' '.join(report.totals())).replace('-&gt;', '→')}**\n")
 
 
 RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

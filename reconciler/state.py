@@ -28,7 +28,8 @@ from typing import Any
 from reconciler.errors import StateError
 from reconciler.model import WRITE_ONLY, to_json_value
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added `bindings`; a version 1 file is read as one with none
+READABLE_VERSIONS = (1, 2)
 SENDING = "sending"  # the journal's write-ahead line, before an update goes out
 SNAPSHOT_EVERY = 1.0  # seconds
 
@@ -42,7 +43,8 @@ def default_path(manifests: list[str]) -> Path:
 class State:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records: dict[str, dict[str, Any]] = self._read()
+        self.records, self.bindings = self._read()
+        self._bound: dict[str, str | None] = {}  # this run's bindings (None: forgotten)
         self._dirty = False
         self._written = time.monotonic()
 
@@ -50,37 +52,30 @@ class State:
     def journal_path(self) -> Path:
         return self.path.parent / "journal.jsonl"
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        records = self._read_snapshot()
+    def _read(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        records, bindings = self._read_snapshot()
         for entry in self._journal_entries():
-            fingerprint, result = entry.get("fingerprint"), entry.get("result")
-            if not isinstance(fingerprint, str):
-                continue
-            if result == "updated":
-                values = {f: entry[f] for f in WRITE_ONLY if f in entry}
-                stamp = {"name": entry.get("name"), "applied_at": entry.get("time")}
-                records[fingerprint] = {**values, **stamp}
-            elif result == SENDING:  # sent, outcome never written: it may or may not have landed
-                records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
-        return records
+            _replay(entry, records, bindings)
+        return records, bindings
 
-    def _read_snapshot(self) -> dict[str, dict[str, Any]]:
+    def _read_snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}
+            return {}, {}
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read the state file ({exc.strerror})") from exc
         try:
             data = json.loads(text)
-            keys = data["keys"]
-            if data.get("format_version") != FORMAT_VERSION or not isinstance(keys, dict):
+            keys, bindings = data["keys"], data.get("bindings", {})
+            if data.get("format_version") not in READABLE_VERSIONS or not isinstance(keys, dict):
                 raise ValueError("unknown format")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(
                 f"{self.path}: not an ehkeys state file ({exc}); move it aside to start afresh"
             ) from exc
-        return {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
+        records = {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
+        return records, {str(a): str(f) for a, f in dict(bindings).items()}
 
     def _journal_entries(self) -> Iterator[dict[str, Any]]:
         try:
@@ -114,13 +109,32 @@ class State:
         if time.monotonic() - self._written >= SNAPSHOT_EVERY:
             self.flush()
 
+    def bind(self, address: str, fingerprint: str) -> None:
+        """Remember which live key a manifest address is (by fingerprint, never the key)."""
+        if self.bindings.get(address) != fingerprint:
+            self.bindings[address] = self._bound[address] = fingerprint
+            self._dirty = True
+
+    def forget(self, address: str) -> None:
+        """The key of this address was deleted."""
+        fingerprint = self.bindings.pop(address, None)
+        self.records.pop(fingerprint or "", None)
+        self._bound[address] = None
+        self._dirty = True
+
     def flush(self) -> None:
         """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile."""
         if not self._dirty:
             return
         with self._locked():
-            self.records = {**self._read(), **self.records}
-            payload = {"format_version": FORMAT_VERSION, "keys": dict(sorted(self.records.items()))}
+            records, bindings = self._read()
+            self.records = {**records, **self.records}
+            self.bindings = _merged(bindings, self._bound)
+            payload = {
+                "format_version": FORMAT_VERSION,
+                "bindings": dict(sorted(self.bindings.items())),
+                "keys": dict(sorted(self.records.items())),
+            }
             _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
         self._dirty = False
         self._written = time.monotonic()
@@ -135,6 +149,31 @@ class State:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
+
+
+def _replay(entry: Mapping[str, Any], records: dict[str, dict[str, Any]], bindings: dict[str, str]) -> None:
+    """One journal line over the snapshot: a write announced (pending) or its outcome."""
+    fingerprint, result, address = entry.get("fingerprint"), entry.get("result"), entry.get("address")
+    if not isinstance(fingerprint, str):
+        return
+    if result == SENDING:  # sent, outcome never written: it may or may not have landed
+        if entry.get("operation", "update") == "update":
+            records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
+        return
+    if isinstance(address, str) and entry.get("deleted"):
+        bindings.pop(address, None)
+        records.pop(fingerprint, None)
+        return
+    if isinstance(address, str) and not address.startswith("unmanaged:"):
+        bindings[address] = fingerprint
+    if result in ("updated", "applied", "sent, not verified") and "limit_type" in entry:
+        values = {f: entry[f] for f in WRITE_ONLY if f in entry}
+        records[fingerprint] = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
+
+
+def _merged(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> dict[str, str]:
+    merged = {**on_disk, **{a: f for a, f in ours.items() if f is not None}}
+    return {a: f for a, f in merged.items() if ours.get(a, f) is not None}
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -47,7 +47,7 @@ def apply(capsys: Any, text: str, *extra: str) -> tuple[int, str, str]:
 
 
 def journal() -> list[dict[str, Any]]:
-    path = Path(".ehkeys/journal.jsonl")
+    path = Path(".ehkeys/sandbox/journal.jsonl")
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -77,7 +77,7 @@ def test_auto_approve_applies_reports_and_is_idempotent(workdir: Path, capsys: A
     text = manifest_text(3, allocated_ammount=15)
     code, out, _ = apply(capsys, text, "--auto-approve")
     assert code == 0
-    assert "Apply complete: 3 updated, 0 failed, 0 skipped (changed since plan)." in out
+    assert "Apply complete: 3 applied." in out
     assert "Credits moved: -15.00 (balance 1,000.00 -> 985.00)" in out
     assert balance() == Decimal("985")
     sent = len(journal())
@@ -87,8 +87,11 @@ def test_auto_approve_applies_reports_and_is_idempotent(workdir: Path, capsys: A
 
 
 def test_nothing_to_change_sends_nothing(workdir: Path, capsys: Any) -> None:
+    code, out, _ = apply(capsys, manifest_text(3, allocated_ammount=10), "--auto-approve")
+    assert code == 0 and out.count('limit_type: (unknown) -> "daily"') == 3  # never recorded: sent once
+    sent = len(journal())
     code, out, _ = apply(capsys, manifest_text(3, allocated_ammount=10))
-    assert code == 0 and "Nothing to apply" in out and journal() == []
+    assert code == 0 and "Nothing to apply" in out and len(journal()) == sent
 
 
 def test_unmanaged_fields_survive_and_limit_type_is_sent_and_recorded(workdir: Path, capsys: Any) -> None:
@@ -98,9 +101,9 @@ def test_unmanaged_fields_survive_and_limit_type_is_sent_and_recorded(workdir: P
     key = live(0)
     assert key["model_whitelist"] == ["gpt-4o"] and key["ip_whitelist"] == ["10.0.0.0/8"]
     assert key["limit_type"] == "weekly"  # the sandbox keeps what lookup never shows
-    state = json.loads(Path(".ehkeys/state.json").read_text())
+    state = json.loads(Path(".ehkeys/sandbox/state.json").read_text())
     assert [v["limit_type"] for v in state["keys"].values()] == ["weekly"]
-    assert key_value(0) not in Path(".ehkeys/state.json").read_text()
+    assert key_value(0) not in Path(".ehkeys/sandbox/state.json").read_text()
     # a recorded limit_type that differs is a change on its own
     code, out, _ = apply(capsys, text.replace("weekly", "monthly"), "--auto-approve")
     assert 'limit_type: "weekly" -> "monthly"' in out and live(0)["limit_type"] == "monthly"
@@ -137,7 +140,7 @@ def test_refunds_come_first_so_they_can_pay_for_the_debits(workdir: Path, capsys
     text += manifest_text(1, start=0, allocated_ammount=16).split("keys:\n")[1]  # key-0: debit 6
     code, out, _ = apply(capsys, text, "--auto-approve")
     assert code == 0, out
-    assert out.index("key-1 (ek-proxy-…part): updated") < out.index("key-0 (ek-proxy-…part): updated")
+    assert out.index("key-1 (ek-proxy-…part): applied") < out.index("key-0 (ek-proxy-…part): applied")
     assert balance() == Decimal("1")
 
 
@@ -155,13 +158,13 @@ def test_a_failing_key_among_good_ones_exits_3_and_a_rerun_finishes(workdir: Pat
     assert (
         "key-1 (ek-proxy-…part): failed: HTTP 400: allocated_ammount exceeds your tier's per-key cap" in out
     )
-    assert "Apply complete: 2 updated, 1 failed, 0 skipped" in out
+    assert "Apply complete: 2 applied, 1 failed." in out
     assert balance() == Decimal("998")
     box().store.db.execute("UPDATE accounts SET per_key_cap = '10000'")
     code, out, _ = apply(capsys, text, "--auto-approve")
-    assert code == 0 and "Apply complete: 1 updated, 0 failed" in out
+    assert code == 0 and "Apply complete: 1 applied." in out
     assert balance() == Decimal("858")
-    assert [e["name"] for e in journal() if e["result"] == "updated"].count("key-0") == 1
+    assert [e["name"] for e in journal() if e["result"] == "applied"].count("key-0") == 1
 
 
 def test_saved_plan_is_applied_exactly_and_refuses_a_changed_manifest(workdir: Path, capsys: Any) -> None:
@@ -189,7 +192,7 @@ def test_saved_plan_is_applied_exactly_and_refuses_a_changed_manifest(workdir: P
     code, out, _ = apply(capsys, text, "--plan", "plan.json")
     assert code == 3
     assert "key-1 (ek-proxy-…part): skipped: changed since plan" in out
-    assert "Apply complete: 1 updated, 0 failed, 1 skipped (changed since plan)." in out
+    assert "Apply complete: 1 applied, 1 skipped." in out
     assert live(0)["allocated_ammount"] == 14 and live(1)["allocated_ammount"] == 11
     assert balance() == Decimal("995")
 
@@ -202,8 +205,8 @@ def test_the_job_summary_says_what_was_applied(
     code, _, _ = apply(capsys, manifest_text(2, allocated_ammount=15), "--auto-approve")
     text = summary.read_text()
     assert code == 0 and text.startswith("<!-- ehkeys-apply -->")
-    assert "| key-0 (`ek-proxy-…part`) | updated | +5.00 |" in text
-    assert "Apply complete: 2 updated, 0 failed, 0 skipped" in text and "→ 990.00" in text
+    assert "| ~ | key-0 (`ek-proxy-…part`) | update | applied | -5.00 |" in text
+    assert "Apply complete: 2 applied." in text and "→ 990.00" in text
 
 
 def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) -> None:

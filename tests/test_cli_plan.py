@@ -35,11 +35,20 @@ def write(workdir: Path, text: str) -> str:
     return "keys.yaml"
 
 
+def applied(capsys: Any, manifest: str) -> None:
+    """Apply once, so that the state records what the API never reports (limit_type)."""
+    assert run_cli(capsys, "apply", manifest, *sandbox_args(), "--auto-approve")[0] == 0
+
+
 def test_in_sync_plan_says_no_changes(workdir: Path, capsys: Any) -> None:
     m = write(workdir, manifest_text(3, allocated_ammount=10))
+    applied(capsys, m)
     code, out, _ = run_cli(capsys, "plan", m, *sandbox_args())
     assert code == 0
-    assert "No changes." in out and "Plan: 0 to update, 3 unchanged, 0 errors." in out
+    assert (
+        "No changes." in out and "Plan: 0 to create, 0 to update, 0 to delete, 3 unchanged, 0 errors." in out
+    )
+    assert "Read with 2 requests to the API." in out
 
 
 def test_a_command_leaves_nothing_frozen_out_of_the_collector(workdir: Path, capsys: Any) -> None:
@@ -67,26 +76,52 @@ def test_json_format_is_the_documented_shape(workdir: Path, capsys: Any) -> None
     code, out, _ = run_cli(capsys, "plan", m, *sandbox_args(), "--format", "json")
     data = json.loads(out)
     jsonschema.validate(data, resources.schema("plan"))
+    body = {"name": "key-0", "expires_at": -1, "allocated_ammount": 5.0, "limit_type": "daily"}
     assert data["keys"][0] == {
+        "address": "key-0",
         "name": "key-0",
         "key": "ek-proxy-…part",
         "action": "update",
-        "changes": {"allocated_ammount": {"before": 10.0, "after": 5.0}},
-        "credit": {"allocation_delta": -5.0, "account_debit": 0.0, "account_refund": 5.0},
-        "warnings": [
-            "limit_type is unverified: the API never reports it and no apply has recorded it; this update sets it to 'daily'"
+        "reason": None,
+        "changes": {
+            "allocated_ammount": {"before": 10.0, "after": 5.0},
+            "limit_type": {"before": None, "after": "daily"},
+        },
+        "operations": [
+            {
+                "kind": "update",
+                "body": {**body, "model_whitelist": ["gpt-4o"], "ip_whitelist": ["10.0.0.0/8"]},
+            }
         ],
+        "credit": {"allocation_delta": -5.0, "account_debit": 0.0, "account_refund": 5.0},
+        "warnings": [],
         "error": None,
     }
+    assert data["unmanaged"] == [
+        {
+            "name": "key-2",
+            "key": "ek-proxy-…part",
+            "allocated_ammount": 10.0,
+            "used_ammount": 2.0,
+            "is_active": True,
+            "note": None,
+        }
+    ]
     assert data["summary"] == {
+        "create": 0,
         "update": 2,
+        "enable": 0,
+        "disable": 0,
+        "delete": 0,
         "no_op": 0,
         "error": 0,
+        "unmanaged": 1,
         "account_debit": 0.0,
         "account_refund": 10.0,
         "net": 10.0,
         "balance_before": 1000.0,
         "balance_after": 1010.0,
+        "requests": 2,
     }
 
 
@@ -95,17 +130,17 @@ def test_a_missing_key_is_an_error_row_and_exit_1(workdir: Path, capsys: Any) ->
     text += "  - {proxy_key: '${THEIRS:-ek-proxy-someone-elses-key}', name: theirs, limit_type: daily}\n"
     code, out, _ = run_cli(capsys, "plan", write(workdir, text), *sandbox_args())
     assert code == 1
-    assert "! ghost (ek-proxy-…0000): HTTP 404: Proxy key not found" in out
-    assert "! theirs (ek-proxy-…-key): HTTP 403" in out
-    assert "Plan: 0 to update, 2 unchanged, 2 errors." in out
+    assert "! ghost (ek-proxy-…0000)\n      not found in the account: no live key has this proxy_key" in out
+    assert "! theirs (ek-proxy-…-key)\n      not found in the account" in out  # another account's key
+    assert "2 errors." in out
 
 
 def test_target_limits_the_plan(workdir: Path, capsys: Any) -> None:
     m = write(workdir, manifest_text(3, allocated_ammount=20))
     code, out, _ = run_cli(capsys, "plan", m, *sandbox_args(), "--target", "key-1")
-    assert "Plan: 1 to update, 0 unchanged, 0 errors." in out
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 unchanged, 0 errors." in out
     code, _, err = run_cli(capsys, "plan", m, *sandbox_args(), "--target", "nope")
-    assert code == 1 and "--target 'nope': no key of that name" in err
+    assert code == 1 and "--target 'nope': no key with that id or name" in err
 
 
 def test_invalid_manifest_stops_before_any_request(workdir: Path, capsys: Any) -> None:
@@ -116,21 +151,28 @@ def test_invalid_manifest_stops_before_any_request(workdir: Path, capsys: Any) -
 
 def test_drift_exit_codes_and_headline(workdir: Path, capsys: Any) -> None:
     m = write(workdir, manifest_text(3, allocated_ammount=10))
+    code, out, _ = run_cli(capsys, "drift", m, *sandbox_args())
+    assert code == 2 and out.startswith("Drift: 3 key(s) with write-only values never applied (limit_type).")
+    applied(capsys, m)
     assert run_cli(capsys, "drift", m, *sandbox_args())[0] == 0
     box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
     body = {"name": "hand-edited", "expires_at": -1, "allocated_ammount": 12, "limit_type": "daily"}
     box.store.update(key_value(1), {**body, "model_whitelist": [], "ip_whitelist": []})
     code, out, _ = run_cli(capsys, "drift", m, *sandbox_args())
     assert code == 2
-    assert out.startswith("Drift: 1 of 3 keys differ from the manifest (allocated_ammount, name)")
+    assert out.startswith("Drift: 1 key(s) differ from the manifest (allocated_ammount, name).")
+    code, out, _ = run_cli(
+        capsys, "drift", write(workdir, manifest_text(2, allocated_ammount=10)), *sandbox_args()
+    )
+    assert code == 2 and "1 unmanaged key(s) in the account" in out.splitlines()[0]
 
 
 def test_markdown_has_marker_table_and_details(workdir: Path, capsys: Any) -> None:
     m = write(workdir, manifest_text(2, allocated_ammount=12))
     code, out, _ = run_cli(capsys, "plan", m, *sandbox_args(), "--format", "markdown")
-    assert out.startswith("<!-- ehkeys-plan -->\n### ehkeys plan: 2 to update")
-    assert "| key-0 (`ek-proxy-…part`) | update | +2.00 |" in out
-    assert "<details><summary>key-0: 1 change(s)</summary>" in out
+    assert out.startswith("<!-- ehkeys-plan -->\n### ehkeys plan: 0 to create, 2 to update")
+    assert "| ~ | key-0 (`ek-proxy-…part`) | update | -2.00 |" in out
+    assert "<details><summary>key-0: update, 2 field(s)</summary>" in out
 
 
 def test_step_summary_gets_the_markdown(workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:

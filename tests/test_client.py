@@ -42,7 +42,6 @@ class Recorder:
 
 LOOKUP = {
     "name": "n",
-    "key": "ek-proxy-x",
     "user_id": "u",
     "expires_at": -1,
     "allocated_ammount": 1.5,

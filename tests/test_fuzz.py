@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import model
+from reconciler.answers import live_key
 from reconciler.apierrors import BadResponse
 from reconciler.cli import main
-from reconciler.client import Client, live_key
+from reconciler.client import Client
 from reconciler.model import LiveKey, ProxyKey
 
 from .helpers import API_KEY, key_value, manifest_text, seed_data

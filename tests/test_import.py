@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from reconciler.importer import env_name
+from reconciler.sandbox import Sandbox, seeds
 
 from .helpers import key_value, run_cli, seed_data
 
@@ -30,18 +31,42 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 
 
-def test_import_all_then_plan_is_in_sync(workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_all_edit_limit_type_apply_then_plan_is_in_sync(workdir: Path, capsys: Any) -> None:
+    """Only the account key is needed: ids, no ${VAR}; the write-only window converges."""
     code, out, _ = run_cli(capsys, "import", "--all", *SANDBOX)
-    assert code == 0
-    assert "secretpart" not in out
-    assert '"${EH_KEY_BATCH_JOBS}"' in out and "cannot report limit_type" in out
-    Path("imported.yaml").write_text(out)
-    monkeypatch.setenv("EH_KEY_KEY_0", key_value(0))
-    monkeypatch.setenv("EH_KEY_BATCH_JOBS", key_value(1))
-    monkeypatch.setenv("EH_KEY_KEY_2", key_value(2))
-    code, out, err = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
-    assert code == 0, out + err
-    assert "Plan: 0 to update, 3 unchanged, 0 errors." in out
+    assert code == 0 and "secretpart" not in out and "${" not in out
+    assert '  - id: batch-jobs\n    name: "Batch & Jobs"\n' in out and "cannot report limit_type" in out
+    assert run_cli(capsys, "validate", write("imported.yaml", out))[0] == 0
+    code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 2 and out.count('limit_type: (unknown) -> "daily"') == 3  # never recorded yet
+    edited = Path("imported.yaml").read_text().replace("limit_type: daily", "limit_type: monthly", 1)
+    Path("imported.yaml").write_text(edited)
+    code, out, _ = run_cli(capsys, "apply", "imported.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and 'limit_type: (unknown) -> "monthly"' in out
+    assert (
+        Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml")).store.key(key_value(0))["limit_type"]
+        == "monthly"
+    )
+    code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+
+
+def write(name: str, text: str) -> str:
+    Path(name).write_text(text)
+    return name
+
+
+def test_two_live_keys_of_one_name_get_distinct_ids_and_their_bindings(workdir: Path, capsys: Any) -> None:
+    data = seed_data(3)
+    data["keys"][2]["name"] = "key-0"
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    text = Path("keys/keys.yaml").read_text()
+    assert code == 0 and "  - id: key-0\n" in text and "  - id: key-0-2\n" in text
+    assert "another live key has this name" in text and "secretpart" not in text + err
+    assert run_cli(capsys, "validate", "keys/keys.yaml")[0] == 0
+    code, out, _ = run_cli(capsys, "plan", "keys/keys.yaml", *SANDBOX)
+    assert code == 0 and "0 errors" in out and "unmanaged" not in out
 
 
 def test_import_named_keys(workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +74,8 @@ def test_import_named_keys(workdir: Path, capsys: Any, monkeypatch: pytest.Monke
     code, out, _ = run_cli(capsys, "import", "--key-env", "MY_KEY", *SANDBOX)
     assert code == 0 and '"${MY_KEY}"' in out and "secretpart" not in out
     Path("one.yaml").write_text(out)
-    assert run_cli(capsys, "plan", "one.yaml", *SANDBOX, "--detailed-exitcode")[0] == 0
+    code, out, _ = run_cli(capsys, "plan", "one.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 2 and "Plan: 0 to create, 1 to update" in out and 'limit_type: (unknown) -> "daily"' in out
 
 
 def test_import_of_an_unset_variable_is_a_message(workdir: Path, capsys: Any) -> None:

@@ -21,7 +21,7 @@ NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
 ERRORS = [
     ("bad-binary.yaml", 1, 1, "", "not UTF-8"),
     ("bad-duplicate-key.yaml", 6, 5, "", "'Second' has the same proxy_key as 'First' at"),
-    ("bad-duplicate-name.yaml", 6, 5, "", "duplicate name 'Same': already used at"),
+    ("bad-duplicate-name.yaml", 6, 5, "", "duplicate name 'Same': already the id (or name) of the key at"),
     ("bad-duplicate-yaml-field.yaml", 6, 5, "", "duplicate key 'name' (first at line 4)"),
     ("bad-empty.yaml", 1, 1, "", "empty manifest"),
     ("bad-expires-format.yaml", 6, 17, "keys[0].expires_at", "ISO-8601"),

@@ -8,17 +8,24 @@ from typing import Any
 
 import pytest
 
+from reconciler import operations as ops
+from reconciler.changes import Action
+from reconciler.inventory import Inventory
 from reconciler.model import DesiredKey, LiveKey, Location, ProxyKey
-from reconciler.plan import Failure, Plan
-from reconciler.planner import make_plan, plan_key
+from reconciler.plan import Plan
+from reconciler.planner import Desired, Recorded, make_plan
 
 NOW = 1_800_000_000
 D = Decimal
+SECRET = ProxyKey("ek-proxy-abcdefgh1234")
+RECORDED = {SECRET.fingerprint: {"limit_type": "daily"}}
+THOUSAND = D(1000)
 
 
 def desired(**fields: Any) -> DesiredKey:
     base: dict[str, Any] = {
-        "proxy_key": ProxyKey("ek-proxy-abcdefgh1234"),
+        "address": fields.get("name", "prod"),
+        "proxy_key": SECRET,
         "name": "prod",
         "limit_type": "daily",
         "location": Location("m.yaml", 3, 5),
@@ -28,6 +35,7 @@ def desired(**fields: Any) -> DesiredKey:
 
 def live(**fields: Any) -> LiveKey:
     base: dict[str, Any] = {
+        "proxy_key": SECRET,
         "name": "prod",
         "expires_at": -1,
         "allocated_ammount": D(100),
@@ -39,18 +47,31 @@ def live(**fields: Any) -> LiveKey:
     return LiveKey(**{**base, **fields})
 
 
-RECORDED = {"limit_type": "daily"}
-NETS = frozenset
+def plan_of(
+    keys: list[DesiredKey],
+    lives: list[LiveKey],
+    values: dict[str, Any] | None = None,
+    bindings: dict[str, str] | None = None,
+    balance: Decimal | None = THOUSAND,
+    **settings: Any,
+) -> Plan:
+    recorded = Recorded(bindings or {}, RECORDED if values is None else values)
+    return make_plan(Desired(keys, **settings), Inventory(tuple(lives), balance), recorded, NOW)
 
-CASES = [
-    # (id, desired fields, live fields, recorded, action, changed fields, (delta, debit, refund))
-    ("in sync", {}, {}, RECORDED, "no-op", [], (0, 0, 0)),
+
+def one(want: dict[str, Any], have: dict[str, Any] | None, values: dict[str, Any] | None = None) -> Any:
+    plan = plan_of([desired(**want)], [] if have is None else [live(**have)], values)
+    return plan.changes[0]
+
+
+UPDATES = [
+    # (id, desired fields, live fields, action, changed fields, (delta, debit, refund))
+    ("in sync", {}, {}, Action.NO_OP, [], (0, 0, 0)),
     (
         "raise allocation",
         {"allocated_ammount": D(150)},
         {},
-        RECORDED,
-        "update",
+        Action.UPDATE,
         ["allocated_ammount"],
         (50, 50, 0),
     ),
@@ -58,8 +79,7 @@ CASES = [
         "lower, all unused",
         {"allocated_ammount": D(80)},
         {},
-        RECORDED,
-        "update",
+        Action.UPDATE,
         ["allocated_ammount"],
         (-20, 0, 20),
     ),
@@ -67,8 +87,7 @@ CASES = [
         "lower, partly used",
         {"allocated_ammount": D(10)},
         {},
-        RECORDED,
-        "update",
+        Action.UPDATE,
         ["allocated_ammount"],
         (-90, 0, 75),
     ),
@@ -76,57 +95,35 @@ CASES = [
         "lower, over-used",
         {"allocated_ammount": D(10)},
         {"used_ammount": D(120)},
-        RECORDED,
-        "update",
+        Action.UPDATE,
         ["allocated_ammount"],
         (-90, 0, 0),
     ),
-    ("same money, other text", {"allocated_ammount": D("100.00")}, {}, RECORDED, "no-op", [], (0, 0, 0)),
+    ("same money, other text", {"allocated_ammount": D("100.00")}, {}, Action.NO_OP, [], (0, 0, 0)),
     (
         "whitelist order ignored",
         {"model_whitelist": frozenset({"b", "a"})},
         {"model_whitelist": frozenset({"a", "b"})},
-        RECORDED,
-        "no-op",
+        Action.NO_OP,
         [],
         (0, 0, 0),
     ),
     (
         "bare ip is /32",
-        {"ip_whitelist": NETS({ip_network("1.2.3.4")})},
-        {"ip_whitelist": NETS({ip_network("1.2.3.4/32")})},
-        RECORDED,
-        "no-op",
+        {"ip_whitelist": frozenset({ip_network("1.2.3.4")})},
+        {"ip_whitelist": frozenset({ip_network("1.2.3.4/32")})},
+        Action.NO_OP,
         [],
         (0, 0, 0),
     ),
-    ("rename", {"name": "new"}, {}, RECORDED, "update", ["name"], (0, 0, 0)),
-    ("expiry", {"expires_at": 1900000000}, {}, RECORDED, "update", ["expires_at"], (0, 0, 0)),
-    (
-        "limit_type recorded differs",
-        {"limit_type": "weekly"},
-        {},
-        RECORDED,
-        "update",
-        ["limit_type"],
-        (0, 0, 0),
-    ),
-    ("limit_type never recorded", {"limit_type": "weekly"}, {}, None, "no-op", [], (0, 0, 0)),
-    (
-        "apply cut off after sending",
-        {},
-        {},
-        {"limit_type": "daily", "pending": True},
-        "update",
-        ["limit_type"],
-        (0, 0, 0),
-    ),
+    ("rename", {"name": "new", "address": "prod"}, {}, Action.UPDATE, ["name"], (0, 0, 0)),
+    ("expiry", {"expires_at": 1900000000}, {}, Action.UPDATE, ["expires_at"], (0, 0, 0)),
+    ("limit_type recorded differs", {"limit_type": "weekly"}, {}, Action.UPDATE, ["limit_type"], (0, 0, 0)),
     (
         "unmanaged fields ignored",
         {},
         {"model_whitelist": frozenset(), "expires_at": 5},
-        RECORDED,
-        "no-op",
+        Action.NO_OP,
         [],
         (0, 0, 0),
     ),
@@ -134,86 +131,295 @@ CASES = [
         "whitelist emptied",
         {"model_whitelist": frozenset()},
         {},
-        RECORDED,
-        "update",
+        Action.UPDATE,
         ["model_whitelist"],
         (0, 0, 0),
+    ),
+    ("disable", {"is_active": False}, {}, Action.DISABLE, ["is_active"], (0, 0, 0)),
+    ("enable", {"is_active": True}, {"is_active": False}, Action.ENABLE, ["is_active"], (0, 0, 0)),
+    ("is_active unmanaged", {}, {"is_active": False}, Action.NO_OP, [], (0, 0, 0)),
+    (
+        "disable and lower",
+        {"is_active": False, "allocated_ammount": D(50)},
+        {},
+        Action.DISABLE,
+        ["allocated_ammount", "is_active"],
+        (-50, 0, 50),
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("case", "want", "have", "recorded", "action", "changed", "credit"), CASES, ids=[c[0] for c in CASES]
+    ("case", "want", "have", "action", "changed", "credit"), UPDATES, ids=[c[0] for c in UPDATES]
 )
-def test_plan_key_table(
+def test_a_live_key_table(
     case: str,
     want: dict[str, Any],
     have: dict[str, Any],
-    recorded: Any,
-    action: str,
+    action: Action,
     changed: list[str],
     credit: tuple[int, int, int],
 ) -> None:
-    result = plan_key(0, desired(**want), live(**have), recorded, NOW)
-    assert result.action == action
-    assert result.changed_fields == changed
-    c = result.credit
+    change = one(want, have)
+    assert change.action is action
+    assert [f.field for f in change.fields] == changed
+    c = change.credit
     assert (c.allocation_delta, c.account_debit, c.account_refund) == tuple(D(x) for x in credit)
 
 
+def test_a_never_recorded_write_only_value_is_a_change_from_unknown() -> None:
+    change = one({"limit_type": "monthly"}, {}, values={})
+    assert change.action is Action.UPDATE
+    assert [(f.field, f.before, f.after) for f in change.fields] == [("limit_type", None, "monthly")]
+    assert change.credit.account_debit == 0 and change.credit.account_refund == 0
+
+
+def test_an_apply_cut_off_after_sending_sends_again() -> None:
+    change = one({}, {}, values={SECRET.fingerprint: {"limit_type": "daily", "pending": True}})
+    assert change.action is Action.UPDATE and any("cut off" in w for w in change.warnings)
+
+
 def test_unmanaged_fields_keep_live_values_in_the_body() -> None:
-    result = plan_key(0, desired(name="renamed"), live(expires_at=1900000000), RECORDED, NOW)
-    assert result.body == {
-        "name": "renamed",
-        "expires_at": 1900000000,
-        "allocated_ammount": D(100),
-        "limit_type": "daily",
-        "model_whitelist": ["gpt-4o"],
-        "ip_whitelist": ["10.0.0.0/8"],
-    }
+    change = one({"name": "renamed", "address": "prod"}, {"expires_at": 1900000000})
+    assert change.operations == (
+        ops.Update(
+            {
+                "name": "renamed",
+                "expires_at": 1900000000,
+                "allocated_ammount": D(100),
+                "limit_type": "daily",
+                "model_whitelist": ["gpt-4o"],
+                "ip_whitelist": ["10.0.0.0/8"],
+            }
+        ),
+    )
+
+
+OPERATIONS = [
+    # (id, desired fields, live fields, the kinds of operation, in order)
+    ("disable stops first", {"is_active": False, "name": "x", "address": "prod"}, {}, ["toggle", "update"]),
+    (
+        "enable starts last",
+        {"is_active": True, "name": "x", "address": "prod"},
+        {"is_active": False},
+        ["update", "toggle"],
+    ),
+    ("create, daily", {"proxy_key": None}, None, ["create"]),
+    (
+        "create, weekly: then set the window",
+        {"proxy_key": None, "limit_type": "weekly"},
+        None,
+        ["create", "update"],
+    ),
+    ("create, disabled", {"proxy_key": None, "is_active": False}, None, ["create", "toggle"]),
+    ("absent", {"absent": True}, {}, ["remove"]),
+    ("absent and gone", {"absent": True, "proxy_key": None}, None, []),
+]
+
+
+@pytest.mark.parametrize(("case", "want", "have", "kinds"), OPERATIONS, ids=[c[0] for c in OPERATIONS])
+def test_operations_table(
+    case: str, want: dict[str, Any], have: dict[str, Any] | None, kinds: list[str]
+) -> None:
+    want = {"allocated_ammount": D(40), **want}
+    assert [op.kind for op in one(want, have).operations] == kinds
+
+
+def test_a_create_debits_its_allocation_and_names_every_field() -> None:
+    change = one({"proxy_key": None, "allocated_ammount": D("12.50"), "expires_at": NOW + 86400 * 30}, None)
+    assert change.action is Action.CREATE and change.key == "(new)"
+    assert change.credit.account_debit == D("12.50") and change.credit.net == D("-12.50")
+    assert {f.field for f in change.fields} >= {"name", "expires_at", "allocated_ammount", "limit_type"}
+    create = change.operations[0]
+    assert isinstance(create, ops.Create) and "limit_type" not in create.body
+
+
+CANNOT_CREATE = [
+    ({"proxy_key": None}, "allocated_ammount above 0"),
+    ({"proxy_key": None, "allocated_ammount": D(5), "expires_at": NOW - 1}, "expires_at is in the past"),
+    ({"allocated_ammount": D(5)}, "no live key has this proxy_key"),
+]
+
+
+@pytest.mark.parametrize(("want", "fragment"), CANNOT_CREATE)
+def test_keys_that_cannot_be_created_are_errors(want: dict[str, Any], fragment: str) -> None:
+    change = one(want, None)
+    assert change.action is Action.ERROR and fragment in (change.error or "")
+
+
+def test_a_delete_refunds_the_unused_part_and_says_why() -> None:
+    change = one({"absent": True}, {"allocated_ammount": D(30), "used_ammount": D(10)})
+    assert change.action is Action.DELETE and change.credit.account_refund == D(20)
+    assert change.reason == "absent: true at m.yaml:3"
+
+
+@pytest.mark.parametrize(("want", "have"), [({"absent": True}, {}), ({"is_active": False}, {})])
+def test_protected_keys_are_never_deleted_or_disabled(want: dict[str, Any], have: dict[str, Any]) -> None:
+    change = one({**want, "protect": True}, have)
+    assert change.action is Action.ERROR and "protect" in (change.error or "")
+
+
+# --- binding: which live key is which manifest key -------------------------------------------
+
+OTHER = ProxyKey("ek-proxy-other0000beef")
+
+
+def test_bound_by_proxy_key_even_under_another_name() -> None:
+    plan = plan_of([desired(name="new")], [live(name="old")])
+    assert plan.changes[0].action is Action.UPDATE and plan.changes[0].fields[0].field == "name"
+
+
+def test_bound_by_the_state_record_a_rename_under_a_stable_id_is_an_update() -> None:
+    key = desired(proxy_key=None, address="api", name="renamed")
+    plan = plan_of([key], [live(name="old")], bindings={"api": SECRET.fingerprint})
+    change = plan.changes[0]
+    assert change.action is Action.UPDATE and [(f.before, f.after) for f in change.fields] == [
+        ("old", "renamed")
+    ]
+    assert not plan.unmanaged
+
+
+def test_adopted_by_name_when_exactly_one_free_key_has_it() -> None:
+    plan = plan_of([desired(proxy_key=None)], [live()])
+    assert plan.changes[0].action is Action.NO_OP and "adopted by name" in plan.changes[0].reason
+
+
+def test_two_live_keys_of_one_name_are_an_error_naming_both() -> None:
+    plan = plan_of([desired(proxy_key=None)], [live(), live(proxy_key=OTHER)])
+    change = plan.changes[0]
+    assert change.action is Action.ERROR
+    assert "ek-proxy-…1234" in (change.error or "") and "ek-proxy-…beef" in (change.error or "")
+    assert "abcdefgh" not in (change.error or "")
+
+
+def test_a_key_held_by_another_address_is_not_adopted() -> None:
+    keys = [
+        desired(proxy_key=None, address="a", allocated_ammount=D(1)),
+        desired(proxy_key=None, address="b", name="b"),
+    ]
+    plan = plan_of(keys, [live()], bindings={"b": SECRET.fingerprint})
+    assert [c.action for c in plan.changes] == [Action.CREATE, Action.UPDATE]
+
+
+def test_the_proxy_key_outranks_the_state() -> None:
+    keys = [
+        desired(proxy_key=None, address="a", name="a", allocated_ammount=D(1)),
+        desired(address="b", name="b"),
+    ]
+    plan = plan_of(keys, [live(name="b")], bindings={"a": SECRET.fingerprint})
+    assert [c.action for c in plan.changes] == [Action.CREATE, Action.NO_OP]
+
+
+# --- unmanaged keys, prune, ignore, key cap --------------------------------------------------
+
+
+def test_unmanaged_keys_are_listed_and_ignore_leaves_some_out() -> None:
+    lives = [
+        live(),
+        live(proxy_key=OTHER, name="legacy-1"),
+        live(proxy_key=ProxyKey("ek-proxy-x-9999"), name="y"),
+    ]
+    plan = plan_of([desired()], lives, ignore=("legacy-*",))
+    assert [u.live.name for u in plan.unmanaged] == ["y"]
+    assert not plan.has_changes
+
+
+def test_prune_deletes_unmanaged_keys_and_says_why() -> None:
+    plan = plan_of(
+        [desired()], [live(), live(proxy_key=OTHER, name="stray", used_ammount=D(100))], prune=True
+    )
+    delete = plan.changes[-1]
+    assert delete.action is Action.DELETE and delete.reason == "not in the manifest; prune is on"
+    assert delete.credit.account_refund == D(0)  # all of it was used
+
+
+def test_a_key_removed_from_the_manifest_is_unmanaged_and_the_plan_says_how_to_delete_it() -> None:
+    plan = plan_of([], [live()], bindings={"prod": SECRET.fingerprint})
+    assert "absent: true" in plan.unmanaged[0].note and not plan.has_changes
+
+
+def test_prune_over_an_empty_manifest_is_refused() -> None:
+    plan = plan_of([], [live()], prune=True)
+    assert plan.has_errors and "every key of the account" in plan.problems[0]
+
+
+def test_the_key_cap_counts_unmanaged_keys_and_deletes_first() -> None:
+    lives = [live(), live(proxy_key=OTHER, name="other")]
+    new = [desired(proxy_key=None, address=n, name=n, allocated_ammount=D(1)) for n in ("n1", "n2")]
+    assert plan_of([desired(), *new], lives, key_cap=3).problems  # 2 live + 2 new > 3
+    assert not plan_of([desired(absent=True), *new], lives, key_cap=3).problems  # one deleted first
+
+
+def test_apply_order_refunds_then_no_credit_then_debits() -> None:
+    keys = [
+        desired(address="up", name="up", proxy_key=ProxyKey("ek-proxy-up000001"), allocated_ammount=D(150)),
+        desired(address="off", name="off", proxy_key=ProxyKey("ek-proxy-off00001"), is_active=False),
+        desired(address="gone", name="gone", proxy_key=ProxyKey("ek-proxy-gone0001"), absent=True),
+        desired(address="new", name="new", proxy_key=None, allocated_ammount=D(5)),
+        desired(address="down", name="down", proxy_key=ProxyKey("ek-proxy-down0001"), allocated_ammount=D(5)),
+    ]
+    lives = [live(proxy_key=k.proxy_key, name=k.name) for k in keys if k.proxy_key]
+    plan = plan_of(keys, lives, values={})
+    assert [c.address for c in plan.to_apply] == ["gone", "down", "off", "up", "new"]
+
+
+def test_totals_add_up_and_errors_stay_per_key() -> None:
+    keys = [
+        desired(address="a", name="a", proxy_key=ProxyKey("ek-proxy-aaaa0001"), allocated_ammount=D(150)),
+        desired(address="b", name="b", proxy_key=ProxyKey("ek-proxy-aaaa0002")),
+        desired(address="c", name="c", proxy_key=ProxyKey("ek-proxy-aaaa0003"), allocated_ammount=D(60)),
+    ]
+    lives = [live(proxy_key=keys[0].proxy_key, name="a"), live(proxy_key=keys[2].proxy_key, name="c")]
+    plan = plan_of(
+        keys, lives, values={k.proxy_key.fingerprint: {"limit_type": "daily"} for k in keys if k.proxy_key}
+    )
+    assert [c.action for c in plan.changes] == [Action.UPDATE, Action.ERROR, Action.UPDATE]
+    assert plan.account_debit == D(50) and plan.account_refund == D(40) and plan.net == D(-10)
+    assert plan.balance_after == D(990)
+
+
+def test_debits_over_the_balance_are_flagged_but_a_refund_only_plan_is_not() -> None:
+    assert plan_of([desired(allocated_ammount=D(600))], [live()], balance=D(100)).uncovered
+    refund_only = plan_of([desired(allocated_ammount=D(50))], [live()], balance=D(-5))
+    assert not refund_only.uncovered
+    refund_only.check_guards(None, None)  # a negative balance does not refuse a refund
+
+
+def test_more_than_30_percent_deleted_is_a_mass_delete() -> None:
+    lives = [live(proxy_key=ProxyKey(f"ek-proxy-mass{i:04d}"), name=f"k{i}") for i in range(10)]
+    keys = [
+        desired(address=f"k{i}", name=f"k{i}", proxy_key=lives[i].proxy_key, absent=i < 4) for i in range(10)
+    ]
+    plan = plan_of(keys, lives)
+    assert plan.mass_delete
+    with pytest.raises(Exception, match="allow-mass-delete"):
+        plan.check_guards(None, None)
+    plan.check_guards(None, None, allow_mass_delete=True)
+
+
+def test_a_plan_of_many_keys_prints_as_its_counts() -> None:
+    """asyncio formats the task that returns a plan: its repr must not walk every key."""
+    keys = [
+        desired(address=f"k{i}", proxy_key=ProxyKey(f"ek-proxy-many{i:04d}"), name=f"k{i}")
+        for i in range(500)
+    ]
+    lives = [live(proxy_key=k.proxy_key, name=k.name) for k in keys[:499]]
+    values = {k.proxy_key.fingerprint: {"limit_type": "daily"} for k in keys if k.proxy_key}
+    assert repr(plan_of(keys, lives, values)) == "<Plan of 500 keys: 499 no-op, 1 error>"
 
 
 WARNINGS = [
     ({"allocated_ammount": D(10)}, {}, "below what the key has already used"),
-    ({"name": "x"}, {"expires_at": NOW - 10}, "the key is expired"),
-    ({"name": "x"}, {"expires_at": NOW + 3600}, "expires within 7 days"),
-    ({"name": "x"}, {"is_active": False}, "inactive; an update cannot re-activate it"),
-    ({"ip_whitelist": NETS()}, {}, "ip_whitelist becomes empty"),
-    ({"ip_whitelist": NETS({ip_network("0.0.0.0/0")})}, {}, "gains 0.0.0.0/0"),
+    ({"name": "x", "address": "prod"}, {"expires_at": NOW - 10}, "the key is expired"),
+    ({"name": "x", "address": "prod"}, {"expires_at": NOW + 3600}, "expires within 7 days"),
+    ({"name": "x", "address": "prod"}, {"is_active": False}, "set is_active: true to enable it"),
+    ({"ip_whitelist": frozenset()}, {}, "ip_whitelist becomes empty"),
+    ({"ip_whitelist": frozenset({ip_network("0.0.0.0/0")})}, {}, "gains 0.0.0.0/0"),
     ({"model_whitelist": frozenset()}, {}, "every model will be allowed"),
-    ({"limit_type": "monthly", "name": "x"}, {}, "limit_type is unverified"),
 ]
 
 
 @pytest.mark.parametrize(("want", "have", "fragment"), WARNINGS)
 def test_warnings_table(want: dict[str, Any], have: dict[str, Any], fragment: str) -> None:
-    recorded = None if "limit_type" in want else RECORDED
-    result = plan_key(0, desired(**want), live(**have), recorded, NOW)
-    assert any(fragment in w for w in result.warnings), result.warnings
-
-
-def test_errors_stay_per_key_and_totals_add_up() -> None:
-    keys = [
-        desired(proxy_key=ProxyKey("ek-proxy-aaaa0001"), name="a", allocated_ammount=D(150)),
-        desired(proxy_key=ProxyKey("ek-proxy-aaaa0002"), name="b"),
-        desired(proxy_key=ProxyKey("ek-proxy-aaaa0003"), name="c", allocated_ammount=D(60)),
-    ]
-    lives: list[LiveKey | Failure] = [live(name="a"), Failure(404, "Proxy key not found"), live(name="c")]
-    plan: Plan = make_plan(keys, lives, {}, NOW, balance=D(1000))
-    assert [k.action for k in plan.keys] == ["update", "error", "update"]
-    assert plan.account_debit == D(50) and plan.account_refund == D(40) and plan.net == D(-10)
-    assert plan.balance_after == D(990)
-    assert [k.name for k in plan.updates] == ["c", "a"]  # refunds first
-
-
-def test_debits_over_the_balance_are_flagged() -> None:
-    plan = make_plan([desired(allocated_ammount=D(600))], [live()], {}, NOW, balance=D(100))
-    assert plan.uncovered and "402" in plan.notes[0]
-
-
-def test_a_plan_of_many_keys_prints_as_its_counts() -> None:
-    """asyncio formats the task that returns a plan: its repr must not walk every key."""
-    keys = [desired(proxy_key=ProxyKey(f"ek-proxy-many{i:04d}"), name=f"k{i}") for i in range(500)]
-    lives: list[LiveKey | Failure] = [live(name=f"k{i}") for i in range(499)] + [Failure(500, "boom")]
-    text = repr(make_plan(keys, lives, {}, NOW, balance=D(1000)))
-    assert text == "<Plan of 500 keys: 0 update, 499 no-op, 1 error>"
+    change = one(want, have)
+    assert any(fragment in w for w in change.warnings), change.warnings

@@ -64,10 +64,10 @@ def test_apply_converges_under_injected_faults(
     assert code == 0
     assert _live_matches(box, n, Decimal("12.25"))
     assert box.store.account("u1")["balance"] == Decimal(10_000) - Decimal("2.25") * n
-    journal_lines = Path(".ehkeys/journal.jsonl").read_text().splitlines()
+    journal_lines = Path(".ehkeys/sandbox/journal.jsonl").read_text().splitlines()
     code, out, _ = run_cli(capsys, "apply", *argv)
     assert code == 0 and "Nothing to apply" in out
-    assert len(Path(".ehkeys/journal.jsonl").read_text().splitlines()) == len(journal_lines)
+    assert len(Path(".ehkeys/sandbox/journal.jsonl").read_text().splitlines()) == len(journal_lines)
     record(
         "fault",
         "apply of 300 changing keys under 15% 429, 5% 500, 3% dropped, 2% HTML",
@@ -93,10 +93,10 @@ class LosesUpdateAnswers(httpx.AsyncBaseTransport):
 
 def test_an_update_whose_answer_is_lost_is_verified_and_counted_once(tmp_path: Path) -> None:
     from reconciler import manifest
-    from reconciler.applier import UPDATED, Applier
+    from reconciler.applier import Applier
     from reconciler.client import Client, RetryPolicy
-    from reconciler.planner import make_plan
-    from reconciler.session import fetch_live
+    from reconciler.outcomes import Outcome
+    from reconciler.session import build_plan, desired
     from reconciler.state import State
 
     box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
@@ -110,29 +110,30 @@ def test_an_update_whose_answer_is_lost_is_verified_and_counted_once(tmp_path: P
     async def run() -> None:
         retry = RetryPolicy(attempts=3, base_delay=0.001)
         async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
-            plan = make_plan(loaded.keys, await fetch_live(client, loaded.keys), {}, int(time.time()))
             state = State(tmp_path / "state.json")
-            await Applier(client, state, results.append).run(plan.updates)
+            plan, account = await build_plan(client, desired(loaded, []), state)
+            await Applier(client, state, results.append).run(plan.to_apply, account.keys, plan.balance_before)
 
     asyncio.run(run())
     assert transport.updates == 6  # every attempt reached the server; none was answered
-    assert [r.outcome for r in results] == [UPDATED, UPDATED]
-    assert all("the lookup confirms it" in r.message for r in results)
+    assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.APPLIED]
+    assert all("the account's list confirms it" in r.message for r in results)
     assert box.store.account("u1")["balance"] == Decimal(1000 - 40)  # debited once per key
     journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
-    assert [e["result"] for e in journal].count("updated") == 2
+    assert [e["result"] for e in journal].count("applied") == 2
     record(
         "fault",
         "update answer lost after the server applied it (every attempt)",
         2,
-        "verified by lookup, reported updated, debited once",
+        "verified by the list after the wave, reported applied, debited once",
     )
 
 
-def _updated(journal: Path) -> int:
+def _sent(journal: Path) -> int:
+    """Updates announced in the journal (results follow once the wave's list has checked them)."""
     if not journal.exists():
         return 0
-    return sum('"result": "updated"' in line for line in journal.read_text().splitlines())
+    return sum('"result": "sending"' in line for line in journal.read_text().splitlines())
 
 
 def _apply_process(base: str, workdir: Path) -> subprocess.Popen[bytes]:
@@ -166,11 +167,11 @@ def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
         proc = _apply_process(base, tmp_path)
         journal = tmp_path / ".ehkeys" / "journal.jsonl"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _updated(journal) < 10:
+        while time.monotonic() < deadline and _sent(journal) < 10:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        done_before = _updated(journal)
+        done_before = _sent(journal)
         assert 10 <= done_before < n, "the kill must land mid-apply"
         rerun = _apply_process(base, tmp_path)
         assert rerun.wait(120) == 0, rerun.stderr.read() if rerun.stderr else ""
@@ -180,10 +181,10 @@ def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
     state = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())
     assert len(state["keys"]) == n
     entries = [json.loads(line) for line in journal.read_text().splitlines()]  # no torn line
-    assert len({e["fingerprint"] for e in entries if e["result"] == "updated"}) == n
+    assert len({e["fingerprint"] for e in entries if e["result"] == "applied"}) == n
     record(
         "kill",
-        f"SIGKILL of apply after {done_before} of {n} keys, then rerun",
+        f"SIGKILL of apply after {done_before} of {n} updates were sent, then rerun",
         n,
         "rerun converged; balance exact; state file and journal valid JSON",
     )

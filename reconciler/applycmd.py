@@ -1,0 +1,95 @@
+"""`ehkeys apply`: plan, check every guard before sending anything, ask, apply, report.
+
+With `--plan FILE` it applies exactly the saved plan: a changed manifest is refused, a
+change whose live state moved since is skipped, keys outside the saved plan are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reconciler import planfile, render
+from reconciler.applier import Applier
+from reconciler.changes import Action, Change
+from reconciler.commands import context, money_option, retry, step_summary
+from reconciler.errors import Refused
+from reconciler.model import frozen_heap
+from reconciler.outcomes import Outcome, Report, Result
+from reconciler.plan import Plan
+from reconciler.secretsout import SecretsFile
+from reconciler.session import build_plan, desired
+
+
+async def apply(args: argparse.Namespace) -> int:
+    max_debit = money_option(args.max_debit, "--max-debit")  # a typo fails before any request
+    expect_net = money_option(args.expect_net, "--expect-net")
+    secrets = SecretsFile(args.secrets_out) if args.secrets_out else None
+    loaded, state, target = context(args)
+    _check_writable(state)
+    with frozen_heap():
+        async with target.client(args.parallelism, retry(args)) as client:
+            plan, account = await build_plan(client, desired(loaded, args.target), state)
+            chosen, skipped = _saved(plan, args.plan, loaded.digest) if args.plan else (plan.to_apply, [])
+            plan.subset(chosen).check_guards(max_debit, expect_net, args.allow_mass_delete)
+            render.text(plan, sys.stdout)
+            if not chosen and not skipped:
+                print("\nNothing to apply: the account's keys match the manifest.")
+                return 1 if plan.has_errors else 0
+            _approve(args)
+            print("\nApplying:")
+            for result in skipped:
+                print(result.line(), flush=True)
+            applier = Applier(
+                client, state, lambda r: print(r.line(), flush=True), parallelism=args.parallelism
+            )
+            if secrets is not None:
+                applier.on_created = secrets.add
+            report = await applier.run(chosen, account.keys, plan.balance_before)
+    return _finish(report, skipped, plan)
+
+
+def _check_writable(state: object) -> None:
+    check = getattr(state, "check_writable", None)
+    if check is not None:
+        check()
+
+
+def _saved(plan: Plan, path: str, digest: str) -> tuple[list[Change], list[Result]]:
+    """The saved plan's changes that did not move; the rest are skipped, with why."""
+    saved = planfile.load(path)
+    if saved.manifest_digest != digest:
+        raise Refused(f"{path} was made from another version of the manifest: plan again; nothing was sent")
+    chosen: list[Change] = []
+    skipped: list[Result] = []
+    current = {c.address: c for c in plan.changes}
+    for change in plan.to_apply:
+        if not saved.holds(change):
+            continue  # not part of the saved plan
+        if saved.unmoved(change):
+            chosen.append(change)
+        else:
+            skipped.append(Result(change, Outcome.SKIPPED, "changed since plan (its live state moved)"))
+    for address in saved.changes.keys() - {c.address for c in plan.to_apply}:
+        change = current.get(address) or Change(address, Action.NO_OP, address)
+        skipped.append(Result(change, Outcome.SKIPPED, "changed since plan (nothing to do any more)"))
+    return chosen, skipped
+
+
+def _approve(args: argparse.Namespace) -> None:
+    if args.auto_approve or args.plan:
+        return
+    if not sys.stdin.isatty():
+        raise Refused("not a terminal: pass --auto-approve to apply without a prompt; nothing was sent")
+    print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
+    if sys.stdin.readline().strip() != "yes":
+        raise Refused("apply cancelled; nothing was sent")
+
+
+def _finish(report: Report, skipped: list[Result], plan: Plan) -> int:
+    errors = [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
+    report.results[:0] = skipped
+    report.results.extend(errors)
+    print("\n" + "\n".join(report.totals()))
+    step_summary(lambda out: render.apply_markdown(report, out))
+    return report.exit_code

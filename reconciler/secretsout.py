@@ -1,0 +1,97 @@
+"""Handing over a key's secret: `apply --secrets-out FILE` and `ehkeys reveal`.
+
+A created key's value exists only in the create answer and the account's list. ehkeys never
+writes it to a plan, the journal, the state, logs, Markdown or the job summary: only to a
+file opened 0600 that git would not track, or to a terminal. The lines are `NAME=value`,
+the EHKEYS_PROXY_KEYS format, NAME derived from the key's manifest address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.changes import Change
+from reconciler.errors import UsageError
+from reconciler.model import ProxyKey
+
+
+def variable(address: str) -> str:
+    """`EH_KEY_<ADDRESS>`: upper case, anything else as `_`."""
+    return "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", address.upper()).strip("_") or "UNNAMED")
+
+
+class SecretsFile:
+    """Appends `NAME=value` lines to a 0600 file; checked before any request is sent."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        refuse_tracked(self.path, "--secrets-out")
+        self._open().close()  # created (0600) and writable, before anything is sent
+
+    def _open(self) -> TextIO:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UsageError(f"--secrets-out {self.path}: cannot write ({exc.strerror})") from exc
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8")
+
+    def add(self, change: Change, key: ProxyKey) -> None:
+        self.add_line(f"{variable(change.address)}={key.reveal()}")
+
+    def add_line(self, line: str) -> None:
+        with self._open() as handle:
+            handle.write(line + "\n")
+
+
+def refuse_tracked(path: Path, flag: str) -> None:
+    """A secret must not land in a file that `git add` would pick up."""
+    folder = path.resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git here: nothing would track it
+    if done.returncode == 1:
+        raise UsageError(
+            f"{flag} {path}: git would track this file (it is inside a repository and not ignored); "
+            "write secrets outside the repository or to an ignored path"
+        )
+
+
+async def reveal(args: argparse.Namespace) -> int:
+    """Print the value of managed keys, read from the account's list, to a terminal or a file."""
+    from reconciler import binding, inventory
+    from reconciler.commands import context, retry
+    from reconciler.session import select
+
+    if not args.out and not sys.stdout.isatty():
+        raise UsageError("reveal prints secrets only to a terminal; use --out FILE (written 0600)")
+    out = SecretsFile(args.out) if args.out else None
+    loaded, state, target = context(args)
+    keys = select(loaded.keys, args.ids)
+    async with target.client(args.parallelism, retry(args)) as client:
+        live = await inventory.read_keys(client)
+    found = binding.bind(keys, live, state.bindings).by_address
+    missing = [k.address for k in keys if not isinstance(found[k.address], binding.Bound)]
+    if missing:
+        raise UsageError(f"{', '.join(missing)}: not found in the account (plan shows why)")
+    for key in keys:
+        bound = found[key.address]
+        assert isinstance(bound, binding.Bound)
+        line = f"{variable(key.address)}={bound.live.proxy_key.reveal()}"
+        if out is not None:
+            out.add_line(line)
+        else:
+            print(line)
+    return 0
