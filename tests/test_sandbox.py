@@ -1,4 +1,4 @@
-"""The sandbox against the API documentation in shared/electronhub-api."""
+"""The sandbox against the API documentation (tests/api-docs: copies of shared/electronhub-api)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ from reconciler.sandbox.store import credit_change
 
 from .helpers import API_KEY, ROOT, key_value, live_sandbox, sandbox, seed_data
 
-DOCS = ROOT.parent / "shared" / "electronhub-api"
-if not DOCS.is_dir():  # CI clones main with shared/ beside it
-    DOCS = Path(os.environ.get("EHKEYS_API_DOCS", ROOT / "../shared/electronhub-api"))
+DOCS = ROOT / "tests" / "api-docs"
 DOC_KEY = "ek-proxy-1234567890abcdef"
 
 

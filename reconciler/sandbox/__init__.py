@@ -11,10 +11,10 @@ import httpx
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate
-from reconciler.sandbox.seed import Faults, RateLimit, Seed
+from reconciler.sandbox.seed import Clock, Faults, RateLimit, Seed
 from reconciler.sandbox.store import Store
 
-__all__ = ["Faults", "RateLimit", "Sandbox", "SandboxTransport", "Seed", "serve"]
+__all__ = ["Clock", "Faults", "RateLimit", "Sandbox", "SandboxTransport", "Seed", "serve"]
 
 BASE_URL = "http://127.0.0.1/v1"
 
@@ -47,7 +47,7 @@ class Sandbox:
             store.reset(seed)
         elif store.is_empty:
             store.load_seed(seed)
-        return cls(store, create_app(store, seed.rate_limit, seed.faults), seed)
+        return cls(store, create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start), seed)
 
     @property
     def api_key(self) -> str:

@@ -1,17 +1,16 @@
 """The sandbox's ASGI app: the ElectronHub proxy-key API as documented in shared/electronhub-api.
 
 Order of checks, as a FastAPI service behind an edge would do them: auth (401), then the
-request shape (422), then ownership (404/403), then values (400), then money (402).
+request shape (422), then ownership (404/403), then values (400), then the tier's key cap
+on create (403), then money (402). Request bodies are checked in `validation`, answers
+shaped in `views`, and every write is one transaction of the `store`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import re
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,66 +19,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.sandbox.gate import Gate, error_body
+from reconciler.sandbox import validation as check
+from reconciler.sandbox.gate import Gate
 from reconciler.sandbox.seed import Faults, RateLimit
-from reconciler.sandbox.store import InsufficientBalance, Store
+from reconciler.sandbox.store import InsufficientBalance, KeyCapReached, KeyGone, Store
+from reconciler.sandbox.validation import ApiError
+from reconciler.sandbox.views import error_response, list_view, lookup_view, me_view
 
-LIMIT_TYPES = ("daily", "weekly", "monthly")
+__all__ = ["ApiError", "create_app"]
+
 _JWT = re.compile(r"^eyJ[\w-]*\.[\w-]+\.[\w-]*$")
-_KINDS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "insufficient_balance",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    422: "invalid_request_error",
-}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _error_response(status: int, message: str) -> Response:
-    body = error_body(status, message, _KINDS.get(status, "server_error"))
-    return Response(body, status, media_type="application/json")
-
-
-def _money(value: Decimal) -> float:
-    return float(value)  # JSON serialisation only; the store keeps exact decimals
-
-
-def _lookup_view(key: dict[str, Any]) -> dict[str, Any]:
-    """Exactly the documented lookup fields (no limit_type)."""
-    return {
-        "name": key["name"],
-        "key": key["key"],
-        "user_id": key["user_id"],
-        "expires_at": key["expires_at"],
-        "allocated_ammount": _money(key["allocated_ammount"]),
-        "used_ammount": _money(key["used_ammount"]),
-        "is_active": key["is_active"],
-        "model_whitelist": key["model_whitelist"],
-        "ip_whitelist": key["ip_whitelist"],
-        "enabled_thinking": key["enabled_thinking"],
-        "created_at": key["created_at"],
-        "last_used": key["last_used"],
-    }
-
-
-def _list_view(key: dict[str, Any]) -> dict[str, Any]:
-    view = _lookup_view(key)
-    del view["user_id"], view["enabled_thinking"]
-    return view
 
 
 class Api:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, now: Callable[[], int]) -> None:
         self.store = store
+        self.now = now
 
     # --- checks shared by every endpoint ----------------------------------------------------
 
@@ -102,34 +57,51 @@ class Api:
 
     @staticmethod
     async def body(request: Request) -> dict[str, Any]:
-        try:
-            data = json.loads(await request.body(), parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(422, "Request body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ApiError(422, "Request body must be a JSON object")
-        return data
+        return check.json_object(await request.body())
 
     def owned_key(self, account: dict[str, Any], proxy_key: Any) -> dict[str, Any]:
-        if not isinstance(proxy_key, str) or not 1 <= len(proxy_key) <= 256:
-            raise ApiError(422, "proxy_key is required and must be 1 to 256 characters")
-        key = self.store.key(proxy_key)
+        key = self.store.key(check.proxy_key(proxy_key))
         if key is None:
             raise ApiError(404, "Proxy key not found")
         if key["user_id"] != account["user_id"]:
             raise ApiError(403, "You do not own this proxy key")
         return key
 
-    # --- endpoints ---------------------------------------------------------------------------
+    async def key_in_body(self, request: Request) -> dict[str, Any]:
+        """The caller's own key named by the body's proxy_key (lookup, toggle, remove)."""
+        account = self.account(request)
+        return self.owned_key(account, (await self.body(request)).get("proxy_key"))
+
+    def key_in_path(self, request: Request) -> dict[str, Any]:
+        """The caller's own key named in the URL (the legacy routes)."""
+        return self.owned_key(self.account(request), request.path_params["key"])
+
+    # --- reads -------------------------------------------------------------------------------
 
     async def lookup(self, request: Request) -> Response:
-        account = self.account(request)
-        proxy_key = (await self.body(request)).get("proxy_key")
-        return JSONResponse(_lookup_view(self.owned_key(account, proxy_key)))
+        return JSONResponse(lookup_view(await self.key_in_body(request)))
 
     async def legacy_lookup(self, request: Request) -> Response:
+        return JSONResponse(lookup_view(self.key_in_path(request)))
+
+    async def list_keys(self, request: Request) -> Response:
         account = self.account(request)
-        return JSONResponse(_lookup_view(self.owned_key(account, request.path_params["key"])))
+        return JSONResponse([list_view(k) for k in self.store.keys_of(account["user_id"])])
+
+    async def me(self, request: Request) -> Response:
+        account = self.account(request)
+        return JSONResponse(me_view(account, self.store.keys_of(account["user_id"])))
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        account = self.account(request)
+        body = await self.body(request)
+        check.require(body, check.CREATE_REQUIRED)
+        now = self.now()
+        fields = check.create_fields(body, account["per_key_cap"], now)
+        key = _writing(self.store.create, account["user_id"], fields, now)
+        return JSONResponse(list_view(key), status_code=201)
 
     async def update(self, request: Request) -> Response:
         account = self.account(request)
@@ -141,92 +113,85 @@ class Api:
         return self._update(account, request.path_params["key"], await self.body(request))
 
     def _update(self, account: dict[str, Any], proxy_key: Any, body: dict[str, Any]) -> Response:
-        missing = [f for f in ("name", "expires_at", "allocated_ammount") if f not in body]
-        if not isinstance(proxy_key, str) or not 1 <= len(proxy_key) <= 256 or missing:
-            what = ", ".join(missing) or "proxy_key (1 to 256 characters)"
-            raise ApiError(422, f"Field required: {what}")
-        self.owned_key(account, proxy_key)
-        fields = validate_update(body, account["per_key_cap"])
-        try:
-            self.store.update(proxy_key, fields)
-        except InsufficientBalance as exc:
-            raise ApiError(402, str(exc)) from None
+        check.require(body, check.UPDATE_REQUIRED)
+        key = self.owned_key(account, proxy_key)
+        fields = check.update_fields(body, account["per_key_cap"])
+        _writing(self.store.update, key["key"], fields)
         return JSONResponse({"message": "Proxy key updated"})
 
-    async def list_keys(self, request: Request) -> Response:
-        account = self.account(request)
-        return JSONResponse([_list_view(k) for k in self.store.keys_of(account["user_id"])])
+    async def toggle(self, request: Request) -> Response:
+        return _toggled(_writing(self.store.toggle, (await self.key_in_body(request))["key"]))
 
-    async def me(self, request: Request) -> Response:
-        account = self.account(request)
-        keys = self.store.keys_of(account["user_id"])
-        used = sum((k["used_ammount"] for k in keys), Decimal(0))
-        return JSONResponse(
-            {
-                "subscription": {"tier": "sandbox", "per_key_cap": _money(account["per_key_cap"])},
-                "credits": _money(account["balance"]),
-                "usage": {"proxy_keys": len(keys), "total_used": _money(used)},
-                "history": [],
-                "endpoints": {},
-            }
-        )
+    async def legacy_toggle(self, request: Request) -> Response:
+        return _toggled(_writing(self.store.toggle, self.key_in_path(request)["key"]))
 
+    async def remove(self, request: Request) -> Response:
+        _writing(self.store.remove, (await self.key_in_body(request))["key"])
+        return JSONResponse({"message": "Proxy key deleted"})
 
-def validate_update(body: dict[str, Any], cap: Decimal) -> dict[str, Any]:
-    """The fields an update sets, with documented defaults; ApiError(400) for bad values."""
-    name = body["name"]
-    if not isinstance(name, str) or not 1 <= len(name) <= 25:
-        raise ApiError(400, "name must be a string of 1 to 25 characters")
-    expires = body["expires_at"]
-    if isinstance(expires, bool) or not isinstance(expires, int) or expires < -1:
-        raise ApiError(400, "expires_at must be an integer timestamp, or -1 for no expiration")
-    amount = body["allocated_ammount"]
-    if isinstance(amount, bool) or not isinstance(amount, (int, Decimal)):
-        raise ApiError(400, "allocated_ammount must be a number")
-    amount = Decimal(amount)
-    if not amount.is_finite() or amount < 0:
-        raise ApiError(400, "allocated_ammount must be a positive number")
-    if amount > cap:
-        raise ApiError(400, f"allocated_ammount exceeds your tier's per-key cap of {cap}")
-    limit_type = body.get("limit_type") or "daily"
-    if limit_type not in LIMIT_TYPES:
-        raise ApiError(400, "limit_type must be one of daily, weekly, monthly")
-    return {
-        "name": name,
-        "expires_at": expires,
-        "allocated_ammount": amount,
-        "limit_type": limit_type,
-        "model_whitelist": _string_list(body, "model_whitelist"),
-        "ip_whitelist": _ip_list(_string_list(body, "ip_whitelist")),
-    }
+    async def legacy_remove(self, request: Request) -> Response:
+        _writing(self.store.remove, self.key_in_path(request)["key"])
+        return JSONResponse({"message": "Proxy key deleted"})
+
+    async def remove_all(self, request: Request) -> Response:
+        _writing(self.store.remove_all, self.account(request)["user_id"])
+        return JSONResponse({"message": "Proxy keys deleted"})  # with no keys too
 
 
-def _string_list(body: dict[str, Any], field: str) -> list[str]:
-    value = body.get(field)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApiError(400, f"{field} must be a list of strings")
-    return value
+def _toggled(status: bool) -> Response:
+    return JSONResponse({"message": "Proxy key status updated", "status": status})
 
 
-def _ip_list(entries: list[str]) -> list[str]:
-    for entry in entries:
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise ApiError(400, f"Invalid IP address or CIDR block: {entry[:64]}") from None
-    return entries
+def _writing(write: Callable[..., Any], *args: Any) -> Any:
+    """A store write, its refusals as the documented answers."""
+    try:
+        return write(*args)
+    except KeyGone as exc:  # another request removed it first
+        raise ApiError(404, str(exc)) from None
+    except KeyCapReached as exc:
+        raise ApiError(403, str(exc)) from None
+    except InsufficientBalance as exc:
+        raise ApiError(402, str(exc)) from None
+
+
+def keys_clock(start: int | None, clock: Callable[[], float] = time.time) -> Callable[[], int]:
+    """The API's time in epoch seconds: real, or from `start` on (a seed's clock.start)."""
+    if start is None:
+        return lambda: int(clock())
+    origin = clock()
+    return lambda: start + int(clock() - origin)
 
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error_response(exc.status, exc.message)
+    return error_response(exc.status, exc.message)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail), exc.headers)  # 405 keeps its Allow
+
+
+async def _on_crash(request: Request, exc: Exception) -> Response:
+    return error_response(500, "Internal server error")  # the traceback goes to the server log
+
+
+def routes(api: Api) -> list[Route]:
+    """The static routes first; the legacy ones take the key in the URL."""
+    return [
+        Route("/v1/auth/proxy", api.list_keys, methods=["GET"]),
+        Route("/v1/auth/proxy/create", api.create, methods=["POST"]),
+        Route("/v1/auth/proxy/lookup", api.lookup, methods=["POST"]),
+        Route("/v1/auth/proxy/update", api.update, methods=["POST"]),
+        Route("/v1/auth/proxy/toggle", api.toggle, methods=["POST"]),
+        Route("/v1/auth/proxy/remove", api.remove, methods=["POST"]),
+        Route("/v1/auth/proxy/delete", api.remove_all, methods=["DELETE"]),
+        Route("/v1/auth/proxy/update/{key}", api.legacy_update, methods=["POST"]),
+        Route("/v1/auth/proxy/toggle/{key}", api.legacy_toggle, methods=["POST"]),
+        Route("/v1/auth/proxy/delete/{key}", api.legacy_remove, methods=["DELETE"]),
+        Route("/v1/auth/proxy/{key}", api.legacy_lookup, methods=["GET"]),
+        Route("/v1/user/me", api.me, methods=["GET"]),
+    ]
 
 
 def create_app(
@@ -234,19 +199,11 @@ def create_app(
     rate: RateLimit | None = None,
     faults: Faults | None = None,
     clock: Callable[[], float] = time.time,
+    clock_start: int | None = None,
 ) -> Gate:
     """The sandbox API behind its rate limit and fault injection."""
-    api = Api(store)
-    routes = [
-        Route("/v1/auth/proxy/lookup", api.lookup, methods=["POST"]),
-        Route("/v1/auth/proxy/update", api.update, methods=["POST"]),
-        Route("/v1/auth/proxy/update/{key}", api.legacy_update, methods=["POST"]),
-        Route("/v1/auth/proxy", api.list_keys, methods=["GET"]),
-        Route("/v1/auth/proxy/{key}", api.legacy_lookup, methods=["GET"]),
-        Route("/v1/user/me", api.me, methods=["GET"]),
-    ]
     app = Starlette(
-        routes=routes,
-        exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error},
+        routes=routes(Api(store, keys_clock(clock_start, clock))),
+        exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
     )
     return Gate(app, rate or RateLimit(), faults or Faults(), clock)

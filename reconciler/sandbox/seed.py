@@ -1,4 +1,4 @@
-"""The sandbox's seed file: accounts, keys, rate limit and faults, with sensible defaults."""
+"""The sandbox's seed file: accounts, keys, rate limit, faults and clock, with sensible defaults."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ import yaml
 
 from reconciler.errors import ConfigError
 
-T = TypeVar("T", "RateLimit", "Faults")
+T = TypeVar("T", "RateLimit", "Faults", "Clock")
 EPOCH_2024 = 1704067200
+# Proxy keys an account may hold, by tier: proxy-create.mdx, "Limitations by Tier".
+TIERS = {"free": 10, "basic": 15, "standard": 30, "pro": 50, "enterprise": 100}
+# An account that names no tier: the most keys the docs allow, so that seeds written before
+# the cap existed (the tests', the benchmarks') keep working as they did.
+DEFAULT_TIER = "enterprise"
 
 
 class BadSetting(ValueError):
-    """A rate-limit or fault setting out of its range, named by its seed section and field."""
+    """A seed setting out of its range, named by its seed section and field."""
 
     def __init__(self, section: str, field: str, value: object, rule: str) -> None:
         super().__init__(f"{section}.{field} {value!r}: {rule}")
@@ -71,19 +76,45 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Clock:
+    """The time the API reads (created_at of new keys, the future check of expires_at).
+
+    `start` (epoch seconds) sets where it starts; it then runs on in real time. The docs'
+    examples are written at 2024-01-01 (their created_at), so their create example, with an
+    expires_at of 2025-01-01, is only valid on a clock that starts before it.
+    """
+
+    start: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and not self.start >= 0:
+            raise BadSetting("clock", "start", self.start, "expected epoch seconds, 0 or more")
+
+
+@dataclass(frozen=True)
 class Seed:
     accounts: list[dict[str, Any]]
     keys: list[dict[str, Any]]
     rate_limit: RateLimit = field(default_factory=RateLimit)
     faults: Faults = field(default_factory=Faults)
+    clock: Clock = field(default_factory=Clock)
 
 
-def _account(raw: dict[str, Any]) -> dict[str, Any]:
+def _account(raw: dict[str, Any], index: int) -> dict[str, Any]:
+    where = f"accounts[{index}]"
+    tier = raw.get("tier", DEFAULT_TIER)
+    if tier not in TIERS:
+        raise BadSetting(where, "tier", tier, f"expected one of {', '.join(TIERS)}")
+    key_cap = raw.get("key_cap", TIERS[tier])
+    if isinstance(key_cap, bool) or not isinstance(key_cap, int) or key_cap < 0:
+        raise BadSetting(where, "key_cap", key_cap, "expected a whole number of keys, 0 or more")
     return {
         "user_id": str(raw["user_id"]),
         "api_key": str(raw["api_key"]),
         "balance": Decimal(str(raw.get("balance", 1000))),
         "per_key_cap": Decimal(str(raw.get("per_key_cap", 10000))),
+        "tier": tier,
+        "key_cap": key_cap,
     }
 
 
@@ -106,12 +137,12 @@ def _key(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _typed(kind: type[T], raw: dict[str, Any]) -> T:
-    """A RateLimit or Faults with every value converted to its field's type (or an error)."""
+    """A RateLimit, Faults or Clock with every value converted to its field's type (or an error)."""
     defaults = kind()
     values: dict[str, Any] = {}
     for name, value in raw.items():
         current = getattr(defaults, name)  # AttributeError: an unknown knob
-        if name == "seed":
+        if current is None:  # an optional whole number: Faults.seed, Clock.start
             values[name] = None if value is None else int(value)
         else:
             values[name] = type(current)(value)
@@ -121,15 +152,16 @@ def _typed(kind: type[T], raw: dict[str, Any]) -> T:
 def parse(data: Any, source: str = "seed") -> Seed:
     """A Seed from plain data; raises ConfigError naming the source and the bad entry."""
     try:
-        accounts = [_account(a) for a in data["accounts"]]
+        accounts = [_account(a, i) for i, a in enumerate(data["accounts"])]
         keys = [_key(k) for k in data.get("keys") or []]
         rate = _typed(RateLimit, data.get("rate_limit") or {})
         faults = _typed(Faults, data.get("faults") or {})
+        clock = _typed(Clock, data.get("clock") or {})
     except BadSetting as exc:
         raise ConfigError(f"{source}: invalid seed: {exc}") from exc
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc
-    return Seed(accounts, keys, rate, faults)
+    return Seed(accounts, keys, rate, faults, clock)
 
 
 def load(path: str | None = None) -> Seed:

@@ -1,7 +1,8 @@
 """The sandbox's state in SQLite: accounts and keys, money as exact decimal text.
 
-Every update is one IMMEDIATE transaction, so concurrent updates (from one server or
-several processes sharing a file) are serialised and credits are conserved exactly.
+Every write is one IMMEDIATE transaction (the SQL is in `ledger`), so concurrent writes
+(from one server or several processes sharing a file) are serialised and credits are
+conserved exactly.
 """
 
 from __future__ import annotations
@@ -9,18 +10,26 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from reconciler.sandbox.seed import Seed
+from reconciler.sandbox import ledger
+from reconciler.sandbox.ledger import KEY_COLUMNS as _KEY_COLUMNS
+from reconciler.sandbox.ledger import InsufficientBalance, KeyCapReached, KeyGone, credit_change
+from reconciler.sandbox.seed import DEFAULT_TIER, TIERS, Seed
 
-SCHEMA = """
+__all__ = ["InsufficientBalance", "KeyCapReached", "KeyGone", "Store", "credit_change"]
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS accounts (
     user_id TEXT PRIMARY KEY,
     api_key TEXT UNIQUE NOT NULL,
     balance TEXT NOT NULL,
-    per_key_cap TEXT NOT NULL
+    per_key_cap TEXT NOT NULL,
+    tier TEXT NOT NULL DEFAULT '{DEFAULT_TIER}',
+    key_cap INTEGER NOT NULL DEFAULT {TIERS[DEFAULT_TIER]}
 );
 CREATE TABLE IF NOT EXISTS keys (
     key TEXT PRIMARY KEY,
@@ -37,25 +46,31 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at INTEGER NOT NULL,
     last_used INTEGER
 );
+CREATE INDEX IF NOT EXISTS keys_by_user ON keys (user_id);
 """
-_KEY_COLUMNS = (
-    "key, user_id, name, expires_at, allocated_ammount, used_ammount, limit_type, "
-    "model_whitelist, ip_whitelist, is_active, enabled_thinking, created_at, last_used"
-)
-
-
-class InsufficientBalance(Exception):
-    def __init__(self, needed: Decimal, balance: Decimal) -> None:
-        super().__init__(f"Insufficient Balance: needs {needed}, account has {balance}")
+# Columns added since the first release: a sandbox.db made before them gains them on open.
+_ADDED_COLUMNS = {
+    "tier": f"TEXT NOT NULL DEFAULT '{DEFAULT_TIER}'",
+    "key_cap": f"INTEGER NOT NULL DEFAULT {TIERS[DEFAULT_TIER]}",
+}
 
 
 class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
+        self._writing = threading.Lock()  # one transaction at a time on this connection
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        with self.transaction() as db:
+            have = {row["name"] for row in db.execute("PRAGMA table_info(accounts)")}
+            for name, declaration in _ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE accounts ADD COLUMN {name} {declaration}")
 
     @property
     def is_empty(self) -> bool:
@@ -64,23 +79,26 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._writing:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def load_seed(self, seed: Seed) -> None:
         with self.transaction() as db:
             for a in seed.accounts:
+                row = (a["user_id"], a["api_key"], str(a["balance"]), str(a["per_key_cap"]))
                 db.execute(
-                    "INSERT INTO accounts VALUES (?, ?, ?, ?)",
-                    (a["user_id"], a["api_key"], str(a["balance"]), str(a["per_key_cap"])),
+                    "INSERT INTO accounts (user_id, api_key, balance, per_key_cap, tier, key_cap) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (*row, a["tier"], a["key_cap"]),
                 )
             for k in seed.keys:
-                db.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({','.join('?' * 13)})", _row(k))
+                ledger.insert(db, k)
 
     def reset(self, seed: Seed) -> None:
         with self.transaction() as db:
@@ -99,8 +117,7 @@ class Store:
         return _account(row)
 
     def key(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key = ?", (key,)).fetchone()
-        return _key(row) if row else None
+        return _select_key(self.db, key)
 
     def keys_of(self, user_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
@@ -109,7 +126,7 @@ class Store:
         )
         return [_key(r) for r in rows]
 
-    # --- the one write -------------------------------------------------------------------
+    # --- writes: one transaction each (see ledger) -------------------------------------------
 
     def update(self, key: str, fields: dict[str, Any]) -> Decimal:
         """Replace a key's mutable fields and move credits; returns the balance change.
@@ -119,58 +136,31 @@ class Store:
         min(old - new, max(old - used, 0)).
         """
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT k.allocated_ammount, k.used_ammount, a.balance, a.user_id "
-                "FROM keys k JOIN accounts a ON a.user_id = k.user_id WHERE k.key = ?",
-                (key,),
-            ).fetchone()
-            old, used, balance = (Decimal(row[i]) for i in range(3))
-            change = credit_change(old, fields["allocated_ammount"], used)
-            if balance + change < 0:
-                raise InsufficientBalance(-change, balance)
-            db.execute(
-                "UPDATE keys SET name = ?, expires_at = ?, allocated_ammount = ?, limit_type = ?, "
-                "model_whitelist = ?, ip_whitelist = ? WHERE key = ?",
-                (
-                    fields["name"],
-                    fields["expires_at"],
-                    str(fields["allocated_ammount"]),
-                    fields["limit_type"],
-                    json.dumps(fields["model_whitelist"]),
-                    json.dumps(fields["ip_whitelist"]),
-                    key,
-                ),
-            )
-            db.execute(
-                "UPDATE accounts SET balance = ? WHERE user_id = ?",
-                (str(balance + change), row["user_id"]),
-            )
-        return change
+            return ledger.update(db, key, fields)
+
+    def create(self, user_id: str, fields: dict[str, Any], now: int) -> dict[str, Any]:
+        """A new key, its allocation debited (KeyCapReached, InsufficientBalance: none made)."""
+        with self.transaction() as db:
+            found = _select_key(db, ledger.create(db, user_id, fields, now))
+        assert found is not None
+        return found
+
+    def toggle(self, key: str) -> bool:
+        with self.transaction() as db:
+            return ledger.toggle(db, key)
+
+    def remove(self, key: str) -> Decimal:
+        with self.transaction() as db:
+            return ledger.remove(db, key)
+
+    def remove_all(self, user_id: str) -> Decimal:
+        with self.transaction() as db:
+            return ledger.remove_all(db, user_id)
 
 
-def credit_change(old: Decimal, new: Decimal, used: Decimal) -> Decimal:
-    """The account's balance change when an allocation goes from `old` to `new`."""
-    if new >= old:
-        return -(new - old)
-    return min(old - new, max(old - used, Decimal(0)))
-
-
-def _row(k: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        k["key"],
-        k["user_id"],
-        k["name"],
-        k["expires_at"],
-        str(k["allocated_ammount"]),
-        str(k["used_ammount"]),
-        k["limit_type"],
-        json.dumps(k["model_whitelist"]),
-        json.dumps(k["ip_whitelist"]),
-        int(k["is_active"]),
-        int(k["enabled_thinking"]),
-        k["created_at"],
-        k["last_used"],
-    )
+def _select_key(db: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    row = db.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key = ?", (key,)).fetchone()
+    return _key(row) if row else None
 
 
 def _key(row: sqlite3.Row) -> dict[str, Any]:
