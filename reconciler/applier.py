@@ -112,7 +112,8 @@ class Applier:
         verdict = verify(sending, self.latest, self.known, self.state.bindings)
         if verdict.created is not None and sending.target is None:
             self.on_created(sending.change, verdict.created)  # adopted after a lost answer
-        result = Result(sending.change, verdict.outcome, verdict.message)
+        shown = verdict.key.display if verdict.key else ""
+        result = Result(sending.change, verdict.outcome, verdict.message, shown)
         self._journal(sending.change, verdict.key, self._outcome_entry(result, verdict))
         self._record(sending, verdict)
         return result

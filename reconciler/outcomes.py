@@ -26,9 +26,14 @@ class Result:
     change: Change
     outcome: Outcome
     message: str = ""
+    key: str = ""  # the redacted key it ended on (a created key's, once known)
+
+    @property
+    def shown_key(self) -> str:
+        return self.key or ("a new key" if self.change.target is None else self.change.key)
 
     def line(self) -> str:
-        text = f"  {self.outcome.mark} {self.change.name} ({self.change.key}): {self.outcome.value}"
+        text = f"  {self.outcome.mark} {self.change.name} ({self.shown_key}): {self.outcome.value}"
         return text + (f": {self.message}" if self.message.strip() else "")
 
 

@@ -124,8 +124,10 @@ def _md(value: str) -> str:
     return value.replace("\n", " ")
 
 
-def _md_key(change: Change) -> str:
-    return f"{_md(change.name)} (`{change.key}`)" if change.target else f"{_md(change.name)} (new key)"
+def _md_key(change: Change, key: str = "") -> str:
+    if key or change.target:
+        return f"{_md(change.name)} (`{key or change.key}`)"
+    return f"{_md(change.name)} (new key)"
 
 
 @gc_paused()
@@ -204,7 +206,7 @@ def apply_markdown(report: Report, stream: TextIO) -> None:
     for r in report.results:
         c = r.change
         w(
-            f"| {c.action.value} | {_md_key(c)} | {c.action.label} | {r.outcome.value} "
+            f"| {c.action.value} | {_md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
             f"| {account_effect(c)} | {_md(r.message)} |\n"
         )
     w(f"\n**{_md(' '.join(report.totals())).replace('-&gt;', '→')}**\n")
