@@ -6,7 +6,9 @@ ehkeys last set (limit_type): the API cannot report them, so this is the only wa
 The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
 each update goes out, and a line with its result once the lookup has checked it, each one
 write of a whole line. A killed apply loses nothing: an update sent but never confirmed
-replays as *pending*, which the next plan treats as unknown and sends again.
+replays as *pending*, which the next plan treats as unknown and sends again. A line the
+disk cut short (full, or over a size limit) raises StateError, so the caller sends nothing;
+when loading, a torn or undecodable line is skipped with a warning, never fatal.
 
 Loading the state replays the journal over the state file, which is a snapshot rewritten
 atomically (temp file, fsync, rename) at most every SNAPSHOT_EVERY seconds during an apply
@@ -16,8 +18,10 @@ and at its end: the cost per key stays constant instead of a whole-file rewrite 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
 import tempfile
 import time
@@ -31,6 +35,12 @@ from reconciler.model import WRITE_ONLY, to_json_value
 FORMAT_VERSION = 1
 SENDING = "sending"  # the journal's write-ahead line, before an update goes out
 SNAPSHOT_EVERY = 1.0  # seconds
+WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
+
+log = logging.getLogger("ehkeys")
+_write = os.write  # the one call that puts journal bytes on disk (a seam for tests)
+
+Records = dict[str, dict[str, Any]]
 
 
 def default_path(manifests: list[str]) -> Path:
@@ -42,7 +52,7 @@ def default_path(manifests: list[str]) -> Path:
 class State:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records: dict[str, dict[str, Any]] = self._read()
+        self.records: Records = self._read(warn=True)
         self._dirty = False
         self._written = time.monotonic()
 
@@ -50,9 +60,13 @@ class State:
     def journal_path(self) -> Path:
         return self.path.parent / "journal.jsonl"
 
-    def _read(self) -> dict[str, dict[str, Any]]:
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / ".state.lock"
+
+    def _read(self, warn: bool = False) -> Records:
         records = self._read_snapshot()
-        for entry in self._journal_entries():
+        for entry in self._journal_entries(warn):
             fingerprint, result = entry.get("fingerprint"), entry.get("result")
             if not isinstance(fingerprint, str):
                 continue
@@ -64,13 +78,16 @@ class State:
                 records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
         return records
 
-    def _read_snapshot(self) -> dict[str, dict[str, Any]]:
+    def _read_snapshot(self) -> Records:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot read the state file ({exc.strerror})") from exc
+            raise StateError(f"{self.path}: cannot read the state file ({_why(exc)})") from exc
+        return self._parse_snapshot(text)
+
+    def _parse_snapshot(self, text: str) -> Records:
         try:
             data = json.loads(text)
             keys = data["keys"]
@@ -82,23 +99,24 @@ class State:
             ) from exc
         return {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
 
-    def _journal_entries(self) -> Iterator[dict[str, Any]]:
+    def _journal_entries(self, warn: bool) -> Iterator[dict[str, Any]]:
         try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+            raw = self.journal_path.read_bytes()
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StateError(f"{self.journal_path}: cannot read the journal ({exc.strerror})") from exc
-        for line in lines:
-            with contextlib.suppress(ValueError):  # a line cut by a crash is skipped, not fatal
-                entry = json.loads(line)
-                if isinstance(entry, dict):
-                    yield entry
+            raise StateError(f"{self.journal_path}: cannot read the journal ({_why(exc)})") from exc
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            entry = _journal_line(line)
+            if entry is not None:
+                yield entry
+            elif warn and line.strip():
+                log.warning("%s:%d: skipped a torn or unreadable journal line", self.journal_path, number)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / ".state.lock", "a") as lock:
+        with open(self.lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -126,15 +144,53 @@ class State:
         self._written = time.monotonic()
 
     def journal(self, entry: Mapping[str, Any]) -> None:
-        """Append one line with a single write, so no line is ever torn by a kill."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Append one line with a single write, so no line is ever torn by a kill. A line
+        the disk does not take whole raises StateError naming the journal: send nothing."""
         record = {"time": _now_iso(), **entry}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _append_line(self.journal_path, line.encode())
+        except OSError as exc:
+            raise StateError(
+                f"{self.journal_path}: cannot append to the journal ({_why(exc)}); "
+                f"nothing more is sent: free some space, {WHERE_ELSE}"
+            ) from exc
+
+
+def _journal_line(line: bytes) -> dict[str, Any] | None:
+    """One journal entry, or None for a blank, torn or undecodable line."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _append_line(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _ends_mid_line(fd):  # an earlier write was cut short: end that line first
+            data = b"\n" + data
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _ends_mid_line(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may take fewer bytes than given (a full disk, a file size limit): write the
+    rest, and raise when the disk takes none."""
+    view = memoryview(data)
+    while view:
+        written = _write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -149,6 +205,12 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _why(exc: OSError) -> str:
+    """The reason, and the path it is about when that is not the one the message names."""
+    reason = exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if isinstance(exc, (FileExistsError, NotADirectoryError)) else reason
 
 
 def _now_iso() -> str:

@@ -1,0 +1,140 @@
+"""The state file and the journal when the disk misbehaves: full, read-only, corrupt, shared."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from reconciler import state as state_module
+from reconciler.errors import StateError
+from reconciler.sandbox import Sandbox, seeds
+from reconciler.state import State
+
+from .helpers import API_KEY, ROOT, key_value, live_sandbox, manifest_text, run_cli, seed_data
+from .reliability_log import record
+
+AS_ROOT = os.geteuid() == 0  # root writes through file modes: those cases need another obstacle
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    (tmp_path / "keys.yaml").write_text(manifest_text(2, allocated_ammount=30))
+    return tmp_path
+
+
+def sandbox_cli(capsys: Any, command: str, *extra: str) -> tuple[int, str, str]:
+    return run_cli(capsys, command, "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", *extra)
+
+
+def sandbox_allocation(i: int) -> Decimal:
+    key = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml")).store.key(key_value(i))
+    assert key is not None
+    return Decimal(key["allocated_ammount"])
+
+
+# --- 1. a journal line the disk cuts short -----------------------------------------------------
+
+
+def half_then_full_disk() -> Any:
+    calls = []
+
+    def write(fd: int, data: Any) -> int:
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, bytes(data[: len(data) // 2]))
+
+    return write
+
+
+def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = State(tmp_path / "state.json")
+    state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
+    monkeypatch.setattr(state_module, "_write", half_then_full_disk())
+    with pytest.raises(StateError, match=r"journal\.jsonl: cannot append to the journal \(No space left"):
+        state.journal({"fingerprint": "sha256:two", "result": "sending", "key": "ek-proxy-…0002"})
+    monkeypatch.undo()
+    state.journal({"fingerprint": "sha256:three", "result": "updated", "limit_type": "monthly"})
+    records = State(tmp_path / "state.json").records
+    assert {k: v.get("limit_type") for k, v in records.items()} == {
+        "sha256:one": "weekly",
+        "sha256:three": "monthly",  # the line after the torn one is whole
+    }
+    assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
+
+
+def test_a_file_size_limit_during_apply_sends_nothing_and_later_plans_work(tmp_path: Path) -> None:
+    (tmp_path / "keys.yaml").write_text(manifest_text(1, allocated_ammount=30, name="Café ☕"))
+    journal = tmp_path / ".ehkeys" / "journal.jsonl"
+    journal.parent.mkdir()
+    journal.write_text("\n" * 3900)  # the next line crosses the 4096-byte limit below
+    with live_sandbox(tmp_path, seed_data(1)) as base:
+        applied = _apply_with_file_limit(tmp_path, base, 4096)
+        allocated = _live_allocation(base)
+        plan = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", "keys.yaml", "--base-url", base],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+        )
+    assert applied.returncode == 1, applied.stderr
+    assert "journal.jsonl: cannot append to the journal" in applied.stderr
+    assert "internal error" not in applied.stderr + plan.stderr
+    assert allocated == Decimal(10)  # the update never went out
+    assert plan.returncode == 0 and "1 to update" in plan.stdout
+    record(
+        "files",
+        "a journal line cut short by a file size limit (RLIMIT_FSIZE) during apply",
+        1,
+        "exit 1 naming the journal, nothing sent; the next plan skips the torn line",
+    )
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "ELECTRONHUB_API_KEY": API_KEY, "PYTHONPATH": str(ROOT)}
+
+
+def _apply_with_file_limit(workdir: Path, base: str, limit: int) -> subprocess.CompletedProcess[str]:
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    argv = [sys.executable, "-m", "reconciler", "apply", "keys.yaml", "--auto-approve", "--base-url", base]
+    return subprocess.run(
+        argv, cwd=workdir, env=_env(), capture_output=True, text=True, preexec_fn=limit_file_size
+    )
+
+
+def _live_allocation(base: str) -> Decimal:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+        keys = http.get("/auth/proxy").json()
+    return next(Decimal(str(k["allocated_ammount"])) for k in keys if k["key"] == key_value(0))
+
+
+def test_a_torn_non_utf8_journal_line_is_skipped_with_a_warning(
+    workdir: Path, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = json.dumps({"fingerprint": "sha256:x", "result": "updated", "limit_type": "weekly"})
+    journal = workdir / ".ehkeys" / "journal.jsonl"
+    journal.parent.mkdir()
+    journal.write_bytes(f"{good}\n".encode() + '{"key": "ek-proxy-…'.encode()[:-2] + f"\n{good}\n".encode())
+    code, out, err = sandbox_cli(capsys, "plan")
+    assert code == 0 and "2 to update" in out
+    assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
+    assert "internal error" not in err
+    record("files", "a journal with a torn line that is not UTF-8", 1, "plan warns, skips the line, works")
