@@ -123,23 +123,45 @@ class State:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def check_writable(self) -> None:
+        """Raise StateError naming the path when the state directory, state file, journal or
+        lock cannot be written: call it before sending anything."""
+        probes = [(self.path.parent, _probe_dir)]
+        probes += [(p, _probe_file) for p in (self.path, self.journal_path, self.lock_path)]
+        for path, probe in probes:
+            try:
+                probe(path)
+            except OSError as exc:
+                reason = _why(exc)
+                raise StateError(f"{path}: cannot write ({reason}); nothing was sent: {WHERE_ELSE}") from exc
+
     def record(self, fingerprint: str, name: str, values: Mapping[str, Any]) -> None:
         """Remember the write-only values just applied to one key (the journal line is the
-        durable record; the snapshot follows within SNAPSHOT_EVERY seconds)."""
+        durable record; the snapshot follows within SNAPSHOT_EVERY seconds, and a snapshot
+        that cannot be written now is retried, and reported, by the final flush)."""
         entry = {k: to_json_value(v) for k, v in values.items()}
         self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
         self._dirty = True
         if time.monotonic() - self._written >= SNAPSHOT_EVERY:
-            self.flush()
+            self._written = time.monotonic()
+            with contextlib.suppress(StateError):
+                self.flush()
 
     def flush(self) -> None:
-        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile."""
+        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile;
+        raises StateError (never a bare OSError) when it cannot."""
         if not self._dirty:
             return
-        with self._locked():
-            self.records = {**self._read(), **self.records}
-            payload = {"format_version": FORMAT_VERSION, "keys": dict(sorted(self.records.items()))}
-            _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        try:
+            with self._locked():
+                self.records = {**self._read(), **self.records}
+                payload = {"format_version": FORMAT_VERSION, "keys": dict(sorted(self.records.items()))}
+                _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise StateError(
+                f"{self.path}: cannot save the state ({_why(exc)}); every confirmed update is in the "
+                f"journal {self.journal_path}, which the next run replays: {WHERE_ELSE}"
+            ) from exc
         self._dirty = False
         self._written = time.monotonic()
 
@@ -191,6 +213,19 @@ def _write_all(fd: int, data: bytes) -> None:
         if written <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]
+
+
+def _probe_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path, prefix=".state-", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _probe_file(path: Path) -> None:
+    """An existing file must open for writing (opened to append, and left as it was)."""
+    if path.exists() or path.is_symlink():
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -138,3 +138,89 @@ def test_a_torn_non_utf8_journal_line_is_skipped_with_a_warning(
     assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
     assert "internal error" not in err
     record("files", "a journal with a torn line that is not UTF-8", 1, "plan warns, skips the line, works")
+
+
+# --- 2. a state directory that cannot be written ------------------------------------------------
+
+
+def blocked_state(tmp_path: Path, how: str) -> Path:
+    """A state path that reads but cannot be written (root writes through file modes, so most
+    obstacles here are ones no mode can lift)."""
+    (tmp_path / "ro").mkdir()
+    if how == "read-only directory":
+        (tmp_path / "ro").chmod(0o555)
+    elif how == "journal linked into a missing directory":
+        (tmp_path / "ro" / "journal.jsonl").symlink_to(tmp_path / "gone" / "journal.jsonl")
+    else:
+        (tmp_path / "ro" / ".state.lock").mkdir()  # the snapshot's lock cannot be taken
+    return tmp_path / "ro" / "state.json"
+
+
+HOW = [
+    pytest.param("read-only directory", marks=pytest.mark.skipif(AS_ROOT, reason="root ignores modes")),
+    "journal linked into a missing directory",
+    "lock that is a directory",
+]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_check_writable_names_the_path_and_suggests_state(tmp_path: Path, how: str) -> None:
+    state = State(blocked_state(tmp_path, how))
+    with pytest.raises(StateError) as caught:
+        state.check_writable()
+    assert f"{tmp_path / 'ro'}" in str(caught.value)
+    assert "nothing was sent" in str(caught.value) and "--state PATH" in str(caught.value)
+    record("files", f"state check before apply: {how}", 1, "StateError naming the path, suggesting --state")
+
+
+def test_check_writable_leaves_a_writable_place_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text('{"format_version": 1, "keys": {}}')
+    State(tmp_path / "state.json").check_writable()
+    State(tmp_path / "new" / "state.json").check_writable()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "state.json"]
+    assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_a_snapshot_that_cannot_be_written_is_a_state_error_after_the_journal(tmp_path: Path) -> None:
+    state = State(blocked_state(tmp_path, "lock that is a directory"))
+    state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
+    state.record("sha256:one", "one", {"limit_type": "weekly"})
+    with pytest.raises(StateError, match=r"state\.json: cannot save the state .* journal"):
+        state.flush()
+    assert State(tmp_path / "ro" / "other.json").records["sha256:one"]["limit_type"] == "weekly"
+
+
+def test_a_periodic_snapshot_that_fails_waits_for_the_final_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "SNAPSHOT_EVERY", 0.0)
+    state = State(blocked_state(tmp_path, "lock that is a directory"))
+    state.record("sha256:one", "one", {"limit_type": "weekly"})  # the apply goes on
+    with pytest.raises(StateError):
+        state.flush()
+
+
+NOT_SENT = [
+    pytest.param("read-only directory", marks=pytest.mark.skipif(AS_ROOT, reason="root ignores modes")),
+    "journal linked into a missing directory",
+]
+
+
+@pytest.mark.parametrize("how", NOT_SENT)
+def test_apply_that_cannot_journal_sends_nothing_and_says_where(workdir: Path, capsys: Any, how: str) -> None:
+    blocked_state(workdir, how)
+    code, out, err = sandbox_cli(capsys, "apply", "--auto-approve", "--state", "ro/state.json")
+    assert code == 1
+    assert "ehkeys: error: ro/" in err and "--state PATH" in err
+    assert "internal error" not in err
+    assert [sandbox_allocation(i) for i in range(2)] == [Decimal(10), Decimal(10)]
+    record("files", f"apply with the state in a {how}", 1, "exit 1 naming the path; nothing sent")
+
+
+def test_apply_that_cannot_save_the_snapshot_says_so_and_where(workdir: Path, capsys: Any) -> None:
+    blocked_state(workdir, "lock that is a directory")
+    code, out, err = sandbox_cli(capsys, "apply", "--auto-approve", "--state", "ro/state.json")
+    assert code == 1
+    assert "ehkeys: error: ro/" in err and "--state PATH" in err
+    assert "internal error" not in err
+    record("files", "apply whose state snapshot cannot be written", 1, "exit 1 naming the path, no traceback")
