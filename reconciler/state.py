@@ -13,6 +13,8 @@ when loading, a torn or undecodable line is skipped with a warning, never fatal.
 Loading the state replays the journal over the state file, which is a snapshot rewritten
 atomically (temp file, fsync, rename) at most every SNAPSHOT_EVERY seconds during an apply
 and at its end: the cost per key stays constant instead of a whole-file rewrite per key.
+Another apply may write the snapshot meanwhile: records merge one by one, the newest
+`applied_at` winning, so a record this process did not touch never overwrites a newer one.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: Records = self._read(warn=True)
+        self._touched: set[str] = set()  # fingerprints this process recorded
         self._dirty = False
         self._written = time.monotonic()
 
@@ -83,6 +86,11 @@ class State:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
+        except UnicodeDecodeError as exc:
+            raise StateError(
+                f"{self.path}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state "
+                f"file; move it aside to start afresh (the journal {self.journal_path} replays what it holds)"
+            ) from exc
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read the state file ({_why(exc)})") from exc
         return self._parse_snapshot(text)
@@ -141,6 +149,7 @@ class State:
         that cannot be written now is retried, and reported, by the final flush)."""
         entry = {k: to_json_value(v) for k, v in values.items()}
         self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+        self._touched.add(fingerprint)
         self._dirty = True
         if time.monotonic() - self._written >= SNAPSHOT_EVERY:
             self._written = time.monotonic()
@@ -154,7 +163,7 @@ class State:
             return
         try:
             with self._locked():
-                self.records = {**self._read(), **self.records}
+                self.records = self._merged(self._read())
                 payload = {"format_version": FORMAT_VERSION, "keys": dict(sorted(self.records.items()))}
                 _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
@@ -164,6 +173,15 @@ class State:
             ) from exc
         self._dirty = False
         self._written = time.monotonic()
+
+    def _merged(self, disk: Records) -> Records:
+        """Per record, the newest wins; one this process did not touch never replaces disk's."""
+        merged = dict(disk)
+        for fingerprint, ours in self.records.items():
+            theirs = disk.get(fingerprint)
+            if theirs is None or (fingerprint in self._touched and _applied_at(ours) >= _applied_at(theirs)):
+                merged[fingerprint] = ours
+        return merged
 
     def journal(self, entry: Mapping[str, Any]) -> None:
         """Append one line with a single write, so no line is ever torn by a kill. A line
@@ -240,6 +258,10 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _applied_at(record: Mapping[str, Any]) -> str:
+    return str(record.get("applied_at") or "")
 
 
 def _why(exc: OSError) -> str:

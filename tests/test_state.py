@@ -224,3 +224,35 @@ def test_apply_that_cannot_save_the_snapshot_says_so_and_where(workdir: Path, ca
     assert "ehkeys: error: ro/" in err and "--state PATH" in err
     assert "internal error" not in err
     record("files", "apply whose state snapshot cannot be written", 1, "exit 1 naming the path, no traceback")
+
+
+# --- 3. a corrupt state file, and two applies sharing one ---------------------------------------
+
+
+def test_a_state_file_that_is_not_utf8_is_a_clear_error(workdir: Path, capsys: Any) -> None:
+    (workdir / ".ehkeys").mkdir()
+    (workdir / ".ehkeys" / "state.json").write_bytes(b'{"format_version": 1, "keys": {"\xff\xfe": {}}}')
+    code, out, err = sandbox_cli(capsys, "plan")
+    assert code == 1
+    assert "state.json: not UTF-8 text (bad byte at offset 32)" in err
+    assert "move it aside" in err and "internal error" not in err
+    record("files", "a state file that is not UTF-8", 1, "exit 1: says so and how to recover")
+
+
+def test_two_states_on_one_file_keep_each_others_newer_records(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    old = {"limit_type": "daily", "name": "a", "applied_at": "2020-01-01T00:00:00Z"}
+    path.write_text(json.dumps({"format_version": 1, "keys": {"sha256:a": old}}))
+    first, second = State(path), State(path)
+    second.record("sha256:a", "a", {"limit_type": "monthly"})
+    second.flush()
+    first.record("sha256:b", "b", {"limit_type": "weekly"})
+    first.flush()
+    keys = json.loads(path.read_text())["keys"]
+    assert {k: v["limit_type"] for k, v in keys.items()} == {"sha256:a": "monthly", "sha256:b": "weekly"}
+    record(
+        "concurrency",
+        "two applies flushing one state file, each with a stale copy of the other's",
+        2,
+        "merged per record: the newer applied_at wins, nothing clobbered",
+    )
