@@ -114,7 +114,7 @@ def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int |
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
     diagnostics.extend(_duplicates(keys))
-    result = LoadResult(None, sorted(diagnostics))
+    result = LoadResult(None, sorted(set(diagnostics)))  # a schema may say one thing twice
     if not result.errors and files:
         result.manifest = Manifest(tuple(keys), tuple(files))
     return result

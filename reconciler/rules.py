@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.model import CENT, IPNetwork, ProxyKey, parse_network, scrub
+from reconciler.model import CENT, IPNetwork, ProxyKey, parse_network
 
 LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
@@ -195,7 +195,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         op = ">=" if kind == "minimum" else ">"
         yield (), f"must be {op} {expected}" + got, False
     else:
-        yield (), "invalid value" if secret else scrub(error.message), False
+        yield (), "invalid value" if secret else error.message, False
 
 
 def _unknown(extra: str, allowed: list[str]) -> str:
@@ -212,5 +212,5 @@ def _length_rule(schema: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = scrub(repr(value) if not isinstance(value, Decimal) else str(value))
+    text = repr(value) if not isinstance(value, Decimal) else str(value)  # scrubbed when printed
     return text if len(text) <= 40 else text[:37] + "..."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -14,6 +15,7 @@ from reconciler import manifest
 from reconciler.cli import main
 
 from .conftest import MANIFESTS, ROOT
+from .reliability_log import record
 
 NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
 
@@ -103,7 +105,7 @@ def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
     for fixture in sorted(MANIFESTS.glob("*.yaml")):
         main(["validate", "--format", "json", str(fixture)])
     out, err = capsys.readouterr()
-    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222"):
+    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222", "sentinelsecret7777"):
         assert secret not in out + err
 
 
@@ -196,3 +198,18 @@ def test_validate_starts_without_the_http_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[-2] == "0 []"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_manifest_keyed_by_proxy_keys_never_prints_them(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--format", fmt, str(MANIFESTS / "bad-keyed-by-proxy-key.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert "sentinelsecret7777" not in out + err
+    if fmt == "json":
+        out = json.dumps(json.loads(out), ensure_ascii=False)
+    assert "unknown field 'ek-proxy-…7777'" in out  # in the message, and in the path:
+    assert "keys[0].ek-proxy-…7777" in out
+    assert out.count("missing required field 'name'") == 1
+    record("secret", f"a manifest keyed by its proxy keys, validate --format {fmt}", 1, "every key redacted")
