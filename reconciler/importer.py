@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.apierrors import ApiError
 from reconciler.client import Client, live_key
 from reconciler.errors import UsageError
 from reconciler.manifest import environment
-from reconciler.model import LiveKey, ProxyKey, sorted_networks
+from reconciler.model import MAX_EXPIRY, LiveKey, ProxyKey, iso, sorted_networks
 
 HEADER = """\
 # yaml-language-server: $schema=schemas/manifest.schema.json
@@ -27,6 +26,9 @@ HEADER = """\
 version: 1
 keys:
 """
+
+
+UNVERIFIED = "  # UNVERIFIED: the API cannot report limit_type; set it"
 
 
 def env_name(name: str, taken: set[str]) -> str:
@@ -39,16 +41,25 @@ def env_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def expiry(epoch: int) -> tuple[str, str]:
+    """expires_at as the manifest writes it, and a note when no manifest may ask for it."""
+    if epoch == -1:
+        return "never", ""
+    if 0 <= epoch <= MAX_EXPIRY:
+        return iso(epoch), ""
+    return str(epoch), f"  # {iso(epoch)}: no manifest may ask for this expiry; set one"
+
+
 def entry(var: str, key: LiveKey, secret: str | None = None) -> str:
-    expiry = (
-        "never"
-        if key.expires_at == -1
-        else datetime.fromtimestamp(key.expires_at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    expires, expires_note = expiry(key.expires_at)
+    notes = {
+        "limit_type": "  # UNVERIFIED: the API cannot report limit_type; set it",
+        "expires_at": expires_note,
+    }
     fields: list[tuple[str, Any]] = [
         ("proxy_key", f"${{{var}}}"),
         ("name", key.name),
-        ("expires_at", expiry),
+        ("expires_at", expires),
         ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
         ("limit_type", "daily"),
         ("model_whitelist", sorted(key.model_whitelist)),
@@ -57,8 +68,7 @@ def entry(var: str, key: LiveKey, secret: str | None = None) -> str:
     lines = []
     for i, (field, value) in enumerate(fields):
         text = value if field in ("expires_at", "allocated_ammount") else json.dumps(value)
-        note = "  # UNVERIFIED: the API cannot report limit_type; set it" if field == "limit_type" else ""
-        lines.append(("  - " if i == 0 else "    ") + f"{field}: {text}{note}")
+        lines.append(("  - " if i == 0 else "    ") + f"{field}: {text}{notes.get(field, '')}")
     if not key.is_active:
         lines.insert(0, "  # this key is inactive; an update cannot re-activate it")
     if secret:

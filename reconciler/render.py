@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TextIO
 
-from reconciler.model import gc_paused, to_json_value
+from reconciler.model import gc_paused, iso, to_json_value
 from reconciler.plan import ERROR, NO_OP, UPDATE, KeyPlan, Plan
 
 MARKER = "<!-- ehkeys-plan -->"
@@ -41,7 +40,7 @@ def show(field: str, value: Any) -> str:
     if field == "expires_at":
         if value == -1:
             return "never"
-        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(value)
     if isinstance(value, frozenset):
         listed: list[str] = to_json_value(value)
         return ", ".join(listed) if listed else "[] (all)"

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.model import CENT, IPNetwork, ProxyKey, parse_network
+from reconciler.model import CENT, MAX_EXPIRY, IPNetwork, ProxyKey, iso, parse_network
 
 LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
@@ -75,10 +75,10 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
 
 def expiry(value: Any) -> int:
     """Epoch seconds from an int, 'never', or an ISO-8601 date/datetime (UTC if no zone)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if value == "never":
+    if value == -1 or value == "never":
         return -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(value, str(value))
     text = str(value).strip()
     try:
         if len(text) == 10:
@@ -90,7 +90,15 @@ def expiry(value: Any) -> int:
         raise FieldError(f"impossible date or time {text!r}: {exc}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
+    return _in_range(int(moment.timestamp()), text)
+
+
+def _in_range(epoch: int, text: str) -> int:
+    if epoch > MAX_EXPIRY:
+        raise FieldError(f"{text!r} is after {iso(MAX_EXPIRY)}, the latest expiry ehkeys accepts")
+    if epoch < 0:
+        raise FieldError(f"{text!r} is before 1970: write -1 or 'never' for no expiry")
+    return epoch
 
 
 def _money(value: Any, cap: Decimal) -> Decimal:
@@ -137,16 +145,12 @@ def field_warnings(name: str, raw: Any, value: Any, now: int | None) -> Iterator
     if name == "expires_at" and value != -1:
         current = int(time.time()) if now is None else now
         if value <= current:
-            yield f"expires_at is in the past ({_iso(value)}): the key is expired"
+            yield f"expires_at is in the past ({iso(value)}): the key is expired"
         elif value - current < _WEEK:
-            yield f"expires_at is within 7 days ({_iso(value)})"
+            yield f"expires_at is within 7 days ({iso(value)})"
     if name == "ip_whitelist":
         for net in sorted(str(n) for n in value if n.prefixlen == 0):
             yield f"{net} allows every IP address"
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- messages for schema errors ----------------------------------------------------------
@@ -159,7 +163,10 @@ _EXPECTED = {
     "object": "a mapping",
     "boolean": "true or false",
 }
-_EXPIRES = "must be epoch seconds (an integer >= -1), 'never', or an ISO-8601 date or datetime"
+_EXPIRES = (
+    f"must be epoch seconds (an integer from -1 to {MAX_EXPIRY}, which is {iso(MAX_EXPIRY)}), "
+    "'never', or an ISO-8601 date or datetime"
+)
 
 Message = tuple[tuple[Any, ...], str, bool]
 
@@ -191,8 +198,8 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), f"must be {expected!r}" + got, False
     elif kind in ("minLength", "maxLength"):
         yield (), f"{_length_rule(schema)} (got {len(instance)})", False
-    elif kind in ("minimum", "exclusiveMinimum"):
-        op = ">=" if kind == "minimum" else ">"
+    elif kind in ("minimum", "exclusiveMinimum", "maximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<="}[kind]
         yield (), f"must be {op} {expected}" + got, False
     else:
         yield (), "invalid value" if secret else error.message, False

@@ -10,11 +10,13 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler import manifest
 from reconciler.cli import main
 
 from .conftest import MANIFESTS, ROOT
+from .helpers import run_cli, seed_data
 from .reliability_log import record
 
 NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
@@ -26,8 +28,16 @@ ERRORS = [
     ("bad-duplicate-name.yaml", 6, 5, "", "duplicate name 'Same': already used at"),
     ("bad-duplicate-yaml-field.yaml", 6, 5, "", "duplicate key 'name' (first at line 4)"),
     ("bad-empty.yaml", 1, 1, "", "empty manifest"),
+    (
+        "bad-expires-after-9999.yaml",
+        6,
+        17,
+        "keys[0].expires_at",
+        "to 253402300799, which is 9999-12-31T23:59:59Z",
+    ),
     ("bad-expires-format.yaml", 6, 17, "keys[0].expires_at", "ISO-8601"),
     ("bad-host-bits.yaml", 6, 32, "keys[0].ip_whitelist[1]", "did you mean '192.168.1.0/24'"),
+    ("bad-huge-allocation.yaml", 6, 24, "keys[0].allocated_ammount", "must be <= 1000000000000"),
     ("bad-impossible-date.yaml", 6, 17, "keys[0].expires_at", "impossible date"),
     ("bad-ip.yaml", 6, 20, "keys[0].ip_whitelist[0]", "'300.1.2.3' is not an IP address"),
     ("bad-limit-type.yaml", 5, 17, "keys[0].limit_type", "one of daily, weekly, monthly"),
@@ -213,3 +223,43 @@ def test_a_manifest_keyed_by_proxy_keys_never_prints_them(
     assert "keys[0].ek-proxy-…7777" in out
     assert out.count("missing required field 'name'") == 1
     record("secret", f"a manifest keyed by its proxy keys, validate --format {fmt}", 1, "every key redacted")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("9999-12-31T23:59:59-01:00", "is after 9999-12-31T23:59:59Z, the latest expiry ehkeys accepts"),
+        ("1969-12-31T23:59:59Z", "is before 1970: write -1 or 'never' for no expiry"),
+        ("0001-01-01", "is before 1970"),
+    ],
+)
+def test_expiry_dates_outside_what_the_api_counts_are_refused(
+    tmp_path: Path, text: str, fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - proxy_key: ${X:-ek-proxy-k-0001}\n    name: K\n"
+        f"    limit_type: daily\n    expires_at: {text}\n"
+    )
+    assert main(["validate", str(path)]) == 1
+    assert f"m.yaml:6:17: keys[0].expires_at: '{text}' {fragment}" in capsys.readouterr().out
+    record("input", f"expires_at {text}", 1, "refused with a message naming the bound")
+
+
+def test_a_live_expiry_beyond_9999_is_shown_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(1, expires_at=99_999_999_999_999)))
+    Path("m.yaml").write_text(
+        "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-test-000000-secretpart}', name: key-0,"
+        " limit_type: daily, expires_at: 2030-01-01}\n"
+    )
+    sandbox = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+    code, out, err = run_cli(capsys, "plan", "m.yaml", *sandbox)
+    assert code == 0, err
+    assert "99999999999999 (epoch seconds, after 9999)" in out and "2030-01-01T00:00:00Z" in out
+    code, out, err = run_cli(capsys, "import", "--all", *sandbox)
+    assert code == 0, err
+    assert "expires_at: 99999999999999  # 99999999999999 (epoch seconds, after 9999)" in out
+    record("input", "a live key whose expiry is beyond year 9999 (plan, import)", 2, "shown as a number")
