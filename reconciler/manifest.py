@@ -167,6 +167,7 @@ class _FileLoader:
             self.report((), "empty manifest: expected a mapping with 'version' and 'keys'")
             return []
         self._schema_check()
+        self._misread_check()
         data = self.doc.data
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             return []
@@ -192,6 +193,13 @@ class _FileLoader:
             self.bad_paths.add(path)
             for where, message, at_key in rules.schema_messages(error):
                 self.report(path + where, message, key=at_key)
+
+    def _misread_check(self) -> None:
+        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x."""
+        for path, text in self.doc.misread.items():
+            if path and path[-1] in rules.NUMERIC_FIELDS:
+                self.bad_paths.add(path)
+                self.report(path, rules.misread_number(text))
 
     def _keys(self, data: dict[str, Any]) -> list[DesiredKey]:
         cap = data.get("per_key_cap", DEFAULT_CAP)

@@ -153,6 +153,22 @@ def field_warnings(name: str, raw: Any, value: Any, now: int | None) -> Iterator
             yield f"{net} allows every IP address"
 
 
+NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount")
+
+
+def misread_number(text: str) -> str:
+    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write."""
+    value = int(text[2:], 8 if text[1] == "o" else 16) if text[:2] in ("0o", "0x") else int(text)
+    if text[:2] == "0x":
+        return f"{text} is hexadecimal: write it in decimal, {value}"
+    if text[:2] == "0o":
+        return f"{text} is octal: write it in decimal, {value}"
+    digits = text.lstrip("+-")
+    if set(digits) <= set("01234567"):
+        return f"{text} has a leading zero, so YAML 1.1 tools read octal {int(digits, 8)}: write {value}"
+    return f"{text} has a leading zero, so YAML 1.1 tools read text, not a number: write {value}"
+
+
 # --- messages for schema errors ----------------------------------------------------------
 
 _EXPECTED = {

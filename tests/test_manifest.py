@@ -36,10 +36,19 @@ ERRORS = [
         "to 253402300799, which is 9999-12-31T23:59:59Z",
     ),
     ("bad-expires-format.yaml", 6, 17, "keys[0].expires_at", "ISO-8601"),
+    ("bad-exponent-amount.yaml", 6, 24, "keys[0].allocated_ammount", "must be <= 1000000000000 (got 1E+30)"),
+    (
+        "bad-hex-amount.yaml",
+        6,
+        24,
+        "keys[0].allocated_ammount",
+        "0x32 is hexadecimal: write it in decimal, 50",
+    ),
     ("bad-host-bits.yaml", 6, 32, "keys[0].ip_whitelist[1]", "did you mean '192.168.1.0/24'"),
     ("bad-huge-allocation.yaml", 6, 24, "keys[0].allocated_ammount", "must be <= 1000000000000"),
     ("bad-impossible-date.yaml", 6, 17, "keys[0].expires_at", "impossible date"),
     ("bad-ip.yaml", 6, 20, "keys[0].ip_whitelist[0]", "'300.1.2.3' is not an IP address"),
+    ("bad-leading-zero-amount.yaml", 6, 24, "keys[0].allocated_ammount", "read octal 40: write 50"),
     ("bad-limit-type.yaml", 5, 17, "keys[0].limit_type", "one of daily, weekly, monthly"),
     ("bad-missing-limit-type.yaml", 3, 5, "keys[0]", "the API never reports limit_type"),
     ("bad-missing-name.yaml", 3, 5, "keys[0]", "missing required field 'name'"),
@@ -47,6 +56,7 @@ ERRORS = [
     ("bad-negative-allocation.yaml", 6, 24, "keys[0].allocated_ammount", ">= 0"),
     ("bad-not-a-proxy-key.yaml", 3, 16, "keys[0].proxy_key", "must start with 'ek-proxy-'"),
     ("bad-over-cap.yaml", 7, 24, "keys[0].allocated_ammount", "exceeds the per-key cap of 500"),
+    ("bad-sexagesimal-amount.yaml", 6, 24, "keys[0].allocated_ammount", "must be a number (got '1:30')"),
     ("bad-sub-cent.yaml", 6, 24, "keys[0].allocated_ammount", "more than 2 decimal places"),
     ("bad-tab.yaml", 3, 1, "", "invalid YAML"),
     ("bad-top-level-list.yaml", 1, 1, "", "must be a mapping"),
@@ -263,3 +273,17 @@ def test_a_live_expiry_beyond_9999_is_shown_not_a_crash(
     assert code == 0, err
     assert "expires_at: 99999999999999  # 99999999999999 (epoch seconds, after 9999)" in out
     record("input", "a live key whose expiry is beyond year 9999 (plan, import)", 2, "shown as a number")
+
+
+def test_scalars_read_as_yaml_1_2_like_the_editor_shows_them() -> None:
+    result = manifest.load([str(MANIFESTS / "ok-yaml12-scalars.yaml")], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    key = result.manifest.keys[0]
+    assert key.name == "yes" and key.model_whitelist == frozenset({"on", "1:30"})
+    assert key.allocated_ammount == Decimal(100)
+    record(
+        "input",
+        "YAML 1.1 number forms: 050, 0x32, 1:30, 1e30, yes, on",
+        6,
+        "read as YAML 1.2; forms a reader could misread refused, naming the decimal",
+    )
