@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,12 +20,14 @@ from typing import Any
 import jsonschema
 
 from reconciler import resources, rules
-from reconciler.diagnostics import WARNING, Diagnostic
+from reconciler.diagnostics import ERROR, WARNING, Diagnostic
 from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
 from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_CAP = Decimal(10000)
+PROXY_KEYS = "EHKEYS_PROXY_KEYS"
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -78,12 +81,41 @@ def environment() -> dict[str, str]:
     """The variables `${VAR}` reads: the process environment, plus the `NAME=value` lines of
     EHKEYS_PROXY_KEYS, so that CI can hold every proxy key in one secret. A variable set on
     its own wins."""
-    extra: dict[str, str] = {}
-    for line in os.environ.get("EHKEYS_PROXY_KEYS", "").splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and name and not name.startswith("#"):
-            extra[name.strip()] = value.strip()
-    return {**extra, **os.environ}
+    return checked_environment()[0]
+
+
+def checked_environment() -> tuple[dict[str, str], list[Diagnostic]]:
+    """environment(), and what is wrong with the lines of EHKEYS_PROXY_KEYS."""
+    extra, problems = proxy_key_lines(os.environ.get(PROXY_KEYS, ""))
+    return {**extra, **os.environ}, problems
+
+
+def proxy_key_lines(text: str) -> tuple[dict[str, str], list[Diagnostic]]:
+    """`NAME=value` lines (blank lines and `#` comments aside). A line of another shape, or a
+    NAME given twice, is a diagnostic naming the line and the NAME, never the value."""
+    found: dict[str, tuple[int, str]] = {}
+    problems: list[Diagnostic] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if (not name and not sep) or name.startswith("#"):
+            continue
+        if not sep or not _VAR_NAME.fullmatch(name):
+            problems.append(_line_problem(number, "", "not a NAME=value line: ignored", WARNING))
+        elif name in found:
+            problems.append(_repeated(number, name, *found[name], value))
+        else:
+            found[name] = (number, value)
+    return {name: value for name, (_, value) in found.items()}, problems
+
+
+def _repeated(number: int, name: str, first: int, first_value: str, value: str) -> Diagnostic:
+    if value == first_value:
+        return _line_problem(number, name, f"set again, to the same value (first on line {first})", WARNING)
+    return _line_problem(number, name, f"set again, to another value (first on line {first}): keep one")
+
+
+def _line_problem(number: int, name: str, message: str, severity: str = ERROR) -> Diagnostic:
+    return Diagnostic(PROXY_KEYS, number, 1, name, message, severity)
 
 
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
@@ -107,10 +139,13 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
 def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None) -> LoadResult:
     """Every problem in every file, not just the first; a Manifest only when none is an error."""
     files, diagnostics = expand_paths(inputs)
+    if env is None:
+        env, problems = checked_environment()
+        diagnostics.extend(problems)
     keys: list[DesiredKey] = []
     with gc_paused():
         for file in files:
-            loader = _FileLoader(file, environment() if env is None else env, now)
+            loader = _FileLoader(file, env, now)
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
     diagnostics.extend(_duplicates(keys))

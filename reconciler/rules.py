@@ -55,16 +55,16 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
 
     def substitute(match: re.Match[str]) -> str:
         var, default = match.group(1), match.group(2)
-        if var in env:
+        if env.get(var):
             return env[var]
         if default is None:
-            missing.append(var)
+            missing.append(f"{var} is {'empty' if var in env else 'not set'}")
             return ""
-        return default
+        return default  # as the shell's ${VAR:-default}: when VAR is unset or empty
 
     value = _ENV_REF.sub(substitute, raw)
     if missing:
-        raise FieldError(f"environment variable {missing[0]} is not set (and has no :- default)")
+        raise FieldError(f"environment variable {missing[0]} (and has no :- default)")
     if not value.startswith("ek-proxy-"):
         source = "the value" if raw == value else "the value from the environment"
         raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")

@@ -287,3 +287,49 @@ def test_scalars_read_as_yaml_1_2_like_the_editor_shows_them() -> None:
         6,
         "read as YAML 1.2; forms a reader could misread refused, naming the decimal",
     )
+
+
+def test_an_empty_variable_takes_the_default_as_in_the_shell() -> None:
+    result = manifest.load([str(MANIFESTS / "warn-expired.yaml")], env={"EH_A": ""}, now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert result.manifest.keys[0].proxy_key.reveal() == "ek-proxy-aaaaaaaaaaaa1111"
+    record("input", "${VAR:-default} with VAR set but empty", 1, "the default, as in the shell")
+
+
+def test_an_empty_variable_without_default_says_empty(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nkeys:\n  - {proxy_key: '${EH_E}', name: e, limit_type: daily}\n")
+    result = manifest.load([str(path)], env={"EH_E": ""}, now=NOW)
+    assert [e.message for e in result.errors] == [
+        "environment variable EH_E is empty (and has no :- default)"
+    ]
+
+
+def test_bad_lines_of_the_ci_secret_are_named_by_line_never_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nkeys:\n  - {proxy_key: '${EH_ONE}', name: one, limit_type: daily}\n")
+    lines = [
+        "# one line per key",
+        "EH_ONE=ek-proxy-secretone0000001",
+        "ek-proxy-pastedwithoutname0002",  # 3: garbage
+        "",
+        "EH_ONE=ek-proxy-secretother000003",  # 5: the same NAME, another key
+        "EH_TWO=ek-proxy-secrettwo0000004",
+        "EH_TWO=ek-proxy-secrettwo0000004",  # 7: the same NAME, the same key
+    ]
+    monkeypatch.setenv("EHKEYS_PROXY_KEYS", "\n".join(lines))
+    assert main(["validate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "EHKEYS_PROXY_KEYS:3:1: warning: not a NAME=value line: ignored" in out
+    assert "EHKEYS_PROXY_KEYS:5:1: EH_ONE: set again, to another value (first on line 2): keep one" in out
+    assert "EHKEYS_PROXY_KEYS:7:1: warning: EH_TWO: set again, to the same value (first on line 6)" in out
+    for secret in ("secretone", "pastedwithoutname", "secretother", "secrettwo"):
+        assert secret not in out + err
+    record(
+        "secret",
+        "EHKEYS_PROXY_KEYS with a line that is not NAME=value, and NAMEs given twice",
+        2,
+        "reported by line number and NAME, never a value",
+    )
