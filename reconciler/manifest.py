@@ -273,7 +273,7 @@ class _FileLoader:
                 for item, message in exc.problems:
                     self.report(path if item is None else (*path, item), message)
                 continue
-            for warning in rules.field_warnings(name, value, values[name], self.now):
+            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
                 self.report(path, warning, warn=True)
         if failed or "proxy_key" not in values or "name" not in values:
             return None

@@ -51,26 +51,56 @@ def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal) -> An
 
 
 def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
+    """The key, its surrounding whitespace stripped (a trailing newline in a secret is common;
+    field_warnings says so); whitespace inside it is an error."""
+    value, source = _substituted(raw, env)
+    value = value.strip()
+    if not value.startswith("ek-proxy-"):
+        raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
+    if any(c.isspace() for c in value):
+        raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
+    if not 1 <= len(value) <= 256:
+        raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
+    return ProxyKey(value)
+
+
+def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """The value with its ${VAR} references replaced, and where it came from, for messages."""
     missing: list[str] = []
+    sources: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
         var, default = match.group(1), match.group(2)
         if env.get(var):
+            sources.append(var)
             return env[var]
         if default is None:
             missing.append(f"{var} is {'empty' if var in env else 'not set'}")
             return ""
+        sources.append(f"the default of {var}")
         return default  # as the shell's ${VAR:-default}: when VAR is unset or empty
 
     value = _ENV_REF.sub(substitute, raw)
     if missing:
         raise FieldError(f"environment variable {missing[0]} (and has no :- default)")
-    if not value.startswith("ek-proxy-"):
-        source = "the value" if raw == value else "the value from the environment"
-        raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
-    if not 1 <= len(value) <= 256:
-        raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
-    return ProxyKey(value)
+    return value, "the value" + (f" from {' and '.join(sources)}" if sources else "")
+
+
+_SPACES = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
+
+
+def _kinds(text: str) -> str:
+    """Which whitespace a secret holds, named without showing any of it."""
+    found = sorted({_SPACES.get(c, "other whitespace") for c in text if c.isspace()})
+    return " and ".join(found)
+
+
+def _stripped_warnings(raw: str, env: Mapping[str, str]) -> Iterator[str]:
+    value, source = _substituted(raw, env)
+    lead, trail = value[: len(value) - len(value.lstrip())], value[len(value.rstrip()) :]
+    if lead or trail:
+        where = " and ".join(side for side, part in (("leading", lead), ("trailing", trail)) if part)
+        yield f"{source} has {where} whitespace ({_kinds(lead + trail)}): ehkeys stripped it; fix the source"
 
 
 def expiry(value: Any) -> int:
@@ -139,9 +169,13 @@ def _network(entry: str) -> IPNetwork:
     raise FieldError(f"{entry!r} has host bits set; did you mean {str(loose)!r}?")
 
 
-def field_warnings(name: str, raw: Any, value: Any, now: int | None) -> Iterator[str]:
+def field_warnings(
+    name: str, raw: Any, value: Any, now: int | None, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
     if name == "proxy_key" and isinstance(raw, str) and "${" not in raw:
         yield "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
+    if name == "proxy_key" and env is not None:
+        yield from _stripped_warnings(raw, env)
     if name == "expires_at" and value != -1:
         current = int(time.time()) if now is None else now
         if value <= current:

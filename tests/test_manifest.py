@@ -16,7 +16,7 @@ from reconciler import manifest
 from reconciler.cli import main
 
 from .conftest import MANIFESTS, ROOT
-from .helpers import run_cli, seed_data
+from .helpers import key_value, manifest_text, run_cli, seed_data
 from .reliability_log import record
 
 NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
@@ -69,6 +69,13 @@ ERRORS = [
     ),
     ("bad-unset-env.yaml", 3, 16, "keys[0].proxy_key", "EH_SURELY_UNSET_VAR is not set"),
     ("bad-version.yaml", 1, 10, "version", "must be 1"),
+    (
+        "bad-whitespace-inside-key.yaml",
+        3,
+        16,
+        "keys[0].proxy_key",
+        "the value from the default of EH_A has whitespace inside the key (a space)",
+    ),
 ]
 
 
@@ -333,3 +340,18 @@ def test_bad_lines_of_the_ci_secret_are_named_by_line_never_by_value(
         2,
         "reported by line number and NAME, never a value",
     )
+
+
+def test_a_key_variable_with_a_trailing_newline_is_stripped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(1)))
+    Path("keys.yaml").write_text(manifest_text(1))
+    monkeypatch.setenv("EH_KEY_0", key_value(0) + " \n")
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml")
+    assert code == 0, err
+    assert "0 errors" in out  # the lookup found the key
+    assert "keys[0].proxy_key: the value from EH_KEY_0 has trailing whitespace (a newline and a space)" in err
+    assert "secretpart" not in out + err
+    record("input", "a key variable with a trailing space and newline", 1, "stripped, with a warning; found")
