@@ -355,3 +355,23 @@ def test_a_key_variable_with_a_trailing_newline_is_stripped_with_a_warning(
     assert "keys[0].proxy_key: the value from EH_KEY_0 has trailing whitespace (a newline and a space)" in err
     assert "secretpart" not in out + err
     record("input", "a key variable with a trailing space and newline", 1, "stripped, with a warning; found")
+
+
+def test_a_directory_is_read_at_every_depth_and_each_file_once(tmp_path: Path) -> None:
+    body = "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-key-%s}', name: %s, limit_type: daily}\n"
+    (tmp_path / "team" / "batch").mkdir(parents=True)
+    (tmp_path / "top.yaml").write_text(body % ("0001", "top"))
+    (tmp_path / "team" / "batch" / "deep.yml").write_text(body % ("0002", "deep"))
+    for hidden in (".ehkeys", ".git"):
+        (tmp_path / hidden).mkdir()
+        (tmp_path / hidden / "not-a-manifest.yaml").write_text("anything: [")
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    result = manifest.load([str(tmp_path), str(tmp_path / "top.yaml"), str(tmp_path / "team")], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert sorted(k.name for k in result.manifest.keys) == ["deep", "top"]
+    record(
+        "files",
+        "a directory with subdirectories, hidden ones, and files also named on their own",
+        1,
+        "every manifest read once, at any depth; .git and .ehkeys skipped",
+    )
