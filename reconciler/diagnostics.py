@@ -1,4 +1,8 @@
-"""Problems found in input, with where they are, and their three printed forms."""
+"""Problems found in input, with where they are, and their three printed forms.
+
+A message or path may hold a secret the input put in the wrong place (a manifest keyed by
+its proxy keys names them as fields): every printed form goes through `scrub`, here only.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
+
+from reconciler.model import scrub
 
 ERROR = "error"
 WARNING = "warning"
@@ -24,25 +30,31 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity == ERROR
 
+    def shown(self) -> tuple[str, str]:
+        """The path and message as printed: anything key-shaped redacted."""
+        return scrub(self.path), scrub(self.message)
+
     def text(self) -> str:
-        where = f"{self.path}: " if self.path else ""
+        path, message = self.shown()
+        where = f"{path}: " if path else ""
         tag = "" if self.is_error else "warning: "
-        return f"{self.file}:{self.line}:{self.col}: {tag}{where}{self.message}"
+        return f"{self.file}:{self.line}:{self.col}: {tag}{where}{message}"
 
     def github(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        body = _gh_escape(where + self.message)
+        path, message = self.shown()
+        body = _gh_escape((f"{path}: " if path else "") + message)
         kind = "error" if self.is_error else "warning"
         return f"::{kind} file={self.file},line={self.line},col={self.col}::{body}"
 
     def data(self) -> dict[str, object]:
+        path, message = self.shown()
         return {
             "file": self.file,
             "line": self.line,
             "col": self.col,
-            "path": self.path,
+            "path": path,
             "severity": self.severity,
-            "message": self.message,
+            "message": message,
         }
 
 

@@ -21,8 +21,7 @@ from reconciler.client import Client
 from reconciler.errors import UsageError
 from reconciler.inventory import read_keys
 from reconciler.manifest import environment
-from reconciler.model import LiveKey, ProxyKey, sorted_networks
-from reconciler.view import when
+from reconciler.model import MAX_EXPIRY, LiveKey, ProxyKey, iso, sorted_networks
 
 HEADER = """\
 # yaml-language-server: $schema=schemas/manifest.schema.json
@@ -54,12 +53,21 @@ def _unique(base: str, taken: set[str], sep: str) -> str:
     return candidate
 
 
+def expiry(epoch: int) -> str:
+    """expires_at as the manifest writes it, with a note when no manifest may ask for it."""
+    if epoch == -1:
+        return "never"
+    if 0 <= epoch <= MAX_EXPIRY:
+        return iso(epoch)
+    return f"{epoch}  # {iso(epoch)}: no manifest may ask for this expiry; set one"
+
+
 def entry(first: tuple[str, str], key: LiveKey, notes: Sequence[str] = ()) -> str:
     """One manifest entry: `first` is its identity line (`id` or `proxy_key`)."""
     fields: list[tuple[str, Any]] = [
         first,
         ("name", _text(key.name)),
-        ("expires_at", when(key.expires_at)),
+        ("expires_at", expiry(key.expires_at)),
         ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
         ("limit_type", "daily" + LIMIT_NOTE),
         ("model_whitelist", _text(sorted(key.model_whitelist))),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,13 +20,15 @@ from typing import Any
 import jsonschema
 
 from reconciler import resources, rules
-from reconciler.diagnostics import WARNING, Diagnostic
+from reconciler.diagnostics import ERROR, WARNING, Diagnostic
 from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
 from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_CAP = Decimal(10000)
 SETTINGS = ("prune", "ignore", "key_cap")
+PROXY_KEYS = "EHKEYS_PROXY_KEYS"
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -86,46 +89,98 @@ def environment() -> dict[str, str]:
     """The variables `${VAR}` reads: the process environment, plus the `NAME=value` lines of
     EHKEYS_PROXY_KEYS, so that CI can hold every proxy key in one secret. A variable set on
     its own wins."""
-    extra: dict[str, str] = {}
-    for line in os.environ.get("EHKEYS_PROXY_KEYS", "").splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and name and not name.startswith("#"):
-            extra[name.strip()] = value.strip()
-    return {**extra, **os.environ}
+    return checked_environment()[0]
+
+
+def checked_environment() -> tuple[dict[str, str], list[Diagnostic]]:
+    """environment(), and what is wrong with the lines of EHKEYS_PROXY_KEYS."""
+    extra, problems = proxy_key_lines(os.environ.get(PROXY_KEYS, ""))
+    return {**extra, **os.environ}, problems
+
+
+def proxy_key_lines(text: str) -> tuple[dict[str, str], list[Diagnostic]]:
+    """`NAME=value` lines (blank lines and `#` comments aside). A line of another shape, or a
+    NAME given twice, is a diagnostic naming the line and the NAME, never the value."""
+    found: dict[str, tuple[int, str]] = {}
+    problems: list[Diagnostic] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if (not name and not sep) or name.startswith("#"):
+            continue
+        if not sep or not _VAR_NAME.fullmatch(name):
+            problems.append(_line_problem(number, "", "not a NAME=value line: ignored", WARNING))
+        elif name in found:
+            problems.append(_repeated(number, name, *found[name], value))
+        else:
+            found[name] = (number, value)
+    return {name: value for name, (_, value) in found.items()}, problems
+
+
+def _repeated(number: int, name: str, first: int, first_value: str, value: str) -> Diagnostic:
+    if value == first_value:
+        return _line_problem(number, name, f"set again, to the same value (first on line {first})", WARNING)
+    return _line_problem(number, name, f"set again, to another value (first on line {first}): keep one")
+
+
+def _line_problem(number: int, name: str, message: str, severity: str = ERROR) -> Diagnostic:
+    return Diagnostic(PROXY_KEYS, number, 1, name, message, severity)
 
 
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
-    """Files as given; a directory contributes its *.yaml and *.yml files, sorted."""
+    """Files as given; a directory contributes its *.yaml and *.yml files at any depth,
+    sorted (hidden ones aside: .git, .ehkeys). A file named twice is read once."""
     files: list[str] = []
     problems: list[Diagnostic] = []
+    seen: set[Path] = set()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            found = [str(p) for p in _manifests_under(path)]
             if not found:
                 problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
-            files.extend(str(p) for p in found)
         elif path.is_file():
-            files.append(item)
+            found = [item]
         else:
+            found = []
             problems.append(Diagnostic(item, 1, 1, "", "no such file or directory"))
+        files.extend(file for file in found if _first_time(Path(file), seen))
     return files, problems
+
+
+def _manifests_under(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        chosen = (n for n in sorted(names) if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+        found.extend(Path(folder) / name for name in chosen)
+    return found
+
+
+def _first_time(file: Path, seen: set[Path]) -> bool:
+    real = file.resolve()
+    if real in seen:
+        return False
+    seen.add(real)
+    return True
 
 
 def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None) -> LoadResult:
     """Every problem in every file, not just the first; a Manifest only when none is an error."""
     files, diagnostics = expand_paths(inputs)
+    if env is None:
+        env, problems = checked_environment()
+        diagnostics.extend(problems)
     keys: list[DesiredKey] = []
     loaders = []
     with gc_paused():
         for file in files:
-            loader = _FileLoader(file, environment() if env is None else env, now)
+            loader = _FileLoader(file, env, now)
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
             loaders.append(loader)
     diagnostics.extend(_duplicates(keys))
     settings = _settings(loaders, diagnostics)
-    result = LoadResult(None, sorted(diagnostics))
+    result = LoadResult(None, sorted(set(diagnostics)))  # a schema may say one thing twice
     if not result.errors and files:
         result.manifest = Manifest(tuple(keys), tuple(files), **settings)
     return result
@@ -203,6 +258,7 @@ class _FileLoader:
             self.report((), "empty manifest: expected a mapping with 'version' and 'keys'")
             return []
         self._schema_check()
+        self._misread_check()
         data = self.doc.data
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             return []
@@ -228,6 +284,13 @@ class _FileLoader:
             self.bad_paths.add(path)
             for where, message, at_key in rules.schema_messages(error):
                 self.report(path + where, message, key=at_key)
+
+    def _misread_check(self) -> None:
+        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x."""
+        for path, text in self.doc.misread.items():
+            if path and path[-1] in rules.NUMERIC_FIELDS:
+                self.bad_paths.add(path)
+                self.report(path, rules.misread_number(text))
 
     def _keys(self, data: dict[str, Any]) -> list[DesiredKey]:
         for name in SETTINGS:
@@ -270,7 +333,7 @@ class _FileLoader:
                 for item, message in exc.problems:
                     self.report(path if item is None else (*path, item), message)
                 continue
-            for warning in rules.field_warnings(name, value, values[name], self.now):
+            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
                 self.report(path, warning, warn=True)
         if failed or "name" not in values:
             return None

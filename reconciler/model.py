@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,9 @@ WRITE_ONLY = ("limit_type",)
 """Fields the API accepts on update but never reports back."""
 
 CENT = Decimal("0.01")
+
+MAX_EXPIRY = 253402300799
+"""9999-12-31T23:59:59Z in epoch seconds: the latest expiry a date can show."""
 
 _SECRET_RE = re.compile(r"ek-[A-Za-z0-9_\-.]{4,}")
 
@@ -153,6 +157,16 @@ class LiveKey:
 
     def values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in FIELDS if f not in WRITE_ONLY}
+
+
+def iso(epoch: int) -> str:
+    """Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC). Never raises: a moment no calendar date
+    can show (an API may report one) stays a number, and says so."""
+    try:
+        moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch} (epoch seconds, {'after 9999' if epoch > 0 else 'before year 1'})"
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse_network(text: str) -> IPNetwork:

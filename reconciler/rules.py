@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.model import CENT, IPNetwork, ProxyKey, parse_network, scrub
+from reconciler.model import CENT, MAX_EXPIRY, IPNetwork, ProxyKey, iso, parse_network
 
 LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
@@ -51,34 +51,64 @@ def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal) -> An
 
 
 def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
-    missing: list[str] = []
-
-    def substitute(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
-        if var in env:
-            return env[var]
-        if default is None:
-            missing.append(var)
-            return ""
-        return default
-
-    value = _ENV_REF.sub(substitute, raw)
-    if missing:
-        raise FieldError(f"environment variable {missing[0]} is not set (and has no :- default)")
+    """The key, its surrounding whitespace stripped (a trailing newline in a secret is common;
+    field_warnings says so); whitespace inside it is an error."""
+    value, source = _substituted(raw, env)
+    value = value.strip()
     if not value.startswith("ek-proxy-"):
-        source = "the value" if raw == value else "the value from the environment"
         raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
+    if any(c.isspace() for c in value):
+        raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
     if not 1 <= len(value) <= 256:
         raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
     return ProxyKey(value)
 
 
+def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """The value with its ${VAR} references replaced, and where it came from, for messages."""
+    missing: list[str] = []
+    sources: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if env.get(var):
+            sources.append(var)
+            return env[var]
+        if default is None:
+            missing.append(f"{var} is {'empty' if var in env else 'not set'}")
+            return ""
+        sources.append(f"the default of {var}")
+        return default  # as the shell's ${VAR:-default}: when VAR is unset or empty
+
+    value = _ENV_REF.sub(substitute, raw)
+    if missing:
+        raise FieldError(f"environment variable {missing[0]} (and has no :- default)")
+    return value, "the value" + (f" from {' and '.join(sources)}" if sources else "")
+
+
+_SPACES = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
+
+
+def _kinds(text: str) -> str:
+    """Which whitespace a secret holds, named without showing any of it."""
+    found = sorted({_SPACES.get(c, "other whitespace") for c in text if c.isspace()})
+    return " and ".join(found)
+
+
+def _stripped_warnings(raw: str, env: Mapping[str, str]) -> Iterator[str]:
+    value, source = _substituted(raw, env)
+    lead, trail = value[: len(value) - len(value.lstrip())], value[len(value.rstrip()) :]
+    if lead or trail:
+        where = " and ".join(side for side, part in (("leading", lead), ("trailing", trail)) if part)
+        yield f"{source} has {where} whitespace ({_kinds(lead + trail)}): ehkeys stripped it; fix the source"
+
+
 def expiry(value: Any) -> int:
     """Epoch seconds from an int, 'never', or an ISO-8601 date/datetime (UTC if no zone)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if value == "never":
+    if value == -1 or value == "never":
         return -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(value, str(value))
     text = str(value).strip()
     try:
         if len(text) == 10:
@@ -90,7 +120,15 @@ def expiry(value: Any) -> int:
         raise FieldError(f"impossible date or time {text!r}: {exc}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
+    return _in_range(int(moment.timestamp()), text)
+
+
+def _in_range(epoch: int, text: str) -> int:
+    if epoch > MAX_EXPIRY:
+        raise FieldError(f"{text!r} is after {iso(MAX_EXPIRY)}, the latest expiry ehkeys accepts")
+    if epoch < 0:
+        raise FieldError(f"{text!r} is before 1970: write -1 or 'never' for no expiry")
+    return epoch
 
 
 def _money(value: Any, cap: Decimal) -> Decimal:
@@ -131,22 +169,38 @@ def _network(entry: str) -> IPNetwork:
     raise FieldError(f"{entry!r} has host bits set; did you mean {str(loose)!r}?")
 
 
-def field_warnings(name: str, raw: Any, value: Any, now: int | None) -> Iterator[str]:
+def field_warnings(
+    name: str, raw: Any, value: Any, now: int | None, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
     if name == "proxy_key" and isinstance(raw, str) and "${" not in raw:
         yield "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
+    if name == "proxy_key" and env is not None:
+        yield from _stripped_warnings(raw, env)
     if name == "expires_at" and value != -1:
         current = int(time.time()) if now is None else now
         if value <= current:
-            yield f"expires_at is in the past ({_iso(value)}): the key is expired"
+            yield f"expires_at is in the past ({iso(value)}): the key is expired"
         elif value - current < _WEEK:
-            yield f"expires_at is within 7 days ({_iso(value)})"
+            yield f"expires_at is within 7 days ({iso(value)})"
     if name == "ip_whitelist":
         for net in sorted(str(n) for n in value if n.prefixlen == 0):
             yield f"{net} allows every IP address"
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount")
+
+
+def misread_number(text: str) -> str:
+    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write."""
+    value = int(text[2:], 8 if text[1] == "o" else 16) if text[:2] in ("0o", "0x") else int(text)
+    if text[:2] == "0x":
+        return f"{text} is hexadecimal: write it in decimal, {value}"
+    if text[:2] == "0o":
+        return f"{text} is octal: write it in decimal, {value}"
+    digits = text.lstrip("+-")
+    if set(digits) <= set("01234567"):
+        return f"{text} has a leading zero, so YAML 1.1 tools read octal {int(digits, 8)}: write {value}"
+    return f"{text} has a leading zero, so YAML 1.1 tools read text, not a number: write {value}"
 
 
 # --- messages for schema errors ----------------------------------------------------------
@@ -159,7 +213,10 @@ _EXPECTED = {
     "object": "a mapping",
     "boolean": "true or false",
 }
-_EXPIRES = "must be epoch seconds (an integer >= -1), 'never', or an ISO-8601 date or datetime"
+_EXPIRES = (
+    f"must be epoch seconds (an integer from -1 to {MAX_EXPIRY}, which is {iso(MAX_EXPIRY)}), "
+    "'never', or an ISO-8601 date or datetime"
+)
 
 Message = tuple[tuple[Any, ...], str, bool]
 
@@ -191,11 +248,11 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), f"must be {expected!r}" + got, False
     elif kind in ("minLength", "maxLength"):
         yield (), f"{_length_rule(schema)} (got {len(instance)})", False
-    elif kind in ("minimum", "exclusiveMinimum"):
-        op = ">=" if kind == "minimum" else ">"
+    elif kind in ("minimum", "exclusiveMinimum", "maximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<="}[kind]
         yield (), f"must be {op} {expected}" + got, False
     else:
-        yield (), "invalid value" if secret else scrub(error.message), False
+        yield (), "invalid value" if secret else error.message, False
 
 
 def _unknown(extra: str, allowed: list[str]) -> str:
@@ -212,5 +269,5 @@ def _length_rule(schema: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = scrub(repr(value) if not isinstance(value, Decimal) else str(value))
+    text = repr(value) if not isinstance(value, Decimal) else str(value)  # scrubbed when printed
     return text if len(text) <= 40 else text[:37] + "..."

@@ -2,22 +2,30 @@
 
 The state file maps a key's fingerprint (a hash, never the key) to the write-only values
 ehkeys last set (limit_type): the API cannot report them, so this is the only way to know.
+It also binds each manifest address to the fingerprint of its live key (format 2; a format
+1 file is read as one with no bindings).
 
 The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
 each update goes out, and a line with its result once the lookup has checked it, each one
 write of a whole line. A killed apply loses nothing: an update sent but never confirmed
-replays as *pending*, which the next plan treats as unknown and sends again.
+replays as *pending*, which the next plan treats as unknown and sends again. A line the
+disk cut short (full, or over a size limit) raises StateError, so the caller sends nothing;
+when loading, a torn or undecodable line is skipped with a warning, never fatal.
 
 Loading the state replays the journal over the state file, which is a snapshot rewritten
 atomically (temp file, fsync, rename) at most every SNAPSHOT_EVERY seconds during an apply
 and at its end: the cost per key stays constant instead of a whole-file rewrite per key.
+Another apply may write the snapshot meanwhile: records merge one by one, the newest
+`applied_at` winning, so a record this process did not touch never overwrites a newer one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
 import tempfile
 import time
@@ -32,6 +40,13 @@ FORMAT_VERSION = 2  # 2 added `bindings`; a version 1 file is read as one with n
 READABLE_VERSIONS = (1, 2)
 SENDING = "sending"  # the journal's write-ahead line, before an update goes out
 SNAPSHOT_EVERY = 1.0  # seconds
+WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
+
+log = logging.getLogger("ehkeys")
+_write = os.write  # the one call that puts journal bytes on disk (a seam for tests)
+
+Records = dict[str, dict[str, Any]]
+Bindings = dict[str, str]
 
 
 def default_path(manifests: list[str]) -> Path:
@@ -43,8 +58,9 @@ def default_path(manifests: list[str]) -> Path:
 class State:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records, self.bindings = self._read()
-        self._bound: dict[str, str | None] = {}  # this run's bindings (None: forgotten)
+        self.records, self.bindings = self._read(warn=True)
+        self._touched: set[str] = set()  # fingerprints this process recorded
+        self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
         self._dirty = False
         self._written = time.monotonic()
 
@@ -52,22 +68,34 @@ class State:
     def journal_path(self) -> Path:
         return self.path.parent / "journal.jsonl"
 
-    def _read(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / ".state.lock"
+
+    def _read(self, warn: bool = False) -> tuple[Records, Bindings]:
         records, bindings = self._read_snapshot()
-        for entry in self._journal_entries():
+        for entry in self._journal_entries(warn):
             _replay(entry, records, bindings)
         return records, bindings
 
-    def _read_snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    def _read_snapshot(self) -> tuple[Records, Bindings]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}, {}
+        except UnicodeDecodeError as exc:
+            raise StateError(
+                f"{self.path}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state "
+                f"file; move it aside to start afresh (the journal {self.journal_path} replays what it holds)"
+            ) from exc
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot read the state file ({exc.strerror})") from exc
+            raise StateError(f"{self.path}: cannot read the state file ({_why(exc)})") from exc
+        return self._parse_snapshot(text)
+
+    def _parse_snapshot(self, text: str) -> tuple[Records, Bindings]:
         try:
             data = json.loads(text)
-            keys, bindings = data["keys"], data.get("bindings", {})
+            keys, bindings = data["keys"], dict(data.get("bindings", {}))
             if data.get("format_version") not in READABLE_VERSIONS or not isinstance(keys, dict):
                 raise ValueError("unknown format")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -75,83 +103,119 @@ class State:
                 f"{self.path}: not an ehkeys state file ({exc}); move it aside to start afresh"
             ) from exc
         records = {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
-        return records, {str(a): str(f) for a, f in dict(bindings).items()}
+        return records, {str(a): str(f) for a, f in bindings.items()}
 
-    def _journal_entries(self) -> Iterator[dict[str, Any]]:
+    def _journal_entries(self, warn: bool) -> Iterator[dict[str, Any]]:
         try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+            raw = self.journal_path.read_bytes()
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StateError(f"{self.journal_path}: cannot read the journal ({exc.strerror})") from exc
-        for line in lines:
-            with contextlib.suppress(ValueError):  # a line cut by a crash is skipped, not fatal
-                entry = json.loads(line)
-                if isinstance(entry, dict):
-                    yield entry
+            raise StateError(f"{self.journal_path}: cannot read the journal ({_why(exc)})") from exc
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            entry = _journal_line(line)
+            if entry is not None:
+                yield entry
+            elif warn and line.strip():
+                log.warning("%s:%d: skipped a torn or unreadable journal line", self.journal_path, number)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / ".state.lock", "a") as lock:
+        with open(self.lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def check_writable(self) -> None:
+        """Raise StateError naming the path when the state directory, state file, journal or
+        lock cannot be written: call it before sending anything."""
+        probes = [(self.path.parent, _probe_dir)]
+        probes += [(p, _probe_file) for p in (self.path, self.journal_path, self.lock_path)]
+        for path, probe in probes:
+            try:
+                probe(path)
+            except OSError as exc:
+                reason = _why(exc)
+                raise StateError(f"{path}: cannot write ({reason}); nothing was sent: {WHERE_ELSE}") from exc
+
     def record(self, fingerprint: str, name: str, values: Mapping[str, Any]) -> None:
         """Remember the write-only values just applied to one key (the journal line is the
-        durable record; the snapshot follows within SNAPSHOT_EVERY seconds)."""
+        durable record; the snapshot follows within SNAPSHOT_EVERY seconds, and a snapshot
+        that cannot be written now is retried, and reported, by the final flush)."""
         entry = {k: to_json_value(v) for k, v in values.items()}
         self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+        self._touched.add(fingerprint)
         self._dirty = True
         if time.monotonic() - self._written >= SNAPSHOT_EVERY:
-            self.flush()
+            self._written = time.monotonic()
+            with contextlib.suppress(StateError):
+                self.flush()
 
     def bind(self, address: str, fingerprint: str) -> None:
         """Remember which live key a manifest address is (by fingerprint, never the key)."""
         if self.bindings.get(address) != fingerprint:
-            self.bindings[address] = self._bound[address] = fingerprint
+            self.bindings[address] = fingerprint
+            self._bound[address] = fingerprint
             self._dirty = True
 
     def forget(self, address: str) -> None:
         """The key of this address was deleted."""
-        fingerprint = self.bindings.pop(address, None)
-        self.records.pop(fingerprint or "", None)
+        self.records.pop(self.bindings.pop(address, ""), None)
         self._bound[address] = None
         self._dirty = True
 
     def flush(self) -> None:
-        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile."""
+        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile;
+        raises StateError (never a bare OSError) when it cannot."""
         if not self._dirty:
             return
-        with self._locked():
-            records, bindings = self._read()
-            self.records = {**records, **self.records}
-            self.bindings = _merged(bindings, self._bound)
-            payload = {
-                "format_version": FORMAT_VERSION,
-                "bindings": dict(sorted(self.bindings.items())),
-                "keys": dict(sorted(self.records.items())),
-            }
-            _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        try:
+            with self._locked():
+                records, bindings = self._read()
+                self.records = self._merged(records)
+                self.bindings = _merged_bindings(bindings, self._bound)
+                payload = {
+                    "format_version": FORMAT_VERSION,
+                    "bindings": dict(sorted(self.bindings.items())),
+                    "keys": dict(sorted(self.records.items())),
+                }
+                _atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise StateError(
+                f"{self.path}: cannot save the state ({_why(exc)}); every confirmed update is in the "
+                f"journal {self.journal_path}, which the next run replays: {WHERE_ELSE}"
+            ) from exc
         self._dirty = False
         self._written = time.monotonic()
 
+    def _merged(self, disk: Records) -> Records:
+        """Per record, the newest wins; one this process did not touch never replaces disk's."""
+        merged = dict(disk)
+        for fingerprint, ours in self.records.items():
+            theirs = disk.get(fingerprint)
+            if theirs is None or (fingerprint in self._touched and _applied_at(ours) >= _applied_at(theirs)):
+                merged[fingerprint] = ours
+        return merged
+
     def journal(self, entry: Mapping[str, Any]) -> None:
-        """Append one line with a single write, so no line is ever torn by a kill."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Append one line with a single write, so no line is ever torn by a kill. A line
+        the disk does not take whole raises StateError naming the journal: send nothing."""
         record = {"time": _now_iso(), **entry}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _append_line(self.journal_path, line.encode())
+        except OSError as exc:
+            raise StateError(
+                f"{self.journal_path}: cannot append to the journal ({_why(exc)}); "
+                f"nothing more is sent: free some space, {WHERE_ELSE}"
+            ) from exc
 
 
-def _replay(entry: Mapping[str, Any], records: dict[str, dict[str, Any]], bindings: dict[str, str]) -> None:
+def _replay(entry: Mapping[str, Any], records: Records, bindings: Bindings) -> None:
     """One journal line over the snapshot: a write announced (pending) or its outcome."""
     fingerprint, result, address = entry.get("fingerprint"), entry.get("result"), entry.get("address")
     if not isinstance(fingerprint, str):
@@ -171,9 +235,58 @@ def _replay(entry: Mapping[str, Any], records: dict[str, dict[str, Any]], bindin
         records[fingerprint] = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
 
 
-def _merged(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> dict[str, str]:
+def _merged_bindings(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> Bindings:
+    """Disk's bindings with this process's changes on top (None: forgotten)."""
     merged = {**on_disk, **{a: f for a, f in ours.items() if f is not None}}
     return {a: f for a, f in merged.items() if ours.get(a, f) is not None}
+
+
+def _journal_line(line: bytes) -> dict[str, Any] | None:
+    """One journal entry, or None for a blank, torn or undecodable line."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _append_line(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _ends_mid_line(fd):  # an earlier write was cut short: end that line first
+            data = b"\n" + data
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _ends_mid_line(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may take fewer bytes than given (a full disk, a file size limit): write the
+    rest, and raise when the disk takes none."""
+    view = memoryview(data)
+    while view:
+        written = _write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def _probe_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path, prefix=".state-", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _probe_file(path: Path) -> None:
+    """An existing file must open for writing (opened to append, and left as it was)."""
+    if path.exists() or path.is_symlink():
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -188,6 +301,16 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _applied_at(record: Mapping[str, Any]) -> str:
+    return str(record.get("applied_at") or "")
+
+
+def _why(exc: OSError) -> str:
+    """The reason, and the path it is about when that is not the one the message names."""
+    reason = exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if isinstance(exc, (FileExistsError, NotADirectoryError)) else reason
 
 
 def _now_iso() -> str:

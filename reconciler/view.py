@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from reconciler.changes import LEGEND, Action, Change, FieldChange
-from reconciler.model import to_json_value
+from reconciler.model import iso, to_json_value
 from reconciler.plan import Plan, Unmanaged
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
@@ -41,12 +40,7 @@ def show(name: str, value: Any) -> str:
 
 
 def when(epoch: int) -> str:
-    if epoch == -1:
-        return "never"
-    try:
-        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return f"{epoch} (epoch seconds, out of range)"
+    return "never" if epoch == -1 else iso(epoch)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,17 @@ PyYAML's loaders drop positions and silently keep the last of duplicate mapping 
 We compose the node graph (with the libyaml C composer when present) and build the
 values ourselves: duplicates become errors, each path keeps its line and column, and
 floats become Decimal straight from their text, never through a binary float.
+
+Plain scalars resolve as YAML 1.2's core schema does, which is what editors reading the
+schema modeline show: `050` is fifty, `1:30` and `yes` are strings. PyYAML's YAML 1.1
+reads those as 40, 90 and true. Integers written in a form a reader could take either
+way (a leading zero, `0o`, `0x`) are listed in `Document.misread` for the manifest to refuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,7 +32,6 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
-_constructor = yaml.constructor.SafeConstructor()
 
 
 class YamlError(Exception):
@@ -46,6 +51,7 @@ class Document:
     complete: bool = False
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    misread: dict[Path, str] = field(default_factory=dict)  # path -> an integer's text, like 050
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Line and column of the node at `path` (of its key, if asked), else its parent's."""
@@ -126,10 +132,17 @@ class _Builder:
         elif isinstance(event, yaml.MappingStartEvent):
             value = self._mapping(path)
         else:
-            value = _scalar(event)
+            value = self._scalar(event, path)
         anchor = getattr(event, "anchor", None)
         if anchor:
             self.anchors[anchor] = (value, self.count - start)
+        return value
+
+    def _scalar(self, event: yaml.Event, path: Path) -> Any:
+        value = _scalar(event)
+        text = getattr(event, "value", "")
+        if type(value) is int and _MISREAD.fullmatch(text):
+            self.doc.misread[path] = text
         return value
 
     def _sequence(self, path: Path) -> list[Any]:
@@ -160,35 +173,75 @@ class _Builder:
         return result
 
 
-_resolver = yaml.resolver.Resolver()
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_CORE = (
+    ("null", re.compile(r"~|null|Null|NULL|")),
+    ("bool", re.compile(r"true|True|TRUE|false|False|FALSE")),
+    ("int", re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")),
+    ("float", re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")),
+    ("float", re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")),
+)
+_MAYBE_NOT_STR = frozenset("~nNtTfF-+.0123456789")
+_MISREAD = re.compile(r"[-+]?0[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+
+
+def _core_tag(text: str) -> str:
+    if text and text[0] not in _MAYBE_NOT_STR:
+        return "str"  # most scalars: names, keys, dates are not
+    return next((tag for tag, pattern in _CORE if pattern.fullmatch(text)), "str")
 
 
 def _scalar(event: yaml.Event) -> Any:
     if not isinstance(event, yaml.ScalarEvent):
         raise YamlError("unexpected YAML structure", *_pos(event))
-    full = event.tag if event.tag and event.tag != "!" else None
-    full = full or _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-    node = yaml.ScalarNode(full, event.value)
-    tag = full[len(_TAG) :] if full.startswith(_TAG) else full
+    text = str(event.value)
+    if event.tag and event.tag != "!":
+        tag = event.tag[len(_TAG) :] if event.tag.startswith(_TAG) else event.tag
+    else:
+        tag = _core_tag(text) if event.implicit[0] else "str"
+    if tag not in _CONSTRUCTORS:
+        raise YamlError(f"unsupported YAML tag {event.tag!r}", *_pos(event))
     try:
-        if tag == "str" or tag == "timestamp":  # dates are parsed by the manifest rules
-            return str(node.value)
-        if tag == "int":
-            return _constructor.construct_yaml_int(node)
-        if tag == "float":
-            return _decimal(node)
-        if tag == "bool":
-            return _constructor.construct_yaml_bool(node)
-        if tag == "null":
-            return None
-    except (ValueError, TypeError) as exc:
+        return _CONSTRUCTORS[tag](text)
+    except (ValueError, InvalidOperation) as exc:
         raise YamlError(f"invalid {tag} value", *_pos(event)) from exc
-    raise YamlError(f"unsupported YAML tag {node.tag!r}", *_pos(node))
 
 
-def _decimal(node: yaml.Node) -> Decimal | float:
+def _of(tag: str, text: str) -> str:
+    """The text, when it is written as the core schema writes a `tag` (an explicit `!!int x`)."""
+    if _core_tag(text) != tag and not (tag == "float" and _core_tag(text) == "int"):
+        raise ValueError(f"{text!r} is not a YAML 1.2 {tag}")
+    return text
+
+
+def _int(text: str) -> int:
+    if text[:2] in ("0o", "0x"):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)
+
+
+def _decimal(text: str) -> Decimal | float:
     """Exact from the text; .inf and .nan stay floats for the manifest rules to reject."""
-    try:
-        return Decimal(str(node.value).replace("_", ""))
-    except InvalidOperation:
-        return _constructor.construct_yaml_float(node)  # type: ignore[arg-type]
+    if text.lstrip("+-").startswith("."):
+        special = text.lower().replace(".", "")
+        if special.lstrip("+-") in ("inf", "nan"):
+            return float(special)
+    return Decimal(text)
+
+
+def _null(text: str) -> None:
+    _of("null", text)
+
+
+def _bool(text: str) -> bool:
+    return _of("bool", text).lower() == "true"
+
+
+_CONSTRUCTORS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "timestamp": str,  # dates are parsed by the manifest rules
+    "null": _null,
+    "bool": _bool,
+    "int": lambda text: _int(_of("int", text)),
+    "float": lambda text: _decimal(_of("float", text)),
+}

@@ -141,6 +141,26 @@ def test_validate_never_crashes_on_yaml_shaped_text(text: str) -> None:
     count("text")
 
 
+NUMBERISH = st.text(alphabet="0123456789+-.eExXoO_:~", min_size=1, max_size=24) | st.sampled_from(
+    ["1e30", "1e999999999999", "1e-999999999", "-.inf", ".nan", "099", "0x", "0o8", "9" * 40, "1:30"]
+)
+
+
+@SETTINGS
+@given(field=st.sampled_from(["allocated_ammount", "expires_at", "per_key_cap", "version"]), text=NUMBERISH)
+def test_validate_never_crashes_on_number_shaped_text(field: str, text: str) -> None:
+    """Raw scalars where numbers go, written as YAML text (safe_dump would quote them)."""
+    line = f"{field}: {text}\n"
+    if field in ("allocated_ammount", "expires_at"):
+        body = manifest_text(1) + "    " + line
+    else:
+        body = manifest_text(1).replace("version: 1\n", line if field == "version" else "version: 1\n" + line)
+    with workdir():
+        Path("m.yaml").write_text(body)
+        assert_clean(*run("validate", "m.yaml"))
+    count("numbers")
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_plan_never_crashes_on_mutated_manifests(data: st.DataObject) -> None:
@@ -217,6 +237,12 @@ FUZZ_ROWS = [
         "input",
         "text",
         "manifests: random YAML-shaped text, tabs, anchors, merge keys (validate)",
+        "exit 0 or 1 with a message; no traceback",
+    ),
+    (
+        "input",
+        "numbers",
+        "number-shaped YAML text (exponents, 40 digits, 0x, 1:30, .nan) in every numeric field (validate)",
         "exit 0 or 1 with a message; no traceback",
     ),
     ("input", "plan", "mutated manifests through `plan --sandbox`", "exit 0 or 1; no traceback"),

@@ -1,0 +1,330 @@
+"""The whole key lifecycle end to end on the sandbox: create, disable, enable, delete, prune,
+protect, the key cap, the mass-delete guard, lost answers, exact money, saved plans, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from reconciler import manifest
+from reconciler.applier import Applier
+from reconciler.client import Client, RetryPolicy
+from reconciler.outcomes import Outcome, Result
+from reconciler.sandbox import Sandbox, seeds
+from reconciler.session import build_plan, desired
+from reconciler.state import State
+
+from .helpers import API_KEY, key_value, run_cli, seed_data
+from .reliability_log import record
+
+SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+FUTURE = 1_900_000_000
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    seed(seed_data(3))
+    return tmp_path
+
+
+def seed(data: dict[str, Any]) -> None:
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+
+
+def box() -> Sandbox:
+    return Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+
+
+def keys() -> dict[str, dict[str, Any]]:
+    return {k["name"]: k for k in box().store.keys_of("u1")}
+
+
+def balance() -> Decimal:
+    return Decimal(box().store.account("u1")["balance"])
+
+
+def manifest_of(*entries: dict[str, Any], **settings: Any) -> str:
+    return yaml.safe_dump(
+        {"version": 1, **settings, "defaults": {"limit_type": "daily"}, "keys": list(entries)}
+    )
+
+
+def existing(i: int, **fields: Any) -> dict[str, Any]:
+    return {"id": f"k{i}", "name": f"key-{i}", **fields}
+
+
+def analytics(**fields: Any) -> dict[str, Any]:
+    body = {"id": "analytics", "name": "Analytics", "allocated_ammount": 25, "limit_type": "weekly"}
+    return {
+        **body,
+        "expires_at": FUTURE,
+        "model_whitelist": ["gpt-4o-mini"],
+        "ip_whitelist": ["10.40.0.0/16"],
+        **fields,
+    }
+
+
+def apply(capsys: Any, text: str, *extra: str) -> tuple[int, str, str]:
+    Path("keys.yaml").write_text(text)
+    return run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", *extra)
+
+
+def plan(capsys: Any, *extra: str) -> tuple[int, str, str]:
+    return run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--detailed-exitcode", *extra)
+
+
+def test_create_with_a_weekly_window_then_in_sync(workdir: Path, capsys: Any) -> None:
+    code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), existing(2), analytics()))
+    assert code == 0 and "+ Analytics (a new key)" in out and "Apply complete: 4 applied." in out
+    created = keys()["Analytics"]
+    assert created["limit_type"] == "weekly" and created["allocated_ammount"] == 25
+    assert created["model_whitelist"] == ["gpt-4o-mini"] and created["ip_whitelist"] == ["10.40.0.0/16"]
+    assert balance() == Decimal(975)
+    assert plan(capsys)[0] == 0  # bound by the state now: nothing to do, nothing created twice
+    assert len(keys()) == 4
+
+
+def test_disable_enable_and_delete(workdir: Path, capsys: Any) -> None:
+    text = manifest_of(existing(0, is_active=False), existing(1, absent=True), existing(2))
+    code, out, _ = apply(capsys, text)
+    assert code == 0 and "↓ key-0" in out and "- key-1" in out and "absent: true at keys.yaml" in out
+    assert keys()["key-0"]["is_active"] is False and "key-1" not in keys()
+    assert balance() == Decimal(1008)  # key-1's unused 8 came back; the disabled key keeps its credit
+    code, out, _ = plan(capsys)
+    assert code == 0 and "absent: true, and no such key exists" in out
+    code, out, _ = apply(capsys, text.replace("is_active: false", "is_active: true"))
+    assert code == 0 and "↑ key-0" in out and keys()["key-0"]["is_active"] is True
+
+
+def test_prune_deletes_only_unmanaged_keys_not_ignored(workdir: Path, capsys: Any) -> None:
+    code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), prune=True, ignore=["key-2"]))
+    assert code == 0 and "Plan: 0 to create, 2 to update, 0 to delete" in out
+    code, out, _ = apply(capsys, manifest_of(existing(0), prune=True))
+    assert code == 0 and "not in the manifest; prune is on" in out
+    assert sorted(keys()) == ["key-0"]
+
+
+def test_without_prune_unmanaged_keys_are_reported_and_drift_fails(workdir: Path, capsys: Any) -> None:
+    apply(capsys, manifest_of(existing(0), existing(1)))
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX)
+    assert code == 2 and "1 unmanaged key(s)" in out and "key-2" in out
+    Path("keys.yaml").write_text(manifest_of(existing(0), existing(1), ignore=["key-*2"]))
+    assert run_cli(capsys, "drift", "keys.yaml", *SANDBOX)[0] == 0
+
+
+def test_protect_refuses_a_delete_or_a_disable(workdir: Path, capsys: Any) -> None:
+    for change in ({"absent": True}, {"is_active": False}):
+        code, out, err = apply(
+            capsys, manifest_of(existing(0, protect=True, **change), existing(1), existing(2))
+        )
+        assert code in (1, 3) and "protected (protect: true)" in out  # 3: the others were applied
+        assert "key-0" in keys() and keys()["key-0"]["is_active"]
+
+
+def test_the_key_cap_is_checked_before_anything_is_sent(workdir: Path, capsys: Any) -> None:
+    text = manifest_of(existing(0), existing(1), existing(2), analytics(), key_cap=3)
+    code, _, err = apply(capsys, text)
+    assert code == 1 and "over key_cap 3" in err and "nothing was sent" in err and len(keys()) == 3
+    text = manifest_of(existing(0), existing(1, absent=True), existing(2), analytics(), key_cap=3)
+    assert apply(capsys, text)[0] == 0 and sorted(keys()) == ["Analytics", "key-0", "key-2"]
+
+
+def test_without_key_cap_the_services_403_is_a_clear_per_key_failure(workdir: Path, capsys: Any) -> None:
+    data = seed_data(3)
+    data["accounts"][0]["key_cap"] = 3
+    seed(data)
+    code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), existing(2), analytics()))
+    assert code == 3 and "Analytics (a new key): failed" in out and "Exceeded proxy key limit" in out
+
+
+def test_the_mass_delete_guard(workdir: Path, capsys: Any) -> None:
+    seed(seed_data(10))
+    entries = [existing(i, absent=i < 4) for i in range(10)]
+    code, _, err = apply(capsys, manifest_of(*entries))
+    assert code == 1 and "deletes 4 of the account's 10 keys" in err and "--allow-mass-delete" in err
+    assert len(keys()) == 10
+    assert apply(capsys, manifest_of(*entries), "--allow-mass-delete")[0] == 0 and len(keys()) == 6
+    code, _, err = apply(capsys, manifest_of(prune=True))
+    assert code == 1 and "prune: true over a manifest with no keys" in err and len(keys()) == 6
+
+
+def test_money_is_exact_to_the_cent_across_a_mixed_plan(workdir: Path, capsys: Any) -> None:
+    data = seed_data(4, used_ammount=2.37)
+    seed(data)
+    text = manifest_of(
+        existing(0, allocated_ammount=10.01),  # +0.01 debit
+        existing(1, allocated_ammount=3.33),  # -6.67: all of it unused, refunded
+        existing(2, absent=True),  # refund 10 - 2.37 = 7.63
+        existing(3, is_active=False),
+        analytics(allocated_ammount=0.07),  # debit 0.07
+    )
+    code, out, _ = apply(capsys, text)
+    assert code == 0 and "net +14.22" in out
+    assert "Credits moved: +14.22 (balance 1,000.00 -> 1,014.22)" in out and balance() == Decimal("1014.22")
+    record(
+        "money", "a mixed plan: raise, lower, delete, disable, create, to the cent", 5, "planned net = moved"
+    )
+
+
+def test_a_saved_plan_with_every_action_is_applied_exactly(workdir: Path, capsys: Any) -> None:
+    text = manifest_of(
+        existing(0, allocated_ammount=12), existing(1, absent=True), existing(2, is_active=False), analytics()
+    )
+    Path("keys.yaml").write_text(text)
+    assert plan(capsys, "--out", "plan.json")[0] == 2
+    saved = json.loads(Path("plan.json").read_text())
+    assert sorted(c["action"] for c in saved["changes"].values()) == ["create", "delete", "disable", "update"]
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 0 and "Apply complete: 4 applied." in out and balance() == Decimal(1000 - 2 + 8 - 25)
+
+
+def test_a_saved_plan_skips_a_refund_whose_usage_moved(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest_of(existing(0, absent=True), existing(1), existing(2)))
+    plan(capsys, "--out", "plan.json")
+    box().store.db.execute("UPDATE keys SET used_ammount = '9.5' WHERE key = ?", (key_value(0),))
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 3 and "key-0 (ek-proxy-…part): skipped: changed since plan" in out
+    assert "key-0" in keys()
+
+
+def test_a_saved_plan_made_with_target_leaves_other_keys_alone(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest_of(*(existing(i, allocated_ammount=11) for i in range(3))))
+    run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "k1", "--out", "plan.json")
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 0 and "Apply complete: 1 applied." in out and "skipped" not in out
+    assert [k["allocated_ammount"] for k in keys().values()] == [10, 11, 10]
+
+
+def test_no_secret_of_a_created_key_anywhere_but_secrets_out(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = workdir / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    outside = workdir.parent / f"{workdir.name}-secrets.env"
+    code, out, err = apply(
+        capsys, manifest_of(existing(0), analytics()), "--secrets-out", str(outside), "--debug"
+    )
+    secret = keys()["Analytics"]["key"]
+    assert code == 0 and outside.read_text() == f"EH_KEY_ANALYTICS={secret}\n"
+    assert oct(outside.stat().st_mode & 0o777) == "0o600"
+    written = [p.read_bytes() for p in workdir.rglob("*") if p.is_file() and ".db" not in p.name]
+    assert all(secret not in text for text in [out, err]) and all(secret.encode() not in b for b in written)
+    assert secret[-4:] in out  # shown redacted, once it is known
+    record(
+        "secret",
+        "a created key's value: output, --debug logs, journal, state, summary",
+        1,
+        "only in --secrets-out",
+    )
+
+
+def test_secrets_out_refuses_a_file_git_would_track(workdir: Path, capsys: Any) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    code, _, err = apply(capsys, manifest_of(existing(0), analytics()), "--secrets-out", "new-keys.env")
+    assert code == 1 and "git would track" in err and "Analytics" not in keys()
+
+
+def test_reveal_prints_only_to_a_terminal_or_a_file(workdir: Path, capsys: Any) -> None:
+    apply(capsys, manifest_of(existing(0), analytics()))
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX)
+    assert code == 1 and "only to a terminal" in err and "ek-proxy" not in out
+    target = workdir.parent / f"{workdir.name}-reveal.env"
+    assert run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", str(target))[0] == 0
+    assert target.read_text() == f"EH_KEY_ANALYTICS={keys()['Analytics']['key']}\n"
+
+
+# --- lost answers, driven through the applier with a transport that loses them ---------------
+
+
+class LosesAnswers(httpx.AsyncBaseTransport):
+    """Forwards every request; the answer of each call to `path` is lost after the service acted."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: str) -> None:
+        self.inner, self.path, self.sent = inner, path, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.inner.handle_async_request(request)
+        if request.url.path.endswith(self.path):
+            self.sent += 1
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        return answer
+
+
+def apply_losing(tmp: Path, sandbox: Sandbox, text: str, path: str) -> tuple[list[Result], int]:
+    (tmp / "keys.yaml").write_text(text)
+    loaded = manifest.load([str(tmp / "keys.yaml")]).manifest
+    assert loaded is not None
+    transport = LosesAnswers(sandbox.transport(), path)
+    results: list[Result] = []
+
+    async def run() -> None:
+        retry = RetryPolicy(attempts=3, base_delay=0.001)
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
+            state = State(tmp / ".ehkeys" / "state.json")
+            made, account = await build_plan(client, desired(loaded, []), state)
+            applier = Applier(client, state, results.append)
+            await applier.run(made.to_apply, account.keys, made.balance_before)
+
+    asyncio.run(run())
+    return results, transport.sent
+
+
+def test_a_lost_create_answer_is_adopted_not_duplicated(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(1)))
+    results, sent = apply_losing(
+        tmp_path, sandbox, manifest_of(existing(0), analytics()), "/auth/proxy/create"
+    )
+    created = [k for k in sandbox.store.keys_of("u1") if k["name"] == "Analytics"]
+    assert sent == 1 and len(created) == 1  # never sent twice
+    assert [r.outcome for r in results if r.change.address == "analytics"] == [Outcome.FAILED]
+    assert created[0]["limit_type"] == "daily"  # the follow-up update was not sent blind...
+    state = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())
+    assert state["bindings"]["analytics"]  # ...but the key is adopted: the next plan updates it
+    results, _ = apply_losing(tmp_path, sandbox, manifest_of(existing(0), analytics()), "/nothing")
+    assert [r.outcome for r in results] == [Outcome.APPLIED]
+    assert len([k for k in sandbox.store.keys_of("u1") if k["name"] == "Analytics"]) == 1
+    record(
+        "fault",
+        "create answer lost after the service created the key",
+        1,
+        "adopted from the list; never sent twice",
+    )
+
+
+def test_a_lost_toggle_answer_is_not_flipped_twice(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(1)))
+    results, sent = apply_losing(
+        tmp_path, sandbox, manifest_of(existing(0, is_active=False)), "/auth/proxy/toggle"
+    )
+    assert sent == 1 and sandbox.store.key(key_value(0))["is_active"] is False
+    assert [r.outcome for r in results] == [Outcome.APPLIED] and "confirms it" in results[0].message
+    record(
+        "fault",
+        "toggle answer lost after the service flipped the key",
+        1,
+        "confirmed by the list; not flipped again",
+    )
+
+
+def test_a_lost_remove_answer_is_confirmed_by_the_list(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(1)))
+    results, sent = apply_losing(
+        tmp_path, sandbox, manifest_of(existing(0, absent=True)), "/auth/proxy/remove"
+    )
+    assert sandbox.store.key(key_value(0)) is None and [r.outcome for r in results] == [Outcome.APPLIED]
+    assert sandbox.store.account("u1")["balance"] == Decimal(1008)  # refunded once
+    record(
+        "fault",
+        "remove answer lost (and the retry answered 404)",
+        sent,
+        "confirmed gone by the list; refunded once",
+    )
