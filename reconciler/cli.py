@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__, diagnostics, manifest
@@ -33,10 +34,12 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    result = manifest.load(args.manifests)
-    found = result.diagnostics
-    if args.strict:
-        found = [diagnostics.Diagnostic(d.file, d.line, d.col, d.path, d.message) for d in found]
+    result = manifest.load(args.manifests, offline=True)
+    found = [d for d in result.diagnostics if args.strict or d.severity != diagnostics.NOTICE]
+    if args.strict:  # warnings fail; notices (a variable only CI sets) are shown, never fail
+        found = [
+            replace(d, severity=diagnostics.ERROR) if d.severity == diagnostics.WARNING else d for d in found
+        ]
     diagnostics.render(found, args.format, sys.stdout)
     errors = sum(d.is_error for d in found)
     if args.format == "text":
@@ -51,7 +54,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     from reconciler import sandbox as sb
 

@@ -15,6 +15,7 @@ from reconciler.model import scrub
 
 ERROR = "error"
 WARNING = "warning"
+NOTICE = "notice"  # worth knowing, never a failure (validate --strict shows them)
 
 
 @dataclass(frozen=True, order=True)
@@ -37,13 +38,13 @@ class Diagnostic:
     def text(self) -> str:
         path, message = self.shown()
         where = f"{path}: " if path else ""
-        tag = "" if self.is_error else "warning: "
+        tag = "" if self.is_error else f"{self.severity}: "
         return f"{self.file}:{self.line}:{self.col}: {tag}{where}{message}"
 
     def github(self) -> str:
         path, message = self.shown()
         body = _gh_escape((f"{path}: " if path else "") + message)
-        kind = "error" if self.is_error else "warning"
+        kind = self.severity
         return f"::{kind} file={self.file},line={self.line},col={self.col}::{body}"
 
     def data(self) -> dict[str, object]:

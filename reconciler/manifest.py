@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 
 from reconciler import resources, rules
-from reconciler.diagnostics import ERROR, WARNING, Diagnostic
+from reconciler.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
 from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
 from reconciler.yamlsrc import Document, YamlError, parse
 
@@ -164,8 +164,11 @@ def _first_time(file: Path, seen: set[Path]) -> bool:
     return True
 
 
-def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None) -> LoadResult:
-    """Every problem in every file, not just the first; a Manifest only when none is an error."""
+def load(
+    inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None, offline: bool = False
+) -> LoadResult:
+    """Every problem in every file, not just the first; a Manifest only when none is an error.
+    `offline` (validate): a ${VAR} that is not set is a notice, not an error."""
     files, diagnostics = expand_paths(inputs)
     if env is None:
         env, problems = checked_environment()
@@ -174,7 +177,7 @@ def load(inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int |
     loaders = []
     with gc_paused():
         for file in files:
-            loader = _FileLoader(file, env, now)
+            loader = _FileLoader(file, env, now, offline)
             keys.extend(loader.run())
             diagnostics.extend(loader.diagnostics)
             loaders.append(loader)
@@ -228,8 +231,9 @@ def _duplicates(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
 
 
 class _FileLoader:
-    def __init__(self, file: str, env: Mapping[str, str], now: int | None) -> None:
+    def __init__(self, file: str, env: Mapping[str, str], now: int | None, offline: bool = False) -> None:
         self.file = file
+        self.offline = offline  # validate: no secret is needed, an unset ${VAR} is a notice
         self.env = env
         self.now = now
         self.diagnostics: list[Diagnostic] = []
@@ -238,11 +242,19 @@ class _FileLoader:
         self.bad_paths: set[tuple[Any, ...]] = set()
         self.settings: dict[str, Any] = {}  # prune, ignore, key_cap, where this file sets them
 
-    def report(self, path: tuple[Any, ...], message: str, *, key: bool = False, warn: bool = False) -> None:
+    def report(
+        self,
+        path: tuple[Any, ...],
+        message: str,
+        *,
+        key: bool = False,
+        warn: bool = False,
+        severity: str = "",
+    ) -> None:
         if len(path) > 2 and not self.doc.complete:
             self.doc = parse(self.text, complete=True)  # a problem: now keep every position
         line, col = self.doc.position(path, key=key)
-        severity = WARNING if warn else "error"
+        severity = severity or (WARNING if warn else "error")
         self.diagnostics.append(Diagnostic(self.file, line, col, _path_str(path), message, severity))
 
     def run(self) -> list[DesiredKey]:
@@ -328,6 +340,13 @@ class _FileLoader:
             value = (raw if name in raw else defaults)[name]
             try:
                 values[name] = rules.normalise(name, value, self.env, cap)
+            except rules.Unresolved as exc:
+                if self.offline:
+                    self.report(path, f"{exc}: plan and apply need it", severity=NOTICE)
+                    continue
+                failed = True
+                self.report(path, str(exc))
+                continue
             except rules.FieldError as exc:
                 failed = True
                 for item, message in exc.problems:

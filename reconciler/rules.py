@@ -32,6 +32,10 @@ class FieldError(Exception):
         self.problems: list[tuple[int | None, str]] = [(index, message)]
 
 
+class Unresolved(FieldError):
+    """A ${VAR} that is not set: an error where the key is needed, a notice offline."""
+
+
 # --- normalising one field --------------------------------------------------------------
 
 
@@ -82,7 +86,7 @@ def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
 
     value = _ENV_REF.sub(substitute, raw)
     if missing:
-        raise FieldError(f"environment variable {missing[0]} (and has no :- default)")
+        raise Unresolved(f"environment variable {missing[0]} (and has no :- default)")
     return value, "the value" + (f" from {' and '.join(sources)}" if sources else "")
 
 

@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -380,3 +381,16 @@ def test_a_directory_is_read_at_every_depth_and_each_file_once(tmp_path: Path) -
         1,
         "every manifest read once, at any depth; .git and .ehkeys skipped",
     )
+
+
+def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(capsys: Any) -> None:
+    """The pre-commit hook runs on a developer's machine, where CI's secrets are not set."""
+    fixture = str(MANIFESTS / "bad-unset-env.yaml")
+    code, out, _ = run_cli(capsys, "validate", fixture)
+    assert code == 0 and out == ""
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
+    assert code == 0 and "notice: keys[0].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict", "--format", "github")
+    assert out.startswith("::notice file=")
+    code, _, err = run_cli(capsys, "plan", fixture, "--sandbox")
+    assert code == 1 and "EH_SURELY_UNSET_VAR is not set" in err  # plan needs every variable it uses
