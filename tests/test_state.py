@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,21 @@ from reconciler.state import State
 from .helpers import API_KEY, ROOT, key_value, live_sandbox, manifest_text, run_cli, seed_data
 from .reliability_log import record
 
-AS_ROOT = os.geteuid() == 0  # root writes through file modes: those cases need another obstacle
+
+def _modes_bind() -> bool:
+    """False for root (it writes through file modes): those cases need another obstacle."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o555)
+        try:
+            Path(tmp, "probe").touch()
+        except PermissionError:
+            return True
+        finally:
+            os.chmod(tmp, 0o755)
+    return False
+
+
+MODES_BIND = _modes_bind()
 
 
 @pytest.fixture
@@ -157,7 +172,9 @@ def blocked_state(tmp_path: Path, how: str) -> Path:
 
 
 HOW = [
-    pytest.param("read-only directory", marks=pytest.mark.skipif(AS_ROOT, reason="root ignores modes")),
+    pytest.param(
+        "read-only directory", marks=pytest.mark.skipif(not MODES_BIND, reason="root ignores modes")
+    ),
     "journal linked into a missing directory",
     "lock that is a directory",
 ]
@@ -201,7 +218,9 @@ def test_a_periodic_snapshot_that_fails_waits_for_the_final_flush(
 
 
 NOT_SENT = [
-    pytest.param("read-only directory", marks=pytest.mark.skipif(AS_ROOT, reason="root ignores modes")),
+    pytest.param(
+        "read-only directory", marks=pytest.mark.skipif(not MODES_BIND, reason="root ignores modes")
+    ),
     "journal linked into a missing directory",
 ]
 
