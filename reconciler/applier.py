@@ -19,6 +19,7 @@ from reconciler import inventory
 from reconciler.apierrors import ApiError, NotSent
 from reconciler.changes import Change
 from reconciler.client import Client
+from reconciler.errors import StateError
 from reconciler.concurrency import bounded
 from reconciler.model import LiveKey, ProxyKey
 from reconciler.operations import Create, Operation, Toggle, ToggleMismatch, Update
@@ -65,9 +66,17 @@ class Applier:
             for _, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
                 report.results.extend(await self._wave(list(wave)))
         finally:
-            self.state.flush()
+            report.state_error = self._flush()
         report.balance_after = await self._balance()
         return report
+
+    def _flush(self) -> StateError | None:
+        """The snapshot; when it cannot be written the journal still holds every result."""
+        try:
+            self.state.flush()
+        except StateError as exc:
+            return exc
+        return None
 
     async def _wave(self, wave: list[Change]) -> list[Result]:
         if self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations):

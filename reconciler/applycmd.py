@@ -26,7 +26,7 @@ async def apply(args: argparse.Namespace) -> int:
     expect_net = money_option(args.expect_net, "--expect-net")
     secrets = SecretsFile(args.secrets_out) if args.secrets_out else None
     loaded, state, target = context(args)
-    _check_writable(state)
+    state.check_writable()  # a state that cannot be written: say so before anything is sent
     with frozen_heap():
         async with target.client(args.parallelism, retry(args)) as client:
             plan, account = await build_plan(client, desired(loaded, args.target), state)
@@ -47,12 +47,6 @@ async def apply(args: argparse.Namespace) -> int:
                 applier.on_created = secrets.add
             report = await applier.run(chosen, account.keys, plan.balance_before)
     return _finish(report, skipped, plan)
-
-
-def _check_writable(state: object) -> None:
-    check = getattr(state, "check_writable", None)
-    if check is not None:
-        check()
 
 
 def _saved(plan: Plan, path: str, digest: str) -> tuple[list[Change], list[Result]]:
@@ -92,4 +86,6 @@ def _finish(report: Report, skipped: list[Result], plan: Plan) -> int:
     report.results.extend(errors)
     print("\n" + "\n".join(report.totals()))
     step_summary(lambda out: render.apply_markdown(report, out))
+    if report.state_error is not None:
+        raise report.state_error  # after the summary: what was applied is known, and journalled
     return report.exit_code

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from reconciler.changes import Change
+from reconciler.errors import StateError
 
 
 class Outcome(str, enum.Enum):
@@ -42,6 +43,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     balance_before: Decimal | None = None
     balance_after: Decimal | None = None
+    state_error: StateError | None = None  # the snapshot could not be written (the journal was)
 
     @property
     def counts(self) -> Counter[Outcome]:
