@@ -53,7 +53,7 @@ def update_fields(body: dict[str, Any], cap: Decimal) -> dict[str, Any]:
     """The fields an update sets, with documented defaults (a whitelist left out is [], a
     limit_type left out is daily). The allocation may be 0: that empties a key."""
     fields = _fields(body, cap, now=None, positive=False)
-    limit_type = body.get("limit_type") or "daily"
+    limit_type = body.get("limit_type", "daily")  # left out: daily; null is not a window
     if limit_type not in LIMIT_TYPES:
         raise ApiError(400, "limit_type must be one of daily, weekly, monthly")
     return {**fields, "limit_type": limit_type}
@@ -102,9 +102,9 @@ def _amount(value: Any, cap: Decimal, *, positive: bool) -> Decimal:
 
 
 def _string_list(body: dict[str, Any], field: str) -> list[str]:
-    value = body.get(field)
-    if value is None:
+    if field not in body:  # left out: [] (all); null is not a list
         return []
+    value = body[field]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError(400, f"{field} must be a list of strings")
     return value
