@@ -19,8 +19,8 @@ from reconciler import inventory
 from reconciler.apierrors import ApiError, NotSent
 from reconciler.changes import Change
 from reconciler.client import Client
-from reconciler.errors import StateError
 from reconciler.concurrency import bounded
+from reconciler.errors import StateError
 from reconciler.model import LiveKey, ProxyKey
 from reconciler.operations import Create, Operation, Toggle, ToggleMismatch, Update
 from reconciler.outcomes import Report, Result

@@ -389,7 +389,9 @@ def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(caps
     code, out, _ = run_cli(capsys, "validate", fixture)
     assert code == 0 and out == ""
     code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
-    assert code == 0 and "notice: keys[0].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
+    assert (
+        code == 0 and "notice: keys[0].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
+    )
     code, out, _ = run_cli(capsys, "validate", fixture, "--strict", "--format", "github")
     assert out.startswith("::notice file=")
     code, _, err = run_cli(capsys, "plan", fixture, "--sandbox")

@@ -250,7 +250,9 @@ def test_apply_that_cannot_save_the_snapshot_says_so_and_where(workdir: Path, ca
 
 def test_a_state_file_that_is_not_utf8_is_a_clear_error(workdir: Path, capsys: Any) -> None:
     (workdir / ".ehkeys" / "sandbox").mkdir(parents=True)
-    (workdir / ".ehkeys" / "sandbox" / "state.json").write_bytes(b'{"format_version": 1, "keys": {"\xff\xfe": {}}}')
+    (workdir / ".ehkeys" / "sandbox" / "state.json").write_bytes(
+        b'{"format_version": 1, "keys": {"\xff\xfe": {}}}'
+    )
     code, out, err = sandbox_cli(capsys, "plan")
     assert code == 1
     assert "state.json: not UTF-8 text (bad byte at offset 32)" in err
