@@ -15,6 +15,7 @@ from reconciler import resources
 from reconciler.sandbox import Sandbox, seeds
 
 from .helpers import key_value, manifest_text, run_cli, seed_data
+from .reliability_log import record
 
 SECRET_PART = "secretpart"
 
@@ -218,3 +219,37 @@ def test_unreachable_api_is_a_message_not_a_traceback(
     code, out, err = run_cli(capsys, "plan", m, "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "1")
     assert code == 1
     assert "no answer from the API" in err and "Traceback" not in err
+
+
+def test_plan_out_never_overwrites_a_manifest(workdir: Path, capsys: Any) -> None:
+    m = write(workdir, manifest_text(1, allocated_ammount=12))
+    before = Path(m).read_text()
+    for out in (m, "other.yml"):
+        code, _, err = run_cli(capsys, "plan", m, *sandbox_args(), "--out", out)
+        assert code == 1 and "--out" in err
+    assert Path(m).read_text() == before and not (workdir / ".ehkeys" / "sandbox.db").exists()
+    record("cli", "plan --out naming the manifest itself, or a YAML file", 2, "refused before any request")
+
+
+def test_a_bad_step_summary_path_is_a_warning_not_a_crash(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(workdir / "no-such-dir" / "summary.md"))
+    code, out, err = run_cli(capsys, "plan", write(workdir, manifest_text(1)), *sandbox_args())
+    assert code == 0 and "Plan:" in out and "GITHUB_STEP_SUMMARY" in err and "internal error" not in err
+    record(
+        "cli", "GITHUB_STEP_SUMMARY pointing into a missing directory", 1, "a warning; the plan is printed"
+    )
+
+
+def test_sandbox_runs_keep_their_state_apart_from_the_real_accounts(workdir: Path, capsys: Any) -> None:
+    m = write(workdir, manifest_text(1, allocated_ammount=12))
+    assert run_cli(capsys, "apply", m, *sandbox_args(), "--auto-approve")[0] == 0
+    assert (workdir / ".ehkeys" / "sandbox" / "state.json").exists()
+    assert not (workdir / ".ehkeys" / "state.json").exists()
+    record(
+        "files",
+        "an apply on the sandbox beside a real account's state",
+        1,
+        "state under .ehkeys/sandbox/ only",
+    )

@@ -328,3 +328,46 @@ def test_a_lost_remove_answer_is_confirmed_by_the_list(tmp_path: Path) -> None:
         sent,
         "confirmed gone by the list; refunded once",
     )
+
+
+class ListFailsAfterWrites(httpx.AsyncBaseTransport):
+    """The account's list answers 429 once any write went out: the check after the wave fails."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.wrote = inner, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        listing = request.method == "GET" and request.url.path.endswith("/auth/proxy")
+        if listing and self.wrote:
+            return httpx.Response(429, json={"error": {"message": "Too many requests", "code": 429}})
+        self.wrote |= request.method == "POST" and not request.url.path.endswith("/lookup")
+        return await self.inner.handle_async_request(request)
+
+
+def test_writes_whose_check_failed_are_sent_not_verified_and_counted_so(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    (tmp_path / "keys.yaml").write_text(manifest_of(existing(0, allocated_ammount=15), existing(1)))
+    loaded = manifest.load([str(tmp_path / "keys.yaml")]).manifest
+    assert loaded is not None
+    results: list[Result] = []
+
+    async def run() -> Any:
+        retry = RetryPolicy(attempts=1)
+        transport = ListFailsAfterWrites(sandbox.transport())
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
+            state = State(tmp_path / "state.json")
+            made, account = await build_plan(client, desired(loaded, []), state)
+            return await Applier(client, state, results.append).run(
+                made.to_apply, account.keys, made.balance_before
+            )
+
+    report = asyncio.run(run())
+    assert [r.outcome for r in results] == [Outcome.UNVERIFIED, Outcome.UNVERIFIED]
+    assert report.exit_code == 3 and "2 sent, not verified" in report.totals()[0]
+    assert sandbox.store.key(key_value(0))["allocated_ammount"] == 15  # it did land
+    record(
+        "answer",
+        "the list that checks a wave fails (429) after the writes landed",
+        2,
+        "sent, not verified; exit 3",
+    )
