@@ -38,6 +38,13 @@ class Sending:
     error: str = ""
     lost: bool = False  # the last operation may have been processed: only the list can tell
     never_sent: bool = False
+    skipped: int = 0  # toggles not sent: the key was already so
+
+    @property
+    def unsent(self) -> int:
+        """Operations after the one that failed: never sent."""
+        tried = len(self.answered) + self.skipped + (1 if self.error else 0)
+        return len(self.change.operations) - tried
 
 
 class Applier:
@@ -92,6 +99,7 @@ class Applier:
         sending = Sending(change, change.target)
         for op in change.operations:
             if isinstance(op, Toggle) and not self._still_differs(sending.target, op):
+                sending.skipped += 1
                 continue  # someone else made it so meanwhile: a toggle now would undo it
             self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
             try:

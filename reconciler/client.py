@@ -30,9 +30,11 @@ from reconciler import __version__
 from reconciler.answers import live_key
 from reconciler.apierrors import (
     MAX_BODY,
+    AnswerLost,
     ApiError,
     BadResponse,
-    NetworkError,
+    NotSent,
+    RateLimited,
     TooLarge,
     error_for_status,
 )
@@ -138,13 +140,14 @@ class Client:
             raise BadResponse("update answer is not the documented {'message': ...}")
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = await self.request("POST", "/auth/proxy/create", body)
+        data = await self.request("POST", "/auth/proxy/create", body, idempotent=False)
         if not isinstance(data, dict) or not str(data.get("key", "")).startswith("ek-proxy-"):
             raise BadResponse("create answer has no new proxy key")
         return data
 
     async def toggle(self, proxy_key: ProxyKey) -> bool:
-        data = await self.request("POST", "/auth/proxy/toggle", {"proxy_key": proxy_key.reveal()})
+        body = {"proxy_key": proxy_key.reveal()}
+        data = await self.request("POST", "/auth/proxy/toggle", body, idempotent=False)
         status = data.get("status") if isinstance(data, dict) else None
         if not isinstance(status, bool):
             raise BadResponse("toggle answer has no boolean 'status'")
@@ -166,7 +169,13 @@ class Client:
             raise BadResponse("key list answer is not a JSON array of keys")
         return data
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def request(self, method: str, path: str, body: Any = None, idempotent: bool = True) -> Any:
+        """One call with pacing, bounded retries and a total deadline. A call that is not
+        idempotent (create, toggle) is retried only when it provably did nothing: it never
+        left (NotSent), or the rate limit turned it away (429)."""
+        return await self._request(method, path, body, idempotent)
+
+    async def _request(self, method: str, path: str, body: Any, idempotent: bool) -> Any:
         """One call with pacing, bounded retries and a total deadline."""
         deadline = time.monotonic() + self.retry.total
         attempt = 0
@@ -177,7 +186,8 @@ class Client:
                 try:
                     return await self._attempt(transport, method, path, body)
                 except ApiError as exc:
-                    delay = self._retry_delay(exc, attempt, deadline)
+                    unsafe = not idempotent and not isinstance(exc, (NotSent, RateLimited))
+                    delay = None if unsafe else self._retry_delay(exc, attempt, deadline)
                     if delay is None:
                         raise
                     self.retries += 1
@@ -206,9 +216,11 @@ class Client:
             with anyio.fail_after(self.retry.timeout):  # also bounds in-process transports
                 status, answer, content = await self._send(transport, method, path, body)
             headers = answer
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NotSent(f"the request never reached the API ({type(exc).__name__}: {exc})") from exc
         except (httpx.TransportError, TimeoutError) as exc:
             what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            raise NetworkError(f"no answer from the API ({what}: {exc})") from exc
+            raise AnswerLost(f"no answer from the API ({what}: {exc})") from exc
         finally:
             await self.pacer.release(headers)
         log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)

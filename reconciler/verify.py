@@ -54,6 +54,9 @@ def verify(
     if wrong:
         why = sending.error or f"after the writes, the account reports other {', '.join(sorted(wrong))}"
         return Verdict(Outcome.FAILED, why, key=target, created=adopted)
+    if sending.unsent:
+        why = f"{sending.error}; the key is in the account, but {sending.unsent} later step(s) were not sent"
+        return Verdict(Outcome.FAILED, why + ": plan again", key=target, created=adopted)
     note = " (an answer was lost; the account's list confirms it)" if sending.error else ""
     return Verdict(Outcome.APPLIED, note.strip(), target, adopted, _limit_type(sending, confirmed=True))
 

@@ -305,8 +305,12 @@ def test_a_lost_toggle_answer_is_not_flipped_twice(tmp_path: Path) -> None:
     results, sent = apply_losing(
         tmp_path, sandbox, manifest_of(existing(0, is_active=False)), "/auth/proxy/toggle"
     )
-    assert sent == 1 and sandbox.store.key(key_value(0))["is_active"] is False
-    assert [r.outcome for r in results] == [Outcome.APPLIED] and "confirms it" in results[0].message
+    assert sent == 1 and sandbox.store.key(key_value(0))["is_active"] is False  # flipped once
+    assert [r.outcome for r in results] == [Outcome.FAILED]  # its window update was not sent blind
+    assert "1 later step(s) were not sent" in results[0].message
+    results, sent = apply_losing(tmp_path, sandbox, manifest_of(existing(0, is_active=False)), "/nothing")
+    assert [r.outcome for r in results] == [Outcome.APPLIED] and sent == 0
+    assert sandbox.store.key(key_value(0))["is_active"] is False  # the next run did not toggle it back
     record(
         "fault",
         "toggle answer lost after the service flipped the key",
