@@ -18,9 +18,9 @@ from typing import Any
 
 from reconciler.apierrors import ApiError
 from reconciler.client import Client
+from reconciler.envvars import environment
 from reconciler.errors import UsageError
 from reconciler.inventory import read_keys
-from reconciler.manifest import environment
 from reconciler.model import MAX_EXPIRY, LiveKey, ProxyKey, iso, sorted_networks
 
 HEADER = """\

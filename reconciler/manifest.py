@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,15 +19,15 @@ from typing import Any
 import jsonschema
 
 from reconciler import resources, rules
-from reconciler.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
+from reconciler.diagnostics import NOTICE, WARNING, Diagnostic
+from reconciler.envvars import checked_environment
 from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
+from reconciler.sources import expand_paths
 from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_CAP = Decimal(10000)
 SETTINGS = ("prune", "ignore", "key_cap")
-PROXY_KEYS = "EHKEYS_PROXY_KEYS"
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -83,85 +82,6 @@ class LoadResult:
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
-
-
-def environment() -> dict[str, str]:
-    """The variables `${VAR}` reads: the process environment, plus the `NAME=value` lines of
-    EHKEYS_PROXY_KEYS, so that CI can hold every proxy key in one secret. A variable set on
-    its own wins."""
-    return checked_environment()[0]
-
-
-def checked_environment() -> tuple[dict[str, str], list[Diagnostic]]:
-    """environment(), and what is wrong with the lines of EHKEYS_PROXY_KEYS."""
-    extra, problems = proxy_key_lines(os.environ.get(PROXY_KEYS, ""))
-    return {**extra, **os.environ}, problems
-
-
-def proxy_key_lines(text: str) -> tuple[dict[str, str], list[Diagnostic]]:
-    """`NAME=value` lines (blank lines and `#` comments aside). A line of another shape, or a
-    NAME given twice, is a diagnostic naming the line and the NAME, never the value."""
-    found: dict[str, tuple[int, str]] = {}
-    problems: list[Diagnostic] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        name, sep, value = (part.strip() for part in line.partition("="))
-        if (not name and not sep) or name.startswith("#"):
-            continue
-        if not sep or not _VAR_NAME.fullmatch(name):
-            problems.append(_line_problem(number, "", "not a NAME=value line: ignored", WARNING))
-        elif name in found:
-            problems.append(_repeated(number, name, *found[name], value))
-        else:
-            found[name] = (number, value)
-    return {name: value for name, (_, value) in found.items()}, problems
-
-
-def _repeated(number: int, name: str, first: int, first_value: str, value: str) -> Diagnostic:
-    if value == first_value:
-        return _line_problem(number, name, f"set again, to the same value (first on line {first})", WARNING)
-    return _line_problem(number, name, f"set again, to another value (first on line {first}): keep one")
-
-
-def _line_problem(number: int, name: str, message: str, severity: str = ERROR) -> Diagnostic:
-    return Diagnostic(PROXY_KEYS, number, 1, name, message, severity)
-
-
-def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
-    """Files as given; a directory contributes its *.yaml and *.yml files at any depth,
-    sorted (hidden ones aside: .git, .ehkeys). A file named twice is read once."""
-    files: list[str] = []
-    problems: list[Diagnostic] = []
-    seen: set[Path] = set()
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [str(p) for p in _manifests_under(path)]
-            if not found:
-                problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
-        elif path.is_file():
-            found = [item]
-        else:
-            found = []
-            problems.append(Diagnostic(item, 1, 1, "", "no such file or directory"))
-        files.extend(file for file in found if _first_time(Path(file), seen))
-    return files, problems
-
-
-def _manifests_under(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        chosen = (n for n in sorted(names) if n.endswith((".yaml", ".yml")) and not n.startswith("."))
-        found.extend(Path(folder) / name for name in chosen)
-    return found
-
-
-def _first_time(file: Path, seen: set[Path]) -> bool:
-    real = file.resolve()
-    if real in seen:
-        return False
-    seen.add(real)
-    return True
 
 
 def load(
