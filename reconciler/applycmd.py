@@ -34,7 +34,8 @@ async def apply(args: argparse.Namespace) -> int:
             plan.subset(chosen).check_guards(max_debit, expect_net, args.allow_mass_delete)
             render.text(plan, sys.stdout)
             if not chosen and not skipped:
-                print("\nNothing to apply: the account's keys match the manifest.")
+                errors = plan.count(Action.ERROR) + len(plan.problems)
+                print("\nNothing to apply" + (f": {errors} error(s) above." if errors else "."))
                 return 1 if plan.has_errors else 0
             _approve(args)
             print("\nApplying:")

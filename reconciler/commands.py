@@ -114,10 +114,12 @@ def drift_command(args: argparse.Namespace) -> int:
     found = report(plan)
     if args.format == "json":
         render.as_json(plan, sys.stdout)
+    elif args.format == "markdown":
+        render.markdown(plan, sys.stdout, "ehkeys drift", render.DRIFT_MARKER, found.headline)
     else:
         sys.stdout.write(found.headline + "\n\n")
-        emit(plan, args.format, sys.stdout, "ehkeys drift")
-    step_summary(lambda out: render.markdown(plan, out, "ehkeys drift"))
+        render.text(plan, sys.stdout)
+    step_summary(lambda out: render.markdown(plan, out, "ehkeys drift", render.DRIFT_MARKER, found.headline))
     if plan.has_errors:
         return 1
     return 2 if found.drifted else 0

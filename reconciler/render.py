@@ -15,9 +15,10 @@ from reconciler.changes import Action, Change
 from reconciler.model import gc_paused
 from reconciler.outcomes import Report
 from reconciler.plan import Plan
-from reconciler.view import PlanView, Row, account_effect, build, show, unmanaged_line
+from reconciler.view import PlanView, Row, account_effect, build, nothing_to_do, show, unmanaged_line
 
 MARKER = "<!-- ehkeys-plan -->"
+DRIFT_MARKER = "<!-- ehkeys-drift -->"
 UNCHANGED_WARNINGS = 50  # in the Markdown plan; the text plan shows every warning
 _COLOURS = {"+": "32", "~": "33", "↑": "32", "↓": "33", "-": "31", "!": "31", "warn": "33", "bold": "1"}
 
@@ -46,8 +47,8 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     for row in view.rows:
         _text_row(row, w, style)
     _text_rest(view, w, style)
-    if not plan.has_changes and not plan.has_errors:
-        w("No changes. The account's keys match the manifest.\n")
+    if nothing_to_do(plan):
+        w(nothing_to_do(plan) + "\n")
     w(style("bold", view.headline) + "\n" + view.credits + "\n")
     if view.footer:
         w(f"Read with {view.footer}.\n")
@@ -131,14 +132,18 @@ def _md_key(change: Change, key: str = "") -> str:
 
 
 @gc_paused()
-def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
+def markdown(
+    plan: Plan, stream: TextIO, title: str = "ehkeys plan", marker: str = MARKER, lead: str = ""
+) -> None:
     """For a PR comment: a row per key that changes or failed, unchanged keys by count.
 
     A row per unchanged key would bury three changes under thousands of rows, and push
     the details and the credit totals past GitHub's 65,536-character limit.
     """
     view, w = build(plan), stream.write
-    w(f"{MARKER}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
+    w(f"{marker}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
+    if lead:
+        w(f"**{_md(lead)}**\n\n")
     if view.rows:
         w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
         for row in view.rows:
@@ -149,8 +154,8 @@ def markdown(plan: Plan, stream: TextIO, title: str = "ehkeys plan") -> None:
         w("\n")
     if view.unchanged:
         w(f"{len(view.unchanged)} unchanged: {_md(view.unchanged_names)}\n\n")
-    if not view.rows:
-        w("No changes. The account's keys match the manifest.\n\n")
+    if nothing_to_do(plan):
+        w(nothing_to_do(plan) + "\n\n")
     for row in view.rows:
         _md_details(row, w)
     _md_lists(view, w)

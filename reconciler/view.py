@@ -91,7 +91,7 @@ def build(plan: Plan) -> PlanView:
         rows=[row(c) for c in listed],
         unchanged=[c for c in plan.changes if c.action is Action.NO_OP],
         unmanaged=plan.unmanaged,
-        legend=[(a.value, LEGEND[a]) for a in LEGEND if plan.count(a)],
+        legend=legend(plan),
         headline=headline(plan),
         credits=credit_summary(plan),
         notes=list(plan.notes),
@@ -100,6 +100,25 @@ def build(plan: Plan) -> PlanView:
         if plan.requests
         else "",
     )
+
+
+def legend(plan: Plan) -> list[tuple[str, str]]:
+    """Only the symbols this plan shows."""
+    shown = [(a.value, LEGEND[a]) for a in LEGEND if plan.count(a)]
+    if plan.has_changes and plan.count(Action.NO_OP):
+        shown.append((Action.NO_OP.value, "unchanged"))
+    if plan.unmanaged:
+        shown.append(("?", "unmanaged: in the account, in no manifest key; left alone"))
+    return shown
+
+
+def nothing_to_do(plan: Plan) -> str:
+    """The sentence for a plan without changes, or '' when it has some (or errors)."""
+    if plan.has_changes or plan.has_errors:
+        return ""
+    if plan.unmanaged:
+        return "No changes to make. The manifest's keys match; unmanaged keys are left alone."
+    return "No changes. The account's keys match the manifest."
 
 
 def headline(plan: Plan) -> str:

@@ -161,7 +161,7 @@ def test_drift_exit_codes_and_headline(workdir: Path, capsys: Any) -> None:
     box.store.update(key_value(1), {**body, "model_whitelist": [], "ip_whitelist": []})
     code, out, _ = run_cli(capsys, "drift", m, *sandbox_args())
     assert code == 2
-    assert out.startswith("Drift: 1 key(s) differ from the manifest (allocated_ammount, name).")
+    assert out.startswith("Drift: 1 key(s) to update (allocated_ammount, name).")
     code, out, _ = run_cli(
         capsys, "drift", write(workdir, manifest_text(2, allocated_ammount=10)), *sandbox_args()
     )
