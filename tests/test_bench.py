@@ -38,4 +38,4 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         figures = results[f"6_tier_{tier}"]
         assert figures["keys"] == keys and f"| 6_tier_{tier} |" in done.stdout
         assert figures["list_requests"] == 2  # counted by the sandbox: the list and the balance
-        assert figures["perkey_requests"] == keys + 2  # the balance, the list's 404, one lookup a key
+        assert figures["perkey_requests"] >= keys + 2  # balance, list 404, one lookup a key (+ any 429)
