@@ -2,6 +2,9 @@
 
     python bench/run.py            # full run (a few minutes); writes bench/results.json
     python bench/run.py --smoke    # tiny N, one run each: checks the harness works
+    python bench/run.py --only 6_  # the tier scenarios alone
+
+Requests are counted on the sandbox's side (`/_sandbox/stats`), never by the client.
 
 Every figure is a median of several runs, and every comparison is a ratio taken in the
 same run, because the machine is shared and noisy. Targets are printed beside the figures;
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -46,7 +50,7 @@ def key(i: int) -> str:
     return f"ek-proxy-bench-{i:06d}-0123456789abcdef"
 
 
-def seed(n: int, allocated: float = 10.0) -> dict[str, Any]:
+def seed(n: int, allocated: float = 10.0, tier: str | None = None) -> dict[str, Any]:
     keys = [
         {
             "key": key(i),
@@ -59,7 +63,10 @@ def seed(n: int, allocated: float = 10.0) -> dict[str, Any]:
         }
         for i in range(n)
     ]
-    return {"accounts": [{"user_id": "u", "api_key": API_KEY, "balance": 1_000_000}], "keys": keys}
+    account: dict[str, Any] = {"user_id": "u", "api_key": API_KEY, "balance": 1_000_000}
+    if tier:
+        account["tier"] = tier
+    return {"accounts": [account], "keys": keys}
 
 
 def manifest(n: int, allocated: float = 10.0) -> str:
@@ -131,7 +138,13 @@ def run_cli(base: str, *argv: str, cwd: Path) -> tuple[float, float, int]:
 
 
 def stats(base: str) -> dict[str, int]:
-    return httpx.get(base.removesuffix("/v1") + "/_sandbox/stats").json()
+    got: dict[str, int] = httpx.get(base.removesuffix("/v1") + "/_sandbox/stats").json()
+    return got
+
+
+def sent(got: dict[str, int]) -> int:
+    """Requests that reached the sandbox (answered or refused), from its own counters."""
+    return sum(v for k, v in got.items() if k != "rejected_by_rate_limit")
 
 
 def balance(base: str) -> Decimal:
@@ -181,20 +194,28 @@ def bare_client(base: str, n: int, parallelism: int) -> float:
 def latency_bound(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     latency, parallelism = 0.020, 32
     (tmp / "m.yaml").write_text(manifest(n))
-    with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
+    # The per-key lookup path (the list switched off): a plan that reads the list sends 2
+    # requests whatever N, which is scenario 6's subject; this one measures the lookups.
+    flags = ("--latency-ms", "20", "--rate-limit", "10000000/60", "--list-unavailable")
+    with sandbox(tmp, seed(n), *flags) as base:
         walls, rss = [], []
+        requests = -1
         for _ in range(runs):
+            before = sent(stats(base))
             wall, mb, _ = run_cli(
                 base, "plan", "m.yaml", "--parallelism", str(parallelism), "--format", "json", cwd=tmp
             )
             walls.append(wall)
             rss.append(mb)
+            requests = sent(stats(base)) - before
         naive_wall = statistics.median(naive(base, n) for _ in range(max(1, runs // 2)))
         bare_wall = statistics.median(bare_client(base, n, parallelism) for _ in range(runs))
-    ideal = (n + 1) * latency / parallelism
+    ideal = requests * latency / parallelism
     wall = statistics.median(walls)
     return {
         "keys": n,
+        "path": "per-key lookups",
+        "requests": requests,
         "wall_s": wall,
         "ideal_s": ideal,
         "ratio_to_ideal": wall / ideal,
@@ -209,18 +230,20 @@ def latency_bound(tmp: Path, n: int, runs: int) -> dict[str, Any]:
 def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     limit, window = 20, 2.0
     (tmp / "m.yaml").write_text(manifest(n))
-    walls, rejected = [], 0
+    walls, rejected, requests = [], 0, 0
+    flags = ("--rate-limit", f"{limit}/{window}", "--cooldown", "10", "--list-unavailable")  # as in 1
     for _ in range(runs):
-        with sandbox(tmp, seed(n), "--rate-limit", f"{limit}/{window}", "--cooldown", "10") as base:
+        with sandbox(tmp, seed(n), *flags) as base:
             wall, _, _ = run_cli(base, "plan", "m.yaml", "--parallelism", "8", "--format", "json", cwd=tmp)
             walls.append(wall)
             got = stats(base)
-            rejected += got.get("429", 0) + got.get("rejected_by_rate_limit", 0)
-    requests = n + 1
+            rejected += got.get("429", 0)
+            requests = max(requests, sent(got))
     ideal = (-(-requests // limit) - 1) * window  # full windows to wait through
     wall = statistics.median(walls)
     return {
         "keys": n,
+        "path": "per-key lookups",
         "requests": requests,
         "wall_s": wall,
         "ideal_s": ideal,
@@ -233,7 +256,7 @@ def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
 def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     latency, parallelism = 0.020, 32
     (tmp / "m.yaml").write_text(manifest(n, allocated=12.5))
-    walls, exact = [], True
+    walls, exact, requests = [], True, 0
     for _ in range(runs):
         with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
             before = balance(base)
@@ -249,11 +272,13 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
                 cwd=tmp,
             )
             walls.append(wall)
+            requests = max(requests, sent(stats(base)) - 1)  # less this harness's balance
             exact &= balance(base) == before - Decimal("2.5") * n
-    ideal = 3 * n * latency / parallelism  # lookup, update, verify
+    ideal = requests * latency / parallelism  # the list and balance, N updates, the checking list
     wall = statistics.median(walls)
     return {
         "keys": n,
+        "requests": requests,
         "wall_s": wall,
         "ideal_s": ideal,
         "ratio_to_ideal": wall / ideal,
@@ -302,6 +327,107 @@ def scale(tmp: Path, n: int) -> dict[str, Any]:
     return {"keys": n, "wall_s": wall, "peak_rss_mb": mb, "target": "< 150 MB"}
 
 
+# Tiers as documented: keys an account may hold (proxy-create.mdx) and requests a minute
+# (rate-limits.mdx: a sliding 60 s window, a 180 s cooldown on overrun).
+TIERS = {"free": (10, 5), "pro": (50, 30), "enterprise": (100, 100)}
+WINDOW_S, COOLDOWN_S = 60.0, 180.0
+
+
+def startup(runs: int) -> float:
+    """Python start-up and the CLI's imports: `ehkeys --version` as a subprocess."""
+    argv = [sys.executable, "-m", "reconciler", "--version"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def once() -> float:
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - started
+
+    return statistics.median(once() for _ in range(max(runs, 3)))
+
+
+def round_trip(base: str) -> float:
+    """One loopback HTTP round trip to the sandbox (its stats page: outside the rate limit)."""
+    url = base.removesuffix("/v1") + "/_sandbox/stats"
+    with httpx.Client() as c:
+        c.get(url)
+
+        def once() -> float:
+            started = time.perf_counter()
+            c.get(url)
+            return time.perf_counter() - started
+
+        return statistics.median(once() for _ in range(9))
+
+
+def tier_plan(
+    tmp: Path, tier: str, *, list_unavailable: bool, window_s: float, cooldown_s: float
+) -> dict[str, Any]:
+    """One `ehkeys plan` of the tier's full key count against a fresh sandbox at its limit."""
+    n, per_window = TIERS[tier]
+    work = tmp / f"{tier}-{'perkey' if list_unavailable else 'list'}-{time.monotonic_ns()}"
+    work.mkdir()
+    (work / "m.yaml").write_text(manifest(n))
+    flags = ["--rate-limit", f"{per_window}/{window_s:g}", "--cooldown", f"{cooldown_s:g}"]
+    if list_unavailable:
+        flags.append("--list-unavailable")
+    with sandbox(work, seed(n, tier=tier), *flags) as base:
+        rtt = round_trip(base)
+        wall, _, _ = run_cli(base, "plan", "m.yaml", "--format", "json", cwd=work)
+        got = stats(base)
+    return {"wall_s": wall, "requests": sent(got), "429": got.get("429", 0), "rtt_s": rtt}
+
+
+def tiers(tmp: Path, runs: int, *, smoke: bool, start_s: float) -> dict[str, dict[str, Any]]:
+    """Each tier's plan, list path (median of `runs`) beside the per-key path (the list off).
+
+    The per-key path waits out whole windows (Free: 12 requests at 5 a minute, about two
+    minutes), so it runs once per tier, the three tiers at the same time (they only wait).
+    --smoke shortens its window to 1 s and its cooldown to 3 s (labelled in the figures).
+    """
+    perkey_window, perkey_cooldown = (1.0, 3.0) if smoke else (WINDOW_S, COOLDOWN_S)
+    with concurrent.futures.ThreadPoolExecutor(len(TIERS)) as pool:
+        perkey = {
+            tier: pool.submit(
+                tier_plan,
+                tmp,
+                tier,
+                list_unavailable=True,
+                window_s=perkey_window,
+                cooldown_s=perkey_cooldown,
+            )
+            for tier in TIERS
+        }
+        done = {tier: future.result() for tier, future in perkey.items()}
+    results = {}
+    for tier, (n, per_min) in TIERS.items():
+        listed = [
+            tier_plan(tmp, tier, list_unavailable=False, window_s=WINDOW_S, cooldown_s=COOLDOWN_S)
+            for _ in range(runs)
+        ]
+        wall = statistics.median(r["wall_s"] for r in listed)
+        rtt = statistics.median(r["rtt_s"] for r in listed)
+        budget = start_s + 2 * rtt + 0.5
+        results[f"6_tier_{tier}"] = {
+            "keys": n,
+            "limit_per_min": per_min,
+            "list_wall_s": wall,
+            "list_requests": max(r["requests"] for r in listed),
+            "list_429": sum(r["429"] for r in listed),
+            "startup_s": start_s,
+            "round_trip_s": rtt,
+            "list_budget_s": budget,
+            "list_within_budget": wall <= budget,
+            "perkey_wall_s": done[tier]["wall_s"],
+            "perkey_requests": done[tier]["requests"],
+            "perkey_429": done[tier]["429"],
+            "perkey_window_s": perkey_window,
+            "perkey_runs": 1,
+            "target": "list: 2 requests, <= start-up + 2 round trips + 0.5 s, 0 x 429",
+        }
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -324,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         wanted = [name for name in scenarios if not args.only or name.startswith(tuple(args.only))]
         results = {name: scenarios[name]() for name in wanted}
+        if not args.only or any("6_".startswith(p) or p.startswith("6_") for p in args.only):
+            results.update(tiers(tmp, runs, smoke=small, start_s=startup(runs)))
     if "4_offline_1k" in results and "4_offline_10k" in results:
         small_k, big_k = results["4_offline_1k"], results["4_offline_10k"]
         big_k["per_key_growth_10x_keys"] = big_k["per_key_us"] / small_k["per_key_us"]

@@ -69,6 +69,8 @@ def _sandbox(args: argparse.Namespace) -> int:
             rate = replace(rate, requests=int(requests), window_s=float(window or 60))
         if args.cooldown is not None:
             rate = replace(rate, cooldown_s=args.cooldown)
+        if args.list_unavailable:
+            faults = replace(faults, list_unavailable=True)
     except sb.seeds.BadSetting as exc:
         raise _setting_error(exc, args) from None
     except ValueError:
@@ -131,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown", type=float, metavar="SECONDS", help="lockout after an overrun")
     for flag in FAULT_FLAGS:
         p.add_argument("--" + flag.replace("_", "-"), type=float, metavar="X")
+    p.add_argument(
+        "--list-unavailable", action="store_true", help="GET /auth/proxy answers 404 (per-key lookups only)"
+    )
     p.set_defaults(handler=_sandbox)
 
     p = sub.add_parser("plan", help="show what apply would change, and what it costs")

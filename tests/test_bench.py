@@ -27,7 +27,15 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         "4_offline_1k",
         "4_offline_10k",
         "5_scale",
+        "6_tier_free",
+        "6_tier_pro",
+        "6_tier_enterprise",
     }
     assert results["3_apply"]["balance_exact"] is True
     assert results["2_rate_limited"]["responses_429"] == 0
     assert "| 1_latency_bound |" in done.stdout
+    for tier, keys in (("free", 10), ("pro", 50), ("enterprise", 100)):
+        figures = results[f"6_tier_{tier}"]
+        assert figures["keys"] == keys and f"| 6_tier_{tier} |" in done.stdout
+        assert figures["list_requests"] == 2  # counted by the sandbox: the list and the balance
+        assert figures["perkey_requests"] >= keys + 2  # balance, list 404, one lookup a key (+ any 429)

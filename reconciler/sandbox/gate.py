@@ -122,6 +122,10 @@ class Gate:
             body = error_body(429, "Rate limit exceeded, please slow down", "rate_limit_error")
             await _respond(send, 429, body, headers)
             return
+        if self.faults.list_unavailable and _is_list(scope):
+            self.counts["list_unavailable"] += 1
+            await _respond(send, 404, error_body(404, "Not Found", "not_found_error"), headers)
+            return
         fault = self._draw()
         self.counts[fault or "ok"] += 1
         if fault in ("500", "429", "html"):  # from the edge: no rate-limit headers
@@ -160,6 +164,10 @@ class Gate:
         if fault == "429":
             return 429, error_body(429, "Too many requests", "rate_limit_error"), {}
         return 500, error_body(500, "Internal server error", "server_error"), {}
+
+
+def _is_list(scope: Scope) -> bool:
+    return bool(scope["method"] == "GET" and scope["path"].rstrip("/") == "/v1/auth/proxy")
 
 
 def _bearer(scope: Scope) -> str:

@@ -56,6 +56,9 @@ class Faults:
     html_rate: float = 0.0
     hang_rate: float = 0.0  # never answer: for client timeout tests
     seed: int | None = None
+    # GET /auth/proxy answers 404, as a service without the list endpoint would: clients
+    # must fall back to per-key lookups (and cannot see unmanaged keys).
+    list_unavailable: bool = False
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "jitter_ms"):
