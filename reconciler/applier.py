@@ -17,13 +17,13 @@ from itertools import groupby
 
 from reconciler import inventory
 from reconciler.apierrors import ApiError, NotSent
-from reconciler.changes import Change
+from reconciler.changes import DEBITS, REFUNDS, Change
 from reconciler.client import Client
 from reconciler.concurrency import bounded
 from reconciler.errors import StateError
 from reconciler.model import LiveKey, ProxyKey
 from reconciler.operations import Create, Operation, Toggle, ToggleMismatch, Update
-from reconciler.outcomes import Report, Result
+from reconciler.outcomes import Outcome, Report, Result
 from reconciler.state import SENDING, State
 from reconciler.verify import Verdict, verify
 
@@ -70,8 +70,11 @@ class Applier:
         report = Report(balance_before=balance)
         self.known = {k.fingerprint for k in known}
         try:
-            for _, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
-                report.results.extend(await self._wave(list(wave)))
+            for order, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
+                if order == DEBITS and _a_refund_missed(report.results):
+                    report.results.extend(self._skip(list(wave)))
+                else:
+                    report.results.extend(await self._wave(list(wave)))
         finally:
             report.state_error = self._flush()
         report.balance_after = await self._balance()
@@ -85,12 +88,21 @@ class Applier:
             return exc
         return None
 
+    def _skip(self, wave: list[Change]) -> list[Result]:
+        """Debits counted on the refunds (and freed key slots) of changes that did not land."""
+        why = "not sent: an earlier change did not land, and these debits counted on it; plan again"
+        results = [Result(change, Outcome.SKIPPED, why) for change in wave]
+        for result in results:
+            self.on_result(result)
+        return results
+
     async def _wave(self, wave: list[Change]) -> list[Result]:
         if self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations):
             self.latest = await self._listing()  # a toggle flips: read the key right before
         sent = await bounded(self._send, wave, self.parallelism)
         self.latest = await self._listing()
-        results = [self._finish(s) for s in sent]
+        self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
+        results = [self._finish(s) for s in sorted(sent, key=lambda s: s.target is None)]
         for result in results:
             self.on_result(result)
         return results
@@ -128,6 +140,7 @@ class Applier:
     def _finish(self, sending: Sending) -> Result:
         verdict = verify(sending, self.latest, self.known, self.state.bindings)
         if verdict.created is not None and sending.target is None:
+            self.known.add(verdict.created.fingerprint)  # adopted once, by one change only
             self.on_created(sending.change, verdict.created)  # adopted after a lost answer
         shown = verdict.key.display if verdict.key else ""
         result = Result(sending.change, verdict.outcome, verdict.message, shown)
@@ -170,6 +183,11 @@ class Applier:
             return await self.client.balance()
         except ApiError:
             return None
+
+
+def _a_refund_missed(results: Sequence[Result]) -> bool:
+    """A refund (or a freed key slot) that did not surely land: the debits counted on it."""
+    return any(r.change.credit.order == REFUNDS and r.outcome is not Outcome.APPLIED for r in results)
 
 
 def _message(exc: Exception) -> str:

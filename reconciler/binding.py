@@ -34,6 +34,7 @@ class Unbound:
 
     problem: str | None = None
     note: str = ""
+    candidates: frozenset[str] = frozenset()  # live keys it could be: never unmanaged, never pruned
 
 
 Binding = Bound | Unbound
@@ -42,7 +43,7 @@ Binding = Bound | Unbound
 @dataclass(frozen=True)
 class Bindings:
     by_address: dict[str, Binding]
-    unmanaged: tuple[LiveKey, ...]
+    unmanaged: tuple[LiveKey, ...]  # held by no manifest key, and claimed by none either
 
 
 def bind(desired: Sequence[DesiredKey], live: Sequence[LiveKey], recorded: Mapping[str, str]) -> Bindings:
@@ -67,7 +68,8 @@ def bind(desired: Sequence[DesiredKey], live: Sequence[LiveKey], recorded: Mappi
             found[key.address] = Unbound(note="its name is shared in the manifest: never bound by name")
         else:
             found[key.address] = _by_name(key, live, claimed, held_elsewhere, recorded)
-    unmanaged = tuple(k for k in live if k.fingerprint not in claimed)
+    contested = held_elsewhere | {fp for b in found.values() if isinstance(b, Unbound) for fp in b.candidates}
+    unmanaged = tuple(k for k in live if k.fingerprint not in claimed and k.fingerprint not in contested)
     return Bindings({k.address: found[k.address] for k in desired}, unmanaged)
 
 
@@ -98,7 +100,10 @@ def _by_name(
     gone = "the key this address was bound to is gone from the account" if key.address in recorded else ""
     if len(free) > 1:
         names = " and ".join(k.proxy_key.display for k in free)
-        return Unbound(f"{len(free)} live keys are named {key.name!r} ({names}): {_AMBIGUOUS}")
+        candidates = frozenset(k.fingerprint for k in free)
+        return Unbound(
+            f"{len(free)} live keys are named {key.name!r} ({names}): {_AMBIGUOUS}", candidates=candidates
+        )
     if not free:
         return Unbound(note=gone)
     claimed[free[0].fingerprint] = key.address

@@ -18,6 +18,8 @@ from reconciler.model import ProxyKey, to_json_value
 from reconciler.operations import Operation
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
+REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
 
 class Action(str, enum.Enum):
@@ -83,6 +85,11 @@ class Credit:
     account_debit: Decimal = ZERO
     account_refund: Decimal = ZERO
 
+    def __post_init__(self) -> None:
+        """To the cent, as shown: the rows add up to the totals, and --expect-net matches them."""
+        for name in ("allocation_delta", "account_debit", "account_refund"):
+            object.__setattr__(self, name, getattr(self, name).quantize(CENT))
+
     @classmethod
     def between(cls, old: Decimal, new: Decimal, used: Decimal) -> Credit:
         """Raising debits the difference; lowering refunds the unused part only (an estimate)."""
@@ -108,8 +115,8 @@ class Credit:
     def order(self) -> int:
         """0 money comes back, 1 none moves, 2 money goes out: the apply order."""
         if self.account_debit:
-            return 2
-        return 0 if self.account_refund else 1
+            return DEBITS
+        return REFUNDS if self.account_refund else NO_CREDIT
 
     def data(self) -> dict[str, Any]:
         return {k: to_json_value(v) for k, v in vars(self).items()}
@@ -162,4 +169,10 @@ class Change:
 
     def saved(self) -> dict[str, Any]:
         """What `apply --plan` compares: the operations and every live value they depend on."""
-        return {"action": self.action.label, "operations": self.data()["operations"], "live": self.live}
+        key = self.target.fingerprint if self.target else None  # the key, not only its values
+        return {
+            "action": self.action.label,
+            "key": key,
+            "operations": self.data()["operations"],
+            "live": self.live,
+        }

@@ -30,7 +30,12 @@ class Desired:
     prune: bool = False
     ignore: Sequence[str] = ()
     key_cap: int | None = None
-    targeted: bool = False  # --target: only these keys; unmanaged keys are left out
+    targets: frozenset[str] = frozenset()  # --target: only these addresses; unmanaged keys left out
+
+    @property
+    def planned(self) -> list[DesiredKey]:
+        """The keys to plan; every key is still bound, so none is mistaken for another."""
+        return [k for k in self.keys if not self.targets or k.address in self.targets]
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,10 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
         bindings = bind(desired.keys, inventory.keys, recorded.bindings)
         changes = [
             _plan_one(i, key, bindings.by_address[key.address], inventory, recorded, now)
-            for i, key in enumerate(desired.keys)
+            for i, key in enumerate(desired.planned)
         ]
         unmanaged = (
-            [] if desired.targeted or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
+            [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
     _handle_unmanaged(plan, desired, unmanaged, recorded)
@@ -80,8 +85,13 @@ def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
 def _handle_unmanaged(plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded) -> None:
     was = {fp: address for address, fp in recorded.bindings.items()}
     start = len(plan.changes)
+    blocked = plan.has_errors  # an unbound key may be one of these: prune nothing then
     for offset, live in enumerate(keys):
-        if desired.prune:
+        if desired.prune and blocked:
+            plan.unmanaged.append(
+                Unmanaged(live, "not pruned: the plan has errors (a key may be one of these)")
+            )
+        elif desired.prune:
             plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint)))
         else:
             plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))

@@ -82,7 +82,7 @@ async def reveal(args: argparse.Namespace) -> int:
     keys = select(loaded.keys, args.ids)
     async with target.client(args.parallelism, retry(args)) as client:
         live = await inventory.read_keys(client)
-    found = binding.bind(keys, live, state.bindings).by_address
+    found = binding.bind(loaded.keys, live, state.bindings).by_address  # all: none mistaken for another
     missing = [k.address for k in keys if not isinstance(found[k.address], binding.Bound)]
     if missing:
         raise UsageError(f"{', '.join(missing)}: not found in the account (plan shows why)")

@@ -59,18 +59,25 @@ class Target:
 
 def desired(manifest: Manifest, targets: Sequence[str]) -> Desired:
     """The manifest's keys, or only those named by --target (an address or a name; each must exist)."""
-    keys = select(manifest.keys, targets)
-    return Desired(keys, manifest.prune, manifest.ignore, manifest.key_cap, targeted=bool(targets))
+    chosen = frozenset(k.address for k in select(manifest.keys, targets)) if targets else frozenset()
+    return Desired(manifest.keys, manifest.prune, manifest.ignore, manifest.key_cap, chosen)
 
 
 def select(keys: Sequence[DesiredKey], targets: Sequence[str]) -> list[DesiredKey]:
+    """The keys each target names: an id, else a name; one that could be two keys is refused."""
     if not targets:
         return list(keys)
-    known = {k.address for k in keys} | {k.name for k in keys}
-    unknown = [t for t in targets if t not in known]
-    if unknown:
-        raise UsageError(f"--target {unknown[0]!r}: no key with that id or name in the manifest")
-    return [k for k in keys if k.address in targets or k.name in targets]
+    chosen: dict[str, DesiredKey] = {}
+    for target in targets:
+        matches = {k.address: k for k in keys if target in (k.address, k.name)}
+        if not matches:
+            raise UsageError(f"--target {target!r}: no key with that id or name in the manifest")
+        if len(matches) > 1:
+            raise UsageError(
+                f"--target {target!r}: the id or name of {len(matches)} keys; name one by its id"
+            )
+        chosen.update(matches)
+    return [k for k in keys if k.address in chosen]
 
 
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:

@@ -375,3 +375,86 @@ def test_writes_whose_check_failed_are_sent_not_verified_and_counted_so(tmp_path
         2,
         "sent, not verified; exit 3",
     )
+
+
+class FirstCreateRefused(httpx.AsyncBaseTransport):
+    """The first create gets a 502 from the edge and never reaches the service."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.creates = inner, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/proxy/create"):
+            self.creates += 1
+            if self.creates == 1:
+                return httpx.Response(502, json={"error": {"message": "Bad gateway", "code": 502}})
+        return await self.inner.handle_async_request(request)
+
+
+def drive(tmp: Path, sandbox: Sandbox, text: str, transport: httpx.AsyncBaseTransport) -> list[Result]:
+    (tmp / "keys.yaml").write_text(text)
+    loaded = manifest.load([str(tmp / "keys.yaml")]).manifest
+    assert loaded is not None
+    results: list[Result] = []
+
+    async def run() -> None:
+        async with Client(
+            API_KEY, "http://127.0.0.1/v1", transport=transport, retry=RetryPolicy(attempts=1)
+        ) as c:
+            state = State(tmp / ".ehkeys" / "state.json")
+            made, account = await build_plan(c, desired(loaded, []), state)
+            await Applier(c, state, results.append, parallelism=1).run(
+                made.to_apply, account.keys, made.balance_before
+            )
+
+    asyncio.run(run())
+    return results
+
+
+def test_a_failed_create_never_adopts_a_sibling_created_in_the_same_apply(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(0)))
+    twins = manifest_of(
+        {"id": "worker-a", "name": "Worker", "allocated_ammount": 10},
+        {"id": "worker-b", "name": "Worker", "allocated_ammount": 10},
+    )
+    results = drive(tmp_path, sandbox, twins, FirstCreateRefused(sandbox.transport()))
+    assert sorted(r.outcome for r in results) == [Outcome.APPLIED, Outcome.FAILED]
+    bindings = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())["bindings"]
+    assert len(bindings) == 1 and len(sandbox.store.keys_of("u1")) == 1
+    record("fault", "two creates of one name, the first refused by the edge", 2, "no key bound to two ids")
+
+
+class RemoveFails(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/proxy/remove"):
+            return httpx.Response(500, json={"error": {"message": "boom", "code": 500}})
+        return await self.inner.handle_async_request(request)
+
+
+def test_debits_that_counted_on_a_failed_delete_are_not_sent(tmp_path: Path) -> None:
+    sandbox = Sandbox.open(
+        ":memory:", seeds.parse({**seed_data(3), "accounts": [{**seed_data()["accounts"][0], "key_cap": 3}]})
+    )
+    text = manifest_of(existing(0, absent=True), existing(1), existing(2), analytics(), key_cap=3)
+    results = drive(tmp_path, sandbox, text, RemoveFails(sandbox.transport()))
+    by_address = {r.change.address: r for r in results}
+    assert by_address["k0"].outcome is Outcome.FAILED and by_address["analytics"].outcome is Outcome.SKIPPED
+    assert len(sandbox.store.keys_of("u1")) == 3  # never over the cap
+    record("fault", "a delete that fails before the create it made room for", 1, "the create is skipped")
+
+
+def test_a_saved_plan_deletes_only_the_key_it_showed(workdir: Path, capsys: Any) -> None:
+    data = seed_data(2)
+    data["keys"][1]["name"] = "key-0"  # two live keys of one name
+    seed(data)
+    Path("keys.yaml").write_text(
+        manifest_of({"id": "old", "name": "key-0", "proxy_key": key_value(0), "absent": True})
+    )
+    plan(capsys, "--out", "plan.json")
+    box().store.db.execute("DELETE FROM keys WHERE key = ?", (key_value(0),))  # gone by hand meanwhile
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert key_value(1) in {k["key"] for k in box().store.keys_of("u1")}  # the other one survives
+    assert code != 0

@@ -423,3 +423,52 @@ WARNINGS = [
 def test_warnings_table(want: dict[str, Any], have: dict[str, Any], fragment: str) -> None:
     change = one(want, have)
     assert any(fragment in w for w in change.warnings), change.warnings
+
+
+# --- found by trying to break it -----------------------------------------------------------------
+
+
+def test_a_key_whose_binding_failed_is_never_pruned() -> None:
+    """A wrong proxy_key (or two keys of one name) must not turn the key it meant into a prune."""
+    wrong = desired(address="prod", proxy_key=ProxyKey("ek-proxy-wrong-value-000"), protect=True)
+    plan = plan_of([wrong], [live()], bindings={"prod": SECRET.fingerprint}, prune=True)
+    assert plan.count(Action.DELETE) == 0 and plan.changes[0].action is Action.ERROR
+    twins = plan_of([desired(proxy_key=None, protect=True)], [live(), live(proxy_key=OTHER)], prune=True)
+    assert twins.count(Action.DELETE) == 0 and not twins.unmanaged
+
+
+def test_prune_waits_while_the_plan_has_errors() -> None:
+    broken = desired(address="x", name="x", proxy_key=ProxyKey("ek-proxy-not-there-0000"))
+    plan = plan_of([broken], [live(name="stray")], prune=True)
+    assert plan.count(Action.DELETE) == 0 and "not pruned" in plan.unmanaged[0].note
+
+
+def test_target_never_adopts_a_key_another_manifest_key_holds() -> None:
+    keys = [
+        desired(proxy_key=None, address="prod", name="Svc Primary"),
+        desired(proxy_key=None, address="canary", name="prod", allocated_ammount=D(1)),
+    ]
+    recorded = {"prod": SECRET.fingerprint}
+    whole = plan_of(keys, [live()], bindings=recorded)
+    targeted = make_plan(
+        Desired(keys, targets=frozenset({"canary"})),
+        Inventory((live(),), D(1000)),
+        Recorded(recorded, RECORDED),
+        NOW,
+    )
+    assert [c.action for c in whole.changes] == [Action.UPDATE, Action.CREATE]
+    assert [(c.address, c.action) for c in targeted.changes] == [("canary", Action.CREATE)]
+
+
+def test_credits_are_to_the_cent_so_rows_add_up_to_the_net() -> None:
+    lives = [
+        live(proxy_key=ProxyKey(f"ek-proxy-cent{i}000"), name=f"k{i}", used_ammount=D("2.345"))
+        for i in range(2)
+    ]
+    keys = [
+        desired(address=f"k{i}", name=f"k{i}", proxy_key=lives[i].proxy_key, absent=True) for i in range(2)
+    ]
+    plan = plan_of(keys, lives)
+    assert [c.credit.account_refund for c in plan.changes] == [D("97.66"), D("97.66")]
+    assert plan.net == D("195.32")
+    plan.check_guards(None, D("195.32"))  # the figure the plan shows is the one --expect-net takes
