@@ -112,7 +112,7 @@ async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
         address = slug(key.name, taken)
         bound[address] = key
         notes = [_shared_note(key)] if key.name in shared else []
-        entries.append(entry(("id", address), key, notes))
+        entries.append(entry(("id", _text(address)), key, notes))
     return (HEADER + "".join(entries) if entries else HEADER.replace("keys:\n", "keys: []\n")), bound
 
 

@@ -102,7 +102,7 @@ def _cannot_create(key: DesiredKey, now: int) -> str:
 
 
 def pruned(index: int, live: LiveKey, was: str | None) -> Change:
-    base = Change(f"unmanaged:{live.name}", Action.DELETE, live.name, index, target=live.proxy_key)
+    base = Change(f"unmanaged:{live.fingerprint}", Action.DELETE, live.name, index, target=live.proxy_key)
     why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
     return _delete(_with(base, live=snapshot(live)), live, why, protect=False)
 

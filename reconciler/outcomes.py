@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from reconciler.changes import Change
 from reconciler.errors import StateError
+from reconciler.view import printable
 
 
 class Outcome(str, enum.Enum):
@@ -34,7 +35,7 @@ class Result:
         return self.key or ("a new key" if self.change.target is None else self.change.key)
 
     def line(self) -> str:
-        text = f"  {self.outcome.mark} {self.change.name} ({self.shown_key}): {self.outcome.value}"
+        text = f"  {self.outcome.mark} {printable(self.change.name)} ({self.shown_key}): {self.outcome.value}"
         return text + (f": {self.message}" if self.message.strip() else "")
 
 

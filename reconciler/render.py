@@ -15,7 +15,16 @@ from reconciler.changes import Action, Change
 from reconciler.model import gc_paused
 from reconciler.outcomes import Report
 from reconciler.plan import Plan
-from reconciler.view import PlanView, Row, account_effect, build, nothing_to_do, show, unmanaged_line
+from reconciler.view import (
+    PlanView,
+    Row,
+    account_effect,
+    build,
+    nothing_to_do,
+    printable,
+    show,
+    unmanaged_line,
+)
 
 MARKER = "<!-- ehkeys-plan -->"
 DRIFT_MARKER = "<!-- ehkeys-drift -->"
@@ -122,7 +131,7 @@ def _md(value: str) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
     for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
         value = value.replace(char, repl)
-    return value.replace("\n", " ")
+    return printable(value.replace("\n", " "))
 
 
 def _md_key(change: Change, key: str = "") -> str:

@@ -31,6 +31,7 @@ class SecretsFile:
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        refuse_not_a_file(self.path, "--secrets-out")
         refuse_tracked(self.path, "--secrets-out")
         self._open().close()  # created (0600) and writable, before anything is sent
 
@@ -48,6 +49,12 @@ class SecretsFile:
     def add_line(self, line: str) -> None:
         with self._open() as handle:
             handle.write(line + "\n")
+
+
+def refuse_not_a_file(path: Path, flag: str) -> None:
+    """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
+    if path.exists() and not path.resolve().is_file():
+        raise UsageError(f"{flag} {path}: not a regular file; secrets go only to a file (0600) or a terminal")
 
 
 def refuse_tracked(path: Path, flag: str) -> None:

@@ -8,6 +8,7 @@ the symbols present; the footer says what was read and at what cost.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,15 @@ def when(epoch: int) -> str:
     return "never" if epoch == -1 else iso(epoch)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """A name from the account, safe to print: control and direction characters escaped, so
+    whoever can rename a key in the dashboard cannot colour, move or reorder the plan's text."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
 @dataclass(frozen=True)
 class Line:
     kind: str  # "field" | "added" | "removed" | "note"
@@ -62,8 +72,8 @@ class Row:
 
     @property
     def title(self) -> str:
-        change = self.change
-        return f"{change.name} ({change.key})" if change.target else f"{change.name} (a new key)"
+        change, name = self.change, printable(self.change.name)
+        return f"{name} ({change.key})" if change.target else f"{name} (a new key)"
 
 
 @dataclass
@@ -80,7 +90,7 @@ class PlanView:
 
     @property
     def unchanged_names(self) -> str:
-        names = ", ".join(c.name for c in self.unchanged[:UNCHANGED_NAMES])
+        names = ", ".join(printable(c.name) for c in self.unchanged[:UNCHANGED_NAMES])
         more = len(self.unchanged) - UNCHANGED_NAMES
         return names + (f" and {more} more" if more > 0 else "")
 
@@ -186,5 +196,5 @@ def account_effect(change: Change) -> str:
 def unmanaged_line(item: Unmanaged) -> str:
     k = item.live
     state = "active" if k.is_active else "inactive"
-    text = f"{k.name} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
     return text + (f"; {item.note}" if item.note else "")

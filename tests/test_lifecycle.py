@@ -458,3 +458,37 @@ def test_a_saved_plan_deletes_only_the_key_it_showed(workdir: Path, capsys: Any)
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
     assert key_value(1) in {k["key"] for k in box().store.keys_of("u1")}  # the other one survives
     assert code != 0
+
+
+def test_secrets_go_only_to_a_regular_file(workdir: Path, capsys: Any) -> None:
+    for path in ("/dev/stdout", "/dev/stderr"):
+        code, out, err = apply(capsys, manifest_of(existing(0), analytics()), "--secrets-out", path)
+        assert code == 1 and "not a regular file" in err and "Analytics" not in keys()
+    record("secret", "--secrets-out /dev/stdout (a pipe into a CI log)", 2, "refused before any request")
+
+
+def test_names_from_the_dashboard_cannot_paint_or_reorder_the_plan(workdir: Path, capsys: Any) -> None:
+    data = seed_data(2)
+    data["keys"][1]["name"] = "evil\x1b[31m\u202eyek"
+    seed(data)
+    Path("keys.yaml").write_text(manifest_of(existing(0)))
+    code, out, _ = plan(capsys)
+    assert "\x1b" not in out and "\u202e" not in out and "evil\\u001b[31m\\u202eyek" in out
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "markdown")
+    assert "\x1b" not in out and "\u202e" not in out
+    record(
+        "input",
+        "live key names with ANSI escapes and bidi overrides",
+        1,
+        "printed escaped, in text and Markdown",
+    )
+
+
+def test_import_quotes_ids_that_yaml_would_read_as_numbers(workdir: Path, capsys: Any) -> None:
+    data = seed_data(4)
+    for i, name in enumerate(["2024", "True", "null", "0o17"]):
+        data["keys"][i]["name"] = name
+    seed(data)
+    code, out, _ = run_cli(capsys, "import", "--all", *SANDBOX)
+    Path("imported.yaml").write_text(out)
+    assert code == 0 and run_cli(capsys, "validate", "imported.yaml")[0] == 0
