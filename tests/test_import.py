@@ -35,7 +35,7 @@ def test_import_all_edit_limit_type_apply_then_plan_is_in_sync(workdir: Path, ca
     """Only the account key is needed: ids, no ${VAR}; the write-only window converges."""
     code, out, _ = run_cli(capsys, "import", "--all", *SANDBOX)
     assert code == 0 and "secretpart" not in out and "${" not in out
-    assert '  - id: batch-jobs\n    name: "Batch & Jobs"\n' in out and "cannot report limit_type" in out
+    assert '  - id: "batch-jobs"\n    name: "Batch & Jobs"\n' in out and "cannot report limit_type" in out
     assert run_cli(capsys, "validate", write("imported.yaml", out))[0] == 0
     code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
     assert code == 2 and out.count('limit_type: (unknown) -> "daily"') == 3  # never recorded yet
@@ -62,7 +62,7 @@ def test_two_live_keys_of_one_name_get_distinct_ids_and_their_bindings(workdir: 
     Path("seed.yaml").write_text(yaml.safe_dump(data))
     code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
     text = Path("keys/keys.yaml").read_text()
-    assert code == 0 and "  - id: key-0\n" in text and "  - id: key-0-2\n" in text
+    assert code == 0 and '  - id: "key-0"\n' in text and '  - id: "key-0-2"\n' in text
     assert "another live key has this name" in text and "secretpart" not in text + err
     assert run_cli(capsys, "validate", "keys/keys.yaml")[0] == 0
     code, out, _ = run_cli(capsys, "plan", "keys/keys.yaml", *SANDBOX)
