@@ -19,6 +19,7 @@ import yaml
 
 from reconciler import state as state_module
 from reconciler.errors import StateError
+from reconciler.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import State
 
@@ -276,4 +277,38 @@ def test_two_states_on_one_file_keep_each_others_newer_records(tmp_path: Path) -
         "two applies flushing one state file, each with a stale copy of the other's",
         2,
         "merged per record: the newer applied_at wins, nothing clobbered",
+    )
+
+
+def test_a_state_file_of_the_previous_format_and_its_journal_still_read(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Format 1 (before bindings), as ehkeys 0.1 wrote it: its limit_types still count."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    (tmp_path / "keys.yaml").write_text(manifest_text(2, allocated_ammount=10, limit_type="weekly"))
+    old = tmp_path / ".ehkeys" / "sandbox"
+    old.mkdir(parents=True)
+    fp = [ProxyKey(key_value(i)).fingerprint for i in range(2)]
+    record_v1 = {"limit_type": "weekly", "name": "key-0", "applied_at": "2026-01-01T00:00:00Z"}
+    (old / "state.json").write_text(json.dumps({"format_version": 1, "keys": {fp[0]: record_v1}}))
+    line = {
+        "fingerprint": fp[1],
+        "key": "ek-proxy-…part",
+        "name": "key-1",
+        "result": "updated",
+        "limit_type": "weekly",
+    }
+    (old / "journal.jsonl").write_text(json.dumps(line) + "\n")
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml")
+    assert (
+        code == 0 and "No changes" in out
+    )  # both limit_types known: one from the file, one from the journal
+    code, _, _ = run_cli(
+        capsys, "apply", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"
+    )
+    state = json.loads((old / "state.json").read_text())
+    assert code == 0 and state["format_version"] == 1  # nothing to apply: nothing rewritten
+    record(
+        "files", "a state file and journal written by the previous version (format 1)", 1, "read as they are"
     )
