@@ -39,18 +39,30 @@ CENT = Decimal("0.01")
 MAX_EXPIRY = 253402300799
 """9999-12-31T23:59:59Z in epoch seconds: the latest expiry a date can show."""
 
-_SECRET_RE = re.compile(r"ek-[A-Za-z0-9_\-.]{4,}")
+# A key runs from `ek-` to the next whitespace, quote, bracket or list delimiter, so that a
+# key with unusual characters is hidden whole; a sentence's full stop or colon after it is
+# not part of it. `…` is a key character: a redacted key scrubs to itself.
+_KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
+_SECRET_RE = re.compile(rf"ek-{_KEY_CHAR}{{3,}}(?<![.:!?])")
+_BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
 
 
 def redact(secret: str) -> str:
-    """`ek-proxy-…abcd`: enough to recognise a key, never enough to use it."""
+    """`ek-proxy-…abcd`: enough to recognise a key, never enough to use it.
+
+    Idempotent: a redacted key ends with the same four characters, so it redacts to itself.
+    """
     prefix = "ek-proxy-" if secret.startswith("ek-proxy-") else "ek-"
     return f"{prefix}…{secret[-4:]}"
 
 
 def scrub(text: str) -> str:
-    """Redact anything that looks like an ElectronHub key inside free text."""
-    return _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
+    """Redact anything that looks like an ElectronHub key, or a bearer token, in free text.
+
+    `scrub(scrub(text)) == scrub(text)`: already redacted keys are left as they are.
+    """
+    text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
+    return _BEARER_RE.sub(lambda m: f"{m.group(1)}…", text)  # after: a redaction can lengthen a value
 
 
 def fingerprint(secret: str) -> str:

@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler import github
 from reconciler.apierrors import NotFound
 from reconciler.client import Client
-from reconciler.model import ProxyKey
+from reconciler.model import ProxyKey, scrub
 
 from .helpers import live_sandbox, run_cli
 from .reliability_log import record
@@ -221,3 +223,45 @@ def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Pat
         len(seen),
         "no key in any URL; TLS verification on, no switch to turn it off",
     )
+
+
+# --- the scrubber -------------------------------------------------------------------------------
+
+
+FRAGMENTS = ["ek-", "ek-proxy-", "…", "abcd", "SENTINEL", " ", ":", ".", "!", "'", '"', ",", "\n", "\r"]
+FRAGMENTS += ["Bearer ", "bearer\t", "ж", "+/=", "%2F", "(", ")", "-", "_", "x", "9", "ek-…", "ek-proxy-…"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=4), max_size=12).map("".join))
+def test_scrubbing_twice_is_scrubbing_once(text: str) -> None:
+    once = scrub(text)
+    assert scrub(once) == once
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ek-proxy-ab+SENTINEL/tail=",
+        "ek-proxy-ab%2FSENTINEL%3D",
+        "ek-SENTINEL:with:colons",
+        "ek-proxy-ab~SENTINEL*&$#@tail",
+        "ek-proxy-abжSENTINELж",
+        "ek-ab.SENTINEL.cd",
+    ],
+)
+def test_keys_with_unusual_characters_are_hidden_whole(key: str) -> None:
+    for text in (f"key {key} refused", f"'{key}'", f"({key}).", f"{key}: not found", f"a={key},b"):
+        assert SENTINEL not in scrub(text), scrub(text)
+    record("secret", f"a key with unusual characters ({key[9:12]!r}…) in free text", 5, "hidden whole")
+
+
+def test_redacted_keys_stay_as_they_are() -> None:
+    for shown in ("ek-proxy-…abcd", "ek-…7f3c", "ek-proxy-…-key"):
+        assert scrub(f"x {shown}: y") == f"x {shown}: y"
+    assert ProxyKey("ek-proxy-1234567890abcdef").display == "ek-proxy-…cdef"
+    assert (
+        scrub("POST /auth/proxy/update (ek-proxy-1234567890abcdef)")
+        == "POST /auth/proxy/update (ek-proxy-…cdef)"
+    )
+    record("secret", "scrubbing already redacted keys (a redacted key used as the API key)", 3, "unchanged")
