@@ -1,6 +1,28 @@
 """The API's errors as ours: one hierarchy, HTTP statuses mapped in one place.
 
-Messages are scrubbed of anything key-shaped; `retryable` says what the client may retry.
+    ApiError                     an answer or a failure from the API
+    ├── AuthError                401: the account API key is wrong (stops the run)
+    ├── NotYours                 403: the proxy key belongs to another account
+    ├── NotFound                 404
+    ├── InvalidRequest           400 or 422
+    ├── InsufficientBalance      402
+    ├── RateLimited              429 (retried: the service answers it before doing anything)
+    ├── ServerError              5xx (retried only when idempotent: it may have been processed)
+    ├── BadResponse              not the documented JSON (retried only when idempotent)
+    │   └── TooLarge             over MAX_BODY (never retried)
+    └── NetworkError             no HTTP answer
+        ├── NotSent              the request never left: connection refused, connect or pool
+        │   │                    timeout (retried, even when not idempotent)
+        │   ├── OutOfTime        its deadline came first, or a rate-limit wait would pass it
+        │   └── Unreachable      the API left several attempts in a row unanswered: the client
+        │                        sends nothing more (stops the run)
+        └── AnswerLost           sent, answer lost (read timeout, dropped connection): the
+                                 request may or may not have been processed
+
+As httpx's own exceptions, NotSent and AnswerLost tell a caller whether a write can have taken
+effect. `str(error)` names the request (`GET /user/me: HTTP 404: ...`, static paths only);
+`error.message` is the API's part alone. Messages are scrubbed of anything key-shaped;
+`retryable` says what the client may retry.
 """
 
 from __future__ import annotations
@@ -17,6 +39,11 @@ class ApiError(EhkeysError):
     status: int | None = None
     retryable = False
     wait: float | None = None  # seconds the server asked us to wait (Retry-After, reset)
+    request: str | None = None  # "POST /auth/proxy/update": what failed, never a key
+    hint: str = ""  # what the user can do about it
+    attempts = 1  # attempts sent; more than one is said in str()
+    says_attempts = True
+    after_lost_answer = False  # an earlier attempt may have been processed, unanswered
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(scrub(message))
@@ -24,9 +51,17 @@ class ApiError(EhkeysError):
         if status is not None:
             self.status = status
 
+    def __str__(self) -> str:
+        text = f"{self.request}: {self.message}" if self.request else self.message
+        if self.attempts > 1 and self.says_attempts:
+            text += f" (after {self.attempts} attempts)"
+        return f"{text}; {self.hint}" if self.hint else text
+
 
 class AuthError(ApiError):
     """401: the account API key is missing, malformed or unknown."""
+
+    hint = "check ELECTRONHUB_API_KEY (the account's API key, ek-…)"
 
 
 class NotYours(ApiError):
@@ -34,7 +69,7 @@ class NotYours(ApiError):
 
 
 class NotFound(ApiError):
-    """404: no proxy key with that value exists."""
+    """404: no proxy key with that value exists (or no such path)."""
 
 
 class InvalidRequest(ApiError):
@@ -76,12 +111,28 @@ class NetworkError(ApiError):
 
 
 class NotSent(NetworkError):
-    """The request provably never left (connection refused): safe to send again."""
+    """The request never reached the API: retrying it is always safe."""
+
+
+class OutOfTime(NotSent):
+    """The request's deadline came, or a rate-limit wait would pass it, before it was sent."""
+
+    retryable = False
+
+
+class Unreachable(NotSent):
+    """The API has not answered several attempts in a row: nothing more is sent this run."""
+
+    retryable = False
+    says_attempts = False  # the message counts the client's unanswered attempts
 
 
 class AnswerLost(NetworkError):
-    """The request left but no answer came: the service may have acted on it."""
+    """The request was sent and its answer lost: it may or may not have been processed."""
 
+
+RUN_ERRORS = (AuthError, Unreachable)
+"""Errors about the whole run rather than one key: a command stops on them."""
 
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: InvalidRequest,

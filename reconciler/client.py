@@ -1,23 +1,32 @@
 """The ElectronHub API client: one seam for I/O (httpx, with a `transport=` for tests).
 
 - Only the static URLs (the legacy ones put the proxy key in the URL, where logs keep it).
-- One error hierarchy; HTTP statuses map to it in `error_for_status` and nowhere else.
-- 429, 5xx, dropped connections, timeouts and edge challenge pages are retried with
-  exponential backoff and jitter, honouring Retry-After, else X-RateLimit-Reset.
+- One error hierarchy (apierrors): HTTP statuses map to it in `error_for_status`, transport
+  failures in `_transport_error`, as NotSent (never left) or AnswerLost (may have been done).
+- Idempotent requests (lookup, update, list, remove, /user/me) are retried on 429, 5xx,
+  dropped connections, timeouts and edge challenge pages, with exponential backoff and
+  jitter, honouring Retry-After, else X-RateLimit-Reset. The others (create, toggle) are
+  retried only when they provably did nothing: NotSent, or a 429.
+- Every wait (the pacer's, a retry's, an attempt's) ends by the request's deadline.
 - The Pacer reads X-RateLimit-* and holds requests when the budget is spent, instead of
   firing into a 429 (the real service answers an overrun with a 180 s cooldown).
+- The Breaker stops every request once the API has left several attempts in a row unanswered.
+- Money goes out as exact JSON numbers (a Decimal's own digits), never through a binary float.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
+import re
 import ssl
+import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,14 +42,18 @@ from reconciler.apierrors import (
     AnswerLost,
     ApiError,
     BadResponse,
+    NetworkError,
+    NotFound,
     NotSent,
+    OutOfTime,
     RateLimited,
     TooLarge,
     error_for_status,
 )
+from reconciler.breaker import Breaker
 from reconciler.errors import ConfigError
-from reconciler.model import LiveKey, ProxyKey
-from reconciler.pacer import Pacer
+from reconciler.model import LiveKey, ProxyKey, redact
+from reconciler.pacer import MAX_AHEAD, Pacer, WaitNotices, header_number, sane_reset
 
 log = logging.getLogger("ehkeys.client")
 
@@ -49,15 +62,28 @@ USER_AGENT = f"ehkeys/{__version__}"
 POOL_SIZE = 8  # connections per httpx pool; see _pools
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
+LOOKUP, UPDATE, CREATE = "/auth/proxy/lookup", "/auth/proxy/update", "/auth/proxy/create"
+TOGGLE, REMOVE, LIST, ACCOUNT = "/auth/proxy/toggle", "/auth/proxy/remove", "/auth/proxy", "/user/me"
+READS = (LOOKUP,)  # POSTs that change nothing
+ACCOUNT_PATHS = (ACCOUNT, LIST, CREATE)  # paths about no one key: a 404 there is a wrong URL
+_KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
+
+_CUT_SHORT: list[str] = []  # writes an interrupt cancelled in flight; see writes_cut_short
+
 
 # --- settings -------------------------------------------------------------------------------
 
 
 def check_api_key(api_key: str | None) -> str:
-    """Refuse, before any request, a key that cannot work (and say why)."""
-    if not api_key:
+    """Refuse, before any request, a key that cannot work (and say why, never echoing it)."""
+    key = (api_key or "").strip()
+    if not key:
         raise ConfigError("ELECTRONHUB_API_KEY is not set (or use --sandbox to try the tool)")
-    key = api_key.strip()
+    if not _KEY_TEXT.fullmatch(key):
+        raise ConfigError(
+            "ELECTRONHUB_API_KEY contains characters no API key has (a space, a line break, a "
+            "control or non-ASCII character): copy the key again"
+        )
     if key.startswith("ek-proxy-"):
         raise ConfigError(
             "ELECTRONHUB_API_KEY holds a proxy key (ek-proxy-…): management calls need the "
@@ -84,11 +110,55 @@ class RetryPolicy:
     attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
-    total: float = 300.0  # seconds, all attempts of one request together
-    timeout: float = 30.0  # seconds, one attempt
+    total: float = 300.0  # seconds, all attempts of one request together (its deadline)
+    timeout: float = 20.0  # seconds, one attempt; 3 silent ones in a row stop the client
+
+
+def terminal_notice(text: str) -> None:
+    """What a person at a terminal wants to know while nothing seems to happen; not for CI logs."""
+    with contextlib.suppress(ValueError, AttributeError):  # stderr closed or absent
+        if sys.stderr.isatty():
+            print(f"ehkeys: {text}", file=sys.stderr, flush=True)
+
+
+def writes_cut_short() -> list[str]:
+    """Writes an interrupt cancelled while in flight (process-wide), once: whether they reached
+    the API is unknown. Named as in `Client.in_flight`."""
+    taken = sorted(_CUT_SHORT)
+    _CUT_SHORT.clear()
+    return taken
 
 
 # --- the client -----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Call:
+    """One request through all its attempts."""
+
+    method: str
+    path: str
+    payload: bytes | None
+    idempotent: bool
+    deadline: float  # time.monotonic()
+    label: str  # the name, and the key it is about (redacted)
+    attempts: int = 0
+    sent: int = 0  # attempts that went out
+    reached: bool = False  # an attempt may have reached the API
+    unsettled: bool = False  # an attempt that may have been processed went unanswered
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def write(self) -> bool:
+        return self.method != "GET" and self.path not in READS
+
+    def annotate(self, error: ApiError) -> None:
+        error.request = error.request or self.name
+        error.attempts = max(self.sent, 1)
+        error.after_lost_answer = self.unsettled
 
 
 class Client:
@@ -101,14 +171,18 @@ class Client:
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        notify: Callable[[str], None] = terminal_notice,
     ) -> None:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
-        self.pacer = Pacer()
+        self.notices = WaitNotices(notify)
+        self.pacer = Pacer(clock, sleep, self.notices)
         self.retries = 0
         self.sent = 0  # attempts that went out: the scarce resource, shown in the plan
         self.parallelism = parallelism = max(parallelism, 1)
         self._base = check_base_url(base_url)
+        self.breaker = Breaker(self._base)
         self._headers = {
             "Authorization": f"Bearer {check_api_key(api_key)}",
             "User-Agent": USER_AGENT,
@@ -122,6 +196,7 @@ class Client:
         self._free: asyncio.Queue[httpx.AsyncBaseTransport] = asyncio.Queue()
         for i in range(parallelism):
             self._free.put_nowait(self._transports[i % len(self._transports)])
+        self._calls: set[_Call] = set()
 
     async def __aenter__(self) -> Client:
         return self
@@ -131,111 +206,178 @@ class Client:
             await transport.aclose()
 
     async def lookup(self, proxy_key: ProxyKey) -> LiveKey:
-        data = await self.request("POST", "/auth/proxy/lookup", {"proxy_key": proxy_key.reveal()})
-        return live_key(data, proxy_key)
+        data = await self.request("POST", LOOKUP, {"proxy_key": proxy_key.reveal()})
+        with _about("POST", LOOKUP):
+            return live_key(data, proxy_key)
 
     async def update(self, body: dict[str, Any]) -> None:
-        data = await self.request("POST", "/auth/proxy/update", body)
+        data = await self.request("POST", UPDATE, body)
         if not isinstance(data, dict) or "message" not in data:
-            raise BadResponse("update answer is not the documented {'message': ...}")
+            raise _labelled(BadResponse("the answer is not the documented {'message': ...}"), "POST", UPDATE)
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = await self.request("POST", "/auth/proxy/create", body, idempotent=False)
-        if not isinstance(data, dict) or not str(data.get("key", "")).startswith("ek-proxy-"):
-            raise BadResponse("create answer has no new proxy key")
-        return data
+        """The new key's object, its `key` included: a secret, never to be logged or printed.
+
+        Sent again only if it provably did nothing (NotSent, 429): after a lost answer, a
+        second create could make a second key and take its allocation twice.
+        """
+        data = await self.request("POST", CREATE, body, idempotent=False)
+        key = data.get("key") if isinstance(data, dict) else None
+        if not isinstance(key, str) or not key.startswith("ek-proxy-"):
+            raise _labelled(BadResponse("the answer has no new proxy key (ek-proxy-…)"), "POST", CREATE)
+        return data  # type: ignore[no-any-return]  # a dict, checked above
 
     async def toggle(self, proxy_key: ProxyKey) -> bool:
-        body = {"proxy_key": proxy_key.reveal()}
-        data = await self.request("POST", "/auth/proxy/toggle", body, idempotent=False)
+        """Flips is_active; the new state. Never re-sent after it may have been processed."""
+        data = await self.request("POST", TOGGLE, {"proxy_key": proxy_key.reveal()}, idempotent=False)
         status = data.get("status") if isinstance(data, dict) else None
         if not isinstance(status, bool):
-            raise BadResponse("toggle answer has no boolean 'status'")
+            raise _labelled(BadResponse("the answer has no true/false 'status'"), "POST", TOGGLE)
         return status
 
     async def remove(self, proxy_key: ProxyKey) -> None:
-        await self.request("POST", "/auth/proxy/remove", {"proxy_key": proxy_key.reveal()})
+        """Deletes the key (its unused credit goes back). A 404 after an attempt whose answer
+        was lost means that attempt removed it: that is success."""
+        try:
+            data = await self.request("POST", REMOVE, {"proxy_key": proxy_key.reveal()})
+        except NotFound as exc:
+            if exc.after_lost_answer:
+                return
+            raise
+        if not isinstance(data, dict) or "message" not in data:
+            raise _labelled(BadResponse("the answer is not the documented {'message': ...}"), "POST", REMOVE)
 
     async def balance(self) -> Decimal:
-        data = await self.request("GET", "/user/me")
+        data = await self.request("GET", ACCOUNT)
         credits = data.get("credits") if isinstance(data, dict) else None
         if isinstance(credits, bool) or not isinstance(credits, (int, Decimal)):
-            raise BadResponse("/user/me answer has no numeric 'credits'")
+            raise _labelled(BadResponse("the answer has no numeric 'credits'"), "GET", ACCOUNT)
         return Decimal(credits)
 
     async def list_keys(self) -> list[dict[str, Any]]:
-        data = await self.request("GET", "/auth/proxy")
+        data = await self.request("GET", LIST)
         if not isinstance(data, list) or not all(isinstance(k, dict) for k in data):
-            raise BadResponse("key list answer is not a JSON array of keys")
+            raise _labelled(BadResponse("the answer is not a JSON array of keys"), "GET", LIST)
         return data
 
-    async def request(self, method: str, path: str, body: Any = None, idempotent: bool = True) -> Any:
-        """One call with pacing, bounded retries and a total deadline. A call that is not
-        idempotent (create, toggle) is retried only when it provably did nothing: it never
-        left (NotSent), or the rate limit turned it away (429)."""
-        return await self._request(method, path, body, idempotent)
+    def in_flight(self) -> list[str]:
+        """Writes sent (or being sent) and not answered yet, redacted:
+        `POST /auth/proxy/update (ek-proxy-…abcd)`."""
+        return sorted(call.label for call in self._calls if call.write and call.reached)
 
-    async def _request(self, method: str, path: str, body: Any, idempotent: bool) -> Any:
-        """One call with pacing, bounded retries and a total deadline."""
+    async def request(self, method: str, path: str, body: Any = None, *, idempotent: bool = True) -> Any:
+        """One call: paced, bounded by its deadline, retried as far as `idempotent` allows.
+
+        `idempotent=False` (create, toggle): retried only when the request provably did
+        nothing (NotSent, a 429), never after a timeout, a lost answer, a 5xx or an HTML page.
+        """
+        payload = None if body is None else json_bytes(body)
         deadline = time.monotonic() + self.retry.total
-        attempt = 0
+        call = _Call(method, path, payload, idempotent, deadline, _label(method, path, body))
         transport = await self._free.get()
+        self._calls.add(call)
         try:
-            while True:
-                attempt += 1
-                try:
-                    return await self._attempt(transport, method, path, body)
-                except ApiError as exc:
-                    unsafe = not idempotent and not isinstance(exc, (NotSent, RateLimited))
-                    delay = None if unsafe else self._retry_delay(exc, attempt, deadline)
-                    if delay is None:
-                        raise
-                    self.retries += 1
-                    log.debug("%s %s: %s; retry %d in %.2fs", method, path, exc, attempt, delay)
-                    await self.sleep(delay)
+            return await self._attempts(transport, call)
+        except ApiError as exc:
+            call.annotate(exc)
+            exc.hint = exc.hint or self._hint(exc, path)
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if call.write and call.reached:
+                _CUT_SHORT.append(call.label)
+            raise
         finally:
+            self._calls.discard(call)
             self._free.put_nowait(transport)
 
-    def _retry_delay(self, exc: ApiError, attempt: int, deadline: float) -> float | None:
-        if not exc.retryable or attempt >= self.retry.attempts:
+    def _hint(self, exc: ApiError, path: str) -> str:
+        if isinstance(exc, NotFound) and path in ACCOUNT_PATHS and not self._base.endswith("/v1"):
+            return "is the base URL right? ElectronHub's ends in /v1"
+        return ""
+
+    async def _attempts(self, transport: httpx.AsyncBaseTransport, call: _Call) -> Any:
+        while True:
+            call.attempts += 1
+            try:
+                return await self._attempt(transport, call)
+            except ApiError as exc:
+                delay = self._retry_delay(exc, call)
+                if delay is None:
+                    raise
+                call.unsettled = call.unsettled or not isinstance(exc, (NotSent, RateLimited))
+                self.retries += 1
+                log.debug("%s: %s; retry %d in %.2fs", call.name, exc.message, call.attempts, delay)
+                if exc.wait is not None:
+                    self.notices.waiting(delay, self.pacer.clock() + delay)
+                await self.sleep(delay)
+
+    def _retry_delay(self, exc: ApiError, call: _Call) -> float | None:
+        """Seconds before the next attempt; None to give up (not retryable, no attempts or time left)."""
+        retryable = exc.retryable and (call.idempotent or isinstance(exc, (NotSent, RateLimited)))
+        if not retryable or call.attempts >= self.retry.attempts:
             return None
-        backoff: float = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        backoff: float = min(self.retry.max_delay, self.retry.base_delay * 2 ** (call.attempts - 1))
         delay = backoff * random.uniform(0.5, 1.0)
         if exc.wait is not None:
             delay = max(exc.wait, 0.05) + random.uniform(0, 0.25)
-        if time.monotonic() + delay > deadline:
+        if time.monotonic() + delay > call.deadline:
             return None
         return delay
 
-    async def _attempt(self, transport: httpx.AsyncBaseTransport, method: str, path: str, body: Any) -> Any:
-        await self.pacer.acquire()
-        self.sent += 1
+    async def _attempt(self, transport: httpx.AsyncBaseTransport, call: _Call) -> Any:
+        self.breaker.check()
+        await self.pacer.acquire(call.deadline)
         headers: httpx.Headers | None = None
         started = time.monotonic()
         try:
-            with anyio.fail_after(self.retry.timeout):  # also bounds in-process transports
-                status, answer, content = await self._send(transport, method, path, body)
-            headers = answer
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise NotSent(f"the request never reached the API ({type(exc).__name__}: {exc})") from exc
-        except (httpx.TransportError, TimeoutError) as exc:
-            what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            raise AnswerLost(f"no answer from the API ({what}: {exc})") from exc
+            self.breaker.check()  # the wait for the pacer may have been long
+            status, headers, content = await self._exchange(transport, call)
         finally:
-            await self.pacer.release(headers)
-        log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
-        return _decode(status, answer, content, self.pacer.clock())
+            self.pacer.release(headers)
+        self.breaker.answered()
+        log.debug("%s -> %s in %.3fs", call.name, status, time.monotonic() - started)
+        return _decode(status, headers, content, self.pacer.clock())
+
+    async def _exchange(
+        self, transport: httpx.AsyncBaseTransport, call: _Call
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt on the wire, within the attempt's timeout and the request's deadline."""
+        limit = min(self.retry.timeout, call.deadline - time.monotonic())
+        if limit <= 0:
+            raise OutOfTime("not sent: the request's deadline passed")
+        self.sent += 1
+        call.sent += 1
+        reached_before, call.reached = call.reached, True
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(limit):  # also bounds in-process transports
+                return await self._send(transport, call, limit)
+        except TimeoutError:
+            self._silent(started, limit)
+            raise AnswerLost(f"no answer from the API within {_secs(limit)} s (timed out)") from None
+        except httpx.TransportError as exc:
+            error = _transport_error(exc, limit)
+            call.reached = reached_before or not isinstance(error, NotSent)
+            if isinstance(exc, SILENCE):
+                self._silent(started, limit)
+            raise error from exc
+
+    def _silent(self, started: float, limit: float) -> None:
+        """An attempt timed out: the API was silent if it had (most of) the timeout to answer."""
+        if time.monotonic() - started >= limit / 2:
+            self.breaker.unanswered(limit)
 
     async def _send(
-        self, transport: httpx.AsyncBaseTransport, method: str, path: str, body: Any
+        self, transport: httpx.AsyncBaseTransport, call: _Call, limit: float
     ) -> tuple[int, httpx.Headers, bytes]:
         headers = self._headers
-        payload = None
-        if body is not None:
-            payload = json.dumps(body, default=_json_default).encode()
+        if call.payload is not None:
             headers = {**headers, "Content-Type": "application/json"}
+        extensions = self._extensions
+        if limit < self.retry.timeout:
+            extensions = {"timeout": httpx.Timeout(limit).as_dict()}
         request = httpx.Request(
-            method, self._base + path, headers=headers, content=payload, extensions=self._extensions
+            call.method, self._base + call.path, headers=headers, content=call.payload, extensions=extensions
         )
         response = await transport.handle_async_request(request)
         try:
@@ -248,6 +390,55 @@ class Client:
             return response.status_code, response.headers, b"".join(chunks)
         finally:
             await response.aclose()
+
+
+SILENCE = (httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout)
+NEVER_LEFT = (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+def _transport_error(exc: httpx.TransportError, limit: float) -> NetworkError:
+    """httpx's failure as ours: NotSent when the request cannot have left, else AnswerLost."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return NotSent(
+            f"the request never reached the API: no connection within {_secs(limit)} s (timed out)"
+        )
+    if isinstance(exc, httpx.PoolTimeout):
+        return NotSent(f"the request was not sent: no connection free within {_secs(limit)} s (timed out)")
+    if isinstance(exc, httpx.TimeoutException):
+        return AnswerLost(f"no answer from the API within {_secs(limit)} s (timed out)")
+    if isinstance(exc, NEVER_LEFT):
+        return NotSent(f"the request never reached the API ({detail})")
+    return AnswerLost(f"no answer from the API: the connection failed before the answer ({detail})")
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
+def _label(method: str, path: str, body: Any) -> str:
+    """`POST /auth/proxy/update (ek-proxy-…abcd)`: the request and what it is about, no secret."""
+    name = f"{method} {path}"
+    about = body if isinstance(body, dict) else {}
+    if isinstance(about.get("proxy_key"), str):
+        return f"{name} ({redact(about['proxy_key'])})"
+    if isinstance(about.get("name"), str):
+        return f"{name} (name {about['name']!r})"
+    return name
+
+
+def _labelled(error: ApiError, method: str, path: str) -> ApiError:
+    error.request = f"{method} {path}"
+    return error
+
+
+@contextlib.contextmanager
+def _about(method: str, path: str) -> Iterator[None]:
+    """Errors raised while reading an answer name the request."""
+    try:
+        yield
+    except ApiError as exc:
+        raise _labelled(exc, method, path) from None
 
 
 def _pools(base_url: str, parallelism: int) -> list[httpx.AsyncBaseTransport]:
@@ -286,10 +477,22 @@ def environment_proxy(url: str) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
-def _json_default(value: Any) -> Any:
+def json_bytes(value: Any) -> bytes:
+    """JSON for a request body, money exact: a Decimal goes out as its own digits (a binary
+    float is 1.09 credits off above 2^53 cents)."""
+    return _json_text(value).encode()
+
+
+def _json_text(value: Any) -> str:
     if isinstance(value, Decimal):
-        return float(value)  # serialisation only: values are exact to the cent
-    raise TypeError(f"cannot send {type(value).__name__}")
+        if not value.is_finite():
+            raise ValueError(f"cannot send the amount {value}")
+        return format(value, "f")  # plain digits, no exponent: a JSON number
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, allow_nan=False)
 
 
 def _decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:
@@ -320,12 +523,10 @@ def _server_message(data: Any, content: bytes) -> str:
 
 
 def _wait_hint(headers: httpx.Headers, now: float, *, use_reset: bool) -> float | None:
-    """Seconds to wait: Retry-After when present, else (after a 429) X-RateLimit-Reset."""
-    try:
-        if "retry-after" in headers:
-            return max(float(headers["retry-after"]), 0.0)
-        if use_reset and "x-ratelimit-reset" in headers:
-            return max(float(headers["x-ratelimit-reset"]) - now, 0.0)
-    except ValueError:
-        pass
-    return None
+    """Seconds to wait: Retry-After when present, else (after a 429) X-RateLimit-Reset.
+    None when neither is usable (absent, not a number, absurd: see pacer.sane_reset)."""
+    retry_after = header_number(headers, "retry-after")
+    if retry_after is not None and -MAX_AHEAD <= retry_after <= MAX_AHEAD:
+        return max(retry_after, 0.0)
+    reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now) if use_reset else None
+    return None if reset is None else max(reset - now, 0.0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from reconciler.answers import live_keys
-from reconciler.apierrors import ApiError, AuthError, BadResponse, NotFound, TooLarge
+from reconciler.apierrors import RUN_ERRORS, ApiError, BadResponse, NotFound, TooLarge
 from reconciler.client import Client
 from reconciler.concurrency import Progress, bounded
 from reconciler.model import DesiredKey, LiveKey, ProxyKey
@@ -90,7 +90,7 @@ async def _lookup(client: Client, proxy_key: ProxyKey | None, progress: Progress
         return await client.lookup(proxy_key)
     except NotFound:
         return None
-    except AuthError:
+    except RUN_ERRORS:  # about the account or the API, not this key: stop
         raise
     except ApiError as exc:
         return exc.message

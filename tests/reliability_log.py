@@ -16,13 +16,22 @@ def record(kind: str, case: str, count: int, outcome: str) -> None:
 
 
 def write() -> None:
-    order = {"fault": 0, "kill": 1, "concurrency": 2, "files": 3, "input": 4, "answer": 5, "secret": 6}
+    order = {
+        "fault": 0,
+        "kill": 1,
+        "concurrency": 2,
+        "files": 3,
+        "input": 4,
+        "answer": 5,
+        "secret": 6,
+        "cli": 7,
+    }
     lines = [
         "# Reliability and security: what the test suite tried",
         "",
         "Written by the test suite (`EHKEYS_WRITE_RELIABILITY=1 python -m pytest`); each row is one",
         "test in `tests/test_reliability.py`, `test_state.py`, `test_manifest.py`, `test_fuzz.py`,",
-        "`test_secrets.py` or `test_client.py`, with the",
+        "`test_secrets.py`, `test_client.py`, `test_interrupt.py` or `test_cli_usage.py`, with the",
         "number of cases it ran and what it found. Every row passed when this file was written.",
         "The heavy rows (300-key fault apply, SIGKILL, concurrent applies) run in the default",
         "suite too: together they take under a minute on the 2-core machine.",

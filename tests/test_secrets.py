@@ -225,6 +225,36 @@ def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Pat
     )
 
 
+# --- keys with characters a header cannot carry; logs from every library ------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ek-SENTINEL-part\r\nINJECTED-after-the-line-break",
+        "ek-SENTINEL-part\nX-Injected: SENTINEL",
+        "ek-SENTINEL-ключ-non-ascii",
+        "ek-SENTINEL with spaces",
+        "ek-SENTINEL\ttab",
+    ],
+    ids=["crlf", "lf", "non-ascii", "space", "tab"],
+)
+def test_an_api_key_with_impossible_characters_is_refused_unechoed(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", value)
+    Path("keys.yaml").write_text(manifest([12]))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", "http://127.0.0.1:9/v1", "--debug")
+    assert code == 1 and "ELECTRONHUB_API_KEY contains characters no API key has" in err
+    assert not _leaks(out, err) and "INJECTED" not in err and "internal error" not in err
+    record(
+        "secret",
+        f"ELECTRONHUB_API_KEY with {value[11:15]!r}… (CR/LF, non-ASCII, spaces)",
+        1,
+        "refused, not echoed",
+    )
+
+
 # --- the scrubber -------------------------------------------------------------------------------
 
 
