@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,8 +24,21 @@ async def bounded(work: Callable[[T], Awaitable[R]], items: Sequence[T], limit: 
         for index, item in queue:
             results[index] = await work(item)
 
-    await asyncio.gather(*(worker() for _ in range(max(min(limit, len(items)), 1))))
+    await all_or_none(*(worker() for _ in range(max(min(limit, len(items)), 1))))
     return results  # type: ignore[return-value]  # every slot is filled by now
+
+
+async def all_or_none(*work: Awaitable[Any]) -> list[Any]:
+    """asyncio.gather, but the first failure cancels the others and waits for them to end:
+    no task outlives the call, to fail later unheard or be destroyed pending at exit."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class Progress:
