@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__, diagnostics, manifest
+from reconciler.breaker import SILENT_IN_A_ROW
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import scrub
 
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from reconciler.sandbox.seed import BadSetting
 
 log = logging.getLogger("ehkeys")
+
+USAGE_ERROR = 1  # as Terraform's; 2 means "changes" or "drift" to plan and drift
+INTERRUPTED = 130
+TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
@@ -104,7 +110,9 @@ FAULT_FLAGS = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ehkeys", description="ElectronHub proxy keys as code: validate, plan, apply."
+        prog="ehkeys",
+        description="ElectronHub proxy keys as code: validate, plan, apply.",
+        epilog="exit codes: each command's --help lists its own; a usage error is 1, Ctrl-C 130.",
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help="verbose logs on stderr")
@@ -114,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     add = sub.add_parser
 
     def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
-        return add(name, parents=[common], **kw)
+        return add(name, parents=[common], epilog=_exit_codes(name), formatter_class=_Help, **kw)
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
 
@@ -126,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sandbox", help="serve the local ElectronHub API stand-in")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--port", type=_port, default=8787, help="0 takes a free port")
     p.add_argument("--db", default=":memory:", help="SQLite file (kept across restarts)")
     p.add_argument("--seed", help="seed YAML for a new db (default: the bundled demo)")
     p.add_argument("--rate-limit", metavar="N[/SECONDS]", help="requests per sliding window")
@@ -179,10 +187,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("github", help="post plans and drift to GitHub (used by the workflows)")
     gh = p.add_subparsers(dest="action", required=True)
-    c = gh.add_parser("comment", help="create or update the pull request's plan comment")
+    c = gh.add_parser(
+        "comment",
+        help="create or update the pull request's plan comment",
+        epilog=_exit_codes("github"),
+        formatter_class=_Help,
+    )
     c.add_argument("--pr", type=_positive, required=True)
     c.add_argument("--file", required=True, help="the markdown plan")
-    d = gh.add_parser("drift-issue", help="open, update or close the drift issue")
+    d = gh.add_parser(
+        "drift-issue",
+        help="open, update or close the drift issue",
+        epilog=_exit_codes("github"),
+        formatter_class=_Help,
+    )
     d.add_argument("--file", required=True, help="the markdown drift report")
     d.add_argument("--status", choices=("drift", "in-sync"), required=True)
     p.set_defaults(handler=_command("github_command"))
@@ -198,47 +216,172 @@ def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, ma
         p.add_argument("--format", choices=formats, default="text")
     p.add_argument("--parallelism", type=_positive, default=8, metavar="N")
     p.add_argument("--max-attempts", type=_positive, default=6, metavar="N", help="tries per request")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per attempt")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help=f"per attempt (default {TIMEOUT:g}); {SILENT_IN_A_ROW} unanswered in a row stop the run",
+    )
     p.add_argument("--base-url", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)")
     p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
     p.add_argument("--sandbox-reset", action="store_true", help="refill the sandbox from its seed")
     p.add_argument("--sandbox-seed", metavar="FILE", help="seed for a new (or reset) sandbox")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-code table's lines as written."""
+
+
+EXIT_CODES = {
+    "validate": [("0", "valid (warnings allowed, unless --strict)"), ("1", "errors, or a usage error")],
+    "plan": [
+        ("0", "planned (with --detailed-exitcode: nothing to change)"),
+        ("2", "with --detailed-exitcode only: there are changes to apply"),
+        ("1", "an error: a key in error, the API, the manifest, or a usage error"),
+        ("130", "interrupted (Ctrl-C)"),
+    ],
+    "drift": [
+        ("0", "in sync"),
+        ("2", "drift: some keys differ from the manifest"),
+        ("1", "an error: a key in error, the API, the manifest, or a usage error"),
+        ("130", "interrupted (Ctrl-C)"),
+    ],
+    "apply": [
+        ("0", "applied, or nothing to apply"),
+        ("3", "some changes failed, were skipped (changed since the saved plan), or are unverified"),
+        (
+            "1",
+            "refused before sending (a money guard, a stale plan, no approval), an error, or a usage error",
+        ),
+        ("130", "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
+    ],
+    "import": [("0", "the manifest is printed"), ("1", "an error, or a usage error"), ("130", "interrupted")],
+    "reveal": [
+        ("0", "the values are shown or written"),
+        ("1", "an error, or a usage error"),
+        ("130", "interrupted"),
+    ],
+    "sandbox": [
+        ("0", "stopped with Ctrl-C"),
+        ("1", "a bad setting, a port in use or not allowed, or a usage error"),
+    ],
+    "github": [("0", "done"), ("1", "an error, or a usage error")],
+}
+
+
+def _exit_codes(command: str) -> str:
+    rows = EXIT_CODES.get(command, [])
+    return "exit codes:\n" + "\n".join(f"  {code:<5}{meaning}" for code, meaning in rows)
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, like 8 (got {text!r})")
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def _seconds(text: str) -> float:
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed its usage message
-        return 0 if exc.code == 0 else 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="ehkeys: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, like 20 (got {text!r})")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535 (got {text!r})")
+    return value
+
+
+class _Scrubbed(logging.Filter):
+    """Every record, from any library, is written with keys and bearer tokens redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format string: keep what there is
+            message = str(record.msg)
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+class _ToStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_HANDLER = _ToStderr()
+_HANDLER.addFilter(_Scrubbed())
+_HANDLER.setFormatter(logging.Formatter("ehkeys: %(levelname)s: %(message)s"))
+
+
+def _log_to_stderr(debug: bool) -> None:
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _say(text: str) -> None:
+    print(f"ehkeys: {scrub(text)}", file=sys.stderr)
+
+
+def _say_unknown_writes() -> None:
+    """Writes a failure or an interrupt cut short in flight (if the HTTP stack was loaded)."""
+    client = sys.modules.get("reconciler.client")
+    writes = client.writes_cut_short() if client else []
+    if writes:
+        _say(f"these writes may or may not have reached the API: {', '.join(writes)}; run plan to see")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; the one place where exceptions become messages and exit codes."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
+        return 0 if exc.code in (0, None) else USAGE_ERROR
+    _log_to_stderr(args.debug)
     try:
         code: int = args.handler(args)
         return code
     except EhkeysError as exc:
-        print(f"ehkeys: error: {scrub(str(exc))}", file=sys.stderr)
+        _say(f"error: {exc}")
+        _say_unknown_writes()
         return exc.exit_code
     except KeyboardInterrupt:
-        print("ehkeys: interrupted", file=sys.stderr)
-        return 130
+        _say("interrupted")
+        _say_unknown_writes()
+        return INTERRUPTED
     except BrokenPipeError:  # e.g. `ehkeys plan ... | head`
         sys.stderr.close()
         return 1
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
-        print(f"ehkeys: internal error: {type(exc).__name__}: {scrub(str(exc))}", file=sys.stderr)
-        print("ehkeys: please report it; --debug shows the details", file=sys.stderr)
+        _say(f"internal error: {type(exc).__name__}: {exc}")
+        _say("please report it; --debug shows the details")
         return 1
 
 

@@ -3,11 +3,134 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.concurrency import bounded
+
+from .helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data
+from .reliability_log import record
+
+NOISE = (
+    "Traceback",
+    "Task was destroyed",
+    "was never awaited",
+    "Lock is not acquired",
+    "RuntimeWarning",
+    "Exception ignored",
+    "unhandled exception",
+)
+
+
+def ehkeys(workdir: Path, *argv: str, api_key: str = API_KEY) -> subprocess.Popen[str]:
+    env = {**os.environ, "ELECTRONHUB_API_KEY": api_key, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stats(base: str) -> dict[str, Any]:
+    root = base.removesuffix("/v1")
+    with urllib.request.urlopen(f"{root}/_sandbox/stats", timeout=5) as answer:
+        data: dict[str, Any] = json.load(answer)
+        return data
+
+
+def wait_for(condition: Any, what: str, limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def interrupt(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    proc.send_signal(signal.SIGINT)  # once
+    return proc.communicate(timeout=30)  # a generous bound: today's first Ctrl-C is ignored for 60 s+
+
+
+@pytest.mark.parametrize(
+    ("command", "budget"),
+    [("plan", 1), ("apply", 2)],
+    ids=["plan-waits-after-a-429", "apply-waits-for-the-window"],
+)
+def test_one_ctrl_c_during_a_rate_limit_wait_stops_at_once_and_cleanly(
+    tmp_path: Path, command: str, budget: int
+) -> None:
+    """plan: its two reads overrun a budget of 1, the 429 is waited out; apply: the plan's two
+    reads spend a budget of 2, and the first update waits for the window to reset."""
+    data = seed_data(6)
+    data["rate_limit"] = {"requests": budget, "window_s": 60}
+    (tmp_path / "keys.yaml").write_text(manifest_text(6, allocated_ammount=13))
+    approve = ["--auto-approve"] if command == "apply" else []
+    with live_sandbox(tmp_path, data) as base:
+        proc = ehkeys(tmp_path, command, "keys.yaml", *approve, "--base-url", base)
+        wait_for(lambda: stats(base).get("ok", 0) >= budget, "the budget spent")
+        time.sleep(0.5)  # now waiting for the window to reset
+        _, err = interrupt(proc)
+        sent_after = stats(base).get("ok", 0)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "ehkeys: interrupted", err
+    assert not [n for n in NOISE if n in err], err
+    assert sent_after == budget  # nothing went out after the wait began
+    record(
+        "cli", f"one Ctrl-C while {command} waits for the rate limit (real process)", 1, "exit 130 at once"
+    )
+
+
+def _journal_sending(workdir: Path) -> bool:
+    journal = workdir / ".ehkeys" / "journal.jsonl"
+    return journal.exists() and '"result": "sending"' in journal.read_text()
+
+
+def test_one_ctrl_c_during_apply_names_the_writes_in_flight(tmp_path: Path) -> None:
+    (tmp_path / "keys.yaml").write_text(manifest_text(2, allocated_ammount=13))
+    with live_sandbox(tmp_path, seed_data(2), "--latency-ms", "1500") as base:
+        proc = ehkeys(tmp_path, "apply", "keys.yaml", "--auto-approve", "--base-url", base)
+        wait_for(lambda: _journal_sending(tmp_path), "an update sent")
+        time.sleep(0.3)  # the updates are on the wire; the sandbox answers after 1.5 s
+        out, err = interrupt(proc)
+    assert proc.returncode == 130, err
+    update = "POST /auth/proxy/update (ek-proxy-…part)"
+    assert f"these writes may or may not have reached the API: {update}, {update}; run plan to see" in err
+    assert not [n for n in NOISE if n in err], err
+    assert "secretpart" not in err and "test-00000" not in err
+    record(
+        "cli",
+        "one Ctrl-C while apply's updates are in flight (real process)",
+        2,
+        "exit 130; the writes named, redacted",
+    )
+
+
+def test_a_wrong_api_key_is_one_clear_message_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "keys.yaml").write_text(manifest_text(12))
+    with live_sandbox(tmp_path) as base:
+        proc = ehkeys(tmp_path, "plan", "keys.yaml", "--base-url", base, api_key="ek-not-the-right-key")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "HTTP 401" in lines[0] and "check ELECTRONHUB_API_KEY" in lines[0], err
+    assert lines[0].startswith(("ehkeys: error: GET /user/me: ", "ehkeys: error: POST /auth/proxy/lookup: "))
+    record(
+        "cli",
+        "a wrong account key, 12 lookups and the balance at once (real process)",
+        1,
+        "one line: the 401",
+    )
 
 
 def test_a_failing_item_cancels_the_others_and_leaves_no_task_behind() -> None:

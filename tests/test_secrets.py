@@ -255,6 +255,21 @@ def test_an_api_key_with_impossible_characters_is_refused_unechoed(
     )
 
 
+def test_every_library_log_record_is_scrubbed(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest([12]))
+    run_cli(capsys, "validate", "keys.yaml", "--debug")  # installs the CLI's log handler
+    headers = [(b"Authorization", b"Bearer sk-SENTINEL-any-vendor"), (b"X-Key", PROXY[0].encode())]
+    logging.getLogger("httpcore.http11").debug("send_request_headers.started headers=%r", headers)
+    try:
+        raise ValueError(f"bad header value {API_KEY!r}")
+    except ValueError:
+        logging.getLogger("some.library").exception("request failed for %s", PROXY[1])
+    err = capsys.readouterr().err
+    assert "send_request_headers.started" in err and "Traceback" in err and "Bearer …" in err
+    assert not _leaks(err)
+    record("secret", "debug logs of other libraries (headers, a traceback) holding keys", 2, "scrubbed")
+
+
 # --- the scrubber -------------------------------------------------------------------------------
 
 

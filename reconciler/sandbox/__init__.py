@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
+from reconciler.errors import ConfigError
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate
@@ -79,11 +82,44 @@ class _QuietDrops(logging.Filter):
 
 
 def serve(sandbox: Sandbox, host: str, port: int, announce: bool = True) -> None:
+    """Serve `sandbox` on host:port until Ctrl-C. The port is bound before anything is
+    announced: a port in use or not allowed is a ConfigError; port 0 takes a free one."""
     import uvicorn
 
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     if announce:
-        print(f"ElectronHub sandbox on http://{host}:{port}/v1  (Ctrl-C to stop)", flush=True)
-        print(f"export ELECTRONHUB_BASE_URL=http://{host}:{port}/v1", flush=True)
+        where = f"[{host}]" if ":" in host else host
+        print(f"ElectronHub sandbox on http://{where}:{port}/v1  (Ctrl-C to stop)", flush=True)
+        print(f"export ELECTRONHUB_BASE_URL=http://{where}:{port}/v1", flush=True)
         print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
-    uvicorn.run(sandbox.app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a ConfigError that says what is wrong."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, OverflowError, UnicodeError):
+        raise ConfigError(f"--host {host!r}: not a name or address this machine can listen on") from None
+    sock = socket.socket(family, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(_bind_problem(host, port, exc)) from None
+    return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use: pick another with --port (0 takes a free one)"
+    if exc.errno == errno.EACCES:
+        return f"port {port} on {host} is not allowed (ports below 1024 need privileges): use --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"--host {host!r}: not an address of this machine"
+    return f"cannot listen on {host} port {port}: {exc.strerror or exc}"
