@@ -16,7 +16,7 @@ from decimal import Decimal
 from itertools import groupby
 
 from reconciler import inventory
-from reconciler.apierrors import ApiError, NotSent
+from reconciler.apierrors import RUN_ERRORS, ApiError, NotSent
 from reconciler.changes import DEBITS, REFUNDS, Change
 from reconciler.client import Client
 from reconciler.concurrency import bounded
@@ -116,6 +116,8 @@ class Applier:
             self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
             try:
                 sending.target = await op.send(self.client, sending.target)
+            except RUN_ERRORS:
+                raise  # the account key or the API itself: stop the whole apply, with one message
             except NotSent as exc:
                 sending.error, sending.never_sent = exc.message, True
                 break

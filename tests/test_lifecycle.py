@@ -17,6 +17,7 @@ import yaml
 from reconciler import manifest
 from reconciler.applier import Applier
 from reconciler.client import Client, RetryPolicy
+from reconciler.model import ProxyKey
 from reconciler.outcomes import Outcome, Result
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.session import build_plan, desired
@@ -492,3 +493,21 @@ def test_import_quotes_ids_that_yaml_would_read_as_numbers(workdir: Path, capsys
     code, out, _ = run_cli(capsys, "import", "--all", *SANDBOX)
     Path("imported.yaml").write_text(out)
     assert code == 0 and run_cli(capsys, "validate", "imported.yaml")[0] == 0
+
+
+def test_an_unreachable_api_stops_the_whole_apply_with_one_error(tmp_path: Path) -> None:
+    """The breaker's verdict is about the API, not one key: no key-by-key list of failures."""
+    from reconciler.apierrors import Unreachable
+    from reconciler.changes import Action, Change
+    from reconciler.operations import Update
+
+    class Silent:
+        parallelism = 4
+
+        async def update(self, body: dict[str, Any]) -> None:
+            raise Unreachable("stopped: the API has not answered 3 attempts in a row")
+
+    change = Change("k0", Action.UPDATE, "key-0", target=ProxyKey(key_value(0)), operations=(Update({}),))
+    applier = Applier(Silent(), State(tmp_path / "state.json"), lambda r: None)  # type: ignore[arg-type]
+    with pytest.raises(Unreachable):
+        asyncio.run(applier.run([change, change], [], None))
