@@ -47,6 +47,7 @@ async def apply(args: argparse.Namespace) -> int:
             if secrets is not None:
                 applier.on_created = secrets.add
             report = await applier.run(chosen, account.keys, plan.balance_before)
+    _hand_over(report, args)
     return _finish(report, skipped, plan)
 
 
@@ -79,6 +80,21 @@ def _approve(args: argparse.Namespace) -> None:
     print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
     if sys.stdin.readline().strip() != "yes":
         raise Refused("apply cancelled; nothing was sent")
+
+
+def _hand_over(report: Report, args: argparse.Namespace) -> None:
+    """Where a created key's value is: the secrets file, else only the account (reveal)."""
+    created = [r.change.address for r in report.results if r.change.action is Action.CREATE and r.key]
+    if not created:
+        return
+    if args.secrets_out:
+        print(f"\nThe new keys' values ({', '.join(created)}) were appended to {args.secrets_out} (0600).")
+    else:
+        manifest = " ".join(args.manifests)
+        print(
+            f"\nThe new keys' values are in the account only: "
+            f"`ehkeys reveal {manifest} {created[0]}` prints one."
+        )
 
 
 def _finish(report: Report, skipped: list[Result], plan: Plan) -> int:

@@ -50,10 +50,11 @@ def _validate(args: argparse.Namespace) -> int:
     errors = sum(d.is_error for d in found)
     if args.format == "text":
         count = len(result.manifest.keys) if result.manifest else 0
+        warnings = sum(d.severity == diagnostics.WARNING for d in found)
         summary = (
-            f"{len(found) - errors} warning(s); {count} key(s) valid"
+            f"{warnings} warning(s); {count} key(s) valid"
             if not errors
-            else f"{errors} error(s), {len(found) - errors} warning(s)"
+            else f"{errors} error(s), {warnings} warning(s)"
         )
         print(summary, file=sys.stderr)
     return 1 if errors else 0
@@ -179,7 +180,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reveal", help="print managed keys' values (to a terminal or --out FILE)")
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR")
-    p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
+    p.add_argument(
+        "--state",
+        metavar="PATH",
+        help="state file (default .ehkeys/state.json beside the manifest; .ehkeys/sandbox/ if --sandbox)",
+    )
     _api_options(p, formats=None, manifests=False)
     p.add_argument("ids", nargs="+", metavar="ID", help="a manifest key's id (or name)")
     p.add_argument("--out", metavar="FILE", help="append NAME=value lines to FILE (0600) instead")
@@ -210,11 +215,19 @@ def _parser() -> argparse.ArgumentParser:
 def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:
     if manifests:
         p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR")
-        p.add_argument("--target", action="append", default=[], metavar="NAME", help="only this key")
-        p.add_argument("--state", metavar="PATH", help="state file (default .ehkeys/state.json)")
+        p.add_argument(
+            "--target", action="append", default=[], metavar="ID", help="only this key (id or name)"
+        )
+        p.add_argument(
+            "--state",
+            metavar="PATH",
+            help="state file (default .ehkeys/state.json beside the manifest; .ehkeys/sandbox/ if --sandbox)",
+        )
     if formats:
         p.add_argument("--format", choices=formats, default="text")
-    p.add_argument("--parallelism", type=_positive, default=8, metavar="N")
+    p.add_argument(
+        "--parallelism", type=_positive, default=8, metavar="N", help="requests at once (default 8)"
+    )
     p.add_argument("--max-attempts", type=_positive, default=6, metavar="N", help="tries per request")
     p.add_argument(
         "--timeout",

@@ -51,7 +51,15 @@ def context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]
     """The manifest, its state (a sandbox run keeps its own), and where the API is."""
     loaded = load_manifest(args.manifests)
     target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
-    return loaded, State(state_path(args, target.is_sandbox)), target
+    path = state_path(args, target.is_sandbox)
+    if args.sandbox and args.sandbox_reset and not args.state:
+        _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
+    return loaded, State(path), target
+
+
+def _start_over(state: Path) -> None:
+    for name in (state.name, "journal.jsonl"):
+        (state.parent / name).unlink(missing_ok=True)
 
 
 def state_path(args: argparse.Namespace, sandbox: bool) -> Path:

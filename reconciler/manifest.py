@@ -276,6 +276,11 @@ class _FileLoader:
                 self.report(path, warning, warn=True)
         if failed or "name" not in values:
             return None
+        if raw.get("absent") is True and raw.get("protect") is True:
+            self.report(
+                ("keys", index, "protect"), "protect: true and absent: true: a protected key is never deleted"
+            )
+            return None
         address = str(raw.get("id", values["name"]))
         where = Location(self.file, *self.doc.position(("keys", index)))
         values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)

@@ -123,7 +123,7 @@ def test_without_prune_unmanaged_keys_are_reported_and_drift_fails(workdir: Path
 
 
 def test_protect_refuses_a_delete_or_a_disable(workdir: Path, capsys: Any) -> None:
-    for change in ({"absent": True}, {"is_active": False}):
+    for change in ({"is_active": False},):  # protect with absent: true is refused by validate
         code, out, err = apply(
             capsys, manifest_of(existing(0, protect=True, **change), existing(1), existing(2))
         )
@@ -511,3 +511,20 @@ def test_an_unreachable_api_stops_the_whole_apply_with_one_error(tmp_path: Path)
     applier = Applier(Silent(), State(tmp_path / "state.json"), lambda r: None)  # type: ignore[arg-type]
     with pytest.raises(Unreachable):
         asyncio.run(applier.run([change, change], [], None))
+
+
+def test_apply_says_where_a_new_keys_value_is(workdir: Path, capsys: Any) -> None:
+    code, out, _ = apply(capsys, manifest_of(existing(0), analytics()))
+    assert code == 0 and "`ehkeys reveal keys.yaml analytics` prints one" in out
+
+
+def test_protect_and_absent_together_are_refused_by_validate(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest_of(existing(0, protect=True, absent=True)))
+    code, out, _ = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1 and "a protected key is never deleted" in out
+
+
+def test_sandbox_reset_starts_the_sandboxs_state_afresh_too(workdir: Path, capsys: Any) -> None:
+    apply(capsys, manifest_of(existing(0), analytics()))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--sandbox-reset")
+    assert "+ Analytics (a new key)" in out and "gone from the account" not in out
