@@ -113,7 +113,7 @@ def test_max_debit_refuses_the_whole_apply(workdir: Path, capsys: Any) -> None:
     code, _, err = apply(
         capsys, manifest_text(3, allocated_ammount=20), "--auto-approve", "--max-debit", "29.99"
     )
-    assert code == 1 and "over --max-debit 29.99" in err
+    assert code == 1 and "debits 30.00 credits, over --max-debit 29.99 credits" in err
     assert balance() == 1000 and journal() == []
     code, _, _ = apply(capsys, manifest_text(3, allocated_ammount=20), "--auto-approve", "--max-debit", "30")
     assert code == 0 and balance() == Decimal("970")
@@ -215,3 +215,14 @@ def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) 
     )
     assert code == 1 and "--max-debit 'ten': expected an amount of credits" in err
     assert not Path(".ehkeys/sandbox.db").exists()
+
+
+def test_refusals_print_money_as_the_plan_does(workdir: Path, capsys: Any) -> None:
+    code, _, err = apply(
+        capsys, manifest_text(3, allocated_ammount=30), "--auto-approve", "--max-debit", "50"
+    )
+    assert code == 1 and "debits 60.00 credits, over --max-debit 50.00 credits" in err
+    code, _, err = apply(
+        capsys, manifest_text(3, allocated_ammount=30), "--auto-approve", "--expect-net", "-5"
+    )
+    assert code == 1 and "is -60.00 credits, not the --expect-net -5.00 credits" in err
