@@ -44,6 +44,7 @@ class Recorded:
 
     bindings: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pending_creates: frozenset[str] = frozenset()  # sent by an apply that never saw them land
 
 
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
@@ -75,6 +76,8 @@ def _plan_one(
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=binding.problem)
     if not inventory.complete:
         return Change(key.address, Action.ERROR, key.name, index, error=_UNSEEN)
+    if key.address in recorded.pending_creates and any(k.name == key.name for k in inventory.keys):
+        return Change(key.address, Action.ERROR, key.name, index, error=_MAYBE_CREATED)
     return keyplan.missing(index, key, binding.note, now)
 
 
@@ -128,6 +131,11 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         plan.notes.append(inventory.fallback_note)
 
 
+_MAYBE_CREATED = (
+    "an earlier apply sent the create of this key and never saw it land, and a key of this name "
+    "exists but cannot be bound by name: give this key its proxy_key (or delete the extra key), "
+    "so that it is never created twice"
+)
 _UNSEEN = (
     "cannot be found: the account's key list is unavailable, so a key without proxy_key cannot be "
     "bound (and is never created blind)"

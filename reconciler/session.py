@@ -83,7 +83,7 @@ def select(keys: Sequence[DesiredKey], targets: Sequence[str]) -> list[DesiredKe
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:
     """Read the account (two requests) and plan against it."""
     account = await inventory.read(client, wanted.keys)
-    recorded = Recorded(state.bindings, state.records)
+    recorded = Recorded(state.bindings, state.records, frozenset(state.pending_creates))
     plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account

@@ -58,7 +58,8 @@ def default_path(manifests: list[str]) -> Path:
 class State:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records, self.bindings = self._read(warn=True)
+        self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
+        self.records, self.bindings = self._read(warn=True, pending=self.pending_creates)
         self._touched: set[str] = set()  # fingerprints this process recorded
         self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
         self._dirty = False
@@ -72,10 +73,12 @@ class State:
     def lock_path(self) -> Path:
         return self.path.parent / ".state.lock"
 
-    def _read(self, warn: bool = False) -> tuple[Records, Bindings]:
+    def _read(self, warn: bool = False, pending: set[str] | None = None) -> tuple[Records, Bindings]:
         records, bindings = self._read_snapshot()
         for entry in self._journal_entries(warn):
             _replay(entry, records, bindings)
+            if pending is not None:
+                _track_create(entry, pending)
         return records, bindings
 
     def _read_snapshot(self) -> tuple[Records, Bindings]:
@@ -233,6 +236,17 @@ def _replay(entry: Mapping[str, Any], records: Records, bindings: Bindings) -> N
     if result in ("updated", "applied", "sent, not verified") and "limit_type" in entry:
         values = {f: entry[f] for f in WRITE_ONLY if f in entry}
         records[fingerprint] = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
+
+
+def _track_create(entry: Mapping[str, Any], pending: set[str]) -> None:
+    """A create announced for an address stays pending until a line names the key it made."""
+    address = entry.get("address")
+    if not isinstance(address, str):
+        return
+    if entry.get("result") == SENDING and entry.get("operation") == "create":
+        pending.add(address)
+    elif isinstance(entry.get("fingerprint"), str) or entry.get("result") == "failed":
+        pending.discard(address)
 
 
 def _merged_bindings(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> Bindings:

@@ -528,3 +528,31 @@ def test_sandbox_reset_starts_the_sandboxs_state_afresh_too(workdir: Path, capsy
     apply(capsys, manifest_of(existing(0), analytics()))
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--sandbox-reset")
     assert "+ Analytics (a new key)" in out and "gone from the account" not in out
+
+
+def test_a_create_cut_short_is_never_sent_again_when_its_name_cannot_bind_it(
+    workdir: Path, capsys: Any
+) -> None:
+    """Two manifest keys share a name (never bound by name); a kill left one create unconfirmed."""
+    data = seed_data(1)
+    data["keys"][0]["name"] = "Worker"  # what the cut-short create made
+    seed(data)
+    journal = Path(".ehkeys/sandbox/journal.jsonl")
+    journal.parent.mkdir(parents=True)
+    journal.write_text(
+        json.dumps({"address": "worker-a", "name": "Worker", "operation": "create", "result": "sending"})
+        + "\n"
+    )
+    twins = manifest_of(
+        {"id": "worker-a", "name": "Worker", "allocated_ammount": 10},
+        {"id": "worker-b", "name": "Worker", "allocated_ammount": 10},
+    )
+    Path("keys.yaml").write_text(twins)
+    code, out, _ = plan(capsys)
+    assert code == 1 and "never saw it land" in out
+    record(
+        "kill",
+        "a create cut short, its name shared by two manifest keys",
+        1,
+        "an error, never a second create",
+    )
