@@ -261,22 +261,33 @@ class LosesAnswers(httpx.AsyncBaseTransport):
 
 
 def apply_losing(tmp: Path, sandbox: Sandbox, text: str, path: str) -> tuple[list[Result], int]:
+    transport = LosesAnswers(sandbox.transport(), path)
+    return drive(tmp, sandbox, text, transport, RetryPolicy(attempts=3, base_delay=0.001)), transport.sent
+
+
+def drive(
+    tmp: Path,
+    sandbox: Sandbox,
+    text: str,
+    transport: httpx.AsyncBaseTransport,
+    retry: RetryPolicy | None = None,
+) -> list[Result]:
+    """Plan and apply `text` through `transport`, as `ehkeys apply` does; the results."""
     (tmp / "keys.yaml").write_text(text)
     loaded = manifest.load([str(tmp / "keys.yaml")]).manifest
     assert loaded is not None
-    transport = LosesAnswers(sandbox.transport(), path)
     results: list[Result] = []
+    retry = retry or RetryPolicy(attempts=1)
 
     async def run() -> None:
-        retry = RetryPolicy(attempts=3, base_delay=0.001)
         async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
             state = State(tmp / ".ehkeys" / "state.json")
             made, account = await build_plan(client, desired(loaded, []), state)
-            applier = Applier(client, state, results.append)
+            applier = Applier(client, state, results.append, parallelism=1)
             await applier.run(made.to_apply, account.keys, made.balance_before)
 
     asyncio.run(run())
-    return results, transport.sent
+    return results
 
 
 def test_a_lost_create_answer_is_adopted_not_duplicated(tmp_path: Path) -> None:
@@ -390,26 +401,6 @@ class FirstCreateRefused(httpx.AsyncBaseTransport):
             if self.creates == 1:
                 return httpx.Response(502, json={"error": {"message": "Bad gateway", "code": 502}})
         return await self.inner.handle_async_request(request)
-
-
-def drive(tmp: Path, sandbox: Sandbox, text: str, transport: httpx.AsyncBaseTransport) -> list[Result]:
-    (tmp / "keys.yaml").write_text(text)
-    loaded = manifest.load([str(tmp / "keys.yaml")]).manifest
-    assert loaded is not None
-    results: list[Result] = []
-
-    async def run() -> None:
-        async with Client(
-            API_KEY, "http://127.0.0.1/v1", transport=transport, retry=RetryPolicy(attempts=1)
-        ) as c:
-            state = State(tmp / ".ehkeys" / "state.json")
-            made, account = await build_plan(c, desired(loaded, []), state)
-            await Applier(c, state, results.append, parallelism=1).run(
-                made.to_apply, account.keys, made.balance_before
-            )
-
-    asyncio.run(run())
-    return results
 
 
 def test_a_failed_create_never_adopts_a_sibling_created_in_the_same_apply(tmp_path: Path) -> None:
