@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from reconciler import planfile, render
+from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, step_summary
@@ -19,6 +20,11 @@ from reconciler.outcomes import Outcome, Report, Result
 from reconciler.plan import Plan
 from reconciler.secretsout import SecretsFile
 from reconciler.session import build_plan, desired
+
+STOPPED = (
+    "ehkeys: apply stopped part-way: writes sent before this may have reached the API "
+    "(the journal lists them); run `ehkeys plan` to see where each key is"
+)
 
 
 async def apply(args: argparse.Namespace) -> int:
@@ -46,7 +52,11 @@ async def apply(args: argparse.Namespace) -> int:
             )
             if secrets is not None:
                 applier.on_created = secrets.add
-            report = await applier.run(chosen, account.keys, plan.balance_before)
+            try:
+                report = await applier.run(chosen, account.keys, plan.balance_before)
+            except RUN_ERRORS:
+                print(STOPPED, file=sys.stderr, flush=True)
+                raise
     _hand_over(report, args)
     return _finish(report, skipped, plan)
 

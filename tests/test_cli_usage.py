@@ -148,3 +148,18 @@ def test_a_timeout_message_says_what_timed_out_and_after_how_long(workdir: Path,
     assert re.search(r"error: GET /\S+: no answer from the API within 0\.3 s \(timed out\)$", err.strip()), (
         err
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (
+            ["sandbox", "--db", "/proc/no-such-dir/x.db"],
+            "sandbox database /proc/no-such-dir/x.db: cannot open it",
+        ),
+        (["sandbox", "--cooldown", "inf"], "--cooldown inf"),
+    ],
+)
+def test_bad_sandbox_settings_are_messages(capsys: Any, argv: list[str], fragment: str) -> None:
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and fragment in err and "internal error" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,9 +44,7 @@ class Sandbox:
         seed = seed or seeds.load()
         if rate or faults:
             seed = replace(seed, rate_limit=rate or seed.rate_limit, faults=faults or seed.faults)
-        if str(db) != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
-        store = Store(str(db))
+        store = _store(db)
         if reset:
             store.reset(seed)
         elif store.is_empty:
@@ -58,6 +57,16 @@ class Sandbox:
 
     def transport(self) -> SandboxTransport:
         return SandboxTransport(self.app)
+
+
+def _store(db: str | Path) -> Store:
+    """The database, or a message naming the path (never a traceback)."""
+    try:
+        if str(db) != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        return Store(str(db))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"sandbox database {db}: cannot open it ({exc})") from exc
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):

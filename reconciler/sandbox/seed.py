@@ -40,7 +40,7 @@ class RateLimit:
         for name, ok, rule in (
             ("requests", self.requests >= 1, "at least 1 request per window"),
             ("window_s", self.window_s > 0, "a window of more than 0 seconds"),
-            ("cooldown_s", self.cooldown_s >= 0, "a cooldown of 0 seconds or more"),
+            ("cooldown_s", 0 <= self.cooldown_s < float("inf"), "a cooldown of 0 seconds or more, finite"),
         ):
             if not ok:  # NaN fails every comparison, so it lands here too
                 raise BadSetting("rate_limit", name, getattr(self, name), f"expected {rule}")
