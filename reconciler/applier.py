@@ -22,7 +22,7 @@ from reconciler.client import Client
 from reconciler.concurrency import bounded
 from reconciler.errors import StateError
 from reconciler.model import LiveKey, ProxyKey
-from reconciler.operations import Create, Operation, Toggle, ToggleMismatch, Update
+from reconciler.operations import Create, Operation, Toggle, ToggleMismatch
 from reconciler.outcomes import Outcome, Report, Result
 from reconciler.state import SENDING, State
 from reconciler.verify import Verdict, verify
@@ -200,8 +200,3 @@ def _may_have_landed(exc: Exception) -> bool:
     """A 4xx answer is a refusal; anything else (no answer, 5xx, a page) may hide a success."""
     status = getattr(exc, "status", None)
     return not (isinstance(status, int) and 400 <= status < 500)
-
-
-def landed_update(sending: Sending) -> Update | None:
-    """The update whose answer came back (its write-only values took effect), if any."""
-    return next((op for op in reversed(sending.answered) if isinstance(op, Update)), None)

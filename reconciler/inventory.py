@@ -37,9 +37,6 @@ class Inventory:
     def count(self) -> int:
         return len(self.keys)
 
-    def find(self, fingerprint: str) -> LiveKey | None:
-        return next((k for k in self.keys if k.fingerprint == fingerprint), None)
-
 
 async def read(client: Client, desired: Sequence[DesiredKey]) -> Inventory:
     """The balance and every key of the account: two requests."""
