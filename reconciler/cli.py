@@ -8,7 +8,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import __version__, diagnostics, manifest
 from reconciler.breaker import SILENT_IN_A_ROW
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from reconciler.sandbox.seed import BadSetting
 
 log = logging.getLogger("ehkeys")
+T = TypeVar("T")
 
 USAGE_ERROR = 1  # as Terraform's; 2 means "changes" or "drift" to plan and drift
 INTERRUPTED = 130
@@ -288,34 +289,24 @@ def _exit_codes(command: str) -> str:
     return "exit codes:\n" + "\n".join(f"  {code:<5}{meaning}" for code, meaning in rows)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, like 8 (got {text!r})")
-    return value
+def _checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) -> Callable[[str], T]:
+    """An argparse type: `kind` of the text, refused with `expected` unless `ok` (NaN never is)."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})")
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):  # NaN fails every comparison
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, like 20 (got {text!r})")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535 (got {text!r})")
-    return value
+_positive = _checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
+_seconds = _checked(float, lambda s: math.isfinite(s) and s > 0, "a number of seconds above 0, like 20")
+_port = _checked(int, lambda n: 0 <= n <= 65535, "a port number from 0 to 65535")
 
 
 class _Scrubbed(logging.Filter):
