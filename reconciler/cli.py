@@ -191,26 +191,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="append NAME=value lines to FILE (0600) instead")
     p.set_defaults(handler=_command("reveal_command"))
 
-    p = sub.add_parser("github", help="post plans and drift to GitHub (used by the workflows)")
-    gh = p.add_subparsers(dest="action", required=True)
-    c = gh.add_parser(
-        "comment",
-        help="create or update the pull request's plan comment",
-        epilog=_exit_codes("github"),
-        formatter_class=_Help,
-    )
-    c.add_argument("--pr", type=_positive, required=True)
-    c.add_argument("--file", required=True, help="the markdown plan")
-    d = gh.add_parser(
-        "drift-issue",
-        help="open, update or close the drift issue",
-        epilog=_exit_codes("github"),
-        formatter_class=_Help,
-    )
-    d.add_argument("--file", required=True, help="the markdown drift report")
-    d.add_argument("--status", choices=("drift", "in-sync"), required=True)
-    p.set_defaults(handler=_command("github_command"))
+    _github_parsers(sub.add_parser("github", help="the GitOps jobs the composite action runs (in Actions)"))
     return parser
+
+
+def _github_parsers(p: argparse.ArgumentParser) -> None:
+    gh = p.add_subparsers(dest="job", required=True, metavar="JOB")
+
+    def job(name: str, help: str, handler: str, api: bool = True) -> argparse.ArgumentParser:
+        j = gh.add_parser(name, help=help, epilog=_exit_codes(f"github {name}"), formatter_class=_Help)
+        if api:
+            _api_options(j, formats=None)
+            j.add_argument(
+                "--state-branch", default="ehkeys-state", metavar="BRANCH", help="where the state is kept"
+            )
+        j.add_argument("--dir", default="ehkeys-out", help="where plan.json, plan.md and apply.md go")
+        j.set_defaults(handler=_command(handler))
+        return j
+
+    job(
+        "plan",
+        "pull request: plan, and save plan.json and plan.md for the artifact and comment",
+        "github_plan",
+    )
+    c = job(
+        "comment",
+        "pull request: post or update the plan comment, with the plan's digest",
+        "github_comment",
+        api=False,
+    )
+    c.add_argument("--pr", type=_positive, help="the pull request (default: the event's)")
+    c.add_argument("--artifact-url", help="where the full plan is (linked when the comment is cut)")
+    a = job("apply", "merged: apply the reviewed plan, comment the result on the PR", "github_apply")
+    a.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
+    a.add_argument("--allow-mass-delete", action="store_true", help="allow deleting over 30%% of the keys")
+    a.add_argument(
+        "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
+    )
+    job("drift", "schedule: report drift, and open, edit or close the drift issue", "github_drift")
 
 
 def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:
@@ -280,7 +298,14 @@ EXIT_CODES = {
         ("0", "stopped with Ctrl-C"),
         ("1", "a bad setting, a port in use or not allowed, or a usage error"),
     ],
-    "github": [("0", "done"), ("1", "an error, or a usage error")],
+    "github plan": [("0", "planned"), ("1", "the plan has errors, or an error")],
+    "github comment": [("0", "posted or updated"), ("1", "no plan to post (one saying so is), or an error")],
+    "github apply": [
+        ("0", "the reviewed plan is applied"),
+        ("3", "some changes failed, were skipped (moved since the review), or are unverified"),
+        ("1", "no reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+    ],
+    "github drift": [("0", "checked; the issue is opened, edited or closed"), ("1", "the check failed")],
 }
 
 

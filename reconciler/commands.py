@@ -75,7 +75,7 @@ def retry(args: argparse.Namespace) -> RetryPolicy:
     return RetryPolicy(attempts=args.max_attempts, timeout=args.timeout)
 
 
-async def _plan(args: argparse.Namespace) -> tuple[Plan, manifest.Manifest]:
+async def make_plan(args: argparse.Namespace) -> tuple[Plan, manifest.Manifest]:
     loaded, state, target = context(args)
     with frozen_heap():
         async with target.client(args.parallelism, retry(args)) as client:
@@ -105,7 +105,7 @@ def step_summary(write: Callable[[TextIO], object]) -> None:
 def plan_command(args: argparse.Namespace) -> int:
     if args.out:
         planfile.check_path(args.out, args.manifests)
-    plan, loaded = asyncio.run(_plan(args))
+    plan, loaded = asyncio.run(make_plan(args))
     emit(plan, args.format, sys.stdout)
     if args.out:
         planfile.save(plan, args.out, loaded.digest)
@@ -118,7 +118,7 @@ def plan_command(args: argparse.Namespace) -> int:
 def drift_command(args: argparse.Namespace) -> int:
     from reconciler.drift import report
 
-    plan, _ = asyncio.run(_plan(args))
+    plan, _ = asyncio.run(make_plan(args))
     found = report(plan)
     if args.format == "json":
         render.as_json(plan, sys.stdout)
@@ -183,16 +183,25 @@ def apply_command(args: argparse.Namespace) -> int:
     return asyncio.run(apply(args))
 
 
-def github_command(args: argparse.Namespace) -> int:
-    from reconciler.github import GitHub
+def github_plan(args: argparse.Namespace) -> int:
+    from reconciler.github import plan_job
 
-    try:
-        body = Path(args.file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{args.file}: cannot read ({exc.strerror})") from exc
-    hub = GitHub.from_env()
-    if args.action == "comment":
-        print(f"plan comment {hub.upsert_comment(args.pr, body)}")
-    else:
-        print(f"drift issue: {hub.sync_drift_issue(body, args.status == 'drift')}")
-    return 0
+    return plan_job(args)
+
+
+def github_comment(args: argparse.Namespace) -> int:
+    from reconciler.github import comment_job
+
+    return comment_job(args)
+
+
+def github_apply(args: argparse.Namespace) -> int:
+    from reconciler.github import apply_job
+
+    return apply_job(args)
+
+
+def github_drift(args: argparse.Namespace) -> int:
+    from reconciler.github import drift_job
+
+    return drift_job(args)

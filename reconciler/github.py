@@ -1,107 +1,166 @@
-"""The GitHub side of the GitOps workflows: one PR comment kept up to date, one drift issue.
+"""`ehkeys github plan|comment|apply|drift`: the GitOps jobs, as the composite action runs them.
 
-`ehkeys github comment --pr N --file plan.md` edits the comment that carries the plan's
-hidden marker (or posts it once); `ehkeys github drift-issue --file drift.md --status S`
-opens, updates or closes the single issue labelled `ehkeys-drift`. Both read GITHUB_TOKEN,
-GITHUB_REPOSITORY and GITHUB_API_URL as set in Actions.
+- plan (pull request): pull the state, plan, save `plan.json` and `plan.md`; the action then
+  uploads the plan as an artifact, and `comment` posts it with its digest.
+- apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
+  that; with none, or a manifest changed since, apply nothing and post a fresh plan. By hand
+  (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
+  goes on the PR and in the job summary; the state goes back to its branch either way.
+- drift (schedule): pull the state, report, and open, edit or close the drift issue.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import argparse
+import asyncio
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import httpx
+from reconciler import commands, planfile, render
+from reconciler.errors import EhkeysError, StalePlan, UsageError
+from reconciler.ghapi import GitHub
+from reconciler.ghcontext import RunContext
+from reconciler.ghissues import sync_drift_issue, upsert_comment
+from reconciler.ghplan import PLAN_FILE, NoReviewedPlan, PlanMeta, comment_body, digest, fetch, merged_pull
+from reconciler.ghstate import StateBranch
 
-from reconciler import __version__
-from reconciler.errors import ConfigError, EhkeysError
-from reconciler.model import scrub
-from reconciler.render import MARKER
-
-DRIFT_LABEL = "ehkeys-drift"
-DRIFT_TITLE = "ehkeys: proxy keys drifted from the manifest"
-MAX_BODY = 65000  # GitHub refuses comments over 65,536 characters
-
-
-class GitHubError(EhkeysError):
-    pass
+PLAN_MD = "plan.md"
+REVIEWED = "reviewed-plan.json"
+APPLY_MARKER = "<!-- ehkeys-apply -->"
 
 
-def _clip(body: str) -> str:
-    if len(body) <= MAX_BODY:
-        return body
-    return body[:MAX_BODY] + "\n\n_(cut: the full plan is in the job summary and the artifact)_\n"
+def _state(args: argparse.Namespace) -> Path:
+    return commands.state_path(args, args.sandbox)
 
 
-@dataclass
-class GitHub:
-    http: httpx.Client
-    repo: str
-
-    @classmethod
-    def from_env(cls, transport: httpx.BaseTransport | None = None) -> GitHub:
-        token, repo = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
-        if not token or not repo:
-            raise ConfigError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (as in GitHub Actions)")
-        http = httpx.Client(
-            base_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": f"ehkeys/{__version__}",
-            },
-            transport=transport,
-            timeout=30,
-        )
-        return cls(http, repo)
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
+@contextlib.contextmanager
+def _branch(args: argparse.Namespace, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
+    """The state pulled from its branch before the body, and what changed pushed after it,
+    also when the body fails (a partial apply recorded bindings); a push error never hides
+    the body's own error."""
+    branch, state = StateBranch(hub, ctx.workspace, args.state_branch), _state(args)
+    pulled = branch.pull(state)
+    print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
         try:
-            answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API {method} {path}: {exc}") from exc
-        if answer.status_code >= 300:
-            raise GitHubError(
-                f"GitHub API {method} {path}: HTTP {answer.status_code}: {scrub(answer.text[:200])}"
-            )
-        return answer.json() if answer.content else None
+            written = branch.push(state, push, ctx.run_id) if push else []
+            print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
+        except EhkeysError as exc:
+            if not failed:
+                raise
+            print(f"ehkeys: error: {exc}", file=sys.stderr)
 
-    def pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for page in range(1, 50):
-            batch = self.call("GET", path, params={**params, "per_page": 100, "page": page})
-            found.extend(batch)
-            if len(batch) < 100:
-                break
-        return found
 
-    def upsert_comment(self, pr: int, body: str, marker: str = MARKER) -> str:
-        """Edit the one comment that carries the marker, or post it: never one per push."""
-        body = _clip(body if marker in body else f"{marker}\n{body}")
-        for comment in self.pages(f"/issues/{pr}/comments"):
-            if marker in (comment.get("body") or ""):
-                self.call("PATCH", f"/issues/comments/{comment['id']}", json={"body": body})
-                return "updated"
-        self.call("POST", f"/issues/{pr}/comments", json={"body": body})
-        return "created"
+def plan_job(args: argparse.Namespace) -> int:
+    ctx, hub, out = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (PLAN_FILE, PLAN_MD):
+        (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
+    with _branch(args, ctx, hub, push=()):
+        plan, loaded = asyncio.run(commands.make_plan(args))
+    planfile.save(plan, str(out / PLAN_FILE), loaded.digest)
+    with open(out / PLAN_MD, "w", encoding="utf-8") as md:
+        render.markdown(plan, md, "ehkeys plan")
+    commands.step_summary(lambda s: render.markdown(plan, s, "ehkeys plan"))
+    render.text(plan, sys.stdout)
+    return 1 if plan.has_errors else 0
 
-    def sync_drift_issue(self, body: str, drifted: bool) -> str:
-        """One open issue while keys drift: opened, then updated, closed when in sync again."""
-        issues = [
-            i for i in self.pages("/issues", state="open", labels=DRIFT_LABEL) if "pull_request" not in i
-        ]
-        if drifted and issues:
-            self.call("PATCH", f"/issues/{issues[0]['number']}", json={"body": _clip(body)})
-            return f"updated #{issues[0]['number']}"
-        if drifted:
-            created = self.call(
-                "POST", "/issues", json={"title": DRIFT_TITLE, "body": _clip(body), "labels": [DRIFT_LABEL]}
-            )
-            return f"opened #{created['number']}"
-        for issue in issues:
-            note = "The live keys match the manifest again; closing.\n\n" + _clip(body)
-            self.call("POST", f"/issues/{issue['number']}/comments", json={"body": note})
-            self.call("PATCH", f"/issues/{issue['number']}", json={"state": "closed"})
-        return f"closed {len(issues)}" if issues else "in sync, nothing open"
+
+def comment_job(args: argparse.Namespace) -> int:
+    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
+    number = args.pr or ctx.pr_number
+    if number is None:
+        raise UsageError("--pr N: this run is not for a pull request")
+    try:
+        saved, markdown = (folder / PLAN_FILE).read_bytes(), (folder / PLAN_MD).read_text(encoding="utf-8")
+    except OSError:
+        body = f"ehkeys could not plan commit `{ctx.head_sha[:12]}`: see [the run]({ctx.run_url})."
+        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER)} (no plan)")
+        return 1
+    meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved))
+    body = comment_body(markdown, meta, ctx.run_url, args.artifact_url or "")
+    print(f"plan comment {upsert_comment(hub, number, body, render.MARKER)} ({meta.digest})")
+    return 0
+
+
+def apply_job(args: argparse.Namespace) -> int:
+    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _branch(args, ctx, hub, push=("state.json", "journal.jsonl")):
+        if args.fresh:
+            return _apply(args, folder, reviewed=None)
+        pull = merged_pull(hub, ctx.sha)
+        number = int(pull["number"]) if pull else None
+        try:
+            code = _apply(args, folder, _reviewed(hub, pull, ctx, folder))
+        except (NoReviewedPlan, StalePlan) as exc:
+            _post_fresh_plan(args, hub, number, str(exc))
+            raise
+        except EhkeysError as exc:
+            _on_pull(hub, number, f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n")
+            raise
+        _on_pull(hub, number, (folder / "apply.md").read_text(encoding="utf-8"))
+        return code
+
+
+def _reviewed(hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path) -> PlanMeta:
+    if pull is None:
+        raise NoReviewedPlan(
+            f"commit {ctx.sha[:12]} was not merged from a pull request, so no plan of it was "
+            "reviewed: plan again (run this workflow by hand to apply a fresh plan); nothing was sent"
+        )
+    return fetch(hub, pull, folder / REVIEWED).meta
+
+
+def _on_pull(hub: GitHub, number: int | None, body: str) -> None:
+    if number is not None:
+        upsert_comment(hub, number, body, APPLY_MARKER)
+
+
+def _apply(args: argparse.Namespace, folder: Path, reviewed: PlanMeta | None) -> int:
+    apply_args = argparse.Namespace(
+        **{
+            **vars(args),
+            "plan": str(folder / REVIEWED) if reviewed else None,
+            "expect_digest": reviewed.digest if reviewed else None,
+            "auto_approve": True,
+            "expect_net": None,
+            "secrets_out": None,
+            "report_out": str(folder / "apply.md"),
+        }
+    )
+    return commands.apply_command(apply_args)
+
+
+def _post_fresh_plan(args: argparse.Namespace, hub: GitHub, number: int | None, why: str) -> None:
+    """What applying now would do, where the reviewers look: the PR and the job summary."""
+    plan, _ = asyncio.run(commands.make_plan(args))
+    text = io.StringIO()
+    render.markdown(plan, text, "ehkeys: fresh plan of the merged manifest (not applied)")
+    body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
+    commands.step_summary(lambda s: s.write(body))
+    _on_pull(hub, number, body)
+
+
+def drift_job(args: argparse.Namespace) -> int:
+    ctx, hub = RunContext.from_env(), GitHub.from_env()
+    with _branch(args, ctx, hub, push=("drift-seen.json",)):
+        args.format = "markdown"
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            code = commands.drift_command(args)
+    if code == 1:
+        sys.stdout.write(captured.getvalue())
+        return 1  # the check itself failed: the issue says nothing it cannot stand behind
+    print(f"drift issue: {sync_drift_issue(hub, captured.getvalue(), drifted=code == 2)}")
+    return 0

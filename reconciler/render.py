@@ -127,7 +127,7 @@ def _plain(value: Any) -> Any:
 # --- markdown ---------------------------------------------------------------------------------
 
 
-def _md(value: str) -> str:
+def escape(value: str) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
     for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
         value = value.replace(char, repl)
@@ -136,8 +136,8 @@ def _md(value: str) -> str:
 
 def _md_key(change: Change, key: str = "") -> str:
     if key or change.target:
-        return f"{_md(change.name)} (`{key or change.key}`)"
-    return f"{_md(change.name)} (new key)"
+        return f"{escape(change.name)} (`{key or change.key}`)"
+    return f"{escape(change.name)} (new key)"
 
 
 @gc_paused()
@@ -152,17 +152,17 @@ def markdown(
     view, w = build(plan), stream.write
     w(f"{marker}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
     if lead:
-        w(f"**{_md(lead)}**\n\n")
+        w(f"**{escape(lead)}**\n\n")
     if view.rows:
         w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
         for row in view.rows:
             change = row.change
-            action = change.action.label + (f" ({_md(change.reason)})" if change.reason else "")
+            action = change.action.label + (f" ({escape(change.reason)})" if change.reason else "")
             credits = account_effect(change)
             w(f"| {row.symbol} | {_md_key(change)} | {action} | {credits} |\n")
         w("\n")
     if view.unchanged:
-        w(f"{len(view.unchanged)} unchanged: {_md(view.unchanged_names)}\n\n")
+        w(f"{len(view.unchanged)} unchanged: {escape(view.unchanged_names)}\n\n")
     if nothing_to_do(plan):
         w(nothing_to_do(plan) + "\n\n")
     for row in view.rows:
@@ -176,18 +176,18 @@ def markdown(
 def _md_details(row: Row, w: Callable[[str], Any]) -> None:
     change = row.change
     what = change.action.label + (f", {len(change.fields)} field(s)" if change.fields else "")
-    w(f"<details><summary>{_md(change.name)}: {what}</summary>\n\n")
+    w(f"<details><summary>{escape(change.name)}: {what}</summary>\n\n")
     if change.error:
-        w(f"{_md(change.error)}\n")
+        w(f"{escape(change.error)}\n")
     if change.fields:
         w("| Field | Before | After |\n|---|---|---|\n")
         for c in change.fields:
-            before = "" if change.action is Action.CREATE else _md(show(c.field, c.before))
-            w(f"| {c.field} | {before} | {_md(show(c.field, c.after))} |\n")
+            before = "" if change.action is Action.CREATE else escape(show(c.field, c.before))
+            w(f"| {c.field} | {before} | {escape(show(c.field, c.after))} |\n")
     if row.credit:
         w(f"\n{row.credit}\n")
     for warning in row.warnings:
-        w(f"\n- warning: {_md(warning)}")
+        w(f"\n- warning: {escape(warning)}")
     w("\n\n</details>\n\n")
 
 
@@ -196,10 +196,10 @@ def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
         w(f"<details><summary>Unmanaged keys ({len(view.unmanaged)}): in the account, not in the manifest")
         w(
             "</summary>\n\n"
-            + "\n".join(f"- {_md(unmanaged_line(u))}" for u in view.unmanaged)
+            + "\n".join(f"- {escape(unmanaged_line(u))}" for u in view.unmanaged)
             + "\n\n</details>\n\n"
         )
-    lines = [f"- {_md(c.name)}: {_md(t)}" for c in view.unchanged for t in c.warnings]
+    lines = [f"- {escape(c.name)}: {escape(t)}" for c in view.unchanged for t in c.warnings]
     if lines:
         w(f"<details><summary>Warnings on unchanged keys ({len(lines)})</summary>\n\n")
         w("\n".join(lines[:UNCHANGED_WARNINGS]))
@@ -207,9 +207,9 @@ def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
             w(f"\n- … and {len(lines) - UNCHANGED_WARNINGS} more (the text plan has them all)")
         w("\n\n</details>\n\n")
     for note in view.notes:
-        w(f"> **Warning:** {_md(note)}\n\n")
+        w(f"> **Warning:** {escape(note)}\n\n")
     for problem in view.problems:
-        w(f"> **Error:** {_md(problem)}\n\n")
+        w(f"> **Error:** {escape(problem)}\n\n")
 
 
 def apply_markdown(report: Report, stream: TextIO) -> None:
@@ -221,9 +221,9 @@ def apply_markdown(report: Report, stream: TextIO) -> None:
         c = r.change
         w(
             f"| {c.action.value} | {_md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
-            f"| {account_effect(c)} | {_md(r.message)} |\n"
+            f"| {account_effect(c)} | {escape(r.message)} |\n"
         )
-    w(f"\n**{_md(' '.join(report.totals())).replace('-&gt;', '→')}**\n")
+    w(f"\n**{escape(' '.join(report.totals())).replace('-&gt;', '→')}**\n")
 
 
 RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

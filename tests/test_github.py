@@ -1,106 +1,87 @@
-"""The PR-comment and drift-issue steps against a hand-written fake of the GitHub API."""
+"""The PR comment and the drift issue, against the fake GitHub API (tests/fakegithub.py)."""
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from reconciler import github
 from reconciler.cli import main
+from reconciler.ghapi import GitHub
+from reconciler.ghissues import DRIFT_LABEL, sync_drift_issue, upsert_comment
+from reconciler.ghplan import LIMIT, PlanMeta, comment_body
 
+from .fakegithub import REPO, TOKEN, FakeGitHub, serve
 
-class FakeGitHub:
-    """Just enough of the REST API: issue comments and issues of one repository."""
-
-    def __init__(self) -> None:
-        self.comments: dict[int, dict[str, Any]] = {}
-        self.issues: dict[int, dict[str, Any]] = {
-            7: {"number": 7, "pull_request": {}, "state": "open", "labels": []}
-        }
-        self.calls: list[str] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"] == "Bearer ghs_test"
-        path = request.url.path.removeprefix("/repos/acme/keys")
-        self.calls.append(f"{request.method} {path}")
-        body = json.loads(request.content) if request.content else {}
-        if m := re.fullmatch(r"/issues/(\d+)/comments", path):
-            issue = int(m.group(1))
-            if request.method == "GET":
-                mine = [c for c in self.comments.values() if c["issue"] == issue]
-                page = int(request.url.params["page"])
-                return httpx.Response(200, json=mine[(page - 1) * 100 : page * 100])
-            cid = len(self.comments) + 1
-            self.comments[cid] = {"id": cid, "issue": issue, "body": body["body"]}
-            return httpx.Response(201, json=self.comments[cid])
-        if m := re.fullmatch(r"/issues/comments/(\d+)", path):
-            self.comments[int(m.group(1))]["body"] = body["body"]
-            return httpx.Response(200, json={})
-        if path == "/issues" and request.method == "GET":
-            wanted = request.url.params["labels"]
-            found = [
-                i
-                for i in self.issues.values()
-                if i["state"] == "open" and (wanted in i["labels"] or "pull_request" in i)
-            ]
-            return httpx.Response(200, json=found)
-        if path == "/issues":
-            number = max(self.issues) + 1
-            self.issues[number] = {"number": number, "state": "open", **body}
-            return httpx.Response(201, json=self.issues[number])
-        if m := re.fullmatch(r"/issues/(\d+)", path):
-            self.issues[int(m.group(1))].update(body)
-            return httpx.Response(200, json={})
-        return httpx.Response(404, json={"message": "Not Found"})
+MARKER = "<!-- ehkeys-plan -->"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
-    fake = FakeGitHub()
-    monkeypatch.setenv("GITHUB_TOKEN", "ghs_test")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/keys")
-    original = github.GitHub.from_env.__func__  # type: ignore[attr-defined]
-    monkeypatch.setattr(
-        github.GitHub, "from_env", classmethod(lambda cls: original(cls, httpx.MockTransport(fake)))
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    hub = FakeGitHub()
+    hub.open_pull(12, "abc")
+    with serve(hub) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        yield hub
+
+
+def drift_body(digest: str, text: str) -> str:
+    return f"<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: {digest} -->\n{text}\n"
+
+
+def test_one_plan_comment_is_kept_up_to_date(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    results = [upsert_comment(hub, 12, f"{MARKER}\n{v} plan\n", MARKER) for v in ("first", "second", "third")]
+    assert results == ["created", "updated", "updated"]
+    assert fake.comments_on(12) == [f"{MARKER}\nthird plan\n"]
+
+
+def test_an_unchanged_comment_is_not_edited(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    upsert_comment(hub, 12, f"{MARKER}\nsame\n", MARKER)
+    upsert_comment(hub, 12, f"{MARKER}\nsame\n", MARKER)
+    assert fake.writes("PATCH") == []
+
+
+def test_other_comments_are_left_alone(fake: FakeGitHub) -> None:
+    fake.comments[1] = {"id": 1, "issue": 12, "body": "LGTM", "user": {"type": "User"}}
+    hub = GitHub.from_env()
+    upsert_comment(hub, 12, f"{MARKER}\nplan", MARKER)
+    upsert_comment(hub, 12, f"{MARKER}\nplan 2", MARKER)
+    assert fake.comments_on(12) == ["LGTM", f"{MARKER}\nplan 2"]
+
+
+def test_the_drift_issue_opens_updates_stays_quiet_and_closes(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    assert sync_drift_issue(hub, "in sync", drifted=False) == "in sync, nothing open"
+    assert sync_drift_issue(hub, drift_body("aa", "1 key changed (usage 91%)"), drifted=True) == "opened #13"
+    assert (
+        sync_drift_issue(hub, drift_body("aa", "1 key changed (usage 95%)"), drifted=True) == "unchanged #13"
     )
-    return fake
+    assert "91%" in fake.issues[13]["body"], "an edit that says nothing new notifies every watcher"
+    assert sync_drift_issue(hub, drift_body("bb", "2 keys changed"), drifted=True) == "updated #13"
+    assert fake.issues[13]["labels"] == [DRIFT_LABEL] and "2 keys changed" in fake.issues[13]["body"]
+    assert sync_drift_issue(hub, "In sync", drifted=False) == "closed #13"
+    assert fake.issues[13]["state"] == "closed" and fake.issues[12]["state"] == "open"
+    assert "match the manifest again" in fake.comments_on(13)[0]
 
 
-def test_one_plan_comment_is_kept_up_to_date(fake: FakeGitHub, tmp_path: Path, capsys: Any) -> None:
-    plan = tmp_path / "plan.md"
-    for version in ("first", "second", "third"):
-        plan.write_text(f"<!-- ehkeys-plan -->\n{version} plan\n")
-        assert main(["github", "comment", "--pr", "12", "--file", str(plan)]) == 0
-    assert len(fake.comments) == 1
-    assert fake.comments[1]["body"].endswith("third plan\n") and fake.comments[1]["issue"] == 12
-    assert "plan comment created" in capsys.readouterr().out
-
-
-def test_other_comments_are_left_alone(fake: FakeGitHub, tmp_path: Path) -> None:
-    fake.comments[1] = {"id": 1, "issue": 12, "body": "LGTM"}
-    hub = github.GitHub.from_env()
-    assert hub.upsert_comment(12, "<!-- ehkeys-plan -->\nplan") == "created"
-    assert hub.upsert_comment(12, "<!-- ehkeys-plan -->\nplan 2") == "updated"
-    assert fake.comments[1]["body"] == "LGTM" and fake.comments[2]["body"].endswith("plan 2")
-
-
-def test_drift_issue_is_opened_updated_and_closed(fake: FakeGitHub) -> None:
-    hub = github.GitHub.from_env()
-    assert hub.sync_drift_issue("in sync", drifted=False) == "in sync, nothing open"
-    assert hub.sync_drift_issue("Drift: 1 key", drifted=True) == "opened #8"
-    assert hub.sync_drift_issue("Drift: 2 keys", drifted=True) == "updated #8"
-    assert fake.issues[8]["body"] == "Drift: 2 keys" and fake.issues[8]["labels"] == ["ehkeys-drift"]
-    assert hub.sync_drift_issue("In sync", drifted=False) == "closed 1"
-    assert fake.issues[8]["state"] == "closed" and fake.issues[7]["state"] == "open"
+def test_a_plan_comment_over_the_limit_is_cut_on_a_line_with_a_link() -> None:
+    rows = "".join(f"<details><summary>key-{i}</summary>\n\n| a | b |\n</details>\n\n" for i in range(3000))
+    meta = PlanMeta("77", "f" * 40, "sha256:" + "0" * 64)
+    body = comment_body(
+        f"{MARKER}\n### plan\n\n{rows}**Credits: net -5.00**\n", meta, "https://gh/run/77", "https://gh/a/9"
+    )
+    assert len(body) <= LIMIT and body.count("<details>") == body.count("</details>")
+    assert "Cut here" in body and "(https://gh/a/9)" in body and body.startswith(MARKER)
+    assert PlanMeta.find(body) == meta and body.rstrip().endswith("planned again.")
 
 
 def test_missing_token_is_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    (tmp_path / "p.md").write_text("x")
-    assert main(["github", "comment", "--pr", "1", "--file", str(tmp_path / "p.md")]) == 1
+    assert main(["github", "comment", "--pr", "1", "--dir", str(tmp_path)]) == 1
     assert "GITHUB_TOKEN and GITHUB_REPOSITORY must be set" in capsys.readouterr().err

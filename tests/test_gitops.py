@@ -1,0 +1,308 @@
+"""The GitOps loop end to end: the jobs the composite action runs, against a fake GitHub API
+(tests/fakegithub.py, served for real) and one sandbox account that outlives each run.
+
+Each simulated run is a fresh checkout (a new directory, nothing left from the last run),
+with the environment Actions gives a step; the state survives only on its branch.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import session
+from reconciler.cli import main
+
+from .fakegithub import REPO, TOKEN, FakeGitHub, serve
+from .helpers import seed_data
+
+MANIFEST = "keys/keys.yaml"
+
+
+def manifest(**allocations: float) -> str:
+    keys = [
+        {
+            "id": f"k{i}",
+            "name": f"key-{i}",
+            "allocated_ammount": allocations.get(f"k{i}", 10),
+            "limit_type": "daily",
+        }
+        for i in range(3)
+    ]
+    keys += [
+        {"id": k, "name": k, "allocated_ammount": v, "limit_type": "weekly"}
+        for k, v in allocations.items()
+        if not k.startswith("k")
+    ]
+    return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
+
+
+class Actions:
+    """Runs the jobs as the workflows do, each in a fresh checkout."""
+
+    def __init__(self, tmp: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+        self.tmp, self.hub, self.mp, self.capsys = tmp, hub, monkeypatch, capsys
+        self.runs = 0
+        self.seed = tmp / "seed.yaml"
+        self.seed.write_text(yaml.safe_dump(seed_data(3, used_ammount=2.0, balance=500.0)))
+        self.account = tmp / "account.db"
+        monkeypatch.setattr(session, "SANDBOX_DB", self.account)
+
+    def checkout(
+        self, text: str, event: str, sha: str, payload: dict[str, Any], where: str = MANIFEST
+    ) -> Path:
+        self.runs += 1
+        workspace = self.tmp / f"run-{self.runs}"
+        (workspace / where).parent.mkdir(parents=True)
+        (workspace / where).write_text(text)
+        (self.tmp / f"event-{self.runs}.json").write_text(json.dumps(payload))
+        summary = self.tmp / f"summary-{self.runs}.md"
+        for name, value in {
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_RUN_ID": str(1000 + self.runs),
+            "GITHUB_SHA": sha,
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(self.tmp / f"event-{self.runs}.json"),
+            "GITHUB_STEP_SUMMARY": str(summary),
+        }.items():
+            self.mp.setenv(name, value)
+        self.mp.chdir(workspace)
+        return workspace
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def plan_pr(self, number: int, head: str, text: str, where: str = MANIFEST) -> tuple[int, str]:
+        """keys-plan: plan, upload the artifact, comment."""
+        self.hub.pulls.get(number) or self.hub.open_pull(number, head)
+        self.hub.pulls[number]["head"]["sha"] = head
+        payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
+        workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
+        code, out, err = self.run("github", "plan", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        saved = workspace / "ehkeys-out" / "plan.json"
+        if saved.exists():
+            self.hub.upload(str(1000 + self.runs), "ehkeys-plan", {"plan.json": saved.read_bytes()})
+        comment = self.run("github", "comment")
+        assert comment[0] == code, comment
+        return code, out + err
+
+    def merge_and_apply(
+        self, number: int | None, sha: str, text: str, where: str = MANIFEST
+    ) -> tuple[int, str]:
+        """keys-apply on the push of a merge commit (number None: a push without a PR)."""
+        if number is not None:
+            self.hub.merge(number, sha)
+        self.checkout(text, "push", sha, {"after": sha}, where)
+        code, out, err = self.run("github", "apply", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        return code, out + err
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        db = sqlite3.connect(self.account)
+        db.row_factory = sqlite3.Row
+        return {r["name"]: dict(r) for r in db.execute("SELECT * FROM keys WHERE user_id = 'u1'")}
+
+    def set_used(self, name: str, used: str) -> None:
+        with sqlite3.connect(self.account) as db:
+            db.execute("UPDATE keys SET used_ammount = ? WHERE name = ?", (used, name))
+
+    def summary(self) -> str:
+        path = self.tmp / f"summary-{self.runs}.md"
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    with serve(fake) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+        yield fake
+
+
+@pytest.fixture
+def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Actions:
+    return Actions(tmp_path, hub, monkeypatch, capsys)
+
+
+def plan_comment(hub: FakeGitHub, number: int) -> str:
+    return next(b for b in hub.comments_on(number) if "<!-- ehkeys-plan -->" in b)
+
+
+def apply_comment(hub: FakeGitHub, number: int) -> str:
+    return next(b for b in hub.comments_on(number) if "<!-- ehkeys-apply -->" in b)
+
+
+# --- what was reviewed is what is applied -----------------------------------------------------
+
+
+def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=25, analytics=5)
+    code, _ = actions.plan_pr(12, "head1", text)
+    assert code == 0
+    comment = plan_comment(hub, 12)
+    assert "Reviewed plan `sha256:" in comment and "head1" in comment and "1 to create" in comment
+
+    code, out = actions.merge_and_apply(12, "merge1", text)
+    assert code == 0, out
+    live = actions.live()
+    assert live["key-0"]["allocated_ammount"] == "25" and "analytics" in live
+    result = apply_comment(hub, 12)
+    assert "applied" in result and "as reviewed" in result
+    assert "ehkeys apply" in actions.summary()
+    assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
+
+
+def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=1, k1=30)  # k0: a refund that depends on used_ammount; k1: a debit
+    actions.plan_pr(3, "h", text)
+    actions.set_used("key-0", "0.5")  # spent after the review: the refund is no longer the reviewed one
+    code, out = actions.merge_and_apply(3, "m", text)
+    assert code == 3, out
+    live = actions.live()
+    assert live["key-0"]["allocated_ammount"] == "10" and live["key-1"]["allocated_ammount"] == "30"
+    result = apply_comment(hub, 3)
+    assert "key-0" in result and "skipped" in result and "used_ammount" in result
+
+
+def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    base = {"k0": 10}
+    actions.plan_pr(1, "a1", manifest(**{**base, "k1": 20}))
+    actions.plan_pr(2, "b1", manifest(**{**base, "k2": 40}))  # planned against the same main
+    assert actions.merge_and_apply(1, "m1", manifest(k1=20))[0] == 0
+    before = actions.live()
+    code, out = actions.merge_and_apply(2, "m2", manifest(k1=20, k2=40))  # main now has both
+    assert code == 1 and "plan again" in out
+    assert actions.live() == before, "nothing may be sent for a plan nobody reviewed"
+    fresh = apply_comment(hub, 2)
+    assert "Nothing was applied" in fresh and "fresh plan" in fresh and "key-2" in fresh
+    assert "Nothing was applied" in actions.summary()
+
+
+def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: FakeGitHub) -> None:
+    before = actions.live()
+    code, out = actions.merge_and_apply(None, "direct", manifest(k0=99))
+    assert code == 1 and "not merged from a pull request" in out
+    assert actions.live() == before and "Nothing was applied" in actions.summary()
+
+
+def test_a_plan_comment_for_an_earlier_commit_is_not_applied(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(5, "old", manifest(k0=11))
+    hub.pulls[5]["head"]["sha"] = "new"  # pushed again; that plan job never finished
+    code, out = actions.merge_and_apply(5, "m5", manifest(k0=12))
+    assert code == 1 and "earlier" not in out and "old" in out and "plan again" in out
+
+
+def test_a_plan_whose_artifact_differs_from_the_reviewed_digest_is_refused(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(6, "h6", manifest(k0=11))
+    artifact = next(iter(hub.artifacts.values()))
+    other = hub.upload("x", "ehkeys-plan", {"plan.json": b'{"kind": "ehkeys-saved-plan"}'})
+    artifact["zip"] = hub.artifacts.pop(other)["zip"]
+    code, out = actions.merge_and_apply(6, "m6", manifest(k0=11))
+    assert code == 1 and "not the reviewed" in out
+
+
+def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(8, "h8", manifest(k0=11))
+    next(iter(hub.artifacts.values()))["expired"] = True
+    code, out = actions.merge_and_apply(8, "m8", manifest(k0=11))
+    assert code == 1 and "expired or deleted" in out
+
+
+# --- state survives CI ------------------------------------------------------------------------
+
+
+def test_state_survives_three_runs_on_its_branch(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=15, analytics=5)  # weekly: a write-only value only the state can know
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    stored = hub.branches["ehkeys-state"]
+    assert "keys/.ehkeys/sandbox/state.json" in stored, sorted(stored)
+    state = json.loads(stored["keys/.ehkeys/sandbox/state.json"])
+    assert "analytics" in state["bindings"] and "weekly" in json.dumps(state["keys"])
+
+    writes = len(hub.writes("/contents/"))
+    actions.plan_pr(2, "h2", text)  # run 2: nothing to change, so nothing to record
+    assert "No changes" in plan_comment(hub, 2)
+    assert actions.merge_and_apply(2, "m2", text)[0] == 0
+    assert len(hub.writes("/contents/")) == writes, "a run that recorded nothing wrote the state"
+
+    code, _ = actions.plan_pr(3, "h3", text)  # run 3: a fresh checkout still knows `weekly`
+    assert code == 0 and "No changes" in plan_comment(hub, 3)
+
+
+def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    hub.branches.clear()  # someone deleted the state branch
+    code, _ = actions.plan_pr(2, "h2", text + "prune: true\n")
+    comment = plan_comment(hub, 2)
+    assert code == 0 and "0 to create" in comment and "0 to delete" in comment
+    assert "adopted by name" in comment
+    assert actions.merge_and_apply(2, "m2", text + "prune: true\n")[0] == 0
+    assert sorted(actions.live()) == ["analytics", "key-0", "key-1", "key-2"]
+
+
+def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    actions.merge_and_apply(1, "m1", text)
+    from reconciler import ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_someone_writes(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"] += b"\n"
+        return pulled
+
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_writes)
+    actions.plan_pr(2, "h2", manifest(analytics=6))
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6))
+    assert code == 1 and "kept as keys/.ehkeys/sandbox/state.json.conflict-" in out
+    assert any(".conflict-" in p for p in hub.branches["ehkeys-state"])
+
+
+def test_a_state_branch_that_cannot_be_read_stops_the_run(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_wrong")
+    before = actions.live()
+    code, out = actions.merge_and_apply(None, "x", manifest(k0=50))
+    assert code == 1 and "HTTP 401" in out and "permissions" in out
+    assert actions.live() == before
+
+
+def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, hub: FakeGitHub) -> None:
+    hub.inline_limit = 10
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    actions.merge_and_apply(1, "m1", text)
+    actions.plan_pr(2, "h2", text)
+    assert "No changes" in plan_comment(hub, 2) and any("/git/blobs/" in c for c in hub.calls)
+
+
+# --- the plan comment --------------------------------------------------------------------------
+
+
+def test_a_plan_too_long_for_a_comment_is_cut_with_a_link(actions: Actions, hub: FakeGitHub) -> None:
+    many = {f"new-{i:04d}": 1 for i in range(700)}
+    actions.seed.write_text(yaml.safe_dump(seed_data(3, balance=100000.0)))
+    actions.plan_pr(4, "h4", manifest(**many))
+    comment = plan_comment(hub, 4)
+    assert len(comment) <= 65_536 and "Cut here" in comment and "Reviewed plan `sha256:" in comment
+    assert comment.count("<details>") == comment.count("</details>")
