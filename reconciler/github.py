@@ -109,8 +109,15 @@ def apply_job(args: argparse.Namespace) -> int:
         except EhkeysError as exc:
             _on_pull(hub, number, f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n")
             raise
-        _on_pull(hub, number, (folder / "apply.md").read_text(encoding="utf-8"))
+        _on_pull(hub, number, _report(folder))
         return code
+
+
+def _report(folder: Path) -> str:
+    try:
+        return (folder / "apply.md").read_text(encoding="utf-8")
+    except FileNotFoundError:  # apply writes no report when it had nothing to send
+        return f"{APPLY_MARKER}\n### ehkeys apply\n\nNothing to apply: the reviewed plan changes no key.\n"
 
 
 def _reviewed(hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path) -> PlanMeta:
@@ -128,6 +135,7 @@ def _on_pull(hub: GitHub, number: int | None, body: str) -> None:
 
 
 def _apply(args: argparse.Namespace, folder: Path, reviewed: PlanMeta | None) -> int:
+    (folder / "apply.md").unlink(missing_ok=True)  # never post an earlier run's report
     apply_args = argparse.Namespace(
         **{
             **vars(args),

@@ -300,9 +300,14 @@ def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, 
 
 
 def test_a_plan_too_long_for_a_comment_is_cut_with_a_link(actions: Actions, hub: FakeGitHub) -> None:
-    many = {f"new-{i:04d}": 1 for i in range(700)}
-    actions.seed.write_text(yaml.safe_dump(seed_data(3, balance=100000.0)))
-    actions.plan_pr(4, "h4", manifest(**many))
+    actions.seed.write_text(yaml.safe_dump(seed_data(400, balance=100000.0)))
+    keys = [
+        {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 11, "limit_type": "daily"}
+        for i in range(400)
+    ]
+    actions.plan_pr(4, "h4", yaml.safe_dump({"version": 1, "keys": keys}))
     comment = plan_comment(hub, 4)
     assert len(comment) <= 65_536 and "Cut here" in comment and "Reviewed plan `sha256:" in comment
     assert comment.count("<details>") == comment.count("</details>")
+    saved = Path("ehkeys-out/plan.json")
+    assert actions.run("show", str(saved))[1].count("key-") >= 400, "the full plan is in the artifact"
