@@ -23,3 +23,7 @@ class StateError(EhkeysError):
 
 class Refused(EhkeysError):
     """Apply refused up front (a money guard, a stale plan, no approval): nothing was sent."""
+
+
+class StalePlan(Refused):
+    """A saved plan made from another version of the manifest: plan again (nothing was sent)."""
