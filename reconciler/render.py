@@ -227,7 +227,7 @@ def apply_markdown(report: Report, stream: TextIO, review: Review | None = None)
         c = r.change
         w(
             f"| {c.action.value} | {_md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
-            f"| {_credits_moved(r)} | {_md(r.message)} |\n"
+            f"| {_credits_moved(r)} | {_md(r.message).replace('-&gt;', '→')} |\n"
         )
     if not report.results:
         w("Nothing to apply.\n")
@@ -259,10 +259,10 @@ def _balances(report: Report) -> str:
 def _md_review(review: Review, w: Callable[[str], Any]) -> None:
     w(f"\n#### Reviewed and charged\n\n{_md(review.headline)}\n\n")
     for difference in review.differences:
-        c = difference.change
+        c, why = difference.change, _md(difference.why).replace("-&gt;", "→")
         w(
             f"- {_md_key(c)}: reviewed {money(c.credit.net, sign=True)}, charged "
-            f"{money(difference.charged, sign=True)}: {_md(difference.why)}\n"
+            f"{money(difference.charged, sign=True)}: {why}\n"
         )
     w(("\n" if review.differences else "") + f"{_md(review.balance)}\n")
 
