@@ -7,20 +7,24 @@ change whose live state moved since is skipped, keys outside the saved plan are 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
-from reconciler import planfile, render
+from reconciler import planfile, render, reviewed
 from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, step_summary
-from reconciler.errors import Refused
+from reconciler.errors import Refused, UsageError
 from reconciler.model import frozen_heap
 from reconciler.outcomes import Outcome, Report, Result
 from reconciler.plan import Plan
+from reconciler.reportfile import ReportFile
+from reconciler.reviewed import what_moved
 from reconciler.secretsout import SecretsFile
 from reconciler.session import build_plan, desired
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 STOPPED = (
     "ehkeys: apply stopped part-way: writes sent before this may have reached the API "
     "(the journal lists them); run `ehkeys plan` to see where each key is"
@@ -31,18 +35,20 @@ async def apply(args: argparse.Namespace) -> int:
     max_debit = money_option(args.max_debit, "--max-debit")  # a typo fails before any request
     expect_net = money_option(args.expect_net, "--expect-net")
     secrets = SecretsFile(args.secrets_out) if args.secrets_out else None
+    report_out = ReportFile(args.report_out) if args.report_out else None
+    saved = _reviewed(args)
     loaded, state, target = context(args)
+    if saved is not None:
+        saved.check_manifest(loaded.digest)  # StalePlan, before any request
     state.check_writable()  # a state that cannot be written: say so before anything is sent
     with frozen_heap():
         async with target.client(args.parallelism, retry(args)) as client:
             plan, account = await build_plan(client, desired(loaded, args.target), state)
-            chosen, skipped = _saved(plan, args.plan, loaded.digest) if args.plan else (plan.to_apply, [])
+            chosen, skipped = _saved(plan, saved) if saved else (plan.to_apply, [])
             plan.subset(chosen).check_guards(max_debit, expect_net, args.allow_mass_delete)
             render.text(plan, sys.stdout)
             if not chosen and not skipped:
-                errors = plan.count(Action.ERROR) + len(plan.problems)
-                print("\nNothing to apply" + (f": {errors} error(s) above." if errors else "."))
-                return 1 if plan.has_errors else 0
+                return _nothing(plan, saved, report_out)
             _approve(args)
             print("\nApplying:")
             for result in skipped:
@@ -58,14 +64,37 @@ async def apply(args: argparse.Namespace) -> int:
                 print(STOPPED, file=sys.stderr, flush=True)
                 raise
     _hand_over(report, args)
-    return _finish(report, skipped, plan)
+    return _finish(report, skipped, plan, saved, report_out)
 
 
-def _saved(plan: Plan, path: str, digest: str) -> tuple[list[Change], list[Result]]:
+def _reviewed(args: argparse.Namespace) -> planfile.SavedPlan | None:
+    """The saved plan (`--plan`), checked whole and against `--expect-digest` before any request."""
+    expected = _digest_option(args.expect_digest)
+    if args.plan is None:
+        if expected is not None:
+            raise UsageError("--expect-digest checks a saved plan: pass it with --plan FILE")
+        return None
+    saved = planfile.load(args.plan)
+    if expected is not None and saved.digest != expected:
+        raise Refused(
+            f"{args.plan} has digest {saved.digest}, not the reviewed {expected}: it is not the plan "
+            "that was reviewed; nothing was sent"
+        )
+    return saved
+
+
+def _digest_option(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not DIGEST.fullmatch(text.strip().lower()):
+        raise UsageError(
+            f"--expect-digest {text!r}: expected sha256: and 64 hex digits, as plan --out prints"
+        )
+    return text.strip().lower()
+
+
+def _saved(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], list[Result]]:
     """The saved plan's changes that did not move; the rest are skipped, with why."""
-    saved = planfile.load(path)
-    if saved.manifest_digest != digest:
-        raise Refused(f"{path} was made from another version of the manifest: plan again; nothing was sent")
     chosen: list[Change] = []
     skipped: list[Result] = []
     current = {c.address: c for c in plan.changes}
@@ -75,11 +104,29 @@ def _saved(plan: Plan, path: str, digest: str) -> tuple[list[Change], list[Resul
         if saved.unmoved(change):
             chosen.append(change)
         else:
-            skipped.append(Result(change, Outcome.SKIPPED, "changed since plan (its live state moved)"))
+            skipped.append(_skip(change, saved, "its live state moved"))
     for address in saved.changes.keys() - {c.address for c in plan.to_apply}:
-        change = current.get(address) or Change(address, Action.NO_OP, address)
-        skipped.append(Result(change, Outcome.SKIPPED, "changed since plan (nothing to do any more)"))
+        change = current.get(address) or Change(address, Action.NO_OP, _name(saved, address))
+        skipped.append(_skip(change, saved, _gone_why(change)))
     return chosen, skipped
+
+
+def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
+    moved = what_moved(saved.live(change.address), change.live)
+    if not moved and change.action.changes_something:
+        moved = "its operations differ (the state's record of it changed)"
+    detail = f"{why}: {moved}" if moved else why
+    return Result(change, Outcome.SKIPPED, f"changed since plan ({detail})")
+
+
+def _gone_why(change: Change) -> str:
+    if change.action is Action.ERROR:
+        return f"it cannot be planned now: {change.error}"
+    return "nothing to do any more"
+
+
+def _name(saved: planfile.SavedPlan, address: str) -> str:
+    return next((c.name for c in saved.plan.changes if c.address == address), address)
 
 
 def _approve(args: argparse.Namespace) -> None:
@@ -107,12 +154,31 @@ def _hand_over(report: Report, args: argparse.Namespace) -> None:
         )
 
 
-def _finish(report: Report, skipped: list[Result], plan: Plan) -> int:
+def _nothing(plan: Plan, saved: planfile.SavedPlan | None, report_out: ReportFile | None) -> int:
+    errors = plan.count(Action.ERROR) + len(plan.problems)
+    print("\nNothing to apply" + (f": {errors} error(s) above." if errors else "."))
+    if report_out is not None:
+        report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
+        review = reviewed.compare(saved, report) if saved else None
+        report_out.write(lambda out: render.apply_markdown(report, out, review))
+    return 1 if plan.has_errors else 0
+
+
+def _finish(
+    report: Report,
+    skipped: list[Result],
+    plan: Plan,
+    saved: planfile.SavedPlan | None,
+    report_out: ReportFile | None,
+) -> int:
     errors = [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
     report.results[:0] = skipped
     report.results.extend(errors)
-    print("\n" + "\n".join(report.totals()))
-    step_summary(lambda out: render.apply_markdown(report, out))
+    review = reviewed.compare(saved, report) if saved else None
+    print("\n" + "\n".join(report.totals() + (review.lines() if review else [])))
+    step_summary(lambda out: render.apply_markdown(report, out, review))
+    if report_out is not None:
+        report_out.write(lambda out: render.apply_markdown(report, out, review))
     if report.state_error is not None:
         raise report.state_error  # after the summary: what was applied is known, and journalled
     return report.exit_code

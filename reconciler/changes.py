@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reconciler.model import ProxyKey, to_json_value
+from reconciler import operations
+from reconciler.model import ProxyKey, from_json_value, to_json_value
 from reconciler.operations import Operation
 
 ZERO = Decimal(0)
+NEW_KEY = "(new)"  # a change's `key` before its key exists
 CENT = Decimal("0.01")
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
@@ -59,6 +61,10 @@ class FieldChange:
 
     def data(self) -> dict[str, Any]:
         return {"before": to_json_value(self.before), "after": to_json_value(self.after)}
+
+    @classmethod
+    def from_data(cls, name: str, data: dict[str, Any]) -> FieldChange:
+        return cls(name, from_json_value(name, data["before"]), from_json_value(name, data["after"]))
 
     @property
     def added(self) -> list[str]:
@@ -121,6 +127,12 @@ class Credit:
     def data(self) -> dict[str, Any]:
         return {k: to_json_value(v) for k, v in vars(self).items()}
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Credit:
+        return cls(
+            **{k: Decimal(str(data[k])) for k in ("allocation_delta", "account_debit", "account_refund")}
+        )
+
 
 @dataclass(frozen=True, order=False)
 class Change:
@@ -143,7 +155,7 @@ class Change:
     @property
     def key(self) -> str:
         """The redacted key, `ek-proxy-…abcd`, or `(new)` for a key still to create."""
-        return self.target.display if self.target else "(new)"
+        return self.target.display if self.target else NEW_KEY
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -166,6 +178,25 @@ class Change:
             "warnings": list(self.warnings),
             "error": self.error,
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], index: int = 0) -> Change:
+        """A change as `data()` described it (a saved plan shown again). The key is known only
+        redacted: `target` then holds that redacted text, enough to show it, never to send."""
+        key = data["key"]
+        return cls(
+            address=str(data["address"]),
+            action=Action[str(data["action"]).upper().replace("-", "_")],
+            name=str(data["name"]),
+            index=index,
+            target=None if key == NEW_KEY else ProxyKey(str(key)),
+            fields=tuple(FieldChange.from_data(name, c) for name, c in data["changes"].items()),
+            operations=tuple(operations.from_data(op) for op in data["operations"]),
+            credit=Credit.from_data(data["credit"]),
+            reason=data["reason"] or "",
+            warnings=tuple(str(w) for w in data["warnings"]),
+            error=data["error"],
+        )
 
     def saved(self) -> dict[str, Any]:
         """What `apply --plan` compares: the operations and every live value they depend on."""

@@ -154,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 errors")
     p.set_defaults(handler=_command("plan_command"))
 
+    p = sub.add_parser("show", help="print a saved plan as plan showed it (offline)")
+    p.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved with `ehkeys plan --out`")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.set_defaults(handler=_command("show_command"))
+
     p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
     _api_options(p, formats=("text", "json", "markdown"))
     p.set_defaults(handler=_command("drift_command"))
@@ -161,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", help="send the updates the plan shows")
     _api_options(p, formats=None)
     p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan")
+    p.add_argument(
+        "--expect-digest",
+        metavar="sha256:HEX",
+        help="with --plan: refuse unless the file's digest is this (the reviewed plan's)",
+    )
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
     p.add_argument("--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this")
@@ -168,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-mass-delete", action="store_true", help="allow deleting over 30%% of an account's keys"
     )
     p.add_argument("--secrets-out", metavar="FILE", help="append NAME=value for created keys (0600)")
+    p.add_argument(
+        "--report-out", metavar="FILE", help="write the Markdown apply report here (not when refused)"
+    )
     p.set_defaults(handler=_command("apply_command"))
 
     p = sub.add_parser("import", help="print a manifest for existing keys (onboarding)")
@@ -284,10 +297,12 @@ EXIT_CODES = {
         ("3", "some changes failed, were skipped (changed since the saved plan), or are unverified"),
         (
             "1",
-            "refused before sending (a money guard, a stale plan, no approval), an error, or a usage error",
+            "refused before sending (a money guard, a stale plan, a digest that differs, no approval), "
+            "an error, or a usage error",
         ),
         ("130", "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
     ],
+    "show": [("0", "the saved plan is shown"), ("1", "the file cannot be read or is not a saved plan")],
     "import": [("0", "the manifest is printed"), ("1", "an error, or a usage error"), ("130", "interrupted")],
     "reveal": [
         ("0", "the values are shown or written"),

@@ -108,11 +108,24 @@ def plan_command(args: argparse.Namespace) -> int:
     plan, loaded = asyncio.run(make_plan(args))
     emit(plan, args.format, sys.stdout)
     if args.out:
-        planfile.save(plan, args.out, loaded.digest)
+        digest = planfile.save(plan, args.out, loaded.digest)
+        print(f"Saved the plan to {args.out} ({digest})", file=sys.stderr)
     step_summary(lambda out: render.markdown(plan, out, "ehkeys plan"))
     if plan.has_errors:
         return 1
     return 2 if args.detailed_exitcode and plan.has_changes else 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """A saved plan as `ehkeys plan` showed it; offline: no manifest, no API key, no request."""
+    saved = planfile.load(args.plan_file)
+    print(
+        f"Saved plan {args.plan_file} ({saved.digest}), made {saved.created_at} "
+        f"from the manifest with digest {saved.manifest_digest}",
+        file=sys.stderr,
+    )
+    emit(saved.plan, args.format, sys.stdout)
+    return 0
 
 
 def drift_command(args: argparse.Namespace) -> int:

@@ -26,4 +26,4 @@ class Refused(EhkeysError):
 
 
 class StalePlan(Refused):
-    """A saved plan was made from another version of the manifest: plan again."""
+    """A saved plan made from another version of the manifest: plan again (nothing was sent)."""

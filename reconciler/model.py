@@ -225,6 +225,23 @@ def sorted_networks(nets: frozenset[IPNetwork]) -> list[str]:
     return [_network_text(n) for n in ordered]
 
 
+MONEY = ("allocated_ammount", "used_ammount")
+
+
+def from_json_value(name: str, value: Any) -> Any:
+    """`to_json_value` undone for one field, known by its name (a saved plan read back):
+    money as the exact Decimal of its text, whitelists as sets (IP entries as networks)."""
+    if value is None:
+        return None
+    if name in MONEY:
+        return Decimal(str(value))
+    if name == "model_whitelist":
+        return frozenset(str(v) for v in value)
+    if name == "ip_whitelist":
+        return frozenset(parse_network(str(v)) for v in value)
+    return value
+
+
 def to_json_value(value: Any) -> Any:
     """A normalised field value as plain JSON (sorted lists, money as a 2-place number)."""
     if isinstance(value, Decimal):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.apierrors import NotFound
@@ -111,6 +112,21 @@ class Remove(Operation):
         with contextlib.suppress(NotFound):  # gone already (a lost answer, retried): the list tells
             await client.remove(target)
         return None
+
+
+def from_data(data: dict[str, Any]) -> Operation:
+    """An operation as its `data()` described it; money in a body as the exact Decimal."""
+    kind = data["kind"]
+    if kind == Toggle.kind:
+        return Toggle(bool(data["is_active"]))
+    if kind == Remove.kind:
+        return Remove()
+    body = {k: Decimal(str(v)) if k == "allocated_ammount" else v for k, v in data["body"].items()}
+    if kind == Create.kind:
+        return Create(body)
+    if kind == Update.kind:
+        return Update(body)
+    raise ValueError(f"unknown operation {kind!r}")
 
 
 class ToggleMismatch(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.changes import ZERO, Action, Change
 from reconciler.errors import Refused
-from reconciler.model import LiveKey, to_json_value
+from reconciler.model import LiveKey, ProxyKey, to_json_value
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
 MASS_DELETE_FLOOR = 5  # ...of an account with more keys than this, without --allow-mass-delete
@@ -36,6 +36,21 @@ class Unmanaged:
             "is_active": k.is_active,
             "note": self.note or None,
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Unmanaged:
+        """As `data()` described it: what a plan shows of the key (its key only redacted)."""
+        live = LiveKey(
+            proxy_key=ProxyKey(str(data["key"])),
+            name=str(data["name"]),
+            expires_at=-1,  # not shown, not saved
+            allocated_ammount=Decimal(str(data["allocated_ammount"])),
+            used_ammount=Decimal(str(data["used_ammount"])),
+            is_active=bool(data["is_active"]),
+            model_whitelist=frozenset(),
+            ip_whitelist=frozenset(),
+        )
+        return cls(live, data["note"] or "")
 
 
 @dataclass
@@ -128,6 +143,20 @@ class Plan:
             "summary": self.summary(),
         }
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Plan:
+        """The plan `data()` described, to show again (a saved plan): what it renders is
+        what was rendered, since every renderer starts from these same values."""
+        summary = data["summary"]
+        return cls(
+            changes=[Change.from_data(key, index) for index, key in enumerate(data["keys"])],
+            unmanaged=[Unmanaged.from_data(u) for u in data["unmanaged"]],
+            balance_before=_money(summary["balance_before"]),
+            notes=[str(n) for n in data["notes"]],
+            problems=[str(p) for p in data["problems"]],
+            requests=int(summary["requests"]),
+        )
+
     # --- safety checks, before anything is sent --------------------------------------------
 
     def check_guards(
@@ -161,6 +190,10 @@ class Plan:
         if total > MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * total:
             return f"the plan deletes {deletes} of the account's {total} keys (over 30%)"
         return ""
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def _credits(value: Decimal, sign: bool = False) -> str:
