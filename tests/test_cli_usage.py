@@ -78,10 +78,11 @@ def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> No
         assert "130" in listed
 
 
-def test_github_subcommands_document_their_exit_codes(capsys: Any) -> None:
-    for action in ("comment", "drift-issue"):
-        _, out, _ = run_cli(capsys, "github", action, "--help")
-        assert "exit codes:\n  0    done\n  1    an error, or a usage error" in out
+@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift"])
+def test_github_jobs_document_their_exit_codes(capsys: Any, job: str) -> None:
+    _, out, _ = run_cli(capsys, "github", job, "--help")
+    listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)
+    assert listed == [code for code, _ in EXIT_CODES[f"github {job}"]] and "1" in listed
 
 
 def test_a_port_in_use_fails_before_announcing_anything(workdir: Path, capsys: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ import yaml
 
 from reconciler import session
 from reconciler.cli import main
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox import seed as seeds
 
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
 from .helpers import seed_data
@@ -53,6 +56,7 @@ class Actions:
         self.seed.write_text(yaml.safe_dump(seed_data(3, used_ammount=2.0, balance=500.0)))
         self.account = tmp / "account.db"
         monkeypatch.setattr(session, "SANDBOX_DB", self.account)
+        Sandbox.open(self.account, seeds.load(str(self.seed)))  # the account, before any run
 
     def checkout(
         self, text: str, event: str, sha: str, payload: dict[str, Any], where: str = MANIFEST
@@ -107,7 +111,8 @@ class Actions:
     def live(self) -> dict[str, dict[str, Any]]:
         db = sqlite3.connect(self.account)
         db.row_factory = sqlite3.Row
-        return {r["name"]: dict(r) for r in db.execute("SELECT * FROM keys WHERE user_id = 'u1'")}
+        rows = db.execute("SELECT * FROM keys WHERE user_id = 'u1'")
+        return {r["name"]: {**dict(r), "allocated_ammount": Decimal(r["allocated_ammount"])} for r in rows}
 
     def set_used(self, name: str, used: str) -> None:
         with sqlite3.connect(self.account) as db:
@@ -155,7 +160,7 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     code, out = actions.merge_and_apply(12, "merge1", text)
     assert code == 0, out
     live = actions.live()
-    assert live["key-0"]["allocated_ammount"] == "25" and "analytics" in live
+    assert live["key-0"]["allocated_ammount"] == 25 and "analytics" in live
     result = apply_comment(hub, 12)
     assert "applied" in result and "as reviewed" in result
     assert "ehkeys apply" in actions.summary()
@@ -169,7 +174,7 @@ def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hu
     code, out = actions.merge_and_apply(3, "m", text)
     assert code == 3, out
     live = actions.live()
-    assert live["key-0"]["allocated_ammount"] == "10" and live["key-1"]["allocated_ammount"] == "30"
+    assert live["key-0"]["allocated_ammount"] == 10 and live["key-1"]["allocated_ammount"] == 30
     result = apply_comment(hub, 3)
     assert "key-0" in result and "skipped" in result and "used_ammount" in result
 
@@ -301,12 +306,14 @@ def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, 
 
 def test_a_plan_too_long_for_a_comment_is_cut_with_a_link(actions: Actions, hub: FakeGitHub) -> None:
     actions.seed.write_text(yaml.safe_dump(seed_data(400, balance=100000.0)))
+    Sandbox.open(actions.account, seeds.load(str(actions.seed)), reset=True)
     keys = [
         {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 11, "limit_type": "daily"}
         for i in range(400)
     ]
     actions.plan_pr(4, "h4", yaml.safe_dump({"version": 1, "keys": keys}))
     comment = plan_comment(hub, 4)
+    assert "400 to update" in comment and "0 to create" in comment
     assert len(comment) <= 65_536 and "Cut here" in comment and "Reviewed plan `sha256:" in comment
     assert comment.count("<details>") == comment.count("</details>")
     saved = Path("ehkeys-out/plan.json")

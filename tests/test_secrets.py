@@ -15,10 +15,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import github
+from reconciler import ghapi
 from reconciler.apierrors import NotFound
 from reconciler.client import Client
+from reconciler.ghissues import upsert_comment
 from reconciler.model import ProxyKey, scrub
+from reconciler.render import MARKER
 
 from .helpers import live_sandbox, run_cli
 from .reliability_log import record
@@ -178,8 +180,11 @@ def test_the_pr_comment_carries_no_secret(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Path("keys.yaml").write_text(manifest([12, 13]) + GHOST + THEIRS)
-    _, markdown, _ = run_cli(capsys, "plan", "keys.yaml", "--format", "markdown", *SANDBOX)
+    _, markdown, _ = run_cli(
+        capsys, "plan", "keys.yaml", "--format", "markdown", "--out", "plan.json", *SANDBOX
+    )
     Path("plan.md").write_text(markdown)
+    assert not _leaks(Path("plan.json").read_text()), "the saved plan is the PR's artifact"
     posted: list[str] = []
 
     def fake(request: httpx.Request) -> httpx.Response:
@@ -190,10 +195,10 @@ def test_the_pr_comment_carries_no_secret(
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_x")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/keys")
-    hub = github.GitHub.from_env(httpx.MockTransport(fake))
-    hub.upsert_comment(3, Path("plan.md").read_text())
+    hub = ghapi.GitHub.from_env(httpx.MockTransport(fake))
+    upsert_comment(hub, 3, Path("plan.md").read_text(), MARKER)
     assert posted and "ehkeys-plan" in posted[0] and not _leaks(*posted)
-    record("secret", "the markdown plan posted as a PR comment", 1, "no sentinel in the comment body")
+    record("secret", "the markdown plan posted as a PR comment, and its artifact", 1, "no sentinel in either")
 
 
 def test_proxy_keys_never_travel_in_urls_and_tls_is_always_verified(workdir: Path) -> None:
