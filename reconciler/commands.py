@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import diagnostics, manifest, planfile, render
+from reconciler import diagnostics, manifest, planfile, render, snapshots
 from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import LiveKey, frozen_heap
@@ -158,7 +158,8 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool) -> None:
-    """The manifest, and each id's binding in the state beside it (two keys of one name need it)."""
+    """The manifest, and each id's binding in the state beside it (two keys of one name need it),
+    with a snapshot of each key as read: drift reports what changes after the import."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
@@ -167,6 +168,7 @@ def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool
     state = State(state_path(argparse.Namespace(state=None, manifests=[path]), sandbox))
     for address, key in bound.items():
         state.bind(address, key.fingerprint)
+        state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
     print(f"wrote {path} ({len(bound) or 'its'} keys) and their bindings in {state.path}", file=sys.stderr)
 
