@@ -58,7 +58,7 @@ def context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]
 
 
 def _start_over(state: Path) -> None:
-    for name in (state.name, "journal.jsonl"):
+    for name in (state.name, "journal.jsonl", "drift-seen.json"):
         (state.parent / name).unlink(missing_ok=True)
 
 
@@ -116,21 +116,9 @@ def plan_command(args: argparse.Namespace) -> int:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from reconciler.drift import report
+    from reconciler.driftcmd import drift
 
-    plan, _ = asyncio.run(_plan(args))
-    found = report(plan)
-    if args.format == "json":
-        render.as_json(plan, sys.stdout)
-    elif args.format == "markdown":
-        render.markdown(plan, sys.stdout, "ehkeys drift", render.DRIFT_MARKER, found.headline)
-    else:
-        sys.stdout.write(found.headline + "\n\n")
-        render.text(plan, sys.stdout)
-    step_summary(lambda out: render.markdown(plan, out, "ehkeys drift", render.DRIFT_MARKER, found.headline))
-    if plan.has_errors:
-        return 1
-    return 2 if found.drifted else 0
+    return asyncio.run(drift(args))
 
 
 def import_command(args: argparse.Namespace) -> int:
