@@ -187,7 +187,7 @@ class Applier:
                 verdict.key.fingerprint, sending.change.name, {"limit_type": verdict.limit_type}
             )
         if verdict.key is not None and snapshot:
-            self.state.remember(verdict.key.fingerprint, snapshot)
+            self.state.remember(verdict.key.fingerprint, snapshot, journalled=True)
 
     def _journal(self, change: Change, target: ProxyKey | None, entry: dict[str, object]) -> None:
         where = {"address": change.address, "name": change.name}

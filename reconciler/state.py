@@ -45,6 +45,7 @@ from reconciler.snapshots import RECORDED_AT
 FORMAT_VERSION = 3  # 2 added `bindings`, 3 `snapshots`; older files are read as having none
 READABLE_VERSIONS = (1, 2, 3)
 SENDING = "sending"  # the journal's write-ahead line, before an update goes out
+SNAPSHOT = "snapshot"  # a journal line with only a key's snapshot (an in-sync key, an import)
 SNAPSHOT_EVERY = 1.0  # seconds
 WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
 
@@ -183,8 +184,12 @@ class State:
             self._bound[address] = fingerprint
             self._dirty = True
 
-    def remember(self, fingerprint: str, snapshot: Mapping[str, Any]) -> None:
-        """Keep the live key as an apply verified it (`snapshots.taken`), for drift to compare."""
+    def remember(self, fingerprint: str, snapshot: Mapping[str, Any], journalled: bool = False) -> None:
+        """Keep the live key as an apply verified it (`snapshots.taken`), for drift to compare.
+        Journalled (unless its result line already carries it), so that the replay of an
+        older line never puts back an older snapshot."""
+        if not journalled:
+            self.journal({"fingerprint": fingerprint, "result": SNAPSHOT, "snapshot": dict(snapshot)})
         self.snapshots[fingerprint] = dict(snapshot)
         self._snapped.add(fingerprint)
         self._soon()

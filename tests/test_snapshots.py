@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from reconciler.model import ProxyKey
+from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import SENDING, State
 
 from .helpers import key_value, manifest_text, run_cli, seed_data
@@ -189,3 +190,16 @@ def test_a_failed_update_stays_pending_after_compact_as_it_replays_today(tmp_pat
     journal_of(path, [{**where, "operation": "update", "result": SENDING}, {**where, "result": "failed"}])
     State(path).compact()
     assert State(path).records["sha256:f"]["pending"] is True
+
+
+def test_a_newer_in_sync_snapshot_outlives_the_journal_line_of_an_older_one(
+    workdir: Path, capsys: Any
+) -> None:
+    """The journal replays over the file: the in-sync snapshot is journalled too, so an
+    older verified line can never put back the key as it was before."""
+    apply(capsys, manifest_text(3, allocated_ammount=10))
+    store = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml")).store
+    body = {"name": "key-1", "expires_at": -1, "allocated_ammount": 10, "limit_type": "daily"}
+    store.update(key_value(1), {**body, "model_whitelist": ["gpt-4o"], "ip_whitelist": []})
+    assert apply(capsys, manifest_text(3, allocated_ammount=10))[0] == 0  # ip_whitelist: unmanaged
+    assert State(STATE).snapshots[fp(1)]["ip_whitelist"] == []
