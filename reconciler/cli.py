@@ -271,8 +271,8 @@ EXIT_CODES = {
         ("130", "interrupted (Ctrl-C)"),
     ],
     "drift": [
-        ("0", "in sync"),
-        ("2", "drift: some keys differ from the manifest"),
+        ("0", "in sync (health warnings allowed: expiring keys, high usage, low balance)"),
+        ("2", "drift: changed outside ehkeys, not applied yet, unmanaged keys, or values never applied"),
         ("1", "an error: a key in error, the API, the manifest, or a usage error"),
         ("130", "interrupted (Ctrl-C)"),
     ],
