@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 
-from reconciler import inventory
+from reconciler import inventory, snapshots
 from reconciler.apierrors import RUN_ERRORS, ApiError, NotSent
 from reconciler.changes import DEBITS, REFUNDS, Change
 from reconciler.client import Client
@@ -146,11 +146,22 @@ class Applier:
             self.on_created(sending.change, verdict.created)  # adopted after a lost answer
         shown = verdict.key.display if verdict.key else ""
         result = Result(sending.change, verdict.outcome, verdict.message, shown)
-        self._journal(sending.change, verdict.key, self._outcome_entry(result, verdict))
-        self._record(sending, verdict)
+        snapshot = self._verified_snapshot(verdict)
+        key = verdict.key or (sending.change.target if verdict.deleted else None)  # what to forget
+        self._journal(sending.change, key, self._outcome_entry(result, verdict, snapshot))
+        self._record(sending, verdict, snapshot)
         return result
 
-    def _outcome_entry(self, result: Result, verdict: Verdict) -> dict[str, object]:
+    def _verified_snapshot(self, verdict: Verdict) -> dict[str, object] | None:
+        """The key as the wave's list shows it, when that list verified the change."""
+        if verdict.outcome is not Outcome.APPLIED or verdict.key is None or not self.latest:
+            return None
+        live = self.latest.get(verdict.key.fingerprint)
+        return snapshots.taken(live) if live is not None else None
+
+    def _outcome_entry(
+        self, result: Result, verdict: Verdict, snapshot: dict[str, object] | None
+    ) -> dict[str, object]:
         change = result.change
         return {
             "action": change.action.label,
@@ -161,18 +172,22 @@ class Applier:
             "credit": change.credit.data(),
             **({"limit_type": verdict.limit_type} if verdict.limit_type else {}),
             **({"deleted": True} if verdict.deleted else {}),
+            **({"snapshot": snapshot} if snapshot else {}),  # replayed if the apply is killed
         }
 
-    def _record(self, sending: Sending, verdict: Verdict) -> None:
+    def _record(self, sending: Sending, verdict: Verdict, snapshot: dict[str, object] | None) -> None:
         address = sending.change.address
         if verdict.deleted:
-            self.state.forget(address)
+            gone = verdict.key or sending.change.target
+            self.state.forget(address, gone.fingerprint if gone else "")
         elif verdict.key is not None and not address.startswith("unmanaged:"):
             self.state.bind(address, verdict.key.fingerprint)
         if verdict.key is not None and verdict.limit_type:
             self.state.record(
                 verdict.key.fingerprint, sending.change.name, {"limit_type": verdict.limit_type}
             )
+        if verdict.key is not None and snapshot:
+            self.state.remember(verdict.key.fingerprint, snapshot, journalled=True)
 
     def _journal(self, change: Change, target: ProxyKey | None, entry: dict[str, object]) -> None:
         where = {"address": change.address, "name": change.name}

@@ -10,12 +10,13 @@ import argparse
 import re
 import sys
 
-from reconciler import planfile, render, reviewed
+from reconciler import planfile, render, reviewed, snapshots
 from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, step_summary
 from reconciler.errors import Refused, UsageError
+from reconciler.inventory import Inventory
 from reconciler.model import frozen_heap
 from reconciler.outcomes import Outcome, Report, Result
 from reconciler.plan import Plan
@@ -23,6 +24,7 @@ from reconciler.reportfile import ReportFile
 from reconciler.reviewed import what_moved
 from reconciler.secretsout import SecretsFile
 from reconciler.session import build_plan, desired
+from reconciler.state import State
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 STOPPED = (
@@ -47,7 +49,9 @@ async def apply(args: argparse.Namespace) -> int:
             chosen, skipped = _saved(plan, saved) if saved else (plan.to_apply, [])
             plan.subset(chosen).check_guards(max_debit, expect_net, args.allow_mass_delete)
             render.text(plan, sys.stdout)
+            snapshot_in_sync(state, plan, account)
             if not chosen and not skipped:
+                state.flush()
                 return _nothing(plan, saved, report_out)
             _approve(args)
             print("\nApplying:")
@@ -65,6 +69,18 @@ async def apply(args: argparse.Namespace) -> int:
                 raise
     _hand_over(report, args)
     return _finish(report, skipped, plan, saved, report_out)
+
+
+def snapshot_in_sync(state: State, plan: Plan, account: Inventory) -> None:
+    """Every managed key the plan leaves as it is, as this apply read it: so that drift's
+    "since the last apply" covers every managed key. A snapshot that did not change is kept
+    as it is (its time too): an apply with nothing to do then rewrites no state."""
+    live = {k.fingerprint: k for k in account.keys}
+    for change in plan.changes:
+        key = live.get(change.target.fingerprint) if change.target else None
+        in_sync = change.action is Action.NO_OP and key is not None
+        if in_sync and key and not snapshots.unchanged(state.snapshots.get(key.fingerprint), key):
+            state.remember(key.fingerprint, snapshots.taken(key))
 
 
 def _reviewed(args: argparse.Namespace) -> planfile.SavedPlan | None:

@@ -8,6 +8,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import __version__, diagnostics, manifest
@@ -161,6 +162,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
     _api_options(p, formats=("text", "json", "markdown"))
+    p.add_argument(
+        "--expiring-within",
+        type=_days,
+        default=Decimal(14),
+        metavar="DAYS",
+        help="warn about keys that expire within DAYS (default 14; expired ones too)",
+    )
+    p.add_argument(
+        "--usage-warning",
+        type=_percent,
+        default=Decimal(90),
+        metavar="PERCENT",
+        help="warn about keys that used more than PERCENT of their allocation (default 90)",
+    )
     p.set_defaults(handler=_command("drift_command"))
 
     p = sub.add_parser("apply", help="send the updates the plan shows")
@@ -287,8 +302,8 @@ EXIT_CODES = {
         ("130", "interrupted (Ctrl-C)"),
     ],
     "drift": [
-        ("0", "in sync"),
-        ("2", "drift: some keys differ from the manifest"),
+        ("0", "in sync (health warnings allowed: expiring keys, high usage, low balance)"),
+        ("2", "drift: changed outside ehkeys, not applied yet, unmanaged keys, or values never applied"),
         ("1", "an error: a key in error, the API, the manifest, or a usage error"),
         ("130", "interrupted (Ctrl-C)"),
     ],
@@ -347,6 +362,17 @@ def _checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) -
 _positive = _checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
 _seconds = _checked(float, lambda s: math.isfinite(s) and s > 0, "a number of seconds above 0, like 20")
 _port = _checked(int, lambda n: 0 <= n <= 65535, "a port number from 0 to 65535")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(text) from None
+
+
+_days = _checked(_decimal, lambda d: d.is_finite() and d >= 0, "a number of days of 0 or more, like 14")
+_percent = _checked(_decimal, lambda d: d.is_finite() and d >= 0, "a percentage of 0 or more, like 90")
 
 
 class _Scrubbed(logging.Filter):

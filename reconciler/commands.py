@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import diagnostics, manifest, planfile, render
+from reconciler import diagnostics, manifest, planfile, render, snapshots
 from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import LiveKey, frozen_heap
@@ -58,7 +58,7 @@ def context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]
 
 
 def _start_over(state: Path) -> None:
-    for name in (state.name, "journal.jsonl"):
+    for name in (state.name, "journal.jsonl", "drift-seen.json"):
         (state.parent / name).unlink(missing_ok=True)
 
 
@@ -129,21 +129,9 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from reconciler.drift import report
+    from reconciler.driftcmd import drift
 
-    plan, _ = asyncio.run(make_plan(args))
-    found = report(plan)
-    if args.format == "json":
-        render.as_json(plan, sys.stdout)
-    elif args.format == "markdown":
-        render.markdown(plan, sys.stdout, "ehkeys drift", render.DRIFT_MARKER, found.headline)
-    else:
-        sys.stdout.write(found.headline + "\n\n")
-        render.text(plan, sys.stdout)
-    step_summary(lambda out: render.markdown(plan, out, "ehkeys drift", render.DRIFT_MARKER, found.headline))
-    if plan.has_errors:
-        return 1
-    return 2 if found.drifted else 0
+    return asyncio.run(drift(args))
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -171,7 +159,8 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool) -> None:
-    """The manifest, and each id's binding in the state beside it (two keys of one name need it)."""
+    """The manifest, and each id's binding in the state beside it (two keys of one name need it),
+    with a snapshot of each key as read: drift reports what changes after the import."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
@@ -180,6 +169,7 @@ def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool
     state = State(state_path(argparse.Namespace(state=None, manifests=[path]), sandbox))
     for address, key in bound.items():
         state.bind(address, key.fingerprint)
+        state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
     print(f"wrote {path} ({len(bound) or 'its'} keys) and their bindings in {state.path}", file=sys.stderr)
 

@@ -161,7 +161,9 @@ def test_drift_exit_codes_and_headline(workdir: Path, capsys: Any) -> None:
     box.store.update(key_value(1), {**body, "model_whitelist": [], "ip_whitelist": []})
     code, out, _ = run_cli(capsys, "drift", m, *sandbox_args())
     assert code == 2
-    assert out.startswith("Drift: 1 key(s) to update (allocated_ammount, name).")
+    assert out.startswith(
+        "Drift: 1 key(s) changed outside ehkeys (allocated_ammount, ip_whitelist, model_whitelist, name)."
+    )
     code, out, _ = run_cli(
         capsys, "drift", write(workdir, manifest_text(2, allocated_ammount=10)), *sandbox_args()
     )

@@ -308,7 +308,12 @@ def test_a_state_file_of_the_previous_format_and_its_journal_still_read(
         capsys, "apply", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"
     )
     state = json.loads((old / "state.json").read_text())
-    assert code == 0 and state["format_version"] == 1  # nothing to apply: nothing rewritten
+    assert code == 0 and state["format_version"] == 3  # upgraded: the in-sync keys' snapshots
+    assert {fp: r["limit_type"] for fp, r in state["keys"].items()} == {fp[0]: "weekly", fp[1]: "weekly"}
+    assert sorted(state["snapshots"]) == sorted(fp)
+    written = (old / "state.json").stat().st_mtime_ns
+    run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve")
+    assert (old / "state.json").stat().st_mtime_ns == written  # nothing new to record: not rewritten
     record(
         "files", "a state file and journal written by the previous version (format 1)", 1, "read as they are"
     )
