@@ -162,20 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
     _api_options(p, formats=("text", "json", "markdown"))
-    p.add_argument(
-        "--expiring-within",
-        type=_days,
-        default=Decimal(14),
-        metavar="DAYS",
-        help="warn about keys that expire within DAYS (default 14; expired ones too)",
-    )
-    p.add_argument(
-        "--usage-warning",
-        type=_percent,
-        default=Decimal(90),
-        metavar="PERCENT",
-        help="warn about keys that used more than PERCENT of their allocation (default 90)",
-    )
+    _health_options(p)
     p.set_defaults(handler=_command("drift_command"))
 
     p = sub.add_parser("apply", help="send the updates the plan shows")
@@ -223,6 +210,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _health_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--expiring-within",
+        type=_days,
+        default=Decimal(14),
+        metavar="DAYS",
+        help="warn about keys that expire within DAYS (default 14; expired ones too)",
+    )
+    p.add_argument(
+        "--usage-warning",
+        type=_percent,
+        default=Decimal(90),
+        metavar="PERCENT",
+        help="warn about keys that used more than PERCENT of their allocation (default 90)",
+    )
+
+
 def _github_parsers(p: argparse.ArgumentParser) -> None:
     gh = p.add_subparsers(dest="job", required=True, metavar="JOB")
 
@@ -256,7 +260,9 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )
-    job("drift", "schedule: report drift, and open, edit or close the drift issue", "github_drift")
+    _health_options(
+        job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
+    )
 
 
 def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:

@@ -14,12 +14,22 @@ from collections.abc import Sequence
 
 from reconciler import driftrender, driftseen
 from reconciler.commands import context, retry, step_summary
-from reconciler.drift import Options, Past, report
+from reconciler.drift import DriftReport, Options, Past, report
 from reconciler.model import DesiredKey, frozen_heap
 from reconciler.session import build_plan, desired
 
 
 async def drift(args: argparse.Namespace) -> int:
+    found, has_errors = await examine(args)
+    driftrender.RENDERERS[args.format](found, sys.stdout)
+    step_summary(lambda out: driftrender.markdown(found, out))
+    if has_errors:
+        return 1
+    return 2 if found.drifted else 0
+
+
+async def examine(args: argparse.Namespace) -> tuple[DriftReport, bool]:
+    """The drift report, and whether the plan had errors; remembers the unmanaged keys seen."""
     options = Options(int(time.time()), args.expiring_within, args.usage_warning)
     loaded, state, target = context(args)
     with frozen_heap():
@@ -30,11 +40,7 @@ async def drift(args: argparse.Namespace) -> int:
     found = report(plan, account.keys, past, managed(loaded.keys), options)
     if account.complete and not args.target:
         driftseen.save(seen, found.unmanaged)
-    driftrender.RENDERERS[args.format](found, sys.stdout)
-    step_summary(lambda out: driftrender.markdown(found, out))
-    if plan.has_errors:
-        return 1
-    return 2 if found.drifted else 0
+    return found, plan.has_errors
 
 
 def managed(keys: Sequence[DesiredKey]) -> dict[str, frozenset[str]]:

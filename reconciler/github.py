@@ -27,6 +27,7 @@ from reconciler.ghcontext import RunContext
 from reconciler.ghissues import sync_drift_issue, upsert_comment
 from reconciler.ghplan import PLAN_FILE, NoReviewedPlan, PlanMeta, comment_body, digest, fetch, merged_pull
 from reconciler.ghstate import StateBranch
+from reconciler.state import State
 
 PLAN_MD = "plan.md"
 REVIEWED = "reviewed-plan.json"
@@ -53,6 +54,8 @@ def _branch(args: argparse.Namespace, ctx: RunContext, hub: GitHub, push: tuple[
         raise
     finally:
         try:
+            if "journal.jsonl" in push and (state.parent / "journal.jsonl").exists():
+                State(state).compact()  # the journal folded in: what the branch keeps stays small
             written = branch.push(state, push, ctx.run_id) if push else []
             print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
         except EhkeysError as exc:
@@ -161,14 +164,17 @@ def _post_fresh_plan(args: argparse.Namespace, hub: GitHub, number: int | None, 
 
 
 def drift_job(args: argparse.Namespace) -> int:
+    from reconciler.driftcmd import examine
+    from reconciler.driftrender import markdown, text
+
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     with _branch(args, ctx, hub, push=("drift-seen.json",)):
-        args.format = "markdown"
-        captured = io.StringIO()
-        with contextlib.redirect_stdout(captured):
-            code = commands.drift_command(args)
-    if code == 1:
-        sys.stdout.write(captured.getvalue())
+        found, has_errors = asyncio.run(examine(args))
+    text(found, sys.stdout)
+    body = io.StringIO()
+    markdown(found, body)
+    commands.step_summary(lambda s: s.write(body.getvalue()))
+    if has_errors:
         return 1  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, captured.getvalue(), drifted=code == 2)}")
+    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=found.drifted)}")
     return 0

@@ -115,8 +115,18 @@ class Actions:
         return {r["name"]: {**dict(r), "allocated_ammount": Decimal(r["allocated_ammount"])} for r in rows}
 
     def set_used(self, name: str, used: str) -> None:
+        self.sql("UPDATE keys SET used_ammount = ? WHERE name = ?", used, name)
+
+    def sql(self, statement: str, *params: Any) -> None:
+        """A change made behind ehkeys' back (the dashboard)."""
         with sqlite3.connect(self.account) as db:
-            db.execute("UPDATE keys SET used_ammount = ? WHERE name = ?", (used, name))
+            db.execute(statement, params)
+
+    def drift(self, text: str) -> tuple[int, str]:
+        """keys-drift on its schedule."""
+        self.checkout(text, "schedule", "main-head", {})
+        code, out, err = self.run("github", "drift", MANIFEST, "--sandbox", "--sandbox-seed", str(self.seed))
+        return code, out + err
 
     def summary(self) -> str:
         path = self.tmp / f"summary-{self.runs}.md"
@@ -318,3 +328,45 @@ def test_a_plan_too_long_for_a_comment_is_cut_with_a_link(actions: Actions, hub:
     assert comment.count("<details>") == comment.count("</details>")
     saved = Path("ehkeys-out/plan.json")
     assert actions.run("show", str(saved))[1].count("key-") >= 400, "the full plan is in the artifact"
+
+
+# --- drift says what happened ------------------------------------------------------------------
+
+
+def drift_issue(hub: FakeGitHub) -> dict[str, Any]:
+    return next(i for i in hub.issues.values() if "ehkeys-drift" in i.get("labels", []))
+
+
+def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=15)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    assert "in sync, nothing open" in actions.drift(text)[1]
+
+    actions.sql("UPDATE keys SET name = 'renamed', ip_whitelist = '[]' WHERE name = 'key-1'")
+    code, out = actions.drift(text)
+    assert code == 0 and "drift issue: opened" in out
+    body = drift_issue(hub)["body"]
+    assert "Changed outside ehkeys" in body and "renamed" in body and "ip_whitelist" in body
+
+    actions.set_used("key-1", "7.5")  # only usage moved: the findings are the same
+    edits = len(hub.writes("PATCH /issues/"))
+    assert "drift issue: unchanged" in actions.drift(text)[1]
+    assert len(hub.writes("PATCH /issues/")) == edits
+
+    actions.sql(
+        "INSERT INTO keys SELECT 'ek-proxy-dashboard-made-0001', user_id, 'made-by-hand', expires_at, "
+        "allocated_ammount, used_ammount, limit_type, model_whitelist, ip_whitelist, is_active, "
+        "enabled_thinking, created_at, last_used FROM keys WHERE name = 'key-0'"
+    )
+    assert "drift issue: updated" in actions.drift(text)[1]
+    body = drift_issue(hub)["body"]
+    assert "made-by-hand" in body and "new" in body.lower() and "dashboard-made" not in body
+    assert any(p.endswith("drift-seen.json") for p in hub.branches["ehkeys-state"])
+
+    actions.sql("DELETE FROM keys WHERE name = 'made-by-hand'")
+    actions.sql("UPDATE keys SET name = 'key-1', ip_whitelist = '[\"10.0.0.0/8\"]' WHERE name = 'renamed'")
+    assert "drift issue: closed" in actions.drift(text)[1]
+    assert drift_issue(hub)["state"] == "closed"
