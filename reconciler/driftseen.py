@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.drift import UnmanagedKey
-from reconciler.state import atomic_write
+from reconciler.statefiles import atomic_write
 
 FILE = "drift-seen.json"
 FORMAT_VERSION = 1

@@ -27,12 +27,9 @@ only the lines a replay still needs (writes sent whose outcome never came).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -41,6 +38,7 @@ from typing import Any
 from reconciler.errors import StateError
 from reconciler.model import WRITE_ONLY, to_json_value
 from reconciler.snapshots import RECORDED_AT
+from reconciler.statefiles import append_line, atomic_write, journal_line, probe_dir, probe_file, why
 
 FORMAT_VERSION = 3  # 2 added `bindings`, 3 `snapshots`; older files are read as having none
 READABLE_VERSIONS = (1, 2, 3)
@@ -50,7 +48,6 @@ SNAPSHOT_EVERY = 1.0  # seconds
 WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
 
 log = logging.getLogger("ehkeys")
-_write = os.write  # the one call that puts journal bytes on disk (a seam for tests)
 
 Records = dict[str, dict[str, Any]]
 Bindings = dict[str, str]
@@ -103,7 +100,7 @@ class State:
                 f"file; move it aside to start afresh (the journal {self.journal_path} replays what it holds)"
             ) from exc
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot read the state file ({_why(exc)})") from exc
+            raise StateError(f"{self.path}: cannot read the state file ({why(exc)})") from exc
         return self._parse_snapshot(text)
 
     def _parse_snapshot(self, text: str) -> tuple[Records, Bindings, Snapshots]:
@@ -127,12 +124,12 @@ class State:
         except FileNotFoundError:
             return b""
         except OSError as exc:
-            raise StateError(f"{self.journal_path}: cannot read the journal ({_why(exc)})") from exc
+            raise StateError(f"{self.journal_path}: cannot read the journal ({why(exc)})") from exc
 
     def _journal_entries(self, warn: bool, raw: bytes | None = None) -> Iterator[dict[str, Any]]:
         raw = self._journal_bytes() if raw is None else raw
         for number, line in enumerate(raw.split(b"\n"), start=1):
-            entry = _journal_line(line)
+            entry = journal_line(line)
             if entry is not None:
                 yield entry
             elif warn and line.strip():
@@ -151,13 +148,13 @@ class State:
     def check_writable(self) -> None:
         """Raise StateError naming the path when the state directory, state file, journal or
         lock cannot be written: call it before sending anything."""
-        probes = [(self.path.parent, _probe_dir)]
-        probes += [(p, _probe_file) for p in (self.path, self.journal_path, self.lock_path)]
+        probes = [(self.path.parent, probe_dir)]
+        probes += [(p, probe_file) for p in (self.path, self.journal_path, self.lock_path)]
         for path, probe in probes:
             try:
                 probe(path)
             except OSError as exc:
-                reason = _why(exc)
+                reason = why(exc)
                 raise StateError(f"{path}: cannot write ({reason}); nothing was sent: {WHERE_ELSE}") from exc
 
     def record(self, fingerprint: str, name: str, values: Mapping[str, Any]) -> None:
@@ -212,7 +209,7 @@ class State:
                 self._write_merged(*self._read())
         except OSError as exc:
             raise StateError(
-                f"{self.path}: cannot save the state ({_why(exc)}); every confirmed update is in the "
+                f"{self.path}: cannot save the state ({why(exc)}); every confirmed update is in the "
                 f"journal {self.journal_path}, which the next run replays: {WHERE_ELSE}"
             ) from exc
         self._dirty = False
@@ -245,7 +242,7 @@ class State:
                         break
                 _replace_journal(self.journal_path, kept)
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot compact the state ({_why(exc)}): {WHERE_ELSE}") from exc
+            raise StateError(f"{self.path}: cannot compact the state ({why(exc)}): {WHERE_ELSE}") from exc
         self._dirty = False
         self._written = time.monotonic()
 
@@ -274,10 +271,10 @@ class State:
         line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _append_line(self.journal_path, line.encode())
+            append_line(self.journal_path, line.encode())
         except OSError as exc:
             raise StateError(
-                f"{self.journal_path}: cannot append to the journal ({_why(exc)}); "
+                f"{self.journal_path}: cannot append to the journal ({why(exc)}); "
                 f"nothing more is sent: free some space, {WHERE_ELSE}"
             ) from exc
 
@@ -356,76 +353,8 @@ def _merged_bindings(on_disk: Mapping[str, str], ours: Mapping[str, str | None])
     return {a: f for a, f in merged.items() if ours.get(a, f) is not None}
 
 
-def _journal_line(line: bytes) -> dict[str, Any] | None:
-    """One journal entry, or None for a blank, torn or undecodable line."""
-    try:
-        entry = json.loads(line.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
-        return None
-    return entry if isinstance(entry, dict) else None
-
-
-def _append_line(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if _ends_mid_line(fd):  # an earlier write was cut short: end that line first
-            data = b"\n" + data
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-
-
-def _ends_mid_line(fd: int) -> bool:
-    size = os.fstat(fd).st_size
-    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """os.write may take fewer bytes than given (a full disk, a file size limit): write the
-    rest, and raise when the disk takes none."""
-    view = memoryview(data)
-    while view:
-        written = _write(fd, view)
-        if written <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        view = view[written:]
-
-
-def _probe_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path, prefix=".state-", suffix=".tmp")
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def _probe_file(path: Path) -> None:
-    """An existing file must open for writing (opened to append, and left as it was)."""
-    if path.exists() or path.is_symlink():
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _stamp(record: Mapping[str, Any], field: str) -> str:
     return str(record.get(field) or "")
-
-
-def _why(exc: OSError) -> str:
-    """The reason, and the path it is about when that is not the one the message names."""
-    reason = exc.strerror or str(exc)
-    return f"{reason}: {exc.filename}" if isinstance(exc, (FileExistsError, NotADirectoryError)) else reason
 
 
 def _now_iso() -> str:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from reconciler import state as state_module
+from reconciler import statefiles
 from reconciler.errors import StateError
 from reconciler.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
@@ -81,7 +82,7 @@ def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
 ) -> None:
     state = State(tmp_path / "state.json")
     state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
-    monkeypatch.setattr(state_module, "_write", half_then_full_disk())
+    monkeypatch.setattr(statefiles, "_write", half_then_full_disk())
     with pytest.raises(StateError, match=r"journal\.jsonl: cannot append to the journal \(No space left"):
         state.journal({"fingerprint": "sha256:two", "result": "sending", "key": "ek-proxy-…0002"})
     monkeypatch.undo()

@@ -1,0 +1,82 @@
+"""The state's files on disk: whole journal lines appended in one write, files replaced
+atomically, and probes that a path can be written before anything is sent."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_write = os.write  # the one call that puts journal bytes on disk (a seam for tests)
+
+
+def journal_line(line: bytes) -> dict[str, Any] | None:
+    """One journal entry, or None for a blank, torn or undecodable line."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def append_line(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _ends_mid_line(fd):  # an earlier write was cut short: end that line first
+            data = b"\n" + data
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _ends_mid_line(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write may take fewer bytes than given (a full disk, a file size limit): write the
+    rest, and raise when the disk takes none."""
+    view = memoryview(data)
+    while view:
+        written = _write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def probe_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path, prefix=".state-", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def probe_file(path: Path) -> None:
+    """An existing file must open for writing (opened to append, and left as it was)."""
+    if path.exists() or path.is_symlink():
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+
+
+def atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def why(exc: OSError) -> str:
+    """The reason, and the path it is about when that is not the one the message names."""
+    reason = exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if isinstance(exc, (FileExistsError, NotADirectoryError)) else reason
