@@ -254,6 +254,11 @@ EXIT_CODES = {
         ("0", "stopped with Ctrl-C"),
         ("1", "a bad setting, a port in use or not allowed, or a usage error"),
     ],
+    "github": [
+        ("0", "the job did its work (drift too when it finds drift: the issue says so)"),
+        ("3", "apply: some changes failed, were skipped or are unverified"),
+        ("1", "an error, a refusal or a usage error; `ehkeys github JOB --help` says which"),
+    ],
     "github plan": [("0", "planned"), ("1", "the plan has errors, or an error")],
     "github comment": [("0", "posted or updated"), ("1", "no plan to post (one saying so is), or an error")],
     "github apply": [
@@ -266,7 +271,7 @@ EXIT_CODES = {
 
 
 def _exit_codes(command: str) -> str:
-    rows = EXIT_CODES.get(command, [])
+    rows = EXIT_CODES[command]  # every command documents its codes: a missing row fails here
     return "exit codes:\n" + "\n".join(f"  {code:<5}{meaning}" for code, meaning in rows)
 
 

@@ -69,7 +69,9 @@ def test_help_and_version_exit_0(capsys: Any, argv: list[str]) -> None:
     assert run_cli(capsys, *argv)[0] == 0
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "drift", "apply", "import", "reveal", "sandbox"])
+@pytest.mark.parametrize(
+    "command", ["validate", "plan", "drift", "apply", "show", "import", "reveal", "sandbox", "github"]
+)
 def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> None:
     _, out, _ = run_cli(capsys, command, "--help")
     listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)
