@@ -121,10 +121,21 @@ def _saved(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], list[Re
             chosen.append(change)
         else:
             skipped.append(_skip(change, saved, "its live state moved"))
-    for address in saved.changes.keys() - {c.address for c in plan.to_apply}:
-        change = current.get(address) or Change(address, Action.NO_OP, _name(saved, address))
-        skipped.append(_skip(change, saved, _gone_why(change)))
+    for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
+        skipped.append(_no_longer(current.get(address), saved, address))
     return chosen, skipped
+
+
+def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> Result:
+    """A reviewed change with nothing left to do: the key is as planned (an earlier run, a
+    re-run of this one, or a hand made it so), or it cannot be planned now."""
+    reviewed = saved.reviewed(address)
+    if now is not None and now.action is Action.ERROR:
+        return Result(
+            reviewed, Outcome.SKIPPED, f"changed since plan (it cannot be planned now: {now.error})"
+        )
+    moved = what_moved(saved.live(address), now.live if now else None)
+    return Result(reviewed, Outcome.IN_SYNC, "nothing left to do" + (f" ({moved})" if moved else ""))
 
 
 def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
@@ -133,16 +144,6 @@ def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
         moved = "its operations differ (the state's record of it changed)"
     detail = f"{why}: {moved}" if moved else why
     return Result(change, Outcome.SKIPPED, f"changed since plan ({detail})")
-
-
-def _gone_why(change: Change) -> str:
-    if change.action is Action.ERROR:
-        return f"it cannot be planned now: {change.error}"
-    return "nothing to do any more"
-
-
-def _name(saved: planfile.SavedPlan, address: str) -> str:
-    return next((c.name for c in saved.plan.changes if c.address == address), address)
 
 
 def _approve(args: argparse.Namespace) -> None:

@@ -17,10 +17,17 @@ class Outcome(str, enum.Enum):
     UNVERIFIED = "sent, not verified"
     FAILED = "failed"
     SKIPPED = "skipped"
+    IN_SYNC = "already as planned"  # a saved plan's change that an earlier run (or a hand) made
 
     @property
     def mark(self) -> str:
-        return {"applied": "✓", "sent, not verified": "?", "failed": "✗", "skipped": "-"}[self.value]
+        marks = {"applied": "✓", "sent, not verified": "?", "failed": "✗", "skipped": "-"}
+        return marks.get(self.value, "=")
+
+    @property
+    def done(self) -> bool:
+        """The key is as the plan wanted it."""
+        return self in (Outcome.APPLIED, Outcome.IN_SYNC)
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Result:
 
     @property
     def shown_key(self) -> str:
-        return self.key or ("a new key" if self.change.target is None else self.change.key)
+        return self.key or (self.change.key if self.change.target else "a new key")
 
     def line(self) -> str:
         text = f"  {self.outcome.mark} {printable(self.change.name)} ({self.shown_key}): {self.outcome.value}"
@@ -52,8 +59,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 every change applied; 3 some failed, were skipped or could not be verified."""
-        return 0 if all(r.outcome is Outcome.APPLIED for r in self.results) else 3
+        """0 every key is as planned; 3 some failed, were skipped or could not be verified."""
+        return 0 if all(r.outcome.done for r in self.results) else 3
 
     @property
     def moved(self) -> Decimal | None:

@@ -121,6 +121,10 @@ class SavedPlan:
         saved: Any = self.changes.get(change.address)
         return bool(saved == _canon(change.saved()))
 
+    def reviewed(self, address: str) -> Change:
+        """The change as the saved plan showed it."""
+        return next(c for c in self.plan.changes if c.address == address)
+
     def live(self, address: str) -> dict[str, Any] | None:
         """The live values the saved change was planned against (None: no key then)."""
         live: dict[str, Any] | None = self.changes.get(address, {}).get("live")

@@ -46,8 +46,9 @@ class Difference:
 
     def line(self) -> str:
         c = self.change
+        key = c.key if c.target else "a new key"
         return (
-            f"{printable(c.name)} ({c.key}): reviewed {money(c.credit.net, sign=True)}, "
+            f"{printable(c.name)} ({key}): reviewed {money(c.credit.net, sign=True)}, "
             f"charged {money(self.charged, sign=True)}: {printable(self.why)}"
         )
 

@@ -111,8 +111,8 @@ def test_a_key_changed_by_hand_to_match_has_nothing_to_do_any_more(workdir: Path
     plan(capsys, manifest(**RAISE_TWO))
     hand_update(1, allocated_ammount=Decimal(14))
     code, out, _ = apply(capsys)
-    why = "skipped: changed since plan (nothing to do any more: allocated_ammount 10.00 -> 14.00)"
-    assert code == 3 and f"key-1 (ek-proxy-…part): {why}" in out
+    why = "already as planned: nothing left to do (allocated_ammount 10.00 -> 14.00)"
+    assert code == 0 and f"key-1 (ek-proxy-…part): {why}" in out
     assert f"key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: {why}" in out
     assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in out
     assert balance() == Decimal(1000 - 4 - 3)  # the hand change paid its own 4.00
@@ -205,3 +205,12 @@ def test_without_a_saved_plan_the_report_has_no_review_but_every_key(workdir: Pa
     assert (
         "**Apply complete: 3 applied.**" in report
     )  # key-0: its limit_type, never recorded and "Balance 1,000.00 → 993.00" in report
+
+
+def test_a_saved_plan_applied_twice_is_as_planned_the_second_time(workdir: Path, capsys: Any) -> None:
+    """A re-run of the apply job after it succeeded: nothing is sent again, and it is no failure."""
+    plan(capsys, manifest(**RAISE_TWO))
+    assert apply(capsys)[0] == 0
+    code, out, _ = apply(capsys)
+    assert code == 0 and balance() == Decimal(1000 - 7)
+    assert "Apply complete: 0 applied, 3 already as planned." in out
