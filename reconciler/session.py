@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from reconciler import inventory, planner
+from reconciler import inventory, planner, snapshots
 from reconciler.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.errors import UsageError
 from reconciler.inventory import Inventory
@@ -83,7 +83,8 @@ def select(keys: Sequence[DesiredKey], targets: Sequence[str]) -> list[DesiredKe
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:
     """Read the account (two requests) and plan against it."""
     account = await inventory.read(client, wanted.keys)
-    recorded = Recorded(state.bindings, state.records, frozenset(state.pending_creates))
+    values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
+    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates))
     plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account

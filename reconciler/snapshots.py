@@ -9,7 +9,7 @@ per fingerprint; the fingerprint, never the key, says which key it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,25 @@ def taken(live: LiveKey) -> dict[str, Any]:
 def unchanged(snapshot: Mapping[str, Any] | None, live: LiveKey) -> bool:
     """Whether the key still has the values the snapshot recorded (the time aside)."""
     return snapshot is not None and without_time(snapshot) == values(live)
+
+
+def updated_outside(snapshot: Mapping[str, Any] | None, live: LiveKey) -> bool:
+    """Someone updated the key since its snapshot. An update (a toggle aside) replaces every
+    field and resets limit_type to daily when it leaves it out: the API cannot say which, so
+    what the state recorded of the key's write-only values no longer holds."""
+    if snapshot is None:
+        return False
+    then, now = without_time(snapshot), values(live)
+    return any(then.get(field) != value for field, value in now.items() if field != "is_active")
+
+
+def recorded_values(
+    records: Mapping[str, Any], snapshots: Mapping[str, Any], keys: Iterable[LiveKey]
+) -> dict[str, Any]:
+    """The state's write-only values that still hold: none for a key updated outside ehkeys
+    (the plan then shows `limit_type: (unknown) -> …` and sends it again)."""
+    moved = {k.fingerprint for k in keys if updated_outside(snapshots.get(k.fingerprint), k)}
+    return {fingerprint: values for fingerprint, values in records.items() if fingerprint not in moved}
 
 
 def without_time(snapshot: Mapping[str, Any]) -> dict[str, Any]:

@@ -228,3 +228,14 @@ def test_bad_health_options_are_usage_errors_naming_the_flag(
     Path("keys.yaml").write_text(manifest(key(0)))
     code, _, err = drift(capsys, *argv)
     assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_a_key_updated_outside_ehkeys_gets_its_limit_type_sent_again(workdir: Path, capsys: Any) -> None:
+    """An update without limit_type resets it to daily: the state's `weekly` no longer holds."""
+    applied(capsys, manifest(key(0).replace("daily", "weekly"), key(1).replace("daily", "weekly")))
+    behind_our_back(edit(0, name="renamed by hand"))  # the edit sends limit_type daily
+    assert box().store.key(key_value(0))["limit_type"] == "daily"
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert 'limit_type: (unknown) -> "weekly"' in out and out.count("limit_type") == 1
+    applied(capsys, manifest(key(0).replace("daily", "weekly"), key(1).replace("daily", "weekly")))
+    assert box().store.key(key_value(0))["limit_type"] == "weekly"

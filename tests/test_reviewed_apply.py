@@ -105,14 +105,16 @@ def test_a_key_whose_usage_moved_is_skipped_and_named_with_the_field(workdir: Pa
     assert "| - | key-0 (`ek-proxy-…part`) | delete | skipped |  |" in report
 
 
-def test_a_key_changed_by_hand_to_match_has_nothing_to_do_any_more(workdir: Path, capsys: Any) -> None:
+def test_a_key_updated_by_hand_to_match_is_skipped_its_limit_type_unknown(workdir: Path, capsys: Any) -> None:
+    """The hand update reached the allocation, but an update resets limit_type: the key is not
+    as reviewed (its limit_type must be sent again), so it is skipped and named, not applied."""
     Path("keys.yaml").write_text(manifest())
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0  # limit_type known
     plan(capsys, manifest(**RAISE_TWO))
     hand_update(1, allocated_ammount=Decimal(14))
     code, out, _ = apply(capsys)
-    why = "already as planned: nothing left to do (allocated_ammount 10.00 -> 14.00)"
-    assert code == 0 and f"key-1 (ek-proxy-…part): {why}" in out
+    why = "skipped: changed since plan (its live state moved: allocated_ammount 10.00 -> 14.00)"
+    assert code == 3 and f"key-1 (ek-proxy-…part): {why}" in out, out
     assert f"key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: {why}" in out
     assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in out
     assert balance() == Decimal(1000 - 4 - 3)  # the hand change paid its own 4.00
