@@ -21,7 +21,8 @@ from reconciler.errors import StateError
 from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound
 
 BRANCH = "ehkeys-state"
-FILES = ("state.json", "journal.jsonl", "drift-seen.json")
+STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
+FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
 README = (
     "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
     "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"
@@ -50,24 +51,20 @@ class StateBranch:
 
     def pull(self, state_path: Path) -> list[str]:
         """Copy the branch's files of this state folder into the checkout; [] when none yet."""
-        folder = remote_folder(state_path, self.root)
         pulled = []
-        for name in FILES:
-            remote = str(folder / name)
+        for local, remote in _paths(state_path, self.root, FILES):
             found = self._get(remote)
             if found is None:
                 continue
             self.read[remote] = found
-            _write(state_path.parent / name, found[1])
+            _write(local, found[1])
             pulled.append(remote)
         return pulled
 
     def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
         """Write each file that changed since `pull`; returns the remote paths written."""
-        folder = remote_folder(state_path, self.root)
         written = []
-        for name in names:
-            local, remote = state_path.parent / name, str(folder / name)
+        for local, remote in _paths(state_path, self.root, names):
             data = local.read_bytes() if local.is_file() else None
             sha, before = self.read.get(remote, ("", b""))
             if data is None or (data == before and remote in self.read):
@@ -125,6 +122,14 @@ class StateBranch:
         ref = {"ref": f"refs/heads/{self.branch}", "sha": commit["sha"]}
         with contextlib.suppress(Conflict):  # made meanwhile by another run: use it
             self.hub.call("POST", "/git/refs", json=ref)
+
+
+def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Each file of the state folder, in the checkout and on the branch; the state file has the
+    name `--state` gave it (its journal and drift-seen.json are always named so, beside it)."""
+    folder = remote_folder(state_path, root)
+    named = [state_path.name if name == STATE_FILE else name for name in names]
+    return [(state_path.parent / name, str(folder / name)) for name in named]
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -79,6 +79,10 @@ class Actions:
         self.mp.chdir(workspace)
         return workspace
 
+    @property
+    def seeded(self) -> tuple[str, ...]:
+        return ("--sandbox-seed", str(self.seed))
+
     def run(self, *argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
         out, err = self.capsys.readouterr()
@@ -300,6 +304,21 @@ def test_a_state_branch_that_cannot_be_read_stops_the_run(
     code, out = actions.merge_and_apply(None, "x", manifest(k0=50))
     assert code == 1 and "HTTP 401" in out and "permissions" in out
     assert actions.live() == before
+
+
+def test_a_state_file_named_by_hand_is_kept_on_the_branch(actions: Actions, hub: FakeGitHub) -> None:
+    text, where = manifest(analytics=5), "keys/prod/account.json"
+    actions.plan_pr(1, "h1", text)
+    actions.hub.merge(1, "m1")
+    actions.checkout(text, "push", "m1", {"after": "m1"})
+    code, _, err = actions.run("github", "apply", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} to branch" in err, err
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][where])["bindings"]
+
+    actions.checkout(text, "schedule", "m1", {})  # a fresh checkout finds it where --state says
+    code, _, err = actions.run("github", "plan", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} from branch" in err
+    assert "No changes" in Path("ehkeys-out/plan.md").read_text()
 
 
 def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, hub: FakeGitHub) -> None:
