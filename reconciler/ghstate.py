@@ -105,8 +105,10 @@ class StateBranch:
         }
         try:
             answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
-        except NotFound:  # no branch yet
+        except NotFound:  # no branch (yet, or deleted since the pull): a new one has no such file
             self._create_branch()
+            self.read.clear()  # what was read came from the branch that is gone
+            body.pop("sha", None)
             answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
         self.read[remote] = (str(answer["content"]["sha"]), data)
 

@@ -296,6 +296,29 @@ def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Action
     assert any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 
+def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_state(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    from reconciler import ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_someone_deletes_the_branch(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches.clear()
+        return pulled
+
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_deletes_the_branch)
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    assert {"analytics", "reports"} <= set(state["bindings"]), "the state went aside, not to the branch"
+    assert not any(".conflict-" in path for path in hub.branches["ehkeys-state"])
+
+
 def test_a_state_branch_that_cannot_be_read_stops_the_run(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
