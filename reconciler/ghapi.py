@@ -48,6 +48,12 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     return GitHubError(text)
 
 
+def by_bot(item: dict[str, Any]) -> bool:
+    """A comment or issue written by an app (the workflow's token), not by a person who quoted it."""
+    author = item.get("user")
+    return isinstance(author, dict) and author.get("type") == "Bot"
+
+
 @dataclass
 class GitHub:
     http: httpx.Client

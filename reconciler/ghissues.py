@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, by_bot
 from reconciler.ghplan import LIMIT, clip
 
 DRIFT_LABEL = "ehkeys-drift"
@@ -19,10 +19,10 @@ _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
 
 
 def upsert_comment(hub: GitHub, number: int, body: str, marker: str) -> str:
-    """Edit the one comment on the PR that carries `marker`, or post it."""
+    """Edit the one comment on the PR that carries `marker` and that a bot wrote, or post it."""
     body = clip(body if marker in body else f"{marker}\n{body}", LIMIT, "")
     for comment in hub.pages(f"/issues/{number}/comments"):
-        if marker in (comment.get("body") or ""):
+        if marker in (comment.get("body") or "") and by_bot(comment):
             if comment.get("body") != body:
                 hub.call("PATCH", f"/issues/comments/{comment['id']}", json={"body": body})
             return "updated"
@@ -41,7 +41,8 @@ def same_findings(old: str, new: str) -> bool:
 def sync_drift_issue(hub: GitHub, body: str, drifted: bool) -> str:
     """One open issue while keys drift: opened, edited when its findings change, closed in sync."""
     body = clip(body, LIMIT, "")
-    issues = [i for i in hub.pages("/issues", state="open", labels=DRIFT_LABEL) if "pull_request" not in i]
+    listed = hub.pages("/issues", state="open", labels=DRIFT_LABEL)
+    issues = [i for i in listed if "pull_request" not in i and by_bot(i)]  # a person's stays theirs
     if drifted and issues:
         number = issues[0]["number"]
         if same_findings(issues[0].get("body") or "", body):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Refused
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, by_bot
 from reconciler.render import MARKER
 
 ARTIFACT = "ehkeys-plan"
@@ -121,8 +121,8 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
 def _last_meta(hub: GitHub, number: int) -> PlanMeta:
     found = None
     for comment in hub.pages(f"/issues/{number}/comments"):
-        body, author = comment.get("body") or "", comment.get("user") or {}
-        if MARKER in body and author.get("type") == "Bot":
+        body = comment.get("body") or ""
+        if MARKER in body and by_bot(comment):
             found = PlanMeta.find(body) or found
     if found is None:
         raise NoReviewedPlan(f"PR #{number} has no ehkeys plan comment: plan again; nothing was sent")

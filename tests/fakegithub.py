@@ -52,6 +52,7 @@ class FakeGitHub:
     leaked_token: bool = False
     blob_url: str = ""
     inline_limit: int = INLINE_LIMIT
+    faults: dict[str, Response] = field(default_factory=dict)  # "METHOD /path" prefix -> answer
 
     # --- what a test sets up ---------------------------------------------------------------
 
@@ -109,7 +110,11 @@ class FakeGitHub:
         )
 
     async def check_token(self, request: Request, call_next: Any) -> Response:
-        self.calls.append(f"{request.method} {request.url.path.removeprefix('/repos/' + REPO)}")
+        call = f"{request.method} {request.url.path.removeprefix('/repos/' + REPO)}"
+        self.calls.append(call)
+        fault = next((answer for prefix, answer in self.faults.items() if call.startswith(prefix)), None)
+        if fault is not None:
+            return fault
         auth = request.headers.get("authorization")
         if request.url.path.startswith("/storage/"):
             self.leaked_token = self.leaked_token or auth is not None
@@ -150,7 +155,7 @@ class FakeGitHub:
             ]
             return JSONResponse(self._page(found, request))
         number = max(self.issues, default=0) + 1
-        self.issues[number] = {"number": number, "state": "open", **(await request.json())}
+        self.issues[number] = {"number": number, "state": "open", "user": BOT, **(await request.json())}
         return JSONResponse(self.issues[number], status_code=201)
 
     async def edit_issue(self, request: Request) -> Response:
