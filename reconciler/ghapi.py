@@ -48,6 +48,15 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     return GitHubError(text)
 
 
+def pick(item: Any, call: str, *keys: str, kind: type = object) -> Any:
+    """`item[key][key]…` of an answer, or a GitHubError naming the call and the field it lacks."""
+    for key in keys:
+        item = item.get(key) if isinstance(item, dict) else None
+    if item is None or item == "" or not isinstance(item, kind):
+        raise GitHubError(f"GitHub API {call}: the answer has no usable `{'.'.join(keys)}`")
+    return item
+
+
 def by_bot(item: dict[str, Any]) -> bool:
     """A comment or issue written by an app (the workflow's token), not by a person who quoted it."""
     author = item.get("user")
@@ -100,8 +109,8 @@ class GitHub:
         for page in range(1, MAX_PAGES + 1):
             answer = self.call("GET", path, params={**params, "per_page": PAGE, "page": page})
             batch = answer.get(field, []) if field and isinstance(answer, dict) else answer
-            if not isinstance(batch, list):
-                raise GitHubError(f"GitHub API GET {path}: expected a list")
+            if not isinstance(batch, list) or not all(isinstance(item, dict) for item in batch):
+                raise GitHubError(f"GitHub API GET {path}: expected a list of objects")
             found.extend(batch)
             if len(batch) < PAGE:
                 break

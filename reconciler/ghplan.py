@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Refused
-from reconciler.ghapi import GitHub, by_bot
+from reconciler.ghapi import GitHub, by_bot, pick
 from reconciler.render import MARKER
 
 ARTIFACT = "ehkeys-plan"
@@ -100,9 +100,9 @@ def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
 
 def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
     """Write the pull request's reviewed plan to `out`, checked against its comment's digest."""
-    number = int(pull["number"])
+    number: int = pick(pull, "GET /commits/SHA/pulls", "number", kind=int)
     meta = _last_meta(hub, number)
-    head = str(pull.get("head", {}).get("sha", ""))
+    head = pick(pull, "GET /commits/SHA/pulls", "head", "sha", kind=str)
     if meta.head_sha != head:
         raise NoReviewedPlan(
             f"PR #{number}: its plan comment is for commit {meta.head_sha[:12]}, but the PR merged "
@@ -137,7 +137,8 @@ def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
             f"PR #{number}: the artifact {meta.artifact} of run {meta.run_id} is gone (expired or "
             "deleted): plan again; nothing was sent"
         )
-    archive = hub.download(f"/actions/artifacts/{live[0]['id']}/zip")
+    artifact = pick(live[0], f"GET /actions/runs/{meta.run_id}/artifacts", "id", kind=int)
+    archive = hub.download(f"/actions/artifacts/{artifact}/zip")
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             return zipped.read(PLAN_FILE)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import StateError
-from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound
+from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound, pick
 
 BRANCH = "ehkeys-state"
 STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
@@ -80,10 +80,11 @@ class StateBranch:
             return None  # no such file, or no branch yet: a first run
         if not isinstance(meta, dict) or meta.get("type") != "file":
             raise StateError(f"{self.branch}:{remote}: expected a file on the state branch")
+        sha = pick(meta, f"GET /contents/{remote}", "sha", kind=str)
         if meta.get("encoding") == "base64" and meta.get("content"):
-            return str(meta["sha"]), base64.b64decode(meta["content"])
-        blob = self.hub.call("GET", f"/git/blobs/{meta['sha']}")  # over 1 MB: no inline content
-        return str(meta["sha"]), base64.b64decode(blob["content"])
+            return sha, _decoded(meta, f"GET /contents/{remote}")
+        blob = self.hub.call("GET", f"/git/blobs/{sha}")  # over 1 MB: no inline content
+        return sha, _decoded(blob, f"GET /git/blobs/{sha}")
 
     def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
         try:
@@ -110,7 +111,7 @@ class StateBranch:
             self.read.clear()  # what was read came from the branch that is gone
             body.pop("sha", None)
             answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
-        self.read[remote] = (str(answer["content"]["sha"]), data)
+        self.read[remote] = (pick(answer, f"PUT /contents/{remote}", "content", "sha", kind=str), data)
 
     def _create_branch(self) -> None:
         """An orphan branch holding a README: the state never mixes with the code's history."""
@@ -119,9 +120,10 @@ class StateBranch:
             "/git/trees",
             json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": README}]},
         )
-        first = {"message": "ehkeys: state branch", "tree": tree["sha"], "parents": []}
+        tree_sha = pick(tree, "POST /git/trees", "sha")
+        first = {"message": "ehkeys: state branch", "tree": tree_sha, "parents": []}
         commit = self.hub.call("POST", "/git/commits", json=first)
-        ref = {"ref": f"refs/heads/{self.branch}", "sha": commit["sha"]}
+        ref = {"ref": f"refs/heads/{self.branch}", "sha": pick(commit, "POST /git/commits", "sha")}
         with contextlib.suppress(Conflict):  # made meanwhile by another run: use it
             self.hub.call("POST", "/git/refs", json=ref)
 
@@ -132,6 +134,13 @@ def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[P
     folder = remote_folder(state_path, root)
     named = [state_path.name if name == STATE_FILE else name for name in names]
     return [(state_path.parent / name, str(folder / name)) for name in named]
+
+
+def _decoded(answer: object, call: str) -> bytes:
+    try:
+        return base64.b64decode(pick(answer, call, "content", kind=str))
+    except ValueError as exc:  # binascii.Error
+        raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
 
 from reconciler.cli import main
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, GitHubError
 from reconciler.ghissues import DRIFT_LABEL, sync_drift_issue, upsert_comment
 from reconciler.ghplan import LIMIT, PlanMeta, comment_body
 
@@ -85,6 +86,12 @@ def test_an_issue_a_person_labelled_as_drift_is_neither_edited_nor_closed(fake: 
     assert sync_drift_issue(hub, drift_body("aa", "1 key changed"), drifted=True) == "opened #13"
     assert sync_drift_issue(hub, "In sync", drifted=False) == "closed #13"
     assert fake.issues[5] == mine and fake.comments_on(5) == []
+
+
+def test_an_issue_github_opens_without_a_number_is_an_error_not_a_crash(fake: FakeGitHub) -> None:
+    fake.faults["POST /issues"] = JSONResponse({"title": "?"}, status_code=201)
+    with pytest.raises(GitHubError, match="POST /issues: the answer has no usable `number`"):
+        sync_drift_issue(GitHub.from_env(), drift_body("aa", "1 key changed"), drifted=True)
 
 
 def test_a_plan_comment_over_the_limit_is_cut_on_a_line_with_a_link() -> None:

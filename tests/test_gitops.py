@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from reconciler import session
 from reconciler.cli import main
@@ -239,6 +240,52 @@ def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
     next(iter(hub.artifacts.values()))["expired"] = True
     code, out = actions.merge_and_apply(8, "m8", manifest(k0=11))
     assert code == 1 and "expired or deleted" in out
+
+
+HOSTILE_ANSWERS = {
+    "a page of HTML": ("GET /contents/", Response("<html>login</html>", media_type="text/html")),
+    "a 502 from a proxy": ("GET /commits/", Response("<html>Bad Gateway</html>", 502)),
+    "a file without its sha": ("GET /contents/", JSONResponse({"type": "file", "content": "e30="})),
+    "content that is not base64": (
+        "GET /contents/",
+        JSONResponse({"type": "file", "sha": "1", "encoding": "base64", "content": "e30"}),
+    ),
+    "pulls that are not objects": ("GET /commits/", JSONResponse(["1", "2"])),
+    "a pull without a head": (
+        "GET /commits/",
+        JSONResponse([{"number": 1, "merge_commit_sha": "m1", "merged_at": "t"}]),
+    ),
+    "an artifact without an id": (
+        "GET /actions/runs/",
+        JSONResponse({"artifacts": [{"name": "ehkeys-plan"}]}),
+    ),
+    "a redirect loop": (
+        "GET /actions/artifacts/",
+        RedirectResponse(f"/repos/{REPO}/actions/artifacts/1/zip"),
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_ANSWERS)
+def test_a_broken_github_api_is_a_message_and_nothing_is_sent(
+    actions: Actions, hub: FakeGitHub, answer: str
+) -> None:
+    text = manifest(k0=40)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    prefix, response = HOSTILE_ANSWERS[answer]
+    hub.faults[prefix] = response
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "ehkeys: error: GitHub API" in out and "internal error" not in out, out
+    assert actions.live() == before
+
+
+def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = Response(b"", 201)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 1 and "PUT /contents/keys/.ehkeys/sandbox/state.json: the answer has no" in out, out
+    assert "internal error" not in out
 
 
 # --- state survives CI ------------------------------------------------------------------------
