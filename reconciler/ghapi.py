@@ -116,6 +116,19 @@ class GitHub:
                 break
         return found
 
-    def download(self, path: str) -> bytes:
-        """A file behind a redirect (an artifact's zip): httpx drops the token on another host."""
-        return self._send("GET", path, follow_redirects=True).content
+    def download(self, path: str, limit: int) -> bytes:
+        """A file behind a redirect (an artifact's zip): httpx drops the token on another host.
+        Read as it comes, and refused past `limit` bytes: memory is not the sender's to fill."""
+        try:
+            with self.http.stream("GET", f"/repos/{self.repo}{path}", follow_redirects=True) as answer:
+                if answer.status_code >= 300:
+                    answer.read()
+                    raise _error("GET", path, answer)
+                data = bytearray()
+                for chunk in answer.iter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        raise GitHubError(f"GitHub API GET {path}: over {limit:,} bytes, more than expected")
+                return bytes(data)
+        except httpx.HTTPError as exc:
+            raise GitHubError(f"GitHub API GET {path}: {type(exc).__name__}: {exc}") from exc

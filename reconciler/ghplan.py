@@ -26,6 +26,7 @@ from reconciler.render import MARKER
 ARTIFACT = "ehkeys-plan"
 PLAN_FILE = "plan.json"
 LIMIT = 65_536  # characters GitHub takes in a comment
+MAX_PLAN = 64 * 1024 * 1024  # bytes: a saved plan of many thousand keys, far below a zip bomb
 _META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
 
 
@@ -138,9 +139,11 @@ def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
             "deleted): plan again; nothing was sent"
         )
     artifact = pick(live[0], f"GET /actions/runs/{meta.run_id}/artifacts", "id", kind=int)
-    archive = hub.download(f"/actions/artifacts/{artifact}/zip")
+    archive = hub.download(f"/actions/artifacts/{artifact}/zip", MAX_PLAN)
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+            if zipped.getinfo(PLAN_FILE).file_size > MAX_PLAN:  # reading stops at the size it declares
+                raise zipfile.BadZipFile(f"{PLAN_FILE} unpacks to over {MAX_PLAN:,} bytes")
             return zipped.read(PLAN_FILE)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise NoReviewedPlan(

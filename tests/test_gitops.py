@@ -7,8 +7,10 @@ with the environment Actions gives a step; the state survives only on its branch
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import session
+from reconciler import ghplan, session
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
@@ -286,6 +288,23 @@ def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: 
     code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
     assert code == 1 and "PUT /contents/keys/.ehkeys/sandbox/state.json: the answer has no" in out, out
     assert "internal error" not in out
+
+
+def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ghplan, "MAX_PLAN", 1_000_000)
+    actions.plan_pr(1, "h1", manifest(k0=40))
+    artifact, bomb = next(iter(hub.artifacts.values())), io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("plan.json", b" " * 50_000_000)  # 50 MB in a 50 kB zip
+    artifact["zip"] = bomb.getvalue()
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "unpacks to over 1,000,000 bytes" in out and "plan again" in out
+
+    artifact["zip"] = b"PK" + bytes(2_000_000)  # a download that is too big is not read to its end
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "over 1,000,000 bytes" in out
 
 
 # --- state survives CI ------------------------------------------------------------------------
