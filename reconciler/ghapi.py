@@ -8,6 +8,7 @@ become errors here only: 404 is NotFound, 409 and 422 (a stale `sha`) are Confli
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from reconciler.model import scrub
 
 PAGE = 100
 MAX_PAGES = 50
+BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered 502-504
+REPEATABLE = ("GET", "PUT", "PATCH")  # a PUT of contents is conditional on its sha; a PATCH is whole
 
 
 class GitHubError(EhkeysError):
@@ -87,13 +90,20 @@ class GitHub:
         return cls(http, repo)
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
-        if answer.status_code >= 300:
-            raise _error(method, path, answer)
-        return answer
+        """One call; a repeatable one is tried again after a gateway error or a dropped connection."""
+        pauses = list(BACKOFF) if method in REPEATABLE else []
+        while True:
+            try:
+                answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
+            except httpx.HTTPError as exc:
+                if not pauses or not isinstance(exc, httpx.TransportError):
+                    raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
+            else:
+                if answer.status_code < 300:
+                    return answer
+                if not pauses or answer.status_code not in (502, 503, 504):
+                    raise _error(method, path, answer)
+            time.sleep(pauses.pop(0))
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         """One call under /repos/OWNER/NAME; the decoded answer, or None when it is empty."""

@@ -90,12 +90,21 @@ class StateBranch:
         try:
             self._put(remote, data, sha)
         except Conflict as exc:
+            if self._landed(remote, data):
+                return
             aside = f"{remote}.conflict-{run or 'local'}"
             self._put(aside, data, "")
             raise StateError(
                 f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
                 f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
             ) from exc
+
+    def _landed(self, remote: str, data: bytes) -> bool:
+        """The branch already holds `data` (a write whose answer was lost, then tried again)."""
+        found = self._get(remote)
+        if found is not None and found[1] == data:
+            self.read[remote] = found
+        return found is not None and found[1] == data
 
     def _put(self, remote: str, data: bytes, sha: str) -> None:
         body = {

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import ghplan, session
+from reconciler import ghapi, ghplan, session
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
@@ -143,6 +143,7 @@ class Actions:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     fake = FakeGitHub()
+    monkeypatch.setattr(ghapi, "BACKOFF", (0.0, 0.0))  # a gateway error is tried again, at once
     with serve(fake) as url:
         monkeypatch.setenv("GITHUB_API_URL", url)
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
@@ -383,6 +384,23 @@ def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_st
     state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
     assert {"analytics", "reports"} <= set(state["bindings"]), "the state went aside, not to the branch"
     assert not any(".conflict-" in path for path in hub.branches["ehkeys-state"])
+
+
+def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.flaky["GET /contents/"] = 1  # GitHub's 502s come and go
+    hub.flaky["PUT /contents/"] = 1
+    assert actions.merge_and_apply(1, "m1", manifest(analytics=5))[0] == 0
+    assert (
+        "analytics" in json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])["bindings"]
+    )
+
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    hub.lost["PUT /contents/keys/.ehkeys/sandbox/state.json"] = 1  # written, but the answer was lost
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 
 def test_a_state_branch_that_cannot_be_read_stops_the_run(
