@@ -8,6 +8,7 @@ become errors here only: 404 is NotFound, 409 and 422 (a stale `sha`) are Confli
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from reconciler.model import scrub
 
 PAGE = 100
 MAX_PAGES = 50
+BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered 502-504
+REPEATABLE = ("GET", "PUT", "PATCH")  # a PUT of contents is conditional on its sha; a PATCH is whole
 
 
 class GitHubError(EhkeysError):
@@ -48,6 +51,21 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     return GitHubError(text)
 
 
+def pick(item: Any, call: str, *keys: str, kind: type = object) -> Any:
+    """`item[key][key]…` of an answer, or a GitHubError naming the call and the field it lacks."""
+    for key in keys:
+        item = item.get(key) if isinstance(item, dict) else None
+    if item is None or item == "" or not isinstance(item, kind):
+        raise GitHubError(f"GitHub API {call}: the answer has no usable `{'.'.join(keys)}`")
+    return item
+
+
+def by_bot(item: dict[str, Any]) -> bool:
+    """A comment or issue written by an app (the workflow's token), not by a person who quoted it."""
+    author = item.get("user")
+    return isinstance(author, dict) and author.get("type") == "Bot"
+
+
 @dataclass
 class GitHub:
     http: httpx.Client
@@ -72,13 +90,20 @@ class GitHub:
         return cls(http, repo)
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
-        if answer.status_code >= 300:
-            raise _error(method, path, answer)
-        return answer
+        """One call; a repeatable one is tried again after a gateway error or a dropped connection."""
+        pauses = list(BACKOFF) if method in REPEATABLE else []
+        while True:
+            try:
+                answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
+            except httpx.HTTPError as exc:
+                if not pauses or not isinstance(exc, httpx.TransportError):
+                    raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
+            else:
+                if answer.status_code < 300:
+                    return answer
+                if not pauses or answer.status_code not in (502, 503, 504):
+                    raise _error(method, path, answer)
+            time.sleep(pauses.pop(0))
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         """One call under /repos/OWNER/NAME; the decoded answer, or None when it is empty."""
@@ -94,13 +119,26 @@ class GitHub:
         for page in range(1, MAX_PAGES + 1):
             answer = self.call("GET", path, params={**params, "per_page": PAGE, "page": page})
             batch = answer.get(field, []) if field and isinstance(answer, dict) else answer
-            if not isinstance(batch, list):
-                raise GitHubError(f"GitHub API GET {path}: expected a list")
+            if not isinstance(batch, list) or not all(isinstance(item, dict) for item in batch):
+                raise GitHubError(f"GitHub API GET {path}: expected a list of objects")
             found.extend(batch)
             if len(batch) < PAGE:
                 break
         return found
 
-    def download(self, path: str) -> bytes:
-        """A file behind a redirect (an artifact's zip): httpx drops the token on another host."""
-        return self._send("GET", path, follow_redirects=True).content
+    def download(self, path: str, limit: int) -> bytes:
+        """A file behind a redirect (an artifact's zip): httpx drops the token on another host.
+        Read as it comes, and refused past `limit` bytes: memory is not the sender's to fill."""
+        try:
+            with self.http.stream("GET", f"/repos/{self.repo}{path}", follow_redirects=True) as answer:
+                if answer.status_code >= 300:
+                    answer.read()
+                    raise _error("GET", path, answer)
+                data = bytearray()
+                for chunk in answer.iter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        raise GitHubError(f"GitHub API GET {path}: over {limit:,} bytes, more than expected")
+                return bytes(data)
+        except httpx.HTTPError as exc:
+            raise GitHubError(f"GitHub API GET {path}: {type(exc).__name__}: {exc}") from exc

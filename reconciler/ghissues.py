@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, by_bot, pick
 from reconciler.ghplan import LIMIT, clip
 
 DRIFT_LABEL = "ehkeys-drift"
@@ -19,12 +19,13 @@ _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
 
 
 def upsert_comment(hub: GitHub, number: int, body: str, marker: str) -> str:
-    """Edit the one comment on the PR that carries `marker`, or post it."""
+    """Edit the one comment on the PR that carries `marker` and that a bot wrote, or post it."""
     body = clip(body if marker in body else f"{marker}\n{body}", LIMIT, "")
     for comment in hub.pages(f"/issues/{number}/comments"):
-        if marker in (comment.get("body") or ""):
+        if marker in (comment.get("body") or "") and by_bot(comment):
             if comment.get("body") != body:
-                hub.call("PATCH", f"/issues/comments/{comment['id']}", json={"body": body})
+                where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
+                hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
             return "updated"
     hub.call("POST", f"/issues/{number}/comments", json={"body": body})
     return "created"
@@ -41,9 +42,11 @@ def same_findings(old: str, new: str) -> bool:
 def sync_drift_issue(hub: GitHub, body: str, drifted: bool) -> str:
     """One open issue while keys drift: opened, edited when its findings change, closed in sync."""
     body = clip(body, LIMIT, "")
-    issues = [i for i in hub.pages("/issues", state="open", labels=DRIFT_LABEL) if "pull_request" not in i]
+    listed = hub.pages("/issues", state="open", labels=DRIFT_LABEL)
+    issues = [i for i in listed if "pull_request" not in i and by_bot(i)]  # a person's stays theirs
+    numbers = [pick(i, "GET /issues", "number", kind=int) for i in issues]
     if drifted and issues:
-        number = issues[0]["number"]
+        number = numbers[0]
         if same_findings(issues[0].get("body") or "", body):
             return f"unchanged #{number}"
         hub.call("PATCH", f"/issues/{number}", json={"body": body})
@@ -52,9 +55,9 @@ def sync_drift_issue(hub: GitHub, body: str, drifted: bool) -> str:
         created = hub.call(
             "POST", "/issues", json={"title": DRIFT_TITLE, "body": body, "labels": [DRIFT_LABEL]}
         )
-        return f"opened #{created['number']}"
-    for issue in issues:
+        return f"opened #{pick(created, 'POST /issues', 'number', kind=int)}"
+    for number in numbers:
         note = "The live keys match the manifest again; closing.\n\n" + body
-        hub.call("POST", f"/issues/{issue['number']}/comments", json={"body": clip(note, LIMIT, "")})
-        hub.call("PATCH", f"/issues/{issue['number']}", json={"state": "closed", "state_reason": "completed"})
-    return f"closed #{', #'.join(str(i['number']) for i in issues)}" if issues else "in sync, nothing open"
+        hub.call("POST", f"/issues/{number}/comments", json={"body": clip(note, LIMIT, "")})
+        hub.call("PATCH", f"/issues/{number}", json={"state": "closed", "state_reason": "completed"})
+    return f"closed #{', #'.join(map(str, numbers))}" if numbers else "in sync, nothing open"

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Refused
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, by_bot, pick
 from reconciler.render import MARKER
 
 ARTIFACT = "ehkeys-plan"
 PLAN_FILE = "plan.json"
 LIMIT = 65_536  # characters GitHub takes in a comment
+MAX_PLAN = 64 * 1024 * 1024  # bytes: a saved plan of many thousand keys, far below a zip bomb
 _META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
 
 
@@ -100,9 +101,9 @@ def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
 
 def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
     """Write the pull request's reviewed plan to `out`, checked against its comment's digest."""
-    number = int(pull["number"])
+    number: int = pick(pull, "GET /commits/SHA/pulls", "number", kind=int)
     meta = _last_meta(hub, number)
-    head = str(pull.get("head", {}).get("sha", ""))
+    head = pick(pull, "GET /commits/SHA/pulls", "head", "sha", kind=str)
     if meta.head_sha != head:
         raise NoReviewedPlan(
             f"PR #{number}: its plan comment is for commit {meta.head_sha[:12]}, but the PR merged "
@@ -121,8 +122,8 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
 def _last_meta(hub: GitHub, number: int) -> PlanMeta:
     found = None
     for comment in hub.pages(f"/issues/{number}/comments"):
-        body, author = comment.get("body") or "", comment.get("user") or {}
-        if MARKER in body and author.get("type") == "Bot":
+        body = comment.get("body") or ""
+        if MARKER in body and by_bot(comment):
             found = PlanMeta.find(body) or found
     if found is None:
         raise NoReviewedPlan(f"PR #{number} has no ehkeys plan comment: plan again; nothing was sent")
@@ -137,9 +138,12 @@ def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
             f"PR #{number}: the artifact {meta.artifact} of run {meta.run_id} is gone (expired or "
             "deleted): plan again; nothing was sent"
         )
-    archive = hub.download(f"/actions/artifacts/{live[0]['id']}/zip")
+    artifact = pick(live[0], f"GET /actions/runs/{meta.run_id}/artifacts", "id", kind=int)
+    archive = hub.download(f"/actions/artifacts/{artifact}/zip", MAX_PLAN)
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+            if zipped.getinfo(PLAN_FILE).file_size > MAX_PLAN:  # reading stops at the size it declares
+                raise zipfile.BadZipFile(f"{PLAN_FILE} unpacks to over {MAX_PLAN:,} bytes")
             return zipped.read(PLAN_FILE)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise NoReviewedPlan(

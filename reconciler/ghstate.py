@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import StateError
-from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound
+from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound, pick
 
 BRANCH = "ehkeys-state"
-FILES = ("state.json", "journal.jsonl", "drift-seen.json")
+STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
+FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
 README = (
     "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
     "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"
@@ -50,24 +51,20 @@ class StateBranch:
 
     def pull(self, state_path: Path) -> list[str]:
         """Copy the branch's files of this state folder into the checkout; [] when none yet."""
-        folder = remote_folder(state_path, self.root)
         pulled = []
-        for name in FILES:
-            remote = str(folder / name)
+        for local, remote in _paths(state_path, self.root, FILES):
             found = self._get(remote)
             if found is None:
                 continue
             self.read[remote] = found
-            _write(state_path.parent / name, found[1])
+            _write(local, found[1])
             pulled.append(remote)
         return pulled
 
     def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
         """Write each file that changed since `pull`; returns the remote paths written."""
-        folder = remote_folder(state_path, self.root)
         written = []
-        for name in names:
-            local, remote = state_path.parent / name, str(folder / name)
+        for local, remote in _paths(state_path, self.root, names):
             data = local.read_bytes() if local.is_file() else None
             sha, before = self.read.get(remote, ("", b""))
             if data is None or (data == before and remote in self.read):
@@ -83,21 +80,31 @@ class StateBranch:
             return None  # no such file, or no branch yet: a first run
         if not isinstance(meta, dict) or meta.get("type") != "file":
             raise StateError(f"{self.branch}:{remote}: expected a file on the state branch")
+        sha = pick(meta, f"GET /contents/{remote}", "sha", kind=str)
         if meta.get("encoding") == "base64" and meta.get("content"):
-            return str(meta["sha"]), base64.b64decode(meta["content"])
-        blob = self.hub.call("GET", f"/git/blobs/{meta['sha']}")  # over 1 MB: no inline content
-        return str(meta["sha"]), base64.b64decode(blob["content"])
+            return sha, _decoded(meta, f"GET /contents/{remote}")
+        blob = self.hub.call("GET", f"/git/blobs/{sha}")  # over 1 MB: no inline content
+        return sha, _decoded(blob, f"GET /git/blobs/{sha}")
 
     def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
         try:
             self._put(remote, data, sha)
         except Conflict as exc:
+            if self._landed(remote, data):
+                return
             aside = f"{remote}.conflict-{run or 'local'}"
             self._put(aside, data, "")
             raise StateError(
                 f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
                 f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
             ) from exc
+
+    def _landed(self, remote: str, data: bytes) -> bool:
+        """The branch already holds `data` (a write whose answer was lost, then tried again)."""
+        found = self._get(remote)
+        if found is not None and found[1] == data:
+            self.read[remote] = found
+        return found is not None and found[1] == data
 
     def _put(self, remote: str, data: bytes, sha: str) -> None:
         body = {
@@ -108,10 +115,12 @@ class StateBranch:
         }
         try:
             answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
-        except NotFound:  # no branch yet
+        except NotFound:  # no branch (yet, or deleted since the pull): a new one has no such file
             self._create_branch()
+            self.read.clear()  # what was read came from the branch that is gone
+            body.pop("sha", None)
             answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
-        self.read[remote] = (str(answer["content"]["sha"]), data)
+        self.read[remote] = (pick(answer, f"PUT /contents/{remote}", "content", "sha", kind=str), data)
 
     def _create_branch(self) -> None:
         """An orphan branch holding a README: the state never mixes with the code's history."""
@@ -120,11 +129,27 @@ class StateBranch:
             "/git/trees",
             json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": README}]},
         )
-        first = {"message": "ehkeys: state branch", "tree": tree["sha"], "parents": []}
+        tree_sha = pick(tree, "POST /git/trees", "sha")
+        first = {"message": "ehkeys: state branch", "tree": tree_sha, "parents": []}
         commit = self.hub.call("POST", "/git/commits", json=first)
-        ref = {"ref": f"refs/heads/{self.branch}", "sha": commit["sha"]}
+        ref = {"ref": f"refs/heads/{self.branch}", "sha": pick(commit, "POST /git/commits", "sha")}
         with contextlib.suppress(Conflict):  # made meanwhile by another run: use it
             self.hub.call("POST", "/git/refs", json=ref)
+
+
+def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Each file of the state folder, in the checkout and on the branch; the state file has the
+    name `--state` gave it (its journal and drift-seen.json are always named so, beside it)."""
+    folder = remote_folder(state_path, root)
+    named = [state_path.name if name == STATE_FILE else name for name in names]
+    return [(state_path.parent / name, str(folder / name)) for name in named]
+
+
+def _decoded(answer: object, call: str) -> bytes:
+    try:
+        return base64.b64decode(pick(answer, call, "content", kind=str))
+    except ValueError as exc:  # binascii.Error
+        raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler import commands, planfile, render
 from reconciler.errors import EhkeysError, StalePlan, UsageError
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, pick
 from reconciler.ghcontext import RunContext
 from reconciler.ghissues import sync_drift_issue, upsert_comment
 from reconciler.ghplan import PLAN_FILE, NoReviewedPlan, PlanMeta, comment_body, digest, fetch, merged_pull
@@ -103,7 +103,7 @@ def apply_job(args: argparse.Namespace) -> int:
         if args.fresh:
             return _apply(args, folder, reviewed=None)
         pull = merged_pull(hub, ctx.sha)
-        number = int(pull["number"]) if pull else None
+        number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
         try:
             code = _apply(args, folder, _reviewed(hub, pull, ctx, folder))
         except (NoReviewedPlan, StalePlan) as exc:

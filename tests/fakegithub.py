@@ -52,6 +52,9 @@ class FakeGitHub:
     leaked_token: bool = False
     blob_url: str = ""
     inline_limit: int = INLINE_LIMIT
+    faults: dict[str, Response] = field(default_factory=dict)  # "METHOD /path" prefix -> answer
+    flaky: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls get a 502, unserved
+    lost: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls are served, then 502
 
     # --- what a test sets up ---------------------------------------------------------------
 
@@ -109,14 +112,29 @@ class FakeGitHub:
         )
 
     async def check_token(self, request: Request, call_next: Any) -> Response:
-        self.calls.append(f"{request.method} {request.url.path.removeprefix('/repos/' + REPO)}")
+        call = f"{request.method} {request.url.path.removeprefix('/repos/' + REPO)}"
+        self.calls.append(call)
+        fault = next((answer for prefix, answer in self.faults.items() if call.startswith(prefix)), None)
+        if fault is not None:
+            return fault
+        if self._take(self.flaky, call):
+            return Response("<html>502 Bad Gateway</html>", status_code=502)
         auth = request.headers.get("authorization")
         if request.url.path.startswith("/storage/"):
             self.leaked_token = self.leaked_token or auth is not None
         elif auth != f"Bearer {TOKEN}":
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         response: Response = await call_next(request)
+        if self._take(self.lost, call):
+            return Response("<html>502 Bad Gateway</html>", status_code=502)
         return response
+
+    @staticmethod
+    def _take(counts: dict[str, int], call: str) -> bool:
+        prefix = next((p for p, n in counts.items() if n > 0 and call.startswith(p)), None)
+        if prefix is not None:
+            counts[prefix] -= 1
+        return prefix is not None
 
     @staticmethod
     def _page(items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
@@ -150,7 +168,7 @@ class FakeGitHub:
             ]
             return JSONResponse(self._page(found, request))
         number = max(self.issues, default=0) + 1
-        self.issues[number] = {"number": number, "state": "open", **(await request.json())}
+        self.issues[number] = {"number": number, "state": "open", "user": BOT, **(await request.json())}
         return JSONResponse(self.issues[number], status_code=201)
 
     async def edit_issue(self, request: Request) -> Response:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
 
 from reconciler.cli import main
-from reconciler.ghapi import GitHub
+from reconciler.ghapi import GitHub, GitHubError
 from reconciler.ghissues import DRIFT_LABEL, sync_drift_issue, upsert_comment
 from reconciler.ghplan import LIMIT, PlanMeta, comment_body
 
@@ -55,6 +56,13 @@ def test_other_comments_are_left_alone(fake: FakeGitHub) -> None:
     assert fake.comments_on(12) == ["LGTM", f"{MARKER}\nplan 2"]
 
 
+def test_a_users_comment_that_quotes_the_marker_is_never_edited(fake: FakeGitHub) -> None:
+    quoted = f"why does the bot say this?\n{MARKER}\n<!-- ehkeys-plan-meta {{}} -->"
+    fake.comments[1] = {"id": 1, "issue": 12, "body": quoted, "user": {"login": "mallory", "type": "User"}}
+    assert upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan", MARKER) == "created"
+    assert fake.comments_on(12) == [quoted, f"{MARKER}\nplan"]
+
+
 def test_the_drift_issue_opens_updates_stays_quiet_and_closes(fake: FakeGitHub) -> None:
     hub = GitHub.from_env()
     assert sync_drift_issue(hub, "in sync", drifted=False) == "in sync, nothing open"
@@ -68,6 +76,22 @@ def test_the_drift_issue_opens_updates_stays_quiet_and_closes(fake: FakeGitHub) 
     assert sync_drift_issue(hub, "In sync", drifted=False) == "closed #13"
     assert fake.issues[13]["state"] == "closed" and fake.issues[12]["state"] == "open"
     assert "match the manifest again" in fake.comments_on(13)[0]
+
+
+def test_an_issue_a_person_labelled_as_drift_is_neither_edited_nor_closed(fake: FakeGitHub) -> None:
+    person = {"login": "alice", "type": "User"}
+    mine = {"number": 5, "state": "open", "labels": [DRIFT_LABEL], "body": "my notes", "user": person}
+    fake.issues[5] = mine
+    hub = GitHub.from_env()
+    assert sync_drift_issue(hub, drift_body("aa", "1 key changed"), drifted=True) == "opened #13"
+    assert sync_drift_issue(hub, "In sync", drifted=False) == "closed #13"
+    assert fake.issues[5] == mine and fake.comments_on(5) == []
+
+
+def test_an_issue_github_opens_without_a_number_is_an_error_not_a_crash(fake: FakeGitHub) -> None:
+    fake.faults["POST /issues"] = JSONResponse({"title": "?"}, status_code=201)
+    with pytest.raises(GitHubError, match="POST /issues: the answer has no usable `number`"):
+        sync_drift_issue(GitHub.from_env(), drift_body("aa", "1 key changed"), drifted=True)
 
 
 def test_a_plan_comment_over_the_limit_is_cut_on_a_line_with_a_link() -> None:

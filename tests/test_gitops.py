@@ -7,8 +7,10 @@ with the environment Actions gives a step; the state survives only on its branch
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import session
+from reconciler import ghapi, ghplan, session
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
@@ -79,6 +82,10 @@ class Actions:
         self.mp.chdir(workspace)
         return workspace
 
+    @property
+    def seeded(self) -> tuple[str, ...]:
+        return ("--sandbox-seed", str(self.seed))
+
     def run(self, *argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
         out, err = self.capsys.readouterr()
@@ -136,6 +143,7 @@ class Actions:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     fake = FakeGitHub()
+    monkeypatch.setattr(ghapi, "BACKOFF", (0.0, 0.0))  # a gateway error is tried again, at once
     with serve(fake) as url:
         monkeypatch.setenv("GITHUB_API_URL", url)
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
@@ -237,6 +245,69 @@ def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
     assert code == 1 and "expired or deleted" in out
 
 
+HOSTILE_ANSWERS = {
+    "a page of HTML": ("GET /contents/", Response("<html>login</html>", media_type="text/html")),
+    "a 502 from a proxy": ("GET /commits/", Response("<html>Bad Gateway</html>", 502)),
+    "a file without its sha": ("GET /contents/", JSONResponse({"type": "file", "content": "e30="})),
+    "content that is not base64": (
+        "GET /contents/",
+        JSONResponse({"type": "file", "sha": "1", "encoding": "base64", "content": "e30"}),
+    ),
+    "pulls that are not objects": ("GET /commits/", JSONResponse(["1", "2"])),
+    "a pull without a head": (
+        "GET /commits/",
+        JSONResponse([{"number": 1, "merge_commit_sha": "m1", "merged_at": "t"}]),
+    ),
+    "an artifact without an id": (
+        "GET /actions/runs/",
+        JSONResponse({"artifacts": [{"name": "ehkeys-plan"}]}),
+    ),
+    "a redirect loop": (
+        "GET /actions/artifacts/",
+        RedirectResponse(f"/repos/{REPO}/actions/artifacts/1/zip"),
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_ANSWERS)
+def test_a_broken_github_api_is_a_message_and_nothing_is_sent(
+    actions: Actions, hub: FakeGitHub, answer: str
+) -> None:
+    text = manifest(k0=40)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    prefix, response = HOSTILE_ANSWERS[answer]
+    hub.faults[prefix] = response
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "ehkeys: error: GitHub API" in out and "internal error" not in out, out
+    assert actions.live() == before
+
+
+def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = Response(b"", 201)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 1 and "PUT /contents/keys/.ehkeys/sandbox/state.json: the answer has no" in out, out
+    assert "internal error" not in out
+
+
+def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ghplan, "MAX_PLAN", 1_000_000)
+    actions.plan_pr(1, "h1", manifest(k0=40))
+    artifact, bomb = next(iter(hub.artifacts.values())), io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("plan.json", b" " * 50_000_000)  # 50 MB in a 50 kB zip
+    artifact["zip"] = bomb.getvalue()
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "unpacks to over 1,000,000 bytes" in out and "plan again" in out
+
+    artifact["zip"] = b"PK" + bytes(2_000_000)  # a download that is too big is not read to its end
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "over 1,000,000 bytes" in out
+
+
 # --- state survives CI ------------------------------------------------------------------------
 
 
@@ -292,6 +363,46 @@ def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Action
     assert any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 
+def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_state(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    from reconciler import ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_someone_deletes_the_branch(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches.clear()
+        return pulled
+
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_deletes_the_branch)
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    assert {"analytics", "reports"} <= set(state["bindings"]), "the state went aside, not to the branch"
+    assert not any(".conflict-" in path for path in hub.branches["ehkeys-state"])
+
+
+def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.flaky["GET /contents/"] = 1  # GitHub's 502s come and go
+    hub.flaky["PUT /contents/"] = 1
+    assert actions.merge_and_apply(1, "m1", manifest(analytics=5))[0] == 0
+    assert (
+        "analytics" in json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])["bindings"]
+    )
+
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    hub.lost["PUT /contents/keys/.ehkeys/sandbox/state.json"] = 1  # written, but the answer was lost
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
+
+
 def test_a_state_branch_that_cannot_be_read_stops_the_run(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +411,21 @@ def test_a_state_branch_that_cannot_be_read_stops_the_run(
     code, out = actions.merge_and_apply(None, "x", manifest(k0=50))
     assert code == 1 and "HTTP 401" in out and "permissions" in out
     assert actions.live() == before
+
+
+def test_a_state_file_named_by_hand_is_kept_on_the_branch(actions: Actions, hub: FakeGitHub) -> None:
+    text, where = manifest(analytics=5), "keys/prod/account.json"
+    actions.plan_pr(1, "h1", text)
+    actions.hub.merge(1, "m1")
+    actions.checkout(text, "push", "m1", {"after": "m1"})
+    code, _, err = actions.run("github", "apply", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} to branch" in err, err
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][where])["bindings"]
+
+    actions.checkout(text, "schedule", "m1", {})  # a fresh checkout finds it where --state says
+    code, _, err = actions.run("github", "plan", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} from branch" in err
+    assert "No changes" in Path("ehkeys-out/plan.md").read_text()
 
 
 def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, hub: FakeGitHub) -> None:
