@@ -107,7 +107,10 @@ def apply_job(args: argparse.Namespace) -> int:
         try:
             code = _apply(args, folder, _reviewed(hub, pull, ctx, folder))
         except (NoReviewedPlan, StalePlan) as exc:
-            _post_fresh_plan(args, hub, number, str(exc))
+            try:
+                _post_fresh_plan(args, hub, number, str(exc))
+            except EhkeysError as also:  # the refusal is what the job must say first
+                print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
         except EhkeysError as exc:
             _on_pull(hub, number, f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n")

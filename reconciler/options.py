@@ -259,14 +259,23 @@ EXIT_CODES = {
         ("3", "apply: some changes failed, were skipped or are unverified"),
         ("1", "an error, a refusal or a usage error; `ehkeys github JOB --help` says which"),
     ],
-    "github plan": [("0", "planned"), ("1", "the plan has errors, or an error")],
+    "github plan": [
+        ("0", "planned"),
+        ("1", "the plan has errors, or an error"),
+        ("130", "interrupted (Ctrl-C); the state is still stored"),
+    ],
     "github comment": [("0", "posted or updated"), ("1", "no plan to post (one saying so is), or an error")],
     "github apply": [
         ("0", "the reviewed plan is applied"),
         ("3", "some changes failed, were skipped (moved since the review), or are unverified"),
         ("1", "no reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+        ("130", "interrupted (Ctrl-C); the state is still stored"),
     ],
-    "github drift": [("0", "checked; the issue is opened, edited or closed"), ("1", "the check failed")],
+    "github drift": [
+        ("0", "checked; the issue is opened, edited or closed"),
+        ("1", "the check failed"),
+        ("130", "interrupted (Ctrl-C); the state is still stored"),
+    ],
 }
 
 

@@ -27,6 +27,7 @@ from reconciler.sandbox import seed as seeds
 
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
 from .helpers import seed_data
+from .reliability_log import record
 
 MANIFEST = "keys/keys.yaml"
 
@@ -195,6 +196,12 @@ def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hu
     assert live["key-0"]["allocated_ammount"] == 10 and live["key-1"]["allocated_ammount"] == 30
     result = apply_comment(hub, 3)
     assert "key-0" in result and "skipped" in result and "used_ammount" in result
+    record(
+        "gitops",
+        "a key whose used_ammount moved between the PR review and the merge",
+        1,
+        "skipped and named with the value that moved; the rest applied",
+    )
 
 
 def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
@@ -211,6 +218,12 @@ def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
     fresh = apply_comment(hub, 2)
     assert "Nothing was applied" in fresh and "fresh plan" in fresh and "key-2" in fresh
     assert "Nothing was applied" in actions.summary()
+    record(
+        "gitops",
+        "two PRs planned on one main, merged one after the other",
+        1,
+        'the second sends nothing: "plan again", a fresh plan on its PR',
+    )
 
 
 def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: FakeGitHub) -> None:
@@ -218,6 +231,9 @@ def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: Fa
     code, out = actions.merge_and_apply(None, "direct", manifest(k0=99))
     assert code == 1 and "not merged from a pull request" in out
     assert actions.live() == before and "Nothing was applied" in actions.summary()
+    record(
+        "gitops", "a push to main without a pull request", 1, "nothing sent; fresh plan in the job summary"
+    )
 
 
 def test_a_plan_comment_for_an_earlier_commit_is_not_applied(actions: Actions, hub: FakeGitHub) -> None:
@@ -328,6 +344,12 @@ def test_state_survives_three_runs_on_its_branch(actions: Actions, hub: FakeGitH
 
     code, _ = actions.plan_pr(3, "h3", text)  # run 3: a fresh checkout still knows `weekly`
     assert code == 0 and "No changes" in plan_comment(hub, 3)
+    record(
+        "gitops",
+        "three CI runs in fresh checkouts, manifest under keys/, one with nothing to record",
+        1,
+        "state kept on ehkeys-state; the empty run writes nothing",
+    )
 
 
 def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: FakeGitHub) -> None:
@@ -341,6 +363,12 @@ def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: Fake
     assert "adopted by name" in comment
     assert actions.merge_and_apply(2, "m2", text + "prune: true\n")[0] == 0
     assert sorted(actions.live()) == ["analytics", "key-0", "key-1", "key-2"]
+    record(
+        "gitops",
+        "the state branch deleted, prune on",
+        1,
+        "keys adopted by name: nothing created twice, nothing deleted",
+    )
 
 
 def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Actions, hub: FakeGitHub) -> None:
