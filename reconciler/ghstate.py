@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import StateError
 from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound, pick
+from reconciler.statefiles import atomic_write
 
 BRANCH = "ehkeys-state"
 STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
@@ -155,9 +155,7 @@ def _decoded(answer: object, call: str) -> bytes:
 def _write(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".pulled")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
     except OSError as exc:
         raise StateError(f"{path}: cannot write the state pulled from the branch ({exc.strerror})") from exc
 

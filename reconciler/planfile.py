@@ -11,11 +11,8 @@ the saved plan are not part of it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from decimal import InvalidOperation
@@ -26,6 +23,7 @@ from reconciler.changes import Change
 from reconciler.errors import StalePlan, StateError, UsageError
 from reconciler.model import iso
 from reconciler.plan import Plan
+from reconciler.statefiles import atomic_write
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 3  # 3 added created_at and layout (what `ehkeys show` needs)
@@ -73,26 +71,10 @@ def save(plan: Plan, path: str, manifest_digest: str, created_at: int | None = N
     """Write the plan atomically (never half a plan) and return its digest."""
     data = encode(plan, manifest_digest, int(time.time()) if created_at is None else created_at)
     try:
-        write_atomically(Path(path), data)
+        atomic_write(Path(path), data, mode=0o644)  # no secrets; CI uploads it as an artifact
     except OSError as exc:
         raise StateError(f"{path}: cannot write the plan ({exc.strerror or exc})") from exc
     return _digest_of(data)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """A temporary file beside `path`, renamed over it: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # no secrets inside; CI uploads it as an artifact
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _digest_of(data: bytes) -> str:

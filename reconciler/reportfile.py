@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import planfile
 from reconciler.errors import StateError, UsageError
+from reconciler.statefiles import atomic_write
 
 
 class ReportFile:
@@ -32,7 +32,7 @@ class ReportFile:
         text = io.StringIO()
         render(text)
         try:
-            planfile.write_atomically(Path(self.path), text.getvalue().encode())
+            atomic_write(Path(self.path), text.getvalue(), mode=0o644)
         except OSError as exc:
             raise StateError(
                 f"--report-out {self.path}: cannot write the report ({exc.strerror or exc})"

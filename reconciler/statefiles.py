@@ -62,13 +62,17 @@ def probe_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
 
 
-def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-", suffix=".tmp")
+def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
+    """A temporary file beside `path`, fsynced and renamed over it: readers see the old file
+    or the new one, never half of one. `mode` for a file others read (mkstemp makes 0600)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
