@@ -118,3 +118,11 @@ def live_sandbox(tmp: Path, data: dict[str, Any] | None = None, *extra: str) -> 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def sandbox_state_dir(manifest: str | Path = "keys.yaml") -> Path:
+    """The folder holding the state ehkeys keeps for `manifest` run with --sandbox (relative to the cwd
+    when `manifest` is). New tests find state files through this, never by a literal path."""
+    manifest = Path(manifest)
+    base = manifest if manifest.is_dir() else manifest.parent
+    return base / ".ehkeys" / "sandbox"
