@@ -10,11 +10,11 @@ import argparse
 import re
 import sys
 
-from reconciler import planfile, render, reviewed, snapshots
+from reconciler import planfile, render, reviewed, snapshots, statelock
 from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
-from reconciler.commands import context, money_option, retry, step_summary
+from reconciler.commands import context, money_option, retry, state_path, step_summary
 from reconciler.errors import Refused, UsageError
 from reconciler.inventory import Inventory
 from reconciler.model import frozen_heap
@@ -34,6 +34,13 @@ STOPPED = (
 
 
 async def apply(args: argparse.Namespace) -> int:
+    """One apply at a time per state: the lock is taken before the state is read and the plan
+    made, and held until the last journal line is written (`statelock`)."""
+    with statelock.held(state_path(args, args.sandbox), args.lock_timeout):
+        return await _apply(args)
+
+
+async def _apply(args: argparse.Namespace) -> int:
     max_debit = money_option(args.max_debit, "--max-debit")  # a typo fails before any request
     expect_net = money_option(args.expect_net, "--expect-net")
     secrets = SecretsFile(args.secrets_out) if args.secrets_out else None

@@ -103,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--report-out", metavar="FILE", help="write the Markdown apply report here (not when refused)"
     )
+    _lock_option(p)
     p.set_defaults(handler=_command("apply_command"))
 
     p = sub.add_parser("import", help="print a manifest for existing keys (onboarding)")
@@ -128,6 +129,17 @@ def parser() -> argparse.ArgumentParser:
 
     _github_parsers(sub.add_parser("github", help="the GitOps jobs the composite action runs (in Actions)"))
     return parser
+
+
+def _lock_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="wait this long (30s, 2m) for another apply on the same state to finish "
+        "(default 0: refuse at once)",
+    )
 
 
 def _health_options(p: argparse.ArgumentParser) -> None:
@@ -180,6 +192,7 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )
+    _lock_option(a)
     _health_options(
         job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
     )
@@ -235,11 +248,15 @@ EXIT_CODES = {
     ],
     "apply": [
         ("0", "applied, or nothing to apply"),
-        ("3", "some changes failed, were skipped (changed since the saved plan), or are unverified"),
+        (
+            "3",
+            "some changes failed, were skipped (changed since the saved plan), or are unverified; "
+            "or another run created a key of the same name at the same time",
+        ),
         (
             "1",
-            "refused before sending (a money guard, a stale plan, a digest that differs, no approval), "
-            "an error, or a usage error",
+            "refused before sending (a money guard, a stale plan, a digest that differs, no approval, "
+            "another apply holding the state), an error, or a usage error",
         ),
         ("130", "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
     ],
@@ -311,5 +328,20 @@ def _decimal(text: str) -> Decimal:
         raise ValueError(text) from None
 
 
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def _seconds_of(text: str) -> float:
+    """`30s`, `2m`, `500ms`, `1h`, or a bare number of seconds."""
+    number = text.strip().lower().rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text.strip().lower()[len(number) :]
+    if unit not in DURATION_UNITS:
+        raise ValueError(text)
+    return float(number) * DURATION_UNITS[unit]
+
+
+_duration = _checked(
+    _seconds_of, lambda s: math.isfinite(s) and s >= 0, "a duration of 0 or more, like 30s, 2m or 0"
+)
 _days = _checked(_decimal, lambda d: d.is_finite() and d >= 0, "a number of days of 0 or more, like 14")
 _percent = _checked(_decimal, lambda d: d.is_finite() and d >= 0, "a percentage of 0 or more, like 90")

@@ -1,0 +1,205 @@
+"""Two applies at once: creates, toggles and deletes, in one folder (one state: the lock) and in
+two checkouts (two states, one account: adopt a key another run created, report duplicates)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from reconciler import statelock
+from reconciler.sandbox import Sandbox, seeds
+
+from .helpers import API_KEY, ROOT, live_sandbox, run_cli, sandbox_state_dir, seed_data
+from .reliability_log import record
+
+NEW = [f"New {i}" for i in range(5)]
+SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"]
+
+
+def manifest_text(creates: bool = True, disable: bool = True, delete: bool = True) -> str:
+    """Five new keys at 10 credits, key-0 disabled, key-1 deleted (each kind as asked)."""
+    keys: list[dict[str, Any]] = [
+        {"id": "k0", "name": "key-0", **({"is_active": False} if disable else {})},
+        {"id": "k1", "name": "key-1", **({"absent": True} if delete else {})},
+    ]
+    if creates:
+        keys += [{"id": f"new-{i}", "name": name, "allocated_ammount": 10} for i, name in enumerate(NEW)]
+    return yaml.safe_dump({"version": 1, "defaults": {"limit_type": "daily"}, "keys": keys})
+
+
+def new_keys(keys: list[dict[str, Any]]) -> list[str]:
+    return sorted(k["name"] for k in keys if k["name"] in NEW)
+
+
+# --- one folder, one state: the second apply is refused, or waits -------------------------------
+
+
+@contextmanager
+def lock_held_here(state_dir: Path) -> Iterator[None]:
+    """The apply lock, as another apply would hold it (this process; its pid in the file)."""
+    with statelock.held(state_dir / "state.json"):
+        yield
+
+
+def test_an_apply_on_a_locked_state_is_refused_at_once_and_sends_nothing(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    started = time.monotonic()
+    with lock_held_here(sandbox_state_dir()):
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
+        code_plan, _, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX[:-1])  # read-only: no lock
+    assert time.monotonic() - started < 5
+    assert code == 1 and "Applying" not in out
+    assert "another apply holds the state since 20" in err and f"pid {os.getpid()} (on " in err
+    assert "nothing was sent" in err and "--lock-timeout" in err
+    assert code_plan == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    assert new_keys(box.store.keys_of("u1")) == [] and box.store.account("u1")["balance"] == 1000
+    record(
+        "concurrency",
+        "apply on a state another apply holds (the lock)",
+        1,
+        "exit 1 at once naming the holder's pid and start; nothing sent; plan still runs",
+    )
+
+
+def test_lock_timeout_waits_for_the_other_apply_then_applies(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    release = threading.Event()
+
+    def hold() -> None:
+        with lock_held_here(sandbox_state_dir()):
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    threading.Timer(1.0, release.set).start()
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--lock-timeout", "20s")
+    holder.join()
+    assert "another apply holds the state since" in err and "waiting up to 20s" in err
+    assert code == 0 and "Apply complete: 7 applied." in out
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--lock-timeout", "0.3s")
+    assert code == 0  # free again: no wait, nothing left to do
+
+
+def test_lock_timeout_refuses_once_it_has_waited(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    started = time.monotonic()
+    with lock_held_here(sandbox_state_dir()):
+        code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--lock-timeout", "500ms")
+    assert code == 1 and "after waiting 0.5s" in err and 0.5 <= time.monotonic() - started < 5
+
+
+def test_a_killed_apply_leaves_no_stale_lock(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    hold = (
+        "import pathlib, sys, time; from reconciler import statelock\n"
+        "with statelock.held(pathlib.Path(sys.argv[1]) / 'state.json'):\n"
+        "    print('held', flush=True); time.sleep(60)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(sandbox_state_dir())], stdout=subprocess.PIPE, env=env
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
+    assert code == 1 and f"pid {holder.pid} (on " in err  # another process, named
+    holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the lock
+    holder.wait(10)
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
+    assert code == 0 and "Apply complete: 7 applied." in out
+    record("kill", "SIGKILL of an apply holding the state lock", 1, "the next apply takes the lock at once")
+
+
+def test_lock_timeout_takes_a_duration(capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "apply", "--help")
+    assert "--lock-timeout DURATION" in out and "(default 0: refuse at once)" in " ".join(out.split())
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", "--lock-timeout", "soon")
+    assert code == 1 and "expected a duration of 0 or more, like 30s, 2m or 0 (got 'soon')" in err
+    code, out, _ = run_cli(capsys, "github", "apply", "--help")
+    assert "--lock-timeout DURATION" in out
+
+
+def _apply_process(base: str, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ELECTRONHUB_API_KEY": API_KEY, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "reconciler", "apply", "keys.yaml", "--auto-approve", "--base-url", base]
+    return subprocess.Popen(
+        [*argv, *extra], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def _both(base: str, folders: list[Path], *extra: str) -> list[tuple[int, str]]:
+    """Two applies started at the same moment; each one's exit code and output."""
+    procs = [_apply_process(base, folder, *extra) for folder in folders]
+    done = [p.communicate(timeout=120) for p in procs]
+    return [(p.returncode, out.decode() + err.decode()) for p, (out, err) in zip(procs, done, strict=True)]
+
+
+def _account(base: str) -> tuple[Decimal, list[dict[str, Any]]]:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+        credits = Decimal(str(http.get("/user/me").json()["credits"]))
+        return credits, http.get("/auth/proxy").json()
+
+
+def _as_planned(credits: Decimal, keys: list[dict[str, Any]]) -> None:
+    """5 new keys, 50 credits debited, key-1's unused 8 refunded once, key-0 flipped once."""
+    assert new_keys(keys) == NEW
+    assert credits == Decimal(1000 - 50 + 8)
+    by_name = {k["name"]: k for k in keys}
+    assert by_name["key-0"]["is_active"] is False and "key-1" not in by_name
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("wait", [False, True], ids=["refused", "waits"])
+def test_two_applies_at_once_in_one_folder_create_toggle_and_delete_once(tmp_path: Path, wait: bool) -> None:
+    (tmp_path / "keys.yaml").write_text(manifest_text())
+    extra = ("--lock-timeout", "60s") if wait else ()
+    with live_sandbox(tmp_path, seed_data(2), "--latency-ms", "300") as base:
+        runs = _both(base, [tmp_path, tmp_path], *extra)
+        credits, keys = _account(base)
+    _as_planned(credits, keys)
+    codes = sorted(code for code, _ in runs)
+    applied = [out for code, out in runs if "Apply complete: 7 applied." in out]
+    assert len(applied) == 1, runs
+    other = next(out for out in (o for _, o in runs) if out not in applied)
+    if wait:  # the second waited, then found nothing left to do
+        assert codes == [0, 0] and "Nothing to apply." in other, runs
+    else:  # refused at once, unless it started only once the first was done
+        assert codes in ([0, 1], [0, 0]), runs
+        assert "another apply holds the state since" in other or "Nothing to apply." in other, runs
+    record(
+        "concurrency",
+        f"two applies at once in one folder (one state), {'--lock-timeout 60s' if wait else 'no wait'}: "
+        "5 creates, a disable, a delete, sandbox latency 300 ms",
+        7,
+        ("the second waits, then has nothing to do" if wait else "the second is refused, exit 1")
+        + "; 5 keys, 50 debited, refunded once, flipped once",
+    )
