@@ -6,6 +6,9 @@ a change its operations run in order, and the first that fails stops the rest. A
 wave one `GET /auth/proxy` shows where every key ended up: an answer lost after the service
 acted is confirmed there, a create whose answer was lost is found there (the one new key of
 that name), and nothing is ever sent twice blind. Per-kind rules live in `operations`.
+Another run on the same account (another checkout, no shared lock) is looked for in a list
+read right before the creates: a key it created since the plan is adopted, and two keys of
+one name after the wave are reported (`rivals`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 
-from reconciler import inventory, snapshots
+from reconciler import inventory, rivals, snapshots
 from reconciler.apierrors import RUN_ERRORS, ApiError, NotSent
 from reconciler.changes import DEBITS, REFUNDS, Change
 from reconciler.client import Client
@@ -38,7 +41,8 @@ class Sending:
     error: str = ""
     lost: bool = False  # the last operation may have been processed: only the list can tell
     never_sent: bool = False
-    skipped: int = 0  # toggles not sent: the key was already so
+    skipped: int = 0  # toggles not sent: the key was already so (and an adopted key's create)
+    adopted: bool = False  # its key was created since the plan by another run: not created again
 
     @property
     def unsent(self) -> int:
@@ -68,7 +72,8 @@ class Applier:
     ) -> Report:
         """`known`: the keys the plan was made against (a created key is one not among them)."""
         report = Report(balance_before=balance)
-        self.known = {k.fingerprint for k in known}
+        self.planned = frozenset(k.fingerprint for k in known)
+        self.known = set(self.planned)
         try:
             for order, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
                 if order == DEBITS and _a_refund_missed(report.results):
@@ -97,12 +102,15 @@ class Applier:
         return results
 
     async def _wave(self, wave: list[Change]) -> list[Result]:
-        if self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations):
-            self.latest = await self._listing()  # a toggle flips: read the key right before
+        toggles = self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations)
+        if toggles or any(rivals.created_name(c) for c in wave):
+            self.latest = await self._listing()  # a toggle flips, a create debits: read right before
         sent = await bounded(self._send, wave, self.parallelism)
         self.latest = await self._listing()
         self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
-        results = [self._finish(s) for s in sorted(sent, key=lambda s: s.target is None)]
+        twins = rivals.duplicates(wave, self.latest, self.planned) if self.latest else {}
+        ordered = sorted(sent, key=lambda s: s.target is None)
+        results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
         for result in results:
             self.on_result(result)
         return results
@@ -113,6 +121,10 @@ class Applier:
             if isinstance(op, Toggle) and not self._still_differs(sending.target, op):
                 sending.skipped += 1
                 continue  # someone else made it so meanwhile: a toggle now would undo it
+            if isinstance(op, Create) and self._adopt(sending):
+                if sending.never_sent:
+                    break
+                continue
             self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
             try:
                 sending.target = await op.send(self.client, sending.target)
@@ -129,6 +141,21 @@ class Applier:
                 self.on_created(change, sending.target)
         return sending
 
+    def _adopt(self, sending: Sending) -> bool:
+        """True when the create is not to be sent: a key of its name was created since the plan
+        by another run (adopted: the change's later steps go to it), or several were (an error)."""
+        name = rivals.created_name(sending.change)
+        taken = self.known | set(self.state.bindings.values())
+        found = rivals.adoptable(name, self.latest, taken) if name and self.latest else []
+        if len(found) > 1:
+            sending.error, sending.never_sent = rivals.too_many(str(name), found), True
+        elif found:
+            self.known.add(found[0].fingerprint)  # by this change only
+            sending.target, sending.adopted = found[0].proxy_key, True
+            sending.skipped += 1
+            self.on_created(sending.change, sending.target)
+        return bool(found)
+
     def _still_differs(self, target: ProxyKey | None, toggle: Toggle) -> bool:
         live = self.latest.get(target.fingerprint) if self.latest and target else None
         return live is None or live.is_active != toggle.to
@@ -139,13 +166,13 @@ class Applier:
         except ApiError:
             return None  # the wave's changes are then "sent, not verified"
 
-    def _finish(self, sending: Sending) -> Result:
+    def _finish(self, sending: Sending, duplicate: str) -> Result:
         verdict = verify(sending, self.latest, self.known, self.state.bindings)
         if verdict.created is not None and sending.target is None:
             self.known.add(verdict.created.fingerprint)  # adopted once, by one change only
             self.on_created(sending.change, verdict.created)  # adopted after a lost answer
         shown = verdict.key.display if verdict.key else ""
-        result = Result(sending.change, verdict.outcome, verdict.message, shown)
+        result = Result(sending.change, *_outcome(sending, verdict, duplicate), shown)
         snapshot = self._verified_snapshot(verdict)
         key = verdict.key or (sending.change.target if verdict.deleted else None)  # what to forget
         self._journal(sending.change, key, self._outcome_entry(result, verdict, snapshot))
@@ -200,6 +227,16 @@ class Applier:
             return await self.client.balance()
         except ApiError:
             return None
+
+
+def _outcome(sending: Sending, verdict: Verdict, duplicate: str) -> tuple[Outcome, str]:
+    """The verdict, said of an adopted key; a create that made a duplicate is no success."""
+    if duplicate and verdict.outcome is Outcome.APPLIED:
+        return Outcome.FAILED, duplicate
+    if not sending.adopted:
+        return verdict.outcome, verdict.message
+    adopted = rivals.ADOPTED.format(name=sending.change.name)
+    return verdict.outcome, "; ".join(m for m in (adopted, verdict.message) if m)
 
 
 def _a_refund_missed(results: Sequence[Result]) -> bool:

@@ -91,8 +91,13 @@ class Toggle(Operation):
         return {**(before or {}), "is_active": self.to}
 
     async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
+        """An answer of the other state means the key was so already: another run flipped it
+        since the list was read, and this toggle undid that. Flipped back once, it is as both
+        runs wanted."""
         assert target is not None
         status = await client.toggle(target)
+        if status is not self.to:
+            status = await client.toggle(target)
         if status is not self.to:
             raise ToggleMismatch(f"the toggle answered is_active={status}, not {self.to}")
         return target

@@ -3,12 +3,13 @@ two checkouts (two states, one account: adopt a key another run created, report 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +19,15 @@ import httpx
 import pytest
 import yaml
 
-from reconciler import statelock
+from reconciler import manifest, statelock
+from reconciler.applier import Applier
+from reconciler.client import Client, RetryPolicy
+from reconciler.outcomes import Report, Result
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.session import build_plan, desired
+from reconciler.state import State
 
-from .helpers import API_KEY, ROOT, live_sandbox, run_cli, sandbox_state_dir, seed_data
+from .helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data
 from .reliability_log import record
 
 NEW = [f"New {i}" for i in range(5)]
@@ -202,4 +208,179 @@ def test_two_applies_at_once_in_one_folder_create_toggle_and_delete_once(tmp_pat
         7,
         ("the second waits, then has nothing to do" if wait else "the second is refused, exit 1")
         + "; 5 keys, 50 debited, refunded once, flipped once",
+    )
+
+
+# --- two checkouts, two states, one account ------------------------------------------------------
+
+
+class Meeting:
+    """Holds every write of `path` until `expected` of them arrived from both runs (so both runs
+    read the account before either wrote), and every later list until they were answered."""
+
+    def __init__(self, path: str, expected: int) -> None:
+        self.path, self.expected = path, expected
+        self.arrived = self.answered = 0
+        self.all_arrived, self.all_answered = asyncio.Event(), asyncio.Event()
+
+
+class AtTheSameMoment(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, meeting: Meeting) -> None:
+        self.inner, self.meeting, self.wrote = inner, meeting, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        m = self.meeting
+        if request.url.path.endswith(m.path):
+            return await self._write(request)
+        if self.wrote and request.method == "GET" and request.url.path.endswith("/auth/proxy"):
+            await asyncio.wait_for(m.all_answered.wait(), 10)  # the list after the wave sees both
+        return await self.inner.handle_async_request(request)
+
+    async def _write(self, request: httpx.Request) -> httpx.Response:
+        m = self.meeting
+        self.wrote = True
+        if not m.all_arrived.is_set():
+            m.arrived += 1
+            if m.arrived >= m.expected:
+                m.all_arrived.set()
+            await asyncio.wait_for(m.all_arrived.wait(), 10)
+        answer = await self.inner.handle_async_request(request)
+        m.answered += 1
+        if m.answered >= m.expected:
+            m.all_answered.set()
+        return answer
+
+
+async def _apply(
+    folder: Path, transport: httpx.AsyncBaseTransport, meanwhile: Awaitable[object] | None = None
+) -> tuple[Report, list[Result]]:
+    """Plan and apply keys.yaml in `folder` with its own state, as `ehkeys apply` does;
+    `meanwhile` runs between the plan and the apply."""
+    loaded = manifest.load([str(folder / "keys.yaml")]).manifest
+    assert loaded is not None
+    results: list[Result] = []
+    retry = RetryPolicy(attempts=1)
+    async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
+        state = State(folder / ".ehkeys" / "state.json")
+        plan, account = await build_plan(client, desired(loaded, []), state)
+        if meanwhile is not None:
+            await meanwhile
+        report = await Applier(client, state, results.append).run(
+            plan.to_apply, account.keys, plan.balance_before
+        )
+    return report, results
+
+
+def _checkouts(tmp: Path, text: str) -> list[Path]:
+    folders = [tmp / "a", tmp / "b"]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "keys.yaml").write_text(text)
+    return folders
+
+
+def test_a_key_created_since_the_plan_by_another_checkout_is_adopted_not_created_again(
+    tmp_path: Path,
+) -> None:
+    box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    a, b = _checkouts(tmp_path, manifest_text(disable=False, delete=False))
+
+    other: list[Report] = []
+
+    async def a_whole() -> None:  # started only once b's plan is made
+        other.append((await _apply(a, box.transport()))[0])
+
+    report, results = asyncio.run(_apply(b, box.transport(), meanwhile=a_whole()))
+    assert other[0].exit_code == 0 and report.exit_code == 0
+    assert sorted(r.message for r in results if r.change.address.startswith("new-")) == sorted(
+        f"adopted {name}, created since the plan by another run" for name in NEW
+    )
+    assert new_keys(box.store.keys_of("u1")) == NEW  # not ten
+    assert box.store.account("u1")["balance"] == Decimal(950)  # debited once
+    again, results = asyncio.run(_apply(b, box.transport()))  # b's state recorded the bindings
+    assert again.exit_code == 0 and results == []
+    record(
+        "concurrency",
+        "two checkouts (two states): 5 keys created by one after the other planned them",
+        5,
+        "adopted from the list before the create wave, bound in the state; 5 keys, 50 debited",
+    )
+
+
+def test_keys_both_checkouts_created_at_the_same_moment_are_reported_never_silent(
+    tmp_path: Path,
+) -> None:
+    box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    a, b = _checkouts(tmp_path, manifest_text(disable=False, delete=False))
+    meeting = Meeting("/auth/proxy/create", expected=10)
+
+    async def both() -> list[tuple[Report, list[Result]]]:
+        runs = [_apply(folder, AtTheSameMoment(box.transport(), meeting)) for folder in (a, b)]
+        return list(await asyncio.gather(*runs))
+
+    runs = asyncio.run(both())
+    live = box.store.keys_of("u1")
+    assert len(new_keys(live)) == 10  # both read the account before either created: no lock can help
+    for report, results in runs:
+        assert report.exit_code == 3
+        for result in (r for r in results if r.change.address.startswith("new-")):
+            twins = sorted(f"ek-proxy-…{k['key'][-4:]}" for k in live if k["name"] == result.change.name)
+            assert f"2 live keys are named {result.change.name!r} ({twins[0]}, {twins[1]})" in result.message
+            assert "another run created one at the same time" in result.message
+    record(
+        "concurrency",
+        "two checkouts (two states): 5 creates, both read the account before either created",
+        10,
+        "both runs exit 3 naming both keys of each name (redacted); never a silent duplicate",
+    )
+
+
+@pytest.mark.parametrize("kind", ["disable", "delete"])
+def test_two_checkouts_toggle_once_and_delete_once_at_the_same_moment(tmp_path: Path, kind: str) -> None:
+    box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    text = manifest_text(creates=False, disable=kind == "disable", delete=kind == "delete")
+    a, b = _checkouts(tmp_path, text)
+    path = "/auth/proxy/toggle" if kind == "disable" else "/auth/proxy/remove"
+    meeting = Meeting(path, expected=2)
+
+    async def both() -> list[tuple[Report, list[Result]]]:
+        runs = [_apply(folder, AtTheSameMoment(box.transport(), meeting)) for folder in (a, b)]
+        return list(await asyncio.gather(*runs))
+
+    runs = asyncio.run(both())
+    assert [report.exit_code for report, _ in runs] == [0, 0]
+    if kind == "disable":
+        assert box.store.key(key_value(0))["is_active"] is False  # flipped once, not back
+    else:
+        assert box.store.key(key_value(1)) is None
+        assert box.store.account("u1")["balance"] == Decimal(1008)  # refunded once
+    record(
+        "concurrency",
+        f"two checkouts (two states) {'disabling' if kind == 'disable' else 'deleting'} one key at the same moment",
+        2,
+        "both exit 0; the key flipped once" if kind == "disable" else "both exit 0; refunded once",
+    )
+
+
+@pytest.mark.heavy
+def test_two_checkouts_applying_at_the_same_moment_never_duplicate_silently(tmp_path: Path) -> None:
+    folders = _checkouts(tmp_path, manifest_text())
+    with live_sandbox(tmp_path, seed_data(2), "--latency-ms", "300") as base:
+        runs = _both(base, folders)
+        credits, keys = _account(base)
+    names = [k["name"] for k in keys if k["name"] in NEW]
+    by_name = {k["name"]: k for k in keys}
+    assert by_name["key-0"]["is_active"] is False and "key-1" not in by_name  # flipped once, deleted
+    if len(names) == len(NEW):  # the list before the create wave saw the other run's keys: adopted
+        assert [code for code, _ in runs] == [0, 0] and credits == Decimal(1000 - 50 + 8), runs
+    else:  # both read the account before either created: each run names every pair, exit 3
+        assert sorted(names) == sorted(NEW * 2) and credits == Decimal(1000 - 100 + 8)
+        for code, out in runs:
+            assert code == 3 and all(f"2 live keys are named {name!r}" in out for name in NEW), out
+    record(
+        "concurrency",
+        "two checkouts applying 5 creates, a disable, a delete at the same moment (latency 300 ms)",
+        7,
+        "flipped once, refunded once; the creates adopted (5 keys, 50 debited), or every duplicate "
+        "reported by both runs, exit 3",
     )
