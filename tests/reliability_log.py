@@ -34,7 +34,7 @@ def write() -> None:
         "Written by the test suite (`EHKEYS_WRITE_RELIABILITY=1 python -m pytest`); each row is one",
         "test in `tests/test_reliability.py`, `test_state.py`, `test_manifest.py`, `test_fuzz.py`,",
         "`test_secrets.py`, `test_client.py`, `test_interrupt.py`, `test_cli_usage.py`, `test_lifecycle.py`, `test_gitops.py`",
-        "or `test_cli_plan.py`, with the",
+        "`test_concurrent_applies.py` or `test_cli_plan.py`, with the",
         "number of cases it ran and what it found. Every row passed when this file was written.",
         "The heavy rows (300-key fault apply, SIGKILL, concurrent applies) run in the default",
         "suite too: together they take under a minute on the 2-core machine.",

@@ -205,9 +205,10 @@ def test_two_applies_at_once_leave_exact_credits(tmp_path: Path) -> None:
     assert all(k["allocated_ammount"] == 17 for k in keys if k["key"].startswith("ek-proxy-test"))
     record(
         "concurrency",
-        "two applies of the same manifest at once",
+        f"two checkouts (two states) raising the same {n} existing keys at once: updates only "
+        "(creates, toggles, deletes, one shared state: the other concurrency rows)",
         n,
-        "both exit 0; balance exact; every key as the manifest",
+        "both exit 0; each raise debited once; every key as the manifest",
     )
 
 
