@@ -307,6 +307,23 @@ def test_a_key_created_since_the_plan_by_another_checkout_is_adopted_not_created
     )
 
 
+def test_two_keys_of_one_name_created_since_the_plan_are_never_guessed_between(tmp_path: Path) -> None:
+    box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    (b,) = _checkouts(tmp_path, manifest_text(disable=False, delete=False))[1:]
+
+    async def two_other_runs() -> None:  # each created "New 0" after b's plan
+        async with Client(API_KEY, "http://127.0.0.1/v1", transport=box.transport()) as client:
+            for _ in range(2):
+                await client.create({"name": "New 0", "allocated_ammount": 10, "expires_at": -1})
+
+    report, results = asyncio.run(_apply(b, box.transport(), meanwhile=two_other_runs()))
+    first = next(r for r in results if r.change.address == "new-0")
+    assert report.exit_code == 3 and "2 keys named 'New 0' were created since the plan" in first.message
+    assert "not created a third time" in first.message
+    assert new_keys(box.store.keys_of("u1")).count("New 0") == 2  # no third
+    assert not any(r.message.startswith("adopted") for r in results)  # never a guess
+
+
 def test_keys_both_checkouts_created_at_the_same_moment_are_reported_never_silent(
     tmp_path: Path,
 ) -> None:
