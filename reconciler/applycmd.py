@@ -118,6 +118,7 @@ def _saved(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], list[Re
         if not saved.holds(change):
             continue  # not part of the saved plan
         if saved.unmoved(change):
+            saved.check_shown(change)  # Refused: never send what the plan does not show
             chosen.append(change)
         else:
             skipped.append(_skip(change, saved, "its live state moved"))
