@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import planfile
+from reconciler import planfile, reviewed
+from reconciler.outcomes import Outcome, Report, Result
 from reconciler.plan import Plan
 from reconciler.sandbox import Sandbox, seeds
 
@@ -185,3 +186,20 @@ def test_a_shown_key_or_credit_that_is_not_what_apply_would_do_is_refused_before
     code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", str(path))
     assert code == 1 and message in err and "nothing was sent" in err, err
     assert balance() == 1000
+
+
+# --- reviewed vs charged -----------------------------------------------------------------------
+
+
+def test_the_review_names_every_key_applied_that_the_plan_did_not_show(workdir: Path, capsys: Any) -> None:
+    save(capsys, "shown.json", "--target", "key-1")
+    save(capsys, "whole.json")
+    shown, whole = planfile.load("shown.json"), planfile.load("whole.json")
+    report = Report(results=[Result(c, Outcome.APPLIED) for c in whole.plan.to_apply])
+    lines = reviewed.compare(shown, report).lines()
+    assert lines[0] == "Charged net +4.00, not the reviewed -4.00 (+8.00), because of:"
+    assert (
+        lines[1]
+        == "  key-0 (ek-proxy-…part): reviewed +0.00, charged +8.00: applied, but the reviewed plan does not show it"
+    )
+    assert len(lines) == 3
