@@ -28,6 +28,7 @@ from reconciler.sandbox import seed as seeds
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
 from .helpers import seed_data
 from .reliability_log import record
+from .test_saved_plan_parts import put_together
 
 MANIFEST = "keys/keys.yaml"
 
@@ -259,6 +260,33 @@ def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
     next(iter(hub.artifacts.values()))["expired"] = True
     code, out = actions.merge_and_apply(8, "m8", manifest(k0=11))
     assert code == 1 and "expired or deleted" in out
+
+
+def test_a_plan_that_shows_one_thing_and_applies_another_is_refused(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A PR's workflow can upload any plan.json: here the shown part of `plan --target k0` with
+    the changes of the whole plan, which also deletes key-1; the comment shows its digest."""
+    text = manifest(k0=15).replace("  name: key-1\n", "  name: key-1\n  absent: true\n")
+    actions.plan_pr(9, "h9", text)
+    assert (
+        actions.run(
+            "github", "plan", MANIFEST, "--sandbox", *actions.seeded, "--target", "k0", "--dir", "shown"
+        )[0]
+        == 0
+    )
+    forged = put_together(Path("shown/plan.json"), Path("ehkeys-out/plan.json"))
+    Path("ehkeys-out/plan.json").write_bytes(forged)
+    Path("ehkeys-out/plan.md").write_bytes(Path("shown/plan.md").read_bytes())
+    artifact = next(iter(hub.artifacts.values()))
+    artifact["zip"] = hub.artifacts.pop(hub.upload("x", "ehkeys-plan", {"plan.json": forged}))["zip"]
+    assert actions.run("github", "comment")[0] == 0
+    assert "0 to delete" in plan_comment(hub, 9) and ghplan.digest(forged) in plan_comment(hub, 9)
+    before = actions.live()
+    code, out = actions.merge_and_apply(9, "m9", text)
+    assert code == 1 and "k1 would be applied (delete) but the shown plan does not list it" in out, out
+    assert actions.live() == before and "key-1" in before
+    assert "ehkeys apply stopped" in apply_comment(hub, 9) and "k1 would be applied" in apply_comment(hub, 9)
 
 
 HOSTILE_ANSWERS = {
