@@ -15,7 +15,7 @@ from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, step_summary
-from reconciler.errors import Refused, UsageError
+from reconciler.errors import Refused, StateError, UsageError
 from reconciler.inventory import Inventory
 from reconciler.model import frozen_heap
 from reconciler.outcomes import Outcome, Report, Result
@@ -52,6 +52,7 @@ async def apply(args: argparse.Namespace) -> int:
             snapshot_in_sync(state, plan, account)
             if not chosen and not skipped:
                 state.flush()
+                fold_journal(state)
                 return _nothing(plan, saved, report_out)
             _approve(args)
             print("\nApplying:")
@@ -68,7 +69,20 @@ async def apply(args: argparse.Namespace) -> int:
                 print(STOPPED, file=sys.stderr, flush=True)
                 raise
     _hand_over(report, args)
+    if report.state_error is None:
+        fold_journal(state)
     return _finish(report, skipped, plan, saved, report_out)
+
+
+def fold_journal(state: State) -> None:
+    """Once an apply finished, its journal folded into the state file (`State.compact`): it
+    keeps only the writes whose outcome never came, so it does not grow with every apply."""
+    if not state.journal_path.exists():
+        return
+    try:
+        state.compact()
+    except StateError as exc:  # nothing is lost: the journal still holds every record
+        print(f"ehkeys: warning: {exc}", file=sys.stderr)
 
 
 def snapshot_in_sync(state: State, plan: Plan, account: Inventory) -> None:
