@@ -203,3 +203,20 @@ def test_the_review_names_every_key_applied_that_the_plan_did_not_show(workdir: 
         == "  key-0 (ek-proxy-…part): reviewed +0.00, charged +8.00: applied, but the reviewed plan does not show it"
     )
     assert len(lines) == 3
+
+
+def test_a_key_sent_that_the_plan_did_not_show_is_named_even_when_the_net_matches(
+    workdir: Path, capsys: Any
+) -> None:
+    save(capsys, "shown.json", "--target", "key-1")
+    save(capsys, "whole.json")
+    shown, whole = planfile.load("shown.json"), planfile.load("whole.json")
+    key_0, key_1 = (next(c for c in whole.plan.changes if c.name == n) for n in ("key-0", "key-1"))
+    report = Report(results=[Result(key_1, Outcome.APPLIED), Result(key_0, Outcome.UNVERIFIED)])
+    review = reviewed.compare(shown, report)
+    assert not review.as_reviewed
+    assert review.lines()[:2] == [
+        "Charged net -4.00, the reviewed net, but not key by key, because of:",
+        "  key-0 (ek-proxy-…part): reviewed +0.00, charged +0.00: sent, not verified, "
+        "but the reviewed plan does not show it",
+    ]
