@@ -15,7 +15,7 @@ from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, state_path, step_summary
-from reconciler.errors import Refused, UsageError
+from reconciler.errors import Refused, StateError, UsageError
 from reconciler.inventory import Inventory
 from reconciler.model import frozen_heap
 from reconciler.outcomes import Outcome, Report, Result
@@ -59,6 +59,7 @@ async def _apply(args: argparse.Namespace) -> int:
             snapshot_in_sync(state, plan, account)
             if not chosen and not skipped:
                 state.flush()
+                fold_journal(state)
                 return _nothing(plan, saved, report_out)
             _approve(args)
             print("\nApplying:")
@@ -75,7 +76,20 @@ async def _apply(args: argparse.Namespace) -> int:
                 print(STOPPED, file=sys.stderr, flush=True)
                 raise
     _hand_over(report, args)
+    if report.state_error is None:
+        fold_journal(state)
     return _finish(report, skipped, plan, saved, report_out)
+
+
+def fold_journal(state: State) -> None:
+    """Once an apply finished, its journal folded into the state file (`State.compact`): it
+    keeps only the writes whose outcome never came, so it does not grow with every apply."""
+    if not state.journal_path.exists():
+        return
+    try:
+        state.compact()
+    except StateError as exc:  # nothing is lost: the journal still holds every record
+        print(f"ehkeys: warning: {exc}", file=sys.stderr)
 
 
 def snapshot_in_sync(state: State, plan: Plan, account: Inventory) -> None:
@@ -125,6 +139,7 @@ def _saved(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], list[Re
         if not saved.holds(change):
             continue  # not part of the saved plan
         if saved.unmoved(change):
+            saved.check_shown(change)  # Refused: never send what the plan does not show
             chosen.append(change)
         else:
             skipped.append(_skip(change, saved, "its live state moved"))

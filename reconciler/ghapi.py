@@ -21,7 +21,7 @@ from reconciler.model import scrub
 PAGE = 100
 MAX_PAGES = 50
 BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered 502-504
-REPEATABLE = ("GET", "PUT", "PATCH")  # a PUT of contents is conditional on its sha; a PATCH is whole
+REPEATABLE = ("GET", "PUT", "PATCH", "DELETE")  # contents PUT/DELETE are conditional on the sha
 
 
 class GitHubError(EhkeysError):

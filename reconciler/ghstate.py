@@ -7,12 +7,15 @@ use). Pull before planning; push after applying: only files whose content change
 written, each against the `sha` it was read at, so a run with nothing to record writes
 nothing, and a concurrent writer is a Conflict, never an overwrite. What could not be
 pushed is kept on the branch beside it (`state.json.conflict-RUN`), so nothing is lost.
+A journal that compacting emptied or removed is deleted from the branch too (against its
+`sha`): left there, it would be pulled back and replay its settled writes as pending.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -20,9 +23,12 @@ from reconciler.errors import StateError
 from reconciler.ghapi import Conflict, GitHub, GitHubError, NotFound, pick
 from reconciler.statefiles import atomic_write
 
+log = logging.getLogger("ehkeys")
+
 BRANCH = "ehkeys-state"
 STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
 FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
+FOLDED = ("journal.jsonl",)  # gone (or empty) here means nothing left to replay: compact() removed it
 README = (
     "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
     "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"
@@ -62,16 +68,32 @@ class StateBranch:
         return pulled
 
     def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
-        """Write each file that changed since `pull`; returns the remote paths written."""
+        """Write each file that changed since `pull`, and delete a pulled journal that is gone
+        or empty here (compacted away); returns the remote paths written or deleted."""
         written = []
         for local, remote in _paths(state_path, self.root, names):
             data = local.read_bytes() if local.is_file() else None
             sha, before = self.read.get(remote, ("", b""))
-            if data is None or (data == before and remote in self.read):
-                continue
-            self._put_or_keep(remote, data, sha, run)
-            written.append(remote)
+            if not data and local.name in FOLDED:
+                if remote in self.read and self._delete(remote, sha):
+                    written.append(f"{remote} (deleted)")
+            elif data is not None and (data != before or remote not in self.read):
+                self._put_or_keep(remote, data, sha, run)
+                written.append(remote)
         return written
+
+    def _delete(self, remote: str, sha: str) -> bool:
+        """Delete the file read at `sha`; a file written since (another run's) is kept."""
+        body = {"message": f"ehkeys: {remote} folded into the state", "sha": sha, "branch": self.branch}
+        try:
+            self.hub.call("DELETE", f"/contents/{remote}", json=body)
+        except NotFound:
+            pass  # gone already (a lost answer, tried again), or the branch with it
+        except Conflict:
+            log.warning("%s:%s changed since it was read (another run?): kept", self.branch, remote)
+            return False
+        self.read.pop(remote, None)
+        return True
 
     def _get(self, remote: str) -> tuple[str, bytes] | None:
         try:

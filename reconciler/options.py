@@ -260,7 +260,10 @@ EXIT_CODES = {
         ),
         ("130", "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
     ],
-    "show": [("0", "the saved plan is shown"), ("1", "the file cannot be read or is not a saved plan")],
+    "show": [
+        ("0", "the saved plan is shown"),
+        ("1", "the file cannot be read, is not a saved plan, or would apply what it does not show"),
+    ],
     "import": [("0", "the manifest is printed"), ("1", "an error, or a usage error"), ("130", "interrupted")],
     "reveal": [
         ("0", "the values are shown or written"),

@@ -19,11 +19,13 @@ from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from reconciler import planagree
 from reconciler.changes import Change
-from reconciler.errors import StalePlan, StateError, UsageError
+from reconciler.errors import Refused, StalePlan, StateError, UsageError
 from reconciler.model import iso
 from reconciler.plan import Plan
 from reconciler.statefiles import atomic_write
+from reconciler.view import money, printable
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 3  # 3 added created_at and layout (what `ehkeys show` needs)
@@ -103,6 +105,17 @@ class SavedPlan:
         saved: Any = self.changes.get(change.address)
         return bool(saved == _canon(change.saved()))
 
+    def check_shown(self, change: Change) -> None:
+        """Refuse a change to send whose key or credit is not the one the plan shows: the file
+        was put together by hand (its live values and its shown part disagree)."""
+        shown = self.reviewed(change.address)
+        if change.key != shown.key or change.credit != shown.credit:
+            raise Refused(
+                f"{self.path}: {printable(change.address)} would be applied to {change.key} for "
+                f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
+                f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
+            )
+
     def reviewed(self, address: str) -> Change:
         """The change as the saved plan showed it."""
         return next(c for c in self.plan.changes if c.address == address)
@@ -140,6 +153,7 @@ def load(path: str) -> SavedPlan:
         raise StateError(f"{path}: not a complete saved plan ({type(exc).__name__}: {exc})") from exc
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
+    planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
     return saved
 
 

@@ -261,7 +261,7 @@ def _md_review(review: Review, w: Callable[[str], Any]) -> None:
     for difference in review.differences:
         c, why = difference.change, escape(difference.why).replace("-&gt;", "→")
         w(
-            f"- {_md_key(c)}: reviewed {money(c.credit.net, sign=True)}, charged "
+            f"- {_md_key(c)}: reviewed {money(difference.reviewed, sign=True)}, charged "
             f"{money(difference.charged, sign=True)}: {why}\n"
         )
     w(("\n" if review.differences else "") + f"{escape(review.balance)}\n")

@@ -19,6 +19,9 @@ from reconciler.outcomes import Outcome, Report, Result
 from reconciler.planfile import SavedPlan
 from reconciler.view import money, printable, show
 
+UNSHOWN = "but the reviewed plan does not show it"
+TRIED = (Outcome.APPLIED, Outcome.UNVERIFIED, Outcome.FAILED)  # something was, or may have been, sent
+
 
 def what_moved(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
     """The live values that moved since the plan, as `used_ammount 2.00 -> 3.50`, or ''."""
@@ -38,9 +41,10 @@ def _value(name: str, value: Any) -> str:
 
 @dataclass(frozen=True)
 class Difference:
-    """One reviewed key whose charge is not what the plan said, and why."""
+    """One key whose charge is not what the reviewed plan said (or that it did not show), and why."""
 
-    change: Change  # as reviewed
+    change: Change  # as reviewed; as applied for a key the reviewed plan did not show
+    reviewed: Decimal
     charged: Decimal
     why: str
 
@@ -48,7 +52,7 @@ class Difference:
         c = self.change
         key = c.key if c.target else "a new key"
         return (
-            f"{printable(c.name)} ({key}): reviewed {money(c.credit.net, sign=True)}, "
+            f"{printable(c.name)} ({key}): reviewed {money(self.reviewed, sign=True)}, "
             f"charged {money(self.charged, sign=True)}: {printable(self.why)}"
         )
 
@@ -62,13 +66,15 @@ class Review:
 
     @property
     def as_reviewed(self) -> bool:
-        return self.charged == self.reviewed
+        return self.charged == self.reviewed and not self.differences
 
     @property
     def headline(self) -> str:
         charged = f"Charged net {money(self.charged, sign=True)}"
         if self.as_reviewed:
             return f"{charged}, as reviewed."
+        if self.charged == self.reviewed:
+            return f"{charged}, the reviewed net, but not key by key, because of:"
         gap = money(self.charged - self.reviewed, sign=True)
         return f"{charged}, not the reviewed {money(self.reviewed, sign=True)} ({gap}), because of:"
 
@@ -89,17 +95,39 @@ class Review:
 
 
 def compare(saved: SavedPlan, report: Report) -> Review:
-    """The saved plan's net against what this apply charged, key by key."""
-    results: dict[str, Result] = {}
-    for result in report.results:
-        results.setdefault(result.change.address, result)  # the first: a skip before an error
-    differences = []
-    for change in saved.plan.changes:
-        found = results.get(change.address)
-        if _charged(found) != change.credit.net:
-            differences.append(Difference(change, _charged(found), _why(found)))
+    """The saved plan's net against what this apply charged, key by key: every reviewed key
+    charged otherwise, and every key changed that the reviewed plan did not show, so that a
+    net other than the reviewed one always names the keys that make the gap."""
+    by_key = _by_key(report.results)
+    differences = [d for c in saved.plan.changes if (d := _reviewed_key(c, by_key.pop(c.address, [])))]
+    differences += [_unshown(results) for results in by_key.values() if _tried(results)]
     charged = sum((_charged(r) for r in report.results), ZERO)
     return Review(saved.plan.net, charged, report.moved, tuple(differences))
+
+
+def _by_key(results: list[Result]) -> dict[str, list[Result]]:
+    """Each key's results, in order (a skip before an error)."""
+    found: dict[str, list[Result]] = {}
+    for result in results:
+        found.setdefault(result.change.address, []).append(result)
+    return found
+
+
+def _reviewed_key(change: Change, results: list[Result]) -> Difference | None:
+    charged = sum((_charged(r) for r in results), ZERO)
+    if charged == change.credit.net:
+        return None
+    return Difference(change, change.credit.net, charged, _why(results[0] if results else None))
+
+
+def _unshown(results: list[Result]) -> Difference:
+    charged = sum((_charged(r) for r in results), ZERO)
+    return Difference(results[0].change, ZERO, charged, f"{results[0].outcome.value}, {UNSHOWN}")
+
+
+def _tried(results: list[Result]) -> bool:
+    """Something was (or may have been) sent for the key, or it was charged."""
+    return any(_charged(r) or (r.change.action.changes_something and r.outcome in TRIED) for r in results)
 
 
 def _charged(result: Result | None) -> Decimal:

@@ -100,7 +100,7 @@ class FakeGitHub:
             Route(base + "/commits/{sha}/pulls", self.commit_pulls),
             Route(base + "/actions/runs/{run}/artifacts", self.run_artifacts),
             Route(base + "/actions/artifacts/{id:int}/zip", self.artifact_zip),
-            Route(base + "/contents/{path:path}", self.contents, methods=["GET", "PUT"]),
+            Route(base + "/contents/{path:path}", self.contents, methods=["GET", "PUT", "DELETE"]),
             Route(base + "/git/blobs/{sha}", self.blob),
             Route(base + "/git/trees", self.git_object, methods=["POST"]),
             Route(base + "/git/commits", self.git_object, methods=["POST"]),
@@ -220,6 +220,8 @@ class FakeGitHub:
                     "content": base64.b64encode(data).decode() if inline else "",
                 }
             )
+        if request.method == "DELETE":
+            return await self._delete(path, await request.json())
         return await self._put(path, await request.json())
 
     async def _put(self, path: str, body: dict[str, Any]) -> Response:
@@ -233,6 +235,20 @@ class FakeGitHub:
             return JSONResponse({"message": "sha given for a new file"}, status_code=422)
         files[path] = base64.b64decode(body["content"])
         return JSONResponse({"content": {"path": path, "sha": _sha(files[path])}}, status_code=201)
+
+    async def _delete(self, path: str, body: dict[str, Any]) -> Response:
+        """DELETE /repos/{owner}/{repo}/contents/{path}: `message` and `sha` required, `branch`
+        optional (the default branch); a `sha` that is not the file's is 409, as GitHub answers."""
+        missing = [name for name in ("message", "sha") if not isinstance(body.get(name), str)]
+        if missing:
+            return JSONResponse({"message": f"Invalid request.\n\n{missing[0]!r} wasn't supplied."}, 422)
+        files = self.branches.get(body.get("branch", "main"))
+        if files is None or path not in files:
+            return _missing()
+        if body["sha"] != _sha(files[path]):
+            return JSONResponse({"message": f"{path} does not match {body['sha']}"}, status_code=409)
+        del files[path]
+        return JSONResponse({"content": None, "commit": {"sha": "commit-delete", "message": body["message"]}})
 
     async def blob(self, request: Request) -> Response:
         for files in self.branches.values():

@@ -20,14 +20,15 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import ghapi, ghplan, session
+from reconciler import ghapi, ghplan, operations, session
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
-from .helpers import seed_data
+from .helpers import API_KEY, seed_data
 from .reliability_log import record
+from .test_saved_plan_parts import put_together
 
 MANIFEST = "keys/keys.yaml"
 
@@ -261,6 +262,33 @@ def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
     assert code == 1 and "expired or deleted" in out
 
 
+def test_a_plan_that_shows_one_thing_and_applies_another_is_refused(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A PR's workflow can upload any plan.json: here the shown part of `plan --target k0` with
+    the changes of the whole plan, which also deletes key-1; the comment shows its digest."""
+    text = manifest(k0=15).replace("  name: key-1\n", "  name: key-1\n  absent: true\n")
+    actions.plan_pr(9, "h9", text)
+    assert (
+        actions.run(
+            "github", "plan", MANIFEST, "--sandbox", *actions.seeded, "--target", "k0", "--dir", "shown"
+        )[0]
+        == 0
+    )
+    forged = put_together(Path("shown/plan.json"), Path("ehkeys-out/plan.json"))
+    Path("ehkeys-out/plan.json").write_bytes(forged)
+    Path("ehkeys-out/plan.md").write_bytes(Path("shown/plan.md").read_bytes())
+    artifact = next(iter(hub.artifacts.values()))
+    artifact["zip"] = hub.artifacts.pop(hub.upload("x", "ehkeys-plan", {"plan.json": forged}))["zip"]
+    assert actions.run("github", "comment")[0] == 0
+    assert "0 to delete" in plan_comment(hub, 9) and ghplan.digest(forged) in plan_comment(hub, 9)
+    before = actions.live()
+    code, out = actions.merge_and_apply(9, "m9", text)
+    assert code == 1 and "k1 would be applied (delete) but the shown plan does not list it" in out, out
+    assert actions.live() == before and "key-1" in before
+    assert "ehkeys apply stopped" in apply_comment(hub, 9) and "k1 would be applied" in apply_comment(hub, 9)
+
+
 HOSTILE_ANSWERS = {
     "a page of HTML": ("GET /contents/", Response("<html>login</html>", media_type="text/html")),
     "a 502 from a proxy": ("GET /commits/", Response("<html>Bad Gateway</html>", 502)),
@@ -350,6 +378,70 @@ def test_state_survives_three_runs_on_its_branch(actions: Actions, hub: FakeGitH
         1,
         "state kept on ehkeys-state; the empty run writes nothing",
     )
+
+
+def test_a_journal_compacted_away_leaves_the_branch_and_the_plan_converges(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """Run 1 is cut off after sending key-0's update (the account key revoked meanwhile): the
+    branch keeps a journal with that write pending. Run 2 sends it again and compacts the
+    journal away; the branch copy goes too, so run 3 has nothing pending and nothing to do."""
+    journal = "keys/.ehkeys/sandbox/journal.jsonl"
+    text = manifest(k0=15)
+    original = operations.Update.send
+
+    async def revoked_before_key_0(self: operations.Update, client: Any, target: Any) -> Any:
+        if self.body["name"] == "key-0":
+            actions.sql("UPDATE accounts SET api_key = 'ek-revoked' WHERE user_id = 'u1'")
+        return await original(self, client, target)
+
+    actions.plan_pr(1, "h1", text)
+    actions.mp.setattr(operations.Update, "send", revoked_before_key_0)
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "HTTP 401" in out, out
+    assert b'"sending"' in hub.branches["ehkeys-state"][journal]
+    actions.mp.setattr(operations.Update, "send", original)
+    actions.sql(f"UPDATE accounts SET api_key = '{API_KEY}' WHERE user_id = 'u1'")
+
+    actions.plan_pr(2, "h2", text)
+    assert "cut off" in plan_comment(hub, 2)
+    code, out = actions.merge_and_apply(2, "m2", text)
+    assert code == 0 and f"{journal} (deleted) to branch" in out, out
+    assert journal not in hub.branches["ehkeys-state"] and actions.live()["key-0"]["allocated_ammount"] == 15
+
+    actions.plan_pr(3, "h3", text)
+    assert "No changes" in plan_comment(hub, 3) and "cut off" not in plan_comment(hub, 3)
+    record(
+        "gitops",
+        "an apply cut off after sending, then a run that settles it",
+        1,
+        "the compacted journal is deleted from the state branch; the next plan has nothing pending",
+    )
+
+
+def test_a_journal_another_run_wrote_meanwhile_is_never_deleted(actions: Actions, hub: FakeGitHub) -> None:
+    """This run's journal is compacted away, but another run wrote the branch copy since it
+    was pulled (a create still pending): the DELETE against the old sha is refused, and kept."""
+    journal = "keys/.ehkeys/sandbox/journal.jsonl"
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    settled = b'{"address": "k9", "result": "failed", "time": "2026-11-22T10:00:00Z"}\n'
+    hub.branches["ehkeys-state"][journal] = settled  # nothing pending: compacted away
+    theirs = settled + b'{"address": "k8", "operation": "create", "result": "sending"}\n'
+    from reconciler import ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_another_run_writes(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches["ehkeys-state"][journal] = theirs
+        return pulled
+
+    actions.plan_pr(2, "h2", manifest(analytics=6))
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_another_run_writes)
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6))
+    assert code == 0 and f"{journal} changed since it was read (another run?): kept" in out, out
+    assert hub.branches["ehkeys-state"][journal] == theirs
 
 
 def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: FakeGitHub) -> None:
