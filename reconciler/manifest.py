@@ -18,8 +18,8 @@ from typing import Any
 
 import jsonschema
 
-from reconciler import resources, rules
-from reconciler.diagnostics import NOTICE, WARNING, Diagnostic
+from reconciler import addresses, keychecks, resources, rules
+from reconciler.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
 from reconciler.envvars import checked_environment
 from reconciler.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
 from reconciler.sources import expand_paths
@@ -102,6 +102,7 @@ def load(
             diagnostics.extend(loader.diagnostics)
             loaders.append(loader)
     diagnostics.extend(_duplicates(keys))
+    diagnostics.extend(addresses.shared_variables(keys))
     settings = _settings(loaders, diagnostics)
     result = LoadResult(None, sorted(set(diagnostics)))  # a schema may say one thing twice
     if not result.errors and files:
@@ -274,12 +275,12 @@ class _FileLoader:
                 continue
             for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
                 self.report(path, warning, warn=True)
-        if failed or "name" not in values:
+        if failed or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
-        if raw.get("absent") is True and raw.get("protect") is True:
-            self.report(
-                ("keys", index, "protect"), "protect: true and absent: true: a protected key is never deleted"
-            )
+        found = keychecks.problems(index, raw, values, self.now)
+        for path, message, severity in found:
+            self.report(path, message, severity=severity)
+        if any(severity == ERROR for _, _, severity in found):
             return None
         address = str(raw.get("id", values["name"]))
         where = Location(self.file, *self.doc.position(("keys", index)))

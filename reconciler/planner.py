@@ -10,6 +10,8 @@ empty manifest, the balance) become the Plan's problems and notes.
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,8 +106,9 @@ def _removed_note(address: str | None) -> str:
     if address is None:
         return ""
     return (
-        f"removed from the manifest (it was {address!r}): ehkeys leaves it alone; to delete it, "
-        "put it back with absent: true"
+        f"removed from the manifest (it was {address!r}): ehkeys leaves it alone. If you renamed its "
+        f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; to delete it, put "
+        "it back with absent: true"
     )
 
 
@@ -129,6 +132,11 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         )
     if not inventory.complete:
         plan.notes.append(inventory.fallback_note)
+
+
+def _scalar(text: str) -> str:
+    """An id as YAML reads it back: plain when it is plain, else quoted."""
+    return text if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9._-])?", text) else json.dumps(text)
 
 
 _MAYBE_CREATED = (

@@ -19,6 +19,7 @@ LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
     "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
 )
+ID_SLASH = "must not contain '/': a '/' will separate an account from an id"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_FIELDS = {"proxy_key"}
 _WEEK = 7 * 24 * 3600
@@ -250,6 +251,8 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), "must be one of " + ", ".join(map(str, expected)) + got, False
     elif kind == "const":
         yield (), f"must be {expected!r}" + got, False
+    elif kind == "pattern" and path and path[-1] == "id":
+        yield (), ID_SLASH + got, False
     elif kind in ("minLength", "maxLength"):
         yield (), f"{_length_rule(schema)} (got {len(instance)})", False
     elif kind in ("minimum", "exclusiveMinimum", "maximum"):

@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.addresses import variable
 from reconciler.changes import Change
 from reconciler.errors import UsageError
 from reconciler.model import ProxyKey
-
-
-def variable(address: str) -> str:
-    """`EH_KEY_<ADDRESS>`: upper case, anything else as `_`."""
-    return "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", address.upper()).strip("_") or "UNNAMED")
 
 
 class SecretsFile:
