@@ -20,7 +20,7 @@ from reconciler.apierrors import ApiError
 from reconciler.client import Client
 from reconciler.envvars import environment
 from reconciler.errors import UsageError
-from reconciler.inventory import read_keys
+from reconciler.inventory import once_each, read_keys
 from reconciler.model import MAX_EXPIRY, LiveKey, ProxyKey, iso, sorted_networks
 
 HEADER = """\
@@ -104,7 +104,7 @@ async def from_env(client: Client, variables: Sequence[str]) -> str:
 
 async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
     """The manifest text, and which live key each id is (for the state)."""
-    keys = await read_keys(client)
+    keys, twice = once_each(await read_keys(client))
     shared = {name for name, n in Counter(k.name for k in keys).items() if n > 1}
     taken: set[str] = set()
     entries, bound = [], {}
@@ -112,6 +112,7 @@ async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
         address = slug(key.name, taken)
         bound[address] = key
         notes = [_shared_note(key)] if key.name in shared else []
+        notes += [_TWICE.format(key.proxy_key.display)] if key.fingerprint in twice else []
         entries.append(entry(("id", _text(address)), key, notes))
     return (HEADER + "".join(entries) if entries else HEADER.replace("keys:\n", "keys: []\n")), bound
 
@@ -121,3 +122,6 @@ def _shared_note(key: LiveKey) -> str:
         f"{key.proxy_key.display}: another live key has this name, so it is bound by the state "
         "that `import --out` records (or give it proxy_key), never by name"
     )
+
+
+_TWICE = "{}: the account's key list gives this key twice: plan refuses it until the list gives it once"

@@ -32,6 +32,7 @@ class Inventory:
     complete: bool = True  # False: keys were looked up one by one (unmanaged keys unseen)
     failures: Mapping[str, str] = field(default_factory=dict)  # address -> why its lookup failed
     fallback_note: str = ""
+    listed_twice: frozenset[str] = frozenset()  # fingerprints of keys the list gave more than once
 
     @property
     def count(self) -> int:
@@ -48,9 +49,18 @@ async def read(client: Client, desired: Sequence[DesiredKey]) -> Inventory:
             raise listed
         return await _looked_up(client, desired, balance, listed)
     try:
-        return Inventory(tuple(live_keys(listed)), balance)
+        keys, twice = once_each(live_keys(listed))
     except BadResponse as exc:
         return await _looked_up(client, desired, balance, exc)
+    return Inventory(keys, balance, listed_twice=twice)
+
+
+def once_each(keys: Sequence[LiveKey]) -> tuple[tuple[LiveKey, ...], frozenset[str]]:
+    """Each key once (its first entry), and the fingerprints of those the list gave twice or more:
+    two entries of one key may disagree, so neither is trusted (the planner refuses the key)."""
+    first: dict[str, LiveKey] = {}
+    twice = {k.fingerprint for k in keys if first.setdefault(k.fingerprint, k) is not k}
+    return tuple(first.values()), frozenset(twice)
 
 
 async def read_keys(client: Client) -> tuple[LiveKey, ...]:

@@ -60,7 +60,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
-    _handle_unmanaged(plan, desired, unmanaged, recorded)
+    _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
     return plan
 
@@ -71,6 +71,9 @@ def _plan_one(
     failure = inventory.failures.get(key.address)
     if failure is not None:
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=failure)
+    if isinstance(binding, Bound) and binding.live.fingerprint in inventory.listed_twice:
+        error = _listed_twice(binding.live)
+        return Change(key.address, Action.ERROR, key.name, index, target=binding.live.proxy_key, error=error)
     if isinstance(binding, Bound):
         values = recorded.values.get(binding.live.fingerprint)
         return keyplan.existing(index, key, binding, values, now)
@@ -87,12 +90,16 @@ def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
     return [k for k in keys if not any(fnmatch.fnmatchcase(k.name, p) for p in desired.ignore)]
 
 
-def _handle_unmanaged(plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded) -> None:
+def _handle_unmanaged(
+    plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, twice: frozenset[str]
+) -> None:
     was = {fp: address for address, fp in recorded.bindings.items()}
     start = len(plan.changes)
     blocked = plan.has_errors  # an unbound key may be one of these: prune nothing then
     for offset, live in enumerate(keys):
-        if desired.prune and blocked:
+        if live.fingerprint in twice:
+            _listed_twice_unmanaged(plan, desired, start + offset, live)
+        elif desired.prune and blocked:
             plan.unmanaged.append(
                 Unmanaged(live, "not pruned: the plan has errors (a key may be one of these)")
             )
@@ -100,6 +107,16 @@ def _handle_unmanaged(plan: Plan, desired: Desired, keys: list[LiveKey], recorde
             plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint)))
         else:
             plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
+
+
+def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: LiveKey) -> None:
+    """Reported, never pruned: with prune on, an error (the plan cannot do what it was asked)."""
+    if not desired.prune:
+        plan.unmanaged.append(Unmanaged(live, _listed_twice(live)))
+        return
+    address = f"unmanaged:{live.fingerprint}"
+    error = _listed_twice(live)
+    plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
 
 
 def _removed_note(address: str | None) -> str:
@@ -132,6 +149,13 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         )
     if not inventory.complete:
         plan.notes.append(inventory.fallback_note)
+
+
+def _listed_twice(live: LiveKey) -> str:
+    return (
+        f"the account's key list (GET /auth/proxy) gives this key ({live.proxy_key.display}) more than "
+        "once, and the entries may disagree: nothing is planned for it until the list gives it once"
+    )
 
 
 def _scalar(text: str) -> str:

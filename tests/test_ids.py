@@ -12,6 +12,7 @@ import yaml
 from reconciler import manifest
 
 from .helpers import run_cli, seed_data
+from .reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 
@@ -81,6 +82,9 @@ def test_ids_that_become_one_variable_are_refused_naming_both(
     code, out, _ = run_cli(capsys, "validate", str(path))
     assert code == 1
     assert f"{path}:6:5: id {second!r} and id {first!r} at {path}:4:5 both become the variable" in out
+    record(
+        "secret", f"ids {first!r} and {second!r}: one secrets variable", 1, "refused by validate, naming both"
+    )
 
 
 def test_after_a_rename_the_plan_says_to_give_the_old_id(
