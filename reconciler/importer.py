@@ -4,8 +4,9 @@
 `${VAR}`, names and unicode as readable YAML. Keys are then bound by name, or, where two
 live keys share a name, by the state: with `--out FILE`, import records every key's
 binding in the state beside FILE. `--key-env VAR...` writes `${VAR}` entries instead.
-limit_type cannot be read from the API: each entry says `daily` with a comment, and the
-first plan shows it as `limit_type: (unknown) -> daily` until an apply records it.
+limit_type cannot be read from the API, and a window nobody chose is never sent: each entry
+says `limit_type: unknown`, which the plan shows as a choice to make, and which apply refuses
+to send (no update, no create) until the manifest names daily, weekly or monthly.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from reconciler.client import Client
 from reconciler.envvars import environment
 from reconciler.errors import UsageError
 from reconciler.inventory import once_each, read_keys
-from reconciler.model import MAX_EXPIRY, LiveKey, ProxyKey, iso, sorted_networks
+from reconciler.model import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, ProxyKey, iso, sorted_networks
 
 HEADER = """\
 # yaml-language-server: $schema=schemas/manifest.schema.json
-# Written by `ehkeys import`. limit_type cannot be read from the API: each key says `daily`
-# below; set the real spend window, then `ehkeys apply` records it.
+# Written by `ehkeys import`. The API cannot report limit_type: each key says `unknown`
+# below, and nothing is sent to a key until you choose its window (daily, weekly or monthly).
 version: 1
 keys:
 """
-LIMIT_NOTE = "  # UNVERIFIED: the API cannot report limit_type; set it"
+LIMIT_NOTE = "  # the API cannot report it: choose daily, weekly or monthly"
 
 
 def env_name(name: str, taken: set[str]) -> str:
@@ -69,7 +70,7 @@ def entry(first: tuple[str, str], key: LiveKey, notes: Sequence[str] = ()) -> st
         ("name", _text(key.name)),
         ("expires_at", expiry(key.expires_at)),
         ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
-        ("limit_type", "daily" + LIMIT_NOTE),
+        ("limit_type", UNKNOWN_WINDOW + LIMIT_NOTE),
         ("model_whitelist", _text(sorted(key.model_whitelist))),
         ("ip_whitelist", _text(sorted_networks(key.ip_whitelist))),
     ]

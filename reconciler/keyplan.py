@@ -15,10 +15,14 @@ from reconciler import operations as ops
 from reconciler.binding import BY_NAME, Bound
 from reconciler.changes import Action, Change, Credit, FieldChange
 from reconciler.keywarnings import creation_warnings, update_warnings
-from reconciler.model import FIELDS, DesiredKey, LiveKey, sorted_networks, to_json_value
+from reconciler.model import FIELDS, UNKNOWN_WINDOW, DesiredKey, LiveKey, sorted_networks, to_json_value
 
 CREATE_DEFAULTS = {"limit_type": "daily"}
 """What a created key has where create takes nothing (the update's documented default)."""
+UNDECIDED = (
+    "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
+    "manifest; until then nothing is sent to this key, as any update would send a window"
+)
 
 
 def existing(
@@ -31,6 +35,14 @@ def existing(
     if key.absent:
         return _delete(base, live, f"absent: true at {key.location.file}:{key.location.line}", key.protect)
     fields = diff(key, live, recorded)
+    if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
+        return _with(
+            base,
+            action=Action.ERROR,
+            error=UNDECIDED,
+            fields=fields,
+            unchanged=len(key.managed) - len(fields),
+        )
     toggle = key.is_active is not None and key.is_active != live.is_active
     if toggle and not key.is_active and key.protect:
         return _with(
@@ -92,6 +104,8 @@ def missing(index: int, key: DesiredKey, note: str, now: int) -> Change:
 
 
 def _cannot_create(key: DesiredKey, now: int) -> str:
+    if key.limit_type == UNKNOWN_WINDOW:
+        return "not in the account, and limit_type is unknown: choose daily, weekly or monthly to create it"
     if key.allocated_ammount is None or key.allocated_ammount <= 0:
         return (
             "not in the account, and a new key needs allocated_ammount above 0 (create needs a positive one)"

@@ -34,6 +34,10 @@ FIELDS = (
 WRITE_ONLY = ("limit_type",)
 """Fields the API accepts on update but never reports back."""
 
+UNKNOWN_WINDOW = "unknown"
+"""`limit_type: unknown` (what `ehkeys import` writes): nobody chose the key's window, so
+nothing that would send one (an update, a create) is planned until the manifest does."""
+
 CENT = Decimal("0.01")
 
 MAX_EXPIRY = 253402300799

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.changes import LEGEND, Action, Change, FieldChange
-from reconciler.model import iso, to_json_value
+from reconciler.model import UNKNOWN_WINDOW, iso, to_json_value
 from reconciler.plan import Plan, Unmanaged
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
@@ -30,6 +30,8 @@ def show(name: str, value: Any) -> str:
     """One field value for people: money to the cent, dates in UTC, sets as lists."""
     if value is None:
         return "(unknown)"
+    if name == "limit_type" and value == UNKNOWN_WINDOW:
+        return "? choose daily, weekly or monthly"
     if name == "allocated_ammount":
         return money(Decimal(value))
     if name == "expires_at":
