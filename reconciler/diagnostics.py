@@ -1,5 +1,8 @@
 """Problems found in input, with where they are, and their three printed forms.
 
+Text and GitHub annotations say a problem repeated at many places (10,000 keys with a
+literal proxy_key) once, with the count and the first places; JSON lists every one.
+
 A message or path may hold a secret the input put in the wrong place (a manifest keyed by
 its proxy keys names them as fields): every printed form goes through `scrub`, here only.
 """
@@ -7,11 +10,16 @@ its proxy keys names them as fields): every printed form goes through `scrub`, h
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from reconciler.model import scrub
+
+GROUP_AT = 3  # a problem said this many times or more prints as one line (JSON lists each)
+SHOWN_PLACES = 3
+_INDEX = re.compile(r"\[\d+\]")
 
 ERROR = "error"
 WARNING = "warning"
@@ -63,6 +71,31 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def grouped(items: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Problems said GROUP_AT times or more (one severity and message, one path but for list
+    indexes) as one, at the first place, counting them and naming the first few places."""
+    groups: dict[tuple[str, str, str], list[Diagnostic]] = {}
+    for d in sorted(items):
+        groups.setdefault((d.severity, d.message, _INDEX.sub("[*]", d.path)), []).append(d)
+    found: list[Diagnostic] = []
+    for (_, message, path), members in groups.items():
+        if len(members) < GROUP_AT:
+            found.extend(members)
+        else:
+            found.append(replace(members[0], path=path, message=f"{message} ({_places(members)})"))
+    return sorted(found)
+
+
+def _places(members: list[Diagnostic]) -> str:
+    shown = members[:SHOWN_PLACES]
+    if all(d.file == shown[0].file for d in shown):
+        listed = "lines " + ", ".join(str(d.line) for d in shown)
+    else:
+        listed = ", ".join(f"{d.file}:{d.line}" for d in shown)
+    more = len(members) - len(shown)
+    return f"{len(members)} places: {listed}{f' and {more} more' if more else ''}; --format json lists each"
+
+
 def render(diagnostics: Iterable[Diagnostic], fmt: str, stream: TextIO) -> None:
     items = sorted(diagnostics)
     if fmt == "json":
@@ -76,5 +109,5 @@ def render(diagnostics: Iterable[Diagnostic], fmt: str, stream: TextIO) -> None:
         json.dump(payload, stream, indent=2)
         stream.write("\n")
         return
-    for d in items:
+    for d in grouped(items):
         stream.write((d.github() if fmt == "github" else d.text()) + "\n")

@@ -26,7 +26,6 @@ from reconciler.sources import expand_paths
 from reconciler.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-DEFAULT_CAP = Decimal(10000)
 SETTINGS = ("prune", "ignore", "key_cap")
 
 
@@ -229,22 +228,24 @@ class _FileLoader:
         for name in SETTINGS:
             if name in data and (name,) not in self.bad_paths:
                 self.settings[name] = (data[name], self.doc.position((name,)))
-        cap = data.get("per_key_cap", DEFAULT_CAP)
+        cap = data.get("per_key_cap")  # None: the default cap applies (messages say so)
         cap = (
-            cap if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths else DEFAULT_CAP
+            Decimal(cap)
+            if isinstance(cap, (int, Decimal)) and ("per_key_cap",) not in self.bad_paths
+            else None
         )
         defaults = data.get("defaults")
         defaults = defaults if isinstance(defaults, dict) else {}
         built = []
         for index, raw in enumerate(data["keys"]):
             if isinstance(raw, dict):
-                key = self._key(index, raw, defaults, Decimal(cap))
+                key = self._key(index, raw, defaults, cap)
                 if key is not None:
                     built.append(key)
         return built
 
     def _key(
-        self, index: int, raw: dict[str, Any], defaults: dict[str, Any], cap: Decimal
+        self, index: int, raw: dict[str, Any], defaults: dict[str, Any], cap: Decimal | None
     ) -> DesiredKey | None:
         values: dict[str, Any] = {}
         absent = raw.get("absent") is True

@@ -97,7 +97,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
     p.add_argument("--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this")
     p.add_argument(
-        "--allow-mass-delete", action="store_true", help="allow deleting over 30%% of an account's keys"
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow deleting over 30%% of the keys in an account of more than 5 keys",
     )
     p.add_argument("--secrets-out", metavar="FILE", help="append NAME=value for created keys (0600)")
     p.add_argument(
@@ -188,7 +190,11 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
     c.add_argument("--artifact-url", help="where the full plan is (linked when the comment is cut)")
     a = job("apply", "merged: apply the reviewed plan, comment the result on the PR", "github_apply")
     a.add_argument("--max-debit", metavar="AMOUNT", help="refuse if the plan debits more")
-    a.add_argument("--allow-mass-delete", action="store_true", help="allow deleting over 30%% of the keys")
+    a.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow deleting over 30%% of the keys (accounts of over 5)",
+    )
     a.add_argument(
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )

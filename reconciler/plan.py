@@ -188,7 +188,10 @@ class Plan:
         """Why the deletes look like a mistake (octoDNS's habit), or ''."""
         deletes, total = self.count(Action.DELETE), self.account_keys or 0
         if total > MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * total:
-            return f"the plan deletes {deletes} of the account's {total} keys (over 30%)"
+            return (
+                f"the plan deletes {deletes} of the account's {total} keys: over 30% of the keys, "
+                f"in an account of more than {MASS_DELETE_FLOOR} keys"
+            )
         return ""
 
 

@@ -15,6 +15,7 @@ import jsonschema
 
 from reconciler.model import CENT, MAX_EXPIRY, IPNetwork, ProxyKey, iso, parse_network
 
+DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
     "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
@@ -40,8 +41,9 @@ class Unresolved(FieldError):
 # --- normalising one field --------------------------------------------------------------
 
 
-def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal) -> Any:
-    """The typed value of one manifest field; raises FieldError with a message."""
+def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal | None) -> Any:
+    """The typed value of one manifest field; raises FieldError with a message. `cap` is the
+    manifest's per_key_cap, None when it sets none (DEFAULT_CAP applies)."""
     if name == "proxy_key":
         return _proxy_key(value, env)
     if name == "expires_at":
@@ -136,15 +138,24 @@ def _in_range(epoch: int, text: str) -> int:
     return epoch
 
 
-def _money(value: Any, cap: Decimal) -> Decimal:
+def _money(value: Any, cap: Decimal | None) -> Decimal:
     amount = Decimal(value) if isinstance(value, (int, Decimal)) else Decimal("NaN")
     if not amount.is_finite():
         raise FieldError("must be a finite number of credits")
     if amount != amount.quantize(CENT):
         raise FieldError(f"{amount} has more than 2 decimal places: credits are counted in cents")
-    if amount > cap:
-        raise FieldError(f"{amount} exceeds the per-key cap of {cap} (per_key_cap)")
+    if amount > (DEFAULT_CAP if cap is None else cap):
+        raise FieldError(f"{amount} exceeds the per-key cap of {_cap(cap)}")
     return amount
+
+
+def _cap(cap: Decimal | None) -> str:
+    if cap is not None:
+        return f"{cap} (per_key_cap)"
+    return (
+        f"{DEFAULT_CAP}, the default: the manifest sets no per_key_cap (set it to your tier's cap "
+        "if that allows more)"
+    )
 
 
 def _networks(entries: list[Any]) -> frozenset[IPNetwork]:
