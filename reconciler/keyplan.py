@@ -36,13 +36,7 @@ def existing(
         return _delete(base, live, f"absent: true at {key.location.file}:{key.location.line}", key.protect)
     fields = diff(key, live, recorded)
     if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
-        return _with(
-            base,
-            action=Action.ERROR,
-            error=UNDECIDED,
-            fields=fields,
-            unchanged=len(key.managed) - len(fields),
-        )
+        return _undecided(base, key, fields)
     toggle = key.is_active is not None and key.is_active != live.is_active
     if toggle and not key.is_active and key.protect:
         return _with(
@@ -60,6 +54,12 @@ def existing(
         warnings=tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
         unchanged=len(key.managed) - len(fields),
     )
+
+
+def _undecided(base: Change, key: DesiredKey, fields: tuple[FieldChange, ...]) -> Change:
+    """Its changes shown as ever, the window as a choice to make; an error, so nothing is sent."""
+    unchanged = len(key.managed) - len(fields)
+    return _with(base, action=Action.ERROR, error=UNDECIDED, fields=fields, unchanged=unchanged)
 
 
 def _action(fields: Sequence[FieldChange], to: bool | None) -> Action:
