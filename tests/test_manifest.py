@@ -66,7 +66,13 @@ ERRORS = [
     ("bad-negative-allocation.yaml", 6, 24, "keys[0].allocated_ammount", ">= 0"),
     ("bad-not-a-proxy-key.yaml", 3, 16, "keys[0].proxy_key", "must start with 'ek-proxy-'"),
     ("bad-over-cap.yaml", 7, 24, "keys[0].allocated_ammount", "exceeds the per-key cap of 500"),
-    ("bad-protect-inactive.yaml", 7, 14, "keys[0].protect", "protect: true and is_active: false: a protected"),
+    (
+        "bad-protect-inactive.yaml",
+        7,
+        14,
+        "keys[0].protect",
+        "protect: true and is_active: false: a protected",
+    ),
     (
         "bad-protect-inactive-by-default.yaml",
         8,
