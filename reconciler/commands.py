@@ -180,7 +180,11 @@ def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool
         state.bind(address, key.fingerprint)
         state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
-    print(f"wrote {path} ({len(bound) or 'its'} keys) and their bindings in {state.path}", file=sys.stderr)
+    plural = "binding" if len(bound) == 1 else "bindings"
+    print(
+        f"wrote {path} ({len(bound) or 'its'} keys); recorded {len(bound)} {plural} in {state.path}",
+        file=sys.stderr,
+    )
 
 
 def reveal_command(args: argparse.Namespace) -> int:

@@ -90,7 +90,7 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
     """Read the account (two requests) and plan against it."""
     account = await inventory.read(client, wanted.keys)
     values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates))
+    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
     plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account
