@@ -83,13 +83,9 @@ def dump(contents: Contents) -> str:
 
 def check_line(entry: Mapping[str, Any], where: str) -> None:
     """A journal line's fields that a replay uses; StateError naming the line when one is wrong."""
-    for name in ("fingerprint", "address", "result", "operation", "name", "time"):
-        if name in entry and entry[name] is not None:
-            _text(entry[name], f"{where}: {name}", fix=_LINE_FIX)
-    if "fingerprint" in entry:
+    _fields(entry, where, _LINE_FIELDS, _LINE_FIX)
+    if isinstance(entry.get("fingerprint"), str):
         check_fingerprint(entry["fingerprint"], f"{where}: fingerprint", fix=_LINE_FIX)
-    if "limit_type" in entry:
-        _text(entry["limit_type"], f"{where}: limit_type", fix=_LINE_FIX)
     if "snapshot" in entry:
         check_snapshot(entry["snapshot"], f"{where}: snapshot", fix=_LINE_FIX)
 
@@ -108,22 +104,20 @@ def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:
 
 def check_record(value: Any, where: str) -> dict[str, Any]:
     """The write-only values last applied to one key."""
-    record = _mapping(value, where)
-    for name in ("limit_type", "name", "applied_at"):
-        if record.get(name) is not None:
-            _text(record[name], f"{where}: {name}")
-    if "pending" in record and not isinstance(record["pending"], bool):
-        raise StateError(f"{where}: pending {_shown(record['pending'])} is not true or false; {FIX}")
-    return record
+    return _fields(_mapping(value, where), where, _RECORD_FIELDS, FIX)
 
 
 def check_snapshot(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
     """A key as an apply verified it: each field present has the type `snapshots.values` writes."""
-    snapshot = _mapping(value, where, fix)
-    for name, (kind, valid) in _SNAPSHOT_FIELDS.items():
-        if name in snapshot and snapshot[name] is not None and not valid(snapshot[name]):
-            raise StateError(f"{where}: {name} {_shown(snapshot[name])} is not {kind}; {fix}")
-    return snapshot
+    return _fields(_mapping(value, where, fix), where, _SNAPSHOT_FIELDS, fix)
+
+
+def _fields(record: Mapping[str, Any], where: str, kinds: Mapping[str, _Kind], fix: str) -> dict[str, Any]:
+    """`record`, each field of `kinds` it holds (but null) of its kind; else StateError."""
+    for name, (kind, valid) in kinds.items():
+        if name in record and record[name] is not None and not valid(record[name]):
+            raise StateError(f"{where}: {name} {_shown(record[name])} is not {kind}; {fix}")
+    return dict(record)
 
 
 def _amount(value: Any) -> bool:
@@ -141,15 +135,26 @@ def _texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-_SNAPSHOT_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "name": ("text", lambda v: isinstance(v, str)),
+_Kind = tuple[str, Callable[[Any], bool]]  # what a field must be, in words, and the check
+_TEXT: _Kind = ("text", lambda v: isinstance(v, str))
+_RECORD_FIELDS: dict[str, _Kind] = {
+    "limit_type": _TEXT,
+    "name": _TEXT,
+    "applied_at": _TEXT,
+    "pending": ("true or false", lambda v: isinstance(v, bool)),
+}
+_LINE_FIELDS: dict[str, _Kind] = {
+    name: _TEXT for name in ("fingerprint", "address", "result", "operation", "name", "time", "limit_type")
+}
+_SNAPSHOT_FIELDS: dict[str, _Kind] = {
+    "name": _TEXT,
     "expires_at": ("a whole number of seconds", _integer),
     "allocated_ammount": ('an amount as decimal text (like "10.00")', _amount),
     "model_whitelist": ("a list of text", _texts),
     "ip_whitelist": ("a list of text", _texts),
     "is_active": ("true or false", lambda v: isinstance(v, bool)),
     "created_at": ("a whole number of seconds", _integer),
-    "recorded_at": ("text", lambda v: isinstance(v, str)),
+    "recorded_at": _TEXT,
 }
 
 
