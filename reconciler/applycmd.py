@@ -59,13 +59,11 @@ async def _apply(args: argparse.Namespace) -> int:
             render.text(plan, sys.stdout)
             snapshot_in_sync(state, plan, account)
             if not chosen and not skipped:
-                bound = _record(state, plan, loaded.keys)
-                state.flush()
+                said = _recorded(state, plan, loaded.keys)
                 fold_journal(state)
-                return _nothing(plan, saved, report_out, applyrecord.said(bound, state))
+                return _nothing(plan, saved, report_out, said)
             _approve(args)
-            _say(applyrecord.said(_record(state, plan, loaded.keys), state))
-            print("\nApplying:")
+            print("\n" + "\n".join(filter(None, [_recorded(state, plan, loaded.keys), "Applying:"])))
             for result in skipped:
                 print(result.line(), flush=True)
             applier = Applier(
@@ -97,11 +95,13 @@ def fold_journal(state: State) -> None:
         print(f"ehkeys: warning: {exc}", file=sys.stderr)
 
 
-def _record(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> list[str]:
-    """Bindings of the keys found in sync, and every key's protection (`applyrecord`)."""
+def _recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
+    """Bindings of the keys found in sync and every key's protection (`applyrecord`), saved
+    before anything is sent; the line that says what was recorded ('' for nothing)."""
     bound = applyrecord.bindings(state, plan)
     applyrecord.protections(state, plan, keys)
-    return bound
+    state.flush()
+    return applyrecord.said(bound, state)
 
 
 def _flushed(state: State) -> StateError | None:
@@ -110,11 +110,6 @@ def _flushed(state: State) -> StateError | None:
     except StateError as exc:
         return exc
     return None
-
-
-def _say(line: str) -> None:
-    if line:
-        print("\n" + line)
 
 
 def snapshot_in_sync(state: State, plan: Plan, account: Inventory) -> None:
