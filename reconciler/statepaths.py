@@ -38,9 +38,12 @@ def base(manifests: Sequence[str]) -> Path:
 
 
 def stem(manifests: Sequence[str]) -> str:
-    """The state folder's name: the file's name less its extension, or the directory's name."""
+    """The state folder's name: the file's name less its extension, or the directory's name;
+    `sandbox_` for a manifest named `sandbox` (or `sandbox.db`), whose folder would be the
+    earlier versions' sandbox state or the sandbox's account."""
     first = owner(manifests)
-    return first.resolve().name if first.is_dir() else first.stem
+    name = first.resolve().name if first.is_dir() else first.stem
+    return name + "_" if name in (SANDBOX, SANDBOX_DB.name) else name
 
 
 def default_state(manifests: Sequence[str], sandbox: bool) -> Path:

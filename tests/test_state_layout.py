@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler import statepaths
 from reconciler.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 
@@ -163,3 +164,13 @@ def test_a_legacy_state_beside_other_manifests_is_refused_saying_how_to_move_it(
         1,
         "refused, says how to move it",
     )
+
+
+def test_a_manifest_named_sandbox_keeps_its_state_apart_from_the_sandbox_folders() -> None:
+    """`.ehkeys/sandbox/` held the sandbox runs' state before, `.ehkeys/sandbox.db` holds the
+    sandbox's account: a manifest of either name gets a folder of its own."""
+    assert statepaths.default_state(["sandbox.yaml"], False) == Path(".ehkeys/sandbox_/state.json")
+    assert statepaths.default_state(["x/sandbox.db.yml"], True) == Path(
+        "x/.ehkeys/sandbox.db_/sandbox/state.json"
+    )
+    assert statepaths.default_state(["x/team-a.yaml"], True) == Path("x/.ehkeys/team-a/sandbox/state.json")
