@@ -9,15 +9,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
 
-from reconciler import planfile, render, reviewed, snapshots, statelock
+from reconciler import applyrecord, planfile, render, reviewed, snapshots, statelock
 from reconciler.apierrors import RUN_ERRORS
 from reconciler.applier import Applier
 from reconciler.changes import Action, Change
 from reconciler.commands import context, money_option, retry, state_path, step_summary
 from reconciler.errors import Refused, StateError, UsageError
 from reconciler.inventory import Inventory
-from reconciler.model import frozen_heap
+from reconciler.model import DesiredKey, frozen_heap
 from reconciler.outcomes import Outcome, Report, Result
 from reconciler.plan import Plan
 from reconciler.reportfile import ReportFile
@@ -58,11 +59,11 @@ async def _apply(args: argparse.Namespace) -> int:
             render.text(plan, sys.stdout)
             snapshot_in_sync(state, plan, account)
             if not chosen and not skipped:
-                state.flush()
+                said = _recorded(state, plan, loaded.keys)
                 fold_journal(state)
-                return _nothing(plan, saved, report_out)
+                return _nothing(plan, saved, report_out, said)
             _approve(args)
-            print("\nApplying:")
+            print("\n" + "\n".join(filter(None, [_recorded(state, plan, loaded.keys), "Applying:"])))
             for result in skipped:
                 print(result.line(), flush=True)
             applier = Applier(
@@ -75,6 +76,8 @@ async def _apply(args: argparse.Namespace) -> int:
             except RUN_ERRORS:
                 print(STOPPED, file=sys.stderr, flush=True)
                 raise
+    applyrecord.protections(state, plan, loaded.keys)  # the keys it created are bound now
+    report.state_error = report.state_error or _flushed(state)
     _hand_over(report, args)
     if report.state_error is None:
         fold_journal(state)
@@ -90,6 +93,23 @@ def fold_journal(state: State) -> None:
         state.compact()
     except StateError as exc:  # nothing is lost: the journal still holds every record
         print(f"ehkeys: warning: {exc}", file=sys.stderr)
+
+
+def _recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
+    """Bindings of the keys found in sync and every key's protection (`applyrecord`), saved
+    before anything is sent; the line that says what was recorded ('' for nothing)."""
+    bound = applyrecord.bindings(state, plan)
+    applyrecord.protections(state, plan, keys)
+    state.flush()
+    return applyrecord.said(bound, state)
+
+
+def _flushed(state: State) -> StateError | None:
+    try:
+        state.flush()
+    except StateError as exc:
+        return exc
+    return None
 
 
 def snapshot_in_sync(state: State, plan: Plan, account: Inventory) -> None:
@@ -193,9 +213,13 @@ def _hand_over(report: Report, args: argparse.Namespace) -> None:
         )
 
 
-def _nothing(plan: Plan, saved: planfile.SavedPlan | None, report_out: ReportFile | None) -> int:
+def _nothing(
+    plan: Plan, saved: planfile.SavedPlan | None, report_out: ReportFile | None, recorded: str = ""
+) -> int:
     errors = plan.count(Action.ERROR) + len(plan.problems)
     print("\nNothing to apply" + (f": {errors} error(s) above." if errors else "."))
+    if recorded:
+        print(recorded)
     if report_out is not None:
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
         review = reviewed.compare(saved, report) if saved else None

@@ -14,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import diagnostics, manifest, planfile, render, snapshots
+from reconciler import diagnostics, manifest, planfile, render, snapshots, statemigrate, statepaths
 from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import LiveKey, frozen_heap
 from reconciler.plan import Plan
 from reconciler.session import Target, build_plan, desired
-from reconciler.state import State, default_path
+from reconciler.state import State
 
 
 class ManifestInvalid(EhkeysError):
@@ -50,11 +50,20 @@ def money_option(text: str | None, flag: str) -> Decimal | None:
 def context(args: argparse.Namespace) -> tuple[manifest.Manifest, State, Target]:
     """The manifest, its state (a sandbox run keeps its own), and where the API is."""
     loaded = load_manifest(args.manifests)
-    target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
+    target = sandboxed(args, args.manifests)
     path = state_path(args, target.is_sandbox)
+    if not args.state:
+        statemigrate.adopt_legacy(args.manifests, target.is_sandbox)
     if args.sandbox and args.sandbox_reset and not args.state:
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
-    return loaded, State(path), target
+    return loaded, State(path, statepaths.owner(args.manifests)), target
+
+
+def sandboxed(args: argparse.Namespace, manifests: list[str]) -> Target:
+    """Where the API is: with --sandbox, the in-process one whose account is beside `manifests`."""
+    return Target.from_options(
+        args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed, manifests=manifests
+    )
 
 
 def _start_over(state: Path) -> None:
@@ -63,12 +72,12 @@ def _start_over(state: Path) -> None:
 
 
 def state_path(args: argparse.Namespace, sandbox: bool) -> Path:
-    """`--state`, else `.ehkeys/state.json` beside the manifest; the sandbox's under `.ehkeys/sandbox/`:
-    a trial on the sandbox must never teach the real account's plan anything."""
+    """`--state`, else the manifest's own (`statepaths.default_state`: `.ehkeys/<name>/state.json`
+    beside it; the sandbox's in `.ehkeys/<name>/sandbox/`, so a trial on the sandbox never
+    teaches the real account's plan anything)."""
     if args.state:
         return Path(args.state)
-    path = default_path(args.manifests)
-    return path.parent / "sandbox" / path.name if sandbox else path
+    return statepaths.default_state(args.manifests, sandbox)
 
 
 def retry(args: argparse.Namespace) -> RetryPolicy:
@@ -139,7 +148,7 @@ def import_command(args: argparse.Namespace) -> int:
 
     if not args.key_env and not args.all:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
-    target = Target.from_options(args.sandbox, args.sandbox_reset, args.base_url, args.sandbox_seed)
+    target = sandboxed(args, [args.out] if args.out else [])
 
     if args.out and Path(args.out).exists():
         raise UsageError(f"--out {args.out}: the file exists; import writes a new manifest")
@@ -166,12 +175,16 @@ def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
-    state = State(state_path(argparse.Namespace(state=None, manifests=[path]), sandbox))
+    state = State(statepaths.default_state([path], sandbox), Path(path))
     for address, key in bound.items():
         state.bind(address, key.fingerprint)
         state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
-    print(f"wrote {path} ({len(bound) or 'its'} keys) and their bindings in {state.path}", file=sys.stderr)
+    plural = "binding" if len(bound) == 1 else "bindings"
+    print(
+        f"wrote {path} ({len(bound) or 'its'} keys); recorded {len(bound)} {plural} in {state.path}",
+        file=sys.stderr,
+    )
 
 
 def reveal_command(args: argparse.Namespace) -> int:

@@ -1,14 +1,16 @@
 """The state kept on a branch of the repository, written through the contents API.
 
 A protected default branch cannot take the state, and a run must not need a checkout to
-push: so each state folder (`.ehkeys/` beside the manifest, or `.ehkeys/sandbox/`) is
-mirrored at the same path on the branch `ehkeys-state` (an orphan branch, made on first
-use). Pull before planning; push after applying: only files whose content changed are
-written, each against the `sha` it was read at, so a run with nothing to record writes
-nothing, and a concurrent writer is a Conflict, never an overwrite. What could not be
-pushed is kept on the branch beside it (`state.json.conflict-RUN`), so nothing is lost.
-A journal that compacting emptied or removed is deleted from the branch too (against its
-`sha`): left there, it would be pulled back and replay its settled writes as pending.
+push: so each state folder (`statepaths.default_state`: `.ehkeys/<manifest name>/` beside
+the manifest, or its `sandbox/`) is mirrored at the same path on the branch `ehkeys-state`
+(an orphan branch, made on first use); a branch that has the state only where earlier
+versions kept it (`.ehkeys/`) has it pulled from there, and the run moves it. Pull before
+planning; push after applying: only files whose content changed are written, each against
+the `sha` it was read at, so a run with nothing to record writes nothing, and a concurrent
+writer is a Conflict, never an overwrite. What could not be pushed is kept on the branch
+beside it (`state.json.conflict-RUN`), so nothing is lost. A journal that compacting
+emptied or removed is deleted from the branch too (against its `sha`): left there, it would
+be pulled back and replay its settled writes as pending.
 """
 
 from __future__ import annotations

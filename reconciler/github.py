@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler import commands, planfile, render
+from reconciler import commands, planfile, render, statepaths
 from reconciler.errors import EhkeysError, StalePlan, UsageError
 from reconciler.ghapi import GitHub, pick
 from reconciler.ghcontext import RunContext
@@ -38,13 +38,20 @@ def _state(args: argparse.Namespace) -> Path:
     return commands.state_path(args, args.sandbox)
 
 
+def _legacy(args: argparse.Namespace) -> Path | None:
+    """Where earlier versions kept the state on the branch, pulled when the new place is empty
+    (the run then moves it, `statemigrate`); none with --state."""
+    return None if args.state else statepaths.legacy_state(args.manifests, args.sandbox)
+
+
 @contextlib.contextmanager
 def _branch(args: argparse.Namespace, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings); a push error never hides
     the body's own error."""
     branch, state = StateBranch(hub, ctx.workspace, args.state_branch), _state(args)
-    pulled = branch.pull(state)
+    legacy = _legacy(args)
+    pulled = branch.pull(state) or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False
     try:

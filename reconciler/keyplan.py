@@ -24,16 +24,31 @@ UNDECIDED = (
     "manifest; until then nothing is sent to this key, as any update would send a window"
 )
 
+ADOPTED = "adopted by name (the next apply records it)"
+PROTECTED = "protected (protect: true), but the plan would delete it"
+UNPROTECTED = (
+    "protect removed: once this is applied, a later apply may delete this key (absent: true, or prune)"
+)
+
 
 def existing(
-    index: int, key: DesiredKey, binding: Bound, recorded: Mapping[str, Any] | None, now: int
+    index: int,
+    key: DesiredKey,
+    binding: Bound,
+    recorded: Mapping[str, Any] | None,
+    now: int,
+    was_protected: bool = False,
 ) -> Change:
+    """`was_protected`: the state remembers this key applied with `protect: true`."""
     live = binding.live
     base = Change(key.address, Action.NO_OP, key.name, index, target=live.proxy_key, live=snapshot(live))
     if binding.route == BY_NAME:
-        base = _with(base, reason="adopted by name: no proxy_key, and the state recorded no key for it")
+        base = _with(base, reason=ADOPTED)
     if key.absent:
-        return _delete(base, live, f"absent: true at {key.location.file}:{key.location.line}", key.protect)
+        at = f"absent: true at {key.location.file}:{key.location.line}"
+        return _delete(base, live, at, PROTECTED if key.protect else _was(was_protected, key.address))
+    if was_protected and not key.protect:
+        base = _with(base, warnings=(UNPROTECTED,))
     fields = diff(key, live, recorded)
     if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
         return _undecided(base, key, fields)
@@ -51,7 +66,8 @@ def existing(
         fields=fields + ((FieldChange("is_active", live.is_active, key.is_active),) if toggle else ()),
         operations=operations,
         credit=credit if fields else Credit(),
-        warnings=tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
+        warnings=base.warnings
+        + tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
         unchanged=len(key.managed) - len(fields),
     )
 
@@ -115,17 +131,28 @@ def _cannot_create(key: DesiredKey, now: int) -> str:
     return ""
 
 
-def pruned(index: int, live: LiveKey, was: str | None) -> Change:
+def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = None) -> Change:
+    """`protected`: the address under which the state remembers the key protected."""
     base = Change(f"unmanaged:{live.fingerprint}", Action.DELETE, live.name, index, target=live.proxy_key)
     why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
-    return _delete(_with(base, live=snapshot(live)), live, why, protect=False)
+    guard = _was(protected is not None, protected or "")
+    return _delete(_with(base, live=snapshot(live)), live, why, guard)
 
 
-def _delete(base: Change, live: LiveKey, why: str, protect: bool) -> Change:
-    if protect:
-        return _with(
-            base, action=Action.ERROR, error="protected (protect: true), but the plan would delete it"
-        )
+def _was(protected: bool, address: str) -> str:
+    """The error for a delete of a key the state remembers protected ('' when it does not)."""
+    if not protected:
+        return ""
+    return (
+        f"protected when last applied (as {address!r}), but the plan would delete it: a protected key "
+        f"is deleted only after an apply that still lists {address!r}, its protect removed"
+    )
+
+
+def _delete(base: Change, live: LiveKey, why: str, refusal: str) -> Change:
+    """A delete, or with a `refusal` (the key is protected) that error."""
+    if refusal:
+        return _with(base, action=Action.ERROR, error=refusal)
     credit = Credit.deleted(live.allocated_ammount, live.used_ammount)
     return _with(base, action=Action.DELETE, operations=(ops.Remove(),), credit=credit, reason=why)
 

@@ -16,6 +16,10 @@ from reconciler.localcmds import FAULT_FLAGS, sandbox, validate
 T = TypeVar("T")
 TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
 
+STATE_HELP = (
+    "state file (default .ehkeys/<manifest name>/state.json beside the manifest; its sandbox/ with --sandbox)"
+)
+
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
     """A handler from `commands`, imported on use: `validate` (a pre-commit hook) then
@@ -122,7 +126,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state",
         metavar="PATH",
-        help="state file (default .ehkeys/state.json beside the manifest; .ehkeys/sandbox/ if --sandbox)",
+        help=STATE_HELP,
     )
     _api_options(p, formats=None, manifests=False)
     p.add_argument("ids", nargs="+", metavar="ID", help="a manifest key's id (or name)")
@@ -213,7 +217,7 @@ def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, ma
         p.add_argument(
             "--state",
             metavar="PATH",
-            help="state file (default .ehkeys/state.json beside the manifest; .ehkeys/sandbox/ if --sandbox)",
+            help=STATE_HELP,
         )
     if formats:
         p.add_argument("--format", choices=formats, default="text")

@@ -47,6 +47,7 @@ class Recorded:
     bindings: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     pending_creates: frozenset[str] = frozenset()  # sent by an apply that never saw them land
+    protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
 
 
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
@@ -76,7 +77,8 @@ def _plan_one(
         return Change(key.address, Action.ERROR, key.name, index, target=binding.live.proxy_key, error=error)
     if isinstance(binding, Bound):
         values = recorded.values.get(binding.live.fingerprint)
-        return keyplan.existing(index, key, binding, values, now)
+        was_protected = binding.live.fingerprint in recorded.protected
+        return keyplan.existing(index, key, binding, values, now, was_protected)
     if binding.problem:
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=binding.problem)
     if not inventory.complete:
@@ -95,16 +97,15 @@ def _handle_unmanaged(
 ) -> None:
     was = {fp: address for address, fp in recorded.bindings.items()}
     start = len(plan.changes)
-    blocked = plan.has_errors  # an unbound key may be one of these: prune nothing then
+    blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""
     for offset, live in enumerate(keys):
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif desired.prune and blocked:
-            plan.unmanaged.append(
-                Unmanaged(live, "not pruned: the plan has errors (a key may be one of these)")
-            )
+            plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:
-            plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint)))
+            protected = recorded.protected.get(live.fingerprint)
+            plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint), protected))
         else:
             plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
 
@@ -117,6 +118,29 @@ def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: Live
     address = f"unmanaged:{live.fingerprint}"
     error = _listed_twice(live)
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
+
+
+def _why_not_prune(plan: Plan, keys: Sequence[LiveKey], recorded: Recorded) -> str:
+    """Why these keys must not be pruned now ('' when they may be); a lost state is a problem."""
+    creates = [c.name for c in plan.changes if c.action is Action.CREATE]
+    if keys and creates and not recorded.bindings:
+        plan.problems.append(prune_without_state(creates, keys))
+        return "the state records no binding (see the error)"
+    return "the plan has errors (a key may be one of these)" if plan.has_errors else ""
+
+
+def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
+    made = ", ".join(repr(name) for name in creates[:5]) + (" …" if len(creates) > 5 else "")
+    gone = ", ".join(f"{k.name!r} ({k.proxy_key.display})" for k in keys[:5]) + (
+        " …" if len(keys) > 5 else ""
+    )
+    return (
+        f"prune: true, but the state records no binding (a first apply, or a lost .ehkeys/), and the "
+        f"plan would create {made} while deleting {gone}: a manifest key renamed outside ehkeys "
+        "would be deleted and created anew. Refused. If one of those is a manifest key, give that "
+        "key its proxy_key or its live name; else apply once with prune: false (it records which "
+        "live key each manifest key is), then set prune: true again"
+    )
 
 
 def _removed_note(address: str | None) -> str:

@@ -6,11 +6,10 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from reconciler import inventory, planner, snapshots
+from reconciler import inventory, planner, snapshots, statepaths
 from reconciler.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.errors import UsageError
 from reconciler.inventory import Inventory
@@ -20,7 +19,7 @@ from reconciler.plan import Plan
 from reconciler.planner import Desired, Recorded
 from reconciler.state import State
 
-SANDBOX_DB = Path(".ehkeys") / "sandbox.db"
+SANDBOX_DB = statepaths.SANDBOX_DB  # beside the manifest, as its state is (an absolute path is kept)
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,19 @@ class Target:
 
     @classmethod
     def from_options(
-        cls, sandbox: bool, reset: bool = False, base_url: str | None = None, seed: str | None = None
+        cls,
+        sandbox: bool,
+        reset: bool = False,
+        base_url: str | None = None,
+        seed: str | None = None,
+        manifests: Sequence[str] = (),
     ) -> Target:
+        """`manifests`: whose run it is; the in-process sandbox's account is beside them."""
         if sandbox:
             from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
-            box = Sandbox.open(SANDBOX_DB, seeds.load(seed), reset=reset)
+            db = statepaths.base(manifests) / SANDBOX_DB
+            box = Sandbox.open(db, seeds.load(seed), reset=reset)
             return cls(box.api_key, BASE_URL, box.transport())
         url = base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
         return cls(os.environ.get("ELECTRONHUB_API_KEY"), url)
@@ -84,7 +90,7 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
     """Read the account (two requests) and plan against it."""
     account = await inventory.read(client, wanted.keys)
     values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates))
+    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
     plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account

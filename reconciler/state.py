@@ -4,8 +4,9 @@ The state file maps a key's fingerprint (a hash, never the key) to the write-onl
 ehkeys last set (limit_type): the API cannot report them, so this is the only way to know.
 It also binds each manifest address to the fingerprint of its live key (format 2), and keeps
 per fingerprint a snapshot of the live key as the last apply verified it (`snapshots.py`,
-format 3), which `ehkeys drift` compares the account against. Formats 1 and 2 are read as
-files with no bindings, or no snapshots.
+format 3), which `ehkeys drift` compares the account against. Format 4 names the manifest
+whose state it is (a state is refused to another manifest) and remembers which keys were
+last applied with `protect: true`. `stateformat` reads every format and checks each record.
 
 The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
 each update goes out, and a line with its result (and the key's snapshot, once verified)
@@ -31,43 +32,56 @@ import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler import statepaths
 from reconciler.errors import StateError
-from reconciler.model import WRITE_ONLY, to_json_value
+from reconciler.model import to_json_value
 from reconciler.snapshots import RECORDED_AT
 from reconciler.statefiles import append_line, atomic_write, journal_line, probe_dir, probe_file, why
+from reconciler.stateformat import (
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    Contents,
+    Protected,
+    check_line,
+    dump,
+    merged,
+    newest,
+    parse,
+)
+from reconciler.statejournal import BOUND, SENDING, SNAPSHOT, Replay, track_create
 
-FORMAT_VERSION = 3  # 2 added `bindings`, 3 `snapshots`; older files are read as having none
-READABLE_VERSIONS = (1, 2, 3)
-SENDING = "sending"  # the journal's write-ahead line, before an update goes out
-SNAPSHOT = "snapshot"  # a journal line with only a key's snapshot (an in-sync key, an import)
 SNAPSHOT_EVERY = 1.0  # seconds
 WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
 
 log = logging.getLogger("ehkeys")
 
-Records = dict[str, dict[str, Any]]
-Bindings = dict[str, str]
-Snapshots = dict[str, dict[str, Any]]  # fingerprint -> the live key as last verified
+__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "SENDING", "SNAPSHOT", "State", "default_path"]
 
 
-def default_path(manifests: list[str]) -> Path:
-    first = Path(manifests[0]) if manifests else Path(".")
-    base = first if first.is_dir() else first.parent
-    return base / ".ehkeys" / "state.json"
+def default_path(manifests: Sequence[str]) -> Path:
+    """The state of these manifests (`statepaths.default_state`, not the sandbox's)."""
+    return statepaths.default_state(manifests, sandbox=False)
 
 
 class State:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, manifest: Path | None = None) -> None:
+        """`manifest`: whose state this is. A state that names another is refused (StateError);
+        one that names none is this manifest's from its next write on."""
         self.path = path
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
-        self.records, self.bindings, self.snapshots = self._read(warn=True, pending=self.pending_creates)
+        contents = self._read(warn=True, pending=self.pending_creates)
+        self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
+        self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
+        self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
         self._touched: set[str] = set()  # fingerprints this process recorded
         self._snapped: set[str] = set()  # fingerprints this process took a snapshot of
         self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
+        self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
+        self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
         self._written = time.monotonic()
 
@@ -79,21 +93,20 @@ class State:
     def lock_path(self) -> Path:
         return self.path.parent / ".state.lock"
 
-    def _read(
-        self, warn: bool = False, pending: set[str] | None = None
-    ) -> tuple[Records, Bindings, Snapshots]:
-        records, bindings, snapshots = self._read_snapshot()
+    def _read(self, warn: bool = False, pending: set[str] | None = None) -> Contents:
+        contents = self._read_snapshot()
+        replay = Replay(contents)
         for entry in self._journal_entries(warn):
-            _replay(entry, records, bindings, snapshots)
+            replay.line(entry)
             if pending is not None:
-                _track_create(entry, pending)
-        return records, bindings, snapshots
+                track_create(entry, pending)
+        return contents
 
-    def _read_snapshot(self) -> tuple[Records, Bindings, Snapshots]:
+    def _read_snapshot(self) -> Contents:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}, {}, {}
+            return Contents()
         except UnicodeDecodeError as exc:
             raise StateError(
                 f"{self.path}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state "
@@ -101,22 +114,7 @@ class State:
             ) from exc
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read the state file ({why(exc)})") from exc
-        return self._parse_snapshot(text)
-
-    def _parse_snapshot(self, text: str) -> tuple[Records, Bindings, Snapshots]:
-        try:
-            data = json.loads(text)
-            keys, bindings = data["keys"], dict(data.get("bindings", {}))
-            snapshots = dict(data.get("snapshots", {}))
-            if data.get("format_version") not in READABLE_VERSIONS or not isinstance(keys, dict):
-                raise ValueError("unknown format")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StateError(
-                f"{self.path}: not an ehkeys state file ({exc}); move it aside to start afresh"
-            ) from exc
-        records = {str(k): dict(v) for k, v in keys.items() if isinstance(v, dict)}
-        kept = {str(k): dict(v) for k, v in snapshots.items() if isinstance(v, dict)}
-        return records, {str(a): str(f) for a, f in bindings.items()}, kept
+        return parse(text, str(self.path))
 
     def _journal_bytes(self) -> bytes:
         try:
@@ -131,6 +129,7 @@ class State:
         for number, line in enumerate(raw.split(b"\n"), start=1):
             entry = journal_line(line)
             if entry is not None:
+                check_line(entry, f"{self.journal_path}:{number}")
                 yield entry
             elif warn and line.strip():
                 log.warning("%s:%d: skipped a torn or unreadable journal line", self.journal_path, number)
@@ -174,12 +173,38 @@ class State:
             with contextlib.suppress(StateError):
                 self.flush()
 
-    def bind(self, address: str, fingerprint: str) -> None:
-        """Remember which live key a manifest address is (by fingerprint, never the key)."""
-        if self.bindings.get(address) != fingerprint:
-            self.bindings[address] = fingerprint
-            self._bound[address] = fingerprint
-            self._dirty = True
+    def bind(self, address: str, fingerprint: str, journal: bool = False) -> bool:
+        """Remember which live key a manifest address is (by fingerprint, never the key); an
+        address bound to that key before (an id since changed) lets go of it: one live key is
+        one manifest key. `journal` when no journal line of this apply names the binding yet
+        (a key found in sync), so that no older line replays over it. Whether it changed."""
+        if self.bindings.get(address) == fingerprint:
+            return False
+        if journal:
+            self.journal({"address": address, "fingerprint": fingerprint, "result": BOUND})
+        holders = {f: a for a, f in self.bindings.items()} if self._holders is None else self._holders
+        other = holders.get(fingerprint)
+        if other is not None and other != address and self.bindings.get(other) == fingerprint:
+            del self.bindings[other]
+            self._bound[other] = None
+        self.bindings[address], holders[fingerprint], self._holders = fingerprint, address, holders
+        self._bound[address] = fingerprint
+        self._dirty = True
+        return True
+
+    def protect(self, fingerprint: str, address: str, protected: bool) -> bool:
+        """Remember that this key was last applied with `protect: true` (or no longer is): a
+        key remembered so is never deleted until an apply has seen its protect removed.
+        Whether anything changed."""
+        if (fingerprint in self.protected) == protected:
+            return False
+        if protected:
+            self.protected[fingerprint] = address
+        else:
+            del self.protected[fingerprint]
+        self._guarded[fingerprint] = address if protected else None
+        self._dirty = True
+        return True
 
     def remember(self, fingerprint: str, snapshot: Mapping[str, Any], journalled: bool = False) -> None:
         """Keep the live key as an apply verified it (`snapshots.taken`), for drift to compare.
@@ -197,6 +222,8 @@ class State:
         self.records.pop(fingerprint, None)
         self.snapshots.pop(fingerprint, None)
         self._bound[address] = None
+        if self.protected.pop(fingerprint, None) is not None:
+            self._guarded[fingerprint] = None
         self._dirty = True
 
     def flush(self) -> None:
@@ -206,7 +233,7 @@ class State:
             return
         try:
             with self._locked():
-                self._write_merged(*self._read())
+                self._write_merged(self._read())
         except OSError as exc:
             raise StateError(
                 f"{self.path}: cannot save the state ({why(exc)}); every confirmed update is in the "
@@ -215,18 +242,15 @@ class State:
         self._dirty = False
         self._written = time.monotonic()
 
-    def _write_merged(self, records: Records, bindings: Bindings, snapshots: Snapshots) -> None:
+    def _write_merged(self, disk: Contents) -> None:
         """What is on disk (file and journal) with this process's changes on top, written whole."""
-        self.records = _newest(records, self.records, self._touched, "applied_at")
-        self.bindings = _merged_bindings(bindings, self._bound)
-        self.snapshots = _newest(snapshots, self.snapshots, self._snapped, RECORDED_AT)
-        payload = {
-            "format_version": FORMAT_VERSION,
-            "bindings": dict(sorted(self.bindings.items())),
-            "keys": dict(sorted(self.records.items())),
-            "snapshots": dict(sorted(self.snapshots.items())),
-        }
-        atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        self.records = newest(disk.records, self.records, self._touched, "applied_at")
+        self.bindings, self._holders = merged(disk.bindings, self._bound), None
+        self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
+        self.protected = merged(disk.protected, self._guarded)
+        mine = Contents(self.records, self.bindings, self.snapshots, self.protected)
+        mine.manifest = self.manifest or disk.manifest
+        atomic_write(self.path, dump(mine))
 
     def compact(self) -> None:
         """Fold the journal into the state file, then rewrite the journal with only the lines a
@@ -248,12 +272,12 @@ class State:
 
     def _fold(self, raw: bytes) -> list[dict[str, Any]]:
         """Write the state file as the journal `raw` replays it; return the lines still needed."""
-        records, bindings, snapshots = self._read_snapshot()
-        entries, pending = list(self._journal_entries(warn=True, raw=raw)), set[str]()
+        contents, pending = self._read_snapshot(), set[str]()
+        entries, replay = list(self._journal_entries(warn=True, raw=raw)), Replay(contents)
         for entry in entries:
-            _replay(entry, records, bindings, snapshots)
-            _track_create(entry, pending)
-        self._write_merged(records, bindings, snapshots)
+            replay.line(entry)
+            track_create(entry, pending)
+        self._write_merged(contents)
         self.pending_creates = set(pending)
         updates = {f for f, r in self.records.items() if r.get("pending")}
         return _unresolved(entries, pending, updates)
@@ -279,41 +303,6 @@ class State:
             ) from exc
 
 
-def _replay(entry: Mapping[str, Any], records: Records, bindings: Bindings, snapshots: Snapshots) -> None:
-    """One journal line over the snapshot: a write announced (pending) or its outcome."""
-    fingerprint, result, address = entry.get("fingerprint"), entry.get("result"), entry.get("address")
-    if isinstance(address, str) and entry.get("deleted") and result != SENDING:
-        gone = fingerprint if isinstance(fingerprint, str) else bindings.get(address, "")
-        bindings.pop(address, None)
-        records.pop(gone, None)
-        snapshots.pop(gone, None)
-        return
-    if not isinstance(fingerprint, str):
-        return
-    if result == SENDING:  # sent, outcome never written: it may or may not have landed
-        if entry.get("operation", "update") == "update":
-            records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
-        return
-    if isinstance(entry.get("snapshot"), dict):
-        snapshots[fingerprint] = dict(entry["snapshot"])
-    if isinstance(address, str) and not address.startswith("unmanaged:"):
-        bindings[address] = fingerprint
-    if result in ("updated", "applied", "sent, not verified") and "limit_type" in entry:
-        values = {f: entry[f] for f in WRITE_ONLY if f in entry}
-        records[fingerprint] = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
-
-
-def _track_create(entry: Mapping[str, Any], pending: set[str]) -> None:
-    """A create announced for an address stays pending until a line names the key it made."""
-    address = entry.get("address")
-    if not isinstance(address, str):
-        return
-    if entry.get("result") == SENDING and entry.get("operation") == "create":
-        pending.add(address)
-    elif isinstance(entry.get("fingerprint"), str) or entry.get("result") == "failed":
-        pending.discard(address)
-
-
 def _unresolved(entries: list[dict[str, Any]], creates: set[str], updates: set[str]) -> list[dict[str, Any]]:
     """The last `sending` line of each pending create (by address) and pending update (by
     fingerprint), in journal order: replayed alone, they leave the same pending marks."""
@@ -335,26 +324,6 @@ def _replace_journal(path: Path, entries: list[dict[str, Any]]) -> None:
         return
     lines = (json.dumps(e, sort_keys=True, ensure_ascii=False, default=str) + "\n" for e in entries)
     atomic_write(path, "".join(lines))
-
-
-def _newest(disk: Records, ours: Records, touched: set[str], stamp: str) -> Records:
-    """Per fingerprint, the newest wins; one this process did not touch never replaces disk's."""
-    merged = dict(disk)
-    for fingerprint, mine in ours.items():
-        theirs = disk.get(fingerprint)
-        if theirs is None or (fingerprint in touched and _stamp(mine, stamp) >= _stamp(theirs, stamp)):
-            merged[fingerprint] = mine
-    return merged
-
-
-def _merged_bindings(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> Bindings:
-    """Disk's bindings with this process's changes on top (None: forgotten)."""
-    merged = {**on_disk, **{a: f for a, f in ours.items() if f is not None}}
-    return {a: f for a, f in merged.items() if ours.get(a, f) is not None}
-
-
-def _stamp(record: Mapping[str, Any], field: str) -> str:
-    return str(record.get(field) or "")
 
 
 def _now_iso() -> str:

@@ -120,9 +120,16 @@ def live_sandbox(tmp: Path, data: dict[str, Any] | None = None, *extra: str) -> 
         proc.wait(10)
 
 
+def state_dir(manifest: str | Path = "keys.yaml") -> Path:
+    """The folder holding the state ehkeys keeps for `manifest` (relative to the cwd when
+    `manifest` is): `.ehkeys/<its stem>/` beside it; a directory's own `.ehkeys/<its name>/`."""
+    manifest = Path(manifest)
+    if manifest.is_dir():
+        return manifest / ".ehkeys" / manifest.resolve().name
+    return manifest.parent / ".ehkeys" / manifest.stem
+
+
 def sandbox_state_dir(manifest: str | Path = "keys.yaml") -> Path:
     """The folder holding the state ehkeys keeps for `manifest` run with --sandbox (relative to the cwd
     when `manifest` is). New tests find state files through this, never by a literal path."""
-    manifest = Path(manifest)
-    base = manifest if manifest.is_dir() else manifest.parent
-    return base / ".ehkeys" / "sandbox"
+    return state_dir(manifest) / "sandbox"

@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, manifest_text, run_cli, seed_data
+from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def apply(capsys: Any, text: str, *extra: str) -> tuple[int, str, str]:
 
 
 def journal() -> list[dict[str, Any]]:
-    path = Path(".ehkeys/sandbox/journal.jsonl")
+    path = sandbox_state_dir() / "journal.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -101,9 +101,9 @@ def test_unmanaged_fields_survive_and_limit_type_is_sent_and_recorded(workdir: P
     key = live(0)
     assert key["model_whitelist"] == ["gpt-4o"] and key["ip_whitelist"] == ["10.0.0.0/8"]
     assert key["limit_type"] == "weekly"  # the sandbox keeps what lookup never shows
-    state = json.loads(Path(".ehkeys/sandbox/state.json").read_text())
+    state = json.loads((sandbox_state_dir() / "state.json").read_text())
     assert [v["limit_type"] for v in state["keys"].values()] == ["weekly"]
-    assert key_value(0) not in Path(".ehkeys/sandbox/state.json").read_text()
+    assert key_value(0) not in (sandbox_state_dir() / "state.json").read_text()
     # a recorded limit_type that differs is a change on its own
     code, out, _ = apply(capsys, text.replace("weekly", "monthly"), "--auto-approve")
     assert 'limit_type: "weekly" -> "monthly"' in out and live(0)["limit_type"] == "monthly"

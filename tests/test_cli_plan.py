@@ -14,7 +14,7 @@ import yaml
 from reconciler import resources
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, manifest_text, run_cli, seed_data
+from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data, state_dir
 from .reliability_log import record
 
 SECRET_PART = "secretpart"
@@ -247,11 +247,11 @@ def test_a_bad_step_summary_path_is_a_warning_not_a_crash(
 def test_sandbox_runs_keep_their_state_apart_from_the_real_accounts(workdir: Path, capsys: Any) -> None:
     m = write(workdir, manifest_text(1, allocated_ammount=12))
     assert run_cli(capsys, "apply", m, *sandbox_args(), "--auto-approve")[0] == 0
-    assert (workdir / ".ehkeys" / "sandbox" / "state.json").exists()
-    assert not (workdir / ".ehkeys" / "state.json").exists()
+    assert (sandbox_state_dir(m) / "state.json").exists()
+    assert not (state_dir(m) / "state.json").exists()
     record(
         "files",
         "an apply on the sandbox beside a real account's state",
         1,
-        "state under .ehkeys/sandbox/ only",
+        "state under .ehkeys/<manifest>/sandbox/ only",
     )

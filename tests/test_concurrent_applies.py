@@ -27,7 +27,7 @@ from reconciler.sandbox import Sandbox, seeds
 from reconciler.session import build_plan, desired
 from reconciler.state import State
 
-from .helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data
+from .helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data, state_dir
 from .reliability_log import record
 
 NEW = [f"New {i}" for i in range(5)]
@@ -261,7 +261,7 @@ async def _apply(
     results: list[Result] = []
     retry = RetryPolicy(attempts=1)
     async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
-        state = State(folder / ".ehkeys" / "state.json")
+        state = State(state_dir(folder / "keys.yaml") / "state.json")
         plan, account = await build_plan(client, desired(loaded, []), state)
         if meanwhile is not None:
             await meanwhile

@@ -19,7 +19,7 @@ from reconciler.client import Client
 from reconciler.model import ProxyKey
 from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
-from .helpers import key_value, run_cli, seed_data
+from .helpers import key_value, run_cli, sandbox_state_dir, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 FUTURE = 1_900_000_000
@@ -127,7 +127,7 @@ def test_a_new_unmanaged_key_is_new_once(workdir: Path, capsys: Any) -> None:
     assert "made by hand (ek-proxy-…" in out and "NEW since the last drift run" in out
     code, out, _ = drift(capsys)
     assert code == 2 and "(0 new)" in out and "NEW" not in out and "first seen 20" in out
-    seen = json.loads(Path(".ehkeys/sandbox/drift-seen.json").read_text())
+    seen = json.loads((sandbox_state_dir() / "drift-seen.json").read_text())
     assert seen["format_version"] == 1 and len(seen["unmanaged"]) == 1
     assert "ek-proxy" not in json.dumps(seen)
 
@@ -135,7 +135,9 @@ def test_a_new_unmanaged_key_is_new_once(workdir: Path, capsys: Any) -> None:
 def test_state_moves_the_seen_file_too(workdir: Path, capsys: Any) -> None:
     Path("keys.yaml").write_text(manifest(key(0), key(1)))
     run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--state", "elsewhere/state.json")
-    assert Path("elsewhere/drift-seen.json").exists() and not Path(".ehkeys/sandbox/drift-seen.json").exists()
+    assert (
+        Path("elsewhere/drift-seen.json").exists() and not (sandbox_state_dir() / "drift-seen.json").exists()
+    )
 
 
 def test_expiring_and_heavily_used_keys_warn_but_drift_passes(workdir: Path, capsys: Any) -> None:

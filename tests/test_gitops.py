@@ -26,11 +26,13 @@ from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
-from .helpers import API_KEY, seed_data
+from .helpers import API_KEY, sandbox_state_dir, seed_data
 from .reliability_log import record
 from .test_saved_plan_parts import put_together
 
 MANIFEST = "keys/keys.yaml"
+STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
+JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")
 
 
 def manifest(**allocations: float) -> str:
@@ -331,7 +333,7 @@ def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: 
     actions.plan_pr(1, "h1", manifest(analytics=5))
     hub.faults["PUT /contents/"] = Response(b"", 201)
     code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
-    assert code == 1 and "PUT /contents/keys/.ehkeys/sandbox/state.json: the answer has no" in out, out
+    assert code == 1 and f"PUT /contents/{STATE_ON_BRANCH}: the answer has no" in out, out
     assert "internal error" not in out
 
 
@@ -360,8 +362,8 @@ def test_state_survives_three_runs_on_its_branch(actions: Actions, hub: FakeGitH
     actions.plan_pr(1, "h1", text)
     assert actions.merge_and_apply(1, "m1", text)[0] == 0
     stored = hub.branches["ehkeys-state"]
-    assert "keys/.ehkeys/sandbox/state.json" in stored, sorted(stored)
-    state = json.loads(stored["keys/.ehkeys/sandbox/state.json"])
+    assert STATE_ON_BRANCH in stored, sorted(stored)
+    state = json.loads(stored[STATE_ON_BRANCH])
     assert "analytics" in state["bindings"] and "weekly" in json.dumps(state["keys"])
 
     writes = len(hub.writes("/contents/"))
@@ -386,7 +388,7 @@ def test_a_journal_compacted_away_leaves_the_branch_and_the_plan_converges(
     """Run 1 is cut off after sending key-0's update (the account key revoked meanwhile): the
     branch keeps a journal with that write pending. Run 2 sends it again and compacts the
     journal away; the branch copy goes too, so run 3 has nothing pending and nothing to do."""
-    journal = "keys/.ehkeys/sandbox/journal.jsonl"
+    journal = JOURNAL_ON_BRANCH
     text = manifest(k0=15)
     original = operations.Update.send
 
@@ -422,7 +424,7 @@ def test_a_journal_compacted_away_leaves_the_branch_and_the_plan_converges(
 def test_a_journal_another_run_wrote_meanwhile_is_never_deleted(actions: Actions, hub: FakeGitHub) -> None:
     """This run's journal is compacted away, but another run wrote the branch copy since it
     was pulled (a create still pending): the DELETE against the old sha is refused, and kept."""
-    journal = "keys/.ehkeys/sandbox/journal.jsonl"
+    journal = JOURNAL_ON_BRANCH
     actions.plan_pr(1, "h1", manifest(analytics=5))
     actions.merge_and_apply(1, "m1", manifest(analytics=5))
     settled = b'{"address": "k9", "result": "failed", "time": "2026-11-22T10:00:00Z"}\n'
@@ -463,6 +465,32 @@ def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: Fake
     )
 
 
+def test_a_state_branch_of_the_earlier_layout_is_moved_not_lost(actions: Actions, hub: FakeGitHub) -> None:
+    """Earlier versions kept `keys/.ehkeys/sandbox/` on the branch for `keys/keys.yaml`: the
+    first run after the upgrade pulls it from there, and the apply pushes it to the new place."""
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    stored, new = hub.branches["ehkeys-state"], STATE_ON_BRANCH.rsplit("/", 1)[0] + "/"
+    for path in [p for p in stored if p.startswith(new)]:  # as earlier versions kept them
+        raw = stored.pop(path)
+        if path == STATE_ON_BRANCH:
+            data = json.loads(raw)
+            del data["manifest"]
+            raw = json.dumps({**data, "format_version": 3}).encode()
+        stored["keys/.ehkeys/sandbox/" + path.removeprefix(new)] = raw
+    keys = yaml.safe_load(text)
+    keys["keys"][-1]["name"] = "Analytics v2"  # renamed: only the state knows which key it is
+    renamed = yaml.safe_dump(keys, sort_keys=False)
+    code, out = actions.plan_pr(2, "h2", renamed)
+    assert code == 0 and "moved the state keys/.ehkeys/sandbox/state.json" in out, out
+    assert "0 to create, 1 to update" in plan_comment(hub, 2)
+    assert actions.merge_and_apply(2, "m2", renamed)[0] == 0
+    assert sorted(actions.live()) == ["Analytics v2", "key-0", "key-1", "key-2"]
+    assert "analytics" in json.loads(stored[STATE_ON_BRANCH])["bindings"]
+    record("gitops", "a state branch of the earlier shared layout", 1, "pulled from there, moved, pushed")
+
+
 def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Actions, hub: FakeGitHub) -> None:
     text = manifest(analytics=5)
     actions.plan_pr(1, "h1", text)
@@ -473,13 +501,13 @@ def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Action
 
     def pull_then_someone_writes(self: ghstate.StateBranch, path: Path) -> list[str]:
         pulled = original(self, path)
-        hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"] += b"\n"
+        hub.branches["ehkeys-state"][STATE_ON_BRANCH] += b"\n"
         return pulled
 
     actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_writes)
     actions.plan_pr(2, "h2", manifest(analytics=6))
     code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6))
-    assert code == 1 and "kept as keys/.ehkeys/sandbox/state.json.conflict-" in out
+    assert code == 1 and f"kept as {STATE_ON_BRANCH}.conflict-" in out
     assert any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 
@@ -501,7 +529,7 @@ def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_st
     actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_deletes_the_branch)
     code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
     assert code == 0, out
-    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    state = json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])
     assert {"analytics", "reports"} <= set(state["bindings"]), "the state went aside, not to the branch"
     assert not any(".conflict-" in path for path in hub.branches["ehkeys-state"])
 
@@ -511,15 +539,13 @@ def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub
     hub.flaky["GET /contents/"] = 1  # GitHub's 502s come and go
     hub.flaky["PUT /contents/"] = 1
     assert actions.merge_and_apply(1, "m1", manifest(analytics=5))[0] == 0
-    assert (
-        "analytics" in json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])["bindings"]
-    )
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])["bindings"]
 
     actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
-    hub.lost["PUT /contents/keys/.ehkeys/sandbox/state.json"] = 1  # written, but the answer was lost
+    hub.lost[f"PUT /contents/{STATE_ON_BRANCH}"] = 1  # written, but the answer was lost
     code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
     assert code == 0, out
-    state = json.loads(hub.branches["ehkeys-state"]["keys/.ehkeys/sandbox/state.json"])
+    state = json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])
     assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 

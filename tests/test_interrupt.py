@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.concurrency import bounded
 
-from .helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data
+from .helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
 from .reliability_log import record
 
 NOISE = (
@@ -92,7 +92,7 @@ def test_one_ctrl_c_during_a_rate_limit_wait_stops_at_once_and_cleanly(
 
 
 def _journal_sending(workdir: Path) -> bool:
-    journal = workdir / ".ehkeys" / "journal.jsonl"
+    journal = state_dir(workdir / "keys.yaml") / "journal.jsonl"
     return journal.exists() and '"result": "sending"' in journal.read_text()
 
 

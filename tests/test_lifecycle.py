@@ -23,7 +23,7 @@ from reconciler.sandbox import Sandbox, seeds
 from reconciler.session import build_plan, desired
 from reconciler.state import State
 
-from .helpers import API_KEY, key_value, run_cli, seed_data
+from .helpers import API_KEY, key_value, run_cli, sandbox_state_dir, seed_data, state_dir
 from .reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
@@ -282,7 +282,7 @@ def drive(
 
     async def run() -> None:
         async with Client(API_KEY, "http://127.0.0.1/v1", transport=transport, retry=retry) as client:
-            state = State(tmp / ".ehkeys" / "state.json")
+            state = State(state_dir(tmp / "keys.yaml") / "state.json")
             made, account = await build_plan(client, desired(loaded, []), state)
             applier = Applier(client, state, results.append, parallelism=1)
             await applier.run(made.to_apply, account.keys, made.balance_before)
@@ -300,7 +300,7 @@ def test_a_lost_create_answer_is_adopted_not_duplicated(tmp_path: Path) -> None:
     assert sent == 1 and len(created) == 1  # never sent twice
     assert [r.outcome for r in results if r.change.address == "analytics"] == [Outcome.FAILED]
     assert created[0]["limit_type"] == "daily"  # the follow-up update was not sent blind...
-    state = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())
+    state = json.loads((state_dir(tmp_path / "keys.yaml") / "state.json").read_text())
     assert state["bindings"]["analytics"]  # ...but the key is adopted: the next plan updates it
     results, _ = apply_losing(tmp_path, sandbox, manifest_of(existing(0), analytics()), "/nothing")
     assert [r.outcome for r in results] == [Outcome.APPLIED]
@@ -412,7 +412,7 @@ def test_a_failed_create_never_adopts_a_sibling_created_in_the_same_apply(tmp_pa
     )
     results = drive(tmp_path, sandbox, twins, FirstCreateRefused(sandbox.transport()))
     assert sorted(r.outcome for r in results) == [Outcome.APPLIED, Outcome.FAILED]
-    bindings = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())["bindings"]
+    bindings = json.loads((state_dir(tmp_path / "keys.yaml") / "state.json").read_text())["bindings"]
     assert len(bindings) == 1 and len(sandbox.store.keys_of("u1")) == 1
     record("fault", "two creates of one name, the first refused by the edge", 2, "no key bound to two ids")
 
@@ -529,7 +529,7 @@ def test_a_create_cut_short_is_never_sent_again_when_its_name_cannot_bind_it(
     data = seed_data(1)
     data["keys"][0]["name"] = "Worker"  # what the cut-short create made
     seed(data)
-    journal = Path(".ehkeys/sandbox/journal.jsonl")
+    journal = sandbox_state_dir() / "journal.jsonl"
     journal.parent.mkdir(parents=True)
     journal.write_text(
         json.dumps({"address": "worker-a", "name": "Worker", "operation": "create", "result": "sending"})

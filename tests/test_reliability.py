@@ -28,6 +28,7 @@ from .helpers import (
     run_cli,
     sandbox_state_dir,
     seed_data,
+    state_dir,
 )
 from .reliability_log import record
 
@@ -174,7 +175,7 @@ def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text(n, allocated_ammount=13))
     with live_sandbox(tmp_path, seed_data(n), "--latency-ms", "15", "--rate-limit", "100000/60") as base:
         proc = _apply_process(base, tmp_path)
-        journal = tmp_path / ".ehkeys" / "journal.jsonl"
+        journal = state_dir(tmp_path / "keys.yaml") / "journal.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and _sent(journal) < 10:
             time.sleep(0.02)
@@ -187,7 +188,7 @@ def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
         credits, keys = _account_and_keys(base)
     assert credits == Decimal(1000 - 3 * n)
     assert all(k["allocated_ammount"] == 13 for k in keys if k["key"].startswith("ek-proxy-test"))
-    state = json.loads((tmp_path / ".ehkeys" / "state.json").read_text())
+    state = json.loads((state_dir(tmp_path / "keys.yaml") / "state.json").read_text())
     assert len(state["keys"]) == n and not any(r.get("pending") for r in state["keys"].values())
     assert not journal.exists()  # the rerun finished: every write settled, the journal folded in
     record(

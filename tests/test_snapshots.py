@@ -13,10 +13,10 @@ from reconciler.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import SENDING, State
 
-from .helpers import key_value, manifest_text, run_cli, seed_data
+from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
-STATE = Path(".ehkeys/sandbox/state.json")
+STATE = sandbox_state_dir() / "state.json"
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_an_apply_snapshots_changed_and_in_sync_keys_without_usage(workdir: Path
     assert apply(capsys, manifest_text(3, allocated_ammount=10))[0] == 0
     assert apply(capsys, manifest_text(2, allocated_ammount=25))[0] == 0
     data = saved()
-    assert data["format_version"] == 3
+    assert data["format_version"] == 4
     snaps = data["snapshots"]
     assert snaps[fp(0)]["allocated_ammount"] == "25.00"  # as the wave's list verified it
     assert set(snaps[fp(0)]) == {
@@ -101,7 +101,7 @@ def test_deleting_a_key_forgets_its_snapshot(workdir: Path, capsys: Any) -> None
 
 def test_import_out_records_a_snapshot_of_every_key(workdir: Path, capsys: Any) -> None:
     code, _, _ = run_cli(capsys, "import", "--all", "--out", "keys/keys.yaml", *SANDBOX)
-    state = json.loads(Path("keys/.ehkeys/sandbox/state.json").read_text())
+    state = json.loads((sandbox_state_dir("keys/keys.yaml") / "state.json").read_text())
     assert code == 0 and sorted(state["snapshots"]) == sorted(fp(i) for i in range(3))
     assert state["snapshots"][fp(1)]["name"] == "key-1"
 
@@ -167,7 +167,7 @@ def test_compact_then_reload_remembers_exactly_what_the_journal_did(tmp_path: Pa
     assert memory(State(path)) == before
     kept = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
     assert kept == UNRESOLVED
-    assert json.loads(path.read_text())["format_version"] == 3
+    assert json.loads(path.read_text())["format_version"] == 4
 
 
 def test_compact_shrinks_ten_thousand_resolved_lines_to_the_unresolved_ones(tmp_path: Path) -> None:

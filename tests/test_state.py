@@ -24,7 +24,17 @@ from reconciler.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import State
 
-from .helpers import API_KEY, ROOT, key_value, live_sandbox, manifest_text, run_cli, seed_data
+from .helpers import (
+    API_KEY,
+    ROOT,
+    key_value,
+    live_sandbox,
+    manifest_text,
+    run_cli,
+    sandbox_state_dir,
+    seed_data,
+    state_dir,
+)
 from .reliability_log import record
 
 
@@ -97,8 +107,8 @@ def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
 
 def test_a_file_size_limit_during_apply_sends_nothing_and_later_plans_work(tmp_path: Path) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text(1, allocated_ammount=30, name="Café ☕"))
-    journal = tmp_path / ".ehkeys" / "journal.jsonl"
-    journal.parent.mkdir()
+    journal = state_dir(tmp_path / "keys.yaml") / "journal.jsonl"
+    journal.parent.mkdir(parents=True)
     journal.write_text("\n" * 3900)  # the next line crosses the 4096-byte limit below
     with live_sandbox(tmp_path, seed_data(1)) as base:
         applied = _apply_with_file_limit(tmp_path, base, 4096)
@@ -147,7 +157,7 @@ def test_a_torn_non_utf8_journal_line_is_skipped_with_a_warning(
     workdir: Path, capsys: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = json.dumps({"fingerprint": "sha256:x", "result": "updated", "limit_type": "weekly"})
-    journal = workdir / ".ehkeys" / "sandbox" / "journal.jsonl"
+    journal = sandbox_state_dir(workdir / "keys.yaml") / "journal.jsonl"
     journal.parent.mkdir(parents=True)
     journal.write_bytes(f"{good}\n".encode() + '{"key": "ek-proxy-…'.encode()[:-2] + f"\n{good}\n".encode())
     code, out, err = sandbox_cli(capsys, "plan")
@@ -251,10 +261,8 @@ def test_apply_that_cannot_save_the_snapshot_says_so_and_where(workdir: Path, ca
 
 
 def test_a_state_file_that_is_not_utf8_is_a_clear_error(workdir: Path, capsys: Any) -> None:
-    (workdir / ".ehkeys" / "sandbox").mkdir(parents=True)
-    (workdir / ".ehkeys" / "sandbox" / "state.json").write_bytes(
-        b'{"format_version": 1, "keys": {"\xff\xfe": {}}}'
-    )
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / "state.json").write_bytes(b'{"format_version": 1, "keys": {"\xff\xfe": {}}}')
     code, out, err = sandbox_cli(capsys, "plan")
     assert code == 1
     assert "state.json: not UTF-8 text (bad byte at offset 32)" in err
@@ -288,7 +296,7 @@ def test_a_state_file_of_the_previous_format_and_its_journal_still_read(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
     (tmp_path / "keys.yaml").write_text(manifest_text(2, allocated_ammount=10, limit_type="weekly"))
-    old = tmp_path / ".ehkeys" / "sandbox"
+    old = sandbox_state_dir(tmp_path / "keys.yaml")
     old.mkdir(parents=True)
     fp = [ProxyKey(key_value(i)).fingerprint for i in range(2)]
     record_v1 = {"limit_type": "weekly", "name": "key-0", "applied_at": "2026-01-01T00:00:00Z"}
@@ -309,7 +317,7 @@ def test_a_state_file_of_the_previous_format_and_its_journal_still_read(
         capsys, "apply", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"
     )
     state = json.loads((old / "state.json").read_text())
-    assert code == 0 and state["format_version"] == 3  # upgraded: the in-sync keys' snapshots
+    assert code == 0 and state["format_version"] == 4  # upgraded: the in-sync keys' snapshots
     assert {fp: r["limit_type"] for fp, r in state["keys"].items()} == {fp[0]: "weekly", fp[1]: "weekly"}
     assert sorted(state["snapshots"]) == sorted(fp)
     written = (old / "state.json").stat().st_mtime_ns
