@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from reconciler import options
+from reconciler import options, unsettled
 from reconciler.errors import EhkeysError
 from reconciler.model import scrub
 
@@ -64,11 +64,9 @@ def _say(text: str) -> None:
 
 
 def _say_unknown_writes() -> None:
-    """Writes a failure or an interrupt cut short in flight (if the HTTP stack was loaded)."""
-    client = sys.modules.get("reconciler.client")
-    writes = client.writes_cut_short() if client else []
-    if writes:
-        _say(f"these writes may or may not have reached the API: {', '.join(writes)}; run plan to see")
+    """Writes a failure or an interrupt cut short in flight, or before they were recorded."""
+    for line in unsettled.lines():
+        _say(line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

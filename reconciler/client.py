@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, unsettled
 from reconciler.answers import live_key
 from reconciler.apierrors import (
     MAX_BODY,
@@ -67,8 +67,6 @@ TOGGLE, REMOVE, LIST, ACCOUNT = "/auth/proxy/toggle", "/auth/proxy/remove", "/au
 READS = (LOOKUP,)  # POSTs that change nothing
 ACCOUNT_PATHS = (ACCOUNT, LIST, CREATE)  # paths about no one key: a 404 there is a wrong URL
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
-
-_CUT_SHORT: list[str] = []  # writes an interrupt cancelled in flight; see writes_cut_short
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -119,14 +117,6 @@ def terminal_notice(text: str) -> None:
     with contextlib.suppress(ValueError, AttributeError):  # stderr closed or absent
         if sys.stderr.isatty():
             print(f"ehkeys: {text}", file=sys.stderr, flush=True)
-
-
-def writes_cut_short() -> list[str]:
-    """Writes an interrupt cancelled while in flight (process-wide), once: whether they reached
-    the API is unknown. Named as in `Client.in_flight`."""
-    taken = sorted(_CUT_SHORT)
-    _CUT_SHORT.clear()
-    return taken
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -197,11 +187,14 @@ class Client:
         for i in range(parallelism):
             self._free.put_nowait(self._transports[i % len(self._transports)])
         self._calls: set[_Call] = set()
+        self.writes = unsettled.Writes()  # ended, not yet settled by whoever checks them
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if exc[0] is not None:  # an error or an interrupt: name the writes no one checked
+            self.writes.abandon()
         for transport in self._transports:
             await transport.aclose()
 
@@ -277,18 +270,23 @@ class Client:
         transport = await self._free.get()
         self._calls.add(call)
         try:
-            return await self._attempts(transport, call)
+            data = await self._attempts(transport, call)
         except ApiError as exc:
             call.annotate(exc)
             exc.hint = exc.hint or self._hint(exc, path)
+            if call.write and call.reached and (call.unsettled or not _refused(exc)):
+                self.writes.unknown.append(call.label)
             raise
         except (asyncio.CancelledError, KeyboardInterrupt):
             if call.write and call.reached:
-                _CUT_SHORT.append(call.label)
+                unsettled.cut_short(call.label)
             raise
         finally:
             self._calls.discard(call)
             self._free.put_nowait(transport)
+        if call.write:
+            self.writes.answered.append(call.label)
+        return data
 
     def _hint(self, exc: ApiError, path: str) -> str:
         if isinstance(exc, NotFound) and path in ACCOUNT_PATHS and not self._base.endswith("/v1"):
@@ -410,6 +408,11 @@ def _transport_error(exc: httpx.TransportError, limit: float) -> NetworkError:
     if isinstance(exc, NEVER_LEFT):
         return NotSent(f"the request never reached the API ({detail})")
     return AnswerLost(f"no answer from the API: the connection failed before the answer ({detail})")
+
+
+def _refused(exc: ApiError) -> bool:
+    """A 4xx answer: the API did nothing (anything else may hide a success)."""
+    return exc.status is not None and 400 <= exc.status < 500
 
 
 def _secs(seconds: float) -> str:
