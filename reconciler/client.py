@@ -44,6 +44,7 @@ from reconciler.apierrors import (
     BadResponse,
     NetworkError,
     NotFound,
+    NothingListens,
     NotSent,
     OutOfTime,
     RateLimited,
@@ -52,6 +53,7 @@ from reconciler.apierrors import (
 )
 from reconciler.breaker import Breaker
 from reconciler.errors import ConfigError
+from reconciler.loopback import is_loopback, nothing_listens
 from reconciler.model import LiveKey, ProxyKey, redact
 from reconciler.pacer import MAX_AHEAD, Pacer, WaitNotices, header_number, sane_reset
 
@@ -60,7 +62,6 @@ log = logging.getLogger("ehkeys.client")
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 USER_AGENT = f"ehkeys/{__version__}"
 POOL_SIZE = 8  # connections per httpx pool; see _pools
-LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 LOOKUP, UPDATE, CREATE = "/auth/proxy/lookup", "/auth/proxy/update", "/auth/proxy/create"
 TOGGLE, REMOVE, LIST, ACCOUNT = "/auth/proxy/toggle", "/auth/proxy/remove", "/auth/proxy", "/user/me"
@@ -98,7 +99,7 @@ def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+    if parts.scheme == "http" and is_loopback(parts.hostname):
         return url.rstrip("/")
     raise ConfigError(f"base URL {url!r}: use https:// (plain http:// is allowed only to a loopback host)")
 
@@ -354,7 +355,7 @@ class Client:
             self._silent(started, limit)
             raise AnswerLost(f"no answer from the API within {_secs(limit)} s (timed out)") from None
         except httpx.TransportError as exc:
-            error = _transport_error(exc, limit)
+            error = _transport_error(exc, limit, self._base)
             call.reached = reached_before or not isinstance(error, NotSent)
             if isinstance(exc, SILENCE):
                 self._silent(started, limit)
@@ -394,8 +395,11 @@ SILENCE = (httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout)
 NEVER_LEFT = (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
-def _transport_error(exc: httpx.TransportError, limit: float) -> NetworkError:
-    """httpx's failure as ours: NotSent when the request cannot have left, else AnswerLost."""
+def _transport_error(exc: httpx.TransportError, limit: float, base_url: str) -> NetworkError:
+    """httpx's failure as ours: NotSent when the request cannot have left, else AnswerLost;
+    a refused loopback connection stops the run at once (nothing listens there)."""
+    if isinstance(exc, httpx.ConnectError) and (nobody := nothing_listens(exc, base_url)):
+        return NothingListens(nobody)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
         return NotSent(
@@ -471,7 +475,7 @@ def environment_proxy(url: str) -> str | None:
     """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY
     exempts it (on macOS and Windows, also the system's settings): as httpx and curl do."""
     host = urlsplit(url).hostname or ""
-    if host in LOOPBACK or urllib.request.proxy_bypass(host):
+    if is_loopback(host) or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
     proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
