@@ -61,10 +61,11 @@ def sandbox(args: argparse.Namespace) -> int:
         raise _setting_error(exc, args) from None
     except ValueError:
         raise UsageError(f"--rate-limit {args.rate_limit!r}: expected N or N/SECONDS, like 20/2") from None
+    sock = sb.listen(args.host, args.port)  # a port in use fails before the --db file is made
     box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox is reachable beyond this machine on %s", args.host)
-    sb.serve(box, args.host, args.port)
+    sb.serve(box, sock)
     return 0
 
 

@@ -4,6 +4,7 @@ a closed pipe, a sandbox that is not running, and what the messages say."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +46,59 @@ def announced(proc: subprocess.Popen[str]) -> list[str]:
         assert line, f"the sandbox ended: {lines}, {proc.stderr.read() if proc.stderr else ''}"
         lines.append(line.strip())
     return lines
+
+
+@pytest.mark.parametrize("after", [0.0, 0.5], ids=["as-soon-as-announced", "while-serving"])
+def test_ctrl_c_stops_the_sandbox_with_exit_0_as_its_help_says(workdir: Path, after: float) -> None:
+    proc = ehkeys(workdir, "sandbox", "--port", "0")
+    announced(proc)
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert not [n for n in NOISE if n in err], err
+    record("cli", "one Ctrl-C stops `ehkeys sandbox` (real process)", 1, "exit 0, as --help says")
+
+
+def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any) -> None:
+    db = workdir / "state" / "sandbox.db"
+    with __import__("socket").socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run_cli(capsys, "sandbox", "--port", str(port), "--db", str(db))
+    assert code == 1 and "is in use" in err
+    assert not db.exists() and not db.parent.exists()
+    record("files", "ehkeys sandbox --db on a port in use", 1, "exit 1; no database file made")
+
+
+def test_the_export_line_of_a_sandbox_on_all_interfaces_is_one_the_cli_accepts(workdir: Path) -> None:
+    """`--host 0.0.0.0` used to print `ELECTRONHUB_BASE_URL=http://0.0.0.0:…`, which the CLI
+    refuses (plain http only to a loopback host)."""
+    proc = ehkeys(workdir, "sandbox", "--host", "0.0.0.0", "--port", "0")
+    try:
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in announced(proc)
+            if line.startswith("export ")
+        )
+        plan = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", "keys.yaml"],
+            cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **exports},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert exports["ELECTRONHUB_BASE_URL"].startswith("http://127.0.0.1:"), exports
+    assert plan.returncode in (0, 1) and "base URL" not in plan.stderr, plan.stderr
+    assert "Read with 2 requests" in plan.stdout, plan.stderr
+    record(
+        "cli", "ehkeys sandbox --host 0.0.0.0, its export lines used as printed", 1, "the CLI accepts them"
+    )
 
 
 def test_a_refused_loopback_connection_stops_at_once_and_says_what_to_start(
