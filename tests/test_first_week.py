@@ -114,3 +114,29 @@ def test_a_refused_loopback_connection_stops_at_once_and_says_what_to_start(
     assert err.strip().endswith(f"nothing listens on 127.0.0.1:{port}: is `ehkeys sandbox` running?"), err
     assert len(err.strip().splitlines()) == 1 and took < 5, (took, err)
     record("cli", "plan against a loopback port nothing listens on", 1, "exit 1 in under 5 s, one message")
+
+
+def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -> None:
+    """`plan --detailed-exitcode | head -1`: the pipe closes before ehkeys writes; it exited 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone: every write to the pipe fails (EPIPE)
+    (workdir / "keys.yaml").write_text((ROOT / "keys.example.yaml").read_text())  # the demo's changes
+    argv = ["plan", "keys.yaml", "--sandbox", "--detailed-exitcode", "--out", "plan.json"]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *argv],
+            cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 2, done.stderr  # changes, as without the pipe
+    assert (workdir / "plan.json").exists() and "Saved the plan to plan.json" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    record(
+        "cli", "plan --detailed-exitcode into a pipe already closed (| head -1)", 1, "exit 2, as documented"
+    )
