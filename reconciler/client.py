@@ -85,7 +85,7 @@ def check_api_key(api_key: str | None) -> str:
         )
     if key.startswith("ek-proxy-"):
         raise ConfigError(
-            "ELECTRONHUB_API_KEY holds a proxy key (ek-proxy-…): management calls need the "
+            f"ELECTRONHUB_API_KEY holds a proxy key ({redact(key)}): management calls need the "
             "account API key (ek-…), and the API rejects proxy keys"
         )
     if key.startswith("eyJ") and key.count(".") == 2:

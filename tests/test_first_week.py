@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.model import scrub
+
 from .helpers import ROOT, free_port, manifest_text, run_cli
 from .reliability_log import record
 
@@ -140,3 +142,18 @@ def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -
     record(
         "cli", "plan --detailed-exitcode into a pipe already closed (| head -1)", 1, "exit 2, as documented"
     )
+
+
+def test_an_account_key_that_is_a_proxy_key_is_shown_as_its_last_four(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read `ek-proxy-…xy-…`: the message's own placeholder redacted a second time."""
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-proxy-1234567890abcdef")
+    code, _, err = run_cli(capsys, "plan", "keys.yaml")
+    assert code == 1
+    assert "ELECTRONHUB_API_KEY holds a proxy key (ek-proxy-…cdef)" in err, err
+    assert "…xy-…" not in err and "1234567890" not in err
+    assert scrub("a proxy key (ek-proxy-…) or an account key (ek-…)") == (
+        "a proxy key (ek-proxy-…) or an account key (ek-…)"
+    )
+    record("secret", "a proxy key given as the account key", 1, "shown as ek-proxy-… and its last 4")
