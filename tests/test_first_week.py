@@ -157,3 +157,12 @@ def test_an_account_key_that_is_a_proxy_key_is_shown_as_its_last_four(
         "a proxy key (ek-proxy-…) or an account key (ek-…)"
     )
     record("secret", "a proxy key given as the account key", 1, "shown as ek-proxy-… and its last 4")
+
+
+def test_reveal_out_inside_the_repository_names_out_not_secrets_out(workdir: Path, capsys: Any) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "key-0", "--sandbox", "--out", "reveal.env")
+    assert code == 1 and out == ""
+    assert "--out reveal.env: git would track this file" in err and "--secrets-out" not in err, err
+    assert not (workdir / "reveal.env").exists()
+    record("secret", "reveal --out to a file git would track", 1, "refused, naming --out")
