@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
-        args = options.parser().parse_args(argv)
+        args = options.parse(argv)
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
         return 0 if exc.code in (0, None) else USAGE_ERROR
     _log_to_stderr(args.debug)

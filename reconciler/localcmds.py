@@ -79,11 +79,11 @@ def _setting_error(exc: BadSetting, args: argparse.Namespace) -> UsageError:
     return UsageError(f"{flag} {exc.value:g}: {exc.rule}")
 
 
-FAULT_FLAGS = (
-    "latency_ms",
-    "jitter_ms",
-    "error_rate",
-    "rate_limited_rate",
-    "drop_rate",
-    "html_rate",
-)
+FAULT_FLAGS = {  # the seed's `faults:` a flag can set, and what each does
+    "latency_ms": "milliseconds added before every answer",
+    "jitter_ms": "up to this many milliseconds more, at random",
+    "error_rate": "share of requests answered 500",
+    "rate_limited_rate": "share of requests answered 429",
+    "drop_rate": "share of connections dropped after the update is done",
+    "html_rate": "share of requests answered with an edge challenge page",
+}

@@ -3,6 +3,7 @@ a closed pipe, a sandbox that is not running, and what the messages say."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from reconciler import options
 from reconciler.model import scrub
 
 from .helpers import ROOT, free_port, manifest_text, run_cli
@@ -166,3 +168,70 @@ def test_reveal_out_inside_the_repository_names_out_not_secrets_out(workdir: Pat
     assert "--out reveal.env: git would track this file" in err and "--secrets-out" not in err, err
     assert not (workdir / "reveal.env").exists()
     record("secret", "reveal --out to a file git would track", 1, "refused, naming --out")
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["plan", "keys.yaml", "--sandbox-seed", "seed.yaml"], "--sandbox-seed"),
+        (["apply", "keys.yaml", "--sandbox-reset", "--auto-approve"], "--sandbox-reset"),
+        (["import", "--all", "--sandbox-seed", "seed.yaml"], "--sandbox-seed"),
+    ],
+    ids=["plan-seed", "apply-reset", "import-seed"],
+)
+def test_sandbox_options_without_sandbox_say_they_need_it(
+    workdir: Path, capsys: Any, argv: list[str], flag: str
+) -> None:
+    """They failed on the API key that was never needed ('ELECTRONHUB_API_KEY is not set')."""
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and out == ""
+    assert f"{flag} acts on the in-process sandbox: add --sandbox" in err, err
+    assert f"usage: ehkeys {argv[0]}" in err and "ELECTRONHUB_API_KEY" not in err
+    record("cli", f"{flag} without --sandbox ({argv[0]})", 1, "usage error naming --sandbox")
+
+
+def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every command's parser, the GitOps jobs too: ("plan", parser), ("github apply", parser)."""
+    found = []
+    todo = [("", options.parser())]
+    while todo:
+        name, parser = todo.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{name} {sub}".strip(), p) for sub, p in action.choices.items()]
+        if name:
+            found.append((name, parser))
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def test_every_command_help_has_a_description_debug_and_each_option_s_default(capsys: Any) -> None:
+    """`ehkeys plan --help` had no description, no --debug, and options with no default shown."""
+    for command, parser in _commands():
+        code, out, _ = run_cli(capsys, *command.split(), "--help")
+        assert code == 0 and parser.description and f"\n\n{parser.description}\n\n" in out, command
+        assert "--debug" in out, command
+        for action in parser._actions:
+            if not action.option_strings or action.nargs == 0 or action.dest == "help":
+                continue  # positionals and flags (off unless given)
+            text = parser._get_formatter()._expand_help(action)
+            assert "default" in text, (command, action.option_strings, text)
+    record("cli", "every command's --help: description, --debug, option defaults", 1, "all shown")
+
+
+@pytest.mark.parametrize(
+    ("argv", "bad"),
+    [
+        (["plan", "keys.yaml", "--formt", "json"], "--formt json"),
+        (["github", "plan", "keys.yaml", "--bogus"], "--bogus"),
+        (["sandbox", "--prot", "1"], "--prot 1"),
+    ],
+    ids=["plan", "github-plan", "sandbox"],
+)
+def test_an_unknown_option_prints_its_command_s_usage(capsys: Any, argv: list[str], bad: str) -> None:
+    """argparse printed the top-level usage (`ehkeys [-h] [--version] [--debug] COMMAND ...`)."""
+    command = " ".join(a for a in argv[:2] if a in ("plan", "github", "sandbox"))
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith(f"usage: ehkeys {command} [-h] [--debug]"), err
+    assert f"ehkeys {command}: error: unrecognized arguments: {bad}" in err
+    record("cli", f"an unknown option after `{command}`", 1, "that command's usage")
