@@ -235,3 +235,30 @@ def test_an_unknown_option_prints_its_command_s_usage(capsys: Any, argv: list[st
     assert err.startswith(f"usage: ehkeys {command} [-h] [--debug]"), err
     assert f"ehkeys {command}: error: unrecognized arguments: {bad}" in err
     record("cli", f"an unknown option after `{command}`", 1, "that command's usage")
+
+
+SEEDS = Path(__file__).resolve().parent / "seeds"
+BAD_SEEDS = {
+    "bad-seed-without-accounts.yaml": "invalid seed: `accounts:` must be a list of at least one entry",
+    "bad-seed-account-without-api-key.yaml": "invalid seed: accounts[0]: api_key missing",
+    "bad-seed-key-without-name.yaml": "invalid seed: keys[0]: name missing",
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(BAD_SEEDS))
+@pytest.mark.parametrize("command", ["sandbox", "plan"])
+def test_a_bad_seed_names_the_missing_field(workdir: Path, capsys: Any, fixture: str, command: str) -> None:
+    """`accounts` missing was `invalid seed (KeyError: 'accounts')`."""
+    seed = str(SEEDS / fixture)
+    argv = ["sandbox", "--seed", seed, "--port", "0"] if command == "sandbox" else []
+    argv = argv or ["plan", "keys.yaml", "--sandbox", "--sandbox-seed", seed]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err == f"ehkeys: error: {seed}: {BAD_SEEDS[fixture]}" + err.split(BAD_SEEDS[fixture])[1], err
+    assert "KeyError" not in err and len(err.strip().splitlines()) == 1, err
+    record(
+        "input",
+        f"sandbox seed: {fixture.removeprefix('bad-seed-').removesuffix('.yaml')} ({command})",
+        1,
+        "the field named",
+    )
