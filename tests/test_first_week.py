@@ -4,6 +4,7 @@ a closed pipe, a sandbox that is not running, and what the messages say."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import options
+from reconciler import options, resources
 from reconciler.model import scrub
 
 from .helpers import ROOT, free_port, manifest_text, run_cli
@@ -261,4 +262,20 @@ def test_a_bad_seed_names_the_missing_field(workdir: Path, capsys: Any, fixture:
         f"sandbox seed: {fixture.removeprefix('bad-seed-').removesuffix('.yaml')} ({command})",
         1,
         "the field named",
+    )
+
+
+def test_import_writes_a_schema_modeline_that_works_in_any_repository(workdir: Path, capsys: Any) -> None:
+    """The modeline named `schemas/manifest.schema.json`, a path only ehkeys' own repository has;
+    editors resolve it relative to the manifest (yaml-language-server), so it was a broken path."""
+    code, _, err = run_cli(capsys, "import", "--all", "--sandbox", "--out", "keys/keys.yaml")
+    assert code == 0, err
+    first = (workdir / "keys" / "keys.yaml").read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema="), first
+    schema = workdir / "keys" / first.split("$schema=", 1)[1]
+    assert json.loads(schema.read_text()) == resources.schema("manifest")  # offline, as shipped
+    assert f"wrote keys/{schema.name}" in err
+    assert run_cli(capsys, "validate", "keys")[0] == 0  # the folder still reads as one manifest
+    record(
+        "files", "import --out in a repository without ehkeys' schemas/", 1, "the modeline's schema is there"
     )
