@@ -77,6 +77,8 @@ def test_the_readme_gitignore_leaves_only_what_a_new_repository_commits(tmp_path
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("\n".join(_readme_gitignore()) + "\n")
     _run(tmp_path, "import", "--all", "--sandbox", "--out", "keys/keys.yaml")
+    manifest = tmp_path / "keys" / "keys.yaml"
+    manifest.write_text(re.sub(r"limit_type: unknown.*", "limit_type: daily", manifest.read_text()))
     _run(tmp_path, "apply", "keys/keys.yaml", "--sandbox", "--auto-approve")
     _run(tmp_path, "plan", "keys/keys.yaml", "--sandbox", "--out", "plan.json")
     _run(tmp_path, "drift", "keys/keys.yaml", "--sandbox")
