@@ -127,6 +127,11 @@ class Unreachable(NotSent):
     says_attempts = False  # the message counts the client's unanswered attempts
 
 
+class NothingListens(Unreachable):
+    """A loopback URL refused the connection: no server there (a sandbox not started), so no
+    retry can help and none waits."""
+
+
 class AnswerLost(NetworkError):
     """The request was sent and its answer lost: it may or may not have been processed."""
 

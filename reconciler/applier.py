@@ -113,6 +113,7 @@ class Applier:
         results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
         for result in results:
             self.on_result(result)
+        self.client.writes.settle()  # checked, recorded and printed: an interrupt now hides none
         return results
 
     async def _send(self, change: Change) -> Sending:

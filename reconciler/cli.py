@@ -5,11 +5,14 @@ The options are in `options.py`; validate and sandbox, which need no API, in `lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
-from reconciler import options
+from reconciler import options, unsettled
 from reconciler.errors import EhkeysError
 from reconciler.model import scrub
 
@@ -64,17 +67,56 @@ def _say(text: str) -> None:
 
 
 def _say_unknown_writes() -> None:
-    """Writes a failure or an interrupt cut short in flight (if the HTTP stack was loaded)."""
-    client = sys.modules.get("reconciler.client")
-    writes = client.writes_cut_short() if client else []
-    if writes:
-        _say(f"these writes may or may not have reached the API: {', '.join(writes)}; run plan to see")
+    """Writes a failure or an interrupt cut short in flight, or before they were recorded."""
+    for line in unsettled.lines():
+        _say(line)
+
+
+class _ReaderMayGo:
+    """sys.stdout that, once its reader has gone (`ehkeys plan ... | head -1`), writes to
+    /dev/null (Python's recipe): the command goes on and exits with its documented code (2 for
+    changes) instead of 1, and nothing fails again when Python flushes stdout at exit."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no descriptor (a test's stream): nothing to redirect
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; the one place where exceptions become messages and exit codes."""
+    stdout = sys.stdout
+    sys.stdout = guarded = _ReaderMayGo(stdout)
     try:
-        args = options.parser().parse_args(argv)
+        return _main(argv)
+    finally:
+        guarded.flush()  # here, not at exit: a reader gone by now is then handled too
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = options.parse(argv)
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
         return 0 if exc.code in (0, None) else USAGE_ERROR
     _log_to_stderr(args.debug)
@@ -89,9 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("interrupted")
         _say_unknown_writes()
         return INTERRUPTED
-    except BrokenPipeError:  # e.g. `ehkeys plan ... | head`
-        sys.stderr.close()
-        return 1
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
         _say(f"internal error: {type(exc).__name__}: {exc}")

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, unsettled
 from reconciler.answers import live_key
 from reconciler.apierrors import (
     MAX_BODY,
@@ -44,6 +44,7 @@ from reconciler.apierrors import (
     BadResponse,
     NetworkError,
     NotFound,
+    NothingListens,
     NotSent,
     OutOfTime,
     RateLimited,
@@ -52,6 +53,7 @@ from reconciler.apierrors import (
 )
 from reconciler.breaker import Breaker
 from reconciler.errors import ConfigError
+from reconciler.loopback import is_loopback, nothing_listens
 from reconciler.model import LiveKey, ProxyKey, redact
 from reconciler.pacer import MAX_AHEAD, Pacer, WaitNotices, header_number, sane_reset
 
@@ -60,15 +62,12 @@ log = logging.getLogger("ehkeys.client")
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 USER_AGENT = f"ehkeys/{__version__}"
 POOL_SIZE = 8  # connections per httpx pool; see _pools
-LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 LOOKUP, UPDATE, CREATE = "/auth/proxy/lookup", "/auth/proxy/update", "/auth/proxy/create"
 TOGGLE, REMOVE, LIST, ACCOUNT = "/auth/proxy/toggle", "/auth/proxy/remove", "/auth/proxy", "/user/me"
 READS = (LOOKUP,)  # POSTs that change nothing
 ACCOUNT_PATHS = (ACCOUNT, LIST, CREATE)  # paths about no one key: a 404 there is a wrong URL
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
-
-_CUT_SHORT: list[str] = []  # writes an interrupt cancelled in flight; see writes_cut_short
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -86,7 +85,7 @@ def check_api_key(api_key: str | None) -> str:
         )
     if key.startswith("ek-proxy-"):
         raise ConfigError(
-            "ELECTRONHUB_API_KEY holds a proxy key (ek-proxy-…): management calls need the "
+            f"ELECTRONHUB_API_KEY holds a proxy key ({redact(key)}): management calls need the "
             "account API key (ek-…), and the API rejects proxy keys"
         )
     if key.startswith("eyJ") and key.count(".") == 2:
@@ -100,7 +99,7 @@ def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+    if parts.scheme == "http" and is_loopback(parts.hostname):
         return url.rstrip("/")
     raise ConfigError(f"base URL {url!r}: use https:// (plain http:// is allowed only to a loopback host)")
 
@@ -119,14 +118,6 @@ def terminal_notice(text: str) -> None:
     with contextlib.suppress(ValueError, AttributeError):  # stderr closed or absent
         if sys.stderr.isatty():
             print(f"ehkeys: {text}", file=sys.stderr, flush=True)
-
-
-def writes_cut_short() -> list[str]:
-    """Writes an interrupt cancelled while in flight (process-wide), once: whether they reached
-    the API is unknown. Named as in `Client.in_flight`."""
-    taken = sorted(_CUT_SHORT)
-    _CUT_SHORT.clear()
-    return taken
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -197,11 +188,14 @@ class Client:
         for i in range(parallelism):
             self._free.put_nowait(self._transports[i % len(self._transports)])
         self._calls: set[_Call] = set()
+        self.writes = unsettled.Writes()  # ended, not yet settled by whoever checks them
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if exc[0] is not None:  # an error or an interrupt: name the writes no one checked
+            self.writes.abandon()
         for transport in self._transports:
             await transport.aclose()
 
@@ -277,18 +271,23 @@ class Client:
         transport = await self._free.get()
         self._calls.add(call)
         try:
-            return await self._attempts(transport, call)
+            data = await self._attempts(transport, call)
         except ApiError as exc:
             call.annotate(exc)
             exc.hint = exc.hint or self._hint(exc, path)
+            if call.write and call.reached and (call.unsettled or not _refused(exc)):
+                self.writes.unknown.append(call.label)
             raise
         except (asyncio.CancelledError, KeyboardInterrupt):
             if call.write and call.reached:
-                _CUT_SHORT.append(call.label)
+                unsettled.cut_short(call.label)
             raise
         finally:
             self._calls.discard(call)
             self._free.put_nowait(transport)
+        if call.write:
+            self.writes.answered.append(call.label)
+        return data
 
     def _hint(self, exc: ApiError, path: str) -> str:
         if isinstance(exc, NotFound) and path in ACCOUNT_PATHS and not self._base.endswith("/v1"):
@@ -356,7 +355,7 @@ class Client:
             self._silent(started, limit)
             raise AnswerLost(f"no answer from the API within {_secs(limit)} s (timed out)") from None
         except httpx.TransportError as exc:
-            error = _transport_error(exc, limit)
+            error = _transport_error(exc, limit, self._base)
             call.reached = reached_before or not isinstance(error, NotSent)
             if isinstance(exc, SILENCE):
                 self._silent(started, limit)
@@ -396,8 +395,11 @@ SILENCE = (httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout)
 NEVER_LEFT = (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
-def _transport_error(exc: httpx.TransportError, limit: float) -> NetworkError:
-    """httpx's failure as ours: NotSent when the request cannot have left, else AnswerLost."""
+def _transport_error(exc: httpx.TransportError, limit: float, base_url: str) -> NetworkError:
+    """httpx's failure as ours: NotSent when the request cannot have left, else AnswerLost;
+    a refused loopback connection stops the run at once (nothing listens there)."""
+    if isinstance(exc, httpx.ConnectError) and (nobody := nothing_listens(exc, base_url)):
+        return NothingListens(nobody)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
         return NotSent(
@@ -410,6 +412,11 @@ def _transport_error(exc: httpx.TransportError, limit: float) -> NetworkError:
     if isinstance(exc, NEVER_LEFT):
         return NotSent(f"the request never reached the API ({detail})")
     return AnswerLost(f"no answer from the API: the connection failed before the answer ({detail})")
+
+
+def _refused(exc: ApiError) -> bool:
+    """A 4xx answer: the API did nothing (anything else may hide a success)."""
+    return exc.status is not None and 400 <= exc.status < 500
 
 
 def _secs(seconds: float) -> str:
@@ -468,7 +475,7 @@ def environment_proxy(url: str) -> str | None:
     """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY
     exempts it (on macOS and Windows, also the system's settings): as httpx and curl do."""
     host = urlsplit(url).hostname or ""
-    if host in LOOPBACK or urllib.request.proxy_bypass(host):
+    if is_loopback(host) or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
     proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")

@@ -14,7 +14,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import diagnostics, manifest, planfile, render, snapshots, statemigrate, statepaths
+from reconciler import (
+    diagnostics,
+    manifest,
+    planfile,
+    render,
+    schemafile,
+    snapshots,
+    statemigrate,
+    statepaths,
+)
 from reconciler.client import RetryPolicy
 from reconciler.errors import EhkeysError, UsageError
 from reconciler.model import LiveKey, frozen_heap
@@ -175,6 +184,7 @@ def _write_import(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
+    schemafile.write_beside(Path(path))
     state = State(statepaths.default_state([path], sandbox), Path(path))
     for address, key in bound.items():
         state.bind(address, key.fingerprint)

@@ -23,14 +23,17 @@ from reconciler.envvars import environment
 from reconciler.errors import UsageError
 from reconciler.inventory import once_each, read_keys
 from reconciler.model import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, ProxyKey, iso, sorted_networks
+from reconciler.schemafile import MODELINE
 
-HEADER = """\
-# yaml-language-server: $schema=schemas/manifest.schema.json
+HEADER = (
+    MODELINE
+    + """\
 # Written by `ehkeys import`. The API cannot report limit_type: each key says `unknown`
 # below, and nothing is sent to a key until you choose its window (daily, weekly or monthly).
 version: 1
 keys:
 """
+)
 LIMIT_NOTE = "  # the API cannot report it: choose daily, weekly or monthly"
 
 

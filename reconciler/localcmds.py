@@ -61,10 +61,11 @@ def sandbox(args: argparse.Namespace) -> int:
         raise _setting_error(exc, args) from None
     except ValueError:
         raise UsageError(f"--rate-limit {args.rate_limit!r}: expected N or N/SECONDS, like 20/2") from None
+    sock = sb.listen(args.host, args.port)  # a port in use fails before the --db file is made
     box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox is reachable beyond this machine on %s", args.host)
-    sb.serve(box, args.host, args.port)
+    sb.serve(box, sock)
     return 0
 
 
@@ -78,11 +79,11 @@ def _setting_error(exc: BadSetting, args: argparse.Namespace) -> UsageError:
     return UsageError(f"{flag} {exc.value:g}: {exc.rule}")
 
 
-FAULT_FLAGS = (
-    "latency_ms",
-    "jitter_ms",
-    "error_rate",
-    "rate_limited_rate",
-    "drop_rate",
-    "html_rate",
-)
+FAULT_FLAGS = {  # the seed's `faults:` a flag can set, and what each does
+    "latency_ms": "milliseconds added before every answer",
+    "jitter_ms": "up to this many milliseconds more, at random",
+    "error_rate": "share of requests answered 500",
+    "rate_limited_rate": "share of requests answered 429",
+    "drop_rate": "share of connections dropped after the update is done",
+    "html_rate": "share of requests answered with an edge challenge page",
+}

@@ -48,14 +48,18 @@ MAX_EXPIRY = 253402300799
 # not part of it. `…` is a key character: a redacted key scrubs to itself.
 _KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
 _SECRET_RE = re.compile(rf"ek-{_KEY_CHAR}{{3,}}(?<![.:!?])")
+_REDACTED_RE = re.compile(r"ek-(?:proxy-)?….{0,4}", re.S)
 _BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
 
 
 def redact(secret: str) -> str:
     """`ek-proxy-…abcd`: enough to recognise a key, never enough to use it.
 
-    Idempotent: a redacted key ends with the same four characters, so it redacts to itself.
+    Idempotent: a redacted key ends with the same four characters, so it redacts to itself;
+    so does a placeholder such as `ek-proxy-…` in a message (it was `ek-proxy-…xy-…`).
     """
+    if _REDACTED_RE.fullmatch(secret):
+        return secret  # already redacted, or a placeholder: the prefix, `…`, at most 4 characters
     prefix = "ek-proxy-" if secret.startswith("ek-proxy-") else "ek-"
     return f"{prefix}…{secret[-4:]}"
 

@@ -14,12 +14,14 @@ _SOURCE_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 @functools.cache
 def schema(name: str) -> dict[str, Any]:
     """`manifest` or `plan`: from the source tree when run from a checkout, else installed."""
+    data: dict[str, Any] = json.loads(schema_text(name))
+    return data
+
+
+def schema_text(name: str) -> str:
+    """The schema file's text, as shipped."""
     filename = f"{name}.schema.json"
     source = _SOURCE_SCHEMAS / filename
-    text = (
-        source.read_text(encoding="utf-8")
-        if source.is_file()
-        else resources.files("reconciler.schemas").joinpath(filename).read_text(encoding="utf-8")
-    )
-    data: dict[str, Any] = json.loads(text)
-    return data
+    if source.is_file():
+        return source.read_text(encoding="utf-8")
+    return resources.files("reconciler.schemas").joinpath(filename).read_text(encoding="utf-8")

@@ -24,17 +24,18 @@ from reconciler.model import ProxyKey
 class SecretsFile:
     """Appends `NAME=value` lines to a 0600 file; checked before any request is sent."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, flag: str = "--secrets-out") -> None:
         self.path = Path(path)
-        refuse_not_a_file(self.path, "--secrets-out")
-        refuse_tracked(self.path, "--secrets-out")
+        self.flag = flag  # the option that named the file, as messages name it
+        refuse_not_a_file(self.path, flag)
+        refuse_tracked(self.path, flag)
         self._open().close()  # created (0600) and writable, before anything is sent
 
     def _open(self) -> TextIO:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise UsageError(f"--secrets-out {self.path}: cannot write ({exc.strerror})") from exc
+            raise UsageError(f"{self.flag} {self.path}: cannot write ({exc.strerror})") from exc
         os.fchmod(fd, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8")
 
@@ -79,7 +80,7 @@ async def reveal(args: argparse.Namespace) -> int:
 
     if not args.out and not sys.stdout.isatty():
         raise UsageError("reveal prints secrets only to a terminal; use --out FILE (written 0600)")
-    out = SecretsFile(args.out) if args.out else None
+    out = SecretsFile(args.out, "--out") if args.out else None
     loaded, state, target = context(args)
     keys = select(loaded.keys, args.ids)
     async with target.client(args.parallelism, retry(args)) as client:

@@ -29,6 +29,7 @@ from reconciler.statefiles import why
 
 LOCK_NAME = ".apply.lock"
 POLL = 0.1  # seconds between tries while waiting
+HOLDER_READS = 10  # tries at reading who holds the lock, POLL apart
 
 
 class Locked(Refused):
@@ -97,13 +98,17 @@ def _write_holder(handle: IO[str]) -> None:
 
 
 def _holder(path: Path) -> str:
-    """Who holds the lock, as its holder wrote it (it may be mid-write: then less is said)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        since, pid, host = str(data["since"]), int(data["pid"]), str(data["host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"another apply holds the state ({path})"
-    return f"another apply holds the state since {since}, pid {pid} (on {host})"
+    """Who holds the lock, as its holder wrote it. A holder writes just after it takes the lock,
+    so an empty or half-written file is read again for a moment before less is said."""
+    for _ in range(HOLDER_READS):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            since, pid, host = str(data["since"]), int(data["pid"]), str(data["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(POLL)
+            continue
+        return f"another apply holds the state since {since}, pid {pid} (on {host})"
+    return f"another apply holds the state ({path})"
 
 
 def _refusal(path: Path, timeout: float) -> str:

@@ -116,6 +116,58 @@ def test_one_ctrl_c_during_apply_names_the_writes_in_flight(tmp_path: Path) -> N
     )
 
 
+def _distinct_keys(n: int) -> dict[str, Any]:
+    """n keys whose redacted forms differ (`ek-proxy-…0000`, …), so each write can be named."""
+    data = seed_data(n)
+    for i, key in enumerate(data["keys"][:n]):
+        key["key"] = f"ek-proxy-ctrlc-secretvalue-{i:04d}"
+    return data
+
+
+def _landed(base: str, allocated: float) -> set[str]:
+    """The keys the sandbox now holds with `allocated`: the updates that reached it, redacted."""
+    request = urllib.request.Request(f"{base}/auth/proxy", headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        keys = json.load(answer)
+    return {f"ek-proxy-…{k['key'][-4:]}" for k in keys if k["allocated_ammount"] == allocated}
+
+
+@pytest.mark.parametrize(
+    "answered", [1, 2, 3], ids=["after-1st-answer", "after-2nd", "after-3rd-list-on-way"]
+)
+def test_one_ctrl_c_after_the_nth_write_is_answered_names_every_write_that_landed(
+    tmp_path: Path, answered: int
+) -> None:
+    """One update at a time, 0.9 s each: Ctrl-C just after the N-th is answered, while the next
+    one (or, after the 3rd, the list that checks them) is on its way. Before, writes answered but
+    not yet checked were never named: after the 3rd, nothing was, though 3 updates had landed."""
+    reads = 2  # the plan's list and balance
+    (tmp_path / "keys.yaml").write_text(
+        "version: 1\nkeys:\n"
+        + "".join(f"  - {{name: key-{i}, allocated_ammount: 13, limit_type: daily}}\n" for i in range(3))
+    )
+    with live_sandbox(tmp_path, _distinct_keys(3), "--latency-ms", "900") as base:
+        proc = ehkeys(
+            tmp_path, "apply", "keys.yaml", "--auto-approve", "--parallelism", "1", "--base-url", base
+        )
+        wait_for(lambda: stats(base).get("ok", 0) >= reads + answered, f"update {answered} let through")
+        time.sleep(0.3)  # its answer is back; the next request waits out its 0.9 s
+        out, err = interrupt(proc)
+        landed = _landed(base, 13)
+    assert proc.returncode == 130, err
+    assert len(landed) >= answered, landed
+    for key in landed:
+        assert f"POST /auth/proxy/update ({key})" in err, (key, err)
+    assert not [n for n in NOISE if n in err], err
+    assert "secretvalue" not in err
+    record(
+        "cli",
+        f"one Ctrl-C just after the {answered}. of 3 updates is answered (real process)",
+        1,
+        "exit 130; every update that landed is named",
+    )
+
+
 def test_a_wrong_api_key_is_one_clear_message_and_nothing_else(tmp_path: Path) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text(12))
     with live_sandbox(tmp_path) as base:

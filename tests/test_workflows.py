@@ -92,7 +92,10 @@ def test_each_keys_workflow_runs_the_action_with_inputs_it_has(workflow: Path) -
 def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
     readme = (ROOT / "README.md").read_text()
     inputs = yaml.safe_load(ACTION.read_text())["inputs"]
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "ehkeys@" in b]
+    found = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    blocks = [
+        yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b
+    ]  # workflows, not snippets
     commands = []
     for block in blocks:
         steps = [s for job in block["jobs"].values() for s in job["steps"]]

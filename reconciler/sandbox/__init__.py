@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import ipaddress
 import logging
+import signal
 import socket
 import sqlite3
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -18,7 +24,7 @@ from reconciler.sandbox.gate import DropConnection, Gate
 from reconciler.sandbox.seed import Clock, Faults, RateLimit, Seed
 from reconciler.sandbox.store import Store
 
-__all__ = ["Clock", "Faults", "RateLimit", "Sandbox", "SandboxTransport", "Seed", "serve"]
+__all__ = ["Clock", "Faults", "RateLimit", "Sandbox", "SandboxTransport", "Seed", "listen", "serve"]
 
 BASE_URL = "http://127.0.0.1/v1"
 
@@ -90,24 +96,66 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
 
 
-def serve(sandbox: Sandbox, host: str, port: int, announce: bool = True) -> None:
-    """Serve `sandbox` on host:port until Ctrl-C. The port is bound before anything is
-    announced: a port in use or not allowed is a ConfigError; port 0 takes a free one."""
+def serve(sandbox: Sandbox, sock: socket.socket, announce: bool = True) -> None:
+    """Serve `sandbox` on `sock` (from `listen`, bound before the database is opened: a port in
+    use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns."""
     import uvicorn
 
-    sock = _listen(host, port)
-    port = sock.getsockname()[1]
+    host, port = sock.getsockname()[:2]
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-    if announce:
-        where = f"[{host}]" if ":" in host else host
-        print(f"ElectronHub sandbox on http://{where}:{port}/v1  (Ctrl-C to stop)", flush=True)
-        print(f"export ELECTRONHUB_BASE_URL=http://{where}:{port}/v1", flush=True)
-        print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
-    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning", access_log=False))
+    with _ctrl_c_stops(server):
+        if announce:
+            _announce(sandbox, host, port)
+        server.run(sockets=[sock])
 
 
-def _listen(host: str, port: int) -> socket.socket:
+@contextlib.contextmanager
+def _ctrl_c_stops(server: Any) -> Iterator[None]:
+    """Ctrl-C asks `server` to stop, whenever it comes: before uvicorn takes the signal over (a
+    KeyboardInterrupt then would cut the event loop's start and exit 130), while it has it, and
+    when uvicorn raises it again once stopped. Stopping so is the normal end: exit 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: setattr(server, "should_exit", True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/v1" if ":" in host else f"http://{host}:{port}/v1"
+
+
+def _announce(sandbox: Sandbox, host: str, port: int) -> None:
+    print(f"ElectronHub sandbox on {_url(host, port)}  (Ctrl-C to stop)", flush=True)
+    local = _client_host(host)
+    if local is None:
+        print(
+            "ehkeys sends plain http only to a loopback host: to use this sandbox from this machine, "
+            "serve it on 127.0.0.1 (the default) or 0.0.0.0",
+            flush=True,
+        )
+    else:
+        print(f"export ELECTRONHUB_BASE_URL={_url(local, port)}", flush=True)
+    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
+
+
+def _client_host(host: str) -> str | None:
+    """Where ehkeys on this machine reaches a sandbox listening on `host` (an address): ehkeys
+    sends plain http only to a loopback host (the account key would cross the network in clear),
+    so a wildcard is announced as the loopback address; a LAN address has none (None)."""
+    address = ipaddress.ip_address(host.split("%")[0])
+    if address.is_loopback:
+        return host
+    if address.is_unspecified:
+        return "::1" if address.version == 6 else "127.0.0.1"
+    return None
+
+
+def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or a ConfigError that says what is wrong."""
     try:
         family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]

@@ -29,6 +29,31 @@ class BadSetting(ValueError):
         self.section, self.field, self.value, self.rule = section, field, value, rule
 
 
+class Missing(ValueError):
+    """A required part of the seed is absent or of the wrong shape; the message names where."""
+
+
+def _entries(data: Any, section: str, *, required: bool) -> list[Any]:
+    """`data[section]`: a list (a required one with at least one entry)."""
+    value = data.get(section)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or (required and not value):
+        got = "it is missing" if value is None else f"got {type(value).__name__}"
+        raise Missing(f"`{section}:` must be a list of at least one entry ({got})")
+    return value
+
+
+def _fields(raw: Any, where: str, *required: str) -> dict[str, Any]:
+    """`raw`, a mapping holding every `required` field, or Missing naming `where` and the fields."""
+    if not isinstance(raw, dict):
+        raise Missing(f"{where}: expected a mapping of fields, got {type(raw).__name__}")
+    absent = [name for name in required if raw.get(name) is None]
+    if absent:
+        raise Missing(f"{where}: {', '.join(absent)} missing (required: {', '.join(required)})")
+    return raw
+
+
 @dataclass(frozen=True)
 class RateLimit:
     requests: int = 600
@@ -103,8 +128,9 @@ class Seed:
     clock: Clock = field(default_factory=Clock)
 
 
-def _account(raw: dict[str, Any], index: int) -> dict[str, Any]:
+def _account(raw: Any, index: int) -> dict[str, Any]:
     where = f"accounts[{index}]"
+    raw = _fields(raw, where, "user_id", "api_key")
     tier = raw.get("tier", DEFAULT_TIER)
     if tier not in TIERS:
         raise BadSetting(where, "tier", tier, f"expected one of {', '.join(TIERS)}")
@@ -121,7 +147,15 @@ def _account(raw: dict[str, Any], index: int) -> dict[str, Any]:
     }
 
 
-def _key(raw: dict[str, Any]) -> dict[str, Any]:
+def _key(raw: Any, index: int) -> dict[str, Any]:
+    raw = _fields(raw, f"keys[{index}]", "key", "user_id", "name")
+    try:
+        return _key_fields(raw)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise Missing(f"keys[{index}]: a field of the wrong type ({exc})") from None
+
+
+def _key_fields(raw: dict[str, Any]) -> dict[str, Any]:
     return {
         "key": str(raw["key"]),
         "user_id": str(raw["user_id"]),
@@ -155,12 +189,14 @@ def _typed(kind: type[T], raw: dict[str, Any]) -> T:
 def parse(data: Any, source: str = "seed") -> Seed:
     """A Seed from plain data; raises ConfigError naming the source and the bad entry."""
     try:
-        accounts = [_account(a, i) for i, a in enumerate(data["accounts"])]
-        keys = [_key(k) for k in data.get("keys") or []]
+        if not isinstance(data, dict):
+            raise Missing(f"expected a mapping with `accounts:` and `keys:`, got {type(data).__name__}")
+        accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
+        keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
         rate = _typed(RateLimit, data.get("rate_limit") or {})
         faults = _typed(Faults, data.get("faults") or {})
         clock = _typed(Clock, data.get("clock") or {})
-    except BadSetting as exc:
+    except (BadSetting, Missing) as exc:
         raise ConfigError(f"{source}: invalid seed: {exc}") from exc
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc

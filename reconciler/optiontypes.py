@@ -1,0 +1,58 @@
+"""The checked types of the number options: a bad value is argparse's usage error, naming
+what was expected (NaN and infinity never pass)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) -> Callable[[str], T]:
+    """An argparse type: `kind` of the text, refused with `expected` unless `ok` (NaN never is)."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})")
+        return value
+
+    return parse
+
+
+positive = checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
+seconds = checked(float, lambda s: math.isfinite(s) and s > 0, "a number of seconds above 0, like 20")
+port = checked(int, lambda n: 0 <= n <= 65535, "a port number from 0 to 65535")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(text) from None
+
+
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def _seconds_of(text: str) -> float:
+    """`30s`, `2m`, `500ms`, `1h`, or a bare number of seconds."""
+    number = text.strip().lower().rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text.strip().lower()[len(number) :]
+    if unit not in DURATION_UNITS:
+        raise ValueError(text)
+    return float(number) * DURATION_UNITS[unit]
+
+
+duration = checked(
+    _seconds_of, lambda s: math.isfinite(s) and s >= 0, "a duration of 0 or more, like 30s, 2m or 0"
+)
+days = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a number of days of 0 or more, like 14")
+percent = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a percentage of 0 or more, like 90")
