@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from reconciler import __version__
 from reconciler.breaker import SILENT_IN_A_ROW
+from reconciler.ghtrust import PLAN_AUTHOR, PLAN_WORKFLOW
 from reconciler.localcmds import FAULT_FLAGS, sandbox, validate
 
 T = TypeVar("T")
@@ -199,6 +200,18 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )
     _lock_option(a)
+    a.add_argument(
+        "--plan-author",
+        default=PLAN_AUTHOR,
+        metavar="LOGIN",
+        help=f"trust only plan comments this account wrote: the plan job's (default {PLAN_AUTHOR})",
+    )
+    a.add_argument(
+        "--plan-workflow",
+        default=PLAN_WORKFLOW,
+        metavar="PATH",
+        help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
+    )
     _health_options(
         job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
     )
@@ -294,7 +307,7 @@ EXIT_CODES = {
     "github apply": [
         ("0", "the reviewed plan is applied"),
         ("3", "some changes failed, were skipped (moved since the review), or are unverified"),
-        ("1", "no reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+        ("1", "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
         ("130", "interrupted (Ctrl-C); the state is still stored"),
     ],
     "github drift": [
