@@ -81,6 +81,9 @@ TYPICAL: dict[str, Call] = {
     "create a file": _put("keys/.ehkeys/journal.jsonl"),
     "replace a file": _put(STATE, git_sha(b"{}")),
     "an orphan branch: tree, commit, ref": _branch,
+    "delete a file": lambda gh: gh.call(
+        "DELETE", f"/contents/{STATE}", json={"message": "m", "sha": git_sha(b"{}"), "branch": "ehkeys-state"}
+    ),
 }
 
 REFUSALS: dict[str, tuple[Call, type[Exception]]] = {
