@@ -58,7 +58,7 @@ EXIT_CODES = {
     "github apply": [
         ("0", "the reviewed plan is applied"),
         ("3", "some changes failed, were skipped (moved since the review), or are unverified"),
-        ("1", "no reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+        ("1", "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
         ("130", "interrupted (Ctrl-C); the state is still stored"),
     ],
     "github drift": [

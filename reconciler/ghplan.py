@@ -3,9 +3,11 @@
 The plan job saves the plan (`plan.json`), uploads it as its run's artifact `ehkeys-plan`,
 and comments on the pull request with a hidden line naming the run, the commit the plan was
 made for and the file's sha256 (also shown to reviewers). After the merge, the apply job
-finds the merged pull request of its commit, that comment, and the artifact, whose content
-must have the digest the comment shows. Anything missing or different is NoReviewedPlan,
-which says why and to plan again: ehkeys never applies a plan nobody saw.
+finds the merged pull request of its commit, that comment (only one the plan job's identity
+wrote), the run it names (only the plan workflow's, on a pull request, for the PR's head:
+reconciler/ghtrust.py), and the run's artifact, whose content must have the digest the
+comment shows. Anything missing or different is NoReviewedPlan, which says why and to plan
+again: ehkeys never applies a plan nobody saw.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Refused
-from reconciler.ghapi import GitHub, by_bot, pick
+from reconciler.ghapi import GitHub, NotFound, pick
+from reconciler.ghtrust import Trust, author, run_mismatch, written_by
 from reconciler.render import MARKER
 
 ARTIFACT = "ehkeys-plan"
@@ -99,16 +102,17 @@ def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
     return None
 
 
-def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
+def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust) -> Reviewed:
     """Write the pull request's reviewed plan to `out`, checked against its comment's digest."""
     number: int = pick(pull, "GET /commits/SHA/pulls", "number", kind=int)
-    meta = _last_meta(hub, number)
+    meta = _last_meta(hub, number, trust.author)
     head = pick(pull, "GET /commits/SHA/pulls", "head", "sha", kind=str)
     if meta.head_sha != head:
         raise NoReviewedPlan(
             f"PR #{number}: its plan comment is for commit {meta.head_sha[:12]}, but the PR merged "
             f"{head[:12]} (no plan finished for the last push): plan again; nothing was sent"
         )
+    _check_run(hub, number, meta.run_id, head, trust.workflow)
     data = _artifact_file(hub, number, meta)
     if digest(data) != meta.digest:
         raise NoReviewedPlan(
@@ -119,14 +123,50 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path) -> Reviewed:
     return Reviewed(number, meta)
 
 
-def _last_meta(hub: GitHub, number: int) -> PlanMeta:
-    found = None
+def _last_meta(hub: GitHub, number: int, login: str) -> PlanMeta:
+    """The last plan comment `login` wrote; a look-alike by anyone else is never read."""
+    found, others = None, []
     for comment in hub.pages(f"/issues/{number}/comments"):
         body = comment.get("body") or ""
-        if MARKER in body and by_bot(comment):
+        if MARKER not in body:
+            continue
+        if written_by(comment, login):
             found = PlanMeta.find(body) or found
+        else:
+            others.append(author(comment))
     if found is None:
-        raise NoReviewedPlan(f"PR #{number} has no ehkeys plan comment: plan again; nothing was sent")
+        names = ", ".join(sorted(set(others)))
+        ignored = f" (ignored {len(others)} by {names}: only {login}'s are trusted)" if others else ""
+        raise NoReviewedPlan(
+            f"PR #{number} has no ehkeys plan comment by {login}{ignored}: plan again; nothing was sent"
+        )
+    return found
+
+
+def _check_run(hub: GitHub, number: int, run_id: str, head: str, workflow: str) -> None:
+    """The comment's run is the plan workflow's, on this pull request, for its head commit."""
+    refused = f"PR #{number}: the plan comment names run {run_id}"
+    mismatch = run_mismatch(_run(hub, run_id, refused), head, workflow)
+    if mismatch:
+        raise NoReviewedPlan(
+            f"{refused}, which is not a run of the plan workflow for this PR's head: "
+            f"{'; '.join(mismatch)}. Its artifact is not trusted: plan again; nothing was sent"
+        )
+
+
+def _run(hub: GitHub, run_id: str, refused: str) -> dict[str, Any]:
+    """GET /actions/runs/{id}, with the fields the trust rests on (GitHub always sends them)."""
+    if not run_id.isdigit():  # never a path of our own making in the URL
+        raise NoReviewedPlan(f"{refused}, which is not a run id: plan again; nothing was sent")
+    try:
+        run = hub.call("GET", f"/actions/runs/{run_id}")
+    except NotFound:
+        raise NoReviewedPlan(
+            f"{refused}, which GitHub does not know (deleted?): plan again; nothing was sent"
+        ) from None
+    for field in ("head_sha", "event", "path"):
+        pick(run, f"GET /actions/runs/{run_id}", field, kind=str)
+    found: dict[str, Any] = run
     return found
 
 

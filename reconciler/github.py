@@ -3,7 +3,9 @@
 - plan (pull request): pull the state, plan, save `plan.json` and `plan.md`; the action then
   uploads the plan as an artifact, and `comment` posts it with its digest.
 - apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
-  that; with none, or a manifest changed since, apply nothing and post a fresh plan. By hand
+  that (only a comment by `--plan-author`, naming a run of `--plan-workflow` for the PR's head
+  commit: reconciler/ghtrust.py); with none, or a manifest changed since, apply nothing and
+  post a fresh plan. By hand
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
   goes on the PR and in the job summary; the state goes back to its branch either way.
 - drift (schedule): pull the state, report, and open, edit or close the drift issue.
@@ -27,6 +29,7 @@ from reconciler.ghcontext import RunContext
 from reconciler.ghissues import sync_drift_issue, upsert_comment
 from reconciler.ghplan import PLAN_FILE, NoReviewedPlan, PlanMeta, comment_body, digest, fetch, merged_pull
 from reconciler.ghstate import StateBranch
+from reconciler.ghtrust import Trust
 from reconciler.state import State
 
 PLAN_MD = "plan.md"
@@ -111,8 +114,9 @@ def apply_job(args: argparse.Namespace) -> int:
             return _apply(args, folder, reviewed=None)
         pull = merged_pull(hub, ctx.sha)
         number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
+        trust = Trust(args.plan_author, args.plan_workflow)
         try:
-            code = _apply(args, folder, _reviewed(hub, pull, ctx, folder))
+            code = _apply(args, folder, _reviewed(hub, pull, ctx, folder, trust))
         except (NoReviewedPlan, StalePlan) as exc:
             try:
                 _post_fresh_plan(args, hub, number, str(exc))
@@ -133,13 +137,15 @@ def _report(folder: Path) -> str:
         return f"{APPLY_MARKER}\n### ehkeys apply\n\nNothing to apply: the reviewed plan changes no key.\n"
 
 
-def _reviewed(hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path) -> PlanMeta:
+def _reviewed(
+    hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path, trust: Trust
+) -> PlanMeta:
     if pull is None:
         raise NoReviewedPlan(
             f"commit {ctx.sha[:12]} was not merged from a pull request, so no plan of it was "
             "reviewed: plan again (run this workflow by hand to apply a fresh plan); nothing was sent"
         )
-    return fetch(hub, pull, folder / REVIEWED).meta
+    return fetch(hub, pull, folder / REVIEWED, trust).meta
 
 
 def _on_pull(hub: GitHub, number: int | None, body: str) -> None:

@@ -13,6 +13,7 @@ from reconciler import optiontypes as types
 from reconciler.breaker import SILENT_IN_A_ROW
 from reconciler.exitcodes import EXIT_CODES as EXIT_CODES
 from reconciler.exitcodes import exit_codes
+from reconciler.ghtrust import PLAN_AUTHOR, PLAN_WORKFLOW
 from reconciler.helptext import USAGE, Help, remember
 from reconciler.helptext import parse as parse_known
 from reconciler.localcmds import FAULT_FLAGS, sandbox, validate
@@ -268,6 +269,18 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )
     _lock_option(a)
+    a.add_argument(
+        "--plan-author",
+        default=PLAN_AUTHOR,
+        metavar="LOGIN",
+        help=f"trust only plan comments this account wrote: the plan job's (default {PLAN_AUTHOR})",
+    )
+    a.add_argument(
+        "--plan-workflow",
+        default=PLAN_WORKFLOW,
+        metavar="PATH",
+        help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
+    )
     _health_options(
         job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
     )

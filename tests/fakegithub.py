@@ -1,16 +1,18 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
-Issues and their comments, the pull requests of a commit, a run's artifacts (the zip behind
-a redirect to another origin, which must not see the token), and the contents and git
-APIs that keep the state on a branch: a missing branch answers 404, a stale `sha` 409, as
-GitHub does. Everything is in plain dicts a test can read and change.
+Issues and their comments, the pull requests of a commit, a workflow run and its artifacts
+(the zip behind a redirect to another origin, which must not see the token), and the contents
+and git APIs that keep the state on a branch: a missing branch answers 404, a stale `sha` 409,
+as GitHub does. What a test sets up and reads is plain records (dicts); each answer is GitHub's
+own example for that operation with the record laid over it (tests/fakeanswers.py), and every
+request and answer is validated against GitHub's description (tests/githubspec.py): a test
+whose traffic does not conform fails at teardown.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import io
 import threading
 import time
@@ -27,26 +29,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from . import fakeanswers as answers
+from . import githubspec
+from .fakeanswers import REPO, git_sha
+from .githubspec import example
+
 TOKEN = "ghs_faketoken"
-REPO = "acme/keys"
-BOT = {"login": "github-actions[bot]", "type": "Bot"}
+BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_TOKEN's identity
+PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(githubspec.error(status, message), status_code=status)
 
 
 def _missing(message: str = "Not Found") -> JSONResponse:
-    return JSONResponse({"message": message}, status_code=404)
+    return _error(404, message)
 
 
-@dataclass
+@dataclass(repr=False)  # a record may hold a 50 MB zip: never in a failure's message
 class FakeGitHub:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> name, run, zip, expired
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> head_sha, event, path
     branches: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
     calls: list[str] = field(default_factory=list)
     leaked_token: bool = False
@@ -55,17 +63,25 @@ class FakeGitHub:
     faults: dict[str, Response] = field(default_factory=dict)  # "METHOD /path" prefix -> answer
     flaky: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls get a 502, unserved
     lost: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls are served, then 502
+    violations: list[str] = field(default_factory=list)  # requests and answers GitHub's description refuses
 
     # --- what a test sets up ---------------------------------------------------------------
 
     def open_pull(self, number: int, head_sha: str) -> None:
         self.issues[number] = {"number": number, "pull_request": {}, "state": "open", "labels": []}
         self.pulls[number] = {"number": number, "head": {"sha": head_sha}, "merge_commit_sha": None}
+        self.pulls[number].update(merged_at=None, state="open")
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
             merge_commit_sha=merge_sha, merged_at="2026-11-22T10:00:00Z", state="closed"
         )
+
+    def start_run(
+        self, run_id: str, head_sha: str, event: str = "pull_request", path: str = PLAN_WORKFLOW
+    ) -> None:
+        """A workflow run, as GET /actions/runs/{id} tells it: its commit, event and workflow file."""
+        self.runs[run_id] = {"head_sha": head_sha, "event": event, "path": path}
 
     def upload(self, run_id: str, name: str, files: dict[str, bytes]) -> int:
         """What actions/upload-artifact does: a zip of the files, listed under the run."""
@@ -82,8 +98,19 @@ class FakeGitHub:
         }
         return artifact_id
 
+    def comment_as(self, author: dict[str, Any], number: int, body: str) -> int:
+        """A comment someone else wrote (a person, or another app's bot)."""
+        cid = max(self.comments, default=0) + 1
+        self.comments[cid] = {"id": cid, "issue": number, "body": body, "user": author}
+        return cid
+
     def comments_on(self, number: int) -> list[str]:
         return [c["body"] for c in self.comments.values() if c["issue"] == number]
+
+    def assert_conformant(self) -> None:
+        found = list(dict.fromkeys(self.violations))
+        if found:
+            raise AssertionError("GitHub's description of its API refuses:\n" + "\n".join(found))
 
     def writes(self, kind: str = "") -> list[str]:
         return [c for c in self.calls if not c.startswith("GET") and kind in c]
@@ -98,7 +125,8 @@ class FakeGitHub:
             Route(base + "/issues", self.list_or_open_issue, methods=["GET", "POST"]),
             Route(base + "/issues/{number:int}", self.edit_issue, methods=["PATCH"]),
             Route(base + "/commits/{sha}/pulls", self.commit_pulls),
-            Route(base + "/actions/runs/{run}/artifacts", self.run_artifacts),
+            Route(base + "/actions/runs/{run:int}", self.workflow_run),
+            Route(base + "/actions/runs/{run:int}/artifacts", self.run_artifacts),
             Route(base + "/actions/artifacts/{id:int}/zip", self.artifact_zip),
             Route(base + "/contents/{path:path}", self.contents, methods=["GET", "PUT", "DELETE"]),
             Route(base + "/git/blobs/{sha}", self.blob),
@@ -120,11 +148,13 @@ class FakeGitHub:
         if self._take(self.flaky, call):
             return Response("<html>502 Bad Gateway</html>", status_code=502)
         auth = request.headers.get("authorization")
-        if request.url.path.startswith("/storage/"):
+        if request.url.path.startswith("/storage/"):  # not GitHub's API: the artifact storage
             self.leaked_token = self.leaked_token or auth is not None
-        elif auth != f"Bearer {TOKEN}":
-            return JSONResponse({"message": "Bad credentials"}, status_code=401)
-        response: Response = await call_next(request)
+            return await call_next(request)
+        if auth != f"Bearer {TOKEN}":
+            return JSONResponse(githubspec.error(401, "Bad credentials"), status_code=401)
+        response, refused = await githubspec.served(request, call_next)
+        self.violations += refused
         if self._take(self.lost, call):
             return Response("<html>502 Bad Gateway</html>", status_code=502)
         return response
@@ -144,49 +174,59 @@ class FakeGitHub:
     async def issue_comments(self, request: Request) -> Response:
         number = request.path_params["number"]
         if request.method == "GET":
-            mine = [c for c in self.comments.values() if c["issue"] == number]
+            base = example("issues/list-comments")[0]
+            mine = [answers.comment(c, base) for c in self.comments.values() if c["issue"] == number]
             return JSONResponse(self._page(mine, request))
-        body = await request.json()
-        cid = max(self.comments, default=0) + 1
-        self.comments[cid] = {"id": cid, "issue": number, "body": body["body"], "user": BOT}
-        return JSONResponse(self.comments[cid], status_code=201)
+        cid = self.comment_as(BOT, number, (await request.json())["body"])
+        created = answers.comment(self.comments[cid], example("issues/create-comment", 201))
+        return JSONResponse(created, status_code=201)
 
     async def edit_comment(self, request: Request) -> Response:
         comment = self.comments.get(request.path_params["id"])
         if comment is None:
             return _missing()
         comment["body"] = (await request.json())["body"]
-        return JSONResponse(comment)
+        return JSONResponse(answers.comment(comment, example("issues/update-comment")))
 
     async def list_or_open_issue(self, request: Request) -> Response:
         if request.method == "GET":
             label, state = request.query_params.get("labels"), request.query_params.get("state", "open")
+            base = example("issues/list-for-repo")[0]
             found = [
-                i
+                answers.issue(i, base)
                 for i in self.issues.values()
                 if i["state"] == state and (label is None or label in i["labels"] or "pull_request" in i)
             ]
             return JSONResponse(self._page(found, request))
         number = max(self.issues, default=0) + 1
         self.issues[number] = {"number": number, "state": "open", "user": BOT, **(await request.json())}
-        return JSONResponse(self.issues[number], status_code=201)
+        return JSONResponse(
+            answers.issue(self.issues[number], example("issues/create", 201)), status_code=201
+        )
 
     async def edit_issue(self, request: Request) -> Response:
         issue = self.issues.get(request.path_params["number"])
         if issue is None:
             return _missing()
         issue.update(await request.json())
-        return JSONResponse(issue)
+        return JSONResponse(answers.issue(issue, example("issues/update")))
 
     async def commit_pulls(self, request: Request) -> Response:
         sha = request.path_params["sha"]
-        found = [p for p in self.pulls.values() if sha in (p["merge_commit_sha"], p["head"]["sha"])]
+        found = [
+            answers.pull(p) for p in self.pulls.values() if sha in (p["merge_commit_sha"], p["head"]["sha"])
+        ]
         return JSONResponse(self._page(found, request))
 
+    async def workflow_run(self, request: Request) -> Response:
+        run_id = request.path_params["run"]
+        found = self.runs.get(str(run_id))
+        return JSONResponse(answers.run(run_id, found)) if found else _missing()
+
     async def run_artifacts(self, request: Request) -> Response:
-        run, name = request.path_params["run"], request.query_params.get("name")
+        run, name = str(request.path_params["run"]), request.query_params.get("name")
         found = [
-            {"id": i, "name": a["name"], "expired": a["expired"], "size_in_bytes": len(a["zip"])}
+            answers.artifact(i, a, self.runs.get(run))
             for i, a in self.artifacts.items()
             if a["run"] == run and name in (None, a["name"])
         ]
@@ -195,7 +235,7 @@ class FakeGitHub:
     async def artifact_zip(self, request: Request) -> Response:
         artifact = self.artifacts.get(request.path_params["id"])
         if artifact is None or artifact["expired"]:
-            return JSONResponse({"message": "Artifact has expired"}, status_code=410)
+            return _error(410, "Artifact has expired")
         return RedirectResponse(f"{self.blob_url}/storage/{request.path_params['id']}", status_code=302)
 
     async def storage(self, request: Request) -> Response:
@@ -204,22 +244,14 @@ class FakeGitHub:
     async def contents(self, request: Request) -> Response:
         path = request.path_params["path"]
         if request.method == "GET":
-            files = self.branches.get(request.query_params.get("ref", "main"))
+            ref = request.query_params.get("ref", "main")
+            files = self.branches.get(ref)
             if files is None:
                 return _missing("No commit found for the ref")
             if path not in files:
                 return _missing()
-            data = files[path]
-            inline = len(data) <= self.inline_limit
-            return JSONResponse(
-                {
-                    "type": "file",
-                    "path": path,
-                    "sha": _sha(data),
-                    "encoding": "base64" if inline else "none",
-                    "content": base64.b64encode(data).decode() if inline else "",
-                }
-            )
+            inline = len(files[path]) <= self.inline_limit
+            return JSONResponse(answers.content(path, files[path], ref, inline))
         if request.method == "DELETE":
             return await self._delete(path, await request.json())
         return await self._put(path, await request.json())
@@ -229,48 +261,52 @@ class FakeGitHub:
         if files is None:
             return _missing(f"Branch {body['branch']} not found")
         current = files.get(path)
-        if current is not None and body.get("sha") != _sha(current):
-            return JSONResponse({"message": f"{path} does not match {body.get('sha')}"}, status_code=409)
+        if current is not None and body.get("sha") != git_sha(current):
+            return _error(409, f"{path} does not match {body.get('sha')}")
         if current is None and body.get("sha"):
-            return JSONResponse({"message": "sha given for a new file"}, status_code=422)
+            return _error(422, "sha given for a new file")
         files[path] = base64.b64decode(body["content"])
-        return JSONResponse({"content": {"path": path, "sha": _sha(files[path])}}, status_code=201)
+        created = current is None
+        written = answers.written(path, files[path], body["branch"], created)
+        return JSONResponse(written, status_code=201 if created else 200)
 
     async def _delete(self, path: str, body: dict[str, Any]) -> Response:
         """DELETE /repos/{owner}/{repo}/contents/{path}: `message` and `sha` required, `branch`
         optional (the default branch); a `sha` that is not the file's is 409, as GitHub answers."""
         missing = [name for name in ("message", "sha") if not isinstance(body.get(name), str)]
         if missing:
-            return JSONResponse({"message": f"Invalid request.\n\n{missing[0]!r} wasn't supplied."}, 422)
+            return _error(422, f"Invalid request.\n\n{missing[0]!r} wasn't supplied.")
         files = self.branches.get(body.get("branch", "main"))
         if files is None or path not in files:
             return _missing()
-        if body["sha"] != _sha(files[path]):
-            return JSONResponse({"message": f"{path} does not match {body['sha']}"}, status_code=409)
+        if body["sha"] != git_sha(files[path]):
+            return _error(409, f"{path} does not match {body['sha']}")
         del files[path]
-        return JSONResponse({"content": None, "commit": {"sha": "commit-delete", "message": body["message"]}})
+        return JSONResponse(answers.deleted(body["message"]))
 
     async def blob(self, request: Request) -> Response:
         for files in self.branches.values():
             for data in files.values():
-                if _sha(data) == request.path_params["sha"]:
-                    return JSONResponse({"content": base64.b64encode(data).decode(), "encoding": "base64"})
+                if git_sha(data) == request.path_params["sha"]:
+                    return JSONResponse(answers.blob(data))
         return _missing()
 
     async def git_object(self, request: Request) -> Response:
         body = await request.json()
         if request.url.path.endswith("/trees"):
             self._tree = {e["path"]: e["content"].encode() for e in body["tree"]}
-            return JSONResponse({"sha": "tree0"}, status_code=201)
+            return JSONResponse(answers.tree(git_sha(repr(self._tree).encode()), self._tree), status_code=201)
         assert body["parents"] == [], "the state branch is an orphan"
-        return JSONResponse({"sha": "commit0"}, status_code=201)
+        made = answers.commit(git_sha(repr(body).encode()), body["tree"], body["message"])
+        return JSONResponse(made, status_code=201)
 
     async def create_ref(self, request: Request) -> Response:
-        branch = (await request.json())["ref"].removeprefix("refs/heads/")
+        body = await request.json()
+        branch = body["ref"].removeprefix("refs/heads/")
         if branch in self.branches:
-            return JSONResponse({"message": "Reference already exists"}, status_code=422)
+            return _error(422, "Reference already exists")
         self.branches[branch] = dict(self._tree)
-        return JSONResponse({"ref": f"refs/heads/{branch}"}, status_code=201)
+        return JSONResponse(answers.ref(body["ref"], body["sha"]), status_code=201)
 
 
 @contextlib.contextmanager
@@ -296,3 +332,4 @@ def serve(fake: FakeGitHub) -> Iterator[str]:
     with _serving(app) as api, _serving(app) as storage:
         fake.blob_url = storage
         yield api
+    fake.assert_conformant()  # after a test that passed: a failing one keeps its own error

@@ -101,6 +101,7 @@ class Actions:
         self.hub.pulls[number]["head"]["sha"] = head
         payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
         workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
+        self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
         code, out, err = self.run("github", "plan", where, "--sandbox", "--sandbox-seed", str(self.seed))
         saved = workspace / "ehkeys-out" / "plan.json"
         if saved.exists():
@@ -110,13 +111,13 @@ class Actions:
         return code, out + err
 
     def merge_and_apply(
-        self, number: int | None, sha: str, text: str, where: str = MANIFEST
+        self, number: int | None, sha: str, text: str, where: str = MANIFEST, *options: str
     ) -> tuple[int, str]:
         """keys-apply on the push of a merge commit (number None: a push without a PR)."""
         if number is not None:
             self.hub.merge(number, sha)
         self.checkout(text, "push", sha, {"after": sha}, where)
-        code, out, err = self.run("github", "apply", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        code, out, err = self.run("github", "apply", where, "--sandbox", *self.seeded, *options)
         return code, out + err
 
     def live(self) -> dict[str, dict[str, Any]]:
@@ -304,8 +305,12 @@ HOSTILE_ANSWERS = {
         "GET /commits/",
         JSONResponse([{"number": 1, "merge_commit_sha": "m1", "merged_at": "t"}]),
     ),
+    "a run without its commit": (
+        "GET /actions/runs/1001",
+        JSONResponse({"id": 1001, "event": "pull_request", "path": ".github/workflows/keys-plan.yml"}),
+    ),
     "an artifact without an id": (
-        "GET /actions/runs/",
+        "GET /actions/runs/1001/artifacts",
         JSONResponse({"artifacts": [{"name": "ehkeys-plan"}]}),
     ),
     "a redirect loop": (
