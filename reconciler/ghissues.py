@@ -12,17 +12,20 @@ import re
 
 from reconciler.ghapi import GitHub, by_bot, pick
 from reconciler.ghplan import LIMIT, clip
+from reconciler.ghtrust import PLAN_AUTHOR, written_by
 
 DRIFT_LABEL = "ehkeys-drift"
 DRIFT_TITLE = "ehkeys: proxy keys drifted from the manifest"
 _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
 
 
-def upsert_comment(hub: GitHub, number: int, body: str, marker: str) -> str:
-    """Edit the one comment on the PR that carries `marker` and that a bot wrote, or post it."""
+def upsert_comment(hub: GitHub, number: int, body: str, marker: str, author: str = PLAN_AUTHOR) -> str:
+    """Edit the one comment on the PR that carries `marker` and that `author` (the identity the
+    jobs write with) wrote, or post it: a look-alike by another app, which GitHub would not let
+    this token edit, never blocks the job."""
     body = clip(body if marker in body else f"{marker}\n{body}", LIMIT, "")
     for comment in hub.pages(f"/issues/{number}/comments"):
-        if marker in (comment.get("body") or "") and by_bot(comment):
+        if marker in (comment.get("body") or "") and written_by(comment, author):
             if comment.get("body") != body:
                 where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
                 hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})

@@ -98,11 +98,13 @@ def comment_job(args: argparse.Namespace) -> int:
         saved, markdown = (folder / PLAN_FILE).read_bytes(), (folder / PLAN_MD).read_text(encoding="utf-8")
     except OSError:
         body = f"ehkeys could not plan commit `{ctx.head_sha[:12]}`: see [the run]({ctx.run_url})."
-        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER)} (no plan)")
+        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, args.plan_author)} (no plan)")
         return 1
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved))
     body = comment_body(markdown, meta, ctx.run_url, args.artifact_url or "")
-    print(f"plan comment {upsert_comment(hub, number, body, render.MARKER)} ({meta.digest})")
+    print(
+        f"plan comment {upsert_comment(hub, number, body, render.MARKER, args.plan_author)} ({meta.digest})"
+    )
     return 0
 
 
@@ -124,9 +126,14 @@ def apply_job(args: argparse.Namespace) -> int:
                 print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
         except EhkeysError as exc:
-            _on_pull(hub, number, f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n")
+            _on_pull(
+                hub,
+                number,
+                args.plan_author,
+                f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n",
+            )
             raise
-        _on_pull(hub, number, _report(folder))
+        _on_pull(hub, number, args.plan_author, _report(folder))
         return code
 
 
@@ -148,9 +155,9 @@ def _reviewed(
     return fetch(hub, pull, folder / REVIEWED, trust).meta
 
 
-def _on_pull(hub: GitHub, number: int | None, body: str) -> None:
+def _on_pull(hub: GitHub, number: int | None, author: str, body: str) -> None:
     if number is not None:
-        upsert_comment(hub, number, body, APPLY_MARKER)
+        upsert_comment(hub, number, body, APPLY_MARKER, author)
 
 
 def _apply(args: argparse.Namespace, folder: Path, reviewed: PlanMeta | None) -> int:
@@ -176,7 +183,7 @@ def _post_fresh_plan(args: argparse.Namespace, hub: GitHub, number: int | None, 
     render.markdown(plan, text, "ehkeys: fresh plan of the merged manifest (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
     commands.step_summary(lambda s: s.write(body))
-    _on_pull(hub, number, body)
+    _on_pull(hub, number, args.plan_author, body)
 
 
 def drift_job(args: argparse.Namespace) -> int:

@@ -255,6 +255,7 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         api=False,
     )
     c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
+    _plan_author_option(c)
     c.add_argument(
         "--artifact-url", metavar="URL", help="where the full plan is, linked when it is cut (default: none)"
     )
@@ -269,12 +270,7 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
     )
     _lock_option(a)
-    a.add_argument(
-        "--plan-author",
-        default=PLAN_AUTHOR,
-        metavar="LOGIN",
-        help=f"trust only plan comments this account wrote: the plan job's (default {PLAN_AUTHOR})",
-    )
+    _plan_author_option(a)
     a.add_argument(
         "--plan-workflow",
         default=PLAN_WORKFLOW,
@@ -283,6 +279,16 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
     )
     _health_options(
         job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
+    )
+
+
+def _plan_author_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plan-author",
+        default=PLAN_AUTHOR,
+        metavar="LOGIN",
+        help=f"the account the jobs write comments with: only its comments are trusted or edited "
+        f"(default {PLAN_AUTHOR})",
     )
 
 

@@ -153,3 +153,25 @@ def test_the_plan_author_and_workflow_are_options(actions: Actions, hub: FakeGit
     actions.plan_pr(8, "h8", manifest(k0=12))  # by github-actions[bot], not keys-bot[bot]
     code, out = actions.merge_and_apply(8, "m8", manifest(k0=12), gitops.MANIFEST, *options)
     assert code == 1 and "no ehkeys plan comment by keys-bot[bot]" in out and "github-actions[bot]" in out
+
+
+def test_the_plan_job_never_edits_a_look_alike_comment_another_app_wrote_first(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    from reconciler.render import MARKER
+
+    squatter = hub.comment_as(EVIL, 7, f"{MARKER}\nnot a plan\n")  # on the PR before the plan job
+    actions.plan_pr(7, "h7", manifest(k0=11))
+    assert hub.comments[squatter]["body"] == f"{MARKER}\nnot a plan\n", "another app's comment is theirs"
+    ours = [
+        c for c in hub.comments.values() if c["issue"] == 7 and c["user"]["login"] == "github-actions[bot]"
+    ]
+    assert len(ours) == 1 and "ehkeys-plan-meta" in ours[0]["body"]
+    code, out = actions.merge_and_apply(7, "m7", manifest(k0=11))
+    assert code == 0, out
+    record(
+        "gitops",
+        "a look-alike plan comment another app wrote before the plan job",
+        1,
+        "left alone; the plan job posts its own",
+    )
