@@ -37,11 +37,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler import manifest as manifests  # noqa: E402
-from reconciler import render  # noqa: E402
-from reconciler.inventory import Inventory  # noqa: E402
-from reconciler.model import LiveKey, ProxyKey  # noqa: E402
-from reconciler.planner import Desired, Recorded, make_plan  # noqa: E402
+from reconciler.api.inventory import Inventory  # noqa: E402
+from reconciler.core.model import LiveKey, ProxyKey  # noqa: E402
+from reconciler.manifest import load as manifests  # noqa: E402
+from reconciler.planning.planner import Desired, Recorded, make_plan  # noqa: E402
+from reconciler.render import plan as render  # noqa: E402
 
 API_KEY = "ek-bench-account-key"
 

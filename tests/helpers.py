@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.sandbox import Faults, RateLimit, Sandbox
 from reconciler.sandbox import seed as seeds
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler import resources
+from reconciler.manifest import resources
 from reconciler.sandbox import Sandbox, seeds
 
 from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data, state_dir

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.client import RetryPolicy
-from reconciler.options import EXIT_CODES, TIMEOUT
+from reconciler.api.client import RetryPolicy
+from reconciler.cli.options import EXIT_CODES, TIMEOUT
 
 from .helpers import live_sandbox, manifest_text, run_cli, seed_data
 from .reliability_log import record

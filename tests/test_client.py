@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import apierrors as api
-from reconciler.client import Client, RetryPolicy, environment_proxy
-from reconciler.model import ProxyKey
+from reconciler.api import errors as api
+from reconciler.api.client import Client, RetryPolicy, environment_proxy
+from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
 from .helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data

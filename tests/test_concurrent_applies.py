@@ -19,13 +19,14 @@ import httpx
 import pytest
 import yaml
 
-from reconciler import manifest, statelock
-from reconciler.applier import Applier
-from reconciler.client import Client, RetryPolicy
-from reconciler.outcomes import Report, Result
+from reconciler.api.client import Client, RetryPolicy
+from reconciler.apply.applier import Applier
+from reconciler.core.outcomes import Report, Result
+from reconciler.engine import build_plan, desired
+from reconciler.manifest import load as manifest
 from reconciler.sandbox import Sandbox, seeds
-from reconciler.session import build_plan, desired
-from reconciler.state import State
+from reconciler.state import lock as statelock
+from reconciler.state.store import State
 
 from .helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data, state_dir
 from .reliability_log import record
@@ -127,7 +128,7 @@ def test_a_killed_apply_leaves_no_stale_lock(
     Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
     Path("keys.yaml").write_text(manifest_text())
     hold = (
-        "import pathlib, sys, time; from reconciler import statelock\n"
+        "import pathlib, sys, time; from reconciler.state import lock as statelock\n"
         "with statelock.held(pathlib.Path(sys.argv[1]) / 'state.json'):\n"
         "    print('held', flush=True); time.sleep(60)"
     )

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from reconciler import snapshots
-from reconciler.drift import DriftReport, Options, Past, report
-from reconciler.driftcmd import managed
-from reconciler.inventory import Inventory
-from reconciler.model import DesiredKey, LiveKey, Location, ProxyKey, parse_network
-from reconciler.planner import Desired, Recorded, make_plan
+from reconciler.api.inventory import Inventory
+from reconciler.cli.drift import managed
+from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey, parse_network
+from reconciler.drift.report import DriftReport, Options, Past, report
+from reconciler.planning.planner import Desired, Recorded, make_plan
+from reconciler.state import snapshots
 
 NOW = 1_800_000_000
 DAY = 86400

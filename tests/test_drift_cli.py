@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler import resources
-from reconciler.client import Client
-from reconciler.model import ProxyKey
+from reconciler.api.client import Client
+from reconciler.core.model import ProxyKey
+from reconciler.manifest import resources
 from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
 from .helpers import key_value, run_cli, sandbox_state_dir, seed_data

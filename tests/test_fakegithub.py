@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.ghapi import Conflict, GitHub, NotFound
+from reconciler.gitops.hub import Conflict, GitHub, NotFound
 
 from . import githubspec
 from .fakeanswers import git_sha

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from reconciler import options, resources
-from reconciler.model import scrub
+from reconciler.cli import options
+from reconciler.core.model import scrub
+from reconciler.manifest import resources
 
 from .helpers import ROOT, free_port, manifest_text, run_cli
 from .reliability_log import record

@@ -16,12 +16,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import model
-from reconciler.answers import live_key
-from reconciler.apierrors import BadResponse
-from reconciler.cli import main
-from reconciler.client import Client
-from reconciler.model import LiveKey, ProxyKey
+from reconciler.api.answers import live_key
+from reconciler.api.client import Client
+from reconciler.api.errors import BadResponse
+from reconciler.cli.main import main
+from reconciler.core import model
+from reconciler.core.model import LiveKey, ProxyKey
 
 from .helpers import API_KEY, key_value, manifest_text, seed_data
 from .reliability_log import record

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from starlette.responses import JSONResponse
 
-from reconciler.cli import main
-from reconciler.ghapi import GitHub, GitHubError
-from reconciler.ghissues import DRIFT_LABEL, sync_drift_issue, upsert_comment
-from reconciler.ghplan import LIMIT, PlanMeta, comment_body
+from reconciler.cli.main import main
+from reconciler.gitops.hub import GitHub, GitHubError
+from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
+from reconciler.gitops.reviewed_plan import LIMIT, PlanMeta, comment_body
 
 from .fakegithub import REPO, TOKEN, FakeGitHub, serve
 

@@ -20,8 +20,11 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import ghapi, ghplan, operations, session
-from reconciler.cli import main
+from reconciler import engine as session
+from reconciler.cli.main import main
+from reconciler.core import operations
+from reconciler.gitops import hub as ghapi
+from reconciler.gitops import reviewed_plan as ghplan
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -435,7 +438,7 @@ def test_a_journal_another_run_wrote_meanwhile_is_never_deleted(actions: Actions
     settled = b'{"address": "k9", "result": "failed", "time": "2026-11-22T10:00:00Z"}\n'
     hub.branches["ehkeys-state"][journal] = settled  # nothing pending: compacted away
     theirs = settled + b'{"address": "k8", "operation": "create", "result": "sending"}\n'
-    from reconciler import ghstate
+    from reconciler.gitops import state_branch as ghstate
 
     original = ghstate.StateBranch.pull
 
@@ -500,7 +503,7 @@ def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Action
     text = manifest(analytics=5)
     actions.plan_pr(1, "h1", text)
     actions.merge_and_apply(1, "m1", text)
-    from reconciler import ghstate
+    from reconciler.gitops import state_branch as ghstate
 
     original = ghstate.StateBranch.pull
 
@@ -522,7 +525,7 @@ def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_st
     actions.plan_pr(1, "h1", manifest(analytics=5))
     actions.merge_and_apply(1, "m1", manifest(analytics=5))
     actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
-    from reconciler import ghstate
+    from reconciler.gitops import state_branch as ghstate
 
     original = ghstate.StateBranch.pull
 

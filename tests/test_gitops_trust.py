@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.ghplan import PlanMeta
+from reconciler.gitops.reviewed_plan import PlanMeta
 
 from . import test_gitops as gitops
 from .fakeanswers import app
@@ -158,7 +158,7 @@ def test_the_plan_author_and_workflow_are_options(actions: Actions, hub: FakeGit
 def test_the_plan_job_never_edits_a_look_alike_comment_another_app_wrote_first(
     actions: Actions, hub: FakeGitHub
 ) -> None:
-    from reconciler.render import MARKER
+    from reconciler.render.plan import MARKER
 
     squatter = hub.comment_as(EVIL, 7, f"{MARKER}\nnot a plan\n")  # on the PR before the plan job
     actions.plan_pr(7, "h7", manifest(k0=11))

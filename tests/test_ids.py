@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import manifest
+from reconciler.manifest import load as manifest
 
 from .helpers import run_cli, seed_data
 from .reliability_log import record

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.importer import env_name
+from reconciler.engine import SANDBOX_DB
+from reconciler.planning.importer import env_name
 from reconciler.sandbox import Sandbox, seeds
-from reconciler.session import SANDBOX_DB
 
 from .helpers import key_value, run_cli, seed_data
 from .reliability_log import record

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import inventory
-from reconciler.client import Client
-from reconciler.model import DesiredKey, Location, ProxyKey
+from reconciler.api import inventory
+from reconciler.api.client import Client
+from reconciler.core.model import DesiredKey, Location, ProxyKey
 
 from .helpers import API_KEY, key_value, live_sandbox, manifest_text, run_cli, sandbox, seed_data
 

@@ -14,14 +14,14 @@ import httpx
 import pytest
 import yaml
 
-from reconciler import manifest
-from reconciler.applier import Applier
-from reconciler.client import Client, RetryPolicy
-from reconciler.model import ProxyKey
-from reconciler.outcomes import Outcome, Result
+from reconciler.api.client import Client, RetryPolicy
+from reconciler.apply.applier import Applier
+from reconciler.core.model import ProxyKey
+from reconciler.core.outcomes import Outcome, Result
+from reconciler.engine import build_plan, desired
+from reconciler.manifest import load as manifest
 from reconciler.sandbox import Sandbox, seeds
-from reconciler.session import build_plan, desired
-from reconciler.state import State
+from reconciler.state.store import State
 
 from .helpers import API_KEY, key_value, run_cli, sandbox_state_dir, seed_data, state_dir
 from .reliability_log import record
@@ -489,9 +489,9 @@ def test_import_quotes_ids_that_yaml_would_read_as_numbers(workdir: Path, capsys
 
 def test_an_unreachable_api_stops_the_whole_apply_with_one_error(tmp_path: Path) -> None:
     """The breaker's verdict is about the API, not one key: no key-by-key list of failures."""
-    from reconciler.apierrors import Unreachable
-    from reconciler.changes import Action, Change
-    from reconciler.operations import Update
+    from reconciler.api.errors import Unreachable
+    from reconciler.core.changes import Action, Change
+    from reconciler.core.operations import Update
 
     class Silent:
         parallelism = 4

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import yaml
 
+from reconciler.engine import SANDBOX_DB
 from reconciler.sandbox import Sandbox, SandboxTransport, seeds
-from reconciler.session import SANDBOX_DB
 
 from .helpers import key_value, manifest_text, run_cli, seed_data
 from .reliability_log import record

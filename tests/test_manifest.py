@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import manifest
-from reconciler.cli import main
+from reconciler.cli.main import main
+from reconciler.manifest import load as manifest
 
 from .conftest import MANIFESTS, ROOT
 from .helpers import key_value, manifest_text, run_cli, seed_data
@@ -250,7 +250,7 @@ def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pyt
 def test_validate_starts_without_the_http_stack() -> None:
     """`ehkeys validate` runs as a pre-commit hook: it must not pay for httpx and asyncio."""
     probe = (
-        "import sys; from reconciler.cli import main; code = main(['validate', 'keys.example.yaml']); "
+        "import sys; from reconciler.cli.main import main; code = main(['validate', 'keys.example.yaml']); "
         "print(code, sorted(m for m in ('httpx', 'httpcore', 'asyncio', 'anyio') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import manifest
+from reconciler.manifest import load as manifest
 
 from .helpers import key_value, run_cli, seed_data
 from .reliability_log import record

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from reconciler import operations as ops
-from reconciler.changes import Action
-from reconciler.inventory import Inventory
-from reconciler.model import DesiredKey, LiveKey, Location, ProxyKey
-from reconciler.plan import Plan
-from reconciler.planner import Desired, Recorded, make_plan
+from reconciler.api.inventory import Inventory
+from reconciler.core import operations as ops
+from reconciler.core.changes import Action
+from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey
+from reconciler.core.plan import Plan
+from reconciler.planning.planner import Desired, Recorded, make_plan
 
 NOW = 1_800_000_000
 D = Decimal

@@ -102,12 +102,12 @@ class LosesUpdateAnswers(httpx.AsyncBaseTransport):
 
 
 def test_an_update_whose_answer_is_lost_is_verified_and_counted_once(tmp_path: Path) -> None:
-    from reconciler import manifest
-    from reconciler.applier import Applier
-    from reconciler.client import Client, RetryPolicy
-    from reconciler.outcomes import Outcome
-    from reconciler.session import build_plan, desired
-    from reconciler.state import State
+    from reconciler.api.client import Client, RetryPolicy
+    from reconciler.apply.applier import Applier
+    from reconciler.core.outcomes import Outcome
+    from reconciler.engine import build_plan, desired
+    from reconciler.manifest import load as manifest
+    from reconciler.state.store import State
 
     box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
     path = tmp_path / "keys.yaml"

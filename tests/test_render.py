@@ -12,8 +12,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler import render, resources
-from reconciler.model import ProxyKey
+from reconciler.core.model import ProxyKey
+from reconciler.manifest import resources
+from reconciler.render import plan as render
 
 from .test_planner import NOW, desired, live, plan_of
 

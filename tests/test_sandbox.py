@@ -256,7 +256,7 @@ def test_credit_rules_follow_the_formula(start: Decimal, used: Decimal, targets:
     ids=["missing-api-key", "bad-number", "unknown-fault", "not-a-mapping", "rate-over-1", "no-requests"],
 )
 def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, seed_text: str) -> None:
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     path = tmp_path / "bad-seed.yaml"
     path.write_text(seed_text)
@@ -281,7 +281,7 @@ def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, se
 def test_sandbox_flags_out_of_range_are_refused_by_name(
     tmp_path: Path, capsys: Any, flags: list[str], message: str
 ) -> None:
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     assert main(["sandbox", "--db", str(tmp_path / "s.db"), "--port", "0", *flags]) == 1
     assert f"ehkeys: error: {message}" in capsys.readouterr().err

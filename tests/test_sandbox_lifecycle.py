@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from reconciler.errors import ConfigError
+from reconciler.core.errors import ConfigError
 from reconciler.sandbox import Sandbox, seeds
 
 from .helpers import API_KEY, key_value, sandbox, seed_data

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import planfile, reviewed
-from reconciler.outcomes import Outcome, Report, Result
-from reconciler.plan import Plan
+from reconciler.apply import reviewed
+from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.plan import Plan
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state import saved_plan as planfile
 
 from .helpers import run_cli, seed_data
 from .reliability_log import record

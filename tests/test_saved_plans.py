@@ -17,12 +17,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import planfile
-from reconciler.cli import main
-from reconciler.commands import emit
-from reconciler.errors import Refused, StalePlan
-from reconciler.model import LiveKey, ProxyKey
-from reconciler.plan import Plan
+from reconciler.cli.commands import emit
+from reconciler.cli.main import main
+from reconciler.core.errors import Refused, StalePlan
+from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.plan import Plan
+from reconciler.state import saved_plan as planfile
 
 from .helpers import manifest_text, run_cli, seed_data
 from .test_planner import NOW, desired, live, plan_of

@@ -15,12 +15,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import ghapi
-from reconciler.apierrors import NotFound
-from reconciler.client import Client
-from reconciler.ghissues import upsert_comment
-from reconciler.model import ProxyKey, scrub
-from reconciler.render import MARKER
+from reconciler.api.client import Client
+from reconciler.api.errors import NotFound
+from reconciler.core.model import ProxyKey, scrub
+from reconciler.gitops import hub as ghapi
+from reconciler.gitops.issues import upsert_comment
+from reconciler.render.plan import MARKER
 
 from .helpers import live_sandbox, run_cli
 from .reliability_log import record

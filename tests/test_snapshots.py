@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.model import ProxyKey
+from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
-from reconciler.state import SENDING, State
+from reconciler.state.store import SENDING, State
 
 from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
 

@@ -17,12 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from reconciler import state as state_module
-from reconciler import statefiles
-from reconciler.errors import StateError
-from reconciler.model import ProxyKey
+from reconciler.core.errors import StateError
+from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
-from reconciler.state import State
+from reconciler.state import files as statefiles
+from reconciler.state import store as state_module
+from reconciler.state.store import State
 
 from .helpers import (
     API_KEY,

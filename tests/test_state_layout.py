@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import statepaths
-from reconciler.model import ProxyKey
+from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state import paths as statepaths
 
 from .helpers import key_value, run_cli, sandbox_state_dir, seed_data
 from .reliability_log import record

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import ConfigError
+from reconciler.core.errors import ConfigError
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate

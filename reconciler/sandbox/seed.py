@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from reconciler.errors import ConfigError
+from reconciler.core.errors import ConfigError
 
 T = TypeVar("T", "RateLimit", "Faults", "Clock")
 EPOCH_2024 = 1704067200

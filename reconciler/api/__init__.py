@@ -1,0 +1,1 @@
+"""The ElectronHub API: the client, its errors and answers, pacing, the breaker, the account's inventory."""

@@ -1,0 +1,133 @@
+"""Pacing from the X-RateLimit-* headers, so that the client never fires into a 429.
+
+The real service answers an overrun with a 180-second cooldown: holding requests until the
+window resets is much cheaper than meeting it. Every wait is bounded by the request's
+deadline. A reset time no rate window can have (not a number, more than an hour ahead, more
+than a window in the past: clock skew, or milliseconds for seconds) counts as unknown, and
+the pacer then holds a spent budget for one whole window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpx
+
+from reconciler.api.errors import OutOfTime
+
+PROBE = 2  # requests in flight before any budget is known (limits are tens per minute)
+WINDOW = 60.0  # seconds: the service's sliding window (its cooldown is 180 s)
+MAX_AHEAD = 3600.0  # a reset further ahead than this is absurd
+MAX_BEHIND = WINDOW  # a reset further in the past than this is a skewed clock
+NOTICE_AFTER = 2.0  # seconds: shorter waits are not worth a line on the terminal
+
+
+def sane_reset(value: float | None, now: float) -> float | None:
+    """`value` (epoch seconds) if a rate window can end then, else None (unknown)."""
+    if value is not None and math.isfinite(value) and now - MAX_BEHIND <= value <= now + MAX_AHEAD:
+        return value
+    return None
+
+
+def header_number(headers: httpx.Headers | None, name: str) -> float | None:
+    try:
+        return float(headers[name]) if headers and name in headers else None
+    except ValueError:
+        return None
+
+
+class WaitNotices:
+    """Says what a wait is for and how long it is, once per wait (not once per request)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self._until = -math.inf
+
+    def waiting(self, seconds: float, until: float) -> None:
+        """`seconds` to wait, until `until` (epoch seconds)."""
+        if seconds < NOTICE_AFTER or until <= self._until + 1.0:
+            return
+        self._until = until
+        at = time.strftime("%H:%M:%S", time.localtime(until))
+        self.emit(f"waiting {seconds:.0f} s for the API's rate limit (resets at {at})")
+
+
+class Pacer:
+    """Spends the budget the X-RateLimit headers announce, and waits for the reset after.
+
+    No lock: the event loop runs one request's bookkeeping at a time, and waiters sleep on
+    an Event that every answer sets, so a cancelled waiter leaves nothing half-held.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        notices: WaitNotices | None = None,
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.notices = notices or WaitNotices(lambda text: None)
+        self.remaining: int | None = None
+        self.reset_at = 0.0
+        self.inflight = 0
+        self.probing = True
+        self._answered = asyncio.Event()
+
+    async def acquire(self, deadline: float) -> None:
+        """A slot of the budget; NotSent if the wait would pass `deadline` (time.monotonic)."""
+        while True:
+            now = self.clock()
+            if self._ready(now):
+                self.inflight += 1
+                return
+            await self._pause(self.reset_at - now if now < self.reset_at else None, deadline)
+
+    def release(self, headers: httpx.Headers | None) -> None:
+        self.inflight -= 1
+        self.probing = False
+        self._learn(headers, self.clock())
+        self._answered.set()  # wakes every waiter; later ones wait on a fresh event
+        self._answered = asyncio.Event()
+
+    def _ready(self, now: float) -> bool:
+        if self.remaining is not None and now >= self.reset_at and self.inflight == 0:
+            self.remaining = max(self.remaining, 1)  # the window moved: probe with one
+        if self.probing:  # learn the budget from the first answers before spending it
+            return self.inflight < PROBE
+        return self.remaining is None or self.remaining - self.inflight > 0
+
+    async def _pause(self, wait: float | None, deadline: float) -> None:
+        """Until the window resets (`wait` seconds) or, with requests in flight, an answer."""
+        left = deadline - time.monotonic()
+        if wait is not None and wait > left and self.inflight == 0:
+            raise OutOfTime(
+                f"not sent: the API's rate limit resets in {wait:.0f} s, after this request's "
+                f"deadline ({max(left, 0):.0f} s from now)"
+            )
+        if left <= 0:
+            raise OutOfTime("not sent: the request's deadline passed while it waited for the rate limit")
+        if wait is not None:
+            self.notices.waiting(wait, self.reset_at)
+        if wait is not None and self.inflight == 0:
+            await self.sleep(wait)  # nothing in flight can bring news sooner
+            return
+        with anyio.move_on_after(min(wait if wait is not None else left, left)):
+            await self._answered.wait()
+
+    def _learn(self, headers: httpx.Headers | None, now: float) -> None:
+        remaining = header_number(headers, "x-ratelimit-remaining")
+        if remaining is None or not math.isfinite(remaining):
+            return
+        reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now)
+        if reset is None:
+            reset = now + WINDOW  # unknown: a spent budget is whole again after a window
+        budget = max(int(remaining), 0)
+        if self.remaining is None or reset > self.reset_at:
+            self.remaining, self.reset_at = budget, reset
+        else:
+            self.remaining = min(self.remaining, budget)

@@ -1,0 +1,1 @@
+"""Making the changes: the applier, verification, rivals, the reviewed-vs-charged report, secret files."""

@@ -1,0 +1,257 @@
+"""Apply a plan: every operation journalled, sent, checked by one list per wave, recorded.
+
+Changes go in waves by what they do to the balance (`Change.sort_key`): refunds first,
+then changes that move no credit, then debits; each wave finishes before the next. Within
+a change its operations run in order, and the first that fails stops the rest. After each
+wave one `GET /auth/proxy` shows where every key ended up: an answer lost after the service
+acted is confirmed there, a create whose answer was lost is found there (the one new key of
+that name), and nothing is ever sent twice blind. Per-kind rules live in `operations`.
+Another run on the same account (another checkout, no shared lock) is looked for in a list
+read right before the creates: a key it created since the plan is adopted, and two keys of
+one name after the wave are reported (`rivals`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import groupby
+
+from reconciler.api import inventory
+from reconciler.api.client import Client
+from reconciler.api.errors import RUN_ERRORS, ApiError, NotSent
+from reconciler.apply import rivals
+from reconciler.apply.verify import Verdict, verify
+from reconciler.core.changes import DEBITS, REFUNDS, Change
+from reconciler.core.concurrency import bounded
+from reconciler.core.errors import StateError
+from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.operations import Create, Operation, Toggle, ToggleMismatch
+from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.state import snapshots
+from reconciler.state.store import SENDING, State
+
+
+@dataclass
+class Sending:
+    """One change on its way: the key it is on, what was answered, what went wrong."""
+
+    change: Change
+    target: ProxyKey | None
+    answered: list[Operation] = field(default_factory=list)
+    error: str = ""
+    lost: bool = False  # the last operation may have been processed: only the list can tell
+    never_sent: bool = False
+    skipped: int = 0  # toggles not sent: the key was already so (and an adopted key's create)
+    adopted: bool = False  # its key was created since the plan by another run: not created again
+
+    @property
+    def unsent(self) -> int:
+        """Operations after the one that failed: never sent."""
+        tried = len(self.answered) + self.skipped + (1 if self.error else 0)
+        return len(self.change.operations) - tried
+
+
+class Applier:
+    def __init__(
+        self,
+        client: Client,
+        state: State,
+        on_result: Callable[[Result], None],
+        on_created: Callable[[Change, ProxyKey], None] = lambda change, key: None,
+        parallelism: int = 8,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.on_result = on_result
+        self.on_created = on_created
+        self.parallelism = parallelism
+        self.latest: dict[str, LiveKey] | None = None  # the last list read during this apply
+
+    async def run(
+        self, changes: Sequence[Change], known: Sequence[LiveKey], balance: Decimal | None
+    ) -> Report:
+        """`known`: the keys the plan was made against (a created key is one not among them)."""
+        report = Report(balance_before=balance)
+        self.planned = frozenset(k.fingerprint for k in known)
+        self.known = set(self.planned)
+        try:
+            for order, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
+                if order == DEBITS and _a_refund_missed(report.results):
+                    report.results.extend(self._skip(list(wave)))
+                else:
+                    report.results.extend(await self._wave(list(wave)))
+        finally:
+            report.state_error = self._flush()
+        report.balance_after = await self._balance()
+        return report
+
+    def _flush(self) -> StateError | None:
+        """The snapshot; when it cannot be written the journal still holds every result."""
+        try:
+            self.state.flush()
+        except StateError as exc:
+            return exc
+        return None
+
+    def _skip(self, wave: list[Change]) -> list[Result]:
+        """Debits counted on the refunds (and freed key slots) of changes that did not land."""
+        why = "not sent: an earlier change did not land, and these debits counted on it; plan again"
+        results = [Result(change, Outcome.SKIPPED, why) for change in wave]
+        for result in results:
+            self.on_result(result)
+        return results
+
+    async def _wave(self, wave: list[Change]) -> list[Result]:
+        toggles = self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations)
+        if toggles or any(rivals.created_name(c) for c in wave):
+            self.latest = await self._listing()  # a toggle flips, a create debits: read right before
+        sent = await bounded(self._send, wave, self.parallelism)
+        self.latest = await self._listing()
+        self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
+        twins = rivals.duplicates(wave, self.latest, self.planned) if self.latest else {}
+        ordered = sorted(sent, key=lambda s: s.target is None)
+        results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
+        for result in results:
+            self.on_result(result)
+        self.client.writes.settle()  # checked, recorded and printed: an interrupt now hides none
+        return results
+
+    async def _send(self, change: Change) -> Sending:
+        sending = Sending(change, change.target)
+        for op in change.operations:
+            if isinstance(op, Toggle) and not self._still_differs(sending.target, op):
+                sending.skipped += 1
+                continue  # someone else made it so meanwhile: a toggle now would undo it
+            if isinstance(op, Create) and self._adopt(sending):
+                if sending.never_sent:
+                    break
+                continue
+            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
+            try:
+                sending.target = await op.send(self.client, sending.target)
+            except RUN_ERRORS:
+                raise  # the account key or the API itself: stop the whole apply, with one message
+            except NotSent as exc:
+                sending.error, sending.never_sent = exc.message, True
+                break
+            except (ApiError, ToggleMismatch) as exc:
+                sending.error, sending.lost = _message(exc), _may_have_landed(exc)
+                break
+            sending.answered.append(op)
+            if isinstance(op, Create) and sending.target is not None:
+                self.on_created(change, sending.target)
+        return sending
+
+    def _adopt(self, sending: Sending) -> bool:
+        """True when the create is not to be sent: a key of its name was created since the plan
+        by another run (adopted: the change's later steps go to it), or several were (an error)."""
+        name = rivals.created_name(sending.change)
+        taken = self.known | set(self.state.bindings.values())
+        found = rivals.adoptable(name, self.latest, taken) if name and self.latest else []
+        if len(found) > 1:
+            sending.error, sending.never_sent = rivals.too_many(str(name), found), True
+        elif found:
+            self.known.add(found[0].fingerprint)  # by this change only
+            sending.target, sending.adopted = found[0].proxy_key, True
+            sending.skipped += 1
+            self.on_created(sending.change, sending.target)
+        return bool(found)
+
+    def _still_differs(self, target: ProxyKey | None, toggle: Toggle) -> bool:
+        live = self.latest.get(target.fingerprint) if self.latest and target else None
+        return live is None or live.is_active != toggle.to
+
+    async def _listing(self) -> dict[str, LiveKey] | None:
+        try:
+            return {k.fingerprint: k for k in await inventory.read_keys(self.client)}
+        except ApiError:
+            return None  # the wave's changes are then "sent, not verified"
+
+    def _finish(self, sending: Sending, duplicate: str) -> Result:
+        verdict = verify(sending, self.latest, self.known, self.state.bindings)
+        if verdict.created is not None and sending.target is None:
+            self.known.add(verdict.created.fingerprint)  # adopted once, by one change only
+            self.on_created(sending.change, verdict.created)  # adopted after a lost answer
+        shown = verdict.key.display if verdict.key else ""
+        result = Result(sending.change, *_outcome(sending, verdict, duplicate), shown)
+        snapshot = self._verified_snapshot(verdict)
+        key = verdict.key or (sending.change.target if verdict.deleted else None)  # what to forget
+        self._journal(sending.change, key, self._outcome_entry(result, verdict, snapshot))
+        self._record(sending, verdict, snapshot)
+        return result
+
+    def _verified_snapshot(self, verdict: Verdict) -> dict[str, object] | None:
+        """The key as the wave's list shows it, when that list verified the change."""
+        if verdict.outcome is not Outcome.APPLIED or verdict.key is None or not self.latest:
+            return None
+        live = self.latest.get(verdict.key.fingerprint)
+        return snapshots.taken(live) if live is not None else None
+
+    def _outcome_entry(
+        self, result: Result, verdict: Verdict, snapshot: dict[str, object] | None
+    ) -> dict[str, object]:
+        change = result.change
+        return {
+            "action": change.action.label,
+            "result": result.outcome.value,
+            "message": result.message,
+            "before": {c.field: c.data()["before"] for c in change.fields},
+            "after": {c.field: c.data()["after"] for c in change.fields},
+            "credit": change.credit.data(),
+            **({"limit_type": verdict.limit_type} if verdict.limit_type else {}),
+            **({"deleted": True} if verdict.deleted else {}),
+            **({"snapshot": snapshot} if snapshot else {}),  # replayed if the apply is killed
+        }
+
+    def _record(self, sending: Sending, verdict: Verdict, snapshot: dict[str, object] | None) -> None:
+        address = sending.change.address
+        if verdict.deleted:
+            gone = verdict.key or sending.change.target
+            self.state.forget(address, gone.fingerprint if gone else "")
+        elif verdict.key is not None and not address.startswith("unmanaged:"):
+            self.state.bind(address, verdict.key.fingerprint)
+        if verdict.key is not None and verdict.limit_type:
+            self.state.record(
+                verdict.key.fingerprint, sending.change.name, {"limit_type": verdict.limit_type}
+            )
+        if verdict.key is not None and snapshot:
+            self.state.remember(verdict.key.fingerprint, snapshot, journalled=True)
+
+    def _journal(self, change: Change, target: ProxyKey | None, entry: dict[str, object]) -> None:
+        where = {"address": change.address, "name": change.name}
+        if target is not None:
+            where |= {"fingerprint": target.fingerprint, "key": target.display}
+        self.state.journal({**where, **entry})
+
+    async def _balance(self) -> Decimal | None:
+        try:
+            return await self.client.balance()
+        except ApiError:
+            return None
+
+
+def _outcome(sending: Sending, verdict: Verdict, duplicate: str) -> tuple[Outcome, str]:
+    """The verdict, said of an adopted key; a create that made a duplicate is no success."""
+    if duplicate and verdict.outcome is Outcome.APPLIED:
+        return Outcome.FAILED, duplicate
+    if not sending.adopted:
+        return verdict.outcome, verdict.message
+    adopted = rivals.ADOPTED.format(name=sending.change.name)
+    return verdict.outcome, "; ".join(m for m in (adopted, verdict.message) if m)
+
+
+def _a_refund_missed(results: Sequence[Result]) -> bool:
+    """A refund (or a freed key slot) that did not surely land: the debits counted on it."""
+    return any(r.change.credit.order == REFUNDS and r.outcome is not Outcome.APPLIED for r in results)
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ApiError) else str(exc)
+
+
+def _may_have_landed(exc: Exception) -> bool:
+    """A 4xx answer is a refusal; anything else (no answer, 5xx, a page) may hide a success."""
+    status = getattr(exc, "status", None)
+    return not (isinstance(status, int) and 400 <= status < 500)

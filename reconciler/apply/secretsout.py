@@ -1,0 +1,101 @@
+"""Handing over a key's secret: `apply --secrets-out FILE` and `ehkeys reveal`.
+
+A created key's value exists only in the create answer and the account's list. ehkeys never
+writes it to a plan, the journal, the state, logs, Markdown or the job summary: only to a
+file opened 0600 that git would not track, or to a terminal. The lines are `NAME=value`,
+the EHKEYS_PROXY_KEYS format, NAME derived from the key's manifest address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.core.changes import Change
+from reconciler.core.errors import UsageError
+from reconciler.core.model import ProxyKey
+from reconciler.manifest.addresses import variable
+
+
+class SecretsFile:
+    """Appends `NAME=value` lines to a 0600 file; checked before any request is sent."""
+
+    def __init__(self, path: str, flag: str = "--secrets-out") -> None:
+        self.path = Path(path)
+        self.flag = flag  # the option that named the file, as messages name it
+        refuse_not_a_file(self.path, flag)
+        refuse_tracked(self.path, flag)
+        self._open().close()  # created (0600) and writable, before anything is sent
+
+    def _open(self) -> TextIO:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UsageError(f"{self.flag} {self.path}: cannot write ({exc.strerror})") from exc
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8")
+
+    def add(self, change: Change, key: ProxyKey) -> None:
+        self.add_line(f"{variable(change.address)}={key.reveal()}")
+
+    def add_line(self, line: str) -> None:
+        with self._open() as handle:
+            handle.write(line + "\n")
+
+
+def refuse_not_a_file(path: Path, flag: str) -> None:
+    """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
+    if path.exists() and not path.resolve().is_file():
+        raise UsageError(f"{flag} {path}: not a regular file; secrets go only to a file (0600) or a terminal")
+
+
+def refuse_tracked(path: Path, flag: str) -> None:
+    """A secret must not land in a file that `git add` would pick up."""
+    folder = path.resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git here: nothing would track it
+    if done.returncode == 1:
+        raise UsageError(
+            f"{flag} {path}: git would track this file (it is inside a repository and not ignored); "
+            "write secrets outside the repository or to an ignored path"
+        )
+
+
+async def reveal(args: argparse.Namespace) -> int:
+    """Print the value of managed keys, read from the account's list, to a terminal or a file."""
+    from reconciler.api import inventory
+    from reconciler.cli.commands import context, retry
+    from reconciler.engine import select
+    from reconciler.planning import binding
+
+    if not args.out and not sys.stdout.isatty():
+        raise UsageError("reveal prints secrets only to a terminal; use --out FILE (written 0600)")
+    out = SecretsFile(args.out, "--out") if args.out else None
+    loaded, state, target = context(args)
+    keys = select(loaded.keys, args.ids)
+    async with target.client(args.parallelism, retry(args)) as client:
+        live = await inventory.read_keys(client)
+    found = binding.bind(loaded.keys, live, state.bindings).by_address  # all: none mistaken for another
+    missing = [k.address for k in keys if not isinstance(found[k.address], binding.Bound)]
+    if missing:
+        raise UsageError(f"{', '.join(missing)}: not found in the account (plan shows why)")
+    for key in keys:
+        bound = found[key.address]
+        assert isinstance(bound, binding.Bound)
+        line = f"{variable(key.address)}={bound.live.proxy_key.reveal()}"
+        if out is not None:
+            out.add_line(line)
+        else:
+            print(line)
+    return 0

@@ -1,0 +1,1 @@
+"""The command line: options, the commands, main (argparse stops here)."""

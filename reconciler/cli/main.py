@@ -1,0 +1,143 @@
+"""`ehkeys` command line. `main(argv) -> int`; errors become messages and exit codes here only.
+
+The options are in `options.py`; validate and sandbox, which need no API, in `localcmds.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from reconciler.api import unsettled
+from reconciler.cli import options
+from reconciler.core.errors import EhkeysError
+from reconciler.core.model import scrub
+
+log = logging.getLogger("ehkeys")
+
+USAGE_ERROR = 1  # as Terraform's; 2 means "changes" or "drift" to plan and drift
+INTERRUPTED = 130
+
+
+class _Scrubbed(logging.Filter):
+    """Every record, from any library, is written with keys and bearer tokens redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format string: keep what there is
+            message = str(record.msg)
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+class _ToStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_HANDLER = _ToStderr()
+_HANDLER.addFilter(_Scrubbed())
+_HANDLER.setFormatter(logging.Formatter("ehkeys: %(levelname)s: %(message)s"))
+
+
+def _log_to_stderr(debug: bool) -> None:
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _say(text: str) -> None:
+    print(f"ehkeys: {scrub(text)}", file=sys.stderr)
+
+
+def _say_unknown_writes() -> None:
+    """Writes a failure or an interrupt cut short in flight, or before they were recorded."""
+    for line in unsettled.lines():
+        _say(line)
+
+
+class _ReaderMayGo:
+    """sys.stdout that, once its reader has gone (`ehkeys plan ... | head -1`), writes to
+    /dev/null (Python's recipe): the command goes on and exits with its documented code (2 for
+    changes) instead of 1, and nothing fails again when Python flushes stdout at exit."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no descriptor (a test's stream): nothing to redirect
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; the one place where exceptions become messages and exit codes."""
+    stdout = sys.stdout
+    sys.stdout = guarded = _ReaderMayGo(stdout)
+    try:
+        return _main(argv)
+    finally:
+        guarded.flush()  # here, not at exit: a reader gone by now is then handled too
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = options.parse(argv)
+    except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
+        return 0 if exc.code in (0, None) else USAGE_ERROR
+    _log_to_stderr(args.debug)
+    try:
+        code: int = args.handler(args)
+        return code
+    except EhkeysError as exc:
+        _say(f"error: {exc}")
+        _say_unknown_writes()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("interrupted")
+        _say_unknown_writes()
+        return INTERRUPTED
+    except Exception as exc:  # a bug: say so plainly, details only with --debug
+        log.debug("internal error", exc_info=True)
+        _say(f"internal error: {type(exc).__name__}: {exc}")
+        _say("please report it; --debug shows the details")
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""What a plan is made of: one Change per key, with a typed Action and the Operations it needs.
+
+An Action's value is its own symbol (as OpenTofu's are). A Change is an address, the live
+values it was planned against, the field changes, the operations that make them, and what
+they cost the account; `reason` is for display only. `sorted(changes)` is the apply order
+(octoDNS's habit): money coming back first, then changes that move no credit, then debits,
+so ordering lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core import operations
+from reconciler.core.model import ProxyKey, from_json_value, to_json_value
+from reconciler.core.operations import Operation
+
+ZERO = Decimal(0)
+NEW_KEY = "(new)"  # a change's `key` before its key exists
+CENT = Decimal("0.01")
+REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
+
+
+class Action(str, enum.Enum):
+    CREATE = "+"
+    UPDATE = "~"
+    ENABLE = "↑"
+    DISABLE = "↓"
+    DELETE = "-"
+    NO_OP = "="
+    ERROR = "!"
+
+    @property
+    def label(self) -> str:
+        """The name in JSON and in counts: `create`, `no-op`, ..."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def changes_something(self) -> bool:
+        return self not in (Action.NO_OP, Action.ERROR)
+
+
+LEGEND = {
+    Action.CREATE: "create",
+    Action.UPDATE: "update in place",
+    Action.ENABLE: "enable",
+    Action.DISABLE: "disable",
+    Action.DELETE: "delete",
+    Action.ERROR: "cannot be planned",
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+    def data(self) -> dict[str, Any]:
+        return {"before": to_json_value(self.before), "after": to_json_value(self.after)}
+
+    @classmethod
+    def from_data(cls, name: str, data: dict[str, Any]) -> FieldChange:
+        return cls(name, from_json_value(name, data["before"]), from_json_value(name, data["after"]))
+
+    @property
+    def added(self) -> list[str]:
+        """Whitelist members the change adds (sorted as displayed); [] for other fields."""
+        return _members(self.after, self.before)
+
+    @property
+    def removed(self) -> list[str]:
+        return _members(self.before, self.after)
+
+
+def _members(these: Any, less: Any) -> list[str]:
+    if not isinstance(these, frozenset):
+        return []
+    listed: list[str] = to_json_value(these - (less if isinstance(less, frozenset) else frozenset()))
+    return listed
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What a change does to the account's balance: a debit, or an estimated refund."""
+
+    allocation_delta: Decimal = ZERO
+    account_debit: Decimal = ZERO
+    account_refund: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        """To the cent, as shown: the rows add up to the totals, and --expect-net matches them."""
+        for name in ("allocation_delta", "account_debit", "account_refund"):
+            object.__setattr__(self, name, getattr(self, name).quantize(CENT))
+
+    @classmethod
+    def between(cls, old: Decimal, new: Decimal, used: Decimal) -> Credit:
+        """Raising debits the difference; lowering refunds the unused part only (an estimate)."""
+        delta = new - old
+        if delta >= 0:
+            return cls(delta, delta, ZERO)
+        return cls(delta, ZERO, min(-delta, max(old - used, ZERO)))
+
+    @classmethod
+    def created(cls, allocation: Decimal) -> Credit:
+        return cls(allocation, allocation, ZERO)
+
+    @classmethod
+    def deleted(cls, allocation: Decimal, used: Decimal) -> Credit:
+        return cls(-allocation, ZERO, max(allocation - used, ZERO))
+
+    @property
+    def net(self) -> Decimal:
+        """The account's side: refund minus debit (negative: the account pays)."""
+        return self.account_refund - self.account_debit
+
+    @property
+    def order(self) -> int:
+        """0 money comes back, 1 none moves, 2 money goes out: the apply order."""
+        if self.account_debit:
+            return DEBITS
+        return REFUNDS if self.account_refund else NO_CREDIT
+
+    def data(self) -> dict[str, Any]:
+        return {k: to_json_value(v) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Credit:
+        return cls(
+            **{k: Decimal(str(data[k])) for k in ("allocation_delta", "account_debit", "account_refund")}
+        )
+
+
+@dataclass(frozen=True, order=False)
+class Change:
+    """One manifest key (or one unmanaged key being pruned) and what the plan does to it."""
+
+    address: str
+    action: Action
+    name: str
+    index: int = 0  # manifest order; unmanaged keys come after every manifest key
+    target: ProxyKey | None = field(default=None, compare=False, repr=False)
+    fields: tuple[FieldChange, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    credit: Credit = field(default_factory=Credit)
+    live: dict[str, Any] | None = None  # every live value the plan depends on
+    reason: str = ""  # display only: why (absent: true at FILE:LINE, prune, adopted by name)
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    unchanged: int = 0
+
+    @property
+    def key(self) -> str:
+        """The redacted key, `ek-proxy-…abcd`, or `(new)` for a key still to create."""
+        return self.target.display if self.target else NEW_KEY
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        return (self.credit.order, self.index)
+
+    def __lt__(self, other: Change) -> bool:
+        return self.sort_key < other.sort_key
+
+    def data(self) -> dict[str, Any]:
+        """The documented JSON shape of one key (schemas/plan.schema.json)."""
+        return {
+            "address": self.address,
+            "name": self.name,
+            "key": self.key,
+            "action": self.action.label,
+            "reason": self.reason or None,
+            "changes": {c.field: c.data() for c in self.fields},
+            "operations": [op.data() for op in self.operations],
+            "credit": self.credit.data(),
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], index: int = 0) -> Change:
+        """A change as `data()` described it (a saved plan shown again). The key is known only
+        redacted: `target` then holds that redacted text, enough to show it, never to send."""
+        key = data["key"]
+        return cls(
+            address=str(data["address"]),
+            action=Action[str(data["action"]).upper().replace("-", "_")],
+            name=str(data["name"]),
+            index=index,
+            target=None if key == NEW_KEY else ProxyKey(str(key)),
+            fields=tuple(FieldChange.from_data(name, c) for name, c in data["changes"].items()),
+            operations=tuple(operations.from_data(op) for op in data["operations"]),
+            credit=Credit.from_data(data["credit"]),
+            reason=data["reason"] or "",
+            warnings=tuple(str(w) for w in data["warnings"]),
+            error=data["error"],
+        )
+
+    def saved(self) -> dict[str, Any]:
+        """What `apply --plan` compares: the operations and every live value they depend on."""
+        key = self.target.fingerprint if self.target else None  # the key, not only its values
+        return {
+            "action": self.action.label,
+            "key": key,
+            "operations": self.data()["operations"],
+            "live": self.live,
+        }

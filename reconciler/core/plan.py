@@ -1,0 +1,203 @@
+"""The Plan: the changes, the account's unmanaged keys, counts, credit totals and safety checks.
+
+Changes are value objects (`changes.Change`) whose sort order is the apply order; every
+renderer and the saved plan file start from them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.changes import ZERO, Action, Change
+from reconciler.core.errors import Refused
+from reconciler.core.model import LiveKey, ProxyKey, to_json_value
+
+MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
+MASS_DELETE_FLOOR = 5  # ...of an account with more keys than this, without --allow-mass-delete
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """A live key that no manifest key holds (and `ignore:` does not cover)."""
+
+    live: LiveKey
+    note: str = ""
+
+    def data(self) -> dict[str, Any]:
+        k = self.live
+        return {
+            "name": k.name,
+            "key": k.proxy_key.display,
+            "allocated_ammount": to_json_value(k.allocated_ammount),
+            "used_ammount": to_json_value(k.used_ammount),
+            "is_active": k.is_active,
+            "note": self.note or None,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Unmanaged:
+        """As `data()` described it: what a plan shows of the key (its key only redacted)."""
+        live = LiveKey(
+            proxy_key=ProxyKey(str(data["key"])),
+            name=str(data["name"]),
+            expires_at=-1,  # not shown, not saved
+            allocated_ammount=Decimal(str(data["allocated_ammount"])),
+            used_ammount=Decimal(str(data["used_ammount"])),
+            is_active=bool(data["is_active"]),
+            model_whitelist=frozenset(),
+            ip_whitelist=frozenset(),
+        )
+        return cls(live, data["note"] or "")
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    unmanaged: list[Unmanaged] = field(default_factory=list)
+    balance_before: Decimal | None = None
+    notes: list[str] = field(default_factory=list)  # warnings about the whole plan
+    problems: list[str] = field(default_factory=list)  # errors about the whole plan
+    account_keys: int | None = None  # how many keys the account has (None: not listed)
+    requests: int = 0  # sent to the API to make this plan
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
+        # Runner.run does, twice), and a full repr of 10,000 keys costs tens of milliseconds.
+        counts = ", ".join(f"{n} {a.label}" for a, n in self.counts.items())
+        return f"<Plan of {len(self.changes)} keys: {counts}>"
+
+    def subset(self, changes: list[Change]) -> Plan:
+        """The same account, only these changes (a saved plan's, or --target's)."""
+        return Plan(
+            changes, [], self.balance_before, [], list(self.problems), self.account_keys, self.requests
+        )
+
+    @property
+    def counts(self) -> Counter[Action]:
+        return Counter(c.action for c in self.changes)
+
+    def count(self, action: Action) -> int:
+        return self.counts[action]
+
+    @property
+    def to_apply(self) -> list[Change]:
+        """The changes to make, in apply order (see `Change.sort_key`)."""
+        return sorted(c for c in self.changes if c.action.changes_something)
+
+    @property
+    def account_debit(self) -> Decimal:
+        return sum((c.credit.account_debit for c in self.changes), ZERO)
+
+    @property
+    def account_refund(self) -> Decimal:
+        return sum((c.credit.account_refund for c in self.changes), ZERO)
+
+    @property
+    def net(self) -> Decimal:
+        return self.account_refund - self.account_debit
+
+    @property
+    def balance_after(self) -> Decimal | None:
+        return None if self.balance_before is None else self.balance_before + self.net
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action.changes_something for c in self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.problems) or self.count(Action.ERROR) > 0
+
+    @property
+    def uncovered(self) -> bool:
+        """The debits exceed the balance plus the refunds that apply collects first."""
+        if self.balance_before is None or not self.account_debit:
+            return False
+        return self.account_debit > self.balance_before + self.account_refund
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.counts
+        before, after = self.balance_before, self.balance_after
+        return {
+            **{action.label.replace("-", "_"): counts[action] for action in Action},
+            "unmanaged": len(self.unmanaged),
+            "account_debit": to_json_value(self.account_debit),
+            "account_refund": to_json_value(self.account_refund),
+            "net": to_json_value(self.net),
+            "balance_before": None if before is None else to_json_value(before),
+            "balance_after": None if after is None else to_json_value(after),
+            "requests": self.requests,
+        }
+
+    def data(self) -> dict[str, Any]:
+        """The documented JSON shape (schemas/plan.schema.json)."""
+        return {
+            "format_version": 2,
+            "keys": [c.data() for c in self.changes],
+            "unmanaged": [u.data() for u in self.unmanaged],
+            "notes": list(self.notes),
+            "problems": list(self.problems),
+            "summary": self.summary(),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Plan:
+        """The plan `data()` described, to show again (a saved plan): what it renders is
+        what was rendered, since every renderer starts from these same values."""
+        summary = data["summary"]
+        return cls(
+            changes=[Change.from_data(key, index) for index, key in enumerate(data["keys"])],
+            unmanaged=[Unmanaged.from_data(u) for u in data["unmanaged"]],
+            balance_before=_money(summary["balance_before"]),
+            notes=[str(n) for n in data["notes"]],
+            problems=[str(p) for p in data["problems"]],
+            requests=int(summary["requests"]),
+        )
+
+    # --- safety checks, before anything is sent --------------------------------------------
+
+    def check_guards(
+        self, max_debit: Decimal | None, expect_net: Decimal | None, allow_mass_delete: bool = False
+    ) -> None:
+        if self.problems:
+            raise Refused(f"{self.problems[0]}; nothing was sent")
+        if max_debit is not None and self.account_debit > max_debit:
+            raise Refused(
+                f"the plan debits {_credits(self.account_debit)}, over --max-debit "
+                f"{_credits(max_debit)}; nothing was sent"
+            )
+        if expect_net is not None and self.net != expect_net:
+            raise Refused(
+                f"the plan's net credit change is {_credits(self.net, sign=True)}, not the "
+                f"--expect-net {_credits(expect_net, sign=True)} that was approved; nothing was sent"
+            )
+        if self.uncovered:
+            raise Refused(
+                f"the plan debits {_credits(self.account_debit)} but the account has "
+                f"{_credits(self.balance_before or ZERO)} (+{_credits(self.account_refund)} refunds): "
+                "the writes would fail with 402 part-way; nothing was sent"
+            )
+        if not allow_mass_delete and self.mass_delete:
+            raise Refused(f"{self.mass_delete}; pass --allow-mass-delete if you mean it; nothing was sent")
+
+    @property
+    def mass_delete(self) -> str:
+        """Why the deletes look like a mistake (octoDNS's habit), or ''."""
+        deletes, total = self.count(Action.DELETE), self.account_keys or 0
+        if total > MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * total:
+            return (
+                f"the plan deletes {deletes} of the account's {total} keys: over 30% of the keys, "
+                f"in an account of more than {MASS_DELETE_FLOOR} keys"
+            )
+        return ""
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _credits(value: Decimal, sign: bool = False) -> str:
+    return (f"{value:+,.2f}" if sign else f"{value:,.2f}") + " credits"

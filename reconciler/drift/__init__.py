@@ -1,0 +1,1 @@
+"""What changed outside ehkeys: the drift report, health warnings, unmanaged keys seen before."""

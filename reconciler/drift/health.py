@@ -1,0 +1,96 @@
+"""Health warnings of `ehkeys drift`: things to act on soon, never drift themselves.
+
+Keys that expire within `--expiring-within` days (or already have), keys that used more than
+`--usage-warning` percent of their allocation, and an account balance below the debits the
+manifest's pending changes need. Each warning has a kind and a subject (a manifest address,
+`unmanaged:<fingerprint>`, or `account`): the stable part, which the drift digest hashes; its
+message carries the numbers of the day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from reconciler.core.changes import Action
+from reconciler.core.model import LiveKey
+from reconciler.core.plan import Plan
+from reconciler.render.view import money, printable, when
+
+DAY = 86400
+EXPIRED, EXPIRING, USAGE, BALANCE = "expired", "expiring", "usage", "balance"
+
+
+@dataclass(frozen=True)
+class Options:
+    now: int  # epoch seconds
+    expiring_within: Decimal = Decimal(14)  # days
+    usage_warning: Decimal = Decimal(90)  # percent of the allocation
+
+    @property
+    def now_iso(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now))
+
+
+@dataclass(frozen=True)
+class Health:
+    kind: str  # expired | expiring | usage | balance
+    subject: str  # the manifest address, unmanaged:<fingerprint>, or account
+    name: str  # the key's name ('' for the account)
+    key: str  # the redacted key ('' for the account)
+    message: str
+
+    @property
+    def who(self) -> str:
+        return f"{printable(self.name)} ({self.key})" if self.key else "the account"
+
+
+def health(plan: Plan, live: Mapping[str, LiveKey], options: Options) -> tuple[Health, ...]:
+    found = [w for subject, key in _watched(plan, live) for w in _of_key(subject, key, options)]
+    balance = plan.balance_before
+    if balance is not None and plan.account_debit > balance:
+        found.append(
+            Health(
+                BALANCE,
+                "account",
+                "",
+                "",
+                f"the manifest's pending changes debit {money(plan.account_debit)} credits, "
+                f"but the balance is {money(balance)}",
+            )
+        )
+    return tuple(found)
+
+
+def _watched(plan: Plan, live: Mapping[str, LiveKey]) -> Iterator[tuple[str, LiveKey]]:
+    """Every key in the account that the plan keeps: managed ones, and unmanaged ones."""
+    for change in plan.changes:
+        key = live.get(change.target.fingerprint) if change.target else None
+        if key is not None and change.action is not Action.DELETE:
+            yield change.address, key
+    for item in plan.unmanaged:
+        yield f"unmanaged:{item.live.fingerprint}", item.live
+
+
+def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:
+    def warn(kind: str, message: str) -> Health:
+        return Health(kind, subject, key.name, key.proxy_key.display, message)
+
+    left = key.expires_at - options.now
+    if key.expires_at != -1 and left <= 0:
+        yield warn(EXPIRED, f"expired on {when(key.expires_at)}")
+    elif key.expires_at != -1 and left <= options.expiring_within * DAY:
+        yield warn(EXPIRING, f"expires on {when(key.expires_at)} ({_in(left)})")
+    allocated = key.allocated_ammount
+    if allocated > 0 and key.used_ammount * 100 > allocated * options.usage_warning:
+        share = (key.used_ammount * 100 / allocated).quantize(Decimal(1))
+        yield warn(USAGE, f"used {money(key.used_ammount)} of {money(allocated)} credits ({share}%)")
+
+
+def _in(seconds: int) -> str:
+    days = seconds // DAY
+    if days >= 1:
+        return f"in {days} day{'s' if days != 1 else ''}"
+    return "within a day"

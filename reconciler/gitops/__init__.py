@@ -1,0 +1,1 @@
+"""The GitHub jobs: plan, comment, apply the reviewed plan, drift issue, the state branch."""

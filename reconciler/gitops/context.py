@@ -1,0 +1,64 @@
+"""What GitHub Actions tells a step about its run: the event, the commit, the run's address."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunContext:
+    event_name: str
+    sha: str
+    run_id: str
+    run_url: str
+    workspace: Path
+    event: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> RunContext:
+        env = os.environ
+        server, repo, run = (
+            env.get("GITHUB_SERVER_URL", "https://github.com"),
+            env.get("GITHUB_REPOSITORY"),
+            env.get("GITHUB_RUN_ID", ""),
+        )
+        return cls(
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            sha=env.get("GITHUB_SHA", ""),
+            run_id=run,
+            run_url=f"{server}/{repo}/actions/runs/{run}" if run else "",
+            workspace=Path(env.get("GITHUB_WORKSPACE") or "."),
+            event=_event(env.get("GITHUB_EVENT_PATH")),
+        )
+
+    @property
+    def pull_request(self) -> dict[str, Any]:
+        found = self.event.get("pull_request")
+        return found if isinstance(found, dict) else {}
+
+    @property
+    def pr_number(self) -> int | None:
+        number = self.pull_request.get("number")
+        return number if isinstance(number, int) else None
+
+    @property
+    def head_sha(self) -> str:
+        """The commit a pull request's plan is made for (its head, not the test merge)."""
+        head = self.pull_request.get("head")
+        return str(head.get("sha", "")) if isinstance(head, dict) else self.sha
+
+
+def _event(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from exc
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,187 @@
+"""The state kept on a branch of the repository, written through the contents API.
+
+A protected default branch cannot take the state, and a run must not need a checkout to
+push: so each state folder (`statepaths.default_state`: `.ehkeys/<manifest name>/` beside
+the manifest, or its `sandbox/`) is mirrored at the same path on the branch `ehkeys-state`
+(an orphan branch, made on first use); a branch that has the state only where earlier
+versions kept it (`.ehkeys/`) has it pulled from there, and the run moves it. Pull before
+planning; push after applying: only files whose content changed are written, each against
+the `sha` it was read at, so a run with nothing to record writes nothing, and a concurrent
+writer is a Conflict, never an overwrite. What could not be pushed is kept on the branch
+beside it (`state.json.conflict-RUN`), so nothing is lost. A journal that compacting
+emptied or removed is deleted from the branch too (against its `sha`): left there, it would
+be pulled back and replay its settled writes as pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from reconciler.core.errors import StateError
+from reconciler.gitops.hub import Conflict, GitHub, GitHubError, NotFound, pick
+from reconciler.state.files import atomic_write
+
+log = logging.getLogger("ehkeys")
+
+BRANCH = "ehkeys-state"
+STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
+FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
+FOLDED = ("journal.jsonl",)  # gone (or empty) here means nothing left to replay: compact() removed it
+README = (
+    "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
+    "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"
+    "Do not merge this branch; delete a file to make ehkeys forget it.\n"
+)
+
+
+def remote_folder(state_path: Path, root: Path) -> PurePosixPath:
+    """Where a state folder lives on the branch: its path in the repository."""
+    folder = state_path.parent.resolve()
+    try:
+        return PurePosixPath(folder.relative_to(root.resolve()).as_posix())
+    except ValueError:
+        raise StateError(
+            f"{state_path}: the state is outside the repository ({root}), so it cannot be kept on "
+            f"the branch {BRANCH}; drop --state or point it inside the checkout"
+        ) from None
+
+
+@dataclass
+class StateBranch:
+    hub: GitHub
+    root: Path
+    branch: str = BRANCH
+    read: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # remote path -> (sha, bytes)
+
+    def pull(self, state_path: Path) -> list[str]:
+        """Copy the branch's files of this state folder into the checkout; [] when none yet."""
+        pulled = []
+        for local, remote in _paths(state_path, self.root, FILES):
+            found = self._get(remote)
+            if found is None:
+                continue
+            self.read[remote] = found
+            _write(local, found[1])
+            pulled.append(remote)
+        return pulled
+
+    def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
+        """Write each file that changed since `pull`, and delete a pulled journal that is gone
+        or empty here (compacted away); returns the remote paths written or deleted."""
+        written = []
+        for local, remote in _paths(state_path, self.root, names):
+            data = local.read_bytes() if local.is_file() else None
+            sha, before = self.read.get(remote, ("", b""))
+            if not data and local.name in FOLDED:
+                if remote in self.read and self._delete(remote, sha):
+                    written.append(f"{remote} (deleted)")
+            elif data is not None and (data != before or remote not in self.read):
+                self._put_or_keep(remote, data, sha, run)
+                written.append(remote)
+        return written
+
+    def _delete(self, remote: str, sha: str) -> bool:
+        """Delete the file read at `sha`; a file written since (another run's) is kept."""
+        body = {"message": f"ehkeys: {remote} folded into the state", "sha": sha, "branch": self.branch}
+        try:
+            self.hub.call("DELETE", f"/contents/{remote}", json=body)
+        except NotFound:
+            pass  # gone already (a lost answer, tried again), or the branch with it
+        except Conflict:
+            log.warning("%s:%s changed since it was read (another run?): kept", self.branch, remote)
+            return False
+        self.read.pop(remote, None)
+        return True
+
+    def _get(self, remote: str) -> tuple[str, bytes] | None:
+        try:
+            meta = self.hub.call("GET", f"/contents/{remote}", params={"ref": self.branch})
+        except NotFound:
+            return None  # no such file, or no branch yet: a first run
+        if not isinstance(meta, dict) or meta.get("type") != "file":
+            raise StateError(f"{self.branch}:{remote}: expected a file on the state branch")
+        sha = pick(meta, f"GET /contents/{remote}", "sha", kind=str)
+        if meta.get("encoding") == "base64" and meta.get("content"):
+            return sha, _decoded(meta, f"GET /contents/{remote}")
+        blob = self.hub.call("GET", f"/git/blobs/{sha}")  # over 1 MB: no inline content
+        return sha, _decoded(blob, f"GET /git/blobs/{sha}")
+
+    def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
+        try:
+            self._put(remote, data, sha)
+        except Conflict as exc:
+            if self._landed(remote, data):
+                return
+            aside = f"{remote}.conflict-{run or 'local'}"
+            self._put(aside, data, "")
+            raise StateError(
+                f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
+                f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
+            ) from exc
+
+    def _landed(self, remote: str, data: bytes) -> bool:
+        """The branch already holds `data` (a write whose answer was lost, then tried again)."""
+        found = self._get(remote)
+        if found is not None and found[1] == data:
+            self.read[remote] = found
+        return found is not None and found[1] == data
+
+    def _put(self, remote: str, data: bytes, sha: str) -> None:
+        body = {
+            "message": f"ehkeys: record {remote}",
+            "content": base64.b64encode(data).decode(),
+            "branch": self.branch,
+            **({"sha": sha} if sha else {}),
+        }
+        try:
+            answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
+        except NotFound:  # no branch (yet, or deleted since the pull): a new one has no such file
+            self._create_branch()
+            self.read.clear()  # what was read came from the branch that is gone
+            body.pop("sha", None)
+            answer = self.hub.call("PUT", f"/contents/{remote}", json=body)
+        self.read[remote] = (pick(answer, f"PUT /contents/{remote}", "content", "sha", kind=str), data)
+
+    def _create_branch(self) -> None:
+        """An orphan branch holding a README: the state never mixes with the code's history."""
+        tree = self.hub.call(
+            "POST",
+            "/git/trees",
+            json={"tree": [{"path": "README.md", "mode": "100644", "type": "blob", "content": README}]},
+        )
+        tree_sha = pick(tree, "POST /git/trees", "sha")
+        first = {"message": "ehkeys: state branch", "tree": tree_sha, "parents": []}
+        commit = self.hub.call("POST", "/git/commits", json=first)
+        ref = {"ref": f"refs/heads/{self.branch}", "sha": pick(commit, "POST /git/commits", "sha")}
+        with contextlib.suppress(Conflict):  # made meanwhile by another run: use it
+            self.hub.call("POST", "/git/refs", json=ref)
+
+
+def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Each file of the state folder, in the checkout and on the branch; the state file has the
+    name `--state` gave it (its journal and drift-seen.json are always named so, beside it)."""
+    folder = remote_folder(state_path, root)
+    named = [state_path.name if name == STATE_FILE else name for name in names]
+    return [(state_path.parent / name, str(folder / name)) for name in named]
+
+
+def _decoded(answer: object, call: str) -> bytes:
+    try:
+        return base64.b64decode(pick(answer, call, "content", kind=str))
+    except ValueError as exc:  # binascii.Error
+        raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot write the state pulled from the branch ({exc.strerror})") from exc
+
+
+__all__ = ["BRANCH", "GitHubError", "StateBranch", "remote_folder"]

@@ -1,0 +1,1 @@
+"""The manifest: YAML source, schema and rules, environment variables, diagnostics."""

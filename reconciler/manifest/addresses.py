@@ -1,0 +1,46 @@
+"""What a key's address (its id, by default its name) becomes outside the manifest.
+
+A created key's secret is handed over as `EH_KEY_<ADDRESS>=value` (`apply --secrets-out`,
+`ehkeys reveal`). Two addresses that differ only in case or punctuation (`prod-backend`,
+`prod.backend`, `Prod_Backend`) would become one variable, and the second line would shadow
+the first in any env file: validation refuses them, naming both places.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from reconciler.core.model import DesiredKey
+from reconciler.manifest.diagnostics import Diagnostic
+
+
+def variable(address: str) -> str:
+    """`EH_KEY_<ADDRESS>`: upper case, anything else as `_`."""
+    return "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", address.upper()).strip("_") or "UNNAMED")
+
+
+def shared_variables(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
+    """An error on each key whose address becomes the variable of an earlier key's other address."""
+    found: list[Diagnostic] = []
+    first: dict[str, DesiredKey] = {}
+    for key in keys:
+        other = first.setdefault(variable(key.address), key)
+        if other.address != key.address:  # the same address twice is a duplicate, said elsewhere
+            found.append(_shared(key, other))
+    return found
+
+
+def _shared(key: DesiredKey, other: DesiredKey) -> Diagnostic:
+    loc = key.location
+    message = (
+        f"{_kind(key)} {key.address!r} and {_kind(other)} {other.address!r} at {other.location} "
+        f"both become the variable "
+        f"{variable(key.address)} (apply --secrets-out, reveal): one secret would hide the other; "
+        "give one of them another id"
+    )
+    return Diagnostic(loc.file, loc.line, loc.col, "", message)
+
+
+def _kind(key: DesiredKey) -> str:
+    return "name" if key.address == key.name else "id"

@@ -1,0 +1,53 @@
+"""What one manifest key's fields say together: protect with absent, is_active and expiry,
+and a name that is also the key's id. The schema checks each field alone; this, the pairs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.core.model import iso
+from reconciler.manifest.diagnostics import ERROR, WARNING
+
+Problem = tuple[tuple[Any, ...], str, str]  # path, message, severity
+
+
+def problems(index: int, raw: Mapping[str, Any], values: Mapping[str, Any], now: int | None) -> list[Problem]:
+    """Every problem of the key at keys[index]; `values` are its normalised fields (defaults in)."""
+    at = ("keys", index)
+    found: list[Problem] = []
+    if raw.get("protect") is True:
+        pairs = _protected(raw, values, now)
+        found.extend(((*at, "protect"), message, severity) for message, severity in pairs)
+    if "id" not in raw and "/" in values["name"]:
+        found.append(((*at, "name"), _SLASHED_NAME, ERROR))
+    return found
+
+
+def _protected(raw: Mapping[str, Any], values: Mapping[str, Any], now: int | None) -> list[tuple[str, str]]:
+    found = []
+    if raw.get("absent") is True:
+        found.append(("protect: true and absent: true: a protected key is never deleted", ERROR))
+    if values.get("is_active") is False:
+        source = "" if "is_active" in raw else " (from defaults)"
+        message = f"protect: true and is_active: false{source}: a protected key is never disabled"
+        found.append((message, ERROR))
+    expires = values.get("expires_at")
+    current = int(time.time()) if now is None else now
+    if expires is not None and expires != -1 and expires <= current:
+        found.append((_expired(expires), WARNING))
+    return found
+
+
+def _expired(expires: int) -> str:
+    return (
+        f"a protected key that expired on {iso(expires)}: protect keeps it from being deleted or "
+        "disabled, not from expiring; set a later expires_at (or drop protect)"
+    )
+
+
+_SLASHED_NAME = (
+    "this name is also the key's id, and an id may not contain '/' (it will separate an account "
+    "from an id): give the key an id: without '/'"
+)

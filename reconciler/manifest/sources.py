@@ -1,0 +1,47 @@
+"""Which files make a manifest: files as given, directories read recursively, each file once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.manifest.diagnostics import Diagnostic
+
+
+def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Files as given; a directory contributes its *.yaml and *.yml files at any depth,
+    sorted (hidden ones aside: .git, .ehkeys). A file named twice is read once."""
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [str(p) for p in _manifests_under(path)]
+            if not found:
+                problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
+        elif path.is_file():
+            found = [item]
+        else:
+            found = []
+            problems.append(Diagnostic(item, 1, 1, "", "no such file or directory"))
+        files.extend(file for file in found if _first_time(Path(file), seen))
+    return files, problems
+
+
+def _manifests_under(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        chosen = (n for n in sorted(names) if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+        found.extend(Path(folder) / name for name in chosen)
+    return found
+
+
+def _first_time(file: Path, seen: set[Path]) -> bool:
+    real = file.resolve()
+    if real in seen:
+        return False
+    seen.add(real)
+    return True

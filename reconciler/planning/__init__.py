@@ -1,0 +1,1 @@
+"""From a manifest and an account to a plan: binding, per-key plans, warnings, the planner, import."""

@@ -1,0 +1,221 @@
+"""One key's Change: a create, a delete, or the updates and enable/disable a live key needs.
+
+Values are compared normalised (whitelists as sets, IPs as networks, money as Decimal).
+An unmanaged field keeps its live value in the update body, because the API's update
+replaces every field: a whitelist left out would open the key to everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from reconciler.core import operations as ops
+from reconciler.core.changes import Action, Change, Credit, FieldChange
+from reconciler.core.model import FIELDS, UNKNOWN_WINDOW, DesiredKey, LiveKey, sorted_networks, to_json_value
+from reconciler.planning.binding import BY_NAME, Bound
+from reconciler.planning.keywarnings import creation_warnings, update_warnings
+
+CREATE_DEFAULTS = {"limit_type": "daily"}
+"""What a created key has where create takes nothing (the update's documented default)."""
+UNDECIDED = (
+    "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
+    "manifest; until then nothing is sent to this key, as any update would send a window"
+)
+
+ADOPTED = "adopted by name (the next apply records it)"
+PROTECTED = "protected (protect: true), but the plan would delete it"
+UNPROTECTED = (
+    "protect removed: once this is applied, a later apply may delete this key (absent: true, or prune)"
+)
+
+
+def existing(
+    index: int,
+    key: DesiredKey,
+    binding: Bound,
+    recorded: Mapping[str, Any] | None,
+    now: int,
+    was_protected: bool = False,
+) -> Change:
+    """`was_protected`: the state remembers this key applied with `protect: true`."""
+    live = binding.live
+    base = Change(key.address, Action.NO_OP, key.name, index, target=live.proxy_key, live=snapshot(live))
+    if binding.route == BY_NAME:
+        base = _with(base, reason=ADOPTED)
+    if key.absent:
+        at = f"absent: true at {key.location.file}:{key.location.line}"
+        return _delete(base, live, at, PROTECTED if key.protect else _was(was_protected, key.address))
+    if was_protected and not key.protect:
+        base = _with(base, warnings=(UNPROTECTED,))
+    fields = diff(key, live, recorded)
+    if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
+        return _undecided(base, key, fields)
+    toggle = key.is_active is not None and key.is_active != live.is_active
+    if toggle and not key.is_active and key.protect:
+        return _with(
+            base, action=Action.ERROR, error="protected (protect: true), but the plan would disable it"
+        )
+    body = update_body(target_values(key, live))
+    operations = _update_operations(fields, body, key.is_active if toggle else None)
+    credit = Credit.between(live.allocated_ammount, body["allocated_ammount"], live.used_ammount)
+    return _with(
+        base,
+        action=_action(fields, key.is_active if toggle else None),
+        fields=fields + ((FieldChange("is_active", live.is_active, key.is_active),) if toggle else ()),
+        operations=operations,
+        credit=credit if fields else Credit(),
+        warnings=base.warnings
+        + tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
+        unchanged=len(key.managed) - len(fields),
+    )
+
+
+def _undecided(base: Change, key: DesiredKey, fields: tuple[FieldChange, ...]) -> Change:
+    """Its changes shown as ever, the window as a choice to make; an error, so nothing is sent."""
+    unchanged = len(key.managed) - len(fields)
+    return _with(base, action=Action.ERROR, error=UNDECIDED, fields=fields, unchanged=unchanged)
+
+
+def _action(fields: Sequence[FieldChange], to: bool | None) -> Action:
+    if to is not None:
+        return Action.ENABLE if to else Action.DISABLE
+    return Action.UPDATE if fields else Action.NO_OP
+
+
+def _update_operations(
+    fields: Sequence[FieldChange], body: dict[str, Any], to: bool | None
+) -> tuple[ops.Operation, ...]:
+    """A key to stop stops first; a key to start starts once its new settings are in."""
+    update = (ops.Update(body),) if fields else ()
+    if to is None:
+        return update
+    return (*update, ops.Toggle(True)) if to else (ops.Toggle(False), *update)
+
+
+def missing(index: int, key: DesiredKey, note: str, now: int) -> Change:
+    """No live key is bound: a create (or, with `absent: true`, nothing to do)."""
+    base = Change(key.address, Action.CREATE, key.name, index, reason=note)
+    if key.absent:
+        return _with(base, action=Action.NO_OP, reason="absent: true, and no such key exists")
+    problem = _cannot_create(key, now)
+    if problem:
+        return _with(base, action=Action.ERROR, error=problem)
+    body = create_body(key)
+    full = {**body, "limit_type": key.limit_type}
+    follow: list[ops.Operation] = []
+    if key.limit_type and key.limit_type != CREATE_DEFAULTS["limit_type"]:
+        follow.append(ops.Update(full))  # create takes no limit_type: set it right after
+    if key.is_active is False:
+        follow.append(ops.Toggle(False))
+    shown = {**body, "limit_type": key.limit_type, **({"is_active": False} if key.is_active is False else {})}
+    return _with(
+        base,
+        fields=tuple(FieldChange(name, None, value) for name, value in shown.items() if value is not None),
+        operations=(ops.Create(body), *follow),
+        credit=Credit.created(body["allocated_ammount"]),
+        warnings=tuple(creation_warnings(key, now)),
+    )
+
+
+def _cannot_create(key: DesiredKey, now: int) -> str:
+    if key.limit_type == UNKNOWN_WINDOW:
+        return "not in the account, and limit_type is unknown: choose daily, weekly or monthly to create it"
+    if key.allocated_ammount is None or key.allocated_ammount <= 0:
+        return (
+            "not in the account, and a new key needs allocated_ammount above 0 (create needs a positive one)"
+        )
+    if key.expires_at is not None and key.expires_at != -1 and key.expires_at <= now:
+        return "not in the account, and expires_at is in the past: a new key needs a future expiry, or never"
+    return ""
+
+
+def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = None) -> Change:
+    """`protected`: the address under which the state remembers the key protected."""
+    base = Change(f"unmanaged:{live.fingerprint}", Action.DELETE, live.name, index, target=live.proxy_key)
+    why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
+    guard = _was(protected is not None, protected or "")
+    return _delete(_with(base, live=snapshot(live)), live, why, guard)
+
+
+def _was(protected: bool, address: str) -> str:
+    """The error for a delete of a key the state remembers protected ('' when it does not)."""
+    if not protected:
+        return ""
+    return (
+        f"protected when last applied (as {address!r}), but the plan would delete it: a protected key "
+        f"is deleted only after an apply that still lists {address!r}, its protect removed"
+    )
+
+
+def _delete(base: Change, live: LiveKey, why: str, refusal: str) -> Change:
+    """A delete, or with a `refusal` (the key is protected) that error."""
+    if refusal:
+        return _with(base, action=Action.ERROR, error=refusal)
+    credit = Credit.deleted(live.allocated_ammount, live.used_ammount)
+    return _with(base, action=Action.DELETE, operations=(ops.Remove(),), credit=credit, reason=why)
+
+
+def _with(change: Change, **fields: Any) -> Change:
+    return replace(change, **fields)
+
+
+def _pending(recorded: Mapping[str, Any] | None) -> list[str]:
+    if recorded and recorded.get("pending"):
+        return ["an earlier apply was cut off after sending this key's update: it is sent again"]
+    return []
+
+
+def diff(want: DesiredKey, have: LiveKey, recorded: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:
+    """Changed managed fields; a write-only value never recorded is a change from unknown (None)."""
+    live = have.values()
+    changes = []
+    for name in want.managed:
+        wanted = getattr(want, name)
+        if name in live:
+            current = live[name]
+        elif recorded and not recorded.get("pending"):
+            current = recorded.get(name)  # None when no apply recorded it
+        else:
+            current = None  # an earlier apply was cut off after sending: unknown, send again
+        if current != wanted:
+            changes.append(FieldChange(name, current, wanted))
+    return tuple(changes)
+
+
+def target_values(want: DesiredKey, have: LiveKey) -> dict[str, Any]:
+    """What the key will be after the update: desired where managed, live elsewhere."""
+    live = have.values()
+    return {
+        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in FIELDS
+    }
+
+
+def update_body(target: Mapping[str, Any]) -> dict[str, Any]:
+    """The complete update body (less the proxy key): every field, limit_type explicitly."""
+    return {
+        "name": target["name"],
+        "expires_at": target["expires_at"],
+        "allocated_ammount": target["allocated_ammount"],
+        "limit_type": target["limit_type"],
+        "model_whitelist": sorted(target["model_whitelist"]),
+        "ip_whitelist": sorted_networks(target["ip_whitelist"]),
+    }
+
+
+def create_body(want: DesiredKey) -> dict[str, Any]:
+    """Create's body: no limit_type (create takes none); an unset expiry is never."""
+    return {
+        "name": want.name,
+        "expires_at": -1 if want.expires_at is None else want.expires_at,
+        "allocated_ammount": want.allocated_ammount,
+        "model_whitelist": sorted(want.model_whitelist or ()),
+        "ip_whitelist": sorted_networks(want.ip_whitelist or frozenset()),
+    }
+
+
+def snapshot(have: LiveKey) -> dict[str, Any]:
+    """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
+    values = {name: to_json_value(v) for name, v in have.values().items()}
+    return {**values, "is_active": have.is_active, "used_ammount": to_json_value(have.used_ammount)}

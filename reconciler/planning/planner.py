@@ -1,0 +1,198 @@
+"""The planner: (desired state, the account's inventory, what the state recorded) -> Plan. No I/O.
+
+Each manifest key is bound to a live key (`binding.bind`), then becomes one Change: a
+create when nothing is bound, a delete when it asks to be absent, else the field updates
+and enable/disable it needs. Live keys that no manifest key holds are unmanaged: reported,
+or with `prune: true` deleted. Checks that concern the whole plan (the key cap, pruning an
+empty manifest, the balance) become the Plan's problems and notes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.api.inventory import Inventory
+from reconciler.core.changes import Action, Change
+from reconciler.core.model import DesiredKey, LiveKey, gc_paused
+from reconciler.core.plan import Plan, Unmanaged
+from reconciler.planning import keyplan
+from reconciler.planning.binding import Bound, bind
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the manifest asks for: its keys and its account-wide settings."""
+
+    keys: Sequence[DesiredKey]
+    prune: bool = False
+    ignore: Sequence[str] = ()
+    key_cap: int | None = None
+    targets: frozenset[str] = frozenset()  # --target: only these addresses; unmanaged keys left out
+
+    @property
+    def planned(self) -> list[DesiredKey]:
+        """The keys to plan; every key is still bound, so none is mistaken for another."""
+        return [k for k in self.keys if not self.targets or k.address in self.targets]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What earlier applies recorded: address -> fingerprint, fingerprint -> write-only values."""
+
+    bindings: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pending_creates: frozenset[str] = frozenset()  # sent by an apply that never saw them land
+    protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
+
+
+def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
+    with gc_paused():
+        bindings = bind(desired.keys, inventory.keys, recorded.bindings)
+        changes = [
+            _plan_one(i, key, bindings.by_address[key.address], inventory, recorded, now)
+            for i, key in enumerate(desired.planned)
+        ]
+        unmanaged = (
+            [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
+        )
+    plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
+    _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
+    _check_account(plan, desired, inventory)
+    return plan
+
+
+def _plan_one(
+    index: int, key: DesiredKey, binding: Any, inventory: Inventory, recorded: Recorded, now: int
+) -> Change:
+    failure = inventory.failures.get(key.address)
+    if failure is not None:
+        return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=failure)
+    if isinstance(binding, Bound) and binding.live.fingerprint in inventory.listed_twice:
+        error = _listed_twice(binding.live)
+        return Change(key.address, Action.ERROR, key.name, index, target=binding.live.proxy_key, error=error)
+    if isinstance(binding, Bound):
+        values = recorded.values.get(binding.live.fingerprint)
+        was_protected = binding.live.fingerprint in recorded.protected
+        return keyplan.existing(index, key, binding, values, now, was_protected)
+    if binding.problem:
+        return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=binding.problem)
+    if not inventory.complete:
+        return Change(key.address, Action.ERROR, key.name, index, error=_UNSEEN)
+    if key.address in recorded.pending_creates and any(k.name == key.name for k in inventory.keys):
+        return Change(key.address, Action.ERROR, key.name, index, error=_MAYBE_CREATED)
+    return keyplan.missing(index, key, binding.note, now)
+
+
+def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
+    return [k for k in keys if not any(fnmatch.fnmatchcase(k.name, p) for p in desired.ignore)]
+
+
+def _handle_unmanaged(
+    plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, twice: frozenset[str]
+) -> None:
+    was = {fp: address for address, fp in recorded.bindings.items()}
+    start = len(plan.changes)
+    blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""
+    for offset, live in enumerate(keys):
+        if live.fingerprint in twice:
+            _listed_twice_unmanaged(plan, desired, start + offset, live)
+        elif desired.prune and blocked:
+            plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
+        elif desired.prune:
+            protected = recorded.protected.get(live.fingerprint)
+            plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint), protected))
+        else:
+            plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
+
+
+def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: LiveKey) -> None:
+    """Reported, never pruned: with prune on, an error (the plan cannot do what it was asked)."""
+    if not desired.prune:
+        plan.unmanaged.append(Unmanaged(live, _listed_twice(live)))
+        return
+    address = f"unmanaged:{live.fingerprint}"
+    error = _listed_twice(live)
+    plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
+
+
+def _why_not_prune(plan: Plan, keys: Sequence[LiveKey], recorded: Recorded) -> str:
+    """Why these keys must not be pruned now ('' when they may be); a lost state is a problem."""
+    creates = [c.name for c in plan.changes if c.action is Action.CREATE]
+    if keys and creates and not recorded.bindings:
+        plan.problems.append(prune_without_state(creates, keys))
+        return "the state records no binding (see the error)"
+    return "the plan has errors (a key may be one of these)" if plan.has_errors else ""
+
+
+def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
+    made = ", ".join(repr(name) for name in creates[:5]) + (" …" if len(creates) > 5 else "")
+    gone = ", ".join(f"{k.name!r} ({k.proxy_key.display})" for k in keys[:5]) + (
+        " …" if len(keys) > 5 else ""
+    )
+    return (
+        f"prune: true, but the state records no binding (a first apply, or a lost .ehkeys/), and the "
+        f"plan would create {made} while deleting {gone}: a manifest key renamed outside ehkeys "
+        "would be deleted and created anew. Refused. If one of those is a manifest key, give that "
+        "key its proxy_key or its live name; else apply once with prune: false (it records which "
+        "live key each manifest key is), then set prune: true again"
+    )
+
+
+def _removed_note(address: str | None) -> str:
+    if address is None:
+        return ""
+    return (
+        f"removed from the manifest (it was {address!r}): ehkeys leaves it alone. If you renamed its "
+        f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; to delete it, put "
+        "it back with absent: true"
+    )
+
+
+def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
+    if desired.prune and not desired.keys and inventory.count:
+        plan.problems.append(
+            "prune: true over a manifest with no keys would delete every key of the account: refused"
+        )
+    creates, deletes = plan.count(Action.CREATE), plan.count(Action.DELETE)
+    if desired.key_cap is not None and inventory.complete and creates:
+        after = inventory.count - deletes + creates
+        if after > desired.key_cap:
+            plan.problems.append(
+                f"the plan's {creates} create(s) would take the account to {after} keys (deletes "
+                f"counted first), over key_cap {desired.key_cap}"
+            )
+    if plan.uncovered:
+        plan.notes.append(
+            f"the debits ({plan.account_debit}) exceed the account balance ({plan.balance_before}) "
+            f"plus the refunds ({plan.account_refund}): the writes would fail with 402 (Insufficient Balance)"
+        )
+    if not inventory.complete:
+        plan.notes.append(inventory.fallback_note)
+
+
+def _listed_twice(live: LiveKey) -> str:
+    return (
+        f"the account's key list (GET /auth/proxy) gives this key ({live.proxy_key.display}) more than "
+        "once, and the entries may disagree: nothing is planned for it until the list gives it once"
+    )
+
+
+def _scalar(text: str) -> str:
+    """An id as YAML reads it back: plain when it is plain, else quoted."""
+    return text if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9._-])?", text) else json.dumps(text)
+
+
+_MAYBE_CREATED = (
+    "an earlier apply sent the create of this key and never saw it land, and a key of this name "
+    "exists but cannot be bound by name: give this key its proxy_key (or delete the extra key), "
+    "so that it is never created twice"
+)
+_UNSEEN = (
+    "cannot be found: the account's key list is unavailable, so a key without proxy_key cannot be "
+    "bound (and is never created blind)"
+)

@@ -1,0 +1,1 @@
+"""Plans, apply results and drift as text, Markdown and JSON."""

@@ -1,0 +1,270 @@
+"""Plans as text (Terraform-like), JSON (the documented shape) and Markdown (PR comments).
+
+Each renderer takes `(plan, stream)`. Text and Markdown render the same rows (`view.build`),
+so the two cannot disagree; JSON is the plan's own `data()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+from reconciler.core.changes import Action, Change
+from reconciler.core.model import gc_paused
+from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.plan import Plan
+from reconciler.render.view import (
+    PlanView,
+    Row,
+    account_effect,
+    build,
+    money,
+    nothing_to_do,
+    printable,
+    show,
+    unmanaged_line,
+)
+
+if TYPE_CHECKING:
+    from reconciler.apply.reviewed import Review
+
+MARKER = "<!-- ehkeys-plan -->"
+DRIFT_MARKER = "<!-- ehkeys-drift -->"
+UNCHANGED_WARNINGS = 50  # in the Markdown plan; the text plan shows every warning
+_COLOURS = {"+": "32", "~": "33", "↑": "32", "↓": "33", "-": "31", "!": "31", "warn": "33", "bold": "1"}
+
+
+class Style:
+    """ANSI colour only on a terminal, and never with NO_COLOR set."""
+
+    def __init__(self, stream: TextIO, force: bool | None = None) -> None:
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        self.on = force if force is not None else tty and not os.environ.get("NO_COLOR")
+
+    def __call__(self, kind: str, text: str) -> str:
+        return f"\033[{_COLOURS[kind]}m{text}\033[0m" if self.on and kind in _COLOURS else text
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+@gc_paused()
+def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
+    style = style or Style(stream)
+    view, w = build(plan), stream.write
+    if view.legend:
+        w("ehkeys compared the manifest with the account's keys. Symbols:\n")
+        w("".join(f"  {style(symbol, symbol)} {meaning}\n" for symbol, meaning in view.legend) + "\n")
+    for row in view.rows:
+        _text_row(row, w, style)
+    _text_rest(view, w, style)
+    if nothing_to_do(plan):
+        w(nothing_to_do(plan) + "\n")
+    w(style("bold", view.headline) + "\n" + view.credits + "\n")
+    if view.footer:
+        w(f"Read with {view.footer}.\n")
+
+
+def _text_row(row: Row, w: Callable[[str], Any], style: Style) -> None:
+    w(f"  {style(row.symbol, row.symbol)} {row.title}\n")
+    for line in row.lines:
+        if line.kind in ("added", "removed"):
+            mark = "+" if line.kind == "added" else "-"
+            w(f"        {style(mark, mark)} {line.text}\n")
+        else:
+            w(f"      {line.text}\n")
+    if row.credit:
+        w(f"      {row.credit}\n")
+    for warning in row.warnings:
+        w(f"      {style('warn', 'warning')}: {warning}\n")
+    w("\n")
+
+
+def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
+    if view.unchanged:
+        w(f"  = {len(view.unchanged)} unchanged: {view.unchanged_names}\n")
+        for change in view.unchanged:
+            for note in ([change.reason] if change.reason else []) + list(change.warnings):
+                w(f"      {style('warn', 'note')}: {change.name}: {note}\n")
+        w("\n")
+    if view.unmanaged:
+        w(f"  ? {len(view.unmanaged)} unmanaged (in the account, not in the manifest; left alone):\n")
+        w("".join(f"      {unmanaged_line(u)}\n" for u in view.unmanaged) + "\n")
+    for note in view.notes:
+        w(f"{style('warn', 'warning')}: {note}\n")
+    for problem in view.problems:
+        w(f"{style('!', 'error')}: {problem}\n")
+
+
+# --- json -------------------------------------------------------------------------------------
+
+
+@gc_paused()
+def as_json(plan: Plan, stream: TextIO) -> None:
+    """The documented shape, one key per line: readable in a diff, written key by key by
+    the C encoder (an indented dump goes through the pure-Python one, and a single
+    document would hold every key's text in memory at once)."""
+    data = plan.data()
+    stream.write('{\n  "format_version": 2,\n  "keys": [')
+    for i, key in enumerate(data.pop("keys")):
+        stream.write(("," if i else "") + "\n    " + _dumps(key))
+    stream.write(("\n  " if plan.changes else "") + "]")
+    for name in ("unmanaged", "notes", "problems", "summary"):
+        stream.write(f',\n  "{name}": {_dumps(data[name])}')
+    stream.write("\n}\n")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # display only: saved plans compare exact text (planfile)
+    raise TypeError(f"cannot show {type(value).__name__}")
+
+
+# --- markdown ---------------------------------------------------------------------------------
+
+
+def escape(value: str) -> str:
+    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
+    for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        value = value.replace(char, repl)
+    return printable(value.replace("\n", " "))
+
+
+def _md_key(change: Change, key: str = "") -> str:
+    if key or change.target:
+        return f"{escape(change.name)} (`{key or change.key}`)"
+    return f"{escape(change.name)} (new key)"
+
+
+@gc_paused()
+def markdown(
+    plan: Plan, stream: TextIO, title: str = "ehkeys plan", marker: str = MARKER, lead: str = ""
+) -> None:
+    """For a PR comment: a row per key that changes or failed, unchanged keys by count.
+
+    A row per unchanged key would bury three changes under thousands of rows, and push
+    the details and the credit totals past GitHub's 65,536-character limit.
+    """
+    view, w = build(plan), stream.write
+    w(f"{marker}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
+    if lead:
+        w(f"**{escape(lead)}**\n\n")
+    if view.rows:
+        w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
+        for row in view.rows:
+            change = row.change
+            action = change.action.label + (f" ({escape(change.reason)})" if change.reason else "")
+            credits = account_effect(change)
+            w(f"| {row.symbol} | {_md_key(change)} | {action} | {credits} |\n")
+        w("\n")
+    if view.unchanged:
+        w(f"{len(view.unchanged)} unchanged: {escape(view.unchanged_names)}\n\n")
+    if nothing_to_do(plan):
+        w(nothing_to_do(plan) + "\n\n")
+    for row in view.rows:
+        _md_details(row, w)
+    _md_lists(view, w)
+    w(f"**{view.credits.replace('->', '→')}**\n")  # numbers only: nothing to escape
+    if view.footer:
+        w(f"\n_Read with {view.footer}._\n")
+
+
+def _md_details(row: Row, w: Callable[[str], Any]) -> None:
+    change = row.change
+    what = change.action.label + (f", {len(change.fields)} field(s)" if change.fields else "")
+    w(f"<details><summary>{escape(change.name)}: {what}</summary>\n\n")
+    if change.error:
+        w(f"{escape(change.error)}\n")
+    if change.fields:
+        w("| Field | Before | After |\n|---|---|---|\n")
+        for c in change.fields:
+            before = "" if change.action is Action.CREATE else escape(show(c.field, c.before))
+            w(f"| {c.field} | {before} | {escape(show(c.field, c.after))} |\n")
+    if row.credit:
+        w(f"\n{row.credit}\n")
+    for warning in row.warnings:
+        w(f"\n- warning: {escape(warning)}")
+    w("\n\n</details>\n\n")
+
+
+def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
+    if view.unmanaged:
+        w(f"<details><summary>Unmanaged keys ({len(view.unmanaged)}): in the account, not in the manifest")
+        w(
+            "</summary>\n\n"
+            + "\n".join(f"- {escape(unmanaged_line(u))}" for u in view.unmanaged)
+            + "\n\n</details>\n\n"
+        )
+    lines = [f"- {escape(c.name)}: {escape(t)}" for c in view.unchanged for t in c.warnings]
+    if lines:
+        w(f"<details><summary>Warnings on unchanged keys ({len(lines)})</summary>\n\n")
+        w("\n".join(lines[:UNCHANGED_WARNINGS]))
+        if len(lines) > UNCHANGED_WARNINGS:
+            w(f"\n- … and {len(lines) - UNCHANGED_WARNINGS} more (the text plan has them all)")
+        w("\n\n</details>\n\n")
+    for note in view.notes:
+        w(f"> **Warning:** {escape(note)}\n\n")
+    for problem in view.problems:
+        w(f"> **Error:** {escape(problem)}\n\n")
+
+
+def apply_markdown(report: Report, stream: TextIO, review: Review | None = None) -> None:
+    """What an apply did, for the job summary and the PR: a row per change sent, skipped or
+    failed with the credits it moved, the balance before and after, and with `--plan` how the
+    charged net compares with the reviewed one."""
+    w = stream.write
+    w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    if report.results:
+        w("| | Key | Action | Result | Credits moved | Note |\n|---|---|---|---|---|---|\n")
+    for r in report.results:
+        c = r.change
+        w(
+            f"| {c.action.value} | {_md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
+            f"| {_credits_moved(r)} | {escape(r.message).replace('-&gt;', '→')} |\n"
+        )
+    if not report.results:
+        w("Nothing to apply.\n")
+    w(f"\n**{escape(' '.join(report.totals()[:1]))}**\n\n{_balances(report)}\n")
+    if review is not None:
+        _md_review(review, w)
+
+
+def _credits_moved(result: Result) -> str:
+    """What one change moved: its effect once applied; when not verified, what it would."""
+    effect = account_effect(result.change)
+    if result.outcome is Outcome.APPLIED:
+        return effect
+    if result.outcome is Outcome.UNVERIFIED and effect:
+        return f"{effect} if it landed"
+    return ""
+
+
+def _balances(report: Report) -> str:
+    def shown(value: Decimal | None) -> str:
+        return "not read" if value is None else money(value)
+
+    text = f"Balance {shown(report.balance_before)} → {shown(report.balance_after)}"
+    return text + (
+        f" (credits moved: {money(report.moved, sign=True)})." if report.moved is not None else "."
+    )
+
+
+def _md_review(review: Review, w: Callable[[str], Any]) -> None:
+    w(f"\n#### Reviewed and charged\n\n{escape(review.headline)}\n\n")
+    for difference in review.differences:
+        c, why = difference.change, escape(difference.why).replace("-&gt;", "→")
+        w(
+            f"- {_md_key(c)}: reviewed {money(difference.reviewed, sign=True)}, charged "
+            f"{money(difference.charged, sign=True)}: {why}\n"
+        )
+    w(("\n" if review.differences else "") + f"{escape(review.balance)}\n")
+
+
+RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

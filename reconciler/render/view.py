@@ -1,0 +1,202 @@
+"""A plan as rows for people, built once: the text plan and the Markdown comment render these.
+
+Each Row is one change: its symbol, its title, why (a reason shown on its own line), a line
+per field, the credit line, warnings. The headline counts every kind; the legend lists only
+the symbols present; the footer says what was read and at what cost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.changes import LEGEND, Action, Change, FieldChange
+from reconciler.core.model import UNKNOWN_WINDOW, iso, to_json_value
+from reconciler.core.plan import Plan, Unmanaged
+
+UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
+HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.DELETE)
+ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
+
+
+def money(value: Decimal, sign: bool = False) -> str:
+    return f"{value:+,.2f}" if sign else f"{value:,.2f}"
+
+
+def show(name: str, value: Any) -> str:
+    """One field value for people: money to the cent, dates in UTC, sets as lists."""
+    if value is None:
+        return "(unknown)"
+    if name == "limit_type" and value == UNKNOWN_WINDOW:
+        return "? choose daily, weekly or monthly"
+    if name == "allocated_ammount":
+        return money(Decimal(value))
+    if name == "expires_at":
+        return when(value)
+    if isinstance(value, (frozenset, list)):
+        listed: list[str] = to_json_value(value) if isinstance(value, frozenset) else value
+        return ", ".join(listed) if listed else "[] (all)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def when(epoch: int) -> str:
+    return "never" if epoch == -1 else iso(epoch)
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """A name from the account, safe to print: control and direction characters escaped, so
+    whoever can rename a key in the dashboard cannot colour, move or reorder the plan's text."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str  # "field" | "added" | "removed" | "note"
+    text: str
+
+
+@dataclass(frozen=True)
+class Row:
+    change: Change
+    lines: tuple[Line, ...] = ()
+    credit: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def symbol(self) -> str:
+        return self.change.action.value
+
+    @property
+    def title(self) -> str:
+        change, name = self.change, printable(self.change.name)
+        return f"{name} ({change.key})" if change.target else f"{name} (a new key)"
+
+
+@dataclass
+class PlanView:
+    rows: list[Row]
+    unchanged: list[Change]
+    unmanaged: list[Unmanaged]
+    legend: list[tuple[str, str]]
+    headline: str
+    credits: str
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    footer: str = ""
+
+    @property
+    def unchanged_names(self) -> str:
+        names = ", ".join(printable(c.name) for c in self.unchanged[:UNCHANGED_NAMES])
+        more = len(self.unchanged) - UNCHANGED_NAMES
+        return names + (f" and {more} more" if more > 0 else "")
+
+
+def build(plan: Plan) -> PlanView:
+    listed = [c for c in plan.changes if c.action is not Action.NO_OP]
+    return PlanView(
+        rows=[row(c) for c in listed],
+        unchanged=[c for c in plan.changes if c.action is Action.NO_OP],
+        unmanaged=plan.unmanaged,
+        legend=legend(plan),
+        headline=headline(plan),
+        credits=credit_summary(plan),
+        notes=list(plan.notes),
+        problems=list(plan.problems),
+        footer=f"{plan.requests} request{'s' if plan.requests != 1 else ''} to the API"
+        if plan.requests
+        else "",
+    )
+
+
+def legend(plan: Plan) -> list[tuple[str, str]]:
+    """Only the symbols this plan shows."""
+    shown = [(a.value, LEGEND[a]) for a in LEGEND if plan.count(a)]
+    if plan.has_changes and plan.count(Action.NO_OP):
+        shown.append((Action.NO_OP.value, "unchanged"))
+    if plan.unmanaged:
+        shown.append(("?", "unmanaged: in the account, in no manifest key; left alone"))
+    return shown
+
+
+def nothing_to_do(plan: Plan) -> str:
+    """The sentence for a plan without changes, or '' when it has some (or errors)."""
+    if plan.has_changes or plan.has_errors:
+        return ""
+    if plan.unmanaged:
+        return "No changes to make. The manifest's keys match; unmanaged keys are left alone."
+    return "No changes. The account's keys match the manifest."
+
+
+def headline(plan: Plan) -> str:
+    counts = plan.counts
+    parts = [f"{counts[a]} to {a.label}" for a in HEADLINE_ORDER if counts[a] or a in ALWAYS_COUNTED]
+    parts.append(f"{counts[Action.NO_OP]} unchanged")
+    if plan.unmanaged:
+        parts.append(f"{len(plan.unmanaged)} unmanaged")
+    errors = counts[Action.ERROR] + len(plan.problems)
+    parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def credit_summary(plan: Plan) -> str:
+    text = (
+        f"Credits: {money(plan.account_debit)} debited, {money(plan.account_refund)} refunded "
+        f"(est.), net {money(plan.net, sign=True)}"
+    )
+    if plan.balance_before is not None and plan.balance_after is not None:
+        text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_after)}"
+    return text
+
+
+def row(change: Change) -> Row:
+    lines = [Line("note", f"# {change.reason}")] if change.reason else []
+    if change.error:
+        lines.append(Line("note", change.error))
+    for fc in change.fields:
+        lines.extend(_field_lines(fc, created=change.action is Action.CREATE))
+    if change.unchanged and change.action is not Action.CREATE:
+        lines.append(
+            Line("note", f"({change.unchanged} unchanged field{'s' if change.unchanged != 1 else ''})")
+        )
+    credit = credit_line(change) if change.action.changes_something else ""
+    return Row(change, tuple(lines), credit, change.warnings)
+
+
+def _field_lines(fc: FieldChange, created: bool) -> list[Line]:
+    if created:
+        return [Line("field", f"{fc.field}: {show(fc.field, fc.after)}")]
+    if isinstance(fc.after, frozenset) and isinstance(fc.before, frozenset):
+        members = [Line("added", m) for m in fc.added] + [Line("removed", m) for m in fc.removed]
+        return [Line("field", f"{fc.field}:"), *members]
+    return [Line("field", f"{fc.field}: {show(fc.field, fc.before)} -> {show(fc.field, fc.after)}")]
+
+
+def credit_line(change: Change) -> str:
+    """The account's side of one change: what it pays (debit) or gets back (refund)."""
+    c = change.credit
+    if c.account_debit:
+        return f"credit: {money(c.allocation_delta, True)} allocation, {money(c.account_debit)} debited"
+    if c.account_refund or c.allocation_delta:
+        return (
+            f"credit: {money(c.allocation_delta, True)} allocation, {money(c.account_refund)} refunded (est.)"
+        )
+    return "credit: no change"
+
+
+def account_effect(change: Change) -> str:
+    """The per-key figure whose sum is the plan's net: +refund, -debit, '' when none."""
+    net = change.credit.net
+    return money(net, sign=True) if net else ""
+
+
+def unmanaged_line(item: Unmanaged) -> str:
+    k = item.live
+    state = "active" if k.is_active else "inactive"
+    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    return text + (f"; {item.note}" if item.note else "")

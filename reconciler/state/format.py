@@ -1,0 +1,206 @@
+"""The state file's format, and the checks every record of it passes before anything uses it.
+
+Format 4 added `manifest` (the manifest whose state it is, as a path from the state's folder)
+and `protected` (fingerprint -> address of each key last applied with `protect: true`);
+3 added `snapshots`, 2 `bindings`. Older files read as having none of what came later.
+
+A record of the wrong shape (a binding that is no fingerprint, a snapshot amount that is no
+decimal, a list that is text) is a StateError naming the file, the record and how to
+recover, raised when the state is loaded: never an internal error halfway through a plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from reconciler.core.errors import StateError
+
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
+
+Records = dict[str, dict[str, Any]]
+Bindings = dict[str, str]
+Snapshots = dict[str, dict[str, Any]]  # fingerprint -> the live key as last verified
+Protected = dict[str, str]  # fingerprint -> the address that protected it
+
+FIX = (
+    "the file was edited or damaged: correct or delete that record (ehkeys then finds the key "
+    "again by its proxy_key or name, and the next apply records it anew), or move the file aside "
+    "to start afresh"
+)
+
+
+@dataclass
+class Contents:
+    """What a state holds: each map by fingerprint, but bindings (by manifest address)."""
+
+    records: Records = field(default_factory=dict)
+    bindings: Bindings = field(default_factory=dict)
+    snapshots: Snapshots = field(default_factory=dict)
+    protected: Protected = field(default_factory=dict)
+    manifest: str | None = None
+
+
+def parse(text: str, where: str) -> Contents:
+    """A state file's text; StateError naming `where` for anything that is not one."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format_version") not in READABLE_VERSIONS:
+            raise ValueError("unknown format")
+        if not isinstance(data["keys"], dict):
+            raise ValueError("keys is not a mapping")
+    except (ValueError, KeyError) as exc:
+        raise StateError(f"{where}: not an ehkeys state file ({exc}); move it aside to start afresh") from exc
+
+    def each(name: str, check: Callable[[Any, str], Any]) -> dict[str, Any]:
+        return {k: check(v, f"{where}: {name}[{k}]") for k, v in _section(data, name, where).items()}
+
+    return Contents(
+        each("keys", check_record),
+        each("bindings", check_fingerprint),
+        each("snapshots", check_snapshot),
+        each("protected", _text),
+        _manifest(data.get("manifest"), where),
+    )
+
+
+def dump(contents: Contents) -> str:
+    payload: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "bindings": dict(sorted(contents.bindings.items())),
+        "keys": dict(sorted(contents.records.items())),
+        "snapshots": dict(sorted(contents.snapshots.items())),
+        "protected": dict(sorted(contents.protected.items())),
+    }
+    if contents.manifest is not None:
+        payload["manifest"] = contents.manifest
+    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+
+def check_line(entry: Mapping[str, Any], where: str) -> None:
+    """A journal line's fields that a replay uses; StateError naming the line when one is wrong."""
+    _fields(entry, where, _LINE_FIELDS, _LINE_FIX)
+    if isinstance(entry.get("fingerprint"), str):
+        check_fingerprint(entry["fingerprint"], f"{where}: fingerprint", fix=_LINE_FIX)
+    if "snapshot" in entry:
+        check_snapshot(entry["snapshot"], f"{where}: snapshot", fix=_LINE_FIX)
+
+
+_LINE_FIX = (
+    "the journal was edited or damaged: delete that line (the next plan then treats that key's "
+    "last write as not recorded, and the next apply records it anew)"
+)
+
+
+def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:
+    if not isinstance(value, str) or not value.startswith("sha256:"):
+        raise StateError(f"{where}: {_shown(value)} is not a key fingerprint (sha256:…); {fix}")
+    return value
+
+
+def check_record(value: Any, where: str) -> dict[str, Any]:
+    """The write-only values last applied to one key."""
+    return _fields(_mapping(value, where), where, _RECORD_FIELDS, FIX)
+
+
+def check_snapshot(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
+    """A key as an apply verified it: each field present has the type `snapshots.values` writes."""
+    return _fields(_mapping(value, where, fix), where, _SNAPSHOT_FIELDS, fix)
+
+
+def _fields(record: Mapping[str, Any], where: str, kinds: Mapping[str, _Kind], fix: str) -> dict[str, Any]:
+    """`record`, each field of `kinds` it holds (but null) of its kind; else StateError."""
+    for name, (kind, valid) in kinds.items():
+        if name in record and record[name] is not None and not valid(record[name]):
+            raise StateError(f"{where}: {name} {_shown(record[name])} is not {kind}; {fix}")
+    return dict(record)
+
+
+def _amount(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and Decimal(value).is_finite()
+    except InvalidOperation:
+        return False
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+_Kind = tuple[str, Callable[[Any], bool]]  # what a field must be, in words, and the check
+_TEXT: _Kind = ("text", lambda v: isinstance(v, str))
+_RECORD_FIELDS: dict[str, _Kind] = {
+    "limit_type": _TEXT,
+    "name": _TEXT,
+    "applied_at": _TEXT,
+    "pending": ("true or false", lambda v: isinstance(v, bool)),
+}
+_LINE_FIELDS: dict[str, _Kind] = {
+    name: _TEXT for name in ("fingerprint", "address", "result", "operation", "name", "time", "limit_type")
+}
+_SNAPSHOT_FIELDS: dict[str, _Kind] = {
+    "name": _TEXT,
+    "expires_at": ("a whole number of seconds", _integer),
+    "allocated_ammount": ('an amount as decimal text (like "10.00")', _amount),
+    "model_whitelist": ("a list of text", _texts),
+    "ip_whitelist": ("a list of text", _texts),
+    "is_active": ("true or false", lambda v: isinstance(v, bool)),
+    "created_at": ("a whole number of seconds", _integer),
+    "recorded_at": _TEXT,
+}
+
+
+def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    section = data.get(name, {})
+    if not isinstance(section, dict):
+        raise StateError(f"{where}: {name} is {_shown(section)}, not a mapping; {FIX}")
+    return {str(k): v for k, v in section.items()}
+
+
+def _mapping(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise StateError(f"{where}: {_shown(value)} is not a mapping; {fix}")
+    return dict(value)
+
+
+def _text(value: Any, where: str, fix: str = FIX) -> str:
+    if not isinstance(value, str):
+        raise StateError(f"{where}: {_shown(value)} is not text; {fix}")
+    return value
+
+
+def _manifest(value: Any, where: str) -> str | None:
+    return None if value is None else _text(value, f"{where}: manifest")
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def newest(disk: Records, ours: Records, touched: set[str], stamp: str) -> Records:
+    """Per fingerprint, the newest wins; one this process did not touch never replaces disk's."""
+    merged = dict(disk)
+    for fingerprint, mine in ours.items():
+        theirs = disk.get(fingerprint)
+        if theirs is None or (fingerprint in touched and _stamp(mine, stamp) >= _stamp(theirs, stamp)):
+            merged[fingerprint] = mine
+    return merged
+
+
+def merged(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> dict[str, str]:
+    """Disk's map with this process's changes on top (None: forgotten)."""
+    both = {**on_disk, **{a: f for a, f in ours.items() if f is not None}}
+    return {a: f for a, f in both.items() if ours.get(a, f) is not None}
+
+
+def _stamp(record: Mapping[str, Any], field: str) -> str:
+    return str(record.get(field) or "")

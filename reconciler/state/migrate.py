@@ -1,0 +1,106 @@
+"""A state where earlier versions kept it, moved into the manifest's own folder on first use.
+
+Earlier versions kept one state for every manifest of a folder: `.ehkeys/state.json`
+(sandbox runs `.ehkeys/sandbox/state.json`). On the first run after the upgrade, while the
+manifest's own folder (`statepaths.default_state`) holds no state yet, that state moves
+there, its journal and `drift-seen.json` with it, and ehkeys says so: when the state names
+no manifest (or this one), and this is the only manifest in its folder. Beside other
+manifests nobody can tell whose keys it binds (two of them may both have `id: backend`),
+so ehkeys refuses, and says which command moves it by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from reconciler.core.errors import StateError
+from reconciler.state import paths as statepaths
+
+MOVED = (statepaths.STATE_FILE, "journal.jsonl", "drift-seen.json")
+MAX_PEEK = 1024 * 1024  # a YAML file bigger than this beside the manifest counts as a manifest
+
+
+def adopt_legacy(manifests: Sequence[str], sandbox: bool) -> None:
+    """Move the folder's state of the old layout into this manifest's, or refuse (StateError)."""
+    new = statepaths.default_state(manifests, sandbox)
+    old = statepaths.legacy_state(manifests, sandbox)
+    if _holds_state(new.parent) or not _holds_state(old.parent) or not _legacy(old, manifests):
+        return
+    others = other_manifests(manifests)
+    if others:
+        raise StateError(_refusal(old, new, others, statepaths.base(manifests)))
+    try:
+        new.parent.mkdir(parents=True, exist_ok=True)
+        for name in MOVED:
+            if (old.parent / name).exists():
+                os.replace(old.parent / name, new.parent / name)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StateError(f"{old}: cannot move it to {new.parent}/ ({reason}): {_by_hand(old, new)}") from exc
+    print(
+        f"ehkeys: notice: moved the state {old} (with its journal) to {new.parent}/: each manifest "
+        "now keeps its own state",
+        file=sys.stderr,
+    )
+
+
+def other_manifests(manifests: Sequence[str]) -> list[Path]:
+    """The manifests beside this one that are not part of this run (none for a directory)."""
+    if statepaths.owner(manifests).is_dir():
+        return []
+    folder = statepaths.base(manifests)
+    given = {Path(m).resolve() for m in manifests}
+    found = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [p for p in found if not p.name.startswith(".") and p.resolve() not in given and _a_manifest(p)]
+
+
+def _holds_state(folder: Path) -> bool:
+    return any((folder / name).exists() for name in MOVED[:2])
+
+
+def _legacy(old: Path, manifests: Sequence[str]) -> bool:
+    """A state that names no manifest, or this one (another's is no legacy state: left alone)."""
+    try:
+        recorded = json.loads(old.read_text(encoding="utf-8")).get("manifest")
+    except (OSError, ValueError, AttributeError):
+        return True  # unreadable: moved, and then reported where it is by the state's own checks
+    owner = statepaths.owner(manifests)
+    return not isinstance(recorded, str) or statepaths.same_manifest(old, recorded, owner)
+
+
+def _a_manifest(path: Path) -> bool:
+    """A YAML file with `version` and `keys` at its top (a seed, a workflow are not)."""
+    try:
+        if path.stat().st_size > MAX_PEEK:
+            return True
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "version" in data and "keys" in data
+
+
+def _refusal(old: Path, new: Path, others: list[Path], base: Path) -> str:
+    names = ", ".join(str(p) for p in others[:5]) + (
+        f" and {len(others) - 5} more" if len(others) > 5 else ""
+    )
+    return (
+        f"{old} is the state earlier versions kept for every manifest in {base}/, and {names} may "
+        "have keys in it too, so ehkeys cannot tell whose it is; nothing was sent. "
+        f"Each manifest now has its own state: {_by_hand(old, new)}"
+    )
+
+
+def _by_hand(old: Path, new: Path) -> str:
+    files = " ".join(str(old.parent / name) for name in MOVED if (old.parent / name).exists())
+    return (
+        f"move it into the folder of the manifest whose keys it binds (`mkdir -p {new.parent} && mv "
+        f"{files} {new.parent}/` for this one; another manifest then starts afresh and finds its keys "
+        "again by proxy_key or name), or keep using it with --state "
+        f"{old}"
+    )

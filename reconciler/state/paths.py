@@ -1,0 +1,98 @@
+"""Where ehkeys keeps what it remembers of a manifest: `.ehkeys/` beside it, a folder per manifest.
+
+`team-a.yaml` keeps its state in `.ehkeys/team-a/state.json` (its journal and
+`drift-seen.json` beside it), its sandbox runs in `.ehkeys/team-a/sandbox/`, and the
+in-process sandbox's account in `.ehkeys/sandbox.db`: all beside the manifest, wherever
+ehkeys runs from, so two manifests of one folder share the sandbox account but never a
+state. A directory manifest `keys/` keeps them in `keys/.ehkeys/keys/`. With several
+manifests the first one names the state. Every function here is the one place that says
+so: the commands, the import and the GitOps state branch all go through it.
+
+Earlier versions kept one state for every manifest of a folder, `.ehkeys/state.json`
+(sandbox runs `.ehkeys/sandbox/state.json`): `legacy_state` names it, `statemigrate` moves it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.core.errors import StateError
+
+FOLDER = ".ehkeys"
+STATE_FILE = "state.json"
+SANDBOX = "sandbox"
+SANDBOX_DB = Path(FOLDER) / "sandbox.db"  # relative to the manifest's folder (an absolute one is kept)
+
+
+def owner(manifests: Sequence[str]) -> Path:
+    """The manifest whose state it is: the first one given (the working directory if none)."""
+    return Path(manifests[0]) if manifests else Path(".")
+
+
+def base(manifests: Sequence[str]) -> Path:
+    """The folder that holds `.ehkeys/`: the manifest's own folder, or a directory manifest itself."""
+    first = owner(manifests)
+    return first if first.is_dir() else first.parent
+
+
+def stem(manifests: Sequence[str]) -> str:
+    """The state folder's name: the file's name less its extension, or the directory's name;
+    `sandbox_` for a manifest named `sandbox` (or `sandbox.db`), whose folder would be the
+    earlier versions' sandbox state or the sandbox's account."""
+    first = owner(manifests)
+    name = first.resolve().name if first.is_dir() else first.stem
+    return name + "_" if name in (SANDBOX, SANDBOX_DB.name) else name
+
+
+def default_state(manifests: Sequence[str], sandbox: bool) -> Path:
+    """`<base>/.ehkeys/<stem>/state.json`; a sandbox run's in `<stem>/sandbox/`, so that a trial
+    never teaches the real account's plan anything."""
+    folder = base(manifests) / FOLDER / stem(manifests)
+    return (folder / SANDBOX if sandbox else folder) / STATE_FILE
+
+
+def legacy_state(manifests: Sequence[str], sandbox: bool) -> Path:
+    """Where earlier versions kept the state of every manifest of this folder."""
+    folder = base(manifests) / FOLDER
+    return (folder / SANDBOX if sandbox else folder) / STATE_FILE
+
+
+def sandbox_db(manifests: Sequence[str]) -> Path:
+    """The in-process sandbox's account, beside the manifest like its state."""
+    return base(manifests) / SANDBOX_DB
+
+
+def recorded_name(state: Path, manifest: Path) -> str:
+    """How a state file names its manifest: the path from the state's folder (POSIX), so that
+    it holds wherever the checkout is."""
+    relative = os.path.relpath(manifest.resolve(), state.parent.resolve())
+    return Path(relative).as_posix()
+
+
+def recorded_path(state: Path, recorded: str) -> Path:
+    """The manifest a state file names, as a path from the working directory where it can be."""
+    absolute = (state.parent / recorded).resolve()
+    try:
+        return Path(os.path.relpath(absolute))
+    except ValueError:  # another drive
+        return absolute
+
+
+def same_manifest(state: Path, recorded: str, manifest: Path) -> bool:
+    return (state.parent / recorded).resolve() == manifest.resolve()
+
+
+def owned_by(path: Path, recorded: str | None, manifest: Path | None) -> str | None:
+    """The manifest the state at `path` names from now on; StateError when it is another's."""
+    if manifest is None:
+        return recorded
+    if recorded is not None and not same_manifest(path, recorded, manifest):
+        raise StateError(
+            f"{path} is the state of the manifest {recorded_path(path, recorded)}, not of {manifest}: "
+            f"it binds that manifest's ids to its live keys, which {manifest} would take over. Give "
+            f"{manifest} its own state: drop --state (each manifest has its own, in .ehkeys/<its name>/ "
+            "beside it), or pass --state with a new path"
+        )
+    return recorded_name(path, manifest)

@@ -1,0 +1,39 @@
+"""`ehkeys apply --report-out FILE`: the Markdown apply report (as the job summary), for a PR comment.
+
+Checked before anything is sent, so that a typo in the path never loses the report of an apply
+that happened; written (atomically) once the apply has run, also when some keys failed. An
+apply refused before sending writes nothing: the caller knows it from the exit code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.core.errors import StateError, UsageError
+from reconciler.state.files import atomic_write
+
+
+class ReportFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        target = Path(path)
+        if target.is_dir():
+            raise UsageError(f"--report-out {path}: that is a directory; name a file, like apply.md")
+        if not target.parent.is_dir():
+            raise UsageError(f"--report-out {path}: no such directory {target.parent}")
+        if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+            raise UsageError(f"--report-out {path}: cannot write there (permission denied)")
+
+    def write(self, render: Callable[[TextIO], object]) -> None:
+        text = io.StringIO()
+        render(text)
+        try:
+            atomic_write(Path(self.path), text.getvalue(), mode=0o644)
+        except OSError as exc:
+            raise StateError(
+                f"--report-out {self.path}: cannot write the report ({exc.strerror or exc})"
+            ) from exc

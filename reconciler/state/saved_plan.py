@@ -1,0 +1,219 @@
+"""Saved plans (`ehkeys plan --out FILE`, `ehkeys show FILE`, `ehkeys apply --plan FILE`).
+
+A saved plan records, per change, its operations and every live value they depend on
+(used_ammount included: it decides a refund), and the plan as `plan --format json` shows it,
+with the order of the few mappings whose order the display follows (`layout`): the file is
+written with sorted keys, so the same plan always makes the same bytes, and the same digest.
+Never the API key, never a full proxy key. Apply refuses a plan whose manifest has changed
+(`StalePlan`); a change whose live state or operations moved since is skipped; keys outside
+the saved plan are not part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from decimal import InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.changes import Change
+from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
+from reconciler.core.model import iso
+from reconciler.core.plan import Plan
+from reconciler.render.view import money, printable
+from reconciler.state import saved_parts as planagree
+from reconciler.state.files import atomic_write
+
+KIND = "ehkeys-saved-plan"
+FORMAT_VERSION = 3  # 3 added created_at and layout (what `ehkeys show` needs)
+_NOT_A_PLAN = "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`)"
+
+
+def _canon(value: Any) -> Any:
+    """Plain JSON with money as exact decimal text, for storing and comparing."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def check_path(path: str, manifests: list[str]) -> None:
+    """Refuse to write a plan over a manifest, or into any YAML file: that would lose it."""
+    target = Path(path).resolve()
+    if target in {Path(m).resolve() for m in manifests}:
+        raise UsageError(f"--out {path}: that is a manifest on this command line; save the plan elsewhere")
+    if target.suffix in (".yaml", ".yml"):
+        raise UsageError(f"--out {path}: a saved plan is JSON; name it like plan.json")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {path}: no such directory {target.parent}")
+
+
+def encode(plan: Plan, manifest_digest: str, created_at: int) -> bytes:
+    """The saved plan's bytes: the same plan made at the same moment is the same bytes."""
+    payload = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "created_at": iso(created_at),
+        "manifest_digest": manifest_digest,
+        "changes": {c.address: _canon(c.saved()) for c in plan.to_apply},
+        "plan": _canon(plan.data()),
+        "layout": [_layout(c) for c in plan.changes],
+    }
+    return (json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+def _layout(change: Change) -> dict[str, Any]:
+    """What sorting the file's keys loses and showing the plan needs: the order of the fields
+    and of each body's members, and how many managed fields did not change."""
+    bodies = [list(op.data().get("body", {})) for op in change.operations]
+    return {"fields": [f.field for f in change.fields], "bodies": bodies, "unchanged": change.unchanged}
+
+
+def save(plan: Plan, path: str, manifest_digest: str, created_at: int | None = None) -> str:
+    """Write the plan atomically (never half a plan) and return its digest."""
+    data = encode(plan, manifest_digest, int(time.time()) if created_at is None else created_at)
+    try:
+        atomic_write(Path(path), data, mode=0o644)  # no secrets; CI uploads it as an artifact
+    except OSError as exc:
+        raise StateError(f"{path}: cannot write the plan ({exc.strerror or exc})") from exc
+    return _digest_of(data)
+
+
+def _digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def digest(path: str) -> str:
+    """`sha256:<64 hex>` of the saved file's bytes: what a reviewer saw, and `--expect-digest` checks."""
+    return _digest_of(_read(path))
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    path: str
+    digest: str
+    created_at: str
+    manifest_digest: str
+    changes: dict[str, dict[str, Any]]
+    plan: Plan  # as it was shown when it was saved
+
+    def holds(self, change: Change) -> bool:
+        return change.address in self.changes
+
+    def unmoved(self, change: Change) -> bool:
+        """True when neither the change's live state nor its operations moved since."""
+        saved: Any = self.changes.get(change.address)
+        return bool(saved == _canon(change.saved()))
+
+    def check_shown(self, change: Change) -> None:
+        """Refuse a change to send whose key or credit is not the one the plan shows: the file
+        was put together by hand (its live values and its shown part disagree)."""
+        shown = self.reviewed(change.address)
+        if change.key != shown.key or change.credit != shown.credit:
+            raise Refused(
+                f"{self.path}: {printable(change.address)} would be applied to {change.key} for "
+                f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
+                f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
+            )
+
+    def reviewed(self, address: str) -> Change:
+        """The change as the saved plan showed it."""
+        return next(c for c in self.plan.changes if c.address == address)
+
+    def live(self, address: str) -> dict[str, Any] | None:
+        """The live values the saved change was planned against (None: no key then)."""
+        live: dict[str, Any] | None = self.changes.get(address, {}).get("live")
+        return live
+
+    def check_manifest(self, manifest_digest: str) -> None:
+        if manifest_digest != self.manifest_digest:
+            raise StalePlan(
+                f"{self.path} was made from another version of the manifest (it changed since the "
+                "plan was reviewed): plan again; nothing was sent"
+            )
+
+
+def load(path: str) -> SavedPlan:
+    """The saved plan, checked whole before anything is sent; a bad file is one message."""
+    raw = _read(path)
+    data = _parse(path, raw)
+    try:
+        plan = _rebuild(data)
+        saved = SavedPlan(
+            path,
+            _digest_of(raw),
+            str(data["created_at"]),
+            str(data["manifest_digest"]),
+            dict(data["changes"]),
+            plan,
+        )
+    except KeyError as exc:
+        raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc
+    except (ValueError, TypeError, AttributeError, InvalidOperation) as exc:
+        raise StateError(f"{path}: not a complete saved plan ({type(exc).__name__}: {exc})") from exc
+    if _canon(plan.data()) != data["plan"]:
+        raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
+    planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
+    return saved
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the plan ({exc.strerror or exc})") from exc
+
+
+def _parse(path: str, raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        raise StateError(f"{path}: {_NOT_A_PLAN}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        if not text.strip():
+            raise StateError(f"{path}: the file is empty; {_NOT_A_PLAN}") from None
+        if exc.pos >= len(text.rstrip()):
+            raise StateError(f"{path}: the plan ends early (truncated?): save it again") from None
+        raise StateError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise StateError(f"{path}: {_NOT_A_PLAN}")
+    _check_version(path, data.get("format_version"))
+    return data
+
+
+def _check_version(path: str, version: Any) -> None:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateError(f"{path}: {_NOT_A_PLAN}: format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise StateError(
+            f"{path}: a saved plan of format {version}, from a newer ehkeys (this one reads format "
+            f"{FORMAT_VERSION}): upgrade ehkeys"
+        )
+    if version < FORMAT_VERSION:
+        raise StateError(f"{path}: a saved plan of format {version}, from an older ehkeys: plan again")
+
+
+def _rebuild(data: dict[str, Any]) -> Plan:
+    """The Plan as it was shown: its data, with the order of fields and bodies put back."""
+    shown, layout = data["plan"], data["layout"]
+    if len(layout) != len(shown["keys"]):
+        raise ValueError("the layout does not match the keys")
+    keys = [_ordered(key, lay) for key, lay in zip(shown["keys"], layout, strict=True)]
+    plan = Plan.from_data({**shown, "keys": keys})
+    plan.changes = [
+        replace(change, unchanged=int(lay["unchanged"]))
+        for change, lay in zip(plan.changes, layout, strict=True)
+    ]
+    return plan
+
+
+def _ordered(key: dict[str, Any], layout: dict[str, Any]) -> dict[str, Any]:
+    changes = {name: key["changes"][name] for name in layout["fields"]}
+    if changes.keys() != key["changes"].keys():
+        raise ValueError(f"the layout of {key['address']!r} does not match its fields")
+    operations = [
+        {**op, "body": {name: op["body"][name] for name in order}} if "body" in op else op
+        for op, order in zip(key["operations"], layout["bodies"], strict=True)
+    ]
+    return {**key, "changes": changes, "operations": operations}

@@ -1,0 +1,330 @@
+"""What ehkeys keeps between runs: write-only values last applied, and the apply journal.
+
+The state file maps a key's fingerprint (a hash, never the key) to the write-only values
+ehkeys last set (limit_type): the API cannot report them, so this is the only way to know.
+It also binds each manifest address to the fingerprint of its live key (format 2), and keeps
+per fingerprint a snapshot of the live key as the last apply verified it (`snapshots.py`,
+format 3), which `ehkeys drift` compares the account against. Format 4 names the manifest
+whose state it is (a state is refused to another manifest) and remembers which keys were
+last applied with `protect: true`. `stateformat` reads every format and checks each record.
+
+The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
+each update goes out, and a line with its result (and the key's snapshot, once verified)
+when the lookup has checked it, each one write of a whole line. A killed apply loses
+nothing: an update sent but never confirmed replays as *pending*, which the next plan
+treats as unknown and sends again. A line the disk cut short (full, or over a size limit)
+raises StateError, so the caller sends nothing; when loading, a torn or undecodable line
+is skipped with a warning, never fatal.
+
+Loading the state replays the journal over the state file, which is a snapshot rewritten
+atomically (temp file, fsync, rename) at most every SNAPSHOT_EVERY seconds during an apply
+and at its end: the cost per key stays constant instead of a whole-file rewrite per key.
+Another apply may write the snapshot meanwhile: records merge one by one, the newest
+`applied_at` (`recorded_at` for key snapshots) winning, so a record this process did not
+touch never overwrites a newer one. `compact()` folds the journal into the file and keeps
+only the lines a replay still needs (writes sent whose outcome never came).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.errors import StateError
+from reconciler.core.model import to_json_value
+from reconciler.state import paths as statepaths
+from reconciler.state.files import append_line, atomic_write, journal_line, probe_dir, probe_file, why
+from reconciler.state.format import (
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    Contents,
+    Protected,
+    check_line,
+    dump,
+    merged,
+    newest,
+    parse,
+)
+from reconciler.state.journal import BOUND, SENDING, SNAPSHOT, Replay, track_create
+from reconciler.state.snapshots import RECORDED_AT
+
+SNAPSHOT_EVERY = 1.0  # seconds
+WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
+
+log = logging.getLogger("ehkeys")
+
+__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "SENDING", "SNAPSHOT", "State", "default_path"]
+
+
+def default_path(manifests: Sequence[str]) -> Path:
+    """The state of these manifests (`statepaths.default_state`, not the sandbox's)."""
+    return statepaths.default_state(manifests, sandbox=False)
+
+
+class State:
+    def __init__(self, path: Path, manifest: Path | None = None) -> None:
+        """`manifest`: whose state this is. A state that names another is refused (StateError);
+        one that names none is this manifest's from its next write on."""
+        self.path = path
+        self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
+        contents = self._read(warn=True, pending=self.pending_creates)
+        self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
+        self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
+        self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
+        self._touched: set[str] = set()  # fingerprints this process recorded
+        self._snapped: set[str] = set()  # fingerprints this process took a snapshot of
+        self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
+        self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
+        self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
+        self._dirty = False
+        self._written = time.monotonic()
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path.parent / "journal.jsonl"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / ".state.lock"
+
+    def _read(self, warn: bool = False, pending: set[str] | None = None) -> Contents:
+        contents = self._read_snapshot()
+        replay = Replay(contents)
+        for entry in self._journal_entries(warn):
+            replay.line(entry)
+            if pending is not None:
+                track_create(entry, pending)
+        return contents
+
+    def _read_snapshot(self) -> Contents:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Contents()
+        except UnicodeDecodeError as exc:
+            raise StateError(
+                f"{self.path}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state "
+                f"file; move it aside to start afresh (the journal {self.journal_path} replays what it holds)"
+            ) from exc
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot read the state file ({why(exc)})") from exc
+        return parse(text, str(self.path))
+
+    def _journal_bytes(self) -> bytes:
+        try:
+            return self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise StateError(f"{self.journal_path}: cannot read the journal ({why(exc)})") from exc
+
+    def _journal_entries(self, warn: bool, raw: bytes | None = None) -> Iterator[dict[str, Any]]:
+        raw = self._journal_bytes() if raw is None else raw
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            entry = journal_line(line)
+            if entry is not None:
+                check_line(entry, f"{self.journal_path}:{number}")
+                yield entry
+            elif warn and line.strip():
+                log.warning("%s:%d: skipped a torn or unreadable journal line", self.journal_path, number)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def check_writable(self) -> None:
+        """Raise StateError naming the path when the state directory, state file, journal or
+        lock cannot be written: call it before sending anything."""
+        probes = [(self.path.parent, probe_dir)]
+        probes += [(p, probe_file) for p in (self.path, self.journal_path, self.lock_path)]
+        for path, probe in probes:
+            try:
+                probe(path)
+            except OSError as exc:
+                reason = why(exc)
+                raise StateError(f"{path}: cannot write ({reason}); nothing was sent: {WHERE_ELSE}") from exc
+
+    def record(self, fingerprint: str, name: str, values: Mapping[str, Any]) -> None:
+        """Remember the write-only values just applied to one key (the journal line is the
+        durable record; the snapshot follows within SNAPSHOT_EVERY seconds, and a snapshot
+        that cannot be written now is retried, and reported, by the final flush)."""
+        entry = {k: to_json_value(v) for k, v in values.items()}
+        self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+        self._touched.add(fingerprint)
+        self._soon()
+
+    def _soon(self) -> None:
+        """Flush when the last one is SNAPSHOT_EVERY old (a failure waits for the final flush)."""
+        self._dirty = True
+        if time.monotonic() - self._written >= SNAPSHOT_EVERY:
+            self._written = time.monotonic()
+            with contextlib.suppress(StateError):
+                self.flush()
+
+    def bind(self, address: str, fingerprint: str, journal: bool = False) -> bool:
+        """Remember which live key a manifest address is (by fingerprint, never the key); an
+        address bound to that key before (an id since changed) lets go of it: one live key is
+        one manifest key. `journal` when no journal line of this apply names the binding yet
+        (a key found in sync), so that no older line replays over it. Whether it changed."""
+        if self.bindings.get(address) == fingerprint:
+            return False
+        if journal:
+            self.journal({"address": address, "fingerprint": fingerprint, "result": BOUND})
+        holders = {f: a for a, f in self.bindings.items()} if self._holders is None else self._holders
+        other = holders.get(fingerprint)
+        if other is not None and other != address and self.bindings.get(other) == fingerprint:
+            del self.bindings[other]
+            self._bound[other] = None
+        self.bindings[address], holders[fingerprint], self._holders = fingerprint, address, holders
+        self._bound[address] = fingerprint
+        self._dirty = True
+        return True
+
+    def protect(self, fingerprint: str, address: str, protected: bool) -> bool:
+        """Remember that this key was last applied with `protect: true` (or no longer is): a
+        key remembered so is never deleted until an apply has seen its protect removed.
+        Whether anything changed."""
+        if (fingerprint in self.protected) == protected:
+            return False
+        if protected:
+            self.protected[fingerprint] = address
+        else:
+            del self.protected[fingerprint]
+        self._guarded[fingerprint] = address if protected else None
+        self._dirty = True
+        return True
+
+    def remember(self, fingerprint: str, snapshot: Mapping[str, Any], journalled: bool = False) -> None:
+        """Keep the live key as an apply verified it (`snapshots.taken`), for drift to compare.
+        Journalled (unless its result line already carries it), so that the replay of an
+        older line never puts back an older snapshot."""
+        if not journalled:
+            self.journal({"fingerprint": fingerprint, "result": SNAPSHOT, "snapshot": dict(snapshot)})
+        self.snapshots[fingerprint] = dict(snapshot)
+        self._snapped.add(fingerprint)
+        self._soon()
+
+    def forget(self, address: str, fingerprint: str = "") -> None:
+        """The key of this address (or, unmanaged, of this fingerprint) was deleted."""
+        fingerprint = self.bindings.pop(address, fingerprint)
+        self.records.pop(fingerprint, None)
+        self.snapshots.pop(fingerprint, None)
+        self._bound[address] = None
+        if self.protected.pop(fingerprint, None) is not None:
+            self._guarded[fingerprint] = None
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile;
+        raises StateError (never a bare OSError) when it cannot."""
+        if not self._dirty:
+            return
+        try:
+            with self._locked():
+                self._write_merged(self._read())
+        except OSError as exc:
+            raise StateError(
+                f"{self.path}: cannot save the state ({why(exc)}); every confirmed update is in the "
+                f"journal {self.journal_path}, which the next run replays: {WHERE_ELSE}"
+            ) from exc
+        self._dirty = False
+        self._written = time.monotonic()
+
+    def _write_merged(self, disk: Contents) -> None:
+        """What is on disk (file and journal) with this process's changes on top, written whole."""
+        self.records = newest(disk.records, self.records, self._touched, "applied_at")
+        self.bindings, self._holders = merged(disk.bindings, self._bound), None
+        self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
+        self.protected = merged(disk.protected, self._guarded)
+        mine = Contents(self.records, self.bindings, self.snapshots, self.protected)
+        mine.manifest = self.manifest or disk.manifest
+        atomic_write(self.path, dump(mine))
+
+    def compact(self) -> None:
+        """Fold the journal into the state file, then rewrite the journal with only the lines a
+        replay still needs: creates and updates sent whose outcome never came (pending), so
+        that they replay exactly as before. Run it between applies (the CI does, before it
+        stores the state); raises StateError naming the file it cannot write."""
+        try:
+            with self._locked():
+                for _ in range(3):  # an apply appended meanwhile: read it again
+                    raw = self._journal_bytes()
+                    kept = self._fold(raw)
+                    if self._journal_size() == len(raw):
+                        break
+                _replace_journal(self.journal_path, kept)
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot compact the state ({why(exc)}): {WHERE_ELSE}") from exc
+        self._dirty = False
+        self._written = time.monotonic()
+
+    def _fold(self, raw: bytes) -> list[dict[str, Any]]:
+        """Write the state file as the journal `raw` replays it; return the lines still needed."""
+        contents, pending = self._read_snapshot(), set[str]()
+        entries, replay = list(self._journal_entries(warn=True, raw=raw)), Replay(contents)
+        for entry in entries:
+            replay.line(entry)
+            track_create(entry, pending)
+        self._write_merged(contents)
+        self.pending_creates = set(pending)
+        updates = {f for f, r in self.records.items() if r.get("pending")}
+        return _unresolved(entries, pending, updates)
+
+    def _journal_size(self) -> int:
+        try:
+            return self.journal_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def journal(self, entry: Mapping[str, Any]) -> None:
+        """Append one line with a single write, so no line is ever torn by a kill. A line
+        the disk does not take whole raises StateError naming the journal: send nothing."""
+        record = {"time": _now_iso(), **entry}
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            append_line(self.journal_path, line.encode())
+        except OSError as exc:
+            raise StateError(
+                f"{self.journal_path}: cannot append to the journal ({why(exc)}); "
+                f"nothing more is sent: free some space, {WHERE_ELSE}"
+            ) from exc
+
+
+def _unresolved(entries: list[dict[str, Any]], creates: set[str], updates: set[str]) -> list[dict[str, Any]]:
+    """The last `sending` line of each pending create (by address) and pending update (by
+    fingerprint), in journal order: replayed alone, they leave the same pending marks."""
+    last: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(entries):
+        if entry.get("result") != SENDING:
+            continue
+        operation = entry.get("operation", "update")
+        if operation == "create" and entry.get("address") in creates:
+            last[("create", str(entry["address"]))] = index
+        elif operation == "update" and entry.get("fingerprint") in updates:
+            last[("update", str(entry["fingerprint"]))] = index
+    return [entries[i] for i in sorted(last.values())]
+
+
+def _replace_journal(path: Path, entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        path.unlink(missing_ok=True)
+        return
+    lines = (json.dumps(e, sort_keys=True, ensure_ascii=False, default=str) + "\n" for e in entries)
+    atomic_write(path, "".join(lines))
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
