@@ -157,7 +157,7 @@ def test_a_timeout_message_says_what_timed_out_and_after_how_long(workdir: Path,
     ("argv", "fragment"),
     [
         (
-            ["sandbox", "--db", "/proc/no-such-dir/x.db"],
+            ["sandbox", "--port", "0", "--db", "/proc/no-such-dir/x.db"],
             "sandbox database /proc/no-such-dir/x.db: cannot open it",
         ),
         (["sandbox", "--cooldown", "inf"], "--cooldown inf"),
