@@ -244,6 +244,14 @@ BAD_SEEDS = {
     "bad-seed-without-accounts.yaml": "invalid seed: `accounts:` must be a list of at least one entry",
     "bad-seed-account-without-api-key.yaml": "invalid seed: accounts[0]: api_key missing",
     "bad-seed-key-without-name.yaml": "invalid seed: keys[0]: name missing",
+    # These said `invalid seed (InvalidOperation: [<class 'decimal.ConversionSyntax'>])`,
+    # `(ValueError: invalid literal for int() ...)`, `(AttributeError: 'Faults' object has no
+    # attribute ...)` and `in "<unicode string>", line 4`, over five lines: no field, no line.
+    "bad-seed-balance-not-a-number.yaml": "invalid seed: accounts[0].balance 'lots': expected a number",
+    "bad-seed-key-amount-not-a-number.yaml": "invalid seed: keys[0].allocated_ammount 'ten': expected a number",
+    "bad-seed-requests-not-a-number.yaml": "invalid seed: rate_limit.requests 'lots': expected a whole number",
+    "bad-seed-unknown-fault.yaml": "invalid seed: faults.earthquake_rate 0.1: no such setting (known: latency_ms,",
+    "bad-seed-not-yaml.yaml": "invalid seed: not YAML at line 4, column 1:",
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,20 @@ TIERS = {"free": 10, "basic": 15, "standard": 30, "pro": 50, "enterprise": 100}
 # An account that names no tier: the most keys the docs allow, so that seeds written before
 # the cap existed (the tests', the benchmarks') keep working as they did.
 DEFAULT_TIER = "enterprise"
+AMOUNTS = ("allocated_ammount", "used_ammount")  # a key's credits
+TIMES = {"expires_at": -1, "created_at": EPOCH_2024}  # a key's epoch seconds, and their defaults
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))  # through its text: 0.1 stays 0.1
+
+
+# How a RateLimit, Faults or Clock field of each type is read, and what a bad value is told.
+RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "int": (int, "a whole number"),
+    "float": (float, "a number"),
+    "bool": (bool, "true or false"),
+}
 
 
 class BadSetting(ValueError):
@@ -42,6 +57,14 @@ def _entries(data: Any, section: str, *, required: bool) -> list[Any]:
         got = "it is missing" if value is None else f"got {type(value).__name__}"
         raise Missing(f"`{section}:` must be a list of at least one entry ({got})")
     return value
+
+
+def _as(where: str, name: str, value: Any, kind: Callable[[Any], Any], rule: str) -> Any:
+    """`value` converted by `kind`, or BadSetting naming where, the field and the rule."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError, ArithmeticError):
+        raise BadSetting(where, name, value, f"expected {rule}") from None
 
 
 def _fields(raw: Any, where: str, *required: str) -> dict[str, Any]:
@@ -140,49 +163,51 @@ def _account(raw: Any, index: int) -> dict[str, Any]:
     return {
         "user_id": str(raw["user_id"]),
         "api_key": str(raw["api_key"]),
-        "balance": Decimal(str(raw.get("balance", 1000))),
-        "per_key_cap": Decimal(str(raw.get("per_key_cap", 10000))),
+        "balance": _as(where, "balance", raw.get("balance", 1000), _decimal, "a number"),
+        "per_key_cap": _as(where, "per_key_cap", raw.get("per_key_cap", 10000), _decimal, "a number"),
         "tier": tier,
         "key_cap": key_cap,
     }
 
 
 def _key(raw: Any, index: int) -> dict[str, Any]:
-    raw = _fields(raw, f"keys[{index}]", "key", "user_id", "name")
+    where = f"keys[{index}]"
+    raw = _fields(raw, where, "key", "user_id", "name")
     try:
-        return _key_fields(raw)
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        raise Missing(f"keys[{index}]: a field of the wrong type ({exc})") from None
-
-
-def _key_fields(raw: dict[str, Any]) -> dict[str, Any]:
+        lists = {name: [str(v) for v in raw.get(name, [])] for name in ("model_whitelist", "ip_whitelist")}
+    except TypeError as exc:
+        raise Missing(f"{where}: a whitelist that is not a list ({exc})") from None
     return {
         "key": str(raw["key"]),
         "user_id": str(raw["user_id"]),
         "name": str(raw["name"]),
-        "expires_at": int(raw.get("expires_at", -1)),
-        "allocated_ammount": Decimal(str(raw.get("allocated_ammount", 0))),
-        "used_ammount": Decimal(str(raw.get("used_ammount", 0))),
+        **{name: _as(where, name, raw.get(name, 0), _decimal, "a number") for name in AMOUNTS},
+        **{name: _as(where, name, raw.get(name, d), int, "epoch seconds") for name, d in TIMES.items()},
         "limit_type": str(raw.get("limit_type", "daily")),
-        "model_whitelist": [str(m) for m in raw.get("model_whitelist", [])],
-        "ip_whitelist": [str(i) for i in raw.get("ip_whitelist", [])],
+        **lists,
         "is_active": bool(raw.get("is_active", True)),
         "enabled_thinking": bool(raw.get("enabled_thinking", False)),
-        "created_at": int(raw.get("created_at", EPOCH_2024)),
-        "last_used": None if raw.get("last_used") is None else int(raw["last_used"]),
+        "last_used": _last_used(raw.get("last_used"), where),
     }
 
 
-def _typed(kind: type[T], raw: dict[str, Any]) -> T:
-    """A RateLimit, Faults or Clock with every value converted to its field's type (or an error)."""
-    defaults = kind()
+def _last_used(value: Any, where: str) -> int | None:
+    return None if value is None else int(_as(where, "last_used", value, int, "epoch seconds"))
+
+
+def _typed(kind: type[T], section: str, raw: dict[str, Any]) -> T:
+    """A RateLimit, Faults or Clock with every value converted to its field's type (or an error
+    naming the section and the field)."""
+    known = {f.name: f.type for f in fields(kind)}
     values: dict[str, Any] = {}
     for name, value in raw.items():
-        current = getattr(defaults, name)  # AttributeError: an unknown knob
-        if current is None:  # an optional whole number: Faults.seed, Clock.start
-            values[name] = None if value is None else int(value)
+        if name not in known:
+            raise BadSetting(section, name, value, f"no such setting (known: {', '.join(known)})")
+        if value is None and "None" in str(known[name]):  # Faults.seed, Clock.start: optional
+            values[name] = None
         else:
-            values[name] = type(current)(value)
+            convert, rule = RULES[str(known[name]).split(" ")[0]]
+            values[name] = _as(section, name, value, convert, rule)
     return kind(**values)
 
 
@@ -193,9 +218,9 @@ def parse(data: Any, source: str = "seed") -> Seed:
             raise Missing(f"expected a mapping with `accounts:` and `keys:`, got {type(data).__name__}")
         accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
         keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
-        rate = _typed(RateLimit, data.get("rate_limit") or {})
-        faults = _typed(Faults, data.get("faults") or {})
-        clock = _typed(Clock, data.get("clock") or {})
+        rate = _typed(RateLimit, "rate_limit", data.get("rate_limit") or {})
+        faults = _typed(Faults, "faults", data.get("faults") or {})
+        clock = _typed(Clock, "clock", data.get("clock") or {})
     except (BadSetting, Missing) as exc:
         raise ConfigError(f"{source}: invalid seed: {exc}") from exc
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
@@ -210,7 +235,17 @@ def load(path: str | None = None) -> Seed:
             text = resources.files("reconciler.sandbox").joinpath("demo_seed.yaml").read_text()
         else:
             text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read seed {path or 'demo_seed.yaml'}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path or 'demo_seed.yaml'}: invalid seed: not YAML{_yaml_where(exc)}") from None
     return parse(data, path or "demo_seed.yaml")
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """` at line L, column C: what` on one line (PyYAML's own text spans five, naming no file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else f": {problem}"
