@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import ROOT
+from .helpers import ROOT, sandbox
 from .reliability_log import record
 
 CONSTRAINTS = ROOT / "constraints.txt"
@@ -104,3 +104,28 @@ def test_the_licence_pyproject_names_is_shipped() -> None:
     assert text.startswith("MIT License\n")
     assert "Copyright (c) 2026 the ehkeys authors" in text
     assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text
+
+
+def _untracked(repo: Path) -> list[str]:
+    status = ["git", "status", "--porcelain", "--untracked-files=all"]
+    out = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout
+    return sorted(line[3:] for line in out.splitlines())
+
+
+@pytest.mark.parametrize("ignore", ["readme", "ours"])
+def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str) -> None:
+    """While `ehkeys sandbox --db sandbox.db` ran (the README's demo), or an in-process sandbox
+    was open, `git status` showed SQLite's `sandbox.db-wal` and `sandbox.db-shm`."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    lines = _readme_gitignore() if ignore == "readme" else (ROOT / ".gitignore").read_text().splitlines()
+    (tmp_path / ".gitignore").write_text("\n".join(lines) + "\n")
+    where = [tmp_path / "keys" / ".ehkeys" / "sandbox.db"]
+    where += [tmp_path / "sandbox.db"] if ignore == "ours" else []
+    for db in where:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    boxes = [sandbox(db=str(db)) for db in where]  # open: SQLite's sidecar files exist meanwhile
+    assert all(box.store.keys_of("u1") for box in boxes)
+    assert _untracked(tmp_path) == [".gitignore"]
+    record("files", f"a running sandbox's database files, with {ignore} .gitignore", 1, "nothing stray")
