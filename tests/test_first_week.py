@@ -288,3 +288,16 @@ def test_import_writes_a_schema_modeline_that_works_in_any_repository(workdir: P
     record(
         "files", "import --out in a repository without ehkeys' schemas/", 1, "the modeline's schema is there"
     )
+
+
+def test_the_command_list_says_what_each_command_does(capsys: Any) -> None:
+    """`ehkeys --help` said Ctrl-C exits 130 (the sandbox exits 0), that apply "sends the updates"
+    (it creates and deletes too), and that import prints (with --out it writes, and records)."""
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    assert "Ctrl-C 130 (sandbox: 0)" in " ".join(out.split())
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ")}
+    assert "create" in lines["apply"] and "delete" in lines["apply"], lines["apply"]
+    assert "--out" in lines["import"], lines["import"]
+    code, out, _ = run_cli(capsys, "import", "--help")
+    assert "written with --out" in out

@@ -52,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ehkeys",
         description="ElectronHub proxy keys as code: validate, plan, apply.",
-        epilog="exit codes: each command's --help lists its own; a usage error is 1, Ctrl-C 130.",
+        epilog="exit codes: each command's --help lists its own; a usage error is 1, Ctrl-C 130"
+        " (sandbox: 0).",
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
@@ -118,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     _health_options(p)
     p.set_defaults(handler=_command("drift_command"))
 
-    p = sub.add_parser("apply", help="send the updates the plan shows")
+    p = sub.add_parser("apply", help="make the changes the plan shows: create, update, toggle, delete")
     _api_options(p, formats=None)
     p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan (default: plan now)")
     p.add_argument(
@@ -149,7 +150,9 @@ def parser() -> argparse.ArgumentParser:
     _lock_option(p)
     p.set_defaults(handler=_command("apply_command"))
 
-    p = sub.add_parser("import", help="print a manifest for existing keys (onboarding)")
+    p = sub.add_parser(
+        "import", help="print a manifest of existing keys, or --out: write it and their bindings"
+    )
     _api_options(p, formats=None, manifests=False)
     p.add_argument(
         "--key-env",

@@ -34,7 +34,11 @@ EXIT_CODES = {
         ("0", "the saved plan is shown"),
         ("1", "the file cannot be read, is not a saved plan, or would apply what it does not show"),
     ],
-    "import": [("0", "the manifest is printed"), ("1", "an error, or a usage error"), ("130", "interrupted")],
+    "import": [
+        ("0", "the manifest is printed, or written with --out"),
+        ("1", "an error, or a usage error"),
+        ("130", "interrupted"),
+    ],
     "reveal": [
         ("0", "the values are shown or written"),
         ("1", "an error, or a usage error"),
