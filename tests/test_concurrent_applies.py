@@ -402,3 +402,33 @@ def test_two_checkouts_applying_at_the_same_moment_never_duplicate_silently(tmp_
         "flipped once, refunded once; the creates adopted (5 keys, 50 debited), or every duplicate "
         "reported by both runs, exit 3",
     )
+
+
+class RivalThenRefused(httpx.AsyncBaseTransport):
+    """Another run creates `New 0` just after this run's pre-create list, and this run's create
+    of it is then refused (403, the tier's key cap): nothing of this run's was lost."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.done = inner, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.done or not request.url.path.endswith("/auth/proxy/create"):
+            return await self.inner.handle_async_request(request)
+        self.done = True
+        rival = httpx.Request("POST", request.url, headers=request.headers, content=request.content)
+        await (await self.inner.handle_async_request(rival)).aread()
+        return httpx.Response(403, json={"error": "Exceeded proxy key limit for your tier"})
+
+
+def test_a_refused_create_whose_key_another_run_made_says_so_not_that_an_answer_was_lost(
+    tmp_path: Path,
+) -> None:
+    box = Sandbox.open(":memory:", seeds.parse(seed_data(2)))
+    (b,) = _checkouts(tmp_path, manifest_text(disable=False, delete=False))[1:]
+    report, results = asyncio.run(_apply(b, RivalThenRefused(box.transport())))
+    first = next(r for r in results if r.change.address == "new-0")
+    assert "answer was lost" not in first.message, first.message
+    assert "adopted New 0, created since the plan by another run" in first.message
+    assert "refused" in first.message and "Exceeded proxy key limit" in first.message
+    assert new_keys(box.store.keys_of("u1")) == NEW and report.exit_code == 0
+    assert box.store.account("u1")["balance"] == Decimal(950)  # New 0 debited once, by the rival

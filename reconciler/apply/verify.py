@@ -57,8 +57,20 @@ def verify(
     if sending.unsent:
         why = f"{sending.error}; the key is in the account, but {sending.unsent} later step(s) were not sent"
         return Verdict(Outcome.FAILED, why + ": plan again", key=target, created=adopted)
-    note = " (an answer was lost; the account's list confirms it)" if sending.error else ""
-    return Verdict(Outcome.APPLIED, note.strip(), target, adopted, _limit_type(sending, confirmed=True))
+    return Verdict(
+        Outcome.APPLIED, _note(sending, adopted), target, adopted, _limit_type(sending, confirmed=True)
+    )
+
+
+def _note(sending: Sending, adopted: ProxyKey | None) -> str:
+    """What an applied change's line adds: why it ended as planned though a write went wrong."""
+    if not sending.error:
+        return ""
+    if sending.lost:
+        return "(an answer was lost; the account's list confirms it)"
+    name = sending.change.name
+    what = f"adopted {name}, created since the plan by another run" if adopted else "the account matches"
+    return f"{what}; this run's write was refused ({sending.error})"
 
 
 def _unchecked(sending: Sending) -> Verdict:
