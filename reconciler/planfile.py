@@ -25,7 +25,7 @@ from reconciler.errors import Refused, StalePlan, StateError, UsageError
 from reconciler.model import iso
 from reconciler.plan import Plan
 from reconciler.statefiles import atomic_write
-from reconciler.view import money, printable
+from reconciler.view import money, printable, row
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 3  # 3 added created_at and layout (what `ehkeys show` needs)
@@ -115,6 +115,11 @@ class SavedPlan:
                 f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
                 f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
             )
+        if change.fields != shown.fields:  # what a reviewer reads: `allocated_ammount: 10.00 -> 14.00`
+            raise Refused(
+                f"{self.path}: {printable(change.address)} would be applied as {_lines(change)}, but the "
+                f"plan shows {_lines(shown)} (edited by hand?): plan again; nothing was sent"
+            )
 
     def reviewed(self, address: str) -> Change:
         """The change as the saved plan showed it."""
@@ -131,6 +136,11 @@ class SavedPlan:
                 f"{self.path} was made from another version of the manifest (it changed since the "
                 "plan was reviewed): plan again; nothing was sent"
             )
+
+
+def _lines(change: Change) -> str:
+    """The change's field lines as the plan shows them, on one line."""
+    return "; ".join(line.text for line in row(change).lines if line.kind != "note") or "no field change"
 
 
 def load(path: str) -> SavedPlan:
