@@ -401,3 +401,20 @@ def test_two_checkouts_applying_at_the_same_moment_never_duplicate_silently(tmp_
         "flipped once, refunded once; the creates adopted (5 keys, 50 debited), or every duplicate "
         "reported by both runs, exit 3",
     )
+
+
+def test_an_apply_lock_that_is_a_symlink_is_refused_and_its_target_left_whole(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock is truncated when taken and when let go: a `.apply.lock` committed as a symlink
+    (a checkout holds what a branch pushed) emptied the file it pointed to, here the manifest."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / statelock.LOCK_NAME).symlink_to(Path("keys.yaml").resolve())
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
+    assert code == 1 and "Applying" not in out and "cannot open the apply lock" in err, err
+    assert Path("keys.yaml").read_text() == manifest_text()
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    assert new_keys(box.store.keys_of("u1")) == [] and box.store.account("u1")["balance"] == 1000
