@@ -115,7 +115,7 @@ class SavedPlan:
                 f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
                 f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
             )
-        if change.fields != shown.fields:  # what a reviewer reads: `allocated_ammount: 10.00 -> 14.00`
+        if _lines(change) != _lines(shown):  # what a reviewer read: `allocated_ammount: 10.00 -> 14.00`
             raise Refused(
                 f"{self.path}: {printable(change.address)} would be applied as {_lines(change)}, but the "
                 f"plan shows {_lines(shown)} (edited by hand?): plan again; nothing was sent"
