@@ -432,3 +432,20 @@ def test_a_refused_create_whose_key_another_run_made_says_so_not_that_an_answer_
     assert "refused" in first.message and "Exceeded proxy key limit" in first.message
     assert new_keys(box.store.keys_of("u1")) == NEW and report.exit_code == 0
     assert box.store.account("u1")["balance"] == Decimal(950)  # New 0 debited once, by the rival
+
+
+def test_an_apply_lock_that_is_a_symlink_is_refused_and_its_target_left_whole(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock is truncated when taken and when let go: a `.apply.lock` committed as a symlink
+    (a checkout holds what a branch pushed) emptied the file it pointed to, here the manifest."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(2)))
+    Path("keys.yaml").write_text(manifest_text())
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / statelock.LOCK_NAME).symlink_to(Path("keys.yaml").resolve())
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
+    assert code == 1 and "Applying" not in out and "cannot open the apply lock" in err, err
+    assert Path("keys.yaml").read_text() == manifest_text()
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    assert new_keys(box.store.keys_of("u1")) == [] and box.store.account("u1")["balance"] == 1000

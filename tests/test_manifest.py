@@ -420,3 +420,11 @@ def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(caps
     assert out.startswith("::notice file=")
     code, _, err = run_cli(capsys, "plan", fixture, "--sandbox")
     assert code == 1 and "EH_SURELY_UNSET_VAR is not set" in err  # plan needs every variable it uses
+
+
+def test_the_proxy_key_prefix_a_message_names_is_printed_as_typed(capsys: Any) -> None:
+    """Output is scrubbed of keys; the bare prefix `ek-proxy-` is none, and was printed as
+    `must start with 'ek-proxy-…oxy-'`, a redaction of the message's own words."""
+    code, out, err = run_cli(capsys, "validate", str(MANIFESTS / "bad-not-a-proxy-key.yaml"))
+    assert code == 1 and "it must start with 'ek-proxy-'\n" in out + err, out + err
+    assert "ek-1234567890" not in out + err  # the value itself is still never shown

@@ -221,3 +221,25 @@ def test_a_key_sent_that_the_plan_did_not_show_is_named_even_when_the_net_matche
         "  key-0 (ek-proxy-…part): reviewed +0.00, charged +0.00: sent, not verified, "
         "but the reviewed plan does not show it",
     ]
+
+
+def _shown_allocation(data: dict[str, Any]) -> None:
+    data["plan"]["keys"][0]["changes"]["allocated_ammount"]["after"] = 12.0  # sends 14
+
+
+def _shown_name(data: dict[str, Any]) -> None:
+    data["plan"]["keys"][0]["changes"]["allocated_ammount"]["before"] = 13.0  # live 10
+
+
+@pytest.mark.parametrize("edit", [_shown_allocation, _shown_name], ids=["after edited", "before edited"])
+def test_a_shown_field_change_that_is_not_what_apply_would_send_is_refused(
+    workdir: Path, capsys: Any, edit: Any
+) -> None:
+    """The shown part's `changes` (`allocated_ammount: 10.00 -> 12.00`) is what a reviewer reads;
+    with the operations, live values and credit left as they were, apply sent 14 all the same."""
+    save(capsys, "plan.json", "--target", "key-1")
+    path = edited(Path("plan.json"), edit)
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", str(path))
+    assert code == 1 and "key-1 would be applied as" in err and "nothing was sent" in err, err
+    assert "allocated_ammount: 10.00 -> 14.00" in err, err
+    assert balance() == 1000

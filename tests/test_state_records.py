@@ -19,6 +19,10 @@ FP0, FP1 = "sha256:ffb5b77632ca3c46fd56a2cd", "sha256:5f5e1036da0874824e036c90" 
 
 BAD = {  # fixture -> what the message names: the record, and the field
     "bad-snapshot-amount.json": (f"snapshots[{FP0}]", 'allocated_ammount "ten credits" is not an amount'),
+    "bad-snapshot-amount-exponent.json": (
+        f"snapshots[{FP0}]",
+        'allocated_ammount "1e999999" is not an amount',
+    ),
     "bad-snapshot-amount-number.json": (f"snapshots[{FP1}]", "allocated_ammount 10.5 is not an amount"),
     "bad-snapshot-whitelist-text.json": (f"snapshots[{FP0}]", 'model_whitelist "gpt-4o" is not a list'),
     "bad-snapshot-not-a-mapping.json": (f"snapshots[{FP0}]", '"key-0 as it was" is not a mapping'),

@@ -56,10 +56,11 @@ def redact(secret: str) -> str:
     """`ek-proxy-…abcd`: enough to recognise a key, never enough to use it.
 
     Idempotent: a redacted key ends with the same four characters, so it redacts to itself;
-    so does a placeholder such as `ek-proxy-…` in a message (it was `ek-proxy-…xy-…`).
+    so does a placeholder such as `ek-proxy-…` in a message (it was `ek-proxy-…xy-…`), and the
+    bare prefix `ek-proxy-` a message names (it was `ek-proxy-…oxy-`): neither is a key.
     """
-    if _REDACTED_RE.fullmatch(secret):
-        return secret  # already redacted, or a placeholder: the prefix, `…`, at most 4 characters
+    if _REDACTED_RE.fullmatch(secret) or secret == "ek-proxy-":
+        return secret  # already redacted, a placeholder (prefix, `…`, <= 4 characters), or the prefix
     prefix = "ek-proxy-" if secret.startswith("ek-proxy-") else "ek-"
     return f"{prefix}…{secret[-4:]}"
 

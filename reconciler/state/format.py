@@ -12,9 +12,9 @@ recover, raised when the state is loaded: never an internal error halfway throug
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from reconciler.core.errors import StateError
@@ -120,11 +120,12 @@ def _fields(record: Mapping[str, Any], where: str, kinds: Mapping[str, _Kind], f
     return dict(record)
 
 
+_AMOUNT_RE = re.compile(r"-?\d{1,30}(\.\d{1,30})?")  # as snapshots.money_text writes: "10.00"
+
+
 def _amount(value: Any) -> bool:
-    try:
-        return isinstance(value, str) and Decimal(value).is_finite()
-    except InvalidOperation:
-        return False
+    """Plain decimal text: not "1e999999", a Decimal that drift printed as a million digits."""
+    return isinstance(value, str) and _AMOUNT_RE.fullmatch(value) is not None
 
 
 def _integer(value: Any) -> bool:

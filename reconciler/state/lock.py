@@ -62,7 +62,9 @@ def held(state: Path, timeout: float = 0.0) -> Iterator[None]:
 def _open(path: Path) -> IO[str]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a+", encoding="utf-8")
+        # Never through a symlink: the lock is truncated, and a checkout may hold one.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        return open(fd, "a+", encoding="utf-8")
     except OSError as exc:
         raise StateError(
             f"{path}: cannot open the apply lock ({why(exc)}); nothing was sent: make the folder "

@@ -23,7 +23,7 @@ from reconciler.core.changes import Change
 from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
 from reconciler.core.model import iso
 from reconciler.core.plan import Plan
-from reconciler.render.view import money, printable
+from reconciler.render.view import money, printable, row
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import atomic_write
 
@@ -115,6 +115,11 @@ class SavedPlan:
                 f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
                 f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
             )
+        if _lines(change) != _lines(shown):  # what a reviewer read: `allocated_ammount: 10.00 -> 14.00`
+            raise Refused(
+                f"{self.path}: {printable(change.address)} would be applied as {_lines(change)}, but the "
+                f"plan shows {_lines(shown)} (edited by hand?): plan again; nothing was sent"
+            )
 
     def reviewed(self, address: str) -> Change:
         """The change as the saved plan showed it."""
@@ -131,6 +136,11 @@ class SavedPlan:
                 f"{self.path} was made from another version of the manifest (it changed since the "
                 "plan was reviewed): plan again; nothing was sent"
             )
+
+
+def _lines(change: Change) -> str:
+    """The change's field lines as the plan shows them, on one line."""
+    return "; ".join(line.text for line in row(change).lines if line.kind != "note") or "no field change"
 
 
 def load(path: str) -> SavedPlan:
