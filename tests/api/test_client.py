@@ -19,8 +19,8 @@ from reconciler.api.client import Client, RetryPolicy, environment_proxy
 from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
-from .helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data
-from .reliability_log import record
+from ..helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data
+from ..reliability_log import record
 
 API = "https://api.electronhub.ai/v1"
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, total=30, timeout=5)

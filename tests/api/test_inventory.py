@@ -14,7 +14,7 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.core.model import DesiredKey, Location, ProxyKey
 
-from .helpers import API_KEY, key_value, live_sandbox, manifest_text, run_cli, sandbox, seed_data
+from ..helpers import API_KEY, key_value, live_sandbox, manifest_text, run_cli, sandbox, seed_data
 
 
 class NoList(httpx.AsyncBaseTransport):

@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from reconciler.manifest import load as manifest
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state.store import State
 
-from .helpers import API_KEY, key_value, run_cli, sandbox_state_dir, seed_data, state_dir
-from .reliability_log import record
+from ..helpers import API_KEY, key_value, run_cli, sandbox_state_dir, seed_data, state_dir
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 FUTURE = 1_900_000_000

@@ -14,7 +14,7 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import API_KEY, key_value, manifest_text, run_cli, seed_data
+from ..helpers import API_KEY, key_value, manifest_text, run_cli, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 UNREACHABLE = ["--base-url", "http://127.0.0.1:9/v1"]  # nothing listens: any request would fail

@@ -14,8 +14,8 @@ import yaml
 from reconciler.manifest import resources
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data, state_dir
-from .reliability_log import record
+from ..helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data, state_dir
+from ..reliability_log import record
 
 SECRET_PART = "secretpart"
 

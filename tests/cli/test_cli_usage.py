@@ -14,8 +14,8 @@ import yaml
 from reconciler.api.client import RetryPolicy
 from reconciler.cli.options import EXIT_CODES, TIMEOUT
 
-from .helpers import live_sandbox, manifest_text, run_cli, seed_data
-from .reliability_log import record
+from ..helpers import live_sandbox, manifest_text, run_cli, seed_data
+from ..reliability_log import record
 
 NOISE = ("Traceback", "was never awaited", "Task was destroyed", "internal error", "unhandled exception")
 

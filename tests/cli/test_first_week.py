@@ -19,8 +19,8 @@ from reconciler.cli import options
 from reconciler.core.model import scrub
 from reconciler.manifest import resources
 
-from .helpers import ROOT, free_port, manifest_text, run_cli
-from .reliability_log import record
+from ..helpers import ROOT, TESTS, free_port, manifest_text, run_cli
+from ..reliability_log import record
 
 NOISE = ("Traceback", "interrupted", "Exception ignored", "internal error")
 
@@ -239,7 +239,7 @@ def test_an_unknown_option_prints_its_command_s_usage(capsys: Any, argv: list[st
     record("cli", f"an unknown option after `{command}`", 1, "that command's usage")
 
 
-SEEDS = Path(__file__).resolve().parent / "seeds"
+SEEDS = TESTS / "seeds"
 BAD_SEEDS = {
     "bad-seed-without-accounts.yaml": "invalid seed: `accounts:` must be a list of at least one entry",
     "bad-seed-account-without-api-key.yaml": "invalid seed: accounts[0]: api_key missing",

@@ -19,7 +19,7 @@ from reconciler.core.model import ProxyKey
 from reconciler.manifest import resources
 from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
-from .helpers import key_value, run_cli, sandbox_state_dir, seed_data
+from ..helpers import key_value, run_cli, sandbox_state_dir, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 FUTURE = 1_900_000_000

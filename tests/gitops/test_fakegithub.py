@@ -17,9 +17,9 @@ import pytest
 
 from reconciler.gitops.hub import Conflict, GitHub, NotFound
 
-from . import githubspec
-from .fakeanswers import git_sha
-from .fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, serve
+from .. import githubspec
+from ..fakeanswers import git_sha
+from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, serve
 
 Call = Callable[[GitHub], Any]
 HEAD, MERGE = "a" * 40, "b" * 40

@@ -14,7 +14,7 @@ from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import LIMIT, PlanMeta, comment_body
 
-from .fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 
 MARKER = "<!-- ehkeys-plan -->"
 

@@ -28,10 +28,10 @@ from reconciler.gitops import reviewed_plan as ghplan
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
-from .fakegithub import REPO, TOKEN, FakeGitHub, serve
-from .helpers import API_KEY, sandbox_state_dir, seed_data
-from .reliability_log import record
-from .test_saved_plan_parts import put_together
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..helpers import API_KEY, sandbox_state_dir, seed_data
+from ..reliability_log import record
+from ..state.test_saved_plan_parts import put_together
 
 MANIFEST = "keys/keys.yaml"
 STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…

@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.gitops.reviewed_plan import PlanMeta
 
+from ..fakeanswers import app
+from ..fakegithub import PLAN_WORKFLOW, FakeGitHub
+from ..reliability_log import record
 from . import test_gitops as gitops
-from .fakeanswers import app
-from .fakegithub import PLAN_WORKFLOW, FakeGitHub
-from .reliability_log import record
 from .test_gitops import Actions, apply_comment, manifest, plan_comment
 
 hub = gitops.hub

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 
 def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import ROOT, sandbox
-from .reliability_log import record
+from ..helpers import ROOT, sandbox
+from ..reliability_log import record
 
 CONSTRAINTS = ROOT / "constraints.txt"
 

@@ -11,8 +11,8 @@ import yaml
 
 from reconciler.manifest import load as manifest
 
-from .helpers import run_cli, seed_data
-from .reliability_log import record
+from ..helpers import run_cli, seed_data
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 

@@ -16,9 +16,9 @@ import yaml
 from reconciler.cli.main import main
 from reconciler.manifest import load as manifest
 
-from .conftest import MANIFESTS, ROOT
-from .helpers import key_value, manifest_text, run_cli, seed_data
-from .reliability_log import record
+from ..conftest import MANIFESTS, ROOT
+from ..helpers import key_value, manifest_text, run_cli, seed_data
+from ..reliability_log import record
 
 NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
 

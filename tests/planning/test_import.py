@@ -13,8 +13,8 @@ from reconciler.engine import SANDBOX_DB
 from reconciler.planning.importer import env_name
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, run_cli, seed_data
-from .reliability_log import record
+from ..helpers import key_value, run_cli, seed_data
+from ..reliability_log import record
 
 
 @pytest.fixture

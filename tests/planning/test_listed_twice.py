@@ -15,8 +15,8 @@ import yaml
 from reconciler.engine import SANDBOX_DB
 from reconciler.sandbox import Sandbox, SandboxTransport, seeds
 
-from .helpers import key_value, manifest_text, run_cli, seed_data
-from .reliability_log import record
+from ..helpers import key_value, manifest_text, run_cli, seed_data
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 TWICE = "gives this key (ek-proxy-…part) more than once"

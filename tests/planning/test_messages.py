@@ -12,8 +12,8 @@ import yaml
 
 from reconciler.manifest import load as manifest
 
-from .helpers import key_value, run_cli, seed_data
-from .reliability_log import record
+from ..helpers import key_value, run_cli, seed_data
+from ..reliability_log import record
 
 LITERAL = "plain-text proxy key in the manifest"
 

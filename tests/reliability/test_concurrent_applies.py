@@ -28,8 +28,8 @@ from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import lock as statelock
 from reconciler.state.store import State
 
-from .helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data, state_dir
-from .reliability_log import record
+from ..helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data, state_dir
+from ..reliability_log import record
 
 NEW = [f"New {i}" for i in range(5)]
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"]

@@ -23,8 +23,8 @@ from reconciler.cli.main import main
 from reconciler.core import model
 from reconciler.core.model import LiveKey, ProxyKey
 
-from .helpers import API_KEY, key_value, manifest_text, seed_data
-from .reliability_log import record
+from ..helpers import API_KEY, key_value, manifest_text, seed_data
+from ..reliability_log import record
 
 FIELDS = ["version", "keys", "defaults", "per_key_cap", "proxy_key", *model.FIELDS, "allocated_amount"]
 scalars = st.one_of(

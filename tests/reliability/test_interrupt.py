@@ -17,8 +17,8 @@ import pytest
 
 from reconciler.core.concurrency import bounded
 
-from .helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
-from .reliability_log import record
+from ..helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
+from ..reliability_log import record
 
 NOISE = (
     "Traceback",

@@ -19,7 +19,7 @@ import yaml
 
 from reconciler.sandbox import Sandbox, SandboxTransport, seeds
 
-from .helpers import (
+from ..helpers import (
     API_KEY,
     ROOT,
     key_value,
@@ -30,7 +30,7 @@ from .helpers import (
     seed_data,
     state_dir,
 )
-from .reliability_log import record
+from ..reliability_log import record
 
 
 def _converge(capsys: Any, argv: list[str], tries: int = 5) -> tuple[int, int]:

@@ -22,8 +22,8 @@ from reconciler.gitops import hub as ghapi
 from reconciler.gitops.issues import upsert_comment
 from reconciler.render.plan import MARKER
 
-from .helpers import live_sandbox, run_cli
-from .reliability_log import record
+from ..helpers import live_sandbox, run_cli
+from ..reliability_log import record
 
 SENTINEL = "SENTINEL"
 API_KEY = "ek-SENTINEL-account-key-7f3c9d"

@@ -7,7 +7,6 @@ import json
 import os
 from decimal import Decimal
 from ipaddress import ip_network
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,9 +15,10 @@ from reconciler.core.model import ProxyKey
 from reconciler.manifest import resources
 from reconciler.render import plan as render
 
-from .test_planner import NOW, desired, live, plan_of
+from ..helpers import TESTS
+from ..planning.test_planner import NOW, desired, live, plan_of
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = TESTS / "golden"
 D = Decimal
 
 

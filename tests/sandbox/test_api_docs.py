@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 COPIES = ROOT / "tests" / "api-docs"
 SHARED = ROOT.parent / "shared" / "electronhub-api"

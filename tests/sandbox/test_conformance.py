@@ -27,7 +27,7 @@ from reconciler.sandbox import Sandbox, seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import Gate
 
-from .helpers import ROOT
+from ..helpers import ROOT
 
 DOCS = ROOT / "tests" / "api-docs"
 DEMO_KEY = "ek-sandbox-demo-key"  # the demo seed's account key

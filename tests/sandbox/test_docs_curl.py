@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import ROOT, live_sandbox
+from ..helpers import ROOT, live_sandbox
 
 DOCS = ROOT / "tests" / "api-docs"
 DOC_KEY = "ek-proxy-1234567890abcdef"

@@ -19,7 +19,7 @@ from reconciler.sandbox import RateLimit
 from reconciler.sandbox.gate import SlidingWindow
 from reconciler.sandbox.store import credit_change
 
-from .helpers import API_KEY, ROOT, key_value, live_sandbox, sandbox, seed_data
+from ..helpers import API_KEY, ROOT, key_value, live_sandbox, sandbox, seed_data
 
 DOCS = ROOT / "tests" / "api-docs"
 DOC_KEY = "ek-proxy-1234567890abcdef"

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from reconciler.core.errors import ConfigError
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import API_KEY, key_value, sandbox, seed_data
+from ..helpers import API_KEY, key_value, sandbox, seed_data
 
 OTHERS = "ek-proxy-someone-elses-key"
 NOW = 1_800_000_000  # the tests' sandbox clock (clock.start)

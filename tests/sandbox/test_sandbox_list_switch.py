@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from reconciler.sandbox import seeds
 
-from .helpers import API_KEY, key_value, manifest_text, run_cli, sandbox, seed_data
+from ..helpers import API_KEY, key_value, manifest_text, run_cli, sandbox, seed_data
 
 
 def unlisted_seed(n: int = 3) -> dict[str, Any]:

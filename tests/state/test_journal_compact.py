@@ -14,8 +14,8 @@ from reconciler import engine as session
 from reconciler.core import operations
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import API_KEY, manifest_text, run_cli, sandbox_state_dir, seed_data
-from .reliability_log import record
+from ..helpers import API_KEY, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 

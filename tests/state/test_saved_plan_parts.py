@@ -23,10 +23,10 @@ from reconciler.core.plan import Plan
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import saved_plan as planfile
 
-from .helpers import run_cli, seed_data
-from .reliability_log import record
+from ..helpers import TESTS, run_cli, seed_data
+from ..reliability_log import record
 
-FIXTURE = Path(__file__).parent / "saved_plans" / "changes-differ-from-shown-plan.json"
+FIXTURE = TESTS / "saved_plans" / "changes-differ-from-shown-plan.json"
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 MANIFEST = """\
 version: 1

@@ -24,11 +24,11 @@ from reconciler.core.model import LiveKey, ProxyKey
 from reconciler.core.plan import Plan
 from reconciler.state import saved_plan as planfile
 
-from .helpers import manifest_text, run_cli, seed_data
-from .test_planner import NOW, desired, live, plan_of
-from .test_render import sample_plan
+from ..helpers import TESTS, manifest_text, run_cli, seed_data
+from ..planning.test_planner import NOW, desired, live, plan_of
+from ..render.test_render import sample_plan
 
-FIXTURES = Path(__file__).parent / "saved_plans"
+FIXTURES = TESTS / "saved_plans"
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 FORMATS = ("text", "json", "markdown")
 
@@ -125,8 +125,8 @@ def test_show_of_a_plan_of_every_kind_matches_the_golden_plan(tmp_path: Path) ->
     plan = sample_plan()
     path = tmp_path / "plan.json"
     planfile.save(plan, str(path), "cd" * 32, 1_800_000_000)
-    assert show(path, "text")[1] == (Path(__file__).parent / "golden" / "plan.txt").read_text()
-    assert show(path, "markdown")[1] == (Path(__file__).parent / "golden" / "plan.md").read_text()
+    assert show(path, "text")[1] == (TESTS / "golden" / "plan.txt").read_text()
+    assert show(path, "markdown")[1] == (TESTS / "golden" / "plan.md").read_text()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state.store import SENDING, State
 
-from .helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 STATE = sandbox_state_dir() / "state.json"

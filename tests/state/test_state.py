@@ -24,7 +24,7 @@ from reconciler.state import files as statefiles
 from reconciler.state import store as state_module
 from reconciler.state.store import State
 
-from .helpers import (
+from ..helpers import (
     API_KEY,
     ROOT,
     key_value,
@@ -35,7 +35,7 @@ from .helpers import (
     seed_data,
     state_dir,
 )
-from .reliability_log import record
+from ..reliability_log import record
 
 
 def _modes_bind() -> bool:

@@ -16,8 +16,8 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import run_cli, sandbox_state_dir, seed_data
-from .reliability_log import record
+from ..helpers import run_cli, sandbox_state_dir, seed_data
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 

@@ -17,8 +17,8 @@ from reconciler.core.model import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import paths as statepaths
 
-from .helpers import key_value, run_cli, sandbox_state_dir, seed_data
-from .reliability_log import record
+from ..helpers import key_value, run_cli, sandbox_state_dir, seed_data
+from ..reliability_log import record
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import manifest_text, run_cli, seed_data
-from .reliability_log import record
+from ..helpers import TESTS, manifest_text, run_cli, seed_data
+from ..reliability_log import record
 
-STATES = Path(__file__).resolve().parent / "states"
+STATES = TESTS / "states"
 FP0, FP1 = "sha256:ffb5b77632ca3c46fd56a2cd", "sha256:5f5e1036da0874824e036c90"  # key-0, key-1
 
 BAD = {  # fixture -> what the message names: the record, and the field
