@@ -72,6 +72,7 @@ def fake_client(recorder: Recorder, **kw: Any) -> tuple[Client, list[float]]:
     return c, slept
 
 
+@pytest.mark.slow
 def test_lookup_in_process_and_over_a_socket(tmp_path: Path) -> None:
     async def lookup(c: Client) -> Any:
         async with c:
@@ -154,6 +155,7 @@ def test_429_with_retry_after_waits_that_long() -> None:
     assert len(rec.requests) == 2 and 7 <= slept[0] < 7.5
 
 
+@pytest.mark.slow
 def test_429_without_retry_after_waits_for_the_rate_limit_reset() -> None:
     reset = f"{time.time() + 2:.3f}"
     rec = Recorder(
@@ -236,6 +238,7 @@ def test_redirects_are_not_followed() -> None:
     assert len(rec.requests) == 1
 
 
+@pytest.mark.slow
 def test_the_pacer_never_fires_into_a_429() -> None:
     box = sandbox(rate=RateLimit(requests=5, window_s=1))
 
@@ -276,6 +279,7 @@ def test_dropped_connections_are_retried() -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "reset-header-only"])
 def test_a_429_from_the_sandbox_is_waited_out(retry_after: bool) -> None:
     """Another tool spent the account's budget: the sandbox answers 429 (and cools down)."""

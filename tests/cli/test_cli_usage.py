@@ -122,6 +122,7 @@ def _silent_seed(workdir: Path) -> None:
     (workdir / "seed.yaml").write_text(yaml.safe_dump(data))
 
 
+@pytest.mark.slow
 def test_a_silent_api_stops_the_run_with_one_message(workdir: Path, capsys: Any) -> None:
     """Default attempts (6): today every request spends all of them, each a whole timeout."""
     _silent_seed(workdir)

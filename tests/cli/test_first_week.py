@@ -54,6 +54,7 @@ def announced(proc: subprocess.Popen[str]) -> list[str]:
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after", [0.0, 0.5], ids=["as-soon-as-announced", "while-serving"])
 def test_ctrl_c_stops_the_sandbox_with_exit_0_as_its_help_says(workdir: Path, after: float) -> None:
     proc = ehkeys(workdir, "sandbox", "--port", "0")
@@ -78,6 +79,7 @@ def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any
     record("files", "ehkeys sandbox --db on a port in use", 1, "exit 1; no database file made")
 
 
+@pytest.mark.slow
 def test_the_export_line_of_a_sandbox_on_all_interfaces_is_one_the_cli_accepts(workdir: Path) -> None:
     """`--host 0.0.0.0` used to print `ELECTRONHUB_BASE_URL=http://0.0.0.0:…`, which the CLI
     refuses (plain http only to a loopback host)."""
@@ -122,6 +124,7 @@ def test_a_refused_loopback_connection_stops_at_once_and_says_what_to_start(
     record("cli", "plan against a loopback port nothing listens on", 1, "exit 1 in under 5 s, one message")
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -> None:
     """`plan --detailed-exitcode | head -1`: the pipe closes before ehkeys writes; it exited 1."""
     read_end, write_end = os.pipe()

@@ -21,6 +21,8 @@ from .. import githubspec
 from ..fakeanswers import git_sha
 from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, serve
 
+pytestmark = pytest.mark.slow  # every operation of the fake against GitHub's description
+
 Call = Callable[[GitHub], Any]
 HEAD, MERGE = "a" * 40, "b" * 40
 STATE = "keys/.ehkeys/state.json"

@@ -33,6 +33,8 @@ from ..helpers import API_KEY, sandbox_state_dir, seed_data
 from ..reliability_log import record
 from ..state.test_saved_plan_parts import put_together
 
+pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per test against the fake GitHub
+
 MANIFEST = "keys/keys.yaml"
 STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
 JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")

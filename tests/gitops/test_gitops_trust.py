@@ -19,6 +19,8 @@ from ..reliability_log import record
 from . import test_gitops as gitops
 from .test_gitops import Actions, apply_comment, manifest, plan_comment
 
+pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per test against the fake GitHub
+
 hub = gitops.hub
 actions = gitops.actions
 EVIL = {"login": "evil-app[bot]", "id": 66600666, "type": "Bot"}

@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ..helpers import ROOT
+
+# slow: a smoke run of the benchmark harness: a sandbox process and the CLI as subprocesses
+pytestmark = pytest.mark.slow
 
 
 def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:

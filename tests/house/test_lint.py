@@ -9,6 +9,8 @@ import pytest
 
 from ..helpers import ROOT
 
+pytestmark = pytest.mark.slow  # ruff and mypy over the whole tree
+
 
 @pytest.mark.parametrize(
     "argv",

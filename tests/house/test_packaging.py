@@ -69,6 +69,7 @@ def _run(cwd: Path, *argv: str) -> None:
     assert done.returncode in (0, 2), done.stderr
 
 
+@pytest.mark.slow
 def test_the_readme_gitignore_leaves_only_what_a_new_repository_commits(tmp_path: Path) -> None:
     """A new repository that follows the README: import, an apply and a saved plan on the sandbox
     (the quickest trial) leave untracked only the manifest and its schema."""

@@ -13,6 +13,8 @@ import yaml
 
 from ..helpers import ROOT
 
+pytestmark = pytest.mark.slow  # actionlint and zizmor over the workflows
+
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = ROOT / "action.yml"
 PINNED = r"[\w.-]+/[\w.-]+@[0-9a-f]{40}"

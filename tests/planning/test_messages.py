@@ -26,6 +26,7 @@ def literal_keys(path: Path, n: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_warning_at_10000_keys_is_one_line_with_a_count_and_the_first_places(
     tmp_path: Path, capsys: Any
 ) -> None:

@@ -31,6 +31,8 @@ from reconciler.state.store import State
 from ..helpers import API_KEY, ROOT, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data, state_dir
 from ..reliability_log import record
 
+pytestmark = pytest.mark.slow  # two applies at once against one account, many times over
+
 NEW = [f"New {i}" for i in range(5)]
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml", "--auto-approve"]
 
@@ -184,7 +186,6 @@ def _as_planned(credits: Decimal, keys: list[dict[str, Any]]) -> None:
     assert by_name["key-0"]["is_active"] is False and "key-1" not in by_name
 
 
-@pytest.mark.heavy
 @pytest.mark.parametrize("wait", [False, True], ids=["refused", "waits"])
 def test_two_applies_at_once_in_one_folder_create_toggle_and_delete_once(tmp_path: Path, wait: bool) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text())
@@ -380,7 +381,6 @@ def test_two_checkouts_toggle_once_and_delete_once_at_the_same_moment(tmp_path: 
     )
 
 
-@pytest.mark.heavy
 def test_two_checkouts_applying_at_the_same_moment_never_duplicate_silently(tmp_path: Path) -> None:
     folders = _checkouts(tmp_path, manifest_text())
     with live_sandbox(tmp_path, seed_data(2), "--latency-ms", "300") as base:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,8 @@ from reconciler.core.model import LiveKey, ProxyKey
 
 from ..helpers import API_KEY, key_value, manifest_text, seed_data
 from ..reliability_log import record
+
+pytestmark = pytest.mark.slow  # hypothesis, 150 cases a property
 
 FIELDS = ["version", "keys", "defaults", "per_key_cap", "proxy_key", *model.FIELDS, "allocated_amount"]
 scalars = st.one_of(

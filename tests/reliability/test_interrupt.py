@@ -20,6 +20,8 @@ from reconciler.core.concurrency import bounded
 from ..helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
 from ..reliability_log import record
 
+pytestmark = pytest.mark.slow  # real processes interrupted mid-apply
+
 NOISE = (
     "Traceback",
     "Task was destroyed",

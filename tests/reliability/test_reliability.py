@@ -32,6 +32,8 @@ from ..helpers import (
 )
 from ..reliability_log import record
 
+pytestmark = pytest.mark.slow  # faults over 300 keys, SIGKILL and concurrent applies
+
 
 def _converge(capsys: Any, argv: list[str], tries: int = 5) -> tuple[int, int]:
     """Apply until it reports success; returns (runs, last exit code)."""
@@ -52,7 +54,6 @@ def _live_matches(box: Sandbox, n: int, amount: Decimal) -> bool:
     return True
 
 
-@pytest.mark.heavy
 def test_apply_converges_under_injected_faults(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,7 +170,6 @@ def _account_and_keys(base: str) -> tuple[Decimal, list[dict[str, Any]]]:
         return credits, http.get("/auth/proxy").json()
 
 
-@pytest.mark.heavy
 def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
     n = 120
     (tmp_path / "keys.yaml").write_text(manifest_text(n, allocated_ammount=13))
@@ -199,7 +199,6 @@ def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.heavy
 def test_two_applies_at_once_leave_exact_credits(tmp_path: Path) -> None:
     n = 60
     for side in ("a", "b"):

@@ -163,6 +163,7 @@ def test_rejected_api_keys_are_not_echoed(
     )
 
 
+@pytest.mark.slow
 def test_a_wrong_api_key_over_a_socket_is_not_echoed(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,6 +283,7 @@ FRAGMENTS = ["ek-", "ek-proxy-", "…", "abcd", "SENTINEL", " ", ":", ".", "!", 
 FRAGMENTS += ["Bearer ", "bearer\t", "ж", "+/=", "%2F", "(", ")", "-", "_", "x", "9", "ek-…", "ek-proxy-…"]
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=4), max_size=12).map("".join))
 def test_scrubbing_twice_is_scrubbing_once(text: str) -> None:

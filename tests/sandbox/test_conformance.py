@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import unsupported_method
@@ -28,6 +29,8 @@ from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import Gate
 
 from ..helpers import ROOT
+
+pytestmark = pytest.mark.slow  # schemathesis over the service's OpenAPI document
 
 DOCS = ROOT / "tests" / "api-docs"
 DEMO_KEY = "ek-sandbox-demo-key"  # the demo seed's account key

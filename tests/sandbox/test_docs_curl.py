@@ -22,6 +22,8 @@ import yaml
 
 from ..helpers import ROOT, live_sandbox
 
+pytestmark = pytest.mark.slow  # the docs' curl commands against a sandbox process
+
 DOCS = ROOT / "tests" / "api-docs"
 DOC_KEY = "ek-proxy-1234567890abcdef"
 DOCS_TIME = 1704067200  # the docs' examples are written on 2024-01-01 (their created_at)

@@ -188,6 +188,7 @@ def test_html_fault_is_a_200_challenge_page() -> None:
 # --- money -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_concurrent_updates_conserve_credits_exactly(tmp_path: Path) -> None:
     """200 concurrent updates over a real socket: balance + allocations is conserved (used 0)."""
     data = seed_data(4, balance=5000.0, used_ammount=0)
@@ -219,6 +220,7 @@ def test_concurrent_updates_conserve_credits_exactly(tmp_path: Path) -> None:
     assert all(name.startswith("n") for name in last.values())  # every key took an update
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     start=st.decimals(min_value=0, max_value=500, places=2),

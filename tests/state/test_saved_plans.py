@@ -108,6 +108,7 @@ def plans(draw: st.DrawFn) -> Plan:
     return plan
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=plans(), created_at=st.integers(0, 4_000_000_000))
 def test_show_prints_what_plan_printed_in_every_format(

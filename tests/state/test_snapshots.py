@@ -170,6 +170,7 @@ def test_compact_then_reload_remembers_exactly_what_the_journal_did(tmp_path: Pa
     assert json.loads(path.read_text())["format_version"] == 4
 
 
+@pytest.mark.slow
 def test_compact_shrinks_ten_thousand_resolved_lines_to_the_unresolved_ones(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     entries = [line for i in range(5000) for line in resolved_update(i)]

@@ -105,6 +105,7 @@ def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
     assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_during_apply_sends_nothing_and_later_plans_work(tmp_path: Path) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text(1, allocated_ammount=30, name="Café ☕"))
     journal = state_dir(tmp_path / "keys.yaml") / "journal.jsonl"
