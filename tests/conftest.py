@@ -31,15 +31,20 @@ def _recording_test(request: pytest.FixtureRequest) -> None:
 
 _RAN: set[str] = set()
 _DESELECTED: list[int] = []
+_SKIPPED: list[str] = []  # recording tests skipped here for a reason no skipif names (no git, say)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     _DESELECTED.append(len(items))
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = (yield).get_result()
     if report.when == "call" or report.skipped:
-        _RAN.add(report.nodeid)
+        _RAN.add(item.nodeid)
+    if report.skipped and not hasattr(report, "wasxfail") and item.get_closest_marker("skipif") is None:
+        _SKIPPED.append(str(Path(item.path).resolve()))
 
 
 def _complete(session: pytest.Session) -> bool:
@@ -47,8 +52,10 @@ def _complete(session: pytest.Session) -> bool:
     row that nobody recorded be called stale."""
     if _DESELECTED or any("::" in arg for arg in session.config.args):
         return False
-    collected = {Path(str(item.path)) for item in session.items}
-    return len(_RAN) == session.testscollected and set(reliability_log.recording_files()) <= collected
+    recording = {str(p) for p in reliability_log.recording_files()}
+    collected = {str(Path(item.path).resolve()) for item in session.items}
+    ran_all = len(_RAN) == session.testscollected and not recording & set(_SKIPPED)
+    return ran_all and recording <= collected
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
