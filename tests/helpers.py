@@ -21,6 +21,7 @@ from reconciler.sandbox import seed as seeds
 
 API_KEY = "ek-test-account-key"
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"  # the fixture folders (manifests/, golden/, saved_plans/, states/, seeds/) live here
 
 
 def key_value(i: int) -> str:

@@ -1,0 +1,218 @@
+"""`apply --plan`: the reviewed plan's digest, a stale plan, reviewed net against charged net
+key by key, and the Markdown report for the PR (`--report-out`), against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.sandbox import Sandbox, seeds
+
+from ..helpers import API_KEY, key_value, manifest_text, run_cli, seed_data
+
+SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+UNREACHABLE = ["--base-url", "http://127.0.0.1:9/v1"]  # nothing listens: any request would fail
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(3)))
+    return tmp_path
+
+
+def box() -> Sandbox:
+    return Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+
+
+def balance() -> Decimal:
+    return Decimal(box().store.account("u1")["balance"])
+
+
+def manifest(**per_key: dict[str, Any]) -> str:
+    """Three keys key-0..2 as seeded (10 allocated, 2 used); per_key['k1'] adds fields to key-1."""
+    lines = manifest_text(3).splitlines()
+    out = []
+    for line in lines:
+        out.append(line)
+        match = re.fullmatch(r'    name: "key-(\d)"', line)
+        if match:
+            out += [f"    {k}: {json.dumps(v)}" for k, v in per_key.get(f"k{match.group(1)}", {}).items()]
+    return "\n".join(out) + "\n"
+
+
+def plan(capsys: Any, text: str) -> str:
+    """Plan and save; returns the digest `plan --out` printed."""
+    Path("keys.yaml").write_text(text)
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")
+    assert code == 0
+    found = re.search(r"Saved the plan to plan\.json \((sha256:[0-9a-f]{64})\)", err)
+    assert found, err
+    return found.group(1)
+
+
+def apply(capsys: Any, *extra: str) -> tuple[int, str, str]:
+    return run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", *extra)
+
+
+def hand_update(i: int, **fields: Any) -> None:
+    body = {
+        "name": f"key-{i}",
+        "expires_at": -1,
+        "allocated_ammount": Decimal(10),
+        "limit_type": "daily",
+        "model_whitelist": ["gpt-4o"],
+        "ip_whitelist": ["10.0.0.0/8"],
+    }
+    box().store.update(key_value(i), {**body, **fields})
+
+
+RAISE_TWO = {"k1": {"allocated_ammount": 14}, "k2": {"allocated_ammount": 13}}  # -4 -3
+
+
+def test_the_reviewed_plan_applied_unchanged_charges_as_reviewed(workdir: Path, capsys: Any) -> None:
+    digest = plan(capsys, manifest(**RAISE_TWO))
+    code, out, _ = apply(capsys, "--expect-digest", digest, "--report-out", "apply.md")
+    assert code == 0 and balance() == Decimal(993)
+    assert "Charged net -7.00, as reviewed.\nThe balance moved -7.00, as charged." in out
+    report = Path("apply.md").read_text()
+    assert "| ~ | key-1 (`ek-proxy-…part`) | update | applied | -4.00 |  |" in report
+    assert "Balance 1,000.00 → 993.00 (credits moved: -7.00)." in report
+    assert "#### Reviewed and charged\n\nCharged net -7.00, as reviewed." in report
+
+
+def test_a_key_whose_usage_moved_is_skipped_and_named_with_the_field(workdir: Path, capsys: Any) -> None:
+    plan(capsys, manifest(k0={"absent": True}, k1={"allocated_ammount": 14}))  # +8.00 refund, -4.00
+    box().store.db.execute("UPDATE keys SET used_ammount = '3.5' WHERE key = ?", (key_value(0),))
+    code, out, _ = apply(capsys, "--report-out", "apply.md")
+    assert code == 3 and balance() == Decimal(996)
+    why = "skipped: changed since plan (its live state moved: used_ammount 2.00 -> 3.50)"
+    assert f"key-0 (ek-proxy-…part): {why}" in out
+    assert (
+        "Charged net -4.00, not the reviewed +4.00 (-8.00), because of:\n"
+        f"  key-0 (ek-proxy-…part): reviewed +8.00, charged +0.00: {why}\n"
+        "The balance moved -4.00, as charged." in out
+    )
+    report = Path("apply.md").read_text()
+    assert f"- key-0 (`ek-proxy-…part`): reviewed +8.00, charged +0.00: {why.replace('->', '→')}" in report
+    assert "| - | key-0 (`ek-proxy-…part`) | delete | skipped |  |" in report
+
+
+def test_a_key_updated_by_hand_to_match_is_skipped_its_limit_type_unknown(workdir: Path, capsys: Any) -> None:
+    """The hand update reached the allocation, but an update resets limit_type: the key is not
+    as reviewed (its limit_type must be sent again), so it is skipped and named, not applied."""
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0  # limit_type known
+    plan(capsys, manifest(**RAISE_TWO))
+    hand_update(1, allocated_ammount=Decimal(14))
+    code, out, _ = apply(capsys)
+    why = "skipped: changed since plan (its live state moved: allocated_ammount 10.00 -> 14.00)"
+    assert code == 3 and f"key-1 (ek-proxy-…part): {why}" in out, out
+    assert f"key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: {why}" in out
+    assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in out
+    assert balance() == Decimal(1000 - 4 - 3)  # the hand change paid its own 4.00
+
+
+def test_a_failed_key_is_named_with_its_error_and_the_report_is_still_written(
+    workdir: Path, capsys: Any
+) -> None:
+    plan(capsys, manifest(**RAISE_TWO))
+    box().store.db.execute("UPDATE accounts SET per_key_cap = '13' WHERE user_id = 'u1'")
+    code, out, _ = apply(capsys, "--report-out", "apply.md")
+    assert code == 3 and balance() == Decimal(997)
+    assert "key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: failed: HTTP 400" in out
+    report = Path("apply.md").read_text()
+    assert "| ~ | key-1 (`ek-proxy-…part`) | update | failed |  | HTTP 400" in report
+    assert "| ~ | key-2 (`ek-proxy-…part`) | update | applied | -3.00 |" in report
+    assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in report
+
+
+def test_a_stale_plan_says_plan_again_before_any_request_and_writes_no_report(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan(capsys, manifest(**RAISE_TWO))
+    Path("keys.yaml").write_text(manifest(k1={"allocated_ammount": 15}))
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+    code, out, err = run_cli(
+        capsys, "apply", "keys.yaml", *UNREACHABLE, "--plan", "plan.json", "--report-out", "apply.md"
+    )
+    assert code == 1 and out == ""
+    assert err == (
+        "ehkeys: error: plan.json was made from another version of the manifest (it changed since "
+        "the plan was reviewed): plan again; nothing was sent\n"
+    )
+    assert not Path("apply.md").exists()
+
+
+def test_a_plan_file_whose_digest_differs_from_the_reviewed_one_is_refused(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = plan(capsys, manifest(**RAISE_TWO))
+    reviewed = "sha256:" + "0" * 64
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+    code, _, err = run_cli(
+        capsys, "apply", "keys.yaml", *UNREACHABLE, "--plan", "plan.json", "--expect-digest", reviewed
+    )
+    assert code == 1 and err == (
+        f"ehkeys: error: plan.json has digest {digest}, not the reviewed {reviewed}: it is not the "
+        "plan that was reviewed; nothing was sent\n"
+    )
+    code, _, _ = apply(capsys, "--expect-digest", digest.upper().replace("SHA256", "sha256"))
+    assert code == 0 and balance() == Decimal(993)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--expect-digest", "abc123"], "--expect-digest 'abc123': expected sha256: and 64 hex digits"),
+        (["--report-out", "no/such/dir/apply.md"], "--report-out no/such/dir/apply.md: no such directory"),
+        (["--report-out", "."], "--report-out .: that is a directory"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_sent(
+    workdir: Path, capsys: Any, extra: list[str], message: str
+) -> None:
+    plan(capsys, manifest(**RAISE_TWO))
+    code, out, err = apply(capsys, *extra)
+    assert code == 1 and message in err and out == "" and balance() == 1000
+
+
+def test_expect_digest_needs_a_saved_plan(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest(**RAISE_TWO))
+    code, _, err = run_cli(
+        capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--expect-digest", "sha256:" + "a" * 64
+    )
+    assert code == 1 and "--expect-digest checks a saved plan: pass it with --plan FILE" in err
+
+
+def test_a_guard_refusal_writes_no_report(workdir: Path, capsys: Any) -> None:
+    plan(capsys, manifest(**RAISE_TWO))
+    code, _, err = apply(capsys, "--max-debit", "5", "--report-out", "apply.md")
+    assert code == 1 and "over --max-debit 5.00 credits" in err
+    assert not Path("apply.md").exists() and balance() == 1000
+
+
+def test_without_a_saved_plan_the_report_has_no_review_but_every_key(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest(**RAISE_TWO))
+    run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", "apply.md")
+    report = Path("apply.md").read_text()
+    assert report.startswith("<!-- ehkeys-apply -->") and "Reviewed" not in report
+    assert (
+        "**Apply complete: 3 applied.**" in report
+    )  # key-0: its limit_type, never recorded and "Balance 1,000.00 → 993.00" in report
+
+
+def test_a_saved_plan_applied_twice_is_as_planned_the_second_time(workdir: Path, capsys: Any) -> None:
+    """A re-run of the apply job after it succeeded: nothing is sent again, and it is no failure."""
+    plan(capsys, manifest(**RAISE_TWO))
+    assert apply(capsys)[0] == 0
+    code, out, _ = apply(capsys)
+    assert code == 0 and balance() == Decimal(1000 - 7)
+    assert "Apply complete: 0 applied, 3 already as planned." in out

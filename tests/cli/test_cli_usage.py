@@ -1,0 +1,169 @@
+"""The command line's own contract: exit codes, option checks, the sandbox's port, the API's
+silence, and messages that say what failed and what to check."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.api.client import RetryPolicy
+from reconciler.cli.options import EXIT_CODES, TIMEOUT
+
+from ..helpers import live_sandbox, manifest_text, run_cli, seed_data
+from ..reliability_log import record
+
+NOISE = ("Traceback", "was never awaited", "Task was destroyed", "internal error", "unhandled exception")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.yaml").write_text(manifest_text(1))
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-test-account-key")
+    return tmp_path
+
+
+USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
+    "a misspelt option": (["plan", "keys.yaml", "--formt", "markdown"], "unrecognized arguments: --formt"),
+    "a misspelt --target": (["drift", "keys.yaml", "--taget", "x"], "unrecognized arguments: --taget"),
+    "a missing argument": (["plan"], "the following arguments are required"),
+    "an unknown command": (["plna", "keys.yaml"], "invalid choice: 'plna'"),
+    "--timeout nan": (["plan", "keys.yaml", "--timeout", "nan"], "expected a number of seconds above 0"),
+    "--timeout inf": (["plan", "keys.yaml", "--timeout", "inf"], "expected a number of seconds above 0"),
+    "--timeout 0": (["apply", "keys.yaml", "--timeout", "0"], "expected a number of seconds above 0"),
+    "--timeout -5": (["drift", "keys.yaml", "--timeout=-5"], "expected a number of seconds above 0"),
+    "--parallelism x": (["plan", "keys.yaml", "--parallelism", "x"], "expected a whole number of at least 1"),
+    "--max-attempts 0": (
+        ["plan", "keys.yaml", "--max-attempts", "0"],
+        "expected a whole number of at least 1",
+    ),
+    "--pr abc": (
+        ["github", "comment", "--pr", "abc", "--file", "x"],
+        "expected a whole number of at least 1",
+    ),
+    "--port 99999": (["sandbox", "--port", "99999"], "expected a port number from 0 to 65535"),
+}
+
+
+@pytest.mark.parametrize("what", list(USAGE_ERRORS))
+def test_usage_errors_exit_1_not_the_2_of_changes_or_drift(workdir: Path, capsys: Any, what: str) -> None:
+    argv, message = USAGE_ERRORS[what]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and message in err and "usage:" in err, err
+    assert out == "" and "_positive" not in err and "_seconds" not in err
+    assert not [n for n in NOISE if n in err]
+    record("cli", f"usage error: {what}", 1, "exit 1 (never 2) with argparse's message, readable")
+
+
+def test_the_default_timeout_is_the_clients() -> None:
+    assert TIMEOUT == RetryPolicy().timeout == 20.0  # 3 silent attempts: about a minute
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["plan", "--help"], ["sandbox", "--help"]])
+def test_help_and_version_exit_0(capsys: Any, argv: list[str]) -> None:
+    assert run_cli(capsys, *argv)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "command", ["validate", "plan", "drift", "apply", "show", "import", "reveal", "sandbox", "github"]
+)
+def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> None:
+    _, out, _ = run_cli(capsys, command, "--help")
+    listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)
+    assert listed == [code for code, _ in EXIT_CODES[command]] and "1" in listed
+    if command in ("plan", "drift", "apply", "import", "reveal"):
+        assert "130" in listed
+
+
+@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift"])
+def test_github_jobs_document_their_exit_codes(capsys: Any, job: str) -> None:
+    _, out, _ = run_cli(capsys, "github", job, "--help")
+    listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)
+    assert listed == [code for code, _ in EXIT_CODES[f"github {job}"]] and "1" in listed
+
+
+def test_a_port_in_use_fails_before_announcing_anything(workdir: Path, capsys: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(capsys, "sandbox", "--port", str(port))
+    assert code == 1 and f"port {port} on 127.0.0.1 is in use: pick another with --port" in err
+    assert "export" not in out and not [n for n in NOISE if n in err]
+    record(
+        "cli", "ehkeys sandbox on a port in use, or out of range", 2, "exit 1, one message, nothing announced"
+    )
+
+
+def test_a_host_this_machine_cannot_listen_on_is_one_message(workdir: Path, capsys: Any) -> None:
+    code, out, err = run_cli(capsys, "sandbox", "--host", "no-such-host.invalid", "--port", "0")
+    assert code == 1 and "--host 'no-such-host.invalid'" in err and out == ""
+
+
+def test_a_base_url_without_v1_says_so(workdir: Path, capsys: Any) -> None:
+    with live_sandbox(workdir) as base:
+        code, _, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base.removesuffix("/v1"))
+    assert code == 1
+    assert "GET /user/me: HTTP 404" in err and "is the base URL right? ElectronHub's ends in /v1" in err
+    assert not [n for n in NOISE if n in err]
+    record(
+        "cli", "a base URL without /v1 (live sandbox)", 1, "the request named; 'ElectronHub's ends in /v1'"
+    )
+
+
+def _silent_seed(workdir: Path) -> None:
+    data = seed_data(5)
+    data["faults"] = {"hang_rate": 1.0}
+    (workdir / "seed.yaml").write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.slow
+def test_a_silent_api_stops_the_run_with_one_message(workdir: Path, capsys: Any) -> None:
+    """Default attempts (6): today every request spends all of them, each a whole timeout."""
+    _silent_seed(workdir)
+    (workdir / "keys.yaml").write_text(manifest_text(5))
+    argv = ["plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--timeout", "0.3"]
+    code, out, err = run_cli(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 1 and out == "" and len(lines) == 1, err
+    assert re.fullmatch(
+        r"ehkeys: error: GET /\S+: stopped: the API at http://127\.0\.0\.1/v1 has not answered 3 attempts "
+        r"in a row \(each timed out after 0\.3 s\); nothing more is sent \(--timeout sets the wait\)",
+        lines[0],
+    ), lines[0]
+    record(
+        "fault",
+        "plan against a server that never answers, default attempts",
+        1,
+        "stopped after 3 silent attempts",
+    )
+
+
+def test_a_timeout_message_says_what_timed_out_and_after_how_long(workdir: Path, capsys: Any) -> None:
+    _silent_seed(workdir)
+    argv = ["plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml", "--timeout", "0.3"]
+    code, _, err = run_cli(capsys, *argv, "--max-attempts", "1")
+    assert code == 1
+    assert re.search(r"error: GET /\S+: no answer from the API within 0\.3 s \(timed out\)$", err.strip()), (
+        err
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (
+            ["sandbox", "--port", "0", "--db", "/proc/no-such-dir/x.db"],
+            "sandbox database /proc/no-such-dir/x.db: cannot open it",
+        ),
+        (["sandbox", "--cooldown", "inf"], "--cooldown inf"),
+    ],
+)
+def test_bad_sandbox_settings_are_messages(capsys: Any, argv: list[str], fragment: str) -> None:
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and fragment in err and "internal error" not in err

@@ -1,0 +1,153 @@
+"""The fake GitHub is GitHub's API as GitHub describes it (tests/github-api/openapi-subset.json).
+
+Each operation the jobs call is driven once through the jobs' own client; the fake records
+every request and answer that the description refuses, and `serve` fails the test that
+caused one. The apply job's provenance checks read a comment's `user` and
+`performed_via_github_app`, and a run's `head_sha`, `event` and `path`: fields GitHub returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.gitops.hub import Conflict, GitHub, NotFound
+
+from .. import githubspec
+from ..fakeanswers import git_sha
+from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, serve
+
+pytestmark = pytest.mark.slow  # every operation of the fake against GitHub's description
+
+Call = Callable[[GitHub], Any]
+HEAD, MERGE = "a" * 40, "b" * 40
+STATE = "keys/.ehkeys/state.json"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    hub = FakeGitHub(inline_limit=20)
+    hub.open_pull(12, HEAD)
+    hub.merge(12, MERGE)
+    hub.comment_as(BOT, 12, "<!-- ehkeys-plan -->\nplan")
+    hub.issues[5] = {"number": 5, "state": "open", "labels": ["ehkeys-drift"], "body": "x", "user": BOT}
+    hub.start_run("1001", HEAD)
+    hub.upload("1001", "ehkeys-plan", {"plan.json": b"{}"})
+    hub.branches["ehkeys-state"] = {STATE: b"{}", "big.json": b"x" * 50}
+    with serve(hub) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        yield hub
+
+
+def _put(path: str, sha: str = "") -> Call:
+    body = {"message": "m", "content": "e30=", "branch": "ehkeys-state", **({"sha": sha} if sha else {})}
+    return lambda gh: gh.call("PUT", f"/contents/{path}", json=body)
+
+
+def _get(path: str) -> Call:
+    return lambda gh: gh.call("GET", f"/contents/{path}", params={"ref": "ehkeys-state"})
+
+
+def _tree(gh: GitHub) -> Any:
+    entry = {"path": "README.md", "mode": "100644", "type": "blob", "content": "# state"}
+    return gh.call("POST", "/git/trees", json={"tree": [entry]})
+
+
+def _branch(gh: GitHub) -> Any:
+    commit = gh.call("POST", "/git/commits", json={"message": "m", "tree": _tree(gh)["sha"], "parents": []})
+    return gh.call("POST", "/git/refs", json={"ref": "refs/heads/new", "sha": commit["sha"]})
+
+
+TYPICAL: dict[str, Call] = {
+    "list a PR's comments": lambda gh: gh.pages("/issues/12/comments"),
+    "comment on a PR": lambda gh: gh.call("POST", "/issues/12/comments", json={"body": "hi"}),
+    "edit a comment": lambda gh: gh.call("PATCH", "/issues/comments/1", json={"body": "edited"}),
+    "list open issues": lambda gh: gh.pages("/issues", state="open", labels="ehkeys-drift"),
+    "open an issue": lambda gh: gh.call("POST", "/issues", json={"title": "t", "body": "b", "labels": ["x"]}),
+    "close an issue": lambda gh: gh.call(
+        "PATCH", "/issues/5", json={"state": "closed", "state_reason": "completed"}
+    ),
+    "the pulls of a commit": lambda gh: gh.pages(f"/commits/{MERGE}/pulls"),
+    "a workflow run": lambda gh: gh.call("GET", "/actions/runs/1001"),
+    "a run's artifacts": lambda gh: gh.pages("/actions/runs/1001/artifacts", "artifacts", name="ehkeys-plan"),
+    "an artifact's zip": lambda gh: gh.download("/actions/artifacts/100/zip", 10_000),
+    "a file": _get(STATE),
+    "a file over the inline limit": _get("big.json"),
+    "a blob": lambda gh: gh.call("GET", f"/git/blobs/{git_sha(b'x' * 50)}"),
+    "create a file": _put("keys/.ehkeys/journal.jsonl"),
+    "replace a file": _put(STATE, git_sha(b"{}")),
+    "an orphan branch: tree, commit, ref": _branch,
+    "delete a file": lambda gh: gh.call(
+        "DELETE", f"/contents/{STATE}", json={"message": "m", "sha": git_sha(b"{}"), "branch": "ehkeys-state"}
+    ),
+}
+
+REFUSALS: dict[str, tuple[Call, type[Exception]]] = {
+    "no such file": (_get("keys/none.json"), NotFound),
+    "a stale sha": (_put(STATE, "0" * 40), Conflict),
+    "a sha for a new file": (_put("keys/new.json", "0" * 40), Conflict),
+    "a branch made meanwhile": (_branch, Conflict),
+}
+
+
+@pytest.mark.parametrize("operation", TYPICAL)
+def test_a_typical_answer_of_each_operation_is_githubs(fake: FakeGitHub, operation: str) -> None:
+    TYPICAL[operation](GitHub.from_env())
+    assert fake.violations == []
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_a_refusal_is_worded_as_github_words_it(fake: FakeGitHub, refusal: str) -> None:
+    call, error = REFUSALS[refusal]
+    if refusal == "a branch made meanwhile":
+        fake.branches["new"] = {}
+    with pytest.raises(error):
+        call(GitHub.from_env())
+    assert fake.violations == []
+
+
+def test_the_fields_the_provenance_checks_read_are_there(fake: FakeGitHub) -> None:
+    gh = GitHub.from_env()
+    comment = gh.pages("/issues/12/comments")[0]
+    assert comment["user"]["login"] == "github-actions[bot]" and comment["user"]["type"] == "Bot"
+    assert comment["performed_via_github_app"]["slug"] == "github-actions"
+    run = gh.call("GET", "/actions/runs/1001")
+    assert (run["head_sha"], run["event"], run["path"]) == (HEAD, "pull_request", PLAN_WORKFLOW)
+    pull = gh.pages(f"/commits/{MERGE}/pulls")[0]
+    assert (pull["number"], pull["head"]["sha"], pull["merge_commit_sha"]) == (12, HEAD, MERGE)
+    assert pull["merged_at"] and "pull_request" in gh.pages("/issues", state="open")[0]
+    assert fake.violations == []
+
+
+def test_an_answer_github_would_not_give_is_caught() -> None:
+    """What the fake answered before it was held to the description: a comment without the
+    fields GitHub always returns, an artifact without its urls."""
+    path = f"/repos/{REPO}/issues/12/comments"
+    ours = b'[{"id": 1, "body": "plan", "user": {"login": "github-actions[bot]", "type": "Bot"}}]'
+    found = githubspec.check_response("GET", path, {}, 200, ours, "application/json")
+    assert found and "is a required property" in found[0] and "user" in found[0]
+    good = githubspec.example("issues/list-comments")
+    assert (
+        githubspec.check_response("GET", path, {}, 200, json.dumps(good).encode(), "application/json") == []
+    )
+
+
+def test_a_request_github_would_refuse_fails_the_test_that_sent_it() -> None:
+    hub = FakeGitHub(branches={"ehkeys-state": {}})
+    served = serve(hub)
+    url = served.__enter__()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.put(
+        f"{url}/repos/{REPO}/contents/a/b.json",
+        json={"content": "e30=", "branch": "ehkeys-state"},
+        headers=auth,
+    )
+    with pytest.raises(AssertionError, match="'message' is a required property"):
+        served.__exit__(None, None, None)
+    assert hub.violations and "request PUT /repos/acme/keys/contents/a/b.json" in hub.violations[0]

@@ -1,0 +1,654 @@
+"""The GitOps loop end to end: the jobs the composite action runs, against a fake GitHub API
+(tests/fakegithub.py, served for real) and one sandbox account that outlives each run.
+
+Each simulated run is a fresh checkout (a new directory, nothing left from the last run),
+with the environment Actions gives a step; the state survives only on its branch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from reconciler import engine as session
+from reconciler.cli.main import main
+from reconciler.core import operations
+from reconciler.gitops import hub as ghapi
+from reconciler.gitops import reviewed_plan as ghplan
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox import seed as seeds
+
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..helpers import API_KEY, sandbox_state_dir, seed_data
+from ..reliability_log import record
+from ..state.test_saved_plan_parts import put_together
+
+pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per test against the fake GitHub
+
+MANIFEST = "keys/keys.yaml"
+STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
+JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")
+
+
+def manifest(**allocations: float) -> str:
+    keys = [
+        {
+            "id": f"k{i}",
+            "name": f"key-{i}",
+            "allocated_ammount": allocations.get(f"k{i}", 10),
+            "limit_type": "daily",
+        }
+        for i in range(3)
+    ]
+    keys += [
+        {"id": k, "name": k, "allocated_ammount": v, "limit_type": "weekly"}
+        for k, v in allocations.items()
+        if not k.startswith("k")
+    ]
+    return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
+
+
+class Actions:
+    """Runs the jobs as the workflows do, each in a fresh checkout."""
+
+    def __init__(self, tmp: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+        self.tmp, self.hub, self.mp, self.capsys = tmp, hub, monkeypatch, capsys
+        self.runs = 0
+        self.seed = tmp / "seed.yaml"
+        self.seed.write_text(yaml.safe_dump(seed_data(3, used_ammount=2.0, balance=500.0)))
+        self.account = tmp / "account.db"
+        monkeypatch.setattr(session, "SANDBOX_DB", self.account)
+        Sandbox.open(self.account, seeds.load(str(self.seed)))  # the account, before any run
+
+    def checkout(
+        self, text: str, event: str, sha: str, payload: dict[str, Any], where: str = MANIFEST
+    ) -> Path:
+        self.runs += 1
+        workspace = self.tmp / f"run-{self.runs}"
+        (workspace / where).parent.mkdir(parents=True)
+        (workspace / where).write_text(text)
+        (self.tmp / f"event-{self.runs}.json").write_text(json.dumps(payload))
+        summary = self.tmp / f"summary-{self.runs}.md"
+        for name, value in {
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_RUN_ID": str(1000 + self.runs),
+            "GITHUB_SHA": sha,
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(self.tmp / f"event-{self.runs}.json"),
+            "GITHUB_STEP_SUMMARY": str(summary),
+        }.items():
+            self.mp.setenv(name, value)
+        self.mp.chdir(workspace)
+        return workspace
+
+    @property
+    def seeded(self) -> tuple[str, ...]:
+        return ("--sandbox-seed", str(self.seed))
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def plan_pr(self, number: int, head: str, text: str, where: str = MANIFEST) -> tuple[int, str]:
+        """keys-plan: plan, upload the artifact, comment."""
+        self.hub.pulls.get(number) or self.hub.open_pull(number, head)
+        self.hub.pulls[number]["head"]["sha"] = head
+        payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
+        workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
+        self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
+        code, out, err = self.run("github", "plan", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        saved = workspace / "ehkeys-out" / "plan.json"
+        if saved.exists():
+            self.hub.upload(str(1000 + self.runs), "ehkeys-plan", {"plan.json": saved.read_bytes()})
+        comment = self.run("github", "comment")
+        assert comment[0] == code, comment
+        return code, out + err
+
+    def merge_and_apply(
+        self, number: int | None, sha: str, text: str, where: str = MANIFEST, *options: str
+    ) -> tuple[int, str]:
+        """keys-apply on the push of a merge commit (number None: a push without a PR)."""
+        if number is not None:
+            self.hub.merge(number, sha)
+        self.checkout(text, "push", sha, {"after": sha}, where)
+        code, out, err = self.run("github", "apply", where, "--sandbox", *self.seeded, *options)
+        return code, out + err
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        db = sqlite3.connect(self.account)
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM keys WHERE user_id = 'u1'")
+        return {r["name"]: {**dict(r), "allocated_ammount": Decimal(r["allocated_ammount"])} for r in rows}
+
+    def set_used(self, name: str, used: str) -> None:
+        self.sql("UPDATE keys SET used_ammount = ? WHERE name = ?", used, name)
+
+    def sql(self, statement: str, *params: Any) -> None:
+        """A change made behind ehkeys' back (the dashboard)."""
+        with sqlite3.connect(self.account) as db:
+            db.execute(statement, params)
+
+    def drift(self, text: str) -> tuple[int, str]:
+        """keys-drift on its schedule."""
+        self.checkout(text, "schedule", "main-head", {})
+        code, out, err = self.run("github", "drift", MANIFEST, "--sandbox", "--sandbox-seed", str(self.seed))
+        return code, out + err
+
+    def summary(self) -> str:
+        path = self.tmp / f"summary-{self.runs}.md"
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    monkeypatch.setattr(ghapi, "BACKOFF", (0.0, 0.0))  # a gateway error is tried again, at once
+    with serve(fake) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+        yield fake
+
+
+@pytest.fixture
+def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Actions:
+    return Actions(tmp_path, hub, monkeypatch, capsys)
+
+
+def plan_comment(hub: FakeGitHub, number: int) -> str:
+    return next(b for b in hub.comments_on(number) if "<!-- ehkeys-plan -->" in b)
+
+
+def apply_comment(hub: FakeGitHub, number: int) -> str:
+    return next(b for b in hub.comments_on(number) if "<!-- ehkeys-apply -->" in b)
+
+
+# --- what was reviewed is what is applied -----------------------------------------------------
+
+
+def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=25, analytics=5)
+    code, _ = actions.plan_pr(12, "head1", text)
+    assert code == 0
+    comment = plan_comment(hub, 12)
+    assert "Reviewed plan `sha256:" in comment and "head1" in comment and "1 to create" in comment
+
+    code, out = actions.merge_and_apply(12, "merge1", text)
+    assert code == 0, out
+    live = actions.live()
+    assert live["key-0"]["allocated_ammount"] == 25 and "analytics" in live
+    result = apply_comment(hub, 12)
+    assert "applied" in result and "as reviewed" in result
+    assert "ehkeys apply" in actions.summary()
+    assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
+
+
+def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=1, k1=30)  # k0: a refund that depends on used_ammount; k1: a debit
+    actions.plan_pr(3, "h", text)
+    actions.set_used("key-0", "0.5")  # spent after the review: the refund is no longer the reviewed one
+    code, out = actions.merge_and_apply(3, "m", text)
+    assert code == 3, out
+    live = actions.live()
+    assert live["key-0"]["allocated_ammount"] == 10 and live["key-1"]["allocated_ammount"] == 30
+    result = apply_comment(hub, 3)
+    assert "key-0" in result and "skipped" in result and "used_ammount" in result
+    record(
+        "gitops",
+        "a key whose used_ammount moved between the PR review and the merge",
+        1,
+        "skipped and named with the value that moved; the rest applied",
+    )
+
+
+def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    base = {"k0": 10}
+    actions.plan_pr(1, "a1", manifest(**{**base, "k1": 20}))
+    actions.plan_pr(2, "b1", manifest(**{**base, "k2": 40}))  # planned against the same main
+    assert actions.merge_and_apply(1, "m1", manifest(k1=20))[0] == 0
+    before = actions.live()
+    code, out = actions.merge_and_apply(2, "m2", manifest(k1=20, k2=40))  # main now has both
+    assert code == 1 and "plan again" in out
+    assert actions.live() == before, "nothing may be sent for a plan nobody reviewed"
+    fresh = apply_comment(hub, 2)
+    assert "Nothing was applied" in fresh and "fresh plan" in fresh and "key-2" in fresh
+    assert "Nothing was applied" in actions.summary()
+    record(
+        "gitops",
+        "two PRs planned on one main, merged one after the other",
+        1,
+        'the second sends nothing: "plan again", a fresh plan on its PR',
+    )
+
+
+def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: FakeGitHub) -> None:
+    before = actions.live()
+    code, out = actions.merge_and_apply(None, "direct", manifest(k0=99))
+    assert code == 1 and "not merged from a pull request" in out
+    assert actions.live() == before and "Nothing was applied" in actions.summary()
+    record(
+        "gitops", "a push to main without a pull request", 1, "nothing sent; fresh plan in the job summary"
+    )
+
+
+def test_a_plan_comment_for_an_earlier_commit_is_not_applied(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(5, "old", manifest(k0=11))
+    hub.pulls[5]["head"]["sha"] = "new"  # pushed again; that plan job never finished
+    code, out = actions.merge_and_apply(5, "m5", manifest(k0=12))
+    assert code == 1 and "earlier" not in out and "old" in out and "plan again" in out
+
+
+def test_a_plan_whose_artifact_differs_from_the_reviewed_digest_is_refused(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(6, "h6", manifest(k0=11))
+    artifact = next(iter(hub.artifacts.values()))
+    other = hub.upload("x", "ehkeys-plan", {"plan.json": b'{"kind": "ehkeys-saved-plan"}'})
+    artifact["zip"] = hub.artifacts.pop(other)["zip"]
+    code, out = actions.merge_and_apply(6, "m6", manifest(k0=11))
+    assert code == 1 and "not the reviewed" in out
+
+
+def test_an_expired_artifact_says_so(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(8, "h8", manifest(k0=11))
+    next(iter(hub.artifacts.values()))["expired"] = True
+    code, out = actions.merge_and_apply(8, "m8", manifest(k0=11))
+    assert code == 1 and "expired or deleted" in out
+
+
+def test_a_plan_that_shows_one_thing_and_applies_another_is_refused(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A PR's workflow can upload any plan.json: here the shown part of `plan --target k0` with
+    the changes of the whole plan, which also deletes key-1; the comment shows its digest."""
+    text = manifest(k0=15).replace("  name: key-1\n", "  name: key-1\n  absent: true\n")
+    actions.plan_pr(9, "h9", text)
+    assert (
+        actions.run(
+            "github", "plan", MANIFEST, "--sandbox", *actions.seeded, "--target", "k0", "--dir", "shown"
+        )[0]
+        == 0
+    )
+    forged = put_together(Path("shown/plan.json"), Path("ehkeys-out/plan.json"))
+    Path("ehkeys-out/plan.json").write_bytes(forged)
+    Path("ehkeys-out/plan.md").write_bytes(Path("shown/plan.md").read_bytes())
+    artifact = next(iter(hub.artifacts.values()))
+    artifact["zip"] = hub.artifacts.pop(hub.upload("x", "ehkeys-plan", {"plan.json": forged}))["zip"]
+    assert actions.run("github", "comment")[0] == 0
+    assert "0 to delete" in plan_comment(hub, 9) and ghplan.digest(forged) in plan_comment(hub, 9)
+    before = actions.live()
+    code, out = actions.merge_and_apply(9, "m9", text)
+    assert code == 1 and "k1 would be applied (delete) but the shown plan does not list it" in out, out
+    assert actions.live() == before and "key-1" in before
+    assert "ehkeys apply stopped" in apply_comment(hub, 9) and "k1 would be applied" in apply_comment(hub, 9)
+
+
+HOSTILE_ANSWERS = {
+    "a page of HTML": ("GET /contents/", Response("<html>login</html>", media_type="text/html")),
+    "a 502 from a proxy": ("GET /commits/", Response("<html>Bad Gateway</html>", 502)),
+    "a file without its sha": ("GET /contents/", JSONResponse({"type": "file", "content": "e30="})),
+    "content that is not base64": (
+        "GET /contents/",
+        JSONResponse({"type": "file", "sha": "1", "encoding": "base64", "content": "e30"}),
+    ),
+    "pulls that are not objects": ("GET /commits/", JSONResponse(["1", "2"])),
+    "a pull without a head": (
+        "GET /commits/",
+        JSONResponse([{"number": 1, "merge_commit_sha": "m1", "merged_at": "t"}]),
+    ),
+    "a run without its commit": (
+        "GET /actions/runs/1001",
+        JSONResponse({"id": 1001, "event": "pull_request", "path": ".github/workflows/keys-plan.yml"}),
+    ),
+    "an artifact without an id": (
+        "GET /actions/runs/1001/artifacts",
+        JSONResponse({"artifacts": [{"name": "ehkeys-plan"}]}),
+    ),
+    "a redirect loop": (
+        "GET /actions/artifacts/",
+        RedirectResponse(f"/repos/{REPO}/actions/artifacts/1/zip"),
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_ANSWERS)
+def test_a_broken_github_api_is_a_message_and_nothing_is_sent(
+    actions: Actions, hub: FakeGitHub, answer: str
+) -> None:
+    text = manifest(k0=40)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    prefix, response = HOSTILE_ANSWERS[answer]
+    hub.faults[prefix] = response
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "ehkeys: error: GitHub API" in out and "internal error" not in out, out
+    assert actions.live() == before
+
+
+def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = Response(b"", 201)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 1 and f"PUT /contents/{STATE_ON_BRANCH}: the answer has no" in out, out
+    assert "internal error" not in out
+
+
+def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ghplan, "MAX_PLAN", 1_000_000)
+    actions.plan_pr(1, "h1", manifest(k0=40))
+    artifact, bomb = next(iter(hub.artifacts.values())), io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("plan.json", b" " * 50_000_000)  # 50 MB in a 50 kB zip
+    artifact["zip"] = bomb.getvalue()
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "unpacks to over 1,000,000 bytes" in out and "plan again" in out
+
+    artifact["zip"] = b"PK" + bytes(2_000_000)  # a download that is too big is not read to its end
+    code, out = actions.merge_and_apply(1, "m1", manifest(k0=40))
+    assert code == 1 and "over 1,000,000 bytes" in out
+
+
+# --- state survives CI ------------------------------------------------------------------------
+
+
+def test_state_survives_three_runs_on_its_branch(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(k0=15, analytics=5)  # weekly: a write-only value only the state can know
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    stored = hub.branches["ehkeys-state"]
+    assert STATE_ON_BRANCH in stored, sorted(stored)
+    state = json.loads(stored[STATE_ON_BRANCH])
+    assert "analytics" in state["bindings"] and "weekly" in json.dumps(state["keys"])
+
+    writes = len(hub.writes("/contents/"))
+    actions.plan_pr(2, "h2", text)  # run 2: nothing to change, so nothing to record
+    assert "No changes" in plan_comment(hub, 2)
+    assert actions.merge_and_apply(2, "m2", text)[0] == 0
+    assert len(hub.writes("/contents/")) == writes, "a run that recorded nothing wrote the state"
+
+    code, _ = actions.plan_pr(3, "h3", text)  # run 3: a fresh checkout still knows `weekly`
+    assert code == 0 and "No changes" in plan_comment(hub, 3)
+    record(
+        "gitops",
+        "three CI runs in fresh checkouts, manifest under keys/, one with nothing to record",
+        1,
+        "state kept on ehkeys-state; the empty run writes nothing",
+    )
+
+
+def test_a_journal_compacted_away_leaves_the_branch_and_the_plan_converges(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """Run 1 is cut off after sending key-0's update (the account key revoked meanwhile): the
+    branch keeps a journal with that write pending. Run 2 sends it again and compacts the
+    journal away; the branch copy goes too, so run 3 has nothing pending and nothing to do."""
+    journal = JOURNAL_ON_BRANCH
+    text = manifest(k0=15)
+    original = operations.Update.send
+
+    async def revoked_before_key_0(self: operations.Update, client: Any, target: Any) -> Any:
+        if self.body["name"] == "key-0":
+            actions.sql("UPDATE accounts SET api_key = 'ek-revoked' WHERE user_id = 'u1'")
+        return await original(self, client, target)
+
+    actions.plan_pr(1, "h1", text)
+    actions.mp.setattr(operations.Update, "send", revoked_before_key_0)
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "HTTP 401" in out, out
+    assert b'"sending"' in hub.branches["ehkeys-state"][journal]
+    actions.mp.setattr(operations.Update, "send", original)
+    actions.sql(f"UPDATE accounts SET api_key = '{API_KEY}' WHERE user_id = 'u1'")
+
+    actions.plan_pr(2, "h2", text)
+    assert "cut off" in plan_comment(hub, 2)
+    code, out = actions.merge_and_apply(2, "m2", text)
+    assert code == 0 and f"{journal} (deleted) to branch" in out, out
+    assert journal not in hub.branches["ehkeys-state"] and actions.live()["key-0"]["allocated_ammount"] == 15
+
+    actions.plan_pr(3, "h3", text)
+    assert "No changes" in plan_comment(hub, 3) and "cut off" not in plan_comment(hub, 3)
+    record(
+        "gitops",
+        "an apply cut off after sending, then a run that settles it",
+        1,
+        "the compacted journal is deleted from the state branch; the next plan has nothing pending",
+    )
+
+
+def test_a_journal_another_run_wrote_meanwhile_is_never_deleted(actions: Actions, hub: FakeGitHub) -> None:
+    """This run's journal is compacted away, but another run wrote the branch copy since it
+    was pulled (a create still pending): the DELETE against the old sha is refused, and kept."""
+    journal = JOURNAL_ON_BRANCH
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    settled = b'{"address": "k9", "result": "failed", "time": "2026-11-22T10:00:00Z"}\n'
+    hub.branches["ehkeys-state"][journal] = settled  # nothing pending: compacted away
+    theirs = settled + b'{"address": "k8", "operation": "create", "result": "sending"}\n'
+    from reconciler.gitops import state_branch as ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_another_run_writes(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches["ehkeys-state"][journal] = theirs
+        return pulled
+
+    actions.plan_pr(2, "h2", manifest(analytics=6))
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_another_run_writes)
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6))
+    assert code == 0 and f"{journal} changed since it was read (another run?): kept" in out, out
+    assert hub.branches["ehkeys-state"][journal] == theirs
+
+
+def test_a_lost_state_neither_duplicates_nor_deletes(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    hub.branches.clear()  # someone deleted the state branch
+    code, _ = actions.plan_pr(2, "h2", text + "prune: true\n")
+    comment = plan_comment(hub, 2)
+    assert code == 0 and "0 to create" in comment and "0 to delete" in comment
+    assert "adopted by name" in comment
+    assert actions.merge_and_apply(2, "m2", text + "prune: true\n")[0] == 0
+    assert sorted(actions.live()) == ["analytics", "key-0", "key-1", "key-2"]
+    record(
+        "gitops",
+        "the state branch deleted, prune on",
+        1,
+        "keys adopted by name: nothing created twice, nothing deleted",
+    )
+
+
+def test_a_state_branch_of_the_earlier_layout_is_moved_not_lost(actions: Actions, hub: FakeGitHub) -> None:
+    """Earlier versions kept `keys/.ehkeys/sandbox/` on the branch for `keys/keys.yaml`: the
+    first run after the upgrade pulls it from there, and the apply pushes it to the new place."""
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    stored, new = hub.branches["ehkeys-state"], STATE_ON_BRANCH.rsplit("/", 1)[0] + "/"
+    for path in [p for p in stored if p.startswith(new)]:  # as earlier versions kept them
+        raw = stored.pop(path)
+        if path == STATE_ON_BRANCH:
+            data = json.loads(raw)
+            del data["manifest"]
+            raw = json.dumps({**data, "format_version": 3}).encode()
+        stored["keys/.ehkeys/sandbox/" + path.removeprefix(new)] = raw
+    keys = yaml.safe_load(text)
+    keys["keys"][-1]["name"] = "Analytics v2"  # renamed: only the state knows which key it is
+    renamed = yaml.safe_dump(keys, sort_keys=False)
+    code, out = actions.plan_pr(2, "h2", renamed)
+    assert code == 0 and "moved the state keys/.ehkeys/sandbox/state.json" in out, out
+    assert "0 to create, 1 to update" in plan_comment(hub, 2)
+    assert actions.merge_and_apply(2, "m2", renamed)[0] == 0
+    assert sorted(actions.live()) == ["Analytics v2", "key-0", "key-1", "key-2"]
+    assert "analytics" in json.loads(stored[STATE_ON_BRANCH])["bindings"]
+    record("gitops", "a state branch of the earlier shared layout", 1, "pulled from there, moved, pushed")
+
+
+def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Actions, hub: FakeGitHub) -> None:
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    actions.merge_and_apply(1, "m1", text)
+    from reconciler.gitops import state_branch as ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_someone_writes(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches["ehkeys-state"][STATE_ON_BRANCH] += b"\n"
+        return pulled
+
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_writes)
+    actions.plan_pr(2, "h2", manifest(analytics=6))
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6))
+    assert code == 1 and f"kept as {STATE_ON_BRANCH}.conflict-" in out
+    assert any(".conflict-" in p for p in hub.branches["ehkeys-state"])
+
+
+def test_a_state_branch_deleted_during_the_apply_is_made_again_with_this_runs_state(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    from reconciler.gitops import state_branch as ghstate
+
+    original = ghstate.StateBranch.pull
+
+    def pull_then_someone_deletes_the_branch(self: ghstate.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches.clear()
+        return pulled
+
+    actions.mp.setattr(ghstate.StateBranch, "pull", pull_then_someone_deletes_the_branch)
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])
+    assert {"analytics", "reports"} <= set(state["bindings"]), "the state went aside, not to the branch"
+    assert not any(".conflict-" in path for path in hub.branches["ehkeys-state"])
+
+
+def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub: FakeGitHub) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.flaky["GET /contents/"] = 1  # GitHub's 502s come and go
+    hub.flaky["PUT /contents/"] = 1
+    assert actions.merge_and_apply(1, "m1", manifest(analytics=5))[0] == 0
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])["bindings"]
+
+    actions.plan_pr(2, "h2", manifest(analytics=6, reports=2))
+    hub.lost[f"PUT /contents/{STATE_ON_BRANCH}"] = 1  # written, but the answer was lost
+    code, out = actions.merge_and_apply(2, "m2", manifest(analytics=6, reports=2))
+    assert code == 0, out
+    state = json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])
+    assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
+
+
+def test_a_state_branch_that_cannot_be_read_stops_the_run(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_wrong")
+    before = actions.live()
+    code, out = actions.merge_and_apply(None, "x", manifest(k0=50))
+    assert code == 1 and "HTTP 401" in out and "permissions" in out
+    assert actions.live() == before
+
+
+def test_a_state_file_named_by_hand_is_kept_on_the_branch(actions: Actions, hub: FakeGitHub) -> None:
+    text, where = manifest(analytics=5), "keys/prod/account.json"
+    actions.plan_pr(1, "h1", text)
+    actions.hub.merge(1, "m1")
+    actions.checkout(text, "push", "m1", {"after": "m1"})
+    code, _, err = actions.run("github", "apply", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} to branch" in err, err
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][where])["bindings"]
+
+    actions.checkout(text, "schedule", "m1", {})  # a fresh checkout finds it where --state says
+    code, _, err = actions.run("github", "plan", MANIFEST, "--sandbox", "--state", where, *actions.seeded)
+    assert code == 0 and f"state: {where} from branch" in err
+    assert "No changes" in Path("ehkeys-out/plan.md").read_text()
+
+
+def test_a_state_over_a_megabyte_is_read_through_the_blob_api(actions: Actions, hub: FakeGitHub) -> None:
+    hub.inline_limit = 10
+    text = manifest(analytics=5)
+    actions.plan_pr(1, "h1", text)
+    actions.merge_and_apply(1, "m1", text)
+    actions.plan_pr(2, "h2", text)
+    assert "No changes" in plan_comment(hub, 2) and any("/git/blobs/" in c for c in hub.calls)
+
+
+# --- the plan comment --------------------------------------------------------------------------
+
+
+def test_a_plan_too_long_for_a_comment_is_cut_with_a_link(actions: Actions, hub: FakeGitHub) -> None:
+    actions.seed.write_text(yaml.safe_dump(seed_data(400, balance=100000.0)))
+    Sandbox.open(actions.account, seeds.load(str(actions.seed)), reset=True)
+    keys = [
+        {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 11, "limit_type": "daily"}
+        for i in range(400)
+    ]
+    actions.plan_pr(4, "h4", yaml.safe_dump({"version": 1, "keys": keys}))
+    comment = plan_comment(hub, 4)
+    assert "400 to update" in comment and "0 to create" in comment
+    assert len(comment) <= 65_536 and "Cut here" in comment and "Reviewed plan `sha256:" in comment
+    assert comment.count("<details>") == comment.count("</details>")
+    saved = Path("ehkeys-out/plan.json")
+    assert actions.run("show", str(saved))[1].count("key-") >= 400, "the full plan is in the artifact"
+
+
+# --- drift says what happened ------------------------------------------------------------------
+
+
+def drift_issue(hub: FakeGitHub) -> dict[str, Any]:
+    return next(i for i in hub.issues.values() if "ehkeys-drift" in i.get("labels", []))
+
+
+def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=15)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    assert "in sync, nothing open" in actions.drift(text)[1]
+
+    actions.sql("UPDATE keys SET name = 'renamed', ip_whitelist = '[]' WHERE name = 'key-1'")
+    code, out = actions.drift(text)
+    assert code == 0 and "drift issue: opened" in out
+    body = drift_issue(hub)["body"]
+    assert "Changed outside ehkeys" in body and "renamed" in body and "ip_whitelist" in body
+
+    actions.set_used("key-1", "7.5")  # only usage moved: the findings are the same
+    edits = len(hub.writes("PATCH /issues/"))
+    assert "drift issue: unchanged" in actions.drift(text)[1]
+    assert len(hub.writes("PATCH /issues/")) == edits
+
+    actions.sql(
+        "INSERT INTO keys SELECT 'ek-proxy-dashboard-made-0001', user_id, 'made-by-hand', expires_at, "
+        "allocated_ammount, used_ammount, limit_type, model_whitelist, ip_whitelist, is_active, "
+        "enabled_thinking, created_at, last_used FROM keys WHERE name = 'key-0'"
+    )
+    assert "drift issue: updated" in actions.drift(text)[1]
+    body = drift_issue(hub)["body"]
+    assert "made-by-hand" in body and "new" in body.lower() and "dashboard-made" not in body
+    assert any(p.endswith("drift-seen.json") for p in hub.branches["ehkeys-state"])
+
+    actions.sql("DELETE FROM keys WHERE name = 'made-by-hand'")
+    actions.sql("UPDATE keys SET name = 'key-1', ip_whitelist = '[\"10.0.0.0/8\"]' WHERE name = 'renamed'")
+    assert "drift issue: closed" in actions.drift(text)[1]
+    assert drift_issue(hub)["state"] == "closed"

@@ -1,0 +1,46 @@
+"""The benchmark harness keeps working: a smoke run with tiny N (figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..helpers import ROOT
+
+# slow: a smoke run of the benchmark harness: a sandbox process and the CLI as subprocesses
+pytestmark = pytest.mark.slow
+
+
+def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {
+        "1_latency_bound",
+        "2_rate_limited",
+        "3_apply",
+        "4_offline_1k",
+        "4_offline_10k",
+        "5_scale",
+        "6_tier_free",
+        "6_tier_pro",
+        "6_tier_enterprise",
+    }
+    assert results["3_apply"]["balance_exact"] is True
+    assert results["2_rate_limited"]["responses_429"] == 0
+    assert "| 1_latency_bound |" in done.stdout
+    for tier, keys in (("free", 10), ("pro", 50), ("enterprise", 100)):
+        figures = results[f"6_tier_{tier}"]
+        assert figures["keys"] == keys and f"| 6_tier_{tier} |" in done.stdout
+        assert figures["list_requests"] == 2  # counted by the sandbox: the list and the balance
+        assert figures["perkey_requests"] >= keys + 2  # balance, list 404, one lookup a key (+ any 429)

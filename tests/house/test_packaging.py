@@ -1,0 +1,132 @@
+"""What ships beside the code: the action's pinned install, the files a new repository ignores,
+and the licence pyproject names."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ..helpers import ROOT, sandbox
+from ..reliability_log import record
+
+CONSTRAINTS = ROOT / "constraints.txt"
+
+
+def _install_step() -> dict[str, object]:
+    steps = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    (step,) = [s for s in steps if "pip install" in str(s.get("run", ""))]
+    return dict(step)
+
+
+def test_the_action_installs_ehkeys_with_the_versions_the_suite_passed_with() -> None:
+    """It installed whatever was newest, code that then runs with the account key."""
+    step = _install_step()
+    env = dict(step.get("env") or {})
+    assert env.get("PIP_CONSTRAINT") == "${{ github.action_path }}/constraints.txt", step
+    pins = dict(
+        line.split("==", 1)
+        for line in CONSTRAINTS.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    runtime = runpy.run_path(str(ROOT / ".ci" / "constraints"))["runtime"]()
+    unpinned = {name: v for name, v in runtime.items() if pins.get(name) != v}
+    assert not unpinned, (
+        f"constraints.txt differs from this environment: run .ci/constraints > constraints.txt ({unpinned})"
+    )
+    assert "setuptools" in pins  # the build backend too: `pip install PATH` builds the package
+    record("files", "the action's pip install: every runtime dependency pinned, as tested", 1, "pinned")
+
+
+def test_only_the_ehkeys_step_of_the_action_has_the_account_key() -> None:
+    steps = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    holding = [s.get("name") for s in steps if "ELECTRONHUB_API_KEY" in str(s.get("env") or {})]
+    assert holding == ["ehkeys ${{ inputs.command }}"]
+
+
+def _readme_gitignore() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"```gitignore\n(.*?)```", readme, re.S)
+    return [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_this_repository_ignores_the_lines_the_readme_gives() -> None:
+    ours = (ROOT / ".gitignore").read_text().splitlines()
+    assert [line for line in _readme_gitignore() if line not in ours] == []
+
+
+def _run(cwd: Path, *argv: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert done.returncode in (0, 2), done.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_gitignore_leaves_only_what_a_new_repository_commits(tmp_path: Path) -> None:
+    """A new repository that follows the README: import, an apply and a saved plan on the sandbox
+    (the quickest trial) leave untracked only the manifest and its schema."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("\n".join(_readme_gitignore()) + "\n")
+    _run(tmp_path, "import", "--all", "--sandbox", "--out", "keys/keys.yaml")
+    manifest = tmp_path / "keys" / "keys.yaml"
+    manifest.write_text(re.sub(r"limit_type: unknown.*", "limit_type: daily", manifest.read_text()))
+    _run(tmp_path, "apply", "keys/keys.yaml", "--sandbox", "--auto-approve")
+    _run(tmp_path, "plan", "keys/keys.yaml", "--sandbox", "--out", "plan.json")
+    _run(tmp_path, "drift", "keys/keys.yaml", "--sandbox")
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert sorted(p for p in status if p != "??") == [
+        ".gitignore",
+        "keys/keys.yaml",
+        "keys/manifest.schema.json",
+    ]
+    record(
+        "files", "a new repository's trial on the sandbox, with the README's .gitignore", 1, "nothing stray"
+    )
+
+
+def test_the_licence_pyproject_names_is_shipped() -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 the ehkeys authors" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text
+
+
+def _untracked(repo: Path) -> list[str]:
+    status = ["git", "status", "--porcelain", "--untracked-files=all"]
+    out = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout
+    return sorted(line[3:] for line in out.splitlines())
+
+
+@pytest.mark.parametrize("ignore", ["readme", "ours"])
+def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str) -> None:
+    """While `ehkeys sandbox --db sandbox.db` ran (the README's demo), or an in-process sandbox
+    was open, `git status` showed SQLite's `sandbox.db-wal` and `sandbox.db-shm`."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    lines = _readme_gitignore() if ignore == "readme" else (ROOT / ".gitignore").read_text().splitlines()
+    (tmp_path / ".gitignore").write_text("\n".join(lines) + "\n")
+    where = [tmp_path / "keys" / ".ehkeys" / "sandbox.db"]
+    where += [tmp_path / "sandbox.db"] if ignore == "ours" else []
+    for db in where:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    boxes = [sandbox(db=str(db)) for db in where]  # open: SQLite's sidecar files exist meanwhile
+    assert all(box.store.keys_of("u1") for box in boxes)
+    assert _untracked(tmp_path) == [".gitignore"]
+    record("files", f"a running sandbox's database files, with {ignore} .gitignore", 1, "nothing stray")

@@ -1,0 +1,430 @@
+"""The manifest loader over fixture files named after the failure they provoke."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.cli.main import main
+from reconciler.manifest import load as manifest
+
+from ..conftest import MANIFESTS, ROOT
+from ..helpers import key_value, manifest_text, run_cli, seed_data
+from ..reliability_log import record
+
+NOW = 1_800_000_000  # 2027-01-15: a fixed "now" so expiry warnings do not drift
+
+# fixture -> (line, col, path, a fragment of the message)
+ERRORS = [
+    ("bad-binary.yaml", 1, 1, "", "not UTF-8"),
+    ("bad-duplicate-key.yaml", 6, 5, "", "'Second' has the same proxy_key as 'First' at"),
+    ("bad-duplicate-name.yaml", 6, 5, "", "duplicate name 'Same': already the id (or name) of the key at"),
+    ("bad-duplicate-yaml-field.yaml", 6, 5, "", "duplicate key 'name' (first at line 4)"),
+    ("bad-empty.yaml", 1, 1, "", "empty manifest"),
+    (
+        "bad-expires-after-9999.yaml",
+        6,
+        17,
+        "keys[0].expires_at",
+        "to 253402300799, which is 9999-12-31T23:59:59Z",
+    ),
+    ("bad-expires-format.yaml", 6, 17, "keys[0].expires_at", "ISO-8601"),
+    ("bad-exponent-amount.yaml", 6, 24, "keys[0].allocated_ammount", "must be <= 1000000000000 (got 1E+30)"),
+    (
+        "bad-hex-amount.yaml",
+        6,
+        24,
+        "keys[0].allocated_ammount",
+        "0x32 is hexadecimal: write it in decimal, 50",
+    ),
+    ("bad-host-bits.yaml", 6, 32, "keys[0].ip_whitelist[1]", "did you mean '192.168.1.0/24'"),
+    ("bad-huge-allocation.yaml", 6, 24, "keys[0].allocated_ammount", "must be <= 1000000000000"),
+    ("bad-impossible-date.yaml", 6, 17, "keys[0].expires_at", "impossible date"),
+    ("bad-ip.yaml", 6, 20, "keys[0].ip_whitelist[0]", "'300.1.2.3' is not an IP address"),
+    ("bad-id-with-slash.yaml", 3, 9, "keys[0].id", "must not contain '/': a '/' will separate an account"),
+    (
+        "bad-ids-share-a-variable.yaml",
+        6,
+        5,
+        "",
+        "bad-ids-share-a-variable.yaml:3:5 both become the variable EH_KEY_PROD_BACKEND",
+    ),
+    ("bad-leading-zero-amount.yaml", 6, 24, "keys[0].allocated_ammount", "read octal 40: write 50"),
+    ("bad-limit-type.yaml", 5, 17, "keys[0].limit_type", "one of daily, weekly, monthly"),
+    ("bad-missing-limit-type.yaml", 3, 5, "keys[0]", "the API never reports limit_type"),
+    ("bad-missing-name.yaml", 3, 5, "keys[0]", "missing required field 'name'"),
+    ("bad-name-too-long.yaml", 4, 11, "keys[0].name", "1 to 25 characters (got 37)"),
+    ("bad-name-with-slash-is-the-id.yaml", 3, 11, "keys[0].name", "give the key an id: without '/'"),
+    ("bad-negative-allocation.yaml", 6, 24, "keys[0].allocated_ammount", ">= 0"),
+    ("bad-not-a-proxy-key.yaml", 3, 16, "keys[0].proxy_key", "must start with 'ek-proxy-'"),
+    ("bad-over-cap.yaml", 7, 24, "keys[0].allocated_ammount", "exceeds the per-key cap of 500"),
+    (
+        "bad-protect-inactive.yaml",
+        7,
+        14,
+        "keys[0].protect",
+        "protect: true and is_active: false: a protected",
+    ),
+    (
+        "bad-protect-inactive-by-default.yaml",
+        8,
+        14,
+        "keys[0].protect",
+        "protect: true and is_active: false (from defaults): a protected key is never disabled",
+    ),
+    ("bad-sexagesimal-amount.yaml", 6, 24, "keys[0].allocated_ammount", "must be a number (got '1:30')"),
+    ("bad-sub-cent.yaml", 6, 24, "keys[0].allocated_ammount", "more than 2 decimal places"),
+    ("bad-tab.yaml", 3, 1, "", "invalid YAML"),
+    ("bad-top-level-list.yaml", 1, 1, "", "must be a mapping"),
+    (
+        "bad-unknown-field.yaml",
+        6,
+        5,
+        "keys[0].allocated_amount",
+        "did you mean 'allocated_ammount'",
+    ),
+    ("bad-unset-env.yaml", 3, 16, "keys[0].proxy_key", "EH_SURELY_UNSET_VAR is not set"),
+    ("bad-version.yaml", 1, 10, "version", "must be 1"),
+    (
+        "bad-whitespace-inside-key.yaml",
+        3,
+        16,
+        "keys[0].proxy_key",
+        "the value from the default of EH_A has whitespace inside the key (a space)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), ERRORS)
+def test_each_bad_manifest_names_line_and_problem(
+    fixture: str, line: int, col: int, path: str, fragment: str
+) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], now=NOW)
+    assert result.manifest is None
+    assert len(result.errors) == 1, result.errors
+    error = result.errors[0]
+    assert (error.line, error.col, error.path) == (line, col, path)
+    assert fragment in error.message
+
+
+def test_every_problem_is_reported_in_one_run() -> None:
+    result = manifest.load([str(MANIFESTS / "bad-many-errors.yaml")], now=NOW)
+    assert [(e.line, e.path) for e in result.errors] == [
+        (4, "keys[0].name"),
+        (8, "keys[1].limit_type"),
+        (9, "keys[1].model_whitelist"),
+    ]
+
+
+def test_each_bad_list_entry_is_pointed_at() -> None:
+    result = manifest.load([str(MANIFESTS / "bad-two-bad-ips.yaml")], now=NOW)
+    assert [(e.line, e.col, e.path) for e in result.errors] == [
+        (8, 9, "keys[0].ip_whitelist[1]"),
+        (9, 9, "keys[0].ip_whitelist[2]"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "fragment"),
+    [
+        ("warn-expired.yaml", "in the past"),
+        ("warn-literal-key.yaml", "plain-text proxy key"),
+        ("warn-open-to-all.yaml", "0.0.0.0/0 allows every IP"),
+        ("warn-protected-expired.yaml", "a protected key that expired on 2020-01-01T00:00:00Z"),
+    ],
+)
+def test_warnings_keep_the_manifest_valid(fixture: str, fragment: str) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], now=NOW)
+    assert result.manifest is not None
+    assert any(fragment in d.message and not d.is_error for d in result.diagnostics)
+
+
+def test_strict_turns_warnings_into_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    target = str(MANIFESTS / "warn-literal-key.yaml")
+    assert main(["validate", target]) == 0
+    assert main(["validate", "--strict", target]) == 1
+
+
+def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
+    for fixture in sorted(MANIFESTS.glob("*.yaml")):
+        main(["validate", "--format", "json", str(fixture)])
+    out, err = capsys.readouterr()
+    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222", "sentinelsecret7777"):
+        assert secret not in out + err
+
+
+def test_example_manifest_is_valid_and_typed() -> None:
+    result = manifest.load([str(ROOT / "keys.example.yaml")], env={}, now=NOW)
+    assert result.errors == []
+    assert result.manifest is not None
+    prod, batch, dev, support, analytics, intern, staging = result.manifest.keys
+    assert (prod.address, prod.protect, prod.proxy_key) == ("prod-backend", True, None)
+    assert prod.allocated_ammount == Decimal("250")
+    assert prod.expires_at == 1830211200  # 2027-12-31T00:00:00Z
+    assert prod.ip_whitelist == frozenset({ip_network("10.20.0.0/16"), ip_network("203.0.113.42/32")})
+    assert batch.limit_type == "weekly" and dev.limit_type == "daily"  # the latter from defaults
+    assert dev.expires_at == -1 and dev.model_whitelist == frozenset()
+    assert support.managed == ("name", "allocated_ammount", "limit_type")
+    assert support.proxy_key is not None and support.proxy_key.display == "ek-proxy-…0004"
+    assert "demo" not in repr(support)
+    assert (analytics.limit_type, intern.is_active, staging.absent) == ("weekly", False, True)
+    assert result.manifest.key_cap == 15 and result.manifest.ignore == ("Production API Key",)
+
+
+def test_environment_overrides_the_default() -> None:
+    env = {"EH_SUPPORT_KEY": "ek-proxy-from-the-environment-9876"}
+    result = manifest.load([str(ROOT / "keys.example.yaml")], env=env, now=NOW)
+    assert result.manifest is not None
+    support = result.manifest.keys[3].proxy_key
+    assert support is not None and support.reveal() == env["EH_SUPPORT_KEY"]
+
+
+def test_a_directory_is_one_manifest_and_duplicates_span_files(tmp_path: Path) -> None:
+    body = "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-same-key-0001}', name: %s, limit_type: daily}\n"
+    (tmp_path / "a.yaml").write_text(body % "A")
+    (tmp_path / "b.yml").write_text(body % "B")
+    (tmp_path / "notes.txt").write_text("ignored")
+    result = manifest.load([str(tmp_path)], now=NOW)
+    assert [Path(e.file).name for e in result.errors] == ["b.yml"]
+    assert "a.yaml:3:5" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch"),
+    [
+        ("-1", -1),
+        ("never", -1),
+        ("1735689600", 1735689600),
+        ("2025-01-01", 1735689600),
+        ("2025-01-01T00:00:00Z", 1735689600),
+        ("2025-01-01T02:00:00+02:00", 1735689600),
+        ("2025-01-01 00:00:00", 1735689600),
+    ],
+)
+def test_expiry_forms_are_epoch_seconds(tmp_path: Path, text: str, epoch: int) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - proxy_key: ${X:-ek-proxy-k-0001}\n    name: K\n"
+        f"    limit_type: daily\n    expires_at: {text}\n"
+    )
+    result = manifest.load([str(path)], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert result.manifest.keys[0].expires_at == epoch
+
+
+def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--format", "github", str(MANIFESTS / "bad-limit-type.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("::error file=")
+    assert ",line=5,col=17::keys[0].limit_type: must be one of" in out
+
+
+def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/file.yaml"]) == 1
+    assert "no such file or directory" in capsys.readouterr().out
+
+
+def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - {proxy_key: '${EH_ONE}', name: one, limit_type: daily}\n  - {proxy_key: '${EH_TWO}', name: two, limit_type: daily}\n"
+    )
+    monkeypatch.setenv(
+        "EHKEYS_PROXY_KEYS",
+        "# one line per key\nEH_ONE=ek-proxy-from-the-secret-0001\nEH_TWO = ek-proxy-from-the-secret-0002\n",
+    )
+    monkeypatch.setenv("EH_TWO", "ek-proxy-set-on-its-own-0003")
+    result = manifest.load([str(path)], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert [k.proxy_key.reveal()[-4:] for k in result.manifest.keys] == ["0001", "0003"]
+
+
+def test_validate_starts_without_the_http_stack() -> None:
+    """`ehkeys validate` runs as a pre-commit hook: it must not pay for httpx and asyncio."""
+    probe = (
+        "import sys; from reconciler.cli.main import main; code = main(['validate', 'keys.example.yaml']); "
+        "print(code, sorted(m for m in ('httpx', 'httpcore', 'asyncio', 'anyio') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[-2] == "0 []"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_manifest_keyed_by_proxy_keys_never_prints_them(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--format", fmt, str(MANIFESTS / "bad-keyed-by-proxy-key.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert "sentinelsecret7777" not in out + err
+    if fmt == "json":
+        out = json.dumps(json.loads(out), ensure_ascii=False)
+    assert "unknown field 'ek-proxy-…7777'" in out  # in the message, and in the path:
+    assert "keys[0].ek-proxy-…7777" in out
+    assert out.count("missing required field 'name'") == 1
+    record("secret", f"a manifest keyed by its proxy keys, validate --format {fmt}", 1, "every key redacted")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("9999-12-31T23:59:59-01:00", "is after 9999-12-31T23:59:59Z, the latest expiry ehkeys accepts"),
+        ("1969-12-31T23:59:59Z", "is before 1970: write -1 or 'never' for no expiry"),
+        ("0001-01-01", "is before 1970"),
+    ],
+)
+def test_expiry_dates_outside_what_the_api_counts_are_refused(
+    tmp_path: Path, text: str, fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nkeys:\n  - proxy_key: ${X:-ek-proxy-k-0001}\n    name: K\n"
+        f"    limit_type: daily\n    expires_at: {text}\n"
+    )
+    assert main(["validate", str(path)]) == 1
+    assert f"m.yaml:6:17: keys[0].expires_at: '{text}' {fragment}" in capsys.readouterr().out
+    record("input", f"expires_at {text}", 1, "refused with a message naming the bound")
+
+
+def test_a_live_expiry_beyond_9999_is_shown_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(1, expires_at=99_999_999_999_999)))
+    Path("m.yaml").write_text(
+        "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-test-000000-secretpart}', name: key-0,"
+        " limit_type: daily, expires_at: 2030-01-01}\n"
+    )
+    sandbox = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+    code, out, err = run_cli(capsys, "plan", "m.yaml", *sandbox)
+    assert code == 0, err
+    assert "99999999999999 (epoch seconds, after 9999)" in out and "2030-01-01T00:00:00Z" in out
+    code, out, err = run_cli(capsys, "import", "--all", *sandbox)
+    assert code == 0, err
+    assert "expires_at: 99999999999999  # 99999999999999 (epoch seconds, after 9999)" in out
+    record("input", "a live key whose expiry is beyond year 9999 (plan, import)", 2, "shown as a number")
+
+
+def test_scalars_read_as_yaml_1_2_like_the_editor_shows_them() -> None:
+    result = manifest.load([str(MANIFESTS / "ok-yaml12-scalars.yaml")], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    key = result.manifest.keys[0]
+    assert key.name == "yes" and key.model_whitelist == frozenset({"on", "1:30"})
+    assert key.allocated_ammount == Decimal(100)
+    record(
+        "input",
+        "YAML 1.1 number forms: 050, 0x32, 1:30, 1e30, yes, on",
+        6,
+        "read as YAML 1.2; forms a reader could misread refused, naming the decimal",
+    )
+
+
+def test_an_empty_variable_takes_the_default_as_in_the_shell() -> None:
+    result = manifest.load([str(MANIFESTS / "warn-expired.yaml")], env={"EH_A": ""}, now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert result.manifest.keys[0].proxy_key.reveal() == "ek-proxy-aaaaaaaaaaaa1111"
+    record("input", "${VAR:-default} with VAR set but empty", 1, "the default, as in the shell")
+
+
+def test_an_empty_variable_without_default_says_empty(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nkeys:\n  - {proxy_key: '${EH_E}', name: e, limit_type: daily}\n")
+    result = manifest.load([str(path)], env={"EH_E": ""}, now=NOW)
+    assert [e.message for e in result.errors] == [
+        "environment variable EH_E is empty (and has no :- default)"
+    ]
+
+
+def test_bad_lines_of_the_ci_secret_are_named_by_line_never_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nkeys:\n  - {proxy_key: '${EH_ONE}', name: one, limit_type: daily}\n")
+    lines = [
+        "# one line per key",
+        "EH_ONE=ek-proxy-secretone0000001",
+        "ek-proxy-pastedwithoutname0002",  # 3: garbage
+        "",
+        "EH_ONE=ek-proxy-secretother000003",  # 5: the same NAME, another key
+        "EH_TWO=ek-proxy-secrettwo0000004",
+        "EH_TWO=ek-proxy-secrettwo0000004",  # 7: the same NAME, the same key
+    ]
+    monkeypatch.setenv("EHKEYS_PROXY_KEYS", "\n".join(lines))
+    assert main(["validate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "EHKEYS_PROXY_KEYS:3:1: warning: not a NAME=value line: ignored" in out
+    assert "EHKEYS_PROXY_KEYS:5:1: EH_ONE: set again, to another value (first on line 2): keep one" in out
+    assert "EHKEYS_PROXY_KEYS:7:1: warning: EH_TWO: set again, to the same value (first on line 6)" in out
+    for secret in ("secretone", "pastedwithoutname", "secretother", "secrettwo"):
+        assert secret not in out + err
+    record(
+        "secret",
+        "EHKEYS_PROXY_KEYS with a line that is not NAME=value, and NAMEs given twice",
+        2,
+        "reported by line number and NAME, never a value",
+    )
+
+
+def test_a_key_variable_with_a_trailing_newline_is_stripped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(1)))
+    Path("keys.yaml").write_text(manifest_text(1))
+    monkeypatch.setenv("EH_KEY_0", key_value(0) + " \n")
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml")
+    assert code == 0, err
+    assert "0 errors" in out  # the lookup found the key
+    assert "keys[0].proxy_key: the value from EH_KEY_0 has trailing whitespace (a newline and a space)" in err
+    assert "secretpart" not in out + err
+    record("input", "a key variable with a trailing space and newline", 1, "stripped, with a warning; found")
+
+
+def test_a_directory_is_read_at_every_depth_and_each_file_once(tmp_path: Path) -> None:
+    body = "version: 1\nkeys:\n  - {proxy_key: '${X:-ek-proxy-key-%s}', name: %s, limit_type: daily}\n"
+    (tmp_path / "team" / "batch").mkdir(parents=True)
+    (tmp_path / "top.yaml").write_text(body % ("0001", "top"))
+    (tmp_path / "team" / "batch" / "deep.yml").write_text(body % ("0002", "deep"))
+    for hidden in (".ehkeys", ".git"):
+        (tmp_path / hidden).mkdir()
+        (tmp_path / hidden / "not-a-manifest.yaml").write_text("anything: [")
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    result = manifest.load([str(tmp_path), str(tmp_path / "top.yaml"), str(tmp_path / "team")], now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert sorted(k.name for k in result.manifest.keys) == ["deep", "top"]
+    record(
+        "files",
+        "a directory with subdirectories, hidden ones, and files also named on their own",
+        1,
+        "every manifest read once, at any depth; .git and .ehkeys skipped",
+    )
+
+
+def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(capsys: Any) -> None:
+    """The pre-commit hook runs on a developer's machine, where CI's secrets are not set."""
+    fixture = str(MANIFESTS / "bad-unset-env.yaml")
+    code, out, _ = run_cli(capsys, "validate", fixture)
+    assert code == 0 and out == ""
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
+    assert (
+        code == 0 and "notice: keys[0].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
+    )
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict", "--format", "github")
+    assert out.startswith("::notice file=")
+    code, _, err = run_cli(capsys, "plan", fixture, "--sandbox")
+    assert code == 1 and "EH_SURELY_UNSET_VAR is not set" in err  # plan needs every variable it uses
+
+
+def test_the_proxy_key_prefix_a_message_names_is_printed_as_typed(capsys: Any) -> None:
+    """Output is scrubbed of keys; the bare prefix `ek-proxy-` is none, and was printed as
+    `must start with 'ek-proxy-…oxy-'`, a redaction of the message's own words."""
+    code, out, err = run_cli(capsys, "validate", str(MANIFESTS / "bad-not-a-proxy-key.yaml"))
+    assert code == 1 and "it must start with 'ek-proxy-'\n" in out + err, out + err
+    assert "ek-1234567890" not in out + err  # the value itself is still never shown

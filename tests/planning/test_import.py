@@ -1,0 +1,131 @@
+"""`ehkeys import`: the manifest it prints is one that plan finds in sync, with no secret in it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.engine import SANDBOX_DB
+from reconciler.planning.importer import env_name
+from reconciler.sandbox import Sandbox, seeds
+
+from ..helpers import key_value, run_cli, seed_data
+from ..reliability_log import record
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    data = seed_data(3)
+    data["keys"][1].update(
+        name="Batch & Jobs",
+        expires_at=1900000000,
+        model_whitelist=[],
+        ip_whitelist=["2001:db8::/32", "10.1.2.3"],
+    )
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+
+
+def test_an_unedited_import_never_resets_a_weekly_or_monthly_window(workdir: Path, capsys: Any) -> None:
+    """Only the account key is needed (ids, no ${VAR}); the window nobody chose is never sent."""
+    data = yaml.safe_load(Path("seed.yaml").read_text())
+    for key, window in zip(data["keys"], ("weekly", "monthly", "daily"), strict=False):
+        key["limit_type"] = window
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, out, _ = run_cli(capsys, "import", "--all", *SANDBOX)
+    assert code == 0 and "secretpart" not in out and "${" not in out
+    assert '  - id: "batch-jobs"\n    name: "Batch & Jobs"\n' in out
+    assert out.count("limit_type: unknown  # the API cannot report it: choose daily, weekly or monthly") == 3
+    assert run_cli(capsys, "validate", write("imported.yaml", out))[0] == 0
+    edit("imported.yaml", "allocated_ammount: 10.00", "allocated_ammount: 12.00")  # key-0: a real change
+    code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 1 and out.count("limit_type: (unknown) -> ? choose daily, weekly or monthly") == 3
+    assert "allocated_ammount: 10.00 -> 12.00" in out and "3 errors" in out  # still shown as ever
+    code, out, _ = run_cli(capsys, "apply", "imported.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and "Nothing to apply: 3 error(s) above." in out
+    assert windows() == ["weekly", "monthly", "daily"] and allocations() == [10, 10, 10]  # nothing sent
+    for window in ("weekly", "monthly", "daily"):
+        edit("imported.yaml", "limit_type: unknown", f"limit_type: {window}")
+    code, out, _ = run_cli(capsys, "apply", "imported.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and 'limit_type: (unknown) -> "weekly"' in out
+    assert windows() == ["weekly", "monthly", "daily"] and allocations() == [12, 10, 10]
+    code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+    record("money", "an unedited import of weekly and monthly keys, applied", 3, "refused; no window sent")
+
+
+def edit(path: str, old: str, new: str) -> None:
+    Path(path).write_text(Path(path).read_text().replace(old, new, 1))
+
+
+def stored() -> list[dict[str, Any]]:
+    store = Sandbox.open(SANDBOX_DB, seeds.load("seed.yaml")).store
+    return [store.key(key_value(i)) or {} for i in range(3)]
+
+
+def windows() -> list[str]:
+    return [k["limit_type"] for k in stored()]
+
+
+def allocations() -> list[Decimal]:
+    return [k["allocated_ammount"] for k in stored()]
+
+
+def write(name: str, text: str) -> str:
+    Path(name).write_text(text)
+    return name
+
+
+def test_two_live_keys_of_one_name_get_distinct_ids_and_their_bindings(workdir: Path, capsys: Any) -> None:
+    data = seed_data(3)
+    data["keys"][2]["name"] = "key-0"
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    text = Path("keys/keys.yaml").read_text()
+    assert code == 0 and '  - id: "key-0"\n' in text and '  - id: "key-0-2"\n' in text
+    assert "another live key has this name" in text and "secretpart" not in text + err
+    assert run_cli(capsys, "validate", "keys/keys.yaml")[0] == 0
+    Path("keys/keys.yaml").write_text(text.replace("limit_type: unknown", "limit_type: daily"))
+    code, out, _ = run_cli(capsys, "plan", "keys/keys.yaml", *SANDBOX)
+    assert code == 0 and "0 errors" in out and "unmanaged" not in out
+
+
+def test_import_named_keys(workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", key_value(2))
+    code, out, _ = run_cli(capsys, "import", "--key-env", "MY_KEY", *SANDBOX)
+    assert code == 0 and '"${MY_KEY}"' in out and "secretpart" not in out
+    Path("one.yaml").write_text(out)
+    code, out, _ = run_cli(capsys, "plan", "one.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 1 and "limit_type: (unknown) -> ? choose daily, weekly or monthly" in out
+    edit("one.yaml", "limit_type: unknown", "limit_type: daily")
+    code, out, _ = run_cli(capsys, "plan", "one.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 2 and "Plan: 0 to create, 1 to update" in out and 'limit_type: (unknown) -> "daily"' in out
+
+
+def test_import_of_an_unset_variable_is_a_message(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "import", "--key-env", "NOT_SET_ANYWHERE", *SANDBOX)
+    assert code == 1 and "NOT_SET_ANYWHERE: the variable is not set" in err
+
+
+def test_env_names_are_safe_and_unique() -> None:
+    taken: set[str] = set()
+    assert env_name("Prod key!", taken) == "EH_KEY_PROD_KEY"
+    assert env_name("prod-key", taken) == "EH_KEY_PROD_KEY_2"
+    assert env_name("???", taken) == "EH_KEY_UNNAMED"
+
+
+def test_a_new_key_whose_window_is_unknown_is_never_created(workdir: Path, capsys: Any) -> None:
+    text = "version: 1\nkeys:\n  - {name: fresh, limit_type: unknown, allocated_ammount: 5}\n"
+    Path("keys.yaml").write_text(text)
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and "limit_type is unknown: choose daily, weekly or monthly to create it" in out
+    store = Sandbox.open(SANDBOX_DB, seeds.load("seed.yaml")).store
+    assert "fresh" not in [k["name"] for k in store.keys_of("u1")]

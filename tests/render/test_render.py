@@ -1,0 +1,163 @@
+"""Text and Markdown against golden files; colour rules; JSON against its schema."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from decimal import Decimal
+from ipaddress import ip_network
+
+import jsonschema
+import pytest
+
+from reconciler.core.model import ProxyKey
+from reconciler.manifest import resources
+from reconciler.render import plan as render
+
+from ..helpers import TESTS
+from ..planning.test_planner import NOW, desired, live, plan_of
+
+GOLDEN = TESTS / "golden"
+D = Decimal
+
+
+def sample_plan():  # type: ignore[no-untyped-def]
+    """One of every kind: update, create, disable, delete, error, unchanged, unmanaged."""
+    prod, batch, dev = (
+        ProxyKey(f"ek-proxy-{n}") for n in ("prodprod0001", "batchbatch0002", "devdevdev0003")
+    )
+    intern, old, stray = (ProxyKey(f"ek-proxy-{n}") for n in ("intern0005", "oldstaging0006", "stray0007"))
+    keys = [
+        desired(
+            address="prod",
+            proxy_key=prod,
+            name="Production",
+            allocated_ammount=D(150),
+            model_whitelist=frozenset({"gpt-4o", "o3"}),
+            ip_whitelist=frozenset({ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")}),
+        ),
+        desired(
+            address="batch",
+            proxy_key=batch,
+            name="Batch | nightly",
+            allocated_ammount=D(40),
+            expires_at=1900000000,
+        ),
+        desired(address="dev", proxy_key=dev, name="Dev"),
+        desired(address="ghost", proxy_key=ProxyKey("ek-proxy-ghostghost0004"), name="<Ghost>"),
+        desired(
+            address="analytics",
+            proxy_key=None,
+            name="Analytics",
+            allocated_ammount=D(25),
+            limit_type="weekly",
+            model_whitelist=frozenset({"gpt-4o-mini"}),
+            ip_whitelist=frozenset({ip_network("10.40.0.0/16")}),
+        ),
+        desired(address="intern", proxy_key=intern, name="Intern", is_active=False),
+        desired(address="old", proxy_key=old, name="Old Staging", absent=True),
+    ]
+    lives = [
+        live(proxy_key=prod, name="Production", used_ammount=D("20.5")),
+        live(
+            proxy_key=batch,
+            name="Batch | nightly",
+            allocated_ammount=D(60),
+            used_ammount=D(45),
+            expires_at=NOW + 86400,
+        ),
+        live(proxy_key=dev, name="Dev"),
+        live(proxy_key=intern, name="Intern", allocated_ammount=D(20), used_ammount=D(4)),
+        live(proxy_key=old, name="Old Staging", allocated_ammount=D(30), used_ammount=D(10)),
+        live(proxy_key=stray, name="Made by hand", allocated_ammount=D(5), is_active=False),
+    ]
+    values = {k.proxy_key.fingerprint: {"limit_type": "daily"} for k in keys if k.proxy_key}
+    plan = plan_of(keys, lives, values, balance=D("1000.00"))
+    plan.requests = 2
+    return plan
+
+
+@pytest.mark.parametrize(("fmt", "golden"), [("text", "plan.txt"), ("markdown", "plan.md")])
+def test_golden(fmt: str, golden: str) -> None:
+    out = io.StringIO()
+    render.RENDERERS[fmt](sample_plan(), out)
+    path = GOLDEN / golden
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(out.getvalue())
+    assert out.getvalue() == path.read_text()
+
+
+def test_json_matches_its_schema_and_is_exact_to_the_cent() -> None:
+    out = io.StringIO()
+    render.as_json(sample_plan(), out)
+    data = json.loads(out.getvalue(), parse_float=Decimal)
+    jsonschema.validate(json.loads(out.getvalue()), resources.schema("plan"))
+    assert data["summary"]["account_debit"] == D("75.0")
+    assert data["summary"]["account_refund"] == D("35.0") and data["summary"]["net"] == D("-40.0")
+    assert [k["action"] for k in data["keys"]] == [
+        "update",
+        "update",
+        "no-op",
+        "error",
+        "create",
+        "disable",
+        "delete",
+    ]
+    assert "no live key has this proxy_key" in data["keys"][3]["error"]
+    assert data["keys"][4]["key"] == "(new)" and [o["kind"] for o in data["keys"][4]["operations"]] == [
+        "create",
+        "update",
+    ]
+    assert data["unmanaged"][0]["name"] == "Made by hand" and data["summary"]["requests"] == 2
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert render.Style(Tty()).on and not render.Style(io.StringIO()).on
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not render.Style(Tty()).on
+    out = Tty()
+    render.text(sample_plan(), out, render.Style(out, force=True))
+    assert "\033[33m~\033[0m Production" in out.getvalue()
+
+
+def test_markdown_escapes_names_from_the_api() -> None:
+    out = io.StringIO()
+    render.markdown(sample_plan(), out)
+    assert "<Ghost>" not in out.getvalue() and "&lt;Ghost&gt;" in out.getvalue()
+    assert "Batch \\| nightly" in out.getvalue()
+
+
+def test_a_large_plan_shows_its_changes_not_every_unchanged_key() -> None:
+    """3 changes among 2,000 keys: the PR comment fits GitHub's limit with the changes and
+    the credits in it, and the text plan names a few unchanged keys, not all of them."""
+    keys = [
+        desired(
+            address=f"key-{i}",
+            proxy_key=ProxyKey(f"ek-proxy-many{i:06d}"),
+            name=f"key-{i}",
+            allocated_ammount=D(150) if i in (7, 700, 1999) else D(100),
+            expires_at=NOW + 3600 if i % 2 else -1,
+        )
+        for i in range(2000)
+    ]
+    lives = [live(proxy_key=k.proxy_key, name=k.name, expires_at=k.expires_at) for k in keys]
+    values = {k.proxy_key.fingerprint: {"limit_type": "daily"} for k in keys if k.proxy_key}
+    plan = plan_of(keys, lives, values)  # half of them expire within the week: a warning each
+    md, text = io.StringIO(), io.StringIO()
+    render.markdown(plan, md)
+    render.text(plan, text)
+    comment = md.getvalue()
+    assert len(comment) < 65_536 and comment.count("| update |") == 3
+    assert "1997 unchanged: key-0, key-1," in comment and "and 1987 more" in comment
+    assert "**Credits: 150.00 debited" in comment
+    assert "Warnings on unchanged keys (998)" in comment and "and 948 more" in comment
+    assert "= 1997 unchanged: key-0, key-1, key-2, key-3, key-4, key-5, key-6, key-8, key-9, key-10 and" in (
+        text.getvalue()
+    )
+    assert "key-11," not in text.getvalue()
