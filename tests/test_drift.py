@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.api.inventory import Inventory
 from reconciler.cli.drift import managed
-from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey, parse_network
+from reconciler.core.keys import DesiredKey, LiveKey, Location, parse_network
+from reconciler.core.secrets import ProxyKey
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.planning.planner import Desired, Recorded, make_plan
 from reconciler.state import snapshots

@@ -16,8 +16,8 @@ import yaml
 
 from reconciler.api.client import Client, RetryPolicy
 from reconciler.apply.applier import Applier
-from reconciler.core.model import ProxyKey
 from reconciler.core.outcomes import Outcome, Result
+from reconciler.core.secrets import ProxyKey
 from reconciler.engine import build_plan, desired
 from reconciler.manifest import load as manifest
 from reconciler.sandbox import Sandbox, seeds

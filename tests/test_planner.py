@@ -11,8 +11,9 @@ import pytest
 from reconciler.api.inventory import Inventory
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action
-from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey
+from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey
 from reconciler.planning.planner import Desired, Recorded, make_plan
 
 NOW = 1_800_000_000

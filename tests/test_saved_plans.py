@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from reconciler.cli.commands import emit
 from reconciler.cli.main import main
 from reconciler.core.errors import Refused, StalePlan
-from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey
 from reconciler.state import saved_plan as planfile
 
 from .helpers import manifest_text, run_cli, seed_data

@@ -20,15 +20,16 @@ from itertools import groupby
 
 from reconciler.api import inventory
 from reconciler.api.client import Client
+from reconciler.api.concurrency import bounded
 from reconciler.api.errors import RUN_ERRORS, ApiError, NotSent
 from reconciler.apply import rivals
 from reconciler.apply.verify import Verdict, verify
 from reconciler.core.changes import DEBITS, REFUNDS, Change
-from reconciler.core.concurrency import bounded
 from reconciler.core.errors import StateError
-from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create, Operation, Toggle, ToggleMismatch
 from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.secrets import ProxyKey
 from reconciler.state import snapshots
 from reconciler.state.store import SENDING, State
 

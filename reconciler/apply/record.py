@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.core.changes import Action
-from reconciler.core.model import DesiredKey
+from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.state.store import State
 

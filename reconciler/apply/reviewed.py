@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.changes import ZERO, Change
+from reconciler.core.changes import Change
+from reconciler.core.money import ZERO, money
 from reconciler.core.outcomes import Outcome, Report, Result
-from reconciler.render.view import money, printable, show
+from reconciler.core.printable import printable
+from reconciler.render.view import show
 from reconciler.state.saved_plan import SavedPlan
 
 UNSHOWN = "but the reviewed plan does not show it"

@@ -21,7 +21,8 @@ from reconciler.apply.secretsout import SecretsFile
 from reconciler.cli.commands import context, money_option, retry, state_path, step_summary
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused, StateError, UsageError
-from reconciler.core.model import DesiredKey, frozen_heap
+from reconciler.core.heap import frozen_heap
+from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.engine import build_plan, desired

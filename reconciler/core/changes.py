@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core import operations
-from reconciler.core.model import ProxyKey, from_json_value, to_json_value
+from reconciler.core.jsonvalue import from_json_value, to_json_value
+from reconciler.core.money import CENT, ZERO
 from reconciler.core.operations import Operation
+from reconciler.core.secrets import ProxyKey
 
-ZERO = Decimal(0)
 NEW_KEY = "(new)"  # a change's `key` before its key exists
-CENT = Decimal("0.01")
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
 

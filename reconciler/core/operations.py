@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.api.errors import NotFound
-from reconciler.core.model import WRITE_ONLY, ProxyKey, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import WRITE_ONLY
+from reconciler.core.secrets import ProxyKey
 
 if TYPE_CHECKING:
     from reconciler.api.client import Client

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import StateError
-from reconciler.render.view import printable
+from reconciler.core.printable import printable
 
 
 class Outcome(str, enum.Enum):

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.changes import ZERO, Action, Change
+from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
-from reconciler.core.model import LiveKey, ProxyKey, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import LiveKey
+from reconciler.core.money import ZERO, money
+from reconciler.core.secrets import ProxyKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
 MASS_DELETE_FLOOR = 5  # ...of an account with more keys than this, without --allow-mass-delete
@@ -200,4 +203,4 @@ def _money(value: Any) -> Decimal | None:
 
 
 def _credits(value: Decimal, sign: bool = False) -> str:
-    return (f"{value:+,.2f}" if sign else f"{value:,.2f}") + " credits"
+    return money(value, sign) + " credits"

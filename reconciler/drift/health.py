@@ -9,15 +9,16 @@ message carries the numbers of the day.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from reconciler.core.changes import Action
-from reconciler.core.model import LiveKey
+from reconciler.core.keys import LiveKey
+from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.render.view import money, printable, when
+from reconciler.core.printable import printable
+from reconciler.core.times import iso, when
 
 DAY = 86400
 EXPIRED, EXPIRING, USAGE, BALANCE = "expired", "expiring", "usage", "balance"
@@ -31,7 +32,7 @@ class Options:
 
     @property
     def now_iso(self) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now))
+        return iso(self.now)
 
 
 @dataclass(frozen=True)

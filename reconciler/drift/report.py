@@ -22,7 +22,9 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler.core.changes import Action, Change, FieldChange
-from reconciler.core.model import WRITE_ONLY, LiveKey, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import WRITE_ONLY, LiveKey
+from reconciler.core.money import money_text
 from reconciler.core.plan import Plan
 from reconciler.drift.health import Health, Options, health
 from reconciler.render.view import show
@@ -286,7 +288,7 @@ def _fields(change: Change) -> list[list[str]]:
 def _as_snapshot(value: Any) -> Any:
     """A planned (model) value as snapshots hold it."""
     if isinstance(value, Decimal):
-        return snapshots.money_text(value)
+        return money_text(value)
     return to_json_value(value)
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action, Change, Credit, FieldChange
-from reconciler.core.model import FIELDS, UNKNOWN_WINDOW, DesiredKey, LiveKey, sorted_networks, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, DesiredKey, LiveKey, sorted_networks
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
 
@@ -188,7 +189,7 @@ def target_values(want: DesiredKey, have: LiveKey) -> dict[str, Any]:
     """What the key will be after the update: desired where managed, live elsewhere."""
     live = have.values()
     return {
-        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in FIELDS
+        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in UPDATABLE
     }
 
 

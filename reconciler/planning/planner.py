@@ -18,7 +18,8 @@ from typing import Any
 
 from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change
-from reconciler.core.model import DesiredKey, LiveKey, gc_paused
+from reconciler.core.heap import gc_paused
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.planning import keyplan
 from reconciler.planning.binding import Bound, bind

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from reconciler.core.changes import Change, FieldChange
-from reconciler.core.model import to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.money import money
+from reconciler.core.printable import printable
 from reconciler.drift.report import ChangedOutside, DriftReport, FieldDrift, NotApplied, UnmanagedKey
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md  # one escaping for every Markdown table cell
-from reconciler.render.view import money, printable, show
+from reconciler.render.view import show
 
 DIGEST = "<!-- ehkeys-drift-digest: {} -->"
 TABLE_ROWS = 100  # per Markdown table: an issue body stops at 65,536 characters

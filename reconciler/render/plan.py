@@ -13,17 +13,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.core.changes import Action, Change
-from reconciler.core.model import gc_paused
+from reconciler.core.heap import gc_paused
+from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
+from reconciler.core.printable import printable
 from reconciler.render.view import (
     PlanView,
     Row,
     account_effect,
     build,
-    money,
     nothing_to_do,
-    printable,
     show,
     unmanaged_line,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.model import WRITE_ONLY
+from reconciler.core.keys import WRITE_ONLY
 from reconciler.state.format import Contents
 
 SENDING = "sending"  # the journal's write-ahead line, before an update goes out

@@ -21,9 +21,10 @@ from typing import Any
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
-from reconciler.core.model import iso
+from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.render.view import money, printable
+from reconciler.core.printable import printable
+from reconciler.core.times import iso
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import atomic_write
 

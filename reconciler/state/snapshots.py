@@ -8,12 +8,12 @@ per fingerprint; the fingerprint, never the key, says which key it is.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
-from reconciler.core.model import CENT, LiveKey, sorted_networks
+from reconciler.core.keys import LiveKey, sorted_networks
+from reconciler.core.money import money_text
+from reconciler.core.times import now_iso
 
 FIELDS = (
     "name",
@@ -76,13 +76,3 @@ def recorded_values(
 
 def without_time(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in snapshot.items() if k != RECORDED_AT and k not in MOVING}
-
-
-def money_text(value: Decimal) -> str:
-    """Exact, and the same text for the same amount however the API spelled it (10, 10.0)."""
-    cents = value.quantize(CENT)
-    return str(cents) if cents == value else format(value.normalize(), "f")
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

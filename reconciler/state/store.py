@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import StateError
-from reconciler.core.model import to_json_value
+from reconciler.core.jsonvalue import to_json_value
 from reconciler.state import paths as statepaths
 from reconciler.state.files import append_line, atomic_write, journal_line, probe_dir, probe_file, why
 from reconciler.state.format import (
