@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.api.errors import NotFound
-from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.jsonvalue import values_json
 from reconciler.core.keys import WRITE_ONLY
 from reconciler.core.secrets import ProxyKey
 
@@ -142,4 +142,4 @@ class ToggleMismatch(Exception):
 
 def _visible(body: dict[str, Any]) -> Visible:
     """The part of a body that the account's list reports back (write-only fields aside)."""
-    return {k: to_json_value(v) for k, v in body.items() if k not in WRITE_ONLY}
+    return values_json({k: v for k, v in body.items() if k not in WRITE_ONLY})

@@ -16,7 +16,6 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -246,7 +245,7 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tup
     old, new = snapshots.without_time(before), snapshots.without_time(after)
     moving = [f"root['{name}']" for name in snapshots.MOVING]
     diff = DeepDiff(old, new, ignore_order=True, exclude_paths=moving)
-    order = {name: i for i, name in enumerate(snapshots.FIELDS)}
+    order = {name: i for i, name in enumerate(snapshots.SNAPSHOTTED)}
     changed = sorted(diff.affected_root_keys, key=lambda f: (order.get(str(f), len(order)), str(f)))
     return [(str(f), old.get(str(f)), new.get(str(f))) for f in changed]
 
@@ -287,9 +286,7 @@ def _fields(change: Change) -> list[list[str]]:
 
 def _as_snapshot(value: Any) -> Any:
     """A planned (model) value as snapshots hold it."""
-    if isinstance(value, Decimal):
-        return money_text(value)
-    return to_json_value(value)
+    return to_json_value(value, money_text)
 
 
 def _shown(name: str, value: Any) -> str:

@@ -13,8 +13,9 @@ from typing import Any
 
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action, Change, Credit, FieldChange
-from reconciler.core.jsonvalue import to_json_value
-from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, DesiredKey, LiveKey, sorted_networks
+from reconciler.core.jsonvalue import key_json
+from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, VISIBLE, DesiredKey, LiveKey, sorted_networks
+from reconciler.core.money import money_number
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
 
@@ -24,6 +25,9 @@ UNDECIDED = (
     "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
     "manifest; until then nothing is sent to this key, as any update would send a window"
 )
+
+PLANNED_AGAINST = (*VISIBLE, "is_active", "used_ammount")
+"""The live values a change depends on (used_ammount decides a refund): what it records."""
 
 ADOPTED = "adopted by name (the next apply records it)"
 PROTECTED = "protected (protect: true), but the plan would delete it"
@@ -218,5 +222,4 @@ def create_body(want: DesiredKey) -> dict[str, Any]:
 
 def snapshot(have: LiveKey) -> dict[str, Any]:
     """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
-    values = {name: to_json_value(v) for name, v in have.values().items()}
-    return {**values, "is_active": have.is_active, "used_ammount": to_json_value(have.used_ammount)}
+    return key_json(have, PLANNED_AGAINST, money_number)

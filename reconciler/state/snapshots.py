@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.core.keys import LiveKey, sorted_networks
+from reconciler.core.jsonvalue import key_json
+from reconciler.core.keys import LiveKey
 from reconciler.core.money import money_text
 from reconciler.core.times import now_iso
 
-FIELDS = (
+SNAPSHOTTED = (
     "name",
     "expires_at",
     "allocated_ammount",
@@ -33,16 +34,8 @@ RECORDED_AT = "recorded_at"
 
 
 def values(live: LiveKey) -> dict[str, Any]:
-    """The snapshotted fields of a live key, as plain JSON."""
-    return {
-        "name": live.name,
-        "expires_at": live.expires_at,
-        "allocated_ammount": money_text(live.allocated_ammount),
-        "model_whitelist": sorted(live.model_whitelist),
-        "ip_whitelist": sorted_networks(live.ip_whitelist),
-        "is_active": live.is_active,
-        "created_at": live.created_at,
-    }
+    """The snapshotted fields of a live key, as plain JSON (money as exact text)."""
+    return key_json(live, SNAPSHOTTED, money_text)
 
 
 def taken(live: LiveKey) -> dict[str, Any]:
