@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from reconciler import engine as session
+from reconciler.apply import applier
 from reconciler.core import operations
 from reconciler.sandbox import Sandbox, seeds
 
@@ -59,17 +60,17 @@ def test_a_write_whose_outcome_never_came_stays_until_an_apply_settles_it(
 ) -> None:
     """key-0's update is journalled, then the account key is revoked: the apply stops with
     that write pending. An apply of key-2 only keeps that one line; a whole apply settles it."""
-    original = operations.Update.send
+    original = applier.send
 
-    async def revoked_before_key_0(self: operations.Update, client: Any, target: Any) -> Any:
-        if self.body["name"] == "key-0":
+    async def revoked_before_key_0(op: operations.Operation, client: Any, target: Any) -> Any:
+        if isinstance(op, operations.Update) and op.body["name"] == "key-0":
             account_key("ek-revoked")
-        return await original(self, client, target)
+        return await original(op, client, target)
 
-    monkeypatch.setattr(operations.Update, "send", revoked_before_key_0)
+    monkeypatch.setattr(applier, "send", revoked_before_key_0)
     code, out = apply(capsys, 11, "--parallelism", "1")
     assert code == 1 and "HTTP 401" in out, out
-    monkeypatch.setattr(operations.Update, "send", original)
+    monkeypatch.setattr(applier, "send", original)
     account_key(API_KEY)
 
     code, out = apply(capsys, 11, "--target", "key-2")
