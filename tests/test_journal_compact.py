@@ -13,7 +13,9 @@ import yaml
 from reconciler import engine as session
 from reconciler.apply import applier
 from reconciler.core import operations
+from reconciler.core.outcomes import Outcome
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state.store import State
 
 from .helpers import API_KEY, manifest_text, run_cli, sandbox_state_dir, seed_data
 from .reliability_log import record
@@ -82,3 +84,20 @@ def test_a_write_whose_outcome_never_came_stays_until_an_apply_settles_it(
     assert code == 0 and "cut off" in out and "2 applied" in out, out  # key-0 again, key-1
     assert journal() == []
     assert "Nothing to apply." in apply(capsys, 11)[1]
+
+
+def test_the_journal_keeps_its_own_words_whatever_an_outcome_is_called(workdir: Path, capsys: Any) -> None:
+    """An apply killed before its state snapshot leaves only the journal: replayed, it must
+    still record each key's limit_type, even once the outcomes read otherwise on screen."""
+    Path("keys.yaml").write_text(manifest_text(3, limit_type="weekly"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Outcome.APPLIED, "_value_", "done")  # a reworded label
+        mp.setattr(Outcome.UNVERIFIED, "_value_", "sent; unchecked")
+        mp.setattr(State, "flush", lambda self: None)  # killed: no snapshot...
+        mp.setattr(State, "compact", lambda self: None)  # ...and no compaction
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and "3 done" in out, out + err
+    assert [e["result"] for e in journal() if e["result"] != "sending"] == ["applied"] * 3
+
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "No changes." in out, out + err  # the replayed journal knows every limit_type

@@ -26,14 +26,15 @@ from reconciler.api.errors import RUN_ERRORS, ApiError, NotSent
 from reconciler.apply import rivals
 from reconciler.apply.send import ToggleMismatch, send
 from reconciler.apply.verify import Verdict, verify
-from reconciler.core.changes import DEBITS, REFUNDS, Change
+from reconciler.core.changes import DEBITS, REFUNDS, Change, is_unmanaged
 from reconciler.core.errors import StateError
 from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create, Operation, Toggle
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.secrets import ProxyKey
 from reconciler.state import snapshots
-from reconciler.state.store import SENDING, State
+from reconciler.state.journal import SENDING, JournalResult
+from reconciler.state.store import State
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Applier:
                 if sending.never_sent:
                     break
                 continue
-            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
+            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING.value})
             try:
                 sending.target = await send(op, self.client, sending.target)
             except RUN_ERRORS:
@@ -198,7 +199,7 @@ class Applier:
         change = result.change
         return {
             "action": change.action.label,
-            "result": result.outcome.value,
+            "result": JournalResult.of(result.outcome).value,  # the journal's word, not the label
             "message": result.message,
             "before": {c.field: c.data()["before"] for c in change.fields},
             "after": {c.field: c.data()["after"] for c in change.fields},
@@ -213,7 +214,7 @@ class Applier:
         if verdict.deleted:
             gone = verdict.key or sending.change.target
             self.state.forget(address, gone.fingerprint if gone else "")
-        elif verdict.key is not None and not address.startswith("unmanaged:"):
+        elif verdict.key is not None and not is_unmanaged(address):
             self.state.bind(address, verdict.key.fingerprint)
         if verdict.key is not None and verdict.limit_type:
             self.state.record(

@@ -21,6 +21,7 @@ from reconciler.core.operations import Operation
 from reconciler.core.secrets import ProxyKey
 
 NEW_KEY = "(new)"  # a change's `key` before its key exists
+UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
 
@@ -51,6 +52,15 @@ LEGEND = {
     Action.DELETE: "delete",
     Action.ERROR: "cannot be planned",
 }
+
+
+def unmanaged_address(fingerprint: str) -> str:
+    """The address of a live key that no manifest key holds: its fingerprint, never its key."""
+    return UNMANAGED + fingerprint
+
+
+def is_unmanaged(address: str) -> bool:
+    return address.startswith(UNMANAGED)
 
 
 @dataclass(frozen=True)

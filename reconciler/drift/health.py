@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reconciler.core.changes import Action
+from reconciler.core.changes import Action, unmanaged_address
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
@@ -72,7 +72,7 @@ def _watched(plan: Plan, live: Mapping[str, LiveKey]) -> Iterator[tuple[str, Liv
         if key is not None and change.action is not Action.DELETE:
             yield change.address, key
     for item in plan.unmanaged:
-        yield f"unmanaged:{item.live.fingerprint}", item.live
+        yield unmanaged_address(item.live.fingerprint), item.live
 
 
 def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:

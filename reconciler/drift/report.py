@@ -20,7 +20,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.changes import Action, Change, FieldChange
+from reconciler.core.changes import Action, Change, FieldChange, is_unmanaged
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import WRITE_ONLY, LiveKey
 from reconciler.core.money import money_text
@@ -30,8 +30,6 @@ from reconciler.render.view import show
 from reconciler.state import snapshots
 
 __all__ = ["DriftReport", "Health", "Options", "Past", "report"]
-
-UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
 
 
 @dataclass(frozen=True)
@@ -174,7 +172,7 @@ def report(
     by_fp = {k.fingerprint: k for k in live}
     outside, not_applied, never = [], [], []
     for change in plan.changes:
-        if change.address.startswith(UNMANAGED):
+        if is_unmanaged(change.address):
             continue  # pruned: an unmanaged key (group 3)
         moved = _moved(change, by_fp, past, managed.get(change.address, frozenset()))
         if moved is not None:
@@ -265,7 +263,7 @@ def _unmanaged(
 ) -> list[UnmanagedKey]:
     keys = [(u.live, u.note) for u in plan.unmanaged]
     for change in plan.changes:
-        pruned = change.address.startswith(UNMANAGED) and change.action is Action.DELETE
+        pruned = is_unmanaged(change.address) and change.action is Action.DELETE
         key = live.get(change.target.fingerprint) if change.target else None
         if pruned and key is not None:
             keys.append((key, f"prune: the next apply deletes it ({change.reason})"))

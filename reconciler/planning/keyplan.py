@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.core import operations as ops
-from reconciler.core.changes import Action, Change, Credit, FieldChange
+from reconciler.core.changes import Action, Change, Credit, FieldChange, unmanaged_address
 from reconciler.core.jsonvalue import key_json
 from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, VISIBLE, DesiredKey, LiveKey, sorted_networks
 from reconciler.core.money import money_number
@@ -138,7 +138,7 @@ def _cannot_create(key: DesiredKey, now: int) -> str:
 
 def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = None) -> Change:
     """`protected`: the address under which the state remembers the key protected."""
-    base = Change(f"unmanaged:{live.fingerprint}", Action.DELETE, live.name, index, target=live.proxy_key)
+    base = Change(unmanaged_address(live.fingerprint), Action.DELETE, live.name, index, target=live.proxy_key)
     why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
     guard = _was(protected is not None, protected or "")
     return _delete(_with(base, live=snapshot(live)), live, why, guard)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.api.inventory import Inventory
-from reconciler.core.changes import Action, Change
+from reconciler.core.changes import Action, Change, unmanaged_address
 from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan, Unmanaged
@@ -116,7 +116,7 @@ def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: Live
     if not desired.prune:
         plan.unmanaged.append(Unmanaged(live, _listed_twice(live)))
         return
-    address = f"unmanaged:{live.fingerprint}"
+    address = unmanaged_address(live.fingerprint)
     error = _listed_twice(live)
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
 
