@@ -26,6 +26,7 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.engine import build_plan, desired
+from reconciler.render import apply as applyrender
 from reconciler.render import plan as render
 from reconciler.state import lock as statelock
 from reconciler.state import saved_plan as planfile
@@ -71,9 +72,9 @@ async def _apply(args: argparse.Namespace) -> int:
             _approve(args)
             print("\n" + "\n".join(filter(None, [_recorded(state, plan, loaded.keys), "Applying:"])))
             for result in skipped:
-                print(result.line(), flush=True)
+                print(applyrender.line(result), flush=True)
             applier = Applier(
-                client, state, lambda r: print(r.line(), flush=True), parallelism=args.parallelism
+                client, state, lambda r: print(applyrender.line(r), flush=True), parallelism=args.parallelism
             )
             if secrets is not None:
                 applier.on_created = secrets.add
@@ -229,7 +230,7 @@ def _nothing(
     if report_out is not None:
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
         review = reviewed.compare(saved, report) if saved else None
-        report_out.write(lambda out: render.apply_markdown(report, out, review))
+        report_out.write(lambda out: applyrender.markdown(report, out, review))
     return 1 if plan.has_errors else 0
 
 
@@ -244,10 +245,10 @@ def _finish(
     report.results[:0] = skipped
     report.results.extend(errors)
     review = reviewed.compare(saved, report) if saved else None
-    print("\n" + "\n".join(report.totals() + (review.lines() if review else [])))
-    step_summary(lambda out: render.apply_markdown(report, out, review))
+    print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
+    step_summary(lambda out: applyrender.markdown(report, out, review))
     if report_out is not None:
-        report_out.write(lambda out: render.apply_markdown(report, out, review))
+        report_out.write(lambda out: applyrender.markdown(report, out, review))
     if report.state_error is not None:
         raise report.state_error  # after the summary: what was applied is known, and journalled
     return report.exit_code
