@@ -65,6 +65,9 @@ def is_unmanaged(address: str) -> bool:
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One field, before and after: typed values in a plan (sets, Decimal), JSON values in
+    drift's `FieldDrift` (lists, money text); `added` and `removed` read either."""
+
     field: str
     before: Any
     after: Any
@@ -87,6 +90,9 @@ class FieldChange:
 
 
 def _members(these: Any, less: Any) -> list[str]:
+    if isinstance(these, list):  # a whitelist as JSON (a snapshot's): its order kept
+        gone = set(less) if isinstance(less, list) else set()
+        return [str(m) for m in these if m not in gone]
     if not isinstance(these, frozenset):
         return []
     listed: list[str] = to_json_value(these - (less if isinstance(less, frozenset) else frozenset()))

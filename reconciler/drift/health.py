@@ -17,7 +17,6 @@ from reconciler.core.changes import Action, unmanaged_address
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.core.printable import printable
 from reconciler.core.times import iso, when
 
 DAY = 86400
@@ -42,10 +41,6 @@ class Health:
     name: str  # the key's name ('' for the account)
     key: str  # the redacted key ('' for the account)
     message: str
-
-    @property
-    def who(self) -> str:
-        return f"{printable(self.name)} ({self.key})" if self.key else "the account"
 
 
 def health(plan: Plan, live: Mapping[str, LiveKey], options: Options) -> tuple[Health, ...]:

@@ -16,6 +16,7 @@ from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.money import money
 from reconciler.core.printable import printable
 from reconciler.drift.report import ChangedOutside, DriftReport, FieldDrift, NotApplied, UnmanagedKey
+from reconciler.render import drift_words as words
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md  # one escaping for every Markdown table cell
 from reconciler.render.view import show
@@ -53,7 +54,7 @@ def _lines(change: Change) -> list[str]:
 
 def text(found: DriftReport, stream: TextIO) -> None:
     w = stream.write
-    w(found.headline + "\n")
+    w(words.headline(found) + "\n")
     if found.changed_outside:
         w(f"\nChanged outside ehkeys since the last apply ({len(found.changed_outside)}):\n")
         for moved in found.changed_outside:
@@ -72,7 +73,7 @@ def text(found: DriftReport, stream: TextIO) -> None:
         w("\nErrors:\n" + "".join(f"  ! {printable(e)}\n" for e in found.errors))
     if found.health:
         w(f"\nHealth warnings ({len(found.health)}; drift does not fail on these):\n")
-        w("".join(f"  warning: {h.who}: {h.message}\n" for h in found.health))
+        w("".join(f"  warning: {words.who(h)}: {h.message}\n" for h in found.health))
 
 
 def _text_moved(moved: ChangedOutside, w: Write) -> None:
@@ -83,7 +84,7 @@ def _text_moved(moved: ChangedOutside, w: Write) -> None:
         return
     w(f"  ~ {name} ({moved.key}){since}:\n")
     for f in moved.fields:
-        w(f"      {printable(f.text)}   [next apply: {f.next_apply}]\n")
+        w(f"      {printable(words.moved(f))}   [next apply: {words.next_apply(f)}]\n")
     for fc in moved.also:
         w(f"      the next apply also sets {printable(planned(fc))}\n")
 
@@ -112,8 +113,8 @@ def _unmanaged_line(u: UnmanagedKey) -> str:
 
 def markdown(found: DriftReport, stream: TextIO) -> None:
     w = stream.write
-    headline = md(found.headline.removeprefix("Drift: "))
-    w(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(found.digest)}\n\n")
+    headline = md(words.headline(found).removeprefix("Drift: "))
+    w(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(words.digest(found))}\n\n")
     if found.changed_outside:
         rows = [row for moved in found.changed_outside for row in _md_moved(moved)]
         _table(
@@ -158,7 +159,9 @@ def _md_moved(moved: ChangedOutside) -> list[tuple[str, ...]]:
     who = _md_who(moved.name, moved.key if not moved.deleted else "")
     if moved.deleted:
         return [(md(moved.name), "", "deleted outside ehkeys", md(moved.deleted))]
-    rows: list[tuple[str, ...]] = [(who, f.field, md(_change_of(f)), md(f.next_apply)) for f in moved.fields]
+    rows: list[tuple[str, ...]] = [
+        (who, f.field, md(_change_of(f)), md(words.next_apply(f))) for f in moved.fields
+    ]
     rows += [
         (who, fc.field, md(planned(fc).split(": ", 1)[1]), "sets it (the manifest changed)")
         for fc in moved.also
@@ -167,7 +170,7 @@ def _md_moved(moved: ChangedOutside) -> list[tuple[str, ...]]:
 
 
 def _change_of(f: FieldDrift) -> str:
-    return f.text.split(": ", 1)[1].replace(" -> ", " → ")
+    return words.moved(f).split(": ", 1)[1].replace(" -> ", " → ")
 
 
 def _md_not_applied(item: NotApplied) -> tuple[str, ...]:
@@ -189,8 +192,8 @@ def data(found: DriftReport) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "in_sync": not found.drifted and not found.errors,
-        "headline": found.headline,
-        "digest": found.digest,
+        "headline": words.headline(found),
+        "digest": words.digest(found),
         "groups": {
             "changed_outside": [_json_moved(m) for m in found.changed_outside],
             "not_applied": [
@@ -222,7 +225,7 @@ def _json_moved(m: ChangedOutside) -> dict[str, Any]:
                 "after": f.after,
                 "added": f.added,
                 "removed": f.removed,
-                "next_apply": f.next_apply,
+                "next_apply": words.next_apply(f),
             }
             for f in m.fields
         ],
