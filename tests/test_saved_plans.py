@@ -212,6 +212,7 @@ BAD_FILES = [
     ("older-format-version.json", "a saved plan of format 2, from an older ehkeys: plan again"),
     ("missing-layout.json", "not a complete saved plan (no 'layout' in it)"),
     ("net-edited-by-hand.json", "the saved plan does not hold together (edited by hand?)"),
+    ("error-with-operations.json", "(ValueError: ghost: cannot be planned, yet has operations to send)"),
 ]
 
 

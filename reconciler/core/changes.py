@@ -168,6 +168,18 @@ class Change:
     error: str | None = None
     unchanged: int = 0
 
+    def __post_init__(self) -> None:
+        """A change that cannot be planned says why and sends nothing; only such a change
+        carries an error; a create has no key yet."""
+        if self.action is Action.ERROR and not self.error:
+            raise ValueError(f"{self.address}: cannot be planned, but no error says why")
+        if self.action is Action.ERROR and self.operations:
+            raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
+        if self.action is not Action.ERROR and self.error is not None:
+            raise ValueError(f"{self.address}: a change to {self.action.label} with an error")
+        if self.action is Action.CREATE and self.target is not None:
+            raise ValueError(f"{self.address}: a create with a key ({self.target.display})")
+
     @property
     def key(self) -> str:
         """The redacted key, `ek-proxy-…abcd`, or `(new)` for a key still to create."""

@@ -7,7 +7,7 @@ renderer and the saved plan file start from them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -74,9 +74,7 @@ class Plan:
 
     def subset(self, changes: list[Change]) -> Plan:
         """The same account, only these changes (a saved plan's, or --target's)."""
-        return Plan(
-            changes, [], self.balance_before, [], list(self.problems), self.account_keys, self.requests
-        )
+        return replace(self, changes=changes, unmanaged=[], notes=[], problems=list(self.problems))
 
     @property
     def counts(self) -> Counter[Action]:

@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.planning import keyplan
-from reconciler.planning.binding import Bound, bind
+from reconciler.planning.binding import Binding, Bound, bind
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
 
 
 def _plan_one(
-    index: int, key: DesiredKey, binding: Any, inventory: Inventory, recorded: Recorded, now: int
+    index: int, key: DesiredKey, binding: Binding, inventory: Inventory, recorded: Recorded, now: int
 ) -> Change:
     failure = inventory.failures.get(key.address)
     if failure is not None:
