@@ -52,7 +52,7 @@ class Difference:
 
     def line(self) -> str:
         c = self.change
-        key = c.key if c.target else "a new key"
+        key = "a new key" if c.new else c.key
         return (
             f"{printable(c.name)} ({key}): reviewed {money(self.reviewed, sign=True)}, "
             f"charged {money(self.charged, sign=True)}: {printable(self.why)}"

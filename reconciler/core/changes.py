@@ -18,7 +18,7 @@ from reconciler.core import operations
 from reconciler.core.jsonvalue import from_json_value, to_json_value
 from reconciler.core.money import CENT, ZERO
 from reconciler.core.operations import Operation
-from reconciler.core.secrets import ProxyKey
+from reconciler.core.secrets import ProxyKey, RedactedKey
 
 NEW_KEY = "(new)"  # a change's `key` before its key exists
 UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
@@ -158,7 +158,8 @@ class Change:
     action: Action
     name: str
     index: int = 0  # manifest order; unmanaged keys come after every manifest key
-    target: ProxyKey | None = field(default=None, compare=False, repr=False)
+    target: ProxyKey | None = field(default=None, compare=False, repr=False)  # the key to act on
+    shown: RedactedKey | None = field(default=None, compare=False, repr=False)  # read back: no target
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
     credit: Credit = field(default_factory=Credit)
@@ -177,13 +178,22 @@ class Change:
             raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
         if self.action is not Action.ERROR and self.error is not None:
             raise ValueError(f"{self.address}: a change to {self.action.label} with an error")
-        if self.action is Action.CREATE and self.target is not None:
-            raise ValueError(f"{self.address}: a create with a key ({self.target.display})")
+        if self.action is Action.CREATE and not self.new:
+            raise ValueError(f"{self.address}: a create with a key ({self.key})")
+        if self.target is not None and self.shown is not None:
+            raise ValueError(f"{self.address}: a key to act on is not one known only as shown")
 
     @property
     def key(self) -> str:
         """The redacted key, `ek-proxy-…abcd`, or `(new)` for a key still to create."""
-        return self.target.display if self.target else NEW_KEY
+        if self.target is not None:
+            return self.target.display
+        return self.shown.display if self.shown is not None else NEW_KEY
+
+    @property
+    def new(self) -> bool:
+        """No key yet: a create (or an error on a key that is not in the account)."""
+        return self.target is None and self.shown is None
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -210,14 +220,14 @@ class Change:
     @classmethod
     def from_data(cls, data: dict[str, Any], index: int = 0) -> Change:
         """A change as `data()` described it (a saved plan shown again). The key is known only
-        redacted: `target` then holds that redacted text, enough to show it, never to send."""
+        redacted: a RedactedKey (`shown`), enough to show it, never to act on (no `target`)."""
         key = data["key"]
         return cls(
             address=str(data["address"]),
             action=Action[str(data["action"]).upper().replace("-", "_")],
             name=str(data["name"]),
             index=index,
-            target=None if key == NEW_KEY else ProxyKey(str(key)),
+            shown=None if key == NEW_KEY else RedactedKey(str(key)),
             fields=tuple(FieldChange.from_data(name, c) for name, c in data["changes"].items()),
             operations=tuple(operations.from_data(op) for op in data["operations"]),
             credit=Credit.from_data(data["credit"]),

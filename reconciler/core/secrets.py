@@ -74,3 +74,25 @@ class ProxyKey:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class RedactedKey:
+    """A key known only as shown, `ek-proxy-…abcd` (a saved plan read back): enough to show
+    which key it is, never enough to send or fingerprint. Whatever text it is made from, it
+    holds only the redacted form."""
+
+    __slots__ = ("display",)
+
+    def __init__(self, text: str) -> None:
+        self.display = redact(text)
+
+    def __repr__(self) -> str:
+        return f"RedactedKey({self.display})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RedactedKey) and other.display == self.display
+
+    def __hash__(self) -> int:
+        return hash(self.display)

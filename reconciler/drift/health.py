@@ -66,8 +66,8 @@ def _watched(plan: Plan, live: Mapping[str, LiveKey]) -> Iterator[tuple[str, Liv
         key = live.get(change.target.fingerprint) if change.target else None
         if key is not None and change.action is not Action.DELETE:
             yield change.address, key
-    for item in plan.unmanaged:
-        yield unmanaged_address(item.live.fingerprint), item.live
+    for key, _ in plan.unmanaged_listed:
+        yield unmanaged_address(key.fingerprint), key
 
 
 def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:

@@ -201,7 +201,7 @@ def _next_apply(change: Change, name: str, before: Any, managed: frozenset[str])
 def _unmanaged(
     plan: Plan, live: Mapping[str, LiveKey], seen: Mapping[str, str], now: str
 ) -> list[UnmanagedKey]:
-    keys = [(u.live, u.note) for u in plan.unmanaged]
+    keys = plan.unmanaged_listed
     for change in plan.changes:
         pruned = is_unmanaged(change.address) and change.action is Action.DELETE
         key = live.get(change.target.fingerprint) if change.target else None

@@ -28,7 +28,7 @@ MARKS = {
 def line(result: Result) -> str:
     """`  ✓ name (ek-proxy-…abcd): applied: why`, as each result lands."""
     change = result.change
-    key = result.key or (change.key if change.target else "a new key")
+    key = result.key or ("a new key" if change.new else change.key)
     text = f"  {MARKS[result.outcome]} {printable(change.name)} ({key}): {result.outcome.value}"
     return text + (f": {result.message}" if result.message.strip() else "")
 

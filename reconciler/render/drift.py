@@ -29,11 +29,8 @@ Write = Callable[[str], Any]
 
 
 def title(change: Change) -> str:
-    return (
-        f"{printable(change.name)} ({change.key})"
-        if change.target
-        else f"{printable(change.name)} (a new key)"
-    )
+    name = printable(change.name)
+    return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
 
 
 def planned(fc: FieldChange, created: bool = False) -> str:
@@ -152,7 +149,7 @@ def _md_who(name: str, key: str) -> str:
 
 
 def _md_key(change: Change) -> str:
-    return _md_who(change.name, change.key) if change.target else f"{md(change.name)} (new key)"
+    return f"{md(change.name)} (new key)" if change.new else _md_who(change.name, change.key)
 
 
 def _md_moved(moved: ChangedOutside) -> list[tuple[str, ...]]:

@@ -134,7 +134,7 @@ def escape(value: str) -> str:
 
 def md_key(change: Change, key: str = "") -> str:
     """A change's key in a Markdown cell: its name and key, or that it is a new one."""
-    if key or change.target:
+    if key or not change.new:
         return f"{escape(change.name)} (`{key or change.key}`)"
     return f"{escape(change.name)} (new key)"
 

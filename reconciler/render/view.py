@@ -61,7 +61,7 @@ class Row:
     @property
     def title(self) -> str:
         change, name = self.change, printable(self.change.name)
-        return f"{name} ({change.key})" if change.target else f"{name} (a new key)"
+        return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
 
 
 @dataclass

@@ -96,7 +96,7 @@ class SavedPlan:
     created_at: str
     manifest_digest: str
     changes: dict[str, dict[str, Any]]
-    plan: Plan  # as it was shown when it was saved
+    plan: Plan  # as it was shown when saved: its keys known only as shown (RedactedKey, ShownKey)
 
     def holds(self, change: Change) -> bool:
         return change.address in self.changes
