@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
+from reconciler.core.money import money_number
 from reconciler.core.plan import Plan
 from reconciler.core.printable import printable
 from reconciler.render.view import (
@@ -118,7 +119,7 @@ def _dumps(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)  # display only: saved plans compare exact text (planfile)
+        return money_number(value)  # display only: saved plans compare exact text (planfile)
     raise TypeError(f"cannot show {type(value).__name__}")
 
 
