@@ -16,7 +16,6 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import reviewed
 from reconciler.apply.applier import Applier
-from reconciler.apply.reviewed import what_moved
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.cli.commands import context, money_option, retry, state_path, step_summary
 from reconciler.core.changes import Action, Change
@@ -183,12 +182,12 @@ def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> R
         return Result(
             reviewed, Outcome.SKIPPED, f"changed since plan (it cannot be planned now: {now.error})"
         )
-    moved = what_moved(saved.live(address), now.live if now else None)
+    moved = applyrender.what_moved(saved.live(address), now.live if now else None)
     return Result(reviewed, Outcome.IN_SYNC, "nothing left to do" + (f" ({moved})" if moved else ""))
 
 
 def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
-    moved = what_moved(saved.live(change.address), change.live)
+    moved = applyrender.what_moved(saved.live(change.address), change.live)
     if not moved and change.action.changes_something:
         moved = "its operations differ (the state's record of it changed)"
     detail = f"{why}: {moved}" if moved else why

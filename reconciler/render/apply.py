@@ -1,17 +1,18 @@
-"""What an apply did, for people: a line per result as it lands, the totals, and the Markdown
-report (the job summary, the PR comment, `--report-out`)."""
+"""What an apply did, for people: a line per result as it lands, the totals, what moved under
+a saved plan's change, and the Markdown report (the job summary, the PR comment, `--report-out`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
+from reconciler.core.keys import MONEY
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.printable import printable
 from reconciler.render.plan import escape, md_key
-from reconciler.render.view import account_effect
+from reconciler.render.view import account_effect, show
 
 if TYPE_CHECKING:
     from reconciler.apply.reviewed import Review
@@ -42,6 +43,22 @@ def totals(report: Report) -> list[str]:
     if moved is not None and before is not None and after is not None:
         lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
     return lines
+
+
+def what_moved(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
+    """The live values that moved since the plan, as `used_ammount 2.00 -> 3.50`, or ''."""
+    if before is None or now is None:
+        if before is now:
+            return ""
+        return "the key is gone from the account" if now is None else "a key for it exists now"
+    names = [n for n in {**before, **now} if before.get(n) != now.get(n)]
+    return ", ".join(f"{n} {_value(n, before.get(n))} -> {_value(n, now.get(n))}" for n in names)
+
+
+def _value(name: str, value: Any) -> str:
+    if value is not None and name in MONEY:
+        return money(Decimal(str(value)))
+    return show(name, value)
 
 
 def markdown(report: Report, stream: TextIO, review: Review | None = None) -> None:
