@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reconciler.api.inventory import Inventory  # noqa: E402
-from reconciler.core.model import LiveKey, ProxyKey  # noqa: E402
+from reconciler.core.keys import LiveKey  # noqa: E402
+from reconciler.core.secrets import ProxyKey  # noqa: E402
 from reconciler.manifest import load as manifests  # noqa: E402
 from reconciler.planning.planner import Desired, Recorded, make_plan  # noqa: E402
 from reconciler.render import plan as render  # noqa: E402

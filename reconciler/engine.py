@@ -13,7 +13,7 @@ from reconciler.api import inventory
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.api.inventory import Inventory
 from reconciler.core.errors import UsageError
-from reconciler.core.model import DesiredKey
+from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.manifest.load import Manifest
 from reconciler.planning import planner

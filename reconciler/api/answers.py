@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.api.errors import BadResponse
-from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.keys import LiveKey
+from reconciler.core.secrets import ProxyKey
 
 
 def live_key(data: Any, asked: ProxyKey | None = None) -> LiveKey:

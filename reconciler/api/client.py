@@ -56,7 +56,8 @@ from reconciler.api.errors import (
 from reconciler.api.loopback import is_loopback, nothing_listens
 from reconciler.api.pacer import MAX_AHEAD, Pacer, WaitNotices, header_number, sane_reset
 from reconciler.core.errors import ConfigError
-from reconciler.core.model import LiveKey, ProxyKey, redact
+from reconciler.core.keys import LiveKey
+from reconciler.core.secrets import ProxyKey, redact
 
 log = logging.getLogger("ehkeys.client")
 

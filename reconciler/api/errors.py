@@ -28,7 +28,7 @@ effect. `str(error)` names the request (`GET /user/me: HTTP 404: ...`, static pa
 from __future__ import annotations
 
 from reconciler.core.errors import EhkeysError
-from reconciler.core.model import scrub
+from reconciler.core.secrets import scrub
 
 MAX_BODY = 4 * 1024 * 1024
 

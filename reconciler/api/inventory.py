@@ -18,9 +18,10 @@ from decimal import Decimal
 
 from reconciler.api.answers import live_keys
 from reconciler.api.client import Client
+from reconciler.api.concurrency import Progress, bounded
 from reconciler.api.errors import RUN_ERRORS, ApiError, BadResponse, NotFound, TooLarge
-from reconciler.core.concurrency import Progress, bounded
-from reconciler.core.model import DesiredKey, LiveKey, ProxyKey
+from reconciler.core.keys import DesiredKey, LiveKey
+from reconciler.core.secrets import ProxyKey
 
 LIST_UNAVAILABLE = (404, 405)
 

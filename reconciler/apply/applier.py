@@ -5,7 +5,8 @@ then changes that move no credit, then debits; each wave finishes before the nex
 a change its operations run in order, and the first that fails stops the rest. After each
 wave one `GET /auth/proxy` shows where every key ended up: an answer lost after the service
 acted is confirmed there, a create whose answer was lost is found there (the one new key of
-that name), and nothing is ever sent twice blind. Per-kind rules live in `operations`.
+that name), and nothing is ever sent twice blind. Per-kind rules live in `operations` (the
+values) and `send` (the requests).
 Another run on the same account (another checkout, no shared lock) is looked for in a list
 read right before the creates: a key it created since the plan is adopted, and two keys of
 one name after the wave are reported (`rivals`).
@@ -20,17 +21,20 @@ from itertools import groupby
 
 from reconciler.api import inventory
 from reconciler.api.client import Client
+from reconciler.api.concurrency import bounded
 from reconciler.api.errors import RUN_ERRORS, ApiError, NotSent
 from reconciler.apply import rivals
+from reconciler.apply.send import ToggleMismatch, send
 from reconciler.apply.verify import Verdict, verify
-from reconciler.core.changes import DEBITS, REFUNDS, Change
-from reconciler.core.concurrency import bounded
+from reconciler.core.changes import DEBITS, REFUNDS, Change, is_unmanaged
 from reconciler.core.errors import StateError
-from reconciler.core.model import LiveKey, ProxyKey
-from reconciler.core.operations import Create, Operation, Toggle, ToggleMismatch
+from reconciler.core.keys import LiveKey
+from reconciler.core.operations import Create, Operation, Toggle
 from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.secrets import ProxyKey
 from reconciler.state import snapshots
-from reconciler.state.store import SENDING, State
+from reconciler.state.journal import SENDING, JournalResult
+from reconciler.state.store import State
 
 
 @dataclass
@@ -128,9 +132,9 @@ class Applier:
                 if sending.never_sent:
                     break
                 continue
-            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING})
+            self._journal(change, sending.target, {"operation": op.kind, "result": SENDING.value})
             try:
-                sending.target = await op.send(self.client, sending.target)
+                sending.target = await send(op, self.client, sending.target)
             except RUN_ERRORS:
                 raise  # the account key or the API itself: stop the whole apply, with one message
             except NotSent as exc:
@@ -195,7 +199,7 @@ class Applier:
         change = result.change
         return {
             "action": change.action.label,
-            "result": result.outcome.value,
+            "result": JournalResult.of(result.outcome).value,  # the journal's word, not the label
             "message": result.message,
             "before": {c.field: c.data()["before"] for c in change.fields},
             "after": {c.field: c.data()["after"] for c in change.fields},
@@ -210,7 +214,7 @@ class Applier:
         if verdict.deleted:
             gone = verdict.key or sending.change.target
             self.state.forget(address, gone.fingerprint if gone else "")
-        elif verdict.key is not None and not address.startswith("unmanaged:"):
+        elif verdict.key is not None and not is_unmanaged(address):
             self.state.bind(address, verdict.key.fingerprint)
         if verdict.key is not None and verdict.limit_type:
             self.state.record(

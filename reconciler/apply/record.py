@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.core.changes import Action
-from reconciler.core.model import DesiredKey
+from reconciler.core.changes import Action, is_unmanaged
+from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.state.store import State
-
-UNMANAGED = "unmanaged:"
 
 
 def bindings(state: State, plan: Plan) -> list[str]:
@@ -27,7 +25,7 @@ def bindings(state: State, plan: Plan) -> list[str]:
     addresses newly recorded. The keys the apply changes are bound once verified."""
     recorded = []
     for change in plan.changes:
-        if change.action is not Action.NO_OP or change.target is None or change.address.startswith(UNMANAGED):
+        if change.action is not Action.NO_OP or change.target is None or is_unmanaged(change.address):
             continue
         if state.bind(change.address, change.target.fingerprint, journal=True):
             recorded.append(change.address)

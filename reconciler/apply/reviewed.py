@@ -9,34 +9,17 @@ do any more, failed (the error), or sent but not verified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from reconciler.core.changes import ZERO, Change
+from reconciler.core.changes import Change
+from reconciler.core.money import ZERO, money
 from reconciler.core.outcomes import Outcome, Report, Result
-from reconciler.render.view import money, printable, show
+from reconciler.core.printable import printable
 from reconciler.state.saved_plan import SavedPlan
 
 UNSHOWN = "but the reviewed plan does not show it"
 TRIED = (Outcome.APPLIED, Outcome.UNVERIFIED, Outcome.FAILED)  # something was, or may have been, sent
-
-
-def what_moved(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
-    """The live values that moved since the plan, as `used_ammount 2.00 -> 3.50`, or ''."""
-    if before is None or now is None:
-        if before is now:
-            return ""
-        return "the key is gone from the account" if now is None else "a key for it exists now"
-    names = [n for n in {**before, **now} if before.get(n) != now.get(n)]
-    return ", ".join(f"{n} {_value(n, before.get(n))} -> {_value(n, now.get(n))}" for n in names)
-
-
-def _value(name: str, value: Any) -> str:
-    if value is not None and name in ("allocated_ammount", "used_ammount"):
-        return money(Decimal(str(value)))
-    return show(name, value)
 
 
 @dataclass(frozen=True)
@@ -50,7 +33,7 @@ class Difference:
 
     def line(self) -> str:
         c = self.change
-        key = c.key if c.target else "a new key"
+        key = "a new key" if c.new else c.key
         return (
             f"{printable(c.name)} ({key}): reviewed {money(self.reviewed, sign=True)}, "
             f"charged {money(self.charged, sign=True)}: {printable(self.why)}"

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 
 from reconciler.core.changes import Change
-from reconciler.core.model import LiveKey
+from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create
 
 ADOPTED = "adopted {name}, created since the plan by another run"

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import UsageError
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.manifest.addresses import variable
 
 

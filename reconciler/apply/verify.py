@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
-from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create, Update
 from reconciler.core.outcomes import Outcome
+from reconciler.core.secrets import ProxyKey
 from reconciler.planning.keyplan import CREATE_DEFAULTS, snapshot
 
 if TYPE_CHECKING:

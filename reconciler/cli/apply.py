@@ -16,15 +16,16 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import reviewed
 from reconciler.apply.applier import Applier
-from reconciler.apply.reviewed import what_moved
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.cli.commands import context, money_option, retry, state_path, step_summary
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused, StateError, UsageError
-from reconciler.core.model import DesiredKey, frozen_heap
+from reconciler.core.heap import frozen_heap
+from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.engine import build_plan, desired
+from reconciler.render import apply as applyrender
 from reconciler.render import plan as render
 from reconciler.state import lock as statelock
 from reconciler.state import saved_plan as planfile
@@ -70,9 +71,9 @@ async def _apply(args: argparse.Namespace) -> int:
             _approve(args)
             print("\n" + "\n".join(filter(None, [_recorded(state, plan, loaded.keys), "Applying:"])))
             for result in skipped:
-                print(result.line(), flush=True)
+                print(applyrender.line(result), flush=True)
             applier = Applier(
-                client, state, lambda r: print(r.line(), flush=True), parallelism=args.parallelism
+                client, state, lambda r: print(applyrender.line(r), flush=True), parallelism=args.parallelism
             )
             if secrets is not None:
                 applier.on_created = secrets.add
@@ -181,12 +182,12 @@ def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> R
         return Result(
             reviewed, Outcome.SKIPPED, f"changed since plan (it cannot be planned now: {now.error})"
         )
-    moved = what_moved(saved.live(address), now.live if now else None)
+    moved = applyrender.what_moved(saved.live(address), now.live if now else None)
     return Result(reviewed, Outcome.IN_SYNC, "nothing left to do" + (f" ({moved})" if moved else ""))
 
 
 def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
-    moved = what_moved(saved.live(change.address), change.live)
+    moved = applyrender.what_moved(saved.live(change.address), change.live)
     if not moved and change.action.changes_something:
         moved = "its operations differ (the state's record of it changed)"
     detail = f"{why}: {moved}" if moved else why
@@ -228,7 +229,7 @@ def _nothing(
     if report_out is not None:
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
         review = reviewed.compare(saved, report) if saved else None
-        report_out.write(lambda out: render.apply_markdown(report, out, review))
+        report_out.write(lambda out: applyrender.markdown(report, out, review))
     return 1 if plan.has_errors else 0
 
 
@@ -243,10 +244,10 @@ def _finish(
     report.results[:0] = skipped
     report.results.extend(errors)
     review = reviewed.compare(saved, report) if saved else None
-    print("\n" + "\n".join(report.totals() + (review.lines() if review else [])))
-    step_summary(lambda out: render.apply_markdown(report, out, review))
+    print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
+    step_summary(lambda out: applyrender.markdown(report, out, review))
     if report_out is not None:
-        report_out.write(lambda out: render.apply_markdown(report, out, review))
+        report_out.write(lambda out: applyrender.markdown(report, out, review))
     if report.state_error is not None:
         raise report.state_error  # after the summary: what was applied is known, and journalled
     return report.exit_code

@@ -16,7 +16,8 @@ from typing import TextIO
 
 from reconciler.api.client import RetryPolicy
 from reconciler.core.errors import EhkeysError, UsageError
-from reconciler.core.model import LiveKey, frozen_heap
+from reconciler.core.heap import frozen_heap
+from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan
 from reconciler.engine import Target, build_plan, desired
 from reconciler.manifest import diagnostics, schemafile

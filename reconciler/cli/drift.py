@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 
 from reconciler.cli.commands import context, retry, step_summary
-from reconciler.core.model import DesiredKey, frozen_heap
+from reconciler.core.heap import frozen_heap
+from reconciler.core.keys import DesiredKey
 from reconciler.drift import seen as driftseen
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.engine import build_plan, desired

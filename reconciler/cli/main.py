@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from reconciler.api import unsettled
 from reconciler.cli import options
 from reconciler.core.errors import EhkeysError
-from reconciler.core.model import scrub
+from reconciler.core.secrets import scrub
 
 log = logging.getLogger("ehkeys")
 

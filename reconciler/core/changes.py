@@ -15,12 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core import operations
-from reconciler.core.model import ProxyKey, from_json_value, to_json_value
+from reconciler.core.jsonvalue import from_json_value, to_json_value
+from reconciler.core.money import CENT, ZERO
 from reconciler.core.operations import Operation
+from reconciler.core.secrets import ProxyKey, RedactedKey
 
-ZERO = Decimal(0)
 NEW_KEY = "(new)"  # a change's `key` before its key exists
-CENT = Decimal("0.01")
+UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
 
@@ -53,8 +54,20 @@ LEGEND = {
 }
 
 
+def unmanaged_address(fingerprint: str) -> str:
+    """The address of a live key that no manifest key holds: its fingerprint, never its key."""
+    return UNMANAGED + fingerprint
+
+
+def is_unmanaged(address: str) -> bool:
+    return address.startswith(UNMANAGED)
+
+
 @dataclass(frozen=True)
 class FieldChange:
+    """One field, before and after: typed values in a plan (sets, Decimal), JSON values in
+    drift's `FieldDrift` (lists, money text); `added` and `removed` read either."""
+
     field: str
     before: Any
     after: Any
@@ -77,6 +90,9 @@ class FieldChange:
 
 
 def _members(these: Any, less: Any) -> list[str]:
+    if isinstance(these, list):  # a whitelist as JSON (a snapshot's): its order kept
+        gone = set(less) if isinstance(less, list) else set()
+        return [str(m) for m in these if m not in gone]
     if not isinstance(these, frozenset):
         return []
     listed: list[str] = to_json_value(these - (less if isinstance(less, frozenset) else frozenset()))
@@ -142,7 +158,8 @@ class Change:
     action: Action
     name: str
     index: int = 0  # manifest order; unmanaged keys come after every manifest key
-    target: ProxyKey | None = field(default=None, compare=False, repr=False)
+    target: ProxyKey | None = field(default=None, compare=False, repr=False)  # the key to act on
+    shown: RedactedKey | None = field(default=None, compare=False, repr=False)  # read back: no target
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
     credit: Credit = field(default_factory=Credit)
@@ -152,10 +169,31 @@ class Change:
     error: str | None = None
     unchanged: int = 0
 
+    def __post_init__(self) -> None:
+        """A change that cannot be planned says why and sends nothing; only such a change
+        carries an error; a create has no key yet."""
+        if self.action is Action.ERROR and not self.error:
+            raise ValueError(f"{self.address}: cannot be planned, but no error says why")
+        if self.action is Action.ERROR and self.operations:
+            raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
+        if self.action is not Action.ERROR and self.error is not None:
+            raise ValueError(f"{self.address}: a change to {self.action.label} with an error")
+        if self.action is Action.CREATE and not self.new:
+            raise ValueError(f"{self.address}: a create with a key ({self.key})")
+        if self.target is not None and self.shown is not None:
+            raise ValueError(f"{self.address}: a key to act on is not one known only as shown")
+
     @property
     def key(self) -> str:
         """The redacted key, `ek-proxy-…abcd`, or `(new)` for a key still to create."""
-        return self.target.display if self.target else NEW_KEY
+        if self.target is not None:
+            return self.target.display
+        return self.shown.display if self.shown is not None else NEW_KEY
+
+    @property
+    def new(self) -> bool:
+        """No key yet: a create (or an error on a key that is not in the account)."""
+        return self.target is None and self.shown is None
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -182,14 +220,14 @@ class Change:
     @classmethod
     def from_data(cls, data: dict[str, Any], index: int = 0) -> Change:
         """A change as `data()` described it (a saved plan shown again). The key is known only
-        redacted: `target` then holds that redacted text, enough to show it, never to send."""
+        redacted: a RedactedKey (`shown`), enough to show it, never to act on (no `target`)."""
         key = data["key"]
         return cls(
             address=str(data["address"]),
             action=Action[str(data["action"]).upper().replace("-", "_")],
             name=str(data["name"]),
             index=index,
-            target=None if key == NEW_KEY else ProxyKey(str(key)),
+            shown=None if key == NEW_KEY else RedactedKey(str(key)),
             fields=tuple(FieldChange.from_data(name, c) for name, c in data["changes"].items()),
             operations=tuple(operations.from_data(op) for op in data["operations"]),
             credit=Credit.from_data(data["credit"]),

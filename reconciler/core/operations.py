@@ -1,24 +1,21 @@
-"""The four writes a plan can need, each with its own rules for sending and checking.
+"""The four writes a plan can need, as values: what each sends and what it does to a key.
 
-Every operation knows what it sends, whether a retry is safe (`idempotent`), and what it
-does to a key's visible state (`effect`): the applier folds the effects of a change's
-operations over the live values it was planned against, and one list of the account after
-the wave tells whether the key became that. Bodies never hold the proxy key itself: the
-applier passes the target at send time, so plans, journals and saved plans stay secret-free.
+Every operation knows its body, whether a retry is safe (`idempotent`), and what it does to
+a key's visible state (`effect`): the applier folds the effects of a change's operations
+over the live values it was planned against, and one list of the account after the wave
+tells whether the key became that. Sending them is the applier's (`apply.send`). Bodies
+never hold the proxy key itself: it is added at send time, so plans, journals and saved
+plans stay secret-free.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from reconciler.api.errors import NotFound
-from reconciler.core.model import WRITE_ONLY, ProxyKey, to_json_value
-
-if TYPE_CHECKING:
-    from reconciler.api.client import Client
+from reconciler.core.jsonvalue import values_json
+from reconciler.core.keys import WRITE_ONLY
 
 Visible = dict[str, Any]  # a key's visible values (as `snapshot` makes them); None: no key
 
@@ -31,10 +28,6 @@ class Operation:
         return {"kind": self.kind}
 
     def effect(self, before: Visible | None) -> Visible | None:
-        raise NotImplementedError
-
-    async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
-        """Send it; returns the key it leaves (a new one for a create, None once removed)."""
         raise NotImplementedError
 
 
@@ -52,10 +45,6 @@ class Create(Operation):
     def effect(self, before: Visible | None) -> Visible | None:
         return {**_visible(self.body), "is_active": True}
 
-    async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
-        answer = await client.create(dict(self.body))
-        return ProxyKey(str(answer["key"]))
-
 
 @dataclass(frozen=True)
 class Update(Operation):
@@ -69,11 +58,6 @@ class Update(Operation):
 
     def effect(self, before: Visible | None) -> Visible | None:
         return {**(before or {}), **_visible(self.body)}
-
-    async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
-        assert target is not None
-        await client.update({"proxy_key": target.reveal(), **self.body})
-        return target
 
 
 @dataclass(frozen=True)
@@ -90,18 +74,6 @@ class Toggle(Operation):
     def effect(self, before: Visible | None) -> Visible | None:
         return {**(before or {}), "is_active": self.to}
 
-    async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
-        """An answer of the other state means the key was so already: another run flipped it
-        since the list was read, and this toggle undid that. Flipped back once, it is as both
-        runs wanted."""
-        assert target is not None
-        status = await client.toggle(target)
-        if status is not self.to:
-            status = await client.toggle(target)
-        if status is not self.to:
-            raise ToggleMismatch(f"the toggle answered is_active={status}, not {self.to}")
-        return target
-
 
 @dataclass(frozen=True)
 class Remove(Operation):
@@ -110,12 +82,6 @@ class Remove(Operation):
     kind: ClassVar[str] = "remove"
 
     def effect(self, before: Visible | None) -> Visible | None:
-        return None
-
-    async def send(self, client: Client, target: ProxyKey | None) -> ProxyKey | None:
-        assert target is not None
-        with contextlib.suppress(NotFound):  # gone already (a lost answer, retried): the list tells
-            await client.remove(target)
         return None
 
 
@@ -134,10 +100,6 @@ def from_data(data: dict[str, Any]) -> Operation:
     raise ValueError(f"unknown operation {kind!r}")
 
 
-class ToggleMismatch(Exception):
-    """The toggle's answer says the key ended in the other state: someone flipped it too."""
-
-
 def _visible(body: dict[str, Any]) -> Visible:
     """The part of a body that the account's list reports back (write-only fields aside)."""
-    return {k: to_json_value(v) for k, v in body.items() if k not in WRITE_ONLY}
+    return values_json({k: v for k, v in body.items() if k not in WRITE_ONLY})

@@ -1,4 +1,7 @@
-"""What an apply did, per change and in all: outcomes, the report, its exit code."""
+"""What an apply did, per change and in all: outcomes, the report, its exit code.
+
+An Outcome's value is its label on screen (`render.apply`); the journal has words of its own
+(`state.journal.JournalResult`), so a label can change without touching a journal."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from decimal import Decimal
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import StateError
-from reconciler.render.view import printable
 
 
 class Outcome(str, enum.Enum):
@@ -18,11 +20,6 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     IN_SYNC = "already as planned"  # a saved plan's change that an earlier run (or a hand) made
-
-    @property
-    def mark(self) -> str:
-        marks = {"applied": "✓", "sent, not verified": "?", "failed": "✗", "skipped": "-"}
-        return marks.get(self.value, "=")
 
     @property
     def done(self) -> bool:
@@ -36,14 +33,6 @@ class Result:
     outcome: Outcome
     message: str = ""
     key: str = ""  # the redacted key it ended on (a created key's, once known)
-
-    @property
-    def shown_key(self) -> str:
-        return self.key or (self.change.key if self.change.target else "a new key")
-
-    def line(self) -> str:
-        text = f"  {self.outcome.mark} {printable(self.change.name)} ({self.shown_key}): {self.outcome.value}"
-        return text + (f": {self.message}" if self.message.strip() else "")
 
 
 @dataclass
@@ -68,14 +57,3 @@ class Report:
         if self.balance_before is None or self.balance_after is None:
             return None
         return self.balance_after - self.balance_before
-
-    def totals(self) -> list[str]:
-        counts = self.counts
-        parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o] or o is Outcome.APPLIED]
-        lines = [f"Apply complete: {', '.join(parts)}."]
-        if self.moved is not None and self.balance_before is not None and self.balance_after is not None:
-            lines.append(
-                f"Credits moved: {self.moved:+,.2f} (balance {self.balance_before:,.2f} -> "
-                f"{self.balance_after:,.2f})"
-            )
-        return lines

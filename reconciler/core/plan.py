@@ -7,23 +7,38 @@ renderer and the saved plan file start from them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.changes import ZERO, Action, Change
+from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
-from reconciler.core.model import LiveKey, ProxyKey, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import LiveKey
+from reconciler.core.money import ZERO, money
+from reconciler.core.secrets import RedactedKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
 MASS_DELETE_FLOOR = 5  # ...of an account with more keys than this, without --allow-mass-delete
 
 
 @dataclass(frozen=True)
-class Unmanaged:
-    """A live key that no manifest key holds (and `ignore:` does not cover)."""
+class ShownKey:
+    """What a plan shows of an unmanaged key, and all a saved plan read back knows of it."""
 
-    live: LiveKey
+    proxy_key: RedactedKey
+    name: str
+    allocated_ammount: Decimal
+    used_ammount: Decimal
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """A live key that no manifest key holds (and `ignore:` does not cover); in a saved plan
+    read back, only what the plan showed of it."""
+
+    live: LiveKey | ShownKey
     note: str = ""
 
     def data(self) -> dict[str, Any]:
@@ -40,17 +55,14 @@ class Unmanaged:
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Unmanaged:
         """As `data()` described it: what a plan shows of the key (its key only redacted)."""
-        live = LiveKey(
-            proxy_key=ProxyKey(str(data["key"])),
+        shown = ShownKey(
+            proxy_key=RedactedKey(str(data["key"])),
             name=str(data["name"]),
-            expires_at=-1,  # not shown, not saved
             allocated_ammount=Decimal(str(data["allocated_ammount"])),
             used_ammount=Decimal(str(data["used_ammount"])),
             is_active=bool(data["is_active"]),
-            model_whitelist=frozenset(),
-            ip_whitelist=frozenset(),
         )
-        return cls(live, data["note"] or "")
+        return cls(shown, data["note"] or "")
 
 
 @dataclass
@@ -71,9 +83,13 @@ class Plan:
 
     def subset(self, changes: list[Change]) -> Plan:
         """The same account, only these changes (a saved plan's, or --target's)."""
-        return Plan(
-            changes, [], self.balance_before, [], list(self.problems), self.account_keys, self.requests
-        )
+        return replace(self, changes=changes, unmanaged=[], notes=[], problems=list(self.problems))
+
+    @property
+    def unmanaged_listed(self) -> list[tuple[LiveKey, str]]:
+        """The unmanaged keys as the account listed them, each with its note; a plan read back
+        from a file knows them only as shown, and has none."""
+        return [(u.live, u.note) for u in self.unmanaged if isinstance(u.live, LiveKey)]
 
     @property
     def counts(self) -> Counter[Action]:
@@ -200,4 +216,4 @@ def _money(value: Any) -> Decimal | None:
 
 
 def _credits(value: Decimal, sign: bool = False) -> str:
-    return (f"{value:+,.2f}" if sign else f"{value:,.2f}") + " credits"
+    return money(value, sign) + " credits"

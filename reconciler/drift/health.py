@@ -9,15 +9,15 @@ message carries the numbers of the day.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reconciler.core.changes import Action
-from reconciler.core.model import LiveKey
+from reconciler.core.changes import Action, unmanaged_address
+from reconciler.core.keys import LiveKey
+from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.render.view import money, printable, when
+from reconciler.core.times import iso, when
 
 DAY = 86400
 EXPIRED, EXPIRING, USAGE, BALANCE = "expired", "expiring", "usage", "balance"
@@ -31,7 +31,7 @@ class Options:
 
     @property
     def now_iso(self) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now))
+        return iso(self.now)
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ class Health:
     name: str  # the key's name ('' for the account)
     key: str  # the redacted key ('' for the account)
     message: str
-
-    @property
-    def who(self) -> str:
-        return f"{printable(self.name)} ({self.key})" if self.key else "the account"
 
 
 def health(plan: Plan, live: Mapping[str, LiveKey], options: Options) -> tuple[Health, ...]:
@@ -70,8 +66,8 @@ def _watched(plan: Plan, live: Mapping[str, LiveKey]) -> Iterator[tuple[str, Liv
         key = live.get(change.target.fingerprint) if change.target else None
         if key is not None and change.action is not Action.DELETE:
             yield change.address, key
-    for item in plan.unmanaged:
-        yield f"unmanaged:{item.live.fingerprint}", item.live
+    for key, _ in plan.unmanaged_listed:
+        yield unmanaged_address(key.fingerprint), key
 
 
 def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:

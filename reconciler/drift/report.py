@@ -7,30 +7,29 @@
    its snapshot (or that has none), or creates one.
 3. **unmanaged keys**, those the last drift run did not see called out as new.
 4. **never applied**: only write-only values (limit_type) no apply ever recorded.
-5. **health warnings** (`drifthealth.py`), which never make drift fail.
+5. **health warnings** (`health.py`), which never make drift fail.
+
+Values only: the headline, the digest of the findings and every line are `render.drift`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.core.changes import Action, Change, FieldChange
-from reconciler.core.model import WRITE_ONLY, LiveKey, to_json_value
+from reconciler.core.changes import Action, Change, FieldChange, is_unmanaged
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import WRITE_ONLY, LiveKey
+from reconciler.core.money import money_text
 from reconciler.core.plan import Plan
 from reconciler.drift.health import Health, Options, health
-from reconciler.render.view import show
 from reconciler.state import snapshots
 
-__all__ = ["DriftReport", "Health", "Options", "Past", "report"]
-
-UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
+__all__ = ["DriftReport", "FieldDrift", "Health", "NextApply", "Options", "Past", "report"]
 
 
 @dataclass(frozen=True)
@@ -43,30 +42,22 @@ class Past:
     seen: Mapping[str, str] = field(default_factory=dict)
 
 
+class NextApply(enum.Enum):
+    """What the next apply does to a field that moved outside ehkeys."""
+
+    REVERTS = enum.auto()  # sets it back to the snapshot's value
+    SETS = enum.auto()  # sets another value, the manifest's (`FieldDrift.sets`)
+    MATCHES = enum.auto()  # nothing: it now matches the manifest
+    UNMANAGED = enum.auto()  # nothing: the manifest leaves it unmanaged
+
+
 @dataclass(frozen=True)
-class FieldDrift:
-    """One field that moved since the snapshot (JSON values, as snapshots hold them)."""
+class FieldDrift(FieldChange):
+    """One field that moved since the snapshot, before and after as snapshots hold them
+    (JSON: money as text, whitelists as sorted lists), and what the next apply does to it."""
 
-    field: str
-    before: Any
-    after: Any
-    next_apply: str  # what the next apply does to it
-
-    @property
-    def added(self) -> list[str]:
-        return _members(self.after, self.before)
-
-    @property
-    def removed(self) -> list[str]:
-        return _members(self.before, self.after)
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.before, list) and isinstance(self.after, list):
-            return f"{self.field}: " + ", ".join(
-                [f"+{m}" for m in self.added] + [f"-{m}" for m in self.removed]
-            )
-        return f"{self.field}: {_shown(self.field, self.before)} -> {_shown(self.field, self.after)}"
+    next_apply: NextApply = NextApply.UNMANAGED
+    sets: Any = None  # with NextApply.SETS: the value it sets, as a snapshot holds it
 
 
 @dataclass(frozen=True)
@@ -111,56 +102,6 @@ class DriftReport:
     def drifted(self) -> bool:
         return bool(self.changed_outside or self.not_applied or self.unmanaged or self.never_applied)
 
-    @property
-    def headline(self) -> str:
-        if not self.drifted and not self.errors:
-            warned = f" ({len(self.health)} health warning(s))" if self.health else ""
-            return f"In sync: the account's keys match the manifest{warned}."
-        parts = _headline_parts(self)
-        if self.errors:
-            parts.append(f"{len(self.errors)} error(s): what cannot be planned cannot be checked")
-        return ("Drift: " if self.drifted else "Not checked: ") + "; ".join(parts) + "."
-
-    def findings(self) -> dict[str, Any]:
-        """The stable findings: which keys are in which group, the field changes, the warning
-        kinds per key; never a volatile number (usage, balance, times)."""
-        return {
-            "changed_outside": [
-                [c.address, c.deleted, [[f.field, f.before, f.after, f.next_apply] for f in c.fields]]
-                for c in self.changed_outside
-            ],
-            "not_applied": [
-                [n.change.address, n.change.action.label, _fields(n.change)] for n in self.not_applied
-            ],
-            "unmanaged": sorted(u.fingerprint for u in self.unmanaged),
-            "never_applied": [c.address for c in self.never_applied],
-            "health": sorted([h.kind, h.subject] for h in self.health),
-            "errors": list(self.errors),
-        }
-
-    @property
-    def digest(self) -> str:
-        """sha256 of the stable findings: equal when nothing a reader cares about changed."""
-        text = json.dumps(self.findings(), sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _headline_parts(found: DriftReport) -> list[str]:
-    parts = []
-    if found.changed_outside:
-        names = sorted({f.field for c in found.changed_outside for f in c.fields})
-        deleted = sum(bool(c.deleted) for c in found.changed_outside)
-        what = ", ".join(names + ([f"{deleted} deleted"] if deleted else []))
-        parts.append(f"{len(found.changed_outside)} key(s) changed outside ehkeys ({what})")
-    if found.not_applied:
-        parts.append(f"{len(found.not_applied)} manifest change(s) not applied yet")
-    if found.unmanaged:
-        new = sum(u.new for u in found.unmanaged)
-        parts.append(f"{len(found.unmanaged)} unmanaged key(s) in the account ({new} new)")
-    if found.never_applied:
-        parts.append(f"{len(found.never_applied)} key(s) with write-only values never applied (limit_type)")
-    return parts
-
 
 def report(
     plan: Plan,
@@ -173,7 +114,7 @@ def report(
     by_fp = {k.fingerprint: k for k in live}
     outside, not_applied, never = [], [], []
     for change in plan.changes:
-        if change.address.startswith(UNMANAGED):
+        if is_unmanaged(change.address):
             continue  # pruned: an unmanaged key (group 3)
         moved = _moved(change, by_fp, past, managed.get(change.address, frozenset()))
         if moved is not None:
@@ -212,7 +153,7 @@ def _moved(
     fields = differences(snapshot, snapshots.values(key))
     if not fields:
         return None
-    drifted = tuple(FieldDrift(f, b, a, _next_apply(change, f, b, managed)) for f, b, a in fields)
+    drifted = tuple(FieldDrift(f, b, a, *_next_apply(change, f, b, managed)) for f, b, a in fields)
     also = tuple(fc for fc in change.fields if fc.field not in {f for f, _, _ in fields})
     at = str(snapshot.get(snapshots.RECORDED_AT, ""))
     return ChangedOutside(change.address, change.name, change.key, at, drifted, also=also)
@@ -244,27 +185,25 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tup
     old, new = snapshots.without_time(before), snapshots.without_time(after)
     moving = [f"root['{name}']" for name in snapshots.MOVING]
     diff = DeepDiff(old, new, ignore_order=True, exclude_paths=moving)
-    order = {name: i for i, name in enumerate(snapshots.FIELDS)}
+    order = {name: i for i, name in enumerate(snapshots.SNAPSHOTTED)}
     changed = sorted(diff.affected_root_keys, key=lambda f: (order.get(str(f), len(order)), str(f)))
     return [(str(f), old.get(str(f)), new.get(str(f))) for f in changed]
 
 
-def _next_apply(change: Change, name: str, before: Any, managed: frozenset[str]) -> str:
+def _next_apply(change: Change, name: str, before: Any, managed: frozenset[str]) -> tuple[NextApply, Any]:
     planned = next((fc for fc in change.fields if fc.field == name), None)
     if planned is not None:
-        after = _as_snapshot(planned.after)
-        return "reverts it" if after == before else f"sets {_shown(name, after)}"
-    if name in managed:
-        return "nothing: it now matches the manifest"
-    return "nothing: the manifest leaves it unmanaged"
+        after = to_json_value(planned.after, money_text)  # as snapshots hold it
+        return (NextApply.REVERTS, None) if after == before else (NextApply.SETS, after)
+    return (NextApply.MATCHES if name in managed else NextApply.UNMANAGED), None
 
 
 def _unmanaged(
     plan: Plan, live: Mapping[str, LiveKey], seen: Mapping[str, str], now: str
 ) -> list[UnmanagedKey]:
-    keys = [(u.live, u.note) for u in plan.unmanaged]
+    keys = plan.unmanaged_listed
     for change in plan.changes:
-        pruned = change.address.startswith(UNMANAGED) and change.action is Action.DELETE
+        pruned = is_unmanaged(change.address) and change.action is Action.DELETE
         key = live.get(change.target.fingerprint) if change.target else None
         if pruned and key is not None:
             keys.append((key, f"prune: the next apply deletes it ({change.reason})"))
@@ -277,27 +216,3 @@ def _unmanaged(
 def _errors(plan: Plan) -> tuple[str, ...]:
     keys = [f"{c.address}: {c.error}" for c in plan.changes if c.action is Action.ERROR]
     return tuple(keys + list(plan.problems))
-
-
-def _fields(change: Change) -> list[list[str]]:
-    return [[f.field, show(f.field, f.before), show(f.field, f.after)] for f in change.fields]
-
-
-def _as_snapshot(value: Any) -> Any:
-    """A planned (model) value as snapshots hold it."""
-    if isinstance(value, Decimal):
-        return snapshots.money_text(value)
-    return to_json_value(value)
-
-
-def _shown(name: str, value: Any) -> str:
-    if name == "created_at" and isinstance(value, int):
-        return show("expires_at", value)
-    return show(name, value)
-
-
-def _members(these: Any, less: Any) -> list[str]:
-    if not isinstance(these, list):
-        return []
-    gone = set(less) if isinstance(less, list) else set()
-    return [str(m) for m in these if m not in gone]

@@ -16,7 +16,7 @@ import httpx
 
 from reconciler import __version__
 from reconciler.core.errors import ConfigError, EhkeysError
-from reconciler.core.model import scrub
+from reconciler.core.secrets import scrub
 
 PAGE = 100
 MAX_PAGES = 50

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from reconciler.core.model import DesiredKey
+from reconciler.core.keys import DesiredKey
 from reconciler.manifest.diagnostics import Diagnostic
 
 

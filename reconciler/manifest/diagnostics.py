@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from reconciler.core.model import scrub
+from reconciler.core.secrets import scrub
 
 GROUP_AT = 3  # a problem said this many times or more prints as one line (JSON lists each)
 SHOWN_PLACES = 3

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.model import iso
+from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import ERROR, WARNING
 
 Problem = tuple[tuple[Any, ...], str, str]  # path, message, severity

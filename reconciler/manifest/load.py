@@ -18,7 +18,9 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.core.model import FIELDS, DesiredKey, Location, gc_paused, to_json_value
+from reconciler.core.heap import gc_paused
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.manifest import addresses, keychecks, resources, rules
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
 from reconciler.manifest.envvars import checked_environment
@@ -252,7 +254,7 @@ class _FileLoader:
         failed = "limit_type" not in raw and "limit_type" not in defaults and not absent
         if failed:
             self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
-        for name in ("proxy_key", *FIELDS, "is_active"):
+        for name in ("proxy_key", *UPDATABLE, "is_active"):
             path = ("keys", index, name) if name in raw else ("defaults", name)
             if name not in raw and name not in defaults:
                 continue

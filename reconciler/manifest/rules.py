@@ -13,7 +13,10 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.core.model import CENT, MAX_EXPIRY, IPNetwork, ProxyKey, iso, parse_network
+from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
+from reconciler.core.money import CENT
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.times import iso
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (

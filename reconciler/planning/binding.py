@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.model import DesiredKey, LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey
 
 BY_PROXY_KEY, BY_STATE, BY_NAME = "proxy_key", "state", "name"
 

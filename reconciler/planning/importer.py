@@ -21,7 +21,9 @@ from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import once_each, read_keys
 from reconciler.core.errors import UsageError
-from reconciler.core.model import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, ProxyKey, iso, sorted_networks
+from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, sorted_networks
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.times import iso
 from reconciler.manifest.envvars import environment
 from reconciler.manifest.schemafile import MODELINE
 

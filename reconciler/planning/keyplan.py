@@ -12,8 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.core import operations as ops
-from reconciler.core.changes import Action, Change, Credit, FieldChange
-from reconciler.core.model import FIELDS, UNKNOWN_WINDOW, DesiredKey, LiveKey, sorted_networks, to_json_value
+from reconciler.core.changes import Action, Change, Credit, FieldChange, unmanaged_address
+from reconciler.core.jsonvalue import key_json
+from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, VISIBLE, DesiredKey, LiveKey, sorted_networks
+from reconciler.core.money import money_number
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
 
@@ -23,6 +25,9 @@ UNDECIDED = (
     "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
     "manifest; until then nothing is sent to this key, as any update would send a window"
 )
+
+PLANNED_AGAINST = (*VISIBLE, "is_active", "used_ammount")
+"""The live values a change depends on (used_ammount decides a refund): what it records."""
 
 ADOPTED = "adopted by name (the next apply records it)"
 PROTECTED = "protected (protect: true), but the plan would delete it"
@@ -133,7 +138,7 @@ def _cannot_create(key: DesiredKey, now: int) -> str:
 
 def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = None) -> Change:
     """`protected`: the address under which the state remembers the key protected."""
-    base = Change(f"unmanaged:{live.fingerprint}", Action.DELETE, live.name, index, target=live.proxy_key)
+    base = Change(unmanaged_address(live.fingerprint), Action.DELETE, live.name, index, target=live.proxy_key)
     why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
     guard = _was(protected is not None, protected or "")
     return _delete(_with(base, live=snapshot(live)), live, why, guard)
@@ -188,7 +193,7 @@ def target_values(want: DesiredKey, have: LiveKey) -> dict[str, Any]:
     """What the key will be after the update: desired where managed, live elsewhere."""
     live = have.values()
     return {
-        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in FIELDS
+        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in UPDATABLE
     }
 
 
@@ -217,5 +222,4 @@ def create_body(want: DesiredKey) -> dict[str, Any]:
 
 def snapshot(have: LiveKey) -> dict[str, Any]:
     """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
-    values = {name: to_json_value(v) for name, v in have.values().items()}
-    return {**values, "is_active": have.is_active, "used_ammount": to_json_value(have.used_ammount)}
+    return key_json(have, PLANNED_AGAINST, money_number)

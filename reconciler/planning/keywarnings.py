@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.core.changes import FieldChange
-from reconciler.core.model import DesiredKey, LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey
 
 WEEK = 7 * 24 * 3600
 OPEN_NETWORKS = ("0.0.0.0/0", "::/0")

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.api.inventory import Inventory
-from reconciler.core.changes import Action, Change
-from reconciler.core.model import DesiredKey, LiveKey, gc_paused
+from reconciler.core.changes import Action, Change, unmanaged_address
+from reconciler.core.heap import gc_paused
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.planning import keyplan
-from reconciler.planning.binding import Bound, bind
+from reconciler.planning.binding import Binding, Bound, bind
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
 
 
 def _plan_one(
-    index: int, key: DesiredKey, binding: Any, inventory: Inventory, recorded: Recorded, now: int
+    index: int, key: DesiredKey, binding: Binding, inventory: Inventory, recorded: Recorded, now: int
 ) -> Change:
     failure = inventory.failures.get(key.address)
     if failure is not None:
@@ -115,7 +116,7 @@ def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: Live
     if not desired.prune:
         plan.unmanaged.append(Unmanaged(live, _listed_twice(live)))
         return
-    address = f"unmanaged:{live.fingerprint}"
+    address = unmanaged_address(live.fingerprint)
     error = _listed_twice(live)
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
 

@@ -12,11 +12,14 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from reconciler.core.changes import Change, FieldChange
-from reconciler.core.model import to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.money import money
+from reconciler.core.printable import printable
 from reconciler.drift.report import ChangedOutside, DriftReport, FieldDrift, NotApplied, UnmanagedKey
+from reconciler.render import drift_words as words
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md  # one escaping for every Markdown table cell
-from reconciler.render.view import money, printable, show
+from reconciler.render.view import show
 
 DIGEST = "<!-- ehkeys-drift-digest: {} -->"
 TABLE_ROWS = 100  # per Markdown table: an issue body stops at 65,536 characters
@@ -26,11 +29,8 @@ Write = Callable[[str], Any]
 
 
 def title(change: Change) -> str:
-    return (
-        f"{printable(change.name)} ({change.key})"
-        if change.target
-        else f"{printable(change.name)} (a new key)"
-    )
+    name = printable(change.name)
+    return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
 
 
 def planned(fc: FieldChange, created: bool = False) -> str:
@@ -51,7 +51,7 @@ def _lines(change: Change) -> list[str]:
 
 def text(found: DriftReport, stream: TextIO) -> None:
     w = stream.write
-    w(found.headline + "\n")
+    w(words.headline(found) + "\n")
     if found.changed_outside:
         w(f"\nChanged outside ehkeys since the last apply ({len(found.changed_outside)}):\n")
         for moved in found.changed_outside:
@@ -70,7 +70,7 @@ def text(found: DriftReport, stream: TextIO) -> None:
         w("\nErrors:\n" + "".join(f"  ! {printable(e)}\n" for e in found.errors))
     if found.health:
         w(f"\nHealth warnings ({len(found.health)}; drift does not fail on these):\n")
-        w("".join(f"  warning: {h.who}: {h.message}\n" for h in found.health))
+        w("".join(f"  warning: {words.who(h)}: {h.message}\n" for h in found.health))
 
 
 def _text_moved(moved: ChangedOutside, w: Write) -> None:
@@ -81,7 +81,7 @@ def _text_moved(moved: ChangedOutside, w: Write) -> None:
         return
     w(f"  ~ {name} ({moved.key}){since}:\n")
     for f in moved.fields:
-        w(f"      {printable(f.text)}   [next apply: {f.next_apply}]\n")
+        w(f"      {printable(words.moved(f))}   [next apply: {words.next_apply(f)}]\n")
     for fc in moved.also:
         w(f"      the next apply also sets {printable(planned(fc))}\n")
 
@@ -110,8 +110,8 @@ def _unmanaged_line(u: UnmanagedKey) -> str:
 
 def markdown(found: DriftReport, stream: TextIO) -> None:
     w = stream.write
-    headline = md(found.headline.removeprefix("Drift: "))
-    w(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(found.digest)}\n\n")
+    headline = md(words.headline(found).removeprefix("Drift: "))
+    w(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(words.digest(found))}\n\n")
     if found.changed_outside:
         rows = [row for moved in found.changed_outside for row in _md_moved(moved)]
         _table(
@@ -149,14 +149,16 @@ def _md_who(name: str, key: str) -> str:
 
 
 def _md_key(change: Change) -> str:
-    return _md_who(change.name, change.key) if change.target else f"{md(change.name)} (new key)"
+    return f"{md(change.name)} (new key)" if change.new else _md_who(change.name, change.key)
 
 
 def _md_moved(moved: ChangedOutside) -> list[tuple[str, ...]]:
     who = _md_who(moved.name, moved.key if not moved.deleted else "")
     if moved.deleted:
         return [(md(moved.name), "", "deleted outside ehkeys", md(moved.deleted))]
-    rows: list[tuple[str, ...]] = [(who, f.field, md(_change_of(f)), md(f.next_apply)) for f in moved.fields]
+    rows: list[tuple[str, ...]] = [
+        (who, f.field, md(_change_of(f)), md(words.next_apply(f))) for f in moved.fields
+    ]
     rows += [
         (who, fc.field, md(planned(fc).split(": ", 1)[1]), "sets it (the manifest changed)")
         for fc in moved.also
@@ -165,7 +167,7 @@ def _md_moved(moved: ChangedOutside) -> list[tuple[str, ...]]:
 
 
 def _change_of(f: FieldDrift) -> str:
-    return f.text.split(": ", 1)[1].replace(" -> ", " → ")
+    return words.moved(f).split(": ", 1)[1].replace(" -> ", " → ")
 
 
 def _md_not_applied(item: NotApplied) -> tuple[str, ...]:
@@ -187,8 +189,8 @@ def data(found: DriftReport) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "in_sync": not found.drifted and not found.errors,
-        "headline": found.headline,
-        "digest": found.digest,
+        "headline": words.headline(found),
+        "digest": words.digest(found),
         "groups": {
             "changed_outside": [_json_moved(m) for m in found.changed_outside],
             "not_applied": [
@@ -220,7 +222,7 @@ def _json_moved(m: ChangedOutside) -> dict[str, Any]:
                 "after": f.after,
                 "added": f.added,
                 "removed": f.removed,
-                "next_apply": f.next_apply,
+                "next_apply": words.next_apply(f),
             }
             for f in m.fields
         ],

@@ -10,26 +10,22 @@ import json
 import os
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from reconciler.core.changes import Action, Change
-from reconciler.core.model import gc_paused
-from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.heap import gc_paused
+from reconciler.core.money import money_number
 from reconciler.core.plan import Plan
+from reconciler.core.printable import printable
 from reconciler.render.view import (
     PlanView,
     Row,
     account_effect,
     build,
-    money,
     nothing_to_do,
-    printable,
     show,
     unmanaged_line,
 )
-
-if TYPE_CHECKING:
-    from reconciler.apply.reviewed import Review
 
 MARKER = "<!-- ehkeys-plan -->"
 DRIFT_MARKER = "<!-- ehkeys-drift -->"
@@ -123,7 +119,7 @@ def _dumps(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)  # display only: saved plans compare exact text (planfile)
+        return money_number(value)  # display only: saved plans compare exact text (planfile)
     raise TypeError(f"cannot show {type(value).__name__}")
 
 
@@ -137,8 +133,9 @@ def escape(value: str) -> str:
     return printable(value.replace("\n", " "))
 
 
-def _md_key(change: Change, key: str = "") -> str:
-    if key or change.target:
+def md_key(change: Change, key: str = "") -> str:
+    """A change's key in a Markdown cell: its name and key, or that it is a new one."""
+    if key or not change.new:
         return f"{escape(change.name)} (`{key or change.key}`)"
     return f"{escape(change.name)} (new key)"
 
@@ -162,7 +159,7 @@ def markdown(
             change = row.change
             action = change.action.label + (f" ({escape(change.reason)})" if change.reason else "")
             credits = account_effect(change)
-            w(f"| {row.symbol} | {_md_key(change)} | {action} | {credits} |\n")
+            w(f"| {row.symbol} | {md_key(change)} | {action} | {credits} |\n")
         w("\n")
     if view.unchanged:
         w(f"{len(view.unchanged)} unchanged: {escape(view.unchanged_names)}\n\n")
@@ -213,58 +210,6 @@ def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
         w(f"> **Warning:** {escape(note)}\n\n")
     for problem in view.problems:
         w(f"> **Error:** {escape(problem)}\n\n")
-
-
-def apply_markdown(report: Report, stream: TextIO, review: Review | None = None) -> None:
-    """What an apply did, for the job summary and the PR: a row per change sent, skipped or
-    failed with the credits it moved, the balance before and after, and with `--plan` how the
-    charged net compares with the reviewed one."""
-    w = stream.write
-    w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
-    if report.results:
-        w("| | Key | Action | Result | Credits moved | Note |\n|---|---|---|---|---|---|\n")
-    for r in report.results:
-        c = r.change
-        w(
-            f"| {c.action.value} | {_md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
-            f"| {_credits_moved(r)} | {escape(r.message).replace('-&gt;', '→')} |\n"
-        )
-    if not report.results:
-        w("Nothing to apply.\n")
-    w(f"\n**{escape(' '.join(report.totals()[:1]))}**\n\n{_balances(report)}\n")
-    if review is not None:
-        _md_review(review, w)
-
-
-def _credits_moved(result: Result) -> str:
-    """What one change moved: its effect once applied; when not verified, what it would."""
-    effect = account_effect(result.change)
-    if result.outcome is Outcome.APPLIED:
-        return effect
-    if result.outcome is Outcome.UNVERIFIED and effect:
-        return f"{effect} if it landed"
-    return ""
-
-
-def _balances(report: Report) -> str:
-    def shown(value: Decimal | None) -> str:
-        return "not read" if value is None else money(value)
-
-    text = f"Balance {shown(report.balance_before)} → {shown(report.balance_after)}"
-    return text + (
-        f" (credits moved: {money(report.moved, sign=True)})." if report.moved is not None else "."
-    )
-
-
-def _md_review(review: Review, w: Callable[[str], Any]) -> None:
-    w(f"\n#### Reviewed and charged\n\n{escape(review.headline)}\n\n")
-    for difference in review.differences:
-        c, why = difference.change, escape(difference.why).replace("-&gt;", "→")
-        w(
-            f"- {_md_key(c)}: reviewed {money(difference.reviewed, sign=True)}, charged "
-            f"{money(difference.charged, sign=True)}: {why}\n"
-        )
-    w(("\n" if review.differences else "") + f"{escape(review.balance)}\n")
 
 
 RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

@@ -8,22 +8,21 @@ the symbols present; the footer says what was read and at what cost.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from reconciler.core.changes import LEGEND, Action, Change, FieldChange
-from reconciler.core.model import UNKNOWN_WINDOW, iso, to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import UNKNOWN_WINDOW
+from reconciler.core.money import money
 from reconciler.core.plan import Plan, Unmanaged
+from reconciler.core.printable import printable
+from reconciler.core.times import when
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
 HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.DELETE)
 ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
-
-
-def money(value: Decimal, sign: bool = False) -> str:
-    return f"{value:+,.2f}" if sign else f"{value:,.2f}"
 
 
 def show(name: str, value: Any) -> str:
@@ -40,19 +39,6 @@ def show(name: str, value: Any) -> str:
         listed: list[str] = to_json_value(value) if isinstance(value, frozenset) else value
         return ", ".join(listed) if listed else "[] (all)"
     return json.dumps(value, ensure_ascii=False)
-
-
-def when(epoch: int) -> str:
-    return "never" if epoch == -1 else iso(epoch)
-
-
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """A name from the account, safe to print: control and direction characters escaped, so
-    whoever can rename a key in the dashboard cannot colour, move or reorder the plan's text."""
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 @dataclass(frozen=True)
@@ -75,7 +61,7 @@ class Row:
     @property
     def title(self) -> str:
         change, name = self.change, printable(self.change.name)
-        return f"{name} ({change.key})" if change.target else f"{name} (a new key)"
+        return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
 
 
 @dataclass

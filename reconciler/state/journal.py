@@ -8,16 +8,50 @@ binds a key to an address lets go of whichever address held it before (an id cha
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.model import WRITE_ONLY
+from reconciler.core.changes import is_unmanaged
+from reconciler.core.keys import WRITE_ONLY
+from reconciler.core.outcomes import Outcome
 from reconciler.state.format import Contents
 
-SENDING = "sending"  # the journal's write-ahead line, before an update goes out
-SNAPSHOT = "snapshot"  # a journal line with only a key's snapshot (an in-sync key, an import)
-BOUND = "bound"  # a journal line with only a binding (a key an apply found in sync)
-RECORDED = ("updated", "applied", "sent, not verified")
+
+class JournalResult(str, enum.Enum):
+    """A journal line's `result`, in the journal's own words: these are on disk, and every
+    journal ever written replays with them, whatever an outcome is called on screen."""
+
+    SENDING = "sending"  # the write-ahead line, before an operation goes out
+    SNAPSHOT = "snapshot"  # only a key's snapshot (an in-sync key, an import)
+    BOUND = "bound"  # only a binding (a key an apply found in sync)
+    UPDATED = "updated"  # an applied update, as older versions wrote it
+    APPLIED = "applied"
+    UNVERIFIED = "sent, not verified"
+    FAILED = "failed"
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> JournalResult:
+        """What the journal says of a change that ended so (the outcomes an apply journals)."""
+        return _OUTCOMES[outcome]
+
+    @classmethod
+    def read(cls, value: Any) -> JournalResult | None:
+        """The result a line holds; None for none, or for one this version does not know."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+_OUTCOMES = {
+    Outcome.APPLIED: JournalResult.APPLIED,
+    Outcome.UNVERIFIED: JournalResult.UNVERIFIED,
+    Outcome.FAILED: JournalResult.FAILED,
+}
+SENDING, SNAPSHOT, BOUND = JournalResult.SENDING, JournalResult.SNAPSHOT, JournalResult.BOUND
+RECORDED = (JournalResult.UPDATED, JournalResult.APPLIED, JournalResult.UNVERIFIED)
+"""The results whose line records a key's write-only values (limit_type)."""
 
 
 class Replay:
@@ -28,24 +62,27 @@ class Replay:
         self.holder = {fp: address for address, fp in contents.bindings.items()}
 
     def line(self, entry: Mapping[str, Any]) -> None:
-        fingerprint, result, address = entry.get("fingerprint"), entry.get("result"), entry.get("address")
-        if isinstance(address, str) and entry.get("deleted") and result != SENDING:
+        fingerprint, address = entry.get("fingerprint"), entry.get("address")
+        result = JournalResult.read(entry.get("result"))
+        if isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
         elif not isinstance(fingerprint, str):
             return
-        elif result == SENDING:  # sent, outcome never written: it may or may not have landed
+        elif result is SENDING:  # sent, outcome never written: it may or may not have landed
             if entry.get("operation", "update") == "update":
                 records = self.contents.records
                 records[fingerprint] = {**records.get(fingerprint, {}), "pending": True}
         else:
-            self._outcome(entry, fingerprint, address)
+            self._outcome(entry, fingerprint, address, result)
 
-    def _outcome(self, entry: Mapping[str, Any], fingerprint: str, address: Any) -> None:
+    def _outcome(
+        self, entry: Mapping[str, Any], fingerprint: str, address: Any, result: JournalResult | None
+    ) -> None:
         if isinstance(entry.get("snapshot"), dict):
             self.contents.snapshots[fingerprint] = dict(entry["snapshot"])
-        if isinstance(address, str) and not address.startswith("unmanaged:"):
+        if isinstance(address, str) and not is_unmanaged(address):
             self._bind(address, fingerprint)
-        if entry.get("result") in RECORDED and "limit_type" in entry:
+        if result in RECORDED and "limit_type" in entry:
             values = {f: entry[f] for f in WRITE_ONLY if f in entry}
             record = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
             self.contents.records[fingerprint] = record
@@ -70,7 +107,8 @@ def track_create(entry: Mapping[str, Any], pending: set[str]) -> None:
     address = entry.get("address")
     if not isinstance(address, str):
         return
-    if entry.get("result") == SENDING and entry.get("operation") == "create":
+    result = JournalResult.read(entry.get("result"))
+    if result is SENDING and entry.get("operation") == "create":
         pending.add(address)
-    elif isinstance(entry.get("fingerprint"), str) or entry.get("result") == "failed":
+    elif isinstance(entry.get("fingerprint"), str) or result is JournalResult.FAILED:
         pending.discard(address)

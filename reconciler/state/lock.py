@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.core.errors import Refused, StateError
+from reconciler.core.times import now_iso
 from reconciler.state.files import why
 
 LOCK_NAME = ".apply.lock"
@@ -93,7 +94,7 @@ def _try(handle: IO[str]) -> bool:
 
 
 def _write_holder(handle: IO[str]) -> None:
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now_iso()}
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}
     handle.truncate(0)
     handle.write(json.dumps(holder) + "\n")
     handle.flush()
@@ -116,7 +117,3 @@ def _holder(path: Path) -> str:
 def _refusal(path: Path, timeout: float) -> str:
     waited = f"after waiting {timeout:g}s" if timeout else "pass --lock-timeout 30s to wait for it"
     return f"{_holder(path)}, lock {path}; nothing was sent: {waited}"
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.core.changes import NEW_KEY, Action
 from reconciler.core.errors import StateError
-from reconciler.render.view import printable
+from reconciler.core.printable import printable
 
 CHANGES_NOTHING = tuple(a.label for a in Action if not a.changes_something)  # shown, never applied
 

@@ -21,9 +21,11 @@ from typing import Any
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
-from reconciler.core.model import iso
+from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.render.view import money, printable, row
+from reconciler.core.printable import printable
+from reconciler.core.times import iso
+from reconciler.render.view import row
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import atomic_write
 
@@ -95,7 +97,7 @@ class SavedPlan:
     created_at: str
     manifest_digest: str
     changes: dict[str, dict[str, Any]]
-    plan: Plan  # as it was shown when it was saved
+    plan: Plan  # as it was shown when saved: its keys known only as shown (RedactedKey, ShownKey)
 
     def holds(self, change: Change) -> bool:
         return change.address in self.changes

@@ -8,14 +8,15 @@ per fingerprint; the fingerprint, never the key, says which key it is.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
-from reconciler.core.model import CENT, LiveKey, sorted_networks
+from reconciler.core.jsonvalue import key_json
+from reconciler.core.keys import LiveKey
+from reconciler.core.money import money_text
+from reconciler.core.times import now_iso
 
-FIELDS = (
+SNAPSHOTTED = (
     "name",
     "expires_at",
     "allocated_ammount",
@@ -33,16 +34,8 @@ RECORDED_AT = "recorded_at"
 
 
 def values(live: LiveKey) -> dict[str, Any]:
-    """The snapshotted fields of a live key, as plain JSON."""
-    return {
-        "name": live.name,
-        "expires_at": live.expires_at,
-        "allocated_ammount": money_text(live.allocated_ammount),
-        "model_whitelist": sorted(live.model_whitelist),
-        "ip_whitelist": sorted_networks(live.ip_whitelist),
-        "is_active": live.is_active,
-        "created_at": live.created_at,
-    }
+    """The snapshotted fields of a live key, as plain JSON (money as exact text)."""
+    return key_json(live, SNAPSHOTTED, money_text)
 
 
 def taken(live: LiveKey) -> dict[str, Any]:
@@ -76,13 +69,3 @@ def recorded_values(
 
 def without_time(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in snapshot.items() if k != RECORDED_AT and k not in MOVING}
-
-
-def money_text(value: Decimal) -> str:
-    """Exact, and the same text for the same amount however the API spelled it (10, 10.0)."""
-    cents = value.quantize(CENT)
-    return str(cents) if cents == value else format(value.normalize(), "f")
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import StateError
-from reconciler.core.model import to_json_value
+from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.times import now_iso
 from reconciler.state import paths as statepaths
 from reconciler.state.files import append_line, atomic_write, journal_line, probe_dir, probe_file, why
 from reconciler.state.format import (
@@ -161,7 +162,7 @@ class State:
         durable record; the snapshot follows within SNAPSHOT_EVERY seconds, and a snapshot
         that cannot be written now is retried, and reported, by the final flush)."""
         entry = {k: to_json_value(v) for k, v in values.items()}
-        self.records[fingerprint] = {**entry, "name": name, "applied_at": _now_iso()}
+        self.records[fingerprint] = {**entry, "name": name, "applied_at": now_iso()}
         self._touched.add(fingerprint)
         self._soon()
 
@@ -291,7 +292,7 @@ class State:
     def journal(self, entry: Mapping[str, Any]) -> None:
         """Append one line with a single write, so no line is ever torn by a kill. A line
         the disk does not take whole raises StateError naming the journal: send nothing."""
-        record = {"time": _now_iso(), **entry}
+        record = {"time": now_iso(), **entry}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +325,3 @@ def _replace_journal(path: Path, entries: list[dict[str, Any]]) -> None:
         return
     lines = (json.dumps(e, sort_keys=True, ensure_ascii=False, default=str) + "\n" for e in entries)
     atomic_write(path, "".join(lines))
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

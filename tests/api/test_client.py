@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.api import errors as api
 from reconciler.api.client import Client, RetryPolicy, environment_proxy
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
 from ..helpers import API_KEY, key_value, live_sandbox, sandbox, seed_data

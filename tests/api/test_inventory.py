@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.api import inventory
 from reconciler.api.client import Client
-from reconciler.core.model import DesiredKey, Location, ProxyKey
+from reconciler.core.keys import DesiredKey, Location
+from reconciler.core.secrets import ProxyKey
 
 from ..helpers import API_KEY, key_value, live_sandbox, manifest_text, run_cli, sandbox, seed_data
 

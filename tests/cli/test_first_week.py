@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import options
-from reconciler.core.model import scrub
+from reconciler.core.secrets import scrub
 from reconciler.manifest import resources
 
 from ..helpers import ROOT, TESTS, free_port, manifest_text, run_cli

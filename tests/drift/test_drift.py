@@ -13,9 +13,11 @@ import pytest
 
 from reconciler.api.inventory import Inventory
 from reconciler.cli.drift import managed
-from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey, parse_network
+from reconciler.core.keys import DesiredKey, LiveKey, Location, parse_network
+from reconciler.core.secrets import ProxyKey
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.planning.planner import Desired, Recorded, make_plan
+from reconciler.render import drift_words as words
 from reconciler.state import snapshots
 
 NOW = 1_800_000_000
@@ -71,7 +73,7 @@ def drift(
 
 
 def moved(found: DriftReport) -> list[tuple[str, str, str]]:
-    return [(f.field, f.text, f.next_apply) for c in found.changed_outside for f in c.fields]
+    return [(f.field, words.moved(f), words.next_apply(f)) for c in found.changed_outside for f in c.fields]
 
 
 REVERTS, UNMANAGED_FIELD = "reverts it", "nothing: the manifest leaves it unmanaged"
@@ -130,7 +132,7 @@ def test_changed_outside_ehkeys_field_by_field_with_what_the_next_apply_does(cas
 
 def test_usage_and_last_use_are_never_a_change() -> None:
     found = drift([want()], [live(used_ammount=Decimal(9), last_used=NOW)], [live()])
-    assert not found.drifted and found.headline == "In sync: the account's keys match the manifest."
+    assert not found.drifted and words.headline(found) == "In sync: the account's keys match the manifest."
 
 
 def test_a_key_deleted_outside_ehkeys_is_group_one_and_would_be_created_again() -> None:
@@ -178,7 +180,7 @@ def test_manifest_not_applied_yet(case: str) -> None:
 def test_a_write_only_value_never_applied_is_its_own_group() -> None:
     plan_only = drift([want()], [live()])  # no snapshot, no record: limit_type unknown
     assert [c.address for c in plan_only.never_applied] == ["app"] and not plan_only.not_applied
-    assert "1 key(s) with write-only values never applied (limit_type)" in plan_only.headline
+    assert "1 key(s) with write-only values never applied (limit_type)" in words.headline(plan_only)
 
 
 def test_unmanaged_keys_new_since_the_last_run_are_called_out() -> None:
@@ -189,7 +191,7 @@ def test_unmanaged_keys_new_since_the_last_run_are_called_out() -> None:
     seen = {B.fingerprint: "2026-01-01T00:00:00Z"}
     again = drift([want()], [live(), live(B, name="other")], [live()], seen=seen)
     assert [(u.new, u.first_seen) for u in again.unmanaged] == [(False, "2026-01-01T00:00:00Z")]
-    assert again.drifted and "1 unmanaged key(s) in the account (0 new)" in again.headline
+    assert again.drifted and "1 unmanaged key(s) in the account (0 new)" in words.headline(again)
 
 
 HEALTH = {
@@ -243,10 +245,10 @@ def test_the_digest_ignores_usage_and_times_but_not_findings() -> None:
         [live(expires_at=soon)],
         now=NOW + DAY,
     )
-    assert first.health != later.health and first.digest == later.digest
+    assert first.health != later.health and words.digest(first) == words.digest(later)
     renamed_otherwise = drift(
         [want()], [live(name="y", expires_at=soon, used_ammount=Decimal("9.6"))], [live(expires_at=soon)]
     )
-    assert renamed_otherwise.digest != first.digest
+    assert words.digest(renamed_otherwise) != words.digest(first)
     no_usage_warning = drift([want()], [live(name="x", expires_at=soon)], [live(expires_at=soon)])
-    assert no_usage_warning.digest != first.digest
+    assert words.digest(no_usage_warning) != words.digest(first)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from reconciler.api.client import Client
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.manifest import resources
 from reconciler.sandbox import BASE_URL, Sandbox, seeds
 

@@ -21,6 +21,7 @@ import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from reconciler import engine as session
+from reconciler.apply import applier
 from reconciler.cli.main import main
 from reconciler.core import operations
 from reconciler.gitops import hub as ghapi
@@ -400,19 +401,19 @@ def test_a_journal_compacted_away_leaves_the_branch_and_the_plan_converges(
     journal away; the branch copy goes too, so run 3 has nothing pending and nothing to do."""
     journal = JOURNAL_ON_BRANCH
     text = manifest(k0=15)
-    original = operations.Update.send
+    original = applier.send
 
-    async def revoked_before_key_0(self: operations.Update, client: Any, target: Any) -> Any:
-        if self.body["name"] == "key-0":
+    async def revoked_before_key_0(op: operations.Operation, client: Any, target: Any) -> Any:
+        if isinstance(op, operations.Update) and op.body["name"] == "key-0":
             actions.sql("UPDATE accounts SET api_key = 'ek-revoked' WHERE user_id = 'u1'")
-        return await original(self, client, target)
+        return await original(op, client, target)
 
     actions.plan_pr(1, "h1", text)
-    actions.mp.setattr(operations.Update, "send", revoked_before_key_0)
+    actions.mp.setattr(applier, "send", revoked_before_key_0)
     code, out = actions.merge_and_apply(1, "m1", text)
     assert code == 1 and "HTTP 401" in out, out
     assert b'"sending"' in hub.branches["ehkeys-state"][journal]
-    actions.mp.setattr(operations.Update, "send", original)
+    actions.mp.setattr(applier, "send", original)
     actions.sql(f"UPDATE accounts SET api_key = '{API_KEY}' WHERE user_id = 'u1'")
 
     actions.plan_pr(2, "h2", text)

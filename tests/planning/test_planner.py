@@ -10,9 +10,10 @@ import pytest
 
 from reconciler.api.inventory import Inventory
 from reconciler.core import operations as ops
-from reconciler.core.changes import Action
-from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey
+from reconciler.core.changes import Action, Change
+from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey
 from reconciler.planning.planner import Desired, Recorded, make_plan
 
 NOW = 1_800_000_000
@@ -472,3 +473,22 @@ def test_credits_are_to_the_cent_so_rows_add_up_to_the_net() -> None:
     assert [c.credit.account_refund for c in plan.changes] == [D("97.66"), D("97.66")]
     assert plan.net == D("195.32")
     plan.check_guards(None, D("195.32"))  # the figure the plan shows is the one --expect-net takes
+
+
+BROKEN_CHANGES: dict[str, dict[str, Any]] = {
+    "an error that says no why": {"action": Action.ERROR},
+    "an error with operations to send": {
+        "action": Action.ERROR,
+        "error": "why",
+        "operations": (ops.Remove(),),
+    },
+    "an update with an error": {"action": Action.UPDATE, "error": "why"},
+    "a create with a key": {"action": Action.CREATE, "target": ProxyKey("ek-proxy-made-0001")},
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_CHANGES)
+def test_a_change_is_never_made_against_what_its_action_says(case: str) -> None:
+    """An error carries its error and nothing to send; a create has no key yet: by construction."""
+    with pytest.raises(ValueError, match=r"^k0: "):
+        Change("k0", name="key-0", **BROKEN_CHANGES[case])

@@ -21,15 +21,16 @@ from reconciler.api.answers import live_key
 from reconciler.api.client import Client
 from reconciler.api.errors import BadResponse
 from reconciler.cli.main import main
-from reconciler.core import model
-from reconciler.core.model import LiveKey, ProxyKey
+from reconciler.core import keys
+from reconciler.core.keys import LiveKey
+from reconciler.core.secrets import ProxyKey
 
 from ..helpers import API_KEY, key_value, manifest_text, seed_data
 from ..reliability_log import record
 
 pytestmark = pytest.mark.slow  # hypothesis, 150 cases a property
 
-FIELDS = ["version", "keys", "defaults", "per_key_cap", "proxy_key", *model.FIELDS, "allocated_amount"]
+FIELDS = ["version", "keys", "defaults", "per_key_cap", "proxy_key", *keys.UPDATABLE, "allocated_amount"]
 scalars = st.one_of(
     st.none(),
     st.booleans(),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.concurrency import bounded
+from reconciler.api.concurrency import bounded
 
 from ..helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
 from ..reliability_log import record

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from reconciler.api.client import Client
 from reconciler.api.errors import NotFound
-from reconciler.core.model import ProxyKey, scrub
+from reconciler.core.secrets import ProxyKey, scrub
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops.issues import upsert_comment
 from reconciler.render.plan import MARKER

@@ -11,7 +11,7 @@ from ipaddress import ip_network
 import jsonschema
 import pytest
 
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.manifest import resources
 from reconciler.render import plan as render
 

@@ -11,8 +11,11 @@ import pytest
 import yaml
 
 from reconciler import engine as session
+from reconciler.apply import applier
 from reconciler.core import operations
+from reconciler.core.outcomes import Outcome
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state.store import State
 
 from ..helpers import API_KEY, manifest_text, run_cli, sandbox_state_dir, seed_data
 from ..reliability_log import record
@@ -59,17 +62,17 @@ def test_a_write_whose_outcome_never_came_stays_until_an_apply_settles_it(
 ) -> None:
     """key-0's update is journalled, then the account key is revoked: the apply stops with
     that write pending. An apply of key-2 only keeps that one line; a whole apply settles it."""
-    original = operations.Update.send
+    original = applier.send
 
-    async def revoked_before_key_0(self: operations.Update, client: Any, target: Any) -> Any:
-        if self.body["name"] == "key-0":
+    async def revoked_before_key_0(op: operations.Operation, client: Any, target: Any) -> Any:
+        if isinstance(op, operations.Update) and op.body["name"] == "key-0":
             account_key("ek-revoked")
-        return await original(self, client, target)
+        return await original(op, client, target)
 
-    monkeypatch.setattr(operations.Update, "send", revoked_before_key_0)
+    monkeypatch.setattr(applier, "send", revoked_before_key_0)
     code, out = apply(capsys, 11, "--parallelism", "1")
     assert code == 1 and "HTTP 401" in out, out
-    monkeypatch.setattr(operations.Update, "send", original)
+    monkeypatch.setattr(applier, "send", original)
     account_key(API_KEY)
 
     code, out = apply(capsys, 11, "--target", "key-2")
@@ -81,3 +84,20 @@ def test_a_write_whose_outcome_never_came_stays_until_an_apply_settles_it(
     assert code == 0 and "cut off" in out and "2 applied" in out, out  # key-0 again, key-1
     assert journal() == []
     assert "Nothing to apply." in apply(capsys, 11)[1]
+
+
+def test_the_journal_keeps_its_own_words_whatever_an_outcome_is_called(workdir: Path, capsys: Any) -> None:
+    """An apply killed before its state snapshot leaves only the journal: replayed, it must
+    still record each key's limit_type, even once the outcomes read otherwise on screen."""
+    Path("keys.yaml").write_text(manifest_text(3, limit_type="weekly"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Outcome.APPLIED, "_value_", "done")  # a reworded label
+        mp.setattr(Outcome.UNVERIFIED, "_value_", "sent; unchecked")
+        mp.setattr(State, "flush", lambda self: None)  # killed: no snapshot...
+        mp.setattr(State, "compact", lambda self: None)  # ...and no compaction
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and "3 done" in out, out + err
+    assert [e["result"] for e in journal() if e["result"] != "sending"] == ["applied"] * 3
+
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "No changes." in out, out + err  # the replayed journal knows every limit_type

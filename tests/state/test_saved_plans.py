@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from reconciler.cli.commands import emit
 from reconciler.cli.main import main
 from reconciler.core.errors import Refused, StalePlan
-from reconciler.core.model import LiveKey, ProxyKey
-from reconciler.core.plan import Plan
+from reconciler.core.keys import LiveKey
+from reconciler.core.plan import Plan, ShownKey
+from reconciler.core.secrets import ProxyKey, RedactedKey
 from reconciler.state import saved_plan as planfile
 
 from ..helpers import TESTS, manifest_text, run_cli, seed_data
@@ -168,6 +169,19 @@ def test_show_needs_no_api_key_no_manifest_and_names_the_plan(
 # --- the file: deterministic, atomic, its digest ---------------------------------------------
 
 
+def test_a_saved_plan_read_back_knows_its_keys_only_as_shown(tmp_path: Path) -> None:
+    """No key in it can be sent or fingerprinted: each is a RedactedKey, never a ProxyKey
+    wrapped around redacted text (which would have sent `ek-proxy-…0001` as a key)."""
+    path = tmp_path / "plan.json"
+    planfile.save(sample_plan(), str(path), "ab" * 32, 1_800_000_000)
+    plan = planfile.load(str(path)).plan
+    assert all(c.target is None for c in plan.changes) and plan.unmanaged
+    assert {type(c.shown) for c in plan.changes if not c.new} == {RedactedKey}
+    assert [type(u.live) for u in plan.unmanaged] == [ShownKey] * len(plan.unmanaged)
+    assert not hasattr(RedactedKey("ek-proxy-…0001"), "reveal") and plan.unmanaged_listed == []
+    assert RedactedKey("ek-proxy-a-whole-secret-value").display == "ek-proxy-…alue"
+
+
 def test_the_same_plan_saves_to_the_same_bytes_with_sorted_keys_and_its_digest(tmp_path: Path) -> None:
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     first = planfile.save(sample_plan(), str(one), "ef" * 32, 1_800_000_000)
@@ -212,6 +226,7 @@ BAD_FILES = [
     ("older-format-version.json", "a saved plan of format 2, from an older ehkeys: plan again"),
     ("missing-layout.json", "not a complete saved plan (no 'layout' in it)"),
     ("net-edited-by-hand.json", "the saved plan does not hold together (edited by hand?)"),
+    ("error-with-operations.json", "(ValueError: ghost: cannot be planned, yet has operations to send)"),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state.store import SENDING, State
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from reconciler.core.errors import StateError
-from reconciler.core.model import ProxyKey
+from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import files as statefiles
 from reconciler.state import store as state_module

@@ -1,0 +1,53 @@
+"""Key values as plain JSON, and back: the one encoder behind every file and comparison.
+
+Whitelists become sorted lists (IP entries as networks), money goes through an explicit
+formatter: a number in a plan's JSON and in what a saved plan compares (`money_number`),
+exact text in the state's snapshots (`money_text`). Which one is the caller's to say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.keys import MONEY, LiveKey, parse_network, sorted_networks
+from reconciler.core.money import money_number
+
+MoneyFormat = Callable[[Decimal], Any]
+
+
+def to_json_value(value: Any, money: MoneyFormat = money_number) -> Any:
+    """A normalised field value as plain JSON (sorted lists, money as `money` writes it)."""
+    if isinstance(value, Decimal):
+        return money(value)
+    if isinstance(value, frozenset):
+        items = list(value)
+        if items and not isinstance(items[0], str):
+            return sorted_networks(value)
+        return sorted(items)
+    return value
+
+
+def values_json(values: Mapping[str, Any], money: MoneyFormat = money_number) -> dict[str, Any]:
+    """Field values as plain JSON, in their order."""
+    return {name: to_json_value(value, money) for name, value in values.items()}
+
+
+def key_json(live: LiveKey, names: Iterable[str], money: MoneyFormat) -> dict[str, Any]:
+    """A live key as JSON: the named fields, in that order."""
+    return {name: to_json_value(getattr(live, name), money) for name in names}
+
+
+def from_json_value(name: str, value: Any) -> Any:
+    """`to_json_value` undone for one field, known by its name (a saved plan read back):
+    money as the exact Decimal of its text, whitelists as sets (IP entries as networks)."""
+    if value is None:
+        return None
+    if name in MONEY:
+        return Decimal(str(value))
+    if name == "model_whitelist":
+        return frozenset(str(v) for v in value)
+    if name == "ip_whitelist":
+        return frozenset(parse_network(str(v)) for v in value)
+    return value

@@ -1,0 +1,113 @@
+"""What an apply did, for people: a line per result as it lands, the totals, what moved under
+a saved plan's change, and the Markdown report (the job summary, the PR comment, `--report-out`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+from reconciler.core.keys import MONEY
+from reconciler.core.money import money
+from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.printable import printable
+from reconciler.render.plan import escape, md_key
+from reconciler.render.view import account_effect, show
+
+if TYPE_CHECKING:
+    from reconciler.apply.reviewed import Review
+
+MARKS = {
+    Outcome.APPLIED: "✓",
+    Outcome.UNVERIFIED: "?",
+    Outcome.FAILED: "✗",
+    Outcome.SKIPPED: "-",
+    Outcome.IN_SYNC: "=",
+}
+
+
+def line(result: Result) -> str:
+    """`  ✓ name (ek-proxy-…abcd): applied: why`, as each result lands."""
+    change = result.change
+    key = result.key or ("a new key" if change.new else change.key)
+    text = f"  {MARKS[result.outcome]} {printable(change.name)} ({key}): {result.outcome.value}"
+    return text + (f": {result.message}" if result.message.strip() else "")
+
+
+def totals(report: Report) -> list[str]:
+    """How many ended each way (applied always said), and what the balance did."""
+    counts = report.counts
+    parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o] or o is Outcome.APPLIED]
+    lines = [f"Apply complete: {', '.join(parts)}."]
+    before, after, moved = report.balance_before, report.balance_after, report.moved
+    if moved is not None and before is not None and after is not None:
+        lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
+    return lines
+
+
+def what_moved(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
+    """The live values that moved since the plan, as `used_ammount 2.00 -> 3.50`, or ''."""
+    if before is None or now is None:
+        if before is now:
+            return ""
+        return "the key is gone from the account" if now is None else "a key for it exists now"
+    names = [n for n in {**before, **now} if before.get(n) != now.get(n)]
+    return ", ".join(f"{n} {_value(n, before.get(n))} -> {_value(n, now.get(n))}" for n in names)
+
+
+def _value(name: str, value: Any) -> str:
+    if value is not None and name in MONEY:
+        return money(Decimal(str(value)))
+    return show(name, value)
+
+
+def markdown(report: Report, stream: TextIO, review: Review | None = None) -> None:
+    """What an apply did, for the job summary and the PR: a row per change sent, skipped or
+    failed with the credits it moved, the balance before and after, and with `--plan` how the
+    charged net compares with the reviewed one."""
+    w = stream.write
+    w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    if report.results:
+        w("| | Key | Action | Result | Credits moved | Note |\n|---|---|---|---|---|---|\n")
+    for r in report.results:
+        c = r.change
+        w(
+            f"| {c.action.value} | {md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
+            f"| {_credits_moved(r)} | {escape(r.message).replace('-&gt;', '→')} |\n"
+        )
+    if not report.results:
+        w("Nothing to apply.\n")
+    w(f"\n**{escape(' '.join(totals(report)[:1]))}**\n\n{_balances(report)}\n")
+    if review is not None:
+        _md_review(review, w)
+
+
+def _credits_moved(result: Result) -> str:
+    """What one change moved: its effect once applied; when not verified, what it would."""
+    effect = account_effect(result.change)
+    if result.outcome is Outcome.APPLIED:
+        return effect
+    if result.outcome is Outcome.UNVERIFIED and effect:
+        return f"{effect} if it landed"
+    return ""
+
+
+def _balances(report: Report) -> str:
+    def shown(value: Decimal | None) -> str:
+        return "not read" if value is None else money(value)
+
+    text = f"Balance {shown(report.balance_before)} → {shown(report.balance_after)}"
+    return text + (
+        f" (credits moved: {money(report.moved, sign=True)})." if report.moved is not None else "."
+    )
+
+
+def _md_review(review: Review, w: Callable[[str], Any]) -> None:
+    w(f"\n#### Reviewed and charged\n\n{escape(review.headline)}\n\n")
+    for difference in review.differences:
+        c, why = difference.change, escape(difference.why).replace("-&gt;", "→")
+        w(
+            f"- {md_key(c)}: reviewed {money(difference.reviewed, sign=True)}, charged "
+            f"{money(difference.charged, sign=True)}: {why}\n"
+        )
+    w(("\n" if review.differences else "") + f"{escape(review.balance)}\n")
