@@ -15,12 +15,10 @@ from typing import Any, TextIO
 from reconciler.api import unsettled
 from reconciler.cli import options
 from reconciler.core.errors import EhkeysError
+from reconciler.core.exitcodes import ExitCode
 from reconciler.core.model import scrub
 
 log = logging.getLogger("ehkeys")
-
-USAGE_ERROR = 1  # as Terraform's; 2 means "changes" or "drift" to plan and drift
-INTERRUPTED = 130
 
 
 class _Scrubbed(logging.Filter):
@@ -109,21 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = sys.stdout
     sys.stdout = guarded = _ReaderMayGo(stdout)
     try:
-        return _main(argv)
+        return int(_main(argv))
     finally:
         guarded.flush()  # here, not at exit: a reader gone by now is then handled too
         sys.stdout = stdout
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None) -> ExitCode:
     try:
         args = options.parse(argv)
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
-        return 0 if exc.code in (0, None) else USAGE_ERROR
+        return ExitCode.OK if exc.code in (0, None) else ExitCode.ERROR  # 1 as Terraform's, never 2
     _log_to_stderr(args.debug)
     try:
-        code: int = args.handler(args)
-        return code
+        return ExitCode(args.handler(args))
     except EhkeysError as exc:
         _say(f"error: {exc}")
         _say_unknown_writes()
@@ -131,12 +128,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         _say_unknown_writes()
-        return INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
         _say(f"internal error: {type(exc).__name__}: {exc}")
         _say("please report it; --debug shows the details")
-        return 1
+        return ExitCode.ERROR
 
 
 def entry() -> None:

@@ -11,11 +11,11 @@ from typing import Any
 from reconciler import __version__
 from reconciler.api.breaker import SILENT_IN_A_ROW
 from reconciler.cli import optiontypes as types
+from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
+from reconciler.cli.exitcodes import exit_codes
 from reconciler.cli.helptext import USAGE, Help, remember
 from reconciler.cli.helptext import parse as parse_known
 from reconciler.cli.local import FAULT_FLAGS, sandbox, validate
-from reconciler.core.exitcodes import EXIT_CODES as EXIT_CODES
-from reconciler.core.exitcodes import exit_codes
 from reconciler.gitops.trust import PLAN_AUTHOR, PLAN_WORKFLOW
 
 TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s

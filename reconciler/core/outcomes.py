@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import StateError
+from reconciler.core.exitcodes import ExitCode
 from reconciler.render.view import printable
 
 
@@ -58,9 +59,9 @@ class Report:
         return Counter(r.outcome for r in self.results)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 every key is as planned; 3 some failed, were skipped or could not be verified."""
-        return 0 if all(r.outcome.done for r in self.results) else 3
+        return ExitCode.OK if all(r.outcome.done for r in self.results) else ExitCode.INCOMPLETE
 
     @property
     def moved(self) -> Decimal | None:
