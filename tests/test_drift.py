@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from reconciler.api.inventory import Inventory
-from reconciler.cli.drift import managed
 from reconciler.core.model import DesiredKey, LiveKey, Location, ProxyKey, parse_network
 from reconciler.drift.report import DriftReport, Options, Past, report
+from reconciler.engine.drift import managed
 from reconciler.planning.planner import Desired, Recorded, make_plan
 from reconciler.state import snapshots
 

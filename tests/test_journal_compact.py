@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import engine as session
 from reconciler.core import operations
+from reconciler.engine import target as session
 from reconciler.sandbox import Sandbox, seeds
 
 from .helpers import API_KEY, manifest_text, run_cli, sandbox_state_dir, seed_data

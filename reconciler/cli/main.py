@@ -1,10 +1,12 @@
 """`ehkeys` command line. `main(argv) -> int`; errors become messages and exit codes here only.
 
-The options are in `options.py`; validate and sandbox, which need no API, in `localcmds.py`.
+The options are in `options.py`; each command's parser names its handler (`commands`), and
+each command's module is imported only when it runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -14,6 +16,7 @@ from typing import Any, TextIO
 
 from reconciler.api import unsettled
 from reconciler.cli import options
+from reconciler.cli.options import Handler
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.model import scrub
@@ -120,7 +123,7 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
         return ExitCode.OK if exc.code in (0, None) else ExitCode.ERROR  # 1 as Terraform's, never 2
     _log_to_stderr(args.debug)
     try:
-        return ExitCode(args.handler(args))
+        return _run(args)
     except EhkeysError as exc:
         _say(f"error: {exc}")
         _say_unknown_writes()
@@ -134,6 +137,11 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
         _say(f"internal error: {type(exc).__name__}: {exc}")
         _say("please report it; --debug shows the details")
         return ExitCode.ERROR
+
+
+def _run(args: argparse.Namespace) -> ExitCode:
+    handler: Handler = args.handler  # set by each command's parser (`options`, `commands`)
+    return handler(args)
 
 
 def entry() -> None:

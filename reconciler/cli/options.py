@@ -10,33 +10,30 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.api.breaker import SILENT_IN_A_ROW
+from reconciler.cli import commands
 from reconciler.cli import optiontypes as types
 from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
 from reconciler.cli.exitcodes import exit_codes
 from reconciler.cli.helptext import USAGE, Help, remember
 from reconciler.cli.helptext import parse as parse_known
-from reconciler.cli.local import FAULT_FLAGS, sandbox, validate
+from reconciler.core.exitcodes import ExitCode
+from reconciler.engine.settings import TIMEOUT as TIMEOUT
 from reconciler.gitops.trust import PLAN_AUTHOR, PLAN_WORKFLOW
 
-TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
+Handler = Callable[[argparse.Namespace], ExitCode]
+
+FAULT_FLAGS = {  # the seed's `faults:` a flag of `ehkeys sandbox` can set, and what each does
+    "latency_ms": "milliseconds added before every answer",
+    "jitter_ms": "up to this many milliseconds more, at random",
+    "error_rate": "share of requests answered 500",
+    "rate_limited_rate": "share of requests answered 429",
+    "drop_rate": "share of connections dropped after the update is done",
+    "html_rate": "share of requests answered with an edge challenge page",
+}
 
 STATE_HELP = (
     "state file (default .ehkeys/<manifest name>/state.json beside the manifest; its sandbox/ with --sandbox)"
 )
-
-
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
-    """A handler from `commands`, imported on use: `validate` (a pre-commit hook) then
-    starts without the HTTP stack, a third of the start-up time."""
-
-    def run(args: argparse.Namespace) -> int:
-        from reconciler.cli import commands
-
-        handler = getattr(commands, name)
-        code: int = handler(args)
-        return code
-
-    return run
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=MANIFESTS)
     p.add_argument("--format", choices=("text", "json", "github"), default="text", help="how to print")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    p.set_defaults(handler=validate)
+    p.set_defaults(handler=commands.validate)
 
     p = sub.add_parser("sandbox", help="serve the local ElectronHub API stand-in")
     p.add_argument(
@@ -99,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--list-unavailable", action="store_true", help="GET /auth/proxy answers 404 (per-key lookups only)"
     )
-    p.set_defaults(handler=sandbox)
+    p.set_defaults(handler=commands.sandbox)
 
     p = sub.add_parser("plan", help="show what apply would change, and what it costs")
     _api_options(p, formats=("text", "json", "markdown"))
@@ -107,17 +104,17 @@ def parser() -> argparse.ArgumentParser:
         "--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
     )
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 errors")
-    p.set_defaults(handler=_command("plan_command"))
+    p.set_defaults(handler=commands.plan)
 
     p = sub.add_parser("show", help="print a saved plan as plan showed it (offline)")
     p.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved with `ehkeys plan --out`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="how to print")
-    p.set_defaults(handler=_command("show_command"))
+    p.set_defaults(handler=commands.show)
 
     p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
     _api_options(p, formats=("text", "json", "markdown"))
     _health_options(p)
-    p.set_defaults(handler=_command("drift_command"))
+    p.set_defaults(handler=commands.drift)
 
     p = sub.add_parser("apply", help="make the changes the plan shows: create, update, toggle, delete")
     _api_options(p, formats=None)
@@ -148,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
         help="write the Markdown apply report here, not when refused (default: none)",
     )
     _lock_option(p)
-    p.set_defaults(handler=_command("apply_command"))
+    p.set_defaults(handler=commands.apply)
 
     p = sub.add_parser(
         "import", help="print a manifest of existing keys, or --out: write it and their bindings"
@@ -167,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the manifest here, and each key's binding to its state (default: print it)",
     )
-    p.set_defaults(handler=_command("import_command"))
+    p.set_defaults(handler=commands.import_keys)
 
     p = sub.add_parser("reveal", help="print managed keys' values (to a terminal or --out FILE)")
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFESTS)
@@ -181,7 +178,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
     )
-    p.set_defaults(handler=_command("reveal_command"))
+    p.set_defaults(handler=commands.reveal)
 
     _github_parsers(sub.add_parser("github", help="the GitOps jobs the composite action runs (in Actions)"))
     return parser
@@ -225,7 +222,7 @@ def _health_options(p: argparse.ArgumentParser) -> None:
 def _github_parsers(p: argparse.ArgumentParser) -> None:
     gh = p.add_subparsers(dest="job", required=True, metavar="JOB")
 
-    def job(name: str, help: str, handler: str, api: bool = True) -> argparse.ArgumentParser:
+    def job(name: str, help: str, handler: Handler, api: bool = True) -> argparse.ArgumentParser:
         j = gh.add_parser(
             name,
             help=help,
@@ -243,18 +240,18 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         j.add_argument(
             "--dir", default="ehkeys-out", metavar="DIR", help="where plan.json, plan.md and apply.md go"
         )
-        j.set_defaults(handler=_command(handler))
+        j.set_defaults(handler=handler)
         return j
 
     job(
         "plan",
         "pull request: plan, and save plan.json and plan.md for the artifact and comment",
-        "github_plan",
+        commands.github_plan,
     )
     c = job(
         "comment",
         "pull request: post or update the plan comment, with the plan's digest",
-        "github_comment",
+        commands.github_comment,
         api=False,
     )
     c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
@@ -262,7 +259,7 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--artifact-url", metavar="URL", help="where the full plan is, linked when it is cut (default: none)"
     )
-    a = job("apply", "merged: apply the reviewed plan, comment the result on the PR", "github_apply")
+    a = job("apply", "merged: apply the reviewed plan, comment the result on the PR", commands.github_apply)
     a.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
     a.add_argument(
         "--allow-mass-delete",
@@ -281,7 +278,7 @@ def _github_parsers(p: argparse.ArgumentParser) -> None:
         help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
     )
     _health_options(
-        job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
+        job("drift", "schedule: report drift; open, edit or close the drift issue", commands.github_drift)
     )
 
 
