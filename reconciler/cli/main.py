@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from reconciler.api import unsettled
 from reconciler.cli import options
-from reconciler.cli.options import Handler
+from reconciler.cli.optiongroups import Handler
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.model import scrub

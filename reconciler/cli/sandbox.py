@@ -8,7 +8,7 @@ import logging
 from dataclasses import replace
 
 from reconciler import sandbox as sb
-from reconciler.cli.options import FAULT_FLAGS
+from reconciler.cli.optiongroups import FAULT_FLAGS
 from reconciler.core.errors import UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.sandbox.seed import BadSetting, Faults, RateLimit, Seed
