@@ -3,15 +3,14 @@
 A created key's value exists only in the create answer and the account's list. ehkeys never
 writes it to a plan, the journal, the state, logs, Markdown or the job summary: only to a
 file opened 0600 that git would not track, or to a terminal. The lines are `NAME=value`,
-the EHKEYS_PROXY_KEYS format, NAME derived from the key's manifest address.
+the EHKEYS_PROXY_KEYS format, NAME derived from the key's manifest address (`engine.reveal`
+reads them back from the account).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -70,32 +69,3 @@ def refuse_tracked(path: Path, flag: str) -> None:
             f"{flag} {path}: git would track this file (it is inside a repository and not ignored); "
             "write secrets outside the repository or to an ignored path"
         )
-
-
-async def reveal(args: argparse.Namespace) -> int:
-    """Print the value of managed keys, read from the account's list, to a terminal or a file."""
-    from reconciler.api import inventory
-    from reconciler.cli.commands import context, retry
-    from reconciler.engine import select
-    from reconciler.planning import binding
-
-    if not args.out and not sys.stdout.isatty():
-        raise UsageError("reveal prints secrets only to a terminal; use --out FILE (written 0600)")
-    out = SecretsFile(args.out, "--out") if args.out else None
-    loaded, state, target = context(args)
-    keys = select(loaded.keys, args.ids)
-    async with target.client(args.parallelism, retry(args)) as client:
-        live = await inventory.read_keys(client)
-    found = binding.bind(loaded.keys, live, state.bindings).by_address  # all: none mistaken for another
-    missing = [k.address for k in keys if not isinstance(found[k.address], binding.Bound)]
-    if missing:
-        raise UsageError(f"{', '.join(missing)}: not found in the account (plan shows why)")
-    for key in keys:
-        bound = found[key.address]
-        assert isinstance(bound, binding.Bound)
-        line = f"{variable(key.address)}={bound.live.proxy_key.reveal()}"
-        if out is not None:
-            out.add_line(line)
-        else:
-            print(line)
-    return 0

@@ -1,10 +1,12 @@
 """`ehkeys` command line. `main(argv) -> int`; errors become messages and exit codes here only.
 
-The options are in `options.py`; validate and sandbox, which need no API, in `localcmds.py`.
+The options are in `options.py`; each command's parser names its handler (`commands`), and
+each command's module is imported only when it runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -14,13 +16,12 @@ from typing import Any, TextIO
 
 from reconciler.api import unsettled
 from reconciler.cli import options
+from reconciler.cli.optiongroups import Handler
 from reconciler.core.errors import EhkeysError
+from reconciler.core.exitcodes import ExitCode
 from reconciler.core.secrets import scrub
 
 log = logging.getLogger("ehkeys")
-
-USAGE_ERROR = 1  # as Terraform's; 2 means "changes" or "drift" to plan and drift
-INTERRUPTED = 130
 
 
 class _Scrubbed(logging.Filter):
@@ -109,21 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = sys.stdout
     sys.stdout = guarded = _ReaderMayGo(stdout)
     try:
-        return _main(argv)
+        return int(_main(argv))
     finally:
         guarded.flush()  # here, not at exit: a reader gone by now is then handled too
         sys.stdout = stdout
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None) -> ExitCode:
     try:
         args = options.parse(argv)
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
-        return 0 if exc.code in (0, None) else USAGE_ERROR
+        return ExitCode.OK if exc.code in (0, None) else ExitCode.ERROR  # 1 as Terraform's, never 2
     _log_to_stderr(args.debug)
     try:
-        code: int = args.handler(args)
-        return code
+        return _run(args)
     except EhkeysError as exc:
         _say(f"error: {exc}")
         _say_unknown_writes()
@@ -131,12 +131,17 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         _say_unknown_writes()
-        return INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
         _say(f"internal error: {type(exc).__name__}: {exc}")
         _say("please report it; --debug shows the details")
-        return 1
+        return ExitCode.ERROR
+
+
+def _run(args: argparse.Namespace) -> ExitCode:
+    handler: Handler = args.handler  # set by each command's parser (`options`, `commands`)
+    return handler(args)
 
 
 def entry() -> None:

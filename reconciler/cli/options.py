@@ -1,42 +1,31 @@
-"""The command line's options: one parser (the exit codes each command documents are in
-`exitcodes`, the checked types of its number options in `optiontypes`)."""
+"""The command line's options: the top-level parser and each command's own options (the
+shared ones in `optiongroups`, the GitOps jobs' in `githubopts`, the exit codes each command
+documents in `exitcodes`, the checked types of its number options in `optiontypes`)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import Any
+from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.api.breaker import SILENT_IN_A_ROW
+from reconciler.cli import commands, githubopts
 from reconciler.cli import optiontypes as types
-from reconciler.cli.helptext import USAGE, Help, remember
+from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
+from reconciler.cli.helptext import USAGE
 from reconciler.cli.helptext import parse as parse_known
-from reconciler.cli.local import FAULT_FLAGS, sandbox, validate
-from reconciler.core.exitcodes import EXIT_CODES as EXIT_CODES
-from reconciler.core.exitcodes import exit_codes
-from reconciler.gitops.trust import PLAN_AUTHOR, PLAN_WORKFLOW
-
-TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
-
-STATE_HELP = (
-    "state file (default .ehkeys/<manifest name>/state.json beside the manifest; its sandbox/ with --sandbox)"
+from reconciler.cli.optiongroups import (
+    DEBUG,
+    FAULT_FLAGS,
+    MANIFESTS,
+    MAX_DEBIT,
+    Sub,
+    api_options,
+    command,
+    health_options,
+    lock_option,
+    state_option,
 )
-
-
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
-    """A handler from `commands`, imported on use: `validate` (a pre-commit hook) then
-    starts without the HTTP stack, a third of the start-up time."""
-
-    def run(args: argparse.Namespace) -> int:
-        from reconciler.cli import commands
-
-        handler = getattr(commands, name)
-        code: int = handler(args)
-        return code
-
-    return run
+from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,24 +46,22 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
-    common = _common()
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add = sub.add_parser
+    for add in (_validate, _sandbox, _plan, _show, _drift, _apply, _import, _reveal):
+        add(sub)
+    githubopts.add(command(sub, "github", "the GitOps jobs the composite action runs (in Actions)", None))
+    return parser
 
-    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
-        kw.setdefault("description", kw.get("help"))
-        p = add(name, parents=[common], epilog=exit_codes(name), formatter_class=Help, **kw)
-        return remember(p)
 
-    sub.add_parser = add_parser  # type: ignore[method-assign]
-
-    p = sub.add_parser("validate", help="check manifests offline (no API key needed)")
+def _validate(sub: Sub) -> None:
+    p = command(sub, "validate", "check manifests offline (no API key needed)", commands.validate)
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=MANIFESTS)
     p.add_argument("--format", choices=("text", "json", "github"), default="text", help="how to print")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    p.set_defaults(handler=validate)
 
-    p = sub.add_parser("sandbox", help="serve the local ElectronHub API stand-in")
+
+def _sandbox(sub: Sub) -> None:
+    p = command(sub, "sandbox", "serve the local ElectronHub API stand-in", commands.sandbox)
     p.add_argument(
         "--host", metavar="ADDRESS", default="127.0.0.1", help="where to listen (0.0.0.0: every interface)"
     )
@@ -99,28 +86,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--list-unavailable", action="store_true", help="GET /auth/proxy answers 404 (per-key lookups only)"
     )
-    p.set_defaults(handler=sandbox)
 
-    p = sub.add_parser("plan", help="show what apply would change, and what it costs")
-    _api_options(p, formats=("text", "json", "markdown"))
+
+def _plan(sub: Sub) -> None:
+    p = command(sub, "plan", "show what apply would change, and what it costs", commands.plan)
+    api_options(p, formats=("text", "json", "markdown"))
     p.add_argument(
         "--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
     )
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 errors")
-    p.set_defaults(handler=_command("plan_command"))
 
-    p = sub.add_parser("show", help="print a saved plan as plan showed it (offline)")
+
+def _show(sub: Sub) -> None:
+    p = command(sub, "show", "print a saved plan as plan showed it (offline)", commands.show)
     p.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved with `ehkeys plan --out`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="how to print")
-    p.set_defaults(handler=_command("show_command"))
 
-    p = sub.add_parser("drift", help="read-only check: 0 in sync, 2 drift, 1 error")
-    _api_options(p, formats=("text", "json", "markdown"))
-    _health_options(p)
-    p.set_defaults(handler=_command("drift_command"))
 
-    p = sub.add_parser("apply", help="make the changes the plan shows: create, update, toggle, delete")
-    _api_options(p, formats=None)
+def _drift(sub: Sub) -> None:
+    p = command(sub, "drift", "read-only check: 0 in sync, 2 drift, 1 error", commands.drift)
+    api_options(p, formats=("text", "json", "markdown"))
+    health_options(p)
+
+
+def _apply(sub: Sub) -> None:
+    p = command(
+        sub, "apply", "make the changes the plan shows: create, update, toggle, delete", commands.apply
+    )
+    api_options(p, formats=None)
     p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan (default: plan now)")
     p.add_argument(
         "--expect-digest",
@@ -147,13 +140,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the Markdown apply report here, not when refused (default: none)",
     )
-    _lock_option(p)
-    p.set_defaults(handler=_command("apply_command"))
+    lock_option(p)
 
-    p = sub.add_parser(
-        "import", help="print a manifest of existing keys, or --out: write it and their bindings"
+
+def _import(sub: Sub) -> None:
+    p = command(
+        sub,
+        "import",
+        "print a manifest of existing keys, or --out: write it and their bindings",
+        commands.import_keys,
     )
-    _api_options(p, formats=None, manifests=False)
+    api_options(p, formats=None, manifests=False)
     p.add_argument(
         "--key-env",
         action="append",
@@ -167,176 +164,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the manifest here, and each key's binding to its state (default: print it)",
     )
-    p.set_defaults(handler=_command("import_command"))
 
-    p = sub.add_parser("reveal", help="print managed keys' values (to a terminal or --out FILE)")
+
+def _reveal(sub: Sub) -> None:
+    p = command(sub, "reveal", "print managed keys' values (to a terminal or --out FILE)", commands.reveal)
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFESTS)
-    p.add_argument(
-        "--state",
-        metavar="PATH",
-        help=STATE_HELP,
-    )
-    _api_options(p, formats=None, manifests=False)
+    state_option(p)
+    api_options(p, formats=None, manifests=False)
     p.add_argument("ids", nargs="+", metavar="ID", help="a manifest key's id (or name)")
     p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
     )
-    p.set_defaults(handler=_command("reveal_command"))
-
-    _github_parsers(sub.add_parser("github", help="the GitOps jobs the composite action runs (in Actions)"))
-    return parser
-
-
-def _lock_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lock-timeout",
-        type=types.duration,
-        default=0.0,
-        metavar="DURATION",
-        help="wait this long (30s, 2m) for another apply on the same state to finish "
-        "(default 0: refuse at once)",
-    )
-
-
-def _common() -> argparse.ArgumentParser:
-    """What every command takes after its name: --debug (the top-level value stays unless given)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG)
-    return common
-
-
-def _health_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--expiring-within",
-        type=types.days,
-        default=Decimal(14),
-        metavar="DAYS",
-        help="warn about keys that expire within DAYS (default 14; expired ones too)",
-    )
-    p.add_argument(
-        "--usage-warning",
-        type=types.percent,
-        default=Decimal(90),
-        metavar="PERCENT",
-        help="warn about keys that used more than PERCENT of their allocation (default 90)",
-    )
-
-
-def _github_parsers(p: argparse.ArgumentParser) -> None:
-    gh = p.add_subparsers(dest="job", required=True, metavar="JOB")
-
-    def job(name: str, help: str, handler: str, api: bool = True) -> argparse.ArgumentParser:
-        j = gh.add_parser(
-            name,
-            help=help,
-            description=help,
-            parents=[_common()],
-            epilog=exit_codes(f"github {name}"),
-            formatter_class=Help,
-        )
-        remember(j)
-        if api:
-            _api_options(j, formats=None)
-            j.add_argument(
-                "--state-branch", default="ehkeys-state", metavar="BRANCH", help="where the state is kept"
-            )
-        j.add_argument(
-            "--dir", default="ehkeys-out", metavar="DIR", help="where plan.json, plan.md and apply.md go"
-        )
-        j.set_defaults(handler=_command(handler))
-        return j
-
-    job(
-        "plan",
-        "pull request: plan, and save plan.json and plan.md for the artifact and comment",
-        "github_plan",
-    )
-    c = job(
-        "comment",
-        "pull request: post or update the plan comment, with the plan's digest",
-        "github_comment",
-        api=False,
-    )
-    c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
-    _plan_author_option(c)
-    c.add_argument(
-        "--artifact-url", metavar="URL", help="where the full plan is, linked when it is cut (default: none)"
-    )
-    a = job("apply", "merged: apply the reviewed plan, comment the result on the PR", "github_apply")
-    a.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
-    a.add_argument(
-        "--allow-mass-delete",
-        action="store_true",
-        help="allow deleting over 30%% of the keys (accounts of over 5)",
-    )
-    a.add_argument(
-        "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
-    )
-    _lock_option(a)
-    _plan_author_option(a)
-    a.add_argument(
-        "--plan-workflow",
-        default=PLAN_WORKFLOW,
-        metavar="PATH",
-        help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
-    )
-    _health_options(
-        job("drift", "schedule: report drift; open, edit or close the drift issue", "github_drift")
-    )
-
-
-def _plan_author_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--plan-author",
-        default=PLAN_AUTHOR,
-        metavar="LOGIN",
-        help=f"the account the jobs write comments with: only its comments are trusted or edited "
-        f"(default {PLAN_AUTHOR})",
-    )
-
-
-def _api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:
-    if manifests:
-        p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=MANIFESTS)
-        p.add_argument(
-            "--target",
-            action="append",
-            default=[],
-            metavar="ID",
-            help="only this key (id or name; repeatable; default: every key)",
-        )
-        p.add_argument(
-            "--state",
-            metavar="PATH",
-            help=STATE_HELP,
-        )
-    if formats:
-        p.add_argument("--format", choices=formats, default="text", help="how to print")
-    p.add_argument(
-        "--parallelism", type=types.positive, default=8, metavar="N", help="requests at once (default 8)"
-    )
-    p.add_argument(
-        "--max-attempts", type=types.positive, default=6, metavar="N", help="tries per request (default 6)"
-    )
-    p.add_argument(
-        "--timeout",
-        type=types.seconds,
-        default=TIMEOUT,
-        metavar="SECONDS",
-        help=f"per attempt (default {TIMEOUT:g}); {SILENT_IN_A_ROW} unanswered in a row stop the run",
-    )
-    p.add_argument(
-        "--base-url", metavar="URL", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)"
-    )
-    p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
-    p.add_argument("--sandbox-reset", action="store_true", help="with --sandbox: refill it from its seed")
-    p.add_argument(
-        "--sandbox-seed",
-        metavar="FILE",
-        help="with --sandbox: seed for a new (or reset) sandbox (default: the demo)",
-    )
-
-
-DEBUG = "verbose logs on stderr, keys redacted (default: off)"
-MANIFESTS = "a manifest file, or a folder of them (read recursively)"
-MAX_DEBIT = "refuse if the plan debits more (default: no limit)"

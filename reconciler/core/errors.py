@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from reconciler.core.exitcodes import ExitCode
+
 
 class EhkeysError(Exception):
     """Base of every error the CLI prints as a message rather than a traceback."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
 
 
 class UsageError(EhkeysError):

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from reconciler.core.changes import Change
 from reconciler.core.errors import StateError
+from reconciler.core.exitcodes import ExitCode
 
 
 class Outcome(str, enum.Enum):
@@ -47,9 +48,9 @@ class Report:
         return Counter(r.outcome for r in self.results)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 every key is as planned; 3 some failed, were skipped or could not be verified."""
-        return 0 if all(r.outcome.done for r in self.results) else 3
+        return ExitCode.OK if all(r.outcome.done for r in self.results) else ExitCode.INCOMPLETE
 
     @property
     def moved(self) -> Decimal | None:

@@ -4,7 +4,7 @@
   uploads the plan as an artifact, and `comment` posts it with its digest.
 - apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
   that (only a comment by `--plan-author`, naming a run of `--plan-workflow` for the PR's head
-  commit: reconciler/ghtrust.py); with none, or a manifest changed since, apply nothing and
+  commit: `trust`); with none, or a manifest changed since, apply nothing and
   post a fresh plan. By hand
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
   goes on the PR and in the job summary; the state goes back to its branch either way.
@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import io
 import sys
@@ -22,8 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import commands
 from reconciler.core.errors import EhkeysError, StalePlan, UsageError
+from reconciler.core.exitcodes import ExitCode
+from reconciler.engine import apply as engine_apply
+from reconciler.engine import drift as engine_drift
+from reconciler.engine import plan as engine_plan
+from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
+from reconciler.engine.workspace import legacy_state, state_path
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
@@ -36,11 +39,13 @@ from reconciler.gitops.reviewed_plan import (
     fetch,
     merged_pull,
 )
+from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
 from reconciler.gitops.state_branch import StateBranch
 from reconciler.gitops.trust import Trust
+from reconciler.render import drift as driftrender
 from reconciler.render import plan as render
-from reconciler.state import paths as statepaths
-from reconciler.state import saved_plan as planfile
+from reconciler.render.console import Log
+from reconciler.render.summary import step_summary
 from reconciler.state.store import State
 
 PLAN_MD = "plan.md"
@@ -48,23 +53,14 @@ REVIEWED = "reviewed-plan.json"
 APPLY_MARKER = "<!-- ehkeys-apply -->"
 
 
-def _state(args: argparse.Namespace) -> Path:
-    return commands.state_path(args, args.sandbox)
-
-
-def _legacy(args: argparse.Namespace) -> Path | None:
-    """Where earlier versions kept the state on the branch, pulled when the new place is empty
-    (the run then moves it, `statemigrate`); none with --state."""
-    return None if args.state else statepaths.legacy_state(args.manifests, args.sandbox)
-
-
 @contextlib.contextmanager
-def _branch(args: argparse.Namespace, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
+def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings); a push error never hides
-    the body's own error."""
-    branch, state = StateBranch(hub, ctx.workspace, args.state_branch), _state(args)
-    legacy = _legacy(args)
+    the body's own error. Where earlier versions kept the state is pulled when the new place
+    is empty (the run then moves it, `statemigrate`)."""
+    branch, state = StateBranch(hub, ctx.workspace, job.state_branch), state_path(job.workspace)
+    legacy = legacy_state(job.workspace)
     pulled = branch.pull(state) or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False
@@ -85,66 +81,60 @@ def _branch(args: argparse.Namespace, ctx: RunContext, hub: GitHub, push: tuple[
             print(f"ehkeys: error: {exc}", file=sys.stderr)
 
 
-def plan_job(args: argparse.Namespace) -> int:
-    ctx, hub, out = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
+def plan_job(job: Job) -> ExitCode:
+    ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
     out.mkdir(parents=True, exist_ok=True)
     for name in (PLAN_FILE, PLAN_MD):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
-    with _branch(args, ctx, hub, push=()):
-        plan, loaded = asyncio.run(commands.make_plan(args))
-    planfile.save(plan, str(out / PLAN_FILE), loaded.digest)
+    with _branch(job, ctx, hub, push=()):
+        planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
+    plan = planned.plan
+    engine_plan.save(planned, str(out / PLAN_FILE))
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
         render.markdown(plan, md, "ehkeys plan")
-    commands.step_summary(lambda s: render.markdown(plan, s, "ehkeys plan"))
+    step_summary(lambda s: render.markdown(plan, s, "ehkeys plan"))
     render.text(plan, sys.stdout)
-    return 1 if plan.has_errors else 0
+    return planned.exit_code()
 
 
-def comment_job(args: argparse.Namespace) -> int:
-    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
-    number = args.pr or ctx.pr_number
+def comment_job(job: CommentJob) -> ExitCode:
+    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    number = job.pr or ctx.pr_number
     if number is None:
         raise UsageError("--pr N: this run is not for a pull request")
     try:
         saved, markdown = (folder / PLAN_FILE).read_bytes(), (folder / PLAN_MD).read_text(encoding="utf-8")
     except OSError:
         body = f"ehkeys could not plan commit `{ctx.head_sha[:12]}`: see [the run]({ctx.run_url})."
-        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, args.plan_author)} (no plan)")
-        return 1
+        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author)} (no plan)")
+        return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved))
-    body = comment_body(markdown, meta, ctx.run_url, args.artifact_url or "")
-    print(
-        f"plan comment {upsert_comment(hub, number, body, render.MARKER, args.plan_author)} ({meta.digest})"
-    )
-    return 0
+    body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "")
+    print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author)} ({meta.digest})")
+    return ExitCode.OK
 
 
-def apply_job(args: argparse.Namespace) -> int:
-    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), Path(args.dir)
+def apply_job(job: ApplyJob) -> ExitCode:
+    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
     folder.mkdir(parents=True, exist_ok=True)
-    with _branch(args, ctx, hub, push=("state.json", "journal.jsonl")):
-        if args.fresh:
-            return _apply(args, folder, reviewed=None)
+    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+        if job.fresh:
+            return _apply(job, reviewed=None)
         pull = merged_pull(hub, ctx.sha)
         number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
-        trust = Trust(args.plan_author, args.plan_workflow)
         try:
-            code = _apply(args, folder, _reviewed(hub, pull, ctx, folder, trust))
+            code = _apply(job, _reviewed(hub, pull, ctx, folder, job.trust))
         except (NoReviewedPlan, StalePlan) as exc:
             try:
-                _post_fresh_plan(args, hub, number, str(exc))
+                _post_fresh_plan(job, hub, number, str(exc))
             except EhkeysError as also:  # the refusal is what the job must say first
                 print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
         except EhkeysError as exc:
-            _on_pull(
-                hub,
-                number,
-                args.plan_author,
-                f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n",
-            )
+            stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n"
+            _on_pull(hub, number, job.trust.author, stopped)
             raise
-        _on_pull(hub, number, args.plan_author, _report(folder))
+        _on_pull(hub, number, job.trust.author, _report(folder))
         return code
 
 
@@ -171,44 +161,42 @@ def _on_pull(hub: GitHub, number: int | None, author: str, body: str) -> None:
         upsert_comment(hub, number, body, APPLY_MARKER, author)
 
 
-def _apply(args: argparse.Namespace, folder: Path, reviewed: PlanMeta | None) -> int:
+def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
+    """The engine's apply of the reviewed plan (a fresh one without), approved by the merge;
+    its report in apply.md for the pull request."""
+    folder = job.job.out_dir
     (folder / "apply.md").unlink(missing_ok=True)  # never post an earlier run's report
-    apply_args = argparse.Namespace(
-        **{
-            **vars(args),
-            "plan": str(folder / REVIEWED) if reviewed else None,
-            "expect_digest": reviewed.digest if reviewed else None,
-            "auto_approve": True,
-            "expect_net": None,
-            "secrets_out": None,
-            "report_out": str(folder / "apply.md"),
-        }
+    settings = ApplySettings(
+        job.job.workspace,
+        Guards(credits(job.max_debit, "--max-debit"), allow_mass_delete=job.allow_mass_delete),
+        saved_plan=str(folder / REVIEWED) if reviewed else None,
+        expect_digest=reviewed.digest if reviewed else None,
+        report_out=str(folder / "apply.md"),
+        lock_timeout=job.lock_timeout,
     )
-    return commands.apply_command(apply_args)
+    return engine_apply.run(settings, Log(job.job.workspace.manifests)).exit_code
 
 
-def _post_fresh_plan(args: argparse.Namespace, hub: GitHub, number: int | None, why: str) -> None:
+def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str) -> None:
     """What applying now would do, where the reviewers look: the PR and the job summary."""
-    plan, _ = asyncio.run(commands.make_plan(args))
+    plan = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plan
     text = io.StringIO()
     render.markdown(plan, text, "ehkeys: fresh plan of the merged manifest (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
-    commands.step_summary(lambda s: s.write(body))
-    _on_pull(hub, number, args.plan_author, body)
+    step_summary(lambda s: s.write(body))
+    _on_pull(hub, number, job.trust.author, body)
 
 
-def drift_job(args: argparse.Namespace) -> int:
-    from reconciler.cli.drift import examine
-    from reconciler.render.drift import markdown, text
-
+def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
-    with _branch(args, ctx, hub, push=("drift-seen.json",)):
-        found, has_errors = asyncio.run(examine(args))
-    text(found, sys.stdout)
+    settings = DriftSettings(job.job.workspace, job.limits)
+    with _branch(job.job, ctx, hub, push=("drift-seen.json",)):
+        drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
+    driftrender.text(drifted.report, sys.stdout)
     body = io.StringIO()
-    markdown(found, body)
-    commands.step_summary(lambda s: s.write(body.getvalue()))
-    if has_errors:
-        return 1  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=found.drifted)}")
-    return 0
+    driftrender.markdown(drifted.report, body)
+    step_summary(lambda s: s.write(body.getvalue()))
+    if drifted.has_errors:
+        return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind
+    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=drifted.report.drifted)}")
+    return ExitCode.OK

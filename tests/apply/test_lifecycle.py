@@ -18,7 +18,8 @@ from reconciler.api.client import Client, RetryPolicy
 from reconciler.apply.applier import Applier
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.secrets import ProxyKey
-from reconciler.engine import build_plan, desired
+from reconciler.engine.plan import build_plan
+from reconciler.engine.workspace import desired
 from reconciler.manifest import load as manifest
 from reconciler.render import apply as applyrender
 from reconciler.sandbox import Sandbox, seeds

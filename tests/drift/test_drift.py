@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from reconciler.api.inventory import Inventory
-from reconciler.cli.drift import managed
 from reconciler.core.keys import DesiredKey, LiveKey, Location, parse_network
 from reconciler.core.secrets import ProxyKey
 from reconciler.drift.report import DriftReport, Options, Past, report
+from reconciler.engine.drift import managed
 from reconciler.planning.planner import Desired, Recorded, make_plan
 from reconciler.render import drift_words as words
 from reconciler.state import snapshots

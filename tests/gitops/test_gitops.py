@@ -20,10 +20,10 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from reconciler import engine as session
 from reconciler.apply import applier
 from reconciler.cli.main import main
 from reconciler.core import operations
+from reconciler.engine import target as session
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops import reviewed_plan as ghplan
 from reconciler.sandbox import Sandbox

@@ -17,21 +17,6 @@ from . import imports
 
 CONTRACTS = re.findall(r'^id = "([\w-]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
 
-# What the contracts still find while issue 20's moves land (flip each to a plain param when
-# its contract holds: strict xfail fails the suite the moment it passes).
-STILL_BROKEN = {
-    "layers": "apply.reviewed, drift.health, drift.report, state.saved_plan, state.saved_parts -> "
-    "render.view; apply.secretsout -> cli.commands, engine; gitops.jobs -> cli.commands, "
-    "cli.drift",
-    "argparse": "apply.secretsout and gitops.jobs import argparse (and cli.commands, cli.drift)",
-}
-
-
-def _param(contract: str) -> object:
-    if contract not in STILL_BROKEN:
-        return contract
-    return pytest.param(contract, marks=pytest.mark.xfail(strict=True, reason=STILL_BROKEN[contract]))
-
 
 def _lint_imports() -> str:
     found = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -45,18 +30,13 @@ def test_pyproject_names_the_contracts() -> None:
     assert {"layers", "core", "sandbox", "argparse"} <= set(CONTRACTS)
 
 
-@pytest.mark.parametrize("contract", [_param(c) for c in CONTRACTS])
+@pytest.mark.parametrize("contract", CONTRACTS)
 def test_the_import_contract_holds(contract: str) -> None:
     argv = [_lint_imports(), "--no-cache", "--no-logo", "--contract", contract]
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.commands -> cli.apply, cli.drift, apply.secretsout, gitops.jobs, each of which imports "
-    "cli.commands back (function-level imports and handlers looked up by string)",
-)
 def test_no_module_imports_itself_through_others() -> None:
     assert imports.cycles(imports.graph()) == []
 

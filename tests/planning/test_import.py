@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine import SANDBOX_DB
+from reconciler.engine.target import SANDBOX_DB
 from reconciler.planning.importer import env_name
 from reconciler.sandbox import Sandbox, seeds
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.engine import SANDBOX_DB
+from reconciler.engine.target import SANDBOX_DB
 from reconciler.sandbox import Sandbox, SandboxTransport, seeds
 
 from ..helpers import key_value, manifest_text, run_cli, seed_data

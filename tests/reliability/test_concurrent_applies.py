@@ -22,7 +22,8 @@ import yaml
 from reconciler.api.client import Client, RetryPolicy
 from reconciler.apply.applier import Applier
 from reconciler.core.outcomes import Report, Result
-from reconciler.engine import build_plan, desired
+from reconciler.engine.plan import build_plan
+from reconciler.engine.workspace import desired
 from reconciler.manifest import load as manifest
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import lock as statelock

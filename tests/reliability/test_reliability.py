@@ -106,7 +106,8 @@ def test_an_update_whose_answer_is_lost_is_verified_and_counted_once(tmp_path: P
     from reconciler.api.client import Client, RetryPolicy
     from reconciler.apply.applier import Applier
     from reconciler.core.outcomes import Outcome
-    from reconciler.engine import build_plan, desired
+    from reconciler.engine.plan import build_plan
+    from reconciler.engine.workspace import desired
     from reconciler.manifest import load as manifest
     from reconciler.state.store import State
 

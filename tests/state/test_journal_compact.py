@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import engine as session
 from reconciler.apply import applier
 from reconciler.core import operations
 from reconciler.core.outcomes import Outcome
+from reconciler.engine import target as session
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state.store import State
 

@@ -17,8 +17,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.cli.commands import emit
 from reconciler.cli.main import main
+from reconciler.cli.plan import emit
 from reconciler.core.errors import Refused, StalePlan
 from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan, ShownKey

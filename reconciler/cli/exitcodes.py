@@ -1,0 +1,98 @@
+"""The exit codes each command documents in its --help (and the README's table): each row is
+an `ExitCode` member and what it means for that command."""
+
+from __future__ import annotations
+
+from reconciler.core.exitcodes import ExitCode
+
+OK, ERROR, CHANGES, INCOMPLETE, INTERRUPTED = (
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.CHANGES,
+    ExitCode.INCOMPLETE,
+    ExitCode.INTERRUPTED,
+)
+Rows = tuple[tuple[ExitCode, str], ...]
+
+MEANINGS: dict[str, Rows] = {
+    "validate": ((OK, "valid (warnings allowed, unless --strict)"), (ERROR, "errors, or a usage error")),
+    "plan": (
+        (OK, "planned (with --detailed-exitcode: nothing to change)"),
+        (CHANGES, "with --detailed-exitcode only: there are changes to apply"),
+        (ERROR, "an error: a key in error, the API, the manifest, or a usage error"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
+    ),
+    "drift": (
+        (OK, "in sync (health warnings allowed: expiring keys, high usage, low balance)"),
+        (
+            ExitCode.DRIFT,
+            "drift: changed outside ehkeys, not applied yet, unmanaged keys, or values never applied",
+        ),
+        (ERROR, "an error: a key in error, the API, the manifest, or a usage error"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
+    ),
+    "apply": (
+        (OK, "applied, or nothing to apply"),
+        (
+            INCOMPLETE,
+            "some changes failed, were skipped (changed since the saved plan), or are unverified; "
+            "or another run created a key of the same name at the same time",
+        ),
+        (
+            ERROR,
+            "refused before sending (a money guard, a stale plan, a digest that differs, no approval, "
+            "another apply holding the state), an error, or a usage error",
+        ),
+        (INTERRUPTED, "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
+    ),
+    "show": (
+        (OK, "the saved plan is shown"),
+        (ERROR, "the file cannot be read, is not a saved plan, or would apply what it does not show"),
+    ),
+    "import": (
+        (OK, "the manifest is printed, or written with --out"),
+        (ERROR, "an error, or a usage error"),
+        (INTERRUPTED, "interrupted"),
+    ),
+    "reveal": (
+        (OK, "the values are shown or written"),
+        (ERROR, "an error, or a usage error"),
+        (INTERRUPTED, "interrupted"),
+    ),
+    "sandbox": (
+        (OK, "stopped with Ctrl-C"),
+        (ERROR, "a bad setting, a port in use or not allowed, or a usage error"),
+    ),
+    "github": (
+        (OK, "the job did its work (drift too when it finds drift: the issue says so)"),
+        (INCOMPLETE, "apply: some changes failed, were skipped or are unverified"),
+        (ERROR, "an error, a refusal or a usage error; `ehkeys github JOB --help` says which"),
+    ),
+    "github plan": (
+        (OK, "planned"),
+        (ERROR, "the plan has errors, or an error"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
+    "github comment": ((OK, "posted or updated"), (ERROR, "no plan to post (one saying so is), or an error")),
+    "github apply": (
+        (OK, "the reviewed plan is applied"),
+        (INCOMPLETE, "some changes failed, were skipped (moved since the review), or are unverified"),
+        (ERROR, "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
+    "github drift": (
+        (OK, "checked; the issue is opened, edited or closed"),
+        (ERROR, "the check failed"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
+}
+
+EXIT_CODES = {
+    command: [(str(code.value), meaning) for code, meaning in rows] for command, rows in MEANINGS.items()
+}  # as --help lists them: the number, then the meaning
+
+
+def exit_codes(command: str) -> str:
+    """The epilog of `command`'s --help (every command documents its codes: a missing one fails here)."""
+    rows = EXIT_CODES[command]
+    return "exit codes:\n" + "\n".join(f"  {code:<5}{meaning}" for code, meaning in rows)

@@ -1,0 +1,26 @@
+"""`ehkeys github plan|comment|apply|drift`: each job's settings from its options, then the job
+(`gitops.jobs`, which calls the engine)."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli import settings
+from reconciler.core.exitcodes import ExitCode
+from reconciler.gitops import jobs
+
+
+def plan(args: argparse.Namespace) -> ExitCode:
+    return jobs.plan_job(settings.job(args))
+
+
+def comment(args: argparse.Namespace) -> ExitCode:
+    return jobs.comment_job(settings.comment_job(args))
+
+
+def apply(args: argparse.Namespace) -> ExitCode:
+    return jobs.apply_job(settings.apply_job(args))
+
+
+def drift(args: argparse.Namespace) -> ExitCode:
+    return jobs.drift_job(settings.drift_job(args))

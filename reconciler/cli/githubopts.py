@@ -1,0 +1,80 @@
+"""The options of `ehkeys github plan|comment|apply|drift`, the jobs the composite action runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli import commands
+from reconciler.cli import optiontypes as types
+from reconciler.cli.optiongroups import (
+    MAX_DEBIT,
+    Handler,
+    Sub,
+    api_options,
+    command,
+    health_options,
+    lock_option,
+    plan_author_option,
+)
+from reconciler.gitops.settings import OUT_DIR, STATE_BRANCH
+from reconciler.gitops.trust import PLAN_WORKFLOW
+
+
+def add(github: argparse.ArgumentParser) -> None:
+    """The jobs, under `github`'s own parser."""
+    jobs = github.add_subparsers(dest="job", required=True, metavar="JOB")
+    plan = "pull request: plan, and save plan.json and plan.md for the artifact and comment"
+    _api(_job(jobs, "plan", plan, commands.github_plan))
+    comment = "pull request: post or update the plan comment, with the plan's digest"
+    _comment(_job(jobs, "comment", comment, commands.github_comment))
+    apply = "merged: apply the reviewed plan, comment the result on the PR"
+    _apply(_api(_job(jobs, "apply", apply, commands.github_apply)))
+    drift = "schedule: report drift; open, edit or close the drift issue"
+    health_options(_api(_job(jobs, "drift", drift, commands.github_drift)))
+
+
+def _job(jobs: Sub, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+    return command(jobs, name, help, handler, full=f"github {name}")
+
+
+def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A job that reads the account: the API's options and where its state is kept."""
+    api_options(j, formats=None)
+    j.add_argument("--state-branch", default=STATE_BRANCH, metavar="BRANCH", help="where the state is kept")
+    _dir(j)
+    return j
+
+
+def _dir(j: argparse.ArgumentParser) -> None:
+    j.add_argument(
+        "--dir", default=str(OUT_DIR), metavar="DIR", help="where plan.json, plan.md and apply.md go"
+    )
+
+
+def _comment(c: argparse.ArgumentParser) -> None:
+    _dir(c)
+    c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
+    plan_author_option(c)
+    c.add_argument(
+        "--artifact-url", metavar="URL", help="where the full plan is, linked when it is cut (default: none)"
+    )
+
+
+def _apply(a: argparse.ArgumentParser) -> None:
+    a.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    a.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow deleting over 30%% of the keys (accounts of over 5)",
+    )
+    a.add_argument(
+        "--fresh", action="store_true", help="apply a fresh plan (run by hand), not a reviewed one"
+    )
+    lock_option(a)
+    plan_author_option(a)
+    a.add_argument(
+        "--plan-workflow",
+        default=PLAN_WORKFLOW,
+        metavar="PATH",
+        help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
+    )

@@ -1,0 +1,94 @@
+"""The parsed command line turned into the engine's and the jobs' settings: once, here; past
+this module nothing reads an `argparse.Namespace`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reconciler.engine.settings import (
+    ApplySettings,
+    Connection,
+    DriftSettings,
+    Guards,
+    HealthLimits,
+    ImportSettings,
+    PlanSettings,
+    RevealSettings,
+    Workspace,
+    credits,
+)
+from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
+from reconciler.gitops.trust import Trust
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    return Connection(
+        base_url=args.base_url,
+        sandbox=args.sandbox,
+        sandbox_reset=args.sandbox_reset,
+        sandbox_seed=args.sandbox_seed,
+        parallelism=args.parallelism,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+    )
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    return Workspace(tuple(args.manifests), connection(args), args.state, tuple(args.target))
+
+
+def plan(args: argparse.Namespace) -> PlanSettings:
+    return PlanSettings(workspace(args), args.out)
+
+
+def apply(args: argparse.Namespace) -> ApplySettings:
+    """A mistyped amount fails here, before anything is read or sent."""
+    guards = Guards(
+        credits(args.max_debit, "--max-debit"),
+        credits(args.expect_net, "--expect-net"),
+        args.allow_mass_delete,
+    )
+    return ApplySettings(
+        workspace(args),
+        guards,
+        saved_plan=args.plan,
+        expect_digest=args.expect_digest,
+        secrets_out=args.secrets_out,
+        report_out=args.report_out,
+        lock_timeout=args.lock_timeout,
+    )
+
+
+def limits(args: argparse.Namespace) -> HealthLimits:
+    return HealthLimits(args.expiring_within, args.usage_warning)
+
+
+def drift(args: argparse.Namespace) -> DriftSettings:
+    return DriftSettings(workspace(args), limits(args))
+
+
+def imports(args: argparse.Namespace) -> ImportSettings:
+    return ImportSettings(connection(args), tuple(args.key_env), args.all, args.out)
+
+
+def reveal(args: argparse.Namespace) -> RevealSettings:
+    every = Workspace(tuple(args.manifests), connection(args), args.state)
+    return RevealSettings(every, tuple(args.ids), args.out)
+
+
+def job(args: argparse.Namespace) -> Job:
+    return Job(workspace(args), args.state_branch, Path(args.dir))
+
+
+def comment_job(args: argparse.Namespace) -> CommentJob:
+    return CommentJob(Path(args.dir), args.pr, args.plan_author, args.artifact_url)
+
+
+def apply_job(args: argparse.Namespace) -> ApplyJob:
+    trust = Trust(args.plan_author, args.plan_workflow)
+    return ApplyJob(job(args), trust, args.max_debit, args.allow_mass_delete, args.fresh, args.lock_timeout)
+
+
+def drift_job(args: argparse.Namespace) -> DriftJob:
+    return DriftJob(job(args), limits(args))

@@ -1,0 +1,49 @@
+"""What an engine job tells its caller while it runs. The engine says it here and returns its
+values; the caller shows them (`render.console.Log` prints them as ehkeys always has)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from reconciler.core.outcomes import Report, Result
+from reconciler.core.plan import Plan
+from reconciler.manifest.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from reconciler.apply.reviewed import Review
+
+
+class Console(Protocol):
+    def diagnostics(self, found: Sequence[Diagnostic]) -> None:
+        """The manifest's warnings and errors, before anything is asked of the API."""
+
+    def warning(self, text: str) -> None:
+        """Something the user should know that does not stop the job."""
+
+    def notice(self, text: str) -> None:
+        """What the job wrote besides its answer (import's manifest and bindings)."""
+
+
+class ApplyConsole(Console, Protocol):
+    """An apply's moments, in order: planned, approve, applying, landed per change (or stopped),
+    then nothing, or handed_over and applied."""
+
+    def planned(self, plan: Plan) -> None: ...
+
+    def approve(self) -> None:
+        """Return to go on; raise `Refused` to stop before anything is sent."""
+
+    def applying(self, recorded: str, skipped: Sequence[Result]) -> None: ...
+
+    def landed(self, result: Result) -> None: ...
+
+    def stopped(self) -> None:
+        """The run failed part-way: writes sent before may have landed."""
+
+    def nothing(self, plan: Plan, recorded: str) -> None: ...
+
+    def handed_over(self, created: Sequence[str]) -> None:
+        """The manifest addresses of the keys this apply created (their values are not here)."""
+
+    def applied(self, report: Report, review: Review | None) -> None: ...

@@ -1,0 +1,59 @@
+"""`import`: a manifest for keys that already exist (onboarding), and with an output file the
+state beside it, so that the first plan binds every key."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from reconciler.core.errors import UsageError
+from reconciler.core.keys import LiveKey
+from reconciler.engine.console import Console
+from reconciler.engine.settings import ImportSettings
+from reconciler.engine.target import Target
+from reconciler.manifest import schemafile
+from reconciler.planning import importer
+from reconciler.state import paths as statepaths
+from reconciler.state import snapshots
+from reconciler.state.store import State
+
+
+def run(settings: ImportSettings, console: Console) -> str:
+    """The manifest's text; with `settings.out` it is written there (and the state beside it)."""
+    if not settings.key_envs and not settings.every_key:
+        raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
+    out = settings.out
+    target = Target.of(settings.connection, [out] if out else [])
+    if out and Path(out).exists():
+        raise UsageError(f"--out {out}: the file exists; import writes a new manifest")
+    text, bound = asyncio.run(_read(settings, target))
+    if out:
+        _write(out, text, bound, target.is_sandbox, console)
+    return text
+
+
+async def _read(settings: ImportSettings, target: Target) -> tuple[str, dict[str, LiveKey]]:
+    async with target.client() as client:
+        if settings.every_key:
+            return await importer.from_account(client)
+        return await importer.from_env(client, settings.key_envs), {}
+
+
+def _write(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool, console: Console) -> None:
+    """The manifest, and each id's binding in the state beside it (two keys of one name need it),
+    with a snapshot of each key as read: drift reports what changes after the import."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
+    schemafile.write_beside(Path(path))
+    state = State(statepaths.default_state([path], sandbox), Path(path))
+    for address, key in bound.items():
+        state.bind(address, key.fingerprint)
+        state.remember(key.fingerprint, snapshots.taken(key))
+    state.flush()
+    plural = "binding" if len(bound) == 1 else "bindings"
+    console.notice(
+        f"wrote {path} ({len(bound) or 'its'} keys); recorded {len(bound)} {plural} in {state.path}"
+    )

@@ -1,0 +1,99 @@
+"""Applying a saved plan (`apply --plan FILE`): the file checked whole before any request, and
+which of its changes still hold now; a change whose live state moved since is skipped, keys
+outside the saved plan are left alone."""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.core.changes import Action, Change
+from reconciler.core.errors import Refused, UsageError
+from reconciler.core.outcomes import Outcome, Result
+from reconciler.core.plan import Plan
+from reconciler.core.printable import printable
+from reconciler.render.apply import what_moved
+from reconciler.render.view import row
+from reconciler.state import saved_plan as planfile
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def reviewed_plan(path: str | None, expect_digest: str | None) -> planfile.SavedPlan | None:
+    """The saved plan at `path`, checked whole and against `expect_digest` before any request."""
+    expected = _digest_option(expect_digest)
+    if path is None:
+        if expected is not None:
+            raise UsageError("--expect-digest checks a saved plan: pass it with --plan FILE")
+        return None
+    saved = planfile.load(path)
+    if expected is not None and saved.digest != expected:
+        raise Refused(
+            f"{path} has digest {saved.digest}, not the reviewed {expected}: it is not the plan "
+            "that was reviewed; nothing was sent"
+        )
+    return saved
+
+
+def _digest_option(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not DIGEST.fullmatch(text.strip().lower()):
+        raise UsageError(
+            f"--expect-digest {text!r}: expected sha256: and 64 hex digits, as plan --out prints"
+        )
+    return text.strip().lower()
+
+
+def still_planned(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], list[Result]]:
+    """The saved plan's changes that did not move; the rest are skipped, with why."""
+    chosen: list[Change] = []
+    skipped: list[Result] = []
+    current = {c.address: c for c in plan.changes}
+    for change in plan.to_apply:
+        if not saved.holds(change):
+            continue  # not part of the saved plan
+        if saved.unmoved(change):
+            saved.check_shown(change)  # Refused: never send what the plan does not show
+            check_lines(saved, change)
+            chosen.append(change)
+        else:
+            skipped.append(_skip(change, saved, "its live state moved"))
+    for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
+        skipped.append(_no_longer(current.get(address), saved, address))
+    return chosen, skipped
+
+
+def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> Result:
+    """A reviewed change with nothing left to do: the key is as planned (an earlier run, a
+    re-run of this one, or a hand made it so), or it cannot be planned now."""
+    reviewed = saved.reviewed(address)
+    if now is not None and now.action is Action.ERROR:
+        return Result(
+            reviewed, Outcome.SKIPPED, f"changed since plan (it cannot be planned now: {now.error})"
+        )
+    moved = what_moved(saved.live(address), now.live if now else None)
+    return Result(reviewed, Outcome.IN_SYNC, "nothing left to do" + (f" ({moved})" if moved else ""))
+
+
+def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
+    moved = what_moved(saved.live(change.address), change.live)
+    if not moved and change.action.changes_something:
+        moved = "its operations differ (the state's record of it changed)"
+    detail = f"{why}: {moved}" if moved else why
+    return Result(change, Outcome.SKIPPED, f"changed since plan ({detail})")
+
+
+def check_lines(saved: planfile.SavedPlan, change: Change) -> None:
+    """Refuse a change whose field lines are not what the plan showed (what a reviewer read:
+    `allocated_ammount: 10.00 -> 14.00`): the file was edited by hand."""
+    now, shown = _lines(change), _lines(saved.reviewed(change.address))
+    if now != shown:
+        raise Refused(
+            f"{saved.path}: {printable(change.address)} would be applied as {now}, but the "
+            f"plan shows {shown} (edited by hand?): plan again; nothing was sent"
+        )
+
+
+def _lines(change: Change) -> str:
+    """The change's field lines as the plan shows them, on one line."""
+    return "; ".join(line.text for line in row(change).lines if line.kind != "note") or "no field change"

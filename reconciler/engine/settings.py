@@ -1,0 +1,102 @@
+"""What each engine job is asked to do: frozen values, built once by each caller (`cli/` from its
+options, `gitops/` from the run and its job's options). Nothing here reads the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from reconciler.core.errors import UsageError
+
+TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the API is, and how it is asked."""
+
+    base_url: str | None = None  # None: $ELECTRONHUB_BASE_URL, else the service
+    sandbox: bool = False  # the in-process sandbox, its account beside the manifest
+    sandbox_reset: bool = False
+    sandbox_seed: str | None = None
+    parallelism: int = 8
+    max_attempts: int = 6
+    timeout: float = TIMEOUT
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The manifests of a run, the state that remembers them, and the account they describe."""
+
+    manifests: tuple[str, ...]
+    connection: Connection = Connection()
+    state: str | None = None  # --state; None: the manifest's own (`statepaths.default_state`)
+    targets: tuple[str, ...] = ()  # only these keys (an id or a name each); () every key
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    workspace: Workspace
+    out: str | None = None  # where to save the plan for a reviewed apply
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What a plan must keep within before anything is sent."""
+
+    max_debit: Decimal | None = None
+    expect_net: Decimal | None = None
+    allow_mass_delete: bool = False
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    workspace: Workspace
+    guards: Guards = Guards()
+    saved_plan: str | None = None  # apply exactly this saved plan
+    expect_digest: str | None = None  # the reviewed digest the saved plan must have
+    secrets_out: str | None = None  # where created keys' values are appended (0600)
+    report_out: str | None = None  # where the Markdown apply report goes
+    lock_timeout: float = 0.0  # how long to wait for another apply on the same state
+
+
+@dataclass(frozen=True)
+class HealthLimits:
+    """When drift warns about a key's health besides its drift."""
+
+    expiring_within: Decimal = Decimal(14)  # days
+    usage_warning: Decimal = Decimal(90)  # percent of the allocation
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    workspace: Workspace
+    limits: HealthLimits = HealthLimits()
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    connection: Connection
+    key_envs: tuple[str, ...] = ()  # the env vars holding the keys to import
+    every_key: bool = False  # every key of the account instead
+    out: str | None = None  # where the manifest goes (its state beside it); None: returned only
+
+
+@dataclass(frozen=True)
+class RevealSettings:
+    workspace: Workspace
+    ids: tuple[str, ...]  # the manifest keys whose values are wanted (an id or a name each)
+    out: str | None = None  # append them to this file (0600); None: returned to the caller
+
+
+def credits(text: str | None, flag: str) -> Decimal | None:
+    """An amount of credits as the user typed it (`flag` names where), or a UsageError."""
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"{flag} {text!r}: expected an amount of credits, like 25 or 12.50") from None
+    if not value.is_finite():
+        raise UsageError(f"{flag} {text!r}: expected a finite amount")
+    return value

@@ -1,0 +1,46 @@
+"""What each GitOps job is asked to do, as its options say (built by `cli/`; the run itself,
+its event and commit, is the job's `RunContext`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.engine.settings import HealthLimits, Workspace
+from reconciler.gitops.trust import PLAN_AUTHOR, Trust
+
+STATE_BRANCH = "ehkeys-state"
+OUT_DIR = Path("ehkeys-out")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job that reads the account: its workspace, where its state is kept, where its files go."""
+
+    workspace: Workspace
+    state_branch: str = STATE_BRANCH
+    out_dir: Path = OUT_DIR  # plan.json, plan.md and apply.md
+
+
+@dataclass(frozen=True)
+class CommentJob:
+    out_dir: Path = OUT_DIR
+    pr: int | None = None  # None: the event's pull request
+    author: str = PLAN_AUTHOR  # the identity the jobs write with: only its comments are edited
+    artifact_url: str | None = None  # where the full plan is, linked when the comment cuts it
+
+
+@dataclass(frozen=True)
+class ApplyJob:
+    job: Job
+    trust: Trust = field(default_factory=Trust)
+    max_debit: str | None = None  # as given: a bad amount is a refusal the pull request is told of
+    allow_mass_delete: bool = False
+    fresh: bool = False  # apply a fresh plan (run by hand), not the reviewed one
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class DriftJob:
+    job: Job
+    limits: HealthLimits = field(default_factory=HealthLimits)

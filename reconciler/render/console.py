@@ -1,0 +1,82 @@
+"""A run as ehkeys shows it on a terminal or in a job's log: the plan and each result on stdout
+as they come, the manifest's diagnostics and warnings on stderr. The command line and the
+GitOps jobs both hand it to the engine (`engine.console`); the command line adds the prompt."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from reconciler.core.changes import Action
+from reconciler.core.outcomes import Report, Result
+from reconciler.core.plan import Plan
+from reconciler.manifest import diagnostics
+from reconciler.render import apply as applyrender
+from reconciler.render import plan as render
+from reconciler.render.summary import step_summary
+
+if TYPE_CHECKING:
+    from reconciler.apply.reviewed import Review
+
+STOPPED = (
+    "ehkeys: apply stopped part-way: writes sent before this may have reached the API "
+    "(the journal lists them); run `ehkeys plan` to see where each key is"
+)
+
+
+class Log:
+    """`manifests` and `secrets_out`: the run's, for where a created key's value is."""
+
+    def __init__(self, manifests: Sequence[str] = (), secrets_out: str | None = None) -> None:
+        self.manifests, self.secrets_out = tuple(manifests), secrets_out
+
+    def diagnostics(self, found: Sequence[diagnostics.Diagnostic]) -> None:
+        diagnostics.render(found, "text", sys.stderr)
+
+    def warning(self, text: str) -> None:
+        print(f"ehkeys: warning: {text}", file=sys.stderr)
+
+    def notice(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def planned(self, plan: Plan) -> None:
+        render.text(plan, sys.stdout)
+
+    def approve(self) -> None:
+        """A log has nobody to ask: the caller approved by running it."""
+
+    def applying(self, recorded: str, skipped: Sequence[Result]) -> None:
+        print("\n" + "\n".join(filter(None, [recorded, "Applying:"])))
+        for result in skipped:
+            self.landed(result)
+
+    def landed(self, result: Result) -> None:
+        print(applyrender.line(result), flush=True)
+
+    def stopped(self) -> None:
+        print(STOPPED, file=sys.stderr, flush=True)
+
+    def nothing(self, plan: Plan, recorded: str) -> None:
+        errors = plan.count(Action.ERROR) + len(plan.problems)
+        print("\nNothing to apply" + (f": {errors} error(s) above." if errors else "."))
+        if recorded:
+            print(recorded)
+
+    def handed_over(self, created: Sequence[str]) -> None:
+        """Where a created key's value is: the secrets file, else only the account (reveal)."""
+        if not created:
+            return
+        if self.secrets_out:
+            print(
+                f"\nThe new keys' values ({', '.join(created)}) were appended to {self.secrets_out} (0600)."
+            )
+        else:
+            print(
+                f"\nThe new keys' values are in the account only: "
+                f"`ehkeys reveal {' '.join(self.manifests)} {created[0]}` prints one."
+            )
+
+    def applied(self, report: Report, review: Review | None) -> None:
+        print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
+        step_summary(lambda out: applyrender.markdown(report, out, review))
