@@ -31,7 +31,7 @@ from reconciler.engine.settings import (
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.sandbox import Sandbox, seeds
 
-from .helpers import key_value, manifest_text, seed_data
+from ..helpers import key_value, manifest_text, seed_data
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
 
