@@ -33,7 +33,7 @@ from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import key_value, manifest_text, seed_data
 
-PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
+PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
 
 class Recorder:
