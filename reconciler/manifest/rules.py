@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 import time
@@ -67,7 +68,7 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
     value = value.strip()
     if not value.startswith("ek-proxy-"):
         raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
-    if any(c.isspace() for c in value):
+    if len(value.split()) > 1:  # whitespace inside (str.split splits where isspace is true)
         raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
     if not 1 <= len(value) <= 256:
         raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
@@ -176,9 +177,15 @@ def _networks(entries: list[Any]) -> frozenset[IPNetwork]:
     return frozenset(nets)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(entry: str) -> IPNetwork:
+    """A manifest repeats its networks across keys: each distinct text is parsed once."""
+    return parse_network(entry)
+
+
 def _network(entry: str) -> IPNetwork:
     try:
-        return parse_network(entry)
+        return _parsed(entry)
     except ValueError:
         pass
     try:

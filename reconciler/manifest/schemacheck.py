@@ -1,0 +1,112 @@
+"""The manifest against schemas/manifest.schema.json: every error, as jsonschema reports it.
+
+A valid manifest (the usual case) is told apart quickly: the document without its keys,
+then each key's fields one by one, the verdict for each field value remembered (a manifest
+repeats the same whitelists, amounts and limit types across its keys). Only the key
+schema's object keywords (required, additionalProperties: false, properties) are applied
+by hand; every field value is still judged by jsonschema with the schema's own rules. Any
+doubt, and any error, sends the whole document through jsonschema as before, so messages
+are exactly the validator's. (Validating 10,000 keys through jsonschema took 1.6 s.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+
+from reconciler.manifest import resources
+
+# The key schema's keywords that the quick pass applies itself; any other: no quick pass.
+_OBJECT_KEYWORDS = {"type", "required", "additionalProperties", "properties", "description", "title"}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with its local `#/$defs/...` references resolved once, up front.
+
+    Same rules, same validator; resolving a reference per field per key was half the
+    time of validating a 10,000-key manifest.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+_SCHEMA = resources.schema("manifest")
+_INLINED = _inline(_SCHEMA, _SCHEMA["$defs"])
+VALIDATOR = jsonschema.Draft202012Validator(_INLINED)
+
+
+def errors(data: Any) -> Iterator[jsonschema.ValidationError]:
+    """Every schema error in the document (none when the quick pass finds it valid)."""
+    if _QUICK is not None and _QUICK.valid(data):
+        return iter(())
+    return VALIDATOR.iter_errors(data)
+
+
+class _Quick:
+    """Is the document valid? The keys one field at a time, each field value's verdict kept."""
+
+    def __init__(self, top: dict[str, Any], key: dict[str, Any]) -> None:
+        self.top = jsonschema.Draft202012Validator(top)
+        self.fields = {
+            name: jsonschema.Draft202012Validator(rule) for name, rule in key["properties"].items()
+        }
+        self.names = frozenset(self.fields)
+        self.required = frozenset(key.get("required", ()))
+
+    def valid(self, data: Any) -> bool:
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            return False
+        seen: dict[tuple[str, Any], bool] = {}  # (field, value) -> valid, for this document
+        return self.top.is_valid(data) and all(self._key(item, seen) for item in data["keys"])
+
+    def _key(self, item: Any, seen: dict[tuple[str, Any], bool]) -> bool:
+        if not isinstance(item, dict) or not self.required <= item.keys() or not item.keys() <= self.names:
+            return False
+        return all(self._field(name, value, seen) for name, value in item.items())
+
+    def _field(self, name: str, value: Any, seen: dict[tuple[str, Any], bool]) -> bool:
+        try:
+            memo = (name, _frozen(value))
+            verdict = seen.get(memo)
+        except TypeError:  # unhashable (a mapping; a signalling NaN): judged every time
+            return self.fields[name].is_valid(value)
+        if verdict is None:
+            verdict = seen[memo] = self.fields[name].is_valid(value)
+        return verdict
+
+
+def _frozen(value: Any) -> Any:
+    """A key that tells apart what the schema tells apart (1, True, 1.0 and Decimal 1 are
+    equal in Python, not in JSON Schema): the type with the value. A mapping stays one, so
+    that hashing it raises TypeError."""
+    if isinstance(value, list):
+        return (list, tuple(_frozen(v) for v in value))
+    return (type(value), value)
+
+
+def _quick() -> _Quick | None:
+    """The quick pass, when the key schema is the plain object it is written as today."""
+    keys = _INLINED.get("properties", {}).get("keys", {})
+    key = keys.get("items")
+    plain = (
+        isinstance(key, dict)
+        and set(key) <= _OBJECT_KEYWORDS
+        and key.get("type") == "object"
+        and key.get("additionalProperties") is False
+        and set(keys) <= {"type", "items", "description"}
+    )
+    if not plain:
+        return None
+    top = {**_INLINED, "properties": {**_INLINED["properties"], "keys": {"type": "array"}}}
+    return _Quick(top, key)
+
+
+_QUICK = _quick()
