@@ -48,10 +48,11 @@ def fingerprint(secret: str) -> str:
 class ProxyKey:
     """A proxy key that prints redacted: `str()`, `repr()` and f-strings never leak it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_fingerprint", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._fingerprint = ""  # computed once: a plan asks ~6 times per key (a SHA-256 each)
 
     def reveal(self) -> str:
         """The secret itself, for a request body and nothing else."""
@@ -63,7 +64,9 @@ class ProxyKey:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self._value)
+        if not self._fingerprint:
+            self._fingerprint = fingerprint(self._value)
+        return self._fingerprint
 
     def __repr__(self) -> str:
         return f"ProxyKey({self.display})"

@@ -32,6 +32,7 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
+_UNSEEN = object()
 
 
 class YamlError(Exception):
@@ -130,6 +131,7 @@ class _Builder:
         self.events = events
         self.count = 0
         self.anchors: dict[str, tuple[Any, int]] = {}  # value, and how many nodes it holds
+        self.scalars: dict[tuple[Any, ...], Any] = {}  # (tag, implicit, text) -> its (immutable) value
 
     def document(self) -> Any:
         data, documents = None, 0
@@ -166,8 +168,11 @@ class _Builder:
         return value
 
     def _scalar(self, event: yaml.Event, path: Path) -> Any:
-        value = _scalar(event)
         text = getattr(event, "value", "")
+        seen = (getattr(event, "tag", None), getattr(event, "implicit", None), text)
+        value = self.scalars.get(seen, _UNSEEN)
+        if value is _UNSEEN:  # a manifest repeats its amounts and whitelists: resolve each once
+            value = self.scalars[seen] = _scalar(event)
         if type(value) is int and _MISREAD.fullmatch(text):
             self.doc.misread[path] = text
         return value
