@@ -1,0 +1,62 @@
+"""Bodies on the wire: JSON out with money exact, answers in (JSON, or a clear error).
+
+Money goes out as exact JSON numbers (a Decimal's own digits), never through a binary float;
+it comes back as Decimal. An answer that is not JSON, a redirect, or an error status becomes
+one of apierrors' errors, with the wait the headers ask for.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from reconciler.api.errors import ApiError, BadResponse, error_for_status
+from reconciler.api.retry import wait_hint
+
+
+def json_bytes(value: Any) -> bytes:
+    """JSON for a request body, money exact: a Decimal goes out as its own digits (a binary
+    float is 1.09 credits off above 2^53 cents)."""
+    return _json_text(value).encode()
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send the amount {value}")
+        return format(value, "f")  # plain digits, no exponent: a JSON number
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, allow_nan=False)
+
+
+def decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:
+    ctype = headers.get("content-type", "")
+    try:
+        data = json.loads(content, parse_float=Decimal) if content else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+        if status < 400 or "json" in ctype:
+            kind = "an HTML page (an edge challenge?)" if "html" in ctype else f"{ctype or 'no type'}"
+            raise BadResponse(f"HTTP {status}: expected JSON, got {kind}", status) from None
+    if status < 300:
+        return data
+    if 300 <= status < 400:
+        raise ApiError(f"HTTP {status}: unexpected redirect (not followed, not retried)", status)
+    error = error_for_status(status, _server_message(data, content))
+    error.wait = wait_hint(headers, now, use_reset=status == 429)
+    raise error
+
+
+def _server_message(data: Any, content: bytes) -> str:
+    message = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        message = err.get("message") if isinstance(err, dict) else data.get("detail")
+    text = str(message) if message is not None else content[:80].decode("utf-8", "replace")
+    return text if len(text) <= 200 else text[:197] + "..."
