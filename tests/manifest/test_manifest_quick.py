@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import jsonschema
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,3 +87,15 @@ def test_the_positions_of_every_key_field_match_a_full_parse() -> None:
             assert quick.position(path) == full.position(path), path
     assert quick.position(("keys", 0, "not-there")) == full.position(("keys", 0, "not-there"))
     assert not quick.knows(("keys", 0, "ip_whitelist", 0)) and not quick.knows(("keys", 0, "name"), key=True)
+
+
+def test_the_string_rules_written_out_judge_as_jsonschema_does() -> None:
+    """name, id and proxy_key are judged without jsonschema: on the edges of their lengths,
+    a '/', a non-string, and characters outside the BMP, the verdicts are the validator's."""
+    key = schemacheck.VALIDATOR.schema["properties"]["keys"]["items"]
+    samples = ["", "a", "a/b", "/", "x" * 25, "x" * 26, "y" * 64, "y" * 65, "😀" * 25, "😀" * 26, 7, None]
+    for name in ("name", "id", "proxy_key"):
+        rule = key["properties"][name]
+        validator = jsonschema.Draft202012Validator(rule)
+        judge = schemacheck._judge(rule)
+        assert [judge(s) for s in samples] == [validator.is_valid(s) for s in samples], name
