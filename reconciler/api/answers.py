@@ -6,12 +6,13 @@ never a guess. Numbers arrive as Decimal (the client parses JSON floats that way
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from decimal import Decimal
 from typing import Any
 
 from reconciler.api.errors import BadResponse
-from reconciler.core.keys import LiveKey
+from reconciler.core.keys import IPNetwork, LiveKey
 from reconciler.core.secrets import ProxyKey
 
 
@@ -29,9 +30,7 @@ def live_key(data: Any, asked: ProxyKey | None = None) -> LiveKey:
             used_ammount=_amount(data, "used_ammount"),
             is_active=_typed(data, "is_active", bool),
             model_whitelist=frozenset(_strings(data, "model_whitelist")),
-            ip_whitelist=frozenset(
-                ipaddress.ip_network(s, strict=False) for s in _strings(data, "ip_whitelist")
-            ),
+            ip_whitelist=frozenset(_network(s) for s in _strings(data, "ip_whitelist")),
             created_at=_optional_int(data, "created_at"),
             last_used=_optional_int(data, "last_used"),
         )
@@ -44,6 +43,12 @@ def live_keys(data: Any) -> list[LiveKey]:
     if not isinstance(data, list):
         raise BadResponse("key list answer is not a JSON array of keys")
     return [live_key(entry) for entry in data]
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(text: str) -> IPNetwork:
+    """An account's keys repeat a few networks: each text is parsed once (ValueError if bad)."""
+    return ipaddress.ip_network(text, strict=False)
 
 
 def _secret(data: dict[str, Any], asked: ProxyKey | None) -> ProxyKey:
