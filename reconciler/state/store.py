@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,26 +38,24 @@ from typing import Any
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.times import now_iso
+from reconciler.state import compaction, reading
 from reconciler.state import paths as statepaths
-from reconciler.state.files import append_line, atomic_write, journal_line, probe_dir, probe_file, why
+from reconciler.state.files import append_line, atomic_write, probe_dir, probe_file, why
 from reconciler.state.format import (
     FORMAT_VERSION,
     READABLE_VERSIONS,
     Contents,
     Protected,
-    check_line,
     dump,
     merged,
     newest,
-    parse,
 )
-from reconciler.state.journal import BOUND, SENDING, SNAPSHOT, Replay, track_create
+from reconciler.state.journal import BOUND, SENDING, SNAPSHOT
 from reconciler.state.snapshots import RECORDED_AT
 
 SNAPSHOT_EVERY = 1.0  # seconds
+FLUSH_SHARE = 10  # and at least 10x what the last flush took: it rereads the journal, which grows
 WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere"
-
-log = logging.getLogger("ehkeys")
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "SENDING", "SNAPSHOT", "State", "default_path"]
 
@@ -85,6 +82,7 @@ class State:
         self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
         self._written = time.monotonic()
+        self._flush_took = 0.0  # seconds, the last flush
 
     @property
     def journal_path(self) -> Path:
@@ -95,45 +93,7 @@ class State:
         return self.path.parent / ".state.lock"
 
     def _read(self, warn: bool = False, pending: set[str] | None = None) -> Contents:
-        contents = self._read_snapshot()
-        replay = Replay(contents)
-        for entry in self._journal_entries(warn):
-            replay.line(entry)
-            if pending is not None:
-                track_create(entry, pending)
-        return contents
-
-    def _read_snapshot(self) -> Contents:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return Contents()
-        except UnicodeDecodeError as exc:
-            raise StateError(
-                f"{self.path}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state "
-                f"file; move it aside to start afresh (the journal {self.journal_path} replays what it holds)"
-            ) from exc
-        except OSError as exc:
-            raise StateError(f"{self.path}: cannot read the state file ({why(exc)})") from exc
-        return parse(text, str(self.path))
-
-    def _journal_bytes(self) -> bytes:
-        try:
-            return self.journal_path.read_bytes()
-        except FileNotFoundError:
-            return b""
-        except OSError as exc:
-            raise StateError(f"{self.journal_path}: cannot read the journal ({why(exc)})") from exc
-
-    def _journal_entries(self, warn: bool, raw: bytes | None = None) -> Iterator[dict[str, Any]]:
-        raw = self._journal_bytes() if raw is None else raw
-        for number, line in enumerate(raw.split(b"\n"), start=1):
-            entry = journal_line(line)
-            if entry is not None:
-                check_line(entry, f"{self.journal_path}:{number}")
-                yield entry
-            elif warn and line.strip():
-                log.warning("%s:%d: skipped a torn or unreadable journal line", self.journal_path, number)
+        return reading.contents(self.path, self.journal_path, warn, pending)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -169,7 +129,7 @@ class State:
     def _soon(self) -> None:
         """Flush when the last one is SNAPSHOT_EVERY old (a failure waits for the final flush)."""
         self._dirty = True
-        if time.monotonic() - self._written >= SNAPSHOT_EVERY:
+        if time.monotonic() - self._written >= max(SNAPSHOT_EVERY, FLUSH_SHARE * self._flush_took):
             self._written = time.monotonic()
             with contextlib.suppress(StateError):
                 self.flush()
@@ -232,6 +192,7 @@ class State:
         raises StateError (never a bare OSError) when it cannot."""
         if not self._dirty:
             return
+        started = time.monotonic()
         try:
             with self._locked():
                 self._write_merged(self._read())
@@ -242,8 +203,9 @@ class State:
             ) from exc
         self._dirty = False
         self._written = time.monotonic()
+        self._flush_took = self._written - started
 
-    def _write_merged(self, disk: Contents) -> None:
+    def _write_merged(self, disk: Contents) -> dict[str, dict[str, Any]]:
         """What is on disk (file and journal) with this process's changes on top, written whole."""
         self.records = newest(disk.records, self.records, self._touched, "applied_at")
         self.bindings, self._holders = merged(disk.bindings, self._bound), None
@@ -252,42 +214,21 @@ class State:
         mine = Contents(self.records, self.bindings, self.snapshots, self.protected)
         mine.manifest = self.manifest or disk.manifest
         atomic_write(self.path, dump(mine))
+        return self.records
 
     def compact(self) -> None:
         """Fold the journal into the state file, then rewrite the journal with only the lines a
-        replay still needs: creates and updates sent whose outcome never came (pending), so
-        that they replay exactly as before. Run it between applies (the CI does, before it
+        replay still needs (`compaction`). Run it between applies (the CI does, before it
         stores the state); raises StateError naming the file it cannot write."""
         try:
             with self._locked():
-                for _ in range(3):  # an apply appended meanwhile: read it again
-                    raw = self._journal_bytes()
-                    kept = self._fold(raw)
-                    if self._journal_size() == len(raw):
-                        break
-                _replace_journal(self.journal_path, kept)
+                pending, kept = compaction.fold(self.path, self.journal_path, self._write_merged)
+                self.pending_creates = pending
+                compaction.replace_journal(self.journal_path, kept)
         except OSError as exc:
             raise StateError(f"{self.path}: cannot compact the state ({why(exc)}): {WHERE_ELSE}") from exc
         self._dirty = False
         self._written = time.monotonic()
-
-    def _fold(self, raw: bytes) -> list[dict[str, Any]]:
-        """Write the state file as the journal `raw` replays it; return the lines still needed."""
-        contents, pending = self._read_snapshot(), set[str]()
-        entries, replay = list(self._journal_entries(warn=True, raw=raw)), Replay(contents)
-        for entry in entries:
-            replay.line(entry)
-            track_create(entry, pending)
-        self._write_merged(contents)
-        self.pending_creates = set(pending)
-        updates = {f for f, r in self.records.items() if r.get("pending")}
-        return _unresolved(entries, pending, updates)
-
-    def _journal_size(self) -> int:
-        try:
-            return self.journal_path.stat().st_size
-        except FileNotFoundError:
-            return 0
 
     def journal(self, entry: Mapping[str, Any]) -> None:
         """Append one line with a single write, so no line is ever torn by a kill. A line
@@ -295,33 +236,17 @@ class State:
         record = {"time": now_iso(), **entry}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            append_line(self.journal_path, line.encode())
+            self._append(line.encode())
         except OSError as exc:
             raise StateError(
                 f"{self.journal_path}: cannot append to the journal ({why(exc)}); "
                 f"nothing more is sent: free some space, {WHERE_ELSE}"
             ) from exc
 
-
-def _unresolved(entries: list[dict[str, Any]], creates: set[str], updates: set[str]) -> list[dict[str, Any]]:
-    """The last `sending` line of each pending create (by address) and pending update (by
-    fingerprint), in journal order: replayed alone, they leave the same pending marks."""
-    last: dict[tuple[str, str], int] = {}
-    for index, entry in enumerate(entries):
-        if entry.get("result") != SENDING:
-            continue
-        operation = entry.get("operation", "update")
-        if operation == "create" and entry.get("address") in creates:
-            last[("create", str(entry["address"]))] = index
-        elif operation == "update" and entry.get("fingerprint") in updates:
-            last[("update", str(entry["fingerprint"]))] = index
-    return [entries[i] for i in sorted(last.values())]
-
-
-def _replace_journal(path: Path, entries: list[dict[str, Any]]) -> None:
-    if not entries:
-        path.unlink(missing_ok=True)
-        return
-    lines = (json.dumps(e, sort_keys=True, ensure_ascii=False, default=str) + "\n" for e in entries)
-    atomic_write(path, "".join(lines))
+    def _append(self, data: bytes) -> None:
+        """One line onto the journal; its folder is made when it is not there (the first line)."""
+        try:
+            append_line(self.journal_path, data)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            append_line(self.journal_path, data)
