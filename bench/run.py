@@ -3,6 +3,7 @@
     python bench/run.py            # full run (a few minutes); writes bench/results.json
     python bench/run.py --smoke    # tiny N, one run each: checks the harness works
     python bench/run.py --only 6_  # the tier scenarios alone
+    python bench/run.py --only 7_ --only 8_  # plan through the list vs start-up; validate
 
 Requests are counted on the sandbox's side (`/_sandbox/stats`), never by the client.
 
@@ -321,6 +322,54 @@ def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     return {"keys": n, "wall_s": wall, "per_key_us": wall / n * 1e6, "target": "< 2 s at 10,000 keys"}
 
 
+def plan_over_startup(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    """The path users run: `ehkeys plan` of an n-key account read through the list, beside
+    `ehkeys --version` (Python start-up and the CLI's imports), both whole processes,
+    alternated in one run; the difference is what a plan adds to starting the tool."""
+    work = tmp / f"plan-list-{time.monotonic_ns()}"
+    work.mkdir()
+    (work / "m.yaml").write_text(manifest(n))
+    plans, versions, requests = [], [], 0
+    with sandbox(work, seed(n), "--rate-limit", "10000000/60") as base:
+        for _ in range(max(runs, 5) if runs > 1 else 1):
+            versions.append(version_wall())
+            before = sent(stats(base))
+            plans.append(run_cli(base, "plan", "m.yaml", cwd=work)[0])
+            requests = sent(stats(base)) - before
+    plan_s, version_s = statistics.median(plans), statistics.median(versions)
+    return {
+        "keys": n,
+        "requests": requests,
+        "plan_s": plan_s,
+        "version_s": version_s,
+        "plan_minus_version_s": plan_s - version_s,
+        "target": "plan - version <= 0.8 s",
+    }
+
+
+def validate_literal(tmp: Path, n: int, runs: int) -> dict[str, Any]:
+    """`ehkeys validate` of n keys written with literal proxy keys (a warning on every key)."""
+    lines = ["version: 1", "defaults: {limit_type: daily}", "keys:"]
+    for i in range(n):
+        lines.append(
+            f"  - {{proxy_key: {key(i)}, name: bench-{i}, allocated_ammount: 10, ip_whitelist: [10.0.0.0/8]}}"
+        )
+    path = tmp / f"validate-{n}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    argv = [sys.executable, "-m", "reconciler", "validate", path.name]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def once() -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            argv, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+        )
+        return time.perf_counter() - started
+
+    wall = statistics.median(once() for _ in range(runs))
+    return {"keys": n, "wall_s": wall, "target": "< 2 s at 10,000 keys"}
+
+
 def scale(tmp: Path, n: int) -> dict[str, Any]:
     (tmp / "m.yaml").write_text(manifest(n))
     with sandbox(tmp, seed(n), "--rate-limit", "10000000/60") as base:
@@ -336,15 +385,16 @@ WINDOW_S, COOLDOWN_S = 60.0, 180.0
 
 def startup(runs: int) -> float:
     """Python start-up and the CLI's imports: `ehkeys --version` as a subprocess."""
+    return statistics.median(version_wall() for _ in range(max(runs, 3)))
+
+
+def version_wall() -> float:
+    """One `ehkeys --version`, a whole process: seconds."""
     argv = [sys.executable, "-m", "reconciler", "--version"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-    def once() -> float:
-        started = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
-        return time.perf_counter() - started
-
-    return statistics.median(once() for _ in range(max(runs, 3)))
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
 
 
 def round_trip(base: str) -> float:
@@ -437,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--only", action="append", default=[], metavar="PREFIX", help="e.g. 1_ or 2_")
     args = parser.parse_args(argv)
+    compiled()
     small = args.smoke
     runs = 1 if small else 3
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -448,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             "4_offline_1k": lambda: offline(tmp, 100 if small else 1000, runs),
             "4_offline_10k": lambda: offline(tmp, 1000 if small else 10000, runs),
             "5_scale": lambda: scale(tmp, 100 if small else 10000),
+            "7_plan_list": lambda: plan_over_startup(tmp, 50 if small else 2000, runs),
+            "8_validate": lambda: validate_literal(tmp, 100 if small else 10000, runs),
         }
         wanted = [name for name in scenarios if not args.only or name.startswith(tuple(args.only))]
         results = {name: scenarios[name]() for name in wanted}
@@ -459,6 +512,13 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
+
+
+def compiled() -> None:
+    """The tool's bytecode written first, as `pip install` writes it: with
+    PYTHONDONTWRITEBYTECODE set (some CI and agent environments set it) every run would
+    otherwise compile ~100 modules again (~0.1 s of each start-up here)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "reconciler")], check=True)
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:

@@ -1,5 +1,3 @@
-import sys
+from reconciler.cli.main import entry
 
-from reconciler.cli.main import main
-
-sys.exit(main(sys.argv[1:]))
+entry()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -145,4 +146,11 @@ def _run(args: argparse.Namespace) -> ExitCode:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # What the command built (a 2,000-key plan: ~100,000 objects) is garbage now. One full
+    # collection finalizes what is left in cycles (the in-process sandbox's database closes
+    # its WAL); the rest is frozen, so that the interpreter's exit frees it by reference
+    # counting instead of walking it again with collections of its own (half the ~60 ms).
+    gc.collect()
+    gc.freeze()
+    sys.exit(code)

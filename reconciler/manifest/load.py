@@ -258,8 +258,9 @@ class _FileLoader:
             for item, message in exc.problems:
                 self.report(path if item is None else (*path, item), message)
             return False
-        for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
-            self.report(path, warning, warn=True)
+        if name in rules.WARNED_FIELDS:
+            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
+                self.report(path, warning, warn=True)
         return True
 
     def _checked(self, index: int, raw: dict[str, Any], values: dict[str, Any]) -> DesiredKey | None:

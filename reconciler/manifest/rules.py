@@ -77,6 +77,8 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
 
 def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
     """The value with its ${VAR} references replaced, and where it came from, for messages."""
+    if "${" not in raw:
+        return raw, "the value"  # a literal: nothing to replace
     missing: list[str] = []
     sources: list[str] = []
 
@@ -193,6 +195,9 @@ def _network(entry: str) -> IPNetwork:
     except ValueError:
         raise FieldError(f"{entry!r} is not an IP address or CIDR block") from None
     raise FieldError(f"{entry!r} has host bits set; did you mean {str(loose)!r}?")
+
+
+WARNED_FIELDS = frozenset({"proxy_key", "expires_at", "ip_whitelist"})  # the fields field_warnings reads
 
 
 def field_warnings(

@@ -32,11 +32,14 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         "4_offline_1k",
         "4_offline_10k",
         "5_scale",
+        "7_plan_list",
+        "8_validate",
         "6_tier_free",
         "6_tier_pro",
         "6_tier_enterprise",
     }
     assert results["3_apply"]["balance_exact"] is True
+    assert results["7_plan_list"]["requests"] == 2  # the path users run: the list and the balance
     assert results["2_rate_limited"]["responses_429"] == 0
     assert "| 1_latency_bound |" in done.stdout
     for tier, keys in (("free", 10), ("pro", 50), ("enterprise", 100)):
