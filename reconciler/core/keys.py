@@ -126,5 +126,11 @@ def _network_text(net: IPNetwork) -> str:
 
 
 def sorted_networks(nets: frozenset[IPNetwork]) -> list[str]:
+    return list(_sorted_networks(nets))  # a list of its own: the caller may change it
+
+
+@functools.lru_cache(maxsize=4096)
+def _sorted_networks(nets: frozenset[IPNetwork]) -> tuple[str, ...]:
+    """Keys share a few whitelists, and a plan sorts each key's several times."""
     ordered = sorted(nets, key=lambda n: (n.version, n.network_address, n.prefixlen))
-    return [_network_text(n) for n in ordered]
+    return tuple(_network_text(n) for n in ordered)

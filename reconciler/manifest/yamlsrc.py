@@ -106,12 +106,15 @@ def parse(text: str, complete: bool = False) -> Document:
     they are kept only with `complete` (the loader parses again when a message needs them).
     """
     doc = Document(data=None, complete=complete)
-    try:
-        doc.data = _Builder(doc, yaml.parse(text, Loader=Loader)).document()
+    loader = Loader(text)
+    try:  # yaml.parse without its generator: one call per event
+        doc.data = _Builder(doc, iter(loader.get_event, None)).document()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from exc
     except _NeedPositions:
         return parse(text, complete=True)
+    finally:
+        loader.dispose()
     return doc
 
 
@@ -132,6 +135,7 @@ class _Builder:
         self.count = 0
         self.anchors: dict[str, tuple[Any, int]] = {}  # value, and how many nodes it holds
         self.scalars: dict[tuple[Any, ...], Any] = {}  # (tag, implicit, text) -> its (immutable) value
+        self.quick = not doc.complete
 
     def document(self) -> Any:
         data, documents = None, 0
@@ -144,6 +148,14 @@ class _Builder:
         return data
 
     def value(self, event: yaml.Event, path: Path) -> Any:
+        if type(event) is yaml.ScalarEvent and self.quick and 2 < len(path) <= MAX_DEPTH and not event.anchor:
+            self.count += 1  # most nodes: a field's scalar, whose position is not kept
+            if self.count > MAX_NODES + 1:
+                raise YamlError("document too large or too deeply nested", *_pos(event))
+            return self._scalar(event, path)
+        return self._node(event, path)
+
+    def _node(self, event: yaml.Event, path: Path) -> Any:
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise YamlError("document too large or too deeply nested", *_pos(event))
         if self.doc.complete or len(path) <= 2:
