@@ -90,7 +90,7 @@ class Api:
 
     async def me(self, request: Request) -> Response:
         account = self.account(request)
-        return JSONResponse(me_view(account, self.store.keys_of(account["user_id"])))
+        return JSONResponse(me_view(account, self.store.count_of(account["user_id"])))
 
     # --- writes ------------------------------------------------------------------------------
 

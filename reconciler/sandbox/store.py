@@ -119,6 +119,11 @@ class Store:
     def key(self, key: str) -> dict[str, Any] | None:
         return _select_key(self.db, key)
 
+    def count_of(self, user_id: str) -> int:
+        """How many keys the account holds (without reading them)."""
+        row = self.db.execute("SELECT COUNT(*) FROM keys WHERE user_id = ?", (user_id,)).fetchone()
+        return int(row[0])
+
     def keys_of(self, user_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             f"SELECT {_KEY_COLUMNS} FROM keys WHERE user_id = ? ORDER BY created_at, key",

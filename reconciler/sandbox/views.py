@@ -56,7 +56,7 @@ def list_view(key: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def me_view(account: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, Any]:
+def me_view(account: dict[str, Any], keys: int) -> dict[str, Any]:
     """GET /user/me as usage.mdx shows it; `limits` is the sandbox's own addition (the
     service reports no caps), for a client or a person trying the sandbox to read."""
     return {
@@ -66,7 +66,7 @@ def me_view(account: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, An
         "history": [],
         "endpoints": {},
         "limits": {
-            "proxy_keys": len(keys),
+            "proxy_keys": keys,
             "key_cap": account["key_cap"],
             "per_key_cap": money(account["per_key_cap"]),
         },
