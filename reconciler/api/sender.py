@@ -75,11 +75,16 @@ class Sender:
         self.parallelism = parallelism = max(parallelism, 1)
         self._base = check_base_url(base_url)
         self.breaker = Breaker(self._base)
-        self._headers = {
+        headers = {
             "Authorization": f"Bearer {check_api_key(api_key)}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
+        # Made once: httpx copies Headers and URLs as they are, where it parses dicts and text
+        # again for every request (a tenth of a request's CPU).
+        self._headers = httpx.Headers(headers)
+        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": httpx.Timeout(self.retry.timeout).as_dict()}
         self._transports = [transport] if transport else transports.pools(self._base, parallelism)
         # One entry per request allowed in flight, each naming a pool with a connection free
@@ -201,6 +206,12 @@ class Sender:
                 self._silent(started, limit)
             raise error from exc
 
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base + path)
+        return url
+
     def _silent(self, started: float, limit: float) -> None:
         """An attempt timed out: the API was silent if it had (most of) the timeout to answer."""
         if time.monotonic() - started >= limit / 2:
@@ -209,14 +220,12 @@ class Sender:
     async def _send(
         self, pool: httpx.AsyncBaseTransport, call: Call, limit: float
     ) -> tuple[int, httpx.Headers, bytes]:
-        headers = self._headers
-        if call.payload is not None:
-            headers = {**headers, "Content-Type": "application/json"}
+        headers = self._headers if call.payload is None else self._json_headers
         extensions = self._extensions
         if limit < self.retry.timeout:
             extensions = {"timeout": httpx.Timeout(limit).as_dict()}
         request = httpx.Request(
-            call.method, self._base + call.path, headers=headers, content=call.payload, extensions=extensions
+            call.method, self._url(call.path), headers=headers, content=call.payload, extensions=extensions
         )
         response = await pool.handle_async_request(request)
         try:
