@@ -53,6 +53,12 @@ def terminal_notice(text: str) -> None:
             print(f"ehkeys: {text}", file=sys.stderr, flush=True)
 
 
+def _headers(api_key: str) -> tuple[httpx.Headers, httpx.Headers]:
+    """Every request's headers, and a JSON body's."""
+    headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+    return httpx.Headers(headers), httpx.Headers({**headers, "Content-Type": "application/json"})
+
+
 class Sender:
     def __init__(
         self,
@@ -75,15 +81,9 @@ class Sender:
         self.parallelism = parallelism = max(parallelism, 1)
         self._base = check_base_url(base_url)
         self.breaker = Breaker(self._base)
-        headers = {
-            "Authorization": f"Bearer {check_api_key(api_key)}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
         # Made once: httpx copies Headers and URLs as they are, where it parses dicts and text
         # again for every request (a tenth of a request's CPU).
-        self._headers = httpx.Headers(headers)
-        self._json_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        self._headers, self._json_headers = _headers(check_api_key(api_key))
         self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": httpx.Timeout(self.retry.timeout).as_dict()}
         self._transports = [transport] if transport else transports.pools(self._base, parallelism)
