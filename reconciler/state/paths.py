@@ -59,11 +59,6 @@ def legacy_state(manifests: Sequence[str], sandbox: bool) -> Path:
     return (folder / SANDBOX if sandbox else folder) / STATE_FILE
 
 
-def sandbox_db(manifests: Sequence[str]) -> Path:
-    """The in-process sandbox's account, beside the manifest like its state."""
-    return base(manifests) / SANDBOX_DB
-
-
 def recorded_name(state: Path, manifest: Path) -> str:
     """How a state file names its manifest: the path from the state's folder (POSIX), so that
     it holds wherever the checkout is."""
