@@ -76,6 +76,7 @@ class DesiredKey:
     is_active: bool | None = None
     absent: bool = False
     protect: bool = False
+    account: str = "default"  # the name of its account (core.accounts.DEFAULT when none is declared)
 
     @property
     def managed(self) -> tuple[str, ...]:

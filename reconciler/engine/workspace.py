@@ -75,7 +75,8 @@ def _start_over(state: Path) -> None:
 def desired(loaded: manifest.Manifest, targets: Sequence[str]) -> Desired:
     """The manifest's keys, or only those named by --target (an address or a name; each must exist)."""
     chosen = frozenset(k.address for k in select(loaded.keys, targets)) if targets else frozenset()
-    return Desired(loaded.keys, loaded.prune, loaded.ignore, loaded.key_cap, chosen)
+    (account,) = loaded.accounts  # one account per run, until the engine plans each of several
+    return Desired(loaded.keys, account.prune, account.ignore, account.key_cap, chosen)
 
 
 def select(keys: Sequence[DesiredKey], targets: Sequence[str]) -> list[DesiredKey]:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.accounts import DEFAULT, Account
 from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
@@ -34,24 +35,50 @@ _KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active")
 class Manifest:
     keys: tuple[DesiredKey, ...]
     files: tuple[str, ...]
-    prune: bool = False  # delete live keys that no manifest key holds (and ignore: spares)
-    ignore: tuple[str, ...] = ()  # name patterns of keys managed elsewhere
-    key_cap: int | None = None  # the account's key limit, checked before any create
+    accounts: tuple[Account, ...] = (Account(),)  # each key names one of them (`key.account`)
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
+
+    def account(self, name: str) -> Account:
+        return next(a for a in self.accounts if a.name == name)
+
+    def keys_of(self, account: str) -> tuple[DesiredKey, ...]:
+        return tuple(k for k in self.keys if k.account == account)
 
     @property
     def digest(self) -> str:
         """Identifies the desired state (not the bytes): comments and layout do not count."""
         rows = [[_identity(k), {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys]
-        settings = [self.prune, list(self.ignore), self.key_cap]
-        return hashlib.sha256(json.dumps([rows, settings], sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps([rows, _settings_identity(self.accounts)], sort_keys=True).encode()
+        ).hexdigest()
+
+
+def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
+    """The accounts' settings as the digest counts them (one undeclared account: as it always was)."""
+    if len(accounts) == 1 and not accounts[0].declared:
+        only = accounts[0]
+        return [only.prune, list(only.ignore), only.key_cap]
+    return [
+        [
+            a.name,
+            a.key_var,
+            a.base_url,
+            a.prune,
+            list(a.ignore),
+            a.key_cap,
+            str(a.per_key_cap),
+            str(a.max_debit),
+        ]
+        for a in accounts
+    ]
 
 
 def _identity(key: DesiredKey) -> list[Any]:
     secret = key.proxy_key.fingerprint if key.proxy_key else None
-    return [key.address, secret, key.is_active, key.absent, key.protect]
+    identity = [key.address, secret, key.is_active, key.absent, key.protect]
+    return identity if key.account == DEFAULT else [*identity, key.account]
 
 
 @dataclass
@@ -86,7 +113,7 @@ def load(
     settings = _settings(loaders, diagnostics)
     result = LoadResult(None, sorted(set(diagnostics)))  # a schema may say one thing twice
     if not result.errors and files:
-        result.manifest = Manifest(tuple(keys), tuple(files), **settings)
+        result.manifest = Manifest(tuple(keys), tuple(files), (Account(**settings),))
     return result
 
 

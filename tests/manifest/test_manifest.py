@@ -176,7 +176,8 @@ def test_example_manifest_is_valid_and_typed() -> None:
     assert support.proxy_key is not None and support.proxy_key.display == "ek-proxy-…0004"
     assert "demo" not in repr(support)
     assert (analytics.limit_type, intern.is_active, staging.absent) == ("weekly", False, True)
-    assert result.manifest.key_cap == 15 and result.manifest.ignore == ("Production API Key",)
+    (account,) = result.manifest.accounts
+    assert account.key_cap == 15 and account.ignore == ("Production API Key",)
 
 
 def test_environment_overrides_the_default() -> None:
