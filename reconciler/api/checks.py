@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from reconciler.api.loopback import is_loopback
+from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import ConfigError
 from reconciler.core.secrets import redact
 
@@ -14,25 +15,26 @@ DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
 
 
-def check_api_key(api_key: str | None) -> str:
-    """Refuse, before any request, a key that cannot work (and say why, never echoing it)."""
+def check_api_key(api_key: str | None, var: str = DEFAULT_KEY_VAR) -> str:
+    """Refuse, before any request, a key that cannot work (and say why, never echoing it);
+    `var` names where it came from."""
     key = (api_key or "").strip()
     if not key:
-        raise ConfigError("ELECTRONHUB_API_KEY is not set (or use --sandbox to try the tool)")
+        raise ConfigError(f"{var} is not set (or use --sandbox to try the tool)")
     if not _KEY_TEXT.fullmatch(key):
         raise ConfigError(
-            "ELECTRONHUB_API_KEY contains characters no API key has (a space, a line break, a "
+            f"{var} contains characters no API key has (a space, a line break, a "
             "control or non-ASCII character): copy the key again"
         )
     if key.startswith("ek-proxy-"):
         raise ConfigError(
-            f"ELECTRONHUB_API_KEY holds a proxy key ({redact(key)}): management calls need the "
+            f"{var} holds a proxy key ({redact(key)}): management calls need the "
             "account API key (ek-…), and the API rejects proxy keys"
         )
     if key.startswith("eyJ") and key.count(".") == 2:
-        raise ConfigError("ELECTRONHUB_API_KEY looks like a JWT: the API accepts only API keys (ek-…)")
+        raise ConfigError(f"{var} looks like a JWT: the API accepts only API keys (ek-…)")
     if not key.startswith("ek-"):
-        raise ConfigError("ELECTRONHUB_API_KEY does not look like an account API key (ek-…)")
+        raise ConfigError(f"{var} does not look like an account API key (ek-…)")
     return key
 
 

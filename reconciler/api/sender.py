@@ -31,6 +31,7 @@ from reconciler.api.errors import (
     MAX_BODY,
     AnswerLost,
     ApiError,
+    AuthError,
     NotFound,
     NotSent,
     OutOfTime,
@@ -40,6 +41,7 @@ from reconciler.api.errors import (
 from reconciler.api.pacer import Pacer, WaitNotices
 from reconciler.api.retry import RetryPolicy, refused, retry_delay
 from reconciler.api.wire import decode, json_bytes
+from reconciler.core.accounts import DEFAULT_KEY_VAR
 
 log = logging.getLogger("ehkeys.client")
 
@@ -71,7 +73,9 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         notify: Callable[[str], None] = terminal_notice,
+        key_var: str = DEFAULT_KEY_VAR,
     ) -> None:
+        self.key_var = key_var  # where the key came from: a 401 names it
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.notices = WaitNotices(notify)
@@ -83,7 +87,7 @@ class Sender:
         self.breaker = Breaker(self._base)
         # Made once: httpx copies Headers and URLs as they are, where it parses dicts and text
         # again for every request (a tenth of a request's CPU).
-        self._headers, self._json_headers = _headers(check_api_key(api_key))
+        self._headers, self._json_headers = _headers(check_api_key(api_key, key_var))
         self._urls: dict[str, httpx.URL] = {}
         self._extensions = {"timeout": httpx.Timeout(self.retry.timeout).as_dict()}
         self._transports = [transport] if transport else transports.pools(self._base, parallelism)
@@ -137,11 +141,13 @@ class Sender:
 
     def _failed(self, call: Call, exc: ApiError) -> None:
         call.annotate(exc)
-        exc.hint = exc.hint or self._hint(exc, call.path)
+        exc.hint = self._hint(exc, call.path) or exc.hint
         if call.write and call.reached and (call.unsettled or not refused(exc)):
             self.writes.unknown.append(call.label)
 
     def _hint(self, exc: ApiError, path: str) -> str:
+        if isinstance(exc, AuthError):
+            return f"check {self.key_var} (the account's API key, ek-…)"
         if isinstance(exc, NotFound) and path in ACCOUNT_PATHS and not self._base.endswith("/v1"):
             return "is the base URL right? ElectronHub's ends in /v1"
         return ""

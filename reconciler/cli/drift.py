@@ -9,7 +9,7 @@ import sys
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import drift as engine_drift
-from reconciler.render import drift as driftrender
+from reconciler.render import drifts as driftrender
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
 
@@ -17,6 +17,6 @@ from reconciler.render.summary import step_summary
 def run(args: argparse.Namespace) -> ExitCode:
     asked = settings.drift(args)
     drifted = engine_drift.examine(asked, Log(asked.workspace.manifests))
-    driftrender.RENDERERS[args.format](drifted.report, sys.stdout)
-    step_summary(lambda out: driftrender.markdown(drifted.report, out))
+    driftrender.RENDERERS[args.format](drifted.reports, sys.stdout)
+    step_summary(lambda out: driftrender.markdown(drifted.reports, out))
     return drifted.exit_code

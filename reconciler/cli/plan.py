@@ -1,4 +1,4 @@
-"""`ehkeys plan` (the engine's plan, printed; saved with --out) and `ehkeys show` (a saved plan
+"""`ehkeys plan` (the engine's plans, printed; saved with --out) and `ehkeys show` (a saved plan
 printed as plan printed it; offline: no manifest, no API key, no request)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import TextIO
 
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
-from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.engine import plan as engine_plan
-from reconciler.render import plan as render
+from reconciler.render import plans as render
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
 from reconciler.state import saved_plan as planfile
@@ -20,11 +20,11 @@ from reconciler.state import saved_plan as planfile
 def run(args: argparse.Namespace) -> ExitCode:
     asked = settings.plan(args)
     planned = engine_plan.make(asked, Log(asked.workspace.manifests))
-    emit(planned.plan, args.format, sys.stdout)
+    emit(planned.plans, args.format, sys.stdout)
     if asked.out:
         digest = engine_plan.save(planned, asked.out)
         print(f"Saved the plan to {asked.out} ({digest})", file=sys.stderr)
-    step_summary(lambda out: render.markdown(planned.plan, out, "ehkeys plan"))
+    step_summary(lambda out: render.markdown(planned.plans, out, "ehkeys plan"))
     return planned.exit_code(detailed=args.detailed_exitcode)
 
 
@@ -35,12 +35,12 @@ def show(args: argparse.Namespace) -> ExitCode:
         f"from the manifest with digest {saved.manifest_digest}",
         file=sys.stderr,
     )
-    emit(saved.plan, args.format, sys.stdout)
+    emit(saved.plans, args.format, sys.stdout)
     return ExitCode.OK
 
 
-def emit(plan: Plan, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> None:
+def emit(plans: Plans, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> None:
     if fmt == "markdown":
-        render.markdown(plan, stream, title)
+        render.markdown(plans, stream, title)
     else:
-        render.RENDERERS[fmt](plan, stream)
+        render.RENDERERS[fmt](plans, stream)

@@ -38,3 +38,7 @@ class Account:
     def address(self, key_address: str) -> str:
         """A key's address as shown: `prod/backend` in a manifest that declares accounts."""
         return f"{self.name}/{key_address}" if self.declared else key_address
+
+
+IMPLICIT = Account()
+"""The one account of a manifest that declares none."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
@@ -74,6 +75,7 @@ class Plan:
     problems: list[str] = field(default_factory=list)  # errors about the whole plan
     account_keys: int | None = None  # how many keys the account has (None: not listed)
     requests: int = 0  # sent to the API to make this plan
+    account: Account = field(default_factory=Account)  # whose keys these are
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
@@ -180,16 +182,7 @@ class Plan:
     ) -> None:
         if self.problems:
             raise Refused(f"{self.problems[0]}; nothing was sent")
-        if max_debit is not None and self.account_debit > max_debit:
-            raise Refused(
-                f"the plan debits {_credits(self.account_debit)}, over --max-debit "
-                f"{_credits(max_debit)}; nothing was sent"
-            )
-        if expect_net is not None and self.net != expect_net:
-            raise Refused(
-                f"the plan's net credit change is {_credits(self.net, sign=True)}, not the "
-                f"--expect-net {_credits(expect_net, sign=True)} that was approved; nothing was sent"
-            )
+        check_spend(self.account_debit, self.net, max_debit, expect_net)
         if self.uncovered:
             raise Refused(
                 f"the plan debits {_credits(self.account_debit)} but the account has "
@@ -209,6 +202,19 @@ class Plan:
                 f"in an account of more than {MASS_DELETE_FLOOR} keys"
             )
         return ""
+
+
+def check_spend(debit: Decimal, net: Decimal, max_debit: Decimal | None, expect_net: Decimal | None) -> None:
+    """Refused when the debit passes --max-debit, or the net is not the approved --expect-net."""
+    if max_debit is not None and debit > max_debit:
+        raise Refused(
+            f"the plan debits {_credits(debit)}, over --max-debit {_credits(max_debit)}; nothing was sent"
+        )
+    if expect_net is not None and net != expect_net:
+        raise Refused(
+            f"the plan's net credit change is {_credits(net, sign=True)}, not the "
+            f"--expect-net {_credits(expect_net, sign=True)} that was approved; nothing was sent"
+        )
 
 
 def _money(value: Any) -> Decimal | None:

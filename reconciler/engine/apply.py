@@ -1,141 +1,183 @@
-"""`apply`: plan, check every guard before sending anything, ask, apply, report.
+"""`apply`: plan each account, check every guard before sending anything, ask once, apply the
+accounts in parallel, report.
 
 With a saved plan it applies exactly that plan (`saved`): a changed manifest is refused, a
 change whose live state moved since is skipped, keys outside the saved plan are left alone.
+A manifest that declares accounts applies each on its own: an account refused by its guards,
+or that cannot be read or fails part-way, never stops or rolls back another; the exit code
+says whether any failed. Without accounts, any of these stops the run, as it always did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
-from reconciler.api.inventory import Inventory
-from reconciler.apply import record as applyrecord
-from reconciler.apply import reviewed
-from reconciler.apply.applier import Applier
-from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
-from reconciler.core.changes import Action, Change
+from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
-from reconciler.core.outcomes import Outcome, Report, Result
-from reconciler.core.plan import Plan
+from reconciler.core.plan import Plan, check_spend
+from reconciler.core.plans import Plans
+from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
-from reconciler.engine.plan import build_plan
-from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
-from reconciler.engine.saved import reviewed_plan, still_planned
+from reconciler.engine.plan import ACCOUNT_ERRORS
+from reconciler.engine.saved import reviewed_plan
 from reconciler.engine.settings import ApplySettings
-from reconciler.engine.workspace import Opened, desired, open_workspace, state_path
+from reconciler.engine.workspace import accounts_of, load_manifest, open_account, state_path
+from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
 from reconciler.state import lock as statelock
 from reconciler.state.report_file import ReportFile
-from reconciler.state.saved_plan import SavedPlan
+from reconciler.state.saved_plan import SavedPlans
+
+__all__ = ["Applied", "AppliedRun", "run"]
 
 
 @dataclass(frozen=True)
-class Applied:
-    plan: Plan
-    report: Report  # empty when there was nothing to apply
-    review: Review | None  # against the saved plan, when one was applied
-    exit_code: ExitCode
+class AppliedRun:
+    """Every account's apply, in the manifest's order."""
+
+    each: tuple[Applied, ...]
+
+    @property
+    def plans(self) -> Plans:
+        return Plans(tuple(a.plan for a in self.each))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The worst of the accounts': 1 an error or refusal, else 3 something incomplete, else 0."""
+        codes = {a.exit_code for a in self.each}
+        for code in (ExitCode.ERROR, ExitCode.INCOMPLETE):
+            if code in codes:
+                return code
+        return ExitCode.OK
+
+    @property
+    def only(self) -> Applied:
+        (applied,) = self.each
+        return applied
 
 
-def run(settings: ApplySettings, console: ApplyConsole) -> Applied:
-    """One apply at a time per state: the lock is taken before the state is read and the plan
-    made, and held until the last journal line is written (`statelock`)."""
-    return asyncio.run(_locked(settings, console))
+def run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
+    """One apply at a time per state: each account's lock is taken before its state is read
+    and its plan made, and held until its last journal line is written (`statelock`)."""
+    return asyncio.run(_run(settings, console))
 
 
-async def _locked(settings: ApplySettings, console: ApplyConsole) -> Applied:
-    with statelock.held(state_path(settings.workspace), settings.lock_timeout):
-        return await _Apply.start(settings, console)
+async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
+    """Every file checked before the first request: the secrets and report files, the saved
+    plan (whole, its digest, its manifest's), each state writable."""
+    secrets = SecretsFile(settings.secrets_out) if settings.secrets_out else None
+    report_out = ReportFile(settings.report_out) if settings.report_out else None
+    saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
+    loaded = load_manifest(settings.workspace.manifests, console)
+    if saved is not None:
+        saved.check_manifest(loaded.digest)  # StalePlan, before any request
+    accounts = [a for a in accounts_of(loaded, settings.workspace) if saved is None or saved.section(a.name)]
+    with _locks([state_path(settings.workspace, a) for a in accounts], settings.lock_timeout):
+        units = [
+            AccountApply(
+                settings,
+                console.scoped(account),
+                open_account(loaded, account, settings.workspace),
+                saved.section(account.name) if saved else None,
+                secrets,
+            )
+            for account in accounts
+        ]
+        for unit in units:
+            unit.opened.state.check_writable()  # say so before anything is sent
+        applied = await _Run(settings, console, loaded, saved).apply(units)
+    if report_out is not None:
+        parts = [(a.plan.account, a.report, a.review) for a in applied.each]
+        report_out.write(lambda out: applyrender.markdown_all(parts, out))
+    for one in applied.each:  # written after the report: what was applied is known, and journalled
+        if one.report.state_error is not None:
+            raise one.report.state_error
+    return applied
+
+
+@contextlib.contextmanager
+def _locks(paths: Sequence[Path], timeout: float) -> Iterator[None]:
+    """Every account's lock, taken in one order so two runs never wait on each other."""
+    with contextlib.ExitStack() as stack:
+        for path in sorted(set(paths)):
+            stack.enter_context(statelock.held(path, timeout))
+        yield
 
 
 @dataclass(frozen=True)
-class _Apply:
+class _Run:
     settings: ApplySettings
     console: ApplyConsole
-    opened: Opened
-    saved: SavedPlan | None
-    secrets: SecretsFile | None
-    report_out: ReportFile | None
+    manifest: Manifest
+    saved: SavedPlans | None
 
-    @classmethod
-    async def start(cls, settings: ApplySettings, console: ApplyConsole) -> Applied:
-        """Every file checked before the first request: the secrets and report files, the saved
-        plan (whole, its digest, its manifest's), the state writable."""
-        secrets = SecretsFile(settings.secrets_out) if settings.secrets_out else None
-        report_out = ReportFile(settings.report_out) if settings.report_out else None
-        saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
-        opened = open_workspace(settings.workspace, console)
-        if saved is not None:
-            saved.check_manifest(opened.manifest.digest)  # StalePlan, before any request
-        opened.state.check_writable()  # a state that cannot be written: say so before anything is sent
+    @property
+    def declared(self) -> bool:
+        return any(a.declared for a in self.manifest.accounts)
+
+    async def apply(self, units: list[AccountApply]) -> AppliedRun:
         with frozen_heap():
-            async with opened.target.client() as client:
-                return await cls(settings, console, opened, saved, secrets, report_out).plan(client)
-
-    async def plan(self, client: Client) -> Applied:
-        state, guards = self.opened.state, self.settings.guards
-        plan, account = await build_plan(
-            client, desired(self.opened.manifest, self.settings.workspace.targets), state
+            async with contextlib.AsyncExitStack() as stack:
+                clients = [await self.client(stack, unit) for unit in units]
+                stopped = await asyncio.gather(
+                    *(self.prepare(u, c) for u, c in zip(units, clients, strict=True))
+                )
+                ready = [(u, c) for u, c, why in zip(units, clients, stopped, strict=True) if not why]
+                self.check_total([u.plan for u, _ in ready if u.plan is not None])
+                self.console.planned(
+                    Plans(tuple(u.plan or Plan([], account=u.opened.account) for u in units))
+                )
+                if any(unit.has_work for unit, _ in ready):
+                    self.console.approve()
+                sent = await asyncio.gather(*(self.send(u, c) for u, c in ready))
+        done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
+        return AppliedRun(
+            tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True))
         )
-        chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
-        plan.subset(chosen).check_guards(guards.max_debit, guards.expect_net, guards.allow_mass_delete)
-        self.console.planned(plan)
-        snapshot_in_sync(state, plan, account)
-        if not chosen and not skipped:
-            return self.nothing(plan)
-        report = await self.send(client, plan, account, chosen, skipped)
-        return self.finish(report, skipped, plan)
 
-    async def send(
-        self, client: Client, plan: Plan, account: Inventory, chosen: list[Change], skipped: list[Result]
-    ) -> Report:
-        self.console.approve()
-        self.console.applying(recorded(self.opened.state, plan, self.opened.manifest.keys), skipped)
-        parallelism = self.settings.workspace.connection.parallelism
-        applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
-        if self.secrets is not None:
-            applier.on_created = self.secrets.add
+    async def client(self, stack: contextlib.AsyncExitStack, unit: AccountApply) -> Client | None:
+        """The account's client; None when it cannot be made (its key missing) and others go on."""
         try:
-            return await applier.run(chosen, account.keys, plan.balance_before)
-        except RUN_ERRORS:
-            self.console.stopped()
-            raise
+            return await stack.enter_async_context(unit.opened.target.client())
+        except ACCOUNT_ERRORS as exc:
+            if not self.declared:
+                raise
+            unit.failure = str(exc)
+            return None
 
-    def nothing(self, plan: Plan) -> Applied:
-        said = recorded(self.opened.state, plan, self.opened.manifest.keys)
-        fold_journal(self.opened.state, self.console)
-        self.console.nothing(plan, said)
-        report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
-        review = reviewed.compare(self.saved, report) if self.saved else None
-        self.write_report(report, review)
-        return Applied(plan, report, review, ExitCode.ERROR if plan.has_errors else ExitCode.OK)
+    async def prepare(self, unit: AccountApply, client: Client | None) -> str:
+        """'' when the account is planned within its guards, else why it is left out."""
+        if client is None:
+            return unit.failure
+        try:
+            await unit.prepare(client, solo=not self.declared)
+        except (*ACCOUNT_ERRORS, Refused) as exc:
+            if not self.declared:
+                raise
+            return str(exc)
+        return ""
 
-    def finish(self, report: Report, skipped: list[Result], plan: Plan) -> Applied:
-        """Protections and the state saved, the created keys handed over, the report; a state
-        that could not be written is raised after it: what was applied is known, and journalled."""
-        state = self.opened.state
-        applyrecord.protections(state, plan, self.opened.manifest.keys)  # the keys it created are bound now
-        report.state_error = report.state_error or flushed(state)
-        self.console.handed_over(
-            [r.change.address for r in report.results if r.change.action is Action.CREATE and r.key]
-        )
-        if report.state_error is None:
-            fold_journal(state, self.console)
-        errors = [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
-        report.results[:0] = skipped
-        report.results.extend(errors)
-        review = reviewed.compare(self.saved, report) if self.saved else None
-        self.console.applied(report, review)
-        self.write_report(report, review)
-        if report.state_error is not None:
-            raise report.state_error
-        return Applied(plan, report, review, report.exit_code)
+    def check_total(self, plans: list[Plan]) -> None:
+        """--max-debit and --expect-net hold for the run: with accounts, over all of them."""
+        if not self.declared:
+            return  # held by the one account's own guards
+        guards = self.settings.guards
+        total = Plans(tuple(plans))
+        check_spend(total.total("account_debit"), total.total("net"), guards.max_debit, guards.expect_net)
 
-    def write_report(self, report: Report, review: Review | None) -> None:
-        if self.report_out is not None:
-            self.report_out.write(lambda out: applyrender.markdown(report, out, review))
+    async def send(self, unit: AccountApply, client: Client | None) -> Applied:
+        assert client is not None
+        try:
+            return await unit.send(client)
+        except RUN_ERRORS as exc:
+            if not self.declared:
+                raise
+            return unit.stopped(f"stopped part-way: {exc}")

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from reconciler.core.accounts import Account
 from reconciler.core.outcomes import Report, Result
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.manifest.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
@@ -26,10 +28,15 @@ class Console(Protocol):
 
 
 class ApplyConsole(Console, Protocol):
-    """An apply's moments, in order: planned, approve, applying, landed per change (or stopped),
-    then nothing, or handed_over and applied."""
+    """An apply's moments, in order: planned (every account), approve (once), then per account
+    (`scoped`): applying, landed per change (or stopped), then nothing, or handed_over and applied."""
 
-    def planned(self, plan: Plan) -> None: ...
+    def planned(self, plans: Plans) -> None:
+        """Every account's plan, before the one question."""
+
+    def scoped(self, account: Account) -> ApplyConsole:
+        """Where one account's apply says its moments (each line names the account, where
+        the manifest declares accounts)."""
 
     def approve(self) -> None:
         """Return to go on; raise `Refused` to stop before anything is sent."""

@@ -1,7 +1,8 @@
-"""`drift`: read the account, plan, and say what drifted, in groups (`drift.report`).
+"""`drift`: read each account, plan, and say what drifted, in groups (`drift.report`).
 
-Besides the report it writes only `drift-seen.json` (the unmanaged keys seen, beside the
-state), and only when it saw every key of the account (no --target, the key list available).
+Besides the report it writes only `drift-seen.json` (the unmanaged keys seen, beside each
+account's state), and only when it saw every key of the account (no --target, the key list
+available). An account that cannot be read is an error of its own; the others are checked.
 """
 
 from __future__ import annotations
@@ -11,48 +12,87 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.core.accounts import Account
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.keys import DesiredKey
 from reconciler.drift import seen as driftseen
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.engine.console import Console
-from reconciler.engine.plan import build_plan
+from reconciler.engine.plan import ACCOUNT_ERRORS, build_plan, unreadable
 from reconciler.engine.settings import DriftSettings
-from reconciler.engine.workspace import desired, open_workspace
+from reconciler.engine.workspace import Opened, desired, open_accounts
+
+
+@dataclass(frozen=True)
+class AccountDrift:
+    account: Account
+    report: DriftReport
+    has_errors: bool  # the plan had errors: the check itself is not complete
 
 
 @dataclass(frozen=True)
 class Drifted:
-    report: DriftReport
-    has_errors: bool  # the plan had errors: the check itself is not complete
+    each: tuple[AccountDrift, ...]
+
+    @property
+    def report(self) -> DriftReport:
+        """The one account's report (a manifest without accounts)."""
+        (only,) = self.each
+        return only.report
+
+    @property
+    def reports(self) -> list[tuple[Account, DriftReport]]:
+        """Each account's report, as `render.drifts` shows them."""
+        return [(d.account, d.report) for d in self.each]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.has_errors for d in self.each)
+
+    @property
+    def drifted(self) -> bool:
+        return any(d.report.drifted for d in self.each)
 
     @property
     def exit_code(self) -> ExitCode:
         """0 in sync (health warnings allowed), 2 drift, 1 an error."""
         if self.has_errors:
             return ExitCode.ERROR
-        return ExitCode.DRIFT if self.report.drifted else ExitCode.OK
+        return ExitCode.DRIFT if self.drifted else ExitCode.OK
 
 
 def examine(settings: DriftSettings, console: Console) -> Drifted:
-    """The drift report; remembers the unmanaged keys seen."""
+    """The drift report of each account; remembers the unmanaged keys seen."""
     return asyncio.run(_examine(settings, console))
 
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:
+    opened = open_accounts(settings.workspace, console)
+    with frozen_heap():
+        found = await asyncio.gather(*(_account(one, settings) for one in opened))
+    return Drifted(tuple(found))
+
+
+async def _account(opened: Opened, settings: DriftSettings) -> AccountDrift:
     limits, targets = settings.limits, settings.workspace.targets
     options = Options(int(time.time()), limits.expiring_within, limits.usage_warning)
-    opened = open_workspace(settings.workspace, console)
-    with frozen_heap():
+    try:
         async with opened.target.client() as client:
-            plan, account = await build_plan(client, desired(opened.manifest, targets), opened.state)
+            plan, account = await build_plan(
+                client, desired(opened.manifest, targets, opened.account.name), opened.state
+            )
+    except ACCOUNT_ERRORS as exc:
+        if not opened.account.declared:
+            raise
+        failed = unreadable(opened, exc)
+        return AccountDrift(opened.account, DriftReport(errors=tuple(failed.problems)), True)
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
-    found = report(plan, account.keys, past, managed(opened.manifest.keys), options)
+    found = report(plan, account.keys, past, managed(opened.keys), options)
     if account.complete and not targets:
         driftseen.save(seen, found.unmanaged)
-    return Drifted(found, plan.has_errors)
+    return AccountDrift(opened.account, found, plan.has_errors)
 
 
 def managed(keys: Sequence[DesiredKey]) -> dict[str, frozenset[str]]:

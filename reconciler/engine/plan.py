@@ -1,61 +1,88 @@
-"""`plan`: read the account (two requests), plan against the manifest and the state; saved
-for a reviewed apply when asked."""
+"""`plan`: read each account (two requests each, in parallel), plan against the manifest and
+the account's state; saved for a reviewed apply when asked."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.api import inventory
 from reconciler.api.client import Client
+from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
+from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
-from reconciler.engine.workspace import desired, open_workspace
+from reconciler.engine.workspace import Opened, desired, open_accounts
 from reconciler.planning import planner
 from reconciler.planning.planner import Desired, Recorded
 from reconciler.state import saved_plan as planfile
 from reconciler.state import snapshots
 from reconciler.state.store import State
 
+ACCOUNT_ERRORS = (ApiError, ConfigError)
+"""What stops one account of several (its key missing or refused, its API unreachable): that
+account's plan says so, the others go on."""
+
 
 @dataclass(frozen=True)
 class Planned:
-    plan: Plan
+    plans: Plans
     manifest_digest: str
 
     def exit_code(self, detailed: bool = False) -> ExitCode:
         """1 a key in error; with `detailed` (--detailed-exitcode) 2 when there are changes."""
-        if self.plan.has_errors:
+        if self.plans.has_errors:
             return ExitCode.ERROR
-        return ExitCode.CHANGES if detailed and self.plan.has_changes else ExitCode.OK
+        return ExitCode.CHANGES if detailed and self.plans.has_changes else ExitCode.OK
 
 
 def make(settings: PlanSettings, console: Console) -> Planned:
-    """The plan; `settings.out`, where the caller will `save` it, is checked before any request."""
+    """The plans; `settings.out`, where the caller will `save` them, is checked before any request."""
     if settings.out:
         planfile.check_path(settings.out, list(settings.workspace.manifests))
-    plan, digest = asyncio.run(plan_of(settings.workspace, console))
-    return Planned(plan, digest)
+    plans, digest = asyncio.run(plans_of(settings.workspace, console))
+    return Planned(plans, digest)
 
 
 def save(planned: Planned, path: str) -> str:
-    """The plan saved for `apply --plan`, with its manifest's digest; the file's own digest."""
-    return planfile.save(planned.plan, path, planned.manifest_digest)
+    """The plans saved for `apply --plan`, with their manifest's digest; the file's own digest."""
+    return planfile.save(planned.plans, path, planned.manifest_digest)
 
 
-async def plan_of(workspace: Workspace, console: Console) -> tuple[Plan, str]:
-    """The workspace's plan, and its manifest's digest."""
-    opened = open_workspace(workspace, console)
+async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, str]:
+    """The plan of each account the run covers, and the manifest's digest."""
+    opened = open_accounts(workspace, console)
     with frozen_heap():
+        plans = await asyncio.gather(*(plan_account(one, workspace.targets) for one in opened))
+    return Plans(tuple(plans)), opened[0].manifest.digest
+
+
+async def plan_account(opened: Opened, targets: Sequence[str]) -> Plan:
+    """One account's plan; with several accounts, one that cannot be read is a plan in error."""
+    try:
         async with opened.target.client() as client:
-            wanted = desired(opened.manifest, workspace.targets)
-            plan, _ = await build_plan(client, wanted, opened.state)
-    return plan, opened.manifest.digest
+            plan, _ = await build_plan(
+                client, desired(opened.manifest, targets, opened.account.name), opened.state
+            )
+    except ACCOUNT_ERRORS as exc:
+        if not opened.account.declared:
+            raise
+        return unreadable(opened, exc)
+    plan.account = opened.account
+    return plan
+
+
+def unreadable(opened: Opened, exc: Exception) -> Plan:
+    """The plan of an account that could not be read: nothing to do there, and why."""
+    why = f"the account could not be read: {exc}; nothing was planned for it"
+    return Plan(changes=[], problems=[why], account=opened.account)
 
 
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:

@@ -18,7 +18,7 @@ from reconciler.state import saved_plan as planfile
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-def reviewed_plan(path: str | None, expect_digest: str | None) -> planfile.SavedPlan | None:
+def reviewed_plan(path: str | None, expect_digest: str | None) -> planfile.SavedPlans | None:
     """The saved plan at `path`, checked whole and against `expect_digest` before any request."""
     expected = _digest_option(expect_digest)
     if path is None:

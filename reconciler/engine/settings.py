@@ -32,6 +32,7 @@ class Workspace:
     connection: Connection = Connection()
     state: str | None = None  # --state; None: the manifest's own (`statepaths.default_state`)
     targets: tuple[str, ...] = ()  # only these keys (an id or a name each); () every key
+    accounts: tuple[str, ...] = ()  # only these of the manifest's accounts (--account); () every one
 
 
 @dataclass(frozen=True)

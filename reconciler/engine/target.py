@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
+from reconciler.core.accounts import DEFAULT_KEY_VAR, IMPLICIT, Account
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
 
@@ -26,13 +27,21 @@ class Target:
     transport: httpx.AsyncBaseTransport | None = None
     connection: Connection = field(default_factory=Connection)
 
+    key_var: str = DEFAULT_KEY_VAR  # where the key came from: named when it is missing or refused
+
     @classmethod
-    def of(cls, connection: Connection, manifests: Sequence[str] = ()) -> Target:
-        """`manifests`: whose run it is; the in-process sandbox's account is beside them."""
+    def of(cls, connection: Connection, manifests: Sequence[str] = (), account: Account = IMPLICIT) -> Target:
+        """`manifests`: whose run it is; the in-process sandbox's account is beside them.
+        `account`: which of the manifest's accounts (its key variable, its base URL)."""
         if connection.sandbox:
-            return _sandbox(connection, manifests)
-        url = connection.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
-        return cls(os.environ.get("ELECTRONHUB_API_KEY"), url, connection=connection)
+            return _sandbox(connection, manifests, account)
+        url = (
+            account.base_url
+            or connection.base_url
+            or os.environ.get("ELECTRONHUB_BASE_URL")
+            or DEFAULT_BASE_URL
+        )
+        return cls(os.environ.get(account.key_var), url, connection=connection, key_var=account.key_var)
 
     @property
     def is_sandbox(self) -> bool:
@@ -46,10 +55,11 @@ class Target:
             transport=self.transport,
             parallelism=self.connection.parallelism,
             retry=retry,
+            key_var=self.key_var,
         )
 
 
-def _sandbox(connection: Connection, manifests: Sequence[str]) -> Target:
+def _sandbox(connection: Connection, manifests: Sequence[str], account: Account) -> Target:
     # Imported here on purpose, not to dodge a cycle: the sandbox brings starlette, which only a
     # --sandbox run should pay for at start-up (`ehkeys plan` against the service must not).
     from reconciler.sandbox import BASE_URL, Sandbox, seeds

@@ -1,5 +1,6 @@
-"""A run's workspace opened: the manifest loaded, its state (a sandbox run keeps its own), and
-where the API is; which keys the run covers (`--target`)."""
+"""A run's workspace opened: the manifest loaded and, for each of its accounts the run covers
+(`--account`), that account's state (a sandbox run keeps its own) and where its API is; which
+keys the run covers (`--target`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.core.accounts import DEFAULT, IMPLICIT, Account
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.engine.console import Console
@@ -25,9 +27,16 @@ class ManifestInvalid(EhkeysError):
 
 @dataclass(frozen=True)
 class Opened:
+    """One account of the manifest, opened: its keys, its state, where its API is."""
+
     manifest: manifest.Manifest
+    account: Account
     state: State
     target: Target
+
+    @property
+    def keys(self) -> tuple[DesiredKey, ...]:
+        return self.manifest.keys_of(self.account.name)
 
 
 def load_manifest(paths: Sequence[str], console: Console) -> manifest.Manifest:
@@ -38,13 +47,14 @@ def load_manifest(paths: Sequence[str], console: Console) -> manifest.Manifest:
     return result.manifest
 
 
-def state_path(workspace: Workspace) -> Path:
-    """`--state`, else the manifest's own (`statepaths.default_state`: `.ehkeys/<name>/state.json`
-    beside it; the sandbox's in `.ehkeys/<name>/sandbox/`, so a trial on the sandbox never
-    teaches the real account's plan anything)."""
+def state_path(workspace: Workspace, account: Account = IMPLICIT) -> Path:
+    """`--state`, else the account's own (`statepaths.default_state`: `.ehkeys/<name>/state.json`
+    beside the manifest, `.ehkeys/<name>/<account>/` for an account it declares; the sandbox's
+    in `sandbox/` below, so a trial on the sandbox never teaches the real account's plan anything)."""
     if workspace.state:
         return Path(workspace.state)
-    return statepaths.default_state(workspace.manifests, workspace.connection.sandbox)
+    name = account.name if account.declared else None
+    return statepaths.default_state(workspace.manifests, workspace.connection.sandbox, name)
 
 
 def legacy_state(workspace: Workspace) -> Path | None:
@@ -55,16 +65,53 @@ def legacy_state(workspace: Workspace) -> Path | None:
     return statepaths.legacy_state(workspace.manifests, workspace.connection.sandbox)
 
 
-def open_workspace(workspace: Workspace, console: Console) -> Opened:
-    """The manifest, its state, and where the API is (the sandbox opened if it is that)."""
+def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Account, ...]:
+    """The accounts the run covers: every one, or those --account names (each must exist), and
+    with --target only those holding a targeted key."""
+    chosen = loaded.accounts
+    if workspace.accounts:
+        known = {a.name for a in loaded.accounts}
+        for name in workspace.accounts:
+            if name not in known:
+                listed = ", ".join(sorted(known))
+                raise UsageError(f"--account {name!r}: the manifest has no such account ({listed})")
+        chosen = tuple(a for a in chosen if a.name in workspace.accounts)
+    if workspace.targets:
+        held = {k.account for k in select(loaded.keys, workspace.targets)}
+        chosen = tuple(a for a in chosen if a.name in held)
+    if workspace.state and len(chosen) > 1:
+        raise UsageError(
+            f"--state names one state, but the run covers {len(chosen)} accounts "
+            f"({', '.join(a.name for a in chosen)}): pass --account NAME with it"
+        )
+    return chosen
+
+
+def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
+    """The manifest, and each account the run covers opened (the sandbox's if it is that)."""
     loaded = load_manifest(workspace.manifests, console)
-    target = Target.of(workspace.connection, workspace.manifests)
-    path = state_path(workspace)
-    if not workspace.state:
+    return [open_account(loaded, account, workspace) for account in accounts_of(loaded, workspace)]
+
+
+def open_workspace(workspace: Workspace, console: Console) -> Opened:
+    """The one account a run covers (import and reveal); several are refused by name."""
+    opened = open_accounts(workspace, console)
+    if len(opened) != 1:
+        names = ", ".join(o.account.name for o in opened) or "none"
+        raise UsageError(f"this command works on one account; the run covers {names}: pass --account NAME")
+    return opened[0]
+
+
+def open_account(loaded: manifest.Manifest, account: Account, workspace: Workspace) -> Opened:
+    target = Target.of(workspace.connection, workspace.manifests, account)
+    path = state_path(workspace, account)
+    if not workspace.state and not account.declared:
         statemigrate.adopt_legacy(workspace.manifests, target.is_sandbox)
     if workspace.connection.sandbox and workspace.connection.sandbox_reset and not workspace.state:
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
-    return Opened(loaded, State(path, statepaths.owner(workspace.manifests)), target)
+    owner = statepaths.owner(workspace.manifests)
+    state = State(path, owner, account.name if account.declared else None)
+    return Opened(loaded, account, state, target)
 
 
 def _start_over(state: Path) -> None:
@@ -72,25 +119,30 @@ def _start_over(state: Path) -> None:
         (state.parent / name).unlink(missing_ok=True)
 
 
-def desired(loaded: manifest.Manifest, targets: Sequence[str]) -> Desired:
-    """The manifest's keys, or only those named by --target (an address or a name; each must exist)."""
-    chosen = frozenset(k.address for k in select(loaded.keys, targets)) if targets else frozenset()
-    (account,) = loaded.accounts  # one account per run, until the engine plans each of several
-    return Desired(loaded.keys, account.prune, account.ignore, account.key_cap, chosen)
+def desired(loaded: manifest.Manifest, targets: Sequence[str], account: str = DEFAULT) -> Desired:
+    """The account's keys, or only those named by --target (an address or a name; each must exist)."""
+    settings, keys = loaded.account(account), loaded.keys_of(account)
+    chosen = frozenset(k.address for k in select(keys, targets, strict=False)) if targets else frozenset()
+    return Desired(keys, settings.prune, settings.ignore, settings.key_cap, chosen)
 
 
-def select(keys: Sequence[DesiredKey], targets: Sequence[str]) -> list[DesiredKey]:
-    """The keys each target names: an id, else a name; one that could be two keys is refused."""
+def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True) -> list[DesiredKey]:
+    """The keys each target names: an address (`prod/backend` where accounts are declared), an
+    id, else a name; one that could be two keys is refused. `strict`: each target must name one."""
     if not targets:
         return list(keys)
-    chosen: dict[str, DesiredKey] = {}
+    chosen: dict[tuple[str, str], DesiredKey] = {}
     for target in targets:
-        matches = {k.address: k for k in keys if target in (k.address, k.name)}
-        if not matches:
+        matches = {(k.account, k.address): k for k in keys if _names(k, target)}
+        if strict and not matches:
             raise UsageError(f"--target {target!r}: no key with that id or name in the manifest")
         if len(matches) > 1:
             raise UsageError(
-                f"--target {target!r}: the id or name of {len(matches)} keys; name one by its id"
+                f"--target {target!r}: the id or name of {len(matches)} keys; name one by its address"
             )
         chosen.update(matches)
-    return [k for k in keys if k.address in chosen]
+    return [k for k in keys if (k.account, k.address) in chosen]
+
+
+def _names(key: DesiredKey, target: str) -> bool:
+    return target in (key.address, key.name, f"{key.account}/{key.address}")

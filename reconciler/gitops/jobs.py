@@ -42,8 +42,9 @@ from reconciler.gitops.reviewed_plan import (
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
 from reconciler.gitops.state_branch import StateBranch
 from reconciler.gitops.trust import Trust
-from reconciler.render import drift as driftrender
+from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
+from reconciler.render import plans as planrender
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
 from reconciler.state.store import State
@@ -88,12 +89,12 @@ def plan_job(job: Job) -> ExitCode:
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
     with _branch(job, ctx, hub, push=()):
         planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
-    plan = planned.plan
+    plans = planned.plans
     engine_plan.save(planned, str(out / PLAN_FILE))
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
-        render.markdown(plan, md, "ehkeys plan")
-    step_summary(lambda s: render.markdown(plan, s, "ehkeys plan"))
-    render.text(plan, sys.stdout)
+        planrender.markdown(plans, md, "ehkeys plan")
+    step_summary(lambda s: planrender.markdown(plans, s, "ehkeys plan"))
+    planrender.text(plans, sys.stdout)
     return planned.exit_code()
 
 
@@ -179,9 +180,9 @@ def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
 
 def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str) -> None:
     """What applying now would do, where the reviewers look: the PR and the job summary."""
-    plan = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plan
+    plans = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plans
     text = io.StringIO()
-    render.markdown(plan, text, "ehkeys: fresh plan of the merged manifest (not applied)")
+    planrender.markdown(plans, text, "ehkeys: fresh plan of the merged manifest (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
     step_summary(lambda s: s.write(body))
     _on_pull(hub, number, job.trust.author, body)
@@ -192,11 +193,11 @@ def drift_job(job: DriftJob) -> ExitCode:
     settings = DriftSettings(job.job.workspace, job.limits)
     with _branch(job.job, ctx, hub, push=("drift-seen.json",)):
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-    driftrender.text(drifted.report, sys.stdout)
+    driftrender.text(drifted.reports, sys.stdout)
     body = io.StringIO()
-    driftrender.markdown(drifted.report, body)
+    driftrender.markdown(drifted.reports, body)
     step_summary(lambda s: s.write(body.getvalue()))
     if drifted.has_errors:
         return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=drifted.report.drifted)}")
+    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=drifted.drifted)}")
     return ExitCode.OK

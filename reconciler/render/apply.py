@@ -3,10 +3,11 @@ a saved plan's change, and the Markdown report (the job summary, the PR comment,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
+from reconciler.core.accounts import Account
 from reconciler.core.keys import MONEY
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
@@ -65,8 +66,24 @@ def markdown(report: Report, stream: TextIO, review: Review | None = None) -> No
     """What an apply did, for the job summary and the PR: a row per change sent, skipped or
     failed with the credits it moved, the balance before and after, and with `--plan` how the
     charged net compares with the reviewed one."""
+    stream.write("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    _md_body(report, stream, review)
+
+
+def markdown_all(parts: Sequence[tuple[Account, Report, Review | None]], stream: TextIO) -> None:
+    """Several accounts' applies: a section each (one undeclared account: as `markdown`)."""
+    if len(parts) == 1 and not parts[0][0].declared:
+        markdown(parts[0][1], stream, parts[0][2])
+        return
+    stream.write("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    for account, report, review in parts:
+        stream.write(f"#### Account {escape(account.name)}\n\n")
+        _md_body(report, stream, review)
+        stream.write("\n")
+
+
+def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
     w = stream.write
-    w("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
     if report.results:
         w("| | Key | Action | Result | Credits moved | Note |\n|---|---|---|---|---|---|\n")
     for r in report.results:

@@ -8,12 +8,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from reconciler.core.accounts import Account
 from reconciler.core.changes import Action
 from reconciler.core.outcomes import Report, Result
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.manifest import diagnostics
 from reconciler.render import apply as applyrender
-from reconciler.render import plan as render
+from reconciler.render import plans as render
 from reconciler.render.summary import step_summary
 
 if TYPE_CHECKING:
@@ -40,8 +42,11 @@ class Log:
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr)
 
-    def planned(self, plan: Plan) -> None:
-        render.text(plan, sys.stdout)
+    def planned(self, plans: Plans) -> None:
+        render.text(plans, sys.stdout)
+
+    def scoped(self, account: Account) -> Log:
+        return AccountLog(self, account) if account.declared else self
 
     def approve(self) -> None:
         """A log has nobody to ask: the caller approved by running it."""
@@ -80,3 +85,28 @@ class Log:
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
         step_summary(lambda out: applyrender.markdown(report, out, review))
+
+
+class AccountLog(Log):
+    """One account's moments, in a run over several: each line names the account, since the
+    accounts apply at the same time and their lines interleave."""
+
+    def __init__(self, log: Log, account: Account) -> None:
+        super().__init__(log.manifests, log.secrets_out)
+        self.name = account.name
+
+    def applying(self, recorded: str, skipped: Sequence[Result]) -> None:
+        print("\n" + "\n".join(filter(None, [recorded, f"Applying to account {self.name}:"])))
+        for result in skipped:
+            self.landed(result)
+
+    def landed(self, result: Result) -> None:
+        print(f"[{self.name}]" + applyrender.line(result), flush=True)
+
+    def nothing(self, plan: Plan, recorded: str) -> None:
+        print(f"\nAccount {self.name}:", end="")
+        super().nothing(plan, recorded)
+
+    def applied(self, report: Report, review: Review | None) -> None:
+        print(f"\nAccount {self.name}:")
+        super().applied(report, review)

@@ -109,9 +109,14 @@ def _unmanaged_line(u: UnmanagedKey) -> str:
 
 
 def markdown(found: DriftReport, stream: TextIO) -> None:
-    w = stream.write
     headline = md(words.headline(found).removeprefix("Drift: "))
-    w(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(words.digest(found))}\n\n")
+    stream.write(f"{DRIFT_MARKER}\n### ehkeys drift: {headline}\n{DIGEST.format(words.digest(found))}\n\n")
+    markdown_body(found, stream)
+
+
+def markdown_body(found: DriftReport, stream: TextIO) -> None:
+    """The report's tables (one account's section, where the manifest declares accounts)."""
+    w = stream.write
     if found.changed_outside:
         rows = [row for moved in found.changed_outside for row in _md_moved(moved)]
         _table(

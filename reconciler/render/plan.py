@@ -1,20 +1,18 @@
 """Plans as text (Terraform-like), JSON (the documented shape) and Markdown (PR comments).
 
-Each renderer takes `(plan, stream)`. Text and Markdown render the same rows (`view.build`),
-so the two cannot disagree; JSON is the plan's own `data()`.
+Each renderer takes `(plan, stream)`: one account's plan. Text and Markdown render the same
+rows (`view.build`), so the two cannot disagree. A run's plans (a section per account) and
+the JSON shape are `render.plans`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, TextIO
 
 from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
-from reconciler.core.money import money_number
 from reconciler.core.plan import Plan
 from reconciler.core.printable import printable
 from reconciler.render.view import (
@@ -95,34 +93,6 @@ def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
         w(f"{style('!', 'error')}: {problem}\n")
 
 
-# --- json -------------------------------------------------------------------------------------
-
-
-@gc_paused()
-def as_json(plan: Plan, stream: TextIO) -> None:
-    """The documented shape, one key per line: readable in a diff, written key by key by
-    the C encoder (an indented dump goes through the pure-Python one, and a single
-    document would hold every key's text in memory at once)."""
-    data = plan.data()
-    stream.write('{\n  "format_version": 2,\n  "keys": [')
-    for i, key in enumerate(data.pop("keys")):
-        stream.write(("," if i else "") + "\n    " + _dumps(key))
-    stream.write(("\n  " if plan.changes else "") + "]")
-    for name in ("unmanaged", "notes", "problems", "summary"):
-        stream.write(f',\n  "{name}": {_dumps(data[name])}')
-    stream.write("\n}\n")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_plain)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return money_number(value)  # display only: saved plans compare exact text (planfile)
-    raise TypeError(f"cannot show {type(value).__name__}")
-
-
 # --- markdown ---------------------------------------------------------------------------------
 
 
@@ -149,10 +119,20 @@ def markdown(
     A row per unchanged key would bury three changes under thousands of rows, and push
     the details and the credit totals past GitHub's 65,536-character limit.
     """
-    view, w = build(plan), stream.write
-    w(f"{marker}\n### {title}: {view.headline.removeprefix('Plan: ')}\n\n")
+    view = build(plan)
+    markdown_head(stream, title, view.headline, marker, lead)
+    markdown_body(plan, stream, view)
+
+
+def markdown_head(stream: TextIO, title: str, headline: str, marker: str = MARKER, lead: str = "") -> None:
+    stream.write(f"{marker}\n### {title}: {headline.removeprefix('Plan: ')}\n\n")
     if lead:
-        w(f"**{escape(lead)}**\n\n")
+        stream.write(f"**{escape(lead)}**\n\n")
+
+
+def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> None:
+    """The plan's table, details, lists and credit line (one account's section)."""
+    view, w = view or build(plan), stream.write
     if view.rows:
         w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
         for row in view.rows:
@@ -210,6 +190,3 @@ def _md_lists(view: PlanView, w: Callable[[str], Any]) -> None:
         w(f"> **Warning:** {escape(note)}\n\n")
     for problem in view.problems:
         w(f"> **Error:** {escape(problem)}\n\n")
-
-
-RENDERERS = {"text": text, "json": as_json, "markdown": markdown}

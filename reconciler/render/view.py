@@ -8,6 +8,7 @@ the symbols present; the footer says what was read and at what cost.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -121,11 +122,15 @@ def nothing_to_do(plan: Plan) -> str:
 
 def headline(plan: Plan) -> str:
     counts = plan.counts
+    return counted(counts, len(plan.unmanaged), counts[Action.ERROR] + len(plan.problems))
+
+
+def counted(counts: Counter[Action], unmanaged: int, errors: int) -> str:
+    """`Plan: 1 to create, 0 to update, ...`: every kind the plan has, and the errors."""
     parts = [f"{counts[a]} to {a.label}" for a in HEADLINE_ORDER if counts[a] or a in ALWAYS_COUNTED]
     parts.append(f"{counts[Action.NO_OP]} unchanged")
-    if plan.unmanaged:
-        parts.append(f"{len(plan.unmanaged)} unmanaged")
-    errors = counts[Action.ERROR] + len(plan.problems)
+    if unmanaged:
+        parts.append(f"{unmanaged} unmanaged")
     parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     return "Plan: " + ", ".join(parts) + "."
 

@@ -43,6 +43,7 @@ class Contents:
     snapshots: Snapshots = field(default_factory=dict)
     protected: Protected = field(default_factory=dict)
     manifest: str | None = None
+    account: str | None = None  # the manifest's account whose state it is, when it declares accounts
 
 
 def parse(text: str, where: str) -> Contents:
@@ -65,6 +66,7 @@ def parse(text: str, where: str) -> Contents:
         each("snapshots", check_snapshot),
         each("protected", _text),
         _manifest(data.get("manifest"), where),
+        _manifest(data.get("account"), where),
     )
 
 
@@ -78,6 +80,8 @@ def dump(contents: Contents) -> str:
     }
     if contents.manifest is not None:
         payload["manifest"] = contents.manifest
+    if contents.account is not None:
+        payload["account"] = contents.account
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 

@@ -46,10 +46,12 @@ def stem(manifests: Sequence[str]) -> str:
     return name + "_" if name in (SANDBOX, SANDBOX_DB.name) else name
 
 
-def default_state(manifests: Sequence[str], sandbox: bool) -> Path:
+def default_state(manifests: Sequence[str], sandbox: bool, account: str | None = None) -> Path:
     """`<base>/.ehkeys/<stem>/state.json`; a sandbox run's in `<stem>/sandbox/`, so that a trial
-    never teaches the real account's plan anything."""
+    never teaches the real account's plan anything. An `account` a manifest declares has its
+    own, `<stem>/<account>/state.json` (`<stem>/<account>/sandbox/`)."""
     folder = base(manifests) / FOLDER / stem(manifests)
+    folder = folder / account if account else folder
     return (folder / SANDBOX if sandbox else folder) / STATE_FILE
 
 
@@ -91,3 +93,14 @@ def owned_by(path: Path, recorded: str | None, manifest: Path | None) -> str | N
             "beside it), or pass --state with a new path"
         )
     return recorded_name(path, manifest)
+
+
+def account_of(path: Path, recorded: str | None, account: str | None) -> str | None:
+    """The account the state at `path` is of from now on; StateError when it is another's."""
+    if account is not None and recorded is not None and recorded != account:
+        raise StateError(
+            f"{path} is the state of the account {recorded!r}, not of {account!r}: it binds that "
+            f"account's keys. Give {account!r} its own state: drop --state (each account has its "
+            "own, in .ehkeys/<manifest>/<account>/ beside the manifest), or pass --state with a new path"
+        )
+    return account or recorded

@@ -19,17 +19,21 @@ from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import atomic_write
 
 KIND = "ehkeys-saved-plan"
-FORMAT_VERSION = 3  # 3 added created_at and layout (what `ehkeys show` needs)
+FORMAT_VERSION = 4  # 4: a section per account; 3 added created_at and layout (what `show` needs)
+ONE_ACCOUNT_VERSION = 3  # what a manifest without `accounts:` saves, as before accounts
+READABLE = (ONE_ACCOUNT_VERSION, FORMAT_VERSION)
 _NOT_A_PLAN = "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`)"
 
 
@@ -49,18 +53,25 @@ def check_path(path: str, manifests: list[str]) -> None:
         raise UsageError(f"--out {path}: no such directory {target.parent}")
 
 
-def encode(plan: Plan, manifest_digest: str, created_at: int) -> bytes:
-    """The saved plan's bytes: the same plan made at the same moment is the same bytes."""
-    payload = {
-        "kind": KIND,
-        "format_version": FORMAT_VERSION,
-        "created_at": iso(created_at),
-        "manifest_digest": manifest_digest,
+def encode(plans: Plans, manifest_digest: str, created_at: int) -> bytes:
+    """The saved plan's bytes: the same plans made at the same moment are the same bytes. A
+    manifest without `accounts:` saves format 3, its one plan at the top; one with accounts
+    saves format 4, a section per account."""
+    head = {"kind": KIND, "created_at": iso(created_at), "manifest_digest": manifest_digest}
+    if plans.declared:
+        sections = {p.account.name: _section(p) for p in plans.each}
+        payload = {**head, "format_version": FORMAT_VERSION, "accounts": sections}
+    else:
+        payload = {**head, "format_version": ONE_ACCOUNT_VERSION, **_section(plans.only)}
+    return (json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+def _section(plan: Plan) -> dict[str, Any]:
+    return {
         "changes": {c.address: _canon(c.saved()) for c in plan.to_apply},
         "plan": _canon(plan.data()),
         "layout": [_layout(c) for c in plan.changes],
     }
-    return (json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
 
 
 def _layout(change: Change) -> dict[str, Any]:
@@ -70,9 +81,9 @@ def _layout(change: Change) -> dict[str, Any]:
     return {"fields": [f.field for f in change.fields], "bodies": bodies, "unchanged": change.unchanged}
 
 
-def save(plan: Plan, path: str, manifest_digest: str, created_at: int | None = None) -> str:
-    """Write the plan atomically (never half a plan) and return its digest."""
-    data = encode(plan, manifest_digest, int(time.time()) if created_at is None else created_at)
+def save(plans: Plans, path: str, manifest_digest: str, created_at: int | None = None) -> str:
+    """Write the plans atomically (never half a plan) and return the file's digest."""
+    data = encode(plans, manifest_digest, int(time.time()) if created_at is None else created_at)
     try:
         atomic_write(Path(path), data, mode=0o644)  # no secrets; CI uploads it as an artifact
     except OSError as exc:
@@ -91,10 +102,9 @@ def digest(path: str) -> str:
 
 @dataclass(frozen=True)
 class SavedPlan:
+    """One account's part of a saved plan."""
+
     path: str
-    digest: str
-    created_at: str
-    manifest_digest: str
     changes: dict[str, dict[str, Any]]
     plan: Plan  # as it was shown when saved: its keys known only as shown (RedactedKey, ShownKey)
 
@@ -127,6 +137,25 @@ class SavedPlan:
         live: dict[str, Any] | None = self.changes.get(address, {}).get("live")
         return live
 
+
+@dataclass(frozen=True)
+class SavedPlans:
+    """A saved plan file: each account's part, and what the file says of itself."""
+
+    path: str
+    digest: str
+    created_at: str
+    manifest_digest: str
+    sections: dict[str, SavedPlan]  # by account name
+
+    @property
+    def plans(self) -> Plans:
+        return Plans(tuple(section.plan for section in self.sections.values()))
+
+    def section(self, account: str) -> SavedPlan | None:
+        """The account's part; None: the saved plan covers no change there."""
+        return self.sections.get(account)
+
     def check_manifest(self, manifest_digest: str) -> None:
         if manifest_digest != self.manifest_digest:
             raise StalePlan(
@@ -135,24 +164,36 @@ class SavedPlan:
             )
 
 
-def load(path: str) -> SavedPlan:
+def load(path: str) -> SavedPlans:
     """The saved plan, checked whole before anything is sent; a bad file is one message."""
     raw = _read(path)
     data = _parse(path, raw)
     try:
-        plan = _rebuild(data)
-        saved = SavedPlan(
-            path,
-            _digest_of(raw),
-            str(data["created_at"]),
-            str(data["manifest_digest"]),
-            dict(data["changes"]),
-            plan,
-        )
+        sections = _sections(path, data)
+        head = (str(data["created_at"]), str(data["manifest_digest"]))
     except KeyError as exc:
         raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc
     except (ValueError, TypeError, AttributeError, InvalidOperation) as exc:
-        raise StateError(f"{path}: not a complete saved plan ({type(exc).__name__}: {exc})") from exc
+        raise StateError(f"{path}: not a complete saved plan ({exc})") from exc
+    return SavedPlans(path, _digest_of(raw), *head, sections)
+
+
+def _sections(path: str, data: dict[str, Any]) -> dict[str, SavedPlan]:
+    if data["format_version"] == ONE_ACCOUNT_VERSION:
+        return {IMPLICIT.name: _loaded(path, data, IMPLICIT)}
+    accounts = data["accounts"]
+    if not isinstance(accounts, dict) or not accounts:
+        raise ValueError("accounts is not a mapping of account names")
+    return {
+        str(name): _loaded(path, part, Account(str(name), declared=True)) for name, part in accounts.items()
+    }
+
+
+def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
+    """One account's part, checked: it holds together, and applies what it shows."""
+    plan = _rebuild(data)
+    plan.account = account
+    saved = SavedPlan(path, dict(data["changes"]), plan)
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
     planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
@@ -187,13 +228,14 @@ def _parse(path: str, raw: bytes) -> dict[str, Any]:
 def _check_version(path: str, version: Any) -> None:
     if not isinstance(version, int) or isinstance(version, bool):
         raise StateError(f"{path}: {_NOT_A_PLAN}: format_version {version!r}")
+    if version in READABLE:
+        return
     if version > FORMAT_VERSION:
         raise StateError(
             f"{path}: a saved plan of format {version}, from a newer ehkeys (this one reads format "
             f"{FORMAT_VERSION}): upgrade ehkeys"
         )
-    if version < FORMAT_VERSION:
-        raise StateError(f"{path}: a saved plan of format {version}, from an older ehkeys: plan again")
+    raise StateError(f"{path}: a saved plan of format {version}, from an older ehkeys: plan again")
 
 
 def _rebuild(data: dict[str, Any]) -> Plan:

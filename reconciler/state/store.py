@@ -66,15 +66,17 @@ def default_path(manifests: Sequence[str]) -> Path:
 
 
 class State:
-    def __init__(self, path: Path, manifest: Path | None = None) -> None:
+    def __init__(self, path: Path, manifest: Path | None = None, account: str | None = None) -> None:
         """`manifest`: whose state this is. A state that names another is refused (StateError);
-        one that names none is this manifest's from its next write on."""
+        one that names none is this manifest's from its next write on. So is one of another
+        `account` (of a manifest that declares accounts)."""
         self.path = path
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
         self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
         self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
+        self.account = statepaths.account_of(path, contents.account, account)
         self._touched: set[str] = set()  # fingerprints this process recorded
         self._snapped: set[str] = set()  # fingerprints this process took a snapshot of
         self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
@@ -213,6 +215,7 @@ class State:
         self.protected = merged(disk.protected, self._guarded)
         mine = Contents(self.records, self.bindings, self.snapshots, self.protected)
         mine.manifest = self.manifest or disk.manifest
+        mine.account = self.account or disk.account
         atomic_write(self.path, dump(mine))
         return self.records
 

@@ -79,6 +79,7 @@ def test_json_format_is_the_documented_shape(workdir: Path, capsys: Any) -> None
     jsonschema.validate(data, resources.schema("plan"))
     body = {"name": "key-0", "expires_at": -1, "allocated_ammount": 5.0, "limit_type": "daily"}
     assert data["keys"][0] == {
+        "account": "default",
         "address": "key-0",
         "name": "key-0",
         "key": "ek-proxy-…part",
@@ -100,6 +101,7 @@ def test_json_format_is_the_documented_shape(workdir: Path, capsys: Any) -> None
     }
     assert data["unmanaged"] == [
         {
+            "account": "default",
             "name": "key-2",
             "key": "ek-proxy-…part",
             "allocated_ammount": 10.0,

@@ -16,7 +16,9 @@ import yaml
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.accounts import Account
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
@@ -52,8 +54,11 @@ class Recorder:
     def notice(self, text: str) -> None:
         self.said.append(("notice", text))
 
-    def planned(self, plan: Plan) -> None:
-        self.said.append(("planned", plan))
+    def planned(self, plans: Plans) -> None:
+        self.said.append(("planned", plans))
+
+    def scoped(self, account: Account) -> Recorder:
+        return self
 
     def approve(self) -> None:
         self.said.append(("approve", None))
@@ -100,7 +105,7 @@ def allocated(i: int) -> Decimal:
 def test_a_plan_is_a_value_and_the_engine_prints_nothing(workspace: Workspace, capsys: Any) -> None:
     console = Recorder()
     planned = engine_plan.make(PlanSettings(workspace), console)
-    assert [c.name for c in planned.plan.to_apply] == ["key-0", "key-1"]
+    assert [c.name for c in planned.plans.only.to_apply] == ["key-0", "key-1"]
     assert planned.exit_code() is ExitCode.OK and planned.exit_code(detailed=True) is ExitCode.CHANGES
     assert console.moments == ["diagnostics"]
     assert capsys.readouterr() == ("", "")
@@ -110,7 +115,7 @@ def test_an_apply_tells_its_console_each_moment_in_order(workspace: Workspace, c
     console = Recorder()
     applied = engine_apply.run(ApplySettings(workspace), console)
     assert applied.exit_code is ExitCode.OK
-    assert [r.outcome for r in applied.report.results] == [Outcome.APPLIED, Outcome.APPLIED]
+    assert [r.outcome for r in applied.only.report.results] == [Outcome.APPLIED, Outcome.APPLIED]
     assert console.moments == [
         "diagnostics", "planned", "approve", "applying", "landed", "landed", "handed_over", "applied"
     ]  # fmt: skip

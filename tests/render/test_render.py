@@ -11,9 +11,11 @@ from ipaddress import ip_network
 import jsonschema
 import pytest
 
+from reconciler.core.plans import Plans
 from reconciler.core.secrets import ProxyKey
 from reconciler.manifest import resources
 from reconciler.render import plan as render
+from reconciler.render import plans
 
 from ..helpers import TESTS
 from ..planning.test_planner import NOW, desired, live, plan_of
@@ -81,7 +83,7 @@ def sample_plan():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("fmt", "golden"), [("text", "plan.txt"), ("markdown", "plan.md")])
 def test_golden(fmt: str, golden: str) -> None:
     out = io.StringIO()
-    render.RENDERERS[fmt](sample_plan(), out)
+    plans.RENDERERS[fmt](Plans((sample_plan(),)), out)
     path = GOLDEN / golden
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(out.getvalue())
@@ -90,9 +92,11 @@ def test_golden(fmt: str, golden: str) -> None:
 
 def test_json_matches_its_schema_and_is_exact_to_the_cent() -> None:
     out = io.StringIO()
-    render.as_json(sample_plan(), out)
+    plans.as_json(Plans((sample_plan(),)), out)
     data = json.loads(out.getvalue(), parse_float=Decimal)
     jsonschema.validate(json.loads(out.getvalue()), resources.schema("plan"))
+    assert data["format_version"] == 3 and {k["account"] for k in data["keys"]} == {"default"}
+    assert data["accounts"] == {"default": data["summary"]}
     assert data["summary"]["account_debit"] == D("75.0")
     assert data["summary"]["account_refund"] == D("35.0") and data["summary"]["net"] == D("-40.0")
     assert [k["action"] for k in data["keys"]] == [

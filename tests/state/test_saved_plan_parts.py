@@ -196,8 +196,8 @@ def test_the_review_names_every_key_applied_that_the_plan_did_not_show(workdir: 
     save(capsys, "shown.json", "--target", "key-1")
     save(capsys, "whole.json")
     shown, whole = planfile.load("shown.json"), planfile.load("whole.json")
-    report = Report(results=[Result(c, Outcome.APPLIED) for c in whole.plan.to_apply])
-    lines = reviewed.compare(shown, report).lines()
+    report = Report(results=[Result(c, Outcome.APPLIED) for c in whole.plans.only.to_apply])
+    lines = reviewed.compare(shown.sections["default"], report).lines()
     assert lines[0] == "Charged net +4.00, not the reviewed -4.00 (+8.00), because of:"
     assert (
         lines[1]
@@ -212,9 +212,9 @@ def test_a_key_sent_that_the_plan_did_not_show_is_named_even_when_the_net_matche
     save(capsys, "shown.json", "--target", "key-1")
     save(capsys, "whole.json")
     shown, whole = planfile.load("shown.json"), planfile.load("whole.json")
-    key_0, key_1 = (next(c for c in whole.plan.changes if c.name == n) for n in ("key-0", "key-1"))
+    key_0, key_1 = (next(c for c in whole.plans.only.changes if c.name == n) for n in ("key-0", "key-1"))
     report = Report(results=[Result(key_1, Outcome.APPLIED), Result(key_0, Outcome.UNVERIFIED)])
-    review = reviewed.compare(shown, report)
+    review = reviewed.compare(shown.sections["default"], report)
     assert not review.as_reviewed
     assert review.lines()[:2] == [
         "Charged net -4.00, the reviewed net, but not key by key, because of:",

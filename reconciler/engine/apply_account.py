@@ -1,0 +1,127 @@
+"""One account's apply: plan it, hold it to its guards, then (once the run is approved) send
+its changes and record what happened. `engine.apply` runs one of these per account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.api.client import Client
+from reconciler.api.errors import RUN_ERRORS
+from reconciler.api.inventory import Inventory
+from reconciler.apply import record as applyrecord
+from reconciler.apply import reviewed
+from reconciler.apply.applier import Applier
+from reconciler.apply.reviewed import Review
+from reconciler.apply.secretsout import SecretsFile
+from reconciler.core.changes import Action, Change
+from reconciler.core.exitcodes import ExitCode
+from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.plan import Plan
+from reconciler.engine.console import ApplyConsole
+from reconciler.engine.plan import build_plan
+from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
+from reconciler.engine.saved import still_planned
+from reconciler.engine.settings import ApplySettings
+from reconciler.engine.workspace import Opened, desired
+from reconciler.state.saved_plan import SavedPlan
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One account's apply: its plan, what happened, the review against a saved plan."""
+
+    plan: Plan
+    report: Report  # empty when there was nothing to apply
+    review: Review | None  # against the saved plan, when one was applied
+    exit_code: ExitCode
+    stopped: str = ""  # why this account was not applied (refused, unreadable), others going on
+
+
+@dataclass
+class AccountApply:
+    settings: ApplySettings
+    console: ApplyConsole
+    opened: Opened
+    saved: SavedPlan | None  # the account's part of the saved plan; None: a fresh plan
+    secrets: SecretsFile | None
+    plan: Plan | None = None
+    inventory: Inventory | None = None
+    chosen: tuple[Change, ...] = ()
+    skipped: tuple[Result, ...] = ()
+    failure: str = ""  # why the account's client could not be made (its key missing)
+
+    async def prepare(self, client: Client, solo: bool = True) -> None:
+        """Plan the account and hold it to its own guards (Refused before anything is sent).
+        `solo`: the run's only account, held to --max-debit and --expect-net here (several
+        accounts are held to them together, `engine.apply`)."""
+        state, guards = self.opened.state, self.settings.guards
+        wanted = desired(self.opened.manifest, self.settings.workspace.targets, self.opened.account.name)
+        plan, self.inventory = await build_plan(client, wanted, state)
+        plan.account = self.opened.account
+        self.plan = plan
+        chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
+        self.chosen, self.skipped = tuple(chosen), tuple(skipped)
+        subset = plan.subset(chosen)
+        max_debit, expect_net = (guards.max_debit, guards.expect_net) if solo else (None, None)
+        subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
+        subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
+        snapshot_in_sync(state, plan, self.inventory)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.chosen or self.skipped)
+
+    async def send(self, client: Client) -> Applied:
+        """The approved changes sent, recorded and reported; nothing to send: the bindings."""
+        plan, inventory = self._planned()
+        if not self.has_work:
+            return self.nothing(plan)
+        said = recorded(self.opened.state, plan, self.opened.keys)
+        self.console.applying(said, self.skipped)
+        parallelism = self.settings.workspace.connection.parallelism
+        applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
+        if self.secrets is not None:
+            applier.on_created = self.secrets.add
+        try:
+            report = await applier.run(list(self.chosen), inventory.keys, plan.balance_before)
+        except RUN_ERRORS:
+            self.console.stopped()
+            raise
+        return self.finish(report, plan)
+
+    def _planned(self) -> tuple[Plan, Inventory]:
+        assert self.plan is not None and self.inventory is not None, "send before prepare"
+        return self.plan, self.inventory
+
+    def nothing(self, plan: Plan) -> Applied:
+        said = recorded(self.opened.state, plan, self.opened.keys)
+        fold_journal(self.opened.state, self.console)
+        self.console.nothing(plan, said)
+        report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
+        review = reviewed.compare(self.saved, report) if self.saved else None
+        return Applied(plan, report, review, ExitCode.ERROR if plan.has_errors else ExitCode.OK)
+
+    def finish(self, report: Report, plan: Plan) -> Applied:
+        """Protections and the state saved, the created keys handed over, the report; a state
+        that could not be written is raised after it: what was applied is known, and journalled."""
+        state = self.opened.state
+        applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
+        report.state_error = report.state_error or flushed(state)
+        self.console.handed_over(
+            [r.change.address for r in report.results if r.change.action is Action.CREATE and r.key]
+        )
+        if report.state_error is None:
+            fold_journal(state, self.console)
+        errors = [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
+        report.results[:0] = self.skipped
+        report.results.extend(errors)
+        review = reviewed.compare(self.saved, report) if self.saved else None
+        self.console.applied(report, review)
+        return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run
+
+    def stopped(self, why: str) -> Applied:
+        """This account not applied (refused by its guards, or unreadable): others go on."""
+        plan = self.plan or Plan(changes=[], account=self.opened.account)
+        self.console.warning(f"account {self.opened.account.name}: {why}")
+        report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
+        return Applied(plan, report, None, ExitCode.ERROR, stopped=why)

@@ -1,0 +1,107 @@
+"""A run's plans: text, Markdown and JSON (`schemas/plan.schema.json`, format 3).
+
+A manifest without `accounts:` has one plan, rendered as it always was (`render.plan`). With
+accounts, each has its section with its own credits and balance, and a headline counts them
+all: credit never nets across accounts, so no total of credits is shown in text or Markdown.
+JSON names each key's account and gives each account's summary; `summary` is the grand total.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, TextIO
+
+from reconciler.core.changes import Action
+from reconciler.core.heap import gc_paused
+from reconciler.core.money import money_number
+from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
+from reconciler.render import plan as one
+from reconciler.render.plan import MARKER, Style, escape
+from reconciler.render.view import counted
+
+JSON_VERSION = 3  # 3: each key names its account, `accounts` holds each account's summary
+
+
+def headline(plans: Plans) -> str:
+    """What every account's plan counts, together."""
+    counts = plans.counts
+    errors = counts[Action.ERROR] + sum(len(p.problems) for p in plans.each)
+    return counted(counts, sum(len(p.unmanaged) for p in plans.each), errors)
+
+
+@gc_paused()
+def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
+    if not plans.declared:
+        one.text(plans.only, stream, style)
+        return
+    style = style or Style(stream)
+    for plan in plans.each:
+        stream.write(style("bold", f"=== Account {plan.account.name} ===") + "\n")
+        one.text(plan, stream, style)
+        stream.write("\n")
+    accounts = len(plans.each)
+    stream.write(style("bold", f"{accounts} accounts: {headline(plans)}") + "\n")
+
+
+@gc_paused()
+def markdown(
+    plans: Plans, stream: TextIO, title: str = "ehkeys plan", marker: str = MARKER, lead: str = ""
+) -> None:
+    """For a PR comment: a section per account, each with its own table and credit line."""
+    if not plans.declared:
+        one.markdown(plans.only, stream, title, marker, lead)
+        return
+    one.markdown_head(stream, title, headline(plans), marker, lead)
+    for plan in plans.each:
+        stream.write(f"#### Account {escape(plan.account.name)}\n\n")
+        one.markdown_body(plan, stream)
+        stream.write("\n")
+
+
+@gc_paused()
+def as_json(plans: Plans, stream: TextIO) -> None:
+    """The documented shape, one key per line: readable in a diff, written key by key by
+    the C encoder (an indented dump goes through the pure-Python one, and a single
+    document would hold every key's text in memory at once)."""
+    stream.write(f'{{\n  "format_version": {JSON_VERSION},\n  "keys": [')
+    first = True
+    for plan in plans.each:
+        for key in plan.data()["keys"]:
+            stream.write(("" if first else ",") + "\n    " + _dumps({"account": plan.account.name, **key}))
+            first = False
+    stream.write(("" if first else "\n  ") + "]")
+    for name, value in _rest(plans).items():
+        stream.write(f',\n  "{name}": {_dumps(value)}')
+    stream.write("\n}\n")
+
+
+def _rest(plans: Plans) -> dict[str, Any]:
+    """Everything after the keys: each account's unmanaged keys, notes and problems named by
+    account where the manifest declares accounts, each account's summary, the grand total."""
+    named = plans.declared
+    return {
+        "unmanaged": [{"account": p.account.name, **u.data()} for p in plans.each for u in p.unmanaged],
+        "notes": [_said(p, n, named) for p in plans.each for n in p.notes],
+        "problems": [_said(p, n, named) for p in plans.each for n in p.problems],
+        "accounts": {p.account.name: p.summary() for p in plans.each},
+        "summary": plans.summary(),
+    }
+
+
+def _said(plan: Plan, text: str, named: bool) -> str:
+    return f"{plan.account.name}: {text}" if named else text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return money_number(value)  # display only: saved plans compare exact text (planfile)
+    raise TypeError(f"cannot show {type(value).__name__}")
+
+
+RENDERERS = {"text": text, "json": as_json, "markdown": markdown}
