@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.core.accounts import Account
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.outcomes import Outcome, Report, Result
-from reconciler.core.accounts import Account
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Plans
 from reconciler.engine import apply as engine_apply
