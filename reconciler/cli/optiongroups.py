@@ -78,7 +78,14 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="only this key (id or name; repeatable; default: every key)",
+        help="only this key (address, id or name; repeatable; default: every key)",
+    )
+    p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this account of the manifest's accounts: (repeatable; default: every account)",
     )
     state_option(p)
 

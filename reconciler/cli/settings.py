@@ -35,7 +35,9 @@ def connection(args: argparse.Namespace) -> Connection:
 
 
 def workspace(args: argparse.Namespace) -> Workspace:
-    return Workspace(tuple(args.manifests), connection(args), args.state, tuple(args.target))
+    return Workspace(
+        tuple(args.manifests), connection(args), args.state, tuple(args.target), tuple(args.account)
+    )
 
 
 def plan(args: argparse.Namespace) -> PlanSettings:

@@ -18,8 +18,19 @@ from reconciler.core.plan import Plan
 
 
 @dataclass(frozen=True)
+class Move:
+    """A key the manifest moved from one account to another: deleted in `source` (a refund),
+    created in `target` (a debit), since credits do not transfer between accounts."""
+
+    address: str
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Plans:
     each: tuple[Plan, ...]
+    moves: tuple[Move, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Plans of {', '.join(p.account.name for p in self.each)}>"

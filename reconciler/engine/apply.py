@@ -23,7 +23,8 @@ from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
-from reconciler.core.plans import Plans
+from reconciler.core.plans import Move, Plans
+from reconciler.engine import moves
 from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
@@ -44,10 +45,11 @@ class AppliedRun:
     """Every account's apply, in the manifest's order."""
 
     each: tuple[Applied, ...]
+    moves: tuple[Move, ...] = ()
 
     @property
     def plans(self) -> Plans:
-        return Plans(tuple(a.plan for a in self.each))
+        return Plans(tuple(a.plan for a in self.each), self.moves)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -91,8 +93,10 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
             )
             for account in accounts
         ]
+        found = moves.find([unit.opened for unit in units])
         for unit in units:
             unit.opened.state.check_writable()  # say so before anything is sent
+            unit.moves = found
         applied = await _Run(settings, console, loaded, saved).apply(units)
     if report_out is not None:
         parts = [(a.plan.account, a.report, a.review) for a in applied.each]
@@ -127,21 +131,28 @@ class _Run:
         with frozen_heap():
             async with contextlib.AsyncExitStack() as stack:
                 clients = [await self.client(stack, unit) for unit in units]
-                stopped = await asyncio.gather(
-                    *(self.prepare(u, c) for u, c in zip(units, clients, strict=True))
-                )
-                ready = [(u, c) for u, c, why in zip(units, clients, stopped, strict=True) if not why]
+                pairs = list(zip(units, clients, strict=True))
+                stopped = await asyncio.gather(*(self.prepare(u, c) for u, c in pairs))
+                ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
-                self.console.planned(
-                    Plans(tuple(u.plan or Plan([], account=u.opened.account) for u in units))
-                )
+                self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):
                     self.console.approve()
                 sent = await asyncio.gather(*(self.send(u, c) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
         return AppliedRun(
-            tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True))
+            tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True)),
+            units[0].moves if units else (),
         )
+
+    def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
+        """Every account's plan, and why any is left out (the others go on)."""
+        moved = units[0].moves if units else ()
+        self.console.planned(Plans(tuple(u.shown for u in units), moved))
+        for unit, why in zip(units, stopped, strict=True):
+            if why:
+                name = unit.opened.account.name
+                self.console.warning(f"account {name}: {why}; it is left as it is, the other accounts go on")
 
     async def client(self, stack: contextlib.AsyncExitStack, unit: AccountApply) -> Client | None:
         """The account's client; None when it cannot be made (its key missing) and others go on."""
@@ -162,7 +173,8 @@ class _Run:
         except (*ACCOUNT_ERRORS, Refused) as exc:
             if not self.declared:
                 raise
-            return str(exc)
+            unit.failure = str(exc)
+            return unit.failure
         return ""
 
     def check_total(self, plans: list[Plan]) -> None:

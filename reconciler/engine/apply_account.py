@@ -17,6 +17,7 @@ from reconciler.core.changes import Action, Change
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Move
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import build_plan
 from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
@@ -49,13 +50,15 @@ class AccountApply:
     chosen: tuple[Change, ...] = ()
     skipped: tuple[Result, ...] = ()
     failure: str = ""  # why the account's client could not be made (its key missing)
+    moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
         `solo`: the run's only account, held to --max-debit and --expect-net here (several
         accounts are held to them together, `engine.apply`)."""
         state, guards = self.opened.state, self.settings.guards
-        wanted = desired(self.opened.manifest, self.settings.workspace.targets, self.opened.account.name)
+        account = self.opened.account.name
+        wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         plan, self.inventory = await build_plan(client, wanted, state)
         plan.account = self.opened.account
         self.plan = plan
@@ -119,9 +122,15 @@ class AccountApply:
         self.console.applied(report, review)
         return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run
 
+    @property
+    def shown(self) -> Plan:
+        """The plan to show: an account whose plan could not be made shows why."""
+        if self.plan is not None:
+            return self.plan
+        return Plan(changes=[], problems=[self.failure or "not planned"], account=self.opened.account)
+
     def stopped(self, why: str) -> Applied:
         """This account not applied (refused by its guards, or unreadable): others go on."""
-        plan = self.plan or Plan(changes=[], account=self.opened.account)
-        self.console.warning(f"account {self.opened.account.name}: {why}")
+        plan = self.shown
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
         return Applied(plan, report, None, ExitCode.ERROR, stopped=why)

@@ -88,8 +88,31 @@ def unreadable(opened: Opened, exc: Exception) -> Plan:
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:
     """Read the account (two requests) and plan against it."""
     account = await inventory.read(client, wanted.keys)
-    values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-    recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
-    plan = planner.make_plan(wanted, account, recorded, int(time.time()))
+    bound = foreign_list(wanted, state, account)
+    if bound:
+        plan = _foreign(client, state, account, bound)
+    else:
+        values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
+        recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
+        plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account
+
+
+def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:
+    """How many keys the state binds to the manifest's keys when the account's list holds none
+    of them but holds others: the account key is likely another account's. 0 otherwise."""
+    bound = {state.bindings[k.address] for k in wanted.keys if not k.absent and k.address in state.bindings}
+    live = {k.fingerprint for k in account.keys}
+    return len(bound) if bound and account.complete and live and not bound & live else 0
+
+
+def _foreign(client: Client, state: State, account: Inventory, bound: int) -> Plan:
+    """A plan of nothing, in error: never 'every key deleted outside ehkeys, create them all'."""
+    why = (
+        f"none of the {bound} key(s) the state binds is in the key list of the account whose key "
+        f"is in ${client.key_var} ({account.count} other key(s)): is {client.key_var} the key of "
+        f"another account? Nothing was planned. If every one of them was deleted outside ehkeys, "
+        f"move the state aside ({state.path}) and plan again"
+    )
+    return Plan([], balance_before=account.balance, problems=[why], account_keys=account.count)

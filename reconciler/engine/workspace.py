@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.core.accounts import DEFAULT, IMPLICIT, Account
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.keys import DesiredKey
+from reconciler.core.plans import Move
 from reconciler.engine.console import Console
 from reconciler.engine.settings import Workspace
 from reconciler.engine.target import Target
@@ -119,11 +120,16 @@ def _start_over(state: Path) -> None:
         (state.parent / name).unlink(missing_ok=True)
 
 
-def desired(loaded: manifest.Manifest, targets: Sequence[str], account: str = DEFAULT) -> Desired:
-    """The account's keys, or only those named by --target (an address or a name; each must exist)."""
+def desired(
+    loaded: manifest.Manifest, targets: Sequence[str], account: str = DEFAULT, moves: Sequence[Move] = ()
+) -> Desired:
+    """The account's keys, or only those named by --target (an address or a name; each must
+    exist); the keys that `moves` take out of the account or bring into it."""
     settings, keys = loaded.account(account), loaded.keys_of(account)
     chosen = frozenset(k.address for k in select(keys, targets, strict=False)) if targets else frozenset()
-    return Desired(keys, settings.prune, settings.ignore, settings.key_cap, chosen)
+    moved_out = {m.address: m.target for m in moves if m.source == account}
+    moved_in = {m.address: m.source for m in moves if m.target == account}
+    return Desired(keys, settings.prune, settings.ignore, settings.key_cap, chosen, moved_out, moved_in)
 
 
 def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True) -> list[DesiredKey]:

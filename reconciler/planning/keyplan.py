@@ -144,6 +144,14 @@ def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = N
     return _delete(_with(base, live=snapshot(live)), live, why, guard)
 
 
+def moved_away(index: int, address: str, live: LiveKey, to: str, protected: bool) -> Change:
+    """The key the manifest moved to account `to`: credits do not transfer between accounts, so
+    it is deleted here (its unused allocation refunded) and created there."""
+    base = Change(address, Action.DELETE, live.name, index, target=live.proxy_key, live=snapshot(live))
+    why = f"moved to account {to}: credits do not transfer, so it is deleted here and created there"
+    return _delete(base, live, why, _was(protected, address))
+
+
 def _was(protected: bool, address: str) -> str:
     """The error for a delete of a key the state remembers protected ('' when it does not)."""
     if not protected:

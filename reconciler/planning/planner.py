@@ -34,6 +34,8 @@ class Desired:
     ignore: Sequence[str] = ()
     key_cap: int | None = None
     targets: frozenset[str] = frozenset()  # --target: only these addresses; unmanaged keys left out
+    moved_out: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved to
+    moved_in: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved from
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -55,7 +57,9 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     with gc_paused():
         bindings = bind(desired.keys, inventory.keys, recorded.bindings)
         changes = [
-            _plan_one(i, key, bindings.by_address[key.address], inventory, recorded, now)
+            _plan_one(
+                i, key, bindings.by_address[key.address], inventory, recorded, now, _arrival(desired, key)
+            )
             for i, key in enumerate(desired.planned)
         ]
         unmanaged = (
@@ -68,8 +72,15 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
 
 
 def _plan_one(
-    index: int, key: DesiredKey, binding: Binding, inventory: Inventory, recorded: Recorded, now: int
+    index: int,
+    key: DesiredKey,
+    binding: Binding,
+    inventory: Inventory,
+    recorded: Recorded,
+    now: int,
+    arrived: str = "",
 ) -> Change:
+    """`arrived`: why a key is created here (it moved from another account), or ''."""
     failure = inventory.failures.get(key.address)
     if failure is not None:
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=failure)
@@ -86,7 +97,12 @@ def _plan_one(
         return Change(key.address, Action.ERROR, key.name, index, error=_UNSEEN)
     if key.address in recorded.pending_creates and any(k.name == key.name for k in inventory.keys):
         return Change(key.address, Action.ERROR, key.name, index, error=_MAYBE_CREATED)
-    return keyplan.missing(index, key, binding.note, now)
+    return keyplan.missing(index, key, binding.note or arrived, now)
+
+
+def _arrival(desired: Desired, key: DesiredKey) -> str:
+    source = desired.moved_in.get(key.address)
+    return f"moved from account {source}: created here, deleted there" if source else ""
 
 
 def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
@@ -97,6 +113,7 @@ def _handle_unmanaged(
     plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, twice: frozenset[str]
 ) -> None:
     was = {fp: address for address, fp in recorded.bindings.items()}
+    keys = _moved_away(plan, desired, keys, recorded, was)
     start = len(plan.changes)
     blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""
     for offset, live in enumerate(keys):
@@ -109,6 +126,22 @@ def _handle_unmanaged(
             plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint), protected))
         else:
             plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
+
+
+def _moved_away(
+    plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, was: Mapping[str, str]
+) -> list[LiveKey]:
+    """The keys the manifest moved to another account, deleted here (prune or not); the rest."""
+    rest = []
+    for live in keys:
+        address = was.get(live.fingerprint)
+        if address is None or address not in desired.moved_out:
+            rest.append(live)
+            continue
+        protected = live.fingerprint in recorded.protected
+        to, index = desired.moved_out[address], len(plan.changes)
+        plan.changes.append(keyplan.moved_away(index, address, live, to, protected))
+    return rest
 
 
 def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: LiveKey) -> None:

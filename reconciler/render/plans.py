@@ -12,11 +12,11 @@ import json
 from decimal import Decimal
 from typing import Any, TextIO
 
-from reconciler.core.changes import Action
+from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
-from reconciler.core.money import money_number
+from reconciler.core.money import money, money_number
 from reconciler.core.plan import Plan
-from reconciler.core.plans import Plans
+from reconciler.core.plans import Move, Plans
 from reconciler.render import plan as one
 from reconciler.render.plan import MARKER, Style, escape
 from reconciler.render.view import counted
@@ -41,6 +41,8 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
         stream.write(style("bold", f"=== Account {plan.account.name} ===") + "\n")
         one.text(plan, stream, style)
         stream.write("\n")
+    for line in moves(plans):
+        stream.write(f"  ↦ {line}\n")
     accounts = len(plans.each)
     stream.write(style("bold", f"{accounts} accounts: {headline(plans)}") + "\n")
 
@@ -54,10 +56,34 @@ def markdown(
         one.markdown(plans.only, stream, title, marker, lead)
         return
     one.markdown_head(stream, title, headline(plans), marker, lead)
+    if plans.moves:
+        stream.write("**Moves between accounts** (credits do not transfer):\n\n")
+        stream.write("".join(f"- {escape(line)}\n" for line in moves(plans)) + "\n")
     for plan in plans.each:
         stream.write(f"#### Account {escape(plan.account.name)}\n\n")
         one.markdown_body(plan, stream)
         stream.write("\n")
+
+
+def moves(plans: Plans) -> list[str]:
+    """A line per key moved between accounts: both its changes, and both credits."""
+    by_account = {p.account.name: p for p in plans.each}
+    return [_move_line(m, by_account.get(m.source), by_account.get(m.target)) for m in plans.moves]
+
+
+def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
+    gone = _change(source, move.address)
+    made = _change(target, move.address)
+    refund = money(gone.credit.account_refund) if gone else "?"
+    debit = money(made.credit.account_debit) if made else "?"
+    return (
+        f"{move.address}: moves from account {move.source} to {move.target}: deleted in "
+        f"{move.source} ({refund} refunded, est.), created in {move.target} ({debit} debited)"
+    )
+
+
+def _change(plan: Plan | None, address: str) -> Change | None:
+    return next((c for c in plan.changes if c.address == address), None) if plan else None
 
 
 @gc_paused()
@@ -85,6 +111,7 @@ def _rest(plans: Plans) -> dict[str, Any]:
         "unmanaged": [{"account": p.account.name, **u.data()} for p in plans.each for u in p.unmanaged],
         "notes": [_said(p, n, named) for p in plans.each for n in p.notes],
         "problems": [_said(p, n, named) for p in plans.each for n in p.problems],
+        "moves": [{"address": m.address, "from": m.source, "to": m.target} for m in plans.moves],
         "accounts": {p.account.name: p.summary() for p in plans.each},
         "summary": plans.summary(),
     }
