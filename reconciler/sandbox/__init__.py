@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
+from reconciler.core.accounts import DEFAULT
 from reconciler.core.errors import ConfigError
+from reconciler.sandbox import accounts
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate
@@ -55,11 +57,25 @@ class Sandbox:
             store.reset(seed)
         elif store.is_empty:
             store.load_seed(seed)
-        return cls(store, create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start), seed)
+        own = {a["api_key"]: a["rate_limit"] for a in seed.accounts if a["rate_limit"]}
+        return cls(
+            store,
+            create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start, own_rates=own),
+            seed,
+        )
 
     @property
     def api_key(self) -> str:
-        return str(self.seed.accounts[0]["api_key"])
+        """The key of the account a manifest without `accounts:` is served by (`DEFAULT`)."""
+        account = accounts.seeded(self.seed, DEFAULT)
+        assert account is not None  # DEFAULT: the first account at least
+        return str(account["api_key"])
+
+    def api_key_for(self, account: str) -> str:
+        """The API key of the sandbox account serving a manifest's account named `account`:
+        the seed's account of that name, else one made on its first use and kept in the database
+        (see `reconciler.sandbox.accounts`). `DEFAULT` is served as `api_key` is."""
+        return accounts.api_key_for(self.store, self.seed, account)
 
     def transport(self) -> SandboxTransport:
         return SandboxTransport(self.app)
