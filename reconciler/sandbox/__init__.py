@@ -10,7 +10,7 @@ import signal
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,12 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
 
 
-def serve(sandbox: Sandbox, sock: socket.socket, announce: bool = True) -> None:
+def serve(
+    sandbox: Sandbox, sock: socket.socket, announce: bool = True, exports: Sequence[tuple[str, str]] = ()
+) -> None:
     """Serve `sandbox` on `sock` (from `listen`, bound before the database is opened: a port in
-    use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns."""
+    use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns.
+    `exports`: (variable, account key) of the manifest's accounts to announce besides its own."""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
@@ -122,7 +125,7 @@ def serve(sandbox: Sandbox, sock: socket.socket, announce: bool = True) -> None:
     server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning", access_log=False))
     with _ctrl_c_stops(server):
         if announce:
-            _announce(sandbox, host, port)
+            _announce(sandbox, host, port, exports)
         server.run(sockets=[sock])
 
 
@@ -145,7 +148,7 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/v1" if ":" in host else f"http://{host}:{port}/v1"
 
 
-def _announce(sandbox: Sandbox, host: str, port: int) -> None:
+def _announce(sandbox: Sandbox, host: str, port: int, exports: Sequence[tuple[str, str]]) -> None:
     print(f"ElectronHub sandbox on {_url(host, port)}  (Ctrl-C to stop)", flush=True)
     local = _client_host(host)
     if local is None:
@@ -156,7 +159,9 @@ def _announce(sandbox: Sandbox, host: str, port: int) -> None:
         )
     else:
         print(f"export ELECTRONHUB_BASE_URL={_url(local, port)}", flush=True)
-    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
+    for var, key in exports:
+        print(f"export {var}={key}", flush=True)
+    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)  # last, as always
 
 
 def _client_host(host: str) -> str | None:

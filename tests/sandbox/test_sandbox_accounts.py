@@ -3,6 +3,8 @@ one so, else made on its first use; each with its own keys, balance, key cap and
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -205,3 +207,48 @@ def test_a_bad_account_in_a_seed_is_named_in_one_line(capsys: Any, fixture: str)
     code, out, err = run_cli(capsys, "sandbox", "--seed", seed, "--port", "0")
     assert (code, out) == (1, "")
     assert err == f"ehkeys: error: {seed}: invalid seed: {BAD_SEEDS[fixture]}\n", err
+
+
+# --- `ehkeys sandbox --account`: a served sandbox announces the accounts asked for -------------
+
+
+def served(tmp_path: Path, *argv: str) -> list[str]:
+    """`ehkeys sandbox` started on a free port with `argv`: the lines it announces, up to its own
+    key's; it is stopped then."""
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--db", str(tmp_path / "s.db")]
+    proc = subprocess.Popen([*command, *argv], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while not lines or not lines[-1].startswith("export ELECTRONHUB_API_KEY="):
+            line = proc.stdout.readline()
+            assert line, f"the sandbox ended: {lines}"
+            lines.append(line.strip())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return lines
+
+
+def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_next_time(
+    tmp_path: Path,
+) -> None:
+    lines = served(tmp_path, "--account", "prod", "--account", "staging=STAGING_KEY")
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
+    assert list(exports) == ["ELECTRONHUB_BASE_URL", "EH_PROD_API_KEY", "STAGING_KEY", "ELECTRONHUB_API_KEY"]
+    assert exports["ELECTRONHUB_API_KEY"] == "ek-sandbox-demo-key"
+    keys = {exports["EH_PROD_API_KEY"], exports["STAGING_KEY"], exports["ELECTRONHUB_API_KEY"]}
+    assert len(keys) == 3 and all(k.startswith("ek-sandbox-") for k in keys)
+    assert (
+        served(tmp_path, "--account", "staging=STAGING_KEY")[2]
+        == f"export STAGING_KEY={exports['STAGING_KEY']}"
+    )
+    assert len(served(tmp_path)) == 3  # without --account: as before, its own key only
+
+
+def test_an_account_flag_without_a_name_or_with_a_bad_variable_is_a_usage_error(capsys: Any) -> None:
+    for bad in ("=EH_KEY", "prod=1KEY", "prod=EH-KEY"):
+        code, out, err = run_cli(capsys, "sandbox", "--port", "0", "--account", bad)
+        assert (code, out) == (1, "")
+        expected = "expected an account name, and its key's variable: prod or prod=EH_PROD_API_KEY"
+        assert f"error: argument --account: {expected} (got '{bad}')" in err, err
