@@ -86,6 +86,15 @@ def _sandbox(sub: Sub) -> None:
     p.add_argument(
         "--list-unavailable", action="store_true", help="GET /auth/proxy answers 404 (per-key lookups only)"
     )
+    p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        type=types.account_export,
+        metavar="NAME[=VAR]",
+        help="also serve a manifest's account NAME and print its key as VAR (default: EH_NAME_API_KEY); "
+        "repeatable",
+    )
 
 
 def _plan(sub: Sub) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -56,3 +57,20 @@ duration = checked(
 )
 days = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a number of days of 0 or more, like 14")
 percent = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a percentage of 0 or more, like 90")
+
+
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _account_export(text: str) -> tuple[str, str]:
+    """`prod=EH_PROD_API_KEY`, or `prod` (its variable then `EH_PROD_API_KEY`): (name, variable)."""
+    name, given, var = text.partition("=")
+    var = var.strip() if given else "EH_" + re.sub(r"[^A-Za-z0-9]", "_", name.strip()).upper() + "_API_KEY"
+    if not name.strip() or not _VAR.fullmatch(var):
+        raise ValueError(text)
+    return name.strip(), var
+
+
+account_export = checked(
+    _account_export, lambda _: True, "an account name, and its key's variable: prod or prod=EH_PROD_API_KEY"
+)

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     box = sb.Sandbox.open(args.db, seed, rate=rate, faults=faults)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox is reachable beyond this machine on %s", args.host)
-    sb.serve(box, sock)
+    exports = [(var, box.api_key_for(name)) for name, var in args.account]
+    sb.serve(box, sock, exports=exports)
     return ExitCode.OK
 
 

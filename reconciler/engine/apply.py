@@ -30,7 +30,7 @@ from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.saved import reviewed_plan
 from reconciler.engine.settings import ApplySettings
-from reconciler.engine.workspace import accounts_of, load_manifest, open_account, state_path
+from reconciler.engine.workspace import accounts_of, load_manifest, open_each, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
 from reconciler.state import lock as statelock
@@ -86,12 +86,12 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
         units = [
             AccountApply(
                 settings,
-                console.scoped(account),
-                open_account(loaded, account, settings.workspace),
-                saved.section(account.name) if saved else None,
+                console.scoped(one.account),
+                one,
+                saved.section(one.account.name) if saved else None,
                 secrets,
             )
-            for account in accounts
+            for one in open_each(loaded, accounts, settings.workspace)
         ]
         found = moves.find([unit.opened for unit in units])
         for unit in units:

@@ -1,5 +1,5 @@
 """Where the API is: a real account (its key and base URL from the environment) or the
-in-process sandbox whose account lives beside the manifest."""
+in-process sandbox whose accounts live beside the manifest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
-from reconciler.core.accounts import DEFAULT_KEY_VAR, IMPLICIT, Account
+from reconciler.core.accounts import Account
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
 
@@ -22,26 +22,34 @@ class Target:
     """Where the API is and how it is asked: a base URL and key, for the sandbox an in-process
     transport, and the connection's parallelism and retries."""
 
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # a secret: never in a repr
     base_url: str
     transport: httpx.AsyncBaseTransport | None = None
     connection: Connection = field(default_factory=Connection)
-
-    key_var: str = DEFAULT_KEY_VAR  # where the key came from: named when it is missing or refused
+    account: Account = field(default_factory=Account)  # whose key it is (its variable names it)
 
     @classmethod
-    def of(cls, connection: Connection, manifests: Sequence[str] = (), account: Account = IMPLICIT) -> Target:
-        """`manifests`: whose run it is; the in-process sandbox's account is beside them.
-        `account`: which of the manifest's accounts (its key variable, its base URL)."""
+    def of(
+        cls, connection: Connection, manifests: Sequence[str] = (), account: Account | None = None
+    ) -> Target:
+        """Where `account` (default: the one of a manifest without `accounts:`) is: its key from
+        its variable, its base URL from the account, --base-url, $ELECTRONHUB_BASE_URL or the
+        service's; with --sandbox, the sandbox account serving its name, beside `manifests`."""
+        return cls.of_each(connection, manifests, (account or Account(),))[0]
+
+    @classmethod
+    def of_each(
+        cls, connection: Connection, manifests: Sequence[str], accounts: Sequence[Account]
+    ) -> tuple[Target, ...]:
+        """`of` for each account, in order. With --sandbox one sandbox serves them all, opened (and
+        with --sandbox-reset refilled) once: call this once per run rather than `of` per account."""
         if connection.sandbox:
-            return _sandbox(connection, manifests, account)
-        url = (
-            account.base_url
-            or connection.base_url
-            or os.environ.get("ELECTRONHUB_BASE_URL")
-            or DEFAULT_BASE_URL
+            return _sandbox(connection, manifests, accounts)
+        url = connection.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
+        return tuple(
+            cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
+            for a in accounts
         )
-        return cls(os.environ.get(account.key_var), url, connection=connection, key_var=account.key_var)
 
     @property
     def is_sandbox(self) -> bool:
@@ -55,15 +63,17 @@ class Target:
             transport=self.transport,
             parallelism=self.connection.parallelism,
             retry=retry,
-            key_var=self.key_var,
+            key_var=self.account.key_var,
         )
 
 
-def _sandbox(connection: Connection, manifests: Sequence[str], account: Account) -> Target:
+def _sandbox(
+    connection: Connection, manifests: Sequence[str], accounts: Sequence[Account]
+) -> tuple[Target, ...]:
     # Imported here on purpose, not to dodge a cycle: the sandbox brings starlette, which only a
     # --sandbox run should pay for at start-up (`ehkeys plan` against the service must not).
     from reconciler.sandbox import BASE_URL, Sandbox, seeds
 
     db = statepaths.base(manifests) / SANDBOX_DB
     box = Sandbox.open(db, seeds.load(connection.sandbox_seed), reset=connection.sandbox_reset)
-    return Target(box.api_key, BASE_URL, box.transport(), connection)
+    return tuple(Target(box.api_key_for(a.name), BASE_URL, box.transport(), connection, a) for a in accounts)

@@ -91,7 +91,13 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
 def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
     """The manifest, and each account the run covers opened (the sandbox's if it is that)."""
     loaded = load_manifest(workspace.manifests, console)
-    return [open_account(loaded, account, workspace) for account in accounts_of(loaded, workspace)]
+    return open_each(loaded, accounts_of(loaded, workspace), workspace)
+
+
+def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:
+    """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all."""
+    targets = Target.of_each(workspace.connection, workspace.manifests, accounts)
+    return [open_account(loaded, target, workspace) for target in targets]
 
 
 def open_workspace(workspace: Workspace, console: Console) -> Opened:
@@ -103,8 +109,8 @@ def open_workspace(workspace: Workspace, console: Console) -> Opened:
     return opened[0]
 
 
-def open_account(loaded: manifest.Manifest, account: Account, workspace: Workspace) -> Opened:
-    target = Target.of(workspace.connection, workspace.manifests, account)
+def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace) -> Opened:
+    account = target.account
     path = state_path(workspace, account)
     if not workspace.state and not account.declared:
         statemigrate.adopt_legacy(workspace.manifests, target.is_sandbox)

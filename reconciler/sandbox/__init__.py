@@ -10,14 +10,16 @@ import signal
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from reconciler.core.accounts import DEFAULT
 from reconciler.core.errors import ConfigError
+from reconciler.sandbox import accounts
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate
@@ -55,11 +57,25 @@ class Sandbox:
             store.reset(seed)
         elif store.is_empty:
             store.load_seed(seed)
-        return cls(store, create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start), seed)
+        own = {a["api_key"]: a["rate_limit"] for a in seed.accounts if a["rate_limit"]}
+        return cls(
+            store,
+            create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start, own_rates=own),
+            seed,
+        )
 
     @property
     def api_key(self) -> str:
-        return str(self.seed.accounts[0]["api_key"])
+        """The key of the account a manifest without `accounts:` is served by (`DEFAULT`)."""
+        account = accounts.seeded(self.seed, DEFAULT)
+        assert account is not None  # DEFAULT: the first account at least
+        return str(account["api_key"])
+
+    def api_key_for(self, account: str) -> str:
+        """The API key of the sandbox account serving a manifest's account named `account`:
+        the seed's account of that name, else one made on its first use and kept in the database
+        (see `reconciler.sandbox.accounts`). `DEFAULT` is served as `api_key` is."""
+        return accounts.api_key_for(self.store, self.seed, account)
 
     def transport(self) -> SandboxTransport:
         return SandboxTransport(self.app)
@@ -96,9 +112,12 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
 
 
-def serve(sandbox: Sandbox, sock: socket.socket, announce: bool = True) -> None:
+def serve(
+    sandbox: Sandbox, sock: socket.socket, announce: bool = True, exports: Sequence[tuple[str, str]] = ()
+) -> None:
     """Serve `sandbox` on `sock` (from `listen`, bound before the database is opened: a port in
-    use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns."""
+    use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns.
+    `exports`: (variable, account key) of the manifest's accounts to announce besides its own."""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
@@ -106,7 +125,7 @@ def serve(sandbox: Sandbox, sock: socket.socket, announce: bool = True) -> None:
     server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning", access_log=False))
     with _ctrl_c_stops(server):
         if announce:
-            _announce(sandbox, host, port)
+            _announce(sandbox, host, port, exports)
         server.run(sockets=[sock])
 
 
@@ -129,7 +148,7 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/v1" if ":" in host else f"http://{host}:{port}/v1"
 
 
-def _announce(sandbox: Sandbox, host: str, port: int) -> None:
+def _announce(sandbox: Sandbox, host: str, port: int, exports: Sequence[tuple[str, str]]) -> None:
     print(f"ElectronHub sandbox on {_url(host, port)}  (Ctrl-C to stop)", flush=True)
     local = _client_host(host)
     if local is None:
@@ -140,7 +159,9 @@ def _announce(sandbox: Sandbox, host: str, port: int) -> None:
         )
     else:
         print(f"export ELECTRONHUB_BASE_URL={_url(local, port)}", flush=True)
-    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)
+    for var, key in exports:
+        print(f"export {var}={key}", flush=True)
+    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)  # last, as always
 
 
 def _client_host(host: str) -> str | None:

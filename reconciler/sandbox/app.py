@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -200,10 +200,12 @@ def create_app(
     faults: Faults | None = None,
     clock: Callable[[], float] = time.time,
     clock_start: int | None = None,
+    own_rates: Mapping[str, RateLimit] | None = None,
 ) -> Gate:
-    """The sandbox API behind its rate limit and fault injection."""
+    """The sandbox API behind its rate limit (`own_rates`: by account key, the accounts' own
+    rules) and fault injection."""
     app = Starlette(
         routes=routes(Api(store, keys_clock(clock_start, clock))),
         exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
     )
-    return Gate(app, rate or RateLimit(), faults or Faults(), clock)
+    return Gate(app, rate or RateLimit(), faults or Faults(), clock, own_rates)

@@ -15,7 +15,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,9 @@ class DropConnection(Exception):
 
 
 class SlidingWindow:
-    """Requests per token over a sliding window, with an optional cooldown on overrun.
+    """Requests per token over a sliding window, with an optional cooldown on overrun. Each
+    token has its own window and cooldown (an account's 429 storm leaves the others alone), by
+    one rule, or by its own (`own`: the accounts a seed gives a `rate_limit:` of their own).
 
     The limit is checked before authentication (as at an edge), so any string can be a
     token: tokens idle for a whole window are forgotten, and memory follows the tokens
@@ -41,8 +43,14 @@ class SlidingWindow:
 
     SWEEP_AT = 1024  # tokens held before the first sweep for idle ones
 
-    def __init__(self, rule: RateLimit, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        rule: RateLimit,
+        clock: Callable[[], float] = time.time,
+        own: Mapping[str, RateLimit] | None = None,
+    ) -> None:
         self.rule = rule
+        self.own = dict(own or {})  # a token's own rule (an account's seeded rate_limit), else `rule`
         self.clock = clock
         self.hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self.cooldown_until: dict[str, float] = {}
@@ -53,34 +61,34 @@ class SlidingWindow:
         now = self.clock()
         if len(self.hits) >= self._sweep_at:
             self._forget_idle(now)
-        hits = self.hits[token]
-        while hits and hits[0] <= now - self.rule.window_s:
+        rule, hits = self.own.get(token, self.rule), self.hits[token]
+        while hits and hits[0] <= now - rule.window_s:
             hits.popleft()
         until = self.cooldown_until.get(token, 0.0)
-        allowed = now >= until and len(hits) < self.rule.requests
+        allowed = now >= until and len(hits) < rule.requests
         if allowed:
             hits.append(now)
         else:
             self.rejected += 1
-            if now >= until and self.rule.cooldown_s > 0:
-                until = self.cooldown_until[token] = now + self.rule.cooldown_s
-        reset = max(until, hits[0] + self.rule.window_s if hits else now)
+            if now >= until and rule.cooldown_s > 0:
+                until = self.cooldown_until[token] = now + rule.cooldown_s
+        reset = max(until, hits[0] + rule.window_s if hits else now)
         headers = {
-            "x-ratelimit-limit": str(self.rule.requests),
-            "x-ratelimit-remaining": str(max(self.rule.requests - len(hits), 0) if allowed else 0),
+            "x-ratelimit-limit": str(rule.requests),
+            "x-ratelimit-remaining": str(max(rule.requests - len(hits), 0) if allowed else 0),
             "x-ratelimit-reset": f"{reset:.3f}",  # epoch seconds, to the millisecond
         }
-        if not allowed and self.rule.retry_after:
+        if not allowed and rule.retry_after:
             headers["retry-after"] = str(max(math.ceil(reset - now), 1))
         return allowed, headers
 
     def _forget_idle(self, now: float) -> None:
         """Drop tokens with no hit in the window and no cooldown running (amortised O(1))."""
-        since = now - self.rule.window_s
         idle = [
             token
             for token, hits in self.hits.items()
-            if (not hits or hits[-1] <= since) and self.cooldown_until.get(token, 0.0) <= now
+            if (not hits or hits[-1] <= now - self.own.get(token, self.rule).window_s)
+            and self.cooldown_until.get(token, 0.0) <= now
         ]
         for token in idle:
             del self.hits[token]
@@ -100,10 +108,11 @@ class Gate:
         rate: RateLimit,
         faults: Faults,
         clock: Callable[[], float] = time.time,
+        own_rates: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.app = app
         self.faults = faults
-        self.limiter = SlidingWindow(rate, clock)
+        self.limiter = SlidingWindow(rate, clock, own_rates)
         self.random = random.Random(faults.seed)
         self.counts: collections.Counter[str] = collections.Counter()
 

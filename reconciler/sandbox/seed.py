@@ -154,6 +154,9 @@ class Seed:
 def _account(raw: Any, index: int) -> dict[str, Any]:
     where = f"accounts[{index}]"
     raw = _fields(raw, where, "user_id", "api_key")
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise BadSetting(where, "name", name, "expected the name of a manifest's account, like prod")
     tier = raw.get("tier", DEFAULT_TIER)
     if tier not in TIERS:
         raise BadSetting(where, "tier", tier, f"expected one of {', '.join(TIERS)}")
@@ -167,7 +170,30 @@ def _account(raw: Any, index: int) -> dict[str, Any]:
         "per_key_cap": _as(where, "per_key_cap", raw.get("per_key_cap", 10000), _decimal, "a number"),
         "tier": tier,
         "key_cap": key_cap,
+        "name": name,
+        "rate_limit": _own_rate(raw.get("rate_limit"), where),
     }
+
+
+def _own_rate(raw: Any, where: str) -> RateLimit | None:
+    """An account's own rate limit (None: the seed's `rate_limit:`)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise Missing(f"{where}.rate_limit: expected a mapping of fields, got {type(raw).__name__}")
+    return _typed(RateLimit, f"{where}.rate_limit", raw)
+
+
+def _unique_names(accounts: list[dict[str, Any]]) -> None:
+    """Each account name in one seed account only (the name a manifest's account is served by)."""
+    seen: dict[str, int] = {}
+    for index, account in enumerate(accounts):
+        name = account["name"]
+        if name in seen:
+            where = f"accounts[{index}]"
+            raise BadSetting(where, "name", name, f"already the name of accounts[{seen[name]}]")
+        if name is not None:
+            seen[name] = index
 
 
 def _key(raw: Any, index: int) -> dict[str, Any]:
@@ -217,6 +243,7 @@ def parse(data: Any, source: str = "seed") -> Seed:
         if not isinstance(data, dict):
             raise Missing(f"expected a mapping with `accounts:` and `keys:`, got {type(data).__name__}")
         accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
+        _unique_names(accounts)
         keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
         rate = _typed(RateLimit, "rate_limit", data.get("rate_limit") or {})
         faults = _typed(Faults, "faults", data.get("faults") or {})

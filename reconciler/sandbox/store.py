@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     balance TEXT NOT NULL,
     per_key_cap TEXT NOT NULL,
     tier TEXT NOT NULL DEFAULT '{DEFAULT_TIER}',
-    key_cap INTEGER NOT NULL DEFAULT {TIERS[DEFAULT_TIER]}
+    key_cap INTEGER NOT NULL DEFAULT {TIERS[DEFAULT_TIER]},
+    created_for TEXT
 );
 CREATE TABLE IF NOT EXISTS keys (
     key TEXT PRIMARY KEY,
@@ -52,11 +54,13 @@ CREATE INDEX IF NOT EXISTS keys_by_user ON keys (user_id);
 _ADDED_COLUMNS = {
     "tier": f"TEXT NOT NULL DEFAULT '{DEFAULT_TIER}'",
     "key_cap": f"INTEGER NOT NULL DEFAULT {TIERS[DEFAULT_TIER]}",
+    "created_for": "TEXT",  # the manifest's account name it was made for on first use (else NULL)
 }
 
 
 class Store:
     def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
         self._writing = threading.Lock()  # one transaction at a time on this connection
@@ -64,6 +68,7 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         self._add_new_columns()
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS accounts_by_name ON accounts (created_for)")
 
     def _add_new_columns(self) -> None:
         with self.transaction() as db:
@@ -91,14 +96,32 @@ class Store:
     def load_seed(self, seed: Seed) -> None:
         with self.transaction() as db:
             for a in seed.accounts:
-                row = (a["user_id"], a["api_key"], str(a["balance"]), str(a["per_key_cap"]))
-                db.execute(
-                    "INSERT INTO accounts (user_id, api_key, balance, per_key_cap, tier, key_cap) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (*row, a["tier"], a["key_cap"]),
-                )
+                _insert_account(db, a)
             for k in seed.keys:
                 ledger.insert(db, k)
+
+    def add_missing(self, account: dict[str, Any], keys: list[dict[str, Any]]) -> None:
+        """A seed's account and its keys, unless the store has it (a database made before its
+        seed named it). sqlite3.IntegrityError: one of its keys is another account's."""
+        with self.transaction() as db:
+            found = db.execute("SELECT 1 FROM accounts WHERE user_id = ?", (account["user_id"],))
+            if found.fetchone() is None:
+                _insert_account(db, account)
+                for k in keys:
+                    ledger.insert(db, k)
+
+    def account_for(self, name: str, template: dict[str, Any]) -> str:
+        """The API key of the account made for the name `name`, made now (from `template`: its
+        balance, per_key_cap, tier, key_cap) if it is the name's first use: in one transaction,
+        so that processes sharing the file make one."""
+        with self.transaction() as db:
+            row = db.execute("SELECT api_key FROM accounts WHERE created_for = ?", (name,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            new = {**template, "user_id": "user_" + secrets.token_hex(8)}
+            new["api_key"] = "ek-sandbox-" + secrets.token_hex(16)  # unguessable, as a real key
+            _insert_account(db, new, created_for=name)
+            return str(new["api_key"])
 
     def reset(self, seed: Seed) -> None:
         with self.transaction() as db:
@@ -161,6 +184,22 @@ class Store:
     def remove_all(self, user_id: str) -> Decimal:
         with self.transaction() as db:
             return ledger.remove_all(db, user_id)
+
+
+def _insert_account(db: sqlite3.Connection, a: dict[str, Any], created_for: str | None = None) -> None:
+    db.execute(
+        "INSERT INTO accounts (user_id, api_key, balance, per_key_cap, tier, key_cap, created_for) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            a["user_id"],
+            a["api_key"],
+            str(a["balance"]),
+            str(a["per_key_cap"]),
+            a["tier"],
+            a["key_cap"],
+            created_for,
+        ),
+    )
 
 
 def _select_key(db: sqlite3.Connection, key: str) -> dict[str, Any] | None:
