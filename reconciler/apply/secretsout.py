@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import UsageError
 from reconciler.core.secrets import ProxyKey
@@ -38,8 +39,9 @@ class SecretsFile:
         os.fchmod(fd, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8")
 
-    def add(self, change: Change, key: ProxyKey) -> None:
-        self.add_line(f"{variable(change.address)}={key.reveal()}")
+    def add(self, change: Change, key: ProxyKey, account: Account = IMPLICIT) -> None:
+        """`account`: the key's, whose name is part of its address where the manifest declares accounts."""
+        self.add_line(f"{variable(account.address(change.address))}={key.reveal()}")
 
     def add_line(self, line: str) -> None:
         with self._open() as handle:

@@ -169,6 +169,12 @@ def _import(sub: Sub) -> None:
     )
     p.add_argument("--all", action="store_true", help="every key of the account")
     p.add_argument(
+        "--account",
+        type=types.account_name,
+        metavar="NAME",
+        help="the manifest declares this account (its key from $EH_<NAME>_API_KEY) and its keys name it",
+    )
+    p.add_argument(
         "--out",
         metavar="FILE",
         help="write the manifest here, and each key's binding to its state (default: print it)",

@@ -74,3 +74,8 @@ def _account_export(text: str) -> tuple[str, str]:
 account_export = checked(
     _account_export, lambda _: True, "an account name, and its key's variable: prod or prod=EH_PROD_API_KEY"
 )
+account_name = checked(
+    str,
+    lambda name: re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) is not None,
+    "an account name of lower-case letters, digits, - and _, like prod",
+)

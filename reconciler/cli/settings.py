@@ -71,7 +71,7 @@ def drift(args: argparse.Namespace) -> DriftSettings:
 
 
 def imports(args: argparse.Namespace) -> ImportSettings:
-    return ImportSettings(connection(args), tuple(args.key_env), args.all, args.out)
+    return ImportSettings(connection(args), tuple(args.key_env), args.all, args.out, args.account)
 
 
 def reveal(args: argparse.Namespace) -> RevealSettings:

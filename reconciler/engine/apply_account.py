@@ -84,7 +84,8 @@ class AccountApply:
         parallelism = self.settings.workspace.connection.parallelism
         applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
         if self.secrets is not None:
-            applier.on_created = self.secrets.add
+            secrets, account = self.secrets, self.opened.account
+            applier.on_created = lambda change, key: secrets.add(change, key, account)
         try:
             report = await applier.run(list(self.chosen), inventory.keys, plan.balance_before)
         except RUN_ERRORS:
@@ -110,8 +111,9 @@ class AccountApply:
         state = self.opened.state
         applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
         report.state_error = report.state_error or flushed(state)
+        shown = self.opened.account.address
         self.console.handed_over(
-            [r.change.address for r in report.results if r.change.action is Action.CREATE and r.key]
+            [shown(r.change.address) for r in report.results if r.change.action is Action.CREATE and r.key]
         )
         if report.state_error is None:
             fold_journal(state, self.console)

@@ -22,24 +22,25 @@ def run(settings: ImportSettings, console: Console) -> str:
     """The manifest's text; with `settings.out` it is written there (and the state beside it)."""
     if not settings.key_envs and not settings.every_key:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
-    out = settings.out
-    target = Target.of(settings.connection, [out] if out else [])
+    out, account = settings.out, importer.account_of(settings.account)
+    target = Target.of(settings.connection, [out] if out else [], account)
     if out and Path(out).exists():
         raise UsageError(f"--out {out}: the file exists; import writes a new manifest")
     text, bound = asyncio.run(_read(settings, target))
     if out:
-        _write(out, text, bound, target.is_sandbox, console)
+        _write(out, text, bound, target, console)
     return text
 
 
 async def _read(settings: ImportSettings, target: Target) -> tuple[str, dict[str, LiveKey]]:
+    header = importer.header(target.account)
     async with target.client() as client:
         if settings.every_key:
-            return await importer.from_account(client)
-        return await importer.from_env(client, settings.key_envs), {}
+            return await importer.from_account(client, header)
+        return await importer.from_env(client, settings.key_envs, header), {}
 
 
-def _write(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool, console: Console) -> None:
+def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, console: Console) -> None:
     """The manifest, and each id's binding in the state beside it (two keys of one name need it),
     with a snapshot of each key as read: drift reports what changes after the import."""
     try:
@@ -48,7 +49,8 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], sandbox: bool, conso
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
     schemafile.write_beside(Path(path))
-    state = State(statepaths.default_state([path], sandbox), Path(path))
+    account = target.account.name if target.account.declared else None
+    state = State(statepaths.default_state([path], target.is_sandbox, account), Path(path), account)
     for address, key in bound.items():
         state.bind(address, key.fingerprint)
         state.remember(key.fingerprint, snapshots.taken(key))

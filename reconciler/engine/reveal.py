@@ -1,5 +1,6 @@
-"""`reveal`: managed keys' values, read from the account's list (a created key's value is
-nowhere else), as `NAME=value` lines; appended to a 0600 file, or returned to the caller."""
+"""`reveal`: managed keys' values, read from each account's list (a created key's value is
+nowhere else), as `NAME=value` lines; appended to a 0600 file, or returned to the caller. A key
+is named by its address (`prod/backend` where the manifest declares accounts), id or name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.engine.console import Console
 from reconciler.engine.settings import RevealSettings
-from reconciler.engine.workspace import open_workspace, select
+from reconciler.engine.workspace import Opened, open_accounts, select
 from reconciler.manifest.addresses import variable
 from reconciler.planning import binding
 
@@ -29,17 +30,29 @@ def run(settings: RevealSettings, console: Console) -> list[str]:
 
 
 async def _read(settings: RevealSettings, console: Console) -> list[str]:
-    opened = open_workspace(settings.workspace, console)
-    keys = select(opened.manifest.keys, settings.ids)
+    opened = open_accounts(settings.workspace, console)
+    wanted = select([k for one in opened for k in one.keys], settings.ids)
+    found: dict[tuple[str, str], str] = {}
+    for one in opened:
+        found.update(await _account(one, [k for k in wanted if k.account == one.account.name]))
+    return [found[(k.account, k.address)] for k in wanted]
+
+
+async def _account(opened: Opened, keys: list[DesiredKey]) -> dict[tuple[str, str], str]:
+    """Each key's line, read from its account's list (none asked: no request)."""
+    if not keys:
+        return {}
     async with opened.target.client() as client:
         live = await inventory.read_keys(client)
-    found = binding.bind(opened.manifest.keys, live, opened.state.bindings).by_address  # all: none mistaken
-    missing = [k.address for k in keys if not isinstance(found[k.address], binding.Bound)]
+    found = binding.bind(opened.keys, live, opened.state.bindings).by_address  # all: none mistaken
+    missing = [
+        opened.account.address(k.address) for k in keys if not isinstance(found[k.address], binding.Bound)
+    ]
     if missing:
         raise UsageError(f"{', '.join(missing)}: not found in the account (plan shows why)")
-    return [_line(key, found[key.address]) for key in keys]
+    return {(k.account, k.address): _line(opened, k, found[k.address]) for k in keys}
 
 
-def _line(key: DesiredKey, bound: binding.Binding) -> str:
+def _line(opened: Opened, key: DesiredKey, bound: binding.Binding) -> str:
     assert isinstance(bound, binding.Bound)
-    return f"{variable(key.address)}={bound.live.proxy_key.reveal()}"
+    return f"{variable(opened.account.address(key.address))}={bound.live.proxy_key.reveal()}"

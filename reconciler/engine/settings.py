@@ -81,6 +81,7 @@ class ImportSettings:
     key_envs: tuple[str, ...] = ()  # the env vars holding the keys to import
     every_key: bool = False  # every key of the account instead
     out: str | None = None  # where the manifest goes (its state beside it); None: returned only
+    account: str | None = None  # --account: the manifest declares it, its keys name it
 
 
 @dataclass(frozen=True)

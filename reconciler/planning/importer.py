@@ -20,6 +20,7 @@ from typing import Any
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import once_each, read_keys
+from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, sorted_networks
 from reconciler.core.secrets import ProxyKey
@@ -37,6 +38,23 @@ keys:
 """
 )
 LIMIT_NOTE = "  # the API cannot report it: choose daily, weekly or monthly"
+
+
+def account_of(name: str | None) -> Account:
+    """The account `import --account NAME` declares (its key from $EH_<NAME>_API_KEY), else the one."""
+    if name is None:
+        return IMPLICIT
+    return Account(name, key_var="EH_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_API_KEY", declared=True)
+
+
+def header(account: Account) -> str:
+    """The manifest's head: with a declared account, its `accounts:` entry and the file's `account:`."""
+    if not account.declared:
+        return HEADER
+    declared = (
+        f'accounts:\n  {account.name}: {{api_key: "${{{account.key_var}}}"}}\naccount: {account.name}\n'
+    )
+    return HEADER.replace("keys:\n", declared + "keys:\n")
 
 
 def env_name(name: str, taken: set[str]) -> str:
@@ -91,7 +109,7 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-async def from_env(client: Client, variables: Sequence[str]) -> str:
+async def from_env(client: Client, variables: Sequence[str], head: str = HEADER) -> str:
     entries = []
     env = environment()
     for var in variables:
@@ -105,10 +123,10 @@ async def from_env(client: Client, variables: Sequence[str]) -> str:
         except ApiError as exc:
             raise UsageError(f"--key-env {var}: lookup failed: {exc.message}") from exc
         entries.append(entry(("proxy_key", _text(f"${{{var}}}")), key))
-    return HEADER + "".join(entries)
+    return head + "".join(entries)
 
 
-async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
+async def from_account(client: Client, head: str = HEADER) -> tuple[str, dict[str, LiveKey]]:
     """The manifest text, and which live key each id is (for the state)."""
     keys, twice = once_each(await read_keys(client))
     shared = {name for name, n in Counter(k.name for k in keys).items() if n > 1}
@@ -120,7 +138,7 @@ async def from_account(client: Client) -> tuple[str, dict[str, LiveKey]]:
         notes = [_shared_note(key)] if key.name in shared else []
         notes += [_TWICE.format(key.proxy_key.display)] if key.fingerprint in twice else []
         entries.append(entry(("id", _text(address)), key, notes))
-    return (HEADER + "".join(entries) if entries else HEADER.replace("keys:\n", "keys: []\n")), bound
+    return (head + "".join(entries) if entries else head.replace("keys:\n", "keys: []\n")), bound
 
 
 def _shared_note(key: LiveKey) -> str:

@@ -1,0 +1,182 @@
+"""Two accounts in one manifest, end to end on the sandbox: each planned, applied and checked
+for drift on its own, credit exact per account and never netted; a key moved between them; one
+account's refused key, or another account's key in its variable, leaves the other applied."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from reconciler.manifest import resources
+from reconciler.sandbox import Sandbox, seeds
+
+from ..helpers import live_sandbox, run_cli
+
+PROD_KEY, STAGING_KEY = "ek-test-prod-account", "ek-test-staging-account"
+
+
+def seed() -> dict[str, Any]:
+    return {
+        "accounts": [
+            {"user_id": "u1", "name": "prod", "api_key": PROD_KEY, "balance": 1000.0},
+            {"user_id": "u2", "name": "staging", "api_key": STAGING_KEY, "balance": 100.0},
+        ],
+        "keys": [],
+        "rate_limit": {"requests": 100_000, "window_s": 60},
+    }
+
+
+def manifest(prod: int = 100, staging: int = 10, backend_in: str = "prod") -> str:
+    keys = [
+        {"id": "backend", "account": backend_in, "name": "Backend", "allocated_ammount": prod},
+        {"id": "web", "account": "staging", "name": "Web", "allocated_ammount": staging},
+    ]
+    doc = {
+        "version": 1,
+        "accounts": {
+            "prod": {"api_key": "${EH_PROD_API_KEY}"},
+            "staging": {"api_key": "${EH_STAGING_API_KEY}"},
+        },
+        "defaults": {"limit_type": "monthly"},
+        "keys": keys,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    monkeypatch.setenv("EH_PROD_API_KEY", "unused-with-sandbox")
+    monkeypatch.setenv("EH_STAGING_API_KEY", "unused-with-sandbox")
+    return tmp_path
+
+
+SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml")
+
+
+def account(name: str) -> tuple[Decimal, list[dict[str, Any]]]:
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    user = {"prod": "u1", "staging": "u2"}[name]
+    return Decimal(box.store.account(user)["balance"]), box.store.keys_of(user)
+
+
+def test_a_plan_has_a_section_per_account_and_never_nets_credit(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0
+    assert "=== Account prod ===" in out and "=== Account staging ===" in out
+    prod, staging = out.split("=== Account staging ===")
+    assert "Credits: 100.00 debited" in prod and "balance 1,000.00 -> 900.00" in prod
+    assert "Credits: 10.00 debited" in staging and "balance 100.00 -> 90.00" in staging
+    assert "2 accounts: Plan: 2 to create" in out
+
+
+def test_the_json_plan_names_each_keys_account_and_each_accounts_summary(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "json")
+    data = json.loads(out, parse_float=Decimal)
+    jsonschema.validate(json.loads(out), resources.schema("plan"))
+    assert data["format_version"] == 3
+    assert [(k["account"], k["address"]) for k in data["keys"]] == [("prod", "backend"), ("staging", "web")]
+    assert data["accounts"]["prod"]["account_debit"] == 100 and data["accounts"]["staging"]["account_debit"] == 10
+    assert data["accounts"]["prod"]["requests"] == 2 and data["accounts"]["staging"]["requests"] == 2
+    assert data["summary"]["account_debit"] == 110 and data["summary"]["requests"] == 4
+
+
+def test_the_markdown_plan_has_a_table_per_account(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "markdown")
+    assert out.count("| | Key | Action | Account credits |") == 2
+    assert "#### Account prod" in out and "#### Account staging" in out
+
+
+def test_apply_debits_each_account_exactly_and_drift_is_then_in_sync(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    assert "[prod]" in out and "[staging]" in out
+    assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(90)
+    assert Path(".ehkeys/keys/prod/sandbox/state.json").is_file()
+    assert Path(".ehkeys/keys/staging/sandbox/state.json").is_file()
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX)
+    assert code == 0, out
+    assert "In sync: every account's keys match the manifest (2 accounts)." in out
+
+
+def test_a_saved_plan_of_two_accounts_applies_exactly_what_it_shows(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")
+    assert code == 0 and json.loads(Path("plan.json").read_text())["format_version"] == 4
+    code, shown, _ = run_cli(capsys, "show", "plan.json")
+    assert "=== Account prod ===" in shown and "=== Account staging ===" in shown
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 0, out
+    assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(90)
+
+
+def test_account_restricts_a_run_to_one_account(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")
+    assert code == 0, out
+    assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(90)
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "dev")
+    assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
+
+
+def test_a_key_moved_to_another_account_is_deleted_there_and_created_here(workdir: Path, capsys: Any) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(prod=50, backend_in="staging"))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0
+    assert (
+        "↦ backend: moves from account prod to staging: deleted in prod (100.00 refunded, est.), "
+        "created in staging (50.00 debited)"
+    ) in out
+    assert "moved to account staging: credits do not transfer" in out
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    (prod_balance, prod_keys), (staging_balance, staging_keys) = account("prod"), account("staging")
+    assert prod_keys == [] and prod_balance == Decimal(1000)  # refunded whole: never used
+    assert sorted(k["name"] for k in staging_keys) == ["Backend", "Web"]
+    assert staging_balance == Decimal(100 - 10 - 50)
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--detailed-exitcode")[0] == 0
+
+
+def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(manifest())
+    with live_sandbox(tmp_path, seed()) as base:
+        monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
+        monkeypatch.setenv("EH_STAGING_API_KEY", "ek-test-not-an-account")
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 1
+        assert "account staging:" in err and "EH_STAGING_API_KEY" in err and "ek-test-not-an-account" not in out + err
+        assert "[prod]" in out and "created" in out
+        monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+        code, out, _ = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 0, out
+        assert "[staging]" in out and "[prod]" not in out  # prod was applied the first time
+
+
+def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(manifest())
+    with live_sandbox(tmp_path, seed()) as base:
+        monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
+        monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+        assert run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")[0] == 0
+        monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)  # prod's key where staging's belongs
+        code, out, err = run_cli(capsys, "drift", "keys.yaml", "--base-url", base)
+        assert code == 1
+        assert "is EH_STAGING_API_KEY the key of another account?" in out
+        assert "deleted outside" not in out
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 1 and "created" not in out
+    assert os.environ["EH_STAGING_API_KEY"] == PROD_KEY
