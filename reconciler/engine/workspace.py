@@ -58,6 +58,18 @@ def state_path(workspace: Workspace, account: Account = IMPLICIT) -> Path:
     return statepaths.default_state(workspace.manifests, workspace.connection.sandbox, name)
 
 
+def state_paths(workspace: Workspace) -> list[Path]:
+    """Every state the run uses, one per account it covers (the GitOps jobs pull and push each).
+    A manifest that cannot be read names its one default state: the run itself says what is wrong."""
+    loaded = manifest.load(workspace.manifests, offline=True).manifest
+    if loaded is None:
+        return [state_path(workspace)]
+    try:
+        return [state_path(workspace, account) for account in accounts_of(loaded, workspace)]
+    except UsageError:
+        return [state_path(workspace)]
+
+
 def legacy_state(workspace: Workspace) -> Path | None:
     """Where earlier versions kept the state, for a run that moves it (`statemigrate`); none
     with --state."""

@@ -26,7 +26,7 @@ from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
-from reconciler.engine.workspace import legacy_state, state_path
+from reconciler.engine.workspace import legacy_state, state_paths
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
@@ -60,9 +60,10 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
     also when the body fails (a partial apply recorded bindings); a push error never hides
     the body's own error. Where earlier versions kept the state is pulled when the new place
     is empty (the run then moves it, `statemigrate`)."""
-    branch, state = StateBranch(hub, ctx.workspace, job.state_branch), state_path(job.workspace)
-    legacy = legacy_state(job.workspace)
-    pulled = branch.pull(state) or (branch.pull(legacy) if legacy else [])
+    branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
+    legacy = legacy_state(job.workspace) if len(states) == 1 else None
+    pulled = [name for state in states for name in branch.pull(state)]
+    pulled = pulled or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False
     try:
@@ -72,14 +73,19 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
         raise
     finally:
         try:
-            if "journal.jsonl" in push and (state.parent / "journal.jsonl").exists():
-                State(state).compact()  # the journal folded in: what the branch keeps stays small
-            written = branch.push(state, push, ctx.run_id) if push else []
+            written = [name for state in states for name in _push(branch, state, push, ctx.run_id)]
             print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
         except EhkeysError as exc:
             if not failed:
                 raise
             print(f"ehkeys: error: {exc}", file=sys.stderr)
+
+
+def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:
+    """One account's state back to its branch, its journal folded in first (it stays small)."""
+    if "journal.jsonl" in push and (state.parent / "journal.jsonl").exists():
+        State(state).compact()
+    return branch.push(state, push, run_id) if push else []
 
 
 def plan_job(job: Job) -> ExitCode:
