@@ -38,6 +38,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import multi_account  # noqa: E402  (bench/, beside this script)
+
 from reconciler.api.inventory import Inventory  # noqa: E402
 from reconciler.core.keys import LiveKey  # noqa: E402
 from reconciler.core.secrets import ProxyKey  # noqa: E402
@@ -501,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             "5_scale": lambda: scale(tmp, 100 if small else 10000),
             "7_plan_list": lambda: plan_over_startup(tmp, 50 if small else 2000, runs),
             "8_validate": lambda: validate_literal(tmp, 100 if small else 10000, runs),
+            "9_accounts": lambda: multi_account.scenario(tmp, runs, sandbox, run_cli, stats),
         }
         wanted = [name for name in scenarios if not args.only or name.startswith(tuple(args.only))]
         results = {name: scenarios[name]() for name in wanted}
