@@ -50,11 +50,16 @@ def manifests(inputs: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def sources(inputs: Sequence[str]) -> list[Source]:
-    """The manifests the inputs name, each once, in the order first named."""
+    """The manifests the inputs name, each once, in the order first named; a folder in no
+    directory manifest names its own files' manifest and each directory manifest below it."""
+    return _sources(inputs, below=True)
+
+
+def _sources(inputs: Sequence[str], below: bool) -> list[Source]:
     folders = _folders(inputs)
     found: dict[Path, Source] = {}
     for item in inputs:
-        for source in _sources_of(item, folders):
+        for source in _sources_of(item, folders, below):
             found.setdefault(Path(source.root).resolve(), source)
     return list(found.values())
 
@@ -75,8 +80,9 @@ def root_of(path: Path) -> Path | None:
 
 def files(inputs: Sequence[str]) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
     """The files of the one manifest the inputs make, each with what it holds (STANDALONE,
-    SETTINGS or TEAM); a directory manifest named with anything else is a problem."""
-    found = sources(inputs)
+    SETTINGS or TEAM); a directory manifest named with anything else is a problem. A folder
+    is its own files: the directory manifests below it are others (`sources` lists them)."""
+    found = _sources(inputs, below=False)
     directory = next((s for s in found if s.settings), None)
     if directory is not None and len(found) > 1:
         return [], [_mixed(directory, other) for other in found if other is not directory]
@@ -95,17 +101,15 @@ def _mixed(directory: Source, other: Source) -> Diagnostic:
     return Diagnostic(other.root, 1, 1, "", message)
 
 
-def _sources_of(item: str, folders: dict[Path, str]) -> Iterator[Source]:
+def _sources_of(item: str, folders: dict[Path, str], below: bool) -> Iterator[Source]:
     path = Path(item)
     root = root_of(path)
     if root is not None:
         yield _directory_manifest(_shown(root, item))
         return
     outer = _enclosing(path, folders)
-    if outer is not None:
-        yield from _folder(outer)
-    elif path.is_dir():
-        yield from _folder(item)
+    if outer is not None or path.is_dir():
+        yield from _folder(outer or item) if below else [Source((outer or item,))]
     else:
         yield Source((item,))
 

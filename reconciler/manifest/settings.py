@@ -20,7 +20,6 @@ from reconciler.core.keys import Location
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 from reconciler.manifest.fileload import FileLoader, KeyContext, Setting
 from reconciler.manifest.layout import SETTINGS, TEAM
-from reconciler.manifest.sources import SETTINGS_FILE
 
 NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap")
 """A directory manifest's settings: in its ehkeys.yaml only."""
@@ -162,8 +161,8 @@ def _misplaced_one(name: str, value: Any, where: Location, settings: FileLoader)
     home = settings.file
     if name not in settings.data:
         message = (
-            f"{name} is a setting of the whole directory manifest: move it to {home} "
-            f"(its {SETTINGS_FILE}, which states them once for every file's keys)"
+            f"{name} is a setting of the whole directory manifest: move it to {home}, "
+            "where its settings are stated once for every file's keys"
         )
         return _diagnostic(where, name, message)
     there = _at(settings.location((name,), key=True))

@@ -24,9 +24,10 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = [str(p) for p in _manifests_under(path)]
+            own, roots = walk(path)
+            found = [str(p) for p in own]
             if not found:
-                problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
+                problems.append(Diagnostic(item, 1, 1, "", _empty(roots)))
         elif path.is_file():
             found = [item]
         else:
@@ -36,8 +37,14 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     return files, problems
 
 
-def _manifests_under(root: Path) -> list[Path]:
-    return walk(root)[0]
+def _empty(roots: list[Path]) -> str:
+    if not roots:
+        return "directory holds no *.yaml manifest"
+    named = ", ".join(str(root) for root in roots)
+    return (
+        f"directory holds no *.yaml manifest of its own, only directory manifests (folders holding "
+        f"{SETTINGS_FILE}), each a manifest of its own: {named}"
+    )
 
 
 def walk(root: Path) -> tuple[list[Path], list[Path]]:
