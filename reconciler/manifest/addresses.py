@@ -32,10 +32,11 @@ def shown(key: DesiredKey, declared: bool) -> str:
 def shared_variables(keys: Iterable[DesiredKey], declared: bool = False) -> list[Diagnostic]:
     """An error on each key whose address becomes the variable of an earlier key's other address."""
     found: list[Diagnostic] = []
-    first: dict[str, DesiredKey] = {}
+    first: dict[str, tuple[str, DesiredKey]] = {}
     for key in keys:
-        other = first.setdefault(variable(shown(key, declared)), key)
-        if shown(other, declared) != shown(key, declared):  # the same twice is a duplicate, said elsewhere
+        mine = shown(key, declared)
+        address, other = first.setdefault(variable(mine), (mine, key))
+        if address != mine:  # the same address twice is a duplicate, said elsewhere
             found.append(_shared(key, other, declared))
     return found
 

@@ -156,11 +156,13 @@ class FileLoader:
         self._file_account(context)
         owner = context.defaults or self
         defaults = owner.data.get("defaults")
-        defaults = defaults if isinstance(defaults, dict) else {}
+        frame = _Frame(
+            context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context)
+        )
         built = []
         for index, raw in enumerate(data["keys"]):
             if isinstance(raw, dict):
-                key = self._key(index, raw, _Frame(context, owner, defaults))
+                key = self._key(index, raw, frame)
                 if key is not None:
                     built.append(key)
         return built
@@ -203,11 +205,9 @@ class FileLoader:
         self.report(("keys", index), message)
         return None
 
-    def _cap(self, account: str | None, context: KeyContext) -> Decimal | None:
-        """The per-key cap: the account's own, else the file's per_key_cap, else the manifest's."""
-        own = context.accounts.get(account) if context.accounts and account else None
-        if own is not None:
-            return own
+    def _file_cap(self, context: KeyContext) -> Decimal | None:
+        """The per-key cap of the file's keys whose account sets none: the file's per_key_cap,
+        else the manifest's."""
         cap = self.data.get("per_key_cap")
         if isinstance(cap, (int, Decimal)) and self.role != TEAM and ("per_key_cap",) not in self.bad_paths:
             return Decimal(cap)
@@ -215,7 +215,9 @@ class FileLoader:
 
     def _key(self, index: int, raw: dict[str, Any], frame: _Frame) -> DesiredKey | None:
         account = self._account(index, raw, frame.context)
-        cap = self._cap(account, frame.context)
+        accounts = frame.context.accounts
+        own = accounts.get(account) if accounts and account else None
+        cap = frame.cap if own is None else own
         values: dict[str, Any] = {}
         defaults = frame.defaults
         failed = "limit_type" not in raw and "limit_type" not in defaults and raw.get("absent") is not True
@@ -284,6 +286,7 @@ class _Frame:
     context: KeyContext
     owner: FileLoader  # whose defaults
     defaults: dict[str, Any]
+    cap: Decimal | None  # for a key whose account sets no per_key_cap
 
 
 def _names(context: KeyContext) -> str:
