@@ -19,6 +19,10 @@ from reconciler.gitops.trust import PLAN_AUTHOR
 
 DEBUG = "verbose logs on stderr, keys redacted (default: off)"
 MANIFESTS = "a manifest file, or a folder of them (read recursively)"
+VALIDATED = (
+    "manifest files or folders, each manifest checked on its own (a file of a directory "
+    "manifest, a folder holding ehkeys.yaml: the whole of it)"
+)
 MAX_DEBIT = "refuse if the plan debits more (default: no limit)"
 STATE_HELP = (
     "state file (default .ehkeys/<manifest name>/state.json beside the manifest; its sandbox/ with --sandbox)"

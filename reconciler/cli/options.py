@@ -18,6 +18,7 @@ from reconciler.cli.optiongroups import (
     FAULT_FLAGS,
     MANIFESTS,
     MAX_DEBIT,
+    VALIDATED,
     Sub,
     api_options,
     command,
@@ -55,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _validate(sub: Sub) -> None:
     p = command(sub, "validate", "check manifests offline (no API key needed)", commands.validate)
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=MANIFESTS)
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=VALIDATED)
     p.add_argument("--format", choices=("text", "json", "github"), default="text", help="how to print")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 

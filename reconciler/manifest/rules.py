@@ -25,8 +25,16 @@ LIMIT_TYPE_REQUIRED = (
     "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
 )
 ID_SLASH = "must not contain '/': a '/' will separate an account from an id"
+ACCOUNT_NAME = (
+    "must be lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 32 "
+    "(an account's name names its state folder and prefixes its keys' addresses, prod/backend)"
+)
+API_KEY_REFERENCE = (
+    "must be a reference to the environment variable that holds the account key, as ${VAR} "
+    "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
+)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_FIELDS = {"proxy_key"}
+_SECRET_FIELDS = {"proxy_key", "api_key"}
 _WEEK = 7 * 24 * 3600
 
 
@@ -218,7 +226,7 @@ def field_warnings(
             yield f"{net} allows every IP address"
 
 
-NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount")
+NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit")
 
 
 def misread_number(text: str) -> str:
@@ -260,7 +268,10 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     expected: Any = error.validator_value
     secret = bool(path) and path[-1] in _SECRET_FIELDS
     got = "" if secret else f" (got {_short(instance)})"
-    if kind == "additionalProperties":
+    special = _account_message(error, path)
+    if special is not None:
+        yield special
+    elif kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         for extra in sorted(set(instance) - set(allowed)):
             yield (extra,), _unknown(extra, allowed), True
@@ -286,6 +297,24 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), f"must be {op} {expected}" + got, False
     else:
         yield (), "invalid value" if secret else error.message, False
+
+
+def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -> Message | None:
+    """The messages of `accounts:` and `account:` that jsonschema's would not make clear (or
+    would make with the account key in them)."""
+    where = list(error.relative_schema_path)
+    if "propertyNames" in where:  # a name under accounts: point at it
+        return (error.instance,), f"account name {error.instance!r} {ACCOUNT_NAME}", True
+    field = path[-1] if path else None
+    if error.validator == "pattern" and field == "account":
+        return (), f"account {_short(error.instance)} {ACCOUNT_NAME}", False
+    if error.validator == "pattern" and field == "api_key":
+        return (), API_KEY_REFERENCE, False
+    if error.validator == "pattern" and field == "base_url":
+        return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
+    if error.validator == "minProperties" and field == "accounts":
+        return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
+    return None
 
 
 def _unknown(extra: str, allowed: list[str]) -> str:

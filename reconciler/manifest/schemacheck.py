@@ -11,6 +11,7 @@ are exactly the validator's. (Validating 10,000 keys through jsonschema took 1.6
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -43,13 +44,26 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 _SCHEMA = resources.schema("manifest")
 _INLINED = _inline(_SCHEMA, _SCHEMA["$defs"])
 VALIDATOR = jsonschema.Draft202012Validator(_INLINED)
+REQUIRED: tuple[str, ...] = tuple(_INLINED.get("required", ()))
+"""The top-level fields a manifest file on its own must have (version, keys). In a directory
+manifest the settings file needs no keys and the other files no version: the same schema
+with another `required`."""
 
 
-def errors(data: Any) -> Iterator[jsonschema.ValidationError]:
+def errors(data: Any, required: tuple[str, ...] = REQUIRED) -> Iterator[jsonschema.ValidationError]:
     """Every schema error in the document (none when the quick pass finds it valid)."""
-    if _QUICK is not None and _QUICK.valid(data):
+    validator, quick = _checker(required)
+    if quick is not None and quick.valid(data):
         return iter(())
-    return VALIDATOR.iter_errors(data)
+    return validator.iter_errors(data)
+
+
+@functools.cache
+def _checker(required: tuple[str, ...]) -> tuple[jsonschema.Draft202012Validator, _Quick | None]:
+    if required == REQUIRED:
+        return VALIDATOR, _QUICK
+    schema = {**_INLINED, "required": list(required)}
+    return jsonschema.Draft202012Validator(schema), _quick(schema)
 
 
 class _Quick:
@@ -108,9 +122,9 @@ def _frozen(value: Any) -> Any:
     return (type(value), value)
 
 
-def _quick() -> _Quick | None:
+def _quick(schema: dict[str, Any]) -> _Quick | None:
     """The quick pass, when the key schema is the plain object it is written as today."""
-    keys = _INLINED.get("properties", {}).get("keys", {})
+    keys = schema.get("properties", {}).get("keys", {})
     key = keys.get("items")
     plain = (
         isinstance(key, dict)
@@ -121,8 +135,8 @@ def _quick() -> _Quick | None:
     )
     if not plain:
         return None
-    top = {**_INLINED, "properties": {**_INLINED["properties"], "keys": {"type": "array"}}}
+    top = {**schema, "properties": {**schema["properties"], "keys": {"type": "array"}}}
     return _Quick(top, key)
 
 
-_QUICK = _quick()
+_QUICK = _quick(_INLINED)

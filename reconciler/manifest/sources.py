@@ -1,4 +1,7 @@
-"""Which files make a manifest: files as given, directories read recursively, each file once."""
+"""Which files make a manifest: files as given, directories read recursively, each file once.
+
+A folder below a directory that holds a settings file (`ehkeys.yaml`) is a directory manifest
+of its own (see `layout`): a directory's files stop at it."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.manifest.diagnostics import Diagnostic
+
+SETTINGS_FILE = "ehkeys.yaml"
+"""The settings of a directory manifest, at its root; the folder's other files hold keys."""
 
 
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
@@ -18,9 +24,10 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = [str(p) for p in _manifests_under(path)]
+            own, roots = walk(path)
+            found = [str(p) for p in own]
             if not found:
-                problems.append(Diagnostic(item, 1, 1, "", "directory holds no *.yaml manifest"))
+                problems.append(Diagnostic(item, 1, 1, "", _empty(roots)))
         elif path.is_file():
             found = [item]
         else:
@@ -30,13 +37,31 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     return files, problems
 
 
-def _manifests_under(root: Path) -> list[Path]:
+def _empty(roots: list[Path]) -> str:
+    if not roots:
+        return "directory holds no *.yaml manifest"
+    named = ", ".join(str(root) for root in roots)
+    return (
+        f"directory holds no *.yaml manifest of its own, only directory manifests (folders holding "
+        f"{SETTINGS_FILE}), each a manifest of its own: {named}"
+    )
+
+
+def walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """The YAML files under `root` (hidden ones aside), sorted; and the folders below it that
+    hold a settings file, each a manifest of its own, whose files are not `root`'s."""
     found: list[Path] = []
+    roots: list[Path] = []
     for folder, subfolders, names in os.walk(root):
+        here = Path(folder)
+        if here != root and SETTINGS_FILE in names and (here / SETTINGS_FILE).is_file():
+            roots.append(here)
+            subfolders[:] = []
+            continue
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         chosen = (n for n in sorted(names) if n.endswith((".yaml", ".yml")) and not n.startswith("."))
-        found.extend(Path(folder) / name for name in chosen)
-    return found
+        found.extend(here / name for name in chosen)
+    return found, roots
 
 
 def _first_time(file: Path, seen: set[Path]) -> bool:

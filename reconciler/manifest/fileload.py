@@ -1,0 +1,301 @@
+"""One file of a manifest: read, parsed, checked against the schema, and its keys built.
+
+What a file may hold depends on its place (`layout`): a manifest file on its own needs
+`version` and `keys`; a directory manifest's `ehkeys.yaml` needs `version`; its other files
+need `keys`. A key's account, per-key cap and defaults come from the manifest as a whole
+(`KeyContext`), as `settings.resolve` found them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
+from reconciler.core.keys import UPDATABLE, DesiredKey, Location
+from reconciler.manifest import keychecks, rules, schemacheck
+from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
+from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
+from reconciler.manifest.yamlsrc import Document, YamlError, parse
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active")
+_REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A top-level field as one file gives it, and where."""
+
+    value: Any
+    where: Location
+    owner: FileLoader
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    """What a file's keys take from the manifest as a whole."""
+
+    accounts: Mapping[str, Decimal | None] | None = None  # declared names -> own per_key_cap; None: none
+    where: str = ""  # where the accounts are declared, for messages
+    cap: Decimal | None = None  # per_key_cap for a file that sets none (a directory manifest's)
+    defaults: FileLoader | None = None  # the file whose `defaults` apply (None: each file's own)
+    unchecked: bool = False  # `accounts:` is not a mapping (said): keys' accounts go unchecked
+
+
+class FileLoader:
+    def __init__(
+        self,
+        file: str,
+        env: Mapping[str, str],
+        now: int | None,
+        offline: bool = False,
+        role: str = STANDALONE,
+    ) -> None:
+        self.file = file
+        self.role = role
+        self.offline = offline  # validate: no secret is needed, an unset ${VAR} is a notice
+        self.env = env
+        self.now = now
+        self.diagnostics: list[Diagnostic] = []
+        self.doc = Document(None)
+        self.text = ""
+        self.bad_paths: set[tuple[Any, ...]] = set()
+        self.account: str | None = None  # the file's `account:` (for its keys that name none)
+        self.account_known = True
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data if isinstance(self.doc.data, dict) else {}
+
+    def report(
+        self,
+        path: tuple[Any, ...],
+        message: str,
+        *,
+        key: bool = False,
+        warn: bool = False,
+        severity: str = "",
+    ) -> None:
+        where = self.location(path, key=key)
+        severity = severity or (WARNING if warn else ERROR)
+        self.diagnostics.append(
+            Diagnostic(self.file, where.line, where.col, _path_str(path), message, severity)
+        )
+
+    def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
+        if not self.doc.knows(path, key=key):
+            self.doc = parse(self.text, complete=True)  # a problem: now keep every position
+        return Location(self.file, *self.doc.position(path, key=key))
+
+    def setting(self, name: str) -> Setting | None:
+        """A top-level field, unless the schema found it wrong (`accounts`: any mapping, for its names)."""
+        if name not in self.data:
+            return None
+        value = self.data[name]
+        if (name,) in self.bad_paths and not (name == "accounts" and isinstance(value, dict)):
+            return None
+        return Setting(value, self.location((name,)), self)
+
+    def read(self) -> None:
+        """Parse and check the file against the schema; its keys are built by `keys`."""
+        text = self.text = self._read() or ""
+        if not text and self.diagnostics:
+            return
+        try:
+            self.doc = parse(text)
+        except YamlError as exc:
+            self.diagnostics.append(Diagnostic(self.file, exc.line, exc.col, "", exc.message))
+            return
+        if self.doc.data is None:
+            wanted = " and ".join(f"'{name}'" for name in _REQUIRED[self.role])
+            self.report((), f"empty manifest: expected a mapping with {wanted}")
+            return
+        self._schema_check()
+        self._misread_check()
+
+    def _read(self) -> str | None:
+        try:
+            size = os.path.getsize(self.file)
+            if size > MAX_FILE_BYTES:
+                self.report((), f"file is {size} bytes; manifests over {MAX_FILE_BYTES} are refused")
+                return None
+            raw = Path(self.file).read_bytes()
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.report((), f"not UTF-8 text (bad byte at offset {exc.start})")
+        except OSError as exc:
+            self.report((), f"cannot read: {exc.strerror}")
+        return None
+
+    def _schema_check(self) -> None:
+        for error in schemacheck.errors(self.doc.data, _REQUIRED[self.role]):
+            path = tuple(error.absolute_path)
+            self.bad_paths.add(path)
+            for where, message, at_key in rules.schema_messages(error):
+                self.report(path + where, message, key=at_key)
+
+    def _misread_check(self) -> None:
+        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x."""
+        for path, text in self.doc.misread.items():
+            if path and path[-1] in rules.NUMERIC_FIELDS:
+                self.bad_paths.add(path)
+                self.report(path, rules.misread_number(text))
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def keys(self, context: KeyContext) -> list[DesiredKey]:
+        """The file's keys; each problem reported, a key with an error left out."""
+        data = self.data
+        if not isinstance(data.get("keys"), list):
+            return []
+        self._file_account(context)
+        owner = context.defaults or self
+        defaults = owner.data.get("defaults")
+        frame = _Frame(
+            context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context)
+        )
+        built = []
+        for index, raw in enumerate(data["keys"]):
+            if isinstance(raw, dict):
+                key = self._key(index, raw, frame)
+                if key is not None:
+                    built.append(key)
+        return built
+
+    def _file_account(self, context: KeyContext) -> None:
+        if "account" in self.data:
+            self.account = self.data["account"]
+            bad = ("account",) in self.bad_paths
+            self.account_known = not bad and self._known(self.data["account"], ("account",), context)
+
+    def _known(self, name: Any, path: tuple[Any, ...], context: KeyContext) -> bool:
+        if context.unchecked or (context.accounts is not None and name in context.accounts):
+            return True
+        if context.accounts is None:
+            message = (
+                f"unknown account {name!r}: the manifest declares no accounts (its one account's key "
+                f"is ${DEFAULT_KEY_VAR}); declare it under accounts:"
+            )
+        else:
+            message = f"unknown account {name!r}: the manifest declares {_names(context)}"
+        self.report(path, message)
+        return False
+
+    def _account(self, index: int, raw: dict[str, Any], context: KeyContext) -> str | None:
+        """The key's account: its own, its file's, or the only one; None when unknown (said)."""
+        path = ("keys", index, "account")
+        if "account" in raw:
+            known = path not in self.bad_paths and self._known(raw["account"], path, context)
+            return str(raw["account"]) if known else None
+        if self.account is not None:
+            return str(self.account) if self.account_known else None
+        if context.accounts is None or context.unchecked:
+            return DEFAULT
+        if len(context.accounts) == 1:
+            return next(iter(context.accounts))
+        message = (
+            f"no account: the manifest declares {_names(context)}: set account: on the key, "
+            "or at the top of its file for all the file's keys"
+        )
+        self.report(("keys", index), message)
+        return None
+
+    def _file_cap(self, context: KeyContext) -> Decimal | None:
+        """The per-key cap of the file's keys whose account sets none: the file's per_key_cap,
+        else the manifest's."""
+        cap = self.data.get("per_key_cap")
+        if isinstance(cap, (int, Decimal)) and self.role != TEAM and ("per_key_cap",) not in self.bad_paths:
+            return Decimal(cap)
+        return context.cap
+
+    def _key(self, index: int, raw: dict[str, Any], frame: _Frame) -> DesiredKey | None:
+        account = self._account(index, raw, frame.context)
+        accounts = frame.context.accounts
+        own = accounts.get(account) if accounts and account else None
+        cap = frame.cap if own is None else own
+        values: dict[str, Any] = {}
+        defaults = frame.defaults
+        failed = "limit_type" not in raw and "limit_type" not in defaults and raw.get("absent") is not True
+        if failed:
+            self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
+        for name in _KEY_FIELDS:
+            if name in raw:
+                failed = not self._field(self, ("keys", index, name), raw[name], values, cap) or failed
+            elif name in defaults:
+                failed = (
+                    not self._field(frame.owner, ("defaults", name), defaults[name], values, cap) or failed
+                )
+        if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
+            return None
+        return self._checked(index, raw, values, account)
+
+    def _field(
+        self,
+        owner: FileLoader,
+        path: tuple[Any, ...],
+        value: Any,
+        values: dict[str, Any],
+        cap: Decimal | None,
+    ) -> bool:
+        """One field normalised into `values`; False when it is wrong (and reported, in `owner`,
+        the file whose text holds `path`)."""
+        name = path[-1]
+        if path in owner.bad_paths:
+            return False
+        try:
+            values[name] = rules.normalise(name, value, self.env, cap)
+        except rules.Unresolved as exc:
+            if not self.offline:
+                owner.report(path, str(exc))
+                return False
+            owner.report(path, f"{exc}: plan and apply need it", severity=NOTICE)
+            return True
+        except rules.FieldError as exc:
+            for item, message in exc.problems:
+                owner.report(path if item is None else (*path, item), message)
+            return False
+        if name in rules.WARNED_FIELDS:
+            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
+                owner.report(path, warning, warn=True)
+        return True
+
+    def _checked(
+        self, index: int, raw: dict[str, Any], values: dict[str, Any], account: str
+    ) -> DesiredKey | None:
+        """The key, unless the checks across its fields find an error."""
+        found = keychecks.problems(index, raw, values, self.now)
+        for path, message, severity in found:
+            self.report(path, message, severity=severity)
+        if any(severity == ERROR for _, _, severity in found):
+            return None
+        address = str(raw.get("id", values["name"]))
+        where = self.location(("keys", index))
+        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
+        return DesiredKey(address=address, location=where, account=account, **values)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What every key of one file shares."""
+
+    context: KeyContext
+    owner: FileLoader  # whose defaults
+    defaults: dict[str, Any]
+    cap: Decimal | None  # for a key whose account sets no per_key_cap
+
+
+def _names(context: KeyContext) -> str:
+    names = ", ".join(sorted(context.accounts or ()))
+    return f"{names} (accounts: at {context.where})" if context.where else names
+
+
+def _path_str(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

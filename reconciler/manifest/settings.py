@@ -1,0 +1,184 @@
+"""The settings a manifest states once for all its keys: its accounts and, as the defaults of
+every account, prune, ignore, key_cap and per_key_cap.
+
+A directory manifest states them in its `ehkeys.yaml`; one set in another of its files is an
+error saying to move it there (naming both places when both set it). The files of a folder
+without one may each set them, as before: prune, key_cap and accounts must then agree,
+ignore patterns add up, and each file keeps its own per_key_cap and defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.accounts import Account
+from reconciler.core.keys import Location
+from reconciler.manifest.diagnostics import WARNING, Diagnostic
+from reconciler.manifest.fileload import FileLoader, KeyContext, Setting
+from reconciler.manifest.layout import SETTINGS, TEAM
+
+NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap")
+"""A directory manifest's settings: in its ehkeys.yaml only."""
+_SHARED = ("prune", "ignore", "key_cap", "accounts")  # one value for the files of a folder
+_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    accounts: tuple[Account, ...]
+    context: KeyContext
+
+    @property
+    def declared(self) -> bool:
+        return any(account.declared for account in self.accounts)
+
+
+def resolve(loaders: Sequence[FileLoader], diagnostics: list[Diagnostic]) -> Resolved:
+    """The manifest's accounts, and what its files' keys take from it."""
+    settings = next((loader for loader in loaders if loader.role == SETTINGS), None)
+    if settings is None:
+        found = _merged(loaders, diagnostics)
+        cap = _agreed(loader.setting("per_key_cap") for loader in loaders)
+        return _resolved(found, cap, None)
+    diagnostics.extend(_misplaced(loaders, settings))
+    found = {name: s for name in NAMES if (s := settings.setting(name)) is not None}
+    return _resolved(found, _decimal(found.get("per_key_cap")), settings)
+
+
+def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoader | None) -> Resolved:
+    top = _top(found, cap)
+    declared = found.get("accounts")
+    if declared is None:
+        return Resolved((Account(**top),), KeyContext(cap=cap if settings else None, defaults=settings))
+    entries = declared.value if isinstance(declared.value, dict) else {}
+    accounts = tuple(_account(name, raw, declared.owner, top) for name, raw in entries.items())
+    where = _at(declared.owner.location(("accounts",), key=True))
+    context = KeyContext(
+        accounts={a.name: _own_cap(a.name, entries, declared.owner) for a in accounts},
+        where=where,
+        cap=cap if settings else None,
+        defaults=settings,
+        unchecked=not isinstance(declared.value, dict),
+    )
+    return Resolved(accounts, context)
+
+
+def _top(found: dict[str, Setting], cap: Decimal | None) -> dict[str, Any]:
+    """The top-level settings, as Account's fields: every account's defaults."""
+    prune = found.get("prune")
+    key_cap = found.get("key_cap")
+    return {
+        "prune": prune is not None and prune.value is True,
+        "prune_at": prune.where if prune is not None and prune.value is True else None,
+        "ignore": tuple(found["ignore"].value) if "ignore" in found else (),
+        "key_cap": key_cap.value if key_cap is not None else None,
+        "per_key_cap": cap,
+    }
+
+
+def _account(name: str, raw: Any, owner: FileLoader, top: dict[str, Any]) -> Account:
+    """One declared account: its own settings, else the top-level ones."""
+    own = _own(name, raw, owner)
+    match = _VAR.match(str(own.get("api_key", "")))
+    prune, prune_at = top["prune"], top["prune_at"]
+    if "prune" in own:
+        prune = own["prune"]
+        prune_at = owner.location(("accounts", name, "prune")) if prune else None
+    return Account(
+        name=name,
+        key_var=match.group(1) if match else "",
+        base_url=own.get("base_url"),
+        key_cap=own.get("key_cap", top["key_cap"]),
+        per_key_cap=_decimal_of(own.get("per_key_cap")) or top["per_key_cap"],
+        prune=prune,
+        prune_at=prune_at,
+        ignore=(*top["ignore"], *own.get("ignore", ())),
+        max_debit=_decimal_of(own.get("max_debit")),
+        declared=True,
+    )
+
+
+def _own(name: str, raw: Any, owner: FileLoader) -> dict[str, Any]:
+    """An account's fields that the schema found right."""
+    if not isinstance(raw, dict):
+        return {}
+    return {f: v for f, v in raw.items() if ("accounts", name, f) not in owner.bad_paths}
+
+
+def _own_cap(name: str, entries: dict[str, Any], owner: FileLoader) -> Decimal | None:
+    return _decimal_of(_own(name, entries.get(name), owner).get("per_key_cap"))
+
+
+def _decimal(setting: Setting | None) -> Decimal | None:
+    return _decimal_of(setting.value) if setting is not None else None
+
+
+def _decimal_of(value: Any) -> Decimal | None:
+    return Decimal(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else None
+
+
+def _agreed(settings: Any) -> Decimal | None:
+    """The per_key_cap the files of a folder agree on (each keeps its own for its keys)."""
+    values = {_decimal(s) for s in settings if s is not None}
+    return values.pop() if len(values) == 1 else None
+
+
+def _merged(loaders: Sequence[FileLoader], diagnostics: list[Diagnostic]) -> dict[str, Setting]:
+    """prune, key_cap and accounts from whichever file sets them (two may not disagree); the
+    ignore patterns of every file."""
+    found: dict[str, Setting] = {}
+    for loader in loaders:
+        for name in _SHARED:
+            setting = loader.setting(name)
+            first = found.get(name)
+            if setting is None:
+                continue
+            if first is None:
+                found[name] = setting
+            elif name == "ignore":
+                found[name] = Setting([*first.value, *setting.value], first.where, first.owner)
+            elif first.value != setting.value:
+                msg = f"{name} is set differently in {_at(first.where)}: set it in one file"
+                diagnostics.append(_diagnostic(setting.where, name, msg))
+    return found
+
+
+def _misplaced(loaders: Sequence[FileLoader], settings: FileLoader) -> list[Diagnostic]:
+    """A setting in a directory manifest's other files: said where it belongs."""
+    found = []
+    for loader in (loader for loader in loaders if loader.role == TEAM):
+        for name in (name for name in NAMES if name in loader.data):
+            where = loader.location((name,), key=True)
+            found.append(_misplaced_one(name, loader.data[name], where, settings))
+    return found
+
+
+def _misplaced_one(name: str, value: Any, where: Location, settings: FileLoader) -> Diagnostic:
+    home = settings.file
+    if name not in settings.data:
+        message = (
+            f"{name} is a setting of the whole directory manifest: move it to {home}, "
+            "where its settings are stated once for every file's keys"
+        )
+        return _diagnostic(where, name, message)
+    there = _at(settings.location((name,), key=True))
+    if settings.data[name] == value:
+        message = f"{name} is already set, to the same value, in {there}: remove it here"
+        return _diagnostic(where, name, message, WARNING)
+    message = (
+        f"{name} is set differently in {there}: a directory manifest states its settings once, "
+        f"in {home}; remove it here"
+    )
+    return _diagnostic(where, name, message)
+
+
+def _at(where: Location) -> str:
+    return f"{where.file}:{where.line}"
+
+
+def _diagnostic(where: Location, path: str, message: str, severity: str = "error") -> Diagnostic:
+    return Diagnostic(where.file, where.line, where.col, path, message, severity)
