@@ -16,8 +16,10 @@ from reconciler.core.accounts import Account
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.keys import DesiredKey
+from reconciler.core.plans import Move
 from reconciler.drift import seen as driftseen
 from reconciler.drift.report import DriftReport, Options, Past, report
+from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.plan import ACCOUNT_ERRORS, build_plan, unreadable
 from reconciler.engine.settings import DriftSettings
@@ -69,19 +71,19 @@ def examine(settings: DriftSettings, console: Console) -> Drifted:
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:
     opened = open_accounts(settings.workspace, console)
+    moved = moves.find(opened)
     with frozen_heap():
-        found = await asyncio.gather(*(_account(one, settings) for one in opened))
+        found = await asyncio.gather(*(_account(one, settings, moved) for one in opened))
     return Drifted(tuple(found))
 
 
-async def _account(opened: Opened, settings: DriftSettings) -> AccountDrift:
+async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move]) -> AccountDrift:
     limits, targets = settings.limits, settings.workspace.targets
     options = Options(int(time.time()), limits.expiring_within, limits.usage_warning)
+    wanted = desired(opened.manifest, targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
-            plan, account = await build_plan(
-                client, desired(opened.manifest, targets, opened.account.name), opened.state
-            )
+            plan, account = await build_plan(client, wanted, opened.state)
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise

@@ -16,7 +16,8 @@ from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan
-from reconciler.core.plans import Plans
+from reconciler.core.plans import Move, Plans
+from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
@@ -59,18 +60,18 @@ def save(planned: Planned, path: str) -> str:
 async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, str]:
     """The plan of each account the run covers, and the manifest's digest."""
     opened = open_accounts(workspace, console)
+    found = moves.find(opened)
     with frozen_heap():
-        plans = await asyncio.gather(*(plan_account(one, workspace.targets) for one in opened))
-    return Plans(tuple(plans)), opened[0].manifest.digest
+        plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
+    return Plans(tuple(plans), found), opened[0].manifest.digest
 
 
-async def plan_account(opened: Opened, targets: Sequence[str]) -> Plan:
+async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[Move] = ()) -> Plan:
     """One account's plan; with several accounts, one that cannot be read is a plan in error."""
+    wanted = desired(opened.manifest, targets, opened.account.name, found)
     try:
         async with opened.target.client() as client:
-            plan, _ = await build_plan(
-                client, desired(opened.manifest, targets, opened.account.name), opened.state
-            )
+            plan, _ = await build_plan(client, wanted, opened.state)
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise
@@ -112,7 +113,7 @@ def _foreign(client: Client, state: State, account: Inventory, bound: int) -> Pl
     why = (
         f"none of the {bound} key(s) the state binds is in the key list of the account whose key "
         f"is in ${client.key_var} ({account.count} other key(s)): is {client.key_var} the key of "
-        f"another account? Nothing was planned. If every one of them was deleted outside ehkeys, "
-        f"move the state aside ({state.path}) and plan again"
+        f"another account? Nothing was planned. If those keys are truly gone from this account, "
+        f"move its state aside ({state.path}) and plan again"
     )
     return Plan([], balance_before=account.balance, problems=[why], account_keys=account.count)

@@ -51,7 +51,7 @@ def default_state(manifests: Sequence[str], sandbox: bool, account: str | None =
     never teaches the real account's plan anything. An `account` a manifest declares has its
     own, `<stem>/<account>/state.json` (`<stem>/<account>/sandbox/`)."""
     folder = base(manifests) / FOLDER / stem(manifests)
-    folder = folder / account if account else folder
+    folder = folder / (account + "_" if account == SANDBOX else account) if account else folder
     return (folder / SANDBOX if sandbox else folder) / STATE_FILE
 
 

@@ -156,7 +156,7 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 1
         assert "account staging:" in err and "EH_STAGING_API_KEY" in err and "ek-test-not-an-account" not in out + err
-        assert "[prod]" in out and "created" in out
+        assert "[prod]  ✓ Backend" in out and "Apply complete: 1 applied." in out
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         code, out, _ = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 0, out
@@ -178,5 +178,5 @@ def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
         assert "is EH_STAGING_API_KEY the key of another account?" in out
         assert "deleted outside" not in out
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
-        assert code == 1 and "created" not in out
+        assert code == 1 and "applied" not in out.split("Applying")[-1]
     assert os.environ["EH_STAGING_API_KEY"] == PROD_KEY
