@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from reconciler.cli import each
 from reconciler.cli import validate as validating
 from reconciler.core.exitcodes import ExitCode
 
@@ -28,7 +29,7 @@ def sandbox(args: argparse.Namespace) -> ExitCode:
 def plan(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.plan import run
 
-    return run(args)
+    return each.run(args, run)
 
 
 def show(args: argparse.Namespace) -> ExitCode:
@@ -40,13 +41,13 @@ def show(args: argparse.Namespace) -> ExitCode:
 def drift(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.drift import run
 
-    return run(args)
+    return each.run(args, run)
 
 
 def apply(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.apply import run
 
-    return run(args)
+    return each.run(args, run)
 
 
 def import_keys(args: argparse.Namespace) -> ExitCode:

@@ -85,7 +85,10 @@ def test_the_json_plan_names_each_keys_account_and_each_accounts_summary(workdir
     jsonschema.validate(json.loads(out), resources.schema("plan"))
     assert data["format_version"] == 3
     assert [(k["account"], k["address"]) for k in data["keys"]] == [("prod", "backend"), ("staging", "web")]
-    assert data["accounts"]["prod"]["account_debit"] == 100 and data["accounts"]["staging"]["account_debit"] == 10
+    assert (
+        data["accounts"]["prod"]["account_debit"] == 100
+        and data["accounts"]["staging"]["account_debit"] == 10
+    )
     assert data["accounts"]["prod"]["requests"] == 2 and data["accounts"]["staging"]["requests"] == 2
     assert data["summary"]["account_debit"] == 110 and data["summary"]["requests"] == 4
 
@@ -155,7 +158,11 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
         monkeypatch.setenv("EH_STAGING_API_KEY", "ek-test-not-an-account")
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 1
-        assert "account staging:" in err and "EH_STAGING_API_KEY" in err and "ek-test-not-an-account" not in out + err
+        assert (
+            "account staging:" in err
+            and "EH_STAGING_API_KEY" in err
+            and "ek-test-not-an-account" not in out + err
+        )
         assert "[prod]  ✓ Backend" in out and "Apply complete: 1 applied." in out
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         code, out, _ = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")

@@ -1,0 +1,59 @@
+"""Several manifests on one command line, each run on its own (`manifest.layout`): the
+pre-commit case `keys.prod.yaml keys.staging.yaml`, where the same id in both is no duplicate.
+A file of a directory manifest stands for the whole of it. Each manifest's output follows a
+`# <manifest>` heading; the exit code is the worst of theirs."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from reconciler.core.errors import UsageError
+from reconciler.core.exitcodes import ExitCode
+from reconciler.manifest import layout, load
+
+ONE_ONLY = {"out": "--out", "plan": "--plan", "state": "--state", "report_out": "--report-out"}
+"""Options that name one file of one manifest's run."""
+
+SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.CHANGES)
+
+
+def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode]) -> ExitCode:
+    """`one` for each manifest the arguments name."""
+    groups = layout.manifests(args.manifests)
+    if len(groups) <= 1:
+        return one(args)
+    _refuse_one_file_options(args, len(groups))
+    _refuse_prune_across(groups)
+    codes = []
+    for inputs in groups:
+        print(f"# {' '.join(inputs)}", flush=True)
+        codes.append(one(argparse.Namespace(**{**vars(args), "manifests": list(inputs)})))
+        print(flush=True)
+    return next((code for code in SEVERITY if code in codes), ExitCode.OK)
+
+
+def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
+    for name, flag in ONE_ONLY.items():
+        if getattr(args, name, None):
+            raise UsageError(
+                f"{flag} names one file, but the command line names {manifests} manifests "
+                "(files of no common directory manifest): run one manifest at a time"
+            )
+
+
+def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
+    """Two manifests on one account (the same key variable) where one prunes: it would delete
+    the other's keys, which it does not hold. Earlier versions planned them as one manifest."""
+    seen: dict[tuple[str, str | None], tuple[str, bool]] = {}
+    for inputs in groups:
+        loaded = load.load(inputs, offline=True).manifest
+        for account in loaded.accounts if loaded else ():
+            where = (account.key_var, account.base_url)
+            other, pruned = seen.setdefault(where, (inputs[0], account.prune))
+            if other != inputs[0] and (pruned or account.prune):
+                raise UsageError(
+                    f"{other} and {inputs[0]} are two manifests of one account (${account.key_var}), "
+                    "and prune: true in one would delete the other's keys. Plan them as one: put "
+                    "them in a folder with an ehkeys.yaml (a directory manifest), or give each its own account"
+                )

@@ -1,0 +1,58 @@
+"""Several manifests on one command line are planned, applied and checked each on its own; a
+file of a directory manifest stands for the whole of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..helpers import manifest_text, run_cli, seed_data
+
+SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed_data(4)))
+    Path("a.yaml").write_text(manifest_text(2, allocated_ammount=20))
+    Path("b.yaml").write_text(manifest_text(2, start=2, allocated_ammount=30))
+    return tmp_path
+
+
+def test_two_files_are_two_manifests_each_with_its_heading_and_state(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "apply", "a.yaml", "b.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    first, second = out.split("# b.yaml\n")
+    assert first.startswith("# a.yaml\n") and "~ key-0" in first and "~ key-2" not in first
+    assert "~ key-2" in second and "~ key-0" not in second  # each one's keys, the other's unmanaged
+    assert Path(".ehkeys/a/sandbox/state.json").is_file() and Path(".ehkeys/b/sandbox/state.json").is_file()
+    code, out, _ = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX, "--detailed-exitcode")
+    assert code == 0 and out.count("No changes to make.") == 2
+
+
+def test_a_pruning_manifest_beside_another_of_the_same_account_is_refused(workdir: Path, capsys: Any) -> None:
+    Path("a.yaml").write_text("prune: true\n" + manifest_text(2))
+    code, out, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX)
+    assert code == 1 and out == ""
+    assert "a.yaml and b.yaml are two manifests of one account ($ELECTRONHUB_API_KEY)" in err
+    assert "ehkeys.yaml" in err
+
+
+def test_options_that_name_one_file_are_refused_with_several_manifests(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX, "--out", "plan.json")
+    assert code == 1 and "--out names one file, but the command line names 2 manifests" in err
+    assert not Path("plan.json").exists()
+
+
+def test_a_file_of_a_directory_manifest_plans_the_whole_of_it(workdir: Path, capsys: Any) -> None:
+    Path("team").mkdir()
+    Path("team/ehkeys.yaml").write_text("version: 1\ndefaults: {limit_type: daily}\n")
+    Path("team/one.yaml").write_text("keys:\n  - {id: one, name: One, allocated_ammount: 1}\n")
+    Path("team/two.yaml").write_text("keys:\n  - {id: two, name: Two, allocated_ammount: 2}\n")
+    code, out, _ = run_cli(capsys, "plan", "team/one.yaml", *SANDBOX)
+    assert code == 0 and "One (a new key)" in out and "Two (a new key)" in out and "# " not in out
