@@ -64,6 +64,7 @@ class FakeGitHub:
     faults: dict[str, Response] = field(default_factory=dict)  # "METHOD /path" prefix -> answer
     flaky: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls get a 502, unserved
     lost: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls are served, then 502
+    raced: dict[str, int] = field(default_factory=dict)  # prefix -> how many writes lose a race for the ref
     violations: list[str] = field(default_factory=list)  # requests and answers GitHub's description refuses
 
     # --- what a test sets up ---------------------------------------------------------------
@@ -161,6 +162,8 @@ class FakeGitHub:
             return fault
         if self._take(self.flaky, call):
             return Response("<html>502 Bad Gateway</html>", status_code=502)
+        if self._take(self.raced, call):  # another file's write moved the branch: nothing written
+            return _error(409, "refs/heads/ehkeys-state expected to be at " + git_sha(call.encode()))
         auth = request.headers.get("authorization")
         if request.url.path.startswith("/storage/"):  # not GitHub's API: the artifact storage
             self.leaked_token = self.leaked_token or auth is not None
