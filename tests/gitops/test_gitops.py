@@ -110,7 +110,13 @@ class Actions:
         return dict(line.split("=", 1) for line in lines)
 
     def plan_pr(
-        self, number: int, head: str, text: str, where: str = MANIFEST, changes: tuple[str, ...] | None = None
+        self,
+        number: int,
+        head: str,
+        text: str,
+        where: str = MANIFEST,
+        changes: tuple[str, ...] | None = None,
+        *options: str,
     ) -> tuple[int, str]:
         """keys-plan on a PR that changes `changes` (default: the manifest): plan, upload the
         artifact under the name the plan step gave, comment."""
@@ -120,7 +126,7 @@ class Actions:
         payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
         workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
         self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
-        code, out, err = self.run("github", "plan", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        code, out, err = self.run("github", "plan", where, "--sandbox", *self.seeded, *options)
         saved = workspace / "ehkeys-out" / "plan.json"
         if saved.exists():
             name = self.outputs()["artifact"]
