@@ -93,21 +93,51 @@ def test_each_keys_workflow_runs_the_action_with_inputs_it_has(workflow: Path) -
     assert ours[0]["with"]["command"] == workflow.stem.removeprefix("keys-")
 
 
-def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
+MULTI_ROOT = "### Several manifest roots in one repository"
+
+
+def _readme_workflows(part: str) -> list[dict[str, Any]]:
+    """The README's workflows (not snippets) before its multi-root section, or in it."""
     readme = (ROOT / "README.md").read_text()
+    before, _, after = readme.partition(MULTI_ROOT)
+    text = before if part == "setup" else after.split("\n## ", 1)[0]
+    found = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return [yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b]
+
+
+def _the_action(block: dict[str, Any]) -> dict[str, Any]:
     inputs = yaml.safe_load(ACTION.read_text())["inputs"]
-    found = re.findall(r"```yaml\n(.*?)```", readme, re.S)
-    blocks = [
-        yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b
-    ]  # workflows, not snippets
+    steps = [s for job in block["jobs"].values() for s in job["steps"]]
+    ours = [s for s in steps if "ehkeys@" in s.get("uses", "")]
+    assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs), ours
+    return dict(ours[0])
+
+
+def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
     commands = []
-    for block in blocks:
-        steps = [s for job in block["jobs"].values() for s in job["steps"]]
-        ours = [s for s in steps if "ehkeys@" in s.get("uses", "")]
-        assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs), ours
-        commands.append(ours[0]["with"]["command"])
+    for block in _readme_workflows("setup"):
+        commands.append(_the_action(block)["with"]["command"])
         secrets = re.findall(r"secrets\.(\w+)", yaml.safe_dump(block))
         assert set(secrets) <= {"ELECTRONHUB_API_KEY"}, secrets
+    assert sorted(commands) == ["apply", "drift", "plan"]
+
+
+def test_the_readme_multi_root_setup_runs_one_job_per_root_with_each_accounts_key() -> None:
+    """A matrix of two roots, a concurrency group per root, no fail-fast; each account's key
+    through the action step's env: and nowhere else."""
+    commands = []
+    for block in _readme_workflows("multi-root"):
+        ((name, job),) = block["jobs"].items()
+        assert len(job["strategy"]["matrix"]["manifest"]) == 2 and job["strategy"]["fail-fast"] is False
+        assert "${{ matrix.manifest }}" in job["concurrency"]["group"], name
+        ours = _the_action(block)
+        assert ours["with"]["manifest"] == "${{ matrix.manifest }}"
+        assert ours["env"] == {
+            k: f"${{{{ secrets.{k} }}}}"
+            for k in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY", "EH_RESEARCH_API_KEY")
+        }
+        assert "secrets." not in yaml.safe_dump({**block, "jobs": {name: {**job, "steps": []}}})
+        commands.append(ours["with"]["command"])
     assert sorted(commands) == ["apply", "drift", "plan"]
 
 
