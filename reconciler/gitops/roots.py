@@ -43,7 +43,8 @@ Item = TypeVar("Item")
 @dataclass(frozen=True)
 class Root:
     """`paths`: each manifest from the repository's top (POSIX; "" the whole repository, None
-    outside it); `name` those paths as one text ("" unnamed: `github comment` without one)."""
+    outside it); `name` those paths as one text (`.` the top; "" unnamed: `github comment`
+    given no manifest, as an earlier action called it)."""
 
     name: str = ""
     paths: tuple[str | None, ...] = ()
@@ -51,7 +52,8 @@ class Root:
     @classmethod
     def of(cls, manifests: Sequence[str], top: Path) -> Root:
         paths = tuple(_from_top(Path(m), top) for m in manifests)
-        return cls(", ".join(p if p is not None else m for p, m in zip(paths, manifests, strict=True)), paths)
+        names = (m if p is None else p or "." for p, m in zip(paths, manifests, strict=True))
+        return cls(", ".join(names), paths)
 
     @property
     def line(self) -> str:
@@ -62,7 +64,7 @@ class Root:
         """The plan artifact's name: unique per root, and a name upload-artifact takes."""
         if not self.name:
             return ARTIFACT
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.")[:60]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.")[:60] or "top"
         return f"{ARTIFACT}-{slug}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}"
 
     def heading(self, title: str) -> str:

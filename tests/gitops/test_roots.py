@@ -26,6 +26,7 @@ def test_a_root_is_named_by_its_path_from_the_top_of_the_repository() -> None:
     assert root("keys.prod.yaml").name == "keys.prod.yaml"
     assert Root.of(["/elsewhere/keys.yaml"], TOP).name == "/elsewhere/keys.yaml"
     assert root("keys.prod.yaml", "keys.staging.yaml").name == "keys.prod.yaml, keys.staging.yaml"
+    assert root("").name == "." and root("").artifact.startswith("ehkeys-plan-top-")
 
 
 def test_a_pr_touches_a_root_by_its_file_or_a_file_below_its_folder() -> None:
