@@ -42,10 +42,11 @@ import multi_account  # noqa: E402  (bench/, beside this script)
 
 from reconciler.api.inventory import Inventory  # noqa: E402
 from reconciler.core.keys import LiveKey  # noqa: E402
+from reconciler.core.plans import Plans  # noqa: E402
 from reconciler.core.secrets import ProxyKey  # noqa: E402
 from reconciler.manifest import load as manifests  # noqa: E402
 from reconciler.planning.planner import Desired, Recorded, make_plan  # noqa: E402
-from reconciler.render import plan as render  # noqa: E402
+from reconciler.render import plans as render  # noqa: E402
 
 API_KEY = "ek-bench-account-key"
 
@@ -317,7 +318,7 @@ def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         account = Inventory(live, Decimal(10**6))
         plan = make_plan(Desired(keys), account, Recorded(), int(time.time()))
         for fmt in ("text", "json", "markdown"):
-            render.RENDERERS[fmt](plan, io.StringIO())
+            render.RENDERERS[fmt](Plans((plan,)), io.StringIO())
         return time.perf_counter() - started
 
     wall = statistics.median(once() for _ in range(runs))

@@ -116,6 +116,23 @@ def pull(record: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def pull_file(record: dict[str, Any], base: Any) -> dict[str, Any]:
+    """One file of a PR's diff: its path, and the path it had before when it was renamed."""
+    path, previous = record["filename"], record.get("previous")
+    ref = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    return lay(
+        base,
+        {
+            "filename": path,
+            "status": record["status"],
+            "previous_filename": previous if previous else DROP,
+            "blob_url": f"{WEB}/blob/{ref}/{path}",
+            "raw_url": f"{WEB}/raw/{ref}/{path}",
+            "contents_url": f"{API}/repos/{REPO}/contents/{path}?ref={ref}",
+        },
+    )
+
+
 def artifact(artifact_id: int, record: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any]:
     url = f"{API}/repos/{REPO}/actions/artifacts/{artifact_id}"
     made_by = {"id": int(record["run"])} if str(record["run"]).isdigit() else {}

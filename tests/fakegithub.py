@@ -1,9 +1,9 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
-Issues and their comments, the pull requests of a commit, a workflow run and its artifacts
-(the zip behind a redirect to another origin, which must not see the token), and the contents
-and git APIs that keep the state on a branch: a missing branch answers 404, a stale `sha` 409,
-as GitHub does. What a test sets up and reads is plain records (dicts); each answer is GitHub's
+Issues and their comments, the pull requests of a commit and the files a pull request
+changes, a workflow run and its artifacts (the zip behind a redirect to another origin, which
+must not see the token), and the contents and git APIs that keep the state on a branch: a
+missing branch answers 404, a stale `sha` 409, as GitHub does. What a test sets up and reads is plain records (dicts); each answer is GitHub's
 own example for that operation with the record laid over it (tests/fakeanswers.py), and every
 request and answer is validated against GitHub's description (tests/githubspec.py): a test
 whose traffic does not conform fails at teardown.
@@ -38,6 +38,7 @@ TOKEN = "ghs_faketoken"
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_TOKEN's identity
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
+MAX_PULL_FILES = 3000  # GET /pulls/{n}/files lists no more than this, however many changed
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -63,14 +64,27 @@ class FakeGitHub:
     faults: dict[str, Response] = field(default_factory=dict)  # "METHOD /path" prefix -> answer
     flaky: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls get a 502, unserved
     lost: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls are served, then 502
+    raced: dict[str, int] = field(default_factory=dict)  # prefix -> how many writes lose a race for the ref
     violations: list[str] = field(default_factory=list)  # requests and answers GitHub's description refuses
 
     # --- what a test sets up ---------------------------------------------------------------
 
-    def open_pull(self, number: int, head_sha: str) -> None:
+    def open_pull(self, number: int, head_sha: str, files: tuple[str, ...] = ()) -> None:
         self.issues[number] = {"number": number, "pull_request": {}, "state": "open", "labels": []}
         self.pulls[number] = {"number": number, "head": {"sha": head_sha}, "merge_commit_sha": None}
-        self.pulls[number].update(merged_at=None, state="open")
+        self.pulls[number].update(merged_at=None, state="open", files=[])
+        self.change(number, *files)
+
+    def change(self, number: int, *paths: str, status: str = "modified", previous: str = "") -> None:
+        """The PR (also) changes these files, as GET /pulls/{n}/files lists them (a rename names
+        its `previous` path too); a path listed again takes the new status."""
+        files = self.pulls[number]["files"]
+        for path in paths:
+            files[:] = [f for f in files if f["filename"] != path]
+            files.append({"filename": path, "status": status, **({"previous": previous} if previous else {})})
+
+    def files_of(self, number: int) -> list[str]:
+        return [f["filename"] for f in self.pulls[number]["files"]]
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
@@ -125,6 +139,7 @@ class FakeGitHub:
             Route(base + "/issues", self.list_or_open_issue, methods=["GET", "POST"]),
             Route(base + "/issues/{number:int}", self.edit_issue, methods=["PATCH"]),
             Route(base + "/commits/{sha}/pulls", self.commit_pulls),
+            Route(base + "/pulls/{number:int}/files", self.pull_files),
             Route(base + "/actions/runs/{run:int}", self.workflow_run),
             Route(base + "/actions/runs/{run:int}/artifacts", self.run_artifacts),
             Route(base + "/actions/artifacts/{id:int}/zip", self.artifact_zip),
@@ -147,6 +162,8 @@ class FakeGitHub:
             return fault
         if self._take(self.flaky, call):
             return Response("<html>502 Bad Gateway</html>", status_code=502)
+        if self._take(self.raced, call):  # another file's write moved the branch: nothing written
+            return _error(409, "refs/heads/ehkeys-state expected to be at " + git_sha(call.encode()))
         auth = request.headers.get("authorization")
         if request.url.path.startswith("/storage/"):  # not GitHub's API: the artifact storage
             self.leaked_token = self.leaked_token or auth is not None
@@ -217,6 +234,15 @@ class FakeGitHub:
             answers.pull(p) for p in self.pulls.values() if sha in (p["merge_commit_sha"], p["head"]["sha"])
         ]
         return JSONResponse(self._page(found, request))
+
+    async def pull_files(self, request: Request) -> Response:
+        """GET /pulls/{n}/files: 30 a page unless asked, and never past the 3,000th file."""
+        pull = self.pulls.get(request.path_params["number"])
+        if pull is None:
+            return _missing()
+        base = example("pulls/list-files")[0]
+        listed = [answers.pull_file(f, base) for f in pull["files"][:MAX_PULL_FILES]]
+        return JSONResponse(self._page(listed, request))
 
     async def workflow_run(self, request: Request) -> Response:
         run_id = request.path_params["run"]

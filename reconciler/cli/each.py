@@ -54,6 +54,6 @@ def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
             if other != inputs[0] and (pruned or account.prune):
                 raise UsageError(
                     f"{other} and {inputs[0]} are two manifests of one account (${account.key_var}), "
-                    "and prune: true in one would delete the other's keys. Plan them as one: put "
-                    "them in a folder with an ehkeys.yaml (a directory manifest), or give each its own account"
+                    "and prune: true in one would delete the other's keys. Plan them as one: put them "
+                    "in a folder with an ehkeys.yaml (a directory manifest), or give each its own account"
                 )

@@ -24,11 +24,11 @@ def add(github: argparse.ArgumentParser) -> None:
     """The jobs, under `github`'s own parser."""
     jobs = github.add_subparsers(dest="job", required=True, metavar="JOB")
     plan = "pull request: plan, and save plan.json and plan.md for the artifact and comment"
-    _api(_job(jobs, "plan", plan, commands.github_plan))
+    _when_modified(_api(_job(jobs, "plan", plan, commands.github_plan)))
     comment = "pull request: post or update the plan comment, with the plan's digest"
     _comment(_job(jobs, "comment", comment, commands.github_comment))
     apply = "merged: apply the reviewed plan, comment the result on the PR"
-    _apply(_api(_job(jobs, "apply", apply, commands.github_apply)))
+    _when_modified(_apply(_api(_job(jobs, "apply", apply, commands.github_apply))))
     drift = "schedule: report drift; open, edit or close the drift issue"
     health_options(_api(_job(jobs, "drift", drift, commands.github_drift)))
 
@@ -51,7 +51,25 @@ def _dir(j: argparse.ArgumentParser) -> None:
     )
 
 
+def _when_modified(j: argparse.ArgumentParser) -> None:
+    j.add_argument(
+        "--when-modified",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a path (a workflow `paths:` pattern) whose change in the PR also makes it touch this "
+        "manifest root (repeatable; default: only the root's own files); a PR that touches the "
+        "root neither way is not planned, and its merge applies nothing",
+    )
+
+
 def _comment(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "manifests",
+        nargs="*",
+        metavar="MANIFEST_OR_DIR",
+        help="the manifest root whose plan it is, as `github plan` was given it (default: none, one root)",
+    )
     _dir(c)
     c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
     plan_author_option(c)
@@ -60,7 +78,7 @@ def _comment(c: argparse.ArgumentParser) -> None:
     )
 
 
-def _apply(a: argparse.ArgumentParser) -> None:
+def _apply(a: argparse.ArgumentParser) -> argparse.ArgumentParser:
     a.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
     a.add_argument(
         "--allow-mass-delete",
@@ -78,3 +96,4 @@ def _apply(a: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
     )
+    return a

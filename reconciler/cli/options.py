@@ -173,7 +173,8 @@ def _import(sub: Sub) -> None:
         "--account",
         type=types.account_name,
         metavar="NAME",
-        help="the manifest declares this account (its key from $EH_<NAME>_API_KEY) and its keys name it",
+        help="declare this account (its key from $EH_<NAME>_API_KEY) and name it on every key "
+        "(default: none, one account as before)",
     )
     p.add_argument(
         "--out",

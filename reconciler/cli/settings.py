@@ -80,11 +80,12 @@ def reveal(args: argparse.Namespace) -> RevealSettings:
 
 
 def job(args: argparse.Namespace) -> Job:
-    return Job(workspace(args), args.state_branch, Path(args.dir))
+    when = tuple(getattr(args, "when_modified", ()))
+    return Job(workspace(args), args.state_branch, Path(args.dir), when)
 
 
 def comment_job(args: argparse.Namespace) -> CommentJob:
-    return CommentJob(Path(args.dir), args.pr, args.plan_author, args.artifact_url)
+    return CommentJob(tuple(args.manifests), Path(args.dir), args.pr, args.plan_author, args.artifact_url)
 
 
 def apply_job(args: argparse.Namespace) -> ApplyJob:

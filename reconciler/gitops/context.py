@@ -54,6 +54,18 @@ class RunContext:
         return str(head.get("sha", "")) if isinstance(head, dict) else self.sha
 
 
+def set_output(name: str, value: str) -> None:
+    """A step output (`steps.<id>.outputs.<name>`) when Actions runs the step (GITHUB_OUTPUT)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{name}={value}\n")
+    except OSError as exc:
+        raise ConfigError(f"GITHUB_OUTPUT {path}: cannot write the step's outputs ({exc.strerror})") from exc
+
+
 def _event(path: str | None) -> dict[str, Any]:
     if not path:
         return {}

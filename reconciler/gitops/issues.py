@@ -1,17 +1,21 @@
-"""One comment per pull request, kept up to date, and one drift issue, edited only when it changes.
+"""One comment per pull request and manifest root, kept up to date, and one drift issue per
+root, edited only when it changes.
 
-Both are found by a hidden marker, so a push edits the plan comment instead of adding one,
-and the daily drift check edits the issue only when its findings' digest changes (a drift
-report's Markdown carries `<!-- ehkeys-drift-digest: … -->`): watchers are notified when
-something new happened, not every morning.
+Both are found by a hidden marker and the root's line (`roots`), so a push edits the plan
+comment instead of adding one, two roots never edit each other's, and the daily drift check
+edits the issue only when its findings' digest changes (a drift report's Markdown carries
+`<!-- ehkeys-drift-digest: … -->`): watchers are notified when something new happened, not
+every morning.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from reconciler.gitops.hub import GitHub, by_bot, pick
 from reconciler.gitops.reviewed_plan import LIMIT, clip
+from reconciler.gitops.roots import OWN, UNNAMED, Root
 from reconciler.gitops.trust import PLAN_AUTHOR, written_by
 
 DRIFT_LABEL = "ehkeys-drift"
@@ -19,17 +23,26 @@ DRIFT_TITLE = "ehkeys: proxy keys drifted from the manifest"
 _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
 
 
-def upsert_comment(hub: GitHub, number: int, body: str, marker: str, author: str = PLAN_AUTHOR) -> str:
-    """Edit the one comment on the PR that carries `marker` and that `author` (the identity the
-    jobs write with) wrote, or post it: a look-alike by another app, which GitHub would not let
-    this token edit, never blocks the job."""
-    body = clip(body if marker in body else f"{marker}\n{body}", LIMIT, "")
-    for comment in hub.pages(f"/issues/{number}/comments"):
-        if marker in (comment.get("body") or "") and written_by(comment, author):
-            if comment.get("body") != body:
-                where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
-                hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
-            return "updated"
+def own_comments(hub: GitHub, number: int, marker: str, author: str, root: Root) -> list[dict[str, Any]]:
+    """The PR's comments that carry `marker`, that `author` wrote and that are `root`'s (its
+    own, else one written before roots were named), oldest first."""
+    listed = hub.pages(f"/issues/{number}/comments")
+    found = [c for c in listed if marker in (c.get("body") or "") and written_by(c, author)]
+    return root.mine(found, lambda c: str(c.get("body") or ""))
+
+
+def upsert_comment(
+    hub: GitHub, number: int, body: str, marker: str, author: str = PLAN_AUTHOR, root: Root = UNNAMED
+) -> str:
+    """Edit the one comment on the PR that carries `marker`, is `root`'s and that `author` (the
+    identity the jobs write with) wrote, or post it: a look-alike by another app, which GitHub
+    would not let this token edit, never blocks the job."""
+    body = clip(body if root.line in body and marker in body else root.stamp(body, marker), LIMIT, "")
+    for comment in own_comments(hub, number, marker, author, root)[:1]:
+        if comment.get("body") != body:
+            where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
+            hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+        return "updated"
     hub.call("POST", f"/issues/{number}/comments", json={"body": body})
     return "created"
 
@@ -42,22 +55,26 @@ def same_findings(old: str, new: str) -> bool:
     return old.strip() == new.strip()
 
 
-def sync_drift_issue(hub: GitHub, body: str, drifted: bool) -> str:
-    """One open issue while keys drift: opened, edited when its findings change, closed in sync."""
-    body = clip(body, LIMIT, "")
+def drift_title(root: Root) -> str:
+    return f"{DRIFT_TITLE} {root.name}" if root.name else DRIFT_TITLE
+
+
+def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED) -> str:
+    """One open issue per root while its keys drift: opened, edited when its findings change,
+    closed in sync. `body` is the root's (`Root.stamp`): its line tells the roots' issues apart."""
+    body, title = clip(body, LIMIT, ""), drift_title(root)
     listed = hub.pages("/issues", state="open", labels=DRIFT_LABEL)
-    issues = [i for i in listed if "pull_request" not in i and by_bot(i)]  # a person's stays theirs
+    bots = [i for i in listed if "pull_request" not in i and by_bot(i)]  # a person's stays theirs
+    issues = root.mine(bots, lambda i: str(i.get("body") or ""))
     numbers = [pick(i, "GET /issues", "number", kind=int) for i in issues]
     if drifted and issues:
-        number = numbers[0]
-        if same_findings(issues[0].get("body") or "", body):
+        number, adopted = numbers[0], root.rank(issues[0].get("body") or "") != OWN
+        if same_findings(issues[0].get("body") or "", body) and not adopted:
             return f"unchanged #{number}"
-        hub.call("PATCH", f"/issues/{number}", json={"body": body})
+        hub.call("PATCH", f"/issues/{number}", json={"body": body, "title": title})
         return f"updated #{number}"
     if drifted:
-        created = hub.call(
-            "POST", "/issues", json={"title": DRIFT_TITLE, "body": body, "labels": [DRIFT_LABEL]}
-        )
+        created = hub.call("POST", "/issues", json={"title": title, "body": body, "labels": [DRIFT_LABEL]})
         return f"opened #{pick(created, 'POST /issues', 'number', kind=int)}"
     for number in numbers:
         note = "The live keys match the manifest again; closing.\n\n" + body

@@ -1,13 +1,19 @@
 """`ehkeys github plan|comment|apply|drift`: the GitOps jobs, as the composite action runs them.
 
+Each job is for one manifest root (`roots`): its comments, artifact, state and drift issue are
+its own, so several roots in one repository never collide.
+
 - plan (pull request): pull the state, plan, save `plan.json` and `plan.md`; the action then
-  uploads the plan as an artifact, and `comment` posts it with its digest.
+  uploads the plan as the root's artifact, and `comment` posts it with its digest. A root the
+  PR does not touch is not planned (`skipped.md` says why, and `comment` tells an earlier
+  plan comment of that root so; it posts none otherwise).
 - apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
   that (only a comment by `--plan-author`, naming a run of `--plan-workflow` for the PR's head
   commit: `trust`); with none, or a manifest changed since, apply nothing and
   post a fresh plan. By hand
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
-  goes on the PR and in the job summary; the state goes back to its branch either way.
+  goes on the PR and in the job summary; the state goes back to its branch either way. A
+  root the merged PR did not touch has nothing to apply: said, exit 0.
 - drift (schedule): pull the state, report, and open, edit or close the drift issue.
 """
 
@@ -27,9 +33,9 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
 from reconciler.engine.workspace import legacy_state, state_paths
-from reconciler.gitops.context import RunContext
+from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
-from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.issues import own_comments, sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     NoReviewedPlan,
@@ -39,6 +45,7 @@ from reconciler.gitops.reviewed_plan import (
     fetch,
     merged_pull,
 )
+from reconciler.gitops.roots import Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
 from reconciler.gitops.state_branch import StateBranch
 from reconciler.gitops.trust import Trust
@@ -50,6 +57,7 @@ from reconciler.render.summary import step_summary
 from reconciler.state.store import State
 
 PLAN_MD = "plan.md"
+SKIPPED = "skipped.md"  # the plan job's word that the PR leaves its root alone
 REVIEWED = "reviewed-plan.json"
 APPLY_MARKER = "<!-- ehkeys-apply -->"
 
@@ -90,58 +98,92 @@ def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) 
 
 def plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    root = Root.of(job.workspace.manifests, ctx.workspace)
+    set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
-    for name in (PLAN_FILE, PLAN_MD):
+    for name in (PLAN_FILE, PLAN_MD, SKIPPED):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
+    why = untouched(hub, root, ctx.pr_number, job.when_modified) if ctx.pr_number else None
+    if why:
+        return _not_planned(out, root, why)
     with _branch(job, ctx, hub, push=()):
         planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
-    plans = planned.plans
+    plans, title = planned.plans, root.heading("ehkeys plan")
     engine_plan.save(planned, str(out / PLAN_FILE))
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
-        planrender.markdown(plans, md, "ehkeys plan")
-    step_summary(lambda s: planrender.markdown(plans, s, "ehkeys plan"))
+        planrender.markdown(plans, md, title)
+    step_summary(lambda s: planrender.markdown(plans, s, title))
     planrender.text(plans, sys.stdout)
     return planned.exit_code()
 
 
+def _not_planned(out: Path, root: Root, why: str) -> ExitCode:
+    (out / SKIPPED).write_text(why, encoding="utf-8")
+    note = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why)}.\n"
+    step_summary(lambda s: s.write(note))
+    print(f"ehkeys: {why}.")
+    return ExitCode.OK
+
+
 def comment_job(job: CommentJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    root = Root.of(job.manifests, ctx.workspace) if job.manifests else Root()
     number = job.pr or ctx.pr_number
     if number is None:
         raise UsageError("--pr N: this run is not for a pull request")
+    if (folder / SKIPPED).is_file():
+        why = (folder / SKIPPED).read_text(encoding="utf-8")
+        print(f"plan comment {_retire(hub, number, root, job.author, why)}")
+        return ExitCode.OK
     try:
         saved, markdown = (folder / PLAN_FILE).read_bytes(), (folder / PLAN_MD).read_text(encoding="utf-8")
     except OSError:
         body = f"ehkeys could not plan commit `{ctx.head_sha[:12]}`: see [the run]({ctx.run_url})."
-        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author)} (no plan)")
+        print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
-    meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved))
-    body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "")
-    print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author)} ({meta.digest})")
+    meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact)
+    body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "", root)
+    posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
+    print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK
+
+
+def _retire(hub: GitHub, number: int, root: Root, author: str, why: str) -> str:
+    """A root the PR leaves alone: a plan comment an earlier push left is told so (it names no
+    plan any more, so none is applied); none is posted when there is none."""
+    if not own_comments(hub, number, render.MARKER, author, root):
+        return "none: not planned"
+    body = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why)}.\n"
+    return f"{upsert_comment(hub, number, body, render.MARKER, author, root)}: not planned"
 
 
 def apply_job(job: ApplyJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
+    root = Root.of(job.job.workspace.manifests, ctx.workspace)
     folder.mkdir(parents=True, exist_ok=True)
+    pull = None if job.fresh else merged_pull(hub, ctx.sha)
+    number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
+    why = untouched(hub, root, number, job.job.when_modified) if number is not None else None
+    if why:
+        step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why)}.\n"))
+        print(f"ehkeys: {why}.")
+        return ExitCode.OK
     with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
         if job.fresh:
             return _apply(job, reviewed=None)
-        pull = merged_pull(hub, ctx.sha)
-        number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
         try:
-            code = _apply(job, _reviewed(hub, pull, ctx, folder, job.trust))
+            code = _apply(job, _reviewed(hub, pull, ctx, folder, job.trust, root))
         except (NoReviewedPlan, StalePlan) as exc:
             try:
-                _post_fresh_plan(job, hub, number, str(exc))
+                _post_fresh_plan(job, hub, number, str(exc), root)
             except EhkeysError as also:  # the refusal is what the job must say first
                 print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
         except EhkeysError as exc:
             stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n"
-            _on_pull(hub, number, job.trust.author, stopped)
+            _on_pull(hub, number, job.trust.author, stopped, root)
             raise
-        _on_pull(hub, number, job.trust.author, _report(folder))
+        _on_pull(hub, number, job.trust.author, _report(folder), root)
         return code
 
 
@@ -153,19 +195,20 @@ def _report(folder: Path) -> str:
 
 
 def _reviewed(
-    hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path, trust: Trust
+    hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path, trust: Trust, root: Root
 ) -> PlanMeta:
     if pull is None:
         raise NoReviewedPlan(
             f"commit {ctx.sha[:12]} was not merged from a pull request, so no plan of it was "
             "reviewed: plan again (run this workflow by hand to apply a fresh plan); nothing was sent"
         )
-    return fetch(hub, pull, folder / REVIEWED, trust).meta
+    return fetch(hub, pull, folder / REVIEWED, trust, root).meta
 
 
-def _on_pull(hub: GitHub, number: int | None, author: str, body: str) -> None:
+def _on_pull(hub: GitHub, number: int | None, author: str, body: str, root: Root) -> None:
     if number is not None:
-        upsert_comment(hub, number, body, APPLY_MARKER, author)
+        body = root.stamp(body, APPLY_MARKER, "ehkeys apply")
+        upsert_comment(hub, number, body, APPLY_MARKER, author, root)
 
 
 def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
@@ -184,26 +227,28 @@ def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
     return engine_apply.run(settings, Log(job.job.workspace.manifests)).exit_code
 
 
-def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str) -> None:
+def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, root: Root) -> None:
     """What applying now would do, where the reviewers look: the PR and the job summary."""
     plans = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plans
-    text = io.StringIO()
-    planrender.markdown(plans, text, "ehkeys: fresh plan of the merged manifest (not applied)")
+    text, of = io.StringIO(), f"`{root.name}`" if root.name else "the merged manifest"
+    planrender.markdown(plans, text, f"ehkeys: fresh plan of {of} (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
     step_summary(lambda s: s.write(body))
-    _on_pull(hub, number, job.trust.author, body)
+    _on_pull(hub, number, job.trust.author, body, root)
 
 
 def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
+    root = Root.of(job.job.workspace.manifests, ctx.workspace)
     settings = DriftSettings(job.job.workspace, job.limits)
     with _branch(job.job, ctx, hub, push=("drift-seen.json",)):
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
     driftrender.text(drifted.reports, sys.stdout)
-    body = io.StringIO()
-    driftrender.markdown(drifted.reports, body)
-    step_summary(lambda s: s.write(body.getvalue()))
+    text = io.StringIO()
+    driftrender.markdown(drifted.reports, text)
+    body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
+    step_summary(lambda s: s.write(body))
     if drifted.has_errors:
         return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, body.getvalue(), drifted=drifted.drifted)}")
+    print(f"drift issue: {sync_drift_issue(hub, body, drifted.drifted, root)}")
     return ExitCode.OK

@@ -1,13 +1,13 @@
 """The reviewed plan: the PR comment that shows it, and finding that plan again after the merge.
 
-The plan job saves the plan (`plan.json`), uploads it as its run's artifact `ehkeys-plan`,
-and comments on the pull request with a hidden line naming the run, the commit the plan was
-made for and the file's sha256 (also shown to reviewers). After the merge, the apply job
-finds the merged pull request of its commit, that comment (only one the plan job's identity
-wrote), the run it names (only the plan workflow's, on a pull request, for the PR's head:
-reconciler/ghtrust.py), and the run's artifact, whose content must have the digest the
-comment shows. Anything missing or different is NoReviewedPlan, which says why and to plan
-again: ehkeys never applies a plan nobody saw.
+The plan job saves the plan (`plan.json`), uploads it as its run's artifact (named after its
+manifest root: `roots`), and comments on the pull request with a hidden line naming the run,
+the artifact, the commit the plan was made for and the file's sha256 (also shown to
+reviewers). After the merge, the apply job finds the merged pull request of its commit, its
+root's comment (only one the plan job's identity wrote), the run it names (only the plan
+workflow's, on a pull request, for the PR's head: `trust`), and the run's artifact, whose
+content must have the digest the comment shows. Anything missing or different is
+NoReviewedPlan, which says why and to plan again: ehkeys never applies a plan nobody saw.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler.core.errors import Refused
 from reconciler.gitops.hub import GitHub, NotFound, pick
+from reconciler.gitops.roots import UNNAMED, Root
 from reconciler.gitops.trust import Trust, author, run_mismatch, written_by
 from reconciler.render.plan import MARKER
 
@@ -63,9 +64,11 @@ class PlanMeta:
             return None
 
 
-def comment_body(plan_markdown: str, meta: PlanMeta, run_url: str, artifact_url: str = "") -> str:
-    """The comment: hidden marker and meta first, the plan (cut to fit), the digest last."""
-    head = f"{MARKER}\n{meta.line()}\n"
+def comment_body(
+    plan_markdown: str, meta: PlanMeta, run_url: str, artifact_url: str = "", root: Root = UNNAMED
+) -> str:
+    """The comment: hidden marker, root and meta first, the plan (cut to fit), the digest last."""
+    head = "".join(f"{line}\n" for line in (MARKER, root.line, meta.line()) if line)
     where = f"[run]({run_url})" if run_url else f"run {meta.run_id}"
     tail = (
         f"\n---\nReviewed plan `{meta.digest}` for commit `{meta.head_sha[:12]}` ({where}). "
@@ -102,10 +105,10 @@ def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
     return None
 
 
-def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust) -> Reviewed:
-    """Write the pull request's reviewed plan to `out`, checked against its comment's digest."""
+def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust, root: Root = UNNAMED) -> Reviewed:
+    """Write the pull request's reviewed plan of `root` to `out`, checked against its comment's digest."""
     number: int = pick(pull, "GET /commits/SHA/pulls", "number", kind=int)
-    meta = _last_meta(hub, number, trust.author)
+    meta = _last_meta(hub, number, trust.author, root)
     head = pick(pull, "GET /commits/SHA/pulls", "head", "sha", kind=str)
     if meta.head_sha != head:
         raise NoReviewedPlan(
@@ -123,24 +126,20 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust) -> Reviewe
     return Reviewed(number, meta)
 
 
-def _last_meta(hub: GitHub, number: int, login: str) -> PlanMeta:
-    """The last plan comment `login` wrote; a look-alike by anyone else is never read."""
-    found, others = None, []
-    for comment in hub.pages(f"/issues/{number}/comments"):
-        body = comment.get("body") or ""
-        if MARKER not in body:
-            continue
-        if written_by(comment, login):
-            found = PlanMeta.find(body) or found
-        else:
-            others.append(author(comment))
-    if found is None:
+def _last_meta(hub: GitHub, number: int, login: str, root: Root) -> PlanMeta:
+    """The last plan comment of `root` that `login` wrote; a look-alike by anyone else is never read."""
+    listed = [c for c in hub.pages(f"/issues/{number}/comments") if MARKER in (c.get("body") or "")]
+    others = [author(c) for c in listed if not written_by(c, login)]
+    mine = root.mine([c for c in listed if written_by(c, login)], lambda c: str(c.get("body") or ""))
+    found = [meta for meta in (PlanMeta.find(c.get("body") or "") for c in mine) if meta]
+    if not found:
         names = ", ".join(sorted(set(others)))
         ignored = f" (ignored {len(others)} by {names}: only {login}'s are trusted)" if others else ""
+        of = f" for {root.name}" if root.name else ""
         raise NoReviewedPlan(
-            f"PR #{number} has no ehkeys plan comment by {login}{ignored}: plan again; nothing was sent"
+            f"PR #{number} has no ehkeys plan comment by {login}{of}{ignored}: plan again; nothing was sent"
         )
-    return found
+    return found[-1]
 
 
 def _check_run(hub: GitHub, number: int, run_id: str, head: str, workflow: str) -> None:

@@ -20,10 +20,12 @@ class Job:
     workspace: Workspace
     state_branch: str = STATE_BRANCH
     out_dir: Path = OUT_DIR  # plan.json, plan.md and apply.md
+    when_modified: tuple[str, ...] = ()  # more paths (globs) that make a PR touch the root
 
 
 @dataclass(frozen=True)
 class CommentJob:
+    manifests: tuple[str, ...] = ()  # the root whose comment it is (none: an unnamed root)
     out_dir: Path = OUT_DIR
     pr: int | None = None  # None: the event's pull request
     author: str = PLAN_AUTHOR  # the identity the jobs write with: only its comments are edited

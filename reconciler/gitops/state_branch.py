@@ -7,8 +7,10 @@ the manifest, or its `sandbox/`) is mirrored at the same path on the branch `ehk
 versions kept it (`.ehkeys/`) has it pulled from there, and the run moves it. Pull before
 planning; push after applying: only files whose content changed are written, each against
 the `sha` it was read at, so a run with nothing to record writes nothing, and a concurrent
-writer is a Conflict, never an overwrite. What could not be pushed is kept on the branch
-beside it (`state.json.conflict-RUN`), so nothing is lost. A journal that compacting
+writer is a Conflict, never an overwrite. GitHub also refuses a write when another file's
+write moved the branch meanwhile (several manifest roots push at once): a file still as it
+was read is written again. What could not be pushed is kept on the branch beside it
+(`state.json.conflict-RUN`), so nothing is lost. A journal that compacting
 emptied or removed is deleted from the branch too (against its `sha`): left there, it would
 be pulled back and replay its settled writes as pending.
 """
@@ -28,6 +30,7 @@ from reconciler.state.files import atomic_write
 log = logging.getLogger("ehkeys")
 
 BRANCH = "ehkeys-state"
+TRIES = 3  # writes of a file still as read, refused because the branch moved under another write
 STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
 FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
 FOLDED = ("journal.jsonl",)  # gone (or empty) here means nothing left to replay: compact() removed it
@@ -87,15 +90,21 @@ class StateBranch:
     def _delete(self, remote: str, sha: str) -> bool:
         """Delete the file read at `sha`; a file written since (another run's) is kept."""
         body = {"message": f"ehkeys: {remote} folded into the state", "sha": sha, "branch": self.branch}
-        try:
-            self.hub.call("DELETE", f"/contents/{remote}", json=body)
-        except NotFound:
-            pass  # gone already (a lost answer, tried again), or the branch with it
-        except Conflict:
-            log.warning("%s:%s changed since it was read (another run?): kept", self.branch, remote)
-            return False
-        self.read.pop(remote, None)
-        return True
+        for tries_left in reversed(range(TRIES)):
+            try:
+                self.hub.call("DELETE", f"/contents/{remote}", json=body)
+            except NotFound:
+                pass  # gone already (a lost answer, tried again), or the branch with it
+            except Conflict:
+                found = self._get(remote)
+                if found is not None and found[0] == sha and tries_left:
+                    continue  # the file is as read: another file's write moved the branch
+                if found is not None:
+                    log.warning("%s:%s changed since it was read (another run?): kept", self.branch, remote)
+                    return False
+            self.read.pop(remote, None)
+            return True
+        return False
 
     def _get(self, remote: str) -> tuple[str, bytes] | None:
         try:
@@ -111,24 +120,25 @@ class StateBranch:
         return sha, _decoded(blob, f"GET /git/blobs/{sha}")
 
     def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
-        try:
-            self._put(remote, data, sha)
-        except Conflict as exc:
-            if self._landed(remote, data):
-                return
-            aside = f"{remote}.conflict-{run or 'local'}"
-            self._put(aside, data, "")
-            raise StateError(
-                f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
-                f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
-            ) from exc
+        for tries_left in reversed(range(TRIES)):
+            try:
+                return self._put(remote, data, sha)
+            except Conflict as exc:
+                found = self._get(remote)
+                if found is not None and found[1] == data:  # a write whose answer was lost, tried again
+                    self.read[remote] = found
+                    return None
+                if (found[0] if found else "") != sha or not tries_left:  # another run wrote this file
+                    return self._keep_aside(remote, data, run, exc)
+        return None
 
-    def _landed(self, remote: str, data: bytes) -> bool:
-        """The branch already holds `data` (a write whose answer was lost, then tried again)."""
-        found = self._get(remote)
-        if found is not None and found[1] == data:
-            self.read[remote] = found
-        return found is not None and found[1] == data
+    def _keep_aside(self, remote: str, data: bytes, run: str, exc: Conflict) -> None:
+        aside = f"{remote}.conflict-{run or 'local'}"
+        self._put(aside, data, "")
+        raise StateError(
+            f"{self.branch}:{remote} changed while this run held it (another run?); this run's "
+            f"copy is kept as {aside}: merge it by hand if it recorded something ({exc})"
+        ) from exc
 
     def _put(self, remote: str, data: bytes, sha: str) -> None:
         body = {

@@ -31,7 +31,8 @@ STATE = "keys/.ehkeys/state.json"
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub = FakeGitHub(inline_limit=20)
-    hub.open_pull(12, HEAD)
+    hub.open_pull(12, HEAD, ("keys/payments/keys.yaml",))
+    hub.change(12, "keys/research.yaml", status="renamed", previous="keys/old.yaml")
     hub.merge(12, MERGE)
     hub.comment_as(BOT, 12, "<!-- ehkeys-plan -->\nplan")
     hub.issues[5] = {"number": 5, "state": "open", "labels": ["ehkeys-drift"], "body": "x", "user": BOT}
@@ -74,6 +75,7 @@ TYPICAL: dict[str, Call] = {
         "PATCH", "/issues/5", json={"state": "closed", "state_reason": "completed"}
     ),
     "the pulls of a commit": lambda gh: gh.pages(f"/commits/{MERGE}/pulls"),
+    "the files a PR changes": lambda gh: gh.pages("/pulls/12/files"),
     "a workflow run": lambda gh: gh.call("GET", "/actions/runs/1001"),
     "a run's artifacts": lambda gh: gh.pages("/actions/runs/1001/artifacts", "artifacts", name="ehkeys-plan"),
     "an artifact's zip": lambda gh: gh.download("/actions/artifacts/100/zip", 10_000),
@@ -122,6 +124,20 @@ def test_the_fields_the_provenance_checks_read_are_there(fake: FakeGitHub) -> No
     pull = gh.pages(f"/commits/{MERGE}/pulls")[0]
     assert (pull["number"], pull["head"]["sha"], pull["merge_commit_sha"]) == (12, HEAD, MERGE)
     assert pull["merged_at"] and "pull_request" in gh.pages("/issues", state="open")[0]
+    assert fake.violations == []
+
+
+def test_a_prs_files_are_listed_as_github_lists_them(fake: FakeGitHub) -> None:
+    """A rename names the file's old path too; the listing stops at GitHub's 3,000 files."""
+    gh = GitHub.from_env()
+    listed = gh.pages("/pulls/12/files")
+    assert [(f["filename"], f["status"]) for f in listed] == [
+        ("keys/payments/keys.yaml", "modified"),
+        ("keys/research.yaml", "renamed"),
+    ]
+    assert "previous_filename" not in listed[0] and listed[1]["previous_filename"] == "keys/old.yaml"
+    fake.change(12, *(f"docs/{i}.md" for i in range(3100)))
+    assert len(gh.pages("/pulls/12/files")) == 3000
     assert fake.violations == []
 
 

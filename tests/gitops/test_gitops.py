@@ -26,6 +26,7 @@ from reconciler.core import operations
 from reconciler.engine import target as session
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops import reviewed_plan as ghplan
+from reconciler.gitops.roots import Root
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -80,7 +81,9 @@ class Actions:
         (workspace / where).write_text(text)
         (self.tmp / f"event-{self.runs}.json").write_text(json.dumps(payload))
         summary = self.tmp / f"summary-{self.runs}.md"
+        (self.tmp / f"output-{self.runs}").write_text("")
         for name, value in {
+            "GITHUB_OUTPUT": str(self.tmp / f"output-{self.runs}"),
             "GITHUB_WORKSPACE": str(workspace),
             "GITHUB_RUN_ID": str(1000 + self.runs),
             "GITHUB_SHA": sha,
@@ -101,18 +104,34 @@ class Actions:
         out, err = self.capsys.readouterr()
         return code, out, err
 
-    def plan_pr(self, number: int, head: str, text: str, where: str = MANIFEST) -> tuple[int, str]:
-        """keys-plan: plan, upload the artifact, comment."""
+    def outputs(self) -> dict[str, str]:
+        """What the last run's step set as its outputs (GITHUB_OUTPUT)."""
+        lines = (self.tmp / f"output-{self.runs}").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines)
+
+    def plan_pr(
+        self,
+        number: int,
+        head: str,
+        text: str,
+        where: str = MANIFEST,
+        changes: tuple[str, ...] | None = None,
+        *options: str,
+    ) -> tuple[int, str]:
+        """keys-plan on a PR that changes `changes` (default: the manifest): plan, upload the
+        artifact under the name the plan step gave, comment."""
         self.hub.pulls.get(number) or self.hub.open_pull(number, head)
         self.hub.pulls[number]["head"]["sha"] = head
+        self.hub.change(number, *(changes if changes is not None else (where,)))
         payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
         workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
         self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
-        code, out, err = self.run("github", "plan", where, "--sandbox", "--sandbox-seed", str(self.seed))
+        code, out, err = self.run("github", "plan", where, "--sandbox", *self.seeded, *options)
         saved = workspace / "ehkeys-out" / "plan.json"
         if saved.exists():
-            self.hub.upload(str(1000 + self.runs), "ehkeys-plan", {"plan.json": saved.read_bytes()})
-        comment = self.run("github", "comment")
+            name = self.outputs()["artifact"]
+            self.hub.upload(str(1000 + self.runs), name, {"plan.json": saved.read_bytes()})
+        comment = self.run("github", "comment", where)
         assert comment[0] == code, comment
         return code, out + err
 
@@ -289,7 +308,7 @@ def test_a_plan_that_shows_one_thing_and_applies_another_is_refused(
     Path("ehkeys-out/plan.md").write_bytes(Path("shown/plan.md").read_bytes())
     artifact = next(iter(hub.artifacts.values()))
     artifact["zip"] = hub.artifacts.pop(hub.upload("x", "ehkeys-plan", {"plan.json": forged}))["zip"]
-    assert actions.run("github", "comment")[0] == 0
+    assert actions.run("github", "comment", MANIFEST)[0] == 0
     assert "0 to delete" in plan_comment(hub, 9) and ghplan.digest(forged) in plan_comment(hub, 9)
     before = actions.live()
     code, out = actions.merge_and_apply(9, "m9", text)
@@ -317,7 +336,7 @@ HOSTILE_ANSWERS = {
     ),
     "an artifact without an id": (
         "GET /actions/runs/1001/artifacts",
-        JSONResponse({"artifacts": [{"name": "ehkeys-plan"}]}),
+        JSONResponse({"artifacts": [{"name": Root(MANIFEST).artifact}]}),
     ),
     "a redirect loop": (
         "GET /actions/artifacts/",

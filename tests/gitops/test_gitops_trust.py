@@ -45,7 +45,7 @@ def _point_at(hub: FakeGitHub, cid: int, run_id: str) -> None:
 def _copy_artifact(hub: FakeGitHub, run_id: str) -> None:
     """The same plan.json, uploaded again by another run: its digest is the reviewed one."""
     original = next(iter(hub.artifacts.values()))
-    copy = hub.upload(run_id, "ehkeys-plan", {})
+    copy = hub.upload(run_id, original["name"], {})
     hub.artifacts[copy]["zip"] = original["zip"]
 
 

@@ -34,6 +34,7 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         "5_scale",
         "7_plan_list",
         "8_validate",
+        "9_accounts",
         "6_tier_free",
         "6_tier_pro",
         "6_tier_enterprise",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -91,19 +93,88 @@ def test_each_keys_workflow_runs_the_action_with_inputs_it_has(workflow: Path) -
     assert ours[0]["with"]["command"] == workflow.stem.removeprefix("keys-")
 
 
-def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
+MULTI_ROOT = "### Several manifest roots in one repository"
+
+
+def _readme_workflows(part: str) -> list[dict[str, Any]]:
+    """The README's workflows (not snippets) before its multi-root section, or in it."""
     readme = (ROOT / "README.md").read_text()
+    before, _, after = readme.partition(MULTI_ROOT)
+    text = before if part == "setup" else after.split("\n## ", 1)[0]
+    found = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return [yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b]
+
+
+def _the_action(block: dict[str, Any]) -> dict[str, Any]:
     inputs = yaml.safe_load(ACTION.read_text())["inputs"]
-    found = re.findall(r"```yaml\n(.*?)```", readme, re.S)
-    blocks = [
-        yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b
-    ]  # workflows, not snippets
+    steps = [s for job in block["jobs"].values() for s in job["steps"]]
+    ours = [s for s in steps if "ehkeys@" in s.get("uses", "")]
+    assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs), ours
+    return dict(ours[0])
+
+
+def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
     commands = []
-    for block in blocks:
-        steps = [s for job in block["jobs"].values() for s in job["steps"]]
-        ours = [s for s in steps if "ehkeys@" in s.get("uses", "")]
-        assert len(ours) == 1 and set(ours[0]["with"]) <= set(inputs), ours
-        commands.append(ours[0]["with"]["command"])
+    for block in _readme_workflows("setup"):
+        commands.append(_the_action(block)["with"]["command"])
         secrets = re.findall(r"secrets\.(\w+)", yaml.safe_dump(block))
         assert set(secrets) <= {"ELECTRONHUB_API_KEY"}, secrets
     assert sorted(commands) == ["apply", "drift", "plan"]
+
+
+def test_the_readme_multi_root_setup_runs_one_job_per_root_with_each_accounts_key() -> None:
+    """A matrix of two roots, a concurrency group per root, no fail-fast; each account's key
+    through the action step's env: and nowhere else."""
+    commands = []
+    for block in _readme_workflows("multi-root"):
+        ((name, job),) = block["jobs"].items()
+        assert len(job["strategy"]["matrix"]["manifest"]) == 2 and job["strategy"]["fail-fast"] is False
+        assert "${{ matrix.manifest }}" in job["concurrency"]["group"], name
+        ours = _the_action(block)
+        assert ours["with"]["manifest"] == "${{ matrix.manifest }}"
+        assert ours["env"] == {
+            k: f"${{{{ secrets.{k} }}}}"
+            for k in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY", "EH_RESEARCH_API_KEY")
+        }
+        assert "secrets." not in yaml.safe_dump({**block, "jobs": {name: {**job, "steps": []}}})
+        commands.append(ours["with"]["command"])
+    assert sorted(commands) == ["apply", "drift", "plan"]
+
+
+def _action_step(name: str) -> dict[str, Any]:
+    steps = yaml.safe_load(ACTION.read_text())["runs"]["steps"]
+    (step,) = [s for s in steps if s.get("name") == name]
+    return dict(step)
+
+
+def _run_step(step: dict[str, Any], tmp: Path, inputs: dict[str, str]) -> list[str]:
+    """The step's script, each `${{ inputs.x }}` of its env given, with an `ehkeys` that only
+    writes down the arguments it was given (one a line)."""
+    bin_dir, said = tmp / "bin", tmp / "argv"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "ehkeys").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{said}"\n')
+    (bin_dir / "ehkeys").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    for name, value in step["env"].items():
+        found = re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", str(value))
+        env[name] = inputs.get(found.group(1), "") if found else ""
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return said.read_text().splitlines()
+
+
+def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tmp_path: Path) -> None:
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+    step = _action_step("ehkeys ${{ inputs.command }}")
+    root = {"manifest": "keys/payments", "state-branch": "ehkeys-state", "sandbox": "false"}
+    when = {"when-modified": "shared/defaults.yaml\n\nkeys/common/**\n"}
+    plan = _run_step(step, tmp_path, {**root, **when, "command": "plan"})
+    patterns = ["--when-modified", "shared/defaults.yaml", "--when-modified", "keys/common/**"]
+    assert plan == ["github", "plan", "keys/payments", "--state-branch", "ehkeys-state", *patterns]
+    apply = _run_step(step, tmp_path, {**root, **when, "command": "apply", "plan-author": "a[bot]"})
+    assert apply[:3] == ["github", "apply", "keys/payments"] and apply.count("--when-modified") == 2
+    drift = _run_step(step, tmp_path, {**root, **when, "command": "drift", "expiring-within": "14"})
+    assert "--when-modified" not in drift
+    comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
+    assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"

@@ -1,0 +1,160 @@
+"""Several manifest roots in one repository: what each GitOps job leaves is keyed by its root.
+
+A root is what the action is given as `manifest` (`keys/payments/`, `keys.prod.yaml`), named
+by its path from the top of the repository. The action runs once per root (a matrix), and
+no two roots share anything:
+
+- the plan and apply comments on a pull request carry `<!-- ehkeys-root: keys/payments -->`
+  and name the root in their heading; a root edits only its own;
+- the plan artifact is `ehkeys-plan-<root as a name>-<8 hex>` (the comment's hidden line
+  names it, so the apply job finds the one its root's comment shows);
+- the drift issue carries the root line and names the root in its title;
+- the state is the manifest's own (`.ehkeys/<name>/` beside it), at the same path on the
+  state branch.
+
+Comments and issues written before roots were named (no root line) are adopted by a root
+that finds none of its own: a repository that upgrades keeps its open PRs and its drift issue.
+
+A pull request touches a root when one of its changed files (GitHub's list, renames by both
+names) is the root's file or lies below its folder, or matches a `--when-modified` pattern
+(the syntax of a workflow's `paths:` filter): Atlantis' `when_modified`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from reconciler.gitops.hub import GitHub, pick
+
+LINE = "<!-- ehkeys-root: {} -->"
+_LINE = re.compile(r"<!-- ehkeys-root: (.*?) -->")
+ARTIFACT = "ehkeys-plan"  # the artifact of an unnamed root, as every plan was called before roots
+MAX_FILES = 3000  # GET /pulls/{n}/files lists no more: a PR of more files may touch anything
+OWN, ADOPTED = 2, 1  # how a comment or issue belongs to a root: its own line, or no line yet
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Root:
+    """`paths`: each manifest from the repository's top (POSIX; "" the whole repository, None
+    outside it); `name` those paths as one text (`.` the top; "" unnamed: `github comment`
+    given no manifest, as an earlier action called it)."""
+
+    name: str = ""
+    paths: tuple[str | None, ...] = ()
+
+    @classmethod
+    def of(cls, manifests: Sequence[str], top: Path) -> Root:
+        paths = tuple(_from_top(Path(m), top) for m in manifests)
+        names = (m if p is None else p or "." for p, m in zip(paths, manifests, strict=True))
+        return cls(", ".join(names), paths)
+
+    @property
+    def line(self) -> str:
+        return LINE.format(self.name) if self.name else ""
+
+    @property
+    def artifact(self) -> str:
+        """The plan artifact's name: unique per root, and a name upload-artifact takes."""
+        if not self.name:
+            return ARTIFACT
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-.")[:60] or "top"
+        return f"{ARTIFACT}-{slug}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}"
+
+    def heading(self, title: str) -> str:
+        return f"{title} `{self.name}`" if self.name else title
+
+    def stamp(self, body: str, marker: str, heading: str = "") -> str:
+        """`body` (Markdown that starts with `marker`, or not) as this root's: the marker, then
+        the root line; and the root's name in its `### heading`, if one is given."""
+        rest = body.replace(f"{marker}\n", "", 1)
+        if heading:
+            rest = rest.replace(f"### {heading}", f"### {self.heading(heading)}", 1)
+        return "\n".join(part for part in (marker, self.line, rest) if part)
+
+    def rank(self, body: str) -> int:
+        """OWN: the body names this root; ADOPTED: it names none (written before roots were
+        named, or this root is unnamed); 0: another root's."""
+        found = _LINE.search(body)
+        if found is None:
+            return OWN if not self.name else ADOPTED
+        if found.group(1) == self.name:
+            return OWN
+        return ADOPTED if not self.name else 0
+
+    def mine(self, items: Iterable[Item], body: Callable[[Item], str]) -> list[Item]:
+        """The items of this root: its own, else those written before roots were named."""
+        ranked = [(self.rank(body(item)), item) for item in items]
+        best = max((rank for rank, _ in ranked), default=0)
+        return [item for rank, item in ranked if rank and rank == best]
+
+    def touched(self, files: Iterable[str], when_modified: Sequence[str] = ()) -> bool:
+        patterns = [glob(p) for p in when_modified]
+        return any(self._holds(f) or any(p.fullmatch(f) for p in patterns) for f in files)
+
+    def _holds(self, file: str) -> bool:
+        return any(p is None or p == "" or file == p or file.startswith(p + "/") for p in self.paths)
+
+
+UNNAMED = Root()
+
+
+def _from_top(manifest: Path, top: Path) -> str | None:
+    """The manifest's path from the repository's top, POSIX ("" the top itself, None outside)."""
+    try:
+        relative = PurePosixPath(Path(os.path.relpath(manifest.resolve(), top.resolve())).as_posix())
+    except ValueError:  # another drive
+        return None
+    if relative.parts[:1] == ("..",):
+        return None
+    return "" if str(relative) == "." else str(relative)
+
+
+def glob(pattern: str) -> re.Pattern[str]:
+    """A workflow `paths:` pattern: `*` within a folder, `**` across folders (`**/` also none),
+    `?` one character; a plain path (no wildcard) also matches everything below it."""
+    pattern = pattern.strip().removeprefix("./")
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        else:
+            out.append({"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i])))
+            i += 1
+    plain = not any(c in pattern for c in "*?")
+    return re.compile("".join(out).rstrip("/") + ("(/.*)?" if plain else ""))
+
+
+def changed_files(hub: GitHub, number: int) -> list[str] | None:
+    """Every path the pull request changes (a renamed file by both its names); None when GitHub
+    lists no more than its 3,000 and the PR may change more (then it may touch any root)."""
+    listed = hub.pages(f"/pulls/{number}/files")
+    call = f"GET /pulls/{number}/files"
+    files = [pick(f, call, "filename", kind=str) for f in listed]
+    files += [str(f["previous_filename"]) for f in listed if _renamed(f)]
+    return None if len(listed) >= MAX_FILES else files
+
+
+def _renamed(entry: dict[str, Any]) -> bool:
+    return isinstance(entry.get("previous_filename"), str) and bool(entry["previous_filename"])
+
+
+def untouched(hub: GitHub, root: Root, number: int, when_modified: Sequence[str]) -> str | None:
+    """Why the pull request leaves this root alone (None: it touches it, or cannot be told)."""
+    files = changed_files(hub, number)
+    if files is None or root.touched(files, when_modified):
+        return None
+    return (
+        f"PR #{number} changes no file of {root.name or 'the manifest'} ({len(files)} changed "
+        "file(s) elsewhere): nothing to plan or apply for it"
+    )
