@@ -59,7 +59,7 @@ def import_keys(args: argparse.Namespace) -> ExitCode:
 def reveal(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.imports import reveal
 
-    return reveal(args)
+    return reveal(each.only(args, "reveal"))
 
 
 def github_plan(args: argparse.Namespace) -> ExitCode:

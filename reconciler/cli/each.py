@@ -21,16 +21,29 @@ SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.CHANGES)
 def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode]) -> ExitCode:
     """`one` for each manifest the arguments name."""
     groups = layout.manifests(args.manifests)
-    if len(groups) <= 1:
-        return one(args)
+    if len(groups) <= 1:  # a file of a directory manifest: the whole of it, its state the root's
+        return one(_for(args, groups[0]) if groups else args)
     _refuse_one_file_options(args, len(groups))
     _refuse_prune_across(groups)
     codes = []
     for inputs in groups:
         print(f"# {' '.join(inputs)}", flush=True)
-        codes.append(one(argparse.Namespace(**{**vars(args), "manifests": list(inputs)})))
+        codes.append(one(_for(args, inputs)))
         print(flush=True)
     return next((code for code in SEVERITY if code in codes), ExitCode.OK)
+
+
+def only(args: argparse.Namespace, command: str) -> argparse.Namespace:
+    """The arguments of a command that reads one manifest (a file of a directory manifest: the
+    whole of it); several are refused."""
+    groups = layout.manifests(args.manifests)
+    if len(groups) > 1:
+        raise UsageError(f"{command} reads one manifest; the command line names {len(groups)}")
+    return _for(args, groups[0]) if groups else args
+
+
+def _for(args: argparse.Namespace, inputs: tuple[str, ...]) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "manifests": list(inputs)})
 
 
 def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
