@@ -147,7 +147,16 @@ def desired(
     chosen = frozenset(k.address for k in select(keys, targets, strict=False)) if targets else frozenset()
     moved_out = {m.address: m.target for m in moves if m.source == account}
     moved_in = {m.address: m.source for m in moves if m.target == account}
-    return Desired(keys, settings.prune, settings.ignore, settings.key_cap, chosen, moved_out, moved_in)
+    return Desired(
+        keys,
+        settings.prune,
+        settings.ignore,
+        settings.key_cap,
+        chosen,
+        moved_out,
+        moved_in,
+        settings.prune_at,
+    )
 
 
 def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True) -> list[DesiredKey]:

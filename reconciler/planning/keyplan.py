@@ -14,7 +14,15 @@ from typing import Any
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action, Change, Credit, FieldChange, unmanaged_address
 from reconciler.core.jsonvalue import key_json
-from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, VISIBLE, DesiredKey, LiveKey, sorted_networks
+from reconciler.core.keys import (
+    UNKNOWN_WINDOW,
+    UPDATABLE,
+    VISIBLE,
+    DesiredKey,
+    LiveKey,
+    Location,
+    sorted_networks,
+)
 from reconciler.core.money import money_number
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
@@ -136,10 +144,14 @@ def _cannot_create(key: DesiredKey, now: int) -> str:
     return ""
 
 
-def pruned(index: int, live: LiveKey, was: str | None, protected: str | None = None) -> Change:
-    """`protected`: the address under which the state remembers the key protected."""
+def pruned(
+    index: int, live: LiveKey, was: str | None, protected: str | None = None, at: Location | None = None
+) -> Change:
+    """`protected`: the address under which the state remembers the key protected; `at`: where
+    prune was turned on."""
     base = Change(unmanaged_address(live.fingerprint), Action.DELETE, live.name, index, target=live.proxy_key)
-    why = "not in the manifest; prune is on" + (f" (it was {was!r})" if was else "")
+    on = f"prune: true at {at.file}:{at.line}" if at else "prune is on"
+    why = f"not in the manifest; {on}" + (f" (it was {was!r})" if was else "")
     guard = _was(protected is not None, protected or "")
     return _delete(_with(base, live=snapshot(live)), live, why, guard)
 

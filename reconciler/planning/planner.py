@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change, unmanaged_address
 from reconciler.core.heap import gc_paused
-from reconciler.core.keys import DesiredKey, LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.planning import keyplan
 from reconciler.planning.binding import Binding, Bound, bind
@@ -36,6 +36,7 @@ class Desired:
     targets: frozenset[str] = frozenset()  # --target: only these addresses; unmanaged keys left out
     moved_out: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved to
     moved_in: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved from
+    prune_at: Location | None = None  # where prune was turned on: the pruned keys' reason says so
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -123,7 +124,8 @@ def _handle_unmanaged(
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:
             protected = recorded.protected.get(live.fingerprint)
-            plan.changes.append(keyplan.pruned(start + offset, live, was.get(live.fingerprint), protected))
+            where = was.get(live.fingerprint)
+            plan.changes.append(keyplan.pruned(start + offset, live, where, protected, desired.prune_at))
         else:
             plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
 

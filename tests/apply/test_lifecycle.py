@@ -112,7 +112,7 @@ def test_prune_deletes_only_unmanaged_keys_not_ignored(workdir: Path, capsys: An
     code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), prune=True, ignore=["key-2"]))
     assert code == 0 and "Plan: 0 to create, 2 to update, 0 to delete" in out
     code, out, _ = apply(capsys, manifest_of(existing(0), prune=True))
-    assert code == 0 and "not in the manifest; prune is on" in out
+    assert code == 0 and "not in the manifest; prune: true at keys.yaml:" in out
     assert sorted(keys()) == ["key-0"]
 
 
