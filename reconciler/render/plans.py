@@ -44,7 +44,7 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
     for line in moves(plans):
         stream.write(f"  ↦ {line}\n")
     accounts = len(plans.each)
-    stream.write(style("bold", f"{accounts} accounts: {headline(plans)}") + "\n")
+    stream.write(style("bold", f"{accounts} account{'s' if accounts != 1 else ''}: {headline(plans)}") + "\n")
 
 
 @gc_paused()

@@ -1,0 +1,88 @@
+"""Several accounts at their edges: a rate-limited account never slows another, keys handed over
+by address, import into a declared account, a state of another account refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..helpers import run_cli
+from .test_two_accounts import SANDBOX, account, manifest, seed
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    return tmp_path
+
+
+@pytest.mark.slow  # real rate-limit waits
+def test_a_rate_limited_account_waits_alone_and_the_other_is_applied_first(
+    workdir: Path, capsys: Any
+) -> None:
+    data = seed()
+    data["accounts"][1]["rate_limit"] = {"requests": 1, "window_s": 2, "cooldown_s": 2}
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    assert out.index("[prod]  ✓ Backend") < out.index("[staging]  ✓ Web")  # prod never waited on staging
+    assert account("prod")[0] == 900 and account("staging")[0] == 90
+
+
+def test_secrets_out_and_reveal_name_each_key_by_its_address(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(
+        manifest().replace("id: web", "id: backend").replace("name: Web", "name: Backend")
+    )
+    code, out, _ = run_cli(
+        capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--secrets-out", "new.env"
+    )
+    assert code == 0, out
+    lines = sorted(Path("new.env").read_text().splitlines())
+    assert [line.split("=")[0] for line in lines] == ["EH_KEY_PROD_BACKEND", "EH_KEY_STAGING_BACKEND"]
+    values = {line.split("=")[0]: line.split("=", 1)[1] for line in lines}
+    assert {k["key"] for k in account("prod")[1]} == {values["EH_KEY_PROD_BACKEND"]}
+    assert values["EH_KEY_PROD_BACKEND"] not in out
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--out", "again.env")
+    assert code == 1 and "name one by its address" in err
+    code, _, _ = run_cli(capsys, "reveal", "keys.yaml", "staging/backend", *SANDBOX, "--out", "again.env")
+    assert (
+        code == 0
+        and Path("again.env").read_text() == f"EH_KEY_STAGING_BACKEND={values['EH_KEY_STAGING_BACKEND']}\n"
+    )
+
+
+def test_import_into_a_declared_account_writes_it_and_binds_its_keys(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--account", "staging")[0] == 0
+    code, _, err = run_cli(
+        capsys, "import", "--all", "--account", "staging", *SANDBOX, "--out", "imported.yaml"
+    )
+    assert code == 0, err
+    text = Path("imported.yaml").read_text()
+    assert 'staging: {api_key: "${EH_STAGING_API_KEY}"}' in text and "account: staging" in text
+    state = json.loads(Path(".ehkeys/imported/staging/sandbox/state.json").read_text())
+    assert state["account"] == "staging" and list(state["bindings"]) == ["web"]
+    Path("imported.yaml").write_text(text.replace("limit_type: unknown", "limit_type: monthly"))
+    code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX)
+    assert code == 0 and "=== Account staging ===" in out and "Plan: 0 to create, 1 to update" in out
+    assert 'limit_type: (unknown) -> "monthly"' in out  # the window the import could not read, sent once
+
+
+def test_a_state_of_another_account_is_refused_by_name(workdir: Path, capsys: Any) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    prod_state = ".ehkeys/keys/prod/sandbox/state.json"
+    code, _, err = run_cli(
+        capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging", "--state", prod_state
+    )
+    assert code == 1 and "is the state of the account 'prod', not of 'staging'" in err
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--state", prod_state)
+    assert code == 1 and "--state names one state, but the run covers 2 accounts" in err
+    assert os.path.getsize(prod_state) > 0
