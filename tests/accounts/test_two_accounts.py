@@ -109,6 +109,10 @@ def test_apply_debits_each_account_exactly_and_drift_is_then_in_sync(workdir: Pa
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX)
     assert code == 0, out
     assert "In sync: every account's keys match the manifest (2 accounts)." in out
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--format", "json")
+    found = json.loads(out)
+    jsonschema.validate(found, resources.schema("drift"))
+    assert found["format_version"] == 2 and found["in_sync"] and set(found["accounts"]) == {"prod", "staging"}
 
 
 def test_a_saved_plan_of_two_accounts_applies_exactly_what_it_shows(workdir: Path, capsys: Any) -> None:
