@@ -174,7 +174,9 @@ def _account_and_keys(base: str) -> tuple[Decimal, list[dict[str, Any]]]:
 def test_sigkill_in_the_middle_then_rerun_converges(tmp_path: Path) -> None:
     n = 120
     (tmp_path / "keys.yaml").write_text(manifest_text(n, allocated_ammount=13))
-    with live_sandbox(tmp_path, seed_data(n), "--latency-ms", "15", "--rate-limit", "100000/60") as base:
+    # 40 ms a request, 4 at a time: the apply takes over a second, so a loaded machine's poll
+    # still sees it mid-way (at 15 ms a fast apply could finish, and fold its journal, first)
+    with live_sandbox(tmp_path, seed_data(n), "--latency-ms", "40", "--rate-limit", "100000/60") as base:
         proc = _apply_process(base, tmp_path)
         journal = state_dir(tmp_path / "keys.yaml") / "journal.jsonl"
         deadline = time.monotonic() + 60
