@@ -125,6 +125,10 @@ def test_account_restricts_a_run_to_one_account(workdir: Path, capsys: Any) -> N
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")
     assert code == 0, out
     assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(90)
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert "=== Account prod ===" not in out and "\n1 account: Plan: 0 to create" in out
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "dev")
     assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
 
