@@ -56,3 +56,21 @@ def test_a_name_of_two_keys_lists_their_addresses_for_target_and_reveal(workdir:
     assert code == 1
     assert "error: 'backend': the id or name of 2 keys (prod/backend, staging/backend)" in err
     assert "--target" not in err  # reveal takes no --target: the message names what was given
+
+
+def test_reveal_opens_only_the_accounts_of_the_keys_asked_for_so_state_works(
+    workdir: Path, capsys: Any
+) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    prod_state = ".ehkeys/keys/prod/sandbox/state.json"
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", "prod/backend", *SANDBOX, "--state", prod_state, "--out", "new.env"
+    )
+    assert code == 0, err
+    assert Path("new.env").read_text().startswith("EH_KEY_PROD_BACKEND=ek-proxy-")
+    both = ("prod/backend", "web")
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", *both, *SANDBOX, "--state", prod_state, "--out", "x.env"
+    )
+    assert code == 1 and "--account" not in err  # reveal has no --account to pass
+    assert "the keys asked for are in 2 accounts (prod, staging): reveal one account's keys at a time" in err
