@@ -18,14 +18,20 @@ from reconciler.engine.settings import TIMEOUT
 from reconciler.gitops.trust import PLAN_AUTHOR
 
 DEBUG = "verbose logs on stderr, keys redacted (default: off)"
-MANIFESTS = "a manifest file, or a folder of them (read recursively)"
+MANIFESTS = (
+    "manifest files or folders, each run on its own (a folder holding ehkeys.yaml, or a file of "
+    "one: that whole directory manifest; another folder: one manifest of its files, read recursively)"
+)
+MANIFEST = "a manifest file or folder (a file of a directory manifest: the whole of it)"
 VALIDATED = (
     "manifest files or folders, each manifest checked on its own (a file of a directory "
     "manifest, a folder holding ehkeys.yaml: the whole of it)"
 )
 MAX_DEBIT = "refuse if the plan debits more (default: no limit)"
 STATE_HELP = (
-    "state file (default .ehkeys/<manifest name>/state.json beside the manifest; its sandbox/ with --sandbox)"
+    "state file (default .ehkeys/<manifest name>/state.json beside the manifest, or "
+    ".ehkeys/<manifest name>/<account>/state.json for each account it declares, so pass --account "
+    "with it; in sandbox/ below with --sandbox)"
 )
 
 FAULT_FLAGS = {  # the seed's `faults:` a flag of `ehkeys sandbox` can set, and what each does
@@ -82,14 +88,16 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="only this key (address, id or name; repeatable; default: every key)",
+        help="only this key: its address (prod/backend where the manifest declares accounts), id "
+        "or name; repeatable (default: every key)",
     )
     p.add_argument(
         "--account",
         action="append",
         default=[],
         metavar="NAME",
-        help="only this account of the manifest's accounts: (repeatable; default: every account)",
+        help="only this account, a name under the manifest's `accounts:`; repeatable (default: "
+        "every account)",
     )
     state_option(p)
 

@@ -16,7 +16,7 @@ from reconciler.cli.helptext import parse as parse_known
 from reconciler.cli.optiongroups import (
     DEBUG,
     FAULT_FLAGS,
-    MANIFESTS,
+    MANIFEST,
     MAX_DEBIT,
     VALIDATED,
     Sub,
@@ -185,10 +185,15 @@ def _import(sub: Sub) -> None:
 
 def _reveal(sub: Sub) -> None:
     p = command(sub, "reveal", "print managed keys' values (to a terminal or --out FILE)", commands.reveal)
-    p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFESTS)
+    p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
     state_option(p)
     api_options(p, formats=None, manifests=False)
-    p.add_argument("ids", nargs="+", metavar="ID", help="a manifest key's id (or name)")
+    p.add_argument(
+        "ids",
+        nargs="+",
+        metavar="ID",
+        help="a managed key: its address (prod/backend where the manifest declares accounts), id or name",
+    )
     p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
     )

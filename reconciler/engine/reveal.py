@@ -5,6 +5,7 @@ is named by its address (`prod/backend` where the manifest declares accounts), i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from reconciler.api import inventory
 from reconciler.apply.secretsout import SecretsFile
@@ -12,7 +13,7 @@ from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.engine.console import Console
 from reconciler.engine.settings import RevealSettings
-from reconciler.engine.workspace import Opened, open_accounts, select
+from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select
 from reconciler.manifest.addresses import variable
 from reconciler.planning import binding
 
@@ -30,8 +31,18 @@ def run(settings: RevealSettings, console: Console) -> list[str]:
 
 
 async def _read(settings: RevealSettings, console: Console) -> list[str]:
-    opened = open_accounts(settings.workspace, console)
-    wanted = select([k for one in opened for k in one.keys], settings.ids)
+    """Only the accounts holding a key asked for are opened: `--state` is one account's state,
+    so with it the keys asked for must be in one account."""
+    loaded = load_manifest(settings.workspace.manifests, console)
+    wanted = select(loaded.keys, settings.ids, option="")
+    held = sorted({k.account for k in wanted})
+    if settings.workspace.state and len(held) > 1:
+        raise UsageError(
+            f"--state names one account's state, but the keys asked for are in {len(held)} accounts "
+            f"({', '.join(held)}): reveal one account's keys at a time with it"
+        )
+    workspace = dataclasses.replace(settings.workspace, targets=tuple(settings.ids))
+    opened = open_each(loaded, accounts_of(loaded, workspace), workspace)
     found: dict[tuple[str, str], str] = {}
     for one in opened:
         found.update(await _account(one, [k for k in wanted if k.account == one.account.name]))

@@ -90,14 +90,30 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
                 raise UsageError(f"--account {name!r}: the manifest has no such account ({listed})")
         chosen = tuple(a for a in chosen if a.name in workspace.accounts)
     if workspace.targets:
-        held = {k.account for k in select(loaded.keys, workspace.targets)}
-        chosen = tuple(a for a in chosen if a.name in held)
+        chosen = _holding(loaded.keys, workspace.targets, chosen)
     if workspace.state and len(chosen) > 1:
         raise UsageError(
             f"--state names one state, but the run covers {len(chosen)} accounts "
             f"({', '.join(a.name for a in chosen)}): pass --account NAME with it"
         )
     return chosen
+
+
+def _holding(
+    keys: Sequence[DesiredKey], targets: Sequence[str], chosen: Sequence[Account]
+) -> tuple[Account, ...]:
+    """The chosen accounts holding a targeted key; a target whose key is in an account that
+    --account leaves out is refused, naming both (the run would plan nothing for it)."""
+    names = {a.name for a in chosen}
+    for target in targets:
+        (key,) = select(keys, (target,))
+        if key.account not in names:
+            raise UsageError(
+                f"--target {target!r}: a key of account {key.account}, which --account leaves out "
+                f"(the run covers {', '.join(sorted(names))}): add --account {key.account}, or drop --account"
+            )
+    held = {k.account for k in select(keys, targets)}
+    return tuple(a for a in chosen if a.name in held)
 
 
 def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
@@ -159,19 +175,24 @@ def desired(
     )
 
 
-def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True) -> list[DesiredKey]:
+def select(
+    keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True, option: str = "--target "
+) -> list[DesiredKey]:
     """The keys each target names: an address (`prod/backend` where accounts are declared), an
-    id, else a name; one that could be two keys is refused. `strict`: each target must name one."""
+    id, else a name; one that could be two keys is refused. `strict`: each target must name one.
+    `option`: how the messages name what the user gave (`--target `; reveal's IDs: nothing)."""
     if not targets:
         return list(keys)
     chosen: dict[tuple[str, str], DesiredKey] = {}
     for target in targets:
         matches = {(k.account, k.address): k for k in keys if _names(k, target)}
         if strict and not matches:
-            raise UsageError(f"--target {target!r}: no key with that id or name in the manifest")
+            raise UsageError(f"{option}{target!r}: {_unknown(keys, target)}")
         if len(matches) > 1:
+            shown = ", ".join(_shown(k) for k in matches.values())
             raise UsageError(
-                f"--target {target!r}: the id or name of {len(matches)} keys; name one by its address"
+                f"{option}{target!r}: the id or name of {len(matches)} keys ({shown}); "
+                "name one by its address"
             )
         chosen.update(matches)
     return [k for k in keys if (k.account, k.address) in chosen]
@@ -179,3 +200,17 @@ def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = Tr
 
 def _names(key: DesiredKey, target: str) -> bool:
     return target in (key.address, key.name, f"{key.account}/{key.address}")
+
+
+def _shown(key: DesiredKey) -> str:
+    """A key as the user names it: its address (`prod/backend` where accounts are declared)."""
+    return key.address if key.account == DEFAULT else f"{key.account}/{key.address}"
+
+
+def _unknown(keys: Sequence[DesiredKey], target: str) -> str:
+    """Why a target names no key; for `prod/backend`, where a key `backend` is if it is elsewhere."""
+    _, _, rest = target.rpartition("/")
+    elsewhere = [_shown(k) for k in keys if rest and "/" in target and rest in (k.address, k.name)]
+    if elsewhere:
+        return f"no such key in the manifest; {rest!r} is {' and '.join(elsewhere)}"
+    return "no key with that id or name in the manifest"

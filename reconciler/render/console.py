@@ -69,18 +69,8 @@ class Log:
             print(recorded)
 
     def handed_over(self, created: Sequence[str]) -> None:
-        """Where a created key's value is: the secrets file, else only the account (reveal)."""
-        if not created:
-            return
-        if self.secrets_out:
-            print(
-                f"\nThe new keys' values ({', '.join(created)}) were appended to {self.secrets_out} (0600)."
-            )
-        else:
-            print(
-                f"\nThe new keys' values are in the account only: "
-                f"`ehkeys reveal {' '.join(self.manifests)} {created[0]}` prints one."
-            )
+        if created:
+            print("\n" + handed_over(created, self.manifests, self.secrets_out))
 
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
@@ -88,15 +78,19 @@ class Log:
 
 
 class AccountLog(Log):
-    """One account's moments, in a run over several: each line names the account, since the
-    accounts apply at the same time and their lines interleave."""
+    """One account's moments, in a run over several: every line names the account (`[prod]`),
+    since the accounts apply at the same time and their lines interleave."""
 
     def __init__(self, log: Log, account: Account) -> None:
         super().__init__(log.manifests, log.secrets_out)
         self.name = account.name
 
+    def said(self, lines: Sequence[str]) -> None:
+        """A group of the account's lines, after a blank line, each naming the account."""
+        print("\n" + "\n".join(f"[{self.name}] {line}" for line in lines if line), flush=True)
+
     def applying(self, recorded: str, skipped: Sequence[Result]) -> None:
-        print("\n" + "\n".join(filter(None, [recorded, f"Applying to account {self.name}:"])))
+        self.said([recorded, "Applying:"])
         for result in skipped:
             self.landed(result)
 
@@ -104,9 +98,23 @@ class AccountLog(Log):
         print(f"[{self.name}]" + applyrender.line(result), flush=True)
 
     def nothing(self, plan: Plan, recorded: str) -> None:
-        print(f"\nAccount {self.name}:", end="")
-        super().nothing(plan, recorded)
+        errors = plan.count(Action.ERROR) + len(plan.problems)
+        self.said(["Nothing to apply" + (f": {errors} error(s) above." if errors else "."), recorded])
+
+    def handed_over(self, created: Sequence[str]) -> None:
+        if created:
+            self.said([handed_over(created, self.manifests, self.secrets_out)])
 
     def applied(self, report: Report, review: Review | None) -> None:
-        print(f"\nAccount {self.name}:")
-        super().applied(report, review)
+        self.said(applyrender.totals(report) + (review.lines() if review else []))
+        step_summary(lambda out: applyrender.markdown(report, out, review))
+
+
+def handed_over(created: Sequence[str], manifests: Sequence[str], secrets_out: str | None) -> str:
+    """Where a created key's value is: the secrets file, else only the account (reveal)."""
+    if secrets_out:
+        return f"The new keys' values ({', '.join(created)}) were appended to {secrets_out} (0600)."
+    return (
+        "The new keys' values are in the account only: "
+        f"`ehkeys reveal {' '.join(manifests)} {created[0]}` prints one."
+    )

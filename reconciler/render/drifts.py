@@ -16,6 +16,7 @@ from reconciler.render import drift as one
 from reconciler.render import drift_words as words
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md
+from reconciler.render.plans import accounts
 
 FORMAT_VERSION = 2  # with accounts: a format-1 report per account
 Reports = Sequence[tuple[Account, DriftReport]]
@@ -29,9 +30,10 @@ def _single(reports: Reports) -> DriftReport | None:
 
 def headline(reports: Reports) -> str:
     drifted = [a.name for a, r in reports if r.drifted or r.errors]
+    counted = accounts(len(reports))
     if not drifted:
-        return f"In sync: every account's keys match the manifest ({len(reports)} accounts)."
-    return f"Drift or errors in {len(drifted)} of {len(reports)} accounts: {', '.join(drifted)}."
+        return f"In sync: every account's keys match the manifest ({counted})."
+    return f"Drift or errors in {len(drifted)} of {counted}: {', '.join(drifted)}."
 
 
 def digest(reports: Reports) -> str:

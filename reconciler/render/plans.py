@@ -43,8 +43,12 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
         stream.write("\n")
     for line in moves(plans):
         stream.write(f"  ↦ {line}\n")
-    accounts = len(plans.each)
-    stream.write(style("bold", f"{accounts} account{'s' if accounts != 1 else ''}: {headline(plans)}") + "\n")
+    stream.write(style("bold", f"{accounts(len(plans.each))}: {headline(plans)}") + "\n")
+
+
+def accounts(n: int) -> str:
+    """`2 accounts`, `1 account` (a run of one with --account)."""
+    return f"{n} account" + ("" if n == 1 else "s")
 
 
 @gc_paused()

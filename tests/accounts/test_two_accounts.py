@@ -102,7 +102,11 @@ def test_the_markdown_plan_has_a_table_per_account(workdir: Path, capsys: Any) -
 def test_apply_debits_each_account_exactly_and_drift_is_then_in_sync(workdir: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 0, out
-    assert "[prod]" in out and "[staging]" in out
+    assert "[prod]  ✓ Backend" in out and "[staging]  ✓ Web" in out
+    # the accounts apply at once and their lines interleave: each line names its account
+    assert "[prod] Apply complete: 1 applied.\n[prod] Credits moved: -100.00" in out
+    assert "[staging] Apply complete: 1 applied.\n[staging] Credits moved: -10.00" in out
+    assert "[staging] The new keys' values are in the account only: `ehkeys reveal" in out
     assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(90)
     assert Path(".ehkeys/keys/prod/sandbox/state.json").is_file()
     assert Path(".ehkeys/keys/staging/sandbox/state.json").is_file()
@@ -129,6 +133,10 @@ def test_account_restricts_a_run_to_one_account(workdir: Path, capsys: Any) -> N
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")
     assert code == 0, out
     assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(90)
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert "=== Account prod ===" not in out and "\n1 account: Plan: 0 to create" in out
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "dev")
     assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
 
@@ -171,7 +179,8 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         code, out, _ = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 0, out
-        assert "[staging]" in out and "[prod]" not in out  # prod was applied the first time
+        assert "[staging]  ✓ Web" in out and "[prod]  ✓" not in out  # prod was applied the first time
+        assert "[prod] Nothing to apply." in out
 
 
 def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(

@@ -1,0 +1,76 @@
+"""Naming keys in a manifest of two accounts (`--target`, `--account`, reveal's IDs): a name that
+could be two keys lists both addresses, an address in the wrong account says where the key is,
+and a target in an account that --account leaves out is refused by name, never an internal
+error or an empty "in sync"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..helpers import run_cli
+from .test_two_accounts import SANDBOX, manifest, seed
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    return tmp_path
+
+
+def test_a_target_in_an_account_that_account_leaves_out_is_refused_naming_both(
+    workdir: Path, capsys: Any
+) -> None:
+    for command in ("plan", "drift", "apply"):
+        code, out, err = run_cli(
+            capsys, command, "keys.yaml", *SANDBOX, "--account", "staging", "--target", "prod/backend"
+        )
+        assert code == 1, (command, out, err)
+        assert (
+            "--target 'prod/backend': a key of account prod, which --account leaves out "
+            "(the run covers staging): add --account prod, or drop --account"
+        ) in err
+        assert "internal error" not in err and "In sync" not in out
+    assert not list(Path(".ehkeys").glob("keys/*/sandbox/state.json"))  # nothing was applied
+
+
+def test_an_address_in_the_wrong_account_says_where_the_key_is(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "prod/web")
+    assert code == 1 and "--target 'prod/web': no such key in the manifest; 'web' is staging/web" in err
+
+
+def test_a_name_of_two_keys_lists_their_addresses_for_target_and_reveal(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest().replace("id: web", "id: backend"))
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "backend")
+    assert code == 1
+    assert (
+        "--target 'backend': the id or name of 2 keys (prod/backend, staging/backend); "
+        "name one by its address"
+    ) in err
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--out", "new.env")
+    assert code == 1
+    assert "error: 'backend': the id or name of 2 keys (prod/backend, staging/backend)" in err
+    assert "--target" not in err  # reveal takes no --target: the message names what was given
+
+
+def test_reveal_opens_only_the_accounts_of_the_keys_asked_for_so_state_works(
+    workdir: Path, capsys: Any
+) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    prod_state = ".ehkeys/keys/prod/sandbox/state.json"
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", "prod/backend", *SANDBOX, "--state", prod_state, "--out", "new.env"
+    )
+    assert code == 0, err
+    assert Path("new.env").read_text().startswith("EH_KEY_PROD_BACKEND=ek-proxy-")
+    both = ("prod/backend", "web")
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", *both, *SANDBOX, "--state", prod_state, "--out", "x.env"
+    )
+    assert code == 1 and "--account" not in err  # reveal has no --account to pass
+    assert "the keys asked for are in 2 accounts (prod, staging): reveal one account's keys at a time" in err
