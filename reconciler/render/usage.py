@@ -30,7 +30,7 @@ def bar(key: KeyUsage, style: Style) -> str:
     pct = key.percent
     filled = 0 if pct is None else min(BAR, int((pct * BAR / 100).to_integral_value()))
     kind = "+" if pct is None or pct < 75 else "warn" if pct < 90 else "-"
-    return "[" + style(kind, "█" * filled) + "░" * (BAR - filled) + "]"
+    return "[" + (style(kind, "█" * filled) if filled else "") + "░" * (BAR - filled) + "]"
 
 
 def text(view: UsageView, stream: TextIO, style: Style | None = None) -> None:

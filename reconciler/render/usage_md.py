@@ -88,7 +88,8 @@ def chart(view: UsageView, w: Write) -> None:
     w(f'    y-axis "Credits" 0 --> {max(math.ceil(top), 1)}\n')
     w("    bar [" + ", ".join(_number(a) for _, a, _ in bars) + "]\n")
     w("    bar [" + ", ".join(_number(u) for _, _, u in bars) + "]\n```\n\n")
-    w(f"_Each bar is a {per}'s allocation, with what it used drawn over it._\n\n")
+    a = "an" if per == "account" else "a"
+    w(f"_Each bar is {a} {per}'s allocation, with what it used drawn over it._\n\n")
 
 
 def chart_bars(view: UsageView) -> tuple[str, list[Bar]]:
