@@ -59,7 +59,7 @@ def _usage(account: Account, live: LiveKey, address: str | None, window: str | N
         window=window,
         last_used=live.last_used,
         created_at=live.created_at,
-        # group=desired.group: where the manifest has groups, a managed key's group goes here
+        # a managed key's group goes here once DesiredKey has one: roll-ups and renderers take it
     )
 
 

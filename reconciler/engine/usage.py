@@ -44,5 +44,6 @@ async def _account(opened: Opened, targets: Sequence[str]) -> AccountUsage:
 
 def of_opened(opened: Opened, listed: inventory.Inventory, targets: Sequence[str] = ()) -> AccountUsage:
     """One opened account's usage from its key list (drift's, too: it has read the list)."""
-    chosen = frozenset(k.address for k in select(opened.keys, targets, strict=False) if targets)
+    picked = select(opened.keys, targets, strict=False) if targets else []
+    chosen = frozenset(k.address for k in picked)
     return usage.of_account(opened.account, opened.keys, listed, opened.state.bindings, chosen)
