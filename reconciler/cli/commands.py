@@ -44,6 +44,12 @@ def drift(args: argparse.Namespace) -> ExitCode:
     return each.run(args, run)
 
 
+def usage(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.usage import run
+
+    return each.run(args, run)
+
+
 def apply(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.apply import run
 

@@ -31,6 +31,11 @@ MEANINGS: dict[str, Rows] = {
         (ERROR, "an error: a key in error, the API, the manifest, or a usage error"),
         (INTERRUPTED, "interrupted (Ctrl-C)"),
     ),
+    "usage": (
+        (OK, "shown"),
+        (ERROR, "an error: an account that cannot be read, the API, the manifest, or a usage error"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
+    ),
     "apply": (
         (OK, "applied, or nothing to apply"),
         (

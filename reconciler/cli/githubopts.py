@@ -15,6 +15,7 @@ from reconciler.cli.optiongroups import (
     health_options,
     lock_option,
     plan_author_option,
+    unused_days_option,
 )
 from reconciler.gitops.settings import OUT_DIR, STATE_BRANCH
 from reconciler.gitops.trust import PLAN_WORKFLOW
@@ -30,7 +31,9 @@ def add(github: argparse.ArgumentParser) -> None:
     apply = "merged: apply the reviewed plan, comment the result on the PR"
     _when_modified(_apply(_api(_job(jobs, "apply", apply, commands.github_apply))))
     drift = "schedule: report drift; open, edit or close the drift issue"
-    health_options(_api(_job(jobs, "drift", drift, commands.github_drift)))
+    drifts = _api(_job(jobs, "drift", drift, commands.github_drift))
+    health_options(drifts)
+    unused_days_option(drifts)
 
 
 def _job(jobs: Sub, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from reconciler.cli import optiontypes as types
 from reconciler.cli.exitcodes import exit_codes
 from reconciler.cli.helptext import Help, remember
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.usage import UNUSED_DAYS
 from reconciler.engine.settings import TIMEOUT
 from reconciler.gitops.trust import PLAN_AUTHOR
 
@@ -146,6 +147,17 @@ def health_options(p: argparse.ArgumentParser) -> None:
         default=Decimal(90),
         metavar="PERCENT",
         help="warn about keys that used more than PERCENT of their allocation (default 90)",
+    )
+
+
+def unused_days_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--unused-days",
+        type=types.whole_days,
+        default=UNUSED_DAYS,
+        metavar="N",
+        help=f"list the keys nothing used for N days or more (default {UNUSED_DAYS}; by last_used, "
+        "else the day a key never used was created)",
     )
 
 

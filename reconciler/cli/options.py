@@ -25,6 +25,7 @@ from reconciler.cli.optiongroups import (
     health_options,
     lock_option,
     state_option,
+    unused_days_option,
 )
 from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_validate, _sandbox, _plan, _show, _drift, _apply, _import, _reveal):
+    for add in (_validate, _sandbox, _plan, _show, _drift, _usage, _apply, _import, _reveal):
         add(sub)
     githubopts.add(command(sub, "github", "the GitOps jobs the composite action runs (in Actions)", None))
     return parser
@@ -117,6 +118,13 @@ def _drift(sub: Sub) -> None:
     p = command(sub, "drift", "read-only check: 0 in sync, 2 drift, 1 error", commands.drift)
     api_options(p, formats=("text", "json", "markdown"))
     health_options(p)
+
+
+def _usage(sub: Sub) -> None:
+    what = "read-only: each key's allocation, use, window, expiry and last use, per account"
+    p = command(sub, "usage", what, commands.usage)
+    api_options(p, formats=("text", "markdown", "json"))
+    unused_days_option(p)
 
 
 def _apply(sub: Sub) -> None:

@@ -30,6 +30,7 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
 
 positive = checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
 seconds = checked(float, lambda s: math.isfinite(s) and s > 0, "a number of seconds above 0, like 20")
+whole_days = checked(int, lambda n: n >= 0, "a whole number of days of 0 or more, like 30")
 port = checked(int, lambda n: 0 <= n <= 65535, "a port number from 0 to 65535")
 
 

@@ -15,6 +15,7 @@ from reconciler.engine.settings import (
     ImportSettings,
     PlanSettings,
     RevealSettings,
+    UsageSettings,
     Workspace,
     credits,
 )
@@ -70,6 +71,10 @@ def drift(args: argparse.Namespace) -> DriftSettings:
     return DriftSettings(workspace(args), limits(args))
 
 
+def usage(args: argparse.Namespace) -> UsageSettings:
+    return UsageSettings(workspace(args), args.unused_days)
+
+
 def imports(args: argparse.Namespace) -> ImportSettings:
     return ImportSettings(connection(args), tuple(args.key_env), args.all, args.out, args.account)
 
@@ -94,4 +99,4 @@ def apply_job(args: argparse.Namespace) -> ApplyJob:
 
 
 def drift_job(args: argparse.Namespace) -> DriftJob:
-    return DriftJob(job(args), limits(args))
+    return DriftJob(job(args), limits(args), args.unused_days)

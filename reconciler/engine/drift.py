@@ -1,4 +1,5 @@
-"""`drift`: read each account, plan, and say what drifted, in groups (`drift.report`).
+"""`drift`: read each account, plan, and say what drifted, in groups (`drift.report`), and
+where each account's credit goes (`usage`, from the same key list: no request more).
 
 Besides the report it writes only `drift-seen.json` (the unmanaged keys seen, beside each
 account's state), and only when it saw every key of the account (no --target, the key list
@@ -17,12 +18,15 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plans import Move
+from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import seen as driftseen
+from reconciler.drift import usage
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.plan import ACCOUNT_ERRORS, build_plan, unreadable
 from reconciler.engine.settings import DriftSettings
+from reconciler.engine.usage import of_opened
 from reconciler.engine.workspace import Opened, desired, open_accounts
 
 
@@ -31,11 +35,13 @@ class AccountDrift:
     account: Account
     report: DriftReport
     has_errors: bool  # the plan had errors: the check itself is not complete
+    usage: AccountUsage  # where its credit goes, from the same key list
 
 
 @dataclass(frozen=True)
 class Drifted:
     each: tuple[AccountDrift, ...]
+    usage: UsageView  # every account's usage (the drift job shows it beside the report)
 
     @property
     def report(self) -> DriftReport:
@@ -71,15 +77,16 @@ def examine(settings: DriftSettings, console: Console) -> Drifted:
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:
     opened = open_accounts(settings.workspace, console)
-    moved = moves.find(opened)
+    moved, now = moves.find(opened), int(time.time())
     with frozen_heap():
-        found = await asyncio.gather(*(_account(one, settings, moved) for one in opened))
-    return Drifted(tuple(found))
+        found = await asyncio.gather(*(_account(one, settings, moved, now) for one in opened))
+    view = UsageView(now, settings.unused_days, tuple(d.usage for d in found))
+    return Drifted(tuple(found), view)
 
 
-async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move]) -> AccountDrift:
+async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move], now: int) -> AccountDrift:
     limits, targets = settings.limits, settings.workspace.targets
-    options = Options(int(time.time()), limits.expiring_within, limits.usage_warning)
+    options = Options(now, limits.expiring_within, limits.usage_warning)
     wanted = desired(opened.manifest, targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
@@ -88,13 +95,14 @@ async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move
         if not opened.account.declared:
             raise
         failed = unreadable(opened, exc)
-        return AccountDrift(opened.account, DriftReport(errors=tuple(failed.problems)), True)
+        errors = DriftReport(errors=tuple(failed.problems))
+        return AccountDrift(opened.account, errors, True, usage.unreadable(opened.account, exc))
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
     found = report(plan, account.keys, past, managed(opened.keys), options)
     if account.complete and not targets:
         driftseen.save(seen, found.unmanaged)
-    return AccountDrift(opened.account, found, plan.has_errors)
+    return AccountDrift(opened.account, found, plan.has_errors, of_opened(opened, account, targets))
 
 
 def managed(keys: Sequence[DesiredKey]) -> dict[str, frozenset[str]]:

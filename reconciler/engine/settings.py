@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from reconciler.core.errors import UsageError
+from reconciler.core.usage import UNUSED_DAYS
 
 TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
 
@@ -73,6 +74,13 @@ class HealthLimits:
 class DriftSettings:
     workspace: Workspace
     limits: HealthLimits = HealthLimits()
+    unused_days: int = UNUSED_DAYS  # for the usage view beside the report (the drift job's)
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    workspace: Workspace
+    unused_days: int = UNUSED_DAYS  # keys idle this many days or more are listed as unused
 
 
 @dataclass(frozen=True)

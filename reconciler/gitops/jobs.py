@@ -14,7 +14,11 @@ its own, so several roots in one repository never collide.
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
   goes on the PR and in the job summary; the state goes back to its branch either way. A
   root the merged PR did not touch has nothing to apply: said, exit 0.
-- drift (schedule): pull the state, report, and open, edit or close the drift issue.
+- drift (schedule): pull the state, report, and open, edit or close the drift issue. The
+  issue and the job summary end with the usage view (where the credit goes). The issue is
+  edited only when the findings' digest changes, and usage is not in it: numbers that move
+  every day would notify its watchers every day. So the issue's usage is as of its last edit
+  (it says when); the job summary's is the day's.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from reconciler.gitops.trust import Trust
 from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
 from reconciler.render import plans as planrender
+from reconciler.render import usage_md as usagerender
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
 from reconciler.state.store import State
@@ -240,12 +245,14 @@ def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, r
 def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    settings = DriftSettings(job.job.workspace, job.limits)
+    settings = DriftSettings(job.job.workspace, job.limits, job.unused_days)
     with _branch(job.job, ctx, hub, push=("drift-seen.json",)):
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)
+    text.write("\n")
+    usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
     if drifted.has_errors:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.core.usage import UNUSED_DAYS
 from reconciler.engine.settings import HealthLimits, Workspace
 from reconciler.gitops.trust import PLAN_AUTHOR, Trust
 
@@ -46,3 +47,4 @@ class ApplyJob:
 class DriftJob:
     job: Job
     limits: HealthLimits = field(default_factory=HealthLimits)
+    unused_days: int = UNUSED_DAYS  # the usage view beside the drift report

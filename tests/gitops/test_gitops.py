@@ -33,6 +33,8 @@ from reconciler.sandbox import seed as seeds
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 from ..helpers import API_KEY, sandbox_state_dir, seed_data
 from ..reliability_log import record
+from ..render.test_mermaid import block_of as mermaid_block
+from ..render.test_mermaid import parse as parse_mermaid
 from ..state.test_saved_plan_parts import put_together
 
 pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per test against the fake GitHub
@@ -672,3 +674,36 @@ def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
     actions.sql("UPDATE keys SET name = 'key-1', ip_whitelist = '[\"10.0.0.0/8\"]' WHERE name = 'renamed'")
     assert "drift issue: closed" in actions.drift(text)[1]
     assert drift_issue(hub)["state"] == "closed"
+
+
+def test_the_drift_issue_and_summary_show_where_the_credit_goes_without_editing_for_usage(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest()
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    assert "in sync, nothing open" in actions.drift(text)[1]
+    summary = actions.summary()  # in sync: no issue, but the day's usage in the job summary
+    assert summary.index("<!-- ehkeys-drift -->") < summary.index("<!-- ehkeys-usage -->")
+    assert "### ehkeys usage: 6.00 of 30.00 credits used (20.0%) by 3 keys" in summary
+    assert parse_mermaid(mermaid_block(summary)).labels == ["key-0", "key-1", "key-2"]
+
+    actions.sql("UPDATE keys SET name = 'renamed' WHERE name = 'key-1'")
+    assert "drift issue: opened" in actions.drift(text)[1]
+    body = drift_issue(hub)["body"]
+    assert body.index("Changed outside ehkeys") < body.index("<!-- ehkeys-usage -->")
+    assert "| renamed (ek-proxy-…part) | 10.00 | 2.00 | 20.0% | daily |" in body
+    assert "### ehkeys usage: 6.00 of 30.00 credits used" in body
+
+    actions.set_used("key-0", "8.5")  # only usage moved (under --usage-warning): the issue stays
+    edits = len(hub.writes("PATCH /issues/"))
+    assert "drift issue: unchanged" in actions.drift(text)[1]
+    assert len(hub.writes("PATCH /issues/")) == edits and drift_issue(hub)["body"] == body
+    assert "| key-0 (ek-proxy-…part) | 10.00 | 8.50 | 85.0% | daily |" in actions.summary()
+
+    actions.set_used("key-2", "1")
+    actions.sql("DELETE FROM keys WHERE name = 'renamed'")  # the findings change: the usage with them
+    assert "drift issue: updated" in actions.drift(text)[1]
+    body = drift_issue(hub)["body"]
+    assert "deleted outside ehkeys" in body and "| key-0 (ek-proxy-…part) | 10.00 | 8.50 | 85.0%" in body
+    assert "renamed (ek-proxy" not in body.split("<!-- ehkeys-usage -->")[1]

@@ -1,0 +1,71 @@
+"""One account's usage from its key list (`api.inventory`, the two requests a plan makes):
+each live key bound to its manifest key as the plan binds it (`planning.binding`: its
+proxy_key, the state's record, else its name), the rest unmanaged (`ignore:` patterns left
+out, as the plan leaves them). Nothing is written. With --target only the targeted keys are
+shown, and no unmanaged key, as in a plan."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+
+from reconciler.api.inventory import Inventory
+from reconciler.core.accounts import Account
+from reconciler.core.keys import DesiredKey, LiveKey
+from reconciler.core.usage import AccountUsage, KeyUsage
+from reconciler.planning.binding import Bound, bind
+
+
+def of_account(
+    account: Account,
+    keys: Sequence[DesiredKey],
+    listed: Inventory,
+    recorded: Mapping[str, str],
+    targets: frozenset[str] = frozenset(),
+) -> AccountUsage:
+    """The manifest's keys in its order, then the unmanaged ones in the list's. `recorded`: the
+    state's bindings (address -> fingerprint); `targets`: --target's addresses."""
+    bindings = bind(keys, listed.keys, recorded)
+    bound = {k.address: b.live for k in keys if isinstance(b := bindings.by_address[k.address], Bound)}
+    shown = [managed(account, bound[k.address], k) for k in keys if k.address in bound]
+    if targets:
+        shown = [k for k in shown if k.address in targets]
+    else:
+        held = {live.fingerprint for live in bound.values()}
+        rest = [k for k in listed.keys if k.fingerprint not in held and not _ignored(k, account.ignore)]
+        shown += [unmanaged(account, live) for live in rest]
+    note = "" if listed.complete else "the account's key list is unavailable: unmanaged keys are not shown"
+    return AccountUsage(account, tuple(shown), listed.balance, note)
+
+
+def managed(account: Account, live: LiveKey, desired: DesiredKey) -> KeyUsage:
+    return _usage(account, live, desired.address, desired.limit_type)
+
+
+def unmanaged(account: Account, live: LiveKey) -> KeyUsage:
+    return _usage(account, live, None, None)
+
+
+def _usage(account: Account, live: LiveKey, address: str | None, window: str | None) -> KeyUsage:
+    return KeyUsage(
+        account=account.name,
+        name=live.name,
+        key=live.proxy_key.display,
+        allocated=live.allocated_ammount,
+        used=live.used_ammount,
+        expires_at=live.expires_at,
+        is_active=live.is_active,
+        address=address,
+        window=window,
+        last_used=live.last_used,
+        created_at=live.created_at,
+        # a managed key's group goes here once DesiredKey has one: roll-ups and renderers take it
+    )
+
+
+def _ignored(live: LiveKey, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(live.name, p) for p in patterns)
+
+
+def unreadable(account: Account, why: Exception) -> AccountUsage:
+    return AccountUsage(account, error=f"the account could not be read: {why}")

@@ -1,0 +1,49 @@
+"""`usage`: where the credit goes. Each account the run covers is read with the two requests a
+plan makes (its key list and its balance), in parallel; nothing is planned, sent or written.
+An account that cannot be read is shown with why, and the others are (a manifest without
+`accounts:` fails as `plan` does)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from reconciler.api import inventory
+from reconciler.core.heap import frozen_heap
+from reconciler.core.usage import AccountUsage, UsageView
+from reconciler.drift import usage
+from reconciler.engine.console import Console
+from reconciler.engine.plan import ACCOUNT_ERRORS
+from reconciler.engine.settings import UsageSettings
+from reconciler.engine.workspace import Opened, open_accounts, select
+
+
+def view(settings: UsageSettings, console: Console) -> UsageView:
+    return asyncio.run(_view(settings, console))
+
+
+async def _view(settings: UsageSettings, console: Console) -> UsageView:
+    opened = open_accounts(settings.workspace, console)
+    targets = settings.workspace.targets
+    with frozen_heap():
+        found = await asyncio.gather(*(_account(one, targets) for one in opened))
+    return UsageView(int(time.time()), settings.unused_days, tuple(found))
+
+
+async def _account(opened: Opened, targets: Sequence[str]) -> AccountUsage:
+    try:
+        async with opened.target.client() as client:
+            listed = await inventory.read(client, opened.keys)
+    except ACCOUNT_ERRORS as exc:
+        if not opened.account.declared:
+            raise
+        return usage.unreadable(opened.account, exc)
+    return of_opened(opened, listed, targets)
+
+
+def of_opened(opened: Opened, listed: inventory.Inventory, targets: Sequence[str] = ()) -> AccountUsage:
+    """One opened account's usage from its key list (drift's, too: it has read the list)."""
+    picked = select(opened.keys, targets, strict=False) if targets else []
+    chosen = frozenset(k.address for k in picked)
+    return usage.of_account(opened.account, opened.keys, listed, opened.state.bindings, chosen)

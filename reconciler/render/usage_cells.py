@@ -1,0 +1,92 @@
+"""What every format of the usage view shows of a key and of a roll-up: one set of cells, so
+text, Markdown and the drift issue cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from reconciler.core.money import ZERO, money
+from reconciler.core.printable import printable
+from reconciler.core.times import iso
+from reconciler.core.usage import KeyUsage, Rollup, UsageView
+
+NONE = "-"
+WINDOWS = "Windows are the manifest's limit_type (the API never reports them)."
+UNMANAGED = "? unmanaged: in the account, not in the manifest."
+HEADERS = ("Key", "Allocated", "Used", "Used %", "Window", "Expires", "Last used")
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One key's row, as text and Markdown show it."""
+
+    key: str
+    allocated: str
+    used: str
+    percent: str
+    window: str
+    expires: str
+    last_used: str
+
+    def row(self) -> tuple[str, ...]:
+        return (self.key, self.allocated, self.used, self.percent, self.window, self.expires, self.last_used)
+
+
+def day(epoch: int) -> str:
+    """The date of a moment (UTC); a moment no date can show stays its number."""
+    return iso(epoch).split("T")[0]
+
+
+def shown_name(key: KeyUsage) -> str:
+    """Its name and key; `?` before an unmanaged key, `inactive` after a disabled one."""
+    state = "" if key.is_active else ", inactive"
+    return f"{'' if key.managed else '? '}{printable(key.name)} ({key.key}{state})"
+
+
+def share(value: Decimal | None) -> str:
+    return NONE if value is None else f"{value}%"
+
+
+def ago(view: UsageView, key: KeyUsage) -> str:
+    """When it was last used: `2026-07-18 (2 days ago)`, or `never (created 2026-06-01)`."""
+    idle = key.idle_days(view.now)
+    days = "" if idle is None else " (today)" if idle == 0 else f" ({idle} day{'s' * (idle != 1)} ago)"
+    if key.last_used is not None:
+        return day(key.last_used) + days
+    return f"never (created {day(key.created_at)})" if key.created_at is not None else "never"
+
+
+def cells(view: UsageView, key: KeyUsage) -> Cells:
+    return Cells(
+        shown_name(key),
+        money(key.allocated),
+        money(key.used),
+        share(key.percent),
+        key.window or NONE,
+        "never" if key.expires_at == -1 else day(key.expires_at),
+        ago(view, key),
+    )
+
+
+def legend(view: UsageView) -> str:
+    return WINDOWS + (" " + UNMANAGED if any(not k.managed for k in view.keys) else "")
+
+
+def totals(r: Rollup) -> str:
+    """`20.50 of 155.00 credits used (13.2%) by 3 keys (1 unmanaged)`."""
+    keys = f"{r.keys} key{'s' * (r.keys != 1)}" + (f" ({r.unmanaged} unmanaged)" if r.unmanaged else "")
+    return f"{money(r.used)} of {money(r.allocated)} credits used ({share(r.percent)}) by {keys}"
+
+
+def unused_title(view: UsageView) -> str:
+    return f"Unused for {view.unused_days} days or more ({len(view.unused_keys)})"
+
+
+def unused_line(view: UsageView, key: KeyUsage) -> str:
+    """`[prod] Old (ek-proxy-…0006): last used 2026-01-01 (200 days ago); 20.00 unspent`."""
+    where = f"[{key.account}] " if view.declared else ""
+    unspent = max(key.allocated - key.used, ZERO)
+    seen = ago(view, key)
+    when = f"last used {seen}" if key.last_used is not None else seen.replace("never", "never used", 1)
+    return f"{where}{shown_name(key)}: {when}; {money(unspent)} unspent"
