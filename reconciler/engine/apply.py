@@ -98,9 +98,11 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
             unit.opened.state.check_writable()  # say so before anything is sent
             unit.moves = found
         applied = await _Run(settings, console, loaded, saved).apply(units)
+    parts = [(a.plan.account, a.report, a.review, a.stopped) for a in applied.each]
     if report_out is not None:
-        parts = [(a.plan.account, a.report, a.review) for a in applied.each]
         report_out.write(lambda out: applyrender.markdown_all(parts, out))
+    if any(a.report.results or a.stopped for a in applied.each):
+        console.reported(lambda out: applyrender.markdown_all(parts, out))
     for one in applied.each:  # written after the report: what was applied is known, and journalled
         if one.report.state_error is not None:
             raise one.report.state_error
@@ -192,4 +194,4 @@ class _Run:
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise
-            return unit.stopped(f"stopped part-way: {exc}")
+            return unit.cut_off(str(exc))

@@ -35,7 +35,7 @@ class Applied:
     report: Report  # empty when there was nothing to apply
     review: Review | None  # against the saved plan, when one was applied
     exit_code: ExitCode
-    stopped: str = ""  # why this account was not applied (refused, unreadable), others going on
+    stopped: str = ""  # the report's sentence: why this account was not applied (in full), others going on
 
 
 @dataclass
@@ -133,6 +133,17 @@ class AccountApply:
 
     def stopped(self, why: str) -> Applied:
         """This account not applied (refused by its guards, or unreadable): others go on."""
+        return self._left(f"Not applied: {why}. The other accounts went on.")
+
+    def cut_off(self, why: str) -> Applied:
+        """This account's apply stopped part-way (its key revoked, the API gone): others go on."""
+        self.console.warning(f"account {self.opened.account.name}: stopped part-way: {why}")
+        return self._left(
+            f"Stopped part-way: {why}. Writes sent before may have reached the API (the journal "
+            "lists them); the next plan shows where each key is."
+        )
+
+    def _left(self, sentence: str) -> Applied:
         plan = self.shown
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
-        return Applied(plan, report, None, ExitCode.ERROR, stopped=why)
+        return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)

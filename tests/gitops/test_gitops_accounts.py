@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.apply import applier
+from reconciler.core import operations
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -189,6 +191,11 @@ def test_both_accounts_are_planned_reviewed_applied_and_kept_apart(loop: Loop, h
     assert "Balance 1,000.00 → 925.00" in section(result, "prod") and "as reviewed" in section(result, "prod")
     assert "Balance 100.00 → 106.00" in section(result, "staging")
     assert "as reviewed" in section(result, "staging")
+    summary = loop.summary()
+    assert summary.count("### ehkeys apply") == 1, "one report in the job summary, each account named"
+    assert "Balance 1,000.00 → 925.00" in section(summary, "prod") and "→ 106.00" in section(
+        summary, "staging"
+    )
 
     branch = hub.branches["ehkeys-state"]
     assert sorted(p for p in branch if p.endswith("state.json")) == sorted(STATE.values())
@@ -245,6 +252,84 @@ def test_the_drift_issue_shows_each_account(loop: Loop, hub: FakeGitHub) -> None
     assert "drift issue: closed" in loop.check(text)[1]
     assert any(p.endswith("prod/drift-seen.json") for p in hub.branches["ehkeys-state"])
     assert any(p.endswith("staging/drift-seen.json") for p in hub.branches["ehkeys-state"])
+
+
+# --- one account's key refused ----------------------------------------------------------------
+
+REFUSED = {"a key the API refuses": "HTTP 401", "an unset variable": "EH_STAGING_API_KEY is not set"}
+
+
+def refuse_staging(loop: Loop, how: str) -> None:
+    if how == "an unset variable":
+        loop.mp.delenv("EH_STAGING_API_KEY")
+    else:
+        loop.mp.setenv("EH_STAGING_API_KEY", "ek-test-revoked-staging")
+
+
+@pytest.mark.parametrize("how", REFUSED)
+def test_one_accounts_refused_key_is_its_error_and_the_other_is_applied(
+    loop: Loop, hub: FakeGitHub, how: str
+) -> None:
+    text = manifest(backend=150, web=4)
+    loop.plan(1, "h1", text)
+    refuse_staging(loop, how)
+    code, out = loop.apply(1, "m1", text)
+    assert code == 1, out
+    assert (loop.keys("prod")["Backend"], loop.balance("prod")) == (150, 950)
+    assert (loop.keys("staging")["Web"], loop.balance("staging")) == (10, 100)
+    result = comment(hub, 1, APPLY)
+    staging = section(result, "staging")
+    assert staging.startswith("\n\n**Not applied: ") and REFUSED[how] in staging, staging
+    assert "EH_STAGING_API_KEY" in staging and "Apply complete" not in staging
+    assert "as reviewed" in section(result, "prod") and "Balance 1,000.00 → 950.00" in section(result, "prod")
+    summary = loop.summary()
+    assert "#### Account prod" in summary and "#### Account staging\n\n**Not applied: " in summary
+    assert "ek-test-revoked" not in result + out + summary
+    assert "backend" in state(hub, "prod")["bindings"], "prod's state pushed though staging failed"
+    assert STATE["staging"] not in hub.branches["ehkeys-state"]
+
+    loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)  # the secret fixed: staging's change planned again
+    assert loop.plan(2, "h2", text)[0] == 0
+    again = comment(hub, 2, PLAN)
+    assert "No changes" in section(again, "prod") and "| +6.00 |" in section(again, "staging")
+    assert loop.apply(2, "m2", text)[0] == 0
+    assert (loop.balance("prod"), loop.balance("staging")) == (950, 106)
+    record(
+        "gitops",
+        f"one account's key refused ({how}) when the reviewed plan of two accounts is applied",
+        1,
+        "the other applied as reviewed and its state pushed; the comment and job summary name the variable",
+    )
+
+
+def test_an_account_cut_off_part_way_leaves_its_journal_and_the_other_applied(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    text = manifest(backend=150, web=4)
+    original = applier.send
+
+    async def revoked_before_web(op: operations.Operation, client: Any, target: Any) -> Any:
+        if isinstance(op, operations.Update) and op.body["name"] == "Web":
+            loop.sql("UPDATE accounts SET api_key = 'ek-test-revoked' WHERE user_id = 'u2'")
+        return await original(op, client, target)
+
+    loop.plan(1, "h1", text)
+    loop.mp.setattr(applier, "send", revoked_before_web)
+    code, out = loop.apply(1, "m1", text)
+    assert code == 1, out
+    assert "account staging: stopped part-way" in out and "HTTP 401" in out
+    assert loop.balance("prod") == 950 and loop.balance("staging") == 100
+    staging = section(comment(hub, 1, APPLY), "staging")
+    assert staging.startswith("\n\n**Stopped part-way: ") and "the journal lists them" in staging
+    assert (
+        b'"sending"' in hub.branches["ehkeys-state"][STATE["staging"].replace("state.json", "journal.jsonl")]
+    )
+
+    loop.mp.setattr(applier, "send", original)
+    loop.sql("UPDATE accounts SET api_key = ? WHERE user_id = 'u2'", STAGING_KEY)
+    loop.plan(2, "h2", text)
+    assert "cut off" in section(comment(hub, 2, PLAN), "staging")
+    assert loop.apply(2, "m2", text)[0] == 0 and loop.balance("staging") == 106
 
 
 # --- a key moved between accounts ---------------------------------------------------------------
