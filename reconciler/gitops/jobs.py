@@ -14,7 +14,9 @@ its own, so several roots in one repository never collide.
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
   goes on the PR and in the job summary; the state goes back to its branch either way. A
   root the merged PR did not touch has nothing to apply: said, exit 0.
-- drift (schedule): pull the state, report, and open, edit or close the drift issue.
+- drift (schedule): pull the state, report, and open, edit or close the drift issue. With
+  accounts, one that cannot be read (its key refused) is an error beside the others' report:
+  the issue shows both, and is not closed until every account is checked.
 """
 
 from __future__ import annotations
@@ -248,7 +250,10 @@ def drift_job(job: DriftJob) -> ExitCode:
     driftrender.markdown(drifted.reports, text)
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
-    if drifted.has_errors:
+    if drifted.has_errors and all(d.has_errors for d in drifted.each):
         return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, body, drifted.drifted, root)}")
-    return ExitCode.OK
+    # Some accounts checked, some not (a key refused): their drift is reported, the others'
+    # errors beside it; an open issue is never closed on what could not be checked.
+    said = sync_drift_issue(hub, body, drifted.drifted, root, close=not drifted.has_errors)
+    print(f"drift issue: {said}")
+    return ExitCode.ERROR if drifted.has_errors else ExitCode.OK

@@ -332,6 +332,41 @@ def test_an_account_cut_off_part_way_leaves_its_journal_and_the_other_applied(
     assert loop.apply(2, "m2", text)[0] == 0 and loop.balance("staging") == 106
 
 
+def test_the_drift_issue_reports_the_account_it_can_read_and_names_the_one_it_cannot(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    text = manifest(backend=150)
+    loop.plan(1, "h1", text)
+    assert loop.apply(1, "m1", text)[0] == 0
+    loop.mp.setenv("EH_STAGING_API_KEY", "ek-test-revoked-staging")
+    code, out = loop.check(text)
+    assert code == 1 and "drift issue: nothing open" in out, out
+
+    loop.sql("UPDATE keys SET name = 'Backend (renamed)' WHERE name = 'Backend'")
+    code, out = loop.check(text)
+    assert code == 1 and "drift issue: opened" in out, out
+    body = gitops.drift_issue(hub)["body"]
+    assert "Backend (renamed)" in section(body, "prod")
+    assert "HTTP 401" in section(body, "staging") and "EH_STAGING_API_KEY" in section(body, "staging")
+    assert "ek-test-revoked" not in body
+
+    loop.sql("UPDATE keys SET name = 'Backend' WHERE name = 'Backend (renamed)'")
+    code, out = loop.check(text)
+    assert code == 1 and "drift issue: updated" in out, "staging unchecked: never closed"
+    issue = gitops.drift_issue(hub)
+    assert issue["state"] == "open" and "Backend (renamed)" not in issue["body"]
+
+    loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+    code, out = loop.check(text)
+    assert code == 0 and "drift issue: closed" in out
+    record(
+        "gitops",
+        "a scheduled drift check of two accounts, one's key refused",
+        1,
+        "the other's drift reported with the refused one's error; the issue is not closed until both are checked",
+    )
+
+
 # --- a key moved between accounts ---------------------------------------------------------------
 
 
