@@ -3,6 +3,7 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.api.client import Client
@@ -69,6 +70,13 @@ class AccountApply:
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
         subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
         snapshot_in_sync(state, plan, self.inventory)
+
+    def hold(self, held: Mapping[str, str]) -> None:
+        """Keep back the deletes of these addresses (address -> why), skipped with why: keys
+        moving to an account that is not applied this run."""
+        kept = [c for c in self.chosen if c.address in held and c.action is Action.DELETE]
+        self.chosen = tuple(c for c in self.chosen if not any(c is k for k in kept))
+        self.skipped += tuple(Result(c, Outcome.SKIPPED, held[c.address]) for c in kept)
 
     @property
     def has_work(self) -> bool:

@@ -103,8 +103,8 @@ class Loop(Actions):
             self.hub.upload(
                 str(1000 + self.runs), self.outputs()["artifact"], {"plan.json": saved.read_bytes()}
             )
-        comment = self.run("github", "comment", MANIFEST)
-        assert comment[0] == code, comment
+        comment = self.run("github", "comment", MANIFEST)  # the action's comment step runs always()
+        assert comment[0] == (0 if saved.exists() else 1), comment
         return code, out + err + comment[1] + comment[2]
 
     def apply(self, number: int, sha: str, text: str) -> tuple[int, str]:
@@ -400,3 +400,35 @@ def test_a_key_moved_between_accounts_through_a_pr(loop: Loop, hub: FakeGitHub) 
     assert "0 to create, 0 to update, 0 to delete, 2 unchanged, 0 errors" in comment(hub, 3, PLAN)
     code, out = loop.check(moved)
     assert code == 0 and "drift issue: in sync, nothing open" in out, out
+
+
+def test_a_key_moving_to_an_account_whose_key_is_refused_is_kept_where_it_is(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    """Deleting it in prod while staging cannot create it would leave its service without a key."""
+    text = manifest(backend=150)
+    loop.plan(1, "h1", text)
+    assert loop.apply(1, "m1", text)[0] == 0
+    moved = manifest(backend=50, web=4, backend_in="staging")
+    loop.plan(2, "h2", moved)
+    loop.mp.setenv("EH_STAGING_API_KEY", "ek-test-revoked-staging")
+    code, out = loop.apply(2, "m2", moved)
+    assert code == 1, out
+    assert loop.keys("prod") == {"Backend": Decimal(150)} and loop.balance("prod") == 950
+    assert loop.keys("staging") == {"Web": Decimal(10)} and loop.balance("staging") == 100
+    prod = section(comment(hub, 2, APPLY), "prod")
+    assert "| - | Backend" in prod and "skipped" in prod and "moves to account staging" in prod, prod
+    assert "backend" in state(hub, "prod")["bindings"]
+
+    loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+    assert loop.plan(3, "h3", moved)[0] == 0
+    assert "backend: moves from account prod to staging" in comment(hub, 3, PLAN)
+    assert loop.apply(3, "m3", moved)[0] == 0
+    assert loop.keys("prod") == {} and loop.keys("staging") == {"Web": Decimal(4), "Backend": Decimal(50)}
+    assert (loop.balance("prod"), loop.balance("staging")) == (950 + 120, 100 + 6 - 50)
+    record(
+        "gitops",
+        "a key moved between accounts through a PR, the target account's key refused at the merge",
+        1,
+        "kept in the source account (its delete skipped, named); moved by the next PR",
+    )
