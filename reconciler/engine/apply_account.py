@@ -15,6 +15,7 @@ from reconciler.apply.applier import Applier
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.changes import Action, Change
+from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
@@ -63,6 +64,7 @@ class AccountApply:
         plan, self.inventory = await build_plan(client, wanted, state)
         plan.account = self.opened.account
         self.plan = plan
+        self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
         subset = plan.subset(chosen)
@@ -70,6 +72,16 @@ class AccountApply:
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
         subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
         snapshot_in_sync(state, plan, self.inventory)
+
+    def check_reviewed(self, plan: Plan) -> None:
+        """A saved plan that could not plan this account (its key refused then) reviewed none of
+        its changes: with changes now, it is refused (Refused), never applied as "nothing"."""
+        if self.saved is None or self.saved.changes or not self.saved.plan.problems or not plan.to_apply:
+            return
+        raise Refused(
+            f"the reviewed plan has no plan of this account ({self.saved.plan.problems[0]}), and its "
+            f"{len(plan.to_apply)} change(s) now were never reviewed: plan again; nothing was sent to it"
+        )
 
     def hold(self, held: Mapping[str, str]) -> None:
         """Keep back the deletes of these addresses (address -> why), skipped with why: keys

@@ -432,3 +432,25 @@ def test_a_key_moving_to_an_account_whose_key_is_refused_is_kept_where_it_is(
         1,
         "kept in the source account (its delete skipped, named); moved by the next PR",
     )
+
+
+def test_an_account_the_reviewed_plan_could_not_read_is_not_applied_unreviewed(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    """staging's key was refused when the PR was planned, fixed before the merge: the reviewed
+    plan has no plan of staging, so its changes now were never reviewed."""
+    text = manifest(backend=150, web=4)
+    loop.mp.setenv("EH_STAGING_API_KEY", "ek-test-revoked-staging")
+    code, out = loop.plan(1, "h1", text)
+    assert code == 1, "the plan job fails: staging could not be read"
+    shown = comment(hub, 1, PLAN)
+    assert "| -50.00 |" in section(shown, "prod") and "HTTP 401" in section(shown, "staging")
+    assert "EH_STAGING_API_KEY" in section(shown, "staging") and "ek-test-revoked" not in shown
+
+    loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+    code, out = loop.apply(1, "m1", text)
+    assert code == 1, out
+    assert loop.balance("prod") == 950 and loop.keys("staging") == {"Web": Decimal(10)}
+    staging = section(comment(hub, 1, APPLY), "staging")
+    assert staging.startswith("\n\n**Not applied: ") and "never reviewed" in staging, staging
+    assert "plan again" in staging
