@@ -83,12 +83,28 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
         raise
     finally:
         try:
-            written = [name for state in states for name in _push(branch, state, push, ctx.run_id)]
-            print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
+            _push_all(branch, states, push, ctx.run_id)
         except EhkeysError as exc:
             if not failed:
                 raise
             print(f"ehkeys: error: {exc}", file=sys.stderr)
+
+
+def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str) -> None:
+    """Every account's state pushed, also when another's could not be (kept aside: the first
+    such error is raised once all are tried)."""
+    written: list[str] = []
+    errors: list[EhkeysError] = []
+    for state in states:
+        try:
+            written += _push(branch, state, push, run_id)
+        except EhkeysError as exc:
+            errors.append(exc)
+    print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
+    for also in errors[1:]:
+        print(f"ehkeys: error: {also}", file=sys.stderr)
+    if errors:
+        raise errors[0]
 
 
 def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:

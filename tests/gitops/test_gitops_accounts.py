@@ -21,6 +21,7 @@ import yaml
 
 from reconciler.apply import applier
 from reconciler.core import operations
+from reconciler.gitops import state_branch
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -454,3 +455,33 @@ def test_an_account_the_reviewed_plan_could_not_read_is_not_applied_unreviewed(
     staging = section(comment(hub, 1, APPLY), "staging")
     assert staging.startswith("\n\n**Not applied: ") and "never reviewed" in staging, staging
     assert "plan again" in staging
+
+
+# --- the state branch ----------------------------------------------------------------------------
+
+
+def test_one_accounts_state_written_meanwhile_never_keeps_the_others_from_the_branch(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    """prod's state.json changed on the branch while the apply held it: prod's copy goes aside;
+    staging's state is still pushed, else tomorrow's drift check would call its apply drift."""
+    loop.plan(1, "h1", manifest(backend=150))
+    assert loop.apply(1, "m1", manifest(backend=150))[0] == 0
+    text = manifest(backend=160, web=4)
+    loop.plan(2, "h2", text)
+    original = state_branch.StateBranch.pull
+
+    def pull_then_another_run_writes_prod(self: state_branch.StateBranch, path: Path) -> list[str]:
+        pulled = original(self, path)
+        hub.branches["ehkeys-state"][STATE["prod"]] += b"\n"
+        return pulled
+
+    loop.mp.setattr(state_branch.StateBranch, "pull", pull_then_another_run_writes_prod)
+    code, out = loop.apply(2, "m2", text)
+    assert code == 1 and f"kept as {STATE['prod']}.conflict-" in out, out
+    assert f"{STATE['staging']} to branch" in out, out
+    loop.mp.setattr(state_branch.StateBranch, "pull", original)
+    code, out = loop.check(text)  # prod's own record of the apply is the copy kept aside
+    assert code == 0 and "drift issue: opened" in out, out
+    body = gitops.drift_issue(hub)["body"]
+    assert "Backend" in section(body, "prod") and "Web" not in section(body, "staging"), body
