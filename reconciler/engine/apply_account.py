@@ -14,9 +14,11 @@ from reconciler.apply import reviewed
 from reconciler.apply.applier import Applier
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
+from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
@@ -38,6 +40,16 @@ class Applied:
     review: Review | None  # against the saved plan, when one was applied
     exit_code: ExitCode
     stopped: str = ""  # the report's sentence: why this account was not applied (in full), others going on
+
+
+def check_account_debit(plan: Plan, account: Account) -> None:
+    """The account's own `max_debit` (its manifest setting, not --max-debit), named so."""
+    limit = account.max_debit
+    if limit is not None and plan.account_debit > limit:
+        raise Refused(
+            f"the plan debits {money(plan.account_debit)} credits, over account {account.name}'s "
+            f"max_debit {money(limit)} credits (its setting under accounts:); nothing was sent"
+        )
 
 
 @dataclass
@@ -70,7 +82,7 @@ class AccountApply:
         subset = plan.subset(chosen)
         max_debit, expect_net = (guards.max_debit, guards.expect_net) if solo else (None, None)
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
-        subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
+        check_account_debit(subset, self.opened.account)
         snapshot_in_sync(state, plan, self.inventory)
 
     def check_reviewed(self, plan: Plan) -> None:

@@ -368,6 +368,22 @@ def test_the_drift_issue_reports_the_account_it_can_read_and_names_the_one_it_ca
     )
 
 
+def test_an_accounts_max_debit_refuses_that_account_and_names_its_setting(
+    loop: Loop, hub: FakeGitHub
+) -> None:
+    doc = yaml.safe_load(manifest(backend=150, web=4))
+    doc["accounts"]["prod"]["max_debit"] = 20
+    text = yaml.safe_dump(doc, sort_keys=False)
+    loop.plan(1, "h1", text)
+    code, out = loop.apply(1, "m1", text)
+    assert code == 1, out
+    assert loop.balance("prod") == 1000 and loop.balance("staging") == 106
+    prod = section(comment(hub, 1, APPLY), "prod")
+    assert "Not applied: the plan debits 50.00 credits, over account prod's max_debit 20.00" in prod, prod
+    assert "--max-debit" not in prod, "the job was given no --max-debit: the manifest's setting refused it"
+    assert "applied" in section(comment(hub, 1, APPLY), "staging")
+
+
 # --- a key moved between accounts ---------------------------------------------------------------
 
 
