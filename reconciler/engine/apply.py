@@ -98,9 +98,11 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
             unit.opened.state.check_writable()  # say so before anything is sent
             unit.moves = found
         applied = await _Run(settings, console, loaded, saved).apply(units)
+    parts = [(a.plan.account, a.report, a.review, a.stopped) for a in applied.each]
     if report_out is not None:
-        parts = [(a.plan.account, a.report, a.review) for a in applied.each]
         report_out.write(lambda out: applyrender.markdown_all(parts, out))
+    if any(a.report.results or a.stopped for a in applied.each):
+        console.reported(lambda out: applyrender.markdown_all(parts, out))
     for one in applied.each:  # written after the report: what was applied is known, and journalled
         if one.report.state_error is not None:
             raise one.report.state_error
@@ -114,6 +116,21 @@ def _locks(paths: Sequence[Path], timeout: float) -> Iterator[None]:
         for path in sorted(set(paths)):
             stack.enter_context(statelock.held(path, timeout))
         yield
+
+
+def hold_moves(units: Sequence[AccountApply], stopped: Sequence[str]) -> None:
+    """A key moving to an account that is not applied (its key refused) is not deleted where it
+    is: its service would be left without a key. The next run moves it."""
+    left = {u.opened.account.name for u, why in zip(units, stopped, strict=True) if why}
+    for unit in units:
+        name = unit.opened.account.name
+        unit.hold(
+            {
+                m.address: f"kept: it moves to account {m.target}, which is not applied this run"
+                for m in unit.moves
+                if m.source == name and m.target in left
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,7 @@ class _Run:
                 pairs = list(zip(units, clients, strict=True))
                 stopped = await asyncio.gather(*(self.prepare(u, c) for u, c in pairs))
                 ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
+                hold_moves(units, stopped)
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
                 self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):
@@ -192,4 +210,4 @@ class _Run:
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise
-            return unit.stopped(f"stopped part-way: {exc}")
+            return unit.cut_off(str(exc))

@@ -3,6 +3,7 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.api.client import Client
@@ -13,8 +14,11 @@ from reconciler.apply import reviewed
 from reconciler.apply.applier import Applier
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
+from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
+from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
@@ -35,7 +39,17 @@ class Applied:
     report: Report  # empty when there was nothing to apply
     review: Review | None  # against the saved plan, when one was applied
     exit_code: ExitCode
-    stopped: str = ""  # why this account was not applied (refused, unreadable), others going on
+    stopped: str = ""  # the report's sentence: why this account was not applied (in full), others going on
+
+
+def check_account_debit(plan: Plan, account: Account) -> None:
+    """The account's own `max_debit` (its manifest setting, not --max-debit), named so."""
+    limit = account.max_debit
+    if limit is not None and plan.account_debit > limit:
+        raise Refused(
+            f"the plan debits {money(plan.account_debit)} credits, over account {account.name}'s "
+            f"max_debit {money(limit)} credits (its setting under accounts:); nothing was sent"
+        )
 
 
 @dataclass
@@ -62,13 +76,31 @@ class AccountApply:
         plan, self.inventory = await build_plan(client, wanted, state)
         plan.account = self.opened.account
         self.plan = plan
+        self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
         subset = plan.subset(chosen)
         max_debit, expect_net = (guards.max_debit, guards.expect_net) if solo else (None, None)
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
-        subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
+        check_account_debit(subset, self.opened.account)
         snapshot_in_sync(state, plan, self.inventory)
+
+    def check_reviewed(self, plan: Plan) -> None:
+        """A saved plan that could not plan this account (its key refused then) reviewed none of
+        its changes: with changes now, it is refused (Refused), never applied as "nothing"."""
+        if self.saved is None or self.saved.changes or not self.saved.plan.problems or not plan.to_apply:
+            return
+        raise Refused(
+            f"the reviewed plan has no plan of this account ({self.saved.plan.problems[0]}), and its "
+            f"{len(plan.to_apply)} change(s) now were never reviewed: plan again; nothing was sent to it"
+        )
+
+    def hold(self, held: Mapping[str, str]) -> None:
+        """Keep back the deletes of these addresses (address -> why), skipped with why: keys
+        moving to an account that is not applied this run."""
+        kept = [c for c in self.chosen if c.address in held and c.action is Action.DELETE]
+        self.chosen = tuple(c for c in self.chosen if not any(c is k for k in kept))
+        self.skipped += tuple(Result(c, Outcome.SKIPPED, held[c.address]) for c in kept)
 
     @property
     def has_work(self) -> bool:
@@ -133,6 +165,17 @@ class AccountApply:
 
     def stopped(self, why: str) -> Applied:
         """This account not applied (refused by its guards, or unreadable): others go on."""
+        return self._left(f"Not applied: {why}. The other accounts went on.")
+
+    def cut_off(self, why: str) -> Applied:
+        """This account's apply stopped part-way (its key revoked, the API gone): others go on."""
+        self.console.warning(f"account {self.opened.account.name}: stopped part-way: {why}")
+        return self._left(
+            f"Stopped part-way: {why}. Writes sent before may have reached the API (the journal "
+            "lists them); the next plan shows where each key is."
+        )
+
+    def _left(self, sentence: str) -> Applied:
         plan = self.shown
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
-        return Applied(plan, report, None, ExitCode.ERROR, stopped=why)
+        return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)

@@ -3,8 +3,8 @@ values; the caller shows them (`render.console.Log` prints them as ehkeys always
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from reconciler.core.accounts import Account
 from reconciler.core.outcomes import Report, Result
@@ -29,7 +29,8 @@ class Console(Protocol):
 
 class ApplyConsole(Console, Protocol):
     """An apply's moments, in order: planned (every account), approve (once), then per account
-    (`scoped`): applying, landed per change (or stopped), then nothing, or handed_over and applied."""
+    (`scoped`): applying, landed per change (or stopped), then nothing, or handed_over and applied;
+    last (on the run's console) reported, when any account sent, skipped or stopped."""
 
     def planned(self, plans: Plans) -> None:
         """Every account's plan, before the one question."""
@@ -54,3 +55,7 @@ class ApplyConsole(Console, Protocol):
         """The manifest addresses of the keys this apply created (their values are not here)."""
 
     def applied(self, report: Report, review: Review | None) -> None: ...
+
+    def reported(self, write: Callable[[TextIO], object]) -> None:
+        """Once every account is done (some sent, skipped or stopped), the run's Markdown report,
+        every account's, as `--report-out` has it: `write` puts it on a stream (a job summary)."""

@@ -59,15 +59,16 @@ def drift_title(root: Root) -> str:
     return f"{DRIFT_TITLE} {root.name}" if root.name else DRIFT_TITLE
 
 
-def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED) -> str:
+def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED, close: bool = True) -> str:
     """One open issue per root while its keys drift: opened, edited when its findings change,
-    closed in sync. `body` is the root's (`Root.stamp`): its line tells the roots' issues apart."""
+    closed in sync; not `close` (some account could not be checked): edited, never closed.
+    `body` is the root's (`Root.stamp`): its line tells the roots' issues apart."""
     body, title = clip(body, LIMIT, ""), drift_title(root)
     listed = hub.pages("/issues", state="open", labels=DRIFT_LABEL)
     bots = [i for i in listed if "pull_request" not in i and by_bot(i)]  # a person's stays theirs
     issues = root.mine(bots, lambda i: str(i.get("body") or ""))
     numbers = [pick(i, "GET /issues", "number", kind=int) for i in issues]
-    if drifted and issues:
+    if issues and (drifted or not close):
         number, adopted = numbers[0], root.rank(issues[0].get("body") or "") != OWN
         if same_findings(issues[0].get("body") or "", body) and not adopted:
             return f"unchanged #{number}"
@@ -76,6 +77,8 @@ def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED
     if drifted:
         created = hub.call("POST", "/issues", json={"title": title, "body": body, "labels": [DRIFT_LABEL]})
         return f"opened #{pick(created, 'POST /issues', 'number', kind=int)}"
+    if not close:
+        return "nothing open"
     for number in numbers:
         note = "The live keys match the manifest again; closing.\n\n" + body
         hub.call("POST", f"/issues/{number}/comments", json={"body": clip(note, LIMIT, "")})

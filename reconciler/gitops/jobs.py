@@ -18,7 +18,9 @@ its own, so several roots in one repository never collide.
   issue and the job summary end with the usage view (where the credit goes). The issue is
   edited only when the findings' digest changes, and usage is not in it: numbers that move
   every day would notify its watchers every day. So the issue's usage is as of its last edit
-  (it says when); the job summary's is the day's.
+  (it says when); the job summary's is the day's. With
+  accounts, one that cannot be read (its key refused) is an error beside the others' report:
+  the issue shows both, and is not closed until every account is checked.
 """
 
 from __future__ import annotations
@@ -86,12 +88,28 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
         raise
     finally:
         try:
-            written = [name for state in states for name in _push(branch, state, push, ctx.run_id)]
-            print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
+            _push_all(branch, states, push, ctx.run_id)
         except EhkeysError as exc:
             if not failed:
                 raise
             print(f"ehkeys: error: {exc}", file=sys.stderr)
+
+
+def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str) -> None:
+    """Every account's state pushed, also when another's could not be (kept aside: the first
+    such error is raised once all are tried)."""
+    written: list[str] = []
+    errors: list[EhkeysError] = []
+    for state in states:
+        try:
+            written += _push(branch, state, push, run_id)
+        except EhkeysError as exc:
+            errors.append(exc)
+    print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
+    for also in errors[1:]:
+        print(f"ehkeys: error: {also}", file=sys.stderr)
+    if errors:
+        raise errors[0]
 
 
 def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:
@@ -255,7 +273,10 @@ def drift_job(job: DriftJob) -> ExitCode:
     usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
-    if drifted.has_errors:
+    if drifted.has_errors and all(d.has_errors for d in drifted.each):
         return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind
-    print(f"drift issue: {sync_drift_issue(hub, body, drifted.drifted, root)}")
-    return ExitCode.OK
+    # Some accounts checked, some not (a key refused): their drift is reported, the others'
+    # errors beside it; an open issue is never closed on what could not be checked.
+    said = sync_drift_issue(hub, body, drifted.drifted, root, close=not drifted.has_errors)
+    print(f"drift issue: {said}")
+    return ExitCode.ERROR if drifted.has_errors else ExitCode.OK

@@ -70,15 +70,22 @@ def markdown(report: Report, stream: TextIO, review: Review | None = None) -> No
     _md_body(report, stream, review)
 
 
-def markdown_all(parts: Sequence[tuple[Account, Report, Review | None]], stream: TextIO) -> None:
-    """Several accounts' applies: a section each (one undeclared account: as `markdown`)."""
+Part = tuple[Account, Report, "Review | None", str]  # an account's apply; why it stopped, or ""
+
+
+def markdown_all(parts: Sequence[Part], stream: TextIO) -> None:
+    """Several accounts' applies: a section each (one undeclared account: as `markdown`); an
+    account that stopped says why in its section, never "Nothing to apply"."""
     if len(parts) == 1 and not parts[0][0].declared:
         markdown(parts[0][1], stream, parts[0][2])
         return
     stream.write("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
-    for account, report, review in parts:
+    for account, report, review, stopped in parts:
         stream.write(f"#### Account {escape(account.name)}\n\n")
-        _md_body(report, stream, review)
+        if stopped:
+            stream.write(f"**{escape(stopped)}**\n")
+        else:
+            _md_body(report, stream, review)
         stream.write("\n")
 
 

@@ -5,8 +5,8 @@ GitOps jobs both hand it to the engine (`engine.console`); the command line adds
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from reconciler.core.accounts import Account
 from reconciler.core.changes import Action
@@ -74,7 +74,10 @@ class Log:
 
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
-        step_summary(lambda out: applyrender.markdown(report, out, review))
+
+    def reported(self, write: Callable[[TextIO], object]) -> None:
+        """The run's report in the job summary (every account's in one, each named)."""
+        step_summary(write)
 
 
 class AccountLog(Log):
@@ -107,7 +110,6 @@ class AccountLog(Log):
 
     def applied(self, report: Report, review: Review | None) -> None:
         self.said(applyrender.totals(report) + (review.lines() if review else []))
-        step_summary(lambda out: applyrender.markdown(report, out, review))
 
 
 def handed_over(created: Sequence[str], manifests: Sequence[str], secrets_out: str | None) -> str:

@@ -83,6 +83,9 @@ class Recorder:
     def applied(self, report: Report, review: Any) -> None:
         self.said.append(("applied", report))
 
+    def reported(self, write: Any) -> None:
+        self.said.append(("reported", None))
+
     @property
     def moments(self) -> list[str]:
         return [what for what, _ in self.said]
@@ -117,7 +120,8 @@ def test_an_apply_tells_its_console_each_moment_in_order(workspace: Workspace, c
     assert applied.exit_code is ExitCode.OK
     assert [r.outcome for r in applied.only.report.results] == [Outcome.APPLIED, Outcome.APPLIED]
     assert console.moments == [
-        "diagnostics", "planned", "approve", "applying", "landed", "landed", "handed_over", "applied"
+        "diagnostics", "planned", "approve", "applying", "landed", "landed", "handed_over", "applied",
+        "reported",
     ]  # fmt: skip
     assert allocated(0) == allocated(1) == Decimal(25)
     assert capsys.readouterr() == ("", "")
