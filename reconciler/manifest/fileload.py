@@ -17,7 +17,8 @@ from typing import Any
 
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
-from reconciler.manifest import keychecks, rules, schemacheck
+from reconciler.core.policy import Policy, Violation, Waiver
+from reconciler.manifest import keychecks, policy, rules, schemacheck
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
@@ -45,6 +46,7 @@ class KeyContext:
     cap: Decimal | None = None  # per_key_cap for a file that sets none (a directory manifest's)
     defaults: FileLoader | None = None  # the file whose `defaults` apply (None: each file's own)
     unchecked: bool = False  # `accounts:` is not a mapping (said): keys' accounts go unchecked
+    policies: Mapping[str, Policy] | None = None  # each account's policy, by name
 
 
 class FileLoader:
@@ -67,6 +69,8 @@ class FileLoader:
         self.bad_paths: set[tuple[Any, ...]] = set()
         self.account: str | None = None  # the file's `account:` (for its keys that name none)
         self.account_known = True
+        self.violations: list[Violation] = []  # what its keys break of their account's policy
+        self.waivers: list[Waiver] = []  # their exceptions in force
 
     @property
     def data(self) -> dict[str, Any]:
@@ -232,7 +236,10 @@ class FileLoader:
                 )
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
-        return self._checked(index, raw, values, account)
+        key = self._checked(index, raw, values, account)
+        if key is not None:
+            self._police(index, raw, key, frame)
+        return key
 
     def _field(
         self,
@@ -277,6 +284,25 @@ class FileLoader:
         where = self.location(("keys", index))
         values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
         return DesiredKey(address=address, location=where, account=account, **values)
+
+    def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: _Frame) -> None:
+        """The key against its account's policy: what it breaks, its exceptions in force."""
+        rules_in_force = (frame.context.policies or {}).get(key.account, Policy())
+        bad = ("keys", index, "policy_exceptions") in self.bad_paths
+        waived = None if bad else raw.get("policy_exceptions")
+        if not rules_in_force and not waived:
+            return
+
+        def locate(path: tuple[str, ...]) -> tuple[Location, str]:
+            where = ("keys", index, *path) if path[0] in raw else ("keys", index)
+            return self.location(where), _path_str(where)
+
+        found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
+        self.violations.extend(found.violations)
+        self.waivers.extend(found.waivers)
+        for rule in found.idle:
+            message = f"the policy of this key's account sets no {rule} rule: the exception waives nothing"
+            self.report(("keys", index, "policy_exceptions", rule), message, warn=True)
 
 
 @dataclass(frozen=True)

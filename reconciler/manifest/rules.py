@@ -226,7 +226,10 @@ def field_warnings(
             yield f"{net} allows every IP address"
 
 
-NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit")
+NUMERIC_FIELDS = (
+    *("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit"),
+    *("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated"),
+)
 
 
 def misread_number(text: str) -> str:
