@@ -17,6 +17,7 @@ from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import ZERO, money
+from reconciler.core.policy import Checked
 from reconciler.core.secrets import RedactedKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
@@ -76,6 +77,7 @@ class Plan:
     account_keys: int | None = None  # how many keys the account has (None: not listed)
     requests: int = 0  # sent to the API to make this plan
     account: Account = field(default_factory=Account)  # whose keys these are
+    policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
@@ -151,8 +153,8 @@ class Plan:
         }
 
     def data(self) -> dict[str, Any]:
-        """The documented JSON shape (schemas/plan.schema.json)."""
-        return {
+        """The documented JSON shape (schemas/plan.schema.json); `policy` where there is one."""
+        data = {
             "format_version": 2,
             "keys": [c.data() for c in self.changes],
             "unmanaged": [u.data() for u in self.unmanaged],
@@ -160,6 +162,7 @@ class Plan:
             "problems": list(self.problems),
             "summary": self.summary(),
         }
+        return {**data, "policy": self.policy.data()} if self.policy else data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Plan:
@@ -173,6 +176,7 @@ class Plan:
             notes=[str(n) for n in data["notes"]],
             problems=[str(p) for p in data["problems"]],
             requests=int(summary["requests"]),
+            policy=Checked.from_data(data.get("policy")),
         )
 
     # --- safety checks, before anything is sent --------------------------------------------
@@ -182,6 +186,8 @@ class Plan:
     ) -> None:
         if self.problems:
             raise Refused(f"{self.problems[0]}; nothing was sent")
+        if self.policy.violations:
+            raise Refused(f"{self.policy.refusal}; nothing was sent")
         check_spend(self.account_debit, self.net, max_debit, expect_net)
         if self.uncovered:
             raise Refused(

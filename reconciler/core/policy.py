@@ -142,6 +142,14 @@ class Checked:
     def __bool__(self) -> bool:
         return bool(self.rules or self.violations or self.waivers or self.warnings)
 
+    @property
+    def refusal(self) -> str:
+        """Why apply refuses the plan: the first violation, and how many more."""
+        first, more = self.violations[0], len(self.violations) - 1
+        on = f" on {first.address}" if first.address else ""
+        also = f" (and {more} more violation{'s' if more != 1 else ''}: plan lists them)" if more else ""
+        return f"the plan breaks the policy: {first.rule}{on}: {first.message}{also}"
+
     def data(self) -> dict[str, Any]:
         return {
             "rules": list(self.rules),
