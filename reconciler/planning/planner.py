@@ -20,6 +20,7 @@ from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change, unmanaged_address
 from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
+from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Policy, Violation, Waiver
 from reconciler.planning import keyplan, policy
@@ -210,8 +211,9 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
             )
     if plan.uncovered:
         plan.notes.append(
-            f"the debits ({plan.account_debit}) exceed the account balance ({plan.balance_before}) "
-            f"plus the refunds ({plan.account_refund}): the writes would fail with 402 (Insufficient Balance)"
+            f"the debits ({money(plan.account_debit)}) exceed the account balance "
+            f"({money(plan.balance_before or ZERO)}) plus the refunds ({money(plan.account_refund)}): "
+            "the writes would fail with 402 (Insufficient Balance)"
         )
     if not inventory.complete:
         plan.notes.append(inventory.fallback_note)

@@ -153,6 +153,8 @@ def credit_summary(plan: Plan) -> str:
     )
     if plan.balance_before is not None and plan.balance_after is not None:
         text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_after)}"
+    if plan.uncovered and plan.balance_after is not None:
+        text += f" (the balance does not cover the debits: {money(-plan.balance_after)} short)"
     return text
 
 
