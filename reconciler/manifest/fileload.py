@@ -293,9 +293,9 @@ class FileLoader:
         if not rules_in_force and not waived:
             return
 
-        def locate(path: tuple[str, ...]) -> tuple[Location, str]:
+        def locate(path: tuple[str, ...]) -> tuple[Location, str, bool]:
             where = ("keys", index, *path) if path[0] in raw else ("keys", index)
-            return self.location(where), _path_str(where)
+            return self.location(where), _path_str(where), path[0] in raw
 
         found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
         self.violations.extend(found.violations)

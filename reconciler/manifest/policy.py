@@ -27,7 +27,7 @@ from reconciler.manifest.diagnostics import Diagnostic
 Path = tuple[Any, ...]
 Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
 Where = Callable[[Path], Location]  # where a path of that file is
-Locate = Callable[[tuple[str, ...]], tuple[Location, str]]  # a path in a key -> where, and its path
+Locate = Callable[[tuple[str, ...]], tuple[Location, str, bool]]  # a key's path -> where, path, own
 _DAYS = {"d": 1, "w": 7}
 _TUPLES = ("require", "limit_types", "allowed_models")
 _MONEY = ("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated")
@@ -109,7 +109,8 @@ def check_key(
             found.idle.append(rule)
     for rule, name, message, value, limit in _broken(key, policy, now):
         if (name if rule == "require" else rule) not in waived:
-            where, path = locate((name,))
+            where, path, own = locate((name,))
+            message += "" if own or value == "(not set)" else " (from defaults)"
             violation = Violation(rule, message, value, limit, key.address, where, path, key.account)
             found.violations.append(violation)
     return found

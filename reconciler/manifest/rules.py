@@ -315,6 +315,8 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
         return (), API_KEY_REFERENCE, False
     if error.validator == "pattern" and field == "base_url":
         return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
+    if error.validator == "pattern" and field == "max_lifetime":
+        return (), f"must be a number of days or weeks, like 90d or 12w (got {_short(error.instance)})", False
     if error.validator == "minProperties" and field == "accounts":
         return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
     return None
