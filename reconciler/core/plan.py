@@ -17,7 +17,7 @@ from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import ZERO, money
-from reconciler.core.policy import Checked
+from reconciler.core.policy import Checked, GroupTotal
 from reconciler.core.secrets import RedactedKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
@@ -78,6 +78,7 @@ class Plan:
     requests: int = 0  # sent to the API to make this plan
     account: Account = field(default_factory=Account)  # whose keys these are
     policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
+    groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
@@ -162,6 +163,8 @@ class Plan:
             "problems": list(self.problems),
             "summary": self.summary(),
         }
+        if self.groups:
+            data["groups"] = {g.name: g.data() for g in self.groups}
         return {**data, "policy": self.policy.data()} if self.policy else data
 
     @classmethod
@@ -177,6 +180,7 @@ class Plan:
             problems=[str(p) for p in data["problems"]],
             requests=int(summary["requests"]),
             policy=Checked.from_data(data.get("policy")),
+            groups=[GroupTotal.from_data(name, g) for name, g in data.get("groups", {}).items()],
         )
 
     # --- safety checks, before anything is sent --------------------------------------------

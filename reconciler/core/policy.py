@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from reconciler.core.jsonvalue import values_json
 from reconciler.core.keys import Location
 
 KEY_RULES = ("max_allocation", "require", "max_lifetime", "limit_types", "name_pattern", "allowed_models")
@@ -82,6 +83,16 @@ NO_BUDGET = Budget()
 
 
 @dataclass(frozen=True)
+class Group:
+    """A team's keys (`groups:`, a key's `group:`): its policy's rules replace the account's of
+    the same name for its keys; its budget holds for its keys in each account."""
+
+    name: str
+    policy: Policy = NO_POLICY
+    budget: Budget = NO_BUDGET
+
+
+@dataclass(frozen=True)
 class Violation:
     """A rule a key or the plan breaks: its name, the value and the limit, said in `message`."""
 
@@ -93,9 +104,10 @@ class Violation:
     where: Location | None = None  # the value's place (else the rule's)
     path: str = ""  # the manifest path of the value (keys[0].allocated_ammount), for validate
     account: str = ""  # the account's name (a plan's own violations need not say it)
+    group: str = ""  # the group whose rule or budget it is ('' for the account's)
 
     def data(self) -> dict[str, Any]:
-        return {
+        found = {
             "rule": self.rule,
             "key": self.address or None,
             "value": self.value,
@@ -103,12 +115,15 @@ class Violation:
             "message": self.message,
             "where": _at(self.where),
         }
+        return {**found, "group": self.group} if self.group else found
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Violation:
         value, limit = str(data["value"]), str(data["limit"])
-        where = _location(data["where"])
-        return cls(str(data["rule"]), str(data["message"]), value, limit, data["key"] or "", where)
+        where, group = _location(data["where"]), str(data.get("group") or "")
+        return cls(
+            str(data["rule"]), str(data["message"]), value, limit, data["key"] or "", where, group=group
+        )
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,32 @@ class Waiver:
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Waiver:
         return cls(str(data["key"]), str(data["rule"]), str(data["reason"]), _location(data["where"]))
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    """A group's keys in one account's plan, rolled up: what the plan does to their credits."""
+
+    name: str
+    keys: int
+    changes: int  # how many of them the plan changes
+    debit: Decimal
+    refund: Decimal
+    allocated: Decimal  # what they are allocated together after the plan
+
+    @property
+    def net(self) -> Decimal:
+        return self.refund - self.debit
+
+    def data(self) -> dict[str, Any]:
+        amounts = {"account_debit": self.debit, "account_refund": self.refund, "net": self.net}
+        counts = {"keys": self.keys, "changes": self.changes}
+        return {**counts, **values_json({**amounts, "allocated": self.allocated})}
+
+    @classmethod
+    def from_data(cls, name: str, data: dict[str, Any]) -> GroupTotal:
+        amounts = (Decimal(str(data[k])) for k in ("account_debit", "account_refund", "allocated"))
+        return cls(name, int(data["keys"]), int(data["changes"]), *amounts)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from reconciler.core.accounts import DEFAULT, Account
 from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
-from reconciler.core.policy import Violation, Waiver
+from reconciler.core.policy import Group, Violation, Waiver
 from reconciler.manifest import addresses, layout, settings
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
@@ -38,6 +38,7 @@ class Manifest:
     accounts: tuple[Account, ...] = (Account(),)  # each key names one of them (`key.account`)
     violations: tuple[Violation, ...] = ()  # what its keys break of their account's policy
     waivers: tuple[Waiver, ...] = ()  # the keys' exceptions in force
+    groups: tuple[Group, ...] = ()  # teams' groups of keys (`groups:`; a key's `group:`)
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -58,8 +59,9 @@ class Manifest:
         rows = [[_identity(k), {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys]
         identity = [rows, _settings_identity(self.accounts)]
         ruled = [a.name for a in self.accounts if a.policy or a.budget]
-        if ruled or self.waivers:  # a manifest without a policy keeps the digest it always had
+        if ruled or self.waivers or self.groups:  # without a policy: the digest it always had
             policies = [[a.name, a.policy.identity(), a.budget.identity()] for a in self.accounts]
+            policies += [[g.name, g.policy.identity(), g.budget.identity()] for g in self.groups]
             waived = sorted([w.account, w.address, w.rule, w.reason] for w in self.waivers)
             identity.append([policies, waived])
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
@@ -88,7 +90,8 @@ def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
 def _identity(key: DesiredKey) -> list[Any]:
     secret = key.proxy_key.fingerprint if key.proxy_key else None
     identity = [key.address, secret, key.is_active, key.absent, key.protect]
-    return identity if key.account == DEFAULT else [*identity, key.account]
+    identity = identity if key.account == DEFAULT else [*identity, key.account]
+    return identity if key.group is None else [*identity, {"group": key.group}]
 
 
 @dataclass
@@ -126,5 +129,6 @@ def load(
     if not result.errors and files:
         names = tuple(file for file, _ in files)
         waivers = tuple(w for loader in loaders for w in loader.waivers)
-        result.manifest = Manifest(tuple(keys), names, resolved.accounts, tuple(violations), waivers)
+        found = (tuple(violations), waivers, resolved.groups)
+        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found)
     return result

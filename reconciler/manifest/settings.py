@@ -17,15 +17,16 @@ from typing import Any
 
 from reconciler.core.accounts import Account
 from reconciler.core.keys import Location
-from reconciler.core.policy import Budget, Policy
-from reconciler.manifest import policy
+from reconciler.core.policy import Budget, Group, Policy
+from reconciler.manifest import groups, policy
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
-from reconciler.manifest.fileload import FileLoader, KeyContext, Setting
+from reconciler.manifest.fileload import FileLoader, Setting
+from reconciler.manifest.keycontext import KeyContext
 from reconciler.manifest.layout import SETTINGS, TEAM
 
-NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap", "policy", "budget")
+NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap", "policy", "budget", "groups")
 """A directory manifest's settings: in its ehkeys.yaml only."""
-_SHARED = ("prune", "ignore", "key_cap", "accounts", "policy", "budget")  # one value for a folder's files
+_SHARED = ("prune", "ignore", "key_cap", "accounts", "policy", "budget", "groups")  # one for a folder
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -33,6 +34,7 @@ _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 class Resolved:
     accounts: tuple[Account, ...]
     context: KeyContext
+    groups: tuple[Group, ...] = ()
 
     @property
     def declared(self) -> bool:
@@ -54,11 +56,15 @@ def resolve(loaders: Sequence[FileLoader], diagnostics: list[Diagnostic]) -> Res
 def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoader | None) -> Resolved:
     top = _top(found, cap)
     declared = found.get("accounts")
+    teams = groups.read(found.get("groups"))
+    declared_groups = tuple(frame.group for frame in teams.values())
     if declared is None:
         only = Account(**top)
         policies = {only.name: only.policy}
-        context = KeyContext(cap=cap if settings else None, defaults=settings, policies=policies)
-        return Resolved((only,), context)
+        context = KeyContext(
+            cap=cap if settings else None, defaults=settings, policies=policies, groups=teams
+        )
+        return Resolved((only,), context, declared_groups)
     entries = declared.value if isinstance(declared.value, dict) else {}
     accounts = tuple(_account(name, raw, declared.owner, top) for name, raw in entries.items())
     where = _at(declared.owner.location(("accounts",), key=True))
@@ -69,8 +75,9 @@ def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoad
         defaults=settings,
         unchecked=not isinstance(declared.value, dict),
         policies={a.name: a.policy for a in accounts},
+        groups=teams,
     )
-    return Resolved(accounts, context)
+    return Resolved(accounts, context, declared_groups)
 
 
 def _top(found: dict[str, Setting], cap: Decimal | None) -> dict[str, Any]:

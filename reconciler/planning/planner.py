@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
-from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Policy, Violation, Waiver
+from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
 from reconciler.planning import keyplan, policy
 from reconciler.planning.binding import Binding, Bound, bind
 
@@ -43,6 +43,7 @@ class Desired:
     budget: Budget = NO_BUDGET  # what the plan may do to its credits
     violations: Sequence[Violation] = ()  # what the planned keys break (the manifest says)
     waivers: Sequence[Waiver] = ()  # their exceptions in force
+    groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -76,6 +77,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
     plan.policy = policy.check(plan, desired, inventory)
+    plan.groups = policy.rolled_up(plan, desired)
     return plan
 
 

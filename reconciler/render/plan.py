@@ -96,6 +96,13 @@ def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
 
 
 def _text_policy(plan: Plan, w: Callable[[str], Any], style: Style) -> None:
+    if plan.groups:
+        w(
+            style("bold", "Groups:")
+            + "\n"
+            + "".join(f"  {policy.group_line(g)}\n" for g in plan.groups)
+            + "\n"
+        )
     if not plan.policy:
         return
     marks = {
@@ -155,6 +162,8 @@ def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> N
     for row in view.rows:
         _md_details(row, w)
     _md_lists(view, w)
+    if plan.groups:
+        w(policy.groups_markdown(plan.groups))
     if plan.policy:
         w(policy.markdown(plan.policy))
     w(f"**{view.credits.replace('->', '→')}**\n")  # numbers only: nothing to escape

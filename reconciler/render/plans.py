@@ -121,7 +121,8 @@ def _rest(plans: Plans) -> dict[str, Any]:
 def _policy(plans: Plans) -> dict[str, Any]:
     """Each account's Policy section, where the manifest states a policy, budget or exception."""
     found = {p.account.name: p.policy.data() for p in plans.each if p.policy}
-    return {"policy": found} if found else {}
+    groups = {p.account.name: {g.name: g.data() for g in p.groups} for p in plans.each if p.groups}
+    return {**({"groups": groups} if groups else {}), **({"policy": found} if found else {})}
 
 
 def _said(plan: Plan, text: str, named: bool) -> str:

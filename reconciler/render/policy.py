@@ -5,7 +5,8 @@ with its reason. Shown only where the manifest states a policy, a budget or an e
 from __future__ import annotations
 
 from reconciler.core.keys import Location
-from reconciler.core.policy import Checked, Violation, Waiver
+from reconciler.core.money import money
+from reconciler.core.policy import Checked, GroupTotal, Violation, Waiver
 from reconciler.core.printable import printable
 from reconciler.render.view import escape
 
@@ -35,7 +36,8 @@ def lines(checked: Checked) -> list[tuple[str, str]]:
 
 def violation_line(violation: Violation) -> str:
     on = f" on {violation.address}" if violation.address else ""
-    return printable(f"{violation.rule}{on}: {violation.message}{_at(violation.where)}")
+    group = f" (group {violation.group})" if violation.group else ""
+    return printable(f"{violation.rule}{group}{on}: {violation.message}{_at(violation.where)}")
 
 
 def exception_line(waiver: Waiver) -> str:
@@ -50,6 +52,29 @@ def markdown(checked: Checked) -> str:
     marks = {VIOLATION: "- :x: ", WARNING: "- :warning: ", EXCEPTION: "- Exception: "}
     found = lines(checked)
     return text + "".join(f"{marks[kind]}{escape(line)}\n" for kind, line in found) + ("\n" if found else "")
+
+
+def group_line(total: GroupTotal) -> str:
+    """A group's keys in the plan: how many, how many change, their credits and allocation."""
+    return printable(
+        f"{total.name}: {_count(total.keys, 'key')} ({total.changes} changed), {money(total.debit)} "
+        f"debited, {money(total.refund)} refunded (est.), net {money(total.net, sign=True)}; "
+        f"{money(total.allocated)} allocated after"
+    )
+
+
+def groups_markdown(totals: list[GroupTotal]) -> str:
+    head = (
+        "| Group | Keys | Changed | Debited | Refunded (est.) | Net | Allocated after |\n"
+        + "|---" * 7
+        + "|\n"
+    )
+    rows = [
+        f"| {escape(t.name)} | {t.keys} | {t.changes} | {money(t.debit)} | {money(t.refund)} | "
+        f"{money(t.net, sign=True)} | {money(t.allocated)} |\n"
+        for t in totals
+    ]
+    return "**Groups**\n\n" + head + "".join(rows) + "\n"
 
 
 def _count(n: int, what: str) -> str:

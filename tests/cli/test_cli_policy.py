@@ -243,3 +243,63 @@ def test_apply_refuses_the_account_over_its_budget_and_applies_the_other(
     prod, staging = out.split("=== Account staging ===")
     assert "+ Backend (a new key)" in prod, "nothing was sent to prod"
     assert "No changes." in staging, "staging was applied"
+
+
+GROUPS = """version: 1
+groups:
+  ml:
+    defaults: {allocated_ammount: 30}
+    budget: {max_net_debit: 20, max_allocated: 50, warn_net_debit: 10}
+defaults: {limit_type: daily}
+keys:
+  - {proxy_key: "${EH_KEY_0:-ek-proxy-test-000000-secretpart}", name: key-0, group: ml}
+  - {proxy_key: "${EH_KEY_1:-ek-proxy-test-000001-secretpart}", name: key-1, group: ml}
+  - {proxy_key: "${EH_KEY_2:-ek-proxy-test-000002-secretpart}", name: key-2, allocated_ammount: 10}
+"""
+
+
+def test_a_groups_budget_holds_over_its_keys_and_the_plan_rolls_up_per_group(
+    workdir: Path, capsys: Any
+) -> None:
+    """key-0 and key-1 (ml) go from 10.00 to 30.00 each: a net 40.00, 60.00 allocated."""
+    Path("keys.yaml").write_text(GROUPS)
+    code, out = plan(capsys, "keys.yaml")
+    assert code == 4, out
+    assert (
+        "Groups:\n  ml: 2 keys (2 changed), 40.00 debited, 0.00 refunded (est.), net -40.00; 60.00 allocated after"
+        in out
+    )
+    assert (
+        "✗ max_allocated (group ml): group ml's keys would be allocated 60.00 together after the plan, "
+        "over 50.00 (keys.yaml:5)"
+    ) in out
+    assert (
+        "✗ max_net_debit (group ml): the plan debits a net 40.00 (40.00 debited, 0.00 refunded, est.), over 20.00"
+        in out
+    )
+    assert "warning: warn_net_debit (group ml): the plan debits a net 40.00" in out
+    md = plan(capsys, "keys.yaml", "--format", "markdown")[1]
+    assert "| ml | 2 | 2 | 40.00 | 0.00 | -40.00 | 60.00 |" in md
+    assert "- :x: max_net_debit (group ml): the plan debits a net 40.00" in md
+    data = json.loads(plan(capsys, "keys.yaml", "--format", "json")[1])
+    jsonschema.validate(data, resources.schema("plan"))
+    assert data["groups"] == {
+        "default": {
+            "ml": {
+                "keys": 2,
+                "changes": 2,
+                "account_debit": 40,
+                "account_refund": 0,
+                "net": -40,
+                "allocated": 60,
+            }
+        }
+    }
+    assert {v["group"] for v in data["policy"]["default"]["violations"]} == {"ml"}
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and "the plan breaks the policy: max_allocated" in err
+    Path("keys.yaml").write_text(
+        GROUPS.replace("max_net_debit: 20, max_allocated: 50", "max_net_debit: 40, max_allocated: 60")
+    )
+    code, out = plan(capsys, "keys.yaml")
+    assert code == 0 and "Policy: every rule holds, 1 warning" in out

@@ -108,6 +108,14 @@ BROKEN = [
         "max_allocation",
         "300.00 is over 100.00",
     ),
+    (
+        "bad-policy-group-max-allocation.yaml",
+        10,
+        40,
+        "keys[1].allocated_ammount",
+        "max_allocation",
+        "300.00 is over 100.00",
+    ),
 ]
 
 
@@ -186,6 +194,20 @@ UNREADABLE = [
         "must be a number of days or weeks, like 90d or 12w (got '3 months')",
     ),
     (
+        "bad-group-unknown.yaml",
+        7,
+        28,
+        "keys[1].group",
+        "unknown group 'payments': the manifest's groups are ml",
+    ),
+    (
+        "bad-group-name.yaml",
+        3,
+        3,
+        "groups.Machine Learning",
+        "group name 'Machine Learning' must be lower-case letters",
+    ),
+    (
         "bad-policy-exception-unknown-rule.yaml",
         9,
         7,
@@ -221,3 +243,15 @@ def test_a_policy_changes_the_manifest_digest_and_none_keeps_it() -> None:
     no_rules = manifest.Manifest(ok.keys, ok.files)
     assert no_rules.digest != ok.digest
     assert manifest.Manifest(ok.keys, ok.files, ok.accounts).digest != ok.digest  # the waiver counts
+
+
+def test_a_group_gives_its_keys_defaults_and_its_rules_replace_the_accounts() -> None:
+    """ml-train takes 300.00 and a weekly window from its group, whose max_allocation is 500."""
+    loaded = manifest.load([str(MANIFESTS / "bad-policy-group-max-allocation.yaml")], env={}, now=NOW)
+    assert loaded.manifest is not None
+    train, pay = loaded.manifest.keys
+    assert (train.group, train.allocated_ammount, train.limit_type) == ("ml", Decimal(300), "weekly")
+    assert (pay.group, pay.limit_type) == (None, "daily")
+    assert [v.address for v in loaded.violations] == ["pay-api"]
+    (ml,) = loaded.manifest.groups
+    assert ml.name == "ml" and ml.policy.max_allocation == 500
