@@ -211,16 +211,16 @@ class FileLoader:
         cap = frame.cap if own is None else own
         values: dict[str, Any] = {}
         group, known = self._group(index, raw, frame.context)
-        sources: list[Given] = [(self, ("keys", index), raw), *self._defaults(group, frame)]
+        sources: tuple[Given, ...] = ((self, ("keys", index), raw), *self._defaults(group, frame))
         failed = not known
         if not any("limit_type" in given for _, _, given in sources) and raw.get("absent") is not True:
             self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
             failed = True
         for name in _KEY_FIELDS:
-            source = next(((o, (*at, name), given) for o, at, given in sources if name in given), None)
-            if source is not None:
-                owner, path, given = source
-                failed = not self._field(owner, path, given[name], values, cap) or failed
+            for owner, at, given in sources:  # the key's own, its group's defaults, the manifest's
+                if name in given:
+                    failed = not self._field(owner, (*at, name), given[name], values, cap) or failed
+                    break
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
         key = self._checked(index, raw, values, account, group)
@@ -230,21 +230,23 @@ class FileLoader:
 
     def _group(self, index: int, raw: dict[str, Any], context: KeyContext) -> tuple[GroupFrame | None, bool]:
         """The key's group (None: it names none), and False when it names an unknown one (said)."""
+        if "group" not in raw:
+            return None, True
         path = ("keys", index, "group")
-        if "group" not in raw or path in self.bad_paths:
-            return None, path not in self.bad_paths
+        if path in self.bad_paths:
+            return None, False
         found = (context.groups or {}).get(raw["group"])
         if found is None:
             names = ", ".join(sorted(context.groups or ())) or "none (declare it under groups:)"
             self.report(path, f"unknown group {raw['group']!r}: the manifest's groups are {names}")
         return found, found is not None
 
-    def _defaults(self, group: GroupFrame | None, frame: Frame) -> list[Given]:
+    def _defaults(self, group: GroupFrame | None, frame: Frame) -> tuple[Given, ...]:
         """Where a field the key leaves out comes from: its group's defaults, then the manifest's."""
-        mine: list[Given] = [(frame.owner, ("defaults",), frame.defaults)]
+        mine: Given = (frame.owner, ("defaults",), frame.defaults)
         if group is None:
-            return mine
-        return [(group.owner, ("groups", group.group.name, "defaults"), group.defaults), *mine]
+            return (mine,)
+        return (group.owner, ("groups", group.group.name, "defaults"), group.defaults), mine
 
     def _field(
         self,
