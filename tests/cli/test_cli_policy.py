@@ -303,3 +303,11 @@ def test_a_groups_budget_holds_over_its_keys_and_the_plan_rolls_up_per_group(
     )
     code, out = plan(capsys, "keys.yaml")
     assert code == 0 and "Policy: every rule holds, 1 warning" in out
+
+
+def test_a_saved_plan_shows_its_groups_as_plan_did(workdir: Path, capsys: Any) -> None:
+    Path("keys.yaml").write_text(GROUPS)
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")
+    assert code == 4 and "Groups:" in out
+    code, shown, _ = run_cli(capsys, "show", "plan.json")
+    assert code == 0 and shown == out
