@@ -15,7 +15,7 @@ from reconciler.manifest import layout, load
 ONE_ONLY = {"out": "--out", "plan": "--plan", "state": "--state", "report_out": "--report-out"}
 """Options that name one file of one manifest's run."""
 
-SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.CHANGES)
+SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.POLICY, ExitCode.CHANGES)
 
 
 def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode]) -> ExitCode:

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 from reconciler.core.exitcodes import ExitCode
 
-OK, ERROR, CHANGES, INCOMPLETE, INTERRUPTED = (
+OK, ERROR, CHANGES, INCOMPLETE, POLICY, INTERRUPTED = (
     ExitCode.OK,
     ExitCode.ERROR,
     ExitCode.CHANGES,
     ExitCode.INCOMPLETE,
+    ExitCode.POLICY,
     ExitCode.INTERRUPTED,
 )
+BROKEN = "the plan breaks the manifest's policy or budget (its Policy section says which); apply refuses it"
 Rows = tuple[tuple[ExitCode, str], ...]
 
 MEANINGS: dict[str, Rows] = {
-    "validate": ((OK, "valid (warnings allowed, unless --strict)"), (ERROR, "errors, or a usage error")),
+    "validate": (
+        (OK, "valid (warnings allowed, unless --strict)"),
+        (ERROR, "errors (a key breaking the policy included), or a usage error"),
+    ),
     "plan": (
         (OK, "planned (with --detailed-exitcode: nothing to change)"),
         (CHANGES, "with --detailed-exitcode only: there are changes to apply"),
+        (POLICY, BROKEN),
         (ERROR, "an error: a key in error, the API, the manifest, or a usage error"),
         (INTERRUPTED, "interrupted (Ctrl-C)"),
     ),
@@ -45,8 +51,8 @@ MEANINGS: dict[str, Rows] = {
         ),
         (
             ERROR,
-            "refused before sending (a money guard, a stale plan, a digest that differs, no approval, "
-            "another apply holding the state), an error, or a usage error",
+            "refused before sending (a money guard, the policy or a budget broken, a stale plan, a "
+            "digest that differs, no approval, another apply holding the state), an error, or a usage error",
         ),
         (INTERRUPTED, "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
     ),
@@ -71,10 +77,12 @@ MEANINGS: dict[str, Rows] = {
     "github": (
         (OK, "the job did its work (drift too when it finds drift: the issue says so)"),
         (INCOMPLETE, "apply: some changes failed, were skipped or are unverified"),
+        (POLICY, "plan: " + BROKEN),
         (ERROR, "an error, a refusal or a usage error; `ehkeys github JOB --help` says which"),
     ),
     "github plan": (
         (OK, "planned"),
+        (POLICY, BROKEN + " (the comment is still posted)"),
         (ERROR, "the plan has errors, or an error"),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, replace
 
 from reconciler.core.exitcodes import ExitCode
-from reconciler.manifest import diagnostics, layout
+from reconciler.manifest import diagnostics, layout, policy
 from reconciler.manifest import load as manifest
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.envvars import checked_environment
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     checked = []
     for source in layout.sources(args.manifests):
         result = manifest.load(source.inputs, env=env, offline=True)
-        found = _shown([*result.diagnostics, *problems], args.strict)
+        broken = [policy.diagnostic(v) for v in result.violations]  # errors here; plan shows them
+        found = _shown([*result.diagnostics, *broken, *problems], args.strict)
         problems = []
         checked.append(Checked(source, found, len(result.manifest.keys) if result.manifest else 0))
     if args.format == "json":

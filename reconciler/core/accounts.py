@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reconciler.core.keys import Location
+from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Policy
 
 DEFAULT = "default"
 """The name of the one account of a manifest that declares none."""
@@ -34,6 +35,8 @@ class Account:
     ignore: tuple[str, ...] = ()  # name patterns of keys managed elsewhere
     max_debit: Decimal | None = None  # the most one apply may debit this account (gross)
     declared: bool = False  # from an `accounts:` section: addresses are shown `name/id`
+    policy: Policy = NO_POLICY  # the top-level rules, the account's own in place of those it names
+    budget: Budget = NO_BUDGET  # likewise: what one plan may do to the account's credits
 
     def address(self, key_address: str) -> str:
         """A key's address as shown: `prod/backend` in a manifest that declares accounts."""

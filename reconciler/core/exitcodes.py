@@ -12,4 +12,5 @@ class ExitCode(enum.IntEnum):
     CHANGES = 2  # plan --detailed-exitcode: there are changes to apply
     DRIFT = 2  # drift: the account drifted (the same number as CHANGES)
     INCOMPLETE = 3  # apply: some changes failed, were skipped or are unverified
+    POLICY = 4  # plan: the plan breaks the manifest's policy or budget (apply refuses it: 1)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)

@@ -77,6 +77,7 @@ class DesiredKey:
     absent: bool = False
     protect: bool = False
     account: str = "default"  # the name of its account (core.accounts.DEFAULT when none is declared)
+    group: str | None = None  # the group it belongs to (`groups:`), if any
 
     @property
     def managed(self) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import ZERO, money
+from reconciler.core.policy import Checked, GroupTotal
 from reconciler.core.secrets import RedactedKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
@@ -76,6 +77,8 @@ class Plan:
     account_keys: int | None = None  # how many keys the account has (None: not listed)
     requests: int = 0  # sent to the API to make this plan
     account: Account = field(default_factory=Account)  # whose keys these are
+    policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
+    groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
@@ -151,8 +154,8 @@ class Plan:
         }
 
     def data(self) -> dict[str, Any]:
-        """The documented JSON shape (schemas/plan.schema.json)."""
-        return {
+        """The documented JSON shape (schemas/plan.schema.json); `policy` where there is one."""
+        data = {
             "format_version": 2,
             "keys": [c.data() for c in self.changes],
             "unmanaged": [u.data() for u in self.unmanaged],
@@ -160,6 +163,9 @@ class Plan:
             "problems": list(self.problems),
             "summary": self.summary(),
         }
+        if self.groups:
+            data["groups"] = {g.name: g.data() for g in self.groups}
+        return {**data, "policy": self.policy.data()} if self.policy else data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Plan:
@@ -173,6 +179,8 @@ class Plan:
             notes=[str(n) for n in data["notes"]],
             problems=[str(p) for p in data["problems"]],
             requests=int(summary["requests"]),
+            policy=Checked.from_data(data.get("policy")),
+            groups=[GroupTotal.from_data(name, g) for name, g in data.get("groups", {}).items()],
         )
 
     # --- safety checks, before anything is sent --------------------------------------------
@@ -182,6 +190,8 @@ class Plan:
     ) -> None:
         if self.problems:
             raise Refused(f"{self.problems[0]}; nothing was sent")
+        if self.policy.violations:
+            raise Refused(f"{self.policy.refusal}; nothing was sent")
         check_spend(self.account_debit, self.net, max_debit, expect_net)
         if self.uncovered:
             raise Refused(

@@ -51,6 +51,11 @@ class Plans:
         return any(p.has_errors for p in self.each)
 
     @property
+    def violations(self) -> int:
+        """How many rules of the policy or budget the plans break."""
+        return sum(len(p.policy.violations) for p in self.each)
+
+    @property
     def has_changes(self) -> bool:
         return any(p.has_changes for p in self.each)
 

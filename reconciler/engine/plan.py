@@ -38,9 +38,12 @@ class Planned:
     manifest_digest: str
 
     def exit_code(self, detailed: bool = False) -> ExitCode:
-        """1 a key in error; with `detailed` (--detailed-exitcode) 2 when there are changes."""
+        """1 a key in error; 4 the policy or a budget broken; with `detailed` (--detailed-exitcode)
+        2 when there are changes."""
         if self.plans.has_errors:
             return ExitCode.ERROR
+        if self.plans.violations:
+            return ExitCode.POLICY
         return ExitCode.CHANGES if detailed and self.plans.has_changes else ExitCode.OK
 
 

@@ -163,6 +163,7 @@ def desired(
     chosen = frozenset(k.address for k in select(keys, targets, strict=False)) if targets else frozenset()
     moved_out = {m.address: m.target for m in moves if m.source == account}
     moved_in = {m.address: m.source for m in moves if m.target == account}
+    planned = chosen or frozenset(k.address for k in keys)
     return Desired(
         keys,
         settings.prune,
@@ -172,6 +173,11 @@ def desired(
         moved_out,
         moved_in,
         settings.prune_at,
+        settings.policy,
+        settings.budget,
+        [v for v in loaded.violations if v.account == account and v.address in planned],
+        [w for w in loaded.waivers if w.account == account and w.address in planned],
+        loaded.groups,
     )
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
-from reconciler.manifest import keychecks, rules, schemacheck
+from reconciler.core.policy import Violation, Waiver
+from reconciler.manifest import keychecks, policy, rules, schemacheck
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
+from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
@@ -34,17 +36,6 @@ class Setting:
     value: Any
     where: Location
     owner: FileLoader
-
-
-@dataclass(frozen=True)
-class KeyContext:
-    """What a file's keys take from the manifest as a whole."""
-
-    accounts: Mapping[str, Decimal | None] | None = None  # declared names -> own per_key_cap; None: none
-    where: str = ""  # where the accounts are declared, for messages
-    cap: Decimal | None = None  # per_key_cap for a file that sets none (a directory manifest's)
-    defaults: FileLoader | None = None  # the file whose `defaults` apply (None: each file's own)
-    unchecked: bool = False  # `accounts:` is not a mapping (said): keys' accounts go unchecked
 
 
 class FileLoader:
@@ -67,6 +58,8 @@ class FileLoader:
         self.bad_paths: set[tuple[Any, ...]] = set()
         self.account: str | None = None  # the file's `account:` (for its keys that name none)
         self.account_known = True
+        self.violations: list[Violation] = []  # what its keys break of their account's policy
+        self.waivers: list[Waiver] = []  # their exceptions in force
 
     @property
     def data(self) -> dict[str, Any]:
@@ -156,9 +149,7 @@ class FileLoader:
         self._file_account(context)
         owner = context.defaults or self
         defaults = owner.data.get("defaults")
-        frame = _Frame(
-            context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context)
-        )
+        frame = Frame(context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context))
         built = []
         for index, raw in enumerate(data["keys"]):
             if isinstance(raw, dict):
@@ -213,30 +204,53 @@ class FileLoader:
             return Decimal(cap)
         return context.cap
 
-    def _key(self, index: int, raw: dict[str, Any], frame: _Frame) -> DesiredKey | None:
+    def _key(self, index: int, raw: dict[str, Any], frame: Frame) -> DesiredKey | None:
         account = self._account(index, raw, frame.context)
         accounts = frame.context.accounts
         own = accounts.get(account) if accounts and account else None
         cap = frame.cap if own is None else own
         values: dict[str, Any] = {}
-        defaults = frame.defaults
-        failed = "limit_type" not in raw and "limit_type" not in defaults and raw.get("absent") is not True
-        if failed:
+        group, known = self._group(index, raw, frame.context)
+        sources: tuple[Given, ...] = ((self, ("keys", index), raw), *self._defaults(group, frame))
+        failed = not known
+        if not any("limit_type" in given for _, _, given in sources) and raw.get("absent") is not True:
             self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
+            failed = True
         for name in _KEY_FIELDS:
-            if name in raw:
-                failed = not self._field(self, ("keys", index, name), raw[name], values, cap) or failed
-            elif name in defaults:
-                failed = (
-                    not self._field(frame.owner, ("defaults", name), defaults[name], values, cap) or failed
-                )
+            for owner, at, given in sources:  # the key's own, its group's defaults, the manifest's
+                if name in given:
+                    failed = not self._field(owner, (*at, name), given[name], values, cap) or failed
+                    break
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
-        return self._checked(index, raw, values, account)
+        key = self._checked(index, raw, values, account, group)
+        if key is not None:
+            self._police(index, raw, key, frame)
+        return key
+
+    def _group(self, index: int, raw: dict[str, Any], context: KeyContext) -> tuple[GroupFrame | None, bool]:
+        """The key's group (None: it names none), and False when it names an unknown one (said)."""
+        if "group" not in raw:
+            return None, True
+        path = ("keys", index, "group")
+        if path in self.bad_paths:
+            return None, False
+        found = (context.groups or {}).get(raw["group"])
+        if found is None:
+            names = ", ".join(sorted(context.groups or ())) or "none (declare it under groups:)"
+            self.report(path, f"unknown group {raw['group']!r}: the manifest's groups are {names}")
+        return found, found is not None
+
+    def _defaults(self, group: GroupFrame | None, frame: Frame) -> tuple[Given, ...]:
+        """Where a field the key leaves out comes from: its group's defaults, then the manifest's."""
+        mine: Given = (frame.owner, ("defaults",), frame.defaults)
+        if group is None:
+            return (mine,)
+        return (group.owner, ("groups", group.group.name, "defaults"), group.defaults), mine
 
     def _field(
         self,
-        owner: FileLoader,
+        owner: Source,
         path: tuple[Any, ...],
         value: Any,
         values: dict[str, Any],
@@ -265,7 +279,7 @@ class FileLoader:
         return True
 
     def _checked(
-        self, index: int, raw: dict[str, Any], values: dict[str, Any], account: str
+        self, index: int, raw: dict[str, Any], values: dict[str, Any], account: str, group: GroupFrame | None
     ) -> DesiredKey | None:
         """The key, unless the checks across its fields find an error."""
         found = keychecks.problems(index, raw, values, self.now)
@@ -276,17 +290,27 @@ class FileLoader:
         address = str(raw.get("id", values["name"]))
         where = self.location(("keys", index))
         values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
-        return DesiredKey(address=address, location=where, account=account, **values)
+        name = group.group.name if group is not None else None
+        return DesiredKey(address=address, location=where, account=account, group=name, **values)
 
+    def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
+        """The key against its policy: what it breaks, its exceptions in force."""
+        rules_in_force = frame.context.policy_of(key)
+        bad = ("keys", index, "policy_exceptions") in self.bad_paths
+        waived = None if bad else raw.get("policy_exceptions")
+        if not rules_in_force and not waived:
+            return
 
-@dataclass(frozen=True)
-class _Frame:
-    """What every key of one file shares."""
+        def locate(path: tuple[str, ...]) -> tuple[Location, str, bool]:
+            where = ("keys", index, *path) if path[0] in raw else ("keys", index)
+            return self.location(where), _path_str(where), path[0] in raw
 
-    context: KeyContext
-    owner: FileLoader  # whose defaults
-    defaults: dict[str, Any]
-    cap: Decimal | None  # for a key whose account sets no per_key_cap
+        found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
+        self.violations.extend(found.violations)
+        self.waivers.extend(found.waivers)
+        for rule in found.idle:
+            message = f"the policy of this key's account sets no {rule} rule: the exception waives nothing"
+            self.report(("keys", index, "policy_exceptions", rule), message, warn=True)
 
 
 def _names(context: KeyContext) -> str:

@@ -21,6 +21,7 @@ from reconciler.core.accounts import DEFAULT, Account
 from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
+from reconciler.core.policy import Group, Violation, Waiver
 from reconciler.manifest import addresses, layout, settings
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
@@ -35,6 +36,9 @@ class Manifest:
     keys: tuple[DesiredKey, ...]
     files: tuple[str, ...]
     accounts: tuple[Account, ...] = (Account(),)  # each key names one of them (`key.account`)
+    violations: tuple[Violation, ...] = ()  # what its keys break of their account's policy
+    waivers: tuple[Waiver, ...] = ()  # the keys' exceptions in force
+    groups: tuple[Group, ...] = ()  # teams' groups of keys (`groups:`; a key's `group:`)
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -53,9 +57,14 @@ class Manifest:
     def digest(self) -> str:
         """Identifies the desired state (not the bytes): comments and layout do not count."""
         rows = [[_identity(k), {f: to_json_value(v) for f, v in k.values().items()}] for k in self.keys]
-        return hashlib.sha256(
-            json.dumps([rows, _settings_identity(self.accounts)], sort_keys=True).encode()
-        ).hexdigest()
+        identity = [rows, _settings_identity(self.accounts)]
+        ruled = [a.name for a in self.accounts if a.policy or a.budget]
+        if ruled or self.waivers or self.groups:  # without a policy: the digest it always had
+            policies = [[a.name, a.policy.identity(), a.budget.identity()] for a in self.accounts]
+            policies += [[g.name, g.policy.identity(), g.budget.identity()] for g in self.groups]
+            waived = sorted([w.account, w.address, w.rule, w.reason] for w in self.waivers)
+            identity.append([policies, waived])
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
@@ -81,13 +90,15 @@ def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
 def _identity(key: DesiredKey) -> list[Any]:
     secret = key.proxy_key.fingerprint if key.proxy_key else None
     identity = [key.address, secret, key.is_active, key.absent, key.protect]
-    return identity if key.account == DEFAULT else [*identity, key.account]
+    identity = identity if key.account == DEFAULT else [*identity, key.account]
+    return identity if key.group is None else [*identity, {"group": key.group}]
 
 
 @dataclass
 class LoadResult:
     manifest: Manifest | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)  # of the policy: errors to `validate`
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -113,8 +124,11 @@ def load(
         diagnostics.extend(loader.diagnostics)
     diagnostics.extend(duplicates(keys, resolved.declared))
     diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
-    result = LoadResult(None, sorted(set(diagnostics)))  # a schema may say one thing twice
+    violations = [v for loader in loaders for v in loader.violations]
+    result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:
         names = tuple(file for file, _ in files)
-        result.manifest = Manifest(tuple(keys), names, resolved.accounts)
+        waivers = tuple(w for loader in loaders for w in loader.waivers)
+        found = (tuple(violations), waivers, resolved.groups)
+        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found)
     return result

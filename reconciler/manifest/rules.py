@@ -29,6 +29,7 @@ ACCOUNT_NAME = (
     "must be lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 32 "
     "(an account's name names its state folder and prefixes its keys' addresses, prod/backend)"
 )
+GROUP_NAME = "must be lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 32"
 API_KEY_REFERENCE = (
     "must be a reference to the environment variable that holds the account key, as ${VAR} "
     "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
@@ -226,7 +227,10 @@ def field_warnings(
             yield f"{net} allows every IP address"
 
 
-NUMERIC_FIELDS = ("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit")
+NUMERIC_FIELDS = (
+    *("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit"),
+    *("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated"),
+)
 
 
 def misread_number(text: str) -> str:
@@ -303,15 +307,21 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     """The messages of `accounts:` and `account:` that jsonschema's would not make clear (or
     would make with the account key in them)."""
     where = list(error.relative_schema_path)
+    field = path[-1] if path else None
+    if "propertyNames" in where and field == "groups":
+        return (error.instance,), f"group name {error.instance!r} {GROUP_NAME}", True
     if "propertyNames" in where:  # a name under accounts: point at it
         return (error.instance,), f"account name {error.instance!r} {ACCOUNT_NAME}", True
-    field = path[-1] if path else None
+    if error.validator == "pattern" and field == "group":
+        return (), f"group {_short(error.instance)} {GROUP_NAME}", False
     if error.validator == "pattern" and field == "account":
         return (), f"account {_short(error.instance)} {ACCOUNT_NAME}", False
     if error.validator == "pattern" and field == "api_key":
         return (), API_KEY_REFERENCE, False
     if error.validator == "pattern" and field == "base_url":
         return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
+    if error.validator == "pattern" and field == "max_lifetime":
+        return (), f"must be a number of days or weeks, like 90d or 12w (got {_short(error.instance)})", False
     if error.validator == "minProperties" and field == "accounts":
         return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
     return None

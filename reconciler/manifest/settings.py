@@ -1,9 +1,9 @@
 """The settings a manifest states once for all its keys: its accounts and, as the defaults of
-every account, prune, ignore, key_cap and per_key_cap.
+every account, prune, ignore, key_cap, per_key_cap, policy and budget.
 
 A directory manifest states them in its `ehkeys.yaml`; one set in another of its files is an
 error saying to move it there (naming both places when both set it). The files of a folder
-without one may each set them, as before: prune, key_cap and accounts must then agree,
+without one may each set them, as before: prune, key_cap, accounts, policy and budget must then agree,
 ignore patterns add up, and each file keeps its own per_key_cap and defaults.
 """
 
@@ -17,13 +17,16 @@ from typing import Any
 
 from reconciler.core.accounts import Account
 from reconciler.core.keys import Location
+from reconciler.core.policy import Budget, Group, Policy
+from reconciler.manifest import groups, policy
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
-from reconciler.manifest.fileload import FileLoader, KeyContext, Setting
+from reconciler.manifest.fileload import FileLoader, Setting
+from reconciler.manifest.keycontext import KeyContext
 from reconciler.manifest.layout import SETTINGS, TEAM
 
-NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap")
+NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap", "policy", "budget", "groups")
 """A directory manifest's settings: in its ehkeys.yaml only."""
-_SHARED = ("prune", "ignore", "key_cap", "accounts")  # one value for the files of a folder
+_SHARED = ("prune", "ignore", "key_cap", "accounts", "policy", "budget", "groups")  # one for a folder
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -31,6 +34,7 @@ _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 class Resolved:
     accounts: tuple[Account, ...]
     context: KeyContext
+    groups: tuple[Group, ...] = ()
 
     @property
     def declared(self) -> bool:
@@ -52,8 +56,15 @@ def resolve(loaders: Sequence[FileLoader], diagnostics: list[Diagnostic]) -> Res
 def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoader | None) -> Resolved:
     top = _top(found, cap)
     declared = found.get("accounts")
+    teams = groups.read(found.get("groups"))
+    declared_groups = tuple(frame.group for frame in teams.values())
     if declared is None:
-        return Resolved((Account(**top),), KeyContext(cap=cap if settings else None, defaults=settings))
+        only = Account(**top)
+        policies = {only.name: only.policy}
+        context = KeyContext(
+            cap=cap if settings else None, defaults=settings, policies=policies, groups=teams
+        )
+        return Resolved((only,), context, declared_groups)
     entries = declared.value if isinstance(declared.value, dict) else {}
     accounts = tuple(_account(name, raw, declared.owner, top) for name, raw in entries.items())
     where = _at(declared.owner.location(("accounts",), key=True))
@@ -63,8 +74,10 @@ def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoad
         cap=cap if settings else None,
         defaults=settings,
         unchecked=not isinstance(declared.value, dict),
+        policies={a.name: a.policy for a in accounts},
+        groups=teams,
     )
-    return Resolved(accounts, context)
+    return Resolved(accounts, context, declared_groups)
 
 
 def _top(found: dict[str, Setting], cap: Decimal | None) -> dict[str, Any]:
@@ -77,7 +90,23 @@ def _top(found: dict[str, Setting], cap: Decimal | None) -> dict[str, Any]:
         "ignore": tuple(found["ignore"].value) if "ignore" in found else (),
         "key_cap": key_cap.value if key_cap is not None else None,
         "per_key_cap": cap,
+        "policy": _policy(found.get("policy")),
+        "budget": _budget(found.get("budget")),
     }
+
+
+def _policy(setting: Setting | None) -> Policy:
+    if setting is None:
+        return Policy()
+    owner = setting.owner
+    return policy.read_policy(setting.value, ("policy",), owner.bad_paths, owner.report, owner.location)
+
+
+def _budget(setting: Setting | None) -> Budget:
+    if setting is None:
+        return Budget()
+    owner = setting.owner
+    return policy.read_budget(setting.value, ("budget",), owner.bad_paths, owner.location)
 
 
 def _account(name: str, raw: Any, owner: FileLoader, top: dict[str, Any]) -> Account:
@@ -99,7 +128,19 @@ def _account(name: str, raw: Any, owner: FileLoader, top: dict[str, Any]) -> Acc
         ignore=(*top["ignore"], *own.get("ignore", ())),
         max_debit=_decimal_of(own.get("max_debit")),
         declared=True,
+        policy=top["policy"].under(_own_policy(name, own, owner)),
+        budget=top["budget"].under(_own_budget(name, own, owner)),
     )
+
+
+def _own_policy(name: str, own: dict[str, Any], owner: FileLoader) -> Policy:
+    path = ("accounts", name, "policy")
+    return policy.read_policy(own.get("policy"), path, owner.bad_paths, owner.report, owner.location)
+
+
+def _own_budget(name: str, own: dict[str, Any], owner: FileLoader) -> Budget:
+    path = ("accounts", name, "budget")
+    return policy.read_budget(own.get("budget"), path, owner.bad_paths, owner.location)
 
 
 def _own(name: str, raw: Any, owner: FileLoader) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change, unmanaged_address
 from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
+from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
-from reconciler.planning import keyplan
+from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
+from reconciler.planning import keyplan, policy
 from reconciler.planning.binding import Binding, Bound, bind
 
 
@@ -37,6 +39,11 @@ class Desired:
     moved_out: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved to
     moved_in: Mapping[str, str] = field(default_factory=dict)  # address -> the account it moved from
     prune_at: Location | None = None  # where prune was turned on: the pruned keys' reason says so
+    policy: Policy = NO_POLICY  # the account's rules
+    budget: Budget = NO_BUDGET  # what the plan may do to its credits
+    violations: Sequence[Violation] = ()  # what the planned keys break (the manifest says)
+    waivers: Sequence[Waiver] = ()  # their exceptions in force
+    groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -69,6 +76,8 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
+    plan.policy = policy.check(plan, desired, inventory)
+    plan.groups = policy.rolled_up(plan, desired)
     return plan
 
 
@@ -204,8 +213,9 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
             )
     if plan.uncovered:
         plan.notes.append(
-            f"the debits ({plan.account_debit}) exceed the account balance ({plan.balance_before}) "
-            f"plus the refunds ({plan.account_refund}): the writes would fail with 402 (Insufficient Balance)"
+            f"the debits ({money(plan.account_debit)}) exceed the account balance "
+            f"({money(plan.balance_before or ZERO)}) plus the refunds ({money(plan.account_refund)}): "
+            "the writes would fail with 402 (Insufficient Balance)"
         )
     if not inventory.complete:
         plan.notes.append(inventory.fallback_note)

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
 from reconciler.core.plan import Plan
-from reconciler.core.printable import printable
+from reconciler.render import policy
 from reconciler.render.view import (
     PlanView,
     Row,
@@ -24,6 +24,7 @@ from reconciler.render.view import (
     show,
     unmanaged_line,
 )
+from reconciler.render.view import escape as escape  # where every Markdown cell is escaped
 
 MARKER = "<!-- ehkeys-plan -->"
 DRIFT_MARKER = "<!-- ehkeys-drift -->"
@@ -55,6 +56,7 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     for row in view.rows:
         _text_row(row, w, style)
     _text_rest(view, w, style)
+    _text_policy(plan, w, style)
     if nothing_to_do(plan):
         w(nothing_to_do(plan) + "\n")
     w(style("bold", view.headline) + "\n" + view.credits + "\n")
@@ -93,14 +95,26 @@ def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
         w(f"{style('!', 'error')}: {problem}\n")
 
 
+def _text_policy(plan: Plan, w: Callable[[str], Any], style: Style) -> None:
+    if plan.groups:
+        w(
+            style("bold", "Groups:")
+            + "\n"
+            + "".join(f"  {policy.group_line(g)}\n" for g in plan.groups)
+            + "\n"
+        )
+    if not plan.policy:
+        return
+    marks = {
+        policy.VIOLATION: style("!", "✗"),
+        policy.WARNING: style("warn", "warning:"),
+        policy.EXCEPTION: "exception:",
+    }
+    w(style("bold", policy.heading(plan.policy)) + "\n")
+    w("".join(f"  {marks[kind]} {line}\n" for kind, line in policy.lines(plan.policy)) + "\n")
+
+
 # --- markdown ---------------------------------------------------------------------------------
-
-
-def escape(value: str) -> str:
-    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
-    for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
-        value = value.replace(char, repl)
-    return printable(value.replace("\n", " "))
 
 
 def md_key(change: Change, key: str = "") -> str:
@@ -148,6 +162,10 @@ def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> N
     for row in view.rows:
         _md_details(row, w)
     _md_lists(view, w)
+    if plan.groups:
+        w(policy.groups_markdown(plan.groups))
+    if plan.policy:
+        w(policy.markdown(plan.policy))
     w(f"**{view.credits.replace('->', '→')}**\n")  # numbers only: nothing to escape
     if view.footer:
         w(f"\n_Read with {view.footer}._\n")

@@ -28,7 +28,7 @@ def headline(plans: Plans) -> str:
     """What every account's plan counts, together."""
     counts = plans.counts
     errors = counts[Action.ERROR] + sum(len(p.problems) for p in plans.each)
-    return counted(counts, sum(len(p.unmanaged) for p in plans.each), errors)
+    return counted(counts, sum(len(p.unmanaged) for p in plans.each), errors, plans.violations)
 
 
 @gc_paused()
@@ -117,8 +117,16 @@ def _rest(plans: Plans) -> dict[str, Any]:
         "problems": [_said(p, n, named) for p in plans.each for n in p.problems],
         "moves": [{"address": m.address, "from": m.source, "to": m.target} for m in plans.moves],
         "accounts": {p.account.name: p.summary() for p in plans.each},
+        **_policy(plans),
         "summary": plans.summary(),
     }
+
+
+def _policy(plans: Plans) -> dict[str, Any]:
+    """Each account's Policy section, where the manifest states a policy, budget or exception."""
+    found = {p.account.name: p.policy.data() for p in plans.each if p.policy}
+    groups = {p.account.name: {g.name: g.data() for g in p.groups} for p in plans.each if p.groups}
+    return {**({"groups": groups} if groups else {}), **({"policy": found} if found else {})}
 
 
 def _said(plan: Plan, text: str, named: bool) -> str:

@@ -26,6 +26,13 @@ HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, A
 ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
+def escape(value: str) -> str:
+    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
+    for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        value = value.replace(char, repl)
+    return printable(value.replace("\n", " "))
+
+
 def show(name: str, value: Any) -> str:
     """One field value for people: money to the cent, dates in UTC, sets as lists."""
     if value is None:
@@ -122,16 +129,20 @@ def nothing_to_do(plan: Plan) -> str:
 
 def headline(plan: Plan) -> str:
     counts = plan.counts
-    return counted(counts, len(plan.unmanaged), counts[Action.ERROR] + len(plan.problems))
+    errors = counts[Action.ERROR] + len(plan.problems)
+    return counted(counts, len(plan.unmanaged), errors, len(plan.policy.violations))
 
 
-def counted(counts: Counter[Action], unmanaged: int, errors: int) -> str:
-    """`Plan: 1 to create, 0 to update, ...`: every kind the plan has, and the errors."""
+def counted(counts: Counter[Action], unmanaged: int, errors: int, violations: int = 0) -> str:
+    """`Plan: 1 to create, 0 to update, ...`: every kind the plan has, the errors, and the
+    policy violations when there are any."""
     parts = [f"{counts[a]} to {a.label}" for a in HEADLINE_ORDER if counts[a] or a in ALWAYS_COUNTED]
     parts.append(f"{counts[Action.NO_OP]} unchanged")
     if unmanaged:
         parts.append(f"{unmanaged} unmanaged")
     parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if violations:
+        parts.append(f"{violations} policy violation{'s' if violations != 1 else ''}")
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -142,6 +153,8 @@ def credit_summary(plan: Plan) -> str:
     )
     if plan.balance_before is not None and plan.balance_after is not None:
         text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_after)}"
+    if plan.uncovered and plan.balance_after is not None:
+        text += f" (the balance does not cover the debits: {money(-plan.balance_after)} short)"
     return text
 
 

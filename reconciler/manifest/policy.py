@@ -1,0 +1,194 @@
+"""Policies and budgets in the manifest: `policy:` and `budget:` read (at the top, and per
+account), and the key rules checked from the manifest alone, so that `validate` says them
+offline and every plan shows them.
+
+A rule on a field needs the field set, on the key or in `defaults`: a field left out keeps a
+live value nobody reviewed, so it breaks the rule too. A key's `policy_exceptions` waive a
+rule by its name (for `require`, by the field). An absent key is being deleted: no rule holds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
+from reconciler.core.money import money
+from reconciler.core.policy import Budget, Policy, Violation, Waiver
+from reconciler.core.times import iso
+from reconciler.manifest.diagnostics import Diagnostic
+
+Path = tuple[Any, ...]
+Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
+Where = Callable[[Path], Location]  # where a path of that file is
+Locate = Callable[[tuple[str, ...]], tuple[Location, str, bool]]  # a key's path -> where, path, own
+_DAYS = {"d": 1, "w": 7}
+_TUPLES = ("require", "limit_types", "allowed_models")
+_MONEY = ("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated")
+
+
+def read_policy(raw: Any, path: Path, bad: set[Path], report: Report, where: Where) -> Policy:
+    """The rules the schema found right; a name_pattern that is no regular expression is said."""
+    found = _read(raw, path, bad)
+    pattern = found.get("name_pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            report((*path, "name_pattern"), f"not a regular expression: {exc}")
+            del found["name_pattern"]
+    return Policy(**found, at=tuple((n, where((*path, n))) for n in found))
+
+
+def read_budget(raw: Any, path: Path, bad: set[Path], where: Where) -> Budget:
+    found = _read(raw, path, bad)
+    return Budget(**found, at=tuple((n, where((*path, n))) for n in found))
+
+
+def _read(raw: Any, path: Path, bad: set[Path]) -> dict[str, Any]:
+    if not isinstance(raw, dict) or path in bad:
+        return {}
+    found = {}
+    for name, value in raw.items():
+        if (*path, name) not in bad:
+            found[name] = _value(name, value)
+    return found
+
+
+def _value(name: str, value: Any) -> Any:
+    if name in _TUPLES:
+        return tuple(str(v) for v in value)
+    if name in _MONEY:
+        return Decimal(value)
+    if name == "max_lifetime":
+        return int(value[:-1]) * _DAYS[value[-1]]
+    return value
+
+
+def diagnostic(violation: Violation) -> Diagnostic:
+    """A key's violation as `validate` says it: an error at the value, naming the rule."""
+    where = violation.where or Location("", 0, 0)
+    message = f"policy {violation.rule}: {violation.message}"
+    return Diagnostic(where.file, where.line, where.col, violation.path, message)
+
+
+# --- the key rules --------------------------------------------------------------------------
+
+
+@dataclass
+class Found:
+    """One key's findings: rules broken, exceptions in force, exceptions that waive nothing."""
+
+    violations: list[Violation] = field(default_factory=list)
+    waivers: list[Waiver] = field(default_factory=list)
+    idle: list[str] = field(default_factory=list)
+
+
+Broken = tuple[str, str, str, str, str]  # rule, field, message, value, limit
+
+
+def check_key(
+    key: DesiredKey, waived: Mapping[str, str], policy: Policy, now: int | None, locate: Locate
+) -> Found:
+    """What the key breaks, where (`locate`), and which of its exceptions are in force."""
+    found = Found()
+    if key.absent:
+        return found
+    names = {*policy.stated, *policy.require} - {"require"}
+    for rule, reason in waived.items():
+        if rule in names:
+            where = locate(("policy_exceptions", rule))[0]
+            found.waivers.append(Waiver(key.address, rule, reason, where, key.account))
+        else:
+            found.idle.append(rule)
+    for rule, name, message, value, limit in _broken(key, policy, now):
+        if (name if rule == "require" else rule) not in waived:
+            where, path, own = locate((name,))
+            message += "" if own or value == "(not set)" else " (from defaults)"
+            violation = Violation(rule, message, value, limit, key.address, where, path, key.account)
+            found.violations.append(violation)
+    return found
+
+
+def _broken(key: DesiredKey, policy: Policy, now: int | None) -> Iterator[Broken]:
+    if policy.max_allocation is not None:
+        yield from _max_allocation(key, policy.max_allocation)
+    for name in policy.require:
+        yield from _required(key, name)
+    if policy.max_lifetime is not None:
+        yield from _lifetime(key, policy.max_lifetime, int(time.time()) if now is None else now)
+    if policy.limit_types and key.limit_type not in (*policy.limit_types, UNKNOWN_WINDOW, None):
+        allowed = ", ".join(policy.limit_types)
+        message = f"limit_type {key.limit_type} is not one of {allowed}"
+        yield "limit_types", "limit_type", message, str(key.limit_type), allowed
+    if policy.name_pattern is not None and not re.fullmatch(policy.name_pattern, key.name):
+        message = f"name {key.name!r} does not match {policy.name_pattern}"
+        yield "name_pattern", "name", message, key.name, policy.name_pattern
+    if policy.allowed_models:
+        yield from _models(key, policy.allowed_models)
+
+
+def _unset(rule: str, name: str, limit: str) -> Broken:
+    message = f"{name} is not set (on the key or in defaults): its live value would be kept unchecked"
+    return rule, name, message, "(not set)", limit
+
+
+def _max_allocation(key: DesiredKey, limit: Decimal) -> Iterator[Broken]:
+    value = key.allocated_ammount
+    if value is None:
+        yield _unset("max_allocation", "allocated_ammount", money(limit))
+    elif value > limit:
+        message = f"allocated_ammount {money(value)} is over {money(limit)}"
+        yield "max_allocation", "allocated_ammount", message, money(value), money(limit)
+
+
+def _required(key: DesiredKey, name: str) -> Iterator[Broken]:
+    value = getattr(key, name)
+    limit = "set and non-empty"
+    if value is None:
+        yield _unset("require", name, limit)
+    elif value == -1:
+        yield "require", name, f"{name} is never: the policy requires an expiry", "never", limit
+    elif not value and name != "expires_at":
+        every = "models" if name == "model_whitelist" else "IPs"
+        message = f"{name} is [] (all {every}): the policy requires it set and non-empty"
+        yield "require", name, message, "[]", limit
+
+
+def _lifetime(key: DesiredKey, days: int, now: int) -> Iterator[Broken]:
+    today = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    last = today + timedelta(days=days)
+    limit = f"{days}d (until {last.isoformat()})"
+    latest = int(datetime(last.year, last.month, last.day, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+    expires = key.expires_at
+    if expires is None:
+        yield _unset("max_lifetime", "expires_at", limit)
+    elif expires == -1:
+        message = f"expires_at is never: at most {days} days ahead of today (until {last.isoformat()})"
+        yield "max_lifetime", "expires_at", message, "never", limit
+    elif expires > latest:
+        message = f"expires_at {iso(expires)} is over {days} days ahead of today (at most {last.isoformat()})"
+        yield "max_lifetime", "expires_at", message, iso(expires), limit
+
+
+def _models(key: DesiredKey, patterns: tuple[str, ...]) -> Iterator[Broken]:
+    allowed = ", ".join(patterns)
+    models = key.model_whitelist
+    if models is None:
+        yield _unset("allowed_models", "model_whitelist", allowed)
+        return
+    if not models:
+        message = f"model_whitelist is [] (all models), not only {allowed}"
+        yield "allowed_models", "model_whitelist", message, "[]", allowed
+    outside = sorted(m for m in models if not any(fnmatch.fnmatchcase(m, p) for p in patterns))
+    if outside:
+        listed = ", ".join(outside)
+        entries = f"entry {listed} matches" if len(outside) == 1 else f"entries {listed} match"
+        message = f"model_whitelist {entries} none of {allowed}"
+        yield "allowed_models", "model_whitelist", message, listed, allowed

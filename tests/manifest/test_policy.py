@@ -1,0 +1,257 @@
+"""Policies in the manifest: each rule with a manifest that keeps it and one that breaks it
+(fixtures named after the failure), said by `validate` as an error at the value's FILE:LINE
+naming the rule, the value and the limit; exceptions; an account's own rules over the top's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from reconciler.core.policy import KEY_RULES, Waiver
+from reconciler.manifest import load as manifest
+
+from ..conftest import MANIFESTS
+from ..helpers import run_cli
+
+NOW = 1_800_000_000  # 2027-01-15: max_lifetime counts from this day in load(); validate from today
+
+# fixture -> (line, col, path, rule, fragment of the message: the value and the limit)
+BROKEN = [
+    (
+        "bad-policy-max-allocation.yaml",
+        10,
+        24,
+        "keys[1].allocated_ammount",
+        "max_allocation",
+        "150.00 is over 100.00",
+    ),
+    (
+        "bad-policy-max-allocation-from-defaults.yaml",
+        8,
+        5,
+        "keys[0]",
+        "max_allocation",
+        "allocated_ammount 150.00 is over 100.00 (from defaults)",
+    ),
+    ("bad-policy-require-expires-at.yaml", 10, 17, "keys[1].expires_at", "require", "expires_at is never"),
+    (
+        "bad-policy-require-ip-whitelist.yaml",
+        10,
+        19,
+        "keys[1].ip_whitelist",
+        "require",
+        "ip_whitelist is [] (all IPs): the policy requires it set and non-empty",
+    ),
+    (
+        "bad-policy-require-model-whitelist-unset.yaml",
+        9,
+        5,
+        "keys[1]",
+        "require",
+        "model_whitelist is not set (on the key or in defaults)",
+    ),
+    (
+        "bad-policy-max-lifetime.yaml",
+        8,
+        17,
+        "keys[0].expires_at",
+        "max_lifetime",
+        "expires_at 2099-12-31T00:00:00Z is over 90 days ahead of today (at most 2027-04-15)",
+    ),
+    (
+        "bad-policy-max-lifetime-never.yaml",
+        8,
+        17,
+        "keys[0].expires_at",
+        "max_lifetime",
+        "expires_at is never: at most 84 days ahead of today (until 2027-04-09)",
+    ),
+    (
+        "bad-policy-limit-types.yaml",
+        8,
+        17,
+        "keys[1].limit_type",
+        "limit_types",
+        "monthly is not one of daily, weekly",
+    ),
+    (
+        "bad-policy-name-pattern.yaml",
+        8,
+        11,
+        "keys[1].name",
+        "name_pattern",
+        "'Team Rich' does not match team-[a-z]+",
+    ),
+    (
+        "bad-policy-allowed-models.yaml",
+        10,
+        22,
+        "keys[1].model_whitelist",
+        "allowed_models",
+        "entry o1 matches none of gpt-4o*, claude-*",
+    ),
+    (
+        "bad-policy-allowed-models-all.yaml",
+        8,
+        22,
+        "keys[0].model_whitelist",
+        "allowed_models",
+        "model_whitelist is [] (all models), not only gpt-4o*",
+    ),
+    (
+        "bad-policy-account-max-allocation.yaml",
+        10,
+        60,
+        "keys[1].allocated_ammount",
+        "max_allocation",
+        "300.00 is over 100.00",
+    ),
+    (
+        "bad-policy-group-max-allocation.yaml",
+        10,
+        40,
+        "keys[1].allocated_ammount",
+        "max_allocation",
+        "300.00 is over 100.00",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "rule", "fragment"), BROKEN)
+def test_each_broken_rule_is_named_at_its_value(
+    fixture: str, line: int, col: int, path: str, rule: str, fragment: str, capsys: Any
+) -> None:
+    file = str(MANIFESTS / fixture)
+    result = manifest.load([file], env={}, now=NOW)
+    assert result.errors == [], "a broken rule is no load error: plan still shows it"
+    assert result.manifest is not None
+    (violation,) = result.violations
+    assert violation.rule == rule and fragment in violation.message
+    assert violation.where is not None and (violation.where.file, violation.where.line) == (file, line)
+    assert violation.path == path and result.manifest.violations == (violation,)
+    code, out, _ = run_cli(capsys, "validate", file)  # as validate says it: an error, exit 1
+    assert code == 1
+    assert f"{file}:{line}:{col}: {path}: policy {rule}: " in out
+
+
+@pytest.mark.parametrize("rule", KEY_RULES)
+def test_a_manifest_keeping_every_rule_is_valid(rule: str, capsys: Any) -> None:
+    file = str(MANIFESTS / "ok-policy.yaml")
+    result = manifest.load([file], env={}, now=NOW)
+    assert result.errors == [] and result.violations == []
+    assert result.manifest is not None and rule in result.manifest.accounts[0].policy.stated
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 0 and "2 key(s) valid" in err and "policy" not in out
+
+
+def test_the_policy_and_budget_are_read_with_where_each_rule_is() -> None:
+    file = str(MANIFESTS / "ok-policy.yaml")
+    loaded = manifest.load([file], env={}, now=NOW).manifest
+    assert loaded is not None
+    (account,) = loaded.accounts
+    policy, budget = account.policy, account.budget
+    assert policy.max_allocation == Decimal(100) and policy.max_total_allocation == Decimal(1000)
+    assert (
+        policy.require == ("expires_at", "model_whitelist", "ip_whitelist") and policy.max_lifetime == 36500
+    )
+    assert policy.limit_types == ("daily", "weekly") and policy.allowed_models == ("gpt-4o*", "claude-*")
+    assert (budget.max_net_debit, budget.warn_net_debit, budget.max_allocated) == (200, 100, 1000)
+    where = policy.where("max_lifetime")
+    assert where is not None and (where.file, where.line) == (file, 6)
+
+
+def test_an_exception_waives_its_rule_and_is_in_force_with_its_reason() -> None:
+    file = str(MANIFESTS / "ok-policy.yaml")
+    loaded = manifest.load([file], env={}, now=NOW).manifest
+    assert loaded is not None
+    (waiver,) = loaded.waivers
+    assert (waiver.address, waiver.rule, waiver.reason) == (
+        "team-partner",
+        "ip_whitelist",
+        "partner calls from changing IPs",
+    )
+    assert isinstance(waiver, Waiver) and waiver.where is not None and waiver.where.line == 28
+
+
+def test_an_account_rule_replaces_the_top_level_one_of_its_name() -> None:
+    loaded = manifest.load([str(MANIFESTS / "bad-policy-account-max-allocation.yaml")], env={}, now=NOW)
+    assert loaded.manifest is not None
+    prod, staging = loaded.manifest.account("prod"), loaded.manifest.account("staging")
+    assert prod.policy.max_allocation == 100 and staging.policy.max_allocation == 500
+    assert [(v.account, v.address) for v in loaded.violations] == [("prod", "big")]
+
+
+# fixture -> (line, col, path, message): a policy that cannot be read is a manifest error
+UNREADABLE = [
+    ("bad-policy-name-pattern-regex.yaml", 3, 17, "policy.name_pattern", "not a regular expression"),
+    (
+        "bad-policy-max-lifetime-format.yaml",
+        3,
+        17,
+        "policy.max_lifetime",
+        "must be a number of days or weeks, like 90d or 12w (got '3 months')",
+    ),
+    (
+        "bad-group-unknown.yaml",
+        7,
+        28,
+        "keys[1].group",
+        "unknown group 'payments': the manifest's groups are ml",
+    ),
+    (
+        "bad-group-name.yaml",
+        3,
+        3,
+        "groups.Machine Learning",
+        "group name 'Machine Learning' must be lower-case letters",
+    ),
+    (
+        "bad-policy-exception-unknown-rule.yaml",
+        9,
+        7,
+        "keys[0].policy_exceptions.max_total_allocation",
+        "unknown field 'max_total_allocation'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), UNREADABLE)
+def test_a_policy_that_cannot_be_read_is_an_error(
+    fixture: str, line: int, col: int, path: str, fragment: str
+) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], env={}, now=NOW)
+    assert result.manifest is None
+    (error,) = result.errors
+    assert (error.line, error.col, error.path) == (line, col, path) and fragment in error.message
+
+
+def test_an_exception_to_a_rule_the_policy_does_not_set_is_a_warning(capsys: Any) -> None:
+    file = str(MANIFESTS / "warn-policy-exception-waives-nothing.yaml")
+    result = manifest.load([file], env={}, now=NOW)
+    assert result.manifest is not None and result.manifest.waivers == ()
+    (warning,) = result.diagnostics
+    assert warning.severity == "warning" and "sets no ip_whitelist rule" in warning.message
+    assert run_cli(capsys, "validate", file)[0] == 0
+
+
+def test_a_policy_changes_the_manifest_digest_and_none_keeps_it() -> None:
+    """A saved plan reviewed under one policy (or without an exception) is stale under another."""
+    ok = manifest.load([str(MANIFESTS / "ok-policy.yaml")], env={}, now=NOW).manifest
+    assert ok is not None
+    no_rules = manifest.Manifest(ok.keys, ok.files)
+    assert no_rules.digest != ok.digest
+    assert manifest.Manifest(ok.keys, ok.files, ok.accounts).digest != ok.digest  # the waiver counts
+
+
+def test_a_group_gives_its_keys_defaults_and_its_rules_replace_the_accounts() -> None:
+    """ml-train takes 300.00 and a weekly window from its group, whose max_allocation is 500."""
+    loaded = manifest.load([str(MANIFESTS / "bad-policy-group-max-allocation.yaml")], env={}, now=NOW)
+    assert loaded.manifest is not None
+    train, pay = loaded.manifest.keys
+    assert (train.group, train.allocated_ammount, train.limit_type) == ("ml", Decimal(300), "weekly")
+    assert (pay.group, pay.limit_type) == (None, "daily")
+    assert [v.address for v in loaded.violations] == ["pay-api"]
+    (ml,) = loaded.manifest.groups
+    assert ml.name == "ml" and ml.policy.max_allocation == 500
