@@ -39,14 +39,16 @@ def of_account(
 
 
 def managed(account: Account, live: LiveKey, desired: DesiredKey) -> KeyUsage:
-    return _usage(account, live, desired.address, desired.limit_type)
+    return _usage(account, live, desired.address, desired.limit_type, desired.group)
 
 
 def unmanaged(account: Account, live: LiveKey) -> KeyUsage:
     return _usage(account, live, None, None)
 
 
-def _usage(account: Account, live: LiveKey, address: str | None, window: str | None) -> KeyUsage:
+def _usage(
+    account: Account, live: LiveKey, address: str | None, window: str | None, group: str | None = None
+) -> KeyUsage:
     return KeyUsage(
         account=account.name,
         name=live.name,
@@ -59,7 +61,7 @@ def _usage(account: Account, live: LiveKey, address: str | None, window: str | N
         window=window,
         last_used=live.last_used,
         created_at=live.created_at,
-        # a managed key's group goes here once DesiredKey has one: roll-ups and renderers take it
+        group=group,
     )
 
 

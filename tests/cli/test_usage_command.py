@@ -127,3 +127,17 @@ def test_two_requests_per_account_and_an_unreadable_account_is_shown_with_why(
     assert "Backend (ek-proxy-…0001)" in out
     assert "error: the account could not be read" in out and "EH_STAGING_API_KEY" in out
     assert not Path(".ehkeys").exists(), "usage writes nothing"
+
+
+def test_keys_that_name_a_group_roll_up_by_group(workdir: Path, capsys: Any) -> None:
+    doc = yaml.safe_load(manifest())
+    doc["groups"] = {"platform": {}, "data": {}}
+    for key, group in zip(doc["keys"], ("platform", "data", "platform"), strict=True):
+        key["group"] = group
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, err = usage(capsys)
+    assert code == 0, err
+    by_group = out.split("By group:\n")[1]
+    assert by_group.startswith("  platform: ") and "\n  data: " in by_group
+    code, out, _ = usage(capsys, "--format", "json")
+    assert set(json.loads(out)["groups"]) == {"platform", "data", "(none)"}  # the unmanaged key
