@@ -132,7 +132,7 @@ class _Run:
             async with contextlib.AsyncExitStack() as stack:
                 clients = [await self.client(stack, unit) for unit in units]
                 pairs = list(zip(units, clients, strict=True))
-                stopped = await asyncio.gather(*(self.prepare(u, c) for u, c in pairs))
+                stopped = self.hold(units, await asyncio.gather(*(self.prepare(u, c) for u, c in pairs)))
                 ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
                 self.show(units, stopped)
@@ -144,6 +144,21 @@ class _Run:
             tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True)),
             units[0].moves if units else (),
         )
+
+    @staticmethod
+    def hold(units: list[AccountApply], stopped: Sequence[str]) -> list[str]:
+        """Each move whole or not at all (`moves.hold`): an account whose plan it changed is held
+        to its guards again, and one refused so holds back its side of other moves in turn."""
+        why = list(stopped)
+        found = units[0].moves if units else ()
+        while True:
+            refused = {u.opened.account.name: w for u, w in zip(units, why, strict=True) if w}
+            changed = moves.hold([u.plan for u in units if u.plan is not None], found, refused)
+            if not changed:
+                return why
+            for index, unit in enumerate(units):
+                if unit.opened.account.name in changed and not why[index]:
+                    why[index] = unit.recheck()
 
     def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
         """Every account's plan, and why any is left out (the others go on)."""

@@ -14,6 +14,7 @@ from reconciler.apply.applier import Applier
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.changes import Action, Change
+from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
@@ -51,12 +52,13 @@ class AccountApply:
     skipped: tuple[Result, ...] = ()
     failure: str = ""  # why the account's client could not be made (its key missing)
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
+    solo: bool = True  # the run's only account: --max-debit and --expect-net held here
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
         `solo`: the run's only account, held to --max-debit and --expect-net here (several
         accounts are held to them together, `engine.apply`)."""
-        state, guards = self.opened.state, self.settings.guards
+        state = self.opened.state
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         plan, self.inventory = await build_plan(client, wanted, state)
@@ -64,11 +66,28 @@ class AccountApply:
         self.plan = plan
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
-        subset = plan.subset(chosen)
-        max_debit, expect_net = (guards.max_debit, guards.expect_net) if solo else (None, None)
+        self.solo = solo
+        self.check()
+        snapshot_in_sync(state, plan, self.inventory)
+
+    def check(self) -> None:
+        """The chosen changes (less those the plan now holds in error: a move that cannot go
+        ahead whole) held to the account's guards; Refused when they fail one."""
+        plan, guards = self._planned()[0], self.settings.guards
+        errors = {c.address for c in plan.changes if c.action is Action.ERROR}
+        self.chosen = tuple(c for c in self.chosen if c.address not in errors)
+        subset = plan.subset(list(self.chosen))
+        max_debit, expect_net = (guards.max_debit, guards.expect_net) if self.solo else (None, None)
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
         subset.check_guards(self.opened.account.max_debit, None, allow_mass_delete=True)
-        snapshot_in_sync(state, plan, self.inventory)
+
+    def recheck(self) -> str:
+        """`check` again once a move held some of the plan's changes: '' or why it is refused."""
+        try:
+            self.check()
+        except Refused as exc:
+            return str(exc)
+        return ""
 
     @property
     def has_work(self) -> bool:

@@ -12,10 +12,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.api.inventory import Inventory
 from reconciler.core.accounts import Account
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.keys import DesiredKey
+from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.drift import seen as driftseen
 from reconciler.drift.report import DriftReport, Options, Past, report
@@ -73,22 +75,30 @@ async def _examine(settings: DriftSettings, console: Console) -> Drifted:
     opened = open_accounts(settings.workspace, console)
     moved = moves.find(opened)
     with frozen_heap():
-        found = await asyncio.gather(*(_account(one, settings, moved) for one in opened))
-    return Drifted(tuple(found))
+        read = await asyncio.gather(*(_read(one, settings, moved) for one in opened))
+    moves.hold([plan for plan, _ in read], moved)  # a move that cannot go ahead whole is an error
+    return Drifted(tuple(_account(one, settings, *found) for one, found in zip(opened, read, strict=True)))
 
 
-async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move]) -> AccountDrift:
-    limits, targets = settings.limits, settings.workspace.targets
-    options = Options(int(time.time()), limits.expiring_within, limits.usage_warning)
-    wanted = desired(opened.manifest, targets, opened.account.name, moved)
+async def _read(
+    opened: Opened, settings: DriftSettings, moved: Sequence[Move]
+) -> tuple[Plan, Inventory | None]:
+    """The account's plan and keys; an account that cannot be read, a plan of why (no keys)."""
+    wanted = desired(opened.manifest, settings.workspace.targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
-            plan, account = await build_plan(client, wanted, opened.state)
+            return await build_plan(client, wanted, opened.state)
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise
-        failed = unreadable(opened, exc)
-        return AccountDrift(opened.account, DriftReport(errors=tuple(failed.problems)), True)
+        return unreadable(opened, exc), None
+
+
+def _account(opened: Opened, settings: DriftSettings, plan: Plan, account: Inventory | None) -> AccountDrift:
+    if account is None:
+        return AccountDrift(opened.account, DriftReport(errors=tuple(plan.problems)), True)
+    limits, targets = settings.limits, settings.workspace.targets
+    options = Options(int(time.time()), limits.expiring_within, limits.usage_warning)
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
     found = report(plan, account.keys, past, managed(opened.keys), options)

@@ -63,6 +63,7 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, str]:
     found = moves.find(opened)
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
+    moves.hold(plans, found)
     return Plans(tuple(plans), found), opened[0].manifest.digest
 
 

@@ -74,12 +74,19 @@ def moves(plans: Plans) -> list[str]:
 def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
     gone = _change(source, move.address)
     made = _change(target, move.address)
-    refund = money(gone.credit.account_refund) if gone else "?"
-    debit = money(made.credit.account_debit) if made else "?"
-    return (
-        f"{move.address}: moves from account {move.source} to {move.target}: deleted in "
-        f"{move.source} ({refund} refunded, est.), created in {move.target} ({debit} debited)"
-    )
+    head = f"{move.address}: moves from account {move.source} to {move.target}"
+    actions = {c.action for c in (gone, made) if c is not None}
+    if made is None or Action.ERROR in actions or _refused(source, target):
+        return f"{head}: not now, neither deleted nor created (each account's section says why)"
+    refund = money(gone.credit.account_refund) if gone and gone.action is Action.DELETE else None
+    debit = money(made.credit.account_debit) if made.action is Action.CREATE else None
+    deleted = f"deleted in {move.source} ({refund} refunded, est.)" if refund else f"gone from {move.source}"
+    created = f"created in {move.target} ({debit} debited)" if debit else f"kept in {move.target}"
+    return f"{head}: {deleted}, {created}"
+
+
+def _refused(*plans: Plan | None) -> bool:
+    return any(plan is None or plan.problems for plan in plans)
 
 
 def _change(plan: Plan | None, address: str) -> Change | None:
