@@ -20,6 +20,7 @@ from reconciler.sandbox import Sandbox, seeds
 from ..helpers import live_sandbox, run_cli
 
 PROD_KEY, STAGING_KEY = "ek-test-prod-account", "ek-test-staging-account"
+PARTNER_KEY = "ek-test-partner-account"  # an account outside the manifest, with a key of its own
 
 
 def seed() -> dict[str, Any]:
@@ -27,8 +28,9 @@ def seed() -> dict[str, Any]:
         "accounts": [
             {"user_id": "u1", "name": "prod", "api_key": PROD_KEY, "balance": 1000.0},
             {"user_id": "u2", "name": "staging", "api_key": STAGING_KEY, "balance": 100.0},
+            {"user_id": "u3", "name": "partner", "api_key": PARTNER_KEY, "balance": 10.0},
         ],
-        "keys": [],
+        "keys": [{"key": "ek-proxy-test-partners-own-key", "user_id": "u3", "name": "Theirs"}],
         "rate_limit": {"requests": 100_000, "window_s": 60},
     }
 
@@ -179,11 +181,32 @@ def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
         monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         assert run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")[0] == 0
-        monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)  # prod's key where staging's belongs
+        monkeypatch.setenv("EH_STAGING_API_KEY", PARTNER_KEY)  # another account's key where staging's belongs
         code, out, err = run_cli(capsys, "drift", "keys.yaml", "--base-url", base)
         assert code == 1
         assert "is EH_STAGING_API_KEY the key of another account?" in out
         assert "deleted outside" not in out
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 1 and "applied" not in out.split("Applying")[-1]
-    assert os.environ["EH_STAGING_API_KEY"] == PROD_KEY
+    assert os.environ["EH_STAGING_API_KEY"] == PARTNER_KEY
+
+
+def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A first apply has no state to tell another account's key by: staging's keys would be
+    created in prod (and prod's pruned from staging's side). Neither account is planned."""
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(manifest())
+    with live_sandbox(tmp_path, seed()) as base:
+        monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
+        monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 1
+        assert "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
+        assert "EH_PROD_API_KEY holds the same account key as EH_STAGING_API_KEY" in out
+        assert PROD_KEY not in out + err and "applied" not in out
+        monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+        code, out, _ = run_cli(capsys, "plan", "keys.yaml", "--base-url", base, "--format", "json")
+        summary = json.loads(out)["summary"]
+        assert code == 0 and (summary["create"], summary["unmanaged"]) == (2, 0)  # prod holds no stray key
