@@ -90,7 +90,9 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
                 raise UsageError(f"--account {name!r}: the manifest has no such account ({listed})")
         chosen = tuple(a for a in chosen if a.name in workspace.accounts)
     if workspace.targets:
-        held = {k.account for k in select(loaded.keys, workspace.targets)}
+        keys = [k for k in loaded.keys if any(a.name == k.account for a in chosen)]
+        within = f" of account {', '.join(a.name for a in chosen)}" if workspace.accounts else ""
+        held = {k.account for k in select(keys, workspace.targets, within=within)}
         chosen = tuple(a for a in chosen if a.name in held)
     if workspace.state and len(chosen) > 1:
         raise UsageError(
@@ -159,16 +161,19 @@ def desired(
     )
 
 
-def select(keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True) -> list[DesiredKey]:
+def select(
+    keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True, within: str = ""
+) -> list[DesiredKey]:
     """The keys each target names: an address (`prod/backend` where accounts are declared), an
-    id, else a name; one that could be two keys is refused. `strict`: each target must name one."""
+    id, else a name; one that could be two keys is refused. `strict`: each target must name one
+    (`within`: of the accounts --account names, said when none does)."""
     if not targets:
         return list(keys)
     chosen: dict[tuple[str, str], DesiredKey] = {}
     for target in targets:
         matches = {(k.account, k.address): k for k in keys if _names(k, target)}
         if strict and not matches:
-            raise UsageError(f"--target {target!r}: no key with that id or name in the manifest")
+            raise UsageError(f"--target {target!r}: no key with that id or name in the manifest{within}")
         if len(matches) > 1:
             raise UsageError(
                 f"--target {target!r}: the id or name of {len(matches)} keys; name one by its address"

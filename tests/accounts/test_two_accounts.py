@@ -210,3 +210,14 @@ def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
         code, out, _ = run_cli(capsys, "plan", "keys.yaml", "--base-url", base, "--format", "json")
         summary = json.loads(out)["summary"]
         assert code == 0 and (summary["create"], summary["unmanaged"]) == (2, 0)  # prod holds no stray key
+
+
+def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, capsys: Any) -> None:
+    """--account prod --target web (a key of staging) covers no account: said, never a crash."""
+    for command in ("plan", "drift", "apply"):
+        code, out, err = run_cli(
+            capsys, command, "keys.yaml", *SANDBOX, "--account", "prod", "--target", "web"
+        )
+        assert code == 1, out + err
+        assert "--target 'web': no key with that id or name in the manifest of account prod" in err
+        assert "internal error" not in err
