@@ -28,7 +28,7 @@ from reconciler.engine import moves
 from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
-from reconciler.engine.saved import reviewed_plan
+from reconciler.engine.saved import check_parts, reviewed_plan
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import accounts_of, load_manifest, open_each, state_path
 from reconciler.manifest.load import Manifest
@@ -81,7 +81,13 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     loaded = load_manifest(settings.workspace.manifests, console)
     if saved is not None:
         saved.check_manifest(loaded.digest)  # StalePlan, before any request
+        check_parts(saved, loaded)
     accounts = [a for a in accounts_of(loaded, settings.workspace) if saved is None or saved.section(a.name)]
+    if saved is not None and not accounts:
+        raise Refused(
+            f"{saved.path} has no part for the accounts this run covers (it holds "
+            f"{', '.join(saved.sections)}): nothing to apply; nothing was sent"
+        )
     with _locks([state_path(settings.workspace, a) for a in accounts], settings.lock_timeout):
         units = [
             AccountApply(
