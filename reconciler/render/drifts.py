@@ -30,8 +30,12 @@ def _single(reports: Reports) -> DriftReport | None:
 def headline(reports: Reports) -> str:
     drifted = [a.name for a, r in reports if r.drifted or r.errors]
     if not drifted:
-        return f"In sync: every account's keys match the manifest ({len(reports)} accounts)."
-    return f"Drift or errors in {len(drifted)} of {len(reports)} accounts: {', '.join(drifted)}."
+        return f"In sync: every account's keys match the manifest ({_accounts(len(reports))})."
+    return f"Drift or errors in {len(drifted)} of {_accounts(len(reports))}: {', '.join(drifted)}."
+
+
+def _accounts(count: int) -> str:
+    return f"{count} account" + ("" if count == 1 else "s")
 
 
 def digest(reports: Reports) -> str:

@@ -43,8 +43,8 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
         stream.write("\n")
     for line in moves(plans):
         stream.write(f"  ↦ {line}\n")
-    accounts = len(plans.each)
-    stream.write(style("bold", f"{accounts} accounts: {headline(plans)}") + "\n")
+    accounts = f"{len(plans.each)} account" + ("" if len(plans.each) == 1 else "s")
+    stream.write(style("bold", f"{accounts}: {headline(plans)}") + "\n")
 
 
 @gc_paused()

@@ -221,3 +221,11 @@ def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, 
         assert code == 1, out + err
         assert "--target 'web': no key with that id or name in the manifest of account prod" in err
         assert "internal error" not in err
+
+
+def test_a_run_of_one_account_counts_it_as_one(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "\n1 account: Plan: 1 to create" in out
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")[0] == 0
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
