@@ -31,7 +31,7 @@ def run(settings: RevealSettings, console: Console) -> list[str]:
 
 async def _read(settings: RevealSettings, console: Console) -> list[str]:
     opened = open_accounts(settings.workspace, console)
-    wanted = select([k for one in opened for k in one.keys], settings.ids)
+    wanted = select([k for one in opened for k in one.keys], settings.ids, label="reveal")
     found: dict[tuple[str, str], str] = {}
     for one in opened:
         found.update(await _account(one, [k for k in wanted if k.account == one.account.name]))

@@ -162,21 +162,28 @@ def desired(
 
 
 def select(
-    keys: Sequence[DesiredKey], targets: Sequence[str], strict: bool = True, within: str = ""
+    keys: Sequence[DesiredKey],
+    targets: Sequence[str],
+    strict: bool = True,
+    within: str = "",
+    label: str = "--target",
 ) -> list[DesiredKey]:
     """The keys each target names: an address (`prod/backend` where accounts are declared), an
     id, else a name; one that could be two keys is refused. `strict`: each target must name one
-    (`within`: of the accounts --account names, said when none does)."""
+    (`within`: of the accounts --account names, said when none does). `label`: how the command
+    line named them, for messages."""
     if not targets:
         return list(keys)
     chosen: dict[tuple[str, str], DesiredKey] = {}
     for target in targets:
         matches = {(k.account, k.address): k for k in keys if _names(k, target)}
         if strict and not matches:
-            raise UsageError(f"--target {target!r}: no key with that id or name in the manifest{within}")
+            raise UsageError(f"{label} {target!r}: no key with that id or name in the manifest{within}")
         if len(matches) > 1:
+            addresses = ", ".join(f"{account}/{address}" for account, address in matches)
             raise UsageError(
-                f"--target {target!r}: the id or name of {len(matches)} keys; name one by its address"
+                f"{label} {target!r}: the id or name of {len(matches)} keys; name one by its address "
+                f"({addresses})"
             )
         chosen.update(matches)
     return [k for k in keys if (k.account, k.address) in chosen]

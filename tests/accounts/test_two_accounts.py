@@ -229,3 +229,19 @@ def test_a_run_of_one_account_counts_it_as_one(workdir: Path, capsys: Any) -> No
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")[0] == 0
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
     assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
+
+
+def test_reveal_of_an_id_in_two_accounts_names_both_addresses(workdir: Path, capsys: Any) -> None:
+    doc = yaml.safe_load(manifest())
+    doc["keys"].append({"id": "backend", "account": "staging", "name": "Backend", "allocated_ammount": 5})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--out", "new.env")
+    assert code == 1 and "--target" not in err
+    assert (
+        "reveal 'backend': the id or name of 2 keys; name one by its address (prod/backend, staging/backend)"
+        in err
+    )
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "staging/backend", *SANDBOX, "--out", "new.env")
+    assert code == 0, err
+    assert Path("new.env").read_text().startswith("EH_KEY_STAGING_BACKEND=ek-proxy-")
