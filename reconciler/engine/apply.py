@@ -144,7 +144,10 @@ class _Run:
                 self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):
                     self.console.approve()
-                sent = await asyncio.gather(*(self.send(u, c) for u, c in ready))
+                gates = moves.Gates(
+                    units[0].moves if units else (), {u.opened.account.name: u.chosen for u, _ in ready}
+                )
+                sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
         return AppliedRun(
             tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True)),
@@ -206,10 +209,10 @@ class _Run:
         total = Plans(tuple(plans))
         check_spend(total.total("account_debit"), total.total("net"), guards.max_debit, guards.expect_net)
 
-    async def send(self, unit: AccountApply, client: Client | None) -> Applied:
+    async def send(self, unit: AccountApply, client: Client | None, gates: moves.Gates) -> Applied:
         assert client is not None
         try:
-            return await unit.send(client)
+            return await unit.send(client, gates)
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise

@@ -4,6 +4,7 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
@@ -20,6 +21,7 @@ from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.engine.console import ApplyConsole
+from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
 from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
 from reconciler.engine.saved import still_planned
@@ -93,24 +95,52 @@ class AccountApply:
     def has_work(self) -> bool:
         return bool(self.chosen or self.skipped)
 
-    async def send(self, client: Client) -> Applied:
-        """The approved changes sent, recorded and reported; nothing to send: the bindings."""
-        plan, inventory = self._planned()
-        if not self.has_work:
-            return self.nothing(plan)
-        said = recorded(self.opened.state, plan, self.opened.keys)
-        self.console.applying(said, self.skipped)
+    async def send(self, client: Client, gates: Gates | None = None) -> Applied:
+        """The approved changes sent, recorded and reported; nothing to send: the bindings.
+        `gates`: the deletes of keys moved away wait for their creates in the other account,
+        and this account's creates open the gates others wait on (`moves.Gates`)."""
+        name, plan = self.opened.account.name, self._planned()[0]
+        gates = gates or Gates((), {})
+        try:
+            if not self.has_work:
+                return self.nothing(plan)
+            said = recorded(self.opened.state, plan, self.opened.keys)
+            self.console.applying(said, self.skipped)
+            later = gates.later(name, self.chosen)
+            report = await self._run(client, [c for c in self.chosen if c not in later], plan.balance_before)
+            gates.landed(name, report.results)
+            if later:
+                await self._moved_away(client, report, later, gates)
+        except RUN_ERRORS:
+            self.console.stopped()
+            raise
+        finally:
+            gates.landed(name, [])  # a create never sent opens no gate
+        return self.finish(report, plan)
+
+    async def _run(self, client: Client, changes: list[Change], balance: Decimal | None) -> Report:
         parallelism = self.settings.workspace.connection.parallelism
         applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
         if self.secrets is not None:
             secrets, account = self.secrets, self.opened.account
             applier.on_created = lambda change, key: secrets.add(change, key, account)
-        try:
-            report = await applier.run(list(self.chosen), inventory.keys, plan.balance_before)
-        except RUN_ERRORS:
-            self.console.stopped()
-            raise
-        return self.finish(report, plan)
+        return await applier.run(changes, self._planned()[1].keys, balance)
+
+    async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
+        """The deletes of keys moved to another account, once their creates there landed; the
+        others are skipped, their keys kept here (never lost)."""
+        why = {c.address: await gates.wait(self.opened.account.name, c) for c in later}
+        go = [c for c in later if not why[c.address]]
+        if go:
+            more = await self._run(client, go, report.balance_after)
+            report.results.extend(more.results)
+            report.balance_after = more.balance_after
+            report.state_error = report.state_error or more.state_error
+        for change in (c for c in later if why[c.address]):
+            message = f"not deleted: {why[change.address]}; the key stays here (plan again)"
+            result = Result(change, Outcome.SKIPPED, message)
+            self.console.landed(result)
+            report.results.append(result)
 
     def _planned(self) -> tuple[Plan, Inventory]:
         assert self.plan is not None and self.inventory is not None, "send before prepare"

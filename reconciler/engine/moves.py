@@ -6,13 +6,17 @@ A move goes ahead whole or not at all (`hold`): when one side cannot (its accoun
 cannot be read, or its own change is an error: a protected key, a create over the key cap),
 the other side waits too. Else a key moved into a full account would be deleted and never
 created (lost), or a protected key created anew while the old one stays (two allocations).
+When both sides are sent, the delete waits for the create (`Gates`, make before break): a
+create that fails at apply time (a 402, a timeout, Ctrl-C) leaves the old key where it was.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 from reconciler.core.changes import Action, Change
+from reconciler.core.outcomes import Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.engine.workspace import Opened
@@ -90,3 +94,45 @@ def _waits(plan: Plan | None, change: Change | None, action: Action, refused: st
 def _replace(plan: Plan | None, change: Change | None, why: str) -> None:
     assert plan is not None and change is not None
     plan.changes = [keyplan.held(c, why) if c is change else c for c in plan.changes]
+
+
+class Gates:
+    """Make before break: the delete of a moved key is sent once its create in the new account
+    landed, and not when it did not. Made for the changes an apply sends, per account."""
+
+    def __init__(self, found: Sequence[Move], chosen: Mapping[str, Sequence[Change]]) -> None:
+        loop = asyncio.get_running_loop()
+        self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
+        self.moved: dict[tuple[str, str], Move] = {}  # (source, address)
+        for move in found:
+            deletes = {c.address for c in chosen.get(move.source, ()) if c.action is Action.DELETE}
+            creates = {c.address for c in chosen.get(move.target, ()) if c.action is Action.CREATE}
+            if move.address in deletes and move.address in creates:
+                self.created[(move.target, move.address)] = loop.create_future()
+                self.moved[(move.source, move.address)] = move
+
+    def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
+        """The account's deletes that wait for a create in another account."""
+        return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.moved]
+
+    def landed(self, account: str, results: Sequence[Result]) -> None:
+        """The account's creates are done (or never will be: no results): each gate opens, or
+        stays shut with why."""
+        outcomes = {r.change.address: r for r in results}
+        for (target, address), gate in self.created.items():
+            if target == account and not gate.done():
+                gate.set_result(_not_created(target, outcomes.get(address)))
+
+    async def wait(self, account: str, change: Change) -> str:
+        """'' once the moved key's create landed; else why it did not."""
+        move = self.moved[(account, change.address)]
+        return await self.created[(move.target, move.address)]
+
+
+def _not_created(target: str, result: Result | None) -> str:
+    if result is None:
+        return f"its create in account {target} was not sent"
+    if result.outcome.done:
+        return ""
+    why = f": {result.message}" if result.message else ""
+    return f"its create in account {target} {result.outcome.value}{why}"

@@ -20,10 +20,13 @@ NOT_NOW = "↦ backend: moves from account prod to staging: not now, neither del
 
 
 def seed(
-    prod_rate: dict[str, Any] | None = None, staging_rate: dict[str, Any] | None = None
+    prod_rate: dict[str, Any] | None = None,
+    staging_rate: dict[str, Any] | None = None,
+    staging_tier_cap: int = 100,
 ) -> dict[str, Any]:
     prod = {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod", "balance": 1000.0}
     staging = {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging", "balance": 100.0}
+    staging["key_cap"] = staging_tier_cap  # the API's own cap, which the manifest may not know
     for account, rate in ((prod, prod_rate), (staging, staging_rate)):
         if rate:
             account["rate_limit"] = rate
@@ -127,3 +130,26 @@ def test_a_move_with_an_account_that_cannot_be_read_sends_neither_side(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 1, out + err
     assert accounts() == UNTOUCHED
+
+
+def test_a_moved_keys_create_refused_by_the_api_leaves_the_old_key_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The manifest does not know staging's tier allows one key: its guards pass, and the API
+    refuses the create (403). The delete in prod waits for that create, so it is never sent."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(staging_tier_cap=1)))
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 3, out + err
+    assert "Exceeded proxy key limit" in out
+    assert "not deleted: its create in account staging failed" in out
+    assert accounts() == UNTOUCHED  # never lost, never charged twice
+    doc = yaml.safe_load(manifest(backend_in="staging", backend=50))
+    doc["keys"][1]["absent"] = True  # room in staging: the move is planned again, and done
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(50), ["Backend"])}
