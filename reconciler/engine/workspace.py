@@ -4,11 +4,12 @@ keys the run covers (`--target`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core.accounts import DEFAULT, IMPLICIT, Account
+from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR, IMPLICIT, Account
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plans import Move
@@ -128,11 +129,21 @@ def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace
     path = state_path(workspace, account)
     if not workspace.state and not account.declared:
         statemigrate.adopt_legacy(workspace.manifests, target.is_sandbox)
+    elif not workspace.state and not target.is_sandbox:
+        statemigrate.adopt_undeclared(workspace.manifests, [a.name for a in loaded.accounts], _former(loaded))
     if workspace.connection.sandbox and workspace.connection.sandbox_reset and not workspace.state:
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
     owner = statepaths.owner(workspace.manifests)
     state = State(path, owner, account.name if account.declared else None)
     return Opened(loaded, account, state, target)
+
+
+def _former(loaded: manifest.Manifest) -> str | None:
+    """The declared account whose key is the one $ELECTRONHUB_API_KEY holds: the account the
+    manifest's state was kept for before it declared accounts (None: not exactly one)."""
+    key = os.environ.get(DEFAULT_KEY_VAR)
+    found = [a.name for a in loaded.accounts if key and os.environ.get(a.key_var) == key]
+    return found[0] if len(found) == 1 else None
 
 
 def _start_over(state: Path) -> None:
