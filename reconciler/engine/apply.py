@@ -30,7 +30,7 @@ from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.saved import check_parts, reviewed_plan
 from reconciler.engine.settings import ApplySettings
-from reconciler.engine.workspace import accounts_of, load_manifest, open_each, state_path
+from reconciler.engine.workspace import accounts_of, forgotten, load_manifest, open_each, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
 from reconciler.state import lock as statelock
@@ -79,6 +79,8 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     report_out = ReportFile(settings.report_out) if settings.report_out else None
     saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
     loaded = load_manifest(settings.workspace.manifests, console)
+    for warning in forgotten(loaded, settings.workspace):
+        console.warning(warning)
     if saved is not None:
         saved.check_manifest(loaded.digest)  # StalePlan, before any request
         check_parts(saved, loaded)

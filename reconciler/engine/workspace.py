@@ -20,7 +20,10 @@ from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
 from reconciler.state import migrate as statemigrate
 from reconciler.state import paths as statepaths
+from reconciler.state import reading as statereading
 from reconciler.state.store import State
+
+JOURNAL = "journal.jsonl"  # beside each state file
 
 
 class ManifestInvalid(EhkeysError):
@@ -106,7 +109,35 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
 def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
     """The manifest, and each account the run covers opened (the sandbox's if it is that)."""
     loaded = load_manifest(workspace.manifests, console)
+    for warning in forgotten(loaded, workspace):
+        console.warning(warning)
     return open_each(loaded, accounts_of(loaded, workspace), workspace)
+
+
+def forgotten(loaded: manifest.Manifest, workspace: Workspace) -> list[str]:
+    """What is said of each account whose state binds keys but which the manifest no longer
+    declares: its keys stay in it, no longer managed by anyone."""
+    if workspace.state or not any(a.declared for a in loaded.accounts):
+        return []
+    declared = {a.name for a in loaded.accounts}
+    said = []
+    for name, path in statepaths.account_states(workspace.manifests, workspace.connection.sandbox).items():
+        try:
+            bound = (
+                sorted(statereading.contents(path, path.parent / JOURNAL).bindings)
+                if name not in declared
+                else []
+            )
+        except EhkeysError:
+            continue  # a state that cannot be read is said so where it is used
+        if bound:
+            said.append(
+                f"account {name} is no longer declared, but its state ({path}) binds {len(bound)} "
+                f"key(s) ({', '.join(bound[:5])}{' …' if len(bound) > 5 else ''}): they stay in that "
+                f"account, their credits allocated, managed by nobody. To delete them, declare {name} "
+                f"again with those keys absent: true; to forget them, remove {path.parent}/"
+            )
+    return said
 
 
 def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:

@@ -245,3 +245,20 @@ def test_reveal_of_an_id_in_two_accounts_names_both_addresses(workdir: Path, cap
     code, _, err = run_cli(capsys, "reveal", "keys.yaml", "staging/backend", *SANDBOX, "--out", "new.env")
     assert code == 0, err
     assert Path("new.env").read_text().startswith("EH_KEY_STAGING_BACKEND=ek-proxy-")
+
+
+def test_an_account_removed_from_the_manifest_is_said_to_leave_its_keys_unmanaged(
+    workdir: Path, capsys: Any
+) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc = yaml.safe_load(manifest())
+    del doc["accounts"]["staging"]
+    doc["keys"] = [k for k in doc["keys"] if k["account"] == "prod"]
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        code, out, err = run_cli(capsys, *command[:1], "keys.yaml", *SANDBOX, *command[1:])
+        assert code == 0, out + err
+        state = Path(".ehkeys/keys/staging/sandbox/state.json")
+        assert f"account staging is no longer declared, but its state ({state}) binds 1 key(s) (web)" in err
+        assert "To delete them, declare staging again with those keys absent: true" in err
+    assert account("staging")[1] != []  # left as it was
