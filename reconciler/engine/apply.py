@@ -19,6 +19,7 @@ from pathlib import Path
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.apply.secretsout import SecretsFile
+from reconciler.core.accounts import Account
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
@@ -81,15 +82,7 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     loaded = load_manifest(settings.workspace.manifests, console)
     for warning in forgotten(loaded, settings.workspace):
         console.warning(warning)
-    if saved is not None:
-        saved.check_manifest(loaded.digest)  # StalePlan, before any request
-        check_parts(saved, loaded)
-    accounts = [a for a in accounts_of(loaded, settings.workspace) if saved is None or saved.section(a.name)]
-    if saved is not None and not accounts:
-        raise Refused(
-            f"{saved.path} has no part for the accounts this run covers (it holds "
-            f"{', '.join(saved.sections)}): nothing to apply; nothing was sent"
-        )
+    accounts = _accounts(loaded, settings, saved)
     with _locks([state_path(settings.workspace, a) for a in accounts], settings.lock_timeout):
         units = [
             AccountApply(
@@ -113,6 +106,22 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
         if one.report.state_error is not None:
             raise one.report.state_error
     return applied
+
+
+def _accounts(loaded: Manifest, settings: ApplySettings, saved: SavedPlans | None) -> list[Account]:
+    """The accounts the run applies: those it covers, and with a saved plan (checked against
+    the manifest first) those it has a part for."""
+    if saved is None:
+        return list(accounts_of(loaded, settings.workspace))
+    saved.check_manifest(loaded.digest)  # StalePlan, before any request
+    check_parts(saved, loaded)
+    accounts = [a for a in accounts_of(loaded, settings.workspace) if saved.section(a.name)]
+    if not accounts:
+        raise Refused(
+            f"{saved.path} has no part for the accounts this run covers (it holds "
+            f"{', '.join(saved.sections)}): nothing to apply; nothing was sent"
+        )
+    return accounts
 
 
 @contextlib.contextmanager
