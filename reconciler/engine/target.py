@@ -69,6 +69,7 @@ class Target:
             parallelism=self.connection.parallelism,
             retry=retry,
             key_var=self.account.key_var,
+            account=self.account.name if self.account.declared else "",
         )
 
 
