@@ -68,6 +68,11 @@ def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
                 f"{flag} names one file, but the command line names {manifests} manifests "
                 "(files of no common directory manifest): run one manifest at a time"
             )
+    if getattr(args, "format", None) == "json":  # a document each, one after the other: no JSON
+        raise UsageError(
+            f"--format json prints one document, but the command line names {manifests} manifests "
+            "(files of no common directory manifest): run one manifest at a time"
+        )
 
 
 def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:

@@ -58,6 +58,10 @@ def test_options_that_name_one_file_are_refused_with_several_manifests(workdir: 
     code, _, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX, "--out", "plan.json")
     assert code == 1 and "--out names one file, but the command line names 2 manifests" in err
     assert not Path("plan.json").exists()
+    for command in ("plan", "drift"):  # two documents one after the other would be no JSON at all
+        code, out, err = run_cli(capsys, command, "a.yaml", "b.yaml", *SANDBOX, "--format", "json")
+        assert code == 1 and out == ""
+        assert "--format json prints one document, but the command line names 2 manifests" in err
 
 
 def test_a_file_of_a_directory_manifest_plans_the_whole_of_it(workdir: Path, capsys: Any) -> None:
