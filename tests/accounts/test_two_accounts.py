@@ -262,3 +262,19 @@ def test_an_account_removed_from_the_manifest_is_said_to_leave_its_keys_unmanage
         assert f"account staging is no longer declared, but its state ({state}) binds 1 key(s) (web)" in err
         assert "To delete them, declare staging again with those keys absent: true" in err
     assert account("staging")[1] != []  # left as it was
+
+
+def test_a_429_storm_on_one_account_leaves_the_other_applied_to_the_cent(workdir: Path, capsys: Any) -> None:
+    data = seed()
+    data["accounts"][1]["rate_limit"] = {
+        "requests": 1,
+        "window_s": 600,
+        "cooldown_s": 600,
+        "retry_after": True,
+    }
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--max-attempts", "2")
+    assert code == 1, out + err
+    assert "account staging: GET /auth/proxy: not sent: the API's rate limit resets in 600 s" in err
+    assert "[prod]  ✓ Backend" in out
+    assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(100)
