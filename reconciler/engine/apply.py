@@ -94,7 +94,7 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
             )
             for one in open_each(loaded, accounts, settings.workspace)
         ]
-        found = moves.find([unit.opened for unit in units])
+        found = moves.find([unit.opened for unit in units], settings.workspace)
         for unit in units:
             unit.opened.state.check_writable()  # say so before anything is sent
             unit.moves = found
@@ -165,15 +165,15 @@ class _Run:
             units[0].moves if units else (),
         )
 
-    @staticmethod
-    def hold(units: list[AccountApply], stopped: Sequence[str]) -> list[str]:
+    def hold(self, units: list[AccountApply], stopped: Sequence[str]) -> list[str]:
         """Each move whole or not at all (`moves.hold`): an account whose plan it changed is held
         to its guards again, and one refused so holds back its side of other moves in turn."""
         why = list(stopped)
         found = units[0].moves if units else ()
+        cut = moves.cut([u.opened for u in units], found, self.settings.workspace)
         while True:
             refused = {u.opened.account.name: w for u, w in zip(units, why, strict=True) if w}
-            changed = moves.hold([u.plan for u in units if u.plan is not None], found, refused)
+            changed = moves.hold([u.plan for u in units if u.plan is not None], found, refused, cut)
             if not changed:
                 return why
             for index, unit in enumerate(units):

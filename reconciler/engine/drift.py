@@ -73,10 +73,11 @@ def examine(settings: DriftSettings, console: Console) -> Drifted:
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:
     opened = open_accounts(settings.workspace, console)
-    moved = moves.find(opened)
+    moved = moves.find(opened, settings.workspace)
     with frozen_heap():
         read = await asyncio.gather(*(_read(one, settings, moved) for one in opened))
-    moves.hold([plan for plan, _ in read], moved)  # a move that cannot go ahead whole is an error
+    cut = moves.cut(opened, moved, settings.workspace)
+    moves.hold([plan for plan, _ in read], moved, cut=cut)  # a move that cannot go ahead whole is an error
     return Drifted(tuple(_account(one, settings, *found) for one, found in zip(opened, read, strict=True)))
 
 

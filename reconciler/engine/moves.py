@@ -14,43 +14,90 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from reconciler.core.changes import Action, Change
+from reconciler.core.errors import EhkeysError
 from reconciler.core.outcomes import Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
-from reconciler.engine.workspace import Opened
+from reconciler.engine.settings import Workspace
+from reconciler.engine.workspace import JOURNAL, Opened, state_path
+from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan
+from reconciler.state import reading as statereading
 
 
-def find(opened: Sequence[Opened]) -> tuple[Move, ...]:
-    """Every move among the run's accounts (an account outside the run takes part in none)."""
-    held = {o.account.name: {k.address for k in o.keys} for o in opened}
+@dataclass(frozen=True)
+class Side:
+    """An account as moves are found: the addresses its manifest keys hold, those its state binds."""
+
+    name: str
+    keys: frozenset[str]
+    bindings: Mapping[str, str]
+
+
+def find(opened: Sequence[Opened], workspace: Workspace | None = None) -> tuple[Move, ...]:
+    """Every move among the manifest's accounts: those of the run and, from their states (with
+    `workspace`), those it leaves out (--account, --target), whose side `cut` holds back."""
+    sides = [Side(o.account.name, frozenset(k.address for k in o.keys), o.state.bindings) for o in opened]
+    if opened and workspace is not None and not workspace.state:
+        sides += _outside(opened[0].manifest, {o.account.name for o in opened}, workspace)
     found: list[Move] = []
-    for source in opened:
-        for address in sorted(source.state.bindings.keys() - held[source.account.name]):
+    for source in sides:
+        for address in sorted(source.bindings.keys() - source.keys):
             targets = [
-                o.account.name
-                for o in opened
-                if o is not source and address in held[o.account.name] and address not in o.state.bindings
+                s.name for s in sides if s is not source and address in s.keys and address not in s.bindings
             ]
             if len(targets) == 1:
-                found.append(Move(address, source.account.name, targets[0]))
+                found.append(Move(address, source.name, targets[0]))
     return tuple(found)
 
 
-def hold(plans: Sequence[Plan], found: Sequence[Move], refused: Mapping[str, str] | None = None) -> set[str]:
+def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side]:
+    sides = []
+    for account in (a for a in loaded.accounts if a.name not in run):
+        path = state_path(workspace, account)
+        try:
+            bindings = statereading.contents(path, path.parent / JOURNAL).bindings
+        except EhkeysError:
+            bindings = {}  # a state that cannot be read is said so when its account runs
+        sides.append(Side(account.name, frozenset(k.address for k in loaded.keys_of(account.name)), bindings))
+    return sides
+
+
+def cut(opened: Sequence[Opened], found: Sequence[Move], workspace: Workspace) -> dict[str, str]:
+    """Why a move's side in an account is not planned by this run: the account is left out, or
+    --target plans no delete of a key the manifest no longer holds. Its other side waits."""
+    run = {o.account.name for o in opened}
+    why: dict[str, str] = {}
+    for move in found:
+        for name in (move.source, move.target):
+            if name not in run:
+                why[name] = f"this run leaves account {name} out (--account, --target): run it too"
+            elif workspace.targets:
+                why.setdefault(name, "--target plans one side of a move only: apply it without --target")
+    return why
+
+
+def hold(
+    plans: Sequence[Plan],
+    found: Sequence[Move],
+    refused: Mapping[str, str] | None = None,
+    cut: Mapping[str, str] | None = None,
+) -> set[str]:
     """Each move whose one side cannot go ahead has its other side made an error (in place).
     `refused`: why an account is left out of an apply as a whole (an account of the run with no
-    plan is one). Returns the names of the accounts whose plan changed."""
+    plan is one); `cut`: why an account's side of a move is not planned (`cut`). Returns the
+    names of the accounts whose plan changed."""
     by_name = {p.account.name: p for p in plans}
-    refused = refused or {}
+    refused, cut = refused or {}, cut or {}
     changed: set[str] = set()
     for move in found:
         source, target = by_name.get(move.source), by_name.get(move.target)
         gone, made = _change(source, move.address), _change(target, move.address)
-        not_gone = _blocked(source, gone, refused.get(move.source, ""))
-        not_made = _blocked(target, made, refused.get(move.target, ""))
+        not_gone = _blocked(source, gone, refused.get(move.source) or cut.get(move.source, ""))
+        not_made = _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
         if not_made and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
             why = (
                 f"moves to account {move.target}, where it cannot be created now ({not_made}): it is "

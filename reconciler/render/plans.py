@@ -66,9 +66,16 @@ def markdown(
 
 
 def moves(plans: Plans) -> list[str]:
-    """A line per key moved between accounts: both its changes, and both credits."""
+    """A line per key moved between accounts: both its changes, and both credits (none for a
+    move the plans leave out whole: --target named other keys)."""
     by_account = {p.account.name: p for p in plans.each}
-    return [_move_line(m, by_account.get(m.source), by_account.get(m.target)) for m in plans.moves]
+    pairs = [(m, by_account.get(m.source), by_account.get(m.target)) for m in plans.moves]
+    return [_move_line(m, source, target) for m, source, target in pairs if _shown(m, source, target)]
+
+
+def _shown(move: Move, source: Plan | None, target: Plan | None) -> bool:
+    changes = (_change(source, move.address), _change(target, move.address))
+    return any(c is not None for c in changes) or _refused(source, target)
 
 
 def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:

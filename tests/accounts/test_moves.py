@@ -153,3 +153,21 @@ def test_a_moved_keys_create_refused_by_the_api_leaves_the_old_key_in_place(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 0, out + err
     assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(50), ["Backend"])}
+
+
+@pytest.mark.parametrize(
+    "only", [("--account", "staging"), ("--account", "prod"), ("--target", "staging/backend")], ids=" ".join
+)
+def test_a_run_that_covers_one_side_of_a_move_sends_neither(
+    applied: Path, capsys: Any, only: tuple[str, str]
+) -> None:
+    """--account staging (or --target staging/backend) created Backend in staging and left the
+    old one in prod, its secret still valid, forever 'removed from the manifest'."""
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", *only)
+    assert code == 1, out + err
+    assert "(--account, --target): run it too" in out or "--target plans one side of a move only" in out
+    assert accounts() == UNTOUCHED
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(40), ["Backend", "Web"])}
