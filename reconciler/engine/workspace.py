@@ -191,6 +191,8 @@ def desired(
     chosen = frozenset(k.address for k in select(keys, targets, strict=False)) if targets else frozenset()
     moved_out = {m.address: m.target for m in moves if m.source == account}
     moved_in = {m.address: m.source for m in moves if m.target == account}
+    mine = {k.address for k in keys}
+    elsewhere = {k.address: k.account for k in loaded.keys if k.account != account and k.address not in mine}
     return Desired(
         keys,
         settings.prune,
@@ -200,6 +202,7 @@ def desired(
         moved_out,
         moved_in,
         settings.prune_at,
+        elsewhere,
     )
 
 

@@ -278,3 +278,23 @@ def test_a_429_storm_on_one_account_leaves_the_other_applied_to_the_cent(workdir
     assert "account staging: GET /auth/proxy: not sent: the API's rate limit resets in 600 s" in err
     assert "[prod]  ✓ Backend" in out
     assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(100)
+
+
+def test_an_id_dropped_from_one_account_but_held_by_another_says_how_to_delete_it(
+    workdir: Path, capsys: Any
+) -> None:
+    """`backend` in both accounts, dropped from prod: no move (staging's is its own key), prod's
+    key stays unmanaged, and its note says where the id now is and how to delete it here."""
+    doc = yaml.safe_load(manifest())
+    doc["keys"].append({"id": "backend", "account": "staging", "name": "Backend", "allocated_ammount": 5})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc["keys"] = [k for k in doc["keys"] if k["account"] == "staging"]
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "↦" not in out
+    assert (
+        "removed from this account (it was 'backend'), which the manifest now has in account staging: "
+        "ehkeys leaves it alone. If it moved there, delete it here: put it back in this account with "
+        "absent: true"
+    ) in out
