@@ -28,7 +28,7 @@ class Target:
     transport: httpx.AsyncBaseTransport | None = None
     connection: Connection = field(default_factory=Connection)
     account: Account = field(default_factory=Account)  # whose key it is (its variable names it)
-    shared: str = ""  # why it is not used: another account of the run has the same key and URL
+    shared: str = ""  # why it is not used: another account of the manifest has the same key and URL
 
     @classmethod
     def of(
@@ -41,18 +41,27 @@ class Target:
 
     @classmethod
     def of_each(
-        cls, connection: Connection, manifests: Sequence[str], accounts: Sequence[Account]
+        cls,
+        connection: Connection,
+        manifests: Sequence[str],
+        accounts: Sequence[Account],
+        others: Sequence[Account] = (),
     ) -> tuple[Target, ...]:
         """`of` for each account, in order. With --sandbox one sandbox serves them all, opened (and
-        with --sandbox-reset refilled) once: call this once per run rather than `of` per account."""
+        with --sandbox-reset refilled) once: call this once per run rather than `of` per account.
+        An account whose key is another's (of the run, or of `others`: the manifest's accounts
+        the run leaves out) for the same API is not used (`shared`)."""
         if connection.sandbox:
             return _sandbox(connection, manifests, accounts)
         url = connection.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
-        found = [
-            cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
-            for a in accounts
-        ]
-        return tuple(replace(t, shared=_shared(t, found)) for t in found)
+        found, every = (
+            [
+                cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
+                for a in group
+            ]
+            for group in (accounts, [*accounts, *(o for o in others if o not in accounts)])
+        )
+        return tuple(replace(t, shared=_shared(t, every)) for t in found)
 
     @property
     def is_sandbox(self) -> bool:
@@ -81,7 +90,7 @@ def _shared(target: Target, targets: Sequence[Target]) -> str:
     same = [
         t.account.key_var
         for t in targets
-        if t is not target and t.api_key == target.api_key and _url(t) == _url(target)
+        if t.account != target.account and t.api_key == target.api_key and _url(t) == _url(target)
     ]
     if not same:
         return ""

@@ -142,7 +142,7 @@ def forgotten(loaded: manifest.Manifest, workspace: Workspace) -> list[str]:
 
 def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:
     """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all."""
-    targets = Target.of_each(workspace.connection, workspace.manifests, accounts)
+    targets = Target.of_each(workspace.connection, workspace.manifests, accounts, loaded.accounts)
     return [open_account(loaded, target, workspace) for target in targets]
 
 

@@ -201,6 +201,9 @@ def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
     with live_sandbox(tmp_path, seed()) as base:
         monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
         monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)
+        only = ("--account", "staging")  # prod left out of the run: its key still tells
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve", *only)
+        assert code == 1 and "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 1
         assert "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
