@@ -74,8 +74,10 @@ class Sender:
         clock: Callable[[], float] = time.time,
         notify: Callable[[str], None] = terminal_notice,
         key_var: str = DEFAULT_KEY_VAR,
+        account: str = "",
     ) -> None:
         self.key_var = key_var  # where the key came from: a 401 names it
+        self.account = account  # the manifest's account (one of several): its writes are named by it
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.notices = WaitNotices(notify)
@@ -120,7 +122,15 @@ class Sender:
         """
         payload = None if body is None else json_bytes(body)
         deadline = time.monotonic() + self.retry.total
-        call = Call(method, path, payload, idempotent, deadline, label(method, path, body))
+        named = label(method, path, body)
+        call = Call(
+            method,
+            path,
+            payload,
+            idempotent,
+            deadline,
+            f"[{self.account}] {named}" if self.account else named,
+        )
         pool = await self._free.get()
         self._calls.add(call)
         try:

@@ -1,15 +1,19 @@
 """Several manifests on one command line, each run on its own (`manifest.layout`): the
 pre-commit case `keys.prod.yaml keys.staging.yaml`, where the same id in both is no duplicate.
 A file of a directory manifest stands for the whole of it. Each manifest's output follows a
-`# <manifest>` heading; the exit code is the worst of theirs."""
+`# <manifest>` heading; one manifest's error (its key missing, its state unreadable) is its own,
+and the others go on; the exit code is the worst of theirs."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
-from reconciler.core.errors import UsageError
+from reconciler.api import unsettled
+from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.secrets import scrub
 from reconciler.manifest import layout, load
 
 ONE_ONLY = {"out": "--out", "plan": "--plan", "state": "--state", "report_out": "--report-out"}
@@ -28,9 +32,20 @@ def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode])
     codes = []
     for inputs in groups:
         print(f"# {' '.join(inputs)}", flush=True)
-        codes.append(one(_for(args, inputs)))
+        codes.append(_one(one, _for(args, inputs)))
         print(flush=True)
     return next((code for code in SEVERITY if code in codes), ExitCode.OK)
+
+
+def _one(one: Callable[[argparse.Namespace], ExitCode], args: argparse.Namespace) -> ExitCode:
+    """One manifest's run; its error is its own (said as main says it), the others go on."""
+    try:
+        return one(args)
+    except EhkeysError as exc:
+        print(f"ehkeys: error: {scrub(str(exc))}", file=sys.stderr)
+        for line in unsettled.lines():
+            print(f"ehkeys: {scrub(line)}", file=sys.stderr)
+        return exc.exit_code
 
 
 def only(args: argparse.Namespace, command: str) -> argparse.Namespace:
@@ -53,6 +68,11 @@ def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
                 f"{flag} names one file, but the command line names {manifests} manifests "
                 "(files of no common directory manifest): run one manifest at a time"
             )
+    if getattr(args, "format", None) == "json":  # a document each, one after the other: no JSON
+        raise UsageError(
+            f"--format json prints one document, but the command line names {manifests} manifests "
+            "(files of no common directory manifest): run one manifest at a time"
+        )
 
 
 def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:

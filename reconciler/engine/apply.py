@@ -19,6 +19,7 @@ from pathlib import Path
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.apply.secretsout import SecretsFile
+from reconciler.core.accounts import Account
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
@@ -28,9 +29,9 @@ from reconciler.engine import moves
 from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
-from reconciler.engine.saved import reviewed_plan
+from reconciler.engine.saved import check_parts, reviewed_plan
 from reconciler.engine.settings import ApplySettings
-from reconciler.engine.workspace import accounts_of, load_manifest, open_each, state_path
+from reconciler.engine.workspace import accounts_of, forgotten, load_manifest, open_each, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
 from reconciler.state import lock as statelock
@@ -79,9 +80,9 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     report_out = ReportFile(settings.report_out) if settings.report_out else None
     saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
     loaded = load_manifest(settings.workspace.manifests, console)
-    if saved is not None:
-        saved.check_manifest(loaded.digest)  # StalePlan, before any request
-    accounts = [a for a in accounts_of(loaded, settings.workspace) if saved is None or saved.section(a.name)]
+    for warning in forgotten(loaded, settings.workspace):
+        console.warning(warning)
+    accounts = _accounts(loaded, settings, saved)
     with _locks([state_path(settings.workspace, a) for a in accounts], settings.lock_timeout):
         units = [
             AccountApply(
@@ -93,7 +94,7 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
             )
             for one in open_each(loaded, accounts, settings.workspace)
         ]
-        found = moves.find([unit.opened for unit in units])
+        found = moves.find([unit.opened for unit in units], settings.workspace)
         for unit in units:
             unit.opened.state.check_writable()  # say so before anything is sent
             unit.moves = found
@@ -107,6 +108,22 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
         if one.report.state_error is not None:
             raise one.report.state_error
     return applied
+
+
+def _accounts(loaded: Manifest, settings: ApplySettings, saved: SavedPlans | None) -> list[Account]:
+    """The accounts the run applies: those it covers, and with a saved plan (checked against
+    the manifest first) those it has a part for."""
+    if saved is None:
+        return list(accounts_of(loaded, settings.workspace))
+    saved.check_manifest(loaded.digest)  # StalePlan, before any request
+    check_parts(saved, loaded)
+    accounts = [a for a in accounts_of(loaded, settings.workspace) if saved.section(a.name)]
+    if not accounts:
+        raise Refused(
+            f"{saved.path} has no part for the accounts this run covers (it holds "
+            f"{', '.join(saved.sections)}): nothing to apply; nothing was sent"
+        )
+    return accounts
 
 
 @contextlib.contextmanager
@@ -149,19 +166,37 @@ class _Run:
             async with contextlib.AsyncExitStack() as stack:
                 clients = [await self.client(stack, unit) for unit in units]
                 pairs = list(zip(units, clients, strict=True))
-                stopped = await asyncio.gather(*(self.prepare(u, c) for u, c in pairs))
+                stopped = self.hold(units, await asyncio.gather(*(self.prepare(u, c) for u, c in pairs)))
                 ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
                 hold_moves(units, stopped)
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
                 self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):
                     self.console.approve()
-                sent = await asyncio.gather(*(self.send(u, c) for u, c in ready))
+                gates = moves.Gates(
+                    units[0].moves if units else (), {u.opened.account.name: u.chosen for u, _ in ready}
+                )
+                sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
         return AppliedRun(
             tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True)),
             units[0].moves if units else (),
         )
+
+    def hold(self, units: list[AccountApply], stopped: Sequence[str]) -> list[str]:
+        """Each move whole or not at all (`moves.hold`): an account whose plan it changed is held
+        to its guards again, and one refused so holds back its side of other moves in turn."""
+        why = list(stopped)
+        found = units[0].moves if units else ()
+        cut = moves.cut([u.opened for u in units], found, self.settings.workspace)
+        while True:
+            refused = {u.opened.account.name: w for u, w in zip(units, why, strict=True) if w}
+            changed = moves.hold([u.plan for u in units if u.plan is not None], found, refused, cut)
+            if not changed:
+                return why
+            for index, unit in enumerate(units):
+                if unit.opened.account.name in changed and not why[index]:
+                    why[index] = unit.recheck()
 
     def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
         """Every account's plan, and why any is left out (the others go on)."""
@@ -203,10 +238,10 @@ class _Run:
         total = Plans(tuple(plans))
         check_spend(total.total("account_debit"), total.total("net"), guards.max_debit, guards.expect_net)
 
-    async def send(self, unit: AccountApply, client: Client | None) -> Applied:
+    async def send(self, unit: AccountApply, client: Client | None, gates: moves.Gates) -> Applied:
         assert client is not None
         try:
-            return await unit.send(client)
+            return await unit.send(client, gates)
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise

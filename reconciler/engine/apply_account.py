@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
@@ -23,6 +24,7 @@ from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.engine.console import ApplyConsole
+from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
 from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
 from reconciler.engine.saved import still_planned
@@ -65,12 +67,13 @@ class AccountApply:
     skipped: tuple[Result, ...] = ()
     failure: str = ""  # why the account's client could not be made (its key missing)
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
+    solo: bool = True  # the run's only account: --max-debit and --expect-net held here
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
         `solo`: the run's only account, held to --max-debit and --expect-net here (several
         accounts are held to them together, `engine.apply`)."""
-        state, guards = self.opened.state, self.settings.guards
+        state = self.opened.state
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         plan, self.inventory = await build_plan(client, wanted, state)
@@ -79,11 +82,28 @@ class AccountApply:
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
-        subset = plan.subset(chosen)
-        max_debit, expect_net = (guards.max_debit, guards.expect_net) if solo else (None, None)
+        self.solo = solo
+        self.check()
+        snapshot_in_sync(state, plan, self.inventory)
+
+    def check(self) -> None:
+        """The chosen changes (less those the plan now holds in error: a move that cannot go
+        ahead whole) held to the account's guards; Refused when they fail one."""
+        plan, guards = self._planned()[0], self.settings.guards
+        errors = {c.address for c in plan.changes if c.action is Action.ERROR}
+        self.chosen = tuple(c for c in self.chosen if c.address not in errors)
+        subset = plan.subset(list(self.chosen))
+        max_debit, expect_net = (guards.max_debit, guards.expect_net) if self.solo else (None, None)
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
         check_account_debit(subset, self.opened.account)
-        snapshot_in_sync(state, plan, self.inventory)
+
+    def recheck(self) -> str:
+        """`check` again once a move held some of the plan's changes: '' or why it is refused."""
+        try:
+            self.check()
+        except Refused as exc:
+            return str(exc)
+        return ""
 
     def check_reviewed(self, plan: Plan) -> None:
         """A saved plan that could not plan this account (its key refused then) reviewed none of
@@ -106,24 +126,52 @@ class AccountApply:
     def has_work(self) -> bool:
         return bool(self.chosen or self.skipped)
 
-    async def send(self, client: Client) -> Applied:
-        """The approved changes sent, recorded and reported; nothing to send: the bindings."""
-        plan, inventory = self._planned()
-        if not self.has_work:
-            return self.nothing(plan)
-        said = recorded(self.opened.state, plan, self.opened.keys)
-        self.console.applying(said, self.skipped)
+    async def send(self, client: Client, gates: Gates | None = None) -> Applied:
+        """The approved changes sent, recorded and reported; nothing to send: the bindings.
+        `gates`: the deletes of keys moved away wait for their creates in the other account,
+        and this account's creates open the gates others wait on (`moves.Gates`)."""
+        name, plan = self.opened.account.name, self._planned()[0]
+        gates = gates or Gates((), {})
+        try:
+            if not self.has_work:
+                return self.nothing(plan)
+            said = recorded(self.opened.state, plan, self.opened.keys)
+            self.console.applying(said, self.skipped)
+            later = gates.later(name, self.chosen)
+            report = await self._run(client, [c for c in self.chosen if c not in later], plan.balance_before)
+            gates.landed(name, report.results)
+            if later:
+                await self._moved_away(client, report, later, gates)
+        except RUN_ERRORS:
+            self.console.stopped()
+            raise
+        finally:
+            gates.landed(name, [])  # a create never sent opens no gate
+        return self.finish(report, plan)
+
+    async def _run(self, client: Client, changes: list[Change], balance: Decimal | None) -> Report:
         parallelism = self.settings.workspace.connection.parallelism
         applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
         if self.secrets is not None:
             secrets, account = self.secrets, self.opened.account
             applier.on_created = lambda change, key: secrets.add(change, key, account)
-        try:
-            report = await applier.run(list(self.chosen), inventory.keys, plan.balance_before)
-        except RUN_ERRORS:
-            self.console.stopped()
-            raise
-        return self.finish(report, plan)
+        return await applier.run(changes, self._planned()[1].keys, balance)
+
+    async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
+        """The deletes of keys moved to another account, once their creates there landed; the
+        others are skipped, their keys kept here (never lost)."""
+        why = {c.address: await gates.wait(self.opened.account.name, c) for c in later}
+        go = [c for c in later if not why[c.address]]
+        if go:
+            more = await self._run(client, go, report.balance_after)
+            report.results.extend(more.results)
+            report.balance_after = more.balance_after
+            report.state_error = report.state_error or more.state_error
+        for change in (c for c in later if why[c.address]):
+            message = f"not deleted: {why[change.address]}; the key stays here (plan again)"
+            result = Result(change, Outcome.SKIPPED, message)
+            self.console.landed(result)
+            report.results.append(result)
 
     def _planned(self) -> tuple[Plan, Inventory]:
         assert self.plan is not None and self.inventory is not None, "send before prepare"

@@ -13,14 +13,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.api.inventory import Inventory
 from reconciler.core.accounts import Account
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.keys import DesiredKey
+from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import seen as driftseen
-from reconciler.drift import usage
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.engine import moves
 from reconciler.engine.console import Console
@@ -77,26 +78,39 @@ def examine(settings: DriftSettings, console: Console) -> Drifted:
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:
     opened = open_accounts(settings.workspace, console)
-    moved, now = moves.find(opened), int(time.time())
+    moved, now = moves.find(opened, settings.workspace), int(time.time())
     with frozen_heap():
-        found = await asyncio.gather(*(_account(one, settings, moved, now) for one in opened))
-    view = UsageView(now, settings.unused_days, tuple(d.usage for d in found))
-    return Drifted(tuple(found), view)
+        read = await asyncio.gather(*(_read(one, settings, moved) for one in opened))
+    cut = moves.cut(opened, moved, settings.workspace)
+    moves.hold([plan for plan, _ in read], moved, cut=cut)  # a move that cannot go ahead whole is an error
+    found = tuple(_account(one, settings, now, *got) for one, got in zip(opened, read, strict=True))
+    return Drifted(found, UsageView(now, settings.unused_days, tuple(d.usage for d in found)))
 
 
-async def _account(opened: Opened, settings: DriftSettings, moved: Sequence[Move], now: int) -> AccountDrift:
-    limits, targets = settings.limits, settings.workspace.targets
-    options = Options(now, limits.expiring_within, limits.usage_warning)
-    wanted = desired(opened.manifest, targets, opened.account.name, moved)
+async def _read(
+    opened: Opened, settings: DriftSettings, moved: Sequence[Move]
+) -> tuple[Plan, Inventory | None]:
+    """The account's plan and keys; an account that cannot be read, a plan of why (no keys)."""
+    wanted = desired(opened.manifest, settings.workspace.targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
-            plan, account = await build_plan(client, wanted, opened.state)
+            return await build_plan(client, wanted, opened.state)
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise
-        failed = unreadable(opened, exc)
-        errors = DriftReport(errors=tuple(failed.problems))
-        return AccountDrift(opened.account, errors, True, usage.unreadable(opened.account, exc))
+        return unreadable(opened, exc), None
+
+
+def _account(
+    opened: Opened, settings: DriftSettings, now: int, plan: Plan, account: Inventory | None
+) -> AccountDrift:
+    if account is None:
+        errors = tuple(plan.problems)
+        return AccountDrift(
+            opened.account, DriftReport(errors=errors), True, AccountUsage(opened.account, error=errors[0])
+        )
+    limits, targets = settings.limits, settings.workspace.targets
+    options = Options(now, limits.expiring_within, limits.usage_warning)
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
     found = report(plan, account.keys, past, managed(opened.keys), options)

@@ -1,26 +1,185 @@
 """Keys the manifest moved between accounts: an id that the state of one account binds, that
 this account's keys no longer hold, and that exactly one other account's keys now hold (and its
-state does not bind yet). It is planned as a delete there and a create here (`planner`)."""
+state does not bind yet). It is planned as a delete there and a create here (`planner`).
+
+A move goes ahead whole or not at all (`hold`): when one side cannot (its account is refused or
+cannot be read, or its own change is an error: a protected key, a create over the key cap),
+the other side waits too. Else a key moved into a full account would be deleted and never
+created (lost), or a protected key created anew while the old one stays (two allocations).
+When both sides are sent, the delete waits for the create (`Gates`, make before break): a
+create that fails at apply time (a 402, a timeout, Ctrl-C) leaves the old key where it was.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from reconciler.core.changes import Action, Change
+from reconciler.core.errors import EhkeysError
+from reconciler.core.outcomes import Result
+from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
-from reconciler.engine.workspace import Opened
+from reconciler.engine.settings import Workspace
+from reconciler.engine.workspace import JOURNAL, Opened, state_path
+from reconciler.manifest.load import Manifest
+from reconciler.planning import keyplan
+from reconciler.state import reading as statereading
 
 
-def find(opened: Sequence[Opened]) -> tuple[Move, ...]:
-    """Every move among the run's accounts (an account outside the run takes part in none)."""
-    held = {o.account.name: {k.address for k in o.keys} for o in opened}
+@dataclass(frozen=True)
+class Side:
+    """An account as moves are found: the addresses its manifest keys hold, those its state binds."""
+
+    name: str
+    keys: frozenset[str]
+    bindings: Mapping[str, str]
+
+
+def find(opened: Sequence[Opened], workspace: Workspace | None = None) -> tuple[Move, ...]:
+    """Every move among the manifest's accounts: those of the run and, from their states (with
+    `workspace`), those it leaves out (--account, --target), whose side `cut` holds back."""
+    sides = [Side(o.account.name, frozenset(k.address for k in o.keys), o.state.bindings) for o in opened]
+    if opened and workspace is not None and not workspace.state:
+        sides += _outside(opened[0].manifest, {o.account.name for o in opened}, workspace)
     found: list[Move] = []
-    for source in opened:
-        for address in sorted(source.state.bindings.keys() - held[source.account.name]):
+    for source in sides:
+        for address in sorted(source.bindings.keys() - source.keys):
             targets = [
-                o.account.name
-                for o in opened
-                if o is not source and address in held[o.account.name] and address not in o.state.bindings
+                s.name for s in sides if s is not source and address in s.keys and address not in s.bindings
             ]
             if len(targets) == 1:
-                found.append(Move(address, source.account.name, targets[0]))
+                found.append(Move(address, source.name, targets[0]))
     return tuple(found)
+
+
+def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side]:
+    sides = []
+    for account in (a for a in loaded.accounts if a.name not in run):
+        path = state_path(workspace, account)
+        try:
+            bindings = statereading.contents(path, path.parent / JOURNAL).bindings
+        except EhkeysError:
+            bindings = {}  # a state that cannot be read is said so when its account runs
+        sides.append(Side(account.name, frozenset(k.address for k in loaded.keys_of(account.name)), bindings))
+    return sides
+
+
+def cut(opened: Sequence[Opened], found: Sequence[Move], workspace: Workspace) -> dict[str, str]:
+    """Why a move's side in an account is not planned by this run: the account is left out, or
+    --target plans no delete of a key the manifest no longer holds. Its other side waits."""
+    run = {o.account.name for o in opened}
+    why: dict[str, str] = {}
+    for move in found:
+        for name in (move.source, move.target):
+            if name not in run:
+                why[name] = f"this run leaves account {name} out (--account, --target): run it too"
+            elif workspace.targets:
+                why.setdefault(name, "--target plans one side of a move only: apply it without --target")
+    return why
+
+
+def hold(
+    plans: Sequence[Plan],
+    found: Sequence[Move],
+    refused: Mapping[str, str] | None = None,
+    cut: Mapping[str, str] | None = None,
+) -> set[str]:
+    """Each move whose one side cannot go ahead has its other side made an error (in place).
+    `refused`: why an account is left out of an apply as a whole (an account of the run with no
+    plan is one); `cut`: why an account's side of a move is not planned (`cut`). Returns the
+    names of the accounts whose plan changed."""
+    by_name = {p.account.name: p for p in plans}
+    refused, cut = refused or {}, cut or {}
+    changed: set[str] = set()
+    for move in found:
+        source, target = by_name.get(move.source), by_name.get(move.target)
+        gone, made = _change(source, move.address), _change(target, move.address)
+        not_gone = _blocked(source, gone, refused.get(move.source) or cut.get(move.source, ""))
+        not_made = _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
+        if not_made and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
+            why = (
+                f"moves to account {move.target}, where it cannot be created now ({not_made}): it is "
+                f"not deleted here until it can be created there, so the key is never lost"
+            )
+            _replace(source, gone, why)
+            changed.add(move.source)
+        if not_gone and _waits(target, made, Action.CREATE, refused.get(move.target, "")):
+            why = (
+                f"moves from account {move.source}, where it cannot be deleted now ({not_gone}): it "
+                f"is not created here until it can be deleted there, so it never holds two allocations"
+            )
+            _replace(target, made, why)
+            changed.add(move.target)
+    return changed
+
+
+def _change(plan: Plan | None, address: str) -> Change | None:
+    return next((c for c in plan.changes if c.address == address), None) if plan else None
+
+
+def _blocked(plan: Plan | None, change: Change | None, refused: str) -> str:
+    """Why this side of a move cannot go ahead, or ''."""
+    if refused:
+        return refused
+    if plan is None:
+        return "its account was not read"
+    if plan.problems:
+        return plan.problems[0]
+    if change is not None and change.action is Action.ERROR:
+        return change.error or "it cannot be planned"
+    return ""
+
+
+def _waits(plan: Plan | None, change: Change | None, action: Action, refused: str) -> bool:
+    """This side is planned to go ahead (an account that sends nothing is left as it shows)."""
+    ready = plan is not None and not refused and not plan.problems
+    return ready and change is not None and change.action is action
+
+
+def _replace(plan: Plan | None, change: Change | None, why: str) -> None:
+    assert plan is not None and change is not None
+    plan.changes = [keyplan.held(c, why) if c is change else c for c in plan.changes]
+
+
+class Gates:
+    """Make before break: the delete of a moved key is sent once its create in the new account
+    landed, and not when it did not. Made for the changes an apply sends, per account."""
+
+    def __init__(self, found: Sequence[Move], chosen: Mapping[str, Sequence[Change]]) -> None:
+        loop = asyncio.get_running_loop()
+        self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
+        self.moved: dict[tuple[str, str], Move] = {}  # (source, address)
+        for move in found:
+            deletes = {c.address for c in chosen.get(move.source, ()) if c.action is Action.DELETE}
+            creates = {c.address for c in chosen.get(move.target, ()) if c.action is Action.CREATE}
+            if move.address in deletes and move.address in creates:
+                self.created[(move.target, move.address)] = loop.create_future()
+                self.moved[(move.source, move.address)] = move
+
+    def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
+        """The account's deletes that wait for a create in another account."""
+        return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.moved]
+
+    def landed(self, account: str, results: Sequence[Result]) -> None:
+        """The account's creates are done (or never will be: no results): each gate opens, or
+        stays shut with why."""
+        outcomes = {r.change.address: r for r in results}
+        for (target, address), gate in self.created.items():
+            if target == account and not gate.done():
+                gate.set_result(_not_created(target, outcomes.get(address)))
+
+    async def wait(self, account: str, change: Change) -> str:
+        """'' once the moved key's create landed; else why it did not."""
+        move = self.moved[(account, change.address)]
+        return await self.created[(move.target, move.address)]
+
+
+def _not_created(target: str, result: Result | None) -> str:
+    if result is None:
+        return f"its create in account {target} was not sent"
+    if result.outcome.done:
+        return ""
+    why = f": {result.message}" if result.message else ""
+    return f"its create in account {target} {result.outcome.value}{why}"

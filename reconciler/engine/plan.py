@@ -63,9 +63,10 @@ def save(planned: Planned, path: str) -> str:
 async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, str]:
     """The plan of each account the run covers, and the manifest's digest."""
     opened = open_accounts(workspace, console)
-    found = moves.find(opened)
+    found = moves.find(opened, workspace)
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
+    moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
     return Plans(tuple(plans), found), opened[0].manifest.digest
 
 

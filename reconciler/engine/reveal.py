@@ -34,7 +34,7 @@ async def _read(settings: RevealSettings, console: Console) -> list[str]:
     """Only the accounts holding a key asked for are opened: `--state` is one account's state,
     so with it the keys asked for must be in one account."""
     loaded = load_manifest(settings.workspace.manifests, console)
-    wanted = select(loaded.keys, settings.ids, option="")
+    wanted = select(loaded.keys, settings.ids, option="reveal ")
     held = sorted({k.account for k in wanted})
     if settings.workspace.state and len(held) > 1:
         raise UsageError(

@@ -11,6 +11,7 @@ from reconciler.core.errors import Refused, UsageError
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
 from reconciler.core.printable import printable
+from reconciler.manifest.load import Manifest
 from reconciler.render.apply import what_moved
 from reconciler.render.view import row
 from reconciler.state import saved_plan as planfile
@@ -32,6 +33,34 @@ def reviewed_plan(path: str | None, expect_digest: str | None) -> planfile.Saved
             "that was reviewed; nothing was sent"
         )
     return saved
+
+
+def check_parts(saved: planfile.SavedPlans, loaded: Manifest) -> None:
+    """Each part of the saved plan is of an account of the manifest, and creates or changes only
+    that account's keys: a file edited by hand (a part renamed, added, or another account's) is
+    refused before any request, never applied in part or shown as 'already as planned'."""
+    accounts = {a.name: a for a in loaded.accounts}
+    declared = ", ".join(a.name for a in loaded.accounts if a.declared) or "no accounts"
+    for name, part in saved.sections.items():
+        account = accounts.get(name)
+        if account is None or account.declared != part.plan.account.declared:
+            which = f"account {name!r}" if part.plan.account.declared else "a manifest without accounts"
+            raise Refused(
+                f"{saved.path} holds a plan for {which}, but the manifest declares {declared} "
+                "(edited by hand, or made from another manifest?): plan again; nothing was sent"
+            )
+        keys = {k.address for k in loaded.keys_of(name)}
+        whose = f"account {name}" if account.declared else "the account"
+        for change in part.plan.changes:
+            if change.action in _KEYED and change.address not in keys:
+                raise Refused(
+                    f"{saved.path}: its part for {whose} would "
+                    f"{change.action.label} {printable(change.address)!r}, which is not a key of that "
+                    "account in the manifest (edited by hand?): plan again; nothing was sent"
+                )
+
+
+_KEYED = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE)  # changes of a manifest key
 
 
 def _digest_option(text: str | None) -> str | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.core.accounts import Account
+from reconciler.core.errors import ConfigError
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
 
@@ -27,6 +28,7 @@ class Target:
     transport: httpx.AsyncBaseTransport | None = None
     connection: Connection = field(default_factory=Connection)
     account: Account = field(default_factory=Account)  # whose key it is (its variable names it)
+    shared: str = ""  # why it is not used: another account of the manifest has the same key and URL
 
     @classmethod
     def of(
@@ -39,23 +41,35 @@ class Target:
 
     @classmethod
     def of_each(
-        cls, connection: Connection, manifests: Sequence[str], accounts: Sequence[Account]
+        cls,
+        connection: Connection,
+        manifests: Sequence[str],
+        accounts: Sequence[Account],
+        others: Sequence[Account] = (),
     ) -> tuple[Target, ...]:
         """`of` for each account, in order. With --sandbox one sandbox serves them all, opened (and
-        with --sandbox-reset refilled) once: call this once per run rather than `of` per account."""
+        with --sandbox-reset refilled) once: call this once per run rather than `of` per account.
+        An account whose key is another's (of the run, or of `others`: the manifest's accounts
+        the run leaves out) for the same API is not used (`shared`)."""
         if connection.sandbox:
             return _sandbox(connection, manifests, accounts)
         url = connection.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
-        return tuple(
-            cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
-            for a in accounts
+        found, every = (
+            [
+                cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
+                for a in group
+            ]
+            for group in (accounts, [*accounts, *(o for o in others if o not in accounts)])
         )
+        return tuple(replace(t, shared=_shared(t, every)) for t in found)
 
     @property
     def is_sandbox(self) -> bool:
         return self.transport is not None
 
     def client(self) -> Client:
+        if self.shared:
+            raise ConfigError(self.shared)
         retry = RetryPolicy(attempts=self.connection.max_attempts, timeout=self.connection.timeout)
         return Client(
             self.api_key or "",
@@ -64,7 +78,31 @@ class Target:
             parallelism=self.connection.parallelism,
             retry=retry,
             key_var=self.account.key_var,
+            account=self.account.name if self.account.declared else "",
         )
+
+
+def _shared(target: Target, targets: Sequence[Target]) -> str:
+    """Why `target` must not be used: another account's variable holds the same key for the same
+    API (one of them holds another account's key; which one, ehkeys cannot tell), or ''."""
+    if not target.api_key:
+        return ""
+    same = [
+        t.account.key_var
+        for t in targets
+        if t.account != target.account and t.api_key == target.api_key and _url(t) == _url(target)
+    ]
+    if not same:
+        return ""
+    return (
+        f"{target.account.key_var} holds the same account key as {', '.join(same)}: one of them holds "
+        "another account's key, whose keys would be created, or pruned, in the wrong account; each "
+        "account needs its own key"
+    )
+
+
+def _url(target: Target) -> str:
+    return target.base_url.rstrip("/")
 
 
 def _sandbox(

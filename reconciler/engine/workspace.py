@@ -4,11 +4,12 @@ keys the run covers (`--target`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core.accounts import DEFAULT, IMPLICIT, Account
+from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR, IMPLICIT, Account
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plans import Move
@@ -19,7 +20,10 @@ from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
 from reconciler.state import migrate as statemigrate
 from reconciler.state import paths as statepaths
+from reconciler.state import reading as statereading
 from reconciler.state.store import State
+
+JOURNAL = "journal.jsonl"  # beside each state file
 
 
 class ManifestInvalid(EhkeysError):
@@ -119,12 +123,40 @@ def _holding(
 def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
     """The manifest, and each account the run covers opened (the sandbox's if it is that)."""
     loaded = load_manifest(workspace.manifests, console)
+    for warning in forgotten(loaded, workspace):
+        console.warning(warning)
     return open_each(loaded, accounts_of(loaded, workspace), workspace)
+
+
+def forgotten(loaded: manifest.Manifest, workspace: Workspace) -> list[str]:
+    """What is said of each account whose state binds keys but which the manifest no longer
+    declares: its keys stay in it, no longer managed by anyone."""
+    if workspace.state or not any(a.declared for a in loaded.accounts):
+        return []
+    declared = {a.name for a in loaded.accounts}
+    said = []
+    for name, path in statepaths.account_states(workspace.manifests, workspace.connection.sandbox).items():
+        try:
+            bound = (
+                sorted(statereading.contents(path, path.parent / JOURNAL).bindings)
+                if name not in declared
+                else []
+            )
+        except EhkeysError:
+            continue  # a state that cannot be read is said so where it is used
+        if bound:
+            said.append(
+                f"account {name} is no longer declared, but its state ({path}) binds {len(bound)} "
+                f"key(s) ({', '.join(bound[:5])}{' …' if len(bound) > 5 else ''}): they stay in that "
+                f"account, their credits allocated, managed by nobody. To delete them, declare {name} "
+                f"again with those keys absent: true; to forget them, remove {path.parent}/"
+            )
+    return said
 
 
 def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:
     """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all."""
-    targets = Target.of_each(workspace.connection, workspace.manifests, accounts)
+    targets = Target.of_each(workspace.connection, workspace.manifests, accounts, loaded.accounts)
     return [open_account(loaded, target, workspace) for target in targets]
 
 
@@ -142,11 +174,21 @@ def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace
     path = state_path(workspace, account)
     if not workspace.state and not account.declared:
         statemigrate.adopt_legacy(workspace.manifests, target.is_sandbox)
+    elif not workspace.state and not target.is_sandbox:
+        statemigrate.adopt_undeclared(workspace.manifests, [a.name for a in loaded.accounts], _former(loaded))
     if workspace.connection.sandbox and workspace.connection.sandbox_reset and not workspace.state:
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
     owner = statepaths.owner(workspace.manifests)
     state = State(path, owner, account.name if account.declared else None)
     return Opened(loaded, account, state, target)
+
+
+def _former(loaded: manifest.Manifest) -> str | None:
+    """The declared account whose key is the one $ELECTRONHUB_API_KEY holds: the account the
+    manifest's state was kept for before it declared accounts (None: not exactly one)."""
+    key = os.environ.get(DEFAULT_KEY_VAR)
+    found = [a.name for a in loaded.accounts if key and os.environ.get(a.key_var) == key]
+    return found[0] if len(found) == 1 else None
 
 
 def _start_over(state: Path) -> None:
@@ -164,6 +206,8 @@ def desired(
     moved_out = {m.address: m.target for m in moves if m.source == account}
     moved_in = {m.address: m.source for m in moves if m.target == account}
     planned = chosen or frozenset(k.address for k in keys)
+    mine = {k.address for k in keys}
+    elsewhere = {k.address: k.account for k in loaded.keys if k.account != account and k.address not in mine}
     return Desired(
         keys,
         settings.prune,
@@ -178,6 +222,7 @@ def desired(
         [v for v in loaded.violations if v.account == account and v.address in planned],
         [w for w in loaded.waivers if w.account == account and w.address in planned],
         loaded.groups,
+        elsewhere,
     )
 
 

@@ -38,7 +38,7 @@ from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
-from reconciler.engine.workspace import legacy_state, state_paths
+from reconciler.engine.workspace import legacy_state, state_path, state_paths
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import own_comments, sync_drift_issue, upsert_comment
@@ -73,11 +73,13 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings); a push error never hides
-    the body's own error. Where earlier versions kept the state is pulled when the new place
-    is empty (the run then moves it, `statemigrate`)."""
+    the body's own error. Where earlier versions kept the state (or the manifest's, before it
+    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`)."""
     branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
     legacy = legacy_state(job.workspace) if len(states) == 1 else None
+    undeclared = state_path(job.workspace)  # the state from before the manifest declared accounts
     pulled = [name for state in states for name in branch.pull(state)]
+    pulled = pulled or (branch.pull(undeclared) if undeclared not in states else [])
     pulled = pulled or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False

@@ -189,6 +189,8 @@ class FileLoader:
             return DEFAULT
         if len(context.accounts) == 1:
             return next(iter(context.accounts))
+        if not context.accounts:
+            return None  # `accounts: {}` is an error of its own: not one more per key
         message = (
             f"no account: the manifest declares {_names(context)}: set account: on the key, "
             "or at the top of its file for all the file's keys"
@@ -314,7 +316,7 @@ class FileLoader:
 
 
 def _names(context: KeyContext) -> str:
-    names = ", ".join(sorted(context.accounts or ()))
+    names = ", ".join(sorted(context.accounts or ())) or "none"
     return f"{names} (accounts: at {context.where})" if context.where else names
 
 

@@ -119,6 +119,7 @@ def load(
         for loader in loaders:
             loader.read()
         resolved = settings.resolve(loaders, diagnostics)
+        diagnostics.extend(settings.shared_keys(resolved, loaders))
         keys = [key for loader in loaders for key in loader.keys(resolved.context)]
     for loader in loaders:
         diagnostics.extend(loader.diagnostics)

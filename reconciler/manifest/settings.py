@@ -53,6 +53,29 @@ def resolve(loaders: Sequence[FileLoader], diagnostics: list[Diagnostic]) -> Res
     return _resolved(found, _decimal(found.get("per_key_cap")), settings)
 
 
+def shared_keys(resolved: Resolved, loaders: Sequence[FileLoader]) -> list[Diagnostic]:
+    """An error on each account whose key is read from the variable of an earlier account with
+    the same base URL: both would be one account, each seeing the other's keys as unmanaged
+    (and pruning them), each creating its keys in the other."""
+    owner = next((s.owner for loader in loaders if (s := loader.setting("accounts")) is not None), None)
+    first: dict[tuple[str, str | None], str] = {}
+    found = []
+    for account in resolved.accounts:
+        if not account.declared or not account.key_var or owner is None:
+            continue
+        where = (account.key_var, (account.base_url or "").rstrip("/") or None)
+        other = first.setdefault(where, account.name)
+        if other != account.name:
+            at = owner.location(("accounts", account.name, "api_key"))
+            message = (
+                f"${{{account.key_var}}} is already the key of account {other}: two accounts on one "
+                "account key are one account, each creating its keys in the other and seeing the "
+                "other's as unmanaged (prune: true deletes them); give each account its own variable"
+            )
+            found.append(_diagnostic(at, f"accounts.{account.name}.api_key", message))
+    return found
+
+
 def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoader | None) -> Resolved:
     top = _top(found, cap)
     declared = found.get("accounts")

@@ -164,6 +164,12 @@ def moved_away(index: int, address: str, live: LiveKey, to: str, protected: bool
     return _delete(base, live, why, _was(protected, address))
 
 
+def held(change: Change, why: str) -> Change:
+    """One side of a move held back because its other side cannot go ahead: an error that
+    sends nothing and moves no credit (`engine.moves.hold`)."""
+    return _with(change, action=Action.ERROR, error=why, operations=(), credit=Credit(), fields=(), reason="")
+
+
 def _was(protected: bool, address: str) -> str:
     """The error for a delete of a key the state remembers protected ('' when it does not)."""
     if not protected:

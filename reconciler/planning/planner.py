@@ -44,6 +44,7 @@ class Desired:
     violations: Sequence[Violation] = ()  # what the planned keys break (the manifest says)
     waivers: Sequence[Waiver] = ()  # their exceptions in force
     groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
+    elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -136,7 +137,10 @@ def _handle_unmanaged(
             where = was.get(live.fingerprint)
             plan.changes.append(keyplan.pruned(start + offset, live, where, protected, desired.prune_at))
         else:
-            plan.unmanaged.append(Unmanaged(live, _removed_note(was.get(live.fingerprint))))
+            address = was.get(live.fingerprint)
+            plan.unmanaged.append(
+                Unmanaged(live, _removed_note(address, desired.elsewhere.get(address or "")))
+            )
 
 
 def _moved_away(
@@ -188,9 +192,16 @@ def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
     )
 
 
-def _removed_note(address: str | None) -> str:
+def _removed_note(address: str | None, elsewhere: str | None = None) -> str:
+    """`elsewhere`: the other account of the manifest whose keys now hold this id."""
     if address is None:
         return ""
+    if elsewhere is not None:
+        return (
+            f"removed from this account (it was {address!r}), which the manifest now has in account "
+            f"{elsewhere}: ehkeys leaves it alone. If it moved there, delete it here: put it back in "
+            "this account with absent: true"
+        )
     return (
         f"removed from the manifest (it was {address!r}): ehkeys leaves it alone. If you renamed its "
         f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; to delete it, put "

@@ -70,20 +70,34 @@ def markdown(
 
 
 def moves(plans: Plans) -> list[str]:
-    """A line per key moved between accounts: both its changes, and both credits."""
+    """A line per key moved between accounts: both its changes, and both credits (none for a
+    move the plans leave out whole: --target named other keys)."""
     by_account = {p.account.name: p for p in plans.each}
-    return [_move_line(m, by_account.get(m.source), by_account.get(m.target)) for m in plans.moves]
+    pairs = [(m, by_account.get(m.source), by_account.get(m.target)) for m in plans.moves]
+    return [_move_line(m, source, target) for m, source, target in pairs if _shown(m, source, target)]
+
+
+def _shown(move: Move, source: Plan | None, target: Plan | None) -> bool:
+    changes = (_change(source, move.address), _change(target, move.address))
+    return any(c is not None for c in changes) or _refused(source, target)
 
 
 def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
     gone = _change(source, move.address)
     made = _change(target, move.address)
-    refund = money(gone.credit.account_refund) if gone else "?"
-    debit = money(made.credit.account_debit) if made else "?"
-    return (
-        f"{move.address}: moves from account {move.source} to {move.target}: deleted in "
-        f"{move.source} ({refund} refunded, est.), created in {move.target} ({debit} debited)"
-    )
+    head = f"{move.address}: moves from account {move.source} to {move.target}"
+    actions = {c.action for c in (gone, made) if c is not None}
+    if made is None or Action.ERROR in actions or _refused(source, target):
+        return f"{head}: not now, neither deleted nor created (each account's section says why)"
+    refund = money(gone.credit.account_refund) if gone and gone.action is Action.DELETE else None
+    debit = money(made.credit.account_debit) if made.action is Action.CREATE else None
+    deleted = f"deleted in {move.source} ({refund} refunded, est.)" if refund else f"gone from {move.source}"
+    created = f"created in {move.target} ({debit} debited)" if debit else f"kept in {move.target}"
+    return f"{head}: {deleted}, {created}"
+
+
+def _refused(*plans: Plan | None) -> bool:
+    return any(plan is None or plan.problems for plan in plans)
 
 
 def _change(plan: Plan | None, address: str) -> Change | None:

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import StateError
 from reconciler.state import paths as statepaths
+from reconciler.state.files import atomic_write
 
 MOVED = (statepaths.STATE_FILE, "journal.jsonl", "drift-seen.json")
 MAX_PEEK = 1024 * 1024  # a YAML file bigger than this beside the manifest counts as a manifest
@@ -35,19 +37,64 @@ def adopt_legacy(manifests: Sequence[str], sandbox: bool) -> None:
     others = other_manifests(manifests)
     if others:
         raise StateError(_refusal(old, new, others, statepaths.base(manifests)))
+    _move(old, new, "each manifest now keeps its own state")
+
+
+def adopt_undeclared(manifests: Sequence[str], accounts: Sequence[str], former: str | None = None) -> None:
+    """The state a manifest kept before it declared accounts (`.ehkeys/<name>/state.json`) moved
+    into the folder of the account it was kept for, on the first run after: its one account, or
+    `former` (the account whose key $ELECTRONHUB_API_KEY holds). Else refused (StateError):
+    nobody can tell which account's keys it binds. Left alone, every key it binds would be
+    planned anew (a key renamed since created twice) and the keys it remembers protected
+    forgotten. Sandbox runs keep theirs: a declared account has a sandbox account of its own."""
+    old = statepaths.default_state(manifests, False)
+    new = {name: statepaths.default_state(manifests, False, name) for name in accounts}
+    if not _holds_state(old.parent) or any(_holds_state(n.parent) for n in new.values()):
+        return
+    if not _legacy(old, manifests):
+        return
+    owner = accounts[0] if len(accounts) == 1 else former
+    if owner is not None:
+        _move(old, new[owner], f"the manifest now declares accounts, and it was {owner}'s", manifests)
+        return
+    raise StateError(
+        f"{old} is the state {statepaths.owner(manifests)} kept before it declared accounts "
+        f"({', '.join(accounts)}), and ehkeys cannot tell which account's keys it binds; nothing was "
+        f"sent. Set {DEFAULT_KEY_VAR} to the account key it was kept with (as before) and run again: "
+        "ehkeys moves it into that account's folder. Or remove it to start afresh (keys are then "
+        "found again by proxy_key or name; what it remembers protected is forgotten)"
+    )
+
+
+def _move(old: Path, new: Path, why: str, manifests: Sequence[str] = ()) -> None:
+    """`manifests`: the state names its manifest from its folder: named again from the new one."""
     try:
         new.parent.mkdir(parents=True, exist_ok=True)
         for name in MOVED:
             if (old.parent / name).exists():
                 os.replace(old.parent / name, new.parent / name)
+        if manifests:
+            _renamed(new, statepaths.owner(manifests))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StateError(f"{old}: cannot move it to {new.parent}/ ({reason}): {_by_hand(old, new)}") from exc
     print(
-        f"ehkeys: notice: moved the state {old} (with its journal) to {new.parent}/: each manifest "
-        "now keeps its own state",
-        file=sys.stderr,
+        f"ehkeys: notice: moved the state {old} (with its journal) to {new.parent}/: {why}", file=sys.stderr
     )
+
+
+def _renamed(state: Path, manifest: Path) -> None:
+    try:
+        data = json.loads(state.read_text(encoding="utf-8"))
+    except ValueError:
+        return  # unreadable: reported where it is by the state's own checks
+    if isinstance(data, dict) and isinstance(data.get("manifest"), str):
+        data["manifest"] = statepaths.recorded_name(state, manifest)
+        atomic_write(state, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _files(old: Path) -> str:
+    return " ".join(str(old.parent / name) for name in MOVED if (old.parent / name).exists())
 
 
 def other_manifests(manifests: Sequence[str]) -> list[Path]:
@@ -97,10 +144,9 @@ def _refusal(old: Path, new: Path, others: list[Path], base: Path) -> str:
 
 
 def _by_hand(old: Path, new: Path) -> str:
-    files = " ".join(str(old.parent / name) for name in MOVED if (old.parent / name).exists())
     return (
         f"move it into the folder of the manifest whose keys it binds (`mkdir -p {new.parent} && mv "
-        f"{files} {new.parent}/` for this one; another manifest then starts afresh and finds its keys "
+        f"{_files(old)} {new.parent}/` for this one; another manifest then starts afresh and finds its keys "
         "again by proxy_key or name), or keep using it with --state "
         f"{old}"
     )

@@ -55,6 +55,20 @@ def default_state(manifests: Sequence[str], sandbox: bool, account: str | None =
     return (folder / SANDBOX if sandbox else folder) / STATE_FILE
 
 
+def account_states(manifests: Sequence[str], sandbox: bool) -> dict[str, Path]:
+    """The states kept for accounts of this manifest (`default_state` of each), by account name:
+    also those of accounts it no longer declares."""
+    folder = base(manifests) / FOLDER / stem(manifests)
+    found: dict[str, Path] = {}
+    for sub in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if sub.is_dir() and sub.name != SANDBOX:
+            name = SANDBOX if sub.name == SANDBOX + "_" else sub.name
+            path = default_state(manifests, sandbox, name)
+            if path.is_file():
+                found[name] = path
+    return found
+
+
 def legacy_state(manifests: Sequence[str], sandbox: bool) -> Path:
     """Where earlier versions kept the state of every manifest of this folder."""
     folder = base(manifests) / FOLDER

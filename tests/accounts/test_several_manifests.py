@@ -35,6 +35,17 @@ def test_two_files_are_two_manifests_each_with_its_heading_and_state(workdir: Pa
     assert code == 0 and out.count("No changes to make.") == 2
 
 
+def test_one_manifests_error_is_its_own_and_the_next_is_still_planned(workdir: Path, capsys: Any) -> None:
+    """a.yaml's state cannot be read: its error, under its heading; b.yaml is planned all the same."""
+    Path(".ehkeys/a/sandbox").mkdir(parents=True)
+    Path(".ehkeys/a/sandbox/state.json").write_text("{not json")
+    for command in (("plan",), ("apply", "--auto-approve"), ("drift",)):
+        code, out, err = run_cli(capsys, command[0], "a.yaml", "b.yaml", *SANDBOX, *command[1:])
+        assert code == 1, out + err
+        assert ".ehkeys/a/sandbox/state.json" in err and "internal error" not in err
+        assert "# b.yaml\n" in out and "key-0" in out.split("# b.yaml\n")[1]  # a.yaml's, unmanaged for b
+
+
 def test_a_pruning_manifest_beside_another_of_the_same_account_is_refused(workdir: Path, capsys: Any) -> None:
     Path("a.yaml").write_text("prune: true\n" + manifest_text(2))
     code, out, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX)
@@ -47,6 +58,10 @@ def test_options_that_name_one_file_are_refused_with_several_manifests(workdir: 
     code, _, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX, "--out", "plan.json")
     assert code == 1 and "--out names one file, but the command line names 2 manifests" in err
     assert not Path("plan.json").exists()
+    for command in ("plan", "drift"):  # two documents one after the other would be no JSON at all
+        code, out, err = run_cli(capsys, command, "a.yaml", "b.yaml", *SANDBOX, "--format", "json")
+        assert code == 1 and out == ""
+        assert "--format json prints one document, but the command line names 2 manifests" in err
 
 
 def test_a_file_of_a_directory_manifest_plans_the_whole_of_it(workdir: Path, capsys: Any) -> None:

@@ -54,7 +54,7 @@ def test_a_name_of_two_keys_lists_their_addresses_for_target_and_reveal(workdir:
     ) in err
     code, _, err = run_cli(capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--out", "new.env")
     assert code == 1
-    assert "error: 'backend': the id or name of 2 keys (prod/backend, staging/backend)" in err
+    assert "error: reveal 'backend': the id or name of 2 keys (prod/backend, staging/backend)" in err
     assert "--target" not in err  # reveal takes no --target: the message names what was given
 
 

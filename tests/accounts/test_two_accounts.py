@@ -20,6 +20,7 @@ from reconciler.sandbox import Sandbox, seeds
 from ..helpers import live_sandbox, run_cli
 
 PROD_KEY, STAGING_KEY = "ek-test-prod-account", "ek-test-staging-account"
+PARTNER_KEY = "ek-test-partner-account"  # an account outside the manifest, with a key of its own
 
 
 def seed() -> dict[str, Any]:
@@ -27,8 +28,9 @@ def seed() -> dict[str, Any]:
         "accounts": [
             {"user_id": "u1", "name": "prod", "api_key": PROD_KEY, "balance": 1000.0},
             {"user_id": "u2", "name": "staging", "api_key": STAGING_KEY, "balance": 100.0},
+            {"user_id": "u3", "name": "partner", "api_key": PARTNER_KEY, "balance": 10.0},
         ],
-        "keys": [],
+        "keys": [{"key": "ek-proxy-test-partners-own-key", "user_id": "u3", "name": "Theirs"}],
         "rate_limit": {"requests": 100_000, "window_s": 60},
     }
 
@@ -192,11 +194,123 @@ def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
         monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         assert run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")[0] == 0
-        monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)  # prod's key where staging's belongs
+        monkeypatch.setenv("EH_STAGING_API_KEY", PARTNER_KEY)  # another account's key where staging's belongs
         code, out, err = run_cli(capsys, "drift", "keys.yaml", "--base-url", base)
         assert code == 1
         assert "is EH_STAGING_API_KEY the key of another account?" in out
         assert "deleted outside" not in out
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 1 and "applied" not in out.split("Applying")[-1]
-    assert os.environ["EH_STAGING_API_KEY"] == PROD_KEY
+    assert os.environ["EH_STAGING_API_KEY"] == PARTNER_KEY
+
+
+def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A first apply has no state to tell another account's key by: staging's keys would be
+    created in prod (and prod's pruned from staging's side). Neither account is planned."""
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(manifest())
+    with live_sandbox(tmp_path, seed()) as base:
+        monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
+        monkeypatch.setenv("EH_STAGING_API_KEY", PROD_KEY)
+        only = ("--account", "staging")  # prod left out of the run: its key still tells
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve", *only)
+        assert code == 1 and "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 1
+        assert "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
+        assert "EH_PROD_API_KEY holds the same account key as EH_STAGING_API_KEY" in out
+        assert PROD_KEY not in out + err and "applied" not in out
+        monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
+        code, out, _ = run_cli(capsys, "plan", "keys.yaml", "--base-url", base, "--format", "json")
+        summary = json.loads(out)["summary"]
+        assert code == 0 and (summary["create"], summary["unmanaged"]) == (2, 0)  # prod holds no stray key
+
+
+def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, capsys: Any) -> None:
+    """--account prod --target web (a key of staging) covers no account: said, never a crash."""
+    for command in ("plan", "drift", "apply"):
+        code, out, err = run_cli(
+            capsys, command, "keys.yaml", *SANDBOX, "--account", "prod", "--target", "web"
+        )
+        assert code == 1, out + err
+        assert "--target 'web': a key of account staging, which --account leaves out" in err
+        assert "internal error" not in err
+
+
+def test_a_run_of_one_account_counts_it_as_one(workdir: Path, capsys: Any) -> None:
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "\n1 account: Plan: 1 to create" in out
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")[0] == 0
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
+    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
+
+
+def test_reveal_of_an_id_in_two_accounts_names_both_addresses(workdir: Path, capsys: Any) -> None:
+    doc = yaml.safe_load(manifest())
+    doc["keys"].append({"id": "backend", "account": "staging", "name": "Backend", "allocated_ammount": 5})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--out", "new.env")
+    assert code == 1 and "--target" not in err
+    assert (
+        "reveal 'backend': the id or name of 2 keys (prod/backend, staging/backend); name one by its address"
+        in err
+    )
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "staging/backend", *SANDBOX, "--out", "new.env")
+    assert code == 0, err
+    assert Path("new.env").read_text().startswith("EH_KEY_STAGING_BACKEND=ek-proxy-")
+
+
+def test_an_account_removed_from_the_manifest_is_said_to_leave_its_keys_unmanaged(
+    workdir: Path, capsys: Any
+) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc = yaml.safe_load(manifest())
+    del doc["accounts"]["staging"]
+    doc["keys"] = [k for k in doc["keys"] if k["account"] == "prod"]
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        code, out, err = run_cli(capsys, *command[:1], "keys.yaml", *SANDBOX, *command[1:])
+        assert code == 0, out + err
+        state = Path(".ehkeys/keys/staging/sandbox/state.json")
+        assert f"account staging is no longer declared, but its state ({state}) binds 1 key(s) (web)" in err
+        assert "To delete them, declare staging again with those keys absent: true" in err
+    assert account("staging")[1] != []  # left as it was
+
+
+def test_a_429_storm_on_one_account_leaves_the_other_applied_to_the_cent(workdir: Path, capsys: Any) -> None:
+    data = seed()
+    data["accounts"][1]["rate_limit"] = {
+        "requests": 1,
+        "window_s": 600,
+        "cooldown_s": 600,
+        "retry_after": True,
+    }
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--max-attempts", "2")
+    assert code == 1, out + err
+    assert "account staging: GET /auth/proxy: not sent: the API's rate limit resets in 600 s" in err
+    assert "[prod]  ✓ Backend" in out
+    assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(100)
+
+
+def test_an_id_dropped_from_one_account_but_held_by_another_says_how_to_delete_it(
+    workdir: Path, capsys: Any
+) -> None:
+    """`backend` in both accounts, dropped from prod: no move (staging's is its own key), prod's
+    key stays unmanaged, and its note says where the id now is and how to delete it here."""
+    doc = yaml.safe_load(manifest())
+    doc["keys"].append({"id": "backend", "account": "staging", "name": "Backend", "allocated_ammount": 5})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc["keys"] = [k for k in doc["keys"] if k["account"] == "staging"]
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "↦" not in out
+    assert (
+        "removed from this account (it was 'backend'), which the manifest now has in account staging: "
+        "ehkeys leaves it alone. If it moved there, delete it here: put it back in this account with "
+        "absent: true"
+    ) in out

@@ -31,7 +31,7 @@ from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
-from ..helpers import API_KEY, sandbox_state_dir, seed_data
+from ..helpers import API_KEY, live_sandbox, sandbox_state_dir, seed_data
 from ..reliability_log import record
 from ..render.test_mermaid import block_of as mermaid_block
 from ..render.test_mermaid import parse as parse_mermaid
@@ -521,6 +521,32 @@ def test_a_state_branch_of_the_earlier_layout_is_moved_not_lost(actions: Actions
     assert sorted(actions.live()) == ["Analytics v2", "key-0", "key-1", "key-2"]
     assert "analytics" in json.loads(stored[STATE_ON_BRANCH])["bindings"]
     record("gitops", "a state branch of the earlier shared layout", 1, "pulled from there, moved, pushed")
+
+
+def test_a_state_from_before_the_manifest_declared_accounts_is_pulled_and_moved(
+    tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`keys/.ehkeys/keys/state.json` on the branch is the state of keys/keys.yaml before it
+    declared its account: the first run after pulls it and moves it to `.../keys/prod/`, rather
+    than plan every key anew from an empty state (a key renamed since created twice)."""
+    actions = Actions(tmp_path, hub, monkeypatch, capsys)
+    key = {"id": "backend", "name": "Backend", "allocated_ammount": 10, "limit_type": "daily"}
+    before = {"version": 1, "keys": [key]}
+    (tmp_path / "api").mkdir()
+    with live_sandbox(tmp_path / "api", seed_data(0)) as base:
+        earlier = actions.checkout(yaml.safe_dump(before), "push", "old", {})
+        monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+        assert actions.run("apply", MANIFEST, "--base-url", base, "--auto-approve")[0] == 0
+        monkeypatch.delenv("ELECTRONHUB_API_KEY")
+        state = (earlier / "keys/.ehkeys/keys/state.json").read_bytes()
+        hub.branches["ehkeys-state"] = {"keys/.ehkeys/keys/state.json": state}
+        after = {**before, "accounts": {"prod": {"api_key": "${EH_PROD_API_KEY}"}}}
+        after["keys"] = [{**key, "name": "Backend Service"}]  # renamed: only the state knows which key
+        actions.checkout(yaml.safe_dump(after), "schedule", "main-head", {})
+        monkeypatch.setenv("EH_PROD_API_KEY", API_KEY)
+        code, out, err = actions.run("github", "drift", MANIFEST, "--base-url", base)
+    assert "moved the state keys/.ehkeys/keys/state.json" in err, out + err
+    assert 'name: "Backend" -> "Backend Service"' in out and "a new key" not in out
 
 
 def test_a_state_written_meanwhile_is_kept_aside_not_overwritten(actions: Actions, hub: FakeGitHub) -> None:

@@ -83,6 +83,15 @@ ERRORS = [
         "150 exceeds the per-key cap of 100 (per_key_cap)",
     ),
     (
+        "bad-accounts-share-a-key-variable.yaml",
+        4,
+        22,
+        "accounts.staging.api_key",
+        "${EH_PROD_API_KEY} is already the key of account prod: two accounts on one account key are "
+        "one account",
+    ),
+    ("bad-accounts-declare-none.yaml", 2, 11, "accounts", "must name an account"),
+    (
         "bad-account-ids-share-a-variable.yaml",
         7,
         5,

@@ -118,6 +118,43 @@ def test_one_ctrl_c_during_apply_names_the_writes_in_flight(tmp_path: Path) -> N
     )
 
 
+def test_one_ctrl_c_during_an_apply_of_two_accounts_names_each_writes_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each account's writes in flight are named with their account: 'POST /auth/proxy/update
+    (ek-proxy-…0001)' alone does not say which account to look in."""
+    accounts = [("prod", "u1", "ek-test-prod-account"), ("staging", "u2", "ek-test-staging-account")]
+    data: dict[str, Any] = {
+        "accounts": [{"user_id": u, "name": n, "api_key": k, "balance": 100.0} for n, u, k in accounts],
+        "keys": [
+            {"key": f"ek-proxy-ctrlc-secretvalue-000{i}", "user_id": u, "name": n.title()}
+            for i, (n, u, _) in enumerate(accounts, 1)
+        ],
+        "rate_limit": {"requests": 100_000, "window_s": 60},
+    }
+    declared = {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n, _, _ in accounts}
+    keys = [
+        {"name": n.title(), "account": n, "allocated_ammount": 13, "limit_type": "daily"}
+        for n, _, _ in accounts
+    ]
+    (tmp_path / "keys.yaml").write_text(json.dumps({"version": 1, "accounts": declared, "keys": keys}))
+    for name, _, key in accounts:
+        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", key)
+    journals = [state_dir(tmp_path / "keys.yaml") / name / "journal.jsonl" for name, _, _ in accounts]
+    with live_sandbox(tmp_path, data, "--latency-ms", "1500") as base:
+        proc = ehkeys(tmp_path, "apply", "keys.yaml", "--auto-approve", "--base-url", base)
+        wait_for(
+            lambda: all(j.exists() and '"sending"' in j.read_text() for j in journals), "both updates sent"
+        )
+        time.sleep(0.3)  # both updates are on the wire; the sandbox answers after 1.5 s
+        out, err = interrupt(proc)
+    assert proc.returncode == 130, err
+    assert "[prod] POST /auth/proxy/update (ek-proxy-…0001)" in err, err
+    assert "[staging] POST /auth/proxy/update (ek-proxy-…0002)" in err, err
+    assert not [n for n in NOISE if n in err], err
+    assert "secretvalue" not in err and "ek-test-" not in err
+
+
 def _distinct_keys(n: int) -> dict[str, Any]:
     """n keys whose redacted forms differ (`ek-proxy-…0000`, …), so each write can be named."""
     data = seed_data(n)

@@ -17,7 +17,7 @@ from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
 from reconciler.state import paths as statepaths
 
-from ..helpers import key_value, run_cli, sandbox_state_dir, seed_data
+from ..helpers import API_KEY, key_value, live_sandbox, run_cli, sandbox_state_dir, seed_data
 from ..reliability_log import record
 
 
@@ -174,3 +174,57 @@ def test_a_manifest_named_sandbox_keeps_its_state_apart_from_the_sandbox_folders
         "x/.ehkeys/sandbox.db_/sandbox/state.json"
     )
     assert statepaths.default_state(["x/team-a.yaml"], True) == Path("x/.ehkeys/team-a/sandbox/state.json")
+
+
+def declared(*accounts: str, name: str = "Backend") -> str:
+    """The manifest of one key, `backend`, in the first of `accounts` (none: no accounts:)."""
+    key: dict[str, Any] = {"id": "backend", "name": name, "allocated_ammount": 10, "limit_type": "weekly"}
+    doc: dict[str, Any] = {"version": 1, "keys": [key]}
+    if accounts:
+        doc["accounts"] = {a: {"api_key": f"${{EH_{a.upper()}_API_KEY}}"} for a in accounts}
+        key["account"] = accounts[0]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def test_a_manifest_that_declares_its_account_keeps_the_state_it_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Adding `accounts:` to a manifest in use moved its state to `.ehkeys/keys/prod/`, empty:
+    every binding, write-only value and protection forgotten, a key renamed since created twice."""
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(declared())
+    with live_sandbox(tmp_path, seed_data(0)) as base:
+        monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+        assert run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")[0] == 0
+        Path("keys.yaml").write_text(declared("prod", name="Backend Service"))
+        monkeypatch.setenv("EH_PROD_API_KEY", API_KEY)
+        code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base)
+        assert code == 0, out + err
+        assert "moved the state .ehkeys/keys/state.json (with its journal) to .ehkeys/keys/prod/" in err
+        assert "0 to create, 1 to update" in out and 'name: "Backend" -> "Backend Service"' in out
+        assert "limit_type" not in out  # the weekly window it recorded came along
+        assert not Path(".ehkeys/keys/state.json").exists()
+
+
+def test_a_manifest_that_declares_several_accounts_takes_its_state_to_the_one_it_was_kept_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Which account's keys the state binds is told by $ELECTRONHUB_API_KEY, the key it was kept
+    with; without it the run is refused, saying so, rather than forget the state."""
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(declared())
+    with live_sandbox(tmp_path, seed_data(0)) as base:
+        monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+        assert run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")[0] == 0
+        Path("keys.yaml").write_text(declared("prod", "staging", name="Backend Service"))
+        monkeypatch.setenv("EH_PROD_API_KEY", API_KEY)
+        monkeypatch.setenv("EH_STAGING_API_KEY", "ek-test-other-key")
+        monkeypatch.delenv("ELECTRONHUB_API_KEY")
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
+        assert code == 1 and "ehkeys cannot tell which account's keys it binds; nothing was sent" in err
+        assert "Set ELECTRONHUB_API_KEY to the account key it was kept with" in err
+        monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+        code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base)
+        assert code == 0, out + err
+        assert "moved the state .ehkeys/keys/state.json (with its journal) to .ehkeys/keys/prod/" in err
+        assert 'name: "Backend" -> "Backend Service"' in out and "1 to create" not in out

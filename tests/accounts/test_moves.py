@@ -1,0 +1,173 @@
+"""A key moved between accounts goes whole or not at all: when the new account cannot take it
+(its key cap, its balance, its key refused) or the old account cannot let it go (a protected
+key, its key refused), neither side is sent, so the key is never lost nor held twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.sandbox import Sandbox, seeds
+
+from ..helpers import run_cli
+
+SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml", "--max-attempts", "1")
+NOT_NOW = "↦ backend: moves from account prod to staging: not now, neither deleted nor created"
+
+
+def seed(
+    prod_rate: dict[str, Any] | None = None,
+    staging_rate: dict[str, Any] | None = None,
+    staging_tier_cap: int = 100,
+) -> dict[str, Any]:
+    prod = {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod", "balance": 1000.0}
+    staging = {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging", "balance": 100.0}
+    staging["key_cap"] = staging_tier_cap  # the API's own cap, which the manifest may not know
+    for account, rate in ((prod, prod_rate), (staging, staging_rate)):
+        if rate:
+            account["rate_limit"] = rate
+    return {"accounts": [prod, staging], "keys": [], "rate_limit": {"requests": 100_000, "window_s": 60}}
+
+
+# One request, then a 429 whose Retry-After is ten minutes away: the account cannot be read.
+ONE_REQUEST = {"requests": 1, "window_s": 600, "cooldown_s": 600, "retry_after": True}
+
+
+def manifest(
+    backend_in: str = "prod", backend: int = 100, staging_cap: int | None = None, protect: bool = False
+) -> str:
+    staging: dict[str, Any] = {"api_key": "${EH_STAGING_API_KEY}"}
+    if staging_cap is not None:
+        staging["key_cap"] = staging_cap
+    first = {"id": "backend", "account": backend_in, "name": "Backend", "allocated_ammount": backend}
+    if protect:
+        first["protect"] = True
+    doc = {
+        "version": 1,
+        "accounts": {"prod": {"api_key": "${EH_PROD_API_KEY}"}, "staging": staging},
+        "defaults": {"limit_type": "monthly"},
+        "keys": [first, {"id": "web", "account": "staging", "name": "Web", "allocated_ammount": 10}],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture
+def applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Path:
+    """Backend in prod (100 debited) and Web in staging (10 debited), applied."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    return tmp_path
+
+
+def accounts() -> dict[str, tuple[Decimal, list[str]]]:
+    """Each account's balance and the names of its keys, as the sandbox holds them."""
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    found = {}
+    for name, user in (("prod", "u1"), ("staging", "u2")):
+        keys = sorted(k["name"] for k in box.store.keys_of(user))
+        found[name] = (Decimal(box.store.account(user)["balance"]), keys)
+    return found
+
+
+UNTOUCHED = {"prod": (Decimal(900), ["Backend"]), "staging": (Decimal(90), ["Web"])}
+
+
+def test_a_key_moved_into_an_account_at_its_key_cap_is_not_deleted_from_the_old_one(
+    applied: Path, capsys: Any
+) -> None:
+    Path("keys.yaml").write_text(manifest(backend_in="staging", staging_cap=1))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 1
+    assert "moves to account staging, where it cannot be created now (the plan's 1 create(s)" in out
+    assert NOT_NOW in out
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1, out + err
+    assert accounts() == UNTOUCHED  # Backend never lost: it stays in prod, whole
+
+
+def test_a_protected_key_moved_away_is_not_created_again_in_the_new_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest(protect=True))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", protect=True))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 1
+    assert "moves from account prod, where it cannot be deleted now (protected when last applied" in out
+    assert NOT_NOW in out
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1, out + err
+    assert accounts() == UNTOUCHED  # staging never paid for a second Backend
+
+
+def test_a_key_moved_into_an_account_that_cannot_pay_for_it_is_not_deleted(
+    applied: Path, capsys: Any
+) -> None:
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=95))  # staging has 90
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1, out + err
+    assert "moves to account staging, where it cannot be created now (the plan debits 95.00" in out
+    assert accounts() == UNTOUCHED
+
+
+@pytest.mark.parametrize("unreadable", ["prod", "staging"])
+def test_a_move_with_an_account_that_cannot_be_read_sends_neither_side(
+    applied: Path, capsys: Any, unreadable: str
+) -> None:
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(**{f"{unreadable}_rate": ONE_REQUEST})))
+    Path("keys.yaml").write_text(manifest(backend_in="staging"))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 1 and NOT_NOW in out
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1, out + err
+    assert accounts() == UNTOUCHED
+
+
+def test_a_moved_keys_create_refused_by_the_api_leaves_the_old_key_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The manifest does not know staging's tier allows one key: its guards pass, and the API
+    refuses the create (403). The delete in prod waits for that create, so it is never sent."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(staging_tier_cap=1)))
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 3, out + err
+    assert "Exceeded proxy key limit" in out
+    assert "not deleted: its create in account staging failed" in out
+    assert accounts() == UNTOUCHED  # never lost, never charged twice
+    doc = yaml.safe_load(manifest(backend_in="staging", backend=50))
+    doc["keys"][1]["absent"] = True  # room in staging: the move is planned again, and done
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(50), ["Backend"])}
+
+
+@pytest.mark.parametrize(
+    "only", [("--account", "staging"), ("--account", "prod"), ("--target", "staging/backend")], ids=" ".join
+)
+def test_a_run_that_covers_one_side_of_a_move_sends_neither(
+    applied: Path, capsys: Any, only: tuple[str, str]
+) -> None:
+    """--account staging (or --target staging/backend) created Backend in staging and left the
+    old one in prod, its secret still valid, forever 'removed from the manifest'."""
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", *only)
+    assert code == 1, out + err
+    assert "(--account, --target): run it too" in out or "--target plans one side of a move only" in out
+    assert accounts() == UNTOUCHED
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(40), ["Backend", "Web"])}

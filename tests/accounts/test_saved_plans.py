@@ -1,0 +1,89 @@
+"""A saved plan of two accounts edited by hand (a part renamed, added, swapped, or put in the
+one-account format) is refused by apply before any request, never applied in part nor reported
+'already as planned'; a plan with no part for the accounts a run covers says so."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..helpers import run_cli
+from .test_two_accounts import SANDBOX, account, manifest, seed
+
+Edit = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _renamed(plan: dict[str, Any]) -> dict[str, Any]:
+    parts = plan["accounts"]
+    return {**plan, "accounts": {"prod": parts["prod"], "qa": parts["staging"]}}
+
+
+def _added(plan: dict[str, Any]) -> dict[str, Any]:
+    return {**plan, "accounts": {**plan["accounts"], "dev": plan["accounts"]["prod"]}}
+
+
+def _swapped(plan: dict[str, Any]) -> dict[str, Any]:
+    parts = plan["accounts"]
+    return {**plan, "accounts": {"prod": parts["staging"], "staging": parts["prod"]}}
+
+
+def _one_account_format(plan: dict[str, Any]) -> dict[str, Any]:
+    head = {k: v for k, v in plan.items() if k != "accounts"}
+    return {**head, "format_version": 3, **plan["accounts"]["prod"]}
+
+
+EDITS: dict[str, tuple[Edit, str]] = {
+    "a-part-renamed": (_renamed, "holds a plan for account 'qa', but the manifest declares prod, staging"),
+    "a-part-added": (_added, "holds a plan for account 'dev', but the manifest declares prod, staging"),
+    "parts-swapped": (
+        _swapped,
+        "its part for account prod would create 'web', which is not a key of that account",
+    ),
+    "one-account-format": (
+        _one_account_format,
+        "holds a plan for a manifest without accounts, but the manifest",
+    ),
+}
+
+
+@pytest.fixture
+def saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> dict[str, Any]:
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    data: dict[str, Any] = json.loads(Path("plan.json").read_text())
+    return data
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_a_saved_plan_whose_account_parts_were_edited_is_refused_before_any_request(
+    saved: dict[str, Any], capsys: Any, edit: str
+) -> None:
+    change, message = EDITS[edit]
+    Path(f"{edit}.json").write_text(json.dumps(change(saved), indent=2))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", f"{edit}.json")
+    assert code == 1, out + err
+    assert message in err and "nothing was sent" in err
+    assert "internal error" not in err and "already as planned" not in out
+    assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(100)
+
+
+def test_a_saved_plan_without_a_part_for_the_account_named_says_so(
+    saved: dict[str, Any], capsys: Any
+) -> None:
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "prod", "--out", "prod.json")
+    assert code == 0, err
+    code, out, err = run_cli(
+        capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "prod.json", "--account", "staging"
+    )
+    assert code == 1, out + err
+    assert "prod.json has no part for the accounts this run covers (it holds prod)" in err
+    assert "internal error" not in err
+    assert account("staging")[0] == Decimal(100)
