@@ -54,6 +54,11 @@ def check_account_debit(plan: Plan, account: Account) -> None:
         )
 
 
+def failed(plan: Plan) -> list[Result]:
+    """The plan's keys in error, as results: each says why nothing was sent to it."""
+    return [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
+
+
 @dataclass
 class AccountApply:
     settings: ApplySettings
@@ -182,6 +187,7 @@ class AccountApply:
         fold_journal(self.opened.state, self.console)
         self.console.nothing(plan, said)
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
+        report.results.extend(failed(plan))  # why nothing was sent to a key, in the report too
         review = reviewed.compare(self.saved, report) if self.saved else None
         return Applied(plan, report, review, ExitCode.ERROR if plan.has_errors else ExitCode.OK)
 
@@ -197,9 +203,8 @@ class AccountApply:
         )
         if report.state_error is None:
             fold_journal(state, self.console)
-        errors = [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
         report.results[:0] = self.skipped
-        report.results.extend(errors)
+        report.results.extend(failed(plan))
         review = reviewed.compare(self.saved, report) if self.saved else None
         self.console.applied(report, review)
         return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run

@@ -434,7 +434,7 @@ def test_a_key_moving_to_an_account_whose_key_is_refused_is_kept_where_it_is(
     assert loop.keys("prod") == {"Backend": Decimal(150)} and loop.balance("prod") == 950
     assert loop.keys("staging") == {"Web": Decimal(10)} and loop.balance("staging") == 100
     prod = section(comment(hub, 2, APPLY), "prod")
-    assert "| - | Backend" in prod and "skipped" in prod and "moves to account staging" in prod, prod
+    assert "| ! | Backend" in prod and "moves to account staging" in prod and "not deleted here" in prod, prod
     assert "backend" in state(hub, "prod")["bindings"]
 
     loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)
