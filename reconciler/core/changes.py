@@ -37,7 +37,7 @@ class Action(str, enum.Enum):
     @property
     def label(self) -> str:
         """The name in JSON and in counts: `create`, `no-op`, ..."""
-        return self.name.lower().replace("_", "-")
+        return self._name_.lower().replace("_", "-")  # `_name_`: `name` is a slower descriptor
 
     @property
     def changes_something(self) -> bool:
@@ -109,8 +109,9 @@ class Credit:
 
     def __post_init__(self) -> None:
         """To the cent, as shown: the rows add up to the totals, and --expect-net matches them."""
-        for name in ("allocation_delta", "account_debit", "account_refund"):
-            object.__setattr__(self, name, getattr(self, name).quantize(CENT))
+        object.__setattr__(self, "allocation_delta", self.allocation_delta.quantize(CENT))
+        object.__setattr__(self, "account_debit", self.account_debit.quantize(CENT))
+        object.__setattr__(self, "account_refund", self.account_refund.quantize(CENT))
 
     @classmethod
     def between(cls, old: Decimal, new: Decimal, used: Decimal) -> Credit:

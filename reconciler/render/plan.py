@@ -126,11 +126,12 @@ def _plain(value: Any) -> Any:
 # --- markdown ---------------------------------------------------------------------------------
 
 
+_CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "'", "\n": " "})
+
+
 def escape(value: str) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
-    for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
-        value = value.replace(char, repl)
-    return printable(value.replace("\n", " "))
+    return printable(value.translate(_CELL))  # one pass: no replacement holds a character replaced
 
 
 def md_key(change: Change, key: str = "") -> str:

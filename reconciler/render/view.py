@@ -21,6 +21,7 @@ from reconciler.core.printable import printable
 from reconciler.core.times import when
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), made once
 HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.DELETE)
 ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
@@ -38,7 +39,7 @@ def show(name: str, value: Any) -> str:
     if isinstance(value, (frozenset, list)):
         listed: list[str] = to_json_value(value) if isinstance(value, frozenset) else value
         return ", ".join(listed) if listed else "[] (all)"
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON(value)
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ def build(plan: Plan) -> PlanView:
 
 def legend(plan: Plan) -> list[tuple[str, str]]:
     """Only the symbols this plan shows."""
-    shown = [(a.value, LEGEND[a]) for a in LEGEND if plan.count(a)]
-    if plan.has_changes and plan.count(Action.NO_OP):
+    counts = plan.counts  # counted once, not once per symbol
+    shown = [(a.value, LEGEND[a]) for a in LEGEND if counts[a]]
+    if plan.has_changes and counts[Action.NO_OP]:
         shown.append((Action.NO_OP.value, "unchanged"))
     if plan.unmanaged:
         shown.append(("?", "unmanaged: in the account, in no manifest key; left alone"))
