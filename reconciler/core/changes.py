@@ -151,6 +151,10 @@ class Credit:
         )
 
 
+ZERO_CREDIT = Credit()
+"""A change that moves no credit: one value, frozen, shared (made once, not once per Change)."""
+
+
 @dataclass(frozen=True, order=False)
 class Change:
     """One manifest key (or one unmanaged key being pruned) and what the plan does to it."""
@@ -163,7 +167,7 @@ class Change:
     shown: RedactedKey | None = field(default=None, compare=False, repr=False)  # read back: no target
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
-    credit: Credit = field(default_factory=Credit)
+    credit: Credit = ZERO_CREDIT
     live: dict[str, Any] | None = None  # every live value the plan depends on
     reason: str = ""  # display only: why (absent: true at FILE:LINE, prune, adopted by name)
     warnings: tuple[str, ...] = ()

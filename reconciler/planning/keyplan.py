@@ -7,11 +7,12 @@ replaces every field: a whitelist left out would open the key to everything.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core import operations as ops
-from reconciler.core.changes import Action, Change, Credit, FieldChange, unmanaged_address
+from reconciler.core.changes import ZERO_CREDIT, Action, Change, Credit, FieldChange, unmanaged_address
 from reconciler.core.jsonvalue import key_json
 from reconciler.core.keys import UNKNOWN_WINDOW, UPDATABLE, VISIBLE, DesiredKey, LiveKey, sorted_networks
 from reconciler.core.money import money_number
@@ -45,34 +46,37 @@ def existing(
 ) -> Change:
     """`was_protected`: the state remembers this key applied with `protect: true`."""
     live = binding.live
-    reason = ADOPTED if binding.route == BY_NAME else ""
-    base = Change(
-        key.address, Action.NO_OP, key.name, index, target=live.proxy_key, live=snapshot(live), reason=reason
+    unprotected = (UNPROTECTED,) if was_protected and not key.protect else ()
+    made = functools.partial(  # the key's Change, made once what it does is known
+        Change,
+        address=key.address,
+        action=Action.NO_OP,
+        name=key.name,
+        index=index,
+        target=live.proxy_key,
+        live=snapshot(live),
+        reason=ADOPTED if binding.route == BY_NAME else "",
+        warnings=unprotected,
     )
     if key.absent:
         at = f"absent: true at {key.location.file}:{key.location.line}"
-        return _delete(base, live, at, PROTECTED if key.protect else _was(was_protected, key.address))
-    if was_protected and not key.protect:
-        base = _with(base, warnings=(UNPROTECTED,))
+        refusal = PROTECTED if key.protect else _was(was_protected, key.address)
+        return _delete(made(warnings=()), live, at, refusal)
     values = live.values()  # once: the diff and the update body both read them
     fields = diff(key, live, recorded, values)
     if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
-        return _undecided(base, key, fields)
+        return _undecided(made(), key, fields)
     toggle = key.is_active is not None and key.is_active != live.is_active
     if toggle and not key.is_active and key.protect:
-        return _with(
-            base, action=Action.ERROR, error="protected (protect: true), but the plan would disable it"
-        )
+        return made(action=Action.ERROR, error="protected (protect: true), but the plan would disable it")
     body = update_body(target_values(key, live, values))
-    operations = _update_operations(fields, body, key.is_active if toggle else None)
     credit = Credit.between(live.allocated_ammount, body["allocated_ammount"], live.used_ammount)
-    return _with(
-        base,
+    return made(
         action=_action(fields, key.is_active if toggle else None),
         fields=fields + ((FieldChange("is_active", live.is_active, key.is_active),) if toggle else ()),
-        operations=operations,
-        credit=credit if fields else Credit(),
-        warnings=base.warnings
+        operations=_update_operations(fields, body, key.is_active if toggle else None),
+        credit=credit if fields else ZERO_CREDIT,
+        warnings=unprotected
         + tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
         unchanged=len(key.managed) - len(fields),
     )
