@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.core.changes import LEGEND, Action, Change, FieldChange
 from reconciler.core.jsonvalue import to_json_value
@@ -42,8 +42,7 @@ def show(name: str, value: Any) -> str:
     return _JSON(value)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: a plan of 10,000 keys makes ~40,000 of them
     kind: str  # "field" | "added" | "removed" | "note"
     text: str
 
@@ -57,7 +56,7 @@ class Row:
 
     @property
     def symbol(self) -> str:
-        return self.change.action.value
+        return self.change.action._value_  # `_value_`: `value` is a slower descriptor
 
     @property
     def title(self) -> str:
@@ -133,12 +132,11 @@ def headline(plan: Plan) -> str:
 
 
 def credit_summary(plan: Plan) -> str:
-    text = (
-        f"Credits: {money(plan.account_debit)} debited, {money(plan.account_refund)} refunded "
-        f"(est.), net {money(plan.net, sign=True)}"
-    )
-    if plan.balance_before is not None and plan.balance_after is not None:
-        text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_after)}"
+    debit, refund = plan.account_debit, plan.account_refund  # each a pass over every key: once
+    net = refund - debit
+    text = f"Credits: {money(debit)} debited, {money(refund)} refunded (est.), net {money(net, sign=True)}"
+    if plan.balance_before is not None:
+        text += f"; balance {money(plan.balance_before)} -> {money(plan.balance_before + net)}"
     return text
 
 
