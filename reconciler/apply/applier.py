@@ -197,12 +197,13 @@ class Applier:
         self, result: Result, verdict: Verdict, snapshot: dict[str, object] | None
     ) -> dict[str, object]:
         change = result.change
+        fields = {c.field: c.data() for c in change.fields}
         return {
             "action": change.action.label,
             "result": JournalResult.of(result.outcome).value,  # the journal's word, not the label
             "message": result.message,
-            "before": {c.field: c.data()["before"] for c in change.fields},
-            "after": {c.field: c.data()["after"] for c in change.fields},
+            "before": {name: data["before"] for name, data in fields.items()},
+            "after": {name: data["after"] for name, data in fields.items()},
             "credit": change.credit.data(),
             **({"limit_type": verdict.limit_type} if verdict.limit_type else {}),
             **({"deleted": True} if verdict.deleted else {}),

@@ -60,6 +60,9 @@ WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "SENDING", "SNAPSHOT", "State", "default_path"]
 
 
+_line = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode  # json.dumps's, made once
+
+
 def default_path(manifests: Sequence[str]) -> Path:
     """The state of these manifests (`statepaths.default_state`, not the sandbox's)."""
     return statepaths.default_state(manifests, sandbox=False)
@@ -70,6 +73,7 @@ class State:
         """`manifest`: whose state this is. A state that names another is refused (StateError);
         one that names none is this manifest's from its next write on."""
         self.path = path
+        self._journal = path.parent / "journal.jsonl"  # made once: every journal line names it
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
@@ -86,7 +90,7 @@ class State:
 
     @property
     def journal_path(self) -> Path:
-        return self.path.parent / "journal.jsonl"
+        return self._journal
 
     @property
     def lock_path(self) -> Path:
@@ -233,8 +237,7 @@ class State:
     def journal(self, entry: Mapping[str, Any]) -> None:
         """Append one line with a single write, so no line is ever torn by a kill. A line
         the disk does not take whole raises StateError naming the journal: send nothing."""
-        record = {"time": now_iso(), **entry}
-        line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+        line = _line({"time": now_iso(), **entry}) + "\n"
         try:
             self._append(line.encode())
         except OSError as exc:
