@@ -116,7 +116,8 @@ class Applier:
         self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
         twins = rivals.duplicates(wave, self.latest, self.planned) if self.latest else {}
         ordered = sorted(sent, key=lambda s: s.target is None)
-        results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
+        with self.state.together():
+            results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
         for result in results:
             self.on_result(result)
         self.client.writes.settle()  # checked, recorded and printed: an interrupt now hides none

@@ -85,6 +85,7 @@ class State:
         self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
         self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
+        self._held = False  # records are being made together (`together`): no flush among them
         self._written = time.monotonic()
         self._flush_took = 0.0  # seconds, the last flush
 
@@ -133,10 +134,25 @@ class State:
     def _soon(self) -> None:
         """Flush when the last one is SNAPSHOT_EVERY old (a failure waits for the final flush)."""
         self._dirty = True
+        if self._held:
+            return
         if time.monotonic() - self._written >= max(SNAPSHOT_EVERY, FLUSH_SHARE * self._flush_took):
             self._written = time.monotonic()
             with contextlib.suppress(StateError):
                 self.flush()
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Records made inside are snapshotted after the last of them, when a snapshot is due,
+        not at the first (a wave's results: the periodic flush would write one of 500 records,
+        and the final one all 500 a moment later). Each is journalled as it is made."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+        if self._dirty:
+            self._soon()
 
     def bind(self, address: str, fingerprint: str, journal: bool = False) -> bool:
         """Remember which live key a manifest address is (by fingerprint, never the key); an
