@@ -72,6 +72,8 @@ class Applier:
         self.on_created = on_created
         self.parallelism = parallelism
         self.latest: dict[str, LiveKey] | None = None  # the last list read during this apply
+        self._indexed: dict[str, LiveKey] | None = None  # the list `_by_name` indexes
+        self._by_name: dict[str, list[LiveKey]] = {}
 
     async def run(
         self, changes: Sequence[Change], known: Sequence[LiveKey], balance: Decimal | None
@@ -153,8 +155,9 @@ class Applier:
         """True when the create is not to be sent: a key of its name was created since the plan
         by another run (adopted: the change's later steps go to it), or several were (an error)."""
         name = rivals.created_name(sending.change)
-        taken = self.known | set(self.state.bindings.values())
-        found = rivals.adoptable(name, self.latest, taken) if name and self.latest else []
+        named = self._named(name) if name else []  # mostly none: a new key's name is new
+        taken = self.known | set(self.state.bindings.values()) if named else self.known
+        found = rivals.adoptable(str(name), named, taken)
         if len(found) > 1:
             sending.error, sending.never_sent = rivals.too_many(str(name), found), True
         elif found:
@@ -163,6 +166,13 @@ class Applier:
             sending.skipped += 1
             self.on_created(sending.change, sending.target)
         return bool(found)
+
+    def _named(self, name: str) -> list[LiveKey]:
+        """The last list's keys of this name: indexed once per list, not searched per create
+        (a create wave of N keys in an account of M searched N x M)."""
+        if self._indexed is not self.latest:
+            self._indexed, self._by_name = self.latest, rivals.by_name(self.latest)
+        return self._by_name.get(name, [])
 
     def _still_differs(self, target: ProxyKey | None, toggle: Toggle) -> bool:
         live = self.latest.get(target.fingerprint) if self.latest and target else None
