@@ -8,7 +8,7 @@ replaces every field: a whitelist left out would open the key to everything.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core import operations as ops
@@ -47,17 +47,7 @@ def existing(
     """`was_protected`: the state remembers this key applied with `protect: true`."""
     live = binding.live
     unprotected = (UNPROTECTED,) if was_protected and not key.protect else ()
-    made = functools.partial(  # the key's Change, made once what it does is known
-        Change,
-        address=key.address,
-        action=Action.NO_OP,
-        name=key.name,
-        index=index,
-        target=live.proxy_key,
-        live=snapshot(live),
-        reason=ADOPTED if binding.route == BY_NAME else "",
-        warnings=unprotected,
-    )
+    made = _maker(index, key, binding, unprotected)
     if key.absent:
         at = f"absent: true at {key.location.file}:{key.location.line}"
         refusal = PROTECTED if key.protect else _was(was_protected, key.address)
@@ -70,14 +60,45 @@ def existing(
     if toggle and not key.is_active and key.protect:
         return made(action=Action.ERROR, error="protected (protect: true), but the plan would disable it")
     body = update_body(target_values(key, live, values))
+    warnings = _pending(recorded) + update_warnings(fields, body, live, key.is_active, now)
+    to = key.is_active if toggle else None
+    return _updated(made, key, live, fields, body, to, unprotected + tuple(warnings))
+
+
+def _maker(index: int, key: DesiredKey, binding: Bound, warnings: tuple[str, ...]) -> Callable[..., Change]:
+    """The key's Change, made once what it does is known: the keywords given then complete it
+    (made once, not made and then copied with its action)."""
+    live = binding.live
+    return functools.partial(
+        Change,
+        address=key.address,
+        action=Action.NO_OP,
+        name=key.name,
+        index=index,
+        target=live.proxy_key,
+        live=snapshot(live),
+        reason=ADOPTED if binding.route == BY_NAME else "",
+        warnings=warnings,
+    )
+
+
+def _updated(
+    made: Callable[..., Change],
+    key: DesiredKey,
+    live: LiveKey,
+    fields: tuple[FieldChange, ...],
+    body: dict[str, Any],
+    to: bool | None,
+    warnings: tuple[str, ...],
+) -> Change:
+    """The update (when a field changes) and the toggle to `to` (when not None) of a live key."""
     credit = Credit.between(live.allocated_ammount, body["allocated_ammount"], live.used_ammount)
     return made(
-        action=_action(fields, key.is_active if toggle else None),
-        fields=fields + ((FieldChange("is_active", live.is_active, key.is_active),) if toggle else ()),
-        operations=_update_operations(fields, body, key.is_active if toggle else None),
+        action=_action(fields, to),
+        fields=fields + ((FieldChange("is_active", live.is_active, to),) if to is not None else ()),
+        operations=_update_operations(fields, body, to),
         credit=credit if fields else ZERO_CREDIT,
-        warnings=unprotected
-        + tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
+        warnings=warnings,
         unchanged=len(key.managed) - len(fields),
     )
 
