@@ -29,18 +29,21 @@ def _json_text(value: Any) -> str:
             raise ValueError(f"cannot send the amount {value}")
         return format(value, "f")  # plain digits, no exponent: a JSON number
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_encode(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_json_text(v) for v in value) + "]"
-    return json.dumps(value, allow_nan=False)
+    return _encode(value)
+
+
+_encode = json.JSONEncoder(allow_nan=False).encode  # json.dumps(value, allow_nan=False), made once
 
 
 def decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:
-    ctype = headers.get("content-type", "")
     try:
-        data = json.loads(content, parse_float=Decimal) if content else None
+        data = _loads(content) if content else None
     except (ValueError, UnicodeDecodeError):
         data = None
+        ctype = headers.get("content-type", "")
         if status < 400 or "json" in ctype:
             kind = "an HTML page (an edge challenge?)" if "html" in ctype else f"{ctype or 'no type'}"
             raise BadResponse(f"HTTP {status}: expected JSON, got {kind}", status) from None
@@ -51,6 +54,15 @@ def decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> A
     error = error_for_status(status, _server_message(data, content))
     error.wait = wait_hint(headers, now, use_reset=status == 429)
     raise error
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def _loads(content: bytes) -> Any:
+    """json.loads(content, parse_float=Decimal), with one decoder for every answer (json.loads
+    makes one per call when given parse_float): bytes decoded as json.loads decodes them."""
+    return _DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
 
 
 def _server_message(data: Any, content: bytes) -> str:

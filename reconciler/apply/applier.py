@@ -72,6 +72,8 @@ class Applier:
         self.on_created = on_created
         self.parallelism = parallelism
         self.latest: dict[str, LiveKey] | None = None  # the last list read during this apply
+        self._indexed: dict[str, LiveKey] | None = None  # the list `_by_name` indexes
+        self._by_name: dict[str, list[LiveKey]] = {}
 
     async def run(
         self, changes: Sequence[Change], known: Sequence[LiveKey], balance: Decimal | None
@@ -116,7 +118,8 @@ class Applier:
         self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
         twins = rivals.duplicates(wave, self.latest, self.planned) if self.latest else {}
         ordered = sorted(sent, key=lambda s: s.target is None)
-        results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
+        with self.state.together():
+            results = [self._finish(s, twins.get(s.change.address, "")) for s in ordered]
         for result in results:
             self.on_result(result)
         self.client.writes.settle()  # checked, recorded and printed: an interrupt now hides none
@@ -152,8 +155,9 @@ class Applier:
         """True when the create is not to be sent: a key of its name was created since the plan
         by another run (adopted: the change's later steps go to it), or several were (an error)."""
         name = rivals.created_name(sending.change)
-        taken = self.known | set(self.state.bindings.values())
-        found = rivals.adoptable(name, self.latest, taken) if name and self.latest else []
+        named = self._named(name) if name else []  # mostly none: a new key's name is new
+        taken = self.known | set(self.state.bindings.values()) if named else self.known
+        found = rivals.adoptable(str(name), named, taken)
         if len(found) > 1:
             sending.error, sending.never_sent = rivals.too_many(str(name), found), True
         elif found:
@@ -162,6 +166,13 @@ class Applier:
             sending.skipped += 1
             self.on_created(sending.change, sending.target)
         return bool(found)
+
+    def _named(self, name: str) -> list[LiveKey]:
+        """The last list's keys of this name: indexed once per list, not searched per create
+        (a create wave of N keys in an account of M searched N x M)."""
+        if self._indexed is not self.latest:
+            self._indexed, self._by_name = self.latest, rivals.by_name(self.latest)
+        return self._by_name.get(name, [])
 
     def _still_differs(self, target: ProxyKey | None, toggle: Toggle) -> bool:
         live = self.latest.get(target.fingerprint) if self.latest and target else None
@@ -197,12 +208,13 @@ class Applier:
         self, result: Result, verdict: Verdict, snapshot: dict[str, object] | None
     ) -> dict[str, object]:
         change = result.change
+        fields = {c.field: c.data() for c in change.fields}
         return {
             "action": change.action.label,
             "result": JournalResult.of(result.outcome).value,  # the journal's word, not the label
             "message": result.message,
-            "before": {c.field: c.data()["before"] for c in change.fields},
-            "after": {c.field: c.data()["after"] for c in change.fields},
+            "before": {name: data["before"] for name, data in fields.items()},
+            "after": {name: data["after"] for name, data in fields.items()},
             "credit": change.credit.data(),
             **({"limit_type": verdict.limit_type} if verdict.limit_type else {}),
             **({"deleted": True} if verdict.deleted else {}),

@@ -12,7 +12,7 @@ naming every key of that name, never a silent success.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from reconciler.core.changes import Change
 from reconciler.core.keys import LiveKey
@@ -27,9 +27,17 @@ def created_name(change: Change) -> str | None:
     return str(creates[0].body["name"]) if creates else None
 
 
-def adoptable(name: str, listing: Mapping[str, LiveKey], taken: Collection[str]) -> list[LiveKey]:
+def adoptable(name: str, listed: Iterable[LiveKey], taken: Collection[str]) -> list[LiveKey]:
     """Live keys of `name` that no plan knew and no address holds (`taken`: fingerprints)."""
-    return [k for k in listing.values() if k.name == name and k.fingerprint not in taken]
+    return [k for k in listed if k.name == name and k.fingerprint not in taken]
+
+
+def by_name(listing: Mapping[str, LiveKey] | None) -> dict[str, list[LiveKey]]:
+    """The listed keys by name, in the list's order."""
+    named: dict[str, list[LiveKey]] = {}
+    for key in (listing or {}).values():
+        named.setdefault(key.name, []).append(key)
+    return named
 
 
 def too_many(name: str, found: Sequence[LiveKey]) -> str:

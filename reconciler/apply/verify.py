@@ -51,7 +51,8 @@ def verify(
         return _deleted(sending, actual, target)
     if actual is None:
         return Verdict(Outcome.FAILED, sending.error or "the key is not in the account after the writes")
-    wrong = [f for f, v in expected.items() if f not in NOT_COMPARED and snapshot(actual).get(f) != v]
+    shown = snapshot(actual)
+    wrong = [f for f, v in expected.items() if f not in NOT_COMPARED and shown.get(f) != v]
     if wrong:
         why = sending.error or f"after the writes, the account reports other {', '.join(sorted(wrong))}"
         return Verdict(Outcome.FAILED, why, key=target, created=adopted)

@@ -37,7 +37,7 @@ class Action(str, enum.Enum):
     @property
     def label(self) -> str:
         """The name in JSON and in counts: `create`, `no-op`, ..."""
-        return self.name.lower().replace("_", "-")
+        return self._name_.lower().replace("_", "-")  # `_name_`: `name` is a slower descriptor
 
     @property
     def changes_something(self) -> bool:
@@ -109,8 +109,9 @@ class Credit:
 
     def __post_init__(self) -> None:
         """To the cent, as shown: the rows add up to the totals, and --expect-net matches them."""
-        for name in ("allocation_delta", "account_debit", "account_refund"):
-            object.__setattr__(self, name, getattr(self, name).quantize(CENT))
+        object.__setattr__(self, "allocation_delta", self.allocation_delta.quantize(CENT))
+        object.__setattr__(self, "account_debit", self.account_debit.quantize(CENT))
+        object.__setattr__(self, "account_refund", self.account_refund.quantize(CENT))
 
     @classmethod
     def between(cls, old: Decimal, new: Decimal, used: Decimal) -> Credit:
@@ -150,6 +151,10 @@ class Credit:
         )
 
 
+ZERO_CREDIT = Credit()
+"""A change that moves no credit: one value, frozen, shared (made once, not once per Change)."""
+
+
 @dataclass(frozen=True, order=False)
 class Change:
     """One manifest key (or one unmanaged key being pruned) and what the plan does to it."""
@@ -162,7 +167,7 @@ class Change:
     shown: RedactedKey | None = field(default=None, compare=False, repr=False)  # read back: no target
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
-    credit: Credit = field(default_factory=Credit)
+    credit: Credit = ZERO_CREDIT
     live: dict[str, Any] | None = None  # every live value the plan depends on
     reason: str = ""  # display only: why (absent: true at FILE:LINE, prune, adopted by name)
     warnings: tuple[str, ...] = ()

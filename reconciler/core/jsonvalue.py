@@ -7,6 +7,7 @@ exact text in the state's snapshots (`money_text`). Which one is the caller's to
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,11 +23,18 @@ def to_json_value(value: Any, money: MoneyFormat = money_number) -> Any:
     if isinstance(value, Decimal):
         return money(value)
     if isinstance(value, frozenset):
-        items = list(value)
-        if items and not isinstance(items[0], str):
-            return sorted_networks(value)
-        return sorted(items)
+        return list(_sorted_members(value))  # a list of its own: the caller may change it
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _sorted_members(value: frozenset[Any]) -> tuple[Any, ...]:
+    """A whitelist's members in order (keys share a few whitelists; a plan writes each
+    key's several times): names sorted, networks as `sorted_networks` orders them."""
+    items = list(value)
+    if items and not isinstance(items[0], str):
+        return tuple(sorted_networks(value))
+    return tuple(sorted(items))
 
 
 def values_json(values: Mapping[str, Any], money: MoneyFormat = money_number) -> dict[str, Any]:

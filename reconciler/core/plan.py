@@ -141,13 +141,15 @@ class Plan:
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts
-        before, after = self.balance_before, self.balance_after
+        debit, refund = self.account_debit, self.account_refund  # each a pass over every key: once
+        before, net = self.balance_before, refund - debit
+        after = None if before is None else before + net
         return {
             **{action.label.replace("-", "_"): counts[action] for action in Action},
             "unmanaged": len(self.unmanaged),
-            "account_debit": to_json_value(self.account_debit),
-            "account_refund": to_json_value(self.account_refund),
-            "net": to_json_value(self.net),
+            "account_debit": to_json_value(debit),
+            "account_refund": to_json_value(refund),
+            "net": to_json_value(net),
             "balance_before": None if before is None else to_json_value(before),
             "balance_after": None if after is None else to_json_value(after),
             "requests": self.requests,

@@ -48,11 +48,12 @@ def fingerprint(secret: str) -> str:
 class ProxyKey:
     """A proxy key that prints redacted: `str()`, `repr()` and f-strings never leak it."""
 
-    __slots__ = ("_fingerprint", "_value")
+    __slots__ = ("_display", "_fingerprint", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
         self._fingerprint = ""  # computed once: a plan asks ~6 times per key (a SHA-256 each)
+        self._display = ""  # likewise: every rendering of a plan shows it
 
     def reveal(self) -> str:
         """The secret itself, for a request body and nothing else."""
@@ -60,7 +61,9 @@ class ProxyKey:
 
     @property
     def display(self) -> str:
-        return redact(self._value)
+        if not self._display:
+            self._display = redact(self._value)
+        return self._display
 
     @property
     def fingerprint(self) -> str:

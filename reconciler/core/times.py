@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timezone
 
@@ -20,7 +21,13 @@ def iso(epoch: int) -> str:
 
 def now_iso() -> str:
     """This moment, to the second."""
-    return iso(int(time.time()))
+    return _second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _second(epoch: int) -> str:
+    """`iso`, kept for the second it is: an apply journals many lines within one."""
+    return iso(epoch)
 
 
 def when(epoch: int) -> str:

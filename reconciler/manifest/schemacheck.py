@@ -72,6 +72,7 @@ class _Quick:
     def __init__(self, top: dict[str, Any], key: dict[str, Any]) -> None:
         self.top = jsonschema.Draft202012Validator(top)
         self.fields = {name: _judge(rule) for name, rule in key["properties"].items()}
+        self.plain = frozenset(n for n, rule in key["properties"].items() if _plain_string(rule))
         self.names = frozenset(self.fields)
         self.required = frozenset(key.get("required", ()))
 
@@ -87,6 +88,8 @@ class _Quick:
         return all(self._field(name, value, seen) for name, value in item.items())
 
     def _field(self, name: str, value: Any, seen: dict[tuple[str, Any], bool]) -> bool:
+        if name in self.plain:  # a test cheaper than remembering it, and different in every key
+            return self.fields[name](value)
         try:
             memo = (name, _frozen(value))
             verdict = seen.get(memo)
@@ -101,7 +104,7 @@ def _judge(rule: dict[str, Any]) -> Callable[[Any], bool]:
     """Whether a value meets `rule`: jsonschema's verdict, or for a plain string rule (type,
     lengths, pattern: names, ids, proxy keys, each different in every key) the same test
     written out, as jsonschema makes it (len() in code points, re.search)."""
-    if set(rule) <= _STRING_KEYWORDS and rule.get("type") == "string":
+    if _plain_string(rule):
         shortest, longest = rule.get("minLength", 0), rule.get("maxLength")
         pattern = re.compile(rule["pattern"]) if "pattern" in rule else None
         return lambda value: (
@@ -111,6 +114,10 @@ def _judge(rule: dict[str, Any]) -> Callable[[Any], bool]:
             and (pattern is None or pattern.search(value) is not None)
         )
     return jsonschema.Draft202012Validator(rule).is_valid
+
+
+def _plain_string(rule: dict[str, Any]) -> bool:
+    return set(rule) <= _STRING_KEYWORDS and rule.get("type") == "string"
 
 
 def _frozen(value: Any) -> Any:

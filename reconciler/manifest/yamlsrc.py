@@ -33,6 +33,9 @@ MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
 _UNSEEN = object()
+# The event classes the builder meets most, tested with `type(...) is`: libyaml's parser
+# makes exactly these classes (no subclasses), and a lookup on the module costs each event.
+_SCALAR, _SEQUENCE_END, _MAPPING_END = yaml.ScalarEvent, yaml.SequenceEndEvent, yaml.MappingEndEvent
 
 
 class YamlError(Exception):
@@ -90,7 +93,12 @@ def _pos(event: yaml.Event | yaml.Node) -> tuple[int, int]:
 
 
 def _packed(event: yaml.Event) -> int:
-    line, col = _pos(event)
+    """`_pos`, packed: one call per field of every key."""
+    mark: Any = event.start_mark
+    if mark is None:
+        return 1 << 20 | 1
+    line: int = mark.line + 1
+    col: int = mark.column + 1
     return line << 20 | min(col, 0xFFFFF)
 
 
@@ -148,11 +156,14 @@ class _Builder:
         return data
 
     def value(self, event: yaml.Event, path: Path) -> Any:
-        if type(event) is yaml.ScalarEvent and self.quick and 2 < len(path) <= MAX_DEPTH and not event.anchor:
+        if type(event) is _SCALAR and self.quick and 2 < len(path) <= MAX_DEPTH and not event.anchor:
             self.count += 1  # most nodes: a field's scalar, whose position is not kept
             if self.count > MAX_NODES + 1:
                 raise YamlError("document too large or too deeply nested", *_pos(event))
-            return self._scalar(event, path)
+            value = self.scalars.get((event.tag, event.implicit, event.value), _UNSEEN)
+            if value is _UNSEEN or type(value) is int:  # new, or an int: its text is checked
+                return self._scalar(event, path)
+            return value
         return self._node(event, path)
 
     def _node(self, event: yaml.Event, path: Path) -> Any:
@@ -192,7 +203,7 @@ class _Builder:
     def _sequence(self, path: Path) -> list[Any]:
         items: list[Any] = []
         for event in self.events:
-            if isinstance(event, yaml.SequenceEndEvent):
+            if type(event) is _SEQUENCE_END:
                 break
             items.append(self.value(event, (*path, len(items))))
         return items
@@ -201,7 +212,7 @@ class _Builder:
         result: dict[str, Any] = {}
         packed: list[int] | None = [] if len(path) == 2 and not self.doc.complete else None
         for event in self.events:
-            if isinstance(event, yaml.MappingEndEvent):
+            if type(event) is _MAPPING_END:
                 break
             key, child = self._key(event, path, result)
             value = next(self.events)
@@ -214,7 +225,7 @@ class _Builder:
 
     def _key(self, event: yaml.Event, path: Path, result: dict[str, Any]) -> tuple[str, Path]:
         """A mapping key, checked (plain, not a merge, not a duplicate), and the path it names."""
-        if not isinstance(event, yaml.ScalarEvent) or (event.value == "<<" and event.implicit[0]):
+        if type(event) is not _SCALAR or (event.value == "<<" and event.implicit[0]):
             raise YamlError("mapping keys must be plain names (no merge keys)", *_pos(event))
         key = str(event.value)
         child = (*path, key)

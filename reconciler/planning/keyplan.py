@@ -7,12 +7,12 @@ replaces every field: a whitelist left out would open the key to everything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core import operations as ops
-from reconciler.core.changes import Action, Change, Credit, FieldChange, unmanaged_address
+from reconciler.core.changes import ZERO_CREDIT, Action, Change, Credit, FieldChange, unmanaged_address
 from reconciler.core.jsonvalue import key_json
 from reconciler.core.keys import (
     UNKNOWN_WINDOW,
@@ -54,33 +54,59 @@ def existing(
 ) -> Change:
     """`was_protected`: the state remembers this key applied with `protect: true`."""
     live = binding.live
-    base = Change(key.address, Action.NO_OP, key.name, index, target=live.proxy_key, live=snapshot(live))
-    if binding.route == BY_NAME:
-        base = _with(base, reason=ADOPTED)
+    unprotected = (UNPROTECTED,) if was_protected and not key.protect else ()
+    made = _maker(index, key, binding, unprotected)
     if key.absent:
         at = f"absent: true at {key.location.file}:{key.location.line}"
-        return _delete(base, live, at, PROTECTED if key.protect else _was(was_protected, key.address))
-    if was_protected and not key.protect:
-        base = _with(base, warnings=(UNPROTECTED,))
-    fields = diff(key, live, recorded)
+        refusal = PROTECTED if key.protect else _was(was_protected, key.address)
+        return _delete(made(warnings=()), live, at, refusal)
+    values = live.values()  # once: the diff and the update body both read them
+    fields = diff(key, live, recorded, values)
     if key.limit_type == UNKNOWN_WINDOW:  # any write would send a window: none is planned
-        return _undecided(base, key, fields)
+        return _undecided(made(), key, fields)
     toggle = key.is_active is not None and key.is_active != live.is_active
     if toggle and not key.is_active and key.protect:
-        return _with(
-            base, action=Action.ERROR, error="protected (protect: true), but the plan would disable it"
-        )
-    body = update_body(target_values(key, live))
-    operations = _update_operations(fields, body, key.is_active if toggle else None)
+        return made(action=Action.ERROR, error="protected (protect: true), but the plan would disable it")
+    body = update_body(target_values(key, live, values))
+    warnings = _pending(recorded) + update_warnings(fields, body, live, key.is_active, now)
+    to = key.is_active if toggle else None
+    return _updated(made, key, live, fields, body, to, unprotected + tuple(warnings))
+
+
+def _maker(index: int, key: DesiredKey, binding: Bound, warnings: tuple[str, ...]) -> Callable[..., Change]:
+    """The key's Change, made once what it does is known: the keywords given then complete it
+    (made once, not made and then copied with its action)."""
+    live = binding.live
+    return functools.partial(
+        Change,
+        address=key.address,
+        action=Action.NO_OP,
+        name=key.name,
+        index=index,
+        target=live.proxy_key,
+        live=snapshot(live),
+        reason=ADOPTED if binding.route == BY_NAME else "",
+        warnings=warnings,
+    )
+
+
+def _updated(
+    made: Callable[..., Change],
+    key: DesiredKey,
+    live: LiveKey,
+    fields: tuple[FieldChange, ...],
+    body: dict[str, Any],
+    to: bool | None,
+    warnings: tuple[str, ...],
+) -> Change:
+    """The update (when a field changes) and the toggle to `to` (when not None) of a live key."""
     credit = Credit.between(live.allocated_ammount, body["allocated_ammount"], live.used_ammount)
-    return _with(
-        base,
-        action=_action(fields, key.is_active if toggle else None),
-        fields=fields + ((FieldChange("is_active", live.is_active, key.is_active),) if toggle else ()),
-        operations=operations,
-        credit=credit if fields else Credit(),
-        warnings=base.warnings
-        + tuple(_pending(recorded) + update_warnings(fields, body, live, key.is_active, now)),
+    return made(
+        action=_action(fields, to),
+        fields=fields + ((FieldChange("is_active", live.is_active, to),) if to is not None else ()),
+        operations=_update_operations(fields, body, to),
+        credit=credit if fields else ZERO_CREDIT,
+        warnings=warnings,
         unchanged=len(key.managed) - len(fields),
     )
 
@@ -189,7 +215,8 @@ def _delete(base: Change, live: LiveKey, why: str, refusal: str) -> Change:
 
 
 def _with(change: Change, **fields: Any) -> Change:
-    return replace(change, **fields)
+    """`dataclasses.replace`, without its walk over the fields (a plan makes one per key)."""
+    return Change(**{**vars(change), **fields})
 
 
 def _pending(recorded: Mapping[str, Any] | None) -> list[str]:
@@ -198,12 +225,17 @@ def _pending(recorded: Mapping[str, Any] | None) -> list[str]:
     return []
 
 
-def diff(want: DesiredKey, have: LiveKey, recorded: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:
-    """Changed managed fields; a write-only value never recorded is a change from unknown (None)."""
-    live = have.values()
+def diff(
+    want: DesiredKey, have: LiveKey, recorded: Mapping[str, Any] | None, live: Mapping[str, Any] | None = None
+) -> tuple[FieldChange, ...]:
+    """Changed managed fields; a write-only value never recorded is a change from unknown (None).
+    `live`: `have.values()`, when the caller has them already."""
+    live = have.values() if live is None else live
     changes = []
-    for name in want.managed:
+    for name in UPDATABLE:  # the managed ones, in their order
         wanted = getattr(want, name)
+        if wanted is None:
+            continue
         if name in live:
             current = live[name]
         elif recorded and not recorded.get("pending"):
@@ -215,12 +247,11 @@ def diff(want: DesiredKey, have: LiveKey, recorded: Mapping[str, Any] | None) ->
     return tuple(changes)
 
 
-def target_values(want: DesiredKey, have: LiveKey) -> dict[str, Any]:
+def target_values(want: DesiredKey, have: LiveKey, live: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the key will be after the update: desired where managed, live elsewhere."""
-    live = have.values()
-    return {
-        name: getattr(want, name) if getattr(want, name) is not None else live.get(name) for name in UPDATABLE
-    }
+    live = have.values() if live is None else live
+    wanted = {name: getattr(want, name) for name in UPDATABLE}
+    return {name: live.get(name) if value is None else value for name, value in wanted.items()}
 
 
 def update_body(target: Mapping[str, Any]) -> dict[str, Any]:

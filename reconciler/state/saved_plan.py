@@ -11,6 +11,7 @@ the saved plan are not part of it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -130,7 +131,16 @@ class SavedPlan:
 
     def reviewed(self, address: str) -> Change:
         """The change as the saved plan showed it."""
-        return next(c for c in self.plan.changes if c.address == address)
+        return self._shown[address]
+
+    @functools.cached_property
+    def _shown(self) -> dict[str, Change]:
+        """Each address's change, indexed once: an apply asks per key (a search per key made
+        applying a reviewed plan of 10,000 keys quadratic)."""
+        shown: dict[str, Change] = {}
+        for change in self.plan.changes:
+            shown.setdefault(change.address, change)
+        return shown
 
     def live(self, address: str) -> dict[str, Any] | None:
         """The live values the saved change was planned against (None: no key then)."""

@@ -60,6 +60,9 @@ WHERE_ELSE = "make it writable, or pass --state PATH to keep the state elsewhere
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "SENDING", "SNAPSHOT", "State", "default_path"]
 
 
+_line = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode  # json.dumps's, made once
+
+
 def default_path(manifests: Sequence[str]) -> Path:
     """The state of these manifests (`statepaths.default_state`, not the sandbox's)."""
     return statepaths.default_state(manifests, sandbox=False)
@@ -71,6 +74,7 @@ class State:
         one that names none is this manifest's from its next write on. So is one of another
         `account` (of a manifest that declares accounts)."""
         self.path = path
+        self._journal = path.parent / "journal.jsonl"  # made once: every journal line names it
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
@@ -83,12 +87,13 @@ class State:
         self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
         self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
+        self._held = False  # records are being made together (`together`): no flush among them
         self._written = time.monotonic()
         self._flush_took = 0.0  # seconds, the last flush
 
     @property
     def journal_path(self) -> Path:
-        return self.path.parent / "journal.jsonl"
+        return self._journal
 
     @property
     def lock_path(self) -> Path:
@@ -131,10 +136,25 @@ class State:
     def _soon(self) -> None:
         """Flush when the last one is SNAPSHOT_EVERY old (a failure waits for the final flush)."""
         self._dirty = True
+        if self._held:
+            return
         if time.monotonic() - self._written >= max(SNAPSHOT_EVERY, FLUSH_SHARE * self._flush_took):
             self._written = time.monotonic()
             with contextlib.suppress(StateError):
                 self.flush()
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Records made inside are snapshotted after the last of them, when a snapshot is due,
+        not at the first (a wave's results: the periodic flush would write one of 500 records,
+        and the final one all 500 a moment later). Each is journalled as it is made."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+        if self._dirty:
+            self._soon()
 
     def bind(self, address: str, fingerprint: str, journal: bool = False) -> bool:
         """Remember which live key a manifest address is (by fingerprint, never the key); an
@@ -236,8 +256,7 @@ class State:
     def journal(self, entry: Mapping[str, Any]) -> None:
         """Append one line with a single write, so no line is ever torn by a kill. A line
         the disk does not take whole raises StateError naming the journal: send nothing."""
-        record = {"time": now_iso(), **entry}
-        line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+        line = _line({"time": now_iso(), **entry}) + "\n"
         try:
             self._append(line.encode())
         except OSError as exc:
