@@ -135,21 +135,6 @@ def _locks(paths: Sequence[Path], timeout: float) -> Iterator[None]:
         yield
 
 
-def hold_moves(units: Sequence[AccountApply], stopped: Sequence[str]) -> None:
-    """A key moving to an account that is not applied (its key refused) is not deleted where it
-    is: its service would be left without a key. The next run moves it."""
-    left = {u.opened.account.name for u, why in zip(units, stopped, strict=True) if why}
-    for unit in units:
-        name = unit.opened.account.name
-        unit.hold(
-            {
-                m.address: f"kept: it moves to account {m.target}, which is not applied this run"
-                for m in unit.moves
-                if m.source == name and m.target in left
-            }
-        )
-
-
 @dataclass(frozen=True)
 class _Run:
     settings: ApplySettings
@@ -168,7 +153,6 @@ class _Run:
                 pairs = list(zip(units, clients, strict=True))
                 stopped = self.hold(units, await asyncio.gather(*(self.prepare(u, c) for u, c in pairs)))
                 ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
-                hold_moves(units, stopped)
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
                 self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):

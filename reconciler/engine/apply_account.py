@@ -3,7 +3,6 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -119,13 +118,6 @@ class AccountApply:
             f"the reviewed plan has no plan of this account ({self.saved.plan.problems[0]}), and its "
             f"{len(plan.to_apply)} change(s) now were never reviewed: plan again; nothing was sent to it"
         )
-
-    def hold(self, held: Mapping[str, str]) -> None:
-        """Keep back the deletes of these addresses (address -> why), skipped with why: keys
-        moving to an account that is not applied this run."""
-        kept = [c for c in self.chosen if c.address in held and c.action is Action.DELETE]
-        self.chosen = tuple(c for c in self.chosen if not any(c is k for k in kept))
-        self.skipped += tuple(Result(c, Outcome.SKIPPED, held[c.address]) for c in kept)
 
     @property
     def has_work(self) -> bool:
