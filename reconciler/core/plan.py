@@ -90,6 +90,10 @@ class Plan:
         """The same account, only these changes (a saved plan's, or --target's)."""
         return replace(self, changes=changes, unmanaged=[], notes=[], problems=list(self.problems))
 
+    def change(self, address: str) -> Change | None:
+        """The change of this address, if the plan has one."""
+        return next((c for c in self.changes if c.address == address), None)
+
     @property
     def unmanaged_listed(self) -> list[tuple[LiveKey, str]]:
         """The unmanaged keys as the account listed them, each with its note; a plan read back

@@ -116,7 +116,7 @@ def hold(
 
 
 def _change(plan: Plan | None, address: str) -> Change | None:
-    return next((c for c in plan.changes if c.address == address), None) if plan else None
+    return plan.change(address) if plan else None
 
 
 def _blocked(plan: Plan | None, change: Change | None, refused: str) -> str:

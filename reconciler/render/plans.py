@@ -101,7 +101,7 @@ def _refused(*plans: Plan | None) -> bool:
 
 
 def _change(plan: Plan | None, address: str) -> Change | None:
-    return next((c for c in plan.changes if c.address == address), None) if plan else None
+    return plan.change(address) if plan else None
 
 
 @gc_paused()
