@@ -33,7 +33,7 @@ class FileSink:
 
     @property
     def ident(self) -> str:
-        return f"file {self.target}#{self.name}"
+        return f"file {self.path}#{self.name}"  # as written: the same in every checkout
 
 
 @dataclass(frozen=True)
