@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from .. import fakegithub
 from ..fakegithub import FakeGitHub
-from ..helpers import run_cli
+from ..helpers import ROOT, run_cli
 from . import fakevault
 from .fakevault import FakeVault
 
@@ -83,7 +84,9 @@ def plan_json(capsys: Any) -> dict[str, Any]:
 
 
 def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys: Any) -> None:
-    (row,) = [k for k in plan_json(capsys)["keys"] if k["address"] == "api"]
+    planned = plan_json(capsys)
+    jsonschema.validate(planned, json.loads((ROOT / "schemas" / "plan.schema.json").read_text()))
+    (row,) = [k for k in planned["keys"] if k["address"] == "api"]
     assert row["deliver"] == [
         "file app.env",
         f"command {Path(sys.executable).name}",
