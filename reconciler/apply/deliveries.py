@@ -109,11 +109,6 @@ class Owed:
     def created(self, change: Change, value: ProxyKey) -> None:
         self.values[change.address] = value
 
-    def still(self, plan: Plan) -> list[DesiredKey]:
-        """The keys that have something to deliver in this apply: those it creates, those owed."""
-        owed = self.delivery.state.deliveries
-        return [k for k in self.keys if k.deliver and (k.address in owed or _creates(plan, k.address))]
-
     async def run(self, plan: Plan) -> list[Delivered]:
         """Every delivery this apply makes, in the manifest's order."""
         done: list[Delivered] = []
@@ -143,11 +138,6 @@ class Owed:
     def _drop(self, address: str, idents: Sequence[str]) -> None:
         for ident in idents:
             self.delivery.state.delivery(address, ident, DROPPED, "the key or the sink left the manifest")
-
-
-def _creates(plan: Plan, address: str) -> bool:
-    change = plan.change(address)
-    return change is not None and change.action is Action.CREATE
 
 
 def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> list[str]:
