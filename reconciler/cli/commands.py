@@ -56,6 +56,12 @@ def apply(args: argparse.Namespace) -> ExitCode:
     return each.run(args, run)
 
 
+def deliver(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.deliver import run
+
+    return run(each.only(args, "deliver"))
+
+
 def import_keys(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.imports import run
 

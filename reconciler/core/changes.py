@@ -173,6 +173,7 @@ class Change:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     unchanged: int = 0
+    deliver: tuple[str, ...] = ()  # where a created key's value will go: each sink described
 
     def __post_init__(self) -> None:
         """A change that cannot be planned says why and sends nothing; only such a change
@@ -220,6 +221,7 @@ class Change:
             "credit": self.credit.data(),
             "warnings": list(self.warnings),
             "error": self.error,
+            **({"deliver": list(self.deliver)} if self.deliver else {}),
         }
 
     @classmethod
@@ -239,6 +241,7 @@ class Change:
             reason=data["reason"] or "",
             warnings=tuple(str(w) for w in data["warnings"]),
             error=data["error"],
+            deliver=tuple(str(d) for d in data.get("deliver", ())),
         )
 
     def saved(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import Sink
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -78,6 +79,7 @@ class DesiredKey:
     protect: bool = False
     account: str = "default"  # the name of its account (core.accounts.DEFAULT when none is declared)
     group: str | None = None  # the group it belongs to (`groups:`), if any
+    deliver: tuple[Sink, ...] = ()  # where its value goes once it exists (`deliver:`)
 
     @property
     def managed(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
+from reconciler.apply.deliveries import owed_notes
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
@@ -87,6 +88,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
             raise
         return unreadable(opened, exc)
     plan.account = opened.account
+    plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
     return plan
 
 

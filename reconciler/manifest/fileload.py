@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck
+from reconciler.manifest import keychecks, policy, rules, schemacheck, sinks
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
@@ -226,6 +226,7 @@ class FileLoader:
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
         key = self._checked(index, raw, values, account, group)
+        key = sinks.attach(key, sources, frame.context) if key is not None else None
         if key is not None:
             self._police(index, raw, key, frame)
         return key

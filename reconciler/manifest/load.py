@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Group, Violation, Waiver
-from reconciler.manifest import addresses, layout, settings
+from reconciler.manifest import addresses, layout, settings, sinks
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
 from reconciler.manifest.envvars import checked_environment
@@ -89,9 +89,10 @@ def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
 
 def _identity(key: DesiredKey) -> list[Any]:
     secret = key.proxy_key.fingerprint if key.proxy_key else None
-    identity = [key.address, secret, key.is_active, key.absent, key.protect]
+    identity: list[Any] = [key.address, secret, key.is_active, key.absent, key.protect]
     identity = identity if key.account == DEFAULT else [*identity, key.account]
-    return identity if key.group is None else [*identity, {"group": key.group}]
+    identity = identity if key.group is None else [*identity, {"group": key.group}]
+    return identity if not key.deliver else [*identity, {"deliver": [s.ident for s in key.deliver]}]
 
 
 @dataclass
@@ -125,6 +126,7 @@ def load(
         diagnostics.extend(loader.diagnostics)
     diagnostics.extend(duplicates(keys, resolved.declared))
     diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
+    diagnostics.extend(sinks.clashes(keys, resolved.declared))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:

@@ -18,6 +18,7 @@ from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
+from reconciler.manifest.sinks import PATTERN_MESSAGES
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (
@@ -35,7 +36,7 @@ API_KEY_REFERENCE = (
     "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
 )
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_FIELDS = {"proxy_key", "api_key"}
+_SECRET_FIELDS = {"proxy_key", "api_key", "token"}
 _WEEK = 7 * 24 * 3600
 
 
@@ -316,6 +317,9 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
         return (), f"group {_short(error.instance)} {GROUP_NAME}", False
     if error.validator == "pattern" and field == "account":
         return (), f"account {_short(error.instance)} {ACCOUNT_NAME}", False
+    if error.validator == "pattern" and field in PATTERN_MESSAGES:  # under deliver:
+        got = "" if field == "token" else f" (got {_short(error.instance)})"
+        return (), PATTERN_MESSAGES[field] + got, False
     if error.validator == "pattern" and field == "api_key":
         return (), API_KEY_REFERENCE, False
     if error.validator == "pattern" and field == "base_url":

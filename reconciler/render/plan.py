@@ -182,6 +182,8 @@ def _md_details(row: Row, w: Callable[[str], Any]) -> None:
         for c in change.fields:
             before = "" if change.action is Action.CREATE else escape(show(c.field, c.before))
             w(f"| {c.field} | {before} | {escape(show(c.field, c.after))} |\n")
+    if change.deliver:
+        w("\nThe new value goes to: " + ", ".join(f"→ {escape(sink)}" for sink in change.deliver) + "\n")
     if row.credit:
         w(f"\n{row.credit}\n")
     for warning in row.warnings:

@@ -170,6 +170,7 @@ def row(change: Change) -> Row:
         lines.append(Line("note", change.error))
     for fc in change.fields:
         lines.extend(_field_lines(fc, created=change.action is Action.CREATE))
+    lines.extend(Line("field", f"→ {printable(sink)}") for sink in change.deliver)
     if change.unchanged and change.action is not Action.CREATE:
         lines.append(
             Line("note", f"({change.unchanged} unchanged field{'s' if change.unchanged != 1 else ''})")

@@ -38,8 +38,9 @@ from typing import Any
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.times import now_iso
-from reconciler.state import compaction, reading
+from reconciler.state import compaction, deliveries, reading
 from reconciler.state import paths as statepaths
+from reconciler.state.deliveries import Deliveries
 from reconciler.state.files import append_line, atomic_write, probe_dir, probe_file, why
 from reconciler.state.format import (
     FORMAT_VERSION,
@@ -79,6 +80,8 @@ class State:
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
         self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
+        self.deliveries: Deliveries = contents.deliveries  # address -> sink -> owed (`deliveries`)
+        self._delivered: dict[tuple[str, str], str | None] = {}  # deliveries this process marked
         self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
         self.account = statepaths.account_of(path, contents.account, account)
         self._touched: set[str] = set()  # fingerprints this process recorded
@@ -209,6 +212,16 @@ class State:
             self._guarded[fingerprint] = None
         self._dirty = True
 
+    def delivery(self, address: str, sink: str, status: str, message: str = "") -> None:
+        """A delivery of `address`'s value to `sink` (its ident) announced, tried or dropped
+        (`deliveries`): journalled (never a value), and remembered while it is owed."""
+        line = {"address": address, "sink": sink, "delivery": status}
+        self.journal({**line, **({"message": message} if message else {})})
+        owed = status if status in deliveries.OWED else None
+        deliveries.mark(self.deliveries, address, sink, owed)
+        self._delivered[(address, sink)] = owed
+        self._dirty = True
+
     def flush(self) -> None:
         """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile;
         raises StateError (never a bare OSError) when it cannot."""
@@ -233,7 +246,10 @@ class State:
         self.bindings, self._holders = merged(disk.bindings, self._bound), None
         self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
         self.protected = merged(disk.protected, self._guarded)
-        mine = Contents(self.records, self.bindings, self.snapshots, self.protected)
+        self.deliveries = deliveries.merged(disk.deliveries, self._delivered)
+        mine = Contents(
+            self.records, self.bindings, self.snapshots, self.protected, deliveries=self.deliveries
+        )
         mine.manifest = self.manifest or disk.manifest
         mine.account = self.account or disk.account
         atomic_write(self.path, dump(mine))
