@@ -86,14 +86,31 @@ def test_deletes_and_lowered_allocations_count_in_the_totals(workdir: Path, caps
 
 
 def test_warn_net_debit_is_a_warning_not_a_failure(workdir: Path, capsys: Any) -> None:
+    """Said where a reviewer looks: in the headline and under the credits (text), under the
+    comment's title (Markdown), besides the Policy section; the plan passes, apply applies."""
     m = write("budget:\n  warn_net_debit: 20\n", allocated_ammount=20)  # a net 30.00
     code, out = plan(capsys, m)
     assert code == 0
     assert "Policy: every rule holds, 1 warning (rules: warn_net_debit)" in out
     assert "warning: warn_net_debit: the plan debits a net 30.00" in out
+    assert (
+        "0 errors, 1 budget warning.\n"
+        "Credits: 30.00 debited, 0.00 refunded (est.), net -30.00; balance 1,000.00 -> 970.00\n"
+        "Budget warning: warn_net_debit: the plan debits a net 30.00 (30.00 debited, 0.00 refunded, est.), "
+        "over 20.00\n"
+    ) in out
     code, md = plan(capsys, m, "--format", "markdown")
+    assert code == 0
+    assert md.splitlines()[1].endswith("0 errors, 1 budget warning.")
+    assert md.splitlines()[3].startswith(
+        "> :warning: **Budget warning:** warn_net_debit: the plan debits a net 30.00"
+    )
     assert "- :warning: warn_net_debit: the plan debits a net 30.00" in md
     assert "apply refuses" not in md
+    code, raw = plan(capsys, m, "--format", "json")
+    assert code == 0 and json.loads(raw)["policy"]["default"]["warnings"] == [
+        "warn_net_debit: the plan debits a net 30.00 (30.00 debited, 0.00 refunded, est.), over 20.00"
+    ]
     assert run_cli(capsys, "apply", m, *SANDBOX, "--auto-approve")[0] == 0
 
 
@@ -220,10 +237,18 @@ def test_each_account_has_its_own_budget_and_policy_section(two_accounts: Path, 
     assert "Policy: every rule holds, 1 warning (rules: warn_net_debit)" in staging
     assert "warning: warn_net_debit: the plan debits a net 10.00" in staging
     assert (
-        "2 accounts: Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation."
-        in out
+        "2 accounts: Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation, "
+        "2 budget warnings." in out
     )
     code, md = plan(capsys, "keys.yaml", "--format", "markdown")
+    head, _ = md.split("#### Account prod")
+    assert (
+        "> :warning: **Budget warning (account prod):** warn_net_debit: the plan debits a net 100.00" in head
+    )
+    assert (
+        "> :warning: **Budget warning (account staging):** warn_net_debit: the plan debits a net 10.00"
+        in head
+    )
     prod_md, staging_md = md.split("#### Account staging")
     assert "**Policy: 1 violation, 1 warning.**" in prod_md and "#### Account prod" in prod_md
     assert "**Policy: every rule holds, 1 warning.**" in staging_md
