@@ -134,9 +134,9 @@ class FileLoader:
                 self.report(path + where, message, key=at_key)
 
     def _misread_check(self) -> None:
-        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x."""
+        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x; and .nan."""
         for path, text in self.doc.misread.items():
-            if path and path[-1] in rules.NUMERIC_FIELDS:
+            if path and path[-1] in rules.NUMERIC_FIELDS and not (path in self.bad_paths and "." in text):
                 self.bad_paths.add(path)
                 self.report(path, rules.misread_number(text))
 

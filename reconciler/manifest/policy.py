@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,7 +22,7 @@ from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
 from reconciler.core.policy import Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
-from reconciler.manifest.diagnostics import Diagnostic
+from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
 Path = tuple[Any, ...]
 Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
@@ -56,7 +56,8 @@ def _read(raw: Any, path: Path, bad: set[Path]) -> dict[str, Any]:
         return {}
     found = {}
     for name, value in raw.items():
-        if (*path, name) not in bad:
+        at = (*path, name)
+        if not any(wrong[: len(at)] == at for wrong in bad):  # allowed_models: [gpt-4o*, 5] too
             found[name] = _value(name, value)
     return found
 
@@ -69,6 +70,24 @@ def _value(name: str, value: Any) -> Any:
     if name == "max_lifetime":
         return int(value[:-1]) * _DAYS[value[-1]]
     return value
+
+
+def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
+    """A warning where a warn_net_debit is not below the max_net_debit that holds with it (an
+    account's own, or the top level's): a plan over it is refused anyway, so it never warns."""
+    found = []
+    for budget in budgets:
+        warn, limit, where = budget.warn_net_debit, budget.max_net_debit, budget.where("warn_net_debit")
+        if warn is None or limit is None or warn < limit or where is None:
+            continue
+        at = budget.where("max_net_debit")
+        stated = f" ({at.file}:{at.line})" if at is not None else ""
+        message = (
+            f"warn_net_debit {money(warn)} is not below max_net_debit {money(limit)}{stated}: a plan "
+            "debiting more is refused anyway, so this never warns first; set it lower, or leave it out"
+        )
+        found.append(Diagnostic(where.file, where.line, where.col, "warn_net_debit", message, WARNING))
+    return found
 
 
 def diagnostic(violation: Violation) -> Diagnostic:

@@ -34,6 +34,15 @@ API_KEY_REFERENCE = (
     "must be a reference to the environment variable that holds the account key, as ${VAR} "
     "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
 )
+REQUIRE_WAIVED = (
+    "an exception to require names the field it waives (expires_at, model_whitelist or ip_whitelist), "
+    'not require: ip_whitelist: "partner calls from changing IPs"'
+)
+_LIFETIME = "must be a number of days or weeks, like 90d or 12w"
+_LIFETIME_NEVER = (
+    f"{_LIFETIME}: never is refused (the rule bounds how far ahead each key's expiry may be; "
+    "to let keys never expire, leave max_lifetime out)"
+)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_FIELDS = {"proxy_key", "api_key"}
 _WEEK = 7 * 24 * 3600
@@ -234,7 +243,9 @@ NUMERIC_FIELDS = (
 
 
 def misread_number(text: str) -> str:
-    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write."""
+    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write; .nan too."""
+    if "." in text:
+        return f"must be a number ({text} is 'not a number': every comparison with it is false)"
     value = int(text[2:], 8 if text[1] == "o" else 16) if text[:2] in ("0o", "0x") else int(text)
     if text[:2] == "0x":
         return f"{text} is hexadecimal: write it in decimal, {value}"
@@ -278,7 +289,8 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     elif kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         for extra in sorted(set(instance) - set(allowed)):
-            yield (extra,), _unknown(extra, allowed), True
+            waives = extra == "require" and path[-1:] == ("policy_exceptions",)
+            yield (extra,), REQUIRE_WAIVED if waives else _unknown(extra, allowed), True
     elif kind == "required":
         for missing in expected:
             if missing not in instance:
@@ -321,7 +333,11 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     if error.validator == "pattern" and field == "base_url":
         return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
     if error.validator == "pattern" and field == "max_lifetime":
-        return (), f"must be a number of days or weeks, like 90d or 12w (got {_short(error.instance)})", False
+        return (
+            (),
+            _LIFETIME_NEVER if error.instance == "never" else f"{_LIFETIME} (got {_short(error.instance)})",
+            False,
+        )
     if error.validator == "minProperties" and field == "accounts":
         return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
     return None
