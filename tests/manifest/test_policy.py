@@ -121,6 +121,24 @@ BROKEN = [
 ]
 
 
+# The key each fixture's broken rule is on (its id, else its name), as plan names it.
+BROKEN_KEY = {
+    "bad-policy-max-allocation.yaml": "team-rich",
+    "bad-policy-max-allocation-from-defaults.yaml": "team-default",
+    "bad-policy-require-expires-at.yaml": "team-forever",
+    "bad-policy-require-ip-whitelist.yaml": "team-open",
+    "bad-policy-require-model-whitelist-unset.yaml": "team-unset",
+    "bad-policy-max-lifetime.yaml": "team-far",
+    "bad-policy-max-lifetime-never.yaml": "team-forever",
+    "bad-policy-limit-types.yaml": "team-monthly",
+    "bad-policy-name-pattern.yaml": "Team Rich",
+    "bad-policy-allowed-models.yaml": "team-o1",
+    "bad-policy-allowed-models-all.yaml": "team-all",
+    "bad-policy-account-max-allocation.yaml": "big",
+    "bad-policy-group-max-allocation.yaml": "pay-api",
+}
+
+
 @pytest.mark.parametrize(("fixture", "line", "col", "path", "rule", "fragment"), BROKEN)
 def test_each_broken_rule_is_named_at_its_value(
     fixture: str, line: int, col: int, path: str, rule: str, fragment: str, capsys: Any
@@ -133,9 +151,10 @@ def test_each_broken_rule_is_named_at_its_value(
     assert violation.rule == rule and fragment in violation.message
     assert violation.where is not None and (violation.where.file, violation.where.line) == (file, line)
     assert violation.path == path and result.manifest.violations == (violation,)
+    assert violation.address == BROKEN_KEY[fixture]
     code, out, _ = run_cli(capsys, "validate", file)  # as validate says it: an error, exit 1
     assert code == 1
-    assert f"{file}:{line}:{col}: {path}: policy {rule}: " in out
+    assert f"{file}:{line}:{col}: {path}: policy {rule} on {BROKEN_KEY[fixture]}: " in out
 
 
 @pytest.mark.parametrize("rule", KEY_RULES)
