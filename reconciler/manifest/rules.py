@@ -306,6 +306,8 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), f"must be {expected!r}" + got, False
     elif kind == "pattern" and path and path[-1] == "id":
         yield (), ID_SLASH + got, False
+    elif kind == "minProperties":
+        yield (), "must not be empty: name at least one, or leave it out", False
     elif kind in ("minLength", "maxLength"):
         yield (), f"{_length_rule(schema)} (got {len(instance)})", False
     elif kind in ("minimum", "exclusiveMinimum", "maximum"):

@@ -203,6 +203,10 @@ def test_the_balance_forecast_says_when_the_balance_does_not_cover_the_debits(
     code, out = plan(capsys, m)
     assert "balance 1,000.00 -> -170.00 (the balance does not cover the debits: 170.00 short)" in out
     assert "the debits (1,170.00) exceed the account balance (1,000.00) plus the refunds (0.00)" in out
+    md = plan(capsys, m, "--format", "markdown")[1]  # the PR comment says it in its credit line
+    assert "balance 1,000.00 → -170.00 (the balance does not cover the debits: 170.00 short)**" in md
+    summary = json.loads(plan(capsys, m, "--format", "json")[1])["summary"]
+    assert (summary["balance_before"], summary["balance_after"]) == (1000, -170)
 
 
 ACCOUNTS = """version: 1

@@ -263,6 +263,8 @@ HOSTILE = [
     ("bad-policy-allowed-models-not-a-string.yaml", 3, 29, "policy.allowed_models[1]", "must be a string"),
     ("bad-group-in-a-group.yaml", 4, 5, "groups.ml.group", "unknown field 'group'"),
     ("bad-group-budget-negative.yaml", 4, 29, "groups.ml.budget.max_net_debit", "must be >= 0 (got -1)"),
+    ("bad-groups-empty.yaml", 2, 9, "groups", "must not be empty: name at least one, or leave it out"),
+    ("bad-policy-exceptions-empty.yaml", 9, 24, "keys[0].policy_exceptions", "must not be empty"),
 ]
 UNREADABLE += HOSTILE
 
