@@ -334,6 +334,25 @@ def test_a_groups_budget_holds_over_its_keys_and_the_plan_rolls_up_per_group(
     assert code == 0 and "Policy: every rule holds, 1 warning" in out
 
 
+def test_a_groups_total_counts_its_keys_that_target_leaves_out(workdir: Path, capsys: Any) -> None:
+    """key-0 (ml) is allocated 30.00 already; raising key-1 (ml) from 10.00 to 20.00 makes ml 50.00,
+    over 45.00, also when --target plans key-1 alone: a targeted apply cannot slip past it."""
+    data = seed_data(3)
+    data["keys"][0]["allocated_ammount"] = 30.0
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    Path("keys.yaml").write_text(
+        GROUPS.replace("defaults: {allocated_ammount: 30}", "defaults: {allocated_ammount: 20}")
+        .replace("max_net_debit: 20, max_allocated: 50", "max_allocated: 45")
+        .replace("name: key-0, group: ml}", "name: key-0, group: ml, allocated_ammount: 30}")
+    )
+    for target in ((), ("--target", "key-1")):
+        code, out = plan(capsys, "keys.yaml", *target)
+        assert code == 4, out
+        assert "✗ max_allocated (group ml): group ml's keys would be allocated 50.00 together" in out
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--target", "key-1", "--auto-approve")
+    assert code == 1 and "the plan breaks the policy: max_allocated" in err
+
+
 def test_a_saved_plan_shows_its_groups_as_plan_did(workdir: Path, capsys: Any) -> None:
     Path("keys.yaml").write_text(GROUPS)
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")
