@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import Budget, Policy, Violation, Waiver
+from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
@@ -88,6 +88,33 @@ def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
         )
         found.append(Diagnostic(where.file, where.line, where.col, "warn_net_debit", message, WARNING))
     return found
+
+
+def lifetime_message(value: Any, shown: str) -> str:
+    """Why a max_lifetime is refused (`shown`: the value as messages show it)."""
+    wanted = "must be a number of days or weeks, like 90d or 12w"
+    if value == "never":
+        return (
+            f"{wanted}: never is refused (the rule bounds how far ahead each key's expiry may be; "
+            "to let keys never expire, leave max_lifetime out)"
+        )
+    return f"{wanted} (got {shown})"
+
+
+def not_excepted(name: str, allowed: list[str]) -> str | None:
+    """Why a key's `policy_exceptions` cannot name `name` (None: it is no rule at all)."""
+    if name == "require":
+        return (
+            "an exception to require names the field it waives (expires_at, model_whitelist or "
+            'ip_whitelist), not require: ip_whitelist: "partner calls from changing IPs"'
+        )
+    if name in (*ACCOUNT_RULES, *BUDGET_RULES):
+        names = ", ".join(allowed)
+        return (
+            f"{name} holds over keys together (an account's or a group's): no one key is excepted "
+            f"from it; an exception names a rule on each key or a field require asks for: {names}"
+        )
+    return None
 
 
 def diagnostic(violation: Violation) -> Diagnostic:

@@ -18,6 +18,7 @@ from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
+from reconciler.manifest import policy
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (
@@ -33,15 +34,6 @@ GROUP_NAME = "must be lower-case letters, digits, '-' and '_', starting with a l
 API_KEY_REFERENCE = (
     "must be a reference to the environment variable that holds the account key, as ${VAR} "
     "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
-)
-REQUIRE_WAIVED = (
-    "an exception to require names the field it waives (expires_at, model_whitelist or ip_whitelist), "
-    'not require: ip_whitelist: "partner calls from changing IPs"'
-)
-_LIFETIME = "must be a number of days or weeks, like 90d or 12w"
-_LIFETIME_NEVER = (
-    f"{_LIFETIME}: never is refused (the rule bounds how far ahead each key's expiry may be; "
-    "to let keys never expire, leave max_lifetime out)"
 )
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_FIELDS = {"proxy_key", "api_key"}
@@ -287,10 +279,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     if special is not None:
         yield special
     elif kind == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        for extra in sorted(set(instance) - set(allowed)):
-            waives = extra == "require" and path[-1:] == ("policy_exceptions",)
-            yield (extra,), REQUIRE_WAIVED if waives else _unknown(extra, allowed), True
+        yield from _extras(path, list(schema.get("properties", {})), instance)
     elif kind == "required":
         for missing in expected:
             if missing not in instance:
@@ -306,8 +295,6 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
         yield (), f"must be {expected!r}" + got, False
     elif kind == "pattern" and path and path[-1] == "id":
         yield (), ID_SLASH + got, False
-    elif kind == "minProperties":
-        yield (), "must not be empty: name at least one, or leave it out", False
     elif kind in ("minLength", "maxLength"):
         yield (), f"{_length_rule(schema)} (got {len(instance)})", False
     elif kind in ("minimum", "exclusiveMinimum", "maximum"):
@@ -318,8 +305,8 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
 
 
 def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -> Message | None:
-    """The messages of `accounts:` and `account:` that jsonschema's would not make clear (or
-    would make with the account key in them)."""
+    """The messages jsonschema's would not make clear (or would make with the account key in
+    them): of `accounts:`, `account:`, `groups:`, `max_lifetime`, and an empty mapping."""
     where = list(error.relative_schema_path)
     field = path[-1] if path else None
     if "propertyNames" in where and field == "groups":
@@ -335,14 +322,19 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     if error.validator == "pattern" and field == "base_url":
         return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
     if error.validator == "pattern" and field == "max_lifetime":
-        return (
-            (),
-            _LIFETIME_NEVER if error.instance == "never" else f"{_LIFETIME} (got {_short(error.instance)})",
-            False,
-        )
+        return (), policy.lifetime_message(error.instance, _short(error.instance)), False
     if error.validator == "minProperties" and field == "accounts":
         return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
+    if error.validator == "minProperties":
+        return (), "must not be empty: name at least one, or leave it out", False
     return None
+
+
+def _extras(path: tuple[Any, ...], allowed: list[str], instance: Any) -> Iterator[Message]:
+    """Each field the schema does not know; a key's exception to what it cannot waive, said why."""
+    excepted = path[-1:] == ("policy_exceptions",)
+    for extra in sorted(set(instance) - set(allowed)):
+        yield (extra,), (excepted and policy.not_excepted(extra, allowed)) or _unknown(extra, allowed), True
 
 
 def _unknown(extra: str, allowed: list[str]) -> str:

@@ -233,7 +233,7 @@ UNREADABLE = [
         9,
         7,
         "keys[0].policy_exceptions.max_total_allocation",
-        "unknown field 'max_total_allocation'",
+        "max_total_allocation holds over keys together (an account's or a group's): no one key is excepted",
     ),
 ]
 
@@ -259,6 +259,14 @@ HOSTILE = [
         7,
         "keys[0].policy_exceptions.require",
         "an exception to require names the field it waives (expires_at, model_whitelist or ip_whitelist)",
+    ),
+    (
+        "bad-policy-exception-for-a-budget.yaml",
+        9,
+        7,
+        "keys[0].policy_exceptions.max_net_debit",
+        "max_net_debit holds over keys together (an account's or a group's): no one key is excepted from it; "
+        "an exception names a rule on each key or a field require asks for: max_allocation, max_lifetime",
     ),
     ("bad-policy-allowed-models-not-a-string.yaml", 3, 29, "policy.allowed_models[1]", "must be a string"),
     ("bad-group-in-a-group.yaml", 4, 5, "groups.ml.group", "unknown field 'group'"),
