@@ -34,9 +34,10 @@ def check(
     if policy.max_total_allocation is not None or budget.max_allocated is not None:
         _totals(found, policy, budget, allocated_after(plan, inventory), ACCOUNT)
     _net(found, budget, plan.account_debit, plan.account_refund, "")
+    kept = left_out or {}
     for group in desired.groups:
-        kept = [v for k in desired.keys if k.group == group.name and (v := (left_out or {}).get(k.address))]
-        _group(found, group, members(plan, desired, group.name), sum(kept, ZERO))
+        held = sum((kept.get(k.address, ZERO) for k in desired.keys if k.group == group.name), ZERO)
+        _group(found, group, members(plan, desired, group.name), held)
     return found
 
 
