@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import reliability_log
+
+# pytest keeps each test module with its asserts rewritten in __pycache__, unless bytecode is
+# not to be written (PYTHONDONTWRITEBYTECODE, which some CI and agent environments set): then
+# it parses and rewrites every test module again on every run, ~10 s of the inner loop here.
+# Those files are pytest's cache (git-ignored), not the tool's: write them.
+sys.dont_write_bytecode = False
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = Path(__file__).resolve().parent / "manifests"
@@ -32,6 +39,18 @@ def _recording_test(request: pytest.FixtureRequest) -> None:
 _RAN: set[str] = set()
 _DESELECTED: list[int] = []
 _SKIPPED: list[str] = []  # recording tests skipped here for a reason no skipif names (no git, say)
+
+
+# Modules of slow tests alone that cost seconds to collect: schemathesis builds every case of
+# the conformance run while collecting it, deselected or not.
+_SLOW_TO_COLLECT = {"test_conformance.py"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The inner loop (`-m "not slow"`) does not collect what it would deselect whole."""
+    if (config.option.markexpr or "").strip() == "not slow" and collection_path.name in _SLOW_TO_COLLECT:
+        return True
+    return None
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -29,8 +29,8 @@ def live_key(data: Any, asked: ProxyKey | None = None) -> LiveKey:
             allocated_ammount=_amount(data, "allocated_ammount"),
             used_ammount=_amount(data, "used_ammount"),
             is_active=_typed(data, "is_active", bool),
-            model_whitelist=frozenset(_strings(data, "model_whitelist")),
-            ip_whitelist=frozenset(_network(s) for s in _strings(data, "ip_whitelist")),
+            model_whitelist=_names(tuple(_strings(data, "model_whitelist"))),
+            ip_whitelist=_networks(tuple(_strings(data, "ip_whitelist"))),
             created_at=_optional_int(data, "created_at"),
             last_used=_optional_int(data, "last_used"),
         )
@@ -43,6 +43,18 @@ def live_keys(data: Any) -> list[LiveKey]:
     if not isinstance(data, list):
         raise BadResponse("key list answer is not a JSON array of keys")
     return [live_key(entry) for entry in data]
+
+
+# An account's keys share a few whitelists: each distinct one is made once (and its networks
+# hashed once), not once per key.
+@functools.lru_cache(maxsize=4096)
+def _names(texts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(texts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _networks(texts: tuple[str, ...]) -> frozenset[IPNetwork]:
+    return frozenset(_network(text) for text in texts)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -65,11 +65,17 @@ def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal | None
         return expiry(value)
     if name == "allocated_ammount":
         return _money(value, cap)
-    if name == "model_whitelist":
-        return frozenset(str(m).strip() for m in value)
-    if name == "ip_whitelist":
-        return _networks(value)
+    if name in _WHITELISTS:
+        entries, made = tuple(value), _WHITELISTS[name]
+        if all(type(entry) is str for entry in entries):  # keys share a few: each made once
+            return made(entries)
+        return made.__wrapped__(entries)  # 1 and True are one cache key, not one text
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _models(value: tuple[Any, ...]) -> frozenset[str]:
+    return frozenset(str(m).strip() for m in value)
 
 
 def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
@@ -87,14 +93,29 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
 
 
 def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
-    """The value with its ${VAR} references replaced, and where it came from, for messages."""
+    """The value with its ${VAR} references replaced, and where it came from, for messages.
+    A key's proxy_key is substituted for its value, then for its warnings: the second time
+    is the last answer, while the variables it read still hold what they held."""
     if "${" not in raw:
         return raw, "the value"  # a literal: nothing to replace
+    last_raw, last_env, read, answer = _LAST
+    if raw == last_raw and env is last_env and all(env.get(var) == value for var, value in read):
+        return answer  # type: ignore[no-any-return]
+    read = []
+    _LAST[:] = [raw, env, read, _substitute(raw, env, read)]
+    return _LAST[3]  # type: ignore[no-any-return]
+
+
+_LAST: list[Any] = [None, None, [], None]  # raw text, env, the variables read and their values, answer
+
+
+def _substitute(raw: str, env: Mapping[str, str], read: list[tuple[str, str | None]]) -> tuple[str, str]:
     missing: list[str] = []
     sources: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
         var, default = match.group(1), match.group(2)
+        read.append((var, env.get(var)))
         if env.get(var):
             sources.append(var)
             return env[var]
@@ -175,7 +196,8 @@ def _cap(cap: Decimal | None) -> str:
     )
 
 
-def _networks(entries: list[Any]) -> frozenset[IPNetwork]:
+@functools.lru_cache(maxsize=4096)
+def _networks(entries: tuple[Any, ...]) -> frozenset[IPNetwork]:
     nets: list[IPNetwork] = []
     problems: list[tuple[int | None, str]] = []
     for index, entry in enumerate(entries):
@@ -208,6 +230,7 @@ def _network(entry: str) -> IPNetwork:
     raise FieldError(f"{entry!r} has host bits set; did you mean {str(loose)!r}?")
 
 
+_WHITELISTS = {"model_whitelist": _models, "ip_whitelist": _networks}
 WARNED_FIELDS = frozenset({"proxy_key", "expires_at", "ip_whitelist"})  # the fields field_warnings reads
 
 

@@ -103,6 +103,7 @@ def test_a_file_moved_out_of_a_root_touches_it(fake: FakeGitHub) -> None:
     )
 
 
+@pytest.mark.slow  # 3,000 files through the fake GitHub, each page checked against its description
 def test_a_pr_of_more_files_than_github_lists_is_planned(fake: FakeGitHub) -> None:
     """GitHub lists 3,000 files at most: the root's may be among the others."""
     fake.open_pull(5, "h", tuple(f"docs/{i}.md" for i in range(3000)))

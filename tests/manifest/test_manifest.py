@@ -153,6 +153,7 @@ def test_strict_turns_warnings_into_errors(capsys: pytest.CaptureFixture[str]) -
     assert main(["validate", "--strict", target]) == 1
 
 
+@pytest.mark.slow  # every fixture manifest validated (~3 s)
 def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
     for fixture in sorted(MANIFESTS.glob("*.yaml")):
         main(["validate", "--format", "json", str(fixture)])

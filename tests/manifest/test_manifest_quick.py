@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ def verdict(data: Any) -> bool:
     return not list(schemacheck.VALIDATOR.iter_errors(data))
 
 
+@pytest.mark.slow  # 400 generated documents, each judged twice (~5 s)
 @SETTINGS
 @given(items=st.lists(keys, min_size=1, max_size=4), repeat=st.booleans())
 def test_the_quick_schema_pass_agrees_with_jsonschema(items: list[dict[str, Any]], repeat: bool) -> None:

@@ -230,6 +230,7 @@ def served(tmp_path: Path, *argv: str) -> list[str]:
     return lines
 
 
+@pytest.mark.slow  # two sandbox processes, one after the other
 def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_next_time(
     tmp_path: Path,
 ) -> None:
