@@ -115,19 +115,18 @@ def build(plan: Plan) -> PlanView:
     )
 
 
-_LAST: list[Any] = [None]  # (a weak reference to the last plan built, its listed changes, their rows)
+_LAST: list[Any] = []  # the last plan built (a weak reference), its listed changes, their rows
 
 
 def _rows(plan: Plan, listed: list[Change]) -> list[Row]:
     """The rows of `listed`, made again only when this plan was not the last one built or its
     changes are not the same objects: the GitOps plan job renders one plan as text and as
     Markdown (10,000 keys: 0.2 s each). A row depends on its Change alone, which is frozen."""
-    last = _LAST[0]  # one read: the entry is replaced whole, never changed
-    same = last is not None and last[0]() is plan and len(last[1]) == len(listed)
-    if same and all(map(operator.is_, last[1], listed)):
-        return list(last[2])
+    last = _LAST[0]() if _LAST else None
+    if last is plan and len(_LAST[1]) == len(listed) and all(map(operator.is_, _LAST[1], listed)):
+        return list(_LAST[2])
     rows = [row(c) for c in listed]
-    _LAST[0] = (weakref.ref(plan, lambda _: _LAST.__setitem__(0, None)), listed, rows)
+    _LAST[:] = [weakref.ref(plan, lambda _: _LAST.clear()), listed, rows]
     return list(rows)
 
 
