@@ -8,9 +8,7 @@ the symbols present; the footer says what was read and at what cost.
 from __future__ import annotations
 
 import json
-import operator
 import re
-import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -101,7 +99,7 @@ class PlanView:
 def build(plan: Plan) -> PlanView:
     listed = [c for c in plan.changes if c.action is not Action.NO_OP]
     return PlanView(
-        rows=_rows(plan, listed),
+        rows=[row(c) for c in listed],
         unchanged=[c for c in plan.changes if c.action is Action.NO_OP],
         unmanaged=plan.unmanaged,
         legend=legend(plan),
@@ -113,21 +111,6 @@ def build(plan: Plan) -> PlanView:
         if plan.requests
         else "",
     )
-
-
-_LAST: list[Any] = []  # the last plan built (a weak reference), its listed changes, their rows
-
-
-def _rows(plan: Plan, listed: list[Change]) -> list[Row]:
-    """The rows of `listed`, made again only when this plan was not the last one built or its
-    changes are not the same objects: the GitOps plan job renders one plan as text and as
-    Markdown (10,000 keys: 0.2 s each). A row depends on its Change alone, which is frozen."""
-    last = _LAST[0]() if _LAST else None
-    if last is plan and len(_LAST[1]) == len(listed) and all(map(operator.is_, _LAST[1], listed)):
-        return list(_LAST[2])
-    rows = [row(c) for c in listed]
-    _LAST[:] = [weakref.ref(plan, lambda _: _LAST.clear()), listed, rows]
-    return list(rows)
 
 
 def legend(plan: Plan) -> list[tuple[str, str]]:
