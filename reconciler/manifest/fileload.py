@@ -25,7 +25,7 @@ from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active")
+_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active", "rotate")
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
 

@@ -89,9 +89,11 @@ def _settings_identity(accounts: tuple[Account, ...]) -> list[Any]:
 
 def _identity(key: DesiredKey) -> list[Any]:
     secret = key.proxy_key.fingerprint if key.proxy_key else None
-    identity = [key.address, secret, key.is_active, key.absent, key.protect]
+    identity: list[Any] = [key.address, secret, key.is_active, key.absent, key.protect]
     identity = identity if key.account == DEFAULT else [*identity, key.account]
-    return identity if key.group is None else [*identity, {"group": key.group}]
+    identity = identity if key.group is None else [*identity, {"group": key.group}]
+    rotate = key.rotate
+    return identity if rotate is None else [*identity, {"rotate": [str(rotate.every), str(rotate.overlap)]}]
 
 
 @dataclass

@@ -18,6 +18,7 @@ from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
+from reconciler.manifest import rotation
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (
@@ -67,7 +68,18 @@ def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal | None
         return frozenset(str(m).strip() for m in value)
     if name == "ip_whitelist":
         return _networks(value)
+    if name == "rotate":
+        return _rotation(value)
     return value
+
+
+def _rotation(value: Any) -> Any:
+    try:
+        return rotation.read(value)
+    except (ValueError, KeyError, TypeError):  # the schema said what is wrong, where it is
+        said = FieldError("")
+        said.problems = []
+        raise said from None
 
 
 def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
@@ -308,6 +320,9 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     would make with the account key in them)."""
     where = list(error.relative_schema_path)
     field = path[-1] if path else None
+    duration = rotation.schema_message(str(error.validator), field, error.instance)
+    if duration is not None:
+        return (), duration, False
     if "propertyNames" in where and field == "groups":
         return (error.instance,), f"group name {error.instance!r} {GROUP_NAME}", True
     if "propertyNames" in where:  # a name under accounts: point at it
