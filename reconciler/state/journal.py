@@ -29,6 +29,8 @@ class JournalResult(str, enum.Enum):
     APPLIED = "applied"
     UNVERIFIED = "sent, not verified"
     FAILED = "failed"
+    ROTATING = "rotating"  # a rotation begins: its record, before its successor's create is sent
+    DELIVERED = "delivered"  # the rotation's successor reached every sink of its key
 
     @classmethod
     def of(cls, outcome: Outcome) -> JournalResult:
@@ -64,7 +66,9 @@ class Replay:
     def line(self, entry: Mapping[str, Any]) -> None:
         fingerprint, address = entry.get("fingerprint"), entry.get("address")
         result = JournalResult.read(entry.get("result"))
-        if isinstance(address, str) and entry.get("deleted") and result is not SENDING:
+        if result in (JournalResult.ROTATING, JournalResult.DELIVERED):
+            self._rotation(entry, result)
+        elif isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
         elif not isinstance(fingerprint, str):
             return
@@ -94,8 +98,19 @@ class Replay:
         bindings[address] = fingerprint
         self.holder[fingerprint] = address
 
+    def _rotation(self, entry: Mapping[str, Any], result: JournalResult) -> None:
+        """A rotation's record begun (`check_line` checked it), or its successor delivered."""
+        address, rotations = str(entry.get("address")), self.contents.rotations
+        if result is JournalResult.ROTATING and isinstance(entry.get("rotation"), dict):
+            rotations[address] = dict(entry["rotation"])
+        elif result is JournalResult.DELIVERED and address in rotations:
+            rotations[address] = {**rotations[address], "delivered": True}
+
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")
+        done = [a for a, r in self.contents.rotations.items() if r.get("predecessor") == gone]
+        for rotated in done:  # its predecessor is gone: the rotation is over
+            del self.contents.rotations[rotated]
         self.contents.bindings.pop(address, None)
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)
