@@ -56,6 +56,12 @@ def apply(args: argparse.Namespace) -> ExitCode:
     return each.run(args, run)
 
 
+def rotate(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.rotate import run
+
+    return run(args)
+
+
 def import_keys(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.imports import run
 

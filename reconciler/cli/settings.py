@@ -63,6 +63,19 @@ def apply(args: argparse.Namespace) -> ApplySettings:
     )
 
 
+def rotate(args: argparse.Namespace) -> ApplySettings:
+    """`ehkeys rotate`'s apply (`engine.rotate` makes it a rotation of its addresses)."""
+    every = Workspace(tuple(args.manifests), connection(args), args.state)
+    guards = Guards(credits(args.max_debit, "--max-debit"))
+    return ApplySettings(
+        every,
+        guards,
+        secrets_out=args.secrets_out,
+        report_out=args.report_out,
+        lock_timeout=args.lock_timeout,
+    )
+
+
 def limits(args: argparse.Namespace) -> HealthLimits:
     return HealthLimits(args.expiring_within, args.usage_warning)
 

@@ -1,7 +1,7 @@
 """Durations as the manifest and the command line write them: `90d`, `12h`, `2w`, or `0`.
 
 A bare `0` is accepted as YAML reads it (the integer 0) and as text. A Duration is a whole
-number of seconds; it reads back as the shortest of its spellings (`168h` is `1w`).
+number of seconds; it reads back in days where it is whole days (`2w` and `336h` are `14d`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Duration:
     def __str__(self) -> str:
         if not self.seconds:
             return "0"
-        for unit in ("w", "d", "h"):
+        for unit in ("d", "h"):  # days rather than weeks: 7d reads back as 7d
             if self.seconds % UNITS[unit] == 0:
                 return f"{self.seconds // UNITS[unit]}{unit}"
         return f"{self.seconds}s"

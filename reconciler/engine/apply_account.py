@@ -3,14 +3,14 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
-from reconciler.apply import reviewed
+from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
@@ -18,10 +18,12 @@ from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
+from reconciler.core.secrets import ProxyKey
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
@@ -30,6 +32,8 @@ from reconciler.engine.saved import still_planned
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
 from reconciler.state.saved_plan import SavedPlan
+
+_MADE = (Action.CREATE, Action.ROTATE)  # the changes that make a key with a new value
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class AccountApply:
     failure: str = ""  # why the account's client could not be made (its key missing)
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
     solo: bool = True  # the run's only account: --max-debit and --expect-net held here
+    deliver: retire.Deliver = retire.no_sinks  # the delivery seam: a rotation's successor to its sinks
+    successors: retire.Successors = field(default_factory=retire.Successors)  # created by this apply
+    listed: dict[str, LiveKey] = field(default_factory=dict)  # the account's keys as its last list showed
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
@@ -80,7 +87,11 @@ class AccountApply:
         state = self.opened.state
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
-        plan, self.inventory = await build_plan(client, wanted, state)
+        rotate = self.settings.rotate
+        plan, self.inventory = await build_plan(
+            client, retire.asked(wanted, rotate.now, rotate.overlap), state
+        )
+        plan = retire.only(plan) if rotate.only else plan
         plan.account = self.opened.account
         self.plan = plan
         self.check_reviewed(plan)
@@ -134,11 +145,14 @@ class AccountApply:
                 return self.nothing(plan)
             said = recorded(self.opened.state, plan, self.opened.keys)
             self.console.applying(said, self.skipped)
-            later = gates.later(name, self.chosen)
-            report = await self._run(client, [c for c in self.chosen if c not in later], plan.balance_before)
+            later, late = gates.later(name, self.chosen), retire.held(self.chosen)
+            first = [c for c in self.chosen if c not in later and c not in late]
+            retire.begin(self.opened.state, plan, first)
+            report = await self._run(client, first, plan.balance_before)
             gates.landed(name, report.results)
             if later:
                 await self._moved_away(client, report, later, gates)
+            await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
             raise
@@ -148,11 +162,33 @@ class AccountApply:
 
     async def _run(self, client: Client, changes: list[Change], balance: Decimal | None) -> Report:
         parallelism = self.settings.workspace.connection.parallelism
-        applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
+        applier = Applier(client, self.opened.state, self.console.landed, self._created, parallelism)
+        report = await applier.run(changes, self._planned()[1].keys, balance)
+        self.listed.update(applier.latest or {})
+        return report
+
+    def _created(self, change: Change, key: ProxyKey) -> None:
+        """A key created (or adopted after a lost answer): its value to --secrets-out, and a
+        rotation's successor kept for its delivery."""
+        self.successors.created(change, key)
         if self.secrets is not None:
-            secrets, account = self.secrets, self.opened.account
-            applier.on_created = lambda change, key: secrets.add(change, key, account)
-        return await applier.run(changes, self._planned()[1].keys, balance)
+            self.secrets.add(change, key, self.opened.account)
+
+    async def _retired(self, client: Client, report: Report, late: list[Change]) -> None:
+        """Rotations' successors delivered (`deliver`, the delivery seam), then the retirements
+        of those delivered; the others skipped, their old keys kept (`retire`)."""
+        plan, inventory = self._planned()
+        live = {**{k.fingerprint: k for k in inventory.keys}, **self.listed}
+        await retire.deliver_all(self.opened.state, plan, self.deliver, self.successors, live)
+        go, skipped = retire.ready(self.opened.state, late)
+        if go:
+            more = await self._run(client, go, report.balance_after)
+            report.results.extend(more.results)
+            report.balance_after = more.balance_after
+            report.state_error = report.state_error or more.state_error
+        for result in skipped:
+            self.console.landed(result)
+            report.results.append(result)
 
     async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
         """The deletes of keys moved to another account, once their creates there landed; the
@@ -191,7 +227,7 @@ class AccountApply:
         report.state_error = report.state_error or flushed(state)
         shown = self.opened.account.address
         self.console.handed_over(
-            [shown(r.change.address) for r in report.results if r.change.action is Action.CREATE and r.key]
+            [shown(r.change.address) for r in report.results if r.change.action in _MADE and r.key]
         )
         if report.state_error is None:
             fold_journal(state, self.console)

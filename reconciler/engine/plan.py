@@ -17,6 +17,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
+from reconciler.core.rotation import Rotating
 from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
@@ -104,7 +105,9 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
         plan = _foreign(client, state, account, bound)
     else:
         values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-        recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
+        rotations = {address: Rotating.from_data(r) for address, r in state.rotations.items()}
+        pending = frozenset(state.pending_creates)
+        recorded = Recorded(state.bindings, values, pending, state.protected, rotations)
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account

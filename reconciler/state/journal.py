@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.changes import is_unmanaged
+from reconciler.core.changes import held_by_none
 from reconciler.core.keys import WRITE_ONLY
 from reconciler.core.outcomes import Outcome
 from reconciler.state.format import Contents
@@ -84,7 +84,7 @@ class Replay:
     ) -> None:
         if isinstance(entry.get("snapshot"), dict):
             self.contents.snapshots[fingerprint] = dict(entry["snapshot"])
-        if isinstance(address, str) and not is_unmanaged(address):
+        if isinstance(address, str) and not held_by_none(address):
             self._bind(address, fingerprint)
         if result in RECORDED and "limit_type" in entry:
             values = {f: entry[f] for f in WRITE_ONLY if f in entry}

@@ -1,0 +1,119 @@
+"""A rotation in an apply: its record before its successor's create, the successor delivered
+after it, and its predecessor's retirement only then.
+
+The order keeps every step safe to cut off: the record (`State.rotating`) is journalled before
+the create is sent, so a run killed there finds its successor by name and age next time (never
+the predecessor); the successor is bound once the list shows it (the applier's usual create);
+`Deliver` hands it over, and `State.delivered` says so; a retirement (`Change.after`) is sent
+only once its successor is delivered, in a pass after every other change, so a predecessor is
+never deleted before its successor exists and reached its sinks.
+
+**The delivery seam.** `Deliver` is the one call between rotation and delivery: the Delivery
+work (`deliver:` sinks) passes its own as `AccountApply.deliver`. Until then `no_sinks` says
+"delivered": a key without sinks is delivered once it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+
+from reconciler.core.changes import Action, Change
+from reconciler.core.durations import Duration
+from reconciler.core.keys import LiveKey
+from reconciler.core.outcomes import Outcome, Result
+from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey
+from reconciler.planning.planner import Desired
+from reconciler.state.store import State
+
+Deliver = Callable[[Change, ProxyKey], Awaitable[bool]]
+"""`deliver(change, key)`: hand the successor `key` of `change`'s address to every sink of its
+key; whether every one took it (False: the predecessor stays until a later run delivers it)."""
+
+
+async def no_sinks(change: Change, key: ProxyKey) -> bool:
+    """A key without sinks: delivered once it exists."""
+    return True
+
+
+def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
+    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own)."""
+    return replace(wanted, rotate_now=wanted.targets, overlap=overlap) if now else wanted
+
+
+def only(plan: Plan) -> Plan:
+    """The plan's rotations and retirements, and why a key being rotated cannot be: the rotate
+    job applies these and never another change."""
+    rotating = {s.address for s in plan.rotations}
+    kept = [
+        c
+        for c in plan.changes
+        if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating)
+    ]
+    return replace(plan, changes=kept, unmanaged=[], notes=[])
+
+
+def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:
+    """Each chosen rotation's record, journalled before anything is sent."""
+    begun = {s.address: s.begins for s in plan.rotations if s.begins is not None}
+    for change in chosen:
+        record = begun.get(change.address)
+        if change.action is Action.ROTATE and record is not None:
+            state.rotating(change.address, record.data())
+
+
+def held(chosen: Sequence[Change]) -> list[Change]:
+    """The retirements: sent after every other change, once their successor is delivered."""
+    return [c for c in chosen if c.after]
+
+
+class Successors(dict[str, ProxyKey]):
+    """The successors an apply created (or adopted after a lost answer), by address."""
+
+    def created(self, change: Change, key: ProxyKey) -> None:
+        if change.action is Action.ROTATE:
+            self[change.address] = key
+
+
+async def deliver_all(
+    state: State, plan: Plan, deliver: Deliver, made: Mapping[str, ProxyKey], live: Mapping[str, LiveKey]
+) -> None:
+    """Every rotation whose successor holds its address and is not delivered yet, delivered:
+    made by this apply, or by one cut off before it could deliver (found in `live`)."""
+    for address, record in list(state.rotations.items()):
+        fingerprint = state.bindings.get(address)
+        if record.get("delivered") or fingerprint in (None, record["predecessor"]):
+            continue
+        known = live.get(fingerprint or "")
+        key = made.get(address) or (known.proxy_key if known is not None else None)
+        change = plan.change(address)
+        if key is None or key.fingerprint != fingerprint or change is None:
+            continue
+        if await deliver(change, key):
+            state.delivered(address)
+
+
+def ready(state: State, late: Sequence[Change]) -> tuple[list[Change], list[Result]]:
+    """The retirements whose successor is created and delivered, and the others, skipped."""
+    go, skipped = [], []
+    for change in late:
+        why = _waits(state, change)
+        if why:
+            message = f"not deleted: {why}; the old key stays (plan again)"
+            skipped.append(Result(change, Outcome.SKIPPED, message))
+        else:
+            go.append(change)
+    return go, skipped
+
+
+def _waits(state: State, change: Change) -> str:
+    record = state.rotations.get(change.after)
+    predecessor = change.target.fingerprint if change.target else None
+    if record is None or record["predecessor"] != predecessor:
+        return f"no rotation of {change.after} is recorded for it"
+    if state.bindings.get(change.after) in (None, predecessor):
+        return f"the successor of {change.after} was not created"
+    if not record.get("delivered"):
+        return f"the successor of {change.after} was not delivered"
+    return ""
