@@ -76,7 +76,7 @@ class AccountApply:
     failure: str = ""  # why the account's client could not be made (its key missing)
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
     solo: bool = True  # the run's only account: --max-debit and --expect-net held here
-    deliver: retire.Deliver = retire.no_sinks  # the delivery seam: a rotation's successor to its sinks
+    deliver: retire.Deliver | None = None  # the delivery seam (None: `retire.no_sinks`)
     successors: retire.Successors = field(default_factory=retire.Successors)  # created by this apply
     listed: dict[str, LiveKey] = field(default_factory=dict)  # the account's keys as its last list showed
 
@@ -179,7 +179,8 @@ class AccountApply:
         of those delivered; the others skipped, their old keys kept (`retire`)."""
         plan, inventory = self._planned()
         live = {**{k.fingerprint: k for k in inventory.keys}, **self.listed}
-        await retire.deliver_all(self.opened.state, plan, self.deliver, self.successors, live)
+        deliver = self.deliver or retire.no_sinks
+        await retire.deliver_all(self.opened.state, plan, deliver, self.successors, live)
         go, skipped = retire.ready(self.opened.state, late)
         if go:
             more = await self._run(client, go, report.balance_after)
