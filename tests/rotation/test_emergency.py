@@ -1,0 +1,128 @@
+"""`ehkeys rotate`: now, whatever the schedule; `--overlap 0` deletes the predecessor in the same
+run once its successor is delivered (never before); only the rotation is applied."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.apply import retire
+from reconciler.core.changes import Change
+from reconciler.core.secrets import ProxyKey
+
+from ..helpers import API_KEY, run_cli
+from .common import OLD, SANDBOX, balance, cli, journal, keys, manifest, seed, state
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    seed()
+    manifest(rotate=None)  # no schedule: rotated only when asked
+    return tmp_path
+
+
+def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: Path, capsys: Any) -> None:
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 0, out
+    assert "⟳ Backend (ek-proxy-…part)" in out and "- Backend (ek-proxy-…part)" in out
+    assert "rotated now (ehkeys rotate); overlap 0" in out and "Apply complete: 2 applied." in out
+    assert out.index("✓ Backend (ek-proxy-…part): applied") > out.index(
+        "✓ Backend (ek-proxy-"
+    )  # create first
+    (successor,) = keys()
+    assert successor["key"] != OLD and successor["allocated_ammount"] == 50
+    assert balance() == Decimal(980)  # -50 for the successor, +30 back from the predecessor (20 used)
+    assert state()["bindings"]["backend"] == ProxyKey(successor["key"]).fingerprint
+    assert "rotations" not in state() and not journal()
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0 and "No changes" in out
+
+
+def test_rotate_applies_only_the_rotation(workdir: Path, capsys: Any) -> None:
+    code, _, _ = cli(capsys, "apply")  # the window recorded
+    assert code == 0
+    manifest(rotate=None, allocated_ammount=70)  # a change rotate must not make
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 0 and "Apply complete: 2 applied." in out
+    assert [k["allocated_ammount"] for k in keys()] == [70]  # the successor has the manifest's settings
+    assert balance() == Decimal(1000 - 70 + 30)
+
+
+def test_the_overlap_is_the_manifests_unless_given_and_a_second_rotation_waits(
+    workdir: Path, capsys: Any
+) -> None:
+    manifest("{every: 365d, overlap: 7d}")
+    code, out, _ = cli(capsys, "rotate", "backend")
+    assert code == 0 and "the old key stays active for 7d" in out and len(keys()) == 2
+    code, out, err = cli(capsys, "rotate", "backend")
+    assert code == 1 and "a rotation is under way (ek-proxy-…part retiring until" in out + err
+    assert len(keys()) == 2
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")  # after a leak: retire it now
+    assert code == 0 and "retired now (ehkeys rotate --overlap 0)" in out
+    assert len(keys()) == 1 and balance() == Decimal(980)
+
+
+def test_a_predecessor_is_never_deleted_before_its_successor_is_delivered(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered: list[str] = []
+
+    async def sink_down(change: Change, key: ProxyKey) -> bool:  # the delivery seam: a sink failing
+        delivered.append(change.address)
+        return False
+
+    working = retire.no_sinks
+    monkeypatch.setattr(retire, "no_sinks", sink_down)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 3 and delivered == ["backend"]
+    assert "not deleted: the successor of backend was not delivered; the old key stays (plan again)" in out
+    assert len(keys()) == 2 and balance() == Decimal(950)
+    assert state()["rotations"]["backend"]["delivered"] is False
+    monkeypatch.setattr(retire, "no_sinks", working)  # the sink is back: the next apply delivers, retires
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0 and len(keys()) == 1 and keys()[0]["key"] != OLD and balance() == Decimal(980)
+
+
+def test_an_address_is_an_accounts_with_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    seed(name="prod")
+    data = yaml.safe_load(Path("seed.yaml").read_text())
+    data["accounts"].append({"user_id": "u2", "api_key": "ek-test-other", "balance": 5.0, "name": "staging"})
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    key = {
+        "id": "backend",
+        "name": "Backend",
+        "allocated_ammount": 50,
+        "limit_type": "weekly",
+        "account": "prod",
+    }
+    accounts = {"prod": {"api_key": "${EH_PROD_API_KEY}"}, "staging": {"api_key": "${EH_STG_API_KEY}"}}
+    Path("keys.yaml").write_text(yaml.safe_dump({"version": 1, "accounts": accounts, "keys": [key]}))
+    code, out, err = run_cli(
+        capsys, "rotate", "keys.yaml", "prod/backend", "--overlap", "0", *SANDBOX, "--auto-approve"
+    )
+    assert code == 0, out + err
+    assert len(keys()) == 1 and keys()[0]["key"] != OLD and balance() == Decimal(980)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["nope"], "rotate 'nope': no key with that id or name in the manifest"),
+        (["backend", "--overlap", "3x"], "argument --overlap: expected a duration"),
+        (["backend", "--overlap=-1d"], "argument --overlap: expected a duration"),
+    ],
+)
+def test_a_bad_rotate_is_a_usage_error_before_anything_is_sent(
+    workdir: Path, capsys: Any, argv: list[str], said: str
+) -> None:
+    code, out, err = cli(capsys, "rotate", *argv)
+    assert code == 1 and said in err and len(keys()) == 1 and not journal()
+    assert API_KEY not in out + err
