@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 
-from reconciler.core.changes import Action, Change
+from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
 from reconciler.core.keys import LiveKey
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
 from reconciler.core.secrets import ProxyKey
 from reconciler.planning.planner import Desired
+from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 Deliver = Callable[[Change, ProxyKey], Awaitable[bool]]
@@ -61,6 +62,18 @@ def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:
         record = begun.get(change.address)
         if change.action is Action.ROTATE and record is not None:
             state.rotating(change.address, record.data())
+
+
+def settle(state: State, plan: Plan) -> None:
+    """Rotations whose predecessor is gone from the account (a run cut off after deleting it,
+    before recording it) are over: said in the journal as the delete's own line would have."""
+    for status in plan.rotations:
+        record = state.rotations.get(status.address)
+        if status.over and record is not None:
+            gone = str(record["predecessor"])
+            line = {"address": retiring_address(gone), "fingerprint": gone, "deleted": True}
+            state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
+            state.forget(retiring_address(gone), gone)
 
 
 def held(chosen: Sequence[Change]) -> list[Change]:

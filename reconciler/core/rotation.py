@@ -73,3 +73,4 @@ class Status:
     until: int | None = None  # when the predecessor may be deleted
     delivered: bool = True  # its successor was delivered (False: its retirement waits)
     begins: Rotating | None = None  # the rotation this plan starts (recorded before its create)
+    over: bool = False  # its predecessor is gone from the account: the rotation is over

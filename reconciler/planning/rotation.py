@@ -131,9 +131,9 @@ class Rotations:
         now, with `ehkeys rotate --overlap 0`)."""
         old = self.live.get(rotating.predecessor)
         until = rotating.until(new.created_at)
-        if old is None:
-            self._status(key, new)
-            return [change]  # retired already (or deleted outside ehkeys)
+        if old is None:  # deleted by a run cut off before it recorded it, or outside ehkeys
+            self.statuses.append(Status(key.address, key.name, new.proxy_key.display, over=True))
+            return [change]
         self._status(key, new, old, until, rotating.delivered)
         now = key.address in self.desired.rotate_now and self.desired.overlap == ZERO
         if key.address in self.desired.rotate_now and not now:
