@@ -61,6 +61,7 @@ def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:
     for change in chosen:
         record = begun.get(change.address)
         if change.action is Action.ROTATE and record is not None:
+            state.bind(change.address, record.predecessor, journal=True)  # the key it replaces
             state.rotating(change.address, record.data())
 
 

@@ -65,7 +65,9 @@ class Rotations:
             if bindings.get(address) not in (rotating.predecessor, None):
                 continue  # its successor is bound already
             found = [k for k in self.inventory.keys if _newer(k, rotating) and k.fingerprint not in taken]
-            if len(found) == 1:
+            if not found and address not in bindings and rotating.predecessor in self.live:
+                bindings[address] = rotating.predecessor  # a run cut off before it recorded the binding
+            elif len(found) == 1:
                 bindings[address], self.adopted[address] = found[0].fingerprint, found[0]
             elif found:
                 shown = ", ".join(k.proxy_key.display for k in found)
