@@ -101,9 +101,9 @@ async def deliver_all(
             continue
         known = live.get(fingerprint or "")
         key = made.get(address) or (known.proxy_key if known is not None else None)
-        change = plan.change(address)
-        if key is None or key.fingerprint != fingerprint or change is None:
+        if key is None or key.fingerprint != fingerprint:
             continue
+        change = plan.change(address) or Change(address, Action.NO_OP, str(record["name"]), target=key)
         if await deliver(change, key):
             state.delivered(address)
 

@@ -96,3 +96,9 @@ def github_drift(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.github import drift
 
     return drift(args)
+
+
+def github_rotate(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.github import rotate
+
+    return rotate(args)

@@ -103,6 +103,12 @@ MEANINGS: dict[str, Rows] = {
         (ERROR, "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),
+    "github rotate": (
+        (OK, "due rotations and retirements applied, or none due"),
+        (INCOMPLETE, "a rotation or a retirement failed or was skipped (the drift issue says which)"),
+        (ERROR, "refused (a money guard, the policy), or an error; the drift issue is told"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
     "github drift": (
         (OK, "checked; the issue is opened, edited or closed"),
         (ERROR, "the check failed"),

@@ -19,7 +19,7 @@ from reconciler.engine.settings import (
     Workspace,
     credits,
 )
-from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
+from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job, RotateJob
 from reconciler.gitops.trust import Trust
 
 
@@ -113,3 +113,7 @@ def apply_job(args: argparse.Namespace) -> ApplyJob:
 
 def drift_job(args: argparse.Namespace) -> DriftJob:
     return DriftJob(job(args), limits(args), args.unused_days)
+
+
+def rotate_job(args: argparse.Namespace) -> RotateJob:
+    return RotateJob(job(args), args.max_debit, args.lock_timeout)
