@@ -90,6 +90,18 @@ class Successors(dict[str, ProxyKey]):
             self[change.address] = key
 
 
+def abandon(state: State, results: Sequence[Result]) -> None:
+    """The rotations whose create failed and made no key (the list after the wave says so): no
+    successor will come of them, so their records go (the next plan rotates again if due)."""
+    for result in results:
+        address = result.change.address
+        record = state.rotations.get(address)
+        if result.change.action is not Action.ROTATE or result.outcome is not Outcome.FAILED or not record:
+            continue
+        if state.bindings.get(address) in (None, record["predecessor"]):
+            state.abandoned(address)
+
+
 async def deliver_all(
     state: State, plan: Plan, deliver: Deliver, made: Mapping[str, ProxyKey], live: Mapping[str, LiveKey]
 ) -> None:
@@ -125,7 +137,7 @@ def _waits(state: State, change: Change) -> str:
     record = state.rotations.get(change.after)
     predecessor = change.target.fingerprint if change.target else None
     if record is None or record["predecessor"] != predecessor:
-        return f"no rotation of {change.after} is recorded for it"
+        return f"the rotation of {change.after} made no successor"
     if state.bindings.get(change.after) in (None, predecessor):
         return f"the successor of {change.after} was not created"
     if not record.get("delivered"):

@@ -178,6 +178,7 @@ class AccountApply:
         """Rotations' successors delivered (`deliver`, the delivery seam), then the retirements
         of those delivered; the others skipped, their old keys kept (`retire`)."""
         plan, inventory = self._planned()
+        retire.abandon(self.opened.state, report.results)
         live = {**{k.fingerprint: k for k in inventory.keys}, **self.listed}
         deliver = self.deliver or retire.no_sinks
         await retire.deliver_all(self.opened.state, plan, deliver, self.successors, live)

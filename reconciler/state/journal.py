@@ -31,6 +31,7 @@ class JournalResult(str, enum.Enum):
     FAILED = "failed"
     ROTATING = "rotating"  # a rotation begins: its record, before its successor's create is sent
     DELIVERED = "delivered"  # the rotation's successor reached every sink of its key
+    ABANDONED = "abandoned"  # the rotation made no successor (its create refused): its record dropped
 
     @classmethod
     def of(cls, outcome: Outcome) -> JournalResult:
@@ -66,7 +67,7 @@ class Replay:
     def line(self, entry: Mapping[str, Any]) -> None:
         fingerprint, address = entry.get("fingerprint"), entry.get("address")
         result = JournalResult.read(entry.get("result"))
-        if result in (JournalResult.ROTATING, JournalResult.DELIVERED):
+        if result in (JournalResult.ROTATING, JournalResult.DELIVERED, JournalResult.ABANDONED):
             self._rotation(entry, result)
         elif isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
@@ -105,6 +106,8 @@ class Replay:
             rotations[address] = dict(entry["rotation"])
         elif result is JournalResult.DELIVERED and address in rotations:
             rotations[address] = {**rotations[address], "delivered": True}
+        elif result is JournalResult.ABANDONED:
+            rotations.pop(address, None)
 
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")

@@ -215,6 +215,13 @@ class State:
             self.journal({"address": address, "result": JournalResult.DELIVERED.value})
             self._rotation(address, {**self.rotations[address], "delivered": True})
 
+    def abandoned(self, address: str) -> None:
+        """This address's rotation made no successor, and never will (its create was refused, or
+        the list shows it never landed): its record is dropped, the key stays as it was."""
+        if address in self.rotations:
+            self.journal({"address": address, "result": JournalResult.ABANDONED.value})
+            self._rotation(address, None)
+
     def _rotation(self, address: str, record: dict[str, Any] | None) -> None:
         if record is None:
             self.rotations.pop(address, None)

@@ -126,3 +126,33 @@ def test_a_bad_rotate_is_a_usage_error_before_anything_is_sent(
     code, out, err = cli(capsys, "rotate", *argv)
     assert code == 1 and said in err and len(keys()) == 1 and not journal()
     assert API_KEY not in out + err
+
+
+def test_a_reviewed_plan_of_a_rotation_is_applied_exactly(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 90d, overlap: 0}")
+    code, out, err = cli(capsys, "plan", "--out", "plan.json")
+    digest = err.split("(", 1)[1].split(")", 1)[0]
+    code, out, _ = cli(capsys, "apply", "--plan", "plan.json", "--expect-digest", digest)
+    assert code == 0 and "Charged net -20.00, as reviewed." in out  # -50 debit, +30 refund
+    assert len(keys()) == 1 and balance() == Decimal(980)
+
+
+def test_no_successors_value_anywhere_but_the_account_and_secrets_out(workdir: Path, capsys: Any) -> None:
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", "0", "--secrets-out", "new.env")
+    (successor,) = keys()
+    assert code == 0 and Path("new.env").read_text() == f"EH_KEY_BACKEND={successor['key']}\n"
+    assert successor["key"] not in out + err
+    written = [p for p in Path(".ehkeys").rglob("*") if p.is_file() and "sandbox.db" not in p.name]
+    assert written and not [p for p in written if successor["key"].encode() in p.read_bytes()]
+    assert not [p for p in written if OLD.encode() in p.read_bytes()]
+
+
+def test_a_successor_the_service_refuses_leaves_the_key_as_it_was(workdir: Path, capsys: Any) -> None:
+    seed(key_cap=1)  # the tier's cap: the service refuses a second key (403)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 3 and "Exceeded proxy key limit for your tier" in out
+    assert "not deleted: the rotation of backend made no successor" in out  # the old key stays
+    assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
+    assert "rotations" not in state()  # abandoned: nothing keeps asking for it
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "⟳" not in out and "Backend (ek-proxy-…part)" in out
