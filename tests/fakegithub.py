@@ -1,7 +1,8 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
 Issues and their comments, the pull requests of a commit and the files a pull request
-changes, a workflow run and its artifacts (the zip behind a redirect to another origin, which
+changes, Actions secrets of a repository or an environment (sealed with the fake's own key
+pair, which it opens to keep what a workflow would read: `secrets`), a workflow run and its artifacts (the zip behind a redirect to another origin, which
 must not see the token), and the contents and git APIs that keep the state on a branch: a
 missing branch answers 404, a stale `sha` 409, as GitHub does. What a test sets up and reads is plain records (dicts); each answer is GitHub's
 own example for that operation with the record laid over it (tests/fakeanswers.py), and every
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from nacl.public import PrivateKey, SealedBox
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -66,6 +68,10 @@ class FakeGitHub:
     lost: dict[str, int] = field(default_factory=dict)  # prefix -> how many calls are served, then 502
     raced: dict[str, int] = field(default_factory=dict)  # prefix -> how many writes lose a race for the ref
     violations: list[str] = field(default_factory=list)  # requests and answers GitHub's description refuses
+    secrets: dict[tuple[str, str | None, str], str] = field(
+        default_factory=dict
+    )  # (repo, env, name) -> value
+    sealing: PrivateKey = field(default_factory=PrivateKey.generate)  # the repositories' key pair
 
     # --- what a test sets up ---------------------------------------------------------------
 
@@ -148,6 +154,10 @@ class FakeGitHub:
             Route(base + "/git/trees", self.git_object, methods=["POST"]),
             Route(base + "/git/commits", self.git_object, methods=["POST"]),
             Route(base + "/git/refs", self.create_ref, methods=["POST"]),
+            Route(base + "/actions/secrets/public-key", self.secrets_key),
+            Route(base + "/actions/secrets/{secret}", self.put_secret, methods=["PUT"]),
+            Route(base + "/environments/{environment}/secrets/public-key", self.secrets_key),
+            Route(base + "/environments/{environment}/secrets/{secret}", self.put_secret, methods=["PUT"]),
             Route("/storage/{id:int}", self.storage),
         ]
         return Starlette(
@@ -309,6 +319,32 @@ class FakeGitHub:
             return _error(409, f"{path} does not match {body['sha']}")
         del files[path]
         return JSONResponse(answers.deleted(body["message"]))
+
+    def _key_id(self) -> str:
+        return git_sha(bytes(self.sealing.public_key))[:18]
+
+    async def secrets_key(self, request: Request) -> Response:
+        """GET .../secrets/public-key: the key every secret is sealed with. (GitHub's description
+        lists no 404 here, though GitHub answers one for an environment it does not know: a test
+        sets that as a fault.)"""
+        environment = request.path_params.get("environment")
+        operation = "actions/get-environment-public-key" if environment else "actions/get-repo-public-key"
+        key = base64.b64encode(bytes(self.sealing.public_key)).decode()
+        return JSONResponse({**example(operation), "key_id": self._key_id(), "key": key})
+
+    async def put_secret(self, request: Request) -> Response:
+        """PUT .../secrets/{name}: opened with the private key, kept as a workflow would read it;
+        201 a new secret, 204 one replaced, as GitHub answers."""
+        environment = request.path_params.get("environment")
+        body = await request.json()
+        if body.get("key_id") != self._key_id():
+            return _error(422, "Bad key_id")
+        value = SealedBox(self.sealing).decrypt(base64.b64decode(body["encrypted_value"])).decode()
+        repo = f"{request.path_params['owner']}/{request.path_params['name']}"
+        where = (repo, environment, request.path_params["secret"])
+        created = where not in self.secrets
+        self.secrets[where] = value
+        return JSONResponse({}, status_code=201) if created else Response(status_code=204)
 
     async def blob(self, request: Request) -> Response:
         for files in self.branches.values():

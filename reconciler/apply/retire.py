@@ -1,41 +1,28 @@
-"""A rotation in an apply: its record before its successor's create, the successor delivered
-after it, and its predecessor's retirement only then.
+"""A rotation in an apply: its record before its successor's create, and its predecessor's
+retirement only once the successor is created and delivered.
 
 The order keeps every step safe to cut off: the record (`State.rotating`) is journalled before
 the create is sent, so a run killed there finds its successor by name and age next time (never
 the predecessor); the successor is bound once the list shows it (the applier's usual create);
-`Deliver` hands it over, and `State.delivered` says so; a retirement (`Change.after`) is sent
-only once its successor is delivered, in a pass after every other change, so a predecessor is
-never deleted before its successor exists and reached its sinks.
-
-**The delivery seam.** `Deliver` is the one call between rotation and delivery: the Delivery
-work (`deliver:` sinks) passes its own as `AccountApply.deliver`. Until then `no_sinks` says
-"delivered": a key without sinks is delivered once it exists.
+its sinks are owed from before the create and delivered after it, as any created key's
+(`apply.deliveries`); a rotation whose successor owes no delivery is delivered
+(`State.delivered`); a retirement (`Change.after`) is sent only then, in a pass after every
+other change, so a predecessor is never deleted before its successor exists and reached its
+sinks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
-from reconciler.core.keys import LiveKey
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
-from reconciler.core.secrets import ProxyKey
 from reconciler.planning.planner import Desired
 from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
-
-Deliver = Callable[[Change, ProxyKey], Awaitable[bool]]
-"""`deliver(change, key)`: hand the successor `key` of `change`'s address to every sink of its
-key; whether every one took it (False: the predecessor stays until a later run delivers it)."""
-
-
-async def no_sinks(change: Change, key: ProxyKey) -> bool:
-    """A key without sinks: delivered once it exists."""
-    return True
 
 
 def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
@@ -45,13 +32,15 @@ def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
 
 def only(plan: Plan) -> Plan:
     """The plan's rotations and retirements, and why a key being rotated cannot be: the rotate
-    job applies these and never another change."""
+    job applies these and never another change. A rotating key's other change is kept as its
+    key only (nothing sent), so that its deliveries still owed are made."""
     rotating = {s.address for s in plan.rotations}
-    kept = [
-        c
-        for c in plan.changes
-        if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating)
-    ]
+    kept = []
+    for c in plan.changes:
+        if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating):
+            kept.append(c)
+        elif c.address in rotating and c.target is not None:
+            kept.append(Change(c.address, Action.NO_OP, c.name, c.index, target=c.target, live=c.live))
     return replace(plan, changes=kept, unmanaged=[], notes=[])
 
 
@@ -82,14 +71,6 @@ def held(chosen: Sequence[Change]) -> list[Change]:
     return [c for c in chosen if c.after]
 
 
-class Successors(dict[str, ProxyKey]):
-    """The successors an apply created (or adopted after a lost answer), by address."""
-
-    def created(self, change: Change, key: ProxyKey) -> None:
-        if change.action is Action.ROTATE:
-            self[change.address] = key
-
-
 def abandon(state: State, results: Sequence[Result]) -> None:
     """The rotations whose create failed and made no key (the list after the wave says so): no
     successor will come of them, so their records go (the next plan rotates again if due)."""
@@ -102,21 +83,14 @@ def abandon(state: State, results: Sequence[Result]) -> None:
             state.abandoned(address)
 
 
-async def deliver_all(
-    state: State, plan: Plan, deliver: Deliver, made: Mapping[str, ProxyKey], live: Mapping[str, LiveKey]
-) -> None:
-    """Every rotation whose successor holds its address and is not delivered yet, delivered:
-    made by this apply, or by one cut off before it could deliver (found in `live`)."""
+def delivered(state: State) -> None:
+    """Each rotation whose successor holds its address and whose sinks owe nothing (it has none,
+    or every one took it) is delivered: its predecessor may go."""
     for address, record in list(state.rotations.items()):
-        fingerprint = state.bindings.get(address)
-        if record.get("delivered") or fingerprint in (None, record["predecessor"]):
+        bound = state.bindings.get(address)
+        if record.get("delivered") or bound in (None, record["predecessor"]):
             continue
-        known = live.get(fingerprint or "")
-        key = made.get(address) or (known.proxy_key if known is not None else None)
-        if key is None or key.fingerprint != fingerprint:
-            continue
-        change = plan.change(address) or Change(address, Action.NO_OP, str(record["name"]), target=key)
-        if await deliver(change, key):
+        if not state.deliveries.get(address):
             state.delivered(address)
 
 

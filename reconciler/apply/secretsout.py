@@ -10,7 +10,6 @@ reads them back from the account).
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +17,7 @@ from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import UsageError
 from reconciler.core.secrets import ProxyKey
+from reconciler.delivery import filesink
 from reconciler.manifest.addresses import variable
 
 
@@ -50,24 +50,11 @@ class SecretsFile:
 
 def refuse_not_a_file(path: Path, flag: str) -> None:
     """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
-    if path.exists() and not path.resolve().is_file():
-        raise UsageError(f"{flag} {path}: not a regular file; secrets go only to a file (0600) or a terminal")
+    if filesink.not_a_file(path):
+        raise UsageError(f"{flag} {path}: {filesink.NOT_A_FILE}")
 
 
 def refuse_tracked(path: Path, flag: str) -> None:
     """A secret must not land in a file that `git add` would pick up."""
-    folder = path.resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return  # no git here: nothing would track it
-    if done.returncode == 1:
-        raise UsageError(
-            f"{flag} {path}: git would track this file (it is inside a repository and not ignored); "
-            "write secrets outside the repository or to an ignored path"
-        )
+    if filesink.tracked(path):
+        raise UsageError(f"{flag} {path}: {filesink.TRACKED}")

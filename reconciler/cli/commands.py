@@ -62,6 +62,12 @@ def rotate(args: argparse.Namespace) -> ExitCode:
     return run(args)
 
 
+def deliver(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.deliver import run
+
+    return run(each.only(args, "deliver"))
+
+
 def import_keys(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.imports import run
 

@@ -80,6 +80,15 @@ MEANINGS: dict[str, Rows] = {
         (ERROR, "an error, or a usage error"),
         (INTERRUPTED, "interrupted"),
     ),
+    "deliver": (
+        (OK, "every value delivered to every sink"),
+        (
+            INCOMPLETE,
+            "a delivery failed (each failed sink is named; the next apply or deliver tries it again)",
+        ),
+        (ERROR, "an error (another apply holding the state among them), or a usage error"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
+    ),
     "sandbox": (
         (OK, "stopped with Ctrl-C"),
         (ERROR, "a bad setting, a port in use or not allowed, or a usage error"),

@@ -49,7 +49,19 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_validate, _sandbox, _plan, _show, _drift, _usage, _apply, _rotate, _import, _reveal):
+    for add in (
+        _validate,
+        _sandbox,
+        _plan,
+        _show,
+        _drift,
+        _usage,
+        _apply,
+        _rotate,
+        _deliver,
+        _import,
+        _reveal,
+    ):
         add(sub)
     githubopts.add(command(sub, "github", "the GitOps jobs the composite action runs (in Actions)", None))
     return parser
@@ -195,6 +207,29 @@ def _rotate(sub: Sub) -> None:
     state_option(p)
     lock_option(p)
     api_options(p, formats=None, manifests=False)
+
+
+def _deliver(sub: Sub) -> None:
+    what = "deliver keys' current values to their deliver: sinks again, read from the account"
+    p = command(sub, "deliver", what, commands.deliver)
+    p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
+    p.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ADDRESS",
+        help="a key with sinks: its address (prod/backend where the manifest declares accounts), id or "
+        "name (default: every key with deliver: sinks)",
+    )
+    p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this account's keys; repeatable (default: every account)",
+    )
+    state_option(p)
+    api_options(p, formats=None, manifests=False)
+    lock_option(p)
 
 
 def _import(sub: Sub) -> None:

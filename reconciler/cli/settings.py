@@ -9,6 +9,7 @@ from pathlib import Path
 from reconciler.engine.settings import (
     ApplySettings,
     Connection,
+    DeliverSettings,
     DriftSettings,
     Guards,
     HealthLimits,
@@ -95,6 +96,11 @@ def imports(args: argparse.Namespace) -> ImportSettings:
 def reveal(args: argparse.Namespace) -> RevealSettings:
     every = Workspace(tuple(args.manifests), connection(args), args.state)
     return RevealSettings(every, tuple(args.ids), args.out)
+
+
+def deliver(args: argparse.Namespace) -> DeliverSettings:
+    every = Workspace(tuple(args.manifests), connection(args), args.state, (), tuple(args.account))
+    return DeliverSettings(every, tuple(args.ids), args.lock_timeout)
 
 
 def job(args: argparse.Namespace) -> Job:

@@ -201,6 +201,7 @@ class Change:
     error: str | None = None
     unchanged: int = 0
     after: str = ""  # sent only once this address's rotation created and delivered its successor
+    deliver: tuple[str, ...] = ()  # where a created key's value will go: each sink described
 
     def __post_init__(self) -> None:
         """A change that cannot be planned says why and sends nothing; only such a change
@@ -249,6 +250,7 @@ class Change:
             "warnings": list(self.warnings),
             "error": self.error,
             **({"after": self.after} if self.after else {}),
+            **({"deliver": list(self.deliver)} if self.deliver else {}),
         }
 
     @classmethod
@@ -269,6 +271,7 @@ class Change:
             warnings=tuple(str(w) for w in data["warnings"]),
             error=data["error"],
             after=str(data.get("after") or ""),
+            deliver=tuple(str(d) for d in data.get("deliver", ())),
         )
 
     def saved(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.core.rotation import Rotation
 from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import Sink
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -80,6 +81,7 @@ class DesiredKey:
     account: str = "default"  # the name of its account (core.accounts.DEFAULT when none is declared)
     group: str | None = None  # the group it belongs to (`groups:`), if any
     rotate: Rotation | None = None  # `rotate: {every, overlap}`: replaced by a successor when due
+    deliver: tuple[Sink, ...] = ()  # where its value goes once it exists (`deliver:`)
 
     @property
     def managed(self) -> tuple[str, ...]:

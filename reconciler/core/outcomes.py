@@ -13,6 +13,7 @@ from decimal import Decimal
 from reconciler.core.changes import Change
 from reconciler.core.errors import StateError
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.sinks import Delivered
 
 
 class Outcome(str, enum.Enum):
@@ -42,6 +43,7 @@ class Report:
     balance_before: Decimal | None = None
     balance_after: Decimal | None = None
     state_error: StateError | None = None  # the snapshot could not be written (the journal was)
+    deliveries: list[Delivered] = field(default_factory=list)  # the values delivered, or not, after
 
     @property
     def counts(self) -> Counter[Outcome]:
@@ -49,8 +51,10 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 every key is as planned; 3 some failed, were skipped or could not be verified."""
-        return ExitCode.OK if all(r.outcome.done for r in self.results) else ExitCode.INCOMPLETE
+        """0 every key is as planned and its value delivered; 3 some failed, were skipped or could
+        not be verified, or a delivery failed."""
+        done = all(r.outcome.done for r in self.results) and all(d.ok for d in self.deliveries)
+        return ExitCode.OK if done else ExitCode.INCOMPLETE
 
     @property
     def moved(self) -> Decimal | None:

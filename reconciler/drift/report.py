@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -26,10 +26,11 @@ from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import WRITE_ONLY, LiveKey
 from reconciler.core.money import money_text
 from reconciler.core.plan import Plan
+from reconciler.drift.groups import GroupDrift, rolled_up
 from reconciler.drift.health import Health, Options, health
 from reconciler.state import snapshots
 
-__all__ = ["DriftReport", "FieldDrift", "Health", "NextApply", "Options", "Past", "report"]
+__all__ = ["DriftReport", "FieldDrift", "GroupDrift", "Health", "NextApply", "Options", "Past", "report"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class DriftReport:
     never_applied: tuple[Change, ...] = ()
     health: tuple[Health, ...] = ()
     errors: tuple[str, ...] = ()  # keys that could not be planned, and plan-wide problems
+    by_group: tuple[GroupDrift, ...] = ()  # the findings per group (`groups:`), in the manifest's order
 
     @property
     def drifted(self) -> bool:
@@ -109,8 +111,10 @@ def report(
     past: Past,
     managed: Mapping[str, frozenset[str]],
     options: Options,
+    groups: Mapping[str, str] | None = None,
 ) -> DriftReport:
-    """`managed`: per manifest address, the fields its manifest key sets (is_active included)."""
+    """`managed`: per manifest address, the fields its manifest key sets (is_active included);
+    `groups`: per manifest address, its key's group (for the roll-up per group)."""
     by_fp = {k.fingerprint: k for k in live}
     outside, not_applied, never = [], [], []
     for change in plan.changes:
@@ -127,7 +131,7 @@ def report(
             fp = change.target.fingerprint if change.target else ""
             no_snapshot = change.action is not Action.CREATE and fp not in past.snapshots
             not_applied.append(NotApplied(change, no_snapshot))
-    return DriftReport(
+    found = DriftReport(
         tuple(outside),
         tuple(not_applied),
         tuple(_unmanaged(plan, by_fp, past.seen, options.now_iso)),
@@ -135,6 +139,7 @@ def report(
         health(plan, by_fp, options),
         _errors(plan),
     )
+    return replace(found, by_group=rolled_up(found, plan, groups or {}))
 
 
 def never_applied(change: Change) -> bool:

@@ -3,7 +3,8 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from decimal import Decimal
 
 from reconciler.api.client import Client
@@ -12,18 +13,19 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
+from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
-from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import Delivered
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
@@ -31,6 +33,7 @@ from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_
 from reconciler.engine.saved import still_planned
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
+from reconciler.render import apply as applyrender
 from reconciler.state.saved_plan import SavedPlan
 
 _MADE = (Action.CREATE, Action.ROTATE)  # the changes that make a key with a new value
@@ -76,9 +79,7 @@ class AccountApply:
     failure: str = ""  # why the account's client could not be made (its key missing)
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
     solo: bool = True  # the run's only account: --max-debit and --expect-net held here
-    deliver: retire.Deliver | None = None  # the delivery seam (None: `retire.no_sinks`)
-    successors: retire.Successors = field(default_factory=retire.Successors)  # created by this apply
-    listed: dict[str, LiveKey] = field(default_factory=dict)  # the account's keys as its last list showed
+    owed: Owed | None = None  # the values this apply delivers (made by `prepare`)
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
@@ -93,7 +94,11 @@ class AccountApply:
         )
         plan = retire.only(plan) if rotate.only else plan
         plan.account = self.opened.account
+        plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         self.plan = plan
+        accounts = self.opened.manifest.accounts
+        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts))
+        self.owed = Owed(delivery, self.opened.keys)
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
@@ -111,6 +116,17 @@ class AccountApply:
         max_debit, expect_net = (guards.max_debit, guards.expect_net) if self.solo else (None, None)
         subset.check_guards(max_debit, expect_net, guards.allow_mass_delete)
         check_account_debit(subset, self.opened.account)
+        self.check_sinks()
+
+    def check_sinks(self) -> None:
+        """The sinks of the keys this apply creates, where they can be checked before anything is
+        sent (a file git would track, a token not set): Refused, rather than a key whose value
+        cannot be handed over."""
+        created = {c.address for c in self.chosen if c.action is Action.CREATE}
+        problems = self._owed().delivery.preflight([k for k in self.opened.keys if k.address in created])
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Refused(f"a new key's value could not be delivered: {problems[0]}{more}; nothing was sent")
 
     def recheck(self) -> str:
         """`check` again once a move held some of the plan's changes: '' or why it is refused."""
@@ -142,9 +158,10 @@ class AccountApply:
         gates = gates or Gates((), {})
         try:
             if not self.has_work:
-                return self.nothing(plan)
+                return self.nothing(plan, await self._owed().run(plan))
             said = recorded(self.opened.state, plan, self.opened.keys)
             self.console.applying(said, self.skipped)
+            self._owed().announce(self.chosen)  # owed before any create (a successor's too) is sent
             later, late = gates.later(name, self.chosen), retire.held(self.chosen)
             first = [c for c in self.chosen if c not in later and c not in late]
             retire.begin(self.opened.state, plan, first)
@@ -152,6 +169,7 @@ class AccountApply:
             gates.landed(name, report.results)
             if later:
                 await self._moved_away(client, report, later, gates)
+            report.deliveries = await self._owed().run(plan)
             await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
@@ -162,27 +180,17 @@ class AccountApply:
 
     async def _run(self, client: Client, changes: list[Change], balance: Decimal | None) -> Report:
         parallelism = self.settings.workspace.connection.parallelism
-        applier = Applier(client, self.opened.state, self.console.landed, self._created, parallelism)
-        report = await applier.run(changes, self._planned()[1].keys, balance)
-        self.listed.update(applier.latest or {})
-        return report
-
-    def _created(self, change: Change, key: ProxyKey) -> None:
-        """A key created (or adopted after a lost answer): its value to --secrets-out, and a
-        rotation's successor kept for its delivery."""
-        self.successors.created(change, key)
-        if self.secrets is not None:
-            self.secrets.add(change, key, self.opened.account)
+        applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
+        applier.on_created = self._created
+        return await applier.run(changes, self._planned()[1].keys, balance)
 
     async def _retired(self, client: Client, report: Report, late: list[Change]) -> None:
-        """Rotations' successors delivered (`deliver`, the delivery seam), then the retirements
-        of those delivered; the others skipped, their old keys kept (`retire`)."""
-        plan, inventory = self._planned()
-        retire.abandon(self.opened.state, report.results)
-        live = {**{k.fingerprint: k for k in inventory.keys}, **self.listed}
-        deliver = self.deliver or retire.no_sinks
-        await retire.deliver_all(self.opened.state, plan, deliver, self.successors, live)
-        go, skipped = retire.ready(self.opened.state, late)
+        """The retirements of rotations whose successor is created and delivered (its sinks
+        owe nothing: `deliveries`); the others skipped, their old keys kept (`retire`)."""
+        state = self.opened.state
+        retire.abandon(state, report.results)
+        retire.delivered(state)
+        go, skipped = retire.ready(state, late)
         if go:
             more = await self._run(client, go, report.balance_after)
             report.results.extend(more.results)
@@ -191,6 +199,16 @@ class AccountApply:
         for result in skipped:
             self.console.landed(result)
             report.results.append(result)
+
+    def _created(self, change: Change, key: ProxyKey) -> None:
+        """A created key's value, for its sinks and `--secrets-out`."""
+        self._owed().created(change, key)
+        if self.secrets is not None:
+            self.secrets.add(change, key, self.opened.account)
+
+    def _owed(self) -> Owed:
+        assert self.owed is not None, "deliver before prepare"
+        return self.owed
 
     async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
         """The deletes of keys moved to another account, once their creates there landed; the
@@ -212,14 +230,17 @@ class AccountApply:
         assert self.plan is not None and self.inventory is not None, "send before prepare"
         return self.plan, self.inventory
 
-    def nothing(self, plan: Plan) -> Applied:
+    def nothing(self, plan: Plan, delivered: list[Delivered]) -> Applied:
+        """No change to send; the deliveries owed from earlier runs made (`delivered`)."""
         said = recorded(self.opened.state, plan, self.opened.keys)
         fold_journal(self.opened.state, self.console)
-        self.console.nothing(plan, said)
+        self.console.nothing(plan, "\n".join(filter(None, [said, *applyrender.delivered(delivered)])))
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
         report.results.extend(failed(plan))  # why nothing was sent to a key, in the report too
+        report.deliveries = delivered
         review = reviewed.compare(self.saved, report) if self.saved else None
-        return Applied(plan, report, review, ExitCode.ERROR if plan.has_errors else ExitCode.OK)
+        code = ExitCode.ERROR if plan.has_errors else report.exit_code
+        return Applied(plan, report, review, code)
 
     def finish(self, report: Report, plan: Plan) -> Applied:
         """Protections and the state saved, the created keys handed over, the report; a state

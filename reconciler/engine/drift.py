@@ -113,7 +113,8 @@ def _account(
     options = Options(now, limits.expiring_within, limits.usage_warning, account.clock)
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
-    found = report(plan, account.keys, past, managed(opened.keys), options)
+    groups = {k.address: k.group for k in opened.keys if k.group}
+    found = report(plan, account.keys, past, managed(opened.keys), options, groups)
     if account.complete and not targets:
         driftseen.save(seen, found.unmanaged)
     return AccountDrift(opened.account, found, plan.has_errors, of_opened(opened, account, targets))

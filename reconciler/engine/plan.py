@@ -12,6 +12,7 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
+from reconciler.apply.deliveries import owed_notes
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
@@ -88,6 +89,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
             raise
         return unreadable(opened, exc)
     plan.account = opened.account
+    plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
     return plan
 
 
@@ -105,12 +107,18 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
         plan = _foreign(client, state, account, bound)
     else:
         values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-        rotations = {address: Rotating.from_data(r) for address, r in state.rotations.items()}
+        rotations = {a: Rotating.from_data(_delivered(r, state, a)) for a, r in state.rotations.items()}
         pending = frozenset(state.pending_creates)
         recorded = Recorded(state.bindings, values, pending, state.protected, rotations)
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account
+
+
+def _delivered(record: dict[str, object], state: State, address: str) -> dict[str, object]:
+    """A rotation's successor is delivered once its sinks owe nothing (`ehkeys deliver` may
+    have made what its apply could not)."""
+    return {**record, "delivered": bool(record.get("delivered")) or not state.deliveries.get(address)}
 
 
 def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:

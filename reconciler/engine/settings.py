@@ -110,6 +110,13 @@ class RevealSettings:
     out: str | None = None  # append them to this file (0600); None: returned to the caller
 
 
+@dataclass(frozen=True)
+class DeliverSettings:
+    workspace: Workspace
+    ids: tuple[str, ...] = ()  # the keys whose values to deliver (an address, id or name each); () all
+    lock_timeout: float = 0.0  # how long to wait for an apply on the same state
+
+
 def credits(text: str | None, flag: str) -> Decimal | None:
     """An amount of credits as the user typed it (`flag` names where), or a UsageError."""
     if text is None:

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from reconciler.core.secrets import scrub
 
@@ -24,6 +24,14 @@ _INDEX = re.compile(r"\[\d+\]")
 ERROR = "error"
 WARNING = "warning"
 NOTICE = "notice"  # worth knowing, never a failure (validate --strict shows them)
+
+
+def path_text(path: tuple[Any, ...]) -> str:
+    """A manifest path as a problem names it: `keys[1].allocated_ammount`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 @dataclass(frozen=True, order=True)

@@ -18,8 +18,8 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck
-from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic
+from reconciler.manifest import keychecks, policy, rules, schemacheck, sinks
+from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
@@ -58,6 +58,7 @@ class FileLoader:
         self.bad_paths: set[tuple[Any, ...]] = set()
         self.account: str | None = None  # the file's `account:` (for its keys that name none)
         self.account_known = True
+        self.group: tuple[GroupFrame | None, bool] = (None, True)  # the file's `group:`, as `_group` says
         self.violations: list[Violation] = []  # what its keys break of their account's policy
         self.waivers: list[Waiver] = []  # their exceptions in force
 
@@ -77,7 +78,7 @@ class FileLoader:
         where = self.location(path, key=key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            Diagnostic(self.file, where.line, where.col, _path_str(path), message, severity)
+            Diagnostic(self.file, where.line, where.col, path_text(path), message, severity)
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
@@ -133,9 +134,9 @@ class FileLoader:
                 self.report(path + where, message, key=at_key)
 
     def _misread_check(self) -> None:
-        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x."""
+        """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x; and .nan."""
         for path, text in self.doc.misread.items():
-            if path and path[-1] in rules.NUMERIC_FIELDS:
+            if path and path[-1] in rules.NUMERIC_FIELDS and not (path in self.bad_paths and "." in text):
                 self.bad_paths.add(path)
                 self.report(path, rules.misread_number(text))
 
@@ -147,6 +148,7 @@ class FileLoader:
         if not isinstance(data.get("keys"), list):
             return []
         self._file_account(context)
+        self.group = self._group(data, ("group",), context, (None, True))
         owner = context.defaults or self
         defaults = owner.data.get("defaults")
         frame = Frame(context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context))
@@ -212,7 +214,7 @@ class FileLoader:
         own = accounts.get(account) if accounts and account else None
         cap = frame.cap if own is None else own
         values: dict[str, Any] = {}
-        group, known = self._group(index, raw, frame.context)
+        group, known = self._group(raw, ("keys", index, "group"), frame.context, self.group)
         sources: tuple[Given, ...] = ((self, ("keys", index), raw), *self._defaults(group, frame))
         failed = not known
         if not any("limit_type" in given for _, _, given in sources) and raw.get("absent") is not True:
@@ -226,15 +228,22 @@ class FileLoader:
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
         key = self._checked(index, raw, values, account, group)
+        key = sinks.attach(key, sources, frame.context) if key is not None else None
         if key is not None:
             self._police(index, raw, key, frame)
         return key
 
-    def _group(self, index: int, raw: dict[str, Any], context: KeyContext) -> tuple[GroupFrame | None, bool]:
-        """The key's group (None: it names none), and False when it names an unknown one (said)."""
+    def _group(
+        self,
+        raw: dict[str, Any],
+        path: tuple[Any, ...],
+        context: KeyContext,
+        inherited: tuple[GroupFrame | None, bool],
+    ) -> tuple[GroupFrame | None, bool]:
+        """The group `raw` names at `path` (a key's, else its file's: `inherited`), and False
+        when it names an unknown one (said once, where it is named)."""
         if "group" not in raw:
-            return None, True
-        path = ("keys", index, "group")
+            return inherited
         if path in self.bad_paths:
             return None, False
         found = (context.groups or {}).get(raw["group"])
@@ -305,7 +314,7 @@ class FileLoader:
 
         def locate(path: tuple[str, ...]) -> tuple[Location, str, bool]:
             where = ("keys", index, *path) if path[0] in raw else ("keys", index)
-            return self.location(where), _path_str(where), path[0] in raw
+            return self.location(where), path_text(where), path[0] in raw
 
         found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
         self.violations.extend(found.violations)
@@ -318,10 +327,3 @@ class FileLoader:
 def _names(context: KeyContext) -> str:
     names = ", ".join(sorted(context.accounts or ())) or "none"
     return f"{names} (accounts: at {context.where})" if context.where else names
-
-
-def _path_str(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text

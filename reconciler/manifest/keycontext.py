@@ -19,6 +19,7 @@ class Source(Protocol):
     """A file of the manifest (a `fileload.FileLoader`)."""
 
     bad_paths: set[Path]
+    file: str
 
     @property
     def data(self) -> dict[str, Any]: ...
@@ -44,6 +45,7 @@ class KeyContext:
     unchecked: bool = False  # `accounts:` is not a mapping (said): keys' accounts go unchecked
     policies: Mapping[str, Policy] | None = None  # each account's policy, by name
     groups: Mapping[str, GroupFrame] | None = None  # the declared groups, by name; None: none
+    deliveries: Mapping[str, Given] | None = None  # accounts.NAME.deliver, by account
 
     def policy_of(self, key: DesiredKey) -> Policy:
         """The rules a key keeps: its account's, its group's in place of the same-named ones."""

@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Group, Violation, Waiver
-from reconciler.manifest import addresses, layout, settings
+from reconciler.manifest import addresses, groups, layout, policy, settings, sinks
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
 from reconciler.manifest.envvars import checked_environment
@@ -92,6 +92,7 @@ def _identity(key: DesiredKey) -> list[Any]:
     identity: list[Any] = [key.address, secret, key.is_active, key.absent, key.protect]
     identity = identity if key.account == DEFAULT else [*identity, key.account]
     identity = identity if key.group is None else [*identity, {"group": key.group}]
+    identity = identity if not key.deliver else [*identity, {"deliver": [s.ident for s in key.deliver]}]
     rotate = key.rotate
     return identity if rotate is None else [*identity, {"rotate": [str(rotate.every), str(rotate.overlap)]}]
 
@@ -127,6 +128,10 @@ def load(
         diagnostics.extend(loader.diagnostics)
     diagnostics.extend(duplicates(keys, resolved.declared))
     diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
+    diagnostics.extend(sinks.clashes(keys, resolved.declared))
+    diagnostics.extend(groups.unjoined(resolved.context.groups or {}, loaders))
+    budgets = [a.budget for a in resolved.accounts] + [g.budget for g in resolved.groups]
+    diagnostics.extend(policy.never_warns(budgets))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,9 +21,9 @@ from typing import Any
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import Budget, Policy, Violation, Waiver
+from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
-from reconciler.manifest.diagnostics import Diagnostic
+from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
 Path = tuple[Any, ...]
 Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
@@ -56,7 +56,8 @@ def _read(raw: Any, path: Path, bad: set[Path]) -> dict[str, Any]:
         return {}
     found = {}
     for name, value in raw.items():
-        if (*path, name) not in bad:
+        at = (*path, name)
+        if not any(wrong[: len(at)] == at for wrong in bad):  # allowed_models: [gpt-4o*, 5] too
             found[name] = _value(name, value)
     return found
 
@@ -71,10 +72,56 @@ def _value(name: str, value: Any) -> Any:
     return value
 
 
+def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
+    """A warning where a warn_net_debit is not below the max_net_debit that holds with it (an
+    account's own, or the top level's): a plan over it is refused anyway, so it never warns."""
+    found = []
+    for budget in budgets:
+        warn, limit, where = budget.warn_net_debit, budget.max_net_debit, budget.where("warn_net_debit")
+        if warn is None or limit is None or warn < limit or where is None:
+            continue
+        at = budget.where("max_net_debit")
+        stated = f" ({at.file}:{at.line})" if at is not None else ""
+        message = (
+            f"warn_net_debit {money(warn)} is not below max_net_debit {money(limit)}{stated}: a plan "
+            "debiting more is refused anyway, so this never warns first; set it lower, or leave it out"
+        )
+        found.append(Diagnostic(where.file, where.line, where.col, "warn_net_debit", message, WARNING))
+    return found
+
+
+def lifetime_message(value: Any, shown: str) -> str:
+    """Why a max_lifetime is refused (`shown`: the value as messages show it)."""
+    wanted = "must be a number of days or weeks, like 90d or 12w"
+    if value == "never":
+        return (
+            f"{wanted}: never is refused (the rule bounds how far ahead each key's expiry may be; "
+            "to let keys never expire, leave max_lifetime out)"
+        )
+    return f"{wanted} (got {shown})"
+
+
+def not_excepted(name: str, allowed: list[str]) -> str | None:
+    """Why a key's `policy_exceptions` cannot name `name` (None: it is no rule at all)."""
+    if name == "require":
+        return (
+            "an exception to require names the field it waives (expires_at, model_whitelist or "
+            'ip_whitelist), not require: ip_whitelist: "partner calls from changing IPs"'
+        )
+    if name in (*ACCOUNT_RULES, *BUDGET_RULES):
+        names = ", ".join(allowed)
+        return (
+            f"{name} holds over keys together (an account's or a group's): no one key is excepted "
+            f"from it; an exception names a rule on each key or a field require asks for: {names}"
+        )
+    return None
+
+
 def diagnostic(violation: Violation) -> Diagnostic:
-    """A key's violation as `validate` says it: an error at the value, naming the rule."""
+    """A key's violation as `validate` says it: an error at the value, naming the rule and the
+    key (its id, else its name: `keys[1]` alone says little in a team file)."""
     where = violation.where or Location("", 0, 0)
-    message = f"policy {violation.rule}: {violation.message}"
+    message = f"policy {violation.rule} on {violation.address}: {violation.message}"
     return Diagnostic(where.file, where.line, where.col, violation.path, message)
 
 

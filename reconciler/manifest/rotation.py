@@ -17,9 +17,13 @@ _EVERY = "must be how often the key is rotated: a whole number of hours, days or
 _OVERLAP = f"must be how long the old key stays after its successor is created: {EXPECTED}"
 
 
-def read(value: Mapping[str, Any]) -> Rotation:
-    """The schema has checked both durations: this cannot fail."""
-    return Rotation(Duration.parse(value["every"]), Duration.parse(value.get("overlap", 0)))
+def read(value: Mapping[str, Any]) -> Rotation | None:
+    """The rotation; None when the schema refused it (it said why and where, and a manifest
+    with an error is never planned)."""
+    try:
+        return Rotation(Duration.parse(value["every"]), Duration.parse(value.get("overlap", 0)))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def schema_message(validator: str, field: Any, instance: Any) -> str | None:

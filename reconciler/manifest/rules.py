@@ -18,7 +18,8 @@ from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
-from reconciler.manifest import rotation
+from reconciler.manifest import policy, rotation
+from reconciler.manifest.sinks import PATTERN_MESSAGES
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
 LIMIT_TYPE_REQUIRED = (
@@ -36,7 +37,7 @@ API_KEY_REFERENCE = (
     "(${EH_PROD_API_KEY}): an account key is a secret, never written in the manifest"
 )
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_FIELDS = {"proxy_key", "api_key"}
+_SECRET_FIELDS = {"proxy_key", "api_key", "token"}
 _WEEK = 7 * 24 * 3600
 
 
@@ -69,17 +70,8 @@ def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal | None
     if name == "ip_whitelist":
         return _networks(value)
     if name == "rotate":
-        return _rotation(value)
-    return value
-
-
-def _rotation(value: Any) -> Any:
-    try:
         return rotation.read(value)
-    except (ValueError, KeyError, TypeError):  # the schema said what is wrong, where it is
-        said = FieldError("")
-        said.problems = []
-        raise said from None
+    return value
 
 
 def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
@@ -246,7 +238,9 @@ NUMERIC_FIELDS = (
 
 
 def misread_number(text: str) -> str:
-    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write."""
+    """Why an integer written as `text` (050, 0o62, 0x32) is refused, and what to write; .nan too."""
+    if "." in text:
+        return f"must be a number ({text} is 'not a number': every comparison with it is false)"
     value = int(text[2:], 8 if text[1] == "o" else 16) if text[:2] in ("0o", "0x") else int(text)
     if text[:2] == "0x":
         return f"{text} is hexadecimal: write it in decimal, {value}"
@@ -288,9 +282,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     if special is not None:
         yield special
     elif kind == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        for extra in sorted(set(instance) - set(allowed)):
-            yield (extra,), _unknown(extra, allowed), True
+        yield from _extras(path, list(schema.get("properties", {})), instance)
     elif kind == "required":
         for missing in expected:
             if missing not in instance:
@@ -316,12 +308,11 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
 
 
 def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -> Message | None:
-    """The messages of `accounts:` and `account:` that jsonschema's would not make clear (or
-    would make with the account key in them)."""
+    """The messages jsonschema's would not make clear (or would make with the account key in
+    them): of `accounts:`, `account:`, `groups:`, `max_lifetime`, and an empty mapping."""
     where = list(error.relative_schema_path)
     field = path[-1] if path else None
-    duration = rotation.schema_message(str(error.validator), field, error.instance)
-    if duration is not None:
+    if (duration := rotation.schema_message(str(error.validator), field, error.instance)) is not None:
         return (), duration, False
     if "propertyNames" in where and field == "groups":
         return (error.instance,), f"group name {error.instance!r} {GROUP_NAME}", True
@@ -331,15 +322,27 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
         return (), f"group {_short(error.instance)} {GROUP_NAME}", False
     if error.validator == "pattern" and field == "account":
         return (), f"account {_short(error.instance)} {ACCOUNT_NAME}", False
+    if error.validator == "pattern" and field in PATTERN_MESSAGES:  # under deliver:
+        got = "" if field == "token" else f" (got {_short(error.instance)})"
+        return (), PATTERN_MESSAGES[field] + got, False
     if error.validator == "pattern" and field == "api_key":
         return (), API_KEY_REFERENCE, False
     if error.validator == "pattern" and field == "base_url":
         return (), f"must be an http:// or https:// URL (got {_short(error.instance)})", False
     if error.validator == "pattern" and field == "max_lifetime":
-        return (), f"must be a number of days or weeks, like 90d or 12w (got {_short(error.instance)})", False
+        return (), policy.lifetime_message(error.instance, _short(error.instance)), False
     if error.validator == "minProperties" and field == "accounts":
         return (), "must name an account (or leave it out: one account, $ELECTRONHUB_API_KEY)", False
+    if error.validator == "minProperties":
+        return (), "must not be empty: name at least one, or leave it out", False
     return None
+
+
+def _extras(path: tuple[Any, ...], allowed: list[str], instance: Any) -> Iterator[Message]:
+    """Each field the schema does not know; a key's exception to what it cannot waive, said why."""
+    excepted = path[-1:] == ("policy_exceptions",)
+    for extra in sorted(set(instance) - set(allowed)):
+        yield (extra,), (excepted and policy.not_excepted(extra, allowed)) or _unknown(extra, allowed), True
 
 
 def _unknown(extra: str, allowed: list[str]) -> str:

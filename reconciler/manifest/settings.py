@@ -21,7 +21,7 @@ from reconciler.core.policy import Budget, Group, Policy
 from reconciler.manifest import groups, policy
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 from reconciler.manifest.fileload import FileLoader, Setting
-from reconciler.manifest.keycontext import KeyContext
+from reconciler.manifest.keycontext import Given, KeyContext
 from reconciler.manifest.layout import SETTINGS, TEAM
 
 NAMES = ("accounts", "defaults", "prune", "ignore", "key_cap", "per_key_cap", "policy", "budget", "groups")
@@ -99,8 +99,15 @@ def _resolved(found: dict[str, Setting], cap: Decimal | None, settings: FileLoad
         unchecked=not isinstance(declared.value, dict),
         policies={a.name: a.policy for a in accounts},
         groups=teams,
+        deliveries=_deliveries(entries, declared.owner),
     )
     return Resolved(accounts, context, declared_groups)
+
+
+def _deliveries(entries: dict[str, Any], owner: FileLoader) -> dict[str, Given]:
+    """Each account's own `deliver:` (accounts.NAME.deliver), where it is."""
+    found = {name: _own(name, raw, owner) for name, raw in entries.items()}
+    return {name: (owner, ("accounts", name), own) for name, own in found.items() if "deliver" in own}
 
 
 def _top(found: dict[str, Setting], cap: Decimal | None) -> dict[str, Any]:

@@ -8,7 +8,8 @@ floats become Decimal straight from their text, never through a binary float.
 Plain scalars resolve as YAML 1.2's core schema does, which is what editors reading the
 schema modeline show: `050` is fifty, `1:30` and `yes` are strings. PyYAML's YAML 1.1
 reads those as 40, 90 and true. Integers written in a form a reader could take either
-way (a leading zero, `0o`, `0x`) are listed in `Document.misread` for the manifest to refuse.
+way (a leading zero, `0o`, `0x`) are listed in `Document.misread` for the manifest to refuse,
+as is `.nan`, which every bound of a schema lets through (nan < 0 and nan > 0 are both false).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Document:
     complete: bool = False
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    misread: dict[Path, str] = field(default_factory=dict)  # path -> an integer's text, like 050
+    misread: dict[Path, str] = field(default_factory=dict)  # path -> an integer's text, like 050; .nan
     # A second-level mapping's path -> its values' positions in order, packed (line << 20 | col):
     # a tenth of the memory of a mark per path (10,000 keys: 2.5 MB, not 10).
     fields: dict[Path, tuple[int, ...]] = field(default_factory=dict)
@@ -161,7 +162,7 @@ class _Builder:
             if self.count > MAX_NODES + 1:
                 raise YamlError("document too large or too deeply nested", *_pos(event))
             value = self.scalars.get((event.tag, event.implicit, event.value), _UNSEEN)
-            if value is _UNSEEN or type(value) is int:  # new, or an int: its text is checked
+            if value is _UNSEEN or type(value) is int or type(value) is float:  # new, or its text is checked
                 return self._scalar(event, path)
             return value
         return self._node(event, path)
@@ -196,7 +197,8 @@ class _Builder:
         value = self.scalars.get(seen, _UNSEEN)
         if value is _UNSEEN:  # a manifest repeats its amounts and whitelists: resolve each once
             value = self.scalars[seen] = _scalar(event)
-        if type(value) is int and _MISREAD.fullmatch(text):
+        nan = type(value) is float and value != value  # .nan: no schema bound refuses it
+        if nan or (type(value) is int and _MISREAD.fullmatch(text)):
             self.doc.misread[path] = text
         return value
 

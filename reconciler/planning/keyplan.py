@@ -155,6 +155,7 @@ def missing(index: int, key: DesiredKey, note: str, now: int) -> Change:
         operations=(ops.Create(body), *follow),
         credit=Credit.created(body["allocated_ammount"]),
         warnings=tuple(creation_warnings(key, now)),
+        deliver=tuple(sink.describe() for sink in key.deliver),
     )
 
 

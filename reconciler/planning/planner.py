@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from reconciler.api.inventory import Inventory
@@ -26,7 +27,7 @@ from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
 from reconciler.planning import keyplan, policy
-from reconciler.planning.binding import Binding, Bound, bind
+from reconciler.planning.binding import Binding, Bindings, Bound, bind
 from reconciler.planning.rotation import Rotations
 
 
@@ -90,9 +91,22 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
-    plan.policy = policy.check(plan, desired, inventory)
+    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings))
     plan.groups = policy.rolled_up(plan, desired)
     return plan
+
+
+def _left_out(desired: Desired, bindings: Bindings) -> dict[str, Decimal]:
+    """Each key --target leaves out, bound to a live key: its allocation, as it stays (a
+    group's total counts it)."""
+    if not desired.targets:
+        return {}
+    found = {}
+    for key in desired.keys:
+        binding = bindings.by_address[key.address]
+        if key.address not in desired.targets and isinstance(binding, Bound):
+            found[key.address] = binding.live.allocated_ammount
+    return found
 
 
 def _plan_one(

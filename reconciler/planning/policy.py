@@ -7,6 +7,7 @@ section. `rolled_up`: the plan per group."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -23,14 +24,20 @@ if TYPE_CHECKING:
 ACCOUNT = "the account's keys"
 
 
-def check(plan: Plan, desired: Desired, inventory: Inventory) -> Checked:
+def check(
+    plan: Plan, desired: Desired, inventory: Inventory, left_out: Mapping[str, Decimal] | None = None
+) -> Checked:
+    """`left_out`: the live allocation of each key --target leaves out of the plan (it stays as
+    it is, and a group's total counts it)."""
     policy, budget = desired.policy, desired.budget
     found = Checked((*policy.stated, *budget.stated), list(desired.violations), list(desired.waivers))
     if policy.max_total_allocation is not None or budget.max_allocated is not None:
         _totals(found, policy, budget, allocated_after(plan, inventory), ACCOUNT)
     _net(found, budget, plan.account_debit, plan.account_refund, "")
+    kept = left_out or {}
     for group in desired.groups:
-        _group(found, group, members(plan, desired, group.name))
+        held = sum((kept.get(k.address, ZERO) for k in desired.keys if k.group == group.name), ZERO)
+        _group(found, group, members(plan, desired, group.name), held)
     return found
 
 
@@ -74,15 +81,16 @@ def _after(change: Change) -> Decimal:
     return before + change.credit.allocation_delta
 
 
-def _group(found: Checked, group: Group, changes: list[Change]) -> None:
-    """A group's budget and total allocation, over its keys in this account."""
+def _group(found: Checked, group: Group, changes: list[Change], kept: Decimal) -> None:
+    """A group's budget and total allocation, over its keys in this account (`kept`: what those
+    --target leaves out are allocated)."""
     stated = (*group.policy.stated, *group.budget.stated)
     if not changes or not stated:
         return
     found.rules += tuple(f"{rule} (group {group.name})" for rule in stated)
     start, whose = len(found.violations), f"group {group.name}'s keys"
     if group.policy.max_total_allocation is not None or group.budget.max_allocated is not None:
-        _totals(found, group.policy, group.budget, sum((_after(c) for c in changes), ZERO), whose)
+        _totals(found, group.policy, group.budget, kept + sum((_after(c) for c in changes), ZERO), whose)
     _net(found, group.budget, *_credits(changes), f" (group {group.name})")
     found.violations[start:] = [replace(v, group=group.name) for v in found.violations[start:]]
 

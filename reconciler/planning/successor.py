@@ -44,6 +44,7 @@ def rotate(
             "credit": Credit.created(body["allocated_ammount"]),
             "reason": why,
             "unchanged": len(key.managed) - len(fields),
+            "deliver": tuple(sink.describe() for sink in key.deliver),  # where the successor goes
         }
     )
 

@@ -12,6 +12,7 @@ from reconciler.core.keys import MONEY
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.printable import printable
+from reconciler.core.sinks import Delivered
 from reconciler.render.plan import escape, md_key
 from reconciler.render.view import account_effect, show
 
@@ -43,7 +44,18 @@ def totals(report: Report) -> list[str]:
     before, after, moved = report.balance_before, report.balance_after, report.moved
     if moved is not None and before is not None and after is not None:
         lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
-    return lines
+    return lines + delivered(report.deliveries)
+
+
+def delivered(deliveries: Sequence[Delivered]) -> list[str]:
+    """A line per delivery made (`✓ prod/api → github_secret acme/api:EH_KEY: delivered`), and the
+    failed ones said again last, with what happens next."""
+    lines = [f"  {'✓' if d.ok else '✗'} {printable(d.line())}" for d in deliveries]
+    failed = [d for d in deliveries if not d.ok]
+    if failed:
+        sinks = "; ".join(f"{d.address} → {d.sink}" for d in failed)
+        lines.append(f"Delivery failed ({sinks}): the next apply, or `ehkeys deliver`, delivers it again.")
+    return (["Delivered:"] if lines else []) + lines
 
 
 def what_moved(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
@@ -101,6 +113,8 @@ def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
         )
     if not report.results:
         w("Nothing to apply.\n")
+    if report.deliveries:
+        w("\n**Deliveries:**\n\n" + "".join(f"- {escape(d.line())}\n" for d in report.deliveries))
     w(f"\n**{escape(' '.join(totals(report)[:1]))}**\n\n{_balances(report)}\n")
     if review is not None:
         _md_review(review, w)

@@ -24,6 +24,15 @@ from reconciler.render.view import show
 DIGEST = "<!-- ehkeys-drift-digest: {} -->"
 TABLE_ROWS = 100  # per Markdown table: an issue body stops at 65,536 characters
 FORMAT_VERSION = 1
+GROUP_COLUMNS = (
+    "Group",
+    "Keys",
+    "With drift",
+    "Changed outside",
+    "Not applied",
+    "Never applied",
+    "Health warnings",
+)
 
 Write = Callable[[str], Any]
 
@@ -52,6 +61,11 @@ def _lines(change: Change) -> list[str]:
 def text(found: DriftReport, stream: TextIO) -> None:
     w = stream.write
     w(words.headline(found) + "\n")
+    if found.by_group:
+        w(
+            f"\nBy group ({len(found.by_group)}):\n"
+            + "".join(f"  {words.group_line(g)}\n" for g in found.by_group)
+        )
     if found.changed_outside:
         w(f"\nChanged outside ehkeys since the last apply ({len(found.changed_outside)}):\n")
         for moved in found.changed_outside:
@@ -117,6 +131,9 @@ def markdown(found: DriftReport, stream: TextIO) -> None:
 def markdown_body(found: DriftReport, stream: TextIO) -> None:
     """The report's tables (one account's section, where the manifest declares accounts)."""
     w = stream.write
+    if found.by_group:
+        rows = [(md(g.name), *(str(n) for n in list(g.data().values()))) for g in found.by_group]
+        _table(w, f"By group ({len(found.by_group)})", rows, GROUP_COLUMNS)
     if found.changed_outside:
         rows = [row for moved in found.changed_outside for row in _md_moved(moved)]
         _table(
@@ -206,6 +223,7 @@ def data(found: DriftReport) -> dict[str, Any]:
         },
         "health": [vars(h).copy() for h in found.health],
         "errors": list(found.errors),
+        **({"by_group": {g.name: g.data() for g in found.by_group}} if found.by_group else {}),
     }
 
 

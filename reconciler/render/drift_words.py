@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.core.changes import Change
 from reconciler.core.printable import printable
-from reconciler.drift.report import DriftReport, FieldDrift, Health, NextApply
+from reconciler.drift.report import DriftReport, FieldDrift, GroupDrift, Health, NextApply
 from reconciler.render.view import show
 
 NEXT_APPLY = {
@@ -62,6 +62,22 @@ def next_apply(f: FieldDrift) -> str:
     if f.next_apply is NextApply.SETS:
         return f"sets {_shown(f.field, f.sets)}"
     return NEXT_APPLY[f.next_apply]
+
+
+GROUP_KINDS = (
+    ("changed_outside", "changed outside ehkeys"),
+    ("not_applied", "not applied yet"),
+    ("never_applied", "with write-only values never applied"),
+)
+
+
+def group_line(group: GroupDrift) -> str:
+    """`ml: 3 keys, 2 with drift (1 changed outside ehkeys, 1 not applied yet); 1 health warning`."""
+    keys = f"{group.keys} key{'s' if group.keys != 1 else ''}"
+    kinds = ", ".join(f"{n} {words}" for kind, words in GROUP_KINDS if (n := getattr(group, kind)))
+    said = f"{keys}, {group.drifted} with drift ({kinds})" if group.drifted else f"{keys}, in sync"
+    warned = f"; {group.health} health warning{'s' if group.health != 1 else ''}" if group.health else ""
+    return printable(f"{group.name}: {said}{warned}")
 
 
 def who(warning: Health) -> str:

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
 from reconciler.core.plan import Plan
+from reconciler.core.printable import printable
 from reconciler.render import policy
 from reconciler.render.view import (
     PlanView,
@@ -60,6 +61,7 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     if nothing_to_do(plan):
         w(nothing_to_do(plan) + "\n")
     w(style("bold", view.headline) + "\n" + view.credits + "\n")
+    w("".join(f"{style('warn', 'Budget warning')}: {printable(line)}\n" for line in plan.policy.warnings))
     if view.footer:
         w(f"Read with {view.footer}.\n")
 
@@ -135,7 +137,16 @@ def markdown(
     """
     view = build(plan)
     markdown_head(stream, title, view.headline, marker, lead)
+    stream.write(budget_warnings(plan))
     markdown_body(plan, stream, view)
+
+
+def budget_warnings(plan: Plan, whose: str = "") -> str:
+    """A PR comment's budget warnings (`warn_net_debit`), under its title, where a reviewer
+    looks first; they never fail the plan (the Policy section lists them too)."""
+    return "".join(
+        f"> :warning: **Budget warning{escape(whose)}:** {escape(w)}\n\n" for w in plan.policy.warnings
+    )
 
 
 def markdown_head(stream: TextIO, title: str, headline: str, marker: str = MARKER, lead: str = "") -> None:
@@ -182,6 +193,8 @@ def _md_details(row: Row, w: Callable[[str], Any]) -> None:
         for c in change.fields:
             before = "" if change.action is Action.CREATE else escape(show(c.field, c.before))
             w(f"| {c.field} | {before} | {escape(show(c.field, c.after))} |\n")
+    if change.deliver:
+        w("\nThe new value goes to: " + ", ".join(f"→ {escape(sink)}" for sink in change.deliver) + "\n")
     if row.credit:
         w(f"\n{row.credit}\n")
     for warning in row.warnings:

@@ -28,7 +28,8 @@ def headline(plans: Plans) -> str:
     """What every account's plan counts, together."""
     counts = plans.counts
     errors = counts[Action.ERROR] + sum(len(p.problems) for p in plans.each)
-    return counted(counts, sum(len(p.unmanaged) for p in plans.each), errors, plans.violations)
+    warned = sum(len(p.policy.warnings) for p in plans.each)
+    return counted(counts, sum(len(p.unmanaged) for p in plans.each), errors, plans.violations, warned)
 
 
 @gc_paused()
@@ -60,6 +61,8 @@ def markdown(
         one.markdown(plans.only, stream, title, marker, lead)
         return
     one.markdown_head(stream, title, headline(plans), marker, lead)
+    for plan in plans.each:
+        stream.write(one.budget_warnings(plan, f" (account {plan.account.name})"))
     if plans.moves:
         stream.write("**Moves between accounts** (credits do not transfer):\n\n")
         stream.write("".join(f"- {escape(line)}\n" for line in moves(plans)) + "\n")

@@ -136,12 +136,16 @@ def nothing_to_do(plan: Plan) -> str:
 def headline(plan: Plan) -> str:
     counts = plan.counts
     errors = counts[Action.ERROR] + len(plan.problems)
-    return counted(counts, len(plan.unmanaged), errors, len(plan.policy.violations))
+    return counted(
+        counts, len(plan.unmanaged), errors, len(plan.policy.violations), len(plan.policy.warnings)
+    )
 
 
-def counted(counts: Counter[Action], unmanaged: int, errors: int, violations: int = 0) -> str:
+def counted(
+    counts: Counter[Action], unmanaged: int, errors: int, violations: int = 0, warned: int = 0
+) -> str:
     """`Plan: 1 to create, 0 to update, ...`: every kind the plan has, the errors, and the
-    policy violations when there are any."""
+    policy violations and budget warnings (`warn_net_debit`) when there are any."""
     parts = [f"{counts[a]} to {a.label}" for a in HEADLINE_ORDER if counts[a] or a in ALWAYS_COUNTED]
     parts.append(f"{counts[Action.NO_OP]} unchanged")
     if unmanaged:
@@ -149,6 +153,8 @@ def counted(counts: Counter[Action], unmanaged: int, errors: int, violations: in
     parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     if violations:
         parts.append(f"{violations} policy violation{'s' if violations != 1 else ''}")
+    if warned:
+        parts.append(f"{warned} budget warning{'s' if warned != 1 else ''}")
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -170,6 +176,7 @@ def row(change: Change) -> Row:
         lines.append(Line("note", change.error))
     for fc in change.fields:
         lines.extend(_field_lines(fc, created=change.action is Action.CREATE))
+    lines.extend(Line("field", f"→ {printable(sink)}") for sink in change.deliver)
     if change.unchanged and change.action is not Action.CREATE:
         lines.append(
             Line("note", f"({change.unchanged} unchanged field{'s' if change.unchanged != 1 else ''})")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.core.errors import StateError
+from reconciler.state import deliveries
+from reconciler.state.deliveries import Deliveries
 
 FORMAT_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
@@ -47,6 +49,7 @@ class Contents:
     manifest: str | None = None
     account: str | None = None  # the manifest's account whose state it is, when it declares accounts
     rotations: Rotations = field(default_factory=dict)
+    deliveries: Deliveries = field(default_factory=dict)  # address -> sink -> owed (`deliveries`)
 
 
 def parse(text: str, where: str) -> Contents:
@@ -71,6 +74,7 @@ def parse(text: str, where: str) -> Contents:
         _manifest(data.get("manifest"), where),
         _manifest(data.get("account"), where),
         each("rotations", check_rotation),
+        each("deliveries", _owed),
     )
 
 
@@ -88,6 +92,8 @@ def dump(contents: Contents) -> str:
         payload["account"] = contents.account
     if contents.rotations:  # only while a key is being rotated: other states read as before
         payload["rotations"] = dict(sorted(contents.rotations.items()))
+    if contents.deliveries:  # only when some are owed: a state without any reads as it always did
+        payload["deliveries"] = {a: dict(sorted(o.items())) for a, o in sorted(contents.deliveries.items())}
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
@@ -106,6 +112,12 @@ _LINE_FIX = (
     "the journal was edited or damaged: delete that line (the next plan then treats that key's "
     "last write as not recorded, and the next apply records it anew)"
 )
+
+
+def _owed(value: Any, where: str) -> dict[str, str]:
+    if not deliveries.checked(value):
+        raise StateError(f"{where}: {_shown(value)} is not a map of sinks to pending or failed; {FIX}")
+    return dict(value)
 
 
 def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:
@@ -168,7 +180,18 @@ _RECORD_FIELDS: dict[str, _Kind] = {
     "pending": ("true or false", lambda v: isinstance(v, bool)),
 }
 _LINE_FIELDS: dict[str, _Kind] = {
-    name: _TEXT for name in ("fingerprint", "address", "result", "operation", "name", "time", "limit_type")
+    name: _TEXT
+    for name in (
+        "fingerprint",
+        "address",
+        "result",
+        "operation",
+        "name",
+        "time",
+        "limit_type",
+        "sink",
+        "delivery",
+    )
 }
 _ROTATION_FIELDS: dict[str, _Kind] = {
     "predecessor": _TEXT,

@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.core.changes import held_by_none
 from reconciler.core.keys import WRITE_ONLY
 from reconciler.core.outcomes import Outcome
+from reconciler.state import deliveries
 from reconciler.state.format import Contents
 
 
@@ -65,6 +66,9 @@ class Replay:
         self.holder = {fp: address for address, fp in contents.bindings.items()}
 
     def line(self, entry: Mapping[str, Any]) -> None:
+        if "delivery" in entry:  # a delivery owed or made: it binds no key
+            deliveries.replay(self.contents.deliveries, entry)
+            return
         fingerprint, address = entry.get("fingerprint"), entry.get("address")
         result = JournalResult.read(entry.get("result"))
         if result in (JournalResult.ROTATING, JournalResult.DELIVERED, JournalResult.ABANDONED):

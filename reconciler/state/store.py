@@ -38,8 +38,9 @@ from typing import Any
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.times import now_iso
-from reconciler.state import compaction, reading
+from reconciler.state import compaction, deliveries, reading
 from reconciler.state import paths as statepaths
+from reconciler.state.deliveries import Deliveries
 from reconciler.state.files import append_line, atomic_write, probe_dir, probe_file, why
 from reconciler.state.format import (
     FORMAT_VERSION,
@@ -81,6 +82,8 @@ class State:
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
         self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
         self.rotations: Rotations = contents.rotations  # address -> its rotation under way
+        self.deliveries: Deliveries = contents.deliveries  # address -> sink -> owed (`deliveries`)
+        self._delivered: dict[tuple[str, str], str | None] = {}  # deliveries this process marked
         self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
         self.account = statepaths.account_of(path, contents.account, account)
         self._touched: set[str] = set()  # fingerprints this process recorded
@@ -243,6 +246,16 @@ class State:
             self._guarded[fingerprint] = None
         self._dirty = True
 
+    def delivery(self, address: str, sink: str, status: str, message: str = "") -> None:
+        """A delivery of `address`'s value to `sink` (its ident) announced, tried or dropped
+        (`deliveries`): journalled (never a value), and remembered while it is owed."""
+        line = {"address": address, "sink": sink, "delivery": status}
+        self.journal({**line, **({"message": message} if message else {})})
+        owed = status if status in deliveries.OWED else None
+        deliveries.mark(self.deliveries, address, sink, owed)
+        self._delivered[(address, sink)] = owed
+        self._dirty = True
+
     def flush(self) -> None:
         """Rewrite the snapshot atomically, merged with what another apply wrote meanwhile;
         raises StateError (never a bare OSError) when it cannot."""
@@ -268,7 +281,11 @@ class State:
         self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
         self.protected = merged(disk.protected, self._guarded)
         self.rotations = merged(disk.rotations, self._rotated)
-        mine = Contents(self.records, self.bindings, self.snapshots, self.protected, rotations=self.rotations)
+        self.deliveries = deliveries.merged(disk.deliveries, self._delivered)
+        mine = Contents(
+            self.records, self.bindings, self.snapshots, self.protected, deliveries=self.deliveries
+        )
+        mine.rotations = self.rotations
         mine.manifest = self.manifest or disk.manifest
         mine.account = self.account or disk.account
         atomic_write(self.path, dump(mine))

@@ -23,6 +23,9 @@ def test_the_accounts_example_plans_and_applies_on_the_sandbox(
     assert code == 0, err
     assert "=== Account prod ===" in out and "=== Account staging ===" in out
     assert "2 accounts: Plan: 4 to create" in out
+    assert "  payments: 1 key (1 changed), 120.00 debited" in out.split("=== Account staging ===")[0]
+    assert "  research: 2 keys (2 changed), 65.00 debited" in out  # the file's group: for each key
+    assert "Policy: every rule holds (rules: max_allocated (group payments))" in out
     code, out, err = run_cli(capsys, "apply", "accounts", "--sandbox", "--auto-approve")
     assert code == 0, err
     assert "balance 1,000.00 -> 880.00" in out and "balance 1,000.00 -> 925.00" in out

@@ -86,14 +86,31 @@ def test_deletes_and_lowered_allocations_count_in_the_totals(workdir: Path, caps
 
 
 def test_warn_net_debit_is_a_warning_not_a_failure(workdir: Path, capsys: Any) -> None:
+    """Said where a reviewer looks: in the headline and under the credits (text), under the
+    comment's title (Markdown), besides the Policy section; the plan passes, apply applies."""
     m = write("budget:\n  warn_net_debit: 20\n", allocated_ammount=20)  # a net 30.00
     code, out = plan(capsys, m)
     assert code == 0
     assert "Policy: every rule holds, 1 warning (rules: warn_net_debit)" in out
     assert "warning: warn_net_debit: the plan debits a net 30.00" in out
+    assert (
+        "0 errors, 1 budget warning.\n"
+        "Credits: 30.00 debited, 0.00 refunded (est.), net -30.00; balance 1,000.00 -> 970.00\n"
+        "Budget warning: warn_net_debit: the plan debits a net 30.00 (30.00 debited, 0.00 refunded, est.), "
+        "over 20.00\n"
+    ) in out
     code, md = plan(capsys, m, "--format", "markdown")
+    assert code == 0
+    assert md.splitlines()[1].endswith("0 errors, 1 budget warning.")
+    assert md.splitlines()[3].startswith(
+        "> :warning: **Budget warning:** warn_net_debit: the plan debits a net 30.00"
+    )
     assert "- :warning: warn_net_debit: the plan debits a net 30.00" in md
     assert "apply refuses" not in md
+    code, raw = plan(capsys, m, "--format", "json")
+    assert code == 0 and json.loads(raw)["policy"]["default"]["warnings"] == [
+        "warn_net_debit: the plan debits a net 30.00 (30.00 debited, 0.00 refunded, est.), over 20.00"
+    ]
     assert run_cli(capsys, "apply", m, *SANDBOX, "--auto-approve")[0] == 0
 
 
@@ -186,6 +203,10 @@ def test_the_balance_forecast_says_when_the_balance_does_not_cover_the_debits(
     code, out = plan(capsys, m)
     assert "balance 1,000.00 -> -170.00 (the balance does not cover the debits: 170.00 short)" in out
     assert "the debits (1,170.00) exceed the account balance (1,000.00) plus the refunds (0.00)" in out
+    md = plan(capsys, m, "--format", "markdown")[1]  # the PR comment says it in its credit line
+    assert "balance 1,000.00 → -170.00 (the balance does not cover the debits: 170.00 short)**" in md
+    summary = json.loads(plan(capsys, m, "--format", "json")[1])["summary"]
+    assert (summary["balance_before"], summary["balance_after"]) == (1000, -170)
 
 
 ACCOUNTS = """version: 1
@@ -220,10 +241,18 @@ def test_each_account_has_its_own_budget_and_policy_section(two_accounts: Path, 
     assert "Policy: every rule holds, 1 warning (rules: warn_net_debit)" in staging
     assert "warning: warn_net_debit: the plan debits a net 10.00" in staging
     assert (
-        "2 accounts: Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation."
-        in out
+        "2 accounts: Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation, "
+        "2 budget warnings." in out
     )
     code, md = plan(capsys, "keys.yaml", "--format", "markdown")
+    head, _ = md.split("#### Account prod")
+    assert (
+        "> :warning: **Budget warning (account prod):** warn_net_debit: the plan debits a net 100.00" in head
+    )
+    assert (
+        "> :warning: **Budget warning (account staging):** warn_net_debit: the plan debits a net 10.00"
+        in head
+    )
     prod_md, staging_md = md.split("#### Account staging")
     assert "**Policy: 1 violation, 1 warning.**" in prod_md and "#### Account prod" in prod_md
     assert "**Policy: every rule holds, 1 warning.**" in staging_md
@@ -303,6 +332,25 @@ def test_a_groups_budget_holds_over_its_keys_and_the_plan_rolls_up_per_group(
     )
     code, out = plan(capsys, "keys.yaml")
     assert code == 0 and "Policy: every rule holds, 1 warning" in out
+
+
+def test_a_groups_total_counts_its_keys_that_target_leaves_out(workdir: Path, capsys: Any) -> None:
+    """key-0 (ml) is allocated 30.00 already; raising key-1 (ml) from 10.00 to 20.00 makes ml 50.00,
+    over 45.00, also when --target plans key-1 alone: a targeted apply cannot slip past it."""
+    data = seed_data(3)
+    data["keys"][0]["allocated_ammount"] = 30.0
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    Path("keys.yaml").write_text(
+        GROUPS.replace("defaults: {allocated_ammount: 30}", "defaults: {allocated_ammount: 20}")
+        .replace("max_net_debit: 20, max_allocated: 50", "max_allocated: 45")
+        .replace("name: key-0, group: ml}", "name: key-0, group: ml, allocated_ammount: 30}")
+    )
+    for target in ((), ("--target", "key-1")):
+        code, out = plan(capsys, "keys.yaml", *target)
+        assert code == 4, out
+        assert "✗ max_allocated (group ml): group ml's keys would be allocated 50.00 together" in out
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--target", "key-1", "--auto-approve")
+    assert code == 1 and "the plan breaks the policy: max_allocated" in err
 
 
 def test_a_saved_plan_shows_its_groups_as_plan_did(workdir: Path, capsys: Any) -> None:

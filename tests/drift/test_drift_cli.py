@@ -241,3 +241,67 @@ def test_a_key_updated_outside_ehkeys_gets_its_limit_type_sent_again(workdir: Pa
     assert 'limit_type: (unknown) -> "weekly"' in out and out.count("limit_type") == 1
     applied(capsys, manifest(key(0).replace("daily", "weekly"), key(1).replace("daily", "weekly")))
     assert box().store.key(key_value(0))["limit_type"] == "weekly"
+
+
+def grouped(*entries: str) -> str:
+    """key-0 and key-1 in group ml, key-2 in group pay, key-3 in none."""
+    return "version: 1\ngroups:\n  ml: {}\n  pay: {}\nkeys:\n" + "".join(entries)
+
+
+def test_the_report_rolls_up_per_group_in_text_markdown_and_json(workdir: Path, capsys: Any) -> None:
+    """A team sees its keys at a glance: ml has one key changed by hand and one used to 95%; pay's
+    key is in sync; key-3 (no group) and the unmanaged key count in no group."""
+    data = seed_data(4, expires_at=FUTURE)
+    data["keys"][1].update(used_ammount=9.5)
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    entries = (key(0, extra="group: ml"), key(1, extra="group: ml"), key(2, extra="group: pay"))
+    applied(capsys, grouped(*entries, key(3)))
+    behind_our_back(edit(0, allocated_ammount=12))
+    Path("keys.yaml").write_text(grouped(*entries[:2], key(2, 15, "group: pay"), key(3, 20)))
+    code, out, _ = drift(capsys)
+    assert code == 2
+    assert (
+        "\nBy group (2):\n"
+        "  ml: 2 keys, 1 with drift (1 changed outside ehkeys); 1 health warning\n"
+        "  pay: 1 key, 1 with drift (1 not applied yet)\n\n"
+    ) in out
+    code, md, _ = drift(capsys, "--format", "markdown")
+    assert (
+        "#### By group (2)\n\n"
+        "| Group | Keys | With drift | Changed outside | Not applied | Never applied | Health warnings |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| ml | 2 | 1 | 1 | 0 | 0 | 1 |\n"
+        "| pay | 1 | 1 | 0 | 1 | 0 | 0 |\n"
+    ) in md
+    code, raw, _ = drift(capsys, "--format", "json")
+    found = json.loads(raw)
+    jsonschema.validate(found, resources.schema("drift"))
+    assert found["by_group"] == {
+        "ml": {
+            "keys": 2,
+            "drifted": 1,
+            "changed_outside": 1,
+            "not_applied": 0,
+            "never_applied": 0,
+            "health": 1,
+        },
+        "pay": {
+            "keys": 1,
+            "drifted": 1,
+            "changed_outside": 0,
+            "not_applied": 1,
+            "never_applied": 0,
+            "health": 0,
+        },
+    }
+    applied(capsys, grouped(*entries[:2], key(2, extra="group: pay"), key(3)))
+    code, out, _ = drift(capsys)
+    assert "  pay: 1 key, in sync\n" in out
+
+
+def test_a_manifest_without_groups_has_no_roll_up(workdir: Path, capsys: Any) -> None:
+    applied(capsys, manifest(key(0), key(1)))
+    Path("keys.yaml").write_text(manifest(key(0, allocation=20), key(1)))
+    assert "By group" not in drift(capsys)[1]
+    assert "By group" not in drift(capsys, "--format", "markdown")[1]
+    assert "by_group" not in json.loads(drift(capsys, "--format", "json")[1])

@@ -161,10 +161,11 @@ class Actions:
         with sqlite3.connect(self.account) as db:
             db.execute(statement, params)
 
-    def drift(self, text: str) -> tuple[int, str]:
+    def drift(self, text: str, *options: str) -> tuple[int, str]:
         """keys-drift on its schedule."""
         self.checkout(text, "schedule", "main-head", {})
-        code, out, err = self.run("github", "drift", MANIFEST, "--sandbox", "--sandbox-seed", str(self.seed))
+        seeded = ("--sandbox", "--sandbox-seed", str(self.seed))
+        code, out, err = self.run("github", "drift", MANIFEST, *seeded, *options)
         return code, out + err
 
     def summary(self) -> str:
@@ -710,6 +711,10 @@ def test_the_drift_issue_and_summary_show_where_the_credit_goes_without_editing_
     assert actions.merge_and_apply(1, "m1", text)[0] == 0
     assert "in sync, nothing open" in actions.drift(text)[1]
     summary = actions.summary()  # in sync: no issue, but the day's usage in the job summary
+    assert "**Unused for 30 days or more (3):**" in summary  # made 2024-01-01, never used
+    assert "in sync, nothing open" in actions.drift(text, "--unused-days", "100000")[1]  # action: unused-days
+    assert "**Unused for 100000 days or more (0).**" in actions.summary()
+    summary = actions.summary()
     assert summary.index("<!-- ehkeys-drift -->") < summary.index("<!-- ehkeys-usage -->")
     assert "### ehkeys usage: 6.00 of 30.00 credits used (20.0%) by 3 keys" in summary
     assert parse_mermaid(mermaid_block(summary)).labels == ["key-0", "key-1", "key-2"]

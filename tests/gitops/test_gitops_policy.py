@@ -50,8 +50,12 @@ def test_a_pr_over_its_budget_fails_the_check_and_its_comment_shows_the_policy(
     assert code == 4, out
     assert comment_code == 0, "the comment is posted all the same"
     comment = plan_comment(hub, 7)
-    assert next(line for line in comment.splitlines() if line.startswith("### ")).endswith(
-        "0 errors, 2 policy violations."
+    lines = comment.splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("### "))
+    assert lines[title].endswith("0 errors, 2 policy violations, 1 budget warning.")
+    assert lines[title + 2] == (  # under the title, where a reviewer looks first
+        "> :warning: **Budget warning:** warn_net_debit: the plan debits a net 60.00 "
+        "(60.00 debited, 0.00 refunded, est.), over 10.00"
     )
     assert (
         "**Policy: 2 violations, 1 warning.** The plan check fails, and apply refuses this plan." in comment

@@ -175,6 +175,10 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     apply = _run_step(step, tmp_path, {**root, **when, "command": "apply", "plan-author": "a[bot]"})
     assert apply[:3] == ["github", "apply", "keys/payments"] and apply.count("--when-modified") == 2
     drift = _run_step(step, tmp_path, {**root, **when, "command": "drift", "expiring-within": "14"})
-    assert "--when-modified" not in drift
+    assert "--when-modified" not in drift and "--unused-days" not in drift
+    drift = _run_step(step, tmp_path, {**root, "command": "drift", "unused-days": "45"})
+    assert drift[drift.index("--unused-days") + 1] == "45", "the usage view beside the drift report"
+    default = yaml.safe_load(ACTION.read_text())["inputs"]["unused-days"]["default"]
+    assert default == "30", "the CLI's own default"
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"

@@ -109,6 +109,15 @@ PROBLEMS = [
         "remove it here",
     ),
     ("bad-team-file-without-keys", "team.yaml", 2, 1, "", "error", "missing required field 'keys'"),
+    (
+        "bad-group-unknown-at-top-of-file",
+        "research.yaml",
+        1,
+        8,
+        "group",
+        "error",
+        "unknown group 'research': the manifest's groups are ml",
+    ),
     ("bad-settings-without-version", "ehkeys.yaml", 1, 1, "", "error", "missing required field 'version'"),
     (
         "legacy-prune-twice",
@@ -138,6 +147,37 @@ def test_each_bad_layout_names_the_places(
     )
     assert fragment in found.message
     assert (result.manifest is None) == (severity == "error")
+
+
+def test_group_at_the_top_of_a_team_file_puts_each_of_its_keys_in_it_but_a_keys_own_wins(
+    capsys: Any,
+) -> None:
+    """ml.yaml says `group: ml` once: ml-train takes ml's defaults (30.00) and keeps its policy;
+    ml-bridge names payments itself; research/keys.yaml names no group."""
+    result = manifest.load([at("group-per-file")], env={}, now=NOW)
+    assert result.errors == [] and result.violations == [], result.diagnostics
+    assert result.manifest is not None
+    assert [(k.address, k.group, str(k.allocated_ammount)) for k in result.manifest.keys] == [
+        ("ml-train", "ml", "30"),
+        ("ml-bridge", "payments", "5"),
+        ("research-lab", None, "5"),
+    ]
+    assert run_cli(capsys, "validate", at("group-per-file", "ml.yaml"))[0] == 0
+
+
+def test_a_file_of_a_folder_without_ehkeys_yaml_may_set_its_group(tmp_path: Path) -> None:
+    groups = "version: 1\ngroups: {ml: {policy: {max_allocation: 10}}}\ndefaults: {limit_type: daily}\n"
+    (tmp_path / "a.yaml").write_text(groups + "group: ml\nkeys:\n  - {name: big, allocated_ammount: 20}\n")
+    (tmp_path / "b.yaml").write_text(groups + "keys:\n  - {name: small, allocated_ammount: 20}\n")
+    result = manifest.load([str(tmp_path)], env={}, now=NOW)
+    assert result.manifest is not None, result.diagnostics
+    assert [(k.address, k.group) for k in result.manifest.keys] == [("big", "ml"), ("small", None)]
+    (broken,) = result.violations
+    assert (broken.rule, broken.address, broken.where) == (
+        "max_allocation",
+        "big",
+        Location(str(tmp_path / "a.yaml"), 6, 36),
+    )
 
 
 def test_a_folder_without_ehkeys_yaml_is_one_manifest_with_each_file_s_defaults(capsys: Any) -> None:

@@ -4,7 +4,9 @@ naming the rule, the value and the limit; exceptions; an account's own rules ove
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,6 +121,24 @@ BROKEN = [
 ]
 
 
+# The key each fixture's broken rule is on (its id, else its name), as plan names it.
+BROKEN_KEY = {
+    "bad-policy-max-allocation.yaml": "team-rich",
+    "bad-policy-max-allocation-from-defaults.yaml": "team-default",
+    "bad-policy-require-expires-at.yaml": "team-forever",
+    "bad-policy-require-ip-whitelist.yaml": "team-open",
+    "bad-policy-require-model-whitelist-unset.yaml": "team-unset",
+    "bad-policy-max-lifetime.yaml": "team-far",
+    "bad-policy-max-lifetime-never.yaml": "team-forever",
+    "bad-policy-limit-types.yaml": "team-monthly",
+    "bad-policy-name-pattern.yaml": "Team Rich",
+    "bad-policy-allowed-models.yaml": "team-o1",
+    "bad-policy-allowed-models-all.yaml": "team-all",
+    "bad-policy-account-max-allocation.yaml": "big",
+    "bad-policy-group-max-allocation.yaml": "pay-api",
+}
+
+
 @pytest.mark.parametrize(("fixture", "line", "col", "path", "rule", "fragment"), BROKEN)
 def test_each_broken_rule_is_named_at_its_value(
     fixture: str, line: int, col: int, path: str, rule: str, fragment: str, capsys: Any
@@ -131,9 +151,10 @@ def test_each_broken_rule_is_named_at_its_value(
     assert violation.rule == rule and fragment in violation.message
     assert violation.where is not None and (violation.where.file, violation.where.line) == (file, line)
     assert violation.path == path and result.manifest.violations == (violation,)
+    assert violation.address == BROKEN_KEY[fixture]
     code, out, _ = run_cli(capsys, "validate", file)  # as validate says it: an error, exit 1
     assert code == 1
-    assert f"{file}:{line}:{col}: {path}: policy {rule}: " in out
+    assert f"{file}:{line}:{col}: {path}: policy {rule} on {BROKEN_KEY[fixture]}: " in out
 
 
 @pytest.mark.parametrize("rule", KEY_RULES)
@@ -212,9 +233,94 @@ UNREADABLE = [
         9,
         7,
         "keys[0].policy_exceptions.max_total_allocation",
-        "unknown field 'max_total_allocation'",
+        "max_total_allocation holds over keys together (an account's or a group's): no one key is excepted",
     ),
 ]
+
+
+# What a hostile (or hurried) author writes: each an error at its place, never a traceback.
+HOSTILE = [
+    ("bad-policy-max-allocation-nan.yaml", 3, 19, "policy.max_allocation", "must be a number (.nan is"),
+    ("bad-budget-max-net-debit-nan.yaml", 3, 18, "budget.max_net_debit", "must be a number (.NaN is"),
+    ("bad-account-max-debit-nan.yaml", 3, 52, "accounts.prod.max_debit", "must be a number (.nan is"),
+    ("bad-policy-max-allocation-negative.yaml", 3, 19, "policy.max_allocation", "must be >= 0 (got -5)"),
+    (
+        "bad-policy-max-lifetime-is-never.yaml",
+        3,
+        17,
+        "policy.max_lifetime",
+        "never is refused (the rule bounds how far ahead each key's expiry may be; to let keys never "
+        "expire, leave max_lifetime out)",
+    ),
+    ("bad-policy-unknown-rule.yaml", 4, 3, "policy.max_keys", "unknown field 'max_keys'; expected one of"),
+    (
+        "bad-policy-exception-for-require.yaml",
+        9,
+        7,
+        "keys[0].policy_exceptions.require",
+        "an exception to require names the field it waives (expires_at, model_whitelist or ip_whitelist)",
+    ),
+    (
+        "bad-policy-exception-for-a-budget.yaml",
+        9,
+        7,
+        "keys[0].policy_exceptions.max_net_debit",
+        "max_net_debit holds over keys together (an account's or a group's): no one key is excepted from it; "
+        "an exception names a rule on each key or a field require asks for: max_allocation, max_lifetime",
+    ),
+    ("bad-policy-allowed-models-not-a-string.yaml", 3, 29, "policy.allowed_models[1]", "must be a string"),
+    ("bad-group-in-a-group.yaml", 4, 5, "groups.ml.group", "unknown field 'group'"),
+    ("bad-group-budget-negative.yaml", 4, 29, "groups.ml.budget.max_net_debit", "must be >= 0 (got -1)"),
+    ("bad-groups-empty.yaml", 2, 9, "groups", "must not be empty: name at least one, or leave it out"),
+    ("bad-policy-exceptions-empty.yaml", 9, 24, "keys[0].policy_exceptions", "must not be empty"),
+]
+UNREADABLE += HOSTILE
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), HOSTILE)
+def test_validate_and_plan_say_a_hostile_value_at_its_place_never_a_traceback(
+    fixture: str, line: int, col: int, path: str, fragment: str, capsys: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """As a user sees it: validate exits 1 naming FILE:LINE:COL and the path; plan (on the
+    sandbox) refuses the manifest the same way, before anything is read or sent."""
+    file = str(MANIFESTS / fixture)
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and f"{file}:{line}:{col}: {path}: " in out and fragment in out, out + err
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EH_PROD_API_KEY", "unused-with-sandbox")
+    shutil.copy(file, "keys.yaml")
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 1 and f"keys.yaml:{line}:{col}: {path}: " in out + err, out + err
+    assert "internal error" not in err and "Traceback" not in err
+    assert "nothing was sent" in err
+
+
+@pytest.mark.parametrize(
+    ("fixture", "line", "fragment"),
+    [
+        (
+            "warn-group-budget-without-keys.yaml",
+            3,
+            "groups.ml: group ml has no keys: no key or file says group: ml, so what it states (its budget) "
+            "holds for nothing",
+        ),
+        (
+            "warn-budget-warn-not-below-max.yaml",
+            5,
+            "warn_net_debit: warn_net_debit 80.00 is not below max_net_debit 50.00 ({file}:3): a plan "
+            "debiting more is refused anyway, so this never warns first",
+        ),
+    ],
+)
+def test_a_budget_that_can_never_hold_or_warn_is_a_warning(
+    fixture: str, line: int, fragment: str, capsys: Any
+) -> None:
+    """A group no key joins (its budget holds over nothing), and a warn_net_debit at or over the
+    max_net_debit in force with it (an account's over the top level's): valid, but said."""
+    file = str(MANIFESTS / fixture)
+    code, out, _ = run_cli(capsys, "validate", file)
+    assert code == 0
+    assert f"{file}:{line}:" in out and fragment.format(file=file) in out, out
 
 
 @pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), UNREADABLE)

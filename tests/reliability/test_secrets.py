@@ -67,6 +67,7 @@ SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml", "--debug"]
 GHOST = "  - {proxy_key: ek-proxy-SENTINEL-ghost-000000-9999, name: ghost}\n"
 THEIRS = "  - {proxy_key: '${EH_KEY_3}', name: theirs}\n"
 
+SINKS = "[{file: sink.env}, {command: [sh, -c, 'cat >&2; exit 3']}]"
 RUNS: list[tuple[str, str, list[str]]] = [
     # (what, manifest text, argv after the command's manifest)
     ("validate ok", manifest([12, 13]), ["validate", "keys.yaml", "--debug"]),
@@ -104,6 +105,11 @@ RUNS: list[tuple[str, str, list[str]]] = [
         ["apply", "keys.yaml", "--plan", "plan.json", *SANDBOX],
     ),
     ("apply ok", manifest([14, 15]), ["apply", "keys.yaml", "--auto-approve", *SANDBOX]),
+    (
+        "deliver to a file and to a command that fails echoing the value",
+        manifest([12, 13]).replace("{limit_type: weekly}", "{limit_type: weekly, deliver: " + SINKS + "}"),
+        ["deliver", "keys.yaml", *SANDBOX],
+    ),
     ("import --all", "", ["import", "--all", *SANDBOX]),
     ("import --key-env", "", ["import", "--key-env", "EH_KEY_1", "--key-env", "EH_KEY_3", *SANDBOX]),
 ]
@@ -132,11 +138,13 @@ def test_no_sentinel_in_any_output_or_file(
     for path in files:
         assert not _leaks(path.read_text()), path
     assert 0 in seen and 1 in seen and 3 in seen  # success and failure paths both ran
+    assert Path("sink.env").read_text() == f"EH_KEY_KEY_0={PROXY[0]}\nEH_KEY_KEY_1={PROXY[1]}\n"  # only there
     record(
         "secret",
-        "every command (validate, plan x3 formats, drift, apply x4, import x2), success and failure, --debug",
+        "every command (validate, plan x3 formats, drift, apply x4, deliver, import x2), success and failure, "
+        "--debug",
         len(RUNS),
-        "no sentinel in stdout, stderr, logs, saved plan, state file or journal",
+        "no sentinel in stdout, stderr, logs, saved plan, state file or journal; a delivered value only in its sink",
     )
 
 

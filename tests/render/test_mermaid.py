@@ -23,7 +23,7 @@ from reconciler.core.usage import AccountUsage, KeyUsage, UsageView
 from reconciler.render import usage_md
 
 from ..helpers import TESTS
-from .test_usage import NOW, two_accounts
+from .test_usage import NOW, two_accounts, two_accounts_in_groups
 
 TEXT = r'"[^"]*"'
 NUMBER = r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)"
@@ -113,6 +113,16 @@ def test_the_golden_markdown_chart_parses_and_shows_used_against_allocated_per_a
     allocated, used = chart.bars
     assert allocated == [Decimal("285.00"), Decimal("10.00")] and used == [Decimal("225.00"), Decimal("2.50")]
     assert chart == chart_of(two_accounts())
+
+
+def test_the_golden_chart_with_groups_parses_and_has_a_bar_per_group() -> None:
+    """Keys of one group in two accounts make one bar; keys of no group, and unmanaged ones, `(none)`."""
+    chart = parse(block_of((TESTS / "golden" / "usage-groups.md").read_text()))
+    assert chart.labels == ["platform", "data", "(none)"] and chart.title.endswith("per group")
+    allocated, used = chart.bars
+    assert allocated == [Decimal("210.00"), Decimal("60.00"), Decimal("25.00")]
+    assert used == [Decimal("182.50"), Decimal("45.00"), Decimal("0.00")]
+    assert chart == chart_of(two_accounts_in_groups())
 
 
 HOSTILE = [

@@ -38,11 +38,14 @@ def secret(tail: str) -> ProxyKey:
     return ProxyKey(f"ek-proxy-usage-test-{tail}")
 
 
-def prod() -> AccountUsage:
+def prod(groups: tuple[str | None, ...] = (None, None, None)) -> AccountUsage:
+    backend, batch, intern = groups
     keys = [
-        desired(address="backend", name="Backend", proxy_key=secret("0001"), limit_type="monthly"),
-        desired(address="batch", name="Batch | nightly", proxy_key=None, limit_type="weekly"),
-        desired(address="intern", name="Intern", proxy_key=secret("0003"), limit_type="daily"),
+        desired(
+            address="backend", name="Backend", proxy_key=secret("0001"), limit_type="monthly", group=backend
+        ),
+        desired(address="batch", name="Batch | nightly", proxy_key=None, limit_type="weekly", group=batch),
+        desired(address="intern", name="Intern", proxy_key=secret("0003"), limit_type="daily", group=intern),
         desired(address="analytics", name="Analytics", proxy_key=None),  # not created yet: not shown
     ]
     lives = [  # the list's order is not the manifest's: the view keeps the manifest's
@@ -59,8 +62,8 @@ def prod() -> AccountUsage:
     return of_account(PROD, keys, Inventory(tuple(lives), D(1000)), {})
 
 
-def staging() -> AccountUsage:
-    keys = [desired(address="web", name="Web", proxy_key=secret("0004"), limit_type="daily")]
+def staging(group: str | None = None) -> AccountUsage:
+    keys = [desired(address="web", name="Web", proxy_key=secret("0004"), limit_type="daily", group=group)]
     lives = [
         live(proxy_key=secret("0004"), name="Web", allocated_ammount=D(10), used_ammount=D("2.5"),
              expires_at=NOW + DAY, last_used=NOW - 3600),
@@ -72,6 +75,12 @@ def two_accounts(unused_days: int = 30) -> UsageView:
     return UsageView(NOW, unused_days, (prod(), staging()))
 
 
+def two_accounts_in_groups() -> UsageView:
+    """The same keys, in groups: Backend and Web in platform (one in each account), Batch in
+    data, Intern and the unmanaged key in none."""
+    return UsageView(NOW, 30, (prod(("platform", "data", None)), staging("platform")))
+
+
 def rendered(fmt: str, view: UsageView) -> str:
     out = io.StringIO()
     render.RENDERERS[fmt](view, out)
@@ -79,9 +88,11 @@ def rendered(fmt: str, view: UsageView) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
-def test_the_three_formats_match_their_golden_files(fmt: str) -> None:
-    path = GOLDEN / f"usage.{ {'text': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }"
-    got = rendered(fmt, two_accounts())
+@pytest.mark.parametrize("golden", ["usage", "usage-groups"])
+def test_the_three_formats_match_their_golden_files(fmt: str, golden: str) -> None:
+    """Without groups, and with them (the roll-up by group, and the chart's bar per group)."""
+    path = GOLDEN / f"{golden}.{ {'text': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }"
+    got = rendered(fmt, two_accounts() if golden == "usage" else two_accounts_in_groups())
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(got)
     assert got == path.read_text()
@@ -122,6 +133,13 @@ def test_a_bar_per_key_in_colour_only_on_a_terminal() -> None:
     assert "[\033[31m██████████████████\033[0m░░]" in coloured  # 90%: red
     assert "[\033[33m███████████████\033[0m░░░░░]" in coloured  # 75%: yellow
     assert "[\033[32m█████\033[0m░░░░░░░░░░░░░░░]" in coloured  # 25%: green
+
+
+def test_the_golden_json_with_groups_matches_its_schema() -> None:
+    data = json.loads((GOLDEN / "usage-groups.json").read_text())
+    jsonschema.validate(data, resources.schema("usage"))
+    assert list(data["groups"]) == ["platform", "data", "(none)"]
+    assert [k["group"] for k in data["accounts"]["prod"]["keys"]] == ["platform", "data", None, None]
 
 
 def test_json_matches_its_schema_and_names_each_account() -> None:

@@ -83,3 +83,10 @@ def cli(capsys: Any, command: str, *extra: str) -> tuple[int, str, str]:
     if command == "rotate":
         return run_cli(capsys, "rotate", "keys.yaml", *extra, *SANDBOX, *auto)
     return run_cli(capsys, command, "keys.yaml", *SANDBOX, *auto, *extra)
+
+
+def gated_sink(folder: Path) -> list[dict[str, Any]]:
+    """A command sink that works only while `folder/sink-up` exists, and writes the value it got
+    to `folder/delivered.txt`: a sink that fails, then comes back."""
+    script = f"test -e {folder / 'sink-up'} && cat > {folder / 'delivered.txt'}"
+    return [{"command": ["sh", "-c", script]}]

@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.apply import retire
-from reconciler.core.changes import Change
 from reconciler.core.secrets import ProxyKey
 
 from ..helpers import API_KEY, run_cli
-from .common import OLD, SANDBOX, balance, cli, journal, keys, manifest, seed, state
+from .common import OLD, SANDBOX, balance, cli, gated_sink, journal, keys, manifest, seed, state
 
 
 @pytest.fixture
@@ -67,25 +65,19 @@ def test_the_overlap_is_the_manifests_unless_given_and_a_second_rotation_waits(
     assert len(keys()) == 1 and balance() == Decimal(980)
 
 
-def test_a_predecessor_is_never_deleted_before_its_successor_is_delivered(
-    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    delivered: list[str] = []
-
-    async def sink_down(change: Change, key: ProxyKey) -> bool:  # the delivery seam: a sink failing
-        delivered.append(change.address)
-        return False
-
-    working = retire.no_sinks
-    monkeypatch.setattr(retire, "no_sinks", sink_down)
+def test_a_predecessor_is_never_deleted_before_its_successor_is_delivered(workdir: Path, capsys: Any) -> None:
+    manifest(rotate=None, deliver=gated_sink(workdir))  # its one sink is down
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
-    assert code == 3 and delivered == ["backend"]
+    assert code == 3 and "Delivery failed" in out
     assert "not deleted: the successor of backend was not delivered; the old key stays (plan again)" in out
     assert len(keys()) == 2 and balance() == Decimal(950)
     assert state()["rotations"]["backend"]["delivered"] is False
-    monkeypatch.setattr(retire, "no_sinks", working)  # the sink is back: the next apply delivers, retires
+    (workdir / "sink-up").touch()  # the sink is back: the next apply delivers, then retires
     code, out, _ = cli(capsys, "apply")
-    assert code == 0 and len(keys()) == 1 and keys()[0]["key"] != OLD and balance() == Decimal(980)
+    assert code == 0, out
+    (successor,) = keys()
+    assert successor["key"] != OLD and balance() == Decimal(980)
+    assert (workdir / "delivered.txt").read_text() == successor["key"]  # the successor's value, delivered
 
 
 def test_an_address_is_an_accounts_with_accounts(

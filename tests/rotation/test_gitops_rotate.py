@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.apply import retire
-from reconciler.core.changes import Change
-from reconciler.core.secrets import ProxyKey
 from reconciler.gitops import hub as ghapi
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
 from ..reliability_log import record
+from .common import gated_sink
 
 pytestmark = pytest.mark.slow  # the GitOps jobs end to end against the fake GitHub
 
@@ -46,11 +44,13 @@ def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, ca
 CREATED = 1704067200  # the seed's keys' created_at (2024-01-01)
 
 
-def text(k1: int = 10, overlap: str = "7d") -> str:
+def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
     keys: list[dict[str, Any]] = [
         {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 10, "limit_type": "daily"} for i in range(3)
     ]
     keys[0]["rotate"] = {"every": "90d", "overlap": overlap}
+    if sink is not None:
+        keys[0]["deliver"] = gated_sink(sink)
     keys[1]["allocated_ammount"] = k1
     return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
 
@@ -114,29 +114,19 @@ def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Acti
     )
 
 
-def test_a_failed_rotation_is_told_on_the_drift_issue(
-    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: FakeGitHub) -> None:
+    manifest = text(overlap="0", sink=actions.tmp)  # key-0's sink is down
     clock(actions, 30)
-    actions.plan_pr(1, "h1", text(overlap="0"))
-    assert actions.merge_and_apply(1, "m1", text(overlap="0"))[0] == 0
-
-    async def sink_down(change: Change, key: ProxyKey) -> bool:
-        return False
-
-    monkeypatch.setattr(retire, "no_sinks", sink_down)
+    actions.plan_pr(1, "h1", manifest)
+    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
     clock(actions, 100)
-    code, out = rotate(actions, text(overlap="0"))
+    code, out = rotate(actions, manifest)
     assert code == 3 and "drift issue: opened" in out
     body = drift_issue(hub)["body"]
     assert "<!-- ehkeys-rotate -->" in body and "not delivered" in body
     assert named(actions, "key-0") == 2  # the old key stays
-
-    monkeypatch.setattr(retire, "no_sinks", _delivered)  # the sink is back
-    code, out = rotate(actions, text(overlap="0"))
+    (actions.tmp / "sink-up").touch()  # the sink is back
+    code, out = rotate(actions, manifest)
     assert code == 0 and "drift issue: commented on" in out, out
     assert named(actions, "key-0") == 1
-
-
-async def _delivered(change: Change, key: ProxyKey) -> bool:
-    return True
+    assert (actions.tmp / "delivered.txt").read_text() == actions.live()["key-0"]["key"]

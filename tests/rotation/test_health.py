@@ -10,11 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply import retire
-from reconciler.core.changes import Change
-from reconciler.core.secrets import ProxyKey
-
-from .common import DAY, T0, at, cli, manifest, seed
+from ..helpers import run_cli
+from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest, seed
 
 
 @pytest.fixture
@@ -62,17 +59,16 @@ def test_an_old_key_live_past_its_overlap_is_a_warning(workdir: Path, capsys: An
     assert "the next apply deletes it" in found[0]["message"]
 
 
-def test_a_successor_not_delivered_is_a_warning(
-    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def sink_down(change: Change, key: ProxyKey) -> bool:
-        return False
-
-    monkeypatch.setattr(retire, "no_sinks", sink_down)
-    manifest("{every: 90d, overlap: 1h}")
+def test_a_successor_not_delivered_is_a_warning(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 90d, overlap: 1h}", deliver=gated_sink(workdir))  # its sink is down
     cli(capsys, "apply")
     at(T0 + DAY)
     code, found = health(capsys)
     assert code == 0 and [h["kind"] for h in found] == ["retiring", "delivery-pending"]
     assert "kept until its successor is delivered" in found[0]["message"]
     assert "its successor is not delivered yet: the old key ek-proxy-…part stays" in found[1]["message"]
+    (workdir / "sink-up").touch()
+    run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)  # delivered by hand: no warning left but the overlap's
+    code, found = health(capsys)
+    assert code == 0 and [h["kind"] for h in found] == ["retiring"]
+    assert "the next apply deletes it" in found[0]["message"]

@@ -1,0 +1,154 @@
+"""Delivery, the step after a create: a key's value written to each of its sinks, each on its
+own (one failing never skips another), journalled (pending before the create is sent, done or
+failed after; never the value), the failed ones owed until a later apply or `ehkeys deliver`
+makes them, with the value read again from the account's list.
+
+`Delivery` is the interface for whoever makes a key and must hand its value over (the apply's
+creates, `ehkeys deliver`, a rotation's successor): `announce(key)` before the key is made, then
+`await deliver(key, value)` once its value is known. `Owed` is one apply's use of it: the keys it
+created, and the deliveries earlier runs left owed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.core.accounts import DEFAULT_KEY_VAR, Account
+from reconciler.core.changes import Action, Change
+from reconciler.core.keys import DesiredKey
+from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey, scrub
+from reconciler.core.sinks import Delivered, DeliveryOutcome, Recipient, Sink
+from reconciler.delivery import send
+from reconciler.delivery.errors import DeliveryError
+from reconciler.manifest.addresses import variable
+from reconciler.state.deliveries import DONE, DROPPED, FAILED, PENDING
+from reconciler.state.store import State
+
+log = logging.getLogger("ehkeys")
+
+
+def hidden(accounts: Collection[Account]) -> frozenset[str]:
+    """The variables holding account keys: never in a command sink's environment."""
+    return frozenset({DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one account's keys are delivered: its state (where each delivery is journalled), the
+    account (addresses as shown), the environment the sinks read their tokens from, and the
+    variables a command sink never sees (`hidden`)."""
+
+    state: State
+    account: Account
+    env: Mapping[str, str]
+    hidden: frozenset[str] = frozenset()
+
+    def announce(self, key: DesiredKey) -> None:
+        """Before the key is made: each of its sinks owed, so a run killed between the create
+        and the delivery delivers on the next one."""
+        for sink in key.deliver:
+            self.state.delivery(key.address, sink.ident, PENDING)
+
+    async def deliver(
+        self, key: DesiredKey, value: ProxyKey, sinks: Sequence[Sink] | None = None
+    ) -> DeliveryOutcome:
+        """`value`, the key's current one, to each of `sinks` (default: all the key's), each on its
+        own; each done or failed is journalled, the failed ones stay owed."""
+        shown = self.account.address(key.address)
+        recipient = Recipient(shown, key.name, self.account.name, variable(shown))
+        results = [
+            await self._one(key, sink, value, recipient) for sink in (key.deliver if sinks is None else sinks)
+        ]
+        return DeliveryOutcome(shown, tuple(results))
+
+    async def _one(self, key: DesiredKey, sink: Sink, value: ProxyKey, recipient: Recipient) -> Delivered:
+        self.state.delivery(key.address, sink.ident, PENDING)
+        try:
+            await send.deliver(sink, value, recipient, self.env, self.hidden)
+        except DeliveryError as exc:
+            return self._failed(key, sink, value, recipient, exc.message)
+        except Exception as exc:  # a sink's own bug: the others go on, and this one is owed
+            log.debug("delivery to %s failed", sink.describe(), exc_info=True)
+            return self._failed(key, sink, value, recipient, f"internal error: {type(exc).__name__}: {exc}")
+        self.state.delivery(key.address, sink.ident, DONE)
+        return Delivered(recipient.address, sink.describe(), True)
+
+    def _failed(
+        self, key: DesiredKey, sink: Sink, value: ProxyKey, recipient: Recipient, why: str
+    ) -> Delivered:
+        message = scrub(why.replace(value.reveal(), value.display))
+        self.state.delivery(key.address, sink.ident, FAILED, message)
+        return Delivered(recipient.address, sink.describe(), False, message)
+
+    def preflight(self, keys: Sequence[DesiredKey]) -> list[str]:
+        """What stops these keys' sinks before anything is sent (a file git would track, a token
+        not set), each said once."""
+        found = [send.preflight(sink, self.env) for key in keys for sink in key.deliver]
+        return list(dict.fromkeys(problem for problem in found if problem))
+
+
+@dataclass
+class Owed:
+    """One apply's deliveries: the keys it creates (their values as the creates answer), and
+    what earlier runs left owed (values from the plan's list)."""
+
+    delivery: Delivery
+    keys: Sequence[DesiredKey]
+    values: dict[str, ProxyKey] = field(default_factory=dict)  # address -> created now
+
+    def announce(self, changes: Sequence[Change]) -> None:
+        by_address = {k.address: k for k in self.keys}
+        for change in changes:
+            key = by_address.get(change.address)
+            if change.action in (Action.CREATE, Action.ROTATE) and key is not None:
+                self.delivery.announce(key)  # a rotation's successor is delivered as a created key
+
+    def created(self, change: Change, value: ProxyKey) -> None:
+        self.values[change.address] = value
+
+    async def run(self, plan: Plan) -> list[Delivered]:
+        """Every delivery this apply makes, in the manifest's order."""
+        done: list[Delivered] = []
+        for key in self.keys:
+            value, sinks = self._due(key, plan)
+            if value is not None and sinks:
+                done.extend((await self.delivery.deliver(key, value, sinks)).results)
+        for address in set(self.delivery.state.deliveries) - {k.address for k in self.keys}:
+            self._drop(address, list(self.delivery.state.deliveries.get(address, {})))
+        return done
+
+    def _due(self, key: DesiredKey, plan: Plan) -> tuple[ProxyKey | None, list[Sink]]:
+        """What to deliver of this key: all its sinks once created now; else those owed, with the
+        value the plan read (none when its key does not exist, or is deleted: those dropped)."""
+        if key.address in self.values:
+            return self.values[key.address], list(key.deliver)
+        owed = self.delivery.state.deliveries.get(key.address, {})
+        change = plan.change(key.address)
+        if not owed or change is None:
+            return None, []  # nothing owed, or not in this run (--target)
+        if key.absent or change.action is Action.DELETE:
+            self._drop(key.address, list(owed))
+            return None, []
+        self._drop(key.address, [s for s in owed if s not in {sink.ident for sink in key.deliver}])
+        return change.target, [s for s in key.deliver if s.ident in owed]
+
+    def _drop(self, address: str, idents: Sequence[str]) -> None:
+        for ident in idents:
+            self.delivery.state.delivery(address, ident, DROPPED, "the key or the sink left the manifest")
+
+
+def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> list[str]:
+    """A note per key whose delivery is still owed (failed, or cut short), for the plan."""
+    notes = []
+    for key in keys:
+        owed = state.deliveries.get(key.address, {})
+        named = [s.describe() for s in key.deliver if s.ident in owed]
+        if named and not key.absent:
+            notes.append(
+                f"{account.address(key.address)}: its value is still to be delivered to {', '.join(named)} "
+                "(a delivery failed or was cut short): the next apply, or `ehkeys deliver`, delivers it"
+            )
+    return notes

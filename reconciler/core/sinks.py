@@ -1,0 +1,130 @@
+"""Where a key's value goes once it exists: its sinks (`deliver:` in the manifest), and what a
+delivery did. Values only: what a sink names, never a key's value. `reconciler.delivery` does
+the writing; `describe()` is how a plan and a report name a sink (`github_secret acme/api:EH_KEY`),
+`ident` how the journal and the state know it again (the same sink, run after run).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+COMMAND_TIMEOUT = 60.0  # seconds a command sink may take, unless it says otherwise
+GITHUB_TOKEN_VAR = "GITHUB_TOKEN"
+VAULT_MOUNT = "secret"
+
+
+@dataclass(frozen=True)
+class FileSink:
+    """An env file of `NAME=value` lines, 0600: `name`'s line is replaced, others kept."""
+
+    path: str  # as the manifest writes it
+    name: str  # the variable (default: the key's, EH_KEY_<ADDRESS>)
+    folder: str = ""  # the manifest file's folder: a relative path is from there
+
+    @property
+    def target(self) -> Path:
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() or not self.folder else Path(self.folder) / path
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+    @property
+    def ident(self) -> str:
+        return f"file {self.path}#{self.name}"  # as written: the same in every checkout
+
+
+@dataclass(frozen=True)
+class CommandSink:
+    """A command run with the value on its standard input, never in argv or its environment."""
+
+    argv: tuple[str, ...]
+    timeout: float = COMMAND_TIMEOUT
+
+    def describe(self) -> str:
+        return f"command {Path(self.argv[0]).name}"
+
+    @property
+    def ident(self) -> str:
+        return f"command {shlex.join(self.argv)}"
+
+
+@dataclass(frozen=True)
+class GitHubSecretSink:
+    """A GitHub Actions secret of a repository, or of one of its environments."""
+
+    repo: str  # OWNER/REPO
+    name: str
+    environment: str | None = None
+    token_var: str = GITHUB_TOKEN_VAR  # the variable holding a token that may write it
+
+    def describe(self) -> str:
+        where = f" (environment {self.environment})" if self.environment else ""
+        return f"github_secret {self.repo}:{self.name}{where}"
+
+    @property
+    def ident(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class VaultSink:
+    """One field of a HashiCorp Vault KV v2 secret (its other fields kept)."""
+
+    path: str
+    field: str
+    mount: str = VAULT_MOUNT
+
+    def describe(self) -> str:
+        return f"vault {self.mount}/{self.path}#{self.field}"
+
+    @property
+    def ident(self) -> str:
+        return self.describe()
+
+
+Sink = FileSink | CommandSink | GitHubSecretSink | VaultSink
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whose value a sink gets: the key's address as shown (`prod/backend`), its name, its
+    account, and its variable (`EH_KEY_PROD_BACKEND`). Never its value."""
+
+    address: str
+    name: str
+    account: str
+    variable: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One sink's delivery of one key: done, or why not (never the value)."""
+
+    address: str  # as shown
+    sink: str  # `describe()`
+    ok: bool
+    message: str = ""
+
+    def line(self) -> str:
+        """`prod/backend → github_secret acme/api:EH_KEY: delivered`, or why it failed."""
+        said = "delivered" if self.ok else f"failed: {self.message}"
+        return f"{self.address} → {self.sink}: {said}"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """Every sink of one key, each on its own."""
+
+    address: str
+    results: tuple[Delivered, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> tuple[Delivered, ...]:
+        return tuple(r for r in self.results if not r.ok)

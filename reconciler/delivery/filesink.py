@@ -1,0 +1,109 @@
+"""The `file` sink: an env file of `NAME=value` lines, written 0600, never where git would track
+it (`apply --secrets-out` and `reveal --out` refuse such a file with the same checks).
+
+Delivering a key again replaces its line (the first `NAME=` line; later ones for the same NAME
+are dropped) and keeps every other line as it was; the file is rewritten whole through a
+temporary file beside it, so a reader never sees it half written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import FileSink
+from reconciler.delivery.errors import DeliveryError
+
+NOT_A_FILE = "not a regular file; secrets go only to a file (0600) or a terminal"
+TRACKED = (
+    "git would track this file (it is inside a repository and not ignored); "
+    "write secrets outside the repository or to an ignored path"
+)
+
+
+def not_a_file(path: Path) -> bool:
+    """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
+    return path.exists() and not path.resolve().is_file()
+
+
+def tracked(path: Path) -> bool:
+    """Whether `git add` would pick the file up (no git, or outside a repository: no)."""
+    folder = path.resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 1
+
+
+def preflight(sink: FileSink) -> str:
+    """Why this file cannot take a secret ('' when it can), before anything is sent."""
+    path = sink.target
+    if not_a_file(path):
+        return f"{path}: {NOT_A_FILE}"
+    if tracked(path):
+        return f"{path}: {TRACKED}"
+    if not path.parent.is_dir():
+        return f"{path}: its folder does not exist"
+    return ""
+
+
+def deliver(sink: FileSink, value: ProxyKey) -> None:
+    problem = preflight(sink)
+    if problem:
+        raise DeliveryError(problem)
+    path = sink.target
+    lines = _replaced(_lines(path), sink.name, f"{sink.name}={value.reveal()}")
+    _write(path, "".join(line + "\n" for line in lines))
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeliveryError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from exc
+
+
+def _replaced(lines: list[str], name: str, new: str) -> list[str]:
+    """`new` in place of the first line that sets `name`, the others setting it dropped; at the
+    end when none does."""
+    mine = [i for i, line in enumerate(lines) if _sets(line, name)]
+    if not mine:
+        return [*lines, new]
+    first = mine[0]
+    return [new if i == first else line for i, line in enumerate(lines) if i == first or i not in mine]
+
+
+def _sets(line: str, name: str) -> bool:
+    stripped = line.strip().removeprefix("export ").lstrip()
+    return stripped.split("=", 1)[0].strip() == name and "=" in stripped
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically, 0600 from the start: a temporary file beside it, renamed over it."""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc

@@ -1,0 +1,104 @@
+"""The `github_secret` sink: a GitHub Actions secret of a repository, or of one of its
+environments, as GitHub's REST API takes one: the repository's (or environment's) public key
+read, the value sealed with it (libsodium's sealed box, PyNaCl), then `PUT` with its `key_id`.
+
+The token is read from the sink's `token: ${VAR}`, else GITHUB_TOKEN; the API from
+GITHUB_API_URL (as Actions sets it on GitHub Enterprise), else https://api.github.com. A
+workflow's own GITHUB_TOKEN cannot write secrets: the token must be a fine-grained one (or a
+GitHub App's) with the "Secrets" repository permission (and "Environments" for an environment's
+secret), or a classic one with `repo`; a 401, 403 or 404 says so.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode, b64encode
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+from nacl.exceptions import CryptoError
+from nacl.public import PublicKey, SealedBox
+
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import GitHubSecretSink
+from reconciler.delivery.errors import DeliveryError, client, request, status
+
+API = "https://api.github.com"
+VERSION = "2022-11-28"
+
+
+def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
+    """Why this sink cannot be written ('' when it may be), before anything is sent."""
+    if not env.get(sink.token_var):
+        return (
+            f"{sink.describe()}: {sink.token_var} is not set; it must hold a token that may write the "
+            f"repository's secrets ({_permission(sink)})"
+        )
+    return ""
+
+
+async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str]) -> None:
+    problem = preflight(sink, env)
+    if problem:
+        raise DeliveryError(problem)
+    headers = {
+        "Authorization": f"Bearer {env[sink.token_var]}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": VERSION,
+    }
+    async with client(env.get("GITHUB_API_URL") or API, headers, "GITHUB_API_URL") as http:
+        key_id, public = await _public_key(http, sink)
+        body = {"encrypted_value": _sealed(public, value), "key_id": key_id}
+        answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", json=body)
+        if answer.status_code not in (201, 204):
+            raise DeliveryError(_refused(sink, "PUT", answer))
+
+
+def _secrets(sink: GitHubSecretSink) -> str:
+    if sink.environment is None:
+        return f"/repos/{sink.repo}/actions/secrets"
+    return f"/repos/{sink.repo}/environments/{quote(sink.environment, safe='')}/secrets"
+
+
+async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[str, bytes]:
+    answer = await request(http, "GET", f"{_secrets(sink)}/public-key")
+    if answer.status_code != 200:
+        raise DeliveryError(_refused(sink, "GET", answer))
+    try:
+        body = answer.json()
+        key_id, key = str(body["key_id"]), b64decode(body["key"], validate=True)
+        PublicKey(key)
+    except (ValueError, KeyError, TypeError, CryptoError):
+        raise DeliveryError(f"{sink.describe()}: GitHub's public key answer is not one") from None
+    return key_id, key
+
+
+def _sealed(public: bytes, value: ProxyKey) -> str:
+    """The value sealed for the repository: only GitHub, holding the private key, can open it."""
+    return b64encode(SealedBox(PublicKey(public)).encrypt(value.reveal().encode())).decode()
+
+
+def _permission(sink: GitHubSecretSink) -> str:
+    environments = ' and "Environments"' if sink.environment else ""
+    return (
+        f'a fine-grained or GitHub App token with the "Secrets"{environments} repository permission, '
+        "read and write, or a classic token with the repo scope; a workflow's own GITHUB_TOKEN cannot"
+    )
+
+
+def _refused(sink: GitHubSecretSink, method: str, answer: httpx.Response) -> str:
+    """What GitHub's refusal means for this sink: which token, which permission, which name."""
+    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    code = answer.status_code
+    if code == 401:
+        return f"{head}: GitHub refused the token in {sink.token_var} (expired or revoked?)"
+    if code == 403:
+        needs = _permission(sink)
+        return f"{head}: the token in {sink.token_var} may not write {sink.repo}'s secrets; it needs {needs}"
+    if code == 404:
+        where = f"{sink.repo} or its environment {sink.environment!r}" if sink.environment else sink.repo
+        return (
+            f"{head}: {where} does not exist, or the token in {sink.token_var} cannot see it "
+            "(GitHub answers 404 to a token without access): check the name and the token's repository access"
+        )
+    return head

@@ -1,0 +1,71 @@
+"""The `vault` sink: one field of a HashiCorp Vault KV v2 secret, over its HTTP API with httpx
+(already ehkeys' client: no extra library to install, so no `ehkeys[vault]` extra).
+
+Only `field` is written: a JSON merge patch (`PATCH /v1/{mount}/data/{path}`, Content-Type
+application/merge-patch+json) keeps the secret's other fields. A secret that does not exist yet
+(404) is created with `POST` and `cas: 0`, which Vault refuses if someone made it meanwhile:
+then nothing is overwritten, and the next delivery patches it. VAULT_ADDR and VAULT_TOKEN say
+where and as whom (VAULT_NAMESPACE too, on Vault Enterprise), as for the `vault` command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import VaultSink
+from reconciler.delivery.errors import DeliveryError, client, request, status
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
+    """Why this sink cannot be written ('' when it may be), before anything is sent."""
+    missing = [name for name in ("VAULT_ADDR", "VAULT_TOKEN") if not env.get(name)]
+    if missing:
+        return f"{sink.describe()}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+    return ""
+
+
+async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> None:
+    problem = preflight(sink, env)
+    if problem:
+        raise DeliveryError(problem)
+    headers = {"X-Vault-Token": env["VAULT_TOKEN"]}
+    if env.get("VAULT_NAMESPACE"):
+        headers["X-Vault-Namespace"] = env["VAULT_NAMESPACE"]
+    data = {sink.field: value.reveal()}
+    async with client(env["VAULT_ADDR"], headers, "VAULT_ADDR") as http:
+        path = f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
+        patched = await request(
+            http, "PATCH", path, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
+        )
+        if patched.status_code == 404:
+            made = await request(http, "POST", path, json={"data": data, "options": {"cas": 0}})
+            _check(sink, "POST", made)
+        else:
+            _check(sink, "PATCH", patched)
+
+
+def _check(sink: VaultSink, method: str, answer: httpx.Response) -> None:
+    code = answer.status_code
+    if code in (200, 204):
+        return
+    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    if code in (401, 403):
+        needs = "patch" if method == "PATCH" else "create"
+        raise DeliveryError(
+            f"{head}: the token in VAULT_TOKEN may not write it (its policy needs the {needs} capability "
+            f"on {sink.mount}/data/{sink.path})"
+        )
+    if method == "POST" and code == 400:
+        raise DeliveryError(
+            f"{head}: the secret exists but could not be patched (its latest version deleted or "
+            "destroyed, or made meanwhile): undelete it, or write it once by hand"
+        )
+    if code == 404:
+        raise DeliveryError(f"{head}: no KV v2 engine is mounted at {sink.mount}/")
+    raise DeliveryError(head)

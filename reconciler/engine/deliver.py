@@ -1,0 +1,76 @@
+"""`deliver`: the current value of each named key (or of every key with sinks) delivered to its
+sinks again, read from its account's list (one request per account), each sink on its own, under
+the account's apply lock; every delivery journalled as an apply's are, and the ones owed from
+earlier runs settled when they succeed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from collections.abc import Sequence
+
+from reconciler.api import inventory
+from reconciler.apply.deliveries import Delivery, hidden
+from reconciler.core.errors import UsageError
+from reconciler.core.keys import DesiredKey
+from reconciler.core.sinks import Delivered
+from reconciler.engine.console import Console
+from reconciler.engine.settings import DeliverSettings
+from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select, state_path
+from reconciler.planning import binding
+from reconciler.state import lock as statelock
+
+NOT_THERE = "the key is not in the account (`ehkeys plan` shows why; apply creates it)"
+
+
+def run(settings: DeliverSettings, console: Console) -> list[Delivered]:
+    """Every delivery made, in the manifest's order; a key not in its account fails each sink."""
+    return asyncio.run(_run(settings, console))
+
+
+async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
+    loaded = load_manifest(settings.workspace.manifests, console)
+    wanted = _wanted(loaded.keys, settings.ids, settings.workspace.accounts)
+    workspace = dataclasses.replace(
+        settings.workspace, targets=tuple(k.address for k in wanted) and settings.ids
+    )
+    accounts = [a for a in accounts_of(loaded, workspace) if any(k.account == a.name for k in wanted)]
+    done: list[Delivered] = []
+    with contextlib.ExitStack() as locks:
+        for path in sorted({state_path(workspace, a) for a in accounts}):
+            locks.enter_context(statelock.held(path, settings.lock_timeout))
+        for opened in open_each(loaded, accounts, workspace):
+            done += await _account(opened, [k for k in wanted if k.account == opened.account.name])
+            opened.state.flush()
+    return done
+
+
+def _wanted(keys: Sequence[DesiredKey], ids: Sequence[str], accounts: Sequence[str]) -> list[DesiredKey]:
+    """The keys asked for (each must have sinks), or every key with sinks; never an absent one."""
+    chosen = [k for k in select(keys, ids, option="deliver ") if not accounts or k.account in accounts]
+    bare = [k.address for k in chosen if not k.deliver or k.absent]
+    if ids and bare:
+        raise UsageError(f"{', '.join(bare)}: no deliver: sinks (or absent: true): nothing to deliver")
+    found = [k for k in chosen if k.deliver and not k.absent]
+    if not found:
+        raise UsageError("no key of the manifest has deliver: sinks: nothing to deliver")
+    return found
+
+
+async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
+    """The account's keys read once, each asked-for key's value delivered to its sinks."""
+    async with opened.target.client() as client:
+        live = await inventory.read_keys(client)
+    found = binding.bind(opened.keys, live, opened.state.bindings).by_address
+    delivery = Delivery(opened.state, opened.account, os.environ, hidden(opened.manifest.accounts))
+    done: list[Delivered] = []
+    for key in keys:
+        bound = found.get(key.address)
+        if isinstance(bound, binding.Bound):
+            done += (await delivery.deliver(key, bound.live.proxy_key)).results
+        else:
+            shown = opened.account.address(key.address)
+            done += [Delivered(shown, sink.describe(), False, NOT_THERE) for sink in key.deliver]
+    return done

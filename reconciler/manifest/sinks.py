@@ -1,0 +1,146 @@
+"""`deliver:`: a key's sinks. The first of these that sets `deliver` gives the key its list, whole:
+the key itself, its group's defaults, its account (`accounts.NAME.deliver`), the manifest's
+defaults. What the schema cannot say is checked here, each problem at its FILE:LINE: one kind per
+sink, `name` only on a file and `timeout` only on a command, a GitHub secret's name, one sink
+named twice; and across keys (`clashes`), two keys writing one place. A name left out is the key's
+variable (`EH_KEY_PROD_BACKEND`), so `deliver:` in defaults gives every key its own secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.keys import DesiredKey
+from reconciler.core.sinks import (
+    COMMAND_TIMEOUT,
+    GITHUB_TOKEN_VAR,
+    VAULT_MOUNT,
+    CommandSink,
+    FileSink,
+    GitHubSecretSink,
+    Sink,
+    VaultSink,
+)
+from reconciler.manifest.addresses import variable
+from reconciler.manifest.diagnostics import Diagnostic
+from reconciler.manifest.keycontext import Given, KeyContext, Path, Source
+
+KINDS = ("file", "command", "github_secret", "vault")
+PATTERN_MESSAGES = {
+    "repo": "must be OWNER/REPO, as in github.com/OWNER/REPO",
+    "name": "must be letters, digits and '_', not starting with a digit (a secret's or variable's name)",
+    "token": (
+        "must be a reference to the environment variable that holds the token, as ${VAR} "
+        "(${DEPLOY_TOKEN}): a token is a secret, never written in the manifest"
+    ),
+}
+"""The messages of the schema's patterns under `deliver:`, by field."""
+_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def attach(key: DesiredKey, sources: Sequence[Given], context: KeyContext) -> DesiredKey | None:
+    """The key with its sinks (from the first source that sets `deliver`, the account's before the
+    manifest's defaults, the last of `sources`); None when they are wrong (said)."""
+    account = (context.deliveries or {}).get(key.account)
+    ordered = (*sources[:-1], *([account] if account else []), *sources[-1:])
+    shown = f"{key.account}/{key.address}" if context.accounts is not None else key.address
+    for owner, at, given in ordered:
+        if "deliver" in given:
+            found = read(owner, (*at, "deliver"), given["deliver"], variable(shown))
+            return None if found is None else dataclasses.replace(key, deliver=found)
+    return key
+
+
+def read(owner: Source, path: Path, raw: Any, name: str) -> tuple[Sink, ...] | None:
+    """A `deliver` list, each sink's names defaulting to `name`; None when any is wrong (said)."""
+    if path in owner.bad_paths or not isinstance(raw, list):
+        return None
+    found: list[Sink] = []
+    for index, item in enumerate(raw):
+        sink = _sink(owner, (*path, index), item, name)
+        if sink is not None and any(s.ident == sink.ident for s in found):
+            owner.report((*path, index), f"{sink.describe()} is named twice: deliver to it once")
+            sink = None
+        found += [sink] if sink is not None else []
+    return tuple(found) if len(found) == len(raw) else None
+
+
+def _bad(owner: Source, path: Path) -> bool:
+    """The schema found something wrong at or below `path` (and said so)."""
+    return any(bad[: len(path)] == path for bad in owner.bad_paths)
+
+
+def _sink(owner: Source, at: Path, item: Any, name: str) -> Sink | None:
+    if not isinstance(item, dict) or _bad(owner, at):
+        return None
+    kinds = [kind for kind in KINDS if kind in item]
+    if len(kinds) != 1:
+        named = " and ".join(kinds) if kinds else "none of them"
+        owner.report(at, f"a sink is one of {', '.join(KINDS)}; this one names {named}: one sink each")
+        return None
+    for extra, only in (("name", "file"), ("timeout", "command")):
+        if extra in item and kinds[0] != only:
+            owner.report((*at, extra), f"{extra}: is for a {only} sink, not {kinds[0]}")
+            return None
+    return _made(owner, at, kinds[0], item, name)
+
+
+def _made(owner: Source, at: Path, kind: str, item: dict[str, Any], name: str) -> Sink | None:
+    if kind == "file":
+        return FileSink(str(item["file"]), str(item.get("name", name)), os.path.dirname(owner.file))
+    if kind == "command":
+        timeout = item.get("timeout", COMMAND_TIMEOUT)
+        return CommandSink(tuple(str(a) for a in item["command"]), float(Decimal(str(timeout))))
+    if kind == "vault":
+        return _vault(owner, (*at, "vault"), item["vault"], name)
+    return _github(owner, (*at, "github_secret"), item["github_secret"], name)
+
+
+def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSecretSink | None:
+    secret = str(raw.get("name", name))
+    if secret.upper().startswith("GITHUB_"):
+        where = (*at, "name") if "name" in raw else at
+        owner.report(where, f"{secret}: GitHub refuses secret names that start with GITHUB_")
+        return None
+    match = _VAR.match(str(raw.get("token", "")))
+    token = match.group(1) if match else GITHUB_TOKEN_VAR
+    return GitHubSecretSink(str(raw["repo"]), secret, raw.get("environment"), token)
+
+
+def _vault(owner: Source, at: Path, raw: dict[str, Any], name: str) -> VaultSink | None:
+    path, mount = str(raw["path"]).strip("/"), str(raw.get("mount", VAULT_MOUNT)).strip("/")
+    for field, value in (("path", path), ("mount", mount)):
+        if not value:
+            owner.report((*at, field), f"{field} names no path (only slashes)")
+            return None
+    return VaultSink(path, str(raw.get("field", name)), mount)
+
+
+def clashes(keys: Iterable[DesiredKey], declared: bool) -> list[Diagnostic]:
+    """An error on each key that writes where an earlier key writes (a file's variable, a
+    secret, a Vault field): one value would overwrite the other. Commands may be shared."""
+    first: dict[str, DesiredKey] = {}
+    found = []
+    for key in (k for k in keys if not k.absent):
+        for sink in (s for s in key.deliver if not isinstance(s, CommandSink)):
+            other = first.setdefault(sink.ident, key)
+            if other is not key:
+                found.append(_clash(key, other, sink, declared))
+    return found
+
+
+def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, declared: bool) -> Diagnostic:
+    def shown(k: DesiredKey) -> str:
+        return f"{k.account}/{k.address}" if declared else k.address
+
+    where = f"{sink.describe()} ({sink.name})" if isinstance(sink, FileSink) else sink.describe()
+    message = (
+        f"{shown(key)} delivers to {where}, as {shown(other)} at {other.location} does: one value "
+        "would overwrite the other; give one of them another name"
+    )
+    return Diagnostic(key.location.file, key.location.line, key.location.col, "deliver", message)

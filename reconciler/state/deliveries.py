@@ -1,0 +1,50 @@
+"""Deliveries the state remembers as owed: per manifest address, each sink (by its `ident`)
+whose delivery was announced (`pending`, written before the create is sent) or tried and failed
+(`failed`). A delivery `done`, or `dropped` (its key or sink left the manifest), is forgotten.
+Nothing here holds a value: the next apply, or `ehkeys deliver`, reads it from the account.
+
+A journal line of a delivery holds `delivery` (its status), `address`, `sink` and, once tried,
+`message`: never a value, and never a `fingerprint` (a delivery line binds no key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PENDING, FAILED, DONE, DROPPED = "pending", "failed", "done", "dropped"
+OWED = (PENDING, FAILED)  # a delivery still to make
+STATUSES = (*OWED, DONE, DROPPED)
+
+Deliveries = dict[str, dict[str, str]]  # address -> sink ident -> pending | failed
+
+
+def replay(deliveries: Deliveries, entry: Mapping[str, Any]) -> None:
+    """One journal line of a delivery over `deliveries`, in place."""
+    address, sink, status = entry.get("address"), entry.get("sink"), entry.get("delivery")
+    if isinstance(address, str) and isinstance(sink, str) and status in STATUSES:
+        mark(deliveries, address, sink, status if status in OWED else None)
+
+
+def mark(deliveries: Deliveries, address: str, sink: str, status: str | None) -> None:
+    """`status` owed, or None: forgotten (the address too, once it owes nothing)."""
+    if status is not None:
+        deliveries.setdefault(address, {})[sink] = status
+        return
+    owed = deliveries.get(address, {})
+    owed.pop(sink, None)
+    if not owed:
+        deliveries.pop(address, None)
+
+
+def merged(disk: Deliveries, ours: Mapping[tuple[str, str], str | None]) -> Deliveries:
+    """What is on disk with this process's marks on top."""
+    found = {address: dict(owed) for address, owed in disk.items()}
+    for (address, sink), status in ours.items():
+        mark(found, address, sink, status)
+    return found
+
+
+def checked(value: Any) -> bool:
+    """A state file's record of one address: sink ident -> pending | failed."""
+    return isinstance(value, dict) and all(isinstance(k, str) and v in OWED for k, v in value.items())

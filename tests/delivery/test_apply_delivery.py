@@ -1,0 +1,170 @@
+"""Delivery end to end on the sandbox: a key apply creates reaches every sink (a file, a command,
+a GitHub secret, a Vault field) with the value the account holds, and nowhere else; a failed
+delivery makes the apply exit 3 naming the sink, and the next apply delivers it without a second
+create; `ehkeys deliver` delivers again; a sink that cannot be written refuses the apply first."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from .. import fakegithub
+from ..fakegithub import FakeGitHub
+from ..helpers import ROOT, run_cli
+from . import fakevault
+from .fakevault import FakeVault
+
+RECORDER = Path(__file__).parent / "record_sink.py"
+SANDBOX = ["--sandbox"]
+
+
+def manifest(recorder: Path = RECORDER) -> str:
+    return f"""version: 1
+defaults: {{limit_type: daily}}
+keys:
+  - id: api
+    name: API
+    allocated_ammount: 5
+    deliver:
+      - file: app.env
+      - command: [{json.dumps(sys.executable)}, {json.dumps(str(recorder))}]
+      - github_secret: {{repo: acme/api, name: EH_KEY, token: "${{DEPLOY_TOKEN}}"}}
+      - vault: {{path: apps/api}}
+"""
+
+
+@dataclass
+class World:
+    root: Path
+    github: FakeGitHub
+    vault: FakeVault
+
+    def recorded(self) -> list[dict[str, Any]]:
+        path = self.root / "record.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def file_value(self) -> str:
+        return (self.root / "app.env").read_text().strip().removeprefix("EH_KEY_API=")
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.yaml").write_text(manifest())
+    github, vault = FakeGitHub(), FakeVault()
+    with fakegithub.serve(github) as api, fakevault.serve(vault) as addr:
+        monkeypatch.setenv("GITHUB_API_URL", api)
+        monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.TOKEN)
+        monkeypatch.setenv("VAULT_ADDR", addr)
+        monkeypatch.setenv("VAULT_TOKEN", fakevault.TOKEN)
+        monkeypatch.setenv("RECORD_TO", str(tmp_path / "record.jsonl"))
+        yield World(tmp_path, github, vault)
+
+
+def account_value(capsys: Any) -> str:
+    Path("revealed.env").unlink(missing_ok=True)  # reveal --out appends
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "api", "--out", "revealed.env", *SANDBOX)
+    assert code == 0, err
+    return Path("revealed.env").read_text().strip().removeprefix("EH_KEY_API=")
+
+
+def plan_json(capsys: Any) -> dict[str, Any]:
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", "json", *SANDBOX)
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys: Any) -> None:
+    planned = plan_json(capsys)
+    jsonschema.validate(planned, json.loads((ROOT / "schemas" / "plan.schema.json").read_text()))
+    (row,) = [k for k in planned["keys"] if k["address"] == "api"]
+    assert row["deliver"] == [
+        "file app.env",
+        f"command {Path(sys.executable).name}",
+        "github_secret acme/api:EH_KEY",
+        "vault secret/apps/api#EH_KEY_API",
+    ]
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    value = account_value(capsys)
+    assert value.startswith("ek-proxy-")
+    assert world.file_value() == value
+    assert [r["stdin"] for r in world.recorded()] == [value]
+    assert world.github.secrets == {("acme/api", None, "EH_KEY"): value}
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": value}}
+    assert "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    state = [
+        p for p in (world.root / ".ehkeys").rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
+    ]
+    for text in [out, err, *(p.read_text() for p in state)]:
+        assert value not in text
+
+
+def test_a_failed_delivery_is_delivered_by_the_next_apply_without_a_second_create(
+    world: World, capsys: Any
+) -> None:
+    world.vault.failing = 1
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 3, out + err
+    assert "✗ api → vault secret/apps/api#EH_KEY_API: failed: vault secret/apps/api#EH_KEY_API: PATCH" in out
+    assert "Delivery failed (api → vault secret/apps/api#EH_KEY_API)" in out
+    value = account_value(capsys)
+    assert world.github.secrets == {("acme/api", None, "EH_KEY"): value} and not world.vault.secrets
+    notes = plan_json(capsys)["notes"]
+    assert notes == [
+        "api: its value is still to be delivered to vault secret/apps/api#EH_KEY_API (a delivery failed or "
+        "was cut short): the next apply, or `ehkeys deliver`, delivers it"
+    ]
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert "Nothing to apply." in out and "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": value}}
+    assert len(world.recorded()) == 1  # the sinks that had their value are not written again
+    after = plan_json(capsys)
+    assert after["notes"] == [] and [k["action"] for k in after["keys"]] == ["no-op"]
+    assert after["summary"]["account_debit"] == 0 and account_value(capsys) == value
+    assert "API" not in [u["name"] for u in after["unmanaged"]]  # one key of that name: one create
+
+
+def test_deliver_sends_the_current_value_again(world: World, capsys: Any) -> None:
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 0
+    value = account_value(capsys)
+    world.github.secrets.clear()
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "api", *SANDBOX)
+    assert code == 0, out + err
+    assert world.github.secrets == {("acme/api", None, "EH_KEY"): value}
+    assert [r["stdin"] for r in world.recorded()] == [value, value]
+    world.vault.failing = 2
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
+    assert code == 3 and "✗ api → vault secret/apps/api#EH_KEY_API: failed" in out
+    assert value not in out + err
+
+
+def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEPLOY_TOKEN")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1
+    assert (
+        "a new key's value could not be delivered: github_secret acme/api:EH_KEY: DEPLOY_TOKEN is not set"
+        in err
+    )
+    assert "nothing was sent" in err and not world.recorded()
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        return
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.TOKEN)
+    subprocess.run(["git", "init", "-q", str(world.root)], check=True)
+    (world.root / ".gitignore").write_text(".ehkeys/\n")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1 and "app.env: git would track this file" in err
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # nothing was created

@@ -1,0 +1,240 @@
+"""Each sink on its own, against the real thing or a fake served for real: the file on disk, the
+command as a process, GitHub's Actions-secrets API (the fake opens each secret with its private
+key: the value a workflow would read), Vault's KV v2 API. What a failure says names the sink and
+what to do, never the value."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import JSONResponse
+
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
+from reconciler.delivery import send
+from reconciler.delivery.errors import DeliveryError
+
+from .. import fakegithub
+from ..fakegithub import FakeGitHub
+from ..githubspec import error
+from . import fakevault
+from .fakevault import FakeVault
+
+VALUE = ProxyKey("ek-proxy-delivered-0123456789abcdef")
+WHO = Recipient("prod/api", "API", "prod", "EH_KEY_PROD_API")
+RECORDER = Path(__file__).parent / "record_sink.py"
+
+
+def deliver(sink: Sink, env: dict[str, str] | None = None, hidden: tuple[str, ...] = ()) -> None:
+    asyncio.run(send.deliver(sink, VALUE, WHO, {**os.environ, **(env or {})}, hidden))
+
+
+def failure(sink: Sink, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(DeliveryError) as caught:
+        deliver(sink, env)
+    assert VALUE.reveal() not in caught.value.message
+    return caught.value.message
+
+
+# --- file -------------------------------------------------------------------------------------
+
+
+def test_a_file_gets_its_line_0600_and_keeps_every_other(tmp_path: Path) -> None:
+    env = tmp_path / "app.env"
+    env.write_text(
+        "# the app's settings\nPORT=8080\nEH_KEY_PROD_API=ek-proxy-old-one\nexport EH_KEY_PROD_API=again\n"
+    )
+    env.chmod(0o644)
+    deliver(FileSink("app.env", "EH_KEY_PROD_API", str(tmp_path)))
+    assert env.read_text() == f"# the app's settings\nPORT=8080\nEH_KEY_PROD_API={VALUE.reveal()}\n"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    deliver(FileSink(str(env), "OTHER", ""))  # an absolute path; another name: one more line
+    assert env.read_text().splitlines()[-1] == f"OTHER={VALUE.reveal()}"
+
+
+def test_a_new_file_is_made_0600(tmp_path: Path) -> None:
+    deliver(FileSink("new.env", "EH_KEY_PROD_API", str(tmp_path)))
+    made = tmp_path / "new.env"
+    assert made.read_text() == f"EH_KEY_PROD_API={VALUE.reveal()}\n"
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600
+
+
+def test_a_file_git_would_track_is_refused(tmp_path: Path) -> None:
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("ignored.env\n")
+    message = failure(FileSink("app.env", "X", str(tmp_path)))
+    assert "git would track this file" in message and not (tmp_path / "app.env").exists()
+    deliver(FileSink("ignored.env", "X", str(tmp_path)))
+    assert (tmp_path / "ignored.env").read_text() == f"X={VALUE.reveal()}\n"
+
+
+def test_a_file_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    assert "not a regular file" in failure(FileSink("folder", "X", str(tmp_path)))
+    assert "its folder does not exist" in failure(FileSink("nowhere/app.env", "X", str(tmp_path)))
+
+
+# --- command ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    out = tmp_path / "record.jsonl"
+    monkeypatch.setenv("RECORD_TO", str(out))
+    return out
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_a_command_gets_the_value_on_stdin_only(record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EH_PROD_API_KEY", "ek-account-key-never-passed-on")
+    deliver(CommandSink((sys.executable, str(RECORDER), "--secret", "EH_KEY")), hidden=("EH_PROD_API_KEY",))
+    (got,) = records(record)
+    assert got["stdin"] == VALUE.reveal()  # no newline after it
+    assert not [a for a in got["argv"] if VALUE.reveal() in a]
+    assert not [k for k, v in got["env"].items() if VALUE.reveal() in v]
+    assert {k: v for k, v in got["env"].items() if k.startswith("EHKEYS_")} == {
+        "EHKEYS_ADDRESS": "prod/api",
+        "EHKEYS_NAME": "API",
+        "EHKEYS_ACCOUNT": "prod",
+        "EHKEYS_VARIABLE": "EH_KEY_PROD_API",
+    }
+    assert "EH_PROD_API_KEY" not in got["env"] and got["env"]["RECORD_TO"] == str(record)
+
+
+def test_a_command_that_fails_says_why_without_the_value(
+    record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECORD_EXIT", "4")
+    monkeypatch.setenv("RECORD_SAY", "could not store {value} in the vault")
+    message = failure(CommandSink((sys.executable, str(RECORDER))))
+    assert message.startswith(f"{sys.executable} exited 4: could not store ek-proxy-…cdef in the vault")
+
+
+def test_a_command_that_hangs_is_stopped_at_its_timeout(
+    record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECORD_BLOCK", str(tmp_path / "started"))
+    message = failure(CommandSink((sys.executable, str(RECORDER)), timeout=1.0))
+    assert "did not finish within 1 s: stopped" in message
+
+
+def test_a_command_that_does_not_exist_is_named() -> None:
+    assert (
+        failure(CommandSink(("ehkeys-no-such-command-here",)))
+        == "cannot run ehkeys-no-such-command-here: no such command"
+    )
+
+
+# --- github_secret ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, dict[str, str]]]:
+    fake = FakeGitHub()
+    with fakegithub.serve(fake) as url:
+        yield (
+            fake,
+            {
+                "GITHUB_API_URL": url,
+                "DEPLOY_TOKEN": fakegithub.TOKEN,
+                "GITHUB_TOKEN": "ghs_the_workflows_own",
+            },
+        )
+
+
+def test_a_repository_secret_is_sealed_so_that_github_reads_the_value(
+    github: tuple[FakeGitHub, dict[str, str]],
+) -> None:
+    fake, env = github
+    deliver(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert fake.secrets == {("acme/api", None, "EH_KEY"): VALUE.reveal()}
+    deliver(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)  # replaced: 204
+    assert fake.writes("secrets") == ["PUT /repos/acme/api/actions/secrets/EH_KEY"] * 2
+
+
+def test_an_environment_secret_is_the_environments(github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    fake, env = github
+    deliver(GitHubSecretSink("acme/api", "EH_KEY", "production", "DEPLOY_TOKEN"), env)
+    assert fake.secrets == {("acme/api", "production", "EH_KEY"): VALUE.reveal()}
+    fake.faults["GET /repos/acme/api/environments/staging/"] = JSONResponse(error(404, "Not Found"), 404)
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", "staging", "DEPLOY_TOKEN"), env)
+    assert (
+        "acme/api or its environment 'staging' does not exist, or the token in DEPLOY_TOKEN cannot see it"
+        in message
+    )
+
+
+def test_a_token_github_refuses_is_named_with_the_permission_needed(
+    github: tuple[FakeGitHub, dict[str, str]],
+) -> None:
+    fake, env = github
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY"), env)  # GITHUB_TOKEN: not the fake's token
+    assert "HTTP 401: Bad credentials: GitHub refused the token in GITHUB_TOKEN" in message
+    fake.faults["PUT /repos/acme/api/environments"] = JSONResponse(
+        error(403, "Resource not accessible by integration"), status_code=403
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", "production", "DEPLOY_TOKEN"), env)
+    assert "HTTP 403: Resource not accessible by integration" in message
+    assert 'the "Secrets" and "Environments" repository permission' in message
+    assert "a workflow's own GITHUB_TOKEN cannot" in message and not fake.secrets
+
+
+def test_an_unset_token_is_said_before_any_request() -> None:
+    sink = GitHubSecretSink("acme/api", "EH_KEY", None, "NO_SUCH_TOKEN_VAR")
+    assert send.preflight(sink, {}).startswith("github_secret acme/api:EH_KEY: NO_SUCH_TOKEN_VAR is not set")
+    assert "plain http only to this machine" in failure(
+        sink, {"NO_SUCH_TOKEN_VAR": "x", "GITHUB_API_URL": "http://example.com"}
+    )
+
+
+# --- vault ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vault() -> Iterator[tuple[FakeVault, dict[str, str]]]:
+    fake = FakeVault()
+    with fakevault.serve(fake) as url:
+        yield fake, {"VAULT_ADDR": url, "VAULT_TOKEN": fakevault.TOKEN}
+
+
+def test_vault_gets_only_its_field_and_keeps_the_others(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.secrets[("secret", "apps/api")] = {"db_password": "kept", "eh_key": "old"}
+    fake.versions[("secret", "apps/api")] = 3
+    deliver(VaultSink("apps/api", "eh_key"), env)
+    assert fake.secrets[("secret", "apps/api")] == {"db_password": "kept", "eh_key": VALUE.reveal()}
+    assert fake.calls == ["PATCH secret/apps/api"]
+
+
+def test_a_vault_secret_that_does_not_exist_is_created_once(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.mounts.add("kv")
+    deliver(VaultSink("teams/payments", "EH_KEY", "kv"), env)
+    assert fake.secrets == {("kv", "teams/payments"): {"EH_KEY": VALUE.reveal()}}
+    assert fake.calls == ["PATCH kv/teams/payments", "POST kv/teams/payments"]
+
+
+def test_vault_refusals_name_the_capability_and_the_mount(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    message = failure(VaultSink("apps/api", "k"), {**env, "VAULT_TOKEN": "hvs.wrong"})
+    assert "HTTP 403: permission denied: the token in VAULT_TOKEN may not write it" in message
+    assert "no KV v2 engine is mounted at nope/" in failure(VaultSink("apps/api", "k", "nope"), env)
+    fake.failing = 1
+    assert "HTTP 500" in failure(VaultSink("apps/api", "k"), env) and not fake.secrets
+    assert (
+        send.preflight(VaultSink("a", "b"), {}) == "vault secret/a#b: VAULT_ADDR and VAULT_TOKEN are not set"
+    )

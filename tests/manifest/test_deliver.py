@@ -1,0 +1,146 @@
+"""`deliver:` in the manifest: each bad sink named at its FILE:LINE:COL (fixtures named after the
+failure), and where a key's sinks come from (the most specific list wins whole)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, VaultSink
+from reconciler.manifest import load as manifest
+
+from ..conftest import MANIFESTS
+from ..helpers import run_cli
+
+NOW = 1_800_000_000
+
+# fixture -> (line, col, path, a fragment of the message)
+ERRORS = [
+    (
+        "bad-deliver-github-secret-no-repo.yaml",
+        7,
+        24,
+        "keys[0].deliver[0].github_secret",
+        "missing required field 'repo'",
+    ),
+    (
+        "bad-deliver-github-secret-literal-token.yaml",
+        7,
+        48,
+        "keys[0].deliver[0].github_secret.token",
+        "must be a reference to the environment variable that holds the token, as ${VAR}",
+    ),
+    (
+        "bad-deliver-github-secret-reserved-name.yaml",
+        7,
+        47,
+        "keys[0].deliver[0].github_secret.name",
+        "GitHub refuses secret names that start with GITHUB_",
+    ),
+    (
+        "bad-deliver-github-secret-bad-repo.yaml",
+        7,
+        31,
+        "keys[0].deliver[0].github_secret.repo",
+        "must be OWNER/REPO, as in github.com/OWNER/REPO (got 'https://github.com/acme/api')",
+    ),
+    (
+        "bad-deliver-two-kinds-in-one-sink.yaml",
+        7,
+        9,
+        "keys[0].deliver[0]",
+        "a sink is one of file, command, github_secret, vault; this one names file and command",
+    ),
+    (
+        "bad-deliver-timeout-on-a-file.yaml",
+        8,
+        18,
+        "keys[0].deliver[0].timeout",
+        "timeout: is for a command sink, not file",
+    ),
+    ("bad-deliver-vault-no-path.yaml", 7, 16, "keys[0].deliver[0].vault", "missing required field 'path'"),
+    ("bad-deliver-command-empty.yaml", 7, 18, "keys[0].deliver[0].command", "should be non-empty"),
+    (
+        "bad-deliver-sink-named-twice.yaml",
+        8,
+        9,
+        "keys[0].deliver[1]",
+        "vault secret/apps/api#key is named twice: deliver to it once",
+    ),
+    (
+        "bad-deliver-two-keys-one-secret.yaml",
+        8,
+        5,
+        "deliver",
+        "worker delivers to github_secret acme/api:EH_KEY, as api at",
+    ),
+    (
+        "bad-deliver-account-sink-of-no-kind.yaml",
+        7,
+        9,
+        "accounts.prod.deliver[0]",
+        "a sink is one of file, command, github_secret, vault; this one names none of them",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "line", "col", "path", "fragment"), ERRORS)
+def test_each_bad_sink_names_file_line_and_problem(
+    fixture: str, line: int, col: int, path: str, fragment: str, capsys: Any
+) -> None:
+    result = manifest.load([str(MANIFESTS / fixture)], env={}, now=NOW)
+    assert result.manifest is None
+    assert len(result.errors) == 1, result.errors
+    error = result.errors[0]
+    assert (error.file, error.line, error.col, error.path) == (str(MANIFESTS / fixture), line, col, path)
+    assert fragment in error.message
+    code, out, _ = run_cli(capsys, "validate", str(MANIFESTS / fixture))  # offline, as validate prints it
+    assert code == 1 and f"{MANIFESTS / fixture}:{line}:{col}: " in out
+
+
+def test_a_literal_token_is_never_echoed(capsys: Any) -> None:
+    for fmt in ("text", "json", "github"):
+        code, out, err = run_cli(
+            capsys,
+            "validate",
+            "--format",
+            fmt,
+            str(MANIFESTS / "bad-deliver-github-secret-literal-token.yaml"),
+        )
+        assert code == 1 and "sentinelsecret7777" not in out + err
+
+
+def test_the_most_specific_deliver_list_wins_whole() -> None:
+    result = manifest.load([str(MANIFESTS / "ok-deliver-most-specific-wins.yaml")], env={}, now=NOW)
+    assert result.errors == [], result.errors
+    assert result.manifest is not None
+    keys = {k.address: k.deliver for k in result.manifest.keys}
+    folder = str(MANIFESTS)
+    assert keys["own"] == (CommandSink(("gh", "secret", "set", "EH_KEY"), 30.0),)
+    assert keys["none"] == ()
+    assert keys["grouped"] == (
+        GitHubSecretSink("acme/payments", "EH_KEY_PROD_GROUPED", "production", "PAYMENTS_TOKEN"),
+    )
+    assert keys["accounted"] == (VaultSink("prod/keys", "EH_KEY_PROD_ACCOUNTED"),)
+    assert keys["defaulted"] == (FileSink("defaults.env", "EH_KEY_STAGING_DEFAULTED", folder),)
+    assert keys["named"] == (FileSink("named.env", "OPENAI_API_KEY", folder),)
+    assert (
+        keys["grouped"][0].describe()
+        == "github_secret acme/payments:EH_KEY_PROD_GROUPED (environment production)"
+    )
+    assert keys["accounted"][0].describe() == "vault secret/prod/keys#EH_KEY_PROD_ACCOUNTED"
+
+
+def test_deliver_changes_the_digest_only_where_it_is_set(tmp_path: Path) -> None:
+    plain = "version: 1\ndefaults: {limit_type: daily}\nkeys:\n  - {id: api, name: API}\n"
+    with_sink = plain.replace("name: API}", "name: API, deliver: [{file: .env}]}")
+    digests = []
+    for n, text in enumerate((plain, with_sink)):
+        path = tmp_path / f"keys{n}.yaml"
+        path.write_text(text)
+        loaded = manifest.load([str(path)], env={}, now=NOW).manifest
+        assert loaded is not None
+        digests.append(loaded.digest)
+    assert digests[0] != digests[1]
