@@ -34,6 +34,7 @@ class Inventory:
     failures: Mapping[str, str] = field(default_factory=dict)  # address -> why its lookup failed
     fallback_note: str = ""
     listed_twice: frozenset[str] = frozenset()  # fingerprints of keys the list gave more than once
+    clock: int | None = None  # the API's time when it was read (its answers' Date), if it said
 
     @property
     def count(self) -> int:
@@ -53,7 +54,7 @@ async def read(client: Client, desired: Sequence[DesiredKey]) -> Inventory:
         keys, twice = once_each(live_keys(listed))
     except BadResponse as exc:
         return await _looked_up(client, desired, balance, exc)
-    return Inventory(keys, balance, listed_twice=twice)
+    return Inventory(keys, balance, listed_twice=twice, clock=client.server_time)
 
 
 def once_each(keys: Sequence[LiveKey]) -> tuple[tuple[LiveKey, ...], frozenset[str]]:

@@ -40,7 +40,7 @@ from reconciler.api.errors import (
 )
 from reconciler.api.pacer import Pacer, WaitNotices
 from reconciler.api.retry import RetryPolicy, refused, retry_delay
-from reconciler.api.wire import decode, json_bytes
+from reconciler.api.wire import decode, json_bytes, server_time
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 
 log = logging.getLogger("ehkeys.client")
@@ -101,6 +101,7 @@ class Sender:
             self._free.put_nowait(self._transports[i % len(self._transports)])
         self._calls: set[Call] = set()
         self.writes = unsettled.Writes()  # ended, not yet settled by whoever checks them
+        self.server_time: int | None = None  # the API's clock, as its last answer's Date said
 
     async def close(self, failed: bool) -> None:
         """The connections closed; after an error or an interrupt, the writes no one checked named."""
@@ -195,6 +196,7 @@ class Sender:
         finally:
             self.pacer.release(headers)
         self.breaker.answered()
+        self.server_time = server_time(headers) or self.server_time
         log.debug("%s -> %s in %.3fs", call.name, status, time.monotonic() - started)
         return decode(status, headers, content, self.pacer.clock())
 

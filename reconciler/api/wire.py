@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -36,6 +37,19 @@ def _json_text(value: Any) -> str:
 
 
 _encode = json.JSONEncoder(allow_nan=False).encode  # json.dumps(value, allow_nan=False), made once
+
+
+def server_time(headers: httpx.Headers | None) -> int | None:
+    """The answer's `Date` (HTTP's own, which an origin server with a clock sends) in epoch
+    seconds: the API's clock, on which keys' `created_at` is counted; None without one."""
+    text = headers.get("date") if headers is not None else None
+    if not text:
+        return None
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return int(moment.timestamp()) if moment.tzinfo is not None else None
 
 
 def decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:

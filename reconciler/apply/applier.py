@@ -26,7 +26,7 @@ from reconciler.api.errors import RUN_ERRORS, ApiError, NotSent
 from reconciler.apply import rivals
 from reconciler.apply.send import ToggleMismatch, send
 from reconciler.apply.verify import Verdict, verify
-from reconciler.core.changes import DEBITS, REFUNDS, Change, is_unmanaged
+from reconciler.core.changes import DEBITS, REFUNDS, Action, Change, held_by_none
 from reconciler.core.errors import StateError
 from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create, Operation, Toggle
@@ -126,7 +126,8 @@ class Applier:
         return results
 
     async def _send(self, change: Change) -> Sending:
-        sending = Sending(change, change.target)
+        rotated = change.action is Action.ROTATE  # its key is the predecessor: the create makes another
+        sending = Sending(change, None if rotated else change.target)
         for op in change.operations:
             if isinstance(op, Toggle) and not self._still_differs(sending.target, op):
                 sending.skipped += 1
@@ -226,7 +227,7 @@ class Applier:
         if verdict.deleted:
             gone = verdict.key or sending.change.target
             self.state.forget(address, gone.fingerprint if gone else "")
-        elif verdict.key is not None and not is_unmanaged(address):
+        elif verdict.key is not None and not held_by_none(address):
             self.state.bind(address, verdict.key.fingerprint)
         if verdict.key is not None and verdict.limit_type:
             self.state.record(

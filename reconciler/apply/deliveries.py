@@ -103,8 +103,8 @@ class Owed:
         by_address = {k.address: k for k in self.keys}
         for change in changes:
             key = by_address.get(change.address)
-            if change.action is Action.CREATE and key is not None:
-                self.delivery.announce(key)
+            if change.action in (Action.CREATE, Action.ROTATE) and key is not None:
+                self.delivery.announce(key)  # a rotation's successor is delivered as a created key
 
     def created(self, change: Change, value: ProxyKey) -> None:
         self.values[change.address] = value

@@ -56,6 +56,12 @@ def apply(args: argparse.Namespace) -> ExitCode:
     return each.run(args, run)
 
 
+def rotate(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.rotate import run
+
+    return run(args)
+
+
 def deliver(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.deliver import run
 
@@ -96,3 +102,9 @@ def github_drift(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.github import drift
 
     return drift(args)
+
+
+def github_rotate(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.github import rotate
+
+    return rotate(args)

@@ -56,6 +56,16 @@ MEANINGS: dict[str, Rows] = {
         ),
         (INTERRUPTED, "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
     ),
+    "rotate": (
+        (OK, "rotated (with an overlap of 0, the old keys deleted too)"),
+        (INCOMPLETE, "a successor or a retirement failed or was skipped (not delivered: the old key stays)"),
+        (
+            ERROR,
+            "refused before sending (a money guard, no approval, a rotation under way), an error, "
+            "or a usage error",
+        ),
+        (INTERRUPTED, "interrupted (Ctrl-C): writes in flight are named; run plan to see where they landed"),
+    ),
     "show": (
         (OK, "the saved plan is shown"),
         (ERROR, "the file cannot be read, is not a saved plan, or would apply what it does not show"),
@@ -100,6 +110,12 @@ MEANINGS: dict[str, Rows] = {
         (OK, "the reviewed plan is applied"),
         (INCOMPLETE, "some changes failed, were skipped (moved since the review), or are unverified"),
         (ERROR, "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
+    "github rotate": (
+        (OK, "due rotations and retirements applied, or none due"),
+        (INCOMPLETE, "a rotation or a retirement failed or was skipped (the drift issue says which)"),
+        (ERROR, "refused (a money guard, the policy), or an error; the drift issue is told"),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),
     "github drift": (

@@ -8,6 +8,7 @@ import argparse
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
+from reconciler.gitops.rotate import rotate_job
 
 
 def plan(args: argparse.Namespace) -> ExitCode:
@@ -24,3 +25,7 @@ def apply(args: argparse.Namespace) -> ExitCode:
 
 def drift(args: argparse.Namespace) -> ExitCode:
     return jobs.drift_job(settings.drift_job(args))
+
+
+def rotate(args: argparse.Namespace) -> ExitCode:
+    return rotate_job(settings.rotate_job(args))

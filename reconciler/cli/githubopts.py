@@ -30,6 +30,10 @@ def add(github: argparse.ArgumentParser) -> None:
     _comment(_job(jobs, "comment", comment, commands.github_comment))
     apply = "merged: apply the reviewed plan, comment the result on the PR"
     _when_modified(_apply(_api(_job(jobs, "apply", apply, commands.github_apply))))
+    rotate = "schedule: apply due rotations and retirements only; the result to the drift issue"
+    rotates = _api(_job(jobs, "rotate", rotate, commands.github_rotate))
+    rotates.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    lock_option(rotates)
     drift = "schedule: report drift; open, edit or close the drift issue"
     drifts = _api(_job(jobs, "drift", drift, commands.github_drift))
     health_options(drifts)

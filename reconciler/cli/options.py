@@ -49,7 +49,19 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_validate, _sandbox, _plan, _show, _drift, _usage, _apply, _deliver, _import, _reveal):
+    for add in (
+        _validate,
+        _sandbox,
+        _plan,
+        _show,
+        _drift,
+        _usage,
+        _apply,
+        _rotate,
+        _deliver,
+        _import,
+        _reveal,
+    ):
         add(sub)
     githubopts.add(command(sub, "github", "the GitOps jobs the composite action runs (in Actions)", None))
     return parser
@@ -159,6 +171,42 @@ def _apply(sub: Sub) -> None:
         help="write the Markdown apply report here, not when refused (default: none)",
     )
     lock_option(p)
+
+
+def _rotate(sub: Sub) -> None:
+    what = (
+        "rotate keys now, whatever their schedule: a successor created and delivered, the old key "
+        "deleted after the overlap"
+    )
+    p = command(sub, "rotate", what, commands.rotate)
+    p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
+    p.add_argument(
+        "addresses",
+        nargs="+",
+        metavar="ADDRESS",
+        help="a key to rotate: its address (prod/backend where the manifest declares accounts), id or name",
+    )
+    p.add_argument(
+        "--overlap",
+        type=types.overlap,
+        metavar="DURATION",
+        help="how long the old key stays after its successor is created (7d, 12h; 0: deleted in this run "
+        "once the successor is delivered; default: the key's rotate.overlap, else 0)",
+    )
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    p.add_argument(
+        "--secrets-out",
+        metavar="FILE",
+        help="append NAME=value for the successors (0600; default: none, `ehkeys reveal` prints them)",
+    )
+    p.add_argument(
+        "--report-out", metavar="FILE", help="write the Markdown apply report here (default: none)"
+    )
+    p.set_defaults(plan=None)
+    state_option(p)
+    lock_option(p)
+    api_options(p, formats=None, manifests=False)
 
 
 def _deliver(sub: Sub) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from reconciler.core.durations import Duration
+
 T = TypeVar("T")
 
 
@@ -56,6 +58,7 @@ def _seconds_of(text: str) -> float:
 duration = checked(
     _seconds_of, lambda s: math.isfinite(s) and s >= 0, "a duration of 0 or more, like 30s, 2m or 0"
 )
+overlap = checked(Duration.parse, lambda _: True, "a duration: hours, days or weeks (12h, 7d, 2w), or 0")
 days = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a number of days of 0 or more, like 14")
 percent = checked(_decimal, lambda d: d.is_finite() and d >= 0, "a percentage of 0 or more, like 90")
 

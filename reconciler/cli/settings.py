@@ -20,7 +20,7 @@ from reconciler.engine.settings import (
     Workspace,
     credits,
 )
-from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
+from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job, RotateJob
 from reconciler.gitops.trust import Trust
 
 
@@ -58,6 +58,19 @@ def apply(args: argparse.Namespace) -> ApplySettings:
         guards,
         saved_plan=args.plan,
         expect_digest=args.expect_digest,
+        secrets_out=args.secrets_out,
+        report_out=args.report_out,
+        lock_timeout=args.lock_timeout,
+    )
+
+
+def rotate(args: argparse.Namespace) -> ApplySettings:
+    """`ehkeys rotate`'s apply (`engine.rotate` makes it a rotation of its addresses)."""
+    every = Workspace(tuple(args.manifests), connection(args), args.state)
+    guards = Guards(credits(args.max_debit, "--max-debit"))
+    return ApplySettings(
+        every,
+        guards,
         secrets_out=args.secrets_out,
         report_out=args.report_out,
         lock_timeout=args.lock_timeout,
@@ -106,3 +119,7 @@ def apply_job(args: argparse.Namespace) -> ApplyJob:
 
 def drift_job(args: argparse.Namespace) -> DriftJob:
     return DriftJob(job(args), limits(args), args.unused_days)
+
+
+def rotate_job(args: argparse.Namespace) -> RotateJob:
+    return RotateJob(job(args), args.max_debit, args.lock_timeout)

@@ -10,6 +10,7 @@ so ordering lives here and nowhere else.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from reconciler.core.secrets import ProxyKey, RedactedKey
 
 NEW_KEY = "(new)"  # a change's `key` before its key exists
 UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
+RETIRING = "retiring:"  # the address prefix of a rotated key's predecessor, deleted once retired
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
 
 
@@ -30,6 +32,7 @@ class Action(str, enum.Enum):
     UPDATE = "~"
     ENABLE = "↑"
     DISABLE = "↓"
+    ROTATE = "⟳"
     DELETE = "-"
     NO_OP = "="
     ERROR = "!"
@@ -44,11 +47,25 @@ class Action(str, enum.Enum):
         return self not in (Action.NO_OP, Action.ERROR)
 
 
+OCCASIONAL = (Action.ROTATE,)
+"""Actions a summary counts only when the plan has some: plans without them read as before."""
+
+
+def action_counts(counts: Mapping[Action, int]) -> dict[str, int]:
+    """A summary's count of each action (`no_op`, ...); an occasional one only when present."""
+    return {
+        action.label.replace("-", "_"): counts.get(action, 0)
+        for action in Action
+        if action not in OCCASIONAL or counts.get(action, 0)
+    }
+
+
 LEGEND = {
     Action.CREATE: "create",
     Action.UPDATE: "update in place",
     Action.ENABLE: "enable",
     Action.DISABLE: "disable",
+    Action.ROTATE: "rotate: a successor created with the same settings, this key deleted after the overlap",
     Action.DELETE: "delete",
     Action.ERROR: "cannot be planned",
 }
@@ -61,6 +78,16 @@ def unmanaged_address(fingerprint: str) -> str:
 
 def is_unmanaged(address: str) -> bool:
     return address.startswith(UNMANAGED)
+
+
+def retiring_address(fingerprint: str) -> str:
+    """The address of a rotated key's predecessor: its address passed on to its successor."""
+    return RETIRING + fingerprint
+
+
+def held_by_none(address: str) -> bool:
+    """No manifest address holds the key: an unmanaged key, or a rotated key's predecessor."""
+    return address.startswith(UNMANAGED) or address.startswith(RETIRING)
 
 
 @dataclass(frozen=True)
@@ -173,6 +200,7 @@ class Change:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     unchanged: int = 0
+    after: str = ""  # sent only once this address's rotation created and delivered its successor
     deliver: tuple[str, ...] = ()  # where a created key's value will go: each sink described
 
     def __post_init__(self) -> None:
@@ -221,6 +249,7 @@ class Change:
             "credit": self.credit.data(),
             "warnings": list(self.warnings),
             "error": self.error,
+            **({"after": self.after} if self.after else {}),
             **({"deliver": list(self.deliver)} if self.deliver else {}),
         }
 
@@ -241,6 +270,7 @@ class Change:
             reason=data["reason"] or "",
             warnings=tuple(str(w) for w in data["warnings"]),
             error=data["error"],
+            after=str(data.get("after") or ""),
             deliver=tuple(str(d) for d in data.get("deliver", ())),
         )
 
@@ -252,4 +282,5 @@ class Change:
             "key": key,
             "operations": self.data()["operations"],
             "live": self.live,
+            **({"after": self.after} if self.after else {}),
         }

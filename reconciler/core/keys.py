@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.rotation import Rotation
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import Sink
 
@@ -79,6 +80,7 @@ class DesiredKey:
     protect: bool = False
     account: str = "default"  # the name of its account (core.accounts.DEFAULT when none is declared)
     group: str | None = None  # the group it belongs to (`groups:`), if any
+    rotate: Rotation | None = None  # `rotate: {every, overlap}`: replaced by a successor when due
     deliver: tuple[Sink, ...] = ()  # where its value goes once it exists (`deliver:`)
 
     @property

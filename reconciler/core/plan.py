@@ -12,12 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.accounts import Account
-from reconciler.core.changes import Action, Change
+from reconciler.core.changes import Action, Change, action_counts
 from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import ZERO, money
 from reconciler.core.policy import Checked, GroupTotal
+from reconciler.core.rotation import Status
 from reconciler.core.secrets import RedactedKey
 
 MASS_DELETE_SHARE = Decimal("0.3")  # apply refuses deleting more than this share of the keys...
@@ -79,6 +80,7 @@ class Plan:
     account: Account = field(default_factory=Account)  # whose keys these are
     policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
     groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
+    rotations: list[Status] = field(default_factory=list)  # its keys' rotations: due, under way
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's
@@ -137,11 +139,17 @@ class Plan:
         return bool(self.problems) or self.count(Action.ERROR) > 0
 
     @property
+    def early_refund(self) -> Decimal:
+        """The refunds apply collects before its debits: not a rotation's retirement, which
+        waits for its successor (created, a debit) to be delivered."""
+        return sum((c.credit.account_refund for c in self.changes if not c.after), ZERO)
+
+    @property
     def uncovered(self) -> bool:
         """The debits exceed the balance plus the refunds that apply collects first."""
         if self.balance_before is None or not self.account_debit:
             return False
-        return self.account_debit > self.balance_before + self.account_refund
+        return self.account_debit > self.balance_before + self.early_refund
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts
@@ -149,7 +157,7 @@ class Plan:
         before, net = self.balance_before, refund - debit
         after = None if before is None else before + net
         return {
-            **{action.label.replace("-", "_"): counts[action] for action in Action},
+            **action_counts(counts),
             "unmanaged": len(self.unmanaged),
             "account_debit": to_json_value(debit),
             "account_refund": to_json_value(refund),
@@ -202,7 +210,7 @@ class Plan:
         if self.uncovered:
             raise Refused(
                 f"the plan debits {_credits(self.account_debit)} but the account has "
-                f"{_credits(self.balance_before or ZERO)} (+{_credits(self.account_refund)} refunds): "
+                f"{_credits(self.balance_before or ZERO)} (+{_credits(self.early_refund)} refunds): "
                 "the writes would fail with 402 part-way; nothing was sent"
             )
         if not allow_mass_delete and self.mass_delete:
@@ -211,7 +219,8 @@ class Plan:
     @property
     def mass_delete(self) -> str:
         """Why the deletes look like a mistake (octoDNS's habit), or ''."""
-        deletes, total = self.count(Action.DELETE), self.account_keys or 0
+        total = self.account_keys or 0  # a rotation's retirement is a key replaced, not lost
+        deletes = sum(1 for c in self.changes if c.action is Action.DELETE and not c.after)
         if total > MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * total:
             return (
                 f"the plan deletes {deletes} of the account's {total} keys: over 30% of the keys, "

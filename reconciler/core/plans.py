@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.changes import Action
+from reconciler.core.changes import Action, action_counts
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.money import ZERO
 from reconciler.core.plan import Plan
@@ -79,7 +79,7 @@ class Plans:
         before = None if None in balances else sum((b for b in balances if b is not None), ZERO)
         net = self.total("net")
         return {
-            **{action.label.replace("-", "_"): counts[action] for action in Action},
+            **action_counts(counts),
             "unmanaged": sum(len(p.unmanaged) for p in self.each),
             **{k: to_json_value(self.total(k)) for k in ("account_debit", "account_refund")},
             "net": to_json_value(net),

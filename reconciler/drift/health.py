@@ -17,10 +17,12 @@ from reconciler.core.changes import Action, unmanaged_address
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
+from reconciler.core.rotation import Status
 from reconciler.core.times import iso, when
 
 DAY = 86400
 EXPIRED, EXPIRING, USAGE, BALANCE = "expired", "expiring", "usage", "balance"
+ROTATION_DUE, RETIRING, DELIVERY = "rotation-due", "retiring", "delivery-pending"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Options:
     now: int  # epoch seconds
     expiring_within: Decimal = Decimal(14)  # days
     usage_warning: Decimal = Decimal(90)  # percent of the allocation
+    clock: int | None = None  # the API's time (rotations are counted on it); None: `now`
 
     @property
     def now_iso(self) -> str:
@@ -36,7 +39,7 @@ class Options:
 
 @dataclass(frozen=True)
 class Health:
-    kind: str  # expired | expiring | usage | balance
+    kind: str  # expired | expiring | usage | balance | rotation-due | retiring | delivery-pending
     subject: str  # the manifest address, unmanaged:<fingerprint>, or account
     name: str  # the key's name ('' for the account)
     key: str  # the redacted key ('' for the account)
@@ -45,6 +48,7 @@ class Health:
 
 def health(plan: Plan, live: Mapping[str, LiveKey], options: Options) -> tuple[Health, ...]:
     found = [w for subject, key in _watched(plan, live) for w in _of_key(subject, key, options)]
+    found += [w for status in plan.rotations for w in rotation_health(status, options)]
     balance = plan.balance_before
     if balance is not None and plan.account_debit > balance:
         found.append(
@@ -83,6 +87,33 @@ def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:
     if allocated > 0 and key.used_ammount * 100 > allocated * options.usage_warning:
         share = (key.used_ammount * 100 / allocated).quantize(Decimal(1))
         yield warn(USAGE, f"used {money(key.used_ammount)} of {money(allocated)} credits ({share}%)")
+
+
+def rotation_health(status: Status, options: Options) -> Iterator[Health]:
+    """A rotation due within `expiring_within` days (or overdue), an old key still live past its
+    overlap, and a successor not delivered. The delivery pending here is a rotation's: the
+    Delivery work's own pending deliveries are the same kind of warning."""
+
+    def warn(kind: str, key: str, message: str) -> Health:
+        return Health(kind, status.address, status.name, key, message)
+
+    now = options.clock or options.now
+    due, left = status.due_at, (status.due_at or 0) - now
+    if due is not None and not status.retiring and left <= 0:
+        yield warn(ROTATION_DUE, status.key, f"rotation overdue since {iso(due)}: the next apply rotates it")
+    elif due is not None and not status.retiring and left <= options.expiring_within * DAY:
+        yield warn(ROTATION_DUE, status.key, f"rotation due on {iso(due)} ({_in(left)})")
+    if status.retiring and status.until is not None and status.until <= now:
+        then = "the next apply deletes it" if status.delivered else "kept until its successor is delivered"
+        yield warn(
+            RETIRING,
+            status.retiring,
+            f"rotated, still live past its overlap (ended {iso(status.until)}): {then}",
+        )
+    if status.retiring and not status.delivered:
+        yield warn(
+            DELIVERY, status.key, f"its successor is not delivered yet: the old key {status.retiring} stays"
+        )
 
 
 def _in(seconds: int) -> str:

@@ -120,6 +120,8 @@ def report(
     for change in plan.changes:
         if is_unmanaged(change.address):
             continue  # pruned: an unmanaged key (group 3)
+        if change.action is Action.ROTATE or change.after:
+            continue  # a rotation due, or a retirement: the schedule's, said by the health warnings
         moved = _moved(change, by_fp, past, managed.get(change.address, frozenset()))
         if moved is not None:
             outside.append(moved)

@@ -11,7 +11,7 @@ from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
-from reconciler.apply import reviewed
+from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
 from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes
 from reconciler.apply.reviewed import Review
@@ -35,6 +35,8 @@ from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
 from reconciler.render import apply as applyrender
 from reconciler.state.saved_plan import SavedPlan
+
+_MADE = (Action.CREATE, Action.ROTATE)  # the changes that make a key with a new value
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ class AccountApply:
         state = self.opened.state
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
-        plan, self.inventory = await build_plan(client, wanted, state)
+        rotate = self.settings.rotate
+        plan, self.inventory = await build_plan(
+            client, retire.asked(wanted, rotate.now, rotate.overlap), state
+        )
+        plan = retire.only(plan) if rotate.only else plan
         plan.account = self.opened.account
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         self.plan = plan
@@ -155,13 +161,16 @@ class AccountApply:
                 return self.nothing(plan, await self._owed().run(plan))
             said = recorded(self.opened.state, plan, self.opened.keys)
             self.console.applying(said, self.skipped)
-            self._owed().announce(self.chosen)  # owed before any create is sent
-            later = gates.later(name, self.chosen)
-            report = await self._run(client, [c for c in self.chosen if c not in later], plan.balance_before)
+            self._owed().announce(self.chosen)  # owed before any create (a successor's too) is sent
+            later, late = gates.later(name, self.chosen), retire.held(self.chosen)
+            first = [c for c in self.chosen if c not in later and c not in late]
+            retire.begin(self.opened.state, plan, first)
+            report = await self._run(client, first, plan.balance_before)
             gates.landed(name, report.results)
             if later:
                 await self._moved_away(client, report, later, gates)
             report.deliveries = await self._owed().run(plan)
+            await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
             raise
@@ -174,6 +183,22 @@ class AccountApply:
         applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
         applier.on_created = self._created
         return await applier.run(changes, self._planned()[1].keys, balance)
+
+    async def _retired(self, client: Client, report: Report, late: list[Change]) -> None:
+        """The retirements of rotations whose successor is created and delivered (its sinks
+        owe nothing: `deliveries`); the others skipped, their old keys kept (`retire`)."""
+        state = self.opened.state
+        retire.abandon(state, report.results)
+        retire.delivered(state)
+        go, skipped = retire.ready(state, late)
+        if go:
+            more = await self._run(client, go, report.balance_after)
+            report.results.extend(more.results)
+            report.balance_after = more.balance_after
+            report.state_error = report.state_error or more.state_error
+        for result in skipped:
+            self.console.landed(result)
+            report.results.append(result)
 
     def _created(self, change: Change, key: ProxyKey) -> None:
         """A created key's value, for its sinks and `--secrets-out`."""
@@ -225,7 +250,7 @@ class AccountApply:
         report.state_error = report.state_error or flushed(state)
         shown = self.opened.account.address
         self.console.handed_over(
-            [shown(r.change.address) for r in report.results if r.change.action is Action.CREATE and r.key]
+            [shown(r.change.address) for r in report.results if r.change.action in _MADE and r.key]
         )
         if report.state_error is None:
             fold_journal(state, self.console)

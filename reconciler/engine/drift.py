@@ -110,7 +110,7 @@ def _account(
             opened.account, DriftReport(errors=errors), True, AccountUsage(opened.account, error=errors[0])
         )
     limits, targets = settings.limits, settings.workspace.targets
-    options = Options(now, limits.expiring_within, limits.usage_warning)
+    options = Options(now, limits.expiring_within, limits.usage_warning, account.clock)
     seen = driftseen.beside(opened.state.path)
     past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
     groups = {k.address: k.group for k in opened.keys if k.group}

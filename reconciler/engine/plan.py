@@ -18,6 +18,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
+from reconciler.core.rotation import Rotating
 from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
@@ -106,10 +107,18 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
         plan = _foreign(client, state, account, bound)
     else:
         values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-        recorded = Recorded(state.bindings, values, frozenset(state.pending_creates), state.protected)
+        rotations = {a: Rotating.from_data(_delivered(r, state, a)) for a, r in state.rotations.items()}
+        pending = frozenset(state.pending_creates)
+        recorded = Recorded(state.bindings, values, pending, state.protected, rotations)
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account
+
+
+def _delivered(record: dict[str, object], state: State, address: str) -> dict[str, object]:
+    """A rotation's successor is delivered once its sinks owe nothing (`ehkeys deliver` may
+    have made what its apply could not)."""
+    return {**record, "delivered": bool(record.get("delivered")) or not state.deliveries.get(address)}
 
 
 def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
+from reconciler.apply import retire
 from reconciler.core.changes import Action
 from reconciler.core.errors import StateError
 from reconciler.core.keys import DesiredKey
@@ -32,6 +33,7 @@ def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
     before anything is sent; the line that says what was recorded ('' for nothing)."""
     bound = applyrecord.bindings(state, plan)
     applyrecord.protections(state, plan, keys)
+    retire.settle(state, plan)  # rotations whose old key is gone already
     state.flush()
     return applyrecord.said(bound, state)
 

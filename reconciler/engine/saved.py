@@ -60,7 +60,7 @@ def check_parts(saved: planfile.SavedPlans, loaded: Manifest) -> None:
                 )
 
 
-_KEYED = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE)  # changes of a manifest key
+_KEYED = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.ROTATE)  # of a manifest key
 
 
 def _digest_option(text: str | None) -> str | None:

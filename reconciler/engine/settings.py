@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from reconciler.core.durations import Duration
 from reconciler.core.errors import UsageError
 from reconciler.core.usage import UNUSED_DAYS
 
@@ -52,6 +53,15 @@ class Guards:
 
 
 @dataclass(frozen=True)
+class Rotate:
+    """What an apply does about rotations besides the schedule (`ehkeys rotate`, the rotate job)."""
+
+    now: bool = False  # rotate the targeted keys now, whatever their schedule (`ehkeys rotate`)
+    overlap: Duration | None = None  # --overlap: instead of the manifest's (0: retire in the same run)
+    only: bool = False  # apply rotations and retirements only, never another change
+
+
+@dataclass(frozen=True)
 class ApplySettings:
     workspace: Workspace
     guards: Guards = Guards()
@@ -60,6 +70,7 @@ class ApplySettings:
     secrets_out: str | None = None  # where created keys' values are appended (0600)
     report_out: str | None = None  # where the Markdown apply report goes
     lock_timeout: float = 0.0  # how long to wait for another apply on the same state
+    rotate: Rotate = Rotate()  # rotations asked for now, or only rotations applied
 
 
 @dataclass(frozen=True)

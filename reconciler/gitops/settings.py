@@ -48,3 +48,12 @@ class DriftJob:
     job: Job
     limits: HealthLimits = field(default_factory=HealthLimits)
     unused_days: int = UNUSED_DAYS  # the usage view beside the drift report
+
+
+@dataclass(frozen=True)
+class RotateJob:
+    """The scheduled rotation: due rotations and retirements only, under apply's guards."""
+
+    job: Job
+    max_debit: str | None = None  # as given: a bad amount is a refusal the drift issue is told of
+    lock_timeout: float = 0.0

@@ -18,14 +18,14 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck, sinks
+from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active")
+_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active", "rotate")
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
 
@@ -130,15 +130,19 @@ class FileLoader:
         for error in schemacheck.errors(self.doc.data, _REQUIRED[self.role]):
             path = tuple(error.absolute_path)
             self.bad_paths.add(path)
-            for where, message, at_key in rules.schema_messages(error):
+            for where, message, at_key in schemamessages.schema_messages(error):
                 self.report(path + where, message, key=at_key)
 
     def _misread_check(self) -> None:
         """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x; and .nan."""
         for path, text in self.doc.misread.items():
-            if path and path[-1] in rules.NUMERIC_FIELDS and not (path in self.bad_paths and "." in text):
+            if (
+                path
+                and path[-1] in schemamessages.NUMERIC_FIELDS
+                and not (path in self.bad_paths and "." in text)
+            ):
                 self.bad_paths.add(path)
-                self.report(path, rules.misread_number(text))
+                self.report(path, schemamessages.misread_number(text))
 
     # --- keys ------------------------------------------------------------------------------
 

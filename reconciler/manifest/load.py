@@ -92,7 +92,9 @@ def _identity(key: DesiredKey) -> list[Any]:
     identity: list[Any] = [key.address, secret, key.is_active, key.absent, key.protect]
     identity = identity if key.account == DEFAULT else [*identity, key.account]
     identity = identity if key.group is None else [*identity, {"group": key.group}]
-    return identity if not key.deliver else [*identity, {"deliver": [s.ident for s in key.deliver]}]
+    identity = identity if not key.deliver else [*identity, {"deliver": [s.ident for s in key.deliver]}]
+    rotate = key.rotate
+    return identity if rotate is None else [*identity, {"rotate": [str(rotate.every), str(rotate.overlap)]}]
 
 
 @dataclass

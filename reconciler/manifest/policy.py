@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
 from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
@@ -28,7 +29,6 @@ Path = tuple[Any, ...]
 Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
 Where = Callable[[Path], Location]  # where a path of that file is
 Locate = Callable[[tuple[str, ...]], tuple[Location, str, bool]]  # a key's path -> where, path, own
-_DAYS = {"d": 1, "w": 7}
 _TUPLES = ("require", "limit_types", "allowed_models")
 _MONEY = ("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated")
 
@@ -68,7 +68,7 @@ def _value(name: str, value: Any) -> Any:
     if name in _MONEY:
         return Decimal(value)
     if name == "max_lifetime":
-        return int(value[:-1]) * _DAYS[value[-1]]
+        return Duration.parse(value).days
     return value
 
 

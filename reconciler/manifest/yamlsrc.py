@@ -5,22 +5,22 @@ We compose the node graph (with the libyaml C composer when present) and build t
 values ourselves: duplicates become errors, each path keeps its line and column, and
 floats become Decimal straight from their text, never through a binary float.
 
-Plain scalars resolve as YAML 1.2's core schema does, which is what editors reading the
-schema modeline show: `050` is fifty, `1:30` and `yes` are strings. PyYAML's YAML 1.1
-reads those as 40, 90 and true. Integers written in a form a reader could take either
-way (a leading zero, `0o`, `0x`) are listed in `Document.misread` for the manifest to refuse,
-as is `.nan`, which every bound of a schema lets through (nan < 0 and nan > 0 are both false).
+Plain scalars resolve as YAML 1.2's core schema does (`yamlcore`). Integers written in a
+form a reader could take either way (a leading zero, `0o`, `0x`) are listed in
+`Document.misread` for the manifest to refuse, as is `.nan`, which every bound of a schema
+lets through (nan < 0 and nan > 0 are both false).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 import yaml
+
+from reconciler.manifest.yamlcore import CONSTRUCTORS, MAYBE_NOT_STR, MISREAD, core_tag
 
 Loader: Any
 try:
@@ -198,7 +198,7 @@ class _Builder:
         if value is _UNSEEN:  # a manifest repeats its amounts and whitelists: resolve each once
             value = self.scalars[seen] = _scalar(event)
         nan = type(value) is float and value != value  # .nan: no schema bound refuses it
-        if nan or (type(value) is int and _MISREAD.fullmatch(text)):
+        if nan or (type(value) is int and MISREAD.fullmatch(text)):
             self.doc.misread[path] = text
         return value
 
@@ -221,7 +221,7 @@ class _Builder:
         if self.count > MAX_NODES + 1:
             raise YamlError("document too large or too deeply nested", *_pos(event))
         text = event.value
-        if event.tag is None and (not event.implicit[0] or (text and text[0] not in _MAYBE_NOT_STR)):
+        if event.tag is None and (not event.implicit[0] or (text and text[0] not in MAYBE_NOT_STR)):
             return text  # quoted, or plain and no other type's first character: a str, as `_scalar` says
         value = self.scalars.get((event.tag, event.implicit, text), _UNSEEN)
         if value is _UNSEEN or (type(value) is int and "0" in text[:2]):  # new, or maybe misread (050)
@@ -285,24 +285,6 @@ class _Builder:
         return key, child
 
 
-# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
-_CORE = (
-    ("null", re.compile(r"~|null|Null|NULL|")),
-    ("bool", re.compile(r"true|True|TRUE|false|False|FALSE")),
-    ("int", re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")),
-    ("float", re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")),
-    ("float", re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")),
-)
-_MAYBE_NOT_STR = frozenset("~nNtTfF-+.0123456789")
-_MISREAD = re.compile(r"[-+]?0[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-
-
-def _core_tag(text: str) -> str:
-    if text and text[0] not in _MAYBE_NOT_STR:
-        return "str"  # most scalars: names, keys, dates are not
-    return next((tag for tag, pattern in _CORE if pattern.fullmatch(text)), "str")
-
-
 def _scalar(event: yaml.Event) -> Any:
     if not isinstance(event, yaml.ScalarEvent):
         raise YamlError("unexpected YAML structure", *_pos(event))
@@ -310,50 +292,10 @@ def _scalar(event: yaml.Event) -> Any:
     if event.tag and event.tag != "!":
         tag = event.tag[len(_TAG) :] if event.tag.startswith(_TAG) else event.tag
     else:
-        tag = _core_tag(text) if event.implicit[0] else "str"
-    if tag not in _CONSTRUCTORS:
+        tag = core_tag(text) if event.implicit[0] else "str"
+    if tag not in CONSTRUCTORS:
         raise YamlError(f"unsupported YAML tag {event.tag!r}", *_pos(event))
     try:
-        return _CONSTRUCTORS[tag](text)
+        return CONSTRUCTORS[tag](text)
     except (ValueError, InvalidOperation) as exc:
         raise YamlError(f"invalid {tag} value", *_pos(event)) from exc
-
-
-def _of(tag: str, text: str) -> str:
-    """The text, when it is written as the core schema writes a `tag` (an explicit `!!int x`)."""
-    if _core_tag(text) != tag and not (tag == "float" and _core_tag(text) == "int"):
-        raise ValueError(f"{text!r} is not a YAML 1.2 {tag}")
-    return text
-
-
-def _int(text: str) -> int:
-    if text[:2] in ("0o", "0x"):
-        return int(text[2:], 8 if text[1] == "o" else 16)
-    return int(text)
-
-
-def _decimal(text: str) -> Decimal | float:
-    """Exact from the text; .inf and .nan stay floats for the manifest rules to reject."""
-    if text.lstrip("+-").startswith("."):
-        special = text.lower().replace(".", "")
-        if special.lstrip("+-") in ("inf", "nan"):
-            return float(special)
-    return Decimal(text)
-
-
-def _null(text: str) -> None:
-    _of("null", text)
-
-
-def _bool(text: str) -> bool:
-    return _of("bool", text).lower() == "true"
-
-
-_CONSTRUCTORS: dict[str, Callable[[str], Any]] = {
-    "str": str,
-    "timestamp": str,  # dates are parsed by the manifest rules
-    "null": _null,
-    "bool": _bool,
-    "int": lambda text: _int(_of("int", text)),
-    "float": lambda text: _decimal(_of("float", text)),
-}

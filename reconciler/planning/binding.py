@@ -46,7 +46,14 @@ class Bindings:
     unmanaged: tuple[LiveKey, ...]  # held by no manifest key, and claimed by none either
 
 
-def bind(desired: Sequence[DesiredKey], live: Sequence[LiveKey], recorded: Mapping[str, str]) -> Bindings:
+def bind(
+    desired: Sequence[DesiredKey],
+    live: Sequence[LiveKey],
+    recorded: Mapping[str, str],
+    held: frozenset[str] = frozenset(),
+) -> Bindings:
+    """`held`: fingerprints of keys no manifest key may take by name, never unmanaged either (the
+    predecessors of rotations under way, which only their retirement deletes)."""
     by_fingerprint = {k.fingerprint: k for k in live}
     claimed: dict[str, str] = {}  # fingerprint -> address
     found: dict[str, Binding] = {}
@@ -59,7 +66,7 @@ def bind(desired: Sequence[DesiredKey], live: Sequence[LiveKey], recorded: Mappi
             claimed[live_key.fingerprint] = key.address
             found[key.address] = Bound(live_key, BY_STATE)
     addresses = {k.address for k in desired}
-    held_elsewhere = {fp for address, fp in recorded.items() if address in addresses}
+    held_elsewhere = {fp for address, fp in recorded.items() if address in addresses} | held
     shared = {name for name, n in Counter(k.name for k in desired).items() if n > 1}
     named: dict[str, list[LiveKey]] = {}  # name -> the live keys of that name, in the account's order
     for live_key in live:

@@ -19,13 +19,16 @@ from typing import Any
 
 from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change, unmanaged_address
+from reconciler.core.durations import Duration
 from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
+from reconciler.core.rotation import Rotating
 from reconciler.planning import keyplan, policy
 from reconciler.planning.binding import Binding, Bindings, Bound, bind
+from reconciler.planning.rotation import Rotations
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Desired:
     waivers: Sequence[Waiver] = ()  # their exceptions in force
     groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
     elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
+    rotate_now: frozenset[str] = frozenset()  # `ehkeys rotate`: rotate these now, whatever the schedule
+    overlap: Duration | None = None  # `ehkeys rotate --overlap`: theirs instead of the manifest's
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -61,21 +66,29 @@ class Recorded:
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     pending_creates: frozenset[str] = frozenset()  # sent by an apply that never saw them land
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
+    rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
 
 
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
     with gc_paused():
-        bindings = bind(desired.keys, inventory.keys, recorded.bindings)
+        rotations = Rotations(desired, inventory, recorded, now)
+        bindings = bind(desired.keys, inventory.keys, rotations.bindings, rotations.held)
         changes = [
-            _plan_one(
-                i, key, bindings.by_address[key.address], inventory, recorded, now, _arrival(desired, key)
-            )
+            change
             for i, key in enumerate(desired.planned)
+            for change in rotations.planned(
+                _plan_one(
+                    i, key, bindings.by_address[key.address], inventory, recorded, now, _arrival(desired, key)
+                ),
+                key,
+                bindings.by_address[key.address],
+            )
         ]
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
+    plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
     plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings))
@@ -228,7 +241,8 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         plan.problems.append(
             "prune: true over a manifest with no keys would delete every key of the account: refused"
         )
-    creates, deletes = plan.count(Action.CREATE), plan.count(Action.DELETE)
+    creates = plan.count(Action.CREATE) + plan.count(Action.ROTATE)  # a successor is a new key
+    deletes = sum(1 for c in plan.changes if c.action is Action.DELETE and not c.after)  # not first
     if desired.key_cap is not None and inventory.complete and creates:
         after = inventory.count - deletes + creates
         if after > desired.key_cap:

@@ -24,7 +24,7 @@ from reconciler.core.times import when
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), made once
-HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.DELETE)
+HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.ROTATE, Action.DELETE)
 ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 

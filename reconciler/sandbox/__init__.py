@@ -122,7 +122,9 @@ def serve(
 
     host, port = sock.getsockname()[:2]
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning", access_log=False))
+    # The app says its own Date, on the sandbox's clock (a seed's clock.start): not uvicorn's.
+    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, date_header=False)
+    server = uvicorn.Server(config)
     with _ctrl_c_stops(server):
         if announce:
             _announce(sandbox, host, port, exports)

@@ -204,8 +204,9 @@ def create_app(
 ) -> Gate:
     """The sandbox API behind its rate limit (`own_rates`: by account key, the accounts' own
     rules) and fault injection."""
+    now = keys_clock(clock_start, clock)  # one clock: created_at and each answer's Date agree
     app = Starlette(
-        routes=routes(Api(store, keys_clock(clock_start, clock))),
+        routes=routes(Api(store, now)),
         exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
     )
-    return Gate(app, rate or RateLimit(), faults or Faults(), clock, own_rates)
+    return Gate(app, rate or RateLimit(), faults or Faults(), clock, own_rates, now)

@@ -16,6 +16,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
+from email.utils import formatdate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,8 +110,10 @@ class Gate:
         faults: Faults,
         clock: Callable[[], float] = time.time,
         own_rates: Mapping[str, RateLimit] | None = None,
+        now: Callable[[], int] | None = None,
     ) -> None:
         self.app = app
+        self.now = now or (lambda: int(clock()))  # the API's clock: each answer's Date
         self.faults = faults
         self.limiter = SlidingWindow(rate, clock, own_rates)
         self.random = random.Random(faults.seed)
@@ -126,6 +129,7 @@ class Gate:
             return
         await self._delay()
         allowed, headers = self.limiter.check(_bearer(scope))
+        headers["date"] = formatdate(self.now(), usegmt=True)  # HTTP's Date, as a service sends
         if not allowed:
             self.counts["429"] += 1
             body = error_body(429, "Rate limit exceeded, please slow down", "rate_limit_error")

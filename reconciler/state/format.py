@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.core.errors import StateError
 from reconciler.state import deliveries
@@ -28,6 +28,8 @@ Records = dict[str, dict[str, Any]]
 Bindings = dict[str, str]
 Snapshots = dict[str, dict[str, Any]]  # fingerprint -> the live key as last verified
 Protected = dict[str, str]  # fingerprint -> the address that protected it
+Rotations = dict[str, dict[str, Any]]  # address -> its rotation under way (`core.rotation.Rotating`)
+V = TypeVar("V")
 
 FIX = (
     "the file was edited or damaged: correct or delete that record (ehkeys then finds the key "
@@ -46,6 +48,7 @@ class Contents:
     protected: Protected = field(default_factory=dict)
     manifest: str | None = None
     account: str | None = None  # the manifest's account whose state it is, when it declares accounts
+    rotations: Rotations = field(default_factory=dict)
     deliveries: Deliveries = field(default_factory=dict)  # address -> sink -> owed (`deliveries`)
 
 
@@ -70,6 +73,7 @@ def parse(text: str, where: str) -> Contents:
         each("protected", _text),
         _manifest(data.get("manifest"), where),
         _manifest(data.get("account"), where),
+        each("rotations", check_rotation),
         each("deliveries", _owed),
     )
 
@@ -86,6 +90,8 @@ def dump(contents: Contents) -> str:
         payload["manifest"] = contents.manifest
     if contents.account is not None:
         payload["account"] = contents.account
+    if contents.rotations:  # only while a key is being rotated: other states read as before
+        payload["rotations"] = dict(sorted(contents.rotations.items()))
     if contents.deliveries:  # only when some are owed: a state without any reads as it always did
         payload["deliveries"] = {a: dict(sorted(o.items())) for a, o in sorted(contents.deliveries.items())}
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
@@ -98,6 +104,8 @@ def check_line(entry: Mapping[str, Any], where: str) -> None:
         check_fingerprint(entry["fingerprint"], f"{where}: fingerprint", fix=_LINE_FIX)
     if "snapshot" in entry:
         check_snapshot(entry["snapshot"], f"{where}: snapshot", fix=_LINE_FIX)
+    if "rotation" in entry:
+        check_rotation(entry["rotation"], f"{where}: rotation", fix=_LINE_FIX)
 
 
 _LINE_FIX = (
@@ -121,6 +129,17 @@ def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:
 def check_record(value: Any, where: str) -> dict[str, Any]:
     """The write-only values last applied to one key."""
     return _fields(_mapping(value, where), where, _RECORD_FIELDS, FIX)
+
+
+def check_rotation(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
+    """A rotation under way: its predecessor's fingerprint, when it started, its overlap, the
+    successor's name, whether the successor was delivered."""
+    record = _fields(_mapping(value, where, fix), where, _ROTATION_FIELDS, fix)
+    for name in ("predecessor", "started", "overlap", "name"):
+        if record.get(name) is None:
+            raise StateError(f"{where}: no {name}; {fix}")
+    check_fingerprint(record["predecessor"], f"{where}: predecessor", fix)
+    return record
 
 
 def check_snapshot(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
@@ -174,6 +193,13 @@ _LINE_FIELDS: dict[str, _Kind] = {
         "delivery",
     )
 }
+_ROTATION_FIELDS: dict[str, _Kind] = {
+    "predecessor": _TEXT,
+    "started": ("a whole number of seconds", _integer),
+    "overlap": ("a whole number of seconds", _integer),
+    "name": _TEXT,
+    "delivered": ("true or false", lambda v: isinstance(v, bool)),
+}
 _SNAPSHOT_FIELDS: dict[str, _Kind] = {
     "name": _TEXT,
     "expires_at": ("a whole number of seconds", _integer),
@@ -224,7 +250,7 @@ def newest(disk: Records, ours: Records, touched: set[str], stamp: str) -> Recor
     return merged
 
 
-def merged(on_disk: Mapping[str, str], ours: Mapping[str, str | None]) -> dict[str, str]:
+def merged(on_disk: Mapping[str, V], ours: Mapping[str, V | None]) -> dict[str, V]:
     """Disk's map with this process's changes on top (None: forgotten)."""
     both = {**on_disk, **{a: f for a, f in ours.items() if f is not None}}
     return {a: f for a, f in both.items() if ours.get(a, f) is not None}

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.changes import is_unmanaged
+from reconciler.core.changes import held_by_none
 from reconciler.core.keys import WRITE_ONLY
 from reconciler.core.outcomes import Outcome
 from reconciler.state import deliveries
@@ -30,6 +30,9 @@ class JournalResult(str, enum.Enum):
     APPLIED = "applied"
     UNVERIFIED = "sent, not verified"
     FAILED = "failed"
+    ROTATING = "rotating"  # a rotation begins: its record, before its successor's create is sent
+    DELIVERED = "delivered"  # the rotation's successor reached every sink of its key
+    ABANDONED = "abandoned"  # the rotation made no successor (its create refused): its record dropped
 
     @classmethod
     def of(cls, outcome: Outcome) -> JournalResult:
@@ -68,7 +71,9 @@ class Replay:
             return
         fingerprint, address = entry.get("fingerprint"), entry.get("address")
         result = JournalResult.read(entry.get("result"))
-        if isinstance(address, str) and entry.get("deleted") and result is not SENDING:
+        if result in (JournalResult.ROTATING, JournalResult.DELIVERED, JournalResult.ABANDONED):
+            self._rotation(entry, result)
+        elif isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
         elif not isinstance(fingerprint, str):
             return
@@ -84,7 +89,7 @@ class Replay:
     ) -> None:
         if isinstance(entry.get("snapshot"), dict):
             self.contents.snapshots[fingerprint] = dict(entry["snapshot"])
-        if isinstance(address, str) and not is_unmanaged(address):
+        if isinstance(address, str) and not held_by_none(address):
             self._bind(address, fingerprint)
         if result in RECORDED and "limit_type" in entry:
             values = {f: entry[f] for f in WRITE_ONLY if f in entry}
@@ -98,8 +103,21 @@ class Replay:
         bindings[address] = fingerprint
         self.holder[fingerprint] = address
 
+    def _rotation(self, entry: Mapping[str, Any], result: JournalResult) -> None:
+        """A rotation's record begun (`check_line` checked it), or its successor delivered."""
+        address, rotations = str(entry.get("address")), self.contents.rotations
+        if result is JournalResult.ROTATING and isinstance(entry.get("rotation"), dict):
+            rotations[address] = dict(entry["rotation"])
+        elif result is JournalResult.DELIVERED and address in rotations:
+            rotations[address] = {**rotations[address], "delivered": True}
+        elif result is JournalResult.ABANDONED:
+            rotations.pop(address, None)
+
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")
+        done = [a for a, r in self.contents.rotations.items() if r.get("predecessor") == gone]
+        for rotated in done:  # its predecessor is gone: the rotation is over
+            del self.contents.rotations[rotated]
         self.contents.bindings.pop(address, None)
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)

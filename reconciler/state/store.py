@@ -47,11 +47,12 @@ from reconciler.state.format import (
     READABLE_VERSIONS,
     Contents,
     Protected,
+    Rotations,
     dump,
     merged,
     newest,
 )
-from reconciler.state.journal import BOUND, SENDING, SNAPSHOT
+from reconciler.state.journal import BOUND, SENDING, SNAPSHOT, JournalResult
 from reconciler.state.snapshots import RECORDED_AT
 
 SNAPSHOT_EVERY = 1.0  # seconds
@@ -80,6 +81,7 @@ class State:
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
         self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
+        self.rotations: Rotations = contents.rotations  # address -> its rotation under way
         self.deliveries: Deliveries = contents.deliveries  # address -> sink -> owed (`deliveries`)
         self._delivered: dict[tuple[str, str], str | None] = {}  # deliveries this process marked
         self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
@@ -88,6 +90,7 @@ class State:
         self._snapped: set[str] = set()  # fingerprints this process took a snapshot of
         self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
         self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
+        self._rotated: dict[str, dict[str, Any] | None] = {}  # addresses whose rotation this process changed
         self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
         self._held = False  # records are being made together (`together`): no flush among them
@@ -202,9 +205,40 @@ class State:
         self._snapped.add(fingerprint)
         self._soon()
 
+    def rotating(self, address: str, rotation: Mapping[str, Any]) -> None:
+        """A rotation of this address begins (`core.rotation.Rotating.data()`): journalled before
+        its successor's create is sent, so that a run cut off finds the successor it may have
+        made (a key of its name created since `started`), never its predecessor."""
+        self.journal({"address": address, "result": JournalResult.ROTATING.value, "rotation": dict(rotation)})
+        self._rotation(address, dict(rotation))
+
+    def delivered(self, address: str) -> None:
+        """The successor of this address's rotation reached every sink: its predecessor may go."""
+        if address in self.rotations and not self.rotations[address].get("delivered"):
+            self.journal({"address": address, "result": JournalResult.DELIVERED.value})
+            self._rotation(address, {**self.rotations[address], "delivered": True})
+
+    def abandoned(self, address: str) -> None:
+        """This address's rotation made no successor, and never will (its create was refused, or
+        the list shows it never landed): its record is dropped, the key stays as it was."""
+        if address in self.rotations:
+            self.journal({"address": address, "result": JournalResult.ABANDONED.value})
+            self._rotation(address, None)
+
+    def _rotation(self, address: str, record: dict[str, Any] | None) -> None:
+        if record is None:
+            self.rotations.pop(address, None)
+        else:
+            self.rotations[address] = record
+        self._rotated[address] = record
+        self._dirty = True
+
     def forget(self, address: str, fingerprint: str = "") -> None:
-        """The key of this address (or, unmanaged, of this fingerprint) was deleted."""
+        """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
+        whose predecessor it was is over."""
         fingerprint = self.bindings.pop(address, fingerprint)
+        for rotated in [a for a, r in self.rotations.items() if r.get("predecessor") == fingerprint]:
+            self._rotation(rotated, None)
         self.records.pop(fingerprint, None)
         self.snapshots.pop(fingerprint, None)
         self._bound[address] = None
@@ -246,10 +280,12 @@ class State:
         self.bindings, self._holders = merged(disk.bindings, self._bound), None
         self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
         self.protected = merged(disk.protected, self._guarded)
+        self.rotations = merged(disk.rotations, self._rotated)
         self.deliveries = deliveries.merged(disk.deliveries, self._delivered)
         mine = Contents(
             self.records, self.bindings, self.snapshots, self.protected, deliveries=self.deliveries
         )
+        mine.rotations = self.rotations
         mine.manifest = self.manifest or disk.manifest
         mine.account = self.account or disk.account
         atomic_write(self.path, dump(mine))

@@ -70,17 +70,18 @@ def test_help_and_version_exit_0(capsys: Any, argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["validate", "plan", "drift", "apply", "show", "import", "reveal", "sandbox", "github"]
+    "command",
+    ["validate", "plan", "drift", "apply", "rotate", "show", "import", "reveal", "sandbox", "github"],
 )
 def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> None:
     _, out, _ = run_cli(capsys, command, "--help")
     listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)
     assert listed == [code for code, _ in EXIT_CODES[command]] and "1" in listed
-    if command in ("plan", "drift", "apply", "import", "reveal"):
+    if command in ("plan", "drift", "apply", "rotate", "import", "reveal"):
         assert "130" in listed
 
 
-@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift"])
+@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift", "rotate"])
 def test_github_jobs_document_their_exit_codes(capsys: Any, job: str) -> None:
     _, out, _ = run_cli(capsys, "github", job, "--help")
     listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)

@@ -1,0 +1,119 @@
+"""A rotation in an apply: its record before its successor's create, and its predecessor's
+retirement only once the successor is created and delivered.
+
+The order keeps every step safe to cut off: the record (`State.rotating`) is journalled before
+the create is sent, so a run killed there finds its successor by name and age next time (never
+the predecessor); the successor is bound once the list shows it (the applier's usual create);
+its sinks are owed from before the create and delivered after it, as any created key's
+(`apply.deliveries`); a rotation whose successor owes no delivery is delivered
+(`State.delivered`); a retirement (`Change.after`) is sent only then, in a pass after every
+other change, so a predecessor is never deleted before its successor exists and reached its
+sinks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from reconciler.core.changes import Action, Change, retiring_address
+from reconciler.core.durations import Duration
+from reconciler.core.outcomes import Outcome, Result
+from reconciler.core.plan import Plan
+from reconciler.planning.planner import Desired
+from reconciler.state.journal import JournalResult
+from reconciler.state.store import State
+
+
+def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
+    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own)."""
+    return replace(wanted, rotate_now=wanted.targets, overlap=overlap) if now else wanted
+
+
+def only(plan: Plan) -> Plan:
+    """The plan's rotations and retirements, and why a key being rotated cannot be: the rotate
+    job applies these and never another change. A rotating key's other change is kept as its
+    key only (nothing sent), so that its deliveries still owed are made."""
+    rotating = {s.address for s in plan.rotations}
+    kept = []
+    for c in plan.changes:
+        if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating):
+            kept.append(c)
+        elif c.address in rotating and c.target is not None:
+            kept.append(Change(c.address, Action.NO_OP, c.name, c.index, target=c.target, live=c.live))
+    return replace(plan, changes=kept, unmanaged=[], notes=[])
+
+
+def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:
+    """Each chosen rotation's record, journalled before anything is sent."""
+    begun = {s.address: s.begins for s in plan.rotations if s.begins is not None}
+    for change in chosen:
+        record = begun.get(change.address)
+        if change.action is Action.ROTATE and record is not None:
+            state.bind(change.address, record.predecessor, journal=True)  # the key it replaces
+            state.rotating(change.address, record.data())
+
+
+def settle(state: State, plan: Plan) -> None:
+    """Rotations whose predecessor is gone from the account (a run cut off after deleting it,
+    before recording it) are over: said in the journal as the delete's own line would have."""
+    for status in plan.rotations:
+        record = state.rotations.get(status.address)
+        if status.over and record is not None:
+            gone = str(record["predecessor"])
+            line = {"address": retiring_address(gone), "fingerprint": gone, "deleted": True}
+            state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
+            state.forget(retiring_address(gone), gone)
+
+
+def held(chosen: Sequence[Change]) -> list[Change]:
+    """The retirements: sent after every other change, once their successor is delivered."""
+    return [c for c in chosen if c.after]
+
+
+def abandon(state: State, results: Sequence[Result]) -> None:
+    """The rotations whose create failed and made no key (the list after the wave says so): no
+    successor will come of them, so their records go (the next plan rotates again if due)."""
+    for result in results:
+        address = result.change.address
+        record = state.rotations.get(address)
+        if result.change.action is not Action.ROTATE or result.outcome is not Outcome.FAILED or not record:
+            continue
+        if state.bindings.get(address) in (None, record["predecessor"]):
+            state.abandoned(address)
+
+
+def delivered(state: State) -> None:
+    """Each rotation whose successor holds its address and whose sinks owe nothing (it has none,
+    or every one took it) is delivered: its predecessor may go."""
+    for address, record in list(state.rotations.items()):
+        bound = state.bindings.get(address)
+        if record.get("delivered") or bound in (None, record["predecessor"]):
+            continue
+        if not state.deliveries.get(address):
+            state.delivered(address)
+
+
+def ready(state: State, late: Sequence[Change]) -> tuple[list[Change], list[Result]]:
+    """The retirements whose successor is created and delivered, and the others, skipped."""
+    go, skipped = [], []
+    for change in late:
+        why = _waits(state, change)
+        if why:
+            message = f"not deleted: {why}; the old key stays (plan again)"
+            skipped.append(Result(change, Outcome.SKIPPED, message))
+        else:
+            go.append(change)
+    return go, skipped
+
+
+def _waits(state: State, change: Change) -> str:
+    record = state.rotations.get(change.after)
+    predecessor = change.target.fingerprint if change.target else None
+    if record is None or record["predecessor"] != predecessor:
+        return f"the rotation of {change.after} made no successor"
+    if state.bindings.get(change.after) in (None, predecessor):
+        return f"the successor of {change.after} was not created"
+    if not record.get("delivered"):
+        return f"the successor of {change.after} was not delivered"
+    return ""

@@ -1,0 +1,40 @@
+"""`ehkeys rotate MANIFEST ADDRESS...`: rotate those keys now, whatever their schedule, as
+`apply` applies (the same guards, the same question, the same report), and nothing else.
+
+Each key gets a successor with its settings (a debit now), delivered, then its predecessor is
+kept for the overlap (the manifest's `rotate.overlap`, or `--overlap`; none set: 0) and deleted
+by the first plan after it; with an overlap of 0, in this run, once the successor is delivered.
+In a manifest without `accounts:` an address is the bare id (`svc`); with them, `prod/svc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from reconciler.core.durations import Duration
+from reconciler.core.errors import UsageError
+from reconciler.engine import apply
+from reconciler.engine.apply import AppliedRun
+from reconciler.engine.console import ApplyConsole
+from reconciler.engine.settings import ApplySettings, Rotate
+from reconciler.engine.workspace import select
+from reconciler.manifest import load
+
+
+def settings(base: ApplySettings, addresses: Sequence[str], overlap: Duration | None) -> ApplySettings:
+    """The apply of `addresses` only, each rotated now; an address the manifest does not hold is
+    a usage error (before anything is read), as is a key it asks to delete."""
+    loaded = load.load(base.workspace.manifests, offline=True).manifest
+    if loaded is not None:  # else the apply says what is wrong with the manifest
+        for key in select(loaded.keys, addresses, option="rotate "):
+            if key.absent:
+                raise UsageError(f"rotate {key.address!r}: the manifest deletes it (absent: true)")
+    workspace = replace(base.workspace, targets=tuple(addresses))
+    return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
+
+
+def run(
+    base: ApplySettings, addresses: Sequence[str], overlap: Duration | None, console: ApplyConsole
+) -> AppliedRun:
+    return apply.run(settings(base, addresses, overlap), console)

@@ -1,0 +1,98 @@
+"""`ehkeys github rotate`: the scheduled job that applies due rotations and retirements, and
+never any other change (those wait for a reviewed pull request).
+
+A rotation falls due without a manifest change, so it cannot wait for a pull request: on a
+schedule, this job pulls the state, applies the manifest's rotations that are due and the
+retirements whose overlap ended (the same guards as apply: --max-debit, the balance, the
+policy, the key cap; `engine.settings.Rotate(only=True)`), writes the result to the job
+summary, and tells the root's drift issue: a comment on it when one is open, and a new one
+when a rotation failed (a successor not delivered keeps its old key: someone must look).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from reconciler.core.errors import EhkeysError
+from reconciler.core.exitcodes import ExitCode
+from reconciler.engine import apply as engine_apply
+from reconciler.engine.apply import AppliedRun
+from reconciler.engine.settings import ApplySettings, Guards, Rotate, credits
+from reconciler.gitops.context import RunContext
+from reconciler.gitops.hub import GitHub, by_bot, pick
+from reconciler.gitops.issues import DRIFT_LABEL, drift_title
+from reconciler.gitops.jobs import _branch
+from reconciler.gitops.reviewed_plan import LIMIT, clip
+from reconciler.gitops.roots import Root
+from reconciler.gitops.settings import RotateJob
+from reconciler.render import plan as render
+from reconciler.render.console import Log
+from reconciler.render.summary import step_summary
+
+ROTATE_MARKER = "<!-- ehkeys-rotate -->"
+NOTHING = "Nothing to rotate or retire: no rotation is due, and no old key's overlap has ended."
+
+
+def rotate_job(job: RotateJob) -> ExitCode:
+    ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
+    root = Root.of(job.job.workspace.manifests, ctx.workspace)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
+    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+        try:
+            applied = _rotate(job, folder)
+        except EhkeysError as exc:
+            stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n"
+            print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
+            raise
+    code, report = applied.exit_code, _report(folder)
+    if report is None or not any(a.report.results or a.stopped for a in applied.each):
+        step_summary(lambda s: s.write(f"### {root.heading('ehkeys rotate')}\n\n{NOTHING}\n"))
+        print(f"ehkeys: {NOTHING}")
+        return code
+    print(f"drift issue: {tell(hub, _stamped(report, root), root, failed=code is not ExitCode.OK)}")
+    return code
+
+
+def _rotate(job: RotateJob, folder: Path) -> AppliedRun:
+    settings = ApplySettings(
+        job.job.workspace,
+        Guards(credits(job.max_debit, "--max-debit")),
+        report_out=str(folder / "apply.md"),
+        lock_timeout=job.lock_timeout,
+        rotate=Rotate(only=True),
+    )
+    return engine_apply.run(settings, Log(job.job.workspace.manifests))
+
+
+def _report(folder: Path) -> str | None:
+    try:
+        return (folder / "apply.md").read_text(encoding="utf-8")
+    except FileNotFoundError:  # apply writes no report when it had nothing to send
+        return None
+
+
+def _stamped(body: str, root: Root) -> str:
+    return root.stamp(f"{ROTATE_MARKER}\n### ehkeys rotate\n\n{body}", ROTATE_MARKER, "ehkeys rotate")
+
+
+def tell(hub: GitHub, body: str, root: Root, failed: bool) -> str:
+    """The result on the root's open drift issue (a comment); with none open, a new issue when
+    it failed (else nobody needs to act: the job summary has it)."""
+    listed = hub.pages("/issues", state="open", labels=DRIFT_LABEL)
+    bots = [i for i in listed if "pull_request" not in i and by_bot(i)]
+    issues = root.mine(bots, lambda i: str(i.get("body") or ""))
+    body = clip(body, LIMIT, "")
+    if issues:
+        number = pick(issues[0], "GET /issues", "number", kind=int)
+        hub.call("POST", f"/issues/{number}/comments", json={"body": body})
+        return f"commented on #{number}"
+    if not failed:
+        return "none open (nothing failed)"
+    created = hub.call(
+        "POST", "/issues", json={"title": drift_title(root), "body": body, "labels": [DRIFT_LABEL]}
+    )
+    number = pick(created, "POST /issues", "number", kind=int)
+    print(f"ehkeys: the rotation did not finish: see #{number}", file=sys.stderr)
+    return f"opened #{number}"

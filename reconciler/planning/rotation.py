@@ -1,0 +1,181 @@
+"""Rotations in a plan: which keys are due (or asked to rotate now), which rotation under way
+lost its successor's create answer, and which predecessors' overlaps have ended.
+
+Times are the API's (`Inventory.clock`, its answers' Date), the clock a key's `created_at` is
+counted on; the local clock only when the API says none. A rotation's successor takes over its
+key's address once created; its predecessor is *held*: never adopted by name, never unmanaged,
+never pruned, deleted only by its retirement. A successor whose create answer was lost is found
+in the list as the one key of its name created since the rotation started, never the
+predecessor; two such keys are an error, never a guess (`Rotations.bindings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from reconciler.api.inventory import Inventory
+from reconciler.core.changes import Action, Change
+from reconciler.core.durations import ZERO, Duration
+from reconciler.core.keys import DesiredKey, LiveKey
+from reconciler.core.rotation import Rotating, Status
+from reconciler.core.times import iso
+from reconciler.planning import successor
+from reconciler.planning.binding import Binding, Bound
+
+if TYPE_CHECKING:
+    from reconciler.planning.planner import Desired, Recorded
+
+ADOPTED = (
+    "the successor of a rotation cut off before its create was confirmed: the one key of its name "
+    "created since the rotation started, adopted (never the predecessor)"
+)
+UNDER_WAY = (
+    "a rotation is under way ({old} retiring until {until}): rotate it again once that key is "
+    "retired, or pass --overlap 0 to retire it now"
+)
+
+
+class Rotations:
+    """One account's rotations, worked out once per plan (`make_plan`)."""
+
+    def __init__(self, desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> None:
+        self.desired, self.inventory, self.recorded = desired, inventory, recorded
+        self.clock = inventory.clock or now  # the API's time: created_at is counted on it
+        self.now = now
+        self.live = {k.fingerprint: k for k in inventory.keys}
+        self.adopted: dict[str, LiveKey] = {}  # address -> its successor, found after a lost answer
+        self.errors: dict[str, str] = {}  # address -> why its rotation cannot go on
+        self.statuses: list[Status] = []
+        self.bindings = self._bindings()
+
+    @property
+    def held(self) -> frozenset[str]:
+        """The predecessors of rotations under way: no manifest key's by name, never unmanaged."""
+        return frozenset(r.predecessor for r in self.recorded.rotations.values())
+
+    def _bindings(self) -> Mapping[str, str]:
+        """The state's bindings, each interrupted rotation's successor in place of its predecessor."""
+        bindings = dict(self.recorded.bindings)
+        if not self.inventory.complete:
+            return bindings
+        taken = set(bindings.values())
+        for address, rotating in self.recorded.rotations.items():
+            if bindings.get(address) not in (rotating.predecessor, None):
+                continue  # its successor is bound already
+            found = [k for k in self.inventory.keys if _newer(k, rotating) and k.fingerprint not in taken]
+            if not found and address not in bindings and rotating.predecessor in self.live:
+                bindings[address] = rotating.predecessor  # a run cut off before it recorded the binding
+            elif len(found) == 1:
+                bindings[address], self.adopted[address] = found[0].fingerprint, found[0]
+            elif found:
+                shown = ", ".join(k.proxy_key.display for k in found)
+                self.errors[address] = (
+                    f"{len(found)} keys named {rotating.name!r} were created since its rotation started "
+                    f"({shown}): never two successors; give the key the proxy_key of the one to keep "
+                    "and delete the other"
+                )
+        return bindings
+
+    def planned(self, change: Change, key: DesiredKey, binding: Binding) -> list[Change]:
+        """The key's change, rotated if due (or asked), and its predecessor's retirement if due."""
+        if key.address in self.errors:
+            return [Change(key.address, Action.ERROR, key.name, change.index, error=self.errors[key.address])]
+        if not isinstance(binding, Bound) or not self.inventory.complete:
+            return [change]
+        live, rotating = binding.live, self.recorded.rotations.get(key.address)
+        if key.address in self.adopted:
+            change = replace(change, reason=ADOPTED)
+        if rotating is not None and rotating.predecessor != live.fingerprint:
+            return self._under_way(change, key, live, rotating)
+        why = self._why(key, live, rotating)
+        if change.action is Action.ERROR or key.absent or not why:
+            self._status(key, live)
+            return [change]
+        return self._rotate(change, key, live, why)
+
+    def _why(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
+        """Why the key is rotated now ('' when it is not)."""
+        overlap = self._overlap(key, rotating)
+        if key.address in self.desired.rotate_now:
+            return successor.forced(overlap)
+        if rotating is not None:
+            return successor.resumed(overlap)
+        if key.rotate is None or live.created_at is None:
+            return ""
+        if self.clock < key.rotate.due_at(live.created_at):
+            return ""
+        return successor.scheduled(key.rotate.every, live.created_at, overlap, self.clock)
+
+    def _overlap(self, key: DesiredKey, rotating: Rotating | None) -> Duration:
+        if self.desired.overlap is not None and key.address in self.desired.rotate_now:
+            return self.desired.overlap
+        if rotating is not None:
+            return Duration(rotating.overlap)
+        return key.rotate.overlap if key.rotate is not None else ZERO
+
+    def _rotate(self, change: Change, key: DesiredKey, live: LiveKey, why: str) -> list[Change]:
+        values = self.recorded.values.get(live.fingerprint)
+        made = successor.rotate(change.index, key, live, values, why, self.now)
+        if made.action is Action.ERROR:
+            self._status(key, live)
+            return [made]
+        overlap = self._overlap(key, self.recorded.rotations.get(key.address))
+        self._status(key, live, begins=Rotating(live.fingerprint, self.clock, overlap.seconds, key.name))
+        if overlap.seconds:
+            return [made]
+        why = successor.replaced(key.address)
+        return [made, successor.retire(change.index, key.address, live, why)]
+
+    def _under_way(self, change: Change, key: DesiredKey, new: LiveKey, rotating: Rotating) -> list[Change]:
+        """The successor holds the address: its predecessor retired once its overlap ended (or
+        now, with `ehkeys rotate --overlap 0`)."""
+        old = self.live.get(rotating.predecessor)
+        until = rotating.until(new.created_at)
+        if old is None:  # deleted by a run cut off before it recorded it, or outside ehkeys
+            self.statuses.append(Status(key.address, key.name, new.proxy_key.display, over=True))
+            return [change]
+        self._status(key, new, old, until, rotating.delivered)
+        now = key.address in self.desired.rotate_now and self.desired.overlap == ZERO
+        if key.address in self.desired.rotate_now and not now:
+            error = UNDER_WAY.format(old=old.proxy_key.display, until=iso(until))
+            shown = new.proxy_key
+            return [Change(key.address, Action.ERROR, key.name, change.index, target=shown, error=error)]
+        if not now and self.clock < until:
+            stays = f"its old key {old.proxy_key.display} stays active until {iso(until)} (its overlap)"
+            return [replace(change, warnings=(*change.warnings, stays))]
+        why = successor.retired_now(key.address, new) if now else successor.retiring(key.address, new, until)
+        return [change, successor.retire(change.index, key.address, old, why)]
+
+    def _status(
+        self,
+        key: DesiredKey,
+        live: LiveKey,
+        old: LiveKey | None = None,
+        until: int | None = None,
+        delivered: bool = True,
+        begins: Rotating | None = None,
+    ) -> None:
+        """What drift and the apply need of the key's rotation (keys without one: nothing)."""
+        if (
+            key.rotate is None
+            and old is None
+            and begins is None
+            and key.address not in self.desired.rotate_now
+        ):
+            return
+        due = key.rotate.due_at(live.created_at) if key.rotate and live.created_at is not None else None
+        retiring = old.proxy_key.display if old is not None else ""
+        shown = live.proxy_key.display
+        self.statuses.append(Status(key.address, key.name, shown, due, retiring, until, delivered, begins))
+
+
+def _newer(key: LiveKey, rotating: Rotating) -> bool:
+    """A key the rotation may have made: its successor's name, created since it started."""
+    return (
+        key.name == rotating.name
+        and key.fingerprint != rotating.predecessor
+        and key.created_at is not None
+        and key.created_at >= rotating.started
+    )

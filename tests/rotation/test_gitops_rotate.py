@@ -1,0 +1,132 @@
+"""The scheduled rotate job (`ehkeys github rotate`, the action's `command: rotate`) against the
+fake GitHub: due rotations and retirements only, never another change; the state across runs on
+its branch; the result in the job summary and on the drift issue."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.gitops import hub as ghapi
+
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
+from ..reliability_log import record
+from .common import gated_sink
+
+pytestmark = pytest.mark.slow  # the GitOps jobs end to end against the fake GitHub
+
+DAY = 86400
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    monkeypatch.setattr(ghapi, "BACKOFF", (0.0, 0.0))
+    with serve(fake) as url:
+        for name, value in {"GITHUB_API_URL": url, "GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+        yield fake
+
+
+@pytest.fixture
+def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Actions:
+    return Actions(tmp_path, hub, monkeypatch, capsys)
+
+
+CREATED = 1704067200  # the seed's keys' created_at (2024-01-01)
+
+
+def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
+    keys: list[dict[str, Any]] = [
+        {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 10, "limit_type": "daily"} for i in range(3)
+    ]
+    keys[0]["rotate"] = {"every": "90d", "overlap": overlap}
+    if sink is not None:
+        keys[0]["deliver"] = gated_sink(sink)
+    keys[1]["allocated_ammount"] = k1
+    return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
+
+
+def clock(actions: Actions, day: int) -> None:
+    """The API's clock on the next run: `day` days after the keys were created."""
+    data = yaml.safe_load(actions.seed.read_text())
+    data["clock"] = {"start": CREATED + day * DAY}
+    actions.seed.write_text(yaml.safe_dump(data))
+
+
+def rotate(actions: Actions, manifest: str) -> tuple[int, str]:
+    actions.checkout(manifest, "schedule", "main-head", {})
+    code, out, err = actions.run("github", "rotate", MANIFEST, "--sandbox", *actions.seeded)
+    return code, out + err
+
+
+def named(actions: Actions, name: str) -> int:
+    with sqlite3.connect(actions.account) as db:
+        return int(db.execute("SELECT COUNT(*) FROM keys WHERE name = ?", (name,)).fetchone()[0])
+
+
+def balance(actions: Actions) -> Decimal:
+    with sqlite3.connect(actions.account) as db:
+        return Decimal(str(db.execute("SELECT balance FROM accounts WHERE user_id = 'u1'").fetchone()[0]))
+
+
+def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Actions, hub: FakeGitHub) -> None:
+    clock(actions, 30)  # not due yet: the reviewed apply rotates nothing
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    old = actions.live()["key-0"]["key"]
+    before = balance(actions)
+    assert rotate(actions, text())[1].count("Nothing to rotate or retire") == 1
+
+    clock(actions, 100)  # due; and the manifest on main holds a change no one applied yet
+    code, out = rotate(actions, text(k1=15))
+    assert code == 0, out
+    live = actions.live()
+    assert live["key-0"]["key"] != old and live["key-1"]["allocated_ammount"] == 10  # never another change
+    assert balance(actions) == before - 10  # the successor's allocation
+    assert (
+        "| rotate | applied | -10.00 |" in actions.summary()
+        and "drift issue: none open (nothing failed)" in out
+    )
+    pushed = hub.branches["ehkeys-state"]  # the rotation under way, kept for the next run
+    assert any(b'"rotations"' in content for path, content in pushed.items() if path.endswith("state.json"))
+
+    clock(actions, 104)  # within the overlap: nothing to do, both keys live
+    assert "Nothing to rotate or retire" in rotate(actions, text())[1]
+    clock(actions, 108)  # the overlap ended: retired, the unused 8.00 refunded
+    code, out = rotate(actions, text())
+    assert code == 0, out
+    assert old not in {k["key"] for k in actions.live().values()}
+    assert balance(actions) == before - 10 + 8
+    record(
+        "gitops",
+        "the scheduled rotate job: a rotation due and, 8 days later, its retirement",
+        2,
+        "only those applied (a pending manifest change left alone); state on its branch; money exact",
+    )
+
+
+def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: FakeGitHub) -> None:
+    manifest = text(overlap="0", sink=actions.tmp)  # key-0's sink is down
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", manifest)
+    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    clock(actions, 100)
+    code, out = rotate(actions, manifest)
+    assert code == 3 and "drift issue: opened" in out
+    body = drift_issue(hub)["body"]
+    assert "<!-- ehkeys-rotate -->" in body and "not delivered" in body
+    assert named(actions, "key-0") == 2  # the old key stays
+    (actions.tmp / "sink-up").touch()  # the sink is back
+    code, out = rotate(actions, manifest)
+    assert code == 0 and "drift issue: commented on" in out, out
+    assert named(actions, "key-0") == 1
+    assert (actions.tmp / "delivered.txt").read_text() == actions.live()["key-0"]["key"]

@@ -1,0 +1,74 @@
+"""Drift's health warnings about rotation: due within N days (or overdue), an old key still live
+past its overlap, a successor not delivered. Warnings, never drift: the schedule's work is the
+rotate job's (and any apply's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..helpers import run_cli
+from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest, seed
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    seed()
+    return tmp_path
+
+
+def health(capsys: Any, *extra: str) -> tuple[int, list[dict[str, Any]]]:
+    code, out, _ = cli(capsys, "drift", "--format", "json", *extra)
+    return code, list(json.loads(out)["health"])  # one account: format 1
+
+
+def test_a_rotation_due_within_n_days_is_a_warning(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 125d, overlap: 7d}")  # the key is 120 days old: due in 5 days
+    cli(capsys, "apply")
+    code, found = health(capsys)
+    assert code == 0 and [(h["kind"], h["subject"]) for h in found] == [("rotation-due", "backend")]
+    assert "rotation due on 2027-01-20T08:00:00Z (in 5 days)" in found[0]["message"]
+    code, found = health(capsys, "--expiring-within", "4")
+    assert code == 0 and found == []
+    code, out, _ = cli(capsys, "drift")
+    assert code == 0 and "rotation due on" in out
+
+
+def test_an_overdue_rotation_is_a_warning_not_drift(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 180d, overlap: 7d}")
+    cli(capsys, "apply")
+    manifest("{every: 90d, overlap: 7d}")
+    code, found = health(capsys)
+    assert code == 0 and [h["kind"] for h in found] == ["rotation-due"]
+    assert "rotation overdue since 2026-12-16T08:00:00Z: the next apply rotates it" in found[0]["message"]
+
+
+def test_an_old_key_live_past_its_overlap_is_a_warning(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 90d, overlap: 7d}")
+    cli(capsys, "apply")
+    at(T0 + 3 * DAY)
+    assert health(capsys) == (0, [])
+    at(T0 + 8 * DAY)
+    code, found = health(capsys)
+    assert code == 0 and [(h["kind"], h["key"]) for h in found] == [("retiring", "ek-proxy-…part")]
+    assert "still live past its overlap (ended 2027-01-22T08:00:0" in found[0]["message"]
+    assert "the next apply deletes it" in found[0]["message"]
+
+
+def test_a_successor_not_delivered_is_a_warning(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 90d, overlap: 1h}", deliver=gated_sink(workdir))  # its sink is down
+    cli(capsys, "apply")
+    at(T0 + DAY)
+    code, found = health(capsys)
+    assert code == 0 and [h["kind"] for h in found] == ["retiring", "delivery-pending"]
+    assert "kept until its successor is delivered" in found[0]["message"]
+    assert "its successor is not delivered yet: the old key ek-proxy-…part stays" in found[1]["message"]
+    (workdir / "sink-up").touch()
+    run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)  # delivered by hand: no warning left but the overlap's
+    code, found = health(capsys)
+    assert code == 0 and [h["kind"] for h in found] == ["retiring"]
+    assert "the next apply deletes it" in found[0]["message"]
