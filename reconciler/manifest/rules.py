@@ -80,29 +80,14 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
 
 
 def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
-    """The value with its ${VAR} references replaced, and where it came from, for messages.
-    A key's proxy_key is substituted for its value, then for its warnings: the second time
-    is the last answer, while the variables it read still hold what they held."""
+    """The value with its ${VAR} references replaced, and where it came from, for messages."""
     if "${" not in raw:
         return raw, "the value"  # a literal: nothing to replace
-    last_raw, last_env, read, answer = _LAST
-    if raw == last_raw and env is last_env and all(env.get(var) == value for var, value in read):
-        return answer  # type: ignore[no-any-return]
-    read = []
-    _LAST[:] = [raw, env, read, _substitute(raw, env, read)]
-    return _LAST[3]  # type: ignore[no-any-return]
-
-
-_LAST: list[Any] = [None, None, [], None]  # raw text, env, the variables read and their values, answer
-
-
-def _substitute(raw: str, env: Mapping[str, str], read: list[tuple[str, str | None]]) -> tuple[str, str]:
     missing: list[str] = []
     sources: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
         var, default = match.group(1), match.group(2)
-        read.append((var, env.get(var)))
         if env.get(var):
             sources.append(var)
             return env[var]
