@@ -226,5 +226,13 @@ def _reveal(sub: Sub) -> None:
         help="a managed key: its address (prod/backend where the manifest declares accounts), id or name",
     )
     p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this account's keys, a name under the manifest's `accounts:` (an ID then names "
+        "a key of it); repeatable (default: every account)",
+    )
+    p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
     )
