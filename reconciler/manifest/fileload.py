@@ -307,8 +307,9 @@ class FileLoader:
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""
         rules_in_force = frame.context.policy_of(key)
-        bad = ("keys", index, "policy_exceptions") in self.bad_paths
-        waived = None if bad else raw.get("policy_exceptions")
+        waived = policy.exceptions(
+            raw.get("policy_exceptions"), ("keys", index, "policy_exceptions"), self.bad_paths
+        )
         if not rules_in_force and not waived:
             return
 
@@ -316,7 +317,7 @@ class FileLoader:
             where = ("keys", index, *path) if path[0] in raw else ("keys", index)
             return self.location(where), path_text(where), path[0] in raw
 
-        found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
+        found = policy.check_key(key, waived, rules_in_force, self.now, locate)
         self.violations.extend(found.violations)
         self.waivers.extend(found.waivers)
         for rule in found.idle:

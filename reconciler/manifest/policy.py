@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
+from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
@@ -99,6 +99,14 @@ def lifetime_message(value: Any, shown: str) -> str:
             "to let keys never expire, leave max_lifetime out)"
         )
     return f"{wanted} (got {shown})"
+
+
+def exceptions(raw: Any, path: Path, bad: set[Path]) -> dict[str, str]:
+    """A key's `policy_exceptions` the schema found right, each on its own: a misspelt one (an
+    error of its own) leaves the others in force, else the rules they waive would break falsely."""
+    if not isinstance(raw, dict):
+        return {}
+    return {r: v for r, v in raw.items() if r in WAIVABLE and isinstance(v, str) and (*path, r) not in bad}
 
 
 def not_excepted(name: str, allowed: list[str]) -> str | None:

@@ -361,3 +361,19 @@ def test_a_group_gives_its_keys_defaults_and_its_rules_replace_the_accounts() ->
     assert [v.address for v in loaded.violations] == ["pay-api"]
     (ml,) = loaded.manifest.groups
     assert ml.name == "ml" and ml.policy.max_allocation == 500
+
+
+def test_a_misspelt_exception_leaves_the_others_in_force(capsys: Any) -> None:
+    """`policy_exceptions: {ip_whitelist: "...", max_alocation: typo}`: the typo is one error,
+    with its hint; the right exception still waives `require: [ip_whitelist]` (once the whole
+    map was dropped, adding a false "ip_whitelist is not set")."""
+    file = str(MANIFESTS / "bad-policy-exception-misspelt-beside-a-right-one.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "1 error(s)" in err, out + err
+    assert (
+        "policy_exceptions.max_alocation: unknown field 'max_alocation'; did you mean 'max_allocation'?"
+        in out
+    )
+    assert "ip_whitelist is not set" not in out and "policy require" not in out
+    loaded = manifest.load([file], env={}, now=NOW)
+    assert [e.path for e in loaded.errors] == ["keys[0].policy_exceptions.max_alocation"]
