@@ -19,7 +19,7 @@ from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
 from reconciler.manifest import keychecks, policy, rules, schemacheck, sinks
-from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, path_text
+from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
@@ -78,7 +78,9 @@ class FileLoader:
         where = self.location(path, key=key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            Diagnostic(self.file, where.line, where.col, path_text(path), message, severity)
+            Diagnostic(
+                self.file, where.line, where.col, path_text(path), message, severity, key_id(self.data, path)
+            )
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:

@@ -129,8 +129,8 @@ def diagnostic(violation: Violation) -> Diagnostic:
     """A key's violation as `validate` says it: an error at the value, naming the rule and the
     key (its id, else its name: `keys[1]` alone says little in a team file)."""
     where = violation.where or Location("", 0, 0)
-    message = f"policy {violation.rule} on {violation.address}: {violation.message}"
-    return Diagnostic(where.file, where.line, where.col, violation.path, message)
+    message = f"policy {violation.rule}: {violation.message}"
+    return Diagnostic(where.file, where.line, where.col, violation.path, message, key_id=violation.address)
 
 
 # --- the key rules --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from reconciler.core.policy import KEY_RULES, Waiver
 from reconciler.manifest import load as manifest
 
 from ..conftest import MANIFESTS
-from ..helpers import run_cli
+from ..helpers import by_id, run_cli
 
 NOW = 1_800_000_000  # 2027-01-15: max_lifetime counts from this day in load(); validate from today
 
@@ -154,7 +154,7 @@ def test_each_broken_rule_is_named_at_its_value(
     assert violation.address == BROKEN_KEY[fixture]
     code, out, _ = run_cli(capsys, "validate", file)  # as validate says it: an error, exit 1
     assert code == 1
-    assert f"{file}:{line}:{col}: {path}: policy {rule} on {BROKEN_KEY[fixture]}: " in out
+    assert f"{file}:{line}:{col}: {by_id(path, BROKEN_KEY[fixture])}: policy {rule}: " in out  # named by id
 
 
 @pytest.mark.parametrize("rule", KEY_RULES)
@@ -283,7 +283,7 @@ def test_validate_and_plan_say_a_hostile_value_at_its_place_never_a_traceback(
 ) -> None:
     """As a user sees it: validate exits 1 naming FILE:LINE:COL and the path; plan (on the
     sandbox) refuses the manifest the same way, before anything is read or sent."""
-    file = str(MANIFESTS / fixture)
+    file, path = str(MANIFESTS / fixture), by_id(path, "team-a")  # the one key of each that has keys
     code, out, err = run_cli(capsys, "validate", file)
     assert code == 1 and f"{file}:{line}:{col}: {path}: " in out and fragment in out, out + err
     monkeypatch.chdir(tmp_path)
