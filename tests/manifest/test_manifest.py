@@ -452,3 +452,28 @@ def test_validate_names_a_key_by_its_id_as_plan_does(capsys: Any, tmp_path: Path
     shutil.copy(file, "keys.yaml")
     code, _, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
     assert code == 1 and "keys.yaml:8:53: keys[billing].allocated_ammount: must be >= 0" in err
+
+
+def test_strict_validate_notes_unset_account_key_and_sink_token_variables(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a proxy key's: `accounts.X.api_key: ${EH_PROD_API_KEY}` and a GitHub secret's
+    `token: ${DEPLOY_TOKEN}` unset are notices with --strict (never a failure, never a value);
+    a set one says nothing."""
+    fixture = str(MANIFESTS / "notice-unset-account-key-and-sink-token.yaml")
+    for var in ("EH_PROD_API_KEY", "DEPLOY_TOKEN", "WEB_DEPLOY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EH_STAGING_API_KEY", "ek-sentinel-staging-account-key")
+    code, out, _ = run_cli(capsys, "validate", fixture)
+    assert code == 0 and out == ""
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
+    assert code == 0, out
+    assert out.splitlines() == [
+        f"{fixture}:3:19: notice: accounts.prod.api_key: environment variable EH_PROD_API_KEY is not set: "
+        "plan and apply need it (the key of account prod)",
+        f"{fixture}:8:46: notice: defaults.deliver[0].github_secret.token: environment variable "
+        "WEB_DEPLOY_TOKEN is not set: apply and deliver need it to write this secret",
+        f"{fixture}:14:48: notice: keys[backend].deliver[0].github_secret.token: environment variable "
+        "DEPLOY_TOKEN is not set: apply and deliver need it to write this secret",
+    ]
+    assert "EH_STAGING_API_KEY" not in out and "sentinel" not in out
