@@ -292,7 +292,8 @@ def test_validate_and_plan_say_a_hostile_value_at_its_place_never_a_traceback(
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
     assert code == 1 and f"keys.yaml:{line}:{col}: {path}: " in out + err, out + err
     assert "internal error" not in err and "Traceback" not in err
-    assert "nothing was sent" in err
+    assert "the manifest has 1 error: the account was neither read nor changed" in err
+    assert "nothing was sent" not in err  # plan sends nothing, ever: it said so once
 
 
 @pytest.mark.parametrize(
