@@ -52,7 +52,7 @@ def path_text(path: tuple[Any, ...]) -> str:
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     file: str
-    line: int
+    line: int  # 0: none (a folder, a path that is not there)
     col: int
     path: str
     message: str
@@ -76,21 +76,26 @@ class Diagnostic:
         path, message = self.shown()
         where = f"{path}: " if path else ""
         tag = "" if self.is_error else f"{self.severity}: "
-        return f"{self.file}:{self.line}:{self.col}: {tag}{where}{message}"
+        return f"{self.place}: {tag}{where}{message}"
+
+    @property
+    def place(self) -> str:
+        """FILE:LINE:COL; a folder, or a path that is not there, has no line: FILE alone (line 0)."""
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
     def github(self) -> str:
         path, message = self.shown()
         body = _gh_escape((f"{path}: " if path else "") + message)
-        kind = self.severity
-        return f"::{kind} file={self.file},line={self.line},col={self.col}::{body}"
+        at = f",line={self.line},col={self.col}" if self.line else ""
+        return f"::{self.severity} file={self.file}{at}::{body}"
 
     def data(self) -> dict[str, object]:
         """As JSON: `path` by index (`keys[3].name`), `key` the id (else name) of its key, or null."""
         _, message = self.shown()
         return {
             "file": self.file,
-            "line": self.line,
-            "col": self.col,
+            "line": self.line or None,
+            "col": self.col or None,
             "path": scrub(self.path),
             "key": scrub(self.key_id) if self.key_id else None,
             "severity": self.severity,
