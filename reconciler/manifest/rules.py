@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
@@ -18,7 +17,7 @@ from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
-from reconciler.manifest import policy
+from reconciler.manifest import hints, policy
 from reconciler.manifest.sinks import PATTERN_MESSAGES
 
 DEFAULT_CAP = Decimal(10000)  # the per-key cap the API documents as the default
@@ -280,7 +279,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     if special is not None:
         yield special
     elif kind == "additionalProperties":
-        yield from _extras(path, list(schema.get("properties", {})), instance)
+        yield from _extras(path, schema, instance)
     elif kind == "required":
         for missing in expected:
             if missing not in instance:
@@ -334,17 +333,12 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     return None
 
 
-def _extras(path: tuple[Any, ...], allowed: list[str], instance: Any) -> Iterator[Message]:
+def _extras(path: tuple[Any, ...], schema: Mapping[str, Any], instance: Any) -> Iterator[Message]:
     """Each field the schema does not know; a key's exception to what it cannot waive, said why."""
-    excepted = path[-1:] == ("policy_exceptions",)
+    excepted, allowed = path[-1:] == ("policy_exceptions",), list(schema.get("properties", {}))
     for extra in sorted(set(instance) - set(allowed)):
-        yield (extra,), (excepted and policy.not_excepted(extra, allowed)) or _unknown(extra, allowed), True
-
-
-def _unknown(extra: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(allowed)}"
-    return f"unknown field '{extra}'{hint}"
+        said = (excepted and policy.not_excepted(extra, allowed)) or hints.unknown(extra, path, schema)
+        yield (extra,), said, True
 
 
 def _length_rule(schema: Mapping[str, Any]) -> str:

@@ -477,3 +477,30 @@ def test_strict_validate_notes_unset_account_key_and_sink_token_variables(
         "DEPLOY_TOKEN is not set: apply and deliver need it to write this secret",
     ]
     assert "EH_STAGING_API_KEY" not in out and "sentinel" not in out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "said"),
+    [
+        (
+            "bad-limit-type-at-the-top-level.yaml",
+            ":2:1: limit_type: unknown field 'limit_type' here: a key's field; did you mean defaults.limit_type?",
+        ),
+        (
+            "bad-group-limit-type-beside-its-defaults.yaml",
+            ":4:5: groups.ml.limit_type: unknown field 'limit_type' here: a key's field; did you mean "
+            "groups.ml.defaults.limit_type?",
+        ),
+        (
+            "bad-key-name-at-the-top-level.yaml",
+            ":4:1: name: unknown field 'name' here: a key's own field; write it on each key under keys:",
+        ),
+    ],
+)
+def test_a_key_field_written_above_the_keys_says_where_it_belongs(
+    fixture: str, said: str, capsys: Any
+) -> None:
+    """`limit_type` at the top level was "unknown field" with no hint (its close matches are none)."""
+    file = str(MANIFESTS / fixture)
+    code, out, _ = run_cli(capsys, "validate", file)
+    assert code == 1 and file + said in out, out
