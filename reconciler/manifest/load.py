@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Group, Violation, Waiver
-from reconciler.manifest import addresses, groups, layout, policy, settings, sinks
+from reconciler.manifest import addresses, groups, layout, policy, settings, sinks, unset
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
 from reconciler.manifest.envvars import checked_environment
@@ -121,6 +121,8 @@ def load(
         loaders = [FileLoader(file, env, now, offline, role) for file, role in files]
         for loader in loaders:
             loader.read()
+        if offline:  # validate: what plan, apply and deliver will need, said as notices
+            diagnostics.extend(unset.notices(loaders, env))
         resolved = settings.resolve(loaders, diagnostics)
         diagnostics.extend(settings.shared_keys(resolved, loaders))
         keys = [key for loader in loaders for key in loader.keys(resolved.context)]

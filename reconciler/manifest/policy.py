@@ -21,7 +21,7 @@ from typing import Any
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
+from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
@@ -101,6 +101,14 @@ def lifetime_message(value: Any, shown: str) -> str:
     return f"{wanted} (got {shown})"
 
 
+def exceptions(raw: Any, path: Path, bad: set[Path]) -> dict[str, str]:
+    """A key's `policy_exceptions` the schema found right, each on its own: a misspelt one (an
+    error of its own) leaves the others in force, else the rules they waive would break falsely."""
+    if not isinstance(raw, dict):
+        return {}
+    return {r: v for r, v in raw.items() if r in WAIVABLE and isinstance(v, str) and (*path, r) not in bad}
+
+
 def not_excepted(name: str, allowed: list[str]) -> str | None:
     """Why a key's `policy_exceptions` cannot name `name` (None: it is no rule at all)."""
     if name == "require":
@@ -121,8 +129,8 @@ def diagnostic(violation: Violation) -> Diagnostic:
     """A key's violation as `validate` says it: an error at the value, naming the rule and the
     key (its id, else its name: `keys[1]` alone says little in a team file)."""
     where = violation.where or Location("", 0, 0)
-    message = f"policy {violation.rule} on {violation.address}: {violation.message}"
-    return Diagnostic(where.file, where.line, where.col, violation.path, message)
+    message = f"policy {violation.rule}: {violation.message}"
+    return Diagnostic(where.file, where.line, where.col, violation.path, message, key_id=violation.address)
 
 
 # --- the key rules --------------------------------------------------------------------------
