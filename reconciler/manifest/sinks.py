@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,8 @@ PATTERN_MESSAGES = {
 }
 """The messages of the schema's patterns under `deliver:`, by field."""
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_DEVICES = ("/dev/", "/proc/", "/sys/")  # never a regular file: the value would go to a stream
+_CLIMBS = {"", ".", ".."}  # path parts a URL would resolve away: the request would go elsewhere
 
 
 def attach(key: DesiredKey, sources: Sequence[Given], context: KeyContext) -> DesiredKey | None:
@@ -87,12 +89,28 @@ def _sink(owner: Source, at: Path, item: Any, name: str) -> Sink | None:
         if extra in item and kinds[0] != only:
             owner.report((*at, extra), f"{extra}: is for a {only} sink, not {kinds[0]}")
             return None
+    nul = next((where for where, text in _texts(item, at) if "\0" in text), None)
+    if nul is not None:
+        owner.report(nul, "holds a NUL character (\\0): no path, name or program can")
+        return None
     return _made(owner, at, kinds[0], item, name)
+
+
+def _texts(value: Any, at: Path) -> Iterator[tuple[Path, str]]:
+    """Every string of a sink, with its path."""
+    if isinstance(value, str):
+        yield at, value
+    elif isinstance(value, dict):
+        for field, inner in value.items():
+            yield from _texts(inner, (*at, field))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _texts(inner, (*at, index))
 
 
 def _made(owner: Source, at: Path, kind: str, item: dict[str, Any], name: str) -> Sink | None:
     if kind == "file":
-        return FileSink(str(item["file"]), str(item.get("name", name)), os.path.dirname(owner.file))
+        return _file(owner, (*at, "file"), item, name)
     if kind == "command":
         timeout = item.get("timeout", COMMAND_TIMEOUT)
         return CommandSink(tuple(str(a) for a in item["command"]), float(Decimal(str(timeout))))
@@ -101,12 +119,29 @@ def _made(owner: Source, at: Path, kind: str, item: dict[str, Any], name: str) -
     return _github(owner, (*at, "github_secret"), item["github_secret"], name)
 
 
+def _file(owner: Source, at: Path, item: dict[str, Any], name: str) -> FileSink | None:
+    path = str(item["file"])
+    if path.endswith("/"):
+        owner.report(at, f"{path} names a folder: give the file's own path ({path}app.env)")
+        return None
+    if path.startswith(_DEVICES):
+        owner.report(at, f"{path} is not a regular file: a secret goes only to a file (0600), never a stream")
+        return None
+    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file))
+
+
 def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSecretSink | None:
     secret = str(raw.get("name", name))
     if secret.upper().startswith("GITHUB_"):
         where = (*at, "name") if "name" in raw else at
         owner.report(where, f"{secret}: GitHub refuses secret names that start with GITHUB_")
         return None
+    for field, parts in (("repo", str(raw["repo"]).split("/")), ("environment", [raw.get("environment")])):
+        if set(parts) & {".", ".."}:
+            owner.report(
+                (*at, field), f"{raw[field]}: . and .. name no {field} (the request would go elsewhere)"
+            )
+            return None
     match = _VAR.match(str(raw.get("token", "")))
     token = match.group(1) if match else GITHUB_TOKEN_VAR
     return GitHubSecretSink(str(raw["repo"]), secret, raw.get("environment"), token)
@@ -117,6 +152,12 @@ def _vault(owner: Source, at: Path, raw: dict[str, Any], name: str) -> VaultSink
     for field, value in (("path", path), ("mount", mount)):
         if not value:
             owner.report((*at, field), f"{field} names no path (only slashes)")
+            return None
+        if set(value.split("/")) & _CLIMBS:
+            owner.report(
+                (*at, field),
+                f"{value}: an empty, . or .. part would send the value to another path than the one written",
+            )
             return None
     return VaultSink(path, str(raw.get("field", name)), mount)
 

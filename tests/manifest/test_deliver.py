@@ -83,6 +83,43 @@ ERRORS = [
         "accounts.prod.deliver[0]",
         "a sink is one of file, command, github_secret, vault; this one names none of them",
     ),
+    (
+        "bad-deliver-vault-path-climbs-out.yaml",
+        7,
+        23,
+        "keys[0].deliver[0].vault.path",
+        "apps/../../sys/policy/admin: an empty, . or .. part would send the value to another path",
+    ),
+    (
+        "bad-deliver-github-secret-repo-is-dot-dot.yaml",
+        7,
+        31,
+        "keys[0].deliver[0].github_secret.repo",
+        "acme/..: . and .. name no repo",
+    ),
+    (
+        "bad-deliver-github-secret-environment-is-dot-dot.yaml",
+        7,
+        54,
+        "keys[0].deliver[0].github_secret.environment",
+        "..: . and .. name no environment",
+    ),
+    ("bad-deliver-file-path-with-nul.yaml", 7, 15, "keys[0].deliver[0].file", "holds a NUL character"),
+    ("bad-deliver-command-with-nul.yaml", 7, 23, "keys[0].deliver[0].command[1]", "holds a NUL character"),
+    (
+        "bad-deliver-file-is-a-folder.yaml",
+        7,
+        15,
+        "keys[0].deliver[0].file",
+        "config/ names a folder: give the file's own path (config/app.env)",
+    ),
+    (
+        "bad-deliver-file-to-stdout.yaml",
+        7,
+        15,
+        "keys[0].deliver[0].file",
+        "/dev/stdout is not a regular file: a secret goes only to a file (0600), never a stream",
+    ),
 ]
 
 
