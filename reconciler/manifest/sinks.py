@@ -169,10 +169,18 @@ def clashes(keys: Iterable[DesiredKey], declared: bool) -> list[Diagnostic]:
     found = []
     for key in (k for k in keys if not k.absent):
         for sink in (s for s in key.deliver if not isinstance(s, CommandSink)):
-            other = first.setdefault(sink.ident, key)
+            other = first.setdefault(_place(sink), key)
             if other is not key:
                 found.append(_clash(key, other, sink, declared))
     return found
+
+
+def _place(sink: Sink) -> str:
+    """Where a sink writes, however it is spelled: a file's path from its folder, normalised
+    (app.env and ./app.env are one file); a GitHub secret without case, as GitHub names them."""
+    if isinstance(sink, FileSink):
+        return f"file {os.path.normpath(sink.target)}#{sink.name}"
+    return sink.ident.upper() if isinstance(sink, GitHubSecretSink) else sink.ident
 
 
 def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, declared: bool) -> Diagnostic:

@@ -104,6 +104,20 @@ ERRORS = [
         "keys[0].deliver[0].github_secret.environment",
         "..: . and .. name no environment",
     ),
+    (
+        "bad-deliver-two-keys-one-file-spelled-two-ways.yaml",
+        7,
+        5,
+        "deliver",
+        "worker delivers to file ./config/../app.env (OPENAI_API_KEY), as api at",
+    ),
+    (
+        "bad-deliver-two-keys-one-secret-in-two-cases.yaml",
+        7,
+        5,
+        "deliver",
+        "worker delivers to github_secret Acme/API:eh_key, as api at",
+    ),
     ("bad-deliver-file-path-with-nul.yaml", 7, 15, "keys[0].deliver[0].file", "holds a NUL character"),
     ("bad-deliver-command-with-nul.yaml", 7, 23, "keys[0].deliver[0].command[1]", "holds a NUL character"),
     (
