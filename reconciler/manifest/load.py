@@ -127,6 +127,7 @@ def load(
     diagnostics.extend(duplicates(keys, resolved.declared))
     diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
     diagnostics.extend(sinks.clashes(keys, resolved.declared))
+    diagnostics.extend(sinks.account_tokens(keys, resolved.accounts))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.accounts import DEFAULT_KEY_VAR, Account
 from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import (
     COMMAND_TIMEOUT,
@@ -181,6 +182,23 @@ def _place(sink: Sink) -> str:
     if isinstance(sink, FileSink):
         return f"file {os.path.normpath(sink.target)}#{sink.name}"
     return sink.ident.upper() if isinstance(sink, GitHubSecretSink) else sink.ident
+
+
+def account_tokens(keys: Iterable[DesiredKey], accounts: Iterable[Account]) -> list[Diagnostic]:
+    """An error on each GitHub secret whose token variable holds an account's key: the key of the
+    ElectronHub account would be sent to GitHub as a bearer token."""
+    owned = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
+    found = []
+    for key in keys:
+        for sink in key.deliver:
+            if isinstance(sink, GitHubSecretSink) and sink.token_var in owned:
+                message = (
+                    f"{sink.describe()}: its token, ${{{sink.token_var}}}, holds an ElectronHub account key, "
+                    "which would be sent to GitHub: name the variable that holds a GitHub token"
+                )
+                location = key.location
+                found.append(Diagnostic(location.file, location.line, location.col, "deliver", message))
+    return found
 
 
 def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, declared: bool) -> Diagnostic:

@@ -118,6 +118,13 @@ ERRORS = [
         "deliver",
         "worker delivers to github_secret Acme/API:eh_key, as api at",
     ),
+    (
+        "bad-deliver-github-token-is-the-account-key.yaml",
+        7,
+        5,
+        "deliver",
+        "github_secret acme/api:EH_KEY: its token, ${EH_PROD_API_KEY}, holds an ElectronHub account key",
+    ),
     ("bad-deliver-file-path-with-nul.yaml", 7, 15, "keys[0].deliver[0].file", "holds a NUL character"),
     ("bad-deliver-command-with-nul.yaml", 7, 23, "keys[0].deliver[0].command[1]", "holds a NUL character"),
     (
