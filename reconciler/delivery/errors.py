@@ -4,16 +4,20 @@ delivery, plain http only to a loopback host, every failure a `DeliveryError` na
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 
 from reconciler import __version__
 from reconciler.core.secrets import scrub
 
-TIMEOUT = 20.0  # seconds per request
+TIMEOUT = 20.0  # seconds per request, its answer read whole
+MAX_BODY = 1024 * 1024  # bytes of an answer read: a public key or an error is a few hundred
 
 
 class DeliveryError(Exception):
@@ -45,16 +49,53 @@ def _loopback(host: str) -> bool:
         return False
 
 
-async def request(http: httpx.AsyncClient, method: str, path: str, **sent: Any) -> httpx.Response:
-    """The answer, whatever its status; a request that got none is a DeliveryError."""
+@dataclass(frozen=True)
+class Answer:
+    """An answer as far as it was read: its status, headers and body (at most MAX_BODY bytes)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    path: str  # the request's path, for messages
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+async def request(http: httpx.AsyncClient, method: str, path: str, **sent: Any) -> Answer:
+    """The answer, whatever its status, read within TIMEOUT in all (a server that trickles its
+    answer is given up) and up to MAX_BODY bytes; a request that got neither is a DeliveryError."""
+    where = f"{method} {http.base_url}{path}"
     try:
-        return await http.request(method, path, **sent)
+        with anyio.fail_after(TIMEOUT):
+            return await _exchange(http, http.build_request(method, path, **sent), where)
+    except TimeoutError:
+        raise DeliveryError(f"{where}: no whole answer within {TIMEOUT:g} s; given up") from None
     except httpx.HTTPError as exc:
         why = scrub(str(exc)) or type(exc).__name__
-        raise DeliveryError(f"{method} {http.base_url}{path}: no answer ({why})") from None
+        raise DeliveryError(f"{where}: no answer ({why})") from None
 
 
-def said(answer: httpx.Response) -> str:
+async def _exchange(http: httpx.AsyncClient, sent: httpx.Request, where: str) -> Answer:
+    answer = await http.send(sent, stream=True)
+    try:
+        body = bytearray()
+        async for chunk in answer.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise DeliveryError(
+                    f"{where}: HTTP {answer.status_code}, an answer over {MAX_BODY:,} bytes; not read"
+                )
+        return Answer(answer.status_code, answer.headers, bytes(body), sent.url.path)
+    finally:
+        await answer.aclose()
+
+
+def said(answer: Answer) -> str:
     """What an error answer says: GitHub's `message`, Vault's `errors`, else its first words."""
     try:
         body = answer.json()
@@ -67,7 +108,7 @@ def said(answer: httpx.Response) -> str:
     return ""
 
 
-def status(answer: httpx.Response) -> str:
+def status(answer: Answer) -> str:
     """`HTTP 403: Resource not accessible by integration`."""
     text = said(answer)
     return f"HTTP {answer.status_code}" + (f": {text}" if text else "")

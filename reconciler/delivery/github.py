@@ -21,7 +21,7 @@ from nacl.public import PublicKey, SealedBox
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import GitHubSecretSink
-from reconciler.delivery.errors import DeliveryError, client, request, status
+from reconciler.delivery.errors import Answer, DeliveryError, client, request, status
 
 API = "https://api.github.com"
 VERSION = "2022-11-28"
@@ -86,9 +86,9 @@ def _permission(sink: GitHubSecretSink) -> str:
     )
 
 
-def _refused(sink: GitHubSecretSink, method: str, answer: httpx.Response) -> str:
+def _refused(sink: GitHubSecretSink, method: str, answer: Answer) -> str:
     """What GitHub's refusal means for this sink: which token, which permission, which name."""
-    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
     code = answer.status_code
     if code == 401:
         return f"{head}: GitHub refused the token in {sink.token_var} (expired or revoked?)"

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
-
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import VaultSink
-from reconciler.delivery.errors import DeliveryError, client, request, status
+from reconciler.delivery.errors import Answer, DeliveryError, client, request, status
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -50,11 +48,11 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
             _check(sink, "PATCH", patched)
 
 
-def _check(sink: VaultSink, method: str, answer: httpx.Response) -> None:
+def _check(sink: VaultSink, method: str, answer: Answer) -> None:
     code = answer.status_code
     if code in (200, 204):
         return
-    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
     if code in (401, 403):
         needs = "patch" if method == "PATCH" else "create"
         raise DeliveryError(

@@ -11,16 +11,16 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
-from reconciler.delivery import send
+from reconciler.delivery import errors, send
 from reconciler.delivery.errors import DeliveryError
 
 from .. import fakegithub
@@ -199,6 +199,33 @@ def test_an_unset_token_is_said_before_any_request() -> None:
     assert "plain http only to this machine" in failure(
         sink, {"NO_SUCH_TOKEN_VAR": "x", "GITHUB_API_URL": "http://example.com"}
     )
+
+
+async def _endless(piece: bytes, pause: float = 0.0, count: int = 10_000) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        yield piece
+        await asyncio.sleep(pause)
+
+
+def test_a_huge_answer_is_not_read_whole(github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    fake, env = github
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = StreamingResponse(
+        _endless(b"x" * 65536), status_code=500
+    )  # 650 MB, were it read
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith(f"HTTP 500, an answer over {errors.MAX_BODY:,} bytes; not read")
+
+
+def test_an_answer_that_trickles_is_given_up_at_the_deadline(
+    github: tuple[FakeGitHub, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, env = github
+    monkeypatch.setattr(errors, "TIMEOUT", 1.0)  # each byte well within httpx's own read timeout
+    fake.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = StreamingResponse(
+        _endless(b" ", pause=0.1, count=50), status_code=201
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith("/repos/acme/api/actions/secrets/EH_KEY: no whole answer within 1 s; given up")
 
 
 # --- vault ------------------------------------------------------------------------------------
