@@ -109,6 +109,12 @@ def said(answer: Answer) -> str:
 
 
 def status(answer: Answer) -> str:
-    """`HTTP 403: Resource not accessible by integration`."""
+    """`HTTP 403: Resource not accessible by integration`; a redirect's target (never followed:
+    the token goes to the address it was given for, and nowhere else)."""
+    if 300 <= answer.status_code < 400:
+        target = scrub(answer.headers.get("location", "")) or "nowhere said"
+        return (
+            f"HTTP {answer.status_code}: a redirect to {target}, not followed (the token goes nowhere else)"
+        )
     text = said(answer)
     return f"HTTP {answer.status_code}" + (f": {text}" if text else "")

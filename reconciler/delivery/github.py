@@ -95,6 +95,8 @@ def _refused(sink: GitHubSecretSink, method: str, answer: Answer) -> str:
     if code == 403:
         needs = _permission(sink)
         return f"{head}: the token in {sink.token_var} may not write {sink.repo}'s secrets; it needs {needs}"
+    if code == 301:
+        return f"{head}: GitHub moved {sink.repo} (renamed or transferred?): write its new name"
     if code == 404:
         where = f"{sink.repo} or its environment {sink.environment!r}" if sink.environment else sink.repo
         return (

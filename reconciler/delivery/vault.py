@@ -50,9 +50,15 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
 
 def _check(sink: VaultSink, method: str, answer: Answer) -> None:
     code = answer.status_code
-    if code in (200, 204):
-        return
     head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
+    if code == 200 and _written(answer):
+        return
+    if code == 200:
+        raise DeliveryError(
+            f"{head}, but not Vault's answer (no version written): is VAULT_ADDR Vault's address?"
+        )
+    if 300 <= code < 400:
+        raise DeliveryError(f"{head}: a standby node redirects to the active one: set VAULT_ADDR to it")
     if code in (401, 403):
         needs = "patch" if method == "PATCH" else "create"
         raise DeliveryError(
@@ -67,3 +73,12 @@ def _check(sink: VaultSink, method: str, answer: Answer) -> None:
     if code == 404:
         raise DeliveryError(f"{head}: no KV v2 engine is mounted at {sink.mount}/")
     raise DeliveryError(head)
+
+
+def _written(answer: Answer) -> bool:
+    """Vault's answer to a KV v2 write: the version it made (`{"data": {"version": 4, ...}}`)."""
+    try:
+        data = answer.json().get("data")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("version"), int)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
@@ -201,6 +201,15 @@ def test_an_unset_token_is_said_before_any_request() -> None:
     )
 
 
+def test_a_redirect_is_not_followed_with_the_token(github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    fake, env = github
+    elsewhere = f"{fake.blob_url}/storage/1"  # another origin, which tells whether it saw a token
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = RedirectResponse(elsewhere, 302)
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert f"HTTP 302: a redirect to {elsewhere}, not followed (the token goes nowhere else)" in message
+    assert not fake.leaked_token and not [c for c in fake.calls if "/storage/" in c]
+
+
 async def _endless(piece: bytes, pause: float = 0.0, count: int = 10_000) -> AsyncIterator[bytes]:
     for _ in range(count):
         yield piece
@@ -265,3 +274,22 @@ def test_vault_refusals_name_the_capability_and_the_mount(vault: tuple[FakeVault
     assert (
         send.preflight(VaultSink("a", "b"), {}) == "vault secret/a#b: VAULT_ADDR and VAULT_TOKEN are not set"
     )
+
+
+def test_a_200_that_is_not_vaults_answer_is_no_delivery(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = Response("<html>Sign in to the proxy</html>", 200, media_type="text/html")
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.endswith("but not Vault's answer (no version written): is VAULT_ADDR Vault's address?")
+
+
+def test_a_standby_vaults_redirect_is_not_followed(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = RedirectResponse("https://vault-active.example:8200/v1/secret/data/apps/api", 307)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert (
+        "HTTP 307: a redirect to https://vault-active.example:8200/v1/secret/data/apps/api, not followed"
+        in message
+    )
+    assert message.endswith("a standby node redirects to the active one: set VAULT_ADDR to it")
+    assert fake.calls == ["PATCH secret/apps/api"]
