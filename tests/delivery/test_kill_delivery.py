@@ -61,7 +61,8 @@ def test_a_kill_between_create_and_delivery_is_delivered_by_the_next_apply(tmp_p
         while not (tmp_path / "started").exists() and time.monotonic() < deadline and killed.poll() is None:
             time.sleep(0.05)
         assert (tmp_path / "started").exists(), killed.communicate()[1].decode()
-        os.killpg(killed.pid, signal.SIGKILL)  # the apply and the command it runs
+        os.killpg(killed.pid, signal.SIGKILL)  # the apply
+        os.kill(int((tmp_path / "started").read_text()), signal.SIGKILL)  # and the command it runs
         killed.wait()
         assert not (tmp_path / "app.env").exists()  # the kill landed before the second sink
         rerun = _apply(base, tmp_path)

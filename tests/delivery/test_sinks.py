@@ -132,6 +132,45 @@ def test_a_command_that_hangs_is_stopped_at_its_timeout(
     assert "did not finish within 1 s: stopped" in message
 
 
+def test_a_command_that_hangs_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    marker = tmp_path / "late"  # written by its child 5 s on, were that child left running
+    script = f"(sleep 5; echo late > {marker}) & sleep 60"
+    message = failure(CommandSink(("sh", "-c", script), timeout=1.0))
+    assert message == "sh did not finish within 1 s: stopped"
+    assert not marker.exists()  # its child was stopped with it (its process group), not left behind
+
+
+def test_a_command_that_exits_leaving_a_child_on_its_stderr_is_done() -> None:
+    # a daemon it started keeps its standard error open: the command is done when it exits
+    deliver(CommandSink(("sh", "-c", "cat > /dev/null; sleep 10 &"), timeout=5.0))
+
+
+def test_a_command_that_reads_no_stdin_has_not_delivered() -> None:
+    message = failure(CommandSink(("true",)))
+    assert message == (
+        "true exited 0 without reading the value from its standard input "
+        f"({len(VALUE.reveal())} of its {len(VALUE.reveal())} characters left): it cannot have written it"
+    )
+    closes = "import os, time; os.close(0); time.sleep(0.2)"  # its stdin closed before we write
+    assert "exited 0 without reading the value" in failure(CommandSink((sys.executable, "-c", closes)))
+
+
+def test_a_command_killed_by_a_signal_is_named() -> None:
+    kills = "import os, signal, sys; sys.stdin.read(); os.kill(os.getpid(), signal.SIGKILL)"
+    assert failure(CommandSink((sys.executable, "-c", kills))) == f"{sys.executable} was killed by SIGKILL"
+
+
+def test_a_command_with_endless_stderr_echoing_the_value_is_quoted_short_and_scrubbed() -> None:
+    echoes = (
+        "import sys; v = sys.stdin.read()\n"
+        "for _ in range(20000): sys.stderr.write('x' * 1000 + ' ' + v + ' ' + v.upper() + '\\n')\n"
+        "sys.exit(2)"
+    )  # 20 MB, the value in it in two cases
+    message = failure(CommandSink((sys.executable, "-c", echoes)))
+    assert message.startswith(f"{sys.executable} exited 2: …") and len(message) < 600
+    assert VALUE.reveal().lower() not in message.lower() and message.endswith("ek-proxy-…cdef ek-proxy-…cdef")
+
+
 def test_a_command_that_does_not_exist_is_named() -> None:
     assert (
         failure(CommandSink(("ehkeys-no-such-command-here",)))
