@@ -85,9 +85,10 @@ class Delivery:
 
     def preflight(self, keys: Sequence[DesiredKey]) -> list[str]:
         """What stops these keys' sinks before anything is sent (a file git would track, a token
-        not set), each said once."""
-        found = [send.preflight(sink, self.env) for key in keys for sink in key.deliver]
-        return list(dict.fromkeys(problem for problem in found if problem))
+        not set, a command not there), each said once, at the key's FILE:LINE."""
+        found = [(key, send.preflight(sink, self.env)) for key in keys for sink in key.deliver]
+        said = (f"{key.location}: {self.account.address(key.address)}: {why}" for key, why in found if why)
+        return list(dict.fromkeys(said))
 
 
 @dataclass

@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import signal
 import termios
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -45,6 +46,17 @@ def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collectio
         "EHKEYS_ACCOUNT": recipient.account,
         "EHKEYS_VARIABLE": recipient.variable,
     }
+
+
+def preflight(sink: CommandSink, env: Mapping[str, str]) -> str:
+    """Why this command cannot be run ('' when it may be), before anything is sent: its program
+    not found (on PATH, for a bare name) or not executable."""
+    program = sink.argv[0]
+    if shutil.which(program, path=env.get("PATH", os.defpath)) is not None:
+        return ""
+    if os.sep in program:
+        return f"{sink.describe()}: {program} does not exist or is not executable"
+    return f"{sink.describe()}: {program} is not a command on PATH"
 
 
 async def deliver(

@@ -156,8 +156,8 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1
     assert (
-        "a new key's value could not be delivered: github_secret acme/api:EH_KEY: DEPLOY_TOKEN is not set"
-        in err
+        "a new key's value could not be delivered: keys.yaml:4:5: api: github_secret acme/api:EH_KEY: "
+        "DEPLOY_TOKEN is not set" in err
     )
     assert "nothing was sent" in err and not world.recorded()
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
@@ -168,3 +168,17 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1 and "app.env: git would track this file" in err
     assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # nothing was created
+
+
+def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line(
+    world: World, capsys: Any
+) -> None:
+    text = manifest().replace(json.dumps(sys.executable), "ehkeys-no-such-deliverer")
+    (world.root / "keys.yaml").write_text(text)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1, out + err
+    assert (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: command ehkeys-no-such-deliverer: "
+        "ehkeys-no-such-deliverer is not a command on PATH; nothing was sent" in err
+    )
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # no key made, no debit
