@@ -79,6 +79,19 @@ def test_a_file_git_would_track_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "ignored.env").read_text() == f"X={VALUE.reveal()}\n"
 
 
+def test_a_link_git_tracks_stays_a_link_and_its_target_gets_the_value(tmp_path: Path) -> None:
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    repo, outside = tmp_path / "repo", tmp_path / "outside.env"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "app.env").symlink_to(outside)
+    subprocess.run(["git", "-C", str(repo), "add", "app.env"], check=True)
+    deliver(FileSink("app.env", "X", str(repo)))
+    assert (repo / "app.env").is_symlink() and outside.read_text() == f"X={VALUE.reveal()}\n"
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == "A  app.env\n"  # the link as added: no secret where git looks
+
+
 def test_a_file_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "folder").mkdir()
     assert "not a regular file" in failure(FileSink("folder", "X", str(tmp_path)))
