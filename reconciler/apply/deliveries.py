@@ -30,9 +30,12 @@ from reconciler.state.store import State
 log = logging.getLogger("ehkeys")
 
 
-def hidden(accounts: Collection[Account]) -> frozenset[str]:
-    """The variables holding account keys: never in a command sink's environment."""
-    return frozenset({DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)})
+def hidden(accounts: Collection[Account], env: Mapping[str, str]) -> frozenset[str]:
+    """The variables holding account keys, never in a command sink's environment: those the
+    accounts name, and any other holding the same key (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)."""
+    named = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
+    keys = {env[name] for name in named if env.get(name)}
+    return frozenset(named | {name for name, value in env.items() if value in keys})
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ class AccountApply:
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         self.plan = plan
         accounts = self.opened.manifest.accounts
-        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts))
+        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts, os.environ))
         self.owed = Owed(delivery, self.opened.keys)
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])

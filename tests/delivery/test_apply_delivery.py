@@ -182,3 +182,16 @@ def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line
         "ehkeys-no-such-deliverer is not a command on PATH; nothing was sent" in err
     )
     assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # no key made, no debit
+
+
+def test_a_command_sink_never_sees_the_account_key_under_any_name(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-sandbox-account-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "ek-sandbox-account-key")  # a copy under another name
+    monkeypatch.setenv("KEPT_SETTING", "kept")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    (got,) = world.recorded()
+    assert "ELECTRONHUB_API_KEY" not in got["env"] and "OPENAI_API_KEY" not in got["env"]
+    assert "ek-sandbox-account-key" not in json.dumps(got) and got["env"]["KEPT_SETTING"] == "kept"
