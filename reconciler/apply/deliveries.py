@@ -12,6 +12,7 @@ created, and the deliveries earlier runs left owed.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,9 +31,11 @@ from reconciler.state.store import State
 log = logging.getLogger("ehkeys")
 
 
-def hidden(accounts: Collection[Account], env: Mapping[str, str]) -> frozenset[str]:
+def hidden(accounts: Collection[Account], env: Mapping[str, str] | None = None) -> frozenset[str]:
     """The variables holding account keys, never in a command sink's environment: those the
-    accounts name, and any other holding the same key (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)."""
+    accounts name, and any other holding the same key (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)
+    in `env` (default: this process's)."""
+    env = os.environ if env is None else env
     named = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
     keys = {env[name] for name in named if env.get(name)}
     return frozenset(named | {name for name, value in env.items() if value in keys})
