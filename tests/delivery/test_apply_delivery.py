@@ -102,6 +102,7 @@ def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys:
     assert world.github.secrets == {("acme/api", None, "EH_KEY"): value}
     assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": value}}
     assert "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    assert "in the account only" not in out  # it went to its sinks, as the lines above say
     state = [
         p for p in (world.root / ".ehkeys").rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
     ]
