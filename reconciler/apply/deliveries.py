@@ -150,12 +150,19 @@ class Owed:
 def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> list[str]:
     """A note per key whose delivery is still owed (failed, or cut short), for the plan."""
     notes = []
-    for key in keys:
-        owed = state.deliveries.get(key.address, {})
+    for key in (k for k in keys if not k.absent):
+        owed, shown = state.deliveries.get(key.address, {}), account.address(key.address)
         named = [s.describe() for s in key.deliver if s.ident in owed]
-        if named and not key.absent:
+        if named:
             notes.append(
-                f"{account.address(key.address)}: its value is still to be delivered to {', '.join(named)} "
+                f"{shown}: its value is still to be delivered to {', '.join(named)} "
                 "(a delivery failed or was cut short): the next apply, or `ehkeys deliver`, delivers it"
+            )
+        gone = [ident for ident in owed if ident not in {s.ident for s in key.deliver}]
+        if gone:
+            notes.append(
+                f"{shown}: its value was still owed to {', '.join(gone)}, no longer in the manifest: the "
+                "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the "
+                "value to the sinks the key has now"
             )
     return notes

@@ -196,3 +196,22 @@ def test_a_command_sink_never_sees_the_account_key_under_any_name(
     (got,) = world.recorded()
     assert "ELECTRONHUB_API_KEY" not in got["env"] and "OPENAI_API_KEY" not in got["env"]
     assert "ek-sandbox-account-key" not in json.dumps(got) and got["env"]["KEPT_SETTING"] == "kept"
+
+
+def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: World, capsys: Any) -> None:
+    world.vault.failing = 1  # the first apply's Vault delivery fails: owed
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 3
+    fixed = manifest().replace("{path: apps/api}", "{path: apps/api-fixed}")
+    (world.root / "keys.yaml").write_text(fixed)
+    dropped = (
+        "api: its value was still owed to vault secret/apps/api#EH_KEY_API, no longer in the manifest: the "
+        "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the value to "
+        "the sinks the key has now"
+    )
+    assert plan_json(capsys)["notes"] == [dropped]
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0 and dropped in out + err and not world.vault.secrets
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
+    assert code == 0, out + err
+    assert world.vault.secrets == {("secret", "apps/api-fixed"): {"EH_KEY_API": account_value(capsys)}}
+    assert plan_json(capsys)["notes"] == []
