@@ -215,3 +215,11 @@ def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: Worl
     assert code == 0, out + err
     assert world.vault.secrets == {("secret", "apps/api-fixed"): {"EH_KEY_API": account_value(capsys)}}
     assert plan_json(capsys)["notes"] == []
+
+
+def test_deliver_with_an_account_the_manifest_does_not_have_says_so(world: World, capsys: Any) -> None:
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "--account", "prod", *SANDBOX)
+    assert code == 1 and "--account 'prod': the manifest has no such account (default)" in err
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "nope", *SANDBOX)
+    assert code == 1 and "deliver 'nope': no key with that id or name in the manifest" in err
+    assert not world.recorded() and not world.github.secrets
