@@ -6,6 +6,7 @@ create; `ehkeys deliver` delivers again; a sink that cannot be written refuses t
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -223,3 +224,28 @@ def test_deliver_with_an_account_the_manifest_does_not_have_says_so(world: World
     code, out, err = run_cli(capsys, "deliver", "keys.yaml", "nope", *SANDBOX)
     assert code == 1 and "deliver 'nope': no key with that id or name in the manifest" in err
     assert not world.recorded() and not world.github.secrets
+
+
+def test_a_key_deleted_by_hand_before_its_owed_delivery_is_reported_then_made_anew(
+    world: World, capsys: Any
+) -> None:
+    other = "  - {id: web, name: Web, allocated_ammount: 1}\n"  # still there: the state's account is this one
+    (world.root / "keys.yaml").write_text(manifest() + other)
+    world.vault.failing = 1
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 3  # Vault owed
+    first = account_value(capsys)
+    with sqlite3.connect(world.root / ".ehkeys" / "sandbox.db") as db:  # the dashboard's delete
+        db.execute("DELETE FROM keys WHERE name = 'API'")
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
+    assert code == 3, out + err
+    assert "✗ api → vault secret/apps/api#EH_KEY_API: failed: the key is not in the account" in out
+    planned = plan_json(capsys)
+    assert [k["action"] for k in planned["keys"]] == ["create", "no-op"]
+    assert planned["notes"][0].startswith("api: its value is still to be delivered to vault")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    second = account_value(capsys)
+    assert second != first and world.file_value() == second  # every sink gets the new key's value
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": second}}
+    assert world.github.secrets == {("acme/api", None, "EH_KEY"): second}
+    assert [r["stdin"] for r in world.recorded()] == [first, second]
