@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from reconciler.core.secrets import scrub
 
 TIMEOUT = 20.0  # seconds per request, its answer read whole
 MAX_BODY = 1024 * 1024  # bytes of an answer read: a public key or an error is a few hundred
+_HEADER = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
+_SECRET_HEADERS = ("authorization", "x-vault-token")
 
 
 class DeliveryError(Exception):
@@ -29,15 +32,47 @@ class DeliveryError(Exception):
 
 
 def client(base: str, headers: Mapping[str, str], what: str) -> httpx.AsyncClient:
-    """A client for `base`: https, or plain http to a loopback host only (a token and a key
-    would cross the network in clear); `what` names the setting in messages (VAULT_ADDR)."""
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError(f"{what} {base!r} is not an http:// or https:// URL")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise DeliveryError(f"{what} {base!r}: plain http only to this machine (127.0.0.1); use https")
+    """A client for `base` (`address_problem` says which it refuses); `what` names the setting
+    in messages (VAULT_ADDR)."""
+    problem = address_problem(base, what)
+    if problem:
+        raise DeliveryError(problem)
     agent = {"User-Agent": f"ehkeys/{__version__}"}
     return httpx.AsyncClient(base_url=base.rstrip("/"), headers={**agent, **headers}, timeout=TIMEOUT)
+
+
+def address_problem(base: str, what: str) -> str:
+    """Why `base` cannot be used ('' when it can): https, or plain http to a loopback host only (a
+    token and a key would cross the network in clear), and a URL at all. Shown without any user
+    and password it holds."""
+    parts, shown = urlsplit(base), bare(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{what} {shown!r} is not an http:// or https:// URL"
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        return f"{what} {shown!r}: plain http only to this machine (127.0.0.1); use https"
+    try:
+        httpx.URL(base)
+    except httpx.InvalidURL:
+        return f"{what} {shown!r} is not a URL (a space or a newline in it?)"
+    return ""
+
+
+def bare(url: str) -> str:
+    """`url` without the user and password it may hold (https://user:pass@host/: https://host/)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def unusable(env: Mapping[str, str], *names: str) -> str:
+    """Why the first of these variables that is set cannot go in a request header ('' when
+    each can): a newline, a space or a letter beyond ASCII in it. Its value is never shown."""
+    for name in names:
+        if env.get(name) and not _HEADER.fullmatch(env[name]):
+            return (
+                f"{name} holds a character no token has (a newline, a space, or one beyond ASCII): "
+                "check how it is set (its value is not shown)"
+            )
+    return ""
 
 
 def _loopback(host: str) -> bool:
@@ -69,15 +104,23 @@ class Answer:
 async def request(http: httpx.AsyncClient, method: str, path: str, **sent: Any) -> Answer:
     """The answer, whatever its status, read within TIMEOUT in all (a server that trickles its
     answer is given up) and up to MAX_BODY bytes; a request that got neither is a DeliveryError."""
-    where = f"{method} {http.base_url}{path}"
+    where = f"{method} {bare(str(http.base_url))}{path}"
     try:
         with anyio.fail_after(TIMEOUT):
             return await _exchange(http, http.build_request(method, path, **sent), where)
     except TimeoutError:
         raise DeliveryError(f"{where}: no whole answer within {TIMEOUT:g} s; given up") from None
     except httpx.HTTPError as exc:
-        why = scrub(str(exc)) or type(exc).__name__
-        raise DeliveryError(f"{where}: no answer ({why})") from None
+        raise DeliveryError(f"{where}: no answer ({_why(exc, http.headers)})") from None
+
+
+def _why(exc: Exception, headers: httpx.Headers) -> str:
+    """What went wrong, without the token the request carried (httpx may quote a header)."""
+    why = str(exc)
+    for name in _SECRET_HEADERS:
+        for secret in filter(None, (headers.get(name, ""), headers.get(name, "").partition(" ")[2])):
+            why = why.replace(secret, "…")
+    return scrub(why) or type(exc).__name__
 
 
 async def _exchange(http: httpx.AsyncClient, sent: httpx.Request, where: str) -> Answer:

@@ -21,7 +21,15 @@ from nacl.public import PublicKey, SealedBox
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import GitHubSecretSink
-from reconciler.delivery.errors import Answer, DeliveryError, client, request, status
+from reconciler.delivery.errors import (
+    Answer,
+    DeliveryError,
+    address_problem,
+    client,
+    request,
+    status,
+    unusable,
+)
 
 API = "https://api.github.com"
 VERSION = "2022-11-28"
@@ -34,7 +42,8 @@ def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
             f"{sink.describe()}: {sink.token_var} is not set; it must hold a token that may write the "
             f"repository's secrets ({_permission(sink)})"
         )
-    return ""
+    problem = address_problem(_api(env), "GITHUB_API_URL") or unusable(env, sink.token_var)
+    return f"{sink.describe()}: {problem}" if problem else ""
 
 
 async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str]) -> None:
@@ -46,12 +55,16 @@ async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": VERSION,
     }
-    async with client(env.get("GITHUB_API_URL") or API, headers, "GITHUB_API_URL") as http:
+    async with client(_api(env), headers, "GITHUB_API_URL") as http:
         key_id, public = await _public_key(http, sink)
         body = {"encrypted_value": _sealed(public, value), "key_id": key_id}
         answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", json=body)
         if answer.status_code not in (201, 204):
             raise DeliveryError(_refused(sink, "PUT", answer))
+
+
+def _api(env: Mapping[str, str]) -> str:
+    return env.get("GITHUB_API_URL") or API
 
 
 def _secrets(sink: GitHubSecretSink) -> str:

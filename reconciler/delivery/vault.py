@@ -15,7 +15,15 @@ from urllib.parse import quote
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import VaultSink
-from reconciler.delivery.errors import Answer, DeliveryError, client, request, status
+from reconciler.delivery.errors import (
+    Answer,
+    DeliveryError,
+    address_problem,
+    client,
+    request,
+    status,
+    unusable,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -25,7 +33,10 @@ def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
     missing = [name for name in ("VAULT_ADDR", "VAULT_TOKEN") if not env.get(name)]
     if missing:
         return f"{sink.describe()}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
-    return ""
+    problem = address_problem(env["VAULT_ADDR"], "VAULT_ADDR") or unusable(
+        env, "VAULT_TOKEN", "VAULT_NAMESPACE"
+    )
+    return f"{sink.describe()}: {problem}" if problem else ""
 
 
 async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> None:

@@ -328,6 +328,34 @@ def test_vault_refusals_name_the_capability_and_the_mount(vault: tuple[FakeVault
     )
 
 
+def test_a_token_with_a_newline_is_refused_and_never_shown(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    pasted = fakevault.TOKEN + "\n"  # a secret pasted with its line's end: httpx quoted it whole
+    message = failure(VaultSink("apps/api", "k"), {**vault[1], "VAULT_TOKEN": pasted})
+    assert message == (
+        "vault secret/apps/api#k: VAULT_TOKEN holds a character no token has (a newline, a space, or one "
+        "beyond ASCII): check how it is set (its value is not shown)"
+    )
+    message = failure(
+        GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), {**github[1], "DEPLOY_TOKEN": "ghp_é"}
+    )
+    assert message.startswith("github_secret acme/api:EH_KEY: DEPLOY_TOKEN holds a character no token has")
+    assert not vault[0].calls and not github[0].writes()
+
+
+def test_an_address_with_a_password_is_never_shown_with_it() -> None:
+    env = {"VAULT_ADDR": "https://admin:s3cret-pass@127.0.0.1:1", "VAULT_TOKEN": "hvs.x"}
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.startswith("PATCH https://127.0.0.1:1/v1/secret/data/apps/api: no answer")
+    assert "s3cret-pass" not in message
+    insecure = {**env, "VAULT_ADDR": "http://admin:s3cret-pass@vault.internal:8200"}
+    assert send.preflight(VaultSink("apps/api", "k"), insecure) == (
+        "vault secret/apps/api#k: VAULT_ADDR 'http://vault.internal:8200': plain http only to this machine "
+        "(127.0.0.1); use https"
+    )
+
+
 def test_a_200_that_is_not_vaults_answer_is_no_delivery(vault: tuple[FakeVault, dict[str, str]]) -> None:
     fake, env = vault
     fake.answer = Response("<html>Sign in to the proxy</html>", 200, media_type="text/html")
