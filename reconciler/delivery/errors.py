@@ -19,6 +19,8 @@ from reconciler.core.secrets import scrub
 
 TIMEOUT = 20.0  # seconds per request, its answer read whole
 MAX_BODY = 1024 * 1024  # bytes of an answer read: a public key or an error is a few hundred
+GATEWAY = (502, 503, 504)  # a gateway's answer: the request may be tried again
+BACKOFF = (1.0, 3.0)  # seconds before the second and the third try
 _HEADER = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
 _SECRET_HEADERS = ("authorization", "x-vault-token")
 
@@ -101,15 +103,43 @@ class Answer:
         return json.loads(self.content)
 
 
-async def request(http: httpx.AsyncClient, method: str, path: str, **sent: Any) -> Answer:
+async def request(http: httpx.AsyncClient, method: str, path: str, tries: int = 1, **sent: Any) -> Answer:
     """The answer, whatever its status, read within TIMEOUT in all (a server that trickles its
-    answer is given up) and up to MAX_BODY bytes; a request that got neither is a DeliveryError."""
+    answer is given up) and up to MAX_BODY bytes; a request that got neither is a DeliveryError.
+    Up to `tries` times (a request that may be sent again): a gateway's 502, 503 or 504, or a
+    connection that failed, is tried again after BACKOFF."""
+    for attempt in range(tries):
+        if attempt:
+            await anyio.sleep(BACKOFF[min(attempt, len(BACKOFF)) - 1])
+        last = attempt == tries - 1
+        try:
+            answer = await _once(http, method, path, sent)
+        except _Unreached as exc:
+            if last:
+                raise exc.error from None
+            continue
+        if last or answer.status_code not in GATEWAY:
+            return answer
+    raise AssertionError("tries must be at least 1")
+
+
+class _Unreached(Exception):
+    """No answer came, and the request may be sent again (`error` says why, if it is not)."""
+
+    def __init__(self, error: DeliveryError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def _once(http: httpx.AsyncClient, method: str, path: str, sent: dict[str, Any]) -> Answer:
     where = f"{method} {bare(str(http.base_url))}{path}"
     try:
         with anyio.fail_after(TIMEOUT):
             return await _exchange(http, http.build_request(method, path, **sent), where)
     except TimeoutError:
         raise DeliveryError(f"{where}: no whole answer within {TIMEOUT:g} s; given up") from None
+    except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+        raise _Unreached(DeliveryError(f"{where}: no answer ({_why(exc, http.headers)})")) from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{where}: no answer ({_why(exc, http.headers)})") from None
 

@@ -33,6 +33,7 @@ from reconciler.delivery.errors import (
 
 API = "https://api.github.com"
 VERSION = "2022-11-28"
+TRIES = 3  # reading the key and writing the secret may both be sent again (a gateway's 502)
 
 
 def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
@@ -58,7 +59,7 @@ async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str
     async with client(_api(env), headers, "GITHUB_API_URL") as http:
         key_id, public = await _public_key(http, sink)
         body = {"encrypted_value": _sealed(public, value), "key_id": key_id}
-        answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", json=body)
+        answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", TRIES, json=body)
         if answer.status_code not in (201, 204):
             raise DeliveryError(_refused(sink, "PUT", answer))
 
@@ -74,7 +75,7 @@ def _secrets(sink: GitHubSecretSink) -> str:
 
 
 async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[str, bytes]:
-    answer = await request(http, "GET", f"{_secrets(sink)}/public-key")
+    answer = await request(http, "GET", f"{_secrets(sink)}/public-key", TRIES)
     if answer.status_code != 200:
         raise DeliveryError(_refused(sink, "GET", answer))
     try:

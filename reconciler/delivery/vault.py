@@ -26,6 +26,7 @@ from reconciler.delivery.errors import (
 )
 
 MERGE_PATCH = "application/merge-patch+json"
+PATCH_TRIES = 3
 
 
 def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
@@ -50,8 +51,8 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
     async with client(env["VAULT_ADDR"], headers, "VAULT_ADDR") as http:
         path = f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
         patched = await request(
-            http, "PATCH", path, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
-        )
+            http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
+        )  # a merge patch of the same field may be sent again; a create with cas 0 may not
         if patched.status_code == 404:
             made = await request(http, "POST", path, json={"data": data, "options": {"cas": 0}})
             _check(sink, "POST", made)

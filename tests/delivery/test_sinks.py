@@ -262,6 +262,22 @@ def test_a_redirect_is_not_followed_with_the_token(github: tuple[FakeGitHub, dic
     assert not fake.leaked_token and not [c for c in fake.calls if "/storage/" in c]
 
 
+def test_a_gateways_502_is_tried_again(
+    github: tuple[FakeGitHub, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, env = github
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))
+    fake.flaky["PUT /repos/acme/api/actions/secrets/EH_KEY"] = 2  # GitHub's front answers 502 twice
+    deliver(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert fake.secrets == {("acme/api", None, "EH_KEY"): VALUE.reveal()}
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = JSONResponse(
+        error(502, "Bad Gateway"), 502
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith("GET /repos/acme/api/actions/secrets/public-key: HTTP 502: Bad Gateway")
+    assert fake.calls.count("GET /repos/acme/api/actions/secrets/public-key") == 1 + 3  # three tries
+
+
 async def _endless(piece: bytes, pause: float = 0.0, count: int = 10_000) -> AsyncIterator[bytes]:
     for _ in range(count):
         yield piece
