@@ -33,6 +33,7 @@ from reconciler.delivery.errors import DeliveryError
 
 SAID = 400  # characters of its standard error a failure quotes (the end of it)
 KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
@@ -73,7 +74,7 @@ async def deliver(
         unread = _unread(stdin)
     finally:
         os.close(stdin)
-    said = _said(err.decode("utf-8", "replace"), value)
+    said = _said(err.decode("utf-8", "replace"), value, env)
     if process.returncode != 0:
         raise DeliveryError(_ended(sink, process.returncode or 0) + (f": {said}" if said else ""))
     if unread:
@@ -190,9 +191,13 @@ def _ended(sink: CommandSink, code: int) -> str:
     return f"{sink.argv[0]} exited {code}"
 
 
-def _said(text: str, value: ProxyKey) -> str:
-    """The end of what it wrote to standard error, the value (in any case) and anything like a
-    key hidden."""
+def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:
+    """The end of what it wrote to standard error, the value (in any case), anything like a key,
+    and the value of any variable named like a secret (GITHUB_TOKEN, VAULT_TOKEN, ...) hidden:
+    a failure's message goes to the PR comment, which nothing masks."""
     shown = re.sub(re.escape(value.reveal()), lambda _: value.display, text, flags=re.IGNORECASE)
+    for name, secret in env.items():
+        if _SECRET_NAME.search(name) and len(secret) >= 8:
+            shown = shown.replace(secret, "…")
     shown = " ".join(scrub(shown).split())
     return shown if len(shown) <= SAID else "…" + shown[-SAID:]

@@ -145,6 +145,13 @@ def test_a_command_that_hangs_is_stopped_at_its_timeout(
     assert "did not finish within 1 s: stopped" in message
 
 
+def test_a_command_that_fails_echoing_a_token_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "ghp_sentinel-token-0123456789")
+    echoes = "import os, sys; sys.stdin.read(); sys.exit('refused ' + os.environ['DEPLOY_TOKEN'])"
+    message = failure(CommandSink((sys.executable, "-c", echoes)))
+    assert message == f"{sys.executable} exited 1: refused …" and "sentinel" not in message
+
+
 def test_a_command_that_hangs_is_stopped_with_what_it_started(tmp_path: Path) -> None:
     marker = tmp_path / "late"  # written by its child 5 s on, were that child left running
     script = f"(sleep 5; echo late > {marker}) & sleep 60"
