@@ -19,6 +19,7 @@ from reconciler.core.secrets import scrub
 
 TIMEOUT = 20.0  # seconds per request, its answer read whole
 MAX_BODY = 1024 * 1024  # bytes of an answer read: a public key or an error is a few hundred
+SAID = 200  # characters of an error answer quoted
 GATEWAY = (502, 503, 504)  # a gateway's answer: the request may be tried again
 BACKOFF = (1.0, 3.0)  # seconds before the second and the third try
 _HEADER = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
@@ -169,16 +170,20 @@ async def _exchange(http: httpx.AsyncClient, sent: httpx.Request, where: str) ->
 
 
 def said(answer: Answer) -> str:
-    """What an error answer says: GitHub's `message`, Vault's `errors`, else its first words."""
+    """What an error answer says: GitHub's `message`, Vault's `errors`, else its text; on one
+    line, at most SAID characters, anything like a key hidden."""
     try:
         body = answer.json()
     except ValueError:
-        return scrub(answer.text[:200].strip())
+        body = answer.text
     if isinstance(body, dict) and body.get("message"):
-        return scrub(str(body["message"]))
-    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
-        return scrub("; ".join(str(e) for e in body["errors"]))
-    return ""
+        text = str(body["message"])
+    elif isinstance(body, dict) and isinstance(body.get("errors"), list):
+        text = "; ".join(str(e) for e in body["errors"])
+    else:
+        text = body if isinstance(body, str) else ""
+    text = " ".join(scrub(text).split())
+    return text if len(text) <= SAID else text[:SAID] + "…"
 
 
 def status(answer: Answer) -> str:

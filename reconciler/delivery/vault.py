@@ -84,6 +84,10 @@ def _check(sink: VaultSink, method: str, answer: Answer) -> None:
         )
     if code == 404:
         raise DeliveryError(f"{head}: no KV v2 engine is mounted at {sink.mount}/")
+    if code == 405:
+        raise DeliveryError(
+            f"{head}: {sink.mount}/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
+        )
     raise DeliveryError(head)
 
 

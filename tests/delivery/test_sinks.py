@@ -379,6 +379,15 @@ def test_an_address_with_a_password_is_never_shown_with_it() -> None:
     )
 
 
+def test_a_kv_version_1_mount_is_named(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = JSONResponse({"errors": ["1 error occurred:\n\t* unsupported operation\n\n"]}, 405)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.endswith(
+        "HTTP 405: 1 error occurred: * unsupported operation: secret/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
+    )
+
+
 def test_a_200_that_is_not_vaults_answer_is_no_delivery(vault: tuple[FakeVault, dict[str, str]]) -> None:
     fake, env = vault
     fake.answer = Response("<html>Sign in to the proxy</html>", 200, media_type="text/html")
