@@ -218,11 +218,14 @@ def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: Worl
     assert plan_json(capsys)["notes"] == []
 
 
-def test_deliver_with_an_account_the_manifest_does_not_have_says_so(world: World, capsys: Any) -> None:
+def test_deliver_of_an_account_address_or_key_without_sinks_says_so(world: World, capsys: Any) -> None:
     code, out, err = run_cli(capsys, "deliver", "keys.yaml", "--account", "prod", *SANDBOX)
     assert code == 1 and "--account 'prod': the manifest has no such account (default)" in err
     code, out, err = run_cli(capsys, "deliver", "keys.yaml", "nope", *SANDBOX)
     assert code == 1 and "deliver 'nope': no key with that id or name in the manifest" in err
+    (world.root / "keys.yaml").write_text(manifest() + "  - {id: web, name: Web, allocated_ammount: 1}\n")
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "web", *SANDBOX)
+    assert code == 1 and "web: no deliver: sinks (or absent: true): nothing to deliver" in err
     assert not world.recorded() and not world.github.secrets
 
 

@@ -140,3 +140,22 @@ def test_ctrl_c_during_a_delivery_stops_its_command_and_the_next_apply_delivers(
     (value,) = made
     assert credits == Decimal(1000 - 5) and _stdins(tmp_path) == [value, value]
     assert value not in (out + err + out2 + err2).decode()
+
+
+def test_two_delivers_at_once_the_second_is_refused_by_the_lock_and_sends_nothing(tmp_path: Path) -> None:
+    (tmp_path / "keys.yaml").write_text(manifest(COMMAND, FILE))
+    with live_sandbox(tmp_path, seed_data(0)) as base:
+        created = _apply(base, tmp_path)
+        command = _when_the_command_runs(created, tmp_path)
+        os.kill(command, signal.SIGKILL)  # the apply's delivery fails: the key exists, the rest is owed
+        assert created.wait(timeout=120) == 3
+        (tmp_path / "started").unlink()  # the next command blocks again
+        first = _run(base, tmp_path, "deliver")
+        _when_the_command_runs(first, tmp_path)  # holding the lock, in its delivery
+        second = _run(base, tmp_path, "deliver")
+        out, err = second.communicate(timeout=60)
+        os.killpg(first.pid, signal.SIGINT)
+        assert first.wait(timeout=60) == 130
+    assert second.returncode == 1, (out + err).decode()
+    assert "another apply holds the state" in err.decode() and "nothing was sent" in err.decode()
+    assert len(_stdins(tmp_path)) == 2  # the apply's and the first deliver's: none from the second
