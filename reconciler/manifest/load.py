@@ -134,6 +134,7 @@ def load(
     diagnostics.extend(groups.unjoined(resolved.context.groups or {}, loaders))
     budgets = [a.budget for a in resolved.accounts] + [g.budget for g in resolved.groups]
     diagnostics.extend(policy.never_warns(budgets))
+    diagnostics.extend(sinks.account_tokens(keys, resolved.accounts))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:
