@@ -25,6 +25,7 @@ from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+_BY_ENTRY = ("accounts", "policy", "budget")  # settings read entry by entry
 _KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active", "rotate")
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
@@ -89,11 +90,11 @@ class FileLoader:
         return Location(self.file, *self.doc.position(path, key=key))
 
     def setting(self, name: str) -> Setting | None:
-        """A top-level field, unless the schema found it wrong (`accounts`: any mapping, for its names)."""
+        """A top-level field, unless the schema found it wrong (those of _BY_ENTRY: entry by entry)."""
         if name not in self.data:
             return None
         value = self.data[name]
-        if (name,) in self.bad_paths and not (name == "accounts" and isinstance(value, dict)):
+        if (name,) in self.bad_paths and not (name in _BY_ENTRY and isinstance(value, dict)):
             return None
         return Setting(value, self.location((name,)), self)
 

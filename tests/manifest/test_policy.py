@@ -378,3 +378,14 @@ def test_a_misspelt_exception_leaves_the_others_in_force(capsys: Any) -> None:
     assert "ip_whitelist is not set" not in out and "policy require" not in out
     loaded = manifest.load([file], env={}, now=NOW)
     assert [e.path for e in loaded.errors] == ["keys[0].policy_exceptions.max_alocation"]
+
+
+def test_a_misspelt_rule_leaves_the_others_in_force(capsys: Any) -> None:
+    """`policy: {max_allocation: 50, name_patern: ...}`: the typo is one error with its hint,
+    and max_allocation still holds (once the whole policy was dropped with the typo, hiding
+    every real violation until it was fixed)."""
+    file = str(MANIFESTS / "bad-policy-rule-misspelt-beside-a-right-one.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "2 error(s)" in err, out + err
+    assert "policy.name_patern: unknown field 'name_patern'; did you mean 'name_pattern'?" in out
+    assert "policy max_allocation" in out and "80" in out and "50" in out, out
