@@ -24,12 +24,17 @@ from reconciler.manifest import load
 
 def settings(base: ApplySettings, addresses: Sequence[str], overlap: Duration | None) -> ApplySettings:
     """The apply of `addresses` only, each rotated now; an address the manifest does not hold is
-    a usage error (before anything is read), as is a key it asks to delete."""
+    a usage error (before anything is read), as is a key it asks to delete or pins by its value."""
     loaded = load.load(base.workspace.manifests, offline=True).manifest
     if loaded is not None:  # else the apply says what is wrong with the manifest
         for key in select(loaded.keys, addresses, option="rotate "):
             if key.absent:
                 raise UsageError(f"rotate {key.address!r}: the manifest deletes it (absent: true)")
+            if key.proxy_key is not None:
+                raise UsageError(
+                    f"rotate {key.address!r}: the manifest pins it by proxy_key, which the new "
+                    "value would never match; drop proxy_key first (ehkeys then tracks it by state and name)"
+                )
     workspace = replace(base.workspace, targets=tuple(addresses))
     return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
 

@@ -1,5 +1,6 @@
 """What one manifest key's fields say together: protect with absent, is_active and expiry,
-and a name that is also the key's id. The schema checks each field alone; this, the pairs."""
+a name that is also the key's id, rotate with a pinned proxy_key. The schema checks each
+field alone; this, the pairs."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def problems(index: int, raw: Mapping[str, Any], values: Mapping[str, Any], now:
         found.extend(((*at, "protect"), message, severity) for message, severity in pairs)
     if "id" not in raw and "/" in values["name"]:
         found.append(((*at, "name"), _SLASHED_NAME, ERROR))
+    if values.get("rotate") is not None and "proxy_key" in raw:
+        source = "rotate:" if "rotate" in raw else "rotate: (from defaults)"  # a key cannot opt out
+        found.append(((*at, "rotate" if "rotate" in raw else "proxy_key"), _PINNED.format(source), ERROR))
     return found
 
 
@@ -50,4 +54,11 @@ def _expired(expires: int) -> str:
 _SLASHED_NAME = (
     "this name is also the key's id, and an id may not contain '/' (it will separate an account "
     "from an id): give the key an id: without '/'"
+)
+
+_PINNED = (
+    "{} on a key pinned by proxy_key: a rotation gives the key a new value, which the pinned "
+    "proxy_key would never match, so every run would make another successor; drop proxy_key "
+    "(ehkeys then tracks the key by its state and name), or write rotate: on the keys that "
+    "rotate rather than in defaults"
 )

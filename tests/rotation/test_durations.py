@@ -157,3 +157,26 @@ def test_a_key_is_due_once_its_age_on_the_apis_clock_passes_every(
     age: int | None, rotate: Rotation | None, clock: int | None, action: Action
 ) -> None:
     assert _plan(age, rotate, clock) is action
+
+
+def test_a_key_pinned_by_proxy_key_is_never_rotated(capsys: Any, tmp_path: Path) -> None:
+    """rotate: (its own or from defaults) on a key whose proxy_key pins its value: the pinned
+    value never matches the successor, so each apply made another successor and stranded the
+    last one. validate refuses both at their lines; the free key is fine; ehkeys rotate of a
+    pinned key is refused before anything is read."""
+    file = str(Path(__file__).parent.parent / "manifests" / "bad-rotate-on-a-pinned-key.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "2 error(s)" in err, out + err
+    assert (
+        "bad-rotate-on-a-pinned-key.yaml:8:16: keys[pinned].proxy_key: rotate: (from defaults) on a key pinned"
+        in out
+    )
+    assert "bad-rotate-on-a-pinned-key.yaml:14:13: keys[own].rotate: rotate: on a key pinned" in out
+    assert "keys[free]" not in out
+    manifest = tmp_path / "k.yaml"
+    manifest.write_text(
+        "version: 1\ndefaults: {limit_type: daily}\nkeys:\n"
+        "  - {id: pinned, name: Pinned, proxy_key: ek-proxy-0000000000000000000000000000abcd, allocated_ammount: 10}\n"
+    )
+    code, out, err = run_cli(capsys, "rotate", str(manifest), "pinned", "--auto-approve", "--sandbox")
+    assert code == 1 and "pins it by proxy_key" in err and "0000abcd" not in out + err, out + err
