@@ -23,7 +23,11 @@ def problems(index: int, raw: Mapping[str, Any], values: Mapping[str, Any], now:
         found.extend(((*at, "protect"), message, severity) for message, severity in pairs)
     if "id" not in raw and "/" in values["name"]:
         found.append(((*at, "name"), _SLASHED_NAME, ERROR))
-    if values.get("rotate") is not None and "proxy_key" in raw:
+    rotation = values.get("rotate")
+    if rotation is not None and rotation.overlap >= rotation.every:
+        where = (*at, "rotate") if "rotate" in raw else (*at, "name")
+        found.append((where, _OVERLONG.format(rotation.overlap, rotation.every), ERROR))
+    if rotation is not None and "proxy_key" in raw:
         source = "rotate:" if "rotate" in raw else "rotate: (from defaults)"  # a key cannot opt out
         found.append(((*at, "rotate" if "rotate" in raw else "proxy_key"), _PINNED.format(source), ERROR))
     return found
@@ -61,4 +65,8 @@ _PINNED = (
     "proxy_key would never match, so every run would make another successor; drop proxy_key "
     "(ehkeys then tracks the key by its state and name), or write rotate: on the keys that "
     "rotate rather than in defaults"
+)
+_OVERLONG = (
+    "overlap {} is not shorter than every {}: the key falls due again before its old "
+    "key retires, and no rotation starts while one is under way, so it would stop rotating"
 )

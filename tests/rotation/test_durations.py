@@ -180,3 +180,13 @@ def test_a_key_pinned_by_proxy_key_is_never_rotated(capsys: Any, tmp_path: Path)
     )
     code, out, err = run_cli(capsys, "rotate", str(manifest), "pinned", "--auto-approve", "--sandbox")
     assert code == 1 and "pins it by proxy_key" in err and "0000abcd" not in out + err, out + err
+
+
+def test_an_overlap_not_shorter_than_every_is_refused(capsys: Any) -> None:
+    """rotate: {every: 7d, overlap: 30d}: the key fell due again during its overlap, and no
+    rotation starts while one is under way, so it silently stopped rotating; now an error."""
+    file = str(Path(__file__).parent.parent / "manifests" / "bad-rotate-overlap-not-shorter-than-every.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "1 error(s)" in err, out + err
+    assert ":8:13: keys[svc].rotate: overlap 30d is not shorter than every 7d" in out
+    assert "keys[ok]" not in out
