@@ -35,6 +35,12 @@ STATE_HELP = (
     "with it; in sandbox/ below with --sandbox)"
 )
 
+STATE_OF_ADDRESSES = (
+    "state file (default .ehkeys/<manifest name>/state.json beside the manifest, or "
+    ".ehkeys/<manifest name>/<account>/state.json for each account it declares, so name keys "
+    "of that one account with it; in sandbox/ below with --sandbox)"
+)
+
 FAULT_FLAGS = {  # the seed's `faults:` a flag of `ehkeys sandbox` can set, and what each does
     "latency_ms": "milliseconds added before every answer",
     "jitter_ms": "up to this many milliseconds more, at random",
@@ -103,8 +109,8 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
     state_option(p)
 
 
-def state_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state", metavar="PATH", help=STATE_HELP)
+def state_option(p: argparse.ArgumentParser, text: str = STATE_HELP) -> None:
+    p.add_argument("--state", metavar="PATH", help=text)
 
 
 def connection_options(p: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from reconciler.cli.optiongroups import (
     FAULT_FLAGS,
     MANIFEST,
     MAX_DEBIT,
+    STATE_OF_ADDRESSES,
     VALIDATED,
     Sub,
     api_options,
@@ -206,7 +207,7 @@ def _rotate(sub: Sub) -> None:
         "--report-out", metavar="FILE", help="write the Markdown apply report here (default: none)"
     )
     p.set_defaults(plan=None)
-    state_option(p)
+    state_option(p, STATE_OF_ADDRESSES)
     lock_option(p)
     api_options(p, formats=None, manifests=False)
 

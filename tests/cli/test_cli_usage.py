@@ -94,6 +94,16 @@ def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> No
         assert "130" in listed
 
 
+@pytest.mark.parametrize("command", [c for c in EXIT_CODES if " " not in c])
+def test_help_that_says_pass_an_option_offers_it(capsys: Any, command: str) -> None:
+    """rotate's and reveal's --state help said "pass --account with it", and neither took
+    --account: a user following the help got 'unrecognized arguments'."""
+    _, out, _ = run_cli(capsys, command, "--help")
+    prose = " ".join(out.split())
+    for option in set(re.findall(r"pass (--[a-z-]+)", prose)):
+        assert re.search(rf"^ +{option}\b", out, re.M), f"{command} --help says pass {option}"
+
+
 def _codes(text: str) -> set[str]:
     return set(re.findall(r"\b\d+\b", text))
 
