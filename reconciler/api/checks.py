@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from reconciler.api.loopback import is_loopback
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import ConfigError
+from reconciler.core.hosts import is_loopback
 from reconciler.core.secrets import redact
 
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"

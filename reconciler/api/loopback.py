@@ -1,22 +1,11 @@
-"""Loopback hosts: where plain http is allowed, and where a refused connection means that
+"""Loopback hosts (`core.hosts`): where a refused connection means that
 nothing listens (a sandbox not started), not a network that may come back: no retry waits."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
-
-def is_loopback(host: str | None) -> bool:
-    """localhost, 127.0.0.0/8 or ::1 (as urlsplit gives them: no brackets)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from reconciler.core.hosts import is_loopback
 
 
 def nothing_listens(exc: BaseException, base_url: str) -> str | None:

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler.api.errors import AnswerLost, NetworkError, NothingListens, NotSent
-from reconciler.api.loopback import is_loopback, nothing_listens
+from reconciler.api.loopback import nothing_listens
+from reconciler.core.hosts import is_loopback
 
 POOL_SIZE = 8  # connections per httpx pool; see pools
 SILENCE = (httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout)

@@ -3,7 +3,6 @@ delivery, plain http only to a loopback host, every failure a `DeliveryError` na
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ import anyio
 import httpx
 
 from reconciler import __version__
+from reconciler.core.hosts import is_loopback
 from reconciler.core.secrets import scrub
 
 TIMEOUT = 20.0  # seconds per request, its answer read whole
@@ -51,7 +51,7 @@ def address_problem(base: str, what: str) -> str:
     parts, shown = urlsplit(base), bare(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{what} {shown!r} is not an http:// or https:// URL"
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         return f"{what} {shown!r}: plain http only to this machine (127.0.0.1); use https"
     try:
         httpx.URL(base)
@@ -76,15 +76,6 @@ def unusable(env: Mapping[str, str], *names: str) -> str:
                 "check how it is set (its value is not shown)"
             )
     return ""
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
