@@ -93,6 +93,15 @@ class Delivery:
         """What stops these keys' sinks before anything is sent (a file git would track, a token
         not set, a command not there), each said once, at the key's FILE:LINE."""
         found = [(key, send.preflight(sink, self.env)) for key in keys for sink in key.deliver]
+        return self._said(found)
+
+    async def refused(self, keys: Sequence[DesiredKey]) -> list[str]:
+        """What these keys' sinks' services refuse, asked before anything is sent (a GitHub
+        token that may not write secrets), each said once, at the key's FILE:LINE."""
+        refusals = await send.refused([sink for key in keys for sink in key.deliver], self.env)
+        return self._said([(key, refusals.get(sink, "")) for key in keys for sink in key.deliver])
+
+    def _said(self, found: Sequence[tuple[DesiredKey, str]]) -> list[str]:
         said = (f"{key.location}: {self.account.address(key.address)}: {why}" for key, why in found if why)
         return list(dict.fromkeys(said))
 

@@ -252,3 +252,29 @@ def test_a_key_deleted_by_hand_before_its_owed_delivery_is_reported_then_made_an
     assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": second}}
     assert world.github.secrets == {("acme/api", None, "EH_KEY"): second}
     assert [r["stdin"] for r in world.recorded()] == [first, second]
+
+
+def test_a_token_that_may_not_write_secrets_refuses_the_apply_before_any_key_is_made(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.NO_SECRETS_TOKEN)  # a workflow's own GITHUB_TOKEN, say
+    web = '      - github_secret: {repo: acme/api, name: EH_WEB, token: "${DEPLOY_TOKEN}"}\n'
+    (world.root / "keys.yaml").write_text(
+        manifest() + "  - id: web\n    name: Web\n    allocated_ammount: 1\n    deliver:\n" + web
+    )
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1, out + err
+    assert (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: github_secret acme/api:EH_KEY: "
+        "GET /repos/acme/api/actions/secrets/public-key: HTTP 403: Resource not accessible by integration: "
+        "the token in DEPLOY_TOKEN may not write acme/api's secrets; it needs a fine-grained or GitHub App "
+        'token with the "Secrets" repository permission' in err
+    )
+    assert "(and 1 more); nothing was sent" in err, err  # web's sink, refused by the same answer
+    assert world.github.calls == ["GET /repos/acme/api/actions/secrets/public-key"]  # one per repository
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create", "create"]  # no key made
+    assert not world.recorded() and not (world.root / "app.env").exists()
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.TOKEN)  # a token that may
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert set(world.github.secrets) == {("acme/api", None, "EH_KEY"), ("acme/api", None, "EH_WEB")}
