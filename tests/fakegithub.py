@@ -37,7 +37,8 @@ from .fakeanswers import REPO, git_sha
 from .githubspec import example
 
 TOKEN = "ghs_faketoken"
-NO_SECRETS_TOKEN = "ghs_without_secrets"  # a workflow's own GITHUB_TOKEN: GitHub answers 403 to its secrets calls
+# a workflow's own GITHUB_TOKEN, say: GitHub answers 403 to its calls on secrets
+NO_SECRETS_TOKEN = "ghs_without_secrets"
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_TOKEN's identity
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this

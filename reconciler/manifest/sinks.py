@@ -128,7 +128,7 @@ def _file(owner: Source, at: Path, item: dict[str, Any], name: str) -> FileSink 
     if path.startswith(_DEVICES):
         owner.report(at, f"{path} is not a regular file: a secret goes only to a file (0600), never a stream")
         return None
-    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file))
+    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file), owner.location(at))
 
 
 def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSecretSink | None:

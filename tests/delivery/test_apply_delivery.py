@@ -169,7 +169,9 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     (world.root / ".gitignore").write_text(".ehkeys/\n")
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1 and "app.env: git would track this file" in err
-    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # nothing was created
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", "json", *SANDBOX)
+    (row,) = json.loads(out)["keys"]  # nothing was created; the plan says why it would not be
+    assert code == 1 and row["action"] == "error" and "app.env: git would track this file" in row["error"]
 
 
 def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line(
