@@ -175,3 +175,25 @@ def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> li
                 "value to the sinks the key has now"
             )
     return notes
+
+
+KEPT = (Action.NO_OP, Action.UPDATE, Action.ENABLE, Action.DISABLE)  # the key stays: its value too
+
+
+def unreached_notes(state: State, keys: Sequence[DesiredKey], account: Account, plan: Plan) -> list[str]:
+    """A note per key the plan keeps with a sink its value never reached (one added since it was
+    delivered, or since it was created): apply delivers only the value of a key it creates."""
+    notes = []
+    for key in (k for k in keys if k.deliver and not k.absent):
+        change = plan.change(key.address)
+        if change is None or change.action not in KEPT or change.target is None:
+            continue
+        known = {*state.deliveries.get(key.address, {}), *state.reached.get(key.address, [])}
+        never = [s.describe() for s in key.deliver if s.ident not in known]
+        if never:
+            notes.append(
+                f"{account.address(key.address)}: {', '.join(never)} never received this key's value: "
+                "`ehkeys deliver` (or the deliver workflow) delivers it; apply delivers a value only "
+                "when it creates the key"
+            )
+    return notes

@@ -14,7 +14,7 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
-from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes
+from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes, unreached_notes
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
@@ -97,6 +97,7 @@ class AccountApply:
         plan = retire.only(plan) if rotate.only else plan
         plan.account = self.opened.account
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
+        plan.notes.extend(unreached_notes(state, self.opened.keys, self.opened.account, plan))
         self.plan = plan
         accounts = self.opened.manifest.accounts
         delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts, os.environ))

@@ -12,7 +12,7 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
-from reconciler.apply.deliveries import owed_notes
+from reconciler.apply.deliveries import owed_notes, unreached_notes
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
@@ -93,6 +93,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
         return unreadable(opened, exc)
     plan.account = opened.account
     plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
+    plan.notes.extend(unreached_notes(opened.state, opened.keys, opened.account, plan))
     plan.changes = refused_files(plan.changes, opened.keys)
     return plan
 
