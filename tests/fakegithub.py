@@ -37,6 +37,8 @@ from .fakeanswers import REPO, git_sha
 from .githubspec import example
 
 TOKEN = "ghs_faketoken"
+# a workflow's own GITHUB_TOKEN, say: GitHub answers 403 to its calls on secrets
+NO_SECRETS_TOKEN = "ghs_without_secrets"
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_TOKEN's identity
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
@@ -178,6 +180,8 @@ class FakeGitHub:
         if request.url.path.startswith("/storage/"):  # not GitHub's API: the artifact storage
             self.leaked_token = self.leaked_token or auth is not None
             return await call_next(request)
+        if auth == f"Bearer {NO_SECRETS_TOKEN}" and "/secrets" in request.url.path:
+            return _error(403, "Resource not accessible by integration")
         if auth != f"Bearer {TOKEN}":
             return JSONResponse(githubspec.error(401, "Bad credentials"), status_code=401)
         response, refused = await githubspec.served(request, call_next)

@@ -93,6 +93,15 @@ class Delivery:
         """What stops these keys' sinks before anything is sent (a file git would track, a token
         not set, a command not there), each said once, at the key's FILE:LINE."""
         found = [(key, send.preflight(sink, self.env)) for key in keys for sink in key.deliver]
+        return self._said(found)
+
+    async def refused(self, keys: Sequence[DesiredKey]) -> list[str]:
+        """What these keys' sinks' services refuse, asked before anything is sent (a GitHub
+        token that may not write secrets), each said once, at the key's FILE:LINE."""
+        refusals = await send.refused([sink for key in keys for sink in key.deliver], self.env)
+        return self._said([(key, refusals.get(sink, "")) for key in keys for sink in key.deliver])
+
+    def _said(self, found: Sequence[tuple[DesiredKey, str]]) -> list[str]:
         said = (f"{key.location}: {self.account.address(key.address)}: {why}" for key, why in found if why)
         return list(dict.fromkeys(said))
 
@@ -164,5 +173,27 @@ def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> li
                 f"{shown}: its value was still owed to {', '.join(gone)}, no longer in the manifest: the "
                 "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the "
                 "value to the sinks the key has now"
+            )
+    return notes
+
+
+KEPT = (Action.NO_OP, Action.UPDATE, Action.ENABLE, Action.DISABLE)  # the key stays: its value too
+
+
+def unreached_notes(state: State, keys: Sequence[DesiredKey], account: Account, plan: Plan) -> list[str]:
+    """A note per key the plan keeps with a sink its value never reached (one added since it was
+    delivered, or since it was created): apply delivers only the value of a key it creates."""
+    notes = []
+    for key in (k for k in keys if k.deliver and not k.absent):
+        change = plan.change(key.address)
+        if change is None or change.action not in KEPT or change.target is None:
+            continue
+        known = {*state.deliveries.get(key.address, {}), *state.reached.get(key.address, [])}
+        never = [s.describe() for s in key.deliver if s.ident not in known]
+        if never:
+            notes.append(
+                f"{account.address(key.address)}: {', '.join(never)} never received this key's value: "
+                "`ehkeys deliver` (or the deliver workflow) delivers it; apply delivers a value only "
+                "when it creates the key"
             )
     return notes

@@ -17,7 +17,7 @@ from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import UsageError
 from reconciler.core.secrets import ProxyKey
-from reconciler.delivery import filesink
+from reconciler.delivery import tracking
 from reconciler.manifest.addresses import variable
 
 
@@ -50,11 +50,11 @@ class SecretsFile:
 
 def refuse_not_a_file(path: Path, flag: str) -> None:
     """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
-    if filesink.not_a_file(path):
-        raise UsageError(f"{flag} {path}: {filesink.NOT_A_FILE}")
+    if tracking.not_a_file(path):
+        raise UsageError(f"{flag} {path}: {tracking.NOT_A_FILE}")
 
 
 def refuse_tracked(path: Path, flag: str) -> None:
     """A secret must not land in a file that `git add` would pick up."""
-    if filesink.tracked(path):
-        raise UsageError(f"{flag} {path}: {filesink.TRACKED}")
+    if tracking.tracked(path):
+        raise UsageError(f"{flag} {path}: {tracking.TRACKED}")

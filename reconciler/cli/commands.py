@@ -104,6 +104,12 @@ def github_drift(args: argparse.Namespace) -> ExitCode:
     return drift(args)
 
 
+def github_deliver(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.github import deliver
+
+    return deliver(args)
+
+
 def github_rotate(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.github import rotate
 

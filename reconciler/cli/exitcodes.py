@@ -124,6 +124,12 @@ MEANINGS: dict[str, Rows] = {
         (ERROR, "refused (a money guard, the policy), or an error; the drift issue is told"),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),
+    "github deliver": (
+        (OK, "every value delivered to every sink"),
+        (INCOMPLETE, "a delivery failed (each failed sink is named; still owed, delivered by the next try)"),
+        (ERROR, "an error (another apply holding the state among them); the job summary says why"),
+        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+    ),
     "github drift": (
         (OK, "checked; the issue is opened, edited or closed"),
         (ERROR, "the check failed"),

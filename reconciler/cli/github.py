@@ -1,4 +1,4 @@
-"""`ehkeys github plan|comment|apply|drift`: each job's settings from its options, then the job
+"""`ehkeys github plan|comment|apply|drift|rotate|deliver`: each job's settings from its options, then the job
 (`gitops.jobs`, which calls the engine)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import argparse
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
+from reconciler.gitops.deliver import deliver_job
 from reconciler.gitops.rotate import rotate_job
 
 
@@ -25,6 +26,10 @@ def apply(args: argparse.Namespace) -> ExitCode:
 
 def drift(args: argparse.Namespace) -> ExitCode:
     return jobs.drift_job(settings.drift_job(args))
+
+
+def deliver(args: argparse.Namespace) -> ExitCode:
+    return deliver_job(settings.deliver_job(args))
 
 
 def rotate(args: argparse.Namespace) -> ExitCode:

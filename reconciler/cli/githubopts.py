@@ -1,4 +1,4 @@
-"""The options of `ehkeys github plan|comment|apply|drift`, the jobs the composite action runs."""
+"""The options of `ehkeys github plan|comment|apply|drift|rotate|deliver`: the action's jobs."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def add(github: argparse.ArgumentParser) -> None:
     rotates = _api(_job(jobs, "rotate", rotate, commands.github_rotate))
     rotates.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
     lock_option(rotates)
+    deliver = "by hand: deliver keys' current values to their sinks again; the result to the job summary"
+    lock_option(_api(_job(jobs, "deliver", deliver, commands.github_deliver)))  # --target: which keys
     drift = "schedule: report drift; open, edit or close the drift issue"
     drifts = _api(_job(jobs, "drift", drift, commands.github_drift))
     health_options(drifts)

@@ -20,7 +20,7 @@ from reconciler.engine.settings import (
     Workspace,
     credits,
 )
-from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job, RotateJob
+from reconciler.gitops.settings import ApplyJob, CommentJob, DeliverJob, DriftJob, Job, RotateJob
 from reconciler.gitops.trust import Trust
 
 
@@ -119,6 +119,10 @@ def apply_job(args: argparse.Namespace) -> ApplyJob:
 
 def drift_job(args: argparse.Namespace) -> DriftJob:
     return DriftJob(job(args), limits(args), args.unused_days)
+
+
+def deliver_job(args: argparse.Namespace) -> DeliverJob:
+    return DeliverJob(job(args), tuple(args.target), args.lock_timeout)  # --target: the keys
 
 
 def rotate_job(args: argparse.Namespace) -> RotateJob:

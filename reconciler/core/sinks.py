@@ -7,8 +7,12 @@ the writing; `describe()` is how a plan and a report name a sink (`github_secret
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.core.keys import Location
 
 COMMAND_TIMEOUT = 60.0  # seconds a command sink may take, unless it says otherwise
 GITHUB_TOKEN_VAR = "GITHUB_TOKEN"
@@ -22,6 +26,7 @@ class FileSink:
     path: str  # as the manifest writes it
     name: str  # the variable (default: the key's, EH_KEY_<ADDRESS>)
     folder: str = ""  # the manifest file's folder: a relative path is from there
+    at: Location | None = field(default=None, compare=False)  # where the manifest writes it
 
     @property
     def target(self) -> Path:

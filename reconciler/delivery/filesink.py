@@ -1,5 +1,5 @@
 """The `file` sink: an env file of `NAME=value` lines, written 0600, never where git would track
-it (`apply --secrets-out` and `reveal --out` refuse such a file with the same checks).
+it (`apply --secrets-out` and `reveal --out` refuse such a file with the same checks: `tracking`).
 
 Delivering a key again replaces its line (the first `NAME=` line; later ones for the same NAME
 are dropped) and keeps every other line as it was; the file is rewritten whole through a
@@ -12,39 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import FileSink
 from reconciler.delivery.errors import DeliveryError
-
-NOT_A_FILE = "not a regular file; secrets go only to a file (0600) or a terminal"
-TRACKED = (
-    "git would track this file (it is inside a repository and not ignored); "
-    "write secrets outside the repository or to an ignored path"
-)
-
-
-def not_a_file(path: Path) -> bool:
-    """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
-    return path.exists() and not path.resolve().is_file()
-
-
-def tracked(path: Path) -> bool:
-    """Whether `git add` would pick the file up (no git, or outside a repository: no)."""
-    folder = path.resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 1
+from reconciler.delivery.tracking import NOT_A_FILE, TRACKED, not_a_file, tracked
 
 
 def preflight(sink: FileSink) -> str:

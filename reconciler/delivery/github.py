@@ -12,7 +12,7 @@ secret), or a classic one with `repo`; a 401, 403 or 404 says so.
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
@@ -47,21 +47,51 @@ def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
     return f"{sink.describe()}: {problem}" if problem else ""
 
 
+REFUSALS = (301, 401, 403, 404)  # GitHub's answers that no later try changes
+
+
+async def writable(sinks: Sequence[GitHubSecretSink], env: Mapping[str, str]) -> dict[GitHubSecretSink, str]:
+    """Why GitHub refuses each sink's token ('' when it does not), before any key is made: the
+    public key its secret would be sealed with, read with its token, once per repository (or
+    environment) and token. A GitHub that cannot be reached now refuses nothing: the delivery
+    tries again, and stays owed if it fails."""
+    said: dict[tuple[str, str | None, str], str] = {}
+    for sink in sinks:
+        place = (sink.repo, sink.environment, sink.token_var)
+        if place not in said:
+            said[place] = await _refusal(sink, env)
+    return {sink: said[(sink.repo, sink.environment, sink.token_var)] for sink in sinks}
+
+
+async def _refusal(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
+    if preflight(sink, env):
+        return ""  # said by `preflight`, without a request
+    try:
+        async with client(_api(env), _headers(sink, env), "GITHUB_API_URL") as http:
+            answer = await request(http, "GET", f"{_secrets(sink)}/public-key", TRIES)
+    except DeliveryError:
+        return ""
+    return _refused(sink, "GET", answer) if answer.status_code in REFUSALS else ""
+
+
 async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str]) -> None:
     problem = preflight(sink, env)
     if problem:
         raise DeliveryError(problem)
-    headers = {
-        "Authorization": f"Bearer {env[sink.token_var]}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": VERSION,
-    }
-    async with client(_api(env), headers, "GITHUB_API_URL") as http:
+    async with client(_api(env), _headers(sink, env), "GITHUB_API_URL") as http:
         key_id, public = await _public_key(http, sink)
         body = {"encrypted_value": _sealed(public, value), "key_id": key_id}
         answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", TRIES, json=body)
         if answer.status_code not in (201, 204):
             raise DeliveryError(_refused(sink, "PUT", answer))
+
+
+def _headers(sink: GitHubSecretSink, env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {env[sink.token_var]}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": VERSION,
+    }
 
 
 def _api(env: Mapping[str, str]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink
@@ -34,3 +34,12 @@ def preflight(sink: Sink, env: Mapping[str, str]) -> str:
     if isinstance(sink, GitHubSecretSink):
         return github.preflight(sink, env)
     return vault.preflight(sink, env)
+
+
+async def refused(sinks: Sequence[Sink], env: Mapping[str, str]) -> dict[Sink, str]:
+    """Why each sink's service refuses it now, asked before anything is sent ('' or absent when
+    it does not): a GitHub token that may not write secrets. One request per repository or
+    environment; the other kinds ask nothing."""
+    github_sinks = [sink for sink in sinks if isinstance(sink, GitHubSecretSink)]
+    found = await github.writable(github_sinks, env) if github_sinks else {}
+    return {sink: why for sink, why in found.items()}

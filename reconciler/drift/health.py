@@ -2,19 +2,20 @@
 
 Keys that expire within `--expiring-within` days (or already have), keys that used more than
 `--usage-warning` percent of their allocation, and an account balance below the debits the
-manifest's pending changes need. Each warning has a kind and a subject (a manifest address,
-`unmanaged:<fingerprint>`, or `account`): the stable part, which the drift digest hashes; its
-message carries the numbers of the day.
+manifest's pending changes need; rotations due, old keys past their overlap, and deliveries
+still owed (a sink that failed, or a run cut short: `owed`). Each warning has a kind and a
+subject (a manifest address, `unmanaged:<fingerprint>`, or `account`): the stable part, which
+the drift digest hashes; its message carries the numbers of the day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reconciler.core.changes import Action, unmanaged_address
-from reconciler.core.keys import LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
 from reconciler.core.rotation import Status
@@ -46,9 +47,16 @@ class Health:
     message: str
 
 
-def health(plan: Plan, live: Mapping[str, LiveKey], options: Options) -> tuple[Health, ...]:
+def health(
+    plan: Plan,
+    live: Mapping[str, LiveKey],
+    options: Options,
+    owed: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[Health, ...]:
+    """`owed`: per manifest address, the sinks (described) its value is still to be delivered to."""
     found = [w for subject, key in _watched(plan, live) for w in _of_key(subject, key, options)]
     found += [w for status in plan.rotations for w in rotation_health(status, options)]
+    found = _with_owed(found, plan, owed or {})
     balance = plan.balance_before
     if balance is not None and plan.account_debit > balance:
         found.append(
@@ -114,6 +122,42 @@ def rotation_health(status: Status, options: Options) -> Iterator[Health]:
         yield warn(
             DELIVERY, status.key, f"its successor is not delivered yet: the old key {status.retiring} stays"
         )
+
+
+def owed_sinks(
+    keys: Sequence[DesiredKey], deliveries: Mapping[str, Mapping[str, str]]
+) -> dict[str, list[str]]:
+    """Per address, the sinks of its key still owed its value (`deliveries`: the state's, by
+    sink ident), described as a plan names them. A sink no longer in the manifest is left out:
+    the next apply drops it, it is owed nothing."""
+    owed = {
+        k.address: [s.describe() for s in k.deliver if s.ident in deliveries.get(k.address, {})] for k in keys
+    }
+    return {address: sinks for address, sinks in owed.items() if sinks}
+
+
+def _with_owed(found: list[Health], plan: Plan, owed: Mapping[str, Sequence[str]]) -> list[Health]:
+    """A delivery pending per address with sinks owed: a rotation's own warning names them;
+    any other key gets one, never with a value."""
+    said = {w.subject for w in found if w.kind == DELIVERY}
+    found = [
+        replace(w, message=f"{w.message} (owed to {', '.join(owed[w.subject])})")
+        if w.kind == DELIVERY and w.subject in owed
+        else w
+        for w in found
+    ]
+    for change in plan.changes:
+        sinks = owed.get(change.address)
+        if sinks and change.address not in said and change.action is not Action.DELETE:
+            found.append(Health(DELIVERY, change.address, change.name, change.key, _owed(sinks)))
+    return found
+
+
+def _owed(sinks: Sequence[str]) -> str:
+    return (
+        f"its value is still to be delivered to {', '.join(sinks)} (a delivery failed or was cut short): "
+        "the next apply, or `ehkeys deliver`, delivers it"
+    )
 
 
 def _in(seconds: int) -> str:

@@ -35,12 +35,14 @@ __all__ = ["DriftReport", "FieldDrift", "GroupDrift", "Health", "NextApply", "Op
 
 @dataclass(frozen=True)
 class Past:
-    """What earlier runs left: the state's bindings and snapshots, and the unmanaged keys the
-    last drift run saw (fingerprint -> when first seen)."""
+    """What earlier runs left: the state's bindings and snapshots, the unmanaged keys the
+    last drift run saw (fingerprint -> when first seen), and the deliveries still owed
+    (address -> the sinks, described: `health.owed_sinks`)."""
 
     bindings: Mapping[str, str] = field(default_factory=dict)
     snapshots: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     seen: Mapping[str, str] = field(default_factory=dict)
+    owed: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class NextApply(enum.Enum):
@@ -136,7 +138,7 @@ def report(
         tuple(not_applied),
         tuple(_unmanaged(plan, by_fp, past.seen, options.now_iso)),
         tuple(never),
-        health(plan, by_fp, options),
+        health(plan, by_fp, options, past.owed),
         _errors(plan),
     )
     return replace(found, by_group=rolled_up(found, plan, groups or {}))

@@ -4,6 +4,7 @@ its changes and record what happened. `engine.apply` runs one of these per accou
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,13 +14,14 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
-from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes
+from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes, unreached_notes
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.keys import DesiredKey
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
@@ -95,6 +97,7 @@ class AccountApply:
         plan = retire.only(plan) if rotate.only else plan
         plan.account = self.opened.account
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
+        plan.notes.extend(unreached_notes(state, self.opened.keys, self.opened.account, plan))
         self.plan = plan
         accounts = self.opened.manifest.accounts
         delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts, os.environ))
@@ -104,6 +107,7 @@ class AccountApply:
         self.chosen, self.skipped = tuple(chosen), tuple(skipped)
         self.solo = solo
         self.check()
+        self.refuse_sinks(await self._owed().delivery.refused(self.created()))
         snapshot_in_sync(state, plan, self.inventory)
 
     def check(self) -> None:
@@ -121,9 +125,16 @@ class AccountApply:
     def check_sinks(self) -> None:
         """The sinks of the keys this apply creates, where they can be checked before anything is
         sent (a file git would track, a token not set): Refused, rather than a key whose value
-        cannot be handed over."""
+        cannot be handed over. `prepare` then asks their services (`Delivery.refused`)."""
+        self.refuse_sinks(self._owed().delivery.preflight(self.created()))
+
+    def created(self) -> list[DesiredKey]:
+        """The manifest's keys this apply creates."""
         created = {c.address for c in self.chosen if c.action is Action.CREATE}
-        problems = self._owed().delivery.preflight([k for k in self.opened.keys if k.address in created])
+        return [k for k in self.opened.keys if k.address in created]
+
+    @staticmethod
+    def refuse_sinks(problems: Sequence[str]) -> None:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise Refused(f"a new key's value could not be delivered: {problems[0]}{more}; nothing was sent")

@@ -22,6 +22,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import seen as driftseen
+from reconciler.drift.health import owed_sinks
 from reconciler.drift.report import DriftReport, Options, Past, report
 from reconciler.engine import moves
 from reconciler.engine.console import Console
@@ -112,7 +113,8 @@ def _account(
     limits, targets = settings.limits, settings.workspace.targets
     options = Options(now, limits.expiring_within, limits.usage_warning, account.clock)
     seen = driftseen.beside(opened.state.path)
-    past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen))
+    owed = owed_sinks(opened.keys, opened.state.deliveries)
+    past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen), owed)
     groups = {k.address: k.group for k in opened.keys if k.group}
     found = report(plan, account.keys, past, managed(opened.keys), options, groups)
     if account.complete and not targets:

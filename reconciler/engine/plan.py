@@ -12,19 +12,22 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
-from reconciler.apply.deliveries import owed_notes
+from reconciler.apply.deliveries import owed_notes, unreached_notes
+from reconciler.core.changes import Action, Change
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
+from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
+from reconciler.delivery import tracking
 from reconciler.engine import moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
 from reconciler.manifest.load import Manifest
-from reconciler.planning import planner
+from reconciler.planning import keyplan, planner
 from reconciler.planning.planner import Desired, Recorded
 from reconciler.state import saved_plan as planfile
 from reconciler.state import snapshots
@@ -90,7 +93,19 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
         return unreadable(opened, exc)
     plan.account = opened.account
     plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
+    plan.notes.extend(unreached_notes(opened.state, opened.keys, opened.account, plan))
+    plan.changes = refused_files(plan.changes, opened.keys)
     return plan
+
+
+def refused_files(changes: Sequence[Change], keys: Sequence[DesiredKey]) -> list[Change]:
+    """Each create whose file sink git would track, in error at the sink's FILE:LINE: the apply
+    would refuse it (a pull request's plan fails, not the apply after its merge)."""
+    creates = {c.address for c in changes if c.action is Action.CREATE}
+    refused: dict[str, str] = {}
+    for key, sink in tracking.tracked_sinks(k for k in keys if k.address in creates):
+        refused.setdefault(key.address, f"{tracking.refusal(key, sink)}; the apply refuses to create the key")
+    return [keyplan.held(c, refused[c.address]) if c.address in refused else c for c in changes]
 
 
 def unreadable(opened: Opened, exc: Exception) -> Plan:

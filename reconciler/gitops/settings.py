@@ -51,6 +51,15 @@ class DriftJob:
 
 
 @dataclass(frozen=True)
+class DeliverJob:
+    """By hand: the root's keys' current values to their sinks again (`ehkeys deliver`)."""
+
+    job: Job
+    ids: tuple[str, ...] = ()  # the keys to deliver (an address, id or name each); () every key with sinks
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
 class RotateJob:
     """The scheduled rotation: due rotations and retirements only, under apply's guards."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pathlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -128,7 +129,24 @@ def _file(owner: Source, at: Path, item: dict[str, Any], name: str) -> FileSink 
     if path.startswith(_DEVICES):
         owner.report(at, f"{path} is not a regular file: a secret goes only to a file (0600), never a stream")
         return None
-    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file))
+    try:
+        pathlib.Path(path).expanduser()
+    except RuntimeError:
+        owner.report(at, f"{path}: {_no_home(path)}")
+        return None
+    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file), owner.location(at))
+
+
+def _no_home(path: str) -> str:
+    """Why a path's `~` or `~USER` names no folder here."""
+    user = path[1:].split("/", 1)[0]
+    if user:
+        return (
+            f"~{user} is the home folder of the user {user}, not known on this machine: write the full path"
+        )
+    return (
+        "~ is the home folder, but HOME is not set (and this user has none): set HOME or write the full path"
+    )
 
 
 def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSecretSink | None:

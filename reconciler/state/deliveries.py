@@ -3,6 +3,10 @@ whose delivery was announced (`pending`, written before the create is sent) or t
 (`failed`). A delivery `done`, or `dropped` (its key or sink left the manifest), is forgotten.
 Nothing here holds a value: the next apply, or `ehkeys deliver`, reads it from the account.
 
+`Delivered` remembers, per address, the sinks its key's value was delivered to (`done`), so a
+sink added to an existing key can be said never to have received it; a sink announced again (a
+new value), failed or dropped leaves it. A state without the record reads as none delivered.
+
 A journal line of a delivery holds `delivery` (its status), `address`, `sink` and, once tried,
 `message`: never a value, and never a `fingerprint` (a delivery line binds no key).
 """
@@ -17,6 +21,7 @@ OWED = (PENDING, FAILED)  # a delivery still to make
 STATUSES = (*OWED, DONE, DROPPED)
 
 Deliveries = dict[str, dict[str, str]]  # address -> sink ident -> pending | failed
+Delivered = dict[str, list[str]]  # address -> the sink idents its value was delivered to
 
 
 def replay(deliveries: Deliveries, entry: Mapping[str, Any]) -> None:
@@ -24,6 +29,35 @@ def replay(deliveries: Deliveries, entry: Mapping[str, Any]) -> None:
     address, sink, status = entry.get("address"), entry.get("sink"), entry.get("delivery")
     if isinstance(address, str) and isinstance(sink, str) and status in STATUSES:
         mark(deliveries, address, sink, status if status in OWED else None)
+
+
+def replay_done(delivered: Delivered, entry: Mapping[str, Any]) -> None:
+    """One journal line of a delivery over `delivered`, in place."""
+    address, sink, status = entry.get("address"), entry.get("sink"), entry.get("delivery")
+    if isinstance(address, str) and isinstance(sink, str) and status in STATUSES:
+        done(delivered, address, sink, status == DONE)
+
+
+def done(delivered: Delivered, address: str, sink: str, made: bool) -> None:
+    """`sink` has `address`'s value now (`made`), or not (announced again, failed, dropped)."""
+    sinks = [s for s in delivered.get(address, []) if s != sink] + ([sink] if made else [])
+    if sinks:
+        delivered[address] = sorted(sinks)
+    else:
+        delivered.pop(address, None)
+
+
+def merged_done(disk: Delivered, ours: Mapping[tuple[str, str], bool]) -> Delivered:
+    """What is on disk with this process's deliveries on top."""
+    found = {address: list(sinks) for address, sinks in disk.items()}
+    for (address, sink), made in ours.items():
+        done(found, address, sink, made)
+    return found
+
+
+def checked_done(value: Any) -> bool:
+    """A state file's record of one address's delivered sinks: a list of sink idents."""
+    return isinstance(value, list) and all(isinstance(s, str) for s in value)
 
 
 def mark(deliveries: Deliveries, address: str, sink: str, status: str | None) -> None:

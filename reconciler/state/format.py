@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from reconciler.core.errors import StateError
 from reconciler.state import deliveries
-from reconciler.state.deliveries import Deliveries
+from reconciler.state.deliveries import Delivered, Deliveries
 
 FORMAT_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
@@ -50,6 +50,7 @@ class Contents:
     account: str | None = None  # the manifest's account whose state it is, when it declares accounts
     rotations: Rotations = field(default_factory=dict)
     deliveries: Deliveries = field(default_factory=dict)  # address -> sink -> owed (`deliveries`)
+    delivered: Delivered = field(default_factory=dict)  # address -> sinks its value reached
 
 
 def parse(text: str, where: str) -> Contents:
@@ -75,6 +76,7 @@ def parse(text: str, where: str) -> Contents:
         _manifest(data.get("account"), where),
         each("rotations", check_rotation),
         each("deliveries", _owed),
+        each("delivered", _done),
     )
 
 
@@ -94,6 +96,8 @@ def dump(contents: Contents) -> str:
         payload["rotations"] = dict(sorted(contents.rotations.items()))
     if contents.deliveries:  # only when some are owed: a state without any reads as it always did
         payload["deliveries"] = {a: dict(sorted(o.items())) for a, o in sorted(contents.deliveries.items())}
+    if contents.delivered:  # only once a value was delivered: a state without reads as it always did
+        payload["delivered"] = {a: sorted(s) for a, s in sorted(contents.delivered.items())}
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
@@ -118,6 +122,12 @@ def _owed(value: Any, where: str) -> dict[str, str]:
     if not deliveries.checked(value):
         raise StateError(f"{where}: {_shown(value)} is not a map of sinks to pending or failed; {FIX}")
     return dict(value)
+
+
+def _done(value: Any, where: str) -> list[str]:
+    if not deliveries.checked_done(value):
+        raise StateError(f"{where}: {_shown(value)} is not a list of sinks; {FIX}")
+    return list(value)
 
 
 def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:

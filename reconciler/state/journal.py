@@ -68,6 +68,7 @@ class Replay:
     def line(self, entry: Mapping[str, Any]) -> None:
         if "delivery" in entry:  # a delivery owed or made: it binds no key
             deliveries.replay(self.contents.deliveries, entry)
+            deliveries.replay_done(self.contents.delivered, entry)
             return
         fingerprint, address = entry.get("fingerprint"), entry.get("address")
         result = JournalResult.read(entry.get("result"))

@@ -84,6 +84,8 @@ class State:
         self.rotations: Rotations = contents.rotations  # address -> its rotation under way
         self.deliveries: Deliveries = contents.deliveries  # address -> sink -> owed (`deliveries`)
         self._delivered: dict[tuple[str, str], str | None] = {}  # deliveries this process marked
+        self.reached = contents.delivered  # address -> the sinks its value reached (`deliveries`)
+        self._done: dict[tuple[str, str], bool] = {}  # deliveries this process made (True) or undid
         self.manifest = statepaths.owned_by(path, contents.manifest, manifest)
         self.account = statepaths.account_of(path, contents.account, account)
         self._touched: set[str] = set()  # fingerprints this process recorded
@@ -254,6 +256,8 @@ class State:
         owed = status if status in deliveries.OWED else None
         deliveries.mark(self.deliveries, address, sink, owed)
         self._delivered[(address, sink)] = owed
+        deliveries.done(self.reached, address, sink, status == deliveries.DONE)
+        self._done[(address, sink)] = status == deliveries.DONE
         self._dirty = True
 
     def flush(self) -> None:
@@ -286,6 +290,7 @@ class State:
             self.records, self.bindings, self.snapshots, self.protected, deliveries=self.deliveries
         )
         mine.rotations = self.rotations
+        mine.delivered = self.reached = deliveries.merged_done(disk.delivered, self._done)
         mine.manifest = self.manifest or disk.manifest
         mine.account = self.account or disk.account
         atomic_write(self.path, dump(mine))

@@ -133,7 +133,7 @@ def test_the_readme_lists_each_commands_exit_codes_as_its_help_does() -> None:
         assert codes == {code for code, _ in EXIT_CODES[command]} - {"130"}, command
 
 
-@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift", "rotate"])
+@pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift", "rotate", "deliver"])
 def test_github_jobs_document_their_exit_codes(capsys: Any, job: str) -> None:
     _, out, _ = run_cli(capsys, "github", job, "--help")
     listed = re.findall(r"^  (\d+) +\S", out.split("exit codes:")[1], re.M)

@@ -169,7 +169,9 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     (world.root / ".gitignore").write_text(".ehkeys/\n")
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1 and "app.env: git would track this file" in err
-    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # nothing was created
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", "json", *SANDBOX)
+    (row,) = json.loads(out)["keys"]  # nothing was created; the plan says why it would not be
+    assert code == 1 and row["action"] == "error" and "app.env: git would track this file" in row["error"]
 
 
 def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line(
@@ -209,7 +211,11 @@ def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: Worl
         "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the value to "
         "the sinks the key has now"
     )
-    assert plan_json(capsys)["notes"] == [dropped]
+    never = (
+        "api: vault secret/apps/api-fixed#EH_KEY_API never received this key's value: `ehkeys deliver` (or "
+        "the deliver workflow) delivers it; apply delivers a value only when it creates the key"
+    )
+    assert plan_json(capsys)["notes"] == [dropped, never]
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 0 and dropped in out + err and not world.vault.secrets
     code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
@@ -252,3 +258,59 @@ def test_a_key_deleted_by_hand_before_its_owed_delivery_is_reported_then_made_an
     assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": second}}
     assert world.github.secrets == {("acme/api", None, "EH_KEY"): second}
     assert [r["stdin"] for r in world.recorded()] == [first, second]
+
+
+def test_a_token_that_may_not_write_secrets_refuses_the_apply_before_any_key_is_made(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.NO_SECRETS_TOKEN)  # a workflow's own GITHUB_TOKEN, say
+    web = '      - github_secret: {repo: acme/api, name: EH_WEB, token: "${DEPLOY_TOKEN}"}\n'
+    (world.root / "keys.yaml").write_text(
+        manifest() + "  - id: web\n    name: Web\n    allocated_ammount: 1\n    deliver:\n" + web
+    )
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1, out + err
+    assert (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: github_secret acme/api:EH_KEY: "
+        "GET /repos/acme/api/actions/secrets/public-key: HTTP 403: Resource not accessible by integration: "
+        "the token in DEPLOY_TOKEN may not write acme/api's secrets; it needs a fine-grained or GitHub App "
+        'token with the "Secrets" repository permission' in err
+    )
+    assert "(and 1 more); nothing was sent" in err, err  # web's sink, refused by the same answer
+    assert world.github.calls == ["GET /repos/acme/api/actions/secrets/public-key"]  # one per repository
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create", "create"]  # no key made
+    assert not world.recorded() and not (world.root / "app.env").exists()
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.TOKEN)  # a token that may
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert set(world.github.secrets) == {("acme/api", None, "EH_KEY"), ("acme/api", None, "EH_WEB")}
+
+
+def test_a_sink_added_to_an_existing_key_is_noted_until_deliver_fills_it(world: World, capsys: Any) -> None:
+    only_file = "\n".join(line for line in manifest().splitlines() if "command" not in line) + "\n"
+    (world.root / "keys.yaml").write_text(only_file)
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 0
+    assert plan_json(capsys)["notes"] == []  # every sink it has got the value
+    state = json.loads(next((world.root / ".ehkeys").rglob("state.json")).read_text())
+    assert state["delivered"]["api"][0] == "file app.env#EH_KEY_API"  # sinks by name, never a value
+    (world.root / "keys.yaml").write_text(manifest())  # the command sink added to the existing key
+    command = f"command {Path(sys.executable).name}"
+    notes = plan_json(capsys)["notes"]
+    assert notes == [
+        f"api: {command} never received this key's value: `ehkeys deliver` (or the deliver workflow) "
+        "delivers it; apply delivers a value only when it creates the key"
+    ]
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0 and not world.recorded()  # apply sends a key's value only when it creates it
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    assert [r["stdin"] for r in world.recorded()] == [account_value(capsys)]
+    assert plan_json(capsys)["notes"] == []
+
+
+def test_a_state_without_deliveries_has_no_delivered_record(world: World, capsys: Any) -> None:
+    (world.root / "keys.yaml").write_text(
+        "version: 1\nkeys:\n  - {id: web, name: Web, limit_type: daily, allocated_ammount: 1}\n"
+    )
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 0
+    state = json.loads(next((world.root / ".ehkeys").rglob("state.json")).read_text())
+    assert "delivered" not in state and "deliveries" not in state and state["bindings"]

@@ -2,7 +2,8 @@
 request's apply job delivers the key it creates to its GitHub secret (the value a workflow would
 read, and nowhere else: not in the job's output, its summary, the PR's comments or the state on
 its branch); a delivery that fails fails the job (exit 3) naming the sink, never the value, and
-the next apply job (run by hand) delivers it, with no second create."""
+the next apply job (run by hand) delivers it, with no second create. The deliver job (run by
+hand) fills a sink added to an existing key, with the account key only CI holds."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ pytestmark = pytest.mark.slow  # the GitOps jobs end to end
 SECRET = ("acme/api", None, "EH_KEY")
 
 
-def manifest() -> str:
-    sink = {"github_secret": {"repo": "acme/api", "name": "EH_KEY", "token": "${DEPLOY_TOKEN}"}}
-    key = {"id": "api", "name": "API", "allocated_ammount": 5, "limit_type": "daily", "deliver": [sink]}
+def manifest(*names: str) -> str:
+    sinks = [
+        {"github_secret": {"repo": "acme/api", "name": name, "token": "${DEPLOY_TOKEN}"}}
+        for name in names or ("EH_KEY",)
+    ]
+    key = {"id": "api", "name": "API", "allocated_ammount": 5, "limit_type": "daily", "deliver": sinks}
     return yaml.safe_dump({"version": 1, "keys": [key]}, sort_keys=False)
 
 
@@ -78,3 +82,38 @@ def test_a_failed_delivery_fails_the_apply_job_naming_the_sink_and_the_next_job_
     assert hub.secrets == {SECRET: value} and _value(actions) == value  # no second create
     assert "✓ api → github_secret acme/api:EH_KEY: delivered" in again
     assert value not in _everything_said(actions, hub, failed, again)
+
+
+def deliver(actions: Actions, text: str, *options: str) -> tuple[int, str, str]:
+    """keys-deliver, run by hand: the step's summary besides its output."""
+    actions.checkout(text, "workflow_dispatch", "m2", {})
+    code, out, err = actions.run("github", "deliver", MANIFEST, "--sandbox", *actions.seeded, *options)
+    return code, out + err, (Path(actions.tmp) / f"summary-{actions.runs}.md").read_text()
+
+
+def test_the_deliver_job_fills_a_sink_added_to_an_existing_key(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))
+    assert actions.plan_pr(1, "h1", manifest())[0] == 0
+    assert actions.merge_and_apply(1, "m1", manifest())[0] == 0
+    value, added = _value(actions), manifest("EH_KEY", "EH_KEY_NEW")  # a sink added to the key
+    hub.faults["PUT /repos/acme/api/actions/secrets/EH_KEY_NEW"] = JSONResponse(
+        error(502, "Bad Gateway"), 502
+    )
+    code, failed, summary = deliver(actions, added, "--target", "api")
+    assert code == 3, failed
+    assert "ehkeys: delivery failed: api → github_secret acme/api:EH_KEY_NEW" in failed
+    assert "**Delivery failed** (api → github_secret acme/api:EH_KEY_NEW)" in summary
+    assert "✓ api → github_secret acme/api:EH_KEY: delivered" in summary
+    hub.faults.clear()
+    code, out, summary = deliver(actions, added)
+    assert code == 0, out
+    assert hub.secrets == {SECRET: value, ("acme/api", None, "EH_KEY_NEW"): value}
+    assert (
+        "### ehkeys deliver" in summary and "✓ api → github_secret acme/api:EH_KEY_NEW: delivered" in summary
+    )
+    assert _value(actions) == value and value not in _everything_said(actions, hub, failed, out)
+    code, out, summary = deliver(actions, added, "--target", "nope")
+    assert code == 1 and "**ehkeys deliver stopped.** --target 'nope': no key with that id or name" in summary

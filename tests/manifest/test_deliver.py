@@ -3,6 +3,7 @@ failure), and where a key's sinks come from (the most specific list wins whole).
 
 from __future__ import annotations
 
+import pwd
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,13 @@ ERRORS = [
         "keys[0].deliver[0].file",
         "/dev/stdout is not a regular file: a secret goes only to a file (0600), never a stream",
     ),
+    (
+        "bad-deliver-file-home-of-unknown-user.yaml",
+        7,
+        15,
+        "keys[0].deliver[0].file",
+        "~ehkeys-no-such-user is the home folder of the user ehkeys-no-such-user, not known on this machine",
+    ),
 ]
 
 
@@ -156,6 +164,25 @@ def test_each_bad_sink_names_file_line_and_problem(
     assert fragment in error.message
     code, out, _ = run_cli(capsys, "validate", str(MANIFESTS / fixture))  # offline, as validate prints it
     assert code == 1 and f"{MANIFESTS / fixture}:{line}:{col}: " in out
+
+
+def test_a_home_folder_where_home_is_not_set_is_said_at_the_sinks_line(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container whose user has no passwd entry, run without HOME: `~` names no folder."""
+
+    def unknown(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    fixture = MANIFESTS / "bad-deliver-file-under-home-without-home.yaml"
+    code, out, err = run_cli(capsys, "validate", str(fixture))
+    assert code == 1 and "internal error" not in err
+    assert (
+        f"{fixture}:7:15: keys[api].deliver[0].file: ~/app.env: ~ is the home folder, but HOME is not set "
+        "(and this user has none): set HOME or write the full path" in out
+    )
 
 
 def test_a_literal_token_is_never_echoed(capsys: Any) -> None:
