@@ -47,6 +47,7 @@ class Rotations:
         self.live = {k.fingerprint: k for k in inventory.keys}
         self.adopted: dict[str, LiveKey] = {}  # address -> its successor, found after a lost answer
         self.errors: dict[str, str] = {}  # address -> why its rotation cannot go on
+        self.lost: dict[str, str] = {}  # address -> its successor, gone from the account mid-overlap
         self.statuses: list[Status] = []
         self.bindings = self._bindings()
 
@@ -62,8 +63,11 @@ class Rotations:
             return bindings
         taken = set(bindings.values())
         for address, rotating in self.recorded.rotations.items():
-            if bindings.get(address) not in (rotating.predecessor, None):
-                continue  # its successor is bound already
+            bound = bindings.get(address)
+            if bound not in (rotating.predecessor, None):
+                if bound not in self.live and rotating.predecessor in self.live:
+                    bindings[address], self.lost[address] = rotating.predecessor, str(bound)
+                continue  # its successor is bound already (or gone: its predecessor holds it again)
             found = [k for k in self.inventory.keys if _newer(k, rotating) and k.fingerprint not in taken]
             if not found and address not in bindings and rotating.predecessor in self.live:
                 bindings[address] = rotating.predecessor  # a run cut off before it recorded the binding
@@ -100,6 +104,8 @@ class Rotations:
         overlap = self._overlap(key, rotating)
         if key.address in self.desired.rotate_now:
             return successor.forced(overlap)
+        if rotating is not None and key.address in self.lost:
+            return successor.lost(overlap)
         if rotating is not None:
             return successor.resumed(overlap)
         if key.rotate is None or live.created_at is None:

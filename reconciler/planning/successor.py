@@ -88,6 +88,13 @@ def resumed(overlap: Duration) -> str:
     return f"a rotation begun earlier made no successor yet: rotated again; {_then(overlap)}"
 
 
+def lost(overlap: Duration) -> str:
+    return (
+        "its successor is gone from the account (deleted outside ehkeys during the overlap): this "
+        f"key holds its address again, and is rotated again; {_then(overlap)}"
+    )
+
+
 def _then(overlap: Duration) -> str:
     if not overlap.seconds:
         return "overlap 0: the old key is deleted in this apply, once its successor is delivered"
