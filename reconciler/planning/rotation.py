@@ -128,11 +128,20 @@ class Rotations:
             self._status(key, live)
             return [made]
         overlap = self._overlap(key, self.recorded.rotations.get(key.address))
-        self._status(key, live, begins=Rotating(live.fingerprint, self.clock, overlap.seconds, key.name))
+        self._status(key, live, begins=Rotating(live.fingerprint, self._since(), overlap.seconds, key.name))
         if overlap.seconds:
             return [made]
         why = successor.replaced(key.address)
         return [made, successor.retire(change.index, key.address, live, why)]
+
+    def _since(self) -> int:
+        """When a rotation begun now starts, on the API's clock (its successor is found as a key
+        created since): its answers' Date; without one, no later than its newest key's
+        created_at, so that a successor is newer whichever of the two clocks runs ahead."""
+        if self.inventory.clock:
+            return self.inventory.clock
+        made = [k.created_at for k in self.inventory.keys if k.created_at is not None]
+        return min(self.now, max(made)) if made else self.now
 
     def _under_way(self, change: Change, key: DesiredKey, new: LiveKey, rotating: Rotating) -> list[Change]:
         """The successor holds the address: its predecessor retired once its overlap ended (or
