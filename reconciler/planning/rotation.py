@@ -69,7 +69,10 @@ class Rotations:
                     bindings[address], self.lost[address] = rotating.predecessor, str(bound)
                 continue  # its successor is bound already (or gone: its predecessor holds it again)
             found = [k for k in self.inventory.keys if _newer(k, rotating) and k.fingerprint not in taken]
-            if not found and address not in bindings and rotating.predecessor in self.live:
+            undated = [k for k in self.inventory.keys if _undated(k, rotating) and k.fingerprint not in taken]
+            if undated:
+                self.errors[address] = _cannot_tell(rotating, undated)
+            elif not found and address not in bindings and rotating.predecessor in self.live:
                 bindings[address] = rotating.predecessor  # a run cut off before it recorded the binding
             elif len(found) == 1:
                 bindings[address], self.adopted[address] = found[0].fingerprint, found[0]
@@ -193,4 +196,18 @@ def _newer(key: LiveKey, rotating: Rotating) -> bool:
         and key.fingerprint != rotating.predecessor
         and key.created_at is not None
         and key.created_at >= rotating.started
+    )
+
+
+def _undated(key: LiveKey, rotating: Rotating) -> bool:
+    """A key of the successor's name whose age the API did not say: it may be the successor."""
+    return key.name == rotating.name and key.fingerprint != rotating.predecessor and key.created_at is None
+
+
+def _cannot_tell(rotating: Rotating, undated: list[LiveKey]) -> str:
+    shown = ", ".join(k.proxy_key.display for k in undated)
+    return (
+        f"cannot tell whether {shown} (named {rotating.name!r}) is the successor of its rotation: the "
+        "API gave no created_at; never two successors: give the key the proxy_key of its successor, "
+        "or delete that key if it is not one"
     )

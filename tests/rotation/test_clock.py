@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.sandbox import SandboxTransport
 
-from .common import balance, cli, keys, manifest, seed
+from .common import OLD, balance, cli, keys, manifest, seed
 
 Answers = dict[str, Any]
 
@@ -60,9 +60,32 @@ def test_a_rotation_cut_off_after_its_create_without_the_apis_date_is_adopted_ne
     behind: Path, capsys: Any, answers: Answers, date: str | None
 ) -> None:
     answers.update(date=date, lose="/auth/proxy/create")
-    code, _, _ = cli(capsys, "rotate", "backend")
-    assert code == 130 and answers["lost"] == 1 and len(keys()) == 2
+    code, out, err = cli(capsys, "rotate", "backend")
+    assert code == 130, out + err
+    assert answers["lost"] == 1 and len(keys()) == 2
     answers["lose"] = None
     code, out, err = cli(capsys, "apply")
     assert code == 0, out + err
     assert len(keys()) == 1 and balance() == Decimal(980)  # one successor, the old key's 30 back
+
+
+@pytest.fixture
+def due(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    seed()
+    manifest("{every: 90d, overlap: 0}")
+    return tmp_path
+
+
+def test_a_rotation_cut_off_after_its_create_when_the_list_has_no_created_at_is_an_error_never_a_second_successor(
+    due: Path, capsys: Any, answers: Answers
+) -> None:
+    answers.update(lose="/auth/proxy/create", date="Fri, 15 Jan 2027 08:00:00 GMT")
+    code, _, _ = cli(capsys, "apply")
+    assert code == 130 and len(keys()) == 2
+    answers.update(lose=None, undated=True)
+    code, out, _ = cli(capsys, "apply")
+    successor = next(k["key"] for k in keys() if k["key"] != OLD)
+    assert code == 1 and len(keys()) == 2 and balance() == Decimal(950)  # nothing sent
+    assert f"cannot tell whether ek-proxy-…{successor[-4:]} (named 'Backend') is the successor" in out
+    assert "the API gave no created_at" in out and successor not in out
