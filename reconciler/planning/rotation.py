@@ -99,7 +99,7 @@ class Rotations:
         why = self._why(key, live, rotating)
         if change.action is Action.ERROR or key.absent or not why:
             self._status(key, live)
-            return [change]
+            return [_undated_warning(change, key, live)]
         return self._rotate(change, key, live, why)
 
     def _why(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
@@ -186,7 +186,11 @@ class Rotations:
         due = key.rotate.due_at(live.created_at) if key.rotate and live.created_at is not None else None
         retiring = old.proxy_key.display if old is not None else ""
         shown = live.proxy_key.display
-        self.statuses.append(Status(key.address, key.name, shown, due, retiring, until, delivered, begins))
+        undated = key.rotate is not None and live.created_at is None and old is None and begins is None
+        status = Status(
+            key.address, key.name, shown, due, retiring, until, delivered, begins, undated=undated
+        )
+        self.statuses.append(status)
 
 
 def _newer(key: LiveKey, rotating: Rotating) -> bool:
@@ -211,3 +215,14 @@ def _cannot_tell(rotating: Rotating, undated: list[LiveKey]) -> str:
         "API gave no created_at; never two successors: give the key the proxy_key of its successor, "
         "or delete that key if it is not one"
     )
+
+
+def _undated_warning(change: Change, key: DesiredKey, live: LiveKey) -> Change:
+    """A key on a schedule whose age the API did not say is never rotated by it: said."""
+    if key.rotate is None or live.created_at is not None or key.absent:
+        return change
+    said = (
+        f"rotate every {key.rotate.every}: its age is unknown (the API gave no created_at), so it "
+        f"is never rotated on schedule; `ehkeys rotate` rotates it now"
+    )
+    return replace(change, warnings=(*change.warnings, said))

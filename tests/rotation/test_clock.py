@@ -89,3 +89,14 @@ def test_a_rotation_cut_off_after_its_create_when_the_list_has_no_created_at_is_
     assert code == 1 and len(keys()) == 2 and balance() == Decimal(950)  # nothing sent
     assert f"cannot tell whether ek-proxy-…{successor[-4:]} (named 'Backend') is the successor" in out
     assert "the API gave no created_at" in out and successor not in out
+
+
+def test_a_key_on_a_schedule_with_no_created_at_is_said_never_silently_never_rotated(
+    due: Path, capsys: Any, answers: Answers
+) -> None:
+    answers.update(undated=True, date="Fri, 15 Jan 2027 08:00:00 GMT")
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert "⟳" not in out and "its age is unknown (the API gave no created_at)" in out
+    assert "never rotated on schedule; `ehkeys rotate` rotates it now" in out
+    code, out, _ = cli(capsys, "drift")
+    assert "its age is unknown" in out
