@@ -30,11 +30,12 @@ def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
     return replace(wanted, rotate_now=wanted.targets, overlap=overlap) if now else wanted
 
 
-def only(plan: Plan) -> Plan:
-    """The plan's rotations and retirements, and why a key being rotated cannot be: the rotate
-    job applies these and never another change. A rotating key's other change is kept as its
-    key only (nothing sent), so that its deliveries still owed are made."""
-    rotating = {s.address for s in plan.rotations}
+def only(plan: Plan, asked: frozenset[str] = frozenset()) -> Plan:
+    """The plan's rotations and retirements, and why a key being rotated (or `asked` to be, by
+    `ehkeys rotate`) cannot be: the rotate job applies these and never another change. A
+    rotating key's other change is kept as its key only (nothing sent), so that its deliveries
+    still owed are made."""
+    rotating = {s.address for s in plan.rotations} | asked
     kept = []
     for c in plan.changes:
         if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating):

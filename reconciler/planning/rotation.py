@@ -36,6 +36,12 @@ UNDER_WAY = (
     "retired, or pass --overlap 0 to retire it now"
 )
 
+NOT_CREATED = "cannot be rotated: it has no key in the account yet (apply creates it)"
+NOT_LISTED = (
+    "cannot be rotated: the account's key list could not be read, and a rotation needs it to find "
+    "its successor if an answer is lost"
+)
+
 
 class Rotations:
     """One account's rotations, worked out once per plan (`make_plan`)."""
@@ -90,7 +96,7 @@ class Rotations:
         if key.address in self.errors:
             return [Change(key.address, Action.ERROR, key.name, change.index, error=self.errors[key.address])]
         if not isinstance(binding, Bound) or not self.inventory.complete:
-            return [change]
+            return [self._cannot_rotate_now(change, key, binding)]
         live, rotating = binding.live, self.recorded.rotations.get(key.address)
         if key.address in self.adopted:
             change = replace(change, reason=ADOPTED)
@@ -101,6 +107,13 @@ class Rotations:
             self._status(key, live)
             return [_undated_warning(change, key, live)]
         return self._rotate(change, key, live, why)
+
+    def _cannot_rotate_now(self, change: Change, key: DesiredKey, binding: Binding) -> Change:
+        """`ehkeys rotate` of a key it cannot rotate: an error, never a silent 'no changes'."""
+        if key.address not in self.desired.rotate_now or change.action is Action.ERROR:
+            return change
+        why = NOT_CREATED if self.inventory.complete else NOT_LISTED
+        return Change(key.address, Action.ERROR, key.name, change.index, error=why)
 
     def _why(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
         """Why the key is rotated now ('' when it is not)."""
