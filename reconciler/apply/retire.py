@@ -25,8 +25,10 @@ from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 
-def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
-    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own)."""
+def asked(wanted: Desired, now: bool, overlap: Duration | None, only: bool = False) -> Desired:
+    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own);
+    `only`: rotations alone, whose successors copy their live keys (no manifest edit rides along)."""
+    wanted = replace(wanted, rotation_only=only)
     return replace(wanted, rotate_now=wanted.targets, overlap=overlap) if now else wanted
 
 

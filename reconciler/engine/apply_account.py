@@ -89,7 +89,7 @@ class AccountApply:
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         rotate = self.settings.rotate
-        wanted = retire.asked(wanted, rotate.now, rotate.overlap)
+        wanted = retire.asked(wanted, rotate.now, rotate.overlap, rotate.only)
         plan, self.inventory = await build_plan(client, wanted, state)
         plan = retire.only(plan, wanted.rotate_now) if rotate.only else plan
         plan.account = self.opened.account

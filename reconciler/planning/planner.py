@@ -51,6 +51,9 @@ class Desired:
     elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
     rotate_now: frozenset[str] = frozenset()  # `ehkeys rotate`: rotate these now, whatever the schedule
     overlap: Duration | None = None  # `ehkeys rotate --overlap`: theirs instead of the manifest's
+    rotation_only: bool = (
+        False  # rotations alone (`ehkeys rotate`, the rotate job): successors copy the live key
+    )
 
     @property
     def planned(self) -> list[DesiredKey]:

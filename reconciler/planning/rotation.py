@@ -139,12 +139,15 @@ class Rotations:
 
     def _rotate(self, change: Change, key: DesiredKey, live: LiveKey, why: str) -> list[Change]:
         values = self.recorded.values.get(live.fingerprint)
-        made = successor.rotate(change.index, key, live, values, why, self.now)
+        copied = successor.copy(key, live, values) if self.desired.rotation_only else key
+        made = successor.rotate(change.index, copied, live, values, why, self.now)
         if made.action is Action.ERROR:
             self._status(key, live)
             return [made]
+        made = successor.waiting(made, key, copied, live, values)
         overlap = self._overlap(key, self.recorded.rotations.get(key.address))
-        self._status(key, live, begins=Rotating(live.fingerprint, self._since(), overlap.seconds, key.name))
+        begins = Rotating(live.fingerprint, self._since(), overlap.seconds, copied.name)
+        self._status(key, live, begins=begins)
         if overlap.seconds:
             return [made]
         why = successor.replaced(key.address)

@@ -44,7 +44,7 @@ def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, ca
 CREATED = 1704067200  # the seed's keys' created_at (2024-01-01)
 
 
-def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
+def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None, k0: int = 10) -> str:
     keys: list[dict[str, Any]] = [
         {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 10, "limit_type": "daily"} for i in range(3)
     ]
@@ -52,6 +52,7 @@ def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
     if sink is not None:
         keys[0]["deliver"] = gated_sink(sink)
     keys[1]["allocated_ammount"] = k1
+    keys[0]["allocated_ammount"] = k0
     return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
 
 
@@ -86,11 +87,12 @@ def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Acti
     before = balance(actions)
     assert rotate(actions, text())[1].count("Nothing to rotate or retire") == 1
 
-    clock(actions, 100)  # due; and the manifest on main holds a change no one applied yet
-    code, out = rotate(actions, text(k1=15))
+    clock(actions, 100)  # due; and the manifest on main holds changes no one applied yet
+    code, out = rotate(actions, text(k1=15, k0=25))  # the rotating key's own edit rides along neither
     assert code == 0, out
     live = actions.live()
     assert live["key-0"]["key"] != old and live["key-1"]["allocated_ammount"] == 10  # never another change
+    assert live["key-0"]["allocated_ammount"] == 10  # the successor copies the live key
     assert balance(actions) == before - 10  # the successor's allocation
     assert (
         "| rotate | applied | -10.00 |" in actions.summary()
