@@ -132,3 +132,20 @@ def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: Fak
     assert code == 0 and "drift issue: commented on" in out, out
     assert named(actions, "key-0") == 1
     assert (actions.tmp / "delivered.txt").read_text() == actions.live()["key-0"]["key"]
+
+
+def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothing_to_rotate(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    with sqlite3.connect(actions.account) as db:  # key-0 expired since: no successor can copy it
+        db.execute("UPDATE keys SET expires_at = ? WHERE name = 'key-0'", (CREATED + 50 * DAY,))
+    clock(actions, 100)
+    code, out = rotate(actions, text())
+    assert code == 1 and "Nothing to rotate or retire" not in out + actions.summary()
+    assert "key-0" in actions.summary() and "cannot be rotated: its expires_at is past" in actions.summary()
+    body = drift_issue(hub)["body"]
+    assert "<!-- ehkeys-rotate -->" in body and "cannot be rotated" in body and "key-0" in body
+    assert actions.live()["key-0"]["key"] not in body + out + actions.summary()
