@@ -76,7 +76,9 @@ def test_an_overlap_not_shorter_than_every_is_warned_of_at_its_line(
     tmp_path: Path, capsys: Any, rotate: str
 ) -> None:
     code, said = _validate(tmp_path, capsys, rotate)
-    assert code == 0 and "keys.yaml:6:13: warning: keys[0].rotate: overlap 7d is not shorter than every" in said
+    assert (
+        code == 0 and "keys.yaml:6:13: warning: keys[0].rotate: overlap 7d is not shorter than every" in said
+    )
     assert "the account would always hold two keys for it" in said
 
 
