@@ -41,6 +41,11 @@ NOT_LISTED = (
     "cannot be rotated: the account's key list could not be read, and a rotation needs it to find "
     "its successor if an answer is lost"
 )
+PINNED = (
+    "cannot be rotated: its proxy_key in the manifest binds it to this key, and a successor has "
+    "another value (each plan would make one more); remove proxy_key (the state keeps the binding) "
+    "to rotate it"
+)
 
 
 class Rotations:
@@ -106,6 +111,11 @@ class Rotations:
         if change.action is Action.ERROR or key.absent or not why:
             self._status(key, live)
             return [_undated_warning(change, key, live)]
+        if key.proxy_key is not None:  # the manifest binds the address to this key, never a successor
+            self._status(key, live)
+            return [
+                Change(key.address, Action.ERROR, key.name, change.index, target=live.proxy_key, error=PINNED)
+            ]
         return self._rotate(change, key, live, why)
 
     def _cannot_rotate_now(self, change: Change, key: DesiredKey, binding: Binding) -> Change:
