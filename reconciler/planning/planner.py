@@ -26,7 +26,7 @@ from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
-from reconciler.planning import keyplan, policy
+from reconciler.planning import alone, keyplan, policy
 from reconciler.planning.binding import Binding, Bindings, Bound, bind
 from reconciler.planning.rotation import Rotations
 
@@ -90,6 +90,8 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
+    if desired.rotation_only:  # before the account's checks: an edit left for an apply counts in none
+        changes, unmanaged = alone.only(changes, rotations.statuses, desired.rotate_now), []
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)

@@ -149,3 +149,18 @@ def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothi
     body = drift_issue(hub)["body"]
     assert "<!-- ehkeys-rotate -->" in body and "cannot be rotated" in body and "key-0" in body
     assert actions.live()["key-0"]["key"] not in body + out + actions.summary()
+
+
+def test_a_pending_create_the_rotate_job_leaves_alone_never_counts_against_its_key_cap(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    edited = yaml.safe_load(text())
+    edited["key_cap"] = 4  # 3 keys and a successor fit; and a key added on main, not applied yet
+    edited["keys"].append({"id": "k9", "name": "key-9", "allocated_ammount": 10, "limit_type": "daily"})
+    clock(actions, 100)
+    code, out = rotate(actions, yaml.safe_dump(edited, sort_keys=False))
+    assert code == 0, out
+    assert named(actions, "key-0") == 2 and named(actions, "key-9") == 0
