@@ -155,7 +155,8 @@ def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
 def _handle_unmanaged(
     plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, twice: frozenset[str]
 ) -> None:
-    was = {fp: address for address, fp in recorded.bindings.items()}
+    was = {r.predecessor: address for address, r in recorded.rotations.items()}  # rotated away
+    was |= {fp: address for address, fp in recorded.bindings.items()}
     keys = _moved_away(plan, desired, keys, recorded, was)
     start = len(plan.changes)
     blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""

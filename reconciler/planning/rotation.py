@@ -64,8 +64,11 @@ class Rotations:
 
     @property
     def held(self) -> frozenset[str]:
-        """The predecessors of rotations under way: no manifest key's by name, never unmanaged."""
-        return frozenset(r.predecessor for r in self.recorded.rotations.values())
+        """The predecessors of rotations under way: no manifest key's by name, never unmanaged.
+        A rotation whose key left the manifest holds its predecessor no more: it is unmanaged
+        (named, pruned under prune: true), never live forever unseen."""
+        addresses = {k.address for k in self.desired.keys}
+        return frozenset(r.predecessor for a, r in self.recorded.rotations.items() if a in addresses)
 
     def _bindings(self) -> Mapping[str, str]:
         """The state's bindings, each interrupted rotation's successor in place of its predecessor."""

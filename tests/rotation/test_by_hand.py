@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ..helpers import sandbox_state_dir
 from .common import DAY, OLD, T0, at, balance, box, cli, keys, manifest, seed, state
@@ -62,3 +63,21 @@ def test_state_lost_mid_overlap_never_deletes_the_predecessor_and_names_both_key
     assert code == 1 and "2 live keys are named 'Backend'" in out
     assert "ek-proxy-…part" in out and f"ek-proxy-…{overlapping[-4:]}" in out
     assert len(keys()) == 2 and balance() == Decimal(950)
+
+
+def test_a_key_dropped_from_the_manifest_mid_overlap_leaves_its_predecessor_named_never_unseen(
+    overlapping: str, capsys: Any
+) -> None:
+    other = {"id": "other", "name": "Other", "allocated_ammount": 5, "limit_type": "daily"}
+    Path("keys.yaml").write_text(yaml.safe_dump({"version": 1, "keys": [other]}))
+    at(T0 + 9 * DAY)
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "2 unmanaged" in out
+    assert (
+        "Backend (ek-proxy-…part): 50.00 allocated, active; removed from the manifest (it was 'backend')"
+        in out
+    )
+    Path("keys.yaml").write_text(yaml.safe_dump({"version": 1, "prune": True, "keys": [other]}))
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    assert [k["name"] for k in keys()] == ["Other"] and balance() == Decimal(950 + 30 + 50 - 5)
