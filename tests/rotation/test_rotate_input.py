@@ -39,3 +39,10 @@ def test_rotate_when_the_list_is_unavailable_is_an_error_not_no_changes(workdir:
     assert code == 1, out
     assert "cannot be rotated: the account's key list could not be read" in out, out
     assert "No changes" not in out and len(keys()) == 1 and balance() == Decimal(1000)
+
+
+@pytest.mark.parametrize("given", ["-1d", "-0", "5x", "1000000d"])
+def test_rotate_with_a_bad_overlap_says_what_a_duration_is(workdir: Path, capsys: Any, given: str) -> None:
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", given)
+    assert code == 1 and "argument --overlap: expected a duration" in err and f"(got {given!r})" in err
+    assert "expected one argument" not in err and len(keys()) == 1 and balance() == Decimal(1000)
