@@ -84,6 +84,15 @@ def write_manifest(tmp: Path, n: int = 3, name: str = "keys.yaml", **fields: Any
     return path
 
 
+def by_id(path: str, key: str) -> str:
+    """A path as validate prints it, its key named by id: `keys[1].name` of `backend` is
+    `keys[backend].name` (a name with spaces quoted: `keys['Team Rich'].name`)."""
+    named = key if key.replace("-", "").replace("_", "").replace(".", "").isalnum() else repr(key)
+    return (
+        path.replace(path[: path.index("]") + 1], f"keys[{named}]", 1) if path.startswith("keys[") else path
+    )
+
+
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -12,6 +12,7 @@ created, and the deliveries earlier runs left owed.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,9 +31,14 @@ from reconciler.state.store import State
 log = logging.getLogger("ehkeys")
 
 
-def hidden(accounts: Collection[Account]) -> frozenset[str]:
-    """The variables holding account keys: never in a command sink's environment."""
-    return frozenset({DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)})
+def hidden(accounts: Collection[Account], env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The variables holding account keys, never in a command sink's environment: those the
+    accounts name, and any other holding the same key (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)
+    in `env` (default: this process's)."""
+    env = os.environ if env is None else env
+    named = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
+    keys = {env[name] for name in named if env.get(name)}
+    return frozenset(named | {name for name, value in env.items() if value in keys})
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,10 @@ class Delivery:
 
     def preflight(self, keys: Sequence[DesiredKey]) -> list[str]:
         """What stops these keys' sinks before anything is sent (a file git would track, a token
-        not set), each said once."""
-        found = [send.preflight(sink, self.env) for key in keys for sink in key.deliver]
-        return list(dict.fromkeys(problem for problem in found if problem))
+        not set, a command not there), each said once, at the key's FILE:LINE."""
+        found = [(key, send.preflight(sink, self.env)) for key in keys for sink in key.deliver]
+        said = (f"{key.location}: {self.account.address(key.address)}: {why}" for key, why in found if why)
+        return list(dict.fromkeys(said))
 
 
 @dataclass
@@ -143,12 +150,19 @@ class Owed:
 def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> list[str]:
     """A note per key whose delivery is still owed (failed, or cut short), for the plan."""
     notes = []
-    for key in keys:
-        owed = state.deliveries.get(key.address, {})
+    for key in (k for k in keys if not k.absent):
+        owed, shown = state.deliveries.get(key.address, {}), account.address(key.address)
         named = [s.describe() for s in key.deliver if s.ident in owed]
-        if named and not key.absent:
+        if named:
             notes.append(
-                f"{account.address(key.address)}: its value is still to be delivered to {', '.join(named)} "
+                f"{shown}: its value is still to be delivered to {', '.join(named)} "
                 "(a delivery failed or was cut short): the next apply, or `ehkeys deliver`, delivers it"
+            )
+        gone = [ident for ident in owed if ident not in {s.ident for s in key.deliver}]
+        if gone:
+            notes.append(
+                f"{shown}: its value was still owed to {', '.join(gone)}, no longer in the manifest: the "
+                "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the "
+                "value to the sinks the key has now"
             )
     return notes

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from reconciler import __version__
 from reconciler.cli import commands, githubopts
 from reconciler.cli import optiontypes as types
+from reconciler.cli.exitcodes import DETAILED_EXITCODE, DRIFT_CHECK
 from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
 from reconciler.cli.helptext import USAGE
 from reconciler.cli.helptext import parse as parse_known
@@ -29,6 +30,7 @@ from reconciler.cli.optiongroups import (
     state_option,
     unused_days_option,
 )
+from reconciler.core.exitcodes import ExitCode
 from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
 
@@ -57,8 +59,8 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ehkeys",
         description="ElectronHub proxy keys as code: validate, plan, apply.",
-        epilog="exit codes: each command's --help lists its own; a usage error is 1, Ctrl-C 130"
-        " (sandbox: 0).",
+        epilog=f"exit codes: each command's --help lists its own; a usage error is {ExitCode.ERROR.value}, "
+        f"Ctrl-C {ExitCode.INTERRUPTED.value} (sandbox: {ExitCode.OK.value}).",
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
@@ -131,7 +133,7 @@ def _plan(sub: Sub) -> None:
     p.add_argument(
         "--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
     )
-    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 errors")
+    p.add_argument("--detailed-exitcode", action="store_true", help=DETAILED_EXITCODE)
 
 
 def _show(sub: Sub) -> None:
@@ -141,7 +143,7 @@ def _show(sub: Sub) -> None:
 
 
 def _drift(sub: Sub) -> None:
-    p = command(sub, "drift", "read-only check: 0 in sync, 2 drift, 1 error", commands.drift)
+    p = command(sub, "drift", DRIFT_CHECK, commands.drift)
     api_options(p, formats=("text", "json", "markdown"))
     health_options(p)
 
@@ -286,6 +288,14 @@ def _reveal(sub: Sub) -> None:
         nargs="+",
         metavar="ID",
         help="a managed key: its address (prod/backend where the manifest declares accounts), id or name",
+    )
+    p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this account's keys, a name under the manifest's `accounts:` (an ID then names "
+        "a key of it); repeatable (default: every account)",
     )
     p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"

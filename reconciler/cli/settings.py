@@ -94,7 +94,7 @@ def imports(args: argparse.Namespace) -> ImportSettings:
 
 
 def reveal(args: argparse.Namespace) -> RevealSettings:
-    every = Workspace(tuple(args.manifests), connection(args), args.state)
+    every = Workspace(tuple(args.manifests), connection(args), args.state, (), tuple(args.account))
     return RevealSettings(every, tuple(args.ids), args.out)
 
 

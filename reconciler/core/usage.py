@@ -19,6 +19,9 @@ from reconciler.core.money import ZERO
 DAY = 86400
 PERCENT = Decimal("0.1")  # a share of an allocation is shown to a tenth of a percent
 UNUSED_DAYS = 30  # the default of --unused-days
+NO_GROUP = "(none)"
+"""The roll-up of keys of no group (unmanaged ones too): JSON's `groups` is keyed by name and a
+key is never null, and no group can be named so (a group's name has no parentheses)."""
 
 
 def percent(used: Decimal, allocated: Decimal) -> Decimal | None:
@@ -129,8 +132,8 @@ class UsageView:
         return any(k.group for k in self.keys)
 
     def per_group(self) -> list[Rollup]:
-        """A roll-up per group, in the order they first come; keys of no group last, as `(none)`."""
-        return _grouped(self, lambda k: k.group or "(none)") if self.has_groups else []
+        """A roll-up per group, in the order they first come; keys of no group last, as NO_GROUP."""
+        return _grouped(self, lambda k: k.group or NO_GROUP) if self.has_groups else []
 
     @property
     def declared(self) -> bool:
@@ -142,5 +145,5 @@ def _grouped(view: UsageView, group_of: Callable[[KeyUsage], str]) -> list[Rollu
     groups: dict[str, list[KeyUsage]] = {}
     for key in view.keys:
         groups.setdefault(group_of(key), []).append(key)
-    order = sorted(groups, key=lambda name: name == "(none)")  # stable: first seen, `(none)` last
+    order = sorted(groups, key=lambda name: name == NO_GROUP)  # stable: first seen, NO_GROUP last
     return [view.rollup(name, groups[name]) for name in order]

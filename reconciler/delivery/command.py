@@ -5,20 +5,36 @@ The command gets the value on its standard input (no newline after it) and nowhe
 in its arguments (any process on the machine may read those), not in its environment. It gets
 the key's address, name, account and variable in EHKEYS_ADDRESS, EHKEYS_NAME, EHKEYS_ACCOUNT
 and EHKEYS_VARIABLE, and the caller's environment less the account keys (`hidden`). It fails
-when it exits non-zero or outlives its timeout; its standard error, scrubbed of secrets, says why.
+when it exits non-zero, is killed, outlives its timeout, or exits without reading the value
+(`true`, or a command that takes its value from an argument: it wrote something else); its
+standard error, scrubbed of secrets, says why.
+
+It runs in a process group of its own: at its timeout, or when ehkeys is interrupted, the whole
+group is killed (a `sh -c` and what it started, which would otherwise keep running and hold
+its standard error open). Only the end of its standard error is kept (`KEPT` bytes).
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
-from collections.abc import Collection, Mapping
+import fcntl
+import os
+import re
+import shutil
+import signal
+import termios
+from collections.abc import AsyncIterator, Collection, Mapping
 
 from reconciler.core.secrets import ProxyKey, scrub
 from reconciler.core.sinks import CommandSink, Recipient
 from reconciler.delivery.errors import DeliveryError
 
 SAID = 400  # characters of its standard error a failure quotes (the end of it)
+KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
+GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
 def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collection[str]) -> dict[str, str]:
@@ -33,31 +49,93 @@ def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collectio
     }
 
 
+def preflight(sink: CommandSink, env: Mapping[str, str]) -> str:
+    """Why this command cannot be run ('' when it may be), before anything is sent: its program
+    not found (on PATH, for a bare name) or not executable."""
+    program = sink.argv[0]
+    if shutil.which(program, path=env.get("PATH", os.defpath)) is not None:
+        return ""
+    if os.sep in program:
+        return f"{sink.describe()}: {program} does not exist or is not executable"
+    return f"{sink.describe()}: {program} is not a command on PATH"
+
+
 async def deliver(
     sink: CommandSink, value: ProxyKey, recipient: Recipient, env: Mapping[str, str], hidden: Collection[str]
 ) -> None:
-    process = await _started(sink, environment(env, recipient, hidden))
+    stdin = _loaded(value)  # the read end: kept open here to tell, at the end, what was left unread
     try:
-        _, err = await asyncio.wait_for(process.communicate(value.reveal().encode()), sink.timeout)
-    except asyncio.TimeoutError:
-        await _stopped(process)
-        raise DeliveryError(f"{sink.argv[0]} did not finish within {sink.timeout:g} s: stopped") from None
-    except BaseException:
-        await _stopped(process)
-        raise
+        async with _standard_error() as (write_end, stream):
+            try:
+                process = await _started(sink, environment(env, recipient, hidden), stdin, write_end)
+            finally:
+                os.close(write_end)  # the command's own copy is the one left: its end of file
+            err = await _finished(sink, process, stream)
+        unread = _unread(stdin)
+    finally:
+        os.close(stdin)
+    said = _said(err.decode("utf-8", "replace"), value, env)
     if process.returncode != 0:
-        text = _said(err.decode("utf-8", "replace"), value)
-        raise DeliveryError(f"{sink.argv[0]} exited {process.returncode}" + (f": {text}" if text else ""))
+        raise DeliveryError(_ended(sink, process.returncode or 0) + (f": {said}" if said else ""))
+    if unread:
+        raise DeliveryError(
+            f"{sink.argv[0]} exited 0 without reading the value from its standard input "
+            f"({unread} of its {len(value.reveal())} characters left): it cannot have written it"
+        )
 
 
-async def _started(sink: CommandSink, env: dict[str, str]) -> asyncio.subprocess.Process:
+@contextlib.asynccontextmanager
+async def _standard_error() -> AsyncIterator[tuple[int, asyncio.StreamReader]]:
+    """A pipe for the command's standard error: the end to give it, and a stream of what it
+    writes, closed on the way out (a child it left behind may hold the other end for ever)."""
+    read_end, write_end = os.pipe()
+    stream = asyncio.StreamReader()
+    try:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(read_end, "rb", buffering=0)
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    try:
+        yield write_end, stream
+    finally:
+        transport.close()
+
+
+def _loaded(value: ProxyKey) -> int:
+    """A pipe holding the value, its write end closed (the command reads it, then end of file)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.set_blocking(write_end, False)  # a key is far smaller than a pipe's buffer: never waits
+        os.write(write_end, value.reveal().encode())
+    except OSError:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _unread(stdin: int) -> int:
+    """Bytes of the value still in the pipe once the command exited."""
+    count = array.array("i", [0])
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(stdin, termios.FIONREAD, count)
+    return count[0]
+
+
+async def _started(
+    sink: CommandSink, env: dict[str, str], stdin: int, stderr: int
+) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *sink.argv,
-            stdin=asyncio.subprocess.PIPE,
+            stdin=stdin,
             stdout=asyncio.subprocess.DEVNULL,  # what it prints could echo the value: not shown
-            stderr=asyncio.subprocess.PIPE,
+            stderr=stderr,
             env=env,
+            start_new_session=True,  # its own process group: stopped whole (`_stopped`)
         )
     except FileNotFoundError:
         raise DeliveryError(f"cannot run {sink.argv[0]}: no such command") from None
@@ -67,15 +145,59 @@ async def _started(sink: CommandSink, env: dict[str, str]) -> asyncio.subprocess
         raise DeliveryError(f"cannot run {sink.argv[0]}: {exc.strerror}") from None
 
 
-async def _stopped(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
+async def _finished(
+    sink: CommandSink, process: asyncio.subprocess.Process, stream: asyncio.StreamReader
+) -> bytes:
+    """The end of its standard error, once it exited within its timeout; else it is stopped."""
+    reader = asyncio.ensure_future(_tail(stream))
+    try:
+        await asyncio.wait_for(process.wait(), sink.timeout)
+    except asyncio.TimeoutError:
+        await _stopped(process, reader)
+        raise DeliveryError(f"{sink.argv[0]} did not finish within {sink.timeout:g} s: stopped") from None
+    except BaseException:  # interrupted (Ctrl-C): the command goes too
+        await _stopped(process, reader)
+        raise
+    try:
+        return await asyncio.wait_for(asyncio.shield(reader), GRACE)
+    except asyncio.TimeoutError:  # a child it left behind holds its standard error: not waited for
+        reader.cancel()
+        return b""
+
+
+async def _tail(stream: asyncio.StreamReader) -> bytes:
+    kept, cut = bytearray(), False
+    while chunk := await stream.read(KEPT):
+        kept += chunk
+        if len(kept) > KEPT:
+            del kept[:-KEPT]
+            cut = True
+    return bytes(kept[SAID:] if cut else kept)  # a value cut at the start would show in part: dropped
+
+
+async def _stopped(process: asyncio.subprocess.Process, reader: asyncio.Future[bytes]) -> None:
+    """Its whole process group killed, and waited for (not for ever)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    reader.cancel()
     with contextlib.suppress(Exception):
-        await process.wait()
+        await asyncio.wait_for(process.wait(), GRACE)
 
 
-def _said(text: str, value: ProxyKey) -> str:
-    """The end of what it wrote to standard error, the value and anything like a key hidden."""
-    shown = scrub(text.replace(value.reveal(), value.display)).strip()
-    shown = " ".join(shown.split())
+def _ended(sink: CommandSink, code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"{sink.argv[0]} was killed by {signal.Signals(-code).name}"
+    return f"{sink.argv[0]} exited {code}"
+
+
+def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:
+    """The end of what it wrote to standard error, the value (in any case), anything like a key,
+    and the value of any variable named like a secret (GITHUB_TOKEN, VAULT_TOKEN, ...) hidden:
+    a failure's message goes to the PR comment, which nothing masks."""
+    shown = re.sub(re.escape(value.reveal()), lambda _: value.display, text, flags=re.IGNORECASE)
+    for name, secret in env.items():
+        if _SECRET_NAME.search(name) and len(secret) >= 8:
+            shown = shown.replace(secret, "…")
+    shown = " ".join(scrub(shown).split())
     return shown if len(shown) <= SAID else "…" + shown[-SAID:]

@@ -3,7 +3,9 @@ it (`apply --secrets-out` and `reveal --out` refuse such a file with the same ch
 
 Delivering a key again replaces its line (the first `NAME=` line; later ones for the same NAME
 are dropped) and keeps every other line as it was; the file is rewritten whole through a
-temporary file beside it, so a reader never sees it half written.
+temporary file beside it, so a reader never sees it half written. A symbolic link is followed:
+its target is the file checked and written, and the link stays a link (replaced by the file, a
+link git tracks would have become a tracked file holding the secret).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def preflight(sink: FileSink) -> str:
         return f"{path}: {NOT_A_FILE}"
     if tracked(path):
         return f"{path}: {TRACKED}"
-    if not path.parent.is_dir():
+    if not path.resolve().parent.is_dir():
         return f"{path}: its folder does not exist"
     return ""
 
@@ -61,7 +63,7 @@ def deliver(sink: FileSink, value: ProxyKey) -> None:
     problem = preflight(sink)
     if problem:
         raise DeliveryError(problem)
-    path = sink.target
+    path = sink.target.resolve()  # a link's target, the one checked: the link itself is kept
     lines = _replaced(_lines(path), sink.name, f"{sink.name}={value.reveal()}")
     _write(path, "".join(line + "\n" for line in lines))
 

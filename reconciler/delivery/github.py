@@ -21,10 +21,19 @@ from nacl.public import PublicKey, SealedBox
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import GitHubSecretSink
-from reconciler.delivery.errors import DeliveryError, client, request, status
+from reconciler.delivery.errors import (
+    Answer,
+    DeliveryError,
+    address_problem,
+    client,
+    request,
+    status,
+    unusable,
+)
 
 API = "https://api.github.com"
 VERSION = "2022-11-28"
+TRIES = 3  # reading the key and writing the secret may both be sent again (a gateway's 502)
 
 
 def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
@@ -34,7 +43,8 @@ def preflight(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
             f"{sink.describe()}: {sink.token_var} is not set; it must hold a token that may write the "
             f"repository's secrets ({_permission(sink)})"
         )
-    return ""
+    problem = address_problem(_api(env), "GITHUB_API_URL") or unusable(env, sink.token_var)
+    return f"{sink.describe()}: {problem}" if problem else ""
 
 
 async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str]) -> None:
@@ -46,12 +56,16 @@ async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": VERSION,
     }
-    async with client(env.get("GITHUB_API_URL") or API, headers, "GITHUB_API_URL") as http:
+    async with client(_api(env), headers, "GITHUB_API_URL") as http:
         key_id, public = await _public_key(http, sink)
         body = {"encrypted_value": _sealed(public, value), "key_id": key_id}
-        answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", json=body)
+        answer = await request(http, "PUT", f"{_secrets(sink)}/{quote(sink.name, safe='')}", TRIES, json=body)
         if answer.status_code not in (201, 204):
             raise DeliveryError(_refused(sink, "PUT", answer))
+
+
+def _api(env: Mapping[str, str]) -> str:
+    return env.get("GITHUB_API_URL") or API
 
 
 def _secrets(sink: GitHubSecretSink) -> str:
@@ -61,7 +75,7 @@ def _secrets(sink: GitHubSecretSink) -> str:
 
 
 async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[str, bytes]:
-    answer = await request(http, "GET", f"{_secrets(sink)}/public-key")
+    answer = await request(http, "GET", f"{_secrets(sink)}/public-key", TRIES)
     if answer.status_code != 200:
         raise DeliveryError(_refused(sink, "GET", answer))
     try:
@@ -86,15 +100,17 @@ def _permission(sink: GitHubSecretSink) -> str:
     )
 
 
-def _refused(sink: GitHubSecretSink, method: str, answer: httpx.Response) -> str:
+def _refused(sink: GitHubSecretSink, method: str, answer: Answer) -> str:
     """What GitHub's refusal means for this sink: which token, which permission, which name."""
-    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
     code = answer.status_code
     if code == 401:
         return f"{head}: GitHub refused the token in {sink.token_var} (expired or revoked?)"
     if code == 403:
         needs = _permission(sink)
         return f"{head}: the token in {sink.token_var} may not write {sink.repo}'s secrets; it needs {needs}"
+    if code == 301:
+        return f"{head}: GitHub moved {sink.repo} (renamed or transferred?): write its new name"
     if code == 404:
         where = f"{sink.repo} or its environment {sink.environment!r}" if sink.environment else sink.repo
         return (

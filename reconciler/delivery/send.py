@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from reconciler.core.secrets import ProxyKey
-from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
+from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink
 from reconciler.delivery import command, filesink, github, vault
 
 
@@ -26,11 +26,11 @@ async def deliver(
 
 def preflight(sink: Sink, env: Mapping[str, str]) -> str:
     """Why the sink cannot be written now ('' when nothing is known against it): a file git would
-    track, a token or address not set. A command cannot be told before it runs."""
+    track, a token or address not set, a command's program not there."""
     if isinstance(sink, FileSink):
         return filesink.preflight(sink)
+    if isinstance(sink, CommandSink):
+        return command.preflight(sink, env)
     if isinstance(sink, GitHubSecretSink):
         return github.preflight(sink, env)
-    if isinstance(sink, VaultSink):
-        return vault.preflight(sink, env)
-    return ""
+    return vault.preflight(sink, env)

@@ -13,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
-
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import VaultSink
-from reconciler.delivery.errors import DeliveryError, client, request, status
+from reconciler.delivery.errors import (
+    Answer,
+    DeliveryError,
+    address_problem,
+    client,
+    request,
+    status,
+    unusable,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
+PATCH_TRIES = 3
 
 
 def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
@@ -27,7 +34,10 @@ def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
     missing = [name for name in ("VAULT_ADDR", "VAULT_TOKEN") if not env.get(name)]
     if missing:
         return f"{sink.describe()}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
-    return ""
+    problem = address_problem(env["VAULT_ADDR"], "VAULT_ADDR") or unusable(
+        env, "VAULT_TOKEN", "VAULT_NAMESPACE"
+    )
+    return f"{sink.describe()}: {problem}" if problem else ""
 
 
 async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> None:
@@ -41,8 +51,8 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
     async with client(env["VAULT_ADDR"], headers, "VAULT_ADDR") as http:
         path = f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
         patched = await request(
-            http, "PATCH", path, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
-        )
+            http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
+        )  # a merge patch of the same field may be sent again; a create with cas 0 may not
         if patched.status_code == 404:
             made = await request(http, "POST", path, json={"data": data, "options": {"cas": 0}})
             _check(sink, "POST", made)
@@ -50,11 +60,17 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
             _check(sink, "PATCH", patched)
 
 
-def _check(sink: VaultSink, method: str, answer: httpx.Response) -> None:
+def _check(sink: VaultSink, method: str, answer: Answer) -> None:
     code = answer.status_code
-    if code in (200, 204):
+    head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
+    if code == 200 and _written(answer):
         return
-    head = f"{sink.describe()}: {method} {answer.request.url.path}: {status(answer)}"
+    if code == 200:
+        raise DeliveryError(
+            f"{head}, but not Vault's answer (no version written): is VAULT_ADDR Vault's address?"
+        )
+    if 300 <= code < 400:
+        raise DeliveryError(f"{head}: a standby node redirects to the active one: set VAULT_ADDR to it")
     if code in (401, 403):
         needs = "patch" if method == "PATCH" else "create"
         raise DeliveryError(
@@ -68,4 +84,17 @@ def _check(sink: VaultSink, method: str, answer: httpx.Response) -> None:
         )
     if code == 404:
         raise DeliveryError(f"{head}: no KV v2 engine is mounted at {sink.mount}/")
+    if code == 405:
+        raise DeliveryError(
+            f"{head}: {sink.mount}/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
+        )
     raise DeliveryError(head)
+
+
+def _written(answer: Answer) -> bool:
+    """Vault's answer to a KV v2 write: the version it made (`{"data": {"version": 4, ...}}`)."""
+    try:
+        data = answer.json().get("data")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("version"), int)

@@ -96,7 +96,7 @@ class AccountApply:
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         self.plan = plan
         accounts = self.opened.manifest.accounts
-        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts))
+        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts, os.environ))
         self.owed = Owed(delivery, self.opened.keys)
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])
@@ -247,10 +247,7 @@ class AccountApply:
         state = self.opened.state
         applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
         report.state_error = report.state_error or flushed(state)
-        shown = self.opened.account.address
-        self.console.handed_over(
-            [shown(r.change.address) for r in report.results if r.change.action in _MADE and r.key]
-        )
+        self.console.handed_over(self._handed_over(report))
         if report.state_error is None:
             fold_journal(state, self.console)
         report.results[:0] = self.skipped
@@ -258,6 +255,13 @@ class AccountApply:
         review = reviewed.compare(self.saved, report) if self.saved else None
         self.console.applied(report, review)
         return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run
+
+    def _handed_over(self, report: Report) -> list[str]:
+        """The created keys whose value only the account holds (their sinks say where the others
+        went), or every created key when --secrets-out has them all."""
+        delivered = {k.address for k in self.opened.keys if k.deliver and self.secrets is None}
+        made = [r.change.address for r in report.results if r.change.action in _MADE and r.key]
+        return [self.opened.account.address(a) for a in made if a not in delivered]
 
     @property
     def shown(self) -> Plan:

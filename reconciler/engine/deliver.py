@@ -32,6 +32,7 @@ def run(settings: DeliverSettings, console: Console) -> list[Delivered]:
 
 async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
     loaded = load_manifest(settings.workspace.manifests, console)
+    accounts_of(loaded, settings.workspace)  # each --account named must be the manifest's
     wanted = _wanted(loaded.keys, settings.ids, settings.workspace.accounts)
     workspace = dataclasses.replace(
         settings.workspace, targets=tuple(k.address for k in wanted) and settings.ids
@@ -49,7 +50,11 @@ async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
 
 def _wanted(keys: Sequence[DesiredKey], ids: Sequence[str], accounts: Sequence[str]) -> list[DesiredKey]:
     """The keys asked for (each must have sinks), or every key with sinks; never an absent one."""
-    chosen = [k for k in select(keys, ids, option="deliver ") if not accounts or k.account in accounts]
+    named = select(keys, ids, option="deliver ")
+    chosen = [k for k in named if not accounts or k.account in accounts]
+    if ids and len(chosen) < len(named):
+        left = ", ".join(f"{k.account}/{k.address}" for k in named if k not in chosen)
+        raise UsageError(f"{left}: in an account --account leaves out; nothing was delivered")
     bare = [k.address for k in chosen if not k.deliver or k.absent]
     if ids and bare:
         raise UsageError(f"{', '.join(bare)}: no deliver: sinks (or absent: true): nothing to deliver")
@@ -64,7 +69,9 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
     async with opened.target.client() as client:
         live = await inventory.read_keys(client)
     found = binding.bind(opened.keys, live, opened.state.bindings).by_address
-    delivery = Delivery(opened.state, opened.account, os.environ, hidden(opened.manifest.accounts))
+    delivery = Delivery(
+        opened.state, opened.account, os.environ, hidden(opened.manifest.accounts, os.environ)
+    )
     done: list[Delivered] = []
     for key in keys:
         bound = found.get(key.address)

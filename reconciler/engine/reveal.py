@@ -15,6 +15,7 @@ from reconciler.engine.console import Console
 from reconciler.engine.settings import RevealSettings
 from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select
 from reconciler.manifest.addresses import variable
+from reconciler.manifest.load import Manifest
 from reconciler.planning import binding
 
 
@@ -32,21 +33,41 @@ def run(settings: RevealSettings, console: Console) -> list[str]:
 
 async def _read(settings: RevealSettings, console: Console) -> list[str]:
     """Only the accounts holding a key asked for are opened: `--state` is one account's state,
-    so with it the keys asked for must be in one account."""
+    so with it the keys asked for must be in one account (`--account` says which)."""
     loaded = load_manifest(settings.workspace.manifests, console)
-    wanted = select(loaded.keys, settings.ids, option="reveal ")
+    wanted = _wanted(loaded, settings)
     held = sorted({k.account for k in wanted})
     if settings.workspace.state and len(held) > 1:
         raise UsageError(
             f"--state names one account's state, but the keys asked for are in {len(held)} accounts "
-            f"({', '.join(held)}): reveal one account's keys at a time with it"
+            f"({', '.join(held)}): pass --account NAME with it, or reveal one account's keys at a time"
         )
-    workspace = dataclasses.replace(settings.workspace, targets=tuple(settings.ids))
+    addresses = tuple(f"{k.account}/{k.address}" for k in wanted)  # each names one key, in its account
+    workspace = dataclasses.replace(settings.workspace, targets=addresses)
     opened = open_each(loaded, accounts_of(loaded, workspace), workspace)
     found: dict[tuple[str, str], str] = {}
     for one in opened:
         found.update(await _account(one, [k for k in wanted if k.account == one.account.name]))
     return [found[(k.account, k.address)] for k in wanted]
+
+
+def _wanted(loaded: Manifest, settings: RevealSettings) -> list[DesiredKey]:
+    """The keys the IDs name, among the accounts --account chooses (each name checked): there an
+    id of keys in two accounts names one; a key only in an account left out is refused by name."""
+    every = dataclasses.replace(settings.workspace, state=None)
+    chosen = {a.name for a in accounts_of(loaded, every)}
+    keys = [k for k in loaded.keys if k.account in chosen]
+    for asked in settings.ids:
+        if select(keys, (asked,), strict=False, option="reveal "):
+            continue
+        elsewhere = select(loaded.keys, (asked,), strict=False, option="reveal ")
+        if elsewhere:
+            account = elsewhere[0].account
+            raise UsageError(
+                f"reveal {asked!r}: a key of account {account}, which --account leaves out (the run "
+                f"covers {', '.join(sorted(chosen))}): add --account {account}, or drop --account"
+            )
+    return select(keys, settings.ids, option="reveal ")
 
 
 async def _account(opened: Opened, keys: list[DesiredKey]) -> dict[tuple[str, str], str]:

@@ -48,8 +48,14 @@ def load_manifest(paths: Sequence[str], console: Console) -> manifest.Manifest:
     result = manifest.load(paths)
     console.diagnostics(result.diagnostics)
     if result.manifest is None:
-        raise ManifestInvalid(f"the manifest has {len(result.errors)} error(s); nothing was sent")
+        raise ManifestInvalid(
+            f"the manifest has {_errors(len(result.errors))}: the account was neither read nor changed"
+        )
     return result.manifest
+
+
+def _errors(count: int) -> str:
+    return f"{count} error" + ("" if count == 1 else "s")
 
 
 def state_path(workspace: Workspace, account: Account = IMPLICIT) -> Path:

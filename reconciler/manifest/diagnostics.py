@@ -20,10 +20,25 @@ from reconciler.core.secrets import scrub
 GROUP_AT = 3  # a problem said this many times or more prints as one line (JSON lists each)
 SHOWN_PLACES = 3
 _INDEX = re.compile(r"\[\d+\]")
+_KEY_INDEX = re.compile(r"^keys\[\d+\]")
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
 
 ERROR = "error"
 WARNING = "warning"
 NOTICE = "notice"  # worth knowing, never a failure (validate --strict shows them)
+
+
+def key_id(data: Any, path: tuple[Any, ...]) -> str:
+    """The id (else the name) of the key of a file's `data` that `path` is in, as plan names it;
+    "" outside a key, or for a key with neither."""
+    keys = data.get("keys") if isinstance(data, dict) and path[:1] == ("keys",) else None
+    index = path[1] if len(path) > 1 and isinstance(path[1], int) else -1
+    raw = keys[index] if isinstance(keys, list) and 0 <= index < len(keys) else None
+    if not isinstance(raw, dict):
+        return ""
+    return next(
+        (str(raw[f]) for f in ("id", "name") if isinstance(raw.get(f), (str, int)) and raw[f] != ""), ""
+    )
 
 
 def path_text(path: tuple[Any, ...]) -> str:
@@ -37,39 +52,52 @@ def path_text(path: tuple[Any, ...]) -> str:
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     file: str
-    line: int
+    line: int  # 0: none (a folder, a path that is not there)
     col: int
     path: str
     message: str
     severity: str = ERROR
+    key_id: str = ""  # the id (else the name) of the key the path is in: `keys[3]` reads `keys[backend]`
 
     @property
     def is_error(self) -> bool:
         return self.severity == ERROR
 
     def shown(self) -> tuple[str, str]:
-        """The path and message as printed: anything key-shaped redacted."""
-        return scrub(self.path), scrub(self.message)
+        """The path and message as printed, a key named by its id (as plan names it; FILE:LINE
+        says which, where ids repeat across accounts): anything key-shaped redacted."""
+        path, indexed = self.path, _KEY_INDEX.match(self.path)
+        if self.key_id and indexed:
+            named = self.key_id if _PLAIN.fullmatch(self.key_id) else repr(self.key_id)
+            path = f"keys[{named}]{path[indexed.end() :]}"
+        return scrub(path), scrub(self.message)
 
     def text(self) -> str:
         path, message = self.shown()
         where = f"{path}: " if path else ""
         tag = "" if self.is_error else f"{self.severity}: "
-        return f"{self.file}:{self.line}:{self.col}: {tag}{where}{message}"
+        return f"{self.place}: {tag}{where}{message}"
+
+    @property
+    def place(self) -> str:
+        """FILE:LINE:COL; a folder, or a path that is not there, has no line: FILE alone (line 0)."""
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
     def github(self) -> str:
         path, message = self.shown()
         body = _gh_escape((f"{path}: " if path else "") + message)
-        kind = self.severity
-        return f"::{kind} file={self.file},line={self.line},col={self.col}::{body}"
+        at = f",line={self.line},col={self.col}" if self.line else ""
+        return f"::{self.severity} file={self.file}{at}::{body}"
 
     def data(self) -> dict[str, object]:
-        path, message = self.shown()
+        """As JSON: `path` by index (`keys[3].name`), `key` the id (else name) of its key, or null."""
+        _, message = self.shown()
         return {
             "file": self.file,
-            "line": self.line,
-            "col": self.col,
-            "path": path,
+            "line": self.line or None,
+            "col": self.col or None,
+            "path": scrub(self.path),
+            "key": scrub(self.key_id) if self.key_id else None,
             "severity": self.severity,
             "message": message,
         }
@@ -90,7 +118,8 @@ def grouped(items: Iterable[Diagnostic]) -> list[Diagnostic]:
         if len(members) < GROUP_AT:
             found.extend(members)
         else:
-            found.append(replace(members[0], path=path, message=f"{message} ({_places(members)})"))
+            said = f"{message} ({_places(members)})"
+            found.append(replace(members[0], path=path, message=said, key_id=""))
     return sorted(found)
 
 

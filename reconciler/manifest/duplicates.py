@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reconciler.core.keys import DesiredKey
+from reconciler.manifest.addresses import shown
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
 
@@ -19,7 +20,8 @@ def duplicates(keys: Iterable[DesiredKey], declared: bool = False) -> list[Diagn
         loc = key.location
         first = by_key.setdefault(key.proxy_key.fingerprint, key) if key.proxy_key else key
         if first is not key:  # the value is a secret: name the places, never the key
-            msg = f"{key.name!r} has the same proxy_key as {first.name!r} at {first.location}"
+            mine, theirs = shown(key, declared), shown(first, declared)
+            msg = f"{mine!r} has the same proxy_key as {theirs!r} at {first.location}"
             found.append(Diagnostic(loc.file, loc.line, loc.col, "", "duplicate proxy_key: " + msg))
         first = by_address.setdefault((key.account, key.address) if declared else key.address, key)
         if first is not key:

@@ -19,12 +19,13 @@ from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
 from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
-from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, path_text
+from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+_BY_ENTRY = ("accounts", "policy", "budget")  # settings read entry by entry
 _KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active", "rotate")
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
@@ -78,7 +79,9 @@ class FileLoader:
         where = self.location(path, key=key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            Diagnostic(self.file, where.line, where.col, path_text(path), message, severity)
+            Diagnostic(
+                self.file, where.line, where.col, path_text(path), message, severity, key_id(self.data, path)
+            )
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
@@ -87,11 +90,11 @@ class FileLoader:
         return Location(self.file, *self.doc.position(path, key=key))
 
     def setting(self, name: str) -> Setting | None:
-        """A top-level field, unless the schema found it wrong (`accounts`: any mapping, for its names)."""
+        """A top-level field, unless the schema found it wrong (those of _BY_ENTRY: entry by entry)."""
         if name not in self.data:
             return None
         value = self.data[name]
-        if (name,) in self.bad_paths and not (name == "accounts" and isinstance(value, dict)):
+        if (name,) in self.bad_paths and not (name in _BY_ENTRY and isinstance(value, dict)):
             return None
         return Setting(value, self.location((name,)), self)
 
@@ -136,11 +139,8 @@ class FileLoader:
     def _misread_check(self) -> None:
         """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x; and .nan."""
         for path, text in self.doc.misread.items():
-            if (
-                path
-                and path[-1] in schemamessages.NUMERIC_FIELDS
-                and not (path in self.bad_paths and "." in text)
-            ):
+            numeric = bool(path) and path[-1] in schemamessages.NUMERIC_FIELDS
+            if numeric and not (path in self.bad_paths and "." in text):
                 self.bad_paths.add(path)
                 self.report(path, schemamessages.misread_number(text))
 
@@ -311,8 +311,9 @@ class FileLoader:
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""
         rules_in_force = frame.context.policy_of(key)
-        bad = ("keys", index, "policy_exceptions") in self.bad_paths
-        waived = None if bad else raw.get("policy_exceptions")
+        waived = policy.exceptions(
+            raw.get("policy_exceptions"), ("keys", index, "policy_exceptions"), self.bad_paths
+        )
         if not rules_in_force and not waived:
             return
 
@@ -320,7 +321,7 @@ class FileLoader:
             where = ("keys", index, *path) if path[0] in raw else ("keys", index)
             return self.location(where), path_text(where), path[0] in raw
 
-        found = policy.check_key(key, waived or {}, rules_in_force, self.now, locate)
+        found = policy.check_key(key, waived, rules_in_force, self.now, locate)
         self.violations.extend(found.violations)
         self.waivers.extend(found.waivers)
         for rule in found.idle:

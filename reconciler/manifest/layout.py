@@ -98,7 +98,7 @@ def _mixed(directory: Source, other: Source) -> Diagnostic:
         f"{directory.root} is a directory manifest (it holds {SETTINGS_FILE}), a manifest of its own: "
         f"it is never merged with {other.root}; give them to separate runs"
     )
-    return Diagnostic(other.root, 1, 1, "", message)
+    return Diagnostic(other.root, 0, 0, "", message)  # a whole manifest: no line
 
 
 def _sources_of(item: str, folders: dict[Path, str], below: bool) -> Iterator[Source]:

@@ -22,7 +22,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Group, Violation, Waiver
-from reconciler.manifest import addresses, groups, layout, policy, settings, sinks
+from reconciler.manifest import addresses, groups, layout, policy, settings, sinks, unset
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.duplicates import duplicates
 from reconciler.manifest.envvars import checked_environment
@@ -121,6 +121,8 @@ def load(
         loaders = [FileLoader(file, env, now, offline, role) for file, role in files]
         for loader in loaders:
             loader.read()
+        if offline:  # validate: what plan, apply and deliver will need, said as notices
+            diagnostics.extend(unset.notices(loaders, env))
         resolved = settings.resolve(loaders, diagnostics)
         diagnostics.extend(settings.shared_keys(resolved, loaders))
         keys = [key for loader in loaders for key in loader.keys(resolved.context)]
@@ -132,6 +134,7 @@ def load(
     diagnostics.extend(groups.unjoined(resolved.context.groups or {}, loaders))
     budgets = [a.budget for a in resolved.accounts] + [g.budget for g in resolved.groups]
     diagnostics.extend(policy.never_warns(budgets))
+    diagnostics.extend(sinks.account_tokens(keys, resolved.accounts))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:

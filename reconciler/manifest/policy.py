@@ -13,7 +13,7 @@ import fnmatch
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, Budget, Policy, Violation, Waiver
+from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
@@ -35,7 +35,7 @@ _MONEY = ("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_d
 
 def read_policy(raw: Any, path: Path, bad: set[Path], report: Report, where: Where) -> Policy:
     """The rules the schema found right; a name_pattern that is no regular expression is said."""
-    found = _read(raw, path, bad)
+    found = _read(raw, path, bad, Policy)
     pattern = found.get("name_pattern")
     if pattern is not None:
         try:
@@ -47,17 +47,20 @@ def read_policy(raw: Any, path: Path, bad: set[Path], report: Report, where: Whe
 
 
 def read_budget(raw: Any, path: Path, bad: set[Path], where: Where) -> Budget:
-    found = _read(raw, path, bad)
+    found = _read(raw, path, bad, Budget)
     return Budget(**found, at=tuple((n, where((*path, n))) for n in found))
 
 
-def _read(raw: Any, path: Path, bad: set[Path]) -> dict[str, Any]:
-    if not isinstance(raw, dict) or path in bad:
+def _read(raw: Any, path: Path, bad: set[Path], rules: type[Policy | Budget]) -> dict[str, Any]:
+    """Each rule the schema found right, on its own: a misspelt one (an error of its own) leaves
+    the others in force, else a typo would hide every real violation until it was fixed."""
+    if not isinstance(raw, dict):
         return {}
+    known = {f.name for f in fields(rules)} - {"at"}
     found = {}
     for name, value in raw.items():
         at = (*path, name)
-        if not any(wrong[: len(at)] == at for wrong in bad):  # allowed_models: [gpt-4o*, 5] too
+        if name in known and not any(wrong[: len(at)] == at for wrong in bad):  # [gpt-4o*, 5] too
             found[name] = _value(name, value)
     return found
 
@@ -101,6 +104,14 @@ def lifetime_message(value: Any, shown: str) -> str:
     return f"{wanted} (got {shown})"
 
 
+def exceptions(raw: Any, path: Path, bad: set[Path]) -> dict[str, str]:
+    """A key's `policy_exceptions` the schema found right, each on its own: a misspelt one (an
+    error of its own) leaves the others in force, else the rules they waive would break falsely."""
+    if not isinstance(raw, dict):
+        return {}
+    return {r: v for r, v in raw.items() if r in WAIVABLE and isinstance(v, str) and (*path, r) not in bad}
+
+
 def not_excepted(name: str, allowed: list[str]) -> str | None:
     """Why a key's `policy_exceptions` cannot name `name` (None: it is no rule at all)."""
     if name == "require":
@@ -121,8 +132,8 @@ def diagnostic(violation: Violation) -> Diagnostic:
     """A key's violation as `validate` says it: an error at the value, naming the rule and the
     key (its id, else its name: `keys[1]` alone says little in a team file)."""
     where = violation.where or Location("", 0, 0)
-    message = f"policy {violation.rule} on {violation.address}: {violation.message}"
-    return Diagnostic(where.file, where.line, where.col, violation.path, message)
+    message = f"policy {violation.rule}: {violation.message}"
+    return Diagnostic(where.file, where.line, where.col, violation.path, message, key_id=violation.address)
 
 
 # --- the key rules --------------------------------------------------------------------------

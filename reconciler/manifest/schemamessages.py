@@ -4,7 +4,6 @@ rule and what to write instead, never a secret's value (`fileload` reports them 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ import jsonschema
 
 from reconciler.core.keys import MAX_EXPIRY
 from reconciler.core.times import iso
-from reconciler.manifest import policy, rotation
+from reconciler.manifest import hints, policy, rotation
 from reconciler.manifest.sinks import PATTERN_MESSAGES
 
 ID_SLASH = "must not contain '/': a '/' will separate an account from an id"
@@ -77,7 +76,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     if special is not None:
         yield special
     elif kind == "additionalProperties":
-        yield from _extras(path, list(schema.get("properties", {})), instance)
+        yield from _extras(path, schema, instance)
     elif kind == "required":
         for missing in expected:
             if missing not in instance:
@@ -133,17 +132,12 @@ def _account_message(error: jsonschema.ValidationError, path: tuple[Any, ...]) -
     return None
 
 
-def _extras(path: tuple[Any, ...], allowed: list[str], instance: Any) -> Iterator[Message]:
+def _extras(path: tuple[Any, ...], schema: Mapping[str, Any], instance: Any) -> Iterator[Message]:
     """Each field the schema does not know; a key's exception to what it cannot waive, said why."""
-    excepted = path[-1:] == ("policy_exceptions",)
+    excepted, allowed = path[-1:] == ("policy_exceptions",), list(schema.get("properties", {}))
     for extra in sorted(set(instance) - set(allowed)):
-        yield (extra,), (excepted and policy.not_excepted(extra, allowed)) or _unknown(extra, allowed), True
-
-
-def _unknown(extra: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(allowed)}"
-    return f"unknown field '{extra}'{hint}"
+        said = (excepted and policy.not_excepted(extra, allowed)) or hints.unknown(extra, path, schema)
+        yield (extra,), said, True
 
 
 def _length_rule(schema: Mapping[str, Any]) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.accounts import DEFAULT_KEY_VAR, Account
 from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import (
     COMMAND_TIMEOUT,
@@ -41,6 +42,8 @@ PATTERN_MESSAGES = {
 }
 """The messages of the schema's patterns under `deliver:`, by field."""
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_DEVICES = ("/dev/", "/proc/", "/sys/")  # never a regular file: the value would go to a stream
+_CLIMBS = {"", ".", ".."}  # path parts a URL would resolve away: the request would go elsewhere
 
 
 def attach(key: DesiredKey, sources: Sequence[Given], context: KeyContext) -> DesiredKey | None:
@@ -87,12 +90,28 @@ def _sink(owner: Source, at: Path, item: Any, name: str) -> Sink | None:
         if extra in item and kinds[0] != only:
             owner.report((*at, extra), f"{extra}: is for a {only} sink, not {kinds[0]}")
             return None
+    nul = next((where for where, text in _texts(item, at) if "\0" in text), None)
+    if nul is not None:
+        owner.report(nul, "holds a NUL character (\\0): no path, name or program can")
+        return None
     return _made(owner, at, kinds[0], item, name)
+
+
+def _texts(value: Any, at: Path) -> Iterator[tuple[Path, str]]:
+    """Every string of a sink, with its path."""
+    if isinstance(value, str):
+        yield at, value
+    elif isinstance(value, dict):
+        for field, inner in value.items():
+            yield from _texts(inner, (*at, field))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _texts(inner, (*at, index))
 
 
 def _made(owner: Source, at: Path, kind: str, item: dict[str, Any], name: str) -> Sink | None:
     if kind == "file":
-        return FileSink(str(item["file"]), str(item.get("name", name)), os.path.dirname(owner.file))
+        return _file(owner, (*at, "file"), item, name)
     if kind == "command":
         timeout = item.get("timeout", COMMAND_TIMEOUT)
         return CommandSink(tuple(str(a) for a in item["command"]), float(Decimal(str(timeout))))
@@ -101,12 +120,29 @@ def _made(owner: Source, at: Path, kind: str, item: dict[str, Any], name: str) -
     return _github(owner, (*at, "github_secret"), item["github_secret"], name)
 
 
+def _file(owner: Source, at: Path, item: dict[str, Any], name: str) -> FileSink | None:
+    path = str(item["file"])
+    if path.endswith("/"):
+        owner.report(at, f"{path} names a folder: give the file's own path ({path}app.env)")
+        return None
+    if path.startswith(_DEVICES):
+        owner.report(at, f"{path} is not a regular file: a secret goes only to a file (0600), never a stream")
+        return None
+    return FileSink(path, str(item.get("name", name)), os.path.dirname(owner.file))
+
+
 def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSecretSink | None:
     secret = str(raw.get("name", name))
     if secret.upper().startswith("GITHUB_"):
         where = (*at, "name") if "name" in raw else at
         owner.report(where, f"{secret}: GitHub refuses secret names that start with GITHUB_")
         return None
+    for field, parts in (("repo", str(raw["repo"]).split("/")), ("environment", [raw.get("environment")])):
+        if set(parts) & {".", ".."}:
+            owner.report(
+                (*at, field), f"{raw[field]}: . and .. name no {field} (the request would go elsewhere)"
+            )
+            return None
     match = _VAR.match(str(raw.get("token", "")))
     token = match.group(1) if match else GITHUB_TOKEN_VAR
     return GitHubSecretSink(str(raw["repo"]), secret, raw.get("environment"), token)
@@ -118,6 +154,12 @@ def _vault(owner: Source, at: Path, raw: dict[str, Any], name: str) -> VaultSink
         if not value:
             owner.report((*at, field), f"{field} names no path (only slashes)")
             return None
+        if set(value.split("/")) & _CLIMBS:
+            owner.report(
+                (*at, field),
+                f"{value}: an empty, . or .. part would send the value to another path than the one written",
+            )
+            return None
     return VaultSink(path, str(raw.get("field", name)), mount)
 
 
@@ -128,9 +170,34 @@ def clashes(keys: Iterable[DesiredKey], declared: bool) -> list[Diagnostic]:
     found = []
     for key in (k for k in keys if not k.absent):
         for sink in (s for s in key.deliver if not isinstance(s, CommandSink)):
-            other = first.setdefault(sink.ident, key)
+            other = first.setdefault(_place(sink), key)
             if other is not key:
                 found.append(_clash(key, other, sink, declared))
+    return found
+
+
+def _place(sink: Sink) -> str:
+    """Where a sink writes, however it is spelled: a file's path from its folder, normalised
+    (app.env and ./app.env are one file); a GitHub secret without case, as GitHub names them."""
+    if isinstance(sink, FileSink):
+        return f"file {os.path.normpath(sink.target)}#{sink.name}"
+    return sink.ident.upper() if isinstance(sink, GitHubSecretSink) else sink.ident
+
+
+def account_tokens(keys: Iterable[DesiredKey], accounts: Iterable[Account]) -> list[Diagnostic]:
+    """An error on each GitHub secret whose token variable holds an account's key: the key of the
+    ElectronHub account would be sent to GitHub as a bearer token."""
+    owned = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
+    found = []
+    for key in keys:
+        for sink in key.deliver:
+            if isinstance(sink, GitHubSecretSink) and sink.token_var in owned:
+                message = (
+                    f"{sink.describe()}: its token, ${{{sink.token_var}}}, holds an ElectronHub account key, "
+                    "which would be sent to GitHub: name the variable that holds a GitHub token"
+                )
+                location = key.location
+                found.append(Diagnostic(location.file, location.line, location.col, "deliver", message))
     return found
 
 

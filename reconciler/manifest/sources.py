@@ -27,12 +27,12 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
             own, roots = walk(path)
             found = [str(p) for p in own]
             if not found:
-                problems.append(Diagnostic(item, 1, 1, "", _empty(roots)))
+                problems.append(Diagnostic(item, 0, 0, "", _empty(roots)))  # a folder: no line
         elif path.is_file():
             found = [item]
         else:
             found = []
-            problems.append(Diagnostic(item, 1, 1, "", "no such file or directory"))
+            problems.append(Diagnostic(item, 0, 0, "", "no such file or directory"))
         files.extend(file for file in found if _first_time(Path(file), seen))
     return files, problems
 

@@ -44,7 +44,8 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
         stream.write("\n")
     for line in moves(plans):
         stream.write(f"  ↦ {line}\n")
-    stream.write(style("bold", f"{accounts(len(plans.each))}: {headline(plans)}") + "\n")
+    counts = headline(plans).removeprefix("Plan: ")
+    stream.write(style("bold", f"Plan ({accounts(len(plans.each))}): {counts}") + "\n")
 
 
 def accounts(n: int) -> str:

@@ -22,7 +22,7 @@ def test_the_accounts_example_plans_and_applies_on_the_sandbox(
     code, out, err = run_cli(capsys, "plan", "accounts", "--sandbox")
     assert code == 0, err
     assert "=== Account prod ===" in out and "=== Account staging ===" in out
-    assert "2 accounts: Plan: 4 to create" in out
+    assert "Plan (2 accounts): 4 to create" in out
     assert "  payments: 1 key (1 changed), 120.00 debited" in out.split("=== Account staging ===")[0]
     assert "  research: 2 keys (2 changed), 65.00 debited" in out  # the file's group: for each key
     assert "Policy: every rule holds (rules: max_allocated (group payments))" in out

@@ -72,5 +72,46 @@ def test_reveal_opens_only_the_accounts_of_the_keys_asked_for_so_state_works(
     code, _, err = run_cli(
         capsys, "reveal", "keys.yaml", *both, *SANDBOX, "--state", prod_state, "--out", "x.env"
     )
-    assert code == 1 and "--account" not in err  # reveal has no --account to pass
-    assert "the keys asked for are in 2 accounts (prod, staging): reveal one account's keys at a time" in err
+    assert code == 1
+    assert (
+        "the keys asked for are in 2 accounts (prod, staging): pass --account NAME with it, or reveal "
+        "one account's keys at a time"
+    ) in err
+
+
+def test_reveal_takes_account_as_its_state_help_says(workdir: Path, capsys: Any) -> None:
+    """`--state` says "pass --account with it": reveal takes it, and with it an id of keys in two
+    accounts names the chosen account's; a key of an account it leaves out is refused by name."""
+    Path("keys.yaml").write_text(manifest().replace("id: web", "id: backend"))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    _, out, _ = run_cli(capsys, "reveal", "--help")
+    assert "--account NAME" in out and "pass --account with it" in " ".join(out.split())
+    prod_state = ".ehkeys/keys/prod/sandbox/state.json"
+    code, _, err = run_cli(
+        capsys,
+        "reveal",
+        "keys.yaml",
+        "backend",
+        *SANDBOX,
+        "--account",
+        "prod",
+        "--state",
+        prod_state,
+        "--out",
+        "new.env",
+    )
+    assert code == 0, err
+    assert Path("new.env").read_text().startswith("EH_KEY_PROD_BACKEND=ek-proxy-")
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", "staging/backend", *SANDBOX, "--account", "prod", "--out", "x.env"
+    )
+    assert code == 1 and "unrecognized arguments" not in err
+    assert (
+        "reveal 'staging/backend': a key of account staging, which --account leaves out (the run covers "
+        "prod): add --account staging, or drop --account"
+    ) in err
+    code, _, err = run_cli(
+        capsys, "reveal", "keys.yaml", "backend", *SANDBOX, "--account", "dev", "--out", "x.env"
+    )
+    assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
+    assert "ek-proxy" not in Path("x.env").read_text()  # created 0600 up front, never written

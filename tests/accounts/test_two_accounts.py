@@ -78,7 +78,7 @@ def test_a_plan_has_a_section_per_account_and_never_nets_credit(workdir: Path, c
     prod, staging = out.split("=== Account staging ===")
     assert "Credits: 100.00 debited" in prod and "balance 1,000.00 -> 900.00" in prod
     assert "Credits: 10.00 debited" in staging and "balance 100.00 -> 90.00" in staging
-    assert "2 accounts: Plan: 2 to create" in out
+    assert "\nPlan (2 accounts): 2 to create" in out and "accounts: Plan:" not in out  # reads as one headline
 
 
 def test_the_json_plan_names_each_keys_account_and_each_accounts_summary(workdir: Path, capsys: Any) -> None:
@@ -136,7 +136,7 @@ def test_account_restricts_a_run_to_one_account(workdir: Path, capsys: Any) -> N
     assert code == 0, out
     assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(90)
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert "=== Account prod ===" not in out and "\n1 account: Plan: 0 to create" in out
+    assert "=== Account prod ===" not in out and "\nPlan (1 account): 0 to create" in out
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
     assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "dev")
@@ -241,7 +241,7 @@ def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, 
 
 def test_a_run_of_one_account_counts_it_as_one(workdir: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert code == 0 and "\n1 account: Plan: 1 to create" in out
+    assert code == 0 and "\nPlan (1 account): 1 to create" in out
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")[0] == 0
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
     assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out

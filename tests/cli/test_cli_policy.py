@@ -241,7 +241,7 @@ def test_each_account_has_its_own_budget_and_policy_section(two_accounts: Path, 
     assert "Policy: every rule holds, 1 warning (rules: warn_net_debit)" in staging
     assert "warning: warn_net_debit: the plan debits a net 10.00" in staging
     assert (
-        "2 accounts: Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation, "
+        "Plan (2 accounts): 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors, 1 policy violation, "
         "2 budget warnings." in out
     )
     code, md = plan(capsys, "keys.yaml", "--format", "markdown")

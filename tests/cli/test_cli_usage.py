@@ -14,7 +14,7 @@ import yaml
 from reconciler.api.client import RetryPolicy
 from reconciler.cli.options import EXIT_CODES, TIMEOUT
 
-from ..helpers import live_sandbox, manifest_text, run_cli, seed_data
+from ..helpers import ROOT, live_sandbox, manifest_text, run_cli, seed_data
 from ..reliability_log import record
 
 NOISE = ("Traceback", "was never awaited", "Task was destroyed", "internal error", "unhandled exception")
@@ -71,7 +71,20 @@ def test_help_and_version_exit_0(capsys: Any, argv: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["validate", "plan", "drift", "apply", "rotate", "show", "import", "reveal", "sandbox", "github"],
+    [
+        "validate",
+        "plan",
+        "drift",
+        "usage",
+        "apply",
+        "rotate",
+        "deliver",
+        "show",
+        "import",
+        "reveal",
+        "sandbox",
+        "github",
+    ],
 )
 def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> None:
     _, out, _ = run_cli(capsys, command, "--help")
@@ -79,6 +92,35 @@ def test_every_command_documents_its_exit_codes(capsys: Any, command: str) -> No
     assert listed == [code for code, _ in EXIT_CODES[command]] and "1" in listed
     if command in ("plan", "drift", "apply", "rotate", "import", "reveal"):
         assert "130" in listed
+
+
+def _codes(text: str) -> set[str]:
+    return set(re.findall(r"\b\d+\b", text))
+
+
+def test_what_help_says_of_exit_codes_outside_its_table_agrees_with_the_table(capsys: Any) -> None:
+    """plan's --detailed-exitcode once said "0 no changes, 2 changes, 1 errors", leaving out the 4
+    of a policy or budget broken that its own table lists."""
+    _, out, _ = run_cli(capsys, "plan", "--help")
+    option = " ".join(out.split("  --detailed-exitcode")[1].split("exit codes:")[0].split())
+    assert option.startswith("exit 0 no changes, 2 changes, 4 the policy or a budget broken, 1 errors")
+    assert _codes(option) == {code for code, _ in EXIT_CODES["plan"]} - {"130"}
+    _, out, _ = run_cli(capsys, "drift", "--help")
+    described = out.split("\n\n")[1]
+    assert _codes(described) == {code for code, _ in EXIT_CODES["drift"]} - {"130"}
+
+
+def test_the_readme_lists_each_commands_exit_codes_as_its_help_does() -> None:
+    """The README's Commands table, a row a command: its last column names the codes the
+    command's --help lists (Ctrl-C's 130 is said once, below the table)."""
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `ehkeys ")]
+    listed = {}
+    for row in rows:
+        cells = re.split(r"(?<!\\)\|", row)
+        listed[cells[1].split()[1].strip("`")] = _codes(cells[-2])
+    assert set(listed) == {c for c in EXIT_CODES if " " not in c}, sorted(listed)
+    for command, codes in listed.items():
+        assert codes == {code for code, _ in EXIT_CODES[command]} - {"130"}, command
 
 
 @pytest.mark.parametrize("job", ["plan", "comment", "apply", "drift", "rotate"])

@@ -33,6 +33,7 @@ class FakeVault:
     mounts: set[str] = field(default_factory=lambda: {"secret"})
     failing: int = 0  # how many writes are answered 500 (Vault's storage unavailable), unserved
     calls: list[str] = field(default_factory=list)
+    answer: Response | None = None  # every request answered so (a proxy in front, a standby's redirect)
 
     def app(self) -> Starlette:
         route = "/v1/{mount}/data/{path:path}"
@@ -41,6 +42,8 @@ class FakeVault:
     async def data(self, request: Request) -> Response:
         mount, path = request.path_params["mount"], request.path_params["path"]
         self.calls.append(f"{request.method} {mount}/{path}")
+        if self.answer is not None:
+            return self.answer
         if request.headers.get("x-vault-token") != TOKEN:
             return _errors(403, "permission denied")
         if mount not in self.mounts:

@@ -6,6 +6,7 @@ create; `ehkeys deliver` delivers again; a sink that cannot be written refuses t
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -102,6 +103,7 @@ def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys:
     assert world.github.secrets == {("acme/api", None, "EH_KEY"): value}
     assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": value}}
     assert "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    assert "in the account only" not in out  # it went to its sinks, as the lines above say
     state = [
         p for p in (world.root / ".ehkeys").rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
     ]
@@ -156,8 +158,8 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1
     assert (
-        "a new key's value could not be delivered: github_secret acme/api:EH_KEY: DEPLOY_TOKEN is not set"
-        in err
+        "a new key's value could not be delivered: keys.yaml:4:5: api: github_secret acme/api:EH_KEY: "
+        "DEPLOY_TOKEN is not set" in err
     )
     assert "nothing was sent" in err and not world.recorded()
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
@@ -168,3 +170,85 @@ def test_a_sink_that_cannot_be_written_refuses_the_apply_before_anything_is_sent
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1 and "app.env: git would track this file" in err
     assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # nothing was created
+
+
+def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line(
+    world: World, capsys: Any
+) -> None:
+    text = manifest().replace(json.dumps(sys.executable), "ehkeys-no-such-deliverer")
+    (world.root / "keys.yaml").write_text(text)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1, out + err
+    assert (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: command ehkeys-no-such-deliverer: "
+        "ehkeys-no-such-deliverer is not a command on PATH; nothing was sent" in err
+    )
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # no key made, no debit
+
+
+def test_a_command_sink_never_sees_the_account_key_under_any_name(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-sandbox-account-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "ek-sandbox-account-key")  # a copy under another name
+    monkeypatch.setenv("KEPT_SETTING", "kept")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    (got,) = world.recorded()
+    assert "ELECTRONHUB_API_KEY" not in got["env"] and "OPENAI_API_KEY" not in got["env"]
+    assert "ek-sandbox-account-key" not in json.dumps(got) and got["env"]["KEPT_SETTING"] == "kept"
+
+
+def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: World, capsys: Any) -> None:
+    world.vault.failing = 1  # the first apply's Vault delivery fails: owed
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 3
+    fixed = manifest().replace("{path: apps/api}", "{path: apps/api-fixed}")
+    (world.root / "keys.yaml").write_text(fixed)
+    dropped = (
+        "api: its value was still owed to vault secret/apps/api#EH_KEY_API, no longer in the manifest: the "
+        "next apply drops that delivery, and delivers to no other sink; `ehkeys deliver` sends the value to "
+        "the sinks the key has now"
+    )
+    assert plan_json(capsys)["notes"] == [dropped]
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0 and dropped in out + err and not world.vault.secrets
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
+    assert code == 0, out + err
+    assert world.vault.secrets == {("secret", "apps/api-fixed"): {"EH_KEY_API": account_value(capsys)}}
+    assert plan_json(capsys)["notes"] == []
+
+
+def test_deliver_of_an_account_address_or_key_without_sinks_says_so(world: World, capsys: Any) -> None:
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "--account", "prod", *SANDBOX)
+    assert code == 1 and "--account 'prod': the manifest has no such account (default)" in err
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "nope", *SANDBOX)
+    assert code == 1 and "deliver 'nope': no key with that id or name in the manifest" in err
+    (world.root / "keys.yaml").write_text(manifest() + "  - {id: web, name: Web, allocated_ammount: 1}\n")
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "web", *SANDBOX)
+    assert code == 1 and "web: no deliver: sinks (or absent: true): nothing to deliver" in err
+    assert not world.recorded() and not world.github.secrets
+
+
+def test_a_key_deleted_by_hand_before_its_owed_delivery_is_reported_then_made_anew(
+    world: World, capsys: Any
+) -> None:
+    other = "  - {id: web, name: Web, allocated_ammount: 1}\n"  # still there: the state's account is this one
+    (world.root / "keys.yaml").write_text(manifest() + other)
+    world.vault.failing = 1
+    assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 3  # Vault owed
+    first = account_value(capsys)
+    with sqlite3.connect(world.root / ".ehkeys" / "sandbox.db") as db:  # the dashboard's delete
+        db.execute("DELETE FROM keys WHERE name = 'API'")
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)
+    assert code == 3, out + err
+    assert "✗ api → vault secret/apps/api#EH_KEY_API: failed: the key is not in the account" in out
+    planned = plan_json(capsys)
+    assert [k["action"] for k in planned["keys"]] == ["create", "no-op"]
+    assert planned["notes"][0].startswith("api: its value is still to be delivered to vault")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    second = account_value(capsys)
+    assert second != first and world.file_value() == second  # every sink gets the new key's value
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": second}}
+    assert world.github.secrets == {("acme/api", None, "EH_KEY"): second}
+    assert [r["stdin"] for r in world.recorded()] == [first, second]

@@ -11,16 +11,16 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
-from reconciler.delivery import send
+from reconciler.delivery import errors, send
 from reconciler.delivery.errors import DeliveryError
 
 from .. import fakegithub
@@ -79,6 +79,19 @@ def test_a_file_git_would_track_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "ignored.env").read_text() == f"X={VALUE.reveal()}\n"
 
 
+def test_a_link_git_tracks_stays_a_link_and_its_target_gets_the_value(tmp_path: Path) -> None:
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    repo, outside = tmp_path / "repo", tmp_path / "outside.env"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "app.env").symlink_to(outside)
+    subprocess.run(["git", "-C", str(repo), "add", "app.env"], check=True)
+    deliver(FileSink("app.env", "X", str(repo)))
+    assert (repo / "app.env").is_symlink() and outside.read_text() == f"X={VALUE.reveal()}\n"
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == "A  app.env\n"  # the link as added: no secret where git looks
+
+
 def test_a_file_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "folder").mkdir()
     assert "not a regular file" in failure(FileSink("folder", "X", str(tmp_path)))
@@ -130,6 +143,52 @@ def test_a_command_that_hangs_is_stopped_at_its_timeout(
     monkeypatch.setenv("RECORD_BLOCK", str(tmp_path / "started"))
     message = failure(CommandSink((sys.executable, str(RECORDER)), timeout=1.0))
     assert "did not finish within 1 s: stopped" in message
+
+
+def test_a_command_that_fails_echoing_a_token_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "ghp_sentinel-token-0123456789")
+    echoes = "import os, sys; sys.stdin.read(); sys.exit('refused ' + os.environ['DEPLOY_TOKEN'])"
+    message = failure(CommandSink((sys.executable, "-c", echoes)))
+    assert message == f"{sys.executable} exited 1: refused …" and "sentinel" not in message
+
+
+def test_a_command_that_hangs_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    marker = tmp_path / "late"  # written by its child 5 s on, were that child left running
+    script = f"(sleep 5; echo late > {marker}) & sleep 60"
+    message = failure(CommandSink(("sh", "-c", script), timeout=1.0))
+    assert message == "sh did not finish within 1 s: stopped"
+    assert not marker.exists()  # its child was stopped with it (its process group), not left behind
+
+
+def test_a_command_that_exits_leaving_a_child_on_its_stderr_is_done() -> None:
+    # a daemon it started keeps its standard error open: the command is done when it exits
+    deliver(CommandSink(("sh", "-c", "cat > /dev/null; sleep 10 &"), timeout=5.0))
+
+
+def test_a_command_that_reads_no_stdin_has_not_delivered() -> None:
+    message = failure(CommandSink(("true",)))
+    assert message == (
+        "true exited 0 without reading the value from its standard input "
+        f"({len(VALUE.reveal())} of its {len(VALUE.reveal())} characters left): it cannot have written it"
+    )
+    closes = "import os, time; os.close(0); time.sleep(0.2)"  # its stdin closed before we write
+    assert "exited 0 without reading the value" in failure(CommandSink((sys.executable, "-c", closes)))
+
+
+def test_a_command_killed_by_a_signal_is_named() -> None:
+    kills = "import os, signal, sys; sys.stdin.read(); os.kill(os.getpid(), signal.SIGKILL)"
+    assert failure(CommandSink((sys.executable, "-c", kills))) == f"{sys.executable} was killed by SIGKILL"
+
+
+def test_a_command_with_endless_stderr_echoing_the_value_is_quoted_short_and_scrubbed() -> None:
+    echoes = (
+        "import sys; v = sys.stdin.read()\n"
+        "for _ in range(20000): sys.stderr.write('x' * 1000 + ' ' + v + ' ' + v.upper() + '\\n')\n"
+        "sys.exit(2)"
+    )  # 20 MB, the value in it in two cases
+    message = failure(CommandSink((sys.executable, "-c", echoes)))
+    assert message.startswith(f"{sys.executable} exited 2: …") and len(message) < 600
+    assert VALUE.reveal().lower() not in message.lower() and message.endswith("ek-proxy-…cdef ek-proxy-…cdef")
 
 
 def test_a_command_that_does_not_exist_is_named() -> None:
@@ -201,6 +260,58 @@ def test_an_unset_token_is_said_before_any_request() -> None:
     )
 
 
+def test_a_redirect_is_not_followed_with_the_token(github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    fake, env = github
+    elsewhere = f"{fake.blob_url}/storage/1"  # another origin, which tells whether it saw a token
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = RedirectResponse(elsewhere, 302)
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert f"HTTP 302: a redirect to {elsewhere}, not followed (the token goes nowhere else)" in message
+    assert not fake.leaked_token and not [c for c in fake.calls if "/storage/" in c]
+
+
+def test_a_gateways_502_is_tried_again(
+    github: tuple[FakeGitHub, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, env = github
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))
+    fake.flaky["PUT /repos/acme/api/actions/secrets/EH_KEY"] = 2  # GitHub's front answers 502 twice
+    deliver(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert fake.secrets == {("acme/api", None, "EH_KEY"): VALUE.reveal()}
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = JSONResponse(
+        error(502, "Bad Gateway"), 502
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith("GET /repos/acme/api/actions/secrets/public-key: HTTP 502: Bad Gateway")
+    assert fake.calls.count("GET /repos/acme/api/actions/secrets/public-key") == 1 + 3  # three tries
+
+
+async def _endless(piece: bytes, pause: float = 0.0, count: int = 10_000) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        yield piece
+        await asyncio.sleep(pause)
+
+
+def test_a_huge_answer_is_not_read_whole(github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    fake, env = github
+    fake.faults["GET /repos/acme/api/actions/secrets/public-key"] = StreamingResponse(
+        _endless(b"x" * 65536), status_code=500
+    )  # 650 MB, were it read
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith(f"HTTP 500, an answer over {errors.MAX_BODY:,} bytes; not read")
+
+
+def test_an_answer_that_trickles_is_given_up_at_the_deadline(
+    github: tuple[FakeGitHub, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, env = github
+    monkeypatch.setattr(errors, "TIMEOUT", 1.0)  # each byte well within httpx's own read timeout
+    fake.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = StreamingResponse(
+        _endless(b" ", pause=0.1, count=50), status_code=201
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert message.endswith("/repos/acme/api/actions/secrets/EH_KEY: no whole answer within 1 s; given up")
+
+
 # --- vault ------------------------------------------------------------------------------------
 
 
@@ -238,3 +349,59 @@ def test_vault_refusals_name_the_capability_and_the_mount(vault: tuple[FakeVault
     assert (
         send.preflight(VaultSink("a", "b"), {}) == "vault secret/a#b: VAULT_ADDR and VAULT_TOKEN are not set"
     )
+
+
+def test_a_token_with_a_newline_is_refused_and_never_shown(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    pasted = fakevault.TOKEN + "\n"  # a secret pasted with its line's end: httpx quoted it whole
+    message = failure(VaultSink("apps/api", "k"), {**vault[1], "VAULT_TOKEN": pasted})
+    assert message == (
+        "vault secret/apps/api#k: VAULT_TOKEN holds a character no token has (a newline, a space, or one "
+        "beyond ASCII): check how it is set (its value is not shown)"
+    )
+    message = failure(
+        GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), {**github[1], "DEPLOY_TOKEN": "ghp_é"}
+    )
+    assert message.startswith("github_secret acme/api:EH_KEY: DEPLOY_TOKEN holds a character no token has")
+    assert not vault[0].calls and not github[0].writes()
+
+
+def test_an_address_with_a_password_is_never_shown_with_it() -> None:
+    env = {"VAULT_ADDR": "https://admin:s3cret-pass@127.0.0.1:1", "VAULT_TOKEN": "hvs.x"}
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.startswith("PATCH https://127.0.0.1:1/v1/secret/data/apps/api: no answer")
+    assert "s3cret-pass" not in message
+    insecure = {**env, "VAULT_ADDR": "http://admin:s3cret-pass@vault.internal:8200"}
+    assert send.preflight(VaultSink("apps/api", "k"), insecure) == (
+        "vault secret/apps/api#k: VAULT_ADDR 'http://vault.internal:8200': plain http only to this machine "
+        "(127.0.0.1); use https"
+    )
+
+
+def test_a_kv_version_1_mount_is_named(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = JSONResponse({"errors": ["1 error occurred:\n\t* unsupported operation\n\n"]}, 405)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.endswith(
+        "HTTP 405: 1 error occurred: * unsupported operation: secret/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
+    )
+
+
+def test_a_200_that_is_not_vaults_answer_is_no_delivery(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = Response("<html>Sign in to the proxy</html>", 200, media_type="text/html")
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.endswith("but not Vault's answer (no version written): is VAULT_ADDR Vault's address?")
+
+
+def test_a_standby_vaults_redirect_is_not_followed(vault: tuple[FakeVault, dict[str, str]]) -> None:
+    fake, env = vault
+    fake.answer = RedirectResponse("https://vault-active.example:8200/v1/secret/data/apps/api", 307)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert (
+        "HTTP 307: a redirect to https://vault-active.example:8200/v1/secret/data/apps/api, not followed"
+        in message
+    )
+    assert message.endswith("a standby node redirects to the active one: set VAULT_ADDR to it")
+    assert fake.calls == ["PATCH secret/apps/api"]

@@ -73,7 +73,7 @@ ERRORS = [
         7,
         5,
         "",
-        "duplicate proxy_key: 'Backend' has the same proxy_key as 'Backend' at",
+        "duplicate proxy_key: 'staging/backend' has the same proxy_key as 'prod/backend' at",
     ),
     (
         "bad-over-account-cap.yaml",

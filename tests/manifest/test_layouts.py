@@ -5,6 +5,7 @@ after what they show (bad-*: the failure they provoke)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def test_the_search_for_ehkeys_yaml_stops_at_the_repository_root(tmp_path: Path)
 
 def test_a_missing_file_in_a_directory_manifest_is_said_missing(capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "validate", at("directory", "no-such-team.yaml"))
-    assert code == 1 and "no-such-team.yaml:1:1: no such file or directory" in out
+    assert code == 1 and "no-such-team.yaml: no such file or directory" in out
 
 
 def test_several_manifests_say_which_one_each_problem_belongs_to(capsys: Any) -> None:
@@ -282,3 +283,16 @@ def test_a_folder_of_directory_manifests_validates_each_and_loads_as_none(capsys
     (error,) = manifest.load([folder], env={}).errors  # load reads one manifest: which?
     assert error.message.startswith("directory holds no *.yaml manifest of its own, only directory manifests")
     assert error.message.endswith(f"{folder}/payments, {folder}/research")
+
+
+def test_an_empty_folder_is_said_without_a_line_and_column(capsys: Any, tmp_path: Path) -> None:
+    """A folder has no line: `empty:1:1:` pointed an editor at a file that is not there."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, _ = run_cli(capsys, "validate", str(empty))
+    assert code == 1 and out == f"{empty}: directory holds no *.yaml manifest\n"
+    code, out, _ = run_cli(capsys, "validate", str(empty), "--format", "github")
+    assert out == f"::error file={empty}::directory holds no *.yaml manifest\n"
+    _, out, _ = run_cli(capsys, "validate", str(empty), "--format", "json")
+    (said,) = json.loads(out)["diagnostics"]
+    assert (said["file"], said["line"], said["col"]) == (str(empty), None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -226,7 +227,7 @@ def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) ->
     assert main(["validate", "--format", "github", str(MANIFESTS / "bad-limit-type.yaml")]) == 1
     out = capsys.readouterr().out
     assert out.startswith("::error file=")
-    assert ",line=5,col=17::keys[0].limit_type: must be one of" in out
+    assert ",line=5,col=17::keys[Hourly].limit_type: must be one of" in out  # the key by its id (or name)
 
 
 def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
@@ -291,7 +292,7 @@ def test_expiry_dates_outside_what_the_api_counts_are_refused(
         f"    limit_type: daily\n    expires_at: {text}\n"
     )
     assert main(["validate", str(path)]) == 1
-    assert f"m.yaml:6:17: keys[0].expires_at: '{text}' {fragment}" in capsys.readouterr().out
+    assert f"m.yaml:6:17: keys[K].expires_at: '{text}' {fragment}" in capsys.readouterr().out
     record("input", f"expires_at {text}", 1, "refused with a message naming the bound")
 
 
@@ -384,7 +385,10 @@ def test_a_key_variable_with_a_trailing_newline_is_stripped_with_a_warning(
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "seed.yaml")
     assert code == 0, err
     assert "0 errors" in out  # the lookup found the key
-    assert "keys[0].proxy_key: the value from EH_KEY_0 has trailing whitespace (a newline and a space)" in err
+    assert (
+        "keys[key-0].proxy_key: the value from EH_KEY_0 has trailing whitespace (a newline and a space)"
+        in err
+    )
     assert "secretpart" not in out + err
     record("input", "a key variable with a trailing space and newline", 1, "stripped, with a warning; found")
 
@@ -416,7 +420,8 @@ def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(caps
     assert code == 0 and out == ""
     code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
     assert (
-        code == 0 and "notice: keys[0].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
+        code == 0
+        and "notice: keys[Unset].proxy_key: environment variable EH_SURELY_UNSET_VAR is not set" in out
     )
     code, out, _ = run_cli(capsys, "validate", fixture, "--strict", "--format", "github")
     assert out.startswith("::notice file=")
@@ -430,3 +435,73 @@ def test_the_proxy_key_prefix_a_message_names_is_printed_as_typed(capsys: Any) -
     code, out, err = run_cli(capsys, "validate", str(MANIFESTS / "bad-not-a-proxy-key.yaml"))
     assert code == 1 and "it must start with 'ek-proxy-'\n" in out + err, out + err
     assert "ek-1234567890" not in out + err  # the value itself is still never shown
+
+
+def test_validate_names_a_key_by_its_id_as_plan_does(capsys: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """`keys[3]` said little in a team file: validate (and plan refusing the manifest) name the key
+    by its id, else its name; FILE:LINE:COL stay, and JSON keeps the index path beside `key`."""
+    file = str(MANIFESTS / "bad-fourth-key-negative-allocation.yaml")
+    code, out, _ = run_cli(capsys, "validate", file)
+    assert code == 1
+    assert f"{file}:8:53: keys[billing].allocated_ammount: must be >= 0 (got -5)" in out
+    assert f"{file}:7:57: keys['Docs Bot'].limit_type: must be one of daily" in out
+    assert "keys[3]" not in out and "keys[2]" not in out
+    _, out, _ = run_cli(capsys, "validate", file, "--format", "json")
+    found = {d["key"]: d["path"] for d in json.loads(out)["diagnostics"]}
+    assert found == {"billing": "keys[3].allocated_ammount", "Docs Bot": "keys[2].limit_type"}
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(file, "keys.yaml")
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 1 and "keys.yaml:8:53: keys[billing].allocated_ammount: must be >= 0" in err
+
+
+def test_strict_validate_notes_unset_account_key_and_sink_token_variables(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a proxy key's: `accounts.X.api_key: ${EH_PROD_API_KEY}` and a GitHub secret's
+    `token: ${DEPLOY_TOKEN}` unset are notices with --strict (never a failure, never a value);
+    a set one says nothing."""
+    fixture = str(MANIFESTS / "notice-unset-account-key-and-sink-token.yaml")
+    for var in ("EH_PROD_API_KEY", "DEPLOY_TOKEN", "WEB_DEPLOY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EH_STAGING_API_KEY", "ek-sentinel-staging-account-key")
+    code, out, _ = run_cli(capsys, "validate", fixture)
+    assert code == 0 and out == ""
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
+    assert code == 0, out
+    assert out.splitlines() == [
+        f"{fixture}:3:19: notice: accounts.prod.api_key: environment variable EH_PROD_API_KEY is not set: "
+        "plan and apply need it (the key of account prod)",
+        f"{fixture}:8:46: notice: defaults.deliver[0].github_secret.token: environment variable "
+        "WEB_DEPLOY_TOKEN is not set: apply and deliver need it to write this secret",
+        f"{fixture}:14:48: notice: keys[backend].deliver[0].github_secret.token: environment variable "
+        "DEPLOY_TOKEN is not set: apply and deliver need it to write this secret",
+    ]
+    assert "EH_STAGING_API_KEY" not in out and "sentinel" not in out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "said"),
+    [
+        (
+            "bad-limit-type-at-the-top-level.yaml",
+            ":2:1: limit_type: unknown field 'limit_type' here: a key's field; did you mean defaults.limit_type?",
+        ),
+        (
+            "bad-group-limit-type-beside-its-defaults.yaml",
+            ":4:5: groups.ml.limit_type: unknown field 'limit_type' here: a key's field; did you mean "
+            "groups.ml.defaults.limit_type?",
+        ),
+        (
+            "bad-key-name-at-the-top-level.yaml",
+            ":4:1: name: unknown field 'name' here: a key's own field; write it on each key under keys:",
+        ),
+    ],
+)
+def test_a_key_field_written_above_the_keys_says_where_it_belongs(
+    fixture: str, said: str, capsys: Any
+) -> None:
+    """`limit_type` at the top level was "unknown field" with no hint (its close matches are none)."""
+    file = str(MANIFESTS / fixture)
+    code, out, _ = run_cli(capsys, "validate", file)
+    assert code == 1 and file + said in out, out

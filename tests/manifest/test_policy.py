@@ -15,7 +15,7 @@ from reconciler.core.policy import KEY_RULES, Waiver
 from reconciler.manifest import load as manifest
 
 from ..conftest import MANIFESTS
-from ..helpers import run_cli
+from ..helpers import by_id, run_cli
 
 NOW = 1_800_000_000  # 2027-01-15: max_lifetime counts from this day in load(); validate from today
 
@@ -154,7 +154,7 @@ def test_each_broken_rule_is_named_at_its_value(
     assert violation.address == BROKEN_KEY[fixture]
     code, out, _ = run_cli(capsys, "validate", file)  # as validate says it: an error, exit 1
     assert code == 1
-    assert f"{file}:{line}:{col}: {path}: policy {rule} on {BROKEN_KEY[fixture]}: " in out
+    assert f"{file}:{line}:{col}: {by_id(path, BROKEN_KEY[fixture])}: policy {rule}: " in out  # named by id
 
 
 @pytest.mark.parametrize("rule", KEY_RULES)
@@ -283,7 +283,7 @@ def test_validate_and_plan_say_a_hostile_value_at_its_place_never_a_traceback(
 ) -> None:
     """As a user sees it: validate exits 1 naming FILE:LINE:COL and the path; plan (on the
     sandbox) refuses the manifest the same way, before anything is read or sent."""
-    file = str(MANIFESTS / fixture)
+    file, path = str(MANIFESTS / fixture), by_id(path, "team-a")  # the one key of each that has keys
     code, out, err = run_cli(capsys, "validate", file)
     assert code == 1 and f"{file}:{line}:{col}: {path}: " in out and fragment in out, out + err
     monkeypatch.chdir(tmp_path)
@@ -292,7 +292,8 @@ def test_validate_and_plan_say_a_hostile_value_at_its_place_never_a_traceback(
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
     assert code == 1 and f"keys.yaml:{line}:{col}: {path}: " in out + err, out + err
     assert "internal error" not in err and "Traceback" not in err
-    assert "nothing was sent" in err
+    assert "the manifest has 1 error: the account was neither read nor changed" in err
+    assert "nothing was sent" not in err  # plan sends nothing, ever: it said so once
 
 
 @pytest.mark.parametrize(
@@ -361,3 +362,30 @@ def test_a_group_gives_its_keys_defaults_and_its_rules_replace_the_accounts() ->
     assert [v.address for v in loaded.violations] == ["pay-api"]
     (ml,) = loaded.manifest.groups
     assert ml.name == "ml" and ml.policy.max_allocation == 500
+
+
+def test_a_misspelt_exception_leaves_the_others_in_force(capsys: Any) -> None:
+    """`policy_exceptions: {ip_whitelist: "...", max_alocation: typo}`: the typo is one error,
+    with its hint; the right exception still waives `require: [ip_whitelist]` (once the whole
+    map was dropped, adding a false "ip_whitelist is not set")."""
+    file = str(MANIFESTS / "bad-policy-exception-misspelt-beside-a-right-one.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "1 error(s)" in err, out + err
+    assert (
+        "policy_exceptions.max_alocation: unknown field 'max_alocation'; did you mean 'max_allocation'?"
+        in out
+    )
+    assert "ip_whitelist is not set" not in out and "policy require" not in out
+    loaded = manifest.load([file], env={}, now=NOW)
+    assert [e.path for e in loaded.errors] == ["keys[0].policy_exceptions.max_alocation"]
+
+
+def test_a_misspelt_rule_leaves_the_others_in_force(capsys: Any) -> None:
+    """`policy: {max_allocation: 50, name_patern: ...}`: the typo is one error with its hint,
+    and max_allocation still holds (once the whole policy was dropped with the typo, hiding
+    every real violation until it was fixed)."""
+    file = str(MANIFESTS / "bad-policy-rule-misspelt-beside-a-right-one.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1 and "2 error(s)" in err, out + err
+    assert "policy.name_patern: unknown field 'name_patern'; did you mean 'name_pattern'?" in out
+    assert "policy max_allocation" in out and "80" in out and "50" in out, out

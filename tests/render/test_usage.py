@@ -16,14 +16,14 @@ import pytest
 from reconciler.api.inventory import Inventory
 from reconciler.core.accounts import Account
 from reconciler.core.secrets import ProxyKey
-from reconciler.core.usage import AccountUsage, KeyUsage, UsageView
+from reconciler.core.usage import NO_GROUP, AccountUsage, KeyUsage, UsageView
 from reconciler.drift.usage import of_account
 from reconciler.manifest import resources
 from reconciler.render import usage as render
 from reconciler.render import usage_md
 from reconciler.render.plan import Style
 
-from ..helpers import TESTS
+from ..helpers import TESTS, run_cli
 from ..planning.test_planner import desired, live
 
 GOLDEN = TESTS / "golden"
@@ -140,6 +140,24 @@ def test_the_golden_json_with_groups_matches_its_schema() -> None:
     jsonschema.validate(data, resources.schema("usage"))
     assert list(data["groups"]) == ["platform", "data", "(none)"]
     assert [k["group"] for k in data["accounts"]["prod"]["keys"]] == ["platform", "data", None, None]
+
+
+def test_keys_of_no_group_roll_up_under_a_name_the_schema_documents_and_no_group_can_take(
+    tmp_path: Any, capsys: Any
+) -> None:
+    """JSON's `groups` is keyed by name, and a key cannot be null: keys of no group are `(none)`,
+    which the schema names (any other name is refused) and which no group of a manifest can be."""
+    data = json.loads((GOLDEN / "usage-groups.json").read_text())
+    schema = resources.schema("usage")
+    jsonschema.validate(data, schema)
+    assert NO_GROUP == "(none)" and "`(none)`" in schema["properties"]["groups"]["description"]
+    data["groups"]["(no group)"] = data["groups"].pop(NO_GROUP)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+    manifest = tmp_path / "keys.yaml"
+    manifest.write_text('version: 1\ngroups:\n  "(none)": {}\nkeys: []\n')
+    code, out, _ = run_cli(capsys, "validate", str(manifest))
+    assert code == 1 and "group name '(none)' must be lower-case letters" in out
 
 
 def test_json_matches_its_schema_and_names_each_account() -> None:

@@ -67,7 +67,7 @@ def test_a_bad_rotation_is_named_at_its_file_and_line(
     tmp_path: Path, capsys: Any, rotate: str, where: str, message: str
 ) -> None:
     code, said = _validate(tmp_path, capsys, rotate)
-    assert code == 1 and f"keys.yaml:{where}: keys[0]." in said and message in said, said
+    assert code == 1 and f"keys.yaml:{where}: keys[svc]." in said and message in said, said
     assert "Traceback" not in said
 
 

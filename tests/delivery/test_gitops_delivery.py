@@ -1,0 +1,80 @@
+"""Delivery in the GitOps loop, against the fake GitHub served for real: the merged pull
+request's apply job delivers the key it creates to its GitHub secret (the value a workflow would
+read, and nowhere else: not in the job's output, its summary, the PR's comments or the state on
+its branch); a delivery that fails fails the job (exit 3) naming the sink, never the value, and
+the next apply job (run by hand) delivers it, with no second create."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from starlette.responses import JSONResponse
+
+from reconciler.delivery import errors
+
+from ..fakegithub import TOKEN, FakeGitHub
+from ..githubspec import error
+from ..gitops.test_gitops import MANIFEST, Actions, apply_comment, plan_comment
+from ..gitops.test_gitops import actions as actions
+from ..gitops.test_gitops import hub as hub
+
+pytestmark = pytest.mark.slow  # the GitOps jobs end to end
+
+SECRET = ("acme/api", None, "EH_KEY")
+
+
+def manifest() -> str:
+    sink = {"github_secret": {"repo": "acme/api", "name": "EH_KEY", "token": "${DEPLOY_TOKEN}"}}
+    key = {"id": "api", "name": "API", "allocated_ammount": 5, "limit_type": "daily", "deliver": [sink]}
+    return yaml.safe_dump({"version": 1, "keys": [key]}, sort_keys=False)
+
+
+def _everything_said(actions: Actions, hub: FakeGitHub, *outputs: str) -> str:
+    """The jobs' output, summaries, every comment and every file of the state branch."""
+    summaries = [p.read_text() for p in Path(actions.tmp).glob("summary-*.md")]
+    branch = [data.decode("utf-8", "replace") for files in hub.branches.values() for data in files.values()]
+    return "\n".join([*outputs, *summaries, *(c["body"] for c in hub.comments.values()), *branch])
+
+
+def _value(actions: Actions) -> str:
+    (key,) = [k["key"] for k in actions.live().values() if k["name"] == "API"]
+    return str(key)
+
+
+def test_the_merged_prs_apply_delivers_the_new_key_to_its_github_secret(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)  # a token that may write secrets, given in the step's env:
+    code, planned = actions.plan_pr(1, "h1", manifest())
+    assert code == 0, planned
+    assert "The new value goes to: → github_secret acme/api:EH_KEY" in plan_comment(hub, 1)
+    code, applied = actions.merge_and_apply(1, "m1", manifest())
+    assert code == 0, applied
+    value = _value(actions)
+    assert hub.secrets == {SECRET: value}
+    assert "- api → github_secret acme/api:EH_KEY: delivered" in apply_comment(hub, 1)
+    assert value not in _everything_said(actions, hub, planned, applied)
+
+
+def test_a_failed_delivery_fails_the_apply_job_naming_the_sink_and_the_next_job_delivers(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))  # the 502 is tried again, at once
+    assert actions.plan_pr(1, "h1", manifest())[0] == 0
+    hub.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = JSONResponse(error(502, "Bad Gateway"), 502)
+    code, failed = actions.merge_and_apply(1, "m1", manifest())
+    assert code == 3, failed
+    value = _value(actions)
+    sink = "api → github_secret acme/api:EH_KEY: failed: github_secret acme/api:EH_KEY: PUT"
+    assert sink in failed and sink in apply_comment(hub, 1) and not hub.secrets
+    hub.faults.clear()
+    actions.checkout(manifest(), "workflow_dispatch", "m1", {})  # the apply workflow run by hand
+    code, out, err = actions.run("github", "apply", MANIFEST, "--sandbox", *actions.seeded, "--fresh")
+    again = out + err
+    assert code == 0, again
+    assert hub.secrets == {SECRET: value} and _value(actions) == value  # no second create
+    assert "✓ api → github_secret acme/api:EH_KEY: delivered" in again
+    assert value not in _everything_said(actions, hub, failed, again)
