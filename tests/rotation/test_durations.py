@@ -77,7 +77,8 @@ def test_an_overlap_not_shorter_than_every_is_warned_of_at_its_line(
 ) -> None:
     code, said = _validate(tmp_path, capsys, rotate)
     assert (
-        code == 0 and "keys.yaml:6:13: warning: keys[0].rotate: overlap 7d is not shorter than every" in said
+        code == 0
+        and "keys.yaml:6:13: warning: keys[svc].rotate: overlap 7d is not shorter than every" in said
     )
     assert "the account would always hold two keys for it" in said
 
