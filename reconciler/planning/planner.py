@@ -96,20 +96,21 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
-    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings))
+    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings, changes))
     plan.groups = policy.rolled_up(plan, desired)
     return plan
 
 
-def _left_out(desired: Desired, bindings: Bindings) -> dict[str, Decimal]:
-    """Each key --target leaves out, bound to a live key: its allocation, as it stays (a
-    group's total counts it)."""
-    if not desired.targets:
+def _left_out(desired: Desired, bindings: Bindings, changes: Sequence[Change]) -> dict[str, Decimal]:
+    """Each key the plan leaves out (--target, or a rotation alone), bound to a live key: its
+    allocation, as it stays (a group's total counts it)."""
+    if not desired.targets and not desired.rotation_only:
         return {}
+    planned = {c.address for c in changes}
     found = {}
     for key in desired.keys:
         binding = bindings.by_address[key.address]
-        if key.address not in desired.targets and isinstance(binding, Bound):
+        if key.address not in planned and isinstance(binding, Bound):
             found[key.address] = binding.live.allocated_ammount
     return found
 
