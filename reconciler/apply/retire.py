@@ -20,28 +20,23 @@ from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
+from reconciler.planning import alone
 from reconciler.planning.planner import Desired
 from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 
-def asked(wanted: Desired, now: bool, overlap: Duration | None) -> Desired:
-    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own)."""
+def asked(wanted: Desired, now: bool, overlap: Duration | None, only: bool = False) -> Desired:
+    """`ehkeys rotate`: the targeted keys rotated now (with `overlap` instead of their own);
+    `only`: rotations alone, whose successors copy their live keys (no manifest edit rides along)."""
+    wanted = replace(wanted, rotation_only=only)
     return replace(wanted, rotate_now=wanted.targets, overlap=overlap) if now else wanted
 
 
-def only(plan: Plan) -> Plan:
-    """The plan's rotations and retirements, and why a key being rotated cannot be: the rotate
-    job applies these and never another change. A rotating key's other change is kept as its
-    key only (nothing sent), so that its deliveries still owed are made."""
-    rotating = {s.address for s in plan.rotations}
-    kept = []
-    for c in plan.changes:
-        if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating):
-            kept.append(c)
-        elif c.address in rotating and c.target is not None:
-            kept.append(Change(c.address, Action.NO_OP, c.name, c.index, target=c.target, live=c.live))
-    return replace(plan, changes=kept, unmanaged=[], notes=[])
+def only(plan: Plan, asked: frozenset[str] = frozenset()) -> Plan:
+    """The plan's rotations and retirements alone (`planning.alone`: the planner made it so
+    already for a Desired with rotation_only), without unmanaged keys or notes."""
+    return replace(plan, changes=alone.only(plan.changes, plan.rotations, asked), unmanaged=[], notes=[])
 
 
 def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:

@@ -5,6 +5,8 @@ documents in `exitcodes`, the checked types of its number options in `optiontype
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
@@ -35,11 +37,23 @@ from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, or argparse's usage error (SystemExit) naming the command's usage."""
-    args = parse_known(parser(), argv)
+    args = parse_known(parser(), _negative_durations(sys.argv[1:] if argv is None else argv))
     for flag, given in (("--sandbox-reset", "sandbox_reset"), ("--sandbox-seed", "sandbox_seed")):
         if getattr(args, given, None) and not args.sandbox:  # else: ignored, and "no API key" instead
             getattr(args, USAGE).error(f"{flag} acts on the in-process sandbox: add --sandbox")
     return args
+
+
+def _negative_durations(argv: Sequence[str]) -> list[str]:
+    """`--overlap -1d` as `--overlap=-1d`: argparse takes `-1d` for an option ("expected one
+    argument"); so joined, the duration's own message says what is expected."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--overlap" and re.fullmatch(r"-[0-9].*", arg):
+            joined[-1] = f"--overlap={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def parser() -> argparse.ArgumentParser:

@@ -74,3 +74,4 @@ class Status:
     delivered: bool = True  # its successor was delivered (False: its retirement waits)
     begins: Rotating | None = None  # the rotation this plan starts (recorded before its create)
     over: bool = False  # its predecessor is gone from the account: the rotation is over
+    undated: bool = False  # on a schedule, but the API gave no created_at: never due by it

@@ -98,13 +98,19 @@ def _of_key(subject: str, key: LiveKey, options: Options) -> Iterator[Health]:
 
 
 def rotation_health(status: Status, options: Options) -> Iterator[Health]:
-    """A rotation due within `expiring_within` days (or overdue), an old key still live past its
-    overlap, and a successor not delivered. The delivery pending here is a rotation's: the
-    Delivery work's own pending deliveries are the same kind of warning."""
+    """A rotation due within `expiring_within` days (or overdue), or whose age is unknown, an old
+    key still live past its overlap, and a successor not delivered. The delivery pending here is
+    a rotation's: the Delivery work's own pending deliveries are the same kind of warning."""
 
     def warn(kind: str, key: str, message: str) -> Health:
         return Health(kind, status.address, status.name, key, message)
 
+    if status.undated:
+        said = (
+            "its age is unknown (the API gave no created_at): never rotated on its schedule; "
+            "`ehkeys rotate` rotates it now"
+        )
+        yield warn(ROTATION_DUE, status.key, said)
     now = options.clock or options.now
     due, left = status.due_at, (status.due_at or 0) - now
     if due is not None and not status.retiring and left <= 0:

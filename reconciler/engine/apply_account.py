@@ -91,10 +91,9 @@ class AccountApply:
         account = self.opened.account.name
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         rotate = self.settings.rotate
-        plan, self.inventory = await build_plan(
-            client, retire.asked(wanted, rotate.now, rotate.overlap), state
-        )
-        plan = retire.only(plan) if rotate.only else plan
+        wanted = retire.asked(wanted, rotate.now, rotate.overlap, rotate.only)
+        plan, self.inventory = await build_plan(client, wanted, state)
+        plan = retire.only(plan, wanted.rotate_now) if rotate.only else plan
         plan.account = self.opened.account
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         plan.notes.extend(unreached_notes(state, self.opened.keys, self.opened.account, plan))

@@ -26,7 +26,7 @@ from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
-from reconciler.planning import keyplan, policy
+from reconciler.planning import alone, keyplan, policy
 from reconciler.planning.binding import Binding, Bindings, Bound, bind
 from reconciler.planning.rotation import Rotations
 
@@ -51,6 +51,9 @@ class Desired:
     elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
     rotate_now: frozenset[str] = frozenset()  # `ehkeys rotate`: rotate these now, whatever the schedule
     overlap: Duration | None = None  # `ehkeys rotate --overlap`: theirs instead of the manifest's
+    rotation_only: bool = (
+        False  # rotations alone (`ehkeys rotate`, the rotate job): successors copy the live key
+    )
 
     @property
     def planned(self) -> list[DesiredKey]:
@@ -87,24 +90,27 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
+    if desired.rotation_only:  # before the account's checks: an edit left for an apply counts in none
+        changes, unmanaged = alone.only(changes, rotations.statuses, desired.rotate_now), []
     plan = Plan(changes, balance_before=inventory.balance, account_keys=inventory.count)
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
-    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings))
+    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings, changes))
     plan.groups = policy.rolled_up(plan, desired)
     return plan
 
 
-def _left_out(desired: Desired, bindings: Bindings) -> dict[str, Decimal]:
-    """Each key --target leaves out, bound to a live key: its allocation, as it stays (a
-    group's total counts it)."""
-    if not desired.targets:
+def _left_out(desired: Desired, bindings: Bindings, changes: Sequence[Change]) -> dict[str, Decimal]:
+    """Each key the plan leaves out (--target, or a rotation alone), bound to a live key: its
+    allocation, as it stays (a group's total counts it)."""
+    if not desired.targets and not desired.rotation_only:
         return {}
+    planned = {c.address for c in changes}
     found = {}
     for key in desired.keys:
         binding = bindings.by_address[key.address]
-        if key.address not in desired.targets and isinstance(binding, Bound):
+        if key.address not in planned and isinstance(binding, Bound):
             found[key.address] = binding.live.allocated_ammount
     return found
 
@@ -150,7 +156,8 @@ def _unmanaged(desired: Desired, keys: Sequence[LiveKey]) -> list[LiveKey]:
 def _handle_unmanaged(
     plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, twice: frozenset[str]
 ) -> None:
-    was = {fp: address for address, fp in recorded.bindings.items()}
+    was = {r.predecessor: address for address, r in recorded.rotations.items()}  # rotated away
+    was |= {fp: address for address, fp in recorded.bindings.items()}
     keys = _moved_away(plan, desired, keys, recorded, was)
     start = len(plan.changes)
     blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.api.inventory import Inventory
-from reconciler.core.changes import Change
+from reconciler.core.changes import Action, Change
 from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan
 from reconciler.core.policy import Budget, Checked, Group, GroupTotal, Policy, Violation
@@ -58,15 +58,24 @@ def rolled_up(plan: Plan, desired: Desired) -> list[GroupTotal]:
         if changes:
             moving = sum(c.action.changes_something for c in changes)
             debit, refund = _credits(changes)
-            allocated = sum((_after(c) for c in changes), ZERO)
+            allocated = _allocated(changes)
             found.append(GroupTotal(group.name, len(changes), moving, debit, refund, allocated))
     return found
 
 
 def members(plan: Plan, desired: Desired, group: str) -> list[Change]:
-    """The changes of the group's keys in this account's plan."""
+    """The changes of the group's keys in this account's plan, and the retirements of their
+    rotated predecessors (`Change.after`): those keys are the group's until deleted."""
     addresses = {k.address for k in desired.keys if k.group == group}
-    return [c for c in plan.changes if c.address in addresses]
+    return [c for c in plan.changes if c.address in addresses or c.after in addresses]
+
+
+def _allocated(changes: list[Change]) -> Decimal:
+    """What the changes' keys are allocated after the plan. A retirement whose rotation is in
+    the same plan (overlap 0) adds only its delta: that rotation's live key is the predecessor,
+    whose allocation it counted already."""
+    rotated = {c.address for c in changes if c.action is Action.ROTATE}
+    return sum((c.credit.allocation_delta if c.after in rotated else _after(c) for c in changes), ZERO)
 
 
 def _credits(changes: list[Change]) -> tuple[Decimal, Decimal]:
@@ -90,7 +99,7 @@ def _group(found: Checked, group: Group, changes: list[Change], kept: Decimal) -
     found.rules += tuple(f"{rule} (group {group.name})" for rule in stated)
     start, whose = len(found.violations), f"group {group.name}'s keys"
     if group.policy.max_total_allocation is not None or group.budget.max_allocated is not None:
-        _totals(found, group.policy, group.budget, kept + sum((_after(c) for c in changes), ZERO), whose)
+        _totals(found, group.policy, group.budget, kept + _allocated(changes), whose)
     _net(found, group.budget, *_credits(changes), f" (group {group.name})")
     found.violations[start:] = [replace(v, group=group.name) for v in found.violations[start:]]
 

@@ -36,6 +36,17 @@ UNDER_WAY = (
     "retired, or pass --overlap 0 to retire it now"
 )
 
+NOT_CREATED = "cannot be rotated: it has no key in the account yet (apply creates it)"
+NOT_LISTED = (
+    "cannot be rotated: the account's key list could not be read, and a rotation needs it to find "
+    "its successor if an answer is lost"
+)
+PINNED = (
+    "cannot be rotated: its proxy_key in the manifest binds it to this key, and a successor has "
+    "another value (each plan would make one more); remove proxy_key (the state keeps the binding) "
+    "to rotate it"
+)
+
 
 class Rotations:
     """One account's rotations, worked out once per plan (`make_plan`)."""
@@ -47,13 +58,17 @@ class Rotations:
         self.live = {k.fingerprint: k for k in inventory.keys}
         self.adopted: dict[str, LiveKey] = {}  # address -> its successor, found after a lost answer
         self.errors: dict[str, str] = {}  # address -> why its rotation cannot go on
+        self.lost: dict[str, str] = {}  # address -> its successor, gone from the account mid-overlap
         self.statuses: list[Status] = []
         self.bindings = self._bindings()
 
     @property
     def held(self) -> frozenset[str]:
-        """The predecessors of rotations under way: no manifest key's by name, never unmanaged."""
-        return frozenset(r.predecessor for r in self.recorded.rotations.values())
+        """The predecessors of rotations under way: no manifest key's by name, never unmanaged.
+        A rotation whose key left the manifest holds its predecessor no more: it is unmanaged
+        (named, pruned under prune: true), never live forever unseen."""
+        addresses = {k.address for k in self.desired.keys}
+        return frozenset(r.predecessor for a, r in self.recorded.rotations.items() if a in addresses)
 
     def _bindings(self) -> Mapping[str, str]:
         """The state's bindings, each interrupted rotation's successor in place of its predecessor."""
@@ -62,10 +77,16 @@ class Rotations:
             return bindings
         taken = set(bindings.values())
         for address, rotating in self.recorded.rotations.items():
-            if bindings.get(address) not in (rotating.predecessor, None):
-                continue  # its successor is bound already
+            bound = bindings.get(address)
+            if bound not in (rotating.predecessor, None):
+                if bound not in self.live and rotating.predecessor in self.live:
+                    bindings[address], self.lost[address] = rotating.predecessor, str(bound)
+                continue  # its successor is bound already (or gone: its predecessor holds it again)
             found = [k for k in self.inventory.keys if _newer(k, rotating) and k.fingerprint not in taken]
-            if not found and address not in bindings and rotating.predecessor in self.live:
+            undated = [k for k in self.inventory.keys if _undated(k, rotating) and k.fingerprint not in taken]
+            if undated:
+                self.errors[address] = _cannot_tell(rotating, undated)
+            elif not found and address not in bindings and rotating.predecessor in self.live:
                 bindings[address] = rotating.predecessor  # a run cut off before it recorded the binding
             elif len(found) == 1:
                 bindings[address], self.adopted[address] = found[0].fingerprint, found[0]
@@ -83,7 +104,7 @@ class Rotations:
         if key.address in self.errors:
             return [Change(key.address, Action.ERROR, key.name, change.index, error=self.errors[key.address])]
         if not isinstance(binding, Bound) or not self.inventory.complete:
-            return [change]
+            return [self._cannot_rotate_now(change, key, binding)]
         live, rotating = binding.live, self.recorded.rotations.get(key.address)
         if key.address in self.adopted:
             change = replace(change, reason=ADOPTED)
@@ -92,14 +113,28 @@ class Rotations:
         why = self._why(key, live, rotating)
         if change.action is Action.ERROR or key.absent or not why:
             self._status(key, live)
-            return [change]
+            return [_undated_warning(change, key, live)]
+        if key.proxy_key is not None:  # the manifest binds the address to this key, never a successor
+            self._status(key, live)
+            return [
+                Change(key.address, Action.ERROR, key.name, change.index, target=live.proxy_key, error=PINNED)
+            ]
         return self._rotate(change, key, live, why)
+
+    def _cannot_rotate_now(self, change: Change, key: DesiredKey, binding: Binding) -> Change:
+        """`ehkeys rotate` of a key it cannot rotate: an error, never a silent 'no changes'."""
+        if key.address not in self.desired.rotate_now or change.action is Action.ERROR:
+            return change
+        why = NOT_CREATED if self.inventory.complete else NOT_LISTED
+        return Change(key.address, Action.ERROR, key.name, change.index, error=why)
 
     def _why(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
         """Why the key is rotated now ('' when it is not)."""
         overlap = self._overlap(key, rotating)
         if key.address in self.desired.rotate_now:
             return successor.forced(overlap)
+        if rotating is not None and key.address in self.lost:
+            return successor.lost(overlap)
         if rotating is not None:
             return successor.resumed(overlap)
         if key.rotate is None or live.created_at is None:
@@ -117,16 +152,28 @@ class Rotations:
 
     def _rotate(self, change: Change, key: DesiredKey, live: LiveKey, why: str) -> list[Change]:
         values = self.recorded.values.get(live.fingerprint)
-        made = successor.rotate(change.index, key, live, values, why, self.now)
+        copied = successor.copy(key, live, values) if self.desired.rotation_only else key
+        made = successor.rotate(change.index, copied, live, values, why, self.now)
         if made.action is Action.ERROR:
             self._status(key, live)
             return [made]
+        made = successor.waiting(made, key, copied, live, values)
         overlap = self._overlap(key, self.recorded.rotations.get(key.address))
-        self._status(key, live, begins=Rotating(live.fingerprint, self.clock, overlap.seconds, key.name))
+        begins = Rotating(live.fingerprint, self._since(), overlap.seconds, copied.name)
+        self._status(key, live, begins=begins)
         if overlap.seconds:
             return [made]
         why = successor.replaced(key.address)
         return [made, successor.retire(change.index, key.address, live, why)]
+
+    def _since(self) -> int:
+        """When a rotation begun now starts, on the API's clock (its successor is found as a key
+        created since): its answers' Date; without one, no later than its newest key's
+        created_at, so that a successor is newer whichever of the two clocks runs ahead."""
+        if self.inventory.clock:
+            return self.inventory.clock
+        made = [k.created_at for k in self.inventory.keys if k.created_at is not None]
+        return min(self.now, max(made)) if made else self.now
 
     def _under_way(self, change: Change, key: DesiredKey, new: LiveKey, rotating: Rotating) -> list[Change]:
         """The successor holds the address: its predecessor retired once its overlap ended (or
@@ -168,7 +215,11 @@ class Rotations:
         due = key.rotate.due_at(live.created_at) if key.rotate and live.created_at is not None else None
         retiring = old.proxy_key.display if old is not None else ""
         shown = live.proxy_key.display
-        self.statuses.append(Status(key.address, key.name, shown, due, retiring, until, delivered, begins))
+        undated = key.rotate is not None and live.created_at is None and old is None and begins is None
+        status = Status(
+            key.address, key.name, shown, due, retiring, until, delivered, begins, undated=undated
+        )
+        self.statuses.append(status)
 
 
 def _newer(key: LiveKey, rotating: Rotating) -> bool:
@@ -179,3 +230,28 @@ def _newer(key: LiveKey, rotating: Rotating) -> bool:
         and key.created_at is not None
         and key.created_at >= rotating.started
     )
+
+
+def _undated(key: LiveKey, rotating: Rotating) -> bool:
+    """A key of the successor's name whose age the API did not say: it may be the successor."""
+    return key.name == rotating.name and key.fingerprint != rotating.predecessor and key.created_at is None
+
+
+def _cannot_tell(rotating: Rotating, undated: list[LiveKey]) -> str:
+    shown = ", ".join(k.proxy_key.display for k in undated)
+    return (
+        f"cannot tell whether {shown} (named {rotating.name!r}) is the successor of its rotation: the "
+        "API gave no created_at; never two successors: give the key the proxy_key of its successor, "
+        "or delete that key if it is not one"
+    )
+
+
+def _undated_warning(change: Change, key: DesiredKey, live: LiveKey) -> Change:
+    """A key on a schedule whose age the API did not say is never rotated by it: said."""
+    if key.rotate is None or live.created_at is not None or key.absent:
+        return change
+    said = (
+        f"rotate every {key.rotate.every}: its age is unknown (the API gave no created_at), so it "
+        f"is never rotated on schedule; `ehkeys rotate` rotates it now"
+    )
+    return replace(change, warnings=(*change.warnings, said))

@@ -5,6 +5,7 @@ which waits for the successor to be created and delivered (`Change.after`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.core import operations as ops
@@ -49,6 +50,40 @@ def rotate(
     )
 
 
+def copy(key: DesiredKey, live: LiveKey, recorded: Mapping[str, Any] | None) -> DesiredKey:
+    """The key as a rotation alone makes its successor: the live key's settings, and its
+    write-only limit_type as recorded (else the manifest's: the API never says it)."""
+    known = recorded.get("limit_type") if recorded and not recorded.get("pending") else None
+    limit_type = str(known) if known else key.limit_type
+    return replace(
+        key,
+        name=live.name,
+        limit_type=limit_type,
+        expires_at=None,
+        allocated_ammount=None,
+        model_whitelist=None,
+        ip_whitelist=None,
+        is_active=None,
+    )
+
+
+def waiting(made: Change, key: DesiredKey, copied: DesiredKey, live: LiveKey, recorded: Any) -> Change:
+    """The rotate, saying which of the manifest's edits a rotation alone left for an apply."""
+    if copied is key:
+        return made
+    edits = diff(key, live, recorded)
+    left = [f.field for f in edits if f.field != "limit_type" or copied.limit_type != key.limit_type]
+    if key.is_active is not None and key.is_active != live.is_active:
+        left.append("is_active")
+    if not left:
+        return made
+    said = (
+        f"not applied by this rotation (the successor copies the live key): {', '.join(left)}; "
+        "an apply of the manifest applies them"
+    )
+    return replace(made, warnings=(*made.warnings, said))
+
+
 def _cannot(target: Mapping[str, Any], now: int) -> str:
     if target["allocated_ammount"] <= 0:
         return "cannot be rotated: a successor needs allocated_ammount above 0 (create needs a positive one)"
@@ -86,6 +121,13 @@ def forced(overlap: Duration) -> str:
 
 def resumed(overlap: Duration) -> str:
     return f"a rotation begun earlier made no successor yet: rotated again; {_then(overlap)}"
+
+
+def lost(overlap: Duration) -> str:
+    return (
+        "its successor is gone from the account (deleted outside ehkeys during the overlap): this "
+        f"key holds its address again, and is rotated again; {_then(overlap)}"
+    )
 
 
 def _then(overlap: Duration) -> str:

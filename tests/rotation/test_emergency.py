@@ -47,8 +47,9 @@ def test_rotate_applies_only_the_rotation(workdir: Path, capsys: Any) -> None:
     manifest(rotate=None, allocated_ammount=70)  # a change rotate must not make
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
     assert code == 0 and "Apply complete: 2 applied." in out
-    assert [k["allocated_ammount"] for k in keys()] == [70]  # the successor has the manifest's settings
-    assert balance() == Decimal(1000 - 70 + 30)
+    assert [k["allocated_ammount"] for k in keys()] == [50]  # the successor copies the live key
+    assert balance() == Decimal(1000 - 50 + 30)
+    assert "not applied by this rotation (the successor copies the live key): allocated_ammount" in out
 
 
 def test_the_overlap_is_the_manifests_unless_given_and_a_second_rotation_waits(

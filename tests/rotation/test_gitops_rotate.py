@@ -44,7 +44,7 @@ def actions(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, ca
 CREATED = 1704067200  # the seed's keys' created_at (2024-01-01)
 
 
-def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
+def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None, k0: int = 10) -> str:
     keys: list[dict[str, Any]] = [
         {"id": f"k{i}", "name": f"key-{i}", "allocated_ammount": 10, "limit_type": "daily"} for i in range(3)
     ]
@@ -52,6 +52,7 @@ def text(k1: int = 10, overlap: str = "7d", sink: Path | None = None) -> str:
     if sink is not None:
         keys[0]["deliver"] = gated_sink(sink)
     keys[1]["allocated_ammount"] = k1
+    keys[0]["allocated_ammount"] = k0
     return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
 
 
@@ -86,11 +87,12 @@ def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Acti
     before = balance(actions)
     assert rotate(actions, text())[1].count("Nothing to rotate or retire") == 1
 
-    clock(actions, 100)  # due; and the manifest on main holds a change no one applied yet
-    code, out = rotate(actions, text(k1=15))
+    clock(actions, 100)  # due; and the manifest on main holds changes no one applied yet
+    code, out = rotate(actions, text(k1=15, k0=25))  # the rotating key's own edit rides along neither
     assert code == 0, out
     live = actions.live()
     assert live["key-0"]["key"] != old and live["key-1"]["allocated_ammount"] == 10  # never another change
+    assert live["key-0"]["allocated_ammount"] == 10  # the successor copies the live key
     assert balance(actions) == before - 10  # the successor's allocation
     assert (
         "| rotate | applied | -10.00 |" in actions.summary()
@@ -130,3 +132,35 @@ def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: Fak
     assert code == 0 and "drift issue: commented on" in out, out
     assert named(actions, "key-0") == 1
     assert (actions.tmp / "delivered.txt").read_text() == actions.live()["key-0"]["key"]
+
+
+def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothing_to_rotate(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    with sqlite3.connect(actions.account) as db:  # key-0 expired since: no successor can copy it
+        db.execute("UPDATE keys SET expires_at = ? WHERE name = 'key-0'", (CREATED + 50 * DAY,))
+    clock(actions, 100)
+    code, out = rotate(actions, text())
+    assert code == 1 and "Nothing to rotate or retire" not in out + actions.summary()
+    assert "key-0" in actions.summary() and "cannot be rotated: its expires_at is past" in actions.summary()
+    body = drift_issue(hub)["body"]
+    assert "<!-- ehkeys-rotate -->" in body and "cannot be rotated" in body and "key-0" in body
+    assert actions.live()["key-0"]["key"] not in body + out + actions.summary()
+
+
+def test_a_pending_create_the_rotate_job_leaves_alone_never_counts_against_its_key_cap(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    edited = yaml.safe_load(text())
+    edited["key_cap"] = 4  # 3 keys and a successor fit; and a key added on main, not applied yet
+    edited["keys"].append({"id": "k9", "name": "key-9", "allocated_ammount": 10, "limit_type": "daily"})
+    clock(actions, 100)
+    code, out = rotate(actions, yaml.safe_dump(edited, sort_keys=False))
+    assert code == 0, out
+    assert named(actions, "key-0") == 2 and named(actions, "key-9") == 0

@@ -165,3 +165,17 @@ def test_the_overlap_is_counted_from_the_successors_creation(workdir: Path, caps
     at(T0 + 2 * DAY + 10)
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
     assert code == 2 and "# retired" in out
+
+
+def test_a_lost_answer_to_the_predecessors_delete_refunds_it_once(
+    workdir: Path, capsys: Any, fault: Fault
+) -> None:
+    fault["path"] = "/auth/proxy/remove"
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0 and fault["hit"] == 1, out
+    assert "Credits moved: -20.00 (balance 1,000.00 -> 980.00)" in out  # its 30 back once, not twice
+    assert len(named()) == 1 and named()[0] != OLD and balance() == Decimal(980)
+    fault["path"] = None
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0 and "Nothing to apply." in out and balance() == Decimal(980)
+    assert "rotations" not in state()
