@@ -6,7 +6,7 @@ at the value's FILE:LINE:COL, and the typed value a key carries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.durations import EXPECTED, Duration
@@ -24,17 +24,6 @@ def read(value: Mapping[str, Any]) -> Rotation | None:
         return Rotation(Duration.parse(value["every"]), Duration.parse(value.get("overlap", 0)))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def warnings(value: Any) -> Iterator[str]:
-    """An overlap not shorter than `every`: the successor falls due while its predecessor is
-    still live, so the account always holds two keys (each rotation waits for the last to end)."""
-    if isinstance(value, Rotation) and value.overlap >= value.every:
-        yield (
-            f"overlap {value.overlap} is not shorter than every {value.every}: the account would "
-            "always hold two keys for it (a rotation waits for the last overlap to end), and it is "
-            f"rotated every {value.overlap} in effect"
-        )
 
 
 def schema_message(validator: str, field: Any, instance: Any) -> str | None:

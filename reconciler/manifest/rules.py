@@ -203,8 +203,7 @@ def _network(entry: str) -> IPNetwork:
 
 
 _WHITELISTS = {"model_whitelist": _models, "ip_whitelist": _networks}
-# the fields field_warnings reads
-WARNED_FIELDS = frozenset({"proxy_key", "expires_at", "ip_whitelist", "rotate"})
+WARNED_FIELDS = frozenset({"proxy_key", "expires_at", "ip_whitelist"})  # the fields field_warnings reads
 
 
 def field_warnings(
@@ -220,8 +219,6 @@ def field_warnings(
             yield f"expires_at is in the past ({iso(value)}): the key is expired"
         elif value - current < _WEEK:
             yield f"expires_at is within 7 days ({iso(value)})"
-    if name == "rotate":
-        yield from rotation.warnings(value)
     if name == "ip_whitelist":
         for net in sorted(str(n) for n in value if n.prefixlen == 0):
             yield f"{net} allows every IP address"

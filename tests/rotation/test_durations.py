@@ -72,15 +72,11 @@ def test_a_bad_rotation_is_named_at_its_file_and_line(
 
 
 @pytest.mark.parametrize("rotate", ["{every: 1d, overlap: 7d}", "{every: 7d, overlap: 1w}"])
-def test_an_overlap_not_shorter_than_every_is_warned_of_at_its_line(
+def test_an_overlap_not_shorter_than_every_is_an_error_at_its_line(
     tmp_path: Path, capsys: Any, rotate: str
 ) -> None:
     code, said = _validate(tmp_path, capsys, rotate)
-    assert (
-        code == 0
-        and "keys.yaml:6:13: warning: keys[svc].rotate: overlap 7d is not shorter than every" in said
-    )
-    assert "the account would always hold two keys for it" in said
+    assert code == 1 and "keys.yaml:6:13: keys[svc].rotate: overlap 7d is not shorter than every" in said
 
 
 def test_an_overlap_shorter_than_every_is_not_warned_of(tmp_path: Path, capsys: Any) -> None:

@@ -25,13 +25,16 @@ def test_a_due_key_pinned_by_proxy_key_is_an_error_never_a_successor_each_plan(
     pinned: Path, capsys: Any
 ) -> None:
     for _ in range(2):
-        code, out, _ = cli(capsys, "apply")
-        assert code == 1 and "cannot be rotated: its proxy_key in the manifest binds it" in out
+        code, out, err = cli(capsys, "apply")
+        assert code == 1 and "keys[backend].rotate: rotate: on a key pinned by proxy_key" in err, out + err
     assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
     assert OLD not in out
 
 
 def test_rotate_of_a_key_pinned_by_proxy_key_is_an_error(pinned: Path, capsys: Any) -> None:
-    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
-    assert code == 1 and "remove proxy_key (the state keeps the binding) to rotate it" in out
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 1 and "on a key pinned by proxy_key" in err, out + err
+    manifest(rotate=None, proxy_key="${BACKEND_KEY}")  # pinned, no schedule: asked to rotate now
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 1 and "pins it by proxy_key" in err, out + err
     assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)

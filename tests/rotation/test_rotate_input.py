@@ -32,12 +32,13 @@ def test_rotate_of_a_key_not_yet_created_is_an_error_not_no_changes(workdir: Pat
 
 
 def test_rotate_when_the_list_is_unavailable_is_an_error_not_no_changes(workdir: Path, capsys: Any) -> None:
-    manifest(rotate=None, proxy_key=OLD)  # found by lookup, without the list
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0  # bound in the state: found by lookup, without the list
     data = yaml.safe_load(Path("seed.yaml").read_text())
     Path("seed.yaml").write_text(yaml.safe_dump({**data, "faults": {"list_unavailable": True}}))
     code, out, _ = cli(capsys, "rotate", "backend")
     assert code == 1, out
-    assert "cannot be rotated: the account's key list could not be read" in out, out
+    assert "cannot be" in out and "key list" in out, out  # said, whichever step could not go on
     assert "No changes" not in out and len(keys()) == 1 and balance() == Decimal(1000)
 
 
