@@ -36,6 +36,11 @@ UNDER_WAY = (
     "retired, or pass --overlap 0 to retire it now"
 )
 
+FINISHED = (
+    "this finishes the rotation under way (its old key deleted now); the current key {new} keeps "
+    "its value: if that one leaked, run ehkeys rotate again once this is applied"
+)
+
 NOT_CREATED = "cannot be rotated: it has no key in the account yet (apply creates it)"
 NOT_LISTED = (
     "cannot be rotated: the account's key list could not be read, and a rotation needs it to find "
@@ -193,7 +198,12 @@ class Rotations:
             stays = f"its old key {old.proxy_key.display} stays active until {iso(until)} (its overlap)"
             return [replace(change, warnings=(*change.warnings, stays))]
         why = successor.retired_now(key.address, new) if now else successor.retiring(key.address, new, until)
-        return [change, successor.retire(change.index, key.address, old, why)]
+        retired = successor.retire(change.index, key.address, old, why)
+        if now:  # a leak of the current key needs a rotation of its own: say so
+            retired = replace(
+                retired, warnings=(*retired.warnings, FINISHED.format(new=new.proxy_key.display))
+            )
+        return [change, retired]
 
     def _status(
         self,
