@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .common import OLD, balance, cli, keys, manifest, seed
+from .common import balance, cli, keys, manifest, seed
 
 
 @pytest.fixture
