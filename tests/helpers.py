@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from reconciler.cli.main import main
+from reconciler.manifest.load import load as load_manifest
 from reconciler.sandbox import Faults, RateLimit, Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -143,3 +144,16 @@ def sandbox_state_dir(manifest: str | Path = "keys.yaml") -> Path:
     """The folder holding the state ehkeys keeps for `manifest` run with --sandbox (relative to the cwd
     when `manifest` is). New tests find state files through this, never by a literal path."""
     return state_dir(manifest) / "sandbox"
+
+
+def only_error_at(capsys: Any, file: Path, line: int, col: int, path: str, fragment: str) -> None:
+    """`file` loads to one error, at FILE:LINE:COL and `path`, saying `fragment`; and `validate`
+    prints it there (offline), exiting 1: the table tests of bad manifests share this."""
+    result = load_manifest([str(file)], env={}, now=1_800_000_000)
+    assert result.manifest is None
+    assert len(result.errors) == 1, result.errors
+    error = result.errors[0]
+    assert (error.file, error.line, error.col, error.path) == (str(file), line, col, path)
+    assert fragment in error.message
+    code, out, _ = run_cli(capsys, "validate", str(file))
+    assert code == 1 and f"{file}:{line}:{col}: " in out

@@ -14,7 +14,7 @@ from reconciler.core.keys import Location
 from reconciler.manifest import load as manifest
 
 from ..conftest import MANIFESTS
-from ..helpers import run_cli
+from ..helpers import only_error_at, run_cli
 
 NOW = 1_800_000_000
 
@@ -105,14 +105,7 @@ ERRORS = [
 def test_each_bad_account_names_file_line_and_problem(
     fixture: str, line: int, col: int, path: str, fragment: str, capsys: Any
 ) -> None:
-    result = manifest.load([str(MANIFESTS / fixture)], env={}, now=NOW)
-    assert result.manifest is None
-    assert len(result.errors) == 1, result.errors
-    error = result.errors[0]
-    assert (error.file, error.line, error.col, error.path) == (str(MANIFESTS / fixture), line, col, path)
-    assert fragment in error.message
-    code, out, _ = run_cli(capsys, "validate", str(MANIFESTS / fixture))  # and as validate prints it
-    assert code == 1 and f"{MANIFESTS / fixture}:{line}:{col}: " in out
+    only_error_at(capsys, MANIFESTS / fixture, line, col, path, fragment)
 
 
 def test_a_literal_account_key_is_never_echoed(capsys: Any) -> None:

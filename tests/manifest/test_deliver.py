@@ -13,7 +13,7 @@ from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Vault
 from reconciler.manifest import load as manifest
 
 from ..conftest import MANIFESTS
-from ..helpers import run_cli
+from ..helpers import only_error_at, run_cli
 
 NOW = 1_800_000_000
 
@@ -156,14 +156,7 @@ ERRORS = [
 def test_each_bad_sink_names_file_line_and_problem(
     fixture: str, line: int, col: int, path: str, fragment: str, capsys: Any
 ) -> None:
-    result = manifest.load([str(MANIFESTS / fixture)], env={}, now=NOW)
-    assert result.manifest is None
-    assert len(result.errors) == 1, result.errors
-    error = result.errors[0]
-    assert (error.file, error.line, error.col, error.path) == (str(MANIFESTS / fixture), line, col, path)
-    assert fragment in error.message
-    code, out, _ = run_cli(capsys, "validate", str(MANIFESTS / fixture))  # offline, as validate prints it
-    assert code == 1 and f"{MANIFESTS / fixture}:{line}:{col}: " in out
+    only_error_at(capsys, MANIFESTS / fixture, line, col, path, fragment)
 
 
 def test_a_home_folder_where_home_is_not_set_is_said_at_the_sinks_line(
