@@ -14,7 +14,7 @@ from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier
-from reconciler.apply.deliveries import Delivery, Owed, hidden, owed_notes, unreached_notes
+from reconciler.apply.deliveries import Delivery, Owed, hidden
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
@@ -35,6 +35,7 @@ from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_
 from reconciler.engine.saved import still_planned
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
+from reconciler.planning.deliverynotes import owed_notes, unreached_notes
 from reconciler.render import apply as applyrender
 from reconciler.state.saved_plan import SavedPlan
 

@@ -12,7 +12,6 @@ from reconciler.api import inventory
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.api.inventory import Inventory
-from reconciler.apply.deliveries import owed_notes, unreached_notes
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
@@ -28,6 +27,7 @@ from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
 from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan, planner
+from reconciler.planning.deliverynotes import owed_notes, unreached_notes
 from reconciler.planning.planner import Desired, Recorded
 from reconciler.state import saved_plan as planfile
 from reconciler.state import snapshots
