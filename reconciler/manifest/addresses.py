@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from reconciler.core.keys import DesiredKey
 from reconciler.manifest.diagnostics import Diagnostic
 
+_NOT_NAME = re.compile(r"[^A-Z0-9]+")
+
 
 def variable(address: str) -> str:
     """`EH_KEY_<ADDRESS>`: upper case, anything else as `_`."""
-    return "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", address.upper()).strip("_") or "UNNAMED")
+    return "EH_KEY_" + (_NOT_NAME.sub("_", address.upper()).strip("_") or "UNNAMED")
 
 
 def shown(key: DesiredKey, declared: bool) -> str:

@@ -25,6 +25,7 @@ from reconciler.core.errors import UsageError
 from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, sorted_networks
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
+from reconciler.manifest.addresses import variable
 from reconciler.manifest.envvars import environment
 from reconciler.manifest.schemafile import MODELINE
 
@@ -59,8 +60,7 @@ def header(account: Account) -> str:
 
 def env_name(name: str, taken: set[str]) -> str:
     """`EH_KEY_<NAME>`: upper case, non-alphanumerics as `_`, unique."""
-    base = "EH_KEY_" + (re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "UNNAMED")
-    return _unique(base, taken, "_")
+    return _unique(variable(name), taken, "_")
 
 
 def slug(name: str, taken: set[str]) -> str:
