@@ -75,8 +75,8 @@ def _shown(found: list[Diagnostic], strict: bool) -> list[Diagnostic]:
     """Notices only with --strict, which also makes warnings fail (notices never do: a
     variable only CI sets)."""
     if not strict:
-        return sorted(set(d for d in found if d.severity != diagnostics.NOTICE))
-    return sorted(
+        return diagnostics.ordered(set(d for d in found if d.severity != diagnostics.NOTICE))
+    return diagnostics.ordered(
         set(replace(d, severity=diagnostics.ERROR) if d.severity == diagnostics.WARNING else d for d in found)
     )
 

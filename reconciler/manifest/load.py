@@ -23,7 +23,7 @@ from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Group, Violation, Waiver
 from reconciler.manifest import addresses, groups, layout, policy, settings, sinks, unset
-from reconciler.manifest.diagnostics import Diagnostic
+from reconciler.manifest.diagnostics import Diagnostic, ordered
 from reconciler.manifest.duplicates import duplicates
 from reconciler.manifest.envvars import checked_environment
 from reconciler.manifest.fileload import MAX_FILE_BYTES, FileLoader
@@ -136,7 +136,7 @@ def load(
     diagnostics.extend(policy.never_warns(budgets))
     diagnostics.extend(sinks.account_tokens(keys, resolved.accounts))
     violations = [v for loader in loaders for v in loader.violations]
-    result = LoadResult(None, sorted(set(diagnostics)), violations)  # a schema may say one thing twice
+    result = LoadResult(None, ordered(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:
         names = tuple(file for file, _ in files)
         waivers = tuple(w for loader in loaders for w in loader.waivers)
