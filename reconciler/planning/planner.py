@@ -158,12 +158,16 @@ def _handle_unmanaged(
 ) -> None:
     was = {r.predecessor: address for address, r in recorded.rotations.items()}  # rotated away
     was |= {fp: address for address, fp in recorded.bindings.items()}
+    namesakes = _namesakes(plan)
     keys = _moved_away(plan, desired, keys, recorded, was)
     start = len(plan.changes)
     blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""
     for offset, live in enumerate(keys):
+        namesake = None if live.fingerprint in was else namesakes.get(live.name)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
+        elif namesake is not None:
+            plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
         elif desired.prune and blocked:
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:
@@ -175,6 +179,26 @@ def _handle_unmanaged(
             plan.unmanaged.append(
                 Unmanaged(live, _removed_note(address, desired.elsewhere.get(address or "")))
             )
+
+
+def _namesakes(plan: Plan) -> dict[str, Change]:
+    """Live and manifest names of the keys the plan binds -> their changes."""
+    bound = [c for c in plan.changes if c.target is not None]
+    names = {c.name: c for c in bound}
+    names.update((str(c.live["name"]), c) for c in bound if c.live)
+    return names
+
+
+def _namesake_note(bound: Change, prune: bool) -> str:
+    """A key the state does not know, named as a key the plan binds: most likely a successor that
+    a rotation run with another copy of the state made (`ehkeys rotate` by hand while CI keeps
+    the state on its branch), already handed to the application. Never pruned on that guess."""
+    told = (
+        f"named as {bound.address!r}, which this state binds to {bound.key}; if it is a successor "
+        "rotated with another copy of the state, plan with that copy (CI's: the ehkeys-state "
+        "branch), else delete it by hand"
+    )
+    return f"not pruned: {told}" if prune else told
 
 
 def _moved_away(
