@@ -129,8 +129,8 @@ class AccountApply:
         self.refuse_sinks(self._owed().delivery.preflight(self.created()))
 
     def created(self) -> list[DesiredKey]:
-        """The manifest's keys this apply creates."""
-        created = {c.address for c in self.chosen if c.action is Action.CREATE}
+        """The manifest's keys this apply gives a new value: creates, and rotations' successors."""
+        created = {c.address for c in self.chosen if c.action in _MADE}
         return [k for k in self.opened.keys if k.address in created]
 
     @staticmethod

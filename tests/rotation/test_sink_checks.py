@@ -1,0 +1,43 @@
+"""A rotation's successor is a new key whose value must reach the key's sinks: a sink that can be
+known broken before anything is sent (a command that is not there, a token not set) refuses the
+rotation, as it refuses a create, rather than paying for a successor nobody can be given."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .common import DAY, OLD, T0, at, balance, cli, keys, manifest, seed
+
+MISSING_TOOL = [{"command": ["/nonexistent/ehkeys-test-deliver-tool"]}]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    seed()
+    return tmp_path
+
+
+def test_rotate_now_with_a_sink_that_cannot_run_is_refused_before_the_successor_is_paid_for(
+    workdir: Path, capsys: Any
+) -> None:
+    manifest(rotate=None, deliver=MISSING_TOOL)
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 1, out + err
+    assert "nothing was sent" in out + err and "ehkeys-test-deliver-tool" in out + err
+    assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
+
+
+def test_a_scheduled_rotation_with_a_sink_that_cannot_run_is_refused_by_apply(
+    workdir: Path, capsys: Any
+) -> None:
+    manifest(deliver=MISSING_TOOL)  # every 90d; the key is 120 days old: due
+    at(T0 + DAY)
+    code, out, err = cli(capsys, "apply")
+    assert code == 1, out + err
+    assert "a new key's value could not be delivered" in out + err
+    assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
