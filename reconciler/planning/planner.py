@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.api.inventory import Inventory
-from reconciler.core.changes import Action, Change, unmanaged_address
+from reconciler.core.changes import Action, Change, held_by_none, unmanaged_address
 from reconciler.core.durations import Duration
 from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
@@ -182,10 +182,16 @@ def _handle_unmanaged(
 
 
 def _namesakes(plan: Plan) -> dict[str, Change]:
-    """Live and manifest names of the keys the plan binds -> their changes."""
+    """Live and manifest names of the keys the plan binds -> the change of their address (a
+    predecessor being retired counts for the address it passed on, not its `retiring:` one)."""
     bound = [c for c in plan.changes if c.target is not None]
-    names = {c.name: c for c in bound}
-    names.update((str(c.live["name"]), c) for c in bound if c.live)
+    held = {c.address: c for c in bound if not held_by_none(c.address)}
+    names: dict[str, Change] = {}
+    for change in bound:
+        holder = held.get(change.after or change.address, change)
+        names[change.name] = holder
+        if change.live:
+            names[str(change.live["name"])] = holder
     return names
 
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from ..helpers import sandbox_state_dir
-from .common import OLD, balance, cli, keys, seed
+from .common import DAY, OLD, T0, at, balance, cli, keys, seed
 
 
-def _manifest(prune: bool) -> None:
-    key = {"id": "backend", "name": "Backend", "allocated_ammount": 50, "limit_type": "weekly"}
+def _manifest(prune: bool, **fields: Any) -> None:
+    key = {"id": "backend", "name": "Backend", "allocated_ammount": 50, "limit_type": "weekly", **fields}
     Path("keys.yaml").write_text(
         yaml.safe_dump({"version": 1, "prune": prune, "keys": [key]}, sort_keys=False)
     )
@@ -62,3 +62,36 @@ def test_without_prune_the_unknown_successor_is_reported_with_what_to_do(stale: 
     assert code == 0 and f"Backend (ek-proxy-…{stale[-4:]})" in out
     assert "named as 'backend', which this state binds to ek-proxy-…part" in out
     assert "plan with that copy (CI's: the ehkeys-state branch)" in out
+
+
+def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_the_state_binds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """CI rotated the key on its schedule; a rotation by hand with a copy from before that made a
+    third key of the name. Once CI's overlap ends its plan retires the predecessor: the third key
+    is named as the address (never the predecessor's internal `retiring:` one) and its key now."""
+    monkeypatch.chdir(tmp_path)
+    seed()
+    _manifest(prune=True)
+    assert cli(capsys, "apply")[0] == 0
+    shutil.copytree(sandbox_state_dir(), tmp_path / "laptop-state")  # from before CI's rotation
+    _manifest(prune=True, rotate={"every": "90d", "overlap": "7d"})  # the 120-day-old key is due
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    ci_successor = next(k["key"] for k in keys() if k["key"] != OLD)
+    shutil.copytree(sandbox_state_dir(), tmp_path / "ci-state")
+    shutil.rmtree(sandbox_state_dir())
+    shutil.copytree(tmp_path / "laptop-state", sandbox_state_dir())
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
+    assert code == 0, out
+    by_hand = next(k["key"] for k in keys() if k["key"] not in (OLD, ci_successor))
+    shutil.rmtree(sandbox_state_dir())
+    shutil.copytree(tmp_path / "ci-state", sandbox_state_dir())
+    at(T0 + 8 * DAY)  # CI's overlap has ended: its plan retires the predecessor
+    code, out, _ = cli(capsys, "plan")
+    assert "- Backend (ek-proxy-…part)" in out, out
+    assert f"Backend (ek-proxy-…{by_hand[-4:]})" in out and "retiring:" not in out
+    assert f"named as 'backend', which this state binds to ek-proxy-…{ci_successor[-4:]}" in out
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    assert sorted(k["key"] for k in keys()) == sorted([ci_successor, by_hand])
