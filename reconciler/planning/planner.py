@@ -158,12 +158,13 @@ def _handle_unmanaged(
 ) -> None:
     was = {r.predecessor: address for address, r in recorded.rotations.items()}  # rotated away
     was |= {fp: address for address, fp in recorded.bindings.items()}
-    namesakes = _namesakes(plan)
     keys = _moved_away(plan, desired, keys, recorded, was)
+    kept = _kept_namesakes(plan, keys, was)
     start = len(plan.changes)
-    blocked = _why_not_prune(plan, keys, recorded) if desired.prune else ""
+    prunable = [k for k in keys if k.fingerprint not in kept]
+    blocked = _why_not_prune(plan, prunable, recorded) if desired.prune else ""
     for offset, live in enumerate(keys):
-        namesake = None if live.fingerprint in was else namesakes.get(live.name)
+        namesake = kept.get(live.fingerprint)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
@@ -179,6 +180,13 @@ def _handle_unmanaged(
             plan.unmanaged.append(
                 Unmanaged(live, _removed_note(address, desired.elsewhere.get(address or "")))
             )
+
+
+def _kept_namesakes(plan: Plan, keys: Sequence[LiveKey], was: Mapping[str, str]) -> dict[str, Change]:
+    """Fingerprint -> the bound change whose name it shares, of the keys the state never knew."""
+    namesakes = _namesakes(plan)
+    found = {k.fingerprint: namesakes.get(k.name) for k in keys if k.fingerprint not in was}
+    return {fp: change for fp, change in found.items() if change is not None}
 
 
 def _namesakes(plan: Plan) -> dict[str, Change]:
@@ -200,9 +208,9 @@ def _namesake_note(bound: Change, prune: bool) -> str:
     a rotation run with another copy of the state made (`ehkeys rotate` by hand while CI keeps
     the state on its branch), already handed to the application. Never pruned on that guess."""
     told = (
-        f"named as {bound.address!r}, which this state binds to {bound.key}; if it is a successor "
-        "rotated with another copy of the state, plan with that copy (CI's: the ehkeys-state "
-        "branch), else delete it by hand"
+        f"named as {bound.address!r}, which this plan binds to {bound.key}: if it is a successor "
+        "rotated with another copy of the state, plan with that copy (CI's is on its state branch), "
+        f"or delete {bound.key} by hand once the application uses this key (it is then adopted by name)"
     )
     return f"not pruned: {told}" if prune else told
 

@@ -49,7 +49,7 @@ def test_a_successor_the_state_does_not_know_is_never_pruned_when_it_has_a_manag
     assert f"- Backend ({shown})" not in out, out
     assert (
         f"Backend ({shown})" in out
-        and "not pruned: named as 'backend', which this state binds to ek-proxy-…part" in out
+        and "not pruned: named as 'backend', which this plan binds to ek-proxy-…part" in out
     )
     code, out, _ = cli(capsys, "apply")
     assert code == 0, out
@@ -60,8 +60,8 @@ def test_without_prune_the_unknown_successor_is_reported_with_what_to_do(stale: 
     _manifest(prune=False)
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and f"Backend (ek-proxy-…{stale[-4:]})" in out
-    assert "named as 'backend', which this state binds to ek-proxy-…part" in out
-    assert "plan with that copy (CI's: the ehkeys-state branch)" in out
+    assert "named as 'backend', which this plan binds to ek-proxy-…part" in out
+    assert "plan with that copy (CI's is on its state branch)" in out
 
 
 def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_the_state_binds(
@@ -91,7 +91,31 @@ def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_t
     code, out, _ = cli(capsys, "plan")
     assert "- Backend (ek-proxy-…part)" in out, out
     assert f"Backend (ek-proxy-…{by_hand[-4:]})" in out and "retiring:" not in out
-    assert f"named as 'backend', which this state binds to ek-proxy-…{ci_successor[-4:]}" in out
+    assert f"named as 'backend', which this plan binds to ek-proxy-…{ci_successor[-4:]}" in out
     code, out, _ = cli(capsys, "apply")
     assert code == 0, out
     assert sorted(k["key"] for k in keys()) == sorted([ci_successor, by_hand])
+
+
+def test_with_no_state_a_namesake_of_a_pinned_key_is_kept_and_not_named_as_a_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    seed()
+    data = yaml.safe_load(Path("seed.yaml").read_text())
+    data["keys"].append({**data["keys"][0], "key": "ek-proxy-handmade-0002-abcd"})
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    pinned = {
+        "id": "backend",
+        "name": "Backend",
+        "proxy_key": OLD,
+        "allocated_ammount": 50,
+        "limit_type": "weekly",
+    }
+    new = {"id": "new", "name": "New", "allocated_ammount": 5, "limit_type": "daily"}
+    Path("keys.yaml").write_text(yaml.safe_dump({"version": 1, "prune": True, "keys": [pinned, new]}))
+    code, out, err = cli(capsys, "plan")
+    assert code == 0, out + err
+    assert "the state records no binding" not in out + err
+    assert "Backend (ek-proxy-…abcd)" in out and "not pruned: named as 'backend'" in out
+    assert "- Backend (ek-proxy-…abcd)" not in out and "+ New (a new key)" in out
