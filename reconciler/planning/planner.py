@@ -158,8 +158,9 @@ def _handle_unmanaged(
 ) -> None:
     was = {r.predecessor: address for address, r in recorded.rotations.items()}  # rotated away
     was |= {fp: address for address, fp in recorded.bindings.items()}
+    namesakes = _namesakes(plan)  # of the manifest's keys, before any delete of a moved one
     keys = _moved_away(plan, desired, keys, recorded, was)
-    kept = _kept_namesakes(plan, keys, was)
+    kept = _kept_namesakes(namesakes, keys, was)
     start = len(plan.changes)
     prunable = [k for k in keys if k.fingerprint not in kept]
     blocked = _why_not_prune(plan, prunable, recorded) if desired.prune else ""
@@ -182,9 +183,10 @@ def _handle_unmanaged(
             )
 
 
-def _kept_namesakes(plan: Plan, keys: Sequence[LiveKey], was: Mapping[str, str]) -> dict[str, Change]:
+def _kept_namesakes(
+    namesakes: Mapping[str, Change], keys: Sequence[LiveKey], was: Mapping[str, str]
+) -> dict[str, Change]:
     """Fingerprint -> the bound change whose name it shares, of the keys the state never knew."""
-    namesakes = _namesakes(plan)
     found = {k.fingerprint: namesakes.get(k.name) for k in keys if k.fingerprint not in was}
     return {fp: change for fp, change in found.items() if change is not None}
 
