@@ -19,7 +19,7 @@ from reconciler.core.errors import Refused
 from reconciler.engine import apply
 from reconciler.engine.settings import Rotate
 
-from .common import OLD, SANDBOX, T0, balance, cli, keys, seed
+from .common import OLD, SANDBOX, T0, balance, cli, keys
 
 
 def grouped(budget: dict[str, Any]) -> None:
@@ -32,13 +32,6 @@ def grouped(budget: dict[str, Any]) -> None:
     }
     data = {"version": 1, "groups": {"api": {"budget": budget}}, "keys": [key]}
     Path("keys.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
-    return tmp_path
 
 
 def test_an_overlap_0_rotation_is_not_refused_by_its_groups_max_allocated_for_the_key_it_retires(

@@ -17,11 +17,9 @@ from .common import OLD, SANDBOX, balance, cli, gated_sink, journal, keys, manif
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
+def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manifest
     manifest(rotate=None)  # no schedule: rotated only when asked
-    return tmp_path
+    return workdir
 
 
 def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: Path, capsys: Any) -> None:

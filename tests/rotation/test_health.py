@@ -8,17 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ..helpers import run_cli
-from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest, seed
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
-    return tmp_path
+from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest
 
 
 def health(capsys: Any, *extra: str) -> tuple[int, list[dict[str, Any]]]:

@@ -18,17 +18,15 @@ from reconciler.sandbox import SandboxTransport
 
 from ..helpers import sandbox_state_dir
 from ..reliability_log import record
-from .common import DAY, OLD, T0, at, balance, box, cli, journal, keys, manifest, seed, state
+from .common import DAY, OLD, T0, at, balance, box, cli, journal, keys, manifest, state
 
 Fault = dict[str, Any]
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
+def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manifest
     manifest("{every: 90d, overlap: 0}")
-    return tmp_path
+    return workdir
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from .common import balance, cli, keys, manifest, seed
+from .common import balance, cli, keys, manifest
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
+def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manifest
     manifest(rotate=None)
-    return tmp_path
+    return workdir
 
 
 def test_rotate_of_a_key_not_yet_created_is_an_error_not_no_changes(workdir: Path, capsys: Any) -> None:

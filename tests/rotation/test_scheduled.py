@@ -17,11 +17,9 @@ from .common import DAY, OLD, T0, at, balance, cli, journal, keys, manifest, see
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
+def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manifest
     manifest()
-    return tmp_path
+    return workdir
 
 
 def test_a_due_key_is_rotated_and_its_predecessor_deleted_after_the_overlap(

@@ -8,18 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from .common import DAY, OLD, T0, at, balance, cli, keys, manifest, seed
+from .common import DAY, OLD, T0, at, balance, cli, keys, manifest
 
 MISSING_TOOL = [{"command": ["/nonexistent/ehkeys-test-deliver-tool"]}]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    seed()
-    return tmp_path
 
 
 def test_rotate_now_with_a_sink_that_cannot_run_is_refused_before_the_successor_is_paid_for(
