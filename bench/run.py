@@ -261,7 +261,7 @@ def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
 def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     latency, parallelism = 0.020, 32
     (tmp / "m.yaml").write_text(manifest(n, allocated=12.5))
-    walls, exact, requests = [], True, 0
+    walls, bare, floor, exact, requests = [], [], [], True, 0
     for _ in range(runs):
         with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
             before = balance(base)
@@ -279,6 +279,8 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             walls.append(wall)
             requests = max(requests, sent(stats(base)) - 1)  # less this harness's balance
             exact &= balance(base) == before - Decimal("2.5") * n
+            bare.append(bare_client(base, n, parallelism))  # the sandbox's own bound, in-process
+            floor.append(httpx_floor(base, requests, parallelism, n))
     ideal = requests * latency / parallelism  # the list and balance, N updates, the checking list
     wall = statistics.median(walls)
     return {
@@ -287,9 +289,20 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         "wall_s": wall,
         "ideal_s": ideal,
         "ratio_to_ideal": wall / ideal,
+        "bare_client_s": statistics.median(bare),
+        "httpx_floor_s": statistics.median(floor),
+        "ratio_to_httpx_floor": wall / statistics.median(floor),
         "balance_exact": exact,
         "target": "<= 2x ideal, exact balance",
     }
+
+
+def httpx_floor(base: str, n: int, parallelism: int, keys: int) -> float:
+    """bench/httpx_floor.py as a whole process: start-up, httpx, n lookups, nothing else."""
+    argv = [sys.executable, str(ROOT / "bench" / "httpx_floor.py"), base, *map(str, (n, parallelism, keys))]
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def offline(tmp: Path, n: int, runs: int) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         "6_tier_enterprise",
     }
     assert results["3_apply"]["balance_exact"] is True
+    assert results["3_apply"]["httpx_floor_s"] > results["3_apply"]["bare_client_s"] > 0  # the floors ran
     assert results["7_plan_list"]["requests"] == 2  # the path users run: the list and the balance
     assert results["2_rate_limited"]["responses_429"] == 0
     assert "| 1_latency_bound |" in done.stdout

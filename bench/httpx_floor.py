@@ -1,0 +1,53 @@
+"""The least a whole process that talks to the API through httpx can take: Python start-up,
+`import httpx`, and N lookups at the given parallelism over the pools ehkeys makes
+(transports of 8 connections, no AsyncClient), with nothing else around them.
+
+    python bench/httpx_floor.py BASE_URL N PARALLELISM KEYS
+
+An instrument for bench/run.py's scenario 3 (whose apply sends one request a key): its
+wall time divided by this one's is what ehkeys adds to the HTTP stack it is built on.
+The account key is the bench's; the keys looked up are bench/run.py's `key(i)`, i < KEYS, in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import httpx
+
+API_KEY = "ek-bench-account-key"
+POOL_SIZE = 8  # as reconciler/api/transport.py shards its pools
+
+
+def key(i: int) -> str:
+    return f"ek-proxy-bench-{i:06d}-0123456789abcdef"
+
+
+async def lookups(base: str, n: int, parallelism: int, keys: int) -> None:
+    shards = -(-parallelism // POOL_SIZE)
+    limits = httpx.Limits(max_connections=-(-parallelism // shards))
+    pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+    url = httpx.URL(base + "/auth/proxy/lookup")
+    headers = httpx.Headers({"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
+    todo = iter(range(n))
+
+    async def worker(pool: httpx.AsyncHTTPTransport) -> None:
+        for i in todo:
+            body = json.dumps({"proxy_key": key(i % keys)}).encode()
+            answer = await pool.handle_async_request(
+                httpx.Request("POST", url, headers=headers, content=body)
+            )
+            json.loads(await answer.aread())
+            await answer.aclose()
+            if answer.status_code != 200:
+                raise SystemExit(f"lookup {i}: HTTP {answer.status_code}")
+
+    await asyncio.gather(*(worker(pools[j % shards]) for j in range(parallelism)))
+    for pool in pools:
+        await pool.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(lookups(sys.argv[1], *(int(arg) for arg in sys.argv[2:5])))
