@@ -5,12 +5,17 @@ window resets is much cheaper than meeting it. Every wait is bounded by the requ
 deadline. A reset time no rate window can have (not a number, more than an hour ahead, more
 than a window in the past: clock skew, or milliseconds for seconds) counts as unknown, and
 the pacer then holds a spent budget for one whole window.
+
+A reset is written to some unit (rate-limits.mdx shows whole seconds; the sandbox writes
+milliseconds) and may have been rounded down to it: the window is taken to reset at the end
+of that unit, never before. A request fired up to a second early would meet the 429.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +29,7 @@ WINDOW = 60.0  # seconds: the service's sliding window (its cooldown is 180 s)
 MAX_AHEAD = 3600.0  # a reset further ahead than this is absurd
 MAX_BEHIND = WINDOW  # a reset further in the past than this is a skewed clock
 NOTICE_AFTER = 2.0  # seconds: shorter waits are not worth a line on the terminal
+_FRACTION = re.compile(r"\s*[0-9]+(?:\.([0-9]*))?\s*")  # epoch seconds as plain digits
 
 
 def sane_reset(value: float | None, now: float) -> float | None:
@@ -31,6 +37,18 @@ def sane_reset(value: float | None, now: float) -> float | None:
     if value is not None and math.isfinite(value) and now - MAX_BEHIND <= value <= now + MAX_AHEAD:
         return value
     return None
+
+
+def reset_header(headers: httpx.Headers | None, now: float) -> float | None:
+    """When the window has surely reset, by X-RateLimit-Reset: the end of the unit the header
+    is written to (1700000000 -> 1700000001, 1700000000.250 -> 1700000000.251; any other
+    spelling of a number, a second later). None when absent or absurd (`sane_reset`)."""
+    reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now)
+    if reset is None or headers is None:
+        return None
+    plain = _FRACTION.fullmatch(headers["x-ratelimit-reset"])
+    decimals = len(plain.group(1) or "") if plain else 0
+    return reset + 10.0**-decimals
 
 
 def header_number(headers: httpx.Headers | None, name: str) -> float | None:
@@ -123,7 +141,7 @@ class Pacer:
         remaining = header_number(headers, "x-ratelimit-remaining")
         if remaining is None or not math.isfinite(remaining):
             return
-        reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now)
+        reset = reset_header(headers, now)
         if reset is None:
             reset = now + WINDOW  # unknown: a spent budget is whole again after a window
         budget = max(int(remaining), 0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.api.errors import ApiError, NotSent, RateLimited
-from reconciler.api.pacer import MAX_AHEAD, header_number, sane_reset
+from reconciler.api.pacer import MAX_AHEAD, header_number, reset_header
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ def retry_delay(
 
 def wait_hint(headers: httpx.Headers, now: float, *, use_reset: bool) -> float | None:
     """Seconds to wait: Retry-After when present, else (after a 429) X-RateLimit-Reset.
-    None when neither is usable (absent, not a number, absurd: see pacer.sane_reset)."""
+    None when neither is usable (absent, not a number, absurd: see pacer.reset_header)."""
     retry_after = header_number(headers, "retry-after")
     if retry_after is not None and -MAX_AHEAD <= retry_after <= MAX_AHEAD:
         return max(retry_after, 0.0)
-    reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now) if use_reset else None
+    reset = reset_header(headers, now) if use_reset else None
     return None if reset is None else max(reset - now, 0.0)
 
 

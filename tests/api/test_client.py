@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.abc
 import json
+import math
 import sys
 import time
 from decimal import Decimal
@@ -16,6 +17,7 @@ import pytest
 
 from reconciler.api import errors as api
 from reconciler.api.client import Client, RetryPolicy, environment_proxy
+from reconciler.api.retry import wait_hint
 from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Faults, RateLimit
 
@@ -423,8 +425,39 @@ def test_a_429_with_an_absurd_retry_after_backs_off_as_usual(value: str) -> None
     record("answer", f"429 with Retry-After: {value}", 1, "ignored: the usual backoff, then answered")
 
 
+@pytest.mark.parametrize(
+    ("spelling", "unit"), [("{:.0f}", 1.0), ("{:.3f}", 0.001)], ids=["whole-seconds", "milliseconds"]
+)
+def test_a_spent_budget_waits_until_the_end_of_the_unit_its_reset_is_written_in(
+    spelling: str, unit: float
+) -> None:
+    """rate-limits.mdx writes the reset in whole seconds: rounded down, the window ends up to
+    a second later than it says, and a request sent at the stated second would meet a 429
+    (and the real service's 180 s cooldown)."""
+    t = FakeTime()
+    t.now = float(math.floor(t.now))
+    rec = Recorder(spent(spelling.format(t.now + 30)))
+
+    async def two_lookups() -> None:
+        async with paced_client(t, rec) as c:
+            for _ in range(2):
+                await c.lookup(ProxyKey("ek-proxy-abcd"))
+
+    run(asyncio.wait_for(two_lookups(), 10))
+    assert t.slept == [pytest.approx(30 + unit, abs=1e-6)] and len(rec.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("reset", "wait"), [("1000", 11.0), ("1000.5", 10.6), ("1000.250", 10.251), ("1e3", 11.0), ("999", 10.0)]
+)
+def test_a_429_waits_for_the_end_of_the_stated_reset(reset: str, wait: float) -> None:
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    assert wait_hint(headers, 990.0, use_reset=True) == pytest.approx(wait)
+
+
 def test_a_long_rate_limit_wait_is_announced_once_not_per_request() -> None:
     t = FakeTime()
+    t.now = float(math.floor(t.now))  # the notice's second is the reset's, to the millisecond
     reset = t.now + 42
     said: list[str] = []
     rec = Recorder(spent(f"{reset:.3f}"))
