@@ -29,13 +29,20 @@ ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
 _CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "'", "\n": " "})
-_CELL_CHARS = re.compile(r"[&<>|`\n]")
+_CELL_CHARS = re.compile(r"[&<>|`\n@]")
+# GitHub notifies whoever an @name in a comment names: a key renamed in the dashboard, or an
+# API's error text, could page a team. A zero-width space after the @ (as Renovate writes it)
+# shows the same text and notifies no one.
+_MENTION = re.compile(r"(?<![\w@])@(?=\w)")
 
 
 def escape(value: str) -> str:
-    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans."""
+    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans, no
+    @mentions."""
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
+        if "@" in value:
+            value = _MENTION.sub("@&#8203;", value)
     return printable(value)
 
 

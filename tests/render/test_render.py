@@ -137,6 +137,17 @@ def test_markdown_escapes_names_from_the_api() -> None:
     assert "Batch \\| nightly" in out.getvalue()
 
 
+def test_markdown_mentions_no_one_a_key_name_or_an_api_message_names() -> None:
+    """A key renamed in the dashboard to "@acme/oncall" is listed in the PR comment: GitHub
+    would notify the team. It reads the same, and notifies no one; an address stays an address."""
+    stray = ProxyKey("ek-proxy-mention0008")
+    lives = [live(proxy_key=stray, name="cc @acme/oncall and @bob, ops@example.com")]
+    out = io.StringIO()
+    render.markdown(plan_of([], lives, {}), out)
+    assert "cc @&#8203;acme/oncall and @&#8203;bob, ops@example.com" in out.getvalue()
+    assert "@acme" not in out.getvalue() and "@bob" not in out.getvalue()
+
+
 def test_a_large_plan_shows_its_changes_not_every_unchanged_key() -> None:
     """3 changes among 2,000 keys: the PR comment fits GitHub's limit with the changes and
     the credits in it, and the text plan names a few unchanged keys, not all of them."""
