@@ -30,9 +30,13 @@ def add(github: argparse.ArgumentParser) -> None:
     _comment(_job(jobs, "comment", comment, commands.github_comment))
     apply = "merged: apply the reviewed plan, comment the result on the PR"
     _when_modified(_apply(_api(_job(jobs, "apply", apply, commands.github_apply))))
-    rotate = "schedule: apply due rotations and retirements only; the result to the drift issue"
+    rotate = (
+        "schedule: apply due rotations and retirements only; by hand, --now: rotate the --target keys "
+        "now; the result to the drift issue"
+    )
     rotates = _api(_job(jobs, "rotate", rotate, commands.github_rotate))
     rotates.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    _rotate_now(rotates)
     lock_option(rotates)
     deliver = "by hand: deliver keys' current values to their sinks again; the result to the job summary"
     lock_option(_api(_job(jobs, "deliver", deliver, commands.github_deliver)))  # --target: which keys
@@ -57,6 +61,23 @@ def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _dir(j: argparse.ArgumentParser) -> None:
     j.add_argument(
         "--dir", default=str(OUT_DIR), metavar="DIR", help="where plan.json, plan.md and apply.md go"
+    )
+
+
+def _rotate_now(j: argparse.ArgumentParser) -> None:
+    """An emergency rotation run in Actions, so that the state it records is the branch's."""
+    j.add_argument(
+        "--now",
+        action="store_true",
+        help="rotate the --target keys now, whatever their schedule, and nothing else (a leaked key; "
+        "default: only what is due)",
+    )
+    j.add_argument(
+        "--overlap",
+        type=types.overlap,
+        metavar="DURATION",
+        help="with --now: how long each old key stays after its successor is created (7d, 12h; 0: "
+        "deleted in this run once the successor is delivered; default: the key's rotate.overlap, else 0)",
     )
 
 

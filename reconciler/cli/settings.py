@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reconciler.core.errors import UsageError
 from reconciler.engine.settings import (
     ApplySettings,
     Connection,
@@ -16,6 +17,7 @@ from reconciler.engine.settings import (
     ImportSettings,
     PlanSettings,
     RevealSettings,
+    Rotate,
     UsageSettings,
     Workspace,
     credits,
@@ -126,4 +128,18 @@ def deliver_job(args: argparse.Namespace) -> DeliverJob:
 
 
 def rotate_job(args: argparse.Namespace) -> RotateJob:
-    return RotateJob(job(args), args.max_debit, args.lock_timeout)
+    return RotateJob(job(args), args.max_debit, args.lock_timeout, rotation(args))
+
+
+def rotation(args: argparse.Namespace) -> Rotate:
+    """The schedule's rotations, or with --now the --target keys' rotated now."""
+    if args.overlap is not None and not args.now:
+        raise UsageError(
+            "github rotate --overlap: only with --now "
+            "(a scheduled rotation's overlap is its key's rotate.overlap)"
+        )
+    if args.now and not args.target:
+        raise UsageError(
+            "github rotate --now: name the keys to rotate with --target (an address, id or name; repeatable)"
+        )
+    return Rotate(now=args.now, overlap=args.overlap, only=True)

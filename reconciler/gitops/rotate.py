@@ -1,5 +1,7 @@
 """`ehkeys github rotate`: the scheduled job that applies due rotations and retirements, and
-never any other change (those wait for a reviewed pull request).
+never any other change (those wait for a reviewed pull request); run by hand with `--now`, it
+rotates the `--target` keys now (a leaked key), so that the rotation is recorded in the state
+on the branch, where CI's next plan reads it, rather than in a copy on someone's machine.
 
 A rotation falls due without a manifest change, so it cannot wait for a pull request: on a
 schedule, this job pulls the state, applies the manifest's rotations that are due and the
@@ -17,8 +19,9 @@ from pathlib import Path
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
+from reconciler.engine import rotate as engine_rotate
 from reconciler.engine.apply import AppliedRun
-from reconciler.engine.settings import ApplySettings, Guards, Rotate, credits
+from reconciler.engine.settings import ApplySettings, Guards, credits
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, by_bot, pick
 from reconciler.gitops.issues import DRIFT_LABEL, drift_title
@@ -61,8 +64,10 @@ def _rotate(job: RotateJob, folder: Path) -> AppliedRun:
         Guards(credits(job.max_debit, "--max-debit")),
         report_out=str(folder / "apply.md"),
         lock_timeout=job.lock_timeout,
-        rotate=Rotate(only=True),
+        rotate=job.rotate,
     )
+    if job.rotate.now:  # its targets checked (in the manifest, not deleted, not pinned) and rotated now
+        settings = engine_rotate.settings(settings, job.job.workspace.targets, job.rotate.overlap)
     return engine_apply.run(settings, Log(job.job.workspace.manifests))
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.core.usage import UNUSED_DAYS
-from reconciler.engine.settings import HealthLimits, Workspace
+from reconciler.engine.settings import HealthLimits, Rotate, Workspace
 from reconciler.gitops.trust import PLAN_AUTHOR, Trust
 
 STATE_BRANCH = "ehkeys-state"
 OUT_DIR = Path("ehkeys-out")
+SCHEDULED = Rotate(only=True)  # the rotate job's own: what is due, and nothing else
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ class DeliverJob:
 
 @dataclass(frozen=True)
 class RotateJob:
-    """The scheduled rotation: due rotations and retirements only, under apply's guards."""
+    """The scheduled rotation: due rotations and retirements only, under apply's guards; by hand
+    (`rotate.now`), the workspace's targets rotated now."""
 
     job: Job
     max_debit: str | None = None  # as given: a bad amount is a refusal the drift issue is told of
     lock_timeout: float = 0.0
+    rotate: Rotate = SCHEDULED

@@ -60,6 +60,23 @@ def test_usage_errors_exit_1_not_the_2_of_changes_or_drift(workdir: Path, capsys
     record("cli", f"usage error: {what}", 1, "exit 1 (never 2) with argparse's message, readable")
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--now"], "github rotate --now: name the keys to rotate with --target"),
+        (["--overlap", "3d"], "github rotate --overlap: only with --now"),
+    ],
+    ids=["--now without --target", "--overlap without --now"],
+)
+def test_a_rotation_by_hand_in_actions_names_its_keys(
+    workdir: Path, capsys: Any, argv: list[str], message: str
+) -> None:
+    """`--now` alone would rotate nothing, or (read loosely) every key: it is refused, as is an
+    overlap the schedule would ignore; before anything is read."""
+    code, out, err = run_cli(capsys, "github", "rotate", "keys.yaml", *argv)
+    assert code == 1 and message in err and out == "", err
+
+
 def test_the_default_timeout_is_the_clients() -> None:
     assert TIMEOUT == RetryPolicy().timeout == 20.0  # 3 silent attempts: about a minute
 

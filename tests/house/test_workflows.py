@@ -212,5 +212,11 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     deliver = _run_step(step, tmp_path, {**root, "command": "deliver", "keys": "api\n\nProduction API\n"})
     targets = ["--target", "api", "--target", "Production API"]  # one a line: a name may hold spaces
     assert deliver == ["github", "deliver", "keys/payments", "--state-branch", "ehkeys-state", *targets]
+    scheduled = _run_step(step, tmp_path, {**root, "command": "rotate"})
+    assert scheduled == ["github", "rotate", "keys/payments", "--state-branch", "ehkeys-state"]
+    leaked = {**root, "command": "rotate", "keys": "api\n\nProduction API\n", "overlap": "-1d"}
+    by_hand = _run_step(step, tmp_path, leaked)  # -1d: refused by ehkeys, never taken for an option
+    head = ["github", "rotate", "keys/payments", "--state-branch", "ehkeys-state"]
+    assert by_hand == [*head, *targets, "--now", "--overlap=-1d"]
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"

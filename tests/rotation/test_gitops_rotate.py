@@ -74,6 +74,12 @@ def named(actions: Actions, name: str) -> int:
         return int(db.execute("SELECT COUNT(*) FROM keys WHERE name = ?", (name,)).fetchone()[0])
 
 
+def keys_of(actions: Actions) -> dict[str, str]:
+    """Every live key's value -> its name (two keys may share a name during an overlap)."""
+    with sqlite3.connect(actions.account) as db:
+        return dict(db.execute("SELECT key, name FROM keys WHERE user_id = 'u1'").fetchall())
+
+
 def balance(actions: Actions) -> Decimal:
     with sqlite3.connect(actions.account) as db:
         return Decimal(str(db.execute("SELECT balance FROM accounts WHERE user_id = 'u1'").fetchone()[0]))
@@ -164,3 +170,40 @@ def test_a_pending_create_the_rotate_job_leaves_alone_never_counts_against_its_k
     code, out = rotate(actions, yaml.safe_dump(edited, sort_keys=False))
     assert code == 0, out
     assert named(actions, "key-0") == 2 and named(actions, "key-9") == 0
+
+
+def by_hand(actions: Actions, manifest: str, *options: str) -> tuple[int, str]:
+    """keys-rotate run by hand (workflow_dispatch, the action's `keys:` and `overlap:`)."""
+    actions.checkout(manifest, "workflow_dispatch", "main-head", {})
+    code, out, err = actions.run("github", "rotate", MANIFEST, "--sandbox", *actions.seeded, *options)
+    return code, out + err
+
+
+def test_a_leaked_key_rotated_by_hand_in_actions_is_on_the_branch_so_a_later_rename_prunes_nothing(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """Rotated on someone's machine, the rotation would be in that copy of the state only: CI
+    would bind the old key, and once a PR renamed it, prune the new one the app now uses. Run
+    as the rotate job with --now, it is recorded on the state branch, where CI plans from."""
+    pruned = {**yaml.safe_load(text()), "prune": True}
+    manifest = yaml.safe_dump(pruned, sort_keys=False)
+    clock(actions, 30)  # not due: only the leak makes it rotate
+    actions.plan_pr(1, "h1", manifest)
+    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    old = actions.live()["key-0"]["key"]
+    code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
+    assert code == 0, out
+    assert named(actions, "key-0") == 2 and "| rotate | applied | -10.00 |" in actions.summary()
+    new = next(key for key, name in keys_of(actions).items() if name == "key-0" and key != old)
+
+    renamed = {**pruned, "keys": [{**pruned["keys"][0], "name": "key-zero"}, *pruned["keys"][1:]]}
+    manifest = yaml.safe_dump(renamed, sort_keys=False)
+    code, out = actions.plan_pr(2, "h2", manifest)
+    assert code == 0, out
+    assert actions.merge_and_apply(2, "m2", manifest)[0] == 0
+    keys = keys_of(actions)
+    assert keys[new] == "key-zero" and keys[old] == "key-0"  # the successor renamed, the old one held
+
+    clock(actions, 34)  # the overlap ended: the scheduled job retires the old key, never the new
+    assert rotate(actions, manifest)[0] == 0
+    assert set(keys_of(actions)) & {old, new} == {new}
