@@ -54,7 +54,8 @@ def _end_of_unit(text: str, now: float) -> float | None:
     if stated is None:
         return None
     plain = _FRACTION.fullmatch(text)
-    return stated + (10.0 ** -len(plain.group(1) or "") if plain else 1.0)
+    end = stated + (10.0 ** -len(plain.group(1) or "") if plain else 1.0)
+    return end + math.ulp(end)  # the float read and the sum may each round down: never early
 
 
 def header_number(

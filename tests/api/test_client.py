@@ -724,3 +724,12 @@ def test_rate_limit_headers_a_proxy_repeats_still_pace() -> None:
 def test_a_429_with_a_repeated_reset_waits_for_the_latest(reset: str, wait: float | None) -> None:
     headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
     assert wait_hint(headers, 990.0, use_reset=True) == (None if wait is None else pytest.approx(wait))
+
+
+def test_a_reset_written_past_a_float_s_precision_still_waits_past_it() -> None:
+    """1790000030.1234568 is read as the nearest float, 1.2e-7 s either way (here before), and
+    the tenth of a microsecond added to it was lost: the wait ended before the stated reset."""
+    stated = "1790000030.1234568"
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": stated})
+    wait = wait_hint(headers, 1790000000.0, use_reset=True)
+    assert wait is not None and Decimal(1790000000) + Decimal(wait) >= Decimal(stated) + Decimal("1e-7")
