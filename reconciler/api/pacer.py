@@ -42,20 +42,40 @@ def sane_reset(value: float | None, now: float) -> float | None:
 def reset_header(headers: httpx.Headers | None, now: float) -> float | None:
     """When the window has surely reset, by X-RateLimit-Reset: the end of the unit the header
     is written to (1700000000 -> 1700000001, 1700000000.250 -> 1700000000.251; any other
-    spelling of a number, a second later). None when absent or absurd (`sane_reset`)."""
-    reset = sane_reset(header_number(headers, "x-ratelimit-reset"), now)
-    if reset is None or headers is None:
+    spelling of a number, a second later). Repeated (joined by commas), the latest of them.
+    None when absent, or any of them is absurd (`sane_reset`)."""
+    ends = [_end_of_unit(text, now) for text in _values(headers, "x-ratelimit-reset")]
+    known = [end for end in ends if end is not None]
+    return max(known) if known and len(known) == len(ends) else None
+
+
+def _end_of_unit(text: str, now: float) -> float | None:
+    stated = sane_reset(_number(text), now)
+    if stated is None:
         return None
-    plain = _FRACTION.fullmatch(headers["x-ratelimit-reset"])
-    decimals = len(plain.group(1) or "") if plain else 0
-    return reset + 10.0**-decimals
+    plain = _FRACTION.fullmatch(text)
+    end = stated + (10.0 ** -len(plain.group(1) or "") if plain else 1.0)
+    return end + math.ulp(end)  # the float read and the sum may each round down: never early
 
 
-def header_number(headers: httpx.Headers | None, name: str) -> float | None:
+def header_number(
+    headers: httpx.Headers | None, name: str, pick: Callable[[list[float]], float] = max
+) -> float | None:
+    """The header's number; None when absent or not a number. A field sent more than once (a
+    proxy adding it again) arrives joined by commas, as HTTP allows: `pick` of its numbers."""
+    numbers = [_number(text) for text in _values(headers, name)]
+    return pick(numbers) if numbers and not any(map(math.isnan, numbers)) else None
+
+
+def _values(headers: httpx.Headers | None, name: str) -> list[str]:
+    return headers[name].split(",") if headers and name in headers else []
+
+
+def _number(text: str) -> float:
     try:
-        return float(headers[name]) if headers and name in headers else None
+        return float(text)
     except ValueError:
-        return None
+        return math.nan
 
 
 class WaitNotices:
@@ -138,7 +158,7 @@ class Pacer:
             await self._answered.wait()
 
     def _learn(self, headers: httpx.Headers | None, now: float) -> None:
-        remaining = header_number(headers, "x-ratelimit-remaining")
+        remaining = header_number(headers, "x-ratelimit-remaining", min)  # repeated: the least
         if remaining is None or not math.isfinite(remaining):
             return
         reset = reset_header(headers, now)

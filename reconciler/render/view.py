@@ -32,8 +32,9 @@ _CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": 
 _CELL_CHARS = re.compile(r"[&<>|`\n@]")
 # GitHub notifies whoever an @name in a comment names: a key renamed in the dashboard, or an
 # API's error text, could page a team. A zero-width space after the @ (as Renovate writes it)
-# shows the same text and notifies no one.
-_MENTION = re.compile(r"(?<![\w@])@(?=\w)")
+# shows the same text and notifies no one. GitHub reads a mention after anything but an ASCII
+# letter, digit or underscore: after another @ (`@@team`), or after an accented letter too.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
 
 
 def escape(value: str) -> str:

@@ -687,3 +687,49 @@ def test_in_flight_names_the_writes_awaiting_an_answer_redacted() -> None:
 
     run(go())
     assert seen == [["POST /auth/proxy/update (ek-proxy-…abcd)"], []]
+
+
+def test_rate_limit_headers_a_proxy_repeats_still_pace() -> None:
+    """A proxy that adds the X-RateLimit-* headers again: HTTP joins a repeated field's values
+    with commas ("0, 0"). Read as no header, the budget was unknown and the pacer fired the next
+    request at once, into the 429 and the service's 180 s cooldown."""
+    t = FakeTime()
+    t.now = float(math.floor(t.now))
+    reset = f"{t.now + 30:.0f}"
+    doubled = [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Remaining", "0")]
+    rec = Recorder(
+        httpx.Response(200, headers=[*doubled, ("X-RateLimit-Reset", f"{reset}, {reset}")], json=LOOKUP)
+    )
+
+    async def two_lookups() -> None:
+        async with paced_client(t, rec) as c:
+            for _ in range(2):
+                await c.lookup(ProxyKey("ek-proxy-abcd"))
+
+    run(asyncio.wait_for(two_lookups(), 10))
+    assert t.slept == [pytest.approx(31.0, abs=1e-6)] and len(rec.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("reset", "wait"),
+    [
+        ("1000, 1000", 11.0),
+        ("1030, 1000", 41.0),
+        ("1000, 1000.250", 11.0),
+        ("1000, soon", None),
+        ("1000,", None),
+    ],
+    ids=["repeated", "the-later-one", "mixed-units", "one-not-a-number", "one-empty"],
+)
+def test_a_429_with_a_repeated_reset_waits_for_the_latest(reset: str, wait: float | None) -> None:
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    assert wait_hint(headers, 990.0, use_reset=True) == (None if wait is None else pytest.approx(wait))
+
+
+def test_a_reset_written_past_a_float_s_precision_still_waits_past_it() -> None:
+    """1790000030.1234568 is read as the nearest float, 1.2e-7 s either way (here before), and
+    the tenth of a microsecond added to it was lost: the wait ended before the stated reset."""
+    stated = "1790000030.1234568"
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": stated})
+    wait = wait_hint(headers, 1790000000.0, use_reset=True)
+    assert wait is not None and Decimal(1790000000) + Decimal(wait) >= Decimal(stated) + Decimal("1e-7")

@@ -176,3 +176,17 @@ def test_a_large_plan_shows_its_changes_not_every_unchanged_key() -> None:
         text.getvalue()
     )
     assert "key-11," not in text.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["@@oncall", "café@oncall", "Łódź@oncall", "ops @@@oncall"],
+    ids=["doubled-at", "accented-letter-before", "non-latin-letter-before", "tripled-at"],
+)
+def test_markdown_mentions_no_one_however_the_at_is_preceded(name: str) -> None:
+    """GitHub mentions @name after anything but an ASCII letter, digit or underscore: after
+    another @, or after an accented letter (its patterns are ASCII), it still pages @oncall."""
+    stray = ProxyKey("ek-proxy-mention0009")
+    out = io.StringIO()
+    render.markdown(plan_of([], [live(proxy_key=stray, name=name)], {}), out)
+    assert "@oncall" not in out.getvalue() and "@&#8203;oncall" in out.getvalue()
