@@ -39,10 +39,11 @@ async def lookups(base: str, n: int, parallelism: int, keys: int) -> None:
             answer = await pool.handle_async_request(
                 httpx.Request("POST", url, headers=headers, content=body)
             )
-            json.loads(await answer.aread())
+            body = await answer.aread()
             await answer.aclose()
             if answer.status_code != 200:
                 raise SystemExit(f"lookup {i}: HTTP {answer.status_code}")
+            json.loads(body)
 
     await asyncio.gather(*(worker(pools[j % shards]) for j in range(parallelism)))
     for pool in pools:

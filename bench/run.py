@@ -168,16 +168,17 @@ def naive(base: str, n: int) -> float:
     return time.perf_counter() - started
 
 
-def bare_client(base: str, n: int, parallelism: int) -> float:
+def bare_client(base: str, n: int, parallelism: int, keys: int | None = None) -> float:
     """What the sandbox itself allows: the same lookups from a client that spends next to no
-    CPU (keep-alive sockets, hand-written HTTP/1.1; an instrument, not a way to write one)."""
+    CPU (keep-alive sockets, hand-written HTTP/1.1; an instrument, not a way to write one);
+    n lookups of the first `keys` keys in turn (default: n keys)."""
     host, port = base.split("//")[1].split("/")[0].split(":")
     head = f"POST /v1/auth/proxy/lookup HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {API_KEY}\r\n"
 
     async def worker(todo: Iterator[int]) -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
         for i in todo:
-            body = json.dumps({"proxy_key": key(i)}).encode()
+            body = json.dumps({"proxy_key": key(i % (keys or n))}).encode()
             writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
             headers = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
             length = int(headers.split("content-length:")[1].split("\r\n")[0])
@@ -279,7 +280,7 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             walls.append(wall)
             requests = max(requests, sent(stats(base)) - 1)  # less this harness's balance
             exact &= balance(base) == before - Decimal("2.5") * n
-            bare.append(bare_client(base, n, parallelism))  # the sandbox's own bound, in-process
+            bare.append(bare_client(base, requests, parallelism, keys=n))  # the sandbox's own bound
             floor.append(httpx_floor(base, requests, parallelism, n))
     ideal = requests * latency / parallelism  # the list and balance, N updates, the checking list
     wall = statistics.median(walls)
@@ -301,7 +302,7 @@ def httpx_floor(base: str, n: int, parallelism: int, keys: int) -> float:
     """bench/httpx_floor.py as a whole process: start-up, httpx, n lookups, nothing else."""
     argv = [sys.executable, str(ROOT / "bench" / "httpx_floor.py"), base, *map(str, (n, parallelism, keys))]
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=300)
     return time.perf_counter() - started
 
 
