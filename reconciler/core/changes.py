@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core import operations
-from reconciler.core.jsonvalue import from_json_value, to_json_value
-from reconciler.core.money import CENT, ZERO
+from reconciler.core.jsonvalue import from_json_value, key_json, to_json_value
+from reconciler.core.keys import VISIBLE, LiveKey
+from reconciler.core.money import CENT, ZERO, money_number
 from reconciler.core.operations import Operation
 from reconciler.core.secrets import ProxyKey, RedactedKey
 
@@ -25,6 +26,8 @@ NEW_KEY = "(new)"  # a change's `key` before its key exists
 UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
 RETIRING = "retiring:"  # the address prefix of a rotated key's predecessor, deleted once retired
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
+PLANNED_AGAINST = (*VISIBLE, "is_active", "used_ammount")
+"""The live values a change depends on (used_ammount decides a refund): what it records."""
 
 
 class Action(str, enum.Enum):
@@ -195,7 +198,7 @@ class Change:
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
     credit: Credit = ZERO_CREDIT
-    live: dict[str, Any] | None = None  # every live value the plan depends on
+    seen: LiveKey | None = field(default=None, repr=False)  # the live key it was planned against
     reason: str = ""  # display only: why (absent: true at FILE:LINE, prune, adopted by name)
     warnings: tuple[str, ...] = ()
     error: str | None = None
@@ -223,6 +226,12 @@ class Change:
         if self.target is not None:
             return self.target.display
         return self.shown.display if self.shown is not None else NEW_KEY
+
+    @property
+    def live(self) -> dict[str, Any] | None:
+        """Every live value the plan depends on, as plain JSON; made when asked (a saved plan,
+        an apply), not for each of the keys a plan only shows."""
+        return None if self.seen is None else snapshot(self.seen)
 
     @property
     def new(self) -> bool:
@@ -284,3 +293,8 @@ class Change:
             "live": self.live,
             **({"after": self.after} if self.after else {}),
         }
+
+
+def snapshot(have: LiveKey) -> dict[str, Any]:
+    """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
+    return key_json(have, PLANNED_AGAINST, money_number)

@@ -200,8 +200,8 @@ def _namesakes(plan: Plan) -> dict[str, Change]:
     for change in bound:
         holder = held.get(change.after or change.address, change)
         names[change.name] = holder
-        if change.live:
-            names[str(change.live["name"])] = holder
+        if change.seen is not None:
+            names[change.seen.name] = holder
     return names
 
 
