@@ -172,7 +172,11 @@ class Credit:
         return REFUNDS if self.account_refund else NO_CREDIT
 
     def data(self) -> dict[str, Any]:
-        return {k: to_json_value(v) for k, v in vars(self).items()}
+        return {
+            "allocation_delta": money_number(self.allocation_delta),  # to_json_value's, for Decimal
+            "account_debit": money_number(self.account_debit),
+            "account_refund": money_number(self.account_refund),
+        }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Credit:
