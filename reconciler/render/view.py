@@ -188,16 +188,17 @@ def row(change: Change) -> Row:
 
 def change_lines(change: Change) -> tuple[Line, ...]:
     """A change's lines: why (a reason, an error), a line per field, the unchanged count."""
+    created = change.action is Action.CREATE
     found = [Line("note", f"# {change.reason}")] if change.reason else []
     if change.error:
         found.append(Line("note", change.error))
     for fc in change.fields:
-        found.extend(_field_lines(fc, created=change.action is Action.CREATE))
-    found.extend(Line("field", f"→ {printable(sink)}") for sink in change.deliver)
-    if change.unchanged and change.action is not Action.CREATE:
-        found.append(
-            Line("note", f"({change.unchanged} unchanged field{'s' if change.unchanged != 1 else ''})")
-        )
+        found += _field_lines(fc, created)
+    if change.deliver:
+        found += [Line("field", f"→ {printable(sink)}") for sink in change.deliver]
+    if change.unchanged and not created:
+        n = change.unchanged
+        found.append(Line("note", f"({n} unchanged field{'s' if n != 1 else ''})"))
     return tuple(found)
 
 
