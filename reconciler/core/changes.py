@@ -213,13 +213,14 @@ class Change:
     def __post_init__(self) -> None:
         """A change that cannot be planned says why and sends nothing; only such a change
         carries an error; a create has no key yet."""
-        if self.action is Action.ERROR and not self.error:
-            raise ValueError(f"{self.address}: cannot be planned, but no error says why")
-        if self.action is Action.ERROR and self.operations:
-            raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
-        if self.action is not Action.ERROR and self.error is not None:
+        if self.action is Action.ERROR:  # each test once: a plan makes a change per key
+            if not self.error:
+                raise ValueError(f"{self.address}: cannot be planned, but no error says why")
+            if self.operations:
+                raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
+        elif self.error is not None:
             raise ValueError(f"{self.address}: a change to {self.action.label} with an error")
-        if self.action is Action.CREATE and not self.new:
+        elif self.action is Action.CREATE and not self.new:
             raise ValueError(f"{self.address}: a create with a key ({self.key})")
         if self.target is not None and self.shown is not None:
             raise ValueError(f"{self.address}: a key to act on is not one known only as shown")

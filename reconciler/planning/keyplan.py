@@ -245,8 +245,7 @@ def diff(
 def target_values(want: DesiredKey, have: LiveKey, live: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the key will be after the update: desired where managed, live elsewhere."""
     live = have.values() if live is None else live
-    wanted = {name: getattr(want, name) for name in UPDATABLE}
-    return {name: live.get(name) if value is None else value for name, value in wanted.items()}
+    return {name: live.get(name) if (value := getattr(want, name)) is None else value for name in UPDATABLE}
 
 
 def update_body(target: Mapping[str, Any]) -> dict[str, Any]:

@@ -288,7 +288,8 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         plan.problems.append(
             "prune: true over a manifest with no keys would delete every key of the account: refused"
         )
-    creates = plan.count(Action.CREATE) + plan.count(Action.ROTATE)  # a successor is a new key
+    counts = plan.counts  # counted once: each count is a pass over every key
+    creates = counts[Action.CREATE] + counts[Action.ROTATE]  # a successor is a new key
     deletes = sum(1 for c in plan.changes if c.action is Action.DELETE and not c.after)  # not first
     if desired.key_cap is not None and inventory.complete and creates:
         after = inventory.count - deletes + creates
