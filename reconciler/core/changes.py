@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core import operations
-from reconciler.core.jsonvalue import from_json_value, to_json_value
-from reconciler.core.money import CENT, ZERO
+from reconciler.core.jsonvalue import from_json_value, key_json, to_json_value
+from reconciler.core.keys import VISIBLE, LiveKey
+from reconciler.core.money import CENT, ZERO, money_number
 from reconciler.core.operations import Operation
 from reconciler.core.secrets import ProxyKey, RedactedKey
 
@@ -25,6 +26,8 @@ NEW_KEY = "(new)"  # a change's `key` before its key exists
 UNMANAGED = "unmanaged:"  # the address prefix of a key no manifest key holds
 RETIRING = "retiring:"  # the address prefix of a rotated key's predecessor, deleted once retired
 REFUNDS, NO_CREDIT, DEBITS = 0, 1, 2  # the apply waves, in order
+PLANNED_AGAINST = (*VISIBLE, "is_active", "used_ammount")
+"""The live values a change depends on (used_ammount decides a refund): what it records."""
 
 
 class Action(str, enum.Enum):
@@ -169,7 +172,11 @@ class Credit:
         return REFUNDS if self.account_refund else NO_CREDIT
 
     def data(self) -> dict[str, Any]:
-        return {k: to_json_value(v) for k, v in vars(self).items()}
+        return {
+            "allocation_delta": money_number(self.allocation_delta),  # to_json_value's, for Decimal
+            "account_debit": money_number(self.account_debit),
+            "account_refund": money_number(self.account_refund),
+        }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Credit:
@@ -195,7 +202,7 @@ class Change:
     fields: tuple[FieldChange, ...] = ()
     operations: tuple[Operation, ...] = ()
     credit: Credit = ZERO_CREDIT
-    live: dict[str, Any] | None = None  # every live value the plan depends on
+    seen: LiveKey | None = field(default=None, repr=False)  # the live key it was planned against
     reason: str = ""  # display only: why (absent: true at FILE:LINE, prune, adopted by name)
     warnings: tuple[str, ...] = ()
     error: str | None = None
@@ -206,13 +213,14 @@ class Change:
     def __post_init__(self) -> None:
         """A change that cannot be planned says why and sends nothing; only such a change
         carries an error; a create has no key yet."""
-        if self.action is Action.ERROR and not self.error:
-            raise ValueError(f"{self.address}: cannot be planned, but no error says why")
-        if self.action is Action.ERROR and self.operations:
-            raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
-        if self.action is not Action.ERROR and self.error is not None:
+        if self.action is Action.ERROR:  # each test once: a plan makes a change per key
+            if not self.error:
+                raise ValueError(f"{self.address}: cannot be planned, but no error says why")
+            if self.operations:
+                raise ValueError(f"{self.address}: cannot be planned, yet has operations to send")
+        elif self.error is not None:
             raise ValueError(f"{self.address}: a change to {self.action.label} with an error")
-        if self.action is Action.CREATE and not self.new:
+        elif self.action is Action.CREATE and not self.new:
             raise ValueError(f"{self.address}: a create with a key ({self.key})")
         if self.target is not None and self.shown is not None:
             raise ValueError(f"{self.address}: a key to act on is not one known only as shown")
@@ -223,6 +231,12 @@ class Change:
         if self.target is not None:
             return self.target.display
         return self.shown.display if self.shown is not None else NEW_KEY
+
+    @property
+    def live(self) -> dict[str, Any] | None:
+        """Every live value the plan depends on, as plain JSON; made when asked (a saved plan,
+        an apply), not for each of the keys a plan only shows."""
+        return None if self.seen is None else snapshot(self.seen)
 
     @property
     def new(self) -> bool:
@@ -284,3 +298,8 @@ class Change:
             "live": self.live,
             **({"after": self.after} if self.after else {}),
         }
+
+
+def snapshot(have: LiveKey) -> dict[str, Any]:
+    """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
+    return key_json(have, PLANNED_AGAINST, money_number)

@@ -85,7 +85,7 @@ class DesiredKey:
 
     @property
     def managed(self) -> tuple[str, ...]:
-        return tuple(f for f in UPDATABLE if getattr(self, f) is not None)
+        return tuple([f for f in UPDATABLE if getattr(self, f) is not None])  # a list: made sooner
 
     def values(self) -> dict[str, Any]:
         """Managed fields only, normalised."""

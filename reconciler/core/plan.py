@@ -147,9 +147,10 @@ class Plan:
     @property
     def uncovered(self) -> bool:
         """The debits exceed the balance plus the refunds that apply collects first."""
-        if self.balance_before is None or not self.account_debit:
+        debit = self.account_debit  # once: a pass over every key
+        if self.balance_before is None or not debit:
             return False
-        return self.account_debit > self.balance_before + self.early_refund
+        return debit > self.balance_before + self.early_refund
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts

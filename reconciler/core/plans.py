@@ -77,11 +77,13 @@ class Plans:
         counts = self.counts
         balances = [p.balance_before for p in self.each]
         before = None if None in balances else sum((b for b in balances if b is not None), ZERO)
-        net = self.total("net")
+        debit, refund = self.total("account_debit"), self.total("account_refund")  # a pass each
+        net = refund - debit
         return {
             **action_counts(counts),
             "unmanaged": sum(len(p.unmanaged) for p in self.each),
-            **{k: to_json_value(self.total(k)) for k in ("account_debit", "account_refund")},
+            "account_debit": to_json_value(debit),
+            "account_refund": to_json_value(refund),
             "net": to_json_value(net),
             "balance_before": None if before is None else to_json_value(before),
             "balance_after": None if before is None else to_json_value(before + net),

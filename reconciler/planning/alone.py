@@ -21,5 +21,5 @@ def only(changes: Sequence[Change], statuses: Sequence[Status], asked: frozenset
         if c.action is Action.ROTATE or c.after or (c.action is Action.ERROR and c.address in rotating):
             kept.append(c)
         elif c.address in rotating and c.target is not None:
-            kept.append(Change(c.address, Action.NO_OP, c.name, c.index, target=c.target, live=c.live))
+            kept.append(Change(c.address, Action.NO_OP, c.name, c.index, target=c.target, seen=c.seen))
     return kept

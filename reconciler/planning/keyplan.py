@@ -13,17 +13,14 @@ from typing import Any
 
 from reconciler.core import operations as ops
 from reconciler.core.changes import ZERO_CREDIT, Action, Change, Credit, FieldChange, unmanaged_address
-from reconciler.core.jsonvalue import key_json
 from reconciler.core.keys import (
     UNKNOWN_WINDOW,
     UPDATABLE,
-    VISIBLE,
     DesiredKey,
     LiveKey,
     Location,
     sorted_networks,
 )
-from reconciler.core.money import money_number
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
 
@@ -33,9 +30,6 @@ UNDECIDED = (
     "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
     "manifest; until then nothing is sent to this key, as any update would send a window"
 )
-
-PLANNED_AGAINST = (*VISIBLE, "is_active", "used_ammount")
-"""The live values a change depends on (used_ammount decides a refund): what it records."""
 
 ADOPTED = "adopted by name (the next apply records it)"
 PROTECTED = "protected (protect: true), but the plan would delete it"
@@ -84,7 +78,7 @@ def _maker(index: int, key: DesiredKey, binding: Bound, warnings: tuple[str, ...
         name=key.name,
         index=index,
         target=live.proxy_key,
-        live=snapshot(live),
+        seen=live,
         reason=ADOPTED if binding.route == BY_NAME else "",
         warnings=warnings,
     )
@@ -180,13 +174,13 @@ def pruned(
     on = f"prune: true at {at.file}:{at.line}" if at else "prune is on"
     why = f"not in the manifest; {on}" + (f" (it was {was!r})" if was else "")
     guard = _was(protected is not None, protected or "")
-    return _delete(_with(base, live=snapshot(live)), live, why, guard)
+    return _delete(_with(base, seen=live), live, why, guard)
 
 
 def moved_away(index: int, address: str, live: LiveKey, to: str, protected: bool) -> Change:
     """The key the manifest moved to account `to`: credits do not transfer between accounts, so
     it is deleted here (its unused allocation refunded) and created there."""
-    base = Change(address, Action.DELETE, live.name, index, target=live.proxy_key, live=snapshot(live))
+    base = Change(address, Action.DELETE, live.name, index, target=live.proxy_key, seen=live)
     why = f"moved to account {to}: credits do not transfer, so it is deleted here and created there"
     return _delete(base, live, why, _was(protected, address))
 
@@ -251,8 +245,7 @@ def diff(
 def target_values(want: DesiredKey, have: LiveKey, live: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the key will be after the update: desired where managed, live elsewhere."""
     live = have.values() if live is None else live
-    wanted = {name: getattr(want, name) for name in UPDATABLE}
-    return {name: live.get(name) if value is None else value for name, value in wanted.items()}
+    return {name: live.get(name) if (value := getattr(want, name)) is None else value for name in UPDATABLE}
 
 
 def update_body(target: Mapping[str, Any]) -> dict[str, Any]:
@@ -276,8 +269,3 @@ def create_body(want: DesiredKey) -> dict[str, Any]:
         "model_whitelist": sorted(want.model_whitelist or ()),
         "ip_whitelist": sorted_networks(want.ip_whitelist or frozenset()),
     }
-
-
-def snapshot(have: LiveKey) -> dict[str, Any]:
-    """Every live value a plan depends on, as plain JSON (what a saved plan compares later)."""
-    return key_json(have, PLANNED_AGAINST, money_number)

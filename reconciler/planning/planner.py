@@ -200,8 +200,8 @@ def _namesakes(plan: Plan) -> dict[str, Change]:
     for change in bound:
         holder = held.get(change.after or change.address, change)
         names[change.name] = holder
-        if change.live:
-            names[str(change.live["name"])] = holder
+        if change.seen is not None:
+            names[change.seen.name] = holder
     return names
 
 
@@ -288,7 +288,8 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         plan.problems.append(
             "prune: true over a manifest with no keys would delete every key of the account: refused"
         )
-    creates = plan.count(Action.CREATE) + plan.count(Action.ROTATE)  # a successor is a new key
+    counts = plan.counts  # counted once: each count is a pass over every key
+    creates = counts[Action.CREATE] + counts[Action.ROTATE]  # a successor is a new key
     deletes = sum(1 for c in plan.changes if c.action is Action.DELETE and not c.after)  # not first
     if desired.key_cap is not None and inventory.complete and creates:
         after = inventory.count - deletes + creates

@@ -13,7 +13,7 @@ from reconciler.core.changes import Action, Change, Credit, FieldChange, retirin
 from reconciler.core.durations import DAY, Duration
 from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.times import iso
-from reconciler.planning.keyplan import CREATE_DEFAULTS, diff, snapshot, target_values, update_body
+from reconciler.planning.keyplan import CREATE_DEFAULTS, diff, target_values, update_body
 
 
 def rotate(
@@ -25,7 +25,7 @@ def rotate(
     fields = diff(key, live, recorded, values)
     target = target_values(key, live, values)
     active = live.is_active if key.is_active is None else key.is_active
-    base = Change(key.address, Action.ROTATE, key.name, index, target=live.proxy_key, live=snapshot(live))
+    base = Change(key.address, Action.ROTATE, key.name, index, target=live.proxy_key, seen=live)
     problem = _cannot(target, now)
     if problem:
         return Change(**{**vars(base), "action": Action.ERROR, "error": problem})
@@ -102,7 +102,7 @@ def retire(index: int, address: str, old: LiveKey, why: str) -> Change:
         old.name,
         index,
         target=old.proxy_key,
-        live=snapshot(old),
+        seen=old,
         operations=(ops.Remove(),),
         credit=Credit.deleted(old.allocated_ammount, old.used_ammount),
         reason=why,

@@ -116,8 +116,9 @@ def as_json(plans: Plans, stream: TextIO) -> None:
     stream.write(f'{{\n  "format_version": {JSON_VERSION},\n  "keys": [')
     first = True
     for plan in plans.each:
-        for key in plan.data()["keys"]:
-            stream.write(("" if first else ",") + "\n    " + _dumps({"account": plan.account.name, **key}))
+        account = plan.account.name
+        for change in plan.changes:  # the keys as Plan.data() lists them, without the rest it makes
+            stream.write(("" if first else ",") + "\n    " + _dumps({"account": account, **change.data()}))
             first = False
     stream.write(("" if first else "\n  ") + "]")
     for name, value in _rest(plans).items():

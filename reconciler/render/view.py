@@ -68,12 +68,16 @@ class Line(NamedTuple):  # a tuple: a plan of 10,000 keys makes ~40,000 of them
     text: str
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: made for each key that changes, by text and by Markdown
     change: Change
-    lines: tuple[Line, ...] = ()
     credit: str = ""
     warnings: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        """Why, a line per field, the unchanged count: made when read (the text plan reads
+        them once; the Markdown plan has a table of its own and never does)."""
+        return change_lines(self.change)
 
     @property
     def symbol(self) -> str:
@@ -179,18 +183,24 @@ def credit_summary(plan: Plan) -> str:
 
 
 def row(change: Change) -> Row:
-    lines = [Line("note", f"# {change.reason}")] if change.reason else []
-    if change.error:
-        lines.append(Line("note", change.error))
-    for fc in change.fields:
-        lines.extend(_field_lines(fc, created=change.action is Action.CREATE))
-    lines.extend(Line("field", f"→ {printable(sink)}") for sink in change.deliver)
-    if change.unchanged and change.action is not Action.CREATE:
-        lines.append(
-            Line("note", f"({change.unchanged} unchanged field{'s' if change.unchanged != 1 else ''})")
-        )
     credit = credit_line(change) if change.action.changes_something else ""
-    return Row(change, tuple(lines), credit, change.warnings)
+    return Row(change, credit, change.warnings)
+
+
+def change_lines(change: Change) -> tuple[Line, ...]:
+    """A change's lines: why (a reason, an error), a line per field, the unchanged count."""
+    created = change.action is Action.CREATE
+    found = [Line("note", f"# {change.reason}")] if change.reason else []
+    if change.error:
+        found.append(Line("note", change.error))
+    for fc in change.fields:
+        found += _field_lines(fc, created)
+    if change.deliver:
+        found += [Line("field", f"→ {printable(sink)}") for sink in change.deliver]
+    if change.unchanged and not created:
+        n = change.unchanged
+        found.append(Line("note", f"({n} unchanged field{'s' if n != 1 else ''})"))
+    return tuple(found)
 
 
 def _field_lines(fc: FieldChange, created: bool) -> list[Line]:
