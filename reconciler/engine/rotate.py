@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from reconciler.core.durations import Duration
 from reconciler.core.errors import UsageError
+from reconciler.core.keys import DesiredKey
 from reconciler.engine import apply
 from reconciler.engine.apply import AppliedRun
 from reconciler.engine.console import ApplyConsole
@@ -28,15 +29,26 @@ def settings(base: ApplySettings, addresses: Sequence[str], overlap: Duration | 
     loaded = load.load(base.workspace.manifests, offline=True).manifest
     if loaded is not None:  # else the apply says what is wrong with the manifest
         for key in select(loaded.keys, addresses, option="rotate "):
-            if key.absent:
-                raise UsageError(f"rotate {key.address!r}: the manifest deletes it (absent: true)")
-            if key.proxy_key is not None:
-                raise UsageError(
-                    f"rotate {key.address!r}: the manifest pins it by proxy_key, which the new "
-                    "value would never match; drop proxy_key first (ehkeys then tracks it by state and name)"
-                )
+            _check(key, overlap)
     workspace = replace(base.workspace, targets=tuple(addresses))
     return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
+
+
+def _check(key: DesiredKey, overlap: Duration | None) -> None:
+    """A key this rotation cannot take, refused naming it (`ehkeys rotate`, `github rotate --now`)."""
+    if key.absent:
+        raise UsageError(f"rotate {key.address!r}: the manifest deletes it (absent: true)")
+    if key.proxy_key is not None:
+        raise UsageError(
+            f"rotate {key.address!r}: the manifest pins it by proxy_key, which the new "
+            "value would never match; drop proxy_key first (ehkeys then tracks it by state and name)"
+        )
+    if overlap is not None and key.rotate is not None and overlap >= key.rotate.every:
+        raise UsageError(  # as the manifest refuses rotate.overlap: the successor would stop rotating
+            f"rotate {key.address!r}: --overlap {overlap} is not shorter than its rotate.every "
+            f"{key.rotate.every}: its successor would fall due before the old key retires, and no "
+            "rotation starts while one is under way"
+        )
 
 
 def run(

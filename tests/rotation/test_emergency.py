@@ -122,6 +122,21 @@ def test_a_bad_rotate_is_a_usage_error_before_anything_is_sent(
     assert API_KEY not in out + err
 
 
+@pytest.mark.parametrize("given", ["90d", "2000w"])
+def test_an_overlap_not_shorter_than_the_keys_schedule_is_refused_as_the_manifest_refuses_it(
+    workdir: Path, capsys: Any, given: str
+) -> None:
+    """Its successor would fall due before the old key retired, and no rotation starts while one
+    is under way: the key would silently stop rotating on its schedule."""
+    manifest()  # rotate: {every: 90d, overlap: 7d}
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", given)
+    assert (
+        code == 1 and "rotate 'backend': --overlap" in err and "not shorter than its rotate.every 90d" in err
+    )
+    assert len(keys()) == 1 and not journal() and "Traceback" not in out + err
+    assert cli(capsys, "rotate", "backend", "--overlap", "89d")[0] == 0 and len(keys()) == 2
+
+
 def test_a_reviewed_plan_of_a_rotation_is_applied_exactly(workdir: Path, capsys: Any) -> None:
     manifest("{every: 90d, overlap: 0}")
     code, out, err = cli(capsys, "plan", "--out", "plan.json")
