@@ -218,5 +218,11 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     by_hand = _run_step(step, tmp_path, leaked)  # -1d: refused by ehkeys, never taken for an option
     head = ["github", "rotate", "keys/payments", "--state-branch", "ehkeys-state"]
     assert by_hand == [*head, *targets, "--now", "--overlap=-1d"]
+    typed = {**root, "command": "rotate", "keys": " api \r\n \t\n\tProduction API  \n"}
+    assert _run_step(step, tmp_path, typed) == [*head, *targets, "--now"], "a name's own spaces only"
+    blank = _run_step(step, tmp_path, {**root, "command": "rotate", "keys": " \n\t"})
+    assert blank == scheduled, "a space typed in the form is no key: the schedule's run, never --target ' '"
+    typed_deliver = _run_step(step, tmp_path, {**typed, "command": "deliver"})
+    assert typed_deliver == ["github", "deliver", "keys/payments", "--state-branch", "ehkeys-state", *targets]
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"
