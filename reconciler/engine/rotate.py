@@ -24,14 +24,19 @@ from reconciler.manifest import load
 
 
 def settings(base: ApplySettings, addresses: Sequence[str], overlap: Duration | None) -> ApplySettings:
-    """The apply of `addresses` only, each rotated now; an address the manifest does not hold is
-    a usage error (before anything is read), as is a key it asks to delete or pins by its value."""
-    loaded = load.load(base.workspace.manifests, offline=True).manifest
+    """The apply of `addresses` only, each rotated now (`check`ed first)."""
+    check(base.workspace.manifests, addresses, overlap)
+    workspace = replace(base.workspace, targets=tuple(addresses))
+    return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
+
+
+def check(manifests: Sequence[str], addresses: Sequence[str], overlap: Duration | None) -> None:
+    """An address the manifest does not hold is a usage error (before anything is read), as is a
+    key it asks to delete or pins by its value, or an overlap its schedule would outlast."""
+    loaded = load.load(manifests, offline=True).manifest
     if loaded is not None:  # else the apply says what is wrong with the manifest
         for key in select(loaded.keys, addresses, option="rotate "):
             _check(key, overlap)
-    workspace = replace(base.workspace, targets=tuple(addresses))
-    return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
 
 
 def _check(key: DesiredKey, overlap: Duration | None) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reconciler.core.errors import EhkeysError
+from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import rotate as engine_rotate
@@ -40,6 +40,8 @@ NOTHING = "Nothing to rotate or retire: no rotation is due, and no old key's ove
 def rotate_job(job: RotateJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
+    if job.rotate.now:
+        _refuse_early(job, root)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
     with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
@@ -56,6 +58,18 @@ def rotate_job(job: RotateJob) -> ExitCode:
         return code
     print(f"drift issue: {tell(hub, _stamped(report, root), root, failed=code is not ExitCode.OK)}")
     return code
+
+
+def _refuse_early(job: RotateJob, root: Root) -> None:
+    """A key run by hand cannot rotate (mistyped, shared by two, deleted, pinned; an overlap too
+    long): refused in the log and the job summary before the state is read, no drift issue for it."""
+    workspace = job.job.workspace
+    try:
+        engine_rotate.check(workspace.manifests, workspace.targets, job.rotate.overlap)
+    except UsageError as exc:
+        refused = f"### {root.heading('ehkeys rotate')}\n\n**Refused.** {render.escape(str(exc))}\n"
+        step_summary(lambda s: s.write(refused))
+        raise
 
 
 def _rotate(job: RotateJob, folder: Path) -> AppliedRun:

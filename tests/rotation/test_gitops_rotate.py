@@ -207,3 +207,25 @@ def test_a_leaked_key_rotated_by_hand_in_actions_is_on_the_branch_so_a_later_ren
     clock(actions, 34)  # the overlap ended: the scheduled job retires the old key, never the new
     assert rotate(actions, manifest)[0] == 0
     assert set(keys_of(actions)) & {old, new} == {new}
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("nosuch", "rotate 'nosuch': no key with that id or name in the manifest"),
+        ("key-1", "rotate 'key-1': the id or name of 2 keys (k1, k3); name one by its address"),
+        ("k4", "rotate 'k4': the manifest deletes it (absent: true)"),
+    ],
+    ids=["unknown", "a name two keys share", "absent: true"],
+)
+def test_a_key_the_run_by_hand_cannot_rotate_is_refused_naming_it_before_the_state_is_read(
+    actions: Actions, hub: FakeGitHub, target: str, said: str
+) -> None:
+    """A mistyped key in the Run workflow form is a refusal in the job's log and summary, never
+    a drift issue 'the rotation did not finish' opened for nothing, and never the state read."""
+    manifest = yaml.safe_load(text())
+    manifest["keys"].append({"id": "k3", "name": "key-1", "allocated_ammount": 10, "limit_type": "daily"})
+    manifest["keys"].append({"id": "k4", "name": "key-4", "absent": True})
+    code, out = by_hand(actions, yaml.safe_dump(manifest, sort_keys=False), "--now", "--target", target)
+    assert code == 1 and said in out and said in actions.summary() and "Traceback" not in out
+    assert not hub.issues and "state:" not in out and named(actions, "key-0") == 1
