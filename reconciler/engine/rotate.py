@@ -18,25 +18,27 @@ from reconciler.core.keys import DesiredKey
 from reconciler.engine import apply
 from reconciler.engine.apply import AppliedRun
 from reconciler.engine.console import ApplyConsole
-from reconciler.engine.settings import ApplySettings, Rotate
-from reconciler.engine.workspace import select
+from reconciler.engine.settings import ApplySettings, Rotate, Workspace
+from reconciler.engine.workspace import accounts_of, select
 from reconciler.manifest import load
 
 
 def settings(base: ApplySettings, addresses: Sequence[str], overlap: Duration | None) -> ApplySettings:
     """The apply of `addresses` only, each rotated now (`check`ed first)."""
-    check(base.workspace.manifests, addresses, overlap)
     workspace = replace(base.workspace, targets=tuple(addresses))
+    check(workspace, overlap)
     return replace(base, workspace=workspace, rotate=Rotate(now=True, overlap=overlap, only=True))
 
 
-def check(manifests: Sequence[str], addresses: Sequence[str], overlap: Duration | None) -> None:
-    """An address the manifest does not hold is a usage error (before anything is read), as is a
-    key it asks to delete or pins by its value, or an overlap its schedule would outlast."""
-    loaded = load.load(manifests, offline=True).manifest
+def check(workspace: Workspace, overlap: Duration | None) -> None:
+    """A target the manifest does not hold is a usage error (before anything is read), as is a
+    key it asks to delete or pins by its value, an overlap its schedule would outlast, or a key
+    of an account --account leaves out."""
+    loaded = load.load(workspace.manifests, offline=True).manifest
     if loaded is not None:  # else the apply says what is wrong with the manifest
-        for key in select(loaded.keys, addresses, option="rotate "):
+        for key in select(loaded.keys, workspace.targets, option="rotate "):
             _check(key, overlap)
+        accounts_of(loaded, workspace)
 
 
 def _check(key: DesiredKey, overlap: Duration | None) -> None:

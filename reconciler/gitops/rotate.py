@@ -61,11 +61,11 @@ def rotate_job(job: RotateJob) -> ExitCode:
 
 
 def _refuse_early(job: RotateJob, root: Root) -> None:
-    """A key run by hand cannot rotate (mistyped, shared by two, deleted, pinned; an overlap too
-    long): refused in the log and the job summary before the state is read, no drift issue for it."""
-    workspace = job.job.workspace
+    """A key run by hand cannot rotate (mistyped, shared by two, deleted, pinned, in an account
+    --account leaves out; an overlap too long): refused in the log and the job summary before
+    the state is read, no drift issue for it."""
     try:
-        engine_rotate.check(workspace.manifests, workspace.targets, job.rotate.overlap)
+        engine_rotate.check(job.job.workspace, job.rotate.overlap)
     except UsageError as exc:
         refused = f"### {root.heading('ehkeys rotate')}\n\n**Refused.** {render.escape(str(exc))}\n"
         step_summary(lambda s: s.write(refused))

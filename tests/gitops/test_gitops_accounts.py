@@ -501,3 +501,23 @@ def test_one_accounts_state_written_meanwhile_never_keeps_the_others_from_the_br
     assert code == 0 and "drift issue: opened" in out, out
     body = gitops.drift_issue(hub)["body"]
     assert "Backend" in section(body, "prod") and "Web" not in section(body, "staging"), body
+
+
+def test_a_key_rotated_by_hand_in_an_account_the_run_leaves_out_is_refused_before_the_state_is_read(
+    loop: Loop,
+) -> None:
+    """`github rotate --now --target prod/backend --account staging` would rotate nothing: it is
+    refused naming both, in the log and the job summary, with no drift issue and nothing read;
+    the key named by its address, or bare, in its own account is rotated."""
+    text = manifest()
+    assert loop.plan(1, "h1", text)[0] == 0 and loop.apply(1, "m1", text)[0] == 0
+    loop.checkout(text, "workflow_dispatch", "main-head", {})
+    code, out, err = loop.run(
+        "github", "rotate", MANIFEST, "--now", "--target", "prod/backend", "--account", "staging"
+    )
+    said = "--target 'prod/backend': a key of account prod, which --account leaves out"
+    assert code == 1 and said in err and said in loop.summary() and "state:" not in out + err
+    assert not [i for i in loop.hub.issues.values() if "pull_request" not in i]
+    loop.checkout(text, "workflow_dispatch", "main-head", {})
+    code, out, err = loop.run("github", "rotate", MANIFEST, "--now", "--target", "backend", "--overlap", "0")
+    assert code == 0 and "[prod] Apply complete: 2 applied." in out, out + err
