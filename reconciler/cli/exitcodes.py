@@ -119,9 +119,15 @@ MEANINGS: dict[str, Rows] = {
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),
     "github rotate": (
-        (OK, "due rotations and retirements applied, or none due"),
+        (OK, "due rotations and retirements applied, or none due; with --now, the --target keys rotated"),
         (INCOMPLETE, "a rotation or a retirement failed or was skipped (the drift issue says which)"),
-        (ERROR, "refused (a money guard, the policy), or an error; the drift issue is told"),
+        (
+            ERROR,
+            "refused (a money guard, the policy, a rotation under way), or an error; the drift issue "
+            "is told; a --target that --now cannot rotate (unknown, shared, absent, pinned, an --overlap "
+            "not shorter than its rotate.every) is refused before the state is read, in the job "
+            "summary only",
+        ),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),
     "github deliver": (
