@@ -128,7 +128,10 @@ MEANINGS: dict[str, Rows] = {
             "not shorter than its rotate.every) is refused before the state is read, in the job "
             "summary only",
         ),
-        (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
+        (
+            INTERRUPTED,
+            "interrupted (Ctrl-C, or the run cancelled: SIGTERM, SIGHUP); the state is still stored",
+        ),
     ),
     "github deliver": (
         (OK, "every value delivered to every sink"),

@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
@@ -33,4 +38,30 @@ def deliver(args: argparse.Namespace) -> ExitCode:
 
 
 def rotate(args: argparse.Namespace) -> ExitCode:
-    return rotate_job(settings.rotate_job(args))
+    with cancellable():
+        return rotate_job(settings.rotate_job(args))
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def cancellable() -> Iterator[None]:
+    """A cancelled run (the runner's SIGINT, then SIGTERM 7.5 s later, SIGHUP on some runners)
+    is Ctrl-C, once: the job stops where it is and still pushes its state (a successor created
+    is then on the branch, never a key CI does not know); the signals after it wait for the push."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        for each in STOPS:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {each: signal.signal(each, stop) for each in STOPS}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)

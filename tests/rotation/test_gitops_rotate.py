@@ -4,6 +4,9 @@ its branch; the result in the job summary and on the drift issue."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.delivery import send
 from reconciler.gitops import hub as ghapi
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
@@ -229,3 +233,37 @@ def test_a_key_the_run_by_hand_cannot_rotate_is_refused_naming_it_before_the_sta
     code, out = by_hand(actions, yaml.safe_dump(manifest, sort_keys=False), "--now", "--target", target)
     assert code == 1 and said in out and said in actions.summary() and "Traceback" not in out
     assert not hub.issues and "state:" not in out and named(actions, "key-0") == 1
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_run_by_hand_cancelled_after_the_successor_is_created_still_stores_it_on_the_branch(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, stop: signal.Signals
+) -> None:
+    """Cancelled (the runner's SIGINT, SIGTERM 7.5 s later; SIGHUP on some runners) between the
+    successor's create and the state's push: the state still reaches the branch, so the next plan
+    binds the successor, never shows it unmanaged, and a second run is refused, never doubled."""
+    manifest = text(sink=actions.tmp)
+    (actions.tmp / "sink-up").touch()
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", manifest)
+    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    unhandled: list[int] = []
+    previous = signal.signal(stop, lambda number, _: unhandled.append(number))  # never pytest's end
+
+    async def cancelled_while_delivering(*_: Any) -> None:
+        os.kill(os.getpid(), stop)
+        await asyncio.sleep(0.5)  # the runner's signal arrives while the job runs
+
+    delivering = send.deliver
+    monkeypatch.setattr(send, "deliver", cancelled_while_delivering)
+    try:
+        code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
+    finally:
+        signal.signal(stop, previous)
+    monkeypatch.setattr(send, "deliver", delivering)
+    assert code == 130 and "interrupted" in out and not unhandled, out
+    assert named(actions, "key-0") == 2
+    code, out = actions.plan_pr(2, "h2", manifest)
+    assert code == 0 and "unmanaged" not in out and "its old key ek-proxy-…part stays active" in out, out
+    code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
+    assert code == 1 and "a rotation is under way" in out and named(actions, "key-0") == 2, out
