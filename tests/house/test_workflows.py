@@ -226,3 +226,24 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     assert typed_deliver == ["github", "deliver", "keys/payments", "--state-branch", "ehkeys-state", *targets]
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"
+
+
+def test_the_job_is_the_steps_own_process_so_a_cancelled_run_reaches_it(tmp_path: Path) -> None:
+    """The runner signals a cancelled step's own process only (SIGINT, then SIGTERM), never its
+    children: ehkeys is exec'd, so a job cancelled mid-rotation stops as Ctrl-C and still pushes
+    the state it wrote (`cli.github.cancellable`), rather than dying with it unpushed."""
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+    step, said = _action_step("ehkeys ${{ inputs.command }}"), tmp_path / "pid"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ehkeys").write_text(f'#!/bin/sh\necho "$$" > "{said}"\n')
+    (bin_dir / "ehkeys").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "JOB": "rotate", "MANIFEST": "keys"}
+    script = tmp_path / "step.sh"  # as the runner runs a step: its script a file, never bash -c
+    script.write_text(step["run"])
+    step_process = subprocess.Popen(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env
+    )
+    assert step_process.wait() == 0
+    assert said.read_text().strip() == str(step_process.pid), "ehkeys runs as the step's process"
