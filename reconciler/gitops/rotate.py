@@ -35,6 +35,7 @@ from reconciler.render.summary import step_summary
 
 ROTATE_MARKER = "<!-- ehkeys-rotate -->"
 NOTHING = "Nothing to rotate or retire: no rotation is due, and no old key's overlap has ended."
+NOT_NOW = " (--target without --now: only what is due among those keys; --now rotates them now)"
 
 
 def rotate_job(job: RotateJob) -> ExitCode:
@@ -53,8 +54,9 @@ def rotate_job(job: RotateJob) -> ExitCode:
             raise
     code, report = applied.exit_code, _report(folder)
     if report is None or not any(a.report.results or a.stopped for a in applied.each):
-        step_summary(lambda s: s.write(f"### {root.heading('ehkeys rotate')}\n\n{NOTHING}\n"))
-        print(f"ehkeys: {NOTHING}")
+        nothing = NOTHING + (NOT_NOW if job.job.workspace.targets and not job.rotate.now else "")
+        step_summary(lambda s: s.write(f"### {root.heading('ehkeys rotate')}\n\n{nothing}\n"))
+        print(f"ehkeys: {nothing}")
         return code
     print(f"drift issue: {tell(hub, _stamped(report, root), root, failed=code is not ExitCode.OK)}")
     return code

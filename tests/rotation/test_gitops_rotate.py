@@ -267,3 +267,19 @@ def test_a_run_by_hand_cancelled_after_the_successor_is_created_still_stores_it_
     assert code == 0 and "unmanaged" not in out and "its old key ek-proxy-…part stays active" in out, out
     code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
     assert code == 1 and "a rotation is under way" in out and named(actions, "key-0") == 2, out
+
+
+def test_a_target_without_now_rotates_only_what_is_due_and_says_how_to_rotate_it_now(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """`github rotate --target svc` (a workflow of one's own, --now forgotten) keeps the schedule's
+    meaning, what is due among those keys; a leaked key not due is not rotated, and the run says
+    so with the option that would have rotated it, never a bare 'nothing to rotate'."""
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    code, out = by_hand(actions, text(), "--target", "k0")
+    assert code == 0 and named(actions, "key-0") == 1
+    hint = "--target without --now: only what is due among those keys; --now rotates them now"
+    assert hint in out and hint in actions.summary(), out
+    assert hint not in rotate(actions, text())[1], "the schedule's own run needs no hint"
