@@ -77,6 +77,17 @@ def test_a_rotation_by_hand_in_actions_names_its_keys(
     assert code == 1 and message in err and out == "", err
 
 
+@pytest.mark.parametrize("given", ["-1d", "abc", "10y", "1.5d", ""])
+def test_the_actions_overlap_input_that_is_no_duration_is_refused_before_anything_is_read(
+    workdir: Path, capsys: Any, given: str
+) -> None:
+    """The action passes `overlap:` as `--overlap=VALUE` (never taken for an option)."""
+    argv = ["github", "rotate", "keys.yaml", "--target", "svc", "--now", f"--overlap={given}"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and "argument --overlap: expected a duration" in err and f"(got {given!r})" in err
+    assert out == "" and "Traceback" not in err
+
+
 def test_the_default_timeout_is_the_clients() -> None:
     assert TIMEOUT == RetryPolicy().timeout == 20.0  # 3 silent attempts: about a minute
 

@@ -283,3 +283,19 @@ def test_a_target_without_now_rotates_only_what_is_due_and_says_how_to_rotate_it
     hint = "--target without --now: only what is due among those keys; --now rotates them now"
     assert hint in out and hint in actions.summary(), out
     assert hint not in rotate(actions, text())[1], "the schedule's own run needs no hint"
+
+
+def test_a_second_run_by_hand_during_the_overlap_is_refused_naming_the_key_unless_overlap_0(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", text())
+    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    assert by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "3d")[0] == 0
+    code, out = by_hand(actions, text(), "--now", "--target", "k0")
+    assert code == 1 and named(actions, "key-0") == 2 and "Traceback" not in out
+    said = "a rotation is under way (ek-proxy-…part retiring until"
+    assert said in out and said in actions.summary() and "key-0" in actions.summary()
+    code, out = by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "0")
+    assert code == 0 and named(actions, "key-0") == 1, out  # the old key retired, never a third
+    assert all(value not in out + actions.summary() for value in keys_of(actions))
