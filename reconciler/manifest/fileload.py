@@ -277,7 +277,7 @@ class FileLoader:
         if path in owner.bad_paths:
             return False
         try:
-            values[name] = rules.normalise(name, value, self.env, cap)
+            values[name], warnings = rules.read(name, value, self.env, cap, self.now)
         except rules.Unresolved as exc:
             if not self.offline:
                 owner.report(path, str(exc))
@@ -288,9 +288,8 @@ class FileLoader:
             for item, message in exc.problems:
                 owner.report(path if item is None else (*path, item), message)
             return False
-        if name in rules.WARNED_FIELDS:
-            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
-                owner.report(path, warning, warn=True)
+        for warning in warnings:
+            owner.report(path, warning, warn=True)
         return True
 
     def _checked(
