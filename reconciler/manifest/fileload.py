@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import UPDATABLE, DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
+from reconciler.manifest import keychecks, made, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
@@ -87,7 +87,7 @@ class FileLoader:
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
         if not self.doc.knows(path, key=key):
             self.doc = parse(self.text, complete=True)  # a problem: now keep every position
-        return Location(self.file, *self.doc.position(path, key=key))
+        return made.location(self.file, *self.doc.position(path, key=key))
 
     def setting(self, name: str) -> Setting | None:
         """A top-level field, unless the schema found it wrong (those of _BY_ENTRY: entry by entry)."""
@@ -301,11 +301,10 @@ class FileLoader:
             self.report(path, message, severity=severity)
         if any(severity == ERROR for _, _, severity in found):
             return None
-        address = str(raw.get("id", values["name"]))
-        where = self.location(("keys", index))
-        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
-        name = group.group.name if group is not None else None
-        return DesiredKey(address=address, location=where, account=account, group=name, **values)
+        values.update(address=str(raw.get("id", values["name"])), location=self.location(("keys", index)))
+        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True, account=account)
+        values["group"] = group.group.name if group is not None else None
+        return made.desired_key(values)
 
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""
