@@ -76,18 +76,19 @@ class FileLoader:
         warn: bool = False,
         severity: str = "",
     ) -> None:
-        where = self.location(path, key=key)
+        line, col = self._position(path, key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            Diagnostic(
-                self.file, where.line, where.col, path_text(path), message, severity, key_id(self.data, path)
-            )
+            made.diagnostic(self.file, line, col, path_text(path), message, severity, key_id(self.data, path))
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
+        return made.location(self.file, *self._position(path, key))
+
+    def _position(self, path: tuple[Any, ...], key: bool) -> tuple[int, int]:
         if not self.doc.knows(path, key=key):
             self.doc = parse(self.text, complete=True)  # a problem: now keep every position
-        return made.location(self.file, *self.doc.position(path, key=key))
+        return self.doc.position(path, key=key)
 
     def setting(self, name: str) -> Setting | None:
         """A top-level field, unless the schema found it wrong (those of _BY_ENTRY: entry by entry)."""

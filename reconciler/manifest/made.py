@@ -1,9 +1,9 @@
-"""The manifest's keys and their places, made without their frozen dataclasses' `__init__`.
+"""The manifest's keys, their places and its problems, made without their frozen dataclasses' `__init__`.
 
 A frozen dataclass's generated `__init__` sets each field through `object.__setattr__`: a
 DesiredKey of 16 fields took 6.5 µs, a fifth of building a key from the manifest. These
 set the instance's `__dict__` at once: the same fields, the same values, the same
-instance (equality, hash and repr are the dataclass's own, read from the fields).
+instance (equality, hash, order and repr are the dataclass's own, read from the fields).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from reconciler.core.keys import DesiredKey, Location
+from reconciler.manifest.diagnostics import Diagnostic
 
 _new = object.__new__
 _KEY_FIELDS = {f.name: f.default for f in fields(DesiredKey)}  # a required field: MISSING until given
@@ -34,3 +35,15 @@ def location(file: str, line: int, col: int) -> Location:
     attributes = where.__dict__
     attributes["file"], attributes["line"], attributes["col"] = file, line, col
     return where
+
+
+def diagnostic(
+    file: str, line: int, col: int, path: str, message: str, severity: str, key: str
+) -> Diagnostic:
+    """`Diagnostic(file, line, col, path, message, severity, key)`: 10,000 literal proxy keys
+    make 10,000 warnings."""
+    said = _new(Diagnostic)
+    said.__dict__.update(
+        file=file, line=line, col=col, path=path, message=message, severity=severity, key_id=key
+    )
+    return said
