@@ -37,9 +37,11 @@ def key_id(data: Any, path: tuple[Any, ...]) -> str:
     raw = keys[index] if isinstance(keys, list) and 0 <= index < len(keys) else None
     if not isinstance(raw, dict):
         return ""
-    return next(
-        (str(raw[f]) for f in ("id", "name") if isinstance(raw.get(f), (str, int)) and raw[f] != ""), ""
-    )
+    for field in ("id", "name"):
+        value = raw.get(field)
+        if isinstance(value, (str, int)) and value != "":
+            return str(value)
+    return ""
 
 
 def path_text(path: tuple[Any, ...]) -> str:

@@ -16,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
-from reconciler.core.keys import UPDATABLE, DesiredKey, Location
+from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
-from reconciler.manifest.diagnostics import ERROR, NOTICE, WARNING, Diagnostic, key_id, path_text
-from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext, Source
+from reconciler.manifest import keychecks, made, policy, rules, schemacheck, schemamessages, sinks
+from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
+from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
+from reconciler.manifest.keyfields import KeyFields
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _BY_ENTRY = ("accounts", "policy", "budget")  # settings read entry by entry
-_KEY_FIELDS = ("proxy_key", *UPDATABLE, "is_active", "rotate")
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
 
@@ -76,18 +76,19 @@ class FileLoader:
         warn: bool = False,
         severity: str = "",
     ) -> None:
-        where = self.location(path, key=key)
+        line, col = self._position(path, key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            Diagnostic(
-                self.file, where.line, where.col, path_text(path), message, severity, key_id(self.data, path)
-            )
+            made.diagnostic(self.file, line, col, path_text(path), message, severity, key_id(self.data, path))
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
+        return made.location(self.file, *self._position(path, key))
+
+    def _position(self, path: tuple[Any, ...], key: bool) -> tuple[int, int]:
         if not self.doc.knows(path, key=key):
             self.doc = parse(self.text, complete=True)  # a problem: now keep every position
-        return Location(self.file, *self.doc.position(path, key=key))
+        return self.doc.position(path, key=key)
 
     def setting(self, name: str) -> Setting | None:
         """A top-level field, unless the schema found it wrong (those of _BY_ENTRY: entry by entry)."""
@@ -156,10 +157,10 @@ class FileLoader:
         owner = context.defaults or self
         defaults = owner.data.get("defaults")
         frame = Frame(context, owner, defaults if isinstance(defaults, dict) else {}, self._file_cap(context))
-        built = []
+        built, fields = [], KeyFields(frame, self.env, self.now, self.offline)
         for index, raw in enumerate(data["keys"]):
             if isinstance(raw, dict):
-                key = self._key(index, raw, frame)
+                key = self._key(index, raw, frame, fields)
                 if key is not None:
                     built.append(key)
         return built
@@ -212,23 +213,21 @@ class FileLoader:
             return Decimal(cap)
         return context.cap
 
-    def _key(self, index: int, raw: dict[str, Any], frame: Frame) -> DesiredKey | None:
+    def _key(self, index: int, raw: dict[str, Any], frame: Frame, fields: KeyFields) -> DesiredKey | None:
         account = self._account(index, raw, frame.context)
         accounts = frame.context.accounts
         own = accounts.get(account) if accounts and account else None
         cap = frame.cap if own is None else own
-        values: dict[str, Any] = {}
         group, known = self._group(raw, ("keys", index, "group"), frame.context, self.group)
-        sources: tuple[Given, ...] = ((self, ("keys", index), raw), *self._defaults(group, frame))
+        at = ("keys", index)
+        defaults, first = fields.defaults(group)
+        sources: tuple[Given, ...] = ((self, at, raw), *defaults)
         failed = not known
-        if not any("limit_type" in given for _, _, given in sources) and raw.get("absent") is not True:
-            self.report(("keys", index), rules.LIMIT_TYPE_REQUIRED)
+        if "limit_type" not in raw and "limit_type" not in first and raw.get("absent") is not True:
+            self.report(at, rules.LIMIT_TYPE_REQUIRED)
             failed = True
-        for name in _KEY_FIELDS:
-            for owner, at, given in sources:  # the key's own, its group's defaults, the manifest's
-                if name in given:
-                    failed = not self._field(owner, (*at, name), given[name], values, cap) or failed
-                    break
+        values, ok = fields.read(self, at, raw, first, cap)
+        failed = failed or not ok
         if failed or account is None or "name" not in values or ("keys", index, "id") in self.bad_paths:
             return None
         key = self._checked(index, raw, values, account, group)
@@ -256,43 +255,6 @@ class FileLoader:
             self.report(path, f"unknown group {raw['group']!r}: the manifest's groups are {names}")
         return found, found is not None
 
-    def _defaults(self, group: GroupFrame | None, frame: Frame) -> tuple[Given, ...]:
-        """Where a field the key leaves out comes from: its group's defaults, then the manifest's."""
-        mine: Given = (frame.owner, ("defaults",), frame.defaults)
-        if group is None:
-            return (mine,)
-        return (group.owner, ("groups", group.group.name, "defaults"), group.defaults), mine
-
-    def _field(
-        self,
-        owner: Source,
-        path: tuple[Any, ...],
-        value: Any,
-        values: dict[str, Any],
-        cap: Decimal | None,
-    ) -> bool:
-        """One field normalised into `values`; False when it is wrong (and reported, in `owner`,
-        the file whose text holds `path`)."""
-        name = path[-1]
-        if path in owner.bad_paths:
-            return False
-        try:
-            values[name] = rules.normalise(name, value, self.env, cap)
-        except rules.Unresolved as exc:
-            if not self.offline:
-                owner.report(path, str(exc))
-                return False
-            owner.report(path, f"{exc}: plan and apply need it", severity=NOTICE)
-            return True
-        except rules.FieldError as exc:
-            for item, message in exc.problems:
-                owner.report(path if item is None else (*path, item), message)
-            return False
-        if name in rules.WARNED_FIELDS:
-            for warning in rules.field_warnings(name, value, values[name], self.now, self.env):
-                owner.report(path, warning, warn=True)
-        return True
-
     def _checked(
         self, index: int, raw: dict[str, Any], values: dict[str, Any], account: str, group: GroupFrame | None
     ) -> DesiredKey | None:
@@ -302,11 +264,10 @@ class FileLoader:
             self.report(path, message, severity=severity)
         if any(severity == ERROR for _, _, severity in found):
             return None
-        address = str(raw.get("id", values["name"]))
-        where = self.location(("keys", index))
-        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True)
-        name = group.group.name if group is not None else None
-        return DesiredKey(address=address, location=where, account=account, group=name, **values)
+        values.update(address=str(raw.get("id", values["name"])), location=self.location(("keys", index)))
+        values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True, account=account)
+        values["group"] = group.group.name if group is not None else None
+        return made.desired_key(values)
 
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""

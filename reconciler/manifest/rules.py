@@ -6,7 +6,7 @@ import functools
 import ipaddress
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -41,23 +41,32 @@ class Unresolved(FieldError):
 # --- normalising one field --------------------------------------------------------------
 
 
-def normalise(name: str, value: Any, env: Mapping[str, str], cap: Decimal | None) -> Any:
-    """The typed value of one manifest field; raises FieldError with a message. `cap` is the
-    manifest's per_key_cap, None when it sets none (DEFAULT_CAP applies)."""
+def read(
+    name: str, value: Any, env: Mapping[str, str], cap: Decimal | None, now: int | None
+) -> tuple[Any, tuple[str, ...]]:
+    """The typed value of one manifest field, and its warnings; raises FieldError with a message.
+    `cap` is the manifest's per_key_cap, None when it sets none (DEFAULT_CAP applies). One call
+    a field: a proxy key's ${VAR} is substituted once for its value and its warnings."""
     if name == "proxy_key":
         return _proxy_key(value, env)
-    if name == "expires_at":
-        return expiry(value)
     if name == "allocated_ammount":
-        return _money(value, cap)
+        return _money(value, cap), ()
     if name in _WHITELISTS:
-        entries, made = tuple(value), _WHITELISTS[name]
-        if all(type(entry) is str for entry in entries):  # keys share a few: each made once
-            return made(entries)
-        return made.__wrapped__(entries)  # 1 and True are one cache key, not one text
+        found = _whitelist(name, value)
+        return found, _open(found) if name == "ip_whitelist" else ()
+    if name == "expires_at":
+        moment = expiry(value)
+        return moment, _expiry_warnings(moment, now)
     if name == "rotate":
-        return rotation.read(value)
-    return value
+        return rotation.read(value), ()
+    return value, ()
+
+
+def _whitelist(name: str, value: Any) -> Any:
+    entries, made = tuple(value), _WHITELISTS[name]
+    if all(type(entry) is str for entry in entries):  # keys share a few: each made once
+        return made(entries)
+    return made.__wrapped__(entries)  # 1 and True are one cache key, not one text
 
 
 @functools.lru_cache(maxsize=4096)
@@ -65,42 +74,51 @@ def _models(value: tuple[Any, ...]) -> frozenset[str]:
     return frozenset(str(m).strip() for m in value)
 
 
-def _proxy_key(raw: str, env: Mapping[str, str]) -> ProxyKey:
+def _proxy_key(raw: str, env: Mapping[str, str]) -> tuple[ProxyKey, tuple[str, ...]]:
     """The key, its surrounding whitespace stripped (a trailing newline in a secret is common;
-    field_warnings says so); whitespace inside it is an error."""
-    value, source = _substituted(raw, env)
-    value = value.strip()
+    a warning says so); whitespace inside it is an error."""
+    substituted, source = _substituted(raw, env)
+    value = substituted.strip()
     if not value.startswith("ek-proxy-"):
         raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
     if len(value.split()) > 1:  # whitespace inside (str.split splits where isspace is true)
         raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
     if not 1 <= len(value) <= 256:
         raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
-    return ProxyKey(value)
+    warnings: tuple[str, ...] = () if "${" in raw else (_PLAIN_TEXT,)
+    if len(value) != len(substituted):
+        warnings += (_stripped_warning(substituted, source),)
+    return ProxyKey(value), warnings
 
 
 def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
     """The value with its ${VAR} references replaced, and where it came from, for messages."""
     if "${" not in raw:
         return raw, "the value"  # a literal: nothing to replace
+    whole = _ENV_REF.fullmatch(raw)
+    if whole is not None:  # most often: one reference and nothing around it
+        var, default = whole[1], whole[2]
+        if env.get(var):
+            return env[var], f"the value from {var}"
+        if default is not None:
+            return default, f"the value from the default of {var}"
+    parts = _ENV_REF.split(raw)  # text, then (VAR, default or None, text) for each reference
     missing: list[str] = []
     sources: list[str] = []
-
-    def substitute(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
+    for at in range(1, len(parts), 3):
+        var, default = parts[at], parts[at + 1]
         if env.get(var):
             sources.append(var)
-            return env[var]
-        if default is None:
+            parts[at], parts[at + 1] = env[var], ""
+        elif default is None:
             missing.append(f"{var} is {'empty' if var in env else 'not set'}")
-            return ""
-        sources.append(f"the default of {var}")
-        return default  # as the shell's ${VAR:-default}: when VAR is unset or empty
-
-    value = _ENV_REF.sub(substitute, raw)
+            parts[at] = parts[at + 1] = ""
+        else:  # as the shell's ${VAR:-default}: when VAR is unset or empty
+            sources.append(f"the default of {var}")
+            parts[at] = ""
     if missing:
         raise Unresolved(f"environment variable {missing[0]} (and has no :- default)")
-    return value, "the value" + (f" from {' and '.join(sources)}" if sources else "")
+    return "".join(parts), "the value" + (f" from {' and '.join(sources)}" if sources else "")
 
 
 _SPACES = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
@@ -112,12 +130,10 @@ def _kinds(text: str) -> str:
     return " and ".join(found)
 
 
-def _stripped_warnings(raw: str, env: Mapping[str, str]) -> Iterator[str]:
-    value, source = _substituted(raw, env)
+def _stripped_warning(value: str, source: str) -> str:
     lead, trail = value[: len(value) - len(value.lstrip())], value[len(value.rstrip()) :]
-    if lead or trail:
-        where = " and ".join(side for side, part in (("leading", lead), ("trailing", trail)) if part)
-        yield f"{source} has {where} whitespace ({_kinds(lead + trail)}): ehkeys stripped it; fix the source"
+    where = " and ".join(side for side, part in (("leading", lead), ("trailing", trail)) if part)
+    return f"{source} has {where} whitespace ({_kinds(lead + trail)}): ehkeys stripped it; fix the source"
 
 
 def expiry(value: Any) -> int:
@@ -203,22 +219,21 @@ def _network(entry: str) -> IPNetwork:
 
 
 _WHITELISTS = {"model_whitelist": _models, "ip_whitelist": _networks}
-WARNED_FIELDS = frozenset({"proxy_key", "expires_at", "ip_whitelist"})  # the fields field_warnings reads
+_PLAIN_TEXT = "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
 
 
-def field_warnings(
-    name: str, raw: Any, value: Any, now: int | None, env: Mapping[str, str] | None = None
-) -> Iterator[str]:
-    if name == "proxy_key" and isinstance(raw, str) and "${" not in raw:
-        yield "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
-    if name == "proxy_key" and env is not None:
-        yield from _stripped_warnings(raw, env)
-    if name == "expires_at" and value != -1:
-        current = int(time.time()) if now is None else now
-        if value <= current:
-            yield f"expires_at is in the past ({iso(value)}): the key is expired"
-        elif value - current < _WEEK:
-            yield f"expires_at is within 7 days ({iso(value)})"
-    if name == "ip_whitelist":
-        for net in sorted(str(n) for n in value if n.prefixlen == 0):
-            yield f"{net} allows every IP address"
+@functools.lru_cache(maxsize=4096)
+def _open(nets: frozenset[IPNetwork]) -> tuple[str, ...]:
+    """The warnings of an ip_whitelist: keys share a few whitelists, each said once made."""
+    return tuple(f"{net} allows every IP address" for net in sorted(str(n) for n in nets if n.prefixlen == 0))
+
+
+def _expiry_warnings(value: int, now: int | None) -> tuple[str, ...]:
+    if value == -1:
+        return ()
+    current = int(time.time()) if now is None else now
+    if value <= current:
+        return (f"expires_at is in the past ({iso(value)}): the key is expired",)
+    if value - current < _WEEK:
+        return (f"expires_at is within 7 days ({iso(value)})",)
+    return ()

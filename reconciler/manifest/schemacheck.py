@@ -85,7 +85,12 @@ class _Quick:
     def _key(self, item: Any, seen: dict[tuple[str, Any], bool]) -> bool:
         if not isinstance(item, dict) or not self.required <= item.keys() or not item.keys() <= self.names:
             return False
-        return all(self._field(name, value, seen) for name, value in item.items())
+        valid = True
+        for name, value in item.items():  # a loop, not all(...): no generator resumed a field
+            valid = self._field(name, value, seen)
+            if not valid:
+                break
+        return valid
 
     def _field(self, name: str, value: Any, seen: dict[tuple[str, Any], bool]) -> bool:
         if name in self.plain:  # a test cheaper than remembering it, and different in every key
@@ -125,7 +130,7 @@ def _frozen(value: Any) -> Any:
     equal in Python, not in JSON Schema): the type with the value. A mapping stays one, so
     that hashing it raises TypeError."""
     if isinstance(value, list):
-        return (list, tuple(_frozen(v) for v in value))
+        return (list, tuple(map(_frozen, value)))
     return (type(value), value)
 
 

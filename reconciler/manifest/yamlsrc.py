@@ -34,9 +34,11 @@ MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
 _UNSEEN = object()
+_COL, _NOWHERE = 0xFFFFF, 1 << 20 | 1  # a packed position's largest column; (1, 1) packed
 # The event classes the builder meets most, tested with `type(...) is`: libyaml's parser
 # makes exactly these classes (no subclasses), and a lookup on the module costs each event.
-_SCALAR, _SEQUENCE_END, _MAPPING_END = yaml.ScalarEvent, yaml.SequenceEndEvent, yaml.MappingEndEvent
+_SCALAR, _SEQUENCE_START, _SEQUENCE_END = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.SequenceEndEvent
+_MAPPING_END = yaml.MappingEndEvent
 
 
 class YamlError(Exception):
@@ -85,22 +87,12 @@ class Document:
         if path[-1] not in names:
             return self.position(path[:-1])
         packed = self.fields[path[:-1]][names.index(path[-1])]
-        return packed >> 20, packed & 0xFFFFF
+        return packed >> 20, packed & _COL
 
 
 def _pos(event: yaml.Event | yaml.Node) -> tuple[int, int]:
     mark: Any = event.start_mark
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-
-
-def _packed(event: yaml.Event) -> int:
-    """`_pos`, packed: one call per field of every key."""
-    mark: Any = event.start_mark
-    if mark is None:
-        return 1 << 20 | 1
-    line: int = mark.line + 1
-    col: int = mark.column + 1
-    return line << 20 | min(col, 0xFFFFF)
 
 
 class _NeedPositions(Exception):
@@ -251,9 +243,13 @@ class _Builder:
                 break
             key = self._field_key(event, result)
             value = next(events)
-            packed.append(_packed(value))
+            mark = value.start_mark  # its position, packed (line << 20 | col)
+            packed.append(_NOWHERE if mark is None else (mark.line + 1) << 20 | min(mark.column + 1, _COL))
             if type(value) is _SCALAR and not value.anchor:
                 result[key] = self._quick_scalar(value, path, key)
+            elif type(value) is _SEQUENCE_START and not value.anchor and self.count <= MAX_NODES:
+                self.count += 1  # `_node` of a whitelist, whose position is kept above
+                result[key] = self._sequence((*path, key))
             else:
                 result[key] = self.value(value, (*path, key))
         if packed:
