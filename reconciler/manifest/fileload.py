@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.policy import Violation, Waiver
-from reconciler.manifest import keychecks, made, policy, rules, schemacheck, schemamessages, sinks
+from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
 from reconciler.manifest.keyfields import KeyFields
@@ -79,11 +79,11 @@ class FileLoader:
         line, col = self._position(path, key)
         severity = severity or (WARNING if warn else ERROR)
         self.diagnostics.append(
-            made.diagnostic(self.file, line, col, path_text(path), message, severity, key_id(self.data, path))
+            Diagnostic(self.file, line, col, path_text(path), message, severity, key_id(self.data, path))
         )
 
     def location(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
-        return made.location(self.file, *self._position(path, key))
+        return Location(self.file, *self._position(path, key))
 
     def _position(self, path: tuple[Any, ...], key: bool) -> tuple[int, int]:
         if not self.doc.knows(path, key=key):
@@ -267,7 +267,7 @@ class FileLoader:
         values.update(address=str(raw.get("id", values["name"])), location=self.location(("keys", index)))
         values.update(absent=raw.get("absent") is True, protect=raw.get("protect") is True, account=account)
         values["group"] = group.group.name if group is not None else None
-        return made.desired_key(values)
+        return DesiredKey(**values)
 
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""
