@@ -376,26 +376,31 @@ class FakeGitHub:
 
 
 @contextlib.contextmanager
-def _serving(app: Starlette) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+def _serving(app: Starlette, copies: int = 1) -> Iterator[list[str]]:
+    """`app` on `copies` free loopback ports; stopped together (a server takes ~0.2 s to stop)."""
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
+        for _ in range(copies)
+    ]
+    threads = [threading.Thread(target=server.run, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
     deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    while not all(server.started for server in servers) and time.monotonic() < deadline:
         time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield [f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}" for server in servers]
     finally:
-        server.should_exit = True
-        thread.join(5)
+        for server in servers:
+            server.should_exit = True
+        for thread in threads:
+            thread.join(5)
 
 
 @contextlib.contextmanager
 def serve(fake: FakeGitHub) -> Iterator[str]:
     """The API on one port, artifact storage on another (another origin); yields the API URL."""
-    app = fake.app()
-    with _serving(app) as api, _serving(app) as storage:
+    with _serving(fake.app(), copies=2) as (api, storage):
         fake.blob_url = storage
         yield api
     fake.assert_conformant()  # after a test that passed: a failing one keeps its own error

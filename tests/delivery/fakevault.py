@@ -94,5 +94,5 @@ class FakeVault:
 @contextlib.contextmanager
 def serve(fake: FakeVault) -> Iterator[str]:
     """The fake on a free loopback port; yields VAULT_ADDR."""
-    with _serving(fake.app()) as url:
+    with _serving(fake.app()) as (url,):
         yield url

@@ -146,7 +146,7 @@ def loop(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsy
     path = tmp_path / "accounts-seed.yaml"
     path.write_text(yaml.safe_dump(seed()))
     box = Sandbox.open(tmp_path / "accounts.db", seeds.load(str(path)))
-    with _serving(box.app) as url:
+    with _serving(box.app) as (url,):
         yield Loop(tmp_path, hub, monkeypatch, capsys, f"{url}/v1")
 
 
