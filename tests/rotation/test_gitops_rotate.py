@@ -67,6 +67,14 @@ def clock(actions: Actions, day: int) -> None:
     actions.seed.write_text(yaml.safe_dump(data))
 
 
+def reviewed(actions: Actions, manifest: str) -> None:
+    """The manifest planned on a PR and applied on its merge, 30 days after the keys were made
+    (no rotation due yet)."""
+    clock(actions, 30)
+    actions.plan_pr(1, "h1", manifest)
+    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+
+
 def rotate(actions: Actions, manifest: str) -> tuple[int, str]:
     actions.checkout(manifest, "schedule", "main-head", {})
     code, out, err = actions.run("github", "rotate", MANIFEST, "--sandbox", *actions.seeded)
@@ -90,9 +98,7 @@ def balance(actions: Actions) -> Decimal:
 
 
 def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Actions, hub: FakeGitHub) -> None:
-    clock(actions, 30)  # not due yet: the reviewed apply rotates nothing
-    actions.plan_pr(1, "h1", text())
-    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    reviewed(actions, text())  # not due yet: the reviewed apply rotates nothing
     old = actions.live()["key-0"]["key"]
     before = balance(actions)
     assert rotate(actions, text())[1].count("Nothing to rotate or retire") == 1
@@ -128,9 +134,7 @@ def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Acti
 
 def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: FakeGitHub) -> None:
     manifest = text(overlap="0", sink=actions.tmp)  # key-0's sink is down
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", manifest)
-    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    reviewed(actions, manifest)
     clock(actions, 100)
     code, out = rotate(actions, manifest)
     assert code == 3 and "drift issue: opened" in out
@@ -147,9 +151,7 @@ def test_a_failed_rotation_is_told_on_the_drift_issue(actions: Actions, hub: Fak
 def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothing_to_rotate(
     actions: Actions, hub: FakeGitHub
 ) -> None:
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", text())
-    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    reviewed(actions, text())
     with sqlite3.connect(actions.account) as db:  # key-0 expired since: no successor can copy it
         db.execute("UPDATE keys SET expires_at = ? WHERE name = 'key-0'", (CREATED + 50 * DAY,))
     clock(actions, 100)
@@ -164,9 +166,7 @@ def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothi
 def test_a_pending_create_the_rotate_job_leaves_alone_never_counts_against_its_key_cap(
     actions: Actions, hub: FakeGitHub
 ) -> None:
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", text())
-    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    reviewed(actions, text())
     edited = yaml.safe_load(text())
     edited["key_cap"] = 4  # 3 keys and a successor fit; and a key added on main, not applied yet
     edited["keys"].append({"id": "k9", "name": "key-9", "allocated_ammount": 10, "limit_type": "daily"})
@@ -191,9 +191,7 @@ def test_a_leaked_key_rotated_by_hand_in_actions_is_on_the_branch_so_a_later_ren
     as the rotate job with --now, it is recorded on the state branch, where CI plans from."""
     pruned = {**yaml.safe_load(text()), "prune": True}
     manifest = yaml.safe_dump(pruned, sort_keys=False)
-    clock(actions, 30)  # not due: only the leak makes it rotate
-    actions.plan_pr(1, "h1", manifest)
-    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    reviewed(actions, manifest)  # not due: only the leak makes it rotate
     old = actions.live()["key-0"]["key"]
     code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
     assert code == 0, out
@@ -244,9 +242,7 @@ def test_a_run_by_hand_cancelled_after_the_successor_is_created_still_stores_it_
     binds the successor, never shows it unmanaged, and a second run is refused, never doubled."""
     manifest = text(sink=actions.tmp)
     (actions.tmp / "sink-up").touch()
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", manifest)
-    assert actions.merge_and_apply(1, "m1", manifest)[0] == 0
+    reviewed(actions, manifest)
     unhandled: list[int] = []
     previous = signal.signal(stop, lambda number, _: unhandled.append(number))  # never pytest's end
 
@@ -275,9 +271,7 @@ def test_a_target_without_now_rotates_only_what_is_due_and_says_how_to_rotate_it
     """`github rotate --target svc` (a workflow of one's own, --now forgotten) keeps the schedule's
     meaning, what is due among those keys; a leaked key not due is not rotated, and the run says
     so with the option that would have rotated it, never a bare 'nothing to rotate'."""
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", text())
-    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    reviewed(actions, text())
     code, out = by_hand(actions, text(), "--target", "k0")
     assert code == 0 and named(actions, "key-0") == 1
     hint = "--target without --now: only what is due among those keys; --now rotates them now"
@@ -288,9 +282,7 @@ def test_a_target_without_now_rotates_only_what_is_due_and_says_how_to_rotate_it
 def test_a_second_run_by_hand_during_the_overlap_is_refused_naming_the_key_unless_overlap_0(
     actions: Actions, hub: FakeGitHub
 ) -> None:
-    clock(actions, 30)
-    actions.plan_pr(1, "h1", text())
-    assert actions.merge_and_apply(1, "m1", text())[0] == 0
+    reviewed(actions, text())
     assert by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "3d")[0] == 0
     code, out = by_hand(actions, text(), "--now", "--target", "k0")
     assert code == 1 and named(actions, "key-0") == 2 and "Traceback" not in out
