@@ -37,8 +37,7 @@ _UNSEEN = object()
 _COL, _NOWHERE = 0xFFFFF, 1 << 20 | 1  # a packed position's largest column; (1, 1) packed
 # The event classes the builder meets most, tested with `type(...) is`: libyaml's parser
 # makes exactly these classes (no subclasses), and a lookup on the module costs each event.
-_SCALAR, _SEQUENCE_START, _SEQUENCE_END = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.SequenceEndEvent
-_MAPPING_END = yaml.MappingEndEvent
+_SCALAR, _SEQUENCE_END, _MAPPING_END = yaml.ScalarEvent, yaml.SequenceEndEvent, yaml.MappingEndEvent
 
 
 class YamlError(Exception):
@@ -247,9 +246,6 @@ class _Builder:
             packed.append(_NOWHERE if mark is None else (mark.line + 1) << 20 | min(mark.column + 1, _COL))
             if type(value) is _SCALAR and not value.anchor:
                 result[key] = self._quick_scalar(value, path, key)
-            elif type(value) is _SEQUENCE_START and not value.anchor and self.count <= MAX_NODES:
-                self.count += 1  # `_node` of a whitelist, whose position is kept above
-                result[key] = self._sequence((*path, key))
             else:
                 result[key] = self.value(value, (*path, key))
         if packed:
