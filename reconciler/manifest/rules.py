@@ -95,13 +95,6 @@ def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
     """The value with its ${VAR} references replaced, and where it came from, for messages."""
     if "${" not in raw:
         return raw, "the value"  # a literal: nothing to replace
-    whole = _ENV_REF.fullmatch(raw)
-    if whole is not None:  # most often: one reference and nothing around it
-        var, default = whole[1], whole[2]
-        if env.get(var):
-            return env[var], f"the value from {var}"
-        if default is not None:
-            return default, f"the value from the default of {var}"
     parts = _ENV_REF.split(raw)  # text, then (VAR, default or None, text) for each reference
     missing: list[str] = []
     sources: list[str] = []
