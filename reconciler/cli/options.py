@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from reconciler import __version__
 from reconciler.cli import commands, githubopts
@@ -23,7 +23,7 @@ from reconciler.cli.optiongroups import (
     MAX_DEBIT,
     STATE_OF_ADDRESSES,
     VALIDATED,
-    Sub,
+    Handler,
     api_options,
     command,
     health_options,
@@ -37,7 +37,8 @@ from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, or argparse's usage error (SystemExit) naming the command's usage."""
-    args = parse_known(parser(), _negative_durations(sys.argv[1:] if argv is None else argv))
+    argv = _negative_durations(sys.argv[1:] if argv is None else argv)
+    args = parse_known(parser(_named(argv)), argv)
     for flag, given in (("--sandbox-reset", "sandbox_reset"), ("--sandbox-seed", "sandbox_seed")):
         if getattr(args, given, None) and not args.sandbox:  # else: ignored, and "no API key" instead
             getattr(args, USAGE).error(f"{flag} acts on the in-process sandbox: add --sandbox")
@@ -56,7 +57,11 @@ def _negative_durations(argv: Sequence[str]) -> list[str]:
     return joined
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(built: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. `built`: the commands whose options are added (default: every
+    one); the others are there by name and description only, as the top-level help and its
+    errors show them. Adding every command's ~250 options takes ~15 ms, most of what a short
+    run spends parsing, and only the command given is ever parsed (`parse`)."""
     parser = argparse.ArgumentParser(
         prog="ehkeys",
         description="ElectronHub proxy keys as code: validate, plan, apply.",
@@ -66,33 +71,26 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (
-        _validate,
-        _sandbox,
-        _plan,
-        _show,
-        _drift,
-        _usage,
-        _apply,
-        _rotate,
-        _deliver,
-        _import,
-        _reveal,
-    ):
-        add(sub)
-    githubopts.add(command(sub, "github", "the GitOps jobs the composite action runs (in Actions)", None))
+    for name, (what, handler, add_options) in _COMMANDS.items():
+        p = command(sub, name, what, handler)
+        if built is None or name in built:
+            add_options(p)
     return parser
 
 
-def _validate(sub: Sub) -> None:
-    p = command(sub, "validate", "check manifests offline (no API key needed)", commands.validate)
+def _named(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command `argv` gives: its first word that is not an option (the top-level options
+    take no value), or none."""
+    return tuple(word for word in argv if not word.startswith("-"))[:1]
+
+
+def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=VALIDATED)
     p.add_argument("--format", choices=("text", "json", "github"), default="text", help="how to print")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
-def _sandbox(sub: Sub) -> None:
-    p = command(sub, "sandbox", "serve the local ElectronHub API stand-in", commands.sandbox)
+def _sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--host", metavar="ADDRESS", default="127.0.0.1", help="where to listen (0.0.0.0: every interface)"
     )
@@ -128,8 +126,7 @@ def _sandbox(sub: Sub) -> None:
     )
 
 
-def _plan(sub: Sub) -> None:
-    p = command(sub, "plan", "show what apply would change, and what it costs", commands.plan)
+def _plan(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=("text", "json", "markdown"))
     p.add_argument(
         "--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
@@ -137,29 +134,22 @@ def _plan(sub: Sub) -> None:
     p.add_argument("--detailed-exitcode", action="store_true", help=DETAILED_EXITCODE)
 
 
-def _show(sub: Sub) -> None:
-    p = command(sub, "show", "print a saved plan as plan showed it (offline)", commands.show)
+def _show(p: argparse.ArgumentParser) -> None:
     p.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved with `ehkeys plan --out`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="how to print")
 
 
-def _drift(sub: Sub) -> None:
-    p = command(sub, "drift", DRIFT_CHECK, commands.drift)
+def _drift(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=("text", "json", "markdown"))
     health_options(p)
 
 
-def _usage(sub: Sub) -> None:
-    what = "read-only: each key's allocation, use, window, expiry and last use, per account"
-    p = command(sub, "usage", what, commands.usage)
+def _usage(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=("text", "markdown", "json"))
     unused_days_option(p)
 
 
-def _apply(sub: Sub) -> None:
-    p = command(
-        sub, "apply", "make the changes the plan shows: create, update, toggle, delete", commands.apply
-    )
+def _apply(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=None)
     p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan (default: plan now)")
     p.add_argument(
@@ -190,12 +180,7 @@ def _apply(sub: Sub) -> None:
     lock_option(p)
 
 
-def _rotate(sub: Sub) -> None:
-    what = (
-        "rotate keys now, whatever their schedule: a successor created and delivered, the old key "
-        "deleted after the overlap"
-    )
-    p = command(sub, "rotate", what, commands.rotate)
+def _rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
     p.add_argument(
         "addresses",
@@ -226,9 +211,7 @@ def _rotate(sub: Sub) -> None:
     api_options(p, formats=None, manifests=False)
 
 
-def _deliver(sub: Sub) -> None:
-    what = "deliver keys' current values to their deliver: sinks again, read from the account"
-    p = command(sub, "deliver", what, commands.deliver)
+def _deliver(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
     p.add_argument(
         "ids",
@@ -249,13 +232,7 @@ def _deliver(sub: Sub) -> None:
     lock_option(p)
 
 
-def _import(sub: Sub) -> None:
-    p = command(
-        sub,
-        "import",
-        "print a manifest of existing keys, or --out: write it and their bindings",
-        commands.import_keys,
-    )
+def _import(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=None, manifests=False)
     p.add_argument(
         "--key-env",
@@ -279,8 +256,7 @@ def _import(sub: Sub) -> None:
     )
 
 
-def _reveal(sub: Sub) -> None:
-    p = command(sub, "reveal", "print managed keys' values (to a terminal or --out FILE)", commands.reveal)
+def _reveal(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
     state_option(p)
     api_options(p, formats=None, manifests=False)
@@ -301,3 +277,39 @@ def _reveal(sub: Sub) -> None:
     p.add_argument(
         "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
     )
+
+
+AddOptions = Callable[[argparse.ArgumentParser], None]
+
+# Each command: what it does (its help and description), its handler, how its options are added.
+_COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
+    "validate": ("check manifests offline (no API key needed)", commands.validate, _validate),
+    "sandbox": ("serve the local ElectronHub API stand-in", commands.sandbox, _sandbox),
+    "plan": ("show what apply would change, and what it costs", commands.plan, _plan),
+    "show": ("print a saved plan as plan showed it (offline)", commands.show, _show),
+    "drift": (DRIFT_CHECK, commands.drift, _drift),
+    "usage": (
+        "read-only: each key's allocation, use, window, expiry and last use, per account",
+        commands.usage,
+        _usage,
+    ),
+    "apply": ("make the changes the plan shows: create, update, toggle, delete", commands.apply, _apply),
+    "rotate": (
+        "rotate keys now, whatever their schedule: a successor created and delivered, the old key "
+        "deleted after the overlap",
+        commands.rotate,
+        _rotate,
+    ),
+    "deliver": (
+        "deliver keys' current values to their deliver: sinks again, read from the account",
+        commands.deliver,
+        _deliver,
+    ),
+    "import": (
+        "print a manifest of existing keys, or --out: write it and their bindings",
+        commands.import_keys,
+        _import,
+    ),
+    "reveal": ("print managed keys' values (to a terminal or --out FILE)", commands.reveal, _reveal),
+    "github": ("the GitOps jobs the composite action runs (in Actions)", None, githubopts.add),
+}

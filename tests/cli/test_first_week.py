@@ -214,6 +214,7 @@ def test_every_command_help_has_a_description_debug_and_each_option_s_default(ca
     for command, parser in _commands():
         code, out, _ = run_cli(capsys, *command.split(), "--help")
         assert code == 0 and parser.description and f"\n\n{parser.description}\n\n" in out, command
+        assert out == parser.format_help(), command  # a run builds its command's options alone: the same
         assert "--debug" in out, command
         for action in parser._actions:
             if not action.option_strings or action.nargs == 0 or action.dest == "help":
