@@ -15,14 +15,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from nacl.public import PrivateKey, SealedBox
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,6 +32,7 @@ from . import fakeanswers as answers
 from . import githubspec
 from .fakeanswers import REPO, git_sha
 from .githubspec import example
+from .served import serving
 
 TOKEN = "ghs_faketoken"
 # a workflow's own GITHUB_TOKEN, say: GitHub answers 403 to its calls on secrets
@@ -376,31 +374,10 @@ class FakeGitHub:
 
 
 @contextlib.contextmanager
-def _serving(app: Starlette, copies: int = 1) -> Iterator[list[str]]:
-    """`app` on `copies` free loopback ports; stopped together (a server takes ~0.2 s to stop)."""
-    servers = [
-        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
-        for _ in range(copies)
-    ]
-    threads = [threading.Thread(target=server.run, daemon=True) for server in servers]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 10
-    while not all(server.started for server in servers) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield [f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}" for server in servers]
-    finally:
-        for server in servers:
-            server.should_exit = True
-        for thread in threads:
-            thread.join(5)
-
-
-@contextlib.contextmanager
 def serve(fake: FakeGitHub) -> Iterator[str]:
     """The API on one port, artifact storage on another (another origin); yields the API URL."""
-    with _serving(fake.app(), copies=2) as (api, storage):
+    app = fake.app()
+    with serving(app, app) as (api, storage):
         fake.blob_url = storage
         yield api
     fake.assert_conformant()  # after a test that passed: a failing one keeps its own error

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..fakegithub import _serving
+from ..served import serving
 
 TOKEN = "hvs.fake-vault-token"
 CAS_MISMATCH = "check-and-set parameter did not match the current version"
@@ -94,5 +94,5 @@ class FakeVault:
 @contextlib.contextmanager
 def serve(fake: FakeVault) -> Iterator[str]:
     """The fake on a free loopback port; yields VAULT_ADDR."""
-    with _serving(fake.app()) as (url,):
+    with serving(fake.app()) as (url,):
         yield url

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
-from reconciler.delivery import errors, send
+from reconciler.delivery import command, errors, send
 from reconciler.delivery.errors import DeliveryError
 
 from .. import fakegithub
@@ -141,8 +142,8 @@ def test_a_command_that_hangs_is_stopped_at_its_timeout(
     record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECORD_BLOCK", str(tmp_path / "started"))
-    message = failure(CommandSink((sys.executable, str(RECORDER)), timeout=1.0))
-    assert "did not finish within 1 s: stopped" in message
+    message = failure(CommandSink((sys.executable, str(RECORDER)), timeout=0.5))
+    assert "did not finish within 0.5 s: stopped" in message
 
 
 def test_a_command_that_fails_echoing_a_token_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,16 +154,22 @@ def test_a_command_that_fails_echoing_a_token_never_shows_it(monkeypatch: pytest
 
 
 def test_a_command_that_hangs_is_stopped_with_what_it_started(tmp_path: Path) -> None:
-    marker = tmp_path / "late"  # written by its child 5 s on, were that child left running
-    script = f"(sleep 5; echo late > {marker}) & sleep 60"
-    message = failure(CommandSink(("sh", "-c", script), timeout=1.0))
-    assert message == "sh did not finish within 1 s: stopped"
+    marker = tmp_path / "late"  # written by its child 0.5 s on, were that child left running
+    script = f"(sleep 0.5; echo late > {marker}) & sleep 60"
+    message = failure(CommandSink(("sh", "-c", script), timeout=0.2))
+    assert message == "sh did not finish within 0.2 s: stopped"
+    time.sleep(0.5)  # past the moment it would have written it
     assert not marker.exists()  # its child was stopped with it (its process group), not left behind
 
 
-def test_a_command_that_exits_leaving_a_child_on_its_stderr_is_done() -> None:
+def test_a_command_that_exits_leaving_a_child_on_its_stderr_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a daemon it started keeps its standard error open: the command is done when it exits
-    deliver(CommandSink(("sh", "-c", "cat > /dev/null; sleep 10 &"), timeout=5.0))
+    monkeypatch.setattr(command, "GRACE", 0.2)  # how long its standard error is read for after
+    marker = tmp_path / "daemon-ended"
+    deliver(CommandSink(("sh", "-c", f"cat > /dev/null; (sleep 3; touch {marker}) &"), timeout=5.0))
+    assert not marker.exists()  # done while the daemon still holds its standard error
 
 
 def test_a_command_that_reads_no_stdin_has_not_delivered() -> None:
@@ -304,12 +311,12 @@ def test_an_answer_that_trickles_is_given_up_at_the_deadline(
     github: tuple[FakeGitHub, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, env = github
-    monkeypatch.setattr(errors, "TIMEOUT", 1.0)  # each byte well within httpx's own read timeout
+    monkeypatch.setattr(errors, "TIMEOUT", 0.3)  # each byte well within httpx's own read timeout
     fake.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = StreamingResponse(
-        _endless(b" ", pause=0.1, count=50), status_code=201
+        _endless(b" ", pause=0.05, count=100), status_code=201
     )
     message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
-    assert message.endswith("/repos/acme/api/actions/secrets/EH_KEY: no whole answer within 1 s; given up")
+    assert message.endswith("/repos/acme/api/actions/secrets/EH_KEY: no whole answer within 0.3 s; given up")
 
 
 # --- vault ------------------------------------------------------------------------------------
@@ -367,8 +374,9 @@ def test_a_token_with_a_newline_is_refused_and_never_shown(
     assert not vault[0].calls and not github[0].writes()
 
 
-def test_an_address_with_a_password_is_never_shown_with_it() -> None:
+def test_an_address_with_a_password_is_never_shown_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"VAULT_ADDR": "https://admin:s3cret-pass@127.0.0.1:1", "VAULT_TOKEN": "hvs.x"}
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))  # refused three times, at once
     message = failure(VaultSink("apps/api", "k"), env)
     assert message.startswith("PATCH https://127.0.0.1:1/v1/secret/data/apps/api: no answer")
     assert "s3cret-pass" not in message

@@ -25,8 +25,9 @@ from reconciler.gitops import state_branch
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
-from ..fakegithub import REPO, FakeGitHub, _serving
+from ..fakegithub import REPO, FakeGitHub
 from ..reliability_log import record
+from ..served import serving
 from . import test_gitops as gitops
 from .test_gitops import Actions
 
@@ -146,7 +147,7 @@ def loop(tmp_path: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsy
     path = tmp_path / "accounts-seed.yaml"
     path.write_text(yaml.safe_dump(seed()))
     box = Sandbox.open(tmp_path / "accounts.db", seeds.load(str(path)))
-    with _serving(box.app) as (url,):
+    with serving(box.app) as (url,):
         yield Loop(tmp_path, hub, monkeypatch, capsys, f"{url}/v1")
 
 
