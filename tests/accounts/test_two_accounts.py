@@ -162,6 +162,7 @@ def test_a_key_moved_to_another_account_is_deleted_there_and_created_here(workdi
     assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--detailed-exitcode")[0] == 0
 
 
+@pytest.mark.slow  # a sandbox process
 def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -185,6 +186,7 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
         assert "[prod] Nothing to apply." in out
 
 
+@pytest.mark.slow  # a sandbox process
 def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -204,6 +206,7 @@ def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
     assert os.environ["EH_STAGING_API_KEY"] == PARTNER_KEY
 
 
+@pytest.mark.slow  # a sandbox process
 def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -98,6 +98,7 @@ class ImportSpy(importlib.abc.MetaPathFinder):
         self.searched.append(name)
 
 
+@pytest.mark.slow  # a sandbox process
 def test_requests_over_a_socket_search_for_no_module(tmp_path: Path) -> None:
     """Without sniffio, httpcore retries a failed `import sniffio` for every lock it makes:
     several path searches per request, a quarter of a plan's CPU (httpcore#1103)."""

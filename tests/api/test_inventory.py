@@ -50,6 +50,7 @@ def test_without_the_list_the_manifests_keys_are_looked_up_one_by_one(status: in
     assert transport.paths.count("/v1/auth/proxy/lookup") == 2  # a key without proxy_key: none
 
 
+@pytest.mark.slow  # a sandbox process
 def test_a_plan_reads_the_account_in_two_requests_over_a_socket(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -186,6 +186,7 @@ def test_a_host_this_machine_cannot_listen_on_is_one_message(workdir: Path, caps
     assert code == 1 and "--host 'no-such-host.invalid'" in err and out == ""
 
 
+@pytest.mark.slow  # a sandbox process
 def test_a_base_url_without_v1_says_so(workdir: Path, capsys: Any) -> None:
     with live_sandbox(workdir) as base:
         code, _, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base.removesuffix("/v1"))

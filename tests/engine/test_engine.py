@@ -174,6 +174,7 @@ def _modules(*packages: str) -> list[Path]:
     return [p for package in packages for p in sorted((PACKAGE / package).rglob("*.py"))]
 
 
+@pytest.mark.slow  # lint: every module's imports parsed
 def test_argparse_and_the_command_line_stay_in_cli() -> None:
     """The engine and the GitOps jobs take typed settings: no Namespace reaches them (only
     `python -m reconciler` starts the command line)."""

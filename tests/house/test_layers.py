@@ -15,6 +15,8 @@ import pytest
 from ..helpers import ROOT
 from . import imports
 
+pytestmark = pytest.mark.slow  # lint: import-linter processes, every module's imports parsed
+
 CONTRACTS = re.findall(r'^id = "([\w-]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
 
 

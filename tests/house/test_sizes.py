@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from ..helpers import ROOT
 
 MODULE_LINES = 300
@@ -32,10 +34,12 @@ def long_functions(paths: list[Path]) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # lint: every module parsed
 def test_no_module_is_over_300_non_blank_lines() -> None:
     assert long_modules(SOURCES) == []
 
 
+@pytest.mark.slow  # lint: every module parsed
 def test_no_function_is_over_40_lines() -> None:
     assert long_functions(SOURCES) == []
 

@@ -250,6 +250,7 @@ def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pyt
     assert [k.proxy_key.reveal()[-4:] for k in result.manifest.keys] == ["0001", "0003"]
 
 
+@pytest.mark.slow  # a Python process
 def test_validate_starts_without_the_http_stack() -> None:
     """`ehkeys validate` runs as a pre-commit hook: it must not pay for httpx and asyncio."""
     probe = (

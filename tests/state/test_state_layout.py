@@ -186,6 +186,7 @@ def declared(*accounts: str, name: str = "Backend") -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+@pytest.mark.slow  # a sandbox process
 def test_a_manifest_that_declares_its_account_keeps_the_state_it_had(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -206,6 +207,7 @@ def test_a_manifest_that_declares_its_account_keeps_the_state_it_had(
         assert not Path(".ehkeys/keys/state.json").exists()
 
 
+@pytest.mark.slow  # a sandbox process
 def test_a_manifest_that_declares_several_accounts_takes_its_state_to_the_one_it_was_kept_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
