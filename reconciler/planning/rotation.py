@@ -46,6 +46,11 @@ NOT_LISTED = (
     "cannot be rotated: the account's key list could not be read, and a rotation needs it to find "
     "its successor if an answer is lost"
 )
+UNKNOWN_SUCCESSOR = (
+    "cannot be rotated: {shown}, of its name and created since it, is a key no state binds: the "
+    "successor of a rotation whose state was lost (a run stopped before it saved it)? Never two "
+    "successors: if it is that one, give the key its proxy_key and apply; if not, delete or rename it"
+)
 PINNED = (
     "cannot be rotated: its proxy_key in the manifest binds it to this key, and a successor has "
     "another value (each plan would make one more); remove proxy_key (the state keeps the binding) "
@@ -119,12 +124,29 @@ class Rotations:
         if change.action is Action.ERROR or key.absent or not why:
             self._status(key, live)
             return [_undated_warning(change, key, live)]
-        if key.proxy_key is not None:  # the manifest binds the address to this key, never a successor
+        error = PINNED if key.proxy_key is not None else self._unknown_successor(key, live, rotating)
+        if error:
             self._status(key, live)
             return [
-                Change(key.address, Action.ERROR, key.name, change.index, target=live.proxy_key, error=PINNED)
+                Change(key.address, Action.ERROR, key.name, change.index, target=live.proxy_key, error=error)
             ]
         return self._rotate(change, key, live, why)
+
+    def _unknown_successor(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
+        """Why a rotation of `live` must not begin ('' when it may): a key of its name created
+        since it (or of unknown age) that neither the state nor the manifest binds, as a run
+        killed after its successor's create and before its state was saved leaves it (no record
+        of that rotation to find it by: rotating again would make a second successor)."""
+        if rotating is not None:  # under way: its record finds its successor (`_bindings`)
+            return ""
+        pinned = {k.proxy_key.fingerprint for k in self.desired.keys if k.proxy_key is not None}
+        known = {live.fingerprint, *self.bindings.values(), *self.held, *pinned}
+        unknown = [
+            k
+            for k in self.inventory.keys
+            if k.name in (key.name, live.name) and k.fingerprint not in known and _not_older(k, live)
+        ]
+        return UNKNOWN_SUCCESSOR.format(shown=unknown[0].proxy_key.display) if unknown else ""
 
     def _cannot_rotate_now(self, change: Change, key: DesiredKey, binding: Binding) -> Change:
         """`ehkeys rotate` of a key it cannot rotate: an error, never a silent 'no changes'."""
@@ -240,6 +262,11 @@ def _newer(key: LiveKey, rotating: Rotating) -> bool:
         and key.created_at is not None
         and key.created_at >= rotating.started
     )
+
+
+def _not_older(key: LiveKey, than: LiveKey) -> bool:
+    """`key` may have been made after `than` (created since, or either's age unknown)."""
+    return key.created_at is None or than.created_at is None or key.created_at >= than.created_at
 
 
 def _undated(key: LiveKey, rotating: Rotating) -> bool:

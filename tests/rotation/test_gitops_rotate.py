@@ -18,6 +18,7 @@ import yaml
 
 from reconciler.delivery import send
 from reconciler.gitops import hub as ghapi
+from reconciler.gitops.settings import STATE_BRANCH
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
@@ -291,3 +292,22 @@ def test_a_second_run_by_hand_during_the_overlap_is_refused_naming_the_key_unles
     code, out = by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "0")
     assert code == 0 and named(actions, "key-0") == 1, out  # the old key retired, never a third
     assert all(value not in out + actions.summary() for value in keys_of(actions))
+
+
+def test_a_run_by_hand_killed_before_its_state_was_pushed_is_never_rotated_twice(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The runner lost (SIGKILL, a machine gone) after the successor's create and before the
+    state's push: the branch still binds the old key and knows nothing of the successor. Run
+    again, the job is refused naming that key: never a second successor, a second debit."""
+    reviewed(actions, text())
+    old = actions.live()["key-0"]["key"]
+    before = dict(hub.branches[STATE_BRANCH])
+    assert by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "3d")[0] == 0
+    hub.branches[STATE_BRANCH] = before  # what a run killed before its push leaves there
+    paid = balance(actions)
+    new = next(key for key, name in keys_of(actions).items() if name == "key-0" and key != old)
+    code, out = by_hand(actions, text(), "--now", "--target", "k0", "--overlap", "3d")
+    said = f"ek-proxy-…{new[-4:]}, of its name and created since it, is a key no state binds"
+    assert code == 1 and said in out and said in actions.summary(), out
+    assert named(actions, "key-0") == 2 and balance(actions) == paid

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ..helpers import sandbox_state_dir
-from .common import DAY, OLD, T0, at, balance, cli, keys, seed
+from .common import DAY, OLD, T0, at, balance, box, cli, keys, seed
 
 
 def _manifest(prune: bool, **fields: Any) -> None:
@@ -67,9 +67,10 @@ def test_without_prune_the_unknown_successor_is_reported_with_what_to_do(stale: 
 def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_the_state_binds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    """CI rotated the key on its schedule; a rotation by hand with a copy from before that made a
-    third key of the name. Once CI's overlap ends its plan retires the predecessor: the third key
-    is named as the address (never the predecessor's internal `retiring:` one) and its key now."""
+    """CI rotated the key on its schedule; a rotation by hand with a copy from before that is
+    refused (CI's successor is a key that copy does not know), and a third key of the name is made
+    in the dashboard. Once CI's overlap ends its plan retires the predecessor: the third key is
+    named as the address (never the predecessor's internal `retiring:` one) and its key now."""
     monkeypatch.chdir(tmp_path)
     seed()
     _manifest(prune=True)
@@ -83,7 +84,9 @@ def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_t
     shutil.rmtree(sandbox_state_dir())
     shutil.copytree(tmp_path / "laptop-state", sandbox_state_dir())
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
-    assert code == 0, out
+    assert code == 1 and f"ek-proxy-…{ci_successor[-4:]}, of its name and created since it" in out
+    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
+    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 + 5)
     by_hand = next(k["key"] for k in keys() if k["key"] not in (OLD, ci_successor))
     shutil.rmtree(sandbox_state_dir())
     shutil.copytree(tmp_path / "ci-state", sandbox_state_dir())

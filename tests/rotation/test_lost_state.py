@@ -1,0 +1,68 @@
+"""A rotation whose state was lost after its successor was made: a runner killed before it
+pushed the state branch, a laptop's state deleted or replaced by an older copy. With no record
+of that rotation, the successor is a key of the rotated key's name that nothing binds; rotating
+the key again, by hand or on its schedule, is refused naming it: never a second successor, a
+second debit. (A lost *answer* leaves the rotation journalled: `test_lost.py`.)"""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..helpers import sandbox_state_dir
+from .common import DAY, OLD, T0, balance, box, cli, keys, manifest
+
+REFUSED = "of its name and created since it, is a key no state binds"
+
+
+def _lose_state_since(copy: Path) -> None:
+    shutil.rmtree(sandbox_state_dir())
+    shutil.copytree(copy, sandbox_state_dir())
+
+
+def _successor() -> str:
+    return next(k["key"] for k in keys() if k["key"] != OLD)
+
+
+def test_a_rotation_by_hand_whose_state_was_lost_is_refused_the_second_time(
+    workdir: Path, capsys: Any
+) -> None:
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0
+    shutil.copytree(sandbox_state_dir(), workdir / "before")
+    assert cli(capsys, "rotate", "backend", "--overlap", "7d")[0] == 0
+    _lose_state_since(workdir / "before")
+    paid = balance()
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
+    assert code == 1 and f"ek-proxy-…{_successor()[-4:]}, {REFUSED}" in out, out
+    assert "Never two successors: if it is that one, give the key its proxy_key and apply" in out
+    assert len(keys()) == 2 and balance() == paid
+
+
+def test_a_due_rotation_whose_state_was_lost_is_refused_by_the_next_apply(workdir: Path, capsys: Any) -> None:
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0
+    shutil.copytree(sandbox_state_dir(), workdir / "before")
+    manifest()  # every 90 days, a 7-day overlap: the 120-day-old key is due
+    assert cli(capsys, "apply")[0] == 0 and len(keys()) == 2
+    _lose_state_since(workdir / "before")
+    paid = balance()
+    code, out, _ = cli(capsys, "plan")
+    assert code == 1 and REFUSED in out and "⟳" not in out, out
+    code, out, _ = cli(capsys, "apply")
+    assert code == 1 and REFUSED in out
+    assert len(keys()) == 2 and balance() == paid
+
+
+def test_a_key_of_its_name_older_than_it_never_stops_its_rotation(workdir: Path, capsys: Any) -> None:
+    """Only a key made since the one rotated can be its lost successor; an older one of its name
+    (made by hand long before, no state binds it) is no reason to refuse."""
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0
+    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
+    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 - 200 * DAY)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
+    assert code == 0 and REFUSED not in out, out
+    assert len(keys()) == 3
