@@ -26,7 +26,8 @@ def comment(args: argparse.Namespace) -> ExitCode:
 
 
 def apply(args: argparse.Namespace) -> ExitCode:
-    return jobs.apply_job(settings.apply_job(args))
+    with cancellable():
+        return jobs.apply_job(settings.apply_job(args))
 
 
 def drift(args: argparse.Namespace) -> ExitCode:
@@ -34,7 +35,8 @@ def drift(args: argparse.Namespace) -> ExitCode:
 
 
 def deliver(args: argparse.Namespace) -> ExitCode:
-    return deliver_job(settings.deliver_job(args))
+    with cancellable():
+        return deliver_job(settings.deliver_job(args))
 
 
 def rotate(args: argparse.Namespace) -> ExitCode:
@@ -48,8 +50,9 @@ STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 @contextmanager
 def cancellable() -> Iterator[None]:
     """A cancelled run (the runner's SIGINT, then SIGTERM 7.5 s later, SIGHUP on some runners)
-    is Ctrl-C, once: the job stops where it is and still pushes its state (a successor created
-    is then on the branch, never a key CI does not know); the signals after it wait for the push."""
+    is Ctrl-C, once: the job stops where it is and still pushes its state (a key or a successor
+    created is then on the branch, never a key CI does not know); the signals after it wait for
+    the push. The jobs that change keys take it: apply, rotate, deliver."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

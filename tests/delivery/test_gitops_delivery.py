@@ -7,13 +7,17 @@ hand) fills a sink added to an existing key, with the account key only CI holds.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from starlette.responses import JSONResponse
 
-from reconciler.delivery import errors
+from reconciler.delivery import errors, send
 
 from ..fakegithub import TOKEN, FakeGitHub
 from ..githubspec import error
@@ -82,6 +86,35 @@ def test_a_failed_delivery_fails_the_apply_job_naming_the_sink_and_the_next_job_
     assert hub.secrets == {SECRET: value} and _value(actions) == value  # no second create
     assert "✓ api → github_secret acme/api:EH_KEY: delivered" in again
     assert value not in _everything_said(actions, hub, failed, again)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_merged_prs_apply_cancelled_after_its_create_still_stores_the_key_on_the_branch(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, stop: signal.Signals
+) -> None:
+    """Cancelled (the runner's SIGINT, SIGTERM 7.5 s later; SIGHUP on some runners) between the
+    key's create and the state's push: the state still reaches the branch with the key bound and
+    its delivery owed, so the next job delivers it, never a second key (a second debit)."""
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
+    assert actions.plan_pr(1, "h1", manifest())[0] == 0
+    unhandled: list[int] = []
+    previous = signal.signal(stop, lambda number, _: unhandled.append(number))  # never pytest's end
+
+    async def cancelled_while_delivering(*_: Any) -> None:
+        os.kill(os.getpid(), stop)
+        await asyncio.sleep(0.5)  # the runner's signal arrives while the job runs
+
+    delivering = send.deliver
+    monkeypatch.setattr(send, "deliver", cancelled_while_delivering)
+    try:
+        code, out = actions.merge_and_apply(1, "m1", manifest())
+    finally:
+        signal.signal(stop, previous)
+    monkeypatch.setattr(send, "deliver", delivering)
+    assert code == 130 and "interrupted" in out and not unhandled, out
+    value = _value(actions)
+    code, out, _ = deliver(actions, manifest())
+    assert code == 0 and hub.secrets == {SECRET: value} and _value(actions) == value, out
 
 
 def deliver(actions: Actions, text: str, *options: str) -> tuple[int, str, str]:
