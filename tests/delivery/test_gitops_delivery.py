@@ -24,6 +24,7 @@ from ..githubspec import error
 from ..gitops.test_gitops import MANIFEST, Actions, apply_comment, plan_comment
 from ..gitops.test_gitops import actions as actions
 from ..gitops.test_gitops import hub as hub
+from ..reliability_log import record
 
 pytestmark = pytest.mark.slow  # the GitOps jobs end to end
 
@@ -115,6 +116,12 @@ def test_a_merged_prs_apply_cancelled_after_its_create_still_stores_the_key_on_t
     value = _value(actions)
     code, out, _ = deliver(actions, manifest())
     assert code == 0 and hub.secrets == {SECRET: value} and _value(actions) == value, out
+    record(
+        "gitops",
+        f"the merged PR's apply job cancelled by {stop.name} between a create and the state's push",
+        1,
+        "exit 130; the key bound on the state branch; the deliver job delivers it, no second create",
+    )
 
 
 def deliver(actions: Actions, text: str, *options: str) -> tuple[int, str, str]:

@@ -311,3 +311,9 @@ def test_a_run_by_hand_killed_before_its_state_was_pushed_is_never_rotated_twice
     said = f"ek-proxy-…{new[-4:]}, of its name and created since it, is a key no state binds"
     assert code == 1 and said in out and said in actions.summary(), out
     assert named(actions, "key-0") == 2 and balance(actions) == paid
+    record(
+        "gitops",
+        "github rotate --now run again after a runner lost between the successor's create and the state's push",
+        1,
+        "refused naming that successor: never a second one, nothing debited",
+    )

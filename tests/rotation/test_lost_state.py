@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..helpers import sandbox_state_dir
+from ..reliability_log import record
 from .common import DAY, OLD, T0, balance, box, cli, keys, manifest
 
 REFUSED = "of its name and created since it, is a key no state binds"
@@ -39,6 +40,12 @@ def test_a_rotation_by_hand_whose_state_was_lost_is_refused_the_second_time(
     assert code == 1 and f"ek-proxy-…{_successor()[-4:]}, {REFUSED}" in out, out
     assert "Never two successors: if it is that one, give the key its proxy_key and apply" in out
     assert len(keys()) == 2 and balance() == paid
+    record(
+        "state",
+        "ehkeys rotate run again after its state was lost (an older copy back in place)",
+        1,
+        "refused naming the successor: never a second one, nothing debited",
+    )
 
 
 def test_a_due_rotation_whose_state_was_lost_is_refused_by_the_next_apply(workdir: Path, capsys: Any) -> None:
@@ -54,6 +61,12 @@ def test_a_due_rotation_whose_state_was_lost_is_refused_by_the_next_apply(workdi
     code, out, _ = cli(capsys, "apply")
     assert code == 1 and REFUSED in out
     assert len(keys()) == 2 and balance() == paid
+    record(
+        "state",
+        "a due rotation applied, its state then lost (an older copy back in place), then apply",
+        1,
+        "refused naming the successor: never a second one, nothing debited",
+    )
 
 
 def test_a_key_of_its_name_older_than_it_never_stops_its_rotation(workdir: Path, capsys: Any) -> None:
