@@ -77,7 +77,7 @@ class SlidingWindow:
         headers = {
             "x-ratelimit-limit": str(rule.requests),
             "x-ratelimit-remaining": str(max(rule.requests - len(hits), 0) if allowed else 0),
-            "x-ratelimit-reset": f"{reset:.3f}",  # epoch seconds, to the millisecond
+            "x-ratelimit-reset": str(int(reset)),  # whole epoch seconds, as the docs show it
         }
         if not allowed and rule.retry_after:
             headers["retry-after"] = str(max(math.ceil(reset - now), 1))
