@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from reconciler.cli import settings
+from reconciler.core.cancel import cancel
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
 from reconciler.gitops.deliver import deliver_job
@@ -52,7 +53,8 @@ def cancellable() -> Iterator[None]:
     """A cancelled run (the runner's SIGINT, then SIGTERM 7.5 s later, SIGHUP on some runners)
     is Ctrl-C, once: the job stops where it is and still pushes its state (a key or a successor
     created is then on the branch, never a key CI does not know); the signals after it wait for
-    the push. The jobs that change keys take it: apply, rotate, deliver."""
+    the push, and so does one that comes during the push (`core.cancel`). The jobs that change
+    keys take it: apply, rotate, deliver."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -60,7 +62,7 @@ def cancellable() -> Iterator[None]:
     def stop(number: int, frame: FrameType | None) -> None:
         for each in STOPS:
             signal.signal(each, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        cancel()  # KeyboardInterrupt, once the state's push under way (if one is) has ended
 
     previous = {each: signal.signal(each, stop) for each in STOPS}
     try:

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from reconciler.core import cancel
 from reconciler.core.errors import EhkeysError, StalePlan, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
@@ -90,11 +91,14 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
         raise
     finally:
         try:
-            _push_all(branch, states, push, ctx.run_id)
+            with cancel.held():  # a runner's signal now waits for the push's end, never cuts it
+                _push_all(branch, states, push, ctx.run_id)
         except EhkeysError as exc:
             if not failed:
                 raise
             print(f"ehkeys: error: {exc}", file=sys.stderr)
+        if cancel.take() and not failed:
+            raise KeyboardInterrupt
 
 
 def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str) -> None:

@@ -76,6 +76,9 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     with gc_paused():
         rotations = Rotations(desired, inventory, recorded, now)
         bindings = bind(desired.keys, inventory.keys, rotations.bindings, rotations.held)
+        rotations.bound = frozenset(
+            b.live.fingerprint for b in bindings.by_address.values() if isinstance(b, Bound)
+        )
         changes = [
             change
             for i, key in enumerate(desired.planned)

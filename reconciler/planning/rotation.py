@@ -71,6 +71,7 @@ class Rotations:
         self.lost: dict[str, str] = {}  # address -> its successor, gone from the account mid-overlap
         self.statuses: list[Status] = []
         self.bindings = self._bindings()
+        self.bound: frozenset[str] = frozenset()  # every live key the plan binds (`make_plan` sets it)
 
     @property
     def held(self) -> frozenset[str]:
@@ -134,13 +135,13 @@ class Rotations:
 
     def _unknown_successor(self, key: DesiredKey, live: LiveKey, rotating: Rotating | None) -> str:
         """Why a rotation of `live` must not begin ('' when it may): a key of its name created
-        since it (or of unknown age) that neither the state nor the manifest binds, as a run
+        since it (or of unknown age) that neither the state nor the plan binds, as a run
         killed after its successor's create and before its state was saved leaves it (no record
         of that rotation to find it by: rotating again would make a second successor)."""
         if rotating is not None:  # under way: its record finds its successor (`_bindings`)
             return ""
         pinned = {k.proxy_key.fingerprint for k in self.desired.keys if k.proxy_key is not None}
-        known = {live.fingerprint, *self.bindings.values(), *self.held, *pinned}
+        known = {live.fingerprint, *self.bindings.values(), *self.held, *pinned, *self.bound}
         unknown = [
             k
             for k in self.inventory.keys

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from reconciler.delivery import errors, send
 
@@ -122,6 +122,44 @@ def test_a_merged_prs_apply_cancelled_after_its_create_still_stores_the_key_on_t
         1,
         "exit 130; the key bound on the state branch; the deliver job delivers it, no second create",
     )
+
+
+class _CancelledWhilePushed(Response):
+    """The state's first write: the runner's SIGTERM arrives while the job waits for its answer,
+    a 502 (a write GitHub did not make, which the job tries again); the writes after it served."""
+
+    def __init__(self, hub: FakeGitHub, prefix: str) -> None:
+        super().__init__("<html>502 Bad Gateway</html>", status_code=502)
+        self.hub, self.prefix = hub, prefix
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        del self.hub.faults[self.prefix]
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.2)  # the signal reaches the job while it waits for this answer
+        await super().__call__(scope, receive, send)
+
+
+def test_an_apply_job_cancelled_while_it_pushes_its_state_still_pushes_it(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's signal arrives during the state's push itself (the job's work done): the push
+    goes on to the end, so the key's binding is on the branch and the next job makes no second key."""
+    monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
+    assert actions.plan_pr(1, "h1", manifest())[0] == 0
+    unhandled: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda number, _: unhandled.append(number))
+    hub.faults["PUT /contents/"] = _CancelledWhilePushed(hub, "PUT /contents/")
+    try:
+        code, out = actions.merge_and_apply(1, "m1", manifest())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 130 and "interrupted" in out and not unhandled, out
+    assert "to branch ehkeys-state" in out and "nothing new" not in out, out
+    state = next(data for path, data in hub.branches["ehkeys-state"].items() if path.endswith("state.json"))
+    value = _value(actions)
+    assert value[-4:] not in state.decode() and "api" in state.decode()  # bound, by fingerprint
+    code, out, _ = deliver(actions, manifest())
+    assert code == 0 and hub.secrets == {SECRET: value} and _value(actions) == value, out
 
 
 def deliver(actions: Actions, text: str, *options: str) -> tuple[int, str, str]:

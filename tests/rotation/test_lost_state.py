@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..helpers import sandbox_state_dir
 from ..reliability_log import record
 from .common import DAY, OLD, T0, balance, box, cli, keys, manifest
@@ -76,6 +78,28 @@ def test_a_key_of_its_name_older_than_it_never_stops_its_rotation(workdir: Path,
     assert cli(capsys, "apply")[0] == 0
     fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
     box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 - 200 * DAY)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
+    assert code == 0 and REFUSED not in out, out
+    assert len(keys()) == 3
+
+
+def test_a_key_of_its_old_name_this_plan_adopts_for_another_key_never_stops_its_rotation(
+    workdir: Path, capsys: Any
+) -> None:
+    """Renamed in the manifest (a rotation-only run leaves the rename for apply), its old name now
+    given to another manifest key, which adopts by name a newer key of that name: that key is
+    bound, by this very plan, and no lost successor; the rotation goes on."""
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0
+    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
+    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 - DAY)
+    two = [
+        {"id": "backend", "name": "Backend API", "allocated_ammount": 50, "limit_type": "weekly"},
+        {"id": "legacy", "name": "Backend", "allocated_ammount": 1, "limit_type": "weekly"},
+    ]
+    Path("keys.yaml").write_text(yaml.safe_dump({"version": 1, "keys": two}, sort_keys=False))
+    code, out, err = cli(capsys, "plan")
+    assert "adopted" in out.lower() and REFUSED not in out, out + err
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
     assert code == 0 and REFUSED not in out, out
     assert len(keys()) == 3
