@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 from reconciler.cli import settings
-from reconciler.core.cancel import cancel
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
+from reconciler.gitops.cancel import cancel
 from reconciler.gitops.deliver import deliver_job
 from reconciler.gitops.rotate import rotate_job
 
@@ -53,7 +53,7 @@ def cancellable() -> Iterator[None]:
     """A cancelled run (the runner's SIGINT, then SIGTERM 7.5 s later, SIGHUP on some runners)
     is Ctrl-C, once: the job stops where it is and still pushes its state (a key or a successor
     created is then on the branch, never a key CI does not know); the signals after it wait for
-    the push, and so does one that comes during the push (`core.cancel`). The jobs that change
+    the push, and so does one that comes during the push (`gitops.cancel`). The jobs that change
     keys take it: apply, rotate, deliver."""
     if threading.current_thread() is not threading.main_thread():
         yield

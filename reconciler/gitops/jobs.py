@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.core import cancel
 from reconciler.core.errors import EhkeysError, StalePlan, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
@@ -40,6 +39,7 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
 from reconciler.engine.workspace import legacy_state, state_path, state_paths
+from reconciler.gitops import cancel
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import own_comments, sync_drift_issue, upsert_comment
