@@ -245,7 +245,11 @@ def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             got = stats(base)
             rejected += got.get("429", 0)
             requests = max(requests, sent(got))
-    ideal = (-(-requests // limit) - 1) * window  # full windows to wait through
+    # full windows to wait through, each to the end of the second its X-RateLimit-Reset names:
+    # whole seconds, as the API's docs write it (rate-limits.mdx), so the window's true end is
+    # within the second after; a client that never overruns waits that second out (a 60 s window
+    # of the service: 1.7% more; this 2 s window: 50%)
+    ideal = (-(-requests // limit) - 1) * (window + 1.0)
     wall = statistics.median(walls)
     return {
         "keys": n,
