@@ -22,16 +22,27 @@ def of_account(
     listed: Inventory,
     recorded: Mapping[str, str],
     targets: frozenset[str] = frozenset(),
+    retiring: Mapping[str, str] | None = None,
 ) -> AccountUsage:
     """The manifest's keys in its order, then the unmanaged ones in the list's. `recorded`: the
-    state's bindings (address -> fingerprint); `targets`: --target's addresses."""
-    bindings = bind(keys, listed.keys, recorded)
+    state's bindings (address -> fingerprint); `targets`: --target's addresses; `retiring`: each
+    rotation under way's old key (address -> fingerprint), shown under its key's address until
+    it is retired, as plan and drift count it: never unmanaged."""
+    wanted = {k.address for k in keys}
+    old = {a: fp for a, fp in (retiring or {}).items() if a in wanted}
+    bindings = bind(keys, listed.keys, recorded, frozenset(old.values()))
+    by_fingerprint = {live.fingerprint: live for live in listed.keys}
     bound = {k.address: b.live for k in keys if isinstance(b := bindings.by_address[k.address], Bound)}
-    shown = [managed(account, bound[k.address], k) for k in keys if k.address in bound]
+    shown = [
+        managed(account, live, k)
+        for k in keys
+        for live in (bound.get(k.address), by_fingerprint.get(old.get(k.address, "")))
+        if live is not None
+    ]
     if targets:
         shown = [k for k in shown if k.address in targets]
     else:
-        held = {live.fingerprint for live in bound.values()}
+        held = {live.fingerprint for live in bound.values()} | set(old.values())
         rest = [k for k in listed.keys if k.fingerprint not in held and not _ignored(k, account.ignore)]
         shown += [unmanaged(account, live) for live in rest]
     note = "" if listed.complete else "the account's key list is unavailable: unmanaged keys are not shown"

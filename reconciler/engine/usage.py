@@ -46,4 +46,5 @@ def of_opened(opened: Opened, listed: inventory.Inventory, targets: Sequence[str
     """One opened account's usage from its key list (drift's, too: it has read the list)."""
     picked = select(opened.keys, targets, strict=False) if targets else []
     chosen = frozenset(k.address for k in picked)
-    return usage.of_account(opened.account, opened.keys, listed, opened.state.bindings, chosen)
+    retiring = {address: str(r["predecessor"]) for address, r in opened.state.rotations.items()}
+    return usage.of_account(opened.account, opened.keys, listed, opened.state.bindings, chosen, retiring)

@@ -15,7 +15,10 @@ from ..helpers import ROOT, run_cli
 def test_the_accounts_example_plans_and_applies_on_the_sandbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    shutil.copytree(ROOT / "examples" / "accounts", tmp_path / "accounts")
+    # without the state and sandbox a run of the README's example left there (git ignores them)
+    shutil.copytree(
+        ROOT / "examples" / "accounts", tmp_path / "accounts", ignore=shutil.ignore_patterns(".ehkeys")
+    )
     monkeypatch.chdir(tmp_path)
     for name in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY"):
         monkeypatch.delenv(name, raising=False)

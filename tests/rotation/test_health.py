@@ -63,3 +63,18 @@ def test_a_successor_not_delivered_is_a_warning(workdir: Path, capsys: Any) -> N
     code, found = health(capsys)
     assert code == 0 and [h["kind"] for h in found] == ["retiring"]
     assert "the next apply deletes it" in found[0]["message"]
+
+
+def test_during_the_overlap_usage_shows_the_old_key_under_its_address_never_unmanaged(
+    workdir: Path, capsys: Any
+) -> None:
+    """Both keys hold credit until the old one is retired: usage counts both, under the key's
+    address (as plan and drift do), never the old one as an unmanaged `?` key."""
+    manifest("{every: 90d, overlap: 7d}")
+    assert cli(capsys, "apply")[0] == 0
+    code, out, _ = cli(capsys, "usage", "--format", "json")
+    keys = [k for account in json.loads(out)["accounts"].values() for k in account["keys"]]
+    assert code == 0 and [k["address"] for k in keys] == ["backend", "backend"], keys
+    assert "ek-proxy-…part" in {k["key"] for k in keys}
+    code, out, _ = cli(capsys, "usage")
+    assert code == 0 and "unmanaged" not in out and "?" not in out, out
