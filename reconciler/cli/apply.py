@@ -17,7 +17,7 @@ class Terminal(Log):
     """The apply's log, with the question before anything is sent."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        super().__init__(args.manifests, args.secrets_out)
+        super().__init__(args.manifests, args.secrets_out, _where(args))
         self.ask = not (args.auto_approve or args.plan)
 
     def approve(self) -> None:
@@ -28,6 +28,13 @@ class Terminal(Log):
         print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
         if sys.stdin.readline().strip() != "yes":
             raise Refused("apply cancelled; nothing was sent")
+
+
+def _where(args: argparse.Namespace) -> list[str]:
+    """The options naming the run's account and state, for a command the run suggests."""
+    given = [("--sandbox", args.sandbox), ("--sandbox-seed", args.sandbox_seed)]
+    given += [("--base-url", args.base_url), ("--state", args.state)]
+    return [part for flag, value in given if value for part in ((flag,) if value is True else (flag, value))]
 
 
 def run(args: argparse.Namespace) -> ExitCode:

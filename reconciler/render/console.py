@@ -28,10 +28,14 @@ STOPPED = (
 
 
 class Log:
-    """`manifests` and `secrets_out`: the run's, for where a created key's value is."""
+    """`manifests`, `secrets_out` and `options` (where the account is: --sandbox, --base-url,
+    --state): the run's, for where a created key's value is and the command that prints it."""
 
-    def __init__(self, manifests: Sequence[str] = (), secrets_out: str | None = None) -> None:
+    def __init__(
+        self, manifests: Sequence[str] = (), secrets_out: str | None = None, options: Sequence[str] = ()
+    ) -> None:
         self.manifests, self.secrets_out = tuple(manifests), secrets_out
+        self.options = tuple(options)
 
     def diagnostics(self, found: Sequence[diagnostics.Diagnostic]) -> None:
         diagnostics.render(found, "text", sys.stderr)
@@ -70,7 +74,7 @@ class Log:
 
     def handed_over(self, created: Sequence[str]) -> None:
         if created:
-            print("\n" + handed_over(created, self.manifests, self.secrets_out))
+            print("\n" + handed_over(created, (*self.manifests, *self.options), self.secrets_out))
 
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
@@ -85,7 +89,7 @@ class AccountLog(Log):
     since the accounts apply at the same time and their lines interleave."""
 
     def __init__(self, log: Log, account: Account) -> None:
-        super().__init__(log.manifests, log.secrets_out)
+        super().__init__(log.manifests, log.secrets_out, log.options)
         self.name = account.name
 
     def said(self, lines: Sequence[str]) -> None:
@@ -106,17 +110,18 @@ class AccountLog(Log):
 
     def handed_over(self, created: Sequence[str]) -> None:
         if created:
-            self.said([handed_over(created, self.manifests, self.secrets_out)])
+            self.said([handed_over(created, (*self.manifests, *self.options), self.secrets_out)])
 
     def applied(self, report: Report, review: Review | None) -> None:
         self.said(applyrender.totals(report) + (review.lines() if review else []))
 
 
-def handed_over(created: Sequence[str], manifests: Sequence[str], secrets_out: str | None) -> str:
-    """Where a created key's value is: the secrets file, else only the account (reveal)."""
+def handed_over(created: Sequence[str], command: Sequence[str], secrets_out: str | None) -> str:
+    """Where a created key's value is: the secrets file, else only the account (reveal, with the
+    run's manifests and where its account is: `command`)."""
     if secrets_out:
         return f"The new keys' values ({', '.join(created)}) were appended to {secrets_out} (0600)."
     return (
         "The new keys' values are in the account only: "
-        f"`ehkeys reveal {' '.join(manifests)} {created[0]}` prints one."
+        f"`ehkeys reveal {' '.join(command)} {created[0]}` prints one."
     )

@@ -507,9 +507,14 @@ def test_an_unreachable_api_stops_the_whole_apply_with_one_error(tmp_path: Path)
         asyncio.run(applier.run([change, change], [], None))
 
 
-def test_apply_says_where_a_new_keys_value_is(workdir: Path, capsys: Any) -> None:
+def test_apply_says_where_a_new_keys_value_is_with_a_command_that_prints_it(
+    workdir: Path, capsys: Any
+) -> None:
     code, out, _ = apply(capsys, manifest_of(existing(0), analytics()))
-    assert code == 0 and "`ehkeys reveal keys.yaml analytics` prints one" in out
+    hint = "ehkeys reveal keys.yaml --sandbox --sandbox-seed seed.yaml analytics"
+    assert code == 0 and f"`{hint}` prints one" in out, out
+    code, out, err = run_cli(capsys, *hint.split()[1:], "--out", "value.txt")  # as said, to a file
+    assert code == 0 and Path("value.txt").read_text().startswith("EH_KEY_ANALYTICS=ek-proxy-"), out + err
 
 
 def test_protect_and_absent_together_are_refused_by_validate(workdir: Path, capsys: Any) -> None:
