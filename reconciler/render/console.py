@@ -4,6 +4,7 @@ GitOps jobs both hand it to the engine (`engine.console`); the command line adds
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -123,5 +124,5 @@ def handed_over(created: Sequence[str], command: Sequence[str], secrets_out: str
         return f"The new keys' values ({', '.join(created)}) were appended to {secrets_out} (0600)."
     return (
         "The new keys' values are in the account only: "
-        f"`ehkeys reveal {' '.join(command)} {created[0]}` prints one."
+        f"`{shlex.join(['ehkeys', 'reveal', *command, created[0]])}` prints one."
     )
