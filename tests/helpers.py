@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from typing import Any
 import yaml
 
 from reconciler.cli.main import main
+from reconciler.delivery import send
 from reconciler.manifest.load import load as load_manifest
 from reconciler.sandbox import Faults, RateLimit, Sandbox
 from reconciler.sandbox import seed as seeds
@@ -157,3 +160,23 @@ def only_error_at(capsys: Any, file: Path, line: int, col: int, path: str, fragm
     assert fragment in error.message
     code, out, _ = run_cli(capsys, "validate", str(file))
     assert code == 1 and f"{file}:{line}:{col}: " in out
+
+
+@contextlib.contextmanager
+def signalled_while_delivering(monkeypatch: Any, stop: signal.Signals) -> Iterator[list[int]]:
+    """`stop` sent to this process when the run delivers a key, as a runner's cancel arrives while
+    a job runs; yields the signals no handler of the run took (pytest's own never sees them)."""
+    unhandled: list[int] = []
+    previous = signal.signal(stop, lambda number, _: unhandled.append(number))
+
+    async def cancelled(*_: Any) -> None:
+        os.kill(os.getpid(), stop)
+        await asyncio.sleep(0.5)  # the signal arrives while the job runs
+
+    delivering = send.deliver
+    monkeypatch.setattr(send, "deliver", cancelled)
+    try:
+        yield unhandled
+    finally:
+        signal.signal(stop, previous)
+        monkeypatch.setattr(send, "deliver", delivering)

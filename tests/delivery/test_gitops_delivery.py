@@ -17,13 +17,14 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse, Response
 
-from reconciler.delivery import errors, send
+from reconciler.delivery import errors
 
 from ..fakegithub import TOKEN, FakeGitHub
 from ..githubspec import error
 from ..gitops.test_gitops import MANIFEST, Actions, apply_comment, plan_comment
 from ..gitops.test_gitops import actions as actions
 from ..gitops.test_gitops import hub as hub
+from ..helpers import signalled_while_delivering
 from ..reliability_log import record
 
 pytestmark = pytest.mark.slow  # the GitOps jobs end to end
@@ -98,20 +99,8 @@ def test_a_merged_prs_apply_cancelled_after_its_create_still_stores_the_key_on_t
     its delivery owed, so the next job delivers it, never a second key (a second debit)."""
     monkeypatch.setenv("DEPLOY_TOKEN", TOKEN)
     assert actions.plan_pr(1, "h1", manifest())[0] == 0
-    unhandled: list[int] = []
-    previous = signal.signal(stop, lambda number, _: unhandled.append(number))  # never pytest's end
-
-    async def cancelled_while_delivering(*_: Any) -> None:
-        os.kill(os.getpid(), stop)
-        await asyncio.sleep(0.5)  # the runner's signal arrives while the job runs
-
-    delivering = send.deliver
-    monkeypatch.setattr(send, "deliver", cancelled_while_delivering)
-    try:
+    with signalled_while_delivering(monkeypatch, stop) as unhandled:
         code, out = actions.merge_and_apply(1, "m1", manifest())
-    finally:
-        signal.signal(stop, previous)
-    monkeypatch.setattr(send, "deliver", delivering)
     assert code == 130 and "interrupted" in out and not unhandled, out
     value = _value(actions)
     code, out, _ = deliver(actions, manifest())

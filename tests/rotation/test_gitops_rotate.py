@@ -4,8 +4,6 @@ its branch; the result in the job summary and on the drift issue."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import sqlite3
 from collections.abc import Iterator
@@ -16,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.delivery import send
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops.settings import STATE_BRANCH
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
+from ..helpers import signalled_while_delivering
 from ..reliability_log import record
 from .common import gated_sink
 
@@ -244,20 +242,8 @@ def test_a_run_by_hand_cancelled_after_the_successor_is_created_still_stores_it_
     manifest = text(sink=actions.tmp)
     (actions.tmp / "sink-up").touch()
     reviewed(actions, manifest)
-    unhandled: list[int] = []
-    previous = signal.signal(stop, lambda number, _: unhandled.append(number))  # never pytest's end
-
-    async def cancelled_while_delivering(*_: Any) -> None:
-        os.kill(os.getpid(), stop)
-        await asyncio.sleep(0.5)  # the runner's signal arrives while the job runs
-
-    delivering = send.deliver
-    monkeypatch.setattr(send, "deliver", cancelled_while_delivering)
-    try:
+    with signalled_while_delivering(monkeypatch, stop) as unhandled:
         code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
-    finally:
-        signal.signal(stop, previous)
-    monkeypatch.setattr(send, "deliver", delivering)
     assert code == 130 and "interrupted" in out and not unhandled, out
     assert named(actions, "key-0") == 2
     code, out = actions.plan_pr(2, "h2", manifest)
