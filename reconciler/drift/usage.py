@@ -36,8 +36,7 @@ def of_account(
     shown = [
         managed(account, live, k)
         for k in keys
-        for live in (bound.get(k.address), by_fingerprint.get(old.get(k.address, "")))
-        if live is not None
+        for live in _lives(bound.get(k.address), by_fingerprint.get(old.get(k.address, "")))
     ]
     if targets:
         shown = [k for k in shown if k.address in targets]
@@ -47,6 +46,13 @@ def of_account(
         shown += [unmanaged(account, live) for live in rest]
     note = "" if listed.complete else "the account's key list is unavailable: unmanaged keys are not shown"
     return AccountUsage(account, tuple(shown), listed.balance, note)
+
+
+def _lives(bound: LiveKey | None, old: LiveKey | None) -> list[LiveKey]:
+    """A key's live keys: the one bound, and its rotation's old key until it is retired (once,
+    also when it holds the address again: its successor gone)."""
+    lives = [live for live in (bound, old) if live is not None]
+    return lives[:1] if len(lives) == 2 and lives[0].fingerprint == lives[1].fingerprint else lives
 
 
 def managed(account: Account, live: LiveKey, desired: DesiredKey) -> KeyUsage:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..helpers import run_cli
 from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest
+from .test_lost import write_journal
 
 
 def health(capsys: Any, *extra: str) -> tuple[int, list[dict[str, Any]]]:
@@ -78,3 +79,15 @@ def test_during_the_overlap_usage_shows_the_old_key_under_its_address_never_unma
     assert "ek-proxy-…part" in {k["key"] for k in keys}
     code, out, _ = cli(capsys, "usage")
     assert code == 0 and "unmanaged" not in out and "?" not in out, out
+
+
+def test_a_rotation_cut_off_before_its_create_shows_its_key_in_usage_once(workdir: Path, capsys: Any) -> None:
+    """The rotation journalled, no successor made: the state's binding and the rotation's old key
+    are one key, shown once (not twice under its address)."""
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0  # the state binds the key
+    manifest("{every: 90d, overlap: 0}")
+    write_journal(started=T0 + 10)
+    code, out, _ = cli(capsys, "usage", "--format", "json")
+    shown = [k["key"] for account in json.loads(out)["accounts"].values() for k in account["keys"]]
+    assert code == 0 and shown == ["ek-proxy-…part"], shown
