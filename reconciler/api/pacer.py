@@ -6,9 +6,9 @@ deadline. A reset time no rate window can have (not a number, more than an hour 
 than a window in the past: clock skew, or milliseconds for seconds) counts as unknown, and
 the pacer then holds a spent budget for one whole window.
 
-A reset is written to some unit (rate-limits.mdx shows whole seconds; the sandbox writes
-milliseconds) and may have been rounded down to it: the window is taken to reset at the end
-of that unit, never before. A request fired up to a second early would meet the 429.
+A reset is written to some unit (rate-limits.mdx shows whole seconds, and so does the
+sandbox; a proxy may write fractions) and may have been rounded down to it: the window is
+taken to reset at the end of that unit, never before. A request fired up to a second early would meet the 429.
 """
 
 from __future__ import annotations

@@ -34,7 +34,14 @@ def _where(args: argparse.Namespace) -> list[str]:
     """The options naming the run's account and state, for a command the run suggests."""
     given = [("--sandbox", args.sandbox), ("--sandbox-seed", args.sandbox_seed)]
     given += [("--base-url", args.base_url), ("--state", args.state)]
-    return [part for flag, value in given if value for part in ((flag,) if value is True else (flag, value))]
+    return [part for flag, value in given if value for part in _option(flag, value)]
+
+
+def _option(flag: str, value: str | bool) -> tuple[str, ...]:
+    """A value that starts with '-' joined to its flag: apart, argparse takes it for an option."""
+    if value is True:
+        return (flag,)
+    return (f"{flag}={value}",) if str(value).startswith("-") else (flag, str(value))
 
 
 def run(args: argparse.Namespace) -> ExitCode:

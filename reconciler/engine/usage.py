@@ -11,12 +11,15 @@ from collections.abc import Sequence
 
 from reconciler.api import inventory
 from reconciler.core.heap import frozen_heap
+from reconciler.core.rotation import Rotating
 from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import usage
 from reconciler.engine.console import Console
 from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.settings import UsageSettings
 from reconciler.engine.workspace import Opened, open_accounts, select
+from reconciler.planning.planner import Desired, Recorded
+from reconciler.planning.rotation import Rotations
 
 
 def view(settings: UsageSettings, console: Console) -> UsageView:
@@ -46,5 +49,14 @@ def of_opened(opened: Opened, listed: inventory.Inventory, targets: Sequence[str
     """One opened account's usage from its key list (drift's, too: it has read the list)."""
     picked = select(opened.keys, targets, strict=False) if targets else []
     chosen = frozenset(k.address for k in picked)
-    retiring = {address: str(r["predecessor"]) for address, r in opened.state.rotations.items()}
-    return usage.of_account(opened.account, opened.keys, listed, opened.state.bindings, chosen, retiring)
+    rotating = {address: Rotating.from_data(r) for address, r in opened.state.rotations.items()}
+    retiring = {address: r.predecessor for address, r in rotating.items()}
+    bindings = _bindings(opened, listed, rotating)
+    return usage.of_account(opened.account, opened.keys, listed, bindings, chosen, retiring)
+
+
+def _bindings(opened: Opened, listed: inventory.Inventory, rotating: dict[str, Rotating]) -> dict[str, str]:
+    """The state's bindings as the plan reads them: a rotation's successor whose create answer a
+    cut-off run never recorded is the key's (adopted, as the plan adopts it), never unmanaged."""
+    recorded = Recorded(opened.state.bindings, rotations=rotating)
+    return dict(Rotations(Desired(opened.keys), listed, recorded, int(time.time())).bindings)

@@ -75,7 +75,7 @@ class Log:
 
     def handed_over(self, created: Sequence[str]) -> None:
         if created:
-            print("\n" + handed_over(created, (*self.manifests, *self.options), self.secrets_out))
+            print("\n" + handed_over(created, (*_paths(self.manifests), *self.options), self.secrets_out))
 
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
@@ -111,10 +111,16 @@ class AccountLog(Log):
 
     def handed_over(self, created: Sequence[str]) -> None:
         if created:
-            self.said([handed_over(created, (*self.manifests, *self.options), self.secrets_out)])
+            self.said([handed_over(created, (*_paths(self.manifests), *self.options), self.secrets_out)])
 
     def applied(self, report: Report, review: Review | None) -> None:
         self.said(applyrender.totals(report) + (review.lines() if review else []))
+
+
+def _paths(manifests: Sequence[str]) -> list[str]:
+    """The manifests as a command line names them: one starting with '-' as ./-name (else reveal
+    takes it for an option)."""
+    return [f"./{m}" if m.startswith("-") else m for m in manifests]
 
 
 def handed_over(created: Sequence[str], command: Sequence[str], secrets_out: str | None) -> str:

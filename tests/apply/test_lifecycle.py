@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -514,6 +515,20 @@ def test_apply_says_where_a_new_keys_value_is_with_a_command_that_prints_it(
     hint = "ehkeys reveal keys.yaml --sandbox --sandbox-seed seed.yaml analytics"
     assert code == 0 and f"`{hint}` prints one" in out, out
     code, out, err = run_cli(capsys, *hint.split()[1:], "--out", "value.txt")  # as said, to a file
+    assert code == 0 and Path("value.txt").read_text().startswith("EH_KEY_ANALYTICS=ek-proxy-"), out + err
+
+
+def test_the_suggested_reveal_runs_as_printed_for_paths_that_look_like_options(
+    workdir: Path, capsys: Any
+) -> None:
+    """A manifest and a state named with a leading '-' (given after `--` and as `--state=`): the
+    printed command still names them as paths, never as options reveal does not know."""
+    Path("-keys.yaml").write_text(manifest_of(existing(0), analytics()))
+    args = ("apply", *SANDBOX, "--state=-state.json", "--auto-approve", "--", "-keys.yaml")
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "` prints one" in out, out
+    hint = shlex.split(out.split("account only: `")[1].split("`")[0])
+    code, out, err = run_cli(capsys, *hint[1:], "--out", "value.txt")
     assert code == 0 and Path("value.txt").read_text().startswith("EH_KEY_ANALYTICS=ek-proxy-"), out + err
 
 

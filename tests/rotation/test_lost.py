@@ -177,3 +177,19 @@ def test_a_lost_answer_to_the_predecessors_delete_refunds_it_once(
     code, out, _ = cli(capsys, "apply")
     assert code == 0 and "Nothing to apply." in out and balance() == Decimal(980)
     assert "rotations" not in state()
+
+
+def test_usage_after_a_run_cut_off_past_its_create_shows_the_successor_under_its_address(
+    workdir: Path, capsys: Any, fault: Fault
+) -> None:
+    """The successor landed, nothing recorded it: plan adopts it for the key (never a second one),
+    so usage shows it under the key's address beside the old key, never as an unmanaged `?` key."""
+    manifest("{every: 90d, overlap: 7d}")
+    fault.update(path="/auth/proxy/create", then="stop")
+    assert cli(capsys, "apply")[0] == 130 and len(named()) == 2
+    fault["path"] = None
+    code, out, _ = cli(capsys, "usage", "--format", "json")
+    shown = [(k["address"], k["key"]) for a in json.loads(out)["accounts"].values() for k in a["keys"]]
+    assert code == 0 and sorted(a or "?" for a, _ in shown) == ["backend", "backend"], shown
+    code, out, _ = cli(capsys, "usage")
+    assert code == 0 and "unmanaged" not in out, out
