@@ -180,3 +180,10 @@ def signalled_while_delivering(monkeypatch: Any, stop: signal.Signals) -> Iterat
     finally:
         signal.signal(stop, previous)
         monkeypatch.setattr(send, "deliver", delivering)
+
+
+def interruptible() -> None:
+    """A child's Ctrl-C as a terminal's: SIGINT at its default, also when this run was started
+    with it ignored (`cmd &` from a script, nohup), which a child would otherwise inherit.
+    For `subprocess.Popen(preexec_fn=...)`."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -19,7 +19,7 @@ from reconciler.cli import options
 from reconciler.core.secrets import scrub
 from reconciler.manifest import resources
 
-from ..helpers import ROOT, TESTS, free_port, manifest_text, run_cli
+from ..helpers import ROOT, TESTS, free_port, interruptible, manifest_text, run_cli
 from ..reliability_log import record
 
 NOISE = ("Traceback", "interrupted", "Exception ignored", "internal error")
@@ -40,6 +40,7 @@ def ehkeys(workdir: Path, *argv: str, **env: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 

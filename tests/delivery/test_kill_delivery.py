@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..helpers import API_KEY, ROOT, live_sandbox, seed_data
+from ..helpers import API_KEY, ROOT, interruptible, live_sandbox, seed_data
 
 pytestmark = pytest.mark.slow  # processes and a real wait
 
@@ -41,7 +41,13 @@ def _run(base: str, workdir: Path, *argv: str) -> subprocess.Popen[bytes]:
     }
     argv = (sys.executable, "-m", "reconciler", *argv, "keys.yaml", "--base-url", base)
     return subprocess.Popen(
-        argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        argv,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=interruptible,
     )
 
 

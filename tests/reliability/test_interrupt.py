@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.api.concurrency import bounded
 
-from ..helpers import API_KEY, ROOT, live_sandbox, manifest_text, seed_data, state_dir
+from ..helpers import API_KEY, ROOT, interruptible, live_sandbox, manifest_text, seed_data, state_dir
 from ..reliability_log import record
 
 pytestmark = pytest.mark.slow  # real processes interrupted mid-apply
@@ -42,6 +42,7 @@ def ehkeys(workdir: Path, *argv: str, api_key: str = API_KEY) -> subprocess.Pope
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
