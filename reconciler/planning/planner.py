@@ -27,7 +27,7 @@ from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
 from reconciler.planning import alone, keyplan, policy
-from reconciler.planning.binding import Binding, Bindings, Bound, bind
+from reconciler.planning.binding import Binding, Bindings, Bound
 from reconciler.planning.rotation import Rotations
 
 
@@ -75,10 +75,7 @@ class Recorded:
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
     with gc_paused():
         rotations = Rotations(desired, inventory, recorded, now)
-        bindings = bind(desired.keys, inventory.keys, rotations.bindings, rotations.held)
-        rotations.bound = frozenset(
-            b.live.fingerprint for b in bindings.by_address.values() if isinstance(b, Bound)
-        )
+        bindings = rotations.bind_keys()
         changes = [
             change
             for i, key in enumerate(desired.planned)

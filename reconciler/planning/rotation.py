@@ -22,7 +22,7 @@ from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.rotation import Rotating, Status
 from reconciler.core.times import iso
 from reconciler.planning import successor
-from reconciler.planning.binding import Binding, Bound
+from reconciler.planning.binding import Binding, Bindings, Bound, bind
 
 if TYPE_CHECKING:
     from reconciler.planning.planner import Desired, Recorded
@@ -71,7 +71,7 @@ class Rotations:
         self.lost: dict[str, str] = {}  # address -> its successor, gone from the account mid-overlap
         self.statuses: list[Status] = []
         self.bindings = self._bindings()
-        self.bound: frozenset[str] = frozenset()  # every live key the plan binds (`make_plan` sets it)
+        self.unbound: dict[str, list[LiveKey]] = {}  # name -> the live keys the plan binds to nothing
 
     @property
     def held(self) -> frozenset[str]:
@@ -80,6 +80,15 @@ class Rotations:
         (named, pruned under prune: true), never live forever unseen."""
         addresses = {k.address for k in self.desired.keys}
         return frozenset(r.predecessor for a, r in self.recorded.rotations.items() if a in addresses)
+
+    def bind_keys(self) -> Bindings:
+        """The plan's bindings (`planning.binding.bind`) from the state's as this plan reads them,
+        the predecessors held; the live keys they bind to nothing are kept by name, since a
+        rotation never begins beside one of its key's name (`_unknown_successor`)."""
+        found = bind(self.desired.keys, self.inventory.keys, self.bindings, self.held)
+        for live in found.unmanaged:
+            self.unbound.setdefault(live.name, []).append(live)
+        return found
 
     def _bindings(self) -> Mapping[str, str]:
         """The state's bindings, each interrupted rotation's successor in place of its predecessor."""
@@ -140,13 +149,8 @@ class Rotations:
         of that rotation to find it by: rotating again would make a second successor)."""
         if rotating is not None:  # under way: its record finds its successor (`_bindings`)
             return ""
-        pinned = {k.proxy_key.fingerprint for k in self.desired.keys if k.proxy_key is not None}
-        known = {live.fingerprint, *self.bindings.values(), *self.held, *pinned, *self.bound}
-        unknown = [
-            k
-            for k in self.inventory.keys
-            if k.name in (key.name, live.name) and k.fingerprint not in known and _not_older(k, live)
-        ]
+        names = dict.fromkeys((key.name, live.name))
+        unknown = [k for name in names for k in self.unbound.get(name, ()) if _not_older(k, live)]
         return UNKNOWN_SUCCESSOR.format(shown=unknown[0].proxy_key.display) if unknown else ""
 
     def _cannot_rotate_now(self, change: Change, key: DesiredKey, binding: Binding) -> Change:
