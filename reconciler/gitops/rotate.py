@@ -80,10 +80,8 @@ def _rotate(job: RotateJob, folder: Path) -> AppliedRun:
         Guards(credits(job.max_debit, "--max-debit")),
         report_out=str(folder / "apply.md"),
         lock_timeout=job.lock_timeout,
-        rotate=job.rotate,
+        rotate=job.rotate,  # with --now: its targets, checked before the state was read (`_refuse_early`)
     )
-    if job.rotate.now:  # its targets checked (in the manifest, not deleted, not pinned) and rotated now
-        settings = engine_rotate.settings(settings, job.job.workspace.targets, job.rotate.overlap)
     return engine_apply.run(settings, Log(job.job.workspace.manifests))
 
 
