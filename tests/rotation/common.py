@@ -60,6 +60,12 @@ def box() -> Sandbox:
     return Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
 
 
+def made_by_hand(created_at: int) -> None:
+    """Another key named Backend, made in the dashboard at `created_at` (the API's clock)."""
+    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
+    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, created_at)
+
+
 def keys() -> list[dict[str, Any]]:
     return list(box().store.keys_of("u1"))
 

@@ -18,7 +18,7 @@ from reconciler.sandbox import SandboxTransport
 
 from ..helpers import sandbox_state_dir
 from ..reliability_log import record
-from .common import DAY, OLD, T0, at, balance, box, cli, journal, keys, manifest, state
+from .common import DAY, OLD, T0, at, balance, cli, journal, keys, made_by_hand, manifest, state
 
 Fault = dict[str, Any]
 
@@ -116,9 +116,7 @@ def test_two_keys_made_since_the_rotation_began_are_never_guessed_between(
     fault.update(path="/auth/proxy/create", then="stop")
     cli(capsys, "apply")  # cut off: its successor made, not recorded
     fault["path"] = None
-    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
-    fields |= {"model_whitelist": [], "ip_whitelist": []}
-    box().store.create("u1", fields, T0 + 5)  # another key named Backend, made since by hand
+    made_by_hand(T0 + 5)  # another key named Backend, made since
     code, out, _ = cli(capsys, "apply")
     assert code == 1 and "2 keys named 'Backend' were created since its rotation started" in out
     assert "never two successors" in out and len(named()) == 3 and OLD in named()

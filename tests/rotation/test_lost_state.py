@@ -7,7 +7,6 @@ second debit. (A lost *answer* leaves the rotation journalled: `test_lost.py`.)"
 from __future__ import annotations
 
 import shutil
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,17 @@ import yaml
 
 from ..helpers import sandbox_state_dir
 from ..reliability_log import record
-from .common import DAY, OLD, T0, balance, box, cli, keys, manifest
+from .common import DAY, OLD, T0, balance, cli, keys, made_by_hand, manifest
 
 REFUSED = "of its name and created since it, is a key no state binds"
+
+
+def _applied_and_copied(workdir: Path, capsys: Any) -> Path:
+    """The key applied with no schedule (the state binds it); a copy of that state, to go back to."""
+    manifest(rotate=None)
+    assert cli(capsys, "apply")[0] == 0
+    shutil.copytree(sandbox_state_dir(), workdir / "before")
+    return workdir / "before"
 
 
 def _lose_state_since(copy: Path) -> None:
@@ -32,11 +39,9 @@ def _successor() -> str:
 def test_a_rotation_by_hand_whose_state_was_lost_is_refused_the_second_time(
     workdir: Path, capsys: Any
 ) -> None:
-    manifest(rotate=None)
-    assert cli(capsys, "apply")[0] == 0
-    shutil.copytree(sandbox_state_dir(), workdir / "before")
+    before = _applied_and_copied(workdir, capsys)
     assert cli(capsys, "rotate", "backend", "--overlap", "7d")[0] == 0
-    _lose_state_since(workdir / "before")
+    _lose_state_since(before)
     paid = balance()
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
     assert code == 1 and f"ek-proxy-…{_successor()[-4:]}, {REFUSED}" in out, out
@@ -51,12 +56,10 @@ def test_a_rotation_by_hand_whose_state_was_lost_is_refused_the_second_time(
 
 
 def test_a_due_rotation_whose_state_was_lost_is_refused_by_the_next_apply(workdir: Path, capsys: Any) -> None:
-    manifest(rotate=None)
-    assert cli(capsys, "apply")[0] == 0
-    shutil.copytree(sandbox_state_dir(), workdir / "before")
+    before = _applied_and_copied(workdir, capsys)
     manifest()  # every 90 days, a 7-day overlap: the 120-day-old key is due
     assert cli(capsys, "apply")[0] == 0 and len(keys()) == 2
-    _lose_state_since(workdir / "before")
+    _lose_state_since(before)
     paid = balance()
     code, out, _ = cli(capsys, "plan")
     assert code == 1 and REFUSED in out and "⟳" not in out, out
@@ -76,8 +79,7 @@ def test_a_key_of_its_name_older_than_it_never_stops_its_rotation(workdir: Path,
     (made by hand long before, no state binds it) is no reason to refuse."""
     manifest(rotate=None)
     assert cli(capsys, "apply")[0] == 0
-    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
-    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 - 200 * DAY)
+    made_by_hand(T0 - 200 * DAY)
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
     assert code == 0 and REFUSED not in out, out
     assert len(keys()) == 3
@@ -91,8 +93,7 @@ def test_a_key_of_its_old_name_this_plan_adopts_for_another_key_never_stops_its_
     bound, by this very plan, and no lost successor; the rotation goes on."""
     manifest(rotate=None)
     assert cli(capsys, "apply")[0] == 0
-    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
-    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 - DAY)
+    made_by_hand(T0 - DAY)
     two = [
         {"id": "backend", "name": "Backend API", "allocated_ammount": 50, "limit_type": "weekly"},
         {"id": "legacy", "name": "Backend", "allocated_ammount": 1, "limit_type": "weekly"},

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ..helpers import sandbox_state_dir
-from .common import DAY, OLD, T0, at, balance, box, cli, keys, seed
+from .common import DAY, OLD, T0, at, balance, cli, keys, made_by_hand, seed
 
 
 def _manifest(prune: bool, **fields: Any) -> None:
@@ -85,8 +85,7 @@ def test_a_key_named_as_a_retiring_predecessor_is_told_the_address_and_the_key_t
     shutil.copytree(tmp_path / "laptop-state", sandbox_state_dir())
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
     assert code == 1 and f"ek-proxy-…{ci_successor[-4:]}, of its name and created since it" in out
-    fields = {"name": "Backend", "expires_at": -1, "allocated_ammount": Decimal(1)}
-    box().store.create("u1", fields | {"model_whitelist": [], "ip_whitelist": []}, T0 + 5)
+    made_by_hand(T0 + 5)
     by_hand = next(k["key"] for k in keys() if k["key"] not in (OLD, ci_successor))
     shutil.rmtree(sandbox_state_dir())
     shutil.copytree(tmp_path / "ci-state", sandbox_state_dir())
