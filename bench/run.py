@@ -4,6 +4,7 @@
     python bench/run.py --smoke    # tiny N, one run each: checks the harness works
     python bench/run.py --only 6_  # the tier scenarios alone
     python bench/run.py --only 7_ --only 8_  # plan through the list vs start-up; validate
+    python bench/run.py --only 3_ --only 4_offline_10k --reference  # beside the targets' own run
 
 Requests are counted on the sandbox's side (`/_sandbox/stats`), never by the client.
 
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import multi_account  # noqa: E402  (bench/, beside this script)
+import reference  # noqa: E402
 
 from reconciler.api.inventory import Inventory  # noqa: E402
 from reconciler.core.keys import LiveKey  # noqa: E402
@@ -507,7 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny N, one run each")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--only", action="append", default=[], metavar="PREFIX", help="e.g. 1_ or 2_")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help=f"also run {reference.COMMIT}'s own bench on scenarios 3 and 4 (the run their targets came from)",
+    )
     args = parser.parse_args(argv)
+    if args.smoke and args.reference:
+        parser.error("--reference compares full runs: leave out --smoke")
     compiled()
     small = args.smoke
     runs = 1 if small else 3
@@ -528,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: scenarios[name]() for name in wanted}
         if not args.only or any("6_".startswith(p) or p.startswith("6_") for p in args.only):
             results.update(tiers(tmp, runs, smoke=small, start_s=startup(runs)))
+        if args.reference:
+            reference.calibrate(ROOT, tmp, results)
     if "4_offline_1k" in results and "4_offline_10k" in results:
         small_k, big_k = results["4_offline_1k"], results["4_offline_10k"]
         big_k["per_key_growth_10x_keys"] = big_k["per_key_us"] / small_k["per_key_us"]

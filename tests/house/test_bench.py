@@ -49,3 +49,25 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         assert figures["keys"] == keys and f"| 6_tier_{tier} |" in done.stdout
         assert figures["list_requests"] == 2  # counted by the sandbox: the list and the balance
         assert figures["perkey_requests"] >= keys + 2  # balance, list 404, one lookup a key (+ any 429)
+
+
+def test_reference_figures_say_why_they_are_absent_without_the_history(tmp_path: Path) -> None:
+    """A clone without the reference commit (shallow, or an archive) still gets its figures,
+    each scenario saying why the reference's are not beside them."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import reference
+
+    results = {"4_offline_10k": {"wall_s": 2.5}, "7_plan_list": {"plan_s": 1.0}}
+    reference.calibrate(tmp_path, tmp_path, results)  # tmp_path: no git history at all
+    assert results["4_offline_10k"]["reference"].startswith("not measured: ")
+    assert "reference" not in results["7_plan_list"]
+
+
+def test_reference_scales_a_figure_by_how_much_slower_the_reference_ran_here() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import reference
+
+    found = reference.scaled({"wall_s": 2.0, "ideal_s": 0.25}, here=5.0, recorded=1.0)
+    assert found["machine_factor"] == 5.0
+    assert found["at_reference_speed_s"] == pytest.approx(0.4)
+    assert found["ratio_to_ideal_at_reference_speed"] == pytest.approx(1.6)
