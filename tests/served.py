@@ -55,6 +55,11 @@ def serving(*apps: Any) -> Iterator[list[str]]:
     deadline = time.monotonic() + 10
     while not all(served.server.started for served in taken) and time.monotonic() < deadline:
         time.sleep(0.01)
+    if not all(served.server.started for served in taken):
+        _idle.extend(s for s in taken if s.server.started)
+        raise RuntimeError(
+            "a fake server did not start in 10 s on a loopback port (uvicorn's error is above)"
+        )
     for served, app in zip(taken, apps, strict=True):
         served.slot.app = app
     try:
