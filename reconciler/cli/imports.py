@@ -27,6 +27,10 @@ def reveal(args: argparse.Namespace) -> ExitCode:
     if not args.out and not sys.stdout.isatty():
         raise UsageError("reveal prints secrets only to a terminal; use --out FILE (written 0600)")
     asked = settings.reveal(args)
-    for line in engine_reveal.run(asked, Log(asked.workspace.manifests)):
+    revealed = engine_reveal.run(asked, Log(asked.workspace.manifests))
+    for line in revealed.lines:
         print(line)
+    if asked.out:
+        count = f"{len(revealed.written)} value" + ("" if len(revealed.written) == 1 else "s")
+        print(f"Appended {count} to {asked.out} (0600): {', '.join(revealed.written)}", file=sys.stderr)
     return ExitCode.OK

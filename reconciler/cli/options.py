@@ -239,9 +239,13 @@ def _import(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="VAR",
-        help="a key's env var (repeatable; default: none, then --all)",
+        help="a key's env var (repeatable; default: none: give it, or --all)",
     )
-    p.add_argument("--all", action="store_true", help="every key of the account")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every key of the account (default: off; it or --key-env is needed)",
+    )
     p.add_argument(
         "--account",
         type=types.account_name,

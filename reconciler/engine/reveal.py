@@ -19,16 +19,25 @@ from reconciler.manifest.load import Manifest
 from reconciler.planning import binding
 
 
-def run(settings: RevealSettings, console: Console) -> list[str]:
-    """The `NAME=value` lines, in the order asked; with `settings.out` appended there (and none
-    returned). The file is checked before any request."""
+@dataclasses.dataclass(frozen=True)
+class Revealed:
+    """What reveal found: the `NAME=value` lines to print, or, with `--out`, the NAMEs appended
+    there (never a value)."""
+
+    lines: list[str]
+    written: list[str]
+
+
+def run(settings: RevealSettings, console: Console) -> Revealed:
+    """The `NAME=value` lines, in the order asked; with `settings.out` appended there (none
+    returned, only their names). The file is checked before any request."""
     out = SecretsFile(settings.out, "--out") if settings.out else None
     lines = asyncio.run(_read(settings, console))
     if out is None:
-        return lines
+        return Revealed(lines, [])
     for line in lines:
         out.add_line(line)
-    return []
+    return Revealed([], [line.partition("=")[0] for line in lines])
 
 
 async def _read(settings: RevealSettings, console: Console) -> list[str]:

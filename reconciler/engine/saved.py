@@ -97,19 +97,19 @@ def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> R
     re-run of this one, or a hand made it so), or it cannot be planned now."""
     reviewed = saved.reviewed(address)
     if now is not None and now.action is Action.ERROR:
-        return Result(
-            reviewed, Outcome.SKIPPED, f"changed since plan (it cannot be planned now: {now.error})"
-        )
+        return Result(reviewed, Outcome.SKIPPED, f"changed since plan; it cannot be planned now: {now.error}")
     moved = what_moved(saved.live(address), now.live if now else None)
-    return Result(reviewed, Outcome.IN_SYNC, "nothing left to do" + (f" ({moved})" if moved else ""))
+    return Result(
+        reviewed, Outcome.IN_SYNC, "nothing left to do" + (f"; since the plan: {moved}" if moved else "")
+    )
 
 
 def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
     moved = what_moved(saved.live(change.address), change.live)
     if not moved and change.action.changes_something:
-        moved = "its operations differ (the state's record of it changed)"
+        moved = "its operations differ, as the state's record of it changed"
     detail = f"{why}: {moved}" if moved else why
-    return Result(change, Outcome.SKIPPED, f"changed since plan ({detail})")
+    return Result(change, Outcome.SKIPPED, f"changed since plan; {detail}")
 
 
 def check_lines(saved: planfile.SavedPlan, change: Change) -> None:

@@ -88,6 +88,14 @@ def legacy_state(workspace: Workspace) -> Path | None:
     return statepaths.legacy_state(workspace.manifests, workspace.connection.sandbox)
 
 
+def _no_such_account(accounts: tuple[Account, ...]) -> str:
+    """Why an --account name is unknown: the accounts there are, or that the manifest declares
+    none (its one account, `default`, is no name a user wrote)."""
+    if not any(a.declared for a in accounts):
+        return "the manifest declares no accounts (it has no `accounts:`): drop --account"
+    return f"the manifest has no such account ({', '.join(sorted(a.name for a in accounts))})"
+
+
 def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Account, ...]:
     """The accounts the run covers: every one, or those --account names (each must exist), and
     with --target only those holding a targeted key."""
@@ -96,8 +104,7 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
         known = {a.name for a in loaded.accounts}
         for name in workspace.accounts:
             if name not in known:
-                listed = ", ".join(sorted(known))
-                raise UsageError(f"--account {name!r}: the manifest has no such account ({listed})")
+                raise UsageError(f"--account {name!r}: {_no_such_account(loaded.accounts)}")
         chosen = tuple(a for a in chosen if a.name in workspace.accounts)
     if workspace.targets:
         chosen = _holding(loaded.keys, workspace.targets, chosen)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.core.accounts import Account
+from reconciler.core.changes import Action
 from reconciler.core.keys import MONEY
 from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
@@ -33,7 +34,21 @@ def line(result: Result) -> str:
     change = result.change
     key = result.key or ("a new key" if change.new else change.key)
     text = f"  {MARKS[result.outcome]} {printable(change.name)} ({key}): {result.outcome.value}"
-    return text + (f": {result.message}" if result.message.strip() else "")
+    message = note(result)
+    return text + (f": {message}" if message.strip() else "")
+
+
+def note(result: Result) -> str:
+    """The result's message; a rotation's two steps, which share a name and landed alike, each
+    say which it was: its successor created, or its old key retired."""
+    if result.message.strip() or result.outcome is not Outcome.APPLIED:
+        return result.message
+    change = result.change
+    if change.action is Action.ROTATE:
+        return f"successor created, replacing {change.key}"
+    if change.after:
+        return f"old key retired, as the successor of {printable(change.after)} is delivered"
+    return ""
 
 
 def totals(report: Report) -> list[str]:
@@ -109,7 +124,7 @@ def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
         c = r.change
         w(
             f"| {c.action.value} | {md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
-            f"| {_credits_moved(r)} | {escape(r.message).replace('-&gt;', '→')} |\n"
+            f"| {_credits_moved(r)} | {escape(note(r)).replace('-&gt;', '→')} |\n"
         )
     if not report.results:
         w("Nothing to apply.\n")

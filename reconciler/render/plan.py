@@ -162,7 +162,7 @@ def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> N
         w("| | Key | Action | Account credits |\n|---|---|---|---|\n")
         for row in view.rows:
             change = row.change
-            action = change.action.label + (f" ({escape(change.reason)})" if change.reason else "")
+            action = change.action.label + _why(change.reason)
             credits = account_effect(change)
             w(f"| {row.symbol} | {md_key(change)} | {action} | {credits} |\n")
         w("\n")
@@ -180,6 +180,14 @@ def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> N
     w(f"**{view.credits.replace('->', '→')}**\n")  # numbers only: nothing to escape
     if view.footer:
         w(f"\n_Read with {view.footer}._\n")
+
+
+def _why(reason: str) -> str:
+    """A row's reason after its action: in parentheses, unless it holds some of its own (`adopted
+    by name (the next apply records it)`), which would then sit inside another: after a colon."""
+    if not reason:
+        return ""
+    return f": {escape(reason)}" if "(" in reason or ")" in reason else f" ({escape(reason)})"
 
 
 def _md_details(row: Row, w: Callable[[str], Any]) -> None:

@@ -80,7 +80,8 @@ def totals(r: Rollup) -> str:
 
 
 def unused_title(view: UsageView) -> str:
-    return f"Unused for {view.unused_days} days or more ({len(view.unused_keys)})"
+    days = f"{view.unused_days} day{'s' * (view.unused_days != 1)}"
+    return f"Unused for {days} or more ({len(view.unused_keys)})"
 
 
 def unused_line(view: UsageView, key: KeyUsage) -> str:

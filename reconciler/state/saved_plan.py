@@ -228,7 +228,8 @@ def _parse(path: str, raw: bytes) -> dict[str, Any]:
             raise StateError(f"{path}: the file is empty; {_NOT_A_PLAN}") from None
         if exc.pos >= len(text.rstrip()):
             raise StateError(f"{path}: the plan ends early (truncated?): save it again") from None
-        raise StateError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise StateError(f"{path}: {_NOT_A_PLAN}: not JSON, at {where}") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise StateError(f"{path}: {_NOT_A_PLAN}")
     _check_version(path, data.get("format_version"))

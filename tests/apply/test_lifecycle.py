@@ -243,8 +243,13 @@ def test_reveal_prints_only_to_a_terminal_or_a_file(workdir: Path, capsys: Any) 
     code, out, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX)
     assert code == 1 and "only to a terminal" in err and "ek-proxy" not in out
     target = workdir.parent / f"{workdir.name}-reveal.env"
-    assert run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", str(target))[0] == 0
-    assert target.read_text() == f"EH_KEY_ANALYTICS={keys()['Analytics']['key']}\n"
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", str(target))
+    assert code == 0 and target.read_text() == f"EH_KEY_ANALYTICS={keys()['Analytics']['key']}\n"
+    assert err == f"Appended 1 value to {target} (0600): EH_KEY_ANALYTICS\n"  # the name, never the value
+    assert out == ""
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", "k0", *SANDBOX, "--out", str(target))
+    assert code == 0 and err == f"Appended 2 values to {target} (0600): EH_KEY_K0, EH_KEY_ANALYTICS\n"
+    assert "ek-proxy" not in err
 
 
 # --- lost answers, driven through the applier with a transport that loses them ---------------

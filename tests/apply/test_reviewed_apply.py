@@ -93,7 +93,7 @@ def test_a_key_whose_usage_moved_is_skipped_and_named_with_the_field(workdir: Pa
     box().store.db.execute("UPDATE keys SET used_ammount = '3.5' WHERE key = ?", (key_value(0),))
     code, out, _ = apply(capsys, "--report-out", "apply.md")
     assert code == 3 and balance() == Decimal(996)
-    why = "skipped: changed since plan (its live state moved: used_ammount 2.00 -> 3.50)"
+    why = "skipped: changed since plan; its live state moved: used_ammount 2.00 -> 3.50"
     assert f"key-0 (ek-proxy-…part): {why}" in out
     assert (
         "Charged net -4.00, not the reviewed +4.00 (-8.00), because of:\n"
@@ -113,11 +113,36 @@ def test_a_key_updated_by_hand_to_match_is_skipped_its_limit_type_unknown(workdi
     plan(capsys, manifest(**RAISE_TWO))
     hand_update(1, allocated_ammount=Decimal(14))
     code, out, _ = apply(capsys)
-    why = "skipped: changed since plan (its live state moved: allocated_ammount 10.00 -> 14.00)"
+    why = "skipped: changed since plan; its live state moved: allocated_ammount 10.00 -> 14.00"
     assert code == 3 and f"key-1 (ek-proxy-…part): {why}" in out, out
     assert f"key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: {why}" in out
     assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in out
     assert balance() == Decimal(1000 - 4 - 3)  # the hand change paid its own 4.00
+
+
+def test_a_key_renamed_by_hand_with_parentheses_is_skipped_in_a_line_of_no_nested_ones(
+    workdir: Path, capsys: Any
+) -> None:
+    """The skip line names what moved, here a name holding parentheses: the line around it has
+    none of its own, so none sits inside another."""
+    plan(capsys, manifest(**RAISE_TWO))
+    hand_update(1, name="key-1 (by hand)")
+    code, out, _ = apply(capsys)
+    skipped = 'skipped: changed since plan; its live state moved: name "key-1" -> "key-1 (by hand)"'
+    assert code == 3 and f"key-1 (ek-proxy-…part): {skipped}" in out, out
+    assert "(its live state moved" not in out
+
+
+def test_a_saved_plan_applied_again_says_what_moved_without_nested_parentheses(
+    workdir: Path, capsys: Any
+) -> None:
+    hand_update(1, name="key-1 (old)")  # the plan renames it back
+    plan(capsys, manifest(**RAISE_TWO))
+    assert apply(capsys)[0] == 0
+    code, out, _ = apply(capsys)  # the same file again: every change already made
+    done = 'already as planned: nothing left to do; since the plan: allocated_ammount 10.00 -> 14.00, name "key-1 (old)" -> "key-1"'
+    assert code == 0 and f"key-1 (ek-proxy-…part): {done}" in out, out
+    assert "nothing left to do (" not in out
 
 
 def test_a_failed_key_is_named_with_its_error_and_the_report_is_still_written(

@@ -132,6 +132,16 @@ def test_help_that_says_pass_an_option_offers_it(capsys: Any, command: str) -> N
         assert re.search(rf"^ +{option}\b", out, re.M), f"{command} --help says pass {option}"
 
 
+def test_import_help_says_it_needs_key_env_or_all_as_import_does(capsys: Any) -> None:
+    """--key-env's help said "default: none, then --all", as though import without either read
+    every key; it refuses: "name the keys with --key-env VAR (repeatable), or pass --all"."""
+    _, out, _ = run_cli(capsys, "import", "--help")
+    prose = " ".join(out.split())
+    assert "then --all" not in prose
+    assert "--key-env VAR a key's env var (repeatable; default: none: give it, or --all)" in prose
+    assert "--all every key of the account (default: off; it or --key-env is needed)" in prose
+
+
 def _codes(text: str) -> set[str]:
     return set(re.findall(r"\b\d+\b", text))
 

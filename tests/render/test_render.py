@@ -190,3 +190,23 @@ def test_markdown_mentions_no_one_however_the_at_is_preceded(name: str) -> None:
     out = io.StringIO()
     render.markdown(plan_of([], [live(proxy_key=stray, name=name)], {}), out)
     assert "@oncall" not in out.getvalue() and "@&#8203;oncall" in out.getvalue()
+
+
+def nested_parentheses(line: str) -> bool:
+    """Whether a parenthesis opens inside another on this line."""
+    depth = 0
+    for char in line:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth > 1:
+            return True
+    return False
+
+
+def test_a_key_adopted_by_name_has_its_reason_in_the_markdown_row_without_nested_parentheses() -> None:
+    key = desired(address="docs", proxy_key=None, name="Docs Bot", allocated_ammount=D(20))
+    plan = plan_of([key], [live(name="Docs Bot")], values={})
+    out = io.StringIO()
+    plans.RENDERERS["markdown"](Plans((plan,)), out)
+    (row,) = [line for line in out.getvalue().splitlines() if line.startswith("| ~ | Docs Bot")]
+    assert "| update: adopted by name (the next apply records it) |" in row, row
+    assert not any(nested_parentheses(line) for line in out.getvalue().splitlines())

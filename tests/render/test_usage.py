@@ -120,6 +120,8 @@ def test_unused_days_decides_which_keys_are_listed_as_unused() -> None:
     assert unused(3) == ["Batch | nightly", "Intern", "Made by hand"]  # never used, made 3 days ago
     assert unused(0) == ["Backend", "Batch | nightly", "Intern", "Made by hand", "Web"]
     assert "Unused for 41 days or more (1):" in rendered("text", two_accounts(41))
+    assert "Unused for 1 day or more (" in rendered("text", two_accounts(1))  # not "1 days"
+    assert "Unused for 1 day or more (" in rendered("markdown", two_accounts(1))
     assert json.loads(rendered("json", two_accounts(41)))["total"]["unused"] == 1
 
 

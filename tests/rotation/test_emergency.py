@@ -23,18 +23,25 @@ def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manif
 
 
 def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: Path, capsys: Any) -> None:
-    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0", "--report-out", "rotate.md")
     assert code == 0, out
     assert "⟳ Backend (ek-proxy-…part)" in out and "- Backend (ek-proxy-…part)" in out
     assert "rotated now (ehkeys rotate); overlap 0" in out and "Apply complete: 2 applied." in out
-    assert out.index("✓ Backend (ek-proxy-…part): applied") > out.index(
-        "✓ Backend (ek-proxy-"
-    )  # create first
     (successor,) = keys()
+    created = (
+        f"✓ Backend (ek-proxy-…{successor['key'][-4:]}): applied: successor created, replacing ek-proxy-…part"
+    )
+    retired = "✓ Backend (ek-proxy-…part): applied: old key retired, as the successor of backend is delivered"
+    assert created in out and retired in out and out.index(retired) > out.index(created)  # create first
     assert successor["key"] != OLD and successor["allocated_ammount"] == 50
     assert balance() == Decimal(980)  # -50 for the successor, +30 back from the predecessor (20 used)
     assert state()["bindings"]["backend"] == ProxyKey(successor["key"]).fingerprint
     assert "rotations" not in state() and not journal()
+    report = (workdir / "rotate.md").read_text()  # the report's rows say the same
+    assert "| rotate | applied | -50.00 | successor created, replacing ek-proxy-…part |" in report
+    assert (
+        "| delete | applied | +30.00 | old key retired, as the successor of backend is delivered |" in report
+    )
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
     assert code == 0 and "No changes" in out
 

@@ -26,7 +26,7 @@ from reconciler.core.plans import Plans
 from reconciler.core.secrets import ProxyKey, RedactedKey
 from reconciler.state import saved_plan as planfile
 
-from ..helpers import TESTS, manifest_text, run_cli, seed_data
+from ..helpers import ROOT, TESTS, manifest_text, run_cli, seed_data
 from ..planning.test_planner import NOW, desired, live, plan_of
 from ..render.test_render import sample_plan
 
@@ -219,7 +219,10 @@ def test_an_interrupted_save_leaves_the_old_plan_whole_and_no_temporary_file(
 BAD_FILES = [
     ("no-such-plan.json", "cannot read the plan (No such file or directory)"),
     ("empty.json", "the file is empty; not a saved ehkeys plan"),
-    ("not-json.json", "not JSON (line 1, column 1: Expecting value)"),
+    (
+        "not-json.json",
+        "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`): not JSON, at line 1",
+    ),
     ("not-utf8.json", "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`): not UTF-8 text"),
     ("wrong-kind.json", "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`)"),
     ("truncated.json", "the plan ends early (truncated?): save it again"),
@@ -229,6 +232,16 @@ BAD_FILES = [
     ("net-edited-by-hand.json", "the saved plan does not hold together (edited by hand?)"),
     ("error-with-operations.json", "(ghost: cannot be planned, yet has operations to send)"),
 ]
+
+
+def test_a_manifest_given_to_show_is_said_to_be_no_saved_plan_and_how_to_make_one() -> None:
+    manifest = ROOT / "keys.example.yaml"  # the slip a new user makes: the manifest, not the plan
+    code, out, err = show(manifest, "text")
+    assert code == 1 and out == ""
+    assert err == (
+        f"ehkeys: error: {manifest}: not a saved ehkeys plan (make one with `ehkeys plan --out FILE`): "
+        "not JSON, at line 1, column 1: Expecting value\n"
+    )
 
 
 @pytest.mark.parametrize(("name", "message"), BAD_FILES)
