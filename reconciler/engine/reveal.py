@@ -29,7 +29,7 @@ class Revealed:
 
 
 def run(settings: RevealSettings, console: Console) -> Revealed:
-    """The `NAME=value` lines, in the order asked; with `settings.out` appended there (none
+    """The `NAME=value` lines, in the manifest's order; with `settings.out` appended there (none
     returned, only their names). The file is checked before any request."""
     out = SecretsFile(settings.out, "--out") if settings.out else None
     lines = asyncio.run(_read(settings, console))
