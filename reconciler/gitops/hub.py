@@ -39,7 +39,7 @@ class Conflict(GitHubError):
 def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     try:
         said = str(answer.json().get("message", ""))
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         said = answer.text[:200]
     text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {scrub(said)}"
     if answer.status_code == 404:
@@ -110,7 +110,7 @@ class GitHub:
         answer = self._send(method, path, **kw)
         try:
             return answer.json() if answer.content else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than json parses
             raise GitHubError(f"GitHub API {method} {path}: the answer is not JSON") from exc
 
     def pages(self, path: str, field: str | None = None, **params: Any) -> list[dict[str, Any]]:

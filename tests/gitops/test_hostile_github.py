@@ -1,0 +1,53 @@
+"""A hostile run of a GitOps job: an event file or an environment Actions would never give, and a
+GitHub API (the fake, tests/fakegithub.py) that answers what GitHub should not. Each is a message
+naming what failed, never an internal error, and never a token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import Response
+
+from reconciler.cli.main import main
+from reconciler.gitops.hub import GitHub, GitHubError
+from reconciler.gitops.issues import upsert_comment
+
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+
+MARKER = "<!-- ehkeys-plan -->"
+NESTED = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parser recurses
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    hub = FakeGitHub()
+    hub.open_pull(12, "abc")
+    with serve(hub) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        yield hub
+
+
+def test_an_event_file_nested_too_deeply_is_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    event = tmp_path / "event-nested-too-deeply.json"
+    event.write_bytes(NESTED)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert main(["github", "comment", "--pr", "1", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {event}: cannot read the event (nested too deeply)" in err, err
+    assert "internal error" not in err
+
+
+def test_an_answer_nested_too_deeply_is_a_message(fake: FakeGitHub) -> None:
+    fake.faults["GET /issues/12/comments"] = Response(NESTED, media_type="application/json")
+    with pytest.raises(GitHubError, match="GET /issues/12/comments: the answer is not JSON"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    fake.faults["GET /issues/12/comments"] = Response(NESTED, 400, media_type="application/json")
+    with pytest.raises(GitHubError, match="GET /issues/12/comments: HTTP 400"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
