@@ -92,7 +92,11 @@ class Answer:
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        """The body decoded; ValueError when it is not JSON, or nested deeper than json parses."""
+        try:
+            return json.loads(self.content)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 async def request(http: httpx.AsyncClient, method: str, path: str, tries: int = 1, **sent: Any) -> Answer:

@@ -413,3 +413,20 @@ def test_a_standby_vaults_redirect_is_not_followed(vault: tuple[FakeVault, dict[
     )
     assert message.endswith("a standby node redirects to the active one: set VAULT_ADDR to it")
     assert fake.calls == ["PATCH secret/apps/api"]
+
+
+def test_an_answer_nested_too_deeply_is_no_delivery_and_no_crash(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parser recurses
+    fake, env = vault
+    fake.answer = Response(nested, 200, media_type="application/json")
+    assert "but not Vault's answer (no version written)" in failure(VaultSink("apps/api", "k"), env)
+    fake.answer = Response(nested, 403, media_type="application/json")
+    assert "HTTP 403: [[[" in failure(VaultSink("apps/api", "k"), env)  # quoted as text, cut short
+    hub, env = github
+    hub.faults["GET /repos/acme/api/actions/secrets/public-key"] = Response(
+        nested, media_type="application/json"
+    )
+    assert "GitHub's public key answer is not one" in failure(GitHubSecretSink("acme/api", "EH_KEY"), env)
+    hub.violations.clear()  # the answer is not what GitHub describes: that is the point
