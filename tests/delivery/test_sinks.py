@@ -430,3 +430,21 @@ def test_an_answer_nested_too_deeply_is_no_delivery_and_no_crash(
     )
     assert "GitHub's public key answer is not one" in failure(GitHubSecretSink("acme/api", "EH_KEY"), env)
     hub.violations.clear()  # the answer is not what GitHub describes: that is the point
+
+
+def test_an_answer_that_echoes_the_token_never_shows_it(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    fake, env = vault  # a proxy in front of Vault that quotes the request it refused
+    fake.answer = JSONResponse({"errors": [f"permission denied for token {fakevault.TOKEN}"]}, 403)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert "HTTP 403: permission denied for token …" in message and fakevault.TOKEN not in message
+    fake.answer = RedirectResponse(f"https://vault.example/login?token={fakevault.TOKEN}", 307)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert "a redirect to https://vault.example/login?token=…," in message and fakevault.TOKEN not in message
+    hub, env = github
+    hub.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = JSONResponse(
+        error(422, f"Bad token {fakegithub.TOKEN}"), 422
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert "HTTP 422: Bad token …" in message and fakegithub.TOKEN not in message
