@@ -8,9 +8,11 @@ become errors here only: 404 is NotFound, 409 and 422 (a stale `sha`) are Confli
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,6 +24,8 @@ PAGE = 100
 MAX_PAGES = 50
 BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered 502-504
 REPEATABLE = ("GET", "PUT", "PATCH", "DELETE")  # contents PUT/DELETE are conditional on the sha
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # OWNER/NAME
 
 
 class GitHubError(EhkeysError):
@@ -36,12 +40,18 @@ class Conflict(GitHubError):
     """The resource changed since it was read (a file's sha, a ref)."""
 
 
+def _hidden(text: str, headers: httpx.Headers) -> str:
+    """`text` without the token the request carried (an answer or an error may quote it)."""
+    token = headers.get("authorization", "").partition(" ")[2]
+    return scrub(text.replace(token, "…") if token else text)
+
+
 def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     try:
         said = str(answer.json().get("message", ""))
     except (ValueError, AttributeError, RecursionError):
         said = answer.text[:200]
-    text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {scrub(said)}"
+    text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {_hidden(said, answer.request.headers)}"
     if answer.status_code == 404:
         return NotFound(text)
     if answer.status_code in (409, 422):
@@ -49,6 +59,24 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     if answer.status_code in (401, 403):
         text += " (check the job's `permissions:` and the token)"
     return GitHubError(text)
+
+
+def _check_env(token: str, repo: str, api: str) -> None:
+    """What Actions sets, checked before any request: a message naming the variable, never its token."""
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            "GITHUB_TOKEN holds a character no token has (a newline, a space, or one beyond ASCII): "
+            "check how it is set (its value is not shown)"
+        )
+    if not _REPO.fullmatch(repo):
+        raise ConfigError(f"GITHUB_REPOSITORY {repo!r} is not OWNER/NAME (as Actions sets it)")
+    try:
+        httpx.URL(api)
+        parts = urlsplit(api)
+    except (ValueError, httpx.InvalidURL):  # a bracket left open, a newline, a port of letters
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"GITHUB_API_URL {api!r} is not an http:// or https:// URL (as Actions sets it)")
 
 
 def pick(item: Any, call: str, *keys: str, kind: type = object) -> Any:
@@ -76,8 +104,10 @@ class GitHub:
         token, repo = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
         if not token or not repo:
             raise ConfigError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (as in GitHub Actions)")
+        api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+        _check_env(token, repo, api)
         http = httpx.Client(
-            base_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+            base_url=api,
             headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",
@@ -95,9 +125,12 @@ class GitHub:
         while True:
             try:
                 answer = self.http.request(method, f"/repos/{self.repo}{path}", **kw)
+            except httpx.InvalidURL as exc:  # a path made of what the event said (a commit's sha)
+                raise GitHubError(f"GitHub API {method} {path!r}: not a URL ({exc})") from None
             except httpx.HTTPError as exc:
                 if not pauses or not isinstance(exc, httpx.TransportError):
-                    raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
+                    why = _hidden(str(exc), self.http.headers)
+                    raise GitHubError(f"GitHub API {method} {path}: {type(exc).__name__}: {why}") from exc
             else:
                 if answer.status_code < 300:
                     return answer

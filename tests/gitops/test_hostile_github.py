@@ -51,3 +51,49 @@ def test_an_answer_nested_too_deeply_is_a_message(fake: FakeGitHub) -> None:
     fake.faults["GET /issues/12/comments"] = Response(NESTED, 400, media_type="application/json")
     with pytest.raises(GitHubError, match="GET /issues/12/comments: HTTP 400"):
         upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("GITHUB_TOKEN", TOKEN + "\n", "GITHUB_TOKEN holds a character no token has"),  # pasted with its end
+        ("GITHUB_TOKEN", "ghs_tökén", "GITHUB_TOKEN holds a character no token has"),
+        ("GITHUB_REPOSITORY", "acme/keys\n", "GITHUB_REPOSITORY 'acme/keys\\n' is not OWNER/NAME"),
+        ("GITHUB_API_URL", "http://[::1", "GITHUB_API_URL 'http://[::1' is not an http:// or https:// URL"),
+        ("GITHUB_API_URL", "api.github.com", "GITHUB_API_URL 'api.github.com' is not an http:// or https://"),
+    ],
+)
+def test_an_environment_actions_would_never_set_is_a_message_naming_the_variable(
+    fake: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: Any,
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["github", "comment", "--pr", "12", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "internal error" not in err, err
+    assert "ghs_" not in err and not fake.calls
+
+
+def test_a_commit_sha_that_makes_no_url_is_a_message(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    monkeypatch.setenv("GITHUB_SHA", "abc\ndef")
+    (tmp_path / "keys.yaml").write_text("version: 1\nkeys: []\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["github", "apply", "keys.yaml", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "GitHub API GET '/commits/abc\\ndef/pulls': not a URL" in err and "internal error" not in err, err
+
+
+def test_an_answer_that_quotes_the_token_never_shows_it(fake: FakeGitHub) -> None:
+    fake.faults["POST /issues/12/comments"] = Response(
+        f'{{"message": "token {TOKEN} lacks a scope"}}', 403, media_type="application/json"
+    )
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    assert "HTTP 403: token … lacks a scope" in str(caught.value) and TOKEN not in str(caught.value)
