@@ -56,9 +56,35 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
         return NotFound(text)
     if answer.status_code in (409, 422):
         return Conflict(text)
-    if answer.status_code in (401, 403):
+    limited = _rate_limited(answer)
+    if limited:
+        text += f" ({limited})"
+    elif answer.status_code in (401, 403):
         text += " (check the job's `permissions:` and the token)"
     return GitHubError(text)
+
+
+def _rate_limited(answer: httpx.Response) -> str:
+    """What to do when GitHub's answer is its rate limit ('' when it is not): a 429, or a 403 that
+    says so in its headers (`x-ratelimit-remaining: 0`, `retry-after`), never a permission."""
+    headers = answer.headers
+    if answer.status_code not in (403, 429):
+        return ""
+    if (
+        answer.status_code == 403
+        and headers.get("x-ratelimit-remaining") != "0"
+        and "retry-after" not in headers
+    ):
+        return ""
+    wait = headers.get("retry-after", "")
+    reset = headers.get("x-ratelimit-reset", "")
+    if wait.isdigit():
+        when = f"in {int(wait)} s"
+    elif reset.isdigit():
+        when = f"after {time.strftime('%H:%M:%S UTC', time.gmtime(int(reset)))}"
+    else:
+        when = "later"
+    return f"GitHub's rate limit for this token, not a permission: run the job again {when}"
 
 
 def _check_env(token: str, repo: str, api: str) -> None:

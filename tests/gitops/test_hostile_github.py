@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
@@ -97,3 +97,27 @@ def test_an_answer_that_quotes_the_token_never_shows_it(fake: FakeGitHub) -> Non
     with pytest.raises(GitHubError) as caught:
         upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
     assert "HTTP 403: token … lacks a scope" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "when"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1900000000"}, "after 17:46:40 UTC"),
+        (403, {"retry-after": "60"}, "in 60 s"),  # a secondary rate limit
+        (429, {}, "later"),
+    ],
+)
+def test_a_rate_limit_is_named_as_one_and_not_as_a_permission(
+    fake: FakeGitHub, status: int, headers: dict[str, str], when: str
+) -> None:
+    fake.faults["GET /issues/12/comments"] = JSONResponse(
+        {"message": "API rate limit exceeded"}, status, headers=headers
+    )
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    message = str(caught.value)
+    assert message.endswith(
+        f"(GitHub's rate limit for this token, not a permission: run the job again {when})"
+    )
+    assert "permissions" not in message
+    fake.violations.clear()  # GitHub's description lists no 429 here, though GitHub answers one
