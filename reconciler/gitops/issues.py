@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.gitops.hub import GitHub, by_bot, pick
+from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.reviewed_plan import LIMIT, clip
 from reconciler.gitops.roots import OWN, UNNAMED, Root
 from reconciler.gitops.trust import PLAN_AUTHOR, written_by
@@ -41,7 +41,10 @@ def upsert_comment(
     for comment in own_comments(hub, number, marker, author, root)[:1]:
         if comment.get("body") != body:
             where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
-            hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+            try:
+                hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+            except NotFound:  # deleted since it was listed (by a person, or another run): post it anew
+                break
         return "updated"
     hub.call("POST", f"/issues/{number}/comments", json={"body": body})
     return "created"

@@ -121,3 +121,12 @@ def test_a_rate_limit_is_named_as_one_and_not_as_a_permission(
     )
     assert "permissions" not in message
     fake.violations.clear()  # GitHub's description lists no 429 here, though GitHub answers one
+
+
+def test_a_comment_deleted_while_the_job_runs_is_posted_again(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    upsert_comment(hub, 12, f"{MARKER}\nfirst plan\n", MARKER)
+    fake.faults["PATCH /issues/comments/1"] = JSONResponse({"message": "Not Found"}, 404)  # listed, then gone
+    assert upsert_comment(hub, 12, f"{MARKER}\nsecond plan\n", MARKER) == "created"
+    assert fake.comments_on(12)[-1] == f"{MARKER}\nsecond plan\n"
+    fake.violations.clear()  # the fault answers without the fake's own record of the comment
