@@ -210,7 +210,10 @@ def apply_job(job: ApplyJob) -> ExitCode:
             raise
         except EhkeysError as exc:
             stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n"
-            _on_pull(hub, number, job.trust.author, stopped, root)
+            try:
+                _on_pull(hub, number, job.trust.author, stopped, root)
+            except EhkeysError as also:  # why the apply stopped is what the job must say
+                print(f"ehkeys: warning: the pull request could not be told: {also}", file=sys.stderr)
             raise
         _on_pull(hub, number, job.trust.author, _report(folder), root)
         return code

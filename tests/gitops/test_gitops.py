@@ -370,6 +370,20 @@ def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: 
     assert "internal error" not in out
 
 
+def test_an_apply_stopped_says_why_also_when_its_comment_cannot_be_posted(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=400)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    hub.faults["POST /issues/1/comments"] = JSONResponse({"message": "Server Error"}, 500)
+    code, out = actions.merge_and_apply(1, "m1", text, MANIFEST, "--max-debit", "10")
+    assert code == 1 and actions.live() == before, out
+    assert "ehkeys: error: " in out and "max-debit" in out.split("ehkeys: error: ", 1)[1], out
+    assert "warning: the pull request could not be told: GitHub API POST /issues/1/comments: HTTP 500" in out
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
+
+
 def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
