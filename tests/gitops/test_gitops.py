@@ -370,6 +370,18 @@ def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: 
     assert "internal error" not in out
 
 
+def test_a_state_github_would_not_take_is_said_lost_with_what_to_do(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = JSONResponse({"message": "Server Error"}, 500)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 1 and "analytics" in actions.live(), out
+    assert f"PUT /contents/{STATE_ON_BRANCH}: HTTP 500: Server Error: this run's state was not written" in out
+    assert "the next plan binds the keys again by name" in out and "run the deliver job" in out
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
+
+
 def test_an_apply_stopped_says_why_also_when_its_comment_cannot_be_posted(
     actions: Actions, hub: FakeGitHub
 ) -> None:
