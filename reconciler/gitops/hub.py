@@ -22,7 +22,8 @@ from reconciler.core.secrets import scrub
 
 PAGE = 100
 MAX_PAGES = 50
-BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered 502-504
+BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered RETRIED
+RETRIED = (500, 502, 503, 504)  # GitHub's "try again": a 500 too (a state write it made is found)
 REPEATABLE = ("GET", "PUT", "PATCH", "DELETE")  # contents PUT/DELETE are conditional on the sha
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # OWNER/NAME
@@ -146,7 +147,8 @@ class GitHub:
         return cls(http, repo)
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One call; a repeatable one is tried again after a gateway error or a dropped connection."""
+        """One call; a repeatable one is tried again after a server or gateway error, or a dropped
+        connection."""
         pauses = list(BACKOFF) if method in REPEATABLE else []
         while True:
             try:
@@ -160,7 +162,7 @@ class GitHub:
             else:
                 if answer.status_code < 300:
                     return answer
-                if not pauses or answer.status_code not in (502, 503, 504):
+                if not pauses or answer.status_code not in RETRIED:
                     raise _error(method, path, answer)
             time.sleep(pauses.pop(0))
 

@@ -634,6 +634,29 @@ def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub
     assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
 
 
+class _Once(JSONResponse):
+    """GitHub's answer to one call (a 500 that comes and goes); the calls after it are served."""
+
+    def __init__(self, hub: FakeGitHub, prefix: str, status: int) -> None:
+        super().__init__({"message": "Server Error"}, status)
+        self.hub, self.prefix = hub, prefix
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        del self.hub.faults[self.prefix]
+        await super().__call__(scope, receive, send)
+
+
+def test_a_server_error_github_answers_once_does_not_lose_the_state_of_an_apply(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = _Once(hub, "PUT /contents/", 500)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 0, out
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])["bindings"]
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
+
+
 def test_a_state_branch_that_cannot_be_read_stops_the_run(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
