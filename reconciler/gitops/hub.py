@@ -23,6 +23,7 @@ from reconciler.core.secrets import scrub
 PAGE = 100
 MAX_PAGES = 50
 BACKOFF = (2.0, 5.0)  # seconds before the 2nd and 3rd try of a call GitHub answered RETRIED
+SAID = 200  # characters of GitHub's error message quoted
 RETRIED = (500, 502, 503, 504)  # GitHub's "try again": a 500 too (a state write it made is found)
 REPEATABLE = ("GET", "PUT", "PATCH", "DELETE")  # contents PUT/DELETE are conditional on the sha
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
@@ -51,8 +52,10 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     try:
         said = str(answer.json().get("message", ""))
     except (ValueError, AttributeError, RecursionError):
-        said = answer.text[:200]
-    text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {_hidden(said, answer.request.headers)}"
+        said = answer.text
+    said = " ".join(_hidden(said, answer.request.headers).split())  # one line: a log line starting
+    said = said if len(said) <= SAID else said[:SAID] + "…"  # `::` would be a workflow command
+    text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {said}"
     if answer.status_code == 404:
         return NotFound(text)
     if answer.status_code in (409, 422):

@@ -130,3 +130,18 @@ def test_a_comment_deleted_while_the_job_runs_is_posted_again(fake: FakeGitHub) 
     assert upsert_comment(hub, 12, f"{MARKER}\nsecond plan\n", MARKER) == "created"
     assert fake.comments_on(12)[-1] == f"{MARKER}\nsecond plan\n"
     fake.violations.clear()  # the fault answers without the fake's own record of the comment
+
+
+def test_an_error_answer_is_quoted_on_one_short_line(fake: FakeGitHub) -> None:
+    """A log line of the runner's that starts with `::` is a workflow command (an annotation, a
+    mask, commands stopped): GitHub's message, or a proxy's page, never starts one."""
+    said = "Server Error\n::error file=keys.yaml::all keys deleted\n" + "x" * 5000
+    fake.faults["POST /issues/12/comments"] = JSONResponse({"message": said}, 403)
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert "HTTP 403: Server Error ::error file=keys.yaml::all keys deleted xxx" in message
+    fake.faults["POST /issues/12/comments"] = Response("<html>\n<body>\nUnicorn!\n</body></html>", 500)
+    with pytest.raises(GitHubError, match=r"HTTP 500: <html> <body> Unicorn! </body></html>$"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
