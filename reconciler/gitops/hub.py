@@ -56,7 +56,7 @@ def _error(method: str, path: str, answer: httpx.Response) -> GitHubError:
     said = " ".join(_hidden(said, answer.request.headers).split())  # one line: a log line starting
     said = said if len(said) <= SAID else said[:SAID] + "…"  # `::` would be a workflow command
     text = f"GitHub API {method} {path}: HTTP {answer.status_code}: {said}"
-    if answer.status_code == 404:
+    if answer.status_code in (404, 410):  # 410: gone (an artifact expired, an issue deleted)
         return NotFound(text)
     if answer.status_code in (409, 422):
         return Conflict(text)

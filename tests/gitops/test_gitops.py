@@ -396,6 +396,18 @@ def test_an_apply_stopped_says_why_also_when_its_comment_cannot_be_posted(
     hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
 
 
+def test_an_artifact_that_expires_between_its_listing_and_its_download_is_planned_again(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=40)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    hub.faults["GET /actions/artifacts/"] = JSONResponse({"message": "Artifact has expired"}, 410)
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "is gone (expired or deleted): plan again; nothing was sent" in out, out
+    assert actions.live() == before and "Nothing was applied" in apply_comment(hub, 1)
+
+
 def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
