@@ -88,7 +88,7 @@ def _rate_limited(answer: httpx.Response) -> str:
         when = f"after {time.strftime('%H:%M:%S UTC', time.gmtime(int(reset)))}"
     else:
         when = "later"
-    return f"GitHub's rate limit for this token, not a permission: run the job again {when}"
+    return f"GitHub's rate limit for this token, not a permission: it takes this token's calls again {when}"
 
 
 def _check_env(token: str, repo: str, api: str) -> None:

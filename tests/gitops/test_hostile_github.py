@@ -117,7 +117,7 @@ def test_a_rate_limit_is_named_as_one_and_not_as_a_permission(
         upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
     message = str(caught.value)
     assert message.endswith(
-        f"(GitHub's rate limit for this token, not a permission: run the job again {when})"
+        f"(GitHub's rate limit for this token, not a permission: it takes this token's calls again {when})"
     )
     assert "permissions" not in message
     fake.violations.clear()  # GitHub's description lists no 429 here, though GitHub answers one
