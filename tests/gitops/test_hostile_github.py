@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
-from reconciler.gitops.issues import upsert_comment
+from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 
@@ -145,3 +145,14 @@ def test_an_error_answer_is_quoted_on_one_short_line(fake: FakeGitHub) -> None:
     fake.faults["POST /issues/12/comments"] = Response("<html>\n<body>\nUnicorn!\n</body></html>", 500)
     with pytest.raises(GitHubError, match=r"HTTP 500: <html> <body> Unicorn! </body></html>$"):
         upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+
+
+def test_a_drift_issue_deleted_while_the_job_runs_is_opened_again_or_left_closed(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    body = "<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: {} -->\n{}\n"
+    assert sync_drift_issue(hub, body.format("aa", "1 key changed"), drifted=True) == "opened #13"
+    fake.faults["PATCH /issues/13"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert sync_drift_issue(hub, body.format("bb", "2 keys changed"), drifted=True) == "opened #14"
+    fake.faults["POST /issues/14/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert sync_drift_issue(hub, "In sync", drifted=False).startswith("closed #13, #14")
+    fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
