@@ -86,13 +86,18 @@ class Answer:
     headers: httpx.Headers
     content: bytes
     path: str  # the request's path, for messages
+    tokens: tuple[str, ...] = ()  # what the request carried as its token: never quoted from the body
 
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        """The body decoded; ValueError when it is not JSON, or nested deeper than json parses."""
+        try:
+            return json.loads(self.content)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 async def request(http: httpx.AsyncClient, method: str, path: str, tries: int = 1, **sent: Any) -> Answer:
@@ -138,11 +143,19 @@ async def _once(http: httpx.AsyncClient, method: str, path: str, sent: dict[str,
 
 def _why(exc: Exception, headers: httpx.Headers) -> str:
     """What went wrong, without the token the request carried (httpx may quote a header)."""
-    why = str(exc)
-    for name in _SECRET_HEADERS:
-        for secret in filter(None, (headers.get(name, ""), headers.get(name, "").partition(" ")[2])):
-            why = why.replace(secret, "…")
-    return scrub(why) or type(exc).__name__
+    return scrub(_hidden(str(exc), _tokens(headers))) or type(exc).__name__
+
+
+def _tokens(headers: httpx.Headers) -> tuple[str, ...]:
+    """The secrets a request's headers carry: each token header whole, and without its scheme."""
+    values = [headers.get(name, "") for name in _SECRET_HEADERS]
+    return tuple(filter(None, (part for value in values for part in (value, value.partition(" ")[2]))))
+
+
+def _hidden(text: str, tokens: tuple[str, ...]) -> str:
+    for secret in tokens:
+        text = text.replace(secret, "…")
+    return text
 
 
 async def _exchange(http: httpx.AsyncClient, sent: httpx.Request, where: str) -> Answer:
@@ -155,7 +168,7 @@ async def _exchange(http: httpx.AsyncClient, sent: httpx.Request, where: str) ->
                 raise DeliveryError(
                     f"{where}: HTTP {answer.status_code}, an answer over {MAX_BODY:,} bytes; not read"
                 )
-        return Answer(answer.status_code, answer.headers, bytes(body), sent.url.path)
+        return Answer(answer.status_code, answer.headers, bytes(body), sent.url.path, _tokens(sent.headers))
     finally:
         await answer.aclose()
 
@@ -173,7 +186,7 @@ def said(answer: Answer) -> str:
         text = "; ".join(str(e) for e in body["errors"])
     else:
         text = body if isinstance(body, str) else ""
-    text = " ".join(scrub(text).split())
+    text = " ".join(scrub(_hidden(text, answer.tokens)).split())  # a proxy may echo the request
     return text if len(text) <= SAID else text[:SAID] + "…"
 
 
@@ -181,7 +194,7 @@ def status(answer: Answer) -> str:
     """`HTTP 403: Resource not accessible by integration`; a redirect's target (never followed:
     the token goes to the address it was given for, and nowhere else)."""
     if 300 <= answer.status_code < 400:
-        target = scrub(answer.headers.get("location", "")) or "nowhere said"
+        target = scrub(_hidden(answer.headers.get("location", ""), answer.tokens)) or "nowhere said"
         return (
             f"HTTP {answer.status_code}: a redirect to {target}, not followed (the token goes nowhere else)"
         )

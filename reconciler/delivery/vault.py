@@ -21,6 +21,7 @@ from reconciler.delivery.errors import (
     address_problem,
     client,
     request,
+    said,
     status,
     unusable,
 )
@@ -76,6 +77,12 @@ def _check(sink: VaultSink, method: str, answer: Answer) -> None:
         raise DeliveryError(
             f"{head}: the token in VAULT_TOKEN may not write it (its policy needs the {needs} capability "
             f"on {sink.mount}/data/{sink.path})"
+        )
+    if code == 400 and "check-and-set parameter required" in said(answer):
+        raise DeliveryError(
+            f"{head}: the secret or its mount requires check-and-set (cas_required), which a merge patch "
+            f"cannot give without reading the secret: turn it off for this secret (vault kv metadata put "
+            f"-cas-required=false -mount={sink.mount} {sink.path}), or deliver to another path"
         )
     if method == "POST" and code == 400:
         raise DeliveryError(

@@ -73,4 +73,6 @@ def _event(path: str | None) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from exc
+    except RecursionError:  # json's parser recurses once per nested array or object
+        raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event (nested too deeply)") from None
     return data if isinstance(data, dict) else {}

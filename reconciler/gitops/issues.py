@@ -10,10 +10,11 @@ every morning.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
-from reconciler.gitops.hub import GitHub, by_bot, pick
+from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.reviewed_plan import LIMIT, clip
 from reconciler.gitops.roots import OWN, UNNAMED, Root
 from reconciler.gitops.trust import PLAN_AUTHOR, written_by
@@ -41,7 +42,10 @@ def upsert_comment(
     for comment in own_comments(hub, number, marker, author, root)[:1]:
         if comment.get("body") != body:
             where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
-            hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+            try:
+                hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+            except NotFound:  # deleted since it was listed (by a person, or another run): post it anew
+                break
         return "updated"
     hub.call("POST", f"/issues/{number}/comments", json={"body": body})
     return "created"
@@ -72,8 +76,11 @@ def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED
         number, adopted = numbers[0], root.rank(issues[0].get("body") or "") != OWN
         if same_findings(issues[0].get("body") or "", body) and not adopted:
             return f"unchanged #{number}"
-        hub.call("PATCH", f"/issues/{number}", json={"body": body, "title": title})
-        return f"updated #{number}"
+        try:
+            hub.call("PATCH", f"/issues/{number}", json={"body": body, "title": title})
+            return f"updated #{number}"
+        except NotFound:  # deleted (410) since it was listed: a new issue tells the drift
+            numbers = []
     if drifted:
         created = hub.call("POST", "/issues", json={"title": title, "body": body, "labels": [DRIFT_LABEL]})
         return f"opened #{pick(created, 'POST /issues', 'number', kind=int)}"
@@ -81,6 +88,7 @@ def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED
         return "nothing open"
     for number in numbers:
         note = "The live keys match the manifest again; closing.\n\n" + body
-        hub.call("POST", f"/issues/{number}/comments", json={"body": clip(note, LIMIT, "")})
-        hub.call("PATCH", f"/issues/{number}", json={"state": "closed", "state_reason": "completed"})
+        with contextlib.suppress(NotFound):  # deleted since it was listed: nothing left to close
+            hub.call("POST", f"/issues/{number}/comments", json={"body": clip(note, LIMIT, "")})
+            hub.call("PATCH", f"/issues/{number}", json={"state": "closed", "state_reason": "completed"})
     return f"closed #{', #'.join(map(str, numbers))}" if numbers else "in sync, nothing open"

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.errors import EhkeysError, StalePlan, UsageError
+from reconciler.core.errors import EhkeysError, StalePlan, StateError, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
@@ -115,7 +115,18 @@ def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], ru
     for also in errors[1:]:
         print(f"ehkeys: error: {also}", file=sys.stderr)
     if errors:
-        raise errors[0]
+        raise _unsaved(errors[0], branch.branch) from errors[0]
+
+
+def _unsaved(error: EhkeysError, branch: str) -> EhkeysError:
+    """A push that failed, saying what is lost and what to do (one kept aside says so itself)."""
+    if isinstance(error, StateError):
+        return error
+    return StateError(
+        f"{error}: this run's state was not written to the branch {branch}, so what it recorded is "
+        "lost: the next plan binds the keys again by name, as after a lost state; run the deliver job "
+        "if a key this run created was not delivered"
+    )
 
 
 def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:
@@ -210,7 +221,10 @@ def apply_job(job: ApplyJob) -> ExitCode:
             raise
         except EhkeysError as exc:
             stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n"
-            _on_pull(hub, number, job.trust.author, stopped, root)
+            try:
+                _on_pull(hub, number, job.trust.author, stopped, root)
+            except EhkeysError as also:  # why the apply stopped is what the job must say
+                print(f"ehkeys: warning: the pull request could not be told: {also}", file=sys.stderr)
             raise
         _on_pull(hub, number, job.trust.author, _report(folder), root)
         return code

@@ -172,13 +172,17 @@ def _run(hub: GitHub, run_id: str, refused: str) -> dict[str, Any]:
 def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
     listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
     live = [a for a in listed if a.get("name") == meta.artifact and not a.get("expired")]
+    gone = NoReviewedPlan(
+        f"PR #{number}: the artifact {meta.artifact} of run {meta.run_id} is gone (expired or "
+        "deleted): plan again; nothing was sent"
+    )
     if not live:
-        raise NoReviewedPlan(
-            f"PR #{number}: the artifact {meta.artifact} of run {meta.run_id} is gone (expired or "
-            "deleted): plan again; nothing was sent"
-        )
+        raise gone
     artifact = pick(live[0], f"GET /actions/runs/{meta.run_id}/artifacts", "id", kind=int)
-    archive = hub.download(f"/actions/artifacts/{artifact}/zip", MAX_PLAN)
+    try:
+        archive = hub.download(f"/actions/artifacts/{artifact}/zip", MAX_PLAN)
+    except NotFound:  # expired or deleted since it was listed
+        raise gone from None
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             if zipped.getinfo(PLAN_FILE).file_size > MAX_PLAN:  # reading stops at the size it declares

@@ -50,7 +50,10 @@ def rotate_job(job: RotateJob) -> ExitCode:
             applied = _rotate(job, folder)
         except EhkeysError as exc:
             stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n"
-            print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
+            try:
+                print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
+            except EhkeysError as also:  # why the rotation stopped is what the job must say
+                print(f"ehkeys: warning: the drift issue could not be told: {also}", file=sys.stderr)
             raise
     code, report = applied.exit_code, _report(folder)
     if report is None or not any(a.report.results or a.stopped for a in applied.each):

@@ -387,6 +387,21 @@ def test_an_address_with_a_password_is_never_shown_with_it(monkeypatch: pytest.M
     )
 
 
+def test_a_secret_that_requires_check_and_set_says_how_to_let_the_patch_through(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    fake, env = vault  # cas_required on the mount or the secret: Vault refuses a PATCH without `cas`
+    fake.answer = JSONResponse({"errors": ["check-and-set parameter required for this call"]}, 400)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert message.endswith(
+        "HTTP 400: check-and-set parameter required for this call: the secret or its mount requires "
+        "check-and-set (cas_required), which a merge patch cannot give without reading the secret: turn it "
+        "off for this secret (vault kv metadata put -cas-required=false -mount=secret apps/api), or deliver "
+        "to another path"
+    ), message
+    assert fake.calls == ["PATCH secret/apps/api"]
+
+
 def test_a_kv_version_1_mount_is_named(vault: tuple[FakeVault, dict[str, str]]) -> None:
     fake, env = vault
     fake.answer = JSONResponse({"errors": ["1 error occurred:\n\t* unsupported operation\n\n"]}, 405)
@@ -413,3 +428,38 @@ def test_a_standby_vaults_redirect_is_not_followed(vault: tuple[FakeVault, dict[
     )
     assert message.endswith("a standby node redirects to the active one: set VAULT_ADDR to it")
     assert fake.calls == ["PATCH secret/apps/api"]
+
+
+def test_an_answer_nested_too_deeply_is_no_delivery_and_no_crash(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parser recurses
+    fake, env = vault
+    fake.answer = Response(nested, 200, media_type="application/json")
+    assert "but not Vault's answer (no version written)" in failure(VaultSink("apps/api", "k"), env)
+    fake.answer = Response(nested, 403, media_type="application/json")
+    assert "HTTP 403: [[[" in failure(VaultSink("apps/api", "k"), env)  # quoted as text, cut short
+    hub, env = github
+    hub.faults["GET /repos/acme/api/actions/secrets/public-key"] = Response(
+        nested, media_type="application/json"
+    )
+    assert "GitHub's public key answer is not one" in failure(GitHubSecretSink("acme/api", "EH_KEY"), env)
+    hub.violations.clear()  # the answer is not what GitHub describes: that is the point
+
+
+def test_an_answer_that_echoes_the_token_never_shows_it(
+    vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
+    fake, env = vault  # a proxy in front of Vault that quotes the request it refused
+    fake.answer = JSONResponse({"errors": [f"permission denied for token {fakevault.TOKEN}"]}, 403)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert "HTTP 403: permission denied for token …" in message and fakevault.TOKEN not in message
+    fake.answer = RedirectResponse(f"https://vault.example/login?token={fakevault.TOKEN}", 307)
+    message = failure(VaultSink("apps/api", "k"), env)
+    assert "a redirect to https://vault.example/login?token=…," in message and fakevault.TOKEN not in message
+    hub, env = github
+    hub.faults["PUT /repos/acme/api/actions/secrets/EH_KEY"] = JSONResponse(
+        error(422, f"Bad token {fakegithub.TOKEN}"), 422
+    )
+    message = failure(GitHubSecretSink("acme/api", "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    assert "HTTP 422: Bad token …" in message and fakegithub.TOKEN not in message

@@ -370,6 +370,44 @@ def test_a_state_write_github_answers_oddly_is_a_message(actions: Actions, hub: 
     assert "internal error" not in out
 
 
+def test_a_state_github_would_not_take_is_said_lost_with_what_to_do(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = JSONResponse({"message": "Server Error"}, 500)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 1 and "analytics" in actions.live(), out
+    assert f"PUT /contents/{STATE_ON_BRANCH}: HTTP 500: Server Error: this run's state was not written" in out
+    assert "the next plan binds the keys again by name" in out and "run the deliver job" in out
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
+
+
+def test_an_apply_stopped_says_why_also_when_its_comment_cannot_be_posted(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=400)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    hub.faults["POST /issues/1/comments"] = JSONResponse({"message": "Server Error"}, 500)
+    code, out = actions.merge_and_apply(1, "m1", text, MANIFEST, "--max-debit", "10")
+    assert code == 1 and actions.live() == before, out
+    assert "ehkeys: error: " in out and "max-debit" in out.split("ehkeys: error: ", 1)[1], out
+    assert "warning: the pull request could not be told: GitHub API POST /issues/1/comments: HTTP 500" in out
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
+
+
+def test_an_artifact_that_expires_between_its_listing_and_its_download_is_planned_again(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    text = manifest(k0=40)
+    actions.plan_pr(1, "h1", text)
+    before = actions.live()
+    hub.faults["GET /actions/artifacts/"] = JSONResponse({"message": "Artifact has expired"}, 410)
+    code, out = actions.merge_and_apply(1, "m1", text)
+    assert code == 1 and "is gone (expired or deleted): plan again; nothing was sent" in out, out
+    assert actions.live() == before and "Nothing was applied" in apply_comment(hub, 1)
+
+
 def test_an_artifact_too_big_to_be_a_plan_is_refused_unread(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -606,6 +644,29 @@ def test_a_bad_gateway_does_not_lose_the_state_of_an_apply(actions: Actions, hub
     assert code == 0, out
     state = json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])
     assert "reports" in state["bindings"] and not any(".conflict-" in p for p in hub.branches["ehkeys-state"])
+
+
+class _Once(JSONResponse):
+    """GitHub's answer to one call (a 500 that comes and goes); the calls after it are served."""
+
+    def __init__(self, hub: FakeGitHub, prefix: str, status: int) -> None:
+        super().__init__({"message": "Server Error"}, status)
+        self.hub, self.prefix = hub, prefix
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        del self.hub.faults[self.prefix]
+        await super().__call__(scope, receive, send)
+
+
+def test_a_server_error_github_answers_once_does_not_lose_the_state_of_an_apply(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(1, "h1", manifest(analytics=5))
+    hub.faults["PUT /contents/"] = _Once(hub, "PUT /contents/", 500)
+    code, out = actions.merge_and_apply(1, "m1", manifest(analytics=5))
+    assert code == 0, out
+    assert "analytics" in json.loads(hub.branches["ehkeys-state"][STATE_ON_BRANCH])["bindings"]
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
 
 
 def test_a_state_branch_that_cannot_be_read_stops_the_run(

@@ -50,6 +50,15 @@ def test_only_the_ehkeys_step_of_the_action_has_the_account_key() -> None:
     assert holding == ["ehkeys ${{ inputs.command }}"]
 
 
+def test_a_plan_job_run_again_uploads_the_plan_it_comments() -> None:
+    """upload-artifact refuses a name its run already has, and "Re-run jobs" is the same run: the
+    re-run's comment showed a new plan's digest while the artifact kept the first attempt's, so
+    the apply after the merge refused the plan the reviewers saw ("plan again")."""
+    steps = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    (upload,) = [s for s in steps if "upload-artifact" in str(s.get("uses", ""))]
+    assert upload["with"].get("overwrite") is True, upload
+
+
 def _readme_gitignore() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     (block,) = re.findall(r"```gitignore\n(.*?)```", readme, re.S)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from starlette.responses import JSONResponse
 
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops.settings import STATE_BRANCH
@@ -160,6 +161,21 @@ def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothi
     body = drift_issue(hub)["body"]
     assert "<!-- ehkeys-rotate -->" in body and "cannot be rotated" in body and "key-0" in body
     assert actions.live()["key-0"]["key"] not in body + out + actions.summary()
+
+
+def test_a_rotation_that_stopped_says_why_also_when_the_drift_issue_cannot_be_told(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    reviewed(actions, text())
+    clock(actions, 100)
+    hub.faults["POST /issues"] = JSONResponse({"message": "Server Error"}, 500)
+    actions.checkout(text(), "schedule", "main-head", {})
+    code, out, err = actions.run(
+        "github", "rotate", MANIFEST, "--sandbox", *actions.seeded, "--max-debit", "1"
+    )
+    assert code == 1 and "--max-debit" in err.split("ehkeys: error: ", 1)[-1], err
+    assert "warning: the drift issue could not be told: GitHub API POST /issues: HTTP 500" in err
+    hub.violations.clear()  # GitHub's description lists no 500 here, though GitHub answers one
 
 
 def test_a_pending_create_the_rotate_job_leaves_alone_never_counts_against_its_key_cap(

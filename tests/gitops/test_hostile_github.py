@@ -1,0 +1,158 @@
+"""A hostile run of a GitOps job: an event file or an environment Actions would never give, and a
+GitHub API (the fake, tests/fakegithub.py) that answers what GitHub should not. Each is a message
+naming what failed, never an internal error, and never a token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import JSONResponse, Response
+
+from reconciler.cli.main import main
+from reconciler.gitops.hub import GitHub, GitHubError
+from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+
+from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+
+MARKER = "<!-- ehkeys-plan -->"
+NESTED = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parser recurses
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    hub = FakeGitHub()
+    hub.open_pull(12, "abc")
+    with serve(hub) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        yield hub
+
+
+def test_an_event_file_nested_too_deeply_is_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    event = tmp_path / "event-nested-too-deeply.json"
+    event.write_bytes(NESTED)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert main(["github", "comment", "--pr", "1", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {event}: cannot read the event (nested too deeply)" in err, err
+    assert "internal error" not in err
+
+
+def test_an_answer_nested_too_deeply_is_a_message(fake: FakeGitHub) -> None:
+    fake.faults["GET /issues/12/comments"] = Response(NESTED, media_type="application/json")
+    with pytest.raises(GitHubError, match="GET /issues/12/comments: the answer is not JSON"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    fake.faults["GET /issues/12/comments"] = Response(NESTED, 400, media_type="application/json")
+    with pytest.raises(GitHubError, match="GET /issues/12/comments: HTTP 400"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("GITHUB_TOKEN", TOKEN + "\n", "GITHUB_TOKEN holds a character no token has"),  # pasted with its end
+        ("GITHUB_TOKEN", "ghs_tökén", "GITHUB_TOKEN holds a character no token has"),
+        ("GITHUB_REPOSITORY", "acme/keys\n", "GITHUB_REPOSITORY 'acme/keys\\n' is not OWNER/NAME"),
+        ("GITHUB_API_URL", "http://[::1", "GITHUB_API_URL 'http://[::1' is not an http:// or https:// URL"),
+        ("GITHUB_API_URL", "api.github.com", "GITHUB_API_URL 'api.github.com' is not an http:// or https://"),
+    ],
+)
+def test_an_environment_actions_would_never_set_is_a_message_naming_the_variable(
+    fake: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: Any,
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["github", "comment", "--pr", "12", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "internal error" not in err, err
+    assert "ghs_" not in err and not fake.calls
+
+
+def test_a_commit_sha_that_makes_no_url_is_a_message(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    monkeypatch.setenv("GITHUB_SHA", "abc\ndef")
+    (tmp_path / "keys.yaml").write_text("version: 1\nkeys: []\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["github", "apply", "keys.yaml", "--sandbox"]) == 1
+    err = capsys.readouterr().err
+    assert "GitHub API GET '/commits/abc\\ndef/pulls': not a URL" in err and "internal error" not in err, err
+
+
+def test_an_answer_that_quotes_the_token_never_shows_it(fake: FakeGitHub) -> None:
+    fake.faults["POST /issues/12/comments"] = Response(
+        f'{{"message": "token {TOKEN} lacks a scope"}}', 403, media_type="application/json"
+    )
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    assert "HTTP 403: token … lacks a scope" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "when"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1900000000"}, "after 17:46:40 UTC"),
+        (403, {"retry-after": "60"}, "in 60 s"),  # a secondary rate limit
+        (429, {}, "later"),
+    ],
+)
+def test_a_rate_limit_is_named_as_one_and_not_as_a_permission(
+    fake: FakeGitHub, status: int, headers: dict[str, str], when: str
+) -> None:
+    fake.faults["GET /issues/12/comments"] = JSONResponse(
+        {"message": "API rate limit exceeded"}, status, headers=headers
+    )
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    message = str(caught.value)
+    assert message.endswith(
+        f"(GitHub's rate limit for this token, not a permission: it takes this token's calls again {when})"
+    )
+    assert "permissions" not in message
+    fake.violations.clear()  # GitHub's description lists no 429 here, though GitHub answers one
+
+
+def test_a_comment_deleted_while_the_job_runs_is_posted_again(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    upsert_comment(hub, 12, f"{MARKER}\nfirst plan\n", MARKER)
+    fake.faults["PATCH /issues/comments/1"] = JSONResponse({"message": "Not Found"}, 404)  # listed, then gone
+    assert upsert_comment(hub, 12, f"{MARKER}\nsecond plan\n", MARKER) == "created"
+    assert fake.comments_on(12)[-1] == f"{MARKER}\nsecond plan\n"
+    fake.violations.clear()  # the fault answers without the fake's own record of the comment
+
+
+def test_an_error_answer_is_quoted_on_one_short_line(fake: FakeGitHub) -> None:
+    """A log line of the runner's that starts with `::` is a workflow command (an annotation, a
+    mask, commands stopped): GitHub's message, or a proxy's page, never starts one."""
+    said = "Server Error\n::error file=keys.yaml::all keys deleted\n" + "x" * 5000
+    fake.faults["POST /issues/12/comments"] = JSONResponse({"message": said}, 403)
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert "HTTP 403: Server Error ::error file=keys.yaml::all keys deleted xxx" in message
+    fake.faults["POST /issues/12/comments"] = Response("<html>\n<body>\nUnicorn!\n</body></html>", 500)
+    with pytest.raises(GitHubError, match=r"HTTP 500: <html> <body> Unicorn! </body></html>$"):
+        upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER)
+
+
+def test_a_drift_issue_deleted_while_the_job_runs_is_opened_again_or_left_closed(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    body = "<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: {} -->\n{}\n"
+    assert sync_drift_issue(hub, body.format("aa", "1 key changed"), drifted=True) == "opened #13"
+    fake.faults["PATCH /issues/13"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert sync_drift_issue(hub, body.format("bb", "2 keys changed"), drifted=True) == "opened #14"
+    fake.faults["POST /issues/14/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert sync_drift_issue(hub, "In sync", drifted=False).startswith("closed #13, #14")
+    fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
