@@ -55,6 +55,8 @@ def server_time(headers: httpx.Headers | None) -> int | None:
 def decode(status: int, headers: httpx.Headers, content: bytes, now: float) -> Any:
     try:
         data = _loads(content) if content else None
+    except RecursionError:  # json's parser recurses once per nested array or object
+        raise BadResponse(f"HTTP {status}: JSON nested too deeply to read", status) from None
     except (ValueError, UnicodeDecodeError):
         data = None
         ctype = headers.get("content-type", "")

@@ -197,6 +197,15 @@ def test_5xx_and_html_are_retried_then_reported_clearly() -> None:
     assert len(rec.requests) == FAST.attempts and len(slept) == FAST.attempts - 1
 
 
+def test_an_answer_nested_deeper_than_json_parses_is_a_bad_response_not_a_crash() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000  # json's parser recurses once a level
+    rec = Recorder(httpx.Response(200, content=nested, headers={"content-type": "application/json"}))
+    c, _ = fake_client(rec, retry=FAST)
+    with pytest.raises(api.BadResponse, match="HTTP 200: JSON nested too deeply to read"):
+        run(c.lookup(ProxyKey("ek-proxy-abcd")))
+    assert len(rec.requests) == FAST.attempts  # tried again, as any answer that cannot be read
+
+
 def test_server_messages_are_cut_short_and_scrubbed() -> None:
     message = "key ek-proxy-leakedsecret1234 is bad " + "x" * 500
     rec = Recorder(httpx.Response(400, json={"error": {"message": message}}))
