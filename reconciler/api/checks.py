@@ -39,7 +39,11 @@ def check_api_key(api_key: str | None, var: str = DEFAULT_KEY_VAR) -> str:
 
 
 def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is no number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(f"base URL {url!r}: not a URL ({exc})") from None
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
     if parts.scheme == "http" and is_loopback(parts.hostname):
