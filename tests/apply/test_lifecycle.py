@@ -247,6 +247,28 @@ def test_reveal_prints_only_to_a_terminal_or_a_file(workdir: Path, capsys: Any) 
     assert target.read_text() == f"EH_KEY_ANALYTICS={keys()['Analytics']['key']}\n"
 
 
+@pytest.mark.parametrize("target", ["keys.yaml", "other.yml", "state.json"])
+def test_secrets_never_go_into_a_manifest_or_another_yaml_or_json_file(
+    workdir: Path, capsys: Any, target: str
+) -> None:
+    """Outside a repository git tracks nothing, so `--out keys.yaml` appended the key's
+    `NAME=value` line to the manifest itself: a secret in the file one commits, and a manifest
+    that no longer parses."""
+    apply(capsys, manifest_of(existing(0), analytics()))
+    if target != "keys.yaml":
+        Path(target).write_text("{}\n")
+    before = Path(target).read_text()
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", target)
+    assert code == 1 and f"--out {target}: a YAML or JSON file" in err, err
+    more = {"id": "more", "name": "More", "allocated_ammount": 1}
+    Path("keys.yaml").write_text(manifest_of(existing(0), analytics(), more))
+    before = Path(target).read_text()
+    argv = ["apply", "keys.yaml", *SANDBOX, "--auto-approve", "--secrets-out", target]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and f"--secrets-out {target}: a YAML or JSON file" in err and "More" not in keys()
+    assert Path(target).read_text() == before and "ek-proxy" not in before
+
+
 # --- lost answers, driven through the applier with a transport that loses them ---------------
 
 
