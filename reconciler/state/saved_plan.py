@@ -207,6 +207,7 @@ def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
     planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
+    planagree.check_live(path, saved.changes)  # what it compares with, and shows when it moved
     return saved
 
 

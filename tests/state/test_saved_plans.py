@@ -250,5 +250,30 @@ def test_apply_refuses_a_bad_plan_file_before_any_request(
     assert code == 1 and message in err and out == ""
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("live", "x"), ("allocated_ammount", "x"), ("expires_at", "soon"), ("ip_whitelist", [None])],
+)
+def test_a_plan_whose_live_values_were_edited_by_hand_is_refused_naming_them(
+    workdir: Path, capsys: Any, field: str, value: Any
+) -> None:
+    """The live values a change was planned against are what apply compares with, and says of
+    when they moved: one of another shape was an internal error (TypeError, InvalidOperation)."""
+    Path("keys.yaml").write_text(manifest_text(3, allocated_ammount=14))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    data = json.loads(Path("plan.json").read_text())
+    address, change = sorted(data["changes"].items())[0]
+    if field == "live":
+        change["live"] = value
+    else:
+        change["live"][field] = value
+    Path("plan.json").write_text(json.dumps(data))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve")
+    where = "" if field == "live" else f".{field}"
+    assert code == 1 and "internal error" not in err, err
+    assert f"plan.json: changes[{address}].live{where} is not what a plan records (edited by hand?)" in err
+    assert "Applying" not in out
+
+
 def test_a_stale_plan_is_its_own_refusal() -> None:
     assert issubclass(StalePlan, Refused) and StalePlan.exit_code == 1
