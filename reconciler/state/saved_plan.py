@@ -29,7 +29,7 @@ from reconciler.core.plans import Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
 from reconciler.state import saved_parts as planagree
-from reconciler.state.files import atomic_write
+from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 4  # 4: a section per account; 3 added created_at and layout (what `show` needs)
@@ -50,6 +50,8 @@ def check_path(path: str, manifests: list[str]) -> None:
         raise UsageError(f"--out {path}: that is a manifest on this command line; save the plan elsewhere")
     if target.suffix in (".yaml", ".yml"):
         raise UsageError(f"--out {path}: a saved plan is JSON; name it like plan.json")
+    if not_a_file(Path(path)):
+        raise UsageError(f"--out {path}: {NOT_A_FILE}, like plan.json")
     if not target.parent.is_dir():
         raise UsageError(f"--out {path}: no such directory {target.parent}")
 

@@ -4,7 +4,9 @@ key by key, and the Markdown report for the PR (`--report-out`), against the san
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,19 @@ def test_a_saved_plan_applied_twice_is_as_planned_the_second_time(workdir: Path,
     code, out, _ = apply(capsys)
     assert code == 0 and balance() == Decimal(1000 - 7)
     assert "Apply complete: 0 applied, 3 already as planned." in out
+
+
+@pytest.mark.parametrize("option", ["plan --out", "apply --report-out"])
+def test_an_output_file_that_is_a_pipe_or_a_device_is_refused_and_left_as_it_is(
+    workdir: Path, capsys: Any, option: str
+) -> None:
+    """The file was written beside and renamed over it: `--out /dev/stdout` run as root (a CI
+    container) replaced the machine's /dev/stdout with a regular file holding the plan. A FIFO
+    stands in for the device here."""
+    os.mkfifo("out.fifo")
+    Path("keys.yaml").write_text(manifest(k1={"allocated_ammount": 12}))
+    command, flag = option.split()
+    extra = ["--auto-approve"] if command == "apply" else []
+    code, _, err = run_cli(capsys, command, "keys.yaml", *SANDBOX, *extra, flag, "out.fifo")
+    assert code == 1 and f"{flag} out.fifo: not a regular file" in err, err
+    assert stat.S_ISFIFO(os.lstat("out.fifo").st_mode) and balance() == Decimal(1000)  # nothing sent
