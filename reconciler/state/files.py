@@ -70,6 +70,14 @@ def not_a_file(path: Path) -> bool:
     return path.exists() and not path.is_file()
 
 
+def read_file(path: Path) -> bytes:
+    """A file's bytes; a device or a pipe (/dev/zero, /dev/stdin) is refused, never read to an
+    end that may never come."""
+    if not_a_file(path) and not path.is_dir():  # a folder: the OS says so, as it always did
+        raise OSError(errno.EINVAL, "not a regular file: a device or a pipe", str(path))
+    return path.read_bytes()
+
+
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
     """A temporary file beside `path`, fsynced and renamed over it: readers see the old file
     or the new one, never half of one. `mode` for a file others read (mkstemp makes 0600).

@@ -29,7 +29,7 @@ from reconciler.core.plans import Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
 from reconciler.state import saved_parts as planagree
-from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
+from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 4  # 4: a section per account; 3 added created_at and layout (what `show` needs)
@@ -215,7 +215,7 @@ def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
 
 def _read(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_file(Path(path))
     except OSError as exc:
         raise StateError(f"{path}: cannot read the plan ({exc.strerror or exc})") from exc
 

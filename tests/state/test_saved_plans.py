@@ -275,5 +275,19 @@ def test_a_plan_whose_live_values_were_edited_by_hand_is_refused_naming_them(
     assert "Applying" not in out
 
 
+@pytest.mark.parametrize("argv", [["show", "in.fifo"], ["plan", "keys.yaml", *SANDBOX, "--state", "in.fifo"]])
+def test_a_pipe_given_as_a_file_to_read_is_refused_not_read_forever(
+    workdir: Path, capsys: Any, argv: list[str]
+) -> None:
+    """A FIFO nobody writes (or /dev/zero, /dev/stdin) as the saved plan or the state: the
+    command waited forever (or read until memory ran out)."""
+    os.mkfifo("in.fifo")
+    Path("keys.yaml").write_text(manifest_text(3, allocated_ammount=14))
+    code, out, err = run_cli(capsys, *argv)
+    assert (
+        code == 1 and "in.fifo: cannot read the " in err and "not a regular file: a device or a pipe" in err
+    )
+
+
 def test_a_stale_plan_is_its_own_refusal() -> None:
     assert issubclass(StalePlan, Refused) and StalePlan.exit_code == 1
