@@ -372,6 +372,33 @@ def test_a_lost_remove_answer_is_confirmed_by_the_list(tmp_path: Path) -> None:
     )
 
 
+class RefusesUpdates(httpx.AsyncBaseTransport):
+    """Forwards every request but the updates, which the API refuses (400) without acting."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/proxy/update"):
+            body = {"error": {"message": "refused", "type": "invalid_request_error", "code": 400}}
+            return httpx.Response(400, json=body, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_refused_update_of_the_window_alone_is_a_failure_not_applied(tmp_path: Path) -> None:
+    """limit_type is write-only: the list cannot show it. An update sent only for it and
+    refused left every visible field as it was, so the verdict said "the account matches" and
+    counted it applied (exit 0) though the window never changed."""
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(1)))
+    results = drive(
+        tmp_path, sandbox, manifest_of(existing(0, limit_type="weekly")), RefusesUpdates(sandbox.transport())
+    )
+    assert [r.outcome for r in results] == [Outcome.FAILED], results
+    assert "HTTP 400: refused" in results[0].message and "limit_type" in results[0].message
+    state = json.loads((state_dir(tmp_path / "keys.yaml") / "state.json").read_text())
+    assert all(r.get("limit_type") != "weekly" for r in state["keys"].values())  # never recorded
+
+
 class ListFailsAfterWrites(httpx.AsyncBaseTransport):
     """The account's list answers 429 once any write went out: the check after the wave fails."""
 
