@@ -23,12 +23,14 @@ def is_loopback(host: str | None) -> bool:
 
 def url_problem(url: str) -> str:
     """Why the API may not be called at `url` ('' when it may): https to a host, or plain http
-    to a loopback one, with a port that is a number from 0 to 65535."""
+    to a loopback one, with a port that is a number from 1 to 65535."""
     try:
         parts = urlsplit(url)
-        _ = parts.port  # raises on a port that is no number from 0 to 65535
+        port = parts.port  # raises on a port that is no number from 0 to 65535
     except ValueError as exc:
         return f"not a URL ({exc})"
+    if port == 0:  # what `ehkeys sandbox --port 0` is given, never where it listens
+        return "port 0 names no server: use the URL `ehkeys sandbox` prints"
     if parts.scheme == "https" and parts.hostname:
         return ""
     if parts.scheme == "http" and is_loopback(parts.hostname):

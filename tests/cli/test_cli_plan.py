@@ -222,8 +222,9 @@ def test_plain_http_only_to_loopback(workdir: Path, capsys: Any, monkeypatch: py
         "http://127.0.0.1:abc/v1",
         "http://[::1/v1",
         "https://api.example.com:-1/v1",
+        "http://127.0.0.1:0/v1",
     ],
-    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port"],
+    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port", "port 0"],
 )
 def test_a_base_url_that_cannot_be_parsed_is_refused_naming_it(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, url: str
