@@ -4,11 +4,10 @@ that is not https (plain http only to a loopback host)."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import ConfigError
-from reconciler.core.hosts import is_loopback
+from reconciler.core.hosts import url_problem
 from reconciler.core.secrets import redact
 
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
@@ -39,9 +38,7 @@ def check_api_key(api_key: str | None, var: str = DEFAULT_KEY_VAR) -> str:
 
 
 def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url.rstrip("/")
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return url.rstrip("/")
-    raise ConfigError(f"base URL {url!r}: use https:// (plain http:// is allowed only to a loopback host)")
+    problem = url_problem(url)
+    if problem:
+        raise ConfigError(f"base URL {url!r}: {problem}")
+    return url.rstrip("/")

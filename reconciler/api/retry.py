@@ -35,7 +35,8 @@ def retry_delay(
     retryable = exc.retryable and (idempotent or isinstance(exc, (NotSent, RateLimited)))
     if not retryable or attempts >= policy.attempts:
         return None
-    backoff: float = min(policy.max_delay, policy.base_delay * 2 ** (attempts - 1))
+    # The exponent is bounded: 2 ** 1024 is no float (an attempt that far is at max_delay anyway).
+    backoff: float = min(policy.max_delay, policy.base_delay * 2 ** min(attempts - 1, 64))
     delay = backoff * random.uniform(0.5, 1.0)
     if exc.wait is not None:
         delay = max(exc.wait, 0.05) + random.uniform(0, 0.25)

@@ -17,6 +17,7 @@ from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import UsageError
 from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import NOT_AN_ENV_FILE, not_an_env_file
 from reconciler.delivery import tracking
 from reconciler.manifest.addresses import variable
 
@@ -49,9 +50,12 @@ class SecretsFile:
 
 
 def refuse_not_a_file(path: Path, flag: str) -> None:
-    """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
+    """Only a regular file: /dev/stdout or a pipe would put the secret in a log; and no manifest,
+    state or plan (the line would break it, and it is committed)."""
     if tracking.not_a_file(path):
         raise UsageError(f"{flag} {path}: {tracking.NOT_A_FILE}")
+    if not_an_env_file(path.resolve()):
+        raise UsageError(f"{flag} {path}: {NOT_AN_ENV_FILE}")
 
 
 def refuse_tracked(path: Path, flag: str) -> None:

@@ -60,9 +60,17 @@ def verify(
     if sending.unsent:
         why = f"{sending.error}; the key is in the account, but {sending.unsent} later step(s) were not sent"
         return Verdict(Outcome.FAILED, why + ": plan again", key=target, created=adopted)
-    return Verdict(
-        Outcome.APPLIED, _note(sending, adopted), target, adopted, _limit_type(sending, confirmed=True)
-    )
+    window = _limit_type(sending, confirmed=True)
+    if sending.error and not sending.lost and _window_wanted(sending) not in (None, window):
+        why = f"{sending.error}; its limit_type was not set (the list cannot show it): plan again"
+        return Verdict(Outcome.FAILED, why, key=target, created=adopted)
+    return Verdict(Outcome.APPLIED, _note(sending, adopted), target, adopted, window)
+
+
+def _window_wanted(sending: Sending) -> Any:
+    """The limit_type the change sets (None: it changes none). Write-only: a refused write that
+    carried it left the visible fields as they were, and the list cannot say it was not set."""
+    return next((f.after for f in sending.change.fields if f.field == "limit_type"), None)
 
 
 def _note(sending: Sending, adopted: ProxyKey | None) -> str:

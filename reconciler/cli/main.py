@@ -11,8 +11,11 @@ import contextlib
 import gc
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Any, TextIO
 
 from reconciler.api import unsettled
@@ -142,7 +145,37 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
 
 def _run(args: argparse.Namespace) -> ExitCode:
     handler: Handler = args.handler  # set by each command's parser (`options`, `commands`)
-    return handler(args)
+    if args.command == "sandbox":  # its server stops on these signals itself
+        return handler(args)
+    with _stopped_as_by_ctrl_c():
+        return handler(args)
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`timeout`, a scheduler, `kill`) and SIGHUP (the terminal closed) stop a command
+    as Ctrl-C does, once: the writes in flight named, a command sink's process group stopped,
+    exit 130. Python's default ended the process where it stood, saying nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        for each in taken:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    # A signal ignored (`nohup`, or SIGTERM by whoever started us) stays ignored.
+    taken = [each for each in _STOPS if signal.getsignal(each) is signal.SIG_DFL]
+    previous = {each: signal.signal(each, stop) for each in taken}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+_STOPS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def entry() -> None:

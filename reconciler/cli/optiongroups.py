@@ -119,7 +119,11 @@ def state_option(p: argparse.ArgumentParser, text: str = STATE_HELP) -> None:
 
 def connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--parallelism", type=types.positive, default=8, metavar="N", help="requests at once (default 8)"
+        "--parallelism",
+        type=types.parallelism,
+        default=8,
+        metavar="N",
+        help=f"requests at once, at most {types.MAX_PARALLELISM} (default 8)",
     )
     p.add_argument(
         "--max-attempts", type=types.positive, default=6, metavar="N", help="tries per request (default 6)"

@@ -31,6 +31,10 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
 
 
 positive = checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
+MAX_PARALLELISM = 256  # each request at once holds a slot and a pooled connection: more only eats memory
+parallelism = checked(
+    int, lambda n: 1 <= n <= MAX_PARALLELISM, f"a whole number from 1 to {MAX_PARALLELISM}, like 8"
+)
 seconds = checked(float, lambda s: math.isfinite(s) and s > 0, "a number of seconds above 0, like 20")
 whole_days = checked(int, lambda n: n >= 0, "a whole number of days of 0 or more, like 30")
 port = checked(int, lambda n: 0 <= n <= 65535, "a port number from 0 to 65535")

@@ -52,7 +52,7 @@ def apply(args: argparse.Namespace) -> ApplySettings:
     """A mistyped amount fails here, before anything is read or sent."""
     guards = Guards(
         credits(args.max_debit, "--max-debit"),
-        credits(args.expect_net, "--expect-net"),
+        credits(args.expect_net, "--expect-net", signed=True),
         args.allow_mass_delete,
     )
     return ApplySettings(

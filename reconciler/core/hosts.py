@@ -4,6 +4,9 @@ for the API's base URL and the delivery sinks' addresses alike."""
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
+
+PLAIN_HTTP = "use https:// (plain http:// is allowed only to a loopback host)"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -16,3 +19,20 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def url_problem(url: str) -> str:
+    """Why the API may not be called at `url` ('' when it may): https to a host, or plain http
+    to a loopback one, with a port that is a number from 1 to 65535."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is no number from 0 to 65535
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if port == 0:  # what `ehkeys sandbox --port 0` is given, never where it listens
+        return "port 0 names no server: use the URL `ehkeys sandbox` prints"
+    if parts.scheme == "https" and parts.hostname:
+        return ""
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return ""
+    return PLAIN_HTTP

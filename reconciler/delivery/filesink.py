@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from reconciler.core.secrets import ProxyKey
-from reconciler.core.sinks import FileSink
+from reconciler.core.sinks import NOT_AN_ENV_FILE, FileSink, not_an_env_file
 from reconciler.delivery.errors import DeliveryError
 from reconciler.delivery.tracking import NOT_A_FILE, TRACKED, not_a_file, tracked
 
@@ -26,6 +26,8 @@ def preflight(sink: FileSink) -> str:
     path = sink.target
     if not_a_file(path):
         return f"{path}: {NOT_A_FILE}"
+    if not_an_env_file(path.resolve()):
+        return f"{path} is {NOT_AN_ENV_FILE}"
     if tracked(path):
         return f"{path}: {TRACKED}"
     if not path.resolve().parent.is_dir():

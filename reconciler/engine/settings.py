@@ -117,8 +117,12 @@ class DeliverSettings:
     lock_timeout: float = 0.0  # how long to wait for an apply on the same state
 
 
-def credits(text: str | None, flag: str) -> Decimal | None:
-    """An amount of credits as the user typed it (`flag` names where), or a UsageError."""
+MOST_CREDITS = Decimal(10**12)  # as the manifest's amounts: more than any account holds
+
+
+def credits(text: str | None, flag: str, *, signed: bool = False) -> Decimal | None:
+    """An amount of credits as the user typed it (`flag` names where), or a UsageError;
+    negative only when `signed` (a net change)."""
     if text is None:
         return None
     try:
@@ -127,4 +131,8 @@ def credits(text: str | None, flag: str) -> Decimal | None:
         raise UsageError(f"{flag} {text!r}: expected an amount of credits, like 25 or 12.50") from None
     if not value.is_finite():
         raise UsageError(f"{flag} {text!r}: expected a finite amount")
+    if value < 0 and not signed:
+        raise UsageError(f"{flag} {text!r}: expected an amount of 0 or more")
+    if abs(value) > MOST_CREDITS:
+        raise UsageError(f"{flag} {text!r}: expected an amount up to {MOST_CREDITS:,}")
     return value

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.accounts import Account
+from reconciler.core.hosts import url_problem
 from reconciler.core.keys import Location
 from reconciler.core.policy import Budget, Group, Policy
 from reconciler.manifest import groups, policy
@@ -150,7 +151,7 @@ def _account(name: str, raw: Any, owner: FileLoader, top: dict[str, Any]) -> Acc
     return Account(
         name=name,
         key_var=match.group(1) if match else "",
-        base_url=own.get("base_url"),
+        base_url=_base_url(name, own, owner),
         key_cap=own.get("key_cap", top["key_cap"]),
         per_key_cap=_decimal_of(own.get("per_key_cap")) or top["per_key_cap"],
         prune=prune,
@@ -161,6 +162,17 @@ def _account(name: str, raw: Any, owner: FileLoader, top: dict[str, Any]) -> Acc
         policy=top["policy"].under(_own_policy(name, own, owner)),
         budget=top["budget"].under(_own_budget(name, own, owner)),
     )
+
+
+def _base_url(name: str, own: dict[str, Any], owner: FileLoader) -> str | None:
+    """The account's base URL; one the client would refuse is an error at its place (validate
+    passed it, and the plan then stopped that account)."""
+    url = own.get("base_url")
+    problem = url_problem(url) if url is not None else ""
+    if problem:
+        owner.report(("accounts", name, "base_url"), f"base URL {url!r}: {problem}")
+        return None
+    return None if url is None else str(url)
 
 
 def _own_policy(name: str, own: dict[str, Any], owner: FileLoader) -> Policy:

@@ -21,12 +21,14 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import (
     COMMAND_TIMEOUT,
     GITHUB_TOKEN_VAR,
+    NOT_AN_ENV_FILE,
     VAULT_MOUNT,
     CommandSink,
     FileSink,
     GitHubSecretSink,
     Sink,
     VaultSink,
+    not_an_env_file,
 )
 from reconciler.manifest.addresses import variable
 from reconciler.manifest.diagnostics import Diagnostic
@@ -128,6 +130,9 @@ def _file(owner: Source, at: Path, item: dict[str, Any], name: str) -> FileSink 
         return None
     if path.startswith(_DEVICES):
         owner.report(at, f"{path} is not a regular file: a secret goes only to a file (0600), never a stream")
+        return None
+    if not_an_env_file(path):
+        owner.report(at, f"{path} is {NOT_AN_ENV_FILE}")
         return None
     try:
         pathlib.Path(path).expanduser()

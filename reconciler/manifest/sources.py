@@ -15,6 +15,9 @@ SETTINGS_FILE = "ehkeys.yaml"
 """The settings of a directory manifest, at its root; the folder's other files hold keys."""
 
 
+NOT_A_FILE = "not a regular file (a device or a pipe): name a manifest file or a folder"
+
+
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     """Files as given; a directory contributes its *.yaml and *.yml files at any depth,
     sorted (hidden ones aside: .git, .ehkeys). A file named twice is read once."""
@@ -32,7 +35,9 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
             found = [item]
         else:
             found = []
-            problems.append(Diagnostic(item, 0, 0, "", "no such file or directory"))
+            problems.append(
+                Diagnostic(item, 0, 0, "", NOT_A_FILE if path.exists() else "no such file or directory")
+            )
         files.extend(file for file in found if _first_time(Path(file), seen))
     return files, problems
 

@@ -260,6 +260,8 @@ def load(path: str | None = None) -> Seed:
     try:
         if path is None:
             text = resources.files("reconciler.sandbox").joinpath("demo_seed.yaml").read_text()
+        elif Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
+            raise OSError(f"{path} is not a regular file: a device or a pipe")  # never read to no end
         else:
             text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -62,9 +62,28 @@ def probe_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
 
 
+NOT_A_FILE = "not a regular file (a device, a pipe or a folder): name a file"
+
+
+def not_a_file(path: Path) -> bool:
+    """A path that is there (a link: where it leads) and is no regular file: /dev/stdout, a FIFO."""
+    return path.exists() and not path.is_file()
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes; a device or a pipe (/dev/zero, /dev/stdin) is refused, never read to an
+    end that may never come."""
+    if not_a_file(path) and not path.is_dir():  # a folder: the OS says so, as it always did
+        raise OSError(errno.EINVAL, "not a regular file: a device or a pipe", str(path))
+    return path.read_bytes()
+
+
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
     """A temporary file beside `path`, fsynced and renamed over it: readers see the old file
-    or the new one, never half of one. `mode` for a file others read (mkstemp makes 0600)."""
+    or the new one, never half of one. `mode` for a file others read (mkstemp makes 0600).
+    Never over a device or a pipe: the rename would replace it (as root, /dev/stdout itself)."""
+    if not_a_file(path):
+        raise OSError(errno.EINVAL, NOT_A_FILE, str(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -22,6 +22,7 @@ from reconciler.state import deliveries
 from reconciler.state.deliveries import Delivered, Deliveries
 
 FORMAT_VERSION = 4
+WINDOWS = ("daily", "weekly", "monthly")  # what an apply sends, and so records
 READABLE_VERSIONS = (1, 2, 3, 4)
 
 Records = dict[str, dict[str, Any]]
@@ -137,8 +138,13 @@ def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:
 
 
 def check_record(value: Any, where: str) -> dict[str, Any]:
-    """The write-only values last applied to one key."""
-    return _fields(_mapping(value, where), where, _RECORD_FIELDS, FIX)
+    """The write-only values last applied to one key: a window is one the API takes (a rotation
+    sends it again)."""
+    record = _fields(_mapping(value, where), where, _RECORD_FIELDS, FIX)
+    window = record.get("limit_type")
+    if window is not None and window not in WINDOWS:
+        raise StateError(f"{where}: limit_type {_shown(window)} is not daily, weekly or monthly; {FIX}")
+    return record
 
 
 def check_rotation(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:

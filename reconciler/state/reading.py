@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import StateError
-from reconciler.state.files import journal_line, why
+from reconciler.state.files import journal_line, read_file, why
 from reconciler.state.format import Contents, check_line, parse
 from reconciler.state.journal import Replay, track_create
 
@@ -34,7 +34,7 @@ def contents(path: Path, journal: Path, warn: bool = False, pending: set[str] | 
 def snapshot(path: Path, journal: Path) -> Contents:
     """The state file alone (empty when there is none)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path).decode("utf-8")
     except FileNotFoundError:
         return Contents()
     except UnicodeDecodeError as exc:
@@ -49,7 +49,7 @@ def snapshot(path: Path, journal: Path) -> Contents:
 
 def journal_bytes(journal: Path) -> bytes:
     try:
-        return journal.read_bytes()
+        return read_file(journal)
     except FileNotFoundError:
         return b""
     except OSError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.core.errors import StateError, UsageError
-from reconciler.state.files import atomic_write
+from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
 
 
 class ReportFile:
@@ -23,6 +23,10 @@ class ReportFile:
         target = Path(path)
         if target.is_dir():
             raise UsageError(f"--report-out {path}: that is a directory; name a file, like apply.md")
+        if not_a_file(target):
+            raise UsageError(f"--report-out {path}: {NOT_A_FILE}, like apply.md")
+        if target.suffix.lower() in (".yaml", ".yml", ".json"):  # a manifest, a state, a plan: lost
+            raise UsageError(f"--report-out {path}: the report is Markdown; name it like apply.md")
         if not target.parent.is_dir():
             raise UsageError(f"--report-out {path}: no such directory {target.parent}")
         if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):

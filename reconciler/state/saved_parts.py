@@ -6,11 +6,13 @@ another: every key whose change differs between the two parts is named, and the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.changes import NEW_KEY, Action
 from reconciler.core.errors import StateError
+from reconciler.core.keys import MONEY
 from reconciler.core.printable import printable
 
 CHANGES_NOTHING = tuple(a.label for a in Action if not a.changes_something)  # shown, never applied
@@ -25,6 +27,37 @@ def check(path: str, shown: list[dict[str, Any]], changes: Mapping[str, Any]) ->
             f"{path}: the changes it would apply are not the plan it shows (edited by hand, or put "
             f"together from two plans?): {'; '.join(found)}: plan again"
         )
+
+
+def check_live(path: str, changes: Mapping[str, Any]) -> None:
+    """StateError naming the first change whose recorded live values are not of the shape a plan
+    writes (what apply compares with, and says of, when the key moved since): edited by hand."""
+    for address, change in sorted(changes.items()):
+        live = change.get("live") if isinstance(change, dict) else None
+        if live is None:
+            continue
+        where = None if isinstance(live, dict) else ""  # "": live itself is of another shape
+        if isinstance(live, dict):
+            where = next((f".{printable(f)}" for f, v in live.items() if not _of_shape(f, v)), None)
+        if where is not None:
+            raise StateError(
+                f"{path}: changes[{printable(address)}].live{where} is not what a plan records "
+                "(edited by hand?): plan again"
+            )
+
+
+def _of_shape(field: str, value: Any) -> bool:
+    if value is None:
+        return True
+    if field in MONEY:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if field in ("expires_at", "created_at"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if field in ("model_whitelist", "ip_whitelist"):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if field == "is_active":
+        return isinstance(value, bool)
+    return isinstance(value, str)
 
 
 def differences(shown: list[dict[str, Any]], changes: Mapping[str, Any]) -> list[str]:

@@ -29,7 +29,7 @@ from reconciler.core.plans import Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
 from reconciler.state import saved_parts as planagree
-from reconciler.state.files import atomic_write
+from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
 
 KIND = "ehkeys-saved-plan"
 FORMAT_VERSION = 4  # 4: a section per account; 3 added created_at and layout (what `show` needs)
@@ -50,6 +50,8 @@ def check_path(path: str, manifests: list[str]) -> None:
         raise UsageError(f"--out {path}: that is a manifest on this command line; save the plan elsewhere")
     if target.suffix in (".yaml", ".yml"):
         raise UsageError(f"--out {path}: a saved plan is JSON; name it like plan.json")
+    if not_a_file(Path(path)):
+        raise UsageError(f"--out {path}: {NOT_A_FILE}, like plan.json")
     if not target.parent.is_dir():
         raise UsageError(f"--out {path}: no such directory {target.parent}")
 
@@ -207,12 +209,13 @@ def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
     planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
+    planagree.check_live(path, saved.changes)  # what it compares with, and shows when it moved
     return saved
 
 
 def _read(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_file(Path(path))
     except OSError as exc:
         raise StateError(f"{path}: cannot read the plan ({exc.strerror or exc})") from exc
 

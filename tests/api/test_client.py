@@ -437,6 +437,16 @@ def test_a_429_with_an_absurd_retry_after_backs_off_as_usual(value: str) -> None
     record("answer", f"429 with Retry-After: {value}", 1, "ignored: the usual backoff, then answered")
 
 
+def test_a_long_storm_of_429s_with_retry_after_0_is_retried_for_every_attempt_allowed() -> None:
+    """`--max-attempts 2000` against a proxy answering `Retry-After: 0`: the backoff, computed
+    beside the wait, overflowed a float at the 1025th attempt (an internal error)."""
+    storm = [httpx.Response(429, headers={"Retry-After": "0"}, json={}) for _ in range(1100)]
+    rec = Recorder(*storm, httpx.Response(200, json=LOOKUP))
+    c, slept = fake_client(rec, retry=RetryPolicy(attempts=2000, total=300))
+    assert run(c.lookup(ProxyKey("ek-proxy-abcd"))).name == "n"
+    assert len(rec.requests) == 1101 and max(slept) < 1
+
+
 @pytest.mark.parametrize(
     ("spelling", "unit"), [("{:.0f}", 1.0), ("{:.3f}", 0.001)], ids=["whole-seconds", "milliseconds"]
 )

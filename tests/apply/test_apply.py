@@ -219,6 +219,24 @@ def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) 
     assert not Path(".ehkeys/sandbox.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("flag", "given", "message"),
+    [
+        ("--max-debit", "-1", "--max-debit '-1': expected an amount of 0 or more"),
+        ("--max-debit", "1e999", "--max-debit '1e999': expected an amount up to 1,000,000,000,000"),
+        ("--expect-net", "-1e999", "--expect-net '-1e999': expected an amount up to 1,000,000,000,000"),
+    ],
+)
+def test_an_amount_no_plan_can_meet_is_refused_before_any_request(
+    workdir: Path, capsys: Any, flag: str, given: str, message: str
+) -> None:
+    """--max-debit -1 refused every plan with "debits 0.00 credits, over --max-debit -1.00";
+    1e999 is finite to Decimal, and the refusal printed its thousand digits."""
+    code, _, err = apply(capsys, manifest_text(1, allocated_ammount=20), "--auto-approve", f"{flag}={given}")
+    assert code == 1 and message in err and len(err) < 300, err
+    assert not Path(".ehkeys/sandbox.db").exists()
+
+
 def test_refusals_print_money_as_the_plan_does(workdir: Path, capsys: Any) -> None:
     code, _, err = apply(
         capsys, manifest_text(3, allocated_ammount=30), "--auto-approve", "--max-debit", "50"

@@ -252,6 +252,28 @@ def test_reveal_prints_only_to_a_terminal_or_a_file(workdir: Path, capsys: Any) 
     assert "ek-proxy" not in err
 
 
+@pytest.mark.parametrize("target", ["keys.yaml", "other.yml", "state.json"])
+def test_secrets_never_go_into_a_manifest_or_another_yaml_or_json_file(
+    workdir: Path, capsys: Any, target: str
+) -> None:
+    """Outside a repository git tracks nothing, so `--out keys.yaml` appended the key's
+    `NAME=value` line to the manifest itself: a secret in the file one commits, and a manifest
+    that no longer parses."""
+    apply(capsys, manifest_of(existing(0), analytics()))
+    if target != "keys.yaml":
+        Path(target).write_text("{}\n")
+    before = Path(target).read_text()
+    code, _, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", target)
+    assert code == 1 and f"--out {target}: a YAML or JSON file" in err, err
+    more = {"id": "more", "name": "More", "allocated_ammount": 1}
+    Path("keys.yaml").write_text(manifest_of(existing(0), analytics(), more))
+    before = Path(target).read_text()
+    argv = ["apply", "keys.yaml", *SANDBOX, "--auto-approve", "--secrets-out", target]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and f"--secrets-out {target}: a YAML or JSON file" in err and "More" not in keys()
+    assert Path(target).read_text() == before and "ek-proxy" not in before
+
+
 # --- lost answers, driven through the applier with a transport that loses them ---------------
 
 
@@ -353,6 +375,33 @@ def test_a_lost_remove_answer_is_confirmed_by_the_list(tmp_path: Path) -> None:
         sent,
         "confirmed gone by the list; refunded once",
     )
+
+
+class RefusesUpdates(httpx.AsyncBaseTransport):
+    """Forwards every request but the updates, which the API refuses (400) without acting."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/proxy/update"):
+            body = {"error": {"message": "refused", "type": "invalid_request_error", "code": 400}}
+            return httpx.Response(400, json=body, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_refused_update_of_the_window_alone_is_a_failure_not_applied(tmp_path: Path) -> None:
+    """limit_type is write-only: the list cannot show it. An update sent only for it and
+    refused left every visible field as it was, so the verdict said "the account matches" and
+    counted it applied (exit 0) though the window never changed."""
+    sandbox = Sandbox.open(":memory:", seeds.parse(seed_data(1)))
+    results = drive(
+        tmp_path, sandbox, manifest_of(existing(0, limit_type="weekly")), RefusesUpdates(sandbox.transport())
+    )
+    assert [r.outcome for r in results] == [Outcome.FAILED], results
+    assert "HTTP 400: refused" in results[0].message and "limit_type" in results[0].message
+    state = json.loads((state_dir(tmp_path / "keys.yaml") / "state.json").read_text())
+    assert all(r.get("limit_type") != "weekly" for r in state["keys"].values())  # never recorded
 
 
 class ListFailsAfterWrites(httpx.AsyncBaseTransport):

@@ -4,7 +4,9 @@ key by key, and the Markdown report for the PR (`--report-out`), against the san
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,34 @@ def test_a_saved_plan_applied_twice_is_as_planned_the_second_time(workdir: Path,
     code, out, _ = apply(capsys)
     assert code == 0 and balance() == Decimal(1000 - 7)
     assert "Apply complete: 0 applied, 3 already as planned." in out
+
+
+@pytest.mark.parametrize("option", ["plan --out", "apply --report-out"])
+def test_an_output_file_that_is_a_pipe_or_a_device_is_refused_and_left_as_it_is(
+    workdir: Path, capsys: Any, option: str
+) -> None:
+    """The file was written beside and renamed over it: `--out /dev/stdout` run as root (a CI
+    container) replaced the machine's /dev/stdout with a regular file holding the plan. A FIFO
+    stands in for the device here."""
+    os.mkfifo("out.fifo")
+    Path("keys.yaml").write_text(manifest(k1={"allocated_ammount": 12}))
+    command, flag = option.split()
+    extra = ["--auto-approve"] if command == "apply" else []
+    code, _, err = run_cli(capsys, command, "keys.yaml", *SANDBOX, *extra, flag, "out.fifo")
+    assert code == 1 and f"{flag} out.fifo: not a regular file" in err, err
+    assert stat.S_ISFIFO(os.lstat("out.fifo").st_mode) and balance() == Decimal(1000)  # nothing sent
+
+
+@pytest.mark.parametrize("target", ["keys.yaml", "notes.yml"])
+def test_the_report_never_goes_over_the_manifest_or_another_yaml_file(
+    workdir: Path, capsys: Any, target: str
+) -> None:
+    """`--report-out keys.yaml` (a completion gone wrong) replaced the manifest with the
+    Markdown report, after the apply had run; plan --out already refused it."""
+    Path("keys.yaml").write_text(manifest(k1={"allocated_ammount": 12}))
+    if target != "keys.yaml":
+        Path(target).write_text("a: 1\n")
+    before = Path(target).read_text()
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", target)
+    assert code == 1 and f"--report-out {target}: " in err and "name it like apply.md" in err, err
+    assert Path(target).read_text() == before and balance() == Decimal(1000)  # nothing sent

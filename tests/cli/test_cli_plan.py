@@ -215,6 +215,27 @@ def test_plain_http_only_to_loopback(workdir: Path, capsys: Any, monkeypatch: py
     assert code == 1 and "plain http:// is allowed only to a loopback host" in err
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/v1",
+        "http://127.0.0.1:abc/v1",
+        "http://[::1/v1",
+        "https://api.example.com:-1/v1",
+        "http://127.0.0.1:0/v1",
+    ],
+    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port", "port 0"],
+)
+def test_a_base_url_that_cannot_be_parsed_is_refused_naming_it(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """Was an "internal error" (httpx's InvalidURL, or an ExceptionGroup from the connect)."""
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-real-looking-key")
+    code, out, err = run_cli(capsys, "plan", write(workdir, manifest_text(1)), "--base-url", url)
+    assert code == 1 and f"base URL {url!r}: " in err and "internal error" not in err, err
+    assert out == ""
+
+
 def test_unreachable_api_is_a_message_not_a_traceback(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,7 +37,12 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     "--timeout inf": (["plan", "keys.yaml", "--timeout", "inf"], "expected a number of seconds above 0"),
     "--timeout 0": (["apply", "keys.yaml", "--timeout", "0"], "expected a number of seconds above 0"),
     "--timeout -5": (["drift", "keys.yaml", "--timeout=-5"], "expected a number of seconds above 0"),
-    "--parallelism x": (["plan", "keys.yaml", "--parallelism", "x"], "expected a whole number of at least 1"),
+    "--parallelism x": (["plan", "keys.yaml", "--parallelism", "x"], "expected a whole number from 1 to 256"),
+    # was accepted: 12.5 billion connection pools, gigabytes of memory, and a run that never starts
+    "--parallelism 99999999999": (
+        ["plan", "keys.yaml", "--parallelism", "99999999999"],
+        "expected a whole number from 1 to 256",
+    ),
     "--max-attempts 0": (
         ["plan", "keys.yaml", "--max-attempts", "0"],
         "expected a whole number of at least 1",

@@ -61,6 +61,20 @@ ERRORS = [
     ("bad-account-without-api-key.yaml", 3, 9, "accounts.prod", "missing required field 'api_key'"),
     ("bad-account-base-url.yaml", 3, 51, "accounts.prod.base_url", "must be an http:// or https:// URL"),
     (
+        "bad-account-base-url-plain-http-to-another-host.yaml",
+        3,
+        51,
+        "accounts.prod.base_url",
+        "base URL 'http://api.electronhub.ai/v1': use https:// (plain http:// is allowed only to a loopback host)",
+    ),
+    (
+        "bad-account-base-url-port-out-of-range.yaml",
+        3,
+        51,
+        "accounts.prod.base_url",
+        "base URL 'http://127.0.0.1:99999/v1': not a URL (Port out of range 0-65535)",
+    ),
+    (
         "bad-duplicate-id-in-one-account.yaml",
         8,
         5,

@@ -136,6 +136,13 @@ ERRORS = [
         "config/ names a folder: give the file's own path (config/app.env)",
     ),
     (
+        "bad-deliver-file-is-the-manifest.yaml",
+        7,
+        15,
+        "keys[0].deliver[0].file",
+        "bad-deliver-file-is-the-manifest.yaml is a YAML or JSON file (a manifest, a state, a plan)",
+    ),
+    (
         "bad-deliver-file-to-stdout.yaml",
         7,
         15,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -233,6 +234,17 @@ def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) ->
 def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "no/such/file.yaml"]) == 1
     assert "no such file or directory" in capsys.readouterr().out
+
+
+def test_a_pipe_given_as_a_manifest_is_said_to_be_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ehkeys validate <(...)`, /dev/stdin, a FIFO: it is there, and was called missing."""
+    fifo = tmp_path / "keys.yaml"
+    os.mkfifo(fifo)
+    assert main(["validate", str(fifo)]) == 1
+    out = capsys.readouterr().out
+    assert f"{fifo}: not a regular file (a device or a pipe): name a manifest file or a folder" in out
 
 
 def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -119,6 +119,24 @@ def test_one_ctrl_c_during_apply_names_the_writes_in_flight(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_during_apply_stops_it_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
+    """`timeout 60 ehkeys apply`, a scheduler stopping a job, a closed terminal: Python's default
+    ended the process where it stood (exit -15, not a word of the writes in flight, a command
+    sink's process group left running)."""
+    (tmp_path / "keys.yaml").write_text(manifest_text(2, allocated_ammount=13))
+    with live_sandbox(tmp_path, seed_data(2), "--latency-ms", "1500") as base:
+        proc = ehkeys(tmp_path, "apply", "keys.yaml", "--auto-approve", "--base-url", base)
+        wait_for(lambda: _journal_sending(tmp_path), "an update sent")
+        time.sleep(0.3)  # the updates are on the wire; the sandbox answers after 1.5 s
+        proc.send_signal(stop)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    update = "POST /auth/proxy/update (ek-proxy-…part)"
+    assert "ehkeys: interrupted" in err and f"may or may not have reached the API: {update}, {update}" in err
+    assert not [n for n in NOISE if n in err], err
+
+
 def test_one_ctrl_c_during_an_apply_of_two_accounts_names_each_writes_account(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -263,5 +263,44 @@ def test_apply_refuses_a_bad_plan_file_before_any_request(
     assert code == 1 and message in err and out == ""
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("live", "x"), ("allocated_ammount", "x"), ("expires_at", "soon"), ("ip_whitelist", [None])],
+)
+def test_a_plan_whose_live_values_were_edited_by_hand_is_refused_naming_them(
+    workdir: Path, capsys: Any, field: str, value: Any
+) -> None:
+    """The live values a change was planned against are what apply compares with, and says of
+    when they moved: one of another shape was an internal error (TypeError, InvalidOperation)."""
+    Path("keys.yaml").write_text(manifest_text(3, allocated_ammount=14))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    data = json.loads(Path("plan.json").read_text())
+    address, change = sorted(data["changes"].items())[0]
+    if field == "live":
+        change["live"] = value
+    else:
+        change["live"][field] = value
+    Path("plan.json").write_text(json.dumps(data))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve")
+    where = "" if field == "live" else f".{field}"
+    assert code == 1 and "internal error" not in err, err
+    assert f"plan.json: changes[{address}].live{where} is not what a plan records (edited by hand?)" in err
+    assert "Applying" not in out
+
+
+@pytest.mark.parametrize("argv", [["show", "in.fifo"], ["plan", "keys.yaml", *SANDBOX, "--state", "in.fifo"]])
+def test_a_pipe_given_as_a_file_to_read_is_refused_not_read_forever(
+    workdir: Path, capsys: Any, argv: list[str]
+) -> None:
+    """A FIFO nobody writes (or /dev/zero, /dev/stdin) as the saved plan or the state: the
+    command waited forever (or read until memory ran out)."""
+    os.mkfifo("in.fifo")
+    Path("keys.yaml").write_text(manifest_text(3, allocated_ammount=14))
+    code, out, err = run_cli(capsys, *argv)
+    assert (
+        code == 1 and "in.fifo: cannot read the " in err and "not a regular file: a device or a pipe" in err
+    )
+
+
 def test_a_stale_plan_is_its_own_refusal() -> None:
     assert issubclass(StalePlan, Refused) and StalePlan.exit_code == 1

@@ -28,6 +28,11 @@ BAD = {  # fixture -> what the message names: the record, and the field
     "bad-snapshot-not-a-mapping.json": (f"snapshots[{FP0}]", '"key-0 as it was" is not a mapping'),
     "bad-binding-not-a-fingerprint.json": ("bindings[key-0]", "12 is not a key fingerprint"),
     "bad-record-limit-type-list.json": (f"keys[{FP0}]", 'limit_type ["weekly"] is not text'),
+    # was read, shown as `limit_type: "hourly" -> ...`, and sent by a rotation (a 400 then)
+    "bad-record-limit-type-no-window.json": (
+        f"keys[{FP0}]",
+        'limit_type "hourly" is not daily, weekly or monthly',
+    ),
     "bad-record-pending-text.json": (f"keys[{FP1}]", 'pending "yes" is not true or false'),
 }
 
