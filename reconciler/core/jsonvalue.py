@@ -8,6 +8,7 @@ exact text in the state's snapshots (`money_text`). Which one is the caller's to
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,15 @@ from reconciler.core.keys import MONEY, LiveKey, parse_network, sorted_networks
 from reconciler.core.money import money_number
 
 MoneyFormat = Callable[[Decimal], Any]
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads`; a document nested deeper than its parser recurses is a ValueError, as any
+    other text that is no JSON (a RecursionError is none, and escaped every caller's check)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
 
 
 def to_json_value(value: Any, money: MoneyFormat = money_number) -> Any:

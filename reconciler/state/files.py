@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from reconciler.core.jsonvalue import parse_json
 
 _write = os.write  # the one call that puts journal bytes on disk (a seam for tests)
 
@@ -17,7 +18,7 @@ _write = os.write  # the one call that puts journal bytes on disk (a seam for te
 def journal_line(line: bytes) -> dict[str, Any] | None:
     """One journal entry, or None for a blank, torn or undecodable line."""
     try:
-        entry = json.loads(line.decode("utf-8"))
+        entry = parse_json(line.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
         return None
     return entry if isinstance(entry, dict) else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.core.errors import StateError
+from reconciler.core.jsonvalue import parse_json
 from reconciler.state import deliveries
 from reconciler.state.deliveries import Delivered, Deliveries
 
@@ -57,7 +58,7 @@ class Contents:
 def parse(text: str, where: str) -> Contents:
     """A state file's text; StateError naming `where` for anything that is not one."""
     try:
-        data = json.loads(text)
+        data = parse_json(text)
         if not isinstance(data, dict) or data.get("format_version") not in READABLE_VERSIONS:
             raise ValueError("unknown format")
         if not isinstance(data["keys"], dict):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.core.errors import Refused, StateError
+from reconciler.core.jsonvalue import parse_json
 from reconciler.core.times import now_iso
 from reconciler.state.files import why
 
@@ -105,7 +106,7 @@ def _holder(path: Path) -> str:
     so an empty or half-written file is read again for a moment before less is said."""
     for _ in range(HOLDER_READS):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = parse_json(path.read_text(encoding="utf-8"))
             since, pid, host = str(data["since"]), int(data["pid"]), str(data["host"])
         except (OSError, ValueError, KeyError, TypeError):
             time.sleep(POLL)

@@ -21,6 +21,7 @@ import yaml
 
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import StateError
+from reconciler.core.jsonvalue import parse_json
 from reconciler.state import paths as statepaths
 from reconciler.state.files import atomic_write
 
@@ -85,7 +86,7 @@ def _move(old: Path, new: Path, why: str, manifests: Sequence[str] = ()) -> None
 
 def _renamed(state: Path, manifest: Path) -> None:
     try:
-        data = json.loads(state.read_text(encoding="utf-8"))
+        data = parse_json(state.read_text(encoding="utf-8"))
     except ValueError:
         return  # unreadable: reported where it is by the state's own checks
     if isinstance(data, dict) and isinstance(data.get("manifest"), str):
@@ -114,7 +115,7 @@ def _holds_state(folder: Path) -> bool:
 def _legacy(old: Path, manifests: Sequence[str]) -> bool:
     """A state that names no manifest, or this one (another's is no legacy state: left alone)."""
     try:
-        recorded = json.loads(old.read_text(encoding="utf-8")).get("manifest")
+        recorded = parse_json(old.read_text(encoding="utf-8")).get("manifest")
     except (OSError, ValueError, AttributeError):
         return True  # unreadable: moved, and then reported where it is by the state's own checks
     owner = statepaths.owner(manifests)

@@ -23,6 +23,7 @@ from typing import Any
 from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
 from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
+from reconciler.core.jsonvalue import parse_json
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Plans
@@ -223,7 +224,7 @@ def _read(path: str) -> bytes:
 def _parse(path: str, raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text)
+        data = parse_json(text)
     except UnicodeDecodeError:
         raise StateError(f"{path}: {_NOT_A_PLAN}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -233,6 +234,8 @@ def _parse(path: str, raw: bytes) -> dict[str, Any]:
             raise StateError(f"{path}: the plan ends early (truncated?): save it again") from None
         where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise StateError(f"{path}: {_NOT_A_PLAN}: not JSON, at {where}") from None
+    except ValueError as exc:  # parse_json's own: nested too deeply
+        raise StateError(f"{path}: {_NOT_A_PLAN}: {exc}") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise StateError(f"{path}: {_NOT_A_PLAN}")
     _check_version(path, data.get("format_version"))

@@ -226,6 +226,11 @@ BAD_FILES = [
     ("not-utf8.json", "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`): not UTF-8 text"),
     ("wrong-kind.json", "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`)"),
     ("truncated.json", "the plan ends early (truncated?): save it again"),
+    # json's parser recurses a level at a time: a RecursionError, which is no ValueError
+    (
+        "nested-too-deeply.json",
+        "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`): nested too deeply",
+    ),
     ("future-format-version.json", "a saved plan of format 99, from a newer ehkeys"),
     ("older-format-version.json", "a saved plan of format 2, from an older ehkeys: plan again"),
     ("missing-layout.json", "not a complete saved plan (no 'layout' in it)"),

@@ -271,6 +271,34 @@ def test_a_state_file_that_is_not_utf8_is_a_clear_error(workdir: Path, capsys: A
     record("files", "a state file that is not UTF-8", 1, "exit 1: says so and how to recover")
 
 
+def test_a_state_file_nested_deeper_than_json_parses_is_a_clear_error(workdir: Path, capsys: Any) -> None:
+    sandbox_state_dir().mkdir(parents=True)
+    (sandbox_state_dir() / "state.json").write_text("[" * 5000 + "]" * 5000)  # a level per recursion
+    code, out, err = sandbox_cli(capsys, "plan")
+    assert code == 1 and out == ""
+    assert "state.json: not an ehkeys state file (nested too deeply to read)" in err
+    assert "move it aside" in err and "internal error" not in err
+    record(
+        "files", "a state file nested deeper than JSON's parser goes", 1, "exit 1: says so and how to recover"
+    )
+
+
+def test_a_journal_line_nested_deeper_than_json_parses_is_skipped_as_unreadable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = State(tmp_path / "state.json")
+    state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
+    with (tmp_path / "journal.jsonl").open("a") as journal:
+        journal.write("[" * 5000 + "]" * 5000 + "\n")
+    state.journal({"fingerprint": "sha256:two", "result": "updated", "limit_type": "monthly"})
+    records = State(tmp_path / "state.json").records
+    assert {k: v.get("limit_type") for k, v in records.items()} == {
+        "sha256:one": "weekly",
+        "sha256:two": "monthly",
+    }
+    assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
+
+
 def test_two_states_on_one_file_keep_each_others_newer_records(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     old = {"limit_type": "daily", "name": "a", "applied_at": "2020-01-01T00:00:00Z"}
