@@ -270,6 +270,8 @@ def load(path: str | None = None) -> Seed:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path or 'demo_seed.yaml'}: invalid seed: not YAML{_yaml_where(exc)}") from None
+    except RecursionError:  # PyYAML's constructor recurses a level at a time
+        raise ConfigError(f"{path or 'demo_seed.yaml'}: invalid seed: nested too deeply to read") from None
     return parse(data, path or "demo_seed.yaml")
 
 

@@ -257,6 +257,7 @@ BAD_SEEDS = {
     "bad-seed-requests-not-a-number.yaml": "invalid seed: rate_limit.requests 'lots': expected a whole number",
     "bad-seed-unknown-fault.yaml": "invalid seed: faults.earthquake_rate 0.1: no such setting (known: latency_ms,",
     "bad-seed-not-yaml.yaml": "invalid seed: not YAML at line 4, column 1:",
+    "bad-seed-nested-too-deeply.yaml": "invalid seed: nested too deeply to read",  # was a RecursionError
 }
 
 
