@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
+from contextlib import AbstractContextManager
 
 from reconciler.cli import settings
+from reconciler.cli.stops import first_stops
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
 from reconciler.gitops.cancel import cancel
@@ -48,25 +46,10 @@ def rotate(args: argparse.Namespace) -> ExitCode:
 STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@contextmanager
-def cancellable() -> Iterator[None]:
+def cancellable() -> AbstractContextManager[None]:
     """A cancelled run (the runner's SIGINT, then SIGTERM 7.5 s later, SIGHUP on some runners)
     is Ctrl-C, once: the job stops where it is and still pushes its state (a key or a successor
     created is then on the branch, never a key CI does not know); the signals after it wait for
     the push, and so does one that comes during the push (`gitops.cancel`). The jobs that change
     keys take it: apply, rotate, deliver."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(number: int, frame: FrameType | None) -> None:
-        for each in STOPS:
-            signal.signal(each, signal.SIG_IGN)
-        cancel()  # KeyboardInterrupt, once the state's push under way (if one is) has ended
-
-    previous = {each: signal.signal(each, stop) for each in STOPS}
-    try:
-        yield
-    finally:
-        for each, handler in previous.items():
-            signal.signal(each, handler)
+    return first_stops(STOPS, cancel)  # cancel: KeyboardInterrupt, once a push under way has ended

@@ -13,14 +13,13 @@ import logging
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from types import FrameType
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from reconciler.api import unsettled
 from reconciler.cli import options
 from reconciler.cli.optiongroups import Handler
+from reconciler.cli.stops import first_stops
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.secrets import scrub
@@ -151,28 +150,16 @@ def _run(args: argparse.Namespace) -> ExitCode:
         return handler(args)
 
 
-@contextlib.contextmanager
-def _stopped_as_by_ctrl_c() -> Iterator[None]:
+def _stopped_as_by_ctrl_c() -> contextlib.AbstractContextManager[None]:
     """SIGTERM (`timeout`, a scheduler, `kill`) and SIGHUP (the terminal closed) stop a command
     as Ctrl-C does, once: the writes in flight named, a command sink's process group stopped,
-    exit 130. Python's default ended the process where it stood, saying nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    exit 130. Python's default ended the process where it stood, saying nothing. A signal
+    ignored (`nohup`, or SIGTERM by whoever started us) stays ignored."""
+    return first_stops([each for each in _STOPS if signal.getsignal(each) is signal.SIG_DFL], _interrupt)
 
-    def stop(number: int, frame: FrameType | None) -> None:
-        for each in taken:
-            signal.signal(each, signal.SIG_IGN)
-        raise KeyboardInterrupt
 
-    # A signal ignored (`nohup`, or SIGTERM by whoever started us) stays ignored.
-    taken = [each for each in _STOPS if signal.getsignal(each) is signal.SIG_DFL]
-    previous = {each: signal.signal(each, stop) for each in taken}
-    try:
-        yield
-    finally:
-        for each, handler in previous.items():
-            signal.signal(each, handler)
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 _STOPS = (signal.SIGTERM, signal.SIGHUP)
