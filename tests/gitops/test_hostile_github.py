@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.roots import UNNAMED
+from reconciler.gitops.rotate import tell
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 
@@ -155,4 +157,19 @@ def test_a_drift_issue_deleted_while_the_job_runs_is_opened_again_or_left_closed
     assert sync_drift_issue(hub, body.format("bb", "2 keys changed"), drifted=True) == "opened #14"
     fake.faults["POST /issues/14/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
     assert sync_drift_issue(hub, "In sync", drifted=False).startswith("closed #13, #14")
+    fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
+
+
+def test_a_drift_issue_deleted_before_the_rotate_job_comments_is_opened_again_when_it_failed(
+    fake: FakeGitHub,
+) -> None:
+    hub = GitHub.from_env()
+    body = "<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: aa -->\n1 key changed\n"
+    assert sync_drift_issue(hub, body, drifted=True) == "opened #13"
+    fake.faults["POST /issues/13/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert tell(hub, "rotated key-0", UNNAMED, failed=False) == (
+        "none open (#13 deleted since it was listed, nothing failed)"
+    )
+    assert tell(hub, "key-0 not delivered", UNNAMED, failed=True) == "opened #14"
+    assert fake.issues[14]["body"] == "key-0 not delivered"
     fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
