@@ -4,6 +4,7 @@ naming what failed, never an internal error, and never a token."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,43 @@ def test_a_drift_issue_deleted_before_the_rotate_job_comments_is_opened_again_wh
     assert tell(hub, "key-0 not delivered", UNNAMED, failed=True) == "opened #14"
     assert fake.issues[14]["body"] == "key-0 not delivered"
     fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
+
+
+@pytest.mark.parametrize(
+    ("name", "pull", "said"),
+    [
+        (
+            "number-true",
+            {"number": True, "head": {"sha": "abc"}},
+            "pull_request.number is true, not a PR's number",
+        ),
+        ("number-text", {"number": "12", "head": {"sha": "abc"}}, 'pull_request.number is "12", not a PR'),
+        ("number-zero", {"number": 0, "head": {"sha": "abc"}}, "pull_request.number is 0, not a PR's number"),
+        (
+            "head-sha-null",
+            {"number": 12, "head": {"sha": None}},
+            "pull_request.head.sha is null, not a commit",
+        ),
+        ("head-sha-missing", {"number": 12, "head": {}}, "pull_request.head.sha is null, not a commit"),
+        ("head-sha-number", {"number": 12, "head": {"sha": 7}}, "pull_request.head.sha is 7, not a commit"),
+    ],
+)
+def test_a_pull_request_event_with_an_odd_field_is_a_message_naming_it(
+    fake: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: Any,
+    name: str,
+    pull: dict[str, Any],
+    said: str,
+) -> None:
+    """`true` passed as a number (the job called `/pulls/True/files`), `null` as the commit
+    `None` in the plan comment."""
+    event = tmp_path / f"event-{name}.json"
+    event.write_text(json.dumps({"pull_request": pull}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    (tmp_path / "plan").mkdir()
+    assert main(["github", "comment", "--dir", str(tmp_path / "plan")]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {event}: {said}" in err and "internal error" not in err, err
+    assert not fake.calls and not fake.comments
