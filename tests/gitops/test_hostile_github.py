@@ -5,6 +5,7 @@ naming what failed, never an internal error, and never a token."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,21 @@ def test_a_pull_request_event_with_an_odd_field_is_a_message_naming_it(
     err = capsys.readouterr().err
     assert f"GITHUB_EVENT_PATH {event}: {said}" in err and "internal error" not in err, err
     assert not fake.calls and not fake.comments
+
+
+def test_a_listing_that_never_ends_is_cut_with_a_warning_naming_the_call(
+    fake: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = [{"id": n, "body": "hello", "user": {"login": "octocat", "type": "User"}} for n in range(1, 101)]
+    fake.faults["GET /issues/12/comments"] = JSONResponse(page)  # every page full, whatever its number
+    with caplog.at_level(logging.WARNING, logger="ehkeys"):
+        assert len(GitHub.from_env().pages("/issues/12/comments")) == 5000
+    assert [r.getMessage() for r in caplog.records] == [
+        "GitHub API GET /issues/12/comments: stopped after 50 pages of 100 (5,000 items): any beyond were not read"
+    ]
+    fake.violations.clear()  # the fault's comments are not GitHub's whole example of one
+    caplog.clear()
+    del fake.faults["GET /issues/12/comments"]
+    with caplog.at_level(logging.WARNING, logger="ehkeys"):
+        assert GitHub.from_env().pages("/issues/12/comments") == []
+    assert not caplog.records  # a listing that ends says nothing
