@@ -99,9 +99,13 @@ def _api(env: Mapping[str, str]) -> str:
 
 
 def _secrets(sink: GitHubSecretSink) -> str:
+    """The path of the sink's secrets, each part quoted: a `#`, `?`, `/` or space in a name the
+    manifest did not check would send the request to another path."""
+    owner, _, name = sink.repo.partition("/")
+    repo = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
     if sink.environment is None:
-        return f"/repos/{sink.repo}/actions/secrets"
-    return f"/repos/{sink.repo}/environments/{quote(sink.environment, safe='')}/secrets"
+        return f"{repo}/actions/secrets"
+    return f"{repo}/environments/{quote(sink.environment, safe='')}/secrets"
 
 
 async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[str, bytes]:

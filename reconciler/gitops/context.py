@@ -75,4 +75,28 @@ def _event(path: str | None) -> dict[str, Any]:
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from exc
     except RecursionError:  # json's parser recurses once per nested array or object
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event (nested too deeply)") from None
-    return data if isinstance(data, dict) else {}
+    event = data if isinstance(data, dict) else {}
+    _check_pull(path, event.get("pull_request"))
+    return event
+
+
+def _check_pull(path: str, pull: Any) -> None:
+    """A pull request's number and head commit as GitHub sends them, or a message naming the
+    field: `true` is an int to Python (the PR `/pulls/True`), `null` a commit `None`."""
+    if not isinstance(pull, dict):
+        return
+    number, head = pull.get("number"), pull.get("head")
+    if "number" in pull and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
+        raise ConfigError(
+            f"GITHUB_EVENT_PATH {path}: pull_request.number is {_shown(number)}, not a PR's number"
+        )
+    if isinstance(head, dict) and (not isinstance(head.get("sha"), str) or not head["sha"]):
+        raise ConfigError(
+            f"GITHUB_EVENT_PATH {path}: pull_request.head.sha is {_shown(head.get('sha'))}, not a commit"
+        )
+
+
+def _shown(value: Any) -> str:
+    """A field's value as the event wrote it (JSON), cut short."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:40] + "…"

@@ -7,6 +7,7 @@ become errors here only: 404 is NotFound, 409 and 422 (a stale `sha`) are Confli
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -28,6 +29,7 @@ RETRIED = (500, 502, 503, 504)  # GitHub's "try again": a 500 too (a state write
 REPEATABLE = ("GET", "PUT", "PATCH", "DELETE")  # contents PUT/DELETE are conditional on the sha
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what a token in a request header may hold
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # OWNER/NAME
+log = logging.getLogger("ehkeys")
 
 
 class GitHubError(EhkeysError):
@@ -178,7 +180,8 @@ class GitHub:
             raise GitHubError(f"GitHub API {method} {path}: the answer is not JSON") from exc
 
     def pages(self, path: str, field: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        """Every item of a listing; `field` names the list when the answer wraps it."""
+        """Every item of a listing, up to MAX_PAGES pages (a warning names the call when that cut
+        it); `field` names the list when the answer wraps it."""
         found: list[dict[str, Any]] = []
         for page in range(1, MAX_PAGES + 1):
             answer = self.call("GET", path, params={**params, "per_page": PAGE, "page": page})
@@ -187,7 +190,14 @@ class GitHub:
                 raise GitHubError(f"GitHub API GET {path}: expected a list of objects")
             found.extend(batch)
             if len(batch) < PAGE:
-                break
+                return found
+        log.warning(
+            "GitHub API GET %s: stopped after %d pages of %d (%s items): any beyond were not read",
+            path,
+            MAX_PAGES,
+            PAGE,
+            f"{len(found):,}",
+        )
         return found
 
     def download(self, path: str, limit: int) -> bytes:

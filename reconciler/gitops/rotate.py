@@ -23,7 +23,7 @@ from reconciler.engine import rotate as engine_rotate
 from reconciler.engine.apply import AppliedRun
 from reconciler.engine.settings import ApplySettings, Guards, credits
 from reconciler.gitops.context import RunContext
-from reconciler.gitops.hub import GitHub, by_bot, pick
+from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.issues import DRIFT_LABEL, drift_title
 from reconciler.gitops.jobs import _branch
 from reconciler.gitops.reviewed_plan import LIMIT, clip
@@ -106,12 +106,16 @@ def tell(hub: GitHub, body: str, root: Root, failed: bool) -> str:
     bots = [i for i in listed if "pull_request" not in i and by_bot(i)]
     issues = root.mine(bots, lambda i: str(i.get("body") or ""))
     body = clip(body, LIMIT, "")
+    gone = ""
     if issues:
         number = pick(issues[0], "GET /issues", "number", kind=int)
-        hub.call("POST", f"/issues/{number}/comments", json={"body": body})
-        return f"commented on #{number}"
+        try:
+            hub.call("POST", f"/issues/{number}/comments", json={"body": body})
+            return f"commented on #{number}"
+        except NotFound:  # deleted (410) since it was listed: as if none were open
+            gone = f"#{number} deleted since it was listed, "
     if not failed:
-        return "none open (nothing failed)"
+        return f"none open ({gone}nothing failed)"
     created = hub.call(
         "POST", "/issues", json={"title": drift_title(root), "body": body, "labels": [DRIFT_LABEL]}
     )

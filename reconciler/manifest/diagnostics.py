@@ -90,7 +90,7 @@ class Diagnostic:
         path, message = self.shown()
         body = _gh_escape((f"{path}: " if path else "") + message)
         at = f",line={self.line},col={self.col}" if self.line else ""
-        return f"::{self.severity} file={self.file}{at}::{body}"
+        return f"::{self.severity} file={_gh_property(self.file)}{at}::{body}"
 
     def data(self) -> dict[str, object]:
         """As JSON: `path` by index (`keys[3].name`), `key` the id (else name) of its key, or null."""
@@ -107,7 +107,14 @@ class Diagnostic:
 
 
 def _gh_escape(text: str) -> str:
+    """A workflow command's message: `%`, CR and LF escaped, as the runner unescapes them."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """A workflow command's property value: also `:` and `,`, which would end it (a file
+    `keys,v2.yaml` was the file `keys` and a property `v2.yaml`)."""
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def grouped(items: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -46,6 +46,7 @@ PATTERN_MESSAGES = {
 """The messages of the schema's patterns under `deliver:`, by field."""
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _DEVICES = ("/dev/", "/proc/", "/sys/")  # never a regular file: the value would go to a stream
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # the schema's, whole (its $ lets a newline by)
 _CLIMBS = {"", ".", ".."}  # path parts a URL would resolve away: the request would go elsewhere
 
 
@@ -159,6 +160,9 @@ def _github(owner: Source, at: Path, raw: dict[str, Any], name: str) -> GitHubSe
     if secret.upper().startswith("GITHUB_"):
         where = (*at, "name") if "name" in raw else at
         owner.report(where, f"{secret}: GitHub refuses secret names that start with GITHUB_")
+        return None
+    if not _REPO.fullmatch(str(raw["repo"])):
+        owner.report((*at, "repo"), f"{PATTERN_MESSAGES['repo']} (got {str(raw['repo'])!r})")
         return None
     for field, parts in (("repo", str(raw["repo"]).split("/")), ("environment", [raw.get("environment")])):
         if set(parts) & {".", ".."}:

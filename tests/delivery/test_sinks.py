@@ -244,6 +244,18 @@ def test_an_environment_secret_is_the_environments(github: tuple[FakeGitHub, dic
     )
 
 
+@pytest.mark.parametrize("repo", ["acme/api#x", "acme/api?x", "acme/my api", "ac me/api"])
+def test_a_repository_name_a_url_would_cut_short_is_quoted_not_sent_elsewhere(
+    github: tuple[FakeGitHub, dict[str, str]], repo: str
+) -> None:
+    """Such a name never passes validate; the sink quotes it anyway, so that its request cannot
+    reach another path (`#` and `?` end a URL's path: the secret went to acme/api)."""
+    fake, env = github
+    deliver(GitHubSecretSink(repo, "EH_KEY", None, "DEPLOY_TOKEN"), env)
+    deliver(GitHubSecretSink(repo, "EH_KEY", "prod", "DEPLOY_TOKEN"), env)
+    assert fake.secrets == {(repo, None, "EH_KEY"): VALUE.reveal(), (repo, "prod", "EH_KEY"): VALUE.reveal()}
+
+
 def test_a_token_github_refuses_is_named_with_the_permission_needed(
     github: tuple[FakeGitHub, dict[str, str]],
 ) -> None:

@@ -4,6 +4,8 @@ naming what failed, never an internal error, and never a token."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.roots import UNNAMED
+from reconciler.gitops.rotate import tell
 
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 
@@ -156,3 +160,76 @@ def test_a_drift_issue_deleted_while_the_job_runs_is_opened_again_or_left_closed
     fake.faults["POST /issues/14/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
     assert sync_drift_issue(hub, "In sync", drifted=False).startswith("closed #13, #14")
     fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
+
+
+def test_a_drift_issue_deleted_before_the_rotate_job_comments_is_opened_again_when_it_failed(
+    fake: FakeGitHub,
+) -> None:
+    hub = GitHub.from_env()
+    body = "<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: aa -->\n1 key changed\n"
+    assert sync_drift_issue(hub, body, drifted=True) == "opened #13"
+    fake.faults["POST /issues/13/comments"] = JSONResponse({"message": "This issue was deleted"}, 410)
+    assert tell(hub, "rotated key-0", UNNAMED, failed=False) == (
+        "none open (#13 deleted since it was listed, nothing failed)"
+    )
+    assert tell(hub, "key-0 not delivered", UNNAMED, failed=True) == "opened #14"
+    assert fake.issues[14]["body"] == "key-0 not delivered"
+    fake.violations.clear()  # GitHub's description lists no 410 here, though GitHub answers one
+
+
+@pytest.mark.parametrize(
+    ("name", "pull", "said"),
+    [
+        (
+            "number-true",
+            {"number": True, "head": {"sha": "abc"}},
+            "pull_request.number is true, not a PR's number",
+        ),
+        ("number-text", {"number": "12", "head": {"sha": "abc"}}, 'pull_request.number is "12", not a PR'),
+        ("number-zero", {"number": 0, "head": {"sha": "abc"}}, "pull_request.number is 0, not a PR's number"),
+        (
+            "head-sha-null",
+            {"number": 12, "head": {"sha": None}},
+            "pull_request.head.sha is null, not a commit",
+        ),
+        ("head-sha-missing", {"number": 12, "head": {}}, "pull_request.head.sha is null, not a commit"),
+        ("head-sha-number", {"number": 12, "head": {"sha": 7}}, "pull_request.head.sha is 7, not a commit"),
+    ],
+)
+def test_a_pull_request_event_with_an_odd_field_is_a_message_naming_it(
+    fake: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: Any,
+    name: str,
+    pull: dict[str, Any],
+    said: str,
+) -> None:
+    """`true` passed as a number (the job called `/pulls/True/files`), `null` as the commit
+    `None` in the plan comment."""
+    event = tmp_path / f"event-{name}.json"
+    event.write_text(json.dumps({"pull_request": pull}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    (tmp_path / "plan").mkdir()
+    assert main(["github", "comment", "--dir", str(tmp_path / "plan")]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {event}: {said}" in err and "internal error" not in err, err
+    assert not fake.calls and not fake.comments
+
+
+def test_a_listing_that_never_ends_is_cut_with_a_warning_naming_the_call(
+    fake: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = [{"id": n, "body": "hello", "user": {"login": "octocat", "type": "User"}} for n in range(1, 101)]
+    fake.faults["GET /issues/12/comments"] = JSONResponse(page)  # every page full, whatever its number
+    with caplog.at_level(logging.WARNING, logger="ehkeys"):
+        assert len(GitHub.from_env().pages("/issues/12/comments")) == 5000
+    assert [r.getMessage() for r in caplog.records] == [
+        "GitHub API GET /issues/12/comments: stopped after 50 pages of 100 (5,000 items): any beyond were not read"
+    ]
+    fake.violations.clear()  # the fault's comments are not GitHub's whole example of one
+    caplog.clear()
+    del fake.faults["GET /issues/12/comments"]
+    with caplog.at_level(logging.WARNING, logger="ehkeys"):
+        assert GitHub.from_env().pages("/issues/12/comments") == []
+    assert not caplog.records  # a listing that ends says nothing

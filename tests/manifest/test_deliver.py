@@ -99,6 +99,13 @@ ERRORS = [
         "acme/..: . and .. name no repo",
     ),
     (
+        "bad-deliver-github-secret-repo-ends-in-a-newline.yaml",  # the schema's pattern lets it by
+        7,
+        31,
+        "keys[0].deliver[0].github_secret.repo",
+        "must be OWNER/REPO, as in github.com/OWNER/REPO (got 'acme/api\\n')",
+    ),
+    (
         "bad-deliver-github-secret-environment-is-dot-dot.yaml",
         7,
         54,

@@ -17,6 +17,7 @@ import yaml
 
 from reconciler.cli.main import main
 from reconciler.manifest import load as manifest
+from reconciler.manifest.diagnostics import Diagnostic
 
 from ..conftest import MANIFESTS, ROOT
 from ..helpers import key_value, manifest_text, run_cli, seed_data
@@ -229,6 +230,21 @@ def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert out.startswith("::error file=")
     assert ",line=5,col=17::keys[Hourly].limit_type: must be one of" in out  # the key by its id (or name)
+
+
+def test_github_annotations_escape_what_would_end_a_property_or_a_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """GitHub's workflow commands: a property escapes `%`, CR, LF, `:` and `,`; the message `%`,
+    CR and LF. Unescaped, `file=keys,v2:prod.yaml` annotated the file `keys`."""
+    odd = tmp_path / "keys,v2:prod 100%.yaml"
+    odd.write_text((MANIFESTS / "bad-limit-type.yaml").read_text().replace("hourly", "'50%0A'"))
+    assert main(["validate", "--format", "github", str(odd)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"::error file={tmp_path}/keys%2Cv2%3Aprod 100%25.yaml,line=5,col=17::"), out
+    assert "(got '50%250A')" in out, out
+    diagnostic = Diagnostic("a.yaml", 3, 5, "keys[0].name", "one\r\ntwo: 5%, three")
+    assert diagnostic.github() == "::error file=a.yaml,line=3,col=5::keys[0].name: one%0D%0Atwo: 5%25, three"
 
 
 def test_missing_file_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
