@@ -381,3 +381,14 @@ def serve(fake: FakeGitHub) -> Iterator[str]:
         fake.blob_url = storage
         yield api
     fake.assert_conformant()  # after a test that passed: a failing one keeps its own error
+
+
+@contextlib.contextmanager
+def on_actions(fake: FakeGitHub, monkeypatch: Any) -> Iterator[FakeGitHub]:
+    """`fake` served, and the variables a job on Actions reads pointed at it (monkeypatch:
+    pytest's, so they go with the test)."""
+    with serve(fake) as url:
+        monkeypatch.setenv("GITHUB_API_URL", url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        yield fake

@@ -19,7 +19,7 @@ from reconciler.gitops.hub import Conflict, GitHub, NotFound
 
 from .. import githubspec
 from ..fakeanswers import git_sha
-from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, on_actions, serve
 
 pytestmark = pytest.mark.slow  # every operation of the fake against GitHub's description
 
@@ -39,10 +39,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub.start_run("1001", HEAD)
     hub.upload("1001", "ehkeys-plan", {"plan.json": b"{}"})
     hub.branches["ehkeys-state"] = {STATE: b"{}", "big.json": b"x" * 50}
-    with serve(hub) as url:
-        monkeypatch.setenv("GITHUB_API_URL", url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    with on_actions(hub, monkeypatch):
         yield hub
 
 

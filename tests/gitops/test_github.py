@@ -14,7 +14,7 @@ from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import LIMIT, PlanMeta, comment_body
 
-from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import FakeGitHub, on_actions
 
 MARKER = "<!-- ehkeys-plan -->"
 
@@ -23,10 +23,7 @@ MARKER = "<!-- ehkeys-plan -->"
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub = FakeGitHub()
     hub.open_pull(12, "abc")
-    with serve(hub) as url:
-        monkeypatch.setenv("GITHUB_API_URL", url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    with on_actions(hub, monkeypatch):
         yield hub
 
 

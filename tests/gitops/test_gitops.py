@@ -30,7 +30,7 @@ from reconciler.gitops.roots import Root
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
-from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import REPO, FakeGitHub, on_actions
 from ..helpers import API_KEY, live_sandbox, sandbox_state_dir, seed_data
 from ..reliability_log import record
 from ..render.test_mermaid import block_of as mermaid_block
@@ -177,10 +177,7 @@ class Actions:
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     fake = FakeGitHub()
     monkeypatch.setattr(ghapi, "BACKOFF", (0.0, 0.0))  # a gateway error is tried again, at once
-    with serve(fake) as url:
-        monkeypatch.setenv("GITHUB_API_URL", url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    with on_actions(fake, monkeypatch):
         monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
         yield fake
 

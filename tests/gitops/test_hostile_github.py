@@ -19,7 +19,7 @@ from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.roots import UNNAMED
 from reconciler.gitops.rotate import tell
 
-from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import TOKEN, FakeGitHub, on_actions
 
 MARKER = "<!-- ehkeys-plan -->"
 NESTED = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parser recurses
@@ -29,10 +29,7 @@ NESTED = b"[" * 100_000 + b"]" * 100_000  # JSON, but deeper than Python's parse
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub = FakeGitHub()
     hub.open_pull(12, "abc")
-    with serve(hub) as url:
-        monkeypatch.setenv("GITHUB_API_URL", url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    with on_actions(hub, monkeypatch):
         yield hub
 
 

@@ -12,7 +12,7 @@ import pytest
 from reconciler.gitops.hub import GitHub
 from reconciler.gitops.roots import Root, glob, untouched
 
-from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
+from ..fakegithub import FakeGitHub, on_actions
 
 TOP = Path("/repo")
 
@@ -86,10 +86,7 @@ def test_stamping_names_the_root_in_the_line_and_the_heading() -> None:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub = FakeGitHub()
-    with serve(hub) as url:
-        monkeypatch.setenv("GITHUB_API_URL", url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    with on_actions(hub, monkeypatch):
         yield hub
 
 
