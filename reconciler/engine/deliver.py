@@ -77,7 +77,7 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
         bound = found.get(key.address)
         if isinstance(bound, binding.Bound):
             done += (await delivery.deliver(key, bound.live.proxy_key)).results
-        else:
-            shown = opened.account.address(key.address)
-            done += [Delivered(shown, sink.describe(), False, NOT_THERE) for sink in key.deliver]
+        else:  # why plan cannot bind it (two live keys of its name, ...), else not there
+            shown, why = opened.account.address(key.address), (bound and bound.problem) or NOT_THERE
+            done += [Delivered(shown, sink.describe(), False, why) for sink in key.deliver]
     return done
