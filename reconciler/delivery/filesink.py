@@ -81,7 +81,9 @@ def _write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C or SIGTERM too: the temporary file holds the value
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
+        if isinstance(exc, OSError):
+            raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
+        raise
