@@ -32,6 +32,10 @@ def preflight(sink: FileSink) -> str:
         return f"{path}: {TRACKED}"
     if not path.resolve().parent.is_dir():
         return f"{path}: its folder does not exist"
+    try:
+        _lines(path.resolve())  # its key's line is replaced in place: read first, so read now
+    except DeliveryError as exc:
+        return exc.message
     return ""
 
 
