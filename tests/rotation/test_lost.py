@@ -210,3 +210,30 @@ def test_deliver_after_a_run_cut_off_past_its_create_never_sends_the_old_keys_va
     assert code == 0, out
     (successor,) = named()
     assert successor != OLD and (workdir / "backend.env").read_text() == f"EH_KEY_BACKEND={successor}\n"
+
+
+def test_a_successor_lost_with_the_list_that_would_show_it_never_gets_the_old_value_delivered(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create's answer lost, and the list read after the wave unavailable: the successor is
+    made but unknown. Its sinks got the old key's value, recorded done; the next apply adopted the
+    successor, owed nothing, and retired the old key the sinks held. They stay owed instead."""
+    manifest("{every: 90d, overlap: 0}", deliver=[{"file": "backend.env"}])
+    real, seen = SandboxTransport.handle_async_request, {"create": False}
+
+    async def answer(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        response = await real(self, request)
+        if request.url.path.endswith("/auth/proxy/create") or seen["create"]:
+            seen["create"] = True
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        return response
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", answer)
+    code, out, _ = cli(capsys, "apply", "--max-attempts", "1")
+    assert code != 0 and len(named()) == 2, out
+    assert not (workdir / "backend.env").exists(), "the old key's value went to the sink"
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", real)
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    (successor,) = named()
+    assert successor != OLD and (workdir / "backend.env").read_text() == f"EH_KEY_BACKEND={successor}\n"
