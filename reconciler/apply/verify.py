@@ -88,9 +88,7 @@ def _note(sending: Sending, adopted: ProxyKey | None) -> str:
 
 def _unchecked(sending: Sending) -> Verdict:
     if sending.error:
-        return Verdict(
-            Outcome.FAILED, f"{sending.error} {UNCHECKED}", key=sending.target
-        )
+        return Verdict(Outcome.FAILED, f"{sending.error} {UNCHECKED}", key=sending.target)
     note = "every write was answered, but the list that checks them failed: plan again to see"
     return Verdict(
         Outcome.UNVERIFIED, note, key=sending.target, limit_type=_limit_type(sending, confirmed=False)
