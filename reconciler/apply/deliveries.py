@@ -148,6 +148,8 @@ class Owed:
         if key.absent or change.action is Action.DELETE:
             self._drop(key.address, list(owed))
             return None, []
+        if change.action is Action.ROTATE:  # its successor not known (its create failed or was
+            return None, []  # lost): the value the plan read is the old key's, soon retired
         self._drop(key.address, [s for s in owed if s not in {sink.ident for sink in key.deliver}])
         return change.target, [s for s in key.deliver if s.ident in owed]
 

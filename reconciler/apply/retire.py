@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from reconciler.apply.verify import UNCHECKED
 from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
+from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
 from reconciler.planning import alone
 from reconciler.planning.planner import Desired
+from reconciler.state.deliveries import unreached
 from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
@@ -74,18 +77,23 @@ def abandon(state: State, results: Sequence[Result]) -> None:
         record = state.rotations.get(address)
         if result.change.action is not Action.ROTATE or result.outcome is not Outcome.FAILED or not record:
             continue
+        if result.message.endswith(UNCHECKED):  # its create may have landed: the next list says
+            continue
         if state.bindings.get(address) in (None, record["predecessor"]):
             state.abandoned(address)
 
 
-def delivered(state: State) -> None:
+def delivered(state: State, keys: Sequence[DesiredKey]) -> None:
     """Each rotation whose successor holds its address and whose sinks owe nothing (it has none,
-    or every one took it) is delivered: its predecessor may go."""
+    or every one took it) is delivered: its predecessor may go. A sink its key has now that the
+    successor never reached (one fixed after its owed delivery was dropped) keeps it waiting."""
+    sinks = {key.address: [sink.ident for sink in key.deliver] for key in keys}
     for address, record in list(state.rotations.items()):
         bound = state.bindings.get(address)
         if record.get("delivered") or bound in (None, record["predecessor"]):
             continue
-        if not state.deliveries.get(address):
+        owed = state.deliveries.get(address) or unreached(state.reached, address, sinks.get(address, ()))
+        if not owed:
             state.delivered(address)
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 NOT_COMPARED = ("used_ammount",)  # moves by itself while keys are in use
 
+UNCHECKED = "(and the list to check it failed)"  # a write that may have landed, unseen
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -86,9 +88,7 @@ def _note(sending: Sending, adopted: ProxyKey | None) -> str:
 
 def _unchecked(sending: Sending) -> Verdict:
     if sending.error:
-        return Verdict(
-            Outcome.FAILED, f"{sending.error} (and the list to check it failed)", key=sending.target
-        )
+        return Verdict(Outcome.FAILED, f"{sending.error} {UNCHECKED}", key=sending.target)
     note = "every write was answered, but the list that checks them failed: plan again to see"
     return Verdict(
         Outcome.UNVERIFIED, note, key=sending.target, limit_type=_limit_type(sending, confirmed=False)

@@ -32,6 +32,10 @@ def preflight(sink: FileSink) -> str:
         return f"{path}: {TRACKED}"
     if not path.resolve().parent.is_dir():
         return f"{path}: its folder does not exist"
+    try:
+        _lines(path.resolve())  # its key's line is replaced in place: read first, so read now
+    except DeliveryError as exc:
+        return exc.message
     return ""
 
 
@@ -81,7 +85,9 @@ def _write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C or SIGTERM too: the temporary file holds the value
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
+        if isinstance(exc, OSError):
+            raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
+        raise

@@ -200,7 +200,7 @@ class AccountApply:
         owe nothing: `deliveries`); the others skipped, their old keys kept (`retire`)."""
         state = self.opened.state
         retire.abandon(state, report.results)
-        retire.delivered(state)
+        retire.delivered(state, self.opened.keys)
         go, skipped = retire.ready(state, late)
         if go:
             more = await self._run(client, go, report.balance_after)

@@ -23,6 +23,11 @@ from reconciler.planning import binding
 from reconciler.state import lock as statelock
 
 NOT_THERE = "the key is not in the account (`ehkeys plan` shows why; apply creates it)"
+UNSETTLED = (
+    "a rotation of this key is under way and its successor's create was never confirmed: its value "
+    "is not known here (the state still binds the old key); `ehkeys apply` finds the successor and "
+    "delivers it"
+)
 
 
 def run(settings: DeliverSettings, console: Console) -> list[Delivered]:
@@ -75,9 +80,19 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
     done: list[Delivered] = []
     for key in keys:
         bound = found.get(key.address)
-        if isinstance(bound, binding.Bound):
-            done += (await delivery.deliver(key, bound.live.proxy_key)).results
-        else:
+        if key.address in _unsettled(opened):  # the old key's value would go, then it retires
             shown = opened.account.address(key.address)
-            done += [Delivered(shown, sink.describe(), False, NOT_THERE) for sink in key.deliver]
+            done += [Delivered(shown, sink.describe(), False, UNSETTLED) for sink in key.deliver]
+        elif isinstance(bound, binding.Bound):
+            done += (await delivery.deliver(key, bound.live.proxy_key)).results
+        else:  # why plan cannot bind it (two live keys of its name, ...), else not there
+            shown, why = opened.account.address(key.address), (bound and bound.problem) or NOT_THERE
+            done += [Delivered(shown, sink.describe(), False, why) for sink in key.deliver]
     return done
+
+
+def _unsettled(opened: Opened) -> set[str]:
+    """The addresses whose rotation's successor is not bound yet: a run cut off after its create
+    was sent (the state binds the predecessor until the list shows the successor)."""
+    state = opened.state
+    return {a for a, r in state.rotations.items() if state.bindings.get(a) in (None, r["predecessor"])}

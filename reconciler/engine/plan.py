@@ -31,6 +31,7 @@ from reconciler.planning.deliverynotes import owed_notes, unreached_notes
 from reconciler.planning.planner import Desired, Recorded
 from reconciler.state import saved_plan as planfile
 from reconciler.state import snapshots
+from reconciler.state.deliveries import unreached
 from reconciler.state.store import State
 
 ACCOUNT_ERRORS = (ApiError, ConfigError)
@@ -122,7 +123,10 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
         plan = _foreign(client, state, account, bound)
     else:
         values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
-        rotations = {a: Rotating.from_data(_delivered(r, state, a)) for a, r in state.rotations.items()}
+        sinks = {k.address: [s.ident for s in k.deliver] for k in wanted.keys}
+        rotations = {
+            a: Rotating.from_data(_delivered(r, state, a, sinks)) for a, r in state.rotations.items()
+        }
         pending = frozenset(state.pending_creates)
         recorded = Recorded(state.bindings, values, pending, state.protected, rotations)
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
@@ -130,10 +134,13 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
     return plan, account
 
 
-def _delivered(record: dict[str, object], state: State, address: str) -> dict[str, object]:
-    """A rotation's successor is delivered once its sinks owe nothing (`ehkeys deliver` may
-    have made what its apply could not)."""
-    return {**record, "delivered": bool(record.get("delivered")) or not state.deliveries.get(address)}
+def _delivered(
+    record: dict[str, object], state: State, address: str, sinks: dict[str, list[str]]
+) -> dict[str, object]:
+    """A rotation's successor is delivered once its sinks owe nothing and each sink its key has
+    now got its value (`ehkeys deliver` may have made what its apply could not)."""
+    owed = state.deliveries.get(address) or unreached(state.reached, address, sinks.get(address, ()))
+    return {**record, "delivered": bool(record.get("delivered")) or not owed}
 
 
 def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:

@@ -24,7 +24,8 @@ def problems(index: int, raw: Mapping[str, Any], values: Mapping[str, Any], now:
     if "id" not in raw and "/" in values["name"]:
         found.append(((*at, "name"), _SLASHED_NAME, ERROR))
     rotation = values.get("rotate")
-    if rotation is not None and rotation.overlap >= rotation.every:
+    # an every of 0 is the schema's error already: no second one about the overlap
+    if rotation is not None and rotation.every.seconds and rotation.overlap >= rotation.every:
         where = (*at, "rotate") if "rotate" in raw else (*at, "name")
         found.append((where, _OVERLONG.format(rotation.overlap, rotation.every), ERROR))
     if rotation is not None and "proxy_key" in raw:

@@ -30,6 +30,7 @@ SECRET_FIELDS = {"proxy_key", "api_key", "token"}
 NUMERIC_FIELDS = (
     *("version", "per_key_cap", "expires_at", "allocated_ammount", "max_debit"),
     *("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated"),
+    "timeout",  # a command sink's: .nan passed its bounds, and every delivery then timed out
 )
 
 

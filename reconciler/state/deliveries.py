@@ -13,7 +13,7 @@ A journal line of a delivery holds `delivery` (its status), `address`, `sink` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 PENDING, FAILED, DONE, DROPPED = "pending", "failed", "done", "dropped"
@@ -45,6 +45,13 @@ def done(delivered: Delivered, address: str, sink: str, made: bool) -> None:
         delivered[address] = sorted(sinks)
     else:
         delivered.pop(address, None)
+
+
+def unreached(delivered: Delivered, address: str, sinks: Iterable[str]) -> list[str]:
+    """Those of `sinks` (the idents of the sinks `address`'s key has now) its current value has
+    not reached: a sink added, or fixed after a failed delivery was dropped."""
+    got = set(delivered.get(address, ()))
+    return [sink for sink in sinks if sink not in got]
 
 
 def merged_done(disk: Delivered, ours: Mapping[tuple[str, str], bool]) -> Delivered:

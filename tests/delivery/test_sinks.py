@@ -99,6 +99,21 @@ def test_a_file_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
     assert "its folder does not exist" in failure(FileSink("nowhere/app.env", "X", str(tmp_path)))
 
 
+def test_a_file_write_cut_short_by_ctrl_c_leaves_no_copy_of_the_value_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM, raised as one) while the temporary file is written: it held the value,
+    and stayed as `.app.env.XXXX`, a name no `*.env` ignore rule covers, for git to pick up."""
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        deliver(FileSink("app.env", "X", str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- command ----------------------------------------------------------------------------------
 
 

@@ -61,6 +61,13 @@ ERRORS = [
         "keys[0].deliver[0].timeout",
         "timeout: is for a command sink, not file",
     ),
+    (
+        "bad-deliver-command-timeout-nan.yaml",  # no bound refused it: each delivery 'timed out'
+        8,
+        18,
+        "keys[0].deliver[0].timeout",
+        "must be a number (.nan is 'not a number'",
+    ),
     ("bad-deliver-vault-no-path.yaml", 7, 16, "keys[0].deliver[0].vault", "missing required field 'path'"),
     ("bad-deliver-command-empty.yaml", 7, 18, "keys[0].deliver[0].command", "should be non-empty"),
     (

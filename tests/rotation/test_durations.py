@@ -71,6 +71,17 @@ def test_a_bad_rotation_is_named_at_its_file_and_line(
     assert "Traceback" not in said
 
 
+@pytest.mark.parametrize("rotate", ["{every: 0}", "{every: 0h}", "{every: '0'}"])
+def test_an_every_of_0_is_one_error_not_also_an_overlap_not_shorter_than_it(
+    tmp_path: Path, capsys: Any, rotate: str
+) -> None:
+    """The error is `every`'s own; 'overlap 0 is not shorter than every 0' only repeated it, wrongly
+    blaming an overlap the key never set."""
+    code, said = _validate(tmp_path, capsys, rotate)
+    assert code == 1 and "rotate.every: must be how often the key is rotated" in said
+    assert "not shorter than every" not in said and "1 error(s)" in said, said
+
+
 @pytest.mark.parametrize("rotate", ["{every: 1d, overlap: 7d}", "{every: 7d, overlap: 1w}"])
 def test_an_overlap_not_shorter_than_every_is_an_error_at_its_line(
     tmp_path: Path, capsys: Any, rotate: str

@@ -89,6 +89,27 @@ def test_a_predecessor_is_never_deleted_before_its_successor_is_delivered(workdi
     assert (workdir / "delivered.txt").read_text() == successor["key"]  # the successor's value, delivered
 
 
+def test_a_sink_fixed_after_a_failed_delivery_keeps_the_predecessor_until_it_has_the_successor(
+    workdir: Path, capsys: Any
+) -> None:
+    """The owed delivery to the broken sink is dropped (that sink left the manifest), but the
+    fixed sink never got the successor: the old key its application reads stays live."""
+    manifest(rotate="{every: 365d, overlap: 7d}", deliver=gated_sink(workdir))
+    code, out, _ = cli(capsys, "rotate", "backend")
+    assert code == 3 and "Delivery failed" in out and len(keys()) == 2
+    fixed = [{"command": ["sh", "-c", f"cat > {workdir / 'delivered.txt'}"]}]  # the typo fixed
+    manifest(rotate="{every: 365d, overlap: 7d}", deliver=fixed)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert "not deleted: the successor of backend was not delivered" in out
+    assert len(keys()) == 2 and not (workdir / "delivered.txt").exists()
+    code, out, _ = cli(capsys, "deliver")  # the key's sinks now get the successor
+    assert code == 0, out
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 0 and "old key retired" in out, out
+    (successor,) = keys()
+    assert (workdir / "delivered.txt").read_text() == successor["key"]
+
+
 def test_an_address_is_an_accounts_with_accounts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -191,3 +191,49 @@ def test_usage_after_a_run_cut_off_past_its_create_shows_the_successor_under_its
     assert code == 0 and sorted(a or "?" for a, _ in shown) == ["backend", "backend"], shown
     code, out, _ = cli(capsys, "usage")
     assert code == 0 and "unmanaged" not in out, out
+
+
+def test_deliver_after_a_run_cut_off_past_its_create_never_sends_the_old_keys_value(
+    workdir: Path, capsys: Any, fault: Fault
+) -> None:
+    """The successor landed but nothing recorded it, so the state still binds the old key: deliver
+    sent the old value and recorded the sinks done, and the next apply then retired that very key
+    while the sinks held it. deliver now leaves the key to the apply that finds its successor."""
+    manifest("{every: 90d, overlap: 0}", deliver=[{"file": "backend.env"}])
+    fault.update(path="/auth/proxy/create", then="stop")
+    assert cli(capsys, "apply")[0] == 130 and len(named()) == 2
+    fault["path"] = None
+    code, out, _ = cli(capsys, "deliver")
+    assert code == 3 and "a rotation of this key is under way" in out, out
+    assert not (workdir / "backend.env").exists()
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    (successor,) = named()
+    assert successor != OLD and (workdir / "backend.env").read_text() == f"EH_KEY_BACKEND={successor}\n"
+
+
+def test_a_successor_lost_with_the_list_that_would_show_it_never_gets_the_old_value_delivered(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create's answer lost, and the list read after the wave unavailable: the successor is
+    made but unknown. Its sinks got the old key's value, recorded done; the next apply adopted the
+    successor, owed nothing, and retired the old key the sinks held. They stay owed instead."""
+    manifest("{every: 90d, overlap: 0}", deliver=[{"file": "backend.env"}])
+    real, seen = SandboxTransport.handle_async_request, {"create": False}
+
+    async def answer(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        response = await real(self, request)
+        if request.url.path.endswith("/auth/proxy/create") or seen["create"]:
+            seen["create"] = True
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        return response
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", answer)
+    code, out, _ = cli(capsys, "apply", "--max-attempts", "1")
+    assert code != 0 and len(named()) == 2, out
+    assert not (workdir / "backend.env").exists(), "the old key's value went to the sink"
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", real)
+    code, out, _ = cli(capsys, "apply")
+    assert code == 0, out
+    (successor,) = named()
+    assert successor != OLD and (workdir / "backend.env").read_text() == f"EH_KEY_BACKEND={successor}\n"

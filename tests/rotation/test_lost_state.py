@@ -104,3 +104,17 @@ def test_a_key_of_its_old_name_this_plan_adopts_for_another_key_never_stops_its_
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
     assert code == 0 and REFUSED not in out, out
     assert len(keys()) == 3
+
+
+def test_deliver_with_the_state_lost_mid_overlap_names_both_keys_never_a_key_to_create(
+    workdir: Path, capsys: Any
+) -> None:
+    """Two live keys of the key's name and no state: deliver cannot tell which value to send, and
+    says so (as plan does), not 'not in the account; apply creates it' (apply would refuse)."""
+    manifest(rotate=None, deliver=[{"file": "backend.env"}])
+    assert cli(capsys, "apply")[0] == 0
+    assert cli(capsys, "rotate", "backend", "--overlap", "7d")[0] == 0
+    shutil.rmtree(sandbox_state_dir())
+    code, out, _ = cli(capsys, "deliver")
+    assert code == 3 and f"2 live keys are named 'Backend' (ek-proxy-…{OLD[-4:]} and" in out, out
+    assert "apply creates it" not in out

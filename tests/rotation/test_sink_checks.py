@@ -32,3 +32,16 @@ def test_a_scheduled_rotation_with_a_sink_that_cannot_run_is_refused_by_apply(
     assert code == 1, out + err
     assert "a new key's value could not be delivered" in out + err
     assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
+
+
+def test_rotate_to_an_env_file_that_cannot_be_read_is_refused_before_the_successor_is_paid_for(
+    workdir: Path, capsys: Any
+) -> None:
+    """Its key's line is replaced in place, so the file is read first: one that is not UTF-8 (a
+    binary written over it) failed only after the successor was created and debited."""
+    (workdir / "backend.env").write_bytes(b"PORT=8080\nBLOB=\xff\xfe\n")
+    manifest(rotate=None, deliver=[{"file": "backend.env"}])
+    code, out, err = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 1, out + err
+    assert "nothing was sent" in out + err and "backend.env: cannot read" in out + err
+    assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
