@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
-from reconciler.core.money import money
+from reconciler.core.money import CENT, money
 from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
@@ -73,6 +73,24 @@ def _value(name: str, value: Any) -> Any:
     if name == "max_lifetime":
         return Duration.parse(value).days
     return value
+
+
+_LIMITS = (*_MONEY, "max_debit", "per_key_cap")
+_HOLDERS = ("accounts", "groups", "policy", "budget")  # where a limit is stated, below the top
+
+
+def sub_cent(data: Any, path: Path = ()) -> Iterator[tuple[Path, Decimal]]:
+    """Each credit limit (a rule's, a budget's, max_debit, per_key_cap) finer than a cent: it
+    would be shown rounded, so a plan over it by less than a cent would read "120.00 is over 120.00"."""
+    if not isinstance(data, dict):
+        return
+    for name, value in data.items():
+        at = (*path, name)
+        if name in _LIMITS and isinstance(value, Decimal) and value.is_finite():
+            if value != value.quantize(CENT):
+                yield at, value
+        elif name in _HOLDERS or (path[-1:] in (("accounts",), ("groups",))):
+            yield from sub_cent(value, at)
 
 
 def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
