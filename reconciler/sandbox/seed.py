@@ -200,17 +200,13 @@ def _unique_names(accounts: list[dict[str, Any]]) -> None:
                 seen[part, value] = index
 
 
-def _known_owners(keys: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
-    """Each key once, held by one of the seed's accounts (a key of no account would serve nobody)."""
-    users = [account["user_id"] for account in accounts]
+def _unique_keys(keys: list[dict[str, Any]]) -> None:
+    """Each proxy key once (the database holds it once); a proxy key is a secret: named by its place."""
     first: dict[str, int] = {}
     for index, key in enumerate(keys):
-        if key["key"] in first:  # a proxy key is a secret: named by its place only
+        if key["key"] in first:
             raise Missing(f"keys[{index}].key: already the key of keys[{first[key['key']]}]")
         first[key["key"]] = index
-        if key["user_id"] not in users:
-            held = f"no account has it (user_ids: {', '.join(users)})"
-            raise BadSetting(f"keys[{index}]", "user_id", key["user_id"], held)
 
 
 def _key(raw: Any, index: int) -> dict[str, Any]:
@@ -262,7 +258,7 @@ def parse(data: Any, source: str = "seed") -> Seed:
         accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
         _unique_names(accounts)
         keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
-        _known_owners(keys, accounts)
+        _unique_keys(keys)
         rate = _typed(RateLimit, "rate_limit", data.get("rate_limit") or {})
         faults = _typed(Faults, "faults", data.get("faults") or {})
         clock = _typed(Clock, "clock", data.get("clock") or {})

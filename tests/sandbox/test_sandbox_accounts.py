@@ -201,7 +201,6 @@ BAD_SEEDS = {
     "bad-seed-account-user-id-twice.yaml": "accounts[1].user_id 'u1': already the user_id of accounts[0]",
     "bad-seed-account-api-key-twice.yaml": "accounts[1].api_key: already the api_key of accounts[0]",
     "bad-seed-key-twice.yaml": "keys[1].key: already the key of keys[0]",
-    "bad-seed-key-of-no-account.yaml": "keys[0].user_id 'u2': no account has it (user_ids: u1)",
 }
 
 
