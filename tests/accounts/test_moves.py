@@ -109,6 +109,22 @@ def test_a_protected_key_moved_away_is_not_created_again_in_the_new_account(
     assert accounts() == UNTOUCHED  # staging never paid for a second Backend
 
 
+def test_drift_holds_a_move_that_cannot_go_whole_as_plan_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """drift held no move (its plans named no account), so a protected key moved away showed
+    in the new account as a create still to apply, where plan says it is not created now."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest(protect=True))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", protect=True))
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX)
+    staging = out[out.index("=== Account staging ===") :]
+    assert code == 1 and "+ Backend (a new key): create" not in staging, out
+    assert "moves from account prod, where it cannot be deleted now (protected when last applied" in staging
+
+
 def with_a_budget(text: str) -> str:
     """The manifest with Backend in group `team`, and staging's net debit held to 50."""
     doc = yaml.safe_load(text)
