@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
-from reconciler.core.money import CENT, money
+from reconciler.core.money import money
 from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
@@ -87,10 +87,18 @@ def sub_cent(data: Any, path: Path = ()) -> Iterator[tuple[Path, Decimal]]:
     for name, value in data.items():
         at = (*path, name)
         if name in _LIMITS and isinstance(value, Decimal) and value.is_finite():
-            if value != value.quantize(CENT):
+            if _places(value) > 2:
                 yield at, value
         elif name in _HOLDERS or (path[-1:] in (("accounts",), ("groups",))):
             yield from sub_cent(value, at)
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places `value` needs (1.10: 1), by its digits alone: quantize or normalize of a
+    number-shaped 1e999999 raises."""
+    _, digits, exponent = value.as_tuple()
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return -(exponent + zeros) if isinstance(exponent, int) else 0
 
 
 def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
