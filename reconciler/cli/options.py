@@ -249,6 +249,7 @@ def _import(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--account",
         type=types.account_name,
+        action=types.Once,
         metavar="NAME",
         help="declare this account (its key from $EH_<NAME>_API_KEY) and name it on every key "
         "(default: none, one account as before)",

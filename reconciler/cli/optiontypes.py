@@ -87,3 +87,17 @@ account_name = checked(
     lambda name: re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) is not None,
     "an account name of lower-case letters, digits, - and _, like prod",
 )
+
+
+class Once(argparse.Action):
+    """An option given at most once: where other commands repeat it (`--account`), a second one
+    would silently replace the first."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: object, *_: object
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            raise argparse.ArgumentError(
+                self, "given twice: this command takes one (run it once per account)"
+            )
+        setattr(namespace, self.dest, value)

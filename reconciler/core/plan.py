@@ -7,6 +7,7 @@ renderer and the saved plan file start from them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -81,6 +82,13 @@ class Plan:
     policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
     groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
     rotations: list[Status] = field(default_factory=list)  # its keys' rotations: due, under way
+    # How the planner counts `policy` and `groups` from `changes`: again once some were held
+    # after planning (a move's side, a create into a tracked file), which then move no credit.
+    counter: Callable[[Plan], None] | None = field(default=None, repr=False, compare=False)
+
+    def recount(self) -> None:
+        if self.counter is not None:
+            self.counter(self)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats the task that returns a plan (Python 3.11's

@@ -95,7 +95,9 @@ async def _read(
     wanted = desired(opened.manifest, settings.workspace.targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
-            return await build_plan(client, wanted, opened.state)
+            plan, inventory = await build_plan(client, wanted, opened.state)
+        plan.account = opened.account  # whose plan: a move is held by its accounts' names
+        return plan, inventory
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise

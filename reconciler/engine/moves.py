@@ -141,6 +141,7 @@ def _waits(plan: Plan | None, change: Change | None, action: Action, refused: st
 def _replace(plan: Plan | None, change: Change | None, why: str) -> None:
     assert plan is not None and change is not None
     plan.changes = [keyplan.held(c, why) if c is change else c for c in plan.changes]
+    plan.recount()  # the held side moves no credit: its group's and the budget's sums drop it
 
 
 class Gates:

@@ -95,7 +95,9 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
     plan.account = opened.account
     plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
     plan.notes.extend(unreached_notes(opened.state, opened.keys, opened.account, plan))
-    plan.changes = refused_files(plan.changes, opened.keys)
+    changes, plan.changes = plan.changes, refused_files(plan.changes, opened.keys)
+    if any(a is not b for a, b in zip(changes, plan.changes, strict=True)):
+        plan.recount()
     return plan
 
 

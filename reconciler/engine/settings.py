@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from reconciler.core.durations import Duration
 from reconciler.core.errors import UsageError
+from reconciler.core.money import CENT
 from reconciler.core.usage import UNUSED_DAYS
 
 TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
@@ -135,4 +136,6 @@ def credits(text: str | None, flag: str, *, signed: bool = False) -> Decimal | N
         raise UsageError(f"{flag} {text!r}: expected an amount of 0 or more")
     if abs(value) > MOST_CREDITS:
         raise UsageError(f"{flag} {text!r}: expected an amount up to {MOST_CREDITS:,}")
+    if value != value.quantize(CENT):  # shown to the cent, "195.00 ... over --max-debit 195.00"
+        raise UsageError(f"{flag} {text!r}: expected an amount to the cent (credits are counted in cents)")
     return value

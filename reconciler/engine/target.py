@@ -87,17 +87,25 @@ def _shared(target: Target, targets: Sequence[Target]) -> str:
     API (one of them holds another account's key; which one, ehkeys cannot tell), or ''."""
     if not target.api_key:
         return ""
-    same = [
-        t.account.key_var
+    others = [
+        t.account
         for t in targets
         if t.account != target.account and t.api_key == target.api_key and _url(t) == _url(target)
     ]
-    if not same:
+    if not others:
         return ""
+    var = target.account.key_var
+    readers = [a.name for a in others if a.key_var == var]
+    if readers:  # one variable, two accounts (base URLs the manifest writes apart, one API at run time)
+        return (
+            f"account {', '.join(readers)} reads {var} too, for the same API: two accounts on one "
+            "account key are one account, whose keys would be created, or pruned, in the other; give "
+            "each account its own variable"
+        )
     return (
-        f"{target.account.key_var} holds the same account key as {', '.join(same)}: one of them holds "
-        "another account's key, whose keys would be created, or pruned, in the wrong account; each "
-        "account needs its own key"
+        f"{var} holds the same account key as {', '.join(a.key_var or '' for a in others)}: one of them "
+        "holds another account's key, whose keys would be created, or pruned, in the wrong account; "
+        "each account needs its own key"
     )
 
 

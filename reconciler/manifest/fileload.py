@@ -115,6 +115,10 @@ class FileLoader:
             return
         self._schema_check()
         self._misread_check()
+        for path, amount in policy.sub_cent(self.data):
+            if path not in self.bad_paths:
+                self.bad_paths.add(path)
+                self.report(path, f"{amount} has more than 2 decimal places: credits are counted in cents")
 
     def _read(self) -> str | None:
         try:

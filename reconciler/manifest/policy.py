@@ -75,6 +75,32 @@ def _value(name: str, value: Any) -> Any:
     return value
 
 
+_LIMITS = (*_MONEY, "max_debit", "per_key_cap")
+_HOLDERS = ("accounts", "groups", "policy", "budget")  # where a limit is stated, below the top
+
+
+def sub_cent(data: Any, path: Path = ()) -> Iterator[tuple[Path, Decimal]]:
+    """Each credit limit (a rule's, a budget's, max_debit, per_key_cap) finer than a cent: it
+    would be shown rounded, so a plan over it by less than a cent would read "120.00 is over 120.00"."""
+    if not isinstance(data, dict):
+        return
+    for name, value in data.items():
+        at = (*path, name)
+        if name in _LIMITS and isinstance(value, Decimal) and value.is_finite():
+            if _places(value) > 2:
+                yield at, value
+        elif name in _HOLDERS or (path[-1:] in (("accounts",), ("groups",))):
+            yield from sub_cent(value, at)
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places `value` needs (1.10: 1), by its digits alone: quantize or normalize of a
+    number-shaped 1e999999 raises."""
+    _, digits, exponent = value.as_tuple()
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return -(exponent + zeros) if isinstance(exponent, int) else 0
+
+
 def never_warns(budgets: Iterable[Budget]) -> list[Diagnostic]:
     """A warning where a warn_net_debit is not below the max_net_debit that holds with it (an
     account's own, or the top level's): a plan over it is refused anyway, so it never warns."""

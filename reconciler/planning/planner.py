@@ -10,6 +10,7 @@ empty manifest, the balance) become the Plan's problems and notes.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -96,9 +97,14 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
-    plan.policy = policy.check(plan, desired, inventory, _left_out(desired, bindings, changes))
-    plan.groups = policy.rolled_up(plan, desired)
+    plan.counter = functools.partial(_count, desired, inventory, _left_out(desired, bindings, changes))
+    plan.recount()
     return plan
+
+
+def _count(desired: Desired, inventory: Inventory, left_out: dict[str, Decimal], plan: Plan) -> None:
+    plan.policy = policy.check(plan, desired, inventory, left_out)
+    plan.groups = policy.rolled_up(plan, desired)
 
 
 def _left_out(desired: Desired, bindings: Bindings, changes: Sequence[Change]) -> dict[str, Decimal]:

@@ -185,15 +185,28 @@ def _own_rate(raw: Any, where: str) -> RateLimit | None:
 
 
 def _unique_names(accounts: list[dict[str, Any]]) -> None:
-    """Each account name in one seed account only (the name a manifest's account is served by)."""
-    seen: dict[str, int] = {}
+    """Each account name in one seed account only (the name a manifest's account is served by);
+    each user_id and api_key too (the database holds them unique: a second one is no account)."""
+    seen: dict[tuple[str, str], int] = {}
     for index, account in enumerate(accounts):
-        name = account["name"]
-        if name in seen:
-            where = f"accounts[{index}]"
-            raise BadSetting(where, "name", name, f"already the name of accounts[{seen[name]}]")
-        if name is not None:
-            seen[name] = index
+        for part in ("name", "user_id", "api_key"):
+            value = account[part]
+            if (part, value) in seen:
+                shown = "" if part == "api_key" else f" {value!r}"  # an account key is a secret
+                raise Missing(
+                    f"accounts[{index}].{part}{shown}: already the {part} of accounts[{seen[part, value]}]"
+                )
+            if value is not None:
+                seen[part, value] = index
+
+
+def _unique_keys(keys: list[dict[str, Any]]) -> None:
+    """Each proxy key once (the database holds it once); a proxy key is a secret: named by its place."""
+    first: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key["key"] in first:
+            raise Missing(f"keys[{index}].key: already the key of keys[{first[key['key']]}]")
+        first[key["key"]] = index
 
 
 def _key(raw: Any, index: int) -> dict[str, Any]:
@@ -245,6 +258,7 @@ def parse(data: Any, source: str = "seed") -> Seed:
         accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
         _unique_names(accounts)
         keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
+        _unique_keys(keys)
         rate = _typed(RateLimit, "rate_limit", data.get("rate_limit") or {})
         faults = _typed(Faults, "faults", data.get("faults") or {})
         clock = _typed(Clock, "clock", data.get("clock") or {})

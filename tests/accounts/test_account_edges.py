@@ -76,6 +76,15 @@ def test_import_into_a_declared_account_writes_it_and_binds_its_keys(
     assert 'limit_type: (unknown) -> "monthly"' in out  # the window the import could not read, sent once
 
 
+def test_import_with_two_accounts_is_a_usage_error_not_the_last_one(workdir: Path, capsys: Any) -> None:
+    """--account repeats on plan, apply, drift and usage; import took the last one given and
+    wrote a manifest of staging alone, saying nothing of prod."""
+    args = ("import", "--all", "--account", "prod", "--account", "staging", *SANDBOX, "--out", "i.yaml")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 1 and "--account: given twice: this command takes one" in err, out + err
+    assert not Path("i.yaml").exists()
+
+
 def test_a_state_of_another_account_is_refused_by_name(workdir: Path, capsys: Any) -> None:
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     prod_state = ".ehkeys/keys/prod/sandbox/state.json"

@@ -109,6 +109,50 @@ def test_a_protected_key_moved_away_is_not_created_again_in_the_new_account(
     assert accounts() == UNTOUCHED  # staging never paid for a second Backend
 
 
+def test_drift_holds_a_move_that_cannot_go_whole_as_plan_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """drift held no move (its plans named no account), so a protected key moved away showed
+    in the new account as a create still to apply, where plan says it is not created now."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest(protect=True))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", protect=True))
+    code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX)
+    staging = out[out.index("=== Account staging ===") :]
+    assert code == 1 and "+ Backend (a new key): create" not in staging, out
+    assert "moves from account prod, where it cannot be deleted now (protected when last applied" in staging
+
+
+def with_a_budget(text: str) -> str:
+    """The manifest with Backend in group `team`, and staging's net debit held to 50."""
+    doc = yaml.safe_load(text)
+    doc["groups"] = {"team": {"budget": {"warn_net_debit": 40}}}
+    doc["accounts"]["staging"]["budget"] = {"max_net_debit": 50}
+    doc["keys"][0]["group"] = "team"
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def test_a_move_held_back_counts_no_credit_in_its_group_nor_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The held create moves no credit (its credit line says so), yet the group's roll-up and
+    staging's budget still counted it: 'team: ... 100.00 debited' and 'debits a net 100.00, over
+    50.00' beside 'Credits: 0.00 debited'."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(with_a_budget(manifest(protect=True)))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(with_a_budget(manifest(backend_in="staging", protect=True)))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 1 and NOT_NOW in out
+    staging = out[out.index("=== Account staging ===") :]
+    assert "team: 1 key (0 changed), 0.00 debited, 0.00 refunded (est.), net +0.00" in staging, staging
+    assert "Credits: 0.00 debited" in staging and "policy violation" not in out, out
+    assert "Budget warning" not in out
+
+
 def test_a_key_moved_into_an_account_that_cannot_pay_for_it_is_not_deleted(
     applied: Path, capsys: Any
 ) -> None:

@@ -231,6 +231,26 @@ def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
         assert code == 0 and (summary["create"], summary["unmanaged"]) == (2, 0)  # prod holds no stray key
 
 
+@pytest.mark.slow  # a sandbox process
+def test_two_accounts_reading_one_variable_for_one_api_are_named_by_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The manifest writes their base URLs apart (staging's own, prod's from --base-url), so
+    validate lets it by; the run stopped both saying "EH_PROD_API_KEY holds the same account key
+    as EH_PROD_API_KEY: one of them holds another account's key", naming neither account."""
+    monkeypatch.chdir(tmp_path)
+    with live_sandbox(tmp_path, seed()) as base:
+        doc = yaml.safe_load(manifest())
+        doc["accounts"]["staging"] = {"api_key": "${EH_PROD_API_KEY}", "base_url": base}
+        Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        monkeypatch.setenv("EH_PROD_API_KEY", PROD_KEY)
+        code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", base)
+        assert code == 1 and "holds the same account key as" not in out, out
+        assert "account staging reads EH_PROD_API_KEY too, for the same API" in out
+        assert "account prod reads EH_PROD_API_KEY too, for the same API" in out
+        assert PROD_KEY not in out + err
+
+
 def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, capsys: Any) -> None:
     """--account prod --target web (a key of staging) covers no account: said, never a crash."""
     for command in ("plan", "drift", "apply"):

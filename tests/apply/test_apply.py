@@ -225,6 +225,9 @@ def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) 
         ("--max-debit", "-1", "--max-debit '-1': expected an amount of 0 or more"),
         ("--max-debit", "1e999", "--max-debit '1e999': expected an amount up to 1,000,000,000,000"),
         ("--expect-net", "-1e999", "--expect-net '-1e999': expected an amount up to 1,000,000,000,000"),
+        # shown to the cent: "debits 20.00 credits, over --max-debit 20.00", "not the --expect-net -20.00"
+        ("--max-debit", "19.999", "--max-debit '19.999': expected an amount to the cent"),
+        ("--expect-net", "-20.001", "--expect-net '-20.001': expected an amount to the cent"),
     ],
 )
 def test_an_amount_no_plan_can_meet_is_refused_before_any_request(

@@ -238,6 +238,9 @@ UNREADABLE = [
 ]
 
 
+_CENTS = "has more than 2 decimal places: credits are counted in cents"
+
+
 # What a hostile (or hurried) author writes: each an error at its place, never a traceback.
 HOSTILE = [
     ("bad-policy-max-allocation-nan.yaml", 3, 19, "policy.max_allocation", "must be a number (.nan is"),
@@ -273,6 +276,10 @@ HOSTILE = [
     ("bad-group-budget-negative.yaml", 4, 29, "groups.ml.budget.max_net_debit", "must be >= 0 (got -1)"),
     ("bad-groups-empty.yaml", 2, 9, "groups", "must not be empty: name at least one, or leave it out"),
     ("bad-policy-exceptions-empty.yaml", 9, 24, "keys[0].policy_exceptions", "must not be empty"),
+    # a limit finer than a cent is shown rounded: a plan over it read "120.00 ... over 120.00"
+    ("bad-group-budget-max-allocated-under-a-cent.yaml", 3, 32, "groups.ml.budget.max_allocated", _CENTS),
+    ("bad-account-max-debit-under-a-cent.yaml", 3, 52, "accounts.prod.max_debit", _CENTS),
+    ("bad-policy-max-allocation-under-a-cent.yaml", 3, 19, "policy.max_allocation", _CENTS),
 ]
 UNREADABLE += HOSTILE
 

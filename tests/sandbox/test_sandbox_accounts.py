@@ -198,6 +198,9 @@ BAD_SEEDS = {
     "bad-seed-account-name-not-text.yaml": "accounts[0].name ['prod']: expected the name of a manifest's account, like prod",
     "bad-seed-account-rate-limit-not-a-number.yaml": "accounts[1].rate_limit.requests 'lots': expected a whole number",
     "bad-seed-account-rate-limit-not-a-mapping.yaml": "accounts[0].rate_limit: expected a mapping of fields, got int",
+    "bad-seed-account-user-id-twice.yaml": "accounts[1].user_id 'u1': already the user_id of accounts[0]",
+    "bad-seed-account-api-key-twice.yaml": "accounts[1].api_key: already the api_key of accounts[0]",
+    "bad-seed-key-twice.yaml": "keys[1].key: already the key of keys[0]",
 }
 
 
