@@ -191,7 +191,7 @@ class Applier:
             self.known.add(verdict.created.fingerprint)  # adopted once, by one change only
             self.on_created(sending.change, verdict.created)  # adopted after a lost answer
         shown = verdict.key.display if verdict.key else ""
-        result = Result(sending.change, *_outcome(sending, verdict, duplicate), shown)
+        result = Result(sending.change, *_outcome(sending, verdict, duplicate), shown, verdict.unseen)
         snapshot = self._verified_snapshot(verdict)
         key = verdict.key or (sending.change.target if verdict.deleted else None)  # what to forget
         self._journal(sending.change, key, self._outcome_entry(result, verdict, snapshot))

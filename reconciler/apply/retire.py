@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reconciler.apply.verify import UNCHECKED
 from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
 from reconciler.core.keys import DesiredKey
@@ -77,7 +76,7 @@ def abandon(state: State, results: Sequence[Result]) -> None:
         record = state.rotations.get(address)
         if result.change.action is not Action.ROTATE or result.outcome is not Outcome.FAILED or not record:
             continue
-        if result.message.endswith(UNCHECKED):  # its create may have landed: the next list says
+        if result.unseen:  # its create may have landed: the next list says
             continue
         if state.bindings.get(address) in (None, record["predecessor"]):
             state.abandoned(address)

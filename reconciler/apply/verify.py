@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 NOT_COMPARED = ("used_ammount",)  # moves by itself while keys are in use
 
-UNCHECKED = "(and the list to check it failed)"  # a write that may have landed, unseen
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -36,6 +34,7 @@ class Verdict:
     created: ProxyKey | None = None  # a created key found in the list after a lost answer
     limit_type: str | None = None  # the write-only value now known to be set
     deleted: bool = False
+    unseen: bool = False  # a failed write no list could check: it may have landed all the same
 
 
 def verify(
@@ -88,7 +87,8 @@ def _note(sending: Sending, adopted: ProxyKey | None) -> str:
 
 def _unchecked(sending: Sending) -> Verdict:
     if sending.error:
-        return Verdict(Outcome.FAILED, f"{sending.error} {UNCHECKED}", key=sending.target)
+        why = f"{sending.error} (and the list to check it failed)"
+        return Verdict(Outcome.FAILED, why, key=sending.target, unseen=True)
     note = "every write was answered, but the list that checks them failed: plan again to see"
     return Verdict(
         Outcome.UNVERIFIED, note, key=sending.target, limit_type=_limit_type(sending, confirmed=False)

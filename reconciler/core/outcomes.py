@@ -35,6 +35,7 @@ class Result:
     outcome: Outcome
     message: str = ""
     key: str = ""  # the redacted key it ended on (a created key's, once known)
+    unseen: bool = False  # failed, but no list could check it: what it sent may have landed
 
 
 @dataclass
