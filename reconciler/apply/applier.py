@@ -14,6 +14,7 @@ one name after the wave are reported (`rivals`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -82,15 +83,18 @@ class Applier:
         report = Report(balance_before=balance)
         self.planned = frozenset(k.fingerprint for k in known)
         self.known = set(self.planned)
+        waves = [list(wave) for _, wave in groupby(sorted(changes), key=lambda c: c.credit.order)]
+        closing: list[Decimal | None] = []  # the balance, read beside the last wave's list
         try:
-            for order, wave in groupby(sorted(changes), key=lambda c: c.credit.order):
-                if order == DEBITS and _a_refund_missed(report.results):
-                    report.results.extend(self._skip(list(wave)))
+            for index, wave in enumerate(waves):
+                if wave[0].credit.order == DEBITS and _a_refund_missed(report.results):
+                    report.results.extend(self._skip(wave))
                 else:
-                    report.results.extend(await self._wave(list(wave)))
+                    last = closing if index == len(waves) - 1 else None
+                    report.results.extend(await self._wave(wave, last))
         finally:
             report.state_error = self._flush()
-        report.balance_after = await self._balance()
+        report.balance_after = closing[0] if closing else await self._balance()
         return report
 
     def _flush(self) -> StateError | None:
@@ -109,12 +113,18 @@ class Applier:
             self.on_result(result)
         return results
 
-    async def _wave(self, wave: list[Change]) -> list[Result]:
+    async def _wave(self, wave: list[Change], closing: list[Decimal | None] | None) -> list[Result]:
+        """`closing`: the last wave's, to hold the balance after it, read beside its list (the
+        two requests at once: the run's last round trip is one, not two)."""
         toggles = self.latest is None and any(isinstance(op, Toggle) for c in wave for op in c.operations)
         if toggles or any(rivals.created_name(c) for c in wave):
             self.latest = await self._listing()  # a toggle flips, a create debits: read right before
         sent = await bounded(self._send, wave, self.parallelism)
-        self.latest = await self._listing()
+        if closing is None:
+            self.latest = await self._listing()
+        else:
+            self.latest, balance = await asyncio.gather(self._listing(), self._balance())
+            closing.append(balance)
         self.known |= {s.target.fingerprint for s in sent if s.target is not None}  # ours: never adopted
         twins = rivals.duplicates(wave, self.latest, self.planned) if self.latest else {}
         ordered = sorted(sent, key=lambda s: s.target is None)
