@@ -7,6 +7,7 @@ one of apierrors' errors, with the wait the headers ask for.
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -43,8 +44,13 @@ def server_time(headers: httpx.Headers | None) -> int | None:
     """The answer's `Date` (HTTP's own, which an origin server with a clock sends) in epoch
     seconds: the API's clock, on which keys' `created_at` is counted; None without one."""
     text = headers.get("date") if headers is not None else None
-    if not text:
-        return None
+    return _epoch(text) if text else None
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch(text: str) -> int | None:
+    """A `Date` in epoch seconds: it changes once a second, so it is parsed once a second, not
+    once an answer (`parsedate_to_datetime` per answer: ~14 ms of a 500-request apply)."""
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
