@@ -210,13 +210,11 @@ class Sender:
         reached_before, call.reached = call.reached, True
         started = time.monotonic()
         try:
-            with anyio.fail_after(limit):  # also bounds in-process transports
+            # anyio.fail_after's scope, without its two generator-based context managers
+            with anyio.CancelScope(deadline=anyio.current_time() + limit):  # bounds in-process transports too
                 return await self._send(pool, call, limit)
-        except TimeoutError:
-            self._silent(started, limit)
-            raise AnswerLost(
-                f"no answer from the API within {transports.secs(limit)} s (timed out)"
-            ) from None
+            self._silent(started, limit)  # here only when the scope's deadline cut the send
+            raise AnswerLost(f"no answer from the API within {transports.secs(limit)} s (timed out)")
         except httpx.TransportError as exc:
             error = transports.transport_error(exc, limit, self._base)
             call.reached = reached_before or not isinstance(error, NotSent)
