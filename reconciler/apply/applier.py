@@ -6,7 +6,9 @@ a change its operations run in order, and the first that fails stops the rest. A
 wave one `GET /auth/proxy` shows where every key ended up: an answer lost after the service
 acted is confirmed there, a create whose answer was lost is found there (the one new key of
 that name), and nothing is ever sent twice blind. Per-kind rules live in `operations` (the
-values) and `send` (the requests).
+values) and `send` (the requests). Every result is in the journal, and in the state's snapshot
+when one falls due; the final snapshot is the caller's, once its apply is done (the engine
+folds the journal in: one write, not two), or this run's when it is cut off.
 Another run on the same account (another checkout, no shared lock) is looked for in a list
 read right before the creates: a key it created since the plan is adopted, and two keys of
 one name after the wave are reported (`rivals`).
@@ -15,6 +17,7 @@ one name after the wave are reported (`rivals`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -92,18 +95,12 @@ class Applier:
                 else:
                     last = closing if index == len(waves) - 1 else None
                     report.results.extend(await self._wave(wave, last))
-        finally:
-            report.state_error = self._flush()
+        except BaseException:
+            with contextlib.suppress(StateError):  # the journal holds every result regardless
+                self.state.flush()
+            raise
         report.balance_after = closing[0] if closing else await self._balance()
         return report
-
-    def _flush(self) -> StateError | None:
-        """The snapshot; when it cannot be written the journal still holds every result."""
-        try:
-            self.state.flush()
-        except StateError as exc:
-            return exc
-        return None
 
     def _skip(self, wave: list[Change]) -> list[Result]:
         """Debits counted on the refunds (and freed key slots) of changes that did not land."""

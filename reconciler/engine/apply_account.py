@@ -31,7 +31,7 @@ from reconciler.core.sinks import Delivered
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
-from reconciler.engine.records import flushed, fold_journal, recorded, snapshot_in_sync
+from reconciler.engine.records import fold_journal, recorded, saved, snapshot_in_sync
 from reconciler.engine.saved import still_planned
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
@@ -206,7 +206,6 @@ class AccountApply:
             more = await self._run(client, go, report.balance_after)
             report.results.extend(more.results)
             report.balance_after = more.balance_after
-            report.state_error = report.state_error or more.state_error
         for result in skipped:
             self.console.landed(result)
             report.results.append(result)
@@ -230,7 +229,6 @@ class AccountApply:
             more = await self._run(client, go, report.balance_after)
             report.results.extend(more.results)
             report.balance_after = more.balance_after
-            report.state_error = report.state_error or more.state_error
         for change in (c for c in later if why[c.address]):
             message = f"not deleted: {why[change.address]}; the key stays here (plan again)"
             result = Result(change, Outcome.SKIPPED, message)
@@ -258,10 +256,8 @@ class AccountApply:
         that could not be written is raised after it: what was applied is known, and journalled."""
         state = self.opened.state
         applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
-        report.state_error = report.state_error or flushed(state)
+        report.state_error = report.state_error or saved(state, self.console)
         self.console.handed_over(self._handed_over(report))
-        if report.state_error is None:
-            fold_journal(state, self.console)
         report.results[:0] = self.skipped
         report.results.extend(failed(plan))
         review = reviewed.compare(self.saved, report) if self.saved else None

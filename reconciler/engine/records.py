@@ -38,6 +38,24 @@ def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
     return applyrecord.said(bound, state)
 
 
+def saved(state: State, console: Console) -> StateError | None:
+    """The state once an apply is done: its journal folded into the file (`State.compact`,
+    which writes the snapshot as it folds); when it cannot fold, the snapshot alone (the
+    journal keeps every line: a warning), or why the snapshot cannot be written."""
+    if not state.journal_path.exists():
+        return flushed(state)
+    try:
+        state.compact()
+    except StateError as exc:
+        unfolded = exc
+    else:
+        return None
+    error = flushed(state)
+    if error is None:
+        console.warning(str(unfolded))
+    return error
+
+
 def flushed(state: State) -> StateError | None:
     try:
         state.flush()

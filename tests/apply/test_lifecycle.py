@@ -316,6 +316,7 @@ def drive(
             made, account = await build_plan(client, desired(loaded, []), state)
             applier = Applier(client, state, results.append, parallelism=1)
             await applier.run(made.to_apply, account.keys, made.balance_before)
+            state.compact()  # the engine folds the journal in once the apply is done
 
     asyncio.run(run())
     return results

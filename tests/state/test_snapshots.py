@@ -83,7 +83,7 @@ def test_a_killed_apply_keeps_its_verified_snapshots_in_the_journal(
     assert all(
         line["snapshot"]["allocated_ammount"] == "10.00" for line in lines if line["result"] == "applied"
     )
-    STATE.unlink()  # killed before the state file was written: the journal alone remains
+    STATE.unlink(missing_ok=True)  # killed before the state file was written: the journal alone remains
     state = State(STATE)
     assert {f: s["allocated_ammount"] for f, s in state.snapshots.items()} == {
         fp(i): "10.00" for i in range(3)
