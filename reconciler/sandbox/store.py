@@ -17,6 +17,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,9 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        # closed when the store goes, or at the latest at exit (its WAL checkpointed and removed),
+        # never left to a collection that a command's exit skips (`cli.main.entry`)
+        weakref.finalize(self, self.db.close)
         self.db.row_factory = sqlite3.Row
         self._writing = threading.Lock()  # one transaction at a time on this connection
         if path != ":memory:":
