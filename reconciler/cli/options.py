@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 
 from reconciler import __version__
-from reconciler.cli import commands, githubopts
+from reconciler.cli import commands
 from reconciler.cli import optiontypes as types
 from reconciler.cli.exitcodes import DETAILED_EXITCODE, DRIFT_CHECK
 from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
@@ -284,6 +284,14 @@ def _reveal(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _github(p: argparse.ArgumentParser) -> None:
+    # Imported when `github` is the command, as `commands` imports each command's module: the
+    # GitOps jobs' options bring their settings, which no other command needs at start-up.
+    from reconciler.cli import githubopts
+
+    githubopts.add(p)
+
+
 AddOptions = Callable[[argparse.ArgumentParser], None]
 
 # Each command: what it does (its help and description), its handler, how its options are added.
@@ -316,5 +324,5 @@ _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
         _import,
     ),
     "reveal": ("print managed keys' values (to a terminal or --out FILE)", commands.reveal, _reveal),
-    "github": ("the GitOps jobs the composite action runs (in Actions)", None, githubopts.add),
+    "github": ("the GitOps jobs the composite action runs (in Actions)", None, _github),
 }

@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
-from nacl.exceptions import CryptoError
-from nacl.public import PublicKey, SealedBox
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import GitHubSecretSink
@@ -109,6 +107,11 @@ def _secrets(sink: GitHubSecretSink) -> str:
 
 
 async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[str, bytes]:
+    # PyNaCl imported by the runs that seal a value, and only by them: libsodium's bindings
+    # were ~4 ms of every apply's start-up, with a github_secret sink or not
+    from nacl.exceptions import CryptoError
+    from nacl.public import PublicKey
+
     answer = await request(http, "GET", f"{_secrets(sink)}/public-key", TRIES)
     if answer.status_code != 200:
         raise DeliveryError(_refused(sink, "GET", answer))
@@ -123,6 +126,8 @@ async def _public_key(http: httpx.AsyncClient, sink: GitHubSecretSink) -> tuple[
 
 def _sealed(public: bytes, value: ProxyKey) -> str:
     """The value sealed for the repository: only GitHub, holding the private key, can open it."""
+    from nacl.public import PublicKey, SealedBox  # as in `_public_key`
+
     return b64encode(SealedBox(PublicKey(public)).encrypt(value.reveal().encode())).decode()
 
 
