@@ -7,7 +7,7 @@ import argparse
 import signal
 from contextlib import AbstractContextManager
 
-from reconciler.cli import settings
+from reconciler.cli import jobsettings
 from reconciler.cli.stops import first_stops
 from reconciler.core.exitcodes import ExitCode
 from reconciler.gitops import jobs
@@ -17,30 +17,30 @@ from reconciler.gitops.rotate import rotate_job
 
 
 def plan(args: argparse.Namespace) -> ExitCode:
-    return jobs.plan_job(settings.job(args))
+    return jobs.plan_job(jobsettings.job(args))
 
 
 def comment(args: argparse.Namespace) -> ExitCode:
-    return jobs.comment_job(settings.comment_job(args))
+    return jobs.comment_job(jobsettings.comment_job(args))
 
 
 def apply(args: argparse.Namespace) -> ExitCode:
     with cancellable():
-        return jobs.apply_job(settings.apply_job(args))
+        return jobs.apply_job(jobsettings.apply_job(args))
 
 
 def drift(args: argparse.Namespace) -> ExitCode:
-    return jobs.drift_job(settings.drift_job(args))
+    return jobs.drift_job(jobsettings.drift_job(args))
 
 
 def deliver(args: argparse.Namespace) -> ExitCode:
     with cancellable():
-        return deliver_job(settings.deliver_job(args))
+        return deliver_job(jobsettings.deliver_job(args))
 
 
 def rotate(args: argparse.Namespace) -> ExitCode:
     with cancellable():
-        return rotate_job(settings.rotate_job(args))
+        return rotate_job(jobsettings.rotate_job(args))
 
 
 STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -1,12 +1,10 @@
-"""The parsed command line turned into the engine's and the jobs' settings: once, here; past
-this module nothing reads an `argparse.Namespace`."""
+"""The parsed command line turned into the engine's settings: once, here (the GitOps jobs'
+in `jobsettings`); past these two modules nothing reads an `argparse.Namespace`."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from reconciler.core.errors import UsageError
 from reconciler.engine.settings import (
     ApplySettings,
     Connection,
@@ -17,13 +15,10 @@ from reconciler.engine.settings import (
     ImportSettings,
     PlanSettings,
     RevealSettings,
-    Rotate,
     UsageSettings,
     Workspace,
     credits,
 )
-from reconciler.gitops.settings import ApplyJob, CommentJob, DeliverJob, DriftJob, Job, RotateJob
-from reconciler.gitops.trust import Trust
 
 
 def connection(args: argparse.Namespace) -> Connection:
@@ -103,43 +98,3 @@ def reveal(args: argparse.Namespace) -> RevealSettings:
 def deliver(args: argparse.Namespace) -> DeliverSettings:
     every = Workspace(tuple(args.manifests), connection(args), args.state, (), tuple(args.account))
     return DeliverSettings(every, tuple(args.ids), args.lock_timeout)
-
-
-def job(args: argparse.Namespace) -> Job:
-    when = tuple(getattr(args, "when_modified", ()))
-    return Job(workspace(args), args.state_branch, Path(args.dir), when)
-
-
-def comment_job(args: argparse.Namespace) -> CommentJob:
-    return CommentJob(tuple(args.manifests), Path(args.dir), args.pr, args.plan_author, args.artifact_url)
-
-
-def apply_job(args: argparse.Namespace) -> ApplyJob:
-    trust = Trust(args.plan_author, args.plan_workflow)
-    return ApplyJob(job(args), trust, args.max_debit, args.allow_mass_delete, args.fresh, args.lock_timeout)
-
-
-def drift_job(args: argparse.Namespace) -> DriftJob:
-    return DriftJob(job(args), limits(args), args.unused_days)
-
-
-def deliver_job(args: argparse.Namespace) -> DeliverJob:
-    return DeliverJob(job(args), tuple(args.target), args.lock_timeout)  # --target: the keys
-
-
-def rotate_job(args: argparse.Namespace) -> RotateJob:
-    return RotateJob(job(args), args.max_debit, args.lock_timeout, rotation(args))
-
-
-def rotation(args: argparse.Namespace) -> Rotate:
-    """The schedule's rotations, or with --now the --target keys' rotated now."""
-    if args.overlap is not None and not args.now:
-        raise UsageError(
-            "github rotate --overlap: only with --now "
-            "(a scheduled rotation's overlap is its key's rotate.overlap)"
-        )
-    if args.now and not args.target:
-        raise UsageError(
-            "github rotate --now: name the keys to rotate with --target (an address, id or name; repeatable)"
-        )
-    return Rotate(now=args.now, overlap=args.overlap, only=True)
