@@ -105,6 +105,26 @@ def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
     assert "journal.jsonl:2: skipped a torn or unreadable journal line" in caplog.text
 
 
+@pytest.mark.parametrize("how", ["deleted by hand", "replaced (compacted by another run)"])
+def test_a_journal_line_after_the_journal_was_replaced_lands_in_the_file_at_its_path(
+    tmp_path: Path, how: str
+) -> None:
+    """The journal is appended through one open descriptor: a file removed or replaced under it
+    must not swallow the next line (an update sent, no record of it anywhere)."""
+    state = State(tmp_path / "state.json")
+    state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
+    if how == "deleted by hand":
+        state.journal_path.unlink()
+    else:
+        replacement = tmp_path / "replacement"
+        replacement.write_text(state.journal_path.read_text())
+        os.replace(replacement, state.journal_path)
+    state.journal({"fingerprint": "sha256:two", "result": "updated", "limit_type": "monthly"})
+    records = State(tmp_path / "state.json").records
+    assert records["sha256:two"]["limit_type"] == "monthly"
+    assert ("sha256:one" in records) == (how != "deleted by hand")
+
+
 @pytest.mark.slow
 def test_a_file_size_limit_during_apply_sends_nothing_and_later_plans_work(tmp_path: Path) -> None:
     (tmp_path / "keys.yaml").write_text(manifest_text(1, allocated_ammount=30, name="Café ☕"))
