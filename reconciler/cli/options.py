@@ -284,14 +284,6 @@ def _reveal(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _github(p: argparse.ArgumentParser) -> None:
-    # Imported when `github` is the command, as `commands` imports each command's module: the
-    # GitOps jobs' options bring their settings, which no other command needs at start-up.
-    from reconciler.cli import githubopts
-
-    githubopts.add(p)
-
-
 AddOptions = Callable[[argparse.ArgumentParser], None]
 
 # Each command: what it does (its help and description), its handler, how its options are added.
@@ -324,5 +316,5 @@ _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
         _import,
     ),
     "reveal": ("print managed keys' values (to a terminal or --out FILE)", commands.reveal, _reveal),
-    "github": ("the GitOps jobs the composite action runs (in Actions)", None, _github),
+    "github": ("the GitOps jobs the composite action runs (in Actions)", None, commands.github_options),
 }
