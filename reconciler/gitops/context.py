@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import ConfigError
+from reconciler.state.files import read_file
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _event(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_file(Path(path)).decode("utf-8"))  # never /dev/zero read to no end
     except (OSError, ValueError) as exc:
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from exc
     except RecursionError:  # json's parser recurses once per nested array or object

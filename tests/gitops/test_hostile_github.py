@@ -45,6 +45,18 @@ def test_an_event_file_nested_too_deeply_is_a_message(
     assert "internal error" not in err
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_an_event_path_that_is_a_device_is_a_message_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any, device: str
+) -> None:
+    """/dev/zero was read until memory ran out; the runner writes the event to a file."""
+    monkeypatch.setenv("GITHUB_EVENT_PATH", device)
+    assert main(["github", "comment", "--pr", "1", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {device}: cannot read the event" in err and "not a regular file" in err, err
+    assert "internal error" not in err
+
+
 def test_an_answer_nested_too_deeply_is_a_message(fake: FakeGitHub) -> None:
     fake.faults["GET /issues/12/comments"] = Response(NESTED, media_type="application/json")
     with pytest.raises(GitHubError, match="GET /issues/12/comments: the answer is not JSON"):
