@@ -3,9 +3,9 @@
 Each imports its command's module when that command runs, and only then, so that at start-up
 a command pays only for what it uses: `validate`, a pre-commit hook, loads no HTTP stack
 (tests/test_manifest.py::test_validate_starts_without_the_http_stack), `plan` neither deepdiff
-(drift's, ~0.1 s) nor the GitOps jobs (not even their options, `github_options`). These are the
-only imports inside functions in cli/; none stands in for a cycle (cli imports downwards only,
-and nothing imports cli).
+(drift's, ~0.1 s) nor the GitOps jobs. These, and `options` importing the jobs' options when
+`github` is the command, are the only imports inside functions in cli/; none stands in for a
+cycle (cli imports downwards only, and nothing imports cli).
 """
 
 from __future__ import annotations
@@ -115,11 +115,3 @@ def github_rotate(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.github import rotate
 
     return rotate(args)
-
-
-def github_options(p: argparse.ArgumentParser) -> None:
-    """The GitOps jobs' options, added when `github` is the command: they bring the jobs'
-    settings, which no other command needs at start-up."""
-    from reconciler.cli.githubopts import add
-
-    add(p)

@@ -284,6 +284,14 @@ def _reveal(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _github(p: argparse.ArgumentParser) -> None:
+    """The GitOps jobs' options, imported when `github` is the command: they bring the jobs'
+    settings, which no other command needs at start-up."""
+    from reconciler.cli.githubopts import add
+
+    add(p)
+
+
 AddOptions = Callable[[argparse.ArgumentParser], None]
 
 # Each command: what it does (its help and description), its handler, how its options are added.
@@ -316,5 +324,5 @@ _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
         _import,
     ),
     "reveal": ("print managed keys' values (to a terminal or --out FILE)", commands.reveal, _reveal),
-    "github": ("the GitOps jobs the composite action runs (in Actions)", None, commands.github_options),
+    "github": ("the GitOps jobs the composite action runs (in Actions)", None, _github),
 }
