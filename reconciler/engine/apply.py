@@ -25,7 +25,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
 from reconciler.core.plans import Move, Plans
-from reconciler.engine import moves
+from reconciler.engine import loop, moves
 from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
@@ -70,7 +70,7 @@ class AppliedRun:
 def run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     """One apply at a time per state: each account's lock is taken before its state is read
     and its plan made, and held until its last journal line is written (`statelock`)."""
-    return asyncio.run(_run(settings, console))
+    return loop.run(_run(settings, console))
 
 
 async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:

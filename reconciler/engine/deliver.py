@@ -5,7 +5,6 @@ earlier runs settled when they succeed."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -16,6 +15,7 @@ from reconciler.apply.deliveries import Delivery, hidden
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import Delivered
+from reconciler.engine import loop
 from reconciler.engine.console import Console
 from reconciler.engine.settings import DeliverSettings
 from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select, state_path
@@ -32,7 +32,7 @@ UNSETTLED = (
 
 def run(settings: DeliverSettings, console: Console) -> list[Delivered]:
     """Every delivery made, in the manifest's order; a key not in its account fails each sink."""
-    return asyncio.run(_run(settings, console))
+    return loop.run(_run(settings, console))
 
 
 async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:

@@ -24,7 +24,7 @@ from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import seen as driftseen
 from reconciler.drift.health import owed_sinks
 from reconciler.drift.report import DriftReport, Options, Past, report
-from reconciler.engine import moves
+from reconciler.engine import loop, moves
 from reconciler.engine.console import Console
 from reconciler.engine.plan import ACCOUNT_ERRORS, build_plan, unreadable
 from reconciler.engine.settings import DriftSettings
@@ -74,7 +74,7 @@ class Drifted:
 
 def examine(settings: DriftSettings, console: Console) -> Drifted:
     """The drift report of each account; remembers the unmanaged keys seen."""
-    return asyncio.run(_examine(settings, console))
+    return loop.run(_examine(settings, console))
 
 
 async def _examine(settings: DriftSettings, console: Console) -> Drifted:

@@ -3,11 +3,11 @@ state beside it, so that the first plan binds every key."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import LiveKey
+from reconciler.engine import loop
 from reconciler.engine.console import Console
 from reconciler.engine.settings import ImportSettings
 from reconciler.engine.target import Target
@@ -26,7 +26,7 @@ def run(settings: ImportSettings, console: Console) -> str:
     target = Target.of(settings.connection, [out] if out else [], account)
     if out and Path(out).exists():
         raise UsageError(f"--out {out}: the file exists; import writes a new manifest")
-    text, bound = asyncio.run(_read(settings, target))
+    text, bound = loop.run(_read(settings, target))
     if out:
         _write(out, text, bound, target, console)
     return text

@@ -21,7 +21,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
 from reconciler.delivery import tracking
-from reconciler.engine import moves
+from reconciler.engine import loop, moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
@@ -63,7 +63,7 @@ def make(settings: PlanSettings, console: Console) -> Planned:
     """The plans; `settings.out`, where the caller will `save` them, is checked before any request."""
     if settings.out:
         planfile.check_path(settings.out, list(settings.workspace.manifests))
-    plans, manifest = asyncio.run(plans_of(settings.workspace, console))
+    plans, manifest = loop.run(plans_of(settings.workspace, console))
     return Planned(plans, manifest)
 
 

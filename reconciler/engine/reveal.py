@@ -4,13 +4,13 @@ is named by its address (`prod/backend` where the manifest declares accounts), i
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from reconciler.api import inventory
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
+from reconciler.engine import loop
 from reconciler.engine.console import Console
 from reconciler.engine.settings import RevealSettings
 from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select
@@ -32,7 +32,7 @@ def run(settings: RevealSettings, console: Console) -> Revealed:
     """The `NAME=value` lines, in the manifest's order; with `settings.out` appended there (none
     returned, only their names). The file is checked before any request."""
     out = SecretsFile(settings.out, "--out") if settings.out else None
-    lines = asyncio.run(_read(settings, console))
+    lines = loop.run(_read(settings, console))
     if out is None:
         return Revealed(lines, [])
     for line in lines:

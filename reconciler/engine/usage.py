@@ -14,6 +14,7 @@ from reconciler.core.heap import frozen_heap
 from reconciler.core.rotation import Rotating
 from reconciler.core.usage import AccountUsage, UsageView
 from reconciler.drift import usage
+from reconciler.engine import loop
 from reconciler.engine.console import Console
 from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.settings import UsageSettings
@@ -23,7 +24,7 @@ from reconciler.planning.rotation import Rotations
 
 
 def view(settings: UsageSettings, console: Console) -> UsageView:
-    return asyncio.run(_view(settings, console))
+    return loop.run(_view(settings, console))
 
 
 async def _view(settings: UsageSettings, console: Console) -> UsageView:
