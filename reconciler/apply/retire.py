@@ -100,22 +100,26 @@ def ready(state: State, late: Sequence[Change]) -> tuple[list[Change], list[Resu
     """The retirements whose successor is created and delivered, and the others, skipped."""
     go, skipped = [], []
     for change in late:
-        why = _waits(state, change)
+        why, then = _waits(state, change)
         if why:
-            message = f"not deleted: {why}; the old key stays (plan again)"
+            message = f"not deleted: {why}; the old key stays ({then})"
             skipped.append(Result(change, Outcome.SKIPPED, message))
         else:
             go.append(change)
     return go, skipped
 
 
-def _waits(state: State, change: Change) -> str:
+def _waits(state: State, change: Change) -> tuple[str, str]:
+    """Why the retirement waits ('' when it need not), and what lets it go ahead."""
     record = state.rotations.get(change.after)
     predecessor = change.target.fingerprint if change.target else None
     if record is None or record["predecessor"] != predecessor:
-        return f"the rotation of {change.after} made no successor"
+        return f"the rotation of {change.after} made no successor", "plan again"
     if state.bindings.get(change.after) in (None, predecessor):
-        return f"the successor of {change.after} was not created"
+        return f"the successor of {change.after} was not created", "plan again"
     if not record.get("delivered"):
-        return f"the successor of {change.after} was not delivered"
-    return ""
+        return (
+            f"the successor of {change.after} was not delivered",
+            "ehkeys deliver sends it to the key's sinks, then the next apply deletes the old key",
+        )
+    return "", ""
