@@ -83,9 +83,12 @@ def _event(path: str | None) -> dict[str, Any]:
 
 def _check_pull(path: str, pull: Any) -> None:
     """A pull request's number and head commit as GitHub sends them, or a message naming the
-    field: `true` is an int to Python (the PR `/pulls/True`), `null` a commit `None`."""
-    if not isinstance(pull, dict):
+    field: `true` is an int to Python (the PR `/pulls/True`), `null` a commit `None`, and a
+    `pull_request` that is no object would be read as no pull request at all."""
+    if pull is None:
         return
+    if not isinstance(pull, dict):
+        raise ConfigError(f"GITHUB_EVENT_PATH {path}: pull_request is {_shown(pull)}, not a pull request")
     number, head = pull.get("number"), pull.get("head")
     if "number" in pull and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
         raise ConfigError(

@@ -203,6 +203,8 @@ def test_a_drift_issue_deleted_before_the_rotate_job_comments_is_opened_again_wh
         ),
         ("head-sha-missing", {"number": 12, "head": {}}, "pull_request.head.sha is null, not a commit"),
         ("head-sha-number", {"number": 12, "head": {"sha": 7}}, "pull_request.head.sha is 7, not a commit"),
+        ("not-an-object", "12", 'pull_request is "12", not a pull request'),
+        ("a-list", [12], "pull_request is [12], not a pull request"),
     ],
 )
 def test_a_pull_request_event_with_an_odd_field_is_a_message_naming_it(
@@ -211,7 +213,7 @@ def test_a_pull_request_event_with_an_odd_field_is_a_message_naming_it(
     tmp_path: Path,
     capsys: Any,
     name: str,
-    pull: dict[str, Any],
+    pull: Any,
     said: str,
 ) -> None:
     """`true` passed as a number (the job called `/pulls/True/files`), `null` as the commit
