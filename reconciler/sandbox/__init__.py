@@ -133,17 +133,22 @@ def serve(
 
 @contextlib.contextmanager
 def _ctrl_c_stops(server: Any) -> Iterator[None]:
-    """Ctrl-C asks `server` to stop, whenever it comes: before uvicorn takes the signal over (a
-    KeyboardInterrupt then would cut the event loop's start and exit 130), while it has it, and
-    when uvicorn raises it again once stopped. Stopping so is the normal end: exit 0."""
+    """Ctrl-C (and SIGTERM: `docker stop`, `timeout`, a service manager) asks `server` to stop,
+    whenever it comes: before uvicorn takes the signal over (a KeyboardInterrupt then would cut
+    the event loop's start and exit 130), while it has it, and when uvicorn raises it again once
+    stopped (SIGTERM's default then ended the process before its database was closed, leaving
+    its -wal and -shm files). Stopping so is the normal end: exit 0. A SIGTERM ignored at start
+    stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: setattr(server, "should_exit", True))
+    stops = [signal.SIGINT] + [signal.SIGTERM] * (signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    previous = {each: signal.signal(each, lambda *_: setattr(server, "should_exit", True)) for each in stops}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 def _url(host: str, port: int) -> str:

@@ -68,6 +68,20 @@ def test_ctrl_c_stops_the_sandbox_with_exit_0_as_its_help_says(workdir: Path, af
     record("cli", "one Ctrl-C stops `ehkeys sandbox` (real process)", 1, "exit 0, as --help says")
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_sandbox_with_exit_0_and_its_database_closed(workdir: Path) -> None:
+    """`docker stop`, `timeout` and service managers send SIGTERM: uvicorn stopped, then raised it
+    again with its default action, which ended the process (exit 143) before the database was
+    closed: `sandbox.db-wal` and `-shm` were left beside it."""
+    proc = ehkeys(workdir, "sandbox", "--port", "0", "--db", "sandbox.db")
+    announced(proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in workdir.glob("sandbox.db*")) == ["sandbox.db"]
+    record("cli", "SIGTERM stops `ehkeys sandbox --db FILE` (real process)", 1, "exit 0, no -wal left")
+
+
 def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any) -> None:
     db = workdir / "state" / "sandbox.db"
     with __import__("socket").socket() as taken:
