@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import ConfigError
-from reconciler.state.files import read_file
+from reconciler.state.files import NOT_A_FILE, not_a_file, read_file
+
+MAX_EVENT = 64 * 1024 * 1024  # bytes of an event file read: GitHub caps a webhook's payload at 25 MB
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,13 @@ class RunContext:
 
 
 def set_output(name: str, value: str) -> None:
-    """A step output (`steps.<id>.outputs.<name>`) when Actions runs the step (GITHUB_OUTPUT)."""
+    """A step output (`steps.<id>.outputs.<name>`) when Actions runs the step (GITHUB_OUTPUT);
+    a device or a pipe is refused, never opened (a FIFO with no reader waits forever)."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
+    if not_a_file(Path(path)):
+        raise ConfigError(f"GITHUB_OUTPUT {path}: cannot write the step's outputs: {NOT_A_FILE}")
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"{name}={value}\n")
@@ -71,7 +76,7 @@ def _event(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = json.loads(read_file(Path(path)).decode("utf-8"))  # never /dev/zero read to no end
+        data = json.loads(read_file(Path(path), MAX_EVENT).decode("utf-8"))  # never /dev/zero read to no end
     except (OSError, ValueError) as exc:
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from exc
     except RecursionError:  # json's parser recurses once per nested array or object

@@ -71,12 +71,18 @@ def not_a_file(path: Path) -> bool:
     return path.exists() and not path.is_file()
 
 
-def read_file(path: Path) -> bytes:
+def read_file(path: Path, limit: int | None = None) -> bytes:
     """A file's bytes; a device or a pipe (/dev/zero, /dev/stdin) is refused, never read to an
-    end that may never come."""
+    end that may never come, and so is a file over `limit` bytes (OSError, EFBIG)."""
     if not_a_file(path) and not path.is_dir():  # a folder: the OS says so, as it always did
         raise OSError(errno.EINVAL, "not a regular file: a device or a pipe", str(path))
-    return path.read_bytes()
+    if limit is None:
+        return path.read_bytes()
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+    return data
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:

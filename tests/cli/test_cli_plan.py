@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,19 @@ def test_plan_out_never_overwrites_a_manifest(workdir: Path, capsys: Any) -> Non
         assert code == 1 and "--out" in err
     assert Path(m).read_text() == before and not (workdir / ".ehkeys" / "sandbox.db").exists()
     record("cli", "plan --out naming the manifest itself, or a YAML file", 2, "refused before any request")
+
+
+def test_a_step_summary_that_is_a_pipe_is_a_warning_not_a_hang(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a FIFO nobody reads waited forever, after the plan was printed."""
+    fifo = workdir / "summary-fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(fifo))
+    code, out, err = run_cli(capsys, "plan", write(workdir, manifest_text(1)), *sandbox_args())
+    assert code == 0 and "Plan:" in out
+    assert f"GITHUB_STEP_SUMMARY {fifo}: cannot write: not a regular file" in err, err
+    record("cli", "GITHUB_STEP_SUMMARY naming a FIFO nobody reads", 1, "a warning; the plan is printed")
 
 
 def test_a_bad_step_summary_path_is_a_warning_not_a_crash(

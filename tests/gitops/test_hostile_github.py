@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from starlette.responses import JSONResponse, Response
 
 from reconciler.cli.main import main
+from reconciler.gitops import context
 from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.roots import UNNAMED
@@ -55,6 +57,32 @@ def test_an_event_path_that_is_a_device_is_a_message_not_a_hang(
     err = capsys.readouterr().err
     assert f"GITHUB_EVENT_PATH {device}: cannot read the event" in err and "not a regular file" in err, err
     assert "internal error" not in err
+
+
+def test_an_event_file_over_the_limit_is_a_message_not_a_memory_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    """A 3 GB file was read whole: an internal MemoryError under a memory limit."""
+    event = tmp_path / "event-too-large.json"
+    event.write_text(json.dumps({"pull_request": {"number": 1, "head": {"sha": "abc"}}, "pad": "x" * 100}))
+    monkeypatch.setattr(context, "MAX_EVENT", 64)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert main(["github", "comment", "--pr", "1", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_EVENT_PATH {event}: cannot read the event" in err and "larger than 64 bytes" in err, err
+    assert "internal error" not in err
+
+
+def test_an_output_file_that_is_a_pipe_is_a_message_not_a_hang(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    fifo = tmp_path / "output-fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(fifo))
+    (tmp_path / "keys.yaml").write_text("version: 1\nkeys: []\n")
+    assert main(["github", "plan", str(tmp_path / "keys.yaml"), "--dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"GITHUB_OUTPUT {fifo}: cannot write the step's outputs: not a regular file" in err, err
 
 
 def test_an_answer_nested_too_deeply_is_a_message(fake: FakeGitHub) -> None:
