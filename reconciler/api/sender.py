@@ -213,14 +213,16 @@ class Sender:
             # anyio.fail_after's scope, without its two generator-based context managers
             with anyio.CancelScope(deadline=anyio.current_time() + limit):  # bounds in-process transports too
                 return await self._send(pool, call, limit)
-            self._silent(started, limit)  # here only when the scope's deadline cut the send
-            raise AnswerLost(f"no answer from the API within {transports.secs(limit)} s (timed out)")
+        except TimeoutError:
+            pass  # a transport's own, said as the scope's deadline is
         except httpx.TransportError as exc:
             error = transports.transport_error(exc, limit, self._base)
             call.reached = reached_before or not isinstance(error, NotSent)
             if isinstance(exc, transports.SILENCE):
                 self._silent(started, limit)
             raise error from exc
+        self._silent(started, limit)  # here only when the attempt timed out
+        raise AnswerLost(f"no answer from the API within {transports.secs(limit)} s (timed out)")
 
     def _url(self, path: str) -> httpx.URL:
         url = self._urls.get(path)
