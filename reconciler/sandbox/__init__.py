@@ -142,7 +142,9 @@ def _ctrl_c_stops(server: Any) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    stops = [signal.SIGINT] + [signal.SIGTERM] * (signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    stops = [signal.SIGINT]
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # one ignored at start stays ignored
+        stops.append(signal.SIGTERM)
     previous = {each: signal.signal(each, lambda *_: setattr(server, "should_exit", True)) for each in stops}
     try:
         yield
