@@ -109,8 +109,9 @@ def test_a_journal_line_the_disk_cuts_short_raises_naming_the_journal(
 def test_a_journal_line_after_the_journal_was_replaced_lands_in_the_file_at_its_path(
     tmp_path: Path, how: str
 ) -> None:
-    """The journal is appended through one open descriptor: a file removed or replaced under it
-    must not swallow the next line (an update sent, no record of it anywhere)."""
+    """Each line opens the journal at its path; a descriptor kept open across lines (tried for
+    speed) would write the next line into a file removed or replaced meanwhile: an update sent,
+    no record of it anywhere."""
     state = State(tmp_path / "state.json")
     state.journal({"fingerprint": "sha256:one", "result": "updated", "limit_type": "weekly"})
     if how == "deleted by hand":
