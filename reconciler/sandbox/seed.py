@@ -94,6 +94,9 @@ class RateLimit:
                 raise BadSetting("rate_limit", name, getattr(self, name), f"expected {rule}")
 
 
+MAX_DELAY_MS = 3_600_000  # an hour: far past any client's timeout
+
+
 @dataclass(frozen=True)
 class Faults:
     latency_ms: float = 0.0
@@ -110,8 +113,10 @@ class Faults:
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "jitter_ms"):
-            if not getattr(self, name) >= 0:
-                raise BadSetting("faults", name, getattr(self, name), "expected milliseconds, 0 or more")
+            if not 0 <= getattr(self, name) <= MAX_DELAY_MS:  # 1e308 made every request wait forever
+                raise BadSetting(
+                    "faults", name, getattr(self, name), "expected milliseconds, 0 to 3600000 (an hour)"
+                )
         rates = ("error_rate", "rate_limited_rate", "drop_rate", "html_rate", "hang_rate")
         for name in rates:
             if not 0 <= getattr(self, name) <= 1:

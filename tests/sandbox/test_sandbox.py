@@ -274,7 +274,9 @@ def test_a_bad_seed_is_a_message_naming_the_file(tmp_path: Path, capsys: Any, se
     [
         (["--error-rate", "5"], "--error-rate 5: expected a share of requests, 0 to 1"),
         (["--html-rate", "nan"], "--html-rate nan: expected a share of requests, 0 to 1"),
-        (["--latency-ms", "-5"], "--latency-ms -5: expected milliseconds, 0 or more"),
+        (["--latency-ms", "-5"], "--latency-ms -5: expected milliseconds, 0 to 3600000 (an hour)"),
+        (["--latency-ms", "1e308"], "--latency-ms 1e+308: expected milliseconds, 0 to 3600000 (an hour)"),
+        (["--jitter-ms", "inf"], "--jitter-ms inf: expected milliseconds, 0 to 3600000 (an hour)"),
         (["--rate-limit", "0/2"], "--rate-limit '0/2': expected at least 1 request per window"),
         (["--rate-limit", "20/0"], "--rate-limit '20/0': expected a window of more than 0 seconds"),
         (["--rate-limit", "abc"], "--rate-limit 'abc': expected N or N/SECONDS, like 20/2"),
