@@ -115,7 +115,10 @@ class Faults:
         for name in ("latency_ms", "jitter_ms"):
             if not 0 <= getattr(self, name) <= MAX_DELAY_MS:  # 1e308 made every request wait forever
                 raise BadSetting(
-                    "faults", name, getattr(self, name), "expected milliseconds, 0 to 3600000 (an hour)"
+                    "faults",
+                    name,
+                    getattr(self, name),
+                    f"expected milliseconds, 0 to {MAX_DELAY_MS} (an hour)",
                 )
         rates = ("error_rate", "rate_limited_rate", "drop_rate", "html_rate", "hang_rate")
         for name in rates:
