@@ -2,7 +2,9 @@
 
 Format 4 added `manifest` (the manifest whose state it is, as a path from the state's folder)
 and `protected` (fingerprint -> address of each key last applied with `protect: true`);
-3 added `snapshots`, 2 `bindings`. Older files read as having none of what came later.
+3 added `snapshots`, 2 `bindings`. Older files read as having none of what came later. The
+sections of work under way (`rotations`, `deliveries`, `delivered`, `moves`) are written only
+while there is some, so a state without any reads as it always did.
 
 A record of the wrong shape (a binding that is no fingerprint, a snapshot amount that is no
 decimal, a list that is text) is a StateError naming the file, the record and how to
@@ -31,6 +33,7 @@ Bindings = dict[str, str]
 Snapshots = dict[str, dict[str, Any]]  # fingerprint -> the live key as last verified
 Protected = dict[str, str]  # fingerprint -> the address that protected it
 Rotations = dict[str, dict[str, Any]]  # address -> its rotation under way (`core.rotation.Rotating`)
+Moves = dict[str, dict[str, str]]  # address -> its move to another account under way (`MOVE_FIELDS`)
 V = TypeVar("V")
 
 FIX = (
@@ -53,6 +56,7 @@ class Contents:
     rotations: Rotations = field(default_factory=dict)
     deliveries: Deliveries = field(default_factory=dict)  # address -> sink -> owed (`deliveries`)
     delivered: Delivered = field(default_factory=dict)  # address -> sinks its value reached
+    moves: Moves = field(default_factory=dict)  # address -> its move under way, in the old account
 
 
 def parse(text: str, where: str) -> Contents:
@@ -79,6 +83,7 @@ def parse(text: str, where: str) -> Contents:
         each("rotations", check_rotation),
         each("deliveries", _owed),
         each("delivered", _done),
+        each("moves", check_move),
     )
 
 
@@ -100,6 +105,8 @@ def dump(contents: Contents) -> str:
         payload["deliveries"] = {a: dict(sorted(o.items())) for a, o in sorted(contents.deliveries.items())}
     if contents.delivered:  # only once a value was delivered: a state without reads as it always did
         payload["delivered"] = {a: sorted(s) for a, s in sorted(contents.delivered.items())}
+    if contents.moves:  # only while a key moves to another account: other states read as before
+        payload["moves"] = dict(sorted(contents.moves.items()))
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 
@@ -112,6 +119,8 @@ def check_line(entry: Mapping[str, Any], where: str) -> None:
         check_snapshot(entry["snapshot"], f"{where}: snapshot", fix=_LINE_FIX)
     if "rotation" in entry:
         check_rotation(entry["rotation"], f"{where}: rotation", fix=_LINE_FIX)
+    if "move" in entry:
+        check_move(entry["move"], f"{where}: move", fix=_LINE_FIX)
 
 
 _LINE_FIX = (
@@ -157,6 +166,16 @@ def check_rotation(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
             raise StateError(f"{where}: no {name}; {fix}")
     check_fingerprint(record["predecessor"], f"{where}: predecessor", fix)
     return record
+
+
+def check_move(value: Any, where: str, fix: str = FIX) -> dict[str, str]:
+    """A move under way: the account the key moves `to`, and the `key` (fingerprint) it moves
+    from here, which is deleted once the new account holds its successor."""
+    record = _fields(_mapping(value, where, fix), where, _MOVE_FIELDS, fix)
+    if record.get("to") is None:
+        raise StateError(f"{where}: no to (the account the key moves to); {fix}")
+    check_fingerprint(record.get("key"), f"{where}: key", fix)
+    return {"to": record["to"], "key": record["key"]}
 
 
 def check_snapshot(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
@@ -217,6 +236,7 @@ _ROTATION_FIELDS: dict[str, _Kind] = {
     "name": _TEXT,
     "delivered": ("true or false", lambda v: isinstance(v, bool)),
 }
+_MOVE_FIELDS: dict[str, _Kind] = {"to": _TEXT, "key": _TEXT}
 _SNAPSHOT_FIELDS: dict[str, _Kind] = {
     "name": _TEXT,
     "expires_at": ("a whole number of seconds", _integer),

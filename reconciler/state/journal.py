@@ -33,6 +33,8 @@ class JournalResult(str, enum.Enum):
     ROTATING = "rotating"  # a rotation begins: its record, before its successor's create is sent
     DELIVERED = "delivered"  # the rotation's successor reached every sink of its key
     ABANDONED = "abandoned"  # the rotation made no successor (its create refused): its record dropped
+    MOVING = "moving"  # a key's move to another account begins: its record, before its create there
+    STAYED = "stayed"  # the manifest has the moving key here again: its record dropped
 
     @classmethod
     def of(cls, outcome: Outcome) -> JournalResult:
@@ -74,6 +76,8 @@ class Replay:
         result = JournalResult.read(entry.get("result"))
         if result in (JournalResult.ROTATING, JournalResult.DELIVERED, JournalResult.ABANDONED):
             self._rotation(entry, result)
+        elif result in (JournalResult.MOVING, JournalResult.STAYED):
+            self._move(entry, result)
         elif isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
         elif not isinstance(fingerprint, str):
@@ -114,11 +118,21 @@ class Replay:
         elif result is JournalResult.ABANDONED:
             rotations.pop(address, None)
 
+    def _move(self, entry: Mapping[str, Any], result: JournalResult) -> None:
+        """A move's record begun (`check_line` checked it), or dropped."""
+        address, moves = str(entry.get("address")), self.contents.moves
+        if result is JournalResult.MOVING and isinstance(entry.get("move"), dict):
+            moves[address] = dict(entry["move"])
+        elif result is JournalResult.STAYED:
+            moves.pop(address, None)
+
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")
         done = [a for a, r in self.contents.rotations.items() if r.get("predecessor") == gone]
         for rotated in done:  # its predecessor is gone: the rotation is over
             del self.contents.rotations[rotated]
+        for moved in [a for a, m in self.contents.moves.items() if m.get("key") == gone]:
+            del self.contents.moves[moved]  # the old key is gone: the move is done
         self.contents.bindings.pop(address, None)
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)

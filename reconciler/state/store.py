@@ -2,11 +2,10 @@
 
 The state file maps a key's fingerprint (a hash, never the key) to the write-only values
 ehkeys last set (limit_type): the API cannot report them, so this is the only way to know.
-It also binds each manifest address to the fingerprint of its live key (format 2), and keeps
-per fingerprint a snapshot of the live key as the last apply verified it (`snapshots.py`,
-format 3), which `ehkeys drift` compares the account against. Format 4 names the manifest
-whose state it is (a state is refused to another manifest) and remembers which keys were
-last applied with `protect: true`. `stateformat` reads every format and checks each record.
+It also binds each manifest address to the fingerprint of its live key, keeps per fingerprint
+a snapshot of the live key as the last apply verified it (`snapshots.py`), which `ehkeys drift`
+compares the account against, and the rotations and moves under way. `format` says what each
+format version added, reads every one and checks each record.
 
 The journal (`journal.jsonl`, append-only) is the per-key record: a `sending` line before
 each update goes out, and a line with its result (and the key's snapshot, once verified)
@@ -46,14 +45,16 @@ from reconciler.state.format import (
     FORMAT_VERSION,
     READABLE_VERSIONS,
     Contents,
+    Moves,
     Protected,
     Rotations,
     dump,
     merged,
     newest,
 )
-from reconciler.state.journal import BOUND, SENDING, SNAPSHOT, JournalResult
+from reconciler.state.journal import BOUND, SENDING, SNAPSHOT
 from reconciler.state.snapshots import RECORDED_AT
+from reconciler.state.underway import UnderWay
 
 SNAPSHOT_EVERY = 1.0  # seconds
 FLUSH_SHARE = 10  # and at least 10x what the last flush took: it rereads the journal, which grows
@@ -70,7 +71,7 @@ def default_path(manifests: Sequence[str]) -> Path:
     return statepaths.default_state(manifests, sandbox=False)
 
 
-class State:
+class State(UnderWay):
     def __init__(self, path: Path, manifest: Path | None = None, account: str | None = None) -> None:
         """`manifest`: whose state this is. A state that names another is refused (StateError);
         one that names none is this manifest's from its next write on. So is one of another
@@ -82,6 +83,7 @@ class State:
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
         self.protected: Protected = contents.protected  # fingerprint -> address, of protected keys
         self.rotations: Rotations = contents.rotations  # address -> its rotation under way
+        self.moves: Moves = contents.moves  # address -> its move to another account under way
         self.deliveries: Deliveries = contents.deliveries  # address -> sink -> owed (`deliveries`)
         self._delivered: dict[tuple[str, str], str | None] = {}  # deliveries this process marked
         self.reached = contents.delivered  # address -> the sinks its value reached (`deliveries`)
@@ -93,6 +95,7 @@ class State:
         self._bound: dict[str, str | None] = {}  # addresses this process (un)bound
         self._guarded: dict[str, str | None] = {}  # fingerprints this process (un)protected
         self._rotated: dict[str, dict[str, Any] | None] = {}  # addresses whose rotation this process changed
+        self._moved: dict[str, dict[str, str] | None] = {}  # addresses whose move this process changed
         self._holders: dict[str, str] | None = None  # fingerprint -> address, built when first bound
         self._dirty = False
         self._held = False  # records are being made together (`together`): no flush among them
@@ -207,40 +210,11 @@ class State:
         self._snapped.add(fingerprint)
         self._soon()
 
-    def rotating(self, address: str, rotation: Mapping[str, Any]) -> None:
-        """A rotation of this address begins (`core.rotation.Rotating.data()`): journalled before
-        its successor's create is sent, so that a run cut off finds the successor it may have
-        made (a key of its name created since `started`), never its predecessor."""
-        self.journal({"address": address, "result": JournalResult.ROTATING.value, "rotation": dict(rotation)})
-        self._rotation(address, dict(rotation))
-
-    def delivered(self, address: str) -> None:
-        """The successor of this address's rotation reached every sink: its predecessor may go."""
-        if address in self.rotations and not self.rotations[address].get("delivered"):
-            self.journal({"address": address, "result": JournalResult.DELIVERED.value})
-            self._rotation(address, {**self.rotations[address], "delivered": True})
-
-    def abandoned(self, address: str) -> None:
-        """This address's rotation made no successor, and never will (its create was refused, or
-        the list shows it never landed): its record is dropped, the key stays as it was."""
-        if address in self.rotations:
-            self.journal({"address": address, "result": JournalResult.ABANDONED.value})
-            self._rotation(address, None)
-
-    def _rotation(self, address: str, record: dict[str, Any] | None) -> None:
-        if record is None:
-            self.rotations.pop(address, None)
-        else:
-            self.rotations[address] = record
-        self._rotated[address] = record
-        self._dirty = True
-
     def forget(self, address: str, fingerprint: str = "") -> None:
         """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
-        whose predecessor it was is over."""
+        whose predecessor it was is over, and so is its move to another account."""
         fingerprint = self.bindings.pop(address, fingerprint)
-        for rotated in [a for a, r in self.rotations.items() if r.get("predecessor") == fingerprint]:
-            self._rotation(rotated, None)
+        self.gone(fingerprint)
         self.records.pop(fingerprint, None)
         self.snapshots.pop(fingerprint, None)
         self._bound[address] = None
@@ -285,11 +259,12 @@ class State:
         self.snapshots = newest(disk.snapshots, self.snapshots, self._snapped, RECORDED_AT)
         self.protected = merged(disk.protected, self._guarded)
         self.rotations = merged(disk.rotations, self._rotated)
+        self.moves = merged(disk.moves, self._moved)
         self.deliveries = deliveries.merged(disk.deliveries, self._delivered)
         mine = Contents(
             self.records, self.bindings, self.snapshots, self.protected, deliveries=self.deliveries
         )
-        mine.rotations = self.rotations
+        mine.rotations, mine.moves = self.rotations, self.moves
         mine.delivered = self.reached = deliveries.merged_done(disk.delivered, self._done)
         mine.manifest = self.manifest or disk.manifest
         mine.account = self.account or disk.account

@@ -34,6 +34,9 @@ BAD = {  # fixture -> what the message names: the record, and the field
         'limit_type "hourly" is not daily, weekly or monthly',
     ),
     "bad-record-pending-text.json": (f"keys[{FP1}]", 'pending "yes" is not true or false'),
+    # a move under way decides a delete: one that names no key, or no account, is never guessed
+    "bad-move-key-not-a-fingerprint.json": ("moves[key-1]: key", '"key-1" is not a key fingerprint'),
+    "bad-move-no-account.json": ("moves[key-1]", "no to (the account the key moves to)"),
 }
 
 

@@ -1,0 +1,63 @@
+"""A move under way, as the old account's state keeps it (`State.moving`): journalled before the
+move's create is sent, so a run cut off reads it back; dropped when the old key is deleted, or
+when the manifest has the id there again; folded into the state file with the journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reconciler.state.store import State
+
+OLD, OTHER = "sha256:" + "a" * 24, "sha256:" + "b" * 24
+
+
+def started(tmp_path: Path) -> State:
+    state = State(tmp_path / "state.json")
+    state.bind("backend", OLD)
+    state.moving("backend", "staging", OLD)
+    return state
+
+
+def test_a_move_begun_is_read_back_from_the_journal_alone(tmp_path: Path) -> None:
+    """Killed before any snapshot was written: the journal line is the record."""
+    started(tmp_path)
+    assert not (tmp_path / "state.json").exists()
+    again = State(tmp_path / "state.json")
+    assert again.moves == {"backend": {"to": "staging", "key": OLD}}
+
+
+def deleted(state: State, address: str, fingerprint: str) -> None:
+    """A delete as the applier records it: its result line, then the state forgets the key."""
+    state.journal({"address": address, "fingerprint": fingerprint, "result": "applied", "deleted": True})
+    state.forget(address, fingerprint)
+
+
+def test_a_move_ends_when_its_old_key_is_deleted(tmp_path: Path) -> None:
+    state = started(tmp_path)
+    deleted(state, "backend", OLD)
+    assert state.moves == {}
+    assert State(tmp_path / "state.json").moves == {}  # the delete's line replays the same way
+
+
+def test_a_delete_of_another_key_leaves_the_move(tmp_path: Path) -> None:
+    state = started(tmp_path)
+    deleted(state, "web", OTHER)
+    assert State(tmp_path / "state.json").moves == {"backend": {"to": "staging", "key": OLD}}
+
+
+def test_a_move_undone_in_the_manifest_is_dropped_and_stays_dropped(tmp_path: Path) -> None:
+    state = started(tmp_path)
+    state.stayed("backend")
+    assert state.moves == {} and State(tmp_path / "state.json").moves == {}
+
+
+def test_the_move_is_folded_into_the_state_file_and_out_once_done(tmp_path: Path) -> None:
+    state = started(tmp_path)
+    state.compact()
+    written = json.loads((tmp_path / "state.json").read_text())
+    assert written["moves"] == {"backend": {"key": OLD, "to": "staging"}}
+    assert not state.journal_path.exists()
+    deleted(state, "backend", OLD)
+    state.compact()
+    assert "moves" not in json.loads((tmp_path / "state.json").read_text())  # read as before
