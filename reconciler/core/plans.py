@@ -25,6 +25,7 @@ class Move:
     address: str
     source: str
     target: str
+    created_earlier: bool  # created in `target` by an earlier run, cut off before the delete in `source`
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,9 @@ class _Run:
                 self.show(units, stopped)
                 if any(unit.has_work for unit, _ in ready):
                     self.console.approve()
-                gates = moves.Gates(
-                    units[0].moves if units else (), {u.opened.account.name: u.chosen for u, _ in ready}
-                )
+                chosen = {u.opened.account.name: u.chosen for u, _ in ready}
+                gates = moves.Gates(units[0].moves if units else (), chosen)
+                gates.begin({u.opened.account.name: u.opened.state for u, _ in ready}, chosen)
                 sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
         return AppliedRun(

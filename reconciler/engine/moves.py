@@ -1,6 +1,12 @@
 """Keys the manifest moved between accounts: an id that the state of one account binds, that
 this account's keys no longer hold, and that exactly one other account's keys now hold (and its
-state does not bind yet). It is planned as a delete there and a create here (`planner`).
+state does not bind yet, unless the old account's state records the move under way). It is
+planned as a delete there and a create here (`planner`).
+
+A move is recorded in the old account's state before its create is sent (`begin`), so that a
+run cut off after the create and before the delete (a kill, a refused delete) is finished by
+the next one: the key the new account holds already is kept, the old one deleted. Without that
+record, an id bound in both accounts is two keys, and the one dropped is left alone.
 
 A move goes ahead whole or not at all (`hold`): when one side cannot (its account is refused or
 cannot be read, or its own change is an error: a protected key, a create over the key cap),
@@ -26,6 +32,8 @@ from reconciler.engine.workspace import JOURNAL, Opened, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan
 from reconciler.state import reading as statereading
+from reconciler.state.format import Contents
+from reconciler.state.store import State
 
 
 @dataclass(frozen=True)
@@ -35,23 +43,50 @@ class Side:
     name: str
     keys: frozenset[str]
     bindings: Mapping[str, str]
+    moving: Mapping[str, str]  # address -> the account its bound key moves to (`State.moving`)
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        keys: frozenset[str],
+        bindings: Mapping[str, str],
+        moves: Mapping[str, Mapping[str, str]],
+    ) -> Side:
+        """An account's side; a move its state records counts while it names the key still bound."""
+        moving = {address: m["to"] for address, m in moves.items() if bindings.get(address) == m["key"]}
+        return cls(name, keys, bindings, moving)
 
 
 def find(opened: Sequence[Opened], workspace: Workspace | None = None) -> tuple[Move, ...]:
     """Every move among the manifest's accounts: those of the run and, from their states (with
     `workspace`), those it leaves out (--account, --target), whose side `cut` holds back."""
-    sides = [Side(o.account.name, frozenset(k.address for k in o.keys), o.state.bindings) for o in opened]
+    sides = [
+        Side.of(o.account.name, frozenset(k.address for k in o.keys), o.state.bindings, o.state.moves)
+        for o in opened
+    ]
     if opened and workspace is not None and not workspace.state:
         sides += _outside(opened[0].manifest, {o.account.name for o in opened}, workspace)
+    return among(sides)
+
+
+def among(sides: Sequence[Side]) -> tuple[Move, ...]:
+    """The moves among these accounts: each address one binds and its manifest no longer holds,
+    that exactly one other takes (`_takes`)."""
     found: list[Move] = []
     for source in sides:
         for address in sorted(source.bindings.keys() - source.keys):
-            targets = [
-                s.name for s in sides if s is not source and address in s.keys and address not in s.bindings
-            ]
+            targets = [s for s in sides if s is not source and _takes(s, source, address)]
             if len(targets) == 1:
-                found.append(Move(address, source.name, targets[0]))
+                found.append(Move(address, source.name, targets[0].name, address in targets[0].bindings))
     return tuple(found)
+
+
+def _takes(side: Side, source: Side, address: str) -> bool:
+    """`side` is where `source`'s key of this address moves: its manifest holds the address, and
+    its state binds none yet, or the move is under way (created there, not yet deleted here)."""
+    held = address in side.keys
+    return held and (address not in side.bindings or source.moving.get(address) == side.name)
 
 
 def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side]:
@@ -59,10 +94,11 @@ def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side
     for account in (a for a in loaded.accounts if a.name not in run):
         path = state_path(workspace, account)
         try:
-            bindings = statereading.contents(path, path.parent / JOURNAL).bindings
+            contents = statereading.contents(path, path.parent / JOURNAL)
         except EhkeysError:
-            bindings = {}  # a state that cannot be read is said so when its account runs
-        sides.append(Side(account.name, frozenset(k.address for k in loaded.keys_of(account.name)), bindings))
+            contents = Contents()  # a state that cannot be read is said so when its account runs
+        keys = frozenset(k.address for k in loaded.keys_of(account.name))
+        sides.append(Side.of(account.name, keys, contents.bindings, contents.moves))
     return sides
 
 
@@ -97,13 +133,13 @@ def hold(
         source, target = by_name.get(move.source), by_name.get(move.target)
         gone, made = _change(source, move.address), _change(target, move.address)
         not_gone = _blocked(source, gone, refused.get(move.source) or cut.get(move.source, ""))
-        not_made = _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
+        not_made = (
+            ""
+            if _there(made)
+            else _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
+        )
         if not_made and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
-            why = (
-                f"moves to account {move.target}, where it cannot be created now ({not_made}): it is "
-                f"not deleted here until it can be created there, so the key is never lost"
-            )
-            _replace(source, gone, why)
+            _replace(source, gone, _not_gone(move, not_made))
             changed.add(move.source)
         if not_gone and _waits(target, made, Action.CREATE, refused.get(move.target, "")):
             why = (
@@ -115,8 +151,27 @@ def hold(
     return changed
 
 
+def _not_gone(move: Move, why: str) -> str:
+    """Why the old key of a move is not deleted now: its new one is not there, or not seen."""
+    if move.created_earlier:
+        return (
+            f"moves to account {move.target}, where an earlier run created it, but this run cannot "
+            f"see it there ({why}): it is not deleted here until it is seen there, so the key is never lost"
+        )
+    return (
+        f"moves to account {move.target}, where it cannot be created now ({why}): it is "
+        f"not deleted here until it can be created there, so the key is never lost"
+    )
+
+
 def _change(plan: Plan | None, address: str) -> Change | None:
     return plan.change(address) if plan else None
+
+
+def _there(made: Change | None) -> bool:
+    """The new account holds the key already (an earlier run created it and was cut off before
+    its delete here): whatever else that account's plan says, the old key may go."""
+    return made is not None and made.action is not Action.CREATE and made.target is not None
 
 
 def _blocked(plan: Plan | None, change: Change | None, refused: str) -> str:
@@ -158,6 +213,15 @@ class Gates:
             if move.address in deletes and move.address in creates:
                 self.created[(move.target, move.address)] = loop.create_future()
                 self.moved[(move.source, move.address)] = move
+
+    def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
+        """Each move about to be sent recorded in its old account's state (`State.moving`),
+        before either side is: a run cut off between them is then finished by the next."""
+        for account, changes in chosen.items():
+            for change in self.later(account, changes):
+                assert change.target is not None, "a delete names its key"
+                to = self.moved[(account, change.address)].target
+                states[account].moving(change.address, to, change.target.fingerprint)
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait for a create in another account."""

@@ -33,6 +33,8 @@ def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
     before anything is sent; the line that says what was recorded ('' for nothing)."""
     bound = applyrecord.bindings(state, plan)
     applyrecord.protections(state, plan, keys)
+    for address in {k.address for k in keys} & state.moves.keys():
+        state.stayed(address)  # moved back before its move was done: the key stays here
     retire.settle(state, plan)  # rotations whose old key is gone already
     state.flush()
     return applyrecord.said(bound, state)

@@ -179,9 +179,10 @@ def pruned(
 
 def moved_away(index: int, address: str, live: LiveKey, to: str, protected: bool) -> Change:
     """The key the manifest moved to account `to`: credits do not transfer between accounts, so
-    it is deleted here (its unused allocation refunded) and created there."""
+    it is deleted here (its unused allocation refunded) once it is there: created by this apply,
+    or by an earlier one cut off before this delete."""
     base = Change(address, Action.DELETE, live.name, index, target=live.proxy_key, seen=live)
-    why = f"moved to account {to}: credits do not transfer, so it is deleted here and created there"
+    why = f"moved to account {to}: credits do not transfer, so it is deleted here once it is there"
     return _delete(base, live, why, _was(protected, address))
 
 

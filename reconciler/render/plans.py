@@ -82,8 +82,11 @@ def moves(plans: Plans) -> list[str]:
 
 
 def _shown(move: Move, source: Plan | None, target: Plan | None) -> bool:
-    changes = (_change(source, move.address), _change(target, move.address))
-    return any(c is not None for c in changes) or _refused(source, target)
+    """A move with something to do or to say; not one done already (the old key gone, the new
+    one in place), which a state from before its delete still names."""
+    gone, made = _change(source, move.address), _change(target, move.address)
+    done = gone is None and (made is None or made.action is Action.NO_OP)
+    return not done or _refused(source, target)
 
 
 def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
@@ -92,11 +95,15 @@ def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
     head = f"{move.address}: moves from account {move.source} to {move.target}"
     actions = {c.action for c in (gone, made) if c is not None}
     if made is None or Action.ERROR in actions or _refused(source, target):
-        return f"{head}: not now, neither deleted nor created (each account's section says why)"
+        if move.created_earlier:
+            now = f"created in {move.target} by an earlier run, not deleted in {move.source} now"
+        else:
+            now = "not now, neither deleted nor created"
+        return f"{head}: {now} (each account's section says why)"
     refund = money(gone.credit.account_refund) if gone and gone.action is Action.DELETE else None
     debit = money(made.credit.account_debit) if made.action is Action.CREATE else None
     deleted = f"deleted in {move.source} ({refund} refunded, est.)" if refund else f"gone from {move.source}"
-    created = f"created in {move.target} ({debit} debited)" if debit else f"kept in {move.target}"
+    created = f"created in {move.target} ({debit} debited)" if debit else f"already in {move.target}"
     return f"{head}: {deleted}, {created}"
 
 

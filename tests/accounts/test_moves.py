@@ -4,6 +4,12 @@ key, its key refused), neither side is sent, so the key is never lost nor held t
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +19,8 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from ..helpers import run_cli
+from ..helpers import ROOT, interruptible, run_cli, state_dir
+from ..reliability_log import record
 
 SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml", "--max-attempts", "1")
 NOT_NOW = "↦ backend: moves from account prod to staging: not now, neither deleted nor created"
@@ -215,3 +222,151 @@ def test_a_run_that_covers_one_side_of_a_move_sends_neither(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 0, out + err
     assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(40), ["Backend", "Web"])}
+
+
+# --- a move cut off between its create and its delete --------------------------------------------
+
+# Two requests, the account's read: the delete that follows is refused (a 429 ten minutes long).
+READ_ONLY = {"requests": 2, "window_s": 600, "cooldown_s": 600, "retry_after": True}
+HALF = {"prod": (Decimal(900), ["Backend"]), "staging": (Decimal(40), ["Backend", "Web"])}
+MOVED = {"prod": (Decimal(1000), []), "staging": (Decimal(40), ["Backend", "Web"])}
+STOP_AT_MOVE = Path(__file__).parent / "stop_at_move.py"
+
+
+def state_of(account: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads((state_dir() / account / "sandbox" / "state.json").read_text())
+    return found
+
+
+def half_moved(capsys: Any) -> None:
+    """Backend created in staging, its delete in prod refused by prod's rate limit."""
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(prod_rate=READ_ONLY)))
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 3 and "[prod]  ✗ Backend" in out and "[staging]  ✓ Backend" in out, out + err
+    assert accounts() == HALF
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+
+
+def finished(capsys: Any) -> None:
+    """The next apply deletes the old key, keeps the new one, and leaves nothing under way."""
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == MOVED  # the old key's 100 refunded, the new one's 50 debited once
+    assert "moves" not in state_of("prod")
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "0 to create, 0 to update, 0 to delete, 2 unchanged" in out and "↦" not in out, out
+
+
+def test_a_move_whose_delete_did_not_go_is_finished_by_the_next_apply(applied: Path, capsys: Any) -> None:
+    """The old key was left for good: 'removed from this account … ehkeys leaves it alone', its
+    100 credits allocated beside the new key's 50, its secret still valid."""
+    half_moved(capsys)
+    assert state_of("prod")["moves"] == {
+        "backend": {"key": state_of("prod")["bindings"]["backend"], "to": "staging"}
+    }
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0, out
+    assert (
+        "backend: moves from account prod to staging: deleted in prod (100.00 refunded, est.), already in staging"
+        in out
+    )
+    finished(capsys)
+    record(
+        "kill",
+        "a key move whose delete was refused (429) after its create, then apply",
+        1,
+        "finished: the old key deleted, the new kept, balances exact",
+    )
+
+
+@pytest.mark.slow  # a process, stopped
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
+def test_a_move_stopped_between_its_create_and_its_delete_is_finished_by_the_next_apply(
+    applied: Path, capsys: Any, stop: str
+) -> None:
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    argv = [sys.executable, str(STOP_AT_MOVE), stop, "apply", "keys.yaml", *SANDBOX, "--auto-approve"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=120, preexec_fn=interruptible
+    )
+    assert done.returncode == (-signal.SIGKILL if stop == "SIGKILL" else 130), done.stdout + done.stderr
+    assert accounts() == HALF
+    finished(capsys)
+    record(
+        "kill",
+        f"{stop} of a key move between its create and its delete, then apply",
+        1,
+        "finished: the old key deleted, the new kept, balances exact",
+    )
+
+
+@pytest.mark.slow  # two processes
+def test_two_applies_at_once_finish_a_half_done_move_once(applied: Path, capsys: Any) -> None:
+    half_moved(capsys)
+    argv = [sys.executable, "-m", "reconciler", "apply", "keys.yaml", *SANDBOX, "--auto-approve"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in "ab"
+    ]
+    codes = [run.wait(120) for run in runs]
+    assert 0 in codes and set(codes) <= {0, 1}, [run.communicate() for run in runs]
+    finished(capsys)
+    record(
+        "concurrency",
+        "two applies at once finishing a half-done key move",
+        1,
+        "the old key deleted once, balances exact",
+    )
+
+
+@pytest.mark.parametrize("lost", ["staging", "prod"])
+def test_a_half_done_move_with_a_state_lost(applied: Path, capsys: Any, lost: str) -> None:
+    """staging's lost: its Backend is adopted by name (never created twice) and the move is
+    finished. prod's lost: nothing says its Backend was `backend`: left alone, never deleted."""
+    half_moved(capsys)
+    shutil.rmtree(state_dir() / lost)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == (MOVED if lost == "staging" else HALF)
+    said = (
+        "finished: the old key deleted"
+        if lost == "staging"
+        else "the old key left alone (unmanaged), nothing charged twice"
+    )
+    record("lost state", f"a half-done key move, the {lost} account's state lost, then apply", 1, said)
+
+
+def test_a_move_undone_before_its_delete_keeps_the_key_and_forgets_the_move(
+    applied: Path, capsys: Any
+) -> None:
+    """Backend back in prod: the move's record is dropped, so that a later drop of the id from
+    prod (with staging's key still bound) is never taken for this move."""
+    half_moved(capsys)
+    Path("keys.yaml").write_text(manifest())
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == HALF and "moves" not in state_of("prod")
+    assert "which the manifest now has in account prod" in out  # staging's Backend, said how to delete
+
+
+def test_a_run_of_the_old_account_alone_keeps_a_half_done_move_and_says_why(
+    applied: Path, capsys: Any
+) -> None:
+    """It cannot see the new key there, so the old one stays; the lines said 'neither deleted
+    nor created' and 'where it cannot be created now' of a key created already."""
+    half_moved(capsys)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--account", "prod")
+    assert code == 1, out + err
+    assert (
+        "where an earlier run created it, but this run cannot see it there (this run leaves account staging"
+        in out
+    )
+    assert (
+        "backend: moves from account prod to staging: created in staging by an earlier run, not deleted"
+        in out
+    )
+    assert accounts() == HALF
+    finished(capsys)
