@@ -158,7 +158,8 @@ class _Run:
                 if any(unit.has_work for unit, _ in ready):
                     self.console.approve()
                 chosen = {u.opened.account.name: u.chosen for u, _ in ready}
-                gates = moves.Gates(units[0].moves if units else (), chosen)
+                plans = {u.opened.account.name: u.plan for u in units if u.plan is not None}
+                gates = moves.Gates(units[0].moves if units else (), chosen, plans)
                 gates.begin({u.opened.account.name: u.opened.state for u, _ in ready}, chosen)
                 sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))

@@ -166,11 +166,11 @@ class AccountApply:
         `gates`: the deletes of keys moved away wait for their creates in the other account,
         and this account's creates open the gates others wait on (`moves.Gates`)."""
         name, plan = self.opened.account.name, self._planned()[0]
-        gates = gates or Gates((), {})
+        gates = gates or Gates((), {}, {})
         try:
             if not self.has_work:
                 return self.nothing(plan, await self._owed().run(plan))
-            said = recorded(self.opened.state, plan, self.opened.keys)
+            said = recorded(self.opened.state, plan, self.opened.keys, self._planned()[1])
             self.console.applying(said, self.skipped)
             self._owed().announce(self.chosen)  # owed before any create (a successor's too) is sent
             later, late = gates.later(name, self.chosen), retire.held(self.chosen)
@@ -241,7 +241,7 @@ class AccountApply:
 
     def nothing(self, plan: Plan, delivered: list[Delivered]) -> Applied:
         """No change to send; the deliveries owed from earlier runs made (`delivered`)."""
-        said = recorded(self.opened.state, plan, self.opened.keys)
+        said = recorded(self.opened.state, plan, self.opened.keys, self._planned()[1])
         fold_journal(self.opened.state, self.console)
         self.console.nothing(plan, "\n".join(filter(None, [said, *applyrender.delivered(delivered)])))
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)

@@ -13,7 +13,8 @@ cannot be read, or its own change is an error: a protected key, a create over th
 the other side waits too. Else a key moved into a full account would be deleted and never
 created (lost), or a protected key created anew while the old one stays (two allocations).
 When both sides are sent, the delete waits for the create (`Gates`, make before break): a
-create that fails at apply time (a 402, a timeout, Ctrl-C) leaves the old key where it was.
+create that fails at apply time (a 402, a timeout, Ctrl-C) leaves the old key where it was, and
+so does a create the new account needs that the apply does not send (a reviewed plan without it).
 """
 
 from __future__ import annotations
@@ -201,27 +202,39 @@ def _replace(plan: Plan | None, change: Change | None, why: str) -> None:
 
 class Gates:
     """Make before break: the delete of a moved key is sent once its create in the new account
-    landed, and not when it did not. Made for the changes an apply sends, per account."""
+    landed, and not when it did not, nor when this apply does not send that create (a reviewed
+    plan without it). Made for the changes an apply sends, per account; `plans`: each account's
+    plan as read now."""
 
-    def __init__(self, found: Sequence[Move], chosen: Mapping[str, Sequence[Change]]) -> None:
+    def __init__(
+        self, found: Sequence[Move], chosen: Mapping[str, Sequence[Change]], plans: Mapping[str, Plan]
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
+        self.gates: dict[tuple[str, str], asyncio.Future[str]] = {}  # (source, address)
         self.moved: dict[tuple[str, str], Move] = {}  # (source, address)
         for move in found:
-            deletes = {c.address for c in chosen.get(move.source, ()) if c.action is Action.DELETE}
-            creates = {c.address for c in chosen.get(move.target, ()) if c.action is Action.CREATE}
-            if move.address in deletes and move.address in creates:
-                self.created[(move.target, move.address)] = loop.create_future()
-                self.moved[(move.source, move.address)] = move
+            if move.address not in _sent(chosen, move.source, Action.DELETE):
+                continue
+            gate: asyncio.Future[str] = loop.create_future()
+            if move.address in _sent(chosen, move.target, Action.CREATE):
+                self.created[(move.target, move.address)] = gate
+            elif not _there(_change(plans.get(move.target), move.address)):
+                gate.set_result(
+                    f"its create in account {move.target} is not sent by this apply (not in its plan)"
+                )
+            else:
+                continue  # the new account holds the key already: the delete goes as any other
+            self.gates[(move.source, move.address)], self.moved[(move.source, move.address)] = gate, move
 
     def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
         """Each move about to be sent recorded in its old account's state (`State.moving`),
         before either side is: a run cut off between them is then finished by the next."""
         for account, changes in chosen.items():
             for change in self.later(account, changes):
-                assert change.target is not None, "a delete names its key"
-                to = self.moved[(account, change.address)].target
-                states[account].moving(change.address, to, change.target.fingerprint)
+                move = self.moved[(account, change.address)]
+                if change.target is not None and (move.target, move.address) in self.created:
+                    states[account].moving(change.address, move.target, change.target.fingerprint)
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait for a create in another account."""
@@ -236,9 +249,12 @@ class Gates:
                 gate.set_result(_not_created(target, outcomes.get(address)))
 
     async def wait(self, account: str, change: Change) -> str:
-        """'' once the moved key's create landed; else why it did not."""
-        move = self.moved[(account, change.address)]
-        return await self.created[(move.target, move.address)]
+        """'' once the moved key's create landed; else why it did not, or is not sent."""
+        return await self.gates[(account, change.address)]
+
+
+def _sent(chosen: Mapping[str, Sequence[Change]], account: str, action: Action) -> set[str]:
+    return {c.address for c in chosen.get(account, ()) if c.action is action}
 
 
 def _not_created(target: str, result: Result | None) -> str:

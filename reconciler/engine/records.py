@@ -14,6 +14,7 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.engine.console import Console
 from reconciler.state import snapshots
+from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 
@@ -28,16 +29,28 @@ def fold_journal(state: State, console: Console) -> None:
         console.warning(str(exc))
 
 
-def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> str:
+def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey], account: Inventory) -> str:
     """Bindings of the keys found in sync and every key's protection (`applyrecord`), saved
     before anything is sent; the line that says what was recorded ('' for nothing)."""
     bound = applyrecord.bindings(state, plan)
     applyrecord.protections(state, plan, keys)
-    for address in {k.address for k in keys} & state.moves.keys():
-        state.stayed(address)  # moved back before its move was done: the key stays here
     retire.settle(state, plan)  # rotations whose old key is gone already
+    moves_over(state, account)
     state.flush()
     return applyrecord.said(bound, state)
+
+
+def moves_over(state: State, account: Inventory) -> None:
+    """Moves whose old key is gone from the account's list (a run cut off after its delete was
+    answered, before its line; a key deleted by hand) are over: said in the journal as the
+    delete's own line would have. Never from lookups, which do not see every key."""
+    if not account.complete:
+        return
+    live = {k.fingerprint for k in account.keys}
+    for address, move in [(a, m) for a, m in state.moves.items() if m["key"] not in live]:
+        line = {"address": address, "fingerprint": move["key"], "deleted": True}
+        state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
+        state.forget(address, move["key"])
 
 
 def saved(state: State, console: Console) -> StateError | None:

@@ -95,16 +95,22 @@ def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
     head = f"{move.address}: moves from account {move.source} to {move.target}"
     actions = {c.action for c in (gone, made) if c is not None}
     if made is None or Action.ERROR in actions or _refused(source, target):
-        if move.created_earlier:
-            now = f"created in {move.target} by an earlier run, not deleted in {move.source} now"
-        else:
-            now = "not now, neither deleted nor created"
-        return f"{head}: {now} (each account's section says why)"
+        there = move.created_earlier and (made is None or made.target is not None)
+        now = f"created in {move.target} by an earlier run, not deleted in {move.source} now" if there else ""
+        return f"{head}: {now or 'not now, neither deleted nor created'} ({_why_not(move, source, target)})"
     refund = money(gone.credit.account_refund) if gone and gone.action is Action.DELETE else None
     debit = money(made.credit.account_debit) if made.action is Action.CREATE else None
     deleted = f"deleted in {move.source} ({refund} refunded, est.)" if refund else f"gone from {move.source}"
     created = f"created in {move.target} ({debit} debited)" if debit else f"already in {move.target}"
     return f"{head}: {deleted}, {created}"
+
+
+def _why_not(move: Move, source: Plan | None, target: Plan | None) -> str:
+    """Where to read why a move is held: each account's section, or the account the run left out."""
+    left_out = [name for name, plan in ((move.source, source), (move.target, target)) if plan is None]
+    if left_out:
+        return f"account {left_out[0]} is left out of this run: run it too"
+    return "each account's section says why"
 
 
 def _refused(*plans: Plan | None) -> bool:

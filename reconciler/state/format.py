@@ -83,7 +83,7 @@ def parse(text: str, where: str) -> Contents:
         each("rotations", check_rotation),
         each("deliveries", _owed),
         each("delivered", _done),
-        each("moves", check_move),
+        each("moves", lambda v, w: check_move(v, w, _MOVE_FIX)),
     )
 
 
@@ -120,7 +120,9 @@ def check_line(entry: Mapping[str, Any], where: str) -> None:
     if "rotation" in entry:
         check_rotation(entry["rotation"], f"{where}: rotation", fix=_LINE_FIX)
     if "move" in entry:
-        check_move(entry["move"], f"{where}: move", fix=_LINE_FIX)
+        if not isinstance(entry.get("address"), str):
+            raise StateError(f"{where}: a move that names no address; {_LINE_FIX}")
+        check_move(entry["move"], f"{where}: move", _LINE_FIX)
 
 
 _LINE_FIX = (
@@ -168,14 +170,21 @@ def check_rotation(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
     return record
 
 
-def check_move(value: Any, where: str, fix: str = FIX) -> dict[str, str]:
+def check_move(value: Any, where: str, fix: str) -> dict[str, str]:
     """A move under way: the account the key moves `to`, and the `key` (fingerprint) it moves
     from here, which is deleted once the new account holds its successor."""
     record = _fields(_mapping(value, where, fix), where, _MOVE_FIELDS, fix)
-    if record.get("to") is None:
+    if not record.get("to"):
         raise StateError(f"{where}: no to (the account the key moves to); {fix}")
     check_fingerprint(record.get("key"), f"{where}: key", fix)
     return {"to": record["to"], "key": record["key"]}
+
+
+_MOVE_FIX = (
+    "the file was edited or damaged: correct or delete that record (to: the account the key moves "
+    "to, key: the fingerprint this state binds its address to; without it, the old key is left in "
+    "this account and the plan says how to delete it), or move the file aside to start afresh"
+)
 
 
 def check_snapshot(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:

@@ -34,7 +34,6 @@ class JournalResult(str, enum.Enum):
     DELIVERED = "delivered"  # the rotation's successor reached every sink of its key
     ABANDONED = "abandoned"  # the rotation made no successor (its create refused): its record dropped
     MOVING = "moving"  # a key's move to another account begins: its record, before its create there
-    STAYED = "stayed"  # the manifest has the moving key here again: its record dropped
 
     @classmethod
     def of(cls, outcome: Outcome) -> JournalResult:
@@ -76,8 +75,8 @@ class Replay:
         result = JournalResult.read(entry.get("result"))
         if result in (JournalResult.ROTATING, JournalResult.DELIVERED, JournalResult.ABANDONED):
             self._rotation(entry, result)
-        elif result in (JournalResult.MOVING, JournalResult.STAYED):
-            self._move(entry, result)
+        elif result is JournalResult.MOVING:
+            self._move(entry)
         elif isinstance(address, str) and entry.get("deleted") and result is not SENDING:
             self._forget(address, fingerprint if isinstance(fingerprint, str) else None)
         elif not isinstance(fingerprint, str):
@@ -103,6 +102,8 @@ class Replay:
 
     def _bind(self, address: str, fingerprint: str) -> None:
         bindings, before = self.contents.bindings, self.holder.get(fingerprint)
+        if self.contents.moves.get(address, {}).get("key", fingerprint) != fingerprint:
+            del self.contents.moves[address]  # bound to another key: that move is over
         if before is not None and before != address and bindings.get(before) == fingerprint:
             del bindings[before]
         bindings[address] = fingerprint
@@ -118,13 +119,10 @@ class Replay:
         elif result is JournalResult.ABANDONED:
             rotations.pop(address, None)
 
-    def _move(self, entry: Mapping[str, Any], result: JournalResult) -> None:
-        """A move's record begun (`check_line` checked it), or dropped."""
-        address, moves = str(entry.get("address")), self.contents.moves
-        if result is JournalResult.MOVING and isinstance(entry.get("move"), dict):
-            moves[address] = dict(entry["move"])
-        elif result is JournalResult.STAYED:
-            moves.pop(address, None)
+    def _move(self, entry: Mapping[str, Any]) -> None:
+        """A move's record begun (`check_line` checked it)."""
+        if isinstance(entry.get("move"), dict):
+            self.contents.moves[str(entry["address"])] = dict(entry["move"])
 
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")

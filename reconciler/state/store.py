@@ -176,6 +176,8 @@ class State(UnderWay):
             return False
         if journal:
             self.journal({"address": address, "fingerprint": fingerprint, "result": BOUND})
+        if self.moves.get(address, {}).get("key", fingerprint) != fingerprint:
+            self._keep(self.moves, self._moved, address, None)  # bound to another key: that move is over
         holders = {f: a for a, f in self.bindings.items()} if self._holders is None else self._holders
         other = holders.get(fingerprint)
         if other is not None and other != address and self.bindings.get(other) == fingerprint:

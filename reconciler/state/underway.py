@@ -1,7 +1,8 @@
 """The records of work under way that the state keeps beside its keys: rotations (a successor
 made, its predecessor kept until the overlap ends) and moves (a key created in another account,
 deleted here once it is there). Each is journalled as it begins, so that a run cut off in the
-middle is finished by the next one; each ends when its old key is gone (`gone`)."""
+middle is finished by the next one; each ends when its old key is gone (`gone`), and a move
+when its address is bound to another key."""
 
 from __future__ import annotations
 
@@ -47,16 +48,12 @@ class UnderWay:
     def moving(self, address: str, to: str, key: str) -> None:
         """The key of this address (fingerprint `key`) moves to account `to`: journalled before
         its create there is sent, so that a run cut off before the delete here is finished by
-        the next one (`engine.moves`), and an id dropped here is never taken for a move."""
+        the next one (`engine.moves`), and an id dropped here is never taken for a move. It holds
+        while the address is bound to that key, also while the manifest has the key here again:
+        moved back, then to `to` again, it is still that move."""
         move = {"to": to, "key": key}
         self.journal({"address": address, "result": JournalResult.MOVING.value, "move": move})
         self._keep(self.moves, self._moved, address, move)
-
-    def stayed(self, address: str) -> None:
-        """The manifest has this address here again before its move was done: the move is over."""
-        if address in self.moves:
-            self.journal({"address": address, "result": JournalResult.STAYED.value})
-            self._keep(self.moves, self._moved, address, None)
 
     def _keep(self, records: dict[str, Any], changed: dict[str, Any], address: str, record: Any) -> None:
         """A record under way (a rotation, a move) set, or dropped (None), as this process's."""

@@ -273,7 +273,7 @@ def test_a_move_whose_delete_did_not_go_is_finished_by_the_next_apply(applied: P
     )
     finished(capsys)
     record(
-        "kill",
+        "fault",
         "a key move whose delete was refused (429) after its create, then apply",
         1,
         "finished: the old key deleted, the new kept, balances exact",
@@ -282,23 +282,31 @@ def test_a_move_whose_delete_did_not_go_is_finished_by_the_next_apply(applied: P
 
 @pytest.mark.slow  # a process, stopped
 @pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
-def test_a_move_stopped_between_its_create_and_its_delete_is_finished_by_the_next_apply(
-    applied: Path, capsys: Any, stop: str
+@pytest.mark.parametrize("moment", ["created", "deleted"])
+def test_a_move_stopped_between_its_steps_is_finished_by_the_next_apply(
+    applied: Path, capsys: Any, moment: str, stop: str
 ) -> None:
+    """`created`: the new key made, the old one's delete not sent; `deleted`: that delete
+    answered, not yet journalled (the old key gone, the state still naming it)."""
     Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
-    argv = [sys.executable, str(STOP_AT_MOVE), stop, "apply", "keys.yaml", *SANDBOX, "--auto-approve"]
+    argv = [sys.executable, str(STOP_AT_MOVE), moment, stop, "apply", "keys.yaml", *SANDBOX, "--auto-approve"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=120, preexec_fn=interruptible
     )
-    assert done.returncode == (-signal.SIGKILL if stop == "SIGKILL" else 130), done.stdout + done.stderr
-    assert accounts() == HALF
+    assert done.returncode in (-signal.SIGKILL, 130), done.stdout + done.stderr
+    assert accounts() == (HALF if moment == "created" else MOVED)
     finished(capsys)
+    when = (
+        "the old one's delete not sent"
+        if moment == "created"
+        else "its old one's delete answered, not journalled"
+    )
     record(
         "kill",
-        f"{stop} of a key move between its create and its delete, then apply",
+        f"{stop} of a key move once its new key is made, {when}; then apply",
         1,
-        "finished: the old key deleted, the new kept, balances exact",
+        "finished: the old key deleted, the new kept, balances exact, no move left recorded",
     )
 
 
@@ -336,20 +344,50 @@ def test_a_half_done_move_with_a_state_lost(applied: Path, capsys: Any, lost: st
         if lost == "staging"
         else "the old key left alone (unmanaged), nothing charged twice"
     )
-    record("lost state", f"a half-done key move, the {lost} account's state lost, then apply", 1, said)
+    record("state", f"a half-done key move, the {lost} account's state lost, then apply", 1, said)
 
 
-def test_a_move_undone_before_its_delete_keeps_the_key_and_forgets_the_move(
-    applied: Path, capsys: Any
-) -> None:
-    """Backend back in prod: the move's record is dropped, so that a later drop of the id from
-    prod (with staging's key still bound) is never taken for this move."""
+def test_a_move_undone_then_made_again_is_finished(applied: Path, capsys: Any) -> None:
+    """Backend back in prod while half moved: both keys stay (staging's said how to delete);
+    then to staging again: the move the state recorded, finished, never a third key."""
     half_moved(capsys)
     Path("keys.yaml").write_text(manifest())
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 0, out + err
-    assert accounts() == HALF and "moves" not in state_of("prod")
-    assert "which the manifest now has in account prod" in out  # staging's Backend, said how to delete
+    assert accounts() == HALF and "which the manifest now has in account prod" in out
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    finished(capsys)
+
+
+def test_a_reviewed_plan_never_deletes_the_old_key_when_the_new_one_is_gone(
+    applied: Path, capsys: Any
+) -> None:
+    """Planned while half moved (the delete alone), then staging's Backend deleted by hand: the
+    create it needs again is no part of that plan, so prod's delete waited for nothing and the
+    key was in neither account, exit 0."""
+    half_moved(capsys)
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.remove(next(k["key"] for k in box.store.keys_of("u2") if k["name"] == "Backend"))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve")
+    assert code == 3, out + err
+    assert "not deleted: its create in account staging is not sent by this apply (not in its plan)" in out
+    assert accounts() == {"prod": (Decimal(900), ["Backend"]), "staging": (Decimal(90), ["Web"])}
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and accounts() == MOVED, out + err  # created again first, then deleted
+    record(
+        "money",
+        "a reviewed plan of a half-done key move applied after its new key was deleted by hand",
+        1,
+        "the old key kept (its create not in that plan); the next apply creates, then deletes",
+    )
+
+
+def test_a_half_done_move_whose_old_key_was_deleted_by_hand_is_over(applied: Path, capsys: Any) -> None:
+    half_moved(capsys)
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.remove(next(k["key"] for k in box.store.keys_of("u1") if k["name"] == "Backend"))
+    finished(capsys)  # the state no longer names it: no move left recorded
 
 
 def test_a_run_of_the_old_account_alone_keeps_a_half_done_move_and_says_why(
@@ -365,8 +403,8 @@ def test_a_run_of_the_old_account_alone_keeps_a_half_done_move_and_says_why(
         in out
     )
     assert (
-        "backend: moves from account prod to staging: created in staging by an earlier run, not deleted"
-        in out
-    )
+        "backend: moves from account prod to staging: created in staging by an earlier run, not deleted in "
+        "prod now (account staging is left out of this run: run it too)"
+    ) in out
     assert accounts() == HALF
     finished(capsys)

@@ -1,6 +1,6 @@
 """A move under way, as the old account's state keeps it (`State.moving`): journalled before the
 move's create is sent, so a run cut off reads it back; dropped when the old key is deleted, or
-when the manifest has the id there again; folded into the state file with the journal."""
+its address bound to another key; folded into the state file with the journal."""
 
 from __future__ import annotations
 
@@ -46,9 +46,10 @@ def test_a_delete_of_another_key_leaves_the_move(tmp_path: Path) -> None:
     assert State(tmp_path / "state.json").moves == {"backend": {"to": "staging", "key": OLD}}
 
 
-def test_a_move_undone_in_the_manifest_is_dropped_and_stays_dropped(tmp_path: Path) -> None:
+def test_a_move_ends_when_its_address_is_bound_to_another_key(tmp_path: Path) -> None:
+    """Its old key is no longer the one the address names: nothing is left to delete for it."""
     state = started(tmp_path)
-    state.stayed("backend")
+    state.bind("backend", OTHER, journal=True)
     assert state.moves == {} and State(tmp_path / "state.json").moves == {}
 
 
