@@ -127,6 +127,8 @@ def lifetime_message(value: Any, shown: str) -> str:
             f"{wanted}: never is refused (the rule bounds how far ahead each key's expiry may be; "
             "to let keys never expire, leave max_lifetime out)"
         )
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{5,}[dw]", value):
+        return f"{wanted}, at most 99999 of them (got {shown}); to allow any expiry, leave max_lifetime out"
     return f"{wanted} (got {shown})"
 
 

@@ -255,6 +255,13 @@ HOSTILE = [
         "never is refused (the rule bounds how far ahead each key's expiry may be; to let keys never "
         "expire, leave max_lifetime out)",
     ),
+    (  # six digits is a number of days, only too many: it said 'must be a number of days'
+        "bad-policy-max-lifetime-too-long.yaml",
+        3,
+        17,
+        "policy.max_lifetime",
+        "at most 99999 of them (got '999999d'); to allow any expiry, leave max_lifetime out",
+    ),
     ("bad-policy-unknown-rule.yaml", 4, 3, "policy.max_keys", "unknown field 'max_keys'; expected one of"),
     (
         "bad-policy-exception-for-require.yaml",
