@@ -19,7 +19,7 @@ from reconciler.drift.report import ChangedOutside, DriftReport, FieldDrift, Not
 from reconciler.render import drift_words as words
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md  # one escaping for every Markdown table cell
-from reconciler.render.view import show
+from reconciler.render.view import show, shown_pair
 
 DIGEST = "<!-- ehkeys-drift-digest: {} -->"
 TABLE_ROWS = 100  # per Markdown table: an issue body stops at 65,536 characters
@@ -48,7 +48,7 @@ def planned(fc: FieldChange, created: bool = False) -> str:
         return f"{fc.field}: {show(fc.field, fc.after)}"
     if isinstance(fc.after, frozenset) and isinstance(fc.before, frozenset):
         return f"{fc.field}: " + ", ".join([f"+{m}" for m in fc.added] + [f"-{m}" for m in fc.removed])
-    return f"{fc.field}: {show(fc.field, fc.before)} -> {show(fc.field, fc.after)}"
+    return f"{fc.field}: {' -> '.join(shown_pair(fc.field, fc.before, fc.after))}"
 
 
 def _lines(change: Change) -> list[str]:

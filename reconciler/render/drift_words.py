@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.core.changes import Change
 from reconciler.core.printable import printable
 from reconciler.drift.report import DriftReport, FieldDrift, GroupDrift, Health, NextApply
-from reconciler.render.view import show
+from reconciler.render.view import show, shown_pair
 
 NEXT_APPLY = {
     NextApply.REVERTS: "reverts it",
@@ -109,7 +109,7 @@ def digest(found: DriftReport) -> str:
 
 
 def _fields(change: Change) -> list[list[str]]:
-    return [[f.field, show(f.field, f.before), show(f.field, f.after)] for f in change.fields]
+    return [[f.field, *shown_pair(f.field, f.before, f.after)] for f in change.fields]
 
 
 def _shown(name: str, value: Any) -> str:

@@ -22,7 +22,7 @@ from reconciler.render.view import (
     account_effect,
     build,
     nothing_to_do,
-    show,
+    shown_pair,
     unmanaged_line,
 )
 from reconciler.render.view import escape as escape  # where every Markdown cell is escaped
@@ -199,8 +199,9 @@ def _md_details(row: Row, w: Callable[[str], Any]) -> None:
     if change.fields:
         w("| Field | Before | After |\n|---|---|---|\n")
         for c in change.fields:
-            before = "" if change.action is Action.CREATE else escape(show(c.field, c.before))
-            w(f"| {c.field} | {before} | {escape(show(c.field, c.after))} |\n")
+            before, after = shown_pair(c.field, c.before, c.after)
+            before = "" if change.action is Action.CREATE else escape(before)
+            w(f"| {c.field} | {before} | {escape(after)} |\n")
     if change.deliver:
         w("\nThe new value goes to: " + ", ".join(f"→ {escape(sink)}" for sink in change.deliver) + "\n")
     if row.credit:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from reconciler.core.changes import LEGEND, Action, Change, FieldChange
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import UNKNOWN_WINDOW
-from reconciler.core.money import money
+from reconciler.core.money import money, money_text
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.printable import printable
 from reconciler.core.times import when
@@ -60,6 +60,22 @@ def show(name: str, value: Any) -> str:
     if isinstance(value, (frozenset, list)):
         listed: list[str] = to_json_value(value) if isinstance(value, frozenset) else value
         return ", ".join(listed) if listed else "[] (all)"
+    return _JSON(value)
+
+
+def shown_pair(name: str, before: Any, after: Any) -> tuple[str, str]:
+    """A changed field's two values for people, exact where rounding would show them equal: a
+    live allocation of 10.004 against the manifest's 10 reads `10.004 -> 10.00`, not
+    `10.00 -> 10.00`."""
+    pair = show(name, before), show(name, after)
+    if pair[0] != pair[1] or before == after:
+        return pair
+    return _exact(name, before), _exact(name, after)
+
+
+def _exact(name: str, value: Any) -> str:
+    if name == "allocated_ammount" and value is not None:
+        return money_text(Decimal(value))
     return _JSON(value)
 
 
@@ -209,7 +225,7 @@ def _field_lines(fc: FieldChange, created: bool) -> list[Line]:
     if isinstance(fc.after, frozenset) and isinstance(fc.before, frozenset):
         members = [Line("added", m) for m in fc.added] + [Line("removed", m) for m in fc.removed]
         return [Line("field", f"{fc.field}:"), *members]
-    return [Line("field", f"{fc.field}: {show(fc.field, fc.before)} -> {show(fc.field, fc.after)}")]
+    return [Line("field", f"{fc.field}: {' -> '.join(shown_pair(fc.field, fc.before, fc.after))}")]
 
 
 def credit_line(change: Change) -> str:

@@ -210,3 +210,18 @@ def test_a_key_adopted_by_name_has_its_reason_in_the_markdown_row_without_nested
     (row,) = [line for line in out.getvalue().splitlines() if line.startswith("| ~ | Docs Bot")]
     assert "| update: adopted by name (the next apply records it) |" in row, row
     assert not any(nested_parentheses(line) for line in out.getvalue().splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_an_allocation_that_differs_finer_than_a_cent_shows_both_amounts_exactly(fmt: str) -> None:
+    """The API keeps a live allocation of 10.004; the manifest asks 10: the plan updates it,
+    and read `allocated_ammount: 10.00 -> 10.00`, an update of nothing."""
+    key = desired(allocated_ammount=D(10))
+    plan = plan_of([key], [live(allocated_ammount=D("10.004"))])
+    out = io.StringIO()
+    plans.RENDERERS[fmt](Plans((plan,)), out)
+    shown = (
+        "allocated_ammount: 10.004 -> 10.00" if fmt == "text" else "| allocated_ammount | 10.004 | 10.00 |"
+    )
+    assert shown in out.getvalue(), out.getvalue()
+    assert "10.00 -> 10.00" not in out.getvalue() and "| 10.00 | 10.00 |" not in out.getvalue()
