@@ -10,7 +10,6 @@ from reconciler.core.errors import ConfigError
 from reconciler.core.hosts import url_problem
 from reconciler.core.secrets import redact
 
-DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
 
 

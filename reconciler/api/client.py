@@ -15,12 +15,13 @@ from typing import Any
 
 from reconciler.api.answers import live_key
 from reconciler.api.calls import ACCOUNT, CREATE, LIST, LOOKUP, REMOVE, TOGGLE, UPDATE, about, labelled
-from reconciler.api.checks import DEFAULT_BASE_URL, check_api_key, check_base_url
+from reconciler.api.checks import check_api_key, check_base_url
 from reconciler.api.errors import BadResponse, NotFound
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.sender import USER_AGENT, Sender, terminal_notice
 from reconciler.api.transport import POOL_SIZE, environment_proxy
 from reconciler.api.wire import json_bytes
+from reconciler.core.hosts import DEFAULT_BASE_URL
 from reconciler.core.keys import LiveKey
 from reconciler.core.secrets import ProxyKey
 

@@ -26,7 +26,7 @@ from reconciler.api import transport as transports
 from reconciler.api import unsettled
 from reconciler.api.breaker import Breaker
 from reconciler.api.calls import ACCOUNT_PATHS, Call, label
-from reconciler.api.checks import DEFAULT_BASE_URL, check_api_key, check_base_url
+from reconciler.api.checks import check_api_key, check_base_url
 from reconciler.api.errors import (
     MAX_BODY,
     AnswerLost,
@@ -42,6 +42,7 @@ from reconciler.api.pacer import Pacer, WaitNotices
 from reconciler.api.retry import RetryPolicy, refused, retry_delay
 from reconciler.api.wire import decode, json_bytes, server_time
 from reconciler.core.accounts import DEFAULT_KEY_VAR
+from reconciler.core.hosts import DEFAULT_BASE_URL
 
 log = logging.getLogger("ehkeys.client")
 

@@ -7,6 +7,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 PLAIN_HTTP = "use https:// (plain http:// is allowed only to a loopback host)"
+DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"  # the API's, when neither manifest nor run names one
 
 
 def is_loopback(host: str | None) -> bool:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.accounts import Account
-from reconciler.core.hosts import url_problem
+from reconciler.core.hosts import DEFAULT_BASE_URL, url_problem
 from reconciler.core.keys import Location
 from reconciler.core.policy import Budget, Group, Policy
 from reconciler.manifest import groups, policy
@@ -64,7 +64,7 @@ def shared_keys(resolved: Resolved, loaders: Sequence[FileLoader]) -> list[Diagn
     for account in resolved.accounts:
         if not account.declared or not account.key_var or owner is None:
             continue
-        where = (account.key_var, (account.base_url or "").rstrip("/") or None)
+        where = (account.key_var, (account.base_url or DEFAULT_BASE_URL).rstrip("/"))  # written or not
         other = first.setdefault(where, account.name)
         if other != account.name:
             at = owner.location(("accounts", account.name, "api_key"))

@@ -104,6 +104,14 @@ ERRORS = [
         "${EH_PROD_API_KEY} is already the key of account prod: two accounts on one account key are "
         "one account",
     ),
+    (  # the URL that staging writes is the one prod's default is: one API
+        "bad-accounts-share-a-key-variable-one-writes-the-default-url.yaml",
+        4,
+        22,
+        "accounts.staging.api_key",
+        "${EH_PROD_API_KEY} is already the key of account prod: two accounts on one account key are "
+        "one account",
+    ),
     ("bad-accounts-declare-none.yaml", 2, 11, "accounts", "must name an account"),
     (
         "bad-account-ids-share-a-variable.yaml",
