@@ -234,7 +234,11 @@ class Applier:
         if verdict.deleted:
             gone = verdict.key or sending.change.target
             self.state.forget(address, gone.fingerprint if gone else "")
-        elif verdict.key is not None and not held_by_none(address):
+        elif (
+            verdict.key is not None
+            and not held_by_none(address)
+            and _binds(sending.change, self.state, verdict.key)
+        ):
             self.state.bind(address, verdict.key.fingerprint)
         if verdict.key is not None and verdict.limit_type:
             self.state.record(
@@ -254,6 +258,15 @@ class Applier:
             return await self.client.balance()
         except ApiError:
             return None
+
+
+def _binds(change: Change, state: State, key: ProxyKey) -> bool:
+    """A delete that did not land never takes its address from the key bound to it (the
+    predecessor a move deletes beside its successor): `Replay` reads its line the same way."""
+    return (
+        change.action is not Action.DELETE
+        or state.bindings.get(change.address, key.fingerprint) == key.fingerprint
+    )
 
 
 def _outcome(sending: Sending, verdict: Verdict, duplicate: str) -> tuple[Outcome, str]:

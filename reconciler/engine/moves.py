@@ -132,7 +132,7 @@ def hold(
     changed: set[str] = set()
     for move in found:
         source, target = by_name.get(move.source), by_name.get(move.target)
-        gone, made = _change(source, move.address), _change(target, move.address)
+        gone, made = changes_at(source, move.address), changes_at(target, move.address)
         not_gone = _blocked(source, gone, refused.get(move.source) or cut.get(move.source, ""))
         not_made = (
             ""
@@ -140,14 +140,14 @@ def hold(
             else _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
         )
         if not_made and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
-            _replace(source, gone, _not_gone(move, not_made))
+            _replace(source, gone, Action.DELETE, _not_gone(move, not_made))
             changed.add(move.source)
         if not_gone and _waits(target, made, Action.CREATE, refused.get(move.target, "")):
             why = (
                 f"moves from account {move.source}, where it cannot be deleted now ({not_gone}): it "
                 f"is not created here until it can be deleted there, so it never holds two allocations"
             )
-            _replace(target, made, why)
+            _replace(target, made, Action.CREATE, why)
             changed.add(move.target)
     return changed
 
@@ -165,17 +165,22 @@ def _not_gone(move: Move, why: str) -> str:
     )
 
 
-def _change(plan: Plan | None, address: str) -> Change | None:
-    return plan.change(address) if plan else None
+def changes_at(plan: Plan | None, address: str) -> list[Change]:
+    """The plan's changes of this address: in the old account, a key mid-rotation has two, its
+    successor and the predecessor it retires, both deleted by the move."""
+    return [c for c in plan.changes if c.address == address] if plan else []
 
 
-def _there(made: Change | None) -> bool:
-    """The new account holds the key already (an earlier run created it and was cut off before
-    its delete here): whatever else that account's plan says, the old key may go."""
-    return made is not None and made.action is not Action.CREATE and made.target is not None
+def _there(made: Sequence[Change]) -> bool:
+    """The new account needs nothing made: it holds the key already (an earlier run created it
+    and was cut off before the delete here), or the manifest has it absent there. Whatever else
+    that account's plan says, the old key may go."""
+    return any(
+        c.action is not Action.CREATE and (c.target is not None or c.action is Action.NO_OP) for c in made
+    )
 
 
-def _blocked(plan: Plan | None, change: Change | None, refused: str) -> str:
+def _blocked(plan: Plan | None, changes: Sequence[Change], refused: str) -> str:
     """Why this side of a move cannot go ahead, or ''."""
     if refused:
         return refused
@@ -183,20 +188,21 @@ def _blocked(plan: Plan | None, change: Change | None, refused: str) -> str:
         return "its account was not read"
     if plan.problems:
         return plan.problems[0]
-    if change is not None and change.action is Action.ERROR:
-        return change.error or "it cannot be planned"
-    return ""
+    errors = [c for c in changes if c.action is Action.ERROR]
+    return (errors[0].error or "it cannot be planned") if errors else ""
 
 
-def _waits(plan: Plan | None, change: Change | None, action: Action, refused: str) -> bool:
+def _waits(plan: Plan | None, changes: Sequence[Change], action: Action, refused: str) -> bool:
     """This side is planned to go ahead (an account that sends nothing is left as it shows)."""
     ready = plan is not None and not refused and not plan.problems
-    return ready and change is not None and change.action is action
+    return ready and any(c.action is action for c in changes)
 
 
-def _replace(plan: Plan | None, change: Change | None, why: str) -> None:
-    assert plan is not None and change is not None
-    plan.changes = [keyplan.held(c, why) if c is change else c for c in plan.changes]
+def _replace(plan: Plan | None, changes: Sequence[Change], action: Action, why: str) -> None:
+    """The side's changes of `action` held as errors that send nothing and move no credit."""
+    assert plan is not None
+    held = {id(c) for c in changes if c.action is action}
+    plan.changes = [keyplan.held(c, why) if id(c) in held else c for c in plan.changes]
     plan.recount()  # the held side moves no credit: its group's and the budget's sums drop it
 
 
@@ -217,9 +223,9 @@ class Gates:
             if move.address not in _sent(chosen, move.source, Action.DELETE):
                 continue
             gate: asyncio.Future[str] = loop.create_future()
-            if move.address in _sent(chosen, move.target, Action.CREATE):
-                self.created[(move.target, move.address)] = gate
-            elif not _there(_change(plans.get(move.target), move.address)):
+            if move.address in _sent(chosen, move.target, Action.CREATE):  # one create, any moves into it
+                gate = self.created.setdefault((move.target, move.address), gate)
+            elif not _there(changes_at(plans.get(move.target), move.address)):
                 gate.set_result(
                     f"its create in account {move.target} is not sent by this apply (not in its plan)"
                 )
@@ -229,12 +235,18 @@ class Gates:
 
     def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
         """Each move about to be sent recorded in its old account's state (`State.moving`),
-        before either side is: a run cut off between them is then finished by the next."""
+        before either side is: a run cut off between them is then finished by the next. The
+        key recorded is the one the address is bound to (not a predecessor it retires)."""
         for account, changes in chosen.items():
+            state = states[account]
             for change in self.later(account, changes):
-                move = self.moved[(account, change.address)]
-                if change.target is not None and (move.target, move.address) in self.created:
-                    states[account].moving(change.address, move.target, change.target.fingerprint)
+                move, key = self.moved[(account, change.address)], change.target
+                if (
+                    key
+                    and state.bindings.get(change.address) == key.fingerprint
+                    and (move.target, move.address) in self.created
+                ):
+                    state.moving(change.address, move.target, key.fingerprint)
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait for a create in another account."""

@@ -48,6 +48,9 @@ def moves_over(state: State, account: Inventory) -> None:
         return
     live = {k.fingerprint for k in account.keys}
     for address, move in [(a, m) for a, m in state.moves.items() if m["key"] not in live]:
+        if state.bindings.get(address) != move["key"]:
+            state.gone(move["key"])  # a record of no bound key (edited by hand): the binding stays
+            continue
         line = {"address": address, "fingerprint": move["key"], "deleted": True}
         state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
         state.forget(address, move["key"])

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
-from reconciler.core.money import money, money_number
+from reconciler.core.money import ZERO, money, money_number
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.render import plan as one
@@ -84,25 +84,28 @@ def moves(plans: Plans) -> list[str]:
 def _shown(move: Move, source: Plan | None, target: Plan | None) -> bool:
     """A move with something to do or to say; not one done already (the old key gone, the new
     one in place), which a state from before its delete still names."""
-    gone, made = _change(source, move.address), _change(target, move.address)
-    done = gone is None and (made is None or made.action is Action.NO_OP)
+    gone, made = _at(source, move.address), _at(target, move.address)
+    done = not gone and all(c.action is Action.NO_OP for c in made)
     return not done or _refused(source, target)
 
 
 def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
-    gone = _change(source, move.address)
-    made = _change(target, move.address)
+    gone, made = _at(source, move.address), _at(target, move.address)
     head = f"{move.address}: moves from account {move.source} to {move.target}"
-    actions = {c.action for c in (gone, made) if c is not None}
-    if made is None or Action.ERROR in actions or _refused(source, target):
-        there = move.created_earlier and (made is None or made.target is not None)
+    if not made or Action.ERROR in {c.action for c in (*gone, *made)} or _refused(source, target):
+        there = move.created_earlier and (not made or made[0].target is not None)
         now = f"created in {move.target} by an earlier run, not deleted in {move.source} now" if there else ""
         return f"{head}: {now or 'not now, neither deleted nor created'} ({_why_not(move, source, target)})"
-    refund = money(gone.credit.account_refund) if gone and gone.action is Action.DELETE else None
-    debit = money(made.credit.account_debit) if made.action is Action.CREATE else None
-    deleted = f"deleted in {move.source} ({refund} refunded, est.)" if refund else f"gone from {move.source}"
-    created = f"created in {move.target} ({debit} debited)" if debit else f"already in {move.target}"
-    return f"{head}: {deleted}, {created}"
+    deletes = [c for c in gone if c.action is Action.DELETE]
+    refund = money(sum((c.credit.account_refund for c in deletes), ZERO))
+    deleted = f"deleted in {move.source} ({refund} refunded, est.)" if deletes else f"gone from {move.source}"
+    return f"{head}: {deleted}, {_arrived(move, made[0])}"
+
+
+def _arrived(move: Move, made: Change) -> str:
+    if made.action is Action.CREATE:
+        return f"created in {move.target} ({money(made.credit.account_debit)} debited)"
+    return f"already in {move.target}" if made.target is not None else f"absent in {move.target}: not created"
 
 
 def _why_not(move: Move, source: Plan | None, target: Plan | None) -> str:
@@ -117,8 +120,9 @@ def _refused(*plans: Plan | None) -> bool:
     return any(plan is None or plan.problems for plan in plans)
 
 
-def _change(plan: Plan | None, address: str) -> Change | None:
-    return plan.change(address) if plan else None
+def _at(plan: Plan | None, address: str) -> list[Change]:
+    """The plan's changes of this address (a key mid-rotation has two in its old account)."""
+    return [c for c in plan.changes if c.address == address] if plan else []
 
 
 @gc_paused()

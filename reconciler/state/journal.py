@@ -93,12 +93,22 @@ class Replay:
     ) -> None:
         if isinstance(entry.get("snapshot"), dict):
             self.contents.snapshots[fingerprint] = dict(entry["snapshot"])
-        if isinstance(address, str) and not held_by_none(address):
+        if (
+            isinstance(address, str)
+            and not held_by_none(address)
+            and self._binds(entry, address, fingerprint)
+        ):
             self._bind(address, fingerprint)
         if result in RECORDED and "limit_type" in entry:
             values = {f: entry[f] for f in WRITE_ONLY if f in entry}
             record = {**values, "name": entry.get("name"), "applied_at": entry.get("time")}
             self.contents.records[fingerprint] = record
+
+    def _binds(self, entry: Mapping[str, Any], address: str, fingerprint: str) -> bool:
+        """A delete that did not land never takes its address from the key bound to it (the
+        predecessor a move deletes beside its successor), as `Applier` records it."""
+        bound = self.contents.bindings.get(address, fingerprint)
+        return entry.get("action") != "delete" or bound == fingerprint
 
     def _bind(self, address: str, fingerprint: str) -> None:
         bindings, before = self.contents.bindings, self.holder.get(fingerprint)

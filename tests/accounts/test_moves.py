@@ -408,3 +408,111 @@ def test_a_run_of_the_old_account_alone_keeps_a_half_done_move_and_says_why(
     ) in out
     assert accounts() == HALF
     finished(capsys)
+
+
+# --- moves beside rotations, absent keys, a third account ------------------------------------------
+
+
+def rotated(capsys: Any) -> None:
+    """prod/backend rotated with a week's overlap: two live keys in prod, the successor bound."""
+    code, out, err = run_cli(
+        capsys, "rotate", "keys.yaml", "prod/backend", *SANDBOX, "--overlap", "7d", "--auto-approve"
+    )
+    assert code == 0, out + err
+
+
+def prod_keys() -> list[str]:
+    return accounts()["prod"][1]
+
+
+def test_a_move_cut_off_during_a_rotations_overlap_is_finished(applied: Path, capsys: Any) -> None:
+    """Both prod keys (the successor, the predecessor it retires) are the move's to delete. The
+    record named whichever was written last, and the predecessor's refused delete took the
+    address from the successor: one or two keys left in prod for good, 100-200 credits held."""
+    rotated(capsys)
+    assert prod_keys() == ["Backend", "Backend"]
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(prod_rate=READ_ONLY)))
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3  # prod's deletes: 429
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {
+        "prod": (Decimal(1000), []),
+        "staging": (Decimal(40), ["Backend", "Web"]),
+    }
+
+
+def test_a_protected_key_moved_during_its_rotations_overlap_is_not_created_twice(
+    applied: Path, capsys: Any
+) -> None:
+    """The move's hold read the first of prod's two deletes only: when that was the unprotected
+    predecessor, staging created Backend while both prod keys stayed (two allocations)."""
+    rotated(capsys)
+    doc = yaml.safe_load(manifest())
+    doc["keys"][0]["protect"] = True
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc["keys"][0].update(account="staging", allocated_ammount=50)
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and "where it cannot be deleted now (protected" in out, out + err
+    assert accounts()["staging"] == (Decimal(90), ["Web"]) and prod_keys() == ["Backend", "Backend"]
+
+
+def test_a_key_moved_to_an_account_where_it_is_absent_is_deleted(applied: Path, capsys: Any) -> None:
+    """It asks to be in neither account: its delete waited for a create never planned (exit 3
+    on every run), and the plan said 'already in staging'."""
+    doc = yaml.safe_load(manifest())
+    doc["keys"][0].update(account="staging", absent=True)
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "deleted in prod (100.00 refunded, est.), absent in staging: not created" in out, out
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(90), ["Web"])}
+
+
+def test_a_move_record_of_a_key_not_bound_never_forgets_the_bound_one(applied: Path, capsys: Any) -> None:
+    """A record edited to name another key: the apply ended it by forgetting the address's
+    binding (and its protection), so a later rename made the next apply create a second key."""
+    path = state_dir() / "prod" / "sandbox" / "state.json"
+    doc = json.loads(path.read_text())
+    doc["moves"] = {"backend": {"to": "staging", "key": "sha256:" + "0" * 24}}
+    path.write_text(json.dumps(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    assert state_of("prod")["bindings"]["backend"] == doc["bindings"]["backend"] and "moves" not in state_of(
+        "prod"
+    )
+
+
+def test_a_half_done_move_moved_on_to_a_third_account_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Half moved to staging, then to dev: two moves into dev share its one create, and the
+    second took the first's gate, whose delete then waited for ever (the apply hung)."""
+    monkeypatch.chdir(tmp_path)
+    three = seed()
+    three["accounts"].append({"user_id": "u3", "name": "dev", "api_key": "ek-test-dev", "balance": 100.0})
+    Path("seed.yaml").write_text(yaml.safe_dump(three))
+    doc = yaml.safe_load(manifest())
+    doc["accounts"]["dev"] = {"api_key": "${EH_DEV_API_KEY}"}
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("seed.yaml").write_text(
+        yaml.safe_dump(
+            {**three, "accounts": [{**three["accounts"][0], "rate_limit": READ_ONLY}, *three["accounts"][1:]]}
+        )
+    )
+    doc["keys"][0].update(account="staging", allocated_ammount=50)
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3  # half done
+    Path("seed.yaml").write_text(yaml.safe_dump(three))
+    doc["keys"][0].update(account="dev", allocated_ammount=30)
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out + err
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    found = {u: sorted(k["name"] for k in box.store.keys_of(u)) for u in ("u1", "u2", "u3")}
+    assert found == {"u1": [], "u2": ["Web"], "u3": ["Backend"]}
+    assert Decimal(box.store.account("u3")["balance"]) == 70  # one create in dev
