@@ -70,8 +70,8 @@ def parse(text: str, where: str) -> Contents:
     except (ValueError, KeyError) as exc:
         raise StateError(f"{where}: not an ehkeys state file ({exc}); move it aside to start afresh") from exc
 
-    def each(name: str, check: Callable[[Any, str], Any]) -> dict[str, Any]:
-        return {k: check(v, f"{where}: {name}[{k}]") for k, v in _section(data, name, where).items()}
+    def each(name: str, check: Callable[[Any, str], Any], fix: str = FIX) -> dict[str, Any]:
+        return {k: check(v, f"{where}: {name}[{k}]") for k, v in _section(data, name, where, fix).items()}
 
     return Contents(
         each("keys", check_record),
@@ -83,7 +83,7 @@ def parse(text: str, where: str) -> Contents:
         each("rotations", check_rotation),
         each("deliveries", _owed),
         each("delivered", _done),
-        each("moves", lambda v, w: check_move(v, w, _MOVE_FIX)),
+        each("moves", lambda v, w: check_move(v, w, _MOVE_FIX), _MOVE_FIX),
     )
 
 
@@ -258,10 +258,10 @@ _SNAPSHOT_FIELDS: dict[str, _Kind] = {
 }
 
 
-def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+def _section(data: Mapping[str, Any], name: str, where: str, fix: str) -> dict[str, Any]:
     section = data.get(name, {})
     if not isinstance(section, dict):
-        raise StateError(f"{where}: {name} is {_shown(section)}, not a mapping; {FIX}")
+        raise StateError(f"{where}: {name} is {_shown(section)}, not a mapping; {fix}")
     return {str(k): v for k, v in section.items()}
 
 
