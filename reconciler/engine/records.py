@@ -30,8 +30,9 @@ def fold_journal(state: State, console: Console) -> None:
 
 
 def recorded(state: State, plan: Plan, keys: Sequence[DesiredKey], account: Inventory) -> str:
-    """Bindings of the keys found in sync and every key's protection (`applyrecord`), saved
-    before anything is sent; the line that says what was recorded ('' for nothing)."""
+    """Bindings of the keys found in sync and every key's protection (`applyrecord`), and the
+    rotations and moves whose old key is gone ended, saved before anything is sent; the line
+    that says what was recorded ('' for nothing)."""
     bound = applyrecord.bindings(state, plan)
     applyrecord.protections(state, plan, keys)
     retire.settle(state, plan)  # rotations whose old key is gone already
