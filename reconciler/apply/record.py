@@ -33,12 +33,17 @@ def bindings(state: State, plan: Plan) -> list[str]:
 
 
 def protections(state: State, plan: Plan, keys: Sequence[DesiredKey]) -> None:
-    """Per planned manifest key that the state binds and that stays: protected or not."""
+    """Per planned manifest key that the state binds and that stays: protected or not. Its
+    protect removed, the key it rotated from (in its overlap) is no longer protected either:
+    else nothing the manifest can say would ever let that key go but its overlap's end."""
     planned = {c.address for c in plan.changes}
     for key in keys:
         fingerprint = state.bindings.get(key.address)
         if fingerprint is not None and key.address in planned and not key.absent:
             state.protect(fingerprint, key.address, key.protect)
+            predecessor = state.rotations.get(key.address, {}).get("predecessor")
+            if predecessor and not key.protect:
+                state.protect(str(predecessor), key.address, False)
 
 
 def said(addresses: Sequence[str], state: State) -> str:

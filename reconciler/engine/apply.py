@@ -159,7 +159,10 @@ class _Run:
                     self.console.approve()
                 chosen = {u.opened.account.name: u.chosen for u, _ in ready}
                 plans = {u.opened.account.name: u.plan for u in units if u.plan is not None}
-                gates = moves.Gates(units[0].moves if units else (), chosen, plans)
+                owed = {
+                    u.opened.account.name: moves.undelivered(u.opened.state, u.opened.keys) for u in units
+                }
+                gates = moves.Gates(units[0].moves if units else (), chosen, plans, owed)
                 gates.begin({u.opened.account.name: u.opened.state for u, _ in ready}, chosen)
                 sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))

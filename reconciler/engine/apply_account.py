@@ -166,7 +166,7 @@ class AccountApply:
         `gates`: the deletes of keys moved away wait for their creates in the other account,
         and this account's creates open the gates others wait on (`moves.Gates`)."""
         name, plan = self.opened.account.name, self._planned()[0]
-        gates = gates or Gates((), {}, {})
+        gates = gates or Gates((), {}, {}, {})
         try:
             if not self.has_work:
                 return self.nothing(plan, await self._owed().run(plan))
@@ -177,10 +177,10 @@ class AccountApply:
             first = [c for c in self.chosen if c not in later and c not in late]
             retire.begin(self.opened.state, plan, first)
             report = await self._run(client, first, plan.balance_before)
-            gates.landed(name, report.results)
+            report.deliveries = await self._owed().run(plan)  # before a moved key's old one goes
+            gates.landed(name, report.results, self.opened.state.deliveries)
             if later:
                 await self._moved_away(client, report, later, gates)
-            report.deliveries = await self._owed().run(plan)
             await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
@@ -222,14 +222,22 @@ class AccountApply:
 
     async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
         """The deletes of keys moved to another account, once their creates there landed; the
-        others are skipped, their keys kept here (never lost)."""
+        others are skipped, their keys kept here (never lost). A key mid-rotation has two: the
+        bound one goes after the one it rotated from, so that a refusal leaves the address bound
+        (and its move recorded) to the key still here."""
         why = {c.address: await gates.wait(self.opened.account.name, c) for c in later}
-        go = [c for c in later if not why[c.address]]
-        if go:
-            more = await self._run(client, go, report.balance_after)
-            report.results.extend(more.results)
-            report.balance_after = more.balance_after
-        for change in (c for c in later if why[c.address]):
+        bound = self.opened.state.bindings
+        last = {id(c) for c in later if c.target and bound.get(c.address) == c.target.fingerprint}
+        sent: set[int] = set()
+        for step in ([c for c in later if id(c) not in last], [c for c in later if id(c) in last]):
+            go = [c for c in step if not why[c.address]]  # the bound key after the one it rotated from
+            if go:
+                more = await self._run(client, go, report.balance_after)
+                report.results.extend(more.results)
+                report.balance_after, sent = more.balance_after, sent | {id(c) for c in go}
+                for result in (r for r in more.results if not r.outcome.done):
+                    why[result.change.address] = "the key it rotated from here is not deleted yet"
+        for change in (c for c in later if id(c) not in sent):
             message = f"not deleted: {why[change.address]}; the key stays here (plan again)"
             result = Result(change, Outcome.SKIPPED, message)
             self.console.landed(result)

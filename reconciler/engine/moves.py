@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from reconciler.core.changes import Action, Change
 from reconciler.core.errors import EhkeysError
+from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
@@ -33,6 +34,7 @@ from reconciler.engine.workspace import JOURNAL, Opened, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan
 from reconciler.state import reading as statereading
+from reconciler.state.deliveries import unreached
 from reconciler.state.format import Contents
 from reconciler.state.store import State
 
@@ -42,30 +44,24 @@ class Side:
     """An account as moves are found: the addresses its manifest keys hold, those its state binds."""
 
     name: str
-    keys: frozenset[str]
+    keys: frozenset[str]  # every address its manifest keys hold, `absent: true` ones too
     bindings: Mapping[str, str]
-    moving: Mapping[str, str]  # address -> the account its bound key moves to (`State.moving`)
+    moving: Mapping[str, frozenset[str]]  # address -> the accounts its bound key was sent to (`State.moving`)
+    absent: frozenset[str]  # addresses its manifest asks to be absent: they take no move
 
     @classmethod
-    def of(
-        cls,
-        name: str,
-        keys: frozenset[str],
-        bindings: Mapping[str, str],
-        moves: Mapping[str, Mapping[str, str]],
-    ) -> Side:
+    def of(cls, name: str, keys: Sequence[DesiredKey], state: Contents | State) -> Side:
         """An account's side; a move its state records counts while it names the key still bound."""
-        moving = {address: m["to"] for address, m in moves.items() if bindings.get(address) == m["key"]}
-        return cls(name, keys, bindings, moving)
+        bindings, moves = state.bindings, state.moves
+        moving = {a: frozenset(m["to"]) for a, m in moves.items() if bindings.get(a) == m["key"]}
+        absent = frozenset(k.address for k in keys if k.absent)
+        return cls(name, frozenset(k.address for k in keys), bindings, moving, absent)
 
 
 def find(opened: Sequence[Opened], workspace: Workspace | None = None) -> tuple[Move, ...]:
     """Every move among the manifest's accounts: those of the run and, from their states (with
     `workspace`), those it leaves out (--account, --target), whose side `cut` holds back."""
-    sides = [
-        Side.of(o.account.name, frozenset(k.address for k in o.keys), o.state.bindings, o.state.moves)
-        for o in opened
-    ]
+    sides = [Side.of(o.account.name, o.keys, o.state) for o in opened]
     if opened and workspace is not None and not workspace.state:
         sides += _outside(opened[0].manifest, {o.account.name for o in opened}, workspace)
     return among(sides)
@@ -84,10 +80,11 @@ def among(sides: Sequence[Side]) -> tuple[Move, ...]:
 
 
 def _takes(side: Side, source: Side, address: str) -> bool:
-    """`side` is where `source`'s key of this address moves: its manifest holds the address, and
-    its state binds none yet, or the move is under way (created there, not yet deleted here)."""
-    held = address in side.keys
-    return held and (address not in side.bindings or source.moving.get(address) == side.name)
+    """`side` is where `source`'s key of this address moves: its manifest holds the address (not
+    absent: a key dropped here and absent there is left alone, as any key dropped), and its
+    state binds none yet, or the move is under way (created there, not yet deleted here)."""
+    held = address in side.keys and address not in side.absent
+    return held and (address not in side.bindings or side.name in source.moving.get(address, ()))
 
 
 def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side]:
@@ -98,8 +95,7 @@ def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side
             contents = statereading.contents(path, path.parent / JOURNAL)
         except EhkeysError:
             contents = Contents()  # a state that cannot be read is said so when its account runs
-        keys = frozenset(k.address for k in loaded.keys_of(account.name))
-        sides.append(Side.of(account.name, keys, contents.bindings, contents.moves))
+        sides.append(Side.of(account.name, loaded.keys_of(account.name), contents))
     return sides
 
 
@@ -139,8 +135,9 @@ def hold(
             if _there(made)
             else _blocked(target, made, refused.get(move.target) or cut.get(move.target, ""))
         )
-        if not_made and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
-            _replace(source, gone, Action.DELETE, _not_gone(move, not_made))
+        why_kept = _kept(move, not_gone, not_made)  # the old side: whole, or not at all
+        if why_kept and _waits(source, gone, Action.DELETE, refused.get(move.source, "")):
+            _replace(source, gone, Action.DELETE, why_kept)
             changed.add(move.source)
         if not_gone and _waits(target, made, Action.CREATE, refused.get(move.target, "")):
             why = (
@@ -150,6 +147,14 @@ def hold(
             _replace(target, made, Action.CREATE, why)
             changed.add(move.target)
     return changed
+
+
+def _kept(move: Move, not_gone: str, not_made: str) -> str:
+    """Why the old account's deletes of a move wait ('' when they may go): one of them cannot
+    go (a key mid-rotation has two: they go together), or the new account cannot take it."""
+    if not_gone:
+        return f"moves to account {move.target} with its other key here, not deleted now ({not_gone})"
+    return _not_gone(move, not_made) if not_made else ""
 
 
 def _not_gone(move: Move, why: str) -> str:
@@ -172,12 +177,10 @@ def changes_at(plan: Plan | None, address: str) -> list[Change]:
 
 
 def _there(made: Sequence[Change]) -> bool:
-    """The new account needs nothing made: it holds the key already (an earlier run created it
-    and was cut off before the delete here), or the manifest has it absent there. Whatever else
-    that account's plan says, the old key may go."""
-    return any(
-        c.action is not Action.CREATE and (c.target is not None or c.action is Action.NO_OP) for c in made
-    )
+    """The new account holds the key already, and plans it (an earlier run created it and was
+    cut off before the delete here): whatever else that account's plan says, the old key may go.
+    Not a key in error there (a proxy_key that account does not have): it is not known to be it."""
+    return any(c.action not in (Action.CREATE, Action.ERROR) and c.target is not None for c in made)
 
 
 def _blocked(plan: Plan | None, changes: Sequence[Change], refused: str) -> str:
@@ -208,20 +211,27 @@ def _replace(plan: Plan | None, changes: Sequence[Change], action: Action, why: 
 
 class Gates:
     """Make before break: the delete of a moved key is sent once its create in the new account
-    landed, and not when it did not, nor when this apply does not send that create (a reviewed
-    plan without it). Made for the changes an apply sends, per account; `plans`: each account's
-    plan as read now."""
+    landed and its value reached the key's sinks, and not when it did not, nor when this apply
+    does not send that create (a reviewed plan without it). Made for the changes an apply sends,
+    per account; `plans`: each account's plan as read now; `undelivered`: each account's keys
+    whose value a sink has not got (`undelivered`)."""
 
     def __init__(
-        self, found: Sequence[Move], chosen: Mapping[str, Sequence[Change]], plans: Mapping[str, Plan]
+        self,
+        found: Sequence[Move],
+        chosen: Mapping[str, Sequence[Change]],
+        plans: Mapping[str, Plan],
+        undelivered: Mapping[str, frozenset[str]],
     ) -> None:
         loop = asyncio.get_running_loop()
         self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
         self.gates: dict[tuple[str, str], asyncio.Future[str]] = {}  # (source, address)
-        self.moved: dict[tuple[str, str], Move] = {}  # (source, address)
+        self.moved: dict[tuple[str, str], Move] = {}  # (source, address): its delete waits
+        self.deleted: dict[tuple[str, str], Move] = {}  # (source, address): its delete is sent
         for move in found:
             if move.address not in _sent(chosen, move.source, Action.DELETE):
                 continue
+            self.deleted[(move.source, move.address)] = move
             gate: asyncio.Future[str] = loop.create_future()
             if move.address in _sent(chosen, move.target, Action.CREATE):  # one create, any moves into it
                 gate = self.created.setdefault((move.target, move.address), gate)
@@ -229,36 +239,41 @@ class Gates:
                 gate.set_result(
                     f"its create in account {move.target} is not sent by this apply (not in its plan)"
                 )
+            elif move.address in undelivered.get(move.target, ()):
+                gate.set_result(_undelivered(move.target))  # its sinks would keep a deleted value
             else:
                 continue  # the new account holds the key already: the delete goes as any other
             self.gates[(move.source, move.address)], self.moved[(move.source, move.address)] = gate, move
 
     def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
-        """Each move about to be sent recorded in its old account's state (`State.moving`),
-        before either side is: a run cut off between them is then finished by the next. The
-        key recorded is the one the address is bound to (not a predecessor it retires)."""
+        """Each move whose old key this apply deletes recorded in its old account's state
+        (`State.moving`) before anything is sent: a run cut off between its two sides (or whose
+        delete is refused) is finished by the next. The key recorded is the one the address is
+        bound to (not a predecessor it retires)."""
         for account, changes in chosen.items():
             state = states[account]
-            for change in self.later(account, changes):
-                move, key = self.moved[(account, change.address)], change.target
-                if (
-                    key
-                    and state.bindings.get(change.address) == key.fingerprint
-                    and (move.target, move.address) in self.created
-                ):
+            for change in (
+                c for c in changes if c.action is Action.DELETE and (account, c.address) in self.deleted
+            ):
+                move, key = self.deleted[(account, change.address)], change.target
+                if key and state.bindings.get(change.address) == key.fingerprint:
                     state.moving(change.address, move.target, key.fingerprint)
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait for a create in another account."""
         return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.moved]
 
-    def landed(self, account: str, results: Sequence[Result]) -> None:
-        """The account's creates are done (or never will be: no results): each gate opens, or
-        stays shut with why."""
+    def landed(
+        self, account: str, results: Sequence[Result], owed: Mapping[str, object] | None = None
+    ) -> None:
+        """The account's creates are done and their values delivered (or never will be: no
+        results): each gate opens, or stays shut with why. `owed`: the account's deliveries
+        still owed, by address (`State.deliveries`): a sink without the new value keeps the old."""
         outcomes = {r.change.address: r for r in results}
         for (target, address), gate in self.created.items():
             if target == account and not gate.done():
-                gate.set_result(_not_created(target, outcomes.get(address)))
+                owes = _undelivered(target) if (owed or {}).get(address) else ""
+                gate.set_result(_not_created(target, outcomes.get(address)) or owes)
 
     async def wait(self, account: str, change: Change) -> str:
         """'' once the moved key's create landed; else why it did not, or is not sent."""
@@ -267,6 +282,24 @@ class Gates:
 
 def _sent(chosen: Mapping[str, Sequence[Change]], account: str, action: Action) -> set[str]:
     return {c.address for c in chosen.get(account, ()) if c.action is action}
+
+
+def _undelivered(target: str) -> str:
+    return f"its value has not reached every sink in account {target} (`ehkeys deliver` sends it)"
+
+
+def undelivered(state: State, keys: Sequence[DesiredKey]) -> frozenset[str]:
+    """The addresses of an account whose key has a sink its value has not reached: owed (a
+    delivery failed), or never sent (a key adopted by name, a sink added since)."""
+    return frozenset(
+        k.address
+        for k in keys
+        if k.deliver
+        and (
+            state.deliveries.get(k.address)
+            or unreached(state.reached, k.address, [s.ident for s in k.deliver])
+        )
+    )
 
 
 def _not_created(target: str, result: Result | None) -> str:

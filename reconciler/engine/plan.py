@@ -149,8 +149,9 @@ def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:
     """How many keys the state binds to the manifest's keys when the account's list holds none
     of them but holds others: the account key is likely another account's. 0 otherwise. A
     rotation's predecessor counts as one of them: its successor deleted by hand leaves it."""
-    bound = {state.bindings[k.address] for k in wanted.keys if not k.absent and k.address in state.bindings}
-    bound |= {str(r["predecessor"]) for a, r in state.rotations.items() if a in state.bindings}
+    addresses = {k.address for k in wanted.keys if not k.absent and k.address in state.bindings}
+    bound = {state.bindings[a] for a in addresses}
+    bound |= {str(r["predecessor"]) for a, r in state.rotations.items() if a in addresses}  # not moved away
     live = {k.fingerprint for k in account.keys}
     return len(bound) if bound and account.complete and live and not bound & live else 0
 

@@ -105,7 +105,7 @@ def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
 def _arrived(move: Move, made: Change) -> str:
     if made.action is Action.CREATE:
         return f"created in {move.target} ({money(made.credit.account_debit)} debited)"
-    return f"already in {move.target}" if made.target is not None else f"absent in {move.target}: not created"
+    return f"already in {move.target}"
 
 
 def _why_not(move: Move, source: Plan | None, target: Plan | None) -> str:

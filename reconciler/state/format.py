@@ -33,7 +33,7 @@ Bindings = dict[str, str]
 Snapshots = dict[str, dict[str, Any]]  # fingerprint -> the live key as last verified
 Protected = dict[str, str]  # fingerprint -> the address that protected it
 Rotations = dict[str, dict[str, Any]]  # address -> its rotation under way (`core.rotation.Rotating`)
-Moves = dict[str, dict[str, str]]  # address -> its move to another account under way (`MOVE_FIELDS`)
+Moves = dict[str, dict[str, Any]]  # address -> its move to other accounts under way (`check_move`)
 V = TypeVar("V")
 
 FIX = (
@@ -170,18 +170,18 @@ def check_rotation(value: Any, where: str, fix: str = FIX) -> dict[str, Any]:
     return record
 
 
-def check_move(value: Any, where: str, fix: str) -> dict[str, str]:
-    """A move under way: the account the key moves `to`, and the `key` (fingerprint) it moves
-    from here, which is deleted once the new account holds its successor."""
+def check_move(value: Any, where: str, fix: str) -> dict[str, Any]:
+    """A move under way: the accounts the key was sent `to` (a move sent on before it was done
+    names each), and the `key` (fingerprint) it moves from here, deleted once one holds it."""
     record = _fields(_mapping(value, where, fix), where, _MOVE_FIELDS, fix)
     if not record.get("to"):
-        raise StateError(f"{where}: no to (the account the key moves to); {fix}")
+        raise StateError(f"{where}: no to (the accounts the key moves to); {fix}")
     check_fingerprint(record.get("key"), f"{where}: key", fix)
     return {"to": record["to"], "key": record["key"]}
 
 
 _MOVE_FIX = (
-    "the file was edited or damaged: correct or delete that record (to: the account the key moves "
+    "the file was edited or damaged: correct or delete that record (to: the accounts the key moves "
     "to, key: the fingerprint this state binds its address to; without it, the old key is left in "
     "this account and the plan says how to delete it), or move the file aside to start afresh"
 )
@@ -245,7 +245,13 @@ _ROTATION_FIELDS: dict[str, _Kind] = {
     "name": _TEXT,
     "delivered": ("true or false", lambda v: isinstance(v, bool)),
 }
-_MOVE_FIELDS: dict[str, _Kind] = {"to": _TEXT, "key": _TEXT}
+_MOVE_FIELDS: dict[str, _Kind] = {
+    "to": (
+        "a list of account names",
+        lambda v: isinstance(v, list) and all(isinstance(a, str) and a for a in v),
+    ),
+    "key": _TEXT,
+}
 _SNAPSHOT_FIELDS: dict[str, _Kind] = {
     "name": _TEXT,
     "expires_at": ("a whole number of seconds", _integer),

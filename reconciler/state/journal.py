@@ -141,7 +141,8 @@ class Replay:
             del self.contents.rotations[rotated]
         for moved in [a for a, m in self.contents.moves.items() if m.get("key") == gone]:
             del self.contents.moves[moved]  # the old key is gone: the move is done
-        self.contents.bindings.pop(address, None)
+        if self.contents.bindings.get(address) == gone:  # not a binding to another key (`State.forget`)
+            del self.contents.bindings[address]
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)
         self.contents.protected.pop(gone, None)

@@ -214,12 +214,14 @@ class State(UnderWay):
 
     def forget(self, address: str, fingerprint: str = "") -> None:
         """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
-        whose predecessor it was is over, and so is its move to another account."""
-        fingerprint = self.bindings.pop(address, fingerprint)
+        whose predecessor it was is over, and so is its move to another account. The address
+        keeps its binding to another key (a move deletes a predecessor beside its successor)."""
+        if not fingerprint or self.bindings.get(address) == fingerprint:
+            fingerprint = self.bindings.pop(address, fingerprint)
+            self._bound[address] = None
         self.gone(fingerprint)
         self.records.pop(fingerprint, None)
         self.snapshots.pop(fingerprint, None)
-        self._bound[address] = None
         if self.protected.pop(fingerprint, None) is not None:
             self._guarded[fingerprint] = None
         self._dirty = True

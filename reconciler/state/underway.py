@@ -50,8 +50,11 @@ class UnderWay:
         its create there is sent, so that a run cut off before the delete here is finished by
         the next one (`engine.moves`), and an id dropped here is never taken for a move. It holds
         while the address is bound to that key, also while the manifest has the key here again:
-        moved back, then to `to` again, it is still that move."""
-        move = {"to": to, "key": key}
+        moved back, then to `to` again, it is still that move. Sent on to another account before
+        it was done, it keeps each account it was sent to: whichever holds the key finishes it."""
+        earlier = self.moves.get(address, {})
+        sent = earlier.get("to", []) if earlier.get("key") == key else []  # sent on before it was done
+        move = {"to": sorted({*sent, to}), "key": key}
         self.journal({"address": address, "result": JournalResult.MOVING.value, "move": move})
         self._keep(self.moves, self._moved, address, move)
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.api.client import Client
+from reconciler.api.errors import ApiError
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import ROOT, interruptible, run_cli, state_dir
@@ -263,7 +266,7 @@ def test_a_move_whose_delete_did_not_go_is_finished_by_the_next_apply(applied: P
     100 credits allocated beside the new key's 50, its secret still valid."""
     half_moved(capsys)
     assert state_of("prod")["moves"] == {
-        "backend": {"key": state_of("prod")["bindings"]["backend"], "to": "staging"}
+        "backend": {"key": state_of("prod")["bindings"]["backend"], "to": ["staging"]}
     }
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
     assert code == 0, out
@@ -460,17 +463,19 @@ def test_a_protected_key_moved_during_its_rotations_overlap_is_not_created_twice
     assert accounts()["staging"] == (Decimal(90), ["Web"]) and prod_keys() == ["Backend", "Backend"]
 
 
-def test_a_key_moved_to_an_account_where_it_is_absent_is_deleted(applied: Path, capsys: Any) -> None:
-    """It asks to be in neither account: its delete waited for a create never planned (exit 3
-    on every run), and the plan said 'already in staging'."""
+def test_a_key_dropped_here_and_absent_there_is_left_alone_every_run(applied: Path, capsys: Any) -> None:
+    """No move: a key is deleted only where the manifest says so (absent: true in its own
+    account). Taken for a move into an account where it is absent, it waited for a create
+    never planned (exit 3 on every run); and a key of that id bound there first made the
+    first apply leave it alone and the second delete it, the manifest unchanged."""
     doc = yaml.safe_load(manifest())
     doc["keys"][0].update(account="staging", absent=True)
     Path("keys.yaml").write_text(yaml.safe_dump(doc))
-    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
-    assert code == 0 and "deleted in prod (100.00 refunded, est.), absent in staging: not created" in out, out
-    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
-    assert code == 0, out + err
-    assert accounts() == {"prod": (Decimal(1000), []), "staging": (Decimal(90), ["Web"])}
+    for _ in range(2):
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+        assert code == 0 and "↦" not in out, out + err
+        assert "which the manifest now has in account staging" in out
+        assert accounts() == UNTOUCHED
 
 
 def test_a_move_record_of_a_key_not_bound_never_forgets_the_bound_one(applied: Path, capsys: Any) -> None:
@@ -478,7 +483,7 @@ def test_a_move_record_of_a_key_not_bound_never_forgets_the_bound_one(applied: P
     binding (and its protection), so a later rename made the next apply create a second key."""
     path = state_dir() / "prod" / "sandbox" / "state.json"
     doc = json.loads(path.read_text())
-    doc["moves"] = {"backend": {"to": "staging", "key": "sha256:" + "0" * 24}}
+    doc["moves"] = {"backend": {"to": ["staging"], "key": "sha256:" + "0" * 24}}
     path.write_text(json.dumps(doc))
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     assert state_of("prod")["bindings"]["backend"] == doc["bindings"]["backend"] and "moves" not in state_of(
@@ -516,3 +521,160 @@ def test_a_half_done_move_moved_on_to_a_third_account_ends(
     found = {u: sorted(k["name"] for k in box.store.keys_of(u)) for u in ("u1", "u2", "u3")}
     assert found == {"u1": [], "u2": ["Web"], "u3": ["Backend"]}
     assert Decimal(box.store.account("u3")["balance"]) == 70  # one create in dev
+
+
+def refuse_deletes_of(monkeypatch: pytest.MonkeyPatch, fingerprints: set[str]) -> None:
+    """The API refuses (403) the deletes of these keys."""
+    removed = Client.remove
+
+    async def remove(self: Client, key: Any) -> Any:
+        if key.fingerprint in fingerprints:
+            raise ApiError("refused by the test", 403)
+        return await removed(self, key)
+
+    monkeypatch.setattr(Client, "remove", remove)
+
+
+@pytest.mark.parametrize("refused", ["predecessor", "successor"])
+def test_a_move_during_an_overlap_with_one_delete_refused_is_finished(
+    applied: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    """The delete of one key dropped the address's binding whichever key it was: the other was
+    left 'unmanaged' for good (100 credits), and a kill there made prod's list look foreign."""
+    rotated(capsys)
+    bound, rotations = state_of("prod")["bindings"]["backend"], state_of("prod")["rotations"]
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    with monkeypatch.context() as patched:
+        refuse_deletes_of(
+            patched, {rotations["backend"]["predecessor"] if refused == "predecessor" else bound}
+        )
+        assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+    assert len(prod_keys()) in (1, 2)
+    finished(capsys)
+
+
+def test_a_key_moved_on_while_half_done_then_back_is_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Half moved to staging, then sent to dev, whose create failed, then back to staging: the
+    record said dev alone, so staging's key was taken for its own and prod's left alone."""
+    monkeypatch.chdir(tmp_path)
+    three = seed()
+    three["accounts"].append({"user_id": "u3", "name": "dev", "api_key": "ek-test-dev", "balance": 100.0})
+    Path("seed.yaml").write_text(yaml.safe_dump(three))
+    doc = yaml.safe_load(manifest())
+    doc["accounts"]["dev"] = {"api_key": "${EH_DEV_API_KEY}"}
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    with monkeypatch.context() as patched:
+        refuse_deletes_of(patched, {state_of("prod")["bindings"]["backend"]})
+        doc["keys"][0].update(account="staging", allocated_ammount=50)
+        Path("keys.yaml").write_text(yaml.safe_dump(doc))
+        assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+        monkeypatch.setattr(Client, "create", refused_create)
+        doc["keys"][0].update(account="dev", allocated_ammount=30)
+        Path("keys.yaml").write_text(yaml.safe_dump(doc))
+        assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert state_of("prod")["moves"]["backend"]["to"] == ["dev", "staging"]
+    doc["keys"][0].update(account="staging", allocated_ammount=50)
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    finished(capsys)
+
+
+async def refused_create(self: Client, *_: Any) -> Any:
+    raise ApiError("Exceeded proxy key limit", 403)
+
+
+def test_a_key_pinned_by_proxy_key_is_not_deleted_when_its_new_account_lacks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """staging's plan is an error (no such proxy_key there), which the hold read as 'the key is
+    there already': prod's key was deleted, and never created anywhere."""
+    monkeypatch.chdir(tmp_path)
+    data = seed()
+    data["keys"] = [
+        {"key": "ek-proxy-backendvalue000001", "user_id": "u1", "name": "Backend", "allocated_ammount": 100.0}
+    ]
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    doc = yaml.safe_load(manifest())
+    doc["keys"][0]["proxy_key"] = "${BK:-ek-proxy-backendvalue000001}"
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    before = accounts()
+    doc["keys"][0]["account"] = "staging"
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and NOT_NOW in out, out + err
+    assert accounts() == before
+
+
+def test_a_key_unprotected_after_its_rotation_began_can_move(applied: Path, capsys: Any) -> None:
+    """The key it rotated from stayed protected: every apply of the move was refused, 'a
+    protected key is deleted only after an apply that still lists it, its protect removed',
+    after just such an apply."""
+    doc = yaml.safe_load(manifest())
+    doc["keys"][0]["protect"] = True
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    rotated(capsys)
+    doc["keys"][0]["protect"] = False
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    finished(capsys)
+
+
+def with_sink(text: str, sink: dict[str, Any]) -> str:
+    doc = yaml.safe_load(text)
+    doc["keys"][0]["deliver"] = [sink]
+    return yaml.safe_dump(doc)
+
+
+def test_a_moved_keys_old_value_stays_until_the_new_one_reached_its_sinks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The old key was deleted once the new one was created, its delivery failed: the
+    application held a dead secret. It is deleted once `ehkeys deliver` has sent the new one."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
+    sink = {"command": [sys.executable, "-c", script]}
+    Path("up").write_text("")
+    Path("keys.yaml").write_text(with_sink(manifest(), sink))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("up").unlink()
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 3 and "not deleted: its value has not reached every sink in account staging" in out, out
+    assert accounts() == HALF
+    Path("up").write_text("")
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    finished(capsys)
+
+
+def test_a_key_adopted_by_name_in_its_new_account_keeps_the_old_until_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A key of its name made by hand in staging is adopted: the old key was deleted at once,
+    and app.env kept its value, now dead."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(with_sink(manifest(), {"file": "app.env"}))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    fields = {
+        "allocated_ammount": 50,
+        "limit_type": "monthly",
+        "expires_at": -1,
+        "model_whitelist": [],
+        "ip_whitelist": [],
+    }
+    box.store.create("u2", {"name": "Backend", **fields}, int(time.time()))
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), {"file": "app.env"}))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 3 and "not deleted: its value has not reached every sink in account staging" in out, out
+    assert accounts() == HALF
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    finished(capsys)

@@ -24,7 +24,7 @@ def test_a_move_begun_is_read_back_from_the_journal_alone(tmp_path: Path) -> Non
     started(tmp_path)
     assert not (tmp_path / "state.json").exists()
     again = State(tmp_path / "state.json")
-    assert again.moves == {"backend": {"to": "staging", "key": OLD}}
+    assert again.moves == {"backend": {"to": ["staging"], "key": OLD}}
 
 
 def deleted(state: State, address: str, fingerprint: str) -> None:
@@ -43,7 +43,7 @@ def test_a_move_ends_when_its_old_key_is_deleted(tmp_path: Path) -> None:
 def test_a_delete_of_another_key_leaves_the_move(tmp_path: Path) -> None:
     state = started(tmp_path)
     deleted(state, "web", OTHER)
-    assert State(tmp_path / "state.json").moves == {"backend": {"to": "staging", "key": OLD}}
+    assert State(tmp_path / "state.json").moves == {"backend": {"to": ["staging"], "key": OLD}}
 
 
 def test_a_move_ends_when_its_address_is_bound_to_another_key(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_the_move_is_folded_into_the_state_file_and_out_once_done(tmp_path: Path
     state = started(tmp_path)
     state.compact()
     written = json.loads((tmp_path / "state.json").read_text())
-    assert written["moves"] == {"backend": {"key": OLD, "to": "staging"}}
+    assert written["moves"] == {"backend": {"key": OLD, "to": ["staging"]}}
     assert not state.journal_path.exists()
     deleted(state, "backend", OLD)
     state.compact()

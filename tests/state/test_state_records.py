@@ -36,10 +36,10 @@ BAD = {  # fixture -> what the message names: the record, and the field
     "bad-record-pending-text.json": (f"keys[{FP1}]", 'pending "yes" is not true or false'),
     # a move under way decides a delete: one that names no key, or no account, is never guessed
     "bad-move-key-not-a-fingerprint.json": ("moves[key-1]: key", '"key-1" is not a key fingerprint'),
-    "bad-move-no-account.json": ("moves[key-1]", "no to (the account the key moves to)"),
+    "bad-move-no-account.json": ("moves[key-1]", "no to (the accounts the key moves to)"),
     "bad-moves-not-a-mapping.json": (  # the way out a moves record needs, not a binding's
         'moves is "backend to staging", not a mapping; the file was edited or damaged',
-        "correct or delete that record (to: the account the key moves to",
+        "correct or delete that record (to: the accounts the key moves to",
     ),
 }
 
