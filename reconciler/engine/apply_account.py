@@ -169,7 +169,9 @@ class AccountApply:
         gates = gates or Gates((), {}, {}, {})
         try:
             if not self.has_work:
-                return self.nothing(plan, await self._owed().run(plan))
+                delivered = await self._owed().run(plan)
+                gates.landed(name, [], self.opened.state.deliveries)  # a moved key's value, delivered again
+                return self.nothing(plan, delivered)
             said = recorded(self.opened.state, plan, self.opened.keys, self._planned()[1])
             self.console.applying(said, self.skipped)
             self._owed().announce(self.chosen)  # owed before any create (a successor's too) is sent

@@ -221,10 +221,11 @@ class Gates:
         found: Sequence[Move],
         chosen: Mapping[str, Sequence[Change]],
         plans: Mapping[str, Plan],
-        undelivered: Mapping[str, frozenset[str]],
+        undelivered: Mapping[str, Mapping[str, bool]],
     ) -> None:
         loop = asyncio.get_running_loop()
         self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
+        self.delivering: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
         self.gates: dict[tuple[str, str], asyncio.Future[str]] = {}  # (source, address)
         self.moved: dict[tuple[str, str], Move] = {}  # (source, address): its delete waits
         self.deleted: dict[tuple[str, str], Move] = {}  # (source, address): its delete is sent
@@ -239,8 +240,11 @@ class Gates:
                 gate.set_result(
                     f"its create in account {move.target} is not sent by this apply (not in its plan)"
                 )
-            elif move.address in undelivered.get(move.target, ()):
-                gate.set_result(_undelivered(move.target))  # its sinks would keep a deleted value
+            elif move.address in undelivered.get(move.target, {}):  # its sinks would keep a deleted value
+                if undelivered[move.target][move.address]:  # owed: this apply delivers it again first
+                    gate = self.delivering.setdefault((move.target, move.address), gate)
+                else:
+                    gate.set_result(_undelivered(move.target))
             else:
                 continue  # the new account holds the key already: the delete goes as any other
             self.gates[(move.source, move.address)], self.moved[(move.source, move.address)] = gate, move
@@ -270,10 +274,13 @@ class Gates:
         results): each gate opens, or stays shut with why. `owed`: the account's deliveries
         still owed, by address (`State.deliveries`): a sink without the new value keeps the old."""
         outcomes = {r.change.address: r for r in results}
-        for (target, address), gate in self.created.items():
+        for (target, address), gate in [*self.created.items(), *self.delivering.items()]:
             if target == account and not gate.done():
-                owes = _undelivered(target) if (owed or {}).get(address) else ""
-                gate.set_result(_not_created(target, outcomes.get(address)) or owes)
+                owes = _undelivered(target) if owed is None or owed.get(address) else ""
+                made = (
+                    _not_created(target, outcomes.get(address)) if (target, address) in self.created else ""
+                )
+                gate.set_result(made or owes)
 
     async def wait(self, account: str, change: Change) -> str:
         """'' once the moved key's create landed; else why it did not, or is not sent."""
@@ -288,18 +295,17 @@ def _undelivered(target: str) -> str:
     return f"its value has not reached every sink in account {target} (`ehkeys deliver` sends it)"
 
 
-def undelivered(state: State, keys: Sequence[DesiredKey]) -> frozenset[str]:
-    """The addresses of an account whose key has a sink its value has not reached: owed (a
-    delivery failed), or never sent (a key adopted by name, a sink added since)."""
-    return frozenset(
-        k.address
-        for k in keys
-        if k.deliver
-        and (
-            state.deliveries.get(k.address)
-            or unreached(state.reached, k.address, [s.ident for s in k.deliver])
-        )
-    )
+def undelivered(state: State, keys: Sequence[DesiredKey]) -> dict[str, bool]:
+    """The addresses of an account whose key has a sink its value has not reached: True when an
+    apply delivers it again (owed: a delivery failed), False when only `ehkeys deliver` does (a
+    key adopted by name, a sink added since)."""
+    found: dict[str, bool] = {}
+    for key in (k for k in keys if k.deliver):
+        owed = set(state.deliveries.get(key.address, {}))
+        never = set(unreached(state.reached, key.address, [s.ident for s in key.deliver])) - owed
+        if owed or never:
+            found[key.address] = not never
+    return found
 
 
 def _not_created(target: str, result: Result | None) -> str:

@@ -136,13 +136,14 @@ class Replay:
 
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")
+        retired = self.contents.rotations.get(address, {}).get("predecessor") == gone  # successor stays bound
         done = [a for a, r in self.contents.rotations.items() if r.get("predecessor") == gone]
         for rotated in done:  # its predecessor is gone: the rotation is over
             del self.contents.rotations[rotated]
         for moved in [a for a, m in self.contents.moves.items() if m.get("key") == gone]:
             del self.contents.moves[moved]  # the old key is gone: the move is done
-        if self.contents.bindings.get(address) == gone:  # not a binding to another key (`State.forget`)
-            del self.contents.bindings[address]
+        if not retired:  # as `State.forget`
+            self.contents.bindings.pop(address, None)
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)
         self.contents.protected.pop(gone, None)

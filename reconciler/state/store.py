@@ -214,9 +214,9 @@ class State(UnderWay):
 
     def forget(self, address: str, fingerprint: str = "") -> None:
         """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
-        whose predecessor it was is over, and so is its move to another account. The address
-        keeps its binding to another key (a move deletes a predecessor beside its successor)."""
-        if not fingerprint or self.bindings.get(address) == fingerprint:
+        whose predecessor it was is over, and so is its move to another account. The predecessor
+        of the address's rotation leaves the address bound to its successor (a move deletes both)."""
+        if not fingerprint or self.rotations.get(address, {}).get("predecessor") != fingerprint:
             fingerprint = self.bindings.pop(address, fingerprint)
             self._bound[address] = None
         self.gone(fingerprint)

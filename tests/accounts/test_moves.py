@@ -678,3 +678,49 @@ def test_a_key_adopted_by_name_in_its_new_account_keeps_the_old_until_delivered(
     assert accounts() == HALF
     assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
     finished(capsys)
+
+
+def test_an_apply_that_delivers_a_moved_keys_value_again_then_deletes_its_old_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The delivery failed, the sink is back: the next apply delivered the value and still
+    skipped the old key's delete ('`ehkeys deliver` sends it'), its gate shut before it ran."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
+    sink = {"command": [sys.executable, "-c", script]}
+    Path("up").write_text("")
+    Path("keys.yaml").write_text(with_sink(manifest(), sink))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("up").unlink()
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+    Path("up").write_text("")
+    finished(capsys)
+
+
+def test_an_absent_key_found_by_name_after_its_bound_key_vanished_leaves_no_binding(
+    applied: Path, capsys: Any
+) -> None:
+    """Its delete kept the address bound to the vanished key (as a move keeps a successor's):
+    the account's list then looked foreign, and every plan of it was refused."""
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.remove(next(k["key"] for k in box.store.keys_of("u1") if k["name"] == "Backend"))
+    fields = {
+        "allocated_ammount": 100,
+        "limit_type": "monthly",
+        "expires_at": -1,
+        "model_whitelist": [],
+        "ip_whitelist": [],
+    }
+    box.store.create("u1", {"name": "Backend", **fields}, int(time.time()))  # by hand, the same name
+    doc = yaml.safe_load(manifest())
+    doc["keys"][0]["absent"] = True
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    assert "backend" not in state_of("prod")["bindings"]
+    box.store.create("u1", {"name": "Other", **fields}, int(time.time()))
+    doc["keys"][0]["absent"] = False
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "another account?" not in out + err, out + err
