@@ -164,6 +164,9 @@ class _Run:
                 }
                 gates = moves.Gates(units[0].moves if units else (), chosen, plans, owed)
                 gates.begin({u.opened.account.name: u.opened.state for u, _ in ready}, chosen)
+                for unit, why in zip(units, stopped, strict=True):
+                    if why:  # an account refused here opens no gate later: each one waiting on it shuts
+                        gates.landed(unit.opened.account.name, [])
                 sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
         return AppliedRun(

@@ -241,7 +241,11 @@ class Gates:
                     f"its create in account {move.target} is not sent by this apply (not in its plan)"
                 )
             elif move.address in undelivered.get(move.target, {}):  # its sinks would keep a deleted value
-                if undelivered[move.target][move.address]:  # owed: this apply delivers it again first
+                if move.target not in chosen:  # refused by its guards: nothing delivers it now
+                    gate.set_result(
+                        f"its value has not reached every sink in account {move.target}, not applied now"
+                    )
+                elif undelivered[move.target][move.address]:  # owed: this apply delivers it again first
                     gate = self.delivering.setdefault((move.target, move.address), gate)
                 else:
                     gate.set_result(_undelivered(move.target))

@@ -724,3 +724,29 @@ def test_an_absent_key_found_by_name_after_its_bound_key_vanished_leaves_no_bind
     Path("keys.yaml").write_text(yaml.safe_dump(doc))
     code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
     assert code == 0 and "another account?" not in out + err, out + err
+
+
+def test_an_account_refused_by_its_guards_leaves_a_moved_keys_delete_waiting_on_it_shut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A half-done move whose delivery is owed, its new account then refused by max_debit: the
+    old key's delete waited for that account's delivery run, which never came (the apply hung,
+    both accounts locked)."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
+    sink = {"command": [sys.executable, "-c", script]}
+    Path("up").write_text("")
+    Path("keys.yaml").write_text(with_sink(manifest(), sink))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("up").unlink()
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+    Path("up").write_text("")
+    doc = yaml.safe_load(with_sink(manifest(backend_in="staging", backend=50), sink))
+    doc["accounts"]["staging"]["max_debit"] = 1
+    doc["keys"].append({"id": "extra", "account": "staging", "name": "Extra", "allocated_ammount": 5})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code in (1, 3) and "account staging, not applied now" in out, out + err
+    assert accounts() == HALF
