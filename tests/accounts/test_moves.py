@@ -491,11 +491,11 @@ def test_a_move_record_of_a_key_not_bound_never_forgets_the_bound_one(applied: P
     )
 
 
-def test_a_half_done_move_moved_on_to_a_third_account_ends(
+def applied_in_three(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    """Half moved to staging, then to dev: two moves into dev share its one create, and the
-    second took the first's gate, whose delete then waited for ever (the apply hung)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Backend in prod and Web in staging applied, with a third account, dev (balance 100):
+    (the seed, the manifest)."""
     monkeypatch.chdir(tmp_path)
     three = seed()
     three["accounts"].append({"user_id": "u3", "name": "dev", "api_key": "ek-test-dev", "balance": 100.0})
@@ -504,6 +504,15 @@ def test_a_half_done_move_moved_on_to_a_third_account_ends(
     doc["accounts"]["dev"] = {"api_key": "${EH_DEV_API_KEY}"}
     Path("keys.yaml").write_text(yaml.safe_dump(doc))
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    return three, doc
+
+
+def test_a_half_done_move_moved_on_to_a_third_account_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Half moved to staging, then to dev: two moves into dev share its one create, and the
+    second took the first's gate, whose delete then waited for ever (the apply hung)."""
+    three, doc = applied_in_three(tmp_path, monkeypatch, capsys)
     Path("seed.yaml").write_text(
         yaml.safe_dump(
             {**three, "accounts": [{**three["accounts"][0], "rate_limit": READ_ONLY}, *three["accounts"][1:]]}
@@ -558,14 +567,7 @@ def test_a_key_moved_on_while_half_done_then_back_is_finished(
 ) -> None:
     """Half moved to staging, then sent to dev, whose create failed, then back to staging: the
     record said dev alone, so staging's key was taken for its own and prod's left alone."""
-    monkeypatch.chdir(tmp_path)
-    three = seed()
-    three["accounts"].append({"user_id": "u3", "name": "dev", "api_key": "ek-test-dev", "balance": 100.0})
-    Path("seed.yaml").write_text(yaml.safe_dump(three))
-    doc = yaml.safe_load(manifest())
-    doc["accounts"]["dev"] = {"api_key": "${EH_DEV_API_KEY}"}
-    Path("keys.yaml").write_text(yaml.safe_dump(doc))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    three, doc = applied_in_three(tmp_path, monkeypatch, capsys)
     with monkeypatch.context() as patched:
         refuse_deletes_of(patched, {state_of("prod")["bindings"]["backend"]})
         doc["keys"][0].update(account="staging", allocated_ammount=50)
@@ -632,21 +634,32 @@ def with_sink(text: str, sink: dict[str, Any]) -> str:
     return yaml.safe_dump(doc)
 
 
+SINK_UP = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
+SINK = {"command": [sys.executable, "-c", SINK_UP]}  # delivers while the file `up` exists
+
+
+def moved_while_the_sink_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> tuple[int, str]:
+    """Backend (with a command sink) applied in prod, then moved to staging while its sink is
+    down: the new key made, its delivery failed. The move's apply: (exit code, stdout)."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("up").write_text("")
+    Path("keys.yaml").write_text(with_sink(manifest(), SINK))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("up").unlink()
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), SINK))
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    return code, out
+
+
 def test_a_moved_keys_old_value_stays_until_the_new_one_reached_its_sinks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     """The old key was deleted once the new one was created, its delivery failed: the
     application held a dead secret. It is deleted once `ehkeys deliver` has sent the new one."""
-    monkeypatch.chdir(tmp_path)
-    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
-    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
-    sink = {"command": [sys.executable, "-c", script]}
-    Path("up").write_text("")
-    Path("keys.yaml").write_text(with_sink(manifest(), sink))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
-    Path("up").unlink()
-    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
-    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    code, out = moved_while_the_sink_is_down(tmp_path, monkeypatch, capsys)
     assert code == 3 and "not deleted: its value has not reached every sink in account staging" in out, out
     assert accounts() == HALF
     Path("up").write_text("")
@@ -685,16 +698,7 @@ def test_an_apply_that_delivers_a_moved_keys_value_again_then_deletes_its_old_ke
 ) -> None:
     """The delivery failed, the sink is back: the next apply delivered the value and still
     skipped the old key's delete ('`ehkeys deliver` sends it'), its gate shut before it ran."""
-    monkeypatch.chdir(tmp_path)
-    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
-    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
-    sink = {"command": [sys.executable, "-c", script]}
-    Path("up").write_text("")
-    Path("keys.yaml").write_text(with_sink(manifest(), sink))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
-    Path("up").unlink()
-    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
+    assert moved_while_the_sink_is_down(tmp_path, monkeypatch, capsys)[0] == 3
     Path("up").write_text("")
     finished(capsys)
 
@@ -732,18 +736,9 @@ def test_an_account_refused_by_its_guards_leaves_a_moved_keys_delete_waiting_on_
     """A half-done move whose delivery is owed, its new account then refused by max_debit: the
     old key's delete waited for that account's delivery run, which never came (the apply hung,
     both accounts locked)."""
-    monkeypatch.chdir(tmp_path)
-    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
-    script = "import os, sys; sys.stdin.read(); sys.exit(0 if os.path.exists('up') else 1)"
-    sink = {"command": [sys.executable, "-c", script]}
+    assert moved_while_the_sink_is_down(tmp_path, monkeypatch, capsys)[0] == 3
     Path("up").write_text("")
-    Path("keys.yaml").write_text(with_sink(manifest(), sink))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
-    Path("up").unlink()
-    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), sink))
-    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 3
-    Path("up").write_text("")
-    doc = yaml.safe_load(with_sink(manifest(backend_in="staging", backend=50), sink))
+    doc = yaml.safe_load(with_sink(manifest(backend_in="staging", backend=50), SINK))
     doc["accounts"]["staging"]["max_debit"] = 1
     doc["keys"].append({"id": "extra", "account": "staging", "name": "Extra", "allocated_ammount": 5})
     Path("keys.yaml").write_text(yaml.safe_dump(doc))
