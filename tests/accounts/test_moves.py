@@ -567,7 +567,7 @@ def test_a_key_moved_on_while_half_done_then_back_is_finished(
 ) -> None:
     """Half moved to staging, then sent to dev, whose create failed, then back to staging: the
     record said dev alone, so staging's key was taken for its own and prod's left alone."""
-    three, doc = applied_in_three(tmp_path, monkeypatch, capsys)
+    _, doc = applied_in_three(tmp_path, monkeypatch, capsys)
     with monkeypatch.context() as patched:
         refuse_deletes_of(patched, {state_of("prod")["bindings"]["backend"]})
         doc["keys"][0].update(account="staging", allocated_ammount=50)
