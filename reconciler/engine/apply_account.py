@@ -163,8 +163,9 @@ class AccountApply:
 
     async def send(self, client: Client, gates: Gates | None = None) -> Applied:
         """The approved changes sent, recorded and reported; nothing to send: the bindings.
-        `gates`: the deletes of keys moved away wait for their creates in the other account,
-        and this account's creates open the gates others wait on (`moves.Gates`)."""
+        `gates`: the deletes of keys moved away wait for their creates in the other account and
+        their deliveries, which this account makes before its own moved-away deletes: its
+        creates and deliveries open the gates others wait on (`moves.Gates`)."""
         name, plan = self.opened.account.name, self._planned()[0]
         gates = gates or Gates((), {}, {}, {})
         try:
@@ -223,10 +224,10 @@ class AccountApply:
         return self.owed
 
     async def _moved_away(self, client: Client, report: Report, later: list[Change], gates: Gates) -> None:
-        """The deletes of keys moved to another account, once their creates there landed; the
-        others are skipped, their keys kept here (never lost). A key mid-rotation has two: the
-        bound one goes after the one it rotated from, so that a refusal leaves the address bound
-        (and its move recorded) to the key still here."""
+        """The deletes of keys moved to another account, once their creates there landed and
+        their values reached the sinks; the others are skipped, their keys kept here (never
+        lost). A key mid-rotation has two: the bound one goes after the one it rotated from, so
+        that a refusal leaves the address bound (and its move recorded) to the key still here."""
         why = {c.address: await gates.wait(self.opened.account.name, c) for c in later}
         bound = self.opened.state.bindings
         last = {id(c) for c in later if c.target and bound.get(c.address) == c.target.fingerprint}

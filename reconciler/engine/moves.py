@@ -268,7 +268,7 @@ class Gates:
                     state.moving(change.address, move.target, key.fingerprint)
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
-        """The account's deletes that wait for a create in another account."""
+        """The account's deletes that wait on another account: its create there, its delivery."""
         return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.moved]
 
     def landed(
