@@ -192,6 +192,10 @@ class _Run:
     def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
         """Every account's plan, and why any is left out (the others go on)."""
         moved = units[0].moves if units else ()
+        notes = moves.renamed_variables([u.opened for u in units], moved)
+        for unit in units:
+            if unit.plan is not None:
+                unit.plan.notes.extend(notes.get(unit.opened.account.name, ()))
         self.console.planned(Plans(tuple(u.shown for u in units), moved))
         for unit, why in zip(units, stopped, strict=True):
             if why:

@@ -29,6 +29,7 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
+from reconciler.core.sinks import FileSink
 from reconciler.engine.settings import Workspace
 from reconciler.engine.workspace import JOURNAL, Opened, state_path
 from reconciler.manifest.load import Manifest
@@ -97,6 +98,32 @@ def _outside(loaded: Manifest, run: set[str], workspace: Workspace) -> list[Side
             contents = Contents()  # a state that cannot be read is said so when its account runs
         sides.append(Side.of(account.name, loaded.keys_of(account.name), contents))
     return sides
+
+
+def renamed_variables(opened: Sequence[Opened], found: Sequence[Move]) -> dict[str, list[str]]:
+    """Notes, by account, of the env files a move leaves holding the old key's value: a file
+    sink's default variable names the account (EH_KEY_PROD_BACKEND), so after a move the value
+    goes to another line, and the line the old key's value reached stays, soon a deleted key's."""
+    by_name = {o.account.name: o for o in opened}
+    notes: dict[str, list[str]] = {}
+    for move in found:
+        source, target = by_name.get(move.source), by_name.get(move.target)
+        if source is None or target is None:
+            continue
+        reached = [i.removeprefix("file ").rsplit("#", 1) for i in source.state.reached.get(move.address, ())]
+        old = {path: name for path, name in (r for r in reached if len(r) == 2)}
+        shown = target.account.address(move.address)
+        for key in (k for k in target.keys if k.address == move.address):
+            sinks = [s for s in key.deliver if isinstance(s, FileSink) and old.get(s.path, s.name) != s.name]
+            notes.setdefault(move.target, []).extend(_renamed(shown, s, old[s.path]) for s in sinks)
+    return notes
+
+
+def _renamed(shown: str, sink: FileSink, old: str) -> str:
+    return (
+        f"{shown}: file {sink.path} gets its value as {sink.name}, no longer {old}: what reads {old} "
+        f"keeps the old key's value, which this move deletes; pin `name: {old}` on the sink to keep it"
+    )
 
 
 def cut(opened: Sequence[Opened], found: Sequence[Move], workspace: Workspace) -> dict[str, str]:
@@ -248,7 +275,7 @@ class Gates:
                 elif undelivered[move.target][move.address]:  # owed: this apply delivers it again first
                     gate = self.delivering.setdefault((move.target, move.address), gate)
                 else:
-                    gate.set_result(_undelivered(move.target))
+                    gate.set_result(_undelivered(move.target, again=False))
             else:
                 continue  # the new account holds the key already: the delete goes as any other
             self.gates[(move.source, move.address)], self.moved[(move.source, move.address)] = gate, move
@@ -295,8 +322,10 @@ def _sent(chosen: Mapping[str, Sequence[Change]], account: str, action: Action) 
     return {c.address for c in chosen.get(account, ()) if c.action is action}
 
 
-def _undelivered(target: str) -> str:
-    return f"its value has not reached every sink in account {target} (`ehkeys deliver` sends it)"
+def _undelivered(target: str, again: bool = True) -> str:
+    """`again`: the next apply delivers it (a delivery owed); else only `ehkeys deliver` does."""
+    sends = "the next apply, or `ehkeys deliver`, sends it" if again else "`ehkeys deliver` sends it"
+    return f"its value has not reached every sink in account {target} ({sends})"
 
 
 def undelivered(state: State, keys: Sequence[DesiredKey]) -> dict[str, bool]:

@@ -79,6 +79,9 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, Manif
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
     moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
+    notes = moves.renamed_variables(opened, found)
+    for plan in plans:
+        plan.notes.extend(notes.get(plan.account.name, ()))
     return Plans(tuple(plans), found), opened[0].manifest
 
 

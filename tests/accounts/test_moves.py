@@ -745,3 +745,34 @@ def test_an_account_refused_by_its_guards_leaves_a_moved_keys_delete_waiting_on_
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code in (1, 3) and "account staging, not applied now" in out, out + err
     assert accounts() == HALF
+
+
+def test_a_move_says_which_env_file_line_it_leaves_holding_the_old_keys_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A file sink's default variable names the account: moved, the value went to
+    EH_KEY_STAGING_BACKEND and EH_KEY_PROD_BACKEND kept the old key's, deleted, unsaid."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(with_sink(manifest(), {"file": "a.env"}))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), {"file": "a.env"}))
+    said = (
+        "staging/backend: file a.env gets its value as EH_KEY_STAGING_BACKEND, no longer EH_KEY_PROD_BACKEND: "
+        "what reads EH_KEY_PROD_BACKEND keeps the old key's value, which this move deletes; pin "
+        "`name: EH_KEY_PROD_BACKEND` on the sink to keep it"
+    )
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and said in out, out
+    pinned = with_sink(
+        manifest(backend_in="staging", backend=50), {"file": "a.env", "name": "EH_KEY_PROD_BACKEND"}
+    )
+    Path("keys.yaml").write_text(pinned)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and "no longer" not in out and accounts() == MOVED, out + err
+    staging = next(
+        k["key"]
+        for k in Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml")).store.keys_of("u2")
+        if k["name"] == "Backend"
+    )
+    assert f"EH_KEY_PROD_BACKEND={staging}" in Path("a.env").read_text()  # the new value, under the old name
