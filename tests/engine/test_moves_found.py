@@ -5,12 +5,15 @@ state records the move under way: created there by a run cut off before its dele
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from reconciler.core.accounts import Account
 from reconciler.core.plans import Move
-from reconciler.engine.moves import Side, among
+from reconciler.core.sinks import FileSink, GitHubSecretSink
+from reconciler.engine.moves import Side, among, renamed_variables
 from reconciler.state.format import Contents
 
 from ..planning.test_planner import desired
@@ -54,3 +57,39 @@ TABLE = {
 @pytest.mark.parametrize(("sides", "moves"), TABLE.values(), ids=TABLE.keys())
 def test_which_dropped_ids_are_moves(sides: list[Side], moves: tuple[Move, ...]) -> None:
     assert among(sides) == moves
+
+
+# --- the names a move leaves holding the old key's value (`moves.renamed_variables`) --------------
+
+OLD_NAME, NEW_NAME = "EH_KEY_PROD_BACKEND", "EH_KEY_STAGING_BACKEND"
+SECRET_SINK = GitHubSecretSink("acme/api", NEW_NAME)
+FILE_SINK = FileSink("a.env", NEW_NAME)
+
+
+def opened(name: str, sinks: tuple[Any, ...] = (), reached: tuple[str, ...] = ()) -> Any:
+    """What `renamed_variables` reads of an opened account: its account, keys and state."""
+    keys = [desired(address="backend", deliver=sinks)] if sinks else []
+    state = Contents(delivered={"backend": list(reached)} if reached else {})
+    return SimpleNamespace(
+        account=Account(name, declared=True), keys=keys, state=SimpleNamespace(reached=state.delivered)
+    )
+
+
+RENAMED = {
+    "an env file's default variable": (FILE_SINK, f"file a.env#{OLD_NAME}", True),
+    "a GitHub secret's default name": (SECRET_SINK, f"github_secret acme/api:{OLD_NAME}", True),
+    "a name pinned to the old one": (FileSink("a.env", OLD_NAME), f"file a.env#{OLD_NAME}", False),
+    "the old value reached another file": (FILE_SINK, f"file b.env#{OLD_NAME}", False),
+}
+
+
+@pytest.mark.parametrize(("sink", "reached", "said"), RENAMED.values(), ids=RENAMED.keys())
+def test_a_move_names_the_sinks_it_leaves_holding_the_old_value(sink: Any, reached: str, said: bool) -> None:
+    accounts = [opened("prod", reached=(reached,)), opened("staging", sinks=(sink,))]
+    notes = renamed_variables(accounts, (Move("backend", "prod", "staging", created_earlier=False),))
+    assert bool(notes.get("staging")) is said
+    if said:
+        assert (
+            f"no longer {OLD_NAME}" in notes["staging"][0]
+            and "pin `name: EH_KEY_PROD_BACKEND`" in notes["staging"][0]
+        )
