@@ -25,7 +25,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
 from reconciler.core.plans import Move, Plans
-from reconciler.engine import loop, moves
+from reconciler.engine import loop, moved_sinks, moves
 from reconciler.engine.apply_account import AccountApply, Applied
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
@@ -192,7 +192,7 @@ class _Run:
     def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
         """Every account's plan, and why any is left out (the others go on)."""
         moved = units[0].moves if units else ()
-        notes = moves.renamed_variables([u.opened for u in units], moved)
+        notes = moved_sinks.renamed_variables([u.opened for u in units], moved)
         for unit in units:
             if unit.plan is not None:
                 unit.plan.notes.extend(notes.get(unit.opened.account.name, ()))

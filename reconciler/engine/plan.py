@@ -21,7 +21,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
 from reconciler.delivery import tracking
-from reconciler.engine import loop, moves
+from reconciler.engine import loop, moved_sinks, moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
@@ -79,7 +79,7 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, Manif
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
     moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
-    notes = moves.renamed_variables(opened, found)
+    notes = moved_sinks.renamed_variables(opened, found)
     for plan in plans:
         plan.notes.extend(notes.get(plan.account.name, ()))
     return Plans(tuple(plans), found), opened[0].manifest

@@ -13,7 +13,8 @@ import pytest
 from reconciler.core.accounts import Account
 from reconciler.core.plans import Move
 from reconciler.core.sinks import FileSink, GitHubSecretSink
-from reconciler.engine.moves import Side, among, renamed_variables
+from reconciler.engine.moved_sinks import renamed_variables
+from reconciler.engine.moves import Side, among
 from reconciler.state.format import Contents
 
 from ..planning.test_planner import desired
