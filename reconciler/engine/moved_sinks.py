@@ -1,22 +1,22 @@
 """The places a key's move leaves holding its old value: a sink's default name (an env file's
-variable, a GitHub secret's) is the key's variable, which names the account
+variable, a GitHub secret's, a Vault field) is the key's variable, which names the account
 (EH_KEY_PROD_BACKEND). After a move the new value goes under another name, and what the old
 value reached keeps it, soon a deleted key's: the plan says so, and how to keep the name."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from reconciler.core.plans import Move
-from reconciler.core.sinks import FileSink, GitHubSecretSink
+from reconciler.core.sinks import FileSink, GitHubSecretSink, Sink, VaultSink
 from reconciler.engine.workspace import Opened
 from reconciler.manifest.addresses import variable
 
 
 def renamed_variables(opened: Sequence[Opened], found: Sequence[Move]) -> dict[str, list[str]]:
     """Notes, by account, of the places a move leaves holding the old key's value: a sink's
-    default name (an env file's variable, a GitHub secret's) names the account, EH_KEY_PROD_BACKEND,
+    default name (an env file's variable, a GitHub secret's, a Vault field) names the account,
     so after a move the value goes to another name, and the one it reached keeps a deleted key's."""
     by_name = {o.account.name: o for o in opened}
     notes: dict[str, list[str]] = {}
@@ -28,14 +28,31 @@ def renamed_variables(opened: Sequence[Opened], found: Sequence[Move]) -> dict[s
         reached = set(source.state.reached.get(move.address, ()))
         shown = target.account.address(move.address)
         for key in (k for k in target.keys if k.address == move.address):
-            named = [s for s in key.deliver if isinstance(s, (FileSink, GitHubSecretSink)) and s.name != old]
-            stale = [s for s in named if replace(s, name=old).ident in reached]
-            notes.setdefault(move.target, []).extend(_renamed(shown, s, old) for s in stale)
+            named = [(sink, _named(sink, old)) for sink in key.deliver]
+            stale = [(sink, n) for sink, n in named if n is not None and n.before in reached]
+            notes.setdefault(move.target, []).extend(_renamed(shown, s, n, old) for s, n in stale)
     return notes
 
 
-def _renamed(shown: str, sink: FileSink | GitHubSecretSink, old: str) -> str:
+@dataclass(frozen=True)
+class _Name:
+    field: str  # what the manifest calls it: `name`, or a Vault sink's `field`
+    now: str  # the name the sink has now
+    before: str  # the sink's ident had it its old default name
+
+
+def _named(sink: Sink, old: str) -> _Name | None:
+    """How the sink is named; None for a sink without a name (a command), or named `old` still."""
+    if isinstance(sink, (FileSink, GitHubSecretSink)) and sink.name != old:
+        return _Name("name", sink.name, replace(sink, name=old).ident)
+    if isinstance(sink, VaultSink) and sink.field != old:
+        return _Name("field", sink.field, replace(sink, field=old).ident)
+    return None
+
+
+def _renamed(shown: str, sink: Sink, name: _Name, old: str) -> str:
+    keep = f"pin `{name.field}: {old}` on the sink to keep it"
     return (
-        f"{shown}: {sink.describe()} gets its value as {sink.name}, no longer {old}: what reads {old} "
-        f"keeps the old key's value, which this move deletes; pin `name: {old}` on the sink to keep it"
+        f"{shown}: {sink.describe()} gets its value as {name.now}, no longer {old}: what reads {old} "
+        f"keeps the old key's value, which this move deletes; {keep}"
     )

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.core.accounts import Account
 from reconciler.core.plans import Move
-from reconciler.core.sinks import FileSink, GitHubSecretSink
+from reconciler.core.sinks import FileSink, GitHubSecretSink, VaultSink
 from reconciler.engine.moved_sinks import renamed_variables
 from reconciler.engine.moves import Side, among
 from reconciler.state.format import Contents
@@ -79,6 +79,7 @@ def opened(name: str, sinks: tuple[Any, ...] = (), reached: tuple[str, ...] = ()
 RENAMED = {
     "an env file's default variable": (FILE_SINK, f"file a.env#{OLD_NAME}", True),
     "a GitHub secret's default name": (SECRET_SINK, f"github_secret acme/api:{OLD_NAME}", True),
+    "a Vault field's default": (VaultSink("apps/api", NEW_NAME), f"vault secret/apps/api#{OLD_NAME}", True),
     "a name pinned to the old one": (FileSink("a.env", OLD_NAME), f"file a.env#{OLD_NAME}", False),
     "the old value reached another file": (FILE_SINK, f"file b.env#{OLD_NAME}", False),
 }
@@ -92,5 +93,5 @@ def test_a_move_names_the_sinks_it_leaves_holding_the_old_value(sink: Any, reach
     if said:
         assert (
             f"no longer {OLD_NAME}" in notes["staging"][0]
-            and "pin `name: EH_KEY_PROD_BACKEND`" in notes["staging"][0]
+            and f": {OLD_NAME}` on the sink" in notes["staging"][0]
         )
