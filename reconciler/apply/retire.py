@@ -24,7 +24,6 @@ from reconciler.core.plan import Plan
 from reconciler.planning import alone
 from reconciler.planning.planner import Desired
 from reconciler.state.deliveries import unreached
-from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 
@@ -58,9 +57,7 @@ def settle(state: State, plan: Plan) -> None:
         record = state.rotations.get(status.address)
         if status.over and record is not None:
             gone = str(record["predecessor"])
-            line = {"address": retiring_address(gone), "fingerprint": gone, "deleted": True}
-            state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
-            state.forget(retiring_address(gone), gone)
+            state.vanished(retiring_address(gone), gone)
 
 
 def held(chosen: Sequence[Change]) -> list[Change]:

@@ -104,6 +104,11 @@ class Plan:
         """The change of this address, if the plan has one."""
         return next((c for c in self.changes if c.address == address), None)
 
+    def changes_of(self, address: str) -> list[Change]:
+        """Every change of this address: a key mid-rotation has two, its successor and the
+        predecessor it retires (a move to another account deletes both)."""
+        return [c for c in self.changes if c.address == address]
+
     @property
     def unmanaged_listed(self) -> list[tuple[LiveKey, str]]:
         """The unmanaged keys as the account listed them, each with its note; a plan read back

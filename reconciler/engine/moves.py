@@ -171,9 +171,7 @@ def _not_gone(move: Move, why: str) -> str:
 
 
 def changes_at(plan: Plan | None, address: str) -> list[Change]:
-    """The plan's changes of this address: in the old account, a key mid-rotation has two, its
-    successor and the predecessor it retires, both deleted by the move."""
-    return [c for c in plan.changes if c.address == address] if plan else []
+    return plan.changes_of(address) if plan else []
 
 
 def _there(made: Sequence[Change]) -> bool:
@@ -226,8 +224,7 @@ class Gates:
         loop = asyncio.get_running_loop()
         self.created: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
         self.delivering: dict[tuple[str, str], asyncio.Future[str]] = {}  # (target, address)
-        self.gates: dict[tuple[str, str], asyncio.Future[str]] = {}  # (source, address)
-        self.moved: dict[tuple[str, str], Move] = {}  # (source, address): its delete waits
+        self.gates: dict[tuple[str, str], asyncio.Future[str]] = {}  # (source, address): its delete waits
         self.deleted: dict[tuple[str, str], Move] = {}  # (source, address): its delete is sent
         for move in found:
             if move.address not in _sent(chosen, move.source, Action.DELETE):
@@ -251,7 +248,7 @@ class Gates:
                     gate.set_result(_undelivered(move.target, again=False))
             else:
                 continue  # the new account holds the key already: the delete goes as any other
-            self.gates[(move.source, move.address)], self.moved[(move.source, move.address)] = gate, move
+            self.gates[(move.source, move.address)] = gate
 
     def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
         """Each move whose old key this apply deletes recorded in its old account's state
@@ -269,7 +266,7 @@ class Gates:
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait on another account: its create there, its delivery."""
-        return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.moved]
+        return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.gates]
 
     def landed(
         self, account: str, results: Sequence[Result], owed: Mapping[str, object] | None = None

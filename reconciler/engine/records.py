@@ -14,7 +14,6 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.engine.console import Console
 from reconciler.state import snapshots
-from reconciler.state.journal import JournalResult
 from reconciler.state.store import State
 
 
@@ -52,9 +51,7 @@ def moves_over(state: State, account: Inventory) -> None:
         if state.bindings.get(address) != move["key"]:
             state.gone(move["key"])  # a record of no bound key (edited by hand): the binding stays
             continue
-        line = {"address": address, "fingerprint": move["key"], "deleted": True}
-        state.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
-        state.forget(address, move["key"])
+        state.vanished(address, move["key"])
 
 
 def saved(state: State, console: Console) -> StateError | None:

@@ -121,8 +121,7 @@ def _refused(*plans: Plan | None) -> bool:
 
 
 def _at(plan: Plan | None, address: str) -> list[Change]:
-    """The plan's changes of this address (a key mid-rotation has two in its old account)."""
-    return [c for c in plan.changes if c.address == address] if plan else []
+    return plan.changes_of(address) if plan else []
 
 
 @gc_paused()

@@ -52,7 +52,7 @@ from reconciler.state.format import (
     merged,
     newest,
 )
-from reconciler.state.journal import BOUND, SENDING, SNAPSHOT
+from reconciler.state.journal import BOUND, SENDING, SNAPSHOT, JournalResult
 from reconciler.state.snapshots import RECORDED_AT
 from reconciler.state.underway import UnderWay
 
@@ -225,6 +225,13 @@ class State(UnderWay):
         if self.protected.pop(fingerprint, None) is not None:
             self._guarded[fingerprint] = None
         self._dirty = True
+
+    def vanished(self, address: str, fingerprint: str) -> None:
+        """The key left the account with no delete line of its own (a run cut off after the
+        delete, a key deleted by hand): journalled as that line would have been, then forgotten."""
+        line = {"address": address, "fingerprint": fingerprint, "deleted": True}
+        self.journal({**line, "result": JournalResult.APPLIED.value, "message": "gone from the account"})
+        self.forget(address, fingerprint)
 
     def delivery(self, address: str, sink: str, status: str, message: str = "") -> None:
         """A delivery of `address`'s value to `sink` (its ident) announced, tried or dropped
