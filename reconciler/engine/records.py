@@ -44,8 +44,8 @@ def moves_over(state: State, account: Inventory) -> None:
     """Moves whose old key is gone from the account's list (a run cut off after its delete was
     answered, before its line; a key deleted by hand) are over: said in the journal as the
     delete's own line would have. Never from lookups, which do not see every key."""
-    if not account.complete:
-        return
+    if not state.moves or not account.complete:
+        return  # most applies: no move under way, no set of every live key made
     live = {k.fingerprint for k in account.keys}
     for address, move in [(a, m) for a, m in state.moves.items() if m["key"] not in live]:
         if state.bindings.get(address) != move["key"]:
