@@ -1,6 +1,6 @@
 """The least a whole process that talks to the API through httpx can take: Python start-up,
 `import httpx`, and N lookups at the given parallelism over the pools ehkeys makes
-(transports of 8 connections, no AsyncClient), with nothing else around them.
+(transports of 8 connections sharing one TLS context, no AsyncClient), with nothing else around them.
 
     python bench/httpx_floor.py BASE_URL N PARALLELISM KEYS
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 
 import httpx
@@ -25,10 +26,19 @@ def key(i: int) -> str:
     return f"ek-proxy-bench-{i:06d}-0123456789abcdef"
 
 
+def tls_context(base: str) -> ssl.SSLContext:
+    """One context for every pool, as ehkeys makes it: the CA bundle only for https (httpx's
+    default loads it per transport, ~20 ms each, which ehkeys does not pay over plain http)."""
+    if base.startswith("https://"):
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 async def lookups(base: str, n: int, parallelism: int, keys: int) -> None:
     shards = -(-parallelism // POOL_SIZE)
     limits = httpx.Limits(max_connections=-(-parallelism // shards))
-    pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+    tls = tls_context(base)
+    pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(shards)]
     url = httpx.URL(base + "/auth/proxy/lookup")
     headers = httpx.Headers({"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
     todo = iter(range(n))
