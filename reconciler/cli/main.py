@@ -68,7 +68,9 @@ def _log_to_stderr(debug: bool) -> None:
 
 
 def _say(text: str) -> None:
-    print(f"ehkeys: {scrub(text)}", file=sys.stderr)
+    # one write, newline included: print's two would let another thread's output (asyncio's
+    # child watcher warns when a sink's process outlives the loop) land between them
+    sys.stderr.write(f"ehkeys: {scrub(text)}\n")
 
 
 def _say_unknown_writes() -> None:
