@@ -93,7 +93,7 @@ def _move_line(move: Move, source: Plan | None, target: Plan | None) -> str:
     gone, made = _at(source, move.address), _at(target, move.address)
     head = f"{move.address}: moves from account {move.source} to {move.target}"
     if not made or Action.ERROR in {c.action for c in (*gone, *made)} or _refused(source, target):
-        there = move.created_earlier and (not made or made[0].target is not None)
+        there = move.created_earlier and (not made or not made[0].new)  # a key there: live, or as shown
         now = f"created in {move.target} by an earlier run, not deleted in {move.source} now" if there else ""
         return f"{head}: {now or 'not now, neither deleted nor created'} ({_why_not(move, source, target)})"
     deletes = [c for c in gone if c.action is Action.DELETE]
