@@ -2,8 +2,9 @@
 
 A saved plan records, per change, its operations and every live value they depend on
 (used_ammount included: it decides a refund), and the plan as `plan --format json` shows it,
-with the order of the few mappings whose order the display follows (`layout`): the file is
-written with sorted keys, so the same plan always makes the same bytes, and the same digest.
+with the order of the few mappings whose order the display follows (`layout`) and the keys
+moved between accounts (`moves`: names only, `saved_moves`): the file is written with sorted
+keys, so the same plan always makes the same bytes, and the same digest.
 Never the API key, never a full proxy key. Apply refuses a plan whose manifest has changed
 (`StalePlan`); a change whose live state or operations moved since is skipped; keys outside
 the saved plan are not part of it.
@@ -26,16 +27,18 @@ from reconciler.core.errors import Refused, StalePlan, StateError, UsageError
 from reconciler.core.jsonvalue import parse_json
 from reconciler.core.money import money
 from reconciler.core.plan import Plan
-from reconciler.core.plans import Plans
+from reconciler.core.plans import Move, Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
+from reconciler.state import saved_moves
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
 
 KIND = "ehkeys-saved-plan"
-FORMAT_VERSION = 4  # 4: a section per account; 3 added created_at and layout (what `show` needs)
-ONE_ACCOUNT_VERSION = 3  # what a manifest without `accounts:` saves, as before accounts
-READABLE = (ONE_ACCOUNT_VERSION, FORMAT_VERSION)
+FORMAT_VERSION = 5  # 5: the moves; 4: a part per account; 3 added created_at and layout (what `show` needs)
+ONE_ACCOUNT_VERSION = 3  # what a manifest without `accounts:` saves, as before accounts (no moves)
+NO_MOVES_VERSION = 4  # a part per account, no moves saved: read as a plan that shows none
+READABLE = (ONE_ACCOUNT_VERSION, NO_MOVES_VERSION, FORMAT_VERSION)
 _NOT_A_PLAN = "not a saved ehkeys plan (make one with `ehkeys plan --out FILE`)"
 
 
@@ -60,11 +63,12 @@ def check_path(path: str, manifests: list[str]) -> None:
 def encode(plans: Plans, manifest_digest: str, created_at: int) -> bytes:
     """The saved plan's bytes: the same plans made at the same moment are the same bytes. A
     manifest without `accounts:` saves format 3, its one plan at the top; one with accounts
-    saves format 4, a section per account."""
+    saves format 5, a section per account and the keys moved between them."""
     head = {"kind": KIND, "created_at": iso(created_at), "manifest_digest": manifest_digest}
     if plans.declared:
         sections = {p.account.name: _section(p) for p in plans.each}
-        payload = {**head, "format_version": FORMAT_VERSION, "accounts": sections}
+        moves = saved_moves.encode(plans.moves)
+        payload = {**head, "format_version": FORMAT_VERSION, "accounts": sections, "moves": moves}
     else:
         payload = {**head, "format_version": ONE_ACCOUNT_VERSION, **_section(plans.only)}
     return (json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
@@ -160,10 +164,11 @@ class SavedPlans:
     created_at: str
     manifest_digest: str
     sections: dict[str, SavedPlan]  # by account name
+    moves: tuple[Move, ...] = ()  # as the plan showed them; apply finds them again, never reads these
 
     @property
     def plans(self) -> Plans:
-        return Plans(tuple(section.plan for section in self.sections.values()))
+        return Plans(tuple(section.plan for section in self.sections.values()), self.moves)
 
     def section(self, account: str) -> SavedPlan | None:
         """The account's part; None: the saved plan covers no change there."""
@@ -183,12 +188,13 @@ def load(path: str) -> SavedPlans:
     data = _parse(path, raw)
     try:
         sections = _sections(path, data)
+        moves = saved_moves.decode(path, data["moves"]) if data["format_version"] == FORMAT_VERSION else ()
         head = (str(data["created_at"]), str(data["manifest_digest"]))
     except KeyError as exc:
         raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc
     except (ValueError, TypeError, AttributeError, InvalidOperation) as exc:
         raise StateError(f"{path}: not a complete saved plan ({exc})") from exc
-    return SavedPlans(path, _digest_of(raw), *head, sections)
+    return SavedPlans(path, _digest_of(raw), *head, sections, moves)
 
 
 def _sections(path: str, data: dict[str, Any]) -> dict[str, SavedPlan]:

@@ -15,11 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
+from reconciler.manifest import resources
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import ROOT, interruptible, run_cli, state_dir
@@ -776,3 +778,106 @@ def test_a_move_says_which_env_file_line_it_leaves_holding_the_old_keys_value(
         if k["name"] == "Backend"
     )
     assert f"EH_KEY_PROD_BACKEND={staging}" in Path("a.env").read_text()  # the new value, under the old name
+
+
+# --- a saved plan of a move ------------------------------------------------------------------------
+
+
+def moved(capsys: Any) -> None:
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+
+
+def half_moved_prod_unreadable(capsys: Any) -> None:
+    half_moved(capsys)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(prod_rate=ONE_REQUEST)))
+
+
+EARLIER = "created in staging by an earlier run, not deleted in prod now"
+SAVED_MOVES = {  # (how the move is set up, the run's options, its line: created earlier or not)
+    "moved": (moved, (), "deleted in prod (100.00 refunded, est.), created in staging (50.00 debited)"),
+    "half-done": (half_moved, (), "deleted in prod (100.00 refunded, est.), already in staging"),
+    "half-done, prod unreadable": (
+        half_moved_prod_unreadable,
+        (),
+        f"{EARLIER} (each account's section says why)",
+    ),
+    "half-done, --account prod": (
+        half_moved,
+        ("--account", "prod"),
+        f"{EARLIER} (account staging is left out of this run: run it too)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAVED_MOVES))
+def test_show_of_a_saved_plan_prints_its_moves_as_plan_did(applied: Path, capsys: Any, case: str) -> None:
+    """A saved plan forgot its moves: `show` (what a reviewer of the file reads) had a delete in
+    one account and a create in another, unexplained, and JSON `"moves": []`."""
+    setup, only, line = SAVED_MOVES[case]
+    setup(capsys)
+    planned = {}
+    for fmt in ("text", "json", "markdown"):
+        argv = ["plan", "keys.yaml", *SANDBOX, *only, "--format", fmt, "--out", "plan.json"]
+        planned[fmt] = run_cli(capsys, *argv)[1]
+        code, shown, err = run_cli(capsys, "show", "plan.json", "--format", fmt)
+        assert (code, shown) == (0, planned[fmt]), err
+    assert f"↦ backend: moves from account prod to staging: {line}\n" in planned["text"]
+    jsonschema.validate(json.loads(planned["json"]), resources.schema("plan"))  # `moves` as documented
+    saved = json.loads(Path("plan.json").read_text())["moves"]  # names only: never a key
+    assert saved == [
+        {"address": "backend", "from": "prod", "to": "staging", "created_earlier": case != "moved"}
+    ]
+
+
+HAND_EDITED_MOVES: dict[str, tuple[Any, str]] = {  # moves as edited, what the refusal says
+    "not-a-list": ({"backend": "staging"}, "moves is not a list of moves"),
+    "not-an-object": (["backend"], "moves[0] is not a move"),
+    "no-target": ([{"address": "backend", "from": "prod", "created_earlier": False}], "moves[0] has no 'to'"),
+    "a-key-added": (
+        [
+            {
+                "address": "backend",
+                "from": "prod",
+                "to": "staging",
+                "created_earlier": False,
+                "key": "ek-proxy",
+            }
+        ],
+        "moves[0] has 'key', which no move holds",
+    ),
+    "not-a-flag": (
+        [{"address": "backend", "from": "prod", "to": "staging", "created_earlier": "no"}],
+        "moves[0].created_earlier is not true or false",
+    ),
+    "an-account-not-named": (
+        [{"address": "backend", "from": "", "to": "staging", "created_earlier": False}],
+        "moves[0].from is not a name",
+    ),
+    "to-itself": (
+        [{"address": "backend", "from": "prod", "to": "prod", "created_earlier": False}],
+        "moves[0] moves backend from account prod to itself",
+    ),
+    "twice": (
+        [{"address": "backend", "from": "prod", "to": "staging", "created_earlier": False}] * 2,
+        "moves[1] moves backend from account prod again",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(HAND_EDITED_MOVES))
+def test_a_saved_plan_whose_moves_were_edited_by_hand_is_refused_naming_them(
+    applied: Path, capsys: Any, edit: str
+) -> None:
+    moved(capsys)
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    data = json.loads(Path("plan.json").read_text())
+    data["moves"], said = HAND_EDITED_MOVES[edit]
+    Path("plan.json").write_text(json.dumps(data))
+    for argv in (
+        ["show", "plan.json"],
+        ["apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve"],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 1 and out == "" and "internal error" not in err and "Traceback" not in err, err
+        assert err == f"ehkeys: error: plan.json: {said} (edited by hand?): plan again\n"
+    assert accounts() == UNTOUCHED

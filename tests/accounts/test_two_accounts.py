@@ -123,7 +123,7 @@ def test_apply_debits_each_account_exactly_and_drift_is_then_in_sync(workdir: Pa
 
 def test_a_saved_plan_of_two_accounts_applies_exactly_what_it_shows(workdir: Path, capsys: Any) -> None:
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")
-    assert code == 0 and json.loads(Path("plan.json").read_text())["format_version"] == 4
+    assert code == 0 and json.loads(Path("plan.json").read_text())["format_version"] == 5
     code, shown, _ = run_cli(capsys, "show", "plan.json")
     assert "=== Account prod ===" in shown and "=== Account staging ===" in shown
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")

@@ -181,7 +181,7 @@ def test_both_accounts_are_planned_reviewed_applied_and_kept_apart(loop: Loop, h
     assert "net +6.00; balance 100.00 → 106.00" in staging
     assert "net -69.00" not in shown, "credit never nets across accounts"
     saved = json.loads(Path("ehkeys-out/plan.json").read_text())
-    assert saved["format_version"] == 4, "the artifact holds a part per account"
+    assert saved["format_version"] == 5, "the artifact holds a part per account (and the moves)"
 
     code, out = loop.apply(1, "m1", text)
     assert code == 0, out

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 from reconciler.cli.main import main
 from reconciler.cli.plan import emit
+from reconciler.core.accounts import Account
 from reconciler.core.errors import Refused, StalePlan
 from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan, ShownKey
-from reconciler.core.plans import Plans
+from reconciler.core.plans import Move, Plans
 from reconciler.core.secrets import ProxyKey, RedactedKey
 from reconciler.state import saved_plan as planfile
 
@@ -130,6 +131,37 @@ def test_show_of_a_plan_of_every_kind_matches_the_golden_plan(tmp_path: Path) ->
     planfile.save(Plans((plan,)), str(path), "cd" * 32, 1_800_000_000)
     assert show(path, "text")[1] == (TESTS / "golden" / "plan.txt").read_text()
     assert show(path, "markdown")[1] == (TESTS / "golden" / "plan.md").read_text()
+
+
+def test_a_saved_plan_keeps_its_moves_and_shows_them_as_plan_did(tmp_path: Path) -> None:
+    """Moves between two accounts (one created earlier, of a key pinned there) and one between
+    accounts the run left out, named beyond ASCII: read back as saved, shown as plan shows them."""
+    prod, staging = sample_plan(), sample_plan()
+    prod.account, staging.account = Account("prod", declared=True), Account("staging", declared=True)
+    moves = (
+        Move("old", "prod", "staging", False),
+        Move("ghost", "staging", "prod", True),
+        Move('ünï "q" ↦', "dev", "qa", True),
+    )
+    path = tmp_path / "plan.json"
+    planfile.save(Plans((prod, staging), moves), str(path), "ab" * 32, 1_800_000_000)
+    assert planfile.load(str(path)).moves == moves
+    printed = {}
+    for fmt in FORMATS:
+        out = io.StringIO()
+        emit(Plans((prod, staging), moves), fmt, out)
+        printed[fmt] = out.getvalue()
+        assert show(path, fmt)[:2] == (0, printed[fmt]), fmt
+    assert "↦ ghost: moves from account staging to prod: created in prod by an earlier run" in printed["text"]
+
+
+def test_a_saved_plan_of_format_4_made_before_plans_saved_their_moves_shows_none() -> None:
+    """Made by the ehkeys before (a key moved: it saved no moves): read and shown as it was."""
+    path = FIXTURES / "format-4-with-a-move.json"
+    code, out, err = show(path, "text")
+    assert code == 0 and "=== Account staging ===" in out and "↦" not in out, err
+    assert json.loads(show(path, "json")[1])["moves"] == []
+    assert planfile.load(str(path)).moves == ()
 
 
 @pytest.fixture
