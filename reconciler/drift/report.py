@@ -122,11 +122,13 @@ def report(
     for change in plan.changes:
         if is_unmanaged(change.address):
             continue  # pruned: an unmanaged key (group 3)
-        if change.action is Action.ROTATE or change.after:
-            continue  # a rotation due, or a retirement: the schedule's, said by the health warnings
+        if change.after:
+            continue  # a retirement: the schedule's, said by the health warnings
         moved = _moved(change, by_fp, past, managed.get(change.address, frozenset()))
-        if moved is not None:
+        if moved is not None:  # a key due to rotate may have been changed by hand too
             outside.append(moved)
+        elif change.action is Action.ROTATE and not change.fields:
+            continue  # a rotation due and nothing else: the health warnings say it
         elif change.action.changes_something and never_applied(change):
             never.append(change)
         elif change.action.changes_something:

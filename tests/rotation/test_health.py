@@ -5,11 +5,12 @@ rotate job's (and any apply's)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..helpers import run_cli
-from .common import DAY, SANDBOX, T0, at, cli, gated_sink, manifest
+from .common import DAY, SANDBOX, T0, at, box, cli, gated_sink, keys, manifest
 from .test_lost import write_journal
 
 
@@ -91,3 +92,38 @@ def test_a_rotation_cut_off_before_its_create_shows_its_key_in_usage_once(workdi
     code, out, _ = cli(capsys, "usage", "--format", "json")
     shown = [k["key"] for account in json.loads(out)["accounts"].values() for k in account["keys"]]
     assert code == 0 and shown == ["ek-proxy-…part"], shown
+
+
+def drift(capsys: Any) -> tuple[int, dict[str, Any]]:
+    code, out, _ = cli(capsys, "drift", "--format", "json")
+    found = json.loads(out)
+    return code, {**found["groups"], "health": found["health"]}
+
+
+def test_a_key_due_to_rotate_changed_by_hand_is_drift_not_hidden_by_the_schedule(
+    workdir: Path, capsys: Any
+) -> None:
+    manifest("{every: 180d, overlap: 7d}")  # 120 days old: not due
+    cli(capsys, "apply")
+    (live,) = keys()
+    box().store.update(live["key"], {**live, "allocated_ammount": Decimal(80)})  # raised in the dashboard
+    manifest("{every: 90d, overlap: 7d}")  # due now
+    code, found = drift(capsys)
+    assert code == 2, found
+    (outside,) = found["changed_outside"]
+    assert outside["address"] == "backend"
+    assert [(f["field"], f["before"], f["after"]) for f in outside["fields"]] == [
+        ("allocated_ammount", "50.00", "80.00")
+    ]
+    assert [h["kind"] for h in found["health"]] == ["rotation-due"]  # still said
+
+
+def test_a_key_due_to_rotate_with_a_manifest_edit_not_applied_is_drift(workdir: Path, capsys: Any) -> None:
+    manifest("{every: 180d, overlap: 7d}")
+    cli(capsys, "apply")
+    manifest("{every: 90d, overlap: 7d}", allocated_ammount=60)  # due, and an edit waiting
+    code, found = drift(capsys)
+    assert code == 2 and [n["address"] for n in found["not_applied"]] == ["backend"], found
+    manifest("{every: 90d, overlap: 7d}")  # due, nothing else: a warning, never drift
+    code, found = drift(capsys)
+    assert code == 0 and found["changed_outside"] == found["not_applied"] == [], found
