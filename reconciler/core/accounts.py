@@ -45,3 +45,12 @@ class Account:
 
 IMPLICIT = Account()
 """The one account of a manifest that declares none."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a plan was made: the API's base URL and which account key (its fingerprint, never
+    the key). A reviewed plan is applied only where it was made (`state.saved_where`)."""
+
+    url: str
+    account_key: str  # the key's fingerprint (sha256:…); "" when none was set

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.accounts import Account
+from reconciler.core.accounts import Account, Endpoint
 from reconciler.core.changes import Action, Change, action_counts
 from reconciler.core.errors import Refused
 from reconciler.core.jsonvalue import to_json_value
@@ -79,6 +79,7 @@ class Plan:
     account_keys: int | None = None  # how many keys the account has (None: not listed)
     requests: int = 0  # sent to the API to make this plan
     account: Account = field(default_factory=Account)  # whose keys these are
+    endpoint: Endpoint | None = None  # the API and account key it was made with (a saved plan's: if it says)
     policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
     groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
     rotations: list[Status] = field(default_factory=list)  # its keys' rotations: due, under way

@@ -35,6 +35,7 @@ from reconciler.engine.workspace import accounts_of, forgotten, load_manifest, o
 from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
 from reconciler.state import lock as statelock
+from reconciler.state import saved_where
 from reconciler.state.report_file import ReportFile
 from reconciler.state.saved_plan import SavedPlans
 
@@ -217,6 +218,8 @@ class _Run:
         if client is None:
             return unit.failure
         try:
+            if unit.saved is not None:  # the reviewed plan's part is for this very account
+                saved_where.check(unit.saved, unit.opened.account, unit.opened.target.endpoint)
             await unit.prepare(client, solo=not self.declared)
         except (*ACCOUNT_ERRORS, Refused) as exc:
             if not self.declared:

@@ -95,7 +95,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
         if not opened.account.declared:
             raise
         return unreadable(opened, exc)
-    plan.account = opened.account
+    plan.account, plan.endpoint = opened.account, opened.target.endpoint
     plan.notes.extend(owed_notes(opened.state, opened.keys, opened.account))
     plan.notes.extend(unreached_notes(opened.state, opened.keys, opened.account, plan))
     changes, plan.changes = plan.changes, refused_files(plan.changes, opened.keys)

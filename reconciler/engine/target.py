@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
-from reconciler.core.accounts import Account
+from reconciler.core.accounts import Account, Endpoint
 from reconciler.core.errors import ConfigError
+from reconciler.core.secrets import fingerprint
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
 
@@ -62,6 +63,11 @@ class Target:
             for group in (accounts, [*accounts, *(o for o in others if o not in accounts)])
         )
         return tuple(replace(t, shared=_shared(t, every)) for t in found)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The API and account key, as a saved plan records them (the key's fingerprint only)."""
+        return Endpoint(_url(self), fingerprint(self.api_key) if self.api_key else "")
 
     @property
     def is_sandbox(self) -> bool:

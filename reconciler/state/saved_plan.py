@@ -30,7 +30,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
-from reconciler.state import saved_moves
+from reconciler.state import saved_moves, saved_where
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
 
@@ -79,6 +79,7 @@ def _section(plan: Plan) -> dict[str, Any]:
         "changes": {c.address: _canon(c.saved()) for c in plan.to_apply},
         "plan": _canon(plan.data()),
         "layout": [_layout(c) for c in plan.changes],
+        **saved_where.encode(plan.endpoint),
     }
 
 
@@ -211,7 +212,7 @@ def _sections(path: str, data: dict[str, Any]) -> dict[str, SavedPlan]:
 def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
     """One account's part, checked: it holds together, and applies what it shows."""
     plan = _rebuild(data)
-    plan.account = account
+    plan.account, plan.endpoint = account, saved_where.decode(path, data.get("api"))
     saved = SavedPlan(path, dict(data["changes"]), plan)
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")

@@ -258,13 +258,19 @@ def test_the_drift_issue_shows_each_account(loop: Loop, hub: FakeGitHub) -> None
 
 # --- one account's key refused ----------------------------------------------------------------
 
-REFUSED = {"a key the API refuses": "HTTP 401", "an unset variable": "EH_STAGING_API_KEY is not set"}
+REFUSED = {
+    "a key the API refuses": "HTTP 401",
+    "an unset variable": "EH_STAGING_API_KEY is not set",
+    "another key than the plan's": "planned with another account key than EH_STAGING_API_KEY holds now",
+}
 
 
 def refuse_staging(loop: Loop, how: str) -> None:
     if how == "an unset variable":
         loop.mp.delenv("EH_STAGING_API_KEY")
-    else:
+    elif how == "a key the API refuses":  # revoked in the dashboard: the same key, refused
+        loop.sql("UPDATE accounts SET api_key = 'ek-test-revoked' WHERE user_id = 'u2'")
+    else:  # a key another account's, say: never the account the plan was reviewed against
         loop.mp.setenv("EH_STAGING_API_KEY", "ek-test-revoked-staging")
 
 
@@ -291,6 +297,7 @@ def test_one_accounts_refused_key_is_its_error_and_the_other_is_applied(
     assert STATE["staging"] not in hub.branches["ehkeys-state"]
 
     loop.mp.setenv("EH_STAGING_API_KEY", STAGING_KEY)  # the secret fixed: staging's change planned again
+    loop.sql("UPDATE accounts SET api_key = ? WHERE user_id = 'u2'", STAGING_KEY)
     assert loop.plan(2, "h2", text)[0] == 0
     again = comment(hub, 2, PLAN)
     assert "No changes" in section(again, "prod") and "| +6.00 |" in section(again, "staging")
