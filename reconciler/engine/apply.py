@@ -201,7 +201,7 @@ class _Run:
         for unit, why in zip(units, stopped, strict=True):
             if why:
                 name = unit.opened.account.name
-                self.console.warning(f"account {name}: {why}; it is left as it is, the other accounts go on")
+                self.console.refused(f"account {name}: {why}; it is left as it is, the other accounts go on")
 
     async def client(self, stack: contextlib.AsyncExitStack, unit: AccountApply) -> Client | None:
         """The account's client; None when it cannot be made (its key missing) and others go on."""

@@ -135,9 +135,10 @@ class AccountApply:
 
     @staticmethod
     def refuse_sinks(problems: Sequence[str]) -> None:
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise Refused(f"a new key's value could not be delivered: {problems[0]}{more}; nothing was sent")
+        if problems:  # every one: fixing the first alone would meet the next on the next run
+            raise Refused(
+                f"a new key's value could not be delivered: {'; '.join(problems)}; nothing was sent"
+            )
 
     def recheck(self) -> str:
         """`check` again once a move held some of the plan's changes: '' or why it is refused."""

@@ -32,6 +32,10 @@ class ApplyConsole(Console, Protocol):
     (`scoped`): applying, landed per change (or stopped), then nothing, or handed_over and applied;
     last (on the run's console) reported, when any account sent, skipped or stopped."""
 
+    def refused(self, text: str) -> None:
+        """An account the run leaves out (its guards, its key): an error (the run exits 1),
+        though the other accounts go on."""
+
     def planned(self, plans: Plans) -> None:
         """Every account's plan, before the one question."""
 

@@ -47,6 +47,9 @@ class Log:
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr)
 
+    def refused(self, text: str) -> None:
+        print(f"ehkeys: error: {text}", file=sys.stderr)
+
     def planned(self, plans: Plans) -> None:
         render.text(plans, sys.stdout)
 

@@ -279,7 +279,8 @@ def test_a_token_that_may_not_write_secrets_refuses_the_apply_before_any_key_is_
         "the token in DEPLOY_TOKEN may not write acme/api's secrets; it needs a fine-grained or GitHub App "
         'token with the "Secrets" repository permission' in err
     )
-    assert "(and 1 more); nothing was sent" in err, err  # web's sink, refused by the same answer
+    assert "keys.yaml:12:5: web: github_secret acme/api:EH_KEY" in err, err  # refused by the same answer
+    assert err.rstrip().endswith("; nothing was sent"), err  # every sink said, none hidden behind "1 more"
     assert world.github.calls == ["GET /repos/acme/api/actions/secrets/public-key"]  # one per repository
     assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create", "create"]  # no key made
     assert not world.recorded() and not (world.root / "app.env").exists()

@@ -54,6 +54,9 @@ class Recorder:
     def notice(self, text: str) -> None:
         self.said.append(("notice", text))
 
+    def refused(self, text: str) -> None:
+        self.said.append(("refused", text))
+
     def planned(self, plans: Plans) -> None:
         self.said.append(("planned", plans))
 
