@@ -90,7 +90,7 @@ def schema_messages(error: jsonschema.ValidationError) -> Iterator[Message]:
     elif kind == "enum":
         yield (), "must be one of " + ", ".join(map(str, expected)) + got, False
     elif kind == "const":
-        yield (), f"must be {expected!r}" + got, False
+        yield (), f"must be {expected!r}" + _as_written(expected, instance, got), False
     elif kind == "pattern" and path and path[-1] == "id":
         yield (), ID_SLASH + got, False
     elif kind in ("minLength", "maxLength"):
@@ -151,3 +151,10 @@ def _length_rule(schema: Mapping[str, Any]) -> str:
 def _short(value: Any) -> str:
     text = repr(value) if not isinstance(value, Decimal) else str(value)  # scrubbed when printed
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_written(expected: Any, instance: Any, got: str) -> str:
+    """`(got '1')` for `version: "1"`, saying why the two read alike: the quotes make it text."""
+    if isinstance(instance, str) and not isinstance(expected, str) and instance == str(expected):
+        return f"{got}: the number, without quotes"
+    return got

@@ -96,6 +96,7 @@ ERRORS = [
     ),
     ("bad-unset-env.yaml", 3, 16, "keys[0].proxy_key", "EH_SURELY_UNSET_VAR is not set"),
     ("bad-version.yaml", 1, 10, "version", "must be 1"),
+    ("bad-version-quoted.yaml", 1, 10, "version", "must be 1 (got '1'): the number, without quotes"),
     (
         "bad-whitespace-inside-key.yaml",
         3,
