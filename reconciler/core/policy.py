@@ -5,10 +5,12 @@ A `Policy` holds the built-in rules, a `Budget` the money limits; each remembers
 rule is stated, for messages. An account's policy is the top-level one with the account's own
 rules in place of the same-named ones (`Policy.under`); so is its budget. A `Violation` names
 its rule, the value and the limit; a `Waiver` is a key's `policy_exceptions` entry in force.
+A key's `KeyRules` are what its key rules judge it by: the rules in force for it, its exceptions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -80,6 +82,20 @@ class Budget(Rules):
 
 NO_POLICY = Policy()
 NO_BUDGET = Budget()
+
+
+@dataclass(frozen=True)
+class KeyRules:
+    """What one key is judged by: the rules in force for it (its account's policy, its group's
+    rules in place of the same-named ones) and its `policy_exceptions` (a rule's name, for
+    `require` the field's -> the reason), as the manifest states them. Judged at load on the
+    manifest's values, and in a plan on what a rotation alone's successor is created with."""
+
+    policy: Policy = NO_POLICY
+    waived: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.policy or self.waived)
 
 
 @dataclass(frozen=True)

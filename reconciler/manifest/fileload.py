@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import DesiredKey, Location
-from reconciler.core.policy import Violation, Waiver
+from reconciler.core.policy import KeyRules, Violation, Waiver
 from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
@@ -62,6 +62,7 @@ class FileLoader:
         self.group: tuple[GroupFrame | None, bool] = (None, True)  # the file's `group:`, as `_group` says
         self.violations: list[Violation] = []  # what its keys break of their account's policy
         self.waivers: list[Waiver] = []  # their exceptions in force
+        self.rules: dict[tuple[str, str], KeyRules] = {}  # (account, address) -> what its key is judged by
 
     @property
     def data(self) -> dict[str, Any]:
@@ -275,18 +276,19 @@ class FileLoader:
 
     def _police(self, index: int, raw: dict[str, Any], key: DesiredKey, frame: Frame) -> None:
         """The key against its policy: what it breaks, its exceptions in force."""
-        rules_in_force = frame.context.policy_of(key)
         waived = policy.exceptions(
             raw.get("policy_exceptions"), ("keys", index, "policy_exceptions"), self.bad_paths
         )
-        if not rules_in_force and not waived:
+        rules_in_force = KeyRules(frame.context.policy_of(key), waived)
+        if not rules_in_force:
             return
+        self.rules[key.account, key.address] = rules_in_force
 
         def locate(path: tuple[str, ...]) -> tuple[Location, str, bool]:
             where = ("keys", index, *path) if path[0] in raw else ("keys", index)
             return self.location(where), path_text(where), path[0] in raw
 
-        found = policy.check_key(key, waived, rules_in_force, self.now, locate)
+        found = policy.check_key(key, rules_in_force, self.now, locate)
         self.violations.extend(found.violations)
         self.waivers.extend(found.waivers)
         for rule in found.idle:

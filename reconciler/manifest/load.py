@@ -21,7 +21,7 @@ from reconciler.core.accounts import DEFAULT, Account
 from reconciler.core.heap import gc_paused
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import DesiredKey
-from reconciler.core.policy import Group, Violation, Waiver
+from reconciler.core.policy import Group, KeyRules, Violation, Waiver
 from reconciler.manifest import addresses, groups, layout, policy, settings, sinks, unset
 from reconciler.manifest.diagnostics import Diagnostic, ordered
 from reconciler.manifest.duplicates import duplicates
@@ -39,6 +39,7 @@ class Manifest:
     violations: tuple[Violation, ...] = ()  # what its keys break of their account's policy
     waivers: tuple[Waiver, ...] = ()  # the keys' exceptions in force
     groups: tuple[Group, ...] = ()  # teams' groups of keys (`groups:`; a key's `group:`)
+    rules: Mapping[tuple[str, str], KeyRules] = field(default_factory=dict)  # by (account, address)
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -48,6 +49,10 @@ class Manifest:
 
     def keys_of(self, account: str) -> tuple[DesiredKey, ...]:
         return tuple(k for k in self.keys if k.account == account)
+
+    def rules_of(self, account: str) -> dict[str, KeyRules]:
+        """Address -> what each key of `account` is judged by (one without rules or exceptions: none)."""
+        return {address: rules for (name, address), rules in self.rules.items() if name == account}
 
     def address(self, key: DesiredKey) -> str:
         """The key's address as shown: `prod/backend` when the manifest declares accounts."""
@@ -141,5 +146,6 @@ def load(
         names = tuple(file for file, _ in files)
         waivers = tuple(w for loader in loaders for w in loader.waivers)
         found = (tuple(violations), waivers, resolved.groups)
-        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found)
+        rules = {at: ruled for loader in loaders for at, ruled in loader.rules.items()}
+        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules)
     return result

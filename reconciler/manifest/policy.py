@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,7 +21,16 @@ from typing import Any
 from reconciler.core.durations import Duration
 from reconciler.core.keys import UNKNOWN_WINDOW, DesiredKey, Location
 from reconciler.core.money import money
-from reconciler.core.policy import ACCOUNT_RULES, BUDGET_RULES, WAIVABLE, Budget, Policy, Violation, Waiver
+from reconciler.core.policy import (
+    ACCOUNT_RULES,
+    BUDGET_RULES,
+    WAIVABLE,
+    Budget,
+    KeyRules,
+    Policy,
+    Violation,
+    Waiver,
+)
 from reconciler.core.times import iso
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
 
@@ -179,13 +188,13 @@ class Found:
 Broken = tuple[str, str, str, str, str]  # rule, field, message, value, limit
 
 
-def check_key(
-    key: DesiredKey, waived: Mapping[str, str], policy: Policy, now: int | None, locate: Locate
-) -> Found:
-    """What the key breaks, where (`locate`), and which of its exceptions are in force."""
+def check_key(key: DesiredKey, rules: KeyRules, now: int | None, locate: Locate) -> Found:
+    """What the key breaks of `rules`, where (`locate`), and which of its exceptions are in
+    force; `now` (default: the local clock) is the day max_lifetime counts from."""
     found = Found()
     if key.absent:
         return found
+    policy, waived = rules.policy, rules.waived
     names = {*policy.stated, *policy.require} - {"require"}
     for rule, reason in waived.items():
         if rule in names:
