@@ -234,6 +234,7 @@ def desired(
         settings.budget,
         [v for v in loaded.violations if v.account == account and v.address in planned],
         [w for w in loaded.waivers if w.account == account and w.address in planned],
+        loaded.rules_of(account),
         loaded.groups,
         elsewhere,
     )

@@ -25,7 +25,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.keys import DesiredKey, LiveKey, Location
 from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
-from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, Policy, Violation, Waiver
+from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, KeyRules, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
 from reconciler.planning import alone, keyplan, policy
 from reconciler.planning.binding import Binding, Bindings, Bound
@@ -48,6 +48,7 @@ class Desired:
     budget: Budget = NO_BUDGET  # what the plan may do to its credits
     violations: Sequence[Violation] = ()  # what the planned keys break (the manifest says)
     waivers: Sequence[Waiver] = ()  # their exceptions in force
+    rules: Mapping[str, KeyRules] = field(default_factory=dict)  # address -> what its key is judged by
     groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
     elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
     rotate_now: frozenset[str] = frozenset()  # `ehkeys rotate`: rotate these now, whatever the schedule
@@ -97,13 +98,16 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
     plan.rotations = rotations.statuses
     _handle_unmanaged(plan, desired, unmanaged, recorded, inventory.listed_twice)
     _check_account(plan, desired, inventory)
-    plan.counter = functools.partial(_count, desired, inventory, _left_out(desired, bindings, changes))
+    left_out = _left_out(desired, bindings, changes)
+    plan.counter = functools.partial(_count, desired, inventory, left_out, rotations.clock)
     plan.recount()
     return plan
 
 
-def _count(desired: Desired, inventory: Inventory, left_out: dict[str, Decimal], plan: Plan) -> None:
-    plan.policy = policy.check(plan, desired, inventory, left_out)
+def _count(
+    desired: Desired, inventory: Inventory, left_out: dict[str, Decimal], clock: int, plan: Plan
+) -> None:
+    plan.policy = policy.check(plan, desired, inventory, left_out, clock)
     plan.groups = policy.rolled_up(plan, desired)
 
 

@@ -3,7 +3,8 @@ the account's total allocation after the plan, unmanaged keys included (`max_tot
 `max_allocated`), and what the plan debits net of its refunds (`max_net_debit`, and
 `warn_net_debit`, a warning); a group's, over its keys in the account. With the key rules the
 manifest broke (`manifest.policy`) and the exceptions in force, they make the plan's Policy
-section. `rolled_up`: the plan per group."""
+section. A rotation alone's successors copy their live keys, never the manifest's values: the
+key rules judge what each is created with (`successors`). `rolled_up`: the plan per group."""
 
 from __future__ import annotations
 
@@ -14,23 +15,35 @@ from typing import TYPE_CHECKING
 
 from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action, Change
+from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan
-from reconciler.core.policy import Budget, Checked, Group, GroupTotal, Policy, Violation
+from reconciler.core.policy import Budget, Checked, Group, GroupTotal, KeyRules, Policy, Violation
+from reconciler.manifest.policy import check_key
+from reconciler.planning import successor
 
 if TYPE_CHECKING:
     from reconciler.planning.planner import Desired
 
 ACCOUNT = "the account's keys"
+COPIED = (
+    " (a rotation alone copies the live key, so the manifest's value is not applied by it: "
+    "run ehkeys apply first)"
+)
 
 
 def check(
-    plan: Plan, desired: Desired, inventory: Inventory, left_out: Mapping[str, Decimal] | None = None
+    plan: Plan,
+    desired: Desired,
+    inventory: Inventory,
+    left_out: Mapping[str, Decimal] | None = None,
+    clock: int | None = None,
 ) -> Checked:
     """`left_out`: the live allocation of each key --target leaves out of the plan (it stays as
-    it is, and a group's total counts it)."""
+    it is, and a group's total counts it); `clock`: the API's time, that max_lifetime counts from."""
     policy, budget = desired.policy, desired.budget
-    found = Checked((*policy.stated, *budget.stated), list(desired.violations), list(desired.waivers))
+    broken = [*desired.violations, *successors(plan, desired, clock)]
+    found = Checked((*policy.stated, *budget.stated), broken, list(desired.waivers))
     if policy.max_total_allocation is not None or budget.max_allocated is not None:
         _totals(found, policy, budget, allocated_after(plan, inventory), ACCOUNT)
     _net(found, budget, plan.account_debit, plan.account_refund, "")
@@ -39,6 +52,32 @@ def check(
         held = sum((kept.get(k.address, ZERO) for k in desired.keys if k.group == group.name), ZERO)
         _group(found, group, members(plan, desired, group.name), held)
     return found
+
+
+def successors(plan: Plan, desired: Desired, clock: int | None) -> list[Violation]:
+    """What the successors of a rotation alone break of their keys' rules (`manifest.policy`,
+    as a manifest key is judged at load): judged on what each is created with, the live key's
+    copy. A value the manifest's violation names already is not said again. In an apply, a
+    successor is made of the manifest's values: their violations are the manifest's."""
+    if not desired.rotation_only or not desired.rules:
+        return []
+    keys = {k.address: k for k in desired.keys}
+    said = {(v.address, v.rule, v.value) for v in desired.violations}
+    found = []
+    for change in plan.changes:
+        rules = desired.rules.get(change.address)
+        if change.action is Action.ROTATE and rules is not None:
+            broken = _successor(keys[change.address], change, rules, clock)
+            found += [v for v in broken if (v.address, v.rule, v.value) not in said]
+    return found
+
+
+def _successor(key: DesiredKey, change: Change, rules: KeyRules, clock: int | None) -> list[Violation]:
+    def locate(_: tuple[str, ...]) -> tuple[Location, str, bool]:
+        return key.location, "", True  # the key's place: the value is the live key's
+
+    judged = check_key(successor.sent(key, change), rules, clock, locate)
+    return [replace(v, message=f"the successor's {v.message}{COPIED}") for v in judged.violations]
 
 
 def allocated_after(plan: Plan, inventory: Inventory) -> Decimal | None:

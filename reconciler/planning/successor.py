@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action, Change, Credit, FieldChange, retiring_address
 from reconciler.core.durations import DAY, Duration
-from reconciler.core.keys import DesiredKey, LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey, parse_network
 from reconciler.core.times import iso
 from reconciler.planning.keyplan import CREATE_DEFAULTS, diff, target_values, update_body
 
@@ -64,6 +65,27 @@ def copy(key: DesiredKey, live: LiveKey, recorded: Mapping[str, Any] | None) -> 
         model_whitelist=None,
         ip_whitelist=None,
         is_active=None,
+    )
+
+
+def sent(key: DesiredKey, made: Change) -> DesiredKey:
+    """The key as its rotate creates the successor: what is sent (the create's body, then the
+    update and toggle after it), every field set, for the key rules to judge."""
+    body: dict[str, Any] = {"limit_type": CREATE_DEFAULTS["limit_type"], "is_active": True}
+    for operation in made.operations:
+        if isinstance(operation, (ops.Create, ops.Update)):
+            body.update(operation.body)
+        elif isinstance(operation, ops.Toggle):
+            body["is_active"] = operation.to
+    return replace(
+        key,
+        name=str(body["name"]),
+        limit_type=str(body["limit_type"]),
+        expires_at=int(body["expires_at"]),
+        allocated_ammount=Decimal(str(body["allocated_ammount"])),
+        model_whitelist=frozenset(body["model_whitelist"]),
+        ip_whitelist=frozenset(parse_network(ip) for ip in body["ip_whitelist"]),
+        is_active=bool(body["is_active"]),
     )
 
 
