@@ -35,6 +35,7 @@ from reconciler.core.errors import StateError
 from reconciler.core.keys import LiveKey
 from reconciler.core.operations import Create, Operation, Toggle
 from reconciler.core.outcomes import Outcome, Report, Result
+from reconciler.core.printable import printable
 from reconciler.core.secrets import ProxyKey
 from reconciler.state import snapshots
 from reconciler.state.journal import SENDING, JournalResult
@@ -80,9 +81,15 @@ class Applier:
         self._by_name: dict[str, list[LiveKey]] = {}
 
     async def run(
-        self, changes: Sequence[Change], known: Sequence[LiveKey], balance: Decimal | None
+        self,
+        changes: Sequence[Change],
+        known: Sequence[LiveKey],
+        balance: Decimal | None,
+        missed: Sequence[Result] = (),
     ) -> Report:
-        """`known`: the keys the plan was made against (a created key is one not among them)."""
+        """`known`: the keys the plan was made against (a created key is one not among them).
+        `missed`: refunds the plan counted on that this apply does not send (a reviewed plan's,
+        skipped since it was made): its debits are skipped, as when a refund fails here."""
         report = Report(balance_before=balance)
         self.planned = frozenset(k.fingerprint for k in known)
         self.known = set(self.planned)
@@ -90,8 +97,10 @@ class Applier:
         closing: list[Decimal | None] = []  # the balance, read beside the last wave's list
         try:
             for index, wave in enumerate(waves):
-                if wave[0].credit.order == DEBITS and _a_refund_missed(report.results):
-                    report.results.extend(self._skip(wave))
+                debits = wave[0].credit.order == DEBITS
+                unmade = [*missed, *_refunds_missed(report.results)] if debits else []
+                if unmade:
+                    report.results.extend(self._skip(wave, unmade))
                 else:
                     last = closing if index == len(waves) - 1 else None
                     report.results.extend(await self._wave(wave, last))
@@ -102,9 +111,12 @@ class Applier:
         report.balance_after = closing[0] if closing else await self._balance()
         return report
 
-    def _skip(self, wave: list[Change]) -> list[Result]:
+    def _skip(self, wave: list[Change], missed: Sequence[Result]) -> list[Result]:
         """Debits counted on the refunds (and freed key slots) of changes that did not land."""
-        why = "not sent: an earlier change did not land, and these debits counted on it; plan again"
+        why = (
+            f"not sent: an earlier change did not land, and these debits counted on it "
+            f"({_named(missed)}); plan again"
+        )
         results = [Result(change, Outcome.SKIPPED, why) for change in wave]
         for result in results:
             self.on_result(result)
@@ -279,9 +291,23 @@ def _outcome(sending: Sending, verdict: Verdict, duplicate: str) -> tuple[Outcom
     return verdict.outcome, "; ".join(m for m in (adopted, verdict.message) if m)
 
 
-def _a_refund_missed(results: Sequence[Result]) -> bool:
-    """A refund (or a freed key slot) that did not surely land: the debits counted on it."""
-    return any(r.change.credit.order == REFUNDS and r.outcome is not Outcome.APPLIED for r in results)
+def _refunds_missed(results: Sequence[Result]) -> list[Result]:
+    """The refunds (or freed key slots) that did not surely land: the debits counted on them."""
+    return [r for r in results if r.change.credit.order == REFUNDS and r.outcome is not Outcome.APPLIED]
+
+
+def _named(missed: Sequence[Result]) -> str:
+    """The refunds the debits counted on, each with what became of it (the first three)."""
+    said = ", ".join(
+        f"{printable(r.change.name)} ({r.key or r.change.key}): {_became(r)}" for r in missed[:3]
+    )
+    more = f", and {len(missed) - 3} more" if len(missed) > 3 else ""
+    return f"the refund{'s' if len(missed) > 1 else ''} of {said}{more}"
+
+
+def _became(result: Result) -> str:
+    """What became of a refund: a reviewed plan's, already as planned, came from another run."""
+    return "made before this apply" if result.outcome is Outcome.IN_SYNC else result.outcome.value
 
 
 def _message(exc: Exception) -> str:

@@ -493,6 +493,10 @@ def test_debits_that_counted_on_a_failed_delete_are_not_sent(tmp_path: Path) -> 
     results = drive(tmp_path, sandbox, text, RemoveFails(sandbox.transport()))
     by_address = {r.change.address: r for r in results}
     assert by_address["k0"].outcome is Outcome.FAILED and by_address["analytics"].outcome is Outcome.SKIPPED
+    assert (
+        "counted on it (the refund of key-0 (ek-proxy-…part): failed); plan again"
+        in by_address["analytics"].message
+    )
     assert len(sandbox.store.keys_of("u1")) == 3  # never over the cap
     record("fault", "a delete that fails before the create it made room for", 1, "the create is skipped")
 
