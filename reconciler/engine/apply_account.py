@@ -32,7 +32,7 @@ from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
 from reconciler.engine.records import fold_journal, recorded, saved, snapshot_in_sync
-from reconciler.engine.saved import still_planned
+from reconciler.engine.saved import still_planned, unsent_refunds
 from reconciler.engine.settings import ApplySettings
 from reconciler.engine.workspace import Opened, desired
 from reconciler.planning.deliverynotes import owed_notes, unreached_notes
@@ -180,7 +180,8 @@ class AccountApply:
             later, late = gates.later(name, self.chosen), retire.held(self.chosen)
             first = [c for c in self.chosen if c not in later and c not in late]
             retire.begin(self.opened.state, plan, first)
-            report = await self._run(client, first, plan.balance_before)
+            missed = unsent_refunds(self.saved, plan, self.chosen, self.skipped) if self.saved else []
+            report = await self._run(client, first, plan.balance_before, missed)
             report.deliveries = await self._owed().run(plan)  # before a moved key's old one goes
             gates.landed(name, report.results, self.opened.state.deliveries)
             if later:
@@ -193,11 +194,14 @@ class AccountApply:
             gates.landed(name, [])  # a create never sent opens no gate
         return self.finish(report, plan)
 
-    async def _run(self, client: Client, changes: list[Change], balance: Decimal | None) -> Report:
+    async def _run(
+        self, client: Client, changes: list[Change], balance: Decimal | None, missed: Sequence[Result] = ()
+    ) -> Report:
+        """`missed`: the reviewed refunds not sent (`unsent_refunds`): the debits counted on them."""
         parallelism = self.settings.workspace.connection.parallelism
         applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
         applier.on_created = self._created
-        return await applier.run(changes, self._planned()[1].keys, balance)
+        return await applier.run(changes, self._planned()[1].keys, balance, missed)
 
     async def _retired(self, client: Client, report: Report, late: list[Change]) -> None:
         """The retirements of rotations whose successor is created and delivered (its sinks

@@ -5,8 +5,9 @@ outside the saved plan are left alone."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from reconciler.core.changes import Action, Change
+from reconciler.core.changes import REFUNDS, Action, Change
 from reconciler.core.errors import Refused, UsageError
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
@@ -90,6 +91,24 @@ def still_planned(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], 
     for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
         skipped.append(_no_longer(current.get(address), saved, address))
     return chosen, skipped
+
+
+def unsent_refunds(
+    saved: planfile.SavedPlan, plan: Plan, chosen: Sequence[Change], skipped: Sequence[Result]
+) -> list[Result]:
+    """The reviewed plan's refunds that this apply does not send, each as what became of it
+    (skipped as moved, already made, held in error now): the debits the reviewed plan showed
+    counted on them, so they are not sent either (`Applier.run`'s `missed`). A retirement's
+    refund is none of them: it comes after its successor's debit, as planned."""
+    sent = {c.address for c in chosen}
+    held = (c for c in plan.changes if c.action is Action.ERROR)  # a move's side held now, say
+    why = {c.address: Result(c, Outcome.FAILED, c.error or "") for c in held}
+    why |= {r.change.address: r for r in skipped}
+    return [
+        why.get(c.address) or Result(c, Outcome.SKIPPED)
+        for c in saved.plan.changes
+        if c.credit.order == REFUNDS and not c.after and c.address not in sent
+    ]
 
 
 def _no_longer(now: Change | None, saved: planfile.SavedPlan, address: str) -> Result:

@@ -1,6 +1,7 @@
 """A saved plan of two accounts edited by hand (a part renamed, added, swapped, or put in the
 one-account format) is refused by apply before any request, never applied in part nor reported
-'already as planned'; a plan with no part for the accounts a run covers says so."""
+'already as planned'; a plan with no part for the accounts a run covers says so. A refund
+skipped in one account holds back that account's debits only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import run_cli
 from .test_two_accounts import SANDBOX, account, manifest, seed
@@ -87,3 +90,60 @@ def test_a_saved_plan_without_a_part_for_the_account_named_says_so(
     assert "prod.json has no part for the accounts this run covers (it holds prod)" in err
     assert "internal error" not in err
     assert account("staging")[0] == Decimal(100)
+
+
+def test_a_refund_skipped_in_one_account_holds_back_its_debits_not_the_other_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """prod's reviewed net (+0.00) counted on Backend's refund, skipped once its usage moved:
+    prod's create is not sent; staging's raise, which counted on nothing in prod, is."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY"):
+        monkeypatch.setenv(name, "unused-with-sandbox")
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc = yaml.safe_load(manifest(staging=20))
+    doc["keys"][0]["absent"] = True
+    doc["keys"].append({"id": "api", "account": "prod", "name": "Api", "allocated_ammount": 100})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = 'Backend'")
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 3, out
+    assert "[prod]  - Api (a new key): skipped: not sent: an earlier change did not land, and these " in out
+    assert "debits counted on it (the refund of Backend (ek-proxy-" in out
+    assert "[staging]  ✓ Web" in out
+    (prod, prod_keys), (staging, _) = account("prod"), account("staging")
+    assert prod == Decimal(900) and [k["name"] for k in prod_keys] == ["Backend"]
+    assert staging == Decimal(80)
+
+
+def test_a_move_whose_create_counted_on_a_skipped_refund_keeps_its_old_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Backend moves from prod to staging, whose create there counted on Old's refund, skipped
+    once Old's usage moved: the create is not sent, so the delete in prod waits (make before
+    break), and Backend stays where it was."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY"):
+        monkeypatch.setenv(name, "unused-with-sandbox")
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    doc = yaml.safe_load(manifest(prod=30))  # staging's 40.00 cover its create without the refund
+    doc["keys"].append({"id": "old", "account": "staging", "name": "Old", "allocated_ammount": 50})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc["keys"][0]["account"], doc["keys"][2]["absent"] = "staging", True
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = 'Old'")
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 3, out
+    assert "[staging]  - Backend (a new key): skipped: not sent: an earlier change did not land" in out
+    assert "[prod]  - Backend (ek-proxy-" in out
+    assert "not deleted: its create in account staging skipped" in out
+    (prod, prod_keys), (staging, staging_keys) = account("prod"), account("staging")
+    assert [k["name"] for k in prod_keys] == ["Backend"] and prod == Decimal(970)
+    assert sorted(k["name"] for k in staging_keys) == ["Old", "Web"] and staging == Decimal(40)

@@ -17,6 +17,7 @@ import yaml
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import API_KEY, key_value, manifest_text, run_cli, seed_data
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 UNREACHABLE = ["--base-url", "http://127.0.0.1:9/v1"]  # nothing listens: any request would fail
@@ -94,17 +95,98 @@ def test_a_key_whose_usage_moved_is_skipped_and_named_with_the_field(workdir: Pa
     plan(capsys, manifest(k0={"absent": True}, k1={"allocated_ammount": 14}))  # +8.00 refund, -4.00
     box().store.db.execute("UPDATE keys SET used_ammount = '3.5' WHERE key = ?", (key_value(0),))
     code, out, _ = apply(capsys, "--report-out", "apply.md")
-    assert code == 3 and balance() == Decimal(996)
+    assert code == 3 and balance() == Decimal(1000)  # key-1's debit counted on key-0's refund
     why = "skipped: changed since plan; its live state moved: used_ammount 2.00 -> 3.50"
     assert f"key-0 (ek-proxy-…part): {why}" in out
     assert (
-        "Charged net -4.00, not the reviewed +4.00 (-8.00), because of:\n"
+        "Charged net +0.00, not the reviewed +4.00 (-4.00), because of:\n"
         f"  key-0 (ek-proxy-…part): reviewed +8.00, charged +0.00: {why}\n"
-        "The balance moved -4.00, as charged." in out
+        f"  key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: skipped: {COUNTED_ON_KEY_0}\n"
+        "The balance moved +0.00, as charged." in out
     )
     report = Path("apply.md").read_text()
     assert f"- key-0 (`ek-proxy-…part`): reviewed +8.00, charged +0.00: {why.replace('->', '→')}" in report
     assert "| - | key-0 (`ek-proxy-…part`) | delete | skipped |  |" in report
+
+
+COUNTED_ON_KEY_0 = (
+    "not sent: an earlier change did not land, and these debits counted on it "
+    "(the refund of key-0 (ek-proxy-…part): skipped); plan again"
+)
+NEW_KEY = (
+    "  - {id: fresh, name: key-new, allocated_ammount: 4, limit_type: daily, "
+    "model_whitelist: [gpt-4o], ip_whitelist: [10.0.0.0/8]}\n"
+)
+
+
+def within_budget() -> str:
+    """key-0 deleted (+8.00), key-1 raised (-4.00), key-new created (-4.00): net +0.00, and a
+    budget of 1.00 that holds only because the refund pays for the debits."""
+    text = manifest(k0={"absent": True}, k1={"allocated_ammount": 14}) + NEW_KEY
+    return text.replace("version: 1\n", "version: 1\nbudget: {max_net_debit: 1}\n", 1)
+
+
+def test_debits_that_counted_on_a_refund_skipped_since_the_plan_are_not_sent(
+    workdir: Path, capsys: Any
+) -> None:
+    """The reviewed net (+0.00, within max_net_debit 1.00) counted on key-0's refund; once its
+    usage moved, that delete is skipped, and so are the debits, as when a delete fails at the
+    API: the account is never charged a net the review did not show."""
+    plan(capsys, within_budget())
+    box().store.db.execute("UPDATE keys SET used_ammount = '3' WHERE key = ?", (key_value(0),))
+    code, out, _ = apply(capsys, "--report-out", "apply.md")
+    assert code == 3 and balance() == Decimal(1000), out
+    assert [k["name"] for k in box().store.keys_of("u1")] == ["key-0", "key-1", "key-2"]
+    assert f"key-1 (ek-proxy-…part): skipped: {COUNTED_ON_KEY_0}" in out
+    assert f"key-new (a new key): skipped: {COUNTED_ON_KEY_0}" in out
+    assert "Apply complete: 1 applied, 3 skipped." in out  # key-2: its limit_type, which moves no credit
+    assert "Charged net +0.00, the reviewed net, but not key by key, because of:" in out
+    assert "| ~ | key-1 (`ek-proxy-…part`) | update | skipped |" in Path("apply.md").read_text()
+    record(
+        "money",
+        "a reviewed plan whose refund is skipped (its usage moved) and whose debits counted on it",
+        1,
+        "the debits skipped, the refund named; no credit moved",
+    )
+
+
+def test_debits_that_counted_on_the_refund_of_a_key_deleted_by_hand_are_not_sent(
+    workdir: Path, capsys: Any
+) -> None:
+    """key-0 deleted by hand since the plan (after more use: its refund was 1.00, not the 8.00
+    reviewed): this apply makes no refund, so the debits that counted on it are not sent."""
+    plan(capsys, manifest(k0={"absent": True}, k1={"allocated_ammount": 14}) + NEW_KEY)  # no budget
+    box().store.db.execute("UPDATE keys SET used_ammount = '9' WHERE key = ?", (key_value(0),))
+    box().store.remove(key_value(0))
+    code, out, _ = apply(capsys)
+    assert code == 3 and balance() == Decimal(1001), out
+    assert "key-0 (ek-proxy-…part): skipped: changed since plan; it cannot be planned now: not found" in out
+    assert f"key-1 (ek-proxy-…part): skipped: {COUNTED_ON_KEY_0}" in out
+    assert f"key-new (a new key): skipped: {COUNTED_ON_KEY_0}" in out
+
+
+def test_debits_that_counted_on_a_refund_made_before_this_apply_are_not_sent(
+    workdir: Path, capsys: Any
+) -> None:
+    """key-0's delete made by another apply since the plan (here one with --target): it is
+    already as planned, but this apply made no refund, and the debits that counted on one wait
+    for a plan of the account as it is now; that plan applies them."""
+    Path("keys.yaml").write_text(manifest())
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0  # k0 bound
+    text = manifest(k0={"absent": True}, k1={"allocated_ammount": 14}) + NEW_KEY
+    plan(capsys, re.sub(r"proxy_key: .*" + key_value(0) + ".*", "id: key-0", text))  # bound by the state
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--target", "key-0")[0] == 0
+    code, out, _ = apply(capsys)
+    assert code == 3 and balance() == Decimal(1008), out
+    assert (
+        "key-0 (ek-proxy-…part): already as planned: nothing left to do; since the plan: the key is gone"
+        in out
+    )
+    counted = "these debits counted on it (the refund of key-0 (ek-proxy-…part): made before this apply)"
+    assert f"key-1 (ek-proxy-…part): skipped: not sent: an earlier change did not land, and {counted}" in out
+    assert "Apply complete: 0 applied, 2 skipped, 1 already as planned." in out
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    assert balance() == Decimal(1000)
 
 
 def test_a_key_updated_by_hand_to_match_is_skipped_its_limit_type_unknown(workdir: Path, capsys: Any) -> None:
