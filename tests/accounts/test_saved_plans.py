@@ -92,25 +92,37 @@ def test_a_saved_plan_without_a_part_for_the_account_named_says_so(
     assert account("staging")[0] == Decimal(100)
 
 
-def test_a_refund_skipped_in_one_account_holds_back_its_debits_not_the_other_accounts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    """prod's reviewed net (+0.00) counted on Backend's refund, skipped once its usage moved:
-    prod's create is not sent; staging's raise, which counted on nothing in prod, is."""
+@pytest.fixture
+def two_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """prod and staging on the in-process sandbox, nothing applied yet."""
     monkeypatch.chdir(tmp_path)
     for name in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY"):
         monkeypatch.setenv(name, "unused-with-sandbox")
     Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+
+
+def reviewed_then_used(capsys: Any, doc: dict[str, Any], used: str) -> tuple[int, str]:
+    """`doc` planned and saved, then key `used` spends 5 credits (its refund moves): the reviewed
+    plan applied."""
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = ?", (used,))
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    return code, out
+
+
+def test_a_refund_skipped_in_one_account_holds_back_its_debits_not_the_other_accounts(
+    two_accounts: None, capsys: Any
+) -> None:
+    """prod's reviewed net (+0.00) counted on Backend's refund, skipped once its usage moved:
+    prod's create is not sent; staging's raise, which counted on nothing in prod, is."""
     Path("keys.yaml").write_text(manifest())
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     doc = yaml.safe_load(manifest(staging=20))
     doc["keys"][0]["absent"] = True
     doc["keys"].append({"id": "api", "account": "prod", "name": "Api", "allocated_ammount": 100})
-    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
-    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
-    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = 'Backend'")
-    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    code, out = reviewed_then_used(capsys, doc, "Backend")
     assert code == 3, out
     assert "[prod]  - Api (a new key): skipped: not sent: an earlier change did not land, and these " in out
     assert "debits counted on it (the refund of Backend (ek-proxy-" in out
@@ -121,25 +133,17 @@ def test_a_refund_skipped_in_one_account_holds_back_its_debits_not_the_other_acc
 
 
 def test_a_move_whose_create_counted_on_a_skipped_refund_keeps_its_old_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    two_accounts: None, capsys: Any
 ) -> None:
     """Backend moves from prod to staging, whose create there counted on Old's refund, skipped
     once Old's usage moved: the create is not sent, so the delete in prod waits (make before
     break), and Backend stays where it was."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("EH_PROD_API_KEY", "EH_STAGING_API_KEY"):
-        monkeypatch.setenv(name, "unused-with-sandbox")
-    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
     doc = yaml.safe_load(manifest(prod=30))  # staging's 40.00 cover its create without the refund
     doc["keys"].append({"id": "old", "account": "staging", "name": "Old", "allocated_ammount": 50})
     Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     doc["keys"][0]["account"], doc["keys"][2]["absent"] = "staging", True
-    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
-    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
-    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = 'Old'")
-    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    code, out = reviewed_then_used(capsys, doc, "Old")
     assert code == 3, out
     assert "[staging]  - Backend (a new key): skipped: not sent: an earlier change did not land" in out
     assert "[prod]  - Backend (ek-proxy-" in out
