@@ -59,6 +59,7 @@ def refuse_not_a_file(path: Path, flag: str) -> None:
 
 
 def refuse_tracked(path: Path, flag: str) -> None:
-    """A secret must not land in a file that `git add` would pick up."""
-    if tracking.tracked(path):
-        raise UsageError(f"{flag} {path}: {tracking.TRACKED}")
+    """A secret must not land in a file that `git add` would pick up, nor where git cannot say."""
+    refused = tracking.why(path)
+    if refused:
+        raise UsageError(f"{flag} {path}: {refused}")

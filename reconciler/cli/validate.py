@@ -63,11 +63,12 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def _tracked(keys: Sequence[DesiredKey]) -> list[Diagnostic]:
-    """An error at each file sink git would track: the apply would refuse to create its key."""
+    """An error at each file sink git would track, or about which git cannot say: the apply
+    would refuse to create its key."""
     found = []
-    for key, sink in tracking.tracked_sinks(keys):
+    for key, sink, why in tracking.tracked_sinks(keys):
         at = sink.at or key.location
-        found.append(Diagnostic(at.file, at.line, at.col, "deliver", f"{sink.target}: {tracking.TRACKED}"))
+        found.append(Diagnostic(at.file, at.line, at.col, "deliver", f"{sink.target}: {why}"))
     return found
 
 

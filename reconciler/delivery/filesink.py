@@ -18,7 +18,7 @@ from pathlib import Path
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import NOT_AN_ENV_FILE, FileSink, not_an_env_file
 from reconciler.delivery.errors import DeliveryError
-from reconciler.delivery.tracking import NOT_A_FILE, TRACKED, not_a_file, tracked
+from reconciler.delivery.tracking import NOT_A_FILE, not_a_file, why
 
 
 def preflight(sink: FileSink) -> str:
@@ -28,8 +28,9 @@ def preflight(sink: FileSink) -> str:
         return f"{path}: {NOT_A_FILE}"
     if not_an_env_file(path.resolve()):
         return f"{path} is {NOT_AN_ENV_FILE}"
-    if tracked(path):
-        return f"{path}: {TRACKED}"
+    refused = why(path)
+    if refused:
+        return f"{path}: {refused}"
     if not path.resolve().parent.is_dir():
         return f"{path}: its folder does not exist"
     try:

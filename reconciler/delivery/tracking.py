@@ -1,10 +1,17 @@
 """Where a secret must never be written: a file git would track, or a path that is no regular
 file. A file sink, `apply --secrets-out` and `reveal --out` refuse such a file; `validate` and
 `plan` say so of a file sink ahead of the apply (`tracked_sinks`), at the sink's FILE:LINE. No
-HTTP here: `validate`, a pre-commit hook, imports it."""
+HTTP here: `validate`, a pre-commit hook, imports it.
+
+Whether git would track a file is git's answer (`git check-ignore`). No git, or no repository
+around the file: nothing to track it. Any other failure (a repository owned by another user,
+"dubious ownership", as in a container's CI job; a broken config) fails closed: git cannot say,
+so the file is refused, with git's own reason and what fixes it.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +24,9 @@ TRACKED = (
     "git would track this file (it is inside a repository and not ignored); "
     "write secrets outside the repository or to an ignored path"
 )
+GIT_TIMEOUT = 10.0  # seconds git is given to answer
+_NO_REPOSITORY = "not a git repository"  # git's answer outside one (its messages read in English)
+_GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: the one above is recognised
 
 
 def not_a_file(path: Path) -> bool:
@@ -24,35 +34,69 @@ def not_a_file(path: Path) -> bool:
     return path.exists() and not path.resolve().is_file()
 
 
-def tracked(path: Path) -> bool:
-    """Whether `git add` would pick the file up (no git, or outside a repository: no)."""
-    folder = path.resolve().parent
+def why(path: Path) -> str:
+    """Why git forbids a secret in this file ('' when it does not): `git add` would pick it up
+    (TRACKED), or git cannot say, in a repository (`unanswered`). No git, or outside a
+    repository: ''."""
+    target = path.resolve()
     try:
         done = subprocess.run(
-            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
+            ["git", "-C", str(_existing(target.parent)), "check-ignore", "-q", str(target)],
             capture_output=True,
-            timeout=10,
+            timeout=GIT_TIMEOUT,
             check=False,
+            env={**os.environ, **_GIT_ENV},
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 1
+    except FileNotFoundError:
+        return ""  # no git: nothing to track it
+    except subprocess.TimeoutExpired:
+        return unanswered(f"git did not answer within {GIT_TIMEOUT:g} s", target.parent)
+    except OSError as exc:
+        return unanswered(f"git could not be run ({exc.strerror})", target.parent)
+    if done.returncode in (0, 1):  # 0: ignored; 1: not ignored, so tracked
+        return TRACKED if done.returncode == 1 else ""
+    said = done.stderr.decode("utf-8", "replace")
+    if done.returncode == 128 and _NO_REPOSITORY in said:
+        return ""  # outside a repository: nothing to track it
+    return unanswered(said, target.parent)
 
 
-def tracked_sinks(keys: Iterable[DesiredKey]) -> list[tuple[DesiredKey, FileSink]]:
-    """The file sinks of these keys (those `absent` left out) that git would track: the apply
-    would refuse to create such a key. Each file is asked once."""
-    asked: dict[Path, bool] = {}
+def unanswered(said: str, folder: Path) -> str:
+    """git failed in a repository: the file is refused (it may be one git tracks), with git's
+    reason (the first line it wrote) and how to fix it (the command git suggests, when it does)."""
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    reason = lines[0].removeprefix("fatal: ") if lines else "it failed without a word"
+    fix = next((line for line in lines if line.startswith("git config ")), "")
+    how = f"run `{fix}` if you trust that repository" if fix else f"make `git -C {folder} status` work here"
+    return (
+        f"git cannot say whether it would track this file ({reason}); a secret is not written where "
+        f"git might track it: {how}, or write secrets outside the repository"
+    )
+
+
+def _existing(folder: Path) -> Path:
+    """The folder, or its nearest ancestor that exists (git is asked from there: a folder not
+    made yet would be in the same repository)."""
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def tracked_sinks(keys: Iterable[DesiredKey]) -> list[tuple[DesiredKey, FileSink, str]]:
+    """The file sinks of these keys (those `absent` left out) that git would track, or about
+    which git cannot say, with why: the apply would refuse to create such a key. Each file is
+    asked once."""
+    asked: dict[Path, str] = {}
     found = []
     for key in (k for k in keys if not k.absent):
         for sink in (s for s in key.deliver if isinstance(s, FileSink)):
             if sink.target not in asked:
-                asked[sink.target] = tracked(sink.target)
-            found += [(key, sink)] if asked[sink.target] else []
+                asked[sink.target] = why(sink.target)
+            found += [(key, sink, asked[sink.target])] if asked[sink.target] else []
     return found
 
 
-def refusal(key: DesiredKey, sink: FileSink) -> str:
+def refusal(key: DesiredKey, sink: FileSink, reason: str = TRACKED) -> str:
     """`keys.yaml:7:9: .env: git would track this file ...` (the key's line when the sink has
     none)."""
-    return f"{sink.at or key.location}: {sink.target}: {TRACKED}"
+    return f"{sink.at or key.location}: {sink.target}: {reason}"

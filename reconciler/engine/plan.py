@@ -105,12 +105,14 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
 
 
 def refused_files(changes: Sequence[Change], keys: Sequence[DesiredKey]) -> list[Change]:
-    """Each create whose file sink git would track, in error at the sink's FILE:LINE: the apply
-    would refuse it (a pull request's plan fails, not the apply after its merge)."""
+    """Each create whose file sink git would track (or cannot say it would not), in error at the
+    sink's FILE:LINE: the apply would refuse it (a pull request's plan fails, not the apply after
+    its merge)."""
     creates = {c.address for c in changes if c.action is Action.CREATE}
     refused: dict[str, str] = {}
-    for key, sink in tracking.tracked_sinks(k for k in keys if k.address in creates):
-        refused.setdefault(key.address, f"{tracking.refusal(key, sink)}; the apply refuses to create the key")
+    for key, sink, why in tracking.tracked_sinks(k for k in keys if k.address in creates):
+        said = tracking.refusal(key, sink, why)
+        refused.setdefault(key.address, f"{said}; the apply refuses to create the key")
     return [keyplan.held(c, refused[c.address]) if c.address in refused else c for c in changes]
 
 

@@ -1,17 +1,22 @@
 """A file sink git would track is said by `validate` and `plan`, at the sink's FILE:LINE, not
 only refused by the apply: a pull request adding one fails its checks, rather than the apply
-after its merge."""
+after its merge. A repository git cannot read (owned by another user, as in a container's CI
+job; a broken config) fails closed: every secret file in it is refused, with git's reason."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..helpers import run_cli
+from ..reliability_log import record
 
 SANDBOX = ["--sandbox"]
 MANIFEST = """version: 1
@@ -66,3 +71,90 @@ def test_plan_holds_the_create_of_a_key_whose_file_sink_is_tracked(repo: Path, c
         "create",
         "create",
     ]
+
+
+# --- a repository git cannot read: fail closed ------------------------------------------------
+
+CANNOT_SAY = "app.env: git cannot say whether it would track this file"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """How a repository was made unreadable to git, what git says, and the fix it suggests."""
+
+    how: str
+    reason: str
+    fix: str
+
+
+def _dubious_ownership(repo: Path) -> Unreadable:
+    """`.git` owned by another user, as a checkout made by one user and read by another."""
+    if os.geteuid() != 0:
+        pytest.skip("making a repository another user's needs root")
+    for path in [repo / ".git", *(repo / ".git").rglob("*")]:
+        os.lchown(path, 1234, 1234)
+    fix = f"git config --global --add safe.directory {repo}"
+    return Unreadable("dubious ownership", "detected dubious ownership in repository at", fix)
+
+
+def _broken_config(repo: Path) -> Unreadable:
+    with (repo / ".git" / "config").open("a") as config:
+        config.write("[core\n")
+    return Unreadable("a broken .git/config", "bad config line", f"git -C {repo} status")
+
+
+@pytest.fixture(params=[_dubious_ownership, _broken_config], ids=["dubious-ownership", "broken-config"])
+def unreadable(request: Any, repo: Path, monkeypatch: pytest.MonkeyPatch) -> Unreadable:
+    """The repository made unreadable to git (no global or system config: a CI runner's
+    `safe.directory = *` would let git read it)."""
+    (repo / ".gitconfig").write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(repo / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    broken: Callable[[Path], Unreadable] = request.param
+    return broken(repo)
+
+
+def test_validate_and_plan_refuse_a_file_sink_git_cannot_say_it_would_not_track(
+    repo: Path, unreadable: Unreadable, capsys: Any
+) -> None:
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1, out + err
+    assert f"{SINK_AT}: deliver: {CANNOT_SAY} ({unreadable.reason}" in out, out
+    assert unreadable.fix in out and "Traceback" not in out + err
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", "json", *SANDBOX)
+    rows = {k["address"]: k for k in json.loads(out)["keys"]}
+    assert code == 1 and rows["api"]["action"] == "error", out + err
+    assert f"{SINK_AT}: {CANNOT_SAY} ({unreadable.reason}" in rows["api"]["error"]
+
+
+def test_apply_reveal_and_secrets_out_write_nothing_where_git_cannot_say(
+    repo: Path, unreadable: Unreadable, capsys: Any
+) -> None:
+    said = f"{CANNOT_SAY} ({unreadable.reason}"
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1 and said in out + err, out + err
+    code, out, err = run_cli(
+        capsys, "apply", "keys.yaml", "--auto-approve", "--secrets-out", "app.env", *SANDBOX
+    )
+    assert code == 1 and f"--secrets-out {said}" in err, out + err
+    code, out, err = run_cli(capsys, "reveal", "keys.yaml", "web", "--out", "app.env", *SANDBOX)
+    assert code == 1 and f"--out {said}" in err, out + err
+    assert not (repo / "app.env").exists() and "Traceback" not in out + err
+    record(
+        "secret",
+        f"a secret file in a repository git cannot read ({unreadable.how})",
+        3,
+        "refused (file sink, --secrets-out, reveal --out), with git's reason and fix",
+    )
+
+
+def test_a_file_sink_outside_any_repository_is_still_written(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.yaml").write_text(MANIFEST)
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert (tmp_path / "app.env").read_text().startswith("EH_KEY_API=ek-proxy-")
