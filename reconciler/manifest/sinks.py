@@ -193,21 +193,22 @@ def _vault(owner: Source, at: Path, raw: dict[str, Any], name: str) -> VaultSink
 def clashes(keys: Iterable[DesiredKey], declared: bool) -> list[Diagnostic]:
     """An error on each key that writes where an earlier key writes (a file's variable, a
     secret, a Vault field): one value would overwrite the other. Commands may be shared."""
-    first: dict[str, DesiredKey] = {}
+    first: dict[str, tuple[DesiredKey, Sink]] = {}
     found = []
     for key in (k for k in keys if not k.absent):
         for sink in (s for s in key.deliver if not isinstance(s, CommandSink)):
-            other = first.setdefault(_place(sink), key)
+            other, theirs = first.setdefault(_place(sink), (key, sink))
             if other is not key:
-                found.append(_clash(key, other, sink, declared))
+                found.append(_clash(key, other, sink, theirs, declared))
     return found
 
 
 def _place(sink: Sink) -> str:
-    """Where a sink writes, however it is spelled: a file's path from its folder, normalised
-    (app.env and ./app.env are one file); a GitHub secret without case, as GitHub names them."""
+    """Where a sink writes, however it is spelled: a file's real path, as the sink resolves it
+    (from the manifest's folder, each link followed: app.env, ./app.env, its absolute path and a
+    link to it are one file); a GitHub secret without case, as GitHub names them."""
     if isinstance(sink, FileSink):
-        return f"file {os.path.normpath(sink.target)}#{sink.name}"
+        return f"file {os.path.realpath(sink.target)}#{sink.name}"
     return sink.ident.upper() if isinstance(sink, GitHubSecretSink) else sink.ident
 
 
@@ -228,13 +229,23 @@ def account_tokens(keys: Iterable[DesiredKey], accounts: Iterable[Account]) -> l
     return found
 
 
-def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, declared: bool) -> Diagnostic:
+def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, theirs: Sink, declared: bool) -> Diagnostic:
     def shown(k: DesiredKey) -> str:
         return f"{k.account}/{k.address}" if declared else k.address
 
-    where = f"{sink.describe()} ({sink.name})" if isinstance(sink, FileSink) else sink.describe()
+    where, there = _written(sink), _written(theirs)
+    also = (
+        f" (to {there}: the same {'file' if isinstance(sink, FileSink) else 'secret'})"
+        if there != where
+        else ""
+    )
     message = (
-        f"{shown(key)} delivers to {where}, as {shown(other)} at {other.location} does: one value "
+        f"{shown(key)} delivers to {where}, as {shown(other)} at {other.location} does{also}: one value "
         "would overwrite the other; give one of them another name"
     )
     return Diagnostic(key.location.file, key.location.line, key.location.col, "deliver", message)
+
+
+def _written(sink: Sink) -> str:
+    """A sink as the manifest spells it: `file ./app.env (OPENAI_API_KEY)`."""
+    return f"{sink.describe()} ({sink.name})" if isinstance(sink, FileSink) else sink.describe()

@@ -14,6 +14,7 @@ from reconciler.manifest import load as manifest
 
 from ..conftest import MANIFESTS
 from ..helpers import only_error_at, run_cli
+from ..reliability_log import record
 
 NOW = 1_800_000_000
 
@@ -243,3 +244,43 @@ def test_deliver_changes_the_digest_only_where_it_is_set(tmp_path: Path) -> None
         assert loaded is not None
         digests.append(loaded.digest)
     assert digests[0] != digests[1]
+
+
+CLASH = """version: 1
+defaults: {limit_type: daily}
+keys:
+  - {id: a, name: svc-a, allocated_ammount: 1, deliver: [{file: a.env, name: APP_KEY}]}
+  - {id: b, name: svc-b, allocated_ammount: 1, deliver: [{file: SPELLING, name: APP_KEY}]}
+"""
+
+
+@pytest.mark.parametrize("spelling", ["link", "absolute"])
+def test_two_spellings_of_one_file_are_one_file(
+    spelling: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to the file, or its absolute path: the same file, as the sink resolves it from the
+    manifest's folder (not from where ehkeys runs); b's line would have replaced a's."""
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "b.env").symlink_to("a.env")
+    other = str(folder / "a.env") if spelling == "absolute" else "b.env"
+    (folder / "keys.yaml").write_text(CLASH.replace("SPELLING", other))
+    monkeypatch.chdir(tmp_path)  # a relative path is from the manifest's folder: repo/
+    code, out, err = run_cli(capsys, "validate", "repo/keys.yaml")
+    assert code == 1, out + err
+    assert (
+        f"repo/keys.yaml:5:5: deliver: b delivers to file {other} (APP_KEY), as a at repo/keys.yaml:4:5 "
+        "does (to file a.env (APP_KEY): the same file): one value would overwrite the other" in out
+    ), out
+    code, out, err = run_cli(capsys, "apply", "repo/keys.yaml", "--auto-approve", "--sandbox")
+    assert code == 1 and not (folder / "a.env").exists(), out + err
+    record(
+        "secret", f"two keys delivering to one file spelled two ways ({spelling})", 1, "refused, naming both"
+    )
+
+
+def test_two_files_of_one_name_in_two_folders_do_not_clash(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "keys.yaml").write_text(CLASH.replace("SPELLING", "one/a.env"))
+    code, out, err = run_cli(capsys, "validate", str(tmp_path / "keys.yaml"))
+    assert code == 0, out + err
