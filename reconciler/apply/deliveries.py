@@ -31,12 +31,16 @@ from reconciler.state.store import State
 log = logging.getLogger("ehkeys")
 
 
-def hidden(accounts: Collection[Account], env: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The variables holding account keys, never in a command sink's environment: those the
-    accounts name, and any other holding the same key (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)
-    in `env` (default: this process's)."""
+def hidden(
+    accounts: Collection[Account], env: Mapping[str, str] | None = None, secret_vars: Collection[str] = ()
+) -> frozenset[str]:
+    """The variables holding a secret, never in a command sink's environment: the account keys
+    the accounts name, the variables the manifest's `proxy_key:` fields read (`secret_vars`), and
+    any other holding the same value as one of them (`export OPENAI_API_KEY=$EH_PROD_API_KEY`)
+    in `env` (default: this process's). `command.environment` leaves out more: EHKEYS_* (so
+    EHKEYS_PROXY_KEYS), and any variable holding a proxy key."""
     env = os.environ if env is None else env
-    named = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var)}
+    named = {DEFAULT_KEY_VAR, *(a.key_var for a in accounts if a.key_var), *secret_vars}
     keys = {env[name] for name in named if env.get(name)}
     return frozenset(named | {name for name, value in env.items() if value in keys})
 

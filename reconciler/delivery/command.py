@@ -4,7 +4,7 @@ secretsmanager put-secret-value --secret-string file:///dev/stdin`, `op item edi
 The command gets the value on its standard input (no newline after it) and nowhere else: not
 in its arguments (any process on the machine may read those), not in its environment. It gets
 the key's address, name, account and variable in EHKEYS_ADDRESS, EHKEYS_NAME, EHKEYS_ACCOUNT
-and EHKEYS_VARIABLE, and the caller's environment less the account keys (`hidden`). It fails
+and EHKEYS_VARIABLE, and the caller's environment less its secrets (`environment`). It fails
 when it exits non-zero, is killed, outlives its timeout, or exits without reading the value
 (`true`, or a command that takes its value from an argument: it wrote something else); its
 standard error, scrubbed of secrets, says why.
@@ -34,12 +34,19 @@ from reconciler.delivery.errors import DeliveryError
 SAID = 400  # characters of its standard error a failure quotes (the end of it)
 KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
+PROXY_PREFIX = "ek-proxy-"  # a variable whose value holds it holds a proxy key: never passed on
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
 def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collection[str]) -> dict[str, str]:
-    """What the command's environment holds: never the value, nor an account key."""
-    kept = {k: v for k, v in base.items() if k not in hidden and not k.startswith("EHKEYS_")}
+    """What the command's environment holds: never the value, nor another secret: not the
+    `hidden` variables (the account keys, what the manifest's proxy keys are read from), nor
+    EHKEYS_* (EHKEYS_PROXY_KEYS), nor any variable holding a proxy key, whatever its name."""
+    kept = {
+        k: v
+        for k, v in base.items()
+        if k not in hidden and not k.startswith("EHKEYS_") and PROXY_PREFIX not in v.lower()
+    }
     return {
         **kept,
         "EHKEYS_ADDRESS": recipient.address,

@@ -99,8 +99,9 @@ class AccountApply:
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))
         plan.notes.extend(unreached_notes(state, self.opened.keys, self.opened.account, plan))
         self.plan = plan
-        accounts = self.opened.manifest.accounts
-        delivery = Delivery(state, self.opened.account, os.environ, hidden(accounts, os.environ))
+        manifest = self.opened.manifest
+        secrets = hidden(manifest.accounts, os.environ, manifest.secret_vars)
+        delivery = Delivery(state, self.opened.account, os.environ, secrets)
         self.owed = Owed(delivery, self.opened.keys)
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])

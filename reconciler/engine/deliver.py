@@ -74,9 +74,8 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
     async with opened.target.client() as client:
         live = await inventory.read_keys(client)
     found = binding.bind(opened.keys, live, opened.state.bindings).by_address
-    delivery = Delivery(
-        opened.state, opened.account, os.environ, hidden(opened.manifest.accounts, os.environ)
-    )
+    secrets = hidden(opened.manifest.accounts, os.environ, opened.manifest.secret_vars)
+    delivery = Delivery(opened.state, opened.account, os.environ, secrets)
     done: list[Delivered] = []
     for key in keys:
         bound = found.get(key.address)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic
 
 PROXY_KEYS = "EHKEYS_PROXY_KEYS"
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")  # `${VAR}`, `${VAR:-default}`: VAR
 
 
 def environment() -> dict[str, str]:
@@ -55,3 +58,15 @@ def _repeated(number: int, name: str, first: int, first_value: str, value: str) 
 
 def _line_problem(number: int, name: str, message: str, severity: str = ERROR) -> Diagnostic:
     return Diagnostic(PROXY_KEYS, number, 1, name, message, severity)
+
+
+def proxy_key_variables(documents: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The variables the keys' `proxy_key:` fields read (`${EH_SUPPORT_KEY}`; each of
+    `ek-proxy-${A}${B}`), in these parsed manifest files: they hold proxy keys, or parts of them."""
+    found: set[str] = set()
+    for data in documents:
+        keys = data.get("keys")
+        for raw in keys if isinstance(keys, list) else ():
+            text = raw.get("proxy_key") if isinstance(raw, dict) else None
+            found.update(_REFERENCE.findall(text) if isinstance(text, str) else ())
+    return frozenset(found)

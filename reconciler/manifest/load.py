@@ -25,7 +25,7 @@ from reconciler.core.policy import Group, KeyRules, Violation, Waiver
 from reconciler.manifest import addresses, groups, layout, policy, settings, sinks, unset
 from reconciler.manifest.diagnostics import Diagnostic, ordered
 from reconciler.manifest.duplicates import duplicates
-from reconciler.manifest.envvars import checked_environment
+from reconciler.manifest.envvars import checked_environment, proxy_key_variables
 from reconciler.manifest.fileload import MAX_FILE_BYTES, FileLoader
 
 __all__ = ["MAX_FILE_BYTES", "LoadResult", "Manifest", "load"]
@@ -40,6 +40,7 @@ class Manifest:
     waivers: tuple[Waiver, ...] = ()  # the keys' exceptions in force
     groups: tuple[Group, ...] = ()  # teams' groups of keys (`groups:`; a key's `group:`)
     rules: Mapping[tuple[str, str], KeyRules] = field(default_factory=dict)  # by (account, address)
+    secret_vars: frozenset[str] = frozenset()  # what its proxy_key fields read: never a command's
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -147,5 +148,6 @@ def load(
         waivers = tuple(w for loader in loaders for w in loader.waivers)
         found = (tuple(violations), waivers, resolved.groups)
         rules = {at: ruled for loader in loaders for at, ruled in loader.rules.items()}
-        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules)
+        secret_vars = proxy_key_variables(loader.data for loader in loaders)
+        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules, secret_vars)
     return result

@@ -20,6 +20,7 @@ import pytest
 from .. import fakegithub
 from ..fakegithub import FakeGitHub
 from ..helpers import ROOT, run_cli
+from ..reliability_log import record
 from . import fakevault
 from .fakevault import FakeVault
 
@@ -199,6 +200,49 @@ def test_a_command_sink_never_sees_the_account_key_under_any_name(
     (got,) = world.recorded()
     assert "ELECTRONHUB_API_KEY" not in got["env"] and "OPENAI_API_KEY" not in got["env"]
     assert "ek-sandbox-account-key" not in json.dumps(got) and got["env"]["KEPT_SETTING"] == "kept"
+
+
+PINNED = """
+  - id: support-bot
+    name: Support Bot
+    proxy_key: ${EH_SUPPORT_KEY}
+  - id: intern
+    name: Intern Sandbox
+    proxy_key: ek-proxy-${INTERN_KEY_BODY}
+"""  # the bundled seed's keys, ek-proxy-demo-support-0004 and ek-proxy-demo-intern-0005
+
+
+def test_a_command_sink_never_sees_another_keys_proxy_key(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the variables the manifest's proxy keys are read from (whole or in part), nor a copy
+    of one under another name, nor EHKEYS_PROXY_KEYS, nor any variable holding a proxy key."""
+    (world.root / "keys.yaml").write_text(manifest() + PINNED)
+    secrets = {
+        "EH_SUPPORT_KEY": "ek-proxy-demo-support-0004",
+        "INTERN_KEY_BODY": "demo-intern-0005",
+        "INTERN_COPY": "demo-intern-0005",
+        "EHKEYS_PROXY_KEYS": "OTHER_KEY=ek-proxy-lines-sentinel-0006",
+        "STRAY_KEY": "ek-proxy-stray-sentinel-0007",  # no manifest names it: its value says what it is
+    }
+    for name, value in {**secrets, "KEPT_SETTING": "kept"}.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "deliver", "keys.yaml", "api", *SANDBOX)
+    assert code == 0, out + err
+    runs = world.recorded()
+    assert len(runs) == 2 and all(got["env"]["KEPT_SETTING"] == "kept" for got in runs)
+    for got in runs:
+        assert not set(secrets) & set(got["env"]), sorted(set(secrets) & set(got["env"]))
+        assert not [value for value in secrets.values() if value in json.dumps(got["env"])]
+        assert not [name for name, value in got["env"].items() if "ek-proxy-" in value]
+    record(
+        "secret",
+        "a command sink's environment: proxy keys' variables (whole, part, copy), EHKEYS_PROXY_KEYS, a stray key",
+        5,
+        "none passed on (apply and deliver)",
+    )
 
 
 def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: World, capsys: Any) -> None:
