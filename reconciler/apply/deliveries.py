@@ -89,7 +89,7 @@ class Delivery:
     def _failed(
         self, key: DesiredKey, sink: Sink, value: ProxyKey, recipient: Recipient, why: str
     ) -> Delivered:
-        message = scrub(why.replace(value.reveal(), value.display))
+        message = scrub(why.replace(value.reveal(), value.display), [value.reveal()])
         self.state.delivery(key.address, sink.ident, FAILED, message)
         return Delivered(recipient.address, sink.describe(), False, message)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
+from collections.abc import Iterable
 
 # A key runs from `ek-` to the next whitespace, quote, bracket or list delimiter, so that a
 # key with unusual characters is hidden whole; a sentence's full stop or colon after it is
@@ -16,6 +18,8 @@ _KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
 _SECRET_RE = re.compile(rf"ek-{_KEY_CHAR}{{3,}}(?<![.:!?])")
 _REDACTED_RE = re.compile(r"ek-(?:proxy-)?….{0,4}", re.S)
 _BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
+FRAGMENT = 8  # characters: a run this long of a known key's body is hidden wherever it appears
+_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # one character for one
 
 
 def redact(secret: str) -> str:
@@ -31,13 +35,43 @@ def redact(secret: str) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
-def scrub(text: str) -> str:
-    """Redact anything that looks like an ElectronHub key, or a bearer token, in free text.
+def scrub(text: str, known: Iterable[str] = ()) -> str:
+    """Redact anything that looks like an ElectronHub key, or a bearer token, in free text; and
+    of each `known` secret (a key this process holds), any run of FRAGMENT or more characters of
+    its body (what follows `ek-proxy-`, or `ek-`), in any case: a key printed without its prefix
+    (`proxy-a40a…`, `${v#ek-}` in a shell) or in part shows `…` in its place.
 
     `scrub(scrub(text)) == scrub(text)`: already redacted keys are left as they are.
     """
+    for secret in known:
+        text = _fragments_hidden(text, secret)
     text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
     return _BEARER_RE.sub(lambda m: f"{m.group(1)}…", text)  # after: a redaction can lengthen a value
+
+
+def _fragments_hidden(text: str, secret: str) -> str:
+    """`text` with each run of it made of the secret's body's FRAGMENT-character pieces as `…`
+    (a body shorter than FRAGMENT: none; the whole secret is hidden by the caller)."""
+    body = secret.removeprefix("ek-").removeprefix("proxy-").translate(_LOWER)
+    pieces = {body[i : i + FRAGMENT] for i in range(len(body) - FRAGMENT + 1)}
+    lowered, kept, end = text.translate(_LOWER), [], 0
+    for start, stop in _runs(lowered, pieces):
+        kept += [text[end:start], "…"]
+        end = stop
+    return "".join([*kept, text[end:]])
+
+
+def _runs(text: str, pieces: set[str]) -> list[tuple[int, int]]:
+    """Where `text` holds the pieces, overlapping or adjacent ones joined: (start, stop)."""
+    runs: list[tuple[int, int]] = []
+    for i in range(len(text) - FRAGMENT + 1) if pieces else ():
+        if text[i : i + FRAGMENT] not in pieces:
+            continue
+        if runs and i <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], i + FRAGMENT)
+        else:
+            runs.append((i, i + FRAGMENT))
+    return runs
 
 
 def fingerprint(secret: str) -> str:

@@ -199,12 +199,13 @@ def _ended(sink: CommandSink, code: int) -> str:
 
 
 def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:
-    """The end of what it wrote to standard error, the value (in any case), anything like a key,
-    and the value of any variable named like a secret (GITHUB_TOKEN, VAULT_TOKEN, ...) hidden:
-    a failure's message goes to the PR comment, which nothing masks."""
+    """The end of what it wrote to standard error, the value (in any case; and any part of it
+    `scrub` hides: its body without `ek-`, a piece of it), anything like a key, and the value of
+    any variable named like a secret (GITHUB_TOKEN, VAULT_TOKEN, ...) hidden: a failure's
+    message goes to the PR comment and the report, which nothing masks."""
     shown = re.sub(re.escape(value.reveal()), lambda _: value.display, text, flags=re.IGNORECASE)
     for name, secret in env.items():
         if _SECRET_NAME.search(name) and len(secret) >= 8:
             shown = shown.replace(secret, "…")
-    shown = " ".join(scrub(shown).split())
+    shown = " ".join(scrub(shown, [value.reveal()]).split())
     return shown if len(shown) <= SAID else "…" + shown[-SAID:]

@@ -245,6 +245,36 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
     )
 
 
+CUTS_ITS_PREFIX = """version: 1
+defaults: {limit_type: daily}
+keys:
+  - id: api
+    name: API
+    allocated_ammount: 5
+    deliver: [{command: [sh, -c, 'read -r v; echo "${v#ek-}" >&2; exit 3']}]
+"""
+
+
+def test_a_command_that_prints_the_value_without_its_prefix_never_shows_it(world: World, capsys: Any) -> None:
+    """Its standard error quoted in the apply's output, the --report-out file and the state's
+    record of the failed delivery: `proxy-…`, never the key's body."""
+    (world.root / "keys.yaml").write_text(CUTS_ITS_PREFIX)
+    code, out, err = run_cli(
+        capsys, "apply", "keys.yaml", "--auto-approve", "--report-out", "report.md", *SANDBOX
+    )
+    assert code == 3 and "✗ api → command sh: failed: sh exited 3: proxy-…" in out, out + err
+    body = account_value(capsys).removeprefix("ek-proxy-")
+    state = [p.read_text() for p in (world.root / ".ehkeys").rglob("*") if p.suffix in (".json", ".jsonl")]
+    for text in [out, err, (world.root / "report.md").read_text(), *state]:
+        assert not [body[i : i + 8] for i in range(len(body) - 7) if body[i : i + 8] in text]
+    record(
+        "secret",
+        "a command sink printing the value without its ek- prefix on stderr",
+        1,
+        "no 8 characters of it in the output, --report-out or the state",
+    )
+
+
 def test_a_failed_sink_fixed_in_the_manifest_is_said_to_need_deliver(world: World, capsys: Any) -> None:
     world.vault.failing = 1  # the first apply's Vault delivery fails: owed
     assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 3

@@ -213,6 +213,28 @@ def test_a_command_with_endless_stderr_echoing_the_value_is_quoted_short_and_scr
     assert VALUE.reveal().lower() not in message.lower() and message.endswith("ek-proxy-…cdef ek-proxy-…cdef")
 
 
+def pieces(secret: str, size: int = 8) -> list[str]:
+    """Every `size`-character piece of a key's body (after `ek-proxy-`), lower case."""
+    body = secret.removeprefix("ek-proxy-").lower()
+    return [body[i : i + size] for i in range(len(body) - size + 1)]
+
+
+@pytest.mark.parametrize(
+    "prints",
+    [
+        '"${v#ek-}"',  # proxy-delivered-...: the prefix cut, as a shell does
+        '"${v#ek-proxy-}"',
+        '"$(printf %s "$v" | tr a-z A-Z | cut -c4-)"',  # upper case, without ek-
+        '"key=$(printf %s "$v" | cut -c14-27)!"',  # a piece from the middle
+    ],
+    ids=["without-ek", "without-ek-proxy", "upper-case", "a-middle-piece"],
+)
+def test_a_command_that_prints_the_value_changed_never_shows_a_piece_of_it(prints: str) -> None:
+    message = failure(CommandSink(("sh", "-c", f"read -r v; echo {prints} >&2; exit 3")))
+    assert message.startswith("sh exited 3: ") and "…" in message, message
+    assert not [p for p in pieces(VALUE.reveal()) if p in message.lower()], message
+
+
 def test_a_command_that_does_not_exist_is_named() -> None:
     assert (
         failure(CommandSink(("ehkeys-no-such-command-here",)))

@@ -325,3 +325,30 @@ def test_redacted_keys_stay_as_they_are() -> None:
         == "POST /auth/proxy/update (ek-proxy-…cdef)"
     )
     record("secret", "scrubbing already redacted keys (a redacted key used as the API key)", 3, "unchanged")
+
+
+KNOWN = "ek-proxy-a40a1b2c3d4e5f60718293a4b5c6d7e8"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(9, len(KNOWN) - 8),
+    st.integers(8, len(KNOWN)),
+    st.booleans(),
+    st.text(max_size=6),
+    st.text(max_size=6),
+)
+def test_any_piece_of_a_known_key_is_hidden_once_and_for_all(
+    start: int, size: int, upper: bool, before: str, after: str
+) -> None:
+    """8 or more characters of a known key's body, in any case, wherever they are."""
+    piece = KNOWN[start : start + size]
+    piece = piece.upper() if upper else piece
+    once = scrub(f"{before}{piece}{after}", [KNOWN])
+    assert piece.lower() not in once.lower() and "…" in once
+    assert scrub(once, [KNOWN]) == once
+
+
+def test_text_without_a_piece_of_the_known_key_is_left_as_it_was() -> None:
+    text = "vault said 403 for a40a1b2 (7 characters of its body) stays whole"
+    assert scrub(text, [KNOWN]) == scrub(text) == text
