@@ -20,7 +20,7 @@ from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
-from reconciler.core.errors import Refused
+from reconciler.core.errors import Refused, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
@@ -40,6 +40,12 @@ from reconciler.state.report_file import ReportFile
 from reconciler.state.saved_plan import SavedPlans
 
 __all__ = ["Applied", "AppliedRun", "run"]
+
+TARGETED_PLAN = (
+    "--target cannot be used with --plan: a saved plan is applied as it was reviewed, whole (its "
+    "debits count on its refunds); plan the keys you want (`ehkeys plan ... --target ID --out "
+    "plan.json`) and apply that file"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ def run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
 async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     """Every file checked before the first request: the secrets and report files, the saved
     plan (whole, its digest, its manifest's), each state writable."""
+    if settings.saved_plan and settings.workspace.targets:
+        raise UsageError(TARGETED_PLAN)
     secrets = SecretsFile(settings.secrets_out) if settings.secrets_out else None
     report_out = ReportFile(settings.report_out) if settings.report_out else None
     saved = reviewed_plan(settings.saved_plan, settings.expect_digest)

@@ -93,3 +93,12 @@ def test_an_api_entry_edited_by_hand_is_refused_naming_the_file(
     code, out, err = run_cli(capsys, "show", "plan.json")
     assert code == 1 and "plan.json: its api entry is not a base URL and a key fingerprint" in err
     assert "Traceback" not in err
+
+
+def test_a_saved_plan_is_applied_whole_never_with_target(planned: dict[str, Any], capsys: Any) -> None:
+    """--target with --plan sent part of a reviewed plan, its refunds reported 'already as planned;
+    the key is gone' (they were not) and its debits held: a usage error, before any request."""
+    argv = ["apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--target", "key-1", "--auto-approve"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith("ehkeys: error: --target cannot be used with --plan: a saved plan is applied as")
