@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.keys import MAX_EXPIRY, IPNetwork, parse_network
+from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, IPNetwork, parse_network
 from reconciler.core.money import CENT
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
@@ -38,6 +38,11 @@ class Unresolved(FieldError):
     """A ${VAR} that is not set: an error where the key is needed, a notice offline."""
 
 
+UNCHOSEN_WINDOW = (
+    "limit_type is unknown (as `ehkeys import` writes it: the API never reports it): choose daily, "
+    "weekly or monthly; until then plan and apply refuse this key"
+)
+
 # --- normalising one field --------------------------------------------------------------
 
 
@@ -59,6 +64,8 @@ def read(
         return moment, _expiry_warnings(moment, now)
     if name == "rotate":
         return rotation.read(value), ()
+    if name == "limit_type" and value == UNKNOWN_WINDOW:
+        return value, (UNCHOSEN_WINDOW,)
     return value, ()
 
 

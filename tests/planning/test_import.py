@@ -44,7 +44,10 @@ def test_an_unedited_import_never_resets_a_weekly_or_monthly_window(workdir: Pat
     assert code == 0 and "secretpart" not in out and "${" not in out
     assert '  - id: "batch-jobs"\n    name: "Batch & Jobs"\n' in out
     assert out.count("limit_type: unknown  # the API cannot report it: choose daily, weekly or monthly") == 3
-    assert run_cli(capsys, "validate", write("imported.yaml", out))[0] == 0
+    code, said, _ = run_cli(capsys, "validate", write("imported.yaml", out))
+    assert code == 0 and "limit_type is unknown (as `ehkeys import` writes it" in said  # as plan refuses it
+    assert "until then plan and apply refuse this key" in said
+    assert run_cli(capsys, "validate", "imported.yaml", "--strict")[0] == 1
     edit("imported.yaml", "allocated_ammount: 10.00", "allocated_ammount: 12.00")  # key-0: a real change
     code, out, _ = run_cli(capsys, "plan", "imported.yaml", *SANDBOX, "--detailed-exitcode")
     assert code == 1 and out.count("limit_type: (unknown) -> ? choose daily, weekly or monthly") == 3
