@@ -4,7 +4,7 @@ for the API's base URL and the delivery sinks' addresses alike."""
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 PLAIN_HTTP = "use https:// (plain http:// is allowed only to a loopback host)"
 DEFAULT_BASE_URL = "https://api.electronhub.ai/v1"  # the API's, when neither manifest nor run names one
@@ -37,3 +37,15 @@ def url_problem(url: str) -> str:
     if parts.scheme == "http" and is_loopback(parts.hostname):
         return ""
     return PLAIN_HTTP
+
+
+def same_api(url: str) -> str:
+    """`url` as one API's address, whatever its spelling, with no credentials in it: scheme and
+    host in lower case, no `user:password@`, no default port, no trailing slash (a saved plan
+    records it, and compares by it)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme.lower(), host + port, parts.path.rstrip("/"), parts.query, ""))

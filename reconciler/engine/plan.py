@@ -119,7 +119,7 @@ def refused_files(changes: Sequence[Change], keys: Sequence[DesiredKey]) -> list
 def unreadable(opened: Opened, exc: Exception) -> Plan:
     """The plan of an account that could not be read: nothing to do there, and why."""
     why = f"the account could not be read: {exc}; nothing was planned for it"
-    return Plan(changes=[], problems=[why], account=opened.account)
+    return Plan(changes=[], problems=[why], account=opened.account, endpoint=opened.target.endpoint)
 
 
 async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:

@@ -12,6 +12,7 @@ import httpx
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
 from reconciler.core.accounts import Account, Endpoint
 from reconciler.core.errors import ConfigError
+from reconciler.core.hosts import same_api
 from reconciler.core.secrets import fingerprint
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
@@ -67,7 +68,8 @@ class Target:
     @property
     def endpoint(self) -> Endpoint:
         """The API and account key, as a saved plan records them (the key's fingerprint only)."""
-        return Endpoint(_url(self), fingerprint(self.api_key) if self.api_key else "")
+        key = (self.api_key or "").strip()  # as the client sends it
+        return Endpoint(same_api(self.base_url), fingerprint(key) if key else "")
 
     @property
     def is_sandbox(self) -> bool:

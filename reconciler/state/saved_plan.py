@@ -204,15 +204,19 @@ def _sections(path: str, data: dict[str, Any]) -> dict[str, SavedPlan]:
     accounts = data["accounts"]
     if not isinstance(accounts, dict) or not accounts:
         raise ValueError("accounts is not a mapping of account names")
+    latest = data["format_version"] == FORMAT_VERSION
     return {
-        str(name): _loaded(path, part, Account(str(name), declared=True)) for name, part in accounts.items()
+        str(name): _loaded(path, part, Account(str(name), declared=True), latest)
+        for name, part in accounts.items()
     }
 
 
-def _loaded(path: str, data: dict[str, Any], account: Account) -> SavedPlan:
-    """One account's part, checked: it holds together, and applies what it shows."""
+def _loaded(path: str, data: dict[str, Any], account: Account, latest: bool = False) -> SavedPlan:
+    """One account's part, checked: it holds together, and applies what it shows (`latest`:
+    written as this ehkeys writes them, its `api` entry there)."""
     plan = _rebuild(data)
-    plan.account, plan.endpoint = account, saved_where.decode(path, data.get("api"))
+    plan.account = account
+    plan.endpoint = saved_where.decode(path, data, required=latest)
     saved = SavedPlan(path, dict(data["changes"]), plan)
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")

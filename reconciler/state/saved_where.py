@@ -7,6 +7,7 @@ recorded this says nothing, and is applied as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.accounts import Account, Endpoint
@@ -24,17 +25,20 @@ def encode(endpoint: Endpoint | None) -> dict[str, Any]:
     return {"api": {"url": endpoint.url, "account_key": endpoint.account_key}} if endpoint else {}
 
 
-def decode(path: str, data: Any) -> Endpoint | None:
-    """The part's endpoint; None for a part saved before ehkeys recorded it."""
-    if data is None:
+def decode(path: str, part: Mapping[str, Any], required: bool) -> Endpoint | None:
+    """The part's endpoint; None for a part saved before ehkeys recorded it (format 3 or 4: a
+    format 5 part always has one, so an entry removed by hand is refused, not unchecked)."""
+    if "api" not in part and not required:
         return None
+    data = part.get("api")
     if (
         not isinstance(data, dict)
         or sorted(data) != sorted(_FIELDS)
         or not all(isinstance(data[f], str) for f in _FIELDS)
     ):
         raise StateError(
-            f"{path}: its api entry is not a base URL and a key fingerprint (edited by hand?): plan again"
+            f"{path}: its api entry is not a base URL and a key fingerprint (edited by hand?): plan again; "
+            "nothing was sent"
         )
     return Endpoint(data["url"], data["account_key"])
 

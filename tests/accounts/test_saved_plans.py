@@ -41,7 +41,24 @@ def _one_account_format(plan: dict[str, Any]) -> dict[str, Any]:
     return {**head, "format_version": 3, **plan["accounts"]["prod"]}
 
 
+REMOVED = object()
+
+
+def _api(entry: Any) -> Edit:
+    """staging's `api` entry removed, or replaced by `entry`: a check a hand could turn off."""
+
+    def edit(plan: dict[str, Any]) -> dict[str, Any]:
+        staging = {k: v for k, v in plan["accounts"]["staging"].items() if k != "api"}
+        staging |= {} if entry is REMOVED else {"api": entry}
+        return {**plan, "accounts": {**plan["accounts"], "staging": staging}}
+
+    return edit
+
+
+NO_API = "its api entry is not a base URL and a key fingerprint (edited by hand?)"
 EDITS: dict[str, tuple[Edit, str]] = {
+    "api-removed": (_api(REMOVED), NO_API),
+    "api-null": (_api(None), NO_API),
     "a-part-renamed": (_renamed, "holds a plan for account 'qa', but the manifest declares prod, staging"),
     "a-part-added": (_added, "holds a plan for account 'dev', but the manifest declares prod, staging"),
     "parts-swapped": (

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.engine.target import Target
+
 from ..helpers import API_KEY, manifest_text, run_cli, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
@@ -102,3 +104,29 @@ def test_a_saved_plan_is_applied_whole_never_with_target(planned: dict[str, Any]
     code, out, err = run_cli(capsys, *argv)
     assert code == 1 and out == ""
     assert err.startswith("ehkeys: error: --target cannot be used with --plan: a saved plan is applied as")
+
+
+@pytest.mark.parametrize(
+    ("made", "now"),
+    [
+        ("https://api.electronhub.ai/v1", "https://api.electronhub.ai/v1/"),
+        ("https://api.electronhub.ai/v1", "HTTPS://API.ElectronHub.ai:443/v1"),
+        ("http://127.0.0.1:8787/v1", "http://127.0.0.1:8787/v1/"),
+        ("https://proxy.example/v1", "https://someone:S3cret@proxy.example/v1"),
+    ],
+)
+def test_one_api_spelled_two_ways_is_one_api_and_no_credentials_are_kept(made: str, now: str) -> None:
+    one = Target(API_KEY, made).endpoint
+    assert one == Target(API_KEY + "\n", now).endpoint  # the key as the client sends it: stripped
+    assert "S3cret" not in one.url and "someone" not in one.url and API_KEY not in repr(one)
+
+
+@pytest.mark.parametrize(
+    ("made", "now"),
+    [
+        ("https://api.electronhub.ai/v1", "https://api.electronhub.ai:8443/v1"),
+        ("http://127.0.0.1:8787/v1", "http://127.0.0.1:8788/v1"),
+    ],
+)
+def test_another_port_or_path_is_another_api(made: str, now: str) -> None:
+    assert Target(API_KEY, made).endpoint != Target(API_KEY, now).endpoint

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from reconciler.cli.main import main
 from reconciler.cli.plan import emit
-from reconciler.core.accounts import Account
+from reconciler.core.accounts import Account, Endpoint
 from reconciler.core.errors import Refused, StalePlan
 from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan, ShownKey
@@ -138,6 +138,7 @@ def test_a_saved_plan_keeps_its_moves_and_shows_them_as_plan_did(tmp_path: Path)
     accounts the run left out, named beyond ASCII: read back as saved, shown as plan shows them."""
     prod, staging = sample_plan(), sample_plan()
     prod.account, staging.account = Account("prod", declared=True), Account("staging", declared=True)
+    prod.endpoint = staging.endpoint = Endpoint("https://api.electronhub.ai/v1", "sha256:" + "0" * 24)
     moves = (
         Move("old", "prod", "staging", False),
         Move("ghost", "staging", "prod", True),
