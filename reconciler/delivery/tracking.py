@@ -27,6 +27,7 @@ TRACKED = (
 GIT_TIMEOUT = 10.0  # seconds git is given to answer
 _NO_REPOSITORY = "not a git repository"  # git's answer outside one (its messages read in English)
 _GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: the one above is recognised
+_REPOSITORY_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_NAMESPACE")
 
 
 def not_a_file(path: Path) -> bool:
@@ -45,7 +46,7 @@ def why(path: Path) -> str:
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
-            env={**os.environ, **_GIT_ENV},
+            env=_git_env(),
         )
     except FileNotFoundError:
         return ""  # no git: nothing to track it
@@ -59,6 +60,14 @@ def why(path: Path) -> str:
     if done.returncode == 128 and _NO_REPOSITORY in said:
         return ""  # outside a repository: nothing to track it
     return unanswered(said, target.parent)
+
+
+def _git_env() -> dict[str, str]:
+    """This process's environment for git, its messages untranslated and without what points
+    git at another repository than the file's (GIT_DIR, as a hook in a worktree has it): git
+    then finds the repository from the file's folder, as `git add` there would."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARS}
+    return {**env, **_GIT_ENV}
 
 
 def unanswered(said: str, folder: Path) -> str:

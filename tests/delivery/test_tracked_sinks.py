@@ -158,3 +158,15 @@ def test_a_file_sink_outside_any_repository_is_still_written(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 0, out + err
     assert (tmp_path / "app.env").read_text().startswith("EH_KEY_API=ek-proxy-")
+
+
+def test_git_is_asked_from_the_files_folder_whatever_git_dir_the_environment_names(
+    repo: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook (in a worktree, GIT_DIR absolute) or a tool may export GIT_DIR: with GIT_DIR=.git a
+    sink in keys/ was asked of keys/.git, 'not a git repository', so a tracked file passed."""
+    (repo / "keys").mkdir()
+    (repo / "keys" / "keys.yaml").write_text(MANIFEST)
+    monkeypatch.setenv("GIT_DIR", ".git")
+    code, out, err = run_cli(capsys, "validate", "keys/keys.yaml")
+    assert code == 1 and "keys/app.env: git would track this file" in out, out + err
