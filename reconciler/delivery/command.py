@@ -35,17 +35,17 @@ SAID = 400  # characters of its standard error a failure quotes (the end of it)
 KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
 PROXY_PREFIX = "ek-proxy-"  # a variable whose value holds it holds a proxy key: never passed on
+KEY_PREFIX = "ek-"  # a variable whose value starts so holds an ElectronHub key (an account's): never either
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
 def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collection[str]) -> dict[str, str]:
     """What the command's environment holds: never the value, nor another secret: not the
     `hidden` variables (the account keys, what the manifest's proxy keys are read from), nor
-    EHKEYS_* (EHKEYS_PROXY_KEYS), nor any variable holding a proxy key, whatever its name."""
+    EHKEYS_* (EHKEYS_PROXY_KEYS), nor any variable holding a proxy key or an account key (another
+    manifest's: roots of one repository share a job's secrets), whatever its name."""
     kept = {
-        k: v
-        for k, v in base.items()
-        if k not in hidden and not k.startswith("EHKEYS_") and PROXY_PREFIX not in v.lower()
+        k: v for k, v in base.items() if k not in hidden and not k.startswith("EHKEYS_") and not _a_key(v)
     }
     return {
         **kept,
@@ -196,6 +196,10 @@ def _ended(sink: CommandSink, code: int) -> str:
         with contextlib.suppress(ValueError):
             return f"{sink.argv[0]} was killed by {signal.Signals(-code).name}"
     return f"{sink.argv[0]} exited {code}"
+
+
+def _a_key(value: str) -> bool:
+    return PROXY_PREFIX in value.lower() or value.strip().startswith(KEY_PREFIX)
 
 
 def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:

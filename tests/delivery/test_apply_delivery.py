@@ -224,6 +224,7 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
         "INTERN_COPY": "demo-intern-0005",
         "EHKEYS_PROXY_KEYS": "OTHER_KEY=ek-proxy-lines-sentinel-0006",
         "STRAY_KEY": "ek-proxy-stray-sentinel-0007",  # no manifest names it: its value says what it is
+        "EH_PROD_API_KEY": "ek-another-roots-account-key",  # a root beside this one reads it (a matrix)
     }
     for name, value in {**secrets, "KEPT_SETTING": "kept"}.items():
         monkeypatch.setenv(name, value)
@@ -239,8 +240,9 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
         assert not [name for name, value in got["env"].items() if "ek-proxy-" in value]
     record(
         "secret",
-        "a command sink's environment: proxy keys' variables (whole, part, copy), EHKEYS_PROXY_KEYS, a stray key",
-        5,
+        "a command sink's environment: proxy keys' variables (whole, part, copy), EHKEYS_PROXY_KEYS, a stray "
+        "key, another manifest's account key",
+        6,
         "none passed on (apply and deliver)",
     )
 
