@@ -46,8 +46,8 @@ def decode(path: str, part: Mapping[str, Any], required: bool) -> Endpoint | Non
 def check(part: SavedPlan, account: Account, now: Endpoint) -> None:
     """StalePlan when this run would send the part to another API or with another account key."""
     path, made = part.path, part.plan.endpoint
-    if made is None or made == now:
-        return
+    if made is None or made == now or not part.changes:
+        return  # a part with nothing to apply charges nothing (an account the plan could not read)
     was = f"its part for account {account.name} was" if account.declared else "it was"
     if made.url != now.url:
         why = f"{was} planned against {printable(made.url)}, and this run sends to {printable(now.url)}"
