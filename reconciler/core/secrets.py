@@ -6,6 +6,7 @@ file or a commit, by its fingerprint. Nothing else of a secret ever leaves the p
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import string
@@ -39,14 +40,28 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
     """Redact anything that looks like an ElectronHub key, or a bearer token, in free text; and
     of each `known` secret (a key this process holds), any run of FRAGMENT or more characters of
     its body (what follows `ek-proxy-`, or `ek-`), in any case: a key printed without its prefix
-    (`proxy-a40a…`, `${v#ek-}` in a shell) or in part shows `…` in its place.
+    (`proxy-a40a…`, `${v#ek-}` in a shell) or in part shows `…` in its place; so does any such
+    run of its base64 or hex (`set -x` tracing `b=$(base64)`).
 
     `scrub(scrub(text)) == scrub(text)`: already redacted keys are left as they are.
     """
     for secret in known:
-        text = _fragments_hidden(text, secret)
+        for form in (secret, *encoded(secret)):  # printed as text, or base64 or hex of it
+            text = _fragments_hidden(text, form)
     text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
     return _BEARER_RE.sub(lambda m: f"{m.group(1)}…", text)  # after: a redaction can lengthen a value
+
+
+def encoded(secret: str) -> tuple[str, ...]:
+    """How a program may print a key it was given besides as text, for `scrub`'s `known`: its
+    hex, and its base64 from each of the three offsets it may start at inside a longer encoded
+    text (`echo "KEY=$v" | base64`), less the characters its neighbours share."""
+    raw = secret.encode()
+    forms = [raw.hex()]
+    for pad in range(3):
+        text = base64.b64encode(b"\0" * pad + raw).decode().rstrip("=")
+        forms.append(text[-(-pad * 4 // 3) : -1])  # neither what the pad nor what follows touches
+    return tuple(forms)
 
 
 def _fragments_hidden(text: str, secret: str) -> str:

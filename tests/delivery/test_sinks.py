@@ -6,8 +6,11 @@ what to do, never the value."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -233,6 +236,31 @@ def test_a_command_that_prints_the_value_changed_never_shows_a_piece_of_it(print
     message = failure(CommandSink(("sh", "-c", f"read -r v; echo {prints} >&2; exit 3")))
     assert message.startswith("sh exited 3: ") and "…" in message, message
     assert not [p for p in pieces(VALUE.reveal()) if p in message.lower()], message
+
+
+@pytest.mark.parametrize(
+    "prints",
+    [
+        '"b=$(printf %s "$v" | base64 -w0)"',  # `set -x` tracing a base64 step (a Kubernetes secret)
+        '"$(printf KEY=%s "$v" | base64 -w0)"',  # the value at another offset of the encoding
+        '"$(printf %s "$v" | od -An -tx1 | tr -d " \\n")"',  # hex
+    ],
+    ids=["base64", "base64-after-a-prefix", "hex"],
+)
+def test_a_command_that_prints_the_value_encoded_never_shows_enough_to_decode_it(prints: str) -> None:
+    message = failure(CommandSink(("sh", "-c", f"read -r v; echo {prints} >&2; exit 3")))
+    assert message.startswith("sh exited 3: ") and "…" in message, message
+    body = message.removeprefix("sh exited 3: ")
+    for run in re.findall(r"[A-Za-z0-9+/=]{12,}", body):
+        assert "proxy" not in _decoded(run), (run, message)
+
+
+def _decoded(text: str) -> str:
+    """`text` read as base64 or hex, whichever it is; '' when neither."""
+    for decode in (bytes.fromhex, lambda t: base64.b64decode(t + "=" * (-len(t) % 4))):
+        with contextlib.suppress(ValueError):
+            return decode(text).decode("latin-1")
+    return ""
 
 
 def test_a_command_that_does_not_exist_is_named() -> None:
