@@ -43,6 +43,7 @@ class Past:
     snapshots: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     seen: Mapping[str, str] = field(default_factory=dict)
     owed: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    retiring: Mapping[str, str] = field(default_factory=dict)  # address -> its rotation's old key, live
 
 
 class NextApply(enum.Enum):
@@ -52,6 +53,7 @@ class NextApply(enum.Enum):
     SETS = enum.auto()  # sets another value, the manifest's (`FieldDrift.sets`)
     MATCHES = enum.auto()  # nothing: it now matches the manifest
     UNMANAGED = enum.auto()  # nothing: the manifest leaves it unmanaged
+    RETIRES = enum.auto()  # nothing: a rotated key's old one, deleted once its overlap ends
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def report(
             fp = change.target.fingerprint if change.target else ""
             no_snapshot = change.action is not Action.CREATE and fp not in past.snapshots
             not_applied.append(NotApplied(change, no_snapshot))
+    outside += _retiring_moved(by_fp, past)
     found = DriftReport(
         tuple(outside),
         tuple(not_applied),
@@ -168,6 +171,20 @@ def _moved(
     also = tuple(fc for fc in change.fields if fc.field not in {f for f, _, _ in fields})
     at = str(snapshot.get(snapshots.RECORDED_AT, ""))
     return ChangedOutside(change.address, change.name, change.key, at, drifted, also=also)
+
+
+def _retiring_moved(live: Mapping[str, LiveKey], past: Past) -> list[ChangedOutside]:
+    """The old keys of rotations under way changed by hand during their overlap (still live, often
+    the key that leaked): under their key's address, as the plan shows them."""
+    found = []
+    for address, fingerprint in past.retiring.items():
+        key, snapshot = live.get(fingerprint), past.snapshots.get(fingerprint)
+        fields = differences(snapshot, snapshots.values(key)) if key and snapshot else []
+        if key and snapshot and fields:
+            drifted = tuple(FieldDrift(f, b, a, NextApply.RETIRES) for f, b, a in fields)
+            at = str(snapshot.get(snapshots.RECORDED_AT, ""))
+            found.append(ChangedOutside(address, key.name, key.proxy_key.display, at, drifted))
+    return found
 
 
 def _deleted(change: Change, live: Mapping[str, LiveKey], past: Past) -> ChangedOutside | None:

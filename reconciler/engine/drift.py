@@ -116,7 +116,8 @@ def _account(
     options = Options(now, limits.expiring_within, limits.usage_warning, account.clock)
     seen = driftseen.beside(opened.state.path)
     owed = owed_sinks(opened.keys, opened.state.deliveries)
-    past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen), owed)
+    retiring = {a: str(r["predecessor"]) for a, r in opened.state.rotations.items() if r.get("predecessor")}
+    past = Past(opened.state.bindings, opened.state.snapshots, driftseen.load(seen), owed, retiring)
     groups = {k.address: k.group for k in opened.keys if k.group}
     found = report(plan, account.keys, past, managed(opened.keys), options, groups)
     if account.complete and not targets:

@@ -21,6 +21,7 @@ NEXT_APPLY = {
     NextApply.REVERTS: "reverts it",
     NextApply.MATCHES: "nothing: it now matches the manifest",
     NextApply.UNMANAGED: "nothing: the manifest leaves it unmanaged",
+    NextApply.RETIRES: "nothing: this old key of a rotation is deleted once its overlap ends",
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..helpers import run_cli
-from .common import DAY, SANDBOX, T0, at, box, cli, gated_sink, keys, manifest
+from .common import DAY, OLD, SANDBOX, T0, at, box, cli, gated_sink, keys, manifest
 from .test_lost import write_journal
 
 
@@ -127,3 +127,22 @@ def test_a_key_due_to_rotate_with_a_manifest_edit_not_applied_is_drift(workdir: 
     manifest("{every: 90d, overlap: 7d}")  # due, nothing else: a warning, never drift
     code, found = drift(capsys)
     assert code == 0 and found["changed_outside"] == found["not_applied"] == [], found
+
+
+def test_an_old_key_changed_by_hand_during_its_overlap_is_drift(workdir: Path, capsys: Any) -> None:
+    """The rotated key's old one stays live for the overlap (often the key that leaked): raised
+    and opened to every model by hand, drift said 'In sync'."""
+    manifest("{every: 180d, overlap: 7d}")
+    assert cli(capsys, "apply")[0] == 0  # its snapshot recorded
+    manifest("{every: 90d, overlap: 7d}")
+    assert cli(capsys, "apply")[0] == 0  # rotated: OLD retires in 7 days
+    (old,) = [k for k in keys() if k["key"] == OLD]
+    box().store.update(OLD, {**old, "allocated_ammount": Decimal(900), "model_whitelist": []})
+    code, found = drift(capsys)
+    assert code == 2, found
+    (outside,) = found["changed_outside"]
+    assert outside["address"] == "backend" and outside["key"] == "ek-proxy-…part"
+    assert {f["field"]: f["next_apply"] for f in outside["fields"]} == {
+        "allocated_ammount": "nothing: this old key of a rotation is deleted once its overlap ends",
+        "model_whitelist": "nothing: this old key of a rotation is deleted once its overlap ends",
+    }
