@@ -101,7 +101,8 @@ class Delivery:
 
     async def refused(self, keys: Sequence[DesiredKey]) -> list[str]:
         """What these keys' sinks' services refuse, asked before anything is sent (a GitHub
-        token that may not write secrets), each said once, at the key's FILE:LINE."""
+        token that may not write secrets, a Vault token that may not write its path), each
+        said once, at the key's FILE:LINE."""
         refusals = await send.refused([sink for key in keys for sink in key.deliver], self.env)
         return self._said([(key, refusals.get(sink, "")) for key in keys for sink in key.deliver])
 

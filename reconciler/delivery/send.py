@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from reconciler.core.secrets import ProxyKey
-from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink
+from reconciler.core.sinks import CommandSink, FileSink, GitHubSecretSink, Recipient, Sink, VaultSink
 from reconciler.delivery import command, filesink, github, vault
 
 
@@ -38,8 +38,11 @@ def preflight(sink: Sink, env: Mapping[str, str]) -> str:
 
 async def refused(sinks: Sequence[Sink], env: Mapping[str, str]) -> dict[Sink, str]:
     """Why each sink's service refuses it now, asked before anything is sent ('' or absent when
-    it does not): a GitHub token that may not write secrets. One request per repository or
-    environment; the other kinds ask nothing."""
+    it does not): a GitHub token that may not write secrets (one request per repository or
+    environment), a Vault token that may not write its path (one request for every path). A
+    service that cannot be reached refuses nothing; files and commands ask nothing."""
     github_sinks = [sink for sink in sinks if isinstance(sink, GitHubSecretSink)]
-    found = await github.writable(github_sinks, env) if github_sinks else {}
-    return {sink: why for sink, why in found.items()}
+    vault_sinks = [sink for sink in sinks if isinstance(sink, VaultSink)]
+    hub = await github.writable(github_sinks, env) if github_sinks else {}
+    kv = await vault.writable(vault_sinks, env) if vault_sinks else {}
+    return {sink: why for found in (hub, kv) for sink, why in found.items()}

@@ -6,11 +6,15 @@ application/merge-patch+json) keeps the secret's other fields. A secret that doe
 (404) is created with `POST` and `cas: 0`, which Vault refuses if someone made it meanwhile:
 then nothing is overwritten, and the next delivery patches it. VAULT_ADDR and VAULT_TOKEN say
 where and as whom (VAULT_NAMESPACE too, on Vault Enterprise), as for the `vault` command.
+
+Before an apply makes a key, `writable` asks Vault what the token may do on each sink's path
+(`POST /v1/sys/capabilities-self`), so a token that may not write it refuses the apply before
+the create's debit, as a GitHub token is tried on the repository's public key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from reconciler.core.secrets import ProxyKey
@@ -28,6 +32,19 @@ from reconciler.delivery.errors import (
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_TRIES = 3
+ASK_TRIES = 3  # asking the token's capabilities changes nothing: it may be sent again
+CAPABILITIES = "/v1/sys/capabilities-self"
+NEEDED = ("patch", "create")
+"""The capabilities a token needs on MOUNT/data/PATH, asked before a key is made; `root` (a root
+token) has them all. Every delivery begins with an HTTP PATCH (a merge patch), which Vault
+authorises with `patch` alone: `update` means a whole overwrite and lets no PATCH through. A
+secret that does not exist yet is then made by a POST, which Vault's existence check
+authorises with `create` (`update` only once it exists). Whether it will exist when the value
+goes cannot be known beforehand without `read`, which the sink needs nowhere else, and may
+change by then (deleted by hand, a new path): so both are needed, and `create` on a path whose
+secret exists grants nothing more."""
+WHY = {"patch": "each delivery is a merge patch", "create": "the first makes the secret"}
+REFUSALS = (401, 403)  # Vault's answer to the token itself: unknown, expired or revoked
 
 
 def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
@@ -41,15 +58,79 @@ def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
     return f"{sink.describe()}: {problem}" if problem else ""
 
 
+async def writable(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> dict[VaultSink, str]:
+    """Why Vault refuses each sink's token ('' when it does not), before any key is made: the
+    token's capabilities on each sink's MOUNT/data/PATH (NEEDED), in one request for the
+    environment's Vault, namespace and token, each path asked once. A sink `preflight` stops is
+    not asked (it says why itself). A Vault that cannot be reached now, or whose answer is not
+    one, refuses nothing: the delivery tries again, and stays owed if it fails (as for GitHub)."""
+    asked = [sink for sink in sinks if not preflight(sink, env)]
+    paths = list(dict.fromkeys(_acl_path(sink) for sink in asked))
+    answer = await _capabilities(paths, env) if paths else None
+    return {sink: _refusal(sink, answer, env) if sink in asked else "" for sink in sinks}
+
+
+async def _capabilities(paths: list[str], env: Mapping[str, str]) -> Answer | None:
+    try:
+        async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+            return await request(http, "POST", CAPABILITIES, ASK_TRIES, json={"paths": paths})
+    except DeliveryError:
+        return None  # not reached: nothing known against the token
+
+
+def _refusal(sink: VaultSink, answer: Answer | None, env: Mapping[str, str]) -> str:
+    """Why the token may not write the sink's path, from Vault's answer ('' when nothing says so)."""
+    path = _acl_path(sink)
+    where = path + (f" (namespace {env['VAULT_NAMESPACE']})" if env.get("VAULT_NAMESPACE") else "")
+    if answer is not None and answer.status_code in REFUSALS:
+        return (
+            f"{sink.describe()}: POST {answer.path}: {status(answer)}: Vault refused the token in "
+            f"VAULT_TOKEN (unknown to this Vault or namespace, expired or revoked): it may not write {where}"
+        )
+    held = _granted(answer, path) if answer is not None and answer.status_code == 200 else None
+    missing = [] if held is None or "root" in held else [c for c in NEEDED if c not in held]
+    if not missing:
+        return ""
+    given = ", ".join(held) if held and held != ["deny"] else "none"
+    return (
+        f"{sink.describe()}: the token in VAULT_TOKEN may not write {where}: its policies lack the "
+        f"{' and '.join(missing)} capabilit{'ies' if len(missing) > 1 else 'y'} there (Vault gives it "
+        f"{given}); a delivery needs " + " and ".join(f"{c} ({WHY[c]})" for c in NEEDED)
+    )
+
+
+def _granted(answer: Answer, path: str) -> list[str] | None:
+    """The capabilities Vault's answer gives on `path` (under `data`, or at the top as its
+    documentation's sample shows), None when it is not Vault's answer."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    for part in (body.get("data"), body) if isinstance(body, dict) else ():
+        found = part.get(path) if isinstance(part, dict) else None
+        if isinstance(found, list) and all(isinstance(c, str) for c in found):
+            return found
+    return None
+
+
+def _acl_path(sink: VaultSink) -> str:
+    """The path Vault's policies name for the sink's secret (KV v2: MOUNT/data/PATH)."""
+    return f"{sink.mount}/data/{sink.path}"
+
+
+def _headers(env: Mapping[str, str]) -> dict[str, str]:
+    headers = {"X-Vault-Token": env["VAULT_TOKEN"]}
+    if env.get("VAULT_NAMESPACE"):
+        headers["X-Vault-Namespace"] = env["VAULT_NAMESPACE"]
+    return headers
+
+
 async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> None:
     problem = preflight(sink, env)
     if problem:
         raise DeliveryError(problem)
-    headers = {"X-Vault-Token": env["VAULT_TOKEN"]}
-    if env.get("VAULT_NAMESPACE"):
-        headers["X-Vault-Namespace"] = env["VAULT_NAMESPACE"]
     data = {sink.field: value.reveal()}
-    async with client(env["VAULT_ADDR"], headers, "VAULT_ADDR") as http:
+    async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
         path = f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
         patched = await request(
             http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}

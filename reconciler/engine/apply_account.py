@@ -126,7 +126,8 @@ class AccountApply:
     def check_sinks(self) -> None:
         """The sinks of the keys this apply creates, where they can be checked before anything is
         sent (a file git would track, a token not set): Refused, rather than a key whose value
-        cannot be handed over. `prepare` then asks their services (`Delivery.refused`)."""
+        cannot be handed over. `prepare` then asks their services (`Delivery.refused`: GitHub,
+        Vault)."""
         self.refuse_sinks(self._owed().delivery.preflight(self.created()))
 
     def created(self) -> list[DesiredKey]:

@@ -366,6 +366,44 @@ def test_a_token_that_may_not_write_secrets_refuses_the_apply_before_any_key_is_
     assert set(world.github.secrets) == {("acme/api", None, "EH_KEY"), ("acme/api", None, "EH_WEB")}
 
 
+def test_a_vault_token_that_may_not_write_the_path_refuses_the_apply_before_any_key_is_made(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked before the create (its debit): a token Vault does not know (403), then one whose
+    policy cannot make the secret; the apply is refused, naming the sink, the path and what is
+    missing, and no key is made. A token that may write it is then applied."""
+    refused = (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: vault secret/apps/api#EH_KEY_API: "
+    )
+    world.vault.policies["hvs.reader"] = {"secret/data/apps/*": ["read", "update"]}
+    world.vault.policies["hvs.writer"] = {"secret/data/apps/api": ["patch", "create"]}
+    said = {
+        "hvs.wrong-token": "POST /v1/sys/capabilities-self: HTTP 403: permission denied: Vault refused the "
+        "token in VAULT_TOKEN (unknown to this Vault or namespace, expired or revoked): it may not write "
+        "secret/data/apps/api; nothing was sent",
+        "hvs.reader": "the token in VAULT_TOKEN may not write secret/data/apps/api: its policies lack the "
+        "patch and create capabilities there (Vault gives it read, update); a delivery needs patch",
+    }
+    for token, why in said.items():
+        monkeypatch.setenv("VAULT_TOKEN", token)
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+        assert code == 1 and refused + why in err, out + err
+        assert token not in out + err
+    assert world.vault.calls == ["POST sys/capabilities-self"] * 2  # nothing written
+    assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # no key made, no debit
+    assert not world.recorded() and not world.github.secrets and not (world.root / "app.env").exists()
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.writer")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": account_value(capsys)}}
+    record(
+        "answer",
+        "a Vault sink's token refused before a create: unknown to Vault (403), a policy without patch and create",
+        2,
+        "apply refused naming the sink, the path and the capability; no key made, no debit",
+    )
+
+
 def test_a_sink_added_to_an_existing_key_is_noted_until_deliver_fills_it(world: World, capsys: Any) -> None:
     only_file = "\n".join(line for line in manifest().splitlines() if "command" not in line) + "\n"
     (world.root / "keys.yaml").write_text(only_file)

@@ -435,6 +435,81 @@ def test_vault_refusals_name_the_capability_and_the_mount(vault: tuple[FakeVault
     )
 
 
+def refusals(sinks: list[Sink], env: dict[str, str]) -> dict[Sink, str]:
+    return asyncio.run(send.refused(sinks, env))
+
+
+NEEDS = "a delivery needs patch (each delivery is a merge patch) and create (the first makes the secret)"
+
+
+def test_a_vault_token_is_asked_what_it_may_do_on_each_path_before_any_key_is_made(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    fake, env = vault
+    fake.policies["hvs.app"] = {
+        "secret/data/apps/*": ["patch", "create"],
+        "secret/data/apps/old": ["read", "update"],  # a whole overwrite: no merge patch
+        "secret/data/apps/kept": ["patch"],  # patches a secret that exists; cannot make one
+    }
+    api, other, old, kept, none = (
+        VaultSink("apps/api", "k"),
+        VaultSink("apps/api", "other"),
+        VaultSink("apps/old", "k"),
+        VaultSink("apps/kept", "k"),
+        VaultSink("x", "k", "kv"),
+    )
+    found = refusals([api, other, old, kept, none], {**env, "VAULT_TOKEN": "hvs.app"})
+    assert found[api] == found[other] == ""
+    assert found[old] == (
+        "vault secret/apps/old#k: the token in VAULT_TOKEN may not write secret/data/apps/old: its policies "
+        f"lack the patch and create capabilities there (Vault gives it read, update); {NEEDS}"
+    )
+    assert found[kept] == (
+        "vault secret/apps/kept#k: the token in VAULT_TOKEN may not write secret/data/apps/kept: its policies "
+        f"lack the create capability there (Vault gives it patch); {NEEDS}"
+    )
+    assert found[none].startswith("vault kv/x#k: the token in VAULT_TOKEN may not write kv/data/x: its ")
+    assert "lack the patch and create capabilities there (Vault gives it none);" in found[none]
+    assert fake.calls == ["POST sys/capabilities-self"]  # one request, each path asked once
+    assert refusals([api, none], env) == {api: "", none: ""}  # a root token may do anything
+    assert not fake.secrets and "hvs.app" not in str(found)
+
+
+def test_a_token_vault_does_not_know_is_refused_and_never_shown(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    fake, env = vault
+    sink = VaultSink("apps/api", "k")
+    found = refusals([sink], {**env, "VAULT_TOKEN": "hvs.revoked-token", "VAULT_NAMESPACE": "team-a"})
+    assert found[sink] == (
+        "vault secret/apps/api#k: POST /v1/sys/capabilities-self: HTTP 403: permission denied: Vault refused "
+        "the token in VAULT_TOKEN (unknown to this Vault or namespace, expired or revoked): it may not write "
+        "secret/data/apps/api (namespace team-a)"
+    )
+    assert fake.namespaces == ["team-a"]  # asked in the namespace the delivery writes in
+    fake.answer = JSONResponse({"errors": ["permission denied for token hvs.revoked-token"]}, 403)
+    found = refusals([sink], {**env, "VAULT_TOKEN": "hvs.revoked-token"})
+    assert "HTTP 403: permission denied for token …: Vault refused" in found[sink]
+    assert "hvs.revoked-token" not in found[sink]
+
+
+def test_a_vault_that_cannot_say_refuses_nothing(
+    vault: tuple[FakeVault, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for GitHub: the delivery tries again, and stays owed if it fails. Nor is a sink asked
+    whose variables `preflight` refuses (it says why itself)."""
+    fake, env = vault
+    sink = VaultSink("apps/api", "k")
+    fake.answer = Response("<html>Sign in to the proxy</html>", 200, media_type="text/html")
+    assert refusals([sink], {**env, "VAULT_TOKEN": "hvs.unknown"}) == {sink: ""}
+    fake.answer = JSONResponse({"errors": ["Vault is sealed"]}, 503)
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))
+    assert refusals([sink], env) == {sink: ""} and fake.calls.count("POST sys/capabilities-self") == 1 + 3
+    assert refusals([sink], {**env, "VAULT_ADDR": "http://127.0.0.1:1"}) == {sink: ""}
+    fake.calls.clear()
+    assert refusals([sink], {"VAULT_ADDR": env["VAULT_ADDR"]}) == {sink: ""} and not fake.calls
+
+
 def test_a_token_with_a_newline_is_refused_and_never_shown(
     vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
 ) -> None:
