@@ -4,9 +4,10 @@ the account's state; saved for a reviewed apply when asked."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from reconciler.api import inventory
 from reconciler.api.client import Client
@@ -20,7 +21,7 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
-from reconciler.delivery import tracking
+from reconciler.delivery import send, tracking
 from reconciler.engine import loop, moved_sinks, moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
@@ -101,6 +102,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
     changes, plan.changes = plan.changes, refused_files(plan.changes, opened.keys)
     if any(a is not b for a, b in zip(changes, plan.changes, strict=True)):
         plan.recount()
+    plan.changes = unusable_sinks(plan.changes, opened.keys, os.environ)
     return plan
 
 
@@ -114,6 +116,29 @@ def refused_files(changes: Sequence[Change], keys: Sequence[DesiredKey]) -> list
         said = tracking.refusal(key, sink, why)
         refused.setdefault(key.address, f"{said}; the apply refuses to create the key")
     return [keyplan.held(c, refused[c.address]) if c.address in refused else c for c in changes]
+
+
+_MADE = {Action.CREATE: "create", Action.ROTATE: "rotate"}  # the changes that make a key with a new value
+
+
+def unusable_sinks(
+    changes: Sequence[Change], keys: Sequence[DesiredKey], env: Mapping[str, str]
+) -> list[Change]:
+    """Each create or rotation with a sink that cannot be used where this plan runs (a token or
+    VAULT_ADDR not set, a command not on PATH: the apply's offline checks, `send.preflight`),
+    warned at the key's FILE:LINE: an apply run so refuses to make the key. A warning, not an
+    error: a pull request's plan job may lack the tokens only the apply job is given. Offline:
+    nothing is asked of GitHub or Vault."""
+    made = {c.address: c.action for c in changes if c.action in _MADE}
+    said: dict[str, list[str]] = {}
+    for key in (k for k in keys if k.address in made and not k.absent):
+        verb = _MADE[made[key.address]]
+        for problem in filter(None, (send.preflight(sink, env) for sink in key.deliver)):
+            said.setdefault(key.address, []).append(
+                f"{key.location}: {problem}: an apply run so refuses to {verb} the key (a warning, not an "
+                "error: a plan job may lack what only the apply job is given)"
+            )
+    return [replace(c, warnings=(*c.warnings, *said[c.address])) if c.address in said else c for c in changes]
 
 
 def unreadable(opened: Opened, exc: Exception) -> Plan:

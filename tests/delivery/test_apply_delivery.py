@@ -404,6 +404,65 @@ def test_a_vault_token_that_may_not_write_the_path_refuses_the_apply_before_any_
     )
 
 
+REFUSES = (
+    ": an apply run so refuses to create the key (a warning, not an error: a plan job may lack what only "
+    "the apply job is given)"
+)
+
+
+def plan_of(capsys: Any, fmt: str) -> str:
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", fmt, *SANDBOX)
+    assert code == 0, out + err  # a warning: a pull request's plan job may lack the apply's tokens
+    return out
+
+
+def test_a_plan_warns_of_each_sink_the_apply_would_refuse_without_failing(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apply's offline checks (a token or VAULT_ADDR not set or unusable, a command not on
+    PATH) said on the create in every format, at the key's FILE:LINE: the plan of a pull request
+    is not green while the apply after its merge is refused. No request to GitHub or Vault."""
+    (world.root / "keys.yaml").write_text(
+        manifest().replace(json.dumps(sys.executable), "ehkeys-no-such-deliverer")
+    )
+    monkeypatch.delenv("DEPLOY_TOKEN")
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.pasted-token\n")  # unusable: never shown
+    monkeypatch.delenv("VAULT_ADDR")
+    vault = "keys.yaml:4:5: vault secret/apps/api#EH_KEY_API: VAULT_ADDR is not set" + REFUSES
+    planned = json.loads(plan_of(capsys, "json"))
+    jsonschema.validate(planned, json.loads((ROOT / "schemas" / "plan.schema.json").read_text()))
+    (row,) = planned["keys"]
+    assert row["action"] == "create" and row["error"] is None and planned["summary"]["error"] == 0
+    assert row["warnings"][2:] == [
+        "keys.yaml:4:5: command ehkeys-no-such-deliverer: ehkeys-no-such-deliverer is not a command on PATH"
+        + REFUSES,
+        "keys.yaml:4:5: github_secret acme/api:EH_KEY: DEPLOY_TOKEN is not set; it must hold a token that may "
+        'write the repository\'s secrets (a fine-grained or GitHub App token with the "Secrets" repository '
+        "permission, read and write, or a classic token with the repo scope; a workflow's own GITHUB_TOKEN "
+        "cannot)" + REFUSES,
+        vault,
+    ]
+    text, markdown = plan_of(capsys, "text"), plan_of(capsys, "markdown")
+    assert f"      warning: {vault}\n" in text
+    assert f"\n- warning: {vault}" in markdown  # in the PR comment, under the key's details
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:1")
+    row = json.loads(plan_of(capsys, "json"))["keys"][0]
+    assert row["warnings"][-1] == (
+        "keys.yaml:4:5: vault secret/apps/api#EH_KEY_API: VAULT_TOKEN holds a character no token has (a "
+        "newline, a space, or one beyond ASCII): check how it is set (its value is not shown)" + REFUSES
+    )
+    assert not world.vault.calls and not world.github.calls  # offline
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1 and "ehkeys-no-such-deliverer is not a command on PATH" in err  # as the plan warned
+    for output in (text, markdown, out, err):
+        assert "hvs.pasted-token" not in output
+    (world.root / "keys.yaml").write_text(manifest())  # every sink usable: nothing warned
+    monkeypatch.setenv("DEPLOY_TOKEN", fakegithub.TOKEN)
+    monkeypatch.setenv("VAULT_TOKEN", fakevault.TOKEN)
+    (row,) = json.loads(plan_of(capsys, "json"))["keys"]
+    assert row["action"] == "create" and not [w for w in row["warnings"] if "refuses" in w]
+
+
 def test_a_sink_added_to_an_existing_key_is_noted_until_deliver_fills_it(world: World, capsys: Any) -> None:
     only_file = "\n".join(line for line in manifest().splitlines() if "command" not in line) + "\n"
     (world.root / "keys.yaml").write_text(only_file)

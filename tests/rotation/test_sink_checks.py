@@ -4,6 +4,7 @@ rotation, as it refuses a create, rather than paying for a successor nobody can 
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,18 @@ def test_rotate_to_an_env_file_that_cannot_be_read_is_refused_before_the_success
     assert code == 1, out + err
     assert "nothing was sent" in out + err and "backend.env: cannot read" in out + err
     assert [k["key"] for k in keys()] == [OLD] and balance() == Decimal(1000)
+
+
+def test_a_rotation_due_with_a_sink_that_cannot_run_is_warned_by_the_plan(workdir: Path, capsys: Any) -> None:
+    """Said before the apply refuses it (the test above): on the rotate change, a warning, the
+    plan not failed (its job may lack what only the apply's is given)."""
+    manifest(deliver=MISSING_TOOL)
+    at(T0 + DAY)
+    code, out, err = cli(capsys, "plan", "--format", "json")
+    assert code == 0, out + err
+    (row,) = [k for k in json.loads(out)["keys"] if k["address"] == "backend"]
+    assert row["action"] == "rotate" and row["warnings"][-1] == (
+        "keys.yaml:3:3: command ehkeys-test-deliver-tool: /nonexistent/ehkeys-test-deliver-tool does not "
+        "exist or is not executable: an apply run so refuses to rotate the key (a warning, not an error: a "
+        "plan job may lack what only the apply job is given)"
+    )
