@@ -6,7 +6,9 @@ the writing; `describe()` is how a plan and a report name a sink (`github_secret
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +66,17 @@ class CommandSink:
     @property
     def ident(self) -> str:
         return f"command {shlex.join(self.argv)}"
+
+
+def program_missing(program: str, path: str) -> str:
+    """Why a command sink's `program` (its argv[0]) cannot be run ('' when it can): a bare name
+    looked up on `path` (a PATH's value), else the file itself. The sink refuses it before
+    anything is sent, and `validate --strict` notices it."""
+    if shutil.which(program, path=path) is not None:
+        return ""
+    if os.sep in program:
+        return f"{program} does not exist or is not executable"
+    return f"{program} is not a command on PATH"
 
 
 @dataclass(frozen=True)

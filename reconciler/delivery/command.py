@@ -22,13 +22,12 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import signal
 import termios
 from collections.abc import AsyncIterator, Collection, Mapping
 
 from reconciler.core.secrets import ProxyKey, scrub
-from reconciler.core.sinks import CommandSink, Recipient
+from reconciler.core.sinks import CommandSink, Recipient, program_missing
 from reconciler.delivery.errors import DeliveryError
 
 SAID = 400  # characters of its standard error a failure quotes (the end of it)
@@ -59,12 +58,8 @@ def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collectio
 def preflight(sink: CommandSink, env: Mapping[str, str]) -> str:
     """Why this command cannot be run ('' when it may be), before anything is sent: its program
     not found (on PATH, for a bare name) or not executable."""
-    program = sink.argv[0]
-    if shutil.which(program, path=env.get("PATH", os.defpath)) is not None:
-        return ""
-    if os.sep in program:
-        return f"{sink.describe()}: {program} does not exist or is not executable"
-    return f"{sink.describe()}: {program} is not a command on PATH"
+    problem = program_missing(sink.argv[0], env.get("PATH", os.defpath))
+    return f"{sink.describe()}: {problem}" if problem else ""
 
 
 async def deliver(

@@ -1,15 +1,19 @@
 """The variables a manifest names for secrets that plan, apply and deliver read, but that are
-not set: an account's key (`accounts.prod.api_key: ${EH_PROD_API_KEY}`) and a GitHub secret
-sink's token (`token: ${DEPLOY_TOKEN}`). `validate` needs no secret, so each is a notice
-(`validate --strict` shows them; never a failure, as a proxy key's unset variable is): a
-developer's machine need not hold what CI sets. A notice names the variable, never a value."""
+not set: an account's key (`accounts.prod.api_key: ${EH_PROD_API_KEY}`), a GitHub secret
+sink's token (`token: ${DEPLOY_TOKEN}`), and those a Vault sink reads (VAULT_ADDR and
+VAULT_TOKEN, named by the sink itself); and a command sink's program that is not there.
+`validate` needs no secret, so each is a notice (`validate --strict` shows them; never a
+failure, as a proxy key's unset variable is): a developer's machine need not hold what CI sets.
+A notice names the variable, never a value."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reconciler.core.sinks import program_missing
 from reconciler.manifest.diagnostics import NOTICE, Diagnostic, key_id, path_text
 from reconciler.manifest.fileload import FileLoader
 
@@ -18,21 +22,57 @@ Path = tuple[Any, ...]
 
 
 def notices(loaders: list[FileLoader], env: Mapping[str, str]) -> list[Diagnostic]:
-    """A notice at each reference to a variable that is not set (or is empty)."""
+    """A notice at each reference to a variable that is not set (or is empty), and at each
+    command sink whose program is not there."""
     found = []
     for loader in loaders:
-        for path, need in _references(loader.data):
-            text = _at(loader.data, path)
-            variable = _VAR.match(text) if isinstance(text, str) else None
-            if variable is None or env.get(variable[1]) or path in loader.bad_paths:
+        for path, message in (*_unset(loader.data, env), *_commands(loader.data, env)):
+            if path in loader.bad_paths:
                 continue
-            state = "is empty" if variable[1] in env else "is not set"
-            message = f"environment variable {variable[1]} {state}: {need}"
             where, named = loader.location(path), key_id(loader.data, path)
             found.append(
                 Diagnostic(loader.file, where.line, where.col, path_text(path), message, NOTICE, named)
             )
     return found
+
+
+def _unset(data: dict[str, Any], env: Mapping[str, str]) -> Iterator[tuple[Path, str]]:
+    for path, name, need in (*_named(data), *_vault(data)):
+        if not env.get(name):
+            yield path, f"environment variable {name} {'is empty' if name in env else 'is not set'}: {need}"
+
+
+def _commands(data: dict[str, Any], env: Mapping[str, str]) -> Iterator[tuple[Path, str]]:
+    """Each command sink whose program is not there (not on PATH, or not executable), as the
+    sink finds it before anything is sent."""
+    for at in _deliver_lists(data):
+        sinks = _at(data, at)
+        for index in range(len(sinks) if isinstance(sinks, list) else 0):
+            argv = _at(data, (*at, index, "command"))
+            program = argv[0] if isinstance(argv, list) and argv else None
+            if isinstance(program, str) and program and "\0" not in program:
+                problem = program_missing(program, env.get("PATH", os.defpath))
+                if problem:
+                    yield (*at, index, "command"), f"{problem}: apply and deliver need it to run this sink"
+
+
+def _named(data: dict[str, Any]) -> Iterator[tuple[Path, str, str]]:
+    """Each `${VAR}` a secret's field names: where, the variable, what needs it."""
+    for path, need in _references(data):
+        text = _at(data, path)
+        variable = _VAR.match(text) if isinstance(text, str) else None
+        if variable is not None:
+            yield path, variable[1], need
+
+
+def _vault(data: dict[str, Any]) -> Iterator[tuple[Path, str, str]]:
+    """The variables each Vault sink reads, at the sink (no field of the manifest names them)."""
+    for at in _deliver_lists(data):
+        sinks = _at(data, at)
+        for index in range(len(sinks) if isinstance(sinks, list) else 0):
+            if isinstance(_at(data, (*at, index, "vault")), dict):
+                for name in ("VAULT_ADDR", "VAULT_TOKEN"):
+                    yield (*at, index, "vault"), name, "apply and deliver need it to write this secret"
 
 
 def _references(data: dict[str, Any]) -> Iterator[tuple[Path, str]]:

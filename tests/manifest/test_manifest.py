@@ -510,6 +510,40 @@ def test_strict_validate_notes_unset_account_key_and_sink_token_variables(
     assert "EH_STAGING_API_KEY" not in out and "sentinel" not in out
 
 
+def test_strict_validate_notes_a_vault_sinks_unset_variables_and_a_command_not_there(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What the apply refuses a sink for before anything is sent, known offline: VAULT_ADDR and
+    VAULT_TOKEN (read by every Vault sink, named by none), and a command's program not on PATH;
+    notices with --strict, as an unset token's (a developer's machine need not have what CI has)."""
+    fixture = str(MANIFESTS / "notice-vault-sink-and-command-not-there.yaml")
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    monkeypatch.setenv("VAULT_TOKEN", "")
+    code, out, _ = run_cli(capsys, "validate", fixture)
+    assert code == 0 and out == ""
+    code, out, _ = run_cli(capsys, "validate", fixture, "--strict")
+    assert code == 0, out
+    need = "apply and deliver need it to write this secret"
+    assert out.splitlines() == [
+        f"{fixture}:5:14: notice: defaults.deliver[0].vault: environment variable VAULT_ADDR is not set: {need}",
+        f"{fixture}:5:14: notice: defaults.deliver[0].vault: environment variable VAULT_TOKEN is empty: {need}",
+        f"{fixture}:10:18: notice: keys[backend].deliver[0].command: ehkeys-no-such-deliverer is not a command "
+        "on PATH: apply and deliver need it to run this sink",
+        f"{fixture}:11:16: notice: keys[backend].deliver[1].vault: environment variable VAULT_ADDR is not set: "
+        + need,
+        f"{fixture}:11:16: notice: keys[backend].deliver[1].vault: environment variable VAULT_TOKEN is empty: "
+        + need,
+    ]
+    monkeypatch.setenv("VAULT_ADDR", "https://vault.example:8200")
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.sentinel-token")
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    monkeypatch.chdir(tmp_path)
+    text = Path(fixture).read_text().replace("ehkeys-no-such-deliverer", Path(sys.executable).name)
+    Path("set.yaml").write_text(text)
+    code, out, _ = run_cli(capsys, "validate", "set.yaml", "--strict")
+    assert code == 0 and out == "", out
+
+
 @pytest.mark.parametrize(
     ("fixture", "said"),
     [
