@@ -1,0 +1,170 @@
+"""The rules a pull request changes, compared with its base's (`manifest.rulediff`) and said a
+line each (`render.rules.line`): a table of base rules, head rules, and the lines.
+
+A plan judged by its own change's rules passes when the change loosens a rule and uses the
+room; reviewers see these lines at the top of its comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.manifest.load import Manifest, load
+from reconciler.manifest.rulediff import changed_rules
+from reconciler.render.rules import line
+
+KEY = {"id": "partner", "name": "partner-gateway", "allocated_ammount": 10, "limit_type": "daily"}
+ACCOUNTS = {"prod": {"api_key": "${EH_PROD_API_KEY}"}, "staging": {"api_key": "${EH_STAGING_API_KEY}"}}
+
+
+def with_accounts(**settings: Any) -> dict[str, Any]:
+    """Two accounts, a key in prod; `settings` over them (accounts' own merged in)."""
+    accounts = {n: {**a, **settings.pop(n, {})} for n, a in ACCOUNTS.items()}
+    return {"accounts": accounts, "keys": [{**KEY, "account": "prod"}], **settings}
+
+
+def waived(reason: str | None = None, **more: Any) -> dict[str, Any]:
+    key = {**KEY, "account": "prod", **more}
+    if reason is not None:
+        key["policy_exceptions"] = {"ip_whitelist": reason}
+    return {"accounts": ACCOUNTS, "policy": {"require": ["ip_whitelist"]}, "keys": [key]}
+
+
+def grouped(**group: Any) -> dict[str, Any]:
+    return {"groups": {"ml": group}, "keys": [{**KEY, "group": "ml"}]} if group else {"keys": [KEY]}
+
+
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
+    "nothing changed": ({"policy": {"max_allocation": 100}}, {"policy": {"max_allocation": 100}}, []),
+    "a ceiling raised": (
+        {"policy": {"max_allocation": 100}},
+        {"policy": {"max_allocation": 500}},
+        ["max_allocation: 100.00 -> 500.00, looser"],
+    ),
+    "a ceiling lowered, another dropped": (
+        {"budget": {"max_net_debit": 50, "warn_net_debit": 20}},
+        {"budget": {"max_net_debit": 40}},
+        ["max_net_debit: 50.00 -> 40.00, tighter", "warn_net_debit: 20.00 -> (not set), looser"],
+    ),
+    "a lifetime set": ({}, {"policy": {"max_lifetime": "90d"}}, ["max_lifetime: (not set) -> 90d, tighter"]),
+    "a field no longer required": (
+        {"policy": {"require": ["expires_at", "ip_whitelist"]}},
+        {"policy": {"require": ["ip_whitelist"]}},
+        ["require: [expires_at, ip_whitelist] -> [ip_whitelist], looser"],
+    ),
+    "the same list in another order": (
+        {"policy": {"limit_types": ["daily", "weekly"]}},
+        {"policy": {"limit_types": ["weekly", "daily"]}},
+        [],
+    ),
+    "a window allowed": (
+        {"policy": {"limit_types": ["daily"]}},
+        {"policy": {"limit_types": ["daily", "monthly"]}},
+        ["limit_types: [daily] -> [daily, monthly], looser"],
+    ),
+    "models swapped": (
+        {"policy": {"allowed_models": ["gpt-4o*"]}},
+        {"policy": {"allowed_models": ["claude-*"]}},
+        ["allowed_models: [gpt-4o*] -> [claude-*], changed"],
+    ),
+    "a name pattern changed": (
+        {"policy": {"name_pattern": "a"}},
+        {"policy": {"name_pattern": "b"}},
+        ['name_pattern: "a" -> "b", changed'],
+    ),
+    "an account's own rule": (
+        with_accounts(policy={"max_allocation": 100}),
+        with_accounts(policy={"max_allocation": 100}, prod={"policy": {"max_allocation": 500}}),
+        ["max_allocation (account prod): 100.00 -> 500.00, looser"],
+    ),
+    "a top-level rule, in each account": (
+        with_accounts(budget={"max_allocated": 1000}),
+        with_accounts(budget={"max_allocated": 900}),
+        [
+            "max_allocated (account prod): 1,000.00 -> 900.00, tighter",
+            "max_allocated (account staging): 1,000.00 -> 900.00, tighter",
+        ],
+    ),
+    "a new account's rules": (
+        {"accounts": {"prod": ACCOUNTS["prod"]}, "keys": [{**KEY, "account": "prod"}]},
+        with_accounts(staging={"budget": {"max_net_debit": 50}}),
+        ["max_net_debit (account staging): (new account) -> 50.00, new"],
+    ),
+    "a group's requirement dropped": (
+        grouped(policy={"require": ["expires_at"]}),
+        grouped(policy={"require": []}),
+        ["require (group ml): [expires_at] -> [], looser"],
+    ),
+    "a group rule in place of the account's": (
+        {"policy": {"max_allocation": 100}, **grouped(budget={"max_net_debit": 5})},
+        {
+            "policy": {"max_allocation": 100},
+            **grouped(policy={"max_allocation": 500}, budget={"max_net_debit": 5}),
+        },
+        ["max_allocation (group ml): (the account's) -> 500.00, changed"],
+    ),
+    "a new group": (
+        grouped(),
+        grouped(budget={"max_allocated": 300}),
+        ["max_allocated (group ml): (new group) -> 300.00, new"],
+    ),
+    "an exception added": (
+        waived(ip_whitelist=["10.0.0.0/8"]),
+        waived("partner calls from changing IPs", ip_whitelist=[]),
+        ['exception added: prod/partner ip_whitelist ("partner calls from changing IPs")'],
+    ),
+    "an exception's reason changed": (
+        waived("a partner", ip_whitelist=[]),
+        waived("any partner", ip_whitelist=[]),
+        ['exception reason changed: prod/partner ip_whitelist: "a partner" -> "any partner"'],
+    ),
+    "an exception removed": (
+        waived("a partner", ip_whitelist=[]),
+        waived(ip_whitelist=["10.0.0.0/8"]),
+        ['exception removed: prod/partner ip_whitelist ("a partner"), tighter'],
+    ),
+    "a key new in the pull request, with an exception": (
+        {**waived(), "keys": []},
+        waived("partner calls from changing IPs", ip_whitelist=[]),
+        ['exception added: prod/partner ip_whitelist ("partner calls from changing IPs")'],
+    ),
+    "keys changed, rules not": (
+        {"policy": {"max_allocation": 100}},
+        {
+            "policy": {"max_allocation": 100},
+            "keys": [{**KEY, "allocated_ammount": 90}, {**KEY, "id": "b", "name": "b"}],
+        },
+        [],
+    ),
+}
+
+
+def loaded(tmp: Path, name: str, settings: dict[str, Any]) -> Manifest:
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "keys": [KEY], **settings}, sort_keys=False))
+    result = load([str(path)], env={}, offline=True)
+    assert result.manifest is not None, [d.text() for d in result.errors]
+    return result.manifest
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_rule_a_pull_request_changes_is_a_line_saying_which_way(tmp_path: Path, case: str) -> None:
+    base, head, lines = CASES[case]
+    found = changed_rules(loaded(tmp_path, "base", base), loaded(tmp_path, "head", head))
+    assert [line(change) for change in found] == lines
+
+
+def test_a_directory_manifests_rules_are_its_settings_files(tmp_path: Path) -> None:
+    """The rules of a directory manifest are stated once, in ehkeys.yaml; its team files' keys
+    carry the exceptions."""
+    for side, limit in (("base", 100), ("head", 250)):
+        (tmp_path / side / "team").mkdir(parents=True)
+        settings = {"version": 1, "policy": {"max_allocation": limit}}
+        (tmp_path / side / "ehkeys.yaml").write_text(yaml.safe_dump(settings))
+        (tmp_path / side / "team" / "keys.yaml").write_text(yaml.safe_dump({"keys": [KEY]}))
+    base, head = (load([str(tmp_path / side)], env={}, offline=True).manifest for side in ("base", "head"))
+    assert base is not None and head is not None
+    assert [line(c) for c in changed_rules(base, head)] == ["max_allocation: 100.00 -> 250.00, looser"]
