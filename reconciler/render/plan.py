@@ -15,7 +15,8 @@ from reconciler.core.changes import Action, Change
 from reconciler.core.heap import gc_paused
 from reconciler.core.plan import Plan
 from reconciler.core.printable import printable
-from reconciler.render import policy
+from reconciler.core.rulechanges import RulesReview
+from reconciler.render import policy, rules
 from reconciler.render.view import (
     PlanView,
     Row,
@@ -128,7 +129,12 @@ def md_key(change: Change, key: str = "") -> str:
 
 @gc_paused()
 def markdown(
-    plan: Plan, stream: TextIO, title: str = "ehkeys plan", marker: str = MARKER, lead: str = ""
+    plan: Plan,
+    stream: TextIO,
+    title: str = "ehkeys plan",
+    marker: str = MARKER,
+    lead: str = "",
+    review: RulesReview | None = None,
 ) -> None:
     """For a PR comment: a row per key that changes or failed, unchanged keys by count.
 
@@ -136,7 +142,7 @@ def markdown(
     the details and the credit totals past GitHub's 65,536-character limit.
     """
     view = build(plan)
-    markdown_head(stream, title, view.headline, marker, lead)
+    markdown_head(stream, title, view.headline, marker, lead, review)
     stream.write(budget_warnings(plan))
     markdown_body(plan, stream, view)
 
@@ -149,10 +155,21 @@ def budget_warnings(plan: Plan, whose: str = "") -> str:
     )
 
 
-def markdown_head(stream: TextIO, title: str, headline: str, marker: str = MARKER, lead: str = "") -> None:
+def markdown_head(
+    stream: TextIO,
+    title: str,
+    headline: str,
+    marker: str = MARKER,
+    lead: str = "",
+    review: RulesReview | None = None,
+) -> None:
+    """The title and its headline; the pull request's changes to the rules under it (counted)."""
+    also = rules.counted(review)
+    headline = f"{headline.removesuffix('.')}, {also}." if also else headline
     stream.write(f"{marker}\n### {title}: {headline.removeprefix('Plan: ')}\n\n")
     if lead:
         stream.write(f"**{escape(lead)}**\n\n")
+    stream.write(rules.markdown(review))
 
 
 def markdown_body(plan: Plan, stream: TextIO, view: PlanView | None = None) -> None:

@@ -17,6 +17,7 @@ from reconciler.core.heap import gc_paused
 from reconciler.core.money import ZERO, money, money_number
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
+from reconciler.core.rulechanges import RulesReview
 from reconciler.render import plan as one
 from reconciler.render.plan import MARKER, Style, escape
 from reconciler.render.view import counted
@@ -55,13 +56,19 @@ def accounts(n: int) -> str:
 
 @gc_paused()
 def markdown(
-    plans: Plans, stream: TextIO, title: str = "ehkeys plan", marker: str = MARKER, lead: str = ""
+    plans: Plans,
+    stream: TextIO,
+    title: str = "ehkeys plan",
+    marker: str = MARKER,
+    lead: str = "",
+    review: RulesReview | None = None,
 ) -> None:
-    """For a PR comment: a section per account, each with its own table and credit line."""
+    """For a PR comment: a section per account, each with its own table and credit line; a
+    pull request's changes to the rules (`review`) under the title."""
     if not plans.declared:
-        one.markdown(plans.only, stream, title, marker, lead)
+        one.markdown(plans.only, stream, title, marker, lead, review)
         return
-    one.markdown_head(stream, title, headline(plans), marker, lead)
+    one.markdown_head(stream, title, headline(plans), marker, lead, review)
     for plan in plans.each:
         stream.write(one.budget_warnings(plan, f" (account {plan.account.name})"))
     if plans.moves:

@@ -1,0 +1,77 @@
+"""A pull request's changes to the rules, in words: a line per difference (`core.rulechanges`),
+shown at the top of the plan comment and the job summary, counted in the headline."""
+
+from __future__ import annotations
+
+import json
+
+from reconciler.core.rulechanges import Change, ExceptionChange, RulesReview
+from reconciler.render.view import escape
+
+TITLE = "Rules changed by this pull request"
+
+
+def line(change: Change) -> str:
+    """`max_allocation (account prod): 100.00 -> 500.00, looser`; `exception added: prod/partner
+    ip_whitelist ("partner calls from changing IPs")`."""
+    if isinstance(change, ExceptionChange):
+        return _exception(change)
+    whose = f" ({change.whose})" if change.whose else ""
+    return f"{change.rule}{whose}: {change.before} -> {change.after}, {change.way}"
+
+
+def _exception(change: ExceptionChange) -> str:
+    waived, before, after = f"{change.address} {change.rule}", change.before, change.after
+    if before is None:
+        return f"exception added: {waived} ({_quoted(after)})"
+    if after is None:
+        return f"exception removed: {waived} ({_quoted(before)}), tighter"
+    return f"exception reason changed: {waived}: {_quoted(before)} -> {_quoted(after)}"
+
+
+def _quoted(reason: str | None) -> str:
+    return json.dumps(reason, ensure_ascii=False)
+
+
+def counted(review: RulesReview | None) -> str:
+    """The headline's word for them (`2 rules changed`), or ''."""
+    n = len(review.changes) if review else 0
+    return f"{n} rule{'s' if n != 1 else ''} changed" if n else ""
+
+
+def said(review: RulesReview | None) -> list[str]:
+    """What the review says, a line each: the changes, or why there are none to show; then
+    rules-apart's verdict."""
+    if review is None:
+        return []
+    head = _head(review)
+    found = ([head] if head else []) + [f"  {line(change)}" for change in review.changes]
+    return found + ([f"{review.apart}{_fails(review)}"] if review.apart else [])
+
+
+def _head(review: RulesReview) -> str:
+    base = f"its base `{review.base[:12]}`" if review.base else "its base"
+    if review.absent:
+        return f"Rules: the manifest root is new in this pull request (not on {base}): nothing to compare."
+    if review.problem:
+        return f"Rules not compared with {base}: {review.problem}."
+    return f"{TITLE} (against its base {base}):" if review.changes else ""
+
+
+def _fails(review: RulesReview) -> str:
+    return ". The plan check fails." if review.fails else "."
+
+
+def markdown(review: RulesReview | None) -> str:
+    """The block under the comment's title ('' when there is nothing to say)."""
+    out: list[str] = []
+    head = _head(review) if review else ""
+    if review and review.changes:
+        out.append(f"> :warning: **{TITLE}** (against its base `{escape(review.base[:12])}`):\n>")
+        out += [f"> - {escape(line(change))}" for change in review.changes]
+    elif review and head:
+        out.append(f"> {':warning:' if review.problem else ':information_source:'} {escape(head)}")
+    if review and review.apart:
+        mark = ":x:" if review.fails else ":white_check_mark:"
+        out.append((">\n" if out else "") + f"> {mark} **{escape(review.apart)}**{_fails(review)}")
+    return "\n".join(out) + "\n\n" if out else ""
