@@ -194,6 +194,25 @@ def content(path: str, data: bytes, ref: str, inline: bool) -> dict[str, Any]:
     )
 
 
+def listing(folder: str, entries: dict[str, bytes | None], ref: str) -> list[dict[str, Any]]:
+    """GET contents of a folder: an entry per file (None: a folder), no content, sorted by name."""
+    base = example("repos/get-content", 200, "response-if-content-is-a-directory")[0]
+    found = []
+    for name, data in sorted(entries.items()):
+        path = f"{folder}/{name}" if folder else name
+        sha = git_sha(data if data is not None else path.encode())
+        links = _file_links(path, sha, ref)
+        if data is None:  # a folder: its tree, no download
+            links["git_url"] = links["_links"]["git"] = f"{API}/repos/{REPO}/git/trees/{sha}"
+            links["html_url"] = links["_links"]["html"] = f"{WEB}/tree/{ref}/{path}"
+        kind = {"type": "file", "size": len(data)} if data is not None else {"type": "dir", "size": 0}
+        download = f"https://raw.githubusercontent.com/{REPO}/{ref}/{path}" if data is not None else None
+        found.append(
+            lay(base, {"name": name, "path": path, "sha": sha, "download_url": download, **kind, **links})
+        )
+    return found
+
+
 def written(path: str, data: bytes, branch: str, created: bool) -> dict[str, Any]:
     """PUT contents: 201 with the new file, or 200 when it replaced one."""
     sha = git_sha(data)

@@ -1,7 +1,8 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
 Issues and their comments, the pull requests of a commit and the files a pull request
-changes, Actions secrets of a repository or an environment (sealed with the fake's own key
+changes, a commit's files and folders (the contents API at `?ref=SHA`: base64 content, `type: file|dir`,
+404 for a path it lacks), Actions secrets of a repository or an environment (sealed with the fake's own key
 pair, which it opens to keep what a workflow would read: `secrets`), a workflow run and its artifacts (the zip behind a redirect to another origin, which
 must not see the token), and the contents and git APIs that keep the state on a branch: a
 missing branch answers 404, a stale `sha` 409, as GitHub does. What a test sets up and reads is plain records (dicts); each answer is GitHub's
@@ -91,6 +92,10 @@ class FakeGitHub:
 
     def files_of(self, number: int) -> list[str]:
         return [f["filename"] for f in self.pulls[number]["files"]]
+
+    def commit(self, sha: str, files: dict[str, str | bytes]) -> None:
+        """A commit the contents API reads at `?ref=SHA` (a pull request's base): its files by path."""
+        self.branches[sha] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
@@ -286,13 +291,26 @@ class FakeGitHub:
             files = self.branches.get(ref)
             if files is None:
                 return _missing("No commit found for the ref")
-            if path not in files:
-                return _missing()
-            inline = len(files[path]) <= self.inline_limit
-            return JSONResponse(answers.content(path, files[path], ref, inline))
+            if path in files:
+                inline = len(files[path]) <= self.inline_limit
+                return JSONResponse(answers.content(path, files[path], ref, inline))
+            entries = self._folder(files, path)
+            return JSONResponse(answers.listing(path, entries, ref)) if entries else _missing()
         if request.method == "DELETE":
             return await self._delete(path, await request.json())
         return await self._put(path, await request.json())
+
+    @staticmethod
+    def _folder(files: dict[str, bytes], path: str) -> dict[str, bytes | None]:
+        """What a folder holds, as git keeps it (a folder exists only with a file below it):
+        each file's bytes by name, a folder's name with None."""
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        found: dict[str, bytes | None] = {}
+        for name, data in files.items():
+            if name.startswith(prefix):
+                first, _, rest = name[len(prefix) :].partition("/")
+                found[first] = None if rest else data
+        return found
 
     async def _put(self, path: str, body: dict[str, Any]) -> Response:
         files = self.branches.get(body["branch"])

@@ -8,6 +8,7 @@ caused one. The apply job's provenance checks read a comment's `user` and
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,7 +25,7 @@ from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, on_actions
 pytestmark = pytest.mark.slow  # every operation of the fake against GitHub's description
 
 Call = Callable[[GitHub], Any]
-HEAD, MERGE = "a" * 40, "b" * 40
+HEAD, MERGE, BASE = "a" * 40, "b" * 40, "c" * 40
 STATE = "keys/.ehkeys/state.json"
 
 
@@ -39,6 +40,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub.start_run("1001", HEAD)
     hub.upload("1001", "ehkeys-plan", {"plan.json": b"{}"})
     hub.branches["ehkeys-state"] = {STATE: b"{}", "big.json": b"x" * 50}
+    hub.commit(BASE, {"keys/ehkeys.yaml": "version: 1\n", "keys/team/a.yaml": "keys: []\n"})
     with on_actions(hub, monkeypatch):
         yield hub
 
@@ -77,6 +79,8 @@ TYPICAL: dict[str, Call] = {
     "a run's artifacts": lambda gh: gh.pages("/actions/runs/1001/artifacts", "artifacts", name="ehkeys-plan"),
     "an artifact's zip": lambda gh: gh.download("/actions/artifacts/100/zip", 10_000),
     "a file": _get(STATE),
+    "a folder at a commit": lambda gh: gh.call("GET", "/contents/keys", params={"ref": BASE}),
+    "a file at a commit": lambda gh: gh.call("GET", "/contents/keys/ehkeys.yaml", params={"ref": BASE}),
     "a file over the inline limit": _get("big.json"),
     "a blob": lambda gh: gh.call("GET", f"/git/blobs/{git_sha(b'x' * 50)}"),
     "create a file": _put("keys/.ehkeys/journal.jsonl"),
@@ -89,6 +93,8 @@ TYPICAL: dict[str, Call] = {
 
 REFUSALS: dict[str, tuple[Call, type[Exception]]] = {
     "no such file": (_get("keys/none.json"), NotFound),
+    "no such path at a commit": (lambda gh: gh.call("GET", "/contents/nope", params={"ref": BASE}), NotFound),
+    "no such commit": (lambda gh: gh.call("GET", "/contents/keys", params={"ref": "d" * 40}), NotFound),
     "a stale sha": (_put(STATE, "0" * 40), Conflict),
     "a sha for a new file": (_put("keys/new.json", "0" * 40), Conflict),
     "a branch made meanwhile": (_branch, Conflict),
@@ -121,6 +127,26 @@ def test_the_fields_the_provenance_checks_read_are_there(fake: FakeGitHub) -> No
     pull = gh.pages(f"/commits/{MERGE}/pulls")[0]
     assert (pull["number"], pull["head"]["sha"], pull["merge_commit_sha"]) == (12, HEAD, MERGE)
     assert pull["merged_at"] and "pull_request" in gh.pages("/issues", state="open")[0]
+    assert fake.violations == []
+
+
+def test_a_folder_is_listed_and_a_file_read_as_github_answers_them(fake: FakeGitHub) -> None:
+    """A folder: an entry per file and folder (`type: file|dir`), no content; a file: base64."""
+    gh = GitHub.from_env()
+    listed = gh.call("GET", "/contents/keys", params={"ref": BASE})
+    assert [(e["name"], e["path"], e["type"]) for e in listed] == [
+        ("ehkeys.yaml", "keys/ehkeys.yaml", "file"),
+        ("team", "keys/team", "dir"),
+    ]
+    assert all("content" not in e for e in listed) and listed[1]["download_url"] is None
+    file = gh.call("GET", "/contents/keys/team/a.yaml", params={"ref": BASE})
+    assert (file["type"], file["encoding"], base64.b64decode(file["content"])) == (
+        "file",
+        "base64",
+        b"keys: []\n",
+    )
+    with pytest.raises(NotFound, match="No commit found"):
+        gh.call("GET", "/contents/keys", params={"ref": "d" * 40})
     assert fake.violations == []
 
 
