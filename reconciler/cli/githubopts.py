@@ -25,7 +25,7 @@ def add(github: argparse.ArgumentParser) -> None:
     """The jobs, under `github`'s own parser."""
     jobs = github.add_subparsers(dest="job", required=True, metavar="JOB")
     plan = "pull request: plan, and save plan.json and plan.md for the artifact and comment"
-    _when_modified(_api(_job(jobs, "plan", plan, commands.github_plan)))
+    _rules_apart(_when_modified(_api(_job(jobs, "plan", plan, commands.github_plan))))
     comment = "pull request: post or update the plan comment, with the plan's digest"
     _comment(_job(jobs, "comment", comment, commands.github_comment))
     apply = "merged: apply the reviewed plan, comment the result on the PR"
@@ -81,7 +81,17 @@ def _rotate_now(j: argparse.ArgumentParser) -> None:
     )
 
 
-def _when_modified(j: argparse.ArgumentParser) -> None:
+def _rules_apart(j: argparse.ArgumentParser) -> None:
+    j.add_argument(
+        "--rules-apart",
+        action="store_true",
+        help="fail the plan (exit 4, the comment still posted) when the PR changes the rules (a "
+        "policy, a budget, an exception: against its base commit's) and any key too: rules go in a "
+        "PR of their own",
+    )
+
+
+def _when_modified(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
     j.add_argument(
         "--when-modified",
         action="append",
@@ -91,6 +101,7 @@ def _when_modified(j: argparse.ArgumentParser) -> None:
         "manifest root (repeatable; default: only the root's own files); a PR that touches the "
         "root neither way is not planned, and its merge applies nothing",
     )
+    return j
 
 
 def _comment(c: argparse.ArgumentParser) -> None:

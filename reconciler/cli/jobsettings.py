@@ -16,7 +16,8 @@ from reconciler.gitops.trust import Trust
 
 def job(args: argparse.Namespace) -> Job:
     when = tuple(getattr(args, "when_modified", ()))
-    return Job(workspace(args), args.state_branch, Path(args.dir), when)
+    apart = bool(getattr(args, "rules_apart", False))
+    return Job(workspace(args), args.state_branch, Path(args.dir), when, apart)
 
 
 def comment_job(args: argparse.Namespace) -> CommentJob:

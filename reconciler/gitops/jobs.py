@@ -39,7 +39,7 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
 from reconciler.engine.workspace import legacy_state, state_path, state_paths
-from reconciler.gitops import cancel
+from reconciler.gitops import baserules, cancel
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import own_comments, sync_drift_issue, upsert_comment
@@ -149,12 +149,15 @@ def plan_job(job: Job) -> ExitCode:
     with _branch(job, ctx, hub, push=()):
         planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
-    engine_plan.save(planned, str(out / PLAN_FILE))
+    engine_plan.save(planned, str(out / PLAN_FILE))  # the rules' review is no part of the plan
+    review = baserules.review(hub, ctx, job.workspace.manifests, planned.manifest, plans, job.rules_apart)
+    baserules.tell(review)
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
-        planrender.markdown(plans, md, title)
-    step_summary(lambda s: planrender.markdown(plans, s, title))
+        planrender.markdown(plans, md, title, review=review)
+    step_summary(lambda s: planrender.markdown(plans, s, title, review=review))
     planrender.text(plans, sys.stdout)
-    return planned.exit_code()
+    code = planned.exit_code()
+    return ExitCode.POLICY if review and review.fails and code is ExitCode.OK else code
 
 
 def _not_planned(out: Path, root: Root, why: str) -> ExitCode:

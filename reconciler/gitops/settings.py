@@ -23,6 +23,7 @@ class Job:
     state_branch: str = STATE_BRANCH
     out_dir: Path = OUT_DIR  # plan.json, plan.md and apply.md
     when_modified: tuple[str, ...] = ()  # more paths (globs) that make a PR touch the root
+    rules_apart: bool = False  # plan: a PR that changes the rules and a key fails its check
 
 
 @dataclass(frozen=True)

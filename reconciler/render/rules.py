@@ -4,6 +4,7 @@ shown at the top of the plan comment and the job summary, counted in the headlin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from reconciler.core.rulechanges import Change, ExceptionChange, RulesReview
 from reconciler.render.view import escape
@@ -11,22 +12,23 @@ from reconciler.render.view import escape
 TITLE = "Rules changed by this pull request"
 
 
-def line(change: Change) -> str:
+def line(change: Change, esc: Callable[[str], str] = str) -> str:
     """`max_allocation (account prod): 100.00 -> 500.00, looser`; `exception added: prod/partner
-    ip_whitelist ("partner calls from changing IPs")`."""
+    ip_whitelist ("partner calls from changing IPs")`. `esc`: each value as Markdown shows it
+    (the words around them, `->` included, need none)."""
     if isinstance(change, ExceptionChange):
-        return _exception(change)
-    whose = f" ({change.whose})" if change.whose else ""
-    return f"{change.rule}{whose}: {change.before} -> {change.after}, {change.way}"
+        return _exception(change, esc)
+    whose = f" ({esc(change.whose)})" if change.whose else ""
+    return f"{esc(change.rule)}{whose}: {esc(change.before)} -> {esc(change.after)}, {change.way}"
 
 
-def _exception(change: ExceptionChange) -> str:
-    waived, before, after = f"{change.address} {change.rule}", change.before, change.after
+def _exception(change: ExceptionChange, esc: Callable[[str], str]) -> str:
+    waived, before, after = esc(f"{change.address} {change.rule}"), change.before, change.after
     if before is None:
-        return f"exception added: {waived} ({_quoted(after)})"
+        return f"exception added: {waived} ({esc(_quoted(after))})"
     if after is None:
-        return f"exception removed: {waived} ({_quoted(before)}), tighter"
-    return f"exception reason changed: {waived}: {_quoted(before)} -> {_quoted(after)}"
+        return f"exception removed: {waived} ({esc(_quoted(before))}), tighter"
+    return f"exception reason changed: {waived}: {esc(_quoted(before))} -> {esc(_quoted(after))}"
 
 
 def _quoted(reason: str | None) -> str:
@@ -49,13 +51,13 @@ def said(review: RulesReview | None) -> list[str]:
     return found + ([f"{review.apart}{_fails(review)}"] if review.apart else [])
 
 
-def _head(review: RulesReview) -> str:
+def _head(review: RulesReview, esc: Callable[[str], str] = str) -> str:
     base = f"its base `{review.base[:12]}`" if review.base else "its base"
     if review.absent:
         return f"Rules: the manifest root is new in this pull request (not on {base}): nothing to compare."
     if review.problem:
-        return f"Rules not compared with {base}: {review.problem}."
-    return f"{TITLE} (against its base {base}):" if review.changes else ""
+        return f"Rules not compared with {base}: {esc(review.problem)}."
+    return f"{TITLE} (against {base}):" if review.changes else ""
 
 
 def _fails(review: RulesReview) -> str:
@@ -65,12 +67,12 @@ def _fails(review: RulesReview) -> str:
 def markdown(review: RulesReview | None) -> str:
     """The block under the comment's title ('' when there is nothing to say)."""
     out: list[str] = []
-    head = _head(review) if review else ""
+    head = _head(review, escape) if review else ""
     if review and review.changes:
         out.append(f"> :warning: **{TITLE}** (against its base `{escape(review.base[:12])}`):\n>")
-        out += [f"> - {escape(line(change))}" for change in review.changes]
+        out += [f"> - {line(change, escape)}" for change in review.changes]
     elif review and head:
-        out.append(f"> {':warning:' if review.problem else ':information_source:'} {escape(head)}")
+        out.append(f"> {':warning:' if review.problem else ':information_source:'} {head}")
     if review and review.apart:
         mark = ":x:" if review.fails else ":white_check_mark:"
         out.append((">\n" if out else "") + f"> {mark} **{escape(review.apart)}**{_fails(review)}")

@@ -230,6 +230,23 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"
 
 
+def test_rules_apart_reaches_the_plan_job_only_when_true(tmp_path: Path) -> None:
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+    step = _action_step("ehkeys ${{ inputs.command }}")
+    root = {"manifest": "keys", "state-branch": "ehkeys-state", "sandbox": "false"}
+    assert (
+        _run_step(step, tmp_path, {**root, "command": "plan", "rules-apart": "true"})[-1] == "--rules-apart"
+    )
+    assert "--rules-apart" not in _run_step(
+        step, tmp_path, {**root, "command": "plan", "rules-apart": "false"}
+    )
+    assert "--rules-apart" not in _run_step(
+        step, tmp_path, {**root, "command": "apply", "rules-apart": "true"}
+    )
+    assert yaml.safe_load(ACTION.read_text())["inputs"]["rules-apart"]["default"] == "false"
+
+
 def test_a_key_whose_name_starts_with_a_dash_is_a_target_never_an_option(tmp_path: Path) -> None:
     """A name may start with `-` (`-legacy`): given as `--target -legacy`, argparse took it for an
     option and refused the run by hand ("expected one argument"), a leaked key left unrotated."""

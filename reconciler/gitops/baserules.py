@@ -1,0 +1,156 @@
+"""The rules a pull request changes: its root read as it is on the PR's base commit, through the
+contents API (a shallow checkout has no base commit), loaded offline with the same loader,
+and its rules compared with the head's (`manifest.rulediff`).
+
+A file is one request, a folder one request plus one per file or folder in it (YAML files and
+folders only, hidden ones aside, a folder holding its own `ehkeys.yaml` another manifest, as
+`manifest.sources.walk` reads a checkout). The root missing on the base is new: nothing to
+compare. A base that does not load, or an API error, is said, never a traceback: the rules
+could not be compared (rules-apart then fails the check; without it the plan stands).
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reconciler.core.plans import Plans
+from reconciler.core.rulechanges import RulesReview
+from reconciler.gitops.context import RunContext
+from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
+from reconciler.gitops.roots import Root
+from reconciler.manifest.layout import root_of
+from reconciler.manifest.load import Manifest, load
+from reconciler.manifest.rulediff import changed_rules
+from reconciler.manifest.sources import SETTINGS_FILE
+from reconciler.render import rules
+
+_YAML = (".yaml", ".yml")
+NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
+
+
+class _Absent(Exception):
+    """The root is not on the base commit."""
+
+
+def review(
+    hub: GitHub, ctx: RunContext, manifests: Sequence[str], head: Manifest, plans: Plans, apart: bool
+) -> RulesReview | None:
+    """The head's rules against the base's (None: not a pull request's run); with `apart`
+    (rules-apart), judged by how many keys `plans` change."""
+    if ctx.pr_number is None:
+        return None
+    base = _base_sha(ctx)
+    found = compare(hub, base, _inputs(manifests, ctx.workspace), head) if base else None
+    if found is None and apart:
+        found = RulesReview(problem="the event names no base commit (pull_request.base.sha)")
+    if found is None or not apart:
+        return found
+    return found.judged(sum(c.action.changes_something for p in plans.each for c in p.changes))
+
+
+def _base_sha(ctx: RunContext) -> str:
+    base = ctx.pull_request.get("base")
+    sha = base.get("sha") if isinstance(base, dict) else None
+    return sha if isinstance(sha, str) else ""
+
+
+def _inputs(manifests: Sequence[str], top: Path) -> list[str | None]:
+    """Each manifest as the loader reads it (a file of a directory manifest: its folder), from
+    the repository's top (None: outside it)."""
+    wholes = [root_of(Path(m)) or Path(m) for m in manifests]
+    return list(Root.of([str(w) for w in wholes], top).paths)
+
+
+def compare(hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest) -> RulesReview:
+    """The rules of `inputs` (paths from the repository's top) on commit `base` against `head`'s."""
+    if any(path is None for path in inputs):
+        return RulesReview(base, problem="the manifest is outside the repository")
+    paths = [str(path) for path in inputs]
+    with tempfile.TemporaryDirectory(prefix="ehkeys-base-") as folder:
+        try:
+            loaded = _load_base(hub, base, paths, Path(folder))
+        except _Absent:
+            return RulesReview(base, absent=True)
+        except GitHubError as exc:
+            return RulesReview(base, problem=str(exc))
+    if isinstance(loaded, str):
+        return RulesReview(base, problem=f"the manifest there does not load: {loaded}")
+    return RulesReview(base, changed_rules(loaded, head))
+
+
+def _load_base(hub: GitHub, base: str, paths: Sequence[str], folder: Path) -> Manifest | str:
+    """The base's manifest, loaded offline from `folder` (no variable is needed for rules), or
+    its first error (its place from the repository's top)."""
+    (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
+    for path in paths:
+        _fetch(hub, base, path, folder, top=True)
+    result = load([str(folder / path) for path in paths], env={}, offline=True)
+    if result.manifest is not None:
+        return result.manifest
+    first = result.errors[0].text() if result.errors else "it holds no manifest"
+    return first.replace(f"{folder}/", "")
+
+
+def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -> None:
+    """A file, or a folder's YAML files and folders, from commit `base` into `folder`."""
+    call = f"GET /contents/{path}"
+    try:
+        answer = hub.call("GET", f"/contents/{path}", params={"ref": base})
+    except NotFound as exc:
+        if top and NO_COMMIT not in str(exc):
+            raise _Absent from None
+        raise
+    if isinstance(answer, list):
+        _folder(hub, base, path, folder, answer, top)
+    elif isinstance(answer, dict) and answer.get("type") == "file":
+        _write(folder, path, _content(hub, answer, call))
+    else:
+        kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
+        raise GitHubError(f"GitHub API {call}: a {kind}, not a file or folder")
+
+
+def _folder(hub: GitHub, base: str, path: str, folder: Path, entries: list[Any], top: bool) -> None:
+    call = f"GET /contents/{path}"
+    named = [(pick(e, call, "name", kind=str), pick(e, call, "type", kind=str)) for e in entries]
+    if not top and (SETTINGS_FILE, "file") in named:
+        return  # a directory manifest of its own: none of this one's files
+    (folder / path).mkdir(parents=True, exist_ok=True)
+    for name, kind in named:
+        if "/" in name or name.startswith("."):
+            continue  # hidden (.ehkeys, .git), or not one name
+        if kind == "dir" or (kind == "file" and name.endswith(_YAML)):
+            _fetch(hub, base, f"{path}/{name}" if path else name, folder)
+
+
+def _content(hub: GitHub, meta: dict[str, Any], call: str) -> bytes:
+    """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""
+    if meta.get("encoding") != "base64" or not meta.get("content"):
+        sha = pick(meta, call, "sha", kind=str)
+        call, meta = f"GET /git/blobs/{sha}", hub.call("GET", f"/git/blobs/{sha}")
+    try:
+        return base64.b64decode(pick(meta, call, "content", kind=str))
+    except ValueError as exc:  # binascii.Error
+        raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
+
+
+def _write(folder: Path, path: str, data: bytes) -> None:
+    parts = PurePosixPath(path).parts
+    if not parts or ".." in parts or PurePosixPath(path).is_absolute():
+        raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
+    target = folder.joinpath(*parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+def tell(found: RulesReview | None) -> None:
+    """What the review found, on stderr (the comment and the summary show it too)."""
+    lines = rules.said(found)
+    if found is not None and not lines:
+        print(f"rules: unchanged since the base {found.base[:12]}", file=sys.stderr)
+    for said in lines:
+        print(f"rules: {said.strip()}", file=sys.stderr)

@@ -1,0 +1,199 @@
+"""The rules in review: the plan job reads the root on the pull request's base commit (the
+contents API, `pull_request.base.sha`), and says at the top of its comment and the job summary
+each rule the pull request changes; with `--rules-apart` (the action's `rules-apart`), a PR
+that changes the rules and a key fails its check. Against the fake GitHub, served for real."""
+
+from __future__ import annotations
+
+import yaml
+from starlette.responses import JSONResponse
+
+from .. import githubspec
+from ..fakegithub import REPO, FakeGitHub
+from . import test_gitops as gitops
+from .test_gitops import MANIFEST, Actions, manifest, plan_comment
+from .test_gitops_policy import with_rules
+
+pytestmark = gitops.pytestmark
+
+hub = gitops.hub
+actions = gitops.actions
+
+BASE = "ba5e" * 10
+LOOSER = "max_allocation: 35.00 -> 50.00, looser"
+
+
+def plan(
+    actions: Actions,
+    number: int,
+    files: dict[str, str],
+    *options: str,
+    root: str = MANIFEST,
+    base: str = BASE,
+) -> tuple[int, str]:
+    """keys-plan on a PR whose head holds `files` (the first written by the checkout): plan,
+    upload, comment, as the action runs them; the event names the PR's base commit."""
+    head = f"head{number}"
+    actions.hub.pulls.get(number) or actions.hub.open_pull(number, head)
+    actions.hub.change(number, *files)
+    pull = {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}, "base": {"sha": base}}
+    first = next(iter(files))
+    workspace = actions.checkout(
+        files[first], "pull_request", f"test-merge-{head}", {"pull_request": pull}, first
+    )
+    for path, text in list(files.items())[1:]:
+        (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / path).write_text(text)
+    actions.hub.start_run(str(1000 + actions.runs), head)
+    code, out, err = actions.run("github", "plan", root, "--sandbox", *actions.seeded, *options)
+    saved = workspace / "ehkeys-out" / "plan.json"
+    if saved.exists():
+        actions.hub.upload(
+            str(1000 + actions.runs), actions.outputs()["artifact"], {"plan.json": saved.read_bytes()}
+        )
+    assert actions.run("github", "comment", root)[0] == 0, "the comment is posted all the same"
+    return code, out + err
+
+
+def settled(actions: Actions, text: str) -> None:
+    """The account as `text` says, applied from a merged PR: a plan of `text` changes no key."""
+    assert actions.plan_pr(1, "settle", text)[0] == 0
+    assert actions.merge_and_apply(1, "settled", text)[0] == 0
+
+
+def test_a_pr_that_loosens_a_rule_and_uses_it_says_so_at_the_top_of_its_comment(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    hub.commit(BASE, {MANIFEST: with_rules(manifest(), policy={"max_allocation": 35})})
+    code, out = plan(actions, 7, {MANIFEST: with_rules(manifest(k0=40), policy={"max_allocation": 50})})
+    assert code == 0, out  # every rule holds: the PR's own
+    lines = plan_comment(hub, 7).splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("### "))
+    assert lines[title].endswith("0 errors, 1 rule changed.")
+    assert (
+        lines[title + 2]
+        == f"> :warning: **Rules changed by this pull request** (against its base `{BASE[:12]}`):"
+    )
+    assert lines[title + 4] == f"> - {LOOSER}"
+    assert LOOSER in actions.summary() and f"rules:   {LOOSER}" not in out and LOOSER in out
+    saved = (actions.tmp / f"run-{actions.runs}" / "ehkeys-out" / "plan.json").read_text()
+    assert "Rules changed" not in saved and "looser" not in saved, "the saved plan is the plan alone"
+    assert "GET /contents/keys/keys.yaml" in hub.calls
+
+
+def test_rules_apart_fails_a_pr_that_changes_the_rules_and_a_key(actions: Actions, hub: FakeGitHub) -> None:
+    hub.commit(BASE, {MANIFEST: with_rules(manifest(), policy={"max_allocation": 35})})
+    settled(actions, with_rules(manifest(), policy={"max_allocation": 35}))
+    text = with_rules(manifest(k0=40), policy={"max_allocation": 50})
+    code, out = plan(actions, 8, {MANIFEST: text}, "--rules-apart")
+    assert code == 4, out
+    comment = plan_comment(hub, 8)
+    assert f"> - {LOOSER}" in comment
+    assert (
+        "> :x: **rules-apart: this pull request changes the rules and 1 key: change the rules in a pull "
+        "request of their own, merge it, then use them**. The plan check fails." in comment
+    )
+    assert "Reviewed plan `sha256:" in comment, "the plan is shown and saved as ever"
+
+
+def test_rules_apart_passes_a_pr_that_changes_only_the_rules(actions: Actions, hub: FakeGitHub) -> None:
+    hub.commit(BASE, {MANIFEST: with_rules(manifest(), policy={"max_allocation": 35})})
+    settled(actions, with_rules(manifest(), policy={"max_allocation": 35}))
+    code, out = plan(
+        actions, 9, {MANIFEST: with_rules(manifest(), policy={"max_allocation": 20})}, "--rules-apart"
+    )
+    assert code == 0, out
+    comment = plan_comment(hub, 9)
+    assert "> - max_allocation: 35.00 -> 20.00, tighter" in comment
+    assert "rules-apart: this pull request changes only the rules: it passes" in comment
+
+
+def test_a_root_new_in_the_pr_has_nothing_to_compare(actions: Actions, hub: FakeGitHub) -> None:
+    hub.commit(BASE, {"README.md": "hello"})
+    code, out = plan(
+        actions, 10, {MANIFEST: with_rules(manifest(), policy={"max_allocation": 50})}, "--rules-apart"
+    )
+    assert code == 0, out
+    comment = plan_comment(hub, 10)
+    assert (
+        f"> :information_source: Rules: the manifest root is new in this pull request (not on its base "
+        f"`{BASE[:12]}`): nothing to compare." in comment
+    )
+    assert "rule changed" not in comment
+
+
+def test_a_base_that_does_not_load_is_said_and_fails_only_rules_apart(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    hub.commit(BASE, {MANIFEST: "version: 1\nkeys: [{id: a}\n"})
+    text = with_rules(manifest(k0=20), policy={"max_allocation": 50})
+    code, out = plan(actions, 11, {MANIFEST: text})
+    assert code == 0, out
+    comment = plan_comment(hub, 11)
+    said = f"> :warning: Rules not compared with its base `{BASE[:12]}`: the manifest there does not load: keys/keys.yaml:"
+    assert said in comment and "ehkeys-base-" not in comment, "the base's place, from the repository's top"
+    code, out = plan(actions, 11, {MANIFEST: text}, "--rules-apart")
+    assert code == 4, out
+    assert "> :x: **rules-apart: the rules could not be compared with the base's (the manifest there" in (
+        plan_comment(hub, 11)
+    )
+
+
+def test_a_github_error_reading_the_base_is_said_never_a_traceback(actions: Actions, hub: FakeGitHub) -> None:
+    hub.commit(BASE, {MANIFEST: manifest()})
+    refused = githubspec.error(403, "Resource not accessible by integration")
+    hub.faults["GET /contents/keys/keys.yaml"] = JSONResponse(refused, status_code=403)
+    code, out = plan(actions, 12, {MANIFEST: manifest(k0=20)})
+    assert code == 0, out
+    assert "Traceback" not in out
+    assert (
+        f"Rules not compared with its base `{BASE[:12]}`: GitHub API GET /contents/keys/keys.yaml: HTTP 403: "
+        "Resource not accessible by integration (check the job's 'permissions:' and the token)."
+    ) in plan_comment(hub, 12)
+
+
+def test_a_directory_manifests_rules_are_read_from_its_settings_file(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The folder is listed, each YAML file read (a hidden folder, the state's, is not)."""
+    team = yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]})
+    hub.commit(
+        BASE,
+        {
+            "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n",
+            "keys/team/keys.yaml": team,
+            "keys/.ehkeys/keys/state.json": "{}",
+        },
+    )
+    files = {"keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 50}\n", "keys/team/keys.yaml": team}
+    code, out = plan(actions, 13, files, root="keys")
+    assert code == 0, out
+    assert f"> - {LOOSER}" in plan_comment(hub, 13)
+    read = [
+        c for c in hub.calls if c.startswith("GET /contents/keys") and "/.ehkeys/" not in c
+    ]  # not the state's
+    assert read == [
+        "GET /contents/keys",
+        "GET /contents/keys/ehkeys.yaml",
+        "GET /contents/keys/team",
+        "GET /contents/keys/team/keys.yaml",
+    ]
+
+
+def test_each_root_compares_its_own_rules(actions: Actions, hub: FakeGitHub) -> None:
+    payments, research = "keys/payments.yaml", "keys/research.yaml"
+    hub.commit(
+        BASE,
+        {
+            payments: with_rules(manifest(), policy={"max_allocation": 35}),
+            research: with_rules(manifest(), policy={"max_allocation": 35}),
+        },
+    )
+    plan(actions, 14, {payments: with_rules(manifest(), policy={"max_allocation": 50})}, root=payments)
+    plan(actions, 14, {research: with_rules(manifest(k0=20), policy={"max_allocation": 35})}, root=research)
+    by_root = {
+        root: next(b for b in hub.comments_on(14) if f"ehkeys-root: {root} " in b)
+        for root in (payments, research)
+    }
+    assert f"> - {LOOSER}" in by_root[payments]
+    assert "Rules changed" not in by_root[research]
