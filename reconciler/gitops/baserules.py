@@ -70,14 +70,15 @@ def compare(hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest
     """The rules of `inputs` (paths from the repository's top) on commit `base` against `head`'s."""
     if any(path is None for path in inputs):
         return RulesReview(base, problem="the manifest is outside the repository")
-    paths = [str(path) for path in inputs]
-    with tempfile.TemporaryDirectory(prefix="ehkeys-base-") as folder:
-        try:
-            loaded = _load_base(hub, base, paths, Path(folder))
-        except _Absent:
-            return RulesReview(base, absent=True)
-        except GitHubError as exc:
-            return RulesReview(base, problem=str(exc))
+    try:
+        with tempfile.TemporaryDirectory(prefix="ehkeys-base-") as folder:
+            loaded = _load_base(hub, base, [str(path) for path in inputs], Path(folder))
+    except _Absent:
+        return RulesReview(base, absent=True)
+    except GitHubError as exc:
+        return RulesReview(base, problem=str(exc))
+    except OSError as exc:  # the temporary folder: full, or not writable
+        return RulesReview(base, problem=f"its files could not be written to a temporary folder ({exc})")
     if isinstance(loaded, str):
         return RulesReview(base, problem=f"the manifest there does not load: {loaded}")
     return RulesReview(base, changed_rules(loaded, head))
