@@ -116,8 +116,16 @@ def _target(
         return None, None, f"{len(new)} new keys named {name!r} appeared; adopt one by hand (proxy_key)"
     if not new:
         why = sending.error or "no answer"
-        return None, None, f"{why}; no new key of that name is in the account: it was not created"
+        said = f"{why}; no new key of that name is in the account: it was not created"
+        return None, None, said + (_CAPPED.format(n=len(listing)) if KEY_LIMIT in why else "")
     return new[0].proxy_key, new[0].proxy_key, ""
+
+
+KEY_LIMIT = "Exceeded proxy key limit"  # the API's 403 to a create over the tier's key cap (its docs)
+_CAPPED = (
+    " (the account holds {n} keys, its tier's cap: set `key_cap: {n}` in the manifest, and plans "
+    "refuse creates beyond it before any request)"
+)
 
 
 def _limit_type(sending: Sending, confirmed: bool) -> str | None:

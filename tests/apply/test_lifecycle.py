@@ -149,6 +149,7 @@ def test_without_key_cap_the_services_403_is_a_clear_per_key_failure(workdir: Pa
     seed(data)
     code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), existing(2), analytics()))
     assert code == 3 and "Analytics (a new key): failed" in out and "Exceeded proxy key limit" in out
+    assert "(the account holds 3 keys, its tier's cap: set `key_cap: 3` in the manifest" in out  # says how
 
 
 def test_the_mass_delete_guard(workdir: Path, capsys: Any) -> None:
