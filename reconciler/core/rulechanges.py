@@ -11,7 +11,7 @@ keep policy out of the change it judges). Pure values: the manifests' comparison
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -93,7 +93,7 @@ def _apart(keys: int) -> str:
 
 
 def _with(review: RulesReview, apart: str, fails: bool) -> RulesReview:
-    return RulesReview(review.base, review.changes, review.absent, review.problem, apart, fails)
+    return replace(review, apart=apart, fails=fails)
 
 
 def rule_changes(before: Rules, after: Rules, whose: str, inherits: bool = False) -> list[RuleChange]:
