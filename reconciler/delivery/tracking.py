@@ -27,7 +27,6 @@ TRACKED = (
 GIT_TIMEOUT = 10.0  # seconds git is given to answer
 _NO_REPOSITORY = "not a git repository"  # git's answer outside one (its messages read in English)
 _GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: the one above is recognised
-_REPOSITORY_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_NAMESPACE")
 
 
 def not_a_file(path: Path) -> bool:
@@ -42,11 +41,11 @@ def why(path: Path) -> str:
     target = path.resolve()
     try:
         done = subprocess.run(
-            ["git", "-C", str(_existing(target.parent)), "check-ignore", "-q", str(target)],
+            [*_git_at(target), "check-ignore", "-q", str(target)],
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
-            env=_git_env(),
+            env={**os.environ, **_GIT_ENV},
         )
     except FileNotFoundError:
         return ""  # no git: nothing to track it
@@ -62,12 +61,14 @@ def why(path: Path) -> str:
     return unanswered(said, target.parent)
 
 
-def _git_env() -> dict[str, str]:
-    """This process's environment for git, its messages untranslated and without what points
-    git at another repository than the file's (GIT_DIR, as a hook in a worktree has it): git
-    then finds the repository from the file's folder, as `git add` there would."""
-    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARS}
-    return {**env, **_GIT_ENV}
+def _git_at(target: Path) -> list[str]:
+    """git, asked from the file's folder (the repository around it); but when the environment
+    names the repository (GIT_DIR: a dotfiles repository as yadm or vcsh set it, a hook in a
+    worktree), from where ehkeys runs, as `git add` there would answer: from the file's folder,
+    a relative GIT_DIR would name another, and one without GIT_WORK_TREE another top."""
+    if os.environ.get("GIT_DIR"):
+        return ["git"]
+    return ["git", "-C", str(_existing(target.parent))]
 
 
 def unanswered(said: str, folder: Path) -> str:

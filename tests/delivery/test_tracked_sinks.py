@@ -160,13 +160,31 @@ def test_a_file_sink_outside_any_repository_is_still_written(
     assert (tmp_path / "app.env").read_text().startswith("EH_KEY_API=ek-proxy-")
 
 
-def test_git_is_asked_from_the_files_folder_whatever_git_dir_the_environment_names(
+def test_a_relative_git_dir_names_the_repository_where_ehkeys_runs(
     repo: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A hook (in a worktree, GIT_DIR absolute) or a tool may export GIT_DIR: with GIT_DIR=.git a
-    sink in keys/ was asked of keys/.git, 'not a git repository', so a tracked file passed."""
+    """A tool may export GIT_DIR=.git: asked from keys/, git looked for keys/.git, 'not a git
+    repository', and a tracked file passed."""
     (repo / "keys").mkdir()
     (repo / "keys" / "keys.yaml").write_text(MANIFEST)
     monkeypatch.setenv("GIT_DIR", ".git")
     code, out, err = run_cli(capsys, "validate", "keys/keys.yaml")
     assert code == 1 and "keys/app.env: git would track this file" in out, out + err
+
+
+def test_a_dotfiles_repository_named_by_the_environment_is_asked(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """yadm and vcsh keep a bare repository and export GIT_DIR and GIT_WORK_TREE: asked from the
+    file's folder without them, git said 'not a git repository' and the secret was written."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "dot.git")], check=True)
+    (home / "keys.yaml").write_text(MANIFEST)
+    monkeypatch.chdir(home)
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "dot.git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(home))
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1 and "app.env: git would track this file" in out, out + err
