@@ -48,6 +48,7 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
     for secret in known:
         for form in (secret, *encoded(secret)):  # printed as text, or base64 or hex of it
             text = _fragments_hidden(text, form)
+        text = _hex_dump_hidden(text, secret)
     text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
     return _BEARER_RE.sub(lambda m: f"{m.group(1)}…", text)  # after: a redaction can lengthen a value
 
@@ -62,6 +63,23 @@ def encoded(secret: str) -> tuple[str, ...]:
         text = base64.b64encode(b"\0" * pad + raw).decode().rstrip("=")
         forms.append(text[-(-pad * 4 // 3) : -1])  # neither what the pad nor what follows touches
     return tuple(forms)
+
+
+_HEX_RUN = re.compile(r"(?:[0-9A-Fa-f]{2}[ \t:]*){8,}")  # byte pairs, spaced as od, xxd, hexdump space them
+
+
+def _hex_dump_hidden(text: str, secret: str) -> str:
+    """Each run of hex byte pairs, however spaced (`od -tx1`, `xxd`, `hexdump -C`), that holds
+    FRAGMENT or more bytes of the secret, as `…`."""
+    raw = secret.encode().hex()
+    pieces = {raw[i : i + 2 * FRAGMENT] for i in range(0, len(raw) - 2 * FRAGMENT + 1, 2)}
+
+    def hidden(run: re.Match[str]) -> str:
+        bare = re.sub(r"[ \t:]", "", run.group(0)).lower()
+        spans = range(len(bare) - 2 * FRAGMENT + 1)
+        return "… " if any(bare[i : i + 2 * FRAGMENT] in pieces for i in spans) else run.group(0)
+
+    return _HEX_RUN.sub(hidden, text) if pieces else text
 
 
 def _fragments_hidden(text: str, secret: str) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -253,6 +254,16 @@ def test_a_command_that_prints_the_value_encoded_never_shows_enough_to_decode_it
     body = message.removeprefix("sh exited 3: ")
     for run in re.findall(r"[A-Za-z0-9+/=]{12,}", body):
         assert "proxy" not in _decoded(run), (run, message)
+
+
+@pytest.mark.parametrize("dump", ["od -An -tx1", "xxd", "hexdump -C"])
+def test_a_command_that_dumps_the_value_in_spaced_hex_never_shows_8_bytes_of_it(dump: str) -> None:
+    if shutil.which(dump.split()[0]) is None:
+        pytest.skip(f"no {dump.split()[0]} here")
+    message = failure(CommandSink(("sh", "-c", f"{dump} >&2; exit 3")))
+    assert message.startswith("sh exited 3: ") and "…" in message, message
+    bare, raw = re.sub(r"[^0-9a-f]", "", message.lower()), VALUE.reveal().encode().hex()
+    assert not [i for i in range(0, len(raw) - 15, 2) if raw[i : i + 16] in bare], message
 
 
 def _decoded(text: str) -> str:
