@@ -20,6 +20,7 @@ import array
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import signal
@@ -30,11 +31,15 @@ from reconciler.core.secrets import ProxyKey, scrub
 from reconciler.core.sinks import CommandSink, Recipient, program_missing
 from reconciler.delivery.errors import DeliveryError
 
+log = logging.getLogger("ehkeys")
 SAID = 400  # characters of its standard error a failure quotes (the end of it)
 KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
 PROXY_PREFIX = "ek-proxy-"  # a variable whose value holds it holds a proxy key: never passed on
-KEY_PREFIX = "ek-"  # a variable whose value starts so holds an ElectronHub key (an account's): never either
+# An ElectronHub key (an account's) anywhere in a value, alone, in JSON (`toJSON(secrets)`), a
+# URL or a header: `ek-` and 16 or more key characters after a word's start; never
+# `EKS_CLUSTER=ek-prod-eu` (too short to be a key) nor `week-…` (inside a word).
+_KEY = re.compile(r"(?<![A-Za-z0-9])ek-[A-Za-z0-9_-]{16,}")
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
@@ -43,9 +48,10 @@ def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collectio
     `hidden` variables (the account keys, what the manifest's proxy keys are read from), nor
     EHKEYS_* (EHKEYS_PROXY_KEYS), nor any variable holding a proxy key or an account key (another
     manifest's: roots of one repository share a job's secrets), whatever its name."""
-    kept = {
-        k: v for k, v in base.items() if k not in hidden and not k.startswith("EHKEYS_") and not _a_key(v)
-    }
+    kept = {k: v for k, v in base.items() if k not in hidden and not k.startswith("EHKEYS_")}
+    for name in [k for k, v in kept.items() if _a_key(v)]:
+        log.debug("command sink: %s left out of its environment (its value holds an ElectronHub key)", name)
+        del kept[name]
     return {
         **kept,
         "EHKEYS_ADDRESS": recipient.address,
@@ -194,7 +200,7 @@ def _ended(sink: CommandSink, code: int) -> str:
 
 
 def _a_key(value: str) -> bool:
-    return PROXY_PREFIX in value.lower() or value.strip().startswith(KEY_PREFIX)
+    return PROXY_PREFIX in value.lower() or _KEY.search(value) is not None
 
 
 def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:

@@ -225,15 +225,18 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
         "EHKEYS_PROXY_KEYS": "OTHER_KEY=ek-proxy-lines-sentinel-0006",
         "STRAY_KEY": "ek-proxy-stray-sentinel-0007",  # no manifest names it: its value says what it is
         "EH_PROD_API_KEY": "ek-another-roots-account-key",  # a root beside this one reads it (a matrix)
+        "ALL_SECRETS": '{"EH_STG_API_KEY": "ek-staging-account-key-01"}',  # ${{ toJSON(secrets) }}
+        "STG_URL": "https://u:ek-staging-account-key-01@example.test",
     }
-    for name, value in {**secrets, "KEPT_SETTING": "kept"}.items():
+    kept = {"KEPT_SETTING": "kept", "EKS_CLUSTER": "ek-prod-eu", "WEEK": "week-2026-49"}  # no key in them
+    for name, value in {**secrets, **kept}.items():
         monkeypatch.setenv(name, value)
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 0, out + err
     code, out, err = run_cli(capsys, "deliver", "keys.yaml", "api", *SANDBOX)
     assert code == 0, out + err
     runs = world.recorded()
-    assert len(runs) == 2 and all(got["env"]["KEPT_SETTING"] == "kept" for got in runs)
+    assert len(runs) == 2 and all(kept.items() <= got["env"].items() for got in runs)
     for got in runs:
         assert not set(secrets) & set(got["env"]), sorted(set(secrets) & set(got["env"]))
         assert not [value for value in secrets.values() if value in json.dumps(got["env"])]
@@ -241,8 +244,8 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
     record(
         "secret",
         "a command sink's environment: proxy keys' variables (whole, part, copy), EHKEYS_PROXY_KEYS, a stray "
-        "key, another manifest's account key",
-        6,
+        "key, another manifest's account key (alone, in JSON, in a URL)",
+        8,
         "none passed on (apply and deliver)",
     )
 
