@@ -44,6 +44,7 @@ goes cannot be known beforehand without `read`, which the sink needs nowhere els
 change by then (deleted by hand, a new path): so both are needed, and `create` on a path whose
 secret exists grants nothing more."""
 WHY = {"patch": "each delivery is a merge patch", "create": "the first makes the secret"}
+STANDBY = "a standby node redirects to the active one: set VAULT_ADDR to it"
 REFUSALS = (401, 403)  # Vault's answer to the token itself: unknown, expired or revoked
 
 
@@ -87,6 +88,8 @@ def _refusal(sink: VaultSink, answer: Answer | None, env: Mapping[str, str]) -> 
             f"{sink.describe()}: POST {answer.path}: {status(answer)}: Vault refused the token in "
             f"VAULT_TOKEN (unknown to this Vault or namespace, expired or revoked): it may not write {where}"
         )
+    if answer is not None and 300 <= answer.status_code < 400:  # as a delivery would be answered
+        return f"{sink.describe()}: POST {answer.path}: {status(answer)}: {STANDBY}"
     held = _granted(answer, path) if answer is not None and answer.status_code == 200 else None
     missing = [] if held is None or "root" in held else [c for c in NEEDED if c not in held]
     if not missing:
@@ -152,7 +155,7 @@ def _check(sink: VaultSink, method: str, answer: Answer) -> None:
             f"{head}, but not Vault's answer (no version written): is VAULT_ADDR Vault's address?"
         )
     if 300 <= code < 400:
-        raise DeliveryError(f"{head}: a standby node redirects to the active one: set VAULT_ADDR to it")
+        raise DeliveryError(f"{head}: {STANDBY}")
     if code in (401, 403):
         needs = "patch" if method == "PATCH" else "create"
         raise DeliveryError(

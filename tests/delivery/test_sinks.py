@@ -593,6 +593,19 @@ def test_a_standby_vaults_redirect_is_not_followed(vault: tuple[FakeVault, dict[
     assert fake.calls == ["PATCH secret/apps/api"]
 
 
+def test_a_standby_vault_refuses_the_apply_before_any_key_is_made(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    """Its redirect was read as 'Vault cannot be reached' (refusing nothing): the key was made and
+    paid for, and the delivery then met the same 307."""
+    fake, env = vault
+    fake.answer = RedirectResponse("https://vault-active.example:8200/v1/sys/capabilities-self", 307)
+    sink = VaultSink("apps/api", "k")
+    (why,) = refusals([sink], env).values()
+    assert why.startswith("vault secret/apps/api#k: POST /v1/sys/capabilities-self: HTTP 307")
+    assert why.endswith("a standby node redirects to the active one: set VAULT_ADDR to it")
+
+
 def test_an_answer_nested_too_deeply_is_no_delivery_and_no_crash(
     vault: tuple[FakeVault, dict[str, str]], github: tuple[FakeGitHub, dict[str, str]]
 ) -> None:
