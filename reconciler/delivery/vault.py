@@ -68,7 +68,30 @@ async def writable(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> dict[V
     asked = [sink for sink in sinks if not preflight(sink, env)]
     paths = list(dict.fromkeys(_acl_path(sink) for sink in asked))
     answer = await _capabilities(paths, env) if paths else None
-    return {sink: _refusal(sink, answer, env) if sink in asked else "" for sink in sinks}
+    found = {sink: _refusal(sink, answer, env) if sink in asked else "" for sink in sinks}
+    patching = {_acl_path(s): s for s in asked if found[s] and answer and _patches_only(answer, _acl_path(s))}
+    for path in await _existing(list(patching.values()), env):
+        found.update({s: "" for s in asked if _acl_path(s) == path})
+    return found
+
+
+def _patches_only(answer: Answer, path: str) -> bool:
+    """The token may patch and read there, not create: enough once the secret exists (a
+    least-privilege policy that updates secrets made by someone else)."""
+    held = _granted(answer, path) or []
+    return "patch" in held and "read" in held and "create" not in held
+
+
+async def _existing(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> list[str]:
+    """The paths of these sinks whose secret exists (a read each): a patch is all they need."""
+    if not sinks:
+        return []
+    try:
+        async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+            read = [(_acl_path(s), await request(http, "GET", _data(s), ASK_TRIES)) for s in sinks]
+    except DeliveryError:
+        return []  # not reached: the refusal stands (it says what the token lacks)
+    return [path for path, answer in read if answer.status_code == 200]
 
 
 async def _capabilities(paths: list[str], env: Mapping[str, str]) -> Answer | None:
@@ -121,6 +144,11 @@ def _acl_path(sink: VaultSink) -> str:
     return f"{sink.mount}/data/{sink.path}"
 
 
+def _data(sink: VaultSink) -> str:
+    """The URL path of the sink's secret (KV v2)."""
+    return f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
+
+
 def _headers(env: Mapping[str, str]) -> dict[str, str]:
     headers = {"X-Vault-Token": env["VAULT_TOKEN"]}
     if env.get("VAULT_NAMESPACE"):
@@ -134,7 +162,7 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
         raise DeliveryError(problem)
     data = {sink.field: value.reveal()}
     async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
-        path = f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
+        path = _data(sink)
         patched = await request(
             http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
         )  # a merge patch of the same field may be sent again; a create with cas 0 may not

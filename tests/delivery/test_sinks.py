@@ -486,6 +486,25 @@ def test_a_vault_token_is_asked_what_it_may_do_on_each_path_before_any_key_is_ma
     assert not fake.secrets and "hvs.app" not in str(found)
 
 
+def test_a_token_that_may_patch_and_read_but_not_create_passes_where_the_secret_exists(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    """'Update what exists, never create' is a common least-privilege policy: it was refused for
+    lacking create, though the delivery's merge patch is all such a secret needs."""
+    fake, env = vault
+    fake.policies["hvs.app"] = {"secret/data/apps/*": ["patch", "read"]}
+    fake.secrets[("secret", "apps/there")] = {"other": "kept"}
+    fake.versions[("secret", "apps/there")] = 1
+    there, new = VaultSink("apps/there", "k"), VaultSink("apps/new", "k")
+    found = refusals([there, new], {**env, "VAULT_TOKEN": "hvs.app"})
+    assert (
+        found[there] == "" and "lack the create capability there (Vault gives it patch, read)" in found[new]
+    )
+    assert fake.calls == ["POST sys/capabilities-self", "GET secret/apps/there", "GET secret/apps/new"]
+    deliver(there, {**env, "VAULT_TOKEN": "hvs.app"})  # the merge patch is all it takes
+    assert fake.secrets[("secret", "apps/there")] == {"other": "kept", "k": VALUE.reveal()}
+
+
 def test_a_token_vault_does_not_know_is_refused_and_never_shown(
     vault: tuple[FakeVault, dict[str, str]],
 ) -> None:
