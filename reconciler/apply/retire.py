@@ -18,11 +18,12 @@ from dataclasses import replace
 
 from reconciler.core.changes import Action, Change, retiring_address
 from reconciler.core.durations import Duration
-from reconciler.core.keys import DesiredKey
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
 from reconciler.planning import alone
 from reconciler.planning.planner import Desired
+from reconciler.state import snapshots
 from reconciler.state.deliveries import unreached
 from reconciler.state.store import State
 
@@ -48,6 +49,14 @@ def begin(state: State, plan: Plan, chosen: Sequence[Change]) -> None:
         if change.action is Action.ROTATE and record is not None:
             state.bind(change.address, record.predecessor, journal=True)  # the key it replaces
             state.rotating(change.address, record.data())
+            _first_seen(state, change.seen)
+
+
+def _first_seen(state: State, old: LiveKey | None) -> None:
+    """The predecessor as this rotation found it, when no apply recorded it before (a key
+    rotated on its first apply): drift compares it with the account during the overlap."""
+    if old is not None and old.fingerprint not in state.snapshots:
+        state.remember(old.fingerprint, snapshots.taken(old), journalled=True)
 
 
 def settle(state: State, plan: Plan) -> None:

@@ -146,3 +146,16 @@ def test_an_old_key_changed_by_hand_during_its_overlap_is_drift(workdir: Path, c
         "allocated_ammount": "nothing: this old key of a rotation is deleted once its overlap ends",
         "model_whitelist": "nothing: this old key of a rotation is deleted once its overlap ends",
     }
+
+
+def test_an_old_key_rotated_on_its_first_apply_is_compared_from_when_the_rotation_began(
+    workdir: Path, capsys: Any
+) -> None:
+    """No apply had recorded the old key (rotated on the manifest's first apply, or by `ehkeys
+    rotate` on a fresh state): changed by hand during its overlap, drift said nothing."""
+    manifest("{every: 90d, overlap: 7d}")
+    assert cli(capsys, "apply")[0] == 0  # 120 days old: rotated at once
+    (old,) = [k for k in keys() if k["key"] == OLD]
+    box().store.update(OLD, {**old, "ip_whitelist": []})
+    code, found = drift(capsys)
+    assert code == 2 and [o["key"] for o in found["changed_outside"]] == ["ek-proxy-…part"], found
