@@ -56,7 +56,7 @@ def _first_seen(state: State, old: LiveKey | None) -> None:
     """The predecessor as this rotation found it, when no apply recorded it before (a key
     rotated on its first apply): drift compares it with the account during the overlap."""
     if old is not None and old.fingerprint not in state.snapshots:
-        state.remember(old.fingerprint, snapshots.taken(old), journalled=True)
+        state.remember(old.fingerprint, snapshots.taken(old))  # its own journal line, before the create
 
 
 def settle(state: State, plan: Plan) -> None:

@@ -81,7 +81,8 @@ def test_a_run_cut_off_after_the_successor_landed_is_finished_by_the_next(
     fault.update(path="/auth/proxy/create", then="stop")
     code, _, err = cli(capsys, "apply")
     assert code == 130 and len(named()) == 2 and balance() == Decimal(950)
-    assert [e["result"] for e in journal()][:3] == ["bound", "rotating", "sending"]  # recorded before it went
+    recorded = [e["result"] for e in journal()][:4]  # before it went: the old key as found, first recorded
+    assert recorded == ["bound", "rotating", "snapshot", "sending"]
     fault["path"] = None
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
     assert "the successor of a rotation cut off before its create was confirmed" in out
@@ -237,3 +238,17 @@ def test_a_successor_lost_with_the_list_that_would_show_it_never_gets_the_old_va
     assert code == 0, out
     (successor,) = named()
     assert successor != OLD and (workdir / "backend.env").read_text() == f"EH_KEY_BACKEND={successor}\n"
+
+
+def test_a_rotation_cut_off_before_its_create_keeps_the_old_keys_snapshot(
+    workdir: Path, capsys: Any, fault: Fault
+) -> None:
+    """The old key's snapshot (taken as the rotation began, no apply having recorded it) was in
+    memory only: a run cut off before the create left none, and a hand change to the old key
+    during the overlap was then never drift."""
+    fault.update(path="/auth/proxy/create", then="stop")
+    assert cli(capsys, "apply")[0] == 130
+    lines = journal()
+    taken = [e for e in lines if e.get("result") == "snapshot"]
+    assert taken and taken[0]["snapshot"]["allocated_ammount"] == "50.00", lines
+    assert lines.index(taken[0]) < next(i for i, e in enumerate(lines) if e.get("result") == "sending")
