@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from reconciler.core.keys import DesiredKey
@@ -25,8 +25,22 @@ TRACKED = (
     "write secrets outside the repository or to an ignored path"
 )
 GIT_TIMEOUT = 10.0  # seconds git is given to answer
-_NO_REPOSITORY = "not a git repository"  # git's answer outside one (its messages read in English)
-_GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: the one above is recognised
+# git's answers (read in English) where no repository holds the file: outside any, or outside
+# the one GIT_DIR names
+_NOT_ITS_REPOSITORY = ("not a git repository", "is outside repository")
+_GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: those above are recognised
+# What names a repository to git rather than letting it find the one around a folder (git's
+# "repository locations"; a hook runs with several set)
+_ELSEWHERE = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
 
 
 def not_a_file(path: Path) -> bool:
@@ -37,15 +51,26 @@ def not_a_file(path: Path) -> bool:
 def why(path: Path) -> str:
     """Why git forbids a secret in this file ('' when it does not): `git add` would pick it up
     (TRACKED), or git cannot say, in a repository (`unanswered`). No git, or outside a
-    repository: ''."""
+    repository: ''. Asked of the repository around the file; and when the environment names
+    one (GIT_DIR: a dotfiles repository as yadm or vcsh set it), of that one too, as `git add`
+    where ehkeys runs would answer: either one tracking it refuses it."""
     target = path.resolve()
+    found = _asked(["git", "-C", str(_existing(target.parent))], target, without=_ELSEWHERE)
+    if found or not os.environ.get("GIT_DIR"):
+        return found
+    return _asked(["git"], target)
+
+
+def _asked(git: list[str], target: Path, without: Sequence[str] = ()) -> str:
+    """One repository's answer: `git` run as given, with this environment less `without`."""
+    env = {k: v for k, v in os.environ.items() if k not in without}
     try:
         done = subprocess.run(
-            [*_git_at(target), "check-ignore", "-q", str(target)],
+            [*git, "check-ignore", "-q", str(target)],
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
-            env={**os.environ, **_GIT_ENV},
+            env={**env, **_GIT_ENV},
         )
     except FileNotFoundError:
         return ""  # no git: nothing to track it
@@ -56,19 +81,9 @@ def why(path: Path) -> str:
     if done.returncode in (0, 1):  # 0: ignored; 1: not ignored, so tracked
         return TRACKED if done.returncode == 1 else ""
     said = done.stderr.decode("utf-8", "replace")
-    if done.returncode == 128 and _NO_REPOSITORY in said:
-        return ""  # outside a repository: nothing to track it
+    if done.returncode == 128 and any(words in said for words in _NOT_ITS_REPOSITORY):
+        return ""  # no repository there, or not this file's: nothing of it tracks the file
     return unanswered(said, target.parent)
-
-
-def _git_at(target: Path) -> list[str]:
-    """git, asked from the file's folder (the repository around it); but when the environment
-    names the repository (GIT_DIR: a dotfiles repository as yadm or vcsh set it, a hook in a
-    worktree), from where ehkeys runs, as `git add` there would answer: from the file's folder,
-    a relative GIT_DIR would name another, and one without GIT_WORK_TREE another top."""
-    if os.environ.get("GIT_DIR"):
-        return ["git"]
-    return ["git", "-C", str(_existing(target.parent))]
 
 
 def unanswered(said: str, folder: Path) -> str:

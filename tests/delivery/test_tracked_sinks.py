@@ -188,3 +188,23 @@ def test_a_dotfiles_repository_named_by_the_environment_is_asked(
     monkeypatch.setenv("GIT_WORK_TREE", str(home))
     code, out, err = run_cli(capsys, "validate", "keys.yaml")
     assert code == 1 and "app.env: git would track this file" in out, out + err
+
+
+@pytest.mark.parametrize(
+    "git_dir", [".git", "/nonexistent/.git", "another"], ids=["relative", "left-over", "another-repository"]
+)
+def test_a_git_dir_in_the_environment_never_hides_the_files_own_repository(
+    repo: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, git_dir: str
+) -> None:
+    """Asked only of the repository GIT_DIR names, a file its own repository tracks passed: GIT_DIR
+    relative from a subfolder, left over, or another repository's (a hook's)."""
+    if git_dir == "another":
+        git_dir = str(tmp_path.parent / f"{tmp_path.name}-other")
+        subprocess.run(["git", "init", "-q", git_dir], check=True)
+        git_dir += "/.git"
+    (repo / "keys").mkdir()
+    (repo / "keys" / "keys.yaml").write_text(MANIFEST)
+    monkeypatch.chdir(repo / "keys")
+    monkeypatch.setenv("GIT_DIR", git_dir)
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1 and "app.env: git would track this file" in out, out + err
