@@ -36,10 +36,13 @@ SAID = 400  # characters of its standard error a failure quotes (the end of it)
 KEPT = 64 * 1024  # bytes of its standard error kept (the end of it): what it writes may be endless
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
 PROXY_PREFIX = "ek-proxy-"  # a variable whose value holds it holds a proxy key: never passed on
-# An ElectronHub key (an account's) anywhere in a value, alone, in JSON (`toJSON(secrets)`), a
-# URL or a header: `ek-` and 16 or more key characters after a word's start; never
-# `EKS_CLUSTER=ek-prod-eu` (too short to be a key) nor `week-…` (inside a word).
-_KEY = re.compile(r"(?<![A-Za-z0-9])ek-[A-Za-z0-9_-]{16,}")
+# An account key (another manifest's) in a variable: in one named like a secret (EH_PROD_API_KEY,
+# ALL_SECRETS: `toJSON(secrets)`), `ek-` and 8 or more key characters anywhere; in any other,
+# a token as keys are made, `ek-` and 24 or more letters and digits, no dash (in a URL's
+# credentials, a header). Never a name or a path: `EKS_CLUSTER=ek-production-eu-west-1`,
+# `PATH=/opt/ek-internal-tooling/bin`, a branch `ek-1234-fix` stay.
+_NAMED_KEY = re.compile(r"(?<![A-Za-z0-9])ek-[A-Za-z0-9_-]{8,}")
+_KEY = re.compile(r"(?<![A-Za-z0-9/._-])ek-[A-Za-z0-9]{24,}(?![A-Za-z0-9_-])")
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
@@ -49,7 +52,7 @@ def environment(base: Mapping[str, str], recipient: Recipient, hidden: Collectio
     EHKEYS_* (EHKEYS_PROXY_KEYS), nor any variable holding a proxy key or an account key (another
     manifest's: roots of one repository share a job's secrets), whatever its name."""
     kept = {k: v for k, v in base.items() if k not in hidden and not k.startswith("EHKEYS_")}
-    for name in [k for k, v in kept.items() if _a_key(v)]:
+    for name in [k for k, v in kept.items() if _a_key(k, v)]:
         log.debug("command sink: %s left out of its environment (its value holds an ElectronHub key)", name)
         del kept[name]
     return {
@@ -199,8 +202,10 @@ def _ended(sink: CommandSink, code: int) -> str:
     return f"{sink.argv[0]} exited {code}"
 
 
-def _a_key(value: str) -> bool:
-    return PROXY_PREFIX in value.lower() or _KEY.search(value) is not None
+def _a_key(name: str, value: str) -> bool:
+    if PROXY_PREFIX in value.lower():
+        return True
+    return (_NAMED_KEY if _SECRET_NAME.search(name) else _KEY).search(value) is not None
 
 
 def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:

@@ -226,9 +226,15 @@ def test_a_command_sink_never_sees_another_keys_proxy_key(
         "STRAY_KEY": "ek-proxy-stray-sentinel-0007",  # no manifest names it: its value says what it is
         "EH_PROD_API_KEY": "ek-another-roots-account-key",  # a root beside this one reads it (a matrix)
         "ALL_SECRETS": '{"EH_STG_API_KEY": "ek-staging-account-key-01"}',  # ${{ toJSON(secrets) }}
-        "STG_URL": "https://u:ek-staging-account-key-01@example.test",
+        "STG_URL": "https://u:ek-3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e@example.test",  # a key as keys are made
     }
-    kept = {"KEPT_SETTING": "kept", "EKS_CLUSTER": "ek-prod-eu", "WEEK": "week-2026-49"}  # no key in them
+    kept = {  # no key in them: an ek- name, a path, a branch
+        "KEPT_SETTING": "kept",
+        "EKS_CLUSTER": "ek-production-eu-west-1",
+        "TOOLS": "/opt/ek-internal-tooling/bin:/usr/bin",
+        "BRANCH": "ek-1234-fix-the-delivery-of-keys",
+        "WEEK": "week-2026-49",
+    }
     for name, value in {**secrets, **kept}.items():
         monkeypatch.setenv(name, value)
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
