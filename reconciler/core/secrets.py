@@ -82,6 +82,27 @@ def _hex_dump_hidden(text: str, secret: str) -> str:
     return _HEX_RUN.sub(hidden, text) if pieces else text
 
 
+_SPELLING = 12  # characters of a key's spelling, separators dropped, that say the key is there
+_NOT_SPELLING = re.compile(r"0x|\\x|[^0-9a-z]")  # separators, and the 0x / \x of a byte's hex
+
+
+def spelled(text: str, secret: str) -> bool:
+    """Whether `text` still spells a piece of the secret once separators are dropped: `od -c`
+    (`e k - p r o x y`), a terminal's wrap, `xxd -i` (`0x65, 0x6b`), `od -x` (its bytes
+    swapped in pairs), base32. A dump `scrub` cannot cut piece by piece: its caller shows none."""
+    bare = _NOT_SPELLING.sub("", text.lower())
+    raw = secret.encode()
+    swapped = bytes(b for i in range(0, len(raw) - 1, 2) for b in (raw[i + 1], raw[i]))
+    forms = (
+        _NOT_SPELLING.sub("", secret.lower().removeprefix("ek-proxy-")),
+        raw.hex(),
+        swapped.hex(),
+        base64.b32encode(raw).decode().lower().rstrip("="),
+    )
+    pieces = {f[i : i + _SPELLING] for f in forms for i in range(len(f) - _SPELLING + 1)}
+    return any(bare[i : i + _SPELLING] in pieces for i in range(len(bare) - _SPELLING + 1))
+
+
 def _fragments_hidden(text: str, secret: str) -> str:
     """`text` with each run of it made of the secret's body's FRAGMENT-character pieces as `…`
     (a body shorter than FRAGMENT: none; the whole secret is hidden by the caller)."""

@@ -27,7 +27,7 @@ import signal
 import termios
 from collections.abc import AsyncIterator, Collection, Mapping
 
-from reconciler.core.secrets import ProxyKey, scrub
+from reconciler.core.secrets import ProxyKey, scrub, spelled
 from reconciler.core.sinks import CommandSink, Recipient, program_missing
 from reconciler.delivery.errors import DeliveryError
 
@@ -43,6 +43,7 @@ PROXY_PREFIX = "ek-proxy-"  # a variable whose value holds it holds a proxy key:
 # `PATH=/opt/ek-internal-tooling/bin`, a branch `ek-1234-fix` stay.
 _NAMED_KEY = re.compile(r"(?<![A-Za-z0-9])ek-[A-Za-z0-9_-]{8,}")
 _KEY = re.compile(r"(?<![A-Za-z0-9/._-])ek-[A-Za-z0-9]{24,}(?![A-Za-z0-9_-])")
+WITHHELD = "(its standard error is not shown: it spells the key's value, in some encoding)"
 GRACE = 2.0  # seconds its standard error is read for once it exited (a child it left may hold it)
 
 
@@ -218,4 +219,6 @@ def _said(text: str, value: ProxyKey, env: Mapping[str, str]) -> str:
         if _SECRET_NAME.search(name) and len(secret) >= 8:
             shown = shown.replace(secret, "…")
     shown = " ".join(scrub(shown, [value.reveal()]).split())
+    if spelled(shown, value.reveal()):  # a dump scrub cannot cut: none of it is shown
+        return WITHHELD
     return shown if len(shown) <= SAID else "…" + shown[-SAID:]

@@ -266,6 +266,27 @@ def test_a_command_that_dumps_the_value_in_spaced_hex_never_shows_8_bytes_of_it(
     assert not [i for i in range(0, len(raw) - 15, 2) if raw[i : i + 16] in bare], message
 
 
+@pytest.mark.parametrize(
+    "dump", ["od -c", "od -x", "hexdump", "xxd -i", "base32", "fold -w6", "od -An -tx1 -w4"]
+)
+def test_a_dump_that_scrub_cannot_cut_is_not_shown_at_all(dump: str) -> None:
+    """Each spells the whole key once its separators are dropped (`e k - p r o x y`, `0x65, 0x6b`,
+    bytes swapped in pairs, base32, a key wrapped every 6 characters)."""
+    if shutil.which(dump.split()[0]) is None:
+        pytest.skip(f"no {dump.split()[0]} here")
+    message = failure(CommandSink(("sh", "-c", f"{dump} >&2; exit 3")))
+    assert (
+        message
+        == "sh exited 3: (its standard error is not shown: it spells the key's value, in some encoding)"
+    )
+
+
+def test_ordinary_standard_error_is_still_shown() -> None:
+    said = "HTTP 403 for 123e4567-e89b-12d3-a456-426614174000 at sha 3f9a1c7e, retry in 30 s"
+    message = failure(CommandSink(("sh", "-c", f"cat >/dev/null; echo '{said}' >&2; exit 3")))
+    assert message == f"sh exited 3: {said}"
+
+
 def _decoded(text: str) -> str:
     """`text` read as base64 or hex, whichever it is; '' when neither."""
     for decode in (bytes.fromhex, lambda t: base64.b64decode(t + "=" * (-len(t) % 4))):
