@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
+import httpx
+
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import VaultSink
 from reconciler.delivery.errors import (
@@ -70,7 +72,7 @@ async def writable(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> dict[V
     answer = await _capabilities(paths, env) if paths else None
     found = {sink: _refusal(sink, answer, env) if sink in asked else "" for sink in sinks}
     patching = {_acl_path(s): s for s in asked if found[s] and answer and _patches_only(answer, _acl_path(s))}
-    for path in await _existing(list(patching.values()), env):
+    for path in await _not_missing(list(patching.values()), env):
         found.update({s: "" for s in asked if _acl_path(s) == path})
     return found
 
@@ -82,16 +84,21 @@ def _patches_only(answer: Answer, path: str) -> bool:
     return "patch" in held and "read" in held and "create" not in held
 
 
-async def _existing(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> list[str]:
-    """The paths of these sinks whose secret exists (a read each): a patch is all they need."""
+async def _not_missing(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> list[str]:
+    """The paths of these sinks whose secret is not known to be missing (a read each): it
+    exists, and a patch is all it needs; or Vault did not say (no answer, a 5xx), and as for a
+    Vault that cannot be reached, nothing is refused. Only a 404 keeps the refusal."""
     if not sinks:
         return []
+    async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+        return [_acl_path(s) for s in sinks if await _status(http, s) != 404]
+
+
+async def _status(http: httpx.AsyncClient, sink: VaultSink) -> int | None:
     try:
-        async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
-            read = [(_acl_path(s), await request(http, "GET", _data(s), ASK_TRIES)) for s in sinks]
+        return (await request(http, "GET", _data(sink), ASK_TRIES)).status_code
     except DeliveryError:
-        return []  # not reached: the refusal stands (it says what the token lacks)
-    return [path for path, answer in read if answer.status_code == 200]
+        return None  # not reached: Vault did not say
 
 
 async def _capabilities(paths: list[str], env: Mapping[str, str]) -> Answer | None:

@@ -54,6 +54,7 @@ class FakeVault:
     mounts: set[str] = field(default_factory=lambda: {"secret"})
     policies: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # token -> {path rule: caps}
     failing: int = 0  # how many writes are answered 500 (Vault's storage unavailable), unserved
+    reads_failing: bool = False  # every read answered 500 (its storage unavailable), the rest served
     calls: list[str] = field(default_factory=list)
     answer: Response | None = None  # every request answered so (a proxy in front, a standby's redirect)
     namespaces: list[str] = field(default_factory=list)  # each request's X-Vault-Namespace, if any
@@ -115,7 +116,7 @@ class FakeVault:
 
     async def _served(self, request: Request, where: tuple[str, str]) -> Response:
         if request.method == "GET":
-            return self._read(where)
+            return _errors(500, "internal error") if self.reads_failing else self._read(where)
         if self.failing > 0:
             self.failing -= 1
             return _errors(500, "local node not active but active cluster node not found")

@@ -526,6 +526,22 @@ def test_a_token_that_may_patch_and_read_but_not_create_passes_where_the_secret_
     assert fake.secrets[("secret", "apps/there")] == {"other": "kept", "k": VALUE.reveal()}
 
 
+def test_a_patch_and_read_token_is_not_refused_when_vault_does_not_say_whether_the_secret_exists(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    """A 500 (or no answer) to the read was taken for 'the secret does not exist': the apply was
+    refused for lacking create, where a Vault that does not answer refuses nothing."""
+    fake, env = vault
+    fake.policies["hvs.app"] = {"secret/data/apps/*": ["patch", "read"]}
+    fake.secrets[("secret", "apps/there")] = {"other": "kept"}
+    fake.versions[("secret", "apps/there")] = 1
+    fake.reads_failing = True
+    there, new = VaultSink("apps/there", "k"), VaultSink("apps/new", "k")
+    found = refusals([there, new], {**env, "VAULT_TOKEN": "hvs.app"})
+    assert found == {there: "", new: ""}
+    assert fake.calls == ["POST sys/capabilities-self", "GET secret/apps/there", "GET secret/apps/new"]
+
+
 def test_a_token_vault_does_not_know_is_refused_and_never_shown(
     vault: tuple[FakeVault, dict[str, str]],
 ) -> None:
