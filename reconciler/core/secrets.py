@@ -16,7 +16,9 @@ from collections.abc import Iterable
 # key with unusual characters is hidden whole; a sentence's full stop or colon after it is
 # not part of it. `…` is a key character: a redacted key scrubs to itself.
 _KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
-_SECRET_RE = re.compile(rf"ek-{_KEY_CHAR}{{3,}}(?<![.:!?])")
+# A proxy key wherever it is; another `ek-` key where a word starts: never the `ek-` of
+# `week-2026-49` or `seek-and-destroy`
+_SECRET_RE = re.compile(rf"(?:ek-proxy-{_KEY_CHAR}+|(?<![A-Za-z0-9])ek-{_KEY_CHAR}{{3,}})(?<![.:!?])")
 _REDACTED_RE = re.compile(r"ek-(?:proxy-)?….{0,4}", re.S)
 _BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
 FRAGMENT = 8  # characters: a run this long of a known key's body is hidden wherever it appears

@@ -352,3 +352,11 @@ def test_any_piece_of_a_known_key_is_hidden_once_and_for_all(
 def test_text_without_a_piece_of_the_known_key_is_left_as_it_was() -> None:
     text = "vault said 403 for a40a1b2 (7 characters of its body) stays whole"
     assert scrub(text, [KNOWN]) == scrub(text) == text
+
+
+@pytest.mark.parametrize("word", ["week-2026-49", "seek-and-destroy", "cheek-to-cheek"])
+def test_a_word_holding_ek_dash_is_no_key(word: str) -> None:
+    """scrub turned `week-2026-49` into `week-…6-49`: the `ek-` of another word starts no key
+    (a proxy key's `ek-proxy-` is hidden wherever it is)."""
+    assert scrub(f"deploy {word} done") == f"deploy {word} done"
+    assert scrub(f"x{word}ek-proxy-abcdef1234") == f"x{word}ek-proxy-…1234"
