@@ -1,6 +1,9 @@
 """The rules of two manifests compared (a pull request's base and head): each account's policy
-and budget in force (the top level's with the account's own in place), each group's own, and
-the exceptions of each key the head has (a key new in it: each of its exceptions is added).
+and budget in force (the top level's with the account's own in place; an account gone: its
+rules removed), each group's own, and the exceptions of each key the head has (a key new in
+it: each of its exceptions is added). A key that moves to another account or group (matched by
+its address without the account) is judged by other rules: each rule in force for it that
+differs is a line of its own (one that stays put: the account's and group's lines say it).
 
 Only the rules: keys, accounts' other settings and where a rule is written do not count.
 """
@@ -8,16 +11,27 @@ Only the rules: keys, accounts' other settings and where a rule is written do no
 from __future__ import annotations
 
 from reconciler.core.accounts import Account
-from reconciler.core.policy import Group
+from reconciler.core.keys import DesiredKey
+from reconciler.core.policy import Group, KeyRules
 from reconciler.core.rulechanges import NEW, REMOVED, Change, ExceptionChange, rule_changes, whole
 from reconciler.manifest.load import Manifest
 
-NEW_ACCOUNT, NEW_GROUP, GONE_GROUP = "(new account)", "(new group)", "(group removed)"
+NEW_ACCOUNT, GONE_ACCOUNT = "(new account)", "(account removed)"
+NEW_GROUP, GONE_GROUP = "(new group)", "(group removed)"
+NO_GROUP = "(none)"
+Place = tuple[str, str]  # a key's (account, address)
 
 
 def changed_rules(base: Manifest, head: Manifest) -> tuple[Change, ...]:
-    """Every difference of the rules, the accounts' first, then the groups', then the exceptions."""
-    return (*_accounts(base, head), *_groups(base, head), *_exceptions(base, head))
+    """Every difference of the rules, the accounts' first, then the groups', then the keys' that
+    moved, then the exceptions."""
+    pairs = _pairs(base, head)
+    return (
+        *_accounts(base, head),
+        *_groups(base, head),
+        *_moved(base, head, pairs),
+        *_exceptions(base, head, pairs),
+    )
 
 
 def _accounts(base: Manifest, head: Manifest) -> list[Change]:
@@ -31,6 +45,19 @@ def _accounts(base: Manifest, head: Manifest) -> list[Change]:
             found += whole(account.budget, whose, NEW, NEW_ACCOUNT)
         else:
             found += _rules_of(old, account, whose)
+    return found + _gone_accounts(base, head)
+
+
+def _gone_accounts(base: Manifest, head: Manifest) -> list[Change]:
+    """Each rule an account of the base states that the head no longer has (renamed or removed)."""
+    kept = {a.name for a in head.accounts}
+    found: list[Change] = []
+    for old in (a for a in base.accounts if a.name not in kept):
+        whose = f"account {old.name}" if old.declared else ""
+        found += [
+            *whole(old.policy, whose, REMOVED, GONE_ACCOUNT),
+            *whole(old.budget, whose, REMOVED, GONE_ACCOUNT),
+        ]
     return found
 
 
@@ -56,12 +83,49 @@ def _groups(base: Manifest, head: Manifest) -> list[Change]:
     return found
 
 
-def _exceptions(base: Manifest, head: Manifest) -> list[Change]:
-    """Each key of the head: its exceptions against the same key's on the base (none when new)."""
-    keys = {(k.account, k.address) for k in head.keys}
+def _pairs(base: Manifest, head: Manifest) -> dict[Place, DesiredKey]:
+    """Each key of the head -> the same key on the base: at its place, else the base's key of
+    its address at a place the head no longer has (in account order)."""
+    before = {(k.account, k.address): k for k in base.keys}
+    after = sorted({(k.account, k.address) for k in head.keys})
+    left = [key for place, key in sorted(before.items()) if place not in after]
+    found = {place: before[place] for place in after if place in before}
+    for place in (p for p in after if p not in before):
+        old = next((k for k in left if k.address == place[1]), None)
+        if old is not None:
+            left.remove(old)
+            found[place] = old
+    return found
+
+
+def _moved(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> list[Change]:
+    """Each rule in force that differs for a key now in another account or group."""
     found: list[Change] = []
-    for at in sorted(keys & (set(base.rules) | set(head.rules))):
-        old, new = _waived(base, at), _waived(head, at)
+    for key in head.keys:
+        old = pairs.get((key.account, key.address))
+        if old is None or (old.account, old.group) == (key.account, key.group):
+            continue
+        whose = f"key {key.address}: {_move(old, key)}"
+        before = base.rules.get((old.account, old.address), KeyRules()).policy
+        after = head.rules.get((key.account, key.address), KeyRules()).policy
+        found += rule_changes(before, after, whose)
+    return found
+
+
+def _move(old: DesiredKey, new: DesiredKey) -> str:
+    """`account prod -> staging`, `group strict -> loose`, or both."""
+    said = [f"account {old.account} -> {new.account}"] if old.account != new.account else []
+    if old.group != new.group:
+        said.append(f"group {old.group or NO_GROUP} -> {new.group or NO_GROUP}")
+    return ", ".join(said)
+
+
+def _exceptions(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> list[Change]:
+    """Each key of the head: its exceptions against the same key's on the base (none when new)."""
+    found: list[Change] = []
+    for at in sorted({(k.account, k.address) for k in head.keys}):
+        was = pairs.get(at)
+        old, new = _waived(base, (was.account, was.address) if was else None), _waived(head, at)
         shown = head.account(at[0]).address(at[1])
         for rule in sorted(set(old) | set(new)):
             if old.get(rule) != new.get(rule):
@@ -69,6 +133,6 @@ def _exceptions(base: Manifest, head: Manifest) -> list[Change]:
     return found
 
 
-def _waived(manifest: Manifest, at: tuple[str, str]) -> dict[str, str]:
-    ruled = manifest.rules.get(at)
+def _waived(manifest: Manifest, at: Place | None) -> dict[str, str]:
+    ruled = manifest.rules.get(at) if at is not None else None
     return dict(ruled.waived) if ruled is not None else {}

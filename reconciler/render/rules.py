@@ -14,11 +14,12 @@ TITLE = "Rules changed by this pull request"
 
 def line(change: Change, esc: Callable[[str], str] = str) -> str:
     """`max_allocation (account prod): 100.00 -> 500.00, looser`; `exception added: prod/partner
-    ip_whitelist ("partner calls from changing IPs")`. `esc`: each value as Markdown shows it
-    (the words around them, `->` included, need none)."""
+    ip_whitelist ("partner calls from changing IPs")`; `max_allocation (key k0: group strict ->
+    loose): ...`. `esc`: each value as Markdown shows it (the words around them, `->` included,
+    need none)."""
     if isinstance(change, ExceptionChange):
         return _exception(change, esc)
-    whose = f" ({esc(change.whose)})" if change.whose else ""
+    whose = f" ({' -> '.join(esc(part) for part in change.whose.split(' -> '))})" if change.whose else ""
     return f"{esc(change.rule)}{whose}: {esc(change.before)} -> {esc(change.after)}, {change.way}"
 
 

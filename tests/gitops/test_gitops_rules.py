@@ -197,3 +197,39 @@ def test_each_root_compares_its_own_rules(actions: Actions, hub: FakeGitHub) -> 
     }
     assert f"> - {LOOSER}" in by_root[payments]
     assert "Rules changed" not in by_root[research]
+
+
+def grouped(k0_group: str | None, k0: int) -> str:
+    """key-0 in `k0_group` (strict: at most 35; loose: 900; None: no group) with `k0`; the others loose."""
+    groups = {"strict": {"policy": {"max_allocation": 35}}, "loose": {"policy": {"max_allocation": 900}}}
+    keys = yaml.safe_load(manifest(k0=k0))["keys"]
+    for key in keys:
+        group = k0_group if key["id"] == "k0" else "loose"
+        key.update({"group": group} if group else {})
+    return yaml.safe_dump({"version": 1, "groups": groups, "keys": keys}, sort_keys=False)
+
+
+def test_rules_apart_fails_a_key_moved_to_a_looser_group_and_using_it(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    hub.commit(BASE, {MANIFEST: grouped("strict", 10)})
+    settled(actions, grouped("strict", 10))
+    for number, group, was in ((30, "loose", "900.00"), (31, None, "(not set)")):
+        code, out = plan(actions, number, {MANIFEST: grouped(group, 800)}, "--rules-apart")
+        assert code == 4, out
+        moved = f"{group or '(none)'}): 35.00 -> {was}, looser"
+        assert f"> - max_allocation (key k0: group strict -> {moved}" in plan_comment(hub, number)
+
+
+def test_rules_apart_fails_an_account_renamed_without_its_rules(actions: Actions, hub: FakeGitHub) -> None:
+    def named(account: str, k0: int, **rules: object) -> str:
+        keys = [{**k, "account": account} for k in yaml.safe_load(manifest(k0=k0))["keys"]]
+        settings = {"api_key": "${ELECTRONHUB_API_KEY}", **rules}
+        return yaml.safe_dump({"version": 1, "accounts": {account: settings}, "keys": keys}, sort_keys=False)
+
+    hub.commit(BASE, {MANIFEST: named("prod", 10, policy={"max_allocation": 35})})
+    code, out = plan(actions, 32, {MANIFEST: named("prod2", 900)}, "--rules-apart")
+    assert code == 4, out
+    comment = plan_comment(hub, 32)
+    assert "> - max_allocation (account prod): 35.00 -> (account removed), removed" in comment
+    assert "> - max_allocation (key k0: account prod -> prod2): 35.00 -> (not set), looser" in comment

@@ -37,6 +37,19 @@ def grouped(**group: Any) -> dict[str, Any]:
     return {"groups": {"ml": group}, "keys": [{**KEY, "group": "ml"}]} if group else {"keys": [KEY]}
 
 
+def in_account(name: str, **account: Any) -> dict[str, Any]:
+    """One declared account `name` (its settings `account`) holding the key."""
+    return {"accounts": {name: {**ACCOUNTS["prod"], **account}}, "keys": [{**KEY, "account": name}]}
+
+
+TWO_GROUPS = {"strict": {"policy": {"max_allocation": 35}}, "loose": {"policy": {"max_allocation": 900}}}
+
+
+def in_group(group: str | None, **more: Any) -> dict[str, Any]:
+    key = {**KEY, **more, **({"group": group} if group else {})}
+    return {"groups": TWO_GROUPS, "keys": [key, {**KEY, "id": "b", "name": "b", "group": "strict"}]}
+
+
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
     "nothing changed": ({"policy": {"max_allocation": 100}}, {"policy": {"max_allocation": 100}}, []),
     "a ceiling raised": (
@@ -130,6 +143,64 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
         {**waived(), "keys": []},
         waived("partner calls from changing IPs", ip_whitelist=[]),
         ['exception added: prod/partner ip_whitelist ("partner calls from changing IPs")'],
+    ),
+    "an account renamed, its rules dropped": (
+        in_account("prod", policy={"max_allocation": 35}),
+        in_account("prod2"),
+        [
+            "max_allocation (account prod): 35.00 -> (account removed), removed",
+            "max_allocation (key partner: account prod -> prod2): 35.00 -> (not set), looser",
+        ],
+    ),
+    "accounts declared, the top-level rules dropped": (
+        {"policy": {"max_allocation": 35}},
+        in_account("main"),
+        [
+            "max_allocation: 35.00 -> (account removed), removed",
+            "max_allocation (key partner: account default -> main): 35.00 -> (not set), looser",
+        ],
+    ),
+    "accounts declared, the same rules": (
+        {"policy": {"max_allocation": 35}},
+        in_account("main", policy={"max_allocation": 35}),
+        [
+            "max_allocation (account main): (new account) -> 35.00, new",
+            "max_allocation: 35.00 -> (account removed), removed",
+        ],
+    ),
+    "a key moved into a looser group": (
+        in_group("strict"),
+        in_group("loose"),
+        ["max_allocation (key partner: group strict -> loose): 35.00 -> 900.00, looser"],
+    ),
+    "a key out of a strict group": (
+        in_group("strict"),
+        in_group(None),
+        ["max_allocation (key partner: group strict -> (none)): 35.00 -> (not set), looser"],
+    ),
+    "a key into a stricter group": (
+        in_group("loose"),
+        in_group("strict"),
+        ["max_allocation (key partner: group loose -> strict): 900.00 -> 35.00, tighter"],
+    ),
+    "a key moved, its exception kept": (
+        {
+            "accounts": {"prod": {**ACCOUNTS["prod"], "policy": {"max_allocation": 5}}},
+            "keys": [{**KEY, "account": "prod", "policy_exceptions": {"max_allocation": "a partner"}}],
+        },
+        {
+            "accounts": {"prod2": {**ACCOUNTS["prod"], "policy": {"max_allocation": 5}}},
+            "keys": [{**KEY, "account": "prod2", "policy_exceptions": {"max_allocation": "a partner"}}],
+        },
+        [
+            "max_allocation (account prod2): (new account) -> 5.00, new",
+            "max_allocation (account prod): 5.00 -> (account removed), removed",
+        ],
+    ),
+    "a group's key changed, the group not": (
+        in_group("strict"),
+        in_group("strict", allocated_ammount=20),
+        [],
     ),
     "keys changed, rules not": (
         {"policy": {"max_allocation": 100}},
