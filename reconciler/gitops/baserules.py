@@ -5,8 +5,9 @@ and its rules compared with the head's (`manifest.rulediff`).
 A file is one request, a folder one request plus one per file or folder in it (YAML files and
 folders only, hidden ones aside, a folder holding its own `ehkeys.yaml` another manifest, as
 `manifest.sources.walk` reads a checkout). The root missing on the base is new: nothing to
-compare. A base that does not load, or an API error, is said, never a traceback: the rules
-could not be compared (rules-apart then fails the check; without it the plan stands).
+compare (one of several inputs missing: that one is new, the others are compared). A base that
+does not load, or an API error, is said, never a traceback: the rules could not be compared
+(rules-apart then fails the check; without it the plan stands).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path
 
 
 class _Absent(Exception):
-    """The root is not on the base commit."""
+    """The root (each of its inputs) is not on the base commit."""
 
 
 def review(
@@ -88,13 +89,23 @@ def _load_base(hub: GitHub, base: str, paths: Sequence[str], folder: Path) -> Ma
     """The base's manifest, loaded offline from `folder` (no variable is needed for rules), or
     its first error (its place from the repository's top)."""
     (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
-    for path in paths:
-        _fetch(hub, base, path, folder, top=True)
-    result = load([str(folder / path) for path in paths], env={}, offline=True)
+    found = [path for path in paths if _present(hub, base, path, folder)]
+    if not found:
+        raise _Absent
+    result = load([str(folder / path) for path in found], env={}, offline=True)
     if result.manifest is not None:
         return result.manifest
     first = result.errors[0].text() if result.errors else "it holds no manifest"
     return first.replace(f"{folder}/", "")
+
+
+def _present(hub: GitHub, base: str, path: str, folder: Path) -> bool:
+    """Whether input `path` is on the base, fetched (one new in the PR: the others are compared)."""
+    try:
+        _fetch(hub, base, path, folder, top=True)
+    except _Absent:
+        return False
+    return True
 
 
 def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -> None:

@@ -32,7 +32,8 @@ def plan(
     base: str = BASE,
 ) -> tuple[int, str]:
     """keys-plan on a PR whose head holds `files` (the first written by the checkout): plan,
-    upload, comment, as the action runs them; the event names the PR's base commit."""
+    upload, comment, as the action runs them (`root`: its manifests, space-separated); the event
+    names the PR's base commit."""
     head = f"head{number}"
     actions.hub.pulls.get(number) or actions.hub.open_pull(number, head)
     actions.hub.change(number, *files)
@@ -45,13 +46,13 @@ def plan(
         (workspace / path).parent.mkdir(parents=True, exist_ok=True)
         (workspace / path).write_text(text)
     actions.hub.start_run(str(1000 + actions.runs), head)
-    code, out, err = actions.run("github", "plan", root, "--sandbox", *actions.seeded, *options)
+    code, out, err = actions.run("github", "plan", *root.split(), "--sandbox", *actions.seeded, *options)
     saved = workspace / "ehkeys-out" / "plan.json"
     if saved.exists():
         actions.hub.upload(
             str(1000 + actions.runs), actions.outputs()["artifact"], {"plan.json": saved.read_bytes()}
         )
-    assert actions.run("github", "comment", root)[0] == 0, "the comment is posted all the same"
+    assert actions.run("github", "comment", *root.split())[0] == 0, "the comment is posted all the same"
     return code, out + err
 
 
@@ -233,3 +234,17 @@ def test_rules_apart_fails_an_account_renamed_without_its_rules(actions: Actions
     comment = plan_comment(hub, 32)
     assert "> - max_allocation (account prod): 35.00 -> (account removed), removed" in comment
     assert "> - max_allocation (key k0: account prod -> prod2): 35.00 -> (not set), looser" in comment
+
+
+def test_one_manifest_new_among_several_leaves_the_others_compared(actions: Actions, hub: FakeGitHub) -> None:
+    """`plan a.yaml b.yaml`, b new in the PR: a's rules are compared all the same."""
+    first, new = "keys/a.yaml", "keys/b.yaml"
+    hub.commit(BASE, {first: with_rules(manifest(), policy={"max_allocation": 35})})
+    files = {
+        first: with_rules(manifest(k0=50), policy={"max_allocation": 50}),
+        new: "version: 1\nkeys:\n  - {id: z9, name: z9, allocated_ammount: 1, limit_type: daily}\n",
+    }
+    code, out = plan(actions, 33, files, "--rules-apart", root=f"{first} {new}")
+    assert code == 4, out
+    assert f"rules: {LOOSER}" in out
+    assert "root is new" not in out
