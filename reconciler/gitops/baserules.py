@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from reconciler.core.plans import Plans
 from reconciler.core.rulechanges import RulesReview
@@ -111,8 +112,8 @@ def _present(hub: GitHub, base: str, path: str, folder: Path) -> bool:
 def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -> None:
     """A file, or a folder's YAML files and folders, from commit `base` into `folder`."""
     call = f"GET /contents/{path}"
-    try:
-        answer = hub.call("GET", f"/contents/{path}", params={"ref": base})
+    try:  # each part percent-encoded: git allows `#`, `?`, `%` in a name, a URL path does not
+        answer = hub.call("GET", f"/contents/{quote(path)}", params={"ref": base})
     except NotFound as exc:
         if top and NO_COMMIT not in str(exc):
             raise _Absent from None

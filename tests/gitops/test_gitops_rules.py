@@ -5,6 +5,7 @@ that changes the rules and a key fails its check. Against the fake GitHub, serve
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from starlette.responses import JSONResponse
 
@@ -248,3 +249,16 @@ def test_one_manifest_new_among_several_leaves_the_others_compared(actions: Acti
     assert code == 4, out
     assert f"rules: {LOOSER}" in out
     assert "root is new" not in out
+
+
+@pytest.mark.parametrize("name", ["team#1.yaml", "what?.yaml", "100%25.yaml", "é t.yaml"])
+def test_a_file_name_a_url_does_not_carry_as_written_is_read(
+    actions: Actions, hub: FakeGitHub, name: str
+) -> None:
+    team = yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]})
+    files = {"keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n", f"keys/{name}": team}
+    hub.commit(BASE, files)
+    head = {**files, f"keys/{name}": yaml.safe_dump({"keys": yaml.safe_load(manifest(k0=20))["keys"]})}
+    code, out = plan(actions, 34, head, "--rules-apart", root="keys")
+    assert code == 0, out  # a key changed, no rule
+    assert "Rules not compared" not in plan_comment(hub, 34)
