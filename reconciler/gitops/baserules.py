@@ -35,8 +35,16 @@ _YAML = (".yaml", ".yml")
 NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
 
 
+LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: left out, unsaid)
+
+
 class _Absent(Exception):
     """The root (each of its inputs) is not on the base commit."""
+
+
+class _Incomplete(Exception):
+    """Some of the base's files cannot be read through the contents API: compared, the rest
+    would say rules changed, or not, that did not."""
 
 
 def review(
@@ -77,6 +85,8 @@ def compare(hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest
             loaded = _load_base(hub, base, [str(path) for path in inputs], Path(folder))
     except _Absent:
         return RulesReview(base, absent=True)
+    except _Incomplete as exc:
+        return RulesReview(base, problem=f"the comparison would be incomplete: {exc}")
     except GitHubError as exc:
         return RulesReview(base, problem=str(exc))
     except OSError as exc:  # the temporary folder: full, or not writable
@@ -129,6 +139,11 @@ def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -
 
 def _folder(hub: GitHub, base: str, path: str, folder: Path, entries: list[Any], top: bool) -> None:
     call = f"GET /contents/{path}"
+    if len(entries) >= LISTED_AT_MOST:
+        raise _Incomplete(
+            f"the folder {path or '.'} lists {len(entries):,} entries, the most GitHub's contents API "
+            "gives: the rest are not read"
+        )
     named = [(pick(e, call, "name", kind=str), pick(e, call, "type", kind=str)) for e in entries]
     if not top and (SETTINGS_FILE, "file") in named:
         return  # a directory manifest of its own: none of this one's files

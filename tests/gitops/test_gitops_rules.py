@@ -262,3 +262,22 @@ def test_a_file_name_a_url_does_not_carry_as_written_is_read(
     code, out = plan(actions, 34, head, "--rules-apart", root="keys")
     assert code == 0, out  # a key changed, no rule
     assert "Rules not compared" not in plan_comment(hub, 34)
+
+
+def test_a_folder_of_1000_entries_is_said_incomplete_not_compared_in_part(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """GitHub lists at most 1,000 entries of a folder, silently: the rest would be missing."""
+    keys = yaml.safe_load(manifest())["keys"]
+    files = {f"keys/t{i:04d}.yaml": "keys: []\n" for i in range(998)}  # with 2 more: 1,000
+    files |= {"keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n"}
+    hub.commit(BASE, {**files, "keys/zz.yaml": yaml.safe_dump({"keys": keys})})
+    code, out = plan(
+        actions, 35, {**files, "keys/zz.yaml": yaml.safe_dump({"keys": keys})}, "--rules-apart", root="keys"
+    )
+    assert code == 4, out
+    assert (
+        "rules-apart: the rules could not be compared with the base's (the comparison would be "
+        "incomplete: the folder keys lists 1,000 entries, the most GitHub's contents API gives: the "
+        "rest are not read)"
+    ) in plan_comment(hub, 35)
