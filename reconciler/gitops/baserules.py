@@ -4,7 +4,8 @@ and its rules compared with the head's (`manifest.rulediff`).
 
 A file is one request, a folder one request plus one per file or folder in it (YAML files and
 folders only, hidden ones aside, a folder holding its own `ehkeys.yaml` another manifest, as
-`manifest.sources.walk` reads a checkout). The root missing on the base is new: nothing to
+`manifest.sources.walk` reads a checkout); a YAML file that is a link, its target's (one out of
+the repository: the comparison would be incomplete). The root missing on the base is new: nothing to
 compare (one of several inputs missing: that one is new, the others are compared). A base that
 does not load, or an API error, is said, never a traceback: the rules could not be compared
 (rules-apart then fails the check; without it the plan stands).
@@ -13,6 +14,7 @@ does not load, or an API error, is said, never a traceback: the rules could not 
 from __future__ import annotations
 
 import base64
+import posixpath
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -132,6 +134,8 @@ def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -
         _folder(hub, base, path, folder, answer, top)
     elif isinstance(answer, dict) and answer.get("type") == "file":
         _write(folder, path, _content(hub, answer, call))
+    elif isinstance(answer, dict) and answer.get("type") == "symlink":
+        _write(folder, path, _linked(hub, base, path, answer))
     else:
         kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
         raise GitHubError(f"GitHub API {call}: a {kind}, not a file or folder")
@@ -145,14 +149,28 @@ def _folder(hub: GitHub, base: str, path: str, folder: Path, entries: list[Any],
             "gives: the rest are not read"
         )
     named = [(pick(e, call, "name", kind=str), pick(e, call, "type", kind=str)) for e in entries]
-    if not top and (SETTINGS_FILE, "file") in named:
+    if not top and {(SETTINGS_FILE, "file"), (SETTINGS_FILE, "symlink")} & set(named):
         return  # a directory manifest of its own: none of this one's files
     (folder / path).mkdir(parents=True, exist_ok=True)
     for name, kind in named:
         if "/" in name or name.startswith("."):
             continue  # hidden (.ehkeys, .git), or not one name
-        if kind == "dir" or (kind == "file" and name.endswith(_YAML)):
+        if kind == "dir" or (kind in ("file", "symlink") and name.endswith(_YAML)):
             _fetch(hub, base, f"{path}/{name}" if path else name, folder)
+
+
+def _linked(hub: GitHub, base: str, path: str, link: dict[str, Any]) -> bytes:
+    """The file a link names, as a checkout reads it (GitHub answers a link to a file with the
+    file; to anything else, with the link): its target's, within the repository."""
+    target = pick(link, f"GET /contents/{path}", "target", kind=str)
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if target.startswith("/") or joined == ".." or joined.startswith("../"):
+        raise _Incomplete(f"{path} is a link out of the repository ({target})")
+    call = f"GET /contents/{joined}"
+    answer = hub.call("GET", f"/contents/{quote(joined)}", params={"ref": base})
+    if not isinstance(answer, dict) or answer.get("type") != "file":
+        raise _Incomplete(f"{path} is a link to {joined}, not to a file")
+    return _content(hub, answer, call)
 
 
 def _content(hub: GitHub, meta: dict[str, Any], call: str) -> bytes:

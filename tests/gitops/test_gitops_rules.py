@@ -5,11 +5,13 @@ that changes the rules and a key fails its check. Against the fake GitHub, serve
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 from starlette.responses import JSONResponse
 
-from .. import githubspec
+from .. import fakeanswers, githubspec
 from ..fakegithub import REPO, FakeGitHub
 from . import test_gitops as gitops
 from .test_gitops import MANIFEST, Actions, manifest, plan_comment
@@ -281,3 +283,51 @@ def test_a_folder_of_1000_entries_is_said_incomplete_not_compared_in_part(
         "incomplete: the folder keys lists 1,000 entries, the most GitHub's contents API gives: the "
         "rest are not read)"
     ) in plan_comment(hub, 35)
+
+
+def linked(hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None) -> tuple[str, str]:
+    """keys/team.yaml a link on the base (`target`: GitHub answers with the link, not the file),
+    its key k0 with an exception; the base and head settings files."""
+    real = fakeanswers.listing
+
+    def listing(folder: str, entries: dict[str, bytes | None], ref: str) -> list[dict[str, Any]]:
+        found = real(folder, entries, ref)
+        return [{**e, "type": "symlink"} if e["path"] == "keys/team.yaml" else e for e in found]
+
+    monkeypatch.setattr(fakeanswers, "listing", listing)
+    if target is not None:
+        link = {"type": "symlink", "target": target, "name": "team.yaml", "path": "keys/team.yaml"}
+        hub.faults["GET /contents/keys/team.yaml"] = JSONResponse(link)
+    keys = yaml.safe_load(manifest())["keys"]
+    keys[0]["policy_exceptions"] = {"max_allocation": "partner"}
+    team = yaml.safe_dump({"keys": keys})
+    settings = "version: 1\npolicy: {max_allocation: 35}\n"
+    hub.commit(BASE, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team, "shared/team.yaml": team})
+    keys[1]["allocated_ammount"] = 20  # the PR changes a key, no rule
+    return settings, yaml.safe_dump({"keys": keys})
+
+
+@pytest.mark.parametrize("target", [None, "../shared/team.yaml"])
+def test_a_linked_team_file_is_read_as_the_checkout_reads_it(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None
+) -> None:
+    settings, team = linked(hub, monkeypatch, target)
+    code, out = plan(
+        actions, 36, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team}, "--rules-apart", root="keys"
+    )
+    assert code == 0, out  # only a key changed: k0's exception is the base's
+    assert "GET /contents/keys/team.yaml" in hub.calls
+
+
+def test_a_link_out_of_the_repository_is_said_incomplete(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, team = linked(hub, monkeypatch, "../../etc/team.yaml")
+    code, out = plan(
+        actions, 37, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team}, "--rules-apart", root="keys"
+    )
+    assert code == 4, out
+    assert (
+        "the comparison would be incomplete: keys/team.yaml is a link out of the repository "
+        "(../../etc/team.yaml)"
+    ) in plan_comment(hub, 37)
