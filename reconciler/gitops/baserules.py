@@ -2,11 +2,13 @@
 contents API (a shallow checkout has no base commit), loaded offline with the same loader,
 and its rules compared with the head's (`manifest.rulediff`).
 
-A file is one request, a folder one request plus one per file or folder in it (YAML files and
-folders only, hidden ones aside, a folder holding its own `ehkeys.yaml` another manifest, as
-`manifest.sources.walk` reads a checkout); a YAML file that is a link, its target's (one out of
-the repository: the comparison would be incomplete). The root missing on the base is new: nothing to
-compare (one of several inputs missing: that one is new, the others are compared). A base that
+Only the files the PR changes are asked for, the rest taken from the checkout
+(`gitops.basefiles`), when GitHub lists them all; else the whole root is read: a file is one
+request, a folder one request plus one per file or folder in it (YAML files and folders only,
+hidden ones aside, a folder holding its own `ehkeys.yaml` another manifest, as
+`manifest.sources.walk` reads a checkout); a YAML file that is a link, its target's (one out
+of the repository: the comparison would be incomplete). The root missing on the base is new:
+nothing to compare (one of several inputs missing: that one is new, the others are compared). A base that
 does not load, or an API error, is said, never a traceback: the rules could not be compared
 (rules-apart then fails the check; without it the plan stands).
 """
@@ -17,16 +19,18 @@ import base64
 import posixpath
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 from reconciler.core.plans import Plans
 from reconciler.core.rulechanges import RulesReview
+from reconciler.gitops import basefiles
+from reconciler.gitops.basefiles import Checkout
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
-from reconciler.gitops.roots import Root
+from reconciler.gitops.roots import PullFiles, Root
 from reconciler.manifest.layout import root_of
 from reconciler.manifest.load import Manifest, load
 from reconciler.manifest.rulediff import changed_rules
@@ -50,14 +54,21 @@ class _Incomplete(Exception):
 
 
 def review(
-    hub: GitHub, ctx: RunContext, manifests: Sequence[str], head: Manifest, plans: Plans, apart: bool
+    hub: GitHub,
+    ctx: RunContext,
+    manifests: Sequence[str],
+    head: Manifest,
+    plans: Plans,
+    apart: bool,
+    files: PullFiles | None = None,
 ) -> RulesReview | None:
     """The head's rules against the base's (None: not a pull request's run); with `apart`
-    (rules-apart), judged by how many keys `plans` change."""
+    (rules-apart), judged by how many keys `plans` change. `files`: the PR's, when GitHub
+    lists them all (else each file of the base is asked for)."""
     if ctx.pr_number is None:
         return None
-    base = _base_sha(ctx)
-    found = compare(hub, base, _inputs(manifests, ctx.workspace), head) if base else None
+    base, local = _base_sha(ctx), Checkout(ctx.workspace, files) if files and files.complete else None
+    found = compare(hub, base, _inputs(manifests, ctx.workspace), head, local) if base else None
     if found is None and apart:
         found = RulesReview(problem="the event names no base commit (pull_request.base.sha)")
     if found is None or not apart:
@@ -78,13 +89,16 @@ def _inputs(manifests: Sequence[str], top: Path) -> list[str | None]:
     return list(Root.of([str(w) for w in wholes], top).paths)
 
 
-def compare(hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest) -> RulesReview:
-    """The rules of `inputs` (paths from the repository's top) on commit `base` against `head`'s."""
+def compare(
+    hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest, local: Checkout | None = None
+) -> RulesReview:
+    """The rules of `inputs` (paths from the repository's top) on commit `base` against `head`'s;
+    with `local`, only the files the PR changes are asked for."""
     if any(path is None for path in inputs):
         return RulesReview(base, problem="the manifest is outside the repository")
     try:
         with tempfile.TemporaryDirectory(prefix="ehkeys-base-") as folder:
-            loaded = _load_base(hub, base, [str(path) for path in inputs], Path(folder))
+            loaded = _load_base(hub, base, [str(path) for path in inputs], Path(folder), local)
     except _Absent:
         return RulesReview(base, absent=True)
     except _Incomplete as exc:
@@ -98,11 +112,16 @@ def compare(hub: GitHub, base: str, inputs: Sequence[str | None], head: Manifest
     return RulesReview(base, changed_rules(loaded, head))
 
 
-def _load_base(hub: GitHub, base: str, paths: Sequence[str], folder: Path) -> Manifest | str:
+def _load_base(
+    hub: GitHub, base: str, paths: Sequence[str], folder: Path, local: Checkout | None
+) -> Manifest | str:
     """The base's manifest, loaded offline from `folder` (no variable is needed for rules), or
     its first error (its place from the repository's top)."""
     (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
-    found = [path for path in paths if _present(hub, base, path, folder)]
+    if local is None:
+        found = [path for path in paths if _present(hub, base, path, folder)]
+    else:
+        found = [path for path in paths if basefiles.assemble(local, path, folder, _fetched(hub, base))]
     if not found:
         raise _Absent
     result = load([str(folder / path) for path in found], env={}, offline=True)
@@ -119,6 +138,11 @@ def _present(hub: GitHub, base: str, path: str, folder: Path) -> bool:
     except _Absent:
         return False
     return True
+
+
+def _fetched(hub: GitHub, base: str) -> Callable[[str, Path], bool]:
+    """Fetches one file the PR changes from the base into a folder: whether it is there."""
+    return lambda path, folder: _present(hub, base, path, folder)
 
 
 def _fetch(hub: GitHub, base: str, path: str, folder: Path, top: bool = False) -> None:

@@ -52,7 +52,7 @@ from reconciler.gitops.reviewed_plan import (
     fetch,
     merged_pull,
 )
-from reconciler.gitops.roots import Root, untouched
+from reconciler.gitops.roots import PullFiles, Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
 from reconciler.gitops.state_branch import StateBranch
 from reconciler.gitops.trust import Trust
@@ -143,14 +143,16 @@ def plan_job(job: Job) -> ExitCode:
     out.mkdir(parents=True, exist_ok=True)
     for name in (PLAN_FILE, PLAN_MD, SKIPPED):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
-    why = untouched(hub, root, ctx.pr_number, job.when_modified) if ctx.pr_number else None
+    files = PullFiles.of(hub, ctx.pr_number) if ctx.pr_number else None
+    why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
     if why:
         return _not_planned(out, root, why)
     with _branch(job, ctx, hub, push=()):
         planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     engine_plan.save(planned, str(out / PLAN_FILE))  # the rules' review is no part of the plan
-    review = baserules.review(hub, ctx, job.workspace.manifests, planned.manifest, plans, job.rules_apart)
+    manifests = job.workspace.manifests
+    review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
     baserules.tell(review)
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
         planrender.markdown(plans, md, title, review=review)

@@ -135,26 +135,46 @@ def glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out).rstrip("/") + ("(/.*)?" if plain else ""))
 
 
-def changed_files(hub: GitHub, number: int) -> list[str] | None:
-    """Every path the pull request changes (a renamed file by both its names); None when GitHub
-    lists no more than its 3,000 and the PR may change more (then it may touch any root)."""
-    listed = hub.pages(f"/pulls/{number}/files")
-    call = f"GET /pulls/{number}/files"
-    files = [pick(f, call, "filename", kind=str) for f in listed]
-    files += [str(f["previous_filename"]) for f in listed if _renamed(f)]
-    return None if len(listed) >= MAX_FILES else files
+@dataclass(frozen=True)
+class PullFiles:
+    """The files a pull request changes (GET /pulls/{n}/files): every path (a renamed file by
+    both its names); those not on its base (added, or a rename's or copy's new name); those
+    that differ there (any other, a rename's old name). `complete`: False when GitHub lists no
+    more than its 3,000 and the PR may change more (then it may touch any root)."""
+
+    names: tuple[str, ...] = ()
+    not_on_base: frozenset[str] = frozenset()
+    from_base: frozenset[str] = frozenset()
+    complete: bool = True
+
+    @classmethod
+    def of(cls, hub: GitHub, number: int) -> PullFiles:
+        listed = hub.pages(f"/pulls/{number}/files")
+        call = f"GET /pulls/{number}/files"
+        names = [pick(f, call, "filename", kind=str) for f in listed]
+        before = [str(f["previous_filename"]) for f in listed if _renamed(f)]
+        new = {n for n, f in zip(names, listed, strict=True) if f.get("status") in _NEW}
+        return cls(
+            (*names, *before), frozenset(new), frozenset({*names, *before} - new), len(listed) < MAX_FILES
+        )
+
+
+_NEW = ("added", "renamed", "copied")  # GitHub's statuses of a path the base does not have
 
 
 def _renamed(entry: dict[str, Any]) -> bool:
     return isinstance(entry.get("previous_filename"), str) and bool(entry["previous_filename"])
 
 
-def untouched(hub: GitHub, root: Root, number: int, when_modified: Sequence[str]) -> str | None:
-    """Why the pull request leaves this root alone (None: it touches it, or cannot be told)."""
-    files = changed_files(hub, number)
-    if files is None or root.touched(files, when_modified):
+def untouched(
+    hub: GitHub, root: Root, number: int, when_modified: Sequence[str], files: PullFiles | None = None
+) -> str | None:
+    """Why the pull request leaves this root alone (None: it touches it, or cannot be told);
+    `files`: its files, when already asked."""
+    files = files or PullFiles.of(hub, number)
+    if not files.complete or root.touched(files.names, when_modified):
         return None
     return (
-        f"PR #{number} changes no file of {root.name or 'the manifest'} ({len(files)} changed "
+        f"PR #{number} changes no file of {root.name or 'the manifest'} ({len(files.names)} changed "
         "file(s) elsewhere): nothing to plan or apply for it"
     )

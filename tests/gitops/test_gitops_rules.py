@@ -11,6 +11,8 @@ import pytest
 import yaml
 from starlette.responses import JSONResponse
 
+from reconciler.gitops import roots
+
 from .. import fakeanswers, githubspec
 from ..fakegithub import REPO, FakeGitHub
 from . import test_gitops as gitops
@@ -33,13 +35,15 @@ def plan(
     *options: str,
     root: str = MANIFEST,
     base: str = BASE,
+    changed: tuple[str, ...] | None = None,
 ) -> tuple[int, str]:
     """keys-plan on a PR whose head holds `files` (the first written by the checkout): plan,
-    upload, comment, as the action runs them (`root`: its manifests, space-separated); the event
-    names the PR's base commit."""
+    upload, comment, as the action runs them (`root`: its manifests, space-separated; `changed`:
+    the files GitHub lists as the PR's, all of them unless told); the event names the PR's base
+    commit."""
     head = f"head{number}"
     actions.hub.pulls.get(number) or actions.hub.open_pull(number, head)
-    actions.hub.change(number, *files)
+    actions.hub.change(number, *(files if changed is None else changed))
     pull = {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}, "base": {"sha": base}}
     first = next(iter(files))
     workspace = actions.checkout(
@@ -157,9 +161,11 @@ def test_a_github_error_reading_the_base_is_said_never_a_traceback(actions: Acti
 
 
 def test_a_directory_manifests_rules_are_read_from_its_settings_file(
-    actions: Actions, hub: FakeGitHub
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The folder is listed, each YAML file read (a hidden folder, the state's, is not)."""
+    """A PR of more files than GitHub lists: the folder is listed, each YAML file read (a
+    hidden folder, the state's, is not)."""
+    monkeypatch.setattr(roots, "MAX_FILES", 2)
     team = yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]})
     hub.commit(
         BASE,
@@ -267,9 +273,11 @@ def test_a_file_name_a_url_does_not_carry_as_written_is_read(
 
 
 def test_a_folder_of_1000_entries_is_said_incomplete_not_compared_in_part(
-    actions: Actions, hub: FakeGitHub
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GitHub lists at most 1,000 entries of a folder, silently: the rest would be missing."""
+    """GitHub lists at most 1,000 entries of a folder, silently: the rest would be missing (a
+    PR of more files than it lists: each of the base's is asked for)."""
+    monkeypatch.setattr(roots, "MAX_FILES", 2)
     keys = yaml.safe_load(manifest())["keys"]
     files = {f"keys/t{i:04d}.yaml": "keys: []\n" for i in range(998)}  # with 2 more: 1,000
     files |= {"keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n"}
