@@ -40,6 +40,28 @@ def assemble(local: Checkout, path: str, folder: Path, fetch: Callable[[str, Pat
     return bool(copied or fetched)
 
 
+def plain(local: Checkout, path: str) -> bool:
+    """Whether input `path`'s files in the checkout are what the base holds less the PR's
+    changes: no link among them (its target may be a file the PR changes that the loader's
+    walk never names, or outside the root), no submodule (its files are another repository's,
+    bumped by a commit the PR's list names as the folder alone, as it names any change that is
+    a folder here)."""
+    whole = local.top / path
+    if whole.is_symlink() or not whole.is_dir():
+        return not whole.is_symlink()
+    if any(
+        (local.top / name).is_dir()
+        for name in local.files.names
+        if name == path or name.startswith(path + "/")
+    ):
+        return False
+    for here, folders, names in os.walk(whole):
+        entries = [Path(here) / name for name in [*folders, *names]]
+        if any(entry.is_symlink() or (entry.name == ".git" and Path(here) != local.top) for entry in entries):
+            return False
+    return True
+
+
 def _files(top: Path, path: str) -> list[str]:
     """The checkout's files of input `path` (a file: itself), from the repository's top."""
     whole = top / path

@@ -118,10 +118,7 @@ def _load_base(
     """The base's manifest, loaded offline from `folder` (no variable is needed for rules), or
     its first error (its place from the repository's top)."""
     (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
-    if local is None:
-        found = [path for path in paths if _present(hub, base, path, folder)]
-    else:
-        found = [path for path in paths if basefiles.assemble(local, path, folder, _fetched(hub, base))]
+    found = [path for path in paths if _input(hub, base, path, folder, local)]
     if not found:
         raise _Absent
     result = load([str(folder / path) for path in found], env={}, offline=True)
@@ -129,6 +126,15 @@ def _load_base(
         return result.manifest
     first = result.errors[0].text() if result.errors else "it holds no manifest"
     return first.replace(f"{folder}/", "")
+
+
+def _input(hub: GitHub, base: str, path: str, folder: Path, local: Checkout | None) -> bool:
+    """Input `path` as on the base, into `folder`: from the checkout and the PR's changes, or,
+    without them or where the checkout cannot stand for the base (a link, a submodule: what it
+    reads is not a file the PR's list names), read whole from the base."""
+    if local is None or not basefiles.plain(local, path):
+        return _present(hub, base, path, folder)
+    return basefiles.assemble(local, path, folder, _fetched(hub, base))
 
 
 def _present(hub: GitHub, base: str, path: str, folder: Path) -> bool:

@@ -36,11 +36,12 @@ def plan(
     root: str = MANIFEST,
     base: str = BASE,
     changed: tuple[str, ...] | None = None,
+    links: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """keys-plan on a PR whose head holds `files` (the first written by the checkout): plan,
     upload, comment, as the action runs them (`root`: its manifests, space-separated; `changed`:
-    the files GitHub lists as the PR's, all of them unless told); the event names the PR's base
-    commit."""
+    the files GitHub lists as the PR's, all of them unless told; `links`: path -> target, links
+    in the checkout); the event names the PR's base commit."""
     head = f"head{number}"
     actions.hub.pulls.get(number) or actions.hub.open_pull(number, head)
     actions.hub.change(number, *(files if changed is None else changed))
@@ -52,6 +53,9 @@ def plan(
     for path, text in list(files.items())[1:]:
         (workspace / path).parent.mkdir(parents=True, exist_ok=True)
         (workspace / path).write_text(text)
+    for path, target in (links or {}).items():
+        (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / path).symlink_to(target)
     actions.hub.start_run(str(1000 + actions.runs), head)
     code, out, err = actions.run("github", "plan", *root.split(), "--sandbox", *actions.seeded, *options)
     saved = workspace / "ehkeys-out" / "plan.json"

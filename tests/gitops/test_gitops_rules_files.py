@@ -4,6 +4,7 @@ only those are asked of the base (GitHub's list of the PR's files, which the pla
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from . import test_gitops as gitops
@@ -60,3 +61,55 @@ def test_a_file_removed_renamed_or_added_is_the_base_s(actions: Actions, hub: Fa
     assert code == 0, out  # k0 and its exception moved file: the same rules
     assert "Rules changed" not in plan_comment(hub, 71)
     assert asked(hub) == ["GET /contents/keys/gone.yaml", "GET /contents/keys/old.yaml"]
+
+
+STRICT, LOOSE = "version: 1\npolicy: {max_allocation: 35}\n", "version: 1\npolicy: {max_allocation: 900}\n"
+
+
+@pytest.mark.parametrize("target", ["keys/policy.txt", "keys/.shared/ehkeys.yaml", "shared/ehkeys.yaml"])
+def test_settings_read_through_a_link_the_pr_leaves_alone_are_the_base_s(
+    actions: Actions, hub: FakeGitHub, target: str
+) -> None:
+    """keys/ehkeys.yaml links to a file the loader's walk never names (not YAML, hidden, outside
+    the root): copied from the checkout, the base read the head's target, and a rule loosened
+    there with a key using it passed rules-apart."""
+    hub.commit(BASE, {target: STRICT, "keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()})
+    head = {target: LOOSE, "keys/team.yaml": team(k0=400)}
+    link = "../" + target if target.startswith("shared") else target.removeprefix("keys/")
+    extra = ("--when-modified", "shared/**") if target.startswith("shared") else ()
+    code, _ = plan(
+        actions,
+        80,
+        head,
+        "--rules-apart",
+        *extra,
+        root="keys",
+        links={"keys/ehkeys.yaml": link},
+        changed=(target, "keys/team.yaml"),
+    )
+    assert code == 4, plan_comment(hub, 80)
+
+
+def test_a_submodule_bumped_by_the_pr_is_read_from_the_base(actions: Actions, hub: FakeGitHub) -> None:
+    """GitHub lists a submodule's bump as its folder alone: its team file, copied from the
+    checkout, hid the exception the bump adds."""
+    plain = yaml.safe_dump(
+        {"keys": [{"id": "p1", "name": "p1", "allocated_ammount": 30, "limit_type": "daily"}]}
+    )
+    waived = yaml.safe_dump(
+        {
+            "keys": [
+                {
+                    "id": "p1",
+                    "name": "p1",
+                    "allocated_ammount": 400,
+                    "limit_type": "daily",
+                    "policy_exceptions": {"max_allocation": "vendor says so"},
+                }
+            ]
+        }
+    )
+    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/vendor/team.yaml": plain})
+    head = {"keys/ehkeys.yaml": STRICT, "keys/vendor/team.yaml": waived}
+    code, _ = plan(actions, 87, head, "--rules-apart", root="keys", changed=("keys/vendor",))
+    assert code == 4 and "exception added" in plan_comment(hub, 87), plan_comment(hub, 87)
