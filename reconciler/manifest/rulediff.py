@@ -10,9 +10,11 @@ Only the rules: keys, accounts' other settings and where a rule is written do no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.core.accounts import Account
 from reconciler.core.keys import DesiredKey
-from reconciler.core.policy import Group, KeyRules
+from reconciler.core.policy import Budget, Group, KeyRules
 from reconciler.core.rulechanges import NEW, REMOVED, Change, ExceptionChange, rule_changes, whole
 from reconciler.manifest.load import Manifest
 
@@ -85,17 +87,30 @@ def _groups(base: Manifest, head: Manifest) -> list[Change]:
 
 def _pairs(base: Manifest, head: Manifest) -> dict[Place, DesiredKey]:
     """Each key of the head -> the same key on the base: at its place, else the base's key of
-    its address at a place the head no longer has (in account order)."""
+    its address at a place the head no longer has (in account order), else of its name (an id
+    changed as the key moved: the plan binds the same live key by its name)."""
     before = {(k.account, k.address): k for k in base.keys}
-    after = sorted({(k.account, k.address) for k in head.keys})
+    names = {(k.account, k.address): k.name for k in head.keys}
+    after = sorted(names)
     left = [key for place, key in sorted(before.items()) if place not in after]
     found = {place: before[place] for place in after if place in before}
-    for place in (p for p in after if p not in before):
-        old = next((k for k in left if k.address == place[1]), None)
+    _match(found, left, {p: p[1] for p in after}, lambda k: k.address)
+    _match(found, left, names, lambda k: k.name)
+    return found
+
+
+def _match(
+    found: dict[Place, DesiredKey],
+    left: list[DesiredKey],
+    wanted: dict[Place, str],
+    by: Callable[[DesiredKey], str],
+) -> None:
+    """Each place not yet paired -> the first key left whose `by` is its wanted value."""
+    for place in (p for p in wanted if p not in found):
+        old = next((k for k in left if by(k) == wanted[place]), None)
         if old is not None:
             left.remove(old)
             found[place] = old
-    return found
 
 
 def _moved(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> list[Change]:
@@ -109,7 +124,19 @@ def _moved(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> li
         before = base.rules.get((old.account, old.address), KeyRules()).policy
         after = head.rules.get((key.account, key.address), KeyRules()).policy
         found += rule_changes(before, after, whose)
+        if _on_both(old.group, base, head) and _on_both(key.group, base, head):  # else listed new or gone
+            found += rule_changes(_budget(base, old), _budget(head, key), whose)  # the totals it counts in
     return found
+
+
+def _on_both(group: str | None, base: Manifest, head: Manifest) -> bool:
+    return not group or all(any(g.name == group for g in m.groups) for m in (base, head))
+
+
+def _budget(manifest: Manifest, key: DesiredKey) -> Budget:
+    """The budget over a key's group (its account's, for a key in none), which it counts in."""
+    group = next((g for g in manifest.groups if g.name == key.group), None) if key.group else None
+    return group.budget if group is not None else manifest.account(key.account).budget
 
 
 def _move(old: DesiredKey, new: DesiredKey) -> str:

@@ -42,6 +42,7 @@ def in_account(name: str, **account: Any) -> dict[str, Any]:
     return {"accounts": {name: {**ACCOUNTS["prod"], **account}}, "keys": [{**KEY, "account": name}]}
 
 
+BUDGETS = {"small": {"budget": {"max_allocated": 50}}, "large": {"budget": {"max_allocated": 5000}}}
 TWO_GROUPS = {"strict": {"policy": {"max_allocation": 35}}, "loose": {"policy": {"max_allocation": 900}}}
 
 
@@ -172,6 +173,16 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
         in_group("strict"),
         in_group("loose"),
         ["max_allocation (key partner: group strict -> loose): 35.00 -> 900.00, looser"],
+    ),
+    "a key moved into a looser group, its id changed (the same live key, bound by name)": (
+        in_group("strict"),
+        {**in_group("loose"), "keys": [{**in_group("loose")["keys"][0], "id": "partner-2"}]},
+        ["max_allocation (key partner-2: group strict -> loose): 35.00 -> 900.00, looser"],
+    ),
+    "a key moved into a group of a larger budget": (
+        {"groups": BUDGETS, "keys": [{**KEY, "group": "small"}]},
+        {"groups": BUDGETS, "keys": [{**KEY, "group": "large"}]},
+        ["max_allocated (key partner: group small -> large): 50.00 -> 5,000.00, looser"],
     ),
     "a key out of a strict group": (
         in_group("strict"),
