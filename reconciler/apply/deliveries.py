@@ -119,6 +119,7 @@ class Owed:
     delivery: Delivery
     keys: Sequence[DesiredKey]
     values: dict[str, ProxyKey] = field(default_factory=dict)  # address -> created now
+    tried: set[str] = field(default_factory=set)  # addresses this apply delivered already
 
     def announce(self, changes: Sequence[Change]) -> None:
         by_address = {k.address: k for k in self.keys}
@@ -133,9 +134,10 @@ class Owed:
     async def run(self, plan: Plan) -> list[Delivered]:
         """Every delivery this apply makes, in the manifest's order."""
         done: list[Delivered] = []
-        for key in self.keys:
+        for key in (k for k in self.keys if k.address not in self.tried):  # run again: the keys made since
             value, sinks = self._due(key, plan)
             if value is not None and sinks:
+                self.tried.add(key.address)
                 done.extend((await self.delivery.deliver(key, value, sinks)).results)
         for address in set(self.delivery.state.deliveries) - {k.address for k in self.keys}:
             self._drop(address, list(self.delivery.state.deliveries.get(address, {})))

@@ -180,7 +180,8 @@ class AccountApply:
             self.console.applying(said, self.skipped)
             self._owed().announce(self.chosen)  # owed before any create (a successor's too) is sent
             later, late = gates.later(name, self.chosen), retire.held(self.chosen)
-            first = [c for c in self.chosen if c not in later and c not in late]
+            held = gates.counting_on(name, self.chosen, later)
+            first = [c for c in self.chosen if c not in later and c not in late and c not in held]
             retire.begin(self.opened.state, plan, first)
             missed = unsent_refunds(self.saved, plan, self.chosen, self.skipped) if self.saved else []
             report = await self._run(client, first, plan.balance_before, missed)
@@ -188,6 +189,8 @@ class AccountApply:
             gates.landed(name, report.results, self.opened.state.deliveries)
             if later:
                 await self._moved_away(client, report, later, gates)
+            if held:
+                await self._after_moves(client, report, held, later)
             await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
@@ -252,6 +255,17 @@ class AccountApply:
             result = Result(change, Outcome.SKIPPED, message)
             self.console.landed(result)
             report.results.append(result)
+
+    async def _after_moves(
+        self, client: Client, report: Report, held: list[Change], later: list[Change]
+    ) -> None:
+        """The debits that counted on this account's moved-away refunds, once those are sent:
+        skipped, as after any refund that missed, where one did not land; their values delivered."""
+        missed = [r for r in report.results if r.change in later and r.outcome is not Outcome.APPLIED]
+        more = await self._run(client, held, report.balance_after, missed)
+        report.results.extend(more.results)
+        report.balance_after = more.balance_after
+        report.deliveries += await self._owed().run(self._planned()[0])
 
     def _planned(self) -> tuple[Plan, Inventory]:
         assert self.plan is not None and self.inventory is not None, "send before prepare"

@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.changes import Action, Change
+from reconciler.core.changes import DEBITS, Action, Change
 from reconciler.core.errors import EhkeysError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.outcomes import Result
@@ -267,6 +267,19 @@ class Gates:
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait on another account: its create there, its delivery."""
         return [c for c in changes if c.action is Action.DELETE and (account, c.address) in self.gates]
+
+    def counting_on(self, account: str, changes: Sequence[Change], later: Sequence[Change]) -> list[Change]:
+        """The account's debits that count on its moved-away refunds (`later`): sent after them.
+        Not a move's own create (others wait on it) nor a rotation's (its retirement follows it)."""
+        if not later:
+            return []
+        return [
+            c
+            for c in changes
+            if c.credit.order == DEBITS
+            and c.action is not Action.ROTATE
+            and (account, c.address) not in self.created
+        ]
 
     def landed(
         self, account: str, results: Sequence[Result], owed: Mapping[str, object] | None = None

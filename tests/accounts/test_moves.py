@@ -882,3 +882,40 @@ def test_a_saved_plan_whose_moves_were_edited_by_hand_is_refused_naming_them(
         assert code == 1 and out == "" and "internal error" not in err and "Traceback" not in err, err
         assert err == f"ehkeys: error: plan.json: {said} (edited by hand?): plan again\n"
     assert accounts() == UNTOUCHED
+
+
+def with_extra(text: str, allocated: int) -> str:
+    doc = yaml.safe_load(text)
+    doc["keys"].append({"id": "extra", "account": "prod", "name": "Extra", "allocated_ammount": allocated})
+    return yaml.safe_dump(doc)
+
+
+@pytest.mark.parametrize("reviewed", [False, True], ids=["apply", "apply --plan"])
+def test_a_debit_counting_on_a_moved_keys_refund_waits_for_its_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, reviewed: bool
+) -> None:
+    """prod raises Extra by 50, counting on Backend's refund as it moves to staging: the raise
+    went first, then the delete waited on the new key's delivery (its sink down) and was
+    skipped, so prod was charged a net the plan never showed (a break-it run). The raise now
+    follows the move's delete, and is skipped with it."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("up").write_text("")
+    Path("keys.yaml").write_text(with_extra(with_sink(manifest(), SINK), 10))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path("up").unlink()
+    Path("keys.yaml").write_text(with_extra(with_sink(manifest(backend_in="staging", backend=50), SINK), 60))
+    argv = ["apply", "keys.yaml", *SANDBOX, "--auto-approve"]
+    if reviewed:
+        assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+        argv = [*argv, "--plan", "plan.json"]
+    code, out, _ = run_cli(capsys, *argv)
+    assert (
+        code == 3 and "Extra (ek-proxy-" in out and "these debits counted on it (the refund of Backend" in out
+    )
+    assert accounts()["prod"] == (Decimal(890), ["Backend", "Extra"])  # neither the refund nor the raise
+    Path("up").write_text("")
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0, out
+    assert accounts()["prod"] == (Decimal(940), ["Extra"])  # Backend's 100 back, then Extra's 50 out
