@@ -98,7 +98,7 @@ class Applier:
         try:
             for index, wave in enumerate(waves):
                 debits = wave[0].credit.order == DEBITS
-                unmade = [*missed, *_refunds_missed(report.results)] if debits else []
+                unmade = [*missed, *refunds_missed(report.results)] if debits else []
                 if unmade:
                     report.results.extend(self._skip(wave, unmade))
                 else:
@@ -291,7 +291,7 @@ def _outcome(sending: Sending, verdict: Verdict, duplicate: str) -> tuple[Outcom
     return verdict.outcome, "; ".join(m for m in (adopted, verdict.message) if m)
 
 
-def _refunds_missed(results: Sequence[Result]) -> list[Result]:
+def refunds_missed(results: Sequence[Result]) -> list[Result]:
     """The refunds (or freed key slots) that did not surely land: the debits counted on them."""
     return [r for r in results if r.change.credit.order == REFUNDS and r.outcome is not Outcome.APPLIED]
 

@@ -13,7 +13,7 @@ from reconciler.api.errors import RUN_ERRORS
 from reconciler.api.inventory import Inventory
 from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
-from reconciler.apply.applier import Applier
+from reconciler.apply.applier import Applier, refunds_missed
 from reconciler.apply.deliveries import Delivery, Owed, hidden
 from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
@@ -190,7 +190,7 @@ class AccountApply:
             if later:
                 await self._moved_away(client, report, later, gates)
             if held:
-                await self._after_moves(client, report, held, later)
+                await self._after_moves(client, report, held, missed)
             await self._retired(client, report, late)
         except RUN_ERRORS:
             self.console.stopped()
@@ -257,12 +257,12 @@ class AccountApply:
             report.results.append(result)
 
     async def _after_moves(
-        self, client: Client, report: Report, held: list[Change], later: list[Change]
+        self, client: Client, report: Report, held: list[Change], missed: Sequence[Result]
     ) -> None:
-        """The debits that counted on this account's moved-away refunds, once those are sent:
-        skipped, as after any refund that missed, where one did not land; their values delivered."""
-        missed = [r for r in report.results if r.change in later and r.outcome is not Outcome.APPLIED]
-        more = await self._run(client, held, report.balance_after, missed)
+        """The debits that counted on this account's refunds, its moved-away deletes among them,
+        once those are sent: skipped, as after any refund that missed, where one did not land (or
+        a reviewed one was not sent: `missed`); their new keys' values delivered."""
+        more = await self._run(client, held, report.balance_after, [*missed, *refunds_missed(report.results)])
         report.results.extend(more.results)
         report.balance_after = more.balance_after
         report.deliveries += await self._owed().run(self._planned()[0])

@@ -919,3 +919,22 @@ def test_a_debit_counting_on_a_moved_keys_refund_waits_for_its_delete(
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 0, out
     assert accounts()["prod"] == (Decimal(940), ["Extra"])  # Backend's 100 back, then Extra's 50 out
+
+
+def test_a_debit_held_for_a_move_still_counts_on_the_reviewed_refunds(applied: Path, capsys: Any) -> None:
+    """Held until the moved key's delete, Extra's raise was sent with only that delete counted:
+    a reviewed refund skipped as moved (Old's usage) no longer held it back."""
+    doc = yaml.safe_load(with_extra(manifest(), 10))
+    doc["keys"].append({"id": "old", "account": "prod", "name": "Old", "allocated_ammount": 40})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    doc = yaml.safe_load(with_extra(manifest(backend_in="staging", backend=50), 60))
+    doc["keys"].append({"id": "old", "account": "prod", "name": "Old", "absent": True})
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    box.store.db.execute("UPDATE keys SET used_ammount = '5' WHERE name = 'Old'")
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
+    assert code == 3 and "Extra (ek-proxy-" in out and "the refund of Old" in out, out
+    prod = accounts()["prod"]
+    assert "Extra" in prod[1] and prod[0] == Decimal(1000 - 10 - 40)  # Backend's 100 back; Extra not raised
