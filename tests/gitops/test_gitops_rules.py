@@ -314,12 +314,12 @@ def linked(hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None)
     keys[0]["policy_exceptions"] = {"max_allocation": "partner"}
     team = yaml.safe_dump({"keys": keys})
     settings = "version: 1\npolicy: {max_allocation: 35}\n"
-    hub.commit(BASE, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team, "shared/team.yaml": team})
+    hub.commit(BASE, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team, "common/team.yaml": team})
     keys[1]["allocated_ammount"] = 20  # the PR changes a key, no rule
     return settings, yaml.safe_dump({"keys": keys})
 
 
-@pytest.mark.parametrize("target", [None, "../shared/team.yaml"])
+@pytest.mark.parametrize("target", [None, "../common/team.yaml"])
 def test_a_linked_team_file_is_read_as_the_checkout_reads_it(
     actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None
 ) -> None:

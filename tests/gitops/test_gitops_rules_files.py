@@ -66,7 +66,7 @@ def test_a_file_removed_renamed_or_added_is_the_base_s(actions: Actions, hub: Fa
 STRICT, LOOSE = "version: 1\npolicy: {max_allocation: 35}\n", "version: 1\npolicy: {max_allocation: 900}\n"
 
 
-@pytest.mark.parametrize("target", ["keys/policy.txt", "keys/.shared/ehkeys.yaml", "shared/ehkeys.yaml"])
+@pytest.mark.parametrize("target", ["keys/policy.txt", "keys/.common/ehkeys.yaml", "common/ehkeys.yaml"])
 def test_settings_read_through_a_link_the_pr_leaves_alone_are_the_base_s(
     actions: Actions, hub: FakeGitHub, target: str
 ) -> None:
@@ -75,8 +75,8 @@ def test_settings_read_through_a_link_the_pr_leaves_alone_are_the_base_s(
     there with a key using it passed rules-apart."""
     hub.commit(BASE, {target: STRICT, "keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()})
     head = {target: LOOSE, "keys/team.yaml": team(k0=400)}
-    link = "../" + target if target.startswith("shared") else target.removeprefix("keys/")
-    extra = ("--when-modified", "shared/**") if target.startswith("shared") else ()
+    link = "../" + target if target.startswith("common") else target.removeprefix("keys/")
+    extra = ("--when-modified", "common/**") if target.startswith("common") else ()
     code, _ = plan(
         actions,
         80,
