@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.gitops.roots import PullFiles
-
-_YAML = (".yaml", ".yml")
+from reconciler.manifest.sources import is_manifest_file, walk
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,8 @@ def _files(top: Path, path: str) -> list[str]:
     whole = top / path
     if whole.is_file():
         return [path]
-    found: list[str] = []
-    for here, folders, names in os.walk(whole):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        at = Path(here).relative_to(top).as_posix()
-        found += [name if at == "." else f"{at}/{name}" for name in names if _read(name)]
-    return found
+    files, _ = walk(whole)  # as the loader reads a folder: its own YAML files, hidden ones aside
+    return [file.relative_to(top).as_posix() for file in files]
 
 
 def _within(name: str, path: str) -> bool:
@@ -83,8 +78,4 @@ def _within(name: str, path: str) -> bool:
     if path and not name.startswith(path + "/"):
         return False
     below = PurePosixPath(name[len(path) :].lstrip("/")).parts
-    return all(not part.startswith(".") for part in below) and _read(below[-1])
-
-
-def _read(name: str) -> bool:
-    return name.endswith(_YAML) and not name.startswith(".")
+    return all(not part.startswith(".") for part in below) and is_manifest_file(below[-1])

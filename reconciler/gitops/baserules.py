@@ -34,10 +34,9 @@ from reconciler.gitops.roots import PullFiles, Root
 from reconciler.manifest.layout import root_of
 from reconciler.manifest.load import Manifest, load
 from reconciler.manifest.rulediff import changed_rules
-from reconciler.manifest.sources import SETTINGS_FILE
+from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 from reconciler.render import rules
 
-_YAML = (".yaml", ".yml")
 NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
 
 
@@ -185,7 +184,7 @@ def _folder(hub: GitHub, base: str, path: str, folder: Path, entries: list[Any],
     for name, kind in named:
         if "/" in name or name.startswith("."):
             continue  # hidden (.ehkeys, .git), or not one name
-        if kind == "dir" or (kind in ("file", "symlink") and name.endswith(_YAML)):
+        if kind == "dir" or (kind in ("file", "symlink") and is_manifest_file(name)):
             _fetch(hub, base, f"{path}/{name}" if path else name, folder)
 
 

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.manifest.diagnostics import Diagnostic
-from reconciler.manifest.sources import SETTINGS_FILE, expand_paths, walk
+from reconciler.manifest.sources import SETTINGS_FILE, SUFFIXES, expand_paths, walk
 
 STANDALONE = "manifest"  # a file that is a manifest (or one of a folder's): it may say anything
 SETTINGS = "settings"  # a directory manifest's ehkeys.yaml: its settings (and keys, if it likes)
 TEAM = "keys"  # another file of a directory manifest: keys (and their `account:`) only
-
-_YAML = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def _sources(inputs: Sequence[str], below: bool) -> list[Source]:
 def root_of(path: Path) -> Path | None:
     """The directory manifest a file or folder is in: the nearest folder at or above it holding
     `ehkeys.yaml`, up to the repository's root (None: in none, or the path does not exist)."""
-    if not path.exists() or (path.is_file() and not path.name.endswith(_YAML)):
+    if not path.exists() or (path.is_file() and not path.name.endswith(SUFFIXES)):
         return None
     start = Path(os.path.abspath(path if path.is_dir() else path.parent))
     for folder in (start, *start.parents):
@@ -146,7 +144,7 @@ def _enclosing(path: Path, folders: dict[Path, str]) -> str | None:
 
 def _read(path: Path) -> bool:
     """Whether a folder's reading takes this file (a YAML file: the others are skipped)."""
-    return path.name.endswith(_YAML)
+    return path.name.endswith(SUFFIXES)
 
 
 def _shown(root: Path, item: str) -> str:

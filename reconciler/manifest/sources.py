@@ -12,6 +12,14 @@ from pathlib import Path
 from reconciler.manifest.diagnostics import Diagnostic
 
 SETTINGS_FILE = "ehkeys.yaml"
+SUFFIXES = (".yaml", ".yml")  # a directory manifest's files
+
+
+def is_manifest_file(name: str) -> bool:
+    """Whether a folder's file of this name is one of its manifest's (YAML, not hidden)."""
+    return name.endswith(SUFFIXES) and not name.startswith(".")
+
+
 """The settings of a directory manifest, at its root; the folder's other files hold keys."""
 
 
@@ -64,7 +72,7 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
             subfolders[:] = []
             continue
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        chosen = (n for n in sorted(names) if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+        chosen = (n for n in sorted(names) if is_manifest_file(n))
         found.extend(here / name for name in chosen)
     return found, roots
 
