@@ -48,7 +48,7 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
     `scrub(scrub(text)) == scrub(text)`: already redacted keys are left as they are.
     """
     for secret in known:
-        for form in (secret, *encoded(secret)):  # printed as text, or base64 or hex of it
+        for form in (secret, *encoded(secret)):  # printed as text, or base64 of it
             text = _fragments_hidden(text, form)
         text = _hex_dump_hidden(text, secret)
     text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
@@ -56,15 +56,12 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
 
 
 def encoded(secret: str) -> tuple[str, ...]:
-    """How a program may print a key it was given besides as text, for `scrub`'s `known`: its
-    hex, and its base64 from each of the three offsets it may start at inside a longer encoded
-    text (`echo "KEY=$v" | base64`), less the characters its neighbours share."""
+    """How a program may print a key it was given in base64, for `scrub`'s `known`: from each
+    of the three offsets it may start at inside a longer encoded text (`echo "KEY=$v" | base64`),
+    less the characters its neighbours share. (Its hex, spaced or not: `_hex_dump_hidden`.)"""
     raw = secret.encode()
-    forms = [raw.hex()]
-    for pad in range(3):
-        text = base64.b64encode(b"\0" * pad + raw).decode().rstrip("=")
-        forms.append(text[-(-pad * 4 // 3) : -1])  # neither what the pad nor what follows touches
-    return tuple(forms)
+    padded = (base64.b64encode(b"\0" * pad + raw).decode().rstrip("=") for pad in range(3))
+    return tuple(text[-(-pad * 4 // 3) : -1] for pad, text in enumerate(padded))  # untouched by pad or tail
 
 
 _HEX_RUN = re.compile(r"(?:[0-9A-Fa-f]{2}[ \t:]*){8,}")  # byte pairs, spaced as od, xxd, hexdump space them

@@ -90,7 +90,7 @@ async def _not_missing(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> li
     Vault that cannot be reached, nothing is refused. Only a 404 keeps the refusal."""
     if not sinks:
         return []
-    async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+    async with _client(env) as http:
         return [_acl_path(s) for s in sinks if await _status(http, s) != 404]
 
 
@@ -103,7 +103,7 @@ async def _status(http: httpx.AsyncClient, sink: VaultSink) -> int | None:
 
 async def _capabilities(paths: list[str], env: Mapping[str, str]) -> Answer | None:
     try:
-        async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+        async with _client(env) as http:
             return await request(http, "POST", CAPABILITIES, ASK_TRIES, json={"paths": paths})
     except DeliveryError:
         return None  # not reached: nothing known against the token
@@ -156,6 +156,11 @@ def _data(sink: VaultSink) -> str:
     return f"/v1/{quote(sink.mount)}/data/{quote(sink.path)}"
 
 
+def _client(env: Mapping[str, str]) -> httpx.AsyncClient:
+    """Vault's client: at VAULT_ADDR, as VAULT_TOKEN (in VAULT_NAMESPACE)."""
+    return client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR")
+
+
 def _headers(env: Mapping[str, str]) -> dict[str, str]:
     headers = {"X-Vault-Token": env["VAULT_TOKEN"]}
     if env.get("VAULT_NAMESPACE"):
@@ -168,7 +173,7 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
     if problem:
         raise DeliveryError(problem)
     data = {sink.field: value.reveal()}
-    async with client(env["VAULT_ADDR"], _headers(env), "VAULT_ADDR") as http:
+    async with _client(env) as http:
         path = _data(sink)
         patched = await request(
             http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
