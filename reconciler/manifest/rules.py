@@ -92,10 +92,19 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> tuple[ProxyKey, tuple[str, .
         raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
     if not 1 <= len(value) <= 256:
         raise FieldError(f"a proxy key is 1 to 256 characters (this one has {len(value)})")
-    warnings: tuple[str, ...] = () if "${" in raw else (_PLAIN_TEXT,)
+    warnings = _written_in(raw)
     if len(value) != len(substituted):
         warnings += (_stripped_warning(substituted, source),)
     return ProxyKey(value), warnings
+
+
+def _written_in(raw: str) -> tuple[str, ...]:
+    """A key, or a `${VAR:-default}` fallback of one, written in the manifest: a secret in git
+    (whether or not the default was used this time)."""
+    if "${" not in raw:
+        return (_PLAIN_TEXT,)
+    kept = [var for var, default in _ENV_REF.findall(raw) if default.strip()]
+    return tuple(_DEFAULT_TEXT.format(var=var) for var in kept)
 
 
 def _substituted(raw: str, env: Mapping[str, str]) -> tuple[str, str]:
@@ -220,6 +229,10 @@ def _network(entry: str) -> IPNetwork:
 
 _WHITELISTS = {"model_whitelist": _models, "ip_whitelist": _networks}
 _PLAIN_TEXT = "plain-text proxy key in the manifest: it is a secret; use ${VAR} and set VAR in CI"
+_DEFAULT_TEXT = (
+    "plain-text proxy key in the manifest, as the :- default of {var}: it is a secret in the file "
+    "whether or not {var} is set; drop the default and set {var} in CI"
+)
 
 
 @functools.lru_cache(maxsize=4096)

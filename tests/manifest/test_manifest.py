@@ -141,6 +141,7 @@ def test_each_bad_list_entry_is_pointed_at() -> None:
     [
         ("warn-expired.yaml", "in the past"),
         ("warn-literal-key.yaml", "plain-text proxy key"),
+        ("warn-literal-key-as-default.yaml", "as the :- default of EH_TEST_NEVER_SET_KEY"),
         ("warn-open-to-all.yaml", "0.0.0.0/0 allows every IP"),
         ("warn-protected-expired.yaml", "a protected key that expired on 2020-01-01T00:00:00Z"),
     ],
@@ -162,7 +163,7 @@ def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
     for fixture in sorted(MANIFESTS.glob("*.yaml")):
         main(["validate", "--format", "json", str(fixture)])
     out, err = capsys.readouterr()
-    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222", "sentinelsecret7777"):
+    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222", "sentinelsecret7777", "defaultsecret8888"):
         assert secret not in out + err
 
 
@@ -569,3 +570,25 @@ def test_a_key_field_written_above_the_keys_says_where_it_belongs(
     file = str(MANIFESTS / fixture)
     code, out, _ = run_cli(capsys, "validate", file)
     assert code == 1 and file + said in out, out
+
+
+@pytest.mark.parametrize(
+    ("proxy_key", "env", "warned"),
+    [
+        ("${EH_K:-ek-proxy-fallbacksecret42}", {"EH_K": "ek-proxy-fromthevariable0001"}, True),
+        ("${EH_K:-ek-proxy-fallbacksecret42}", {}, True),
+        ("${EH_K:-}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),
+        ("ek-proxy-${EH_K}", {"EH_K": "fromthevariable0001"}, False),
+        ("${EH_K}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),
+    ],
+)
+def test_a_key_written_as_a_default_is_a_secret_in_the_file(
+    tmp_path: Path, proxy_key: str, env: dict[str, str], warned: bool
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"version: 1\nkeys:\n  - proxy_key: '{proxy_key}'\n    name: K\n    limit_type: daily\n")
+    result = manifest.load([str(path)], env=env, now=NOW)
+    assert result.manifest is not None
+    said = [d.message for d in result.diagnostics if "plain-text proxy key" in d.message]
+    assert bool(said) is warned
+    assert not any("fallbacksecret42" in m or "fromthevariable" in m for m in said)
