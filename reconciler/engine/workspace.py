@@ -16,6 +16,7 @@ from reconciler.core.plans import Move
 from reconciler.engine.console import Console
 from reconciler.engine.settings import Workspace
 from reconciler.engine.target import Target
+from reconciler.manifest import hints
 from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
 from reconciler.state import migrate as statemigrate
@@ -104,7 +105,8 @@ def accounts_of(loaded: manifest.Manifest, workspace: Workspace) -> tuple[Accoun
         known = {a.name for a in loaded.accounts}
         for name in workspace.accounts:
             if name not in known:
-                raise UsageError(f"--account {name!r}: {_no_such_account(loaded.accounts)}")
+                hint = hints.closest(name, known)
+                raise UsageError(f"--account {name!r}: {_no_such_account(loaded.accounts)}{hint}")
         chosen = tuple(a for a in chosen if a.name in workspace.accounts)
     if workspace.targets:
         chosen = _holding(loaded.keys, workspace.targets, chosen)

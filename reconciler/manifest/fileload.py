@@ -20,6 +20,7 @@ from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.policy import KeyRules, Violation, Waiver
 from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
+from reconciler.manifest.hints import closest
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
 from reconciler.manifest.keyfields import KeyFields
 from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
@@ -185,7 +186,8 @@ class FileLoader:
                 f"is ${DEFAULT_KEY_VAR}); declare it under accounts:"
             )
         else:
-            message = f"unknown account {name!r}: the manifest declares {_names(context)}"
+            hint = closest(name, context.accounts)
+            message = f"unknown account {name!r}: the manifest declares {_names(context)}{hint}"
         self.report(path, message)
         return False
 

@@ -5,7 +5,7 @@ it is a key's field written above the keys (`limit_type` at the top of a file be
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.manifest.diagnostics import path_text
@@ -19,6 +19,11 @@ def unknown(extra: str, path: tuple[Any, ...], schema: Mapping[str, Any]) -> str
         return f"unknown field '{extra}' here: a key's field; did you mean {here}defaults.{extra}?"
     if extra in known.get("keys", {}).get("items", {}).get("properties", {}):
         return f"unknown field '{extra}' here: a key's own field; write it on each key under {here}keys:"
-    close = difflib.get_close_matches(extra, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(known)}"
+    hint = closest(extra, known) or f"; expected one of {', '.join(known)}"
     return f"unknown field '{extra}'{hint}"
+
+
+def closest(name: object, known: Iterable[str]) -> str:
+    """"; did you mean 'prod'?" for the known name closest to a mistyped one, else ''."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

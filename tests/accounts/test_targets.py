@@ -115,3 +115,5 @@ def test_reveal_takes_account_as_its_state_help_says(workdir: Path, capsys: Any)
     )
     assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
     assert "ek-proxy" not in Path("x.env").read_text()  # created 0600 up front, never written
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "stagng")
+    assert code == 1 and "the manifest has no such account (prod, staging); did you mean 'staging'?" in err

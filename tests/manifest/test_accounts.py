@@ -43,6 +43,13 @@ ERRORS = [
         "unknown account 'prd': the manifest declares prod, staging (accounts: at",
     ),
     (
+        "bad-unknown-account.yaml",
+        6,
+        28,
+        "keys[0].account",
+        "bad-unknown-account.yaml:2); did you mean 'prod'?",
+    ),
+    (
         "bad-unknown-file-account.yaml",
         2,
         10,
