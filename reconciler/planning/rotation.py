@@ -222,7 +222,8 @@ class Rotations:
             shown = new.proxy_key
             return [Change(key.address, Action.ERROR, key.name, change.index, target=shown, error=error)]
         if not now and self.clock < until:
-            stays = f"its old key {old.proxy_key.display} stays active until {iso(until)} (its overlap)"
+            live = "stays active" if old.is_active else "stays (inactive)"
+            stays = f"its old key {old.proxy_key.display} {live} until {iso(until)} (its overlap)"
             return [replace(change, warnings=(*change.warnings, stays))]
         why = successor.retired_now(key.address, new) if now else successor.retiring(key.address, new, until)
         retired = successor.retire(change.index, key.address, old, why)

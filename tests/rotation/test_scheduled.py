@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.core.secrets import ProxyKey
 
-from .common import DAY, OLD, T0, at, balance, cli, journal, keys, manifest, seed, state
+from .common import DAY, OLD, T0, at, balance, box, cli, journal, keys, manifest, seed, state
 
 
 @pytest.fixture
@@ -88,3 +88,14 @@ def test_the_balance_must_cover_the_successor_before_any_refund(workdir: Path, c
     code, _, err = cli(capsys, "apply")
     assert code == 1 and "the plan debits 50.00 credits but the account has 40.00 credits" in err
     assert len(keys()) == 1 and not journal()
+
+
+def test_an_old_key_turned_off_by_hand_during_its_overlap_is_not_said_to_stay_active(
+    workdir: Path, capsys: Any
+) -> None:
+    assert cli(capsys, "apply")[0] == 0  # rotated: the old key stays for its overlap
+    assert box().store.toggle(OLD) is False  # the leaked one, turned off in the dashboard
+    at(T0 + 6 * DAY)
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0 and "its old key ek-proxy-…part stays (inactive) until" in out
+    assert "stays active" not in out
