@@ -24,6 +24,6 @@ def unknown(extra: str, path: tuple[Any, ...], schema: Mapping[str, Any]) -> str
 
 
 def closest(name: object, known: Iterable[str]) -> str:
-    """"; did you mean 'prod'?" for the known name closest to a mistyped one, else ''."""
+    """The hint for a mistyped name ("; did you mean 'prod'?"), or '' when none is close."""
     close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

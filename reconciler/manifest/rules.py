@@ -22,6 +22,7 @@ LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
     "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
 )
+_KEY_SHAPED = re.compile(r"ek-proxy-[A-Za-z0-9]{16,}(?![A-Za-z0-9_-])")  # as the API makes them
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WEEK = 7 * 24 * 3600
 
@@ -99,11 +100,13 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> tuple[ProxyKey, tuple[str, .
 
 
 def _written_in(raw: str) -> tuple[str, ...]:
-    """A key, or a `${VAR:-default}` fallback of one, written in the manifest: a secret in git
-    (whether or not the default was used this time)."""
+    """A key written in the manifest, or a `${VAR:-default}` fallback shaped as the API makes
+    keys: a secret in git, whether or not the default was used this time. (A default such as
+    the example's `ek-proxy-demo-support-0004` is a placeholder, as a secret scanner's
+    allowlist would have it: the API's keys are letters and digits after the prefix.)"""
     if "${" not in raw:
         return (_PLAIN_TEXT,)
-    kept = [var for var, default in _ENV_REF.findall(raw) if default.strip()]
+    kept = [var for var, default in _ENV_REF.findall(raw) if _KEY_SHAPED.search(default)]
     return tuple(_DEFAULT_TEXT.format(var=var) for var in kept)
 
 

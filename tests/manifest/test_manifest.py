@@ -163,7 +163,13 @@ def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
     for fixture in sorted(MANIFESTS.glob("*.yaml")):
         main(["validate", "--format", "json", str(fixture)])
     out, err = capsys.readouterr()
-    for secret in ("aaaaaaaaaaaa1111", "literalsecret9999", "bbbbbbbbbbbb2222", "sentinelsecret7777", "defaultsecret8888"):
+    for secret in (
+        "aaaaaaaaaaaa1111",
+        "literalsecret9999",
+        "bbbbbbbbbbbb2222",
+        "sentinelsecret7777",
+        "defaultsecret8888",
+    ):
         assert secret not in out + err
 
 
@@ -363,7 +369,7 @@ def test_scalars_read_as_yaml_1_2_like_the_editor_shows_them() -> None:
 def test_an_empty_variable_takes_the_default_as_in_the_shell() -> None:
     result = manifest.load([str(MANIFESTS / "warn-expired.yaml")], env={"EH_A": ""}, now=NOW)
     assert result.manifest is not None, result.diagnostics
-    assert result.manifest.keys[0].proxy_key.reveal() == "ek-proxy-aaaaaaaaaaaa1111"
+    assert result.manifest.keys[0].proxy_key.reveal() == "ek-proxy-test-aaaaaaaaaaaa1111"
     record("input", "${VAR:-default} with VAR set but empty", 1, "the default, as in the shell")
 
 
@@ -575,8 +581,9 @@ def test_a_key_field_written_above_the_keys_says_where_it_belongs(
 @pytest.mark.parametrize(
     ("proxy_key", "env", "warned"),
     [
-        ("${EH_K:-ek-proxy-fallbacksecret42}", {"EH_K": "ek-proxy-fromthevariable0001"}, True),
-        ("${EH_K:-ek-proxy-fallbacksecret42}", {}, True),
+        ("${EH_K:-ek-proxy-fallbacksecret42abcdef}", {"EH_K": "ek-proxy-fromthevariable0001"}, True),
+        ("${EH_K:-ek-proxy-fallbacksecret42abcdef}", {}, True),
+        ("${EH_K:-ek-proxy-demo-support-0004}", {}, False),  # a placeholder: the example's
         ("${EH_K:-}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),
         ("ek-proxy-${EH_K}", {"EH_K": "fromthevariable0001"}, False),
         ("${EH_K}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),
