@@ -9,6 +9,7 @@ need `keys`. A key's account, per-key cap and defaults come from the manifest as
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+NOT_A_FILE = "not a regular file (a device or a pipe): move it out of the manifest's folder"
 _BY_ENTRY = ("accounts", "policy", "budget")  # settings read entry by entry
 _REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
@@ -124,7 +126,11 @@ class FileLoader:
 
     def _read(self) -> str | None:
         try:
-            size = os.path.getsize(self.file)
+            found = os.stat(self.file)
+            if not stat.S_ISREG(found.st_mode):  # a pipe in a manifest's folder: never read to no end
+                self.report((), NOT_A_FILE)
+                return None
+            size = found.st_size
             if size > MAX_FILE_BYTES:
                 self.report((), f"file is {size} bytes; manifests over {MAX_FILE_BYTES} are refused")
                 return None

@@ -12,15 +12,13 @@ from pathlib import Path
 from reconciler.manifest.diagnostics import Diagnostic
 
 SETTINGS_FILE = "ehkeys.yaml"
+"""The settings of a directory manifest, at its root; the folder's other files hold keys."""
 SUFFIXES = (".yaml", ".yml")  # a directory manifest's files
 
 
 def is_manifest_file(name: str) -> bool:
     """Whether a folder's file of this name is one of its manifest's (YAML, not hidden)."""
     return name.endswith(SUFFIXES) and not name.startswith(".")
-
-
-"""The settings of a directory manifest, at its root; the folder's other files hold keys."""
 
 
 NOT_A_FILE = "not a regular file (a device or a pipe): name a manifest file or a folder"

@@ -271,6 +271,21 @@ def test_a_pipe_given_as_a_manifest_is_said_to_be_one(
     assert f"{fifo}: not a regular file (a device or a pipe): name a manifest file or a folder" in out
 
 
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("named", [".", "a.yaml"])
+def test_a_pipe_in_a_manifest_folder_is_said_to_be_one_not_read_for_ever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], named: str
+) -> None:
+    """A named pipe among a directory manifest's files: opening it would wait for a writer."""
+    monkeypatch.chdir(tmp_path)
+    Path("ehkeys.yaml").write_text("version: 1\n")
+    Path("a.yaml").write_text("version: 1\nkeys:\n  - {id: a, name: A, limit_type: daily}\n")
+    os.mkfifo("b.yaml")
+    assert main(["validate", named]) == 1
+    out = capsys.readouterr().out
+    assert "b.yaml:1:1: not a regular file (a device or a pipe): move it out of the manifest's folder" in out
+
+
 def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(
