@@ -252,7 +252,7 @@ def select(
         return list(keys)
     chosen: dict[tuple[str, str], DesiredKey] = {}
     for target in targets:
-        matches = {(k.account, k.address): k for k in keys if _names(k, target)}
+        matches = _named(keys, target)
         if strict and not matches:
             raise UsageError(f"{option}{target!r}: {_unknown(keys, target)}")
         if len(matches) > 1:
@@ -265,8 +265,11 @@ def select(
     return [k for k in keys if (k.account, k.address) in chosen]
 
 
-def _names(key: DesiredKey, target: str) -> bool:
-    return target in (key.address, key.name, f"{key.account}/{key.address}")
+def _named(keys: Sequence[DesiredKey], target: str) -> dict[tuple[str, str], DesiredKey]:
+    """The keys whose address or id is `target`, else those whose name is: an id is exact, so
+    `dup` is the key of that id though another key is named `dup` too."""
+    by_id = {(k.account, k.address): k for k in keys if target in (k.address, f"{k.account}/{k.address}")}
+    return by_id or {(k.account, k.address): k for k in keys if k.name == target}
 
 
 def _shown(key: DesiredKey) -> str:

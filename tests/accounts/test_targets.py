@@ -117,3 +117,21 @@ def test_reveal_takes_account_as_its_state_help_says(workdir: Path, capsys: Any)
     assert "ek-proxy" not in Path("x.env").read_text()  # created 0600 up front, never written
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "stagng")
     assert code == 1 and "the manifest has no such account (prod, staging); did you mean 'staging'?" in err
+
+
+def test_an_exact_id_wins_over_another_keys_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`import --all` of two keys named `dup` gives them ids `dup` and `dup-2`: `dup` is the first
+    by its id, though the second is named `dup` too (its address is the bare id: no other way)."""
+    monkeypatch.chdir(tmp_path)
+    Path("keys.yaml").write_text(
+        "version: 1\nkeys:\n"
+        "  - {id: dup, name: dup, limit_type: daily, allocated_ammount: 1}\n"
+        "  - {id: dup-2, name: dup, limit_type: daily, allocated_ammount: 2}\n"
+    )
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--target", "dup")
+    assert code == 0, err
+    assert "+ dup" in out and "1 to create" in out
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--target", "dup-2")
+    assert code == 0, err
