@@ -3,7 +3,7 @@
 `--all` reads the account's list (one request) and writes id-based entries: no secret, no
 `${VAR}`, names and unicode as readable YAML. Keys are then bound by name, or, where two
 live keys share a name, by the state: with `--out FILE`, import records every key's
-binding in the state beside FILE. `--key-env VAR...` writes `${VAR}` entries instead.
+binding in the state beside FILE. `--key-env VAR...` writes entries with an id and `${VAR}`.
 limit_type cannot be read from the API, and a window nobody chose is never sent: each entry
 says `limit_type: unknown`, which the plan shows as a choice to make, and which apply refuses
 to send (no update, no create) until the manifest names daily, weekly or monthly.
@@ -86,10 +86,10 @@ def expiry(epoch: int) -> str:
     return f"{epoch}  # {iso(epoch)}: no manifest may ask for this expiry; set one"
 
 
-def entry(first: tuple[str, str], key: LiveKey, notes: Sequence[str] = ()) -> str:
-    """One manifest entry: `first` is its identity line (`id` or `proxy_key`)."""
+def entry(identity: Sequence[tuple[str, str]], key: LiveKey, notes: Sequence[str] = ()) -> str:
+    """One manifest entry: `identity` are its first lines (`id`, and `proxy_key` for --key-env)."""
     fields: list[tuple[str, Any]] = [
-        first,
+        *identity,
         ("name", _text(key.name)),
         ("expires_at", expiry(key.expires_at)),
         ("allocated_ammount", f"{key.allocated_ammount:.2f}"),
@@ -110,20 +110,32 @@ def _text(value: Any) -> str:
 
 
 async def from_env(client: Client, variables: Sequence[str], head: str = HEADER) -> str:
-    entries = []
-    env = environment()
+    """An entry a key, each with an id (two keys may share a name, as `--all` writes them) and
+    its `${VAR}`; a key given twice (one variable twice, or two holding one key) is refused."""
+    entries, taken, given = [], set[str](), dict[str, str]()
+    for var, value in _values(variables).items():
+        if given.setdefault(value.fingerprint, var) != var:
+            raise UsageError(f"--key-env {var}: the same key as --key-env {given[value.fingerprint]}")
+        try:
+            key = await client.lookup(value)
+        except ApiError as exc:
+            raise UsageError(f"--key-env {var}: lookup failed: {exc.message}") from exc
+        identity = [("id", _text(slug(key.name, taken))), ("proxy_key", _text(f"${{{var}}}"))]
+        entries.append(entry(identity, key))
+    return head + "".join(entries)
+
+
+def _values(variables: Sequence[str]) -> dict[str, ProxyKey]:
+    """Each variable's key, checked before any request; a variable named twice is read once."""
+    env, found = environment(), {}
     for var in variables:
         value = env.get(var, "").strip()
         if not value:
             raise UsageError(f"--key-env {var}: the variable is not set")
         if not value.startswith("ek-proxy-"):
             raise UsageError(f"--key-env {var}: the value is not a proxy key (ek-proxy-…)")
-        try:
-            key = await client.lookup(ProxyKey(value))
-        except ApiError as exc:
-            raise UsageError(f"--key-env {var}: lookup failed: {exc.message}") from exc
-        entries.append(entry(("proxy_key", _text(f"${{{var}}}")), key))
-    return head + "".join(entries)
+        found[var] = ProxyKey(value)
+    return found
 
 
 async def from_account(client: Client, head: str = HEADER) -> tuple[str, dict[str, LiveKey]]:
@@ -137,7 +149,7 @@ async def from_account(client: Client, head: str = HEADER) -> tuple[str, dict[st
         bound[address] = key
         notes = [_shared_note(key)] if key.name in shared else []
         notes += [_TWICE.format(key.proxy_key.display)] if key.fingerprint in twice else []
-        entries.append(entry(("id", _text(address)), key, notes))
+        entries.append(entry([("id", _text(address))], key, notes))
     return (head + "".join(entries) if entries else head.replace("keys:\n", "keys: []\n")), bound
 
 

@@ -113,6 +113,31 @@ def test_import_named_keys(workdir: Path, capsys: Any, monkeypatch: pytest.Monke
     assert code == 2 and "Plan: 0 to create, 1 to update" in out and 'limit_type: (unknown) -> "daily"' in out
 
 
+def test_import_of_two_keys_of_one_name_by_their_variables_is_a_valid_manifest(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = seed_data(3)
+    data["keys"][2]["name"] = "key-0"
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("K0", key_value(0))
+    monkeypatch.setenv("K2", key_value(2))
+    code, out, _ = run_cli(
+        capsys, "import", "--key-env", "K0", "--key-env", "K2", "--key-env", "K0", *SANDBOX
+    )
+    assert code == 0 and out.count("proxy_key:") == 2  # K0 named twice: one entry
+    assert (
+        '  - id: "key-0"\n    proxy_key: "${K0}"' in out
+        and '  - id: "key-0-2"\n    proxy_key: "${K2}"' in out
+    )
+    write("two.yaml", out.replace("limit_type: unknown", "limit_type: daily"))
+    assert run_cli(capsys, "validate", "two.yaml")[0] == 0
+    code, out, _ = run_cli(capsys, "plan", "two.yaml", *SANDBOX)
+    assert code == 0 and "0 errors" in out
+    monkeypatch.setenv("K2", key_value(0))
+    code, _, err = run_cli(capsys, "import", "--key-env", "K0", "--key-env", "K2", *SANDBOX)
+    assert code == 1 and "--key-env K2: the same key as --key-env K0" in err and "secretpart" not in err
+
+
 def test_import_of_an_unset_variable_is_a_message(workdir: Path, capsys: Any) -> None:
     code, _, err = run_cli(capsys, "import", "--key-env", "NOT_SET_ANYWHERE", *SANDBOX)
     assert code == 1 and "NOT_SET_ANYWHERE: the variable is not set" in err
