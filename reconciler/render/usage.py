@@ -28,7 +28,7 @@ NUMBERS = (1, 2, 3)  # the columns aligned right
 def bar(key: KeyUsage, style: Style) -> str:
     """`[█████░░░…]`: green, yellow from 75%, red from 90% (colour only on a terminal)."""
     pct = key.percent
-    filled = 0 if pct is None else min(BAR, int((pct * BAR / 100).to_integral_value()))
+    filled = 0 if pct is None else max(0, min(BAR, int((pct * BAR / 100).to_integral_value())))
     kind = "+" if pct is None or pct < 75 else "warn" if pct < 90 else "-"
     return "[" + (style(kind, "█" * filled) if filled else "") + "░" * (BAR - filled) + "]"
 

@@ -220,3 +220,10 @@ def test_a_key_with_nothing_allocated_shows_no_share_and_an_empty_bar() -> None:
     assert "0.00       - [░░░░░░░░░░░░░░░░░░░░]" in rendered("text", view)
     (shown,) = json.loads(rendered("json", view))["accounts"]["default"]["keys"]
     assert shown["percent_used"] is None
+
+
+def test_a_negative_use_from_the_api_draws_an_empty_bar_of_the_usual_width() -> None:
+    """An answer saying `used_ammount: -3` (an API's own refund, a bug): the bar stays 20 wide."""
+    view = one_account(key("refunded", 10, -3))
+    line = next(row for row in rendered("text", view).splitlines() if "[" in row and "refunded" in row)
+    assert "[" + "░" * 20 + "]" in line
