@@ -449,7 +449,7 @@ def test_vault_gets_only_its_field_and_keeps_the_others(vault: tuple[FakeVault, 
 
 def test_a_vault_secret_that_does_not_exist_is_created_once(vault: tuple[FakeVault, dict[str, str]]) -> None:
     fake, env = vault
-    fake.mounts.add("kv")
+    fake.mounts["kv"] = fakevault.Mount()
     deliver(VaultSink("teams/payments", "EH_KEY", "kv"), env)
     assert fake.secrets == {("kv", "teams/payments"): {"EH_KEY": VALUE.reveal()}}
     assert fake.calls == ["PATCH kv/teams/payments", "POST kv/teams/payments"]
