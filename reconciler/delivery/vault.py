@@ -8,8 +8,9 @@ then nothing is overwritten, and the next delivery patches it. VAULT_ADDR and VA
 where and as whom (VAULT_NAMESPACE too, on Vault Enterprise), as for the `vault` command.
 
 Before an apply makes a key, `writable` asks Vault what the token may do on each sink's path
-(`POST /v1/sys/capabilities-self`), so a token that may not write it refuses the apply before
-the create's debit, as a GitHub token is tried on the repository's public key.
+(`POST /v1/sys/capabilities-self`), then what is mounted there (`vaultmounts`), so a token that
+may not write it, or a mount that is not KV version 2, refuses the apply before the create's
+debit, as a GitHub token is tried on the repository's public key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import VaultSink
+from reconciler.delivery import vaultmounts
 from reconciler.delivery.errors import (
     Answer,
     DeliveryError,
@@ -62,19 +64,36 @@ def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
 
 
 async def writable(sinks: Sequence[VaultSink], env: Mapping[str, str]) -> dict[VaultSink, str]:
-    """Why Vault refuses each sink's token ('' when it does not), before any key is made: the
-    token's capabilities on each sink's MOUNT/data/PATH (NEEDED), in one request for the
-    environment's Vault, namespace and token, each path asked once. A sink `preflight` stops is
+    """Why Vault refuses each sink ('' when it does not), before any key is made: the token's
+    capabilities on each sink's MOUNT/data/PATH (NEEDED) and on MOUNT/, in one request for the
+    environment's Vault, namespace and token, each path asked once; then, of the sinks that pass, what is
+    mounted at each MOUNT (`vaultmounts`: one request per mount). A sink `preflight` stops is
     not asked (it says why itself). A Vault that cannot be reached now, or whose answer is not
     one, refuses nothing: the delivery tries again, and stays owed if it fails (as for GitHub)."""
     asked = [sink for sink in sinks if not preflight(sink, env)]
-    paths = list(dict.fromkeys(_acl_path(sink) for sink in asked))
-    answer = await _capabilities(paths, env) if paths else None
+    paths = list(dict.fromkeys([*(_acl_path(s) for s in asked), *(f"{s.mount}/" for s in asked)]))
+    answer = await _capabilities(paths, env) if paths else None  # a mount's own path: see vaultmounts
     found = {sink: _refusal(sink, answer, env) if sink in asked else "" for sink in sinks}
     patching = {_acl_path(s): s for s in asked if found[s] and answer and _patches_only(answer, _acl_path(s))}
     for path in await _not_missing(list(patching.values()), env):
         found.update({s: "" for s in asked if _acl_path(s) == path})
+    found.update(await _mounted([s for s in asked if not found[s]], answer, env))
     return found
+
+
+async def _mounted(
+    sinks: Sequence[VaultSink], answer: Answer | None, env: Mapping[str, str]
+) -> dict[VaultSink, str]:
+    """Why each sink's mount cannot take its writes (`vaultmounts`), asked of a Vault that
+    answered the capabilities (one that did not is not asked again: nothing is known)."""
+    if not sinks or answer is None or answer.status_code != 200:
+        return {}
+    held = {s.mount: _granted(answer, f"{s.mount}/") or ["deny"] for s in sinks}
+    try:
+        async with _client(env) as http:
+            return await vaultmounts.problems(http, sinks, held, env.get("VAULT_NAMESPACE", ""))
+    except DeliveryError:
+        return {}
 
 
 def _patches_only(answer: Answer, path: str) -> bool:

@@ -157,6 +157,7 @@ class FakeVault:
     reads_failing: bool = False  # every read answered 500 (its storage unavailable), the rest served
     calls: list[str] = field(default_factory=list)
     answer: Response | None = None  # every request answered so (a proxy in front, a standby's redirect)
+    faults: dict[str, Response] = field(default_factory=dict)  # one call (as `calls` names it) answered so
     namespaces: list[str] = field(default_factory=list)  # each request's X-Vault-Namespace, if any
 
     def app(self) -> Starlette:
@@ -176,10 +177,15 @@ class FakeVault:
             return ["root"]
         return granted(self.policies.get(token or "", {}), path)
 
+    def _called(self, call: str) -> Response | None:
+        """Logs the call; the answer set for it (`answer`, `faults`), if any."""
+        self.calls.append(call)
+        return self.answer if self.answer is not None else self.faults.get(call)
+
     async def capabilities_self(self, request: Request) -> Response:
-        self.calls.append("POST sys/capabilities-self")
-        if self.answer is not None:
-            return self.answer
+        forced = self._called("POST sys/capabilities-self")
+        if forced is not None:
+            return forced
         token = self._known(request)
         if token is None:
             return _errors(403, DENIED)
@@ -194,9 +200,9 @@ class FakeVault:
     async def ui_mount(self, request: Request) -> Response:
         """The mount holding `path`, as `pathInternalUIMountRead` answers (see the module's doc)."""
         asked = request.path_params["path"]
-        self.calls.append(f"GET sys/internal/ui/mounts/{asked}")
-        if self.answer is not None:
-            return self.answer
+        forced = self._called(f"GET sys/internal/ui/mounts/{asked}")
+        if forced is not None:
+            return forced
         path = (asked if asked.endswith("/") else asked + "/").removeprefix("/")  # sanitizeMountPath
         denied = _errors(
             403,
@@ -227,9 +233,9 @@ class FakeVault:
     async def config(self, request: Request) -> Response:
         """A KV v2 mount's config (`GET {mount}/config`: `read` there)."""
         mount = request.path_params["mount"]
-        self.calls.append(f"GET {mount}/config")
-        if self.answer is not None:
-            return self.answer
+        forced = self._called(f"GET {mount}/config")
+        if forced is not None:
+            return forced
         token = self._known(request)
         allowed = self.capabilities(token, f"{mount}/config")
         if token is None or ("root" not in allowed and "read" not in allowed):
@@ -242,9 +248,9 @@ class FakeVault:
 
     async def data(self, request: Request) -> Response:
         mount, path = request.path_params["mount"], request.path_params["path"]
-        self.calls.append(f"{request.method} {mount}/{path}")
-        if self.answer is not None:
-            return self.answer
+        forced = self._called(f"{request.method} {mount}/{path}")
+        if forced is not None:
+            return forced
         token = self._known(request)
         if token is None:
             return _errors(403, DENIED)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..fakegithub import FakeGitHub
 from ..helpers import ROOT, run_cli
 from ..reliability_log import record
 from . import fakevault
-from .fakevault import FakeVault
+from .fakevault import FakeVault, Mount
 
 RECORDER = Path(__file__).parent / "record_sink.py"
 SANDBOX = ["--sandbox"]
@@ -104,6 +105,12 @@ def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys:
     assert world.github.secrets == {("acme/api", None, "EH_KEY"): value}
     assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": value}}
     assert "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    assert world.vault.calls == [  # asked before the create: the token's capabilities, the mount
+        "POST sys/capabilities-self",
+        "GET sys/internal/ui/mounts/secret",
+        "PATCH secret/apps/api",
+        "POST secret/apps/api",
+    ]
     assert "in the account only" not in out  # it went to its sinks, as the lines above say
     state = [
         p for p in (world.root / ".ehkeys").rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
@@ -411,6 +418,72 @@ def test_a_vault_token_that_may_not_write_the_path_refuses_the_apply_before_any_
         2,
         "apply refused naming the sink, the path and the capability; no key made, no debit",
     )
+
+
+def ledger(world: World) -> tuple[Decimal, int]:
+    """The sandbox account's balance, and how many keys named API it holds."""
+    with sqlite3.connect(world.root / ".ehkeys" / "sandbox.db") as db:
+        (balance,) = db.execute("SELECT balance FROM accounts WHERE user_id = 'user_abc123'").fetchone()
+        (made,) = db.execute("SELECT COUNT(*) FROM keys WHERE name = 'API'").fetchone()
+    return Decimal(balance), made
+
+
+def test_a_vault_mount_that_cannot_take_the_value_refuses_the_apply_before_any_key_is_made(
+    world: World, capsys: Any
+) -> None:
+    """The token may write secret/data/apps/api (a root token may write anything), but no engine
+    is mounted at secret/, then a KV version 1 one is: the capabilities said yes, the key was
+    made and paid for, and the delivery failed. Vault is now asked what is mounted there."""
+    refused = (
+        "a new key's value could not be delivered: keys.yaml:4:5: api: vault secret/apps/api#EH_KEY_API: "
+    )
+    said = {
+        "none": "no secrets engine is mounted at secret/: Vault would not describe it (GET "
+        "/v1/sys/internal/ui/mounts/secret: HTTP 403), as it does every mount to a token whose policies grant "
+        "something on the mount's path, as this one's do on secret/ (root); enable a KV version 2 engine there "
+        "(vault secrets enable -path=secret kv-v2), or set the sink's mount: to one; nothing was sent",
+        "kv1": "secret/ is a KV version 1 mount, and the sink writes KV version 2's API (a merge patch of "
+        "secret/data/apps/api): deliver to a KV version 2 mount, or upgrade this one (vault kv "
+        "enable-versioning secret/: its other readers and writers then use secret/data/ paths too); "
+        "nothing was sent",
+    }
+    for case, why in said.items():
+        world.vault.calls.clear()
+        world.vault.mounts.pop("secret", None)
+        if case == "kv1":
+            world.vault.mounts["secret"] = Mount(version=None)
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+        assert code == 1 and refused + why in err, out + err
+        assert world.vault.calls == ["POST sys/capabilities-self", "GET sys/internal/ui/mounts/secret"]
+        assert ledger(world) == (Decimal(1000), 0)  # no key made, no debit
+        assert not world.recorded() and not world.github.secrets and not (world.root / "app.env").exists()
+    world.vault.mounts["secret"] = Mount()
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": account_value(capsys)}}
+    record(
+        "answer",
+        "a Vault sink's mount refused before a create: none mounted there, a KV version 1 mount",
+        2,
+        "apply refused naming the sink, the mount and the fix; no key made, no debit",
+    )
+
+
+def test_a_token_vault_will_not_describe_the_mount_to_is_warned_not_refused(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its policy reaches secret/ only through a `+` segment: Vault answers it 403 about the mount
+    as it would were nothing mounted there. No proof of anything: the apply goes on, warned."""
+    world.vault.policies["hvs.segment"] = {"secret/+/apps/*": ["patch", "create"]}
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.segment")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert (
+        "ehkeys: WARNING: vault secret/apps/api#EH_KEY_API: Vault would not say what is mounted at secret/ "
+        "(GET /v1/sys/internal/ui/mounts/secret: HTTP 403): it answers so where nothing is mounted" in err
+    )
+    assert world.vault.secrets == {("secret", "apps/api"): {"EH_KEY_API": account_value(capsys)}}
+    assert ledger(world)[1] == 1 and "hvs.segment" not in out + err
 
 
 REFUSES = (

@@ -471,6 +471,7 @@ def refusals(sinks: list[Sink], env: dict[str, str]) -> dict[Sink, str]:
     return asyncio.run(send.refused(sinks, env))
 
 
+UI_SECRET = "GET sys/internal/ui/mounts/secret"  # what is mounted there: asked once the token may write
 NEEDS = "a delivery needs patch (each delivery is a merge patch) and create (the first makes the secret)"
 
 
@@ -478,6 +479,7 @@ def test_a_vault_token_is_asked_what_it_may_do_on_each_path_before_any_key_is_ma
     vault: tuple[FakeVault, dict[str, str]],
 ) -> None:
     fake, env = vault
+    fake.mounts["kv"] = fakevault.Mount()
     fake.policies["hvs.app"] = {
         "secret/data/apps/*": ["patch", "create"],
         "secret/data/apps/old": ["read", "update"],  # a whole overwrite: no merge patch
@@ -502,7 +504,7 @@ def test_a_vault_token_is_asked_what_it_may_do_on_each_path_before_any_key_is_ma
     )
     assert found[none].startswith("vault kv/x#k: the token in VAULT_TOKEN may not write kv/data/x: its ")
     assert "lack the patch and create capabilities there (Vault gives it none);" in found[none]
-    assert fake.calls == ["POST sys/capabilities-self"]  # one request, each path asked once
+    assert fake.calls == ["POST sys/capabilities-self", UI_SECRET]  # each path asked once, then secret/
     assert refusals([api, none], env) == {api: "", none: ""}  # a root token may do anything
     assert not fake.secrets and "hvs.app" not in str(found)
 
@@ -521,7 +523,12 @@ def test_a_token_that_may_patch_and_read_but_not_create_passes_where_the_secret_
     assert (
         found[there] == "" and "lack the create capability there (Vault gives it patch, read)" in found[new]
     )
-    assert fake.calls == ["POST sys/capabilities-self", "GET secret/apps/there", "GET secret/apps/new"]
+    assert fake.calls == [
+        "POST sys/capabilities-self",
+        "GET secret/apps/there",
+        "GET secret/apps/new",
+        UI_SECRET,
+    ]
     deliver(there, {**env, "VAULT_TOKEN": "hvs.app"})  # the merge patch is all it takes
     assert fake.secrets[("secret", "apps/there")] == {"other": "kept", "k": VALUE.reveal()}
 
@@ -539,7 +546,12 @@ def test_a_patch_and_read_token_is_not_refused_when_vault_does_not_say_whether_t
     there, new = VaultSink("apps/there", "k"), VaultSink("apps/new", "k")
     found = refusals([there, new], {**env, "VAULT_TOKEN": "hvs.app"})
     assert found == {there: "", new: ""}
-    assert fake.calls == ["POST sys/capabilities-self", "GET secret/apps/there", "GET secret/apps/new"]
+    assert fake.calls == [
+        "POST sys/capabilities-self",
+        "GET secret/apps/there",
+        "GET secret/apps/new",
+        UI_SECRET,
+    ]
 
 
 def test_a_token_vault_does_not_know_is_refused_and_never_shown(
