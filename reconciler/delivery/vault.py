@@ -4,7 +4,10 @@
 Only `field` is written: a JSON merge patch (`PATCH /v1/{mount}/data/{path}`, Content-Type
 application/merge-patch+json) keeps the secret's other fields. A secret that does not exist yet
 (404) is created with `POST` and `cas: 0`, which Vault refuses if someone made it meanwhile:
-then nothing is overwritten, and the next delivery patches it. VAULT_ADDR and VAULT_TOKEN say
+then nothing is overwritten, and the next delivery patches it. Where Vault requires
+check-and-set (`cas_required`, on the mount or the secret: a write without `options.cas` is
+refused, 400), the secret's current version is read and the patch sent again naming it, as KV
+v2's API asks: Vault refuses it if the secret changed in between. VAULT_ADDR and VAULT_TOKEN say
 where and as whom (VAULT_NAMESPACE too, on Vault Enterprise), as for the `vault` command.
 
 Before an apply makes a key, `writable` asks Vault what the token may do on each sink's path
@@ -50,6 +53,8 @@ secret exists grants nothing more."""
 WHY = {"patch": "each delivery is a merge patch", "create": "the first makes the secret"}
 STANDBY = "a standby node redirects to the active one: set VAULT_ADDR to it"
 REFUSALS = (401, 403)  # Vault's answer to the token itself: unknown, expired or revoked
+CAS_REQUIRED = "check-and-set parameter required for this call"  # KV v2's 400 to a write without cas
+CAS_MISMATCH = "check-and-set parameter did not match the current version"
 
 
 def preflight(sink: VaultSink, env: Mapping[str, str]) -> str:
@@ -191,17 +196,60 @@ async def deliver(sink: VaultSink, value: ProxyKey, env: Mapping[str, str]) -> N
     problem = preflight(sink, env)
     if problem:
         raise DeliveryError(problem)
-    data = {sink.field: value.reveal()}
     async with _client(env) as http:
-        path = _data(sink)
-        patched = await request(
-            http, "PATCH", path, PATCH_TRIES, json={"data": data}, headers={"Content-Type": MERGE_PATCH}
-        )  # a merge patch of the same field may be sent again; a create with cas 0 may not
-        if patched.status_code == 404:
-            made = await request(http, "POST", path, json={"data": data, "options": {"cas": 0}})
-            _check(sink, "POST", made)
-        else:
-            _check(sink, "PATCH", patched)
+        method, answer = await _write(http, sink, {sink.field: value.reveal()})
+    _check(sink, method, answer)
+
+
+async def _write(http: httpx.AsyncClient, sink: VaultSink, data: dict[str, str]) -> tuple[str, Answer]:
+    """The merge patch (it may be sent again: the same field), sent again naming the secret's
+    current version where Vault requires check-and-set (once: a second would meet its own
+    write); a secret not there is created with cas 0 (once: never over one made meanwhile)."""
+    path = _data(sink)
+    patched = await _patch(http, path, {"data": data}, PATCH_TRIES)
+    if patched.status_code == 400 and CAS_REQUIRED in said(patched):
+        version = await _version(http, sink)
+        if version is not None:
+            return "PATCH", await _patch(http, path, {"data": data, "options": {"cas": version}}, 1)
+        # no live version: made anew below, as a secret not there is
+    elif patched.status_code != 404:
+        return "PATCH", patched
+    return "POST", await request(http, "POST", path, json={"data": data, "options": {"cas": 0}})
+
+
+async def _patch(http: httpx.AsyncClient, path: str, body: dict[str, object], tries: int) -> Answer:
+    return await request(http, "PATCH", path, tries, json=body, headers={"Content-Type": MERGE_PATCH})
+
+
+async def _version(http: httpx.AsyncClient, sink: VaultSink) -> int | None:
+    """The secret's current version (`data.metadata.version` of a read), which a write must
+    name under check-and-set; None when it has no live one (then made with cas 0, which Vault
+    refuses if a deleted version is still there)."""
+    read = await request(http, "GET", _data(sink), ASK_TRIES)
+    if read.status_code == 404:
+        return None
+    try:
+        version = read.json()["data"]["metadata"]["version"]
+    except (ValueError, TypeError, KeyError):
+        version = None
+    if read.status_code == 200 and isinstance(version, int):
+        return version
+    raise DeliveryError(_unread(sink, read))
+
+
+def _unread(sink: VaultSink, read: Answer) -> str:
+    head = f"{sink.describe()}: GET {read.path}: {status(read)}"
+    if 300 <= read.status_code < 400:
+        return f"{head}: {STANDBY}"
+    why = (
+        f" and the token in VAULT_TOKEN may not read it: its policy needs read on {_acl_path(sink)} too"
+        if read.status_code in REFUSALS
+        else " but it could not be read"
+    )
+    return (
+        f"{head}: Vault requires check-and-set on this secret (cas_required, on it or its mount), so a "
+        f"write names its current version, read first,{why}"
+    )
 
 
 def _check(sink: VaultSink, method: str, answer: Answer) -> None:
@@ -213,32 +261,35 @@ def _check(sink: VaultSink, method: str, answer: Answer) -> None:
         raise DeliveryError(
             f"{head}, but not Vault's answer (no version written): is VAULT_ADDR Vault's address?"
         )
+    raise DeliveryError(f"{head}: {why}" if (why := _failed(sink, method, answer)) else head)
+
+
+def _failed(sink: VaultSink, method: str, answer: Answer) -> str:
+    """What a write's failure means, and what to do ('' when there is nothing to add)."""
+    code = answer.status_code
     if 300 <= code < 400:
-        raise DeliveryError(f"{head}: {STANDBY}")
+        return STANDBY
     if code in (401, 403):
         needs = "patch" if method == "PATCH" else "create"
-        raise DeliveryError(
-            f"{head}: the token in VAULT_TOKEN may not write it (its policy needs the {needs} capability "
-            f"on {sink.mount}/data/{sink.path})"
+        where = _acl_path(sink)
+        return (
+            f"the token in VAULT_TOKEN may not write it (its policy needs the {needs} capability on {where})"
         )
-    if code == 400 and "check-and-set parameter required" in said(answer):
-        raise DeliveryError(
-            f"{head}: the secret or its mount requires check-and-set (cas_required), which a merge patch "
-            f"cannot give without reading the secret: turn it off for this secret (vault kv metadata put "
-            f"-cas-required=false -mount={sink.mount} {sink.path}), or deliver to another path"
+    if code == 400 and method == "PATCH" and CAS_MISMATCH in said(answer):
+        return (
+            "the secret changed between the read of its version and the patch (nothing was overwritten): "
+            "the next apply, or `ehkeys deliver`, delivers it again"
         )
     if method == "POST" and code == 400:
-        raise DeliveryError(
-            f"{head}: the secret exists but could not be patched (its latest version deleted or "
-            "destroyed, or made meanwhile): undelete it, or write it once by hand"
+        return (
+            "the secret exists but could not be patched (its latest version deleted or destroyed, or made "
+            "meanwhile): undelete it, or write it once by hand"
         )
     if code == 404:
-        raise DeliveryError(f"{head}: no KV v2 engine is mounted at {sink.mount}/")
+        return f"no KV v2 engine is mounted at {sink.mount}/"
     if code == 405:
-        raise DeliveryError(
-            f"{head}: {sink.mount}/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
-        )
-    raise DeliveryError(head)
+        return f"{sink.mount}/ is a KV version 1 mount (no patch), or Vault is older than 1.9"
+    return ""
 
 
 def _written(answer: Answer) -> bool:

@@ -15,7 +15,12 @@ whose capabilities on the mount's own path (`MOUNT/`, asked with the others of
 or `*`): to such a token a 403 means that no mount is there; to any other it proves nothing, and
 is warned of, never refused. Nor is anything refused on no answer, a 5xx, a 404 (a Vault without
 the endpoint) or an answer that is not Vault's.
-"""
+
+KV v2's check-and-set (`cas_required`, on the mount's config or a secret's metadata) is not asked:
+the delivery honours it, reading the secret's current version to name it (`vault._write`). What
+could tell beforehand that a token that may not read the secret will meet it (`GET MOUNT/config`,
+`GET MOUNT/metadata/PATH`) needs `read` there, which such a token rarely has: a request per mount
+for a 403; and even a yes proves nothing of a secret not there yet (made with cas 0)."""
 
 from __future__ import annotations
 

@@ -469,6 +469,25 @@ def test_a_vault_mount_that_cannot_take_the_value_refuses_the_apply_before_any_k
     )
 
 
+def test_a_vault_mount_requiring_check_and_set_gets_the_value_with_the_secrets_version(
+    world: World, capsys: Any
+) -> None:
+    """cas_required on the mount: KV v2 refuses a write that does not name the secret's current
+    version. It passed the apply's checks, and the delivery then failed after the key was made;
+    the sink now reads the version and patches with it."""
+    world.vault.mounts["secret"].cas_required = True
+    world.vault.secrets[("secret", "apps/api")] = {"db_password": "kept"}
+    world.vault.versions[("secret", "apps/api")] = 3
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 0, out + err
+    assert "✓ api → vault secret/apps/api#EH_KEY_API: delivered" in out
+    value = account_value(capsys)
+    assert world.vault.secrets[("secret", "apps/api")] == {"db_password": "kept", "EH_KEY_API": value}
+    assert world.vault.versions[("secret", "apps/api")] == 4
+    assert world.vault.calls[2:] == ["PATCH secret/apps/api", "GET secret/apps/api", "PATCH secret/apps/api"]
+    assert value not in out + err
+
+
 def test_a_token_vault_will_not_describe_the_mount_to_is_warned_not_refused(
     world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -618,21 +618,6 @@ def test_an_address_with_a_password_is_never_shown_with_it(monkeypatch: pytest.M
     )
 
 
-def test_a_secret_that_requires_check_and_set_says_how_to_let_the_patch_through(
-    vault: tuple[FakeVault, dict[str, str]],
-) -> None:
-    fake, env = vault  # cas_required on the mount or the secret: Vault refuses a PATCH without `cas`
-    fake.answer = JSONResponse({"errors": ["check-and-set parameter required for this call"]}, 400)
-    message = failure(VaultSink("apps/api", "k"), env)
-    assert message.endswith(
-        "HTTP 400: check-and-set parameter required for this call: the secret or its mount requires "
-        "check-and-set (cas_required), which a merge patch cannot give without reading the secret: turn it "
-        "off for this secret (vault kv metadata put -cas-required=false -mount=secret apps/api), or deliver "
-        "to another path"
-    ), message
-    assert fake.calls == ["PATCH secret/apps/api"]
-
-
 def test_a_kv_version_1_mount_is_named(vault: tuple[FakeVault, dict[str, str]]) -> None:
     fake, env = vault
     fake.answer = JSONResponse({"errors": ["1 error occurred:\n\t* unsupported operation\n\n"]}, 405)

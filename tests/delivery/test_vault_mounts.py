@@ -2,7 +2,8 @@
 the `vault kv` command asks it: `GET /v1/sys/internal/ui/mounts/MOUNT`, once per mount. A mount
 that is not there, a KV version 1 mount or another engine refuses the apply, naming the sink, the
 mount and what to do; an answer that proves nothing (a 403 to a token that is not root, a 5xx, no
-answer, a proxy's page) refuses nothing."""
+answer, a proxy's page) refuses nothing. And check-and-set (`cas_required`): the delivery names
+the secret's current version, read first, as KV v2 requires."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import Recipient, Sink, VaultSink
 from reconciler.delivery import errors, send
+from reconciler.delivery.errors import DeliveryError
 
 from . import fakevault
 from .fakevault import FakeVault, Mount
@@ -168,3 +170,73 @@ def test_nothing_is_asked_of_a_vault_that_refused_the_token(vault: tuple[FakeVau
     sink = VaultSink("apps/api", "k", "nope")
     assert "Vault refused the token" in refusals([sink], {**env, "VAULT_TOKEN": "hvs.revoked"})[sink]
     assert fake.calls == [CAPS]
+
+
+# --- check-and-set ----------------------------------------------------------------------------
+
+
+def test_a_secret_that_requires_check_and_set_is_written_with_its_current_version(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    """KV v2 refuses a write without `options.cas` where the mount's config or the secret's
+    metadata sets cas_required; the sink then reads the secret's version and patches with it,
+    which Vault refuses if the secret changed in between (nothing overwritten)."""
+    fake, env = vault
+    fake.mounts["secret"].cas_required = True
+    fake.secrets[("secret", "apps/api")], fake.versions[("secret", "apps/api")] = {"db": "kept"}, 4
+    deliver(VaultSink("apps/api", "k"), env)
+    assert fake.secrets[("secret", "apps/api")] == {"db": "kept", "k": VALUE.reveal()}
+    assert fake.versions[("secret", "apps/api")] == 5
+    assert fake.calls == ["PATCH secret/apps/api", "GET secret/apps/api", "PATCH secret/apps/api"]
+    fake.calls.clear()
+    deliver(VaultSink("apps/new", "k"), env)  # one not there yet is made with cas 0, as before
+    assert fake.calls == ["PATCH secret/apps/new", "POST secret/apps/new"]
+    fake.mounts["secret"].cas_required = False
+    fake.cas_required.add(("secret", "apps/api"))  # the secret's own metadata
+    deliver(VaultSink("apps/api", "other"), env)
+    assert fake.versions[("secret", "apps/api")] == 6
+
+
+def test_check_and_set_with_a_token_that_may_not_read_the_version(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    """A token that may patch and create but not read (the least the sink needs) is not asked
+    about check-and-set beforehand, nor refused: its mount's config and the secret's metadata
+    need read too, and a secret not there yet is made (cas 0). The delivery to one that exists
+    says what the token lacks."""
+    fake, env = vault
+    fake.mounts["secret"].cas_required = True
+    fake.policies["hvs.writer"] = {"secret/data/apps/*": ["patch", "create"]}
+    env = {**env, "VAULT_TOKEN": "hvs.writer"}
+    new, there = VaultSink("apps/new", "k"), VaultSink("apps/there", "k")
+    fake.secrets[("secret", "apps/there")], fake.versions[("secret", "apps/there")] = {"db": "kept"}, 1
+    assert refusals([new, there], env) == {new: "", there: ""}
+    assert fake.calls == [CAPS, UI + "secret"]
+    deliver(new, env)
+    with pytest.raises(DeliveryError) as caught:
+        deliver(there, env)
+    assert caught.value.message == (
+        "vault secret/apps/there#k: GET /v1/secret/data/apps/there: HTTP 403: 1 error occurred: * permission "
+        "denied: Vault requires check-and-set on this secret (cas_required, on it or its mount), so a write "
+        "names its current version, read first, and the token in VAULT_TOKEN may not read it: its policy "
+        "needs read on secret/data/apps/there too"
+    )
+    assert fake.secrets[("secret", "apps/there")] == {"db": "kept"}
+
+
+def test_a_secret_written_between_the_read_and_the_patch_is_not_overwritten(
+    vault: tuple[FakeVault, dict[str, str]],
+) -> None:
+    fake, env = vault
+    fake.cas_required.add(("secret", "apps/api"))
+    fake.secrets[("secret", "apps/api")], fake.versions[("secret", "apps/api")] = {"k": "old"}, 2
+    read = {"data": {"data": {"k": "old"}, "metadata": {"version": 1}}}  # a stale replica's read, say
+    fake.faults["GET secret/apps/api"] = JSONResponse(read)
+    with pytest.raises(DeliveryError) as caught:
+        deliver(VaultSink("apps/api", "k"), env)
+    assert caught.value.message == (
+        "vault secret/apps/api#k: PATCH /v1/secret/data/apps/api: HTTP 400: check-and-set parameter did not "
+        "match the current version: the secret changed between the read of its version and the patch "
+        "(nothing was overwritten): the next apply, or `ehkeys deliver`, delivers it again"
+    )
+    assert fake.secrets[("secret", "apps/api")] == {"k": "old"}
