@@ -121,13 +121,14 @@ def _body(answer: Answer) -> dict[str, object]:
 
 
 def _engine(answer: Answer) -> Engine | None:
-    """The mount Vault's answer describes; None when it is not Vault's (no `type`)."""
+    """The mount Vault's answer describes; None when it is not Vault's (no `type`, or a
+    `version` that is no string: Vault's options are strings)."""
     data = _body(answer)
     kind, path, options = data.get("type"), data.get("path"), data.get("options")
-    if not isinstance(kind, str) or not kind:
-        return None
     version = options.get("version") if isinstance(options, dict) else None
-    return Engine(path if isinstance(path, str) else None, kind, str(version) if version is not None else "")
+    if not isinstance(kind, str) or not kind or not isinstance(version, (str, type(None))):
+        return None
+    return Engine(path if isinstance(path, str) else None, kind, version or "")
 
 
 def _wrong(mount: str, at: str, sink: VaultSink, engine: Engine) -> str:

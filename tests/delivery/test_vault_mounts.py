@@ -141,6 +141,7 @@ def test_a_token_the_mounts_endpoint_refuses_is_warned_of_not_refused(
         JSONResponse({"errors": ["1 error occurred:\n\t* unsupported path\n\n"]}, 404),  # an older Vault
         Response("<html>Sign in to the proxy</html>", 200, media_type="text/html"),
         JSONResponse({"data": {"description": "no type"}}),
+        JSONResponse({"data": {"type": "kv", "options": {"version": ["2"]}}}),  # Vault's options are strings
     ],
 )
 def test_a_mounts_answer_that_proves_nothing_refuses_nothing(
