@@ -1,5 +1,6 @@
-"""What a pull request changes of the rules: each difference between the policies, budgets and
-exceptions on its base commit and in it, and which way it goes where that is clear.
+"""What a pull request changes of the rules: each difference between the policies, budgets,
+accounts' ceilings and exceptions on its base commit and in it, and which way it goes where that
+is clear.
 
 A plan is judged by the rules of the change it plans: a pull request that loosens a rule and
 uses the room in one change passes its own check. So the plan job compares the rules with the
@@ -15,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.accounts import Account
 from reconciler.core.money import money
 from reconciler.core.policy import Rules
 
@@ -29,6 +31,9 @@ CEILINGS = (
     "max_allocated",
 )
 """Rules that are a most: a higher one, or none, lets more through."""
+CAPS = ("max_debit", "key_cap", "per_key_cap")
+"""An account's own ceilings, also most: what one apply may debit it (gross), and its tier's
+facts, how many keys and how much one key may be allocated."""
 ALLOWING = ("limit_types", "allowed_models")  # more entries allow more; none: anything
 NOT_SET = "(not set)"
 INHERITED = "(the account's)"  # a group's rule it does not state: its account's holds
@@ -56,7 +61,21 @@ class ExceptionChange:
     after: str | None
 
 
-Change = RuleChange | ExceptionChange
+@dataclass(frozen=True)
+class CapChange:
+    """An account's ceiling (one of CAPS) whose value in force differs, as values: None is not
+    set, which is no ceiling, or `unset` where the loader holds keys to one then (per_key_cap's
+    default). On an account new or gone (`way` NEW or REMOVED) the side it lacks is None."""
+
+    rule: str
+    whose: str
+    before: Decimal | None
+    after: Decimal | None
+    way: str
+    unset: Decimal | None = None
+
+
+Change = RuleChange | ExceptionChange | CapChange
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,31 @@ def whole(rules: Rules, whose: str, way: str, label: str) -> list[RuleChange]:
     return [RuleChange(name, whose, *((label, v) if way == NEW else (v, label)), way) for name, v in stated]
 
 
+def cap_changes(before: Account, after: Account, whose: str, unset: Decimal | None = None) -> list[CapChange]:
+    """Each ceiling of CAPS whose value in force differs; `unset`: per_key_cap's when none is set."""
+    found = []
+    for name in CAPS:
+        fallback = unset if name == "per_key_cap" else None
+        old, new = _cap(before, name), _cap(after, name)
+        held = (fallback if old is None else old, fallback if new is None else new)
+        if held[0] != held[1]:
+            found.append(CapChange(name, whose, old, new, _way(name, *held), fallback))
+    return found
+
+
+def whole_caps(account: Account, whose: str, way: str) -> list[CapChange]:
+    """Each ceiling an account new (`way` NEW) or gone (REMOVED) sets."""
+    values = [(name, value) for name in CAPS if (value := _cap(account, name)) is not None]
+    if way == NEW:
+        return [CapChange(name, whose, None, value, way) for name, value in values]
+    return [CapChange(name, whose, value, None, way) for name, value in values]
+
+
+def _cap(account: Account, name: str) -> Decimal | None:
+    value = getattr(account, name)
+    return None if value is None else Decimal(value)
+
+
 def _side(rules: Rules, name: str, inherits: bool) -> tuple[bool | None, Any]:
     """(stated, the value compared): a list as its sorted entries; a group's unstated rule is None."""
     value = getattr(rules, name)
@@ -124,7 +168,7 @@ def _side(rules: Rules, name: str, inherits: bool) -> tuple[bool | None, Any]:
 
 
 def _way(name: str, old: Any, new: Any) -> str:
-    if name in CEILINGS:
+    if name in CEILINGS or name in CAPS:
         return TIGHTER if old is None or (new is not None and new < old) else LOOSER
     if name == "require":  # fewer fields required: looser
         return _nested(set(new), set(old))

@@ -1,9 +1,11 @@
 """The rules of two manifests compared (a pull request's base and head): each account's policy
 and budget in force (the top level's with the account's own in place; an account gone: its
-rules removed), each group's own, and the exceptions of each key the head has (a key new in
-it: each of its exceptions is added). A key that moves to another account or group (matched by
-its address without the account) is judged by other rules: each rule in force for it that
-differs is a line of its own (one that stays put: the account's and group's lines say it).
+rules removed) and its ceilings (`max_debit`, and the tier's `key_cap` and `per_key_cap`, the
+top level's where the account sets none, as the loader resolves them), each group's own, and
+the exceptions of each key the head has (a key new in it: each of its exceptions is added). A
+key that moves to another account or group (matched by its address without the account) is
+judged by other rules: each rule in force for it that differs is a line of its own (one that
+stays put: the account's and group's lines say it).
 
 Only the rules: keys, accounts' other settings and where a rule is written do not count.
 """
@@ -15,8 +17,18 @@ from collections.abc import Callable
 from reconciler.core.accounts import Account
 from reconciler.core.keys import DesiredKey
 from reconciler.core.policy import Budget, Group, KeyRules
-from reconciler.core.rulechanges import NEW, REMOVED, Change, ExceptionChange, rule_changes, whole
+from reconciler.core.rulechanges import (
+    NEW,
+    REMOVED,
+    Change,
+    ExceptionChange,
+    cap_changes,
+    rule_changes,
+    whole,
+    whole_caps,
+)
 from reconciler.manifest.load import Manifest
+from reconciler.manifest.rules import DEFAULT_CAP
 
 NEW_ACCOUNT, GONE_ACCOUNT = "(new account)", "(account removed)"
 NEW_GROUP, GONE_GROUP = "(new group)", "(group removed)"
@@ -45,8 +57,9 @@ def _accounts(base: Manifest, head: Manifest) -> list[Change]:
         if old is None:
             found += whole(account.policy, whose, NEW, NEW_ACCOUNT)
             found += whole(account.budget, whose, NEW, NEW_ACCOUNT)
+            found += whole_caps(account, whose, NEW)
         else:
-            found += _rules_of(old, account, whose)
+            found += [*_rules_of(old, account, whose), *cap_changes(old, account, whose, DEFAULT_CAP)]
     return found + _gone_accounts(base, head)
 
 
@@ -59,6 +72,7 @@ def _gone_accounts(base: Manifest, head: Manifest) -> list[Change]:
         found += [
             *whole(old.policy, whose, REMOVED, GONE_ACCOUNT),
             *whole(old.budget, whose, REMOVED, GONE_ACCOUNT),
+            *whole_caps(old, whose, REMOVED),
         ]
     return found
 
@@ -126,6 +140,8 @@ def _moved(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> li
         found += rule_changes(before, after, whose)
         if _on_both(old.group, base, head) and _on_both(key.group, base, head):  # else listed new or gone
             found += rule_changes(_budget(base, old), _budget(head, key), whose)  # the totals it counts in
+        if old.account != key.account:  # the ceilings of the account it is in
+            found += cap_changes(base.account(old.account), head.account(key.account), whose, DEFAULT_CAP)
     return found
 
 

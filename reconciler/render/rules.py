@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from reconciler.core.rulechanges import Change, ExceptionChange, RulesReview
+from reconciler.core.money import money
+from reconciler.core.rulechanges import (
+    NEW,
+    NOT_SET,
+    REMOVED,
+    CapChange,
+    Change,
+    ExceptionChange,
+    RuleChange,
+    RulesReview,
+)
+from reconciler.manifest.rulediff import GONE_ACCOUNT, NEW_ACCOUNT
 from reconciler.render.view import escape
 
 TITLE = "Rules changed by this pull request"
@@ -19,8 +30,26 @@ def line(change: Change, esc: Callable[[str], str] = str) -> str:
     need none)."""
     if isinstance(change, ExceptionChange):
         return _exception(change, esc)
+    before, after = _sides(change)
     whose = f" ({' -> '.join(esc(part) for part in change.whose.split(' -> '))})" if change.whose else ""
-    return f"{esc(change.rule)}{whose}: {esc(change.before)} -> {esc(change.after)}, {change.way}"
+    return f"{esc(change.rule)}{whose}: {esc(before)} -> {esc(after)}, {change.way}"
+
+
+def _sides(change: RuleChange | CapChange) -> tuple[str, str]:
+    if isinstance(change, RuleChange):
+        return change.before, change.after
+    return _cap(change, before=True), _cap(change, before=False)
+
+
+def _cap(change: CapChange, before: bool) -> str:
+    """One side of an account's ceiling: `500.00`, `50` (keys), `(not set)`, `(not set: the
+    default 10,000.00)`, or the account's absence on that side."""
+    value = change.before if before else change.after
+    if value is not None:
+        return str(value) if change.rule == "key_cap" else money(value)
+    if change.way in (NEW, REMOVED):
+        return NEW_ACCOUNT if before else GONE_ACCOUNT
+    return NOT_SET if change.unset is None else f"(not set: the default {money(change.unset)})"
 
 
 def _exception(change: ExceptionChange, esc: Callable[[str], str]) -> str:

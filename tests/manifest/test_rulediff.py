@@ -208,6 +208,82 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
             "max_allocation (account prod): 5.00 -> (account removed), removed",
         ],
     ),
+    "an account's max_debit raised": (
+        in_account("prod", max_debit=100),
+        in_account("prod", max_debit=500),
+        ["max_debit (account prod): 100.00 -> 500.00, looser"],
+    ),
+    "an account's max_debit removed": (
+        in_account("prod", max_debit=100),
+        in_account("prod"),
+        ["max_debit (account prod): 100.00 -> (not set), looser"],
+    ),
+    "an account's max_debit set, lowered": (
+        with_accounts(prod={"max_debit": 100}),
+        with_accounts(prod={"max_debit": 50}, staging={"max_debit": 20}),
+        [
+            "max_debit (account prod): 100.00 -> 50.00, tighter",
+            "max_debit (account staging): (not set) -> 20.00, tighter",
+        ],
+    ),
+    "the top-level key_cap raised: each account inheriting it": (
+        with_accounts(key_cap=10, staging={"key_cap": 5}),
+        with_accounts(key_cap=20, staging={"key_cap": 5}),
+        ["key_cap (account prod): 10 -> 20, looser"],
+    ),
+    "an account's own key_cap removed: the top level's in force": (
+        with_accounts(key_cap=10, prod={"key_cap": 5}),
+        with_accounts(key_cap=10),
+        ["key_cap (account prod): 5 -> 10, looser"],
+    ),
+    "an account's own key_cap the same as the top level's it replaces": (
+        with_accounts(key_cap=10),
+        with_accounts(key_cap=10, prod={"key_cap": 10}),
+        [],
+    ),
+    "the key_cap dropped": ({"key_cap": 15}, {}, ["key_cap: 15 -> (not set), looser"]),
+    "the per_key_cap lowered, in a manifest without accounts": (
+        {"per_key_cap": 5000},
+        {"per_key_cap": 100},
+        ["per_key_cap: 5,000.00 -> 100.00, tighter"],
+    ),
+    "the top-level per_key_cap raised: each account inheriting it": (
+        with_accounts(per_key_cap=100, prod={"per_key_cap": 50}),
+        with_accounts(per_key_cap=500, prod={"per_key_cap": 50}),
+        ["per_key_cap (account staging): 100.00 -> 500.00, looser"],
+    ),
+    "the per_key_cap removed: the default in force": (
+        {"per_key_cap": 5000},
+        {},
+        ["per_key_cap: 5,000.00 -> (not set: the default 10,000.00), looser"],
+    ),
+    "a per_key_cap over the default removed": (
+        {"per_key_cap": 20000},
+        {},
+        ["per_key_cap: 20,000.00 -> (not set: the default 10,000.00), tighter"],
+    ),
+    "the default per_key_cap written out": ({}, {"per_key_cap": 10000}, []),
+    "a new account's ceilings": (
+        {"accounts": {"prod": ACCOUNTS["prod"]}, "keys": [{**KEY, "account": "prod"}]},
+        with_accounts(staging={"max_debit": 50, "key_cap": 3}),
+        [
+            "max_debit (account staging): (new account) -> 50.00, new",
+            "key_cap (account staging): (new account) -> 3, new",
+        ],
+    ),
+    "an account removed, its ceilings with it": (
+        with_accounts(staging={"max_debit": 50}),
+        {"accounts": {"prod": ACCOUNTS["prod"]}, "keys": [{**KEY, "account": "prod"}]},
+        ["max_debit (account staging): 50.00 -> (account removed), removed"],
+    ),
+    "a key moved to an account of a higher per_key_cap": (
+        with_accounts(prod={"per_key_cap": 100}, staging={"per_key_cap": 900}),
+        {
+            **with_accounts(prod={"per_key_cap": 100}, staging={"per_key_cap": 900}),
+            "keys": [{**KEY, "account": "staging"}],
+        },
+        ["per_key_cap (key partner: account prod -> staging): 100.00 -> 900.00, looser"],
+    ),
     "a group's key changed, the group not": (
         in_group("strict"),
         in_group("strict", allocated_ammount=20),
