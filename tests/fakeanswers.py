@@ -194,21 +194,47 @@ def content(path: str, data: bytes, ref: str, inline: bool) -> dict[str, Any]:
     )
 
 
-def listing(folder: str, entries: dict[str, bytes | None], ref: str) -> list[dict[str, Any]]:
-    """GET contents of a folder: an entry per file (None: a folder), no content, sorted by name."""
+def symlink(path: str, target: str, ref: str) -> dict[str, Any]:
+    """GET contents of a link GitHub does not follow (to a folder, another link, nothing, or
+    out of the repository): the link itself, its `target` as git keeps it (its blob's bytes)."""
+    data = target.encode()
+    sha = git_sha(data)
+    return answer(
+        "repos/get-content",
+        200,
+        "response-if-content-is-a-symlink",
+        type="symlink",
+        target=target,
+        name=path.rsplit("/", 1)[-1],
+        path=path,
+        sha=sha,
+        size=len(data),
+        download_url=f"https://raw.githubusercontent.com/{REPO}/{ref}/{path}",
+        **_file_links(path, sha, ref),
+    )
+
+
+def listing(
+    folder: str, entries: dict[str, bytes | None], ref: str, links: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """GET contents of a folder: an entry per file (None: a folder; a name in `links`: a link,
+    its target), no content, sorted by name."""
     base = example("repos/get-content", 200, "response-if-content-is-a-directory")[0]
     found = []
-    for name, data in sorted(entries.items()):
+    for name, data in sorted({**entries, **{n: t.encode() for n, t in (links or {}).items()}}.items()):
         path = f"{folder}/{name}" if folder else name
         sha = git_sha(data if data is not None else path.encode())
-        links = _file_links(path, sha, ref)
+        file_links = _file_links(path, sha, ref)
         if data is None:  # a folder: its tree, no download
-            links["git_url"] = links["_links"]["git"] = f"{API}/repos/{REPO}/git/trees/{sha}"
-            links["html_url"] = links["_links"]["html"] = f"{WEB}/tree/{ref}/{path}"
+            file_links["git_url"] = file_links["_links"]["git"] = f"{API}/repos/{REPO}/git/trees/{sha}"
+            file_links["html_url"] = file_links["_links"]["html"] = f"{WEB}/tree/{ref}/{path}"
         kind = {"type": "file", "size": len(data)} if data is not None else {"type": "dir", "size": 0}
+        kind["type"] = "symlink" if name in (links or {}) else kind["type"]
         download = f"https://raw.githubusercontent.com/{REPO}/{ref}/{path}" if data is not None else None
         found.append(
-            lay(base, {"name": name, "path": path, "sha": sha, "download_url": download, **kind, **links})
+            lay(
+                base, {"name": name, "path": path, "sha": sha, "download_url": download, **kind, **file_links}
+            )
         )
     return found
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import posixpath
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class FakeGitHub:
     artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> name, run, zip, expired
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> head_sha, event, path
     branches: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> a link's target
     calls: list[str] = field(default_factory=list)
     leaked_token: bool = False
     blob_url: str = ""
@@ -93,9 +95,11 @@ class FakeGitHub:
     def files_of(self, number: int) -> list[str]:
         return [f["filename"] for f in self.pulls[number]["files"]]
 
-    def commit(self, sha: str, files: dict[str, str | bytes]) -> None:
-        """A commit the contents API reads at `?ref=SHA` (a pull request's base): its files by path."""
+    def commit(self, sha: str, files: dict[str, str | bytes], links: dict[str, str] | None = None) -> None:
+        """A commit the contents API reads at `?ref=SHA` (a pull request's base): its files by path,
+        and its symbolic links (`links`: path -> target, as git keeps it)."""
         self.branches[sha] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
+        self.links[sha] = dict(links or {})
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
@@ -291,14 +295,34 @@ class FakeGitHub:
             files = self.branches.get(ref)
             if files is None:
                 return _missing("No commit found for the ref")
+            links = self.links.get(ref, {})
+            if path in links:
+                return JSONResponse(self._link(path, links[path], files, ref))
             if path in files:
                 inline = len(files[path]) <= self.inline_limit
                 return JSONResponse(answers.content(path, files[path], ref, inline))
-            entries = self._folder(files, path)
-            return JSONResponse(answers.listing(path, entries, ref)) if entries else _missing()
+            linked = self._linked(links, path)
+            below = self._folder({**files, **dict.fromkeys(links, b"")}, path)  # a link below: a folder
+            entries = {name: data for name, data in below.items() if name not in linked}
+            return JSONResponse(answers.listing(path, entries, ref, linked)) if below else _missing()
         if request.method == "DELETE":
             return await self._delete(path, await request.json())
         return await self._put(path, await request.json())
+
+    def _link(self, path: str, target: str, files: dict[str, bytes], ref: str) -> dict[str, Any]:
+        """A link to a normal file of the commit: GitHub answers with that file, at its own path;
+        to anything else, with the link itself."""
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or resolved not in files:
+            return answers.symlink(path, target, ref)
+        return answers.content(resolved, files[resolved], ref, len(files[resolved]) <= self.inline_limit)
+
+    @staticmethod
+    def _linked(links: dict[str, str], path: str) -> dict[str, str]:
+        """The links a folder holds itself: name -> target."""
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        inside = {name[len(prefix) :]: target for name, target in links.items() if name.startswith(prefix)}
+        return {name: target for name, target in inside.items() if "/" not in name}
 
     @staticmethod
     def _folder(files: dict[str, bytes], path: str) -> dict[str, bytes | None]:
@@ -367,10 +391,10 @@ class FakeGitHub:
         return JSONResponse({}, status_code=201) if created else Response(status_code=204)
 
     async def blob(self, request: Request) -> Response:
-        for files in self.branches.values():
-            for data in files.values():
-                if git_sha(data) == request.path_params["sha"]:
-                    return JSONResponse(answers.blob(data))
+        links = [target.encode() for found in self.links.values() for target in found.values()]
+        for data in [*(d for files in self.branches.values() for d in files.values()), *links]:
+            if git_sha(data) == request.path_params["sha"]:
+                return JSONResponse(answers.blob(data))
         return _missing()
 
     async def git_object(self, request: Request) -> Response:

@@ -5,15 +5,13 @@ that changes the rules and a key fails its check. Against the fake GitHub, serve
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import yaml
 from starlette.responses import JSONResponse
 
 from reconciler.gitops import roots
 
-from .. import fakeanswers, githubspec
+from .. import githubspec
 from ..fakegithub import REPO, FakeGitHub
 from . import test_gitops as gitops
 from .test_gitops import MANIFEST, Actions, manifest, plan_comment
@@ -297,33 +295,30 @@ def test_a_folder_of_1000_entries_is_said_incomplete_not_compared_in_part(
     ) in plan_comment(hub, 35)
 
 
-def linked(hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None) -> tuple[str, str]:
-    """keys/team.yaml a link on the base (`target`: GitHub answers with the link, not the file),
-    its key k0 with an exception; the base and head settings files."""
-    real = fakeanswers.listing
-
-    def listing(folder: str, entries: dict[str, bytes | None], ref: str) -> list[dict[str, Any]]:
-        found = real(folder, entries, ref)
-        return [{**e, "type": "symlink"} if e["path"] == "keys/team.yaml" else e for e in found]
-
-    monkeypatch.setattr(fakeanswers, "listing", listing)
-    if target is not None:
-        link = {"type": "symlink", "target": target, "name": "team.yaml", "path": "keys/team.yaml"}
-        hub.faults["GET /contents/keys/team.yaml"] = JSONResponse(link)
+def linked(hub: FakeGitHub, links: dict[str, str]) -> tuple[str, str]:
+    """keys/team.yaml a link on the base (`links`, to common/team.yaml: GitHub follows a link to
+    a normal file, answers with the link itself otherwise), its key k0 with an exception; the
+    base's settings file, and the head's team file (a key changed, no rule)."""
     keys = yaml.safe_load(manifest())["keys"]
     keys[0]["policy_exceptions"] = {"max_allocation": "partner"}
     team = yaml.safe_dump({"keys": keys})
     settings = "version: 1\npolicy: {max_allocation: 35}\n"
-    hub.commit(BASE, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team, "common/team.yaml": team})
+    hub.commit(BASE, {"keys/ehkeys.yaml": settings, "common/team.yaml": team}, links)
     keys[1]["allocated_ammount"] = 20  # the PR changes a key, no rule
     return settings, yaml.safe_dump({"keys": keys})
 
 
-@pytest.mark.parametrize("target", [None, "../common/team.yaml"])
+LINKS = {
+    "to a file": {"keys/team.yaml": "../common/team.yaml"},
+    "to a link to a file": {"keys/team.yaml": "../common/current.yaml", "common/current.yaml": "team.yaml"},
+}
+
+
+@pytest.mark.parametrize("links", LINKS.values(), ids=LINKS)
 def test_a_linked_team_file_is_read_as_the_checkout_reads_it(
-    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, target: str | None
+    actions: Actions, hub: FakeGitHub, links: dict[str, str]
 ) -> None:
-    settings, team = linked(hub, monkeypatch, target)
+    settings, team = linked(hub, links)
     code, out = plan(
         actions, 36, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team}, "--rules-apart", root="keys"
     )
@@ -331,10 +326,8 @@ def test_a_linked_team_file_is_read_as_the_checkout_reads_it(
     assert "GET /contents/keys/team.yaml" in hub.calls
 
 
-def test_a_link_out_of_the_repository_is_said_incomplete(
-    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings, team = linked(hub, monkeypatch, "../../etc/team.yaml")
+def test_a_link_out_of_the_repository_is_said_incomplete(actions: Actions, hub: FakeGitHub) -> None:
+    settings, team = linked(hub, {"keys/team.yaml": "../../etc/team.yaml"})
     code, out = plan(
         actions, 37, {"keys/ehkeys.yaml": settings, "keys/team.yaml": team}, "--rules-apart", root="keys"
     )

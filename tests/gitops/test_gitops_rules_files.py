@@ -73,9 +73,9 @@ def test_settings_read_through_a_link_the_pr_leaves_alone_are_the_base_s(
     """keys/ehkeys.yaml links to a file the loader's walk never names (not YAML, hidden, outside
     the root): copied from the checkout, the base read the head's target, and a rule loosened
     there with a key using it passed rules-apart."""
-    hub.commit(BASE, {target: STRICT, "keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()})
-    head = {target: LOOSE, "keys/team.yaml": team(k0=400)}
     link = "../" + target if target.startswith("common") else target.removeprefix("keys/")
+    hub.commit(BASE, {target: STRICT, "keys/team.yaml": team()}, {"keys/ehkeys.yaml": link})
+    head = {target: LOOSE, "keys/team.yaml": team(k0=400)}
     extra = ("--when-modified", "common/**") if target.startswith("common") else ()
     code, _ = plan(
         actions,
