@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.manifest.diagnostics import Diagnostic
-from reconciler.manifest.sources import SETTINGS_FILE, SUFFIXES, expand_paths, walk
+from reconciler.manifest.sources import SETTINGS_FILE, SUFFIXES, expand_paths, real_path, walk
 
 STANDALONE = "manifest"  # a file that is a manifest (or one of a folder's): it may say anything
 SETTINGS = "settings"  # a directory manifest's ehkeys.yaml: its settings (and keys, if it likes)
@@ -58,7 +58,7 @@ def _sources(inputs: Sequence[str], below: bool) -> list[Source]:
     found: dict[Path, Source] = {}
     for item in inputs:
         for source in _sources_of(item, folders, below):
-            found.setdefault(Path(source.root).resolve(), source)
+            found.setdefault(_real(Path(source.root)), source)
     return list(found.values())
 
 
@@ -133,13 +133,18 @@ def _folders(inputs: Sequence[str]) -> dict[Path, str]:
 
 def _enclosing(path: Path, folders: dict[Path, str]) -> str | None:
     """The outermost folder given whose files include `path` (a file, or a folder below it)."""
-    real = path.resolve()
+    real = _real(path)
     for folder in sorted(folders, key=lambda f: len(f.parts)):
         if folder != real and real.is_relative_to(folder):
             inside = real.relative_to(folder).parts
             if not any(part.startswith(".") for part in inside) and (path.is_dir() or _read(path)):
                 return folders[folder]
     return None
+
+
+def _real(path: Path) -> Path:
+    """Its real path; one whose links loop, as written (loading it says it reaches no file)."""
+    return real_path(path) or Path(os.path.abspath(path))
 
 
 def _read(path: Path) -> bool:

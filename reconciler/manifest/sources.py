@@ -22,11 +22,13 @@ def is_manifest_file(name: str) -> bool:
 
 
 NOT_A_FILE = "not a regular file (a device or a pipe): name a manifest file or a folder"
+LOOP = "a link that reaches no file (its links loop): link it to a file, or remove it"
 
 
 def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     """Files as given; a directory contributes its *.yaml and *.yml files at any depth,
-    sorted (hidden ones aside: .git, .ehkeys). A file named twice is read once."""
+    sorted (hidden ones aside: .git, .ehkeys). A file named twice (or reached again through a
+    link) is read once, by its real path; a link that loops is a problem."""
     files: list[str] = []
     problems: list[Diagnostic] = []
     seen: set[Path] = set()
@@ -44,7 +46,13 @@ def expand_paths(inputs: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
             problems.append(
                 Diagnostic(item, 0, 0, "", NOT_A_FILE if path.exists() else "no such file or directory")
             )
-        files.extend(file for file in found if _first_time(Path(file), seen))
+        for file in found:
+            real = real_path(Path(file))
+            if real is None:
+                problems.append(Diagnostic(file, 0, 0, "", LOOP))
+            elif real not in seen:
+                seen.add(real)
+                files.append(file)
     return files, problems
 
 
@@ -75,9 +83,9 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
     return found, roots
 
 
-def _first_time(file: Path, seen: set[Path]) -> bool:
-    real = file.resolve()
-    if real in seen:
-        return False
-    seen.add(real)
-    return True
+def real_path(path: Path) -> Path | None:
+    """`path` with each link followed; None when its links loop."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # a loop: RuntimeError before Python 3.13, OSError from it
+        return None

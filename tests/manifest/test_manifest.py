@@ -465,6 +465,28 @@ def test_a_directory_is_read_at_every_depth_and_each_file_once(tmp_path: Path) -
     )
 
 
+def test_a_folders_link_that_loops_is_said_never_an_internal_error(tmp_path: Path, capsys: Any) -> None:
+    """The walk lists a link by its name; following it never reaches a file. The rules review
+    assembles a base's links as links too, so its loops reach the loader the same way."""
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "keys" / "b.yaml").symlink_to("a.yaml")
+    (tmp_path / "keys" / "c.yaml").write_text("version: 1\nkeys: []\n")
+    result = manifest.load([str(tmp_path / "keys")], env={}, offline=True)
+    looped = "a link that reaches no file (its links loop): link it to a file, or remove it"
+    assert [d.text() for d in result.errors] == [
+        f"{tmp_path / 'keys' / n}: {looped}" for n in ("a.yaml", "b.yaml")
+    ]
+    code, out, err = run_cli(capsys, "validate", str(tmp_path / "keys"))
+    assert code == 1 and looped in out and "internal error" not in err
+    record(
+        "files",
+        "a folder's YAML link that loops (a.yaml -> b.yaml -> a.yaml)",
+        1,
+        "an error naming each link",
+    )
+
+
 def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(capsys: Any) -> None:
     """The pre-commit hook runs on a developer's machine, where CI's secrets are not set."""
     fixture = str(MANIFESTS / "bad-unset-env.yaml")
