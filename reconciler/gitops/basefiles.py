@@ -2,17 +2,18 @@
 the PR does not change is the same there, so only those it changes are asked for (a folder of
 300 files and a one-line change: one request, not 301; GITHUB_TOKEN allows some 1,000 an
 hour). A file the PR adds (or a rename's or copy's new name) is not on the base; one it
-changes or removes (or a rename's old name) is the base's, fetched; the rest are copied.
-YAML files only, hidden ones aside, as `manifest.sources.walk` reads a folder.
+changes or removes (or a rename's old name) is the base's, fetched (a link there: as a link,
+`gitops.basetree`); the rest are copied. YAML files only, hidden ones aside, as
+`manifest.sources.walk` reads a folder.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reconciler.gitops.basetree import BaseTree
 from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.sources import is_manifest_file, walk
 
@@ -25,17 +26,15 @@ class Checkout:
     files: PullFiles
 
 
-def assemble(local: Checkout, path: str, folder: Path, fetch: Callable[[str, Path], bool]) -> bool:
-    """Input `path`'s files as on the base, into `folder`; `fetch` brings one from the base
-    (False: not there). Whether any of them is there."""
+def assemble(local: Checkout, path: str, tree: BaseTree) -> bool:
+    """Input `path`'s files as on the base, into the tree's folder (the changed ones read from
+    the base). Whether any of them is there."""
     changes = local.files.not_on_base | local.files.from_base
     copied = [name for name in _files(local.top, path) if name not in changes]
     for name in copied:
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((local.top / name).read_bytes())
+        tree.write(name, (local.top / name).read_bytes())
     changed = [name for name in sorted(local.files.from_base) if _within(name, path)]
-    fetched = [name for name in changed if fetch(name, folder)]
+    fetched = [name for name in changed if tree.input(name)]
     return bool(copied or fetched)
 
 

@@ -1,0 +1,182 @@
+"""A manifest input as it is on a pull request's base commit, read through the contents API
+into a folder the way a checkout holds it: each file at its path, each link a link to its
+target's path there (the target read too). So the loader, which reads a file once by its real
+path and walks a folder without entering linked folders (`manifest.sources`), reads the base as
+it reads the checkout: a file that two links reach, or a link and the walk, is one file, named
+as the walk first reaches it, never two copies of its keys.
+
+A folder is one request plus one per YAML file or folder in it (hidden ones aside; a folder
+holding its own `ehkeys.yaml` is another manifest, as `manifest.sources.walk` reads a checkout:
+a stand-in for that file stops the loader's walk there too). A link the folder lists is read by
+its blob (its target, as git keeps it), then its target's file. GitHub answers a link to a
+normal file with that file, at its own path, and a link to anything else with the link itself.
+A folder of 1,000 entries, or a link out of the repository, is `Incomplete`; an input the
+commit lacks, `Absent`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import posixpath
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
+from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
+
+NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
+LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: left out, unsaid)
+
+
+class Absent(Exception):
+    """The input is not on the base commit."""
+
+
+class Incomplete(Exception):
+    """Some of the base's files cannot be read through the contents API: compared, the rest
+    would say rules changed, or not, that did not."""
+
+
+class BaseTree:
+    """The base commit `base`'s files, written into `folder` as a checkout has them."""
+
+    def __init__(self, hub: GitHub, base: str, folder: Path) -> None:
+        self.hub, self.base, self.folder = hub, base, folder
+        self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
+
+    def input(self, path: str) -> bool:
+        """Input `path` (a file or a folder) into the folder; False when the commit lacks it."""
+        try:
+            self._fetch(path, top=True)
+        except Absent:
+            return False
+        return True
+
+    def write(self, path: str, data: bytes) -> None:
+        """A file of the base; one already there is the same file of the base (or its link)."""
+        if not self._missing(path):
+            return
+        self.stand_ins.discard(path)
+        target = self._place(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def _missing(self, path: str) -> bool:
+        """Whether `path` is not in the folder yet (a stand-in is not what it stands for)."""
+        return path in self.stand_ins or not os.path.lexists(self._place(path))
+
+    def _fetch(self, path: str, top: bool = False) -> None:
+        answer = self._get(path, top)
+        if isinstance(answer, list):
+            self._folder(path, answer, top)
+        else:
+            self._entry(path, answer, top)
+
+    def _get(self, path: str, top: bool = False) -> Any:
+        try:  # each part percent-encoded: git allows `#`, `?`, `%` in a name, a URL path does not
+            return self.hub.call("GET", f"/contents/{quote(path)}", params={"ref": self.base})
+        except NotFound as exc:
+            if top and NO_COMMIT not in str(exc):
+                raise Absent from None
+            raise
+
+    def _entry(self, path: str, answer: Any, top: bool) -> None:
+        """A file, or a link GitHub did not follow (to a folder, another link, nothing, outside)."""
+        kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
+        if kind == "file":
+            self._file(path, answer)
+        elif kind == "symlink":
+            self._link(path, pick(answer, f"GET /contents/{path}", "target", kind=str), top)
+        else:
+            raise GitHubError(f"GitHub API GET /contents/{path}: a {kind}, not a file or folder")
+
+    def _folder(self, path: str, entries: list[Any], top: bool) -> None:
+        call = f"GET /contents/{path}"
+        if len(entries) >= LISTED_AT_MOST:
+            raise Incomplete(
+                f"the folder {path or '.'} lists {len(entries):,} entries, the most GitHub's contents API "
+                "gives: the rest are not read"
+            )
+        named = [tuple(pick(e, call, field, kind=str) for field in ("name", "type", "sha")) for e in entries]
+        if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
+            return self._stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+        (self.folder / path).mkdir(parents=True, exist_ok=True)
+        for name, kind, sha in named:
+            if "/" in name or name.startswith("."):
+                continue  # hidden (.ehkeys, .git), or not one name
+            inner = f"{path}/{name}" if path else name
+            if kind == "dir" or (kind == "file" and is_manifest_file(name)):
+                self._fetch(inner)
+            elif kind == "symlink" and is_manifest_file(name):
+                self._link(inner, os.fsdecode(self._blob(sha)))
+
+    def _file(self, path: str, answer: dict[str, Any]) -> None:
+        """A file's answer: for a link GitHub followed, its target's, at the target's own path."""
+        real = answer.get("path")
+        real = real if isinstance(real, str) and real not in ("", path) else path
+        if real != path:
+            self._symlink(path, real)
+        if self._missing(real):
+            self.write(real, self._content(answer, f"GET /contents/{path}"))
+
+    def _link(self, path: str, target: str, top: bool = False) -> None:
+        """Link `path` to `target` (as git keeps it), and its target read when it is not yet."""
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined == ".." or joined.startswith("../"):
+            raise Incomplete(f"{path} is a link out of the repository ({target})")
+        self._symlink(path, joined)
+        if self._missing(joined):
+            self._target(path, joined, top)
+
+    def _target(self, path: str, joined: str, top: bool) -> None:
+        """A link's target: a file (or another link); a folder, which the loader's walk does not
+        enter (an input that is a link to a folder: read as the folder)."""
+        try:
+            answer = self._get(joined)
+        except NotFound:
+            raise Incomplete(f"{path} is a link to {joined}, which is not on the commit") from None
+        if isinstance(answer, list) and top:
+            self._folder(joined, answer, top)
+        elif isinstance(answer, list):
+            self._place(joined).mkdir(parents=True, exist_ok=True)
+        else:
+            self._entry(joined, answer, top)
+
+    def _symlink(self, path: str, target: str) -> None:
+        link, to = self._place(path), self._place(target)
+        if path in self.stand_ins:
+            link.unlink()
+            self.stand_ins.discard(path)
+        if not os.path.lexists(link):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(to, link.parent))
+
+    def _stand_in(self, path: str) -> None:
+        if self._missing(path):
+            self.write(path, b"")
+            self.stand_ins.add(path)
+
+    def _content(self, meta: dict[str, Any], call: str) -> bytes:
+        """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""
+        if meta.get("encoding") != "base64" or not meta.get("content"):
+            return self._blob(pick(meta, call, "sha", kind=str))
+        return _decoded(meta, call)
+
+    def _blob(self, sha: str) -> bytes:
+        return _decoded(self.hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
+
+    def _place(self, path: str) -> Path:
+        """Where `path`, a path in the repository, goes in the folder."""
+        parts = PurePosixPath(path).parts
+        if not parts or ".." in parts or PurePosixPath(path).is_absolute() or "\0" in path:
+            raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
+        return self.folder.joinpath(*parts)
+
+
+def _decoded(meta: Any, call: str) -> bytes:
+    try:
+        return base64.b64decode(pick(meta, call, "content", kind=str))
+    except ValueError as exc:  # binascii.Error
+        raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
