@@ -12,9 +12,11 @@ where no mount holds the path (so that the endpoint lists no mounts to a guesser
 token's policies reach the mount only through `+` wildcards. Vault describes a mount to any token
 whose capabilities on the mount's own path (`MOUNT/`, asked with the others of
 `sys/capabilities-self`) are not `deny` (`hasMountAccess`: a root token's, or a policy's `MOUNT/*`
-or `*`): to such a token a 403 means that no mount is there; to any other it proves nothing, and
-is warned of, never refused. Nor is anything refused on no answer, a 5xx, a 404 (a Vault without
-the endpoint) or an answer that is not Vault's.
+or `*`): to such a token Vault's own 403 (naming its preflight check) means that no mount is
+there, where the mount is of the request's namespace; any other 403 (a proxy's, a child
+namespace's, to another token) proves nothing, and is warned of, never refused. Nor is anything
+refused on no answer, a 5xx, a 404 (a Vault without the endpoint) or an answer that is not
+Vault's (no `data` envelope, a `path` that is no mount's, a version Vault would not write).
 
 KV v2's check-and-set (`cas_required`, on the mount's config or a secret's metadata) is not asked:
 the delivery honours it, reading the secret's current version to name it (`vault._write`). What
@@ -25,6 +27,7 @@ for a 403; and even a yes proves nothing of a secret not there yet (made with ca
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -39,6 +42,7 @@ UI_MOUNTS = "/v1/sys/internal/ui/mounts/"
 TRIES = 3  # a question changes nothing: it may be sent again
 KV = ("kv", "generic")  # KV's type, and its name before Vault 0.8: without version "2", KV v1
 SEE = "vault secrets list -detailed shows each mount"
+_KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # an engine's type as Vault names them: kv, kv-v2, pki
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,26 @@ async def _problem(
         return _wrong(mount, at, group[0], engine)
     if answer is None or answer.status_code != 403:
         return ""  # no answer, a 5xx, a Vault without the endpoint: nothing known
-    if any(capability != "deny" for capability in held):  # Vault would describe a mount there
-        return _missing(mount, at, answer, held)
+    if _proves_absence(answer, mount, namespace) and any(c != "deny" for c in held):
+        return _missing(mount, at, answer, held)  # Vault would describe a mount there
     _unsaid(group, at, answer)
     return ""
+
+
+def _proves_absence(answer: Answer, mount: str, namespace: str) -> bool:
+    """Vault's own 403 of this endpoint (a proxy's or a WAF's blocking `sys/internal` proves
+    nothing), about a mount of the request's own namespace: Vault checks the token's access to a
+    child namespace's mount at a path it spells wrongly (its namespace written twice, before
+    1.4.2 left out), so there a 403 proves nothing either."""
+    if namespace or "/" in mount:
+        return False
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    errors = body.get("errors") if isinstance(body, dict) else None
+    said = errors if isinstance(errors, list) else []
+    return any(isinstance(e, str) and "preflight capability check returned 403" in e for e in said)
 
 
 def _unsaid(group: Sequence[VaultSink], at: str, answer: Answer) -> None:
@@ -110,25 +130,26 @@ async def _ask(http: httpx.AsyncClient, path: str) -> Answer | None:
 
 
 def _body(answer: Answer) -> dict[str, object]:
-    """The answer's `data` (or the answer itself, as Vault's documentation samples it); {} when
-    it is not JSON."""
+    """The answer's `data`, as Vault wraps every answer; {} when it is not Vault's envelope."""
     try:
         body = answer.json()
     except ValueError:
         return {}
     data = body.get("data") if isinstance(body, dict) else None
-    return data if isinstance(data, dict) else body if isinstance(body, dict) else {}
+    return data if isinstance(data, dict) else {}
 
 
 def _engine(answer: Answer) -> Engine | None:
-    """The mount Vault's answer describes; None when it is not Vault's (no `type`, or a
-    `version` that is no string: Vault's options are strings)."""
+    """The mount Vault's answer describes; None when it is not Vault's (no `data`, no `type`, a
+    `path` that is no mount's, options that are no object, a version Vault would not write)."""
     data = _body(answer)
     kind, path, options = data.get("type"), data.get("path"), data.get("options")
-    version = options.get("version") if isinstance(options, dict) else None
-    if not isinstance(kind, str) or not kind or not isinstance(version, (str, type(None))):
+    version = options.get("version") if isinstance(options, dict) else None if options is None else []
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind) or version not in (None, "", "1", "2"):
+        return None  # (a version of [] stands for options that are no object)
+    if path is not None and not (isinstance(path, str) and path.endswith("/") and path != "/"):
         return None
-    return Engine(path if isinstance(path, str) else None, kind, version or "")
+    return Engine(path, kind, version or "")
 
 
 def _wrong(mount: str, at: str, sink: VaultSink, engine: Engine) -> str:

@@ -142,6 +142,14 @@ def test_a_token_the_mounts_endpoint_refuses_is_warned_of_not_refused(
         Response("<html>Sign in to the proxy</html>", 200, media_type="text/html"),
         JSONResponse({"data": {"description": "no type"}}),
         JSONResponse({"data": {"type": "kv", "options": {"version": ["2"]}}}),  # Vault's options are strings
+        Response("<html>403 Forbidden</html>", 403, media_type="text/html"),  # a proxy blocking sys/internal
+        JSONResponse({"errors": ["permission denied"]}, 403),  # not this endpoint's own 403
+        JSONResponse({"type": "error", "message": "upstream"}),  # a gateway's: no `data`
+        JSONResponse({"data": {"type": "kv", "path": "", "options": {"version": "2"}}}),
+        JSONResponse({"data": {"type": "kv", "path": "secret", "options": {"version": "2"}}}),
+        JSONResponse({"data": {"type": "kv", "path": "nope/", "options": {"version": "v2"}}}),
+        JSONResponse({"data": {"type": "kv", "path": "nope/", "options": []}}),
+        JSONResponse({"data": {"type": "\x1b[31m" + "x" * 5000, "path": "nope/"}}),
     ],
 )
 def test_a_mounts_answer_that_proves_nothing_refuses_nothing(
@@ -164,6 +172,19 @@ def test_a_mount_in_a_child_namespace_is_named_with_its_namespace(
     fake.faults[UI + "child/secret"] = JSONResponse({"data": data})
     sink = VaultSink("apps/api", "k", "child/secret")
     assert refusals([sink], {**env, "VAULT_NAMESPACE": "team-a"}) == {sink: ""}
+
+
+def test_vaults_own_403_about_a_mount_of_another_namespace_proves_nothing(
+    vault: tuple[FakeVault, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Vault checks a child namespace's mount at a path it spells wrongly (the namespace twice):
+    its 403 there is no proof that nothing is mounted, even to a root token."""
+    fake, env = vault
+    for mount, namespace in (("child/secret", "team-a"), ("secret", "team-a"), ("child/secret", "")):
+        sink = VaultSink("apps/api", "k", mount)
+        with caplog.at_level(logging.WARNING, logger="ehkeys"):
+            assert refusals([sink], {**env, "VAULT_NAMESPACE": namespace}) == {sink: ""}
+        assert "Vault would not say what is mounted at" in caplog.text
 
 
 def test_nothing_is_asked_of_a_vault_that_refused_the_token(vault: tuple[FakeVault, dict[str, str]]) -> None:
