@@ -270,7 +270,7 @@ def _failed(sink: VaultSink, method: str, answer: Answer) -> str:
     if 300 <= code < 400:
         return STANDBY
     if code in (401, 403):
-        needs = "patch" if method == "PATCH" else "create"
+        needs = "patch" if method == "PATCH" else "create (update where the secret's metadata exists)"
         where = _acl_path(sink)
         return (
             f"the token in VAULT_TOKEN may not write it (its policy needs the {needs} capability on {where})"
