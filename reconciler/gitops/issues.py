@@ -2,53 +2,71 @@
 root, edited only when it changes.
 
 Both are found by a hidden marker and the root's line (`roots`), so a push edits the plan
-comment instead of adding one, two roots never edit each other's, and the daily drift check
-edits the issue only when its findings' digest changes (a drift report's Markdown carries
-`<!-- ehkeys-drift-digest: … -->`): watchers are notified when something new happened, not
-every morning.
+comment instead of adding one (the newest, if two runs raced to post it: `comments`, the
+rule the apply job reads by too; the older copy is retired), two roots never edit each
+other's, and the daily drift check edits the issue only when its findings' digest changes (a
+drift report's Markdown carries `<!-- ehkeys-drift-digest: … -->`): watchers are notified
+when something new happened, not every morning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
 
+from reconciler.gitops.comments import Comment, own_comments
 from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.reviewed_plan import LIMIT, clip
 from reconciler.gitops.roots import OWN, UNNAMED, Root
-from reconciler.gitops.trust import PLAN_AUTHOR, written_by
+from reconciler.gitops.trust import PLAN_AUTHOR
 
 DRIFT_LABEL = "ehkeys-drift"
 DRIFT_TITLE = "ehkeys: proxy keys drifted from the manifest"
 _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
 
 
-def own_comments(hub: GitHub, number: int, marker: str, author: str, root: Root) -> list[dict[str, Any]]:
-    """The PR's comments that carry `marker`, that `author` wrote and that are `root`'s (its
-    own, else one written before roots were named), oldest first."""
-    listed = hub.pages(f"/issues/{number}/comments")
-    found = [c for c in listed if marker in (c.get("body") or "") and written_by(c, author)]
-    return root.mine(found, lambda c: str(c.get("body") or ""))
-
-
 def upsert_comment(
     hub: GitHub, number: int, body: str, marker: str, author: str = PLAN_AUTHOR, root: Root = UNNAMED
 ) -> str:
-    """Edit the one comment on the PR that carries `marker`, is `root`'s and that `author` (the
-    identity the jobs write with) wrote, or post it: a look-alike by another app, which GitHub
-    would not let this token edit, never blocks the job."""
-    body = clip(body if root.line in body and marker in body else root.stamp(body, marker), LIMIT, "")
-    for comment in own_comments(hub, number, marker, author, root)[:1]:
-        if comment.get("body") != body:
-            where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
-            try:
-                hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
-            except NotFound:  # deleted since it was listed (by a person, or another run): post it anew
-                break
-        return "updated"
+    """Edit the comment on the PR that carries `marker`, is `root`'s and that `author` (the
+    identity the jobs write with) wrote, the newest if there are several (`comments`: the one
+    the apply job reads), or post it; older copies are retired. A look-alike by another app,
+    which GitHub would not let this token edit, never blocks the job."""
+    mine = body.startswith(marker) and root.line in body  # as `comments` tells the marker's
+    body = clip(body if mine else root.stamp(body, marker), LIMIT, "")
+    found = own_comments(hub, number, marker, author, root)
+    said = _edit(hub, number, found.current, body) or _post(hub, number, body)
+    for stale in found.stale:
+        _retire(hub, number, stale, root)
+    return said
+
+
+def _edit(hub: GitHub, number: int, comment: Comment | None, body: str) -> str:
+    """The comment made to say `body` (it may already): "updated"; "" when there is none."""
+    if comment is None:
+        return ""
+    if comment.get("body") != body:
+        where = pick(comment, f"GET /issues/{number}/comments", "id", kind=int)
+        try:
+            hub.call("PATCH", f"/issues/comments/{where}", json={"body": body})
+        except NotFound:  # deleted since it was listed (by a person, or another run): post it anew
+            return ""
+    return "updated"
+
+
+def _post(hub: GitHub, number: int, body: str) -> str:
     hub.call("POST", f"/issues/{number}/comments", json={"body": body})
     return "created"
+
+
+def _retire(hub: GitHub, number: int, stale: Comment, root: Root) -> None:
+    """An older copy (two first runs raced, each posting) loses its marker, so no job reads or
+    edits it again: one request, once."""
+    where = pick(stale, f"GET /issues/{number}/comments", "id", kind=int)
+    of = f" for `{root.name}`" if root.name else ""
+    note = f"_Superseded by the newer ehkeys comment{of} below: ehkeys keeps one per pull request and root._"
+    with contextlib.suppress(NotFound):  # deleted since it was listed: nothing left to retire
+        hub.call("PATCH", f"/issues/comments/{where}", json={"body": note})
 
 
 def same_findings(old: str, new: str) -> bool:

@@ -40,9 +40,10 @@ from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
 from reconciler.engine.workspace import legacy_state, state_path, state_paths
 from reconciler.gitops import baserules, cancel
+from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
-from reconciler.gitops.issues import own_comments, sync_drift_issue, upsert_comment
+from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     NoReviewedPlan,
@@ -196,7 +197,7 @@ def comment_job(job: CommentJob) -> ExitCode:
 def _retire(hub: GitHub, number: int, root: Root, author: str, why: str) -> str:
     """A root the PR leaves alone: a plan comment an earlier push left is told so (it names no
     plan any more, so none is applied); none is posted when there is none."""
-    if not own_comments(hub, number, render.MARKER, author, root):
+    if own_comments(hub, number, render.MARKER, author, root).current is None:
         return "none: not planned"
     body = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why)}.\n"
     return f"{upsert_comment(hub, number, body, render.MARKER, author, root)}: not planned"

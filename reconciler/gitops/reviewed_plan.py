@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import Refused
+from reconciler.gitops.comments import body, own_comments
 from reconciler.gitops.hub import GitHub, NotFound, pick
 from reconciler.gitops.roots import UNNAMED, Root
-from reconciler.gitops.trust import Trust, author, run_mismatch, written_by
+from reconciler.gitops.trust import Trust, run_mismatch
 from reconciler.render.plan import MARKER
 
 ARTIFACT = "ehkeys-plan"
@@ -127,19 +128,23 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust, root: Root
 
 
 def _last_meta(hub: GitHub, number: int, login: str, root: Root) -> PlanMeta:
-    """The last plan comment of `root` that `login` wrote; a look-alike by anyone else is never read."""
-    listed = [c for c in hub.pages(f"/issues/{number}/comments") if MARKER in (c.get("body") or "")]
-    others = [author(c) for c in listed if not written_by(c, login)]
-    mine = root.mine([c for c in listed if written_by(c, login)], lambda c: str(c.get("body") or ""))
-    found = [meta for meta in (PlanMeta.find(c.get("body") or "") for c in mine) if meta]
-    if not found:
-        names = ", ".join(sorted(set(others)))
+    """What the plan comment of `root` says, the one the plan job edits (`comments`: the newest
+    `login` wrote); a look-alike by anyone else is never read."""
+    found = own_comments(hub, number, MARKER, login, root)
+    of = f" for {root.name}" if root.name else ""
+    if found.current is None:
+        others, names = found.others, ", ".join(sorted(set(found.others)))
         ignored = f" (ignored {len(others)} by {names}: only {login}'s are trusted)" if others else ""
-        of = f" for {root.name}" if root.name else ""
         raise NoReviewedPlan(
             f"PR #{number} has no ehkeys plan comment by {login}{of}{ignored}: plan again; nothing was sent"
         )
-    return found[-1]
+    meta = PlanMeta.find(body(found.current))
+    if meta is None:
+        raise NoReviewedPlan(
+            f"PR #{number}: its ehkeys plan comment{of} names no plan (its last plan job made none): "
+            "plan again; nothing was sent"
+        )
+    return meta
 
 
 def _check_run(hub: GitHub, number: int, run_id: str, head: str, workflow: str) -> None:

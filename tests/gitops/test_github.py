@@ -14,7 +14,7 @@ from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import LIMIT, PlanMeta, comment_body
 
-from ..fakegithub import FakeGitHub, on_actions
+from ..fakegithub import BOT, FakeGitHub, on_actions
 
 MARKER = "<!-- ehkeys-plan -->"
 
@@ -58,6 +58,29 @@ def test_a_users_comment_that_quotes_the_marker_is_never_edited(fake: FakeGitHub
     fake.comments[1] = {"id": 1, "issue": 12, "body": quoted, "user": {"login": "mallory", "type": "User"}}
     assert upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan", MARKER) == "created"
     assert fake.comments_on(12) == [quoted, f"{MARKER}\nplan"]
+
+
+def test_of_two_plan_comments_the_newest_is_edited_and_the_other_retired_once(fake: FakeGitHub) -> None:
+    """Two first runs that raced each posted: the apply job reads the newest, so that is the one
+    kept; the older loses its marker, and no later run edits it."""
+    older, newer = (fake.comment_as(BOT, 12, f"{MARKER}\n{v} plan\n") for v in ("one", "another"))
+    hub = GitHub.from_env()
+    assert upsert_comment(hub, 12, f"{MARKER}\nthird plan\n", MARKER) == "updated"
+    assert fake.comments[newer]["body"] == f"{MARKER}\nthird plan\n"
+    assert MARKER not in fake.comments[older]["body"] and "Superseded" in fake.comments[older]["body"]
+    assert fake.writes() == [f"PATCH /issues/comments/{newer}", f"PATCH /issues/comments/{older}"]
+    upsert_comment(hub, 12, f"{MARKER}\nfourth plan\n", MARKER)
+    assert fake.writes()[2:] == [f"PATCH /issues/comments/{newer}"]
+
+
+def test_a_comment_that_quotes_the_plan_after_its_own_marker_is_not_the_plan_comment(
+    fake: FakeGitHub,
+) -> None:
+    """The apply job's fresh plan, posted after a refused merge, quotes a plan's Markdown."""
+    fresh = f"<!-- ehkeys-apply -->\n**Nothing was applied.**\n\n{MARKER}\n### fresh plan\n"
+    applied = fake.comment_as(BOT, 12, fresh)
+    assert upsert_comment(GitHub.from_env(), 12, f"{MARKER}\nplan\n", MARKER) == "created"
+    assert fake.comments[applied]["body"] == fresh
 
 
 def test_the_drift_issue_opens_updates_stays_quiet_and_closes(fake: FakeGitHub) -> None:

@@ -30,7 +30,7 @@ from reconciler.gitops.roots import Root
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
-from ..fakegithub import REPO, FakeGitHub, on_actions
+from ..fakegithub import BOT, REPO, FakeGitHub, on_actions
 from ..helpers import API_KEY, live_sandbox, sandbox_state_dir, seed_data
 from ..reliability_log import record
 from ..render.test_mermaid import block_of as mermaid_block
@@ -271,6 +271,42 @@ def test_a_plan_comment_for_an_earlier_commit_is_not_applied(actions: Actions, h
     hub.pulls[5]["head"]["sha"] = "new"  # pushed again; that plan job never finished
     code, out = actions.merge_and_apply(5, "m5", manifest(k0=12))
     assert code == 1 and "earlier" not in out and "old" in out and "plan again" in out
+
+
+def test_a_plan_comment_the_last_plan_job_could_not_fill_names_no_plan(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    actions.plan_pr(4, "h1", manifest(k0=11))
+    assert actions.plan_pr(4, "h2", "version: 1\nkeys: [\n")[0] == 1  # the comment: could not plan
+    before = actions.live()
+    code, out = actions.merge_and_apply(4, "m4", manifest(k0=11))
+    assert code == 1 and "PR #4: its ehkeys plan comment for keys/keys.yaml names no plan" in out, out
+    assert actions.live() == before
+
+
+def test_two_plan_comments_of_one_root_heal_and_the_last_plan_is_applied(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """Two plan jobs that raced on their first post leave two comments of one root: the next push
+    edits the newest, the one the apply job reads, and retires the other."""
+    actions.plan_pr(1, "h1", manifest())
+    hub.comment_as(BOT, 1, plan_comment(hub, 1))  # the other run's post, a moment later
+    actions.plan_pr(1, "h2", manifest(k0=12))
+    marked = [b for b in hub.comments_on(1) if b.startswith("<!-- ehkeys-plan -->")]
+    assert len(marked) == 1 and "`h2`" in marked[0], "one plan comment: the other retired"
+    assert hub.comments_on(1)[0].startswith(
+        "_Superseded by the newer ehkeys comment for `keys/keys.yaml` below"
+    )
+    writes = len(hub.writes())
+    actions.plan_pr(1, "h3", manifest(k0=12))
+    assert hub.writes()[writes:] == [f"PATCH /issues/comments/{max(hub.comments)}"], "healed: one edit"
+
+    code, out = actions.merge_and_apply(1, "m3", manifest(k0=12))
+    assert code == 0 and "as reviewed" in out, out
+    assert actions.live()["key-0"]["allocated_ammount"] == 12
+    record(
+        "gitops", "two plan comments of one root (two first posts raced)", 1, "the newest edited and applied"
+    )
 
 
 def test_a_plan_whose_artifact_differs_from_the_reviewed_digest_is_refused(
