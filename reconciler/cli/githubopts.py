@@ -87,7 +87,8 @@ def _rules_apart(j: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail the plan (exit 4, the comment still posted) when the PR changes the rules (a "
         "policy, a budget, an exception: against its base commit's) and any key too: rules go in a "
-        "PR of their own",
+        "PR of their own. Such a plan is marked refused (refused.txt, the comment): apply never "
+        "applies it, even if the PR is merged",
     )
 
 

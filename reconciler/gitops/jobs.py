@@ -4,7 +4,9 @@ Each job is for one manifest root (`roots`): its comments, artifact, state and d
 its own, so several roots in one repository never collide.
 
 - plan (pull request): pull the state, plan, save `plan.json` and `plan.md`; the action then
-  uploads the plan as the root's artifact, and `comment` posts it with its digest. A root the
+  uploads the plan as the root's artifact, and `comment` posts it with its digest. A plan
+  rules-apart refuses is saved beside `refused.txt` (in the artifact too), and its comment
+  marks it refused: apply never applies it. A root the
   PR does not touch is not planned (`skipped.md` says why, and `comment` tells an earlier
   plan comment of that root so; it posts none otherwise).
 - apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
@@ -46,6 +48,7 @@ from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
+    REFUSED,
     NoReviewedPlan,
     PlanMeta,
     comment_body,
@@ -142,7 +145,7 @@ def plan_job(job: Job) -> ExitCode:
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
-    for name in (PLAN_FILE, PLAN_MD, SKIPPED):
+    for name in (PLAN_FILE, PLAN_MD, SKIPPED, REFUSED):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
     files = PullFiles.of(hub, ctx.pr_number) if ctx.pr_number else None
     why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
@@ -151,10 +154,12 @@ def plan_job(job: Job) -> ExitCode:
     with _branch(job, ctx, hub, push=()):
         planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
-    engine_plan.save(planned, str(out / PLAN_FILE))  # the rules' review is no part of the plan
     manifests = job.workspace.manifests
     review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
     baserules.tell(review)
+    if review and review.fails:  # checked here only: written before the plan, it is never applied
+        (out / REFUSED).write_text(review.apart or "rules-apart", encoding="utf-8")
+    engine_plan.save(planned, str(out / PLAN_FILE))  # the rules' review is no part of the plan
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
         planrender.markdown(plans, md, title, review=review)
     step_summary(lambda s: planrender.markdown(plans, s, title, review=review))
@@ -187,11 +192,21 @@ def comment_job(job: CommentJob) -> ExitCode:
         body = f"ehkeys could not plan commit `{ctx.head_sha[:12]}`: see [the run]({ctx.run_url})."
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
-    meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact)
+    meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
     body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "", root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK
+
+
+def _refusal(folder: Path) -> str:
+    """Why the plan job's own check (rules-apart) refused the plan ("": it did not)."""
+    try:
+        return (folder / REFUSED).read_text(encoding="utf-8").strip() or REFUSED
+    except FileNotFoundError:
+        return ""
+    except (OSError, ValueError):  # there, but unreadable: refused all the same
+        return REFUSED
 
 
 def _retire(hub: GitHub, number: int, root: Root, author: str, why: str) -> str:

@@ -8,6 +8,11 @@ root's comment (only one the plan job's identity wrote), the run it names (only 
 workflow's, on a pull request, for the PR's head: `trust`), and the run's artifact, whose
 content must have the digest the comment shows. Anything missing or different is
 NoReviewedPlan, which says why and to plan again: ehkeys never applies a plan nobody saw.
+
+Nor one its check refused: rules-apart is checked by the plan job alone (against the PR's
+base), so its refusal is written in the comment's hidden line (`refused`) and beside the plan
+in the artifact (`refused.txt`: the run's own word, which no other workflow can edit, as any
+can the comment); either one makes the apply job refuse the plan, saying why and what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +35,12 @@ from reconciler.render.plan import MARKER
 
 ARTIFACT = "ehkeys-plan"
 PLAN_FILE = "plan.json"
+REFUSED = "refused.txt"  # beside it: why a check only the plan job makes failed (never applied)
+MAX_REFUSAL = 4096  # bytes of it quoted
 LIMIT = 65_536  # characters GitHub takes in a comment
 MAX_PLAN = 64 * 1024 * 1024  # bytes: a saved plan of many thousand keys, far below a zip bomb
 _META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
+_INERT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 class NoReviewedPlan(Refused):
@@ -45,13 +53,18 @@ def digest(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class PlanMeta:
+    """`refused`: why a check only the plan job makes (rules-apart) failed: never applied."""
+
     run_id: str
     head_sha: str
     digest: str
     artifact: str = ARTIFACT
+    refused: str = ""
 
     def line(self) -> str:
-        return f"<!-- ehkeys-plan-meta {json.dumps(asdict(self), sort_keys=True)} -->"
+        data = {name: value for name, value in asdict(self).items() if value or name != "refused"}
+        text = json.dumps(data, sort_keys=True)  # `<`, `>`, `&` as JSON escapes: it stays one HTML comment
+        return f"<!-- ehkeys-plan-meta {text.translate(_INERT)} -->"
 
     @classmethod
     def find(cls, body: str) -> PlanMeta | None:
@@ -60,7 +73,9 @@ class PlanMeta:
             return None
         try:
             data = json.loads(match.group(1))
-            return cls(str(data["run_id"]), str(data["head_sha"]), str(data["digest"]), str(data["artifact"]))
+            meta = cls(*(str(data[k]) for k in ("run_id", "head_sha", "digest", "artifact")))
+            refused = data.get("refused")  # any value but none (or "") refuses: it fails closed
+            return meta if refused in (None, "") else replace(meta, refused=str(refused))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -76,6 +91,13 @@ def comment_body(
         "After the merge, ehkeys applies exactly this plan: keys whose live state moved since are "
         "skipped, and a manifest changed since is refused until planned again.\n"
     )
+    if meta.refused:
+        tail = (
+            f"\n---\n**Not a plan to apply:** plan `{meta.digest}` for commit `{meta.head_sha[:12]}` "
+            f"({where}) failed the plan check, so ehkeys never applies it, not even after a merge: push "
+            "a change that passes (or, if the check failed on a GitHub error, run the plan job again), "
+            "or apply a fresh plan by hand after the merge.\n"
+        )
     room = LIMIT - len(head) - len(tail)
     return head + clip(plan_markdown.replace(MARKER + "\n", "", 1), room, artifact_url or run_url) + tail
 
@@ -116,8 +138,12 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust, root: Root
             f"PR #{number}: its plan comment is for commit {meta.head_sha[:12]}, but the PR merged "
             f"{head[:12]} (no plan finished for the last push): plan again; nothing was sent"
         )
+    if meta.refused:
+        raise NoReviewedPlan(refused(number, meta.refused))
     _check_run(hub, number, meta.run_id, head, trust.workflow)
-    data = _artifact_file(hub, number, meta)
+    data, verdict = _artifact_file(hub, number, meta)
+    if verdict:  # the run's own word, if its comment was edited since (any workflow can)
+        raise NoReviewedPlan(refused(number, verdict))
     if digest(data) != meta.digest:
         raise NoReviewedPlan(
             f"PR #{number}: the plan in run {meta.run_id} is {digest(data)}, not the reviewed "
@@ -147,6 +173,18 @@ def _last_meta(hub: GitHub, number: int, login: str, root: Root) -> PlanMeta:
     return meta
 
 
+def refused(number: int, why: str) -> str:
+    """Why a plan its check refused is not applied after the merge, and what to do."""
+    why = " ".join(why.split()).rstrip(".")
+    return (
+        f"PR #{number}: its plan failed the plan check ({why}), and a plan that failed its check is "
+        "never applied: nothing was sent. Now that it is merged: to split it, revert the merge and "
+        "merge the rules in a pull request of their own, then the keys; if the check failed on a GitHub "
+        "error, run the plan job again, then this one; to apply the merged manifest as it is, read the "
+        "fresh plan and run keys-apply by hand (fresh: true)"
+    )
+
+
 def _check_run(hub: GitHub, number: int, run_id: str, head: str, workflow: str) -> None:
     """The comment's run is the plan workflow's, on this pull request, for its head commit."""
     refused = f"PR #{number}: the plan comment names run {run_id}"
@@ -174,7 +212,7 @@ def _run(hub: GitHub, run_id: str, refused: str) -> dict[str, Any]:
     return found
 
 
-def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
+def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> tuple[bytes, str]:
     listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
     live = [a for a in listed if a.get("name") == meta.artifact and not a.get("expired")]
     gone = NoReviewedPlan(
@@ -188,13 +226,26 @@ def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> bytes:
         archive = hub.download(f"/actions/artifacts/{artifact}/zip", MAX_PLAN)
     except NotFound:  # expired or deleted since it was listed
         raise gone from None
+    return _unzipped(archive, number, meta)
+
+
+def _unzipped(archive: bytes, number: int, meta: PlanMeta) -> tuple[bytes, str]:
+    """The artifact's plan, and the plan job's refusal when it holds one (`refused.txt`)."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             if zipped.getinfo(PLAN_FILE).file_size > MAX_PLAN:  # reading stops at the size it declares
                 raise zipfile.BadZipFile(f"{PLAN_FILE} unpacks to over {MAX_PLAN:,} bytes")
-            return zipped.read(PLAN_FILE)
+            return zipped.read(PLAN_FILE), _verdict(zipped)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise NoReviewedPlan(
             f"PR #{number}: the artifact of run {meta.run_id} holds no readable {PLAN_FILE} ({exc}): "
             "plan again; nothing was sent"
         ) from exc
+
+
+def _verdict(zipped: zipfile.ZipFile) -> str:
+    """The plan job's refusal the artifact holds ("": none); the file there at all refuses."""
+    if REFUSED not in zipped.namelist():
+        return ""
+    with zipped.open(REFUSED) as said:
+        return said.read(MAX_REFUSAL).decode("utf-8", "replace").strip() or REFUSED

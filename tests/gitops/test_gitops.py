@@ -42,6 +42,7 @@ pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per te
 MANIFEST = "keys/keys.yaml"
 STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
 JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")
+UPLOADED = ("plan.json", "plan.md", "refused.txt")  # action.yml's upload step, its `path:`
 
 
 def manifest(**allocations: float) -> str:
@@ -60,6 +61,12 @@ def manifest(**allocations: float) -> str:
         if not k.startswith("k")
     ]
     return yaml.safe_dump({"version": 1, "keys": keys}, sort_keys=False)
+
+
+def kept(workspace: Path) -> dict[str, bytes]:
+    """What the action uploads as the plan's artifact: the files of its `path:` the plan job left."""
+    out = workspace / "ehkeys-out"
+    return {name: (out / name).read_bytes() for name in UPLOADED if (out / name).exists()}
 
 
 class Actions:
@@ -129,10 +136,9 @@ class Actions:
         workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
         self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
         code, out, err = self.run("github", "plan", where, "--sandbox", *self.seeded, *options)
-        saved = workspace / "ehkeys-out" / "plan.json"
-        if saved.exists():
+        if (workspace / "ehkeys-out" / "plan.json").exists():
             name = self.outputs()["artifact"]
-            self.hub.upload(str(1000 + self.runs), name, {"plan.json": saved.read_bytes()})
+            self.hub.upload(str(1000 + self.runs), name, kept(workspace))
         comment = self.run("github", "comment", where)
         assert comment[0] == code, comment
         return code, out + err
@@ -152,6 +158,11 @@ class Actions:
         db.row_factory = sqlite3.Row
         rows = db.execute("SELECT * FROM keys WHERE user_id = 'u1'")
         return {r["name"]: {**dict(r), "allocated_ammount": Decimal(r["allocated_ammount"])} for r in rows}
+
+    def balance(self) -> Decimal:
+        with sqlite3.connect(self.account) as db:
+            (found,) = db.execute("SELECT balance FROM accounts WHERE user_id = 'u1'").fetchone()
+        return Decimal(str(found))
 
     def set_used(self, name: str, used: str) -> None:
         self.sql("UPDATE keys SET used_ammount = ? WHERE name = ?", used, name)

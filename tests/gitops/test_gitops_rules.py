@@ -56,11 +56,8 @@ def plan(
         (workspace / path).symlink_to(target)
     actions.hub.start_run(str(1000 + actions.runs), head)
     code, out, err = actions.run("github", "plan", *root.split(), "--sandbox", *actions.seeded, *options)
-    saved = workspace / "ehkeys-out" / "plan.json"
-    if saved.exists():
-        actions.hub.upload(
-            str(1000 + actions.runs), actions.outputs()["artifact"], {"plan.json": saved.read_bytes()}
-        )
+    if (workspace / "ehkeys-out" / "plan.json").exists():
+        actions.hub.upload(str(1000 + actions.runs), actions.outputs()["artifact"], gitops.kept(workspace))
     assert actions.run("github", "comment", *root.split())[0] == 0, "the comment is posted all the same"
     return code, out + err
 
@@ -103,7 +100,7 @@ def test_rules_apart_fails_a_pr_that_changes_the_rules_and_a_key(actions: Action
         "> :x: **rules-apart: this pull request changes the rules and 1 key: change the rules in a pull "
         "request of their own, merge it, then use them**. The plan check fails." in comment
     )
-    assert "Reviewed plan `sha256:" in comment, "the plan is shown and saved as ever"
+    assert "**Not a plan to apply:** plan `sha256:" in comment, "the plan is shown and saved, never applied"
 
 
 def test_rules_apart_passes_a_pr_that_changes_only_the_rules(actions: Actions, hub: FakeGitHub) -> None:
