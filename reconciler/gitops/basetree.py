@@ -30,6 +30,9 @@ NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path
 LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: left out, unsaid)
 
 
+MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
+
+
 class Absent(Exception):
     """The input is not on the base commit."""
 
@@ -45,6 +48,7 @@ class BaseTree:
     def __init__(self, hub: GitHub, base: str, folder: Path) -> None:
         self.hub, self.base, self.folder = hub, base, folder
         self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
+        self.hops = 0  # links followed to reach the one being read
 
     def input(self, path: str) -> bool:
         """Input `path` (a file or a folder) into the folder; False when the commit lacks it."""
@@ -102,7 +106,7 @@ class BaseTree:
         named = [tuple(pick(e, call, field, kind=str) for field in ("name", "type", "sha")) for e in entries]
         if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
             return self._stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
-        (self.folder / path).mkdir(parents=True, exist_ok=True)
+        (self._place(path) if path else self.folder).mkdir(parents=True, exist_ok=True)
         for name, kind, sha in named:
             if "/" in name or name.startswith("."):
                 continue  # hidden (.ehkeys, .git), or not one name
@@ -126,9 +130,15 @@ class BaseTree:
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
         if target.startswith("/") or joined == ".." or joined.startswith("../"):
             raise Incomplete(f"{path} is a link out of the repository ({target})")
+        if self.hops >= MAX_HOPS:
+            raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
         self._symlink(path, joined)
-        if self._missing(joined):
-            self._target(path, joined, top)
+        self.hops += 1
+        try:
+            if self._missing(joined):
+                self._target(path, joined, top)
+        finally:
+            self.hops -= 1
 
     def _target(self, path: str, joined: str, top: bool) -> None:
         """A link's target: a file (or another link); a folder, which the loader's walk does not
@@ -168,10 +178,15 @@ class BaseTree:
         return _decoded(self.hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
 
     def _place(self, path: str) -> Path:
-        """Where `path`, a path in the repository, goes in the folder."""
+        """Where `path`, a path in the repository, goes in the folder. A path through a link
+        written here is no checkout's (git keeps no file below a link), and would lead out."""
         parts = PurePosixPath(path).parts
         if not parts or ".." in parts or PurePosixPath(path).is_absolute() or "\0" in path:
             raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
+        for depth in range(1, len(parts)):
+            if self.folder.joinpath(*parts[:depth]).is_symlink():
+                below = "/".join(parts[:depth])
+                raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
         return self.folder.joinpath(*parts)
 
 

@@ -1,0 +1,149 @@
+"""The rules review's base read against a hostile contents API: a path listed below a link it
+wrote (no checkout has one) would climb out of the temporary folder physically though it looks
+inside lexically, writing there or reading a runner's file into the PR comment; a chain of
+hundreds of links would recurse until Python gives up. Each is refused, failing closed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import yaml
+
+from reconciler.gitops import baserules
+from reconciler.gitops.hub import NotFound
+from reconciler.manifest.load import load
+from reconciler.render import rules
+
+from . import test_gitops as gitops
+from .rules_runs import run_plan
+from .test_gitops import Actions, manifest
+from .test_gitops_rules import BASE, FakeGitHub
+
+UP = 12  # more than enough '..' to reach / from any temporary folder
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+class Hostile:
+    def __init__(self, answers: dict[str, object], blobs: dict[str, bytes]) -> None:
+        self.answers, self.blobs, self.calls = answers, blobs, []
+
+    def call(self, method: str, path: str, **kw: object) -> object:
+        self.calls.append(path)
+        if path.startswith("/git/blobs/"):
+            data = self.blobs[path.rsplit("/", 1)[1]]
+            return {"content": base64.b64encode(data).decode(), "encoding": "base64"}
+        key = unquote(path.removeprefix("/contents/"))
+        if key not in self.answers:
+            raise NotFound(f"GitHub API GET {path}: 404 Not Found")
+        return self.answers[key]
+
+
+def entry(name: str, kind: str, data: bytes = b"") -> dict[str, str]:
+    return {"name": name, "type": kind, "sha": sha(data or name.encode())}
+
+
+def file(data: bytes) -> dict[str, str]:
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "content": base64.b64encode(data).decode(),
+        "sha": sha(data),
+    }
+
+
+def hostile(outside: str, secret_dir: Path) -> Hostile:
+    """keys/sub/up.yaml -> .. (a link to keys), then keys/sub/up.yaml/<deep...>: lexically deep,
+    physically keys/. A link there to '../' * n + outside climbs out of the temp folder."""
+    deep = "/".join(["d"] * UP)
+    up_link, out_link = b"..", ("../" * (UP + 3) + outside.lstrip("/")).encode()
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "file"), entry("sub", "dir")],
+        "keys/ehkeys.yaml": file(b"version: 1\n"),
+        "keys/sub": [entry("up.yaml", "symlink", up_link), entry("up.yaml", "dir")],
+        "keys/sub/up.yaml": [entry("d", "dir")],
+    }
+    for i in range(1, UP):
+        answers["keys/sub/up.yaml/" + "/".join(["d"] * i)] = [entry("d", "dir")]
+    answers[f"keys/sub/up.yaml/{deep}"] = [entry("c.yaml", "symlink", out_link), entry("c.yaml", "dir")]
+    answers[outside.lstrip("/")] = []  # "a folder": GitHub's answer for the link's target
+    answers[f"keys/sub/up.yaml/{deep}/c.yaml"] = [entry("pwned.yaml", "file")]
+    answers[f"keys/sub/up.yaml/{deep}/c.yaml/pwned.yaml"] = file(b"written by a hostile GitHub\n")
+    return Hostile(answers, {sha(up_link): up_link, sha(out_link): out_link})
+
+
+def test_a_hostile_answer_writes_outside_the_temporary_folder(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"  # stands for any folder the runner can write: the workspace, ~/.local/...
+    victim.mkdir()
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    baserules.compare(hostile(str(victim), victim), "b" * 40, ["keys"], manifest)
+    assert not (victim / "pwned.yaml").exists(), (victim / "pwned.yaml").read_text()
+
+
+def reader(outside: str) -> Hostile:
+    deep = "/".join(["d"] * UP)
+    up_link, out_link = b"..", ("../" * (UP + 3) + outside.lstrip("/")).encode()
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "file"), entry("sub", "dir")],
+        "keys/ehkeys.yaml": file(b"version: 1\n"),
+        "keys/sub": [entry("up.yaml", "symlink", up_link), entry("up.yaml", "dir")],
+        "keys/sub/up.yaml": [entry("d", "dir")],
+    }
+    for i in range(1, UP):
+        answers["keys/sub/up.yaml/" + "/".join(["d"] * i)] = [entry("d", "dir")]
+    answers[f"keys/sub/up.yaml/{deep}"] = [entry("c.yaml", "symlink", out_link)]
+    answers[outside.lstrip("/")] = []  # "a folder"
+    return Hostile(answers, {sha(up_link): up_link, sha(out_link): out_link})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GITHUB_TOKEN=ghs_s3cr3tvalue\nOTHER=1\n",
+        "keys:\n- id: ghs_s3cr3tvalue\n  nme: x\n",
+        "version: 1\nkeys: [{id: a, name: a, allocated_ammount: 5, limit_type: daily, "
+        "policy_exceptions: {max_allocation: ghs_s3cr3tvalue}}]\n",
+    ],
+)
+def test_a_hostile_answer_reads_a_runner_file(tmp_path: Path, text: str) -> None:
+    secret = tmp_path / "runner-secret"
+    secret.write_text(text)
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(reader(str(secret)), "b" * 40, ["keys"], manifest)
+    said = "\n".join(rules.said(found))
+    assert "s3cr3t" not in said and "is below the link" in said
+
+
+def test_a_chain_of_400_links_on_the_base_is_said_not_followed_to_a_crash(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    n = 400
+    links = {f"keys/l{i:03d}.yaml": f"l{i + 1:03d}.yaml" for i in range(n - 1)}
+    links[f"keys/l{n - 1:03d}.yaml"] = "zz/x.yaml"
+    files = {
+        "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n",
+        "keys/zz/x.yaml": "keys: []\n",
+        "keys/team.yaml": yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]}),
+    }
+    hub.commit(BASE, files, links)
+    hub.open_pull(68, "head68")
+    hub.change(68, *links, status="removed")
+    head = {**files, "keys/team.yaml": yaml.safe_dump({"keys": yaml.safe_load(manifest(k0=20))["keys"]})}
+    code, out, _ = run_plan(actions, 68, head, "--rules-apart", changed=("keys/team.yaml",))
+    assert "Traceback" not in out and "internal error" not in out
+    assert code == 4 and "the 40th link of a chain: more than a checkout follows" in out, out[-2000:]
+
+
+pytestmark = gitops.pytestmark
+hub = gitops.hub
+actions = gitops.actions
