@@ -14,11 +14,10 @@ from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.changes import snapshot
-from reconciler.core.keys import LiveKey
+from reconciler.core.keys import CREATE_DEFAULTS, LiveKey
 from reconciler.core.operations import Create, Update
 from reconciler.core.outcomes import Outcome
 from reconciler.core.secrets import ProxyKey
-from reconciler.planning.keyplan import CREATE_DEFAULTS
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Sending

@@ -43,6 +43,9 @@ UNKNOWN_WINDOW = "unknown"
 """`limit_type: unknown` (what `ehkeys import` writes): nobody chose the key's window, so
 nothing that would send one (an update, a create) is planned until the manifest does."""
 
+CREATE_DEFAULTS = {"limit_type": "daily"}
+"""What a created key has where create takes nothing (the update's documented default)."""
+
 MAX_EXPIRY = 253402300799
 """9999-12-31T23:59:59Z in epoch seconds: the latest expiry a date can show."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from reconciler.core import operations as ops
 from reconciler.core.changes import ZERO_CREDIT, Action, Change, Credit, FieldChange, unmanaged_address
 from reconciler.core.keys import (
+    CREATE_DEFAULTS,
     UNKNOWN_WINDOW,
     UPDATABLE,
     DesiredKey,
@@ -24,8 +25,6 @@ from reconciler.core.keys import (
 from reconciler.planning.binding import BY_NAME, Bound
 from reconciler.planning.keywarnings import creation_warnings, update_warnings
 
-CREATE_DEFAULTS = {"limit_type": "daily"}
-"""What a created key has where create takes nothing (the update's documented default)."""
 UNDECIDED = (
     "limit_type is unknown (the API never reports it): choose daily, weekly or monthly in the "
     "manifest; until then nothing is sent to this key, as any update would send a window"

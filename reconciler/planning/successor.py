@@ -12,9 +12,9 @@ from typing import Any
 from reconciler.core import operations as ops
 from reconciler.core.changes import Action, Change, Credit, FieldChange, retiring_address
 from reconciler.core.durations import DAY, Duration
-from reconciler.core.keys import DesiredKey, LiveKey, parse_network
+from reconciler.core.keys import CREATE_DEFAULTS, DesiredKey, LiveKey, parse_network
 from reconciler.core.times import iso
-from reconciler.planning.keyplan import CREATE_DEFAULTS, diff, target_values, update_body
+from reconciler.planning.keyplan import diff, target_values, update_body
 
 
 def rotate(
