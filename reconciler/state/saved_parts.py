@@ -1,7 +1,9 @@
 """A saved plan's two parts must say the same: what `show` prints (`plan`) and what apply sends
 (`changes`). The digest covers the file's bytes, so a file put together from two plans (the
-shown part of one, the changes of another) keeps its digest and would show one thing and apply
-another: every key whose change differs between the two parts is named, and the file refused.
+shown part of one, the changes of another), or whose shown part alone was edited, keeps its
+digest and would show one thing and apply another: every key whose shown change is not the one
+applied (its action, key, operations, and what they make of it: `saved_shown`), or not as the
+plan was written (`saved_digest`), is named, and the file refused.
 """
 
 from __future__ import annotations
@@ -14,19 +16,38 @@ from reconciler.core.changes import NEW_KEY, Action
 from reconciler.core.errors import StateError
 from reconciler.core.keys import MONEY
 from reconciler.core.printable import printable
+from reconciler.state import saved_digest, saved_shown
 
 CHANGES_NOTHING = tuple(a.label for a in Action if not a.changes_something)  # shown, never applied
+NAMED = 10  # keys named in the message; the rest counted
 
 
-def check(path: str, shown: list[dict[str, Any]], changes: Mapping[str, Any]) -> None:
-    """StateError naming every key whose applied change is not the one shown. `shown` is the
-    file's `plan.keys`, `changes` its `changes`, both as the file holds them (plain JSON)."""
-    found = differences(shown, changes)
-    if found:
+def check(path: str, part: Mapping[str, Any], account: str = "") -> None:
+    """StateError naming every key whose applied change is not the one shown, or whose shown
+    entry is not the one written. `part` is the file's part (its `plan`, `layout`, `changes`),
+    as the file holds it (plain JSON); `account`: its account's name, when it declares one."""
+    found = differences(part["plan"]["keys"], part["changes"])
+    keys, rest = saved_digest.edited(path, part)
+    found |= {_address(part, i): _REWRITTEN for i in keys if _address(part, i) not in found}
+    lines = [
+        f"{printable(f'{account}/' if account else '')}{printable(a)} {why}"
+        for a, why in sorted(found.items())
+    ]
+    lines += [f"{f'account {printable(account)}: ' if account else ''}{_REST}"] if rest else []
+    if lines:
+        more = f"; and {len(lines) - NAMED} more" if len(lines) > NAMED else ""
         raise StateError(
             f"{path}: the changes it would apply are not the plan it shows (edited by hand, or put "
-            f"together from two plans?): {'; '.join(found)}: plan again"
+            f"together from two plans?): {'; '.join(lines[:NAMED])}{more}: plan again"
         )
+
+
+_REWRITTEN = "is not shown as the plan wrote it (its reason, warnings, key or another line edited?)"
+_REST = "its totals, notes, problems, unmanaged keys, policy or groups are not shown as the plan wrote them"
+
+
+def _address(part: Mapping[str, Any], index: int) -> str:
+    return str(part["plan"]["keys"][index]["address"])
 
 
 def check_live(path: str, changes: Mapping[str, Any]) -> None:
@@ -60,18 +81,16 @@ def _of_shape(field: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
-def differences(shown: list[dict[str, Any]], changes: Mapping[str, Any]) -> list[str]:
-    """One line per key (by address) whose shown change and applied change differ."""
+def differences(shown: list[dict[str, Any]], changes: Mapping[str, Any]) -> dict[str, str]:
+    """Each key (by address) whose shown change and applied change differ, and why."""
     listed = {str(k["address"]): k for k in shown if k["action"] not in CHANGES_NOTHING}
-    found = []
-    for address in sorted(listed.keys() | changes.keys()):
-        why = _differs(listed.get(address), changes.get(address))
-        if why:
-            found.append(f"{printable(address)} {why}")
-    return found
+    found = {str(k["address"]): saved_shown.idle(k) for k in shown if k["action"] in CHANGES_NOTHING}
+    for address in listed.keys() | changes.keys():
+        found[address] = _differs(address, listed.get(address), changes.get(address))
+    return {address: why for address, why in found.items() if why}
 
 
-def _differs(shown: dict[str, Any] | None, applied: Any) -> str:
+def _differs(address: str, shown: dict[str, Any] | None, applied: Any) -> str:
     if shown is None:
         return f"would be applied ({_action(applied)}) but the shown plan does not list it"
     action = shown["action"]
@@ -83,7 +102,9 @@ def _differs(shown: dict[str, Any] | None, applied: Any) -> str:
         return "is shown for another key than the one it would be applied to"
     if applied.get("operations") != shown["operations"]:
         return "would be sent other operations than the ones shown"
-    return ""
+    if applied.get("after") != shown.get("after"):
+        return "is shown waiting for another key's rotation than the one it would wait for"
+    return saved_shown.mismatch(address, shown, applied)
 
 
 def _action(applied: Any) -> str:

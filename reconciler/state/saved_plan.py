@@ -30,7 +30,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.printable import printable
 from reconciler.core.times import iso
-from reconciler.state import saved_moves, saved_where
+from reconciler.state import saved_digest, saved_moves, saved_where
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
 
@@ -75,10 +75,12 @@ def encode(plans: Plans, manifest_digest: str, created_at: int) -> bytes:
 
 
 def _section(plan: Plan) -> dict[str, Any]:
+    shown, layout = _canon(plan.data()), [_layout(c) for c in plan.changes]
     return {
         "changes": {c.address: _canon(c.saved()) for c in plan.to_apply},
-        "plan": _canon(plan.data()),
-        "layout": [_layout(c) for c in plan.changes],
+        "plan": shown,
+        "layout": layout,
+        **saved_digest.encode(shown, layout),  # what it shows, as written: an edit of it alone is told
         **saved_where.encode(plan.endpoint),
     }
 
@@ -220,8 +222,8 @@ def _loaded(path: str, data: dict[str, Any], account: Account, latest: bool = Fa
     saved = SavedPlan(path, dict(data["changes"]), plan)
     if _canon(plan.data()) != data["plan"]:
         raise StateError(f"{path}: the saved plan does not hold together (edited by hand?): plan again")
-    planagree.check(path, data["plan"]["keys"], saved.changes)  # what it applies is what it shows
     planagree.check_live(path, saved.changes)  # what it compares with, and shows when it moved
+    planagree.check(path, data, account.name if account.declared else "")  # it shows what it applies
     return saved
 
 

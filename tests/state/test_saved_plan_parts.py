@@ -21,6 +21,7 @@ from reconciler.apply import reviewed
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state import saved_digest
 from reconciler.state import saved_plan as planfile
 
 from ..helpers import TESTS, run_cli, seed_data
@@ -89,7 +90,8 @@ def test_the_fixture_is_two_real_plans_of_one_manifest_put_together(workdir: Pat
     save(capsys, "shown.json", "--target", "key-1")
     save(capsys, "whole.json")
     made = json.loads(put_together(Path("shown.json"), Path("whole.json")))
-    fixture = json.loads(FIXTURE.read_text())
+    fixture = json.loads(FIXTURE.read_text())  # saved before plans digested what they show: none here
+    assert made.pop("shown_digests")["keys"] and "shown_digests" not in fixture
     assert {**made, "created_at": None} == {**fixture, "created_at": None}
     assert sorted(fixture["changes"]) == ["key-0", "key-1"] and len(fixture["plan"]["keys"]) == 1
 
@@ -158,35 +160,123 @@ def test_each_way_the_two_parts_can_differ_is_refused_naming_the_key(
     assert code == 1 and message in err and balance() == 1000
 
 
+# --- an edit of the shown part with its digests computed again ----------------------------------
+# Reading the file, show and apply work out what it shows from what it applies, and check the
+# rest against the digests written with it; whoever edits the file can compute those again. Then
+# what cannot be worked out offline (a key's last four characters, a window it replaces) is still
+# refused by apply, against the plan it makes now.
+
+
+def _redigested(edit: Any) -> Any:
+    def edit_and_digest(data: dict[str, Any]) -> None:
+        edit(data)
+        data.update(saved_digest.encode(data["plan"], data["layout"]))
+
+    return edit_and_digest
+
+
+def _key(index: int, data: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = data["plan"]["keys"][index]
+    return found
+
+
 def _shown_key(data: dict[str, Any]) -> None:
-    data["plan"]["keys"][0]["key"] = "ek-proxy-…abcd"
+    _key(1, data)["key"] = "ek-proxy-…abcd"
+
+
+def _shown_window(data: dict[str, Any]) -> None:
+    _key(1, data)["changes"]["limit_type"]["before"] = "monthly"  # never recorded: null
 
 
 def _shown_credit(data: dict[str, Any]) -> None:
-    data["plan"]["keys"][0]["credit"].update(account_debit=1.0, allocation_delta=1.0)
+    _key(1, data)["credit"].update(account_debit=1.0, allocation_delta=1.0)
     data["plan"]["summary"] = json.loads(json.dumps(Plan.from_data(data["plan"]).summary(), default=str))
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (_shown_key, "key-1 would be applied to ek-proxy-…part for -4.00, but the plan shows ek-proxy-…abcd"),
-        (
-            _shown_credit,
-            "key-1 would be applied to ek-proxy-…part for -4.00, but the plan shows ek-proxy-…part for -1.00",
-        ),
-    ],
-    ids=["another key shown", "another credit shown"],
-)
-def test_a_shown_key_or_credit_that_is_not_what_apply_would_do_is_refused_before_sending(
-    workdir: Path, capsys: Any, edit: Any, message: str
+def _shown_allocation(data: dict[str, Any]) -> None:
+    _key(1, data)["changes"]["allocated_ammount"]["after"] = 12.0  # sends 14
+
+
+def _shown_before(data: dict[str, Any]) -> None:
+    _key(1, data)["changes"]["allocated_ammount"]["before"] = 13.0  # live 10
+
+
+APPLY_TELLS = {  # show cannot tell these offline: apply, against the plan it makes now
+    "another key shown": (
+        _shown_key,
+        "key-1 would be applied to ek-proxy-…part for -4.00, but the plan shows ek-proxy-…abcd for -4.00 "
+        "(edited by hand?): plan again; nothing was sent",
+    ),
+    "another window replaced": (
+        _shown_window,
+        'key-1 would be applied as allocated_ammount: 10.00 -> 14.00; limit_type: (unknown) -> "daily", '
+        'but the plan shows allocated_ammount: 10.00 -> 14.00; limit_type: "monthly" -> "daily"',
+    ),
+}
+BOTH_TELL = {  # what it shows is worked out from what it applies: show and apply refuse it
+    "another credit shown": (
+        _shown_credit,
+        "key-1 is shown to move -1.00 (allocation +1.00), but its operations move -4.00 (allocation +4.00)",
+    ),
+    "after edited": (
+        _shown_allocation,
+        "key-1 shows allocated_ammount: 10.00 -> 12.00, but would be applied as 10.00 -> 14.00",
+    ),
+    "before edited": (
+        _shown_before,
+        "key-1 shows allocated_ammount: 13.00 -> 14.00, but would be applied as 10.00 -> 14.00",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(APPLY_TELLS))
+def test_what_show_cannot_tell_offline_apply_refuses_before_sending(
+    workdir: Path, capsys: Any, case: str
 ) -> None:
-    save(capsys, "plan.json", "--target", "key-1")
-    path = edited(Path("plan.json"), edit)
-    assert run_cli(capsys, "show", str(path))[0] == 0  # the shown part holds together
+    edit, message = APPLY_TELLS[case]
+    save(capsys, "plan.json")
+    path = edited(Path("plan.json"), _redigested(edit))
+    assert run_cli(capsys, "show", str(path))[0] == 0  # its digests computed again: it holds together
     code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", str(path))
-    assert code == 1 and message in err and "nothing was sent" in err, err
+    assert code == 1 and f"plan.json: {message}" in err and "nothing was sent" in err, err
+    assert balance() == 1000 and live_names() == ["key-0", "key-1"]
+
+
+@pytest.mark.parametrize("case", sorted(BOTH_TELL))
+def test_what_apply_would_send_is_what_show_shows_even_with_the_digests_computed_again(
+    workdir: Path, capsys: Any, case: str
+) -> None:
+    """The shown part's `changes` (`allocated_ammount: 10.00 -> 12.00`) is what a reviewer reads;
+    with the operations, live values and credit left as they were, apply sent 14 all the same."""
+    edit, message = BOTH_TELL[case]
+    save(capsys, "plan.json")
+    path = edited(Path("plan.json"), _redigested(edit))
+    for argv in (["show", str(path)], ["apply", "keys.yaml", *SANDBOX, "--plan", str(path)]):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, out) == (1, "") and message in err, err
+        assert "plan.json: the changes it would apply are not the plan it shows" in err
     assert balance() == 1000
+
+
+def test_a_plan_saved_before_plans_digested_what_they_show_is_read_as_it_was(
+    workdir: Path, capsys: Any
+) -> None:
+    """No digests in it (any format before them): what it shows is still worked out from what it
+    applies, and the rest is shown as it is."""
+    save(capsys, "plan.json", "--target", "key-1")
+    data = json.loads(Path("plan.json").read_text())
+    del data["shown_digests"]
+    _key(0, data)["reason"] = "said by hand"
+    Path("plan.json").write_text(json.dumps(data))
+    code, out, _ = run_cli(capsys, "show", "plan.json")
+    assert code == 0 and "# said by hand" in out
+    _key(0, data)["name"] = "Totally Harmless"
+    Path("plan.json").write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "show", "plan.json")
+    assert (
+        code == 1
+        and 'key-1 is shown named "Totally Harmless", but what it would apply names it "key-1"' in err
+    )
 
 
 # --- reviewed vs charged -----------------------------------------------------------------------
@@ -221,25 +311,3 @@ def test_a_key_sent_that_the_plan_did_not_show_is_named_even_when_the_net_matche
         "  key-0 (ek-proxy-…part): reviewed +0.00, charged +0.00: sent, not verified, "
         "but the reviewed plan does not show it",
     ]
-
-
-def _shown_allocation(data: dict[str, Any]) -> None:
-    data["plan"]["keys"][0]["changes"]["allocated_ammount"]["after"] = 12.0  # sends 14
-
-
-def _shown_name(data: dict[str, Any]) -> None:
-    data["plan"]["keys"][0]["changes"]["allocated_ammount"]["before"] = 13.0  # live 10
-
-
-@pytest.mark.parametrize("edit", [_shown_allocation, _shown_name], ids=["after edited", "before edited"])
-def test_a_shown_field_change_that_is_not_what_apply_would_send_is_refused(
-    workdir: Path, capsys: Any, edit: Any
-) -> None:
-    """The shown part's `changes` (`allocated_ammount: 10.00 -> 12.00`) is what a reviewer reads;
-    with the operations, live values and credit left as they were, apply sent 14 all the same."""
-    save(capsys, "plan.json", "--target", "key-1")
-    path = edited(Path("plan.json"), edit)
-    code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", str(path))
-    assert code == 1 and "key-1 would be applied as" in err and "nothing was sent" in err, err
-    assert "allocated_ammount: 10.00 -> 14.00" in err, err
-    assert balance() == 1000
