@@ -68,7 +68,7 @@ def encode(plans: Plans, manifest_digest: str, created_at: int) -> bytes:
     if plans.declared:
         sections = {p.account.name: _section(p) for p in plans.each}
         moves = saved_moves.encode(plans.moves)
-        payload = {**head, "format_version": FORMAT_VERSION, "accounts": sections, "moves": moves}
+        payload = {**head, "format_version": FORMAT_VERSION, "accounts": sections, **moves}
     else:
         payload = {**head, "format_version": ONE_ACCOUNT_VERSION, **_section(plans.only)}
     return (json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
@@ -192,6 +192,7 @@ def load(path: str) -> SavedPlans:
     try:
         sections = _sections(path, data)
         moves = saved_moves.decode(path, data["moves"]) if data["format_version"] == FORMAT_VERSION else ()
+        saved_moves.check(path, data, moves, {name: part.plan for name, part in sections.items()})
         head = (str(data["created_at"]), str(data["manifest_digest"]))
     except KeyError as exc:
         raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc

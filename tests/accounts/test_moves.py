@@ -884,6 +884,52 @@ def test_a_saved_plan_whose_moves_were_edited_by_hand_is_refused_naming_them(
     assert accounts() == UNTOUCHED
 
 
+def _reversed(moves: list[dict[str, Any]]) -> None:
+    moves[0].update({"from": moves[0]["to"], "to": moves[0]["from"]})
+
+
+def _dropped(moves: list[dict[str, Any]]) -> None:
+    moves.clear()
+
+
+def _created_earlier(moves: list[dict[str, Any]]) -> None:
+    moves[0]["created_earlier"] = True
+
+
+SHOWN_MOVES = {  # a move as shown, edited: as `show` would print it, and what the refusal says
+    "reversed": (
+        _reversed,
+        "moves[0] moves backend from account staging to prod, but that account's part would create it",
+    ),
+    "dropped": (_dropped, "its moves are not the ones the plan wrote"),
+    "said created earlier": (_created_earlier, "its moves are not the ones the plan wrote"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(SHOWN_MOVES))
+def test_a_saved_plans_move_shown_otherwise_than_planned_is_refused(
+    applied: Path, capsys: Any, edit: str
+) -> None:
+    """A break-it run turned the move round (`↦ backend: moves from account staging to prod`)
+    and show printed it; apply found the moves from the states, so only the review was wrong."""
+    moved(capsys)
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    data = json.loads(Path("plan.json").read_text())
+    change, said = SHOWN_MOVES[edit]
+    change(data["moves"])
+    Path("plan.json").write_text(json.dumps(data, indent=2, sort_keys=True))
+    for argv in (
+        ["show", "plan.json"],
+        ["apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve"],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, out) == (
+            1,
+            "",
+        ) and err == f"ehkeys: error: plan.json: {said} (edited by hand?): plan again\n"
+    assert accounts() == UNTOUCHED
+
+
 def with_extra(text: str, allocated: int) -> str:
     doc = yaml.safe_load(text)
     doc["keys"].append({"id": "extra", "account": "prod", "name": "Extra", "allocated_ammount": allocated})
