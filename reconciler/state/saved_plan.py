@@ -29,6 +29,7 @@ from reconciler.core.money import money
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.core.times import iso
 from reconciler.state import saved_digest, saved_moves, saved_where
 from reconciler.state import saved_parts as planagree
@@ -128,14 +129,16 @@ class SavedPlan:
         return bool(saved == _canon(change.saved()))
 
     def check_shown(self, change: Change) -> None:
-        """Refuse a change to send whose key or credit is not the one the plan shows: the file
-        was put together by hand (its live values and its shown part disagree). The field lines
-        shown are compared where rendering is at hand (`engine.saved.check_lines`)."""
+        """Refuse a change to send whose key, name or credit is not the one the plan shows, as
+        this apply plans it now: the file was edited by hand (reading it, `load` checks what it
+        shows against what it applies; a key's last four characters and a manifest key's name
+        on its delete it cannot work out offline). The field lines shown are compared where
+        rendering is at hand (`engine.saved.check_lines`)."""
         shown = self.reviewed(change.address)
-        if change.key != shown.key or change.credit != shown.credit:
+        if (change.key, change.name, change.credit) != (shown.key, shown.name, shown.credit):
             raise Refused(
-                f"{self.path}: {printable(change.address)} would be applied to {change.key} for "
-                f"{money(change.credit.net, sign=True)}, but the plan shows {shown.key} for "
+                f"{self.path}: {printable(change.address)} would be applied to {_titled(change)} for "
+                f"{money(change.credit.net, sign=True)}, but the plan shows {_titled(shown)} for "
                 f"{money(shown.credit.net, sign=True)} (edited by hand?): plan again; nothing was sent"
             )
 
@@ -183,6 +186,10 @@ class SavedPlans:
                 f"{self.path} was made from another version of the manifest (it changed since the "
                 "plan was reviewed): plan again; nothing was sent"
             )
+
+
+def _titled(change: Change) -> str:
+    return f"{printable(scrub(change.name))} ({change.key})"
 
 
 def load(path: str) -> SavedPlans:

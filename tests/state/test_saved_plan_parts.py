@@ -163,8 +163,8 @@ def test_each_way_the_two_parts_can_differ_is_refused_naming_the_key(
 # --- an edit of the shown part with its digests computed again ----------------------------------
 # Reading the file, show and apply work out what it shows from what it applies, and check the
 # rest against the digests written with it; whoever edits the file can compute those again. Then
-# what cannot be worked out offline (a key's last four characters, a window it replaces) is still
-# refused by apply, against the plan it makes now.
+# what cannot be worked out offline (a key's last four characters, a manifest key's name on its
+# delete, a window it replaces) is still refused by apply, against the plan it makes now.
 
 
 def _redigested(edit: Any) -> Any:
@@ -182,6 +182,10 @@ def _key(index: int, data: dict[str, Any]) -> dict[str, Any]:
 
 def _shown_key(data: dict[str, Any]) -> None:
     _key(1, data)["key"] = "ek-proxy-…abcd"
+
+
+def _shown_deleted_name(data: dict[str, Any]) -> None:
+    _key(0, data)["name"] = "kept"
 
 
 def _shown_window(data: dict[str, Any]) -> None:
@@ -204,8 +208,13 @@ def _shown_before(data: dict[str, Any]) -> None:
 APPLY_TELLS = {  # show cannot tell these offline: apply, against the plan it makes now
     "another key shown": (
         _shown_key,
-        "key-1 would be applied to ek-proxy-…part for -4.00, but the plan shows ek-proxy-…abcd for -4.00 "
-        "(edited by hand?): plan again; nothing was sent",
+        "key-1 would be applied to key-1 (ek-proxy-…part) for -4.00, but the plan shows key-1 "
+        "(ek-proxy-…abcd) for -4.00 (edited by hand?): plan again; nothing was sent",
+    ),
+    "a delete shown of another name": (
+        _shown_deleted_name,
+        "key-0 would be applied to key-0 (ek-proxy-…part) for +8.00, but the plan shows kept "
+        "(ek-proxy-…part) for +8.00",
     ),
     "another window replaced": (
         _shown_window,
