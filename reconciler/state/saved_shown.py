@@ -138,7 +138,7 @@ def _fields(shown: Mapping[str, Any], made: Derived) -> str:
     missing = next((f for f in made.fields if f not in listed), None)
     if missing is None:
         return ""
-    return f"does not show its change of {missing} ({_pair(missing, *made.fields[missing])})"
+    return f"does not show its change of {missing} ({_pair(missing, *made.fields[missing], made.created)})"
 
 
 def _field(name: str, pair: Mapping[str, Any], made: Derived) -> str:
@@ -147,17 +147,20 @@ def _field(name: str, pair: Mapping[str, Any], made: Derived) -> str:
         before, after = _value(name, pair["before"]), _value(name, pair["after"])
     except BAD:
         return f"shows {name} as no plan writes it"
+    if made.created and before is not None:
+        return f"shows {name} of a key it creates as changed from {_said(name, before)}"
     if name == "limit_type" and made.window is not None and name not in made.fields:
-        if after == made.window and (before is None or not made.created):
+        if after == made.window:
             return ""  # the window sent; the one it replaces is never reported, so never compared
-        expected = (None if made.created else before, made.window)
+        expected = (before, made.window)
     elif name in made.fields:
         expected = made.fields[name]
     else:
         return f"shows a change of {name} that it would not apply"
     if (before, after) == expected:
         return ""
-    return f"shows {name}: {_pair(name, before, after)}, but would be applied as {_pair(name, *expected)}"
+    shows, applied = _pair(name, before, after, made.created), _pair(name, *expected, made.created)
+    return f"shows {name}: {shows}, but would be applied as {applied}"
 
 
 def _credited(shown: Mapping[str, Any], made: Derived) -> str:
@@ -195,8 +198,9 @@ def _value(name: str, value: Any) -> Any:
     raise ValueError(f"{name} {value!r}")
 
 
-def _pair(name: str, before: Any, after: Any) -> str:
-    return f"{_said(name, before)} -> {_said(name, after)}"
+def _pair(name: str, before: Any, after: Any, created: bool = False) -> str:
+    """A field's line as the plan shows it: a create's value alone (it has no before)."""
+    return _said(name, after) if created else f"{_said(name, before)} -> {_said(name, after)}"
 
 
 def _said(name: str, value: Any) -> str:

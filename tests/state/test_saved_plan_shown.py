@@ -165,7 +165,7 @@ EDITS: dict[str, tuple[Edit, str]] = {  # each edit of the shown part, and what 
     ),
     "a create's field": (
         _created_expiry,
-        "analytics shows expires_at: (unknown) -> 2030-01-01T00:00:00Z, but would be applied as (unknown) -> 2027-12-31T00:00:00Z",
+        "analytics shows expires_at: 2030-01-01T00:00:00Z, but would be applied as 2027-12-31T00:00:00Z",
     ),
     "a note added": (_note, TOTALS),
     "the unchanged count": (_layout_unchanged, f"dev-playground {REWRITTEN}"),
