@@ -29,17 +29,19 @@ def check(path: str, part: Mapping[str, Any], account: str = "") -> None:
     found = differences(part["plan"]["keys"], part["changes"])
     keys, rest = saved_digest.edited(path, part)
     found |= {_address(part, i): _REWRITTEN for i in keys if _address(part, i) not in found}
-    lines = [
-        f"{printable(f'{account}/' if account else '')}{printable(a)} {why}"
-        for a, why in sorted(found.items())
-    ]
-    lines += [f"{f'account {printable(account)}: ' if account else ''}{_REST}"] if rest else []
+    lines = _lines(found, rest, printable(account))
     if lines:
         more = f"; and {len(lines) - NAMED} more" if len(lines) > NAMED else ""
         raise StateError(
             f"{path}: the changes it would apply are not the plan it shows (edited by hand, or put "
             f"together from two plans?): {'; '.join(lines[:NAMED])}{more}: plan again"
         )
+
+
+def _lines(found: Mapping[str, str], rest: bool, account: str) -> list[str]:
+    """A line per key by its address (`prod/web` in an account's part), then the rest's."""
+    lines = [f"{f'{account}/' if account else ''}{printable(a)} {why}" for a, why in sorted(found.items())]
+    return lines + ([f"{f'account {account}: ' if account else ''}{_REST}"] if rest else [])
 
 
 _REWRITTEN = "is not shown as the plan wrote it (its reason, warnings, key or another line edited?)"

@@ -95,6 +95,41 @@ def test_a_saved_plan_whose_account_parts_were_edited_is_refused_before_any_requ
     assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(100)
 
 
+def _renamed_web(plan: dict[str, Any]) -> None:
+    plan["accounts"]["staging"]["plan"]["keys"][0]["name"] = "Webb"
+
+
+def _noted(plan: dict[str, Any]) -> None:
+    plan["accounts"]["prod"]["plan"]["notes"].append("approved")
+
+
+SHOWN = {  # a part's shown plan edited: what the refusal says, the key by its address
+    "a key's name": (
+        _renamed_web,
+        'staging/web is shown named "Webb", but what it would apply names it "Web"',
+    ),
+    "a note": (
+        _noted,
+        "account prod: its totals, notes, problems, unmanaged keys, policy or groups are not shown as "
+        "the plan wrote them",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(SHOWN))
+def test_what_an_accounts_part_shows_edited_is_refused_naming_the_account(
+    saved: dict[str, Any], capsys: Any, edit: str
+) -> None:
+    """A key is named as its address is (`staging/web`): two accounts may hold the same id."""
+    change, said = SHOWN[edit]
+    change(saved)
+    Path("plan.json").write_text(json.dumps(saved, indent=2))
+    for argv in (["show", "plan.json"], ["apply", "keys.yaml", *SANDBOX, "--plan", "plan.json"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, out) == (1, "") and err.endswith(f": {said}: plan again\n"), err
+    assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(100)
+
+
 def test_a_saved_plan_without_a_part_for_the_account_named_says_so(
     saved: dict[str, Any], capsys: Any
 ) -> None:

@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.core.plan import Plan
+from reconciler.core.plans import Plans
+from reconciler.core.secrets import ProxyKey
 from reconciler.sandbox import Sandbox, seeds
+from reconciler.state import saved_plan as planfile
 
 from ..helpers import ROOT, run_cli
+from ..planning.test_planner import desired, live, plan_of
 from ..reliability_log import record
 
 Edit = Callable[[dict[str, Any]], None]
@@ -216,4 +221,24 @@ def test_the_plan_as_written_is_shown_as_plan_printed_it_and_applied(planned: st
         "a saved plan whose shown part alone was edited (name, before/after, key, credit, warnings, reason...)",
         len(EDITS),
         "refused by show and apply naming the key; nothing sent",
+    )
+
+
+def test_a_plan_with_many_keys_edited_names_ten_and_counts_the_rest(tmp_path: Path, capsys: Any) -> None:
+    secrets = [ProxyKey(f"ek-proxy-many-{i:04d}-secret") for i in range(12)]
+    keys = [
+        desired(address=f"k{i:02d}", proxy_key=s, allocated_ammount=Decimal(150))
+        for i, s in enumerate(secrets)
+    ]
+    path = tmp_path / "plan.json"
+    planfile.save(Plans((plan_of(keys, [live(proxy_key=s) for s in secrets]),)), str(path), "ab" * 32, 0)
+    data = json.loads(path.read_text())
+    for shown in data["plan"]["keys"]:
+        shown["reason"] = "approved"
+    path.write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "show", str(path))
+    assert (
+        code == 1
+        and err.count(REWRITTEN) == 10
+        and err.endswith(f"k09 {REWRITTEN}; and 2 more: plan again\n")
     )
