@@ -75,10 +75,13 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 
 
 @contextlib.contextmanager
-def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> Iterator[None]:
+def _branch(
+    job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
+) -> Iterator[None]:
     """The state pulled from its branch before the body, and what changed pushed after it,
-    also when the body fails (a partial apply recorded bindings); a push error never hides
-    the body's own error. Where earlier versions kept the state (or the manifest's, before it
+    also when the body fails (a partial apply recorded bindings), unless what it pushes says
+    that the body told someone (`told`: the drift issue) and the body failed; a push error never
+    hides the body's own error. Where earlier versions kept the state (or the manifest's, before it
     declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`)."""
     branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
     legacy = legacy_state(job.workspace) if len(states) == 1 else None
@@ -96,7 +99,7 @@ def _branch(job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...]) -> It
     finally:
         try:
             with cancel.held():  # a runner's signal now waits for the push's end, never cuts it
-                _push_all(branch, states, push, ctx.run_id)
+                _push_all(branch, states, () if failed and told else push, ctx.run_id)
         except EhkeysError as exc:
             if not failed:
                 raise
@@ -305,8 +308,13 @@ def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     settings = DriftSettings(job.job.workspace, job.limits, job.unused_days)
-    with _branch(job.job, ctx, hub, push=("drift-seen.json",)):
+    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True):  # seen once the issue says so
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
+        return _drift_said(hub, root, drifted)
+
+
+def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted) -> ExitCode:
+    """The drift found, in the log, the job summary and the drift issue."""
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)

@@ -774,6 +774,29 @@ def drift_issue(hub: FakeGitHub) -> dict[str, Any]:
     return next(i for i in hub.issues.values() if "ehkeys-drift" in i.get("labels", []))
 
 
+def test_a_key_the_drift_issue_could_not_be_told_of_is_still_new_on_the_next_run(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """drift-seen.json records the keys the issue has said are new: pushed before the issue
+    call, a failed call (issues off: 410, GitHub down) left them 'seen' and never said new."""
+    text = manifest(k0=15)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    actions.sql(
+        "INSERT INTO keys SELECT 'ek-proxy-dashboard-made-0001', user_id, 'made-by-hand', expires_at, "
+        "allocated_ammount, used_ammount, limit_type, model_whitelist, ip_whitelist, is_active, "
+        "enabled_thinking, created_at, last_used FROM keys WHERE name = 'key-0'"
+    )
+    hub.faults["POST /issues"] = JSONResponse({"message": "Issues are disabled for this repo"}, 410)
+    code, out = actions.drift(text)
+    assert code == 1 and "Issues are disabled" in out
+    assert not any(p.endswith("drift-seen.json") for p in hub.branches.get("ehkeys-state", {}))
+    hub.faults.clear()
+    assert "drift issue: opened" in actions.drift(text)[1]
+    assert "**new** since the last drift run" in drift_issue(hub)["body"]
+    assert any(p.endswith("drift-seen.json") for p in hub.branches["ehkeys-state"])
+
+
 def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
     actions: Actions, hub: FakeGitHub
 ) -> None:
