@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def printable(text: str) -> str:
-    """A name from the account, safe to print: control and direction characters escaped, so
-    whoever can rename a key in the dashboard cannot colour, move or reorder the plan's text."""
-    if text.isprintable():  # every character the pattern escapes is one Python finds unprintable
+    """A name from the account, safe to print: every character Python finds unprintable (control,
+    format and direction marks, line and paragraph separators, tags, unusual spaces) escaped, so
+    whoever can rename a key in the dashboard cannot colour, move, split or reorder the plan's text."""
+    if text.isprintable():
         return text
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
