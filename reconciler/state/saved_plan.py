@@ -203,8 +203,8 @@ def load(path: str) -> SavedPlans:
         head = (str(data["created_at"]), str(data["manifest_digest"]))
     except KeyError as exc:
         raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc
-    except (ValueError, TypeError, AttributeError, InvalidOperation) as exc:
-        raise StateError(f"{path}: not a complete saved plan ({exc})") from exc
+    except (ValueError, TypeError, AttributeError, InvalidOperation, OverflowError) as exc:
+        raise StateError(f"{path}: not a complete saved plan ({exc})") from exc  # Overflow: int(1e400)
     return SavedPlans(path, _digest_of(raw), *head, sections, moves)
 
 

@@ -267,6 +267,7 @@ BAD_FILES = [
     ("future-format-version.json", "a saved plan of format 99, from a newer ehkeys"),
     ("older-format-version.json", "a saved plan of format 2, from an older ehkeys: plan again"),
     ("missing-layout.json", "not a complete saved plan (no 'layout' in it)"),
+    ("requests-past-any-number.json", "not a complete saved plan (cannot convert float infinity to integer)"),
     ("net-edited-by-hand.json", "the saved plan does not hold together (edited by hand?)"),
     ("error-with-operations.json", "(ghost: cannot be planned, yet has operations to send)"),
 ]
