@@ -5,6 +5,11 @@ hour). A file the PR adds (or a rename's or copy's new name) is not on the base;
 changes or removes (or a rename's old name) is the base's, fetched (a link there: as a link,
 `gitops.basetree`); the rest are copied. YAML files only, hidden ones aside, as
 `manifest.sources.walk` reads a folder.
+
+The files are those the BASE's layout gives the input: a folder below it that holds an
+`ehkeys.yaml` on the base is another manifest there (a stand-in for that file stops the
+loader's walk), whatever the checkout holds; one that holds it only in the checkout is the
+input's on the base, its files with it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from reconciler.gitops.basetree import BaseTree
 from reconciler.gitops.roots import PullFiles
-from reconciler.manifest.sources import is_manifest_file, walk
+from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
 
 @dataclass(frozen=True)
@@ -25,17 +30,88 @@ class Checkout:
     top: Path
     files: PullFiles
 
+    def changed(self, name: str) -> bool:
+        """Whether the PR changes `name` or a path above it (a folder there was a file, a link or a
+        submodule on one side)."""
+        parts = PurePosixPath(name).parts
+        return any("/".join(parts[:depth]) in self.files.names for depth in range(1, len(parts) + 1))
+
 
 def assemble(local: Checkout, path: str, tree: BaseTree) -> bool:
     """Input `path`'s files as on the base, into the tree's folder (the changed ones read from
     the base). Whether any of them is there."""
-    changes = local.files.not_on_base | local.files.from_base
-    copied = [name for name in _files(local.top, path) if name not in changes]
+    if (local.top / path).is_file():
+        return _one(local, path, tree)
+    others = _others(local, path, tree)
+    ours = [name for name in _files(local.top, path) if not _below(name, others)]
+    copied = [name for name in ours if not local.changed(name)]
     for name in copied:
         tree.write(name, (local.top / name).read_bytes())
-    changed = [name for name in sorted(local.files.from_base) if _within(name, path)]
+    changed = [
+        name for name in sorted(local.files.from_base) if _read(name, path) and not _below(name, others)
+    ]
     fetched = [name for name in changed if tree.input(name)]
     return bool(copied or fetched)
+
+
+def _one(local: Checkout, path: str, tree: BaseTree) -> bool:
+    """A file input: the base's when the PR changes it, else the checkout's."""
+    if path in local.files.from_base:
+        return tree.input(path)
+    if path in local.files.not_on_base:
+        return False
+    tree.write(path, (local.top / path).read_bytes())
+    return True
+
+
+def _others(local: Checkout, path: str, tree: BaseTree) -> list[str]:
+    """The folders below input `path` that are other manifests on the base (each holds an
+    `ehkeys.yaml` there), outermost only, each with a stand-in for that file."""
+    found: list[str] = []
+    for folder in sorted(_settled(local, path), key=lambda f: (f.count("/"), f)):
+        settings = f"{folder}/{SETTINGS_FILE}"
+        if _below(folder, found) or not _on_base(local, settings, tree):
+            continue
+        found.append(folder)
+        tree.stand_in(settings)
+    return found
+
+
+def _settled(local: Checkout, path: str) -> set[str]:
+    """The folders below `path` holding an `ehkeys.yaml` in the checkout or on the base."""
+    changed = {name for name in local.files.names if _read(name, path)}
+    here = {str(PurePosixPath(name).parent) for name in changed if PurePosixPath(name).name == SETTINGS_FILE}
+    for folder, subfolders, names in os.walk(local.top / path):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        if SETTINGS_FILE in names:
+            here.add(Path(folder).relative_to(local.top).as_posix())
+    return {folder for folder in here if folder != (path or ".") and folder != path}
+
+
+def _on_base(local: Checkout, settings: str, tree: BaseTree) -> bool:
+    """Whether the base holds `settings` as a file (read from it when the PR changes it)."""
+    if settings in local.files.from_base:
+        return tree.settings(settings)
+    return not local.changed(settings) and (local.top / settings).is_file()
+
+
+def _files(top: Path, path: str) -> list[str]:
+    """The checkout's YAML files below folder `path` (hidden ones aside), its folders that hold
+    an `ehkeys.yaml` entered too (the base's layout says which are the input's)."""
+    found: list[str] = []
+    for folder, subfolders, names in os.walk(top / path):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        here = Path(folder).relative_to(top)
+        found.extend((here / name).as_posix() for name in sorted(names) if is_manifest_file(name))
+    return found
+
+
+def _ours(name: str, path: str, others: list[str]) -> bool:
+    return _read(name, path) and not _below(name, others)
+
+
+def _below(name: str, folders: list[str]) -> bool:
+    return any(name.startswith(folder + "/") for folder in folders)
 
 
 def plain(local: Checkout, path: str) -> bool:
@@ -60,21 +136,10 @@ def plain(local: Checkout, path: str) -> bool:
     return True
 
 
-def _files(top: Path, path: str) -> list[str]:
-    """The checkout's files of input `path` (a file: itself), from the repository's top."""
-    whole = top / path
-    if whole.is_file():
-        return [path]
-    files, _ = walk(whole)  # as the loader reads a folder: its own YAML files, hidden ones aside
-    return [file.relative_to(top).as_posix() for file in files]
-
-
-def _within(name: str, path: str) -> bool:
-    """Whether the loader reads file `name` for input `path` (the input itself, or a YAML file
-    below its folder outside hidden ones)."""
-    if name == path:
-        return True
+def _read(name: str, path: str) -> bool:
+    """Whether file `name` is below folder `path` where a walk reads it (a YAML file outside
+    hidden folders)."""
     if path and not name.startswith(path + "/"):
         return False
     below = PurePosixPath(name[len(path) :].lstrip("/")).parts
-    return all(not part.startswith(".") for part in below) and is_manifest_file(below[-1])
+    return bool(below) and all(not part.startswith(".") for part in below) and is_manifest_file(below[-1])

@@ -48,6 +48,7 @@ class BaseTree:
     def __init__(self, hub: GitHub, base: str, folder: Path) -> None:
         self.hub, self.base, self.folder = hub, base, folder
         self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
+        self.listed: set[str] = set()  # the folders read whole: a file they lack is not there
         self.hops = 0  # links followed to reach the one being read
 
     def input(self, path: str) -> bool:
@@ -57,6 +58,23 @@ class BaseTree:
         except Absent:
             return False
         return True
+
+    def settings(self, path: str) -> bool:
+        """Whether the base holds `path` (a folder's `ehkeys.yaml`) as a file, as a checkout's
+        loader asks it (a link followed): read into the folder unless it is there already."""
+        if self._missing(path) and posixpath.dirname(path) not in self.listed:
+            try:
+                self._fetch(path)
+            except NotFound as exc:
+                if NO_COMMIT in str(exc):
+                    raise
+        return path in self.stand_ins or self._place(path).is_file()
+
+    def stand_in(self, path: str) -> None:
+        """An empty stand-in for another manifest's settings file, which stops the loader's walk."""
+        if self._missing(path):
+            self.write(path, b"")
+            self.stand_ins.add(path)
 
     def write(self, path: str, data: bytes) -> None:
         """A file of the base; one already there is the same file of the base (or its link)."""
@@ -105,8 +123,9 @@ class BaseTree:
             )
         named = [tuple(pick(e, call, field, kind=str) for field in ("name", "type", "sha")) for e in entries]
         if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
-            return self._stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+            return self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
         (self._place(path) if path else self.folder).mkdir(parents=True, exist_ok=True)
+        self.listed.add(path)
         for name, kind, sha in named:
             if "/" in name or name.startswith("."):
                 continue  # hidden (.ehkeys, .git), or not one name
@@ -162,11 +181,6 @@ class BaseTree:
         if not os.path.lexists(link):
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath(to, link.parent))
-
-    def _stand_in(self, path: str) -> None:
-        if self._missing(path):
-            self.write(path, b"")
-            self.stand_ins.add(path)
 
     def _content(self, meta: dict[str, Any], call: str) -> bytes:
         """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""

@@ -1,0 +1,104 @@
+"""The rules in review read the root on the base as the BASE's layout gives it: a folder below
+it that holds its own `ehkeys.yaml` there is another manifest (its files are not the root's),
+whatever the checkout holds, and the other way round. Read from the checkout by the head's
+layout, a file moved out of such a folder brought its exception unsaid, and a folder declaring
+its own account made every pull request touching it fail root `keys`' rules-apart. Against the
+fake GitHub, served for real."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from . import test_gitops as gitops
+from .test_gitops import Actions, manifest, plan_comment
+from .test_gitops_rules import BASE, FakeGitHub, plan
+
+pytestmark = gitops.pytestmark
+
+hub = gitops.hub
+actions = gitops.actions
+
+STRICT = "version: 1\npolicy: {max_allocation: 35}\n"
+ACCOUNT = "version: 1\naccounts:\n  partner:\n    key_var: PARTNER_KEY\n"
+
+
+def team(**allocations: float) -> str:
+    return yaml.safe_dump({"keys": yaml.safe_load(manifest(**allocations))["keys"]})
+
+
+def partner(amount: int = 5, **more: Any) -> str:
+    key = {"id": "p0", "name": "p0", "allocated_ammount": amount, "limit_type": "daily", **more}
+    return yaml.safe_dump({"keys": [key]})
+
+
+WAIVED = partner(400, policy_exceptions={"max_allocation": "partner"})
+
+
+def compared(hub: FakeGitHub, number: int) -> str:
+    comment = plan_comment(hub, number)
+    assert "Rules not compared" not in comment, comment
+    return comment
+
+
+def test_a_file_moved_out_of_another_manifest_brings_its_exception_said(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """keys/partners is a manifest of its own: its x.yaml, waived from max_allocation, moved into
+    root keys is an exception added to keys (it was read into the base's keys, unchanged)."""
+    partners = {"keys/partners/ehkeys.yaml": "version: 1\n", "keys/partners/y.yaml": "keys: []\n"}
+    files = {"keys/ehkeys.yaml": STRICT, "keys/team/a.yaml": team(), **partners}
+    hub.commit(BASE, {**files, "keys/partners/x.yaml": WAIVED})
+    hub.open_pull(60, "head60")
+    hub.change(60, "keys/team/x.yaml", status="renamed", previous="keys/partners/x.yaml")
+    code, out = plan(
+        actions, 60, {**files, "keys/team/x.yaml": WAIVED}, "--rules-apart", root="keys", changed=()
+    )
+    assert code == 4, out
+    assert "exception added: p0 max_allocation" in compared(hub, 60)
+
+
+def test_another_manifest_s_own_account_is_not_the_root_s_on_the_base(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """keys/partners declares account partner: a PR changing a key there and one in keys is
+    compared (the base's keys did not load: unknown account 'partner'), and changes no rule."""
+    partners = {"keys/partners/ehkeys.yaml": ACCOUNT, "keys/partners/t.yaml": partner(account="partner")}
+    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team(), **partners})
+    head = {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team(k0=20), **partners}
+    head["keys/partners/t.yaml"] = partner(6, account="partner")
+    changed = ("keys/team.yaml", "keys/partners/t.yaml")
+    code, out = plan(actions, 61, head, "--rules-apart", root="keys", changed=changed)
+    assert code == 0, out
+    assert "Rules changed" not in compared(hub, 61)
+
+
+def test_a_folder_merged_into_the_root_brings_its_exceptions_said(actions: Actions, hub: FakeGitHub) -> None:
+    """The PR removes keys/partners/ehkeys.yaml: its files become keys', a waived key with them."""
+    hub.commit(
+        BASE,
+        {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()}
+        | {"keys/partners/ehkeys.yaml": "version: 1\n", "keys/partners/x.yaml": WAIVED},
+    )
+    hub.open_pull(62, "head62")
+    hub.change(62, "keys/partners/ehkeys.yaml", status="removed")
+    head = {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team(), "keys/partners/x.yaml": WAIVED}
+    code, out = plan(actions, 62, head, "--rules-apart", root="keys", changed=())
+    assert code == 4, out
+    assert "exception added: p0 max_allocation" in compared(hub, 62)
+
+
+def test_a_folder_split_off_the_root_takes_its_files_with_it_on_the_head_only(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The PR adds keys/partners/ehkeys.yaml: on the base its files were keys' (read from the
+    checkout, as the PR does not change them); keys loses the waived key, which is no rule added."""
+    files = {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team(), "keys/partners/x.yaml": WAIVED}
+    hub.commit(BASE, files)
+    hub.open_pull(63, "head63")
+    hub.change(63, "keys/partners/ehkeys.yaml", status="added")
+    code, out = plan(
+        actions, 63, {**files, "keys/partners/ehkeys.yaml": "version: 1\n"}, root="keys", changed=()
+    )
+    assert "exception" not in compared(hub, 63), out
