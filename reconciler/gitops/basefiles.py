@@ -70,7 +70,7 @@ def _others(local: Checkout, path: str, tree: BaseTree) -> list[str]:
     found: list[str] = []
     for folder in sorted(_settled(local, path), key=lambda f: (f.count("/"), f)):
         settings = f"{folder}/{SETTINGS_FILE}"
-        if _below(folder, found) or not _on_base(local, settings, tree):
+        if _below(folder, found) or not settled(local, tree, settings):
             continue
         found.append(folder)
         tree.stand_in(settings)
@@ -88,9 +88,10 @@ def _settled(local: Checkout, path: str) -> set[str]:
     return {folder for folder in here if folder != (path or ".") and folder != path}
 
 
-def _on_base(local: Checkout, settings: str, tree: BaseTree) -> bool:
-    """Whether the base holds `settings` as a file (read from it when the PR changes it)."""
-    if settings in local.files.from_base:
+def settled(local: Checkout, tree: BaseTree, settings: str) -> bool:
+    """Whether the base holds `settings` (an `ehkeys.yaml`) as a file: the checkout's, unless
+    the PR changes it or it is a link (whose target the PR may change): then read from the base."""
+    if settings in local.files.from_base or (local.top / settings).is_symlink():
         return tree.settings(settings)
     return not local.changed(settings) and (local.top / settings).is_file()
 
@@ -116,13 +117,17 @@ def _below(name: str, folders: list[str]) -> bool:
 
 def plain(local: Checkout, path: str) -> bool:
     """Whether input `path`'s files in the checkout are what the base holds less the PR's
-    changes: no link among them (its target may be a file the PR changes that the loader's
-    walk never names, or outside the root), no submodule (its files are another repository's,
-    bumped by a commit the PR's list names as the folder alone, as it names any change that is
-    a folder here)."""
+    changes: it is there, as on the base (no folder above it, nor itself unless a file it
+    changes, is a change of the PR, a link or a submodule: the base's path may lead elsewhere);
+    no link among them (its target may be a file the PR changes that the loader's walk never
+    names, or outside the root), no submodule (its files are another repository's, bumped by a
+    commit the PR's list names as the folder alone, as it names any change that is a folder
+    here)."""
     whole = local.top / path
-    if whole.is_symlink() or not whole.is_dir():
-        return not whole.is_symlink()
+    if not _steady(local, path) or whole.is_symlink() or path in local.files.not_on_base:
+        return False
+    if not whole.is_dir():
+        return whole.is_file()
     if any(
         (local.top / name).is_dir()
         for name in local.files.names
@@ -134,6 +139,17 @@ def plain(local: Checkout, path: str) -> bool:
         if any(entry.is_symlink() or (entry.name == ".git" and Path(here) != local.top) for entry in entries):
             return False
     return True
+
+
+def _steady(local: Checkout, path: str) -> bool:
+    """Whether each folder above `path` is one on the base as in the checkout (not a change of
+    the PR, a link or a submodule's top)."""
+    parts = PurePosixPath(path).parts
+    above = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+    return not any(
+        name in local.files.names or (local.top / name).is_symlink() or (local.top / name / ".git").exists()
+        for name in above
+    )
 
 
 def _read(name: str, path: str) -> bool:

@@ -17,17 +17,17 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from reconciler.core.plans import Plans
 from reconciler.core.rulechanges import RulesReview
-from reconciler.gitops import basefiles
+from reconciler.gitops import basefiles, baseroot
 from reconciler.gitops.basefiles import Checkout
 from reconciler.gitops.basetree import Absent, BaseTree, Incomplete
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, GitHubError
-from reconciler.gitops.roots import PullFiles, Root
-from reconciler.manifest.layout import root_of
+from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.load import Manifest, load
 from reconciler.manifest.rulediff import changed_rules
 from reconciler.render import rules
@@ -63,10 +63,9 @@ def _base_sha(ctx: RunContext) -> str:
 
 
 def _inputs(manifests: Sequence[str], top: Path) -> list[str | None]:
-    """Each manifest as the loader reads it (a file of a directory manifest: its folder), from
-    the repository's top (None: outside it)."""
-    wholes = [root_of(Path(m)) or Path(m) for m in manifests]
-    return list(Root.of([str(w) for w in wholes], top).paths)
+    """Each manifest from the repository's top as given, its links not followed (None: outside
+    it): what it names on the base is the base's layout's to say (`gitops.baseroot`)."""
+    return [baseroot.given(m, top) for m in manifests]
 
 
 def compare(
@@ -99,7 +98,7 @@ def _load_base(
     its first error (its place from the repository's top)."""
     (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
     tree = BaseTree(hub, base, folder)
-    found = [path for path in paths if _input(tree, path, local)]
+    found = [root for path in paths if (root := _input(tree, path, local)) is not None]
     if not found:
         raise Absent
     result = load([str(folder / path) for path in found], env={}, offline=True)
@@ -109,7 +108,20 @@ def _load_base(
     return first.replace(f"{folder}/", "")
 
 
-def _input(tree: BaseTree, path: str, local: Checkout | None) -> bool:
+def _input(tree: BaseTree, path: str, local: Checkout | None) -> str | None:
+    """The manifest input `path` names on the base (the directory manifest it is in there, or
+    itself), into the tree's folder; None: the base has neither."""
+    present = _read(tree, path, local)
+    fast = local is not None and basefiles.plain(local, path)
+    settled = partial(basefiles.settled, local, tree) if local is not None and fast else tree.settings
+    root = baseroot.located(tree, path, settled)
+    if root is None or root == path:
+        return path if present else None
+    _read(tree, root, local)
+    return root
+
+
+def _read(tree: BaseTree, path: str, local: Checkout | None) -> bool:
     """Input `path` as on the base, into the tree's folder: from the checkout and the PR's
     changes, or, without them or where the checkout cannot stand for the base (a link, a
     submodule: what it reads is not a file the PR's list names), read whole from the base."""

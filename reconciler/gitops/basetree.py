@@ -56,19 +56,41 @@ class BaseTree:
         try:
             self._fetch(path, top=True)
         except Absent:
+            self._through(path)
             return False
         return True
+
+    def _through(self, path: str) -> None:
+        """For an input the commit lacks: a folder above it that is a link or a submodule there
+        is `Incomplete` (the contents API reads no path through one; a checkout does)."""
+        parts = PurePosixPath(path).parts
+        for depth in range(1, len(parts)):
+            above = "/".join(parts[:depth])
+            try:
+                answer = self._get(above)
+            except NotFound:
+                return
+            kind = "a folder" if isinstance(answer, list) else _kind(answer, above)
+            if kind != "a folder":
+                raise Incomplete(f"{above} is {kind} on the base: the contents API reads no path through it")
 
     def settings(self, path: str) -> bool:
         """Whether the base holds `path` (a folder's `ehkeys.yaml`) as a file, as a checkout's
         loader asks it (a link followed): read into the folder unless it is there already."""
-        if self._missing(path) and posixpath.dirname(path) not in self.listed:
+        place = self.folder.joinpath(*PurePosixPath(path).parts)
+        known = self._linked(path) or posixpath.dirname(path) in self.listed  # its folder read
+        if not known and not os.path.lexists(place):
             try:
                 self._fetch(path)
             except NotFound as exc:
                 if NO_COMMIT in str(exc):
                     raise
-        return path in self.stand_ins or self._place(path).is_file()
+        return path in self.stand_ins or place.is_file()
+
+    def _linked(self, path: str) -> bool:
+        """Whether a folder above `path` is a link written here (its target read as the link's)."""
+        parts = PurePosixPath(path).parts
+        return any(self.folder.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts)))
 
     def stand_in(self, path: str) -> None:
         """An empty stand-in for another manifest's settings file, which stops the loader's walk."""
@@ -130,6 +152,8 @@ class BaseTree:
             if "/" in name or name.startswith("."):
                 continue  # hidden (.ehkeys, .git), or not one name
             inner = f"{path}/{name}" if path else name
+            if inner in self.listed or (kind != "dir" and not self._missing(inner)):
+                continue  # read already (the input, before the directory manifest it is in)
             if kind == "dir" or (kind == "file" and is_manifest_file(name)):
                 self._fetch(inner)
             elif kind == "symlink" and is_manifest_file(name):
@@ -202,6 +226,14 @@ class BaseTree:
                 below = "/".join(parts[:depth])
                 raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
         return self.folder.joinpath(*parts)
+
+
+def _kind(answer: Any, path: str) -> str:
+    """What a path is, by its answer: a link GitHub followed is answered with its target's file."""
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    if kind == "file" and answer.get("path") not in (None, path):
+        return "a link"
+    return {"symlink": "a link", "submodule": "a submodule"}.get(str(kind), f"a {kind}")
 
 
 def _decoded(meta: Any, call: str) -> bytes:

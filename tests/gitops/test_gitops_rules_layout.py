@@ -102,3 +102,106 @@ def test_a_folder_split_off_the_root_takes_its_files_with_it_on_the_head_only(
         actions, 63, {**files, "keys/partners/ehkeys.yaml": "version: 1\n"}, root="keys", changed=()
     )
     assert "exception" not in compared(hub, 63), out
+
+
+def test_a_root_link_re_pointed_is_read_where_it_led_on_the_base(actions: Actions, hub: FakeGitHub) -> None:
+    """`manifest: keys.prod.yaml`, a link to envs/strict.yaml on the base: the PR points it at
+    envs/loose.yaml and raises a key there (the base was read through the head's link: loose)."""
+    keys = "\n".join(manifest().splitlines()[1:]) + "\n"
+    strict, loose = f"{STRICT}{keys}", f"version: 1\npolicy: {{max_allocation: 900}}\n{keys}"
+    hub.commit(
+        BASE, {"envs/strict.yaml": strict, "envs/loose.yaml": loose}, {"keys.prod.yaml": "envs/strict.yaml"}
+    )
+    head = {
+        "envs/strict.yaml": strict,
+        "envs/loose.yaml": loose.replace("allocated_ammount: 10", "allocated_ammount: 400", 1),
+    }
+    links, changed = {"keys.prod.yaml": "envs/loose.yaml"}, ("keys.prod.yaml", "envs/loose.yaml")
+    code, out = plan(actions, 64, head, "--rules-apart", root="keys.prod.yaml", links=links, changed=changed)
+    assert code == 4, out
+    assert "max_allocation: 35.00 -> 900.00, looser" in compared(hub, 64)
+
+
+def test_a_root_the_pr_makes_a_link_is_the_base_s_folder(actions: Actions, hub: FakeGitHub) -> None:
+    """The PR moves keys/ to config/keys/, loosening its policy, and leaves keys -> config/keys:
+    on the base keys is the folder (it was "new", nothing compared)."""
+    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()})
+    head = {
+        "config/keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 900}\n",
+        "config/keys/team.yaml": team(k0=400),
+    }
+    hub.open_pull(65, "head65")
+    hub.change(65, "keys/ehkeys.yaml", "keys/team.yaml", status="removed")
+    hub.change(65, *head, "keys", status="added")
+    code, out = plan(
+        actions, 65, head, "--rules-apart", root="keys", links={"keys": "config/keys"}, changed=()
+    )
+    assert code == 4, out
+    assert "max_allocation: 35.00 -> 900.00, looser" in compared(hub, 65)
+
+
+def test_a_team_file_named_is_its_directory_manifest_on_the_base(actions: Actions, hub: FakeGitHub) -> None:
+    """`manifest: keys/prod.yaml` names the directory manifest keys/ it is in: the PR removing
+    keys/ehkeys.yaml (its policy) is compared with it (the base was prod.yaml alone)."""
+    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/prod.yaml": manifest()})
+    hub.open_pull(66, "head66")
+    hub.change(66, "keys/ehkeys.yaml", status="removed")
+    code, out = plan(
+        actions,
+        66,
+        {"keys/prod.yaml": manifest(k0=400)},
+        "--rules-apart",
+        root="keys/prod.yaml",
+        changed=("keys/prod.yaml",),
+    )
+    assert code == 4, out
+    assert "max_allocation: 35.00 -> (not set), looser" in compared(hub, 66)
+
+
+def test_a_sub_folder_split_off_is_compared_with_the_directory_manifest_it_was_in(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """`manifest: keys/prod` names keys/ on the base; the PR adds keys/prod/ehkeys.yaml without
+    keys/ policy and raises a key: the base's keys/ policy is the rule loosened."""
+    files = {"keys/ehkeys.yaml": STRICT, "keys/prod/team.yaml": manifest(), "keys/other.yaml": "keys: []\n"}
+    hub.commit(BASE, files)
+    hub.open_pull(67, "head67")
+    hub.change(67, "keys/prod/ehkeys.yaml", status="added")
+    head = {**files, "keys/prod/team.yaml": manifest(k0=400), "keys/prod/ehkeys.yaml": "version: 1\n"}
+    code, out = plan(actions, 67, head, "--rules-apart", root="keys/prod", changed=("keys/prod/team.yaml",))
+    assert code == 4, out
+    assert "max_allocation: 35.00 -> (not set), looser" in compared(hub, 67)
+
+
+def test_a_team_file_new_in_a_directory_manifest_is_compared_with_it(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """`manifest: keys/prod.yaml`, new in the PR, in keys/ of the base: not a root "new" with
+    nothing to compare, but keys/ compared (its policy loosened)."""
+    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/other.yaml": "keys: []\n"})
+    head = {
+        "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 900}\n",
+        "keys/other.yaml": "keys: []\n",
+    }
+    head["keys/prod.yaml"] = team(k0=400)
+    hub.open_pull(68, "head68")
+    hub.change(68, "keys/prod.yaml", status="added")
+    code, out = plan(actions, 68, head, "--rules-apart", root="keys/prod.yaml", changed=("keys/ehkeys.yaml",))
+    assert code == 4, out
+    assert "max_allocation: 35.00 -> 900.00, looser" in compared(hub, 68)
+
+
+def test_a_root_below_a_link_on_the_base_is_said_incomplete_not_new(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """On the base keys/ is a link to config/keys; `manifest: keys/prod.yaml` is read through it by
+    a checkout, never by the contents API: the comparison would be incomplete, not "new"."""
+    hub.commit(BASE, {"config/keys/prod.yaml": manifest()}, {"keys": "config/keys"})
+    hub.open_pull(69, "head69")
+    hub.change(69, "keys", status="removed")
+    hub.change(69, "keys/prod.yaml", status="added")
+    code, out = plan(
+        actions, 69, {"keys/prod.yaml": manifest(k0=20)}, "--rules-apart", root="keys/prod.yaml", changed=()
+    )
+    assert code == 4, out
+    assert "keys is a link on the base: the contents API reads no path through it" in plan_comment(hub, 69)
