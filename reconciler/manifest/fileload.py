@@ -66,6 +66,9 @@ class FileLoader:
         self.violations: list[Violation] = []  # what its keys break of their account's policy
         self.waivers: list[Waiver] = []  # their exceptions in force
         self.rules: dict[tuple[str, str], KeyRules] = {}  # (account, address) -> what its key is judged by
+        self.caps: dict[
+            tuple[str, str], Decimal | None
+        ] = {}  # (account, address) -> its per_key_cap in force
 
     @property
     def data(self) -> dict[str, Any]:
@@ -246,6 +249,7 @@ class FileLoader:
         key = self._checked(index, raw, values, account, group)
         key = sinks.attach(key, sources, frame.context) if key is not None else None
         if key is not None:
+            self.caps[key.account, key.address] = cap
             self._police(index, raw, key, frame)
         return key
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core.accounts import DEFAULT, Account
@@ -41,6 +42,9 @@ class Manifest:
     groups: tuple[Group, ...] = ()  # teams' groups of keys (`groups:`; a key's `group:`)
     rules: Mapping[tuple[str, str], KeyRules] = field(default_factory=dict)  # by (account, address)
     secret_vars: frozenset[str] = frozenset()  # what its proxy_key fields read: never a command's
+    caps: Mapping[tuple[str, str], Decimal | None] = field(
+        default_factory=dict
+    )  # per_key_cap in force, by key
 
     def __repr__(self) -> str:  # short, like Plan's: asyncio may format it
         return f"<Manifest of {len(self.keys)} keys from {', '.join(self.files)}>"
@@ -149,5 +153,6 @@ def load(
         found = (tuple(violations), waivers, resolved.groups)
         rules = {at: ruled for loader in loaders for at, ruled in loader.rules.items()}
         secret_vars = proxy_key_variables(loader.data for loader in loaders)
-        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules, secret_vars)
+        caps = {at: cap for loader in loaders for at, cap in loader.caps.items()}
+        result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules, secret_vars, caps)
     return result

@@ -1,7 +1,9 @@
 """The rules of two manifests compared (a pull request's base and head): each account's policy
 and budget in force (the top level's with the account's own in place; an account gone: its
 rules removed) and its ceilings (`max_debit`, and the tier's `key_cap` and `per_key_cap`, the
-top level's where the account sets none, as the loader resolves them), each group's own, and
+top level's where the account sets none, as the loader resolves them; and each key's
+`per_key_cap` in force where it differs otherwise than its account's: a file's own, in a folder
+whose files each state one), each group's own, and
 the exceptions of each key the head has (a key new in it: each of its exceptions is added). A
 key that moves to another account or group (matched by its address without the account) is
 judged by other rules: each rule in force for it that differs is a line of its own (one that
@@ -13,6 +15,7 @@ Only the rules: keys, accounts' other settings and where a rule is written do no
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from reconciler.core.accounts import Account
 from reconciler.core.keys import DesiredKey
@@ -44,6 +47,7 @@ def changed_rules(base: Manifest, head: Manifest) -> tuple[Change, ...]:
         *_accounts(base, head),
         *_groups(base, head),
         *_moved(base, head, pairs),
+        *_key_caps(base, head, pairs),
         *_exceptions(base, head, pairs),
     )
 
@@ -161,6 +165,27 @@ def _move(old: DesiredKey, new: DesiredKey) -> str:
     if old.group != new.group:
         said.append(f"group {old.group or NO_GROUP} -> {new.group or NO_GROUP}")
     return ", ".join(said)
+
+
+def _key_caps(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> list[Change]:
+    """Each key of an account on both sides whose per_key_cap in force differs otherwise than its
+    account's (a file's own, in a folder whose files disagree: the account has none to compare)."""
+    found: list[Change] = []
+    for at, old in sorted(pairs.items()):
+        if old.account != at[0]:
+            continue  # moved to another account: its ceilings are compared (`_moved`)
+        before, after = (
+            Account(per_key_cap=base.caps.get((old.account, old.address))),
+            Account(per_key_cap=head.caps.get(at)),
+        )
+        accounts = (base.account(old.account), head.account(at[0]))
+        if _in_force(before, after) != _in_force(*accounts):
+            found += cap_changes(before, after, f"key {head.account(at[0]).address(at[1])}", DEFAULT_CAP)
+    return found
+
+
+def _in_force(*accounts: Account) -> tuple[Decimal, ...]:
+    return tuple(DEFAULT_CAP if a.per_key_cap is None else a.per_key_cap for a in accounts)
 
 
 def _exceptions(base: Manifest, head: Manifest, pairs: dict[Place, DesiredKey]) -> list[Change]:

@@ -64,3 +64,28 @@ def test_a_per_key_cap_removed_says_the_default_in_force(actions: Actions, hub: 
     code, out = plan(actions, 63, {MANIFEST: manifest(k0=60)}, "--rules-apart")
     assert code == 4, out
     assert "> - per_key_cap: 50.00 -> (not set: the default 10,000.00), looser" in plan_comment(hub, 63)
+
+
+def environment(cap: int, prefix: str, amount: int = 10) -> str:
+    keys = [
+        {
+            "id": f"{prefix}{i}",
+            "name": f"{prefix}-{i}",
+            "allocated_ammount": amount if i == 0 else 10,
+            "limit_type": "daily",
+        }
+        for i in range(2)
+    ]
+    return yaml.safe_dump({"version": 1, "per_key_cap": cap, "keys": keys}, sort_keys=False)
+
+
+def test_rules_apart_fails_a_pr_raising_one_file_s_own_per_key_cap_and_using_it(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """keys/ holds no ehkeys.yaml: a file per environment, each its own per_key_cap (the account
+    has none both sides agree on: nothing was said, and rules-apart passed)."""
+    hub.commit(BASE, {"keys/prod.yaml": environment(100, "p"), "keys/staging.yaml": environment(20, "s")})
+    head = {"keys/prod.yaml": environment(100, "p"), "keys/staging.yaml": environment(5000, "s", amount=400)}
+    code, out = plan(actions, 66, head, "--rules-apart", root="keys", changed=("keys/staging.yaml",))
+    assert code == 4, out
+    assert "> - per_key_cap (key s0): 20.00 -> 5,000.00, looser" in plan_comment(hub, 66)

@@ -326,3 +326,58 @@ def test_a_directory_manifests_rules_are_its_settings_files(tmp_path: Path) -> N
     base, head = (load([str(tmp_path / side)], env={}, offline=True).manifest for side in ("base", "head"))
     assert base is not None and head is not None
     assert [line(c) for c in changed_rules(base, head)] == ["max_allocation: 100.00 -> 250.00, looser"]
+
+
+def folder(tmp: Path, side: str, caps: dict[str, int | None], moved: str = "") -> Manifest:
+    """A folder without ehkeys.yaml, a file per environment, each with its own per_key_cap (or
+    none) and a key `<file>-0` (`moved`: that file also holds the key `prod-1`)."""
+    for name, cap in caps.items():
+        keys = [{**KEY, "id": f"{name}0", "name": f"{name}-0"}]
+        keys += [{**KEY, "id": "prod1", "name": "prod-1"}] if name == moved else []
+        text = {"version": 1, **({"per_key_cap": cap} if cap is not None else {}), "keys": keys}
+        (tmp / side).mkdir(exist_ok=True)
+        (tmp / side / f"{name}.yaml").write_text(yaml.safe_dump(text, sort_keys=False))
+    found = load([str(tmp / side)], env={}, offline=True).manifest
+    assert found is not None
+    return found
+
+
+FILE_CAPS = {
+    "one file's raised": (
+        {"prod": 100, "staging": 20},
+        {"prod": 100, "staging": 5000},
+        ["per_key_cap (key staging0): 20.00 -> 5,000.00, looser"],
+    ),
+    "the files no longer agree": (
+        {"prod": 100, "staging": 100},
+        {"prod": 100, "staging": 5000},
+        [
+            "per_key_cap: 100.00 -> (not set: the default 10,000.00), looser",
+            "per_key_cap (key staging0): 100.00 -> 5,000.00, looser",
+        ],
+    ),
+    "none changed": ({"prod": 100, "staging": 20}, {"prod": 100, "staging": 20}, []),
+}
+
+
+@pytest.mark.parametrize("case", FILE_CAPS)
+def test_each_file_s_own_per_key_cap_is_compared_for_its_keys(tmp_path: Path, case: str) -> None:
+    """The files of a folder disagree on per_key_cap: the account has none in force to compare,
+    each key has its file's (before, each side's account had None: nothing was said)."""
+    before, after, lines = FILE_CAPS[case]
+    found = changed_rules(folder(tmp_path, "base", before), folder(tmp_path, "head", after))
+    assert [line(change) for change in found] == lines
+
+
+def test_a_key_moved_to_a_file_of_a_higher_per_key_cap_is_said(tmp_path: Path) -> None:
+    base = folder(tmp_path, "base", {"prod": 100, "staging": 5000}, moved="prod")
+    head = folder(tmp_path, "head", {"prod": 100, "staging": 5000}, moved="staging")
+    assert [line(c) for c in changed_rules(base, head)] == [
+        "per_key_cap (key prod1): 100.00 -> 5,000.00, looser"
+    ]
+
+
+def test_an_account_s_per_key_cap_changed_is_one_line_not_one_a_key(tmp_path: Path) -> None:
+    base = folder(tmp_path, "base", {"prod": 100, "staging": 100})
+    head = folder(tmp_path, "head", {"prod": 500, "staging": 500})
+    assert [line(c) for c in changed_rules(base, head)] == ["per_key_cap: 100.00 -> 500.00, looser"]
