@@ -214,12 +214,51 @@ def symlink(path: str, target: str, ref: str) -> dict[str, Any]:
     )
 
 
+def submodule(path: str, commit: str, ref: str) -> dict[str, Any]:
+    """GET contents of a submodule: its commit, in another repository."""
+    url = f"{API}/repos/{REPO}/contents/{path}?ref={ref}"
+    other = f"{API}/repos/acme/vendor/git/trees/{commit}"
+    html = f"https://github.com/acme/vendor/tree/{commit}"
+    return answer(
+        "repos/get-content",
+        200,
+        "response-if-content-is-a-submodule",
+        name=path.rsplit("/", 1)[-1],
+        path=path,
+        sha=commit,
+        submodule_git_url="git://github.com/acme/vendor.git",
+        url=url,
+        git_url=other,
+        html_url=html,
+        _links={"self": url, "git": other, "html": html},
+    )
+
+
 def listing(
-    folder: str, entries: dict[str, bytes | None], ref: str, links: dict[str, str] | None = None
+    folder: str,
+    entries: dict[str, bytes | None],
+    ref: str,
+    links: dict[str, str] | None = None,
+    submodules: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """GET contents of a folder: an entry per file (None: a folder; a name in `links`: a link,
-    its target), no content, sorted by name."""
+    its target; in `submodules`: a submodule, listed as GitHub lists one, a `file` of size 0
+    that no URL downloads), no content, sorted by name."""
     base = example("repos/get-content", 200, "response-if-content-is-a-directory")[0]
+    modules = [
+        lay(base, {**_module(f"{folder}/{n}" if folder else n, c, ref), "type": "file", "download_url": None})
+        for n, c in (submodules or {}).items()
+    ]
+    return sorted([*_listed(base, folder, entries, ref, links), *modules], key=lambda e: str(e["name"]))
+
+
+def _module(path: str, commit: str, ref: str) -> dict[str, Any]:
+    return {k: v for k, v in submodule(path, commit, ref).items() if k != "submodule_git_url"}
+
+
+def _listed(
+    base: Any, folder: str, entries: dict[str, bytes | None], ref: str, links: dict[str, str] | None
+) -> list[dict[str, Any]]:
     found = []
     for name, data in sorted({**entries, **{n: t.encode() for n, t in (links or {}).items()}}.items()):
         path = f"{folder}/{name}" if folder else name

@@ -62,6 +62,7 @@ class FakeGitHub:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> head_sha, event, path
     branches: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> a link's target
+    submodules: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> its commit
     calls: list[str] = field(default_factory=list)
     leaked_token: bool = False
     blob_url: str = ""
@@ -95,11 +96,19 @@ class FakeGitHub:
     def files_of(self, number: int) -> list[str]:
         return [f["filename"] for f in self.pulls[number]["files"]]
 
-    def commit(self, sha: str, files: dict[str, str | bytes], links: dict[str, str] | None = None) -> None:
+    def commit(
+        self,
+        sha: str,
+        files: dict[str, str | bytes],
+        links: dict[str, str] | None = None,
+        submodules: dict[str, str] | None = None,
+    ) -> None:
         """A commit the contents API reads at `?ref=SHA` (a pull request's base): its files by path,
-        and its symbolic links (`links`: path -> target, as git keeps it)."""
+        its symbolic links (`links`: path -> target, as git keeps it), and its submodules (path ->
+        the other repository's commit: none of their files is this repository's)."""
         self.branches[sha] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
         self.links[sha] = dict(links or {})
+        self.submodules[sha] = dict(submodules or {})
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
@@ -295,16 +304,22 @@ class FakeGitHub:
             files = self.branches.get(ref)
             if files is None:
                 return _missing("No commit found for the ref")
-            links = self.links.get(ref, {})
+            links, submodules = self.links.get(ref, {}), self.submodules.get(ref, {})
+            if path in submodules:
+                return JSONResponse(answers.submodule(path, submodules[path], ref))
+            if any(path.startswith(f"{module}/") for module in submodules):
+                return _missing()  # another repository's file
             if path in links:
                 return JSONResponse(self._link(path, links[path], files, ref))
             if path in files:
                 inline = len(files[path]) <= self.inline_limit
                 return JSONResponse(answers.content(path, files[path], ref, inline))
-            linked = self._linked(links, path)
-            below = self._folder({**files, **dict.fromkeys(links, b"")}, path)  # a link below: a folder
-            entries = {name: data for name, data in below.items() if name not in linked}
-            return JSONResponse(answers.listing(path, entries, ref, linked)) if below else _missing()
+            linked, modules = self._linked(links, path), self._linked(submodules, path)
+            below = self._folder({**files, **dict.fromkeys([*links, *submodules], b"")}, path)  # a folder
+            entries = {
+                name: data for name, data in below.items() if name not in linked and name not in modules
+            }
+            return JSONResponse(answers.listing(path, entries, ref, linked, modules)) if below else _missing()
         if request.method == "DELETE":
             return await self._delete(path, await request.json())
         return await self._put(path, await request.json())

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops.basetree import BaseTree
+from reconciler.gitops.basetree import BaseTree, Incomplete
 from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
@@ -120,9 +120,9 @@ def plain(local: Checkout, path: str) -> bool:
     changes: it is there, as on the base (no folder above it, nor itself unless a file it
     changes, is a change of the PR, a link or a submodule: the base's path may lead elsewhere);
     no link among them (its target may be a file the PR changes that the loader's walk never
-    names, or outside the root), no submodule (its files are another repository's, bumped by a
-    commit the PR's list names as the folder alone, as it names any change that is a folder
-    here)."""
+    names, or outside the root), no submodule the PR changes (its files are another
+    repository's, bumped by a commit the PR's list names as the folder alone, as it names any
+    change that is a folder here; one it leaves alone is at the base's commit)."""
     whole = local.top / path
     if not _steady(local, path) or whole.is_symlink() or path in local.files.not_on_base:
         return False
@@ -135,10 +135,23 @@ def plain(local: Checkout, path: str) -> bool:
     ):
         return False
     for here, folders, names in os.walk(whole):
-        entries = [Path(here) / name for name in [*folders, *names]]
-        if any(entry.is_symlink() or (entry.name == ".git" and Path(here) != local.top) for entry in entries):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        if any((Path(here) / name).is_symlink() for name in [*folders, *names]):
             return False
     return True
+
+
+def module(local: Checkout | None, tree: BaseTree, path: str) -> None:
+    """A submodule of the base (`path`): its files as the checkout holds them, when the PR leaves
+    it at its commit (the checkout's are then the base's); else `Incomplete`."""
+    whole = local.top / path if local is not None else None
+    if local is None or whole is None or local.changed(path) or whole.is_symlink() or not whole.is_dir():
+        changes = " the pull request changes" if local is not None and local.changed(path) else ""
+        raise Incomplete(
+            f"{path} is a submodule{changes}: its files on the base are another repository's, at a commit "
+            "the contents API does not read"
+        )
+    assemble(local, path, tree)
 
 
 def _steady(local: Checkout, path: str) -> bool:

@@ -98,6 +98,7 @@ def _load_base(
     its first error (its place from the repository's top)."""
     (folder / ".git").mkdir()  # the repository's top: a file's directory manifest is looked for below it
     tree = BaseTree(hub, base, folder)
+    tree.module = partial(basefiles.module, local, tree)  # a submodule: the checkout's, if the PR leaves it
     found = [root for path in paths if (root := _input(tree, path, local)) is not None]
     if not found:
         raise Absent

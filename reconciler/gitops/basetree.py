@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import posixpath
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -45,8 +46,11 @@ class Incomplete(Exception):
 class BaseTree:
     """The base commit `base`'s files, written into `folder` as a checkout has them."""
 
-    def __init__(self, hub: GitHub, base: str, folder: Path) -> None:
+    def __init__(
+        self, hub: GitHub, base: str, folder: Path, module: Callable[[str], None] | None = None
+    ) -> None:
         self.hub, self.base, self.folder = hub, base, folder
+        self.module = module or _no_module  # a submodule's files into the folder (else Incomplete)
         self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
         self.listed: set[str] = set()  # the folders read whole: a file they lack is not there
         self.hops = 0  # links followed to reach the one being read
@@ -133,6 +137,8 @@ class BaseTree:
             self._file(path, answer)
         elif kind == "symlink":
             self._link(path, pick(answer, f"GET /contents/{path}", "target", kind=str), top)
+        elif kind == "submodule":
+            self.module(path)
         else:
             raise GitHubError(f"GitHub API GET /contents/{path}: a {kind}, not a file or folder")
 
@@ -144,6 +150,12 @@ class BaseTree:
                 "gives: the rest are not read"
             )
         named = [tuple(pick(e, call, field, kind=str) for field in ("name", "type", "sha")) for e in entries]
+        # GitHub lists a submodule as a file that no URL downloads (a file's is always given)
+        modules = {
+            n
+            for e, (n, kind, _) in zip(entries, named, strict=True)
+            if kind == "file" and "download_url" in e and e["download_url"] is None
+        }
         if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
             return self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
         (self._place(path) if path else self.folder).mkdir(parents=True, exist_ok=True)
@@ -154,6 +166,9 @@ class BaseTree:
             inner = f"{path}/{name}" if path else name
             if inner in self.listed or (kind != "dir" and not self._missing(inner)):
                 continue  # read already (the input, before the directory manifest it is in)
+            if kind == "file" and name in modules:
+                self.module(inner)
+                continue
             if kind == "dir" or (kind == "file" and is_manifest_file(name)):
                 self._fetch(inner)
             elif kind == "symlink" and is_manifest_file(name):
@@ -226,6 +241,12 @@ class BaseTree:
                 below = "/".join(parts[:depth])
                 raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
         return self.folder.joinpath(*parts)
+
+
+def _no_module(path: str) -> None:
+    raise Incomplete(
+        f"{path} is a submodule: its files are another repository's, which the contents API does not read"
+    )
 
 
 def _kind(answer: Any, path: str) -> str:

@@ -90,26 +90,50 @@ def test_settings_read_through_a_link_the_pr_leaves_alone_are_the_base_s(
     assert code == 4, plan_comment(hub, 80)
 
 
-def test_a_submodule_bumped_by_the_pr_is_read_from_the_base(actions: Actions, hub: FakeGitHub) -> None:
-    """GitHub lists a submodule's bump as its folder alone: its team file, copied from the
-    checkout, hid the exception the bump adds."""
-    plain = yaml.safe_dump(
-        {"keys": [{"id": "p1", "name": "p1", "allocated_ammount": 30, "limit_type": "daily"}]}
-    )
-    waived = yaml.safe_dump(
-        {
-            "keys": [
-                {
-                    "id": "p1",
-                    "name": "p1",
-                    "allocated_ammount": 400,
-                    "limit_type": "daily",
-                    "policy_exceptions": {"max_allocation": "vendor says so"},
-                }
-            ]
-        }
-    )
-    hub.commit(BASE, {"keys/ehkeys.yaml": STRICT, "keys/vendor/team.yaml": plain})
-    head = {"keys/ehkeys.yaml": STRICT, "keys/vendor/team.yaml": waived}
+VENDOR = yaml.safe_dump(
+    {
+        "keys": [
+            {
+                "id": "p1",
+                "name": "p1",
+                "allocated_ammount": 400,
+                "limit_type": "daily",
+                "policy_exceptions": {"max_allocation": "vendor says so"},
+            }
+        ]
+    }
+)
+MODULE = {"keys/vendor": "5ub" * 13 + "m"}  # keys/vendor: another repository's commit
+CHECKED_OUT = {"keys/vendor/team.yaml": VENDOR, "keys/vendor/.git": "gitdir: ../../.git/modules/vendor\n"}
+
+
+def test_a_submodule_bumped_by_the_pr_is_said_not_compared(actions: Actions, hub: FakeGitHub) -> None:
+    """GitHub lists a submodule's bump as its folder alone, and its files are another
+    repository's: the checkout's are the new commit's, the base's no contents API of this
+    repository gives. Not compared: rules-apart fails, saying why."""
+    hub.commit(BASE, {SETTINGS: STRICT, "keys/team.yaml": team()}, submodules=MODULE)
+    head = {SETTINGS: STRICT, "keys/team.yaml": team(), **CHECKED_OUT}
     code, _ = plan(actions, 87, head, "--rules-apart", root="keys", changed=("keys/vendor",))
-    assert code == 4 and "exception added" in plan_comment(hub, 87), plan_comment(hub, 87)
+    assert code == 4
+    assert (
+        "keys/vendor is a submodule the pull request changes: its files on the base are another "
+        "repository's, at a commit the contents API does not read"
+    ) in plan_comment(hub, 87)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["its changes", "read whole"])
+def test_a_submodule_the_pr_leaves_alone_is_the_checkout_s_on_the_base(
+    actions: Actions, hub: FakeGitHub, whole: bool
+) -> None:
+    """GitHub lists a submodule in a folder as a file (of size 0, no download): the base lacked
+    its files, which the checkout reads (`submodules: true`), and every key-only pull request
+    of such a root failed rules-apart (an exception added). Whole: a link in the root has it
+    read from the base, folder by folder."""
+    links = {"keys/a.yaml": "team.yaml"} if whole else {}
+    hub.commit(BASE, {SETTINGS: STRICT, "keys/team.yaml": team()}, links, submodules=MODULE)
+    head = {SETTINGS: STRICT, "keys/team.yaml": team(k0=20), **CHECKED_OUT}
+    code, out = plan(
+        actions, 88, head, "--rules-apart", root="keys", links=links, changed=("keys/team.yaml",)
+    )
+    assert code == 0, out
+    assert "Rules changed" not in plan_comment(hub, 88) and "Rules not compared" not in plan_comment(hub, 88)
