@@ -107,6 +107,7 @@ def pull(record: dict[str, Any]) -> dict[str, Any]:
             "number": number,
             "state": record.get("state", "open"),
             "head": {"sha": record["head"]["sha"]},
+            "base": {"ref": record.get("base", {}).get("ref", "main")},
             "requested_teams": [],  # the description's example team lacks the `type` it requires
             "merge_commit_sha": record.get("merge_commit_sha"),
             "merged_at": record.get("merged_at"),

@@ -79,9 +79,10 @@ class FakeGitHub:
 
     # --- what a test sets up ---------------------------------------------------------------
 
-    def open_pull(self, number: int, head_sha: str, files: tuple[str, ...] = ()) -> None:
+    def open_pull(self, number: int, head_sha: str, files: tuple[str, ...] = (), base: str = "main") -> None:
         self.issues[number] = {"number": number, "pull_request": {}, "state": "open", "labels": []}
         self.pulls[number] = {"number": number, "head": {"sha": head_sha}, "merge_commit_sha": None}
+        self.pulls[number]["base"] = {"ref": base}  # the branch it merges into (`edited` changes it)
         self.pulls[number].update(merged_at=None, state="open", files=[])
         self.change(number, *files)
 

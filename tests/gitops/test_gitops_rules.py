@@ -43,7 +43,8 @@ def plan(
     head = f"head{number}"
     actions.hub.pulls.get(number) or actions.hub.open_pull(number, head)
     actions.hub.change(number, *(files if changed is None else changed))
-    pull = {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}, "base": {"sha": base}}
+    where = {"ref": actions.hub.pulls[number]["base"]["ref"], "sha": base}
+    pull = {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}, "base": where}
     first = next(iter(files))
     workspace = actions.checkout(
         files[first], "pull_request", f"test-merge-{head}", {"pull_request": pull}, first
