@@ -133,6 +133,13 @@ def _apply(a: argparse.ArgumentParser) -> argparse.ArgumentParser:
     lock_option(a)
     plan_author_option(a)
     a.add_argument(
+        "--rules-apart",
+        action="store_true",
+        help="apply only a plan whose run says it passed rules-apart (made-for.json in its artifact): "
+        "one made without it, or by an ehkeys that did not say, is refused (default: a plan refused "
+        "by rules-apart is refused, one that does not say is applied)",
+    )
+    a.add_argument(
         "--plan-workflow",
         default=PLAN_WORKFLOW,
         metavar="PATH",

@@ -25,7 +25,7 @@ def comment_job(args: argparse.Namespace) -> CommentJob:
 
 
 def apply_job(args: argparse.Namespace) -> ApplyJob:
-    trust = Trust(args.plan_author, args.plan_workflow)
+    trust = Trust(args.plan_author, args.plan_workflow, bool(args.rules_apart))
     return ApplyJob(job(args), trust, args.max_debit, args.allow_mass_delete, args.fresh, args.lock_timeout)
 
 

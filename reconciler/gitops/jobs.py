@@ -6,7 +6,8 @@ its own, so several roots in one repository never collide.
 - plan (pull request): pull the state, plan, save `plan.json` and `plan.md`; the action then
   uploads the plan as the root's artifact, and `comment` posts it with its digest. A plan
   rules-apart refuses is saved beside `refused.txt` (in the artifact too), and its comment
-  marks it refused: apply never applies it. A root the
+  marks it refused: apply never applies it. What the plan was made for (the PR, its base,
+  its head, the verdict) goes in the artifact as `made-for.json` (`madefor`). A root the
   PR does not touch is not planned (`skipped.md` says why, and `comment` tells an earlier
   plan comment of that root so; it posts none otherwise).
 - apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
@@ -41,11 +42,12 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
 from reconciler.engine.workspace import legacy_state, state_path, state_paths
-from reconciler.gitops import baserules, cancel
+from reconciler.gitops import baserules, cancel, madefor
 from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.madefor import MADE_FOR
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     REFUSED,
@@ -148,7 +150,7 @@ def plan_job(job: Job) -> ExitCode:
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
-    for name in (PLAN_FILE, PLAN_MD, SKIPPED, REFUSED):
+    for name in (PLAN_FILE, PLAN_MD, SKIPPED, REFUSED, MADE_FOR):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
     files = PullFiles.of(hub, ctx.pr_number) if ctx.pr_number else None
     why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
@@ -162,6 +164,7 @@ def plan_job(job: Job) -> ExitCode:
     baserules.tell(review)
     if review and review.fails:  # checked here only: written before the plan, it is never applied
         (out / REFUSED).write_text(review.apart or "rules-apart", encoding="utf-8")
+    madefor.keep(out, ctx, review, job.rules_apart)  # what it was made for, in the artifact
     engine_plan.save(planned, str(out / PLAN_FILE))  # the rules' review is no part of the plan
     with open(out / PLAN_MD, "w", encoding="utf-8") as md:
         planrender.markdown(plans, md, title, review=review)

@@ -13,6 +13,8 @@ Nor one its check refused: rules-apart is checked by the plan job alone (against
 base), so its refusal is written in the comment's hidden line (`refused`) and beside the plan
 in the artifact (`refused.txt`: the run's own word, which no other workflow can edit, as any
 can the comment); either one makes the apply job refuse the plan, saying why and what to do.
+The comment is a hint only: what the plan was made for (the PR, its base branch, its head, the
+verdict) is read in the artifact (`madefor`), and a plan made for another PR or base refused.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from reconciler.core.errors import Refused
 from reconciler.gitops.comments import body, own_comments
 from reconciler.gitops.hub import GitHub, NotFound, pick
+from reconciler.gitops.madefor import MADE_FOR, MAX_RECORD, MadeFor, mismatch, unchecked
 from reconciler.gitops.roots import UNNAMED, Root
 from reconciler.gitops.trust import Trust, run_mismatch
 from reconciler.render.plan import MARKER
@@ -141,9 +144,11 @@ def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust, root: Root
     if meta.refused:
         raise NoReviewedPlan(refused(number, meta.refused))
     _check_run(hub, number, meta.run_id, head, trust.workflow)
-    data, verdict = _artifact_file(hub, number, meta)
-    if verdict:  # the run's own word, if its comment was edited since (any workflow can)
-        raise NoReviewedPlan(refused(number, verdict))
+    kept = _artifact_file(hub, number, meta)
+    if kept.refusal:  # the run's own word, if its comment was edited since (any workflow can)
+        raise NoReviewedPlan(refused(number, kept.refusal))
+    _check_made_for(kept.made_for, pull, meta, trust)
+    data = kept.plan
     if digest(data) != meta.digest:
         raise NoReviewedPlan(
             f"PR #{number}: the plan in run {meta.run_id} is {digest(data)}, not the reviewed "
@@ -212,7 +217,28 @@ def _run(hub: GitHub, run_id: str, refused: str) -> dict[str, Any]:
     return found
 
 
-def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> tuple[bytes, str]:
+def _check_made_for(record: MadeFor | None, pull: dict[str, Any], meta: PlanMeta, trust: Trust) -> None:
+    """The plan is the one its run made for this PR, against the base it merged into; with
+    rules-apart asked by the apply job, one that passed it (never one that did not say)."""
+    number: int = pick(pull, "GET /commits/SHA/pulls", "number", kind=int)
+    why = mismatch(record, pull, meta.run_id) if record else ""
+    if record and not why and record.refused:
+        raise NoReviewedPlan(refused(number, "rules-apart"))
+    why = why or (unchecked(record, meta.run_id) if trust.rules_apart else "")
+    if why:
+        raise NoReviewedPlan(f"PR #{number}: {why}; nothing was sent")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the plan job kept in its artifact: the plan, its refusal ("": none), its record."""
+
+    plan: bytes
+    refusal: str = ""
+    made_for: MadeFor | None = None
+
+
+def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> Kept:
     listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
     live = [a for a in listed if a.get("name") == meta.artifact and not a.get("expired")]
     gone = NoReviewedPlan(
@@ -229,18 +255,37 @@ def _artifact_file(hub: GitHub, number: int, meta: PlanMeta) -> tuple[bytes, str
     return _unzipped(archive, number, meta)
 
 
-def _unzipped(archive: bytes, number: int, meta: PlanMeta) -> tuple[bytes, str]:
-    """The artifact's plan, and the plan job's refusal when it holds one (`refused.txt`)."""
+def _unzipped(archive: bytes, number: int, meta: PlanMeta) -> Kept:
+    """The artifact's plan, the plan job's refusal when it holds one (`refused.txt`), and what
+    the plan was made for (`made-for.json`; None when an earlier ehkeys wrote none)."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             if zipped.getinfo(PLAN_FILE).file_size > MAX_PLAN:  # reading stops at the size it declares
                 raise zipfile.BadZipFile(f"{PLAN_FILE} unpacks to over {MAX_PLAN:,} bytes")
-            return zipped.read(PLAN_FILE), _verdict(zipped)
+            plan, refusal = zipped.read(PLAN_FILE), _verdict(zipped)
+            return Kept(plan, refusal, _made_for(zipped, number, meta))
     except (zipfile.BadZipFile, KeyError) as exc:
         raise NoReviewedPlan(
             f"PR #{number}: the artifact of run {meta.run_id} holds no readable {PLAN_FILE} ({exc}): "
             "plan again; nothing was sent"
         ) from exc
+
+
+def _made_for(zipped: zipfile.ZipFile, number: int, meta: PlanMeta) -> MadeFor | None:
+    """The plan job's record (None: none, an earlier ehkeys); one it cannot read refuses."""
+    if MADE_FOR not in zipped.namelist():
+        return None
+    try:
+        with zipped.open(MADE_FOR) as said:
+            data = said.read(MAX_RECORD + 1)
+        if len(data) > MAX_RECORD:
+            raise ValueError(f"over {MAX_RECORD:,} bytes")
+        return MadeFor.read(data)
+    except (ValueError, RecursionError, zipfile.BadZipFile) as exc:  # UnicodeDecodeError is a ValueError
+        raise NoReviewedPlan(
+            f"PR #{number}: the artifact of run {meta.run_id} holds a {MADE_FOR} that cannot be read "
+            f"({exc}): plan again; nothing was sent"
+        ) from None
 
 
 def _verdict(zipped: zipfile.ZipFile) -> str:

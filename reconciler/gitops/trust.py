@@ -6,7 +6,8 @@ comment that looks like the plan job's and points at an artifact of their own. S
 job reads only comments whose author (`user.login`, `user.type`, `performed_via_github_app`,
 as GitHub returns them) is the plan job's identity, and only an artifact whose run
 (`GET /actions/runs/{id}`: `head_sha`, `event`, `path`) is the plan workflow's, on a pull
-request event, for the head commit the reviewers saw.
+request event, for the head commit the reviewers saw. With `rules_apart` (the apply job's
+`--rules-apart`), only a plan whose run says it passed rules-apart (`madefor`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ PULL_EVENTS = ("pull_request", "pull_request_target")
 class Trust:
     author: str = PLAN_AUTHOR
     workflow: str = PLAN_WORKFLOW
+    rules_apart: bool = False  # apply only a plan whose run says it passed rules-apart
 
 
 def author(item: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per te
 MANIFEST = "keys/keys.yaml"
 STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
 JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")
-UPLOADED = ("plan.json", "plan.md", "refused.txt")  # action.yml's upload step, its `path:`
+UPLOADED = ("plan.json", "plan.md", "refused.txt", "made-for.json")  # action.yml's upload step, its `path:`
 
 
 def manifest(**allocations: float) -> str:
@@ -132,8 +132,9 @@ class Actions:
         self.hub.pulls.get(number) or self.hub.open_pull(number, head)
         self.hub.pulls[number]["head"]["sha"] = head
         self.hub.change(number, *(changes if changes is not None else (where,)))
-        payload = {"pull_request": {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}}}
-        workspace = self.checkout(text, "pull_request", f"test-merge-{head}", payload, where)
+        base = {"ref": self.hub.pulls[number]["base"]["ref"]}  # no sha: the rules are not compared
+        pull = {"number": number, "head": {"sha": head, "repo": {"full_name": REPO}}, "base": base}
+        workspace = self.checkout(text, "pull_request", f"test-merge-{head}", {"pull_request": pull}, where)
         self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
         code, out, err = self.run("github", "plan", where, "--sandbox", *self.seeded, *options)
         if (workspace / "ehkeys-out" / "plan.json").exists():

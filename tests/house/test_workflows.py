@@ -230,20 +230,21 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"
 
 
-def test_rules_apart_reaches_the_plan_job_only_when_true(tmp_path: Path) -> None:
+def test_rules_apart_reaches_the_plan_and_apply_jobs_only_when_true(tmp_path: Path) -> None:
+    """Plan: checks it; apply: applies only a plan whose run says it passed (made-for.json)."""
     if not shutil.which("bash"):
         pytest.skip("no bash")
     step = _action_step("ehkeys ${{ inputs.command }}")
     root = {"manifest": "keys", "state-branch": "ehkeys-state", "sandbox": "false"}
-    assert (
-        _run_step(step, tmp_path, {**root, "command": "plan", "rules-apart": "true"})[-1] == "--rules-apart"
-    )
-    assert "--rules-apart" not in _run_step(
-        step, tmp_path, {**root, "command": "plan", "rules-apart": "false"}
-    )
-    assert "--rules-apart" not in _run_step(
-        step, tmp_path, {**root, "command": "apply", "rules-apart": "true"}
-    )
+    for command in ("plan", "apply"):
+        asked = _run_step(step, tmp_path, {**root, "command": command, "rules-apart": "true"})
+        assert asked.count("--rules-apart") == 1, asked
+        unasked = _run_step(step, tmp_path, {**root, "command": command, "rules-apart": "false"})
+        assert "--rules-apart" not in unasked
+    for command in ("drift", "rotate", "deliver"):
+        assert "--rules-apart" not in _run_step(
+            step, tmp_path, {**root, "command": command, "rules-apart": "true"}
+        )
     assert yaml.safe_load(ACTION.read_text())["inputs"]["rules-apart"]["default"] == "false"
 
 
