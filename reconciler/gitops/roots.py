@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from reconciler.gitops.hub import GitHub, pick
+from reconciler.manifest.layout import root_of
 
 LINE = "<!-- ehkeys-root: {} -->"
 _LINE = re.compile(r"<!-- ehkeys-root: (.*?) -->")
@@ -48,12 +49,17 @@ class Root:
 
     name: str = ""
     paths: tuple[str | None, ...] = ()
+    # the directory manifests a team file or a sub-folder named as a path lies in: the whole of
+    # one loads (README), so a change to any of its files (its ehkeys.yaml) touches this root
+    within: tuple[str | None, ...] = ()
 
     @classmethod
     def of(cls, manifests: Sequence[str], top: Path) -> Root:
         paths = tuple(_from_top(Path(m), top) for m in manifests)
         names = (m if p is None else p or "." for p, m in zip(paths, manifests, strict=True))
-        return cls(", ".join(names), paths)
+        folders = (root_of(Path(m)) for m in manifests)
+        within = tuple(_from_top(f, top) for f in folders if f is not None)
+        return cls(", ".join(names), paths, within)
 
     @property
     def line(self) -> str:
@@ -99,7 +105,9 @@ class Root:
         return any(self._holds(f) or any(p.fullmatch(f) for p in patterns) for f in files)
 
     def _holds(self, file: str) -> bool:
-        return any(p is None or p == "" or file == p or file.startswith(p + "/") for p in self.paths)
+        return any(
+            p is None or p == "" or file == p or file.startswith(p + "/") for p in (*self.paths, *self.within)
+        )
 
 
 UNNAMED = Root()

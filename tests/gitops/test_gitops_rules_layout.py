@@ -205,3 +205,21 @@ def test_a_root_below_a_link_on_the_base_is_said_incomplete_not_new(
     )
     assert code == 4, out
     assert "keys is a link on the base: the contents API reads no path through it" in plan_comment(hub, 69)
+
+
+def test_a_team_file_named_is_planned_when_another_file_of_its_directory_manifest_changes(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """`manifest: keys/prod.yaml` loads the whole of keys/: a PR loosening keys/ehkeys.yaml and
+    raising a key of keys/other.yaml touches it, though not keys/prod.yaml (it said "changes no
+    file of keys/prod.yaml: nothing to plan", green, and the next PR compared the loosened base)."""
+    other = {"keys": [{"id": "o0", "name": "o0", "allocated_ammount": 10, "limit_type": "daily"}]}
+    files = {"keys/ehkeys.yaml": STRICT, "keys/prod.yaml": team(), "keys/other.yaml": yaml.safe_dump(other)}
+    hub.commit(BASE, files)
+    other["keys"][0]["allocated_ammount"] = 400
+    head = {**files, "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 900}\n"}
+    head["keys/other.yaml"] = yaml.safe_dump(other)
+    changed = ("keys/ehkeys.yaml", "keys/other.yaml")
+    code, out = plan(actions, 96, head, "--rules-apart", root="keys/prod.yaml", changed=changed)
+    assert code == 4 and "nothing to plan" not in out, out
+    assert "max_allocation: 35.00 -> 900.00, looser" in compared(hub, 96)
