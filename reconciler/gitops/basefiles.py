@@ -3,8 +3,9 @@ the PR does not change is the same there, so only those it changes are asked for
 300 files and a one-line change: one request, not 301; GITHUB_TOKEN allows some 1,000 an
 hour). A file the PR adds (or a rename's or copy's new name) is not on the base; one it
 changes or removes (or a rename's old name) is the base's, fetched (a link there: as a link,
-`gitops.basetree`); the rest are copied. YAML files only, hidden ones aside, as
-`manifest.sources.walk` reads a folder.
+`gitops.basetree`); the rest are copied, a link the PR leaves alone with its target kept as a
+link (`gitops.baselinks`). YAML files only, hidden ones aside, as `manifest.sources.walk` reads
+a folder.
 
 The files are those the BASE's layout gives the input: a folder below it that holds an
 `ehkeys.yaml` on the base is another manifest there (a stand-in for that file stops the
@@ -18,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reconciler.gitops import baselinks
 from reconciler.gitops.basetree import BaseTree, Incomplete
 from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
@@ -42,16 +44,33 @@ def assemble(local: Checkout, path: str, tree: BaseTree) -> bool:
     the base). Whether any of them is there."""
     if (local.top / path).is_file():
         return _one(local, path, tree)
+    kept = _kept(local, path, tree)
     others = _others(local, path, tree)
-    ours = [name for name in _files(local.top, path) if not _below(name, others)]
-    copied = [name for name in ours if not local.changed(name)]
+    ours = [name for name in [*_files(local.top, path), *kept] if not _below(name, others)]
+    copied = [name for name in ours if not local.changed(name) and name not in kept]
     for name in copied:
         tree.write(name, (local.top / name).read_bytes())
     changed = [
         name for name in sorted(local.files.from_base) if _read(name, path) and not _below(name, others)
     ]
     fetched = [name for name in changed if tree.input(name)]
-    return bool(copied or fetched)
+    return bool(copied or fetched or [name for name in ours if name in kept])
+
+
+def _kept(local: Checkout, path: str, tree: BaseTree) -> list[str]:
+    """The links below input `path` the loader reads, each kept as the checkout holds it
+    (`gitops.baselinks`: `plain` has said each one reads the same on the base; a submodule's
+    that does not is `Incomplete`)."""
+    names = baselinks.read(local.top, path)
+    for name in names:
+        hops = baselinks.chain(local.top, name, local.changed)
+        if hops is None:
+            raise Incomplete(
+                f"{name} is a link that the pull request changes, or whose target it changes (or one out of "
+                "the repository, through a linked folder, to no file): the checkout cannot stand for the base"
+            )
+        baselinks.keep(tree, local.top, hops)
+    return names
 
 
 def _one(local: Checkout, path: str, tree: BaseTree) -> bool:
@@ -119,8 +138,9 @@ def plain(local: Checkout, path: str) -> bool:
     """Whether input `path`'s files in the checkout are what the base holds less the PR's
     changes: it is there, as on the base (no folder above it, nor itself unless a file it
     changes, is a change of the PR, a link or a submodule: the base's path may lead elsewhere);
-    no link among them (its target may be a file the PR changes that the loader's walk never
-    names, or outside the root), no submodule the PR changes (its files are another
+    no link among them the loader reads but one the checkout can stand for (`gitops.baselinks`:
+    the PR leaves it and its target alone; another's target may be a file the PR changes that
+    the loader's walk never names), no submodule the PR changes (its files are another
     repository's, bumped by a commit the PR's list names as the folder alone, as it names any
     change that is a folder here; one it leaves alone is at the base's commit)."""
     whole = local.top / path
@@ -134,11 +154,7 @@ def plain(local: Checkout, path: str) -> bool:
         if name == path or name.startswith(path + "/")
     ):
         return False
-    for here, folders, names in os.walk(whole):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        if any((Path(here) / name).is_symlink() for name in [*folders, *names]):
-            return False
-    return True
+    return all(baselinks.chain(local.top, name, local.changed) for name in baselinks.read(local.top, path))
 
 
 def module(local: Checkout | None, tree: BaseTree, path: str) -> None:

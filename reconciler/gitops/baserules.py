@@ -3,7 +3,8 @@ contents API (a shallow checkout has no base commit), loaded offline with the sa
 and its rules compared with the head's (`manifest.rulediff`).
 
 Only the files the PR changes are asked for, the rest taken from the checkout
-(`gitops.basefiles`), when GitHub lists them all; else the whole root is read
+(`gitops.basefiles`), when GitHub lists them all and the checkout can stand for the rest (a
+link the PR, or its target, changes cannot: `gitops.baselinks`); else the whole root is read
 (`gitops.basetree`: YAML files and folders, hidden ones aside, as `manifest.sources.walk` reads
 a checkout; a link as a link, so the loader reads a file two links reach once, as in the
 checkout; one out of the repository: the comparison would be incomplete). The root missing on the base is new:
@@ -124,8 +125,9 @@ def _input(tree: BaseTree, path: str, local: Checkout | None) -> str | None:
 
 def _read(tree: BaseTree, path: str, local: Checkout | None) -> bool:
     """Input `path` as on the base, into the tree's folder: from the checkout and the PR's
-    changes, or, without them or where the checkout cannot stand for the base (a link, a
-    submodule: what it reads is not a file the PR's list names), read whole from the base."""
+    changes, or, without them or where the checkout cannot stand for the base (a link the PR,
+    or its target, changes, a submodule it bumps: what it reads is not a file the PR's list
+    names), read whole from the base."""
     if local is None or not basefiles.plain(local, path):
         return tree.input(path)
     return basefiles.assemble(local, path, tree)

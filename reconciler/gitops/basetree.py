@@ -102,6 +102,10 @@ class BaseTree:
             self.write(path, b"")
             self.stand_ins.add(path)
 
+    def link(self, path: str, target: str) -> None:
+        """A link of the base to `target` (a path from the repository's top), as a checkout holds it."""
+        self._symlink(path, target)
+
     def write(self, path: str, data: bytes) -> None:
         """A file of the base; one already there is the same file of the base (or its link)."""
         if not self._missing(path):
