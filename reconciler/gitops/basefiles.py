@@ -148,13 +148,22 @@ def plain(local: Checkout, path: str) -> bool:
         return False
     if not whole.is_dir():
         return whole.is_file()
-    if any(
-        (local.top / name).is_dir()
-        for name in local.files.names
-        if name == path or name.startswith(path + "/")
-    ):
+    if any(_unplain(local, name) for name in local.files.names if _under(name, path)):
         return False
     return all(baselinks.chain(local.top, name, local.changed) for name in baselinks.read(local.top, path))
+
+
+def _under(name: str, path: str) -> bool:
+    return not path or name == path or name.startswith(path + "/")
+
+
+def _unplain(local: Checkout, name: str) -> bool:
+    """Whether a path the PR changes may be a submodule on the base: a folder in the checkout
+    (a bumped submodule is listed as the folder alone), or a name gone from it that the loader
+    would not read (a removed submodule is listed so; a removed README costs a full read)."""
+    here = local.top / name
+    gone = name in local.files.from_base and not os.path.lexists(here)
+    return here.is_dir() or (gone and not is_manifest_file(PurePosixPath(name).name))
 
 
 def module(local: Checkout | None, tree: BaseTree, path: str) -> None:

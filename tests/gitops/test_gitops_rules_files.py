@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from . import test_gitops as gitops
+from .rules_runs import run_plan
 from .test_gitops import Actions, manifest, plan_comment
 from .test_gitops_rules import BASE, FakeGitHub, plan
 
@@ -137,3 +138,30 @@ def test_a_submodule_the_pr_leaves_alone_is_the_checkout_s_on_the_base(
     )
     assert code == 0, out
     assert "Rules changed" not in plan_comment(hub, 88) and "Rules not compared" not in plan_comment(hub, 88)
+
+
+def alone(**allocations: float) -> str:
+    """A manifest file of a folder without ehkeys.yaml: each file its own `version`."""
+    return yaml.safe_dump({"version": 1, **yaml.safe_load(team(**allocations))})
+
+
+def test_a_submodule_the_pr_removes_is_said_not_compared(actions: Actions, hub: FakeGitHub) -> None:
+    """GitHub lists a removed submodule as its name alone, which the checkout no longer holds
+    and no YAML walk reads: the fast path left its files out of the base unsaid (in a folder
+    without ehkeys.yaml they may be where the policy is). Not compared: rules-apart fails."""
+    hub.commit(BASE, {"keys/team.yaml": alone()}, submodules=MODULE)
+    hub.open_pull(90, "head90")
+    hub.change(90, "keys/vendor", status="removed")
+    code, _ = plan(actions, 90, {"keys/team.yaml": alone(k0=400)}, "--rules-apart", root="keys")
+    assert code == 4
+    assert "keys/vendor is a submodule the pull request changes" in plan_comment(hub, 90)
+
+
+def test_a_submodule_bumped_under_a_root_at_the_repository_top_is_said_not_compared(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """`manifest: .`: every changed path is below the root (a check of `path + "/"` matched none)."""
+    hub.commit(BASE, {"team.yaml": alone()}, submodules={"vendor": MODULE["keys/vendor"]})
+    head = {"team.yaml": alone(k0=20), "vendor/.git": "gitdir: ../.git/modules/vendor\n"}
+    code, out, _ = run_plan(actions, 93, head, "--rules-apart", root=".", changed=("vendor", "team.yaml"))
+    assert code == 4 and "vendor is a submodule the pull request changes" in out, out
