@@ -1,0 +1,63 @@
+"""Which pull requests touch a root that is, or holds, a link: the link itself re-pointed, or the
+file a link of the root leads to changed, is a change to the root (it was "nothing to plan":
+green, never applied, and the next PR compared the loosened base and passed rules-apart)."""
+
+from __future__ import annotations
+
+import yaml
+
+from . import test_gitops as gitops
+from .test_gitops import Actions, manifest
+from .test_gitops_rules import BASE, FakeGitHub, plan
+
+pytestmark = gitops.pytestmark
+hub = gitops.hub
+actions = gitops.actions
+
+STRICT, LOOSE = "version: 1\npolicy: {max_allocation: 35}\n", "version: 1\npolicy: {max_allocation: 900}\n"
+
+
+def team(**allocations: float) -> str:
+    return yaml.safe_dump({"keys": yaml.safe_load(manifest(**allocations))["keys"]})
+
+
+def test_a_root_link_re_pointed_alone_is_planned_and_its_rules_compared(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    keys = "\n".join(manifest().splitlines()[1:]) + "\n"
+    loose = f"{LOOSE}{keys}".replace("allocated_ammount: 10", "allocated_ammount: 400", 1)
+    files = {"envs/strict.yaml": f"{STRICT}{keys}", "envs/loose.yaml": loose}
+    hub.commit(BASE, files, {"keys.prod.yaml": "envs/strict.yaml"})
+    links = {"keys.prod.yaml": "envs/loose.yaml"}
+    code, out = plan(
+        actions, 72, files, "--rules-apart", root="keys.prod.yaml", links=links, changed=("keys.prod.yaml",)
+    )
+    assert "nothing to plan" not in out and code == 4, out
+
+
+def test_a_folder_root_link_re_pointed_alone_is_planned(actions: Actions, hub: FakeGitHub) -> None:
+    files = {
+        "config/strict/ehkeys.yaml": STRICT,
+        "config/strict/team.yaml": team(),
+        "config/loose/ehkeys.yaml": LOOSE,
+        "config/loose/team.yaml": team(k0=400),
+    }
+    hub.commit(BASE, files, {"keys": "config/strict"})
+    code, out = plan(
+        actions, 79, files, "--rules-apart", root="keys", links={"keys": "config/loose"}, changed=("keys",)
+    )
+    assert "nothing to plan" not in out and code == 4, out
+
+
+def test_the_file_a_roots_link_leads_to_changed_alone_is_planned(actions: Actions, hub: FakeGitHub) -> None:
+    """keys/ehkeys.yaml -> ../common/policy.yaml; the PR loosens common/policy.yaml alone: planned,
+    and the comment shows the rule it loosens (here with the keys' first limit_type, as keys too)."""
+    links = {"keys/ehkeys.yaml": "../common/policy.yaml"}
+    files = {"keys/team.yaml": team(), "common/policy.yaml": STRICT}
+    hub.commit(BASE, files, links)
+    head = {**files, "common/policy.yaml": LOOSE}
+    code, out = plan(
+        actions, 73, head, "--rules-apart", root="keys", links=links, changed=("common/policy.yaml",)
+    )
+    assert "nothing to plan" not in out, out
+    assert "max_allocation: 35.00 -> 900.00, looser" in out
