@@ -18,7 +18,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops.basetree import MAX_HOPS, BaseTree
+from reconciler.gitops.basetree import MAX_HOPS, BaseTree, climbs_back
 from reconciler.manifest.sources import is_manifest_file
 
 
@@ -57,7 +57,7 @@ def _step(top: Path, link: str) -> str | None:
     target = os.readlink(top / link)
     raw = posixpath.join(posixpath.dirname(link), target)
     joined = posixpath.normpath(raw)
-    if target.startswith("/") or joined == ".." or joined.startswith("../"):
+    if target.startswith("/") or joined == ".." or joined.startswith("../") or climbs_back(target):
         return None
     parts = PurePosixPath(raw).parts
     above = (top.joinpath(*parts[:depth]) for depth in range(1, len(parts)))

@@ -34,6 +34,14 @@ LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: l
 MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
 
 
+def climbs_back(target: str) -> bool:
+    """Whether a link's target has a `..` after a folder name (`a/b/../c`): the system resolves it
+    through `a/b`, which may be a link elsewhere; its text, normalised, says `a/c`."""
+    parts = PurePosixPath(target).parts
+    named = [index for index, part in enumerate(parts) if part not in ("..", ".")]
+    return bool(named) and ".." in parts[named[0] :]
+
+
 class Absent(Exception):
     """The input is not on the base commit."""
 
@@ -192,6 +200,11 @@ class BaseTree:
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
         if target.startswith("/") or joined == ".." or joined.startswith("../"):
             raise Incomplete(f"{path} is a link out of the repository ({target})")
+        if climbs_back(target):
+            raise Incomplete(
+                f"{path} is a link whose target goes into a folder and back out ({target}): where it "
+                "leads depends on whether that folder is a link, which its text does not say"
+            )
         if self.hops >= MAX_HOPS:
             raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
         self._symlink(path, joined)

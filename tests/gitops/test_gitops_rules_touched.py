@@ -61,3 +61,40 @@ def test_the_file_a_roots_link_leads_to_changed_alone_is_planned(actions: Action
     )
     assert "nothing to plan" not in out, out
     assert "max_allocation: 35.00 -> 900.00, looser" in out
+
+
+DOTDOT = {"keys/ehkeys.yaml": "../common/sub/../policy.yaml", "common/sub": "../other/deep"}
+DECOY = {
+    "keys/team.yaml": team(),
+    "common/policy.yaml": LOOSE,
+    "other/policy.yaml": STRICT,
+    "other/deep/x.txt": "x\n",
+}
+
+
+def test_a_link_into_a_folder_and_back_out_left_alone_is_not_read_by_its_text(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """../common/sub/../policy.yaml reads other/policy.yaml while common/sub links to ../other/deep
+    (the system resolves `..` through the link); its text, normalised, says common/policy.yaml.
+    The PR makes common/sub a real folder: the same link now reads the loose file."""
+    hub.commit(BASE, DECOY, DOTDOT)
+    head = {**DECOY, "keys/team.yaml": team(k0=400), "common/sub/readme.txt": "r\n"}
+    hub.open_pull(70, "head70")
+    hub.change(70, "common/sub", status="removed")
+    hub.change(70, "common/sub/readme.txt", status="added")
+    links = {"keys/ehkeys.yaml": DOTDOT["keys/ehkeys.yaml"]}
+    code, out = plan(
+        actions, 70, head, "--rules-apart", root="keys", links=links, changed=("keys/team.yaml",)
+    )
+    assert code == 4 and "goes into a folder and back out" in out, out
+
+
+def test_a_link_into_a_linked_folder_and_back_out_is_said_not_compared_on_the_whole_read(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    hub.commit(BASE, DECOY, DOTDOT)
+    head = {**DECOY, "keys/team.yaml": team(k0=400), "other/policy.yaml": LOOSE}
+    changed = ("keys/team.yaml", "other/policy.yaml")
+    code, out = plan(actions, 71, head, "--rules-apart", root="keys", links=DOTDOT, changed=changed)
+    assert code == 4 and "goes into a folder and back out" in out, out
