@@ -148,9 +148,14 @@ def plain(local: Checkout, path: str) -> bool:
         return False
     if not whole.is_dir():
         return whole.is_file()
-    if any(_unplain(local, name) for name in local.files.names if _under(name, path)):
+    if any(_unplain(local, name) for name in local.files.names if _under(name, path)) or _unnamed(whole):
         return False
     return all(baselinks.chain(local.top, name, local.changed) for name in baselinks.read(local.top, path))
+
+
+def _unnamed(folder: Path) -> bool:
+    """Whether a name below `folder` is not UTF-8 (`baselinks.undecodable`)."""
+    return any(baselinks.undecodable(name) for _, _, names in os.walk(folder) for name in names)
 
 
 def _under(name: str, path: str) -> bool:

@@ -45,9 +45,20 @@ def chain(top: Path, name: str, changed: Callable[[str], bool]) -> list[str] | N
         if step is None or changed(hops[-1]) or step in hops or len(hops) > MAX_HOPS:
             return None
         hops.append(step)
-    if changed(hops[-1]) or not (top / hops[-1]).is_file():
+    if changed(hops[-1]) or not (top / hops[-1]).is_file() or any(undecodable(hop) for hop in hops):
         return None
     return hops
+
+
+def undecodable(name: str) -> bool:
+    """Whether a name is not UTF-8 (git allows any bytes; os.walk and readlink spell such a byte as
+    a lone surrogate): GitHub's JSON cannot spell it as the checkout does, so whether the PR
+    changes it cannot be told."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _step(top: Path, link: str) -> str | None:
