@@ -279,3 +279,12 @@ def test_the_job_is_the_steps_own_process_so_a_cancelled_run_reaches_it(tmp_path
     )
     assert step_process.wait() == 0
     assert said.read_text().strip() == str(step_process.pid), "ehkeys runs as the step's process"
+
+
+def test_the_apply_workflow_runs_on_every_path_the_plan_workflow_plans_on() -> None:
+    """A PR changing only action.yml was planned ("after the merge, ehkeys applies exactly this
+    plan") and its merge never applied: the push's paths lacked what the plan's had."""
+    workflows = {w.name: yaml.safe_load(w.read_text()) for w in WORKFLOWS}
+    planned = workflows["keys-plan.yml"][True]["pull_request"]["paths"]  # YAML 1.1 reads `on` as True
+    applied = workflows["keys-apply.yml"][True]["push"]["paths"]
+    assert set(planned) <= set(applied)
