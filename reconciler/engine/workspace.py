@@ -283,4 +283,5 @@ def _unknown(keys: Sequence[DesiredKey], target: str) -> str:
     elsewhere = [_shown(k) for k in keys if rest and "/" in target and rest in (k.address, k.name)]
     if elsewhere:
         return f"no such key in the manifest; {rest!r} is {' and '.join(elsewhere)}"
-    return "no key with that id or name in the manifest"
+    named = {spelled for k in keys for spelled in (_shown(k), k.name)}
+    return f"no key with that id or name in the manifest{hints.closest(target, sorted(named))}"

@@ -135,3 +135,8 @@ def test_an_exact_id_wins_over_another_keys_name(
     assert "+ dup" in out and "1 to create" in out
     code, _, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--target", "dup-2")
     assert code == 0, err
+
+
+def test_a_mistyped_target_says_the_closest_key(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "prod/bakcend")
+    assert code == 1 and "no key with that id or name in the manifest; did you mean 'prod/backend'?" in err
