@@ -287,7 +287,8 @@ def load(path: str | None = None) -> Seed:
         else:
             text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read seed {path or 'demo_seed.yaml'}: {exc}") from exc
+        said = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read seed {path or 'demo_seed.yaml'}: {said}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -294,6 +294,11 @@ def test_a_bad_seed_names_the_missing_field(workdir: Path, capsys: Any, fixture:
     )
 
 
+def test_a_seed_that_is_not_there_is_said_in_words_not_errno(workdir: Path, capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "nope.yaml")
+    assert code == 1 and err == "ehkeys: error: cannot read seed nope.yaml: no such file or directory\n", err
+
+
 def test_import_writes_a_schema_modeline_that_works_in_any_repository(workdir: Path, capsys: Any) -> None:
     """The modeline named `schemas/manifest.schema.json`, a path only ehkeys' own repository has;
     editors resolve it relative to the manifest (yaml-language-server), so it was a broken path."""
