@@ -103,8 +103,9 @@ def owned_by(path: Path, recorded: str | None, manifest: Path | None) -> str | N
         raise StateError(
             f"{path} is the state of the manifest {recorded_path(path, recorded)}, not of {manifest}: "
             f"it binds that manifest's ids to its live keys, which {manifest} would take over. Give "
-            f"{manifest} its own state: drop --state (each manifest has its own, in .ehkeys/<its name>/ "
-            "beside it), or pass --state with a new path"
+            f"{manifest} its own state: given with --state, drop it (each manifest has its own, in "
+            ".ehkeys/<its name>/ beside it) or pass a new path; found where ehkeys keeps it (a manifest "
+            "renamed or copied?), move it to the manifest it names, or name the manifest back"
         )
     return recorded_name(path, manifest)
 

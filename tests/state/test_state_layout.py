@@ -99,6 +99,20 @@ def test_a_state_of_another_manifest_is_refused_naming_both(folder: Path, capsys
     record("files", "--state of another manifest", 2, "exit 1 naming both manifests, nothing sent")
 
 
+def test_a_state_left_where_a_renamed_manifest_had_it_says_what_to_do_without_state(
+    folder: Path, capsys: Any
+) -> None:
+    """A state copied where another manifest's goes (no --state given): the advice was 'drop --state'."""
+    Path("team-a.yaml").write_text(team("Team A", 50))
+    Path("team-b.yaml").write_text(team("Team B", 15))
+    assert cli(capsys, "apply", "team-a.yaml", "--auto-approve")[0] == 0
+    mine = sandbox_state_dir("team-b.yaml")
+    mine.mkdir(parents=True, exist_ok=True)
+    (mine / "state.json").write_bytes((sandbox_state_dir("team-a.yaml") / "state.json").read_bytes())
+    code, _, err = cli(capsys, "plan", "team-b.yaml")
+    assert code == 1 and "found where ehkeys keeps it (a manifest renamed or copied?), move it" in err, err
+
+
 def legacy_state(folder: Path, *, sandbox: bool = True) -> Path:
     """A state as earlier versions wrote it (format 3, no manifest), shared by the folder:
     it binds id `backend` to the seeded key-0."""
