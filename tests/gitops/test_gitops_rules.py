@@ -5,6 +5,8 @@ that changes the rules and a key fails its check. Against the fake GitHub, serve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from starlette.responses import JSONResponse
@@ -26,7 +28,7 @@ BASE = "ba5e" * 10
 LOOSER = "max_allocation: 35.00 -> 50.00, looser"
 
 
-def plan(
+def run_plan(
     actions: Actions,
     number: int,
     files: dict[str, str],
@@ -35,9 +37,9 @@ def plan(
     base: str = BASE,
     changed: tuple[str, ...] | None = None,
     links: dict[str, str] | None = None,
-) -> tuple[int, str]:
-    """keys-plan on a PR whose head holds `files` (the first written by the checkout): plan,
-    upload, comment, as the action runs them (`root`: its manifests, space-separated; `changed`:
+) -> tuple[int, str, Path]:
+    """keys-plan's plan step on a PR whose head holds `files` (the first written by the checkout):
+    its exit code, its output and the checkout (`root`: its manifests, space-separated; `changed`:
     the files GitHub lists as the PR's, all of them unless told; `links`: path -> target, links
     in the checkout); the event names the PR's base commit."""
     head = f"head{number}"
@@ -57,10 +59,27 @@ def plan(
         (workspace / path).symlink_to(target)
     actions.hub.start_run(str(1000 + actions.runs), head)
     code, out, err = actions.run("github", "plan", *root.split(), "--sandbox", *actions.seeded, *options)
+    return code, out + err, workspace
+
+
+def plan(
+    actions: Actions,
+    number: int,
+    files: dict[str, str],
+    *options: str,
+    root: str = MANIFEST,
+    base: str = BASE,
+    changed: tuple[str, ...] | None = None,
+    links: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """keys-plan on a PR (`run_plan`): plan, upload, comment, as the action runs them."""
+    code, out, workspace = run_plan(
+        actions, number, files, *options, root=root, base=base, changed=changed, links=links
+    )
     if (workspace / "ehkeys-out" / "plan.json").exists():
         actions.hub.upload(str(1000 + actions.runs), actions.outputs()["artifact"], gitops.kept(workspace))
     assert actions.run("github", "comment", *root.split())[0] == 0, "the comment is posted all the same"
-    return code, out + err
+    return code, out
 
 
 def settled(actions: Actions, text: str) -> None:

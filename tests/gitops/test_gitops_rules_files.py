@@ -8,9 +8,8 @@ import pytest
 import yaml
 
 from . import test_gitops as gitops
-from .rules_runs import run_plan
 from .test_gitops import Actions, manifest, plan_comment
-from .test_gitops_rules import BASE, FakeGitHub, plan
+from .test_gitops_rules import BASE, FakeGitHub, plan, run_plan
 
 pytestmark = gitops.pytestmark
 

@@ -19,9 +19,8 @@ from reconciler.manifest.load import load
 from reconciler.render import rules
 
 from . import test_gitops as gitops
-from .rules_runs import run_plan
 from .test_gitops import Actions, manifest
-from .test_gitops_rules import BASE, FakeGitHub
+from .test_gitops_rules import BASE, FakeGitHub, run_plan
 
 UP = 12  # more than enough '..' to reach / from any temporary folder
 
@@ -58,37 +57,10 @@ def file(data: bytes) -> dict[str, str]:
     }
 
 
-def hostile(outside: str, secret_dir: Path) -> Hostile:
+def climbing(outside: str, writes: bool) -> Hostile:
     """keys/sub/up.yaml -> .. (a link to keys), then keys/sub/up.yaml/<deep...>: lexically deep,
-    physically keys/. A link there to '../' * n + outside climbs out of the temp folder."""
-    deep = "/".join(["d"] * UP)
-    up_link, out_link = b"..", ("../" * (UP + 3) + outside.lstrip("/")).encode()
-    answers: dict[str, object] = {
-        "keys": [entry("ehkeys.yaml", "file"), entry("sub", "dir")],
-        "keys/ehkeys.yaml": file(b"version: 1\n"),
-        "keys/sub": [entry("up.yaml", "symlink", up_link), entry("up.yaml", "dir")],
-        "keys/sub/up.yaml": [entry("d", "dir")],
-    }
-    for i in range(1, UP):
-        answers["keys/sub/up.yaml/" + "/".join(["d"] * i)] = [entry("d", "dir")]
-    answers[f"keys/sub/up.yaml/{deep}"] = [entry("c.yaml", "symlink", out_link), entry("c.yaml", "dir")]
-    answers[outside.lstrip("/")] = []  # "a folder": GitHub's answer for the link's target
-    answers[f"keys/sub/up.yaml/{deep}/c.yaml"] = [entry("pwned.yaml", "file")]
-    answers[f"keys/sub/up.yaml/{deep}/c.yaml/pwned.yaml"] = file(b"written by a hostile GitHub\n")
-    return Hostile(answers, {sha(up_link): up_link, sha(out_link): out_link})
-
-
-def test_a_hostile_answer_writes_outside_the_temporary_folder(tmp_path: Path) -> None:
-    victim = tmp_path / "victim"  # stands for any folder the runner can write: the workspace, ~/.local/...
-    victim.mkdir()
-    head = tmp_path / "head.yaml"
-    head.write_text("version: 1\nkeys: []\n")
-    manifest = load([str(head)], env={}, offline=True).manifest
-    baserules.compare(hostile(str(victim), victim), "b" * 40, ["keys"], manifest)
-    assert not (victim / "pwned.yaml").exists(), (victim / "pwned.yaml").read_text()
-
-
-def reader(outside: str) -> Hostile:
+    physically keys/. A link there to '../' * n + `outside` climbs out of the temp folder; with
+    `writes`, the same name is listed as a folder too, holding a file to write through it."""
     deep = "/".join(["d"] * UP)
     up_link, out_link = b"..", ("../" * (UP + 3) + outside.lstrip("/")).encode()
     answers: dict[str, object] = {
@@ -100,8 +72,22 @@ def reader(outside: str) -> Hostile:
     for i in range(1, UP):
         answers["keys/sub/up.yaml/" + "/".join(["d"] * i)] = [entry("d", "dir")]
     answers[f"keys/sub/up.yaml/{deep}"] = [entry("c.yaml", "symlink", out_link)]
-    answers[outside.lstrip("/")] = []  # "a folder"
+    answers[outside.lstrip("/")] = []  # "a folder": GitHub's answer for the link's target
+    if writes:
+        answers[f"keys/sub/up.yaml/{deep}"] = [entry("c.yaml", "symlink", out_link), entry("c.yaml", "dir")]
+        answers[f"keys/sub/up.yaml/{deep}/c.yaml"] = [entry("pwned.yaml", "file")]
+        answers[f"keys/sub/up.yaml/{deep}/c.yaml/pwned.yaml"] = file(b"written by a hostile GitHub\n")
     return Hostile(answers, {sha(up_link): up_link, sha(out_link): out_link})
+
+
+def test_a_hostile_answer_writes_outside_the_temporary_folder(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"  # stands for any folder the runner can write: the workspace, ~/.local/...
+    victim.mkdir()
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    baserules.compare(climbing(str(victim), writes=True), "b" * 40, ["keys"], manifest)
+    assert not (victim / "pwned.yaml").exists(), (victim / "pwned.yaml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -119,7 +105,7 @@ def test_a_hostile_answer_reads_a_runner_file(tmp_path: Path, text: str) -> None
     head = tmp_path / "head.yaml"
     head.write_text("version: 1\nkeys: []\n")
     manifest = load([str(head)], env={}, offline=True).manifest
-    found = baserules.compare(reader(str(secret)), "b" * 40, ["keys"], manifest)
+    found = baserules.compare(climbing(str(secret), writes=False), "b" * 40, ["keys"], manifest)
     said = "\n".join(rules.said(found))
     assert "s3cr3t" not in said and "is below the link" in said
 
@@ -139,7 +125,7 @@ def test_a_chain_of_400_links_on_the_base_is_said_not_followed_to_a_crash(
     hub.open_pull(68, "head68")
     hub.change(68, *links, status="removed")
     head = {**files, "keys/team.yaml": yaml.safe_dump({"keys": yaml.safe_load(manifest(k0=20))["keys"]})}
-    code, out, _ = run_plan(actions, 68, head, "--rules-apart", changed=("keys/team.yaml",))
+    code, out, _ = run_plan(actions, 68, head, "--rules-apart", root="keys", changed=("keys/team.yaml",))
     assert "Traceback" not in out and "internal error" not in out
     assert code == 4 and "the 40th link of a chain: more than a checkout follows" in out, out[-2000:]
 

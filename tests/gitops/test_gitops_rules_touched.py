@@ -4,21 +4,14 @@ green, never applied, and the next PR compared the loosened base and passed rule
 
 from __future__ import annotations
 
-import yaml
-
 from . import test_gitops as gitops
 from .test_gitops import Actions, manifest
 from .test_gitops_rules import BASE, FakeGitHub, plan
+from .test_gitops_rules_cost import LOOSE, STRICT, team
 
 pytestmark = gitops.pytestmark
 hub = gitops.hub
 actions = gitops.actions
-
-STRICT, LOOSE = "version: 1\npolicy: {max_allocation: 35}\n", "version: 1\npolicy: {max_allocation: 900}\n"
-
-
-def team(**allocations: float) -> str:
-    return yaml.safe_dump({"keys": yaml.safe_load(manifest(**allocations))["keys"]})
 
 
 def test_a_root_link_re_pointed_alone_is_planned_and_its_rules_compared(
