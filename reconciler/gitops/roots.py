@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from reconciler.gitops import rootlinks
 from reconciler.gitops.hub import GitHub, pick
-from reconciler.manifest.layout import root_of
-from reconciler.manifest.sources import SUFFIXES
 
 LINE = "<!-- ehkeys-root: {} -->"
 _LINE = re.compile(r"<!-- ehkeys-root: (.*?) -->")
@@ -50,13 +49,13 @@ class Root:
 
     name: str = ""
     paths: tuple[str | None, ...] = ()
-    within: tuple[str, ...] = ()  # what else a change to touches the root (`_within`)
+    within: tuple[str, ...] = ()  # what else a change to touches the root (`rootlinks.within`)
 
     @classmethod
     def of(cls, manifests: Sequence[str], top: Path) -> Root:
         paths = tuple(_from_top(Path(m), top) for m in manifests)
         names = (m if p is None else p or "." for p, m in zip(paths, manifests, strict=True))
-        return cls(", ".join(names), paths, _within(manifests, top))
+        return cls(", ".join(names), paths, rootlinks.within(manifests, top))
 
     @property
     def line(self) -> str:
@@ -102,59 +101,22 @@ class Root:
         return any(self._holds(f) or any(p.fullmatch(f) for p in patterns) for f in files)
 
     def _holds(self, file: str) -> bool:
-        return any(
-            p is None or p == "" or file == p or file.startswith(p + "/") for p in (*self.paths, *self.within)
-        )
+        """`file` is at, below or above a path the root loads (a folder above one: a link there
+        re-pointed, or a folder that was one)."""
+        return any(p is None or p == "" or _related(file, p) for p in (*self.paths, *self.within))
 
 
 UNNAMED = Root()
-MAX_HOPS = 40  # links followed in one chain, as Linux follows them
 
 
-def _within(manifests: Sequence[str], top: Path) -> tuple[str, ...]:
-    """What a root loads besides the paths it resolves to: each path as given (a link the PR
-    re-points), the directory manifest a team file or sub-folder lies in (the whole of one
-    loads, its ehkeys.yaml too), and the links the loader reads below them with each hop of
-    their targets (a file outside the root a link leads to): a change to any of them touches it."""
-    found: list[Path] = []
-    for manifest in manifests:
-        given = Path(os.path.abspath(manifest))
-        folder = root_of(given)
-        found += [given, *([folder] if folder else [])]
-        for link in _links(folder or given):
-            found += _hops(link)
-    starts = dict.fromkeys((Path(os.path.abspath(top)), Path(os.path.realpath(top))))  # getcwd's is real
-    lexical = (_from_top(path, start, resolve=False) for path in found for start in starts)
-    return tuple(dict.fromkeys(path for path in lexical if path is not None))
+def _related(file: str, path: str) -> bool:
+    return file == path or file.startswith(path + "/") or path.startswith(file + "/")
 
 
-def _links(place: Path) -> list[Path]:
-    """The links a walk of `place` reads by name (YAML, not hidden), or `place` if it is one."""
-    if place.is_symlink() or not place.is_dir():
-        return [place] if place.is_symlink() else []
-    found: list[Path] = []
-    for folder, subfolders, names in os.walk(place):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        found += [Path(folder) / n for n in [*subfolders, *names] if n.endswith(SUFFIXES)]
-    return [path for path in found if path.is_symlink()]
-
-
-def _hops(link: Path) -> list[Path]:
-    """Each link of a chain as its text leads, then where the system resolves it (a `..` after a
-    linked folder leads elsewhere than the text says: both are counted)."""
-    hops, here = [link], link
-    while here.is_symlink() and len(hops) <= MAX_HOPS:
-        here = Path(os.path.normpath(here.parent / os.readlink(here)))
-        hops.append(here)
-    return [*hops, link.resolve()]
-
-
-def _from_top(manifest: Path, top: Path, resolve: bool = True) -> str | None:
-    """The manifest's path from the repository's top, POSIX ("" the top itself, None outside);
-    `resolve`: its links followed (else the path as written, from the top as written)."""
-    where, start = (manifest.resolve(), top.resolve()) if resolve else (manifest, top)
+def _from_top(manifest: Path, top: Path) -> str | None:
+    """The manifest's path from the repository's top, POSIX ("" the top itself, None outside)."""
     try:
-        relative = PurePosixPath(Path(os.path.relpath(where, start)).as_posix())
+        relative = PurePosixPath(Path(os.path.relpath(manifest.resolve(), top.resolve())).as_posix())
     except ValueError:  # another drive
         return None
     if relative.parts[:1] == ("..",):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import test_gitops as gitops
 from .test_gitops import Actions, manifest
-from .test_gitops_rules import BASE, FakeGitHub, plan
+from .test_gitops_rules import BASE, FakeGitHub, plan, run_plan
 from .test_gitops_rules_cost import LOOSE, STRICT, team
 
 pytestmark = gitops.pytestmark
@@ -105,3 +105,51 @@ def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
     changed = ("keys/team.yaml", "common/p\ufffd.yaml")
     code, out = plan(actions, 75, head, "--rules-apart", root="keys", links=links, changed=changed)
     assert code == 4, out
+
+
+def test_a_folder_link_on_a_hops_way_re_pointed_touches_the_root(actions: Actions, hub: FakeGitHub) -> None:
+    """keys/ehkeys.yaml -> ../shared/policy.yaml, shared -> strict: the PR re-points `shared` alone."""
+    files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
+    hub.commit(BASE, files, {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "strict"})
+    links = {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "loose"}
+    code, out, _ = run_plan(
+        actions, 102, files, "--rules-apart", root="keys", links=links, changed=("shared",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_a_root_that_links_to_a_folder_is_touched_by_its_links_targets(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    links = {"keys": "envs/prod", "envs/prod/ehkeys.yaml": "../../common/policy.yaml"}
+    files = {"envs/prod/team.yaml": team(k0=400), "common/policy.yaml": STRICT}
+    hub.commit(BASE, files, links)
+    head = {**files, "common/policy.yaml": LOOSE}
+    changed = ("common/policy.yaml",)
+    code, out, _ = run_plan(actions, 103, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert "nothing to plan" not in out, out
+
+
+def test_a_folder_link_above_the_root_re_pointed_touches_it(actions: Actions, hub: FakeGitHub) -> None:
+    files = {
+        "envs/strict/prod/ehkeys.yaml": STRICT,
+        "envs/strict/prod/team.yaml": team(k0=400),
+        "envs/loose/prod/ehkeys.yaml": LOOSE,
+        "envs/loose/prod/team.yaml": team(k0=400),
+    }
+    hub.commit(BASE, files, {"keys": "envs/strict"})
+    links = {"keys": "envs/loose"}
+    code, out, _ = run_plan(
+        actions, 104, files, "--rules-apart", root="keys/prod", links=links, changed=("keys",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_a_link_loop_in_the_root_is_the_loaders_to_say_not_a_crash(actions: Actions, hub: FakeGitHub) -> None:
+    files = {"keys/ehkeys.yaml": STRICT, "keys/team.yaml": team()}
+    links = {"keys/a.yaml": "b.yaml", "keys/b.yaml": "a.yaml"}
+    hub.commit(BASE, files, links)
+    code, out, _ = run_plan(
+        actions, 101, files, "--rules-apart", root="keys", links=links, changed=("keys/team.yaml",)
+    )
+    assert "internal error" not in out and "loop" in out, out
