@@ -155,7 +155,8 @@ def plain(local: Checkout, path: str) -> bool:
 
 def _unnamed(folder: Path) -> bool:
     """Whether a name below `folder` is not UTF-8 (`baselinks.undecodable`)."""
-    return any(baselinks.undecodable(name) for _, _, names in os.walk(folder) for name in names)
+    walked = os.walk(folder)
+    return any(baselinks.undecodable(name) for _, folders, names in walked for name in [*folders, *names])
 
 
 def _under(name: str, path: str) -> bool:
