@@ -10,7 +10,7 @@ plans a root more often (2 requests an account), under-counting leaves a change 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.manifest.layout import root_of
@@ -25,56 +25,77 @@ def within(manifests: Sequence[str], top: Path) -> tuple[str, ...]:
     for manifest in manifests:
         given = Path(os.path.abspath(manifest))
         folder = root_of(given)
-        found += [given, *([folder] if folder else [])]
-        for link in _links(folder or given):
-            found += _hops(link)
+        for place in [given, *([folder] if folder else [])]:
+            found += _met(place)
+            if _inside(place, top):
+                found += [hop for link in _links(place) for hop in _met(link)]
     starts = dict.fromkeys((Path(os.path.abspath(top)), Path(os.path.realpath(top))))  # getcwd's is real
-    named = (_named(path, start) for path in found for start in starts)
-    return tuple(dict.fromkeys(path for path in named if path is not None))
+    named = (name for path in found for start in starts for name in _named(path, start))
+    return tuple(dict.fromkeys(named))
 
 
 def _links(place: Path) -> list[Path]:
-    """The links the loader reads below `place` (YAML, not hidden, its own manifest's: a folder
-    holding another ehkeys.yaml is another's), and `place` itself if it is one. A folder that
-    cannot be read holds none (the loader says so itself)."""
-    found = [place] if place.is_symlink() else []
-    if not place.is_dir():
-        return found
+    """The links the loader reads below `place` (YAML files, not hidden, its own manifest's: a
+    folder holding another ehkeys.yaml file is another's). A folder that cannot be read holds
+    none (the loader says so itself)."""
+    if not _is(place, Path.is_dir):
+        return []
+    found: list[Path] = []
     for folder, subfolders, names in os.walk(place):
         here = Path(folder)
-        if here != place and (here / SETTINGS_FILE).exists():
+        if here != place and _is(here / SETTINGS_FILE, Path.is_file):
             subfolders[:] = []
             continue
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        found += [
-            here / name for name in [*subfolders, *names] if is_manifest_file(name) and _linked(here / name)
-        ]
+        read = (here / name for name in names if is_manifest_file(name))
+        found += [path for path in read if _is(path, Path.is_symlink) and not _is(path, Path.is_dir)]
     return found
 
 
-def _linked(path: Path) -> bool:
+def _met(path: Path) -> list[Path]:
+    """Every link the system meets reaching `path`, as its text says and where it finds it: each
+    folder link above it, `path` itself if a link, and the same again for each target (a chain
+    of MAX_HOPS links at most, as Linux follows them); then where it ends."""
+    met, todo, hops = [path], [path], 0
+    while todo and hops < MAX_HOPS:
+        here = todo.pop()
+        for step in [*_above(here), here]:
+            real = Path(os.path.realpath(step.parent)) / step.name  # where the system finds it
+            met += [step, real]
+            if _is(real, Path.is_symlink):
+                hops += 1
+                target = Path(os.path.normpath(real.parent / os.readlink(real)))
+                todo.append(target)
+    return [*met, Path(os.path.realpath(path))]
+
+
+def _above(path: Path) -> list[Path]:
+    """The folders above `path` that are links (a folder link on the way)."""
+    return [folder for folder in reversed(path.parents) if _is(folder, Path.is_symlink)]
+
+
+def _inside(place: Path, top: Path) -> bool:
+    """Whether `place` (through its links) is in the repository: a root linked to / is not walked."""
+    real, repository = os.path.realpath(place), os.path.realpath(top)
+    return real == repository or real.startswith(repository + os.sep)
+
+
+def _is(path: Path, test: Callable[[Path], bool]) -> bool:
     try:
-        return path.is_symlink()
+        return test(path)
     except OSError:  # a folder listed but not entered
         return False
 
 
-def _hops(link: Path) -> list[Path]:
-    """Each link of a chain as its text leads and where the system finds it (its folder's real
-    path: a folder link on the way), then where it ends (never raising on a loop)."""
-    hops, here = [link], link
-    while _linked(here) and len(hops) <= MAX_HOPS:
-        target = os.readlink(here)
-        hops += [Path(os.path.normpath(here.parent / target)), Path(os.path.realpath(here.parent)) / target]
-        here = Path(os.path.normpath(hops[-1]))
-        hops[-1] = here
-    return [*hops, Path(os.path.realpath(link))]
-
-
-def _named(path: Path, top: Path) -> str | None:
-    """`path` from `top`, POSIX ("" the top), as written; None outside it."""
+def _named(path: Path, top: Path) -> list[str]:
+    """`path` from `top`, POSIX ("" the top), as written, and as GitHub spells a name that is no
+    UTF-8 (U+FFFD for each byte that is not); none outside it."""
     try:
         relative = Path(os.path.relpath(path, top)).as_posix()
     except ValueError:  # another drive
-        return None
-    return None if relative == ".." or relative.startswith("../") else "" if relative == "." else relative
+        return []
+    if relative == ".." or relative.startswith("../"):
+        return []
+    relative = "" if relative == "." else relative
+    lossy = relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return list(dict.fromkeys((relative, lossy)))

@@ -116,7 +116,8 @@ def _related(file: str, path: str) -> bool:
 def _from_top(manifest: Path, top: Path) -> str | None:
     """The manifest's path from the repository's top, POSIX ("" the top itself, None outside)."""
     try:
-        relative = PurePosixPath(Path(os.path.relpath(manifest.resolve(), top.resolve())).as_posix())
+        where = Path(os.path.realpath(manifest))  # never raising on a loop, as resolve() does before 3.13
+        relative = PurePosixPath(Path(os.path.relpath(where, os.path.realpath(top))).as_posix())
     except ValueError:  # another drive
         return None
     if relative.parts[:1] == ("..",):

@@ -153,3 +153,96 @@ def test_a_link_loop_in_the_root_is_the_loaders_to_say_not_a_crash(actions: Acti
         actions, 101, files, "--rules-apart", root="keys", links=links, changed=("keys/team.yaml",)
     )
     assert "internal error" not in out and "loop" in out, out
+
+
+# every link the system meets on the way to what a root loads touches it
+
+
+def test_file_link_reached_through_a_folder_link_re_pointed(actions: Actions, hub: FakeGitHub) -> None:
+    """keys/ehkeys.yaml -> ../shared/policy.yaml; shared -> common; common/policy.yaml -> ../strict/policy.yaml.
+    The PR re-points common/policy.yaml (the link the system reads) to ../loose/policy.yaml."""
+    files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
+    base = {
+        "keys/ehkeys.yaml": "../shared/policy.yaml",
+        "shared": "common",
+        "common/policy.yaml": "../strict/policy.yaml",
+    }
+    hub.commit(BASE, files, base)
+    head = {**base, "common/policy.yaml": "../loose/policy.yaml"}
+    code, out, _ = run_plan(
+        actions, 201, files, "--rules-apart", root="keys", links=head, changed=("common/policy.yaml",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_second_folder_link_of_a_chain_re_pointed(actions: Actions, hub: FakeGitHub) -> None:
+    """keys/ehkeys.yaml -> ../shared/policy.yaml; shared -> current; current -> strict. The PR re-points current."""
+    files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
+    base = {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "current", "current": "strict"}
+    hub.commit(BASE, files, base)
+    head = {**base, "current": "loose"}
+    code, out, _ = run_plan(
+        actions, 202, files, "--rules-apart", root="keys", links=head, changed=("current",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_folder_link_inside_a_linked_folder_above_the_root_re_pointed(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """root keys/prod; keys -> envs; envs/prod -> ../strict. The PR re-points envs/prod to ../loose."""
+    files = {
+        "envs/readme.txt": "r\n",
+        "strict/ehkeys.yaml": STRICT,
+        "strict/team.yaml": team(k0=400),
+        "loose/ehkeys.yaml": LOOSE,
+        "loose/team.yaml": team(k0=400),
+    }
+    hub.commit(BASE, files, {"keys": "envs", "envs/prod": "../strict"})
+    links = {"keys": "envs", "envs/prod": "../loose"}
+    code, out, _ = run_plan(
+        actions, 203, files, "--rules-apart", root="keys/prod", links=links, changed=("envs/prod",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_a_link_loop_as_the_root_is_said_not_a_crash(actions: Actions, hub: FakeGitHub) -> None:
+    files = {"keys/team.yaml": team()}
+    links = {"keys.prod.yaml": "loop/a.yaml", "loop": "loop2", "loop2": "loop"}
+    hub.commit(BASE, files, links)
+    code, out, _ = run_plan(
+        actions, 204, files, root="keys.prod.yaml", links=links, changed=("keys.prod.yaml",)
+    )
+    assert "Traceback" not in out and "internal error" not in out.lower() and "RuntimeError" not in out, out
+
+
+def test_the_non_utf8_file_a_roots_link_reads_changed_alone(actions: Actions, hub: FakeGitHub) -> None:
+    odd = "common/p\udcff.yaml"
+    links = {"keys/ehkeys.yaml": "../" + odd}
+    hub.commit(BASE, {"keys/team.yaml": team(k0=400), odd: STRICT}, links)
+    head = {"keys/team.yaml": team(k0=400), odd: LOOSE}
+    code, out, _ = run_plan(
+        actions, 205, head, "--rules-apart", root="keys", links=links, changed=("common/p\ufffd.yaml",)
+    )
+    assert "nothing to plan" not in out, out
+
+
+def test_team_file_root_below_a_folder_link_its_real_ehkeys_yaml_loosened(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """root keys/prod/team.yaml (a team file: names its whole directory manifest); keys -> envs.
+    The PR loosens envs/prod/ehkeys.yaml, the settings file that root loads."""
+    files = {"envs/prod/ehkeys.yaml": STRICT, "envs/prod/team.yaml": team(k0=400)}
+    links = {"keys": "envs"}
+    hub.commit(BASE, files, links)
+    head = {**files, "envs/prod/ehkeys.yaml": LOOSE}
+    code, out, _ = run_plan(
+        actions,
+        207,
+        head,
+        "--rules-apart",
+        root="keys/prod/team.yaml",
+        links=links,
+        changed=("envs/prod/ehkeys.yaml",),
+    )
+    assert "nothing to plan" not in out, out
