@@ -36,9 +36,9 @@ def said(hub: FakeGitHub, number: int) -> str:
 
 
 LINKS = {
-    "to another team file of the root": {"keys/teams/a.yaml": "../shared/a.yaml"},
+    "to another team file of the root": {"keys/teams/a.yaml": "../central/a.yaml"},
     "to the settings file": {"keys/teams/a.yaml": "../ehkeys.yaml"},
-    "through another link": {"keys/teams/a.yaml": "b.yaml", "keys/teams/b.yaml": "../shared/a.yaml"},
+    "through another link": {"keys/teams/a.yaml": "b.yaml", "keys/teams/b.yaml": "../central/a.yaml"},
 }
 
 
@@ -48,15 +48,15 @@ def test_a_file_of_the_root_reached_twice_is_read_once_on_the_base(
 ) -> None:
     """The checkout has the links too: a link to the file the PR changes has the root read whole
     from the base; one to a file it leaves alone (the settings) is kept from the checkout."""
-    files = {"keys/ehkeys.yaml": SETTINGS, "keys/shared/a.yaml": team()}
+    files = {"keys/ehkeys.yaml": SETTINGS, "keys/central/a.yaml": team()}
     hub.commit(BASE, files, links)
-    head = {**files, "keys/shared/a.yaml": team(k0=20)}
+    head = {**files, "keys/central/a.yaml": team(k0=20)}
     code, out = plan(
-        actions, 90, head, "--rules-apart", root="keys", links=links, changed=("keys/shared/a.yaml",)
+        actions, 90, head, "--rules-apart", root="keys", links=links, changed=("keys/central/a.yaml",)
     )
     assert code == 0, out  # a key changed, no rule
     assert "Rules changed" not in said(hub, 90)
-    whole = any(target.endswith("shared/a.yaml") for target in links.values())
+    whole = any(target.endswith("central/a.yaml") for target in links.values())
     assert ("GET /git/blobs/" in " ".join(hub.calls)) == whole, "read whole, a link's target is its blob"
 
 
@@ -65,10 +65,10 @@ def test_a_file_the_root_reaches_twice_is_read_once_when_the_pr_raises_a_rule(
 ) -> None:
     """The base loads, so the rule raised with the key that uses it fails rules-apart, saying which."""
     links = LINKS["to another team file of the root"]
-    hub.commit(BASE, {"keys/ehkeys.yaml": SETTINGS, "keys/shared/a.yaml": team()}, links)
+    hub.commit(BASE, {"keys/ehkeys.yaml": SETTINGS, "keys/central/a.yaml": team()}, links)
     head = {
         "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 50}\n",
-        "keys/shared/a.yaml": team(k0=40),
+        "keys/central/a.yaml": team(k0=40),
     }
     code, out = plan(actions, 91, head, "--rules-apart", root="keys", links=links)
     assert code == 4, out
@@ -76,18 +76,18 @@ def test_a_file_the_root_reaches_twice_is_read_once_when_the_pr_raises_a_rule(
 
 
 def test_a_team_file_two_roots_share_through_a_link_is_read_once(actions: Actions, hub: FakeGitHub) -> None:
-    """`plan teams shared`, teams/a.yaml a link to ../shared/a.yaml: one manifest, the file once."""
-    links = {"teams/a.yaml": "../shared/a.yaml"}
+    """`plan teams central`, teams/a.yaml a link to ../central/a.yaml: one manifest, the file once."""
+    links = {"teams/a.yaml": "../central/a.yaml"}
     own = {"id": "t1", "name": "t1", "allocated_ammount": 5, "limit_type": "daily"}
     other = yaml.safe_dump({"version": 1, "keys": [own]})
-    shared = yaml.safe_dump({"version": 1, "policy": {"max_allocation": 35}, **yaml.safe_load(team())})
-    hub.commit(BASE, {"shared/a.yaml": shared, "teams/b.yaml": other}, links)
+    central = yaml.safe_dump({"version": 1, "policy": {"max_allocation": 35}, **yaml.safe_load(team())})
+    hub.commit(BASE, {"central/a.yaml": central, "teams/b.yaml": other}, links)
     head = {
-        "shared/a.yaml": shared.replace("allocated_ammount: 10", "allocated_ammount: 20", 1),
+        "central/a.yaml": central.replace("allocated_ammount: 10", "allocated_ammount: 20", 1),
         "teams/b.yaml": other,
     }
     code, out = plan(
-        actions, 92, head, "--rules-apart", root="teams shared", links=links, changed=("shared/a.yaml",)
+        actions, 92, head, "--rules-apart", root="teams central", links=links, changed=("central/a.yaml",)
     )
     assert code == 0, out
     assert "Rules changed" not in said(hub, 92)
@@ -99,11 +99,11 @@ def test_a_link_on_the_base_the_pr_makes_a_file_is_read_as_the_link(
     """The checkout has no link (only the PR's files are asked for): the base's link, which
     GitHub follows, is still one file with its target."""
     links = LINKS["to another team file of the root"]
-    hub.commit(BASE, {"keys/ehkeys.yaml": SETTINGS, "keys/shared/a.yaml": team()}, links)
+    hub.commit(BASE, {"keys/ehkeys.yaml": SETTINGS, "keys/central/a.yaml": team()}, links)
     own = yaml.safe_dump(
         {"keys": [{"id": "t1", "name": "t1", "allocated_ammount": 5, "limit_type": "daily"}]}
     )
-    head = {"keys/ehkeys.yaml": SETTINGS, "keys/shared/a.yaml": team(), "keys/teams/a.yaml": own}
+    head = {"keys/ehkeys.yaml": SETTINGS, "keys/central/a.yaml": team(), "keys/teams/a.yaml": own}
     code, out = plan(actions, 93, head, "--rules-apart", root="keys", changed=("keys/teams/a.yaml",))
     assert code == 0, out  # a key added, no rule
     assert "Rules changed" not in said(hub, 93)

@@ -108,12 +108,12 @@ def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
 
 
 def test_a_folder_link_on_a_hops_way_re_pointed_touches_the_root(actions: Actions, hub: FakeGitHub) -> None:
-    """keys/ehkeys.yaml -> ../shared/policy.yaml, shared -> strict: the PR re-points `shared` alone."""
+    """keys/ehkeys.yaml -> ../central/policy.yaml, central -> strict: the PR re-points `central` alone."""
     files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
-    hub.commit(BASE, files, {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "strict"})
-    links = {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "loose"}
+    hub.commit(BASE, files, {"keys/ehkeys.yaml": "../central/policy.yaml", "central": "strict"})
+    links = {"keys/ehkeys.yaml": "../central/policy.yaml", "central": "loose"}
     code, out, _ = run_plan(
-        actions, 102, files, "--rules-apart", root="keys", links=links, changed=("shared",)
+        actions, 102, files, "--rules-apart", root="keys", links=links, changed=("central",)
     )
     assert "nothing to plan" not in out, out
 
@@ -159,12 +159,12 @@ def test_a_link_loop_in_the_root_is_the_loaders_to_say_not_a_crash(actions: Acti
 
 
 def test_file_link_reached_through_a_folder_link_re_pointed(actions: Actions, hub: FakeGitHub) -> None:
-    """keys/ehkeys.yaml -> ../shared/policy.yaml; shared -> common; common/policy.yaml -> ../strict/policy.yaml.
+    """keys/ehkeys.yaml -> ../central/policy.yaml; central -> common; common/policy.yaml -> ../strict/policy.yaml.
     The PR re-points common/policy.yaml (the link the system reads) to ../loose/policy.yaml."""
     files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
     base = {
-        "keys/ehkeys.yaml": "../shared/policy.yaml",
-        "shared": "common",
+        "keys/ehkeys.yaml": "../central/policy.yaml",
+        "central": "common",
         "common/policy.yaml": "../strict/policy.yaml",
     }
     hub.commit(BASE, files, base)
@@ -176,9 +176,9 @@ def test_file_link_reached_through_a_folder_link_re_pointed(actions: Actions, hu
 
 
 def test_second_folder_link_of_a_chain_re_pointed(actions: Actions, hub: FakeGitHub) -> None:
-    """keys/ehkeys.yaml -> ../shared/policy.yaml; shared -> current; current -> strict. The PR re-points current."""
+    """keys/ehkeys.yaml -> ../central/policy.yaml; central -> current; current -> strict. The PR re-points current."""
     files = {"keys/team.yaml": team(k0=400), "strict/policy.yaml": STRICT, "loose/policy.yaml": LOOSE}
-    base = {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": "current", "current": "strict"}
+    base = {"keys/ehkeys.yaml": "../central/policy.yaml", "central": "current", "current": "strict"}
     hub.commit(BASE, files, base)
     head = {**base, "current": "loose"}
     code, out, _ = run_plan(
