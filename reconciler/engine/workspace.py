@@ -175,15 +175,6 @@ def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace:
     return [open_account(loaded, target, workspace) for target in targets]
 
 
-def open_workspace(workspace: Workspace, console: Console) -> Opened:
-    """The one account a run covers (import and reveal); several are refused by name."""
-    opened = open_accounts(workspace, console)
-    if len(opened) != 1:
-        names = ", ".join(o.account.name for o in opened) or "none"
-        raise UsageError(f"this command works on one account; the run covers {names}: pass --account NAME")
-    return opened[0]
-
-
 def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace) -> Opened:
     account = target.account
     path = state_path(workspace, account)

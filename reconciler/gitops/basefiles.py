@@ -126,10 +126,6 @@ def _files(top: Path, path: str) -> list[str]:
     return found
 
 
-def _ours(name: str, path: str, others: list[str]) -> bool:
-    return _read(name, path) and not _below(name, others)
-
-
 def _below(name: str, folders: list[str]) -> bool:
     return any(name.startswith(folder + "/") for folder in folders)
 

@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from reconciler.gitops import baseroot
+from reconciler.gitops.basetree import MAX_HOPS
 from reconciler.manifest.layout import root_of
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
-
-MAX_HOPS = 40  # links followed in one chain, as Linux follows them
 
 
 def within(manifests: Sequence[str], top: Path) -> tuple[str, ...]:
@@ -29,9 +29,8 @@ def within(manifests: Sequence[str], top: Path) -> tuple[str, ...]:
             found += _met(place)
             if _inside(place, top):
                 found += [hop for link in _links(place) for hop in _met(link)]
-    starts = dict.fromkeys((Path(os.path.abspath(top)), Path(os.path.realpath(top))))  # getcwd's is real
-    named = (name for path in found for start in starts for name in _named(path, start))
-    return tuple(dict.fromkeys(named))
+    named = (baseroot.given(str(path), top) for path in found)
+    return tuple(dict.fromkeys(form for name in named if name is not None for form in _spellings(name)))
 
 
 def _links(place: Path) -> list[Path]:
@@ -87,15 +86,8 @@ def _is(path: Path, test: Callable[[Path], bool]) -> bool:
         return False
 
 
-def _named(path: Path, top: Path) -> list[str]:
-    """`path` from `top`, POSIX ("" the top), as written, and as GitHub spells a name that is no
-    UTF-8 (U+FFFD for each byte that is not); none outside it."""
-    try:
-        relative = Path(os.path.relpath(path, top)).as_posix()
-    except ValueError:  # another drive
-        return []
-    if relative == ".." or relative.startswith("../"):
-        return []
-    relative = "" if relative == "." else relative
-    lossy = relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return list(dict.fromkeys((relative, lossy)))
+def _spellings(name: str) -> list[str]:
+    """A name as the file system gives it, and as GitHub spells one that is not UTF-8 (U+FFFD
+    for each byte that is not, which Python holds as a lone surrogate)."""
+    lossy = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return list(dict.fromkeys((name, lossy)))
