@@ -144,9 +144,11 @@ def _engine(answer: Answer) -> Engine | None:
     `path` that is no mount's, options that are no object, a version Vault would not write)."""
     data = _body(answer)
     kind, path, options = data.get("type"), data.get("path"), data.get("options")
-    version = options.get("version") if isinstance(options, dict) else None if options is None else []
+    if options is not None and not isinstance(options, dict):
+        return None
+    version = options.get("version") if options else None
     if not isinstance(kind, str) or not _KIND.fullmatch(kind) or version not in (None, "", "1", "2"):
-        return None  # (a version of [] stands for options that are no object)
+        return None
     if path is not None and not (isinstance(path, str) and path.endswith("/") and path != "/"):
         return None
     return Engine(path, kind, version or "")
