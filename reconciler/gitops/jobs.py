@@ -32,6 +32,7 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
-from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
+from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, Workspace, credits
 from reconciler.engine.workspace import legacy_state, state_path, state_paths
 from reconciler.gitops import baserules, cancel, madefor
 from reconciler.gitops.comments import own_comments
@@ -48,6 +49,7 @@ from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.madefor import MADE_FOR
+from reconciler.gitops.otherstates import BranchStates
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     REFUSED,
@@ -79,7 +81,7 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 @contextlib.contextmanager
 def _branch(
     job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
-) -> Iterator[None]:
+) -> Iterator[Workspace]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings), unless what it pushes says
     that the body told someone (`told`: the drift issue) and the body failed; a push error never
@@ -93,8 +95,8 @@ def _branch(
     pulled = pulled or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False
-    try:
-        yield
+    try:  # the body's workspace: the other roots' states, which a prune spares, are on the branch
+        yield replace(job.workspace, others=BranchStates(hub, ctx.workspace, job.workspace, job.state_branch))
     except BaseException:
         failed = True
         raise
@@ -156,8 +158,8 @@ def plan_job(job: Job) -> ExitCode:
     why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
     if why:
         return _not_planned(out, root, why)
-    with _branch(job, ctx, hub, push=()):
-        planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
+    with _branch(job, ctx, hub, push=()) as workspace:
+        planned = engine_plan.make(PlanSettings(workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     manifests = job.workspace.manifests
     review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
@@ -235,7 +237,8 @@ def apply_job(job: ApplyJob) -> ExitCode:
         step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why)}.\n"))
         print(f"ehkeys: {why}.")
         return ExitCode.OK
-    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as workspace:
+        job = replace(job, job=replace(job.job, workspace=workspace))
         if job.fresh:
             return _apply(job, reviewed=None)
         try:
@@ -310,8 +313,8 @@ def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, r
 def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    settings = DriftSettings(job.job.workspace, job.limits, job.unused_days)
-    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True):  # seen once the issue says so
+    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as workspace:  # seen once told
+        settings = DriftSettings(workspace, job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
         return _drift_said(hub, root, drifted)
 

@@ -116,8 +116,7 @@ class StateBranch:
         sha = pick(meta, f"GET /contents/{remote}", "sha", kind=str)
         if meta.get("encoding") == "base64" and meta.get("content"):
             return sha, _decoded(meta, f"GET /contents/{remote}")
-        blob = self.hub.call("GET", f"/git/blobs/{sha}")  # over 1 MB: no inline content
-        return sha, _decoded(blob, f"GET /git/blobs/{sha}")
+        return sha, read_blob(self.hub, sha)  # over 1 MB: no inline content
 
     def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
         for tries_left in reversed(range(TRIES)):
@@ -179,6 +178,11 @@ def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[P
     return [(state_path.parent / name, str(folder / name)) for name in named]
 
 
+def read_blob(hub: GitHub, sha: str) -> bytes:
+    """A file's bytes by its blob `sha` (any size, where the contents API leaves out over 1 MB)."""
+    return _decoded(hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
+
+
 def _decoded(answer: object, call: str) -> bytes:
     try:
         return base64.b64decode(pick(answer, call, "content", kind=str))
@@ -194,4 +198,4 @@ def _write(path: Path, data: bytes) -> None:
         raise StateError(f"{path}: cannot write the state pulled from the branch ({exc.strerror})") from exc
 
 
-__all__ = ["BRANCH", "GitHubError", "StateBranch", "remote_folder"]
+__all__ = ["BRANCH", "GitHubError", "StateBranch", "read_blob", "remote_folder"]
