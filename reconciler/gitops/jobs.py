@@ -147,6 +147,7 @@ def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) 
 
 def plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    ctx.refuse_fork()
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
@@ -184,6 +185,7 @@ def _not_planned(out: Path, root: Root, why: str) -> ExitCode:
 
 def comment_job(job: CommentJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    ctx.refuse_fork()
     root = Root.of(job.manifests, ctx.workspace) if job.manifests else Root()
     number = job.pr or ctx.pr_number
     if number is None:

@@ -268,6 +268,25 @@ def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
     )
 
 
+def test_a_pull_request_from_a_fork_is_told_why_it_cannot_be_planned(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A fork's pull_request run has no ELECTRONHUB_API_KEY and a read-only token: the plan and
+    comment steps say so (red), rather than "ELECTRONHUB_API_KEY is not set" and a 403."""
+    hub.open_pull(7, "fork-head")
+    head = {"sha": "fork-head", "repo": {"full_name": "alice/keys"}}
+    pull = {"number": 7, "head": head, "base": {"ref": "main", "repo": {"full_name": REPO}}}
+    workspace = actions.checkout(manifest(), "pull_request", "test-merge-fork-head", {"pull_request": pull})
+    for step in (("github", "plan", MANIFEST), ("github", "comment", MANIFEST)):
+        code, out, err = actions.run(*step)
+        assert code == 1 and "PR #7 comes from the fork alice/keys" in err, (step, err)
+        assert f"push its commits to a branch of {REPO}" in err and "Traceback" not in err
+    assert hub.comments_on(7) == [] and not (workspace / "ehkeys-out" / "plan.json").exists()
+    pull["head"]["repo"] = {"full_name": REPO}  # the same PR pushed to a branch here plans as ever
+    actions.checkout(manifest(), "pull_request", "test-merge-fork-head", {"pull_request": pull})
+    assert actions.run("github", "plan", MANIFEST, "--sandbox", *actions.seeded)[0] == 0
+
+
 def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: FakeGitHub) -> None:
     before = actions.live()
     code, out = actions.merge_and_apply(None, "direct", manifest(k0=99))
