@@ -51,6 +51,7 @@ from reconciler.gitops.madefor import MADE_FOR
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     REFUSED,
+    Artifact,
     NoReviewedPlan,
     PlanMeta,
     comment_body,
@@ -201,7 +202,7 @@ def comment_job(job: CommentJob) -> ExitCode:
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
-    body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "", root)
+    body = comment_body(markdown, meta, ctx.run_url, Artifact.of(hub, meta, job.artifact_url or ""), root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK

@@ -216,6 +216,9 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert code == 0
     comment = plan_comment(hub, 12)
     assert "Reviewed plan `sha256:" in comment and "head1" in comment and "1 to create" in comment
+    assert (
+        "After the merge (by 2027-03-04, when GitHub deletes this plan's artifact), ehkeys applies" in comment
+    )
 
     code, out = actions.merge_and_apply(12, "merge1", text)
     assert code == 0, out
@@ -225,6 +228,16 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert "applied" in result and "as reviewed" in result
     assert "ehkeys apply" in actions.summary()
     assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
+
+
+def test_a_plan_comment_whose_artifact_github_will_not_list_still_shows_the_plan(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The artifact's expiry is a courtesy: GitHub failing to list it leaves it unsaid."""
+    hub.faults["GET /actions/runs/"] = JSONResponse({"message": "Server Error"}, status_code=500)
+    assert actions.plan_pr(12, "head1", manifest(k0=25))[0] == 0
+    comment = plan_comment(hub, 12)
+    assert "After the merge, ehkeys applies exactly this plan" in comment and "3 to update" in comment
 
 
 def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hub: FakeGitHub) -> None:
