@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.gitops import baselinks
-from reconciler.gitops.basetree import BaseTree, Incomplete
+from reconciler.gitops.basehops import Incomplete
+from reconciler.gitops.basetree import BaseTree
 from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
@@ -63,13 +64,13 @@ def _kept(local: Checkout, path: str, tree: BaseTree) -> list[str]:
     that does not is `Incomplete`)."""
     names = baselinks.read(local.top, path)
     for name in names:
-        hops = baselinks.chain(local.top, name, local.changed)
-        if hops is None:
+        kept = baselinks.chain(local.top, name, local.changed)
+        if kept is None:
             raise Incomplete(
                 f"{name} is a link that the pull request changes, or whose target it changes (or one out of "
-                "the repository, through a linked folder, to no file): the checkout cannot stand for the base"
+                "the repository, or to no file): the checkout cannot stand for the base"
             )
-        baselinks.keep(tree, local.top, hops)
+        baselinks.keep(tree, local.top, kept)
     return names
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.gitops import baseroot
-from reconciler.gitops.basetree import MAX_HOPS
+from reconciler.gitops.basehops import MAX_HOPS
 from reconciler.manifest.layout import root_of
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
