@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops import baselinks
+from reconciler.gitops import basehops, baselinks
 from reconciler.gitops.basehops import Incomplete
 from reconciler.gitops.basetree import BaseTree
 from reconciler.gitops.roots import PullFiles
@@ -151,9 +151,9 @@ def plain(local: Checkout, path: str) -> bool:
 
 
 def _unnamed(folder: Path) -> bool:
-    """Whether a name below `folder` is not UTF-8 (`baselinks.undecodable`)."""
+    """Whether a name below `folder` is not UTF-8 (`basehops.undecodable`)."""
     walked = os.walk(folder)
-    return any(baselinks.undecodable(name) for _, folders, names in walked for name in [*folders, *names])
+    return any(basehops.undecodable(name) for _, folders, names in walked for name in [*folders, *names])
 
 
 def _under(name: str, path: str) -> bool:

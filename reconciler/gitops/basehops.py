@@ -45,3 +45,14 @@ def folders(path: str) -> list[str]:
     """The folders above `path`, from the top down (where the system meets a folder link first)."""
     parts = PurePosixPath(path).parts
     return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+
+
+def undecodable(name: str) -> bool:
+    """Whether a name is not UTF-8 (git allows any bytes; os.walk and readlink spell such a byte as
+    a lone surrogate): GitHub's JSON cannot spell it as the checkout does, so whether the PR
+    changes it cannot be told."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

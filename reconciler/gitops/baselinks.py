@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops.basehops import MAX_HOPS, Incomplete, leads
+from reconciler.gitops.basehops import MAX_HOPS, Incomplete, leads, undecodable
 from reconciler.gitops.basetree import BaseTree
 from reconciler.manifest.sources import is_manifest_file
 
@@ -71,17 +71,6 @@ def _first_link(top: Path, path: str) -> str | None:
     parts = PurePosixPath(path).parts
     above = ("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
     return next((name for name in above if (top / name).is_symlink()), None)
-
-
-def undecodable(name: str) -> bool:
-    """Whether a name is not UTF-8 (git allows any bytes; os.walk and readlink spell such a byte as
-    a lone surrogate): GitHub's JSON cannot spell it as the checkout does, so whether the PR
-    changes it cannot be told."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _step(top: Path, link: str) -> str | None:
