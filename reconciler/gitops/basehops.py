@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import PurePosixPath
 
-MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
+from reconciler.manifest.sources import MAX_HOPS
 
 
 class Incomplete(Exception):

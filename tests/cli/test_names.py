@@ -1,0 +1,131 @@
+"""Names that are not UTF-8 (Linux allows any bytes; Python hands them over with a lone surrogate a
+byte): refused where they come in, each command saying the same, the name shown with `\\xNN`,
+never a traceback, and nothing planned, saved or kept: a manifest's file, folder, a link it
+follows, its root (`manifest.sources`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..helpers import manifest_text, run_cli, seed_data
+
+WHY = "ehkeys keeps paths in plans, state and GitHub, which spell names in UTF-8"
+SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed_data(3)))
+    (tmp_path / "keys.yaml").write_text(manifest_text(2))
+    return tmp_path
+
+
+def put(path: bytes, text: str = "") -> None:
+    """A file (a folder when `text` is "", its parents made) at a path written in bytes."""
+    os.makedirs(path if not text else os.path.dirname(path) or b".", exist_ok=True)
+    if text:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+
+
+def link(path: bytes, target: bytes) -> None:
+    os.makedirs(os.path.dirname(path) or b".", exist_ok=True)
+    os.symlink(target, path)
+
+
+def file_in_folder() -> str:
+    put(b"keys/ok.yaml", manifest_text(1))
+    put(b"keys/\xff.yaml", manifest_text(1, start=1))
+    return "keys"
+
+
+def folder() -> str:
+    put(b"keys/caf\xe9/a.yaml", manifest_text(1))
+    return "keys"
+
+
+def file_link() -> str:
+    put(b"caf\xe9/a.yaml", manifest_text(1))
+    link(b"keys/a.yaml", b"../caf\xe9/a.yaml")
+    return "keys"
+
+
+def folder_link() -> str:
+    put(b"caf\xe9/a.yaml", manifest_text(1))
+    link(b"keys", b"caf\xe9")
+    return "keys"
+
+
+def root_named() -> str:
+    put(b"caf\xe9/a.yaml", manifest_text(1))
+    return os.fsdecode(b"caf\xe9")
+
+
+def root_file_linked() -> str:
+    put(b"caf\xe9.yaml", manifest_text(1))
+    link(b"keys.prod.yaml", b"caf\xe9.yaml")
+    return "keys.prod.yaml"
+
+
+LAYOUTS = {  # a manifest holding a name that is not UTF-8, and how the refusal names it
+    "file": (file_in_folder, "keys/\\xff.yaml: the name is not UTF-8"),
+    "folder": (folder, "keys/caf\\xe9/a.yaml: the name is not UTF-8"),
+    "file-link": (file_link, "keys/a.yaml: links to ../caf\\xe9/a.yaml, a name that is not UTF-8"),
+    "folder-link": (folder_link, "keys: links to caf\\xe9, a name that is not UTF-8"),
+    "root": (root_named, "caf\\xe9: the name is not UTF-8"),
+    "root-link": (root_file_linked, "keys.prod.yaml: links to caf\\xe9.yaml, a name that is not UTF-8"),
+}
+COMMANDS = {
+    "validate": ("validate",),
+    "validate-json": ("validate", "--format", "json"),
+    "plan": ("plan", *SANDBOX),
+    "plan-out": ("plan", *SANDBOX, "--out", "plan.json"),
+    "apply": ("apply", *SANDBOX, "--auto-approve"),
+    "drift": ("drift", *SANDBOX),
+    "usage": ("usage", *SANDBOX),
+}
+
+
+def said_cleanly(out: str, err: str) -> str:
+    """Everything printed, checked to be UTF-8 (no lone surrogate: what a name printed raw leaves)."""
+    text = out + err
+    text.encode("utf-8")
+    assert "internal error" not in text and "Traceback" not in text, text
+    return text
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_manifest_holding_a_name_that_is_not_utf8_is_refused_naming_it(
+    workdir: Path, capsys: Any, command: str, layout: str
+) -> None:
+    make, said = LAYOUTS[layout]
+    manifest = make()
+    argv = COMMANDS[command]
+    code, out, err = run_cli(capsys, argv[0], manifest, *argv[1:])
+    text = said_cleanly(out, err)
+    assert code == 1, text
+    if command == "validate-json":
+        (found,) = json.loads(out)["diagnostics"]
+        assert f"{found['file']}: {found['message']}".startswith(said) and WHY in found["message"]
+    else:
+        assert f"{said}: rename it" in text and WHY in text
+    assert not (workdir / "plan.json").exists()
+    assert not list(workdir.glob("**/state.json")), "nothing kept"
+
+
+def test_several_manifests_name_the_one_refused_printably(workdir: Path, capsys: Any) -> None:
+    manifest = root_named()
+    code, out, err = run_cli(capsys, "validate", "keys.yaml", manifest)
+    text = said_cleanly(out, err)
+    assert code == 1 and "caf\\xe9: 1 error(s)" in text and "keys.yaml: 0 warning(s); 2 key(s) valid" in text
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", manifest, *SANDBOX)
+    text = said_cleanly(out, err)
+    assert code == 1 and "# caf\\xe9\n" in text and "\nPlan: " in text  # keys.yaml planned all the same
