@@ -1,7 +1,7 @@
 """Names that are not UTF-8 (Linux allows any bytes; Python hands them over with a lone surrogate a
 byte): refused where they come in, each command saying the same, the name shown with `\\xNN`,
 never a traceback, and nothing planned, saved or kept: a manifest's file, folder, a link it
-follows, its root (`manifest.sources`)."""
+follows, its root (`manifest.sources`); a path an option names (`cli.optiontypes.path`)."""
 
 from __future__ import annotations
 
@@ -129,3 +129,32 @@ def test_several_manifests_name_the_one_refused_printably(workdir: Path, capsys:
     code, out, err = run_cli(capsys, "plan", "keys.yaml", manifest, *SANDBOX)
     text = said_cleanly(out, err)
     assert code == 1 and "# caf\\xe9\n" in text and "\nPlan: " in text  # keys.yaml planned all the same
+
+
+ODD = os.fsdecode(b"\xff")
+OPTIONS = {  # a command whose option names a path that is not UTF-8
+    "plan --out": ("plan", "keys.yaml", *SANDBOX, "--out", f"{ODD}.json"),
+    "plan --state": ("plan", "keys.yaml", *SANDBOX, "--state", f"{ODD}/state.json"),
+    "show": ("show", f"{ODD}.json"),
+    "apply --plan": ("apply", "keys.yaml", *SANDBOX, "--plan", f"{ODD}.json"),
+    "apply --report-out": ("apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", f"{ODD}.md"),
+    "apply --secrets-out": ("apply", "keys.yaml", *SANDBOX, "--auto-approve", "--secrets-out", f"{ODD}.env"),
+    "import --out": ("import", "--all", *SANDBOX, "--out", f"{ODD}.yaml"),
+    "reveal --out": ("reveal", "keys.yaml", "key-0", *SANDBOX, "--out", f"{ODD}.env"),
+    "--sandbox-seed": ("plan", "keys.yaml", "--sandbox", "--sandbox-seed", f"{ODD}.yaml"),
+}
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_a_path_an_option_names_that_is_not_utf8_is_refused_before_anything(
+    workdir: Path, capsys: Any, option: str
+) -> None:
+    (workdir / f"{ODD}.json").write_text("{}")  # a saved plan there: refused by its name all the same
+    code, out, err = run_cli(capsys, *OPTIONS[option])
+    text = said_cleanly(out, err)
+    assert (
+        code == 1
+        and ": \\xff" in text
+        and f"the name is not UTF-8: rename it, or give a path that is: {WHY}" in text
+    )
+    assert sorted(p.name for p in workdir.iterdir()) == sorted(["keys.yaml", "seed.yaml", f"{ODD}.json"])
