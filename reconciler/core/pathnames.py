@@ -4,8 +4,8 @@ Linux allows any bytes in a name; Python hands over one that is not UTF-8 as tex
 lone surrogate for each byte that is not (`os.fsdecode`). ehkeys keeps paths in saved plans,
 states, reports and on GitHub, which all spell names in UTF-8, so such a name is refused where
 it comes in (`REASON` says why): a manifest's files, folders and the links it follows
-(`manifest.sources`), a path given on the command line (`cli.optiontypes.path`) and a GitOps
-root (`gitops.roots`). Each refusal shows the name with
+(`manifest.sources`), a path given on the command line (`cli.optiontypes.path`), where a state
+is kept (`state.paths`) and a GitOps root (`gitops.roots`). Each refusal shows the name with
 each such byte as `\\xNN` (`keys/caf\\xe9/a.yaml`).
 """
 

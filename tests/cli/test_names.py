@@ -1,7 +1,8 @@
 """Names that are not UTF-8 (Linux allows any bytes; Python hands them over with a lone surrogate a
 byte): refused where they come in, each command saying the same, the name shown with `\\xNN`,
 never a traceback, and nothing planned, saved or kept: a manifest's file, folder, a link it
-follows, its root (`manifest.sources`); a path an option names (`cli.optiontypes.path`)."""
+follows, its root (`manifest.sources`); a path an option names (`cli.optiontypes.path`); where a
+state is kept (`state.paths`)."""
 
 from __future__ import annotations
 
@@ -158,3 +159,32 @@ def test_a_path_an_option_names_that_is_not_utf8_is_refused_before_anything(
         and f"the name is not UTF-8: rename it, or give a path that is: {WHY}" in text
     )
     assert sorted(p.name for p in workdir.iterdir()) == sorted(["keys.yaml", "seed.yaml", f"{ODD}.json"])
+
+
+def test_a_directory_manifest_run_from_its_folder_named_so_keeps_no_state_there(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ehkeys plan .` in caf\\xe9/: its state would be .ehkeys/caf\\xe9/ (the folder's own name)."""
+    put(b"caf\xe9/ehkeys.yaml", manifest_text(1))
+    monkeypatch.chdir(os.fsdecode(b"caf\xe9"))
+    for argv in (("plan", ".", "--sandbox"), ("apply", ".", "--sandbox", "--auto-approve")):
+        code, out, err = run_cli(capsys, *argv)
+        text = said_cleanly(out, err)
+        assert code == 1 and "would be kept in .ehkeys/caf\\xe9/sandbox/state.json" in text, text
+        assert "--state" in text and WHY in text
+    assert not list(workdir.glob("**/state.json"))
+
+
+def test_a_state_elsewhere_that_would_name_its_manifest_through_such_a_folder_is_refused(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from caf\\xe9/ with --state ../states/state.json: the state names its manifest by the
+    path from it, ../caf\\xe9/keys.yaml."""
+    put(b"caf\xe9/keys.yaml", manifest_text(1))
+    monkeypatch.chdir(os.fsdecode(b"caf\xe9"))
+    code, out, err = run_cli(
+        capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve", "--state", "../st/state.json"
+    )
+    text = said_cleanly(out, err)
+    assert code == 1 and "would name its manifest ../caf\\xe9/keys.yaml" in text and WHY in text, text
+    assert not list(workdir.glob("**/state.json"))
