@@ -143,6 +143,7 @@ def artifact(artifact_id: int, record: dict[str, Any], run: dict[str, Any] | Non
             "id": artifact_id,
             "name": record["name"],
             "expired": record["expired"],
+            "expires_at": record["expires_at"],
             "size_in_bytes": len(record["zip"]),
             "digest": "sha256:" + hashlib.sha256(record["zip"]).hexdigest(),
             "url": url,

@@ -43,6 +43,7 @@ BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
 MAX_PULL_FILES = 3000  # GET /pulls/{n}/files lists no more than this, however many changed
+KEPT_UNTIL = "2027-03-04T12:00:00Z"  # an upload's expiry, as its run's artifact list says
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -134,6 +135,7 @@ class FakeGitHub:
             "name": name,
             "zip": buffer.getvalue(),
             "expired": False,
+            "expires_at": KEPT_UNTIL,  # GitHub's default retention: 90 days from the upload
         }
         return artifact_id
 

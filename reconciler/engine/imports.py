@@ -59,3 +59,6 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, cons
     console.notice(
         f"wrote {path} ({len(bound) or 'its'} keys); recorded {len(bound)} {plural} in {state.path}"
     )
+    if target.is_sandbox:  # a sandbox of its own, beside the new manifest: said, not a surprise
+        box = statepaths.base([path]) / statepaths.SANDBOX_DB
+        console.notice(f"read the sandbox {box}, beside the manifest, where plan --sandbox reads it")

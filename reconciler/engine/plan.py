@@ -158,13 +158,14 @@ async def build_plan(
     if bound:
         plan = _foreign(client, state, account, bound)
     else:
-        values = snapshots.recorded_values(state.records, state.snapshots, account.keys)
+        forgotten = snapshots.forgotten(state.records, state.snapshots, account.keys)
+        values = snapshots.recorded_values(state.records, forgotten)
         sinks = {k.address: [s.ident for s in k.deliver] for k in wanted.keys}
         rotations = {
             a: Rotating.from_data(_delivered(r, state, a, sinks)) for a, r in state.rotations.items()
         }
         pending = frozenset(state.pending_creates)
-        recorded = Recorded(state.bindings, values, pending, state.protected, rotations)
+        recorded = Recorded(state.bindings, values, pending, state.protected, rotations, forgotten)
         recorded = replace(recorded, others=others.read) if others is not None else recorded
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent

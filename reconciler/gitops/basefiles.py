@@ -19,8 +19,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops import baselinks
-from reconciler.gitops.basetree import BaseTree, Incomplete
+from reconciler.gitops import basehops, baselinks
+from reconciler.gitops.basehops import Incomplete
+from reconciler.gitops.basetree import BaseTree
 from reconciler.gitops.roots import PullFiles
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
@@ -63,13 +64,13 @@ def _kept(local: Checkout, path: str, tree: BaseTree) -> list[str]:
     that does not is `Incomplete`)."""
     names = baselinks.read(local.top, path)
     for name in names:
-        hops = baselinks.chain(local.top, name, local.changed)
-        if hops is None:
+        kept = baselinks.chain(local.top, name, local.changed)
+        if kept is None:
             raise Incomplete(
                 f"{name} is a link that the pull request changes, or whose target it changes (or one out of "
-                "the repository, through a linked folder, to no file): the checkout cannot stand for the base"
+                "the repository, or to no file): the checkout cannot stand for the base"
             )
-        baselinks.keep(tree, local.top, hops)
+        baselinks.keep(tree, local.top, kept)
     return names
 
 
@@ -150,9 +151,9 @@ def plain(local: Checkout, path: str) -> bool:
 
 
 def _unnamed(folder: Path) -> bool:
-    """Whether a name below `folder` is not UTF-8 (`baselinks.undecodable`)."""
+    """Whether a name below `folder` is not UTF-8 (`basehops.undecodable`)."""
     walked = os.walk(folder)
-    return any(baselinks.undecodable(name) for _, folders, names in walked for name in [*folders, *names])
+    return any(basehops.undecodable(name) for _, folders, names in walked for name in [*folders, *names])
 
 
 def _under(name: str, path: str) -> bool:

@@ -25,7 +25,8 @@ from reconciler.core.plans import Plans
 from reconciler.core.rulechanges import RulesReview
 from reconciler.gitops import basefiles, baseroot
 from reconciler.gitops.basefiles import Checkout
-from reconciler.gitops.basetree import Absent, BaseTree, Incomplete
+from reconciler.gitops.basehops import Incomplete
+from reconciler.gitops.basetree import Absent, BaseTree
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.roots import PullFiles

@@ -9,7 +9,9 @@ A folder is one request plus one per YAML file or folder in it (hidden ones asid
 holding its own `ehkeys.yaml` is another manifest, as `manifest.sources.walk` reads a checkout:
 a stand-in for that file stops the loader's walk there too). A link the folder lists is read by
 its blob (its target, as git keeps it), then its target's file. GitHub answers a link to a
-normal file with that file, at its own path, and a link to anything else with the link itself.
+normal file with that file, at its own path, and a link to anything else with the link itself;
+it follows no linked folder above a path (Not Found), so a target below one is read where the
+system finds it, each folder link on its way written as a link and followed in turn.
 A folder of 1,000 entries, or a link out of the repository, is `Incomplete`; an input the
 commit lacks, `Absent`.
 """
@@ -24,31 +26,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from reconciler.gitops.basehops import Incomplete, folders, leads, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
-from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
+from reconciler.manifest.sources import MAX_HOPS, SETTINGS_FILE, is_manifest_file
 
 NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
 LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: left out, unsaid)
 
 
-MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
-
-
-def climbs_back(target: str) -> bool:
-    """Whether a link's target has a `..` after a folder name (`a/b/../c`): the system resolves it
-    through `a/b`, which may be a link elsewhere; its text, normalised, says `a/c`."""
-    parts = PurePosixPath(target).parts
-    named = [index for index, part in enumerate(parts) if part not in ("..", ".")]
-    return bool(named) and ".." in parts[named[0] :]
-
-
 class Absent(Exception):
     """The input is not on the base commit."""
-
-
-class Incomplete(Exception):
-    """Some of the base's files cannot be read through the contents API: compared, the rest
-    would say rules changed, or not, that did not."""
 
 
 class BaseTree:
@@ -62,6 +49,7 @@ class BaseTree:
         self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
         self.listed: set[str] = set()  # the folders read whole: a file they lack is not there
         self.hops = 0  # links followed to reach the one being read
+        self.written: dict[str, str] = {}  # the links written: path -> target, from the top
 
     def input(self, path: str) -> bool:
         """Input `path` (a file or a folder) into the folder; False when the commit lacks it."""
@@ -135,6 +123,9 @@ class BaseTree:
             self._entry(path, answer, top)
 
     def _get(self, path: str, top: bool = False) -> Any:
+        if undecodable(path):  # a link's target as git keeps it: bytes; a URL's path is UTF-8
+            spelled = path.encode("utf-8", "backslashreplace").decode()
+            raise Incomplete(f"{spelled} is not UTF-8: the contents API cannot be asked for it")
         try:  # each part percent-encoded: git allows `#`, `?`, `%` in a name, a URL path does not
             return self.hub.call("GET", f"/contents/{quote(path)}", params={"ref": self.base})
         except NotFound as exc:
@@ -197,31 +188,20 @@ class BaseTree:
 
     def _link(self, path: str, target: str, top: bool = False) -> None:
         """Link `path` to `target` (as git keeps it), and its target read when it is not yet."""
-        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-        if target.startswith("/") or joined == ".." or joined.startswith("../"):
-            raise Incomplete(f"{path} is a link out of the repository ({target})")
-        if climbs_back(target):
-            raise Incomplete(
-                f"{path} is a link whose target goes into a folder and back out ({target}): where it "
-                "leads depends on whether that folder is a link, which its text does not say"
-            )
-        if self.hops >= MAX_HOPS:
-            raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
+        joined, before = leads(path, target, self.hops), self.hops
         self._symlink(path, joined)
-        self.hops += 1
         try:
-            if self._missing(joined):
-                self._target(path, joined, top)
+            self.hops += 1
+            real = self._known(path, joined)
+            if self._missing(real):
+                self._target(path, real, top)
         finally:
-            self.hops -= 1
+            self.hops = before
 
     def _target(self, path: str, joined: str, top: bool) -> None:
         """A link's target: a file (or another link); a folder, which the loader's walk does not
         enter (an input that is a link to a folder: read as the folder)."""
-        try:
-            answer = self._get(joined)
-        except NotFound:
-            raise Incomplete(f"{path} is a link to {joined}, which is not on the commit") from None
+        joined, answer = self._reached(path, joined)
         if isinstance(answer, list) and top:
             self._folder(joined, answer, top)
         elif isinstance(answer, list):
@@ -229,14 +209,63 @@ class BaseTree:
         else:
             self._entry(joined, answer, top)
 
+    def _reached(self, path: str, joined: str) -> tuple[str, Any]:
+        """Link `path`'s target `joined` where the system finds it on the base, and GitHub's
+        answer there: the contents API follows no folder link (`shared/policy.yaml`, `shared ->
+        config/shared`: Not Found), so each folder on the way that is a link on the base is
+        written as one and followed, hop by hop, as a checkout resolves it."""
+        while True:
+            try:
+                return joined, self._get(joined)
+            except NotFound:
+                folder = self._folder_link(joined)
+                if folder is None:
+                    raise Incomplete(f"{path} is a link to {joined}, which is not on the commit") from None
+            self._symlink(folder[0], leads(*folder, self.hops))
+            if folder[0] not in self.written:  # a file or folder written here: the answers disagree
+                raise Incomplete(f"{folder[0]} is a link on the base, and not one as read before")
+            joined = self._known(path, joined)
+
+    def _folder_link(self, path: str) -> tuple[str, str] | None:
+        """The first folder above `path` that is a link on the base, and its target (None: none,
+        `path` is not on the commit); a submodule there is `Incomplete`."""
+        for above in folders(path):
+            place = self.folder.joinpath(*PurePosixPath(above).parts)
+            if above in self.listed or (place.is_dir() and not place.is_symlink()):
+                continue  # a folder read from the base, or above a file of it: a real one there
+            try:
+                answer = self._get(above)
+            except NotFound:
+                return None
+            kind = answer.get("type") if isinstance(answer, dict) else None
+            if kind == "submodule":
+                raise Incomplete(f"{above} is a submodule on the base: the contents API reads nothing in it")
+            if kind == "symlink":
+                return above, pick(answer, f"GET /contents/{above}", "target", kind=str)
+            if not isinstance(answer, list):
+                return None
+        return None
+
+    def _known(self, path: str, joined: str) -> str:
+        """`joined` with each folder above it that is a link written here replaced by its target,
+        hop by hop (each one counted in link `path`'s chain)."""
+        while (above := next((f for f in folders(joined) if f in self.written), None)) is not None:
+            if self.hops >= MAX_HOPS:
+                raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
+            self.hops += 1
+            joined = self.written[above] + joined[len(above) :]
+        return joined
+
     def _symlink(self, path: str, target: str) -> None:
-        link, to = self._place(path), self._place(target)
+        """Link `path` to `target` (a path from the top, maybe through a link written here)."""
+        link, to = self._place(path), self._valid(target)
         if path in self.stand_ins:
             link.unlink()
             self.stand_ins.discard(path)
         if not os.path.lexists(link):
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath(to, link.parent))
+            self.written[path] = target
 
     def _content(self, meta: dict[str, Any], call: str) -> bytes:
         """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""
@@ -250,13 +279,17 @@ class BaseTree:
     def _place(self, path: str) -> Path:
         """Where `path`, a path in the repository, goes in the folder. A path through a link
         written here is no checkout's (git keeps no file below a link), and would lead out."""
+        place = self._valid(path)
+        for below in folders(path):
+            if self.folder.joinpath(*PurePosixPath(below).parts).is_symlink():
+                raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
+        return place
+
+    def _valid(self, path: str) -> Path:
+        """Where `path` is in the folder, as its text says (GitHubError: not a path in the repository)."""
         parts = PurePosixPath(path).parts
         if not parts or ".." in parts or PurePosixPath(path).is_absolute() or "\0" in path:
             raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
-        for depth in range(1, len(parts)):
-            if self.folder.joinpath(*parts[:depth]).is_symlink():
-                below = "/".join(parts[:depth])
-                raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
         return self.folder.joinpath(*parts)
 
 

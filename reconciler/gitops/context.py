@@ -56,6 +56,26 @@ class RunContext:
         head = self.pull_request.get("head")
         return str(head.get("sha", "")) if isinstance(head, dict) else self.sha
 
+    def refuse_fork(self) -> None:
+        """A pull_request run from a fork gets no secrets and a read-only token: said at once,
+        before a request that could only fail with a message that does not say why."""
+        head, base = _repo_of(self.pull_request.get("head")), _repo_of(self.pull_request.get("base"))
+        if self.event_name == "pull_request" and head and base and head != base:
+            raise ConfigError(
+                f"PR #{self.pr_number} comes from the fork {head}: GitHub gives a fork's pull_request "
+                "runs no secrets and a read-only token, so ehkeys can neither read the account nor "
+                "comment; nothing was planned. To plan it, push its commits to a branch of "
+                f"{base} and open the pull request from there (or, once merged, apply by hand: "
+                "keys-apply, fresh: true)"
+            )
+
+
+def _repo_of(side: Any) -> str:
+    """`pull_request.head.repo.full_name` (or base's), "" when the event does not say."""
+    repo = side.get("repo") if isinstance(side, dict) else None
+    name = repo.get("full_name") if isinstance(repo, dict) else None
+    return name if isinstance(name, str) else ""
+
 
 def set_output(name: str, value: str) -> None:
     """A step output (`steps.<id>.outputs.<name>`) when Actions runs the step (GITHUB_OUTPUT);

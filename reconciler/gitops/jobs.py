@@ -32,7 +32,6 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +48,11 @@ from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.madefor import MADE_FOR
-from reconciler.gitops.otherstates import BranchStates
+from reconciler.gitops.otherstates import on_branch
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     REFUSED,
+    Artifact,
     NoReviewedPlan,
     PlanMeta,
     comment_body,
@@ -96,7 +96,7 @@ def _branch(
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
     failed = False
     try:  # the body's workspace: the other roots' states, which a prune spares, are on the branch
-        yield replace(job.workspace, others=BranchStates(hub, ctx.workspace, job.workspace, job.state_branch))
+        yield on_branch(job.workspace, hub, ctx.workspace, job.state_branch)
     except BaseException:
         failed = True
         raise
@@ -149,6 +149,7 @@ def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) 
 
 def plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    ctx.refuse_fork()
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +187,7 @@ def _not_planned(out: Path, root: Root, why: str) -> ExitCode:
 
 def comment_job(job: CommentJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.out_dir
+    ctx.refuse_fork()
     root = Root.of(job.manifests, ctx.workspace) if job.manifests else Root()
     number = job.pr or ctx.pr_number
     if number is None:
@@ -201,7 +203,7 @@ def comment_job(job: CommentJob) -> ExitCode:
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
-    body = comment_body(markdown, meta, ctx.run_url, job.artifact_url or "", root)
+    body = comment_body(markdown, meta, ctx.run_url, Artifact.of(hub, meta, job.artifact_url or ""), root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK
@@ -238,14 +240,13 @@ def apply_job(job: ApplyJob) -> ExitCode:
         print(f"ehkeys: {why}.")
         return ExitCode.OK
     with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as workspace:
-        job = replace(job, job=replace(job.job, workspace=workspace))
         if job.fresh:
-            return _apply(job, reviewed=None)
+            return _apply(job, workspace, reviewed=None)
         try:
-            code = _apply(job, _reviewed(hub, pull, ctx, folder, job.trust, root))
+            code = _apply(job, workspace, _reviewed(hub, pull, ctx, folder, job.trust, root))
         except (NoReviewedPlan, StalePlan) as exc:
             try:
-                _post_fresh_plan(job, hub, number, str(exc), root)
+                _post_fresh_plan(job, workspace, hub, number, str(exc), root)
             except EhkeysError as also:  # the refusal is what the job must say first
                 print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
@@ -284,13 +285,13 @@ def _on_pull(hub: GitHub, number: int | None, author: str, body: str, root: Root
         upsert_comment(hub, number, body, APPLY_MARKER, author, root)
 
 
-def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
+def _apply(job: ApplyJob, workspace: Workspace, reviewed: PlanMeta | None) -> ExitCode:
     """The engine's apply of the reviewed plan (a fresh one without), approved by the merge;
     its report in apply.md for the pull request."""
     folder = job.job.out_dir
     (folder / "apply.md").unlink(missing_ok=True)  # never post an earlier run's report
     settings = ApplySettings(
-        job.job.workspace,
+        workspace,
         Guards(credits(job.max_debit, "--max-debit"), allow_mass_delete=job.allow_mass_delete),
         saved_plan=str(folder / REVIEWED) if reviewed else None,
         expect_digest=reviewed.digest if reviewed else None,
@@ -300,14 +301,15 @@ def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
     return engine_apply.run(settings, Log(job.job.workspace.manifests)).exit_code
 
 
-def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, root: Root) -> None:
-    """What applying now would do, where the reviewers look: the PR and the job summary."""
-    plans = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plans
+def _post_fresh_plan(job: ApplyJob, ws: Workspace, hub: GitHub, pr: int | None, why: str, root: Root) -> None:
+    """What applying now would do (`ws`: the job's workspace), where the reviewers look: the PR
+    (`pr`) and the job summary."""
+    plans = engine_plan.make(PlanSettings(ws), Log(ws.manifests)).plans
     text, of = io.StringIO(), f"`{root.name}`" if root.name else "the merged manifest"
     planrender.markdown(plans, text, f"ehkeys: fresh plan of {of} (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
     step_summary(lambda s: s.write(body))
-    _on_pull(hub, number, job.trust.author, body, root)
+    _on_pull(hub, pr, job.trust.author, body, root)
 
 
 def drift_job(job: DriftJob) -> ExitCode:

@@ -11,7 +11,7 @@ GitHub cut short (`truncated`), or a state that cannot be read, prunes nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,6 +24,11 @@ from reconciler.state import others, reading
 from reconciler.state.format import Contents
 
 TREE = "GET /git/trees/{branch}"
+
+
+def on_branch(workspace: Workspace, hub: GitHub, top: Path, branch: str = BRANCH) -> Workspace:
+    """A job's workspace whose other roots' states are those on the state branch."""
+    return replace(workspace, others=BranchStates(hub, top, workspace, branch))
 
 
 @dataclass

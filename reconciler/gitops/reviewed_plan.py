@@ -30,7 +30,7 @@ from typing import Any
 
 from reconciler.core.errors import Refused
 from reconciler.gitops.comments import body, own_comments
-from reconciler.gitops.hub import GitHub, NotFound, pick
+from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.gitops.madefor import MADE_FOR, MAX_RECORD, MadeFor, mismatch, unchecked
 from reconciler.gitops.roots import UNNAMED, Root
 from reconciler.gitops.trust import Trust, run_mismatch
@@ -43,6 +43,7 @@ MAX_REFUSAL = 4096  # bytes of it quoted
 LIMIT = 65_536  # characters GitHub takes in a comment
 MAX_PLAN = 64 * 1024 * 1024  # bytes: a saved plan of many thousand keys, far below a zip bomb
 _META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INERT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
@@ -83,16 +84,36 @@ class PlanMeta:
             return None
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """Where the plan's artifact is, and the day GitHub deletes it ("": not said)."""
+
+    url: str = ""
+    until: str = ""
+
+    @classmethod
+    def of(cls, hub: GitHub, meta: PlanMeta, url: str) -> Artifact:
+        """The artifact's day of expiry, as the run's list says (one request; an error leaves it
+        unsaid: the comment still shows the plan)."""
+        try:
+            listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
+        except GitHubError:
+            return cls(url)
+        days = [str(a.get("expires_at"))[:10] for a in listed if a.get("name") == meta.artifact]
+        return cls(url, days[0] if days and _DAY.fullmatch(days[0]) else "")
+
+
 def comment_body(
-    plan_markdown: str, meta: PlanMeta, run_url: str, artifact_url: str = "", root: Root = UNNAMED
+    plan_markdown: str, meta: PlanMeta, run_url: str, artifact: Artifact = Artifact(), root: Root = UNNAMED
 ) -> str:
     """The comment: hidden marker, root and meta first, the plan (cut to fit), the digest last."""
     head = "".join(f"{line}\n" for line in (MARKER, root.line, meta.line()) if line)
     where = f"[run]({run_url})" if run_url else f"run {meta.run_id}"
+    until = f" (by {artifact.until}, when GitHub deletes this plan's artifact)" if artifact.until else ""
     tail = (
         f"\n---\nReviewed plan `{meta.digest}` for commit `{meta.head_sha[:12]}` ({where}). "
-        "After the merge, ehkeys applies exactly this plan: keys whose live state moved since are "
-        "skipped, and a manifest changed since is refused until planned again.\n"
+        f"After the merge{until}, ehkeys applies exactly this plan: keys whose live state moved since "
+        "are skipped, and a manifest changed since is refused until planned again.\n"
     )
     if meta.refused:
         tail = (
@@ -102,7 +123,7 @@ def comment_body(
             "or apply a fresh plan by hand after the merge.\n"
         )
     room = LIMIT - len(head) - len(tail)
-    return head + clip(plan_markdown.replace(MARKER + "\n", "", 1), room, artifact_url or run_url) + tail
+    return head + clip(plan_markdown.replace(MARKER + "\n", "", 1), room, artifact.url or run_url) + tail
 
 
 def clip(text: str, room: int, link: str) -> str:

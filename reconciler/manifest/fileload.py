@@ -21,6 +21,7 @@ from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.policy import KeyRules, Violation, Waiver
 from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
+from reconciler.manifest.duplicates import Claim
 from reconciler.manifest.hints import closest
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
 from reconciler.manifest.keyfields import KeyFields
@@ -69,6 +70,7 @@ class FileLoader:
         self.caps: dict[
             tuple[str, str], Decimal | None
         ] = {}  # (account, address) -> its per_key_cap in force
+        self.claims: list[Claim] = []  # the address each key entry takes, with errors or not
 
     @property
     def data(self) -> dict[str, Any]:
@@ -231,6 +233,18 @@ class FileLoader:
 
     def _key(self, index: int, raw: dict[str, Any], frame: Frame, fields: KeyFields) -> DesiredKey | None:
         account = self._account(index, raw, frame.context)
+        key = self._built(index, raw, frame, fields, account)
+        if key is not None:
+            self.claims.append(Claim.of(key))
+        elif account is not None and ("keys", index, "id") not in self.bad_paths:
+            given = raw.get("id", raw.get("name"))
+            if isinstance(given, str):
+                self.claims.append(Claim(account, given, "id" not in raw, self.location(("keys", index))))
+        return key
+
+    def _built(
+        self, index: int, raw: dict[str, Any], frame: Frame, fields: KeyFields, account: str | None
+    ) -> DesiredKey | None:
         accounts = frame.context.accounts
         own = accounts.get(account) if accounts and account else None
         cap = frame.cap if own is None else own

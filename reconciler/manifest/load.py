@@ -138,7 +138,8 @@ def load(
         keys = [key for loader in loaders for key in loader.keys(resolved.context)]
     for loader in loaders:
         diagnostics.extend(loader.diagnostics)
-    diagnostics.extend(duplicates(keys, resolved.declared))
+    claims = [claim for loader in loaders for claim in loader.claims]
+    diagnostics.extend(duplicates(keys, claims, resolved.declared))
     diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
     diagnostics.extend(sinks.clashes(keys, resolved.declared))
     diagnostics.extend(groups.unjoined(resolved.context.groups or {}, loaders))

@@ -30,6 +30,11 @@ UNDECIDED = (
     "manifest; until then nothing is sent to this key, as any update would send a window"
 )
 
+FORGOTTEN = (
+    "limit_type is unknown: the key was updated outside ehkeys since the last apply, which resets "
+    "the window to daily unless the update names one, and the API never reports it; the manifest's "
+    "window is sent again (no credit moves)"
+)
 ADOPTED = "adopted by name (the next apply records it)"
 PROTECTED = "protected (protect: true), but the plan would delete it"
 UNPROTECTED = (
@@ -44,8 +49,10 @@ def existing(
     recorded: Mapping[str, Any] | None,
     now: int,
     was_protected: bool = False,
+    forgotten: bool = False,
 ) -> Change:
-    """`was_protected`: the state remembers this key applied with `protect: true`."""
+    """`was_protected`: the state remembers this key applied with `protect: true`; `forgotten`:
+    it recorded write-only values that an update outside ehkeys made unknown."""
     live = binding.live
     unprotected = (UNPROTECTED,) if was_protected and not key.protect else ()
     made = _maker(index, key, binding, unprotected)
@@ -61,7 +68,8 @@ def existing(
     if toggle and not key.is_active and key.protect:
         return made(action=Action.ERROR, error="protected (protect: true), but the plan would disable it")
     body = update_body(target_values(key, live, values))
-    warnings = _pending(recorded) + update_warnings(fields, body, live, key.is_active, now)
+    warnings = _pending(recorded) + _forgotten(forgotten, fields)
+    warnings += update_warnings(fields, body, live, key.is_active, now)
     to = key.is_active if toggle else None
     return _updated(made, key, live, fields, body, to, unprotected + tuple(warnings))
 
@@ -212,6 +220,12 @@ def _delete(base: Change, live: LiveKey, why: str, refusal: str) -> Change:
 def _with(change: Change, **fields: Any) -> Change:
     """`dataclasses.replace`, without its walk over the fields (a plan makes one per key)."""
     return Change(**{**vars(change), **fields})
+
+
+def _forgotten(forgotten: bool, fields: tuple[FieldChange, ...]) -> list[str]:
+    if forgotten and any(f.field == "limit_type" and f.before is None for f in fields):
+        return [FORGOTTEN]
+    return []
 
 
 def _pending(recorded: Mapping[str, Any] | None) -> list[str]:

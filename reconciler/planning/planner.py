@@ -75,9 +75,9 @@ class Recorded:
     pending_creates: frozenset[str] = frozenset()  # sent by an apply that never saw them land
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
     rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
-    others: Callable[[], Others] = (
-        pruning.nobody
-    )  # the other manifest roots' states: read when a key would be pruned
+    forgotten: frozenset[str] = frozenset()  # fingerprints whose values an update outside ehkeys unset
+    # the other manifest roots' states (`pruning`): asked for only when a key would be pruned
+    others: Callable[[], Others] = pruning.nobody
 
 
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
@@ -149,8 +149,9 @@ def _plan_one(
         return Change(key.address, Action.ERROR, key.name, index, target=binding.live.proxy_key, error=error)
     if isinstance(binding, Bound):
         values = recorded.values.get(binding.live.fingerprint)
-        was_protected = binding.live.fingerprint in recorded.protected
-        return keyplan.existing(index, key, binding, values, now, was_protected)
+        fingerprint = binding.live.fingerprint
+        was_protected, forgotten = fingerprint in recorded.protected, fingerprint in recorded.forgotten
+        return keyplan.existing(index, key, binding, values, now, was_protected, forgotten)
     if binding.problem:
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=binding.problem)
     if not inventory.complete:

@@ -28,23 +28,45 @@ HEADLINE_ORDER = (Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, A
 ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
-_CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "'", "\n": " "})
-_CELL_CHARS = re.compile(r"[&<>|`\n@]")
+# Markdown's own marks are written as character references: a key named "**URGENT**
+# [approve](https://…)" reads as written, neither bold nor a link, in a table cell and in the
+# HTML of a <summary> alike (a backslash escape would show there). `|` is the table's. An `_`
+# between letters or digits (`prod_backend`) emphasises nothing and stays as written; brackets
+# too (`[prod]`), but a `]` that would close a link or define one (`](`, `][`, `]:`) and a leading
+# checkbox (`[x] `) are references.
+_MARKS = {"*": "&#42;", "~": "&#126;", "`": "&#96;", "\\": "&#92;"}
+_CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", **_MARKS})
+_CELL_CHARS = re.compile(r"[&<>|`\n@*_~\[\]\\]")
 # GitHub notifies whoever an @name in a comment names: a key renamed in the dashboard, or an
 # API's error text, could page a team. A zero-width space after the @ (as Renovate writes it)
 # shows the same text and notifies no one. GitHub reads a mention after anything but an ASCII
 # letter, digit or underscore: after another @ (`@@team`), or after an accented letter too.
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
+_UNDERSCORES = re.compile(r"_+")
+_LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
 
 
 def escape(value: str) -> str:
-    """Escape for a table cell in a PR comment: no HTML, no broken table, no code spans, no
-    @mentions."""
+    """Escape for a table cell in a PR comment: no HTML, no broken table, no emphasis, links or
+    code spans, no @mentions."""
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
         if "@" in value:
             value = _MENTION.sub("@&#8203;", value)
+        if "_" in value:
+            value = _UNDERSCORES.sub(_underscores, value)
+        if "[" in value or "]" in value:
+            value = _LINKS.sub(lambda bracket: f"&#{ord(bracket[0])};", value)
     return printable(value)
+
+
+def _underscores(run: re.Match[str]) -> str:
+    """A run of `_` as written between letters or digits, where it emphasises nothing; else as
+    character references."""
+    text, start, end = run.string, run.start(), run.end()
+    if start > 0 and end < len(text) and text[start - 1].isalnum() and text[end].isalnum():
+        return run[0]
+    return "&#95;" * len(run[0])
 
 
 def show(name: str, value: Any) -> str:

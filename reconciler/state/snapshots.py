@@ -58,13 +58,21 @@ def updated_outside(snapshot: Mapping[str, Any] | None, live: LiveKey) -> bool:
     return any(then.get(field) != value for field, value in now.items() if field != "is_active")
 
 
-def recorded_values(
+def forgotten(
     records: Mapping[str, Any], snapshots: Mapping[str, Any], keys: Iterable[LiveKey]
-) -> dict[str, Any]:
-    """The state's write-only values that still hold: none for a key updated outside ehkeys
-    (the plan then shows `limit_type: (unknown) -> …` and sends it again)."""
-    moved = {k.fingerprint for k in keys if updated_outside(snapshots.get(k.fingerprint), k)}
-    return {fingerprint: values for fingerprint, values in records.items() if fingerprint not in moved}
+) -> frozenset[str]:
+    """The keys whose recorded write-only values no longer hold: updated outside ehkeys (the
+    plan then shows `limit_type: (unknown) -> …`, says why, and sends it again)."""
+    return frozenset(
+        k.fingerprint
+        for k in keys
+        if k.fingerprint in records and updated_outside(snapshots.get(k.fingerprint), k)
+    )
+
+
+def recorded_values(records: Mapping[str, Any], forgotten: frozenset[str]) -> dict[str, Any]:
+    """The state's write-only values that still hold."""
+    return {fingerprint: values for fingerprint, values in records.items() if fingerprint not in forgotten}
 
 
 def without_time(snapshot: Mapping[str, Any]) -> dict[str, Any]:

@@ -309,6 +309,7 @@ def test_import_writes_a_schema_modeline_that_works_in_any_repository(workdir: P
     schema = workdir / "keys" / first.split("$schema=", 1)[1]
     assert json.loads(schema.read_text()) == resources.schema("manifest")  # offline, as shipped
     assert f"wrote keys/{schema.name}" in err
+    assert "read the sandbox keys/.ehkeys/sandbox.db, beside the manifest, where plan --sandbox" in err
     assert run_cli(capsys, "validate", "keys")[0] == 0  # the folder still reads as one manifest
     record(
         "files", "import --out in a repository without ehkeys' schemas/", 1, "the modeline's schema is there"

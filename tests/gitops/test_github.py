@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
 from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
-from reconciler.gitops.reviewed_plan import LIMIT, PlanMeta, comment_body
+from reconciler.gitops.reviewed_plan import LIMIT, Artifact, PlanMeta, comment_body
 
 from ..fakegithub import BOT, FakeGitHub, on_actions
 
@@ -118,7 +118,10 @@ def test_a_plan_comment_over_the_limit_is_cut_on_a_line_with_a_link() -> None:
     rows = "".join(f"<details><summary>key-{i}</summary>\n\n| a | b |\n</details>\n\n" for i in range(3000))
     meta = PlanMeta("77", "f" * 40, "sha256:" + "0" * 64)
     body = comment_body(
-        f"{MARKER}\n### plan\n\n{rows}**Credits: net -5.00**\n", meta, "https://gh/run/77", "https://gh/a/9"
+        f"{MARKER}\n### plan\n\n{rows}**Credits: net -5.00**\n",
+        meta,
+        "https://gh/run/77",
+        Artifact("https://gh/a/9"),
     )
     assert len(body) <= LIMIT and body.count("<details>") == body.count("</details>")
     assert "Cut here" in body and "(https://gh/a/9)" in body and body.startswith(MARKER)

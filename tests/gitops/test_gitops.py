@@ -216,6 +216,9 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert code == 0
     comment = plan_comment(hub, 12)
     assert "Reviewed plan `sha256:" in comment and "head1" in comment and "1 to create" in comment
+    assert (
+        "After the merge (by 2027-03-04, when GitHub deletes this plan's artifact), ehkeys applies" in comment
+    )
 
     code, out = actions.merge_and_apply(12, "merge1", text)
     assert code == 0, out
@@ -225,6 +228,16 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert "applied" in result and "as reviewed" in result
     assert "ehkeys apply" in actions.summary()
     assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
+
+
+def test_a_plan_comment_whose_artifact_github_will_not_list_still_shows_the_plan(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The artifact's expiry is a courtesy: GitHub failing to list it leaves it unsaid."""
+    hub.faults["GET /actions/runs/"] = JSONResponse({"message": "Server Error"}, status_code=500)
+    assert actions.plan_pr(12, "head1", manifest(k0=25))[0] == 0
+    comment = plan_comment(hub, 12)
+    assert "After the merge, ehkeys applies exactly this plan" in comment and "3 to update" in comment
 
 
 def test_a_key_that_moved_after_review_is_skipped_and_named(actions: Actions, hub: FakeGitHub) -> None:
@@ -266,6 +279,25 @@ def test_a_manifest_changed_after_the_plan_is_refused_and_planned_again(
         1,
         'the second sends nothing: "plan again", a fresh plan on its PR',
     )
+
+
+def test_a_pull_request_from_a_fork_is_told_why_it_cannot_be_planned(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A fork's pull_request run has no ELECTRONHUB_API_KEY and a read-only token: the plan and
+    comment steps say so (red), rather than "ELECTRONHUB_API_KEY is not set" and a 403."""
+    hub.open_pull(7, "fork-head")
+    head = {"sha": "fork-head", "repo": {"full_name": "alice/keys"}}
+    pull = {"number": 7, "head": head, "base": {"ref": "main", "repo": {"full_name": REPO}}}
+    workspace = actions.checkout(manifest(), "pull_request", "test-merge-fork-head", {"pull_request": pull})
+    for step in (("github", "plan", MANIFEST), ("github", "comment", MANIFEST)):
+        code, out, err = actions.run(*step)
+        assert code == 1 and "PR #7 comes from the fork alice/keys" in err, (step, err)
+        assert f"push its commits to a branch of {REPO}" in err and "Traceback" not in err
+    assert hub.comments_on(7) == [] and not (workspace / "ehkeys-out" / "plan.json").exists()
+    pull["head"]["repo"] = {"full_name": REPO}  # the same PR pushed to a branch here plans as ever
+    actions.checkout(manifest(), "pull_request", "test-merge-fork-head", {"pull_request": pull})
+    assert actions.run("github", "plan", MANIFEST, "--sandbox", *actions.seeded)[0] == 0
 
 
 def test_a_push_without_a_pull_request_applies_nothing(actions: Actions, hub: FakeGitHub) -> None:

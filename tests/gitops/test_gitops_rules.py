@@ -175,7 +175,7 @@ def test_a_github_error_reading_the_base_is_said_never_a_traceback(actions: Acti
     assert "Traceback" not in out
     assert (
         f"Rules not compared with its base `{BASE[:12]}`: GitHub API GET /contents/keys/keys.yaml: HTTP 403: "
-        "Resource not accessible by integration (check the job's 'permissions:' and the token)."
+        "Resource not accessible by integration (check the job's &#96;permissions:&#96; and the token)."
     ) in plan_comment(hub, 12)
 
 

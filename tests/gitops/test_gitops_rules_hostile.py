@@ -133,3 +133,18 @@ def test_a_chain_of_400_links_on_the_base_is_said_not_followed_to_a_crash(
 pytestmark = gitops.pytestmark
 hub = gitops.hub
 actions = gitops.actions
+
+
+@pytest.mark.parametrize("target", [b"../p\xff.yaml", b"../sh\xff/policy.yaml"])
+def test_a_base_link_whose_target_is_not_utf8_is_said_not_a_crash(tmp_path: Path, target: bytes) -> None:
+    """git keeps a link's target as bytes; one that is not UTF-8 cannot be asked for by path
+    (a URL is UTF-8): not compared, never a UnicodeEncodeError."""
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "symlink", target), entry("team.yaml", "file")],
+        "keys/team.yaml": file(b"keys: []\n"),
+    }
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(Hostile(answers, {sha(target): target}), "b" * 40, ["keys"], manifest)
+    assert "is not UTF-8" in found.problem, found

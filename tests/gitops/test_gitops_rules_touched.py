@@ -93,18 +93,18 @@ def test_a_link_into_a_linked_folder_and_back_out_is_said_not_compared_on_the_wh
     assert code == 4 and "goes into a folder and back out" in out, out
 
 
-def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
-    actions: Actions, hub: FakeGitHub
-) -> None:
+def test_a_link_to_a_name_that_is_not_utf8_is_refused_not_read(actions: Actions, hub: FakeGitHub) -> None:
     """git allows any bytes in a name; GitHub's JSON cannot carry \\xff as it is (U+FFFD here), so
-    the PR's file list cannot be matched with the checkout's name: never read from the checkout."""
+    the PR's file list cannot be matched with the checkout's name, nor a plan or a state name it:
+    the loader refuses it, naming it (the head read it; the check failed only as its rules were
+    not compared, the fake GitHub answering 500 for a name JSON cannot spell)."""
     odd = "common/p\udcff.yaml"  # os.fsdecode(b"common/p\xff.yaml")
     links = {"keys/ehkeys.yaml": "../" + odd}
     hub.commit(BASE, {"keys/team.yaml": team(), odd: STRICT}, links)
     head = {"keys/team.yaml": team(k0=400), odd: LOOSE}
     changed = ("keys/team.yaml", "common/p\ufffd.yaml")
-    code, out = plan(actions, 75, head, "--rules-apart", root="keys", links=links, changed=changed)
-    assert code == 4, out
+    code, out, _ = run_plan(actions, 75, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert code == 1 and "links to ../common/p\\xff.yaml, a name that is not UTF-8" in out, out
 
 
 def test_a_folder_link_on_a_hops_way_re_pointed_touches_the_root(actions: Actions, hub: FakeGitHub) -> None:

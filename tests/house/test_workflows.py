@@ -178,6 +178,18 @@ def _action_step(name: str) -> dict[str, Any]:
     return dict(step)
 
 
+def _step_env(step: dict[str, Any], inputs: dict[str, str], outer: dict[str, str]) -> dict[str, str]:
+    """The step's env: each `${{ inputs.x }}` or `${{ inputs.x || env.Y }}` (the first that is not
+    empty, as Actions evaluates `||`; `outer` is the env the workflow's step gave the action)."""
+    env = {}
+    for name, value in step["env"].items():
+        found = re.fullmatch(r"\$\{\{ (.+?) \}\}", str(value))
+        operands = found.group(1).split(" || ") if found else []
+        given = [inputs.get(o[7:], "") if o.startswith("inputs.") else outer.get(o[4:], "") for o in operands]
+        env[name] = next((v for v in given if v), "")
+    return env
+
+
 def _run_step(step: dict[str, Any], tmp: Path, inputs: dict[str, str]) -> list[str]:
     """The step's script, each `${{ inputs.x }}` of its env given, with an `ehkeys` that only
     writes down the arguments it was given (one a line)."""
@@ -185,10 +197,7 @@ def _run_step(step: dict[str, Any], tmp: Path, inputs: dict[str, str]) -> list[s
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "ehkeys").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{said}"\n')
     (bin_dir / "ehkeys").chmod(0o755)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    for name, value in step["env"].items():
-        found = re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", str(value))
-        env[name] = inputs.get(found.group(1), "") if found else ""
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **_step_env(step, inputs, {})}
     done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return said.read_text().splitlines()
@@ -228,6 +237,16 @@ def test_the_action_runs_the_job_for_its_root_with_each_when_modified_pattern(tm
     assert typed_deliver == ["github", "deliver", "keys/payments", "--state-branch", "ehkeys-state", *targets]
     comment = _run_step(_action_step("Comment the plan on the pull request"), tmp_path, root)
     assert comment[:3] == ["github", "comment", "keys/payments"], "the comment is the root's"
+
+
+def test_an_account_key_given_in_the_steps_env_is_not_blanked_by_the_empty_input() -> None:
+    """`env: {ELECTRONHUB_API_KEY: ${{ secrets.… }}}` on the workflow's step, without `api-key:`:
+    the action's own env set it to the empty input, and the job said the key was not set."""
+    step = _action_step("ehkeys ${{ inputs.command }}")
+    outer = {"ELECTRONHUB_API_KEY": "ek-from-the-steps-env"}
+    assert _step_env(step, {}, outer)["ELECTRONHUB_API_KEY"] == "ek-from-the-steps-env"
+    given = _step_env(step, {"api-key": "ek-from-the-input"}, outer)
+    assert given["ELECTRONHUB_API_KEY"] == "ek-from-the-input", "the input, when given, wins"
 
 
 def test_rules_apart_reaches_the_plan_and_apply_jobs_only_when_true(tmp_path: Path) -> None:

@@ -128,6 +128,18 @@ def test_every_problem_is_reported_in_one_run() -> None:
     ]
 
 
+def test_a_duplicate_id_is_said_beside_the_other_errors_of_its_key() -> None:
+    """A second `backend` with a negative allocation, and a name used twice by a key with a
+    bad window: one run says all four problems, not the duplicates once the rest is fixed."""
+    result = manifest.load([str(MANIFESTS / "bad-duplicate-id-on-a-key-with-another-error.yaml")], now=NOW)
+    assert [(e.line, e.path, e.message.split(":")[0]) for e in result.errors] == [
+        (6, "", "duplicate id 'backend'"),
+        (8, "keys[1].allocated_ammount", "must be >= 0 (got -5)"),
+        (11, "keys[2].limit_type", "must be one of daily, weekly, monthly, unknown (got 'fortnightly')"),
+        (12, "", "duplicate name 'Shared'"),
+    ]
+
+
 def test_each_bad_list_entry_is_pointed_at() -> None:
     result = manifest.load([str(MANIFESTS / "bad-two-bad-ips.yaml")], now=NOW)
     assert [(e.line, e.col, e.path) for e in result.errors] == [

@@ -6,6 +6,7 @@ import io
 import json
 import os
 from decimal import Decimal
+from html.parser import HTMLParser
 from ipaddress import ip_network
 
 import jsonschema
@@ -16,6 +17,7 @@ from reconciler.core.secrets import ProxyKey
 from reconciler.manifest import resources
 from reconciler.render import plan as render
 from reconciler.render import plans
+from reconciler.render.view import escape
 
 from ..helpers import TESTS
 from ..planning.test_planner import NOW, desired, live, plan_of
@@ -190,6 +192,57 @@ def test_markdown_mentions_no_one_however_the_at_is_preceded(name: str) -> None:
     out = io.StringIO()
     render.markdown(plan_of([], [live(proxy_key=stray, name=name)], {}), out)
     assert "@oncall" not in out.getvalue() and "@&#8203;oncall" in out.getvalue()
+
+
+MARKED = "**URGENT** [approve](https://evil.example) `rm -rf` ~~old~~ _quiet_ a\\*b prod_backend"
+
+
+def test_markdown_shows_a_name_as_written_with_no_emphasis_link_or_code() -> None:
+    """A key renamed in the dashboard to "**URGENT** [approve](https://evil.example)" must not
+    put a bold word or a link into the PR comment a reviewer approves from: rendered (as
+    CommonMark with GitHub's tables and strikethrough), the comment shows the name as written."""
+    from markdown_it import MarkdownIt
+
+    changed = desired(address="marked", proxy_key=ProxyKey("ek-proxy-marked0010"), name=MARKED)
+    lives = [
+        live(proxy_key=changed.proxy_key, name="before"),
+        live(proxy_key=ProxyKey("ek-proxy-stray0011"), name=MARKED),
+    ]
+    out = io.StringIO()
+    render.markdown(plan_of([changed], lives, {}), out)
+    page = Page()
+    page.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(out.getvalue()))
+    assert "".join(page.text).count(MARKED) >= 3  # the row's title, its <summary>, the unmanaged key
+    assert not [
+        t for t in page.marked if any(word in t for word in ("URGENT", "approve", "rm", "old", "quiet"))
+    ]
+    assert "prod_backend" in out.getvalue()  # an `_` inside a word stays as written
+    assert escape("[x] approved").startswith("&#91;x]")  # at a list item's start: no checkbox
+
+
+class Page(HTMLParser):
+    """A rendered comment's text (character references decoded, as a browser shows it, in raw
+    HTML too), and the text inside emphasis, links, code and strikethrough."""
+
+    MARKUP = frozenset({"strong", "em", "a", "code", "s", "del"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.marked: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self.MARKUP.intersection(self.open):
+            self.marked.append(data)
 
 
 def nested_parentheses(line: str) -> bool:
