@@ -61,7 +61,7 @@ from reconciler.gitops.reviewed_plan import (
 )
 from reconciler.gitops.roots import PullFiles, Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
-from reconciler.gitops.state_branch import StateBranch
+from reconciler.gitops.state_branch import StateBranch, committed, unheld_note
 from reconciler.gitops.trust import Trust
 from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
@@ -80,12 +80,13 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 @contextlib.contextmanager
 def _branch(
     job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
-) -> Iterator[None]:
+) -> Iterator[list[str]]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings), unless what it pushes says
     that the body told someone (`told`: the drift issue) and the body failed; a push error never
     hides the body's own error. Where earlier versions kept the state (or the manifest's, before it
-    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`)."""
+    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`).
+    Yields the states read from the checkout instead, for their bindings only (`committed`)."""
     branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
     legacy = legacy_state(job.workspace) if len(states) == 1 else None
     undeclared = state_path(job.workspace)  # the state from before the manifest declared accounts
@@ -93,9 +94,10 @@ def _branch(
     pulled = pulled or (branch.pull(undeclared) if undeclared not in states else [])
     pulled = pulled or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
+    checkout = committed(branch, states, [undeclared, *([legacy] if legacy else [])])
     failed = False
     try:
-        yield
+        yield checkout
     except BaseException:
         failed = True
         raise
@@ -314,17 +316,17 @@ def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     settings = DriftSettings(job.job.workspace, job.limits, job.unused_days)
-    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True):  # seen once the issue says so
+    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as checkout:  # seen once said
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted)
+        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout))
 
 
-def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted) -> ExitCode:
-    """The drift found, in the log, the job summary and the drift issue."""
+def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
+    """The drift found, in the log, the job summary and the drift issue (`note` after the findings)."""
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)
-    text.write("\n")
+    text.write("\n" + note)
     usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
