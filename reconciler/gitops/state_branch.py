@@ -15,7 +15,9 @@ emptied or removed is deleted from the branch too (against its `sha`): left ther
 be pulled back and replay its settled writes as pending.
 
 A state the branch does not hold but the checkout does (committed beside the manifest, as
-`ehkeys import` wrote it) is used for its bindings only (`unverified`): `committed`.
+`ehkeys import` wrote it) is used for its bindings only (`unverified`): `committed`. A journal
+committed beside it is the checkout's too: removed when the branch holds the state (replayed over
+it, its snapshots would stand for the last apply's), folded in and kept for its bindings when not.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ class StateBranch:
             self.read[remote] = found
             _write(local, found[1])
             pulled.append(remote)
+        for local, remote in _paths(state_path, self.root, FOLDED) if self.holds(state_path) else ():
+            if remote not in self.read:  # the checkout's (committed): replayed, it would undo the branch's
+                _remove(local)
         return pulled
 
     def holds(self, state_path: Path) -> bool:
@@ -228,6 +233,13 @@ def _decoded(answer: object, call: str) -> bytes:
         return base64.b64decode(pick(answer, call, "content", kind=str))
     except ValueError as exc:  # binascii.Error
         raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot remove the journal committed here ({exc.strerror})") from exc
 
 
 def _write(path: Path, data: bytes) -> None:

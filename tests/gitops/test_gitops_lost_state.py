@@ -11,7 +11,7 @@ import pytest
 
 from ..fakegithub import FakeGitHub
 from . import test_gitops as gitops
-from .test_gitops import MANIFEST, STATE_ON_BRANCH, Actions, drift_issue, plan_comment
+from .test_gitops import JOURNAL_ON_BRANCH, MANIFEST, STATE_ON_BRANCH, Actions, drift_issue, plan_comment
 
 pytestmark = pytest.mark.slow  # the GitOps jobs end to end against the fake GitHub
 
@@ -23,22 +23,27 @@ NOTE = f"**The state was read from the repository** (`{STATE_ON_BRANCH}`)"
 ACCUSED = "Changed outside ehkeys since the last apply"  # the drift issue's section
 
 
-def imported(actions: Actions, tmp_path: Path) -> str:
+def imported(actions: Actions, tmp_path: Path, journal: bool = False) -> str:
     """`ehkeys import --all` on the team's machine: the manifest (each key's window chosen), and
-    the state import wrote beside it, committed with it as the README says."""
+    the state import wrote beside it, committed with it as the README says (`journal`: its
+    journal too, which the README's .gitignore leaves out)."""
     laptop = tmp_path / "laptop"
     laptop.mkdir()
     actions.mp.chdir(laptop)
     code, out, err = actions.run("import", "--all", "--out", MANIFEST, "--sandbox", *actions.seeded)
     assert code == 0, out + err
-    actions.committed[STATE_ON_BRANCH] = (laptop / STATE_ON_BRANCH).read_bytes()
+    for name in [STATE_ON_BRANCH, *([JOURNAL_ON_BRANCH] if journal else [])]:
+        actions.committed[name] = (laptop / name).read_bytes()
     return (laptop / MANIFEST).read_text().replace("limit_type: unknown", "limit_type: daily")
 
 
+@pytest.mark.parametrize("journal", [False, True], ids=["state", "state-and-journal"])
 def test_drift_after_the_state_branch_is_lost_accuses_no_reviewed_change(
-    actions: Actions, hub: FakeGitHub, tmp_path: Path
+    actions: Actions, hub: FakeGitHub, tmp_path: Path, journal: bool
 ) -> None:
-    raised = imported(actions, tmp_path).replace("allocated_ammount: 10.00", "allocated_ammount: 15.00", 1)
+    raised = imported(actions, tmp_path, journal).replace(
+        "allocated_ammount: 10.00", "allocated_ammount: 15.00", 1
+    )
     actions.plan_pr(1, "h1", raised)
     assert actions.merge_and_apply(1, "m1", raised)[0] == 0  # key-0 raised to 15, reviewed
     assert "in sync, nothing open" in actions.drift(raised)[1]
