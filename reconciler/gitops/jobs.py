@@ -62,7 +62,7 @@ from reconciler.gitops.reviewed_plan import (
 )
 from reconciler.gitops.roots import PullFiles, Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
-from reconciler.gitops.state_branch import StateBranch
+from reconciler.gitops.state_branch import StateBranch, committed, unheld_note
 from reconciler.gitops.trust import Trust
 from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
@@ -81,12 +81,14 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 @contextlib.contextmanager
 def _branch(
     job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
-) -> Iterator[Workspace]:
+) -> Iterator[tuple[Workspace, list[str]]]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings), unless what it pushes says
     that the body told someone (`told`: the drift issue) and the body failed; a push error never
     hides the body's own error. Where earlier versions kept the state (or the manifest's, before it
-    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`)."""
+    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`).
+    Yields the body's workspace, and the states read from the checkout instead, for their bindings
+    only (`committed`)."""
     branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
     legacy = legacy_state(job.workspace) if len(states) == 1 else None
     undeclared = state_path(job.workspace)  # the state from before the manifest declared accounts
@@ -94,9 +96,10 @@ def _branch(
     pulled = pulled or (branch.pull(undeclared) if undeclared not in states else [])
     pulled = pulled or (branch.pull(legacy) if legacy else [])
     print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
+    checkout = committed(branch, states, [undeclared, *([legacy] if legacy else [])])
     failed = False
-    try:  # the body's workspace: the other roots' states, which a prune spares, are on the branch
-        yield on_branch(job.workspace, hub, ctx.workspace, job.state_branch)
+    try:  # the body's workspace (the other roots' states, which a prune spares, on the branch)
+        yield on_branch(job.workspace, hub, ctx.workspace, job.state_branch), checkout
     except BaseException:
         failed = True
         raise
@@ -159,7 +162,7 @@ def plan_job(job: Job) -> ExitCode:
     why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
     if why:
         return _not_planned(out, root, why)
-    with _branch(job, ctx, hub, push=()) as workspace:
+    with _branch(job, ctx, hub, push=()) as (workspace, _):
         planned = engine_plan.make(PlanSettings(workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     manifests = job.workspace.manifests
@@ -239,7 +242,7 @@ def apply_job(job: ApplyJob) -> ExitCode:
         step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why)}.\n"))
         print(f"ehkeys: {why}.")
         return ExitCode.OK
-    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as workspace:
+    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as (workspace, _):
         if job.fresh:
             return _apply(job, workspace, reviewed=None)
         try:
@@ -315,18 +318,21 @@ def _post_fresh_plan(job: ApplyJob, ws: Workspace, hub: GitHub, pr: int | None, 
 def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as workspace:  # seen once told
+    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as (
+        workspace,
+        checkout,
+    ):  # once said
         settings = DriftSettings(workspace, job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted)
+        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout))
 
 
-def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted) -> ExitCode:
-    """The drift found, in the log, the job summary and the drift issue."""
+def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
+    """The drift found, in the log, the job summary and the drift issue (`note` after the findings)."""
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)
-    text.write("\n")
+    text.write("\n" + note)
     usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
