@@ -26,7 +26,7 @@ from reconciler.state.format import Contents
 TREE = "GET /git/trees/{branch}"
 
 
-def on_branch(workspace: Workspace, hub: GitHub, top: Path, branch: str = BRANCH) -> Workspace:
+def with_branch_states(workspace: Workspace, hub: GitHub, top: Path, branch: str = BRANCH) -> Workspace:
     """A job's workspace whose other roots' states are those on the state branch."""
     return replace(workspace, others=BranchStates(hub, top, workspace, branch))
 
