@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reconciler.core.changes import REFUNDS, Action, Change
+from reconciler.core.changes import REFUNDS, Action, Change, unmanaged_address
 from reconciler.core.errors import Refused, UsageError
 from reconciler.core.outcomes import Outcome, Result
 from reconciler.core.plan import Plan
@@ -88,9 +88,19 @@ def still_planned(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], 
             chosen.append(change)
         else:
             skipped.append(_skip(change, saved, "its live state moved"))
+    kept = {unmanaged_address(live.fingerprint): note for live, note in plan.unmanaged_listed}
     for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
+        if address in kept:  # a reviewed prune of a key the plan keeps now (another root's, say)
+            skipped.append(Result(saved.reviewed(address), Outcome.SKIPPED, _kept_now(kept[address])))
+            continue
         skipped.append(_no_longer(current.get(address), saved, address))
     return chosen, skipped
+
+
+def _kept_now(note: str) -> str:
+    """Why the plan keeps now a key the reviewed plan pruned: its note, said as of now."""
+    why = note.replace("not pruned:", "not pruned now:", 1) if note else "it is not pruned now"
+    return f"changed since plan; {why}"
 
 
 def unsent_refunds(

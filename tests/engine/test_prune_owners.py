@@ -115,3 +115,21 @@ def test_a_checkout_without_other_states_prunes_as_before(checkout: Path, capsys
     deleted = sorted(c["name"] for c in json.loads(out)["keys"] if c["action"] == "delete")
     assert deleted == ["search-a", "search-b", "stray"]
     assert not PAYMENTS_STATE.exists()
+
+
+def test_a_reviewed_prune_of_a_key_another_root_bound_since_is_skipped_saying_why(
+    checkout: Path, capsys: Any
+) -> None:
+    """The plan reviewed before search's first apply deletes search's keys; applied after it,
+    they are kept (search's state binds them now), and the apply says so: never 'already as
+    planned: the key is gone from the account' of a key that is still there."""
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--out", "reviewed.json")
+    assert code == 0 and "- search-a" in out, out + err
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+
+    code, out, err = run_cli(capsys, "apply", "keys/payments", "--plan", "reviewed.json", "--auto-approve")
+    assert code == 3, out + err
+    assert live(checkout) == ["pay-1", "search-a", "search-b"], "search's keys kept; stray pruned"
+    assert "gone from the account" not in out and "already as planned" not in out
+    why = f"not pruned now: managed by keys/search (its state binds it: {SEARCH_STATE.as_posix()})"
+    assert f"search-a (ek-proxy-…0001): skipped: changed since plan; {why}" in out, out
