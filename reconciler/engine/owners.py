@@ -11,14 +11,19 @@ where a matrix job's checkout holds no other root's state.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from reconciler.core.errors import StateError
 from reconciler.engine.settings import Workspace
 from reconciler.planning.pruning import Others, OtherStates
 from reconciler.state import others, reading
 from reconciler.state.format import Contents
+
+Entry = Mapping[str, Any]  # a journal line
+MADE = "its state records a create of a key of this name that it never saw land"
 
 
 @dataclass
@@ -40,30 +45,48 @@ def others_of(workspace: Workspace) -> OtherStates:
     return workspace.others if workspace.others is not None else CheckoutStates(workspace)
 
 
+@dataclass
+class Found:
+    """The other roots' states read so far (the checkout's, the state branch's), as the plan
+    asks for them: whose each live key is, and whose a key of a name may be."""
+
+    owners: dict[str, str] = field(default_factory=dict)
+    creating: dict[str, str] = field(default_factory=dict)
+
+    def add(self, path: PurePosixPath, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
+        """The state at `path` (from the repository's top), shown as `where`, and its journal."""
+        whose = others.named(path, contents)
+        for fingerprint in others.held(contents):
+            self.owners.setdefault(fingerprint, f"{whose} (its state binds it: {where})")
+        for name in others.creating(contents, journal):
+            self.creating.setdefault(name, f"{whose}'s ({MADE}: {where})")
+
+    def others(self) -> Others:
+        return Others(self.owners, creating=self.creating)
+
+
 def _read(workspace: Workspace) -> Others:
     top = others.repository_top(workspace.manifests)
     own = others.Own.of(workspace.manifests, workspace.state)
     paths, unlisted = others.found_below(top, workspace.connection.sandbox)
     if unlisted:
         return Others(unknown=f"{unlisted[0]}: a folder of the checkout that cannot be listed may hold one")
-    owners: dict[str, str] = {}
+    found = Found()
     for path in (p for p in paths if not own.holds(p)):
+        here = Path(os.path.relpath(path))  # named from here in what it says
         try:
-            contents = _contents(Path(os.path.relpath(path)))  # named from here in what it says
+            contents, journal = _contents(here)
         except StateError as exc:
             return Others(unknown=str(exc))
-        if own.holds(path, contents):
-            continue
-        shown = path.relative_to(top)
-        label = f"{others.named(shown, contents)} (its state binds it: {shown.as_posix()})"
-        for fingerprint in others.held(contents):
-            owners.setdefault(fingerprint, label)
-    return Others(owners)
+        if not own.holds(path, contents):
+            shown = PurePosixPath(path.relative_to(top).as_posix())
+            found.add(shown, str(shown), contents, journal)
+    return found.others()
 
 
-def _contents(path: Path) -> Contents:
+def _contents(path: Path) -> tuple[Contents, list[Entry]]:
     """The state and its journal replayed (a conflict's copy has none of its own)."""
     journal = path.parent / others.JOURNAL
     if path.name != others.STATE_FILE:
-        return reading.snapshot(path, journal)
-    return reading.contents(path, journal)
+        return reading.snapshot(path, journal), []
+    return reading.contents(path, journal), list(reading.entries(journal, False))

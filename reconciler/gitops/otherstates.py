@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reconciler.core.errors import StateError
+from reconciler.engine.owners import Entry, Found
 from reconciler.engine.settings import Workspace
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.gitops.state_branch import BRANCH, read_blob
@@ -56,22 +57,17 @@ class BranchStates:
             return Others(unknown=f"the files of the state branch {self.branch} cannot be listed: {exc}")
         own = others.Own.of(self.workspace.manifests, self.workspace.state)
         sandbox = self.workspace.connection.sandbox
-        owners: dict[str, str] = {}
+        found = Found()
         for path in sorted(p for p in files if others.is_state(PurePosixPath(p), sandbox)):
             if own.holds(self.top / path):
                 continue
             try:
-                contents = self._contents(path, files)
+                contents, journal = self._contents(path, files)
             except (GitHubError, StateError) as exc:
                 return Others(unknown=f"{self.branch}:{path}: {exc}")
-            if own.holds(self.top / path, contents):
-                continue
-            label = (
-                f"{others.named(PurePosixPath(path), contents)} (its state binds it: {self.branch}:{path})"
-            )
-            for fingerprint in others.held(contents):
-                owners.setdefault(fingerprint, label)
-        return Others(owners)
+            if not own.holds(self.top / path, contents):
+                found.add(PurePosixPath(path), f"{self.branch}:{path}", contents, journal)
+        return found.others()
 
     def _files(self) -> dict[str, str]:
         """The branch's files, path -> blob sha, in one request; GitHubError when it cut the list."""
@@ -86,10 +82,12 @@ class BranchStates:
             if isinstance(e, dict) and e.get("type") == "blob"
         }
 
-    def _contents(self, path: str, files: dict[str, str]) -> Contents:
+    def _contents(self, path: str, files: dict[str, str]) -> tuple[Contents, list[Entry]]:
         """A state file, its journal (when the branch has one beside it) replayed over it."""
         journal = str(PurePosixPath(path).parent / others.JOURNAL)
         logged = PurePosixPath(path).name == others.STATE_FILE and journal in files
         data = read_blob(self.hub, files[path])
         lines = read_blob(self.hub, files[journal]) if logged else b""
-        return reading.from_bytes(data, lines, f"{self.branch}:{path}", f"{self.branch}:{journal}")
+        where = f"{self.branch}:{journal}"
+        contents = reading.from_bytes(data, lines, f"{self.branch}:{path}", where)
+        return contents, list(reading.entries(Path(where), False, lines))

@@ -181,16 +181,16 @@ def _handle_unmanaged(
     start = len(plan.changes)
     prunable = [k for k in keys if k.fingerprint not in kept]
     others = recorded.others() if desired.prune and prunable and not plan.has_errors else pruning.NOBODY
-    prunable = [k for k in prunable if k.fingerprint not in others.owners]
+    prunable = [k for k in prunable if not others.whose(k)]
     blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others) if desired.prune else ""
     for offset, live in enumerate(keys):
-        namesake, owner = kept.get(live.fingerprint), others.owners.get(live.fingerprint)
+        namesake, owner = kept.get(live.fingerprint), others.whose(live)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
             plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
-        elif owner is not None:  # another manifest root's state binds it (only asked under prune)
-            plan.unmanaged.append(Unmanaged(live, pruning.managed_elsewhere(owner)))
+        elif owner:  # another manifest root's state binds it, or may (only asked under prune)
+            plan.unmanaged.append(Unmanaged(live, owner))
         elif desired.prune and blocked:
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:

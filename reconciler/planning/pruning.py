@@ -24,10 +24,21 @@ from reconciler.core.plan import Plan
 @dataclass(frozen=True)
 class Others:
     """What the other manifest roots' states hold: fingerprint -> whose it is (`keys/search (its
-    state binds it: …)`); `unknown`: which state could not be read, and why ('' when all were)."""
+    state binds it: …)`); `creating`: the name of a key one may have made and not bound yet (a
+    create never seen land, a rotation's successor) -> whose; `unknown`: which state could not be
+    read, and why ('' when all were)."""
 
     owners: Mapping[str, str] = field(default_factory=dict)
     unknown: str = ""
+    creating: Mapping[str, str] = field(default_factory=dict)
+
+    def whose(self, live: LiveKey) -> str:
+        """Why `live` is not pruned, being another root's or maybe so ('' when it is neither)."""
+        owner = self.owners.get(live.fingerprint)
+        if owner is not None:
+            return managed_elsewhere(owner)
+        maker = self.creating.get(live.name)
+        return f"not pruned: maybe {maker}" if maker is not None else ""
 
 
 NOBODY = Others()

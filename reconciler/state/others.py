@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
 from reconciler.state import paths as statepaths
 from reconciler.state.format import Contents
+from reconciler.state.journal import track_create
 
 STATE_FILE = statepaths.STATE_FILE
 CONFLICT = STATE_FILE + ".conflict-"  # a run's copy its push could not write (state_branch)
@@ -41,6 +43,20 @@ def held(contents: Contents) -> set[str]:
     found = set(contents.bindings.values()) | set(contents.protected)
     found |= {str(r["predecessor"]) for r in contents.rotations.values()}
     return found | {str(m["key"]) for m in contents.moves.values()}
+
+
+def creating(contents: Contents, journal: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The names of the keys a state's manifest may have made that it binds to nothing yet: a
+    create its journal announced and never saw land (its run cut off), a rotation's successor
+    (its record names it). Its next run asks which live key it is: until then, one of that name
+    may be its own."""
+    pending: set[str] = set()
+    names: dict[str, str] = {}
+    for entry in journal:
+        track_create(entry, pending)
+        if entry.get("operation") == "create" and isinstance(entry.get("name"), str):
+            names[str(entry.get("address"))] = entry["name"]
+    return {names[a] for a in pending if a in names} | {str(r["name"]) for r in contents.rotations.values()}
 
 
 def named(state: PurePath, contents: Contents) -> str:

@@ -66,6 +66,18 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield repo
 
 
+def made_outside(repo: Path, name: str, value: str) -> None:
+    """A key landed in the account (a create whose answer its run never recorded): as the
+    sandbox's own create writes it, the stray key's other values."""
+    with sqlite3.connect(repo.parent / "accounts.db") as db:
+        columns = [c for (_, c, *_) in db.execute("PRAGMA table_info(keys)")]
+        rest = ", ".join(c for c in columns if c not in ("key", "name"))
+        db.execute(
+            f"INSERT INTO keys (key, name, {rest}) SELECT ?, ?, {rest} FROM keys WHERE name = 'stray'",
+            (value, name),
+        )
+
+
 def live(repo: Path) -> list[str]:
     with sqlite3.connect(repo.parent / "accounts.db") as db:
         return sorted(name for (name,) in db.execute("SELECT name FROM keys WHERE user_id = 'u1'"))
@@ -133,3 +145,53 @@ def test_a_reviewed_prune_of_a_key_another_root_bound_since_is_skipped_saying_wh
     assert "gone from the account" not in out and "already as planned" not in out
     why = f"not pruned now: managed by keys/search (its state binds it: {SEARCH_STATE.as_posix()})"
     assert f"search-a (ek-proxy-…0001): skipped: changed since plan; {why}" in out, out
+
+
+def test_a_key_another_root_sent_the_create_of_and_never_saw_land_is_not_pruned(
+    checkout: Path, capsys: Any
+) -> None:
+    """Search's apply of a new key search-c was cut off (a kill, a lost answer) once the create
+    was sent: its journal says so, and the key landed. Nothing binds it yet (search's next
+    apply asks which key it is), so payments keeps it: it may be search's."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    line = {"time": "2026-01-01T00:00:00Z", "address": "search-c", "name": "search-c"}
+    sent = {**line, "operation": "create", "result": "sending"}
+    (SEARCH_STATE.parent / "journal.jsonl").write_text(json.dumps(sent) + "\n")
+    made_outside(checkout, "search-c", "ek-proxy-prod-search-c-0009")
+
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    assert code == 0, out + err
+    planned = json.loads(out)
+    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == ["stray"]
+    kept = {u["name"]: u["note"] for u in planned["unmanaged"]}
+    assert kept["search-c"] == (
+        "not pruned: maybe keys/search's (its state records a create of a key of this name that it "
+        f"never saw land: {SEARCH_STATE.as_posix()})"
+    )
+
+
+def test_the_successor_of_another_roots_rotation_not_yet_recorded_is_not_pruned(
+    checkout: Path, capsys: Any
+) -> None:
+    """Search's rotation of search-a was cut off once its successor's create was sent: the
+    rotation's record (in search's state) names the successor, which no state binds yet."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    data = json.loads(SEARCH_STATE.read_text())
+    rotation = {
+        "predecessor": data["bindings"]["search-a"],
+        "started": 1,
+        "overlap": 3600,
+        "name": "search-a",
+    }
+    SEARCH_STATE.write_text(json.dumps({**data, "rotations": {"search-a": rotation}}))
+    made_outside(checkout, "search-a", "ek-proxy-prod-search-a-0010")
+
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    assert code == 0, out + err
+    planned = json.loads(out)
+    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == ["stray"]
+    successor = [u["note"] for u in planned["unmanaged"] if u["key"].endswith("0010")]
+    assert successor == [
+        "not pruned: maybe keys/search's (its state records a create of a key of this name that it "
+        f"never saw land: {SEARCH_STATE.as_posix()})"
+    ]

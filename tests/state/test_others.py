@@ -93,3 +93,15 @@ def test_this_manifests_own_states_are_no_others(tmp_path: Path, monkeypatch: py
     legacy = Path("keys/.ehkeys/state.json")  # names this manifest: its own, wherever it is
     assert own.holds(legacy, Contents(manifest="../pay.yaml"))
     assert not own.holds(legacy, Contents(manifest="../search.yaml")) and not own.holds(legacy, Contents())
+
+
+def test_the_keys_a_state_may_have_made_unbound_are_its_creates_never_seen_land_and_successors() -> None:
+    def sent(address: str) -> dict[str, str]:
+        return {"address": address, "name": f"{address}-name", "operation": "create", "result": "sending"}
+
+    landed = {"address": "landed", "name": "landed-name", "fingerprint": FP["bound"], "result": "applied"}
+    refused = {"address": "refused", "name": "refused-name", "result": "failed"}
+    journal = [sent("cut"), sent("landed"), landed, sent("refused"), refused]
+    rotating = {"a": {"predecessor": FP["old"], "started": 1, "overlap": 0, "name": "a-successor"}}
+    assert others.creating(Contents(rotations=rotating), journal) == {"cut-name", "a-successor"}
+    assert others.creating(Contents(), []) == set()
