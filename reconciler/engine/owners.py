@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import StateError
@@ -53,9 +53,8 @@ class Found:
     owners: dict[str, str] = field(default_factory=dict)
     creating: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: PurePosixPath, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
-        """The state at `path` (from the repository's top), shown as `where`, and its journal."""
-        whose = others.named(path, contents)
+    def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
+        """The state at `where` of the manifest `whose` (`others.named`), and its journal."""
         for fingerprint in others.held(contents):
             self.owners.setdefault(fingerprint, f"{whose} (its state binds it: {where})")
         for name in others.creating(contents, journal):
@@ -69,8 +68,8 @@ def _read(workspace: Workspace) -> Others:
     top = others.repository_top(workspace.manifests)
     own = others.Own.of(workspace.manifests, workspace.state)
     paths, unlisted = others.found_below(top, workspace.connection.sandbox)
-    if unlisted:
-        return Others(unknown=f"{unlisted[0]}: a folder of the checkout that cannot be listed may hold one")
+    for folder, why in (u for u in unlisted if not own.holds(u[0])):
+        return Others(unknown=f"{folder}: {why}: a folder of the checkout that cannot be listed may hold one")
     found = Found()
     for path in (p for p in paths if not own.holds(p)):
         here = Path(os.path.relpath(path))  # named from here in what it says
@@ -79,8 +78,8 @@ def _read(workspace: Workspace) -> Others:
         except StateError as exc:
             return Others(unknown=str(exc))
         if not own.holds(path, contents):
-            shown = PurePosixPath(path.relative_to(top).as_posix())
-            found.add(shown, str(shown), contents, journal)
+            shown = path.relative_to(top).as_posix()
+            found.add(others.named_below(top, path, contents), shown, contents, journal)
     return found.others()
 
 

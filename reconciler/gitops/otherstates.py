@@ -66,7 +66,8 @@ class BranchStates:
             except (GitHubError, StateError) as exc:
                 return Others(unknown=f"{self.branch}:{path}: {exc}")
             if not own.holds(self.top / path, contents):
-                found.add(PurePosixPath(path), f"{self.branch}:{path}", contents, journal)
+                whose = others.named(PurePosixPath(path), contents)
+                found.add(whose, f"{self.branch}:{path}", contents, journal)
         return found.others()
 
     def _files(self) -> dict[str, str]:

@@ -15,7 +15,7 @@ import os
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from reconciler.state import paths as statepaths
@@ -25,6 +25,7 @@ from reconciler.state.journal import track_create
 STATE_FILE = statepaths.STATE_FILE
 CONFLICT = STATE_FILE + ".conflict-"  # a run's copy its push could not write (state_branch)
 JOURNAL = "journal.jsonl"
+STATE_DEPTH = 3  # .ehkeys/<manifest>/<account>/sandbox/state.json: no state lies deeper
 
 
 def is_state(path: PurePath, sandbox: bool) -> bool:
@@ -70,6 +71,17 @@ def named(state: PurePath, contents: Contents) -> str:
     return posixpath.normpath(posixpath.join(state.parent.as_posix(), contents.manifest))
 
 
+def named_below(top: Path, state: Path, contents: Contents) -> str:
+    """`named`, of a state in the checkout below `top`: the manifest it names found from where the
+    state truly is (its `.ehkeys/` may be a link), from the top (or whole, when outside it)."""
+    relative = PurePosixPath(state.relative_to(top).as_posix())
+    if contents.manifest is None:
+        return named(relative, contents)
+    manifest = (state.parent / contents.manifest).resolve()
+    top = top.resolve()
+    return manifest.relative_to(top).as_posix() if manifest.is_relative_to(top) else str(manifest)
+
+
 @dataclass(frozen=True)
 class Own:
     """What is this manifest's own: its state folder, the state `--state` names, the manifest."""
@@ -93,36 +105,55 @@ class Own:
         return recorded is not None and (path.parent / recorded).resolve() == self.manifest
 
 
-def found_below(top: Path, sandbox: bool) -> tuple[list[Path], list[str]]:
+def found_below(top: Path, sandbox: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Every state file below `top`, a sandbox run's or not (hidden folders but `.ehkeys/` left
-    out, as a directory manifest leaves them; links not followed), and each folder that could
+    out, as a directory manifest leaves them; links not followed, but in and to a `.ehkeys/`
+    folder: a state kept elsewhere by a link is still its manifest's), and each folder that could
     not be listed, with why: a state may be in it."""
     found, unlisted = [], []
     for folder, names, why in _walk(top):
         if why:
-            unlisted.append(f"{folder}: {why}")
+            unlisted.append((folder, why))
         found += [folder / n for n in names if is_state(folder / n, sandbox)]
     return sorted(found), unlisted
 
 
 def _walk(top: Path) -> Iterator[tuple[Path, list[str], str]]:
-    """Each folder below `top` (itself included): the names of its files, or why it cannot be read."""
-    stack = [top]
+    """Each folder below `top` (itself included): the names of its files, or why it cannot be read.
+    A `.ehkeys/` folder is walked STATE_DEPTH deep, its links followed, each folder once."""
+    stack: list[tuple[Path, int]] = [(top, -1)]  # a folder, and its depth below its .ehkeys (-1: none)
+    seen: set[str] = set()
     while stack:
-        folder = stack.pop()
+        folder, depth = stack.pop()
         try:
             with os.scandir(folder) as entries:
                 items = list(entries)
         except OSError as exc:
-            yield folder, [], exc.strerror or str(exc)
+            why = "a link that leads nowhere" if folder.is_symlink() else exc.strerror or str(exc)
+            yield folder, [], why
             continue
-        files = [e.name for e in items if e.is_file(follow_symlinks=False)]
-        stack += [
-            Path(e.path)
-            for e in items
-            if e.is_dir(follow_symlinks=False) and (not e.name.startswith(".") or e.name == statepaths.FOLDER)
-        ]
-        yield folder, files, ""
+        if depth >= 0:
+            real = os.path.realpath(folder)
+            if real in seen:
+                continue  # a link back to a state folder walked already
+            seen.add(real)
+        stack += [(Path(e.path), d) for e in items if (d := _below(e, depth)) is not None]
+        yield folder, [e.name for e in items if e.is_file(follow_symlinks=depth >= 0)], ""
+
+
+def _below(entry: os.DirEntry[str], depth: int) -> int | None:
+    """The depth to walk `entry` at (below its `.ehkeys/`, -1 outside one), None: not walked."""
+    if depth >= 0:  # in a state folder: its links are where the states are
+        return depth + 1 if depth < STATE_DEPTH and _folder(entry) else None
+    if entry.name == statepaths.FOLDER:
+        return 0 if _folder(entry) else None
+    hidden = entry.name.startswith(".")
+    return -1 if not hidden and entry.is_dir(follow_symlinks=False) else None
+
+
+def _folder(entry: os.DirEntry[str]) -> bool:
+    """A folder, or a link to one or to nothing (which cannot be listed: a state may be there)."""
+    return entry.is_dir() or (entry.is_symlink() and not os.path.exists(entry.path))
 
 
 def repository_top(manifests: Sequence[str]) -> Path:

@@ -195,3 +195,29 @@ def test_the_successor_of_another_roots_rotation_not_yet_recorded_is_not_pruned(
         "not pruned: maybe keys/search's (its state records a create of a key of this name that it "
         f"never saw land: {SEARCH_STATE.as_posix()})"
     ]
+
+
+def test_another_roots_state_folder_kept_elsewhere_by_a_link_still_spares_its_keys(
+    checkout: Path, capsys: Any
+) -> None:
+    """Search keeps its state out of the checkout, its `.ehkeys` a link there: its keys are still
+    its own. One leading nowhere (its target not on this machine) prunes nothing, and says so."""
+    kept = checkout.parent / "search-state"
+    kept.mkdir()
+    Path("keys/search/.ehkeys").symlink_to(kept)
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    assert (kept / "search" / "prod" / "state.json").is_file()
+
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    assert code == 0, out + err
+    planned = json.loads(out)
+    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == ["stray"]
+    kept_keys = {u["name"]: u["note"] for u in planned["unmanaged"]}
+    why = f"not pruned: managed by keys/search (its state binds it: {SEARCH_STATE.as_posix()})"
+    assert kept_keys == {"search-a": why, "search-b": why}
+
+    kept.rename(checkout.parent / "moved")
+    code, out, err = run_cli(capsys, "plan", "keys/payments")
+    assert code == 0, out + err
+    assert "nothing is pruned: another manifest root's state cannot be read" in out
+    assert "keys/search/.ehkeys: a link that leads nowhere" in out and "- stray" not in out

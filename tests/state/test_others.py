@@ -105,3 +105,27 @@ def test_the_keys_a_state_may_have_made_unbound_are_its_creates_never_seen_land_
     rotating = {"a": {"predecessor": FP["old"], "started": 1, "overlap": 0, "name": "a-successor"}}
     assert others.creating(Contents(rotations=rotating), journal) == {"cut-name", "a-successor"}
     assert others.creating(Contents(), []) == set()
+
+
+def test_a_state_folder_kept_elsewhere_by_a_link_is_found_and_one_leading_nowhere_is_said(
+    tmp_path: Path,
+) -> None:
+    """`.ehkeys` (or a folder in it) may be a link to where a manifest keeps its state: its
+    states are found there (never more than a state folder's depth below it: a link to `/` walks
+    no disk); one that leads nowhere may hold a state, and is said."""
+    top, kept = tmp_path / "top", tmp_path / "kept"
+    (kept / "search" / "prod").mkdir(parents=True)
+    (kept / "search" / "prod" / "state.json").write_text("{}")
+    (kept / "search" / "prod" / "a" / "b").mkdir(parents=True)
+    (kept / "search" / "prod" / "a" / "b" / "state.json").write_text("{}")  # deeper than any state
+    (kept / "search" / "loop").symlink_to(kept)
+    (top / "keys" / "search").mkdir(parents=True)
+    (top / "keys" / "search" / ".ehkeys").symlink_to(kept)
+    (top / "keys" / "pay" / ".ehkeys").mkdir(parents=True)
+    (top / "keys" / "pay" / ".ehkeys" / "pay").symlink_to(tmp_path / "gone")
+    (top / "keys" / "docs").symlink_to(kept)  # a link to a folder elsewhere: not followed
+    found, unlisted = others.found_below(top, False)
+    assert found == [top / "keys/search/.ehkeys/search/prod/state.json"]
+    assert [(path, why.split(" (")[0]) for path, why in unlisted] == [
+        (top / "keys/pay/.ehkeys/pay", "a link that leads nowhere")
+    ]
