@@ -11,7 +11,7 @@ where a matrix job's checkout holds no other root's state.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,22 +65,31 @@ class Found:
 
 
 def _read(workspace: Workspace) -> Others:
-    top = others.repository_top(workspace.manifests)
-    own = others.Own.of(workspace.manifests, workspace.state)
-    paths, unlisted = others.found_below(top, workspace.connection.sandbox)
-    for folder, why in (u for u in unlisted if not own.holds(u[0])):
-        return Others(unknown=f"{folder}: {why}: a folder of the checkout that cannot be listed may hold one")
     found = Found()
+    top, own = others.repository_top(workspace.manifests), others.Own.of(workspace.manifests, workspace.state)
+    unknown = in_checkout(found, top, own, workspace.connection.sandbox)
+    return Others(unknown=unknown) if unknown else found.others()
+
+
+def in_checkout(
+    found: Found, top: Path, own: others.Own, sandbox: bool, but: Collection[str] = (), said: str = ""
+) -> str:
+    """The other manifests' states below `top` (a run's own, and those at a path in `but`, left
+    out) added to `found`, each shown with `said` after its path; why one cannot be read, or ''."""
+    paths, unlisted = others.found_below(top, sandbox)
+    for folder, why in (u for u in unlisted if not own.holds(u[0])):
+        return f"{folder}: {why}: a folder of the checkout that cannot be listed may hold one"
     for path in (p for p in paths if not own.holds(p)):
-        here = Path(os.path.relpath(path))  # named from here in what it says
+        shown = path.relative_to(top).as_posix()
+        if shown in but:
+            continue
         try:
-            contents, journal = _contents(here)
+            contents, journal = _contents(Path(os.path.relpath(path)))  # named from here in what it says
         except StateError as exc:
-            return Others(unknown=str(exc))
+            return str(exc)
         if not own.holds(path, contents):
-            shown = path.relative_to(top).as_posix()
-            found.add(others.named_below(top, path, contents), shown, contents, journal)
-    return found.others()
+            found.add(others.named_below(top, path, contents), shown + said, contents, journal)
+    return ""
 
 
 def _contents(path: Path) -> tuple[Contents, list[Entry]]:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reconciler.core.errors import StateError
-from reconciler.engine.owners import Entry, Found
+from reconciler.engine.owners import Entry, Found, in_checkout
 from reconciler.engine.settings import Workspace
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.gitops.state_branch import BRANCH, read_blob
@@ -52,23 +52,34 @@ class BranchStates:
         try:
             files = self._files()
         except NotFound:
-            return Others()  # no state branch yet: no root has kept a state
+            files = {}  # no state branch yet: no root has kept a state there
         except GitHubError as exc:
             return Others(unknown=f"the files of the state branch {self.branch} cannot be listed: {exc}")
         own = others.Own.of(self.workspace.manifests, self.workspace.state)
+        sandbox, found = self.workspace.connection.sandbox, Found()
+        unknown = self._on_branch(files, own, found) or in_checkout(
+            found, self.top.resolve(), own, sandbox, but=files, said=f", in the checkout: {self._none}"
+        )
+        return Others(unknown=unknown) if unknown else found.others()
+
+    @property
+    def _none(self) -> str:
+        return f"the branch {self.branch} holds none there"
+
+    def _on_branch(self, files: dict[str, str], own: others.Own, found: Found) -> str:
+        """The other roots' states on the branch added to `found`; why one cannot be read, or ''."""
         sandbox = self.workspace.connection.sandbox
-        found = Found()
         for path in sorted(p for p in files if others.is_state(PurePosixPath(p), sandbox)):
             if own.holds(self.top / path):
                 continue
             try:
                 contents, journal = self._contents(path, files)
             except (GitHubError, StateError) as exc:
-                return Others(unknown=f"{self.branch}:{path}: {exc}")
+                return f"{self.branch}:{path}: {exc}"
             if not own.holds(self.top / path, contents):
                 whose = others.named(PurePosixPath(path), contents)
                 found.add(whose, f"{self.branch}:{path}", contents, journal)
-        return found.others()
+        return ""
 
     def _files(self) -> dict[str, str]:
         """The branch's files, path -> blob sha, in one request; GitHubError when it cut the list."""

@@ -178,3 +178,24 @@ def test_another_roots_state_that_cannot_be_read_prunes_nothing(matrix: Matrix, 
         1,
         "nothing pruned, the plan's warning naming the file and why; never every unmanaged key deleted",
     )
+
+
+def test_another_roots_state_committed_beside_its_manifest_spares_its_keys_while_the_branch_holds_none(
+    matrix: Matrix, hub: FakeGitHub
+) -> None:
+    """Search's state is committed in the repository (as `ehkeys import --out` writes it, as
+    the README says to) and the branch holds none for it (search's first apply is yet to come,
+    or the branch was lost): a matrix job of payments reads it from its checkout, as search's
+    own jobs do, and keeps search's keys."""
+    applied_search(matrix, hub)
+    matrix.committed[SEARCH_STATE] = hub.branches["ehkeys-state"].pop(SEARCH_STATE)
+    code, out = matrix.plan(2, PAYMENTS)
+    assert code == 0, out
+    shown = plan_comment(hub, 2)
+    why = (
+        f"not pruned: managed by keys/search (its state binds it: {SEARCH_STATE}, in the checkout: "
+        "the branch ehkeys-state holds none there)"
+    )
+    assert "1 to delete" in shown and shown.count(why) == 2, shown
+    assert matrix.apply(2, PAYMENTS)[0] == 0
+    assert matrix.names() == ["pay-1", "search-a", "search-b"], "search's keys live on; stray pruned"
