@@ -11,7 +11,8 @@ GitHub cut short (`truncated`), or a state that cannot be read, prunes nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +26,9 @@ from reconciler.state import others, reading
 from reconciler.state.format import Contents
 
 TREE = "GET /git/trees/{branch}"
+MAX_READS = 200  # blobs a job reads for the other roots' states: a request each (a token has 1,000 an hour)
+MAX_BYTES = 32 * 1024 * 1024  # a state file bigger than this is none (tens of thousands of keys)
+SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a git object's name (SHA-1, or SHA-256)
 
 
 def with_branch_states(workspace: Workspace, hub: GitHub, top: Path, branch: str = BRANCH) -> Workspace:
@@ -42,6 +46,7 @@ class BranchStates:
     workspace: Workspace
     branch: str = BRANCH
     found: Others | None = None
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # sha -> bytes, read this job
 
     def read(self) -> Others:
         if self.found is None:
@@ -66,12 +71,13 @@ class BranchStates:
     def _none(self) -> str:
         return f"the branch {self.branch} holds none there"
 
-    def _on_branch(self, files: dict[str, str], own: others.Own, found: Found) -> str:
+    def _on_branch(self, files: dict[str, Blob], own: others.Own, found: Found) -> str:
         """The other roots' states on the branch added to `found`; why one cannot be read, or ''."""
         sandbox = self.workspace.connection.sandbox
-        for path in sorted(p for p in files if others.is_state(PurePosixPath(p), sandbox)):
-            if own.holds(self.top / path):
-                continue
+        states = [p for p in sorted(files) if others.is_state(PurePosixPath(p), sandbox)]
+        states = [p for p in states if not own.holds(self.top / p)]
+        unknown = self._too_much([f for p in states for f in (p, _journal(p, files)) if f], files)
+        for path in states if not unknown else ():
             try:
                 contents, journal = self._contents(path, files)
             except (GitHubError, StateError) as exc:
@@ -79,27 +85,71 @@ class BranchStates:
             if not own.holds(self.top / path, contents):
                 whose = others.named(PurePosixPath(path), contents)
                 found.add(whose, f"{self.branch}:{path}", contents, journal)
+        return unknown
+
+    def _too_much(self, paths: list[str], files: dict[str, Blob]) -> str:
+        """Why the files at `paths` are not read ('' when they are): more than a job reads (a
+        request each), or one bigger than a state is."""
+        reads = len({files[p].sha for p in paths})
+        if reads > MAX_READS:
+            return (
+                f"the state branch {self.branch} holds {reads} files of other roots' states, more than "
+                f"the {MAX_READS} a job reads (a request to GitHub each): remove from it the states of "
+                "roots that are gone and the ….conflict-RUN copies merged by hand"
+            )
+        for path in (p for p in paths if (files[p].size or 0) > MAX_BYTES):
+            size = files[path].size
+            return f"{self.branch}:{path}: {size:,} bytes, more than a state holds ({MAX_BYTES:,})"
         return ""
 
-    def _files(self) -> dict[str, str]:
-        """The branch's files, path -> blob sha, in one request; GitHubError when it cut the list."""
+    def _files(self) -> dict[str, Blob]:
+        """The branch's files in one request; GitHubError when it cut the list, or names what no
+        git tree holds."""
         call = TREE.format(branch=self.branch)
         tree = self.hub.call("GET", f"/git/trees/{self.branch}", params={"recursive": "1"})
         if not isinstance(tree, dict) or tree.get("truncated") is not False:
             raise GitHubError(f"GitHub API {call}: the listing is cut short (or has no `truncated: false`)")
         entries: list[Any] = pick(tree, call, "tree", kind=list)
-        return {
-            pick(e, call, "path", kind=str): pick(e, call, "sha", kind=str)
-            for e in entries
-            if isinstance(e, dict) and e.get("type") == "blob"
-        }
+        blobs = [e for e in entries if isinstance(e, dict) and e.get("type") == "blob"]
+        return dict(_blob(e, call) for e in blobs)
 
-    def _contents(self, path: str, files: dict[str, str]) -> tuple[Contents, list[Entry]]:
+    def _contents(self, path: str, files: dict[str, Blob]) -> tuple[Contents, list[Entry]]:
         """A state file, its journal (when the branch has one beside it) replayed over it."""
-        journal = str(PurePosixPath(path).parent / others.JOURNAL)
-        logged = PurePosixPath(path).name == others.STATE_FILE and journal in files
-        data = read_blob(self.hub, files[path])
-        lines = read_blob(self.hub, files[journal]) if logged else b""
-        where = f"{self.branch}:{journal}"
+        journal = _journal(path, files)
+        data = self._read_blob(files[path].sha)
+        lines = self._read_blob(files[journal].sha) if journal else b""
+        where = f"{self.branch}:{journal or PurePosixPath(path).parent / others.JOURNAL}"
         contents = reading.from_bytes(data, lines, f"{self.branch}:{path}", where)
         return contents, list(reading.entries(Path(where), False, lines))
+
+    def _read_blob(self, sha: str) -> bytes:
+        """A blob, read once a job (conflict copies of one state are one blob)."""
+        if sha not in self.blobs:
+            self.blobs[sha] = read_blob(self.hub, sha)
+        return self.blobs[sha]
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A file of the branch: its blob's name, and its size when the listing says it."""
+
+    sha: str
+    size: int | None
+
+
+def _blob(entry: dict[str, Any], call: str) -> tuple[str, Blob]:
+    """A listing's file; GitHubError for a path or a name no git tree holds (a `sha` goes into a
+    blob's URL: `../../user` would read another endpoint)."""
+    path, sha = pick(entry, call, "path", kind=str), pick(entry, call, "sha", kind=str)
+    if "\x00" in path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise GitHubError(f"GitHub API {call}: the listing names a path no git tree holds: {path!r}")
+    if not SHA.fullmatch(sha):
+        raise GitHubError(f"GitHub API {call}: the listing names no git object by {sha!r} (for {path!r})")
+    size = entry.get("size")
+    return path, Blob(sha, size if isinstance(size, int) else None)
+
+
+def _journal(path: str, files: dict[str, Blob]) -> str:
+    """The journal beside a state file on the branch ('' for none, or for a conflict's copy)."""
+    journal = str(PurePosixPath(path).parent / others.JOURNAL)
+    return journal if PurePosixPath(path).name == others.STATE_FILE and journal in files else ""

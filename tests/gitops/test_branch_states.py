@@ -1,0 +1,112 @@
+"""The other roots' states on the state branch, as a pruning root's job reads them
+(`gitops.otherstates`), against the fake GitHub served for real: a listing no git tree gives (a
+path with a NUL, absolute or climbing out; a `sha` that is no object's name), a state too big
+to be one, or more states than a job reads, prunes nothing and says why, never a traceback nor
+a request per file without end; this root's own state where earlier versions kept it is its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import JSONResponse
+
+from reconciler.core.secrets import fingerprint
+from reconciler.engine.settings import Workspace
+from reconciler.gitops import otherstates
+from reconciler.gitops.hub import GitHub
+from reconciler.gitops.otherstates import BranchStates
+
+from ..fakeanswers import listed_tree
+from ..fakegithub import FakeGitHub, on_actions
+
+BRANCH = "ehkeys-state"
+TREE = f"GET /git/trees/{BRANCH}"
+SEARCH = "keys/search/.ehkeys/search/prod/state.json"
+KEY = fingerprint("ek-proxy-search-a-secret")
+
+
+def state(manifest: str | None = "../../..") -> bytes:
+    data: dict[str, Any] = {"format_version": 4, "keys": {}, "bindings": {"search-a": KEY}}
+    return json.dumps({**data, "manifest": manifest} if manifest else data).encode()
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeGitHub]:
+    """The fake GitHub, and a checkout of the directory manifest keys/payments (alone in its folder)."""
+    fake = FakeGitHub()
+    (tmp_path / "keys" / "payments").mkdir(parents=True)
+    (tmp_path / "keys" / "payments" / "keys.yaml").write_text("version: 1\nkeys: []\n")
+    monkeypatch.chdir(tmp_path)
+    with on_actions(fake, monkeypatch):
+        yield fake
+
+
+def read(tmp_path: Path) -> Any:
+    return BranchStates(GitHub.from_env(), tmp_path, Workspace(("keys/payments",))).read()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "keys/se\x00arch/.ehkeys/search/prod/state.json",
+        "/keys/search/.ehkeys/search/prod/state.json",
+        "keys/payments/../search/.ehkeys/search/prod/state.json",
+        "keys/./search/.ehkeys/search/prod/state.json",
+        "keys//search/.ehkeys/search/prod/state.json",
+    ],
+)
+def test_a_listing_naming_a_path_no_git_tree_holds_prunes_nothing(
+    hub: FakeGitHub, tmp_path: Path, path: str
+) -> None:
+    listed = listed_tree({SEARCH: state()}, True)
+    listed["tree"][-1]["path"] = path
+    hub.faults[TREE] = JSONResponse(listed)
+    found = read(tmp_path)
+    assert found.owners == {} and f"names a path no git tree holds: {path!r}" in found.unknown
+    assert not [c for c in hub.calls if c.startswith("GET /git/blobs")], "nothing read by such a listing"
+
+
+@pytest.mark.parametrize("sha", ["../../../../user", "abc", "A" * 40, "0" * 39 + "\x00"])
+def test_a_listing_whose_sha_names_no_object_prunes_nothing(
+    hub: FakeGitHub, tmp_path: Path, sha: str
+) -> None:
+    """A `sha` is put in the blob's URL: one that is no object's name is never sent."""
+    listed = listed_tree({SEARCH: state()}, True)
+    listed["tree"][-1]["sha"] = sha
+    hub.faults[TREE] = JSONResponse(listed)
+    found = read(tmp_path)
+    assert found.owners == {} and f"names no git object by {sha!r}" in found.unknown
+    assert hub.calls == [TREE]
+
+
+def test_a_state_too_big_to_be_one_is_never_read_and_prunes_nothing(hub: FakeGitHub, tmp_path: Path) -> None:
+    hub.branches[BRANCH] = {SEARCH: state()}
+    listed = listed_tree(hub.branches[BRANCH], True)
+    listed["tree"][-1]["size"] = otherstates.MAX_BYTES + 1
+    hub.faults[TREE] = JSONResponse(listed)
+    found = read(tmp_path)
+    assert found.owners == {} and f"{BRANCH}:{SEARCH}: {otherstates.MAX_BYTES + 1:,} bytes" in found.unknown
+    assert hub.calls == [TREE]
+
+
+def test_more_states_than_a_job_reads_prune_nothing_in_a_bounded_number_of_requests(
+    hub: FakeGitHub, tmp_path: Path
+) -> None:
+    """Conflict copies never cleaned up, roots long gone: a read per state would be a request
+    per file without end (GitHub lets a job's token make 1,000 an hour)."""
+    many = otherstates.MAX_READS + 1
+    hub.branches[BRANCH] = {f"keys/r{i}/.ehkeys/r{i}/state.json": state(None) + b" " * i for i in range(many)}
+    found = read(tmp_path)
+    assert found.owners == {} and f"{many} files of other roots' states" in found.unknown
+    assert hub.calls == [TREE]
+
+
+def test_a_blob_is_read_once_however_many_files_hold_it(hub: FakeGitHub, tmp_path: Path) -> None:
+    """A conflict's copy of a state as it is: one request for both, both binding the key."""
+    hub.branches[BRANCH] = {SEARCH: state(), f"{SEARCH}.conflict-7": state()}
+    assert read(tmp_path).owners == {KEY: f"keys/search (its state binds it: {BRANCH}:{SEARCH})"}
+    assert len([c for c in hub.calls if c.startswith("GET /git/blobs/")]) == 1
