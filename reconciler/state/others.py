@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
+from reconciler.state import migrate as statemigrate
 from reconciler.state import paths as statepaths
 from reconciler.state.format import Contents
 from reconciler.state.journal import track_create
@@ -84,25 +85,34 @@ def named_below(top: Path, state: Path, contents: Contents) -> str:
 
 @dataclass(frozen=True)
 class Own:
-    """What is this manifest's own: its state folder, the state `--state` names, the manifest."""
+    """What is this manifest's own: its state folder, the state `--state` names, the manifest,
+    and where earlier versions kept its state (`legacy`, when it is alone in its folder: as
+    `statemigrate` moves it; a copy may stay behind, on the state branch)."""
 
     folder: Path
     state: Path | None
     manifest: Path
+    legacy: frozenset[Path] = frozenset()
 
     @classmethod
     def of(cls, manifests: Sequence[str], state: str | None) -> Own:
         folder = statepaths.base(manifests) / statepaths.FOLDER / statepaths.stem(manifests)
         chosen = Path(state).resolve() if state else None
-        return cls(folder.resolve(), chosen, statepaths.owner(manifests).resolve())
+        legacy = [statepaths.legacy_state(manifests, sandbox) for sandbox in (False, True)]
+        alone = not state and not statemigrate.other_manifests(manifests)
+        mine = frozenset(p.resolve() for p in legacy) if alone else frozenset()
+        return cls(folder.resolve(), chosen, statepaths.owner(manifests).resolve(), mine)
 
     def holds(self, path: Path, contents: Contents | None = None) -> bool:
         """The state at `path` (where it is, or would be, in the checkout) is this manifest's."""
         path = path.resolve()
         if path.is_relative_to(self.folder) or path == self.state:
             return True
-        recorded = contents.manifest if contents is not None else None
-        return recorded is not None and (path.parent / recorded).resolve() == self.manifest
+        if contents is None:
+            return False
+        if contents.manifest is None:  # an older state: this manifest's where it kept its state
+            return path in self.legacy
+        return (path.parent / contents.manifest).resolve() == self.manifest
 
 
 def found_below(top: Path, sandbox: bool) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -110,3 +110,17 @@ def test_a_blob_is_read_once_however_many_files_hold_it(hub: FakeGitHub, tmp_pat
     hub.branches[BRANCH] = {SEARCH: state(), f"{SEARCH}.conflict-7": state()}
     assert read(tmp_path).owners == {KEY: f"keys/search (its state binds it: {BRANCH}:{SEARCH})"}
     assert len([c for c in hub.calls if c.startswith("GET /git/blobs/")]) == 1
+
+
+def test_this_roots_state_where_earlier_versions_kept_it_is_its_own(hub: FakeGitHub, tmp_path: Path) -> None:
+    """The branch kept `keys/payments/.ehkeys/state.json` (an earlier version's, which names no
+    manifest) after the job moved it into place: it is this root's own, alone in its folder,
+    and spares none of this root's keys. Beside other manifests nobody can tell whose it is."""
+    hub.branches[BRANCH] = {"keys/payments/.ehkeys/state.json": state(None)}
+    assert read(tmp_path).owners == {}
+
+    hub.branches[BRANCH] = {"keys/.ehkeys/state.json": state(None)}
+    (tmp_path / "keys" / "other.yaml").write_text("version: 1\nkeys: []\n")
+    where = f"{BRANCH}:keys/.ehkeys/state.json"
+    owner = f"a manifest in keys/ (an older state, which names none) (its state binds it: {where})"
+    assert read(tmp_path).owners == {KEY: owner}
