@@ -124,3 +124,13 @@ def test_this_roots_state_where_earlier_versions_kept_it_is_its_own(hub: FakeGit
     where = f"{BRANCH}:keys/.ehkeys/state.json"
     owner = f"a manifest in keys/ (an older state, which names none) (its state binds it: {where})"
     assert read(tmp_path).owners == {KEY: owner}
+
+
+def test_a_create_another_roots_journal_on_the_branch_never_saw_land_names_a_key_it_may_have_made(
+    hub: FakeGitHub, tmp_path: Path
+) -> None:
+    journal = "keys/search/.ehkeys/search/prod/journal.jsonl"
+    sent = {"address": "search-c", "name": "search-c", "operation": "create", "result": "sending"}
+    hub.branches[BRANCH] = {SEARCH: state(), journal: json.dumps(sent).encode() + b"\n"}
+    made = "its state records a create of a key of this name that it never saw land"
+    assert read(tmp_path).creating == {"search-c": f"keys/search's ({made}: {BRANCH}:{SEARCH})"}
