@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,22 @@ def _read(workspace: Workspace) -> Others:
     found = Found()
     top, own = others.repository_top(workspace.manifests), others.Own.of(workspace.manifests, workspace.state)
     unknown = in_checkout(found, top, own, workspace.connection.sandbox)
-    return Others(unknown=unknown) if unknown else found.others()
+    return Others(unknown=unknown) if unknown else replace(found.others(), caveat=_outside(top))
+
+
+def _outside(top: Path) -> str:
+    """What a plan that prunes says when no git checkout holds the manifest ('' when one does)."""
+    if (top / ".git").exists():
+        return ""
+    try:
+        folder = os.path.relpath(top)
+    except ValueError:  # another drive
+        folder = str(top)
+    return (
+        f"prune: no git checkout holds {folder} (no .git above it): other manifests' states were looked "
+        f"for only below {folder}/, so a key that the state of a manifest elsewhere binds is pruned here "
+        "as any other. Plan in the git checkout that holds every manifest of this account"
+    )
 
 
 def in_checkout(

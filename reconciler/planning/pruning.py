@@ -26,11 +26,12 @@ class Others:
     """What the other manifest roots' states hold: fingerprint -> whose it is (`keys/search (its
     state binds it: …)`); `creating`: the name of a key one may have made and not bound yet (a
     create never seen land, a rotation's successor) -> whose; `unknown`: which state could not be
-    read, and why ('' when all were)."""
+    read, and why ('' when all were); `caveat`: where they were not looked for."""
 
     owners: Mapping[str, str] = field(default_factory=dict)
     unknown: str = ""
     creating: Mapping[str, str] = field(default_factory=dict)
+    caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
 
     def whose(self, live: LiveKey) -> str:
         """Why `live` is not pruned, being another root's or maybe so ('' when it is neither)."""
@@ -71,6 +72,8 @@ def why_not_prune(plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Othe
     if keys and others.unknown:
         plan.notes.append(unread(others.unknown))
         return "another manifest root's state cannot be read (the plan's warning says which, and why)"
+    if keys and others.caveat:
+        plan.notes.append(others.caveat)
     return ""
 
 

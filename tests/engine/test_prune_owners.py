@@ -221,3 +221,22 @@ def test_another_roots_state_folder_kept_elsewhere_by_a_link_still_spares_its_ke
     assert code == 0, out + err
     assert "nothing is pruned: another manifest root's state cannot be read" in out
     assert "keys/search/.ehkeys: a link that leads nowhere" in out and "- stray" not in out
+
+
+def test_a_pruning_plan_outside_a_git_checkout_says_where_it_looked_for_other_states(
+    checkout: Path, capsys: Any
+) -> None:
+    """No `.git` above the manifest (an exported tree, a CI that copies files): the other
+    manifests' states are looked for only below the manifest's own folder, so search's keys are
+    pruned as any other; the plan says so beside what it deletes, for the reviewer."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    (checkout / ".git").rmdir()
+    code, out, err = run_cli(capsys, "plan", "keys/payments")
+    assert code == 0, out + err
+    assert "- search-a" in out, "documented: outside a checkout, search's state is not found"
+    said = (
+        "prune: no git checkout holds keys/payments (no .git above it): other manifests' states were "
+        "looked for only below keys/payments/, so a key that the state of a manifest elsewhere binds "
+        "is pruned here as any other"
+    )
+    assert said in " ".join(out.split()), out
