@@ -18,12 +18,16 @@ from typing import Any
 
 from reconciler.core.errors import StateError
 from reconciler.engine.settings import Workspace
+from reconciler.manifest.load import Manifest, load
 from reconciler.planning.pruning import Others, OtherStates
 from reconciler.state import others, reading
 from reconciler.state.format import Contents
 
 Entry = Mapping[str, Any]  # a journal line
 MADE = "its state records a create of a key of this name that it never saw land"
+ADOPTS = (
+    "its manifest names a key so that its state binds to no key yet: its next apply adopts this one by name"
+)
 
 
 @dataclass
@@ -48,37 +52,71 @@ def others_of(workspace: Workspace) -> OtherStates:
 @dataclass
 class Found:
     """The other roots' states read so far (the checkout's, the state branch's), as the plan
-    asks for them: whose each live key is, and whose a key of a name may be."""
+    asks for them: whose each live key is, and whose a key of a name may be; `top`: the
+    checkout, holding the manifests they name."""
 
+    top: Path
     owners: dict[str, str] = field(default_factory=dict)
-    creating: dict[str, str] = field(default_factory=dict)
+    named: dict[str, str] = field(default_factory=dict)
+    loaded: dict[Path, Manifest | None] = field(default_factory=dict)
 
     def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
-        """The state at `where` of the manifest `whose` (`others.named`), and its journal."""
+        """The state at `where` of the manifest `whose` (`others.named`), and its journal;
+        StateError when that manifest is in the checkout and cannot be read."""
         for fingerprint in others.held(contents):
             self.owners.setdefault(fingerprint, f"{whose} (its state binds it: {where})")
         for name in others.creating(contents, journal):
-            self.creating.setdefault(name, f"{whose}'s ({MADE}: {where})")
+            self.named.setdefault(name, f"{whose}'s ({MADE}: {where})")
+        for name in self._unbound(whose, contents) if contents.manifest is not None else ():
+            self.named.setdefault(name, f"{whose}'s ({ADOPTS})")
+
+    def _unbound(self, whose: str, contents: Contents) -> set[str]:
+        """The names of the keys the manifest names that its state binds to no key yet: its next
+        apply adopts a live key of each name (a key moving there from here, say)."""
+        path, top = (self.top / whose).resolve(), self.top.resolve()
+        if path == top or not path.is_relative_to(top):
+            return set()  # a path a state writes: never the runner's disk, nor the whole checkout
+        if path not in self.loaded:
+            self.loaded[path] = _manifest(path, whose)
+        found = self.loaded[path]
+        keys = () if found is None else found.keys_of(contents.account) if contents.account else found.keys
+        return {k.name for k in keys if not k.absent and k.address not in contents.bindings}
 
     def others(self) -> Others:
-        return Others(self.owners, creating=self.creating)
+        return Others(self.owners, by_name=self.named)
+
+
+def _manifest(path: Path, whose: str) -> Manifest | None:
+    """The manifest at `path`, offline (None: it is gone); StateError when it cannot be read."""
+    if not path.exists():
+        return None
+    result = load([_here(path)], env={}, offline=True)
+    if result.manifest is None:
+        first = result.errors[0].text() if result.errors else "it holds no manifest"
+        raise StateError(f"{whose}, whose next apply may adopt a key by its name, cannot be read: {first}")
+    return result.manifest
 
 
 def _read(workspace: Workspace) -> Others:
-    found = Found()
     top, own = others.repository_top(workspace.manifests), others.Own.of(workspace.manifests, workspace.state)
+    found = Found(top)
     unknown = in_checkout(found, top, own, workspace.connection.sandbox)
     return Others(unknown=unknown) if unknown else replace(found.others(), caveat=_outside(top))
+
+
+def _here(path: Path) -> str:
+    """`path` from the working directory, as messages name files."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
 
 
 def _outside(top: Path) -> str:
     """What a plan that prunes says when no git checkout holds the manifest ('' when one does)."""
     if (top / ".git").exists():
         return ""
-    try:
-        folder = os.path.relpath(top)
-    except ValueError:  # another drive
-        folder = str(top)
+    folder = _here(top)
     return (
         f"prune: no git checkout holds {folder} (no .git above it): other manifests' states were looked "
         f"for only below {folder}/, so a key that the state of a manifest elsewhere binds is pruned here "
@@ -100,10 +138,10 @@ def in_checkout(
             continue
         try:
             contents, journal = _contents(Path(os.path.relpath(path)))  # named from here in what it says
+            if not own.holds(path, contents):
+                found.add(others.named_below(top, path, contents), shown + said, contents, journal)
         except StateError as exc:
             return str(exc)
-        if not own.holds(path, contents):
-            found.add(others.named_below(top, path, contents), shown + said, contents, journal)
     return ""
 
 

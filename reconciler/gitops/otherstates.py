@@ -61,7 +61,7 @@ class BranchStates:
         except GitHubError as exc:
             return Others(unknown=f"the files of the state branch {self.branch} cannot be listed: {exc}")
         own = others.Own.of(self.workspace.manifests, self.workspace.state)
-        sandbox, found = self.workspace.connection.sandbox, Found()
+        sandbox, found = self.workspace.connection.sandbox, Found(self.top)
         unknown = self._on_branch(files, own, found) or in_checkout(
             found, self.top.resolve(), own, sandbox, but=files, said=f", in the checkout: {self._none}"
         )
@@ -80,11 +80,11 @@ class BranchStates:
         for path in states if not unknown else ():
             try:
                 contents, journal = self._contents(path, files)
+                if not own.holds(self.top / path, contents):
+                    whose = others.named(PurePosixPath(path), contents)
+                    found.add(whose, f"{self.branch}:{path}", contents, journal)
             except (GitHubError, StateError) as exc:
                 return f"{self.branch}:{path}: {exc}"
-            if not own.holds(self.top / path, contents):
-                whose = others.named(PurePosixPath(path), contents)
-                found.add(whose, f"{self.branch}:{path}", contents, journal)
         return unknown
 
     def _too_much(self, paths: list[str], files: dict[str, Blob]) -> str:

@@ -24,13 +24,14 @@ from reconciler.core.plan import Plan
 @dataclass(frozen=True)
 class Others:
     """What the other manifest roots' states hold: fingerprint -> whose it is (`keys/search (its
-    state binds it: …)`); `creating`: the name of a key one may have made and not bound yet (a
-    create never seen land, a rotation's successor) -> whose; `unknown`: which state could not be
+    state binds it: …)`); `by_name`: the name of a key one may have made and not bound yet (a
+    create never seen land, a rotation's successor) or may adopt by name (its manifest names a
+    key its state binds to nothing) -> whose; `unknown`: which state could not be
     read, and why ('' when all were); `caveat`: where they were not looked for."""
 
     owners: Mapping[str, str] = field(default_factory=dict)
     unknown: str = ""
-    creating: Mapping[str, str] = field(default_factory=dict)
+    by_name: Mapping[str, str] = field(default_factory=dict)
     caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
 
     def whose(self, live: LiveKey) -> str:
@@ -38,7 +39,7 @@ class Others:
         owner = self.owners.get(live.fingerprint)
         if owner is not None:
             return managed_elsewhere(owner)
-        maker = self.creating.get(live.name)
+        maker = self.by_name.get(live.name)
         return f"not pruned: maybe {maker}" if maker is not None else ""
 
 

@@ -240,3 +240,44 @@ def test_a_pruning_plan_outside_a_git_checkout_says_where_it_looked_for_other_st
         "is pruned here as any other"
     )
     assert said in " ".join(out.split()), out
+
+
+def test_a_key_moving_to_another_root_is_not_pruned_before_that_root_adopts_it(
+    checkout: Path, capsys: Any
+) -> None:
+    """pay-1 moves from payments to search in one change (a PR of both roots: their jobs apply
+    in either order): search's manifest names it (its next apply adopts it by name), payments'
+    drops it. Payments, applied first, would delete it
+    (its own state binds it, no other does yet): kept, then search's once search applied."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    assert run_cli(capsys, "apply", "keys/payments", "--auto-approve")[0] == 0
+    Path("keys/search/keys.yaml").write_text(root(["search-a", "search-b", "pay-1"]))
+    Path("keys/payments/keys.yaml").write_text(root(["stray"], prune=True))  # a key of its own, made anew
+
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    assert code == 0, out + err
+    planned = json.loads(out)
+    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == []
+    assert {u["name"]: u["note"] for u in planned["unmanaged"]}["pay-1"] == (
+        "not pruned: maybe keys/search's (its manifest names a key so that its state binds to no "
+        "key yet: its next apply adopts this one by name)"
+    )
+    assert run_cli(capsys, "apply", "keys/payments", "--auto-approve")[0] == 0
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    assert live(checkout) == ["pay-1", "search-a", "search-b", "stray"]
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    why = f"not pruned: managed by keys/search (its state binds it: {SEARCH_STATE.as_posix()})"
+    assert {u["name"]: u["note"] for u in json.loads(out)["unmanaged"]}["pay-1"] == why
+
+
+def test_another_roots_manifest_that_cannot_be_read_prunes_nothing(checkout: Path, capsys: Any) -> None:
+    """Its next apply, once it is mended, adopts by name the keys it names: any of those this
+    plan would prune."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    Path("keys/search/keys.yaml").write_text("version: 1\nkeys: [\n")
+    code, out, err = run_cli(capsys, "plan", "keys/payments")
+    assert code == 0, out + err
+    shown = " ".join(out.split())
+    assert "nothing is pruned: another manifest root's state cannot be read (keys/search, whose" in shown
+    assert "next apply may adopt a key by its name, cannot be read: keys/search/keys.yaml:" in shown
+    assert "- stray" not in out

@@ -133,4 +133,33 @@ def test_a_create_another_roots_journal_on_the_branch_never_saw_land_names_a_key
     sent = {"address": "search-c", "name": "search-c", "operation": "create", "result": "sending"}
     hub.branches[BRANCH] = {SEARCH: state(), journal: json.dumps(sent).encode() + b"\n"}
     made = "its state records a create of a key of this name that it never saw land"
-    assert read(tmp_path).creating == {"search-c": f"keys/search's ({made}: {BRANCH}:{SEARCH})"}
+    assert read(tmp_path).by_name == {"search-c": f"keys/search's ({made}: {BRANCH}:{SEARCH})"}
+
+
+def test_a_key_another_roots_manifest_in_the_checkout_names_and_its_state_binds_not_is_its_by_name(
+    hub: FakeGitHub, tmp_path: Path
+) -> None:
+    """Its next apply adopts a live key of that name (a key moving to it): kept by name."""
+    (tmp_path / "keys" / "search").mkdir()
+    keys = [{"id": n, "name": n, "limit_type": "daily"} for n in ("search-a", "search-z")]
+    (tmp_path / "keys" / "search" / "keys.yaml").write_text(json.dumps({"version": 1, "keys": keys}))
+    hub.branches[BRANCH] = {"keys/search/.ehkeys/search/state.json": state("../..")}
+    adopts = "its manifest names a key so that its state binds to no key yet: its next apply adopts this one by name"
+    assert read(tmp_path).by_name == {"search-z": f"keys/search's ({adopts})"}
+
+
+def test_a_manifest_a_state_names_outside_the_checkout_is_never_read(
+    hub: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state on the branch names its manifest by a path anyone who can push there writes: one
+    out of the checkout (`../../../..`, the runner's disk) is read for nothing, nor quoted."""
+    top = tmp_path / "checkout"
+    (top / "keys" / "payments").mkdir(parents=True)
+    (top / "keys" / "payments" / "keys.yaml").write_text("version: 1\nkeys: []\n")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "keys.yaml").write_text(json.dumps({"version": 1, "keys": [{"name": "x"}]}))
+    monkeypatch.chdir(top)
+    hub.branches[BRANCH] = {SEARCH: state("../../../../../../secret")}
+    found = BranchStates(GitHub.from_env(), top, Workspace(("keys/payments",))).read()
+    assert (found.by_name, found.unknown) == ({}, "")
+    assert list(found.owners.values()) == [f"../secret (its state binds it: {BRANCH}:{SEARCH})"]
