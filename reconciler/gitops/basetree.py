@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.gitops.basehops import MAX_HOPS, Incomplete, folders, leads, undecodable
+from reconciler.gitops.basehops import MAX_HOPS, Incomplete, folders, leads, shown, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
@@ -124,8 +124,7 @@ class BaseTree:
 
     def _get(self, path: str, top: bool = False) -> Any:
         if undecodable(path):  # a link's target as git keeps it: bytes; a URL's path is UTF-8
-            spelled = path.encode("utf-8", "backslashreplace").decode()
-            raise Incomplete(f"{spelled} is not UTF-8: the contents API cannot be asked for it")
+            raise Incomplete(f"{shown(path)} is not UTF-8: the contents API cannot be asked for it")
         try:  # each part percent-encoded: git allows `#`, `?`, `%` in a name, a URL path does not
             return self.hub.call("GET", f"/contents/{quote(path)}", params={"ref": self.base})
         except NotFound as exc:

@@ -5,7 +5,7 @@ green, never applied, and the next PR compared the loosened base and passed rule
 from __future__ import annotations
 
 from . import test_gitops as gitops
-from .test_gitops import Actions, manifest
+from .test_gitops import Actions, manifest, plan_comment
 from .test_gitops_rules import BASE, FakeGitHub, plan, run_plan
 from .test_gitops_rules_cost import LOOSE, STRICT, team
 
@@ -97,7 +97,9 @@ def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
     actions: Actions, hub: FakeGitHub
 ) -> None:
     """git allows any bytes in a name; GitHub's JSON cannot carry \\xff as it is (U+FFFD here), so
-    the PR's file list cannot be matched with the checkout's name: never read from the checkout."""
+    the PR's file list cannot be matched with the checkout's name: never read from the checkout.
+    The base's link is read by its blob (its bytes exact), and its target, which no URL can ask
+    for, said: not compared, rules-apart fails."""
     odd = "common/p\udcff.yaml"  # os.fsdecode(b"common/p\xff.yaml")
     links = {"keys/ehkeys.yaml": "../" + odd}
     hub.commit(BASE, {"keys/team.yaml": team(), odd: STRICT}, links)
@@ -105,6 +107,10 @@ def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
     changed = ("keys/team.yaml", "common/p\ufffd.yaml")
     code, out = plan(actions, 75, head, "--rules-apart", root="keys", links=links, changed=changed)
     assert code == 4, out
+    assert "common/p\\xff.yaml is not UTF-8: the contents API cannot be asked for it" in out, out
+    comment = plan_comment(hub, 75)
+    assert "common/p&#92;xff.yaml is not UTF-8" in comment and "HTTP 5" not in comment, comment
+    assert any(call.startswith("GET /git/blobs/") for call in hub.calls), "the link read by its blob"
 
 
 def test_a_folder_link_on_a_hops_way_re_pointed_touches_the_root(actions: Actions, hub: FakeGitHub) -> None:
@@ -224,7 +230,9 @@ def test_the_non_utf8_file_a_roots_link_reads_changed_alone(actions: Actions, hu
     code, out, _ = run_plan(
         actions, 205, head, "--rules-apart", root="keys", links=links, changed=("common/p\ufffd.yaml",)
     )
-    assert "nothing to plan" not in out, out
+    assert "nothing to plan" not in out, out  # GitHub's spelling of the name the link reads
+    assert code == 4 and "rules: Rules not compared" in out, out  # its base: a name no URL asks for
+    assert "common/p\\xff.yaml is not UTF-8" in out and "HTTP 5" not in out, out
 
 
 def test_team_file_root_below_a_folder_link_its_real_ehkeys_yaml_loosened(
