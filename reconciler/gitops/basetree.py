@@ -138,7 +138,7 @@ class BaseTree:
         if kind == "file":
             self._file(path, answer)
         elif kind == "symlink":
-            self._link(path, pick(answer, f"GET /contents/{path}", "target", kind=str), top)
+            self._link(path, self._target_of(path, answer), top)
         elif kind == "submodule":
             self.module(path)
         else:
@@ -240,7 +240,7 @@ class BaseTree:
             if kind == "submodule":
                 raise Incomplete(f"{above} is a submodule on the base: the contents API reads nothing in it")
             if kind == "symlink":
-                return above, pick(answer, f"GET /contents/{above}", "target", kind=str)
+                return above, self._target_of(above, answer)
             if not isinstance(answer, list):
                 return None
         return None
@@ -265,6 +265,14 @@ class BaseTree:
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath(to, link.parent))
             self.written[path] = target
+
+    def _target_of(self, path: str, answer: dict[str, Any]) -> str:
+        """Link `path`'s target, as git keeps it: GitHub's JSON spells a byte that is not UTF-8 as
+        U+FFFD, which names another file (a decoy), so a target holding one is read from its blob."""
+        target = pick(answer, f"GET /contents/{path}", "target", kind=str)
+        if "\ufffd" not in target:
+            return target
+        return os.fsdecode(self._blob(pick(answer, f"GET /contents/{path}", "sha", kind=str)))
 
     def _content(self, meta: dict[str, Any], call: str) -> bytes:
         """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""

@@ -197,3 +197,21 @@ def test_a_folder_link_that_led_nowhere_readable_on_the_base_is_not_compared(
     code, out = key_only(actions, 309, LINKS, changed=tuple(folder) + tuple(modules))
     assert code == 4 and "Traceback" not in out, out
     assert says in refused(hub, 309)
+
+
+def test_a_folder_links_target_that_is_not_utf8_is_not_read_as_the_name_json_spells(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """shared -> sh\\xff: GitHub's JSON spells the link's target `sh\\ufffd`, which is another
+    folder's name, a decoy holding the loose file. The PR loosens sh\\xff/policy.yaml (GitHub
+    lists it as sh\\ufffd/policy.yaml) and uses the room: the base read the decoy as shared's,
+    found the rules unchanged, and rules-apart passed. The link's own bytes are read (its blob)."""
+    odd, decoy = "sh\udcff", "sh\ufffd"  # os.fsdecode(b"sh\xff"), and its spelling in JSON
+    links = {**LINKS, "shared": odd}
+    files = {"keys/team.yaml": team(), f"{odd}/policy.yaml": STRICT, f"{decoy}/policy.yaml": LOOSE}
+    hub.commit(BASE, files, links)
+    head = {**files, f"{odd}/policy.yaml": LOOSE, "keys/team.yaml": team(k0=400)}
+    changed = (f"{decoy}/policy.yaml", "keys/team.yaml")
+    code, out = plan(actions, 310, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert code == 4, out
+    assert "sh\\xff/policy.yaml is not UTF-8: the contents API cannot be asked for it" in out, out
