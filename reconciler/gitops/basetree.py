@@ -295,9 +295,18 @@ class BaseTree:
     def _valid(self, path: str) -> Path:
         """Where `path` is in the folder, as its text says (GitHubError: not a path in the repository)."""
         parts = PurePosixPath(path).parts
-        if not parts or ".." in parts or PurePosixPath(path).is_absolute() or "\0" in path:
+        if not parts or ".." in parts or PurePosixPath(path).is_absolute() or not _spelled(path):
             raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
         return self.folder.joinpath(*parts)
+
+
+def _spelled(path: str) -> bool:
+    """Whether a file system can spell `path`: no NUL, no surrogate that stands for no byte (JSON's
+    `\\ud800`; a name that is not UTF-8, as os.fsdecode gives it, is \\udc80-\\udcff)."""
+    try:
+        return b"\0" not in os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
 
 
 def _no_module(path: str) -> None:

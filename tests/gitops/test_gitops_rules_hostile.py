@@ -148,3 +148,21 @@ def test_a_base_link_whose_target_is_not_utf8_is_said_not_a_crash(tmp_path: Path
     manifest = load([str(head)], env={}, offline=True).manifest
     found = baserules.compare(Hostile(answers, {sha(target): target}), "b" * 40, ["keys"], manifest)
     assert "is not UTF-8" in found.problem, found
+
+
+@pytest.mark.parametrize("target", ["sh\ud800/policy.yaml", "\ud800", "../sh\ud800.yaml"])
+def test_a_link_target_with_a_surrogate_no_byte_stands_for_is_said_not_a_crash(
+    tmp_path: Path, target: str
+) -> None:
+    """JSON may spell `\\ud800`, which no name on a file system is (os.fsdecode gives only
+    \\udc80-\\udcff): the link could not be written, and crashed the job with UnicodeEncodeError."""
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "symlink"), entry("team.yaml", "file")],
+        "keys/ehkeys.yaml": {"type": "symlink", "target": target, "sha": sha(b"x")},
+        "keys/team.yaml": file(b"keys: []\n"),
+    }
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys/ehkeys.yaml"], manifest)
+    assert "is not a path in the repository" in found.problem, found
