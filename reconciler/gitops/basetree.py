@@ -136,7 +136,7 @@ class BaseTree:
         """A file, or a link GitHub did not follow (to a folder, another link, nothing, outside)."""
         kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
         if kind == "file":
-            self._file(path, answer)
+            self._file(path, answer, top)
         elif kind == "symlink":
             self._link(path, self._target_of(path, answer), top)
         elif kind == "submodule":
@@ -176,14 +176,36 @@ class BaseTree:
             elif kind == "symlink" and is_manifest_file(name):
                 self._link(inner, os.fsdecode(self._blob(sha)))
 
-    def _file(self, path: str, answer: dict[str, Any]) -> None:
-        """A file's answer: for a link GitHub followed, its target's, at the target's own path."""
+    def _file(self, path: str, answer: dict[str, Any], top: bool) -> None:
+        """A file's answer; or, for a link GitHub followed, its target's, at the target's own path:
+        where the link leads is for its own text to say (GitHub's reading of `a/b/../c` need not
+        be the system's, through a folder link `a/b`), read as its folder lists it."""
         real = answer.get("path")
-        real = real if isinstance(real, str) and real not in ("", path) else path
-        if real != path:
+        if isinstance(real, str) and real not in ("", path):
+            self._valid(real)  # not a path in the repository: GitHubError, before any request
+            target = self._text(path)
+            if leads(path, target, self.hops) != real:
+                return self._link(path, target, top)  # not where GitHub went: followed hop by hop
             self._symlink(path, real)
-        if self._missing(real):
-            self.write(real, self._content(answer, f"GET /contents/{path}"))
+            path = real
+        if self._missing(path):
+            self.write(path, self._content(answer, f"GET /contents/{path}"))
+        return None
+
+    def _text(self, path: str) -> str:
+        """Link `path`'s own target, as git keeps it: its blob, by the sha its folder lists."""
+        folder, name = posixpath.split(path)
+        entries, call = self._get(folder), f"GET /contents/{folder}"
+        found = (
+            [e for e in entries if isinstance(e, dict) and e.get("name") == name]
+            if isinstance(entries, list)
+            else []
+        )
+        if len(found) == 1 and found[0].get("type") == "symlink":
+            return os.fsdecode(self._blob(pick(found[0], call, "sha", kind=str)))
+        if isinstance(entries, list) and len(entries) >= LISTED_AT_MOST:
+            raise Incomplete(f"{path} is a link GitHub followed, in a folder of more entries than it lists")
+        raise GitHubError(f"GitHub API {call}: lists no link {name}, which GitHub followed to another file")
 
     def _link(self, path: str, target: str, top: bool = False) -> None:
         """Link `path` to `target` (as git keeps it), and its target read when it is not yet."""

@@ -93,6 +93,22 @@ def test_a_link_into_a_linked_folder_and_back_out_is_said_not_compared_on_the_wh
     assert code == 4 and "goes into a folder and back out" in out, out
 
 
+def test_a_link_into_a_linked_folder_and_back_out_that_github_follows_is_read_by_its_own_text(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The PR makes keys/ehkeys.yaml, on the base a link the system reads through common/sub
+    as other/policy.yaml (strict), a loose file of its own, and uses the room. Asked for the
+    link, GitHub answers with the file it finds at its target (the fake: as its text says,
+    normalised: common/policy.yaml, the decoy, loose): the base read as loose as the head,
+    "unchanged", and rules-apart passed. A link GitHub follows is read by its own text."""
+    hub.commit(BASE, DECOY, DOTDOT)
+    head = {**DECOY, "keys/ehkeys.yaml": LOOSE, "keys/team.yaml": team(k0=400)}
+    links = {"common/sub": DOTDOT["common/sub"]}
+    changed = ("keys/ehkeys.yaml", "keys/team.yaml")
+    code, out = plan(actions, 76, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert code == 4 and "goes into a folder and back out" in out, out
+
+
 def test_a_link_to_a_name_that_is_not_utf8_is_not_kept_from_the_checkout(
     actions: Actions, hub: FakeGitHub
 ) -> None:
