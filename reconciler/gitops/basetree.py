@@ -13,7 +13,7 @@ normal file with that file, at its own path, and a link to anything else with th
 it follows no linked folder above a path (Not Found), so a target below one is read where the
 system finds it, each folder link on its way written as a link and followed in turn.
 A folder of 1,000 entries, or a link out of the repository, is `Incomplete`; an input the
-commit lacks, `Absent`.
+commit lacks, `Absent`. What is written where: `gitops.basefolder`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from reconciler.gitops.basefolder import BaseFolder
 from reconciler.gitops.basehops import MAX_HOPS, Incomplete, folders, leads, shown, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
@@ -38,18 +39,17 @@ class Absent(Exception):
     """The input is not on the base commit."""
 
 
-class BaseTree:
+class BaseTree(BaseFolder):
     """The base commit `base`'s files, written into `folder` as a checkout has them."""
 
     def __init__(
         self, hub: GitHub, base: str, folder: Path, module: Callable[[str], None] | None = None
     ) -> None:
-        self.hub, self.base, self.folder = hub, base, folder
+        super().__init__(folder)
+        self.hub, self.base = hub, base
         self.module = module or _no_module  # a submodule's files into the folder (else Incomplete)
-        self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
         self.listed: set[str] = set()  # the folders read whole: a file they lack is not there
         self.hops = 0  # links followed to reach the one being read
-        self.written: dict[str, str] = {}  # the links written: path -> target, from the top
 
     def input(self, path: str) -> bool:
         """Input `path` (a file or a folder) into the folder; False when the commit lacks it."""
@@ -86,34 +86,6 @@ class BaseTree:
                 if NO_COMMIT in str(exc):
                     raise
         return path in self.stand_ins or place.is_file()
-
-    def _linked(self, path: str) -> bool:
-        """Whether a folder above `path` is a link written here (its target read as the link's)."""
-        parts = PurePosixPath(path).parts
-        return any(self.folder.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts)))
-
-    def stand_in(self, path: str) -> None:
-        """An empty stand-in for another manifest's settings file, which stops the loader's walk."""
-        if self._missing(path):
-            self.write(path, b"")
-            self.stand_ins.add(path)
-
-    def link(self, path: str, target: str) -> None:
-        """A link of the base to `target` (a path from the repository's top), as a checkout holds it."""
-        self._symlink(path, target)
-
-    def write(self, path: str, data: bytes) -> None:
-        """A file of the base; one already there is the same file of the base (or its link)."""
-        if not self._missing(path):
-            return
-        self.stand_ins.discard(path)
-        target = self._place(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-    def _missing(self, path: str) -> bool:
-        """Whether `path` is not in the folder yet (a stand-in is not what it stands for)."""
-        return path in self.stand_ins or not os.path.lexists(self._place(path))
 
     def _fetch(self, path: str, top: bool = False) -> None:
         answer = self._get(path, top)
@@ -277,21 +249,10 @@ class BaseTree:
             joined = self.written[above] + joined[len(above) :]
         return joined
 
-    def _symlink(self, path: str, target: str) -> None:
-        """Link `path` to `target` (a path from the top, maybe through a link written here)."""
-        link, to = self._place(path), self._valid(target)
-        if path in self.stand_ins:
-            link.unlink()
-            self.stand_ins.discard(path)
-        if not os.path.lexists(link):
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(os.path.relpath(to, link.parent))
-            self.written[path] = target
-
     def _target_of(self, path: str, answer: dict[str, Any]) -> str:
         """Link `path`'s target, as git keeps it: GitHub's JSON spells a byte that is not UTF-8 as
         U+FFFD, which names another file (a decoy), so a target holding one is read from its blob."""
-        target = pick(answer, f"GET /contents/{path}", "target", kind=str)
+        target: str = pick(answer, f"GET /contents/{path}", "target", kind=str)
         if "\ufffd" not in target:
             return target
         return os.fsdecode(self._blob(pick(answer, f"GET /contents/{path}", "sha", kind=str)))
@@ -304,31 +265,6 @@ class BaseTree:
 
     def _blob(self, sha: str) -> bytes:
         return _decoded(self.hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
-
-    def _place(self, path: str) -> Path:
-        """Where `path`, a path in the repository, goes in the folder. A path through a link
-        written here is no checkout's (git keeps no file below a link), and would lead out."""
-        place = self._valid(path)
-        for below in folders(path):
-            if self.folder.joinpath(*PurePosixPath(below).parts).is_symlink():
-                raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
-        return place
-
-    def _valid(self, path: str) -> Path:
-        """Where `path` is in the folder, as its text says (GitHubError: not a path in the repository)."""
-        parts = PurePosixPath(path).parts
-        if not parts or ".." in parts or PurePosixPath(path).is_absolute() or not _spelled(path):
-            raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
-        return self.folder.joinpath(*parts)
-
-
-def _spelled(path: str) -> bool:
-    """Whether a file system can spell `path`: no NUL, no surrogate that stands for no byte (JSON's
-    `\\ud800`; a name that is not UTF-8, as os.fsdecode gives it, is \\udc80-\\udcff)."""
-    try:
-        return b"\0" not in os.fsencode(path)
-    except UnicodeEncodeError:
-        return False
 
 
 def _no_module(path: str) -> None:
