@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops.basehops import folders
 from reconciler.gitops.hub import GitHubError
 
 
@@ -22,6 +21,7 @@ class BaseFolder:
         self.folder = folder
         self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
         self.written: dict[str, str] = {}  # the links written: path -> target, from the top
+        self.real: set[str] = set()  # folders here, none a link nor below one (`_place`)
 
     def _linked(self, path: str) -> bool:
         """Whether a folder above `path` is a link written here (its target read as the link's)."""
@@ -65,10 +65,16 @@ class BaseFolder:
     def _place(self, path: str) -> Path:
         """Where `path`, a path in the repository, goes in the folder. A path through a link
         written here is no checkout's (git keeps no file below a link), and would lead out."""
-        place = self._valid(path)
-        for below in folders(path):
-            if self.folder.joinpath(*PurePosixPath(below).parts).is_symlink():
+        place, parts, checked = self._valid(path), PurePosixPath(path).parts, []
+        for depth in range(len(parts) - 1, 0, -1):  # the nearest folder first, up to a real one
+            folder = os.path.join(self.folder, *parts[:depth])
+            if folder in self.real:
+                break  # each folder checked once (a folder 700 deep: its file is not 700 checks)
+            if os.path.islink(folder):
+                below = "/".join(parts[:depth])
                 raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
+            checked.append(folder)
+        self.real.update(folder for folder in checked if os.path.isdir(folder))  # never a link later
         return place
 
     def _valid(self, path: str) -> Path:

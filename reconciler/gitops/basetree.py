@@ -88,11 +88,18 @@ class BaseTree(BaseFolder):
         return path in self.stand_ins or place.is_file()
 
     def _fetch(self, path: str, top: bool = False) -> None:
-        answer = self._get(path, top)
-        if isinstance(answer, list):
-            self._folder(path, answer, top)
-        else:
-            self._entry(path, answer, top)
+        """`path` into the folder: a file, a link, or a folder and what is below it, a folder at a
+        time (git nests folders hundreds deep, a checkout too: never a Python call deeper each)."""
+        todo = [(path, top, True)]
+        while todo:
+            here, first, is_folder = todo.pop()
+            if not first and (here in self.listed or (not is_folder and not self._missing(here))):
+                continue  # read already, since it was listed (through a link, say)
+            answer = self._get(here, first)
+            if isinstance(answer, list):
+                todo += reversed([(inner, False, kind) for inner, kind in self._folder(here, answer, first)])
+            else:
+                self._entry(here, answer, first)
 
     def _get(self, path: str, top: bool = False) -> Any:
         if undecodable(path):  # a link's target as git keeps it: bytes; a URL's path is UTF-8
@@ -116,7 +123,9 @@ class BaseTree(BaseFolder):
         else:
             raise GitHubError(f"GitHub API GET /contents/{path}: a {kind}, not a file or folder")
 
-    def _folder(self, path: str, entries: list[Any], top: bool) -> None:
+    def _folder(self, path: str, entries: list[Any], top: bool) -> list[tuple[str, bool]]:
+        """Folder `path` as listed: its links read, and its folders and YAML files to read (each
+        with whether it is a folder), in order; none for another manifest's (a stand-in)."""
         call = f"GET /contents/{path}"
         if len(entries) >= LISTED_AT_MOST:
             raise Incomplete(
@@ -131,9 +140,11 @@ class BaseTree(BaseFolder):
             if kind == "file" and "download_url" in e and e["download_url"] is None
         }
         if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
-            return self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+            self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+            return []
         (self._place(path) if path else self.folder).mkdir(parents=True, exist_ok=True)
         self.listed.add(path)
+        todo: list[tuple[str, bool]] = []
         for name, kind, sha in named:
             if "/" in name or name.startswith("."):
                 continue  # hidden (.ehkeys, .git), or not one name
@@ -144,9 +155,10 @@ class BaseTree(BaseFolder):
                 self.module(inner)
                 continue
             if kind == "dir" or (kind == "file" and is_manifest_file(name)):
-                self._fetch(inner)
+                todo.append((inner, kind == "dir"))
             elif kind == "symlink" and is_manifest_file(name):
                 self._link(inner, os.fsdecode(self._blob(sha)))
+        return todo
 
     def _file(self, path: str, answer: dict[str, Any], top: bool) -> None:
         """A file's answer; or, for a link GitHub followed, its target's, at the target's own path:
@@ -196,7 +208,8 @@ class BaseTree(BaseFolder):
         enter (an input that is a link to a folder: read as the folder)."""
         joined, answer = self._reached(path, joined)
         if isinstance(answer, list) and top:
-            self._folder(joined, answer, top)
+            for inner, _ in self._folder(joined, answer, top):
+                self._fetch(inner)
         elif isinstance(answer, list):
             self._place(joined).mkdir(parents=True, exist_ok=True)
         else:

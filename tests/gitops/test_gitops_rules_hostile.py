@@ -166,3 +166,23 @@ def test_a_link_target_with_a_surrogate_no_byte_stands_for_is_said_not_a_crash(
     manifest = load([str(head)], env={}, offline=True).manifest
     found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys/ehkeys.yaml"], manifest)
     assert "is not a path in the repository" in found.problem, found
+
+
+def test_a_base_of_folders_nested_700_deep_is_read_not_a_recursion_error(tmp_path: Path) -> None:
+    """git, and a checkout (1,400 bytes of path), hold a folder 700 deep; the whole read went a
+    Python call deeper per folder and crashed the job with RecursionError. Read one at a time."""
+    depth = 700
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "file"), entry("a", "dir")],
+        "keys/ehkeys.yaml": file(b"version: 1\npolicy: {max_allocation: 35}\n"),
+    }
+    for level in range(1, depth):
+        answers["keys/" + "/".join(["a"] * level)] = [entry("a", "dir")]
+    deepest = "keys/" + "/".join(["a"] * depth)
+    answers[deepest] = [entry("t.yaml", "file")]
+    answers[f"{deepest}/t.yaml"] = file(b"keys: []\n")
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\npolicy: {max_allocation: 35}\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys"], manifest)
+    assert not found.problem and not found.changes, found
