@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
+from reconciler.gitops.basehops import TOP
 from reconciler.gitops.hub import GitHubError
 
 
@@ -52,8 +53,9 @@ class BaseFolder:
         return path in self.stand_ins or not os.path.lexists(self._place(path))
 
     def _symlink(self, path: str, target: str) -> None:
-        """Link `path` to `target` (a path from the top, maybe through a link written here)."""
-        link, to = self._place(path), self._valid(target)
+        """Link `path` to `target` (a path from the top, maybe through a link written here; `.`
+        the top itself)."""
+        link, to = self._place(path), self.folder if target == TOP else self._valid(target)
         if path in self.stand_ins:
             link.unlink()
             self.stand_ins.discard(path)

@@ -11,6 +11,7 @@ import posixpath
 from pathlib import PurePosixPath
 
 MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
+TOP = "."  # where a link to the repository's top leads (`shared -> .`, `a/b -> ..`)
 
 
 class Incomplete(Exception):
@@ -20,7 +21,8 @@ class Incomplete(Exception):
 
 def leads(path: str, target: str, hops: int = 0) -> str:
     """Where link `path` (from the repository's top, through real folders) leads, its target
-    `target` as git keeps it, normalized; `hops`: the links followed before it in its chain."""
+    `target` as git keeps it, normalized (TOP: the top itself); `hops`: the links followed
+    before it in its chain."""
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if target.startswith("/") or joined == ".." or joined.startswith("../"):
         raise Incomplete(f"{path} is a link out of the repository ({target})")

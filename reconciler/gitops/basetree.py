@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reconciler.gitops.basefolder import BaseFolder
-from reconciler.gitops.basehops import MAX_HOPS, Incomplete, folders, leads, shown, undecodable
+from reconciler.gitops.basehops import MAX_HOPS, TOP, Incomplete, folders, leads, shown, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
 
@@ -58,6 +58,22 @@ class BaseTree(BaseFolder):
         except Absent:
             self._through(path)
             return False
+        return True
+
+    def file(self, path: str) -> bool:
+        """A file the PR changes, as on the base; False when the commit lacks it. A link there to
+        a folder is a link alone, as the loader enters no linked folder (read as an input, one to
+        `..` was the whole repository, a request per file)."""
+        try:
+            answer = self._get(path, top=True)
+        except Absent:
+            self._through(path)
+            return False
+        if isinstance(answer, list):  # a folder there: walked, as the loader walks one
+            for inner, _ in self._folder(path, answer, top=False):
+                self._fetch(inner)
+        else:
+            self._entry(path, answer, top=False)
         return True
 
     def _through(self, path: str) -> None:
@@ -198,7 +214,9 @@ class BaseTree(BaseFolder):
         try:
             self.hops += 1
             real = self._known(path, joined)
-            if self._missing(real):
+            if real == TOP and top:  # an input linked to the top (`keys -> ..`): the whole of it
+                self._fetch("", top)
+            elif real != TOP and self._missing(real):  # the top: a folder, there already
                 self._target(path, real, top)
         finally:
             self.hops = before
@@ -259,7 +277,7 @@ class BaseTree(BaseFolder):
             if self.hops >= MAX_HOPS:
                 raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
             self.hops += 1
-            joined = self.written[above] + joined[len(above) :]
+            joined = posixpath.normpath(self.written[above] + joined[len(above) :])  # `.`: the top
         return joined
 
     def _target_of(self, path: str, answer: dict[str, Any]) -> str:
