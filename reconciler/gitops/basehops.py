@@ -26,6 +26,10 @@ def leads(path: str, target: str, hops: int = 0) -> str:
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if target.startswith("/") or joined == ".." or joined.startswith("../"):
         raise Incomplete(f"{path} is a link out of the repository ({target})")
+    if any(part.casefold() == ".git" for part in PurePosixPath(joined).parts):
+        raise Incomplete(
+            f"{path} is a link into .git ({target}), which no commit holds: a checkout's is the runner's own"
+        )
     if climbs_back(target):
         raise Incomplete(
             f"{path} is a link whose target goes into a folder and back out ({target}): where it "

@@ -276,3 +276,24 @@ def test_a_file_the_pr_changes_that_was_a_link_to_a_folder_is_not_read_as_that_f
     assert code == 0, out
     assert "Rules changed" not in said(hub, 313)
     assert len(asked(hub)) <= 4, asked(hub)
+
+
+INTO_GIT = {
+    "a file link": {"keys/ehkeys.yaml": "../.git/policy.yaml"},
+    "a folder link": {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": ".git"},
+    "a folder link, its case changed": {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": ".Git"},
+}  # .Git: the runner's .git where names ignore case (macOS), a folder of its own here
+
+
+@pytest.mark.parametrize("links", INTO_GIT.values(), ids=INTO_GIT)
+def test_a_link_into_git_is_not_read_from_the_runners_checkout(
+    actions: Actions, hub: FakeGitHub, links: dict[str, str]
+) -> None:
+    """No commit holds .git (git and GitHub refuse the name, in any case): a base link into it
+    leads to nothing there. The checkout's .git is the runner's own: the fast path read its
+    file as the base's, and compared the rules with what the runner holds."""
+    files = {"keys/team.yaml": team(), ".git/policy.yaml": STRICT, ".Git/policy.yaml": STRICT}
+    hub.commit(BASE, {"keys/team.yaml": team()}, links)
+    code, out = key_only(actions, 314, links, files=files)
+    assert code == 4 and "Traceback" not in out, out
+    assert "a link into .git" in refused(hub, 314)
