@@ -324,6 +324,31 @@ def tree(sha: str, files: dict[str, bytes]) -> dict[str, Any]:
     return answer("git/create-tree", 201, sha=sha, tree=entries, truncated=False)
 
 
+def listed_tree(files: dict[str, bytes], recursive: bool) -> dict[str, Any]:
+    """GET /git/trees/{ref}: the commit's top files and folders, or with `recursive` every file
+    and folder below it, as git lists them (a folder exists only with a file below it)."""
+    base = example("git/get-tree", 200, "response-recursively-retrieving-a-tree")
+    folders = {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
+    entries = [_tree_entry(base["tree"][0], p, None) for p in folders]
+    entries += [_tree_entry(base["tree"][0], p, d) for p, d in files.items()]
+    shown = sorted((e for e in entries if recursive or "/" not in e["path"]), key=lambda e: str(e["path"]))
+    sha = git_sha(repr(sorted(files.items())).encode())
+    return lay(
+        base, {"sha": sha, "url": f"{API}/repos/{REPO}/git/trees/{sha}", "tree": shown, "truncated": False}
+    )
+
+
+def _tree_entry(base: dict[str, Any], path: str, data: bytes | None) -> dict[str, Any]:
+    """A file (its bytes) or a folder (None) as a tree lists it."""
+    if data is None:
+        sha = git_sha(path.encode())
+        folder = {"path": path, "mode": "040000", "type": "tree", "sha": sha, "size": DROP}
+        return lay(base, {**folder, "url": f"{API}/repos/{REPO}/git/trees/{sha}"})
+    sha = git_sha(data)
+    blob = {"path": path, "mode": "100644", "type": "blob", "sha": sha, "size": len(data)}
+    return lay(base, {**blob, "url": f"{API}/repos/{REPO}/git/blobs/{sha}"})
+
+
 def commit(sha: str, tree_sha: str, message: str) -> dict[str, Any]:
     return answer("git/create-commit", 201, sha=sha, message=message, tree={"sha": tree_sha}, parents=[])
 

@@ -1,7 +1,7 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
 Issues and their comments, the pull requests of a commit and the files a pull request
-changes, a commit's files and folders (the contents API at `?ref=SHA`: base64 content, `type: file|dir`,
+changes, a commit's files and folders (the contents API at `?ref=SHA`, a branch's whole tree at once: base64 content, `type: file|dir`,
 404 for a path it lacks), Actions secrets of a repository or an environment (sealed with the fake's own key
 pair, which it opens to keep what a workflow would read: `secrets`), a workflow run and its artifacts (the zip behind a redirect to another origin, which
 must not see the token), and the contents and git APIs that keep the state on a branch: a
@@ -176,6 +176,7 @@ class FakeGitHub:
             Route(base + "/contents/{path:path}", self.contents, methods=["GET", "PUT", "DELETE"]),
             Route(base + "/git/blobs/{sha}", self.blob),
             Route(base + "/git/trees", self.git_object, methods=["POST"]),
+            Route(base + "/git/trees/{ref:path}", self.read_tree),
             Route(base + "/git/commits", self.git_object, methods=["POST"]),
             Route(base + "/git/refs", self.create_ref, methods=["POST"]),
             Route(base + "/actions/secrets/public-key", self.secrets_key),
@@ -417,6 +418,14 @@ class FakeGitHub:
             if git_sha(data) == request.path_params["sha"]:
                 return JSONResponse(answers.blob(data))
         return _missing()
+
+    async def read_tree(self, request: Request) -> Response:
+        """GET /git/trees/{ref}: a branch's (or commit's) files by a name GitHub takes for the
+        tree; `?recursive=1` lists every file below the top (never cut short here)."""
+        files = self.branches.get(request.path_params["ref"])
+        if files is None:
+            return _missing()
+        return JSONResponse(answers.listed_tree(files, "recursive" in request.query_params))
 
     async def git_object(self, request: Request) -> Response:
         body = await request.json()

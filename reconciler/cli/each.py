@@ -13,6 +13,7 @@ from collections.abc import Callable
 from reconciler.api import unsettled
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.pathnames import shown
 from reconciler.core.secrets import scrub
 from reconciler.manifest import layout, load
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode])
     _refuse_prune_across(groups)
     codes = []
     for inputs in groups:
-        print(f"# {' '.join(inputs)}", flush=True)
+        print(f"# {' '.join(shown(i) for i in inputs)}", flush=True)
         codes.append(_one(one, _for(args, inputs)))
         print(flush=True)
     return next((code for code in SEVERITY if code in codes), ExitCode.OK)

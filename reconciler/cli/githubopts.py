@@ -60,7 +60,7 @@ def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def _dir(j: argparse.ArgumentParser) -> None:
     j.add_argument(
-        "--dir", default=str(OUT_DIR), metavar="DIR", help="where plan.json, plan.md and apply.md go"
+        "--dir", default=str(OUT_DIR), **types.file("DIR"), help="where plan.json, plan.md and apply.md go"
     )
 
 

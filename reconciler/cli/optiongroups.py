@@ -114,7 +114,7 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
 
 
 def state_option(p: argparse.ArgumentParser, text: str = STATE_HELP) -> None:
-    p.add_argument("--state", metavar="PATH", help=text)
+    p.add_argument("--state", **types.file("PATH"), help=text)
 
 
 def connection_options(p: argparse.ArgumentParser) -> None:
@@ -142,7 +142,7 @@ def connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox-reset", action="store_true", help="with --sandbox: refill it from its seed")
     p.add_argument(
         "--sandbox-seed",
-        metavar="FILE",
+        **types.file(),
         help="with --sandbox: seed for a new (or reset) sandbox (default: the demo)",
     )
 

@@ -97,11 +97,11 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=types.port, default=8787, help="0 takes a free port")
     p.add_argument(
         "--db",
-        metavar="FILE",
+        **types.file(),
         default=":memory:",
         help="SQLite file, kept across restarts (default: in memory, gone at exit)",
     )
-    p.add_argument("--seed", metavar="FILE", help="seed YAML for a new db (default: the bundled demo)")
+    p.add_argument("--seed", **types.file(), help="seed YAML for a new db (default: the bundled demo)")
     p.add_argument(
         "--rate-limit", metavar="N[/SECONDS]", help="requests per sliding window (default: the seed's)"
     )
@@ -129,13 +129,13 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
 def _plan(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=("text", "json", "markdown"))
     p.add_argument(
-        "--out", metavar="FILE", help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
+        "--out", **types.file(), help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
     )
     p.add_argument("--detailed-exitcode", action="store_true", help=DETAILED_EXITCODE)
 
 
 def _show(p: argparse.ArgumentParser) -> None:
-    p.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved with `ehkeys plan --out`")
+    p.add_argument("plan_file", **types.file("PLAN_FILE"), help="a plan saved with `ehkeys plan --out`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="how to print")
 
 
@@ -151,7 +151,7 @@ def _usage(p: argparse.ArgumentParser) -> None:
 
 def _apply(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=None)
-    p.add_argument("--plan", metavar="FILE", help="apply exactly this saved plan (default: plan now)")
+    p.add_argument("--plan", **types.file(), help="apply exactly this saved plan (default: plan now)")
     p.add_argument(
         "--expect-digest",
         metavar="sha256:HEX",
@@ -169,12 +169,12 @@ def _apply(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--secrets-out",
-        metavar="FILE",
+        **types.file(),
         help="append NAME=value for created keys (0600; default: none, `ehkeys reveal` prints them)",
     )
     p.add_argument(
         "--report-out",
-        metavar="FILE",
+        **types.file(),
         help="write the Markdown apply report here, not when refused (default: none)",
     )
     lock_option(p)
@@ -199,11 +199,11 @@ def _rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument(
         "--secrets-out",
-        metavar="FILE",
+        **types.file(),
         help="append NAME=value for the successors (0600; default: none, `ehkeys reveal` prints them)",
     )
     p.add_argument(
-        "--report-out", metavar="FILE", help="write the Markdown apply report here (default: none)"
+        "--report-out", **types.file(), help="write the Markdown apply report here (default: none)"
     )
     p.set_defaults(plan=None)
     state_option(p, STATE_OF_ADDRESSES)
@@ -256,7 +256,7 @@ def _import(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        metavar="FILE",
+        **types.file(),
         help="write the manifest here, and each key's binding to its state (default: print it)",
     )
 
@@ -280,7 +280,7 @@ def _reveal(p: argparse.ArgumentParser) -> None:
         "a key of it); repeatable (default: every account)",
     )
     p.add_argument(
-        "--out", metavar="FILE", help="append NAME=value lines to FILE (0600; default: the terminal)"
+        "--out", **types.file(), help="append NAME=value lines to FILE (0600; default: the terminal)"
     )
 
 

@@ -1,5 +1,6 @@
 """The checked types of the number options: a bad value is argparse's usage error, naming
-what was expected (NaN and infinity never pass)."""
+what was expected (NaN and infinity never pass); and of the options that name a file or folder
+(`path`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import math
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.core.durations import Duration
+from reconciler.core.pathnames import refusal, shown, undecodable
 
 T = TypeVar("T")
 
@@ -28,6 +30,19 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
         return value
 
     return parse
+
+
+def path(text: str) -> str:
+    """A file or folder an option names (`--out`, `--state`, `--plan`...): one whose name is not
+    UTF-8 is refused (`core.pathnames`), as the manifest's own files are."""
+    if undecodable(text):
+        raise argparse.ArgumentTypeError(f"{shown(text)}: {refusal(do='rename it, or give a path that is')}")
+    return text
+
+
+def file(metavar: str = "FILE") -> dict[str, Any]:
+    """An option's settings that name a file or folder: `add_argument("--out", **file(), ...)`."""
+    return {"type": path, "metavar": metavar}
 
 
 positive = checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.keys import DesiredKey
+from reconciler.core.pathnames import shown
 from reconciler.delivery import tracking
 from reconciler.manifest import diagnostics, layout, policy
 from reconciler.manifest import load as manifest
@@ -98,18 +99,18 @@ def _text(checked: list[Checked], fmt: str) -> None:
 def _named(source: layout.Source) -> str:
     """How output names a manifest: its file, or its folder and settings file."""
     if source.settings is not None:
-        return f"{source.root} (directory manifest, {source.settings})"
-    return source.root
+        return f"{source.shown} (directory manifest, {shown(source.settings)})"
+    return source.shown
 
 
 def _titled(found: Diagnostic, source: layout.Source) -> Diagnostic:
     """A GitHub annotation of several manifests says its manifest in its message."""
-    return replace(found, message=f"{found.message} [manifest {source.root}]")
+    return replace(found, message=f"{found.message} [manifest {source.shown}]")
 
 
 def _json(checked: list[Checked]) -> None:
     """As `diagnostics.render` prints it, each problem naming its manifest, and a row a manifest."""
-    rows = [{**d.data(), "manifest": c.source.root} for c in checked for d in c.found]
+    rows = [{**d.data(), "manifest": c.source.shown} for c in checked for d in c.found]
     errors = sum(c.errors for c in checked)
     payload = {
         "valid": errors == 0,
@@ -118,8 +119,8 @@ def _json(checked: list[Checked]) -> None:
         "diagnostics": rows,
         "manifests": [
             {
-                "manifest": c.source.root,
-                "settings": c.source.settings,
+                "manifest": c.source.shown,
+                "settings": c.source.settings and shown(c.source.settings),
                 "valid": c.errors == 0,
                 "errors": c.errors,
                 "warnings": len(c.found) - c.errors,

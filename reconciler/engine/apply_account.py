@@ -93,7 +93,7 @@ class AccountApply:
         wanted = desired(self.opened.manifest, self.settings.workspace.targets, account, self.moves)
         rotate = self.settings.rotate
         wanted = retire.asked(wanted, rotate.now, rotate.overlap, rotate.only)
-        plan, self.inventory = await build_plan(client, wanted, state)
+        plan, self.inventory = await build_plan(client, wanted, state, self.opened.others)
         plan = retire.only(plan, wanted.rotate_now) if rotate.only else plan
         plan.account = self.opened.account
         plan.notes.extend(owed_notes(state, self.opened.keys, self.opened.account))

@@ -95,7 +95,7 @@ async def _read(
     wanted = desired(opened.manifest, settings.workspace.targets, opened.account.name, moved)
     try:
         async with opened.target.client() as client:
-            plan, inventory = await build_plan(client, wanted, opened.state)
+            plan, inventory = await build_plan(client, wanted, opened.state, opened.others)
         plan.account = opened.account  # whose plan: a move is held by its accounts' names
         return plan, inventory
     except ACCOUNT_ERRORS as exc:

@@ -30,6 +30,7 @@ from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan, planner
 from reconciler.planning.deliverynotes import owed_notes, unreached_notes
 from reconciler.planning.planner import Desired, Recorded
+from reconciler.planning.pruning import OtherStates
 from reconciler.state import saved_plan as planfile
 from reconciler.state import snapshots
 from reconciler.state.deliveries import unreached
@@ -91,7 +92,7 @@ async def plan_account(opened: Opened, targets: Sequence[str], found: Sequence[M
     wanted = desired(opened.manifest, targets, opened.account.name, found)
     try:
         async with opened.target.client() as client:
-            plan, _ = await build_plan(client, wanted, opened.state)
+            plan, _ = await build_plan(client, wanted, opened.state, opened.others)
     except ACCOUNT_ERRORS as exc:
         if not opened.account.declared:
             raise
@@ -147,8 +148,11 @@ def unreadable(opened: Opened, exc: Exception) -> Plan:
     return Plan(changes=[], problems=[why], account=opened.account, endpoint=opened.target.endpoint)
 
 
-async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Plan, Inventory]:
-    """Read the account (two requests) and plan against it."""
+async def build_plan(
+    client: Client, wanted: Desired, state: State, others: OtherStates | None = None
+) -> tuple[Plan, Inventory]:
+    """Read the account (two requests) and plan against it; `others`: where the other manifest
+    roots' states are, read only when a key would be pruned (their keys never are)."""
     account = await inventory.read(client, wanted.keys)
     bound = foreign_list(wanted, state, account)
     if bound:
@@ -162,6 +166,7 @@ async def build_plan(client: Client, wanted: Desired, state: State) -> tuple[Pla
         }
         pending = frozenset(state.pending_creates)
         recorded = Recorded(state.bindings, values, pending, state.protected, rotations, forgotten)
+        recorded = replace(recorded, others=others.read) if others is not None else recorded
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account

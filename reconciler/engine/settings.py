@@ -3,13 +3,14 @@ options, `gitops/` from the run and its job's options). Nothing here reads the e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from reconciler.core.durations import Duration
 from reconciler.core.errors import UsageError
 from reconciler.core.money import CENT
 from reconciler.core.usage import UNUSED_DAYS
+from reconciler.planning.pruning import OtherStates
 
 TIMEOUT = 20.0  # seconds per attempt, as RetryPolicy's: 3 silent attempts stop a run in ~60 s
 
@@ -36,6 +37,9 @@ class Workspace:
     state: str | None = None  # --state; None: the manifest's own (`statepaths.default_state`)
     targets: tuple[str, ...] = ()  # only these keys (an id or a name each); () every key
     accounts: tuple[str, ...] = ()  # only these of the manifest's accounts (--account); () every one
+    # Where the other manifest roots' states are, which a pruning plan never deletes the keys of:
+    # None, this checkout's (`engine.owners`); the GitOps jobs give the state branch's.
+    others: OtherStates | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

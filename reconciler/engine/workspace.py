@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR, IMPLICIT, Account
@@ -14,11 +14,13 @@ from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plans import Move
 from reconciler.engine.console import Console
+from reconciler.engine.owners import others_of
 from reconciler.engine.settings import Workspace
 from reconciler.engine.target import Target
 from reconciler.manifest import hints
 from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
+from reconciler.planning.pruning import OtherStates
 from reconciler.state import migrate as statemigrate
 from reconciler.state import paths as statepaths
 from reconciler.state import reading as statereading
@@ -39,6 +41,7 @@ class Opened:
     account: Account
     state: State
     target: Target
+    others: OtherStates = field(compare=False)  # where the other roots' states are (read once a run)
 
     @property
     def keys(self) -> tuple[DesiredKey, ...]:
@@ -172,10 +175,13 @@ def forgotten(loaded: manifest.Manifest, workspace: Workspace) -> list[str]:
 def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:
     """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all."""
     targets = Target.of_each(workspace.connection, workspace.manifests, accounts, loaded.accounts)
-    return [open_account(loaded, target, workspace) for target in targets]
+    others = others_of(workspace)  # one for the run: read once, whichever account asks first
+    return [open_account(loaded, target, workspace, others) for target in targets]
 
 
-def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace) -> Opened:
+def open_account(
+    loaded: manifest.Manifest, target: Target, workspace: Workspace, others: OtherStates
+) -> Opened:
     account = target.account
     path = state_path(workspace, account)
     if not workspace.state and not account.declared:
@@ -186,7 +192,7 @@ def open_account(loaded: manifest.Manifest, target: Target, workspace: Workspace
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
     owner = statepaths.owner(workspace.manifests)
     state = State(path, owner, account.name if account.declared else None)
-    return Opened(loaded, account, state, target)
+    return Opened(loaded, account, state, target, others)
 
 
 def _former(loaded: manifest.Manifest) -> str | None:

@@ -6,11 +6,11 @@ repository, into a folder and back out, or past the links Linux follows in one c
 
 from __future__ import annotations
 
-import os
 import posixpath
 from pathlib import PurePosixPath
 
-MAX_HOPS = 40  # links in one chain, as Linux follows them (MAXSYMLINKS)
+from reconciler.manifest.sources import MAX_HOPS
+
 TOP = "."  # where a link to the repository's top leads (`shared -> .`, `a/b -> ..`)
 
 
@@ -52,15 +52,6 @@ def folders(path: str) -> list[str]:
     """The folders above `path`, from the top down (where the system meets a folder link first)."""
     parts = PurePosixPath(path).parts
     return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
-
-
-def shown(name: str) -> str:
-    """A name as a message can show it: each byte that is not UTF-8 as `\\xNN`, as git shows it
-    (a surrogate that stands for no byte, which only JSON's `\\ud800` spells: as `\\ud800`)."""
-    try:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "backslashreplace").decode()
 
 
 def undecodable(name: str) -> bool:

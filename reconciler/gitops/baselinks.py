@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.gitops.basehops import MAX_HOPS, Incomplete, leads, undecodable
+from reconciler.gitops.basehops import Incomplete, leads, undecodable
 from reconciler.gitops.basetree import BaseTree
-from reconciler.manifest.sources import is_manifest_file
+from reconciler.manifest.sources import MAX_HOPS, is_manifest_file
 
 
 def read(top: Path, path: str) -> list[str]:

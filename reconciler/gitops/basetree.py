@@ -26,10 +26,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from reconciler.core.pathnames import shown
 from reconciler.gitops.basefolder import BaseFolder
-from reconciler.gitops.basehops import MAX_HOPS, TOP, Incomplete, folders, leads, shown, undecodable
+from reconciler.gitops.basehops import TOP, Incomplete, folders, leads, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
-from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
+from reconciler.manifest.sources import MAX_HOPS, SETTINGS_FILE, is_manifest_file
 
 NO_COMMIT = "No commit found"  # GitHub's 404 for a ref it does not know (a path it lacks: Not Found)
 LISTED_AT_MOST = 1000  # entries of a folder the contents API lists (the rest: left out, unsaid)

@@ -18,7 +18,7 @@ from reconciler.engine import deliver as engine_deliver
 from reconciler.engine.settings import DeliverSettings
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub
-from reconciler.gitops.jobs import _branch
+from reconciler.gitops.jobstate import on_branch
 from reconciler.gitops.roots import Root
 from reconciler.gitops.settings import DeliverJob
 from reconciler.render import apply as applyrender
@@ -33,7 +33,7 @@ def deliver_job(job: DeliverJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     settings = DeliverSettings(job.job.workspace, job.ids, job.lock_timeout)
-    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
         try:
             done = engine_deliver.run(settings, Log(job.job.workspace.manifests))
         except EhkeysError as exc:

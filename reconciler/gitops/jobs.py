@@ -28,26 +28,25 @@ its own, so several roots in one repository never collide.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.errors import EhkeysError, StalePlan, StateError, UsageError
+from reconciler.core.errors import EhkeysError, StalePlan, UsageError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
-from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, credits
-from reconciler.engine.workspace import legacy_state, state_path, state_paths
-from reconciler.gitops import baserules, cancel, madefor
+from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, Workspace, credits
+from reconciler.gitops import baserules, madefor
 from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub, pick
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.jobstate import on_branch
 from reconciler.gitops.madefor import MADE_FOR
+from reconciler.gitops.otherstates import with_branch_states
 from reconciler.gitops.reviewed_plan import (
     PLAN_FILE,
     REFUSED,
@@ -61,7 +60,7 @@ from reconciler.gitops.reviewed_plan import (
 )
 from reconciler.gitops.roots import PullFiles, Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
-from reconciler.gitops.state_branch import StateBranch
+from reconciler.gitops.state_branch import unheld_note
 from reconciler.gitops.trust import Trust
 from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
@@ -69,81 +68,11 @@ from reconciler.render import plans as planrender
 from reconciler.render import usage_md as usagerender
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
-from reconciler.state.store import State
 
 PLAN_MD = "plan.md"
 SKIPPED = "skipped.md"  # the plan job's word that the PR leaves its root alone
 REVIEWED = "reviewed-plan.json"
 APPLY_MARKER = "<!-- ehkeys-apply -->"
-
-
-@contextlib.contextmanager
-def _branch(
-    job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
-) -> Iterator[None]:
-    """The state pulled from its branch before the body, and what changed pushed after it,
-    also when the body fails (a partial apply recorded bindings), unless what it pushes says
-    that the body told someone (`told`: the drift issue) and the body failed; a push error never
-    hides the body's own error. Where earlier versions kept the state (or the manifest's, before it
-    declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`)."""
-    branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
-    legacy = legacy_state(job.workspace) if len(states) == 1 else None
-    undeclared = state_path(job.workspace)  # the state from before the manifest declared accounts
-    pulled = [name for state in states for name in branch.pull(state)]
-    pulled = pulled or (branch.pull(undeclared) if undeclared not in states else [])
-    pulled = pulled or (branch.pull(legacy) if legacy else [])
-    print(f"state: {', '.join(pulled) or 'nothing yet'} from branch {branch.branch}", file=sys.stderr)
-    failed = False
-    try:
-        yield
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        try:
-            with cancel.held():  # a runner's signal now waits for the push's end, never cuts it
-                _push_all(branch, states, () if failed and told else push, ctx.run_id)
-        except EhkeysError as exc:
-            if not failed:
-                raise
-            print(f"ehkeys: error: {exc}", file=sys.stderr)
-        if cancel.take() and not failed:
-            raise KeyboardInterrupt
-
-
-def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str) -> None:
-    """Every account's state pushed, also when another's could not be (kept aside: the first
-    such error is raised once all are tried)."""
-    written: list[str] = []
-    errors: list[EhkeysError] = []
-    for state in states:
-        try:
-            written += _push(branch, state, push, run_id)
-        except EhkeysError as exc:
-            errors.append(exc)
-    print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)
-    for also in errors[1:]:
-        print(f"ehkeys: error: {also}", file=sys.stderr)
-    if errors:
-        raise _unsaved(errors[0], branch.branch) from errors[0]
-
-
-def _unsaved(error: EhkeysError, branch: str) -> EhkeysError:
-    """A push that failed, saying what is lost and what to do (one kept aside says so itself)."""
-    if isinstance(error, StateError):
-        return error
-    return StateError(
-        f"{error}: this run's state was not written to the branch {branch}, so what it recorded is "
-        "lost: the next plan binds the keys again by name, as after a lost state; run the deliver job "
-        "if a key this run created was not delivered"
-    )
-
-
-def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:
-    """One account's state back to its branch, its journal folded in first (it stays small)."""
-    if "journal.jsonl" in push and (state.parent / "journal.jsonl").exists():
-        State(state).compact()
-    return branch.push(state, push, run_id) if push else []
 
 
 def plan_job(job: Job) -> ExitCode:
@@ -158,8 +87,10 @@ def plan_job(job: Job) -> ExitCode:
     why = untouched(hub, root, ctx.pr_number, job.when_modified, files) if ctx.pr_number else None
     if why:
         return _not_planned(out, root, why)
-    with _branch(job, ctx, hub, push=()):
-        planned = engine_plan.make(PlanSettings(job.workspace), Log(job.workspace.manifests))
+    # the other roots' states, whose keys a prune spares, are those on the state branch
+    workspace = with_branch_states(job.workspace, hub, ctx.workspace, job.state_branch)
+    with on_branch(job, ctx, hub, push=()):
+        planned = engine_plan.make(PlanSettings(workspace), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     manifests = job.workspace.manifests
     review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
@@ -238,14 +169,15 @@ def apply_job(job: ApplyJob) -> ExitCode:
         step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why)}.\n"))
         print(f"ehkeys: {why}.")
         return ExitCode.OK
-    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
         if job.fresh:
-            return _apply(job, reviewed=None)
+            return _apply(job, workspace, reviewed=None)
         try:
-            code = _apply(job, _reviewed(hub, pull, ctx, folder, job.trust, root))
+            code = _apply(job, workspace, _reviewed(hub, pull, ctx, folder, job.trust, root))
         except (NoReviewedPlan, StalePlan) as exc:
             try:
-                _post_fresh_plan(job, hub, number, str(exc), root)
+                _post_fresh_plan(job, workspace, hub, number, str(exc), root)
             except EhkeysError as also:  # the refusal is what the job must say first
                 print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
             raise
@@ -284,13 +216,13 @@ def _on_pull(hub: GitHub, number: int | None, author: str, body: str, root: Root
         upsert_comment(hub, number, body, APPLY_MARKER, author, root)
 
 
-def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
+def _apply(job: ApplyJob, workspace: Workspace, reviewed: PlanMeta | None) -> ExitCode:
     """The engine's apply of the reviewed plan (a fresh one without), approved by the merge;
     its report in apply.md for the pull request."""
     folder = job.job.out_dir
     (folder / "apply.md").unlink(missing_ok=True)  # never post an earlier run's report
     settings = ApplySettings(
-        job.job.workspace,
+        workspace,
         Guards(credits(job.max_debit, "--max-debit"), allow_mass_delete=job.allow_mass_delete),
         saved_plan=str(folder / REVIEWED) if reviewed else None,
         expect_digest=reviewed.digest if reviewed else None,
@@ -300,9 +232,11 @@ def _apply(job: ApplyJob, reviewed: PlanMeta | None) -> ExitCode:
     return engine_apply.run(settings, Log(job.job.workspace.manifests)).exit_code
 
 
-def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, root: Root) -> None:
+def _post_fresh_plan(
+    job: ApplyJob, workspace: Workspace, hub: GitHub, number: int | None, why: str, root: Root
+) -> None:
     """What applying now would do, where the reviewers look: the PR and the job summary."""
-    plans = engine_plan.make(PlanSettings(job.job.workspace), Log(job.job.workspace.manifests)).plans
+    plans = engine_plan.make(PlanSettings(workspace), Log(workspace.manifests)).plans
     text, of = io.StringIO(), f"`{root.name}`" if root.name else "the merged manifest"
     planrender.markdown(plans, text, f"ehkeys: fresh plan of {of} (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
@@ -313,18 +247,19 @@ def _post_fresh_plan(job: ApplyJob, hub: GitHub, number: int | None, why: str, r
 def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    settings = DriftSettings(job.job.workspace, job.limits, job.unused_days)
-    with _branch(job.job, ctx, hub, push=("drift-seen.json",), told=True):  # seen once the issue says so
+    workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
+    settings = DriftSettings(workspace, job.limits, job.unused_days)
+    with on_branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as checkout:  # seen once said
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted)
+        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout))
 
 
-def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted) -> ExitCode:
-    """The drift found, in the log, the job summary and the drift issue."""
+def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
+    """The drift found, in the log, the job summary and the drift issue (`note` after the findings)."""
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)
-    text.write("\n")
+    text.write("\n" + note)
     usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
     body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))

@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.gitops import baseroot
-from reconciler.gitops.basehops import MAX_HOPS
 from reconciler.manifest.layout import root_of
-from reconciler.manifest.sources import SETTINGS_FILE, is_manifest_file
+from reconciler.manifest.sources import MAX_HOPS, SETTINGS_FILE, is_manifest_file
 
 
 def within(manifests: Sequence[str], top: Path) -> tuple[str, ...]:

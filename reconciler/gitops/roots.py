@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from reconciler.core.errors import UsageError
+from reconciler.core.pathnames import refusal, shown, undecodable
 from reconciler.gitops import rootlinks
 from reconciler.gitops.hub import GitHub, pick
 
@@ -53,7 +55,11 @@ class Root:
 
     @classmethod
     def of(cls, manifests: Sequence[str], top: Path) -> Root:
+        """The root of `manifests`; UsageError when one's path (from the top, its links followed:
+        what names the artifact, the comments, the state) is not UTF-8."""
         paths = tuple(_from_top(Path(m), top) for m in manifests)
+        for given, path in zip(manifests, paths, strict=True):
+            _named(given, path)
         names = (m if p is None else p or "." for p, m in zip(paths, manifests, strict=True))
         return cls(", ".join(names), paths, rootlinks.within(manifests, top))
 
@@ -107,6 +113,17 @@ class Root:
 
 
 UNNAMED = Root()
+
+
+def _named(given: str, path: str | None) -> None:
+    """A root whose path is not UTF-8 (as given, or where its links lead) is refused: GitHub
+    spells names in UTF-8, so no artifact, comment or state could name it."""
+    if undecodable(given) or (path is not None and undecodable(path)):
+        leads = (
+            "" if path is None or path == given else f" (its path from the repository's top: {shown(path)})"
+        )
+        what = f"the manifest root {shown(given)}{leads} is a name that"
+        raise UsageError(refusal(what, "rename it, and point any link there"))
 
 
 def _related(file: str, path: str) -> bool:

@@ -25,7 +25,7 @@ from reconciler.engine.settings import ApplySettings, Guards, credits
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.issues import DRIFT_LABEL, drift_title
-from reconciler.gitops.jobs import _branch
+from reconciler.gitops.jobstate import on_branch
 from reconciler.gitops.reviewed_plan import LIMIT, clip
 from reconciler.gitops.roots import Root
 from reconciler.gitops.settings import RotateJob
@@ -45,7 +45,7 @@ def rotate_job(job: RotateJob) -> ExitCode:
         _refuse_early(job, root)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
-    with _branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
         try:
             applied = _rotate(job, folder)
         except EhkeysError as exc:

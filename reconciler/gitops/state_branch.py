@@ -13,6 +13,11 @@ was read is written again. What could not be pushed is kept on the branch beside
 (`state.json.conflict-RUN`), so nothing is lost. A journal that compacting
 emptied or removed is deleted from the branch too (against its `sha`): left there, it would
 be pulled back and replay its settled writes as pending.
+
+A state the branch does not hold but the checkout does (committed beside the manifest, as
+`ehkeys import` wrote it) is used for its bindings only (`unverified`): `committed`. A journal
+committed beside it is the checkout's too: removed when the branch holds the state (replayed over
+it, its snapshots would stand for the last apply's), folded in and kept for its bindings when not.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from reconciler.core.errors import StateError
 from reconciler.gitops.hub import Conflict, GitHub, GitHubError, NotFound, pick
 from reconciler.state.files import atomic_write
+from reconciler.state.unverified import bindings_only
 
 log = logging.getLogger("ehkeys")
 
@@ -70,7 +78,15 @@ class StateBranch:
             self.read[remote] = found
             _write(local, found[1])
             pulled.append(remote)
+        for local, remote in _paths(state_path, self.root, FOLDED) if self.holds(state_path) else ():
+            if remote not in self.read:  # the checkout's (committed): replayed, it would undo the branch's
+                _remove(local)
         return pulled
+
+    def holds(self, state_path: Path) -> bool:
+        """Whether `pull` found this folder's state file on the branch."""
+        ((_, remote),) = _paths(state_path, self.root, (STATE_FILE,))
+        return remote in self.read
 
     def push(self, state_path: Path, names: tuple[str, ...] = FILES, run: str = "") -> list[str]:
         """Write each file that changed since `pull`, and delete a pulled journal that is gone
@@ -116,8 +132,7 @@ class StateBranch:
         sha = pick(meta, f"GET /contents/{remote}", "sha", kind=str)
         if meta.get("encoding") == "base64" and meta.get("content"):
             return sha, _decoded(meta, f"GET /contents/{remote}")
-        blob = self.hub.call("GET", f"/git/blobs/{sha}")  # over 1 MB: no inline content
-        return sha, _decoded(blob, f"GET /git/blobs/{sha}")
+        return sha, read_blob(self.hub, sha)  # over 1 MB: no inline content
 
     def _put_or_keep(self, remote: str, data: bytes, sha: str, run: str) -> None:
         for tries_left in reversed(range(TRIES)):
@@ -171,6 +186,39 @@ class StateBranch:
             self.hub.call("POST", "/git/refs", json=ref)
 
 
+def committed(branch: StateBranch, states: Sequence[Path], earlier: Sequence[Path]) -> list[str]:
+    """The states this run reads from the checkout, the branch holding none (a first run, or the
+    branch deleted), each kept for its bindings only (`unverified`) and said; their paths in the
+    repository. Where earlier versions kept the state (`earlier`) counts only while none of
+    `states` is here: the run then moves it into place (`statemigrate`)."""
+    here = [path for path in states if path.is_file()]
+    found = [p for p in dict.fromkeys(here or [*states, *earlier]) if p.is_file() and not branch.holds(p)]
+    named = [str(remote_folder(path, branch.root) / path.name) for path in found]
+    for path, name in zip(found, named, strict=True):
+        bindings_only(path)
+        print(
+            f"state: {name} from the checkout, for its bindings only: {unheld(branch.branch)}",
+            file=sys.stderr,
+        )
+    return named
+
+
+def unheld(branch: str) -> str:
+    """Why a state committed in the repository is not trusted as the last apply's, and what follows."""
+    return (
+        f"the branch {branch} holds no state for it (deleted, or no apply recorded one yet), and "
+        "its snapshots are not the last verified apply's (changes since may be ehkeys' own): drift "
+        'reports no key as changed outside ehkeys ("no verified apply recorded") until an apply '
+        "records snapshots"
+    )
+
+
+def unheld_note(branch: str, named: Sequence[str]) -> str:
+    """The drift issue's word that the states `named` were read from the repository ("": none)."""
+    where = ", ".join(f"`{name}`" for name in named)
+    return f"**The state was read from the repository** ({where}): {unheld(branch)}.\n\n" if named else ""
+
+
 def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[Path, str]]:
     """Each file of the state folder, in the checkout and on the branch; the state file has the
     name `--state` gave it (its journal and drift-seen.json are always named so, beside it)."""
@@ -179,11 +227,23 @@ def _paths(state_path: Path, root: Path, names: tuple[str, ...]) -> list[tuple[P
     return [(state_path.parent / name, str(folder / name)) for name in named]
 
 
+def read_blob(hub: GitHub, sha: str) -> bytes:
+    """A file's bytes by its blob `sha` (any size, where the contents API leaves out over 1 MB)."""
+    return _decoded(hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
+
+
 def _decoded(answer: object, call: str) -> bytes:
     try:
         return base64.b64decode(pick(answer, call, "content", kind=str))
     except ValueError as exc:  # binascii.Error
         raise GitHubError(f"GitHub API {call}: the file's content is not base64 ({exc})") from exc
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot remove the journal committed here ({exc.strerror})") from exc
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -194,4 +254,4 @@ def _write(path: Path, data: bytes) -> None:
         raise StateError(f"{path}: cannot write the state pulled from the branch ({exc.strerror})") from exc
 
 
-__all__ = ["BRANCH", "GitHubError", "StateBranch", "remote_folder"]
+__all__ = ["BRANCH", "GitHubError", "StateBranch", "read_blob", "remote_folder"]

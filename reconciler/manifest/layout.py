@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.core.pathnames import shown
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.sources import SETTINGS_FILE, SUFFIXES, expand_paths, real_path, walk
 
@@ -40,6 +41,11 @@ class Source:
     def root(self) -> str:
         """The path that names the manifest (its state folder, in messages): the file or folder."""
         return self.inputs[0]
+
+    @property
+    def shown(self) -> str:
+        """The root as output names it (`pathnames.shown`: a name that is not UTF-8, escaped)."""
+        return shown(self.root)
 
 
 def manifests(inputs: Sequence[str]) -> list[tuple[str, ...]]:
@@ -93,10 +99,10 @@ def files(inputs: Sequence[str]) -> tuple[list[tuple[str, str]], list[Diagnostic
 
 def _mixed(directory: Source, other: Source) -> Diagnostic:
     message = (
-        f"{directory.root} is a directory manifest (it holds {SETTINGS_FILE}), a manifest of its own: "
-        f"it is never merged with {other.root}; give them to separate runs"
+        f"{directory.shown} is a directory manifest (it holds {SETTINGS_FILE}), a manifest of its own: "
+        f"it is never merged with {other.shown}; give them to separate runs"
     )
-    return Diagnostic(other.root, 0, 0, "", message)  # a whole manifest: no line
+    return Diagnostic(other.shown, 0, 0, "", message)  # a whole manifest: no line
 
 
 def _sources_of(item: str, folders: dict[Path, str], below: bool) -> Iterator[Source]:

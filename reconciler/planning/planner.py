@@ -1,10 +1,12 @@
-"""The planner: (desired state, the account's inventory, what the state recorded) -> Plan. No I/O.
+"""The planner: (desired state, the account's inventory, what the state recorded) -> Plan. No I/O of
+its own: what it may need read (the other manifest roots' states) is a callable it is given.
 
 Each manifest key is bound to a live key (`binding.bind`), then becomes one Change: a
 create when nothing is bound, a delete when it asks to be absent, else the field updates
 and enable/disable it needs. Live keys that no manifest key holds are unmanaged: reported,
-or with `prune: true` deleted. Checks that concern the whole plan (the key cap, pruning an
-empty manifest, the balance) become the Plan's problems and notes.
+or with `prune: true` deleted, but those another manifest root's state binds (`pruning`: the
+caller's `Recorded.others`, asked only then). Checks that concern the whole plan (the key cap,
+pruning an empty manifest, the balance) become the Plan's problems and notes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import fnmatch
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,8 +29,9 @@ from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, KeyRules, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
-from reconciler.planning import alone, keyplan, policy
+from reconciler.planning import alone, keyplan, policy, pruning
 from reconciler.planning.binding import Binding, Bindings, Bound
+from reconciler.planning.pruning import Others
 from reconciler.planning.rotation import Rotations
 
 
@@ -73,6 +76,8 @@ class Recorded:
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
     rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
     forgotten: frozenset[str] = frozenset()  # fingerprints whose values an update outside ehkeys unset
+    # the other manifest roots' states (`pruning`): asked for only when a key would be pruned
+    others: Callable[[], Others] = pruning.nobody
 
 
 def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: int) -> Plan:
@@ -175,13 +180,17 @@ def _handle_unmanaged(
     kept = _kept_namesakes(namesakes, keys, was)
     start = len(plan.changes)
     prunable = [k for k in keys if k.fingerprint not in kept]
-    blocked = _why_not_prune(plan, prunable, recorded) if desired.prune else ""
+    others = recorded.others() if desired.prune and prunable and not plan.has_errors else pruning.NOBODY
+    prunable = [k for k in prunable if k.fingerprint not in others.owners]
+    blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others) if desired.prune else ""
     for offset, live in enumerate(keys):
-        namesake = kept.get(live.fingerprint)
+        namesake, owner = kept.get(live.fingerprint), others.owners.get(live.fingerprint)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
             plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
+        elif owner is not None:  # another manifest root's state binds it (only asked under prune)
+            plan.unmanaged.append(Unmanaged(live, pruning.managed_elsewhere(owner)))
         elif desired.prune and blocked:
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:
@@ -253,29 +262,6 @@ def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: Live
     address = unmanaged_address(live.fingerprint)
     error = _listed_twice(live)
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
-
-
-def _why_not_prune(plan: Plan, keys: Sequence[LiveKey], recorded: Recorded) -> str:
-    """Why these keys must not be pruned now ('' when they may be); a lost state is a problem."""
-    creates = [c.name for c in plan.changes if c.action is Action.CREATE]
-    if keys and creates and not recorded.bindings:
-        plan.problems.append(prune_without_state(creates, keys))
-        return "the state records no binding (see the error)"
-    return "the plan has errors (a key may be one of these)" if plan.has_errors else ""
-
-
-def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
-    made = ", ".join(repr(name) for name in creates[:5]) + (" …" if len(creates) > 5 else "")
-    gone = ", ".join(f"{k.name!r} ({k.proxy_key.display})" for k in keys[:5]) + (
-        " …" if len(keys) > 5 else ""
-    )
-    return (
-        f"prune: true, but the state records no binding (a first apply, or a lost .ehkeys/), and the "
-        f"plan would create {made} while deleting {gone}: a manifest key renamed outside ehkeys "
-        "would be deleted and created anew. Refused. If one of those is a manifest key, give that "
-        "key its proxy_key or its live name; else apply once with prune: false (it records which "
-        "live key each manifest key is), then set prune: true again"
-    )
 
 
 def _removed_note(address: str | None, elsewhere: str | None = None) -> str:

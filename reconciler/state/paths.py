@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.core.errors import StateError
+from reconciler.core.pathnames import refusal, shown, undecodable
 
 FOLDER = ".ehkeys"
 STATE_FILE = "state.json"
@@ -52,7 +53,13 @@ def default_state(manifests: Sequence[str], sandbox: bool, account: str | None =
     own, `<stem>/<account>/state.json` (`<stem>/<account>/sandbox/`)."""
     folder = base(manifests) / FOLDER / stem(manifests)
     folder = folder / (account + "_" if account == SANDBOX else account) if account else folder
-    return (folder / SANDBOX if sandbox else folder) / STATE_FILE
+    path = (folder / SANDBOX if sandbox else folder) / STATE_FILE
+    if undecodable(str(path)):  # a folder's own name (`ehkeys plan .` in it), or where its link leads
+        what = f"the state of {shown(str(owner(manifests)))} would be kept in {shown(str(path))}, whose name"
+        raise StateError(
+            refusal(what, "rename the manifest's folder, or give the state's place with --state")
+        )
+    return path
 
 
 def account_states(manifests: Sequence[str], sandbox: bool) -> dict[str, Path]:
@@ -78,8 +85,13 @@ def legacy_state(manifests: Sequence[str], sandbox: bool) -> Path:
 def recorded_name(state: Path, manifest: Path) -> str:
     """How a state file names its manifest: the path from the state's folder (POSIX), so that
     it holds wherever the checkout is."""
-    relative = os.path.relpath(manifest.resolve(), state.parent.resolve())
-    return Path(relative).as_posix()
+    relative = Path(os.path.relpath(manifest.resolve(), state.parent.resolve())).as_posix()
+    if undecodable(relative):  # a folder above the manifest, from a --state elsewhere
+        what = f"{shown(str(state))} would name its manifest {shown(relative)} (the path from it), whose name"
+        raise StateError(
+            refusal(what, "keep the state beside the manifest (drop --state), or rename the folder")
+        )
+    return relative
 
 
 def recorded_path(state: Path, recorded: str) -> Path:

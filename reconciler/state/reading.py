@@ -31,6 +31,21 @@ def contents(path: Path, journal: Path, warn: bool = False, pending: set[str] | 
     return found
 
 
+def from_bytes(data: bytes, journal: bytes, where: str, journal_where: str) -> Contents:
+    """A state not in this checkout (another manifest root's, read from the state branch): its
+    bytes, and its journal's replayed over them; StateError naming `where` for what is none."""
+    try:
+        found = parse(data.decode("utf-8"), where)
+    except UnicodeDecodeError as exc:
+        raise StateError(
+            f"{where}: not UTF-8 text (bad byte at offset {exc.start}), so not an ehkeys state"
+        ) from exc
+    replay = Replay(found)
+    for entry in entries(Path(journal_where), False, journal):
+        replay.line(entry)
+    return found
+
+
 def snapshot(path: Path, journal: Path) -> Contents:
     """The state file alone (empty when there is none)."""
     try:

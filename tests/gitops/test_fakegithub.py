@@ -83,6 +83,8 @@ TYPICAL: dict[str, Call] = {
     "a file at a commit": lambda gh: gh.call("GET", "/contents/keys/ehkeys.yaml", params={"ref": BASE}),
     "a file over the inline limit": _get("big.json"),
     "a blob": lambda gh: gh.call("GET", f"/git/blobs/{git_sha(b'x' * 50)}"),
+    "a branch's whole tree": lambda gh: gh.call("GET", "/git/trees/ehkeys-state", params={"recursive": "1"}),
+    "a commit's top tree": lambda gh: gh.call("GET", f"/git/trees/{BASE}"),
     "create a file": _put("keys/.ehkeys/journal.jsonl"),
     "replace a file": _put(STATE, git_sha(b"{}")),
     "an orphan branch: tree, commit, ref": _branch,
@@ -95,6 +97,10 @@ REFUSALS: dict[str, tuple[Call, type[Exception]]] = {
     "no such file": (_get("keys/none.json"), NotFound),
     "no such path at a commit": (lambda gh: gh.call("GET", "/contents/nope", params={"ref": BASE}), NotFound),
     "no such commit": (lambda gh: gh.call("GET", "/contents/keys", params={"ref": "d" * 40}), NotFound),
+    "no such branch's tree": (
+        lambda gh: gh.call("GET", "/git/trees/none", params={"recursive": "1"}),
+        NotFound,
+    ),
     "a stale sha": (_put(STATE, "0" * 40), Conflict),
     "a sha for a new file": (_put("keys/new.json", "0" * 40), Conflict),
     "a branch made meanwhile": (_branch, Conflict),
@@ -127,6 +133,21 @@ def test_the_fields_the_provenance_checks_read_are_there(fake: FakeGitHub) -> No
     pull = gh.pages(f"/commits/{MERGE}/pulls")[0]
     assert (pull["number"], pull["head"]["sha"], pull["merge_commit_sha"]) == (12, HEAD, MERGE)
     assert pull["merged_at"] and "pull_request" in gh.pages("/issues", state="open")[0]
+    assert fake.violations == []
+
+
+def test_a_tree_lists_files_and_folders_as_github_answers_it(fake: FakeGitHub) -> None:
+    """Recursive: every file (`blob`, its sha the git blob's) and folder (`tree`) below; else the top's."""
+    gh = GitHub.from_env()
+    listed = gh.call("GET", f"/git/trees/{BASE}", params={"recursive": "1"})
+    assert [(e["path"], e["type"]) for e in listed["tree"]] == [
+        ("keys", "tree"),
+        ("keys/ehkeys.yaml", "blob"),
+        ("keys/team", "tree"),
+        ("keys/team/a.yaml", "blob"),
+    ]
+    assert listed["tree"][1]["sha"] == git_sha(b"version: 1\n") and listed["truncated"] is False
+    assert [e["path"] for e in gh.call("GET", f"/git/trees/{BASE}")["tree"]] == ["keys"]
     assert fake.violations == []
 
 

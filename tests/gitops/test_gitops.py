@@ -75,6 +75,7 @@ class Actions:
     def __init__(self, tmp: Path, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
         self.tmp, self.hub, self.mp, self.capsys = tmp, hub, monkeypatch, capsys
         self.runs = 0
+        self.committed: dict[str, bytes] = {}  # files committed beside the manifest, in each checkout
         self.seed = tmp / "seed.yaml"
         self.seed.write_text(yaml.safe_dump(seed_data(3, used_ammount=2.0, balance=500.0)))
         self.account = tmp / "account.db"
@@ -88,6 +89,9 @@ class Actions:
         workspace = self.tmp / f"run-{self.runs}"
         (workspace / where).parent.mkdir(parents=True)
         (workspace / where).write_text(text)
+        for path, data in self.committed.items():
+            (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+            (workspace / path).write_bytes(data)
         (self.tmp / f"event-{self.runs}.json").write_text(json.dumps(payload))
         summary = self.tmp / f"summary-{self.runs}.md"
         (self.tmp / f"output-{self.runs}").write_text("")

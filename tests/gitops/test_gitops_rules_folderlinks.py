@@ -199,20 +199,22 @@ def test_a_folder_link_that_led_nowhere_readable_on_the_base_is_not_compared(
     assert says in refused(hub, 309)
 
 
-def test_a_folder_links_target_that_is_not_utf8_is_not_read_as_the_name_json_spells(
+def test_a_folder_link_re_pointed_from_a_name_not_utf8_to_its_json_spelling_is_caught(
     actions: Actions, hub: FakeGitHub
 ) -> None:
-    """shared -> sh\\xff: GitHub's JSON spells the link's target `sh\\ufffd`, which is another
-    folder's name, a decoy holding the loose file. The PR loosens sh\\xff/policy.yaml (GitHub
-    lists it as sh\\ufffd/policy.yaml) and uses the room: the base read the decoy as shared's,
-    found the rules unchanged, and rules-apart passed. The link's own bytes are read (its blob)."""
+    """shared -> sh\\xff on the base, the strict file there; GitHub's JSON spells that target
+    `sh\\ufffd`, which is another folder's name, holding the loose file. The PR re-points shared
+    to sh\\ufffd (its diff shows the same target on both sides) and uses the room: the base read
+    that folder as shared's, found the rules unchanged, and rules-apart passed. The base's link
+    is read by its own bytes (its blob): a name no URL asks for, said not compared."""
     odd, decoy = "sh\udcff", "sh\ufffd"  # os.fsdecode(b"sh\xff"), and its spelling in JSON
-    links = {**LINKS, "shared": odd}
     files = {"keys/team.yaml": team(), f"{odd}/policy.yaml": STRICT, f"{decoy}/policy.yaml": LOOSE}
-    hub.commit(BASE, files, links)
-    head = {**files, f"{odd}/policy.yaml": LOOSE, "keys/team.yaml": team(k0=400)}
-    changed = (f"{decoy}/policy.yaml", "keys/team.yaml")
-    code, out = plan(actions, 310, head, "--rules-apart", root="keys", links=links, changed=changed)
+    hub.commit(BASE, files, {**LINKS, "shared": odd})
+    head = {"keys/team.yaml": team(k0=400), f"{decoy}/policy.yaml": LOOSE}
+    links = {**LINKS, "shared": decoy}
+    code, out = plan(
+        actions, 310, head, "--rules-apart", root="keys", links=links, changed=("shared", "keys/team.yaml")
+    )
     assert code == 4, out
     assert "sh\\xff/policy.yaml is not UTF-8: the contents API cannot be asked for it" in out, out
 

@@ -1,0 +1,79 @@
+"""Pruning spares what another manifest root's state binds: the planner asks for the other
+roots' states (`Recorded.others`) only when a key would be pruned, keeps theirs as unmanaged
+saying whose they are, and prunes nothing when one of them could not be read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reconciler.api.inventory import Inventory
+from reconciler.core.changes import Action
+from reconciler.core.plan import Plan
+from reconciler.core.secrets import ProxyKey
+from reconciler.planning.planner import Desired, Recorded, make_plan
+from reconciler.planning.pruning import Others
+
+from .test_planner import NOW, RECORDED, SECRET, THOUSAND, desired, live
+
+THEIRS = ProxyKey("ek-proxy-search-team-0001")
+STRAY = ProxyKey("ek-proxy-nobodys-key-0002")
+SEARCH = "keys/search (its state binds it: ehkeys-state:keys/search/.ehkeys/search/state.json)"
+LIVE = [live(), live(proxy_key=THEIRS, name="search-a"), live(proxy_key=STRAY, name="stray")]
+
+
+class Asked:
+    """The other roots' states, counting how often the planner asks."""
+
+    def __init__(self, others: Others) -> None:
+        self.others, self.times = others, 0
+
+    def __call__(self) -> Others:
+        self.times += 1
+        return self.others
+
+
+def plan(asked: Asked, keys: list = (), bindings: dict | None = None, **settings: object) -> Plan:
+    bound = {"prod": SECRET.fingerprint} if bindings is None else bindings
+    recorded = Recorded(bound, RECORDED, others=asked)
+    wanted = Desired(list(keys) or [desired()], **settings)  # type: ignore[arg-type]
+    return make_plan(wanted, Inventory(tuple(LIVE), THOUSAND), recorded, NOW)
+
+
+def test_a_key_another_roots_state_binds_is_kept_and_the_rest_pruned() -> None:
+    asked = Asked(Others({THEIRS.fingerprint: SEARCH}))
+    made = plan(asked, prune=True)
+    assert [c.name for c in made.changes if c.action is Action.DELETE] == ["stray"]
+    assert [(u.live.name, u.note) for u in made.unmanaged] == [
+        ("search-a", f"not pruned: managed by {SEARCH}")
+    ]
+    assert asked.times == 1 and made.notes == [] and not made.has_errors
+
+
+def test_the_other_roots_are_asked_only_when_a_key_would_be_pruned() -> None:
+    asked = Asked(Others({THEIRS.fingerprint: SEARCH}))
+    shown = plan(asked)  # no prune: unmanaged keys are only listed
+    assert asked.times == 0 and {u.live.name for u in shown.unmanaged} == {"search-a", "stray"}
+    assert all("managed by" not in u.note for u in shown.unmanaged)
+    broken = desired(name="broken", address="broken", proxy_key=None, allocated_ammount=None)
+    plan(asked, [desired(), broken], prune=True)  # errors: nothing is pruned whoever binds it
+    assert asked.times == 0
+
+
+def test_another_roots_state_that_cannot_be_read_prunes_nothing() -> None:
+    asked = Asked(Others(unknown="ehkeys-state:keys/search/.ehkeys/search/state.json: not JSON"))
+    made = plan(asked, prune=True)
+    assert made.count(Action.DELETE) == 0 and not made.has_errors
+    assert {u.live.name for u in made.unmanaged} == {"search-a", "stray"}
+    assert all("another manifest root's state cannot be read" in u.note for u in made.unmanaged)
+    (note,) = made.notes
+    assert note.startswith("nothing is pruned: another manifest root's state cannot be read (ehkeys-state:")
+
+
+def test_a_first_apply_beside_another_roots_keys_is_not_refused_for_them() -> None:
+    """No binding yet, a key to create: pruning is refused only over keys that could be a
+    manifest key renamed, never over keys another root's state binds."""
+    asked = Asked(Others({THEIRS.fingerprint: SEARCH, STRAY.fingerprint: SEARCH}))
+    new = desired(name="new", address="new", proxy_key=None, allocated_ammount=Decimal(5))
+    made = plan(asked, [desired(), new], bindings={}, prune=True)
+    assert made.problems == [] and made.count(Action.CREATE) == 1 and made.count(Action.DELETE) == 0
+    assert {u.note for u in made.unmanaged} == {f"not pruned: managed by {SEARCH}"}
