@@ -186,3 +186,18 @@ def test_a_base_of_folders_nested_700_deep_is_read_not_a_recursion_error(tmp_pat
     manifest = load([str(head)], env={}, offline=True).manifest
     found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys"], manifest)
     assert not found.problem and not found.changes, found
+
+
+def test_a_base_link_whose_target_holds_a_workflow_command_is_said_on_one_line(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """git keeps a link's target as any bytes, a newline too. Said raw in the job's log, its rest
+    was a line of its own there, and `::error::...` (or `::set-output`) a workflow command the
+    runner obeys. The PR makes the base's link a file of its own, so the base's link is read."""
+    forged = "::error title=ehkeys::rules-apart passed"
+    files = {"keys/team.yaml": yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]})}
+    hub.commit(BASE, files, {"keys/ehkeys.yaml": f"/x\n{forged}"})
+    head = {**files, "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n"}
+    code, out, _ = run_plan(actions, 66, head, "--rules-apart", root="keys", changed=tuple(head))
+    assert code == 4 and "is a link out of the repository" in out, out
+    assert not any(line.startswith("::") for line in out.splitlines()), out
