@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from typing import Any
 
 from .githubspec import DROP, answer, example, lay, schema_example
@@ -22,6 +23,16 @@ ACTIONS_APP_ID = 15368  # the GitHub Actions app, whose installation token is GI
 
 def git_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def spelled(name: str) -> str:
+    """A name (or a link's target) as GitHub's JSON spells it. git keeps either as any bytes; a
+    test gives one that is not UTF-8 as `os.fsdecode` does (a lone surrogate for each such byte).
+    JSON is UTF-8, so GitHub cannot send those bytes as they are: the fake assumes (as its pull
+    request file list does, which `roots` matches so) that each byte that does not decode is
+    U+FFFD, the replacement character, as Ruby's `String#scrub` and Python's "replace" give it;
+    only a blob (GET /git/blobs, base64) holds a link's target byte for byte."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def _first(operation: str, status: int = 200) -> Any:
@@ -179,7 +190,7 @@ def _file_links(path: str, sha: str, ref: str) -> dict[str, Any]:
 
 def content(path: str, data: bytes, ref: str, inline: bool) -> dict[str, Any]:
     """GET contents of a file: base64 inline, or (over 1 MB) `encoding: none` and no content."""
-    sha = git_sha(data)
+    sha, path = git_sha(data), spelled(path)
     return answer(
         "repos/get-content",
         200,
@@ -198,15 +209,16 @@ def content(path: str, data: bytes, ref: str, inline: bool) -> dict[str, Any]:
 
 def symlink(path: str, target: str, ref: str) -> dict[str, Any]:
     """GET contents of a link GitHub does not follow (to a folder, another link, nothing, or
-    out of the repository): the link itself, its `target` as git keeps it (its blob's bytes)."""
-    data = target.encode()
-    sha = git_sha(data)
+    out of the repository): the link itself, its `target` as git keeps it (its blob's bytes),
+    spelled as JSON can (`spelled`)."""
+    data = os.fsencode(target)
+    sha, path = git_sha(data), spelled(path)
     return answer(
         "repos/get-content",
         200,
         "response-if-content-is-a-symlink",
         type="symlink",
-        target=target,
+        target=spelled(target),
         name=path.rsplit("/", 1)[-1],
         path=path,
         sha=sha,
@@ -262,9 +274,9 @@ def _listed(
     base: Any, folder: str, entries: dict[str, bytes | None], ref: str, links: dict[str, str] | None
 ) -> list[dict[str, Any]]:
     found = []
-    for name, data in sorted({**entries, **{n: t.encode() for n, t in (links or {}).items()}}.items()):
-        path = f"{folder}/{name}" if folder else name
-        sha = git_sha(data if data is not None else path.encode())
+    for name, data in sorted({**entries, **{n: os.fsencode(t) for n, t in (links or {}).items()}}.items()):
+        path = spelled(f"{folder}/{name}" if folder else name)
+        sha = git_sha(data if data is not None else os.fsencode(path))
         file_links = _file_links(path, sha, ref)
         if data is None:  # a folder: its tree, no download
             file_links["git_url"] = file_links["_links"]["git"] = f"{API}/repos/{REPO}/git/trees/{sha}"
@@ -272,11 +284,8 @@ def _listed(
         kind = {"type": "file", "size": len(data)} if data is not None else {"type": "dir", "size": 0}
         kind["type"] = "symlink" if name in (links or {}) else kind["type"]
         download = f"https://raw.githubusercontent.com/{REPO}/{ref}/{path}" if data is not None else None
-        found.append(
-            lay(
-                base, {"name": name, "path": path, "sha": sha, "download_url": download, **kind, **file_links}
-            )
-        )
+        named = {"name": spelled(name), "path": path, "sha": sha, "download_url": download}
+        found.append(lay(base, {**named, **kind, **file_links}))
     return found
 
 

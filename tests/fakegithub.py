@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
 import posixpath
 import zipfile
 from collections.abc import Iterator
@@ -107,7 +108,9 @@ class FakeGitHub:
     ) -> None:
         """A commit the contents API reads at `?ref=SHA` (a pull request's base): its files by path,
         its symbolic links (`links`: path -> target, as git keeps it), and its submodules (path ->
-        the other repository's commit: none of their files is this repository's)."""
+        the other repository's commit: none of their files is this repository's). A name or a
+        target that is not UTF-8 is given as `os.fsdecode` spells it, and answered as GitHub's
+        JSON can spell it (`fakeanswers.spelled`: U+FFFD), its bytes exact in a link's blob."""
         self.branches[sha] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
         self.links[sha] = dict(links or {})
         self.submodules[sha] = dict(submodules or {})
@@ -410,7 +413,7 @@ class FakeGitHub:
         return JSONResponse({}, status_code=201) if created else Response(status_code=204)
 
     async def blob(self, request: Request) -> Response:
-        links = [target.encode() for found in self.links.values() for target in found.values()]
+        links = [os.fsencode(target) for found in self.links.values() for target in found.values()]
         for data in [*(d for files in self.branches.values() for d in files.values()), *links]:
             if git_sha(data) == request.path_params["sha"]:
                 return JSONResponse(answers.blob(data))

@@ -54,7 +54,7 @@ def assemble(local: Checkout, path: str, tree: BaseTree) -> bool:
     changed = [
         name for name in sorted(local.files.from_base) if _read(name, path) and not _below(name, others)
     ]
-    fetched = [name for name in changed if tree.input(name)]
+    fetched = [name for name in changed if tree.file(name)]
     return bool(copied or fetched or [name for name in ours if name in kept])
 
 

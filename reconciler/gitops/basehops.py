@@ -11,6 +11,8 @@ from pathlib import PurePosixPath
 
 from reconciler.manifest.sources import MAX_HOPS
 
+TOP = "."  # where a link to the repository's top leads (`shared -> .`, `a/b -> ..`)
+
 
 class Incomplete(Exception):
     """Some of the base's files cannot be read through the contents API: compared, the rest
@@ -19,10 +21,15 @@ class Incomplete(Exception):
 
 def leads(path: str, target: str, hops: int = 0) -> str:
     """Where link `path` (from the repository's top, through real folders) leads, its target
-    `target` as git keeps it, normalized; `hops`: the links followed before it in its chain."""
+    `target` as git keeps it, normalized (TOP: the top itself); `hops`: the links followed
+    before it in its chain."""
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if target.startswith("/") or joined == ".." or joined.startswith("../"):
         raise Incomplete(f"{path} is a link out of the repository ({target})")
+    if any(part.casefold() == ".git" for part in PurePosixPath(joined).parts):
+        raise Incomplete(
+            f"{path} is a link into .git ({target}), which no commit holds: a checkout's is the runner's own"
+        )
     if climbs_back(target):
         raise Incomplete(
             f"{path} is a link whose target goes into a folder and back out ({target}): where it "

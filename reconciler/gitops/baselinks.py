@@ -15,6 +15,7 @@ never reads (its name not a manifest file's: `keys/README.md`) never matters.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -58,7 +59,7 @@ def chain(top: Path, name: str, changed: Callable[[str], bool]) -> Kept | None:
         if step is None or changed(link) or link in links or len(links) >= MAX_HOPS:
             return None
         links[link] = step
-        path = step + path[len(link) :]
+        path = posixpath.normpath(step + path[len(link) :])  # step `.`: the repository's top
     named = [*links, *links.values(), path]
     if changed(path) or not (top / path).is_file() or any(undecodable(hop) for hop in named):
         return None

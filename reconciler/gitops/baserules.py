@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from reconciler.core.plans import Plans
+from reconciler.core.printable import printable
 from reconciler.core.rulechanges import RulesReview
 from reconciler.gitops import basefiles, baseroot
 from reconciler.gitops.basefiles import Checkout
@@ -135,9 +136,11 @@ def _read(tree: BaseTree, path: str, local: Checkout | None) -> bool:
 
 
 def tell(found: RulesReview | None) -> None:
-    """What the review found, on stderr (the comment and the summary show it too)."""
+    """What the review found, on stderr (the comment and the summary show it too), each line one
+    line of the log: a name or a link's target from the base may hold a newline, and a log line
+    starting `::` is a workflow command to the runner."""
     lines = rules.said(found)
     if found is not None and not lines:
         print(f"rules: unchanged since the base {found.base[:12]}", file=sys.stderr)
     for said in lines:
-        print(f"rules: {said.strip()}", file=sys.stderr)
+        print(f"rules: {printable(said.strip())}", file=sys.stderr)

@@ -13,7 +13,7 @@ normal file with that file, at its own path, and a link to anything else with th
 it follows no linked folder above a path (Not Found), so a target below one is read where the
 system finds it, each folder link on its way written as a link and followed in turn.
 A folder of 1,000 entries, or a link out of the repository, is `Incomplete`; an input the
-commit lacks, `Absent`.
+commit lacks, `Absent`. What is written where: `gitops.basefolder`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.gitops.basehops import Incomplete, folders, leads, undecodable
+from reconciler.core.pathnames import shown
+from reconciler.gitops.basefolder import BaseFolder
+from reconciler.gitops.basehops import TOP, Incomplete, folders, leads, undecodable
 from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
 from reconciler.manifest.sources import MAX_HOPS, SETTINGS_FILE, is_manifest_file
 
@@ -38,18 +40,17 @@ class Absent(Exception):
     """The input is not on the base commit."""
 
 
-class BaseTree:
+class BaseTree(BaseFolder):
     """The base commit `base`'s files, written into `folder` as a checkout has them."""
 
     def __init__(
         self, hub: GitHub, base: str, folder: Path, module: Callable[[str], None] | None = None
     ) -> None:
-        self.hub, self.base, self.folder = hub, base, folder
+        super().__init__(folder)
+        self.hub, self.base = hub, base
         self.module = module or _no_module  # a submodule's files into the folder (else Incomplete)
-        self.stand_ins: set[str] = set()  # other manifests' settings files, unread: empty
         self.listed: set[str] = set()  # the folders read whole: a file they lack is not there
         self.hops = 0  # links followed to reach the one being read
-        self.written: dict[str, str] = {}  # the links written: path -> target, from the top
 
     def input(self, path: str) -> bool:
         """Input `path` (a file or a folder) into the folder; False when the commit lacks it."""
@@ -58,6 +59,22 @@ class BaseTree:
         except Absent:
             self._through(path)
             return False
+        return True
+
+    def file(self, path: str) -> bool:
+        """A file the PR changes, as on the base; False when the commit lacks it. A link there to
+        a folder is a link alone, as the loader enters no linked folder (read as an input, one to
+        `..` was the whole repository, a request per file)."""
+        try:
+            answer = self._get(path, top=True)
+        except Absent:
+            self._through(path)
+            return False
+        if isinstance(answer, list):  # a folder there: walked, as the loader walks one
+            for inner, _ in self._folder(path, answer, top=False):
+                self._fetch(inner)
+        else:
+            self._entry(path, answer, top=False)
         return True
 
     def _through(self, path: str) -> None:
@@ -87,45 +104,23 @@ class BaseTree:
                     raise
         return path in self.stand_ins or place.is_file()
 
-    def _linked(self, path: str) -> bool:
-        """Whether a folder above `path` is a link written here (its target read as the link's)."""
-        parts = PurePosixPath(path).parts
-        return any(self.folder.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts)))
-
-    def stand_in(self, path: str) -> None:
-        """An empty stand-in for another manifest's settings file, which stops the loader's walk."""
-        if self._missing(path):
-            self.write(path, b"")
-            self.stand_ins.add(path)
-
-    def link(self, path: str, target: str) -> None:
-        """A link of the base to `target` (a path from the repository's top), as a checkout holds it."""
-        self._symlink(path, target)
-
-    def write(self, path: str, data: bytes) -> None:
-        """A file of the base; one already there is the same file of the base (or its link)."""
-        if not self._missing(path):
-            return
-        self.stand_ins.discard(path)
-        target = self._place(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-    def _missing(self, path: str) -> bool:
-        """Whether `path` is not in the folder yet (a stand-in is not what it stands for)."""
-        return path in self.stand_ins or not os.path.lexists(self._place(path))
-
     def _fetch(self, path: str, top: bool = False) -> None:
-        answer = self._get(path, top)
-        if isinstance(answer, list):
-            self._folder(path, answer, top)
-        else:
-            self._entry(path, answer, top)
+        """`path` into the folder: a file, a link, or a folder and what is below it, a folder at a
+        time (git nests folders hundreds deep, a checkout too: never a Python call deeper each)."""
+        todo = [(path, top, True)]
+        while todo:
+            here, first, is_folder = todo.pop()
+            if not first and (here in self.listed or (not is_folder and not self._missing(here))):
+                continue  # read already, since it was listed (through a link, say)
+            answer = self._get(here, first)
+            if isinstance(answer, list):
+                todo += reversed([(inner, False, kind) for inner, kind in self._folder(here, answer, first)])
+            else:
+                self._entry(here, answer, first)
 
     def _get(self, path: str, top: bool = False) -> Any:
         if undecodable(path):  # a link's target as git keeps it: bytes; a URL's path is UTF-8
-            spelled = path.encode("utf-8", "backslashreplace").decode()
-            raise Incomplete(f"{spelled} is not UTF-8: the contents API cannot be asked for it")
+            raise Incomplete(f"{shown(path)} is not UTF-8: the contents API cannot be asked for it")
         try:  # each part percent-encoded: git allows `#`, `?`, `%` in a name, a URL path does not
             return self.hub.call("GET", f"/contents/{quote(path)}", params={"ref": self.base})
         except NotFound as exc:
@@ -137,15 +132,17 @@ class BaseTree:
         """A file, or a link GitHub did not follow (to a folder, another link, nothing, outside)."""
         kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
         if kind == "file":
-            self._file(path, answer)
+            self._file(path, answer, top)
         elif kind == "symlink":
-            self._link(path, pick(answer, f"GET /contents/{path}", "target", kind=str), top)
+            self._link(path, self._target_of(path, answer), top)
         elif kind == "submodule":
             self.module(path)
         else:
             raise GitHubError(f"GitHub API GET /contents/{path}: a {kind}, not a file or folder")
 
-    def _folder(self, path: str, entries: list[Any], top: bool) -> None:
+    def _folder(self, path: str, entries: list[Any], top: bool) -> list[tuple[str, bool]]:
+        """Folder `path` as listed: its links read, and its folders and YAML files to read (each
+        with whether it is a folder), in order; none for another manifest's (a stand-in)."""
         call = f"GET /contents/{path}"
         if len(entries) >= LISTED_AT_MOST:
             raise Incomplete(
@@ -160,9 +157,11 @@ class BaseTree:
             if kind == "file" and "download_url" in e and e["download_url"] is None
         }
         if not top and any(n == SETTINGS_FILE and kind in ("file", "symlink") for n, kind, _ in named):
-            return self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+            self.stand_in(f"{path}/{SETTINGS_FILE}")  # a directory manifest of its own
+            return []
         (self._place(path) if path else self.folder).mkdir(parents=True, exist_ok=True)
         self.listed.add(path)
+        todo: list[tuple[str, bool]] = []
         for name, kind, sha in named:
             if "/" in name or name.startswith("."):
                 continue  # hidden (.ehkeys, .git), or not one name
@@ -173,18 +172,41 @@ class BaseTree:
                 self.module(inner)
                 continue
             if kind == "dir" or (kind == "file" and is_manifest_file(name)):
-                self._fetch(inner)
+                todo.append((inner, kind == "dir"))
             elif kind == "symlink" and is_manifest_file(name):
                 self._link(inner, os.fsdecode(self._blob(sha)))
+        return todo
 
-    def _file(self, path: str, answer: dict[str, Any]) -> None:
-        """A file's answer: for a link GitHub followed, its target's, at the target's own path."""
+    def _file(self, path: str, answer: dict[str, Any], top: bool) -> None:
+        """A file's answer; or, for a link GitHub followed, its target's, at the target's own path:
+        where the link leads is for its own text to say (GitHub's reading of `a/b/../c` need not
+        be the system's, through a folder link `a/b`), read as its folder lists it."""
         real = answer.get("path")
-        real = real if isinstance(real, str) and real not in ("", path) else path
-        if real != path:
+        if isinstance(real, str) and real not in ("", path):
+            self._valid(real)  # not a path in the repository: GitHubError, before any request
+            target = self._text(path)
+            if leads(path, target, self.hops) != real:
+                return self._link(path, target, top)  # not where GitHub went: followed hop by hop
             self._symlink(path, real)
-        if self._missing(real):
-            self.write(real, self._content(answer, f"GET /contents/{path}"))
+            path = real
+        if self._missing(path):
+            self.write(path, self._content(answer, f"GET /contents/{path}"))
+        return None
+
+    def _text(self, path: str) -> str:
+        """Link `path`'s own target, as git keeps it: its blob, by the sha its folder lists."""
+        folder, name = posixpath.split(path)
+        entries, call = self._get(folder), f"GET /contents/{folder}"
+        found = (
+            [e for e in entries if isinstance(e, dict) and e.get("name") == name]
+            if isinstance(entries, list)
+            else []
+        )
+        if len(found) == 1 and found[0].get("type") == "symlink":
+            return os.fsdecode(self._blob(pick(found[0], call, "sha", kind=str)))
+        if isinstance(entries, list) and len(entries) >= LISTED_AT_MOST:
+            raise Incomplete(f"{path} is a link GitHub followed, in a folder of more entries than it lists")
+        raise GitHubError(f"GitHub API {call}: lists no link {name}, which GitHub followed to another file")
 
     def _link(self, path: str, target: str, top: bool = False) -> None:
         """Link `path` to `target` (as git keeps it), and its target read when it is not yet."""
@@ -193,7 +215,9 @@ class BaseTree:
         try:
             self.hops += 1
             real = self._known(path, joined)
-            if self._missing(real):
+            if real == TOP and top:  # an input linked to the top (`keys -> ..`): the whole of it
+                self._fetch("", top)
+            elif real != TOP and self._missing(real):  # the top: a folder, there already
                 self._target(path, real, top)
         finally:
             self.hops = before
@@ -203,7 +227,8 @@ class BaseTree:
         enter (an input that is a link to a folder: read as the folder)."""
         joined, answer = self._reached(path, joined)
         if isinstance(answer, list) and top:
-            self._folder(joined, answer, top)
+            for inner, _ in self._folder(joined, answer, top):
+                self._fetch(inner)
         elif isinstance(answer, list):
             self._place(joined).mkdir(parents=True, exist_ok=True)
         else:
@@ -241,7 +266,7 @@ class BaseTree:
             if kind == "submodule":
                 raise Incomplete(f"{above} is a submodule on the base: the contents API reads nothing in it")
             if kind == "symlink":
-                return above, pick(answer, f"GET /contents/{above}", "target", kind=str)
+                return above, self._target_of(above, answer)
             if not isinstance(answer, list):
                 return None
         return None
@@ -253,19 +278,16 @@ class BaseTree:
             if self.hops >= MAX_HOPS:
                 raise Incomplete(f"{path} is the {MAX_HOPS}th link of a chain: more than a checkout follows")
             self.hops += 1
-            joined = self.written[above] + joined[len(above) :]
+            joined = posixpath.normpath(self.written[above] + joined[len(above) :])  # `.`: the top
         return joined
 
-    def _symlink(self, path: str, target: str) -> None:
-        """Link `path` to `target` (a path from the top, maybe through a link written here)."""
-        link, to = self._place(path), self._valid(target)
-        if path in self.stand_ins:
-            link.unlink()
-            self.stand_ins.discard(path)
-        if not os.path.lexists(link):
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(os.path.relpath(to, link.parent))
-            self.written[path] = target
+    def _target_of(self, path: str, answer: dict[str, Any]) -> str:
+        """Link `path`'s target, as git keeps it: GitHub's JSON spells a byte that is not UTF-8 as
+        U+FFFD, which names another file (a decoy), so a target holding one is read from its blob."""
+        target: str = pick(answer, f"GET /contents/{path}", "target", kind=str)
+        if "\ufffd" not in target:
+            return target
+        return os.fsdecode(self._blob(pick(answer, f"GET /contents/{path}", "sha", kind=str)))
 
     def _content(self, meta: dict[str, Any], call: str) -> bytes:
         """A file's bytes: inline, or (over 1 MB, `encoding: none`) its blob."""
@@ -275,22 +297,6 @@ class BaseTree:
 
     def _blob(self, sha: str) -> bytes:
         return _decoded(self.hub.call("GET", f"/git/blobs/{sha}"), f"GET /git/blobs/{sha}")
-
-    def _place(self, path: str) -> Path:
-        """Where `path`, a path in the repository, goes in the folder. A path through a link
-        written here is no checkout's (git keeps no file below a link), and would lead out."""
-        place = self._valid(path)
-        for below in folders(path):
-            if self.folder.joinpath(*PurePosixPath(below).parts).is_symlink():
-                raise GitHubError(f"GitHub API GET /contents: {path!r} is below the link {below!r}")
-        return place
-
-    def _valid(self, path: str) -> Path:
-        """Where `path` is in the folder, as its text says (GitHubError: not a path in the repository)."""
-        parts = PurePosixPath(path).parts
-        if not parts or ".." in parts or PurePosixPath(path).is_absolute() or "\0" in path:
-            raise GitHubError(f"GitHub API GET /contents: {path!r} is not a path in the repository")
-        return self.folder.joinpath(*parts)
 
 
 def _no_module(path: str) -> None:

@@ -171,6 +171,25 @@ def test_a_folder_is_listed_and_a_file_read_as_github_answers_them(fake: FakeGit
     assert fake.violations == []
 
 
+def test_a_name_or_link_target_that_is_not_utf8_is_spelled_as_json_can(fake: FakeGitHub) -> None:
+    """git keeps a name and a link's target as bytes; GitHub's JSON is UTF-8: a byte that does not
+    decode is U+FFFD (the fake's assumption, `fakeanswers.spelled`), and only the link's blob
+    holds its target byte for byte. (The fake answered HTTP 500 for such a link once.)"""
+    odd = "p\udcff.yaml"  # os.fsdecode(b"p\xff.yaml")
+    links = {"keys/a.yaml": f"../{odd}", "keys/shared": "sh\udcff"}
+    fake.commit(BASE, {"keys/ehkeys.yaml": "version: 1\n", odd: "keys: []\n"}, links)
+    gh = GitHub.from_env()
+    listed = {e["name"]: e for e in gh.call("GET", "/contents/keys", params={"ref": BASE})}
+    assert listed["a.yaml"]["type"] == "symlink"
+    blob = gh.call("GET", f"/git/blobs/{listed['a.yaml']['sha']}")
+    assert base64.b64decode(blob["content"]) == b"../p\xff.yaml"
+    link = gh.call("GET", "/contents/keys/shared", params={"ref": BASE})
+    assert (link["type"], link["target"]) == ("symlink", "sh\ufffd")
+    followed = gh.call("GET", "/contents/keys/a.yaml", params={"ref": BASE})
+    assert (followed["type"], followed["path"]) == ("file", "p\ufffd.yaml")
+    assert fake.violations == []
+
+
 def test_a_prs_files_are_listed_as_github_lists_them(fake: FakeGitHub) -> None:
     """A rename names the file's old path too; the listing stops at GitHub's 3,000 files."""
     gh = GitHub.from_env()

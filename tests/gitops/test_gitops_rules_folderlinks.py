@@ -197,3 +197,105 @@ def test_a_folder_link_that_led_nowhere_readable_on_the_base_is_not_compared(
     code, out = key_only(actions, 309, LINKS, changed=tuple(folder) + tuple(modules))
     assert code == 4 and "Traceback" not in out, out
     assert says in refused(hub, 309)
+
+
+def test_a_folder_link_re_pointed_from_a_name_not_utf8_to_its_json_spelling_is_caught(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """shared -> sh\\xff on the base, the strict file there; GitHub's JSON spells that target
+    `sh\\ufffd`, which is another folder's name, holding the loose file. The PR re-points shared
+    to sh\\ufffd (its diff shows the same target on both sides) and uses the room: the base read
+    that folder as shared's, found the rules unchanged, and rules-apart passed. The base's link
+    is read by its own bytes (its blob): a name no URL asks for, said not compared."""
+    odd, decoy = "sh\udcff", "sh\ufffd"  # os.fsdecode(b"sh\xff"), and its spelling in JSON
+    files = {"keys/team.yaml": team(), f"{odd}/policy.yaml": STRICT, f"{decoy}/policy.yaml": LOOSE}
+    hub.commit(BASE, files, {**LINKS, "shared": odd})
+    head = {"keys/team.yaml": team(k0=400), f"{decoy}/policy.yaml": LOOSE}
+    links = {**LINKS, "shared": decoy}
+    code, out = plan(
+        actions, 310, head, "--rules-apart", root="keys", links=links, changed=("shared", "keys/team.yaml")
+    )
+    assert code == 4, out
+    assert "sh\\xff/policy.yaml is not UTF-8: the contents API cannot be asked for it" in out, out
+
+
+TO_THE_TOP = {
+    "top -> .": {"keys/ehkeys.yaml": "../top/config/shared/policy.yaml", "top": "."},
+    "a/up -> ..": {"keys/ehkeys.yaml": "../a/up/config/shared/policy.yaml", "a/up": ".."},
+    "up -> . on a hop": {
+        "keys/ehkeys.yaml": "../shared/policy.yaml",
+        "shared": "up/config/shared",
+        "up": ".",
+    },
+}
+READ = {"from the checkout": False, "whole": True}
+
+
+@pytest.mark.parametrize("whole", READ.values(), ids=READ)
+@pytest.mark.parametrize("links", TO_THE_TOP.values(), ids=TO_THE_TOP)
+def test_a_folder_link_to_the_repositorys_top_is_followed_not_refused(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, links: dict[str, str], whole: bool
+) -> None:
+    """A folder link to the repository's top ('.', or '..' a folder down) was "'.' is not a path
+    in the repository", a GitHub API error, and rules-apart failed every key-only PR."""
+    if whole:
+        monkeypatch.setattr(roots, "MAX_FILES", 0)
+    files = {**FILES, "a/readme.txt": "r\n"}
+    hub.commit(BASE, files, links)
+    hub.calls.clear()
+    code, out = key_only(actions, 311, links, files=files)
+    assert code == 0, out
+    assert "Rules changed" not in said(hub, 311)
+
+
+@pytest.mark.parametrize("links", TO_THE_TOP.values(), ids=TO_THE_TOP)
+def test_the_file_a_link_to_the_top_leads_to_loosened_with_a_key_is_caught(
+    actions: Actions, hub: FakeGitHub, links: dict[str, str]
+) -> None:
+    files = {**FILES, "a/readme.txt": "r\n"}
+    hub.commit(BASE, files, links)
+    head = {**files, "config/shared/policy.yaml": LOOSE, "keys/team.yaml": team(k0=400)}
+    changed = ("config/shared/policy.yaml", "keys/team.yaml")
+    code, out = plan(actions, 312, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert code == 4, out
+    assert LOOSER in said(hub, 312)
+
+
+@pytest.mark.parametrize("target", ["../common", ".."])
+def test_a_file_the_pr_changes_that_was_a_link_to_a_folder_is_not_read_as_that_folder(
+    actions: Actions, hub: FakeGitHub, target: str
+) -> None:
+    """keys/extra.yaml -> ../common (or the repository's top) on the base, a team file in the
+    PR: the loader does not enter a linked folder, yet its 100 files were read, a request each."""
+    many = {f"common/d{i}/f{j}.yaml": "keys: []\n" for i in range(10) for j in range(10)}
+    files = {**FILES, **many}
+    links = {**LINKS, "keys/extra.yaml": target}
+    hub.commit(BASE, files, links)
+    hub.calls.clear()
+    head = {**files, "keys/extra.yaml": "keys: []\n", "keys/team.yaml": team(k0=20)}
+    changed = ("keys/extra.yaml", "keys/team.yaml")
+    code, out = plan(actions, 313, head, "--rules-apart", root="keys", links=LINKS, changed=changed)
+    assert code == 0, out
+    assert "Rules changed" not in said(hub, 313)
+    assert len(asked(hub)) <= 4, asked(hub)
+
+
+INTO_GIT = {
+    "a file link": {"keys/ehkeys.yaml": "../.git/policy.yaml"},
+    "a folder link": {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": ".git"},
+    "a folder link, its case changed": {"keys/ehkeys.yaml": "../shared/policy.yaml", "shared": ".Git"},
+}  # .Git: the runner's .git where names ignore case (macOS), a folder of its own here
+
+
+@pytest.mark.parametrize("links", INTO_GIT.values(), ids=INTO_GIT)
+def test_a_link_into_git_is_not_read_from_the_runners_checkout(
+    actions: Actions, hub: FakeGitHub, links: dict[str, str]
+) -> None:
+    """No commit holds .git (git and GitHub refuse the name, in any case): a base link into it
+    leads to nothing there. The checkout's .git is the runner's own: the fast path read its
+    file as the base's, and compared the rules with what the runner holds."""
+    files = {"keys/team.yaml": team(), ".git/policy.yaml": STRICT, ".Git/policy.yaml": STRICT}
+    hub.commit(BASE, {"keys/team.yaml": team()}, links)
+    code, out = key_only(actions, 314, links, files=files)
+    assert code == 4 and "Traceback" not in out, out
+    assert "a link into .git" in refused(hub, 314)

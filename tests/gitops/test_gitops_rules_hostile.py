@@ -148,3 +148,56 @@ def test_a_base_link_whose_target_is_not_utf8_is_said_not_a_crash(tmp_path: Path
     manifest = load([str(head)], env={}, offline=True).manifest
     found = baserules.compare(Hostile(answers, {sha(target): target}), "b" * 40, ["keys"], manifest)
     assert "is not UTF-8" in found.problem, found
+
+
+@pytest.mark.parametrize("target", ["sh\ud800/policy.yaml", "\ud800", "../sh\ud800.yaml"])
+def test_a_link_target_with_a_surrogate_no_byte_stands_for_is_said_not_a_crash(
+    tmp_path: Path, target: str
+) -> None:
+    """JSON may spell `\\ud800`, which no name on a file system is (os.fsdecode gives only
+    \\udc80-\\udcff): the link could not be written, and crashed the job with UnicodeEncodeError."""
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "symlink"), entry("team.yaml", "file")],
+        "keys/ehkeys.yaml": {"type": "symlink", "target": target, "sha": sha(b"x")},
+        "keys/team.yaml": file(b"keys: []\n"),
+    }
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys/ehkeys.yaml"], manifest)
+    assert "is not a path in the repository" in found.problem, found
+
+
+def test_a_base_of_folders_nested_700_deep_is_read_not_a_recursion_error(tmp_path: Path) -> None:
+    """git, and a checkout (1,400 bytes of path), hold a folder 700 deep; the whole read went a
+    Python call deeper per folder and crashed the job with RecursionError. Read one at a time."""
+    depth = 700
+    answers: dict[str, object] = {
+        "keys": [entry("ehkeys.yaml", "file"), entry("a", "dir")],
+        "keys/ehkeys.yaml": file(b"version: 1\npolicy: {max_allocation: 35}\n"),
+    }
+    for level in range(1, depth):
+        answers["keys/" + "/".join(["a"] * level)] = [entry("a", "dir")]
+    deepest = "keys/" + "/".join(["a"] * depth)
+    answers[deepest] = [entry("t.yaml", "file")]
+    answers[f"{deepest}/t.yaml"] = file(b"keys: []\n")
+    head = tmp_path / "head.yaml"
+    head.write_text("version: 1\npolicy: {max_allocation: 35}\nkeys: []\n")
+    manifest = load([str(head)], env={}, offline=True).manifest
+    found = baserules.compare(Hostile(answers, {}), "b" * 40, ["keys"], manifest)
+    assert not found.problem and not found.changes, found
+
+
+def test_a_base_link_whose_target_holds_a_workflow_command_is_said_on_one_line(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """git keeps a link's target as any bytes, a newline too. Said raw in the job's log, its rest
+    was a line of its own there, and `::error::...` (or `::set-output`) a workflow command the
+    runner obeys. The PR makes the base's link a file of its own, so the base's link is read."""
+    forged = "::error title=ehkeys::rules-apart passed"
+    files = {"keys/team.yaml": yaml.safe_dump({"keys": yaml.safe_load(manifest())["keys"]})}
+    hub.commit(BASE, files, {"keys/ehkeys.yaml": f"/x\n{forged}"})
+    head = {**files, "keys/ehkeys.yaml": "version: 1\npolicy: {max_allocation: 35}\n"}
+    code, out, _ = run_plan(actions, 66, head, "--rules-apart", root="keys", changed=tuple(head))
+    assert code == 4 and "is a link out of the repository" in out, out
+    assert not any(line.startswith("::") for line in out.splitlines()), out

@@ -97,7 +97,8 @@ def test_a_link_on_the_base_the_pr_makes_a_file_is_read_as_the_link(
     actions: Actions, hub: FakeGitHub
 ) -> None:
     """The checkout has no link (only the PR's files are asked for): the base's link, which
-    GitHub follows, is still one file with its target."""
+    GitHub follows, is still one file with its target; its own text is read (its folder's
+    listing, then its blob), to say where it leads."""
     links = LINKS["to another team file of the root"]
     hub.commit(BASE, {"keys/ehkeys.yaml": SETTINGS, "keys/central/a.yaml": team()}, links)
     own = yaml.safe_dump(
@@ -108,7 +109,7 @@ def test_a_link_on_the_base_the_pr_makes_a_file_is_read_as_the_link(
     assert code == 0, out  # a key added, no rule
     assert "Rules changed" not in said(hub, 93)
     read = [c for c in hub.calls if c.startswith("GET /contents/keys") and "/.ehkeys/" not in c]
-    assert read == ["GET /contents/keys/teams/a.yaml"]
+    assert read == ["GET /contents/keys/teams/a.yaml", "GET /contents/keys/teams"]
 
 
 def test_a_yaml_named_link_to_a_folder_is_left_unread_as_the_checkout_leaves_it(

@@ -5,7 +5,7 @@ green, never applied, and the next PR compared the loosened base and passed rule
 from __future__ import annotations
 
 from . import test_gitops as gitops
-from .test_gitops import Actions, manifest
+from .test_gitops import Actions, manifest, plan_comment
 from .test_gitops_rules import BASE, FakeGitHub, plan, run_plan
 from .test_gitops_rules_cost import LOOSE, STRICT, team
 
@@ -93,11 +93,27 @@ def test_a_link_into_a_linked_folder_and_back_out_is_said_not_compared_on_the_wh
     assert code == 4 and "goes into a folder and back out" in out, out
 
 
+def test_a_link_into_a_linked_folder_and_back_out_that_github_follows_is_read_by_its_own_text(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The PR makes keys/ehkeys.yaml, on the base a link the system reads through common/sub
+    as other/policy.yaml (strict), a loose file of its own, and uses the room. Asked for the
+    link, GitHub answers with the file it finds at its target (the fake: as its text says,
+    normalised: common/policy.yaml, the decoy, loose): the base read as loose as the head,
+    "unchanged", and rules-apart passed. A link GitHub follows is read by its own text."""
+    hub.commit(BASE, DECOY, DOTDOT)
+    head = {**DECOY, "keys/ehkeys.yaml": LOOSE, "keys/team.yaml": team(k0=400)}
+    links = {"common/sub": DOTDOT["common/sub"]}
+    changed = ("keys/ehkeys.yaml", "keys/team.yaml")
+    code, out = plan(actions, 76, head, "--rules-apart", root="keys", links=links, changed=changed)
+    assert code == 4 and "goes into a folder and back out" in out, out
+
+
 def test_a_link_to_a_name_that_is_not_utf8_is_refused_not_read(actions: Actions, hub: FakeGitHub) -> None:
     """git allows any bytes in a name; GitHub's JSON cannot carry \\xff as it is (U+FFFD here), so
     the PR's file list cannot be matched with the checkout's name, nor a plan or a state name it:
-    the loader refuses it, naming it (the head read it; the check failed only as its rules were
-    not compared, the fake GitHub answering 500 for a name JSON cannot spell)."""
+    the loader refuses it, naming it (the head read it once; the check failed only as its rules
+    were not compared)."""
     odd = "common/p\udcff.yaml"  # os.fsdecode(b"common/p\xff.yaml")
     links = {"keys/ehkeys.yaml": "../" + odd}
     hub.commit(BASE, {"keys/team.yaml": team(), odd: STRICT}, links)
@@ -105,6 +121,25 @@ def test_a_link_to_a_name_that_is_not_utf8_is_refused_not_read(actions: Actions,
     changed = ("keys/team.yaml", "common/p\ufffd.yaml")
     code, out, _ = run_plan(actions, 75, head, "--rules-apart", root="keys", links=links, changed=changed)
     assert code == 1 and "links to ../common/p\\xff.yaml, a name that is not UTF-8" in out, out
+
+
+def test_a_base_link_to_a_name_that_is_not_utf8_the_pr_makes_a_file_is_said_not_compared(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """The base's keys/ehkeys.yaml -> ../common/p\\xff.yaml; the PR makes it a loose file of its
+    own and uses the room. GitHub follows the link, naming its target p\\ufffd.yaml (JSON cannot
+    spell \\xff); the link's own bytes are read (its blob), and their target, which no URL can ask
+    for, said: not compared, rules-apart fails. (The fake answered HTTP 500 for such a link once,
+    and the review said that.)"""
+    odd = "common/p\udcff.yaml"  # os.fsdecode(b"common/p\xff.yaml")
+    hub.commit(BASE, {"keys/team.yaml": team(), odd: STRICT}, {"keys/ehkeys.yaml": "../" + odd})
+    head = {"keys/team.yaml": team(k0=400), "keys/ehkeys.yaml": LOOSE}
+    code, out = plan(actions, 77, head, "--rules-apart", root="keys", changed=tuple(head))
+    assert code == 4, out
+    assert "common/p\\xff.yaml is not UTF-8: the contents API cannot be asked for it" in out, out
+    comment = plan_comment(hub, 77)
+    assert "common/p&#92;xff.yaml is not UTF-8" in comment and "HTTP 5" not in comment, comment
+    assert any(call.startswith("GET /git/blobs/") for call in hub.calls), "the link read by its blob"
 
 
 def test_a_folder_link_on_a_hops_way_re_pointed_touches_the_root(actions: Actions, hub: FakeGitHub) -> None:
@@ -224,7 +259,8 @@ def test_the_non_utf8_file_a_roots_link_reads_changed_alone(actions: Actions, hu
     code, out, _ = run_plan(
         actions, 205, head, "--rules-apart", root="keys", links=links, changed=("common/p\ufffd.yaml",)
     )
-    assert "nothing to plan" not in out, out
+    assert "nothing to plan" not in out, out  # touched: GitHub's spelling of the name the link reads
+    assert code == 1 and "links to ../common/p\\xff.yaml, a name that is not UTF-8" in out, out  # planned
 
 
 def test_team_file_root_below_a_folder_link_its_real_ehkeys_yaml_loosened(
