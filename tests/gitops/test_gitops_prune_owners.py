@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
+from ..engine.test_prune_owners import PROD_KEY, root, seed
 from ..fakegithub import REPO, FakeGitHub
 from ..githubspec import example
 from ..reliability_log import record
@@ -33,31 +34,9 @@ pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per te
 
 hub = gitops.hub
 SEARCH, PAYMENTS = "keys/search", "keys/payments"
-PROD_KEY = "ek-test-prod-account"
 SEARCH_STATE = "keys/search/.ehkeys/search/prod/state.json"
 WHY = f"not pruned: managed by keys/search (its state binds it: ehkeys-state:{SEARCH_STATE})"
 TREE = "GET /git/trees/ehkeys-state"
-
-
-def seed() -> dict[str, Any]:
-    """prod: search's two keys, payments' one, and a stray key nobody manages."""
-    live = {"user_id": "u1", "expires_at": -1, "allocated_ammount": 10.0, "used_ammount": 1.0}
-    names = {"search-a": "0001", "search-b": "0002", "pay-1": "0003", "stray": "0004"}
-    keys = [{"key": f"ek-proxy-prod-{name}-{n}", "name": name, **live} for name, n in names.items()]
-    account = {"user_id": "u1", "name": "prod", "api_key": PROD_KEY, "balance": 500.0}
-    return {"accounts": [account], "keys": keys, "rate_limit": {"requests": 100_000, "window_s": 60}}
-
-
-def root(names: list[str], prune: bool = False) -> str:
-    doc = {
-        "version": 1,
-        "accounts": {"prod": {"api_key": "${EH_PROD_API_KEY}"}},
-        "prune": prune,
-        "account": "prod",
-        "defaults": {"limit_type": "daily"},
-        "keys": [{"id": name, "name": name, "allocated_ammount": 10} for name in names],
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 TEXTS = {SEARCH: root(["search-a", "search-b"]), PAYMENTS: root(["pay-1"], prune=True)}
