@@ -1,10 +1,10 @@
-"""The other manifests' states in this checkout, for a plan that would prune (`planning.pruning`).
+"""The other manifests' states in this checkout, for a plan with unmanaged keys (`planning.pruning`).
 
 On the command line every manifest keeps its state beside it (`.ehkeys/<name>/`), so the
 checkout holds the states of the manifests applied from it: every state file below the
 repository's top (the folder holding `.git`, up from the manifest; without one, the manifest's
 own folder) but this manifest's own is another's. They are looked for once a run, and only when
-a key would be pruned. The GitOps jobs read theirs from the state branch (`gitops.otherstates`),
+the account has unmanaged keys. The GitOps jobs read theirs from the state branch (`gitops.otherstates`),
 where a matrix job's checkout holds no other root's state.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.core.errors import StateError
 from reconciler.engine.settings import Workspace
 from reconciler.manifest.load import Manifest, load
-from reconciler.planning.pruning import Others, OtherStates
+from reconciler.planning.pruning import Others, OtherStates, Owner
 from reconciler.state import others, reading
 from reconciler.state.format import Contents
 
@@ -56,19 +56,19 @@ class Found:
     checkout, holding the manifests they name."""
 
     top: Path
-    owners: dict[str, str] = field(default_factory=dict)
-    named: dict[str, str] = field(default_factory=dict)
+    owners: dict[str, Owner] = field(default_factory=dict)
+    named: dict[str, Owner] = field(default_factory=dict)
     loaded: dict[Path, Manifest | None] = field(default_factory=dict)
 
     def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
         """The state at `where` of the manifest `whose` (`others.named`), and its journal;
         StateError when that manifest is in the checkout and cannot be read."""
         for fingerprint in others.held(contents):
-            self.owners.setdefault(fingerprint, f"{whose} (its state binds it: {where})")
+            self.owners.setdefault(fingerprint, Owner(whose, f"its state binds it: {where}"))
         for name in others.creating(contents, journal):
-            self.named.setdefault(name, f"{whose}'s ({MADE}: {where})")
+            self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", maybe=True))
         for name in self._unbound(whose, contents) if contents.manifest is not None else ():
-            self.named.setdefault(name, f"{whose}'s ({ADOPTS})")
+            self.named.setdefault(name, Owner(whose, ADOPTS, maybe=True))
 
     def _unbound(self, whose: str, contents: Contents) -> set[str]:
         """The names of the keys the manifest names that its state binds to no key yet: its next

@@ -22,25 +22,45 @@ from reconciler.core.plan import Plan
 
 
 @dataclass(frozen=True)
-class Others:
-    """What the other manifest roots' states hold: fingerprint -> whose it is (`keys/search (its
-    state binds it: …)`); `by_name`: the name of a key one may have made and not bound yet (a
-    create never seen land, a rotation's successor) or may adopt by name (its manifest names a
-    key its state binds to nothing) -> whose; `unknown`: which state could not be
-    read, and why ('' when all were); `caveat`: where they were not looked for."""
+class Owner:
+    """The other manifest root a live key is, or may be, of: `root` as a reviewer knows it
+    (`keys/search`), `why` (`its state binds it: …`); `maybe`: by the key's name alone (a key
+    it may have made, or adopts by name)."""
 
-    owners: Mapping[str, str] = field(default_factory=dict)
+    root: str
+    why: str
+    maybe: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.root}'s ({self.why})" if self.maybe else f"{self.root} ({self.why})"
+
+    @property
+    def said(self) -> str:
+        """`managed by keys/search (its state binds it: …)`, or `maybe keys/search's (…)`."""
+        return f"maybe {self}" if self.maybe else f"managed by {self}"
+
+
+@dataclass(frozen=True)
+class Others:
+    """What the other manifest roots' states hold: fingerprint -> whose it is; `by_name`: the
+    name of a key one may have made and not bound yet (a create never seen land, a rotation's
+    successor) or may adopt by name (its manifest names a key its state binds to nothing) ->
+    whose; `unknown`: which state could not be read, and why ('' when all were); `caveat`:
+    where they were not looked for."""
+
+    owners: Mapping[str, Owner] = field(default_factory=dict)
     unknown: str = ""
-    by_name: Mapping[str, str] = field(default_factory=dict)
+    by_name: Mapping[str, Owner] = field(default_factory=dict)
     caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
+
+    def owner(self, live: LiveKey) -> Owner | None:
+        """The other root `live` is of, or may be (None: neither)."""
+        return self.owners.get(live.fingerprint) or self.by_name.get(live.name)
 
     def whose(self, live: LiveKey) -> str:
         """Why `live` is not pruned, being another root's or maybe so ('' when it is neither)."""
-        owner = self.owners.get(live.fingerprint)
-        if owner is not None:
-            return managed_elsewhere(owner)
-        maker = self.by_name.get(live.name)
-        return f"not pruned: maybe {maker}" if maker is not None else ""
+        owner = self.owner(live)
+        return f"not pruned: {owner.said}" if owner is not None else ""
 
 
 NOBODY = Others()
@@ -55,10 +75,6 @@ class OtherStates(Protocol):
 def nobody() -> Others:
     """No other root holds anything (a plan that was not given where their states are)."""
     return NOBODY
-
-
-def managed_elsewhere(owner: str) -> str:
-    return f"not pruned: managed by {owner}"
 
 
 def why_not_prune(plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Others) -> str:

@@ -11,13 +11,14 @@ from reconciler.core.changes import Action
 from reconciler.core.plan import Plan
 from reconciler.core.secrets import ProxyKey
 from reconciler.planning.planner import Desired, Recorded, make_plan
-from reconciler.planning.pruning import Others
+from reconciler.planning.pruning import Others, Owner
 
 from .test_planner import NOW, RECORDED, SECRET, THOUSAND, desired, live
 
 THEIRS = ProxyKey("ek-proxy-search-team-0001")
 STRAY = ProxyKey("ek-proxy-nobodys-key-0002")
 SEARCH = "keys/search (its state binds it: ehkeys-state:keys/search/.ehkeys/search/state.json)"
+OWNER = Owner("keys/search", "its state binds it: ehkeys-state:keys/search/.ehkeys/search/state.json")
 LIVE = [live(), live(proxy_key=THEIRS, name="search-a"), live(proxy_key=STRAY, name="stray")]
 
 
@@ -40,7 +41,7 @@ def plan(asked: Asked, keys: list = (), bindings: dict | None = None, **settings
 
 
 def test_a_key_another_roots_state_binds_is_kept_and_the_rest_pruned() -> None:
-    asked = Asked(Others({THEIRS.fingerprint: SEARCH}))
+    asked = Asked(Others({THEIRS.fingerprint: OWNER}))
     made = plan(asked, prune=True)
     assert [c.name for c in made.changes if c.action is Action.DELETE] == ["stray"]
     assert [(u.live.name, u.note) for u in made.unmanaged] == [
@@ -50,7 +51,7 @@ def test_a_key_another_roots_state_binds_is_kept_and_the_rest_pruned() -> None:
 
 
 def test_the_other_roots_are_asked_only_when_a_key_would_be_pruned() -> None:
-    asked = Asked(Others({THEIRS.fingerprint: SEARCH}))
+    asked = Asked(Others({THEIRS.fingerprint: OWNER}))
     shown = plan(asked)  # no prune: unmanaged keys are only listed
     assert asked.times == 0 and {u.live.name for u in shown.unmanaged} == {"search-a", "stray"}
     assert all("managed by" not in u.note for u in shown.unmanaged)
@@ -72,7 +73,7 @@ def test_another_roots_state_that_cannot_be_read_prunes_nothing() -> None:
 def test_a_first_apply_beside_another_roots_keys_is_not_refused_for_them() -> None:
     """No binding yet, a key to create: pruning is refused only over keys that could be a
     manifest key renamed, never over keys another root's state binds."""
-    asked = Asked(Others({THEIRS.fingerprint: SEARCH, STRAY.fingerprint: SEARCH}))
+    asked = Asked(Others({THEIRS.fingerprint: OWNER, STRAY.fingerprint: OWNER}))
     new = desired(name="new", address="new", proxy_key=None, allocated_ammount=Decimal(5))
     made = plan(asked, [desired(), new], bindings={}, prune=True)
     assert made.problems == [] and made.count(Action.CREATE) == 1 and made.count(Action.DELETE) == 0
