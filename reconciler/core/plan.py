@@ -40,14 +40,16 @@ class ShownKey:
 @dataclass(frozen=True)
 class Unmanaged:
     """A live key that no manifest key holds (and `ignore:` does not cover); in a saved plan
-    read back, only what the plan showed of it."""
+    read back, only what the plan showed of it. `managed_by`: the other manifest root whose it
+    is, or may be (`planning.pruning`; '' for none): that root's drift, not this one's."""
 
     live: LiveKey | ShownKey
     note: str = ""
+    managed_by: str = ""
 
     def data(self) -> dict[str, Any]:
         k = self.live
-        return {
+        found = {
             "name": k.name,
             "key": k.proxy_key.display,
             "allocated_ammount": to_json_value(k.allocated_ammount),
@@ -55,6 +57,7 @@ class Unmanaged:
             "is_active": k.is_active,
             "note": self.note or None,
         }
+        return {**found, "managed_by": self.managed_by} if self.managed_by else found
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Unmanaged:
@@ -66,7 +69,7 @@ class Unmanaged:
             used_ammount=Decimal(str(data["used_ammount"])),
             is_active=bool(data["is_active"]),
         )
-        return cls(shown, data["note"] or "")
+        return cls(shown, data["note"] or "", str(data.get("managed_by") or ""))
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Plan:
     policy: Checked = field(default_factory=Checked)  # its Policy section: rules, budget, exceptions
     groups: list[GroupTotal] = field(default_factory=list)  # its keys rolled up per group (`groups:`)
     rotations: list[Status] = field(default_factory=list)  # its keys' rotations: due, under way
+    # why it cannot be told whether another manifest root manages its unmanaged keys ('' when it can)
+    others_unread: str = ""
     # How the planner counts `policy` and `groups` from `changes`: again once some were held
     # after planning (a move's side, a create into a tracked file), which then move no credit.
     counter: Callable[[Plan], None] | None = field(default=None, repr=False, compare=False)

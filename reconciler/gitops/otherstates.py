@@ -1,12 +1,13 @@
-"""The other manifest roots' states on the state branch, for a plan that would prune.
+"""The other manifest roots' states on the state branch, for a plan with unmanaged keys.
 
 A matrix job's checkout holds no state: each root's is on the branch `ehkeys-state`, at its
-`.ehkeys/` folder's path (`state_branch`). So a root whose plan would prune a key finds the
-other roots' there: one listing of the branch's tree (`GET /git/trees/BRANCH?recursive=1`),
-then a blob read of each other root's state file (and of a journal left beside it), once a
-job; none of it when nothing would be pruned. A branch not made yet holds no state. A listing
-GitHub cut short (`truncated`), or a state that cannot be read, prunes nothing
-(`planning.pruning`): it may bind any of the keys.
+`.ehkeys/` folder's path (`state_branch`). So a root whose plan has unmanaged keys (to prune
+them, or to tell its drift whose they are) finds the other roots' there: one listing of the
+branch's tree (`GET /git/trees/BRANCH?recursive=1`), then a blob read of each other root's
+state file (and of a journal left beside it), once a job; none of it when no key is
+unmanaged. A branch not made yet holds no state. A listing GitHub cut short (`truncated`), or
+a state that cannot be read, prunes nothing (`planning.pruning`): it may bind any of the keys,
+and drift counts each as unmanaged here, saying why.
 """
 
 from __future__ import annotations

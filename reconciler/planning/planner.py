@@ -5,8 +5,9 @@ Each manifest key is bound to a live key (`binding.bind`), then becomes one Chan
 create when nothing is bound, a delete when it asks to be absent, else the field updates
 and enable/disable it needs. Live keys that no manifest key holds are unmanaged: reported,
 or with `prune: true` deleted, but those another manifest root's state binds (`pruning`: the
-caller's `Recorded.others`, asked only then). Checks that concern the whole plan (the key cap,
-pruning an empty manifest, the balance) become the Plan's problems and notes.
+caller's `Recorded.others`, asked only when there are unmanaged keys), listed as that root's.
+Checks that concern the whole plan (the key cap, pruning an empty manifest, the balance)
+become the Plan's problems and notes.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Recorded:
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
     rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
     forgotten: frozenset[str] = frozenset()  # fingerprints whose values an update outside ehkeys unset
-    # the other manifest roots' states (`pruning`): asked for only when a key would be pruned
+    # the other manifest roots' states (`pruning`): asked for only when a key is unmanaged
     others: Callable[[], Others] = pruning.nobody
 
 
@@ -180,17 +181,17 @@ def _handle_unmanaged(
     kept = _kept_namesakes(namesakes, keys, was)
     start = len(plan.changes)
     prunable = [k for k in keys if k.fingerprint not in kept]
-    others = recorded.others() if desired.prune and prunable and not plan.has_errors else pruning.NOBODY
-    prunable = [k for k in prunable if not others.whose(k)]
-    blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others) if desired.prune else ""
+    others = recorded.others() if prunable else pruning.NOBODY  # asked only when a key is unmanaged
+    prunable = [k for k in prunable if others.owner(k) is None]
+    blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others, desired.prune)
     for offset, live in enumerate(keys):
-        namesake, owner = kept.get(live.fingerprint), others.whose(live)
+        namesake, owner = kept.get(live.fingerprint), others.owner(live)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
             plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
-        elif owner:  # another manifest root's state binds it, or may (only asked under prune)
-            plan.unmanaged.append(Unmanaged(live, owner))
+        elif owner is not None:  # another manifest root's state binds it, or may
+            plan.unmanaged.append(pruning.owned(live, owner, desired.prune))
         elif desired.prune and blocked:
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
         elif desired.prune:

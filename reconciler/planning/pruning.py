@@ -5,9 +5,11 @@ With `prune: true` a manifest deletes the live keys of its account that none of 
 Another manifest root on the same account (`keys/search/` beside `keys/payments/`, a matrix job
 each) binds its own keys in its own state: those are never pruned here, as Argo CD prunes only
 what its application tracks and Terraform deletes only what its state holds. They show as
-unmanaged, saying whose they are. The other roots' states (`OtherStates`: the checkout's on the
-command line, the state branch's in the GitOps jobs) are read only when a key would be pruned,
-once a run; one that cannot be read prunes nothing (closed, never open), and says why.
+unmanaged, saying whose they are (`Unmanaged.managed_by`), pruning or not, and drift counts
+them as that root's, not as its own drift. The other roots' states (`OtherStates`: the
+checkout's on the command line, the state branch's in the GitOps jobs) are read only when the
+account has unmanaged keys, once a run; one that cannot be read prunes nothing (closed, never
+open), leaves every unmanaged key this manifest's drift, and says why.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Protocol
 
 from reconciler.core.changes import Action
 from reconciler.core.keys import LiveKey
-from reconciler.core.plan import Plan
+from reconciler.core.plan import Plan, Unmanaged
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,6 @@ class Others:
         """The other root `live` is of, or may be (None: neither)."""
         return self.owners.get(live.fingerprint) or self.by_name.get(live.name)
 
-    def whose(self, live: LiveKey) -> str:
-        """Why `live` is not pruned, being another root's or maybe so ('' when it is neither)."""
-        owner = self.owner(live)
-        return f"not pruned: {owner.said}" if owner is not None else ""
-
 
 NOBODY = Others()
 
@@ -77,9 +74,23 @@ def nobody() -> Others:
     return NOBODY
 
 
-def why_not_prune(plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Others) -> str:
-    """Why these keys must not be pruned now ('' when they may be); `bound`: the state records a
-    binding. A lost state is a problem; another root's state unread, a note on the whole plan."""
+def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
+    """Another root's key (or maybe so), as the plan lists it: unmanaged here, saying whose."""
+    return Unmanaged(live, f"not pruned: {owner.said}" if prune else owner.said, owner.root)
+
+
+def why_not_prune(
+    plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Others, prune: bool = True
+) -> str:
+    """Why these keys must not be pruned now ('' when they may be, or nothing prunes); `bound`:
+    the state records a binding. A lost state is a problem; another root's state unread, a note
+    on the whole plan (and `plan.others_unread`: its unmanaged keys may be that root's)."""
+    if keys and others.unknown:
+        plan.others_unread = others.unknown
+        if not prune:
+            plan.notes.append(unsure(others.unknown))
+    if not prune:
+        return ""
     creates = [c.name for c in plan.changes if c.action is Action.CREATE]
     if keys and creates and not bound:
         plan.problems.append(prune_without_state(creates, keys))
@@ -100,6 +111,13 @@ def unread(why: str) -> str:
         "any of the keys this plan would prune. Repair it for that root; if it is moved aside "
         "instead, apply that root before this one: until its state binds its keys again, a prune "
         "here deletes them"
+    )
+
+
+def unsure(why: str) -> str:
+    return (
+        f"another manifest root's state cannot be read ({why}): whether it manages any of the "
+        "unmanaged keys cannot be told, so each is listed (and drift counts it) as unmanaged here"
     )
 
 

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
+from reconciler.manifest import resources
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox import seed as seeds
 
@@ -66,15 +68,15 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield repo
 
 
-def made_outside(repo: Path, name: str, value: str) -> None:
+def made_outside(repo: Path, name: str, value: str, like: str = "stray") -> None:
     """A key landed in the account (a create whose answer its run never recorded): as the
-    sandbox's own create writes it, the stray key's other values."""
+    sandbox's own create writes it, the other values of the key named `like`."""
     with sqlite3.connect(repo.parent / "accounts.db") as db:
         columns = [c for (_, c, *_) in db.execute("PRAGMA table_info(keys)")]
         rest = ", ".join(c for c in columns if c not in ("key", "name"))
         db.execute(
-            f"INSERT INTO keys (key, name, {rest}) SELECT ?, ?, {rest} FROM keys WHERE name = 'stray'",
-            (value, name),
+            f"INSERT INTO keys (key, name, {rest}) SELECT ?, ?, {rest} FROM keys WHERE name = ?",
+            (value, name, like),
         )
 
 
@@ -281,3 +283,22 @@ def test_another_roots_manifest_that_cannot_be_read_prunes_nothing(checkout: Pat
     assert "nothing is pruned: another manifest root's state cannot be read (keys/search, whose" in shown
     assert "next apply may adopt a key by its name, cannot be read: keys/search/keys.yaml:" in shown
     assert "- stray" not in out
+
+
+def test_a_root_that_does_not_prune_lists_another_roots_keys_as_that_roots(
+    checkout: Path, capsys: Any
+) -> None:
+    """Search (prune: false) plans beside payments' applied state: payments' key is unmanaged
+    here, saying whose it is (`managed_by`, in the plan's JSON schema); the stray key is
+    unmanaged as ever. The account is still read in its two requests."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    assert run_cli(capsys, "apply", "keys/payments", "--auto-approve")[0] == 0
+    made_outside(checkout, "stray", "ek-proxy-prod-stray-0005", like="pay-1")  # pruned: made again
+    code, out, err = run_cli(capsys, "plan", "keys/search", "--format", "json")
+    assert code == 0, out + err
+    planned = json.loads(out)
+    jsonschema.validate(planned, resources.schema("plan"))
+    why = f"managed by keys/payments (its state binds it: {PAYMENTS_STATE.as_posix()})"
+    listed = [(u["name"], u["note"], u.get("managed_by")) for u in planned["unmanaged"]]
+    assert listed == [("pay-1", why, "keys/payments"), ("stray", None, None)]
+    assert planned["summary"]["requests"] == 2 and planned["notes"] == []

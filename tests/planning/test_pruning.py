@@ -1,6 +1,7 @@
 """Pruning spares what another manifest root's state binds: the planner asks for the other
-roots' states (`Recorded.others`) only when a key would be pruned, keeps theirs as unmanaged
-saying whose they are, and prunes nothing when one of them could not be read."""
+roots' states (`Recorded.others`) only when a key is unmanaged, keeps theirs as unmanaged
+saying whose they are (pruning or not: drift counts them as that root's), and prunes nothing
+when one of them could not be read."""
 
 from __future__ import annotations
 
@@ -50,14 +51,33 @@ def test_a_key_another_roots_state_binds_is_kept_and_the_rest_pruned() -> None:
     assert asked.times == 1 and made.notes == [] and not made.has_errors
 
 
-def test_the_other_roots_are_asked_only_when_a_key_would_be_pruned() -> None:
+def test_the_other_roots_are_asked_once_a_key_is_unmanaged_pruning_or_not() -> None:
+    """Without prune, another root's key is listed as that root's (drift leaves it to that
+    root); a key nobody binds is unmanaged as ever. Without unmanaged keys nothing is asked."""
     asked = Asked(Others({THEIRS.fingerprint: OWNER}))
-    shown = plan(asked)  # no prune: unmanaged keys are only listed
-    assert asked.times == 0 and {u.live.name for u in shown.unmanaged} == {"search-a", "stray"}
-    assert all("managed by" not in u.note for u in shown.unmanaged)
+    shown = plan(asked)
+    assert asked.times == 1
+    assert [(u.live.name, u.note, u.managed_by) for u in shown.unmanaged] == [
+        ("search-a", f"managed by {SEARCH}", "keys/search"),
+        ("stray", "", ""),
+    ]
+    assert shown.notes == [] and shown.others_unread == ""
     broken = desired(name="broken", address="broken", proxy_key=None, allocated_ammount=None)
-    plan(asked, [desired(), broken], prune=True)  # errors: nothing is pruned whoever binds it
-    assert asked.times == 0
+    errors = plan(asked, [desired(), broken], prune=True)  # nothing is pruned, whose they are still said
+    assert asked.times == 2 and errors.count(Action.DELETE) == 0
+    assert [u.managed_by for u in errors.unmanaged] == ["keys/search", ""]
+    plan(asked, ignore=["search-*", "stray"])  # no unmanaged key: nobody else's states are read
+    assert asked.times == 2
+
+
+def test_another_roots_state_unread_leaves_the_unmanaged_keys_this_manifests_saying_why() -> None:
+    asked = Asked(Others(unknown="ehkeys-state:keys/search/.ehkeys/search/state.json: not JSON"))
+    shown = plan(asked)
+    assert [(u.live.name, u.managed_by) for u in shown.unmanaged] == [("search-a", ""), ("stray", "")]
+    assert shown.others_unread == "ehkeys-state:keys/search/.ehkeys/search/state.json: not JSON"
+    (note,) = shown.notes
+    assert note.startswith("another manifest root's state cannot be read (ehkeys-state:keys/search/")
+    assert "whether it manages any of the unmanaged keys cannot be told" in note
 
 
 def test_another_roots_state_that_cannot_be_read_prunes_nothing() -> None:
