@@ -122,6 +122,11 @@ class Plan:
         return [(u.live, u.note) for u in self.unmanaged if isinstance(u.live, LiveKey)]
 
     @property
+    def unmanaged_here(self) -> list[tuple[LiveKey, str]]:
+        """`unmanaged_listed` but another manifest root's keys (`managed_by`): this manifest's drift."""
+        return [(u.live, u.note) for u in self.unmanaged if isinstance(u.live, LiveKey) and not u.managed_by]
+
+    @property
     def counts(self) -> Counter[Action]:
         return Counter(c.action for c in self.changes)
 

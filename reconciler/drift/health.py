@@ -73,12 +73,13 @@ def health(
 
 
 def _watched(plan: Plan, live: Mapping[str, LiveKey]) -> Iterator[tuple[str, LiveKey]]:
-    """Every key in the account that the plan keeps: managed ones, and unmanaged ones."""
+    """Every key in the account that the plan keeps: managed ones, and unmanaged ones (but
+    another manifest root's: its own drift warns of them)."""
     for change in plan.changes:
         key = live.get(change.target.fingerprint) if change.target else None
         if key is not None and change.action is not Action.DELETE:
             yield change.address, key
-    for key, _ in plan.unmanaged_listed:
+    for key, _ in plan.unmanaged_here:
         yield unmanaged_address(key.fingerprint), key
 
 

@@ -5,7 +5,9 @@
    a key the state binds, with a snapshot, that is gone from the account was deleted outside.
 2. **manifest not applied yet**: the plan changes a key whose live state did not move since
    its snapshot (or that has none), or creates one.
-3. **unmanaged keys**, those the last drift run did not see called out as new.
+3. **unmanaged keys**, those the last drift run did not see called out as new. A key another
+   manifest root's state binds (or may: `planning.pruning`) is listed apart, as that root's
+   (`elsewhere`): not drift here, as Argo CD shows a resource another app tracks.
 4. **never applied**: only write-only values (limit_type) no apply ever recorded.
 5. **health warnings** (`health.py`), which never make drift fail.
 
@@ -30,7 +32,17 @@ from reconciler.drift.groups import GroupDrift, rolled_up
 from reconciler.drift.health import Health, Options, health
 from reconciler.state import snapshots
 
-__all__ = ["DriftReport", "FieldDrift", "GroupDrift", "Health", "NextApply", "Options", "Past", "report"]
+__all__ = [
+    "DriftReport",
+    "ElsewhereKey",
+    "FieldDrift",
+    "GroupDrift",
+    "Health",
+    "NextApply",
+    "Options",
+    "Past",
+    "report",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,19 @@ class UnmanagedKey:
 
 
 @dataclass(frozen=True)
+class ElsewhereKey:
+    """A live key another manifest root manages (or may): its drift is that root's."""
+
+    live: LiveKey
+    managed_by: str  # the root, as a reviewer knows it (keys/search)
+    note: str  # the plan's: managed by keys/search (its state binds it: …)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.live.fingerprint
+
+
+@dataclass(frozen=True)
 class DriftReport:
     changed_outside: tuple[ChangedOutside, ...] = ()
     not_applied: tuple[NotApplied, ...] = ()
@@ -103,6 +128,8 @@ class DriftReport:
     health: tuple[Health, ...] = ()
     errors: tuple[str, ...] = ()  # keys that could not be planned, and plan-wide problems
     by_group: tuple[GroupDrift, ...] = ()  # the findings per group (`groups:`), in the manifest's order
+    elsewhere: tuple[ElsewhereKey, ...] = ()  # another manifest root's keys: never drift here
+    others_unread: str = ""  # why it cannot be told whether the unmanaged keys are another root's
 
     @property
     def drifted(self) -> bool:
@@ -146,7 +173,9 @@ def report(
         health(plan, by_fp, options, past.owed),
         _errors(plan),
     )
-    return replace(found, by_group=rolled_up(found, plan, groups or {}))
+    elsewhere = tuple(_elsewhere(plan))
+    rolled = rolled_up(found, plan, groups or {})
+    return replace(found, by_group=rolled, elsewhere=elsewhere, others_unread=plan.others_unread)
 
 
 def never_applied(change: Change) -> bool:
@@ -229,7 +258,7 @@ def _next_apply(change: Change, name: str, before: Any, managed: frozenset[str])
 def _unmanaged(
     plan: Plan, live: Mapping[str, LiveKey], seen: Mapping[str, str], now: str
 ) -> list[UnmanagedKey]:
-    keys = plan.unmanaged_listed
+    keys = plan.unmanaged_here
     for change in plan.changes:
         pruned = is_unmanaged(change.address) and change.action is Action.DELETE
         key = live.get(change.target.fingerprint) if change.target else None
@@ -239,6 +268,11 @@ def _unmanaged(
         UnmanagedKey(key, key.fingerprint not in seen, seen.get(key.fingerprint, now), note)
         for key, note in keys
     ]
+
+
+def _elsewhere(plan: Plan) -> list[ElsewhereKey]:
+    found = [(u, u.live) for u in plan.unmanaged if u.managed_by]
+    return [ElsewhereKey(live, u.managed_by, u.note) for u, live in found if isinstance(live, LiveKey)]
 
 
 def _errors(plan: Plan) -> tuple[str, ...]:

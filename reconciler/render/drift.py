@@ -15,7 +15,14 @@ from reconciler.core.changes import Change, FieldChange
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.money import money
 from reconciler.core.printable import printable
-from reconciler.drift.report import ChangedOutside, DriftReport, FieldDrift, NotApplied, UnmanagedKey
+from reconciler.drift.report import (
+    ChangedOutside,
+    DriftReport,
+    ElsewhereKey,
+    FieldDrift,
+    NotApplied,
+    UnmanagedKey,
+)
 from reconciler.render import drift_words as words
 from reconciler.render.plan import DRIFT_MARKER
 from reconciler.render.plan import escape as md  # one escaping for every Markdown table cell
@@ -77,6 +84,8 @@ def text(found: DriftReport, stream: TextIO) -> None:
     if found.unmanaged:
         w(f"\nUnmanaged keys ({len(found.unmanaged)}; in the account, not in the manifest):\n")
         w("".join(f"  ? {_unmanaged_line(u)}\n" for u in found.unmanaged))
+    if found.others_unread:
+        w(f"  ({printable(words.unread(found.others_unread))})\n")
     if found.never_applied:
         w(f"\nWrite-only values never applied ({len(found.never_applied)}; the next apply sends them):\n")
         w("".join(f"  ~ {title(c)}: {'; '.join(_lines(c))}\n" for c in found.never_applied))
@@ -85,6 +94,9 @@ def text(found: DriftReport, stream: TextIO) -> None:
     if found.health:
         w(f"\nHealth warnings ({len(found.health)}; drift does not fail on these):\n")
         w("".join(f"  warning: {words.who(h)}: {h.message}\n" for h in found.health))
+    if found.elsewhere:
+        w(f"\n{words.ELSEWHERE} ({len(found.elsewhere)}; {words.NOT_DRIFT}):\n")
+        w("".join(f"  = {_elsewhere_line(e)}\n" for e in found.elsewhere))
 
 
 def _text_moved(moved: ChangedOutside, w: Write) -> None:
@@ -119,6 +131,13 @@ def _unmanaged_line(u: UnmanagedKey) -> str:
     return f"{text}; {seen}" + (f"; {printable(u.note)}" if u.note else "")
 
 
+def _elsewhere_line(e: ElsewhereKey) -> str:
+    k = e.live
+    state = "active" if k.is_active else "inactive"
+    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    return f"{text}; {printable(e.note)}"
+
+
 # --- markdown ---------------------------------------------------------------------------------
 
 
@@ -148,6 +167,8 @@ def markdown_body(found: DriftReport, stream: TextIO) -> None:
     if found.unmanaged:
         rows = [_md_unmanaged(u) for u in found.unmanaged]
         _table(w, f"Unmanaged keys ({len(found.unmanaged)})", rows, ("Key", "Allocated", "Seen", "Note"))
+    if found.others_unread:
+        w(f"> **Note:** {md(words.unread(found.others_unread))}\n\n")
     if found.never_applied:
         rows = [(_md_key(c), md("; ".join(_lines(c)))) for c in found.never_applied]
         _table(w, f"Write-only values never applied ({len(found.never_applied)})", rows, ("Key", "Changes"))
@@ -156,6 +177,10 @@ def markdown_body(found: DriftReport, stream: TextIO) -> None:
     if found.health:
         rows = [(_md_who(h.name, h.key), h.kind, md(h.message)) for h in found.health]
         _table(w, f"Health warnings ({len(found.health)}; not drift)", rows, ("Key", "Kind", "Warning"))
+    if found.elsewhere:
+        rows = [_md_elsewhere(e) for e in found.elsewhere]
+        heading = f"{words.ELSEWHERE} ({len(found.elsewhere)}; {words.NOT_DRIFT})"
+        _table(w, heading, rows, ("Key", "Allocated", "Managed by", "Note"))
 
 
 def _table(w: Write, heading: str, rows: list[tuple[str, ...]], columns: tuple[str, ...]) -> None:
@@ -203,6 +228,11 @@ def _md_unmanaged(u: UnmanagedKey) -> tuple[str, ...]:
     return (_md_who(u.live.name, u.live.proxy_key.display), money(u.live.allocated_ammount), seen, md(u.note))
 
 
+def _md_elsewhere(e: ElsewhereKey) -> tuple[str, ...]:
+    k = e.live
+    return (_md_who(k.name, k.proxy_key.display), money(k.allocated_ammount), md(e.managed_by), md(e.note))
+
+
 # --- json -------------------------------------------------------------------------------------
 
 
@@ -224,6 +254,8 @@ def data(found: DriftReport) -> dict[str, Any]:
         "health": [vars(h).copy() for h in found.health],
         "errors": list(found.errors),
         **({"by_group": {g.name: g.data() for g in found.by_group}} if found.by_group else {}),
+        **({"managed_elsewhere": [_json_elsewhere(e) for e in found.elsewhere]} if found.elsewhere else {}),
+        **({"others_unread": found.others_unread} if found.others_unread else {}),
     }
 
 
@@ -269,6 +301,19 @@ def _json_unmanaged(u: UnmanagedKey) -> dict[str, Any]:
         "new": u.new,
         "first_seen": u.first_seen,
         "note": u.note or None,
+    }
+
+
+def _json_elsewhere(e: ElsewhereKey) -> dict[str, Any]:
+    k = e.live
+    return {
+        "name": k.name,
+        "key": k.proxy_key.display,
+        "fingerprint": e.fingerprint,
+        "allocated_ammount": to_json_value(k.allocated_ammount),
+        "is_active": k.is_active,
+        "managed_by": e.managed_by,
+        "note": e.note,
     }
 
 

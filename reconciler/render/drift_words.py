@@ -25,6 +25,18 @@ NEXT_APPLY = {
 }
 
 
+ELSEWHERE = "Managed by other manifest roots"
+NOT_DRIFT = "in the account, their drift, not this manifest's"
+
+
+def unread(why: str) -> str:
+    """What a report says when whose its unmanaged keys are cannot be told."""
+    return (
+        f"whether another manifest root manages any of these cannot be told: its state cannot be read "
+        f"({why}); each counts as unmanaged here until it can be read"
+    )
+
+
 def headline(found: DriftReport) -> str:
     if not found.drifted and not found.errors:
         warned = f" ({len(found.health)} health warning(s))" if found.health else ""
