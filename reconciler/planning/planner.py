@@ -76,6 +76,7 @@ class Recorded:
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
     rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
     forgotten: frozenset[str] = frozenset()  # fingerprints whose values an update outside ehkeys unset
+    unverified: bool = False  # the bindings are of a state no verified apply stands behind (`doubts`)
     # the other manifest roots' states (`pruning`): asked for only when a key would be pruned
     others: Callable[[], Others] = pruning.nobody
 
@@ -182,7 +183,8 @@ def _handle_unmanaged(
     prunable = [k for k in keys if k.fingerprint not in kept]
     others = recorded.others() if desired.prune and prunable and not plan.has_errors else pruning.NOBODY
     prunable = [k for k in prunable if not others.whose(k)]
-    blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others) if desired.prune else ""
+    unbound = pruning.unbound(recorded.bindings, recorded.unverified)
+    blocked = pruning.why_not_prune(plan, prunable, unbound, others) if desired.prune else ""
     for offset, live in enumerate(keys):
         namesake, owner = kept.get(live.fingerprint), others.whose(live)
         if live.fingerprint in twice:

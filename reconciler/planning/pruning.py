@@ -61,13 +61,29 @@ def managed_elsewhere(owner: str) -> str:
     return f"not pruned: managed by {owner}"
 
 
-def why_not_prune(plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Others) -> str:
-    """Why these keys must not be pruned now ('' when they may be); `bound`: the state records a
-    binding. A lost state is a problem; another root's state unread, a note on the whole plan."""
+NO_BINDING = "the state records no binding (a first apply, or a lost .ehkeys/)"
+UNVERIFIED = (
+    "the state's bindings are no verified apply's (read from the checkout: the state branch holds "
+    "none), so a key created since is bound by none of them"
+)
+
+
+def unbound(bindings: Mapping[str, str], unverified: bool) -> str:
+    """Why the state cannot tell a key to prune from a manifest key renamed outside ehkeys: it
+    binds none, or its bindings are a committed copy's ('' when it can)."""
+    if not bindings:
+        return NO_BINDING
+    return UNVERIFIED if unverified else ""
+
+
+def why_not_prune(plan: Plan, keys: Sequence[LiveKey], unbound: str, others: Others) -> str:
+    """Why these keys must not be pruned now ('' when they may be); `unbound`: why the state
+    cannot tell them from a renamed manifest key ('' when it can). A lost state is a problem;
+    another root's state unread, a note on the whole plan."""
     creates = [c.name for c in plan.changes if c.action is Action.CREATE]
-    if keys and creates and not bound:
-        plan.problems.append(prune_without_state(creates, keys))
-        return "the state records no binding (see the error)"
+    if keys and creates and unbound:
+        plan.problems.append(prune_without_state(creates, keys, unbound))
+        return f"{unbound.split(' (', 1)[0]} (see the error)"
     if plan.has_errors:
         return "the plan has errors (a key may be one of these)"
     if keys and others.unknown:
@@ -87,13 +103,13 @@ def unread(why: str) -> str:
     )
 
 
-def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
+def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey], unbound: str) -> str:
     made = ", ".join(repr(name) for name in creates[:5]) + (" …" if len(creates) > 5 else "")
     gone = ", ".join(f"{k.name!r} ({k.proxy_key.display})" for k in keys[:5]) + (
         " …" if len(keys) > 5 else ""
     )
     return (
-        f"prune: true, but the state records no binding (a first apply, or a lost .ehkeys/), and the "
+        f"prune: true, but {unbound}, and the "
         f"plan would create {made} while deleting {gone}: a manifest key renamed outside ehkeys "
         "would be deleted and created anew. Refused. If one of those is a manifest key, give that "
         "key its proxy_key or its live name; else apply once with prune: false (it records which "
