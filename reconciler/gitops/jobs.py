@@ -89,8 +89,8 @@ def plan_job(job: Job) -> ExitCode:
         return _not_planned(out, root, why)
     # the other roots' states, whose keys a prune spares, are those on the state branch
     workspace = with_branch_states(job.workspace, hub, ctx.workspace, job.state_branch)
-    with on_branch(job, ctx, hub, push=()):
-        planned = engine_plan.make(PlanSettings(workspace), Log(job.workspace.manifests))
+    with on_branch(job, ctx, hub, push=()) as checkout:
+        planned = engine_plan.make(PlanSettings(checkout.over(workspace)), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     manifests = job.workspace.manifests
     review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
@@ -170,7 +170,8 @@ def apply_job(job: ApplyJob) -> ExitCode:
         print(f"ehkeys: {why}.")
         return ExitCode.OK
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+        workspace = checkout.over(workspace)
         if job.fresh:
             return _apply(job, workspace, reviewed=None)
         try:
@@ -248,10 +249,10 @@ def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    settings = DriftSettings(workspace, job.limits, job.unused_days)
     with on_branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as checkout:  # seen once said
+        settings = DriftSettings(checkout.over(workspace), job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout))
+        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout.names))
 
 
 def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
