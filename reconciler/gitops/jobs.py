@@ -28,7 +28,9 @@ its own, so several roots in one repository never collide.
 
 from __future__ import annotations
 
+import datetime
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,7 +79,8 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 
 def plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
-    ctx.refuse_fork()
+    if not job.workspace.connection.sandbox:  # the sandbox needs no secret: a fork is planned
+        ctx.refuse_fork()
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +136,8 @@ def comment_job(job: CommentJob) -> ExitCode:
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
-    body = comment_body(markdown, meta, ctx.run_url, Artifact.of(hub, meta, job.artifact_url or ""), root)
+    kept = Artifact.of(job.artifact_url or "", os.environ.get("GITHUB_RETENTION_DAYS"), _today())
+    body = comment_body(markdown, meta, ctx.run_url, kept, root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK
@@ -271,3 +275,7 @@ def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: st
     said = sync_drift_issue(hub, body, drifted.drifted, root, close=not drifted.has_errors)
     print(f"drift issue: {said}")
     return ExitCode.ERROR if drifted.has_errors else ExitCode.OK
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.timezone.utc).date()
