@@ -44,7 +44,7 @@ BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
 MAX_PULL_FILES = 3000  # GET /pulls/{n}/files lists no more than this, however many changed
-KEPT_UNTIL = "2027-03-04T12:00:00Z"  # an upload's expiry, as its run's artifact list says
+KEPT_UNTIL = "2027-03-04T12:00:00Z"  # an upload's expiry, as its run's artifact list says it
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -17,9 +17,11 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import Delivered
 from reconciler.engine import loop
 from reconciler.engine.console import Console
+from reconciler.engine.plan import doubted
 from reconciler.engine.settings import DeliverSettings
 from reconciler.engine.workspace import Opened, accounts_of, load_manifest, open_each, select, state_path
 from reconciler.planning import binding
+from reconciler.planning.doubts import refusal
 from reconciler.state import lock as statelock
 
 NOT_THERE = "the key is not in the account (`ehkeys plan` shows why; apply creates it)"
@@ -73,6 +75,14 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
     """The account's keys read once, each asked-for key's value delivered to its sinks."""
     async with opened.target.client() as client:
         live = await inventory.read_keys(client)
+    doubts = doubted(opened.keys, opened.state, live, opened.others)
+    if doubts:  # a state read from the checkout that the account contradicts: no value is guessed
+        why = refusal(opened.state.path, doubts)
+        return [
+            Delivered(opened.account.address(k.address), s.describe(), False, why)
+            for k in keys
+            for s in k.deliver
+        ]
     found = binding.bind(opened.keys, live, opened.state.bindings).by_address
     secrets = hidden(opened.manifest.accounts, os.environ, opened.manifest.secret_vars)
     delivery = Delivery(opened.state, opened.account, os.environ, secrets)

@@ -17,7 +17,7 @@ from reconciler.core.changes import Action, Change
 from reconciler.core.errors import ConfigError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
-from reconciler.core.keys import DesiredKey
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
@@ -27,8 +27,9 @@ from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
 from reconciler.manifest.load import Manifest
-from reconciler.planning import keyplan, planner
+from reconciler.planning import doubts, keyplan, planner
 from reconciler.planning.deliverynotes import owed_notes, unreached_notes
+from reconciler.planning.doubts import Doubt, refusal
 from reconciler.planning.planner import Desired, Recorded
 from reconciler.planning.pruning import OtherStates
 from reconciler.state import saved_plan as planfile
@@ -155,8 +156,12 @@ async def build_plan(
     roots' states are, read only when a key would be pruned (their keys never are)."""
     account = await inventory.read(client, wanted.keys)
     bound = foreign_list(wanted, state, account)
+    doubts = doubted(wanted.keys, state, account.keys, others) if account.complete else []
     if bound:
         plan = _foreign(client, state, account, bound)
+    elif doubts:  # a state read from the checkout that the account contradicts: never a guess
+        why = refusal(state.path, doubts)
+        plan = Plan([], balance_before=account.balance, problems=[why], account_keys=account.count)
     else:
         forgotten = snapshots.forgotten(state.records, state.snapshots, account.keys)
         values = snapshots.recorded_values(state.records, forgotten)
@@ -166,10 +171,27 @@ async def build_plan(
         }
         pending = frozenset(state.pending_creates)
         recorded = Recorded(state.bindings, values, pending, state.protected, rotations, forgotten)
+        recorded = replace(recorded, unverified=state.unverified)
         recorded = replace(recorded, others=others.read) if others is not None else recorded
         plan = planner.make_plan(wanted, account, recorded, int(time.time()))
     plan.requests = client.sent
     return plan, account
+
+
+def doubted(
+    keys: Sequence[DesiredKey], state: State, live: Sequence[LiveKey], others: OtherStates | None
+) -> list[Doubt]:
+    """The bindings of a state no verified apply stands behind that the account contradicts
+    (`planning.doubts`); none for any other state. A key another root's state binds is that
+    root's, no rival: those states are read only when a binding is doubted."""
+    if not state.unverified:
+        return []
+    known = {*state.bindings.values(), *(str(r["predecessor"]) for r in state.rotations.values())}
+    known |= {str(m["key"]) for m in state.moves.values()}
+    found = doubts.doubted(keys, live, state.bindings, known)
+    if found and others is not None:
+        found = doubts.doubted(keys, live, state.bindings, known | set(others.read().owners))
+    return found
 
 
 def _delivered(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from reconciler.core.durations import Duration
 from reconciler.core.errors import UsageError
@@ -40,6 +41,9 @@ class Workspace:
     # Where the other manifest roots' states are, which a pruning plan never deletes the keys of:
     # None, this checkout's (`engine.owners`); the GitOps jobs give the state branch's.
     others: OtherStates | None = field(default=None, compare=False, repr=False)
+    # The states no verified apply stands behind (the GitOps jobs' copies from the checkout, the
+    # state branch holding none): a binding of theirs the account contradicts is never taken.
+    unverified: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)

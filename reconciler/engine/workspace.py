@@ -191,7 +191,8 @@ def open_account(
     if workspace.connection.sandbox and workspace.connection.sandbox_reset and not workspace.state:
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
     owner = statepaths.owner(workspace.manifests)
-    state = State(path, owner, account.name if account.declared else None)
+    unverified = path.resolve() in {p.resolve() for p in workspace.unverified}
+    state = State(path, owner, account.name if account.declared else None, unverified)
     return Opened(loaded, account, state, target, others)
 
 

@@ -32,8 +32,8 @@ TITLE = "ehkeys deliver"
 def deliver_job(job: DeliverJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    settings = DeliverSettings(job.job.workspace, job.ids, job.lock_timeout)
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+        settings = DeliverSettings(checkout.over(job.job.workspace), job.ids, job.lock_timeout)
         try:
             done = engine_deliver.run(settings, Log(job.job.workspace.manifests))
         except EhkeysError as exc:

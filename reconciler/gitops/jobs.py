@@ -28,7 +28,9 @@ its own, so several roots in one repository never collide.
 
 from __future__ import annotations
 
+import datetime
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,7 +79,8 @@ APPLY_MARKER = "<!-- ehkeys-apply -->"
 
 def plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
-    ctx.refuse_fork()
+    if not job.workspace.connection.sandbox:  # the sandbox needs no secret: a fork is planned
+        ctx.refuse_fork()
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
     out.mkdir(parents=True, exist_ok=True)
@@ -89,8 +92,8 @@ def plan_job(job: Job) -> ExitCode:
         return _not_planned(out, root, why)
     # the other roots' states, whose keys a prune spares, are those on the state branch
     workspace = with_branch_states(job.workspace, hub, ctx.workspace, job.state_branch)
-    with on_branch(job, ctx, hub, push=()):
-        planned = engine_plan.make(PlanSettings(workspace), Log(job.workspace.manifests))
+    with on_branch(job, ctx, hub, push=()) as checkout:
+        planned = engine_plan.make(PlanSettings(checkout.over(workspace)), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
     manifests = job.workspace.manifests
     review = baserules.review(hub, ctx, manifests, planned.manifest, plans, job.rules_apart, files)
@@ -133,7 +136,8 @@ def comment_job(job: CommentJob) -> ExitCode:
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
-    body = comment_body(markdown, meta, ctx.run_url, Artifact.of(hub, meta, job.artifact_url or ""), root)
+    kept = Artifact.of(job.artifact_url or "", os.environ.get("GITHUB_RETENTION_DAYS"), _today())
+    body = comment_body(markdown, meta, ctx.run_url, kept, root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
     return ExitCode.OK
@@ -170,7 +174,8 @@ def apply_job(job: ApplyJob) -> ExitCode:
         print(f"ehkeys: {why}.")
         return ExitCode.OK
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+        workspace = checkout.over(workspace)
         if job.fresh:
             return _apply(job, workspace, reviewed=None)
         try:
@@ -248,10 +253,10 @@ def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    settings = DriftSettings(workspace, job.limits, job.unused_days)
     with on_branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as checkout:  # seen once said
+        settings = DriftSettings(checkout.over(workspace), job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout))
+        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout.names))
 
 
 def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
@@ -270,3 +275,7 @@ def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: st
     said = sync_drift_issue(hub, body, drifted.drifted, root, close=not drifted.has_errors)
     print(f"drift issue: {said}")
     return ExitCode.ERROR if drifted.has_errors else ExitCode.OK
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.timezone.utc).date()

@@ -20,20 +20,23 @@ from reconciler.gitops import cancel
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub
 from reconciler.gitops.settings import Job
-from reconciler.gitops.state_branch import StateBranch, committed
+from reconciler.gitops.state_branch import Committed, StateBranch, committed
 from reconciler.state.store import State
+
+KEPT = ("state.json", "journal.jsonl")  # a state's own files: never pushed as the checkout holds them
 
 
 @contextlib.contextmanager
 def on_branch(
     job: Job, ctx: RunContext, hub: GitHub, push: tuple[str, ...], told: bool = False
-) -> Iterator[list[str]]:
+) -> Iterator[Committed]:
     """The state pulled from its branch before the body, and what changed pushed after it,
     also when the body fails (a partial apply recorded bindings), unless what it pushes says
     that the body told someone (`told`: the drift issue) and the body failed; a push error never
     hides the body's own error. Where earlier versions kept the state (or the manifest's, before it
     declared accounts) is pulled when the new place is empty (the run then moves it, `statemigrate`).
-    Yields the states read from the checkout instead, for their bindings only (`committed`)."""
+    Yields the states read from the checkout instead, for their bindings only (`committed`): the
+    body opens them so (`Committed.over`), and they are pushed only once it changed them."""
     branch, states = StateBranch(hub, ctx.workspace, job.state_branch), state_paths(job.workspace)
     legacy = legacy_state(job.workspace) if len(states) == 1 else None
     undeclared = state_path(job.workspace)  # the state from before the manifest declared accounts
@@ -51,7 +54,7 @@ def on_branch(
     finally:
         try:
             with cancel.held():  # a runner's signal now waits for the push's end, never cuts it
-                _push_all(branch, states, () if failed and told else push, ctx.run_id)
+                _push_all(branch, states, () if failed and told else push, ctx.run_id, checkout)
         except EhkeysError as exc:
             if not failed:
                 raise
@@ -60,14 +63,18 @@ def on_branch(
             raise KeyboardInterrupt
 
 
-def _push_all(branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str) -> None:
+def _push_all(
+    branch: StateBranch, states: list[Path], push: tuple[str, ...], run_id: str, checkout: Committed
+) -> None:
     """Every account's state pushed, also when another's could not be (kept aside: the first
-    such error is raised once all are tried)."""
+    such error is raised once all are tried); one read from the checkout only once the run
+    changed it (an apply recorded something): as read, it is no verified apply's."""
     written: list[str] = []
     errors: list[EhkeysError] = []
     for state in states:
+        own = tuple(n for n in push if n not in KEPT) if checkout.unchanged(state) else push
         try:
-            written += _push(branch, state, push, run_id)
+            written += _push(branch, state, own, run_id)
         except EhkeysError as exc:
             errors.append(exc)
     print(f"state: {', '.join(written) or 'nothing new'} to branch {branch.branch}", file=sys.stderr)

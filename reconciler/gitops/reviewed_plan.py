@@ -19,6 +19,7 @@ verdict) is read in the artifact (`madefor`), and a plan made for another PR or 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 from reconciler.core.errors import Refused
 from reconciler.gitops.comments import body, own_comments
-from reconciler.gitops.hub import GitHub, GitHubError, NotFound, pick
+from reconciler.gitops.hub import GitHub, NotFound, pick
 from reconciler.gitops.madefor import MADE_FOR, MAX_RECORD, MadeFor, mismatch, unchecked
 from reconciler.gitops.roots import UNNAMED, Root
 from reconciler.gitops.trust import Trust, run_mismatch
@@ -43,7 +44,6 @@ MAX_REFUSAL = 4096  # bytes of it quoted
 LIMIT = 65_536  # characters GitHub takes in a comment
 MAX_PLAN = 64 * 1024 * 1024  # bytes: a saved plan of many thousand keys, far below a zip bomb
 _META = re.compile(r"<!-- ehkeys-plan-meta (\{.*?\}) -->")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INERT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
@@ -92,15 +92,12 @@ class Artifact:
     until: str = ""
 
     @classmethod
-    def of(cls, hub: GitHub, meta: PlanMeta, url: str) -> Artifact:
-        """The artifact's day of expiry, as the run's list says (one request; an error leaves it
-        unsaid: the comment still shows the plan)."""
-        try:
-            listed = hub.pages(f"/actions/runs/{meta.run_id}/artifacts", "artifacts", name=meta.artifact)
-        except GitHubError:
-            return cls(url)
-        days = [str(a.get("expires_at"))[:10] for a in listed if a.get("name") == meta.artifact]
-        return cls(url, days[0] if days and _DAY.fullmatch(days[0]) else "")
+    def of(cls, url: str, retention: str | None, today: datetime.date) -> Artifact:
+        """The artifact uploaded today, kept for the run's `GITHUB_RETENTION_DAYS` (the days
+        Actions keeps its artifacts): no request, and no permission the plan job lacks (listing
+        a private repository's artifacts takes `actions: read`). Unsaid when Actions does not say."""
+        days = int(retention) if retention and retention.isdigit() and 0 < int(retention) <= 400 else 0
+        return cls(url, (today + datetime.timedelta(days=days)).isoformat() if days else "")
 
 
 def comment_body(

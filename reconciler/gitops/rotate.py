@@ -21,7 +21,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.engine import apply as engine_apply
 from reconciler.engine import rotate as engine_rotate
 from reconciler.engine.apply import AppliedRun
-from reconciler.engine.settings import ApplySettings, Guards, credits
+from reconciler.engine.settings import ApplySettings, Guards, Workspace, credits
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.issues import DRIFT_LABEL, drift_title
@@ -45,9 +45,9 @@ def rotate_job(job: RotateJob) -> ExitCode:
         _refuse_early(job, root)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")):
+    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
         try:
-            applied = _rotate(job, folder)
+            applied = _rotate(job, checkout.over(job.job.workspace), folder)
         except EhkeysError as exc:
             stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n"
             try:
@@ -77,9 +77,9 @@ def _refuse_early(job: RotateJob, root: Root) -> None:
         raise
 
 
-def _rotate(job: RotateJob, folder: Path) -> AppliedRun:
+def _rotate(job: RotateJob, workspace: Workspace, folder: Path) -> AppliedRun:
     settings = ApplySettings(
-        job.job.workspace,
+        workspace,
         Guards(credits(job.max_debit, "--max-debit")),
         report_out=str(folder / "apply.md"),
         lock_timeout=job.lock_timeout,

@@ -15,9 +15,12 @@ emptied or removed is deleted from the branch too (against its `sha`): left ther
 be pulled back and replay its settled writes as pending.
 
 A state the branch does not hold but the checkout does (committed beside the manifest, as
-`ehkeys import` wrote it) is used for its bindings only (`unverified`): `committed`. A journal
-committed beside it is the checkout's too: removed when the branch holds the state (replayed over
-it, its snapshots would stand for the last apply's), folded in and kept for its bindings when not.
+`ehkeys import` wrote it) is used for its bindings only (`unverified`): `committed`. The run
+opens it as no verified apply's (a binding the account contradicts is never taken:
+`planning.doubts`), and it goes to the branch only once the run changed it: pushed as read, the
+next run would take it for a verified apply's. A journal committed beside it is the checkout's
+too: removed when the branch holds the state (replayed over it, its snapshots would stand for
+the last apply's), folded in and kept for its bindings when not.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from reconciler.core.errors import StateError
+from reconciler.engine.settings import Workspace
 from reconciler.gitops.hub import Conflict, GitHub, GitHubError, NotFound, pick
+from reconciler.state import reading
 from reconciler.state.files import atomic_write
+from reconciler.state.format import Contents
 from reconciler.state.unverified import bindings_only
 
 log = logging.getLogger("ehkeys")
@@ -186,11 +192,33 @@ class StateBranch:
             self.hub.call("POST", "/git/refs", json=ref)
 
 
-def committed(branch: StateBranch, states: Sequence[Path], earlier: Sequence[Path]) -> list[str]:
+@dataclass(frozen=True)
+class Committed:
+    """The states a run reads from the checkout, the branch holding none: for their bindings only."""
+
+    names: tuple[str, ...] = ()  # their paths in the repository, as the log and the drift issue say
+    unverified: frozenset[Path] = frozenset()  # where the run opens them (moved from an earlier place too)
+    kept: dict[Path, Contents] = field(default_factory=dict)  # what each holds as read: `unchanged`
+
+    def over(self, workspace: Workspace) -> Workspace:
+        """The run's workspace, these states no verified apply's (`planning.doubts`)."""
+        return replace(workspace, unverified=self.unverified) if self.unverified else workspace
+
+    def unchanged(self, state: Path) -> bool:
+        """Whether the run left this state (its journal replayed) as read from the checkout, moved
+        or not: then it is no run's to push, and stays off the branch, where it would stand for a
+        verified apply's. One that cannot be read now is pushed as it is."""
+        try:
+            return state in self.kept and _held(state) == self.kept[state]
+        except StateError:
+            return False
+
+
+def committed(branch: StateBranch, states: Sequence[Path], earlier: Sequence[Path]) -> Committed:
     """The states this run reads from the checkout, the branch holding none (a first run, or the
-    branch deleted), each kept for its bindings only (`unverified`) and said; their paths in the
-    repository. Where earlier versions kept the state (`earlier`) counts only while none of
-    `states` is here: the run then moves it into place (`statemigrate`)."""
+    branch deleted), each kept for its bindings only (`unverified`) and said. Where earlier
+    versions kept the state (`earlier`) counts only while none of `states` is here: the run then
+    moves it into place (`statemigrate`), and opens it there."""
     here = [path for path in states if path.is_file()]
     found = [p for p in dict.fromkeys(here or [*states, *earlier]) if p.is_file() and not branch.holds(p)]
     named = [str(remote_folder(path, branch.root) / path.name) for path in found]
@@ -200,7 +228,16 @@ def committed(branch: StateBranch, states: Sequence[Path], earlier: Sequence[Pat
             f"state: {name} from the checkout, for its bindings only: {unheld(branch.branch)}",
             file=sys.stderr,
         )
-    return named
+    kept = {path: _held(path) for path in found}
+    moved = [path for path in found if path not in states]  # into each of `states` it may go
+    kept |= {state: kept[moved[0]] for state in states if moved}
+    return Committed(tuple(named), frozenset(kept), kept)
+
+
+def _held(state: Path) -> Contents:
+    """What a state holds, its journal replayed, whichever manifest or account it names."""
+    found = reading.contents(state, state.parent / FOLDED[0])
+    return replace(found, manifest=None, account=None)
 
 
 def unheld(branch: str) -> str:

@@ -77,6 +77,7 @@ class Recorded:
     protected: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> address, last applied so
     rotations: Mapping[str, Rotating] = field(default_factory=dict)  # address -> its rotation under way
     forgotten: frozenset[str] = frozenset()  # fingerprints whose values an update outside ehkeys unset
+    unverified: bool = False  # the bindings are of a state no verified apply stands behind (`doubts`)
     # the other manifest roots' states (`pruning`): asked for only when a key is unmanaged
     others: Callable[[], Others] = pruning.nobody
 
@@ -183,7 +184,8 @@ def _handle_unmanaged(
     prunable = [k for k in keys if k.fingerprint not in kept]
     others = recorded.others() if prunable else pruning.NOBODY  # asked only when a key is unmanaged
     prunable = [k for k in prunable if others.owner(k) is None]
-    blocked = pruning.why_not_prune(plan, prunable, bool(recorded.bindings), others, desired.prune)
+    unbound = pruning.unbound(recorded.bindings, recorded.unverified)
+    blocked = pruning.why_not_prune(plan, prunable, unbound, others, desired.prune)
     for offset, live in enumerate(keys):
         namesake, owner = kept.get(live.fingerprint), others.owner(live)
         if live.fingerprint in twice:

@@ -79,12 +79,28 @@ def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
     return Unmanaged(live, f"not pruned: {owner.said}" if prune else owner.said, owner.root)
 
 
+NO_BINDING = "the state records no binding (a first apply, or a lost .ehkeys/)"
+UNVERIFIED = (
+    "the state's bindings are no verified apply's (read from the checkout: the state branch holds "
+    "none), so a key created since is bound by none of them"
+)
+
+
+def unbound(bindings: Mapping[str, str], unverified: bool) -> str:
+    """Why the state cannot tell a key to prune from a manifest key renamed outside ehkeys: it
+    binds none, or its bindings are a committed copy's ('' when it can)."""
+    if not bindings:
+        return NO_BINDING
+    return UNVERIFIED if unverified else ""
+
+
 def why_not_prune(
-    plan: Plan, keys: Sequence[LiveKey], bound: bool, others: Others, prune: bool = True
+    plan: Plan, keys: Sequence[LiveKey], unbound: str, others: Others, prune: bool = True
 ) -> str:
-    """Why these keys must not be pruned now ('' when they may be, or nothing prunes); `bound`:
-    the state records a binding. A lost state is a problem; another root's state unread, a note
-    on the whole plan (and `plan.others_unread`: its unmanaged keys may be that root's)."""
+    """Why these keys must not be pruned now ('' when they may be, or nothing prunes); `unbound`:
+    why the state cannot tell them from a renamed manifest key ('' when it can). A lost state is
+    a problem; another root's state unread, a note on the whole plan (and `plan.others_unread`:
+    its unmanaged keys may be that root's)."""
     if keys and others.unknown:
         plan.others_unread = others.unknown
         if not prune:
@@ -92,9 +108,9 @@ def why_not_prune(
     if not prune:
         return ""
     creates = [c.name for c in plan.changes if c.action is Action.CREATE]
-    if keys and creates and not bound:
-        plan.problems.append(prune_without_state(creates, keys))
-        return "the state records no binding (see the error)"
+    if keys and creates and unbound:
+        plan.problems.append(prune_without_state(creates, keys, unbound))
+        return f"{unbound.split(' (', 1)[0]} (see the error)"
     if plan.has_errors:
         return "the plan has errors (a key may be one of these)"
     if keys and others.unknown:
@@ -121,13 +137,13 @@ def unsure(why: str) -> str:
     )
 
 
-def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey]) -> str:
+def prune_without_state(creates: Sequence[str], keys: Sequence[LiveKey], unbound: str) -> str:
     made = ", ".join(repr(name) for name in creates[:5]) + (" …" if len(creates) > 5 else "")
     gone = ", ".join(f"{k.name!r} ({k.proxy_key.display})" for k in keys[:5]) + (
         " …" if len(keys) > 5 else ""
     )
     return (
-        f"prune: true, but the state records no binding (a first apply, or a lost .ehkeys/), and the "
+        f"prune: true, but {unbound}, and the "
         f"plan would create {made} while deleting {gone}: a manifest key renamed outside ehkeys "
         "would be deleted and created anew. Refused. If one of those is a manifest key, give that "
         "key its proxy_key or its live name; else apply once with prune: false (it records which "

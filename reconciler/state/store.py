@@ -72,11 +72,16 @@ def default_path(manifests: Sequence[str]) -> Path:
 
 
 class State(UnderWay):
-    def __init__(self, path: Path, manifest: Path | None = None, account: str | None = None) -> None:
+    def __init__(
+        self, path: Path, manifest: Path | None = None, account: str | None = None, unverified: bool = False
+    ) -> None:
         """`manifest`: whose state this is. A state that names another is refused (StateError);
         one that names none is this manifest's from its next write on. So is one of another
-        `account` (of a manifest that declares accounts)."""
+        `account` (of a manifest that declares accounts). `unverified`: no verified apply stands
+        behind it (the GitOps jobs' copy from the checkout, `state.unverified`): a binding of it
+        that the account contradicts is never taken (`planning.doubts`)."""
         self.path = path
+        self.unverified = unverified
         self._journal = path.parent / "journal.jsonl"  # made once: every journal line names it
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
         contents = self._read(warn=True, pending=self.pending_creates)

@@ -7,6 +7,7 @@ with the environment Actions gives a step; the state survives only on its branch
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import sqlite3
@@ -141,11 +142,12 @@ class Actions:
         workspace = self.checkout(text, "pull_request", f"test-merge-{head}", {"pull_request": pull}, where)
         self.hub.start_run(str(1000 + self.runs), head)  # a run of keys-plan.yml for the PR's head
         code, out, err = self.run("github", "plan", where, "--sandbox", *self.seeded, *options)
-        if (workspace / "ehkeys-out" / "plan.json").exists():
+        planned = (workspace / "ehkeys-out" / "plan.json").exists()
+        if planned:
             name = self.outputs()["artifact"]
             self.hub.upload(str(1000 + self.runs), name, kept(workspace))
         comment = self.run("github", "comment", where)
-        assert comment[0] == code, comment
+        assert comment[0] == (0 if planned else code), comment  # a plan with errors is commented too
         return code, out + err
 
     def merge_and_apply(
@@ -216,13 +218,14 @@ def apply_comment(hub: FakeGitHub, number: int) -> str:
 
 def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions, hub: FakeGitHub) -> None:
     text = manifest(k0=25, analytics=5)
+    actions.mp.setenv("GITHUB_RETENTION_DAYS", "30")  # as Actions sets it: the repository's retention
     code, _ = actions.plan_pr(12, "head1", text)
     assert code == 0
     comment = plan_comment(hub, 12)
     assert "Reviewed plan `sha256:" in comment and "head1" in comment and "1 to create" in comment
-    assert (
-        "After the merge (by 2027-03-04, when GitHub deletes this plan's artifact), ehkeys applies" in comment
-    )
+    day = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=30)).isoformat()
+    assert f"After the merge (by {day}, when GitHub deletes this plan's artifact), ehkeys applies" in comment
+    assert not [call for call in hub.calls if "/artifacts" in call], "no request, no actions: read needed"
 
     code, out = actions.merge_and_apply(12, "merge1", text)
     assert code == 0, out
@@ -234,11 +237,16 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
 
 
-def test_a_plan_comment_whose_artifact_github_will_not_list_still_shows_the_plan(
-    actions: Actions, hub: FakeGitHub
+@pytest.mark.parametrize("retention", [None, "", "0", "forever", "401"])
+def test_a_plan_comment_says_no_expiry_actions_did_not_give(
+    actions: Actions, hub: FakeGitHub, retention: str | None
 ) -> None:
-    """The artifact's expiry is a courtesy: GitHub failing to list it leaves it unsaid."""
-    hub.faults["GET /actions/runs/"] = JSONResponse({"message": "Server Error"}, status_code=500)
+    """The artifact's day of deletion is a courtesy: without a retention Actions gave (a run
+    elsewhere, or a value no repository can set) it is left unsaid, the plan shown all the same."""
+    if retention is None:
+        actions.mp.delenv("GITHUB_RETENTION_DAYS", raising=False)  # CI's own run sets it
+    else:
+        actions.mp.setenv("GITHUB_RETENTION_DAYS", retention)
     assert actions.plan_pr(12, "head1", manifest(k0=25))[0] == 0
     comment = plan_comment(hub, 12)
     assert "After the merge, ehkeys applies exactly this plan" in comment and "3 to update" in comment
@@ -299,6 +307,8 @@ def test_a_pull_request_from_a_fork_is_told_why_it_cannot_be_planned(
         assert code == 1 and "PR #7 comes from the fork alice/keys" in err, (step, err)
         assert f"push its commits to a branch of {REPO}" in err and "Traceback" not in err
     assert hub.comments_on(7) == [] and not (workspace / "ehkeys-out" / "plan.json").exists()
+    forked = actions.run("github", "plan", MANIFEST, "--sandbox", *actions.seeded)
+    assert forked[0] == 0, "the sandbox needs no secret: a fork's PR is planned (its comment step skipped)"
     pull["head"]["repo"] = {"full_name": REPO}  # the same PR pushed to a branch here plans as ever
     actions.checkout(manifest(), "pull_request", "test-merge-fork-head", {"pull_request": pull})
     assert actions.run("github", "plan", MANIFEST, "--sandbox", *actions.seeded)[0] == 0

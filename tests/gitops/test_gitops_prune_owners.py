@@ -35,6 +35,7 @@ pytestmark = pytest.mark.slow  # the GitOps jobs end to end: several jobs per te
 hub = gitops.hub
 SEARCH, PAYMENTS = "keys/search", "keys/payments"
 SEARCH_STATE = "keys/search/.ehkeys/search/prod/state.json"
+PAYMENTS_STATE = "keys/payments/.ehkeys/payments/prod/state.json"
 WHY = f"not pruned: managed by keys/search (its state binds it: ehkeys-state:{SEARCH_STATE})"
 TREE = "GET /git/trees/ehkeys-state"
 
@@ -179,3 +180,39 @@ def test_another_roots_state_committed_beside_its_manifest_spares_its_keys_while
     assert "1 to delete" in shown and shown.count(why) == 2, shown
     assert matrix.apply(2, PAYMENTS)[0] == 0
     assert matrix.names() == ["pay-1", "search-a", "search-b"], "search's keys live on; stray pruned"
+
+
+def test_a_lost_state_branch_leaves_another_roots_keys_to_the_state_committed_beside_it(
+    matrix: Matrix, hub: FakeGitHub
+) -> None:
+    """The whole branch deleted: each root's state is then the one committed in the repository
+    (as the README says to commit import's), and the pruning root spares the keys search's binds."""
+    applied_search(matrix, hub)
+    matrix.committed[SEARCH_STATE] = hub.branches["ehkeys-state"][SEARCH_STATE]
+    del hub.branches["ehkeys-state"]
+    code, out = matrix.plan(2, PAYMENTS)
+    assert code == 0, out
+    shown = plan_comment(hub, 2)
+    committed = (
+        f"its state binds it: {SEARCH_STATE}, in the checkout: the branch ehkeys-state holds none there"
+    )
+    assert "1 to delete" in shown and shown.count(committed) == 2, shown
+    assert matrix.apply(2, PAYMENTS)[0] == 0
+    assert matrix.names() == ["pay-1", "search-a", "search-b"], "search's keys live on; stray pruned"
+
+
+def test_a_key_of_another_root_named_as_one_of_ours_is_no_doubt_on_a_committed_state(
+    matrix: Matrix, hub: FakeGitHub
+) -> None:
+    """The branch deleted, payments' committed state binds pay-1: a live key of that name is
+    no rival (no rotation's successor of ours) while search's state binds it."""
+    applied_search(matrix, hub)
+    assert matrix.plan(2, PAYMENTS)[0] == 0 and matrix.apply(2, PAYMENTS)[0] == 0
+    for path in (SEARCH_STATE, PAYMENTS_STATE):
+        matrix.committed[path] = hub.branches["ehkeys-state"][path]
+    with sqlite3.connect(matrix.db) as db:  # search's key, named as payments' (the dashboard)
+        db.execute("UPDATE keys SET name = 'pay-1' WHERE name = 'search-b'")
+    del hub.branches["ehkeys-state"]
+    code, out = matrix.plan(3, PAYMENTS)
+    assert code == 0 and "no verified apply's" not in out, out
+    assert f"not pruned: managed by keys/search (its state binds it: {SEARCH_STATE}" in plan_comment(hub, 3)
