@@ -54,7 +54,7 @@ def usage(args: argparse.Namespace) -> ExitCode:
 def apply(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.apply import run
 
-    return each.run(args, run)
+    return each.run(args, run, deletes=True)
 
 
 def rotate(args: argparse.Namespace) -> ExitCode:

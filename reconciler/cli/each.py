@@ -23,13 +23,16 @@ ONE_ONLY = {"out": "--out", "plan": "--plan", "state": "--state", "report_out": 
 SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.POLICY, ExitCode.CHANGES)
 
 
-def run(args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode]) -> ExitCode:
-    """`one` for each manifest the arguments name."""
+def run(
+    args: argparse.Namespace, one: Callable[[argparse.Namespace], ExitCode], deletes: bool = False
+) -> ExitCode:
+    """`one` for each manifest the arguments name; `deletes`: the command may delete keys (apply)."""
     groups = layout.manifests(args.manifests)
     if len(groups) <= 1:  # a file of a directory manifest: the whole of it, its state the root's
         return one(_for(args, groups[0]) if groups else args)
     _refuse_one_file_options(args, len(groups))
-    _refuse_prune_across(groups)
+    if deletes:
+        _refuse_prune_across(groups)
     codes = []
     for inputs in groups:
         print(f"# {' '.join(shown(i) for i in inputs)}", flush=True)
@@ -77,8 +80,10 @@ def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
 
 
 def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
-    """Two manifests on one account (the same key variable) where one prunes: it would delete
-    the other's keys, which it does not hold. Earlier versions planned them as one manifest."""
+    """Two manifests on one account (the same key variable) where one prunes, applied in one run:
+    the pruning one spares the keys another manifest's state binds, but not those of one never
+    applied yet (no state binds them), which this run may be about to adopt. Earlier versions
+    planned them as one manifest. A plan, drift or usage deletes nothing: they run."""
     seen: dict[tuple[str, str | None], tuple[str, bool]] = {}
     for inputs in groups:
         loaded = load.load(inputs, offline=True).manifest
@@ -88,6 +93,8 @@ def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
             if other != inputs[0] and (pruned or account.prune):
                 raise UsageError(
                     f"{other} and {inputs[0]} are two manifests of one account (${account.key_var}), "
-                    "and prune: true in one would delete the other's keys. Plan them as one: put them "
-                    "in a folder with an ehkeys.yaml (a directory manifest), or give each its own account"
+                    "and prune: true in one may delete keys the other is about to adopt. Apply each on "
+                    "a command line of its own, the one without prune first (a pruning manifest spares "
+                    "the keys another manifest's state binds), or put them in a folder with an "
+                    "ehkeys.yaml (a directory manifest), or give each its own account"
                 )

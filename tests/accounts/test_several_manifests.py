@@ -46,12 +46,20 @@ def test_one_manifests_error_is_its_own_and_the_next_is_still_planned(workdir: P
         assert "# b.yaml\n" in out and "key-0" in out.split("# b.yaml\n")[1]  # a.yaml's, unmanaged for b
 
 
-def test_a_pruning_manifest_beside_another_of_the_same_account_is_refused(workdir: Path, capsys: Any) -> None:
+def test_a_pruning_manifest_beside_another_of_the_same_account_is_refused_an_apply_only(
+    workdir: Path, capsys: Any
+) -> None:
+    """Applied together, a.yaml's prune could delete keys b.yaml is about to adopt (no state binds
+    them yet): refused, saying how. A plan, drift or usage deletes nothing: each runs (a new
+    user's two roots were refused even a drift)."""
     Path("a.yaml").write_text("prune: true\n" + manifest_text(2))
-    code, out, err = run_cli(capsys, "plan", "a.yaml", "b.yaml", *SANDBOX)
+    code, out, err = run_cli(capsys, "apply", "a.yaml", "b.yaml", *SANDBOX, "--auto-approve")
     assert code == 1 and out == ""
     assert "a.yaml and b.yaml are two manifests of one account ($ELECTRONHUB_API_KEY)" in err
-    assert "ehkeys.yaml" in err
+    assert "a command line of its own, the one without prune first" in err
+    for command in ("plan", "drift", "usage"):
+        code, out, err = run_cli(capsys, command, "a.yaml", "b.yaml", *SANDBOX)
+        assert "two manifests of one account" not in err and "# a.yaml" in out and "# b.yaml" in out, err
 
 
 def test_options_that_name_one_file_are_refused_with_several_manifests(workdir: Path, capsys: Any) -> None:
