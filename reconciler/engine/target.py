@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
-from reconciler.core.accounts import Account, Endpoint
+from reconciler.core.accounts import DEFAULT_KEY_VAR, Account, Endpoint
 from reconciler.core.errors import ConfigError
 from reconciler.core.hosts import same_api
 from reconciler.core.secrets import fingerprint
@@ -30,7 +30,7 @@ class Target:
     transport: httpx.AsyncBaseTransport | None = None
     connection: Connection = field(default_factory=Connection)
     account: Account = field(default_factory=Account)  # whose key it is (its variable names it)
-    shared: str = ""  # why it is not used: another account of the manifest has the same key and URL
+    unusable: str = ""  # why it is not used: another account's key, or an unset one said better
 
     @classmethod
     def of(
@@ -63,7 +63,7 @@ class Target:
             ]
             for group in (accounts, [*accounts, *(o for o in others if o not in accounts)])
         )
-        return tuple(replace(t, shared=_shared(t, every)) for t in found)
+        return tuple(replace(t, unusable=_shared(t, every) or _unset(t)) for t in found)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -76,8 +76,8 @@ class Target:
         return self.transport is not None
 
     def client(self) -> Client:
-        if self.shared:
-            raise ConfigError(self.shared)
+        if self.unusable:
+            raise ConfigError(self.unusable)
         retry = RetryPolicy(attempts=self.connection.max_attempts, timeout=self.connection.timeout)
         return Client(
             self.api_key or "",
@@ -88,6 +88,19 @@ class Target:
             key_var=self.account.key_var,
             account=self.account.name if self.account.declared else "",
         )
+
+
+def _unset(target: Target) -> str:
+    """An account's variable unset while ELECTRONHUB_API_KEY is set (a manifest that gained
+    `accounts:`, or the action's `api-key` input): that key is not this account's, said so."""
+    var = target.account.key_var
+    if target.api_key or var == DEFAULT_KEY_VAR or not os.environ.get(DEFAULT_KEY_VAR):
+        return ""
+    return (
+        f"{var} is not set: the manifest declares accounts, and account {target.account.name}'s key is "
+        f"read from {var} (its api_key), not from {DEFAULT_KEY_VAR}, which is set; set {var} "
+        "(in a workflow: the step's env:, one secret each)"
+    )
 
 
 def _shared(target: Target, targets: Sequence[Target]) -> str:

@@ -140,3 +140,19 @@ def test_an_exact_id_wins_over_another_keys_name(
 def test_a_mistyped_target_says_the_closest_key(workdir: Path, capsys: Any) -> None:
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "prod/bakcend")
     assert code == 1 and "no key with that id or name in the manifest; did you mean 'prod/backend'?" in err
+
+
+def test_an_accounts_key_unset_while_electronhub_api_key_is_set_says_which_is_read(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team moving to `accounts:` (or the action's `api-key` input) sets ELECTRONHUB_API_KEY: the
+    message said only 'EH_PROD_API_KEY is not set', as if the key were missing altogether."""
+    monkeypatch.delenv("EH_PROD_API_KEY", raising=False)
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-the-single-account-key")
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--account", "prod")
+    said = out + err  # the account's error, in its plan
+    assert code == 1 and "EH_PROD_API_KEY is not set: the manifest declares accounts" in said, said
+    assert "not from ELECTRONHUB_API_KEY, which is set" in said and "ek-the-single" not in said
+    monkeypatch.delenv("ELECTRONHUB_API_KEY", raising=False)
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--account", "prod")
+    assert code == 1 and "EH_PROD_API_KEY is not set (or use --sandbox" in out + err, "as ever, without it"
