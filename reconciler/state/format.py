@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import parse_json
+from reconciler.core.pathnames import shown, undecodable
 from reconciler.state import deliveries
 from reconciler.state.deliveries import Delivered, Deliveries
 
@@ -78,8 +79,8 @@ def parse(text: str, where: str) -> Contents:
         each("bindings", check_fingerprint),
         each("snapshots", check_snapshot),
         each("protected", _text),
-        _manifest(data.get("manifest"), where),
-        _manifest(data.get("account"), where),
+        _name(data.get("manifest"), f"{where}: manifest"),
+        _name(data.get("account"), f"{where}: account"),
         each("rotations", check_rotation),
         each("deliveries", _owed),
         each("delivered", _done),
@@ -283,8 +284,14 @@ def _text(value: Any, where: str, fix: str = FIX) -> str:
     return value
 
 
-def _manifest(value: Any, where: str) -> str | None:
-    return None if value is None else _text(value, f"{where}: manifest")
+def _name(value: Any, where: str) -> str | None:
+    """The manifest's path, or its account's name: text a path may hold (no NUL), in UTF-8."""
+    if value is None:
+        return None
+    text = _text(value, where)
+    if "\x00" in text or undecodable(text):
+        raise StateError(f"{where}: {shown(text)} is not a path ehkeys writes (a NUL, or not UTF-8); {FIX}")
+    return text
 
 
 def _shown(value: Any) -> str:
