@@ -5,7 +5,9 @@ checkout holds the states of the manifests applied from it: every state file bel
 repository's top (the folder holding `.git`, up from the manifest; without one, the manifest's
 own folder) but this manifest's own is another's. They are looked for once a run, and only when
 the account has unmanaged keys. The GitOps jobs read theirs from the state branch (`gitops.otherstates`),
-where a matrix job's checkout holds no other root's state.
+where a matrix job's checkout holds no other root's state. A key a state binds is left to that
+root's drift only when its drift watches it (`Found.add`): any other claim keeps it this root's
+drift, never hidden in every root.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import StateError
+from reconciler.core.keys import DesiredKey
+from reconciler.core.printable import printable
 from reconciler.engine.settings import Workspace
 from reconciler.manifest.load import Manifest, load
 from reconciler.planning.pruning import Others, OtherStates, Owner
 from reconciler.state import others, reading
+from reconciler.state import paths as statepaths
 from reconciler.state.format import Contents
 
 Entry = Mapping[str, Any]  # a journal line
@@ -60,30 +65,92 @@ class Found:
     named: dict[str, Owner] = field(default_factory=dict)
     loaded: dict[Path, Manifest | None] = field(default_factory=dict)
 
-    def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry]) -> None:
-        """The state at `where` of the manifest `whose` (`others.named`), and its journal;
-        StateError when that manifest is in the checkout and cannot be read."""
-        for fingerprint in others.held(contents):
-            self.owners.setdefault(fingerprint, Owner(whose, f"its state binds it: {where}"))
+    def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry], path: Path) -> None:
+        """The state at `where` (`path` in the checkout, or where it would be) of the manifest
+        `whose` (`others.named`), and its journal; StateError when that manifest is in the
+        checkout and cannot be read. A key it binds is left to `whose` only when the drift of
+        `whose` watches it: its own state binds it to an id it names (`unwatched`)."""
+        manifest, aside = self._root(whose, contents, path)
+        keys = () if manifest is None else _keys(manifest, contents.account)
+        ids = {k.address for k in keys}
+        for fingerprint, address in others.claims(contents):
+            unwatched = aside or ("" if address is None or address in ids else dropped(address, whose))
+            self._claim(fingerprint, Owner(whose, f"its state binds it: {where}", unwatched=unwatched))
         for name in others.creating(contents, journal):
             self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", maybe=True))
-        for name in self._unbound(whose, contents) if contents.manifest is not None else ():
+        for name in {k.name for k in keys if not k.absent and k.address not in contents.bindings}:
             self.named.setdefault(name, Owner(whose, ADOPTS, maybe=True))
 
-    def _unbound(self, whose: str, contents: Contents) -> set[str]:
-        """The names of the keys the manifest names that its state binds to no key yet: its next
-        apply adopts a live key of each name (a key moving there from here, say)."""
+    def _claim(self, fingerprint: str, owner: Owner) -> None:
+        """The first claim on a key, unless a later one is watched where it is not."""
+        first = self.owners.get(fingerprint)
+        if first is None or (first.unwatched and not owner.unwatched):
+            self.owners[fingerprint] = owner
+
+    def _root(self, whose: str, contents: Contents, state: Path) -> tuple[Manifest | None, str]:
+        """The manifest the state names, when the checkout holds it (its next apply adopts the
+        keys it names by name), and why its drift does not read this state ('' when it does)."""
+        if contents.manifest is None:
+            return None, OLDER
         path, top = (self.top / whose).resolve(), self.top.resolve()
         if path == top or not path.is_relative_to(top):
-            return set()  # a path a state writes: never the runner's disk, nor the whole checkout
+            return None, OUTSIDE  # a path a state writes: never the runner's disk, nor the whole checkout
         if path not in self.loaded:
             self.loaded[path] = _manifest(path, whose)
         found = self.loaded[path]
-        keys = () if found is None else found.keys_of(contents.account) if contents.account else found.keys
-        return {k.name for k in keys if not k.absent and k.address not in contents.bindings}
+        if found is None:
+            return None, gone(whose)
+        if state.name != others.STATE_FILE:
+            return found, COPY
+        kept = _kept(path, state, contents.account)
+        return found, "" if kept.resolve() == state.resolve() else aside(whose, kept.relative_to(top))
 
     def others(self) -> Others:
         return Others(self.owners, by_name=self.named)
+
+
+def _keys(manifest: Manifest, account: str | None) -> tuple[DesiredKey, ...]:
+    return manifest.keys_of(account) if account else manifest.keys
+
+
+def _kept(manifest: Path, state: Path, account: str | None) -> Path:
+    """Where `manifest` keeps the state `state` would be (a sandbox run's, or not): beside it, or
+    beside a link to it in the folder that holds the state's `.ehkeys/` (a root that is a link)."""
+    sandbox = state.parent.name == statepaths.SANDBOX
+    kept = statepaths.default_state([str(manifest)], sandbox, account)
+    parts = state.parts
+    if kept.resolve() == state.resolve() or statepaths.FOLDER not in parts:
+        return kept
+    folder = Path(*parts[: len(parts) - 1 - parts[::-1].index(statepaths.FOLDER)])
+    try:
+        links = [e for e in folder.iterdir() if e.is_symlink() and e.resolve() == manifest]
+    except OSError:
+        return kept
+    found = (statepaths.default_state([str(link)], sandbox, account) for link in links)
+    return next((p for p in found if p.resolve() == state.resolve()), kept)
+
+
+OLDER = "an older state, which names no manifest: no drift reads it"
+OUTSIDE = "it names a manifest outside the checkout, which no drift here reads"
+COPY = "a copy a run could not push, which no drift reads (merge it into its state.json by hand)"
+
+
+def gone(whose: str) -> str:
+    return (
+        f"{whose} is not in the checkout, so no root's drift watches it (remove the state of a root "
+        "that is gone)"
+    )
+
+
+def aside(whose: str, kept: Path) -> str:
+    return f"{whose} keeps its state in {kept.as_posix()}: its drift does not read this one"
+
+
+def dropped(address: str, whose: str) -> str:
+    return (
+        f"it binds it to {printable(address)}, which {whose} no longer names, so its drift lists it "
+        "as unmanaged too"
+    )
 
 
 def _manifest(path: Path, whose: str) -> Manifest | None:
@@ -139,7 +206,7 @@ def in_checkout(
         try:
             contents, journal = _contents(Path(os.path.relpath(path)))  # named from here in what it says
             if not own.holds(path, contents):
-                found.add(others.named_below(top, path, contents), shown + said, contents, journal)
+                found.add(others.named_below(top, path, contents), shown + said, contents, journal, path)
         except StateError as exc:
             return str(exc)
     return ""

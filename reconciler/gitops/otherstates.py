@@ -83,7 +83,7 @@ class BranchStates:
                 contents, journal = self._contents(path, files)
                 if not own.holds(self.top / path, contents):
                     whose = others.named(PurePosixPath(path), contents)
-                    found.add(whose, f"{self.branch}:{path}", contents, journal)
+                    found.add(whose, f"{self.branch}:{path}", contents, journal, self.top / path)
             except (GitHubError, StateError) as exc:
                 return f"{self.branch}:{path}: {exc}"
         return unknown

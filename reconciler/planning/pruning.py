@@ -6,10 +6,13 @@ Another manifest root on the same account (`keys/search/` beside `keys/payments/
 each) binds its own keys in its own state: those are never pruned here, as Argo CD prunes only
 what its application tracks and Terraform deletes only what its state holds. They show as
 unmanaged, saying whose they are (`Unmanaged.managed_by`), pruning or not, and drift counts
-them as that root's, not as its own drift. The other roots' states (`OtherStates`: the
-checkout's on the command line, the state branch's in the GitOps jobs) are read only when the
-account has unmanaged keys, once a run; one that cannot be read prunes nothing (closed, never
-open), leaves every unmanaged key this manifest's drift, and says why.
+them as that root's, not as its own drift, when that root's drift watches them; a claim it does
+not (`Owner.unwatched`: a root gone from the checkout, a copy of a state no run reads, an id its
+manifest dropped) spares a key from the prune and leaves it this root's drift, saying why.
+The other roots' states (`OtherStates`: the checkout's on the command line, the state branch's
+in the GitOps jobs) are read only when the account has unmanaged keys, once a run; one that
+cannot be read prunes nothing (closed, never open), leaves every unmanaged key this manifest's
+drift, and says why.
 """
 
 from __future__ import annotations
@@ -27,19 +30,25 @@ from reconciler.core.plan import Plan, Unmanaged
 class Owner:
     """The other manifest root a live key is, or may be, of: `root` as a reviewer knows it
     (`keys/search`), `why` (`its state binds it: …`); `maybe`: by the key's name alone (a key
-    it may have made, or adopts by name)."""
+    it may have made, or adopts by name); `unwatched`: why that root's drift does not watch the
+    key by this claim ('' when it does), so that it stays this root's drift (never pruned here
+    all the same: closed both ways)."""
 
     root: str
     why: str
     maybe: bool = False
+    unwatched: str = ""
 
     def __str__(self) -> str:
         return f"{self.root}'s ({self.why})" if self.maybe else f"{self.root} ({self.why})"
 
     @property
     def said(self) -> str:
-        """`managed by keys/search (its state binds it: …)`, or `maybe keys/search's (…)`."""
-        return f"maybe {self}" if self.maybe else f"managed by {self}"
+        """`managed by keys/search (its state binds it: …)`, `held by keys/old (…)` (its drift does
+        not watch it), or `maybe keys/search's (…)`."""
+        if self.maybe:
+            return f"maybe {self}"
+        return f"held by {self}" if self.unwatched else f"managed by {self}"
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,12 @@ def nobody() -> Others:
 
 
 def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
-    """Another root's key (or maybe so), as the plan lists it: unmanaged here, saying whose."""
-    return Unmanaged(live, f"not pruned: {owner.said}" if prune else owner.said, owner.root)
+    """Another root's key (or maybe so), as the plan lists it: unmanaged here, saying whose; one
+    whose drift does not watch it stays this root's drift, saying why (`managed_by` '')."""
+    said = f"not pruned: {owner.said}" if prune else owner.said
+    if owner.unwatched:
+        return Unmanaged(live, f"{said}; drift here: {owner.unwatched}")
+    return Unmanaged(live, said, owner.root)
 
 
 NO_BINDING = "the state records no binding (a first apply, or a lost .ehkeys/)"

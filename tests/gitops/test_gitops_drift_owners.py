@@ -10,6 +10,7 @@ of the branch and a blob each, and no request to ElectronHub.
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 import pytest
@@ -101,3 +102,16 @@ def test_another_roots_state_unread_leaves_its_keys_drift_and_the_issue_says_why
     assert ELSEWHERE not in body
     said = "whether another manifest root manages any of these cannot be told: its state cannot be read"
     assert said in body and f"ehkeys-state:{SEARCH_STATE}: not an ehkeys state file" in body
+
+
+def test_a_key_of_a_root_gone_from_main_still_opens_the_drift_issue(matrix: Matrix, hub: FakeGitHub) -> None:
+    """keys/search was deleted from the repository; its state stays on the branch, binding its
+    keys: no drift job watches them any more, so payments' issue says them, and why."""
+    both_applied(matrix, hub)
+    workspace = matrix.fresh(PAYMENTS, "schedule", "main-head", {})
+    shutil.rmtree(workspace / SEARCH)
+    code, out, err = matrix.run("github", "drift", PAYMENTS)
+    assert code == 0 and "drift issue: opened" in out + err, out + err
+    body = issue_of(hub, PAYMENTS)["body"]
+    assert "#### Unmanaged keys (2)" in body and ELSEWHERE not in body
+    assert "keys/search is not in the checkout, so no root's drift watches it" in body
