@@ -76,10 +76,11 @@ class Found:
         for fingerprint, address in others.claims(contents):
             unwatched = aside or ("" if address is None or address in ids else dropped(address, whose))
             self._claim(fingerprint, Owner(whose, f"its state binds it: {where}", unwatched=unwatched))
+        unwatched = by_name(whose)
         for name in others.creating(contents, journal):
-            self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", maybe=True))
+            self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", True, unwatched))
         for name in {k.name for k in keys if not k.absent and k.address not in contents.bindings}:
-            self.named.setdefault(name, Owner(whose, ADOPTS, maybe=True))
+            self.named.setdefault(name, Owner(whose, ADOPTS, True, unwatched))
 
     def _claim(self, fingerprint: str, owner: Owner) -> None:
         """The first claim on a key, unless a later one is watched where it is not."""
@@ -133,6 +134,10 @@ def _kept(manifest: Path, state: Path, account: str | None) -> Path:
 OLDER = "an older state, which names no manifest: no drift reads it"
 OUTSIDE = "it names a manifest outside the checkout, which no drift here reads"
 COPY = "a copy a run could not push, which no drift reads (merge it into its state.json by hand)"
+
+
+def by_name(whose: str) -> str:
+    return f"a name tells no account, so until its state binds the key, {whose}'s drift may never see it"
 
 
 def gone(whose: str) -> str:

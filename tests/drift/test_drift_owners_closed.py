@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.core.secrets import fingerprint
 
@@ -153,3 +154,26 @@ def test_a_root_that_is_a_link_still_watches_its_keys(checkout: Path, capsys: An
     code, found = drift_json(capsys, "keys/payments")
     assert code == 0 and found["groups"]["unmanaged"] == [], found
     assert {k["name"]: k["managed_by"] for k in found["managed_elsewhere"]}["stray"] == "teams/stray.yaml"
+
+
+def test_a_key_of_a_name_another_accounts_root_adopts_is_drift(checkout: Path, capsys: Any) -> None:
+    """keys/research keeps its keys in another ElectronHub account; its manifest names model-x,
+    which its state binds to no key yet. A key of that name made by hand in prod was left to it,
+    whose drift never reads prod: silent in every root that reads prod. A name tells no account."""
+    both_applied(capsys)
+    doc = {**yaml.safe_load(root(["model-x"])), "account": "research"}
+    doc["accounts"] = {"research": {"api_key": "${EH_RESEARCH_API_KEY}"}}
+    Path("keys/research").mkdir()
+    Path("keys/research/keys.yaml").write_text(yaml.safe_dump(doc))
+    state = Path("keys/research/.ehkeys/research/research/state.json")  # its apply never bound model-x
+    state.parent.mkdir(parents=True)
+    state.write_text(
+        json.dumps({"format_version": 4, "keys": {}, "manifest": "../../..", "account": "research"})
+    )
+    leaked(checkout, "model-x")
+    notes = reported_by_both(capsys, "model-x")
+    assert notes["keys/search"] == (
+        "maybe keys/research's (its manifest names a key so that its state binds to no key yet: its next "
+        "apply adopts this one by name); drift here: a name tells no account, so until its state binds "
+        "the key, keys/research's drift may never see it"
+    )
