@@ -201,7 +201,10 @@ def in_checkout(
 ) -> str:
     """The other manifests' states below `top` (a run's own, and those at a path in `but`, left
     out) added to `found`, each shown with `said` after its path; why one cannot be read, or ''."""
-    paths, unlisted = others.found_below(top, sandbox)
+    try:
+        paths, unlisted = others.found_below(top, sandbox)
+    except StateError as exc:
+        return str(exc)
     for folder, why in (u for u in unlisted if not own.holds(u[0])):
         return f"{folder}: {why}: a folder of the checkout that cannot be listed may hold one"
     for path in (p for p in paths if not own.holds(p)):

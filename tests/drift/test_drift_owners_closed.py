@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from reconciler.core.secrets import fingerprint
+from reconciler.state import others
 
 from ..engine.test_prune_owners import PAYMENTS_STATE, SEARCH_STATE, checkout, root
 from ..helpers import run_cli
@@ -177,3 +178,22 @@ def test_a_key_of_a_name_another_accounts_root_adopts_is_drift(checkout: Path, c
         "apply adopts this one by name); drift here: a name tells no account, so until its state binds "
         "the key, keys/research's drift may never see it"
     )
+
+
+def test_a_checkout_of_more_folders_than_a_run_walks_leaves_every_unmanaged_key_drift(
+    checkout: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk for other manifests' states is bounded (a manifest in a home folder, no `.git`,
+    would walk the whole disk on every drift): beyond the bound, closed, saying why. Here the
+    bound is lowered below the 10 folders this checkout has, then raised above them."""
+    both_applied(capsys)
+    monkeypatch.setattr(others, "MAX_FOLDERS", 8)
+    code, found = drift_json(capsys, "keys/payments")
+    assert code == 2 and sorted(unmanaged(found)) == ["search-a", "search-b"]
+    assert found["others_unread"] == (
+        f"{checkout}: more than 8 folders below it, more than a run looks through for other manifests' "
+        "states: keep the manifests that share an account in a git checkout of their own (the folder "
+        "holding .git bounds the search)"
+    )
+    monkeypatch.setattr(others, "MAX_FOLDERS", 20)
+    assert drift_json(capsys, "keys/payments")[0] == 0
