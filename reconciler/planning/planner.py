@@ -31,7 +31,7 @@ from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, KeyRules, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
 from reconciler.planning import alone, keyplan, policy, pruning
-from reconciler.planning.binding import Binding, Bindings, Bound
+from reconciler.planning.binding import BY_NAME, Binding, Bindings, Bound
 from reconciler.planning.pruning import Others
 from reconciler.planning.rotation import Rotations
 
@@ -97,6 +97,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
                 bindings.by_address[key.address],
             )
         ]
+        changes = pruning.contested(changes, _by_name(bindings.by_address), recorded.others)
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )
@@ -161,6 +162,10 @@ def _plan_one(
     if key.address in recorded.pending_creates and any(k.name == key.name for k in inventory.keys):
         return Change(key.address, Action.ERROR, key.name, index, error=_MAYBE_CREATED)
     return keyplan.missing(index, key, binding.note or arrived, now)
+
+
+def _by_name(bindings: Mapping[str, Binding]) -> dict[str, LiveKey]:
+    return {a: b.live for a, b in bindings.items() if isinstance(b, Bound) and b.route == BY_NAME}
 
 
 def _arrival(desired: Desired, key: DesiredKey) -> str:

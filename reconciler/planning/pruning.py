@@ -17,11 +17,11 @@ drift, and says why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconciler.core.changes import Action
+from reconciler.core.changes import Action, Change
 from reconciler.core.keys import LiveKey
 from reconciler.core.plan import Plan, Unmanaged
 
@@ -81,6 +81,30 @@ class OtherStates(Protocol):
 def nobody() -> Others:
     """No other root holds anything (a plan that was not given where their states are)."""
     return NOBODY
+
+
+def contested(
+    changes: list[Change], adopted: Mapping[str, LiveKey], others: Callable[[], Others]
+) -> list[Change]:
+    """`changes`, each key adopted by name (`adopted`: address -> its live key) that another root's
+    drift watches made an error: two manifests would each manage it. The other roots' states are
+    asked for only when a key is adopted so."""
+    if not adopted:
+        return changes
+    found = others()
+    return [_contested(c, adopted.get(c.address), found) for c in changes]
+
+
+def _contested(change: Change, live: LiveKey | None, others: Others) -> Change:
+    owner = others.owners.get(live.fingerprint) if live and change.target == live.proxy_key else None
+    if live is None or owner is None or owner.unwatched:
+        return change
+    why = (
+        f"a live key of this name, {live.proxy_key.display}, is {owner.said}: two manifests would each "
+        "manage it, each apply reverting the other's values. Rename this key; or, to move it here, "
+        f"remove it from {owner.root}'s manifest first"
+    )
+    return Change(change.address, Action.ERROR, change.name, change.index, target=live.proxy_key, error=why)
 
 
 def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:

@@ -305,3 +305,26 @@ def test_a_root_that_does_not_prune_lists_another_roots_keys_as_that_roots(
     listed = [(u["name"], u["note"], u.get("managed_by")) for u in planned["unmanaged"]]
     assert listed == [("pay-1", why, "keys/payments"), ("stray", None, None)]
     assert planned["summary"]["requests"] == 2 and planned["notes"] == []
+
+
+def test_a_key_another_root_manages_is_not_adopted_by_name(checkout: Path, capsys: Any) -> None:
+    """Payments' manifest names search-a too: adopted by name, both roots would manage it (each
+    apply reverting the other's values, each drift in sync after its own). An error, saying
+    whose it is; once search's manifest lets it go, payments adopts it (a move)."""
+    assert run_cli(capsys, "apply", "keys/search", "--auto-approve")[0] == 0
+    Path("keys/payments/keys.yaml").write_text(root(["pay-1", "search-a"], True))
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    planned = {c["name"]: c for c in json.loads(out)["keys"]}
+    assert code == 1 and planned["search-a"]["action"] == "error", out + err
+    assert planned["search-a"]["error"] == (
+        "a live key of this name, ek-proxy-…0001, is managed by keys/search (its state binds it: "
+        f"{SEARCH_STATE.as_posix()}): two manifests would each manage it, each apply reverting the "
+        "other's values. Rename this key; or, to move it here, remove it from keys/search's manifest first"
+    )
+    code, out, err = run_cli(capsys, "drift", "keys/payments")
+    assert code == 1 and "managed by keys/search" in out + err
+
+    Path("keys/search/keys.yaml").write_text(root(["search-b"]))
+    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+    assert code == 0, out + err
+    assert {c["name"]: c["action"] for c in json.loads(out)["keys"]}["search-a"] == "update"
