@@ -72,9 +72,10 @@ class Found:
         `whose` watches it: its own state binds it to an id it names (`unwatched`)."""
         manifest, aside = self._root(whose, contents, path)
         keys = () if manifest is None else _keys(manifest, contents.account)
-        ids = {k.address for k in keys}
-        for fingerprint, address in others.claims(contents):
-            unwatched = aside or ("" if address is None or address in ids else dropped(address, whose))
+        ids, anywhere = {k.address for k in keys}, {k.address for k in manifest.keys} if manifest else set()
+        for fingerprint, address, moved in others.claims(contents):
+            named = address in (anywhere if moved else ids)
+            unwatched = aside or ("" if named else dropped(address, whose))
             self._claim(fingerprint, Owner(whose, f"its state binds it: {where}", unwatched=unwatched))
         unwatched = by_name(whose)
         for name in others.creating(contents, journal):

@@ -44,17 +44,16 @@ def held(contents: Contents) -> set[str]:
     """The fingerprints of the live keys a state holds: those it binds to its manifest's ids
     (also those its manifest dropped since: it leaves them alone, they stay its own), those it
     remembers protected, a rotation's predecessor and a move's key not yet deleted."""
-    return {fingerprint for fingerprint, _ in claims(contents)}
+    return {fingerprint for fingerprint, _, _ in claims(contents)}
 
 
-def claims(contents: Contents) -> list[tuple[str, str | None]]:
-    """`held`, each with the id it holds the key for (a binding's, a protected key's), or None for
-    the work under way its manifest's runs carry on whatever it names (a rotation's predecessor, a
-    move's key)."""
-    found: list[tuple[str, str | None]] = [(fp, address) for address, fp in contents.bindings.items()]
-    found += [(fp, address) for fp, address in contents.protected.items()]
-    found += [(str(r["predecessor"]), None) for r in contents.rotations.values()]
-    return found + [(str(m["key"]), None) for m in contents.moves.values()]
+def claims(contents: Contents) -> list[tuple[str, str, bool]]:
+    """`held`, each with the id it holds the key for (a binding's, a protected key's, a rotation's),
+    and whether that id is its manifest's in another account (a move's key, the id moved there)."""
+    found = [(fp, address, False) for address, fp in contents.bindings.items()]
+    found += [(fp, address, False) for fp, address in contents.protected.items()]
+    found += [(str(r["predecessor"]), address, False) for address, r in contents.rotations.items()]
+    return found + [(str(m["key"]), address, True) for address, m in contents.moves.items()]
 
 
 def creating(contents: Contents, journal: Iterable[Mapping[str, Any]]) -> set[str]:

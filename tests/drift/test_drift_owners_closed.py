@@ -197,3 +197,25 @@ def test_a_checkout_of_more_folders_than_a_run_walks_leaves_every_unmanaged_key_
     )
     monkeypatch.setattr(others, "MAX_FOLDERS", 20)
     assert drift_json(capsys, "keys/payments")[0] == 0
+
+
+def test_states_whose_account_leads_where_they_lie_still_hide_no_rotating_key(
+    checkout: Path, capsys: Any
+) -> None:
+    """Two states, one naming each root, each at a path its account's name makes look like where
+    that root keeps it (`../../../../backup/…`), each recording a rotation of the leaked key: no
+    account of either manifest is so named, so neither root's drift watches the rotation."""
+    both_applied(capsys)
+    leak = leaked(checkout)
+    for name in ("search", "payments"):
+        where = Path(f"backup/{name}/.ehkeys/{name}/prod/state.json")
+        account = f"../../../../backup/{name}/.ehkeys/{name}/prod"
+        rotation = {"predecessor": leak, "started": 1, "overlap": 3600, "name": f"{name}-rotating"}
+        source = SEARCH_STATE if name == "search" else PAYMENTS_STATE
+        claiming(source, where, {}, manifest=f"../../../../../keys/{name}", account=account)
+        claiming(where, where, {}, rotations={f"{name}-x": rotation})
+    notes = reported_by_both(capsys, "leak")
+    assert notes["keys/search"].endswith(
+        "drift here: it binds it to payments-x, which keys/payments no longer names, so its drift lists "
+        "it as unmanaged too"
+    )
