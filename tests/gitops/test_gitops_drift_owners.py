@@ -115,3 +115,7 @@ def test_a_key_of_a_root_gone_from_main_still_opens_the_drift_issue(matrix: Matr
     body = issue_of(hub, PAYMENTS)["body"]
     assert "#### Unmanaged keys (2)" in body and ELSEWHERE not in body
     assert "keys/search is not in the checkout, so no root's drift watches it" in body
+    workspace = matrix.fresh(PAYMENTS, "schedule", "main-head", {})
+    shutil.rmtree(workspace / SEARCH)
+    code, out, err = matrix.run("github", "drift", PAYMENTS)
+    assert code == 0 and "drift issue: unchanged #" in out + err, "the next run leaves the issue as it is"
