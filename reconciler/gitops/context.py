@@ -22,6 +22,7 @@ class RunContext:
     run_url: str
     workspace: Path
     event: dict[str, Any] = field(default_factory=dict)
+    retention: str = ""  # GITHUB_RETENTION_DAYS: the days Actions keeps this run's artifacts
 
     @classmethod
     def from_env(cls) -> RunContext:
@@ -38,6 +39,7 @@ class RunContext:
             run_url=f"{server}/{repo}/actions/runs/{run}" if run else "",
             workspace=Path(env.get("GITHUB_WORKSPACE") or "."),
             event=_event(env.get("GITHUB_EVENT_PATH")),
+            retention=env.get("GITHUB_RETENTION_DAYS", ""),
         )
 
     @property

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,7 +135,7 @@ def comment_job(job: CommentJob) -> ExitCode:
         print(f"plan comment {upsert_comment(hub, number, body, render.MARKER, job.author, root)} (no plan)")
         return ExitCode.ERROR
     meta = PlanMeta(ctx.run_id, ctx.head_sha, digest(saved), root.artifact, _refusal(folder))
-    kept = Artifact.of(job.artifact_url or "", os.environ.get("GITHUB_RETENTION_DAYS"), _today())
+    kept = Artifact.of(job.artifact_url or "", ctx.retention, _today())
     body = comment_body(markdown, meta, ctx.run_url, kept, root)
     posted = upsert_comment(hub, number, body, render.MARKER, job.author, root)
     print(f"plan comment {posted} ({meta.digest})")
