@@ -44,11 +44,16 @@ _CELL_CHARS = re.compile(r"[&<>|`\n@*_~\[\]\\]")
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
 _UNDERSCORES = re.compile(r"_+")
 _LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
+# A value may start a line (an unmanaged key's list item, an API's error under its <summary>):
+# a leading space (code at four), `#` (a heading), a list's or a rule's mark before a space or another,
+# a number's `.`/`)` (a lone `-`, "none" in a cell, stays as written).
+_STARTS = frozenset(" #+-=0123456789")
+_BLOCK = re.compile(r"^(?:[ #]|[-+=](?=[-+= ])|[0-9]{1,9}[.)](?= |$))")
 
 
 def escape(value: str) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no emphasis, links or
-    code spans, no @mentions."""
+    code spans, no @mentions, and no heading, list or code block where it starts a line."""
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
         if "@" in value:
@@ -57,6 +62,8 @@ def escape(value: str) -> str:
             value = _UNDERSCORES.sub(_underscores, value)
         if "[" in value or "]" in value:
             value = _LINKS.sub(lambda bracket: f"&#{ord(bracket[0])};", value)
+    if value[:1] in _STARTS and _BLOCK.match(value):
+        value = _BLOCK.sub(lambda mark: f"{mark[0][:-1]}&#{ord(mark[0][-1])};", value, count=1)
     return printable(value)
 
 

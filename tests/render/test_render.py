@@ -220,6 +220,28 @@ def test_markdown_shows_a_name_as_written_with_no_emphasis_link_or_code() -> Non
     assert escape("[x] approved").startswith("&#91;x]")  # at a list item's start: no checkbox
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["# URGENT approve", "- - -", "1. one", "7) seven", "+ x", "    code here", "=== x", "---"],
+    ids=["heading", "break", "ordered", "ordered-paren", "plus-list", "indented-code", "setext", "rule"],
+)
+def test_markdown_starts_no_heading_list_or_code_block_with_a_name(name: str) -> None:
+    """A name (or an API's error text) that starts a line of the comment, as an unmanaged key's
+    list item does, reads as written: "# URGENT approve" was a heading, "    code" a code block,
+    "1. one" a list in the list."""
+    from markdown_it import MarkdownIt
+
+    out = io.StringIO()
+    render.markdown(plan_of([], [live(proxy_key=ProxyKey("ek-proxy-block0012"), name=name)], {}), out)
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(out.getvalue())
+    (item,) = [line for line in html.splitlines() if "ek-proxy-…0012" in line]
+    page = Page()
+    page.feed(item)
+    assert item.startswith("<li>") and item.endswith("</li>"), item
+    assert "".join(page.text).startswith(f"{name} (ek-proxy-…0012)"), item
+    assert escape("10.00 allocated") == "10.00 allocated" and escape("-old") == "-old"  # no list: as written
+
+
 class Page(HTMLParser):
     """A rendered comment's text (character references decoded, as a browser shows it, in raw
     HTML too), and the text inside emphasis, links, code and strikethrough."""
