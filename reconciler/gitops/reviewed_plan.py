@@ -96,7 +96,11 @@ class Artifact:
         """The artifact uploaded today, kept for the run's `GITHUB_RETENTION_DAYS` (the days
         Actions keeps its artifacts): no request, and no permission the plan job lacks (listing
         a private repository's artifacts takes `actions: read`). Unsaid when Actions does not say."""
-        days = int(retention) if retention and retention.isdigit() and 0 < int(retention) <= 400 else 0
+        days = (
+            int(retention)
+            if retention and retention.isascii() and retention.isdigit() and 0 < int(retention) <= 400
+            else 0
+        )
         return cls(url, (today + datetime.timedelta(days=days)).isoformat() if days else "")
 
 

@@ -237,7 +237,7 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
 
 
-@pytest.mark.parametrize("retention", [None, "", "0", "forever", "401"])
+@pytest.mark.parametrize("retention", [None, "", "0", "forever", "401", "²"])  # ² is a digit int() refuses
 def test_a_plan_comment_says_no_expiry_actions_did_not_give(
     actions: Actions, hub: FakeGitHub, retention: str | None
 ) -> None:
