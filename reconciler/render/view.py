@@ -45,10 +45,11 @@ _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
 _UNDERSCORES = re.compile(r"_+")
 _LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
 # A value may start a line (an unmanaged key's list item, an API's error under its <summary>):
-# a leading space (code at four), `#` (a heading), a list's or a rule's mark before a space or another,
-# a number's `.`/`)` (a lone `-`, "none" in a cell, stays as written).
+# a leading space before another or a mark (code at four), `#` (a heading), a list's or a rule's
+# mark before a space or another, a number's `.`/`)` (a lone `-`, "none" in a cell, stays).
 _STARTS = frozenset(" #+-=0123456789")
-_BLOCK = re.compile(r"^(?:[ #]|[-+=](?=[-+= ])|[0-9]{1,9}[.)](?= |$))")
+_NUMBERED = r"[0-9]{1,9}[.)](?= |$)"
+_BLOCK = re.compile(rf"^(?: (?= |[#+=-]|{_NUMBERED})|#|[-+=](?=[-+= ])|{_NUMBERED})")
 
 
 def escape(value: str) -> str:

@@ -222,8 +222,30 @@ def test_markdown_shows_a_name_as_written_with_no_emphasis_link_or_code() -> Non
 
 @pytest.mark.parametrize(
     "name",
-    ["# URGENT approve", "- - -", "1. one", "7) seven", "+ x", "    code here", "=== x", "---"],
-    ids=["heading", "break", "ordered", "ordered-paren", "plus-list", "indented-code", "setext", "rule"],
+    [
+        "# URGENT approve",
+        "- - -",
+        "1. one",
+        "7) seven",
+        "+ x",
+        "    code here",
+        "=== x",
+        "---",
+        " # x",
+        "  2. two",
+    ],
+    ids=[
+        "heading",
+        "break",
+        "ordered",
+        "ordered-paren",
+        "plus-list",
+        "indented-code",
+        "setext",
+        "rule",
+        "indented-heading",
+        "indented-list",
+    ],
 )
 def test_markdown_starts_no_heading_list_or_code_block_with_a_name(name: str) -> None:
     """A name (or an API's error text) that starts a line of the comment, as an unmanaged key's
@@ -239,7 +261,11 @@ def test_markdown_starts_no_heading_list_or_code_block_with_a_name(name: str) ->
     page.feed(item)
     assert item.startswith("<li>") and item.endswith("</li>"), item
     assert "".join(page.text).startswith(f"{name} (ek-proxy-…0012)"), item
-    assert escape("10.00 allocated") == "10.00 allocated" and escape("-old") == "-old"  # no list: as written
+    assert [escape(t) for t in ("10.00 allocated", "-old", " (account prod)")] == [
+        "10.00 allocated",
+        "-old",
+        " (account prod)",
+    ]
 
 
 class Page(HTMLParser):
