@@ -7,12 +7,14 @@ and the others go on; the exit code is the worst of theirs."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from reconciler.api import unsettled
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.hosts import DEFAULT_BASE_URL, same_api
 from reconciler.core.pathnames import shown
 from reconciler.core.secrets import scrub
 from reconciler.manifest import layout, load
@@ -32,7 +34,9 @@ def run(
         return one(_for(args, groups[0]) if groups else args)
     _refuse_one_file_options(args, len(groups))
     if deletes:
-        _refuse_prune_across(groups)
+        _refuse_prune_across(
+            groups, args.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
+        )
     codes = []
     for inputs in groups:
         print(f"# {' '.join(shown(i) for i in inputs)}", flush=True)
@@ -79,7 +83,7 @@ def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
         )
 
 
-def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
+def _refuse_prune_across(groups: list[tuple[str, ...]], run_url: str) -> None:
     """Two manifests on one account (the same key variable) where one prunes, applied in one run:
     the pruning one spares the keys another manifest's state binds, but not those of one never
     applied yet (no state binds them), which this run may be about to adopt. Earlier versions
@@ -88,7 +92,7 @@ def _refuse_prune_across(groups: list[tuple[str, ...]]) -> None:
     for inputs in groups:
         loaded = load.load(inputs, offline=True).manifest
         for account in loaded.accounts if loaded else ():
-            where = (account.key_var, account.base_url)
+            where = (account.key_var, same_api(account.base_url or run_url))  # one API, however spelt
             other, pruned = seen.setdefault(where, (inputs[0], account.prune))
             if other != inputs[0] and (pruned or account.prune):
                 raise UsageError(

@@ -79,3 +79,16 @@ def test_a_file_of_a_directory_manifest_plans_the_whole_of_it(workdir: Path, cap
     Path("team/two.yaml").write_text("keys:\n  - {id: two, name: Two, allocated_ammount: 2}\n")
     code, out, _ = run_cli(capsys, "plan", "team/one.yaml", *SANDBOX)
     assert code == 0 and "One (a new key)" in out and "Two (a new key)" in out and "# " not in out
+
+
+def test_one_account_spelt_two_ways_is_one_account_to_the_prune_refusal(workdir: Path, capsys: Any) -> None:
+    """b.yaml spells out the service's own address (case, a trailing slash) where a.yaml names
+    none: one API, one account, so applying them together is refused as when spelt alike."""
+    account = "version: 1\naccounts:\n  prod:\n    api_key: ${{EH_PROD_API_KEY}}{url}\nprune: {prune}\naccount: prod\n"
+    url = "\n    base_url: https://API.electronhub.ai/v1/"
+    Path("a.yaml").write_text(account.format(url="", prune="true") + manifest_text(2).split("\n", 1)[1])
+    Path("b.yaml").write_text(
+        account.format(url=url, prune="false") + manifest_text(2, start=2).split("\n", 1)[1]
+    )
+    code, out, err = run_cli(capsys, "apply", "a.yaml", "b.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and out == "" and "two manifests of one account ($EH_PROD_API_KEY)" in err, out + err
