@@ -46,10 +46,11 @@ _UNDERSCORES = re.compile(r"_+")
 _LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
 # A value may start a line (an unmanaged key's list item, an API's error under its <summary>):
 # a leading space before another or a mark (code at four), `#` (a heading), a list's or a rule's
-# mark before a space or another, a number's `.`/`)` (a lone `-`, "none" in a cell, stays).
+# mark before a space, a rule (`---`, nothing else on the line), a number's `.`/`)` (a lone `-`,
+# "none" in a cell, and `--target …` of an error, which starts no block, stay).
 _STARTS = frozenset(" #+-=0123456789")
 _NUMBERED = r"[0-9]{1,9}[.)](?= |$)"
-_BLOCK = re.compile(rf"^(?: (?= |[#+=-]|{_NUMBERED})|#|[-+=](?=[-+= ])|{_NUMBERED})")
+_BLOCK = re.compile(rf"^(?: (?= |[#+=-]|{_NUMBERED})|#|[-+=](?= |[-+=][-+= ]*$)|{_NUMBERED})")
 
 
 def escape(value: str) -> str:

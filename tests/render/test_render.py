@@ -261,10 +261,11 @@ def test_markdown_starts_no_heading_list_or_code_block_with_a_name(name: str) ->
     page.feed(item)
     assert item.startswith("<li>") and item.endswith("</li>"), item
     assert "".join(page.text).startswith(f"{name} (ek-proxy-…0012)"), item
-    assert [escape(t) for t in ("10.00 allocated", "-old", " (account prod)")] == [
+    assert [escape(t) for t in ("10.00 allocated", "-old", " (account prod)", "--target 'x': none")] == [
         "10.00 allocated",
         "-old",
         " (account prod)",
+        "--target 'x': none",  # an error naming an option: no block starts so
     ]
 
 
