@@ -14,7 +14,7 @@ from collections.abc import Callable
 from reconciler.api import unsettled
 from reconciler.core.errors import EhkeysError, UsageError
 from reconciler.core.exitcodes import ExitCode
-from reconciler.core.hosts import DEFAULT_BASE_URL, same_api
+from reconciler.core.hosts import run_url, same_api
 from reconciler.core.pathnames import shown
 from reconciler.core.secrets import scrub
 from reconciler.manifest import layout, load
@@ -34,9 +34,7 @@ def run(
         return one(_for(args, groups[0]) if groups else args)
     _refuse_one_file_options(args, len(groups))
     if deletes:
-        _refuse_prune_across(
-            groups, args.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
-        )
+        _refuse_prune_across(groups, run_url(args.base_url, os.environ))
     codes = []
     for inputs in groups:
         print(f"# {' '.join(shown(i) for i in inputs)}", flush=True)

@@ -4,6 +4,7 @@ for the API's base URL and the delivery sinks' addresses alike."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 PLAIN_HTTP = "use https:// (plain http:// is allowed only to a loopback host)"
@@ -37,6 +38,12 @@ def url_problem(url: str) -> str:
     if parts.scheme == "http" and is_loopback(parts.hostname):
         return ""
     return PLAIN_HTTP
+
+
+def run_url(given: str | None, env: Mapping[str, str]) -> str:
+    """The API a run asks where its account names none: --base-url, $ELECTRONHUB_BASE_URL (from
+    `env`), or the service's own."""
+    return given or env.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
 
 
 def same_api(url: str) -> str:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from reconciler.api.client import DEFAULT_BASE_URL, Client, RetryPolicy
+from reconciler.api.client import Client, RetryPolicy
 from reconciler.core.accounts import DEFAULT_KEY_VAR, Account, Endpoint
 from reconciler.core.errors import ConfigError
-from reconciler.core.hosts import same_api
+from reconciler.core.hosts import run_url, same_api
 from reconciler.core.secrets import fingerprint
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
@@ -52,10 +52,10 @@ class Target:
         """`of` for each account, in order. With --sandbox one sandbox serves them all, opened (and
         with --sandbox-reset refilled) once: call this once per run rather than `of` per account.
         An account whose key is another's (of the run, or of `others`: the manifest's accounts
-        the run leaves out) for the same API is not used (`shared`)."""
+        the run leaves out) for the same API is not used (`unusable`)."""
         if connection.sandbox:
             return _sandbox(connection, manifests, accounts)
-        url = connection.base_url or os.environ.get("ELECTRONHUB_BASE_URL") or DEFAULT_BASE_URL
+        url = run_url(connection.base_url, os.environ)
         found, every = (
             [
                 cls(os.environ.get(a.key_var), a.base_url or url, connection=connection, account=a)
