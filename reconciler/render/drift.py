@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from reconciler.core.changes import Change, FieldChange
 from reconciler.core.jsonvalue import to_json_value
+from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.printable import printable
 from reconciler.drift.report import (
@@ -290,31 +291,23 @@ def _json_change(c: Change) -> dict[str, Any]:
     return {k: data[k] for k in ("address", "name", "key", "action", "reason", "changes", "credit")}
 
 
-def _json_unmanaged(u: UnmanagedKey) -> dict[str, Any]:
-    k = u.live
+def _json_live(k: LiveKey) -> dict[str, Any]:
+    """A live key no manifest key of this root binds, as both lists of them write it."""
     return {
         "name": k.name,
         "key": k.proxy_key.display,
-        "fingerprint": u.fingerprint,
+        "fingerprint": k.fingerprint,
         "allocated_ammount": to_json_value(k.allocated_ammount),
         "is_active": k.is_active,
-        "new": u.new,
-        "first_seen": u.first_seen,
-        "note": u.note or None,
     }
+
+
+def _json_unmanaged(u: UnmanagedKey) -> dict[str, Any]:
+    return {**_json_live(u.live), "new": u.new, "first_seen": u.first_seen, "note": u.note or None}
 
 
 def _json_elsewhere(e: ElsewhereKey) -> dict[str, Any]:
-    k = e.live
-    return {
-        "name": k.name,
-        "key": k.proxy_key.display,
-        "fingerprint": e.fingerprint,
-        "allocated_ammount": to_json_value(k.allocated_ammount),
-        "is_active": k.is_active,
-        "managed_by": e.managed_by,
-        "note": e.note,
-    }
+    return {**_json_live(e.live), "managed_by": e.managed_by, "note": e.note}
 
 
 RENDERERS: dict[str, Callable[[DriftReport, TextIO], None]] = {
