@@ -35,7 +35,7 @@ def add(github: argparse.ArgumentParser) -> None:
         "now; the result to the drift issue"
     )
     rotates = _api(_job(jobs, "rotate", rotate, commands.github_rotate))
-    rotates.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    rotates.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     _rotate_now(rotates)
     lock_option(rotates)
     deliver = "by hand: deliver keys' current values to their sinks again; the result to the job summary"
@@ -53,7 +53,13 @@ def _job(jobs: Sub, name: str, help: str, handler: Handler) -> argparse.Argument
 def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """A job that reads the account: the API's options and where its state is kept."""
     api_options(j, formats=None)
-    j.add_argument("--state-branch", default=STATE_BRANCH, metavar="BRANCH", help="where the state is kept")
+    j.add_argument(
+        "--state-branch",
+        default=STATE_BRANCH,
+        type=types.text,
+        metavar="BRANCH",
+        help="where the state is kept",
+    )
     _dir(j)
     return j
 
@@ -97,6 +103,7 @@ def _when_modified(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--when-modified",
         action="append",
         default=[],
+        type=types.text,
         metavar="PATTERN",
         help="a path (a workflow `paths:` pattern) whose change in the PR also makes it touch this "
         "manifest root (repeatable; default: only the root's own files); a PR that touches the "
@@ -116,12 +123,15 @@ def _comment(c: argparse.ArgumentParser) -> None:
     c.add_argument("--pr", type=types.positive, help="the pull request (default: the event's)")
     plan_author_option(c)
     c.add_argument(
-        "--artifact-url", metavar="URL", help="where the full plan is, linked when it is cut (default: none)"
+        "--artifact-url",
+        type=types.text,
+        metavar="URL",
+        help="where the full plan is, linked when it is cut (default: none)",
     )
 
 
 def _apply(a: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    a.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    a.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     a.add_argument(
         "--allow-mass-delete",
         action="store_true",
@@ -142,6 +152,7 @@ def _apply(a: argparse.ArgumentParser) -> argparse.ArgumentParser:
     a.add_argument(
         "--plan-workflow",
         default=PLAN_WORKFLOW,
+        type=types.text,
         metavar="PATH",
         help=f"trust only artifacts of this workflow's pull-request runs (default {PLAN_WORKFLOW})",
     )

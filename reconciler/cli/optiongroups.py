@@ -98,6 +98,7 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
         "--target",
         action="append",
         default=[],
+        type=types.name,
         metavar="ID",
         help="only this key: its address (prod/backend where the manifest declares accounts), id "
         "or name; repeatable (default: every key)",
@@ -106,6 +107,7 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
         "--account",
         action="append",
         default=[],
+        type=types.name,
         metavar="NAME",
         help="only this account, a name under the manifest's `accounts:`; repeatable (default: "
         "every account)",
@@ -136,7 +138,10 @@ def connection_options(p: argparse.ArgumentParser) -> None:
         help=f"per attempt (default {TIMEOUT:g}); {SILENT_IN_A_ROW} unanswered in a row stop the run",
     )
     p.add_argument(
-        "--base-url", metavar="URL", help="API base URL (default $ELECTRONHUB_BASE_URL or the service)"
+        "--base-url",
+        type=types.text,
+        metavar="URL",
+        help="API base URL (default $ELECTRONHUB_BASE_URL or the service)",
     )
     p.add_argument("--sandbox", action="store_true", help="use the in-process sandbox")
     p.add_argument("--sandbox-reset", action="store_true", help="with --sandbox: refill it from its seed")
@@ -190,6 +195,7 @@ def plan_author_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--plan-author",
         default=PLAN_AUTHOR,
+        type=types.text,
         metavar="LOGIN",
         help=f"the account the jobs write comments with: only its comments are trusted or edited "
         f"(default {PLAN_AUTHOR})",

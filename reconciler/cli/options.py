@@ -92,7 +92,11 @@ def _validate(p: argparse.ArgumentParser) -> None:
 
 def _sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--host", metavar="ADDRESS", default="127.0.0.1", help="where to listen (0.0.0.0: every interface)"
+        "--host",
+        type=types.text,
+        metavar="ADDRESS",
+        default="127.0.0.1",
+        help="where to listen (0.0.0.0: every interface)",
     )
     p.add_argument("--port", type=types.port, default=8787, help="0 takes a free port")
     p.add_argument(
@@ -103,7 +107,10 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", **types.file(), help="seed YAML for a new db (default: the bundled demo)")
     p.add_argument(
-        "--rate-limit", metavar="N[/SECONDS]", help="requests per sliding window (default: the seed's)"
+        "--rate-limit",
+        type=types.text,
+        metavar="N[/SECONDS]",
+        help="requests per sliding window (default: the seed's)",
     )
     p.add_argument(
         "--cooldown", type=float, metavar="SECONDS", help="lockout after an overrun (default: the seed's)"
@@ -154,13 +161,17 @@ def _apply(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", **types.file(), help="apply exactly this saved plan (default: plan now)")
     p.add_argument(
         "--expect-digest",
+        type=types.text,
         metavar="sha256:HEX",
         help="with --plan: refuse unless the file's digest is this (the reviewed plan's; default: any)",
     )
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument(
-        "--expect-net", metavar="AMOUNT", help="refuse unless the net is exactly this (default: any)"
+        "--expect-net",
+        type=types.text,
+        metavar="AMOUNT",
+        help="refuse unless the net is exactly this (default: any)",
     )
     p.add_argument(
         "--allow-mass-delete",
@@ -185,6 +196,7 @@ def _rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "addresses",
         nargs="+",
+        type=types.name,
         metavar="ADDRESS",
         help="a key to rotate: its address (prod/backend where the manifest declares accounts), id or name",
     )
@@ -196,7 +208,7 @@ def _rotate(p: argparse.ArgumentParser) -> None:
         "once the successor is delivered; default: the key's rotate.overlap, else 0)",
     )
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--max-debit", metavar="AMOUNT", help=MAX_DEBIT)
+    p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument(
         "--secrets-out",
         **types.file(),
@@ -216,6 +228,7 @@ def _deliver(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "ids",
         nargs="*",
+        type=types.name,
         metavar="ADDRESS",
         help="a key with sinks: its address (prod/backend where the manifest declares accounts), id or "
         "name (default: every key with deliver: sinks)",
@@ -224,6 +237,7 @@ def _deliver(p: argparse.ArgumentParser) -> None:
         "--account",
         action="append",
         default=[],
+        type=types.name,
         metavar="NAME",
         help="only this account's keys; repeatable (default: every account)",
     )
@@ -238,6 +252,7 @@ def _import(p: argparse.ArgumentParser) -> None:
         "--key-env",
         action="append",
         default=[],
+        type=types.text,
         metavar="VAR",
         help="a key's env var (repeatable; default: none: give it, or --all)",
     )
@@ -268,6 +283,7 @@ def _reveal(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "ids",
         nargs="+",
+        type=types.name,
         metavar="ID",
         help="a managed key: its address (prod/backend where the manifest declares accounts), id or name",
     )
@@ -275,6 +291,7 @@ def _reveal(p: argparse.ArgumentParser) -> None:
         "--account",
         action="append",
         default=[],
+        type=types.name,
         metavar="NAME",
         help="only this account's keys, a name under the manifest's `accounts:` (an ID then names "
         "a key of it); repeatable (default: every account)",

@@ -1,6 +1,6 @@
 """The checked types of the number options: a bad value is argparse's usage error, naming
-what was expected (NaN and infinity never pass); and of the options that name a file or folder
-(`path`)."""
+what was expected (NaN and infinity never pass); of the options that name a file or folder
+(`path`); and of those that name a key or an account of the manifest (`name`)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,18 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {said(text)})") from None
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})")
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {said(text)})")
         return value
 
     return parse
+
+
+def said(text: str) -> str:
+    """An option's value quoted in a message: bytes that are not UTF-8 as `\\xNN`, never as
+    Python's `\\udcNN` for them."""
+    return f"'{shown(text)}'" if undecodable(text) else repr(text)
 
 
 def path(text: str) -> str:
@@ -37,6 +43,23 @@ def path(text: str) -> str:
     UTF-8 is refused (`core.pathnames`), as the manifest's own files are."""
     if undecodable(text):
         raise argparse.ArgumentTypeError(f"{shown(text)}: {refusal(do='rename it, or give a path that is')}")
+    return text
+
+
+def text(value: str) -> str:
+    """Any other option's text (`--base-url`, `--max-debit`, `--state-branch`...): every one is
+    UTF-8 where it goes (a URL, an amount, a branch), so one that is not is refused here, shown
+    as the shell writes it, rather than later as Python's `\\udcNN`."""
+    if undecodable(value):
+        raise argparse.ArgumentTypeError(f"'{shown(value)}': not UTF-8")
+    return value
+
+
+def name(text: str) -> str:
+    """A key's address, id or name, or an account's name (`--target`, `--account`, `rotate`'s
+    keys...): the manifest is YAML, which is UTF-8, so one that is not names nothing there."""
+    if undecodable(text):
+        raise argparse.ArgumentTypeError(f"'{shown(text)}': not UTF-8, so it names no key or account")
     return text
 
 
@@ -88,6 +111,8 @@ _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _account_export(text: str) -> tuple[str, str]:
     """`prod=EH_PROD_API_KEY`, or `prod` (its variable then `EH_PROD_API_KEY`): (name, variable)."""
     name, given, var = text.partition("=")
+    if undecodable(name):
+        raise ValueError(text)
     var = var.strip() if given else "EH_" + re.sub(r"[^A-Za-z0-9]", "_", name.strip()).upper() + "_API_KEY"
     if not name.strip() or not _VAR.fullmatch(var):
         raise ValueError(text)

@@ -2,7 +2,7 @@
 byte): refused where they come in, each command saying the same, the name shown with `\\xNN`,
 never a traceback, and nothing planned, saved or kept: a manifest's file, folder, a link it
 follows, its root (`manifest.sources`); a path an option names (`cli.optiontypes.path`); where a
-state is kept (`state.paths`)."""
+state is kept (`state.paths`); and any other option's value (`cli.optiontypes.text`, `.name`)."""
 
 from __future__ import annotations
 
@@ -188,3 +188,28 @@ def test_a_state_elsewhere_that_would_name_its_manifest_through_such_a_folder_is
     text = said_cleanly(out, err)
     assert code == 1 and "would name its manifest ../caf\\xe9/keys.yaml" in text and WHY in text, text
     assert not list(workdir.glob("**/state.json"))
+
+
+VALUES = {  # an option's value that is no path, not UTF-8: shown as the shell writes it
+    "--target": ("plan", "keys.yaml", *SANDBOX, "--target", f"key-{ODD}"),
+    "--account": ("drift", "keys.yaml", *SANDBOX, "--account", f"prod{ODD}"),
+    "rotate's key": ("rotate", "keys.yaml", f"key-{ODD}", *SANDBOX),
+    "reveal's key": ("reveal", "keys.yaml", f"key-{ODD}", *SANDBOX),
+    "--max-debit": ("apply", "keys.yaml", *SANDBOX, "--auto-approve", "--max-debit", f"1{ODD}"),
+    "--expect-digest": ("apply", "keys.yaml", *SANDBOX, "--auto-approve", "--expect-digest", ODD),
+    "--base-url": ("plan", "keys.yaml", "--base-url", f"http://h{ODD}/v1"),
+    "--parallelism": ("plan", "keys.yaml", *SANDBOX, "--parallelism", f"8{ODD}"),
+    "import --key-env": ("import", "--all", *SANDBOX, "--key-env", f"K{ODD}"),
+    "sandbox --rate-limit": ("sandbox", "--port", "0", "--rate-limit", f"5{ODD}"),
+}
+
+
+@pytest.mark.parametrize("option", list(VALUES))
+def test_an_option_value_that_is_not_utf8_is_refused_shown_as_the_shell_writes_it(
+    workdir: Path, capsys: Any, option: str
+) -> None:
+    code, out, err = run_cli(capsys, *VALUES[option])
+    text = said_cleanly(out, err)
+    why = "expected a whole number" if option == "--parallelism" else "': not UTF-8"
+    assert code == 1 and "\\xff" in text and why in text and "\\udc" not in text, text
+    assert sorted(p.name for p in workdir.iterdir()) == ["keys.yaml", "seed.yaml"], "nothing made"
