@@ -173,7 +173,10 @@ def forgotten(loaded: manifest.Manifest, workspace: Workspace) -> list[str]:
 
 
 def open_each(loaded: manifest.Manifest, accounts: Sequence[Account], workspace: Workspace) -> list[Opened]:
-    """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all."""
+    """Each account opened; one sandbox (opened, and with --sandbox-reset refilled, once) serves all.
+    Where each state is kept is settled first: one that cannot be (`state_path`) makes no sandbox."""
+    for account in accounts:
+        state_path(workspace, account)
     targets = Target.of_each(workspace.connection, workspace.manifests, accounts, loaded.accounts)
     others = others_of(workspace)  # one for the run: read once, whichever account asks first
     return [open_account(loaded, target, workspace, others) for target in targets]

@@ -173,6 +173,7 @@ def test_a_directory_manifest_run_from_its_folder_named_so_keeps_no_state_there(
         assert code == 1 and "would be kept in .ehkeys/caf\\xe9/sandbox/state.json" in text, text
         assert "--state" in text and WHY in text
     assert not list(workdir.glob("**/state.json"))
+    assert not list(workdir.glob("**/*.db")), "no sandbox made for a run refused"
 
 
 def test_a_state_elsewhere_that_would_name_its_manifest_through_such_a_folder_is_refused(
