@@ -90,14 +90,13 @@ def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+LISTEN = "where to listen; 0.0.0.0 is every interface"
+WINDOW = "requests per sliding window (default: the seed's)"
+EXPECT_NET = "refuse unless the net is exactly this (default: any)"
+
+
 def _sandbox(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--host",
-        type=types.text,
-        metavar="ADDRESS",
-        default="127.0.0.1",
-        help="where to listen (0.0.0.0: every interface)",
-    )
+    p.add_argument("--host", type=types.text, metavar="ADDRESS", default="127.0.0.1", help=LISTEN)
     p.add_argument("--port", type=types.port, default=8787, help="0 takes a free port")
     p.add_argument(
         "--db",
@@ -106,12 +105,7 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
         help="SQLite file, kept across restarts (default: in memory, gone at exit)",
     )
     p.add_argument("--seed", **types.file(), help="seed YAML for a new db (default: the bundled demo)")
-    p.add_argument(
-        "--rate-limit",
-        type=types.text,
-        metavar="N[/SECONDS]",
-        help="requests per sliding window (default: the seed's)",
-    )
+    p.add_argument("--rate-limit", type=types.text, metavar="N[/SECONDS]", help=WINDOW)
     p.add_argument(
         "--cooldown", type=float, metavar="SECONDS", help="lockout after an overrun (default: the seed's)"
     )
@@ -167,12 +161,7 @@ def _apply(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
-    p.add_argument(
-        "--expect-net",
-        type=types.text,
-        metavar="AMOUNT",
-        help="refuse unless the net is exactly this (default: any)",
-    )
+    p.add_argument("--expect-net", type=types.text, metavar="AMOUNT", help=EXPECT_NET)
     p.add_argument(
         "--allow-mass-delete",
         action="store_true",
