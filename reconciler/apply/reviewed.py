@@ -105,7 +105,7 @@ def _reviewed_key(change: Change, results: list[Result]) -> Difference | None:
 
 def _unshown(results: list[Result]) -> Difference:
     charged = sum((_charged(r) for r in results), ZERO)
-    return Difference(results[0].change, ZERO, charged, f"{results[0].outcome.value}, {UNSHOWN}")
+    return Difference(results[0].change, ZERO, charged, f"{results[0].said}, {UNSHOWN}")
 
 
 def _tried(results: list[Result]) -> bool:
@@ -122,5 +122,5 @@ def _why(result: Result | None) -> str:
     if result is None:
         return "not applied (not in this apply)"
     if result.outcome is Outcome.APPLIED:
-        return "applied with another credit than reviewed"
-    return f"{result.outcome.value}: {result.message}" if result.message else result.outcome.value
+        return f"{result.said} with another credit than reviewed"
+    return f"{result.said}: {result.message}" if result.message else result.said

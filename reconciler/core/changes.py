@@ -49,6 +49,12 @@ class Action(str, enum.Enum):
     def changes_something(self) -> bool:
         return self not in (Action.NO_OP, Action.ERROR)
 
+    @property
+    def done(self) -> str:
+        """What a change of this action did once it landed, in a user's words (`deleted`,
+        `created`): the screen's, never the journal's or JSON's. '' for one that sends nothing."""
+        return DONE.get(self, "")
+
 
 OCCASIONAL = (Action.ROTATE,)
 """Actions a summary counts only when the plan has some: plans without them read as before."""
@@ -71,6 +77,16 @@ LEGEND = {
     Action.ROTATE: "rotate: a successor created with the same settings, this key deleted after the overlap",
     Action.DELETE: "delete",
     Action.ERROR: "cannot be planned",
+}
+
+
+DONE = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.ENABLE: "enabled",
+    Action.DISABLE: "disabled",
+    Action.ROTATE: "rotated",
+    Action.DELETE: "deleted",
 }
 
 

@@ -1,6 +1,7 @@
 """What an apply did, per change and in all: outcomes, the report, its exit code.
 
-An Outcome's value is its label on screen (`render.apply`); the journal has words of its own
+An Outcome's value is its label on screen (`render.apply`), but for a change that landed, which
+says what it did (`Result.said`: `deleted`, `created`); the journal has words of its own
 (`state.journal.JournalResult`), so a label can change without touching a journal."""
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class Result:
     message: str = ""
     key: str = ""  # the redacted key it ended on (a created key's, once known)
     unseen: bool = False  # failed, but no list could check it: what it sent may have landed
+
+    @property
+    def said(self) -> str:
+        """How the result reads: a change that landed says what it did (`deleted`, `updated`,
+        its action's `done`), so a deleted key never reads as changed; any other its outcome."""
+        if self.outcome is Outcome.APPLIED and self.change.action.done:
+            return self.change.action.done
+        return self.outcome.value
 
 
 @dataclass

@@ -3,6 +3,7 @@ a saved plan's change, and the Markdown report (the job summary, the PR comment,
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
@@ -30,10 +31,11 @@ MARKS = {
 
 
 def line(result: Result) -> str:
-    """`  ✓ name (ek-proxy-…abcd): applied: why`, as each result lands."""
+    """`  ✓ name (ek-proxy-…abcd): deleted: why`, as each result lands: what a landed change did
+    (`Result.said`), else how it ended (`failed`, `skipped`)."""
     change = result.change
     key = result.key or ("a new key" if change.new else change.key)
-    text = f"  {MARKS[result.outcome]} {printable(change.name)} ({key}): {result.outcome.value}"
+    text = f"  {MARKS[result.outcome]} {printable(change.name)} ({key}): {result.said}"
     message = note(result)
     return text + (f": {message}" if message.strip() else "")
 
@@ -52,9 +54,13 @@ def note(result: Result) -> str:
 
 
 def totals(report: Report) -> list[str]:
-    """How many ended each way (applied always said), and what the balance did."""
-    counts = report.counts
-    parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o] or o is Outcome.APPLIED]
+    """How many ended each way, and what the balance did: those that landed by what they did
+    (`1 created, 2 deleted`; `0 applied` when none did), then the others by outcome."""
+    said = Counter(r.said for r in report.results)
+    words = [a.done for a in Action if a.done] + [o.value for o in Outcome]
+    parts = [f"{said[word]} {word}" for word in words if said[word]]
+    if not report.counts[Outcome.APPLIED]:
+        parts.insert(0, f"0 {Outcome.APPLIED.value}")
     lines = [f"Apply complete: {', '.join(parts)}."]
     before, after, moved = report.balance_before, report.balance_after, report.moved
     if moved is not None and before is not None and after is not None:
@@ -123,7 +129,7 @@ def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
     for r in report.results:
         c = r.change
         w(
-            f"| {c.action.value} | {md_key(c, r.key)} | {c.action.label} | {r.outcome.value} "
+            f"| {c.action.value} | {md_key(c, r.key)} | {c.action.label} | {r.said} "
             f"| {_credits_moved(r)} | {escape(note(r)).replace('-&gt;', '→')} |\n"
         )
     if not report.results:

@@ -106,8 +106,8 @@ def test_apply_debits_each_account_exactly_and_drift_is_then_in_sync(workdir: Pa
     assert code == 0, out
     assert "[prod]  ✓ Backend" in out and "[staging]  ✓ Web" in out
     # the accounts apply at once and their lines interleave: each line names its account
-    assert "[prod] Apply complete: 1 applied.\n[prod] Credits moved: -100.00" in out
-    assert "[staging] Apply complete: 1 applied.\n[staging] Credits moved: -10.00" in out
+    assert "[prod] Apply complete: 1 created.\n[prod] Credits moved: -100.00" in out
+    assert "[staging] Apply complete: 1 created.\n[staging] Credits moved: -10.00" in out
     assert "[staging] The new keys' values are in the account only: `ehkeys reveal" in out
     assert account("prod")[0] == Decimal(900) and account("staging")[0] == Decimal(90)
     assert Path(".ehkeys/keys/prod/sandbox/state.json").is_file()
@@ -178,7 +178,7 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
             and "EH_STAGING_API_KEY" in err
             and "ek-test-not-an-account" not in out + err
         )
-        assert "[prod]  ✓ Backend" in out and "Apply complete: 1 applied." in out
+        assert "[prod]  ✓ Backend" in out and "Apply complete: 1 created." in out
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         code, out, _ = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
         assert code == 0, out

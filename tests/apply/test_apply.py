@@ -77,7 +77,7 @@ def test_auto_approve_applies_reports_and_is_idempotent(workdir: Path, capsys: A
     text = manifest_text(3, allocated_ammount=15)
     code, out, _ = apply(capsys, text, "--auto-approve")
     assert code == 0
-    assert "Apply complete: 3 applied." in out
+    assert "Apply complete: 3 updated." in out
     assert "Credits moved: -15.00 (balance 1,000.00 -> 985.00)" in out
     assert balance() == Decimal("985")
     sent = len(journal())
@@ -140,7 +140,7 @@ def test_refunds_come_first_so_they_can_pay_for_the_debits(workdir: Path, capsys
     text += manifest_text(1, start=0, allocated_ammount=16).split("keys:\n")[1]  # key-0: debit 6
     code, out, _ = apply(capsys, text, "--auto-approve")
     assert code == 0, out
-    assert out.index("key-1 (ek-proxy-…part): applied") < out.index("key-0 (ek-proxy-…part): applied")
+    assert out.index("key-1 (ek-proxy-…part): updated") < out.index("key-0 (ek-proxy-…part): updated")
     assert balance() == Decimal("1")
 
 
@@ -158,14 +158,14 @@ def test_a_failing_key_among_good_ones_exits_3_and_a_rerun_finishes(workdir: Pat
     assert (
         "key-1 (ek-proxy-…part): failed: HTTP 400: allocated_ammount exceeds your tier's per-key cap" in out
     )
-    assert "Apply complete: 2 applied, 1 failed." in out
+    assert "Apply complete: 2 updated, 1 failed." in out
     assert balance() == Decimal("998")
     box().store.db.execute("UPDATE accounts SET per_key_cap = '10000'")
     code, out, _ = apply(capsys, text, "--auto-approve")
-    assert code == 0 and "Apply complete: 1 applied." in out
+    assert code == 0 and "Apply complete: 1 updated." in out
     assert balance() == Decimal("858")
     assert (
-        "key-1 (ek-proxy-…part): applied" in out and "key-0 (ek-proxy-…part)" not in out.split("Applying:")[1]
+        "key-1 (ek-proxy-…part): updated" in out and "key-0 (ek-proxy-…part)" not in out.split("Applying:")[1]
     )
 
 
@@ -194,7 +194,7 @@ def test_saved_plan_is_applied_exactly_and_refuses_a_changed_manifest(workdir: P
     code, out, _ = apply(capsys, text, "--plan", "plan.json")
     assert code == 3
     assert "key-1 (ek-proxy-…part): skipped: changed since plan" in out
-    assert "Apply complete: 1 applied, 1 skipped." in out
+    assert "Apply complete: 1 updated, 1 skipped." in out
     assert live(0)["allocated_ammount"] == 14 and live(1)["allocated_ammount"] == 11
     assert balance() == Decimal("995")
 
@@ -207,8 +207,8 @@ def test_the_job_summary_says_what_was_applied(
     code, _, _ = apply(capsys, manifest_text(2, allocated_ammount=15), "--auto-approve")
     text = summary.read_text()
     assert code == 0 and text.startswith("<!-- ehkeys-apply -->")
-    assert "| ~ | key-0 (`ek-proxy-…part`) | update | applied | -5.00 |" in text
-    assert "Apply complete: 2 applied." in text and "→ 990.00" in text
+    assert "| ~ | key-0 (`ek-proxy-…part`) | update | updated | -5.00 |" in text
+    assert "Apply complete: 2 updated." in text and "→ 990.00" in text
 
 
 def test_a_bad_amount_is_refused_before_any_request(workdir: Path, capsys: Any) -> None:

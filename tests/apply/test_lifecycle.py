@@ -88,7 +88,7 @@ def plan(capsys: Any, *extra: str) -> tuple[int, str, str]:
 
 def test_create_with_a_weekly_window_then_in_sync(workdir: Path, capsys: Any) -> None:
     code, out, _ = apply(capsys, manifest_of(existing(0), existing(1), existing(2), analytics()))
-    assert code == 0 and "+ Analytics (a new key)" in out and "Apply complete: 4 applied." in out
+    assert code == 0 and "+ Analytics (a new key)" in out and "Apply complete: 1 created, 3 updated." in out
     created = keys()["Analytics"]
     assert created["limit_type"] == "weekly" and created["allocated_ammount"] == 25
     assert created["model_whitelist"] == ["gpt-4o-mini"] and created["ip_whitelist"] == ["10.40.0.0/16"]
@@ -190,7 +190,35 @@ def test_a_saved_plan_with_every_action_is_applied_exactly(workdir: Path, capsys
     saved = json.loads(Path("plan.json").read_text())
     assert sorted(c["action"] for c in saved["changes"].values()) == ["create", "delete", "disable", "update"]
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
-    assert code == 0 and "Apply complete: 4 applied." in out and balance() == Decimal(1000 - 2 + 8 - 25)
+    assert code == 0 and balance() == Decimal(1000 - 2 + 8 - 25)
+    assert "Apply complete: 1 created, 1 updated, 1 disabled, 1 deleted." in out
+
+
+def test_each_landed_change_says_what_it_did_not_applied(workdir: Path, capsys: Any) -> None:
+    """A delete that landed read `✓ key-1 (ek-proxy-…part): applied`, as an update did, and the
+    totals `4 applied`: a reader could not tell a deleted key from an updated one. Each line, the
+    report's Result column and the totals now say what happened; the saved plan is as it was."""
+    text = manifest_of(
+        existing(0, allocated_ammount=12), existing(1, absent=True), existing(2, is_active=False), analytics()
+    )
+    Path("keys.yaml").write_text(text)
+    assert plan(capsys, "--out", "plan.json")[0] == 2
+    saved = Path("plan.json").read_bytes()
+    argv = ["apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--report-out", "apply.md"]
+    code, out, _ = run_cli(capsys, *argv)
+    landed = [line.split("): ", 1) for line in out.splitlines() if line.startswith("  ✓ ")]
+    said = {name.removeprefix("  ✓ ").split(" (")[0]: word for name, word in landed}
+    assert code == 0 and said == {
+        "key-0": "updated",
+        "key-1": "deleted",
+        "key-2": "disabled",
+        "Analytics": "created",
+    }, out
+    report = Path("apply.md").read_text()
+    assert "| - | key-1 (`ek-proxy-…part`) | delete | deleted | +8.00 |" in report, report
+    assert "**Apply complete: 1 created, 1 updated, 1 disabled, 1 deleted.**" in report
+    assert " applied" not in out.split("Applying:")[1] + report
+    assert Path("plan.json").read_bytes() == saved
 
 
 def test_a_saved_plan_skips_a_refund_whose_usage_moved(workdir: Path, capsys: Any) -> None:
@@ -206,7 +234,7 @@ def test_a_saved_plan_made_with_target_leaves_other_keys_alone(workdir: Path, ca
     Path("keys.yaml").write_text(manifest_of(*(existing(i, allocated_ammount=11) for i in range(3))))
     run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--target", "k1", "--out", "plan.json")
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json")
-    assert code == 0 and "Apply complete: 1 applied." in out and "skipped" not in out
+    assert code == 0 and "Apply complete: 1 updated." in out and "skipped" not in out
     assert [k["allocated_ammount"] for k in keys().values()] == [10, 11, 10]
 
 

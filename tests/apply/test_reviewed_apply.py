@@ -86,7 +86,7 @@ def test_the_reviewed_plan_applied_unchanged_charges_as_reviewed(workdir: Path, 
     assert code == 0 and balance() == Decimal(993)
     assert "Charged net -7.00, as reviewed.\nThe balance moved -7.00, as charged." in out
     report = Path("apply.md").read_text()
-    assert "| ~ | key-1 (`ek-proxy-…part`) | update | applied | -4.00 |  |" in report
+    assert "| ~ | key-1 (`ek-proxy-…part`) | update | updated | -4.00 |  |" in report
     assert "Balance 1,000.00 → 993.00 (credits moved: -7.00)." in report
     assert "#### Reviewed and charged\n\nCharged net -7.00, as reviewed." in report
 
@@ -139,7 +139,7 @@ def test_debits_that_counted_on_a_refund_skipped_since_the_plan_are_not_sent(
     assert [k["name"] for k in box().store.keys_of("u1")] == ["key-0", "key-1", "key-2"]
     assert f"key-1 (ek-proxy-…part): skipped: {COUNTED_ON_KEY_0}" in out
     assert f"key-new (a new key): skipped: {COUNTED_ON_KEY_0}" in out
-    assert "Apply complete: 1 applied, 3 skipped." in out  # key-2: its limit_type, which moves no credit
+    assert "Apply complete: 1 updated, 3 skipped." in out  # key-2: its limit_type, which moves no credit
     assert "Charged net +0.00, the reviewed net, but not key by key, because of:" in out
     assert "| ~ | key-1 (`ek-proxy-…part`) | update | skipped |" in Path("apply.md").read_text()
     record(
@@ -239,7 +239,7 @@ def test_a_failed_key_is_named_with_its_error_and_the_report_is_still_written(
     assert "key-1 (ek-proxy-…part): reviewed -4.00, charged +0.00: failed: HTTP 400" in out
     report = Path("apply.md").read_text()
     assert "| ~ | key-1 (`ek-proxy-…part`) | update | failed |  | HTTP 400" in report
-    assert "| ~ | key-2 (`ek-proxy-…part`) | update | applied | -3.00 |" in report
+    assert "| ~ | key-2 (`ek-proxy-…part`) | update | updated | -3.00 |" in report
     assert "Charged net -3.00, not the reviewed -7.00 (+4.00), because of:" in report
 
 
@@ -314,7 +314,7 @@ def test_without_a_saved_plan_the_report_has_no_review_but_every_key(workdir: Pa
     report = Path("apply.md").read_text()
     assert report.startswith("<!-- ehkeys-apply -->") and "Reviewed" not in report
     assert (
-        "**Apply complete: 3 applied.**" in report
+        "**Apply complete: 3 updated.**" in report
     )  # key-0: its limit_type, never recorded and "Balance 1,000.00 → 993.00" in report
 
 

@@ -389,7 +389,7 @@ def test_an_accounts_max_debit_refuses_that_account_and_names_its_setting(
     prod = section(comment(hub, 1, APPLY), "prod")
     assert "Not applied: the plan debits 50.00 credits, over account prod's max_debit 20.00" in prod, prod
     assert "--max-debit" not in prod, "the job was given no --max-debit: the manifest's setting refused it"
-    assert "applied" in section(comment(hub, 1, APPLY), "staging")
+    assert "| update | updated |" in section(comment(hub, 1, APPLY), "staging")
 
 
 # --- a key moved between accounts ---------------------------------------------------------------
@@ -528,4 +528,4 @@ def test_a_key_rotated_by_hand_in_an_account_the_run_leaves_out_is_refused_befor
     assert not [i for i in loop.hub.issues.values() if "pull_request" not in i]
     loop.checkout(text, "workflow_dispatch", "main-head", {})
     code, out, err = loop.run("github", "rotate", MANIFEST, "--now", "--target", "backend", "--overlap", "0")
-    assert code == 0 and "[prod] Apply complete: 2 applied." in out, out + err
+    assert code == 0 and "[prod] Apply complete: 1 rotated, 1 deleted." in out, out + err

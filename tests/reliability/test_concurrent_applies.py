@@ -107,7 +107,7 @@ def test_lock_timeout_waits_for_the_other_apply_then_applies(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--lock-timeout", "20s")
     holder.join()
     assert "another apply holds the state since" in err and "waiting up to 20s" in err
-    assert code == 0 and "Apply complete: 7 applied." in out
+    assert code == 0 and "Apply complete: 5 created, 1 disabled, 1 deleted." in out
     code, _, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--lock-timeout", "0.3s")
     assert code == 0  # free again: no wait, nothing left to do
 
@@ -145,7 +145,7 @@ def test_a_killed_apply_leaves_no_stale_lock(
     holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the lock
     holder.wait(10)
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX)
-    assert code == 0 and "Apply complete: 7 applied." in out
+    assert code == 0 and "Apply complete: 5 created, 1 disabled, 1 deleted." in out
     record("kill", "SIGKILL of an apply holding the state lock", 1, "the next apply takes the lock at once")
 
 
@@ -196,7 +196,7 @@ def test_two_applies_at_once_in_one_folder_create_toggle_and_delete_once(tmp_pat
         credits, keys = _account(base)
     _as_planned(credits, keys)
     codes = sorted(code for code, _ in runs)
-    applied = [out for code, out in runs if "Apply complete: 7 applied." in out]
+    applied = [out for code, out in runs if "Apply complete: 5 created, 1 disabled, 1 deleted." in out]
     assert len(applied) == 1, runs
     other = next(out for out in (o for _, o in runs) if out not in applied)
     if wait:  # the second waited, then found nothing left to do

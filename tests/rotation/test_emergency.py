@@ -26,21 +26,21 @@ def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: 
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0", "--report-out", "rotate.md")
     assert code == 0, out
     assert "⟳ Backend (ek-proxy-…part)" in out and "- Backend (ek-proxy-…part)" in out
-    assert "rotated now (ehkeys rotate); overlap 0" in out and "Apply complete: 2 applied." in out
+    assert "rotated now (ehkeys rotate); overlap 0" in out and "Apply complete: 1 rotated, 1 deleted." in out
     (successor,) = keys()
     created = (
-        f"✓ Backend (ek-proxy-…{successor['key'][-4:]}): applied: successor created, replacing ek-proxy-…part"
+        f"✓ Backend (ek-proxy-…{successor['key'][-4:]}): rotated: successor created, replacing ek-proxy-…part"
     )
-    retired = "✓ Backend (ek-proxy-…part): applied: old key retired, as the successor of backend is delivered"
+    retired = "✓ Backend (ek-proxy-…part): deleted: old key retired, as the successor of backend is delivered"
     assert created in out and retired in out and out.index(retired) > out.index(created)  # create first
     assert successor["key"] != OLD and successor["allocated_ammount"] == 50
     assert balance() == Decimal(980)  # -50 for the successor, +30 back from the predecessor (20 used)
     assert state()["bindings"]["backend"] == ProxyKey(successor["key"]).fingerprint
     assert "rotations" not in state() and not journal()
     report = (workdir / "rotate.md").read_text()  # the report's rows say the same
-    assert "| rotate | applied | -50.00 | successor created, replacing ek-proxy-…part |" in report
+    assert "| rotate | rotated | -50.00 | successor created, replacing ek-proxy-…part |" in report
     assert (
-        "| delete | applied | +30.00 | old key retired, as the successor of backend is delivered |" in report
+        "| delete | deleted | +30.00 | old key retired, as the successor of backend is delivered |" in report
     )
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
     assert code == 0 and "No changes" in out
@@ -51,7 +51,7 @@ def test_rotate_applies_only_the_rotation(workdir: Path, capsys: Any) -> None:
     assert code == 0
     manifest(rotate=None, allocated_ammount=70)  # a change rotate must not make
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
-    assert code == 0 and "Apply complete: 2 applied." in out
+    assert code == 0 and "Apply complete: 1 rotated, 1 deleted." in out
     assert [k["allocated_ammount"] for k in keys()] == [50]  # the successor copies the live key
     assert balance() == Decimal(1000 - 50 + 30)
     assert "not applied by this rotation (the successor copies the live key): allocated_ammount" in out

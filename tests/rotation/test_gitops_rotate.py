@@ -111,7 +111,7 @@ def test_the_rotate_job_applies_due_rotations_and_retirements_only(actions: Acti
     assert live["key-0"]["allocated_ammount"] == 10  # the successor copies the live key
     assert balance(actions) == before - 10  # the successor's allocation
     assert (
-        "| rotate | applied | -10.00 |" in actions.summary()
+        "| rotate | rotated | -10.00 |" in actions.summary()
         and "drift issue: none open (nothing failed)" in out
     )
     pushed = hub.branches["ehkeys-state"]  # the rotation under way, kept for the next run
@@ -210,7 +210,7 @@ def test_a_leaked_key_rotated_by_hand_in_actions_is_on_the_branch_so_a_later_ren
     old = actions.live()["key-0"]["key"]
     code, out = by_hand(actions, manifest, "--now", "--target", "k0", "--overlap", "3d")
     assert code == 0, out
-    assert named(actions, "key-0") == 2 and "| rotate | applied | -10.00 |" in actions.summary()
+    assert named(actions, "key-0") == 2 and "| rotate | rotated | -10.00 |" in actions.summary()
     new = next(key for key, name in keys_of(actions).items() if name == "key-0" and key != old)
 
     renamed = {**pruned, "keys": [{**pruned["keys"][0], "name": "key-zero"}, *pruned["keys"][1:]]}

@@ -32,7 +32,7 @@ def test_a_due_key_is_rotated_and_its_predecessor_deleted_after_the_overlap(
     assert "Credits: 50.00 debited, 0.00 refunded (est.), net -50.00; balance 1,000.00 -> 950.00" in out
 
     code, out, _ = cli(capsys, "apply")
-    assert code == 0 and "Apply complete: 1 applied." in out
+    assert code == 0 and "Apply complete: 1 rotated." in out
     successor = next(k for k in keys() if k["key"] != OLD)
     assert [k["name"] for k in keys()] == ["Backend", "Backend"] and balance() == Decimal(950)
     same = ("allocated_ammount", "model_whitelist", "ip_whitelist", "expires_at", "is_active")
@@ -57,7 +57,7 @@ def test_a_due_key_is_rotated_and_its_predecessor_deleted_after_the_overlap(
     assert code == 2 and "- Backend (ek-proxy-…part)" in out and "# retired: backend was rotated to" in out
     assert "credit: -50.00 allocation, 30.00 refunded (est.)" in out
     code, out, _ = cli(capsys, "apply")
-    assert code == 0 and "Apply complete: 1 applied." in out
+    assert code == 0 and "Apply complete: 1 deleted." in out
     assert [k["key"] for k in keys()] == [successor["key"]]
     assert balance() == Decimal(980)  # 1,000 - 50 (the successor) + 30 (the predecessor's unused part)
     assert "rotations" not in state() and not journal()  # over, and folded in

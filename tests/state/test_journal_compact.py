@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from reconciler.apply import applier
-from reconciler.core import operations
+from reconciler.core import changes, operations
+from reconciler.core.changes import Action
 from reconciler.core.outcomes import Outcome
 from reconciler.engine import target as session
 from reconciler.sandbox import Sandbox, seeds
@@ -50,7 +51,7 @@ def account_key(value: str) -> None:
 def test_after_each_of_five_applies_the_journal_holds_nothing_settled(workdir: Path, capsys: Any) -> None:
     for allocation in (11, 12, 13, 12, 11):
         code, out = apply(capsys, allocation)
-        assert code == 0 and "3 applied" in out, out
+        assert code == 0 and "3 updated" in out, out
         assert journal() == [], "a finished apply left settled lines in the journal"
     code, out = apply(capsys, 11)
     assert code == 0 and "Nothing to apply." in out  # the state still knows every limit_type
@@ -81,7 +82,7 @@ def test_a_write_whose_outcome_never_came_stays_until_an_apply_settles_it(
     assert pending == [("key-0", "sending")], "only the write whose outcome never came is kept"
 
     code, out = apply(capsys, 11)
-    assert code == 0 and "cut off" in out and "2 applied" in out, out  # key-0 again, key-1
+    assert code == 0 and "cut off" in out and "2 updated" in out, out  # key-0 again, key-1
     assert journal() == []
     assert "Nothing to apply." in apply(capsys, 11)[1]
 
@@ -92,6 +93,7 @@ def test_the_journal_keeps_its_own_words_whatever_an_outcome_is_called(workdir: 
     Path("keys.yaml").write_text(manifest_text(3, limit_type="weekly"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Outcome.APPLIED, "_value_", "done")  # a reworded label
+        mp.setitem(changes.DONE, Action.UPDATE, "done")  # and what a landed update says it did
         mp.setattr(Outcome.UNVERIFIED, "_value_", "sent; unchecked")
         mp.setattr(State, "flush", lambda self: None)  # killed: no snapshot...
         mp.setattr(State, "compact", lambda self: None)  # ...and no compaction

@@ -300,7 +300,7 @@ def test_the_review_names_every_key_applied_that_the_plan_did_not_show(workdir: 
     assert lines[0] == "Charged net +4.00, not the reviewed -4.00 (+8.00), because of:"
     assert (
         lines[1]
-        == "  key-0 (ek-proxy-…part): reviewed +0.00, charged +8.00: applied, but the reviewed plan does not show it"
+        == "  key-0 (ek-proxy-…part): reviewed +0.00, charged +8.00: deleted, but the reviewed plan does not show it"
     )
     assert len(lines) == 3
 
