@@ -4,6 +4,7 @@ unless told not to (--auto-approve, or a reviewed plan: --plan FILE)."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from reconciler.cli import settings
@@ -14,20 +15,41 @@ from reconciler.render.console import Log
 
 
 class Terminal(Log):
-    """The apply's log, with the question before anything is sent."""
+    """The apply's log, with the question before anything is sent; without a terminal to ask
+    on, the refusal comes before the plan is printed (`approvable`), saying how to go on."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args.manifests, args.secrets_out, _where(args))
         self.ask = not (args.auto_approve or args.plan)
+        self.unasked = _unasked(args)
+
+    def approvable(self) -> None:
+        if self.ask and not sys.stdin.isatty():
+            raise Refused(self.unasked)
 
     def approve(self) -> None:
         if not self.ask:
             return
-        if not sys.stdin.isatty():
-            raise Refused("not a terminal: pass --auto-approve to apply without a prompt; nothing was sent")
+        self.approvable()
         print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
         if sys.stdin.readline().strip() != "yes":
             raise Refused("apply cancelled; nothing was sent")
+
+
+def _unasked(args: argparse.Namespace) -> str:
+    """Why a run without a terminal, nor --auto-approve, sends nothing, and how to go on."""
+    said = "stdin is not a terminal, so nobody can approve"
+    if args.command == "rotate":
+        return f"{said} the rotation: nothing was sent. Run it on a terminal, or pass --auto-approve"
+    manifests = [f"./{m}" if m.startswith("-") else m for m in args.manifests]
+    scope = [p for t in args.target for p in _option("--target", t)]
+    scope += [p for a in args.account for p in _option("--account", a)]
+    plan = shlex.join(["ehkeys", "plan", *manifests, *_where(args), *scope])
+    return (
+        f"{said} the plan: nothing was sent. See it with `{plan}`, then run this apply again with "
+        "--auto-approve; or add `--out plan.json` to that plan and apply the file with "
+        "`--plan plan.json` (a saved plan is its own approval)"
+    )
 
 
 def _where(args: argparse.Namespace) -> list[str]:

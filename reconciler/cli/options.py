@@ -159,7 +159,7 @@ def _apply(p: argparse.ArgumentParser) -> None:
         metavar="sha256:HEX",
         help="with --plan: refuse unless the file's digest is this (the reviewed plan's; default: any)",
     )
-    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask (needed without a terminal)")
     p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument("--expect-net", type=types.text, metavar="AMOUNT", help=EXPECT_NET)
     p.add_argument(
@@ -196,7 +196,7 @@ def _rotate(p: argparse.ArgumentParser) -> None:
         help="how long the old key stays after its successor is created (7d, 12h; 0: deleted in this run "
         "once the successor is delivered; default: the key's rotate.overlap, else 0)",
     )
-    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask (needed without a terminal)")
     p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument(
         "--secrets-out",

@@ -163,8 +163,11 @@ class _Run:
                 stopped = self.hold(units, await asyncio.gather(*(self.prepare(u, c) for u, c in pairs)))
                 ready = [pair for pair, why in zip(pairs, stopped, strict=True) if not why]
                 self.check_total([u.plan for u, _ in ready if u.plan is not None])
+                work = any(unit.has_work for unit, _ in ready)
+                if work:  # before the plan: one nobody can approve is not printed for nothing
+                    self.console.approvable()
                 self.show(units, stopped)
-                if any(unit.has_work for unit, _ in ready):
+                if work:
                     self.console.approve()
                 chosen = {u.opened.account.name: u.chosen for u, _ in ready}
                 plans = {u.opened.account.name: u.plan for u in units if u.plan is not None}

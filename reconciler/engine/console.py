@@ -28,9 +28,10 @@ class Console(Protocol):
 
 
 class ApplyConsole(Console, Protocol):
-    """An apply's moments, in order: planned (every account), approve (once), then per account
-    (`scoped`): applying, landed per change (or stopped), then nothing, or handed_over and applied;
-    last (on the run's console) reported, when any account sent, skipped or stopped."""
+    """An apply's moments, in order: approvable (when there is work), planned (every account),
+    approve (once), then per account (`scoped`): applying, landed per change (or stopped), then
+    nothing, or handed_over and applied; last (on the run's console) reported, when any account
+    sent, skipped or stopped."""
 
     def refused(self, text: str) -> None:
         """An account the run leaves out (its guards, its key): an error (the run exits 1),
@@ -42,6 +43,10 @@ class ApplyConsole(Console, Protocol):
     def scoped(self, account: Account) -> ApplyConsole:
         """Where one account's apply says its moments (each line names the account, where
         the manifest declares accounts)."""
+
+    def approvable(self) -> None:
+        """Before the plan is shown, when there is something to apply: raise `Refused` when
+        `approve` could not ask (nobody to answer), so no plan is printed only to be refused."""
 
     def approve(self) -> None:
         """Return to go on; raise `Refused` to stop before anything is sent."""

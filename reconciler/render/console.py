@@ -56,6 +56,9 @@ class Log:
     def scoped(self, account: Account) -> Log:
         return AccountLog(self, account) if account.declared else self
 
+    def approvable(self) -> None:
+        """A log asks nobody: the caller approved by running it."""
+
     def approve(self) -> None:
         """A log has nobody to ask: the caller approved by running it."""
 

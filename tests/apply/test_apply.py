@@ -58,8 +58,29 @@ class FakeTty(io.StringIO):
 
 def test_without_a_tty_and_without_auto_approve_nothing_is_sent(workdir: Path, capsys: Any) -> None:
     code, out, err = apply(capsys, manifest_text(1, allocated_ammount=20))
-    assert code == 1 and "pass --auto-approve" in err
+    assert code == 1 and "run this apply again with --auto-approve" in err
     assert live(0)["allocated_ammount"] == 10 and balance() == 1000
+
+
+def test_without_a_tty_apply_refuses_before_printing_the_plan_and_says_how_to_go_on(
+    workdir: Path, capsys: Any
+) -> None:
+    """In a pipe, apply printed the whole plan, then refused it: nobody could answer. It refuses
+    first, naming the plan command to review it; the saved plan it suggests applies in a pipe."""
+    code, out, err = apply(capsys, manifest_text(2, allocated_ammount=20), "--target", "key-1")
+    assert code == 1 and out == "", out
+    plan = "`ehkeys plan keys.yaml --sandbox --sandbox-seed seed.yaml --target key-1`"
+    assert (
+        err.startswith("ehkeys: error: stdin is not a terminal, so nobody can approve the plan")
+        and plan in err
+    )
+    assert "--auto-approve" in err and "`--plan plan.json`" in err and len(err.splitlines()) == 1, err
+    assert journal() == [] and balance() == 1000
+    argv = plan.strip("`").split()[1:]
+    assert run_cli(capsys, *argv, "--out", "plan.json")[0] == 0
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *argv[2:-2], "--plan", "plan.json")
+    assert code == 0 and "Apply complete: 1 updated." in out
+    assert (live(0)["allocated_ammount"], live(1)["allocated_ammount"]) == (10, 20)
 
 
 @pytest.mark.parametrize(("answer", "code", "amount"), [("yes\n", 0, 20), ("y\n", 1, 10), ("\n", 1, 10)])

@@ -39,11 +39,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
 
 class Recorder:
-    """A console that keeps what the engine tells it, in order; `refuse` says no when asked."""
+    """A console that keeps what the engine tells it, in order; `refuse` says no when asked,
+    `unasked` has nobody to ask (a pipe)."""
 
-    def __init__(self, refuse: bool = False) -> None:
+    def __init__(self, refuse: bool = False, unasked: bool = False) -> None:
         self.said: list[tuple[str, Any]] = []
-        self.refuse = refuse
+        self.refuse, self.unasked = refuse, unasked
 
     def diagnostics(self, found: Sequence[Diagnostic]) -> None:
         self.said.append(("diagnostics", list(found)))
@@ -62,6 +63,11 @@ class Recorder:
 
     def scoped(self, account: Account) -> Recorder:
         return self
+
+    def approvable(self) -> None:
+        self.said.append(("approvable", None))
+        if self.unasked:
+            raise Refused("nobody to ask; nothing was sent")
 
     def approve(self) -> None:
         self.said.append(("approve", None))
@@ -123,8 +129,8 @@ def test_an_apply_tells_its_console_each_moment_in_order(workspace: Workspace, c
     assert applied.exit_code is ExitCode.OK
     assert [r.outcome for r in applied.only.report.results] == [Outcome.APPLIED, Outcome.APPLIED]
     assert console.moments == [
-        "diagnostics", "planned", "approve", "applying", "landed", "landed", "handed_over", "applied",
-        "reported",
+        "diagnostics", "approvable", "planned", "approve", "applying", "landed", "landed", "handed_over",
+        "applied", "reported",
     ]  # fmt: skip
     assert allocated(0) == allocated(1) == Decimal(25)
     assert capsys.readouterr() == ("", "")
@@ -139,8 +145,23 @@ def test_a_console_that_does_not_approve_stops_the_apply_before_anything_is_sent
     console = Recorder(refuse=True)
     with pytest.raises(Refused):
         engine_apply.run(ApplySettings(workspace), console)
-    assert console.moments == ["diagnostics", "planned", "approve"]
+    assert console.moments == ["diagnostics", "approvable", "planned", "approve"]
     assert allocated(0) == allocated(1) == Decimal(10)
+
+
+def test_a_console_with_nobody_to_ask_stops_the_apply_before_the_plan_is_shown(
+    workspace: Workspace,
+) -> None:
+    """In a pipe the plan was printed whole, then refused: the console is asked first."""
+    console = Recorder(unasked=True)
+    with pytest.raises(Refused):
+        engine_apply.run(ApplySettings(workspace), console)
+    assert console.moments == ["diagnostics", "approvable"]
+    assert allocated(0) == allocated(1) == Decimal(10)
+    assert engine_apply.run(ApplySettings(workspace), Recorder()).exit_code is ExitCode.OK
+    nothing = Recorder(unasked=True)  # nothing left to apply: nobody needs asking, the plan is shown
+    assert engine_apply.run(ApplySettings(workspace), nothing).exit_code is ExitCode.OK
+    assert nothing.moments == ["diagnostics", "planned", "nothing"]
 
 
 def test_the_guards_are_settings_and_refuse_before_the_console_sees_a_plan(workspace: Workspace) -> None:

@@ -46,6 +46,13 @@ def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: 
     assert code == 0 and "No changes" in out
 
 
+def test_rotate_without_a_tty_refuses_before_printing_its_plan(workdir: Path, capsys: Any) -> None:
+    code, out, err = run_cli(capsys, "rotate", "keys.yaml", "backend", *SANDBOX)
+    assert code == 1 and out == "", out
+    assert "stdin is not a terminal, so nobody can approve the rotation: nothing was sent" in err
+    assert "--auto-approve" in err and [k["key"] for k in keys()] == [OLD]
+
+
 def test_rotate_applies_only_the_rotation(workdir: Path, capsys: Any) -> None:
     code, _, _ = cli(capsys, "apply")  # the window recorded
     assert code == 0
