@@ -261,7 +261,7 @@ def _import(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         **types.file(),
-        help="write the manifest here, and each key's binding to its state (default: print it)",
+        help="write the manifest here, with manifest.schema.json and its state beside it (default: print it)",
     )
 
 

@@ -23,17 +23,21 @@ def run(settings: ImportSettings, console: Console) -> str:
     if not settings.key_envs and not settings.every_key:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
     out, account = settings.out, importer.account_of(settings.account)
-    target = Target.of(settings.connection, [out] if out else [], account)
     if out and Path(out).exists():
         raise UsageError(f"--out {out}: the file exists; import writes a new manifest")
+    if out:  # before the sandbox opens beside it: a refused --out leaves nothing behind
+        schemafile.check_beside(Path(out))
+    target = Target.of(settings.connection, [out] if out else [], account)
     text, bound = loop.run(_read(settings, target))
     if out:
         _write(out, text, bound, target, console)
+    else:
+        console.notice(schemafile.UNNAMED)
     return text
 
 
 async def _read(settings: ImportSettings, target: Target) -> tuple[str, dict[str, LiveKey]]:
-    header = importer.header(target.account)
+    header = importer.header(target.account, schema=bool(settings.out))
     async with target.client() as client:
         if settings.every_key:
             return await importer.from_account(client, header)
@@ -45,10 +49,13 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, cons
     with a snapshot of each key as read: drift reports what changes after the import."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
+    schemafile.write_beside(Path(path))  # first: the manifest's modeline names it
+    try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
-    schemafile.write_beside(Path(path))
     account = target.account.name if target.account.declared else None
     state = State(statepaths.default_state([path], target.is_sandbox, account), Path(path), account)
     for address, key in bound.items():

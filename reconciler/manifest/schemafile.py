@@ -1,28 +1,75 @@
-"""The manifest schema beside an imported manifest: the modeline `import` writes names it by a
-path relative to the manifest (as editors resolve it), so completion and checks work offline
-in a repository that only installed ehkeys (it named `schemas/…`, which only this one has)."""
+"""The manifest schema beside an imported manifest: the modeline `import --out` writes names it by
+a path relative to the manifest (as editors resolve it), so completion and checks work offline
+in a repository that only installed ehkeys (it named `schemas/…`, which only this one has).
+
+Only a manifest written to a file gets the modeline, and the schema beside it: one printed goes
+where import cannot see, so it names no schema rather than one that may not be there. A file of
+the schema's name beside the manifest that is not ehkeys' manifest schema is the user's: import
+refuses, before any request, rather than overwrite it; ehkeys' own of another version is
+replaced, and said so (editors then check what this version's loader checks)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from reconciler.core.errors import UsageError
-from reconciler.manifest.resources import schema_text
+from reconciler.manifest.resources import schema, schema_text
 
 NAME = "manifest.schema.json"  # not *.yaml: never read as a manifest of the folder
 MODELINE = f"# yaml-language-server: $schema={NAME}\n"
+UNNAMED = (
+    f"the manifest printed names no schema, and no {NAME} was written: with --out FILE, import "
+    f"writes {NAME} beside FILE and names it on the manifest's first line, for editors"
+)
+NONE, SAME, OURS, OTHER = "none", "same", "ours", "other"
+
+
+def check_beside(manifest: Path) -> str:
+    """Refuse, before anything is read or written, to put the schema over a file of the user's;
+    else what is there (`_held`)."""
+    target = manifest.parent / NAME
+    held = _held(target)
+    if held == OTHER:
+        raise UsageError(
+            f"--out {manifest}: {target} is there and is not ehkeys' manifest schema, which import "
+            "writes beside the manifest and names on its first line: move that file away, or write "
+            "the manifest in another folder; nothing was written"
+        )
+    return held
 
 
 def write_beside(manifest: Path) -> Path:
     """Write (or refresh) the schema beside `manifest`; says so on stderr."""
+    held = check_beside(manifest)  # again: a file may have come since
     target = manifest.parent / NAME
-    text = schema_text("manifest")
+    if held == SAME:
+        return target
     try:
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            return target
-        target.write_text(text, encoding="utf-8")
+        target.write_text(schema_text("manifest"), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{target}: cannot write the manifest schema ({exc.strerror})") from exc
-    print(f"wrote {target}, the schema its modeline names (commit it with the manifest)", file=sys.stderr)
+    said = (
+        f"updated {target} to this ehkeys' manifest schema (it held another version's)"
+        if held == OURS
+        else f"wrote {target}, the schema its modeline names (commit it with the manifest)"
+    )
+    print(said, file=sys.stderr)
     return target
+
+
+def _held(target: Path) -> str:
+    """What is at `target`: nothing, this schema, ehkeys' manifest schema of another version (its
+    `$id`), or anything else (another file, a folder, a broken link)."""
+    if not target.exists() and not target.is_symlink():
+        return NONE
+    try:
+        text = target.read_text(encoding="utf-8")
+        found = json.loads(text)
+    except (OSError, ValueError):  # a folder, unreadable, not UTF-8, not JSON
+        return OTHER
+    if text == schema_text("manifest"):
+        return SAME
+    ours = isinstance(found, dict) and found.get("$id") == schema("manifest")["$id"]
+    return OURS if ours else OTHER

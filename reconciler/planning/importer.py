@@ -29,15 +29,12 @@ from reconciler.manifest.addresses import variable
 from reconciler.manifest.envvars import environment
 from reconciler.manifest.schemafile import MODELINE
 
-HEADER = (
-    MODELINE
-    + """\
+HEADER = """\
 # Written by `ehkeys import`. The API cannot report limit_type: each key says `unknown`
 # below, and nothing is sent to a key until you choose its window (daily, weekly or monthly).
 version: 1
 keys:
 """
-)
 LIMIT_NOTE = "  # the API cannot report it: choose daily, weekly or monthly"
 
 
@@ -48,14 +45,16 @@ def account_of(name: str | None) -> Account:
     return Account(name, key_var="EH_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_API_KEY", declared=True)
 
 
-def header(account: Account) -> str:
-    """The manifest's head: with a declared account, its `accounts:` entry and the file's `account:`."""
+def header(account: Account, schema: bool = False) -> str:
+    """The manifest's head: with a declared account, its `accounts:` entry and the file's `account:`;
+    with `schema` (a manifest written to a file, the schema beside it), the modeline naming it."""
+    head = (MODELINE if schema else "") + HEADER
     if not account.declared:
-        return HEADER
+        return head
     declared = (
         f'accounts:\n  {account.name}: {{api_key: "${{{account.key_var}}}"}}\naccount: {account.name}\n'
     )
-    return HEADER.replace("keys:\n", declared + "keys:\n")
+    return head.replace("keys:\n", declared + "keys:\n")
 
 
 def env_name(name: str, taken: set[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from reconciler.engine.target import SANDBOX_DB
+from reconciler.manifest import resources
 from reconciler.planning.importer import env_name
 from reconciler.sandbox import Sandbox, seeds
 
@@ -136,6 +138,38 @@ def test_import_of_two_keys_of_one_name_by_their_variables_is_a_valid_manifest(
     monkeypatch.setenv("K2", key_value(0))
     code, _, err = run_cli(capsys, "import", "--key-env", "K0", "--key-env", "K2", *SANDBOX)
     assert code == 1 and "--key-env K2: the same key as --key-env K0" in err and "secretpart" not in err
+
+
+def test_a_printed_manifest_names_no_schema_and_no_file_is_written(workdir: Path, capsys: Any) -> None:
+    """Printed, its modeline named `manifest.schema.json`, which import wrote nowhere: an editor
+    opening `ehkeys import --all > keys.yaml` met a schema it could not load. It names none, writes
+    nothing but the sandbox it was asked for, and says how to have one."""
+    before = set(workdir.iterdir())
+    code, out, err = run_cli(capsys, "import", "--all", *SANDBOX)
+    assert code == 0 and out.startswith("# Written by `ehkeys import`.") and "$schema" not in out
+    assert set(workdir.iterdir()) - before == {workdir / ".ehkeys"}  # the sandbox: --sandbox asked
+    assert "names no schema, and no manifest.schema.json was written: with --out FILE" in err
+
+
+def test_a_schema_file_of_the_users_beside_the_manifest_is_never_overwritten(
+    workdir: Path, capsys: Any
+) -> None:
+    """It was overwritten, said only as `wrote keys/manifest.schema.json`; refused now, before any
+    request or file, naming it. ehkeys' own schema of another version is replaced, and said so."""
+    Path("keys").mkdir()
+    theirs = Path("keys/manifest.schema.json")
+    for text in ('{"title": "our own schema"}\n', "not json at all\n"):
+        theirs.write_text(text)
+        code, out, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+        assert code == 1 and out == "" and theirs.read_text() == text
+        assert "keys/manifest.schema.json is there and is not ehkeys' manifest schema" in err, err
+        assert "move that file away, or write the manifest in another folder" in err
+        assert [p.name for p in Path("keys").iterdir()] == ["manifest.schema.json"]  # not even a sandbox
+    older = {**resources.schema("manifest"), "title": "ehkeys manifest, an older version"}
+    theirs.write_text(json.dumps(older))
+    code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    assert code == 0 and json.loads(theirs.read_text()) == resources.schema("manifest")
+    assert "updated keys/manifest.schema.json to this ehkeys' manifest schema (it held another" in err
 
 
 def test_import_of_an_unset_variable_is_a_message(workdir: Path, capsys: Any) -> None:
