@@ -47,7 +47,15 @@ def take() -> tuple[list[str], list[str]]:
 
 def lines() -> list[str]:
     """What to say about the writes `take()` returns: nothing when there are none."""
-    cut, landed = take()
+    return _said(*take())
+
+
+def pending() -> list[str]:
+    """What `lines()` will say, said now too (a stopped run's report), and not forgotten."""
+    return _said(sorted(_CUT_SHORT), sorted(_LANDED))
+
+
+def _said(cut: list[str], landed: list[str]) -> list[str]:
     said = []
     if cut:
         said.append(f"these writes may or may not have reached the API: {', '.join(cut)}; run plan to see")

@@ -120,6 +120,7 @@ class Owed:
     keys: Sequence[DesiredKey]
     values: dict[str, ProxyKey] = field(default_factory=dict)  # address -> created now
     tried: set[str] = field(default_factory=set)  # addresses this apply delivered already
+    made: list[Delivered] = field(default_factory=list)  # every delivery so far, as each key's ends
 
     def announce(self, changes: Sequence[Change]) -> None:
         by_address = {k.address: k for k in self.keys}
@@ -138,7 +139,9 @@ class Owed:
             value, sinks = self._due(key, plan)
             if value is not None and sinks:
                 self.tried.add(key.address)
-                done.extend((await self.delivery.deliver(key, value, sinks)).results)
+                results = (await self.delivery.deliver(key, value, sinks)).results
+                done.extend(results)
+                self.made.extend(results)  # known so far, should the run stop before the next
         for address in set(self.delivery.state.deliveries) - {k.address for k in self.keys}:
             self._drop(address, list(self.delivery.state.deliveries.get(address, {})))
         return done

@@ -26,11 +26,13 @@ from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
 from reconciler.core.plans import Move, Plans
 from reconciler.engine import loop, moved_sinks, moves
-from reconciler.engine.apply_account import AccountApply, Applied
+from reconciler.engine.applied import Applied
+from reconciler.engine.apply_account import AccountApply
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.saved import check_parts, reviewed_plan
 from reconciler.engine.settings import ApplySettings
+from reconciler.engine.stopreport import Sending
 from reconciler.engine.workspace import accounts_of, forgotten, load_manifest, open_each, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.render import apply as applyrender
@@ -77,10 +79,15 @@ class AppliedRun:
 def run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
     """One apply at a time per state: each account's lock is taken before its state is read
     and its plan made, and held until its last journal line is written (`statelock`)."""
-    return loop.run(_run(settings, console))
+    sending = Sending(console)
+    try:
+        return loop.run(_run(settings, console, sending))
+    except BaseException as exc:
+        sending.stopped(exc)  # once it began sending: what it did before, in the report
+        raise
 
 
-async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
+async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending) -> AppliedRun:
     """Every file checked before the first request: the secrets and report files, the saved
     plan (whole, its digest, its manifest's), each state writable."""
     if settings.saved_plan and settings.workspace.targets:
@@ -107,7 +114,9 @@ async def _run(settings: ApplySettings, console: ApplyConsole) -> AppliedRun:
         for unit in units:
             unit.opened.state.check_writable()  # say so before anything is sent
             unit.moves = found
+        sending.units, sending.report_out = units, report_out
         applied = await _Run(settings, console, loaded, saved).apply(units)
+        sending.units = ()  # ended: reported below, as every run that ends
     parts = [(a.plan.account, a.report, a.review, a.stopped) for a in applied.each]
     if report_out is not None:
         report_out.write(lambda out: applyrender.markdown_all(parts, out))
@@ -179,12 +188,9 @@ class _Run:
                 for unit, why in zip(units, stopped, strict=True):
                     if why:  # an account refused here opens no gate later: each one waiting on it shuts
                         gates.landed(unit.opened.account.name, [])
-                sent = await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
-        done = dict(zip([id(u) for u, _ in ready], sent, strict=True))
-        return AppliedRun(
-            tuple(done.get(id(u)) or u.stopped(why) for u, why in zip(units, stopped, strict=True)),
-            units[0].moves if units else (),
-        )
+                        unit.applied = unit.stopped(why)
+                await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
+        return AppliedRun(tuple(u.applied for u in units if u.applied), units[0].moves if units else ())
 
     def hold(self, units: list[AccountApply], stopped: Sequence[str]) -> list[str]:
         """Each move whole or not at all (`moves.hold`): an account whose plan it changed is held
@@ -247,11 +253,13 @@ class _Run:
         total = Plans(tuple(plans))
         check_spend(total.total("account_debit"), total.total("net"), guards.max_debit, guards.expect_net)
 
-    async def send(self, unit: AccountApply, client: Client | None, gates: moves.Gates) -> Applied:
+    async def send(self, unit: AccountApply, client: Client | None, gates: moves.Gates) -> None:
+        """The account's apply (`unit.applied`), also one cut off: the run stops only when the
+        manifest declares no accounts."""
         assert client is not None
         try:
-            return await unit.send(client, gates)
+            unit.applied = await unit.send(client, gates)
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise
-            return unit.cut_off(str(exc))
+            unit.applied = unit.cut_off(str(exc))

@@ -15,7 +15,6 @@ from reconciler.apply import record as applyrecord
 from reconciler.apply import retire, reviewed
 from reconciler.apply.applier import Applier, refunds_missed
 from reconciler.apply.deliveries import Delivery, Owed, hidden
-from reconciler.apply.reviewed import Review
 from reconciler.apply.secretsout import SecretsFile
 from reconciler.core.accounts import Account
 from reconciler.core.changes import Action, Change
@@ -28,6 +27,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import Delivered
+from reconciler.engine.applied import Applied, failed, part_way
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
@@ -42,17 +42,6 @@ from reconciler.state.saved_plan import SavedPlan
 _MADE = (Action.CREATE, Action.ROTATE)  # the changes that make a key with a new value
 
 
-@dataclass(frozen=True)
-class Applied:
-    """One account's apply: its plan, what happened, the review against a saved plan."""
-
-    plan: Plan
-    report: Report  # empty when there was nothing to apply
-    review: Review | None  # against the saved plan, when one was applied
-    exit_code: ExitCode
-    stopped: str = ""  # the report's sentence: why this account was not applied (in full), others going on
-
-
 def check_account_debit(plan: Plan, account: Account) -> None:
     """The account's own `max_debit` (its manifest setting, not --max-debit), named so."""
     limit = account.max_debit
@@ -61,11 +50,6 @@ def check_account_debit(plan: Plan, account: Account) -> None:
             f"the plan debits {money(plan.account_debit)} credits, over account {account.name}'s "
             f"max_debit {money(limit)} credits (its setting under accounts:); nothing was sent"
         )
-
-
-def failed(plan: Plan) -> list[Result]:
-    """The plan's keys in error, as results: each says why nothing was sent to it."""
-    return [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
 
 
 @dataclass
@@ -83,6 +67,8 @@ class AccountApply:
     moves: tuple[Move, ...] = ()  # keys the manifest moved between the run's accounts
     solo: bool = True  # the run's only account: --max-debit and --expect-net held here
     owed: Owed | None = None  # the values this apply delivers (made by `prepare`)
+    heard: list[Result] | None = None  # once `send` began: each result as it landed (`part_way`)
+    applied: Applied | None = None  # what the account's apply came to (`engine.apply`)
 
     async def prepare(self, client: Client, solo: bool = True) -> None:
         """Plan the account and hold it to its own guards (Refused before anything is sent).
@@ -170,7 +156,7 @@ class AccountApply:
         their deliveries, which this account makes before its own moved-away deletes: its
         creates and deliveries open the gates others wait on (`moves.Gates`)."""
         name, plan = self.opened.account.name, self._planned()[0]
-        gates = gates or Gates((), {}, {}, {})
+        gates, self.heard = gates or Gates((), {}, {}, {}), []
         try:
             if not self.has_work:
                 delivered = await self._owed().run(plan)
@@ -204,7 +190,7 @@ class AccountApply:
     ) -> Report:
         """`missed`: the reviewed refunds not sent (`unsent_refunds`): the debits counted on them."""
         parallelism = self.settings.workspace.connection.parallelism
-        applier = Applier(client, self.opened.state, self.console.landed, parallelism=parallelism)
+        applier = Applier(client, self.opened.state, self._landed, parallelism=parallelism)
         applier.on_created = self._created
         return await applier.run(changes, self._planned()[1].keys, balance, missed)
 
@@ -220,8 +206,14 @@ class AccountApply:
             report.results.extend(more.results)
             report.balance_after = more.balance_after
         for result in skipped:
-            self.console.landed(result)
+            self._landed(result)
             report.results.append(result)
+
+    def _landed(self, result: Result) -> None:
+        """A result said as it lands, and kept: a run that stops part-way reports it."""
+        if self.heard is not None:
+            self.heard.append(result)
+        self.console.landed(result)
 
     def _created(self, change: Change, key: ProxyKey) -> None:
         """A created key's value, for its sinks and `--secrets-out`."""
@@ -253,7 +245,7 @@ class AccountApply:
         for change in (c for c in later if id(c) not in sent):
             message = f"not deleted: {why[change.address]}; the key stays here (plan again)"
             result = Result(change, Outcome.SKIPPED, message)
-            self.console.landed(result)
+            self._landed(result)
             report.results.append(result)
 
     async def _after_moves(
@@ -317,10 +309,18 @@ class AccountApply:
     def cut_off(self, why: str) -> Applied:
         """This account's apply stopped part-way (its key revoked, the API gone): others go on."""
         self.console.warning(f"account {self.opened.account.name}: stopped part-way: {why}")
-        return self._left(
-            f"Stopped part-way: {why}. Writes sent before may have reached the API (the journal "
-            "lists them); the next plan shows where each key is."
-        )
+        return self.part_way(why)
+
+    def part_way(self, why: str) -> Applied:
+        """This account's apply stopped part-way (`why`): the results known by then, as they
+        landed (`heard`), and the deliveries made; the balance after is not read."""
+        plan = self.shown
+        report = Report(balance_before=plan.balance_before)
+        if self.plan is not None:
+            report.results = [*self.skipped, *(self.heard or []), *failed(self.plan)]
+        report.deliveries = list(self.owed.made) if self.owed else []
+        sentence = part_way(why, bool(report.results or report.deliveries))
+        return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)
 
     def _left(self, sentence: str) -> Applied:
         plan = self.shown

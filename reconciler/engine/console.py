@@ -31,7 +31,7 @@ class ApplyConsole(Console, Protocol):
     """An apply's moments, in order: approvable (when there is work), planned (every account),
     approve (once), then per account (`scoped`): applying, landed per change (or stopped), then
     nothing, or handed_over and applied; last (on the run's console) reported, when any account
-    sent, skipped or stopped."""
+    sent, skipped or stopped, or the run stopped part-way once it began sending (`engine.stopreport`)."""
 
     def refused(self, text: str) -> None:
         """An account the run leaves out (its guards, its key): an error (the run exits 1),
@@ -66,5 +66,6 @@ class ApplyConsole(Console, Protocol):
     def applied(self, report: Report, review: Review | None) -> None: ...
 
     def reported(self, write: Callable[[TextIO], object]) -> None:
-        """Once every account is done (some sent, skipped or stopped), the run's Markdown report,
-        every account's, as `--report-out` has it: `write` puts it on a stream (a job summary)."""
+        """Once every account is done (some sent, skipped or stopped), or the run stopped
+        part-way, the run's Markdown report, every account's, as `--report-out` has it: `write`
+        puts it on a stream (a job summary)."""

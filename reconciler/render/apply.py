@@ -54,18 +54,23 @@ def note(result: Result) -> str:
 
 
 def totals(report: Report) -> list[str]:
-    """How many ended each way, and what the balance did: those that landed by what they did
-    (`1 created, 2 deleted`; `0 applied` when none did), then the others by outcome."""
+    """How many ended each way (`counted`), and what the balance did."""
+    lines = [f"Apply complete: {counted(report)}."]
+    before, after, moved = report.balance_before, report.balance_after, report.moved
+    if moved is not None and before is not None and after is not None:
+        lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
+    return lines + delivered(report.deliveries)
+
+
+def counted(report: Report) -> str:
+    """How many ended each way: those that landed by what they did (`1 created, 2 deleted`;
+    `0 applied` when none did), then the others by outcome (`1 failed`)."""
     said = Counter(r.said for r in report.results)
     words = [a.done for a in Action if a.done] + [o.value for o in Outcome]
     parts = [f"{said[word]} {word}" for word in words if said[word]]
     if not report.counts[Outcome.APPLIED]:
         parts.insert(0, f"0 {Outcome.APPLIED.value}")
-    lines = [f"Apply complete: {', '.join(parts)}."]
-    before, after, moved = report.balance_before, report.balance_after, report.moved
-    if moved is not None and before is not None and after is not None:
-        lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
-    return lines + delivered(report.deliveries)
+    return ", ".join(parts)
 
 
 def delivered(deliveries: Sequence[Delivered]) -> list[str]:
@@ -95,34 +100,50 @@ def _value(name: str, value: Any) -> str:
     return show(name, value)
 
 
+HEADER = "<!-- ehkeys-apply -->\n### ehkeys apply\n\n"
+
+
 def markdown(report: Report, stream: TextIO, review: Review | None = None) -> None:
     """What an apply did, for the job summary and the PR: a row per change sent, skipped or
     failed with the credits it moved, the balance before and after, and with `--plan` how the
     charged net compares with the reviewed one."""
-    stream.write("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    stream.write(HEADER)
     _md_body(report, stream, review)
 
 
 Part = tuple[Account, Report, "Review | None", str]  # an account's apply; why it stopped, or ""
 
 
-def markdown_all(parts: Sequence[Part], stream: TextIO) -> None:
+def markdown_all(parts: Sequence[Part], stream: TextIO, unchecked: Sequence[str] = ()) -> None:
     """Several accounts' applies: a section each (one undeclared account: as `markdown`); an
-    account that stopped says why in its section, never "Nothing to apply"."""
-    if len(parts) == 1 and not parts[0][0].declared:
-        markdown(parts[0][1], stream, parts[0][2])
-        return
-    stream.write("<!-- ehkeys-apply -->\n### ehkeys apply\n\n")
+    account that stopped says why in its section, never "Nothing to apply", then what it did
+    before it stopped. `unchecked`: a run stopped part-way, the writes it never saw through
+    (`api.unsettled`), said last."""
+    stream.write(HEADER)
+    alone = len(parts) == 1 and not parts[0][0].declared
     for account, report, review, stopped in parts:
-        stream.write(f"#### Account {escape(account.name)}\n\n")
-        if stopped:
-            stream.write(f"**{escape(stopped)}**\n")
-        else:
-            _md_body(report, stream, review)
+        if not alone:
+            stream.write(f"#### Account {escape(account.name)}\n\n")
+        _md_part(report, review, stopped, stream)
+        if not alone:
+            stream.write("\n")
+    if unchecked:
+        stream.write("\n**Writes not seen through before it stopped:**\n\n")
+        stream.write("".join(f"- {escape(line)}\n" for line in unchecked))
+
+
+def _md_part(report: Report, review: Review | None, stopped: str, stream: TextIO) -> None:
+    """One account's part: what it did; stopped, why first, then what it did before (if any)."""
+    if not stopped:
+        _md_body(report, stream, review)
+        return
+    stream.write(f"**{escape(stopped)}**\n")
+    if report.results or report.deliveries:
         stream.write("\n")
+        _md_body(report, stream, review, f"Before it stopped: {counted(report)}.")
 
 
-def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
+def _md_body(report: Report, stream: TextIO, review: Review | None, headline: str = "") -> None:
     w = stream.write
     if report.results:
         w("| | Key | Action | Result | Credits moved | Note |\n|---|---|---|---|---|---|\n")
@@ -133,10 +154,10 @@ def _md_body(report: Report, stream: TextIO, review: Review | None) -> None:
             f"| {_credits_moved(r)} | {escape(note(r)).replace('-&gt;', '→')} |\n"
         )
     if not report.results:
-        w("Nothing to apply.\n")
+        w("Nothing to apply.\n" if not headline else "No change landed.\n")
     if report.deliveries:
         w("\n**Deliveries:**\n\n" + "".join(f"- {escape(d.line())}\n" for d in report.deliveries))
-    w(f"\n**{escape(' '.join(totals(report)[:1]))}**\n\n{_balances(report)}\n")
+    w(f"\n**{escape(headline or ' '.join(totals(report)[:1]))}**\n\n{_balances(report)}\n")
     if review is not None:
         _md_review(review, w)
 

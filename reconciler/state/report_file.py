@@ -1,8 +1,9 @@
 """`ehkeys apply --report-out FILE`: the Markdown apply report (as the job summary), for a PR comment.
 
 Checked before anything is sent, so that a typo in the path never loses the report of an apply
-that happened; written (atomically) once the apply has run, also when some keys failed. An
-apply refused before sending writes nothing: the caller knows it from the exit code.
+that happened; written (atomically) once the apply has run, also when some keys failed, and
+when the run stopped part-way once it began sending (`engine.stopreport`). An apply refused
+before sending writes nothing: the caller knows it from the exit code.
 """
 
 from __future__ import annotations
