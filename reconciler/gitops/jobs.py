@@ -28,9 +28,11 @@ its own, so several roots in one repository never collide.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,7 @@ PLAN_MD = "plan.md"
 SKIPPED = "skipped.md"  # the plan job's word that the PR leaves its root alone
 REVIEWED = "reviewed-plan.json"
 APPLY_MARKER = "<!-- ehkeys-apply -->"
+INTERRUPTED = "interrupted: the job was cancelled"
 
 
 def plan_job(job: Job) -> ExitCode:
@@ -173,27 +176,66 @@ def apply_job(job: ApplyJob) -> ExitCode:
         print(f"ehkeys: {why}.")
         return ExitCode.OK
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
-        workspace = checkout.over(workspace)
-        if job.fresh:
-            return _apply(job, workspace, reviewed=None)
+    told = _Told(hub, number, job.trust.author, root, folder)
+    try:
+        with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+            workspace = checkout.over(workspace)
+            if job.fresh:
+                return _apply(job, workspace, reviewed=None)
+            return _merged(job, workspace, pull, ctx, told)
+    except KeyboardInterrupt:
+        if told.interrupted:  # said once the state is pushed: the push comes first
+            told.stopped(INTERRUPTED)
+        raise
+
+
+def _merged(
+    job: ApplyJob, workspace: Workspace, pull: dict[str, Any] | None, ctx: RunContext, told: _Told
+) -> ExitCode:
+    """The merged PR's reviewed plan applied, its result on the PR (`told`)."""
+    try:
+        code = _apply(job, workspace, _reviewed(told.hub, pull, ctx, told.folder, job.trust, told.root))
+    except (NoReviewedPlan, StalePlan) as exc:
         try:
-            code = _apply(job, workspace, _reviewed(hub, pull, ctx, folder, job.trust, root))
-        except (NoReviewedPlan, StalePlan) as exc:
-            try:
-                _post_fresh_plan(job, workspace, hub, number, str(exc), root)
-            except EhkeysError as also:  # the refusal is what the job must say first
-                print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
-            raise
-        except EhkeysError as exc:
-            stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(str(exc))}\n"
-            try:
-                _on_pull(hub, number, job.trust.author, stopped, root)
-            except EhkeysError as also:  # why the apply stopped is what the job must say
-                print(f"ehkeys: warning: the pull request could not be told: {also}", file=sys.stderr)
-            raise
-        _on_pull(hub, number, job.trust.author, _report(folder), root)
-        return code
+            _post_fresh_plan(job, workspace, told.hub, told.number, str(exc), told.root)
+        except EhkeysError as also:  # the refusal is what the job must say first
+            print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
+        raise
+    except EhkeysError as exc:
+        told.stopped(str(exc))
+        raise
+    except KeyboardInterrupt:
+        told.interrupted = True
+        raise
+    told.report()
+    return code
+
+
+@dataclass
+class _Told:
+    """Where the apply job says what the apply did: the merged PR (`number`; None: no PR)."""
+
+    hub: GitHub
+    number: int | None
+    author: str
+    root: Root
+    folder: Path
+    interrupted: bool = False  # the apply was: the PR is told once the state is pushed
+
+    def report(self) -> None:
+        _on_pull(self.hub, self.number, self.author, _report(self.folder), self.root)
+
+    def stopped(self, why: str) -> None:
+        """Why the apply stopped, then its report of what it did before (when it wrote one: it
+        began sending); a comment that cannot be posted is a warning, never the job's error."""
+        stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(why)}\n"
+        with contextlib.suppress(OSError, ValueError):  # none (nothing sent), or unreadable
+            done = (self.folder / "apply.md").read_text(encoding="utf-8")
+            stopped += "\n" + done.replace(f"{APPLY_MARKER}\n", "", 1)
+        try:
+            _on_pull(self.hub, self.number, self.author, stopped, self.root)
+        except EhkeysError as also:  # why the apply stopped is what the job must say
+            print(f"ehkeys: warning: the pull request could not be told: {also}", file=sys.stderr)
 
 
 def _report(folder: Path) -> str:

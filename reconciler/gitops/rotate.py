@@ -49,7 +49,7 @@ def rotate_job(job: RotateJob) -> ExitCode:
         try:
             applied = _rotate(job, checkout.over(job.job.workspace), folder)
         except EhkeysError as exc:
-            stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n"
+            stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n" + _done_before(folder)
             try:
                 print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
             except EhkeysError as also:  # why the rotation stopped is what the job must say
@@ -91,8 +91,15 @@ def _rotate(job: RotateJob, workspace: Workspace, folder: Path) -> AppliedRun:
 def _report(folder: Path) -> str | None:
     try:
         return (folder / "apply.md").read_text(encoding="utf-8")
-    except FileNotFoundError:  # apply writes no report when it had nothing to send
+    except FileNotFoundError:  # apply writes no report when it had nothing to send (or stopped before)
         return None
+
+
+def _done_before(folder: Path) -> str:
+    """What a rotation stopped part-way did before it stopped (the report apply writes once it
+    began sending), after the line saying why: '' when there is none."""
+    report = _report(folder)
+    return "\n" + report.replace("<!-- ehkeys-apply -->\n", "", 1) if report else ""
 
 
 def _stamped(body: str, root: Root) -> str:

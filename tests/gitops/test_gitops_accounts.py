@@ -330,6 +330,7 @@ def test_an_account_cut_off_part_way_leaves_its_journal_and_the_other_applied(
     assert loop.balance("prod") == 950 and loop.balance("staging") == 100
     staging = section(comment(hub, 1, APPLY), "staging")
     assert staging.startswith("\n\n**Stopped part-way: ") and "the journal lists them" in staging
+    assert "No change was seen to land before it stopped; nothing more was sent" in staging, staging
     assert (
         b'"sending"' in hub.branches["ehkeys-state"][STATE["staging"].replace("state.json", "journal.jsonl")]
     )

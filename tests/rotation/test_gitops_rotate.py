@@ -17,7 +17,9 @@ from starlette.responses import JSONResponse
 
 from reconciler.gitops import hub as ghapi
 from reconciler.gitops.settings import STATE_BRANCH
+from reconciler.state import files as statefiles
 
+from ..apply.test_stopped_report import JOURNAL_FULL, disk_full_at_sending
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
 from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
 from ..helpers import signalled_while_delivering
@@ -319,3 +321,19 @@ def test_a_run_by_hand_killed_before_its_state_was_pushed_is_never_rotated_twice
         1,
         "refused naming that successor: never a second one, nothing debited",
     )
+
+
+def test_a_rotation_stopped_part_way_tells_the_drift_issue_what_landed_before(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The successor is created; the journal fills before the old key's delete is sent: the
+    issue says why the rotation stopped, then that the successor landed."""
+    reviewed(actions, text(overlap="0"))
+    clock(actions, 100)
+    monkeypatch.setattr(statefiles, "_write", disk_full_at_sending(2))  # the retirement's delete
+    code, out = rotate(actions, text(overlap="0"))
+    assert code == 1 and JOURNAL_FULL in out, out
+    body = drift_issue(hub)["body"]
+    assert "**ehkeys rotate stopped.** keys/.ehkeys/" in body and JOURNAL_FULL in body, body
+    assert "**Stopped part-way: " in body and "| rotate | applied | -10.00 |" in body, body
+    assert "**Before it stopped: 1 applied.**" in body and named(actions, "key-0") == 2
