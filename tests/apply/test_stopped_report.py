@@ -77,9 +77,9 @@ def test_a_journal_that_fills_mid_wave_still_writes_the_report_of_what_landed(
     report = Path(REPORT).read_text()
     assert report.startswith("<!-- ehkeys-apply -->\n### ehkeys apply\n\n**Stopped part-way: ")
     assert JOURNAL_FULL in report and "nothing more was sent" in report and "plan again" in report
-    assert "| ~ | key-0 (`ek-proxy-…0000`) | update | applied | +5.00 |" in report, report
+    assert "| ~ | key-0 (`ek-proxy-…0000`) | update | updated | +5.00 |" in report, report
     assert "key-1" not in report and "key-2" not in report and "…0002" not in report, report
-    assert "**Before it stopped: 1 applied.**" in report and "Apply complete" not in report
+    assert "**Before it stopped: 1 updated.**" in report and "Apply complete" not in report
     unchecked = "these writes reached the API but were not checked and recorded yet: "
     assert f"- {unchecked}POST /auth/proxy/update (ek-proxy-…0001); run plan to see" in report
     assert "secretvalue" not in report
@@ -107,8 +107,8 @@ def test_an_interrupt_mid_apply_still_writes_the_report_of_what_landed(
     assert "ehkeys: interrupted\n" in err, err
     report = Path(REPORT).read_text()
     assert report.startswith("<!-- ehkeys-apply -->\n### ehkeys apply\n\n**Stopped part-way: interrupted")
-    assert "| ~ | key-0 (`ek-proxy-…0000`) | update | applied | +5.00 |" in report, report
-    assert "**Before it stopped: 1 applied.**" in report and "key-2" not in report, report
+    assert "| ~ | key-0 (`ek-proxy-…0000`) | update | updated | +5.00 |" in report, report
+    assert "**Before it stopped: 1 updated.**" in report and "key-2" not in report, report
     assert "may or may not have reached the API: POST /auth/proxy/update (ek-proxy-…0001)" in report
     assert "secretvalue" not in report
 
@@ -172,11 +172,11 @@ def test_each_account_of_a_run_stopped_part_way_shows_what_it_did(
     assert code == 1 and "staging/sandbox/journal.jsonl: cannot append to the journal" in err, err
     report = Path(REPORT).read_text()
     prod, staging = report.split("#### Account prod\n\n", 1)[1].split("#### Account staging\n\n")
-    assert "| ~ | Backend (`ek-proxy-…0000`) | update | applied | +5.00 |" in prod, report
-    assert "**Apply complete: 1 applied.**" in prod and "Stopped" not in prod, report
+    assert "| ~ | Backend (`ek-proxy-…0000`) | update | updated | +5.00 |" in prod, report
+    assert "**Apply complete: 1 updated.**" in prod and "Stopped" not in prod, report
     assert staging.startswith("**Stopped part-way: ") and "staging/sandbox/journal.jsonl" in staging, report
-    assert "| ~ | Web (`ek-proxy-…0001`) | update | applied | +10.00 |" in staging, report
-    assert "**Before it stopped: 1 applied.**" in staging and "Docs" not in staging, report
+    assert "| ~ | Web (`ek-proxy-…0001`) | update | updated | +10.00 |" in staging, report
+    assert "**Before it stopped: 1 updated.**" in staging and "Docs" not in staging, report
 
 
 def test_an_interrupt_while_delivering_reports_the_creates_and_the_deliveries_made(
@@ -204,5 +204,5 @@ def test_an_interrupt_while_delivering_reports_the_creates_and_the_deliveries_ma
     assert report.startswith("<!-- ehkeys-apply -->\n### ehkeys apply\n\n**Stopped part-way: interrupted")
     assert "| + | alpha (`ek-proxy-…" in report and "| + | beta (`ek-proxy-…" in report, report
     assert "**Deliveries:**\n\n- alpha → file alpha.env: delivered\n\n" in report, report
-    assert "**Before it stopped: 2 applied.**" in report and Path("alpha.env").exists()
+    assert "**Before it stopped: 2 created.**" in report and Path("alpha.env").exists()
     assert not Path("beta.env").exists() and "beta.env" not in report

@@ -25,7 +25,7 @@ hub = gitops.hub
 actions = gitops.actions
 
 TEXT = manifest(k0=5, k1=14, k2=13)  # a refund (key-0), then two debits (key-1, key-2)
-LANDED = "| ~ | key-0 (`ek-proxy-…part`) | update | applied | +5.00 |"
+LANDED = "| ~ | key-0 (`ek-proxy-…part`) | update | updated | +5.00 |"
 
 
 def test_a_journal_that_fills_mid_apply_is_said_on_the_pr_with_what_landed(
@@ -39,7 +39,7 @@ def test_a_journal_that_fills_mid_apply_is_said_on_the_pr_with_what_landed(
     said = comment.split("**ehkeys apply stopped.** ", 1)[1]
     assert said.startswith("keys/.ehkeys/") and JOURNAL_FULL in said.split("\n")[0], comment
     assert "**Stopped part-way: " in comment and LANDED in comment, comment
-    assert "**Before it stopped: 1 applied.**" in comment and "key-1" not in comment, comment
+    assert "**Before it stopped: 1 updated.**" in comment and "key-1" not in comment, comment
     assert comment.count("<!-- ehkeys-apply -->") == 1
     summary = actions.summary()
     assert "**Stopped part-way: " in summary and LANDED in summary, summary

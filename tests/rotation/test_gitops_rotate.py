@@ -335,5 +335,5 @@ def test_a_rotation_stopped_part_way_tells_the_drift_issue_what_landed_before(
     assert code == 1 and JOURNAL_FULL in out, out
     body = drift_issue(hub)["body"]
     assert "**ehkeys rotate stopped.** keys/.ehkeys/" in body and JOURNAL_FULL in body, body
-    assert "**Stopped part-way: " in body and "| rotate | applied | -10.00 |" in body, body
-    assert "**Before it stopped: 1 applied.**" in body and named(actions, "key-0") == 2
+    assert "**Stopped part-way: " in body and "| rotate | rotated | -10.00 |" in body, body
+    assert "**Before it stopped: 1 rotated.**" in body and named(actions, "key-0") == 2
