@@ -232,7 +232,7 @@ def test_the_reviewed_plan_is_applied_and_its_result_commented(actions: Actions,
     live = actions.live()
     assert live["key-0"]["allocated_ammount"] == 25 and "analytics" in live
     result = apply_comment(hub, 12)
-    assert "applied" in result and "as reviewed" in result
+    assert "| created |" in result and "| updated |" in result and "as reviewed" in result
     assert "ehkeys apply" in actions.summary()
     assert not hub.leaked_token, "the artifact storage (another origin) saw the GitHub token"
 
