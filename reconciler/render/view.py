@@ -38,9 +38,12 @@ _MARKS = {"*": "&#42;", "~": "&#126;", "`": "&#96;", "\\": "&#92;"}
 _CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", **_MARKS})
 _CELL_CHARS = re.compile(r"[&<>|`\n@*_~\[\]\\]")
 # GitHub notifies whoever an @name in a comment names: a key renamed in the dashboard, or an
-# API's error text, could page a team. A zero-width space after the @ (as Renovate writes it)
-# shows the same text and notifies no one. GitHub reads a mention after anything but an ASCII
-# letter, digit or underscore: after another @ (`@@team`), or after an accented letter too.
+# API's error text, could page a team. GitHub finds mentions in the rendered text (`&#64;` is an
+# @ to it): an empty HTML comment after the @ (as LLVM's bot writes it) splits that text, shows
+# the same name and notifies no one, and a name copied from the comment is the name (a
+# zero-width space would come along, and a manifest key named with it adopts no live key).
+# GitHub reads a mention after anything but an ASCII letter, digit or underscore: after another
+# @ (`@@team`), or after an accented letter too.
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
 _UNDERSCORES = re.compile(r"_+")
 _LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
@@ -59,7 +62,7 @@ def escape(value: str) -> str:
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
         if "@" in value:
-            value = _MENTION.sub("@&#8203;", value)
+            value = _MENTION.sub("@<!-- -->", value)
         if "_" in value:
             value = _UNDERSCORES.sub(_underscores, value)
         if "[" in value or "]" in value:

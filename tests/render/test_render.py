@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from decimal import Decimal
 from html.parser import HTMLParser
 from ipaddress import ip_network
@@ -146,8 +147,20 @@ def test_markdown_mentions_no_one_a_key_name_or_an_api_message_names() -> None:
     lives = [live(proxy_key=stray, name="cc @acme/oncall and @bob, ops@example.com")]
     out = io.StringIO()
     render.markdown(plan_of([], lives, {}), out)
-    assert "cc @&#8203;acme/oncall and @&#8203;bob, ops@example.com" in out.getvalue()
+    assert "cc @<!-- -->acme/oncall and @<!-- -->bob, ops@example.com" in out.getvalue()
     assert "@acme" not in out.getvalue() and "@bob" not in out.getvalue()
+
+
+def test_a_name_copied_from_the_comment_is_the_name_and_still_mentions_no_one() -> None:
+    """What keeps GitHub from reading a mention adds no character to the page: "cc @bob" copied
+    from the comment into the manifest (to adopt the hand-made key by its name) is the live
+    key's name, not "cc @\u200bbob", which adopts nothing and creates a second key."""
+    name = "cc @bob and @acme/ops"
+    out = io.StringIO()
+    render.markdown(plan_of([], [live(proxy_key=ProxyKey("ek-proxy-copied0013"), name=name)], {}), out)
+    page = rendered(out.getvalue())
+    assert f"{name} (ek-proxy-…0013)" in "".join(page.text)
+    assert not [t for t in page.text if re.search(r"(?<![A-Za-z0-9_])@\w", t)]  # text GitHub reads
 
 
 def test_a_large_plan_shows_its_changes_not_every_unchanged_key() -> None:
@@ -191,7 +204,7 @@ def test_markdown_mentions_no_one_however_the_at_is_preceded(name: str) -> None:
     stray = ProxyKey("ek-proxy-mention0009")
     out = io.StringIO()
     render.markdown(plan_of([], [live(proxy_key=stray, name=name)], {}), out)
-    assert "@oncall" not in out.getvalue() and "@&#8203;oncall" in out.getvalue()
+    assert "@oncall" not in out.getvalue() and "@<!-- -->oncall" in out.getvalue()
 
 
 MARKED = "**URGENT** [approve](https://evil.example) `rm -rf` ~~old~~ _quiet_ a\\*b prod_backend"
@@ -267,6 +280,16 @@ def test_markdown_starts_no_heading_list_or_code_block_with_a_name(name: str) ->
         " (account prod)",
         "--target 'x': none",  # an error naming an option: no block starts so
     ]
+
+
+def rendered(markdown: str) -> Page:
+    """The comment as CommonMark (with GitHub's tables and strikethrough) renders it: the text
+    GitHub's own extensions read, a piece between two tags (or comments) at a time."""
+    from markdown_it import MarkdownIt
+
+    page = Page()
+    page.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
+    return page
 
 
 class Page(HTMLParser):
