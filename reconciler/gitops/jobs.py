@@ -114,7 +114,7 @@ def plan_job(job: Job) -> ExitCode:
 
 def _not_planned(out: Path, root: Root, why: str) -> ExitCode:
     (out / SKIPPED).write_text(why, encoding="utf-8")
-    note = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why)}.\n"
+    note = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why, ours=True)}.\n"
     step_summary(lambda s: s.write(note))
     print(f"ehkeys: {why}.")
     return ExitCode.OK
@@ -160,7 +160,7 @@ def _retire(hub: GitHub, number: int, root: Root, author: str, why: str) -> str:
     plan any more, so none is applied); none is posted when there is none."""
     if own_comments(hub, number, render.MARKER, author, root).current is None:
         return "none: not planned"
-    body = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why)}.\n"
+    body = f"### {root.heading('ehkeys plan')}: not planned\n\n{render.escape(why, ours=True)}.\n"
     return f"{upsert_comment(hub, number, body, render.MARKER, author, root)}: not planned"
 
 
@@ -172,7 +172,9 @@ def apply_job(job: ApplyJob) -> ExitCode:
     number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
     why = untouched(hub, root, number, job.job.when_modified) if number is not None else None
     if why:
-        step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why)}.\n"))
+        step_summary(
+            lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why, ours=True)}.\n")
+        )
         print(f"ehkeys: {why}.")
         return ExitCode.OK
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
@@ -228,7 +230,7 @@ class _Told:
     def stopped(self, why: str) -> None:
         """Why the apply stopped, then its report of what it did before (when it wrote one: it
         began sending); a comment that cannot be posted is a warning, never the job's error."""
-        stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(why)}\n"
+        stopped = f"{APPLY_MARKER}\n**ehkeys apply stopped.** {render.escape(why, ours=True)}\n"
         with contextlib.suppress(OSError, ValueError):  # none (nothing sent), or unreadable
             done = (self.folder / "apply.md").read_text(encoding="utf-8")
             stopped += "\n" + done.replace(f"{APPLY_MARKER}\n", "", 1)
@@ -285,7 +287,7 @@ def _post_fresh_plan(
     plans = engine_plan.make(PlanSettings(workspace), Log(workspace.manifests)).plans
     text, of = io.StringIO(), f"`{root.name}`" if root.name else "the merged manifest"
     planrender.markdown(plans, text, f"ehkeys: fresh plan of {of} (not applied)")
-    body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why)}\n\n{text.getvalue()}"
+    body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why, ours=True)}\n\n{text.getvalue()}"
     step_summary(lambda s: s.write(body))
     _on_pull(hub, number, job.trust.author, body, root)
 

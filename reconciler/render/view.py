@@ -21,6 +21,7 @@ from reconciler.core.money import money, money_text
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.printable import printable
 from reconciler.core.times import when
+from reconciler.render.inert import inert
 
 UNCHANGED_NAMES = 10  # named in the text and Markdown plans; JSON lists every key
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), made once
@@ -37,14 +38,6 @@ ALWAYS_COUNTED = (Action.CREATE, Action.UPDATE, Action.DELETE)
 _MARKS = {"*": "&#42;", "~": "&#126;", "`": "&#96;", "\\": "&#92;"}
 _CELL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", **_MARKS})
 _CELL_CHARS = re.compile(r"[&<>|`\n@*_~\[\]\\]")
-# GitHub notifies whoever an @name in a comment names: a key renamed in the dashboard, or an
-# API's error text, could page a team. GitHub finds mentions in the rendered text (`&#64;` is an
-# @ to it): an empty HTML comment after the @ (as LLVM's bot writes it) splits that text, shows
-# the same name and notifies no one, and a name copied from the comment is the name (a
-# zero-width space would come along, and a manifest key named with it adopts no live key).
-# GitHub reads a mention after anything but an ASCII letter, digit or underscore: after another
-# @ (`@@team`), or after an accented letter too.
-_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
 _UNDERSCORES = re.compile(r"_+")
 _LINKS = re.compile(r"\](?=[(\[:])|^\[(?=[ xX]\])")
 # A value may start a line (an unmanaged key's list item, an API's error under its <summary>):
@@ -56,17 +49,17 @@ _NUMBERED = r"[0-9]{1,9}[.)](?= |$)"
 _BLOCK = re.compile(rf"^(?: (?= |[#+=-]|{_NUMBERED})|#|[-+=](?= |[-+=][-+= ]*$)|{_NUMBERED})")
 
 
-def escape(value: str) -> str:
+def escape(value: str, ours: bool = False) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no emphasis, links or
-    code spans, no @mentions, and no heading, list or code block where it starts a line."""
+    code spans, no @mentions, references or emoji (`inert`), and no heading, list or code block
+    where it starts a line. `ours`: a message of ehkeys' own, whose `PR #12` stays a reference."""
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
-        if "@" in value:
-            value = _MENTION.sub("@<!-- -->", value)
-        if "_" in value:
-            value = _UNDERSCORES.sub(_underscores, value)
-        if "[" in value or "]" in value:
-            value = _LINKS.sub(lambda bracket: f"&#{ord(bracket[0])};", value)
+    value = inert(value, ours)  # translated: a `&#42;` is the escape's, a value's `&#35;` is `&amp;#35;`
+    if "_" in value:
+        value = _UNDERSCORES.sub(_underscores, value)
+    if "[" in value or "]" in value:
+        value = _LINKS.sub(lambda bracket: f"&#{ord(bracket[0])};", value)
     if value[:1] in _STARTS and _BLOCK.match(value):
         value = _BLOCK.sub(lambda mark: f"{mark[0][:-1]}&#{ord(mark[0][-1])};", value, count=1)
     return printable(value)
