@@ -215,10 +215,12 @@ class _Run:
             if unit.plan is not None:
                 unit.plan.notes.extend(notes.get(unit.opened.account.name, ()))
         self.console.planned(Plans(tuple(u.shown for u in units), moved))
+        others = ", the other accounts go on" if len(units) > 1 else ""
         for unit, why in zip(units, stopped, strict=True):
             if why:
-                name = unit.opened.account.name
-                self.console.refused(f"account {name}: {why}; it is left as it is, the other accounts go on")
+                self.console.refused(
+                    f"account {unit.opened.account.name}: {why}; it is left as it is{others}"
+                )
 
     async def client(self, stack: contextlib.AsyncExitStack, unit: AccountApply) -> Client | None:
         """The account's client; None when it cannot be made (its key missing) and others go on."""

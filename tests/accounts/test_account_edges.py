@@ -95,3 +95,16 @@ def test_a_state_of_another_account_is_refused_by_name(workdir: Path, capsys: An
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--state", prod_state)
     assert code == 1 and "--state names one state, but the run covers 2 accounts" in err
     assert os.path.getsize(prod_state) > 0
+
+
+def test_the_only_account_refused_is_not_said_to_leave_others_going_on(workdir: Path, capsys: Any) -> None:
+    """One declared account refused by its guards: 'the other accounts go on' named accounts
+    that were not there."""
+    doc = yaml.safe_load(manifest())
+    del doc["accounts"]["staging"]
+    doc["accounts"]["prod"]["max_debit"] = 1
+    doc["keys"] = [k for k in doc["keys"] if k["account"] == "prod"]
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 1 and "ehkeys: error: account prod: " in err, out + err
+    assert "it is left as it is" in err and "other accounts" not in err, err
