@@ -35,6 +35,8 @@ class SecretsFile:
     def _open(self) -> TextIO:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError as exc:
+            raise UsageError(f"{self.flag} {self.path}: no such directory {self.path.parent}") from exc
         except OSError as exc:
             raise UsageError(f"{self.flag} {self.path}: cannot write ({exc.strerror})") from exc
         os.fchmod(fd, 0o600)

@@ -24,7 +24,10 @@ def run(settings: ImportSettings, console: Console) -> str:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
     out, account = settings.out, importer.account_of(settings.account)
     if out and Path(out).exists():
-        raise UsageError(f"--out {out}: the file exists; import writes a new manifest")
+        raise UsageError(
+            f"--out {out}: the file exists; import writes a new manifest: name another file (then "
+            "merge its keys by hand), or run `ehkeys plan` on this one: it lists the keys it lacks"
+        )
     if out:  # before the sandbox opens beside it: a refused --out leaves nothing behind
         schemafile.check_beside(Path(out))
     target = Target.of(settings.connection, [out] if out else [], account)
@@ -62,10 +65,15 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, cons
         state.bind(address, key.fingerprint)
         state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
-    plural = "binding" if len(bound) == 1 else "bindings"
-    console.notice(
-        f"wrote {path} ({len(bound) or 'its'} keys); recorded {len(bound)} {plural} in {state.path}"
-    )
+    console.notice(f"wrote {path}; {_recorded(bound, state.path)}")
     if target.is_sandbox:  # a sandbox of its own, beside the new manifest: said, not a surprise
         box = statepaths.base([path]) / statepaths.SANDBOX_DB
         console.notice(f"read the sandbox {box}, beside the manifest, where plan --sandbox reads it")
+
+
+def _recorded(bound: dict[str, LiveKey], path: Path) -> str:
+    """What the state beside the manifest holds now (none: the account had no keys to bind)."""
+    if not bound:
+        return "the account has no keys: no state was written (the first apply writes it)"
+    plural = "key's binding" if len(bound) == 1 else "keys' bindings"
+    return f"recorded its {len(bound)} {plural} in {path}"

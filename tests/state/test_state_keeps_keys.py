@@ -87,7 +87,23 @@ def test_an_id_added_to_an_adopted_key_is_recorded_so_a_rename_updates_it(workdi
 
 def test_import_out_says_how_many_bindings_it_recorded(workdir: Path, capsys: Any) -> None:
     code, _, err = run_cli(capsys, "import", "--all", "--out", "imported.yaml", *SANDBOX)
-    assert code == 0 and "recorded 1 binding in" in err, err
+    assert code == 0 and "recorded its 1 key's binding in" in err, err
+
+
+def test_import_of_an_empty_account_says_no_state_was_written(workdir: Path, capsys: Any) -> None:
+    """It said 'recorded 0 bindings in …/state.json', a file it never wrote."""
+    Path("seed.yaml").write_text(
+        yaml.safe_dump({**yaml.safe_load(Path("seed.yaml").read_text()), "keys": []})
+    )
+    code, _, err = run_cli(capsys, "import", "--all", "--out", "imported.yaml", *SANDBOX)
+    assert code == 0 and "the account has no keys: no state was written" in err, err
+    assert not list(workdir.glob("**/state.json")) and "recorded" not in err
+
+
+def test_import_over_an_existing_manifest_says_what_to_do_instead(workdir: Path, capsys: Any) -> None:
+    Path("imported.yaml").write_text("version: 1\nkeys: []\n")
+    code, _, err = run_cli(capsys, "import", "--all", "--out", "imported.yaml", *SANDBOX)
+    assert code == 1 and "the file exists" in err and "name another file" in err and "ehkeys plan" in err, err
 
 
 # --- item 6: a lost state under prune: true costs no key ---------------------------------------
@@ -173,3 +189,9 @@ def test_a_protected_key_adopted_in_sync_is_remembered(workdir: Path, capsys: An
     manifest({"name": "Other", "allocated_ammount": 5, "limit_type": "daily"}, prune=True)
     code, out, _ = cli(capsys, "apply")
     assert code == 3 and "Docs Bot" in live() and "protected when last applied (as 'Docs Bot')" in out, out
+
+
+def test_secrets_out_in_a_missing_folder_names_the_folder(workdir: Path, capsys: Any) -> None:
+    """It said 'cannot write (No such file or directory)': which of the two was missing?"""
+    code, _, err = cli(capsys, "apply", "--secrets-out", "gone/new.env")
+    assert code == 1 and "--secrets-out gone/new.env: no such directory gone" in err, err
