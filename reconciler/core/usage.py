@@ -33,7 +33,8 @@ def percent(used: Decimal, allocated: Decimal) -> Decimal | None:
 
 @dataclass(frozen=True)
 class KeyUsage:
-    """One live key: the manifest's (`address` set) or unmanaged (in the account only)."""
+    """One live key: the manifest's (`address` set), another manifest root's (`managed_by`: that
+    root, whose drift watches it, as the plan's `managed_by` names it), or unmanaged (neither)."""
 
     account: str
     name: str
@@ -47,10 +48,17 @@ class KeyUsage:
     last_used: int | None = None  # epoch seconds; None: never used
     created_at: int | None = None
     group: str | None = None  # the manifest key's group, where the manifest has groups
+    managed_by: str | None = None  # another manifest root whose state binds it (keys/search)
 
     @property
     def managed(self) -> bool:
+        """This manifest's key."""
         return self.address is not None
+
+    @property
+    def unmanaged(self) -> bool:
+        """Neither this manifest's key nor another manifest root's."""
+        return self.address is None and self.managed_by is None
 
     @property
     def percent(self) -> Decimal | None:
@@ -71,8 +79,9 @@ class Rollup:
     allocated: Decimal
     used: Decimal
     keys: int
-    unmanaged: int
+    unmanaged: int  # of no manifest root (another root's keys are not counted)
     unused: int
+    elsewhere: int = 0  # another manifest root's
 
     @property
     def percent(self) -> Decimal | None:
@@ -88,6 +97,7 @@ class AccountUsage:
     balance: Decimal | None = None  # the account's credits not allocated to any key
     note: str = ""  # the list was unavailable: unmanaged keys unseen
     error: str = ""
+    others_unread: str = ""  # why whether another manifest root manages its unmanaged keys is unknown
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,9 @@ class UsageView:
             sum((k.allocated for k in keys), ZERO),
             sum((k.used for k in keys), ZERO),
             len(keys),
-            sum(1 for k in keys if not k.managed),
+            sum(1 for k in keys if k.unmanaged),
             sum(1 for k in keys if self.unused(k)),
+            sum(1 for k in keys if k.managed_by),
         )
 
     @property
@@ -134,6 +145,11 @@ class UsageView:
     def per_group(self) -> list[Rollup]:
         """A roll-up per group, in the order they first come; keys of no group last, as NO_GROUP."""
         return _grouped(self, lambda k: k.group or NO_GROUP) if self.has_groups else []
+
+    @property
+    def others_unread(self) -> list[str]:
+        """Why another manifest root's state could not be read, each once (the accounts share them)."""
+        return list(dict.fromkeys(a.others_unread for a in self.accounts if a.others_unread))
 
     @property
     def declared(self) -> bool:

@@ -1,19 +1,22 @@
 """One account's usage from its key list (`api.inventory`, the two requests a plan makes):
 each live key bound to its manifest key as the plan binds it (`planning.binding`: its
 proxy_key, the state's record, else its name), the rest unmanaged (`ignore:` patterns left
-out, as the plan leaves them). Nothing is written. With --target only the targeted keys are
-shown, and no unmanaged key, as in a plan."""
+out, as the plan leaves them) or, when another manifest root's state binds it and that root's
+drift watches it, that root's (`planning.pruning.Others.managed_by`, the plan's `managed_by`).
+The other roots' states are asked for only when the account has such keys. Nothing is written.
+With --target only the targeted keys are shown, and no unmanaged key, as in a plan."""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.api.inventory import Inventory
 from reconciler.core.accounts import Account
 from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.usage import AccountUsage, KeyUsage
 from reconciler.planning.binding import Bound, bind
+from reconciler.planning.pruning import NOBODY, Others, nobody
 
 
 def of_account(
@@ -23,11 +26,13 @@ def of_account(
     recorded: Mapping[str, str],
     targets: frozenset[str] = frozenset(),
     retiring: Mapping[str, str] | None = None,
+    others: Callable[[], Others] = nobody,
 ) -> AccountUsage:
     """The manifest's keys in its order, then the unmanaged ones in the list's. `recorded`: the
     state's bindings (address -> fingerprint); `targets`: --target's addresses; `retiring`: each
     rotation under way's old key (address -> fingerprint), shown under its key's address until
-    it is retired, as plan and drift count it: never unmanaged."""
+    it is retired, as plan and drift count it: never unmanaged; `others`: what the other manifest
+    roots' states hold, asked for only when a key is no manifest key's."""
     wanted = {k.address for k in keys}
     old = {a: fp for a, fp in (retiring or {}).items() if a in wanted}
     bindings = bind(keys, listed.keys, recorded, frozenset(old.values()))
@@ -38,14 +43,16 @@ def of_account(
         for k in keys
         for live in _lives(bound.get(k.address), by_fingerprint.get(old.get(k.address, "")))
     ]
+    found = NOBODY
     if targets:
         shown = [k for k in shown if k.address in targets]
     else:
         held = {live.fingerprint for live in bound.values()} | set(old.values())
         rest = [k for k in listed.keys if k.fingerprint not in held and not _ignored(k, account.ignore)]
-        shown += [unmanaged(account, live) for live in rest]
+        found = others() if rest else NOBODY
+        shown += [unmanaged(account, live, found.managed_by(live)) for live in rest]
     note = "" if listed.complete else "the account's key list is unavailable: unmanaged keys are not shown"
-    return AccountUsage(account, tuple(shown), listed.balance, note)
+    return AccountUsage(account, tuple(shown), listed.balance, note, others_unread=found.unknown)
 
 
 def _lives(bound: LiveKey | None, old: LiveKey | None) -> list[LiveKey]:
@@ -59,12 +66,18 @@ def managed(account: Account, live: LiveKey, desired: DesiredKey) -> KeyUsage:
     return _usage(account, live, desired.address, desired.limit_type, desired.group)
 
 
-def unmanaged(account: Account, live: LiveKey) -> KeyUsage:
-    return _usage(account, live, None, None)
+def unmanaged(account: Account, live: LiveKey, managed_by: str = "") -> KeyUsage:
+    """A key no manifest key of this root binds; `managed_by`: the other root whose it is ('' none)."""
+    return _usage(account, live, None, None, managed_by=managed_by or None)
 
 
 def _usage(
-    account: Account, live: LiveKey, address: str | None, window: str | None, group: str | None = None
+    account: Account,
+    live: LiveKey,
+    address: str | None,
+    window: str | None,
+    group: str | None = None,
+    managed_by: str | None = None,
 ) -> KeyUsage:
     return KeyUsage(
         account=account.name,
@@ -79,6 +92,7 @@ def _usage(
         last_used=live.last_used,
         created_at=live.created_at,
         group=group,
+        managed_by=managed_by,
     )
 
 

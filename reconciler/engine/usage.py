@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reconciler.api import inventory
 from reconciler.core.heap import frozen_heap
@@ -20,6 +20,7 @@ from reconciler.engine.plan import ACCOUNT_ERRORS
 from reconciler.engine.settings import UsageSettings
 from reconciler.engine.workspace import Opened, open_accounts, select
 from reconciler.planning.planner import Desired, Recorded
+from reconciler.planning.pruning import Others
 from reconciler.planning.rotation import Rotations
 
 
@@ -46,14 +47,23 @@ async def _account(opened: Opened, targets: Sequence[str]) -> AccountUsage:
     return of_opened(opened, listed, targets)
 
 
-def of_opened(opened: Opened, listed: inventory.Inventory, targets: Sequence[str] = ()) -> AccountUsage:
-    """One opened account's usage from its key list (drift's, too: it has read the list)."""
+def of_opened(
+    opened: Opened,
+    listed: inventory.Inventory,
+    targets: Sequence[str] = (),
+    others: Callable[[], Others] | None = None,
+) -> AccountUsage:
+    """One opened account's usage from its key list (drift's, too: it has read the list).
+    `others`: whose the keys no manifest key binds are; by default the other manifest roots'
+    states as a plan reads them (`opened.others`: once a run, only when the account has such a
+    key); drift gives its plan's answer."""
     picked = select(opened.keys, targets, strict=False) if targets else []
     chosen = frozenset(k.address for k in picked)
     rotating = {address: Rotating.from_data(r) for address, r in opened.state.rotations.items()}
     retiring = {address: r.predecessor for address, r in rotating.items()}
     bindings = _bindings(opened, listed, rotating)
-    return usage.of_account(opened.account, opened.keys, listed, bindings, chosen, retiring)
+    whose = others or opened.others.read
+    return usage.of_account(opened.account, opened.keys, listed, bindings, chosen, retiring, whose)
 
 
 def _bindings(opened: Opened, listed: inventory.Inventory, rotating: dict[str, Rotating]) -> dict[str, str]:

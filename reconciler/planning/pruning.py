@@ -68,6 +68,12 @@ class Others:
         """The other root `live` is of, or may be (None: neither)."""
         return self.owners.get(live.fingerprint) or self.by_name.get(live.name)
 
+    def managed_by(self, live: LiveKey) -> str:
+        """The other root that manages `live` and whose drift watches it, as a plan's `managed_by`
+        names it (`owned`); '' for none, a claim no drift watches, or a name alone."""
+        owner = self.owner(live)
+        return owner.root if owner is not None and not owner.unwatched else ""
+
 
 NOBODY = Others()
 
@@ -113,7 +119,7 @@ def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
     said = f"not pruned: {owner.said}" if prune else owner.said
     if owner.unwatched:
         return Unmanaged(live, f"{said}; drift here: {owner.unwatched}")
-    return Unmanaged(live, said, owner.root)
+    return Unmanaged(live, said, owner.root)  # as Others.managed_by names it
 
 
 NO_BINDING = "the state records no binding (a first apply, or a lost .ehkeys/)"

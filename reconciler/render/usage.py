@@ -15,7 +15,7 @@ from reconciler.core.times import iso
 from reconciler.core.usage import AccountUsage, KeyUsage, Rollup, UsageView
 from reconciler.render import usage_md
 from reconciler.render.plan import Style
-from reconciler.render.usage_cells import HEADERS, cells, legend, totals, unused_line, unused_title
+from reconciler.render.usage_cells import HEADERS, cells, legend, totals, unread, unused_line, unused_title
 
 FORMAT_VERSION = 1
 BAR = 20  # cells of a key's bar
@@ -40,6 +40,7 @@ def text(view: UsageView, stream: TextIO, style: Style | None = None) -> None:
         if view.declared:
             w("\n" + style("bold", f"=== Account {account.account.name} ===") + "\n")
         _text_account(view, account, w, style)
+    w("".join(f"{style('warn', 'warning')}: {unread(why)}\n" for why in view.others_unread))
     if view.has_groups:
         w("\nBy group:\n" + "".join(f"  {r.name}: {totals(r)}\n" for r in view.per_group()))
     if len(view.accounts) > 1:
@@ -94,6 +95,7 @@ def _account(view: UsageView, account: AccountUsage) -> dict[str, Any]:
         "note": account.note or None,
         "error": account.error or None,
         "keys": [_key(view, k) for k in account.keys],
+        **({"others_unread": account.others_unread} if account.others_unread else {}),
     }
 
 
@@ -102,6 +104,7 @@ def _key(view: UsageView, key: KeyUsage) -> dict[str, Any]:
         "account": key.account,
         "address": key.address,
         "managed": key.managed,
+        **({"managed_by": key.managed_by} if key.managed_by else {}),
         "group": key.group,
         "name": key.name,
         "key": key.key,
@@ -126,6 +129,7 @@ def _rollup(r: Rollup) -> dict[str, Any]:
         "keys": r.keys,
         "unmanaged": r.unmanaged,
         "unused": r.unused,
+        **({"managed_elsewhere": r.elsewhere} if r.elsewhere else {}),
     }
 
 

@@ -14,6 +14,7 @@ from reconciler.core.usage import KeyUsage, Rollup, UsageView
 NONE = "-"
 WINDOWS = "Windows are the manifest's limit_type (the API never reports them)."
 UNMANAGED = "? unmanaged: in the account, not in the manifest."
+ELSEWHERE = "= managed by the manifest root named (its state binds it; its drift watches it)."
 HEADERS = ("Key", "Allocated", "Used", "Used %", "Window", "Expires", "Last used")
 
 
@@ -38,10 +39,17 @@ def day(epoch: int) -> str:
     return iso(epoch).split("T")[0]
 
 
+def mark(key: KeyUsage) -> str:
+    """`? ` before an unmanaged key, `= ` before another manifest root's (as drift lists it)."""
+    return "= " if key.managed_by else "? " if key.unmanaged else ""
+
+
 def shown_name(key: KeyUsage) -> str:
-    """Its name and key; `?` before an unmanaged key, `inactive` after a disabled one."""
+    """Its name and key; its mark first; `inactive` after a disabled one, the other root whose
+    it is after another root's (`managed by keys/search`, as the plan says it)."""
     state = "" if key.is_active else ", inactive"
-    return f"{'' if key.managed else '? '}{printable(key.name)} ({key.key}{state})"
+    whose = f", managed by {printable(key.managed_by)}" if key.managed_by else ""
+    return f"{mark(key)}{printable(key.name)} ({key.key}{state}{whose})"
 
 
 def share(value: Decimal | None) -> str:
@@ -70,13 +78,26 @@ def cells(view: UsageView, key: KeyUsage) -> Cells:
 
 
 def legend(view: UsageView) -> str:
-    return WINDOWS + (" " + UNMANAGED if any(not k.managed for k in view.keys) else "")
+    said = [UNMANAGED] if any(k.unmanaged for k in view.keys) else []
+    said += [ELSEWHERE] if any(k.managed_by for k in view.keys) else []
+    return " ".join((WINDOWS, *said))
 
 
 def totals(r: Rollup) -> str:
-    """`20.50 of 155.00 credits used (13.2%) by 3 keys (1 unmanaged)`."""
-    keys = f"{r.keys} key{'s' * (r.keys != 1)}" + (f" ({r.unmanaged} unmanaged)" if r.unmanaged else "")
+    """`20.50 of 155.00 credits used (13.2%) by 3 keys (1 unmanaged, 1 managed by another root)`."""
+    which = [f"{r.unmanaged} unmanaged"] if r.unmanaged else []
+    roots = "another root" if r.elsewhere == 1 else "other roots"
+    which += [f"{r.elsewhere} managed by {roots}"] if r.elsewhere else []
+    keys = f"{r.keys} key{'s' * (r.keys != 1)}" + (f" ({', '.join(which)})" if which else "")
     return f"{money(r.used)} of {money(r.allocated)} credits used ({share(r.percent)}) by {keys}"
+
+
+def unread(why: str) -> str:
+    """Why the keys no manifest key binds are all shown unmanaged: another root's state is unread."""
+    return (
+        f"another manifest root's state cannot be read ({why}): whether it manages any of the "
+        "unmanaged keys cannot be told, so each is shown as unmanaged here"
+    )
 
 
 def unused_title(view: UsageView) -> str:

@@ -23,7 +23,17 @@ from reconciler.core.printable import printable
 from reconciler.core.times import iso
 from reconciler.core.usage import AccountUsage, KeyUsage, UsageView
 from reconciler.render.plan import escape as md
-from reconciler.render.usage_cells import HEADERS, cells, legend, share, totals, unused_line, unused_title
+from reconciler.render.usage_cells import (
+    HEADERS,
+    cells,
+    legend,
+    mark,
+    share,
+    totals,
+    unread,
+    unused_line,
+    unused_title,
+)
 
 MARKER = "<!-- ehkeys-usage -->"
 TABLE_ROWS = 100  # per table: an issue body stops at 65,536 characters
@@ -41,6 +51,7 @@ def markdown(view: UsageView, stream: TextIO) -> None:
     chart(view, w)
     for account in view.accounts:
         _account(view, account, w)
+    w("".join(f"> **Warning:** {md(unread(why))}\n\n" for why in view.others_unread))
     if view.has_groups:
         w("#### By group\n\n| Group | Keys | Allocated | Used | Used % |\n|---|--:|--:|--:|--:|\n")
         for r in view.per_group():
@@ -109,8 +120,9 @@ def chart_bars(view: UsageView) -> tuple[str, list[Bar]]:
 
 
 def _key_label(key: KeyUsage, shared: bool) -> str:
-    """Its name (`?` first when unmanaged); the end of its key too when another has that name."""
-    text = ("" if key.managed else "? ") + key.name + (f" {key.key[-5:]}" if shared else "")
+    """Its name (its mark first: `?` unmanaged, `=` another root's); the end of its key too when
+    another has that name."""
+    text = mark(key) + key.name + (f" {key.key[-5:]}" if shared else "")
     return label(text)
 
 
