@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reconciler.api.inventory import Inventory
@@ -30,6 +30,7 @@ from reconciler.engine.plan import ACCOUNT_ERRORS, build_plan, unreadable
 from reconciler.engine.settings import DriftSettings
 from reconciler.engine.usage import of_opened
 from reconciler.engine.workspace import Opened, desired, open_accounts
+from reconciler.planning.pruning import Others, Owner
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,15 @@ def _account(
     found = report(plan, account.keys, past, managed(opened.keys), options, groups)
     if account.complete and not targets:
         driftseen.save(seen, found.unmanaged)
-    return AccountDrift(opened.account, found, plan.has_errors, of_opened(opened, account, targets))
+    usage = of_opened(opened, account, targets, _owners(found))
+    return AccountDrift(opened.account, found, plan.has_errors, usage)
+
+
+def _owners(found: DriftReport) -> Callable[[], Others]:
+    """Whose the unmanaged keys are, as the plan told them (its reading of the other roots'
+    states, none more); a state it could not read the report says, once."""
+    owners = {e.live.fingerprint: Owner(e.managed_by, e.note) for e in found.elsewhere}
+    return lambda: Others(owners)
 
 
 def managed(keys: Sequence[DesiredKey]) -> dict[str, frozenset[str]]:

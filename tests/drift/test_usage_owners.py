@@ -9,14 +9,19 @@ plan's answer, reading nothing more.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from reconciler.engine import drift as engine_drift
+from reconciler.engine.settings import DriftSettings, Workspace
 from reconciler.manifest import resources
+from reconciler.render import usage_md
 
+from ..engine.test_engine import Recorder
 from ..engine.test_prune_owners import SEARCH_STATE, checkout
 from ..helpers import run_cli
 from .test_drift_owners import both_applied, by_hand
@@ -112,3 +117,24 @@ def test_an_unreadable_other_state_leaves_the_keys_unmanaged_saying_why_once(
     found = usage_json(capsys, "keys/payments")
     assert whose(found)["search-a"] == (False, None) and found["total"]["unmanaged"] == 2
     assert found["others_unread"].startswith(f"{SEARCH_STATE}: not an ehkeys state file")
+
+
+def drift_usage(root: str) -> str:
+    """Drift's usage view (the drift job's issue and summary) of `root`, in Markdown."""
+    drifted = engine_drift.examine(DriftSettings(Workspace((root,))), Recorder())
+    text = io.StringIO()
+    usage_md.markdown(drifted.usage, text)
+    return text.getvalue()
+
+
+def test_drifts_usage_view_names_them_as_its_report_does(checkout: Path, capsys: Any) -> None:
+    both_applied(capsys)
+    by_hand("by-hand")
+    shown = drift_usage("keys/search")
+    assert MD_PAY_1 in shown and "| ? by-hand (ek-proxy-…" in shown
+    assert "by 4 keys (1 unmanaged, 1 managed by another root)" in shown
+
+    SEARCH_STATE.write_text("{not json")
+    shown = drift_usage("keys/payments")
+    assert "| ? search-a (ek-proxy-…0001) |" in shown and "by 4 keys (3 unmanaged)" in shown
+    assert "cannot be read" not in shown, "the drift report says it, once"

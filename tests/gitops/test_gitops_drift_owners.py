@@ -86,6 +86,15 @@ def test_a_key_nobody_binds_opens_each_roots_drift_issue(matrix: Matrix, hub: Fa
         assert "#### Unmanaged keys (1)" in body and "| by-hand (`ek-proxy-…" in body
         assert f"{ELSEWHERE} (" in body and "pay-1" not in body.split(ELSEWHERE)[0]
         assert "1 unmanaged key(s) in the account (1 new)" in body
+        usage = body.split("<!-- ehkeys-usage -->")[1]  # the usage view, as the report counts them
+        other = (
+            "pay-1 (ek-proxy-…0003, managed by keys/payments)"
+            if root == SEARCH
+            else "search-a (ek-proxy-…0001, managed by keys/search)"
+        )
+        assert f"| &#61; {other} |" in usage and "| ? by-hand (ek-proxy-…" in usage
+        elsewhere = "1 managed by another root" if root == SEARCH else "2 managed by other roots"
+        assert f"by 4 keys (1 unmanaged, {elsewhere})" in usage
     made = hub.branches["ehkeys-state"]["keys/search/.ehkeys/search/prod/drift-seen.json"]
     assert fingerprint("ek-proxy-prod-pay-1-0003") not in json.loads(made)["unmanaged"]
 
