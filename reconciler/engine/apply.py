@@ -25,7 +25,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
 from reconciler.core.plans import Move, Plans
-from reconciler.engine import loop, moved_sinks, moves
+from reconciler.engine import handover, loop, moves
 from reconciler.engine.applied import Applied
 from reconciler.engine.apply_account import AccountApply
 from reconciler.engine.console import ApplyConsole
@@ -210,10 +210,8 @@ class _Run:
     def show(self, units: list[AccountApply], stopped: Sequence[str]) -> None:
         """Every account's plan, and why any is left out (the others go on)."""
         moved = units[0].moves if units else ()
-        notes = moved_sinks.renamed_variables([u.opened for u in units], moved)
-        for unit in units:
-            if unit.plan is not None:
-                unit.plan.notes.extend(notes.get(unit.opened.account.name, ()))
+        plans = [u.plan for u in units if u.plan is not None]
+        handover.add_notes([u.opened for u in units], plans, moved)
         self.console.planned(Plans(tuple(u.shown for u in units), moved))
         others = ", the other accounts go on" if len(units) > 1 else ""
         for unit, why in zip(units, stopped, strict=True):

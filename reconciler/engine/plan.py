@@ -22,7 +22,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move, Plans
 from reconciler.core.rotation import Rotating
 from reconciler.delivery import send, tracking
-from reconciler.engine import loop, moved_sinks, moves
+from reconciler.engine import handover, loop, moves
 from reconciler.engine.console import Console
 from reconciler.engine.settings import PlanSettings, Workspace
 from reconciler.engine.workspace import Opened, desired, open_accounts
@@ -82,9 +82,7 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, Manif
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
     moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
-    notes = moved_sinks.renamed_variables(opened, found)
-    for plan in plans:
-        plan.notes.extend(notes.get(plan.account.name, ()))
+    handover.add_notes(opened, plans, found)
     return Plans(tuple(plans), found), opened[0].manifest
 
 

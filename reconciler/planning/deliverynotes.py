@@ -1,6 +1,7 @@
 """What a plan notes about deliveries: values still owed to a sink (a delivery failed or was cut
-short), and sinks a kept key's value never reached (added since it was delivered). Read from the
-state alone: the plan says what apply or `ehkeys deliver` will do, without the sinks' machinery.
+short), sinks a kept key's value never reached (added since it was delivered), and a new value
+that goes nowhere while its old key is deleted (`unhanded_notes`). Read from the state and the
+plan alone: the plan says what apply or `ehkeys deliver` will do, without the sinks' machinery.
 """
 
 from __future__ import annotations
@@ -55,3 +56,30 @@ def unreached_notes(state: State, keys: Sequence[DesiredKey], account: Account, 
                 "when it creates the key"
             )
     return notes
+
+
+def unhanded_notes(keys: Sequence[DesiredKey], account: Account, plan: Plan) -> list[str]:
+    """A note per key without sinks that this apply rotates with overlap 0: its successor's value
+    goes nowhere, and its old key, the one the application holds, is deleted in the same apply."""
+    rotated = {c.address for c in plan.changes if c.action is Action.ROTATE}
+    rotated &= {c.after for c in plan.changes if c.action is Action.DELETE and c.after}  # retired now
+    instead = (
+        "rotate with an overlap (`ehkeys rotate --overlap 7d`, or `rotate.overlap`) and hand the new "
+        "value over during it"
+    )
+    return [
+        handed_nowhere(account.address(k.address), "its old key (overlap 0)", "the account", instead)
+        for k in keys
+        if not k.deliver and k.address in rotated
+    ]
+
+
+def handed_nowhere(shown: str, old: str, where: str, instead: str) -> str:
+    """A new value handed to no sink while `old`, the key the application holds, is deleted in
+    the same apply; `where` the new value is then, and what to do `instead`."""
+    return (
+        f"{shown}: its new value is delivered nowhere (no `deliver:`), and {old} is deleted in this "
+        f"apply: whatever holds the old value stops working now, and the new value is in {where} "
+        "only (`ehkeys reveal` prints it). Add a `deliver:` sink (the old key is then deleted only "
+        f"once the new value reached it), or {instead}"
+    )

@@ -22,6 +22,7 @@ import yaml
 from reconciler.api.client import Client
 from reconciler.api.errors import ApiError
 from reconciler.manifest import resources
+from reconciler.render.plan import escape
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import ROOT, interruptible, run_cli, state_dir
@@ -984,3 +985,28 @@ def test_a_debit_held_for_a_move_still_counts_on_the_reviewed_refunds(applied: P
     assert code == 3 and "Extra (ek-proxy-" in out and "the refund of Old" in out, out
     prod = accounts()["prod"]
     assert "Extra" in prod[1] and prod[0] == Decimal(1000 - 10 - 40)  # Backend's 100 back; Extra not raised
+
+
+HANDED_NOWHERE = (
+    "staging/backend: its new value is delivered nowhere (no `deliver:`), and its old key in account "
+    "prod is deleted in this apply: whatever holds the old value stops working now"
+)
+
+
+def test_a_key_moved_without_sinks_is_warned_of_as_its_old_key_goes_in_the_same_apply(
+    applied: Path, capsys: Any
+) -> None:
+    """A key with no `deliver:` moved to staging: created there, its old key deleted in prod in the
+    same apply, the application's key dead and the new value handed to nobody; the plan said only
+    `moved from account prod: created here, deleted there`. With a sink the old key waits for it."""
+    Path("keys.yaml").write_text(manifest(backend_in="staging", backend=50))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and f"warning: {HANDED_NOWHERE}" in out, out
+    assert "add it to account staging as well (a second key of its id)" in out
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "json")
+    assert code == 0 and f"staging: {HANDED_NOWHERE}" in "\n".join(json.loads(out)["notes"]), out
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "markdown")
+    assert code == 0 and f"> **Warning:** {escape(HANDED_NOWHERE)}" in out, out
+    Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), SINK))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "moves from account prod to staging" in out and "delivered nowhere" not in out, out

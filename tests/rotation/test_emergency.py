@@ -3,6 +3,7 @@ run once its successor is delivered (never before); only the rotation is applied
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from reconciler.core.secrets import ProxyKey
+from reconciler.render.plan import escape
 
 from ..helpers import API_KEY, run_cli
 from .common import OLD, SANDBOX, balance, cli, gated_sink, journal, keys, manifest, seed, state
@@ -203,3 +205,27 @@ def test_a_successor_the_service_refuses_leaves_the_key_as_it_was(workdir: Path,
     assert "rotations" not in state()  # abandoned: nothing keeps asking for it
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and "⟳" not in out and "Backend (ek-proxy-…part)" in out
+
+
+HANDED_NOWHERE = (
+    "backend: its new value is delivered nowhere (no `deliver:`), and its old key (overlap 0) is "
+    "deleted in this apply: whatever holds the old value stops working now"
+)
+
+
+def test_a_rotation_with_overlap_0_and_no_sinks_warns_that_the_old_key_stops_working_now(
+    workdir: Path, capsys: Any
+) -> None:
+    """`ehkeys rotate KEY` with overlap 0 of a key without sinks deleted the key the application
+    held in the same apply, its successor's value handed to nobody; the plan said only `overlap
+    0: the old key is deleted in this apply`. With an overlap the old key stays: no warning."""
+    manifest("{every: 90d, overlap: 0}")  # due (120 days old), overlap 0: the plan says so too
+    code, out, _ = cli(capsys, "plan", "--format", "json")
+    assert code == 0 and any(HANDED_NOWHERE in note for note in json.loads(out)["notes"]), out
+    code, out, _ = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0 and f"> **Warning:** {escape(HANDED_NOWHERE)}" in out, out
+    manifest(rotate=None)
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0")
+    assert code == 0 and f"warning: {HANDED_NOWHERE}" in out and "rotate --overlap 7d" in out, out
+    code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "7d")
+    assert code == 0 and "the old key stays active for 7d" in out and "delivered nowhere" not in out, out
