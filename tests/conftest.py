@@ -21,9 +21,10 @@ MANIFESTS = Path(__file__).resolve().parent / "manifests"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see a developer's real keys."""
+    """Tests never see a developer's real keys, nor the CI's own Actions run (GITHUB_ACTIONS: a
+    GitOps job's sinks run on a runner thrown away; the fake runs set it, as Actions does)."""
     for name in list(os.environ):
-        if name.startswith(("EH_", "EHKEYS_", "ELECTRONHUB_", "GITHUB_STEP_SUMMARY")):
+        if name.startswith(("EH_", "EHKEYS_", "ELECTRONHUB_", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NO_COLOR", "1")
 

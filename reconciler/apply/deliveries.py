@@ -21,7 +21,7 @@ from reconciler.core.changes import Action, Change
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
 from reconciler.core.secrets import ProxyKey, scrub
-from reconciler.core.sinks import Delivered, DeliveryOutcome, Recipient, Sink
+from reconciler.core.sinks import Delivered, DeliveryOutcome, FileSink, Recipient, Sink
 from reconciler.delivery import send
 from reconciler.delivery.errors import DeliveryError
 from reconciler.manifest.addresses import variable
@@ -29,6 +29,10 @@ from reconciler.state.deliveries import DONE, DROPPED, FAILED, PENDING
 from reconciler.state.store import State
 
 log = logging.getLogger("ehkeys")
+THROWAWAY = (
+    "only to this job's runner, whose disk is thrown away when the job ends: a later step of the "
+    "job must carry the file somewhere lasting, else deliver through github_secret, vault or a command"
+)
 
 
 def hidden(
@@ -55,6 +59,7 @@ class Delivery:
     account: Account
     env: Mapping[str, str]
     hidden: frozenset[str] = frozenset()
+    throwaway_runner: bool = False  # the sinks run on a runner thrown away with its job (GitOps)
 
     def announce(self, key: DesiredKey) -> None:
         """Before the key is made: each of its sinks owed, so a run killed between the create
@@ -84,7 +89,8 @@ class Delivery:
             log.debug("delivery to %s failed", sink.describe(), exc_info=True)
             return self._failed(key, sink, value, recipient, f"internal error: {type(exc).__name__}: {exc}")
         self.state.delivery(key.address, sink.ident, DONE)
-        return Delivered(recipient.address, sink.describe(), True)
+        lasting = not (self.throwaway_runner and isinstance(sink, FileSink))
+        return Delivered(recipient.address, sink.describe(), True, warning="" if lasting else THROWAWAY)
 
     def _failed(
         self, key: DesiredKey, sink: Sink, value: ProxyKey, recipient: Recipient, why: str

@@ -135,11 +135,14 @@ class Delivered:
     sink: str  # `describe()`
     ok: bool
     message: str = ""
+    warning: str = ""  # delivered, but where it may not last (a file on a runner thrown away)
 
     def line(self) -> str:
-        """`prod/backend → github_secret acme/api:EH_KEY: delivered`, or why it failed."""
+        """`prod/backend → github_secret acme/api:EH_KEY: delivered`, or why it failed; delivered
+        where it may not last, `delivered, but ...` why."""
         said = "delivered" if self.ok else f"failed: {self.message}"
-        return f"{self.address} → {self.sink}: {said}"
+        but = f", but {self.warning}" if self.ok and self.warning else ""
+        return f"{self.address} → {self.sink}: {said}{but}"
 
 
 @dataclass(frozen=True)

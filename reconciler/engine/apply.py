@@ -211,7 +211,7 @@ class _Run:
         """Every account's plan, and why any is left out (the others go on)."""
         moved = units[0].moves if units else ()
         plans = [u.plan for u in units if u.plan is not None]
-        handover.add_notes([u.opened for u in units], plans, moved)
+        handover.add_notes([u.opened for u in units], plans, moved, self.settings.workspace.throwaway_runner)
         self.console.planned(Plans(tuple(u.shown for u in units), moved))
         others = ", the other accounts go on" if len(units) > 1 else ""
         for unit, why in zip(units, stopped, strict=True):

@@ -87,7 +87,8 @@ class AccountApply:
         self.plan = plan
         manifest = self.opened.manifest
         secrets = hidden(manifest.accounts, os.environ, manifest.secret_vars)
-        delivery = Delivery(state, self.opened.account, os.environ, secrets)
+        runner = self.settings.workspace.throwaway_runner
+        delivery = Delivery(state, self.opened.account, os.environ, secrets, throwaway_runner=runner)
         self.owed = Owed(delivery, self.opened.keys)
         self.check_reviewed(plan)
         chosen, skipped = still_planned(plan, self.saved) if self.saved else (plan.to_apply, [])

@@ -50,7 +50,8 @@ async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
         for path in sorted({state_path(workspace, a) for a in accounts}):
             locks.enter_context(statelock.held(path, settings.lock_timeout))
         for opened in open_each(loaded, accounts, workspace):
-            done += await _account(opened, [k for k in wanted if k.account == opened.account.name])
+            mine = [k for k in wanted if k.account == opened.account.name]
+            done += await _account(opened, mine, workspace.throwaway_runner)
             opened.state.flush()
     return done
 
@@ -71,8 +72,9 @@ def _wanted(keys: Sequence[DesiredKey], ids: Sequence[str], accounts: Sequence[s
     return found
 
 
-async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
-    """The account's keys read once, each asked-for key's value delivered to its sinks."""
+async def _account(opened: Opened, keys: list[DesiredKey], throwaway_runner: bool) -> list[Delivered]:
+    """The account's keys read once, each asked-for key's value delivered to its sinks (on a
+    runner thrown away with its job: `Workspace.throwaway_runner`)."""
     async with opened.target.client() as client:
         live = await inventory.read_keys(client)
     doubts = doubted(opened.keys, opened.state, live, opened.others)
@@ -85,7 +87,7 @@ async def _account(opened: Opened, keys: list[DesiredKey]) -> list[Delivered]:
         ]
     found = binding.bind(opened.keys, live, opened.state.bindings).by_address
     secrets = hidden(opened.manifest.accounts, os.environ, opened.manifest.secret_vars)
-    delivery = Delivery(opened.state, opened.account, os.environ, secrets)
+    delivery = Delivery(opened.state, opened.account, os.environ, secrets, throwaway_runner)
     done: list[Delivered] = []
     for key in keys:
         bound = found.get(key.address)

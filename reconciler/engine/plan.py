@@ -82,7 +82,7 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, Manif
     with frozen_heap():
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
     moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
-    handover.add_notes(opened, plans, found)
+    handover.add_notes(opened, plans, found, workspace.throwaway_runner)
     return Plans(tuple(plans), found), opened[0].manifest
 
 

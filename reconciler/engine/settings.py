@@ -44,6 +44,10 @@ class Workspace:
     # The states no verified apply stands behind (the GitOps jobs' copies from the checkout, the
     # state branch holding none): a binding of theirs the account contradicts is never taken.
     unverified: frozenset[Path] = frozenset()
+    # The sinks run on a runner whose disk is thrown away when its job ends (a GitOps job on
+    # GitHub Actions: `RunContext.throwaway_runner`): a `file:` sink's file outlives no job, so
+    # the plan, and each delivery made to one, warns of it (`planning.deliverynotes`).
+    throwaway_runner: bool = False
 
 
 @dataclass(frozen=True)

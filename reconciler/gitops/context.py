@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.core.errors import ConfigError
+from reconciler.engine.settings import Workspace
 from reconciler.state.files import NOT_A_FILE, not_a_file, read_file
 
 MAX_EVENT = 64 * 1024 * 1024  # bytes of an event file read: GitHub caps a webhook's payload at 25 MB
@@ -23,6 +24,9 @@ class RunContext:
     workspace: Path
     event: dict[str, Any] = field(default_factory=dict)
     retention: str = ""  # GITHUB_RETENTION_DAYS: the days Actions keeps this run's artifacts
+    # GITHUB_ACTIONS: the job runs on an Actions runner, whose disk goes with the job (and the
+    # plan job's apply job will): a `file:` sink writes where nothing lasts.
+    throwaway_runner: bool = False
 
     @classmethod
     def from_env(cls) -> RunContext:
@@ -40,7 +44,12 @@ class RunContext:
             workspace=Path(env.get("GITHUB_WORKSPACE") or "."),
             event=_event(env.get("GITHUB_EVENT_PATH")),
             retention=env.get("GITHUB_RETENTION_DAYS", ""),
+            throwaway_runner=env.get("GITHUB_ACTIONS") == "true",
         )
+
+    def runs(self, workspace: Workspace) -> Workspace:
+        """The job's workspace, its sinks run where this run does (`Workspace.throwaway_runner`)."""
+        return replace(workspace, throwaway_runner=self.throwaway_runner)
 
     @property
     def pull_request(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def deliver_job(job: DeliverJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
-        settings = DeliverSettings(checkout.over(job.job.workspace), job.ids, job.lock_timeout)
+        settings = DeliverSettings(checkout.over(ctx.runs(job.job.workspace)), job.ids, job.lock_timeout)
         try:
             done = engine_deliver.run(settings, Log(job.job.workspace.manifests))
         except EhkeysError as exc:

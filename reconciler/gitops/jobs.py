@@ -93,7 +93,7 @@ def plan_job(job: Job) -> ExitCode:
     if why:
         return _not_planned(out, root, why)
     # the other roots' states, whose keys a prune spares, are those on the state branch
-    workspace = with_branch_states(job.workspace, hub, ctx.workspace, job.state_branch)
+    workspace = with_branch_states(ctx.runs(job.workspace), hub, ctx.workspace, job.state_branch)
     with on_branch(job, ctx, hub, push=()) as checkout:
         planned = engine_plan.make(PlanSettings(checkout.over(workspace)), Log(job.workspace.manifests))
     plans, title = planned.plans, root.heading("ehkeys plan")
@@ -177,7 +177,7 @@ def apply_job(job: ApplyJob) -> ExitCode:
         )
         print(f"ehkeys: {why}.")
         return ExitCode.OK
-    workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
+    workspace = with_branch_states(ctx.runs(job.job.workspace), hub, ctx.workspace, job.job.state_branch)
     told = _Told(hub, number, job.trust.author, root, folder)
     try:
         with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:

@@ -47,7 +47,7 @@ def rotate_job(job: RotateJob) -> ExitCode:
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
     with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
         try:
-            applied = _rotate(job, checkout.over(job.job.workspace), folder)
+            applied = _rotate(job, checkout.over(ctx.runs(job.job.workspace)), folder)
         except EhkeysError as exc:
             stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n" + _done_before(folder)
             try:

@@ -1,17 +1,19 @@
 """What a plan notes about deliveries: values still owed to a sink (a delivery failed or was cut
-short), sinks a kept key's value never reached (added since it was delivered), and a new value
-that goes nowhere while its old key is deleted (`unhanded_notes`). Read from the state and the
-plan alone: the plan says what apply or `ehkeys deliver` will do, without the sinks' machinery.
+short), sinks a kept key's value never reached (added since it was delivered), a new value that
+goes nowhere while its old key is deleted (`unhanded_notes`), and one that goes to a file on a
+runner thrown away with its job (`throwaway_notes`). Read from the state and the plan alone: the
+plan says what apply or `ehkeys deliver` will do, without the sinks' machinery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler.core.accounts import Account
 from reconciler.core.changes import Action
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
+from reconciler.core.sinks import FileSink
 from reconciler.state.store import State
 
 
@@ -83,3 +85,35 @@ def handed_nowhere(shown: str, old: str, where: str, instead: str) -> str:
         "only (`ehkeys reveal` prints it). Add a `deliver:` sink (the old key is then deleted only "
         f"once the new value reached it), or {instead}"
     )
+
+
+def throwaway_notes(
+    keys: Sequence[DesiredKey], account: Account, plan: Plan, moved_in: Mapping[str, str]
+) -> list[str]:
+    """A note per key whose new value this apply writes to a `file:` sink on a runner thrown away
+    with its job (a GitOps job's): the file goes with the runner, yet counts as delivered, and a
+    rotation's or a move's old key is then deleted. `moved_in`: each key the plan moves here, from
+    which account."""
+    made = {c.address: c.action for c in plan.changes if c.action in (Action.CREATE, Action.ROTATE)}
+    notes = []
+    for key in (k for k in keys if k.address in made and not k.absent):
+        files = [s.describe() for s in key.deliver if isinstance(s, FileSink)]
+        if not files:
+            continue
+        then = _then(made[key.address], moved_in.get(key.address))
+        notes.append(
+            f"{account.address(key.address)}: its new value goes to {', '.join(files)} on the runner "
+            "of the job that applies this plan, whose disk is thrown away when the job ends: the file "
+            f"lasts only until then, yet counts as delivered{then}; a later step of the job must carry "
+            "it somewhere lasting, else deliver through github_secret, vault or a command"
+        )
+    return notes
+
+
+def _then(action: Action, source: str | None) -> str:
+    """What a delivery counted as made lets go of: a rotation's or a move's old key."""
+    if action is Action.ROTATE:
+        return ", so the old key is deleted after its overlap with the application never given the new value"
+    if source:
+        return f", so the old key in account {source} is deleted in this apply"
+    return ""

@@ -104,6 +104,7 @@ class Actions:
             "GITHUB_EVENT_NAME": event,
             "GITHUB_EVENT_PATH": str(self.tmp / f"event-{self.runs}.json"),
             "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_ACTIONS": "true",
         }.items():
             self.mp.setenv(name, value)
         self.mp.chdir(workspace)

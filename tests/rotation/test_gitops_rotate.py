@@ -20,9 +20,10 @@ from reconciler.gitops.settings import STATE_BRANCH
 from reconciler.state import files as statefiles
 
 from ..apply.test_stopped_report import JOURNAL_FULL, disk_full_at_sending
+from ..delivery.test_gitops_delivery import deliver
 from ..fakegithub import REPO, TOKEN, FakeGitHub, serve
-from ..gitops.test_gitops import MANIFEST, Actions, drift_issue
-from ..helpers import signalled_while_delivering
+from ..gitops.test_gitops import MANIFEST, Actions, drift_issue, plan_comment
+from ..helpers import run_cli, signalled_while_delivering
 from ..reliability_log import record
 from .common import gated_sink
 
@@ -337,3 +338,33 @@ def test_a_rotation_stopped_part_way_tells_the_drift_issue_what_landed_before(
     assert "**ehkeys rotate stopped.** keys/.ehkeys/" in body and JOURNAL_FULL in body, body
     assert "**Stopped part-way: " in body and "| rotate | rotated | -10.00 |" in body, body
     assert "**Before it stopped: 1 rotated.**" in body and named(actions, "key-0") == 2
+
+
+THROWN_AWAY = "on the runner of the job that applies this plan, whose disk is thrown away when the job ends"
+
+
+def test_a_rotation_to_a_file_sink_is_warned_of_in_actions_never_locally(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A `file:` sink in an Actions job writes to the runner's disk, thrown away at the job's end,
+    yet counts as delivered: the old key went after its overlap, the application never given the
+    new value, and the plan comment said only `The new value goes to: → file app.env`."""
+    manifest = yaml.safe_load(text())
+    manifest["keys"][0]["deliver"] = [{"file": "app.env"}]
+    sunk = yaml.safe_dump(manifest, sort_keys=False)
+    reviewed(actions, sunk)
+    clock(actions, 100)  # key-0 due: a pull request's plan shows its rotation
+    assert actions.plan_pr(2, "h2", sunk)[0] == 0
+    comment = plan_comment(hub, 2)
+    assert f"> **Warning:** k0: its new value goes to file app.env {THROWN_AWAY}" in comment, comment
+    assert "so the old key is deleted after its overlap with the application never given" in comment
+    monkeypatch.delenv("GITHUB_ACTIONS")  # the same plan on a machine: its file lasts
+    code, out, err = run_cli(capsys, "plan", MANIFEST, "--sandbox", *actions.seeded)
+    assert code == 0 and "⟳ key-0" in out and THROWN_AWAY not in out + err, out + err
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out = rotate(actions, sunk)  # its log shows the plan, its summary the delivery
+    assert code == 0 and THROWN_AWAY in out, out
+    delivered = "k0 → file app.env: delivered, but only to this job's runner, whose disk is thrown away"
+    assert delivered in actions.summary() and delivered in out
+    code, out, summary = deliver(actions, sunk)  # the deliver job, by hand: the same
+    assert code == 0 and delivered in summary and delivered in out, out
