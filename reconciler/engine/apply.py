@@ -93,12 +93,12 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
     if settings.saved_plan and settings.workspace.targets:
         raise UsageError(TARGETED_PLAN)
     secrets = SecretsFile(settings.secrets_out) if settings.secrets_out else None
-    report_out = ReportFile(settings.report_out) if settings.report_out else None
     saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
     loaded = load_manifest(settings.workspace.manifests, console)
     for warning in forgotten(loaded, settings.workspace):
         console.warning(warning)
     accounts = _accounts(loaded, settings, saved)
+    report_out = _report_file(settings, accounts)
     with _locks([state_path(settings.workspace, a) for a in accounts], settings.lock_timeout):
         units = [
             AccountApply(
@@ -126,6 +126,14 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
         if one.report.state_error is not None:
             raise one.report.state_error
     return applied
+
+
+def _report_file(settings: ApplySettings, accounts: Sequence[Account]) -> ReportFile | None:
+    """--report-out, checked: never over the run's states and what is kept beside them."""
+    if not settings.report_out:
+        return None
+    states = [state_path(settings.workspace, a) for a in accounts]
+    return ReportFile(settings.report_out, states, settings.secrets_out)
 
 
 def _accounts(loaded: Manifest, settings: ApplySettings, saved: SavedPlans | None) -> list[Account]:

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from reconciler.core.errors import StateError, UsageError
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
+from reconciler.state.lock import LOCK_NAME
+from reconciler.state.paths import FOLDER
+
+# What ehkeys keeps beside a state file (besides the state itself): the report written over
+# one would lose it (a journal's lines of writes sent, which the next apply replays; a lock
+# held by its old file while another run takes the new one).
+KEPT_BESIDE = ("journal.jsonl", "drift-seen.json", LOCK_NAME, ".state.lock")
 
 
 class ReportFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, states: Sequence[Path] = (), secrets: str | None = None) -> None:
+        """`states`: the run's state files, whose folder's files the report never replaces;
+        `secrets`: the --secrets-out file, which it never replaces either."""
         self.path = path
+        _apart(path, states, secrets)
         target = Path(path)
         if target.is_dir():
             raise UsageError(f"--report-out {path}: that is a directory; name a file, like apply.md")
@@ -42,3 +52,23 @@ class ReportFile:
             raise StateError(
                 f"--report-out {self.path}: cannot write the report ({exc.strerror or exc})"
             ) from exc
+
+
+def _apart(path: str, states: Sequence[Path], secrets: str | None) -> None:
+    """Refuse a report that would replace a file ehkeys keeps: anything in a `.ehkeys` folder,
+    a state or what is kept beside it (with --state elsewhere), or the --secrets-out file."""
+    where = _landing(path)
+    kept = {_landing(str(s.parent / name)) for s in states for name in (s.name, *KEPT_BESIDE)}
+    if FOLDER in where.parts or where in kept:
+        raise UsageError(
+            f"--report-out {path}: that is where ehkeys keeps a state, its journal or its lock, "
+            "which the report would replace; name a file elsewhere, like apply.md"
+        )
+    if secrets is not None and where == _landing(secrets):
+        raise UsageError(f"--report-out {path}: that is the --secrets-out file; name another, like apply.md")
+
+
+def _landing(path: str) -> Path:
+    """Where a file written to `path` by a rename lands: its folder's links followed, not its own."""
+    absolute = Path(os.path.abspath(path))
+    return absolute.parent.resolve() / absolute.name

@@ -206,3 +206,27 @@ def test_an_interrupt_while_delivering_reports_the_creates_and_the_deliveries_ma
     assert "**Deliveries:**\n\n- alpha → file alpha.env: delivered\n\n" in report, report
     assert "**Before it stopped: 2 created.**" in report and Path("alpha.env").exists()
     assert not Path("beta.env").exists() and "beta.env" not in report
+
+
+@pytest.mark.parametrize(
+    ("report", "extra"),
+    [
+        (".ehkeys/keys/sandbox/journal.jsonl", []),  # the run's journal
+        ("kept/journal.jsonl", ["--state", "kept/state.json"]),  # beside a state kept elsewhere
+        ("kept/.apply.lock", ["--state", "kept/state.json"]),  # its lock: another run would take a new one
+        ("new.env", ["--secrets-out", "new.env"]),  # the created keys' values
+    ],
+    ids=["journal", "state-elsewhere", "lock", "secrets-out"],
+)
+def test_the_report_never_replaces_the_journal_a_lock_or_the_secrets_file(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, report: str, extra: list[str]
+) -> None:
+    """A run stopped part-way writes its report then: over its own journal (a completion gone
+    wrong), it replaced the lines of the writes it sent, which the next apply replays, so that a
+    create whose answer was lost would be made again. Refused before anything is sent."""
+    Path("kept").mkdir()
+    argv = ["apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", report, *extra]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 1 and f"--report-out {report}: that is " in err and "like apply.md" in err, err
+    assert not Path(report).is_file() or not Path(report).read_text()
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--detailed-exitcode")[0] == 2  # nothing sent
