@@ -7,7 +7,7 @@ import re
 
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import ConfigError
-from reconciler.core.hosts import url_problem
+from reconciler.core.hosts import redacted_url, url_problem
 from reconciler.core.secrets import redact
 
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
@@ -39,5 +39,5 @@ def check_api_key(api_key: str | None, var: str = DEFAULT_KEY_VAR) -> str:
 def check_base_url(url: str) -> str:
     problem = url_problem(url)
     if problem:
-        raise ConfigError(f"base URL {url!r}: {problem}")
+        raise ConfigError(f"base URL {redacted_url(url)!r}: {problem}")
     return url.rstrip("/")

@@ -10,6 +10,7 @@ import sys
 from reconciler.cli import settings
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
+from reconciler.core.hosts import redacted_url
 from reconciler.engine import apply as engine_apply
 from reconciler.render.console import Log
 
@@ -53,9 +54,10 @@ def _unasked(args: argparse.Namespace) -> str:
 
 
 def _where(args: argparse.Namespace) -> list[str]:
-    """The options naming the run's account and state, for a command the run suggests."""
+    """The options naming the run's account and state, for a command the run suggests (a
+    password in --base-url as `…`: the command is printed)."""
     given = [("--sandbox", args.sandbox), ("--sandbox-seed", args.sandbox_seed)]
-    given += [("--base-url", args.base_url), ("--state", args.state)]
+    given += [("--base-url", args.base_url and redacted_url(args.base_url)), ("--state", args.state)]
     return [part for flag, value in given if value for part in _option(flag, value)]
 
 

@@ -40,6 +40,19 @@ def url_problem(url: str) -> str:
     return PLAIN_HTTP
 
 
+def redacted_url(url: str) -> str:
+    """`url` as a message or a suggested command shows it: a password in it as `…`
+    (`https://user:…@proxy/v1`), the rest as written; a URL that cannot be read, as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url if "@" not in url else "…@" + url.rpartition("@")[2]
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.partition(':')[0]}:…@{host}").geturl()
+
+
 def run_url(given: str | None, env: Mapping[str, str]) -> str:
     """The API a run asks where its account names none: --base-url, $ELECTRONHUB_BASE_URL (from
     `env`), or the service's own."""

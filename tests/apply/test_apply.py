@@ -13,7 +13,8 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from ..helpers import key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..helpers import API_KEY, key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..served import serving
 
 
 @pytest.fixture
@@ -81,6 +82,25 @@ def test_without_a_tty_apply_refuses_before_printing_the_plan_and_says_how_to_go
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *argv[2:-2], "--plan", "plan.json")
     assert code == 0 and "Apply complete: 1 updated." in out
     assert (live(0)["allocated_ammount"], live(1)["allocated_ammount"]) == (10, 20)
+
+
+def test_the_command_it_suggests_shows_no_password_of_the_base_url(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base URL through a proxy that wants a password (`https://user:pass@host`): the refusal
+    without a terminal printed it whole in the plan command it suggests, as the error of one
+    refused (plain http) did; shown as `…`."""
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", API_KEY)
+    Path("keys.yaml").write_text(manifest_text(1, allocated_ammount=20))
+    with serving(box().app) as (url,):
+        given = url.replace("http://", "http://ops:hunter2-proxy@") + "/v1"
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", given)
+    assert code == 1 and "nobody can approve the plan" in err, err
+    assert f"--base-url '{given.replace('hunter2-proxy', '…')}'" in err and "hunter2" not in out + err, err
+    refused = "http://ops:hunter2-proxy@api.example.com/v1"
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--base-url", refused)
+    assert code == 1 and "base URL 'http://ops:…@api.example.com/v1': use https://" in err, err
+    assert "hunter2" not in out + err
 
 
 @pytest.mark.parametrize(("answer", "code", "amount"), [("yes\n", 0, 20), ("y\n", 1, 10), ("\n", 1, 10)])
