@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from reconciler.core.accounts import DEFAULT_KEY_VAR
 from reconciler.core.errors import ConfigError
-from reconciler.core.hosts import redacted_url, url_problem
+from reconciler.core.hosts import shown_url, url_problem
 from reconciler.core.secrets import redact
 
 _KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: what a header can carry
@@ -37,7 +39,16 @@ def check_api_key(api_key: str | None, var: str = DEFAULT_KEY_VAR) -> str:
 
 
 def check_base_url(url: str) -> str:
-    problem = url_problem(url)
+    problem = url_problem(url) or _unsendable(url)
     if problem:
-        raise ConfigError(f"base URL {redacted_url(url)!r}: {problem}")
+        raise ConfigError(f"base URL {shown_url(url)}: {problem}")
     return url.rstrip("/")
+
+
+def _unsendable(url: str) -> str:
+    """Why httpx cannot send to `url` ('' when it can): a host IDNA refuses (`xn--`)."""
+    try:
+        httpx.Request("GET", url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"not a URL ({exc})"
+    return ""

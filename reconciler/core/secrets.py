@@ -128,8 +128,9 @@ def _runs(text: str, pieces: set[str]) -> list[tuple[int, int]]:
 
 
 def fingerprint(secret: str) -> str:
-    """A stable, non-reversible identifier of a key, safe to commit."""
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:24]
+    """A stable, non-reversible identifier of a key, safe to commit. Of the bytes it was given:
+    a variable's that are not UTF-8 too (the key is refused later, naming the variable)."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 class ProxyKey:

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, IPNetwork, parse_network
 from reconciler.core.money import CENT
+from reconciler.core.pathnames import undecodable
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
 from reconciler.manifest import rotation
@@ -89,6 +90,8 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> tuple[ProxyKey, tuple[str, .
     value = substituted.strip()
     if not value.startswith("ek-proxy-"):
         raise FieldError(f"{source} is not a proxy key: it must start with 'ek-proxy-'")
+    if undecodable(value):  # an environment variable's bytes
+        raise FieldError(f"{source} is not UTF-8, as a proxy key is: copy the key again")
     if len(value.split()) > 1:  # whitespace inside (str.split splits where isspace is true)
         raise FieldError(f"{source} has whitespace inside the key ({_kinds(value)}): a proxy key has none")
     if not 1 <= len(value) <= 256:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.accounts import Account
-from reconciler.core.hosts import DEFAULT_BASE_URL, redacted_url, url_problem
+from reconciler.core.hosts import DEFAULT_BASE_URL, shown_url, url_problem
 from reconciler.core.keys import Location
 from reconciler.core.policy import Budget, Group, Policy
 from reconciler.manifest import groups, policy
@@ -170,7 +170,7 @@ def _base_url(name: str, own: dict[str, Any], owner: FileLoader) -> str | None:
     url = own.get("base_url")
     problem = url_problem(url) if url is not None else ""
     if problem:
-        owner.report(("accounts", name, "base_url"), f"base URL {redacted_url(str(url))!r}: {problem}")
+        owner.report(("accounts", name, "base_url"), f"base URL {shown_url(str(url))}: {problem}")
         return None
     return None if url is None else str(url)
 

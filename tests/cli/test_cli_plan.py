@@ -224,8 +224,9 @@ def test_plain_http_only_to_loopback(workdir: Path, capsys: Any, monkeypatch: py
         "http://[::1/v1",
         "https://api.example.com:-1/v1",
         "http://127.0.0.1:0/v1",
+        "https://xn--/v1",
     ],
-    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port", "port 0"],
+    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port", "port 0", "IDNA"],
 )
 def test_a_base_url_that_cannot_be_parsed_is_refused_naming_it(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, url: str
@@ -235,6 +236,22 @@ def test_a_base_url_that_cannot_be_parsed_is_refused_naming_it(
     code, out, err = run_cli(capsys, "plan", write(workdir, manifest_text(1)), "--base-url", url)
     assert code == 1 and f"base URL {url!r}: " in err and "internal error" not in err, err
     assert out == ""
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1", "https://xn--/v1"])
+def test_a_base_url_that_cannot_be_parsed_is_an_accounts_error_with_accounts(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """Was an "internal error": the plan of the account it left unread named its API by the
+    URL, which could not be read either."""
+    monkeypatch.setenv("EH_PROD_API_KEY", "ek-real-looking-key")
+    doc = {"version": 1, "accounts": {"prod": {"api_key": "${EH_PROD_API_KEY}"}}}
+    doc["keys"] = [{"name": "a", "account": "prod", "allocated_ammount": 1, "limit_type": "daily"}]
+    (workdir / "accounts.yaml").write_text(yaml.safe_dump(doc))
+    for extra in ([], ["--out", "plan.json"]):
+        code, out, err = run_cli(capsys, "plan", "accounts.yaml", "--base-url", url, *extra)
+        assert code == 1 and f"base URL {url!r}: not a URL" in out + err, out + err
+        assert "internal error" not in err
 
 
 def test_unreachable_api_is_a_message_not_a_traceback(

@@ -214,3 +214,39 @@ def test_an_option_value_that_is_not_utf8_is_refused_shown_as_the_shell_writes_i
     why = "expected a whole number" if option == "--parallelism" else "': not UTF-8"
     assert code == 1 and "\\xff" in text and why in text and "\\udc" not in text, text
     assert sorted(p.name for p in workdir.iterdir()) == ["keys.yaml", "seed.yaml"], "nothing made"
+
+
+PINNED = {"version": 1, "keys": [{"name": "pinned", "proxy_key": "${EH_PIN}", "allocated_ammount": 1}]}
+ACCOUNTS = {
+    "version": 1,
+    "accounts": {"prod": {"api_key": "${EH_PROD_API_KEY}"}},
+    "defaults": {"limit_type": "daily"},
+    "keys": [{"name": "a", "account": "prod", "allocated_ammount": 1}],
+}
+ENVIRONMENT = {  # a variable's value not UTF-8: named, shown as the shell writes it
+    "ELECTRONHUB_BASE_URL": (None, "ELECTRONHUB_BASE_URL", f"http://127.0.0.1:9/{ODD}", "plan"),
+    "an account's key": (ACCOUNTS, "EH_PROD_API_KEY", f"ek-{ODD}", "plan"),
+    "a proxy key": (PINNED, "EH_PIN", f"ek-proxy-{ODD}", "plan"),
+    "a proxy key, offline": (PINNED, "EH_PIN", f"ek-proxy-{ODD}", "validate"),
+    "EHKEYS_PROXY_KEYS": (PINNED, "EHKEYS_PROXY_KEYS", f"EH_PIN=ek-proxy-{ODD}", "plan"),
+}
+
+
+@pytest.mark.parametrize("case", list(ENVIRONMENT))
+def test_a_variable_holding_bytes_that_are_not_utf8_is_refused_naming_it(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Each was an internal error (Python's UnicodeEncodeError, from a key's fingerprint or the
+    request): the command line's options were refused so, the environment's were not."""
+    manifest, variable, value, command = ENVIRONMENT[case]
+    if manifest is not None:
+        (workdir / "keys.yaml").write_text(yaml.safe_dump({**manifest, "defaults": {"limit_type": "daily"}}))
+    monkeypatch.setenv("ELECTRONHUB_API_KEY", "ek-test-account-key")
+    monkeypatch.setenv(variable, value)
+    extra = ["--strict"] if command == "validate" else ["--base-url", "http://127.0.0.1:9/v1"]
+    extra = [] if case == "ELECTRONHUB_BASE_URL" else extra
+    code, out, err = run_cli(capsys, command, "keys.yaml", *extra)
+    text = said_cleanly(out, err)
+    named = "EH_PIN" if case == "EHKEYS_PROXY_KEYS" else variable
+    why = "contains characters no API key has" if case == "an account's key" else "not UTF-8"
+    assert code == 1 and named in text and why in text and "\\udc" not in text, text
