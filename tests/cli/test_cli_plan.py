@@ -226,7 +226,14 @@ def test_plain_http_only_to_loopback(workdir: Path, capsys: Any, monkeypatch: py
         "http://127.0.0.1:0/v1",
         "https://xn--/v1",
     ],
-    ids=["port out of range", "port not a number", "unclosed IPv6 bracket", "negative port", "port 0", "IDNA"],
+    ids=[
+        "port out of range",
+        "port not a number",
+        "unclosed IPv6 bracket",
+        "negative port",
+        "port 0",
+        "IDNA",
+    ],
 )
 def test_a_base_url_that_cannot_be_parsed_is_refused_naming_it(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, url: str
