@@ -88,8 +88,13 @@ def api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, man
     if manifests:
         workspace_options(p)
     if formats:
-        p.add_argument("--format", choices=formats, default="text", help="how to print")
+        format_option(p, formats)
     connection_options(p)
+
+
+def format_option(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """--format: a value not UTF-8 is refused as every option's is, never shown as `\\udcNN`."""
+    p.add_argument("--format", type=types.text, choices=formats, default="text", help="how to print")
 
 
 def workspace_options(p: argparse.ArgumentParser) -> None:

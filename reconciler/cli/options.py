@@ -26,6 +26,7 @@ from reconciler.cli.optiongroups import (
     Handler,
     api_options,
     command,
+    format_option,
     health_options,
     lock_option,
     state_option,
@@ -86,7 +87,7 @@ def _named(argv: Sequence[str]) -> tuple[str, ...]:
 
 def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=VALIDATED)
-    p.add_argument("--format", choices=("text", "json", "github"), default="text", help="how to print")
+    format_option(p, ("text", "json", "github"))
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
@@ -137,7 +138,7 @@ def _plan(p: argparse.ArgumentParser) -> None:
 
 def _show(p: argparse.ArgumentParser) -> None:
     p.add_argument("plan_file", **types.file("PLAN_FILE"), help="a plan saved with `ehkeys plan --out`")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="how to print")
+    format_option(p, ("text", "json", "markdown"))
 
 
 def _drift(p: argparse.ArgumentParser) -> None:

@@ -202,6 +202,9 @@ VALUES = {  # an option's value that is no path, not UTF-8: shown as the shell w
     "--parallelism": ("plan", "keys.yaml", *SANDBOX, "--parallelism", f"8{ODD}"),
     "import --key-env": ("import", "--all", *SANDBOX, "--key-env", f"K{ODD}"),
     "sandbox --rate-limit": ("sandbox", "--port", "0", "--rate-limit", f"5{ODD}"),
+    "--format": ("plan", "keys.yaml", *SANDBOX, "--format", f"json{ODD}"),
+    "validate --format": ("validate", "keys.yaml", "--format", f"json{ODD}"),
+    "show --format": ("show", "plan.json", "--format", f"json{ODD}"),
 }
 
 
