@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,36 @@ def test_a_new_key_whose_window_is_unknown_is_never_created(workdir: Path, capsy
     assert code == 1 and "limit_type is unknown: choose daily, weekly or monthly to create it" in out
     store = Sandbox.open(SANDBOX_DB, seeds.load("seed.yaml")).store
     assert "fresh" not in [k["name"] for k in store.keys_of("u1")]
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _device(path: Path) -> None:
+    path.symlink_to("/dev/zero")  # read whole, it never ends
+
+
+def _linked_older(path: Path) -> None:
+    elsewhere = path.parent.parent / "shared.schema.json"
+    elsewhere.write_text(json.dumps({**resources.schema("manifest"), "title": "theirs, shared"}))
+    path.symlink_to(elsewhere.resolve())
+
+
+@pytest.mark.parametrize("made", [_fifo, _device, _linked_older], ids=["fifo", "device", "link"])
+def test_a_schema_name_held_by_a_pipe_a_device_or_a_link_is_refused_untouched(
+    workdir: Path, capsys: Any, made: Any
+) -> None:
+    """A pipe there hung import for ever (read, waiting for a writer); a link to /dev/zero ate
+    every byte of memory; a link to ehkeys' schema elsewhere was written through, replacing a
+    file outside the folder. Each is refused, before any request, and left as it was."""
+    Path("keys").mkdir()
+    theirs = Path("keys/manifest.schema.json")
+    made(theirs)
+    before = os.lstat(theirs)
+    shared = Path("shared.schema.json").read_text() if Path("shared.schema.json").exists() else None
+    code, out, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    assert code == 1 and out == "" and "is there and is not ehkeys' manifest schema" in err, err
+    assert os.lstat(theirs).st_ino == before.st_ino, "left as it was"
+    assert [p.name for p in Path("keys").iterdir()] == [theirs.name]
+    assert shared is None or Path("shared.schema.json").read_text() == shared
