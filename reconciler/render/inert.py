@@ -35,7 +35,9 @@ _BUT_PULLS = re.compile(_REFERENCES.replace("(?<!&)#", "(?<!&)(?<!PR )#", 1))  #
 # A URL GitHub links (after a space or `(`, a domain with a dot), to a `<` or a space: a little
 # less than GitHub links, so that no reference after one is left whole.
 _URL = re.compile(r"((?<![^\s(])(?:https?://|ftp://|www\.)[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)+(?:(?!&lt;)\S)*)")
-_SHORTCODE = re.compile(r":(?=([0-9a-z_+-]+):)")  # gemoji's names: all lower case
+# gemoji's names: all lower case. One at the end of the text too: ehkeys writes a `:` after a
+# name (`<summary>ok :white_check_mark: create`), which would close it.
+_SHORTCODE = re.compile(r":(?=([0-9a-z_+-]+)(?::|$))")
 # A number (`keys.yaml:4:5:`, `08:00:00`) and a group of an IPv6 address (`2001:db8::`) stay as
 # written, unless they spell one of the emoji whose name is 1 to 4 hex digits (gemoji's, all).
 _HEX_EMOJI = frozenset({"100", "1234", "a", "ab", "abc", "abcd", "b", "bed", "bee", "cd", "de"})

@@ -111,3 +111,15 @@ def test_a_plan_comment_and_a_drift_issue_of_such_names_hold_no_reference_and_no
         page = rendered(body)
         assert not [piece for piece in page.text if GITHUB_READS.search(piece)], page.text
         assert all(n in "".join(page.text) for n in NAMES), "".join(page.text)
+
+
+@pytest.mark.parametrize("name", ["ok :white_check_mark", "lgtm:+1", "approved :100"])
+def test_a_name_ending_in_half_a_shortcode_is_no_emoji_before_the_colon_ehkeys_writes(name: str) -> None:
+    """A plan comment writes `<summary>NAME: create</summary>`, and the unchanged keys' warnings
+    `- NAME: …`: a name ending in `:white_check_mark` was a ✓ there, closed by ehkeys' colon."""
+    wanted = [desired(address="k0", proxy_key=None, name=name, allocated_ammount=Decimal(5))]
+    comment = io.StringIO()
+    render.markdown(plan_of(wanted, []), comment)
+    page = rendered(comment.getvalue())
+    assert f"{name}: create" in "".join(page.text), page.text  # reads as written
+    assert not [piece for piece in page.text if GITHUB_READS.search(piece)], page.text
