@@ -50,9 +50,13 @@ def lines() -> list[str]:
     return _said(*take())
 
 
-def pending() -> list[str]:
-    """What `lines()` will say, said now too (a stopped run's report), and not forgotten."""
-    return _said(sorted(_CUT_SHORT), sorted(_LANDED))
+def pending(account: str = "") -> list[str]:
+    """What `lines()` will say, said now too (a stopped run's report), and not forgotten; given
+    an account's name, of its client's writes only (`[prod] POST /auth/proxy/update (…)`)."""
+    cut, landed = (
+        [w for w in kind if not account or w.startswith(f"[{account}] ")] for kind in (_CUT_SHORT, _LANDED)
+    )
+    return _said(sorted(cut), sorted(landed))
 
 
 def _said(cut: list[str], landed: list[str]) -> list[str]:

@@ -128,7 +128,7 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
         return ExitCode.OK if exc.code in (0, None) else ExitCode.ERROR  # 1 as Terraform's, never 2
     _log_to_stderr(args.debug)
     try:
-        return _run(args)
+        code = _run(args)
     except EhkeysError as exc:
         _say(f"error: {exc}")
         _say_unknown_writes()
@@ -142,6 +142,8 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
         _say(f"internal error: {type(exc).__name__}: {exc}")
         _say("please report it; --debug shows the details")
         return ExitCode.ERROR
+    _say_unknown_writes()  # an account cut off part-way while the others went on: its writes
+    return code
 
 
 def _run(args: argparse.Namespace) -> ExitCode:

@@ -5,6 +5,7 @@ that landed before it stopped, and the sentence its report opens with (`part_way
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.apply.reviewed import Review
@@ -43,16 +44,18 @@ def stop_reason(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}); run again with --debug for its details"
 
 
-def part_way(why: str, landed: bool) -> str:
+def part_way(why: str, landed: bool, unchecked: Sequence[str] = ()) -> str:
     """The sentence a report of an account stopped part-way opens with; `landed`: some result
-    is listed after it."""
+    is listed after it; `unchecked`: what to say of the writes it never saw through (its own, of
+    an account cut off while others went on: a run's are listed after every account)."""
     said = (
         "The results below are what it knew before it stopped"
         if landed
         else "No change was seen to land before it stopped"
     )
+    writes = "".join(f" {line[:1].upper()}{line[1:]}." for line in unchecked)
     return (
-        f"Stopped part-way: {why.rstrip('.')}. {said}; nothing more was sent. Writes sent before may "
-        "have reached the API (the journal lists them, and the next apply replays it): plan again "
-        "to see where each key is, then apply what is left."
+        f"Stopped part-way: {why.rstrip('.')}. {said}; nothing more was sent.{writes} Writes sent "
+        "before may have reached the API (the journal lists them, and the next apply replays it): "
+        "plan again to see where each key is, then apply what is left."
     )

@@ -270,4 +270,5 @@ class _Run:
         except RUN_ERRORS as exc:
             if not self.declared:
                 raise
+            client.writes.abandon()  # its writes never seen through: named in its report, and at exit
             unit.applied = unit.cut_off(str(exc))

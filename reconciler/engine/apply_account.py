@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from reconciler.api import unsettled
 from reconciler.api.client import Client
 from reconciler.api.errors import RUN_ERRORS
 from reconciler.api.inventory import Inventory
@@ -308,19 +309,21 @@ class AccountApply:
         return self._left(f"Not applied: {why}. The other accounts went on.")
 
     def cut_off(self, why: str) -> Applied:
-        """This account's apply stopped part-way (its key revoked, the API gone): others go on."""
+        """This account's apply stopped part-way (its key revoked, the API gone): others go on.
+        Its client's writes never seen through (`unsettled`, handed over) are named in its report."""
         self.console.warning(f"account {self.opened.account.name}: stopped part-way: {why}")
-        return self.part_way(why)
+        return self.part_way(why, unsettled.pending(self.opened.account.name))
 
-    def part_way(self, why: str) -> Applied:
+    def part_way(self, why: str, unchecked: Sequence[str] = ()) -> Applied:
         """This account's apply stopped part-way (`why`): the results known by then, as they
-        landed (`heard`), and the deliveries made; the balance after is not read."""
+        landed (`heard`), the deliveries made, and `unchecked`: the writes it never saw through;
+        the balance after is not read."""
         plan = self.shown
         report = Report(balance_before=plan.balance_before)
         if self.plan is not None:
             report.results = [*self.skipped, *(self.heard or []), *failed(self.plan)]
         report.deliveries = list(self.owed.made) if self.owed else []
-        sentence = part_way(why, bool(report.results or report.deliveries))
+        sentence = part_way(why, bool(report.results or report.deliveries), unchecked)
         return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)
 
     def _left(self, sentence: str) -> Applied:

@@ -10,6 +10,7 @@ import errno
 import os
 import shutil
 import signal
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,47 @@ def test_the_report_never_replaces_the_journal_a_lock_or_the_secrets_file(
     assert code == 1 and f"--report-out {report}: that is " in err and "like apply.md" in err, err
     assert not Path(report).is_file() or not Path(report).read_text()
     assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--detailed-exitcode")[0] == 2  # nothing sent
+
+
+def test_an_account_cut_off_names_the_write_that_landed_unchecked_in_its_report_and_on_stderr(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """staging's key is revoked between its two raises of one wave: Web's landed (5.00 debited),
+    Docs' met a 401. prod went on, so the run ended as usual: Web's write, answered and never
+    checked, was named nowhere ("No change was seen to land"), though it moved money."""
+    data: dict[str, Any] = {
+        "accounts": [
+            {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod-account", "balance": 100.0},
+            {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging-account", "balance": 100.0},
+        ],
+        "keys": [
+            {"key": f"ek-proxy-stop-secretvalue-000{i}", "user_id": u, "name": n, "allocated_ammount": 20.0}
+            for i, (u, n) in enumerate([("u1", "Backend"), ("u2", "Web"), ("u2", "Docs")])
+        ],
+    }
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    accounts = {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n in ("prod", "staging")}
+    keys = [
+        {"id": i.lower(), "account": a, "name": i, "allocated_ammount": 25}
+        for i, a in (("Backend", "prod"), ("Web", "staging"), ("Docs", "staging"))
+    ]
+    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name in accounts:
+        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+    real = SandboxTransport.handle_async_request
+
+    async def revoked_before_docs(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/proxy/update") and b'"Docs"' in request.content:
+            with sqlite3.connect(".ehkeys/sandbox.db") as db:
+                db.execute("UPDATE accounts SET api_key = 'ek-test-revoked' WHERE user_id = 'u2'")
+        return await real(self, request)
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", revoked_before_docs)
+    code, _, err = apply(capsys)
+    assert code == 1 and "account staging: stopped part-way: POST /auth/proxy/update: HTTP 401" in err, err
+    said = "reached the API but were not checked and recorded yet: [staging] POST /auth/proxy/update (ek-proxy-…0001)"
+    assert said in err, err
+    staging = Path(REPORT).read_text().split("#### Account staging\n\n", 1)[1]
+    assert staging.startswith("**Stopped part-way: ") and said in staging, staging
+    assert "secretvalue" not in err + staging
