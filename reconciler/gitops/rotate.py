@@ -35,6 +35,7 @@ from reconciler.render.summary import step_summary
 
 ROTATE_MARKER = "<!-- ehkeys-rotate -->"
 NOTHING = "Nothing to rotate or retire: no rotation is due, and no old key's overlap has ended."
+INTERRUPTED = "interrupted: the job was cancelled"
 NOT_NOW = " (--target without --now: only what is due among those keys; --now rotates them now)"
 
 
@@ -45,16 +46,21 @@ def rotate_job(job: RotateJob) -> ExitCode:
         _refuse_early(job, root)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
-        try:
-            applied = _rotate(job, checkout.over(ctx.runs(job.job.workspace)), folder)
-        except EhkeysError as exc:
-            stopped = f"**ehkeys rotate stopped.** {render.escape(str(exc))}\n" + _done_before(folder)
+    cancelled = False
+    try:
+        with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
             try:
-                print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
-            except EhkeysError as also:  # why the rotation stopped is what the job must say
-                print(f"ehkeys: warning: the drift issue could not be told: {also}", file=sys.stderr)
-            raise
+                applied = _rotate(job, checkout.over(ctx.runs(job.job.workspace)), folder)
+            except EhkeysError as exc:
+                _stopped(hub, root, folder, render.escape(str(exc)))
+                raise
+            except KeyboardInterrupt:
+                cancelled = True
+                raise
+    except KeyboardInterrupt:
+        if cancelled:  # told once the state is pushed: the push comes first
+            _stopped(hub, root, folder, INTERRUPTED)
+        raise
     code, report = applied.exit_code, _report(folder)
     if report is None or not any(a.report.results or a.stopped for a in applied.each):
         nothing = NOTHING + (NOT_NOW if job.job.workspace.targets and not job.rotate.now else "")
@@ -63,6 +69,16 @@ def rotate_job(job: RotateJob) -> ExitCode:
         return code
     print(f"drift issue: {tell(hub, _stamped(report, root), root, failed=code is not ExitCode.OK)}")
     return code
+
+
+def _stopped(hub: GitHub, root: Root, folder: Path, why: str) -> None:
+    """Why the rotation stopped (`why`, escaped), then what it did before, on the drift issue;
+    an issue that cannot be told is a warning, never the job's error."""
+    stopped = f"**ehkeys rotate stopped.** {why}\n" + _done_before(folder)
+    try:
+        print(f"drift issue: {tell(hub, _stamped(stopped, root), root, failed=True)}")
+    except EhkeysError as also:  # why the rotation stopped is what the job must say
+        print(f"ehkeys: warning: the drift issue could not be told: {also}", file=sys.stderr)
 
 
 def _refuse_early(job: RotateJob, root: Root) -> None:

@@ -271,6 +271,29 @@ def test_a_run_by_hand_cancelled_after_the_successor_is_created_still_stores_it_
     assert code == 1 and "a rotation is under way" in out and named(actions, "key-0") == 2, out
 
 
+def test_a_scheduled_rotation_cancelled_after_its_create_tells_the_drift_issue_once_its_state_is_pushed(
+    actions: Actions, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner cancels the job while the successor's value is delivered: the successor was
+    created (10.00 debited), and the job summary said so, but the drift issue, where the rotate
+    job says what it did, heard nothing: only an error told it, never a cancel."""
+    manifest = text(sink=actions.tmp)
+    (actions.tmp / "sink-up").touch()
+    reviewed(actions, manifest)
+    clock(actions, 100)
+    before = len(hub.calls)
+    with signalled_while_delivering(monkeypatch, signal.SIGTERM) as unhandled:
+        code, out = rotate(actions, manifest)
+    assert code == 130 and "interrupted" in out and not unhandled, out
+    body = drift_issue(hub)["body"]
+    assert "**ehkeys rotate stopped.** interrupted: the job was cancelled" in body, body
+    assert "**Stopped part-way: interrupted" in body and "| rotate | rotated | -10.00 |" in body, body
+    writes = [c for c in hub.calls[before:] if not c.startswith("GET")]
+    told = min(i for i, c in enumerate(writes) if "/issues" in c)
+    assert max(i for i, c in enumerate(writes) if "/issues" not in c) < told, writes  # pushed first
+    assert all(value not in body for value in keys_of(actions))
+
+
 def test_a_target_without_now_rotates_only_what_is_due_and_says_how_to_rotate_it_now(
     actions: Actions, hub: FakeGitHub
 ) -> None:
