@@ -168,6 +168,7 @@ def apply_job(job: ApplyJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "apply.md").unlink(missing_ok=True)  # another root's, or a kept workspace's: never posted
     pull = None if job.fresh else merged_pull(hub, ctx.sha)
     number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
     why = untouched(hub, root, number, job.job.when_modified) if number is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from reconciler.sandbox import SandboxTransport
 from reconciler.state import files as statefiles
@@ -71,3 +72,23 @@ def test_a_job_cancelled_mid_apply_tells_the_pr_what_landed_once_its_state_is_pu
     told = max(i for i, c in enumerate(writes) if "/comments" in c)
     pushed = [i for i, c in enumerate(writes) if "/comments" not in c]
     assert pushed and max(pushed) < told, writes  # the state pushed first, then the PR told
+
+
+def test_an_apply_stopped_before_it_began_never_posts_an_earlier_report_left_in_its_folder(
+    actions: Actions, hub: Any
+) -> None:
+    """ehkeys-out/apply.md of another root's apply in the same job (every root's --dir is
+    ehkeys-out), or of a workspace a self-hosted runner kept: GitHub down while the reviewed
+    plan was fetched, the PR was told 'apply stopped' followed by that report, changes this
+    apply never made, as if landed."""
+    assert actions.plan_pr(1, "h1", TEXT)[0] == 0
+    earlier = (
+        "<!-- ehkeys-apply -->\n### ehkeys apply\n\n| - | payroll (`ek-proxy-…9999`) | delete | deleted |\n"
+    )
+    actions.committed["ehkeys-out/apply.md"] = earlier.encode()
+    hub.faults["GET /actions/runs/"] = Response("<html>502 Bad Gateway</html>", status_code=502)
+    code, out = actions.merge_and_apply(1, "m1", TEXT)
+    assert code == 1, out
+    comment = apply_comment(hub, 1)
+    assert "**ehkeys apply stopped.** " in comment and "payroll" not in comment, comment
+    assert actions.live()["key-0"]["allocated_ammount"] != 5  # nothing applied
