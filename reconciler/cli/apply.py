@@ -25,7 +25,7 @@ class Terminal(Log):
         self.unasked = _unasked(args)
 
     def approvable(self) -> None:
-        if self.ask and not sys.stdin.isatty():
+        if self.ask and not (sys.stdin is not None and sys.stdin.isatty()):  # None: stdin closed
             raise Refused(self.unasked)
 
     def approve(self) -> None:

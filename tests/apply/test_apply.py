@@ -84,6 +84,17 @@ def test_without_a_tty_apply_refuses_before_printing_the_plan_and_says_how_to_go
     assert (live(0)["allocated_ammount"], live(1)["allocated_ammount"]) == (10, 20)
 
 
+def test_a_closed_stdin_is_no_terminal_either(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ehkeys apply keys.yaml <&-` (a scheduler's job with no stdin): Python's sys.stdin is None,
+    and apply (rotate too) ended in an internal error rather than its refusal."""
+    monkeypatch.setattr("sys.stdin", None)
+    code, out, err = apply(capsys, manifest_text(1, allocated_ammount=20))
+    assert code == 1 and "stdin is not a terminal, so nobody can approve the plan" in err, err
+    assert "internal error" not in err and live(0)["allocated_ammount"] == 10
+
+
 def test_the_command_it_suggests_shows_no_password_of_the_base_url(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
