@@ -3,6 +3,7 @@ state beside it, so that the first plan binds every key."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from reconciler.core.errors import UsageError
@@ -34,6 +35,8 @@ def run(settings: ImportSettings, console: Console) -> str:
     text, bound = loop.run(_read(settings, target))
     if out:
         _write(out, text, bound, target, console)
+        if target.is_sandbox:  # a sandbox of its own, beside the new manifest: said, not a surprise
+            console.notice(_sandbox_read(out, settings.connection.sandbox_seed))
     else:
         console.notice(schemafile.UNNAMED)
     return text
@@ -66,9 +69,6 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, cons
         state.remember(key.fingerprint, snapshots.taken(key))
     state.flush()
     console.notice(f"wrote {path}; {_recorded(bound, state.path)}")
-    if target.is_sandbox:  # a sandbox of its own, beside the new manifest: said, not a surprise
-        box = statepaths.base([path]) / statepaths.SANDBOX_DB
-        console.notice(f"read the sandbox {box}, beside the manifest, where plan --sandbox reads it")
 
 
 def _recorded(bound: dict[str, LiveKey], path: Path) -> str:
@@ -77,3 +77,11 @@ def _recorded(bound: dict[str, LiveKey], path: Path) -> str:
         return "the account has no keys: no state was written (the first apply writes it)"
     plural = "key's binding" if len(bound) == 1 else "keys' bindings"
     return f"recorded its {len(bound)} {plural} in {path}"
+
+
+def _sandbox_read(path: str, seed: str | None) -> str:
+    """Which sandbox import read, and how plan reads the same account: with the seed given, which
+    says whose account serves the manifest (without it, the bundled seed's would)."""
+    box = statepaths.base([path]) / statepaths.SANDBOX_DB
+    how = shlex.join(["plan", "--sandbox", "--sandbox-seed", seed]) if seed else "plan --sandbox"
+    return f"read the sandbox {box}, beside the manifest, where {how} reads it"

@@ -225,3 +225,18 @@ def test_a_schema_name_held_by_a_pipe_a_device_or_a_link_is_refused_untouched(
     assert os.lstat(theirs).st_ino == before.st_ino, "left as it was"
     assert [p.name for p in Path("keys").iterdir()] == [theirs.name]
     assert shared is None or Path("shared.schema.json").read_text() == shared
+
+
+def test_import_from_a_seed_says_plan_reads_that_account_only_with_the_seed(
+    workdir: Path, capsys: Any
+) -> None:
+    """The notice said `where plan --sandbox reads it`: without --sandbox-seed that plan read the
+    bundled seed's account in the same file, and refused every key the state binds."""
+    code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    assert code == 0, err
+    said = "read the sandbox keys/.ehkeys/sandbox.db, beside the manifest, where plan --sandbox"
+    assert f"{said} --sandbox-seed seed.yaml reads it" in err, err
+    text = Path("keys/keys.yaml").read_text().replace("limit_type: unknown", "limit_type: daily")
+    Path("keys/keys.yaml").write_text(text)
+    code, out, _ = run_cli(capsys, "plan", "keys/keys.yaml", *SANDBOX)
+    assert code == 0 and " 0 errors" in out, out  # as said, the account import read
