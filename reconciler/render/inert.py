@@ -31,7 +31,9 @@ _REFERENCES = (
 _REFERENCE = re.compile(_REFERENCES)
 _GH = re.compile(r"[Gg][Hh]-[0-9]")
 _MENTION = re.compile(_AT)
-_BUT_PULLS = re.compile(_REFERENCES.replace("(?<!&)#", "(?<!&)(?<!PR )#", 1))  # ehkeys' `PR #12`
+# ehkeys' own `PR #12`: its messages open with one, or name the one a plan was `made for PR #9`;
+# elsewhere it is a name's or an API's (a key named `PR #7 preview` in a refusal), and split.
+_BUT_PULLS = re.compile(_REFERENCES.replace("(?<!&)#", "(?<!&)(?<!^PR )(?<!made for PR )#", 1))
 # A URL GitHub links (after a space or `(`, a domain with a dot), to a `<` or a space: a little
 # less than GitHub links, so that no reference after one is left whole.
 _URL = re.compile(r"((?<![^\s(])(?:https?://|ftp://|www\.)[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)+(?:(?!&lt;)\S)*)")

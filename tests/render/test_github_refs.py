@@ -88,6 +88,17 @@ def test_ehkeys_own_message_keeps_its_pull_request_reference_and_no_other() -> N
     assert "PR #<!-- -->8" in escape(message)  # a name reads as nothing of ehkeys'
 
 
+def test_a_name_that_reads_pr_and_a_number_in_ehkeys_own_message_is_no_reference() -> None:
+    """A key named `PR #7 preview` in a refusal the merged PR is told (`the plan breaks the
+    policy: … on PR #7 preview`) kept its reference, as ehkeys' own `PR #12` does: it linked
+    PR 7, marked "mentioned" at each such apply."""
+    message = "PR #8: the plan breaks the policy: max_allocation on PR #7 preview: 500 > 100"
+    assert escape(message, ours=True).startswith("PR #8: ")
+    assert "on PR #<!-- -->7 preview" in escape(message, ours=True)
+    made = "the plan in run 1001 was made for PR #9, not this one"
+    assert escape(made, ours=True) == made
+
+
 NAMES = ("fix #1", "org/repo#2", ":white_check_mark: ok")
 
 
