@@ -55,11 +55,15 @@ class ReportFile:
 
 
 def _apart(path: str, states: Sequence[Path], secrets: str | None) -> None:
-    """Refuse a report that would replace a file ehkeys keeps: anything in a `.ehkeys` folder,
+    """Refuse a report that would replace a file ehkeys keeps: anything in the `.ehkeys` folder
+    a state is kept in (its journal, its lock, the sandbox's account, other manifests' states),
     a state or what is kept beside it (with --state elsewhere), or the --secrets-out file."""
     where = _landing(path)
     kept = {_landing(str(s.parent / name)) for s in states for name in (s.name, *KEPT_BESIDE)}
-    if FOLDER in where.parts or where in kept:
+    folders = {
+        _landing(str(next(p for p in s.parents if p.name == FOLDER))) for s in states if FOLDER in s.parts
+    }
+    if where in kept or any(where.is_relative_to(folder) for folder in folders):
         raise UsageError(
             f"--report-out {path}: that is where ehkeys keeps a state, its journal or its lock, "
             "which the report would replace; name a file elsewhere, like apply.md"

@@ -275,3 +275,18 @@ def test_an_account_cut_off_names_the_write_that_landed_unchecked_in_its_report_
     staging = Path(REPORT).read_text().split("#### Account staging\n\n", 1)[1]
     assert staging.startswith("**Stopped part-way: ") and said in staging, staging
     assert "secretvalue" not in err + staging
+
+
+def test_a_report_beside_a_manifest_whose_folder_is_below_a_folder_named_ehkeys_is_written(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the `.ehkeys` folder the run's state is kept in is refused: a checkout under a
+    folder of that name (a repository named `.ehkeys`) keeps its reports."""
+    inner = workdir / ".ehkeys" / "work"
+    inner.mkdir(parents=True)
+    for name in ("seed.yaml", "keys.yaml"):
+        shutil.move(name, inner / name)
+    monkeypatch.chdir(inner)
+    Path("reports").mkdir()
+    code, _, err = apply(capsys)
+    assert code == 0 and Path(REPORT).read_text().startswith("<!-- ehkeys-apply -->"), err
