@@ -34,6 +34,7 @@ from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import key_value, manifest_text, seed_data
+from ..house.syntax import parsed
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
@@ -190,7 +191,7 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
                 found.append((child.module, nested))
             visit(child, nested)
 
-    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    visit(parsed(path), False)
     return found
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..helpers import ROOT
+from .syntax import parsed
 
 PACKAGE = ROOT / "reconciler"
 Graph = dict[str, set[str]]
@@ -72,7 +73,7 @@ def graph(package: Path = PACKAGE) -> Graph:
     for name, path in found.items():
         is_package = path.name == "__init__.py"
         targets: set[str] = set()
-        for node in _runtime_imports(ast.parse(path.read_text())):
+        for node in _runtime_imports(parsed(path)):
             targets |= _targets(name, node, known, is_package)
         edges[name] = {t for t in targets if t in known and t != name}
     return edges

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..helpers import ROOT
+from .syntax import parsed
 
 MODULE_LINES = 300
 FUNCTION_LINES = 40
@@ -27,7 +28,7 @@ def long_modules(paths: list[Path]) -> list[str]:
 def long_functions(paths: list[Path]) -> list[str]:
     found = []
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = (node.end_lineno or node.lineno) - node.lineno + 1
                 found += [f"{_name(path)}:{node.name} {lines}"] if lines > FUNCTION_LINES else []
