@@ -65,6 +65,24 @@ def disk_full_at_sending(nth: int, then: Callable[[], None] = lambda: None) -> A
     return write
 
 
+def two_accounts_seeded(**more: Any) -> dict[str, dict[str, str]]:
+    """A seed of prod (Backend) and staging (Web, Docs), 20.00 each, balances 100.00; the
+    manifest's `accounts:` for them (their keys' variables)."""
+    data: dict[str, Any] = {
+        "accounts": [
+            {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod-account", "balance": 100.0},
+            {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging-account", "balance": 100.0},
+        ],
+        "keys": [
+            {"key": f"ek-proxy-stop-secretvalue-000{i}", "user_id": u, "name": n, "allocated_ammount": 20.0}
+            for i, (u, n) in enumerate([("u1", "Backend"), ("u2", "Web"), ("u2", "Docs")])
+        ],
+        **more,
+    }
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    return {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n in ("prod", "staging")}
+
+
 def test_a_journal_that_fills_mid_wave_still_writes_the_report_of_what_landed(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,19 +156,7 @@ def test_each_account_of_a_run_stopped_part_way_shows_what_it_did(
 ) -> None:
     """Two accounts apply at once; staging's journal fills before its debit is sent, once prod
     has finished: prod's section says what it applied, staging's what landed before it stopped."""
-    data: dict[str, Any] = {
-        "accounts": [
-            {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod-account", "balance": 100.0},
-            {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging-account", "balance": 100.0},
-        ],
-        "keys": [
-            {"key": f"ek-proxy-stop-secretvalue-000{i}", "user_id": u, "name": n, "allocated_ammount": 20.0}
-            for i, (u, n) in enumerate([("u1", "Backend"), ("u2", "Web"), ("u2", "Docs")])
-        ],
-        "rate_limit": {"requests": 100_000, "window_s": 60},
-    }
-    Path("seed.yaml").write_text(yaml.safe_dump(data))
-    accounts = {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n in ("prod", "staging")}
+    accounts = two_accounts_seeded(rate_limit={"requests": 100_000, "window_s": 60})
     keys = [
         {"id": "backend", "account": "prod", "name": "Backend", "allocated_ammount": 15},  # a refund
         {"id": "web", "account": "staging", "name": "Web", "allocated_ammount": 10},  # a refund
@@ -239,18 +245,7 @@ def test_an_account_cut_off_names_the_write_that_landed_unchecked_in_its_report_
     """staging's key is revoked between its two raises of one wave: Web's landed (5.00 debited),
     Docs' met a 401. prod went on, so the run ended as usual: Web's write, answered and never
     checked, was named nowhere ("No change was seen to land"), though it moved money."""
-    data: dict[str, Any] = {
-        "accounts": [
-            {"user_id": "u1", "name": "prod", "api_key": "ek-test-prod-account", "balance": 100.0},
-            {"user_id": "u2", "name": "staging", "api_key": "ek-test-staging-account", "balance": 100.0},
-        ],
-        "keys": [
-            {"key": f"ek-proxy-stop-secretvalue-000{i}", "user_id": u, "name": n, "allocated_ammount": 20.0}
-            for i, (u, n) in enumerate([("u1", "Backend"), ("u2", "Web"), ("u2", "Docs")])
-        ],
-    }
-    Path("seed.yaml").write_text(yaml.safe_dump(data))
-    accounts = {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n in ("prod", "staging")}
+    accounts = two_accounts_seeded()
     keys = [
         {"id": i.lower(), "account": a, "name": i, "allocated_ammount": 25}
         for i, a in (("Backend", "prod"), ("Web", "staging"), ("Docs", "staging"))
