@@ -79,12 +79,12 @@ MEANINGS: dict[str, Rows] = {
     "import": (
         (OK, "the manifest is printed, or written with --out"),
         (ERROR, "an error, or a usage error"),
-        (INTERRUPTED, "interrupted"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
     ),
     "reveal": (
         (OK, "the values are shown or written"),
         (ERROR, "an error, or a usage error"),
-        (INTERRUPTED, "interrupted"),
+        (INTERRUPTED, "interrupted (Ctrl-C)"),
     ),
     "deliver": (
         (OK, "every value delivered to every sink"),
