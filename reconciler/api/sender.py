@@ -42,7 +42,7 @@ from reconciler.api.pacer import Pacer, WaitNotices
 from reconciler.api.retry import RetryPolicy, refused, retry_delay
 from reconciler.api.wire import decode, json_bytes, server_time
 from reconciler.core.accounts import DEFAULT_KEY_VAR
-from reconciler.core.hosts import DEFAULT_BASE_URL
+from reconciler.core.hosts import DEFAULT_BASE_URL, redacted_url
 
 log = logging.getLogger("ehkeys.client")
 
@@ -87,7 +87,7 @@ class Sender:
         self.sent = 0  # attempts that went out: the scarce resource, shown in the plan
         self.parallelism = parallelism = max(parallelism, 1)
         self._base = check_base_url(base_url)
-        self.breaker = Breaker(self._base)
+        self.breaker = Breaker(redacted_url(self._base))  # its message names the API: no password
         # Made once: httpx copies Headers and URLs as they are, where it parses dicts and text
         # again for every request (a tenth of a request's CPU).
         self._headers, self._json_headers = _headers(check_api_key(api_key, key_var))
