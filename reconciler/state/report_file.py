@@ -73,6 +73,8 @@ def _apart(path: str, states: Sequence[Path], secrets: str | None) -> None:
 
 
 def _landing(path: str) -> Path:
-    """Where a file written to `path` by a rename lands: its folder's links followed, not its own."""
-    absolute = Path(os.path.abspath(path))
+    """Where a file written to `path` by a rename lands: its folder's links followed, not its own,
+    and each `..` after the link before it, as the system reads it (`link/../journal.jsonl` lands
+    beside the link's target, where abspath's `..` would have dropped the link unread)."""
+    absolute = Path(path).absolute()  # `..` kept: resolve() follows the links before each
     return absolute.parent.resolve() / absolute.name

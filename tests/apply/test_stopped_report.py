@@ -222,8 +222,9 @@ def test_an_interrupt_while_delivering_reports_the_creates_and_the_deliveries_ma
         ("kept/journal.jsonl", ["--state", "kept/state.json"]),  # beside a state kept elsewhere
         ("kept/.apply.lock", ["--state", "kept/state.json"]),  # its lock: another run would take a new one
         ("new.env", ["--secrets-out", "new.env"]),  # the created keys' values
+        ("up/../journal.jsonl", ["--state", "kept/state.json"]),  # up: a link to kept/sub, `..` is kept
     ],
-    ids=["journal", "state-elsewhere", "lock", "secrets-out"],
+    ids=["journal", "state-elsewhere", "lock", "secrets-out", "link-then-dotdot"],
 )
 def test_the_report_never_replaces_the_journal_a_lock_or_the_secrets_file(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, report: str, extra: list[str]
@@ -231,7 +232,8 @@ def test_the_report_never_replaces_the_journal_a_lock_or_the_secrets_file(
     """A run stopped part-way writes its report then: over its own journal (a completion gone
     wrong), it replaced the lines of the writes it sent, which the next apply replays, so that a
     create whose answer was lost would be made again. Refused before anything is sent."""
-    Path("kept").mkdir()
+    Path("kept/sub").mkdir(parents=True)
+    Path("up").symlink_to("kept/sub")  # up/.. is kept, as the system reads it, not the folder here
     argv = ["apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", report, *extra]
     code, _, err = run_cli(capsys, *argv)
     assert code == 1 and f"--report-out {report}: that is " in err and "like apply.md" in err, err
