@@ -20,15 +20,17 @@ COMMAND_TIMEOUT = 60.0  # seconds a command sink may take, unless it says otherw
 GITHUB_TOKEN_VAR = "GITHUB_TOKEN"
 VAULT_MOUNT = "secret"
 NOT_AN_ENV_FILE = (
-    "a YAML or JSON file (a manifest, a state, a plan): a NAME=value line would break it and "
-    "put the secret where it is committed; write secrets to an env file, like app.env"
+    "a YAML or JSON file (a manifest, a state, a plan), or one ehkeys keeps beside a state (a "
+    "journal, a lock, the sandbox's database): a NAME=value line would break it and put the secret "
+    "where it is kept or committed; write secrets to an env file, like app.env"
 )
 
 
 def not_an_env_file(path: Path | str) -> bool:
     """A file `NAME=value` lines must never go into: the manifest itself (outside a repository
-    git tracks nothing, so only its name says so), a state, a saved plan."""
-    return Path(path).suffix.lower() in (".yaml", ".yml", ".json")
+    git tracks nothing, so only its name says so), a state, a saved plan, a journal (its lines of
+    writes sent, which a replay reads), a lock, the sandbox's database."""
+    return Path(path).suffix.lower() in (".yaml", ".yml", ".json", ".jsonl", ".lock", ".db")
 
 
 @dataclass(frozen=True)

@@ -281,7 +281,10 @@ def test_reveal_prints_only_to_a_terminal_or_a_file(workdir: Path, capsys: Any) 
     assert "ek-proxy" not in err
 
 
-@pytest.mark.parametrize("target", ["keys.yaml", "other.yml", "state.json"])
+@pytest.mark.parametrize(
+    "target",
+    ["keys.yaml", "other.yml", "state.json", ".ehkeys/keys/sandbox/journal.jsonl", ".ehkeys/sandbox.db"],
+)
 def test_secrets_never_go_into_a_manifest_or_another_yaml_or_json_file(
     workdir: Path, capsys: Any, target: str
 ) -> None:
@@ -289,7 +292,7 @@ def test_secrets_never_go_into_a_manifest_or_another_yaml_or_json_file(
     `NAME=value` line to the manifest itself: a secret in the file one commits, and a manifest
     that no longer parses."""
     apply(capsys, manifest_of(existing(0), analytics()))
-    if target != "keys.yaml":
+    if target != "keys.yaml" and not Path(target).exists():
         Path(target).write_text("{}\n")
     before = Path(target).read_text()
     code, _, err = run_cli(capsys, "reveal", "keys.yaml", "analytics", *SANDBOX, "--out", target)
