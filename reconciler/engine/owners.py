@@ -23,7 +23,7 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.printable import printable
 from reconciler.engine.settings import Workspace
 from reconciler.manifest.load import Manifest, load
-from reconciler.planning.pruning import Others, OtherStates, Owner
+from reconciler.planning.pruning import Others, OtherStates, Owner, claim
 from reconciler.state import others, reading
 from reconciler.state import paths as statepaths
 from reconciler.state.format import Contents
@@ -61,7 +61,7 @@ class Found:
     checkout, holding the manifests they name."""
 
     top: Path
-    owners: dict[str, Owner] = field(default_factory=dict)
+    claims: list[tuple[str, Owner]] = field(default_factory=list)  # each account's (`Others.of`)
     named: dict[str, Owner] = field(default_factory=dict)
     loaded: dict[Path, Manifest | None] = field(default_factory=dict)
 
@@ -76,18 +76,15 @@ class Found:
         for fingerprint, address, moved in others.claims(contents):
             named = address in (anywhere if moved else ids)
             unwatched = aside or ("" if named else dropped(address, whose))
-            self._claim(fingerprint, Owner(whose, f"its state binds it: {where}", unwatched=unwatched))
+            owner = Owner(
+                whose, f"its state binds it: {where}", unwatched=unwatched, account=contents.account
+            )
+            self.claims.append((fingerprint, owner))
         unwatched = by_name(whose)
         for name in others.creating(contents, journal):
             self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", True, unwatched))
         for name in {k.name for k in keys if not k.absent and k.address not in contents.bindings}:
             self.named.setdefault(name, Owner(whose, ADOPTS, True, unwatched))
-
-    def _claim(self, fingerprint: str, owner: Owner) -> None:
-        """The first claim on a key, unless a later one is watched where it is not."""
-        first = self.owners.get(fingerprint)
-        if first is None or (first.unwatched and not owner.unwatched):
-            self.owners[fingerprint] = owner
 
     def _root(self, whose: str, contents: Contents, state: Path) -> tuple[Manifest | None, str]:
         """The manifest the state names, when the checkout holds it (its next apply adopts the
@@ -108,7 +105,10 @@ class Found:
         return found, "" if kept.resolve() == state.resolve() else aside(whose, kept.relative_to(top))
 
     def others(self) -> Others:
-        return Others(self.owners, by_name=self.named)
+        owners: dict[str, Owner] = {}
+        for fingerprint, owner in self.claims:
+            claim(owners, fingerprint, owner)
+        return Others(owners, by_name=self.named, claims=tuple(self.claims))
 
 
 def _keys(manifest: Manifest, account: str | None) -> tuple[DesiredKey, ...]:

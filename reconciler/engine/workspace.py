@@ -20,7 +20,7 @@ from reconciler.engine.target import Target
 from reconciler.manifest import hints
 from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
-from reconciler.planning.pruning import OtherStates
+from reconciler.planning.pruning import ForAccount, OtherStates
 from reconciler.state import migrate as statemigrate
 from reconciler.state import paths as statepaths
 from reconciler.state import reading as statereading
@@ -195,8 +195,9 @@ def open_account(
         _start_over(path)  # the sandbox starts afresh: so does what ehkeys remembered of it
     owner = statepaths.owner(workspace.manifests)
     unverified = path.resolve() in {p.resolve() for p in workspace.unverified}
-    state = State(path, owner, account.name if account.declared else None, unverified)
-    return Opened(loaded, account, state, target, others)
+    declared = account.name if account.declared else None
+    state = State(path, owner, declared, unverified)
+    return Opened(loaded, account, state, target, ForAccount(others, declared))  # its account's claims
 
 
 def _former(loaded: manifest.Manifest) -> str | None:

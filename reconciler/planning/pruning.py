@@ -9,6 +9,10 @@ unmanaged, saying whose they are (`Unmanaged.managed_by`), pruning or not, and d
 them as that root's, not as its own drift, when that root's drift watches them; a claim it does
 not (`Owner.unwatched`: a root gone from the checkout, a copy of a state no run reads, an id its
 manifest dropped) spares a key from the prune and leaves it this root's drift, saying why.
+A claim counts only in the account its state is for (`Others.of`): a state for account staging
+binding a key listed in prod claims nothing there (its drift watches staging), said in the plan;
+a state of a manifest without `accounts:` is for an account no name tells, so against a declared
+account its claim spares the key but leaves it this root's drift (and the other way round).
 The other roots' states (`OtherStates`: the checkout's on the command line, the state branch's
 in the GitOps jobs) are read only when the account has unmanaged keys, once a run; one that
 cannot be read prunes nothing (closed, never open), leaves every unmanaged key this manifest's
@@ -18,7 +22,7 @@ drift, and says why.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.core.changes import Action, Change
@@ -38,6 +42,7 @@ class Owner:
     why: str
     maybe: bool = False
     unwatched: str = ""
+    account: str | None = None  # the account its state is for (None: a manifest without accounts:)
 
     def __str__(self) -> str:
         return f"{self.root}'s ({self.why})" if self.maybe else f"{self.root} ({self.why})"
@@ -63,6 +68,8 @@ class Others:
     unknown: str = ""
     by_name: Mapping[str, Owner] = field(default_factory=dict)
     caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
+    claims: tuple[tuple[str, Owner], ...] = ()  # every state's claims, each account's (`of` picks)
+    ignored: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> why its claim counts not here
 
     def owner(self, live: LiveKey) -> Owner | None:
         """The other root `live` is of, or may be (None: neither)."""
@@ -74,6 +81,50 @@ class Others:
         owner = self.owner(live)
         return owner.root if owner is not None and not owner.unwatched else ""
 
+    def of(self, account: str | None) -> Others:
+        """The claims as a plan of `account` (None: a manifest without `accounts:`) reads them: a
+        claim of a state for another declared account is ignored (`ignored`: its drift watches that
+        one); one where either side declares none spares the key, but leaves it drift here."""
+        owners: dict[str, Owner] = {}
+        ignored: dict[str, str] = {}
+        for fingerprint, owner in self.claims:
+            if owner.account == account:
+                claim(owners, fingerprint, owner)
+            elif owner.account is None or account is None:
+                claim(
+                    owners, fingerprint, replace(owner, unwatched=owner.unwatched or untold(owner, account))
+                )
+            else:
+                ignored.setdefault(fingerprint, elsewhere(owner, account))
+        ignored = {fp: why for fp, why in ignored.items() if fp not in owners}
+        return replace(self, owners=owners, claims=(), ignored=ignored)
+
+
+def claim(owners: dict[str, Owner], fingerprint: str, owner: Owner) -> None:
+    """The first claim on a key, unless a later one is watched where it is not."""
+    first = owners.get(fingerprint)
+    if first is None or (first.unwatched and not owner.unwatched):
+        owners[fingerprint] = owner
+
+
+def _account(account: str | None) -> str:
+    return f"account {account}" if account else "the account of a manifest without accounts:"
+
+
+def untold(owner: Owner, account: str | None) -> str:
+    return (
+        f"its state is for {_account(owner.account)}, this plan for {_account(account)}: no name tells "
+        f"they are one account, so {owner.root}'s drift may never see it (name the account alike in both)"
+    )
+
+
+def elsewhere(owner: Owner, account: str) -> str:
+    return (
+        f"claimed by {owner.root} ({owner.why}), whose state is for account {owner.account}, not "
+        f"{account}: the claim is ignored here, as {owner.root}'s drift watches {owner.account} only "
+        "(a state edited by hand?)"
+    )
+
 
 NOBODY = Others()
 
@@ -82,6 +133,21 @@ class OtherStates(Protocol):
     """Where the other manifest roots' states are; read once, when a plan first asks."""
 
     def read(self) -> Others: ...
+
+
+@dataclass
+class ForAccount:
+    """The run's other roots' states (read once, whichever account asks first) as the plan of
+    one account reads them (`Others.of`)."""
+
+    states: OtherStates
+    account: str | None
+    found: Others | None = None
+
+    def read(self) -> Others:
+        if self.found is None:
+            self.found = self.states.read().of(self.account)
+        return self.found
 
 
 def nobody() -> Others:
@@ -144,6 +210,11 @@ def why_not_prune(
     why the state cannot tell them from a renamed manifest key ('' when it can). A lost state is
     a problem; another root's state unread, a note on the whole plan (and `plan.others_unread`:
     its unmanaged keys may be that root's)."""
+    plan.notes += [
+        f"{k.name!r} ({k.proxy_key.display}): {others.ignored[k.fingerprint]}"
+        for k in keys
+        if k.fingerprint in others.ignored
+    ]
     if keys and others.unknown:
         plan.others_unread = others.unknown
         if not prune:

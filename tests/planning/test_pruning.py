@@ -5,7 +5,10 @@ when one of them could not be read."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+
+import pytest
 
 from reconciler.api.inventory import Inventory
 from reconciler.core.changes import Action
@@ -98,3 +101,44 @@ def test_a_first_apply_beside_another_roots_keys_is_not_refused_for_them() -> No
     made = plan(asked, [desired(), new], bindings={}, prune=True)
     assert made.problems == [] and made.count(Action.CREATE) == 1 and made.count(Action.DELETE) == 0
     assert {u.note for u in made.unmanaged} == {f"not pruned: managed by {SEARCH}"}
+
+
+@pytest.mark.parametrize(
+    ("claimed_in", "planned_in", "pruned", "managed_by", "drift_here"),
+    [
+        ("prod", "prod", ["stray"], "keys/search", ""),
+        (None, None, ["stray"], "keys/search", ""),
+        ("staging", "prod", ["search-a", "stray"], "", ""),
+        (
+            None,
+            "prod",
+            ["stray"],
+            "",
+            "its state is for the account of a manifest without accounts:, this plan for account prod",
+        ),
+        (
+            "prod",
+            None,
+            ["stray"],
+            "",
+            "its state is for account prod, this plan for the account of a manifest without accounts:",
+        ),
+    ],
+)
+def test_a_claim_counts_only_in_the_account_its_state_is_for(
+    claimed_in: str | None, planned_in: str | None, pruned: list[str], managed_by: str, drift_here: str
+) -> None:
+    """A state for another declared account claims nothing here (its drift watches that one: the
+    key is pruned, said in a note); one where either side declares no account spares the key, but
+    no name tells they are one account, so it stays drift here."""
+    claim = (THEIRS.fingerprint, replace(OWNER, account=claimed_in))
+    made = plan(Asked(Others(claims=(claim,)).of(planned_in)), prune=True)
+    assert [c.name for c in made.changes if c.action is Action.DELETE] == pruned
+    assert [u.managed_by for u in made.unmanaged if u.live.name == "search-a"] == (
+        [] if "search-a" in pruned else [managed_by]
+    )
+    assert all(drift_here in u.note and ("drift here" in u.note) == bool(drift_here) for u in made.unmanaged)
+    ignored = [
+        n for n in made.notes if "whose state is for account staging, not prod: the claim is ignored" in n
+    ]
+    assert len(ignored) == (1 if "search-a" in pruned else 0)
