@@ -9,10 +9,11 @@ unmanaged, saying whose they are (`Unmanaged.managed_by`), pruning or not, and d
 them as that root's, not as its own drift, when that root's drift watches them; a claim it does
 not (`Owner.unwatched`: a root gone from the checkout, a copy of a state no run reads, an id its
 manifest dropped) spares a key from the prune and leaves it this root's drift, saying why.
-A claim counts only in the account its state is for (`Others.of`): a state for account staging
-binding a key listed in prod claims nothing there (its drift watches staging), said in the plan;
-a state of a manifest without `accounts:` is for an account no name tells, so against a declared
-account its claim spares the key but leaves it this root's drift (and the other way round).
+A claim is watched only in the account its state is for (`Others.of`): a state for account
+staging binding a key listed in prod still spares it from prod's prune (two names may be one
+account, and a delete cannot be undone), but prod's drift keeps it, as the claiming root's drift
+watches staging only; so does a state of a manifest without `accounts:` against a declared
+account (no name tells they are one), and the other way round.
 The other roots' states (`OtherStates`: the checkout's on the command line, the state branch's
 in the GitOps jobs) are read only when the account has unmanaged keys, once a run; one that
 cannot be read prunes nothing (closed, never open), leaves every unmanaged key this manifest's
@@ -69,7 +70,6 @@ class Others:
     by_name: Mapping[str, Owner] = field(default_factory=dict)
     caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
     claims: tuple[tuple[str, Owner], ...] = ()  # every state's claims, each account's (`of` picks)
-    ignored: Mapping[str, str] = field(default_factory=dict)  # fingerprint -> why its claim counts not here
 
     def owner(self, live: LiveKey) -> Owner | None:
         """The other root `live` is of, or may be (None: neither)."""
@@ -83,21 +83,15 @@ class Others:
 
     def of(self, account: str | None) -> Others:
         """The claims as a plan of `account` (None: a manifest without `accounts:`) reads them: a
-        claim of a state for another declared account is ignored (`ignored`: its drift watches that
-        one); one where either side declares none spares the key, but leaves it drift here."""
+        claim of a state for another account (or where either side declares none) still spares
+        the key from prune, as two names may be one account and a delete cannot be undone, but
+        leaves it drift here: the claiming root's drift watches its own account only."""
         owners: dict[str, Owner] = {}
-        ignored: dict[str, str] = {}
         for fingerprint, owner in self.claims:
-            if owner.account == account:
-                claim(owners, fingerprint, owner)
-            elif owner.account is None or account is None:
-                claim(
-                    owners, fingerprint, replace(owner, unwatched=owner.unwatched or untold(owner, account))
-                )
-            else:
-                ignored.setdefault(fingerprint, elsewhere(owner, account))
-        ignored = {fp: why for fp, why in ignored.items() if fp not in owners}
-        return replace(self, owners=owners, claims=(), ignored=ignored)
+            if owner.account != account:
+                owner = replace(owner, unwatched=owner.unwatched or untold(owner, account))
+            claim(owners, fingerprint, owner)
+        return replace(self, owners=owners, claims=())
 
 
 def claim(owners: dict[str, Owner], fingerprint: str, owner: Owner) -> None:
@@ -113,16 +107,9 @@ def _account(account: str | None) -> str:
 
 def untold(owner: Owner, account: str | None) -> str:
     return (
-        f"its state is for {_account(owner.account)}, this plan for {_account(account)}: no name tells "
-        f"they are one account, so {owner.root}'s drift may never see it (name the account alike in both)"
-    )
-
-
-def elsewhere(owner: Owner, account: str) -> str:
-    return (
-        f"claimed by {owner.root} ({owner.why}), whose state is for account {owner.account}, not "
-        f"{account}: the claim is ignored here, as {owner.root}'s drift watches {owner.account} only "
-        "(a state edited by hand?)"
+        f"its state is for {_account(owner.account)}, this plan for {_account(account)}: {owner.root}'s "
+        "drift watches its own account only, so it may never see this key (if the two are one account, "
+        "name it alike in both)"
     )
 
 
@@ -210,11 +197,6 @@ def why_not_prune(
     why the state cannot tell them from a renamed manifest key ('' when it can). A lost state is
     a problem; another root's state unread, a note on the whole plan (and `plan.others_unread`:
     its unmanaged keys may be that root's)."""
-    plan.notes += [
-        f"{k.name!r} ({k.proxy_key.display}): {others.ignored[k.fingerprint]}"
-        for k in keys
-        if k.fingerprint in others.ignored
-    ]
     if keys and others.unknown:
         plan.others_unread = others.unknown
         if not prune:

@@ -204,8 +204,7 @@ def test_states_whose_account_leads_where_they_lie_still_hide_no_rotating_key(
 ) -> None:
     """Two states, one naming each root, each at a path its account's name makes look like where
     that root keeps it (`../../../../backup/…`), each recording a rotation of the leaked key: no
-    account of either manifest is so named, so neither root's drift watches the rotation, and
-    neither claim counts in prod (each state is for another account)."""
+    account of either manifest is so named, so neither root's drift watches the rotation."""
     both_applied(capsys)
     leak = leaked(checkout)
     for name in ("search", "payments"):
@@ -216,6 +215,7 @@ def test_states_whose_account_leads_where_they_lie_still_hide_no_rotating_key(
         claiming(source, where, {}, manifest=f"../../../../../keys/{name}", account=account)
         claiming(where, where, {}, rotations={f"{name}-x": rotation})
     notes = reported_by_both(capsys, "leak")
-    assert notes["keys/search"] is None and notes["keys/payments"].startswith(
-        "prune: the next apply deletes it"
+    assert notes["keys/search"].endswith(
+        "drift here: it binds it to payments-x, which keys/payments no longer names, so its drift lists "
+        "it as unmanaged too"
     )

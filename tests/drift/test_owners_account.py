@@ -3,8 +3,9 @@ line (the roots, seed and served account of `engine.test_prune_owners`). keys/se
 declares staging; a state of its for staging, kept where it keeps it and naming a staging id,
 binds a key made by hand in prod (a state edited by hand, or forged on the state branch: real
 fingerprints are per key). keys/search's drift watches staging there, never prod: so in prod
-the claim is ignored, said in the plan. The key is pruned by prod's pruning root, is its drift,
-and its usage shows it managed by nobody; search's prod state still holds search's prod keys.
+the key is still spared from prune (two names may be one account; a delete cannot be undone),
+but it is prod's drift, saying why, and its usage shows it managed by nobody; search's prod
+state still holds search's prod keys.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def staging_claims(leak: str) -> None:
     STAGING_STATE.write_text(json.dumps({**state, "bindings": {"staging/search-s": leak}}))
 
 
-def test_a_staging_states_claim_on_a_prod_key_neither_spares_nor_hides_it(
+def test_a_staging_states_claim_on_a_prod_key_spares_it_from_prune_but_never_hides_it(
     checkout: Path, capsys: Any
 ) -> None:
     both_applied(capsys)
@@ -46,12 +47,11 @@ def test_a_staging_states_claim_on_a_prod_key_neither_spares_nor_hides_it(
     code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
     assert code == 0, out + err
     planned = json.loads(out)
-    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == ["leak"]
+    assert [c["name"] for c in planned["keys"] if c["action"] == "delete"] == [], "never deleted"
     kept = {u["name"]: u.get("managed_by") for u in planned["unmanaged"]}
-    assert kept == {"search-a": "keys/search", "search-b": "keys/search"}, "prod's claims still count"
-    (note,) = [n for n in planned["notes"] if n.startswith("prod: 'leak' (ek-proxy-…")]
-    assert f"claimed by keys/search (its state binds it: {STAGING_STATE.as_posix()}), whose state is " in note
-    assert "for account staging, not prod: the claim is ignored here" in note
+    assert kept == {"search-a": "keys/search", "search-b": "keys/search", "leak": None}, kept
+    (note,) = [u["note"] for u in planned["unmanaged"] if u["name"] == "leak"]
+    assert note.startswith("not pruned: held by keys/search") and "drift here" in note, note
 
     code, found = drift_json(capsys, "keys/payments")
     assert code == 2 and list(unmanaged(found)) == ["leak"], found

@@ -2,8 +2,9 @@
 GitOps jobs (the matrix of `test_gitops_prune_owners`). keys/search also declares staging; its
 staging state on the branch binds a key made by hand in prod (a state edited or forged there:
 real fingerprints are per key). Its drift watches staging, never prod: so payments' drift issue
-lists the key as unmanaged drift, its usage view as managed by nobody, and payments' plan prunes
-it, saying the claim was ignored; search's prod keys stay search's.
+lists the key as unmanaged drift and its usage view as managed by nobody; payments' plan still
+spares it from prune (two names may be one account; a delete cannot be undone), saying it stays
+drift here; search's prod keys stay search's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def staging_claims(hub: FakeGitHub, leak: str, monkeypatch: pytest.MonkeyPatch) 
     hub.branches["ehkeys-state"][STAGING_STATE] = json.dumps(state).encode()
 
 
-def test_a_staging_states_claim_on_a_prod_key_neither_spares_nor_hides_it(
+def test_a_staging_states_claim_on_a_prod_key_spares_it_from_prune_but_never_hides_it(
     matrix: Matrix, hub: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both_applied(matrix, hub)
@@ -62,5 +63,5 @@ def test_a_staging_states_claim_on_a_prod_key_neither_spares_nor_hides_it(
     code, out = matrix.plan(PULL + 1, PAYMENTS)
     assert code == 0, out
     shown = plan_comment(hub, PULL + 1)
-    assert "1 to delete" in shown and "leak" in shown
-    assert f"claimed by keys/search (its state binds it: ehkeys-state:{STAGING_STATE}), whose state" in shown
+    assert "0 to delete" in shown and "leak" in shown, shown
+    assert f"not pruned: held by keys/search (its state binds it: ehkeys-state:{STAGING_STATE})" in shown
