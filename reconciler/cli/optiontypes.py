@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from reconciler.core.durations import Duration
-from reconciler.core.pathnames import refusal, shown, undecodable
+from reconciler.core.pathnames import quoted, refusal, shown, undecodable
 
 T = TypeVar("T")
 
@@ -24,18 +24,12 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {said(text)})") from None
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {quoted(text)})") from None
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected} (got {said(text)})")
+            raise argparse.ArgumentTypeError(f"expected {expected} (got {quoted(text)})")
         return value
 
     return parse
-
-
-def said(text: str) -> str:
-    """An option's value quoted in a message: bytes that are not UTF-8 as `\\xNN`, never as
-    Python's `\\udcNN` for them."""
-    return f"'{shown(text)}'" if undecodable(text) else repr(text)
 
 
 def path(text: str) -> str:
@@ -50,17 +44,19 @@ def text(value: str) -> str:
     """Any other option's text (`--base-url`, `--max-debit`, `--state-branch`...): every one is
     UTF-8 where it goes (a URL, an amount, a branch), so one that is not is refused here, shown
     as the shell writes it, rather than later as Python's `\\udcNN`."""
-    if undecodable(value):
-        raise argparse.ArgumentTypeError(f"'{shown(value)}': not UTF-8")
-    return value
+    return _utf8(value, "not UTF-8")
 
 
 def name(text: str) -> str:
     """A key's address, id or name, or an account's name (`--target`, `--account`, `rotate`'s
     keys...): the manifest is YAML, which is UTF-8, so one that is not names nothing there."""
-    if undecodable(text):
-        raise argparse.ArgumentTypeError(f"'{shown(text)}': not UTF-8, so it names no key or account")
-    return text
+    return _utf8(text, "not UTF-8, so it names no key or account")
+
+
+def _utf8(value: str, why: str) -> str:
+    if undecodable(value):
+        raise argparse.ArgumentTypeError(f"{quoted(value)}: {why}")
+    return value
 
 
 def file(metavar: str = "FILE") -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.core.errors import ConfigError
-from reconciler.core.pathnames import shown, undecodable
+from reconciler.core.pathnames import quoted, undecodable
 
 PLAIN_HTTP = "use https:// (plain http:// is allowed only to a loopback host)"
 BASE_URL_VAR = "ELECTRONHUB_BASE_URL"
@@ -62,8 +62,7 @@ def redacted_url(url: str) -> str:
 
 def shown_url(url: str) -> str:
     """`url` quoted for a message: its password as `…`, bytes that are not UTF-8 as `\\xNN`."""
-    redacted = redacted_url(url)
-    return f"'{shown(redacted)}'" if undecodable(redacted) else repr(redacted)
+    return quoted(redacted_url(url))
 
 
 def run_url(given: str | None, env: Mapping[str, str]) -> str:

@@ -33,6 +33,12 @@ def shown(name: str) -> str:
     return printable("".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else c for c in name))
 
 
+def quoted(text: str) -> str:
+    """`text` quoted in a message: as `repr` quotes it, but bytes that are not UTF-8 as `\\xNN`,
+    never as Python's `\\udcNN` for them."""
+    return f"'{shown(text)}'" if undecodable(text) else repr(text)
+
+
 def refusal(what: str = "the name", do: str = "rename it") -> str:
     """Why a name is refused (`what` is not UTF-8), and what to `do`."""
     return f"{what} is not UTF-8: {do}: {REASON}"
