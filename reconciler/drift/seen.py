@@ -15,8 +15,9 @@ from pathlib import Path
 
 from reconciler.drift.report import UnmanagedKey
 from reconciler.state.files import atomic_write
+from reconciler.state.paths import SEEN_FILE
 
-FILE = "drift-seen.json"
+FILE = SEEN_FILE
 FORMAT_VERSION = 1
 
 log = logging.getLogger("ehkeys")

@@ -26,7 +26,7 @@ from reconciler.state import paths as statepaths
 from reconciler.state import reading as statereading
 from reconciler.state.store import State
 
-JOURNAL = "journal.jsonl"  # beside each state file
+JOURNAL = statepaths.JOURNAL_FILE  # beside each state file
 
 
 class ManifestInvalid(EhkeysError):
@@ -209,7 +209,7 @@ def _former(loaded: manifest.Manifest) -> str | None:
 
 
 def _start_over(state: Path) -> None:
-    for name in (state.name, "journal.jsonl", "drift-seen.json"):
+    for name in (state.name, statepaths.JOURNAL_FILE, statepaths.SEEN_FILE):
         (state.parent / name).unlink(missing_ok=True)
 
 

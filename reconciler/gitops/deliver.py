@@ -25,6 +25,7 @@ from reconciler.render import apply as applyrender
 from reconciler.render import plan as render
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
+from reconciler.state.paths import JOURNAL_FILE, STATE_FILE
 
 TITLE = "ehkeys deliver"
 
@@ -32,7 +33,7 @@ TITLE = "ehkeys deliver"
 def deliver_job(job: DeliverJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+    with on_branch(job.job, ctx, hub, push=(STATE_FILE, JOURNAL_FILE)) as checkout:
         settings = DeliverSettings(checkout.over(ctx.runs(job.job.workspace)), job.ids, job.lock_timeout)
         try:
             done = engine_deliver.run(settings, Log(job.job.workspace.manifests))

@@ -71,6 +71,7 @@ from reconciler.render import plans as planrender
 from reconciler.render import usage_md as usagerender
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
+from reconciler.state.paths import JOURNAL_FILE, SEEN_FILE, STATE_FILE
 
 PLAN_MD = "plan.md"
 SKIPPED = "skipped.md"  # the plan job's word that the PR leaves its root alone
@@ -181,7 +182,7 @@ def apply_job(job: ApplyJob) -> ExitCode:
     workspace = with_branch_states(ctx.runs(job.job.workspace), hub, ctx.workspace, job.job.state_branch)
     told = _Told(hub, number, job.trust.author, root, folder)
     try:
-        with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+        with on_branch(job.job, ctx, hub, push=(STATE_FILE, JOURNAL_FILE)) as checkout:
             workspace = checkout.over(workspace)
             if job.fresh:
                 return _apply(job, workspace, reviewed=None)
@@ -297,7 +298,7 @@ def drift_job(job: DriftJob) -> ExitCode:
     ctx, hub = RunContext.from_env(), GitHub.from_env()
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     workspace = with_branch_states(job.job.workspace, hub, ctx.workspace, job.job.state_branch)
-    with on_branch(job.job, ctx, hub, push=("drift-seen.json",), told=True) as checkout:  # seen once said
+    with on_branch(job.job, ctx, hub, push=(SEEN_FILE,), told=True) as checkout:  # seen once said
         settings = DriftSettings(checkout.over(workspace), job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
         return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout.names))

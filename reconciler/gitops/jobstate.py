@@ -21,9 +21,10 @@ from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub
 from reconciler.gitops.settings import Job
 from reconciler.gitops.state_branch import Committed, StateBranch, committed
+from reconciler.state.paths import JOURNAL_FILE, STATE_FILE
 from reconciler.state.store import State
 
-KEPT = ("state.json", "journal.jsonl")  # a state's own files: never pushed as the checkout holds them
+KEPT = (STATE_FILE, JOURNAL_FILE)  # a state's own files: never pushed as the checkout holds them
 
 
 @contextlib.contextmanager
@@ -97,6 +98,6 @@ def _unsaved(error: EhkeysError, branch: str) -> EhkeysError:
 
 def _push(branch: StateBranch, state: Path, push: tuple[str, ...], run_id: str) -> list[str]:
     """One account's state back to its branch, its journal folded in first (it stays small)."""
-    if "journal.jsonl" in push and (state.parent / "journal.jsonl").exists():
+    if JOURNAL_FILE in push and (state.parent / JOURNAL_FILE).exists():
         State(state).compact()
     return branch.push(state, push, run_id) if push else []

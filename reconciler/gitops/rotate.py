@@ -32,6 +32,7 @@ from reconciler.gitops.settings import RotateJob
 from reconciler.render import plan as render
 from reconciler.render.console import Log
 from reconciler.render.summary import step_summary
+from reconciler.state.paths import JOURNAL_FILE, STATE_FILE
 
 ROTATE_MARKER = "<!-- ehkeys-rotate -->"
 NOTHING = "Nothing to rotate or retire: no rotation is due, and no old key's overlap has ended."
@@ -48,7 +49,7 @@ def rotate_job(job: RotateJob) -> ExitCode:
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
     cancelled = False
     try:
-        with on_branch(job.job, ctx, hub, push=("state.json", "journal.jsonl")) as checkout:
+        with on_branch(job.job, ctx, hub, push=(STATE_FILE, JOURNAL_FILE)) as checkout:
             try:
                 applied = _rotate(job, checkout.over(ctx.runs(job.job.workspace)), folder)
             except EhkeysError as exc:

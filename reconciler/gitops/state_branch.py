@@ -39,6 +39,7 @@ from reconciler.gitops.hub import Conflict, GitHub, GitHubError, NotFound, pick
 from reconciler.state import reading
 from reconciler.state.files import atomic_write
 from reconciler.state.format import Contents
+from reconciler.state.paths import JOURNAL_FILE, SEEN_FILE
 from reconciler.state.unverified import bindings_only
 
 log = logging.getLogger("ehkeys")
@@ -46,8 +47,8 @@ log = logging.getLogger("ehkeys")
 BRANCH = "ehkeys-state"
 TRIES = 3  # writes of a file still as read, refused because the branch moved under another write
 STATE_FILE = "state.json"  # stands for the state file, whatever `--state` names it
-FILES = (STATE_FILE, "journal.jsonl", "drift-seen.json")
-FOLDED = ("journal.jsonl",)  # gone (or empty) here means nothing left to replay: compact() removed it
+FILES = (STATE_FILE, JOURNAL_FILE, SEEN_FILE)
+FOLDED = (JOURNAL_FILE,)  # gone (or empty) here means nothing left to replay: compact() removed it
 README = (
     "# ehkeys state\n\nWritten by the ehkeys workflows: each `.ehkeys/` folder holds the bindings of\n"
     "manifest ids to live keys (fingerprints, never keys) and the write-only values last applied.\n"

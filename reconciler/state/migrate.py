@@ -25,7 +25,7 @@ from reconciler.core.jsonvalue import parse_json
 from reconciler.state import paths as statepaths
 from reconciler.state.files import atomic_write
 
-MOVED = (statepaths.STATE_FILE, "journal.jsonl", "drift-seen.json")
+MOVED = (statepaths.STATE_FILE, statepaths.JOURNAL_FILE, statepaths.SEEN_FILE)
 MAX_PEEK = 1024 * 1024  # a YAML file bigger than this beside the manifest counts as a manifest
 
 

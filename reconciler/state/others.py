@@ -26,7 +26,7 @@ from reconciler.state.journal import track_create
 
 STATE_FILE = statepaths.STATE_FILE
 CONFLICT = STATE_FILE + ".conflict-"  # a run's copy its push could not write (state_branch)
-JOURNAL = "journal.jsonl"
+JOURNAL = statepaths.JOURNAL_FILE
 STATE_DEPTH = 3  # .ehkeys/<manifest>/<account>/sandbox/state.json: no state lies deeper
 MAX_FOLDERS = 50_000  # folders a run looks through for states (0.4 s, 1.1 s cold, on a 2-core machine)
 

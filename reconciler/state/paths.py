@@ -23,6 +23,9 @@ from reconciler.core.pathnames import refusal, shown, undecodable
 
 FOLDER = ".ehkeys"
 STATE_FILE = "state.json"
+JOURNAL_FILE = "journal.jsonl"  # beside each state: the writes sent, replayed over it
+SEEN_FILE = "drift-seen.json"  # beside each state: the unmanaged keys drift has reported
+STATE_LOCK = ".state.lock"  # beside each state: held while it is rewritten
 SANDBOX = "sandbox"
 SANDBOX_DB = Path(FOLDER) / "sandbox.db"  # relative to the manifest's folder (an absolute one is kept)
 

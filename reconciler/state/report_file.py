@@ -17,12 +17,12 @@ from typing import TextIO
 from reconciler.core.errors import StateError, UsageError
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
 from reconciler.state.lock import LOCK_NAME
-from reconciler.state.paths import FOLDER
+from reconciler.state.paths import FOLDER, JOURNAL_FILE, SEEN_FILE, STATE_LOCK
 
 # What ehkeys keeps beside a state file (besides the state itself): the report written over
 # one would lose it (a journal's lines of writes sent, which the next apply replays; a lock
 # held by its old file while another run takes the new one).
-KEPT_BESIDE = ("journal.jsonl", "drift-seen.json", LOCK_NAME, ".state.lock")
+KEPT_BESIDE = (JOURNAL_FILE, SEEN_FILE, LOCK_NAME, STATE_LOCK)
 
 
 class ReportFile:

@@ -82,7 +82,7 @@ class State(UnderWay):
         that the account contradicts is never taken (`planning.doubts`)."""
         self.path = path
         self.unverified = unverified
-        self._journal = path.parent / "journal.jsonl"  # made once: every journal line names it
+        self._journal = path.parent / statepaths.JOURNAL_FILE  # made once: every journal line names it
         self.pending_creates: set[str] = set()  # addresses whose create was sent, never seen land
         contents = self._read(warn=True, pending=self.pending_creates)
         self.records, self.bindings, self.snapshots = contents.records, contents.bindings, contents.snapshots
@@ -113,7 +113,7 @@ class State(UnderWay):
 
     @property
     def lock_path(self) -> Path:
-        return self.path.parent / ".state.lock"
+        return self.path.parent / statepaths.STATE_LOCK
 
     def _read(self, warn: bool = False, pending: set[str] | None = None) -> Contents:
         return reading.contents(self.path, self.journal_path, warn, pending)

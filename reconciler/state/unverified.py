@@ -20,6 +20,7 @@ from reconciler.core.errors import StateError
 from reconciler.state import reading
 from reconciler.state.files import atomic_write, why
 from reconciler.state.format import dump
+from reconciler.state.paths import JOURNAL_FILE
 from reconciler.state.store import State
 
 
@@ -27,7 +28,7 @@ def bindings_only(path: Path) -> bool:
     """Rewrite the state at `path` without its snapshots and write-only values (a journal beside
     it folded in first); True when it held any. A state that cannot be read is a StateError
     naming the file, as loading it would be."""
-    journal = path.parent / "journal.jsonl"
+    journal = path.parent / JOURNAL_FILE
     if journal.is_file():  # committed beside it (it should not be): its snapshots replay too
         State(path).compact()
     found = reading.snapshot(path, journal)
