@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from reconciler.engine import loop
+
 
 class _Held:
     def __init__(self) -> None:
@@ -18,11 +20,12 @@ _HELD = _Held()
 
 
 def cancel() -> None:
-    """The run is cancelled: KeyboardInterrupt now, or once the `held()` block running ends."""
+    """The run is cancelled: at once (the command's loop stopped as by Ctrl-C, `loop.interrupt`,
+    or KeyboardInterrupt outside it), or once the `held()` block running ends."""
     if _HELD.depth:
         _HELD.cancelled = True
         return
-    raise KeyboardInterrupt
+    loop.interrupt()
 
 
 @contextmanager

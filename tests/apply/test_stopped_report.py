@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from reconciler.api import inventory
 from reconciler.delivery import send
 from reconciler.sandbox import SandboxTransport
 from reconciler.state import files as statefiles
@@ -287,3 +288,52 @@ def test_a_report_beside_a_manifest_whose_folder_is_below_a_folder_named_ehkeys_
     Path("reports").mkdir()
     code, _, err = apply(capsys)
     assert code == 0 and Path(REPORT).read_text().startswith("<!-- ehkeys-apply -->"), err
+
+
+def test_a_sigterm_that_lands_inside_an_accounts_task_names_every_write_and_leaves_no_task(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal comes while staging's task runs (its update just answered), not while the loop
+    waits: prod's raise is still on its way. Before, the stop was raised inside that task, where it
+    stood: staging's answered write went unnamed and asyncio printed 'Task was destroyed but it is
+    pending'. Now the run stops as Ctrl-C stops it, each task at its next wait."""
+    accounts = two_accounts_seeded(rate_limit={"requests": 100_000, "window_s": 60})
+    keys = [
+        {"id": i.lower(), "account": a, "name": i, "allocated_ammount": 25}
+        for i, a in (("Backend", "prod"), ("Web", "staging"))
+    ]
+    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name in accounts:
+        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+    real = SandboxTransport.handle_async_request
+    answered: list[httpx.Request] = []  # staging's raise, once its answer is back
+
+    async def stopped_in_staging(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/auth/proxy/update"):
+            return await real(self, request)
+        if b'"Backend"' in request.content:
+            await asyncio.sleep(0.5)  # prod's raise is on its way when the signal comes
+            return await real(self, request)
+        response = await real(self, request)
+        answered.append(request)
+        return response
+
+    real_read = inventory.read_keys
+
+    async def stopped_in_staging_check(client: Any) -> Any:
+        if client.account == "staging" and answered:  # the check of staging's answered raise
+            os.kill(os.getpid(), signal.SIGTERM)  # handled here, in staging's task, before it awaits
+        return await real_read(client)
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", stopped_in_staging)
+    monkeypatch.setattr(inventory, "read_keys", stopped_in_staging_check)
+    code, _, err = apply(capsys)
+    assert code == 130 and "ehkeys: interrupted\n" in err, err
+    assert "[staging] POST /auth/proxy/update (ek-proxy-…0001)" in err, err
+    assert "[prod] POST /auth/proxy/update (ek-proxy-…0000)" in err, err
+    assert "Task was destroyed" not in err and "Traceback" not in err, err
+    report = Path(REPORT).read_text()
+    assert "POST /auth/proxy/update (ek-proxy-…0001)" in report.split("#### Account staging\n\n", 1)[1], (
+        report
+    )

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from starlette.responses import Response
 
+from reconciler.api import inventory
 from reconciler.sandbox import SandboxTransport
 from reconciler.state import files as statefiles
 
@@ -92,3 +93,35 @@ def test_an_apply_stopped_before_it_began_never_posts_an_earlier_report_left_in_
     comment = apply_comment(hub, 1)
     assert "**ehkeys apply stopped.** " in comment and "payroll" not in comment, comment
     assert actions.live()["key-0"]["allocated_ammount"] != 5  # nothing applied
+
+
+def test_a_cancel_that_lands_while_a_task_runs_still_names_the_write_it_answered(
+    actions: Actions, hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's SIGINT comes while the apply's task runs (key-1's raise answered, its checking
+    list about to be read), not while the loop waits. Before, the stop was raised right there:
+    the PR heard of key-0 only, never of key-1's raise, which had landed."""
+    assert actions.plan_pr(1, "h1", TEXT)[0] == 0
+    real = SandboxTransport.handle_async_request
+    answered: list[bytes] = []
+
+    async def answer(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        response = await real(self, request)
+        if request.url.path.endswith("/auth/proxy/update"):
+            answered.append(request.content)
+        return response
+
+    real_read = inventory.read_keys
+
+    async def cancelled_before_the_check(client: Any) -> Any:
+        if any(b'"key-1"' in body for body in answered):
+            os.kill(os.getpid(), signal.SIGINT)  # the runner cancels the job; handled right here
+        return await real_read(client)
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", answer)
+    monkeypatch.setattr(inventory, "read_keys", cancelled_before_the_check)
+    code, out = actions.merge_and_apply(1, "m1", TEXT)
+    assert code == 130 and "ehkeys: interrupted" in out, out
+    comment = apply_comment(hub, 1)
+    assert "**Stopped part-way: interrupted" in comment and LANDED in comment, comment
+    assert "POST /auth/proxy/update (ek-proxy-…part)" in comment.split(LANDED, 1)[1], comment

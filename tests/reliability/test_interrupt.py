@@ -60,8 +60,8 @@ def wait_for(condition: Any, what: str, limit: float = 30) -> None:
         time.sleep(0.02)
 
 
-def interrupt(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    proc.send_signal(signal.SIGINT)  # once
+def interrupt(proc: subprocess.Popen[str], stop: signal.Signals = signal.SIGINT) -> tuple[str, str]:
+    proc.send_signal(stop)  # once
     return proc.communicate(timeout=30)  # a generous bound: today's first Ctrl-C is ignored for 60 s+
 
 
@@ -137,8 +137,9 @@ def test_sigterm_or_sighup_during_apply_stops_it_as_ctrl_c_does(tmp_path: Path, 
     assert not [n for n in NOISE if n in err], err
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_one_ctrl_c_during_an_apply_of_two_accounts_names_each_writes_account(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: signal.Signals
 ) -> None:
     """Each account's writes in flight are named with their account: 'POST /auth/proxy/update
     (ek-proxy-…0001)' alone does not say which account to look in."""
@@ -166,7 +167,7 @@ def test_one_ctrl_c_during_an_apply_of_two_accounts_names_each_writes_account(
             lambda: all(j.exists() and '"sending"' in j.read_text() for j in journals), "both updates sent"
         )
         time.sleep(0.3)  # both updates are on the wire; the sandbox answers after 1.5 s
-        out, err = interrupt(proc)
+        out, err = interrupt(proc, stop)
     assert proc.returncode == 130, err
     assert "[prod] POST /auth/proxy/update (ek-proxy-…0001)" in err, err
     assert "[staging] POST /auth/proxy/update (ek-proxy-…0002)" in err, err
