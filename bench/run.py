@@ -5,6 +5,7 @@
     python bench/run.py --only 6_  # the tier scenarios alone
     python bench/run.py --only 7_ --only 8_  # plan through the list vs start-up; validate
     python bench/run.py --only 3_ --only 4_offline_10k --reference  # beside the targets' own run
+    python bench/phases.py --runs 3  # scenario 3's apply, phase by phase (where its time goes)
 
 Requests are counted on the sandbox's side (`/_sandbox/stats`), never by the client.
 
