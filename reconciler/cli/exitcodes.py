@@ -1,5 +1,5 @@
-"""The exit codes each command documents in its --help (and the README's table): each row is
-an `ExitCode` member and what it means for that command."""
+"""The exit codes each command documents in its --help (and the tables of README.md and
+docs/commands.md): each row is an `ExitCode` member and what it means for that command."""
 
 from __future__ import annotations
 

@@ -163,10 +163,12 @@ def test_what_help_says_of_exit_codes_outside_its_table_agrees_with_the_table(ca
     assert _codes(described) == {code for code, _ in EXIT_CODES["drift"]} - {"130"}
 
 
-def test_the_readme_lists_each_commands_exit_codes_as_its_help_does() -> None:
-    """The README's Commands table, a row a command: its last column names the codes the
-    command's --help lists (Ctrl-C's 130 is said once, below the table)."""
-    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `ehkeys ")]
+@pytest.mark.parametrize("page", ["README.md", "docs/commands.md"])
+def test_the_docs_list_each_commands_exit_codes_as_its_help_does(page: str) -> None:
+    """The commands tables (the README's short one, docs/commands.md's whole one), a row a
+    command: its last column names the codes the command's --help lists (Ctrl-C's 130 is said
+    once, below docs/commands.md's table)."""
+    rows = [line for line in (ROOT / page).read_text().splitlines() if line.startswith("| `ehkeys ")]
     listed = {}
     for row in rows:
         cells = re.split(r"(?<!\\)\|", row)
