@@ -1,5 +1,5 @@
 """examples/accounts (prod and staging, a settings file and two team files) plans and applies
-on the sandbox with no variable set, as the README shows; a second plan has nothing to do."""
+on the sandbox with no variable set, as docs/manifest.md shows; a second plan has nothing to do."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ..helpers import ROOT, run_cli
 def test_the_accounts_example_plans_and_applies_on_the_sandbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    # without the state and sandbox a run of the README's example left there (git ignores them)
+    # without the state and sandbox a run of docs/manifest.md's example left there (git ignores them)
     shutil.copytree(
         ROOT / "examples" / "accounts", tmp_path / "accounts", ignore=shutil.ignore_patterns(".ehkeys")
     )
