@@ -71,11 +71,11 @@ def test_this_repository_ignores_the_lines_the_readme_gives() -> None:
 
 
 def test_the_readme_gitignore_ignores_the_readmes_file_sinks(tmp_path: Path) -> None:
-    """A file sink the README shows, in a repository with the README's .gitignore, is ignored:
-    `validate`, `plan` and `apply` would refuse one git tracks."""
+    """A file sink docs/delivery.md shows, in a repository with the README's .gitignore, is
+    ignored: `validate`, `plan` and `apply` would refuse one git tracks."""
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
-    paths = re.findall(r"^\s*- file: (\S+)", (ROOT / "README.md").read_text(), re.M)
+    paths = re.findall(r"^\s*- file: (\S+)", (ROOT / "docs" / "delivery.md").read_text(), re.M)
     assert ".env.backend" in paths
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("\n".join(_readme_gitignore()) + "\n")

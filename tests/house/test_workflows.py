@@ -66,13 +66,14 @@ def test_actionlint_finds_nothing() -> None:
     _actionlint(WORKFLOWS)
 
 
-def _readme_workflow(name: str, tmp: Path) -> Path:
-    """The README's `.github/workflows/NAME` block, written where the linters look for it, with
-    the action pinned as a user pins it."""
-    readme = (ROOT / "README.md").read_text()
-    (block,) = [
-        b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if f"# .github/workflows/{name}" in b
-    ]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _documented_workflow(name: str, tmp: Path) -> Path:
+    """The `.github/workflows/NAME` block the docs show (the README or a page of docs/), written
+    where the linters look for it, with the action pinned as a user pins it."""
+    blocks = [b for page in DOCS for b in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S)]
+    (block,) = [b for b in blocks if f"# .github/workflows/{name}" in b]
     path = tmp / ".github" / "workflows" / name
     path.parent.mkdir(parents=True)
     path.write_text(block.replace("OWNER/ehkeys@COMMIT_SHA", "acme/ehkeys@" + "0" * 40 + " # v1"))
@@ -80,8 +81,8 @@ def _readme_workflow(name: str, tmp: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", ["keys-rotate.yml", "keys-deliver.yml"])
-def test_the_readmes_workflows_pass_zizmor_and_actionlint(name: str, tmp_path: Path) -> None:
-    workflow = _readme_workflow(name, tmp_path)
+def test_the_documented_workflows_pass_zizmor_and_actionlint(name: str, tmp_path: Path) -> None:
+    workflow = _documented_workflow(name, tmp_path)
     zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
     assert zizmor, "zizmor is in the test extras: pip install -e '.[test]'"
     done = subprocess.run([zizmor, "--offline", str(workflow)], capture_output=True, text=True)
