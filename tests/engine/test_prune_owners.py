@@ -126,7 +126,7 @@ def test_another_roots_state_that_cannot_be_read_prunes_nothing(checkout: Path, 
 
 def test_a_checkout_without_other_states_prunes_as_before(checkout: Path, capsys: Any) -> None:
     """Search never applied here: its keys are bound by no state, and the pruning root deletes
-    them, as its plan says (the README's caveat: a root's keys are its own once it applied)."""
+    them, as its plan says (docs/manifest.md's caveat: a root's keys are its own once it applied)."""
     code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
     assert code == 0, out + err
     deleted = sorted(c["name"] for c in json.loads(out)["keys"] if c["action"] == "delete")

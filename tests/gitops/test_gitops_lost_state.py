@@ -25,8 +25,8 @@ ACCUSED = "Changed outside ehkeys since the last apply"  # the drift issue's sec
 
 def imported(actions: Actions, tmp_path: Path, journal: bool = False) -> str:
     """`ehkeys import --all` on the team's machine: the manifest (each key's window chosen), and
-    the state import wrote beside it, committed with it as the README says (`journal`: its
-    journal too, which the README's .gitignore leaves out)."""
+    the state import wrote beside it, committed with it as docs/gitops.md says (`journal`: its
+    journal too, which that page's .gitignore leaves out)."""
     laptop = tmp_path / "laptop"
     laptop.mkdir()
     actions.mp.chdir(laptop)

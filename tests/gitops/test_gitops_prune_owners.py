@@ -165,7 +165,7 @@ def test_another_roots_state_committed_beside_its_manifest_spares_its_keys_while
     matrix: Matrix, hub: FakeGitHub
 ) -> None:
     """Search's state is committed in the repository (as `ehkeys import --out` writes it, as
-    the README says to) and the branch holds none for it (search's first apply is yet to come,
+    docs/gitops.md says to) and the branch holds none for it (search's first apply is yet to come,
     or the branch was lost): a matrix job of payments reads it from its checkout, as search's
     own jobs do, and keeps search's keys."""
     applied_search(matrix, hub)
@@ -186,7 +186,7 @@ def test_a_lost_state_branch_leaves_another_roots_keys_to_the_state_committed_be
     matrix: Matrix, hub: FakeGitHub
 ) -> None:
     """The whole branch deleted: each root's state is then the one committed in the repository
-    (as the README says to commit import's), and the pruning root spares the keys search's binds."""
+    (as docs/gitops.md says to commit import's), and the pruning root spares the keys search's binds."""
     applied_search(matrix, hub)
     matrix.committed[SEARCH_STATE] = hub.branches["ehkeys-state"][SEARCH_STATE]
     del hub.branches["ehkeys-state"]

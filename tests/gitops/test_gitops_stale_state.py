@@ -126,7 +126,7 @@ def test_the_deliver_job_never_delivers_the_key_a_stale_committed_state_binds(
 def test_prune_never_deletes_a_key_created_after_the_committed_state_and_renamed_since(
     actions: Actions, hub: FakeGitHub, tmp_path: Path
 ) -> None:
-    """The README's promise for a lost state: a plan that would delete a renamed key and create
+    """docs/gitops.md's promise for a lost state: a plan that would delete a renamed key and create
     a new one is refused under prune: true, also when a committed state binds the other keys."""
     data = yaml.safe_load(imported(actions, tmp_path))
     data["keys"].append(

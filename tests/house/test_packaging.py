@@ -59,26 +59,28 @@ def test_a_plan_job_run_again_uploads_the_plan_it_comments() -> None:
     assert upload["with"].get("overwrite") is True, upload
 
 
-def _readme_gitignore() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    (block,) = re.findall(r"```gitignore\n(.*?)```", readme, re.S)
+def _documented_gitignore() -> list[str]:
+    """The .gitignore lines docs/gitops.md gives a new repository (the rows docs/RELIABILITY.md
+    records still call it the README's, where it was)."""
+    gitops = (ROOT / "docs" / "gitops.md").read_text()
+    (block,) = re.findall(r"```gitignore\n(.*?)```", gitops, re.S)
     return [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-def test_this_repository_ignores_the_lines_the_readme_gives() -> None:
+def test_this_repository_ignores_the_lines_the_docs_give() -> None:
     ours = (ROOT / ".gitignore").read_text().splitlines()
-    assert [line for line in _readme_gitignore() if line not in ours] == []
+    assert [line for line in _documented_gitignore() if line not in ours] == []
 
 
-def test_the_readme_gitignore_ignores_the_readmes_file_sinks(tmp_path: Path) -> None:
-    """A file sink docs/delivery.md shows, in a repository with the README's .gitignore, is
+def test_the_documented_gitignore_ignores_the_documented_file_sinks(tmp_path: Path) -> None:
+    """A file sink docs/delivery.md shows, in a repository with docs/gitops.md's .gitignore, is
     ignored: `validate`, `plan` and `apply` would refuse one git tracks."""
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
     paths = re.findall(r"^\s*- file: (\S+)", (ROOT / "docs" / "delivery.md").read_text(), re.M)
     assert ".env.backend" in paths
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / ".gitignore").write_text("\n".join(_readme_gitignore()) + "\n")
+    (tmp_path / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
     checked = subprocess.run(
         ["git", "check-ignore", "--verbose", "--non-matching", *paths],
         cwd=tmp_path,
@@ -98,13 +100,13 @@ def _run(cwd: Path, *argv: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_readme_gitignore_leaves_only_what_a_new_repository_commits(tmp_path: Path) -> None:
-    """A new repository that follows the README: import, an apply and a saved plan on the sandbox
+def test_the_documented_gitignore_leaves_only_what_a_new_repository_commits(tmp_path: Path) -> None:
+    """A new repository that follows docs/gitops.md: import, an apply and a saved plan on the sandbox
     (the quickest trial) leave untracked only the manifest and its schema."""
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / ".gitignore").write_text("\n".join(_readme_gitignore()) + "\n")
+    (tmp_path / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
     _run(tmp_path, "import", "--all", "--sandbox", "--out", "keys/keys.yaml")
     manifest = tmp_path / "keys" / "keys.yaml"
     manifest.write_text(re.sub(r"limit_type: unknown.*", "limit_type: daily", manifest.read_text()))
@@ -148,7 +150,7 @@ def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str)
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    lines = _readme_gitignore() if ignore == "readme" else (ROOT / ".gitignore").read_text().splitlines()
+    lines = _documented_gitignore() if ignore == "readme" else (ROOT / ".gitignore").read_text().splitlines()
     (tmp_path / ".gitignore").write_text("\n".join(lines) + "\n")
     where = [tmp_path / "keys" / ".ehkeys" / "sandbox.db"]
     where += [tmp_path / "sandbox.db"] if ignore == "ours" else []

@@ -125,13 +125,14 @@ def test_each_keys_workflow_runs_the_action_with_inputs_it_has(workflow: Path) -
     assert ours[0]["with"]["command"] == workflow.stem.removeprefix("keys-")
 
 
-MULTI_ROOT = "### Several manifest roots in one repository"
+GITOPS = ROOT / "docs" / "gitops.md"
+MULTI_ROOT = "\n## Several manifest roots in one repository\n"
 
 
-def _readme_workflows(part: str) -> list[dict[str, Any]]:
-    """The README's workflows (not snippets) before its multi-root section, or in it."""
-    readme = (ROOT / "README.md").read_text()
-    before, _, after = readme.partition(MULTI_ROOT)
+def _gitops_workflows(part: str) -> list[dict[str, Any]]:
+    """docs/gitops.md's workflows (not snippets) before its multi-root section, or in it."""
+    before, found, after = GITOPS.read_text().partition(MULTI_ROOT)
+    assert found, f"{GITOPS.name} has no section {MULTI_ROOT.strip()!r}"
     text = before if part == "setup" else after.split("\n## ", 1)[0]
     found = re.findall(r"```yaml\n(.*?)```", text, re.S)
     return [yaml.safe_load(b) for b in found if "ehkeys@" in b and "\njobs:" in b]
@@ -145,20 +146,20 @@ def _the_action(block: dict[str, Any]) -> dict[str, Any]:
     return dict(ours[0])
 
 
-def test_the_readme_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
+def test_the_gitops_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
     commands = []
-    for block in _readme_workflows("setup"):
+    for block in _gitops_workflows("setup"):
         commands.append(_the_action(block)["with"]["command"])
         secrets = re.findall(r"secrets\.(\w+)", yaml.safe_dump(block))
         assert set(secrets) <= {"ELECTRONHUB_API_KEY"}, secrets
     assert sorted(commands) == ["apply", "drift", "plan"]
 
 
-def test_the_readme_multi_root_setup_runs_one_job_per_root_with_each_accounts_key() -> None:
+def test_the_gitops_multi_root_setup_runs_one_job_per_root_with_each_accounts_key() -> None:
     """A matrix of two roots, a concurrency group per root, no fail-fast; each account's key
     through the action step's env: and nowhere else."""
     commands = []
-    for block in _readme_workflows("multi-root"):
+    for block in _gitops_workflows("multi-root"):
         ((name, job),) = block["jobs"].items()
         assert len(job["strategy"]["matrix"]["manifest"]) == 2 and job["strategy"]["fail-fast"] is False
         assert "${{ matrix.manifest }}" in job["concurrency"]["group"], name
