@@ -145,7 +145,7 @@ def _untracked(repo: Path) -> list[str]:
 
 @pytest.mark.parametrize("ignore", ["readme", "ours"])
 def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str) -> None:
-    """While `ehkeys sandbox --db sandbox.db` ran (the README's demo), or an in-process sandbox
+    """While `ehkeys sandbox --db sandbox.db` ran (docs/sandbox.md's demo), or an in-process sandbox
     was open, `git status` showed SQLite's `sandbox.db-wal` and `sandbox.db-shm`."""
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
