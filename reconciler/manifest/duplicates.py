@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from reconciler.core.keys import DesiredKey, Location
 from reconciler.manifest.addresses import shown
-from reconciler.manifest.diagnostics import WARNING, Diagnostic
+from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def duplicates(
         if first is not key:  # the value is a secret: name the places, never the key
             mine, theirs = shown(key, declared), shown(first, declared)
             msg = f"{mine!r} has the same proxy_key as {theirs!r} at {first.location}"
-            found.append(Diagnostic(loc.file, loc.line, loc.col, "", "duplicate proxy_key: " + msg))
+            found.append(_at(loc, "duplicate proxy_key: " + msg, key.address))
         if loc in twice:
             continue
         first = by_name.setdefault((key.account, key.name) if declared else key.name, key)
@@ -50,7 +50,7 @@ def duplicates(
             where = f" in account {key.account}" if declared else ""
             msg = f"name {key.name!r} is also used{where} at {first.location}: "
             msg += "these keys are never bound by name"
-            found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg, WARNING))
+            found.append(_at(loc, msg, key.address, WARNING))
     return found
 
 
@@ -67,6 +67,12 @@ def _addresses(claims: Iterable[Claim], declared: bool) -> tuple[list[Diagnostic
         where = f" in account {claim.account}" if declared else ""
         msg = f"duplicate {what} {claim.address!r}{where}: already the id (or name) of the key at "
         loc = claim.location
-        found.append(Diagnostic(loc.file, loc.line, loc.col, "", msg + str(first.location)))
+        found.append(_at(loc, msg + str(first.location), claim.address))
         twice.add(loc)
     return found, twice
+
+
+def _at(where: Location, message: str, address: str, severity: str = ERROR) -> Diagnostic:
+    """A problem of the key entry at `where`, naming that key (`address`: its id, else its name)
+    as every problem of one key does: JSON's `key`."""
+    return Diagnostic(where.file, where.line, where.col, "", message, severity, key_id=address)

@@ -541,6 +541,31 @@ def test_validate_names_a_key_by_its_id_as_plan_does(capsys: Any, tmp_path: Path
     assert code == 1 and "keys.yaml:8:53: keys[billing].allocated_ammount: must be >= 0" in err
 
 
+def test_json_names_the_key_of_a_key_said_twice(capsys: Any, tmp_path: Path) -> None:
+    """A duplicate id, name or proxy_key, and a name used twice, are problems of one key entry:
+    JSON said `key: null` for them, where every other problem of a key names it."""
+    said = {}
+    for fixture in (
+        "bad-duplicate-id-on-a-key-with-another-error",
+        "bad-duplicate-key",
+        "bad-duplicate-id-in-one-account",
+    ):
+        code, out, _ = run_cli(capsys, "validate", str(MANIFESTS / f"{fixture}.yaml"), "--format", "json")
+        assert code == 1
+        said.update({d["message"].split(":")[0]: d["key"] for d in json.loads(out)["diagnostics"]})
+    assert said["duplicate id 'backend'"] == "backend"
+    assert said["duplicate name 'Shared'"] == "Shared"
+    assert said["duplicate proxy_key"] == "Second"  # the later entry, as its FILE:LINE is
+    assert said["duplicate id 'backend' in account prod"] == "backend"
+    twice = tmp_path / "keys.yaml"
+    twice.write_text(
+        "version: 1\nkeys:\n  - {id: a, name: Same, limit_type: daily}\n  - {id: b, name: Same, limit_type: daily}\n"
+    )
+    code, out, _ = run_cli(capsys, "validate", str(twice), "--format", "json")
+    (warned,) = json.loads(out)["diagnostics"]
+    assert (code, warned["key"], warned["severity"]) == (0, "b", "warning"), warned
+
+
 def test_strict_validate_notes_unset_account_key_and_sink_token_variables(
     capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
