@@ -214,10 +214,21 @@ def foreign_list(wanted: Desired, state: State, account: Inventory) -> int:
 
 def _foreign(client: Client, state: State, account: Inventory, bound: int) -> Plan:
     """A plan of nothing, in error: never 'every key deleted outside ehkeys, create them all'."""
+    whose = client.sandbox or f"the account whose key is in ${client.key_var}"
     why = (
-        f"none of the {bound} key(s) the state binds is in the key list of the account whose key "
-        f"is in ${client.key_var} ({account.count} other key(s)): is {client.key_var} the key of "
-        f"another account? Nothing was planned. If those keys are truly gone from this account, "
-        f"move its state aside ({state.path}) and plan again"
+        f"none of the {bound} key(s) the state binds is in the key list of {whose} ({account.count} "
+        f"other key(s)): {_asked(client)} Nothing was planned. If those keys are truly gone from "
+        f"this account, move its state aside ({state.path}) and plan again"
     )
     return Plan([], balance_before=account.balance, problems=[why], account_keys=account.count)
+
+
+def _asked(client: Client) -> str:
+    """What may have put another account's keys before the state: a sandbox started over or
+    filled from another seed since (a sandbox run reads no variable), or another account's key."""
+    if client.sandbox:
+        return (
+            "was the sandbox started over (--sandbox-reset, or its database removed) or filled from "
+            "another seed (--sandbox-seed) since the state was written?"
+        )
+    return f"is {client.key_var} the key of another account?"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
 
@@ -31,6 +32,7 @@ class Target:
     connection: Connection = field(default_factory=Connection)
     account: Account = field(default_factory=Account)  # whose key it is (its variable names it)
     unusable: str = ""  # why it is not used: another account's key, or an unset one said better
+    sandbox: str = ""  # the sandbox serving the account, as messages name it ('' for the API)
 
     @classmethod
     def of(
@@ -79,7 +81,7 @@ class Target:
         if self.unusable:
             raise ConfigError(self.unusable)
         retry = RetryPolicy(attempts=self.connection.max_attempts, timeout=self.connection.timeout)
-        return Client(
+        client = Client(
             self.api_key or "",
             self.base_url,
             transport=self.transport,
@@ -88,6 +90,8 @@ class Target:
             key_var=self.account.key_var,
             account=self.account.name if self.account.declared else "",
         )
+        client.sandbox = self.sandbox
+        return client
 
 
 def _unset(target: Target) -> str:
@@ -143,4 +147,21 @@ def _sandbox(
 
     db = statepaths.base(manifests) / SANDBOX_DB
     box = Sandbox.open(db, seeds.load(connection.sandbox_seed), reset=connection.sandbox_reset)
-    return tuple(Target(box.api_key_for(a.name), BASE_URL, box.transport(), connection, a) for a in accounts)
+    return tuple(
+        Target(
+            box.api_key_for(a.name),
+            BASE_URL,
+            box.transport(),
+            connection,
+            a,
+            sandbox=_said(db, connection, a),
+        )
+        for a in accounts
+    )
+
+
+def _said(db: Path, connection: Connection, account: Account) -> str:
+    """The sandbox account serving `account`, as a message names it: its database and its seed."""
+    seed = f"the seed {connection.sandbox_seed}" if connection.sandbox_seed else "the bundled seed"
+    whose = f"serving account {account.name}" if account.declared else "serving the manifest"
+    return f"the sandbox account {whose}, in {db} from {seed}"

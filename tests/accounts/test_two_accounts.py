@@ -186,6 +186,39 @@ def test_an_accounts_refused_key_is_its_error_and_the_other_account_is_applied(
         assert "[prod] Nothing to apply." in out
 
 
+def test_a_sandbox_that_lost_the_states_keys_is_named_never_a_variable_it_never_read(
+    workdir: Path, capsys: Any
+) -> None:
+    """The sandbox's database removed, and filled again from a seed whose prod holds other keys:
+    the error named `$EH_PROD_API_KEY` (`$ELECTRONHUB_API_KEY` without accounts), which a sandbox
+    run never reads. It names the sandbox account, its database and its seed, and asks whether
+    the sandbox started over."""
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path(".ehkeys/sandbox.db").unlink()
+    other = seed()
+    other["keys"].append({"key": "ek-proxy-test-prods-new-one-0001", "user_id": "u1", "name": "Other"})
+    Path("other-seed.yaml").write_text(yaml.safe_dump(other))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "other-seed.yaml")
+    assert code == 1, out + err
+    said = " ".join(out.split())
+    assert (
+        "none of the 1 key(s) the state binds is in the key list of the sandbox account serving account "
+        "prod, in .ehkeys/sandbox.db from the seed other-seed.yaml (1 other key(s)): was the sandbox "
+        "started over (--sandbox-reset, or its database removed) or filled from another seed "
+        "(--sandbox-seed) since the state was written? Nothing was planned." in said
+    ), said
+    assert "API_KEY" not in out + err
+
+    Path("alone.yaml").write_text(
+        "version: 1\nkeys:\n  - {name: Mine, allocated_ammount: 1, limit_type: daily}\n"
+    )
+    assert run_cli(capsys, "apply", "alone.yaml", "--sandbox", "--auto-approve")[0] == 0
+    Path(".ehkeys/sandbox.db").unlink()  # the bundled seed's account holds its demo keys again
+    code, out, err = run_cli(capsys, "plan", "alone.yaml", "--sandbox")
+    assert code == 1 and "API_KEY" not in out + err, out + err
+    assert "the sandbox account serving the manifest, in .ehkeys/sandbox.db from the bundled seed" in out
+
+
 @pytest.mark.slow  # a sandbox process
 def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
