@@ -1,16 +1,19 @@
-"""The manifest schema beside an imported manifest: the modeline `import --out` writes names it by
-a path relative to the manifest (as editors resolve it), so completion and checks work offline
-in a repository that only installed ehkeys (it named `schemas/…`, which only this one has).
+"""The manifest schema in a file: beside an imported manifest, whose modeline `import --out`
+writes names it by a path relative to the manifest (as editors resolve it), so completion and
+checks work offline in a repository that only installed ehkeys (it named `schemas/…`, which only
+this one has); and wherever `ehkeys schema --out` is asked to write it.
 
 Only a manifest written to a file gets the modeline, and the schema beside it: one printed goes
-where import cannot see, so it names no schema rather than one that may not be there. A file of
-the schema's name beside the manifest that is not ehkeys' manifest schema is the user's: import
-refuses, before any request, rather than overwrite it; ehkeys' own of another version is
-replaced, and said so (editors then check what this version's loader checks)."""
+where import cannot see, so it names no schema rather than one that may not be there. What is
+there already is told by its content (`held`): a schema ehkeys shipped, unedited, is replaced by
+this version's, and said so; one with ehkeys' `$id` and other text was edited, and is kept (an
+edit is never overwritten); anything else is the user's: import refuses, before any request,
+rather than overwrite it."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from reconciler.core.errors import UsageError
 from reconciler.manifest.resources import schema, schema_text
+from reconciler.manifest.shipped import MANIFEST_SCHEMAS
 
 NAME = "manifest.schema.json"  # not *.yaml: never read as a manifest of the folder
 MODELINE = f"# yaml-language-server: $schema={NAME}\n"
@@ -27,58 +31,77 @@ UNNAMED = (
     f"the manifest printed names no schema, and no {NAME} was written: with --out FILE, import "
     f"writes {NAME} beside FILE and names it on the manifest's first line, for editors"
 )
-NONE, SAME, OURS, OTHER = "none", "same", "ours", "other"
+NONE, SAME, OURS, EDITED, OTHER = "none", "same", "ours", "edited", "other"
 LARGEST = 1 << 20  # bytes read of a file there: ehkeys' schema is some 20 KB
+EDIT = "an edited copy of ehkeys' manifest schema (its $id is ehkeys', its text no schema ehkeys shipped)"
+MERGE = "`ehkeys schema` prints this version's schema, to merge your edits into"
 
 
 def check_beside(manifest: Path) -> str:
     """Refuse, before anything is read or written, to put the schema over a file of the user's;
-    else what is there (`_held`)."""
+    else what is there (`held`)."""
     target = manifest.parent / NAME
-    held = _held(target)
-    if held == OTHER:
+    found = held(target)
+    if found == OTHER:
         raise UsageError(
             f"--out {manifest}: {target} is there and is not ehkeys' manifest schema (in a file of "
             "its own, not a link), which import writes beside the manifest and names on its first "
             "line: move that file away, or write the manifest in another folder; nothing was written"
         )
-    return held
+    return found
 
 
 def write_beside(manifest: Path) -> Path:
-    """Write (or refresh) the schema beside `manifest`; says so on stderr."""
-    held = check_beside(manifest)  # again: a file may have come since
+    """Write (or refresh) the schema beside `manifest`, or keep an edited one; says so on stderr."""
+    found = check_beside(manifest)  # again: a file may have come since
     target = manifest.parent / NAME
-    if held == SAME:
-        return target
+    if found == EDITED:
+        kept = f"kept {target} as it is: {EDIT}, and an edit is never overwritten"
+        print(f"{kept}; the manifest's first line names it, and {MERGE}", file=sys.stderr)
+    elif found != SAME:
+        print(
+            write(target, found, "the schema its modeline names (commit it with the manifest)"),
+            file=sys.stderr,
+        )
+    return target
+
+
+def write(target: Path, found: str, what: str) -> str:
+    """This ehkeys' schema written at `target`, where `held` found nothing or a schema ehkeys
+    shipped (`found`; never called over an edit or the user's file), and what to say of it
+    (`what`: what the new file is for)."""
+    if found == SAME:
+        return f"{target} holds this ehkeys' manifest schema already: nothing was written"
     try:
         _replace(target, schema_text("manifest"))
     except OSError as exc:
         raise UsageError(f"{target}: cannot write the manifest schema ({exc.strerror})") from exc
-    said = (
-        f"updated {target} to this ehkeys' manifest schema (it held another version's)"
-        if held == OURS
-        else f"wrote {target}, the schema its modeline names (commit it with the manifest)"
-    )
-    print(said, file=sys.stderr)
-    return target
+    if found == OURS:
+        return f"updated {target} to this ehkeys' manifest schema (it held another version's, unedited)"
+    return f"wrote {target}, {what}"
 
 
-def _held(target: Path) -> str:
-    """What is at `target`: nothing, this schema, ehkeys' manifest schema of another version (its
-    `$id`, in a file of its own: never written through a link), or anything else (another file,
-    a folder, a pipe or a device, a file far larger than a schema, a broken link)."""
+def held(target: Path) -> str:
+    """What is at `target`, by its content: nothing, this schema, one ehkeys shipped (unedited, in
+    a file of its own: never written through a link), ehkeys' schema edited (its `$id`, other
+    text), or anything else (another file, a folder, a pipe or a device, a file far larger than a
+    schema, a broken link)."""
     if not target.exists() and not target.is_symlink():
         return NONE
     text = _read(target)
-    try:
-        found = json.loads(text) if text is not None else None
-    except ValueError:  # not JSON
+    if text is None:
         return OTHER
     if text == schema_text("manifest"):
         return SAME
-    ours = isinstance(found, dict) and found.get("$id") == schema("manifest")["$id"]
-    return OURS if ours and not target.is_symlink() else OTHER
+    if target.is_symlink():
+        return OTHER
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() in MANIFEST_SCHEMAS:
+        return OURS
+    try:
+        found = json.loads(text)
+    except ValueError:  # not JSON
+        return OTHER
+    return EDITED if isinstance(found, dict) and found.get("$id") == schema("manifest")["$id"] else OTHER
 
 
 def _read(target: Path) -> str | None:

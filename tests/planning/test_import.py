@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from reconciler.manifest import resources
 from reconciler.planning.importer import env_name
 from reconciler.sandbox import Sandbox, seeds
 
-from ..helpers import key_value, run_cli, seed_data
+from ..helpers import TESTS, key_value, run_cli, seed_data
 from ..reliability_log import record
 
 
@@ -35,6 +36,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
+SHIPPED = TESTS / "shipped" / "manifest.schema.79727a1.json"  # ehkeys' first manifest schema
 
 
 def test_an_unedited_import_never_resets_a_weekly_or_monthly_window(workdir: Path, capsys: Any) -> None:
@@ -156,7 +158,7 @@ def test_a_schema_file_of_the_users_beside_the_manifest_is_never_overwritten(
     workdir: Path, capsys: Any
 ) -> None:
     """It was overwritten, said only as `wrote keys/manifest.schema.json`; refused now, before any
-    request or file, naming it. ehkeys' own schema of another version is replaced, and said so."""
+    request or file, naming it."""
     Path("keys").mkdir()
     theirs = Path("keys/manifest.schema.json")
     for text in ('{"title": "our own schema"}\n', "not json at all\n"):
@@ -166,10 +168,36 @@ def test_a_schema_file_of_the_users_beside_the_manifest_is_never_overwritten(
         assert "keys/manifest.schema.json is there and is not ehkeys' manifest schema" in err, err
         assert "move that file away, or write the manifest in another folder" in err
         assert [p.name for p in Path("keys").iterdir()] == ["manifest.schema.json"]  # not even a sandbox
-    older = {**resources.schema("manifest"), "title": "ehkeys manifest, an older version"}
-    theirs.write_text(json.dumps(older))
+
+
+def test_an_edited_schema_that_keeps_ehkeys_id_is_kept_and_one_ehkeys_shipped_is_updated(
+    workdir: Path, capsys: Any
+) -> None:
+    """A schema the user edited, keeping ehkeys' `$id`, was taken for ehkeys' own of another
+    version and replaced, the edit lost. What is there is told by its content: a schema ehkeys
+    shipped, byte for byte, is updated; anything else with ehkeys' `$id` is an edit, kept and
+    named by the manifest's modeline, and stderr says so and why."""
+    Path("keys").mkdir()
+    theirs = Path("keys/manifest.schema.json")
+    edited = json.dumps({**resources.schema("manifest"), "title": "ehkeys manifest, with our team's rules"})
+    theirs.write_text(edited)
     code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
-    assert code == 0 and json.loads(theirs.read_text()) == resources.schema("manifest")
+    assert code == 0 and theirs.read_text() == edited, err
+    assert (
+        Path("keys/keys.yaml").read_text().startswith("# yaml-language-server: $schema=manifest.schema.json")
+    )
+    said = " ".join(err.split())
+    assert (
+        "kept keys/manifest.schema.json as it is: an edited copy of ehkeys' manifest schema (its $id is "
+        "ehkeys', its text no schema ehkeys shipped), and an edit is never overwritten; the manifest's "
+        "first line names it, and `ehkeys schema` prints this version's schema" in said
+    ), said
+
+    shutil.rmtree("keys")
+    Path("keys").mkdir()
+    shutil.copy(SHIPPED, theirs)  # the first manifest schema ehkeys shipped, as it shipped
+    code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
+    assert code == 0 and theirs.read_text() == resources.schema_text("manifest"), err
     assert "updated keys/manifest.schema.json to this ehkeys' manifest schema (it held another" in err
 
 
