@@ -15,14 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.core.errors import StateError, UsageError
+from reconciler.state import kept
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file
-from reconciler.state.lock import LOCK_NAME
-from reconciler.state.paths import FOLDER, JOURNAL_FILE, SEEN_FILE, STATE_LOCK
-
-# What ehkeys keeps beside a state file (besides the state itself): the report written over
-# one would lose it (a journal's lines of writes sent, which the next apply replays; a lock
-# held by its old file while another run takes the new one).
-KEPT_BESIDE = (JOURNAL_FILE, SEEN_FILE, LOCK_NAME, STATE_LOCK)
 
 
 class ReportFile:
@@ -55,26 +49,11 @@ class ReportFile:
 
 
 def _apart(path: str, states: Sequence[Path], secrets: str | None) -> None:
-    """Refuse a report that would replace a file ehkeys keeps: anything in the `.ehkeys` folder
-    a state is kept in (its journal, its lock, the sandbox's account, other manifests' states),
-    a state or what is kept beside it (with --state elsewhere), or the --secrets-out file."""
-    where = _landing(path)
-    kept = {_landing(str(s.parent / name)) for s in states for name in (s.name, *KEPT_BESIDE)}
-    folders = {
-        _landing(str(next(p for p in s.parents if p.name == FOLDER))) for s in states if FOLDER in s.parts
-    }
-    if where in kept or any(where.is_relative_to(folder) for folder in folders):
+    """Refuse a report that would replace a file ehkeys keeps (`kept.among`), or the --secrets-out file."""
+    if kept.among(path, states):
         raise UsageError(
             f"--report-out {path}: that is where ehkeys keeps a state, its journal or its lock, "
             "which the report would replace; name a file elsewhere, like apply.md"
         )
-    if secrets is not None and where == _landing(secrets):
+    if secrets is not None and kept.landing(path) == kept.landing(secrets):
         raise UsageError(f"--report-out {path}: that is the --secrets-out file; name another, like apply.md")
-
-
-def _landing(path: str) -> Path:
-    """Where a file written to `path` by a rename lands: its folder's links followed, not its own,
-    and each `..` after the link before it, as the system reads it (`link/../journal.jsonl` lands
-    beside the link's target, where abspath's `..` would have dropped the link unread)."""
-    absolute = Path(path).absolute()  # `..` kept: resolve() follows the links before each
-    return absolute.parent.resolve() / absolute.name
