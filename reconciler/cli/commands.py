@@ -21,6 +21,12 @@ def validate(args: argparse.Namespace) -> ExitCode:
     return validating.run(args)
 
 
+def schema(args: argparse.Namespace) -> ExitCode:
+    from reconciler.cli.schema import run
+
+    return run(args)
+
+
 def sandbox(args: argparse.Namespace) -> ExitCode:
     from reconciler.cli.sandbox import run
 

@@ -30,6 +30,14 @@ MEANINGS: dict[str, Rows] = {
         (OK, "valid (warnings allowed, unless --strict)"),
         (ERROR, "errors (a key breaking the policy included), or a usage error"),
     ),
+    "schema": (
+        (OK, "the schema is printed, or written with --out (or there already)"),
+        (
+            ERROR,
+            "--out refused (nothing written): an edit of the schema, another file, a place "
+            "ehkeys keeps a file; or a usage error",
+        ),
+    ),
     "plan": (
         (OK, "planned (with --detailed-exitcode: nothing to change)"),
         (CHANGES, "with --detailed-exitcode only: there are changes to apply"),

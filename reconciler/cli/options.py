@@ -91,6 +91,10 @@ def _validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def _schema(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", **types.file(), help="write it to FILE, for editors (default: print it)")
+
+
 LISTEN = "where to listen; 0.0.0.0 is every interface"
 WINDOW = "requests per sliding window (default: the seed's)"
 EXPECT_NET = "refuse unless the net is exactly this (default: any)"
@@ -304,6 +308,11 @@ AddOptions = Callable[[argparse.ArgumentParser], None]
 # Each command: what it does (its help and description), its handler, how its options are added.
 _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
     "validate": ("check manifests offline (no API key needed)", commands.validate, _validate),
+    "schema": (
+        "print the manifest's JSON Schema, the one validate checks with, or --out: write it",
+        commands.schema,
+        _schema,
+    ),
     "sandbox": ("serve the local ElectronHub API stand-in", commands.sandbox, _sandbox),
     "plan": ("show what apply would change, and what it costs", commands.plan, _plan),
     "show": ("print a saved plan as plan showed it (offline)", commands.show, _show),

@@ -34,7 +34,7 @@ UNNAMED = (
 NONE, SAME, OURS, EDITED, OTHER = "none", "same", "ours", "edited", "other"
 LARGEST = 1 << 20  # bytes read of a file there: ehkeys' schema is some 20 KB
 EDIT = "an edited copy of ehkeys' manifest schema (its $id is ehkeys', its text no schema ehkeys shipped)"
-MERGE = "`ehkeys schema` prints this version's schema, to merge your edits into"
+MERGE = "merge your edits into this version's schema, which `ehkeys schema` prints"
 
 
 def check_beside(manifest: Path) -> str:
@@ -57,7 +57,7 @@ def write_beside(manifest: Path) -> Path:
     target = manifest.parent / NAME
     if found == EDITED:
         kept = f"kept {target} as it is: {EDIT}, and an edit is never overwritten"
-        print(f"{kept}; the manifest's first line names it, and {MERGE}", file=sys.stderr)
+        print(f"{kept}; the manifest's first line names it: {MERGE}", file=sys.stderr)
     elif found != SAME:
         print(
             write(target, found, "the schema its modeline names (commit it with the manifest)"),

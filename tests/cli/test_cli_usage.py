@@ -106,6 +106,7 @@ def test_help_and_version_exit_0(capsys: Any, argv: list[str]) -> None:
     "command",
     [
         "validate",
+        "schema",
         "plan",
         "drift",
         "usage",

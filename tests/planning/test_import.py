@@ -190,7 +190,8 @@ def test_an_edited_schema_that_keeps_ehkeys_id_is_kept_and_one_ehkeys_shipped_is
     assert (
         "kept keys/manifest.schema.json as it is: an edited copy of ehkeys' manifest schema (its $id is "
         "ehkeys', its text no schema ehkeys shipped), and an edit is never overwritten; the manifest's "
-        "first line names it, and `ehkeys schema` prints this version's schema" in said
+        "first line names it: merge your edits into this version's schema, which `ehkeys schema` prints"
+        in said
     ), said
 
     shutil.rmtree("keys")
