@@ -308,11 +308,7 @@ AddOptions = Callable[[argparse.ArgumentParser], None]
 # Each command: what it does (its help and description), its handler, how its options are added.
 _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
     "validate": ("check manifests offline (no API key needed)", commands.validate, _validate),
-    "schema": (
-        "print the manifest's JSON Schema, the one validate checks with, or --out: write it",
-        commands.schema,
-        _schema,
-    ),
+    "schema": ("print the manifest's JSON Schema (validate's), or --out: write it", commands.schema, _schema),
     "sandbox": ("serve the local ElectronHub API stand-in", commands.sandbox, _sandbox),
     "plan": ("show what apply would change, and what it costs", commands.plan, _plan),
     "show": ("print a saved plan as plan showed it (offline)", commands.show, _show),
