@@ -39,7 +39,9 @@ def commands(lines: list[str]) -> tuple[list[str], list[list[str]], set[str]]:
     run: list[list[str]] = []
     for line in lines:
         words = shlex.split(line, comments=True)
-        if words[-1:] == ["&"]:
+        if words[:1] == ["cd"]:  # into the example, which the test copies and runs from
+            assert [w.rstrip("/") for w in words[1:]] == ["examples/two-roots"], words
+        elif words[-1:] == ["&"]:
             served = words[:-1]
         elif words:
             run += _split(words, "&&")
