@@ -45,11 +45,11 @@ def text(reports: Reports, stream: TextIO) -> None:
     if (only := _single(reports)) is not None:
         one.text(only, stream)
         return
-    for account, found in reports:
-        stream.write(f"=== Account {account.name} ===\n")
+    for at, (account, found) in enumerate(reports):
+        stream.write(("\n" if at else "") + f"=== Account {account.name} ===\n")
         one.text(found, stream)
-        stream.write("\n")
-    stream.write(headline(reports) + "\n")
+    if len(reports) > 1:  # one account's own headline is the total: said once
+        stream.write("\n" + headline(reports) + "\n")
 
 
 def markdown(reports: Reports, stream: TextIO) -> None:

@@ -49,7 +49,9 @@ class Style:
 
 
 @gc_paused()
-def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
+def text(plan: Plan, stream: TextIO, style: Style | None = None, label: str = "Plan") -> None:
+    """`label` begins the counts' line: `Plan`, or `Account prod` for one section of several
+    (whose total, the one `Plan` line, follows them: `render.plans`)."""
     style = style or Style(stream)
     view, w = build(plan), stream.write
     if view.legend:
@@ -61,7 +63,8 @@ def text(plan: Plan, stream: TextIO, style: Style | None = None) -> None:
     _text_policy(plan, w, style)
     if nothing_to_do(plan):
         w(nothing_to_do(plan) + "\n")
-    w(style("bold", view.headline) + "\n" + view.credits + "\n")
+    counts = label + view.headline.removeprefix("Plan")
+    w(style("bold", counts) + "\n" + view.credits + "\n")
     w("".join(f"{style('warn', 'Budget warning')}: {printable(line)}\n" for line in plan.policy.warnings))
     if view.footer:
         w(f"Read with {view.footer}.\n")

@@ -1,8 +1,11 @@
 """A run's plans: text, Markdown and JSON (`schemas/plan.schema.json`, format 3).
 
 A manifest without `accounts:` has one plan, rendered as it always was (`render.plan`). With
-accounts, each has its section with its own credits and balance, and a headline counts them
-all: credit never nets across accounts, so no total of credits is shown in text or Markdown.
+accounts, each has its section with its own credits and balance; with several, each section's
+counts are named by its account (`Account prod: 1 to create, ...`) and one total, `Plan (2
+accounts): ...`, counts them all, as Terraform's one `Plan:` line; a run of one account has its
+section's `Plan:` line only. Credit never nets across accounts, so no total of credits is shown
+in text or Markdown.
 JSON names each key's account and gives each account's summary; `summary` is the grand total.
 """
 
@@ -38,15 +41,16 @@ def text(plans: Plans, stream: TextIO, style: Style | None = None) -> None:
     if not plans.declared:
         one.text(plans.only, stream, style)
         return
-    style = style or Style(stream)
-    for plan in plans.each:
-        stream.write(style("bold", f"=== Account {plan.account.name} ===") + "\n")
-        one.text(plan, stream, style)
-        stream.write("\n")
-    for line in moves(plans):
-        stream.write(f"  ↦ {line}\n")
-    counts = headline(plans).removeprefix("Plan: ")
-    stream.write(style("bold", f"Plan ({accounts(len(plans.each))}): {counts}") + "\n")
+    style, several = style or Style(stream), len(plans.each) > 1
+    for at, plan in enumerate(plans.each):
+        stream.write(("\n" if at else "") + style("bold", f"=== Account {plan.account.name} ===") + "\n")
+        one.text(plan, stream, style, f"Account {plan.account.name}" if several else "Plan")
+    shown = moves(plans)
+    stream.write("\n" if shown or several else "")
+    stream.write("".join(f"  ↦ {line}\n" for line in shown))
+    if several:  # one account's own line is the total: said once
+        counts = headline(plans).removeprefix("Plan: ")
+        stream.write(style("bold", f"Plan ({accounts(len(plans.each))}): {counts}") + "\n")
 
 
 def accounts(n: int) -> str:

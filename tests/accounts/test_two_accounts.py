@@ -81,6 +81,30 @@ def test_a_plan_has_a_section_per_account_and_never_nets_credit(workdir: Path, c
     assert "\nPlan (2 accounts): 2 to create" in out and "accounts: Plan:" not in out  # reads as one headline
 
 
+def test_several_accounts_count_each_by_name_and_total_once(workdir: Path, capsys: Any) -> None:
+    """Each section's counts said `Plan:` as the total does: three `Plan` lines, one a total."""
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    counts = [line for line in out.splitlines() if " to create, " in line]
+    assert code == 0 and counts == [
+        "Account prod: 1 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors.",
+        "Account staging: 1 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors.",
+        "Plan (2 accounts): 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors.",
+    ], out
+    assert out.endswith(
+        "\n\nPlan (2 accounts): 2 to create, 0 to update, 0 to delete, 0 unchanged, 0 errors.\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_a_run_of_one_account_says_its_total_once(workdir: Path, capsys: Any, command: str) -> None:
+    """`Plan: 1 to create, ...` then `Plan (1 account): 1 to create, ...`: one total said twice."""
+    code, out, _ = run_cli(capsys, command, "keys.yaml", *SANDBOX, "--account", "staging")
+    headlines = [line for line in out.splitlines() if line.startswith(("Plan", "Drift", "In sync"))]
+    assert code in (0, 2) and len(headlines) == 1, out
+    assert headlines[0].startswith(("Plan: 1 to create, ", "Drift: 1 manifest change")), out
+    assert "1 account)" not in out and not out.endswith("\n\n"), out
+
+
 def test_the_json_plan_names_each_keys_account_and_each_accounts_summary(workdir: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--format", "json")
     data = json.loads(out, parse_float=Decimal)
@@ -136,9 +160,9 @@ def test_account_restricts_a_run_to_one_account(workdir: Path, capsys: Any) -> N
     assert code == 0, out
     assert account("prod")[0] == Decimal(1000) and account("staging")[0] == Decimal(90)
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert "=== Account prod ===" not in out and "\nPlan (1 account): 0 to create" in out
+    assert "=== Account prod ===" not in out and "\nPlan: 0 to create" in out
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
+    assert code == 0 and out == "=== Account staging ===\nIn sync: the account's keys match the manifest.\n"
     code, _, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "dev")
     assert code == 1 and "--account 'dev': the manifest has no such account (prod, staging)" in err
 
@@ -297,10 +321,10 @@ def test_a_target_in_none_of_the_accounts_named_is_a_usage_error(workdir: Path, 
 
 def test_a_run_of_one_account_counts_it_as_one(workdir: Path, capsys: Any) -> None:
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert code == 0 and "\nPlan (1 account): 1 to create" in out
+    assert code == 0 and "\nPlan: 1 to create" in out and "(1 account)" not in out
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--account", "staging", "--auto-approve")[0] == 0
     code, out, _ = run_cli(capsys, "drift", "keys.yaml", *SANDBOX, "--account", "staging")
-    assert code == 0 and "In sync: every account's keys match the manifest (1 account)." in out
+    assert code == 0 and "In sync: the account's keys match the manifest." in out and "(1 account)" not in out
 
 
 def test_reveal_of_an_id_in_two_accounts_names_both_addresses(workdir: Path, capsys: Any) -> None:
