@@ -1,7 +1,8 @@
 """Where a key's value goes once it exists: its sinks (`deliver:` in the manifest), and what a
 delivery did. Values only: what a sink names, never a key's value. `reconciler.delivery` does
 the writing; `describe()` is how a plan and a report name a sink (`github_secret acme/api:EH_KEY`),
-`ident` how the journal and the state know it again (the same sink, run after run).
+`ident` how the journal and the state know it again (the same sink, run after run). Two sinks of
+one key never describe alike: each says what its ident says, a command's words shortened.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.core.secrets import scrub
+
 if TYPE_CHECKING:
     from reconciler.core.keys import Location
 
 COMMAND_TIMEOUT = 60.0  # seconds a command sink may take, unless it says otherwise
+COMMAND_SHOWN = 72  # characters of a command's words a plan or a report shows; past them, `…`
 GITHUB_TOKEN_VAR = "GITHUB_TOKEN"
 VAULT_MOUNT = "secret"
 NOT_AN_ENV_FILE = (
@@ -48,7 +52,7 @@ class FileSink:
         return path if path.is_absolute() or not self.folder else Path(self.folder) / path
 
     def describe(self) -> str:
-        return f"file {self.path}"
+        return self.ident  # `file app.env#OPENAI_API_KEY`: one file may take two variables
 
     @property
     def ident(self) -> str:
@@ -63,7 +67,15 @@ class CommandSink:
     timeout: float = COMMAND_TIMEOUT
 
     def describe(self) -> str:
-        return f"command {Path(self.argv[0]).name}"
+        """`command gh secret set EH_KEY --repo acme/api`: its words as the manifest writes them
+        (a `${VAR}` in them is a word ehkeys never expands, so no variable's value), on one line,
+        anything key-shaped redacted, and past COMMAND_SHOWN characters shortened in the middle
+        with `…`: its program's start and its end (where a target is often named) stay."""
+        words = " ".join(scrub(shlex.join(self.argv)).split())
+        if len(words) > COMMAND_SHOWN:
+            head = (COMMAND_SHOWN - 1) * 2 // 3
+            words = words[:head] + "…" + words[head - COMMAND_SHOWN + 1 :]
+        return f"command {words}"
 
     @property
     def ident(self) -> str:

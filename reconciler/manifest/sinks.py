@@ -247,5 +247,5 @@ def _clash(key: DesiredKey, other: DesiredKey, sink: Sink, theirs: Sink, declare
 
 
 def _written(sink: Sink) -> str:
-    """A sink as the manifest spells it: `file ./app.env (OPENAI_API_KEY)`."""
-    return f"{sink.describe()} ({sink.name})" if isinstance(sink, FileSink) else sink.describe()
+    """A sink as the manifest spells it: `file ./app.env#OPENAI_API_KEY`."""
+    return sink.describe()

@@ -762,7 +762,7 @@ def test_a_move_says_which_env_file_line_it_leaves_holding_the_old_keys_value(
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), {"file": "a.env"}))
     said = (
-        "staging/backend: file a.env gets its value as EH_KEY_STAGING_BACKEND, no longer EH_KEY_PROD_BACKEND: "
+        "staging/backend: file a.env#EH_KEY_STAGING_BACKEND gets its value as EH_KEY_STAGING_BACKEND, no longer EH_KEY_PROD_BACKEND: "
         "what reads EH_KEY_PROD_BACKEND keeps the old key's value, which this move deletes; pin "
         "`name: EH_KEY_PROD_BACKEND` on the sink to keep it"
     )

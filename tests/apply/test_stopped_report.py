@@ -211,7 +211,7 @@ def test_an_interrupt_while_delivering_reports_the_creates_and_the_deliveries_ma
     report = Path(REPORT).read_text()
     assert report.startswith("<!-- ehkeys-apply -->\n### ehkeys apply\n\n**Stopped part-way: interrupted")
     assert "| + | alpha (`ek-proxy-…" in report and "| + | beta (`ek-proxy-…" in report, report
-    assert "**Deliveries:**\n\n- alpha → file alpha.env: delivered\n\n" in report, report
+    assert "**Deliveries:**\n\n- alpha → file alpha.env#EH_KEY_ALPHA: delivered\n\n" in report, report
     assert "**Before it stopped: 2 created.**" in report and Path("alpha.env").exists()
     assert not Path("beta.env").exists() and "beta.env" not in report
 

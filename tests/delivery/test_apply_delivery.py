@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from reconciler.core.sinks import CommandSink
+
 from .. import fakegithub
 from ..fakegithub import FakeGitHub
 from ..helpers import ROOT, run_cli
@@ -27,6 +29,8 @@ from .fakevault import FakeVault, Mount
 
 RECORDER = Path(__file__).parent / "record_sink.py"
 SANDBOX = ["--sandbox"]
+RECORDING = CommandSink((sys.executable, str(RECORDER))).describe()  # its words, shortened
+MISSING = CommandSink(("ehkeys-no-such-deliverer", str(RECORDER))).describe()  # a program not there
 
 
 def manifest(recorder: Path = RECORDER) -> str:
@@ -91,8 +95,8 @@ def test_a_created_key_reaches_every_sink_and_nowhere_else(world: World, capsys:
     jsonschema.validate(planned, json.loads((ROOT / "schemas" / "plan.schema.json").read_text()))
     (row,) = [k for k in planned["keys"] if k["address"] == "api"]
     assert row["deliver"] == [
-        "file app.env",
-        f"command {Path(sys.executable).name}",
+        "file app.env#EH_KEY_API",
+        RECORDING,
         "github_secret acme/api:EH_KEY",
         "vault secret/apps/api#EH_KEY_API",
     ]
@@ -190,7 +194,7 @@ def test_a_command_sink_whose_program_is_not_there_refuses_the_apply_at_its_line
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
     assert code == 1, out + err
     assert (
-        "a new key's value could not be delivered: keys.yaml:4:5: api: command ehkeys-no-such-deliverer: "
+        f"a new key's value could not be delivered: keys.yaml:4:5: api: {MISSING}: "
         "ehkeys-no-such-deliverer is not a command on PATH; nothing was sent" in err
     )
     assert [k["action"] for k in plan_json(capsys)["keys"]] == ["create"]  # no key made, no debit
@@ -280,7 +284,8 @@ def test_a_command_that_prints_the_value_without_its_prefix_never_shows_it(world
     code, out, err = run_cli(
         capsys, "apply", "keys.yaml", "--auto-approve", "--report-out", "report.md", *SANDBOX
     )
-    assert code == 3 and "✗ api → command sh: failed: sh exited 3: proxy-…" in out, out + err
+    sink = """command sh -c 'read -r v; echo "${v#ek-}" >&2; exit 3'"""  # its words as written
+    assert code == 3 and f"✗ api → {sink}: failed: sh exited 3: proxy-…" in out, out + err
     body = account_value(capsys).removeprefix("ek-proxy-")
     state = [p.read_text() for p in (world.root / ".ehkeys").rglob("*") if p.suffix in (".json", ".jsonl")]
     for text in [out, err, (world.root / "report.md").read_text(), *state]:
@@ -535,8 +540,7 @@ def test_a_plan_warns_of_each_sink_the_apply_would_refuse_without_failing(
     (row,) = planned["keys"]
     assert row["action"] == "create" and row["error"] is None and planned["summary"]["error"] == 0
     assert row["warnings"][2:] == [
-        "keys.yaml:4:5: command ehkeys-no-such-deliverer: ehkeys-no-such-deliverer is not a command on PATH"
-        + REFUSES,
+        f"keys.yaml:4:5: {MISSING}: ehkeys-no-such-deliverer is not a command on PATH" + REFUSES,
         "keys.yaml:4:5: github_secret acme/api:EH_KEY: DEPLOY_TOKEN is not set; it must hold a token that may "
         'write the repository\'s secrets (a fine-grained or GitHub App token with the "Secrets" repository '
         "permission, read and write, or a classic token with the repo scope; a workflow's own GITHUB_TOKEN "
@@ -572,10 +576,9 @@ def test_a_sink_added_to_an_existing_key_is_noted_until_deliver_fills_it(world: 
     state = json.loads(next((world.root / ".ehkeys").rglob("state.json")).read_text())
     assert state["delivered"]["api"][0] == "file app.env#EH_KEY_API"  # sinks by name, never a value
     (world.root / "keys.yaml").write_text(manifest())  # the command sink added to the existing key
-    command = f"command {Path(sys.executable).name}"
     notes = plan_json(capsys)["notes"]
     assert notes == [
-        f"api: {command} never received this key's value: `ehkeys deliver` (or the deliver workflow) "
+        f"api: {RECORDING} never received this key's value: `ehkeys deliver` (or the deliver workflow) "
         "delivers it; apply delivers a value only when it creates the key"
     ]
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
@@ -592,3 +595,44 @@ def test_a_state_without_deliveries_has_no_delivered_record(world: World, capsys
     assert run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)[0] == 0
     state = json.loads(next((world.root / ".ehkeys").rglob("state.json")).read_text())
     assert "delivered" not in state and "deliveries" not in state and state["bindings"]
+
+
+TWO_OF_A_KIND = """version: 1
+defaults: {limit_type: daily}
+keys:
+  - id: api
+    name: API
+    allocated_ammount: 5
+    deliver:
+      - command: [sh, -c, 'read -r v; printf %s "$v" | gh secret set EH_KEY --repo acme/api']
+      - command: [sh, -c, 'curl -H "X-Token: ${DEPLOY_TOKEN}" -d @- https://hooks.example']
+      - command: [sh, -c, 'read -r v; echo ek-proxy-writtenintheline0123 &&
+          aws secretsmanager put-secret-value --secret-id prod/api --secret-string "$v"']
+      - file: app.env
+      - file: app.env
+        name: OPENAI_API_KEY
+"""
+
+
+def test_two_sinks_of_one_kind_are_told_apart_in_the_plan_with_no_value_shown(
+    world: World, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each was `→ command sh` (and `→ file app.env`): a reviewer could not tell which command
+    would get the key. Each shows its words as written, the variable a word names but never its
+    value, a long one shortened, anything key-shaped in it redacted."""
+    (world.root / "keys.yaml").write_text(TWO_OF_A_KIND)
+    monkeypatch.setenv("DEPLOY_TOKEN", "ghp_tokenfromtheenvironment42")
+    shown = [
+        """command sh -c 'read -r v; printf %s "$v" | gh secret set EH_KEY --repo acme/api'""",
+        """command sh -c 'curl -H "X-Token: ${DEPLOY_TOKEN}" -d @- https://hooks.example'""",
+        """command sh -c 'read -r v; echo ek-proxy-…0123 && aws se…pi --secret-string "$v"'""",
+        "file app.env#EH_KEY_API",
+        "file app.env#OPENAI_API_KEY",
+    ]
+    (row,) = json.loads(plan_of(capsys, "json"))["keys"]
+    assert row["deliver"] == shown
+    text, markdown = plan_of(capsys, "text"), plan_of(capsys, "markdown")
+    assert "".join(f"      → {sink}\n" for sink in shown) in text, text
+    assert 'The new value goes to: → command sh -c \'read -r v; printf %s "$v" \\| gh' in markdown, markdown
+    for output in (json.dumps(row), text, markdown):
+        assert "tokenfromtheenvironment" not in output and "writtenintheline" not in output

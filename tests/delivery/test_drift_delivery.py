@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.core.sinks import CommandSink
+
 from ..helpers import run_cli, seed_data
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
@@ -51,10 +53,14 @@ def test_a_failed_delivery_is_a_health_warning_naming_the_sink(workdir: Path, ca
     code, said = drift(capsys)
     assert code == 0, said  # a warning, never drift
     assert "warning: API (ek-proxy-…" in said
-    assert "its value is still to be delivered to command sh (a delivery failed or was cut short)" in said
+    sink = CommandSink(("sh", "-c", f"test -e {workdir / 'sink-up'} && cat > {workdir / 'delivered.txt'}"))
+    assert (
+        f"its value is still to be delivered to {sink.describe()} (a delivery failed or was cut short)"
+        in said
+    )
     assert "file app.env" not in said  # that one was delivered
     code, md = drift(capsys, "--format", "markdown")
-    assert code == 0 and "delivery-pending" in md and "command sh" in md
+    assert code == 0 and "delivery-pending" in md and "command sh -c" in md
     code, data = drift(capsys, "--format", "json")
     (warning,) = json.loads(data)["health"]
     assert (warning["kind"], warning["subject"], warning["name"]) == ("delivery-pending", "api", "API")

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.core.sinks import CommandSink
+
 from ..helpers import API_KEY, ROOT, interruptible, live_sandbox, seed_data
 
 pytestmark = pytest.mark.slow  # processes and a real wait
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.slow  # processes and a real wait
 RECORDER = Path(__file__).parent / "record_sink.py"
 COMMAND = f"      - command: [{json.dumps(sys.executable)}, {json.dumps(str(RECORDER))}]\n"
 FILE = "      - file: app.env\n"
+RECORDING = CommandSink((sys.executable, str(RECORDER))).describe()  # its words, shortened
 
 
 def manifest(*sinks: str) -> str:
@@ -116,7 +119,7 @@ def test_a_kill_during_the_second_sink_delivers_that_one_only_then_deliver_sends
         rerun = _apply(base, tmp_path)
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, (out + err).decode()
-        assert "✓ api → command python" in out.decode() and "file app.env" not in out.decode()
+        assert f"✓ api → {RECORDING}" in out.decode() and "file app.env" not in out.decode()
         assert (tmp_path / "app.env").stat().st_mtime_ns == written  # not written again
         again = _run(base, tmp_path, "deliver")
         said, err2 = again.communicate(timeout=120)
@@ -142,7 +145,7 @@ def test_ctrl_c_during_a_delivery_stops_its_command_and_the_next_apply_delivers(
         out2, err2 = rerun.communicate(timeout=120)
         credits, made = _account(base)
     assert rerun.returncode == 0, (out2 + err2).decode()
-    assert f"✓ api → command {Path(sys.executable).name}: delivered" in out2.decode()  # python or python3
+    assert f"✓ api → {RECORDING}: delivered" in out2.decode()
     (value,) = made
     assert credits == Decimal(1000 - 5) and _stdins(tmp_path) == [value, value]
     assert value not in (out + err + out2 + err2).decode()

@@ -125,7 +125,7 @@ ERRORS = [
         7,
         5,
         "deliver",
-        "worker delivers to file ./config/../app.env (OPENAI_API_KEY), as api at",
+        "worker delivers to file ./config/../app.env#OPENAI_API_KEY, as api at",
     ),
     (
         "bad-deliver-two-keys-one-secret-in-two-cases.yaml",
@@ -269,8 +269,8 @@ def test_two_spellings_of_one_file_are_one_file(
     code, out, err = run_cli(capsys, "validate", "repo/keys.yaml")
     assert code == 1, out + err
     assert (
-        f"repo/keys.yaml:5:5: deliver: b delivers to file {other} (APP_KEY), as a at repo/keys.yaml:4:5 "
-        "does (to file a.env (APP_KEY): the same file): one value would overwrite the other" in out
+        f"repo/keys.yaml:5:5: deliver: b delivers to file {other}#APP_KEY, as a at repo/keys.yaml:4:5 "
+        "does (to file a.env#APP_KEY: the same file): one value would overwrite the other" in out
     ), out
     code, out, err = run_cli(capsys, "apply", "repo/keys.yaml", "--auto-approve", "--sandbox")
     assert code == 1 and not (folder / "a.env").exists(), out + err

@@ -371,7 +371,7 @@ def test_a_rotation_to_a_file_sink_is_warned_of_in_actions_never_locally(
 ) -> None:
     """A `file:` sink in an Actions job writes to the runner's disk, thrown away at the job's end,
     yet counts as delivered: the old key went after its overlap, the application never given the
-    new value, and the plan comment said only `The new value goes to: → file app.env`."""
+    new value, and the plan comment said only `The new value goes to: → file app.env#EH_KEY_K0`."""
     manifest = yaml.safe_load(text())
     manifest["keys"][0]["deliver"] = [{"file": "app.env"}]
     sunk = yaml.safe_dump(manifest, sort_keys=False)
@@ -379,7 +379,9 @@ def test_a_rotation_to_a_file_sink_is_warned_of_in_actions_never_locally(
     clock(actions, 100)  # key-0 due: a pull request's plan shows its rotation
     assert actions.plan_pr(2, "h2", sunk)[0] == 0
     comment = plan_comment(hub, 2)
-    assert f"> **Warning:** k0: its new value goes to file app.env {THROWN_AWAY}" in comment, comment
+    assert f"> **Warning:** k0: its new value goes to file app.env#EH_KEY_K0 {THROWN_AWAY}" in comment, (
+        comment
+    )
     assert "so the old key is deleted after its overlap with the application never given" in comment
     monkeypatch.delenv("GITHUB_ACTIONS")  # the same plan on a machine: its file lasts
     code, out, err = run_cli(capsys, "plan", MANIFEST, "--sandbox", *actions.seeded)
@@ -387,7 +389,9 @@ def test_a_rotation_to_a_file_sink_is_warned_of_in_actions_never_locally(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     code, out = rotate(actions, sunk)  # its log shows the plan, its summary the delivery
     assert code == 0 and THROWN_AWAY in out, out
-    delivered = "k0 → file app.env: delivered, but only to this job's runner, whose disk is thrown away"
+    delivered = (
+        "k0 → file app.env#EH_KEY_K0: delivered, but only to this job's runner, whose disk is thrown away"
+    )
     assert delivered in actions.summary() and delivered in out
     code, out, summary = deliver(actions, sunk)  # the deliver job, by hand: the same
     assert code == 0 and delivered in summary and delivered in out, out

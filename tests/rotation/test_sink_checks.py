@@ -57,7 +57,8 @@ def test_a_rotation_due_with_a_sink_that_cannot_run_is_warned_by_the_plan(workdi
     assert code == 0, out + err
     (row,) = [k for k in json.loads(out)["keys"] if k["address"] == "backend"]
     assert row["action"] == "rotate" and row["warnings"][-1] == (
-        "keys.yaml:3:3: command ehkeys-test-deliver-tool: /nonexistent/ehkeys-test-deliver-tool does not "
+        "keys.yaml:3:3: command /nonexistent/ehkeys-test-deliver-tool: /nonexistent/ehkeys-test-deliver-tool "
+        "does not "
         "exist or is not executable: an apply run so refuses to rotate the key (a warning, not an error: a "
         "plan job may lack what only the apply job is given)"
     )
