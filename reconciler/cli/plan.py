@@ -32,7 +32,7 @@ def show(args: argparse.Namespace) -> ExitCode:
     saved = planfile.load(args.plan_file)
     print(
         f"Saved plan {args.plan_file} ({saved.digest}), made {saved.created_at} "
-        f"from the manifest with digest {saved.manifest_digest}",
+        f"from the manifest with digest sha256:{saved.manifest_digest}",  # as every digest is said
         file=sys.stderr,
     )
     emit(saved.plans, args.format, sys.stdout)

@@ -195,7 +195,7 @@ def test_show_needs_no_api_key_no_manifest_and_names_the_plan(
         assert (code, out) == (0, printed[fmt])
     assert err == (
         f"Saved plan p.json ({digest}), made {saved['created_at']} from the manifest with digest "
-        f"{saved['manifest_digest']}\n"
+        f"sha256:{saved['manifest_digest']}\n"
     )
     assert "2 to update, 1 to delete" in printed["text"]
 
