@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.core.exitcodes import ExitCode
-from reconciler.core.keys import DesiredKey
 from reconciler.core.pathnames import shown
 from reconciler.delivery import tracking
 from reconciler.manifest import diagnostics, layout, policy
@@ -52,7 +50,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     for source in layout.sources(args.manifests):
         result = manifest.load(source.inputs, env=env, offline=True)
         broken = [policy.diagnostic(v) for v in result.violations]  # errors here; plan shows them
-        tracked = _tracked(result.manifest.keys) if result.manifest else []
+        tracked = tracking.diagnostics(result.manifest.keys) if result.manifest else []
         found = _shown([*result.diagnostics, *broken, *tracked, *problems], args.strict)
         problems = []
         checked.append(Checked(source, found, len(result.manifest.keys) if result.manifest else 0))
@@ -61,16 +59,6 @@ def run(args: argparse.Namespace) -> ExitCode:
     else:
         _text(checked, args.format)
     return ExitCode.ERROR if any(c.errors for c in checked) else ExitCode.OK
-
-
-def _tracked(keys: Sequence[DesiredKey]) -> list[Diagnostic]:
-    """An error at each file sink git would track, or about which git cannot say: the apply
-    would refuse to create its key."""
-    found = []
-    for key, sink, why in tracking.tracked_sinks(keys):
-        at = sink.at or key.location
-        found.append(Diagnostic(at.file, at.line, at.col, "deliver", f"{sink.target}: {why}"))
-    return found
 
 
 def _shown(found: list[Diagnostic], strict: bool) -> list[Diagnostic]:

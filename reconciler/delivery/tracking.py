@@ -16,8 +16,9 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from reconciler.core.keys import DesiredKey
+from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.sinks import FileSink
+from reconciler.manifest.diagnostics import Diagnostic
 
 NOT_A_FILE = "not a regular file; secrets go only to a file (0600) or a terminal"
 TRACKED = (
@@ -119,6 +120,24 @@ def tracked_sinks(keys: Iterable[DesiredKey]) -> list[tuple[DesiredKey, FileSink
                 asked[sink.target] = why(sink.target)
             found += [(key, sink, asked[sink.target])] if asked[sink.target] else []
     return found
+
+
+def diagnostics(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
+    """`validate`'s error at each file sink git would track (or about which git cannot say), at
+    the sink's FILE:LINE, naming its key (`keys[api].deliver`); a sink that `defaults` (a group,
+    an account) gives several keys is said once, naming them."""
+    places: dict[tuple[Location, str], list[DesiredKey]] = {}
+    for key, sink, reason in tracked_sinks(keys):
+        places.setdefault((sink.at or key.location, f"{sink.target}: {reason}"), []).append(key)
+    return [_said(where, message, owners) for (where, message), owners in places.items()]
+
+
+def _said(where: Location, message: str, owners: Sequence[DesiredKey]) -> Diagnostic:
+    if len(owners) == 1:
+        return Diagnostic(where.file, where.line, where.col, "deliver", message, key_id=owners[0].address)
+    more = f" and {len(owners) - 3} more" if len(owners) > 3 else ""
+    names = ", ".join(repr(k.address) for k in owners[:3]) + more
+    return Diagnostic(where.file, where.line, where.col, "deliver", f"{message} (the sink of keys {names})")
 
 
 def refusal(key: DesiredKey, sink: FileSink, reason: str = TRACKED) -> str:

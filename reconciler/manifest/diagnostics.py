@@ -68,11 +68,13 @@ class Diagnostic:
 
     def shown(self) -> tuple[str, str]:
         """The path and message as printed, a key named by its id (as plan names it; FILE:LINE
-        says which, where ids repeat across accounts): anything key-shaped redacted."""
+        says which, where ids repeat across accounts): anything key-shaped redacted. A key's
+        problem found once the keys are made (`deliver`, wherever its list was written) is
+        named so too: `keys[api].deliver`; one with no path names it in its message."""
         path, indexed = self.path, _KEY_INDEX.match(self.path)
-        if self.key_id and indexed:
+        if self.key_id and (indexed or path):  # none: the message names the key (a duplicate id)
             named = self.key_id if _PLAIN.fullmatch(self.key_id) else repr(self.key_id)
-            path = f"keys[{named}]{path[indexed.end() :]}"
+            path = f"keys[{named}]" + (path[indexed.end() :] if indexed else f".{path}")
         return scrub(path), scrub(self.message)
 
     def text(self) -> str:

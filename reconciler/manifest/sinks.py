@@ -224,8 +224,8 @@ def account_tokens(keys: Iterable[DesiredKey], accounts: Iterable[Account]) -> l
                     f"{sink.describe()}: its token, ${{{sink.token_var}}}, holds an ElectronHub account key, "
                     "which would be sent to GitHub: name the variable that holds a GitHub token"
                 )
-                location = key.location
-                found.append(Diagnostic(location.file, location.line, location.col, "deliver", message))
+                at = key.location
+                found.append(Diagnostic(at.file, at.line, at.col, "deliver", message, key_id=key.address))
     return found
 
 

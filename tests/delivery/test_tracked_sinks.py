@@ -49,10 +49,32 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_validate_says_a_tracked_file_sink_at_its_line(repo: Path, capsys: Any) -> None:
     code, out, err = run_cli(capsys, "validate", "keys.yaml")
     assert code == 1, out + err
-    assert f"{SINK_AT}: deliver: {TRACKED}" in out
+    assert f"{SINK_AT}: keys[api].deliver: {TRACKED}" in out
     (repo / ".gitignore").write_text(".ehkeys/\n*.env\n")
     code, out, err = run_cli(capsys, "validate", "keys.yaml")
     assert code == 0 and "git would track" not in out + err
+
+
+def test_validate_names_the_key_of_a_tracked_file_sink_as_it_names_any_keys_problem(
+    repo: Path, capsys: Any
+) -> None:
+    """It said `keys.yaml:8:15: deliver: app.env: ...`: which key, the reader had to work out. A
+    sink that defaults gives several keys is said once, naming each."""
+    shared = MANIFEST.replace("{limit_type: daily}", "{limit_type: daily, deliver: [{file: all.env}]}")
+    (repo / "keys.yaml").write_text(shared)
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    why = "git would track this file (it is inside a repository and not ignored); write secrets"
+    assert code == 1 and [
+        line.split("; write secrets")[0] + "; write secrets" for line in out.splitlines()
+    ] == [
+        f"keys.yaml:2:48: keys[web].deliver: all.env: {why}",
+        f"{SINK_AT}: keys[api].deliver: app.env: {why}",
+    ], out
+    (repo / "keys.yaml").write_text(shared + "  - {id: db, name: DB, allocated_ammount: 1}\n")
+    code, out, err = run_cli(capsys, "validate", "keys.yaml", "--format", "json")
+    found = [(d["line"], d["path"], d["key"], d["message"][:7]) for d in json.loads(out)["diagnostics"]]
+    assert found == [(2, "deliver", None, "all.env"), (8, "deliver", "api", "app.env")], out
+    assert json.loads(out)["diagnostics"][0]["message"].endswith("(the sink of keys 'web', 'db')")
 
 
 def test_plan_holds_the_create_of_a_key_whose_file_sink_is_tracked(repo: Path, capsys: Any) -> None:
@@ -119,7 +141,7 @@ def test_validate_and_plan_refuse_a_file_sink_git_cannot_say_it_would_not_track(
 ) -> None:
     code, out, err = run_cli(capsys, "validate", "keys.yaml")
     assert code == 1, out + err
-    assert f"{SINK_AT}: deliver: {CANNOT_SAY} ({unreadable.reason}" in out, out
+    assert f"{SINK_AT}: keys[api].deliver: {CANNOT_SAY} ({unreadable.reason}" in out, out
     assert unreadable.fix in out and "Traceback" not in out + err
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--format", "json", *SANDBOX)
     rows = {k["address"]: k for k in json.loads(out)["keys"]}

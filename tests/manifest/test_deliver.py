@@ -181,6 +181,13 @@ def test_each_bad_sink_names_file_line_and_problem(
     only_error_at(capsys, MANIFESTS / fixture, line, col, path, fragment)
 
 
+def test_a_sink_problem_found_once_the_keys_are_made_names_its_key(capsys: Any) -> None:
+    """As `keys[api].name` does: `deliver:` alone at the key's line left the reader to find it."""
+    file = MANIFESTS / "bad-deliver-github-token-is-the-account-key.yaml"
+    code, out, _ = run_cli(capsys, "validate", str(file))
+    assert code == 1 and f"{file}:7:5: keys[api].deliver: github_secret acme/api:EH_KEY: its token" in out
+
+
 def test_a_home_folder_where_home_is_not_set_is_said_at_the_sinks_line(
     capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
