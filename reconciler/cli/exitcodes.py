@@ -17,11 +17,7 @@ DETAILED_EXITCODE = (
     f"exit {OK.value} no changes, {CHANGES.value} changes, {POLICY.value} the policy or a budget "
     f"broken, {ERROR.value} errors (see exit codes below)"
 )
-DRIFT_CHECK = (
-    "read-only: what changed outside ehkeys since the last apply "
-    f"({OK.value} in sync, {ExitCode.DRIFT.value} drift, {ERROR.value} error)"
-)
-"""What an option or a description says of the codes: made from the members, as the tables are."""
+"""What an option says of the codes: made from the members, as the tables are."""
 BROKEN = "the plan breaks the manifest's policy or budget (its Policy section says which); apply refuses it"
 Rows = tuple[tuple[ExitCode, str], ...]
 

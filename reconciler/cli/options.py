@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from reconciler import __version__
 from reconciler.cli import commands
 from reconciler.cli import optiontypes as types
-from reconciler.cli.exitcodes import DETAILED_EXITCODE, DRIFT_CHECK
+from reconciler.cli.exitcodes import DETAILED_EXITCODE
 from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
 from reconciler.cli.helptext import USAGE
 from reconciler.cli.helptext import parse as parse_known
@@ -312,7 +312,7 @@ _COMMANDS: dict[str, tuple[str, Handler | None, AddOptions]] = {
     "sandbox": ("serve the local ElectronHub API stand-in", commands.sandbox, _sandbox),
     "plan": ("show what apply would change, and what it costs", commands.plan, _plan),
     "show": ("print a saved plan as plan showed it (offline)", commands.show, _show),
-    "drift": (DRIFT_CHECK, commands.drift, _drift),
+    "drift": ("read-only: what changed outside ehkeys since the last apply", commands.drift, _drift),
     "usage": (
         "read-only: each key's allocation, use, window, expiry and last use, per account",
         commands.usage,

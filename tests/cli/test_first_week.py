@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -237,6 +238,20 @@ def test_every_command_help_has_a_description_debug_and_each_option_s_default(ca
             text = parser._get_formatter()._expand_help(action)
             assert "default" in text, (command, action.option_strings, text)
     record("cli", "every command's --help: description, --debug, option defaults", 1, "all shown")
+
+
+def test_each_command_is_summed_up_in_one_line_and_its_exit_codes_left_to_its_help(capsys: Any) -> None:
+    """`ehkeys --help` said of drift `(0 in sync, 2 drift, 1 error)`, on two lines, where every
+    other command says what it does: the codes are in each command's own --help."""
+    code, out, _ = run_cli(capsys, "--help")
+    summaries = {
+        name: parser.description for name, parser in _commands() if " " not in name and parser.description
+    }
+    assert code == 0 and "    drift     read-only: what changed outside ehkeys since the last apply\n" in out
+    for name, summary in summaries.items():
+        assert not re.search(r"\b\d+ (in sync|drift|error|changes)", summary), (name, summary)
+    code, out, _ = run_cli(capsys, "drift", "--help")
+    assert "exit codes:\n  0    in sync" in out and "\n  2    drift: " in out
 
 
 @pytest.mark.parametrize(
