@@ -155,6 +155,17 @@ def test_the_gitops_setup_is_three_workflows_of_the_action_and_one_secret() -> N
     assert sorted(commands) == ["apply", "drift", "plan"]
 
 
+def test_the_actions_default_manifest_is_the_one_the_gitops_setup_writes() -> None:
+    """The default was keys.yaml, while the set-up imports keys/keys.yaml: a workflow that left
+    `manifest:` out, as a default invites, planned a file that is not there."""
+    default = yaml.safe_load(ACTION.read_text())["inputs"]["manifest"]["default"]
+    setup = " ".join(GITOPS.read_text().partition(MULTI_ROOT)[0].split())
+    assert f"ehkeys import --all --out {default}`" in setup and f"Write `{default}`" in setup
+    assert {_the_action(block)["with"].get("manifest", default) for block in _gitops_workflows("setup")} == {
+        default
+    }
+
+
 def test_the_gitops_multi_root_setup_runs_one_job_per_root_with_each_accounts_key() -> None:
     """A matrix of two roots, a concurrency group per root, no fail-fast; each account's key
     through the action step's env: and nowhere else."""
