@@ -94,7 +94,7 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
         raise UsageError(TARGETED_PLAN)
     secrets = SecretsFile(settings.secrets_out) if settings.secrets_out else None
     saved = reviewed_plan(settings.saved_plan, settings.expect_digest)
-    loaded = load_manifest(settings.workspace.manifests, console)
+    loaded = load_manifest(settings.workspace.manifests, console, settings.workspace.connection)
     for warning in forgotten(loaded, settings.workspace):
         console.warning(warning)
     accounts = _accounts(loaded, settings, saved)

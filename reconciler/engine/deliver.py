@@ -38,7 +38,7 @@ def run(settings: DeliverSettings, console: Console) -> list[Delivered]:
 
 
 async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
-    loaded = load_manifest(settings.workspace.manifests, console)
+    loaded = load_manifest(settings.workspace.manifests, console, settings.workspace.connection)
     accounts_of(loaded, settings.workspace)  # each --account named must be the manifest's
     wanted = _wanted(loaded.keys, settings.ids, settings.workspace.accounts)
     workspace = dataclasses.replace(

@@ -43,7 +43,7 @@ def run(settings: RevealSettings, console: Console) -> Revealed:
 async def _read(settings: RevealSettings, console: Console) -> list[str]:
     """Only the accounts holding a key asked for are opened: `--state` is one account's state,
     so with it the keys asked for must be in one account (`--account` says which)."""
-    loaded = load_manifest(settings.workspace.manifests, console)
+    loaded = load_manifest(settings.workspace.manifests, console, settings.workspace.connection)
     wanted = _wanted(loaded, settings)
     held = sorted({k.account for k in wanted})
     if settings.workspace.state and len(held) > 1:

@@ -3,10 +3,12 @@ in-process sandbox whose accounts live beside the manifest."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,6 +19,9 @@ from reconciler.core.hosts import run_url, same_api
 from reconciler.core.secrets import fingerprint
 from reconciler.engine.settings import Connection
 from reconciler.state import paths as statepaths
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.seed import Seed
 
 SANDBOX_DB = statepaths.SANDBOX_DB  # beside the manifest, as its state is (an absolute path is kept)
 
@@ -138,15 +143,43 @@ def _url(target: Target) -> str:
     return target.base_url.rstrip("/")
 
 
+def sandbox_variables(connection: Connection) -> dict[str, str]:
+    """What a manifest's ${VAR} reads in a --sandbox run where the environment sets none: the
+    seed's keys' `variable:` (keys.example.yaml's ${EH_SUPPORT_KEY} is the demo's support key,
+    not written in the manifest); none without --sandbox."""
+    return _seed(connection.sandbox_seed).variables if connection.sandbox else {}
+
+
+_READ: dict[tuple[str | None, str], Seed] = {}  # the last seed read, by its text: read once a run
+
+
+def _seed(path: str | None) -> Seed:
+    """The seed of a --sandbox run, read once for its variables and its sandbox (a seed of 2,000
+    keys takes most of a second to read); read again once its text changed."""
+    from reconciler.sandbox import seeds  # only a --sandbox run pays for the sandbox (`_sandbox`)
+
+    try:
+        text = Path(path).read_bytes() if path is not None and Path(path).is_file() else None
+    except OSError:
+        text = None
+    if path is not None and text is None:
+        return seeds.load(path)  # not a file: it says why
+    stamp = (path and os.path.abspath(path), hashlib.sha256(text or b"").hexdigest())
+    if stamp not in _READ:
+        _READ.clear()
+        _READ[stamp] = seeds.load(path)
+    return _READ[stamp]
+
+
 def _sandbox(
     connection: Connection, manifests: Sequence[str], accounts: Sequence[Account]
 ) -> tuple[Target, ...]:
     # Imported here on purpose, not to dodge a cycle: the sandbox brings starlette, which only a
     # --sandbox run should pay for at start-up (`ehkeys plan` against the service must not).
-    from reconciler.sandbox import BASE_URL, Sandbox, seeds
+    from reconciler.sandbox import BASE_URL, Sandbox
 
     db = statepaths.base(manifests) / SANDBOX_DB
-    box = Sandbox.open(db, seeds.load(connection.sandbox_seed), reset=connection.sandbox_reset)
+    box = Sandbox.open(db, _seed(connection.sandbox_seed), reset=connection.sandbox_reset)
     return tuple(
         Target(
             box.api_key_for(a.name),

@@ -15,8 +15,8 @@ from reconciler.core.keys import DesiredKey
 from reconciler.core.plans import Move
 from reconciler.engine.console import Console
 from reconciler.engine.owners import others_of
-from reconciler.engine.settings import Workspace
-from reconciler.engine.target import Target
+from reconciler.engine.settings import Connection, Workspace
+from reconciler.engine.target import Target, sandbox_variables
 from reconciler.manifest import hints
 from reconciler.manifest import load as manifest
 from reconciler.planning.planner import Desired
@@ -48,8 +48,8 @@ class Opened:
         return self.manifest.keys_of(self.account.name)
 
 
-def load_manifest(paths: Sequence[str], console: Console) -> manifest.Manifest:
-    result = manifest.load(paths)
+def load_manifest(paths: Sequence[str], console: Console, connection: Connection) -> manifest.Manifest:
+    result = manifest.load(paths, fallback=sandbox_variables(connection))
     console.diagnostics(result.diagnostics)
     if result.manifest is None:
         raise ManifestInvalid(
@@ -140,7 +140,7 @@ def _holding(
 
 def open_accounts(workspace: Workspace, console: Console) -> list[Opened]:
     """The manifest, and each account the run covers opened (the sandbox's if it is that)."""
-    loaded = load_manifest(workspace.manifests, console)
+    loaded = load_manifest(workspace.manifests, console, workspace.connection)
     for warning in forgotten(loaded, workspace):
         console.warning(warning)
     return open_each(loaded, accounts_of(loaded, workspace), workspace)

@@ -119,14 +119,20 @@ class LoadResult:
 
 
 def load(
-    inputs: Sequence[str], env: Mapping[str, str] | None = None, now: int | None = None, offline: bool = False
+    inputs: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    now: int | None = None,
+    offline: bool = False,
+    fallback: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Every problem in every file, not just the first; a Manifest only when none is an error.
-    `offline` (validate): a ${VAR} that is not set is a notice, not an error."""
+    `offline` (validate): a ${VAR} that is not set is a notice, not an error. `fallback`: what
+    ${VAR} reads where `env` sets no VAR (a --sandbox run: its seed's keys' variables)."""
     files, diagnostics = layout.files(inputs)
     if env is None:
         env, problems = checked_environment()
         diagnostics.extend(problems)
+    env = {**fallback, **env} if fallback else env
     with gc_paused():
         loaders = [FileLoader(file, env, now, offline, role) for file, role in files]
         for loader in loaders:

@@ -23,7 +23,7 @@ LIMIT_TYPE_REQUIRED = (
     "no limit_type (set it on the key or in defaults): the API never reports limit_type, "
     "and an update that leaves it out resets the key to 'daily', so ehkeys must always send one"
 )
-_KEY_SHAPED = re.compile(r"ek-proxy-[A-Za-z0-9]{16,}(?![A-Za-z0-9_-])")  # as the API makes them
+_A_KEY = re.compile(r"ek-proxy-\S")  # a proxy key, as a literal one must start (the bare prefix is none)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WEEK = 7 * 24 * 3600
 
@@ -103,13 +103,16 @@ def _proxy_key(raw: str, env: Mapping[str, str]) -> tuple[ProxyKey, tuple[str, .
 
 
 def _written_in(raw: str) -> tuple[str, ...]:
-    """A key written in the manifest, or a `${VAR:-default}` fallback shaped as the API makes
-    keys: a secret in git, whether or not the default was used this time. (A default such as
-    the example's `ek-proxy-demo-support-0004` is a placeholder, as a secret scanner's
-    allowlist would have it: the API's keys are letters and digits after the prefix.)"""
+    """A key written in the manifest, or `${VAR:-default}` fallbacks that make one (the whole
+    key, or its body after a written `ek-proxy-`): a secret in git, whether or not the defaults
+    were used this time. Told as a literal is, by the prefix every proxy key has: what follows
+    it is no sign (`ek-proxy-demo-…` may be a real key's value, and is one of the sandbox's)."""
     if "${" not in raw:
         return (_PLAIN_TEXT,)
-    kept = [var for var, default in _ENV_REF.findall(raw) if _KEY_SHAPED.search(default)]
+    made = _ENV_REF.sub(lambda ref: ref.group(2) or "", raw).strip()  # the key the defaults make
+    if not _A_KEY.match(made):
+        return ()
+    kept = [var for var, default in _ENV_REF.findall(raw) if default.strip()]
     return tuple(_DEFAULT_TEXT.format(var=var) for var in kept)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -21,6 +22,7 @@ TIERS = {"free": 10, "basic": 15, "standard": 30, "pro": 50, "enterprise": 100}
 # the cap existed (the tests', the benchmarks') keep working as they did.
 DEFAULT_TIER = "enterprise"
 AMOUNTS = ("allocated_ammount", "used_ammount")  # a key's credits
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as a manifest's ${VAR} names one
 TIMES = {"expires_at": -1, "created_at": EPOCH_2024}  # a key's epoch seconds, and their defaults
 
 
@@ -157,6 +159,9 @@ class Seed:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     faults: Faults = field(default_factory=Faults)
     clock: Clock = field(default_factory=Clock)
+    # A key's `variable:`: what a manifest's `${VAR}` reads in a --sandbox run where the
+    # environment sets none (keys.example.yaml's `${EH_SUPPORT_KEY}`): VAR -> the key
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 def _account(raw: Any, index: int) -> dict[str, Any]:
@@ -238,6 +243,22 @@ def _key(raw: Any, index: int) -> dict[str, Any]:
     }
 
 
+def _variables(raw_keys: list[Any]) -> dict[str, str]:
+    """Each key's `variable:`, the name a manifest reads it from (`${EH_SUPPORT_KEY}`): a
+    variable's name, one key's only."""
+    found: dict[str, tuple[int, str]] = {}
+    for index, raw in enumerate(raw_keys):
+        name = raw.get("variable")
+        if name is None:
+            continue
+        if not isinstance(name, str) or not _VARIABLE.fullmatch(name):
+            raise BadSetting(f"keys[{index}]", "variable", name, "expected a name, like EH_SUPPORT_KEY")
+        if name in found:
+            raise Missing(f"keys[{index}].variable {name!r}: already the variable of keys[{found[name][0]}]")
+        found[name] = (index, str(raw["key"]))
+    return {name: key for name, (_, key) in found.items()}
+
+
 def _last_used(value: Any, where: str) -> int | None:
     return None if value is None else int(_as(where, "last_used", value, int, "epoch seconds"))
 
@@ -265,8 +286,10 @@ def parse(data: Any, source: str = "seed") -> Seed:
             raise Missing(f"expected a mapping with `accounts:` and `keys:`, got {type(data).__name__}")
         accounts = [_account(a, i) for i, a in enumerate(_entries(data, "accounts", required=True))]
         _unique_names(accounts)
-        keys = [_key(k, i) for i, k in enumerate(_entries(data, "keys", required=False))]
+        raw_keys = _entries(data, "keys", required=False)
+        keys = [_key(k, i) for i, k in enumerate(raw_keys)]
         _unique_keys(keys)
+        variables = _variables(raw_keys)
         rate = _typed(RateLimit, "rate_limit", data.get("rate_limit") or {})
         faults = _typed(Faults, "faults", data.get("faults") or {})
         clock = _typed(Clock, "clock", data.get("clock") or {})
@@ -274,7 +297,7 @@ def parse(data: Any, source: str = "seed") -> Seed:
         raise ConfigError(f"{source}: invalid seed: {exc}") from exc
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise ConfigError(f"{source}: invalid seed ({type(exc).__name__}: {exc})") from exc
-    return Seed(accounts, keys, rate, faults, clock)
+    return Seed(accounts, keys, rate, faults, clock, variables)
 
 
 def load(path: str | None = None) -> Seed:

@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.sandbox import Sandbox, seeds
 
-from ..helpers import API_KEY, key_value, manifest_text, run_cli, sandbox_state_dir, seed_data
+from ..helpers import API_KEY, key_value, manifest_text, run_cli, sandbox_state_dir, seed_data, unwarned
 from ..served import serving
 
 
@@ -69,6 +69,7 @@ def test_without_a_tty_apply_refuses_before_printing_the_plan_and_says_how_to_go
     """In a pipe, apply printed the whole plan, then refused it: nobody could answer. It refuses
     first, naming the plan command to review it; the saved plan it suggests applies in a pipe."""
     code, out, err = apply(capsys, manifest_text(2, allocated_ammount=20), "--target", "key-1")
+    err = unwarned(err)
     assert code == 1 and out == "", out
     plan = "`ehkeys plan keys.yaml --sandbox --sandbox-seed seed.yaml --target key-1`"
     assert (

@@ -18,6 +18,7 @@ import yaml
 from reconciler.cli.main import main
 from reconciler.manifest import load as manifest
 from reconciler.manifest.diagnostics import Diagnostic
+from reconciler.sandbox import seeds
 
 from ..conftest import MANIFESTS, ROOT
 from ..helpers import key_value, manifest_text, run_cli, seed_data
@@ -186,8 +187,10 @@ def test_no_secret_in_any_message(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_example_manifest_is_valid_and_typed() -> None:
-    result = manifest.load([str(ROOT / "keys.example.yaml")], env={}, now=NOW)
-    assert result.errors == []
+    """As a --sandbox run reads it: ${EH_SUPPORT_KEY} from the bundled seed, the environment empty."""
+    demo = seeds.load().variables
+    result = manifest.load([str(ROOT / "keys.example.yaml")], env={}, now=NOW, fallback=demo)
+    assert result.diagnostics == []
     assert result.manifest is not None
     prod, batch, dev, support, analytics, intern, staging = result.manifest.keys
     assert (prod.address, prod.protect, prod.proxy_key) == ("prod-backend", True, None)
@@ -204,9 +207,11 @@ def test_example_manifest_is_valid_and_typed() -> None:
     assert account.key_cap == 15 and account.ignore == ("Production API Key",)
 
 
-def test_environment_overrides_the_default() -> None:
+def test_the_environment_wins_over_the_sandboxs_variable() -> None:
     env = {"EH_SUPPORT_KEY": "ek-proxy-from-the-environment-9876"}
-    result = manifest.load([str(ROOT / "keys.example.yaml")], env=env, now=NOW)
+    result = manifest.load(
+        [str(ROOT / "keys.example.yaml")], env=env, now=NOW, fallback=seeds.load().variables
+    )
     assert result.manifest is not None
     support = result.manifest.keys[3].proxy_key
     assert support is not None and support.reveal() == env["EH_SUPPORT_KEY"]
@@ -247,9 +252,10 @@ def test_expiry_forms_are_epoch_seconds(tmp_path: Path, text: str, epoch: int) -
 
 def test_github_format_prints_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--format", "github", str(MANIFESTS / "bad-limit-type.yaml")]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("::error file=")
-    assert ",line=5,col=17::keys[Hourly].limit_type: must be one of" in out  # the key by its id (or name)
+    warned, failed = capsys.readouterr().out.splitlines()  # the fixture's key, written as a default
+    assert warned.startswith("::warning file=") and ",line=3,col=16::keys[Hourly].proxy_key: " in warned
+    assert failed.startswith("::error file=")
+    assert ",line=5,col=17::keys[Hourly].limit_type: must be one of" in failed  # the key by its id (or name)
 
 
 def test_github_annotations_escape_what_would_end_a_property_or_a_message(
@@ -260,7 +266,7 @@ def test_github_annotations_escape_what_would_end_a_property_or_a_message(
     odd = tmp_path / "keys,v2:prod 100%.yaml"
     odd.write_text((MANIFESTS / "bad-limit-type.yaml").read_text().replace("hourly", "'50%0A'"))
     assert main(["validate", "--format", "github", str(odd)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out.split("\n", 1)[1]  # after the warning of its key, written as a default
     assert out.startswith(f"::error file={tmp_path}/keys%2Cv2%3Aprod 100%25.yaml,line=5,col=17::"), out
     assert "(got '50%250A')" in out, out
     diagnostic = Diagnostic("a.yaml", 3, 5, "keys[0].name", "one\r\ntwo: 5%, three")
@@ -657,7 +663,10 @@ def test_a_key_field_written_above_the_keys_says_where_it_belongs(
     [
         ("${EH_K:-ek-proxy-fallbacksecret42abcdef}", {"EH_K": "ek-proxy-fromthevariable0001"}, True),
         ("${EH_K:-ek-proxy-fallbacksecret42abcdef}", {}, True),
-        ("${EH_K:-ek-proxy-demo-support-0004}", {}, False),  # a placeholder: the example's
+        ("${EH_K:-ek-proxy-demo-support-0004}", {}, True),  # a key as a literal is: by its prefix
+        ("${EH_K:-ek-proxy-demo-support-0004}", {"EH_K": "ek-proxy-fromthevariable0001"}, True),
+        ("ek-proxy-${EH_K:-fallbacksecret42abcdef}", {}, True),  # its body, after a written prefix
+        ("${EH_K:-ek-proxy-}${EH_B}", {"EH_B": "fromthevariable0001"}, False),  # the prefix is no key
         ("${EH_K:-}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),
         ("ek-proxy-${EH_K}", {"EH_K": "fromthevariable0001"}, False),
         ("${EH_K}", {"EH_K": "ek-proxy-fromthevariable0001"}, False),

@@ -17,7 +17,16 @@ import pytest
 
 from reconciler.api.concurrency import bounded
 
-from ..helpers import API_KEY, ROOT, interruptible, live_sandbox, manifest_text, seed_data, state_dir
+from ..helpers import (
+    API_KEY,
+    ROOT,
+    interruptible,
+    live_sandbox,
+    manifest_text,
+    seed_data,
+    state_dir,
+    unwarned,
+)
 from ..reliability_log import record
 
 pytestmark = pytest.mark.slow  # real processes interrupted mid-apply
@@ -233,7 +242,7 @@ def test_a_wrong_api_key_is_one_clear_message_and_nothing_else(tmp_path: Path) -
         proc = ehkeys(tmp_path, "plan", "keys.yaml", "--base-url", base, api_key="ek-not-the-right-key")
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    lines = err.strip().splitlines()
+    lines = unwarned(err).strip().splitlines()
     assert len(lines) == 1 and "HTTP 401" in lines[0] and "check ELECTRONHUB_API_KEY" in lines[0], err
     assert lines[0].startswith(("ehkeys: error: GET /user/me: ", "ehkeys: error: POST /auth/proxy/lookup: "))
     record(

@@ -201,6 +201,8 @@ BAD_SEEDS = {
     "bad-seed-account-user-id-twice.yaml": "accounts[1].user_id 'u1': already the user_id of accounts[0]",
     "bad-seed-account-api-key-twice.yaml": "accounts[1].api_key: already the api_key of accounts[0]",
     "bad-seed-key-twice.yaml": "keys[1].key: already the key of keys[0]",
+    "bad-seed-key-variable-twice.yaml": "keys[1].variable 'EH_API_KEY': already the variable of keys[0]",
+    "bad-seed-key-variable-not-a-name.yaml": "keys[0].variable '${EH_API_KEY}': expected a name, like EH_SUPPORT_KEY",
 }
 
 
