@@ -82,7 +82,7 @@ def manifest_text(n: int = 3, start: int = 0, **fields: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-DEFAULT_WARNED = "plain-text proxy key in the manifest, as the :- default of"
+DEFAULT_WARNED = "plain-text proxy key in the manifest, as a ${VAR:-…} default"
 
 
 def unwarned(text: str) -> str:

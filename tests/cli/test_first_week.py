@@ -367,7 +367,7 @@ def test_the_first_command_of_a_fresh_clone_plans_the_example_with_no_variable_s
         ("ek-proxy-demo-support-0004", "plain-text proxy key in the manifest: it is a secret"),
         (
             "${EH_BOT:-ek-proxy-demo-support-0004}",
-            "plain-text proxy key in the manifest, as the :- default of EH_BOT",
+            "plain-text proxy key in the manifest, as a ${VAR:-…} default",
         ),
     ],
     ids=["literal", "default"],

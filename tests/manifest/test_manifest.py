@@ -154,7 +154,7 @@ def test_each_bad_list_entry_is_pointed_at() -> None:
     [
         ("warn-expired.yaml", "in the past"),
         ("warn-literal-key.yaml", "plain-text proxy key"),
-        ("warn-literal-key-as-default.yaml", "as the :- default of EH_TEST_NEVER_SET_KEY"),
+        ("warn-literal-key-as-default.yaml", "as a ${VAR:-…} default"),
         ("warn-open-to-all.yaml", "0.0.0.0/0 allows every IP"),
         ("warn-protected-expired.yaml", "a protected key that expired on 2020-01-01T00:00:00Z"),
     ],
@@ -682,3 +682,18 @@ def test_a_key_written_as_a_default_is_a_secret_in_the_file(
     said = [d.message for d in result.diagnostics if "plain-text proxy key" in d.message]
     assert bool(said) is warned
     assert not any("fallbacksecret42" in m or "fromthevariable" in m for m in said)
+
+
+def test_many_keys_written_as_defaults_are_one_grouped_warning(tmp_path: Path, capsys: Any) -> None:
+    """500 keys bound by `${EH_Bi:-ek-proxy-…}` are one line with the count and the first places,
+    as 500 literal keys are: not 500 lines, one a variable, burying every other warning."""
+    keys = "".join(
+        f"  - {{proxy_key: '${{EH_B{i}:-ek-proxy-default-{i:04d}}}', name: k{i}, limit_type: daily}}\n"
+        for i in range(500)
+    )
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"version: 1\nkeys:\n{keys}")
+    code, out, err = run_cli(capsys, "validate", str(path))
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 1 and "as a ${VAR:-…} default" in lines[0], lines[:3]
+    assert "500 places: lines 3, 4, 5" in lines[0] and "ek-proxy-default" not in out + err, lines[0]
