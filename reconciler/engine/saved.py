@@ -143,12 +143,14 @@ def _skip(change: Change, saved: planfile.SavedPlan, why: str) -> Result:
 
 def check_lines(saved: planfile.SavedPlan, change: Change) -> None:
     """Refuse a change whose field lines are not what the plan showed (what a reviewer read:
-    `allocated_ammount: 10.00 -> 14.00`): the file was edited by hand."""
+    `allocated_ammount: 10.00 -> 14.00`): the file was edited by hand, or saved by an ehkeys that
+    showed a change otherwise (a command sink as `command sh`, before its words were shown)."""
     now, shown = _lines(change), _lines(saved.reviewed(change.address))
     if now != shown:
         raise Refused(
             f"{saved.path}: {printable(change.address)} would be applied as {now}, but the "
-            f"plan shows {shown} (edited by hand?): plan again; nothing was sent"
+            f"plan shows {shown} (edited by hand, or saved by another version of ehkeys?): plan again; "
+            "nothing was sent"
         )
 
 

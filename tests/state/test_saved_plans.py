@@ -343,3 +343,19 @@ def test_a_pipe_given_as_a_file_to_read_is_refused_not_read_forever(
 
 def test_a_stale_plan_is_its_own_refusal() -> None:
     assert issubclass(StalePlan, Refused) and StalePlan.exit_code == 1
+
+
+def test_a_plan_saved_by_an_older_ehkeys_that_shows_a_change_otherwise_is_refused_saying_so(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saved by the ehkeys before command sinks were shown by their words (`→ command sh`): the
+    lines it shows are not what this ehkeys would apply, so nothing is sent. The refusal said only
+    "edited by hand?", which sends a reviewer looking for an edit nobody made."""
+    monkeypatch.chdir(tmp_path)
+    fixture = FIXTURES / "made-by-an-older-ehkeys-command-sink"
+    Path("keys.yaml").write_bytes(fixture.with_suffix(".yaml").read_bytes())
+    Path("plan.json").write_bytes(fixture.with_suffix(".json").read_bytes())
+    code, _, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--plan", "plan.json", "--auto-approve")
+    assert code == 1, err
+    assert "but the plan shows" in err and "→ command sh (" in err, err
+    assert "(edited by hand, or saved by another version of ehkeys?): plan again; nothing was sent" in err, err
