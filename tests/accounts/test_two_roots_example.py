@@ -115,4 +115,4 @@ def test_the_two_roots_recipe_runs_as_written_on_the_examples_files(
         "not pruned: managed by keys/search (its state binds it: keys/search/.ehkeys/search/prod/state.json)"
     )
     assert planned.count(spared) == 2, planned
-    assert "Plan (1 account): 1 to create, 0 to update, 0 to delete, 0 unchanged, 2 unmanaged" in planned
+    assert "Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 2 unmanaged" in planned
