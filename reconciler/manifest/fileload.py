@@ -25,13 +25,12 @@ from reconciler.manifest.duplicates import Claim
 from reconciler.manifest.hints import closest
 from reconciler.manifest.keycontext import Frame, Given, GroupFrame, KeyContext
 from reconciler.manifest.keyfields import KeyFields
-from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
+from reconciler.manifest.layout import STANDALONE, TEAM
 from reconciler.manifest.yamlsrc import Document, YamlError, parse
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 NOT_A_FILE = "not a regular file (a device or a pipe): move it out of the manifest's folder"
 _BY_ENTRY = ("accounts", "policy", "budget")  # settings read entry by entry
-_REQUIRED = {STANDALONE: schemacheck.REQUIRED, SETTINGS: ("version",), TEAM: ("keys",)}
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ class FileLoader:
             self.diagnostics.append(Diagnostic(self.file, exc.line, exc.col, "", exc.message))
             return
         if self.doc.data is None:
-            wanted = " and ".join(f"'{name}'" for name in _REQUIRED[self.role])
+            wanted = " and ".join(f"'{name}'" for name in schemacheck.required(self.role))
             self.report((), f"empty manifest: expected a mapping with {wanted}")
             return
         self._schema_check()
@@ -148,7 +147,7 @@ class FileLoader:
         return None
 
     def _schema_check(self) -> None:
-        for error in schemacheck.errors(self.doc.data, _REQUIRED[self.role]):
+        for error in schemacheck.errors(self.doc.data, self.role):
             path = tuple(error.absolute_path)
             self.bad_paths.add(path)
             for where, message, at_key in schemamessages.schema_messages(error):

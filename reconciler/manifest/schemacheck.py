@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 
 from reconciler.manifest import resources
+from reconciler.manifest.layout import SETTINGS, STANDALONE, TEAM
 
 # The key schema's keywords that the quick pass applies itself; any other: no quick pass.
 _OBJECT_KEYWORDS = {"type", "required", "additionalProperties", "properties", "description", "title"}
@@ -43,26 +44,35 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 _SCHEMA = resources.schema("manifest")
 _INLINED = _inline(_SCHEMA, _SCHEMA["$defs"])
-VALIDATOR = jsonschema.Draft202012Validator(_INLINED)
-REQUIRED: tuple[str, ...] = tuple(_INLINED.get("required", ()))
-"""The top-level fields a manifest file on its own must have (version, keys). In a directory
-manifest the settings file needs no keys and the other files no version: the same schema
-with another `required`."""
+KINDS = {STANDALONE: "manifest_file", SETTINGS: "settings_file", TEAM: "keys_file"}
+"""The schema's kind of file (`$defs`) for each place a file has (`layout`). An editor cannot tell
+a directory manifest's ehkeys.yaml from a file of its own: the schema's top level accepts a file
+of any kind (`anyOf`), and validate checks each file against its own kind's `required` instead."""
 
 
-def errors(data: Any, required: tuple[str, ...] = REQUIRED) -> Iterator[jsonschema.ValidationError]:
-    """Every schema error in the document (none when the quick pass finds it valid)."""
-    validator, quick = _checker(required)
+def required(role: str = STANDALONE) -> tuple[str, ...]:
+    """The top-level fields a file in that place must have: a manifest file on its own, version
+    and keys; a directory manifest's settings file, version; its other files, keys."""
+    return tuple(_SCHEMA["$defs"][KINDS[role]]["required"])
+
+
+def _of_kind(role: str) -> dict[str, Any]:
+    """The schema a file in that place is checked with: the kind's `required` for the `anyOf`."""
+    schema = {name: value for name, value in _INLINED.items() if name != "anyOf"}
+    return {**schema, "required": list(required(role))}
+
+
+def errors(data: Any, role: str = STANDALONE) -> Iterator[jsonschema.ValidationError]:
+    """Every schema error in the document, a file in that place (none when the quick pass finds it valid)."""
+    validator, quick = _checker(role)
     if quick is not None and quick.valid(data):
         return iter(())
     return validator.iter_errors(data)
 
 
 @functools.cache
-def _checker(required: tuple[str, ...]) -> tuple[jsonschema.Draft202012Validator, _Quick | None]:
-    if required == REQUIRED:
-        return VALIDATOR, _QUICK
-    schema = {**_INLINED, "required": list(required)}
+def _checker(role: str) -> tuple[jsonschema.Draft202012Validator, _Quick | None]:
+    schema = _of_kind(role)
     return jsonschema.Draft202012Validator(schema), _quick(schema)
 
 
@@ -151,4 +161,5 @@ def _quick(schema: dict[str, Any]) -> _Quick | None:
     return _Quick(top, key)
 
 
-_QUICK = _quick(_INLINED)
+VALIDATOR = _checker(STANDALONE)[0]
+"""A manifest file on its own, as validate checks it."""

@@ -11,9 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.manifest import resources
+from reconciler.manifest import resources, schemacheck
+from reconciler.manifest.yamlsrc import parse
 
-from ..helpers import TESTS, run_cli, sandbox_state_dir
+from ..helpers import ROOT, TESTS, run_cli, sandbox_state_dir
 
 SHIPPED = TESTS / "shipped" / "manifest.schema.79727a1.json"  # ehkeys' first manifest schema
 KEY = {"id": "backend", "name": "Backend", "limit_type": "daily", "allocated_ammount": 5}
@@ -24,8 +25,11 @@ DOCUMENTS = {  # JSON is YAML: each is read by validate as jsonschema reads it h
     "a window of no kind": {"version": 1, "keys": [{**KEY, "limit_type": "fortnightly"}]},
     "a key without a name": {"version": 1, "keys": [{k: v for k, v in KEY.items() if k != "name"}]},
     "another version": {"version": 2, "keys": [KEY]},
-    "no keys": {"version": 1},
+    "neither version nor keys": {"defaults": {"limit_type": "daily"}},
 }
+# What a file needs depends on its place, which an editor cannot see: the schema takes each kind.
+DIRECTORY = {"ehkeys.yaml": {"version": 1}, "team.yaml": {"keys": [KEY]}}
+SHIPPED_MANIFESTS = [ROOT / "keys.example.yaml", *sorted((ROOT / "examples").rglob("*.yaml"))]
 
 
 @pytest.fixture
@@ -47,6 +51,48 @@ def test_the_printed_schema_judges_a_manifest_as_validate_does(workdir: Path, ca
     Path("keys.yaml").write_text(json.dumps(DOCUMENTS[case]))
     code, out, _ = run_cli(capsys, "validate", "keys.yaml")
     assert valid == (code == 0) == (case == "valid"), out
+
+
+def editor(capsys: Any) -> jsonschema.protocols.Validator:
+    """The printed schema, as an editor checks a file with it."""
+    schema = json.loads(printed(capsys))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def test_the_printed_schema_takes_each_file_of_a_directory_manifest(workdir: Path, capsys: Any) -> None:
+    """ehkeys.yaml needs no keys, a team file no version: an editor flagged both."""
+    for name, document in DIRECTORY.items():
+        assert [e.message for e in editor(capsys).iter_errors(document)] == [], name
+        Path(name).write_text(json.dumps(document))
+    code, out, err = run_cli(capsys, "validate", ".")
+    assert (code, out, err) == (0, "", "0 warning(s); 1 key(s) valid\n")
+
+
+def test_a_file_on_its_own_still_needs_version_and_keys(workdir: Path, capsys: Any) -> None:
+    for name, document in DIRECTORY.items():
+        Path("keys.yaml").write_text(json.dumps(document))
+        code, out, _ = run_cli(capsys, "validate", "keys.yaml")
+        missing = "keys" if name == "ehkeys.yaml" else "version"
+        assert (code, out) == (1, f"keys.yaml:1:1: missing required field '{missing}'\n"), out
+
+
+@pytest.mark.parametrize("path", SHIPPED_MANIFESTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_manifest_file_shipped_is_valid_to_an_editor(capsys: Any, path: Path) -> None:
+    """Read as YAML 1.2 (as editors read it: a date stays a string), checked by jsonschema."""
+    document = parse(path.read_text(encoding="utf-8")).data
+    assert [e.message for e in editor(capsys).iter_errors(document)] == []
+
+
+def test_validate_checks_each_file_by_the_kinds_the_schema_names() -> None:
+    """The schema's top level takes any of its kinds of file, and only those: validate checks
+    a file with its place's kind in that `anyOf`'s stead."""
+    schema = resources.schema("manifest")
+    assert schema["anyOf"] == [{"$ref": f"#/$defs/{kind}"} for kind in schemacheck.KINDS.values()]
+    assert {role: schemacheck.required(role) for role in schemacheck.KINDS} == {
+        "manifest": ("version", "keys"),
+        "settings": ("version",),
+        "keys": ("keys",),
+    }
 
 
 def test_it_prints_the_schema_validate_loads_byte_for_byte(workdir: Path, capsys: Any) -> None:
