@@ -1,11 +1,12 @@
 """What ships beside the code: the action's pinned install, the files a new repository ignores,
-and the licence pyproject names."""
+the pre-commit hook, and the licence pyproject names."""
 
 from __future__ import annotations
 
 import os
 import re
 import runpy
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,32 @@ def test_the_documented_gitignore_leaves_only_what_a_new_repository_commits(tmp_
     record(
         "files", "a new repository's trial on the sandbox, with the README's .gitignore", 1, "nothing stray"
     )
+
+
+def _hook_run(folder: Path, *changed: str) -> subprocess.CompletedProcess[str]:
+    """What pre-commit runs for the hook: its entry, its args, then the changed files its `files`
+    matches; `ehkeys` as installed beside this Python."""
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "ehkeys", hook
+    argv = [str(Path(sys.executable).parent / "ehkeys"), *entry[1:], *hook.get("args", [])]
+    argv += [name for name in changed if re.search(hook["files"], name)]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("EH", "ELECTRONHUB"))}
+    return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_pre_commit_hook_refuses_a_proxy_key_written_in_a_manifest(tmp_path: Path) -> None:
+    """It ran `ehkeys validate`, which only warns of one: the key went into git, exit 0."""
+    key = "ek-proxy-" + "hook9secret" * 4
+    manifest = "version: 1\nkeys:\n  - name: api\n    limit_type: daily\n    proxy_key: {}\n"
+    (tmp_path / "keys.yaml").write_text(manifest.format(key))
+    done = _hook_run(tmp_path, "keys.yaml")
+    assert (done.returncode, done.stderr) == (1, "1 error(s), 0 warning(s)\n"), done
+    assert "keys.yaml:5:16: keys[api].proxy_key: plain-text proxy key in the manifest" in done.stdout
+    assert key not in done.stdout + done.stderr
+    (tmp_path / "keys.yaml").write_text(manifest.format("${EH_API_PROXY_KEY}"))  # unset: a notice, no failure
+    done = _hook_run(tmp_path, "keys.yaml")
+    assert (done.returncode, done.stderr) == (0, "0 warning(s); 1 key(s) valid\n"), done
 
 
 def test_the_licence_pyproject_names_is_shipped() -> None:
