@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.core.accounts import DEFAULT, DEFAULT_KEY_VAR
 from reconciler.core.keys import DesiredKey, Location
 from reconciler.core.policy import KeyRules, Violation, Waiver
-from reconciler.manifest import keychecks, policy, rules, schemacheck, schemamessages, sinks
+from reconciler.manifest import keychecks, keytext, policy, rules, schemacheck, schemamessages, sinks
 from reconciler.manifest.diagnostics import ERROR, WARNING, Diagnostic, key_id, path_text
 from reconciler.manifest.duplicates import Claim
 from reconciler.manifest.hints import closest
@@ -123,6 +123,7 @@ class FileLoader:
             return
         self._schema_check()
         self._misread_check()
+        self._stray_keys()
         for path, amount in policy.sub_cent(self.data):
             if path not in self.bad_paths:
                 self.bad_paths.add(path)
@@ -152,6 +153,14 @@ class FileLoader:
             self.bad_paths.add(path)
             for where, message, at_key in schemamessages.schema_messages(error):
                 self.report(path + where, message, key=at_key)
+
+    def _stray_keys(self) -> None:
+        """Key-shaped text outside proxy_key values (a comment, a command's arguments), by line."""
+        for line, col in keytext.stray(self.text, self.doc.data, self._proxy_key_at):
+            self.diagnostics.append(Diagnostic(self.file, line, col, "", keytext.MESSAGE, WARNING))
+
+    def _proxy_key_at(self, index: int) -> tuple[int, int]:
+        return self._position(("keys", index, "proxy_key"), False)
 
     def _misread_check(self) -> None:
         """Numbers a reader could take for others: the YAML 1.1 octal 050, 0o, 0x; and .nan."""

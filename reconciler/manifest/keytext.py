@@ -1,0 +1,86 @@
+"""Text shaped like a proxy key anywhere in a manifest file but a key's `proxy_key` (a YAML
+comment, a command sink's arguments, a name): a secret in git all the same, which the schema
+and the field rules never see. Found in the file's text as read, said by line, never shown.
+
+Shaped like a key: `ek-proxy-` and a body, as a written proxy_key is told (`rules`), up to
+the next whitespace, quote, bracket, delimiter, `#` or `$` (so `ek-proxy-${VAR}` makes none, as
+in a proxy_key); a body starting `…` or `.` is a key as ehkeys shows it (`ek-proxy-…abcd`) or a
+placeholder (`ek-proxy-...`), no secret.
+
+The usual manifest holds no `ek-proxy-` at all: one search of its text. One that writes its
+keys (10,000 literal proxy_key values) is told by its pieces: when the text's pieces are
+exactly its proxy_key values' pieces, none is elsewhere. Only a piece found more often in the
+text than in those values is looked for, occurrence by occurrence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+PREFIX = "ek-proxy-"
+_SHAPED = re.compile(r"ek-proxy-(?![….])[^\s\"'`<>()\[\]{},;|#$]+")
+MESSAGE = (
+    "text shaped like a proxy key (ek-proxy-…) outside a proxy_key value: if it is a key, it is "
+    "a secret in the file; remove it (a key's proxy_key reads one from ${VAR})"
+)
+
+Locate = Callable[[int], tuple[int, int]]  # a key's index -> where its proxy_key value starts
+
+
+def stray(text: str, data: Any, locate: Locate) -> list[tuple[int, int]]:
+    """The line and column of the first key-shaped text on each line that holds one outside the
+    file's proxy_key values (`data`: the file parsed)."""
+    if PREFIX not in text:
+        return []
+    values = _proxy_keys(data)
+    extra = Counter(_SHAPED.findall(text))
+    extra.subtract(piece for value in values.values() for piece in _SHAPED.findall(value))
+    wanted = {piece for piece, count in extra.items() if count > 0}
+    if not wanted:
+        return []
+    spans = _spans(values, wanted, locate)
+    lines: dict[int, int] = {}
+    for line, col, length in _found(text, wanted):
+        inside = any(start <= col and col + length <= end for start, end in spans.get(line, ()))
+        if not inside:
+            lines.setdefault(line, col)
+    return sorted(lines.items())
+
+
+def _proxy_keys(data: Any) -> dict[int, str]:
+    """Each key's proxy_key value that is text, by the key's index."""
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list):
+        return {}
+    found = {}
+    for index, raw in enumerate(keys):
+        value = raw.get("proxy_key") if isinstance(raw, dict) else None
+        if isinstance(value, str):
+            found[index] = value
+    return found
+
+
+def _spans(values: dict[int, str], wanted: set[str], locate: Locate) -> dict[int, list[tuple[int, int]]]:
+    """Where the values holding a wanted piece stand, by line: from the value's column to its end
+    (its text's length, and its quotes). A value written over several lines holds only its first."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for index, value in values.items():
+        if any(piece in value for piece in wanted):
+            line, col = locate(index)
+            spans.setdefault(line, []).append((col, col + len(value) + 2))
+    return spans
+
+
+def _found(text: str, wanted: set[str]) -> Iterator[tuple[int, int, int]]:
+    """Line, column and length of each occurrence of a wanted piece."""
+    line, start = 1, 0  # the line of `start`, the offset its line begins at
+    for match in _SHAPED.finditer(text):
+        if match.group() not in wanted:
+            continue
+        at = match.start()
+        line += text.count("\n", start, at)
+        start = text.rfind("\n", 0, at) + 1
+        yield line, at - start + 1, len(match.group())
