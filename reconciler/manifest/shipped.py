@@ -25,6 +25,6 @@ MANIFEST_SCHEMAS = frozenset(
         "8ff33c02e144a4f057172706924cbc743bdd4ffc0f3fbd3ebbe2119672e6793f",  # 3be7437
         "30685969b5d41c75ee8f89156ddab06229d583e3608b1bd95242a978c4c84fb0",  # 9ab9c00
         "17ed2bf1cc417463a023d9c73b7d006ff3b67adfcd81bc4c34e81b5c609dd91c",  # 2bbc511
-        "55ae542e93e3ed2a328b921dad27d6addf28ce5b390cc5c60e2301fce12ae61a",  # schema-files (a file's kinds)
+        "55ae542e93e3ed2a328b921dad27d6addf28ce5b390cc5c60e2301fce12ae61a",  # fc0d361 (a file's kinds, anyOf)
     }
 )
