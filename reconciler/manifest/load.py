@@ -129,10 +129,7 @@ def load(
     `offline` (validate): a ${VAR} that is not set is a notice, not an error. `fallback`: what
     ${VAR} reads where `env` sets no VAR (a --sandbox run: its seed's keys' variables)."""
     files, diagnostics = layout.files(inputs)
-    if env is None:
-        env, problems = checked_environment()
-        diagnostics.extend(problems)
-    env = {**fallback, **env} if fallback else env
+    env = _environment(env, fallback, diagnostics)
     with gc_paused():
         loaders = [FileLoader(file, env, now, offline, role) for file, role in files]
         for loader in loaders:
@@ -144,14 +141,7 @@ def load(
         keys = [key for loader in loaders for key in loader.keys(resolved.context)]
     for loader in loaders:
         diagnostics.extend(loader.diagnostics)
-    claims = [claim for loader in loaders for claim in loader.claims]
-    diagnostics.extend(duplicates(keys, claims, resolved.declared))
-    diagnostics.extend(addresses.shared_variables(keys, resolved.declared))
-    diagnostics.extend(sinks.clashes(keys, resolved.declared))
-    diagnostics.extend(groups.unjoined(resolved.context.groups or {}, loaders))
-    budgets = [a.budget for a in resolved.accounts] + [g.budget for g in resolved.groups]
-    diagnostics.extend(policy.never_warns(budgets))
-    diagnostics.extend(sinks.account_tokens(keys, resolved.accounts))
+    diagnostics.extend(_across_files(keys, loaders, resolved))
     violations = [v for loader in loaders for v in loader.violations]
     result = LoadResult(None, ordered(set(diagnostics)), violations)  # a schema may say one thing twice
     if not result.errors and files:
@@ -163,3 +153,31 @@ def load(
         caps = {at: cap for loader in loaders for at, cap in loader.caps.items()}
         result.manifest = Manifest(tuple(keys), names, resolved.accounts, *found, rules, secret_vars, caps)
     return result
+
+
+def _environment(
+    env: Mapping[str, str] | None, fallback: Mapping[str, str] | None, diagnostics: list[Diagnostic]
+) -> Mapping[str, str]:
+    """What ${VAR} reads: `env`, else the process's (its problems added to `diagnostics`), over
+    `fallback`'s."""
+    if env is None:
+        env, problems = checked_environment()
+        diagnostics.extend(problems)
+    return {**fallback, **env} if fallback else env
+
+
+def _across_files(
+    keys: list[DesiredKey], loaders: list[FileLoader], resolved: settings.Resolved
+) -> list[Diagnostic]:
+    """The problems no one file shows: duplicates, shared variables and sinks, unjoined groups,
+    budgets that never warn, a sink's token that is an account's key."""
+    claims = [claim for loader in loaders for claim in loader.claims]
+    budgets = [a.budget for a in resolved.accounts] + [g.budget for g in resolved.groups]
+    return [
+        *duplicates(keys, claims, resolved.declared),
+        *addresses.shared_variables(keys, resolved.declared),
+        *sinks.clashes(keys, resolved.declared),
+        *groups.unjoined(resolved.context.groups or {}, loaders),
+        *policy.never_warns(budgets),
+        *sinks.account_tokens(keys, resolved.accounts),
+    ]
