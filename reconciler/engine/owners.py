@@ -3,7 +3,8 @@
 On the command line every manifest keeps its state beside it (`.ehkeys/<name>/`), so the
 checkout holds the states of the manifests applied from it: every state file below the
 repository's top (the folder holding `.git`, up from the manifest; without one, the manifest's
-own folder) but this manifest's own is another's. They are looked for once a run, and only when
+own folder) but this manifest's own is another's; a `--sandbox` run's, only those beside the
+sandbox database it runs against (`others.Search`). They are looked for once a run, and only when
 the account has unmanaged keys. The GitOps jobs read theirs from the state branch (`gitops.otherstates`),
 where a matrix job's checkout holds no other root's state. A key a state binds is left to that
 root's drift only when its drift watches it (`Found.add`): any other claim keeps it this root's
@@ -171,10 +172,12 @@ def _manifest(path: Path, whose: str) -> Manifest | None:
 
 
 def _read(workspace: Workspace) -> Others:
-    top, own = others.repository_top(workspace.manifests), others.Own.of(workspace.manifests, workspace.state)
-    found = Found(top)
-    unknown = in_checkout(found, top, own, workspace.connection.sandbox)
-    return Others(unknown=unknown) if unknown else replace(found.others(), caveat=_outside(top))
+    search = others.Search.of(workspace.manifests, workspace.connection.sandbox)
+    own, found = others.Own.of(workspace.manifests, workspace.state), Found(search.top)
+    unknown = in_checkout(found, search, own)
+    if unknown:
+        return Others(unknown=unknown)
+    return replace(found.others(), caveat="" if search.sandbox else _outside(search.top))
 
 
 def _here(path: Path) -> str:
@@ -198,12 +201,14 @@ def _outside(top: Path) -> str:
 
 
 def in_checkout(
-    found: Found, top: Path, own: others.Own, sandbox: bool, but: Collection[str] = (), said: str = ""
+    found: Found, search: others.Search, own: others.Own, but: Collection[str] = (), said: str = ""
 ) -> str:
-    """The other manifests' states below `top` (a run's own, and those at a path in `but`, left
-    out) added to `found`, each shown with `said` after its path; why one cannot be read, or ''."""
+    """The other manifests' states the run takes in the checkout (`search`: a run's own, and those
+    at a path in `but`, left out) added to `found`, each shown with `said` after its path; why one
+    cannot be read, or ''."""
+    top = search.top
     try:
-        paths, unlisted = others.found_below(top, sandbox)
+        paths, unlisted = search.found()
     except StateError as exc:
         return str(exc)
     for folder, why in (u for u in unlisted if not own.holds(u[0])):

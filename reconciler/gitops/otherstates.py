@@ -62,9 +62,12 @@ class BranchStates:
         except GitHubError as exc:
             return Others(unknown=f"the files of the state branch {self.branch} cannot be listed: {exc}")
         own = others.Own.of(self.workspace.manifests, self.workspace.state)
-        sandbox, found = self.workspace.connection.sandbox, Found(self.top)
-        unknown = self._on_branch(files, own, found) or in_checkout(
-            found, self.top.resolve(), own, sandbox, but=files, said=f", in the checkout: {self._none}"
+        search = others.Search.of(
+            self.workspace.manifests, self.workspace.connection.sandbox, self.top.resolve()
+        )
+        found = Found(self.top)
+        unknown = self._on_branch(files, own, found, search) or in_checkout(
+            found, search, own, but=files, said=f", in the checkout: {self._none}"
         )
         return Others(unknown=unknown) if unknown else found.others()
 
@@ -72,10 +75,10 @@ class BranchStates:
     def _none(self) -> str:
         return f"the branch {self.branch} holds none there"
 
-    def _on_branch(self, files: dict[str, Blob], own: others.Own, found: Found) -> str:
-        """The other roots' states on the branch added to `found`; why one cannot be read, or ''."""
-        sandbox = self.workspace.connection.sandbox
-        states = [p for p in sorted(files) if others.is_state(PurePosixPath(p), sandbox)]
+    def _on_branch(self, files: dict[str, Blob], own: others.Own, found: Found, search: others.Search) -> str:
+        """The other roots' states on the branch that `search` takes added to `found`; why one
+        cannot be read, or ''."""
+        states = [p for p in sorted(files) if search.takes(PurePosixPath(p))]
         states = [p for p in states if not own.holds(self.top / p)]
         unknown = self._too_much([f for p in states for f in (p, _journal(p, files)) if f], files)
         for path in states if not unknown else ():

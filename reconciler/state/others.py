@@ -5,8 +5,10 @@ A state is a `state.json` in a `.ehkeys/` folder (`paths.default_state`: `.ehkey
 `.ehkeys/<manifest>/<account>/`, or the earlier versions' `.ehkeys/` itself), or the copy a
 conflict kept beside it on the state branch (`state.json.conflict-RUN`, which binds what its
 run could not push). A sandbox run's states are those in a `sandbox/` folder, and only those:
-the sandbox's keys are not the account's. This manifest's own (its `.ehkeys/<name>/` folder,
-the state `--state` names, or one that names this manifest) are no other's.
+the sandbox's keys are not the account's. Nor is one sandbox another's: a `--sandbox` run's
+account is the `sandbox.db` in the `.ehkeys/` folder beside its manifest, so its state is about
+that database only (`Search`). This manifest's own (its `.ehkeys/<name>/` folder, the state
+`--state` names, or one that names this manifest) are no other's.
 """
 
 from __future__ import annotations
@@ -124,14 +126,53 @@ class Own:
         return (path.parent / contents.manifest).resolve() == self.manifest
 
 
-def found_below(top: Path, sandbox: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Every state file below `top`, a sandbox run's or not (hidden folders but `.ehkeys/` left
-    out, as a directory manifest leaves them; links not followed, but in and to a `.ehkeys/`
-    folder: a state kept elsewhere by a link is still its manifest's), and each folder that could
-    not be listed, with why: a state may be in it. StateError beyond MAX_FOLDERS folders (a
-    manifest in a home folder, no `.git` above it): not all of them were looked through."""
+@dataclass(frozen=True)
+class Search:
+    """Where a run looks for the other manifests' states: a run against an account, below the
+    repository's `top`, every state but a sandbox run's; a `--sandbox` run, only the sandbox runs'
+    states in its own `.ehkeys/` folder (`box`), beside the `sandbox.db` it runs against. A state
+    written against another folder's sandbox database is about another account: every database
+    filled from one seed has the same keys, so its bindings would claim this one's, a trial beside
+    another manifest blocked by it. Manifests of one folder share its database, and see each other."""
+
+    top: Path
+    box: Path | None = None
+
+    @classmethod
+    def of(cls, manifests: Sequence[str], sandbox: bool, top: Path | None = None) -> Search:
+        """The search of a run of `manifests` (from `top`, else their repository's top)."""
+        box = statepaths.base(manifests).resolve() / statepaths.FOLDER if sandbox else None
+        return cls(repository_top(manifests) if top is None else top, box)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.box is not None
+
+    def takes(self, path: PurePath) -> bool:
+        """The state file at `path` (from the top: the state branch's) is one this run takes."""
+        if not is_state(path, self.sandbox):
+            return False
+        return self.box is None or (self.top / path).resolve().is_relative_to(self.box.resolve())
+
+    def found(self) -> tuple[list[Path], list[tuple[Path, str]]]:
+        """The states this run takes in the checkout (`found_below`), each folder unlisted."""
+        if self.box is not None and not os.path.lexists(self.box):
+            return [], []  # no sandbox run's state beside this manifest yet
+        return found_below(self.top, self.sandbox, self.box)
+
+
+def found_below(
+    top: Path, sandbox: bool, box: Path | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every state file below `top` (only in the `.ehkeys/` folder `box` when given), a sandbox
+    run's or not (hidden folders but `.ehkeys/` left out, as a directory manifest leaves them;
+    links not followed, but in and to a `.ehkeys/` folder: a state kept elsewhere by a link is
+    still its manifest's), and each folder that could not be listed, with why: a state may be in
+    it. StateError beyond MAX_FOLDERS folders (a manifest in a home folder, no `.git` above it):
+    not all of them were looked through."""
     found, unlisted = [], []
-    for count, (folder, names, why) in enumerate(_walk(top), 1):
+    walked = _walk(box, 0) if box is not None else _walk(top)
+    for count, (folder, names, why) in enumerate(walked, 1):
         if count > MAX_FOLDERS:
             raise StateError(
                 f"{top}: more than {MAX_FOLDERS:,} folders below it, more than a run looks through for "
@@ -144,10 +185,11 @@ def found_below(top: Path, sandbox: bool) -> tuple[list[Path], list[tuple[Path, 
     return sorted(found), unlisted
 
 
-def _walk(top: Path) -> Iterator[tuple[Path, list[str], str]]:
-    """Each folder below `top` (itself included): the names of its files, or why it cannot be read.
-    A `.ehkeys/` folder is walked STATE_DEPTH deep, its links followed, each folder once."""
-    stack: list[tuple[Path, int]] = [(top, -1)]  # a folder, and its depth below its .ehkeys (-1: none)
+def _walk(top: Path, depth: int = -1) -> Iterator[tuple[Path, list[str], str]]:
+    """Each folder below `top` (itself included; at `depth` 0 a `.ehkeys/` folder): the names of
+    its files, or why it cannot be read. A `.ehkeys/` folder is walked STATE_DEPTH deep, its links
+    followed, each folder once."""
+    stack: list[tuple[Path, int]] = [(top, depth)]  # a folder, and its depth below its .ehkeys (-1: none)
     seen: set[str] = set()
     while stack:
         folder, depth = stack.pop()
