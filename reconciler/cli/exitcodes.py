@@ -59,7 +59,8 @@ MEANINGS: dict[str, Rows] = {
         (OK, "applied, or nothing to apply"),
         (
             INCOMPLETE,
-            "some changes failed, were skipped (changed since the saved plan), or are unverified; "
+            "some changes failed, were skipped (changed since the saved plan), were not planned (a key "
+            "the plan shows in error: the others applied, nothing sent for it), or are unverified; "
             "or another run created a key of the same name at the same time",
         ),
         (
@@ -108,7 +109,7 @@ MEANINGS: dict[str, Rows] = {
     ),
     "github": (
         (OK, "the job did its work (drift too when it finds drift: the issue says so)"),
-        (INCOMPLETE, "apply: some changes failed, were skipped or are unverified"),
+        (INCOMPLETE, "apply: some changes failed, were skipped, not planned or are unverified"),
         (POLICY, "plan: " + BROKEN),
         (ERROR, "an error, a refusal or a usage error; `ehkeys github JOB --help` says which"),
     ),
@@ -121,7 +122,10 @@ MEANINGS: dict[str, Rows] = {
     "github comment": ((OK, "posted or updated"), (ERROR, "no plan to post (one saying so is), or an error")),
     "github apply": (
         (OK, "the reviewed plan is applied"),
-        (INCOMPLETE, "some changes failed, were skipped (moved since the review), or are unverified"),
+        (
+            INCOMPLETE,
+            "some changes failed, were skipped (moved since the review), not planned, or are unverified",
+        ),
         (ERROR, "no trusted reviewed plan, or the manifest changed since (a fresh plan is posted); an error"),
         (INTERRUPTED, "interrupted (Ctrl-C); the state is still stored"),
     ),

@@ -11,6 +11,6 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # an error, a refusal before sending, or a usage error (1 as Terraform's, never 2)
     CHANGES = 2  # plan --detailed-exitcode: there are changes to apply
     DRIFT = 2  # drift: the account drifted (the same number as CHANGES)
-    INCOMPLETE = 3  # apply: some changes failed, were skipped or are unverified
+    INCOMPLETE = 3  # apply: some changes failed, were skipped, not planned or are unverified
     POLICY = 4  # plan: the plan breaks the manifest's policy or budget (apply refuses it: 1)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)

@@ -23,6 +23,7 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     IN_SYNC = "already as planned"  # a saved plan's change that an earlier run (or a hand) made
+    NOT_PLANNED = "not planned"  # its plan has an error (`!`): nothing was sent for the key
 
     @property
     def done(self) -> bool:
@@ -60,10 +61,16 @@ class Report:
         return Counter(r.outcome for r in self.results)
 
     @property
+    def complete(self) -> bool:
+        """Every change is as planned (applied, or found so): none failed, was skipped, could not
+        be planned or verified."""
+        return all(r.outcome.done for r in self.results)
+
+    @property
     def exit_code(self) -> ExitCode:
-        """0 every key is as planned and its value delivered; 3 some failed, were skipped or could
-        not be verified, or a delivery failed."""
-        done = all(r.outcome.done for r in self.results) and all(d.ok for d in self.deliveries)
+        """0 every key is as planned and its value delivered; 3 some failed, were skipped, could
+        not be planned or verified, or a delivery failed."""
+        done = self.complete and all(d.ok for d in self.deliveries)
         return ExitCode.OK if done else ExitCode.INCOMPLETE
 
     @property

@@ -29,9 +29,10 @@ class Applied:
     stopped: str = ""  # the report's sentence: why this account was not applied (in full), or stopped
 
 
-def failed(plan: Plan) -> list[Result]:
-    """The plan's keys in error, as results: each says why nothing was sent to it."""
-    return [Result(c, Outcome.FAILED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
+def unplanned(plan: Plan) -> list[Result]:
+    """The plan's keys in error (`!`), as results: not planned, so nothing was sent to them; each
+    says why (its plan's error)."""
+    return [Result(c, Outcome.NOT_PLANNED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
 
 
 def stop_reason(exc: BaseException) -> str:

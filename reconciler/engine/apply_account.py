@@ -28,7 +28,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import Delivered
-from reconciler.engine.applied import Applied, failed, part_way
+from reconciler.engine.applied import Applied, part_way, unplanned
 from reconciler.engine.console import ApplyConsole
 from reconciler.engine.moves import Gates
 from reconciler.engine.plan import build_plan
@@ -271,7 +271,7 @@ class AccountApply:
         fold_journal(self.opened.state, self.console)
         self.console.nothing(plan, "\n".join(filter(None, [said, *applyrender.delivered(delivered)])))
         report = Report(balance_before=plan.balance_before, balance_after=plan.balance_before)
-        report.results.extend(failed(plan))  # why nothing was sent to a key, in the report too
+        report.results.extend(unplanned(plan))  # why nothing was sent to a key, in the report too
         report.deliveries = delivered
         review = reviewed.compare(self.saved, report) if self.saved else None
         code = ExitCode.ERROR if plan.has_errors else report.exit_code
@@ -283,9 +283,10 @@ class AccountApply:
         state = self.opened.state
         applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
         report.state_error = report.state_error or saved(state, self.console)
+        for result in (left := unplanned(plan)):  # named, each with why: nothing was sent for them
+            self.console.landed(result)
         self.console.handed_over(self._handed_over(report))
-        report.results[:0] = self.skipped
-        report.results.extend(failed(plan))
+        report.results = [*self.skipped, *report.results, *left]
         review = reviewed.compare(self.saved, report) if self.saved else None
         self.console.applied(report, review)
         return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run
@@ -321,7 +322,7 @@ class AccountApply:
         plan = self.shown
         report = Report(balance_before=plan.balance_before)
         if self.plan is not None:
-            report.results = [*self.skipped, *(self.heard or []), *failed(self.plan)]
+            report.results = [*self.skipped, *(self.heard or []), *unplanned(self.plan)]
         report.deliveries = list(self.owed.made) if self.owed else []
         sentence = part_way(why, bool(report.results or report.deliveries), unchecked)
         return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)

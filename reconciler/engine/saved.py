@@ -112,7 +112,7 @@ def unsent_refunds(
     refund is none of them: it comes after its successor's debit, as planned."""
     sent = {c.address for c in chosen}
     held = (c for c in plan.changes if c.action is Action.ERROR)  # a move's side held now, say
-    why = {c.address: Result(c, Outcome.FAILED, c.error or "") for c in held}
+    why = {c.address: Result(c, Outcome.NOT_PLANNED, c.error or "") for c in held}
     why |= {r.change.address: r for r in skipped}
     return [
         why.get(c.address) or Result(c, Outcome.SKIPPED)

@@ -27,6 +27,7 @@ MARKS = {
     Outcome.FAILED: "✗",
     Outcome.SKIPPED: "-",
     Outcome.IN_SYNC: "=",
+    Outcome.NOT_PLANNED: "!",  # as the plan shows a key that cannot be planned
 }
 
 
@@ -54,8 +55,10 @@ def note(result: Result) -> str:
 
 
 def totals(report: Report) -> list[str]:
-    """How many ended each way (`counted`), and what the balance did."""
-    lines = [f"Apply complete: {counted(report)}."]
+    """How many ended each way (`counted`), and what the balance did: `Apply complete` only when
+    every change is as planned, else `Apply incomplete` (some failed, were skipped, not planned or
+    not verified: exit 3)."""
+    lines = [f"Apply {'complete' if report.complete else 'incomplete'}: {counted(report)}."]
     before, after, moved = report.balance_before, report.balance_after, report.moved
     if moved is not None and before is not None and after is not None:
         lines.append(f"Credits moved: {money(moved, sign=True)} (balance {money(before)} -> {money(after)})")
@@ -64,7 +67,7 @@ def totals(report: Report) -> list[str]:
 
 def counted(report: Report) -> str:
     """How many ended each way: those that landed by what they did (`1 created, 2 deleted`;
-    `0 applied` when none did), then the others by outcome (`1 failed`)."""
+    `0 applied` when none did), then the others by outcome (`1 failed`, `4 not planned`)."""
     said = Counter(r.said for r in report.results)
     words = [a.done for a in Action if a.done] + [o.value for o in Outcome]
     parts = [f"{said[word]} {word}" for word in words if said[word]]

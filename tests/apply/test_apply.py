@@ -211,7 +211,7 @@ def test_a_failing_key_among_good_ones_exits_3_and_a_rerun_finishes(workdir: Pat
     assert (
         "key-1 (ek-proxy-…part): failed: HTTP 400: allocated_ammount exceeds your tier's per-key cap" in out
     )
-    assert "Apply complete: 2 updated, 1 failed." in out
+    assert "Apply incomplete: 2 updated, 1 failed." in out
     assert balance() == Decimal("998")
     box().store.db.execute("UPDATE accounts SET per_key_cap = '10000'")
     code, out, _ = apply(capsys, text, "--auto-approve")
@@ -247,7 +247,7 @@ def test_saved_plan_is_applied_exactly_and_refuses_a_changed_manifest(workdir: P
     code, out, _ = apply(capsys, text, "--plan", "plan.json")
     assert code == 3
     assert "key-1 (ek-proxy-…part): skipped: changed since plan" in out
-    assert "Apply complete: 1 updated, 1 skipped." in out
+    assert "Apply incomplete: 1 updated, 1 skipped." in out
     assert live(0)["allocated_ammount"] == 14 and live(1)["allocated_ammount"] == 11
     assert balance() == Decimal("995")
 

@@ -139,7 +139,7 @@ def test_debits_that_counted_on_a_refund_skipped_since_the_plan_are_not_sent(
     assert [k["name"] for k in box().store.keys_of("u1")] == ["key-0", "key-1", "key-2"]
     assert f"key-1 (ek-proxy-…part): skipped: {COUNTED_ON_KEY_0}" in out
     assert f"key-new (a new key): skipped: {COUNTED_ON_KEY_0}" in out
-    assert "Apply complete: 1 updated, 3 skipped." in out  # key-2: its limit_type, which moves no credit
+    assert "Apply incomplete: 1 updated, 3 skipped." in out  # key-2: its limit_type, which moves no credit
     assert "Charged net +0.00, the reviewed net, but not key by key, because of:" in out
     assert "| ~ | key-1 (`ek-proxy-…part`) | update | skipped |" in Path("apply.md").read_text()
     record(
@@ -184,7 +184,7 @@ def test_debits_that_counted_on_a_refund_made_before_this_apply_are_not_sent(
     )
     counted = "these debits counted on it (the refund of key-0 (ek-proxy-…part): made before this apply)"
     assert f"key-1 (ek-proxy-…part): skipped: not sent: an earlier change did not land, and {counted}" in out
-    assert "Apply complete: 0 applied, 2 skipped, 1 already as planned." in out
+    assert "Apply incomplete: 0 applied, 2 skipped, 1 already as planned." in out
     assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
     assert balance() == Decimal(1000)
 
