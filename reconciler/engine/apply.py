@@ -157,7 +157,8 @@ def _locks(paths: Sequence[Path], timeout: float) -> Iterator[None]:
     """Every account's lock, taken in one order so two runs never wait on each other."""
     with contextlib.ExitStack() as stack:
         for path in sorted(set(paths)):
-            stack.enter_context(statelock.held(path, timeout))
+            with loop.waiting():  # another run's: a stop ends the wait at once, nothing being sent
+                stack.enter_context(statelock.held(path, timeout))
         yield
 
 

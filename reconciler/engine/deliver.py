@@ -48,7 +48,8 @@ async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
     done: list[Delivered] = []
     with contextlib.ExitStack() as locks:
         for path in sorted({state_path(workspace, a) for a in accounts}):
-            locks.enter_context(statelock.held(path, settings.lock_timeout))
+            with loop.waiting():  # another run's: a stop ends the wait at once, nothing being sent
+                locks.enter_context(statelock.held(path, settings.lock_timeout))
         for opened in open_each(loaded, accounts, workspace):
             mine = [k for k in wanted if k.account == opened.account.name]
             done += await _account(opened, mine, workspace.throwaway_runner)
