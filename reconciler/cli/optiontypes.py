@@ -34,7 +34,10 @@ def checked(kind: Callable[[str], T], ok: Callable[[T], bool], expected: str) ->
 
 def path(text: str) -> str:
     """A file or folder an option names (`--out`, `--state`, `--plan`...): one whose name is not
-    UTF-8 is refused (`core.pathnames`), as the manifest's own files are."""
+    UTF-8 is refused (`core.pathnames`), as the manifest's own files are. An empty one (a script's
+    unset variable) names none: `--out ""` printed the schema, `--state ""` used the usual state."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty (an unset variable?): name a file or folder")
     if undecodable(text):
         raise argparse.ArgumentTypeError(f"{shown(text)}: {refusal(do='rename it, or give a path that is')}")
     return text

@@ -161,6 +161,24 @@ def test_a_path_an_option_names_that_is_not_utf8_is_refused_before_anything(
     assert sorted(p.name for p in workdir.iterdir()) == sorted(["keys.yaml", "seed.yaml", f"{ODD}.json"])
 
 
+EMPTY = {  # each such option given an empty path, as a script's unset variable gives it
+    **{option: tuple("" if ODD in word else word for word in argv) for option, argv in OPTIONS.items()},
+    "schema --out": ("schema", "--out", ""),
+}
+
+
+@pytest.mark.parametrize("option", list(EMPTY))
+def test_an_empty_path_an_option_names_is_refused_before_anything(
+    workdir: Path, capsys: Any, option: str
+) -> None:
+    """`--out ""` printed the schema, `--state ""` planned with the usual state: a script's unset
+    variable went unseen."""
+    code, out, err = run_cli(capsys, *EMPTY[option])
+    assert (code, out) == (1, ""), err
+    assert "the path is empty (an unset variable?): name a file or folder" in err, err
+    assert sorted(p.name for p in workdir.iterdir()) == ["keys.yaml", "seed.yaml"]
+
+
 def test_a_directory_manifest_run_from_its_folder_named_so_keeps_no_state_there(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
