@@ -50,7 +50,7 @@ def _refuse_place(path: str) -> None:
     if kept.anywhere(path):
         raise UsageError(
             f"--out {path}: that is where ehkeys keeps a state, its journal or its lock (a file of "
-            f"such a name, or in an {FOLDER} folder), which the schema would replace; name a file "
+            f"such a name, an {FOLDER} folder, or in one), which the schema would replace; name a file "
             f"elsewhere, {LIKE}"
         )
     if not_a_file(target):

@@ -28,9 +28,10 @@ def among(path: str, states: Sequence[Path]) -> bool:
 
 def anywhere(path: str) -> bool:
     """`among` with no states to go by (a command that reads no manifest): a file in any `.ehkeys`
-    folder, or of the name a state or a file kept beside one has."""
+    folder, or of the name a state or a file kept beside one has, or the name of that folder
+    itself (a file there keeps the next run from making the folder its state goes in)."""
     where = landing(path)
-    return FOLDER in where.parent.parts or where.name in (STATE_FILE, *KEPT_BESIDE)
+    return FOLDER in where.parts or where.name in (STATE_FILE, *KEPT_BESIDE)
 
 
 def landing(path: str) -> Path:

@@ -135,6 +135,21 @@ def test_out_never_replaces_a_state_its_journal_or_lock(workdir: Path, capsys: A
     assert Path("state-elsewhere.json").read_bytes() == kept[state]
 
 
+def test_out_never_takes_the_name_of_the_folder_ehkeys_keeps_its_states_in(
+    workdir: Path, capsys: Any
+) -> None:
+    """`--out .ehkeys` (none there yet) wrote a file of that name: the next plan or apply of a
+    manifest in that folder could not make the folder it keeps its state in."""
+    for path in [".ehkeys", "keys/.ehkeys", "keys/../.ehkeys"]:
+        Path("keys").mkdir(exist_ok=True)
+        code, out, err = run_cli(capsys, "schema", "--out", path)
+        assert (code, out) == (1, ""), err
+        assert f"--out {path}: that is where ehkeys keeps a state, its journal or its lock" in err, err
+        assert not Path(path).exists()
+    Path("keys.yaml").write_text(json.dumps(DOCUMENTS["valid"]))
+    assert run_cli(capsys, "plan", "keys.yaml", "--sandbox")[0] == 0
+
+
 def test_out_refuses_an_edit_a_manifest_and_what_is_no_file(workdir: Path, capsys: Any) -> None:
     edited = json.dumps({**resources.schema("manifest"), "title": "ehkeys manifest, with our rules"})
     Path("manifest.schema.json").write_text(edited)
