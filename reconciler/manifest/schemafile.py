@@ -91,6 +91,7 @@ def held(target: Path) -> str:
     text = _read(target)
     if text is None:
         return OTHER
+    text = _as_written(text)
     if text == schema_text("manifest"):
         return SAME
     if target.is_symlink():
@@ -102,6 +103,13 @@ def held(target: Path) -> str:
     except ValueError:  # not JSON
         return OTHER
     return EDITED if isinstance(found, dict) and found.get("$id") == schema("manifest")["$id"] else OTHER
+
+
+def _as_written(text: str) -> str:
+    """`text` as ehkeys writes a schema, where a checkout or an editor may have changed it without
+    editing it: CRLF line ends (git's autocrlf on Windows), the end of the last line (one more,
+    or none), a byte order mark. Such a copy of ehkeys' schema is no edit, never kept as one."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").rstrip("\n") + "\n"
 
 
 def _read(target: Path) -> str | None:

@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,26 @@ def test_the_shipped_fixture_is_a_schema_ehkeys_shipped_and_an_edit_of_it_is_not
     edited = tmp_path / "manifest.schema.json"
     edited.write_text(shipped.read_text().replace('"title"', '"description": "ours",\n  "title"', 1))
     assert schemafile.held(edited) == schemafile.EDITED
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda text: text.replace("\n", "\r\n"),  # git's autocrlf, on a Windows checkout
+        lambda text: text.rstrip("\n"),  # an editor that leaves no newline at the end
+        lambda text: text + "\n\n",  # or adds one
+        lambda text: "\ufeff" + text,  # a byte order mark, as some Windows editors write
+    ],
+    ids=["CRLF", "no final newline", "more newlines", "BOM"],
+)
+def test_a_schema_a_checkout_or_an_editor_changed_without_editing_it_is_no_edit(
+    tmp_path: Path, change: Any
+) -> None:
+    """Such a copy of the schema ehkeys shipped was taken for the user's edit, kept for ever and
+    said to be one ('an edited copy'); with a BOM, for another file altogether, refused."""
+    shipped = (TESTS / "shipped" / "manifest.schema.79727a1.json").read_text()
+    target = tmp_path / "manifest.schema.json"
+    target.write_bytes(change(shipped).encode("utf-8"))
+    assert schemafile.held(target) == schemafile.OURS
+    target.write_bytes(change(schema_text("manifest")).encode("utf-8"))
+    assert schemafile.held(target) == schemafile.SAME
