@@ -13,6 +13,7 @@ rather than overwrite it."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -73,7 +74,12 @@ def write(target: Path, found: str, what: str) -> str:
     if found == SAME:
         return f"{target} holds this ehkeys' manifest schema already: nothing was written"
     try:
-        _replace(target, schema_text("manifest"))
+        _replace(target, schema_text("manifest"), over=found == OURS)
+    except FileExistsError:
+        raise UsageError(
+            f"{target}: a file came there while the schema was being written, and was left as it is; "
+            "nothing was written: run it again"
+        ) from None
     except OSError as exc:
         raise UsageError(f"{target}: cannot write the manifest schema ({exc.strerror})") from exc
     if found == OURS:
@@ -129,16 +135,29 @@ def _read(target: Path) -> str | None:
         return None
 
 
-def _replace(target: Path, text: str) -> None:
-    """`text` in a new file renamed over `target`: a link put there since it was read is
-    replaced, never written through."""
+def _replace(target: Path, text: str, over: bool) -> None:
+    """`text` in a new file renamed over `target` (`over`: a schema ehkeys shipped is there), else
+    linked there: FileExistsError when a file came since nothing was (it is never replaced). A
+    link put there since it was read is replaced or refused, never written through."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)  # read by editors, committed: mkstemp makes it 0600
-        os.replace(tmp, target)
-    except BaseException:
+        if over or not _linked(tmp, target):
+            os.replace(tmp, target)
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _linked(tmp: str, target: Path) -> bool:
+    """`tmp` linked at `target` unless something is there; False where the file system has no
+    hard links (then it is renamed there, as before)."""
+    try:
+        os.link(tmp, target)
+    except OSError as exc:  # FileExistsError (EEXIST) raised, as any other failure
+        if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            return False
         raise
+    return True

@@ -5,6 +5,7 @@ this one included, or a schema this ehkeys wrote would be taken for an edit by t
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.errors import UsageError
 from reconciler.manifest import schemafile
 from reconciler.manifest.resources import schema_text
 from reconciler.manifest.shipped import MANIFEST_SCHEMAS
@@ -76,3 +78,22 @@ def test_a_schema_a_checkout_or_an_editor_changed_without_editing_it_is_no_edit(
     assert schemafile.held(target) == schemafile.OURS
     target.write_bytes(change(schema_text("manifest")).encode("utf-8"))
     assert schemafile.held(target) == schemafile.SAME
+
+
+def test_a_file_that_comes_while_the_schema_is_written_is_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing was there when it was looked at; a file came before the schema was renamed there:
+    it was replaced."""
+    target = tmp_path / "manifest.schema.json"
+    real = os.fdopen
+
+    def meanwhile(fd: int, *args: Any, **kwargs: Any) -> Any:
+        target.write_text("theirs\n")  # as the temporary file is written
+        return real(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", meanwhile)
+    with pytest.raises(UsageError, match="a file came there while the schema was being written"):
+        schemafile.write(target, schemafile.NONE, "for editors")
+    assert target.read_text() == "theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.schema.json"]  # no temporary file left
