@@ -114,12 +114,15 @@ class _ReaderMayGo:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; the one place where exceptions become messages and exit codes."""
     stdout = sys.stdout
-    sys.stdout = guarded = _ReaderMayGo(stdout)
-    try:
-        return int(_main(argv))
-    finally:
-        guarded.flush()  # here, not at exit: a reader gone by now is then handled too
-        sys.stdout = stdout
+    with contextlib.ExitStack() as closing:
+        # None: started with stdout closed (`>&-`), as a reader gone before the first write
+        stream = stdout if stdout is not None else closing.enter_context(open(os.devnull, "w"))
+        sys.stdout = guarded = _ReaderMayGo(stream)
+        try:
+            return int(_main(argv))
+        finally:
+            guarded.flush()  # here, not at exit: a reader gone by now is then handled too
+            sys.stdout = stdout
 
 
 def _main(argv: Sequence[str] | None) -> ExitCode:

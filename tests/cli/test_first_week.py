@@ -167,6 +167,30 @@ def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [(["schema"], 0), (["validate", "keys.yaml"], 0), (["schema", "--out", "."], 1)],
+    ids=["prints", "prints-a-summary", "refuses"],
+)
+def test_a_command_started_with_stdout_closed_keeps_its_exit_code_and_says_no_traceback(
+    workdir: Path, argv: list[str], code: int
+) -> None:
+    """`ehkeys schema >&-`: Python gives no sys.stdout at all; every command, whatever it printed,
+    ended 'internal error: AttributeError' and a traceback, exit 120."""
+    (workdir / "keys.yaml").write_text(manifest_text(1, allocated_ammount=5))
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *argv],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+
+
 def test_an_account_key_that_is_a_proxy_key_is_shown_as_its_last_four(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
