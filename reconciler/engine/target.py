@@ -187,14 +187,18 @@ def _sandbox(
             box.transport(),
             connection,
             a,
-            sandbox=_said(db, connection, a),
+            sandbox=_said(db, connection, a, box.filled),
         )
         for a in accounts
     )
 
 
-def _said(db: Path, connection: Connection, account: Account) -> str:
-    """The sandbox account serving `account`, as a message names it: its database and its seed."""
-    seed = f"the seed {connection.sandbox_seed}" if connection.sandbox_seed else "the bundled seed"
+def _said(db: Path, connection: Connection, account: Account, filled: bool) -> str:
+    """The sandbox account serving `account`, as a message names it: its database, and the seed
+    that filled it, when this run did (`filled`); a database already there was filled by a seed
+    an earlier run named, which this run's --sandbox-seed may not be."""
     whose = f"serving account {account.name}" if account.declared else "serving the manifest"
+    if not filled:
+        return f"the sandbox account {whose}, in {db}, which an earlier run filled"
+    seed = f"the seed {connection.sandbox_seed}" if connection.sandbox_seed else "the bundled seed"
     return f"the sandbox account {whose}, in {db} from {seed}"

@@ -38,6 +38,7 @@ class Sandbox:
     store: Store
     app: Gate
     seed: Seed
+    filled: bool = False  # filled from `seed` when opened (new or reset); else an earlier seed's
 
     @classmethod
     def open(
@@ -53,15 +54,17 @@ class Sandbox:
         if rate or faults:
             seed = replace(seed, rate_limit=rate or seed.rate_limit, faults=faults or seed.faults)
         store = _store(db)
+        filled = reset or store.is_empty
         if reset:
             store.reset(seed)
-        elif store.is_empty:
+        elif filled:
             store.load_seed(seed)
         own = {a["api_key"]: a["rate_limit"] for a in seed.accounts if a["rate_limit"]}
         return cls(
             store,
             create_app(store, seed.rate_limit, seed.faults, clock_start=seed.clock.start, own_rates=own),
             seed,
+            filled,
         )
 
     @property

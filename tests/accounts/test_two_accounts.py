@@ -243,6 +243,27 @@ def test_a_sandbox_that_lost_the_states_keys_is_named_never_a_variable_it_never_
     assert "the sandbox account serving the manifest, in .ehkeys/sandbox.db from the bundled seed" in out
 
 
+def test_a_sandbox_an_earlier_run_filled_is_never_said_to_be_from_this_runs_seed(
+    workdir: Path, capsys: Any
+) -> None:
+    """Its database filled from other-seed.yaml by one run, the next run names seed.yaml, which
+    fills only a new or reset sandbox: it was said to be 'from the seed seed.yaml'."""
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    Path(".ehkeys/sandbox.db").unlink()
+    other = seed()
+    other["keys"].append({"key": "ek-proxy-test-prods-new-one-0001", "user_id": "u1", "name": "Other"})
+    Path("other-seed.yaml").write_text(yaml.safe_dump(other))
+    assert run_cli(capsys, "plan", "keys.yaml", "--sandbox", "--sandbox-seed", "other-seed.yaml")[0] == 1
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    said = " ".join(out.split())
+    assert code == 1 and "from the seed seed.yaml" not in said, said
+    assert (
+        "in the key list of the sandbox account serving account prod, in .ehkeys/sandbox.db, which "
+        "an earlier run filled (1 other key(s)): was the sandbox started over" in said
+    ), said
+    assert "ek-proxy-test-prods" not in out + err and "ek-test-" not in out + err
+
+
 @pytest.mark.slow  # a sandbox process
 def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
