@@ -163,7 +163,7 @@ async def _finished(
     """The end of its standard error, once it exited within its timeout; else it is stopped."""
     reader = asyncio.ensure_future(_tail(stream))
     try:
-        await asyncio.wait_for(process.wait(), sink.timeout)
+        await _exited(process, sink.timeout)
     except asyncio.TimeoutError:
         await _stopped(process, reader)
         raise DeliveryError(f"{sink.argv[0]} did not finish within {sink.timeout:g} s: stopped") from None
@@ -175,6 +175,19 @@ async def _finished(
     except asyncio.TimeoutError:  # a child it left behind holds its standard error: not waited for
         reader.cancel()
         return b""
+
+
+async def _exited(process: asyncio.subprocess.Process, seconds: float) -> None:
+    """`process` waited for, TimeoutError after `seconds`: asyncio.wait_for, less its flaw before
+    Python 3.12, which dropped a cancel (a stop) that came as the process exited; the run then
+    went on, delivering and sending after the stop."""
+    waited = asyncio.ensure_future(process.wait())
+    try:
+        done, _ = await asyncio.wait({waited}, timeout=seconds)
+    finally:
+        waited.cancel()  # done: nothing; else never left waiting
+    if not done:
+        raise asyncio.TimeoutError
 
 
 async def _tail(stream: asyncio.StreamReader) -> bytes:
