@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from reconciler.api import unsettled
 from reconciler.cli import options
 from reconciler.cli.optiongroups import Handler
-from reconciler.cli.stops import first_stops
+from reconciler.cli.stops import first_stops, ignored
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.secrets import scrub
@@ -111,21 +111,22 @@ class _ReaderMayGo:
         return getattr(self.stream, name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs one command; the one place where exceptions become messages and exit codes."""
+def main(argv: Sequence[str] | None = None, exiting: bool = False) -> int:
+    """Runs one command; the one place where exceptions become messages and exit codes.
+    `exiting`: the process ends with it (`entry`), so a stopped one ignores signals to the end."""
     stdout = sys.stdout
     with contextlib.ExitStack() as closing:
         # None: started with stdout closed (`>&-`), as a reader gone before the first write
         stream = stdout if stdout is not None else closing.enter_context(open(os.devnull, "w"))
         sys.stdout = guarded = _ReaderMayGo(stream)
         try:
-            return int(_main(argv))
+            return int(_main(argv, exiting))
         finally:
             guarded.flush()  # here, not at exit: a reader gone by now is then handled too
             sys.stdout = stdout
 
 
-def _main(argv: Sequence[str] | None) -> ExitCode:
+def _main(argv: Sequence[str] | None, exiting: bool) -> ExitCode:
     try:
         args = options.parse(argv)
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
@@ -138,8 +139,11 @@ def _main(argv: Sequence[str] | None) -> ExitCode:
         _say_unknown_writes()
         return exc.exit_code
     except KeyboardInterrupt:
-        _say("interrupted")
-        _say_unknown_writes()
+        # a second signal (SIGINT, then SIGTERM; two hang-ups) never cuts the last words short,
+        # nor, at the process's exit, ends it as a kill or a traceback in an exit handler
+        with ignored(_LAST_WORDS, restore=not exiting):
+            _say("interrupted")
+            _say_unknown_writes()
         return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
@@ -167,10 +171,11 @@ def _stopped_as_by_ctrl_c() -> contextlib.AbstractContextManager[None]:
 
 
 _STOPS = (signal.SIGTERM, signal.SIGHUP)
+_LAST_WORDS = (signal.SIGINT, *_STOPS)
 
 
 def entry() -> None:
-    code = main()
+    code = main(exiting=True)
     # What the command built (a 2,000-key plan: ~100,000 objects) is garbage now. It is frozen,
     # so that the interpreter's exit frees it by reference counting instead of walking it with
     # collections (~60 ms after that plan; one collection here was still ~12 ms of a 500-key

@@ -1,6 +1,7 @@
 """Stop signals taken as one Ctrl-C: while a block runs, the first of some signals calls an
 action (which raises), and those signals are ignored from then on, so a second one cannot cut
-short what the first set going (the writes in flight named, a state pushed)."""
+short what the first set going (the writes in flight named, a state pushed); and signals
+ignored while a stopped run says its last words (`ignored`)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,19 @@ def first_stops(signals: Iterable[signal.Signals], act: Callable[[], None]) -> I
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)
+
+
+@contextmanager
+def ignored(signals: Iterable[signal.Signals], restore: bool = True) -> Iterator[None]:
+    """`signals` ignored while the block runs; then as they were (`restore`), or still ignored (the
+    process is exiting). Off the main thread: as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {each: signal.signal(each, signal.SIG_IGN) for each in signals}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            if restore and handler is not None:
+                signal.signal(each, handler)
