@@ -12,7 +12,7 @@ from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.hosts import redacted_url
 from reconciler.engine import apply as engine_apply
-from reconciler.engine import loop
+from reconciler.engine import stopping
 from reconciler.render.console import Log
 
 
@@ -34,7 +34,7 @@ class Terminal(Log):
             return
         self.approvable()
         print("\nApply these changes? Only 'yes' will be accepted: ", end="", flush=True)
-        with loop.waiting():  # a stop ends the question at once: nothing is sent before its answer
+        with stopping.waiting():  # a stop ends the question at once: nothing is sent before its answer
             answer = sys.stdin.readline()
         if answer.strip() != "yes":
             raise Refused("apply cancelled; nothing was sent")

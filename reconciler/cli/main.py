@@ -23,7 +23,7 @@ from reconciler.cli.stops import first_stops, ignored
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.secrets import scrub
-from reconciler.engine import loop
+from reconciler.engine import stopping
 
 log = logging.getLogger("ehkeys")
 
@@ -167,7 +167,9 @@ def _stopped_as_by_ctrl_c() -> contextlib.AbstractContextManager[None]:
     as Ctrl-C does, once: the writes in flight named, a command sink's process group stopped,
     exit 130. Python's default ended the process where it stood, saying nothing. A signal
     ignored (`nohup`, or SIGTERM by whoever started us) stays ignored."""
-    return first_stops([each for each in _STOPS if signal.getsignal(each) is signal.SIG_DFL], loop.interrupt)
+    return first_stops(
+        [each for each in _STOPS if signal.getsignal(each) is signal.SIG_DFL], stopping.interrupt
+    )
 
 
 _STOPS = (signal.SIGTERM, signal.SIGHUP)

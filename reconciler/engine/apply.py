@@ -25,7 +25,7 @@ from reconciler.core.exitcodes import ExitCode
 from reconciler.core.heap import frozen_heap
 from reconciler.core.plan import Plan, check_spend
 from reconciler.core.plans import Move, Plans
-from reconciler.engine import handover, loop, moves
+from reconciler.engine import handover, loop, moves, stopping
 from reconciler.engine.applied import Applied
 from reconciler.engine.apply_account import AccountApply
 from reconciler.engine.console import ApplyConsole
@@ -157,7 +157,7 @@ def _locks(paths: Sequence[Path], timeout: float) -> Iterator[None]:
     """Every account's lock, taken in one order so two runs never wait on each other."""
     with contextlib.ExitStack() as stack:
         for path in sorted(set(paths)):
-            with loop.waiting():  # another run's: a stop ends the wait at once, nothing being sent
+            with stopping.waiting():  # another run's: a stop ends the wait at once, nothing being sent
                 stack.enter_context(statelock.held(path, timeout))
         yield
 

@@ -15,7 +15,7 @@ from reconciler.apply.deliveries import Delivery, hidden
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.core.sinks import Delivered
-from reconciler.engine import loop
+from reconciler.engine import loop, stopping
 from reconciler.engine.console import Console
 from reconciler.engine.plan import doubted
 from reconciler.engine.settings import DeliverSettings
@@ -48,7 +48,7 @@ async def _run(settings: DeliverSettings, console: Console) -> list[Delivered]:
     done: list[Delivered] = []
     with contextlib.ExitStack() as locks:
         for path in sorted({state_path(workspace, a) for a in accounts}):
-            with loop.waiting():  # another run's: a stop ends the wait at once, nothing being sent
+            with stopping.waiting():  # another run's: a stop ends the wait at once, nothing being sent
                 locks.enter_context(statelock.held(path, settings.lock_timeout))
         for opened in open_each(loaded, accounts, workspace):
             mine = [k for k in wanted if k.account == opened.account.name]

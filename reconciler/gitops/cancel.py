@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from reconciler.engine import loop
+from reconciler.engine import stopping
 
 
 class _Held:
@@ -20,12 +20,12 @@ _HELD = _Held()
 
 
 def cancel() -> None:
-    """The run is cancelled: at once (the command's loop stopped as by Ctrl-C, `loop.interrupt`,
+    """The run is cancelled: at once (the command's loop stopped as by Ctrl-C, `stopping.interrupt`,
     or KeyboardInterrupt outside it), or once the `held()` block running ends."""
     if _HELD.depth:
         _HELD.cancelled = True
         return
-    loop.interrupt()
+    stopping.interrupt()
 
 
 @contextmanager

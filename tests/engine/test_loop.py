@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli.stops import first_stops
-from reconciler.engine import loop
+from reconciler.engine import loop, stopping
 
 
 class Plan:
@@ -50,13 +50,13 @@ def test_a_commands_error_is_raised_as_it_was() -> None:
         loop.run(refused())
 
 
-# --- a stop (`loop.interrupt`, as SIGTERM's handler calls it) where no task stands to take it ---
+# --- a stop (`stopping.interrupt`, as SIGTERM's handler calls it) where no task stands to take it ---
 
 
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """SIGTERM as `ehkeys` takes it (`cli.main`): once, then ignored."""
-    with first_stops([signal.SIGTERM], loop.interrupt):
+    with first_stops([signal.SIGTERM], stopping.interrupt):
         yield
 
 
