@@ -50,7 +50,7 @@ def note(result: Result) -> str:
     if change.action is Action.ROTATE:
         return f"successor created, replacing {change.key}"
     if change.after:
-        return f"old key retired, as the successor of {printable(change.after)} is delivered"
+        return f"old key retired: the successor of {printable(change.after)} replaces it"
     return ""
 
 

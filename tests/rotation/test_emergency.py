@@ -25,6 +25,8 @@ def workdir(workdir: Path) -> Path:  # the seeded folder (conftest), and a manif
 
 
 def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: Path, capsys: Any) -> None:
+    """The old key's line says it was replaced, never that the successor 'is delivered': this key
+    has no sink, and nothing was."""
     code, out, _ = cli(capsys, "rotate", "backend", "--overlap", "0", "--report-out", "rotate.md")
     assert code == 0, out
     assert "⟳ Backend (ek-proxy-…part)" in out and "- Backend (ek-proxy-…part)" in out
@@ -33,7 +35,7 @@ def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: 
     created = (
         f"✓ Backend (ek-proxy-…{successor['key'][-4:]}): rotated: successor created, replacing ek-proxy-…part"
     )
-    retired = "✓ Backend (ek-proxy-…part): deleted: old key retired, as the successor of backend is delivered"
+    retired = "✓ Backend (ek-proxy-…part): deleted: old key retired: the successor of backend replaces it"
     assert created in out and retired in out and out.index(retired) > out.index(created)  # create first
     assert successor["key"] != OLD and successor["allocated_ammount"] == 50
     assert balance() == Decimal(980)  # -50 for the successor, +30 back from the predecessor (20 used)
@@ -41,9 +43,7 @@ def test_rotate_with_overlap_0_deletes_the_predecessor_in_the_same_run(workdir: 
     assert "rotations" not in state() and not journal()
     report = (workdir / "rotate.md").read_text()  # the report's rows say the same
     assert "| rotate | rotated | -50.00 | successor created, replacing ek-proxy-…part |" in report
-    assert (
-        "| delete | deleted | +30.00 | old key retired, as the successor of backend is delivered |" in report
-    )
+    assert "| delete | deleted | +30.00 | old key retired: the successor of backend replaces it |" in report
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
     assert code == 0 and "No changes" in out
 
