@@ -261,7 +261,7 @@ def _import(p: argparse.ArgumentParser) -> None:
         action=types.Once,
         metavar="NAME",
         help="declare this account (its key from $EH_<NAME>_API_KEY) and name it on every key "
-        "(default: none, one account as before)",
+        "(default: none: a manifest of one account, without accounts:)",
     )
     p.add_argument(
         "--out",
