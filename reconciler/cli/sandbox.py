@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox is reachable beyond this machine on %s", args.host)
     exports = [(var, box.api_key_for(name)) for name, var in args.account]
+    # the seed's keys' variables (`${EH_SUPPORT_KEY}` in keys.example.yaml), as a --sandbox run
+    # reads them: a served sandbox's client reads only its environment
+    exports += [(var, key) for var, key in sorted(seed.variables.items()) if box.store.key(key)]
     sb.serve(box, sock, exports=exports)
     return ExitCode.OK
 

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,6 +94,31 @@ def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any
     assert code == 1 and "is in use" in err
     assert not db.exists() and not db.parent.exists()
     record("files", "ehkeys sandbox --db on a port in use", 1, "exit 1; no database file made")
+
+
+@pytest.mark.slow
+def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path) -> None:
+    """docs/sandbox.md's recipe: `ehkeys sandbox`, its export lines, then a plan of
+    keys.example.yaml, which binds the support bot by `${EH_SUPPORT_KEY}`. The lines named the
+    base URL and the account key only: the plan stopped on an unset variable."""
+    shutil.copy(ROOT / "keys.example.yaml", tmp_path / "keys.example.yaml")
+    proc = ehkeys(tmp_path, "sandbox", "--port", "0", "--db", str(tmp_path / "served.db"))
+    try:
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in announced(proc)[1:])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EH_")}
+        plan = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", "keys.example.yaml"],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT), **exports},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert "EH_SUPPORT_KEY" in exports, exports
+    assert plan.returncode == 0 and "Read with 2 requests" in plan.stdout, plan.stderr
 
 
 @pytest.mark.slow
