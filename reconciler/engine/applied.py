@@ -29,10 +29,16 @@ class Applied:
     stopped: str = ""  # the report's sentence: why this account was not applied (in full), or stopped
 
 
-def unplanned(plan: Plan) -> list[Result]:
+def unplanned(plan: Plan, said: Sequence[Result] = ()) -> list[Result]:
     """The plan's keys in error (`!`), as results: not planned, so nothing was sent to them; each
-    says why (its plan's error)."""
-    return [Result(c, Outcome.NOT_PLANNED, c.error or "") for c in plan.changes if c.action is Action.ERROR]
+    says why (its plan's error). A key `said` already names is left out: a reviewed change that
+    cannot be planned now is skipped, and says why; listed twice it was counted twice."""
+    named = {r.change.address for r in said}
+    return [
+        Result(c, Outcome.NOT_PLANNED, c.error or "")
+        for c in plan.changes
+        if c.action is Action.ERROR and c.address not in named
+    ]
 
 
 def stop_reason(exc: BaseException) -> str:

@@ -283,7 +283,7 @@ class AccountApply:
         state = self.opened.state
         applyrecord.protections(state, plan, self.opened.keys)  # the keys it created are bound now
         report.state_error = report.state_error or saved(state, self.console)
-        for result in (left := unplanned(plan)):  # named, each with why: nothing was sent for them
+        for result in (left := unplanned(plan, self.skipped)):  # named with why: nothing sent for them
             self.console.landed(result)
         self.console.handed_over(self._handed_over(report))
         report.results = [*self.skipped, *report.results, *left]
@@ -322,7 +322,7 @@ class AccountApply:
         plan = self.shown
         report = Report(balance_before=plan.balance_before)
         if self.plan is not None:
-            report.results = [*self.skipped, *(self.heard or []), *unplanned(self.plan)]
+            report.results = [*self.skipped, *(self.heard or []), *unplanned(self.plan, self.skipped)]
         report.deliveries = list(self.owed.made) if self.owed else []
         sentence = part_way(why, bool(report.results or report.deliveries), unchecked)
         return Applied(plan, report, None, ExitCode.ERROR, stopped=sentence)

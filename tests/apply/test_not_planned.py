@@ -4,6 +4,7 @@ Markdown report alike, never as `failed`, and closes with `Apply incomplete`, ex
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,31 @@ def test_a_declared_account_names_its_keys_not_planned_too(workdir: Path, capsys
     assert f"[prod]  ! No Credits (a new key): not planned: {WHY}\n" in out
     assert "[prod] Apply incomplete: 1 updated, 1 not planned.\n" in out
     assert "failed" not in out and "Apply complete" not in out
+
+
+def test_a_reviewed_change_that_cannot_be_planned_now_is_skipped_once_not_also_not_planned(
+    workdir: Path, capsys: Any
+) -> None:
+    """A saved plan's key that is in error at apply time (its live key deleted by hand since the
+    review) is skipped, saying why: one key, one result, not a second `not planned` line."""
+    Path("keys.yaml").write_text(manifest_text(2, ip_whitelist=["10.1.0.0/16"]))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    with sqlite3.connect(".ehkeys/sandbox.db") as db:
+        db.execute("DELETE FROM keys WHERE name = 'key-0'")  # in the dashboard, after the review
+    code, out, err = run_cli(
+        capsys,
+        "apply",
+        "keys.yaml",
+        *SANDBOX,
+        "--plan",
+        "plan.json",
+        "--auto-approve",
+        "--report-out",
+        "r.md",
+    )
+    assert code == 3, out + err
+    assert "Apply incomplete: 1 updated, 1 skipped.\n" in out, out
+    applying = out.split("\nApplying:\n", 1)[1]
+    assert applying.count("key-0") == 1 and "not planned" not in applying, out
+    report = Path("r.md").read_text()
+    assert "**Apply incomplete: 1 updated, 1 skipped.**" in report and "not planned" not in report, report
