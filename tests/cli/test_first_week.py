@@ -96,19 +96,21 @@ def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any
     record("files", "ehkeys sandbox --db on a port in use", 1, "exit 1; no database file made")
 
 
-@pytest.mark.slow
-def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path) -> None:
-    """docs/sandbox.md's recipe: `ehkeys sandbox`, its export lines, then a plan of
-    keys.example.yaml, which binds the support bot by `${EH_SUPPORT_KEY}`. The lines named the
-    base URL and the account key only: the plan stopped on an unset variable."""
-    shutil.copy(ROOT / "keys.example.yaml", tmp_path / "keys.example.yaml")
-    proc = ehkeys(tmp_path, "sandbox", "--port", "0", "--db", str(tmp_path / "served.db"))
+def planned_with_exports(
+    proc: subprocess.Popen[str], where: Path, manifest: str
+) -> tuple[dict[str, str], subprocess.CompletedProcess[str]]:
+    """The served sandbox's export lines, and `ehkeys plan manifest` run with them as a user's
+    shell would have them (no other EH_ variable); the sandbox stopped after."""
     try:
-        exports = dict(line.removeprefix("export ").split("=", 1) for line in announced(proc)[1:])
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in announced(proc)
+            if line.startswith("export ")
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("EH_")}
         plan = subprocess.run(
-            [sys.executable, "-m", "reconciler", "plan", "keys.example.yaml"],
-            cwd=tmp_path,
+            [sys.executable, "-m", "reconciler", "plan", manifest],
+            cwd=where,
             env={**env, "PYTHONPATH": str(ROOT), **exports},
             capture_output=True,
             text=True,
@@ -117,6 +119,17 @@ def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+    return exports, plan
+
+
+@pytest.mark.slow
+def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path) -> None:
+    """docs/sandbox.md's recipe: `ehkeys sandbox`, its export lines, then a plan of
+    keys.example.yaml, which binds the support bot by `${EH_SUPPORT_KEY}`. The lines named the
+    base URL and the account key only: the plan stopped on an unset variable."""
+    shutil.copy(ROOT / "keys.example.yaml", tmp_path / "keys.example.yaml")
+    proc = ehkeys(tmp_path, "sandbox", "--port", "0", "--db", str(tmp_path / "served.db"))
+    exports, plan = planned_with_exports(proc, tmp_path, "keys.example.yaml")
     assert "EH_SUPPORT_KEY" in exports, exports
     assert plan.returncode == 0 and "Read with 2 requests" in plan.stdout, plan.stderr
 
@@ -126,23 +139,7 @@ def test_the_export_line_of_a_sandbox_on_all_interfaces_is_one_the_cli_accepts(w
     """`--host 0.0.0.0` used to print `ELECTRONHUB_BASE_URL=http://0.0.0.0:…`, which the CLI
     refuses (plain http only to a loopback host)."""
     proc = ehkeys(workdir, "sandbox", "--host", "0.0.0.0", "--port", "0")
-    try:
-        exports = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in announced(proc)
-            if line.startswith("export ")
-        )
-        plan = subprocess.run(
-            [sys.executable, "-m", "reconciler", "plan", "keys.yaml"],
-            cwd=workdir,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **exports},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    exports, plan = planned_with_exports(proc, workdir, "keys.yaml")
     assert exports["ELECTRONHUB_BASE_URL"].startswith("http://127.0.0.1:"), exports
     assert plan.returncode in (0, 1) and "base URL" not in plan.stderr, plan.stderr
     assert "Read with 2 requests" in plan.stdout, plan.stderr
