@@ -42,10 +42,6 @@ _MESSAGE = "the answer is not the documented {'message': ...}"
 
 
 class Client(Sender):
-    sandbox = ""
-    """The sandbox serving the account, as a message names it ('' for the API; set by
-    `engine.target`): a sandbox run reads no account key from a variable, so none is named."""
-
     async def __aenter__(self) -> Client:
         return self
 

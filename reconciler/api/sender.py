@@ -76,8 +76,12 @@ class Sender:
         notify: Callable[[str], None] = terminal_notice,
         key_var: str = DEFAULT_KEY_VAR,
         account: str = "",
+        sandbox: str = "",
     ) -> None:
         self.key_var = key_var  # where the key came from: a 401 names it
+        # the sandbox serving the account, as a message names it ('' for the API): a sandbox run
+        # reads no account key from a variable, so none is named
+        self.sandbox = sandbox
         self.account = account  # the manifest's account (one of several): its writes are named by it
         self.retry = retry or RetryPolicy()
         self.sleep = sleep

@@ -86,7 +86,7 @@ class Target:
         if self.unusable:
             raise ConfigError(self.unusable)
         retry = RetryPolicy(attempts=self.connection.max_attempts, timeout=self.connection.timeout)
-        client = Client(
+        return Client(
             self.api_key or "",
             self.base_url,
             transport=self.transport,
@@ -94,9 +94,8 @@ class Target:
             retry=retry,
             key_var=self.account.key_var,
             account=self.account.name if self.account.declared else "",
+            sandbox=self.sandbox,
         )
-        client.sandbox = self.sandbox
-        return client
 
 
 def _unset(target: Target) -> str:
