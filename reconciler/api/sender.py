@@ -62,6 +62,16 @@ def _headers(api_key: str) -> tuple[httpx.Headers, httpx.Headers]:
     return httpx.Headers(headers), httpx.Headers({**headers, "Content-Type": "application/json"})
 
 
+def _free_pools(
+    pools: list[httpx.AsyncBaseTransport], parallelism: int
+) -> asyncio.Queue[httpx.AsyncBaseTransport]:
+    """One entry per request allowed in flight, the pools in turn."""
+    free: asyncio.Queue[httpx.AsyncBaseTransport] = asyncio.Queue()
+    for i in range(parallelism):
+        free.put_nowait(pools[i % len(pools)])
+    return free
+
+
 class Sender:
     def __init__(
         self,
@@ -79,9 +89,7 @@ class Sender:
         sandbox: str = "",
     ) -> None:
         self.key_var = key_var  # where the key came from: a 401 names it
-        # the sandbox serving the account, as a message names it ('' for the API): a sandbox run
-        # reads no account key from a variable, so none is named
-        self.sandbox = sandbox
+        self.sandbox = sandbox  # the sandbox serving the account, named instead ('' for the API)
         self.account = account  # the manifest's account (one of several): its writes are named by it
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
@@ -101,9 +109,7 @@ class Sender:
         # One entry per request allowed in flight, each naming a pool with a connection free
         # for it. Round-robin instead would queue a request behind one pool's busy
         # connections while another pool had idle ones (~3% of bench scenario 1).
-        self._free: asyncio.Queue[httpx.AsyncBaseTransport] = asyncio.Queue()
-        for i in range(parallelism):
-            self._free.put_nowait(self._transports[i % len(self._transports)])
+        self._free = _free_pools(self._transports, parallelism)
         self._calls: set[Call] = set()
         self.writes = unsettled.Writes()  # ended, not yet settled by whoever checks them
         self.server_time: int | None = None  # the API's clock, as its last answer's Date said

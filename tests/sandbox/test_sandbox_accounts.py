@@ -241,7 +241,13 @@ def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_nex
 ) -> None:
     lines = served(tmp_path, "--account", "prod", "--account", "staging=STAGING_KEY")
     exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
-    assert list(exports) == ["ELECTRONHUB_BASE_URL", "EH_PROD_API_KEY", "STAGING_KEY", "ELECTRONHUB_API_KEY"]
+    assert list(exports) == [
+        "ELECTRONHUB_BASE_URL",
+        "EH_PROD_API_KEY",
+        "STAGING_KEY",
+        "EH_SUPPORT_KEY",  # the bundled seed's support bot, which keys.example.yaml reads
+        "ELECTRONHUB_API_KEY",
+    ]
     assert exports["ELECTRONHUB_API_KEY"] == "ek-sandbox-demo-key"
     keys = {exports["EH_PROD_API_KEY"], exports["STAGING_KEY"], exports["ELECTRONHUB_API_KEY"]}
     assert len(keys) == 3 and all(k.startswith("ek-sandbox-") for k in keys)
@@ -249,7 +255,7 @@ def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_nex
         served(tmp_path, "--account", "staging=STAGING_KEY")[2]
         == f"export STAGING_KEY={exports['STAGING_KEY']}"
     )
-    assert len(served(tmp_path)) == 3  # without --account: as before, its own key only
+    assert len(served(tmp_path)) == 4  # without --account: its own key, and the seed's EH_SUPPORT_KEY
 
 
 def test_an_account_flag_without_a_name_or_with_a_bad_variable_is_a_usage_error(capsys: Any) -> None:
