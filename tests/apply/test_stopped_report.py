@@ -84,6 +84,17 @@ def two_accounts_seeded(**more: Any) -> dict[str, dict[str, str]]:
     return {n: {"api_key": f"${{EH_{n.upper()}_API_KEY}}"} for n in ("prod", "staging")}
 
 
+def two_accounts_manifest(
+    accounts: dict[str, dict[str, str]], keys: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keys.yaml of `accounts` (`two_accounts_seeded`) and `keys`, daily; each account's variable
+    set (a --sandbox run reads none, but the manifest names them)."""
+    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name in accounts:
+        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+
+
 def test_a_journal_that_fills_mid_wave_still_writes_the_report_of_what_landed(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,10 +174,7 @@ def test_each_account_of_a_run_stopped_part_way_shows_what_it_did(
         {"id": "web", "account": "staging", "name": "Web", "allocated_ammount": 10},  # a refund
         {"id": "docs", "account": "staging", "name": "Docs", "allocated_ammount": 30},  # then a debit
     ]
-    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
-    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    for name in accounts:
-        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+    two_accounts_manifest(accounts, keys, monkeypatch)
     real = SandboxTransport.handle_async_request
 
     async def staging_later(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
@@ -253,10 +261,7 @@ def test_an_account_cut_off_names_the_write_that_landed_unchecked_in_its_report_
         {"id": i.lower(), "account": a, "name": i, "allocated_ammount": 25}
         for i, a in (("Backend", "prod"), ("Web", "staging"), ("Docs", "staging"))
     ]
-    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
-    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    for name in accounts:
-        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+    two_accounts_manifest(accounts, keys, monkeypatch)
     real = SandboxTransport.handle_async_request
 
     async def revoked_before_docs(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
@@ -302,10 +307,7 @@ def test_a_sigterm_that_lands_inside_an_accounts_task_names_every_write_and_leav
         {"id": i.lower(), "account": a, "name": i, "allocated_ammount": 25}
         for i, a in (("Backend", "prod"), ("Web", "staging"))
     ]
-    doc = {"version": 1, "accounts": accounts, "defaults": {"limit_type": "daily"}, "keys": keys}
-    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    for name in accounts:
-        monkeypatch.setenv(f"EH_{name.upper()}_API_KEY", "unused-with-sandbox")
+    two_accounts_manifest(accounts, keys, monkeypatch)
     real = SandboxTransport.handle_async_request
     answered: list[httpx.Request] = []  # staging's raise, once its answer is back
 
