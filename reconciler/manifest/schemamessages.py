@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.keys import MAX_EXPIRY
 from reconciler.core.times import iso
 from reconciler.manifest import hints, policy, rotation
 from reconciler.manifest.sinks import PATTERN_MESSAGES
+
+if TYPE_CHECKING:  # only a document with errors has any, and jsonschema is imported then
+    import jsonschema
 
 ID_SLASH = "must not contain '/': a '/' will separate an account from an id"
 ACCOUNT_NAME = (

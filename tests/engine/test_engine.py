@@ -220,6 +220,7 @@ START_UP_IMPORTS = {
     "engine/target.py": {"reconciler.sandbox"},  # starlette, only for --sandbox
     "delivery/github.py": {"nacl.exceptions", "nacl.public"},  # libsodium, only to seal a secret
     "sandbox/__init__.py": {"uvicorn"},  # only to serve over a socket, not in-process
+    "manifest/schemacheck.py": {"jsonschema"},  # only for a manifest the plain tests doubt (`schemarules`)
 }
 
 
