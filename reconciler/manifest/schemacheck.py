@@ -103,11 +103,11 @@ class _Quick:
         self.required = frozenset(key.get("required", ()))
 
     def valid(self, data: Any) -> bool:
-        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        if not isinstance(data, dict) or not isinstance(data.get("keys", []), list):
             return False
         seen: dict[tuple[str, Any], bool] = {}  # (field, value) -> valid, for this document
-        try:
-            return self.top(data) and all(self._key(item, seen) for item in data["keys"])
+        try:  # no keys (a directory manifest's settings file): the top's `required` says if it needs them
+            return self.top(data) and all(self._key(item, seen) for item in data.get("keys", []))
         except (TypeError, ArithmeticError, RecursionError):  # a value of no JSON type, a NaN
             return False  # not known valid: jsonschema decides
 

@@ -322,9 +322,10 @@ def test_proxy_keys_can_come_from_one_ci_secret(tmp_path: Path, monkeypatch: pyt
 @pytest.mark.slow  # a Python process
 def test_validate_starts_without_the_http_stack_or_jsonschema() -> None:
     """`ehkeys validate` runs as a pre-commit hook: it must not pay for httpx and asyncio, and a
-    valid manifest is known valid without importing jsonschema (~60 ms; `schemarules`)."""
+    valid manifest, a directory's too, is known valid without importing jsonschema (~60 ms; `schemarules`)."""
     probe = (
-        "import sys; from reconciler.cli.main import main; code = main(['validate', 'keys.example.yaml']); "
+        "import sys; from reconciler.cli.main import main; "
+        "code = main(['validate', 'keys.example.yaml']) or main(['validate', 'examples/accounts']); "
         "print(code, sorted(m for m in ('httpx', 'httpcore', 'asyncio', 'anyio', 'jsonschema') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

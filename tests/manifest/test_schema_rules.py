@@ -125,3 +125,22 @@ def test_a_keyword_the_tests_do_not_know_is_left_to_jsonschema() -> None:
     assert schemarules.compile_rule({"type": "string", "format": "date"}) is None
     assert schemarules.compile_rule({"multipleOf": 2}) is None
     assert schemarules.compile_rule({"$ref": "#/$defs/key"}) is None
+
+
+@pytest.mark.parametrize("role", list(schemacheck.KINDS))
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"version": 1},  # a directory's settings file: no keys
+        {"version": 1, "keys": []},
+        {"version": 1, "keys": [{"name": "a"}]},
+        {"keys": [{"name": "a"}]},  # a directory's file of keys: no version
+        {"version": 2},
+        {"version": 1, "defaults": {"limit_type": "hourly"}},
+        {"version": 1, "keys": {"name": "a"}},  # keys not a list
+    ],
+)
+def test_a_file_in_each_place_is_known_valid_exactly_when_jsonschema_finds_it_valid(
+    role: str, document: dict[str, Any]
+) -> None:
+    assert (not list(schemacheck.errors(document, role))) == schemacheck.validator(role).is_valid(document)
