@@ -21,6 +21,18 @@ _KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
 _SECRET_RE = re.compile(rf"(?:ek-proxy-{_KEY_CHAR}+|(?<![A-Za-z0-9])ek-{_KEY_CHAR}{{3,}})(?<![.:!?])")
 _REDACTED_RE = re.compile(r"ek-(?:proxy-)?….{0,4}", re.S)
 _BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
+# Other services' tokens, by their documented shapes (group 1: the prefix shown). GitHub's
+# (2021 format): ghp_ (personal), gho_ (OAuth), ghu_ (app user), ghs_ (app installation, now also
+# a JWT with `.` and `-`), ghr_ (refresh), 36 or more characters after it; a fine-grained
+# personal token, github_pat_, 22 characters, `_`, 59. Vault's: hvs. (service), hvb. (batch),
+# hvr. (recovery) and a base64url body; before Vault 1.10 a service token was s. and 24 letters
+# and digits, `.` and a namespace's 5-character id after it in a namespace.
+TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9])(gh[pousr]_)[A-Za-z0-9_.\-]{36,}(?<![.\-])"
+    r"|(?<![A-Za-z0-9])(github_pat_)[A-Za-z0-9_]{22,}"
+    r"|(?<![A-Za-z0-9_.\-])(hv[sbr]\.)[A-Za-z0-9_\-]{24,}(?:\.[A-Za-z0-9]{5}(?![A-Za-z0-9_\-]))?"
+    r"|(?<![A-Za-z0-9_.\-/@])(s\.)[A-Za-z0-9]{24}(?:\.[A-Za-z0-9]{5})?(?![A-Za-z0-9_\-])"
+)
 FRAGMENT = 8  # characters: a run this long of a known key's body is hidden wherever it appears
 _LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # one character for one
 
@@ -39,7 +51,8 @@ def redact(secret: str) -> str:
 
 
 def scrub(text: str, known: Iterable[str] = ()) -> str:
-    """Redact anything that looks like an ElectronHub key, or a bearer token, in free text; and
+    """Redact anything that looks like an ElectronHub key, a bearer token, or a GitHub or Vault
+    token (`ghp_…ABCD`, `hvs.…wxyz`: `TOKEN_RE`), in free text; and
     of each `known` secret (a key this process holds), any run of FRAGMENT or more characters of
     its body (what follows `ek-proxy-`, or `ek-`), in any case: a key printed without its prefix
     (`proxy-a40a…`, `${v#ek-}` in a shell) or in part shows `…` in its place; so does any such
@@ -51,8 +64,15 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
         for form in (secret, *encoded(secret)):  # printed as text, or base64 of it
             text = _fragments_hidden(text, form)
         text = _hex_dump_hidden(text, secret)
+    text = TOKEN_RE.sub(_token_shown, text)  # first: a token's body may hold an `ek-`
     text = _SECRET_RE.sub(lambda m: redact(m.group(0)), text)
     return _BEARER_RE.sub(lambda m: f"{m.group(1)}…", text)  # after: a redaction can lengthen a value
+
+
+def _token_shown(token: re.Match[str]) -> str:
+    """A token as a key is shown: its prefix, `…`, its last four characters."""
+    prefix = next(group for group in token.groups() if group)
+    return f"{prefix}…{token.group(0)[-4:]}"
 
 
 def encoded(secret: str) -> tuple[str, ...]:

@@ -155,9 +155,10 @@ class FileLoader:
                 self.report(path + where, message, key=at_key)
 
     def _stray_keys(self) -> None:
-        """Key-shaped text outside proxy_key values (a comment, a command's arguments), by line."""
-        for line, col in keytext.stray(self.text, self.doc.data, self._proxy_key_at):
-            self.diagnostics.append(Diagnostic(self.file, line, col, "", keytext.MESSAGE, WARNING))
+        """Key-shaped text outside proxy_key values (a comment, a command's arguments), tokens: by line."""
+        refused = {d.line for d in self.diagnostics if d.severity == ERROR}  # a github_secret's token
+        for line, col, message in keytext.found(self.text, self.doc.data, self._proxy_key_at, refused):
+            self.diagnostics.append(Diagnostic(self.file, line, col, "", message, WARNING))
 
     def _proxy_key_at(self, index: int) -> tuple[int, int]:
         return self._position(("keys", index, "proxy_key"), False)

@@ -11,14 +11,19 @@ The usual manifest holds no `ek-proxy-` at all: one search of its text. One that
 keys (10,000 literal proxy_key values) is told by its pieces: when the text's pieces are
 exactly its proxy_key values' pieces, none is elsewhere. Only a piece found more often in the
 text than in those values is looked for, occurrence by occurrence.
+
+A GitHub or Vault token (`ghp_…`, `github_pat_…`, `hvs.…`: the shapes `scrub` hides) anywhere in
+the file is a secret in git too, say in a command sink's arguments: warned of at its line.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
+
+from reconciler.core.secrets import TOKEN_RE
 
 PREFIX = "ek-proxy-"
 _SHAPED = re.compile(r"ek-proxy-(?![….])[^\s\"'`<>()\[\]{},;|#$]+")
@@ -27,7 +32,30 @@ MESSAGE = (
     "a secret in the file; remove it (a key's proxy_key reads one from ${VAR})"
 )
 
+TOKEN_MESSAGE = (
+    "text shaped like a GitHub or Vault token (ghp_…, github_pat_…, hvs.…): a secret in the file, "
+    "which git keeps; remove it (revoke it if it was committed) and have the command read it from an "
+    "environment variable (gh reads GH_TOKEN, vault VAULT_TOKEN; a command sink gets ehkeys' environment)"
+)
+
 Locate = Callable[[int], tuple[int, int]]  # a key's index -> where its proxy_key value starts
+
+
+def found(text: str, data: Any, locate: Locate, refused: Collection[int] = ()) -> list[tuple[int, int, str]]:
+    """Each line's first key-shaped text outside proxy_key values, and each line's first token
+    but on the lines an error refuses already (a github_secret's `token:` written, not ${VAR}):
+    line, column and what to say."""
+    keys = [(line, col, MESSAGE) for line, col in stray(text, data, locate)]
+    written = [(line, col, TOKEN_MESSAGE) for line, col in tokens(text) if line not in refused]
+    return sorted(keys + written)
+
+
+def tokens(text: str) -> list[tuple[int, int]]:
+    """The line and column of the first GitHub or Vault token on each line that holds one."""
+    lines: dict[int, int] = {}
+    for line, col, _ in _at(text, TOKEN_RE.finditer(text)):
+        lines.setdefault(line, col)
+    return sorted(lines.items())
 
 
 def stray(text: str, data: Any, locate: Locate) -> list[tuple[int, int]]:
@@ -84,3 +112,13 @@ def _found(text: str, wanted: set[str]) -> Iterator[tuple[int, int, int]]:
         line += text.count("\n", start, at)
         start = text.rfind("\n", 0, at) + 1
         yield line, at - start + 1, len(match.group())
+
+
+def _at(text: str, matches: Iterator[re.Match[str]]) -> Iterator[tuple[int, int, re.Match[str]]]:
+    """Each match with its line and column (matches in the order of the text)."""
+    line, start = 1, 0  # the line of `start`, the offset its line begins at
+    for match in matches:
+        at = match.start()
+        line += text.count("\n", start, at)
+        start = text.rfind("\n", 0, at) + 1
+        yield line, at - start + 1, match

@@ -13,6 +13,7 @@ from reconciler.core.accounts import Account
 from reconciler.core.changes import Action
 from reconciler.core.keys import DesiredKey
 from reconciler.core.plan import Plan
+from reconciler.core.secrets import scrub
 from reconciler.core.sinks import FileSink
 from reconciler.state.store import State
 
@@ -28,7 +29,8 @@ def owed_notes(state: State, keys: Sequence[DesiredKey], account: Account) -> li
                 f"{shown}: its value is still to be delivered to {', '.join(named)} "
                 "(a delivery failed or was cut short): the next apply, or `ehkeys deliver`, delivers it"
             )
-        gone = [ident for ident in owed if ident not in {s.ident for s in key.deliver}]
+        kept = {s.ident for s in key.deliver}
+        gone = [scrub(ident) for ident in owed if ident not in kept]  # the state's words, a token hidden
         if gone:
             notes.append(
                 f"{shown}: its value was still owed to {', '.join(gone)}, no longer in the manifest: the "

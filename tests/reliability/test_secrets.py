@@ -360,3 +360,42 @@ def test_a_word_holding_ek_dash_is_no_key(word: str) -> None:
     (a proxy key's `ek-proxy-` is hidden wherever it is)."""
     assert scrub(f"deploy {word} done") == f"deploy {word} done"
     assert scrub(f"x{word}ek-proxy-abcdef1234") == f"x{word}ek-proxy-…1234"
+
+
+TOKENS = {  # by their documented shapes, shown as a proxy key is: prefix, `…`, last 4
+    "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB": "ghp_…yzAB",  # classic personal access token
+    "gho_" + "a" * 32 + "wxyz": "gho_…wxyz",
+    "ghu_" + "b" * 32 + "wxyz": "ghu_…wxyz",
+    "ghs_" + "c" * 36 + ".eyJ0-eXAi.sig_wxyz": "ghs_…wxyz",  # an installation token, as a JWT now
+    "ghr_" + "d" * 72 + "wxyz": "ghr_…wxyz",
+    "github_pat_11ABCDEFG0123456789abc_" + "e" * 55 + "wxyz": "github_pat_…wxyz",
+    "hvs.CAESIJlWh6TZMI6p4XBsqzQ1abcdefGh4HDpZaGh2b3NzLkVFOEt0dTZ4bFVUNEd-_wxyz": "hvs.…wxyz",
+    "hvb.AAAAAQJ" + "f" * 120 + "wxyz": "hvb.…wxyz",
+    "s.Qf1s5zigZ4OX6akYjQXJwxyz": "s.…wxyz",  # a service token before Vault 1.10
+    "s.Qf1s5zigZ4OX6akYjQXJC1jY.wxyz9": "s.…xyz9",  # in a namespace
+}
+
+
+@pytest.mark.parametrize("token", list(TOKENS))
+def test_github_and_vault_tokens_are_shown_as_their_prefix_and_last_4(token: str) -> None:
+    for text, shown in (
+        (f"gh secret set X --token {token}", f"gh secret set X --token {TOKENS[token]}"),
+        (f"'{token}'.", f"'{TOKENS[token]}'."),
+        (f"GH_TOKEN={token}: refused", f"GH_TOKEN={TOKENS[token]}: refused"),
+    ):
+        assert scrub(text) == shown
+        assert scrub(shown) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ghp_short and hvs.short",  # shorter than any token
+        "keys.Qf1s5zigZ4OX6akYjQXJC1jY",  # a word's `s.` starts no token
+        "src/s.Qf1s5zigZ4OX6akYjQXJC1jY",
+        "s.Qf1s5zigZ4OX6akYjQXJC1jYmore",  # 24 letters and digits, not more
+        "xghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+    ],
+)
+def test_text_merely_like_a_token_is_left_as_it_was(text: str) -> None:
+    assert scrub(text) == text

@@ -1,0 +1,118 @@
+"""A token written in a command sink's arguments (`gh ... --token ghp_…`, a Vault `hvs.` token):
+the plan (text, Markdown, JSON, the saved plan), apply's output and its errors showed it whole
+wherever they named the sink, and `validate` said nothing of it. Now it is shown as a proxy key
+is, `ghp_…` and its last 4, and `validate` warns at its line (`--strict` fails)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.manifest import keytext
+
+from ..helpers import run_cli
+
+GITHUB = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
+FINE_GRAINED = "github_pat_11ABCDEFG0123456789abc_" + "abcdefghijklmnopqrstuvwxyz" * 2 + "ABCDEFG"
+VAULT = "hvs.CAESIJlWh6TZMI6p4XBsqzQ1abcdefGh4HDpZaGh2b3NzLkVFOEt0dTZ4bFVUNEdtS1RUd1Z6"
+LEGACY_VAULT = "s.Qf1s5zigZ4OX6akYjQXJC1jY"
+TOKENS = [GITHUB, FINE_GRAINED, VAULT, LEGACY_VAULT]
+# The command reads the value, then fails saying the token it was given ($0: its argument).
+FAILS = 'cat >/dev/null; echo "refused: $0" >&2; exit 4'
+
+
+def manifest(tokens: list[str] = TOKENS) -> str:
+    sinks = "".join(f"      - command: [sh, -c, '{FAILS}', {token}]\n" for token in tokens)
+    return f"""version: 1
+defaults: {{limit_type: daily}}
+keys:
+  - id: api
+    name: API
+    allocated_ammount: 5
+    deliver:
+{sinks}"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.yaml").write_text(manifest())
+    return tmp_path
+
+
+def _no_token(*texts: str) -> None:
+    for text in texts:
+        for token in TOKENS:
+            assert token[-12:-4] not in text, text  # nor a piece of one
+
+
+def test_the_plan_in_every_format_and_the_saved_plan_show_a_token_as_prefix_and_last_4(
+    workdir: Path, capsys: Any
+) -> None:
+    outputs = []
+    for shown in ("text", "markdown", "json"):
+        code, out, err = run_cli(
+            capsys, "plan", "keys.yaml", "--sandbox", "--format", shown, "--out", f"{shown}.json"
+        )
+        assert code == 0, out + err
+        outputs += [out, err, (workdir / f"{shown}.json").read_text()]
+    code, out, err = run_cli(capsys, "show", "text.json")
+    outputs += [out, err]
+    _no_token(*outputs)
+    assert "ghp_…yzAB" in outputs[0] and "hvs.…d1Z6" in outputs[0] and "s.…C1jY" in outputs[0]
+    assert "github_pat_…DEFG" in outputs[0]
+
+
+def test_apply_s_output_and_its_errors_never_show_the_token(workdir: Path, capsys: Any) -> None:
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")
+    assert code == 3, out + err
+    assert "✗ api → command sh -c " in out and "failed: sh exited 4: refused: ghp_…yzAB" in out, out
+    _no_token(out, err)
+
+
+def test_a_sink_with_a_token_left_owed_then_removed_is_named_without_it(workdir: Path, capsys: Any) -> None:
+    """The plan's note of a delivery still owed to a sink no longer in the manifest named it as
+    the state knows it: its words whole."""
+    assert run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")[0] == 3  # all owed
+    (workdir / "keys.yaml").write_text(manifest([]).replace("deliver:\n", "deliver: []\n"))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 0 and "no longer in the manifest" in out and "ghp_…yzAB" in out, out + err
+    _no_token(out, err)
+
+
+def test_validate_warns_of_a_token_at_its_line_never_showing_it_and_strict_fails(
+    workdir: Path, capsys: Any
+) -> None:
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 0, out + err
+    assert (
+        f"keys.yaml:8:{len('      - command: [sh, -c, ') + len(FAILS) + 5}: warning: {keytext.TOKEN_MESSAGE}"
+        in out
+    )
+    assert "(4 places: lines 8, 9, 10 and 1 more" in out, out
+    _no_token(out, err)
+    code, out, err = run_cli(capsys, "validate", "--strict", "keys.yaml")
+    assert code == 1 and err.startswith("4 error(s)"), out + err
+    _no_token(out, err)
+
+
+def test_a_token_in_a_comment_is_warned_too_a_token_variable_is_not(workdir: Path, capsys: Any) -> None:
+    text = manifest([]).replace("deliver:\n", "deliver: [{command: [gh, secret, set, X]}]  # GH_TOKEN\n")
+    (workdir / "keys.yaml").write_text(text + f"# the old one: {GITHUB}\n")
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 0 and f"keys.yaml:8:16: warning: {keytext.TOKEN_MESSAGE}\n" in out, out + err
+    (workdir / "keys.yaml").write_text(text + "# the token: ${GH_TOKEN}, ghp_…yzAB as shown\n")
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 0 and "token" not in out, out + err
+
+
+def test_a_github_secret_s_written_token_is_refused_once_not_warned_of_again(
+    workdir: Path, capsys: Any
+) -> None:
+    text = manifest([]) + f"      - github_secret: {{repo: acme/api, token: {GITHUB}}}\n"
+    (workdir / "keys.yaml").write_text(text)
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1 and out.count("keys.yaml:8:") == 1 and "must be a reference" in out, out + err
+    _no_token(out, err)
