@@ -10,7 +10,9 @@ placeholder (`ek-proxy-...`), no secret.
 The usual manifest holds no `ek-proxy-` at all: one search of its text. One that writes its
 keys (10,000 literal proxy_key values) is told by its pieces: when the text's pieces are
 exactly its proxy_key values' pieces, none is elsewhere. Only a piece found more often in the
-text than in those values is looked for, occurrence by occurrence.
+text than in those values is looked for, occurrence by occurrence. A value written in double
+quotes may spell itself with escapes (`"\x65k-proxy-…"`): in a text holding a backslash, such a
+value is told by where it is written, from its opening quote to its closing one.
 
 A GitHub or Vault token (`ghp_…`, `github_pat_…`, `hvs.…`: the shapes `scrub` hides) anywhere in
 the file is a secret in git too, say in a command sink's arguments: warned of at its line.
@@ -18,6 +20,7 @@ the file is a secret in git too, say in a command sink's arguments: warned of at
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -37,6 +40,8 @@ TOKEN_MESSAGE = (
     "which git keeps; remove it (revoke it if it was committed) and have the command read it from an "
     "environment variable (gh reads GH_TOKEN, vault VAULT_TOKEN; a command sink gets ehkeys' environment)"
 )
+_OPENING = re.compile(r'(?:[!&]\S*\s+)*"')  # a value's tag or anchor, if any, then its opening quote
+_ESCAPE_OR_END = re.compile(r'\\.|"', re.S)
 
 Locate = Callable[[int], tuple[int, int]]  # a key's index -> where its proxy_key value starts
 
@@ -64,18 +69,58 @@ def stray(text: str, data: Any, locate: Locate) -> list[tuple[int, int]]:
     if PREFIX not in text:
         return []
     values = _proxy_keys(data)
+    quoted = _quoted(text, values, locate) if "\\" in text else {}
     extra = Counter(_SHAPED.findall(text))
-    extra.subtract(piece for value in values.values() for piece in _SHAPED.findall(value))
+    for index, value in values.items():
+        start, end = quoted.get(index, (0, 0))
+        extra.subtract(_SHAPED.findall(text, start, end) if end else _SHAPED.findall(value))
     wanted = {piece for piece, count in extra.items() if count > 0}
     if not wanted:
         return []
-    spans = _spans(values, wanted, locate)
+    spans = sorted([*quoted.values(), *_spans(text, values, wanted, locate, quoted)])
+    starts = [start for start, _ in spans]
     lines: dict[int, int] = {}
-    for line, col, length in _found(text, wanted):
-        inside = any(start <= col and col + length <= end for start, end in spans.get(line, ()))
-        if not inside:
+    occurrences = (m for m in _SHAPED.finditer(text) if m.group() in wanted)
+    for line, col, match in _at(text, occurrences):
+        start, end = spans[bisect.bisect_right(starts, match.start()) - 1] if spans else (0, 0)
+        if not start <= match.start() < match.end() <= end:
             lines.setdefault(line, col)
     return sorted(lines.items())
+
+
+def _spans(
+    text: str, values: dict[int, str], wanted: set[str], locate: Locate, quoted: dict[int, tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
+    """Where the other values holding a wanted piece stand: from the value's start to its end
+    (its text's length, and its quotes)."""
+    starts = _line_starts(text)
+    for index, value in values.items():
+        if index not in quoted and any(piece in value for piece in wanted):
+            at = _offset(starts, *locate(index))
+            yield at, at + len(value) + 2
+
+
+def _quoted(text: str, values: dict[int, str], locate: Locate) -> dict[int, tuple[int, int]]:
+    """Where each value written in double quotes stands in the text, by the key's index: from its
+    opening quote to past its closing one (an escape, `\\"` included, skipped)."""
+    starts, where = _line_starts(text), {}
+    for index in values:
+        opening = _OPENING.match(text, _offset(starts, *locate(index)))
+        if opening is None:
+            continue
+        at = opening.end()
+        while (match := _ESCAPE_OR_END.search(text, at)) is not None and match.group() != '"':
+            at = match.end()
+        where[index] = (opening.end() - 1, match.end() if match else len(text))
+    return where
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", text))]
+
+
+def _offset(starts: list[int], line: int, col: int) -> int:
+    return starts[min(line, len(starts)) - 1] + col - 1
 
 
 def _proxy_keys(data: Any) -> dict[int, str]:
@@ -89,29 +134,6 @@ def _proxy_keys(data: Any) -> dict[int, str]:
         if isinstance(value, str):
             found[index] = value
     return found
-
-
-def _spans(values: dict[int, str], wanted: set[str], locate: Locate) -> dict[int, list[tuple[int, int]]]:
-    """Where the values holding a wanted piece stand, by line: from the value's column to its end
-    (its text's length, and its quotes). A value written over several lines holds only its first."""
-    spans: dict[int, list[tuple[int, int]]] = {}
-    for index, value in values.items():
-        if any(piece in value for piece in wanted):
-            line, col = locate(index)
-            spans.setdefault(line, []).append((col, col + len(value) + 2))
-    return spans
-
-
-def _found(text: str, wanted: set[str]) -> Iterator[tuple[int, int, int]]:
-    """Line, column and length of each occurrence of a wanted piece."""
-    line, start = 1, 0  # the line of `start`, the offset its line begins at
-    for match in _SHAPED.finditer(text):
-        if match.group() not in wanted:
-            continue
-        at = match.start()
-        line += text.count("\n", start, at)
-        start = text.rfind("\n", 0, at) + 1
-        yield line, at - start + 1, len(match.group())
 
 
 def _at(text: str, matches: Iterator[re.Match[str]]) -> Iterator[tuple[int, int, re.Match[str]]]:

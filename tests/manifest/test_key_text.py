@@ -57,3 +57,40 @@ def test_validate_names_the_line_never_the_text_and_strict_fails(
     code, out, err = run_cli(capsys, "validate", "--strict", "keys.yaml")
     assert (code, err) == (1, "4 error(s), 0 warning(s)\n"), out  # and the :- default's
     assert f"keys.yaml:2:28: {keytext.MESSAGE} (3 places: lines 2, 6, 12" in out, out
+
+
+ESCAPED = [  # one key, written in double quotes with escapes: ek-proxy-abcdef0123456789
+    r'"\x65k-proxy-abcdef0123456789"',
+    r'"\u0065k-proxy-abcdef0123456789"',
+    r'"ek-proxy-abc\x64ef0123456789"',
+    r'"ek-proxy-abcdef012345678\x39"',
+    '"ek-proxy-abcdef\\\n      0123456789"',  # a line break escaped: one line of text
+    r'&pinned !!str "ek-proxy-\x61bcdef0123456789"',
+    r'"ek-proxy-abcdef0123456789\"\\"',
+]
+
+
+def test_a_proxy_key_written_with_escapes_is_warned_of_once_as_a_plain_one(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """The escaped text was no value's text: it was key-shaped text outside a proxy_key too."""
+    monkeypatch.chdir(tmp_path)
+    for written in ESCAPED:
+        Path("keys.yaml").write_text(
+            f"version: 1\nkeys:\n  - name: a\n    limit_type: daily\n    proxy_key: {written}\n"
+        )
+        code, out, err = run_cli(capsys, "validate", "keys.yaml")
+        assert code == 0 and err == "1 warning(s); 1 key(s) valid\n", written + out + err
+        assert out.startswith("keys.yaml:5:16: warning: keys[a].proxy_key: plain-text proxy key"), (
+            written + out
+        )
+        assert "abcdef" not in out
+
+
+def test_a_key_in_a_comment_beside_an_escaped_proxy_key_is_still_warned_of(tmp_path: Path) -> None:
+    """The escaped value's own key was no longer counted as written: its copy in the comment was
+    taken for the value's."""
+    text = 'version: 1\nkeys:\n  - {name: a, limit_type: daily, proxy_key: "\\x65k-proxy-same1234"}\n'
+    assert _stray(tmp_path, text) == []
+    assert _stray(tmp_path, text + "# ek-proxy-same1234\n") == [(4, 3)]
+    assert _stray(tmp_path, text.replace("}", "}  # ek-proxy-same1234")) == [(3, 72)]
