@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +143,34 @@ def live_sandbox(tmp: Path, data: dict[str, Any] | None = None, *extra: str) -> 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def sandbox_announced(proc: subprocess.Popen[str]) -> tuple[list[str], Path]:
+    """A served sandbox's first lines, up to the one that loads its variables' file (`. PATH`),
+    and that file."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    stuck = threading.Timer(30, proc.kill)  # a sandbox that never says so is not waited for forever
+    stuck.start()
+    try:
+        while not lines or not lines[-1].startswith(". "):
+            line = proc.stdout.readline()
+            assert line, f"the sandbox ended: {lines}, {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line.rstrip("\n"))
+    finally:
+        stuck.cancel()
+    return lines, Path(shlex.split(lines[-1])[1])
+
+
+def sandbox_variables(path: Path) -> dict[str, str]:
+    """The variables a served sandbox's file sets (`export NAME=value` lines), in its order."""
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        export, assignment = shlex.split(line)
+        name, _, value = assignment.partition("=")
+        assert export == "export" and name not in found, line
+        found[name] = value
+    return found
 
 
 def state_dir(manifest: str | Path = "keys.yaml") -> Path:

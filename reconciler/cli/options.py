@@ -127,8 +127,8 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
         default=[],
         type=types.account_export,
         metavar="NAME[=VAR]",
-        help="also serve a manifest's account NAME and print its key as VAR (default: EH_NAME_API_KEY); "
-        "repeatable",
+        help="also serve a manifest's account NAME, its key as VAR in the variables file (default: "
+        "EH_NAME_API_KEY); repeatable",
     )
 
 

@@ -19,7 +19,7 @@ import httpx
 
 from reconciler.core.accounts import DEFAULT
 from reconciler.core.errors import ConfigError
-from reconciler.sandbox import accounts
+from reconciler.sandbox import accounts, envfile
 from reconciler.sandbox import seed as seeds
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.gate import DropConnection, Gate
@@ -120,7 +120,8 @@ def serve(
 ) -> None:
     """Serve `sandbox` on `sock` (from `listen`, bound before the database is opened: a port in
     use leaves no file behind) until Ctrl-C, which is the normal way to stop: it returns.
-    `exports`: (variable, account key) of the manifest's accounts to announce besides its own."""
+    `exports`: (variable, key) of the manifest's accounts and the seed's keys' variables, for
+    its variables' file besides its base URL and its own key (never printed: `envfile`)."""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
@@ -128,9 +129,10 @@ def serve(
     # The app says its own Date, on the sandbox's clock (a seed's clock.start): not uvicorn's.
     config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, date_header=False)
     server = uvicorn.Server(config)
-    with _ctrl_c_stops(server):
-        if announce:
-            _announce(sandbox, host, port, exports)
+    with (
+        _ctrl_c_stops(server),
+        _announced(sandbox, host, port, exports) if announce else contextlib.nullcontext(),
+    ):
         server.run(sockets=[sock])
 
 
@@ -160,7 +162,10 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/v1" if ":" in host else f"http://{host}:{port}/v1"
 
 
-def _announce(sandbox: Sandbox, host: str, port: int, exports: Sequence[tuple[str, str]]) -> None:
+@contextlib.contextmanager
+def _announced(sandbox: Sandbox, host: str, port: int, exports: Sequence[tuple[str, str]]) -> Iterator[None]:
+    """Its URL said, and its variables in a file (`envfile`) for as long as it is served: the
+    base URL, the manifest's accounts' keys, the seed's keys' variables, its own key last."""
     print(f"ElectronHub sandbox on {_url(host, port)}  (Ctrl-C to stop)", flush=True)
     local = _client_host(host)
     if local is None:
@@ -169,11 +174,11 @@ def _announce(sandbox: Sandbox, host: str, port: int, exports: Sequence[tuple[st
             "serve it on 127.0.0.1 (the default) or 0.0.0.0",
             flush=True,
         )
-    else:
-        print(f"export ELECTRONHUB_BASE_URL={_url(local, port)}", flush=True)
-    for var, key in exports:
-        print(f"export {var}={key}", flush=True)
-    print(f"export ELECTRONHUB_API_KEY={sandbox.api_key}", flush=True)  # last, as always
+    lines = [*([("ELECTRONHUB_BASE_URL", _url(local, port))] if local else []), *exports]
+    lines.append(("ELECTRONHUB_API_KEY", sandbox.api_key))
+    with envfile.exported(sandbox.store.path, lines) as path:
+        print("\n".join(envfile.loading(path, lines)), flush=True)
+        yield
 
 
 def _client_host(host: str) -> str | None:

@@ -12,18 +12,19 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..helpers import ROOT, run_cli
+from ..helpers import ROOT, run_cli, sandbox_announced, sandbox_variables
 
 EXAMPLE = ROOT / "examples" / "two-roots"
 SERVED = "ehkeys sandbox --db"  # the recipe's block starts one sandbox for both roots
 
 
-def recipe() -> list[str]:
+def recipe_lines() -> list[str]:
     """The lines of the recipe's sh block."""
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         for block in re.findall(r"^```sh\n(.*?)^```", doc.read_text(encoding="utf-8"), re.M | re.S):
@@ -32,21 +33,29 @@ def recipe() -> list[str]:
     raise AssertionError("the two-roots recipe's sh block is in neither README.md nor docs/")
 
 
-def commands(lines: list[str]) -> tuple[list[str], list[list[str]], set[str]]:
-    """The sandbox started in the background, the commands run after it (each `&&` a stop on the
-    first failure), and the variables the recipe says to export (named in its comments)."""
-    served: list[str] = []
-    run: list[list[str]] = []
+@dataclass
+class Recipe:
+    served: list[str]  # the sandbox started in the background
+    loaded: str  # the file of its variables the recipe loads (`. FILE`)
+    run: list[list[str]]  # the commands run after it (each `&&` a stop on the first failure)
+    named: set[str]  # the variables the recipe says the file sets (named in its comments)
+
+
+def commands(lines: list[str]) -> Recipe:
+    recipe = Recipe([], "", [], set())
     for line in lines:
         words = shlex.split(line, comments=True)
         if words[:1] == ["cd"]:  # into the example, which the test copies and runs from
             assert [w.rstrip("/") for w in words[1:]] == ["examples/two-roots"], words
         elif words[-1:] == ["&"]:
-            served = words[:-1]
+            recipe.served = words[:-1]
+        elif words[:1] == ["."]:
+            (recipe.loaded,) = words[1:]
         elif words:
-            run += _split(words, "&&")
-    named = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", " ".join(line for line in lines if line.startswith("#"))))
-    return served, run, named
+            recipe.run += _split(words, "&&")
+    comments = " ".join(line for line in lines if line.startswith("#"))
+    recipe.named = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", comments))
+    return recipe
 
 
 def _split(words: list[str], on: str) -> list[list[str]]:
@@ -72,21 +81,15 @@ def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def exports(repository: Path) -> Iterator[dict[str, str]]:
     """The recipe's sandbox started as it says (on a free port: 8787 may be taken here), and the
-    export lines it prints."""
-    served, _, _ = commands(recipe())
-    assert served[:2] == ["ehkeys", "sandbox"], served
-    argv = [sys.executable, "-m", "reconciler", *served[1:], "--port", "0"]
+    variables of the file the recipe loads, which the sandbox says to load."""
+    recipe = commands(recipe_lines())
+    assert recipe.served[:2] == ["ehkeys", "sandbox"], recipe.served
+    argv = [sys.executable, "-m", "reconciler", *recipe.served[1:], "--port", "0"]
     proc = subprocess.Popen(argv, cwd=repository, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    found: dict[str, str] = {}
     try:
-        while "ELECTRONHUB_API_KEY" not in found:  # the sandbox's own key's line comes last
-            line = proc.stdout.readline()
-            assert line, f"the sandbox ended: {found}"
-            if line.startswith("export "):
-                name, _, value = line.removeprefix("export ").strip().partition("=")
-                found[name] = value
-        yield found
+        _, path = sandbox_announced(proc)
+        assert path == repository / recipe.loaded, (path, recipe.loaded)
+        yield sandbox_variables(path)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -96,17 +99,20 @@ def exports(repository: Path) -> Iterator[dict[str, str]]:
 def test_the_two_roots_recipe_runs_as_written_on_the_examples_files(
     repository: Path, exports: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    _, run, named = commands(recipe())
-    assert {"ELECTRONHUB_BASE_URL", "EH_PROD_API_KEY"} <= named, named
-    for name in named & set(exports):
-        monkeypatch.setenv(name, exports[name])
+    recipe = commands(recipe_lines())
+    assert {"ELECTRONHUB_BASE_URL", "EH_PROD_API_KEY"} <= recipe.named <= set(exports), recipe.named
+    for name, value in exports.items():
+        monkeypatch.setenv(name, value)
     outputs = []
-    for argv in run:
+    for argv in recipe.run:
         assert argv[0] == "ehkeys", argv
         code, out, err = run_cli(capsys, *argv[1:])
         assert code == 0, f"{shlex.join(argv)}: {out}{err}"
         outputs.append(out)
-    assert [a[1:] for a in run] == [["apply", "keys/search", "--auto-approve"], ["plan", "keys/payments"]]
+    assert [a[1:] for a in recipe.run] == [
+        ["apply", "keys/search", "--auto-approve"],
+        ["plan", "keys/payments"],
+    ]
     assert (repository / "keys/search/.ehkeys/search/prod/state.json").is_file()
     applied, planned = outputs
     assert "[prod] Apply complete: 2 created." in applied

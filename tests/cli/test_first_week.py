@@ -21,7 +21,17 @@ from reconciler.cli import options
 from reconciler.core.secrets import scrub
 from reconciler.manifest import resources
 
-from ..helpers import ROOT, TESTS, free_port, interruptible, manifest_text, run_cli, unwarned
+from ..helpers import (
+    ROOT,
+    TESTS,
+    free_port,
+    interruptible,
+    manifest_text,
+    run_cli,
+    sandbox_announced,
+    sandbox_variables,
+    unwarned,
+)
 from ..reliability_log import record
 
 NOISE = ("Traceback", "interrupted", "Exception ignored", "internal error")
@@ -47,14 +57,8 @@ def ehkeys(workdir: Path, *argv: str, **env: str) -> subprocess.Popen[str]:
 
 
 def announced(proc: subprocess.Popen[str]) -> list[str]:
-    """The sandbox's first lines, up to its API key's export line."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or not lines[-1].startswith("export ELECTRONHUB_API_KEY="):
-        line = proc.stdout.readline()
-        assert line, f"the sandbox ended: {lines}, {proc.stderr.read() if proc.stderr else ''}"
-        lines.append(line.strip())
-    return lines
+    """The sandbox's first lines, up to the one that loads its variables' file."""
+    return sandbox_announced(proc)[0]
 
 
 @pytest.mark.slow
@@ -99,23 +103,20 @@ def test_a_port_in_use_leaves_no_database_file_behind(workdir: Path, capsys: Any
 def planned_with_exports(
     proc: subprocess.Popen[str], where: Path, manifest: str
 ) -> tuple[dict[str, str], subprocess.CompletedProcess[str]]:
-    """The served sandbox's export lines, and `ehkeys plan manifest` run with them as a user's
-    shell would have them (no other EH_ variable); the sandbox stopped after."""
+    """The served sandbox's variables, and `ehkeys plan manifest` run in a shell that loaded them
+    as the sandbox says (`. PATH`), no other EH_ variable set; the sandbox stopped after."""
     try:
-        exports = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in announced(proc)
-            if line.startswith("export ")
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EH_")}
+        lines, path = sandbox_announced(proc)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("EH_", "ELECTRONHUB_"))}
         plan = subprocess.run(
-            [sys.executable, "-m", "reconciler", "plan", manifest],
+            ["sh", "-c", f'{lines[-1]} && exec "$0" -m reconciler plan "$1"', sys.executable, manifest],
             cwd=where,
-            env={**env, "PYTHONPATH": str(ROOT), **exports},
+            env={**env, "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
             timeout=60,
         )
+        exports = sandbox_variables(path)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
@@ -124,9 +125,9 @@ def planned_with_exports(
 
 @pytest.mark.slow
 def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path) -> None:
-    """docs/sandbox.md's recipe: `ehkeys sandbox`, its export lines, then a plan of
-    keys.example.yaml, which binds the support bot by `${EH_SUPPORT_KEY}`. The lines named the
-    base URL and the account key only: the plan stopped on an unset variable."""
+    """docs/sandbox.md's recipe: `ehkeys sandbox`, its variables loaded, then a plan of
+    keys.example.yaml, which binds the support bot by `${EH_SUPPORT_KEY}`. They were the base URL
+    and the account key only: the plan stopped on an unset variable."""
     shutil.copy(ROOT / "keys.example.yaml", tmp_path / "keys.example.yaml")
     proc = ehkeys(tmp_path, "sandbox", "--port", "0", "--db", str(tmp_path / "served.db"))
     exports, plan = planned_with_exports(proc, tmp_path, "keys.example.yaml")
@@ -136,7 +137,7 @@ def test_a_served_sandbox_exports_the_variables_the_example_reads(tmp_path: Path
 
 @pytest.mark.slow
 def test_the_export_line_of_a_sandbox_on_all_interfaces_is_one_the_cli_accepts(workdir: Path) -> None:
-    """`--host 0.0.0.0` used to print `ELECTRONHUB_BASE_URL=http://0.0.0.0:…`, which the CLI
+    """`--host 0.0.0.0` used to export `ELECTRONHUB_BASE_URL=http://0.0.0.0:…`, which the CLI
     refuses (plain http only to a loopback host)."""
     proc = ehkeys(workdir, "sandbox", "--host", "0.0.0.0", "--port", "0")
     exports, plan = planned_with_exports(proc, workdir, "keys.yaml")

@@ -3,6 +3,7 @@ the pre-commit hook, and the licence pyproject names."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import runpy
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from reconciler.sandbox import envfile
 
 from ..helpers import ROOT, sandbox
 from ..reliability_log import record
@@ -173,7 +176,8 @@ def _untracked(repo: Path) -> list[str]:
 @pytest.mark.parametrize("ignore", ["readme", "ours"])
 def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str) -> None:
     """While `ehkeys sandbox --db sandbox.db` ran (docs/sandbox.md's demo), or an in-process sandbox
-    was open, `git status` showed SQLite's `sandbox.db-wal` and `sandbox.db-shm`."""
+    was open, `git status` showed SQLite's `sandbox.db-wal` and `sandbox.db-shm`; nor is the
+    served sandbox's variables' file (`sandbox.db.env`) shown."""
     if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
         pytest.skip("no git")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -185,5 +189,7 @@ def test_a_running_sandbox_leaves_nothing_untracked(tmp_path: Path, ignore: str)
         db.parent.mkdir(parents=True, exist_ok=True)
     boxes = [sandbox(db=str(db)) for db in where]  # open: SQLite's sidecar files exist meanwhile
     assert all(box.store.keys_of("u1") for box in boxes)
-    assert _untracked(tmp_path) == [".gitignore"]
+    with contextlib.ExitStack() as served:  # as `ehkeys sandbox --db` writes it while it runs
+        files = [served.enter_context(envfile.exported(str(db), [("EH_KEY", "v")])) for db in where]
+        assert all(f.is_file() for f in files) and _untracked(tmp_path) == [".gitignore"]
     record("files", f"a running sandbox's database files, with {ignore} .gitignore", 1, "nothing stray")

@@ -17,7 +17,7 @@ from reconciler.core.accounts import DEFAULT
 from reconciler.core.errors import ConfigError
 from reconciler.sandbox import RateLimit, Sandbox, seeds
 
-from ..helpers import API_KEY, TESTS, run_cli, sandbox, seed_data
+from ..helpers import API_KEY, TESTS, run_cli, sandbox, sandbox_announced, sandbox_variables, seed_data
 
 NEW_KEY = {"name": "n", "expires_at": -1, "allocated_ammount": 10}
 
@@ -217,30 +217,24 @@ def test_a_bad_account_in_a_seed_is_named_in_one_line(capsys: Any, fixture: str)
 # --- `ehkeys sandbox --account`: a served sandbox announces the accounts asked for -------------
 
 
-def served(tmp_path: Path, *argv: str) -> list[str]:
-    """`ehkeys sandbox` started on a free port with `argv`: the lines it announces, up to its own
-    key's; it is stopped then."""
+def served(tmp_path: Path, *argv: str) -> dict[str, str]:
+    """`ehkeys sandbox` started on a free port with `argv`: the variables of the file it says to
+    load; it is stopped then."""
     command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--db", str(tmp_path / "s.db")]
     proc = subprocess.Popen([*command, *argv], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
     try:
-        while not lines or not lines[-1].startswith("export ELECTRONHUB_API_KEY="):
-            line = proc.stdout.readline()
-            assert line, f"the sandbox ended: {lines}"
-            lines.append(line.strip())
+        _, path = sandbox_announced(proc)
+        return sandbox_variables(path)
     finally:
         proc.terminate()
         proc.wait(10)
-    return lines
 
 
 @pytest.mark.slow  # two sandbox processes, one after the other
-def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_next_time(
+def test_the_served_sandbox_exports_each_account_s_key_and_the_same_keys_next_time(
     tmp_path: Path,
 ) -> None:
-    lines = served(tmp_path, "--account", "prod", "--account", "staging=STAGING_KEY")
-    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
+    exports = served(tmp_path, "--account", "prod", "--account", "staging=STAGING_KEY")
     assert list(exports) == [
         "ELECTRONHUB_BASE_URL",
         "EH_PROD_API_KEY",
@@ -251,11 +245,8 @@ def test_the_served_sandbox_prints_each_account_s_key_line_and_the_same_keys_nex
     assert exports["ELECTRONHUB_API_KEY"] == "ek-sandbox-demo-key"
     keys = {exports["EH_PROD_API_KEY"], exports["STAGING_KEY"], exports["ELECTRONHUB_API_KEY"]}
     assert len(keys) == 3 and all(k.startswith("ek-sandbox-") for k in keys)
-    assert (
-        served(tmp_path, "--account", "staging=STAGING_KEY")[2]
-        == f"export STAGING_KEY={exports['STAGING_KEY']}"
-    )
-    assert len(served(tmp_path)) == 4  # without --account: its own key, and the seed's EH_SUPPORT_KEY
+    assert served(tmp_path, "--account", "staging=STAGING_KEY")["STAGING_KEY"] == exports["STAGING_KEY"]
+    assert len(served(tmp_path)) == 3  # without --account: its URL, the seed's EH_SUPPORT_KEY, its own key
 
 
 def test_an_account_flag_without_a_name_or_with_a_bad_variable_is_a_usage_error(capsys: Any) -> None:

@@ -1,0 +1,60 @@
+"""The served sandbox's variables (its base URL, its accounts' keys, the proxy keys its seed's
+keys name) as `export` lines in a file only its user may read (0600), never printed: a
+terminal's scrollback or a CI job's log keeps what is printed, and those are keys all the same.
+The file is the sandbox's own, beside its database (`sandbox.db` -> `sandbox.db.env`); an
+in-memory sandbox's is in a folder made for it (0700). `ehkeys sandbox` prints the command
+that loads it (`. PATH`), and removes it when it stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from reconciler.core.errors import ConfigError
+
+SUFFIX = ".env"  # after the database's name: `sandbox.db.env`, never the database itself
+MEMORY = ":memory:"
+
+
+@contextlib.contextmanager
+def exported(db: str, lines: Sequence[tuple[str, str]]) -> Iterator[Path]:
+    """The file of `lines` (variable, value) for the sandbox of database `db`, written (0600)
+    for the time the sandbox is served, and removed after, with the folder made for it if any."""
+    made = Path(tempfile.mkdtemp(prefix="ehkeys-sandbox-")) if db == MEMORY else None
+    path = made / "sandbox.env" if made else Path(db + SUFFIX).absolute()
+    try:
+        _write(path, "".join(f"export {name}={shlex.quote(value)}\n" for name, value in lines))
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """`text` in `path`, made 0600 whole before it replaces whatever was there (a link too)."""
+    temp = ""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp:
+            Path(temp).unlink(missing_ok=True)
+        raise ConfigError(f"sandbox variables file {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def loading(path: Path, lines: Sequence[tuple[str, str]]) -> list[str]:
+    """What the sandbox prints of the file: which variables it sets, and the command loading it."""
+    names = ", ".join(name for name, _ in lines)
+    return [
+        f"its variables ({names}) are in a file only you can read, removed when it stops; load them with:",
+        f". {shlex.quote(str(path))}",
+    ]

@@ -1,0 +1,67 @@
+"""`ehkeys sandbox` printed its variables as export lines, its demo proxy key among them
+(`export EH_SUPPORT_KEY=ek-proxy-…`) and its accounts' keys: a terminal's scrollback or a CI
+job's log kept them. It prints none now: they are in a file only its user may read, whose
+loading command (`. PATH`) it prints, removed when it stops."""
+
+from __future__ import annotations
+
+import re
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..helpers import sandbox_announced, sandbox_variables
+
+KEY = re.compile(r"ek-[A-Za-z0-9_-]{6,}")  # any ElectronHub key, a proxy key or an account's
+
+
+def _served(cwd: Path, *argv: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", *argv]
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stopped(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out + err
+
+
+@pytest.mark.slow  # a sandbox process
+def test_the_served_sandbox_prints_no_key_its_variables_are_in_a_0600_file_beside_its_database(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "elsewhere.txt").write_text("kept\n")
+    (tmp_path / "s.db.env").symlink_to("elsewhere.txt")  # left by someone: replaced, not followed
+    proc, lines = _served(tmp_path, "--db", "s.db", "--account", "prod"), []
+    try:
+        lines, path = sandbox_announced(proc)
+        variables = sandbox_variables(path)
+        mode = stat.S_IMODE(path.lstat().st_mode)
+    finally:
+        said = "\n".join(lines) + _stopped(proc)
+    assert path == tmp_path / "s.db.env" and mode == 0o600 and not path.is_symlink()
+    assert variables["EH_SUPPORT_KEY"].startswith("ek-proxy-") and "EH_PROD_API_KEY" in variables
+    assert not KEY.search(said), said
+    assert lines[-1] == f". {path}" and "EH_SUPPORT_KEY" in lines[-2]
+    assert not path.exists() and (tmp_path / "elsewhere.txt").read_text() == "kept\n"
+
+
+@pytest.mark.slow  # a sandbox process
+def test_an_in_memory_sandbox_s_variables_are_in_a_folder_of_its_own_gone_when_it_stops(
+    tmp_path: Path,
+) -> None:
+    proc, lines = _served(tmp_path), []
+    try:
+        lines, path = sandbox_announced(proc)
+        folder = stat.S_IMODE(path.parent.stat().st_mode), stat.S_IMODE(path.stat().st_mode)
+        variables = sandbox_variables(path)
+    finally:
+        said = "\n".join(lines) + _stopped(proc)
+    assert folder == (0o700, 0o600) and path.parent != tmp_path and list(tmp_path.iterdir()) == []
+    assert variables["ELECTRONHUB_API_KEY"] == "ek-sandbox-demo-key" and not KEY.search(said), said
+    assert not path.parent.exists()
