@@ -15,7 +15,8 @@ NONE = "-"
 WINDOWS = "Windows are the manifest's limit_type (the API never reports them)."
 UNMANAGED = "? unmanaged: in the account, not in the manifest."
 ELSEWHERE = "= managed by the manifest root named (its state binds it; its drift watches it)."
-HEADERS = ("Key", "Allocated", "Used", "Used %", "Window", "Expires", "Last used")
+HEADERS = ("Key", "Allocated", "Used", "Used %", "Active", "Window", "Expires", "Last used")
+YES, NO = "yes", "no"  # the Active column: the key's live is_active
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,22 @@ class Cells:
     allocated: str
     used: str
     percent: str
+    active: str
     window: str
     expires: str
     last_used: str
 
     def row(self) -> tuple[str, ...]:
-        return (self.key, self.allocated, self.used, self.percent, self.window, self.expires, self.last_used)
+        return (
+            self.key,
+            self.allocated,
+            self.used,
+            self.percent,
+            self.active,
+            self.window,
+            self.expires,
+            self.last_used,
+        )
 
 
 def day(epoch: int) -> str:
@@ -44,10 +55,11 @@ def mark(key: KeyUsage) -> str:
     return "= " if key.managed_by else "? " if key.unmanaged else ""
 
 
-def shown_name(key: KeyUsage) -> str:
-    """Its name and key; its mark first; `inactive` after a disabled one, the other root whose
-    it is after another root's (`managed by keys/search`, as the plan says it)."""
-    state = "" if key.is_active else ", inactive"
+def shown_name(key: KeyUsage, in_table: bool = False) -> str:
+    """Its name and key; its mark first; `inactive` after a disabled one (but in a table, whose
+    Active column says it), the other root whose it is after another root's (`managed by
+    keys/search`, as the plan says it)."""
+    state = "" if key.is_active or in_table else ", inactive"
     whose = f", managed by {printable(key.managed_by)}" if key.managed_by else ""
     return f"{mark(key)}{printable(key.name)} ({key.key}{state}{whose})"
 
@@ -67,10 +79,11 @@ def ago(view: UsageView, key: KeyUsage) -> str:
 
 def cells(view: UsageView, key: KeyUsage) -> Cells:
     return Cells(
-        shown_name(key),
+        shown_name(key, in_table=True),
         money(key.allocated),
         money(key.used),
         share(key.percent),
+        YES if key.is_active else NO,
         key.window or NONE,
         "never" if key.expires_at == -1 else day(key.expires_at),
         ago(view, key),

@@ -72,7 +72,7 @@ def _account(view: UsageView, account: AccountUsage, w: Write) -> None:
         w(f"> **Error:** {md(account.error)}\n\n")
         return
     if account.keys:
-        w("| " + " | ".join(HEADERS) + " |\n|---|--:|--:|--:|---|---|---|\n")
+        w("| " + " | ".join(HEADERS) + " |\n|---|--:|--:|--:|---|---|---|---|\n")
         for key in account.keys[:TABLE_ROWS]:
             w("| " + " | ".join(md(c) for c in cells(view, key).row()) + " |\n")
         if len(account.keys) > TABLE_ROWS:

@@ -80,7 +80,7 @@ def test_each_account_its_keys_and_the_unmanaged_one_marked(workdir: Path, capsy
     prod, staging = out.split("=== Account staging ===")
     assert "=== Account prod ===" in prod and "Web" not in prod and "Backend" not in staging
     backend = next(line for line in prod.splitlines() if "Backend (ek-proxy-…0001)" in line)
-    assert "100.00  25.00   25.0% [█████░░░░░░░░░░░░░░░]  monthly  never" in backend
+    assert "100.00  25.00   25.0% [█████░░░░░░░░░░░░░░░]  yes     monthly  never" in backend
     assert "(5 days ago)" in backend
     assert "? Made by hand (ek-proxy-…0003)" in prod and "Batch (ek-proxy-…0002)" in prod
     assert "2 accounts: 71.00 of 165.00 credits used (43.0%) by 4 keys (1 unmanaged)" in out

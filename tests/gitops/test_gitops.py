@@ -900,14 +900,14 @@ def test_the_drift_issue_and_summary_show_where_the_credit_goes_without_editing_
     assert "drift issue: opened" in actions.drift(text)[1]
     body = drift_issue(hub)["body"]
     assert body.index("Changed outside ehkeys") < body.index("<!-- ehkeys-usage -->")
-    assert "| renamed (ek-proxy-…part) | 10.00 | 2.00 | 20.0% | daily |" in body
+    assert "| renamed (ek-proxy-…part) | 10.00 | 2.00 | 20.0% | yes | daily |" in body
     assert "### ehkeys usage: 6.00 of 30.00 credits used" in body
 
     actions.set_used("key-0", "8.5")  # only usage moved (under --usage-warning): the issue stays
     edits = len(hub.writes("PATCH /issues/"))
     assert "drift issue: unchanged" in actions.drift(text)[1]
     assert len(hub.writes("PATCH /issues/")) == edits and drift_issue(hub)["body"] == body
-    assert "| key-0 (ek-proxy-…part) | 10.00 | 8.50 | 85.0% | daily |" in actions.summary()
+    assert "| key-0 (ek-proxy-…part) | 10.00 | 8.50 | 85.0% | yes | daily |" in actions.summary()
 
     actions.set_used("key-2", "1")
     actions.sql("DELETE FROM keys WHERE name = 'renamed'")  # the findings change: the usage with them

@@ -111,6 +111,36 @@ def test_the_view_keeps_the_manifests_order_marks_unmanaged_keys_and_leaves_igno
     assert "Intern (ek-proxy-…0003, inactive)" in text and "Analytics" not in text
 
 
+def test_each_key_says_whether_it_is_active_in_every_format() -> None:
+    """A disabled key was marked `inactive` after its name, and an active one said nothing: a
+    reader could not tell "active" from "not shown". Each row now has its Active cell, the
+    unused list keeps the mark (it has no column), and JSON its `is_active`."""
+    view = two_accounts()
+    text = rendered("text", view).splitlines()
+    headers = [line.split() for line in text if line.lstrip().startswith("Key ")]
+    assert len(headers) == 2 and all(h[5:7] == ["Active", "Window"] for h in headers)  # "Used %": 2 words
+    rows = {
+        line.split(" (")[0].strip(): line for line in text if "(ek-proxy-" in line and "unspent" not in line
+    }
+    said = {name: row.split("]")[1].split()[0] for name, row in rows.items()}
+    assert said == {
+        "Backend": "yes",
+        "Batch | nightly": "yes",
+        "Intern": "no",
+        "? Made by hand": "yes",
+        "Web": "yes",
+    }
+    assert "Intern (ek-proxy-…0003, inactive): never used" in rendered("text", view)  # the unused list
+    markdown = rendered("markdown", view)
+    assert "| Key | Allocated | Used | Used % | Active | Window | Expires | Last used |" in markdown
+    assert "| Intern (ek-proxy-…0003) | 20.00 | 0.00 | 0.0% | no | daily |" in markdown
+    assert "| Backend (ek-proxy-…0001) | 200.00 | 180.00 | 90.0% | yes | monthly |" in markdown
+    keys = [k for a in json.loads(rendered("json", view))["accounts"].values() for k in a["keys"]]
+    assert {k["name"]: k["is_active"] for k in keys} == {
+        "Backend": True, "Batch | nightly": True, "Intern": False, "Made by hand": True, "Web": True,
+    }  # fmt: skip
+
+
 def test_unused_days_decides_which_keys_are_listed_as_unused() -> None:
     def unused(days: int) -> list[str]:
         return [k.name for k in two_accounts(days).unused_keys]
