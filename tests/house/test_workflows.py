@@ -152,8 +152,17 @@ def test_every_apply_waits_its_turn_in_its_group_never_cancelling_a_pending_one(
     (a merge in quick succession) would cancel a merge's apply that waits, and its change would
     never be applied."""
     apply = yaml.safe_load((ROOT / ".github" / "workflows" / "keys-apply.yml").read_text())
-    concurrency = apply["jobs"]["apply"]["concurrency"]
-    assert concurrency["queue"] == "max" and concurrency["cancel-in-progress"] is False
+    groups = [apply["jobs"]["apply"]["concurrency"]]
+    for doc in sorted((ROOT / "docs").glob("*.md")):  # the workflows the docs give: apply, rotate, deliver
+        for block in re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.S):
+            workflow = yaml.safe_load(block)
+            if isinstance(workflow, dict) and "jobs" in workflow:
+                groups += [workflow.get("concurrency")] + [
+                    j.get("concurrency") for j in workflow["jobs"].values()
+                ]
+    applying = [g for g in groups if isinstance(g, dict) and str(g["group"]).startswith("keys-apply")]
+    assert len(applying) >= 5  # the repository's, the docs' apply (one root, several), rotate, deliver
+    assert all(g.get("queue") == "max" and g["cancel-in-progress"] is False for g in applying), applying
 
 
 def test_the_gitops_setup_is_three_workflows_of_the_action_and_one_secret() -> None:
