@@ -66,7 +66,10 @@ def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def _dir(j: argparse.ArgumentParser) -> None:
     j.add_argument(
-        "--dir", default=str(OUT_DIR), **types.file("DIR"), help="where plan.json, plan.md and apply.md go"
+        "--dir",
+        default=str(OUT_DIR),
+        **types.file("DIR", dash=types.FOLDER),
+        help="where plan.json, plan.md and apply.md go",
     )
 
 

@@ -121,7 +121,7 @@ def workspace_options(p: argparse.ArgumentParser) -> None:
 
 
 def state_option(p: argparse.ArgumentParser, text: str = STATE_HELP) -> None:
-    p.add_argument("--state", **types.file("PATH"), help=text)
+    p.add_argument("--state", **types.file("PATH", dash=types.STATE), help=text)
 
 
 def connection_options(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,6 @@ documents in `exitcodes`, the checked types of its number options in `optiontype
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Collection, Sequence
 
@@ -38,24 +37,12 @@ from reconciler.engine.settings import TIMEOUT as TIMEOUT
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, or argparse's usage error (SystemExit) naming the command's usage."""
-    argv = _negative_durations(sys.argv[1:] if argv is None else argv)
+    argv = types.negative_durations(sys.argv[1:] if argv is None else argv)
     args = parse_known(parser(_named(argv)), argv)
     for flag, given in (("--sandbox-reset", "sandbox_reset"), ("--sandbox-seed", "sandbox_seed")):
         if getattr(args, given, None) and not args.sandbox:  # else: ignored, and "no API key" instead
             getattr(args, USAGE).error(f"{flag} acts on the in-process sandbox: add --sandbox")
     return args
-
-
-def _negative_durations(argv: Sequence[str]) -> list[str]:
-    """`--overlap -1d` as `--overlap=-1d`: argparse takes `-1d` for an option ("expected one
-    argument"); so joined, the duration's own message says what is expected."""
-    joined: list[str] = []
-    for arg in argv:
-        if joined and joined[-1] == "--overlap" and re.fullmatch(r"-[0-9].*", arg):
-            joined[-1] = f"--overlap={arg}"
-        else:
-            joined.append(arg)
-    return joined
 
 
 def parser(built: Collection[str] | None = None) -> argparse.ArgumentParser:
@@ -92,7 +79,7 @@ def _validate(p: argparse.ArgumentParser) -> None:
 
 
 def _schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", **types.file(), help="write it to FILE, for editors (default: print it)")
+    p.add_argument("--out", **types.printed(), help="write it to FILE, for editors (default, or -: print it)")
 
 
 LISTEN = "where to listen; 0.0.0.0 is every interface"
@@ -105,7 +92,7 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=types.port, default=8787, help="0 takes a free port")
     p.add_argument(
         "--db",
-        **types.file(),
+        **types.file(dash=types.DATABASE),
         default=":memory:",
         help="SQLite file, kept across restarts (default: in memory, gone at exit)",
     )
@@ -135,7 +122,9 @@ def _sandbox(p: argparse.ArgumentParser) -> None:
 def _plan(p: argparse.ArgumentParser) -> None:
     api_options(p, formats=("text", "json", "markdown"))
     p.add_argument(
-        "--out", **types.file(), help="save the plan for `ehkeys apply --plan FILE` (default: not saved)"
+        "--out",
+        **types.file(dash=types.SAVED_PLAN),
+        help="save the plan for `ehkeys apply --plan FILE` (default: not saved)",
     )
     p.add_argument("--detailed-exitcode", action="store_true", help=DETAILED_EXITCODE)
 
@@ -174,12 +163,12 @@ def _apply(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--secrets-out",
-        **types.file(),
+        **types.file(dash=types.SECRETS),
         help="append NAME=value for created keys (0600; default: none, `ehkeys reveal` prints them)",
     )
     p.add_argument(
         "--report-out",
-        **types.file(),
+        **types.file(dash=types.REPORT),
         help="write the Markdown apply report here, not when refused (default: none)",
     )
     lock_option(p)
@@ -205,11 +194,13 @@ def _rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-debit", type=types.text, metavar="AMOUNT", help=MAX_DEBIT)
     p.add_argument(
         "--secrets-out",
-        **types.file(),
+        **types.file(dash=types.SECRETS),
         help="append NAME=value for the successors (0600; default: none, `ehkeys reveal` prints them)",
     )
     p.add_argument(
-        "--report-out", **types.file(), help="write the Markdown apply report here (default: none)"
+        "--report-out",
+        **types.file(dash=types.REPORT),
+        help="write the Markdown apply report here (default: none)",
     )
     p.set_defaults(plan=None)
     state_option(p, STATE_OF_ADDRESSES)
@@ -265,7 +256,7 @@ def _import(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        **types.file(),
+        **types.printed(),
         help="write the manifest here, with manifest.schema.json and its state beside it (default: print it)",
     )
 
@@ -291,7 +282,9 @@ def _reveal(p: argparse.ArgumentParser) -> None:
         "a key of it); repeatable (default: every account)",
     )
     p.add_argument(
-        "--out", **types.file(), help="append NAME=value lines to FILE (0600; default: the terminal)"
+        "--out",
+        **types.file(dash=types.REVEALED),
+        help="append NAME=value lines to FILE (0600; default: the terminal)",
     )
 
 

@@ -1,13 +1,15 @@
 """The checked types of the number options: a bad value is argparse's usage error, naming
 what was expected (NaN and infinity never pass); of the options that name a file or folder
-(`path`); and of those that name a key or an account of the manifest (`name`)."""
+(`path`, `PathOption`: `-` is stdout only where the option prints by default); and of those
+that name a key or an account of the manifest (`name`)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -62,9 +64,57 @@ def _utf8(value: str, why: str) -> str:
     return value
 
 
-def file(metavar: str = "FILE") -> dict[str, Any]:
-    """An option's settings that name a file or folder: `add_argument("--out", **file(), ...)`."""
-    return {"type": path, "metavar": metavar}
+STDIO = "-"  # stdout (or stdin), as most tools take it: where an option takes it, `printed`
+
+# Why an option never takes `-`, and what to give instead (`file`'s `dash`).
+READ = "ehkeys reads no input from stdin: name the file"
+SAVED_PLAN = (
+    "a saved plan is a file that `apply --plan` reads back, and stdout shows the plan already: "
+    "name a file, like plan.json"
+)
+SECRETS = (
+    "a key's value never goes to stdout: name a file (written 0600), or print it on a terminal "
+    "with `ehkeys reveal`"
+)
+REPORT = "stdout shows the apply as it goes, which the report would be mixed into: name a file, like apply.md"
+REVEALED = "values go only to a terminal or a 0600 file: on a terminal leave --out out, else name a file"
+STATE = "a state is a file ehkeys reads and writes back: name one, like state.json"
+DATABASE = "the sandbox's database is a SQLite file: name one, or leave --db out (in memory)"
+FOLDER = "name a folder, like ehkeys-out"
+
+
+@dataclass(frozen=True)
+class PathOption:
+    """The type of an option that names a file or folder (`path`'s checks): `-` is `None`, the
+    option's default (stdout: printed), where `stdout` says so, else refused, saying why and what
+    to give instead (`dash`): `--out -` wrote a file named `-`; a file's name that ends with `/`
+    names a folder, refused too: `--out plans/` wrote a file named `plans`."""
+
+    dash: str = READ
+    stdout: bool = False
+    folder: bool = False
+
+    def __call__(self, text: str) -> str | None:
+        text = path(text)
+        if text == STDIO:
+            if self.stdout:
+                return None
+            what = "folder" if self.folder else "file"
+            raise argparse.ArgumentTypeError(f"-: {self.dash}; a {what} named - is ./-")
+        if text.endswith("/") and not self.folder:
+            raise argparse.ArgumentTypeError(f"{shown(text)}: ends with /, so it names a folder: name a file")
+        return text
+
+
+def file(metavar: str = "FILE", dash: str = READ) -> dict[str, Any]:
+    """An option's settings that name a file or folder (DIR): `add_argument("--out",
+    **file(dash=SAVED_PLAN), ...)`; `dash`: why it never takes `-`, and what to give instead."""
+    return {"type": PathOption(dash, folder=metavar == "DIR"), "metavar": metavar}
+
+
+def printed(metavar: str = "FILE") -> dict[str, Any]:
+    """An output file's option whose default is stdout: `-` names stdout, as `schema --out -`."""
+    return {"type": PathOption(stdout=True), "metavar": metavar}
 
 
 positive = checked(int, lambda n: n >= 1, "a whole number of at least 1, like 8")
@@ -82,6 +132,18 @@ def _decimal(text: str) -> Decimal:
         return Decimal(text.strip())
     except InvalidOperation:
         raise ValueError(text) from None
+
+
+def negative_durations(argv: Sequence[str]) -> list[str]:
+    """`--overlap -1d` as `--overlap=-1d`: argparse takes `-1d` for an option ("expected one
+    argument"); so joined, the duration's own message says what is expected."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--overlap" and re.fullmatch(r"-[0-9].*", arg):
+            joined[-1] = f"--overlap={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
