@@ -24,10 +24,10 @@ class ReportFile:
         """`states`: the run's state files, whose folder's files the report never replaces;
         `secrets`: the --secrets-out file, which it never replaces either."""
         self.path = path
-        _apart(path, states, secrets)
         target = Path(path)
-        if target.is_dir():
+        if target.is_dir():  # first: `.ehkeys` is a folder, not a state the report would replace
             raise UsageError(f"--report-out {path}: that is a directory; name a file, like apply.md")
+        _apart(path, states, secrets)
         if not_a_file(target):
             raise UsageError(f"--report-out {path}: {NOT_A_FILE}, like apply.md")
         if target.suffix.lower() in (".yaml", ".yml", ".json"):  # a manifest, a state, a plan: lost

@@ -283,6 +283,11 @@ def test_a_plan_file_whose_digest_differs_from_the_reviewed_one_is_refused(
         (["--expect-digest", "abc123"], "--expect-digest 'abc123': expected sha256: and 64 hex digits"),
         (["--report-out", "no/such/dir/apply.md"], "--report-out no/such/dir/apply.md: no such directory"),
         (["--report-out", "."], "--report-out .: that is a directory"),
+        # the folder the states are kept in: a folder, not a state the report would replace
+        (
+            ["--report-out", ".ehkeys"],
+            "--report-out .ehkeys: that is a directory; name a file, like apply.md",
+        ),
     ],
 )
 def test_bad_options_are_refused_before_anything_is_sent(
