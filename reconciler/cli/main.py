@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from reconciler.api import unsettled
-from reconciler.cli import options
+from reconciler.cli import options, workdir
 from reconciler.cli.optiongroups import Handler
 from reconciler.cli.stops import first_stops, ignored
 from reconciler.core.errors import EhkeysError
@@ -147,6 +147,10 @@ def _main(argv: Sequence[str] | None, exiting: bool) -> ExitCode:
         return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         log.debug("internal error", exc_info=True)
+        if workdir.gone():  # removed while it ran (checked before it began): the cause, not a bug
+            _say(f"error: {workdir.GONE}: {workdir.DO}")
+            _say_unknown_writes()
+            return ExitCode.ERROR
         _say(f"internal error: {type(exc).__name__}: {exc}")
         _say("please report it; --debug shows the details")
         return ExitCode.ERROR
@@ -156,6 +160,7 @@ def _main(argv: Sequence[str] | None, exiting: bool) -> ExitCode:
 
 def _run(args: argparse.Namespace) -> ExitCode:
     handler: Handler = args.handler  # set by each command's parser (`options`, `commands`)
+    workdir.check(args)  # before anything is read: a relative path names nothing in a removed folder
     if args.command == "sandbox":  # its server stops on these signals itself
         return handler(args)
     with _stopped_as_by_ctrl_c():
