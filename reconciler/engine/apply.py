@@ -118,10 +118,13 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
         applied = await _Run(settings, console, loaded, saved).apply(units)
         sending.units = ()  # ended: reported below, as every run that ends
     parts = [(a.plan.account, a.report, a.review, a.stopped) for a in applied.each]
+    closing = applyrender.overall(parts)
+    if closing:
+        console.ended(closing)
     if report_out is not None:
-        report_out.write(lambda out: applyrender.markdown_all(parts, out))
+        report_out.write(lambda out: applyrender.markdown_all(parts, out, closing=closing))
     if any(a.report.results or a.stopped for a in applied.each):
-        console.reported(lambda out: applyrender.markdown_all(parts, out))
+        console.reported(lambda out: applyrender.markdown_all(parts, out, closing=closing))
     for one in applied.each:  # written after the report: what was applied is known, and journalled
         if one.report.state_error is not None:
             raise one.report.state_error
@@ -197,7 +200,7 @@ class _Run:
                 for unit, why in zip(units, stopped, strict=True):
                     if why:  # an account refused here opens no gate later: each one waiting on it shuts
                         gates.landed(unit.opened.account.name, [])
-                        unit.applied = unit.stopped(why)
+                        unit.applied = unit.stopped(why, others=bool(ready))
                 await asyncio.gather(*(self.send(u, c, gates) for u, c in ready))
         return AppliedRun(tuple(u.applied for u in units if u.applied), units[0].moves if units else ())
 
@@ -222,7 +225,7 @@ class _Run:
         plans = [u.plan for u in units if u.plan is not None]
         handover.add_notes([u.opened for u in units], plans, moved, self.settings.workspace.throwaway_runner)
         self.console.planned(Plans(tuple(u.shown for u in units), moved))
-        others = ", the other accounts go on" if len(units) > 1 else ""
+        others = ", the other accounts go on" if not all(stopped) else ""  # some account is left
         for unit, why in zip(units, stopped, strict=True):
             if why:
                 self.console.refused(

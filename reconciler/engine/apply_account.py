@@ -305,9 +305,10 @@ class AccountApply:
             return self.plan
         return Plan(changes=[], problems=[self.failure or "not planned"], account=self.opened.account)
 
-    def stopped(self, why: str) -> Applied:
-        """This account not applied (refused by its guards, or unreadable): others go on."""
-        return self._left(f"Not applied: {why}. The other accounts went on.")
+    def stopped(self, why: str, others: bool) -> Applied:
+        """This account not applied (refused by its guards, or unreadable); `others`: other
+        accounts went on (none did when every one was refused)."""
+        return self._left(f"Not applied: {why}." + (" The other accounts went on." if others else ""))
 
     def cut_off(self, why: str) -> Applied:
         """This account's apply stopped part-way (its key revoked, the API gone): others go on.

@@ -65,6 +65,10 @@ class ApplyConsole(Console, Protocol):
 
     def applied(self, report: Report, review: Review | None) -> None: ...
 
+    def ended(self, line: str) -> None:
+        """A run over several accounts, once each is done: every account's results counted
+        together, the accounts left out named (`render.apply.overall`)."""
+
     def reported(self, write: Callable[[TextIO], object]) -> None:
         """Once every account is done (some sent, skipped or stopped), or the run stopped
         part-way, the run's Markdown report, every account's, as `--report-out` has it: `write`

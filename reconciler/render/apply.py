@@ -117,11 +117,31 @@ def markdown(report: Report, stream: TextIO, review: Review | None = None) -> No
 Part = tuple[Account, Report, "Review | None", str]  # an account's apply; why it stopped, or ""
 
 
-def markdown_all(parts: Sequence[Part], stream: TextIO, unchecked: Sequence[str] = ()) -> None:
+def overall(parts: Sequence[Part]) -> str:
+    """A run over several accounts, every account's results counted together as the plan's
+    `Plan (2 accounts): ...` counts its changes (`Apply (2 accounts): 1 updated, 3 created.`),
+    and the accounts not applied or stopped part-way named, by what their report opens with
+    (`0 applied; not applied: prod, staging.`): each account's own lines interleave, and
+    when every one was left out nothing else closed the run. '' for one account: its own
+    `Apply complete` is the run's."""
+    if len(parts) < 2:
+        return ""
+    together = Report([result for _, report, _, _ in parts for result in report.results])
+    left: dict[str, list[str]] = {}
+    for account, _, _, stopped in parts:
+        if stopped:
+            left.setdefault(stopped.partition(":")[0].lower(), []).append(account.name)
+    said = "".join(f"; {how}: {', '.join(names)}" for how, names in left.items())
+    return f"Apply ({len(parts)} accounts): {counted(together)}{said}."
+
+
+def markdown_all(
+    parts: Sequence[Part], stream: TextIO, unchecked: Sequence[str] = (), closing: str = ""
+) -> None:
     """Several accounts' applies: a section each (one undeclared account: as `markdown`); an
     account that stopped says why in its section, never "Nothing to apply", then what it did
-    before it stopped. `unchecked`: a run stopped part-way, the writes it never saw through
-    (`api.unsettled`), said last."""
+    before it stopped; `closing`: the run's `overall` line, last. `unchecked`: a run stopped
+    part-way, the writes it never saw through (`api.unsettled`), said last."""
     stream.write(HEADER)
     alone = len(parts) == 1 and not parts[0][0].declared
     for account, report, review, stopped in parts:
@@ -130,6 +150,8 @@ def markdown_all(parts: Sequence[Part], stream: TextIO, unchecked: Sequence[str]
         _md_part(report, review, stopped, stream)
         if not alone:
             stream.write("\n")
+    if closing:
+        stream.write(f"**{escape(closing)}**\n")
     if unchecked:
         stream.write("\n**Writes not seen through before it stopped:**\n\n")
         stream.write("".join(f"- {escape(line)}\n" for line in unchecked))

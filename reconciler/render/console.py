@@ -86,6 +86,9 @@ class Log:
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
 
+    def ended(self, line: str) -> None:
+        print("\n" + line)
+
     def reported(self, write: Callable[[TextIO], object]) -> None:
         """The run's report in the job summary (every account's in one, each named)."""
         step_summary(write)

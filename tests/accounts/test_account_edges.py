@@ -1,5 +1,6 @@
 """Several accounts at their edges: a rate-limited account never slows another, keys handed over
-by address, import into a declared account, a state of another account refused."""
+by address, import into a declared account, a state of another account refused, and an apply's closing
+line over every account, also when each was left out."""
 
 from __future__ import annotations
 
@@ -108,3 +109,45 @@ def test_the_only_account_refused_is_not_said_to_leave_others_going_on(workdir: 
     code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
     assert code == 1 and "ehkeys: error: account prod: " in err, out + err
     assert "it is left as it is" in err and "other accounts" not in err, err
+
+
+def test_every_account_left_out_closes_the_run_with_one_line_naming_them(workdir: Path, capsys: Any) -> None:
+    """Both refused by their guards: each said so on stderr as if 'the other accounts go on',
+    and stdout ended with the plan, with no line of the apply's own, as one account's has."""
+    doc = yaml.safe_load(manifest())
+    for name in ("prod", "staging"):
+        doc["accounts"][name]["max_debit"] = 1
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    argv = ("apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", "apply.md")
+    code, out, err = run_cli(capsys, *argv)
+    closing = "Apply (2 accounts): 0 applied; not applied: prod, staging."
+    assert code == 1 and out.endswith(f"errors.\n\n{closing}\n"), out
+    assert "it is left as it is\n" in err and "other accounts" not in err, err
+    report = Path("apply.md").read_text()
+    assert report.endswith(f"**{closing}**\n") and "other accounts" not in report, report
+    assert account("prod")[0] == 1000 and account("staging")[0] == 100
+
+
+def test_every_accounts_plan_in_error_closes_the_run_counting_them(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each account's only key cannot be planned: its proxy_key is no live key."""
+    doc = yaml.safe_load(manifest())
+    for key in doc["keys"]:
+        key["proxy_key"] = f"${{EH_{key['id'].upper()}_KEY}}"
+        monkeypatch.setenv(f"EH_{key['id'].upper()}_KEY", f"ek-proxy-test-no-such-{key['id']}")
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", "r.md")
+    assert code == 1 and "[prod] Nothing to apply: 1 error(s) above." in out, out + err
+    closing = "Apply (2 accounts): 0 applied, 2 not planned."
+    assert out.endswith(f"\n\n{closing}\n") and Path("r.md").read_text().endswith(f"**{closing}**\n"), out
+
+
+def test_several_accounts_applied_close_with_every_account_counted_together(
+    workdir: Path, capsys: Any
+) -> None:
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--report-out", "r.md")
+    assert code == 0 and out.endswith("\n\nApply (2 accounts): 2 created.\n"), out
+    assert Path("r.md").read_text().endswith("**Apply (2 accounts): 2 created.**\n")
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--account", "prod")
+    assert code == 0 and "accounts)" not in out, "one account's own closing line is the run's"

@@ -280,7 +280,11 @@ def test_another_accounts_key_in_a_variable_is_named_never_every_key_deleted(
         assert "is EH_STAGING_API_KEY the key of another account?" in out
         assert "deleted outside" not in out
         code, out, err = run_cli(capsys, "apply", "keys.yaml", "--base-url", base, "--auto-approve")
-        assert code == 1 and "applied" not in out.split("Applying")[-1]
+        assert (
+            code == 1
+            and "✓" not in out
+            and out.endswith("\nApply (2 accounts): 0 applied; not applied: staging.\n")
+        )
     assert os.environ["EH_STAGING_API_KEY"] == PARTNER_KEY
 
 
@@ -302,7 +306,8 @@ def test_two_variables_holding_one_account_key_leave_both_accounts_untouched(
         assert code == 1
         assert "EH_STAGING_API_KEY holds the same account key as EH_PROD_API_KEY" in out
         assert "EH_PROD_API_KEY holds the same account key as EH_STAGING_API_KEY" in out
-        assert PROD_KEY not in out + err and "applied" not in out
+        assert PROD_KEY not in out + err and "✓" not in out
+        assert out.endswith("\nApply (2 accounts): 0 applied; not applied: prod, staging.\n"), out
         monkeypatch.setenv("EH_STAGING_API_KEY", STAGING_KEY)
         code, out, _ = run_cli(capsys, "plan", "keys.yaml", "--base-url", base, "--format", "json")
         summary = json.loads(out)["summary"]
