@@ -117,6 +117,15 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
         sending.units, sending.report_out = units, report_out
         applied = await _Run(settings, console, loaded, saved).apply(units)
         sending.units = ()  # ended: reported below, as every run that ends
+    _report(applied, console, report_out)
+    for one in applied.each:  # written after the report: what was applied is known, and journalled
+        if one.report.state_error is not None:
+            raise one.report.state_error
+    return applied
+
+
+def _report(applied: AppliedRun, console: ApplyConsole, report_out: ReportFile | None) -> None:
+    """The run's closing line over several accounts, then its report: the file, the job summary."""
     parts = [(a.plan.account, a.report, a.review, a.stopped) for a in applied.each]
     closing = applyrender.overall(parts)
     if closing:
@@ -125,10 +134,6 @@ async def _run(settings: ApplySettings, console: ApplyConsole, sending: Sending)
         report_out.write(lambda out: applyrender.markdown_all(parts, out, closing=closing))
     if any(a.report.results or a.stopped for a in applied.each):
         console.reported(lambda out: applyrender.markdown_all(parts, out, closing=closing))
-    for one in applied.each:  # written after the report: what was applied is known, and journalled
-        if one.report.state_error is not None:
-            raise one.report.state_error
-    return applied
 
 
 def _report_file(settings: ApplySettings, accounts: Sequence[Account]) -> ReportFile | None:

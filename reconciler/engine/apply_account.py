@@ -306,8 +306,7 @@ class AccountApply:
         return Plan(changes=[], problems=[self.failure or "not planned"], account=self.opened.account)
 
     def stopped(self, why: str, others: bool) -> Applied:
-        """This account not applied (refused by its guards, or unreadable); `others`: other
-        accounts went on (none did when every one was refused)."""
+        """This account not applied (refused, or unreadable); `others`: other accounts went on."""
         return self._left(f"Not applied: {why}." + (" The other accounts went on." if others else ""))
 
     def cut_off(self, why: str) -> Applied:
