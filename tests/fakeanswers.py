@@ -145,6 +145,37 @@ def pull_file(record: dict[str, Any], base: Any) -> dict[str, Any]:
     )
 
 
+def compared(
+    basehead: str,
+    status: str,
+    commits: list[tuple[str, tuple[str, ...]]],
+    files: list[dict[str, Any]] | None,
+    counts: tuple[int, int],
+) -> dict[str, Any]:
+    """GET /compare/{base}...{head}: a page of the commits (sha and parents each), the files the
+    whole comparison changes (`None`: not on this page, as GitHub shows them on the first only),
+    `counts` (ahead_by, behind_by)."""
+    first = example("repos/compare-commits-with-basehead")
+    base = first["commits"][0]
+
+    def one(sha: str, parents: tuple[str, ...]) -> dict[str, Any]:
+        url = f"{API}/repos/{REPO}/commits/{sha}"
+        linked = [{"sha": p, "url": f"{API}/repos/{REPO}/commits/{p}"} for p in parents]
+        return lay(base, {"sha": sha, "url": url, "html_url": f"{WEB}/commit/{sha}", "parents": linked})
+
+    over = {
+        "url": f"{API}/repos/{REPO}/compare/{basehead}",
+        "html_url": f"{WEB}/compare/{basehead}",
+        "status": status,
+        "ahead_by": counts[0],
+        "behind_by": counts[1],
+        "total_commits": counts[0],
+        "commits": [one(sha, parents) for sha, parents in commits],
+        "files": DROP if files is None else [pull_file(f, first["files"][0]) for f in files],
+    }
+    return lay(first, over)
+
+
 def artifact(artifact_id: int, record: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any]:
     url = f"{API}/repos/{REPO}/actions/artifacts/{artifact_id}"
     made_by = {"id": int(record["run"])} if str(record["run"]).isdigit() else {}

@@ -1,7 +1,8 @@
 """A fake of the GitHub REST API (a Starlette app), just what the ehkeys jobs call, served for real.
 
 Issues and their comments, the pull requests of a commit and the files a pull request
-changes, a commit's files and folders (the contents API at `?ref=SHA`, a branch's whole tree at once: base64 content, `type: file|dir`,
+changes, the commits and files between two commits (`history`: compare, as a push's range is
+read), a commit's files and folders (the contents API at `?ref=SHA`, a branch's whole tree at once: base64 content, `type: file|dir`,
 404 for a path it lacks), Actions secrets of a repository or an environment (sealed with the fake's own key
 pair, which it opens to keep what a workflow would read: `secrets`), a workflow run and its artifacts (the zip behind a redirect to another origin, which
 must not see the token), and the contents and git APIs that keep the state on a branch: a
@@ -44,6 +45,8 @@ BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}  # GITHUB_
 PLAN_WORKFLOW = ".github/workflows/keys-plan.yml"
 INLINE_LIMIT = 1_000_000  # the contents API leaves out a file's content above this
 MAX_PULL_FILES = 3000  # GET /pulls/{n}/files lists no more than this, however many changed
+MAX_COMPARED_FILES = 300  # GET /compare/{basehead} lists no more files than this
+UNPAGED_COMMITS = 250  # GET /compare/{basehead} asked for no page lists the last 250 commits
 KEPT_UNTIL = "2027-03-04T12:00:00Z"  # an upload's expiry, as its run's artifact list says it
 
 
@@ -65,6 +68,7 @@ class FakeGitHub:
     branches: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> a link's target
     submodules: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> its commit
+    history: dict[str, dict[str, Any]] = field(default_factory=dict)  # commit -> parents, files changed
     calls: list[str] = field(default_factory=list)
     leaked_token: bool = False
     blob_url: str = ""
@@ -114,6 +118,12 @@ class FakeGitHub:
         self.branches[sha] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
         self.links[sha] = dict(links or {})
         self.submodules[sha] = dict(submodules or {})
+
+    def landed(self, sha: str, parents: tuple[str, ...] = (), *paths: str, status: str = "modified") -> None:
+        """A commit of the repository's history, as GET /compare lists it: its parents (the
+        first parent first) and the files it changes (GitHub's diff entries: path, status).
+        Commits are landed oldest first: that is the order compare lists them in."""
+        self.history[sha] = {"parents": parents, "files": [{"filename": p, "status": status} for p in paths]}
 
     def merge(self, number: int, merge_sha: str) -> None:
         self.pulls[number].update(
@@ -170,6 +180,7 @@ class FakeGitHub:
             Route(base + "/issues/{number:int}", self.edit_issue, methods=["PATCH"]),
             Route(base + "/commits/{sha}/pulls", self.commit_pulls),
             Route(base + "/pulls/{number:int}/files", self.pull_files),
+            Route(base + "/compare/{basehead}", self.compare),
             Route(base + "/actions/runs/{run:int}", self.workflow_run),
             Route(base + "/actions/runs/{run:int}/artifacts", self.run_artifacts),
             Route(base + "/actions/artifacts/{id:int}/zip", self.artifact_zip),
@@ -280,6 +291,46 @@ class FakeGitHub:
         base = example("pulls/list-files")[0]
         listed = [answers.pull_file(f, base) for f in pull["files"][:MAX_PULL_FILES]]
         return JSONResponse(self._page(listed, request))
+
+    def _ancestors(self, sha: str) -> set[str]:
+        """The commit and every commit it descends from."""
+        found, todo = set(), [sha]
+        while todo:
+            one = todo.pop()
+            if one not in found:
+                found.add(one)
+                todo += self.history[one]["parents"]
+        return found
+
+    async def compare(self, request: Request) -> Response:
+        """GET /compare/{base}...{head}: the commits `git log base..head` lists, oldest first
+        (paged when a page is asked for, else the last 250), the files they change (up to 300,
+        on the first page only), and how head stands to base (ahead, behind, diverged)."""
+        base, dots, head = request.path_params["basehead"].partition("...")
+        if not dots or base not in self.history or head not in self.history:
+            return _missing()
+        below, above = self._ancestors(base), self._ancestors(head)
+        if not below & above:
+            return _missing(f"No common ancestor between {base} and {head}.")
+        status = (
+            "identical"
+            if base == head
+            else "ahead"
+            if base in above
+            else "behind"
+            if head in below
+            else "diverged"
+        )
+        listed = [sha for sha in self.history if sha in above - below]
+        paged = "page" in request.query_params or "per_page" in request.query_params
+        page = self._page([{"sha": sha} for sha in listed], request) if paged else None
+        shown = [c["sha"] for c in page] if page is not None else listed[-UNPAGED_COMMITS:]
+        first = not paged or int(request.query_params.get("page", 1)) == 1
+        changed = {f["filename"]: f for sha in listed for f in self.history[sha]["files"]}
+        files = list(changed.values())[:MAX_COMPARED_FILES] if first else None
+        commits = [(sha, self.history[sha]["parents"]) for sha in shown]
+        counts = (len(listed), len(below - above))
+        return JSONResponse(answers.compared(request.path_params["basehead"], status, commits, files, counts))
 
     async def workflow_run(self, request: Request) -> Response:
         run_id = request.path_params["run"]

@@ -25,7 +25,7 @@ from ..fakegithub import BOT, PLAN_WORKFLOW, REPO, TOKEN, FakeGitHub, on_actions
 pytestmark = pytest.mark.slow  # every operation of the fake against GitHub's description
 
 Call = Callable[[GitHub], Any]
-HEAD, MERGE, BASE = "a" * 40, "b" * 40, "c" * 40
+HEAD, MERGE, BASE, FIRST = "a" * 40, "b" * 40, "c" * 40, "e" * 40
 STATE = "keys/.ehkeys/state.json"
 
 
@@ -35,6 +35,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     hub.open_pull(12, HEAD, ("keys/payments/keys.yaml",))
     hub.change(12, "keys/research.yaml", status="renamed", previous="keys/old.yaml")
     hub.merge(12, MERGE)
+    hub.landed(FIRST)
+    hub.landed(HEAD, (FIRST,), "keys/payments/keys.yaml")
+    hub.landed(MERGE, (FIRST, HEAD), "keys/payments/keys.yaml")
     hub.comment_as(BOT, 12, "<!-- ehkeys-plan -->\nplan")
     hub.issues[5] = {"number": 5, "state": "open", "labels": ["ehkeys-drift"], "body": "x", "user": BOT}
     hub.start_run("1001", HEAD)
@@ -75,6 +78,10 @@ TYPICAL: dict[str, Call] = {
     ),
     "the pulls of a commit": lambda gh: gh.pages(f"/commits/{MERGE}/pulls"),
     "the files a PR changes": lambda gh: gh.pages("/pulls/12/files"),
+    "compare two commits": lambda gh: gh.call("GET", f"/compare/{FIRST}...{MERGE}", params={"per_page": 1}),
+    "a comparison's later page": lambda gh: gh.call(
+        "GET", f"/compare/{FIRST}...{MERGE}", params={"per_page": 1, "page": 2}
+    ),
     "a workflow run": lambda gh: gh.call("GET", "/actions/runs/1001"),
     "a run's artifacts": lambda gh: gh.pages("/actions/runs/1001/artifacts", "artifacts", name="ehkeys-plan"),
     "an artifact's zip": lambda gh: gh.download("/actions/artifacts/100/zip", 10_000),
@@ -101,6 +108,7 @@ REFUSALS: dict[str, tuple[Call, type[Exception]]] = {
         lambda gh: gh.call("GET", "/git/trees/none", params={"recursive": "1"}),
         NotFound,
     ),
+    "no such commit to compare": (lambda gh: gh.call("GET", f"/compare/{BASE}...{MERGE}"), NotFound),
     "a stale sha": (_put(STATE, "0" * 40), Conflict),
     "a sha for a new file": (_put("keys/new.json", "0" * 40), Conflict),
     "a branch made meanwhile": (_branch, Conflict),
@@ -133,6 +141,23 @@ def test_the_fields_the_provenance_checks_read_are_there(fake: FakeGitHub) -> No
     pull = gh.pages(f"/commits/{MERGE}/pulls")[0]
     assert (pull["number"], pull["head"]["sha"], pull["merge_commit_sha"]) == (12, HEAD, MERGE)
     assert pull["merged_at"] and "pull_request" in gh.pages("/issues", state="open")[0]
+    assert fake.violations == []
+
+
+def test_a_comparison_lists_commits_and_files_as_github_answers_it(fake: FakeGitHub) -> None:
+    """`git log base..head`, oldest first, each commit with its parents (the first parent first);
+    the files on the first page only; how head stands to base."""
+    gh = GitHub.from_env()
+    first = gh.call("GET", f"/compare/{FIRST}...{MERGE}", params={"per_page": 1, "page": 1})
+    assert (first["status"], first["total_commits"], first["ahead_by"]) == ("ahead", 2, 2)
+    assert [(c["sha"], [p["sha"] for p in c["parents"]]) for c in first["commits"]] == [(HEAD, [FIRST])]
+    assert [f["filename"] for f in first["files"]] == ["keys/payments/keys.yaml"]
+    second = gh.call("GET", f"/compare/{FIRST}...{MERGE}", params={"per_page": 1, "page": 2})
+    assert [c["sha"] for c in second["commits"]] == [MERGE] and "files" not in second
+    fake.landed(BASE, (FIRST,), "README.md")  # another line from the same commit: diverged
+    other = gh.call("GET", f"/compare/{BASE}...{MERGE}")
+    assert (other["status"], other["ahead_by"], other["behind_by"]) == ("diverged", 2, 1)
+    assert gh.call("GET", f"/compare/{MERGE}...{FIRST}")["status"] == "behind"
     assert fake.violations == []
 
 
