@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from reconciler.engine.settings import Workspace
 from reconciler.state.files import NOT_A_FILE, not_a_file, read_file
 
 MAX_EVENT = 64 * 1024 * 1024  # bytes of an event file read: GitHub caps a webhook's payload at 25 MB
+SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a commit as GitHub names it (SHA-1, or SHA-256)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ class RunContext:
         head = self.pull_request.get("head")
         return str(head.get("sha", "")) if isinstance(head, dict) else self.sha
 
+    @property
+    def before(self) -> str | None:
+        """A push's `before`: the branch's commit before the push (all zeros: the push created
+        it); None when the event is no push (a run by hand)."""
+        before = self.event.get("before")
+        return before if isinstance(before, str) else None
+
     def refuse_fork(self) -> None:
         """A pull_request run from a fork gets no secrets and a read-only token: said at once,
         before a request that could only fail with a message that does not say why."""
@@ -114,6 +123,9 @@ def _event(path: str | None) -> dict[str, Any]:
         raise ConfigError(f"GITHUB_EVENT_PATH {path}: cannot read the event (nested too deeply)") from None
     event = data if isinstance(data, dict) else {}
     _check_pull(path, event.get("pull_request"))
+    before = event.get("before")
+    if "before" in event and not (isinstance(before, str) and SHA.fullmatch(before)):
+        raise ConfigError(f"GITHUB_EVENT_PATH {path}: before is {_shown(before)}, not a commit")
     return event
 
 

@@ -1,0 +1,177 @@
+"""Every pull request a push merged, oldest first: the apply job applies none it did not look for.
+
+One push can land several pull requests: a merge queue that merges a group at once, a
+fast-forward over several merges, the push of a local merge of two PRs. The push event names
+the branch's commit before the push and after it; GitHub's compare (`GET
+/compare/{before}...{after}`, 100 commits a page) lists the commits between, each with its
+parents, and the files the push changes (up to 300, on its first page). The branch's
+first-parent line from `after` back to `before` is what the branch moved through (a merge
+commit, a squashed commit, a queue's commit, each rebased commit), and each of its commits is
+asked which merged pull request made it (`GET /commits/{sha}/pulls`: the one whose
+`merge_commit_sha` it is; a rebased commit before the last is its PR's too). A commit of that
+line no PR made is `loose` (a direct push, or a local merge GitHub did not record as the PR's).
+
+Requests: one for the compare (one more per 100 commits past the first 100), then, unless the
+push's files leave the root alone, one per commit of the first-parent line. What cannot be read
+so is `Unreadable`, said and never guessed: a push that created the branch (`before` all
+zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
+`before`, or `before` is gone), one of more commits than are read. An event without `before`
+(a run by hand, not a push) looks up its own commit alone, as an earlier ehkeys did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.errors import Refused
+from reconciler.gitops.context import SHA, RunContext
+from reconciler.gitops.hub import PAGE, GitHub, GitHubError, NotFound, pick
+
+MAX_COMMITS = 1000  # a push's commits read: 10 pages of compare
+MAX_LINE = 100  # commits of its first-parent line asked after, one request each
+MAX_FILES = 300  # compare lists no more: a push of more may change anything
+FRESH = "To apply the manifest as merged, read the fresh plan and run keys-apply by hand (fresh: true)"
+TODO = f"no reviewed plan is applied; nothing was sent. {FRESH}"
+Pull = dict[str, Any]
+
+
+class Unreadable(Refused):
+    """What a push merged cannot be told; nothing is applied."""
+
+
+@dataclass(frozen=True)
+class Push:
+    """`merged`: the PRs, oldest first; `loose`: commits of the first-parent line no PR made;
+    `files`: what the push changes (renames by both names), None when not known (no compare,
+    or past 300 files); `commits`: how many it adds (0: not compared)."""
+
+    merged: tuple[Pull, ...] = ()
+    loose: tuple[str, ...] = ()
+    files: tuple[str, ...] | None = None
+    commits: int = 0
+
+
+def read(hub: GitHub, ctx: RunContext, touches: Callable[[Sequence[str]], bool]) -> Push:
+    """What the push merged; only its files when they show that it leaves the root alone
+    (`touches` says false), its pull requests not looked for then."""
+    before = ctx.before
+    if before is None:  # no push: the commit alone
+        pull = merged_pull(hub, ctx.sha)
+        return Push(merged=(pull,)) if pull else Push(loose=(ctx.sha,))
+    if not before.strip("0"):
+        raise Unreadable(
+            f"this push created the branch (its `before` is all zeros): what it merged cannot be told: {TODO}"
+        )
+    if not SHA.fullmatch(ctx.sha):
+        raise Unreadable(
+            f"GITHUB_SHA {ctx.sha[:80]!r} is not a commit, so what the push merged cannot be told: {TODO}"
+        )
+    commits, files = _compared(hub, before, ctx.sha, bool(ctx.event.get("forced")))
+    if files is not None and not touches(files):
+        return Push(files=files, commits=len(commits))
+    line = first_parents(commits, before, ctx.sha)
+    merged, loose = _merges(hub, line)
+    return Push(merged, loose, files, len(commits))
+
+
+def merged_pull(hub: GitHub, sha: str) -> Pull | None:
+    """The pull request whose merge made this commit, if one did."""
+    return next((p for p in _merged_pulls(hub, sha) if p.get("merge_commit_sha") == sha), None)
+
+
+def _merged_pulls(hub: GitHub, sha: str) -> list[Pull]:
+    """The merged pull requests GitHub associates with the commit."""
+    return [p for p in hub.pages(f"/commits/{sha}/pulls") if p.get("merged_at")]
+
+
+def _merges(hub: GitHub, line: tuple[str, ...]) -> tuple[tuple[Pull, ...], tuple[str, ...]]:
+    """The PRs that made the first-parent line, oldest first, and its commits no PR made (a
+    rebased commit is its PR's, whose merge commit is the PR's last, further on the line)."""
+    merged: list[Pull] = []
+    loose: list[str] = []
+    for sha in line:
+        pulls = _merged_pulls(hub, sha)
+        own = [p for p in pulls if p.get("merge_commit_sha") == sha][:1]
+        merged += own
+        if not own and not any(p.get("merge_commit_sha") in line for p in pulls):
+            loose.append(sha)
+    return tuple(merged), tuple(loose)
+
+
+def _compared(
+    hub: GitHub, before: str, after: str, forced: bool
+) -> tuple[list[dict[str, Any]], tuple[str, ...] | None]:
+    """The commits between `before` and `after` (each with its parents) and the files they
+    change (None: more than compare lists)."""
+    path, shown = f"/compare/{before}...{after}", f"{before[:12]}...{after[:12]}"
+    call = f"GET /compare/{shown}"
+    try:
+        first = hub.call("GET", path, params={"per_page": PAGE, "page": 1})
+    except NotFound:
+        raise Unreadable(
+            f"GitHub cannot compare {shown} (the commit before the push is gone: a forced push?), so what "
+            f"the push merged cannot be told: {TODO}"
+        ) from None
+    status, total = pick(first, call, "status", kind=str), pick(first, call, "total_commits", kind=int)
+    if status != "ahead":
+        how = "a forced push: " if forced else ""
+        raise Unreadable(
+            f"this push rewrote the branch ({how}GitHub's compare of {shown} says {status!r}, not 'ahead'), "
+            f"so what it merged cannot be told: {TODO}"
+        )
+    if total > MAX_COMMITS:
+        raise Unreadable(
+            f"this push adds {total:,} commits, more than the {MAX_COMMITS:,} ehkeys reads: {TODO}"
+        )
+    commits = _commits(first, call)
+    for page in range(2, -(-total // PAGE) + 1):
+        commits += _commits(hub.call("GET", path, params={"per_page": PAGE, "page": page}), call)
+    return commits, changed_files(first, call)
+
+
+def _commits(answer: Any, call: str) -> list[dict[str, Any]]:
+    listed = pick(answer, call, "commits", kind=list)
+    for commit in listed:
+        pick(commit, call, "sha", kind=str)
+        if not all(
+            isinstance(p, dict) and isinstance(p.get("sha"), str)
+            for p in pick(commit, call, "parents", kind=list)
+        ):
+            raise GitHubError(f"GitHub API {call}: the answer has no usable `commits.parents`")
+    found: list[dict[str, Any]] = listed
+    return found
+
+
+def changed_files(answer: Any, call: str) -> tuple[str, ...] | None:
+    """Every path the push changes (a renamed file by both names); None past compare's 300, or
+    when the answer lists none (not an empty list: what is not listed may be anything)."""
+    listed = answer.get("files")
+    if not isinstance(listed, list) or len(listed) >= MAX_FILES:
+        return None
+    names = [pick(f, call, "filename", kind=str) for f in listed]
+    before = [f["previous_filename"] for f in listed if isinstance(f.get("previous_filename"), str)]
+    return (*names, *before)
+
+
+def first_parents(commits: list[dict[str, Any]], before: str, after: str) -> tuple[str, ...]:
+    """The branch's first-parent line from `after` back to `before` (not included), oldest first."""
+    parents = {c["sha"]: [p["sha"] for p in c["parents"]] for c in commits}
+    line: list[str] = []
+    sha = after
+    while sha != before:
+        if sha not in parents or not parents[sha]:
+            raise Unreadable(
+                f"the branch's first-parent line from {after[:12]} does not reach {before[:12]}, the commit "
+                f"before the push (a merge that took another branch as its first parent?), so what the "
+                f"push merged cannot be told: {TODO}"
+            )
+        if len(line) == MAX_LINE:
+            raise Unreadable(
+                f"this push moves the branch through more than {MAX_LINE} commits (its first-parent line), "
+                f"more than ehkeys asks GitHub about: {TODO}"
+            )
+        line.append(sha)
+        sha = parents[sha][0]
+    return tuple(reversed(line))
