@@ -125,9 +125,11 @@ class FakeGitHub:
         Commits are landed oldest first: that is the order compare lists them in."""
         self.history[sha] = {"parents": parents, "files": [{"filename": p, "status": status} for p in paths]}
 
-    def merge(self, number: int, merge_sha: str) -> None:
+    def merge(self, number: int, merge_sha: str, rebased: tuple[str, ...] = ()) -> None:
+        """The PR merged by `merge_sha`; `rebased`: its other commits as "Rebase and merge" put
+        them on the base (the last, `merge_sha`, is its merge commit), which GitHub lists it for."""
         self.pulls[number].update(
-            merge_commit_sha=merge_sha, merged_at="2026-11-22T10:00:00Z", state="closed"
+            merge_commit_sha=merge_sha, merged_at="2026-11-22T10:00:00Z", state="closed", rebased=rebased
         )
 
     def start_run(
@@ -279,7 +281,9 @@ class FakeGitHub:
     async def commit_pulls(self, request: Request) -> Response:
         sha = request.path_params["sha"]
         found = [
-            answers.pull(p) for p in self.pulls.values() if sha in (p["merge_commit_sha"], p["head"]["sha"])
+            answers.pull(p)
+            for p in self.pulls.values()
+            if sha in (p["merge_commit_sha"], p["head"]["sha"], *p.get("rebased", ()))
         ]
         return JSONResponse(self._page(found, request))
 

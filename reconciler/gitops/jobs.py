@@ -10,13 +10,13 @@ its own, so several roots in one repository never collide.
   its head, the verdict) goes in the artifact as `made-for.json` (`madefor`). A root the
   PR does not touch is not planned (`skipped.md` says why, and `comment` tells an earlier
   plan comment of that root so; it posts none otherwise).
-- apply (push to the default branch): find the merged PR's reviewed plan and apply exactly
-  that (only a comment by `--plan-author`, naming a run of `--plan-workflow` for the PR's head
-  commit: `trust`); with none, or a manifest changed since, apply nothing and
-  post a fresh plan. By hand
+- apply (push to the default branch): find every PR the push merged (`pushed`) and the one
+  that touches the root (`batch`), and apply exactly its reviewed plan (only a comment by
+  `--plan-author`, naming a run of `--plan-workflow` for the PR's head commit: `trust`); with
+  none, several, or a manifest changed since, apply nothing and post a fresh plan. By hand
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
-  goes on the PR and in the job summary; the state goes back to its branch either way. A
-  root the merged PR did not touch has nothing to apply: said, exit 0.
+  goes on the PR (each one the refusal concerns) and in the job summary; the state goes back
+  to its branch either way. A root the push did not touch has nothing to apply: said, exit 0.
 - drift (schedule): pull the state, report, and open, edit or close the drift issue. The
   issue and the job summary end with the usage view (where the credit goes). The issue is
   edited only when the findings' digest changes, and usage is not in it: numbers that move
@@ -34,7 +34,6 @@ import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from reconciler.core.errors import EhkeysError, StalePlan, UsageError
 from reconciler.core.exitcodes import ExitCode
@@ -43,9 +42,10 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, Workspace, credits
 from reconciler.gitops import baserules, madefor
+from reconciler.gitops.batch import Verdict, judge
 from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
-from reconciler.gitops.hub import GitHub, pick
+from reconciler.gitops.hub import GitHub
 from reconciler.gitops.issues import sync_drift_issue, upsert_comment
 from reconciler.gitops.jobstate import on_branch
 from reconciler.gitops.madefor import MADE_FOR
@@ -59,12 +59,10 @@ from reconciler.gitops.reviewed_plan import (
     comment_body,
     digest,
     fetch,
-    merged_pull,
 )
 from reconciler.gitops.roots import PullFiles, Root, untouched
 from reconciler.gitops.settings import ApplyJob, CommentJob, DriftJob, Job
 from reconciler.gitops.state_branch import unheld_note
-from reconciler.gitops.trust import Trust
 from reconciler.render import drifts as driftrender
 from reconciler.render import plan as render
 from reconciler.render import plans as planrender
@@ -170,38 +168,51 @@ def apply_job(job: ApplyJob) -> ExitCode:
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # another root's, or a kept workspace's: never posted
-    pull = None if job.fresh else merged_pull(hub, ctx.sha)
-    number = pick(pull, "GET /commits/SHA/pulls", "number", kind=int) if pull else None
-    why = untouched(hub, root, number, job.job.when_modified) if number is not None else None
-    if why:
-        step_summary(
-            lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{render.escape(why, ours=True)}.\n")
-        )
-        print(f"ehkeys: {why}.")
+    verdict = Verdict() if job.fresh else judge(hub, ctx, root, job.job.when_modified)
+    _tell(root, verdict)
+    if verdict.nothing:
         return ExitCode.OK
     workspace = with_branch_states(ctx.runs(job.job.workspace), hub, ctx.workspace, job.job.state_branch)
-    told = _Told(hub, number, job.trust.author, root, folder)
+    told = _Told(hub, verdict.told, job.trust.author, root, folder)
     try:
         with on_branch(job.job, ctx, hub, push=(STATE_FILE, JOURNAL_FILE)) as checkout:
             workspace = checkout.over(workspace)
             if job.fresh:
                 return _apply(job, workspace, reviewed=None)
-            return _merged(job, workspace, pull, ctx, told)
+            return _merged(job, workspace, verdict, told)
     except KeyboardInterrupt:
         if told.interrupted:  # said once the state is pushed: the push comes first
             told.stopped(INTERRUPTED)
         raise
 
 
-def _merged(
-    job: ApplyJob, workspace: Workspace, pull: dict[str, Any] | None, ctx: RunContext, told: _Told
-) -> ExitCode:
-    """The merged PR's reviewed plan applied, its result on the PR (`told`)."""
+def _tell(root: Root, verdict: Verdict) -> None:
+    """Why there is nothing to apply, or what came of each PR of a push that merged several:
+    in the log and the job summary."""
+    if verdict.nothing:
+        said = f"{render.escape(verdict.nothing, ours=True)}.\n"
+        print(f"ehkeys: {verdict.nothing}.")
+    elif verdict.note:
+        lines = "".join(f"- {render.escape(line, ours=True)}\n" for line in verdict.note)
+        said = f"The pull requests this push merged, in merge order:\n\n{lines}\n"
+        print("ehkeys: this push merged, in merge order: " + "; ".join(verdict.note))
+    else:
+        return
+    step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{said}"))
+
+
+def _merged(job: ApplyJob, workspace: Workspace, verdict: Verdict, told: _Told) -> ExitCode:
+    """The merged PR's reviewed plan applied, its result on the PR (`told`); a refusal on each
+    PR the verdict names."""
     try:
-        code = _apply(job, workspace, _reviewed(told.hub, pull, ctx, told.folder, job.trust, told.root))
+        if verdict.pull is None:
+            raise NoReviewedPlan(verdict.refusal)
+        code = _apply(
+            job, workspace, fetch(told.hub, verdict.pull, told.folder / REVIEWED, job.trust, told.root).meta
+        )
     except (NoReviewedPlan, StalePlan) as exc:
         try:
-            _post_fresh_plan(job, workspace, told.hub, told.number, str(exc), told.root)
+            _post_fresh_plan(job, workspace, told.hub, told.numbers, str(exc), told.root)
         except EhkeysError as also:  # the refusal is what the job must say first
             print(f"ehkeys: warning: the fresh plan could not be posted: {also}", file=sys.stderr)
         raise
@@ -217,17 +228,17 @@ def _merged(
 
 @dataclass
 class _Told:
-    """Where the apply job says what the apply did: the merged PR (`number`; None: no PR)."""
+    """Where the apply job says what the apply did: the PRs `numbers` (none: no PR)."""
 
     hub: GitHub
-    number: int | None
+    numbers: tuple[int, ...]
     author: str
     root: Root
     folder: Path
     interrupted: bool = False  # the apply was: the PR is told once the state is pushed
 
     def report(self) -> None:
-        _on_pull(self.hub, self.number, self.author, _report(self.folder), self.root)
+        _on_pull(self.hub, self.numbers, self.author, _report(self.folder), self.root)
 
     def stopped(self, why: str) -> None:
         """Why the apply stopped, then its report of what it did before (when it wrote one: it
@@ -237,7 +248,7 @@ class _Told:
             done = (self.folder / "apply.md").read_text(encoding="utf-8")
             stopped += "\n" + done.replace(f"{APPLY_MARKER}\n", "", 1)
         try:
-            _on_pull(self.hub, self.number, self.author, stopped, self.root)
+            _on_pull(self.hub, self.numbers, self.author, stopped, self.root)
         except EhkeysError as also:  # why the apply stopped is what the job must say
             print(f"ehkeys: warning: the pull request could not be told: {also}", file=sys.stderr)
 
@@ -249,20 +260,9 @@ def _report(folder: Path) -> str:
         return f"{APPLY_MARKER}\n### ehkeys apply\n\nNothing to apply: the reviewed plan changes no key.\n"
 
 
-def _reviewed(
-    hub: GitHub, pull: dict[str, Any] | None, ctx: RunContext, folder: Path, trust: Trust, root: Root
-) -> PlanMeta:
-    if pull is None:
-        raise NoReviewedPlan(
-            f"commit {ctx.sha[:12]} was not merged from a pull request, so no plan of it was "
-            "reviewed: plan again (run this workflow by hand to apply a fresh plan); nothing was sent"
-        )
-    return fetch(hub, pull, folder / REVIEWED, trust, root).meta
-
-
-def _on_pull(hub: GitHub, number: int | None, author: str, body: str, root: Root) -> None:
-    if number is not None:
-        body = root.stamp(body, APPLY_MARKER, "ehkeys apply")
+def _on_pull(hub: GitHub, numbers: tuple[int, ...], author: str, body: str, root: Root) -> None:
+    body = root.stamp(body, APPLY_MARKER, "ehkeys apply")
+    for number in numbers:
         upsert_comment(hub, number, body, APPLY_MARKER, author, root)
 
 
@@ -283,7 +283,7 @@ def _apply(job: ApplyJob, workspace: Workspace, reviewed: PlanMeta | None) -> Ex
 
 
 def _post_fresh_plan(
-    job: ApplyJob, workspace: Workspace, hub: GitHub, number: int | None, why: str, root: Root
+    job: ApplyJob, workspace: Workspace, hub: GitHub, numbers: tuple[int, ...], why: str, root: Root
 ) -> None:
     """What applying now would do, where the reviewers look: the PR and the job summary."""
     plans = engine_plan.make(PlanSettings(workspace), Log(workspace.manifests)).plans
@@ -291,7 +291,7 @@ def _post_fresh_plan(
     planrender.markdown(plans, text, f"ehkeys: fresh plan of {of} (not applied)")
     body = f"{APPLY_MARKER}\n**Nothing was applied.** {render.escape(why, ours=True)}\n\n{text.getvalue()}"
     step_summary(lambda s: s.write(body))
-    _on_pull(hub, number, job.trust.author, body, root)
+    _on_pull(hub, numbers, job.trust.author, body, root)
 
 
 def drift_job(job: DriftJob) -> ExitCode:

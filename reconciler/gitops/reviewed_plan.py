@@ -3,7 +3,7 @@
 The plan job saves the plan (`plan.json`), uploads it as its run's artifact (named after its
 manifest root: `roots`), and comments on the pull request with a hidden line naming the run,
 the artifact, the commit the plan was made for and the file's sha256 (also shown to
-reviewers). After the merge, the apply job finds the merged pull request of its commit, its
+reviewers). After the merge, the apply job finds the merged pull request of its root (`batch`), its
 root's comment (only one the plan job's identity wrote), the run it names (only the plan
 workflow's, on a pull request, for the PR's head: `trust`), and the run's artifact, whose
 content must have the digest the comment shows. Anything missing or different is
@@ -143,14 +143,6 @@ def clip(text: str, room: int, link: str) -> str:
 class Reviewed:
     pr: int
     meta: PlanMeta
-
-
-def merged_pull(hub: GitHub, sha: str) -> dict[str, Any] | None:
-    """The pull request whose merge made this commit, if one did."""
-    for pull in hub.pages(f"/commits/{sha}/pulls"):
-        if pull.get("merge_commit_sha") == sha and pull.get("merged_at"):
-            return pull
-    return None
 
 
 def fetch(hub: GitHub, pull: dict[str, Any], out: Path, trust: Trust, root: Root = UNNAMED) -> Reviewed:
