@@ -15,6 +15,7 @@ import pytest
 from reconciler.render.inert import SPLIT
 
 from ..fakegithub import FakeGitHub
+from ..reliability_log import record
 from . import test_gitops as gitops
 from .test_gitops import MANIFEST, Actions, apply_comment, manifest
 
@@ -96,6 +97,12 @@ def test_two_prs_of_one_push_that_both_change_the_root_apply_neither_and_tell_bo
     assert "Nothing was applied" in actions.summary() and "PR #1, PR #2" in actions.summary().replace(
         SPLIT, ""
     )
+    record(
+        "gitops",
+        "one push merging two PRs that change the same root (a merge queue's batch)",
+        1,
+        "nothing sent, the job red; each PR told, with a fresh plan of the merged root",
+    )
 
 
 def test_a_push_whose_earlier_pr_alone_changes_the_root_applies_that_prs_plan(
@@ -114,6 +121,12 @@ def test_a_push_whose_earlier_pr_alone_changes_the_root_applies_that_prs_plan(
     summary = actions.summary()
     assert "PR #1: its reviewed plan, applied here" in summary, summary
     assert "PR #2: changes no file of keys/keys.yaml" in summary
+    record(
+        "gitops",
+        "one push merging two PRs, only the earlier changing the root",
+        1,
+        "its reviewed plan applied (the last PR alone was looked for: green, nothing applied)",
+    )
 
 
 def test_a_rebased_pr_is_found_by_its_last_commit_and_its_others_are_its_own(
@@ -200,5 +213,6 @@ def test_a_push_whose_merges_cannot_be_told_applies_nothing(
         "a commit GitHub no longer has": "GitHub cannot compare",
     }[how]
     assert said in out and "keys-apply by hand (fresh: true)" in out, out
+    record("gitops", f"a push of {how}, its merges unknown", 1, "nothing sent, the job red, what to do said")
     assert "Nothing was applied" in actions.summary()
     assert not [b for b in hub.comments_on(1) if "<!-- ehkeys-apply -->" in b], "no PR's: none is known"
