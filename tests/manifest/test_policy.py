@@ -348,6 +348,17 @@ def test_a_policy_that_cannot_be_read_is_an_error(
     assert (error.line, error.col, error.path) == (line, col, path) and fragment in error.message
 
 
+@pytest.mark.timeout(60)  # unjudged, re.fullmatch runs this fixture's pattern for hours
+def test_validate_refuses_the_nested_repetition_at_its_line_without_running_it(capsys: Any) -> None:
+    file = str(MANIFESTS / "bad-policy-name-pattern-nested-repetition.yaml")
+    code, out, err = run_cli(capsys, "validate", file)
+    assert code == 1, out + err
+    assert (
+        f"{file}:3:17: policy.name_pattern: nested repetition `((a+)+)+` can take exponential time" in out
+    ), out
+    assert "policy name_pattern: name" not in out and "1 error(s)" in out + err, out + err
+
+
 def test_an_exception_to_a_rule_the_policy_does_not_set_is_a_warning(capsys: Any) -> None:
     file = str(MANIFESTS / "warn-policy-exception-waives-nothing.yaml")
     result = manifest.load([file], env={}, now=NOW)

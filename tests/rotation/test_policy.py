@@ -29,7 +29,7 @@ from reconciler.engine.settings import Rotate
 from reconciler.planning.planner import Desired, Recorded, make_plan
 from reconciler.render import plan as render
 
-from .common import DAY, OLD, SANDBOX, T0, balance, cli, keys, manifest
+from .common import DAY, OLD, SANDBOX, T0, balance, box, cli, keys, manifest
 
 COPIED = "(a rotation alone copies the live key, so the manifest's value is not applied by it: run ehkeys apply first)"
 SOON = int(time.time()) + 10 * DAY  # an expiry the manifest may state under any max_lifetime here
@@ -224,3 +224,26 @@ def test_the_plans_policy_section_names_the_successors_violation_at_its_key() ->
     assert "Policy: 1 violation (rules: max_allocation)" in text
     said = f"the successor's allocated_ammount 50.00 is over 40.00 {COPIED} (keys.yaml:4)"
     assert f"✗ max_allocation on svc: {said}" in text, text
+
+
+@pytest.mark.timeout(60)  # matched against the whole live name, the pattern runs for hours
+def test_a_live_name_longer_than_a_key_may_have_is_never_run_through_the_name_pattern(
+    workdir: Path, capsys: Any
+) -> None:
+    """The API's answer bounds no name: a live key renamed to 5,000 characters, which a rotation
+    alone copies. The pattern (accepted: 4 places to split a name) is never run on it; the name
+    breaks the rule unmatched."""
+    applied(capsys)
+    store = box().store
+    live_key = store.key(OLD)
+    assert live_key is not None
+    store.update(
+        OLD,
+        {**live_key, "allocated_ammount": Decimal(str(live_key["allocated_ammount"])), "name": "a" * 5000},
+    )
+    ruled({"policy": {"name_pattern": "[a-z]*[a-z]*[a-z]*[a-z]*d"}}, name="backend")
+    refused(
+        capsys,
+        "name_pattern on backend: the successor's name of 5000 characters, over the 25 a key's name "
+        "may have, is not matched",
+    )
