@@ -16,8 +16,10 @@ would hang on it. The rules read the parsed pattern (`regextree`), and refuse in
   split in several ways, and such places multiply: at most 6 in a pattern, 1 in a repeated group.
 
 Lookarounds, atomic groups and possessive repeats are judged each on its own: the engine never
-backtracks into one. What this leaves out needs a full ambiguity analysis of the automaton:
-alternatives outside a repetition that match the same text in different words (`(a|a?)`).
+backtracks into one. The rules are a sufficient test, not a full ambiguity analysis of the
+automaton: they refuse some patterns that run fast (`(a|ab)+`, `([a-z]+){2}`), and what they
+accept backtracks over at most 6 choice points on a name of at most 25 characters (`check_key`
+matches no longer one): `a*a*a*a*a*a*a*b` on 25 a's, ~15 ms.
 """
 
 from __future__ import annotations
