@@ -32,43 +32,27 @@ from reconciler.core.policy import (
     Waiver,
 )
 from reconciler.core.times import iso
-from reconciler.manifest import backtracking
+from reconciler.manifest import namepattern
 from reconciler.manifest.diagnostics import WARNING, Diagnostic
-from reconciler.manifest.resources import schema
 
 Path = tuple[Any, ...]
 Report = Callable[[Path, str], None]  # an error at a path of the file that states the rules
 Where = Callable[[Path], Location]  # where a path of that file is
 Locate = Callable[[tuple[str, ...]], tuple[Location, str, bool]]  # a key's path -> where, path, own
 _TUPLES = ("require", "limit_types", "allowed_models")
-LONGEST_NAME: int = schema("manifest")["$defs"]["key"]["properties"]["name"]["maxLength"]
 _MONEY = ("max_allocation", "max_total_allocation", "max_net_debit", "warn_net_debit", "max_allocated")
 
 
 def read_policy(raw: Any, path: Path, bad: set[Path], report: Report, where: Where) -> Policy:
-    """The rules the schema found right; a name_pattern that is no regular expression, or that
-    can backtrack catastrophically (`backtracking`), is said, and never run."""
+    """The rules the schema found right; a name_pattern RE2 cannot run (`namepattern`) is said,
+    and left out."""
     found = _read(raw, path, bad, Policy)
     pattern = found.get("name_pattern")
-    problem = None if pattern is None else pattern_problem(pattern)
+    problem = None if pattern is None else namepattern.refusal(pattern)
     if problem is not None:
         report((*path, "name_pattern"), problem)
         del found["name_pattern"]
     return Policy(**found, at=tuple((n, where((*path, n))) for n in found))
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why a name_pattern is refused, or None."""
-    slow = backtracking.refusal(pattern)  # its length first: re.compile reads it whole
-    if slow is not None:
-        return slow
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"not a regular expression: {exc}"
-    except RecursionError:
-        return "not a regular expression Python can read: its groups nest too deeply"
-    return None
 
 
 def read_budget(raw: Any, path: Path, bad: set[Path], where: Where) -> Budget:
@@ -238,21 +222,11 @@ def _broken(key: DesiredKey, policy: Policy, now: int | None) -> Iterator[Broken
         allowed = ", ".join(policy.limit_types)
         message = f"limit_type {key.limit_type} is not one of {allowed}"
         yield "limit_types", "limit_type", message, str(key.limit_type), allowed
-    if policy.name_pattern is not None:
-        yield from _name(key.name, policy.name_pattern)
+    if policy.name_pattern is not None and not namepattern.matches(policy.name_pattern, key.name):
+        message = f"name {key.name!r} does not match {policy.name_pattern}"
+        yield "name_pattern", "name", message, key.name, policy.name_pattern
     if policy.allowed_models:
         yield from _models(key, policy.allowed_models)
-
-
-def _name(name: str, pattern: str) -> Iterator[Broken]:
-    """The pattern runs only on a name a key can have: a longer one (a live key's, copied by a
-    rotation alone) breaks the rule unmatched, so no text makes a pattern run long."""
-    if len(name) > LONGEST_NAME:
-        over = f"over the {LONGEST_NAME} a key's name may have"
-        message = f"name of {len(name)} characters, {over}, is not matched"
-        yield "name_pattern", "name", message, name[:LONGEST_NAME] + "…", pattern
-    elif not re.fullmatch(pattern, name):
-        yield "name_pattern", "name", f"name {name!r} does not match {pattern}", name, pattern
 
 
 def _unset(rule: str, name: str, limit: str) -> Broken:

@@ -221,6 +221,7 @@ START_UP_IMPORTS = {
     "delivery/github.py": {"nacl.exceptions", "nacl.public"},  # libsodium, only to seal a secret
     "sandbox/__init__.py": {"uvicorn"},  # only to serve over a socket, not in-process
     "manifest/schemacheck.py": {"jsonschema"},  # only for a manifest the plain tests doubt (`schemarules`)
+    "manifest/namepattern.py": {"re2"},  # RE2 (~3 ms), only for a manifest with a policy name_pattern
 }
 
 

@@ -332,6 +332,28 @@ def test_validate_starts_without_the_http_stack_or_jsonschema() -> None:
     assert done.stdout.split("\n")[-2] == "0 []"
 
 
+@pytest.mark.slow  # a Python process
+def test_validate_imports_re2_only_for_a_name_pattern() -> None:
+    """RE2 (~3 ms to import) runs a policy's name_pattern (`namepattern`): a manifest without one,
+    as most are, does not pay for it."""
+    probe = (
+        "import sys; from reconciler.cli.main import main; code = main(['validate', {}]); "
+        "print(code, 're2' in sys.modules)"
+    )
+    for manifest_file, imported in (
+        ("keys.example.yaml", "0 False"),
+        (MANIFESTS / "ok-policy.yaml", "0 True"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe.format(repr(str(manifest_file)))],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.split("\n")[-2] == imported, done.stdout
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
 def test_a_manifest_keyed_by_proxy_keys_never_prints_them(
     fmt: str, capsys: pytest.CaptureFixture[str]
