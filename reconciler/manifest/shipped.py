@@ -26,5 +26,6 @@ MANIFEST_SCHEMAS = frozenset(
         "30685969b5d41c75ee8f89156ddab06229d583e3608b1bd95242a978c4c84fb0",  # 9ab9c00
         "17ed2bf1cc417463a023d9c73b7d006ff3b67adfcd81bc4c34e81b5c609dd91c",  # 2bbc511
         "55ae542e93e3ed2a328b921dad27d6addf28ce5b390cc5c60e2301fce12ae61a",  # fc0d361 (a file's kinds, anyOf)
+        "6eab8df3a17bd0760fd4f21a5a66199bf6d15e584204168588dba2d1ef555625",  # regex (name_pattern: RE2)
     }
 )
