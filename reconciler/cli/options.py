@@ -13,7 +13,7 @@ from reconciler.cli import commands
 from reconciler.cli import optiontypes as types
 from reconciler.cli.exitcodes import DETAILED_EXITCODE
 from reconciler.cli.exitcodes import EXIT_CODES as EXIT_CODES
-from reconciler.cli.helptext import USAGE
+from reconciler.cli.helptext import USAGE, Intermixed
 from reconciler.cli.helptext import parse as parse_known
 from reconciler.cli.optiongroups import (
     DEBUG,
@@ -58,7 +58,7 @@ def parser(built: Collection[str] | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ehkeys {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Intermixed)
     for name, (what, handler, add_options) in _COMMANDS.items():
         p = command(sub, name, what, handler)
         if built is None or name in built:
