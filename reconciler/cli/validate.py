@@ -38,6 +38,11 @@ class Checked:
     def warnings(self) -> int:
         return sum(d.severity == diagnostics.WARNING for d in self.found)
 
+    @property
+    def notices(self) -> int:
+        """Shown with --strict only, and never a failure: counted apart from the warnings."""
+        return sum(d.severity == diagnostics.NOTICE for d in self.found)
+
     def summary(self) -> str:
         if self.errors:
             return f"{self.errors} error(s), {self.warnings} warning(s)"
@@ -97,13 +102,15 @@ def _titled(found: Diagnostic, source: layout.Source) -> Diagnostic:
 
 
 def _json(checked: list[Checked]) -> None:
-    """As `diagnostics.render` prints it, each problem naming its manifest, and a row a manifest."""
+    """As `diagnostics.render` prints it, each problem naming its manifest, and a row a manifest;
+    each count is of the problems of that severity (`--strict`: its notices are no warnings)."""
     rows = [{**d.data(), "manifest": c.source.shown} for c in checked for d in c.found]
     errors = sum(c.errors for c in checked)
     payload = {
         "valid": errors == 0,
         "errors": errors,
-        "warnings": len(rows) - errors,
+        "warnings": sum(c.warnings for c in checked),
+        "notices": sum(c.notices for c in checked),
         "diagnostics": rows,
         "manifests": [
             {
@@ -111,7 +118,8 @@ def _json(checked: list[Checked]) -> None:
                 "settings": c.source.settings and shown(c.source.settings),
                 "valid": c.errors == 0,
                 "errors": c.errors,
-                "warnings": len(c.found) - c.errors,
+                "warnings": c.warnings,
+                "notices": c.notices,
                 "keys": c.keys,
             }
             for c in checked

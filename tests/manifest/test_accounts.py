@@ -205,5 +205,13 @@ def test_validate_json_names_the_manifest_of_each_problem(capsys: Any) -> None:
     assert code == 1 and payload["errors"] == 1
     assert payload["diagnostics"][0]["manifest"] == fixture
     assert payload["manifests"] == [
-        {"manifest": fixture, "settings": None, "valid": False, "errors": 1, "warnings": 0, "keys": 0}
+        {
+            "manifest": fixture,
+            "settings": None,
+            "valid": False,
+            "errors": 1,
+            "warnings": 0,
+            "notices": 0,
+            "keys": 0,
+        }
     ]

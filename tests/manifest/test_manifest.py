@@ -545,6 +545,28 @@ def test_validate_needs_no_secret_an_unset_variable_is_a_notice_with_strict(caps
     assert code == 1 and "EH_SURELY_UNSET_VAR is not set" in err  # plan needs every variable it uses
 
 
+def test_validate_json_counts_each_severity_apart(capsys: Any) -> None:
+    """`--strict --format json` counted an unset variable's notice as a warning (`"warnings": 1`,
+    no diagnostic a warning) while the text said `0 warning(s)`: each count is of its severity."""
+    unset, warned = str(MANIFESTS / "bad-unset-env.yaml"), str(MANIFESTS / "warn-expired.yaml")
+    code, out, err = run_cli(capsys, "validate", unset, "--strict")
+    assert code == 0 and "notice:" in out and err == "0 warning(s); 1 key(s) valid\n"
+    for argv, counts in (
+        ([unset, "--strict"], (0, 0, 1)),
+        ([unset, warned], (0, 2, 0)),  # without --strict a notice is not shown, nor counted
+        ([unset, warned, "--strict"], (2, 0, 1)),  # --strict: the warnings are errors
+    ):
+        code, out, _ = run_cli(capsys, "validate", "--format", "json", *argv)
+        data = json.loads(out)
+        severities = [d["severity"] for d in data["diagnostics"]]
+        assert data["warnings"] == counts[1], argv
+        wanted = dict(zip(("errors", "warnings", "notices"), counts, strict=True))
+        assert {k: data[k] for k in wanted} == wanted, argv
+        assert {k: severities.count(k.removesuffix("s")) for k in wanted} == wanted, argv
+        rows = [{k: row[k] for k in wanted} for row in data["manifests"]]
+        assert {k: sum(r[k] for r in rows) for k in wanted} == wanted, argv
+
+
 def test_the_proxy_key_prefix_a_message_names_is_printed_as_typed(capsys: Any) -> None:
     """Output is scrubbed of keys; the bare prefix `ek-proxy-` is none, and was printed as
     `must start with 'ek-proxy-…oxy-'`, a redaction of the message's own words."""
