@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import runpy
 import shlex
@@ -93,6 +94,44 @@ def test_the_documented_gitignore_ignores_the_documented_file_sinks(tmp_path: Pa
     )
     tracked = [line.split("\t")[-1] for line in checked.stdout.splitlines() if line.startswith("::")]
     assert tracked == []
+
+
+def _documented_leftovers() -> list[str]:
+    """What the docs have a user make in their repository that holds a sandbox's keys or a
+    trial's state: each `--db NAME` (the database, SQLite's -wal and -shm beside it, and the
+    variables file `NAME.env`), each `--state PATH`'s folder (its journal, locks and drift
+    record beside it), each `--report-out FILE`; names in capitals are placeholders."""
+    text = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    found = []
+    for db in set(re.findall(r"--db (\.?[a-z][\w./-]*\.db)\b", text)):
+        found += [db, f"{db}-wal", f"{db}-shm", f"{db}.env"]
+    for state in set(re.findall(r"--state ([a-z][\w./-]*\.json)\b", text)):
+        folder = posixpath.dirname(state)
+        found += [
+            state,
+            *(posixpath.join(folder, n) for n in ("journal.jsonl", ".apply.lock", ".state.lock")),
+        ]
+        found.append(posixpath.join(folder, "drift-seen.json"))
+    return found + re.findall(r"--report-out ([a-z][\w/-]*\.md)\b", text)
+
+
+def test_the_documented_gitignore_ignores_what_the_sandbox_docs_leave(tmp_path: Path) -> None:
+    """docs/sandbox.md has a user run `ehkeys sandbox --db sandbox.db` at the top of their
+    repository: docs/gitops.md's lines ignored only `**/.ehkeys/**/sandbox.db*`, which left the
+    database, its -wal and -shm (every sandbox key) to be committed."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    leftovers = _documented_leftovers()
+    assert {"sandbox.db", "sandbox.db.env", "sandbox-trial/state.json"} <= set(leftovers)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
+    checked = subprocess.run(
+        ["git", "check-ignore", "--verbose", "--non-matching", *leftovers],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert [line.split("\t")[-1] for line in checked.stdout.splitlines() if line.startswith("::")] == []
 
 
 def _run(cwd: Path, *argv: str) -> None:
