@@ -8,6 +8,7 @@ from reconciler.cli import commands
 from reconciler.cli import optiontypes as types
 from reconciler.cli.optiongroups import (
     MAX_DEBIT,
+    ROOT,
     Handler,
     Sub,
     api_options,
@@ -52,7 +53,7 @@ def _job(jobs: Sub, name: str, help: str, handler: Handler) -> argparse.Argument
 
 def _api(j: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """A job that reads the account: the API's options and where its state is kept."""
-    api_options(j, formats=None)
+    api_options(j, formats=None, manifests=ROOT)
     j.add_argument(
         "--state-branch",
         default=STATE_BRANCH,

@@ -25,6 +25,10 @@ MANIFESTS = (
     "one: that whole directory manifest; another folder: one manifest of its files, read recursively)"
 )
 MANIFEST = "a manifest file or folder (a file of a directory manifest: the whole of it)"
+ROOT = (
+    "the manifest root, a file or folder from the repository's top: one a call, as the action "
+    "gives it (several paths given: one root, loaded as one manifest)"
+)
 VALIDATED = (
     "manifest files or folders, each manifest checked on its own (a file of a directory "
     "manifest, a folder holding ehkeys.yaml: the whole of it)"
@@ -84,9 +88,12 @@ def common() -> argparse.ArgumentParser:
     return parent
 
 
-def api_options(p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: bool = True) -> None:
-    if manifests:
-        workspace_options(p)
+def api_options(
+    p: argparse.ArgumentParser, formats: tuple[str, ...] | None, manifests: str | None = MANIFESTS
+) -> None:
+    """`manifests`: the help of the MANIFEST_OR_DIR... it takes (None: takes none here)."""
+    if manifests is not None:
+        workspace_options(p, manifests)
     if formats:
         format_option(p, formats)
     connection_options(p)
@@ -97,8 +104,8 @@ def format_option(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
     p.add_argument("--format", type=types.text, choices=formats, default="text", help="how to print")
 
 
-def workspace_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=MANIFESTS)
+def workspace_options(p: argparse.ArgumentParser, manifests: str = MANIFESTS) -> None:
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST_OR_DIR", help=manifests)
     p.add_argument(
         "--target",
         action="append",

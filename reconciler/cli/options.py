@@ -205,7 +205,7 @@ def _rotate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(plan=None)
     state_option(p, STATE_OF_ADDRESSES)
     lock_option(p)
-    api_options(p, formats=None, manifests=False)
+    api_options(p, formats=None, manifests=None)
 
 
 def _deliver(p: argparse.ArgumentParser) -> None:
@@ -227,12 +227,12 @@ def _deliver(p: argparse.ArgumentParser) -> None:
         help="only this account's keys; repeatable (default: every account)",
     )
     state_option(p)
-    api_options(p, formats=None, manifests=False)
+    api_options(p, formats=None, manifests=None)
     lock_option(p)
 
 
 def _import(p: argparse.ArgumentParser) -> None:
-    api_options(p, formats=None, manifests=False)
+    api_options(p, formats=None, manifests=None)
     p.add_argument(
         "--key-env",
         action="append",
@@ -264,7 +264,7 @@ def _import(p: argparse.ArgumentParser) -> None:
 def _reveal(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifests", nargs=1, metavar="MANIFEST_OR_DIR", help=MANIFEST)
     state_option(p)
-    api_options(p, formats=None, manifests=False)
+    api_options(p, formats=None, manifests=None)
     p.add_argument(
         "ids",
         nargs="+",
