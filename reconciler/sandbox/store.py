@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -64,9 +65,19 @@ _ADDED_COLUMNS = {
 }
 
 
+def _private(path: str) -> None:
+    """A new database made readable by its owner alone: it holds every sandbox key (SQLite gives
+    its -wal and -shm files the database's mode). One already there keeps its mode; a path that
+    cannot be opened is left for SQLite to refuse in its own words."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
+        if path != ":memory:":
+            _private(path)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         # closed when the store goes, or at the latest at exit (its WAL checkpointed and removed),
         # never left to a collection that a command's exit skips (`cli.main.entry`)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.sandbox import Sandbox, seeds
+
 from ..helpers import sandbox_announced, sandbox_variables
 
 KEY = re.compile(r"ek-[A-Za-z0-9_-]{6,}")  # any ElectronHub key, a proxy key or an account's
@@ -65,3 +67,11 @@ def test_an_in_memory_sandbox_s_variables_are_in_a_folder_of_its_own_gone_when_i
     assert folder == (0o700, 0o600) and path.parent != tmp_path and list(tmp_path.iterdir()) == []
     assert variables["ELECTRONHUB_API_KEY"] == "ek-sandbox-demo-key" and not KEY.search(said), said
     assert not path.parent.exists()
+
+
+def test_a_new_sandbox_database_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    """The database holds every sandbox key, as the variables file does: 0600 too, and so are
+    SQLite's -wal and -shm files beside it (made with the database's mode)."""
+    Sandbox.open(tmp_path / "fresh.db", seeds.load())
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes and set(modes.values()) == {0o600}, modes
