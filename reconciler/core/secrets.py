@@ -21,18 +21,34 @@ _KEY_CHAR = r"[^\s\"'`<>()\[\]{},;|]"
 _SECRET_RE = re.compile(rf"(?:ek-proxy-{_KEY_CHAR}+|(?<![A-Za-z0-9])ek-{_KEY_CHAR}{{3,}})(?<![.:!?])")
 _REDACTED_RE = re.compile(r"ek-(?:proxy-)?….{0,4}", re.S)
 _BEARER_RE = re.compile(rf"(?i)(bearer\s+){_KEY_CHAR}{{8,}}")  # a token, not "Bearer token"
-# Other services' tokens, by their documented shapes (group 1: the prefix shown). GitHub's
+# Other services' tokens, by their documented shapes (shown as their prefix, `…`, last 4). GitHub's
 # (2021 format): ghp_ (personal), gho_ (OAuth), ghu_ (app user), ghs_ (app installation, now also
 # a JWT with `.` and `-`), ghr_ (refresh), 36 or more characters after it; a fine-grained
 # personal token, github_pat_, 22 characters, `_`, 59. Vault's: hvs. (service), hvb. (batch),
 # hvr. (recovery) and a base64url body; before Vault 1.10 a service token was s. and 24 letters
 # and digits, `.` and a namespace's 5-character id after it in a namespace.
+# Each starts where a word does, or right after an escape that ends in a letter or a digit: a
+# program's JSON or C-escaped output (`"refused\nghp_…"`), a URL-encoded one (`token%3Dghp_…`),
+# a YAML double-quoted value (`"--token\tghp_…"`). Each alternative opens with its prefix's
+# letters, which the regex engine skips to (10 times as fast as looking behind everywhere).
+
+
+def _after(prefix: str, word: str) -> str:
+    """`prefix`, where no `word` character (or an escape, as above) comes right before it."""
+    return rf"{prefix}(?:(?<!{word}{prefix})|(?<=\\[bfnrt]{prefix})|(?<=%[0-9A-Fa-f]{{2}}{prefix}))"
+
+
 TOKEN_RE = re.compile(
-    r"(?<![A-Za-z0-9])(gh[pousr]_)[A-Za-z0-9_.\-]{36,}(?<![.\-])"
-    r"|(?<![A-Za-z0-9])(github_pat_)[A-Za-z0-9_]{22,}"
-    r"|(?<![A-Za-z0-9_.\-])(hv[sbr]\.)[A-Za-z0-9_\-]{24,}(?:\.[A-Za-z0-9]{5}(?![A-Za-z0-9_\-]))?"
-    r"|(?<![A-Za-z0-9_.\-/@])(s\.)[A-Za-z0-9]{24}(?:\.[A-Za-z0-9]{5})?(?![A-Za-z0-9_\-])"
+    _after(r"gh[pousr]_", "[A-Za-z0-9]")
+    + r"[A-Za-z0-9_.\-]{36,}(?<![.\-])|"
+    + _after("github_pat_", "[A-Za-z0-9]")
+    + r"[A-Za-z0-9_]{22,}|"
+    + _after(r"hv[sbr]\.", r"[A-Za-z0-9_.\-]")
+    + r"[A-Za-z0-9_\-]{24,}(?:\.[A-Za-z0-9]{5}(?![A-Za-z0-9_\-]))?|"
+    + _after(r"s\.", r"[A-Za-z0-9_.\-/@]")
+    + r"[A-Za-z0-9]{24}(?:\.[A-Za-z0-9]{5})?(?![A-Za-z0-9_\-])"
 )
+_TOKEN_PREFIX = re.compile(r"github_pat_|gh[pousr]_|hv[sbr]\.|s\.")
 FRAGMENT = 8  # characters: a run this long of a known key's body is hidden wherever it appears
 _LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # one character for one
 
@@ -71,8 +87,8 @@ def scrub(text: str, known: Iterable[str] = ()) -> str:
 
 def _token_shown(token: re.Match[str]) -> str:
     """A token as a key is shown: its prefix, `…`, its last four characters."""
-    prefix = next(group for group in token.groups() if group)
-    return f"{prefix}…{token.group(0)[-4:]}"
+    prefix = _TOKEN_PREFIX.match(token.group(0))
+    return f"{prefix.group(0) if prefix else ''}…{token.group(0)[-4:]}"
 
 
 def encoded(secret: str) -> tuple[str, ...]:

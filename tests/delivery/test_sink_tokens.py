@@ -5,6 +5,7 @@ is, `ghp_…` and its last 4, and `validate` warns at its line (`--strict` fails
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,4 +116,19 @@ def test_a_github_secret_s_written_token_is_refused_once_not_warned_of_again(
     (workdir / "keys.yaml").write_text(text)
     code, out, err = run_cli(capsys, "validate", "keys.yaml")
     assert code == 1 and out.count("keys.yaml:8:") == 1 and "must be a reference" in out, out + err
+    _no_token(out, err)
+
+
+def test_a_command_s_json_error_never_shows_its_token_after_an_escaped_newline(
+    workdir: Path, capsys: Any
+) -> None:
+    """A program that reports its failure as JSON (`{"error": "refused\\nghp_…"}`) wrote the token
+    right after `\\n`, a letter: taken for the middle of a word, it was shown whole in apply's
+    output."""
+    script = 'import json, sys; sys.stdin.read(); sys.exit(json.dumps({"error": "refused\\n" + sys.argv[1]}))'
+    (workdir / "keys.yaml").write_text(
+        manifest([]) + f"      - command: [{sys.executable}, -c, '{script}', {GITHUB}]\n"
+    )
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")
+    assert code == 3 and 'exited 1: {"error": "refused\\nghp_…yzAB"}' in out, out + err
     _no_token(out, err)

@@ -157,6 +157,7 @@ def test_each_bad_list_entry_is_pointed_at() -> None:
         ("warn-literal-key-as-default.yaml", "as a ${VAR:-…} default"),
         ("warn-open-to-all.yaml", "0.0.0.0/0 allows every IP"),
         ("warn-protected-expired.yaml", "a protected key that expired on 2020-01-01T00:00:00Z"),
+        ("warn-token-after-an-escape.yaml", "shaped like a GitHub or Vault token"),  # `\tghp_…`
     ],
 )
 def test_warnings_keep_the_manifest_valid(fixture: str, fragment: str) -> None:

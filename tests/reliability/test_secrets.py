@@ -382,6 +382,9 @@ def test_github_and_vault_tokens_are_shown_as_their_prefix_and_last_4(token: str
         (f"gh secret set X --token {token}", f"gh secret set X --token {TOKENS[token]}"),
         (f"'{token}'.", f"'{TOKENS[token]}'."),
         (f"GH_TOKEN={token}: refused", f"GH_TOKEN={TOKENS[token]}: refused"),
+        # after an escape ending in a letter: a program's JSON error, a URL-encoded `=`
+        (f'{{"error": "refused\\n{token}"}}', f'{{"error": "refused\\n{TOKENS[token]}"}}'),
+        (f"?q=1&token%3D{token}", f"?q=1&token%3D{TOKENS[token]}"),
     ):
         assert scrub(text) == shown
         assert scrub(shown) == shown
