@@ -3,6 +3,7 @@ arguments): a warning at its line, never the text; it was not said at all."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,16 @@ def test_a_key_in_a_comment_beside_an_escaped_proxy_key_is_still_warned_of(tmp_p
     assert _stray(tmp_path, text) == []
     assert _stray(tmp_path, text + "# ek-proxy-same1234\n") == [(4, 3)]
     assert _stray(tmp_path, text.replace("}", "}  # ek-proxy-same1234")) == [(3, 72)]
+
+
+def test_a_line_of_50000_tokens_and_key_shaped_pieces_is_warned_of_in_a_moment(tmp_path: Path) -> None:
+    """Each occurrence's column was found by reading its line from the start again: a 2 MB line of
+    a crafted manifest (a pull request's) held validate, and every plan, for minutes."""
+    line = "".join(f" hvs.{i:030d}.abcde ek-proxy-{i:010d}" for i in range(50_000))
+    path = tmp_path / "one-line-of-50000-tokens.yaml"
+    path.write_text(f"version: 1\nkeys:\n  - {{name: a, limit_type: daily}}\n#{line}\n")
+    started = time.monotonic()
+    result = manifest.load([str(path)], env={}, offline=True)
+    assert time.monotonic() - started < 5
+    assert sorted(d.message for d in result.diagnostics) == sorted([keytext.MESSAGE, keytext.TOKEN_MESSAGE])
+    assert {(d.line, d.col) for d in result.diagnostics} == {(4, 3), (4, 44)}
