@@ -181,10 +181,11 @@ def _read(workspace: Workspace) -> Others:
 
 
 def _here(path: Path) -> str:
-    """`path` from the working directory, as messages name files."""
+    """`path` from the working directory, as messages name files; as it is when there is none
+    (removed under the shell: every path of the run is absolute, `cli.workdir`)."""
     try:
         return os.path.relpath(path)
-    except ValueError:  # another drive
+    except (ValueError, FileNotFoundError):  # another drive; the working directory removed
         return str(path)
 
 
@@ -218,7 +219,7 @@ def in_checkout(
         if shown in but:
             continue
         try:
-            contents, journal = _contents(Path(os.path.relpath(path)))  # named from here in what it says
+            contents, journal = _contents(Path(_here(path)))  # named from here in what it says
             if not own.holds(path, contents):
                 found.add(others.named_below(top, path, contents), shown + said, contents, journal, path)
         except StateError as exc:

@@ -86,3 +86,18 @@ def test_the_folder_removed_while_the_command_runs_is_said_not_called_a_bug(
     assert code == 1 and "Applying" not in out, out
     assert err.endswith(f"ehkeys: {GONE}: cd to a directory that exists, or give absolute paths\n"), err
     assert "internal error" not in err
+
+
+def test_absolute_paths_run_from_a_removed_folder_beside_another_manifest_s_state(
+    removed: Path, capsys: Any
+) -> None:
+    """Another manifest's state in the checkout (the usual several-manifests layout) was named
+    from the working directory (`os.path.relpath`), which raised once that was removed: plan,
+    apply, drift and usage stopped with 'the current directory no longer exists', every path
+    they were given absolute."""
+    (removed / "other.yaml").write_text(manifest_text(1, start=2))
+    seed = ("--sandbox", "--sandbox-seed", str(removed / "seed.yaml"))
+    assert run_cli(capsys, "apply", str(removed / "other.yaml"), *seed, "--auto-approve")[0] == 0
+    for command, *more in (["plan"], ["apply", "--auto-approve"], ["drift"], ["usage"]):
+        code, out, err = run_cli(capsys, command, str(removed / "keys.yaml"), *seed, *more)
+        assert code == 0 and "no longer exists" not in err, (command, out + err)
