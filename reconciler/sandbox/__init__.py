@@ -138,18 +138,20 @@ def serve(
 
 @contextlib.contextmanager
 def _ctrl_c_stops(server: Any) -> Iterator[None]:
-    """Ctrl-C (and SIGTERM: `docker stop`, `timeout`, a service manager) asks `server` to stop,
-    whenever it comes: before uvicorn takes the signal over (a KeyboardInterrupt then would cut
-    the event loop's start and exit 130), while it has it, and when uvicorn raises it again once
-    stopped (SIGTERM's default then ended the process before its database was closed, leaving
-    its -wal and -shm files). Stopping so is the normal end: exit 0. A SIGTERM ignored at start
-    stays ignored."""
+    """Ctrl-C (and SIGTERM: `docker stop`, `timeout`, a service manager; SIGHUP: the terminal it
+    runs in closed) asks `server` to stop, whenever it comes: before uvicorn takes the signal over
+    (a KeyboardInterrupt then would cut the event loop's start and exit 130), while it has it,
+    and when uvicorn raises it again once stopped (SIGTERM's default then ended the process
+    before its database was closed, leaving its -wal and -shm files; SIGHUP's, the variables
+    file and its keys too). Stopping so is the normal end: exit 0. A signal ignored at start
+    (`nohup`) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     stops = [signal.SIGINT]
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # one ignored at start stays ignored
-        stops.append(signal.SIGTERM)
+    for each in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(each) is signal.SIG_DFL:  # one ignored at start stays ignored
+            stops.append(each)
     previous = {each: signal.signal(each, lambda *_: setattr(server, "should_exit", True)) for each in stops}
     try:
         yield

@@ -25,26 +25,40 @@ MEMORY = ":memory:"
 @contextlib.contextmanager
 def exported(db: str, lines: Sequence[tuple[str, str]]) -> Iterator[Path]:
     """The file of `lines` (variable, value) for the sandbox of database `db`, written (0600)
-    for the time the sandbox is served, and removed after, with the folder made for it if any."""
+    for the time the sandbox is served, and removed after, with the folder made for it if any;
+    removed only if it is still the one written: a second sandbox served on the same database
+    since wrote its own, which stays while that one serves (and a file never written, as when
+    writing failed, is never removed)."""
     made = Path(tempfile.mkdtemp(prefix="ehkeys-sandbox-")) if db == MEMORY else None
     path = made / "sandbox.env" if made else Path(db + SUFFIX).absolute()
+    written: tuple[int, int] | None = None
     try:
-        _write(path, "".join(f"export {name}={shlex.quote(value)}\n" for name, value in lines))
+        written = _write(path, "".join(f"export {name}={shlex.quote(value)}\n" for name, value in lines))
         yield path
     finally:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if written is not None and _identity(path) == written:
+                path.unlink()
         if made:
             shutil.rmtree(made, ignore_errors=True)
 
 
-def _write(path: Path, text: str) -> None:
-    """`text` in `path`, made 0600 whole before it replaces whatever was there (a link too)."""
+def _identity(path: Path) -> tuple[int, int]:
+    found = path.lstat()
+    return found.st_dev, found.st_ino
+
+
+def _write(path: Path, text: str) -> tuple[int, int]:
+    """`text` in `path`, made 0600 whole before it replaces whatever was there (a link too);
+    the file written (its device and inode)."""
     temp = ""
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
+            written = os.fstat(out.fileno())
         os.replace(temp, path)
+        return written.st_dev, written.st_ino
     except OSError as exc:
         if temp:
             Path(temp).unlink(missing_ok=True)

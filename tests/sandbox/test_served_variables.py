@@ -75,3 +75,47 @@ def test_a_new_sandbox_database_is_readable_by_its_owner_alone(tmp_path: Path) -
     Sandbox.open(tmp_path / "fresh.db", seeds.load())
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes and set(modes.values()) == {0o600}, modes
+
+
+@pytest.mark.slow  # a sandbox process
+def test_a_closed_terminal_s_hang_up_stops_the_sandbox_and_removes_its_variables_file(tmp_path: Path) -> None:
+    """SIGHUP (the terminal `ehkeys sandbox` ran in closed) ended the process at once, as its
+    default does: the file of its keys stayed behind, with the database's -wal and -shm."""
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--db", "s.db"]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),  # as a terminal starts it
+    )
+    try:
+        _, path = sandbox_announced(proc)
+        assert path.exists()
+    finally:
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+
+
+@pytest.mark.slow  # two sandbox processes
+def test_a_sandbox_stopping_leaves_the_file_a_second_one_on_its_database_wrote(tmp_path: Path) -> None:
+    """Two sandboxes served on one database share its file's name: the second's replaced the
+    first's, and the first, stopping, removed it while the second still served (its `. PATH`
+    then named nothing)."""
+    first = _served(tmp_path, "--db", "s.db")
+    second: subprocess.Popen[str] | None = None
+    try:
+        path = sandbox_announced(first)[1]
+        second = _served(tmp_path, "--db", "s.db")
+        assert sandbox_announced(second)[1] == path
+        served = sandbox_variables(path)["ELECTRONHUB_BASE_URL"]
+        _stopped(first)
+        assert sandbox_variables(path)["ELECTRONHUB_BASE_URL"] == served, "the second's file, kept"
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                _stopped(proc)
+    assert not path.exists()
