@@ -11,12 +11,13 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.sandbox import Sandbox, seeds
 
-from ..helpers import sandbox_announced, sandbox_variables
+from ..helpers import run_cli, sandbox_announced, sandbox_variables
 
 KEY = re.compile(r"ek-[A-Za-z0-9_-]{6,}")  # any ElectronHub key, a proxy key or an account's
 
@@ -119,3 +120,19 @@ def test_a_sandbox_stopping_leaves_the_file_a_second_one_on_its_database_wrote(t
             if proc is not None and proc.poll() is None:
                 _stopped(proc)
     assert not path.exists()
+
+
+def test_a_folder_where_its_variables_file_goes_is_refused_not_an_internal_error(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its write refused (a folder of that name), the sandbox then removed the path it never
+    wrote, and that raised over the refusal: 'internal error: IsADirectoryError'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.db.env").mkdir()
+    code, out, err = run_cli(capsys, "sandbox", "--port", "0", "--db", "s.db")
+    assert code == 1 and out.startswith("ElectronHub sandbox on http://127.0.0.1:"), out
+    assert (
+        err
+        == f"ehkeys: error: sandbox variables file {tmp_path}/s.db.env: cannot write it (Is a directory)\n"
+    )
+    assert (tmp_path / "s.db.env").is_dir()
