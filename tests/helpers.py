@@ -166,6 +166,8 @@ def sandbox_variables(path: Path) -> dict[str, str]:
     """The variables a served sandbox's file sets (`export NAME=value` lines), in its order."""
     found: dict[str, str] = {}
     for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue  # its header
         export, assignment = shlex.split(line)
         name, _, value = assignment.partition("=")
         assert export == "export" and name not in found, line

@@ -19,6 +19,7 @@ from pathlib import Path
 from reconciler.core.errors import ConfigError
 
 SUFFIX = ".env"  # after the database's name: `sandbox.db.env`, never the database itself
+HEADER = "# ehkeys sandbox variables: written by `ehkeys sandbox`, removed when it stops\n"
 MEMORY = ":memory:"
 
 
@@ -33,7 +34,9 @@ def exported(db: str, lines: Sequence[tuple[str, str]]) -> Iterator[Path]:
     path = made / "sandbox.env" if made else Path(db + SUFFIX).absolute()
     written: tuple[int, int] | None = None
     try:
-        written = _write(path, "".join(f"export {name}={shlex.quote(value)}\n" for name, value in lines))
+        _not_anothers(path)
+        text = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in lines)
+        written = _write(path, HEADER + text)
         yield path
     finally:
         with contextlib.suppress(OSError):
@@ -41,6 +44,27 @@ def exported(db: str, lines: Sequence[tuple[str, str]]) -> Iterator[Path]:
                 path.unlink()
         if made:
             shutil.rmtree(made, ignore_errors=True)
+
+
+def _not_anothers(path: Path) -> None:
+    """A file already at `path` is replaced only when a sandbox wrote it (one a killed sandbox
+    left): `--db app` must never take the place of the user's own `app.env`."""
+    if path.is_symlink():
+        return  # replaced, never followed: what it points to is left alone
+    try:
+        with path.open("rb") as found:
+            first = found.readline(len(HEADER) + 1)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return  # nothing there; a folder: `_write` says so
+    except OSError as exc:
+        raise ConfigError(
+            f"sandbox variables file {path}: cannot read what is there ({exc.strerror or exc})"
+        ) from None
+    if first != HEADER.encode():
+        raise ConfigError(
+            f"sandbox variables file {path}: a file of that name is there, not written by ehkeys "
+            "sandbox; it is left as it is: move it, or give --db another name"
+        )
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, seeds
+from reconciler.core.errors import ConfigError
+from reconciler.sandbox import Sandbox, envfile, seeds
 
 from ..helpers import run_cli, sandbox_announced, sandbox_variables
 
@@ -136,3 +137,19 @@ def test_a_folder_where_its_variables_file_goes_is_refused_not_an_internal_error
         == f"ehkeys: error: sandbox variables file {tmp_path}/s.db.env: cannot write it (Is a directory)\n"
     )
     assert (tmp_path / "s.db.env").is_dir()
+
+
+def test_a_users_own_file_where_the_variables_go_is_never_replaced(tmp_path: Path) -> None:
+    """`--db app` puts the variables in `app.env`: a file of the user's there was replaced, then
+    deleted when the sandbox stopped. It is refused, left as it is; one a killed sandbox left
+    (its header) is replaced."""
+    own = tmp_path / "app.env"
+    own.write_text("DATABASE_URL=postgres://localhost/app\n")
+    refused = r"app\.env: a file of that name is there, not written by"
+    with pytest.raises(ConfigError, match=refused), envfile.exported(str(tmp_path / "app"), [("X", "1")]):
+        pass
+    assert own.read_text() == "DATABASE_URL=postgres://localhost/app\n"
+    own.write_text(envfile.HEADER + "export X=old\n")  # a killed sandbox's
+    with envfile.exported(str(tmp_path / "app"), [("X", "1")]) as path:
+        assert sandbox_variables(path) == {"X": "1"}
+    assert not own.exists()
