@@ -213,6 +213,11 @@ def test_a_push_whose_merges_cannot_be_told_applies_nothing(
         "a commit GitHub no longer has": "GitHub cannot compare",
     }[how]
     assert said in out and "keys-apply by hand (fresh: true)" in out, out
-    record("gitops", f"a push of {how}, its merges unknown", 1, "nothing sent, the job red, what to do said")
+    record(
+        "gitops",
+        f"a push whose merges cannot be told ({how})",
+        1,
+        "nothing sent, the job red, what to do said",
+    )
     assert "Nothing was applied" in actions.summary()
     assert not [b for b in hub.comments_on(1) if "<!-- ehkeys-apply -->" in b], "no PR's: none is known"
