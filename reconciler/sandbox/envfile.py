@@ -12,6 +12,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -52,8 +53,7 @@ def _not_anothers(path: Path) -> None:
     if path.is_symlink():
         return  # replaced, never followed: what it points to is left alone
     try:
-        with path.open("rb") as found:
-            first = found.readline(len(HEADER) + 1)
+        first = _first_line(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return  # nothing there; a folder: `_write` says so
     except OSError as exc:
@@ -65,6 +65,17 @@ def _not_anothers(path: Path) -> None:
             f"sandbox variables file {path}: a file of that name is there, not written by ehkeys "
             "sandbox; it is left as it is: move it, or give --db another name"
         )
+
+
+def _first_line(path: Path) -> bytes | None:
+    """The file's first line (at most the header's length), None when what is there is no
+    regular file: opened without waiting, as a FIFO's open waits for a writer that never comes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as found:
+        mode = os.fstat(found.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        return found.readline(len(HEADER) + 1) if stat.S_ISREG(mode) else None
 
 
 def _identity(path: Path) -> tuple[int, int]:

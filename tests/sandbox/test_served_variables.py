@@ -5,6 +5,7 @@ loading command (`. PATH`) it prints, removed when it stops."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import stat
@@ -153,3 +154,18 @@ def test_a_users_own_file_where_the_variables_go_is_never_replaced(tmp_path: Pat
     with envfile.exported(str(tmp_path / "app"), [("X", "1")]) as path:
         assert sandbox_variables(path) == {"X": "1"}
     assert not own.exists()
+
+
+@pytest.mark.timeout(20)  # the check opened the FIFO to read its header: open() waited for a writer forever
+def test_a_fifo_where_the_variables_go_is_refused_without_waiting_for_a_writer(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "blocks-the-header-check.db.env")
+    code, out, err = run_cli(capsys, "sandbox", "--port", "0", "--db", "blocks-the-header-check.db")
+    assert code == 1 and out.startswith("ElectronHub sandbox on http://127.0.0.1:"), out
+    assert err == (
+        f"ehkeys: error: sandbox variables file {tmp_path}/blocks-the-header-check.db.env: a file of that "
+        "name is there, not written by ehkeys sandbox; it is left as it is: move it, or give --db another name\n"
+    )
+    assert stat.S_ISFIFO((tmp_path / "blocks-the-header-check.db.env").lstat().st_mode), "left as it is"
