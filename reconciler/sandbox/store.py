@@ -68,9 +68,11 @@ _ADDED_COLUMNS = {
 def _private(path: str) -> None:
     """A new database made readable by its owner alone: it holds every sandbox key (SQLite gives
     its -wal and -shm files the database's mode). One already there keeps its mode; a path that
-    cannot be opened is left for SQLite to refuse in its own words."""
+    cannot be opened is left for SQLite to refuse in its own words. A link is followed, as SQLite
+    follows it: a link to no file yet is made its target, 0600 too (O_EXCL refuses the link itself,
+    and SQLite then made the target with the umask's mode, 0644)."""
     with contextlib.suppress(OSError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(os.path.realpath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Store:

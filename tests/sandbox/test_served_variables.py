@@ -36,6 +36,20 @@ def _stopped(proc: subprocess.Popen[str]) -> str:
     return out + err
 
 
+def test_a_new_database_named_by_a_link_is_made_0600_where_the_link_leads(tmp_path: Path) -> None:
+    """O_EXCL refused the link itself (it is there), so SQLite made its target with the umask's
+    mode: every sandbox key readable by all."""
+    link = tmp_path / "dangling-link-made-0644.db"
+    link.symlink_to("target.db")
+    umask = os.umask(0o022)
+    try:
+        Sandbox.open(link, seeds.load())
+    finally:
+        os.umask(umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir() if not p.is_symlink()}
+    assert "target.db" in modes and set(modes.values()) == {0o600}, modes
+
+
 @pytest.mark.slow  # a sandbox process
 def test_the_served_sandbox_prints_no_key_its_variables_are_in_a_0600_file_beside_its_database(
     tmp_path: Path,
