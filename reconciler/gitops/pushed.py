@@ -12,7 +12,8 @@ asked which merged pull request made it (`GET /commits/{sha}/pulls`: the one who
 line no PR made is `loose` (a direct push, or a local merge GitHub did not record as the PR's).
 
 Requests: one for the compare (one more per 100 commits past the first 100), then, unless the
-push's files leave the root alone, one per commit of the first-parent line. What cannot be read
+push's files leave the root alone, one per commit of the first-parent line; none for a push
+whose `before` is its commit (the branch did not move: nothing merged). What cannot be read
 so is `Unreadable`, said and never guessed: a push that created the branch (`before` all
 zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
 `before`, or `before` is gone), one of more commits than are read. An event without `before`
@@ -68,6 +69,8 @@ def read(hub: GitHub, ctx: RunContext, touches: Callable[[Sequence[str]], bool])
         raise Unreadable(
             f"GITHUB_SHA {ctx.sha[:80]!r} is not a commit, so what the push merged cannot be told: {TODO}"
         )
+    if before == ctx.sha:  # the branch did not move (compare: "identical", not a rewrite)
+        return Push(files=())
     commits, files = _compared(hub, before, ctx.sha, bool(ctx.event.get("forced")))
     if files is not None and not touches(files):
         return Push(files=files, commits=len(commits))

@@ -221,3 +221,20 @@ def test_a_push_whose_merges_cannot_be_told_applies_nothing(
     )
     assert "Nothing was applied" in actions.summary()
     assert not [b for b in hub.comments_on(1) if "<!-- ehkeys-apply -->" in b], "no PR's: none is known"
+
+
+def test_a_push_whose_before_is_its_own_commit_moved_nothing_and_applies_nothing(
+    actions: Actions, hub: FakeGitHub, main: Main
+) -> None:
+    """GitHub's compare of a commit with itself says 'identical': the job went red saying the push
+    rewrote the branch, though the branch had not moved and there was nothing to apply."""
+    text = manifest(k0=25)
+    actions.plan_pr(1, "h1", text)
+    merge = main.merge(1, MANIFEST)
+    live = actions.live()
+    code, out = push(actions, merge, merge, text)
+    assert code == 0 and "rewrote" not in out, out
+    assert "changes no file of keys/keys.yaml: nothing to apply for it" in out, out
+    assert actions.live() == live, "nothing sent"
+    assert not [b for b in hub.comments_on(1) if "<!-- ehkeys-apply -->" in b], "no PR told"
+    assert not [c for c in hub.calls if "/compare/" in c or "/pulls" in c], hub.calls
