@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from reconciler.gitops import pushed
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, pick
-from reconciler.gitops.pushed import FRESH, TODO, Pull, Push, Unreadable
+from reconciler.gitops.pushed import FRESH, NOTHING_SENT, Pull, Push, Unreadable
 from reconciler.gitops.roots import Root, untouched
 
 CALL = "GET /commits/SHA/pulls"
@@ -96,12 +96,13 @@ def _unreviewed(push: Push, whys: dict[int, str | None], where: str) -> Verdict:
         others = f" (the pull requests it merged, {named}, leave it alone)" if whys else ""
         return Verdict(
             refusal=f"this push {changes} {where}, and its commit(s) {commits} were not merged from a pull "
-            f"request{others}: no plan of them was reviewed, so {TODO}"
+            f"request{others}: no plan of them was reviewed, so {NOTHING_SENT}"
         )
     if push.files is not None:
         return Verdict(
             refusal=f"this push changes {where}, but none of the pull requests it merged ({named}) does: "
-            f"the merge itself changed it (a conflict resolved?), and no plan of that was reviewed, so {TODO}"
+            "the merge itself changed it (a conflict resolved?), and no plan of that was reviewed, so "
+            + NOTHING_SENT
         )
     if len(whys) == 1:
         return Verdict(nothing=next(why for why in whys.values() if why))

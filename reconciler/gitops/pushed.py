@@ -34,7 +34,7 @@ MAX_COMMITS = 1000  # a push's commits read: 10 pages of compare
 MAX_LINE = 100  # commits of its first-parent line asked after, one request each
 MAX_FILES = 300  # compare lists no more: a push of more may change anything
 FRESH = "To apply the manifest as merged, read the fresh plan and run keys-apply by hand (fresh: true)"
-TODO = f"no reviewed plan is applied; nothing was sent. {FRESH}"
+NOTHING_SENT = f"no reviewed plan is applied; nothing was sent. {FRESH}"
 Pull = dict[str, Any]
 
 
@@ -63,11 +63,13 @@ def read(hub: GitHub, ctx: RunContext, touches: Callable[[Sequence[str]], bool])
         return Push(merged=(pull,)) if pull else Push(loose=(ctx.sha,))
     if not before.strip("0"):
         raise Unreadable(
-            f"this push created the branch (its `before` is all zeros): what it merged cannot be told: {TODO}"
+            "this push created the branch (its `before` is all zeros): what it merged cannot be told: "
+            + NOTHING_SENT
         )
     if not SHA.fullmatch(ctx.sha):
         raise Unreadable(
-            f"GITHUB_SHA {ctx.sha[:80]!r} is not a commit, so what the push merged cannot be told: {TODO}"
+            f"GITHUB_SHA {ctx.sha[:80]!r} is not a commit, so what the push merged cannot be told: "
+            + NOTHING_SENT
         )
     if before == ctx.sha:  # the branch did not move (compare: "identical", not a rewrite)
         return Push(files=())
@@ -115,18 +117,18 @@ def _compared(
     except NotFound:
         raise Unreadable(
             f"GitHub cannot compare {shown} (the commit before the push is gone: a forced push?), so what "
-            f"the push merged cannot be told: {TODO}"
+            f"the push merged cannot be told: {NOTHING_SENT}"
         ) from None
     status, total = pick(first, call, "status", kind=str), pick(first, call, "total_commits", kind=int)
     if status != "ahead":
         how = "a forced push: " if forced else ""
         raise Unreadable(
             f"this push rewrote the branch ({how}GitHub's compare of {shown} says {status!r}, not 'ahead'), "
-            f"so what it merged cannot be told: {TODO}"
+            f"so what it merged cannot be told: {NOTHING_SENT}"
         )
     if total > MAX_COMMITS:
         raise Unreadable(
-            f"this push adds {total:,} commits, more than the {MAX_COMMITS:,} ehkeys reads: {TODO}"
+            f"this push adds {total:,} commits, more than the {MAX_COMMITS:,} ehkeys reads: {NOTHING_SENT}"
         )
     commits = _commits(first, call)
     for page in range(2, -(-total // PAGE) + 1):
@@ -168,12 +170,12 @@ def first_parents(commits: list[dict[str, Any]], before: str, after: str) -> tup
             raise Unreadable(
                 f"the branch's first-parent line from {after[:12]} does not reach {before[:12]}, the commit "
                 f"before the push (a merge that took another branch as its first parent?), so what the "
-                f"push merged cannot be told: {TODO}"
+                f"push merged cannot be told: {NOTHING_SENT}"
             )
         if len(line) == MAX_LINE:
             raise Unreadable(
                 f"this push moves the branch through more than {MAX_LINE} commits (its first-parent line), "
-                f"more than ehkeys asks GitHub about: {TODO}"
+                f"more than ehkeys asks GitHub about: {NOTHING_SENT}"
             )
         line.append(sha)
         sha = parents[sha][0]
