@@ -7,6 +7,7 @@ one key never describe alike: each says what its ident says, a command's words s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -79,7 +80,24 @@ class CommandSink:
 
     @property
     def ident(self) -> str:
-        return f"command {shlex.join(self.argv)}"
+        return _command_ident(shlex.join(self.argv))
+
+
+def _command_ident(words: str) -> str:
+    """How the journal and the state (pushed to the state branch) know a command sink: its words;
+    words holding a secret (a token, a key: what `scrub` hides) as shown, with a digest of the
+    whole words, which tells two such sinks apart and says nothing of the secret."""
+    shown = scrub(words)
+    if shown == words:
+        return f"command {words}"
+    return f"command {shown} #{hashlib.sha256(words.encode()).hexdigest()[:16]}"
+
+
+def known_as(ident: str) -> str:
+    """A sink's ident as this version writes it: a command's words holding a secret, which an
+    earlier ehkeys recorded whole in the state and journal, become `CommandSink.ident`'s."""
+    words = ident.removeprefix("command ")
+    return _command_ident(words) if words != ident else ident
 
 
 def program_missing(program: str, path: str) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.core.sinks import known_as
+
 PENDING, FAILED, DONE, DROPPED = "pending", "failed", "done", "dropped"
 OWED = (PENDING, FAILED)  # a delivery still to make
 STATUSES = (*OWED, DONE, DROPPED)
@@ -28,14 +30,14 @@ def replay(deliveries: Deliveries, entry: Mapping[str, Any]) -> None:
     """One journal line of a delivery over `deliveries`, in place."""
     address, sink, status = entry.get("address"), entry.get("sink"), entry.get("delivery")
     if isinstance(address, str) and isinstance(sink, str) and status in STATUSES:
-        mark(deliveries, address, sink, status if status in OWED else None)
+        mark(deliveries, address, known_as(sink), status if status in OWED else None)
 
 
 def replay_done(delivered: Delivered, entry: Mapping[str, Any]) -> None:
     """One journal line of a delivery over `delivered`, in place."""
     address, sink, status = entry.get("address"), entry.get("sink"), entry.get("delivery")
     if isinstance(address, str) and isinstance(sink, str) and status in STATUSES:
-        done(delivered, address, sink, status == DONE)
+        done(delivered, address, known_as(sink), status == DONE)
 
 
 def done(delivered: Delivered, address: str, sink: str, made: bool) -> None:

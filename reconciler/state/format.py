@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import parse_json
 from reconciler.core.pathnames import shown, undecodable
+from reconciler.core.sinks import known_as
 from reconciler.state import deliveries
 from reconciler.state.deliveries import Delivered, Deliveries
 
@@ -135,13 +136,13 @@ _LINE_FIX = (
 def _owed(value: Any, where: str) -> dict[str, str]:
     if not deliveries.checked(value):
         raise StateError(f"{where}: {_shown(value)} is not a map of sinks to pending or failed; {FIX}")
-    return dict(value)
+    return {known_as(sink): status for sink, status in value.items()}  # an earlier ehkeys' idents too
 
 
 def _done(value: Any, where: str) -> list[str]:
     if not deliveries.checked_done(value):
         raise StateError(f"{where}: {_shown(value)} is not a list of sinks; {FIX}")
-    return list(value)
+    return sorted({known_as(sink) for sink in value})
 
 
 def check_fingerprint(value: Any, where: str, fix: str = FIX) -> str:

@@ -5,12 +5,14 @@ is, `ghp_…` and its last 4, and `validate` warns at its line (`--strict` fails
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.core.sinks import CommandSink
 from reconciler.manifest import keytext
 
 from ..helpers import run_cli
@@ -132,3 +134,35 @@ def test_a_command_s_json_error_never_shows_its_token_after_an_escaped_newline(
     code, out, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")
     assert code == 3 and 'exited 1: {"error": "refused\\nghp_…yzAB"}' in out, out + err
     _no_token(out, err)
+
+
+def test_the_state_and_the_journal_know_a_sink_with_a_token_without_it(workdir: Path, capsys: Any) -> None:
+    """They named a command sink by its words whole: a token written in them went to the state,
+    which the GitOps jobs push to the state branch. Now its words as shown, and a digest."""
+    assert run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")[0] == 3  # owed
+    kept = [p.read_text() for p in (workdir / ".ehkeys").rglob("*.json*")]  # states, journals
+    assert any("command sh -c" in text for text in kept), "the owed deliveries are recorded"
+    _no_token(*kept)
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")  # known again, still owed
+    assert code == 0 and "no longer in the manifest" not in out, out + err
+
+
+def test_a_sink_an_earlier_ehkeys_recorded_with_its_token_whole_is_known_again(
+    workdir: Path, capsys: Any
+) -> None:
+    """States and journals written before hold such a sink's words whole: read as this version
+    names it, the delivery made is not reported as never received."""
+    (workdir / "keys.yaml").write_text(manifest([GITHUB]).replace(FAILS, "cat > got.txt"))
+    assert run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")[0] == 0
+    ident = CommandSink(("sh", "-c", "cat > got.txt", GITHUB)).ident
+    assert ident.startswith("command sh -c 'cat > got.txt' ghp_…yzAB #"), ident
+    replaced = 0
+    for kept in (workdir / ".ehkeys").rglob("*.json*"):  # as an earlier ehkeys wrote them
+        text = kept.read_text()
+        for form in (ident, json.dumps(ident)[1:-1]):  # as written, or with `…` escaped
+            replaced += text.count(form)
+            text = text.replace(form, f"command sh -c 'cat > got.txt' {GITHUB}")
+        kept.write_text(text)
+    assert replaced
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 0 and "never received" not in out + err, out + err
