@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from operator import attrgetter
 from typing import Any, TextIO
 
+from reconciler.core.printable import printable
 from reconciler.core.secrets import scrub
 
 GROUP_AT = 3  # a problem said this many times or more prints as one line (JSON lists each)
@@ -45,10 +46,12 @@ def key_id(data: Any, path: tuple[Any, ...]) -> str:
 
 
 def path_text(path: tuple[Any, ...]) -> str:
-    """A manifest path as a problem names it: `keys[1].allocated_ammount`."""
+    """A manifest path as a problem names it: `keys[1].allocated_ammount`; a name holding a
+    newline or another unprintable character escaped (`accounts.prod\\u000a`), one line still."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        shown = printable(str(part))
+        text += f"[{shown}]" if isinstance(part, int) else (f".{shown}" if text else shown)
     return text
 
 

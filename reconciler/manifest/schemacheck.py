@@ -71,9 +71,23 @@ def errors(data: Any, role: str = STANDALONE) -> Iterator[jsonschema.ValidationE
 @functools.cache
 def validator(role: str = STANDALONE) -> jsonschema.Draft202012Validator:
     """jsonschema's validator for a file in that place (a manifest file on its own, as validate checks it)."""
+    return validating()(_of_kind(role))
+
+
+@functools.cache
+def validating() -> type[jsonschema.Draft202012Validator]:
+    """Draft 2020-12 as jsonschema makes it, its `pattern` read as JSON Schema means it
+    (`schemarules.ecma`: a final `$` is the end of the text, never before a final newline)."""
     import jsonschema  # only a document the quick pass doubts pays for importing it (~60 ms)
 
-    return jsonschema.Draft202012Validator(_of_kind(role))
+    def pattern(checker: Any, text: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+        if checker.is_type(instance, "string") and not schemarules.ecma(text).search(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {text!r}")
+
+    extended: type[jsonschema.Draft202012Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": pattern}
+    )
+    return extended
 
 
 @functools.cache
@@ -87,9 +101,7 @@ def _judge(rule: dict[str, Any]) -> Callable[[Any], bool]:
     test = schemarules.compile_rule(rule)
     if test is not None:
         return test
-    import jsonschema  # a rule beyond the plain tests: only then is jsonschema imported
-
-    return jsonschema.Draft202012Validator(rule).is_valid
+    return validating()(rule).is_valid  # a rule beyond the plain tests: jsonschema imported then
 
 
 class _Quick:

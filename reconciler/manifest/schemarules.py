@@ -50,10 +50,21 @@ def plain_string(rule: Any) -> bool:
     return isinstance(rule, dict) and rule.get("type") == "string" and rule.keys() <= _STRING_KEYWORDS
 
 
+def ecma(pattern: str) -> re.Pattern[str]:
+    """A schema's `pattern` as JSON Schema means it (ECMA-262): a `$` ending it is the end of the
+    text, as Python's `\\Z` is; Python's `$` also matches before a final newline, so that
+    `'prod\\n'` passed for an account name (a folder named with a newline)."""
+    body = pattern[:-1]
+    escaped = (len(body) - len(body.rstrip("\\"))) % 2 == 1  # `\\$`: a dollar sign, not the end
+    if pattern.endswith("$") and not escaped:
+        pattern = body + r"\Z"
+    return re.compile(pattern)
+
+
 def _string(rule: dict[str, Any]) -> Test | None:
     """A plain string rule as one test, not four: it runs on each key's name, id and proxy key."""
     shortest, longest = rule.get("minLength", 0), rule.get("maxLength", float("inf"))
-    search = re.compile(rule.get("pattern", "")).search
+    search = ecma(rule.get("pattern", "")).search
     return lambda value: (
         isinstance(value, str) and shortest <= len(value) <= longest and search(value) is not None
     )
@@ -150,8 +161,8 @@ def _size(kind: type[Sized], compare: Callable[[int, int], bool]) -> Maker:
 
 def _pattern(text: Any, rule: dict[str, Any]) -> Test | None:
     try:
-        search = re.compile(text).search
-    except (re.error, TypeError):
+        search = ecma(text).search
+    except (re.error, TypeError, AttributeError):
         return None
     return lambda value: not isinstance(value, str) or search(value) is not None
 

@@ -744,3 +744,20 @@ def test_many_keys_written_as_defaults_are_one_grouped_warning(tmp_path: Path, c
     lines = out.splitlines()
     assert code == 0 and len(lines) == 1 and "as a ${VAR:-…} default" in lines[0], lines[:3]
     assert "500 places: lines 3, 4, 5" in lines[0] and "ek-proxy-default" not in out + err, lines[0]
+
+
+def test_an_account_name_ending_in_a_newline_is_refused_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Python's `$` matches before a final newline, so the schema's patterns passed `"prod\\n"`:
+    the account got a state folder named with a newline. JSON Schema's `$` is the end of the
+    text (`schemarules.ecma`); the problem's path shows the newline escaped, one line still."""
+    assert main(["validate", str(MANIFESTS / "bad-account-name-ending-in-a-newline.yaml")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(
+        line.endswith(
+            ":3:3: accounts.prod\\u000a: account name 'prod\\n' must be lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 32 (an account's name names its state folder and prefixes its keys' addresses, prod/backend)"
+        )
+        for line in lines
+    ), lines
+    assert any(":5:24: keys[a].account: account 'prod\\n' must be" in line for line in lines), lines

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,7 +58,7 @@ def edges(rule_list: list[Any]) -> tuple[list[Any], list[str]]:
 
 
 NUMBERS, TEXTS = edges(RULES)
-TESTS = [(rule, schemarules.compile_rule(rule), jsonschema.Draft202012Validator(rule)) for rule in RULES]
+TESTS = [(rule, schemarules.compile_rule(rule), schemacheck.validating()(rule)) for rule in RULES]
 scalars = st.one_of(
     st.none(), st.sampled_from(NUMBERS), st.sampled_from(TEXTS), st.text(max_size=8), st.integers()
 )
@@ -108,12 +107,15 @@ def test_each_rule_judges_a_value_as_jsonschema_does(value: Any) -> None:
         ({"properties": {"a": {"type": "string"}}, "additionalProperties": False}, {"a": "x", "b": 1}),
         ({"propertyNames": {"pattern": "^[a-z]+$"}}, {"A": 1}),
         ({"anyOf": [{"type": "string"}, {"type": "null"}]}, 0),
+        ({"pattern": "^[a-z]+$"}, "prod\n"),  # JSON Schema's `$` is the end: no final newline
+        ({"pattern": "^[a-z]+\\$"}, "prod$"),  # an escaped `$` is a dollar sign
+        ({"type": "string", "pattern": "^[a-z]+$", "maxLength": 9}, "prod\n"),
     ],
 )
 def test_the_edges_jsonschema_draws_are_drawn_the_same(rule: dict[str, Any], value: Any) -> None:
     test = schemarules.compile_rule(rule)
     assert test is not None
-    verdict = jsonschema.Draft202012Validator(rule).is_valid(value)
+    verdict = schemacheck.validating()(rule).is_valid(value)
     if isinstance(value, float) and math.isnan(value):
         assert not test(value) or verdict  # NaN: never valid where jsonschema says not
     else:
