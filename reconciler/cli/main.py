@@ -87,19 +87,32 @@ class _ReaderMayGo:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.lost = False  # the output could not be written (a full disk): said once, exit 1
 
     def write(self, text: str) -> int:
         try:
             return self.stream.write(text)
         except BrokenPipeError:
             self._gone()
-            return len(text)
+        except OSError as exc:
+            self._failed(exc)
+        return len(text)
 
     def flush(self) -> None:
         try:
             self.stream.flush()
         except BrokenPipeError:
             self._gone()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        """Output the disk or device refused (`> /dev/full`): said on stderr, the rest dropped,
+        and the command goes on (an apply's writes are in its journal), ending with exit 1."""
+        if not self.lost:
+            self.lost = True
+            _say(f"error: cannot write the output ({exc.strerror or exc}); the rest of it is lost")
+        self._gone()
 
     def _gone(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # no descriptor (a test's stream): nothing to redirect
@@ -120,10 +133,12 @@ def main(argv: Sequence[str] | None = None, exiting: bool = False) -> int:
         stream = stdout if stdout is not None else closing.enter_context(open(os.devnull, "w"))
         sys.stdout = guarded = _ReaderMayGo(stream)
         try:
-            return int(_main(argv, exiting))
+            code = int(_main(argv, exiting))
         finally:
             guarded.flush()  # here, not at exit: a reader gone by now is then handled too
             sys.stdout = stdout
+        # lost output fails a run that said all is well (or changes, drift: read from its output)
+        return ExitCode.ERROR if guarded.lost and code in (ExitCode.OK, ExitCode.CHANGES) else code
 
 
 def _main(argv: Sequence[str] | None, exiting: bool) -> ExitCode:

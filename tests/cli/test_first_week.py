@@ -191,6 +191,30 @@ def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -
     )
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full: a device every write to fails full")
+def test_output_to_a_full_disk_is_an_error_said_not_an_internal_one(workdir: Path) -> None:
+    """`plan > /dev/full`: "internal error: OSError: [Errno 28]"; and with --detailed-exitcode a
+    plan nobody could read would have exited 2, changes, as if all were well."""
+    (workdir / "keys.yaml").write_text((ROOT / "keys.example.yaml").read_text())  # the demo's changes
+    argv = ["plan", "keys.yaml", "--sandbox", "--detailed-exitcode", "--out", "plan.json"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *argv],
+            cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    said = "ehkeys: error: cannot write the output (No space left on device); the rest of it is lost"
+    assert done.stderr.count(said) == 1 and "internal error" not in done.stderr, done.stderr
+    assert (workdir / "plan.json").exists(), "what was made besides the output stays made"
+    record("cli", "plan --detailed-exitcode into a full disk (> /dev/full)", 1, "said once, exit 1")
+
+
 @pytest.mark.parametrize(
     ("argv", "code"),
     [(["schema"], 0), (["validate", "keys.yaml"], 0), (["schema", "--out", "."], 1)],
