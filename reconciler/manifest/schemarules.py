@@ -99,26 +99,6 @@ _TYPES: dict[str, Test] = {
 }
 
 
-def equal(one: Any, two: Any) -> bool:
-    """JSON Schema's equality, as jsonschema's `_utils.equal`: 1 and 1.0 are equal, 1 and True not.
-    A value of no JSON type (a tuple, a date) raises TypeError: jsonschema decides on it."""
-    if one is two:
-        return True
-    if not _is_json(one) or not _is_json(two):
-        raise TypeError("not a JSON value")
-    if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(map(equal, one, two))
-    if isinstance(one, dict) and isinstance(two, dict):
-        return one.keys() == two.keys() and all(equal(v, two[k]) for k, v in one.items())
-    if isinstance(one, bool) or isinstance(two, bool):
-        return False  # the same bool is `one is two`; a bool equals nothing else
-    return bool(one == two)
-
-
-def _is_json(value: Any) -> bool:
-    return isinstance(value, (str, list, dict, numbers.Number)) or value is None
-
-
 def _type(names: Any, rule: dict[str, Any]) -> Test | None:
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not all(name in _TYPES for name in names):
@@ -128,13 +108,20 @@ def _type(names: Any, rule: dict[str, Any]) -> Test | None:
 
 
 def _enum(options: Any, rule: dict[str, Any]) -> Test | None:
-    if not isinstance(options, list):
+    """One of the options, by JSON Schema's equality (`_as_key`: 1 and 1.0 alike, 1 and True not)."""
+    try:
+        keys = [_as_key(option) for option in options] if isinstance(options, list) else None
+    except TypeError:
         return None
-    return lambda value: any(equal(option, value) for option in options)
+    return None if keys is None else lambda value: _as_key(value) in keys
 
 
-def _const(expected: Any, rule: dict[str, Any]) -> Test:
-    return lambda value: equal(value, expected)
+def _const(expected: Any, rule: dict[str, Any]) -> Test | None:
+    try:
+        key = _as_key(expected)
+    except TypeError:
+        return None
+    return lambda value: _as_key(value) == key
 
 
 def _bound(compare: Callable[[Any, Any], bool]) -> Maker:
@@ -179,15 +166,16 @@ def _unique(on: Any, rule: dict[str, Any]) -> Test:
 
 
 def _no_two_equal(values: list[Any]) -> bool:
-    """No two of the values `equal`, told by a key each (set-wise, not two by two: 20,000 numbers
+    """No two of the values equal (`_as_key`), told by a key each (set-wise, not two by two: 20,000 numbers
     in a manifest's policy.require took minutes)."""
     return len({_as_key(value) for value in values}) == len(values)
 
 
 def _as_key(value: Any) -> Any:
-    """A key equal for two values exactly when they are `equal`: a number (1, 1.0, Decimal 1)
-    apart from a bool, a list item by item, a mapping entry by entry. A value of no JSON type
-    raises TypeError (jsonschema decides on it); so does an unhashable number (a signalling NaN)."""
+    """JSON Schema's equality, as jsonschema's `_utils.equal` draws it: a key equal for two values
+    exactly when they are equal (a number, 1, 1.0 or Decimal 1, apart from a bool; a list item
+    by item, a mapping entry by entry). A value of no JSON type (a tuple, a date) raises
+    TypeError: jsonschema decides on it; so does an unhashable number (a signalling NaN) in a set."""
     if isinstance(value, (bool, str)):
         return (bool if isinstance(value, bool) else str, value)
     if value is None:
