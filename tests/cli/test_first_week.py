@@ -164,23 +164,28 @@ def test_a_refused_loopback_connection_stops_at_once_and_says_what_to_start(
     record("cli", "plan against a loopback port nothing listens on", 1, "exit 1 in under 5 s, one message")
 
 
+def _demo_plan_into(workdir: Path, stdout: Any) -> subprocess.CompletedProcess[str]:
+    """`plan --detailed-exitcode --out plan.json` of the demo's changes, its output into `stdout`."""
+    (workdir / "keys.yaml").write_text((ROOT / "keys.example.yaml").read_text())
+    argv = ["plan", "keys.yaml", "--sandbox", "--detailed-exitcode", "--out", "plan.json"]
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *argv],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.slow
 def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -> None:
     """`plan --detailed-exitcode | head -1`: the pipe closes before ehkeys writes; it exited 1."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader has gone: every write to the pipe fails (EPIPE)
-    (workdir / "keys.yaml").write_text((ROOT / "keys.example.yaml").read_text())  # the demo's changes
-    argv = ["plan", "keys.yaml", "--sandbox", "--detailed-exitcode", "--out", "plan.json"]
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "reconciler", *argv],
-            cwd=workdir,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        done = _demo_plan_into(workdir, write_end)
     finally:
         os.close(write_end)
     assert done.returncode == 2, done.stderr  # changes, as without the pipe
@@ -196,18 +201,8 @@ def test_a_reader_that_goes_away_keeps_the_documented_exit_code(workdir: Path) -
 def test_output_to_a_full_disk_is_an_error_said_not_an_internal_one(workdir: Path) -> None:
     """`plan > /dev/full`: "internal error: OSError: [Errno 28]"; and with --detailed-exitcode a
     plan nobody could read would have exited 2, changes, as if all were well."""
-    (workdir / "keys.yaml").write_text((ROOT / "keys.example.yaml").read_text())  # the demo's changes
-    argv = ["plan", "keys.yaml", "--sandbox", "--detailed-exitcode", "--out", "plan.json"]
     with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "reconciler", *argv],
-            cwd=workdir,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        done = _demo_plan_into(workdir, full)
     assert done.returncode == 1, done.stderr
     said = "ehkeys: error: cannot write the output (No space left on device); the rest of it is lost"
     assert done.stderr.count(said) == 1 and "internal error" not in done.stderr, done.stderr
