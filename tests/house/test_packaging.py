@@ -80,20 +80,24 @@ def test_this_repository_ignores_the_lines_the_docs_give() -> None:
 def test_the_documented_gitignore_ignores_the_documented_file_sinks(tmp_path: Path) -> None:
     """A file sink docs/delivery.md shows, in a repository with docs/gitops.md's .gitignore, is
     ignored: `validate`, `plan` and `apply` would refuse one git tracks."""
-    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
-        pytest.skip("no git")
     paths = re.findall(r"^\s*- file: (\S+)", (ROOT / "docs" / "delivery.md").read_text(), re.M)
     assert ".env.backend" in paths
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
+    assert _not_ignored(tmp_path, paths) == []
+
+
+def _not_ignored(repository: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` git would track in a new repository holding docs/gitops.md's .gitignore."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(repository)], check=True)
+    (repository / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
     checked = subprocess.run(
         ["git", "check-ignore", "--verbose", "--non-matching", *paths],
-        cwd=tmp_path,
+        cwd=repository,
         capture_output=True,
         text=True,
     )
-    tracked = [line.split("\t")[-1] for line in checked.stdout.splitlines() if line.startswith("::")]
-    assert tracked == []
+    return [line.split("\t")[-1] for line in checked.stdout.splitlines() if line.startswith("::")]
 
 
 def _documented_leftovers() -> list[str]:
@@ -119,19 +123,9 @@ def test_the_documented_gitignore_ignores_what_the_sandbox_docs_leave(tmp_path: 
     """docs/sandbox.md has a user run `ehkeys sandbox --db sandbox.db` at the top of their
     repository: docs/gitops.md's lines ignored only `**/.ehkeys/**/sandbox.db*`, which left the
     database, its -wal and -shm (every sandbox key) to be committed."""
-    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
-        pytest.skip("no git")
     leftovers = _documented_leftovers()
     assert {"sandbox.db", "sandbox.db.env", "sandbox-trial/state.json"} <= set(leftovers)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    (tmp_path / ".gitignore").write_text("\n".join(_documented_gitignore()) + "\n")
-    checked = subprocess.run(
-        ["git", "check-ignore", "--verbose", "--non-matching", *leftovers],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert [line.split("\t")[-1] for line in checked.stdout.splitlines() if line.startswith("::")] == []
+    assert _not_ignored(tmp_path, leftovers) == []
 
 
 def _run(cwd: Path, *argv: str) -> None:
