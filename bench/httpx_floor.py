@@ -1,6 +1,8 @@
 """The least a whole process that talks to the API through httpx can take: Python start-up,
-`import httpx`, and N lookups at the given parallelism over the pools ehkeys makes
-(transports of 8 connections sharing one TLS context, no AsyncClient), with nothing else around them.
+`import httpx` (without httpx's own command-line client, which imports rich when it is installed
+and which ehkeys declines too), and N lookups at the given parallelism over the pools ehkeys
+makes (transports of 8 connections sharing one TLS context, no AsyncClient), with nothing else
+around them.
 
     python bench/httpx_floor.py BASE_URL N PARALLELISM KEYS
 
@@ -16,7 +18,8 @@ import json
 import ssl
 import sys
 
-import httpx
+sys.modules.setdefault("httpx._main", None)  # as reconciler/__init__.py: never httpx's CLI (rich)
+import httpx  # noqa: E402
 
 API_KEY = "ek-bench-account-key"
 POOL_SIZE = 8  # as reconciler/api/transport.py shards its pools
