@@ -4,11 +4,14 @@ and which ehkeys declines too), and N lookups at the given parallelism over the 
 makes (transports of 8 connections sharing one TLS context, no AsyncClient), with nothing else
 around them.
 
-    python bench/httpx_floor.py BASE_URL N PARALLELISM KEYS
+    python bench/httpx_floor.py BASE_URL N PARALLELISM KEYS [--with-ehkeys-imports]
 
 An instrument for bench/run.py's scenario 3 (whose apply sends one request a key): its
 wall time divided by this one's is what ehkeys adds to the HTTP stack it is built on.
 The account key is the bench's; the keys looked up are bench/run.py's `key(i)`, i < KEYS, in turn.
+`--with-ehkeys-imports` first imports what `ehkeys apply` imports (`APPLY_IMPORTS`), so that the
+difference between the two runs is what those imports cost, and the rest of scenario 3's wall
+time over this one is the apply's own work.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ sys.modules.setdefault("httpx._main", None)  # as reconciler/__init__.py: never 
 import httpx  # noqa: E402
 
 API_KEY = "ek-bench-account-key"
+APPLY_IMPORTS = ("reconciler.cli.main", "reconciler.cli.apply", "reconciler.engine.apply")
 POOL_SIZE = 8  # as reconciler/api/transport.py shards its pools
 
 
@@ -64,4 +68,7 @@ async def lookups(base: str, n: int, parallelism: int, keys: int) -> None:
 
 
 if __name__ == "__main__":
+    if "--with-ehkeys-imports" in sys.argv:
+        for module in APPLY_IMPORTS:
+            __import__(module)
     asyncio.run(lookups(sys.argv[1], *(int(arg) for arg in sys.argv[2:5])))

@@ -269,7 +269,7 @@ def rate_limited(tmp: Path, n: int, runs: int) -> dict[str, Any]:
 def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
     latency, parallelism = 0.020, 32
     (tmp / "m.yaml").write_text(manifest(n, allocated=12.5))
-    walls, bare, floor, exact, requests = [], [], [], True, 0
+    walls, bare, floor, imported, exact, requests = [], [], [], [], True, 0
     for _ in range(runs):
         with sandbox(tmp, seed(n), "--latency-ms", "20", "--rate-limit", "10000000/60") as base:
             before = balance(base)
@@ -289,6 +289,7 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             exact &= balance(base) == before - Decimal("2.5") * n
             bare.append(bare_client(base, requests, parallelism, keys=n))  # the sandbox's own bound
             floor.append(httpx_floor(base, requests, parallelism, n))
+            imported.append(httpx_floor(base, requests, parallelism, n, "--with-ehkeys-imports"))
     ideal = requests * latency / parallelism  # the list and balance, N updates, the checking list
     wall = statistics.median(walls)
     return {
@@ -300,16 +301,19 @@ def apply_all(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         "bare_client_s": statistics.median(bare),
         "httpx_floor_s": statistics.median(floor),
         "ratio_to_httpx_floor": wall / statistics.median(floor),
+        "httpx_floor_with_imports_s": statistics.median(imported),  # the floor, and ehkeys' imports
         "balance_exact": exact,
         "target": "<= 2x ideal, exact balance",
     }
 
 
-def httpx_floor(base: str, n: int, parallelism: int, keys: int) -> float:
+def httpx_floor(base: str, n: int, parallelism: int, keys: int, *flags: str) -> float:
     """bench/httpx_floor.py as a whole process: start-up, httpx, n lookups, nothing else."""
     argv = [sys.executable, str(ROOT / "bench" / "httpx_floor.py"), base, *map(str, (n, parallelism, keys))]
+    argv += flags
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's reconciler, for the imports
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
     return time.perf_counter() - started
 
 

@@ -40,7 +40,9 @@ def test_bench_smoke_run_produces_every_scenario(tmp_path: Path) -> None:
         "6_tier_enterprise",
     }
     assert results["3_apply"]["balance_exact"] is True
-    assert results["3_apply"]["httpx_floor_s"] > results["3_apply"]["bare_client_s"] > 0  # the floors ran
+    apply = results["3_apply"]
+    assert apply["httpx_floor_s"] > apply["bare_client_s"] > 0  # the floors ran
+    assert apply["httpx_floor_with_imports_s"] > 0  # and the floor with ehkeys' imports
     assert results["7_plan_list"]["requests"] == 2  # the path users run: the list and the balance
     assert results["2_rate_limited"]["responses_429"] == 0
     assert "| 1_latency_bound |" in done.stdout
