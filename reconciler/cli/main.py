@@ -61,11 +61,20 @@ _HANDLER.addFilter(_Scrubbed())
 _HANDLER.setFormatter(logging.Formatter("ehkeys: %(levelname)s: %(message)s"))
 
 
+DEBUG_HTTP = "EHKEYS_DEBUG_HTTP"  # =1 with --debug: every library's debug lines too (httpcore's trace)
+# What --debug shows besides every warning: ehkeys' own lines (one per API request: method,
+# path, status, time) and httpx's line per request of a client (GitHub, Vault).
+_DEBUGGED = {"ehkeys": logging.DEBUG, "httpx": logging.INFO}
+
+
 def _log_to_stderr(debug: bool) -> None:
     root = logging.getLogger()
     if _HANDLER not in root.handlers:
         root.addHandler(_HANDLER)
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    everything = debug and os.environ.get(DEBUG_HTTP, "") not in ("", "0")
+    root.setLevel(logging.DEBUG if everything else logging.WARNING)
+    for name, level in _DEBUGGED.items():  # set on every run: a test's runs share the loggers
+        logging.getLogger(name).setLevel(level if debug and not everything else logging.NOTSET)
 
 
 def _say(text: str) -> None:

@@ -19,7 +19,10 @@ from reconciler.core.usage import UNUSED_DAYS
 from reconciler.engine.settings import TIMEOUT
 from reconciler.gitops.trust import PLAN_AUTHOR
 
-DEBUG = "verbose logs on stderr, keys redacted (default: off)"
+DEBUG = (
+    "ehkeys' debug lines and one per HTTP request on stderr, keys redacted; with EHKEYS_DEBUG_HTTP=1, "
+    "every library's too (httpcore's connection trace) (default: off)"
+)
 MANIFESTS = (
     "manifest files or folders, each run on its own (a folder holding ehkeys.yaml, or a file of "
     "one: that whole directory manifest; another folder: one manifest of its files, read recursively)"
