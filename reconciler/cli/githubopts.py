@@ -70,7 +70,7 @@ def _dir(j: argparse.ArgumentParser) -> None:
         "--dir",
         default=str(OUT_DIR),
         **types.file("DIR", dash=types.FOLDER),
-        help="where plan.json, plan.md and apply.md go",
+        help="where plan.json, plan.md and apply.md go (removed if the job made it and wrote nothing)",
     )
 
 

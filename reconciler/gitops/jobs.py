@@ -41,7 +41,7 @@ from reconciler.engine import apply as engine_apply
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import plan as engine_plan
 from reconciler.engine.settings import ApplySettings, DriftSettings, Guards, PlanSettings, Workspace, credits
-from reconciler.gitops import baserules, madefor
+from reconciler.gitops import baserules, madefor, outdir
 from reconciler.gitops.batch import Verdict, judge
 from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
@@ -79,12 +79,16 @@ INTERRUPTED = "interrupted: the job was cancelled"
 
 
 def plan_job(job: Job) -> ExitCode:
+    with outdir.for_the_run(job.out_dir):  # a plan that failed leaves no empty folder
+        return _plan_job(job)
+
+
+def _plan_job(job: Job) -> ExitCode:
     ctx, hub, out = RunContext.from_env(), GitHub.from_env(), job.out_dir
     if not job.workspace.connection.sandbox:  # the sandbox needs no secret: a fork is planned
         ctx.refuse_fork()
     root = Root.of(job.workspace.manifests, ctx.workspace)
     set_output("artifact", root.artifact)  # the name the action uploads the plan under
-    out.mkdir(parents=True, exist_ok=True)
     for name in (PLAN_FILE, PLAN_MD, SKIPPED, REFUSED, MADE_FOR):
         (out / name).unlink(missing_ok=True)  # a failed plan leaves no earlier one to comment
     files = PullFiles.of(hub, ctx.pr_number) if ctx.pr_number else None
@@ -164,9 +168,13 @@ def _retire(hub: GitHub, number: int, root: Root, author: str, why: str) -> str:
 
 
 def apply_job(job: ApplyJob) -> ExitCode:
+    with outdir.for_the_run(job.job.out_dir):  # nothing to apply leaves no empty folder
+        return _apply_job(job)
+
+
+def _apply_job(job: ApplyJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # another root's, or a kept workspace's: never posted
     verdict = Verdict() if job.fresh else judge(hub, ctx, root, job.job.when_modified)
     _tell(root, verdict)

@@ -343,6 +343,31 @@ def test_a_plan_comment_the_last_plan_job_could_not_fill_names_no_plan(
     assert actions.live() == before
 
 
+def test_a_failed_plan_leaves_no_empty_output_folder_and_keeps_one_it_found(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    broken = "version: 1\nkeys: [\n"
+    code, out = actions.plan_pr(4, "h1", broken)
+    workspace = actions.tmp / f"run-{actions.runs}"
+    assert code == 1 and not (workspace / "ehkeys-out").exists(), out
+    code, out = actions.plan_pr(4, "h2", broken, MANIFEST, None, "--dir", "out/plans")
+    workspace = actions.tmp / f"run-{actions.runs}"
+    assert code == 1 and not (workspace / "out").exists(), "its parents made for it go too"
+
+    hub.open_pull(5, "h3")
+    hub.change(5, MANIFEST)
+    pull = {"number": 5, "head": {"sha": "h3", "repo": {"full_name": REPO}}, "base": {"ref": "main"}}
+    workspace = actions.checkout(broken, "pull_request", "test-merge-h3", {"pull_request": pull})
+    (workspace / "ehkeys-out").mkdir()  # the user's: never removed
+    assert actions.run("github", "plan", MANIFEST, "--sandbox", *actions.seeded)[0] == 1
+    assert (workspace / "ehkeys-out").is_dir()
+
+    code, out = actions.merge_and_apply(None, "direct", manifest())  # nothing applied: no folder
+    assert code == 1 and not (actions.tmp / f"run-{actions.runs}" / "ehkeys-out").exists(), out
+    code, out = actions.plan_pr(6, "h4", manifest(k0=11))
+    assert code == 0 and (actions.tmp / f"run-{actions.runs}" / "ehkeys-out" / "plan.json").is_file()
+
+
 def test_two_plan_comments_of_one_root_heal_and_the_last_plan_is_applied(
     actions: Actions, hub: FakeGitHub
 ) -> None:
