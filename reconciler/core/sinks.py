@@ -53,7 +53,9 @@ class FileSink:
         return path if path.is_absolute() or not self.folder else Path(self.folder) / path
 
     def describe(self) -> str:
-        return self.ident  # `file app.env#OPENAI_API_KEY`: one file may take two variables
+        """`file app.env#OPENAI_API_KEY` (one file may take two variables), anything key- or
+        token-shaped in its path redacted, as a command's words are."""
+        return scrub(self.ident)
 
     @property
     def ident(self) -> str:
@@ -138,11 +140,12 @@ class VaultSink:
     mount: str = VAULT_MOUNT
 
     def describe(self) -> str:
-        return f"vault {self.mount}/{self.path}#{self.field}"
+        """`vault secret/apps/api#key`, anything key- or token-shaped in it redacted."""
+        return scrub(self.ident)
 
     @property
     def ident(self) -> str:
-        return self.describe()
+        return f"vault {self.mount}/{self.path}#{self.field}"
 
 
 Sink = FileSink | CommandSink | GitHubSecretSink | VaultSink

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from reconciler.core.keys import DesiredKey, Location
+from reconciler.core.secrets import scrub
 from reconciler.core.sinks import FileSink
 from reconciler.manifest.diagnostics import Diagnostic
 
@@ -128,7 +129,7 @@ def diagnostics(keys: Iterable[DesiredKey]) -> list[Diagnostic]:
     an account) gives several keys is said once, naming them."""
     places: dict[tuple[Location, str], list[DesiredKey]] = {}
     for key, sink, reason in tracked_sinks(keys):
-        places.setdefault((sink.at or key.location, f"{sink.target}: {reason}"), []).append(key)
+        places.setdefault((sink.at or key.location, scrub(f"{sink.target}: {reason}")), []).append(key)
     return [_said(where, message, owners) for (where, message), owners in places.items()]
 
 
@@ -143,4 +144,4 @@ def _said(where: Location, message: str, owners: Sequence[DesiredKey]) -> Diagno
 def refusal(key: DesiredKey, sink: FileSink, reason: str = TRACKED) -> str:
     """`keys.yaml:7:9: .env: git would track this file ...` (the key's line when the sink has
     none)."""
-    return f"{sink.at or key.location}: {sink.target}: {reason}"
+    return scrub(f"{sink.at or key.location}: {sink.target}: {reason}")  # a token in its path hidden

@@ -6,6 +6,8 @@ is, `ghp_…` and its last 4, and `validate` warns at its line (`--strict` fails
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,10 @@ from typing import Any
 import pytest
 
 from reconciler.core.sinks import CommandSink
+from reconciler.delivery import errors
 from reconciler.manifest import keytext
 
-from ..helpers import run_cli
+from ..helpers import free_port, run_cli
 
 GITHUB = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
 FINE_GRAINED = "github_pat_11ABCDEFG0123456789abc_" + "abcdefghijklmnopqrstuvwxyz" * 2 + "ABCDEFG"
@@ -166,3 +169,48 @@ def test_a_sink_an_earlier_ehkeys_recorded_with_its_token_whole_is_known_again(
     assert replaced
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
     assert code == 0 and "never received" not in out + err, out + err
+
+
+def test_a_token_in_a_file_or_vault_sink_s_path_is_shown_as_prefix_and_last_4(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command sink's words were scrubbed wherever they were shown, a file sink's path and a
+    Vault sink's path not: the plan, its Markdown and JSON, the saved plan, apply's report and
+    its errors, and `validate`'s and plan's word that git would track the file showed it whole."""
+    sinks = f"      - file: out/{GITHUB}/app.env\n      - vault: {{path: 'apps/{VAULT}', field: key}}\n"
+    (workdir / "keys.yaml").write_text(manifest([]) + sinks)
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")  # the sinks' offline checks
+    assert "out/ghp_…yzAB/app.env: its folder does not exist: an apply run so refuses" in out, out + err
+    assert "vault secret/apps/hvs.…d1Z6#key: VAULT_ADDR and VAULT_TOKEN are not set" in out, out
+    _no_token(out, err)
+    (workdir / "out" / GITHUB).mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # git would track the file: refused
+    for argv in (("validate", "keys.yaml"), ("plan", "keys.yaml", "--sandbox")):
+        code, out, err = run_cli(capsys, *argv)
+        assert "out/ghp_…yzAB/app.env: git would track this file" in out + err, out + err
+        _no_token(out, err)
+    shutil.rmtree(workdir / ".git")
+
+    outputs = []
+    for shown in ("text", "markdown", "json"):
+        code, out, err = run_cli(
+            capsys, "plan", "keys.yaml", "--sandbox", "--format", shown, "--out", "p.json"
+        )
+        assert code == 0, out + err
+        outputs += [out, err, (workdir / "p.json").read_text(), *run_cli(capsys, "show", "p.json")[1:]]
+    assert (
+        "→ file out/ghp_…yzAB/app.env#EH_KEY_API" in outputs[0]
+        and "→ vault secret/apps/hvs.…d1Z6#key" in outputs[0]
+    )
+    _no_token(*outputs)
+
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")  # VAULT_ADDR unset
+    assert code == 1 and "vault secret/apps/hvs.…d1Z6#key: VAULT_ADDR and VAULT_TOKEN are not set" in err, err
+    _no_token(out, err)
+    monkeypatch.setattr(errors, "BACKOFF", (0.0, 0.0))  # the refused connection is tried again at once
+    monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")  # nothing listens: delivery fails
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.the-environment-s-own-token")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")
+    assert code == 3 and "✓ api → file out/ghp_…yzAB/app.env#EH_KEY_API: delivered" in out, out + err
+    assert "✗ api → vault secret/apps/hvs.…d1Z6#key: failed: " in out and "/data/apps/hvs.…d1Z6:" in out, out
+    _no_token(out, err)
