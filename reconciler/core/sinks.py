@@ -2,7 +2,9 @@
 delivery did. Values only: what a sink names, never a key's value. `reconciler.delivery` does
 the writing; `describe()` is how a plan and a report name a sink (`github_secret acme/api:EH_KEY`),
 `ident` how the journal and the state know it again (the same sink, run after run). Two sinks of
-one key never describe alike: each says what its ident says, a command's words shortened.
+one key never describe alike: each says what its ident says, a command's words shortened. Neither
+holds a secret a command's words or a file's or Vault path name (`scrub`): an ident holding one
+is as shown, with a digest of it.
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ class FileSink:
     def describe(self) -> str:
         """`file app.env#OPENAI_API_KEY` (one file may take two variables), anything key- or
         token-shaped in its path redacted, as a command's words are."""
-        return scrub(self.ident)
+        return f"file {scrub(self.path)}#{self.name}"  # the variable's name is no secret
 
     @property
     def ident(self) -> str:
-        return f"file {self.path}#{self.name}"  # as written: the same in every checkout
+        return _ident("file", f"{self.path}#{self.name}")  # as written: the same in every checkout
 
 
 @dataclass(frozen=True)
@@ -82,24 +84,29 @@ class CommandSink:
 
     @property
     def ident(self) -> str:
-        return _command_ident(shlex.join(self.argv))
+        return _ident("command", shlex.join(self.argv))
 
 
-def _command_ident(words: str) -> str:
-    """How the journal and the state (pushed to the state branch) know a command sink: its words;
-    words holding a secret (a token, a key: what `scrub` hides) as shown, with a digest of the
-    whole words, which tells two such sinks apart and says nothing of the secret."""
+_SCRUBBED = ("command", "file", "vault")  # the kinds whose ident is written by `_ident`
+
+
+def _ident(kind: str, words: str) -> str:
+    """How the journal and the state (pushed to the state branch) know a command, file or Vault
+    sink: its words (a command's, a file's path and variable, a Vault secret's mount, path and
+    field); words holding a secret (a token, a key: what `scrub` hides) as shown, with a digest
+    of the whole words, which tells two such sinks apart and says nothing of the secret."""
     shown = scrub(words)
     if shown == words:
-        return f"command {words}"
-    return f"command {shown} #{hashlib.sha256(words.encode()).hexdigest()[:16]}"
+        return f"{kind} {words}"
+    return f"{kind} {shown} #{hashlib.sha256(words.encode()).hexdigest()[:16]}"
 
 
 def known_as(ident: str) -> str:
-    """A sink's ident as this version writes it: a command's words holding a secret, which an
-    earlier ehkeys recorded whole in the state and journal, become `CommandSink.ident`'s."""
-    words = ident.removeprefix("command ")
-    return _command_ident(words) if words != ident else ident
+    """A sink's ident as this version writes it: a command's words, a file's or a Vault path
+    holding a secret, which an earlier ehkeys recorded whole in the state and journal, become
+    the sink's `ident`; any other is as it was."""
+    kind, _, words = ident.partition(" ")
+    return _ident(kind, words) if kind in _SCRUBBED and words else ident
 
 
 def program_missing(program: str, path: str) -> str:
@@ -141,11 +148,11 @@ class VaultSink:
 
     def describe(self) -> str:
         """`vault secret/apps/api#key`, anything key- or token-shaped in it redacted."""
-        return scrub(self.ident)
+        return f"vault {scrub(f'{self.mount}/{self.path}')}#{scrub(self.field)}"
 
     @property
     def ident(self) -> str:
-        return f"vault {self.mount}/{self.path}#{self.field}"
+        return _ident("vault", f"{self.mount}/{self.path}#{self.field}")
 
 
 Sink = FileSink | CommandSink | GitHubSecretSink | VaultSink

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.sinks import CommandSink
+from reconciler.core.sinks import CommandSink, FileSink, VaultSink
 from reconciler.delivery import errors
 from reconciler.manifest import keytext
 
@@ -171,14 +171,16 @@ def test_a_sink_an_earlier_ehkeys_recorded_with_its_token_whole_is_known_again(
     assert code == 0 and "never received" not in out + err, out + err
 
 
+PATH_SINKS = f"      - file: out/{GITHUB}/app.env\n      - vault: {{path: 'apps/{VAULT}', field: key}}\n"
+
+
 def test_a_token_in_a_file_or_vault_sink_s_path_is_shown_as_prefix_and_last_4(
     workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A command sink's words were scrubbed wherever they were shown, a file sink's path and a
     Vault sink's path not: the plan, its Markdown and JSON, the saved plan, apply's report and
     its errors, and `validate`'s and plan's word that git would track the file showed it whole."""
-    sinks = f"      - file: out/{GITHUB}/app.env\n      - vault: {{path: 'apps/{VAULT}', field: key}}\n"
-    (workdir / "keys.yaml").write_text(manifest([]) + sinks)
+    (workdir / "keys.yaml").write_text(manifest([]) + PATH_SINKS)
     code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")  # the sinks' offline checks
     assert "out/ghp_…yzAB/app.env: its folder does not exist: an apply run so refuses" in out, out + err
     assert "vault secret/apps/hvs.…d1Z6#key: VAULT_ADDR and VAULT_TOKEN are not set" in out, out
@@ -214,3 +216,38 @@ def test_a_token_in_a_file_or_vault_sink_s_path_is_shown_as_prefix_and_last_4(
     assert code == 3 and "✓ api → file out/ghp_…yzAB/app.env#EH_KEY_API: delivered" in out, out + err
     assert "✗ api → vault secret/apps/hvs.…d1Z6#key: failed: " in out and "/data/apps/hvs.…d1Z6:" in out, out
     _no_token(out, err)
+
+
+def test_the_state_and_the_journal_know_a_file_or_vault_sink_with_a_token_without_it(
+    workdir: Path, capsys: Any
+) -> None:
+    """As for a command's words: a file's or a Vault path holding a token went whole to the
+    state and journal (the state branch). Now as shown, with a digest; an earlier ehkeys'
+    record, with the path whole, is known again."""
+    (workdir / "keys.yaml").write_text(manifest([]) + PATH_SINKS)
+    (workdir / "out" / GITHUB).mkdir(parents=True)
+    owed = {"VAULT_ADDR": "http://127.0.0.1:9", "VAULT_TOKEN": "x"}  # the Vault sink fails: owed
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in owed.items():
+            mp.setenv(name, value)
+        mp.setattr(errors, "BACKOFF", (0.0, 0.0))
+        assert run_cli(capsys, "apply", "keys.yaml", "--sandbox", "--auto-approve")[0] == 3
+    kept = {p: p.read_text() for p in (workdir / ".ehkeys").rglob("*.json*")}  # states, journals
+    recorded = json.dumps("vault secret/apps/hvs.…d1Z6#key #")[1:-1]  # `…` as the JSON escapes it
+    assert any(recorded in text for text in kept.values()), kept
+    _no_token(*kept.values())
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 0 and "still to be delivered to vault secret/apps/hvs.…d1Z6#key" in out, out + err
+    assert "no longer in the manifest" not in out and "never received" not in out, out
+
+    for path, text in kept.items():  # as an earlier ehkeys wrote them: each sink's path whole
+        for sink in (FileSink(f"out/{GITHUB}/app.env", "EH_KEY_API"), VaultSink(f"apps/{VAULT}", "key")):
+            whole = f"{sink.ident.partition(' ')[0]} {sink.describe().partition(' ')[2]}"
+            whole = whole.replace("ghp_…yzAB", GITHUB).replace("hvs.…d1Z6", VAULT)
+            for form in (sink.ident, json.dumps(sink.ident)[1:-1]):
+                text = text.replace(form, whole if form == sink.ident else json.dumps(whole)[1:-1])
+        path.write_text(text)
+    assert any(GITHUB in path.read_text() for path in kept), "the earlier form is what is read now"
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", "--sandbox")
+    assert code == 0 and "still to be delivered to vault secret/apps/hvs.…d1Z6#key" in out, out + err
+    assert "no longer in the manifest" not in out and "never received" not in out, out
