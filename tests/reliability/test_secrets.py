@@ -269,8 +269,11 @@ def test_an_api_key_with_impossible_characters_is_refused_unechoed(
     )
 
 
-def test_every_library_log_record_is_scrubbed(workdir: Path, capsys: Any) -> None:
+def test_every_library_log_record_is_scrubbed(
+    workdir: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Path("keys.yaml").write_text(manifest([12]))
+    monkeypatch.setenv("EHKEYS_DEBUG_HTTP", "1")  # every library's debug lines, httpcore's too
     run_cli(capsys, "validate", "keys.yaml", "--debug")  # installs the CLI's log handler
     headers = [(b"Authorization", b"Bearer sk-SENTINEL-any-vendor"), (b"X-Key", PROXY[0].encode())]
     logging.getLogger("httpcore.http11").debug("send_request_headers.started headers=%r", headers)
