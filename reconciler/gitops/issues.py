@@ -1,17 +1,20 @@
 """One comment per pull request and manifest root, kept up to date, and one drift issue per
-root, edited only when it changes.
+root, its findings edited only when they change.
 
 Both are found by a hidden marker and the root's line (`roots`), so a push edits the plan
 comment instead of adding one (the newest, if two runs raced to post it: `comments`, the
 rule the apply job reads by too; the older copy is retired), two roots never edit each
-other's, and the daily drift check edits the issue only when its findings' digest changes (a
-drift report's Markdown carries `<!-- ehkeys-drift-digest: … -->`): watchers are notified
-when something new happened, not every morning.
+other's, and the daily drift check edits the issue's findings only when their digest changes
+(a drift report's Markdown carries `<!-- ehkeys-drift-digest: … -->`). Each run edits its
+"Last checked" line (`checked`: the run's time and link), that line alone while the findings
+stay the same: a schedule that stopped shows as an old date. An edit of an issue's body
+notifies no one, and the job never comments on the issue but to close it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 
 from reconciler.gitops.comments import Comment, own_comments
@@ -23,6 +26,8 @@ from reconciler.gitops.trust import PLAN_AUTHOR
 DRIFT_LABEL = "ehkeys-drift"
 DRIFT_TITLE = "ehkeys: proxy keys drifted from the manifest"
 _DIGEST = re.compile(r"<!-- ehkeys-drift-digest: ([0-9a-f]+) -->")
+CHECKED = "<!-- ehkeys-drift-checked -->"
+_CHECKED = re.compile(f"^{re.escape(CHECKED)}.*$", re.MULTILINE)
 
 
 def upsert_comment(
@@ -69,12 +74,52 @@ def _retire(hub: GitHub, number: int, stale: Comment, root: Root) -> None:
         hub.call("PATCH", f"/issues/comments/{where}", json={"body": note})
 
 
+def _edit_issue(hub: GitHub, number: int, old: str, body: str, title: str, root: Root) -> str:
+    """The open issue `number` made to say `body`: all of it when the findings changed, else its
+    "Last checked" line alone; "" when it was deleted since it was listed."""
+    edit, said = {"body": body, "title": title}, f"updated #{number}"
+    if same_findings(old, body) and root.rank(old) == OWN:
+        kept = _checked_again(old, body)
+        if kept == old:
+            return f"unchanged #{number}"
+        edit, said = {"body": kept}, f"unchanged #{number} (its last-checked line edited)"
+    try:
+        hub.call("PATCH", f"/issues/{number}", json=edit)
+    except NotFound:
+        return ""
+    return said
+
+
 def same_findings(old: str, new: str) -> bool:
     """Two drift reports say the same: equal digests (or equal text, without one)."""
     before, after = _DIGEST.search(old), _DIGEST.search(new)
     if before and after:
         return before.group(1) == after.group(1)
     return old.strip() == new.strip()
+
+
+def checked(body: str, when: datetime.datetime, run_url: str) -> str:
+    """The drift report `body` with its "Last checked" line: `when` (UTC) and the run's link,
+    after its heading (and digest)."""
+    run = f" ([the run]({run_url}))" if run_url else ""
+    at = when.astimezone(datetime.timezone.utc)
+    line = (
+        f"{CHECKED}**Last checked:** {at:%Y-%m-%d %H:%M} UTC{run}: a date older than the schedule's "
+        "means the check no longer runs.\n"
+    )
+    head, blank, rest = body.partition("\n\n")
+    return f"{head}\n\n{line}\n{rest}" if blank else f"{body}\n\n{line}"
+
+
+def _checked_again(old: str, new: str) -> str:
+    """The issue's body `old` with the "Last checked" line of `new` (`new` itself when `old`, by
+    an earlier ehkeys, has none; `old` when `new` has none)."""
+    line = _CHECKED.search(new)
+    if line is None:
+        return old
+    if _CHECKED.search(old) is None:
+        return new
+    return _CHECKED.sub(lambda _: line.group(0), old, count=1)
 
 
 def drift_title(root: Root) -> str:
@@ -91,14 +136,10 @@ def sync_drift_issue(hub: GitHub, body: str, drifted: bool, root: Root = UNNAMED
     issues = root.mine(bots, lambda i: str(i.get("body") or ""))
     numbers = [pick(i, "GET /issues", "number", kind=int) for i in issues]
     if issues and (drifted or not close):
-        number, adopted = numbers[0], root.rank(issues[0].get("body") or "") != OWN
-        if same_findings(issues[0].get("body") or "", body) and not adopted:
-            return f"unchanged #{number}"
-        try:
-            hub.call("PATCH", f"/issues/{number}", json={"body": body, "title": title})
-            return f"updated #{number}"
-        except NotFound:  # deleted (410) since it was listed: a new issue tells the drift
-            numbers = []
+        said = _edit_issue(hub, numbers[0], str(issues[0].get("body") or ""), body, title, root)
+        if said:
+            return said
+        numbers = []  # deleted (410) since it was listed: a new issue tells the drift
     if drifted:
         created = hub.call("POST", "/issues", json={"title": title, "body": body, "labels": [DRIFT_LABEL]})
         return f"opened #{pick(created, 'POST /issues', 'number', kind=int)}"

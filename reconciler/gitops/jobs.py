@@ -18,10 +18,11 @@ its own, so several roots in one repository never collide.
   goes on the PR (each one the refusal concerns) and in the job summary; the state goes back
   to its branch either way. A root the push did not touch has nothing to apply: said, exit 0.
 - drift (schedule): pull the state, report, and open, edit or close the drift issue. The
-  issue and the job summary end with the usage view (where the credit goes). The issue is
-  edited only when the findings' digest changes, and usage is not in it: numbers that move
-  every day would notify its watchers every day. So the issue's usage is as of its last edit
-  (it says when); the job summary's is the day's. With
+  issue and the job summary end with the usage view (where the credit goes). The issue's
+  findings are edited only when their digest changes, and usage is not in it: numbers that
+  move every day would change the issue every day. So the issue's usage is as of its findings'
+  last change (it says when); the job summary's is the day's. Its "Last checked" line (the
+  run's time and link) is edited on each run, alone while the findings stay (`issues`). With
   accounts, one that cannot be read (its key refused) is an error beside the others' report:
   the issue shows both, and is not closed until every account is checked.
 """
@@ -46,7 +47,7 @@ from reconciler.gitops.batch import Verdict, judge
 from reconciler.gitops.comments import own_comments
 from reconciler.gitops.context import RunContext, set_output
 from reconciler.gitops.hub import GitHub
-from reconciler.gitops.issues import sync_drift_issue, upsert_comment
+from reconciler.gitops.issues import checked, sync_drift_issue, upsert_comment
 from reconciler.gitops.jobstate import on_branch
 from reconciler.gitops.madefor import MADE_FOR
 from reconciler.gitops.otherstates import with_branch_states
@@ -309,17 +310,20 @@ def drift_job(job: DriftJob) -> ExitCode:
     with on_branch(job.job, ctx, hub, push=(SEEN_FILE,), told=True) as checkout:  # seen once said
         settings = DriftSettings(checkout.over(workspace), job.limits, job.unused_days)
         drifted = engine_drift.examine(settings, Log(job.job.workspace.manifests))
-        return _drift_said(hub, root, drifted, unheld_note(job.job.state_branch, checkout.names))
+        note = unheld_note(job.job.state_branch, checkout.names)
+        return _drift_said(hub, root, drifted, note, ctx.run_url)
 
 
-def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str) -> ExitCode:
-    """The drift found, in the log, the job summary and the drift issue (`note` after the findings)."""
+def _drift_said(hub: GitHub, root: Root, drifted: engine_drift.Drifted, note: str, run_url: str) -> ExitCode:
+    """The drift found, in the log, the job summary and the drift issue (`note` after the findings,
+    when and by which run it was checked after their heading)."""
     driftrender.text(drifted.reports, sys.stdout)
     text = io.StringIO()
     driftrender.markdown(drifted.reports, text)
     text.write("\n" + note)
     usagerender.markdown(drifted.usage, text)  # after the findings: never in their digest
-    body = root.stamp(text.getvalue(), render.DRIFT_MARKER, "ehkeys drift")
+    said = checked(text.getvalue(), datetime.datetime.now(datetime.timezone.utc), run_url)
+    body = root.stamp(said, render.DRIFT_MARKER, "ehkeys drift")
     step_summary(lambda s: s.write(body))
     if drifted.has_errors and all(d.has_errors for d in drifted.each):
         return ExitCode.ERROR  # the check itself failed: the issue says nothing it cannot stand behind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse
 
 from reconciler.cli.main import main
 from reconciler.gitops.hub import GitHub, GitHubError
-from reconciler.gitops.issues import DRIFT_LABEL, sync_drift_issue, upsert_comment
+from reconciler.gitops.issues import CHECKED, DRIFT_LABEL, checked, sync_drift_issue, upsert_comment
 from reconciler.gitops.reviewed_plan import LIMIT, Artifact, PlanMeta, comment_body
 
 from ..fakegithub import BOT, FakeGitHub, on_actions
@@ -28,7 +29,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 
 
 def drift_body(digest: str, text: str) -> str:
-    return f"<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: {digest} -->\n{text}\n"
+    return f"<!-- ehkeys-drift -->\n<!-- ehkeys-drift-digest: {digest} -->\n\n{text}\n"
 
 
 def test_one_plan_comment_is_kept_up_to_date(fake: FakeGitHub) -> None:
@@ -96,6 +97,38 @@ def test_the_drift_issue_opens_updates_stays_quiet_and_closes(fake: FakeGitHub) 
     assert sync_drift_issue(hub, "In sync", drifted=False) == "closed #13"
     assert fake.issues[13]["state"] == "closed" and fake.issues[12]["state"] == "open"
     assert "match the manifest again" in fake.comments_on(13)[0]
+
+
+def test_the_drift_issue_edits_its_last_checked_line_alone_while_its_findings_stay(fake: FakeGitHub) -> None:
+    """The issue was left as it was while the findings stayed: a schedule GitHub disabled looked
+    like an account in sync. Now each run edits its "Last checked" line (never a comment)."""
+    hub, run = GitHub.from_env(), "https://github.example/o/r/actions/runs/{}"
+    day = datetime.datetime(2026, 11, 22, 8, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    first = checked(drift_body("aa", "1 key changed (usage 91%)"), day, run.format(1))
+    assert sync_drift_issue(hub, first, drifted=True) == "opened #13"
+    line = f"{CHECKED}**Last checked:** 2026-11-22 06:00 UTC ([the run]({run.format(1)})): a date older"
+    assert fake.issues[13]["body"].splitlines()[3].startswith(line), "under the heading, in UTC"
+    later = checked(
+        drift_body("aa", "1 key changed (usage 95%)"), day + datetime.timedelta(days=1), run.format(2)
+    )
+    assert sync_drift_issue(hub, later, drifted=True) == "unchanged #13 (its last-checked line edited)"
+    body = fake.issues[13]["body"]
+    assert "2026-11-23 06:00 UTC" in body and run.format(2) in body and run.format(1) not in body
+    assert "91%" in body and "95%" not in body, "the findings' edit, as before: only when they change"
+    assert fake.writes() == ["POST /issues", "PATCH /issues/13"] and fake.comments_on(13) == []
+    assert sync_drift_issue(hub, later, drifted=True) == "unchanged #13", "the same line: no request"
+    assert fake.writes() == ["POST /issues", "PATCH /issues/13"]
+    changed = checked(drift_body("bb", "2 keys changed"), day, run.format(3))
+    assert sync_drift_issue(hub, changed, drifted=True) == "updated #13"
+    assert fake.issues[13]["body"] == changed and fake.comments_on(13) == []
+
+
+def test_a_drift_issue_an_earlier_ehkeys_wrote_gains_the_last_checked_line(fake: FakeGitHub) -> None:
+    hub = GitHub.from_env()
+    assert sync_drift_issue(hub, drift_body("aa", "1 key changed"), drifted=True) == "opened #13"
+    now = checked(drift_body("aa", "1 key changed"), datetime.datetime.now(datetime.timezone.utc), "")
+    assert sync_drift_issue(hub, now, drifted=True) == "unchanged #13 (its last-checked line edited)"
+    assert fake.issues[13]["body"] == now and "UTC: a date older" in now, "no run: no link"
 
 
 def test_an_issue_a_person_labelled_as_drift_is_neither_edited_nor_closed(fake: FakeGitHub) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ MANIFEST = "keys/keys.yaml"
 STATE_ON_BRANCH = f"{sandbox_state_dir(MANIFEST).as_posix()}/state.json"  # keys/.ehkeys/keys/sandbox/…
 JOURNAL_ON_BRANCH = STATE_ON_BRANCH.replace("state.json", "journal.jsonl")
 UPLOADED = ("plan.json", "plan.md", "refused.txt", "made-for.json")  # action.yml's upload step, its `path:`
+CHECKED = "<!-- ehkeys-drift-checked -->"  # the drift issue's "Last checked" line starts so
 
 
 def manifest(**allocations: float) -> str:
@@ -847,6 +849,11 @@ def drift_issue(hub: FakeGitHub) -> dict[str, Any]:
     return next(i for i in hub.issues.values() if "ehkeys-drift" in i.get("labels", []))
 
 
+def unchecked(body: str) -> str:
+    """A drift issue's body without its "Last checked" line, which each run edits."""
+    return re.sub(f"^{re.escape(CHECKED)}.*$", "", body, flags=re.MULTILINE)
+
+
 def test_a_key_the_drift_issue_could_not_be_told_of_is_still_new_on_the_next_run(
     actions: Actions, hub: FakeGitHub
 ) -> None:
@@ -887,7 +894,8 @@ def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
     actions.set_used("key-1", "7.5")  # only usage moved: the findings are the same
     edits = len(hub.writes("PATCH /issues/"))
     assert "drift issue: unchanged" in actions.drift(text)[1]
-    assert len(hub.writes("PATCH /issues/")) == edits
+    assert len(hub.writes("PATCH /issues/")) == edits + 1, "its last-checked line alone"
+    assert unchecked(drift_issue(hub)["body"]) == unchecked(body)
 
     actions.sql(
         "INSERT INTO keys SELECT 'ek-proxy-dashboard-made-0001', user_id, 'made-by-hand', expires_at, "
@@ -903,6 +911,32 @@ def test_the_drift_issue_tells_what_happened_and_only_changes_when_that_does(
     actions.sql("UPDATE keys SET name = 'key-1', ip_whitelist = '[\"10.0.0.0/8\"]' WHERE name = 'renamed'")
     assert "drift issue: closed" in actions.drift(text)[1]
     assert drift_issue(hub)["state"] == "closed"
+
+
+def test_the_drift_issue_says_when_and_by_which_run_it_was_last_checked(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    """A schedule GitHub disabled (60 days without activity) left an open issue as it was, the
+    same as an account whose drift had not changed: its "Last checked" line now shows the run."""
+    text = manifest(k0=15)
+    actions.plan_pr(1, "h1", text)
+    assert actions.merge_and_apply(1, "m1", text)[0] == 0
+    actions.sql("UPDATE keys SET name = 'renamed' WHERE name = 'key-1'")
+    for said in ("drift issue: opened", "drift issue: unchanged"):
+        hub.calls.clear()
+        assert said in actions.drift(text)[1]
+        body = drift_issue(hub)["body"]
+        line = re.search(r"\*\*Last checked:\*\* (\S+ \S+) UTC \(\[the run\]\((\S+)\)\)", body)
+        assert line, body
+        assert line[2] == f"https://github.example/{REPO}/actions/runs/{1000 + actions.runs}"
+        when = datetime.datetime.strptime(line[1], "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc)
+        assert abs(datetime.datetime.now(datetime.timezone.utc) - when) < datetime.timedelta(minutes=2)
+        assert body.index("### ehkeys drift") < body.index(CHECKED) < body.index("Changed outside ehkeys")
+        assert CHECKED in actions.summary()
+    assert [c for c in hub.calls if "/issues" in c] == ["GET /issues", "PATCH /issues/2"], (
+        "an edit, no comment"
+    )
+    assert hub.comments_on(2) == []
 
 
 def test_the_drift_issue_and_summary_show_where_the_credit_goes_without_editing_for_usage(
@@ -931,7 +965,8 @@ def test_the_drift_issue_and_summary_show_where_the_credit_goes_without_editing_
     actions.set_used("key-0", "8.5")  # only usage moved (under --usage-warning): the issue stays
     edits = len(hub.writes("PATCH /issues/"))
     assert "drift issue: unchanged" in actions.drift(text)[1]
-    assert len(hub.writes("PATCH /issues/")) == edits and drift_issue(hub)["body"] == body
+    assert len(hub.writes("PATCH /issues/")) == edits + 1, "its last-checked line alone"
+    assert unchecked(drift_issue(hub)["body"]) == unchecked(body)
     assert "| key-0 (ek-proxy-…part) | 10.00 | 8.50 | 85.0% | yes | daily |" in actions.summary()
 
     actions.set_used("key-2", "1")
