@@ -9,7 +9,8 @@
   applied to a manifest the job does not have (its checkout is the push's last commit), and
   every later one is always stale. Each of them is told, with a fresh plan of the merged root.
 - The push changes the root but no PR it merged does (a commit pushed directly, a merge's own
-  edit): no plan of that change was reviewed, nothing is applied, and the job fails.
+  edit), or may (more files than compare lists, its steps' too: `pushed.steps`): no plan of that
+  change was reviewed, nothing is applied, and the job fails.
 - A push whose merges cannot be told (`pushed.Unreadable`) is refused the same way.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from reconciler.gitops import pushed
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, pick
-from reconciler.gitops.pushed import FRESH, NOTHING_SENT, Pull, Push, Unreadable
+from reconciler.gitops.pushed import FRESH, MAX_FILES, NOTHING_SENT, Pull, Push, Unreadable
 from reconciler.gitops.roots import Root, untouched
 
 CALL = "GET /commits/SHA/pulls"
@@ -69,8 +70,12 @@ def _untouched(push: Push, where: str) -> str:
     return f"this push ({commits}) changes no file of {where}: nothing to apply for it"
 
 
+def _named(numbers: tuple[int, ...]) -> str:
+    return ", ".join(f"PR #{n}" for n in numbers)
+
+
 def _several(touching: tuple[Pull, ...], where: str) -> str:
-    named = ", ".join(f"PR #{number(p)}" for p in touching)
+    named = _named(tuple(number(p) for p in touching))
     return (
         f"this push merged {len(touching)} pull requests that change {where}: {named} (in merge order). "
         "Each one's plan was made without the others' changes, so the manifest merged is none of theirs "
@@ -104,11 +109,11 @@ def _unreviewed(push: Push, whys: dict[int, str | None], where: str) -> Verdict:
             "the merge itself changed it (a conflict resolved?), and no plan of that was reviewed, so "
             + NOTHING_SENT
         )
-    if len(whys) == 1:
-        return Verdict(nothing=next(why for why in whys.values() if why))
     return Verdict(
-        nothing=f"none of the {len(whys)} pull requests this push merged ({named}) changes {where}: "
-        "nothing to apply for it"
+        refusal=f"this push changes more files than GitHub's compare lists ({MAX_FILES}), and so does "
+        f"a commit of it compared on its own, so whether it changes {where} cannot be told: none of the "
+        f"pull requests it merged ({named}) does, but a merge's own edit (a conflict resolved) may have, "
+        f"and no plan of that was reviewed, so {NOTHING_SENT}"
     )
 
 

@@ -4,18 +4,26 @@ One push can land several pull requests: a merge queue that merges a group at on
 fast-forward over several merges, the push of a local merge of two PRs. The push event names
 the branch's commit before the push and after it; GitHub's compare (`GET
 /compare/{before}...{after}`, 100 commits a page) lists the commits between, each with its
-parents, and the files the push changes (up to 300, on its first page). The branch's
-first-parent line from `after` back to `before` is what the branch moved through (a merge
-commit, a squashed commit, a queue's commit, each rebased commit), and each of its commits is
-asked which merged pull request made it (`GET /commits/{sha}/pulls`: the one whose
-`merge_commit_sha` it is; a rebased commit before the last is its PR's too). A commit of that
-line no PR made is `loose` (a direct push, or a local merge GitHub did not record as the PR's).
+parents, and the files the push changes (up to 300, on its first page only: compare pages its
+commits, never its files). The branch's first-parent line from `after` back to `before` is what
+the branch moved through (a merge commit, a squashed commit, a queue's commit, each rebased
+commit), and each of its commits is asked which merged pull request made it (`GET
+/commits/{sha}/pulls`: the one whose `merge_commit_sha` it is; a rebased commit before the last
+is its PR's too). A commit of that line no PR made is `loose` (a direct push, or a local merge
+GitHub did not record as the PR's).
 
-Requests: one for the compare (one more per 100 commits past the first 100), then, unless the
-push's files leave the root alone, one per commit of the first-parent line; none for a push
-whose `before` is its commit (the branch did not move: nothing merged). What cannot be read
-so is `Unreadable`, said and never guessed: a push that created the branch (`before` all
-zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
+A step of that line is one of its commits against its first parent (`GET /compare/{parent}...{sha}`,
+its files): the steps' files together are every file the push changed on the way. When the push
+changes more files than compare lists (its own are unknown), every step is read, when there are
+several, the first that changes the root (or may: more files than compare lists) ending the
+reading: none changing the root leaves it alone, else the push may change it.
+
+Requests: one for the compare (one more per 100 commits past the first 100), none more for a
+push whose files leave the root alone; otherwise one per step read when its files are unknown,
+then one per commit of the first-parent line. None
+for a push whose `before` is its commit (the branch did not move: nothing merged). What cannot
+be read so is `Unreadable`, said and never guessed: a push that created the branch (`before`
+all zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
 `before`, or `before` is gone), one of more commits than are read. An event without `before`
 (a run by hand, not a push) looks up its own commit alone, as an earlier ehkeys did.
 """
@@ -36,6 +44,7 @@ MAX_FILES = 300  # compare lists no more: a push of more may change anything
 FRESH = "To apply the manifest as merged, read the fresh plan and run keys-apply by hand (fresh: true)"
 NOTHING_SENT = f"no reviewed plan is applied; nothing was sent. {FRESH}"
 Pull = dict[str, Any]
+Touches = Callable[[Sequence[str]], bool]
 
 
 class Unreadable(Refused):
@@ -46,7 +55,7 @@ class Unreadable(Refused):
 class Push:
     """`merged`: the PRs, oldest first; `loose`: commits of the first-parent line no PR made;
     `files`: what the push changes (renames by both names), None when not known (no compare,
-    or past 300 files); `commits`: how many it adds (0: not compared)."""
+    or past 300 files and a step's too); `commits`: how many it adds (0: not compared)."""
 
     merged: tuple[Pull, ...] = ()
     loose: tuple[str, ...] = ()
@@ -54,9 +63,9 @@ class Push:
     commits: int = 0
 
 
-def read(hub: GitHub, ctx: RunContext, touches: Callable[[Sequence[str]], bool]) -> Push:
-    """What the push merged; only its files when they show that it leaves the root alone
-    (`touches` says false), its pull requests not looked for then."""
+def read(hub: GitHub, ctx: RunContext, touches: Touches) -> Push:
+    """What the push merged; only its files when they (or its steps') show that it leaves the
+    root alone (`touches` says false), its pull requests not looked for then."""
     before = ctx.before
     if before is None:  # no push: the commit alone
         pull = merged_pull(hub, ctx.sha)
@@ -77,8 +86,25 @@ def read(hub: GitHub, ctx: RunContext, touches: Callable[[Sequence[str]], bool])
     if files is not None and not touches(files):
         return Push(files=files, commits=len(commits))
     line = first_parents(commits, before, ctx.sha)
+    if files is None and len(line) > 1:  # one step is the push: its files as unknown
+        stepped = steps(hub, before, line, touches)
+        if stepped is not None:
+            return Push(files=stepped, commits=len(commits))
     merged, loose = _merges(hub, line)
     return Push(merged, loose, files, len(commits))
+
+
+def steps(hub: GitHub, before: str, line: tuple[str, ...], touches: Touches) -> tuple[str, ...] | None:
+    """The files the steps of `line` (from `before`) change, each commit against its first parent,
+    one compare each; None at the first that changes the root or may (past compare's 300 files)."""
+    found: list[str] = []
+    for parent, sha in zip((before, *line), line, strict=False):  # each commit after the one before it
+        answer = hub.call("GET", f"/compare/{parent}...{sha}", params={"per_page": 1})
+        files = changed_files(answer, f"GET /compare/{parent[:12]}...{sha[:12]}")
+        if files is None or touches(files):
+            return None
+        found += files
+    return tuple(dict.fromkeys(found))
 
 
 def merged_pull(hub: GitHub, sha: str) -> Pull | None:
