@@ -2,7 +2,7 @@
 
 Issues and their comments, the pull requests of a commit and the files a pull request
 changes, the commits and files between two commits (`history`: compare, as a push's range is
-read), a commit's files and folders (the contents API at `?ref=SHA`, a branch's whole tree at once: base64 content, `type: file|dir`,
+read; a commit that reverts another's change lists neither's), a commit's files and folders (the contents API at `?ref=SHA`, a branch's whole tree at once: base64 content, `type: file|dir`,
 404 for a path it lacks), Actions secrets of a repository or an environment (sealed with the fake's own key
 pair, which it opens to keep what a workflow would read: `secrets`), a workflow run and its artifacts (the zip behind a redirect to another origin, which
 must not see the token), and the contents and git APIs that keep the state on a branch: a
@@ -119,11 +119,20 @@ class FakeGitHub:
         self.links[sha] = dict(links or {})
         self.submodules[sha] = dict(submodules or {})
 
-    def landed(self, sha: str, parents: tuple[str, ...] = (), *paths: str, status: str = "modified") -> None:
+    def landed(
+        self,
+        sha: str,
+        parents: tuple[str, ...] = (),
+        *paths: str,
+        status: str = "modified",
+        reverts: str = "",
+    ) -> None:
         """A commit of the repository's history, as GET /compare lists it: its parents (the
-        first parent first) and the files it changes (GitHub's diff entries: path, status).
-        Commits are landed oldest first: that is the order compare lists them in."""
-        self.history[sha] = {"parents": parents, "files": [{"filename": p, "status": status} for p in paths]}
+        first parent first) and the files it changes (GitHub's diff entries: path, status);
+        `reverts`: the commit whose change to those paths this one undoes (a comparison that holds
+        both lists neither's paths). Commits are landed oldest first: compare lists them so."""
+        files = [{"filename": p, "status": status} for p in paths]
+        self.history[sha] = {"parents": parents, "files": files, "reverts": reverts}
 
     def merge(self, number: int, merge_sha: str, rebased: tuple[str, ...] = ()) -> None:
         """The PR merged by `merge_sha`; `rebased`: its other commits as "Rebase and merge" put
@@ -330,11 +339,34 @@ class FakeGitHub:
         page = self._page([{"sha": sha} for sha in listed], request) if paged else None
         shown = [c["sha"] for c in page] if page is not None else listed[-UNPAGED_COMMITS:]
         first = not paged or int(request.query_params.get("page", 1)) == 1
-        changed = {f["filename"]: f for sha in listed for f in self.history[sha]["files"]}
-        files = list(changed.values())[:MAX_COMPARED_FILES] if first else None
+        files = self._net(listed)[:MAX_COMPARED_FILES] if first else None
         commits = [(sha, self.history[sha]["parents"]) for sha in shown]
         counts = (len(listed), len(below - above))
         return JSONResponse(answers.compared(request.path_params["basehead"], status, commits, files, counts))
+
+    def _net(self, listed: list[str]) -> list[dict[str, Any]]:
+        """The files `listed` (oldest first) change between them, as a diff of the two ends: a
+        path whose every change in the list a later commit of it reverted is not one (a revert
+        of a merge undoes the commits the merge brought in too)."""
+        standing: dict[str, list[str]] = {}  # path -> the commits whose change to it stands
+        entries: dict[str, dict[str, Any]] = {}
+        for sha in listed:
+            undone = self._brought(self.history[sha].get("reverts", ""))
+            for entry in self.history[sha]["files"]:
+                changes = standing.setdefault(entry["filename"], [])
+                kept = [c for c in changes if c not in undone]
+                if len(kept) == len(changes):  # a change, or a revert of what the list does not hold
+                    kept.append(sha)
+                    entries[entry["filename"]] = entry
+                changes[:] = kept
+        return [entries[path] for path, changes in standing.items() if changes]
+
+    def _brought(self, sha: str) -> set[str]:
+        """The commit and, a merge, what it brought in: what reverting it undoes."""
+        if not sha:
+            return set()
+        parents = self.history[sha]["parents"]
+        return self._ancestors(sha) - (self._ancestors(parents[0]) if parents else set())
 
     async def workflow_run(self, request: Request) -> Response:
         run_id = request.path_params["run"]

@@ -1,6 +1,9 @@
 """What the pull requests one push merged (`pushed`) come to for one manifest root.
 
 - None of them touches the root, and the push changes none of its files: nothing to apply (green).
+- The push changes none of the root's files, but some of its PRs do (a later one, or a later
+  commit, changed it back: `Push.undone`): nothing to apply (green), and each of those PRs is
+  told why its reviewed plan was not applied.
 - One touches it: its reviewed plan is applied, checked as ever (its manifest must be the one
   merged: a later commit of the push that changed the root makes it stale, "plan again"). The
   PRs that leave the root alone are named in the job summary.
@@ -32,13 +35,15 @@ CALL = "GET /commits/SHA/pulls"
 class Verdict:
     """`pull`: the one PR whose reviewed plan is applied; `told`: the PRs told what the job did;
     `refusal`: why nothing is applied (the job fails); `nothing`: why there is nothing to apply
-    (it passes); `note`: what came of each PR of the push, when it merged more than one."""
+    (it passes); `note`: what came of each PR of the push, when it merged more than one;
+    `undone`: each PR whose change the push undid, and what it is told (with `nothing`)."""
 
     pull: Pull | None = None
     told: tuple[int, ...] = ()
     refusal: str = ""
     nothing: str = ""
     note: tuple[str, ...] = ()
+    undone: tuple[tuple[int, str], ...] = ()
 
 
 def number(pull: Pull) -> int:
@@ -54,7 +59,11 @@ def judge(hub: GitHub, ctx: RunContext, root: Root, when_modified: Sequence[str]
         return Verdict(refusal=str(exc))
     where = root.name or "the manifest"
     if push.files is not None and not root.touched(push.files, when_modified):
-        return Verdict(nothing=_untouched(push, where))
+        return (
+            _undone(hub, push, root, when_modified)
+            if push.undone
+            else Verdict(nothing=_untouched(push, where))
+        )
     whys = {number(p): untouched(hub, root, number(p), when_modified) for p in push.merged}
     touching = tuple(p for p in push.merged if whys[number(p)] is None)
     if len(touching) == 1:
@@ -68,6 +77,41 @@ def judge(hub: GitHub, ctx: RunContext, root: Root, when_modified: Sequence[str]
 def _untouched(push: Push, where: str) -> str:
     commits = f"{push.commits} commit(s), {len(push.files or ())} changed file(s) elsewhere"
     return f"this push ({commits}) changes no file of {where}: nothing to apply for it"
+
+
+def _undone(hub: GitHub, push: Push, root: Root, when_modified: Sequence[str]) -> Verdict:
+    """A push that leaves the root as it was, though PRs of it changed it: nothing to apply, and
+    each of those PRs told why its reviewed plan was not applied."""
+    where = root.name or "the manifest"
+    whys = {number(p): untouched(hub, root, number(p), when_modified) for p in push.merged}
+    changed = tuple(n for n, why in whys.items() if why is None)
+    nothing = _untouched(push, where)
+    if changed:
+        nothing += f" ({_named(changed)} changed it, and this same push changed it back)"
+    said = tuple((n, _undone_why(n, changed, push.loose, where)) for n in changed)
+    note = tuple(
+        line.replace("not applied (below)", "undone in this push, not applied")
+        for line in _note(push, whys, where)
+    )
+    return Verdict(told=changed, nothing=nothing, note=note, undone=said)
+
+
+def _undone_why(n: int, changed: tuple[int, ...], loose: tuple[str, ...], where: str) -> str:
+    """What PR #n is told: who undid its change to the root (or whose it undid)."""
+    at = changed.index(n)
+    later, earlier = changed[at + 1 :], changed[:at]
+    if earlier and not later:
+        how = f"PR #{n} undid what {_named(earlier)} changed in {where} earlier in this push"
+    else:
+        by = f"later in this push ({_named(later)} changed it too)" if later else "in this push by "
+        if not later:
+            commits = ", ".join(sha[:12] for sha in loose)
+            by += f"commit(s) {commits}, not merged from a pull request" if loose else "a merge's own edit"
+        how = f"PR #{n}'s change to {where} was undone {by}"
+    return (
+        f"{how}: the push as a whole changes no file of {where}, so there is nothing to apply and "
+        f"PR #{n}'s reviewed plan was not applied; nothing was sent"
+    )
 
 
 def _named(numbers: tuple[int, ...]) -> str:

@@ -16,7 +16,8 @@ its own, so several roots in one repository never collide.
   none, several, or a manifest changed since, apply nothing and post a fresh plan. By hand
   (`--fresh`, workflow_dispatch) it applies a fresh plan under the same guards. The result
   goes on the PR (each one the refusal concerns) and in the job summary; the state goes back
-  to its branch either way. A root the push did not touch has nothing to apply: said, exit 0.
+  to its branch either way. A root the push did not touch has nothing to apply: said, exit 0
+  (each PR whose change to it the same push undid is told why its plan was not applied).
 - drift (schedule): pull the state, report, and open, edit or close the drift issue. The
   issue and the job summary end with the usage view (where the credit goes). The issue's
   findings are edited only when their digest changes, and usage is not in it: numbers that
@@ -180,6 +181,9 @@ def _apply_job(job: ApplyJob) -> ExitCode:
     verdict = Verdict() if job.fresh else judge(hub, ctx, root, job.job.when_modified)
     _tell(root, verdict)
     if verdict.nothing:
+        for number, why in verdict.undone:  # a PR whose change the push undid: told why none applied
+            said = f"**Nothing was applied.** {render.escape(why, ours=True)}.\n"
+            _on_pull(hub, (number,), job.trust.author, f"{APPLY_MARKER}\n### ehkeys apply\n\n{said}", root)
         return ExitCode.OK
     workspace = with_branch_states(ctx.runs(job.job.workspace), hub, ctx.workspace, job.job.state_branch)
     told = _Told(hub, verdict.told, job.trust.author, root, folder)
@@ -196,16 +200,17 @@ def _apply_job(job: ApplyJob) -> ExitCode:
 
 
 def _tell(root: Root, verdict: Verdict) -> None:
-    """Why there is nothing to apply, or what came of each PR of a push that merged several:
-    in the log and the job summary."""
+    """Why there is nothing to apply, or what came of each PR of a push that merged several (both
+    when the push undid a PR's change): in the log and the job summary."""
+    said = ""
     if verdict.nothing:
-        said = f"{render.escape(verdict.nothing, ours=True)}.\n"
+        said = f"{render.escape(verdict.nothing, ours=True)}.\n\n"
         print(f"ehkeys: {verdict.nothing}.")
-    elif verdict.note:
+    if verdict.note and (verdict.undone or not verdict.nothing):
         lines = "".join(f"- {render.escape(line, ours=True)}\n" for line in verdict.note)
-        said = f"The pull requests this push merged, in merge order:\n\n{lines}\n"
+        said += f"The pull requests this push merged, in merge order:\n\n{lines}\n"
         print("ehkeys: this push merged, in merge order: " + "; ".join(verdict.note))
-    else:
+    if not said:
         return
     step_summary(lambda s: s.write(f"### {root.heading('ehkeys apply')}\n\n{said}"))
 

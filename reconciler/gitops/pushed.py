@@ -13,14 +13,18 @@ is its PR's too). A commit of that line no PR made is `loose` (a direct push, or
 GitHub did not record as the PR's).
 
 A step of that line is one of its commits against its first parent (`GET /compare/{parent}...{sha}`,
-its files): the steps' files together are every file the push changed on the way. When the push
-changes more files than compare lists (its own are unknown), every step is read, when there are
-several, the first that changes the root (or may: more files than compare lists) ending the
-reading: none changing the root leaves it alone, else the push may change it.
+its files): the steps' files together are every file the push changed on the way. They are read
+when the push's own files do not settle it, the first step that changes the root (or may: more
+files than compare lists) ending the reading:
+- the push's files leave the root alone but the line has several commits: its steps but the last
+  (the root may have changed on the way, and back: then its pull requests are read, `undone`, so
+  that each one that changed it is told why its reviewed plan was not applied);
+- more files than compare lists (the push's are unknown): every step, when there are several;
+  none changing the root leaves it alone, else the push may change it.
 
-Requests: one for the compare (one more per 100 commits past the first 100), none more for a
-push whose files leave the root alone; otherwise one per step read when its files are unknown,
-then one per commit of the first-parent line. None
+Requests: one for the compare (one more per 100 commits past the first 100); for a push whose
+files leave the root alone, one per step read (none for a line of one commit); otherwise one
+per step read when its files are unknown, then one per commit of the first-parent line. None
 for a push whose `before` is its commit (the branch did not move: nothing merged). What cannot
 be read so is `Unreadable`, said and never guessed: a push that created the branch (`before`
 all zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
@@ -31,7 +35,7 @@ all zeros), one that rewrote it (compare: not `ahead`, the first-parent line doe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.core.errors import Refused
@@ -55,17 +59,21 @@ class Unreadable(Refused):
 class Push:
     """`merged`: the PRs, oldest first; `loose`: commits of the first-parent line no PR made;
     `files`: what the push changes (renames by both names), None when not known (no compare,
-    or past 300 files and a step's too); `commits`: how many it adds (0: not compared)."""
+    or past 300 files and a step's too); `commits`: how many it adds (0: not compared);
+    `undone`: its files leave the root alone, but a step changed it (or may have): `merged` and
+    `loose` are read all the same (else none are, for such a push)."""
 
     merged: tuple[Pull, ...] = ()
     loose: tuple[str, ...] = ()
     files: tuple[str, ...] | None = None
     commits: int = 0
+    undone: bool = False
 
 
 def read(hub: GitHub, ctx: RunContext, touches: Touches) -> Push:
     """What the push merged; only its files when they (or its steps') show that it leaves the
-    root alone (`touches` says false), its pull requests not looked for then."""
+    root alone (`touches` says false), its pull requests not looked for then, unless a step
+    changed the root on the way (`Push.undone`)."""
     before = ctx.before
     if before is None:  # no push: the commit alone
         pull = merged_pull(hub, ctx.sha)
@@ -84,7 +92,7 @@ def read(hub: GitHub, ctx: RunContext, touches: Touches) -> Push:
         return Push(files=())
     commits, files = _compared(hub, before, ctx.sha, bool(ctx.event.get("forced")))
     if files is not None and not touches(files):
-        return Push(files=files, commits=len(commits))
+        return _left_alone(hub, Push(files=files, commits=len(commits)), commits, before, ctx.sha, touches)
     line = first_parents(commits, before, ctx.sha)
     if files is None and len(line) > 1:  # one step is the push: its files as unknown
         stepped = steps(hub, before, line, touches)
@@ -92,6 +100,21 @@ def read(hub: GitHub, ctx: RunContext, touches: Touches) -> Push:
             return Push(files=stepped, commits=len(commits))
     merged, loose = _merges(hub, line)
     return Push(merged, loose, files, len(commits))
+
+
+def _left_alone(
+    hub: GitHub, alone: Push, commits: list[dict[str, Any]], before: str, after: str, touches: Touches
+) -> Push:
+    """A push whose files leave the root alone: `alone`, unless a step of its line but the last
+    changed the root (or may have: then it was changed back), when its pull requests are read."""
+    try:
+        line = first_parents(commits, before, after)
+    except Unreadable:  # its steps cannot be told: the push's own files still leave the root alone
+        return alone
+    if steps(hub, before, line[:-1], touches) is not None:
+        return alone
+    merged, loose = _merges(hub, line)
+    return replace(alone, merged=merged, loose=loose, undone=True)
 
 
 def steps(hub: GitHub, before: str, line: tuple[str, ...], touches: Touches) -> tuple[str, ...] | None:

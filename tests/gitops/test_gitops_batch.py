@@ -156,15 +156,19 @@ def test_a_push_of_one_pr_applies_it_as_before_in_three_requests_to_find_it(
     assert found == [f"GET /compare/{MAIN}...{merge}", f"GET /commits/{merge}/pulls", "GET /pulls/1/files"]
 
 
-def test_a_push_that_leaves_the_root_alone_is_told_in_one_request(
+def test_a_push_that_leaves_the_root_alone_is_told_in_one_request_and_one_per_step_but_the_last(
     actions: Actions, hub: FakeGitHub, main: Main
 ) -> None:
+    """A push of one merge: its compare alone. Of two: the first merge's step too (whether the
+    root changed on the way and back: test_gitops_push_edges.py)."""
     hub.open_pull(1, "h1", ("README.md",))
     hub.open_pull(2, "h2", ("docs/a.md",))
-    main.merge(1, "README.md")
+    code, out = push(actions, MAIN, main.merge(1, "README.md"), manifest())
+    assert code == 0 and "changes no file of keys/keys.yaml: nothing to apply for it" in out, out
+    assert hub.calls == [f"GET /compare/{MAIN}...{sha('merge-1')}"]
     code, out = push(actions, MAIN, main.merge(2, "docs/a.md"), manifest())
     assert code == 0 and "changes no file of keys/keys.yaml: nothing to apply for it" in out, out
-    assert hub.calls == [f"GET /compare/{MAIN}...{sha('merge-2')}"]
+    assert hub.calls == [f"GET /compare/{MAIN}...{sha('merge-2')}", f"GET /compare/{MAIN}...{sha('merge-1')}"]
 
 
 @pytest.mark.parametrize("changed", [MANIFEST, "README.md"])

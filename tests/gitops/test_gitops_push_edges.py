@@ -1,6 +1,6 @@
 """The edges of what one push merged (reconciler/gitops/pushed.py, batch.py), against the fake
 GitHub's history: a push of more files than GitHub's compare lists (300: compare pages its
-commits, never its files).
+commits, never its files), and a pull request whose change a later one of the same push undid.
 
 Each test plans its PRs on the same main, lands their commits (`Main`, as in
 test_gitops_batch.py), and runs keys-apply on the push event GitHub sends.
@@ -9,6 +9,8 @@ test_gitops_batch.py), and runs keys-apply on the push event GitHub sends.
 from __future__ import annotations
 
 import pytest
+
+from reconciler.render.inert import SPLIT
 
 from ..fakegithub import MAX_COMPARED_FILES, FakeGitHub
 from . import test_gitops as gitops
@@ -22,9 +24,21 @@ hub = gitops.hub
 actions = gitops.actions
 main = batch.main
 
+NOTHING = "reviewed plan was not applied; nothing was sent"
+
 
 def docs(name: str, count: int) -> tuple[str, ...]:
     return tuple(f"docs/{name}/{i}.md" for i in range(count))
+
+
+def reverted(main: Main, number: int, of: int) -> str:
+    """PR `number` merged by a merge commit: a revert of PR `of` (its head and its merge undone)."""
+    head, merge = main.hub.pulls[number]["head"]["sha"], sha(f"merge-{number}")
+    main.hub.landed(head, (main.tip,), MANIFEST, reverts=main.hub.pulls[of]["head"]["sha"])
+    main.hub.landed(merge, (main.tip, head), MANIFEST, reverts=sha(f"merge-{of}"))
+    main.hub.merge(number, merge)
+    main.tip = merge
+    return merge
 
 
 def lookups(hub: FakeGitHub) -> list[str]:
@@ -97,3 +111,71 @@ def test_a_push_of_more_files_than_compare_lists_whose_step_changes_the_root_app
         f"GET /compare/{MAIN}...{main.tip}",
         f"GET /compare/{MAIN}...{sha('merge-1')}",
     ]
+
+
+# --- a change the same push undid --------------------------------------------------------------
+
+
+def test_a_pr_whose_change_a_later_pr_of_the_push_undid_is_told_its_plan_was_not_applied(
+    actions: Actions, hub: FakeGitHub, main: Main
+) -> None:
+    """PR #2 reverts PR #1: the push leaves the root as it was, so nothing is applied and the
+    job is green; but neither PR was told that its reviewed plan never was."""
+    actions.plan_pr(1, "h1", manifest(k0=25))
+    actions.plan_pr(2, "h2", manifest())
+    main.merge(1, MANIFEST)
+    live = actions.live()
+    code, out = push(actions, MAIN, reverted(main, 2, of=1), manifest())
+    assert code == 0 and actions.live() == live, out
+    first, second = (apply_comment(hub, n).replace(SPLIT, "") for n in (1, 2))
+    assert (
+        "**Nothing was applied.** PR #1's change to keys/keys.yaml was undone later in this push "
+        "(PR #2 changed it too): the push as a whole changes no file of keys/keys.yaml" in first
+    ), first
+    assert "PR #2 undid what PR #1 changed in keys/keys.yaml earlier in this push" in second, second
+    assert NOTHING in first and NOTHING in second
+    assert "<!-- ehkeys-root: keys/keys.yaml -->" in first and "### ehkeys apply `keys/keys.yaml`" in first
+    summary = actions.summary().replace(SPLIT, "")
+    assert "(PR #1, PR #2 changed it, and this same push changed it back)" in summary, summary
+    assert "PR #1: changes keys/keys.yaml: undone in this push, not applied" in summary
+    assert lookups(hub) == [
+        f"GET /compare/{MAIN}...{main.tip}",
+        f"GET /compare/{MAIN}...{sha('merge-1')}",  # the one step but the last: it changes the root
+        f"GET /commits/{sha('merge-1')}/pulls",
+        f"GET /commits/{main.tip}/pulls",
+        "GET /pulls/1/files",
+        "GET /pulls/2/files",
+    ]
+
+
+def test_a_pr_whose_change_a_commit_pushed_directly_undid_is_told_which(
+    actions: Actions, hub: FakeGitHub, main: Main
+) -> None:
+    actions.plan_pr(1, "h1", manifest(k0=25))
+    merge = main.merge(1, MANIFEST)
+    hub.landed(sha("undo"), (merge,), MANIFEST, reverts=merge)
+    code, out = push(actions, MAIN, sha("undo"), manifest())
+    assert code == 0, out
+    told = apply_comment(hub, 1).replace(SPLIT, "")
+    assert (
+        f"PR #1's change to keys/keys.yaml was undone in this push by commit(s) {sha('undo')[:12]}, "
+        "not merged from a pull request" in told
+    ), told
+    assert NOTHING in told
+
+
+def test_a_push_whose_line_never_touched_the_root_reads_no_pr(
+    actions: Actions, hub: FakeGitHub, main: Main
+) -> None:
+    """The root was not changed on the way: one compare per step but the last, no PR looked up."""
+    for number, name in ((1, "README.md"), (2, "docs/a.md"), (3, "docs/b.md")):
+        hub.open_pull(number, f"h{number}", (name,))
+        main.merge(number, name)
+    code, out = push(actions, MAIN, main.tip, manifest())
+    assert code == 0 and "changes no file of keys/keys.yaml: nothing to apply for it" in out, out
+    assert hub.calls == [
+        f"GET /compare/{MAIN}...{main.tip}",
+        f"GET /compare/{MAIN}...{sha('merge-1')}",
+        f"GET /compare/{sha('merge-1')}...{sha('merge-2')}",
+    ]
+    assert not [b for n in (1, 2, 3) for b in hub.comments_on(n)]
