@@ -22,6 +22,7 @@ from reconciler.engine import apply as engine_apply
 from reconciler.engine import rotate as engine_rotate
 from reconciler.engine.apply import AppliedRun
 from reconciler.engine.settings import ApplySettings, Guards, Workspace, credits
+from reconciler.gitops import outdir
 from reconciler.gitops.context import RunContext
 from reconciler.gitops.hub import GitHub, NotFound, by_bot, pick
 from reconciler.gitops.issues import DRIFT_LABEL, drift_title
@@ -41,11 +42,15 @@ NOT_NOW = " (--target without --now: only what is due among those keys; --now ro
 
 
 def rotate_job(job: RotateJob) -> ExitCode:
+    with outdir.for_the_run(job.job.out_dir):  # a rotation that failed leaves no empty folder
+        return _rotate_job(job)
+
+
+def _rotate_job(job: RotateJob) -> ExitCode:
     ctx, hub, folder = RunContext.from_env(), GitHub.from_env(), job.job.out_dir
     root = Root.of(job.job.workspace.manifests, ctx.workspace)
     if job.rotate.now:
         _refuse_early(job, root)
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "apply.md").unlink(missing_ok=True)  # never report an earlier run's result
     cancelled = False
     try:

@@ -84,6 +84,12 @@ def rotate(actions: Actions, manifest: str) -> tuple[int, str]:
     return code, out + err
 
 
+def left_empty(actions: Actions) -> bool | None:
+    """Whether the last run's checkout has an empty `ehkeys-out/` (None: it has none)."""
+    folder = actions.tmp / f"run-{actions.runs}" / "ehkeys-out"
+    return not any(folder.iterdir()) if folder.is_dir() else None
+
+
 def named(actions: Actions, name: str) -> int:
     with sqlite3.connect(actions.account) as db:
         return int(db.execute("SELECT COUNT(*) FROM keys WHERE name = ?", (name,)).fetchone()[0])
@@ -160,10 +166,20 @@ def test_a_rotation_that_cannot_be_planned_fails_the_job_and_is_told_never_nothi
     clock(actions, 100)
     code, out = rotate(actions, text())
     assert code == 1 and "Nothing to rotate or retire" not in out + actions.summary()
+    assert left_empty(actions) is False, "its report is there"
     assert "key-0" in actions.summary() and "cannot be rotated: its expires_at is past" in actions.summary()
     body = drift_issue(hub)["body"]
     assert "<!-- ehkeys-rotate -->" in body and "cannot be rotated" in body and "key-0" in body
     assert actions.live()["key-0"]["key"] not in body + out + actions.summary()
+
+
+def test_a_rotate_job_that_fails_before_writing_leaves_no_empty_output_folder(
+    actions: Actions, hub: FakeGitHub
+) -> None:
+    reviewed(actions, text())
+    code, out = rotate(actions, "version: 1\nkeys: [\n")  # main's manifest broken since
+    assert code == 1 and "keys.yaml" in out, out
+    assert left_empty(actions) is None, "the folder it made for nothing is gone"
 
 
 def test_a_rotation_that_stopped_says_why_also_when_the_drift_issue_cannot_be_told(
@@ -249,6 +265,7 @@ def test_a_key_the_run_by_hand_cannot_rotate_is_refused_naming_it_before_the_sta
     code, out = by_hand(actions, yaml.safe_dump(manifest, sort_keys=False), "--now", "--target", target)
     assert code == 1 and said in out and said in actions.summary() and "Traceback" not in out
     assert not hub.issues and "state:" not in out and named(actions, "key-0") == 1
+    assert left_empty(actions) is None, "refused: no folder left"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
