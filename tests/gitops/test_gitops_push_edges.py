@@ -13,6 +13,7 @@ import pytest
 from reconciler.render.inert import SPLIT
 
 from ..fakegithub import MAX_COMPARED_FILES, FakeGitHub
+from ..reliability_log import record
 from . import test_gitops as gitops
 from . import test_gitops_batch as batch
 from .test_gitops import MANIFEST, Actions, apply_comment, manifest
@@ -74,6 +75,12 @@ def test_a_push_of_more_files_than_compare_lists_that_no_pr_changes_the_root_of_
     pulls = [f"GET /commits/{sha(f'merge-{n}')}/pulls" for n in range(1, prs + 1)]
     files = ["GET /pulls/1/files"] * 4 + ["GET /pulls/2/files"] * (prs - 1)  # 301 files: 4 pages of 100
     assert lookups(hub) == [f"GET /compare/{MAIN}...{main.tip}", *steps, *pulls, *files]
+    record(
+        "gitops",
+        f"a push of over 300 files (compare cuts its list), {prs} PR(s), none touching the root",
+        1,
+        "red, nothing sent, why and what to do said; never green on an unread root",
+    )
 
 
 def test_a_push_of_more_files_than_compare_lists_whose_steps_list_theirs_is_told_by_its_steps(
@@ -146,6 +153,12 @@ def test_a_pr_whose_change_a_later_pr_of_the_push_undid_is_told_its_plan_was_not
         "GET /pulls/1/files",
         "GET /pulls/2/files",
     ]
+    record(
+        "gitops",
+        "one push: PR 1 changes the root, PR 2 changes it back",
+        1,
+        "nothing applied, green; each PR told its reviewed plan was not applied and why",
+    )
 
 
 def test_a_pr_whose_change_a_commit_pushed_directly_undid_is_told_which(
