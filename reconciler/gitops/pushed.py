@@ -201,6 +201,8 @@ def _commits(answer: Any, call: str) -> list[dict[str, Any]]:
 def changed_files(answer: Any, call: str) -> tuple[str, ...] | None:
     """Every path the push changes (a renamed file by both names); None past compare's 300, or
     when the answer lists none (not an empty list: what is not listed may be anything)."""
+    if not isinstance(answer, dict):
+        raise GitHubError(f"GitHub API {call}: the answer is not an object")
     listed = answer.get("files")
     if not isinstance(listed, list) or len(listed) >= MAX_FILES:
         return None

@@ -9,6 +9,7 @@ test_gitops_batch.py), and runs keys-apply on the push event GitHub sends.
 from __future__ import annotations
 
 import pytest
+from starlette.responses import Response
 
 from reconciler.render.inert import SPLIT
 
@@ -192,3 +193,27 @@ def test_a_push_whose_line_never_touched_the_root_reads_no_pr(
         f"GET /compare/{sha('merge-1')}...{sha('merge-2')}",
     ]
     assert not [b for n in (1, 2, 3) for b in hub.comments_on(n)]
+
+
+@pytest.mark.parametrize("answer", ["null", "[]", ""])
+@pytest.mark.parametrize("files", ["left alone", "more than compare lists"])
+def test_a_step_github_answers_with_no_object_is_a_message(
+    actions: Actions, hub: FakeGitHub, main: Main, answer: str, files: str
+) -> None:
+    """A step's compare answered `null`, a list, or nothing: an internal error (AttributeError)."""
+    if files == "left alone":
+        actions.plan_pr(1, "h1", manifest(k0=25))
+        actions.plan_pr(2, "h2", manifest())
+        main.merge(1, MANIFEST)
+        reverted(main, 2, of=1)
+    else:
+        for number, name in ((1, "a"), (2, "b")):
+            hub.open_pull(number, f"h{number}", docs(name, 200))
+            main.merge(number, *docs(name, 200))
+    step = f"GET /compare/{MAIN}...{sha('merge-1')}"
+    hub.faults[step] = Response(answer, media_type="application/json")
+    live = actions.live()
+    code, out = push(actions, MAIN, main.tip, manifest())
+    assert code == 1 and actions.live() == live, out
+    said = f"error: GitHub API GET /compare/{MAIN[:12]}...{sha('merge-1')[:12]}: the answer is not an object"
+    assert said in out and "internal error" not in out, out

@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.core.errors import ConfigError
 from reconciler.gitops import context
+from reconciler.gitops.hub import GitHubError
 from reconciler.gitops.pushed import MAX_FILES, MAX_LINE, Unreadable, changed_files, first_parents
 
 BEFORE = "0" * 39 + "1"
@@ -76,3 +77,10 @@ def test_a_push_events_before_is_read_and_a_hand_runs_is_none(
     assert context.RunContext.from_env().before == "a" * 40
     event.write_text(json.dumps({"inputs": {}}))
     assert context.RunContext.from_env().before is None
+
+
+@pytest.mark.parametrize("answer", [None, [], "files"])
+def test_a_compare_answer_that_is_no_object_is_a_message(answer: object) -> None:
+    """A step's compare is read by `changed_files` alone: `null` was an AttributeError."""
+    with pytest.raises(GitHubError, match="GitHub API GET /compare/a-b: the answer is not an object"):
+        changed_files(answer, "GET /compare/a-b")
