@@ -1,6 +1,8 @@
 """What the pull requests one push merged (`pushed`) come to for one manifest root.
 
-- None of them touches the root, and the push changes none of its files: nothing to apply (green).
+- None of them touches the root, and the push changes none of its files: nothing to apply (green;
+  when its first-parent line cannot be followed, whether a PR's change was undone on the way is
+  said to be unread: `Push.unread`).
 - The push changes none of the root's files, but some of its PRs do (a later one, or a later
   commit, changed it back: `Push.undone`): nothing to apply (green), and each of those PRs is
   told why its reviewed plan was not applied.
@@ -76,7 +78,13 @@ def judge(hub: GitHub, ctx: RunContext, root: Root, when_modified: Sequence[str]
 
 def _untouched(push: Push, where: str) -> str:
     commits = f"{push.commits} commit(s), {len(push.files or ())} changed file(s) elsewhere"
-    return f"this push ({commits}) changes no file of {where}: nothing to apply for it"
+    said = f"this push ({commits}) changes no file of {where}: nothing to apply for it"
+    if push.unread:  # whether a PR's change was undone on the way: said unread, never guessed
+        said += (
+            f"; whether a pull request of it changed {where} and a later commit changed it back was not "
+            f"read ({push.unread}), so no such pull request is told that its reviewed plan was not applied"
+        )
+    return said
 
 
 def _undone(hub: GitHub, push: Push, root: Root, when_modified: Sequence[str]) -> Verdict:

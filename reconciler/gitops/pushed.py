@@ -28,7 +28,9 @@ per step read when its files are unknown, then one per commit of the first-paren
 for a push whose `before` is its commit (the branch did not move: nothing merged). What cannot
 be read so is `Unreadable`, said and never guessed: a push that created the branch (`before`
 all zeros), one that rewrote it (compare: not `ahead`, the first-parent line does not reach
-`before`, or `before` is gone), one of more commits than are read. An event without `before`
+`before`, or `before` is gone), one of more commits than are read. A push whose files leave the
+root alone but whose first-parent line cannot be followed has its steps unread, and says so
+(`Push.unread`): no PR whose change it undid can be told. An event without `before`
 (a run by hand, not a push) looks up its own commit alone, as an earlier ehkeys did.
 """
 
@@ -52,7 +54,10 @@ Touches = Callable[[Sequence[str]], bool]
 
 
 class Unreadable(Refused):
-    """What a push merged cannot be told; nothing is applied."""
+    """What a push merged cannot be told; nothing is applied. `why`: the cause alone, when a
+    push whose files leave the root alone says it (`Push.unread`)."""
+
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,13 +66,15 @@ class Push:
     `files`: what the push changes (renames by both names), None when not known (no compare,
     or past 300 files and a step's too); `commits`: how many it adds (0: not compared);
     `undone`: its files leave the root alone, but a step changed it (or may have): `merged` and
-    `loose` are read all the same (else none are, for such a push)."""
+    `loose` are read all the same (else none are, for such a push); `unread`: its files leave
+    the root alone, but its steps could not be read, and why (then no PR is told)."""
 
     merged: tuple[Pull, ...] = ()
     loose: tuple[str, ...] = ()
     files: tuple[str, ...] | None = None
     commits: int = 0
     undone: bool = False
+    unread: str = ""
 
 
 def read(hub: GitHub, ctx: RunContext, touches: Touches) -> Push:
@@ -109,8 +116,8 @@ def _left_alone(
     changed the root (or may have: then it was changed back), when its pull requests are read."""
     try:
         line = first_parents(commits, before, after)
-    except Unreadable:  # its steps cannot be told: the push's own files still leave the root alone
-        return alone
+    except Unreadable as exc:  # its steps cannot be told: the push's own files still leave the root alone
+        return replace(alone, unread=exc.why) if len(commits) > 1 else alone
     if steps(hub, before, line[:-1], touches) is not None:
         return alone
     merged, loose = _merges(hub, line)
@@ -218,16 +225,23 @@ def first_parents(commits: list[dict[str, Any]], before: str, after: str) -> tup
     sha = after
     while sha != before:
         if sha not in parents or not parents[sha]:
-            raise Unreadable(
+            raise _unfollowed(
                 f"the branch's first-parent line from {after[:12]} does not reach {before[:12]}, the commit "
-                f"before the push (a merge that took another branch as its first parent?), so what the "
-                f"push merged cannot be told: {NOTHING_SENT}"
+                f"before the push (a merge that took another branch as its first parent?)",
+                ", so what the push merged cannot be told",
             )
         if len(line) == MAX_LINE:
-            raise Unreadable(
-                f"this push moves the branch through more than {MAX_LINE} commits (its first-parent line), "
-                f"more than ehkeys asks GitHub about: {NOTHING_SENT}"
+            raise _unfollowed(
+                f"this push moves the branch through more than {MAX_LINE} commits (its first-parent line)",
+                ", more than ehkeys asks GitHub about",
             )
         line.append(sha)
         sha = parents[sha][0]
     return tuple(reversed(line))
+
+
+def _unfollowed(why: str, so: str) -> Unreadable:
+    """The first-parent line cannot be followed: `why`, and what that means for the push."""
+    found = Unreadable(f"{why}{so}: {NOTHING_SENT}")
+    found.why = why
+    return found

@@ -195,6 +195,43 @@ def test_a_push_whose_line_never_touched_the_root_reads_no_pr(
     assert not [b for n in (1, 2, 3) for b in hub.comments_on(n)]
 
 
+@pytest.mark.parametrize("how", ["over 100 commits", "a merge that took another branch first"])
+def test_a_push_whose_line_cannot_be_followed_says_that_no_pr_whose_change_it_undid_is_told(
+    actions: Actions, hub: FakeGitHub, main: Main, how: str
+) -> None:
+    """PR #2 reverts PR #1, but the line cannot be followed to read the steps: nothing to apply,
+    green, and it said only that, as if no PR of the push had changed the root."""
+    actions.plan_pr(1, "h1", manifest(k0=25))
+    actions.plan_pr(2, "h2", manifest())
+    if how == "a merge that took another branch first":
+        hub.landed(sha("old"))  # main before MAIN: where a branch merged into main began
+        hub.history[MAIN]["parents"] = (sha("old"),)
+        main.merge(1, MANIFEST)
+        side = reverted(main, 2, of=1)
+        hub.landed(sha("branch"), (sha("old"),), "docs/branch.md")
+        main.tip = sha("merged")  # `git merge main` on the branch, pushed as main: main its second parent
+        hub.landed(main.tip, (sha("branch"), side))
+    else:
+        main.merge(1, MANIFEST)
+        for i in range(100):
+            main.direct(f"d{i}", f"docs/{i}.md")
+        reverted(main, 2, of=1)
+    code, out = push(actions, MAIN, main.tip, manifest())
+    assert code == 0 and "changes no file of keys/keys.yaml: nothing to apply for it; whether a pull " in out
+    why = "more than 100 commits" if how == "over 100 commits" else "does not reach"
+    assert "a later commit changed it back was not read (" in out and why in out, out
+    assert "so no such pull request is told that its reviewed plan was not applied" in out
+    assert "was not read" in actions.summary(), "said where the run is read, too"
+    assert not [b for n in (1, 2) for b in hub.comments_on(n) if "<!-- ehkeys-apply -->" in b]
+    assert not [c for c in hub.calls if c.startswith("GET /compare/") and c != hub.calls[0]], "no step read"
+    record(
+        "gitops",
+        f"one push: PR 1 changes the root, PR 2 changes it back, its line unfollowed ({how})",
+        1,
+        "nothing applied, green; says no PR whose change was undone is told (never silent)",
+    )
+
+
 @pytest.mark.parametrize("answer", ["null", "[]", ""])
 @pytest.mark.parametrize("files", ["left alone", "more than compare lists"])
 def test_a_step_github_answers_with_no_object_is_a_message(
