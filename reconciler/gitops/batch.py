@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.gitops import pushed
 from reconciler.gitops.context import RunContext
-from reconciler.gitops.hub import GitHub, pick
+from reconciler.gitops.hub import GitHub, GitHubError, pick
 from reconciler.gitops.pushed import FRESH, MAX_FILES, NOTHING_SENT, Pull, Push, Unreadable
 from reconciler.gitops.roots import Root, untouched
 
@@ -91,7 +91,10 @@ def _undone(hub: GitHub, push: Push, root: Root, when_modified: Sequence[str]) -
     """A push that leaves the root as it was, though PRs of it changed it: nothing to apply, and
     each of those PRs told why its reviewed plan was not applied."""
     where = root.name or "the manifest"
-    whys = {number(p): untouched(hub, root, number(p), when_modified) for p in push.merged}
+    try:
+        whys = {number(p): untouched(hub, root, number(p), when_modified) for p in push.merged}
+    except GitHubError as exc:  # nothing to apply all the same: the PRs are said untold, never red
+        return Verdict(nothing=_untouched(replace(push, unread=str(exc)), where))
     changed = tuple(n for n, why in whys.items() if why is None)
     nothing = _untouched(push, where)
     if changed:

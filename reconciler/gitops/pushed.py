@@ -23,7 +23,8 @@ files than compare lists) ending the reading:
   none changing the root leaves it alone, else the push may change it.
 
 Requests: one for the compare (one more per 100 commits past the first 100); for a push whose
-files leave the root alone, one per step read (none for a line of one commit); otherwise one
+files leave the root alone, one per step read (none for a line of one commit, or of more than
+MAX_UNDONE_STEPS steps: then said unread, as a step GitHub did not answer is); otherwise one
 per step read when its files are unknown, then one per commit of the first-parent line. None
 for a push whose `before` is its commit (the branch did not move: nothing merged). What cannot
 be read so is `Unreadable`, said and never guessed: a push that created the branch (`before`
@@ -47,6 +48,7 @@ from reconciler.gitops.hub import PAGE, GitHub, GitHubError, NotFound, pick
 MAX_COMMITS = 1000  # a push's commits read: 10 pages of compare
 MAX_LINE = 100  # commits of its first-parent line asked after, one request each
 MAX_FILES = 300  # compare lists no more: a push of more may change anything
+MAX_UNDONE_STEPS = 10  # steps read only to tell PRs whose change the push undid (a push of more: unread)
 FRESH = "To apply the manifest as merged, read the fresh plan and run keys-apply by hand (fresh: true)"
 NOTHING_SENT = f"no reviewed plan is applied; nothing was sent. {FRESH}"
 Pull = dict[str, Any]
@@ -67,7 +69,8 @@ class Push:
     or past 300 files and a step's too); `commits`: how many it adds (0: not compared);
     `undone`: its files leave the root alone, but a step changed it (or may have): `merged` and
     `loose` are read all the same (else none are, for such a push); `unread`: its files leave
-    the root alone, but its steps could not be read, and why (then no PR is told)."""
+    the root alone, but its steps were not read (a line that cannot be followed, too long, an
+    answer GitHub did not give), and why (then no PR is told)."""
 
     merged: tuple[Pull, ...] = ()
     loose: tuple[str, ...] = ()
@@ -113,14 +116,22 @@ def _left_alone(
     hub: GitHub, alone: Push, commits: list[dict[str, Any]], before: str, after: str, touches: Touches
 ) -> Push:
     """A push whose files leave the root alone: `alone`, unless a step of its line but the last
-    changed the root (or may have: then it was changed back), when its pull requests are read."""
+    changed the root (or may have: then it was changed back), when its pull requests are read.
+    Nothing is applied either way: what cannot be read so (a line that cannot be followed, or of
+    more than MAX_UNDONE_STEPS steps, an answer GitHub did not give) is said unread, never red."""
     try:
         line = first_parents(commits, before, after)
     except Unreadable as exc:  # its steps cannot be told: the push's own files still leave the root alone
         return replace(alone, unread=exc.why) if len(commits) > 1 else alone
-    if steps(hub, before, line[:-1], touches) is not None:
-        return alone
-    merged, loose = _merges(hub, line)
+    if len(line) - 1 > MAX_UNDONE_STEPS:
+        most = MAX_UNDONE_STEPS + 1
+        return replace(alone, unread=f"{len(line)} commits on its line: steps are read for {most} at most")
+    try:
+        if steps(hub, before, line[:-1], touches) is not None:
+            return alone
+        merged, loose = _merges(hub, line)
+    except GitHubError as exc:
+        return replace(alone, unread=str(exc))
     return replace(alone, merged=merged, loose=loose, undone=True)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from starlette.responses import Response
 
+from reconciler.gitops.pushed import MAX_UNDONE_STEPS
 from reconciler.render.inert import SPLIT
 
 from ..fakegithub import MAX_COMPARED_FILES, FakeGitHub
@@ -251,6 +252,44 @@ def test_a_step_github_answers_with_no_object_is_a_message(
     hub.faults[step] = Response(answer, media_type="application/json")
     live = actions.live()
     code, out = push(actions, MAIN, main.tip, manifest())
-    assert code == 1 and actions.live() == live, out
-    said = f"error: GitHub API GET /compare/{MAIN[:12]}...{sha('merge-1')[:12]}: the answer is not an object"
-    assert said in out and "internal error" not in out, out
+    said = f"GitHub API GET /compare/{MAIN[:12]}...{sha('merge-1')[:12]}: the answer is not an object"
+    assert actions.live() == live and said in out and "internal error" not in out, out
+    if files == "left alone":  # the push leaves the root alone whatever the step: green, said unread
+        assert code == 0 and f"was not read ({said})" in out, out
+    else:
+        assert code == 1 and f"error: {said}" in out, out
+
+
+@pytest.mark.parametrize("fault", ["a step's compare", "a PR's files"])
+@pytest.mark.parametrize("status", [403, 500])
+def test_a_push_that_leaves_the_root_alone_is_green_when_github_fails_to_say_who_undid_what(
+    actions: Actions, hub: FakeGitHub, main: Main, fault: str, status: int
+) -> None:
+    """Reading the steps and the PRs only tells PRs whose change the push undid: the push's own
+    files leave the root alone, so a failed read there (a rate limit, an outage) turned a
+    certain "nothing to apply" red."""
+    actions.plan_pr(1, "h1", manifest(k0=25))
+    actions.plan_pr(2, "h2", manifest())
+    main.merge(1, MANIFEST)
+    reverted(main, 2, of=1)
+    call = f"GET /compare/{MAIN}...{sha('merge-1')}" if fault == "a step's compare" else "GET /pulls/1/files"
+    hub.faults[call] = Response('{"message": "down"}', status_code=status, media_type="application/json")
+    live = actions.live()
+    code, out = push(actions, MAIN, main.tip, manifest())
+    assert code == 0 and actions.live() == live, out
+    assert "changes no file of keys/keys.yaml: nothing to apply for it; whether a pull request" in out, out
+    assert "so no such pull request is told that its reviewed plan was not applied" in out
+    assert not [b for n in (1, 2) for b in hub.comments_on(n) if "<!-- ehkeys-apply -->" in b]
+
+
+def test_a_push_of_more_steps_than_are_read_to_tell_prs_reads_none(
+    actions: Actions, hub: FakeGitHub, main: Main
+) -> None:
+    """A push of many merges that leaves the root alone: its steps are read only to tell a PR
+    whose change it undid, one request each and per root, so past MAX_UNDONE_STEPS none is."""
+    for number in range(1, MAX_UNDONE_STEPS + 3):
+        hub.open_pull(number, f"h{number}", (f"docs/{number}.md",))
+        main.merge(number, f"docs/{number}.md")
+    code, out = push(actions, MAIN, main.tip, manifest())
+    assert code == 0 and f"({MAX_UNDONE_STEPS + 2} commits on its line: steps are read for" in out, out
+    assert hub.calls == [f"GET /compare/{MAIN}...{main.tip}"], "one request: the push's compare"
