@@ -142,8 +142,9 @@ class Replay:
             del self.contents.rotations[rotated]
         for moved in [a for a, m in self.contents.moves.items() if m.get("key") == gone]:
             del self.contents.moves[moved]  # the old key is gone: the move is done
-        if not retired:  # as `State.forget`
+        if not retired:  # as `State.forget`: its sinks hold a deleted key's value
             self.contents.bindings.pop(address, None)
+            self.contents.delivered.pop(address, None)
         self.contents.records.pop(gone, None)
         self.contents.snapshots.pop(gone, None)
         self.contents.protected.pop(gone, None)

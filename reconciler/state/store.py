@@ -220,10 +220,14 @@ class State(UnderWay):
     def forget(self, address: str, fingerprint: str = "") -> None:
         """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
         whose predecessor it was is over, and so is its move to another account. The predecessor
-        of the address's rotation leaves the address bound to its successor (a move deletes both)."""
+        of the address's rotation leaves the address bound to its successor (a move deletes both).
+        The address's sinks no longer hold its key's value: a key adopted there later by name
+        (a namesake made by hand, the key moved back onto it) has never reached them."""
         if not fingerprint or self.rotations.get(address, {}).get("predecessor") != fingerprint:
             fingerprint = self.bindings.pop(address, fingerprint)
             self._bound[address] = None
+            for sink in self.reached.pop(address, []):  # they hold a deleted key's value now
+                self._done[(address, sink)] = False
         self.gone(fingerprint)
         self.records.pop(fingerprint, None)
         self.snapshots.pop(fingerprint, None)

@@ -62,3 +62,34 @@ def test_the_move_is_folded_into_the_state_file_and_out_once_done(tmp_path: Path
     deleted(state, "backend", OLD)
     state.compact()
     assert "moves" not in json.loads((tmp_path / "state.json").read_text())  # read as before
+
+
+def reached(tmp_path: Path) -> State:
+    """`backend` bound to OLD, its value delivered to one sink, recorded in the state file."""
+    state = State(tmp_path / "state.json")
+    state.bind("backend", OLD, journal=True)
+    state.delivery("backend", "file app.env#BACKEND", "done")
+    state.compact()
+    return state
+
+
+def test_a_deleted_keys_sinks_no_longer_count_as_holding_its_addresss_value(tmp_path: Path) -> None:
+    """They held the deleted key's value: a key adopted at that address later (by name: a key
+    moved back onto a namesake made by hand) was taken for delivered, and its move's old key,
+    whose value the sinks held, deleted at once."""
+    state = reached(tmp_path)
+    assert State(tmp_path / "state.json").reached == {"backend": ["file app.env#BACKEND"]}
+    deleted(state, "backend", OLD)
+    assert state.reached == {}
+    assert State(tmp_path / "state.json").reached == {}  # the delete's line replays the same way
+    state.flush()
+    state.compact()
+    assert "delivered" not in json.loads((tmp_path / "state.json").read_text())
+
+
+def test_a_retired_predecessors_delete_leaves_its_successors_sinks(tmp_path: Path) -> None:
+    state = reached(tmp_path)
+    state.rotating("backend", {"predecessor": OTHER, "started": 0, "overlap": 0, "name": "Backend"})
+    deleted(state, "backend", OTHER)
+    assert state.reached == {"backend": ["file app.env#BACKEND"]}
+    assert State(tmp_path / "state.json").reached == {"backend": ["file app.env#BACKEND"]}

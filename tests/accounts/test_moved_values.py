@@ -1,0 +1,93 @@
+"""Which key's value a moved key's sinks hold. A sink named the same in both accounts
+(`name: BACKEND`) gets the new key's value when the move delivers it: the old account's record
+that it holds the old key's no longer stands, and a key is never deleted while its value is the
+one the manifest key's sinks hold and the key it is left for never reached them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.sandbox import Sandbox, seeds
+
+from ..helpers import run_cli
+from .test_moves import SANDBOX, manifest, seed, with_sink
+
+SINK = {"file": "app.env", "name": "BACKEND"}  # one line, whichever account the key is in
+
+
+def keys(where: str, prune: bool = False) -> str:
+    doc = yaml.safe_load(with_sink(manifest(backend_in=where, backend=50), SINK))
+    doc["keys"].append({"id": "api", "account": "prod", "name": "Api", "allocated_ammount": 5})
+    if prune:
+        doc["prune"] = True
+    return yaml.safe_dump(doc)
+
+
+def backends() -> dict[str, list[str]]:
+    """Each account's keys named Backend (their values), as the sandbox holds them."""
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    found: dict[str, list[str]] = {}
+    for name, user in (("prod", "u1"), ("staging", "u2")):
+        found[name] = [k["key"] for k in box.store.keys_of(user) if k["name"] == "Backend"]
+    return found
+
+
+def held() -> str:
+    """The value app.env holds."""
+    (line,) = Path("app.env").read_text().splitlines()
+    return line.removeprefix("BACKEND=")
+
+
+def live(value: str) -> bool:
+    return any(value in found for found in backends().values())
+
+
+def apply(capsys: Any) -> tuple[int, str]:
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    return code, out + err
+
+
+@pytest.fixture
+def in_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Path:
+    """Backend applied in prod, its value in app.env."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    Path("keys.yaml").write_text(keys("prod"))
+    code, out = apply(capsys)
+    assert code == 0 and live(held()), out
+    return tmp_path
+
+
+def made_by_hand(user: str) -> None:
+    box = Sandbox.open(".ehkeys/sandbox.db", seeds.load("seed.yaml"))
+    fields = {"allocated_ammount": 5, "limit_type": "monthly", "expires_at": -1}
+    box.store.create(
+        user, {"name": "Backend", "model_whitelist": [], "ip_whitelist": [], **fields}, int(time.time())
+    )
+
+
+def test_a_key_moved_back_onto_a_namesake_made_by_hand_keeps_the_key_its_sinks_hold(
+    in_prod: Path, capsys: Any
+) -> None:
+    """Moved to staging and back, prod's record that app.env held its old key's value outlived
+    that key: the Backend made by hand in prod was adopted as delivered, so staging's key, the one
+    app.env held, was deleted at once, and drift said all was in sync."""
+    Path("keys.yaml").write_text(keys("staging"))
+    assert apply(capsys)[0] == 0
+    moved = held()
+    assert backends() == {"prod": [], "staging": [moved]}
+    made_by_hand("u1")
+    Path("keys.yaml").write_text(keys("prod"))
+    code, out = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)[:2]
+    assert "prod/backend: file app.env#BACKEND never received this key's value" in out, out
+    code, out = apply(capsys)
+    assert code == 3 and "not deleted: its value has not reached every sink in account prod" in out, out
+    assert held() == moved and live(moved)
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    assert apply(capsys)[0] == 0
+    assert backends()["staging"] == [] and live(held())
