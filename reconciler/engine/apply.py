@@ -201,7 +201,8 @@ class _Run:
                     u.opened.account.name: moves.undelivered(u.opened.state, u.opened.keys) for u in units
                 }
                 gates = moves.Gates(units[0].moves if units else (), chosen, plans, owed)
-                gates.begin({u.opened.account.name: u.opened.state for u, _ in ready}, chosen)
+                states = {u.opened.account.name: u.opened.state for u, _ in ready}
+                gates.begin(states, chosen, {u.opened.account.name: u.opened.keys for u in units})
                 for unit, why in zip(units, stopped, strict=True):
                     if why:  # an account refused here opens no gate later: each one waiting on it shuts
                         gates.landed(unit.opened.account.name, [])

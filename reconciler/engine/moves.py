@@ -34,7 +34,7 @@ from reconciler.engine.workspace import JOURNAL, Opened, state_path
 from reconciler.manifest.load import Manifest
 from reconciler.planning import keyplan
 from reconciler.state import reading as statereading
-from reconciler.state.deliveries import unreached
+from reconciler.state.deliveries import DROPPED, unreached
 from reconciler.state.format import Contents
 from reconciler.state.store import State
 
@@ -250,11 +250,19 @@ class Gates:
                 continue  # the new account holds the key already: the delete goes as any other
             self.gates[(move.source, move.address)] = gate
 
-    def begin(self, states: Mapping[str, State], chosen: Mapping[str, Sequence[Change]]) -> None:
+    def begin(
+        self,
+        states: Mapping[str, State],
+        chosen: Mapping[str, Sequence[Change]],
+        keys: Mapping[str, Sequence[DesiredKey]],
+    ) -> None:
         """Each move whose old key this apply deletes recorded in its old account's state
         (`State.moving`) before anything is sent: a run cut off between its two sides (or whose
         delete is refused) is finished by the next. The key recorded is the one the address is
-        bound to (not a predecessor it retires)."""
+        bound to (not a predecessor it retires). The sinks its new key shares with it (a name
+        pinned, `name: BACKEND`) get the new key's value from now on: the old account's record
+        that they hold its key's is dropped (`_taken`), so that, moved back while half done, the
+        key there is said never to have reached them."""
         for account, changes in chosen.items():
             state = states[account]
             for change in (
@@ -263,6 +271,7 @@ class Gates:
                 move, key = self.deleted[(account, change.address)], change.target
                 if key and state.bindings.get(change.address) == key.fingerprint:
                     state.moving(change.address, move.target, key.fingerprint)
+                    _taken(state, change.address, keys.get(move.target, ()))
 
     def later(self, account: str, changes: Sequence[Change]) -> list[Change]:
         """The account's deletes that wait on another account: its create there, its delivery."""
@@ -299,6 +308,13 @@ class Gates:
     async def wait(self, account: str, change: Change) -> str:
         """'' once the moved key's create landed; else why it did not, or is not sent."""
         return await self.gates[(account, change.address)]
+
+
+def _taken(state: State, address: str, keys: Sequence[DesiredKey]) -> None:
+    """The sinks of `address` whose value the key moving in (`keys`: its new account's) takes."""
+    taken = {s.ident for k in keys if k.address == address for s in k.deliver}
+    for sink in (s for s in state.reached.get(address, []) if s in taken):
+        state.delivery(address, sink, DROPPED, "its key moves: the new key's value goes there")
 
 
 def _sent(chosen: Mapping[str, Sequence[Change]], account: str, action: Action) -> set[str]:

@@ -225,6 +225,7 @@ def desired(
     planned = chosen or frozenset(k.address for k in keys)
     mine = {k.address for k in keys}
     elsewhere = {k.address: k.account for k in loaded.keys if k.account != account and k.address not in mine}
+    live_elsewhere = frozenset(k.address for k in loaded.keys if k.address in elsewhere and not k.absent)
     return Desired(
         keys,
         settings.prune,
@@ -241,6 +242,7 @@ def desired(
         loaded.rules_of(account),
         loaded.groups,
         elsewhere,
+        live_elsewhere=live_elsewhere,
     )
 
 

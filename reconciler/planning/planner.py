@@ -55,6 +55,7 @@ class Desired:
     rules: Mapping[str, KeyRules] = field(default_factory=dict)  # address -> what its key is judged by
     groups: Sequence[Group] = ()  # the manifest's groups (its keys name theirs)
     elsewhere: Mapping[str, str] = field(default_factory=dict)  # address -> another account holding it
+    live_elsewhere: frozenset[str] = frozenset()  # of `elsewhere`, not absent there: never pruned here
     rotate_now: frozenset[str] = frozenset()  # `ehkeys rotate`: rotate these now, whatever the schedule
     overlap: Duration | None = None  # `ehkeys rotate --overlap`: theirs instead of the manifest's
     rotation_only: bool = (
@@ -192,24 +193,21 @@ def _handle_unmanaged(
     unbound = pruning.unbound(recorded.bindings, recorded.unverified)
     blocked = pruning.why_not_prune(plan, prunable, unbound, others, desired.prune)
     for offset, live in enumerate(keys):
-        namesake, owner = kept.get(live.fingerprint), others.owner(live)
+        namesake, owner, address = kept.get(live.fingerprint), others.owner(live), was.get(live.fingerprint)
+        removed = _removed_note(address, desired.elsewhere.get(address or ""))
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
             plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
         elif owner is not None:  # another manifest root's state binds it, or may
             plan.unmanaged.append(pruning.owned(live, owner, desired.prune))
-        elif desired.prune and blocked:
-            plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked}"))
+        elif desired.prune and (blocked or address in desired.live_elsewhere):  # that key's value
+            plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked or removed}"))  # may be its sinks'
         elif desired.prune:
             protected = recorded.protected.get(live.fingerprint)
-            where = was.get(live.fingerprint)
-            plan.changes.append(keyplan.pruned(start + offset, live, where, protected, desired.prune_at))
+            plan.changes.append(keyplan.pruned(start + offset, live, address, protected, desired.prune_at))
         else:
-            address = was.get(live.fingerprint)
-            plan.unmanaged.append(
-                Unmanaged(live, _removed_note(address, desired.elsewhere.get(address or "")))
-            )
+            plan.unmanaged.append(Unmanaged(live, removed))
 
 
 def _kept_namesakes(

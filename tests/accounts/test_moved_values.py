@@ -15,7 +15,7 @@ import yaml
 from reconciler.sandbox import Sandbox, seeds
 
 from ..helpers import run_cli
-from .test_moves import SANDBOX, manifest, seed, with_sink
+from .test_moves import READ_ONLY, SANDBOX, manifest, seed, with_sink
 
 SINK = {"file": "app.env", "name": "BACKEND"}  # one line, whichever account the key is in
 
@@ -91,3 +91,39 @@ def test_a_key_moved_back_onto_a_namesake_made_by_hand_keeps_the_key_its_sinks_h
     assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
     assert apply(capsys)[0] == 0
     assert backends()["staging"] == [] and live(held())
+
+
+def half_moved(capsys: Any, prune: bool) -> str:
+    """Backend created in staging and delivered, prod's delete refused (prod's rate limit): the
+    value app.env holds, the new key's."""
+    Path("seed.yaml").write_text(yaml.safe_dump(seed(prod_rate=READ_ONLY)))
+    Path("keys.yaml").write_text(keys("staging", prune))
+    code, out = apply(capsys)
+    assert code == 3 and "[staging]  ✓ Backend" in out, out
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    assert len(backends()["prod"]) == 1 and backends()["staging"] == [held()]
+    return held()
+
+
+def test_a_half_done_move_undone_says_its_sinks_hold_the_new_keys_value(in_prod: Path, capsys: Any) -> None:
+    """Moved back while half done, both keys stay (docs), and app.env holds staging's key's value:
+    prod's state still said it held its own key's, so nothing said so, nor delivered it there again."""
+    value = half_moved(capsys, prune=False)
+    Path("keys.yaml").write_text(keys("prod"))
+    code, out = apply(capsys)
+    assert code == 0 and "prod/backend: file app.env#BACKEND never received this key's value" in out, out
+    assert held() == value and live(value)
+    assert run_cli(capsys, "deliver", "keys.yaml", *SANDBOX)[0] == 0
+    assert held() == backends()["prod"][0]
+
+
+def test_a_half_done_move_undone_under_prune_keeps_the_key_its_sinks_hold(in_prod: Path, capsys: Any) -> None:
+    """Both keys stay, prune: true or not: staging's Backend, the one app.env held, was pruned."""
+    value = half_moved(capsys, prune=True)
+    Path("keys.yaml").write_text(keys("prod", prune=True))
+    code, out = apply(capsys)
+    said = (
+        "not pruned: removed from this account (it was 'backend'), which the manifest now has in account prod"
+    )
+    assert code == 0 and said in out, out
+    assert backends()["staging"] == [value] and held() == value
