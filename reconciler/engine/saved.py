@@ -89,12 +89,27 @@ def still_planned(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], 
         else:
             skipped.append(_skip(change, saved, "its live state moved"))
     kept = {unmanaged_address(live.fingerprint): note for live, note in plan.unmanaged_listed}
+    unbound = {live.fingerprint: note for live, note in plan.unmanaged_listed}
     for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
+        key = saved.changes[address].get("key")
         if address in kept:  # a reviewed prune of a key the plan keeps now (another root's, say)
             skipped.append(Result(saved.reviewed(address), Outcome.SKIPPED, _kept_now(kept[address])))
-            continue
-        skipped.append(_no_longer(current.get(address), saved, address))
+        elif address not in current and key in unbound:  # its key is live, bound to nothing now
+            skipped.append(Result(saved.reviewed(address), Outcome.SKIPPED, _unbound(address, unbound[key])))
+        else:
+            skipped.append(_no_longer(current.get(address), saved, address))
     return chosen, skipped
+
+
+def _unbound(address: str, note: str) -> str:
+    """Why nothing is sent to a reviewed change's key that is live and unmanaged now: never
+    'already as planned' (a move's delete after its old account's state was lost, say)."""
+    said = (
+        f"changed since plan; nothing is sent to it now: this plan no longer binds it to "
+        f"{printable(address)!r} (its state lost, or an older one restored?), so it is left alone, "
+        "unmanaged; to delete it, put it back in this account with absent: true"
+    )
+    return f"{said}: {note}" if note else said
 
 
 def _kept_now(note: str) -> str:

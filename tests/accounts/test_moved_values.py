@@ -5,6 +5,7 @@ one the manifest key's sinks hold and the key it is left for never reached them.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,24 @@ def test_a_half_done_move_undone_under_prune_keeps_the_key_its_sinks_hold(in_pro
     )
     assert code == 0 and said in out, out
     assert backends()["staging"] == [value] and held() == value
+
+
+def test_a_reviewed_moves_delete_of_a_key_the_state_lost_is_never_said_done(
+    in_prod: Path, capsys: Any
+) -> None:
+    """prod's state lost after the review: nothing says its Backend is `backend` now, so it is
+    left alone (docs), live and charged. The apply said the reviewed delete was 'already as
+    planned ... the key is gone from the account', and exited 0."""
+    Path("keys.yaml").write_text(keys("staging"))
+    assert run_cli(capsys, "plan", "keys.yaml", *SANDBOX, "--out", "plan.json")[0] == 0
+    (old,) = backends()["prod"]
+    shutil.rmtree(".ehkeys/keys/prod")
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--plan", "plan.json", "--auto-approve")
+    assert backends()["prod"] == [old]  # left alone, never deleted on a guess
+    assert "the key is gone from the account" not in out, out
+    assert (
+        code == 3
+        and "[prod]  - Backend (ek-proxy-…" in out
+        and "skipped: changed since plan; nothing is sent to it now: this plan no longer binds it to 'backend'"
+        in out
+    ), out
