@@ -5,7 +5,7 @@ outside the saved plan are left alone."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler.core.changes import REFUNDS, Action, Change, unmanaged_address
 from reconciler.core.errors import Refused, UsageError
@@ -88,28 +88,48 @@ def still_planned(plan: Plan, saved: planfile.SavedPlan) -> tuple[list[Change], 
             chosen.append(change)
         else:
             skipped.append(_skip(change, saved, "its live state moved"))
-    kept = {unmanaged_address(live.fingerprint): note for live, note in plan.unmanaged_listed}
-    unbound = {live.fingerprint: note for live, note in plan.unmanaged_listed}
-    for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
-        key = saved.changes[address].get("key")
-        if address in kept:  # a reviewed prune of a key the plan keeps now (another root's, say)
-            skipped.append(Result(saved.reviewed(address), Outcome.SKIPPED, _kept_now(kept[address])))
-        elif address not in current and key in unbound:  # its key is live, bound to nothing now
-            skipped.append(Result(saved.reviewed(address), Outcome.SKIPPED, _unbound(address, unbound[key])))
-        else:
-            skipped.append(_no_longer(current.get(address), saved, address))
+    skipped.extend(_left_over(plan, saved, current))
     return chosen, skipped
 
 
+def _left_over(plan: Plan, saved: planfile.SavedPlan, current: Mapping[str, Change]) -> list[Result]:
+    """The reviewed changes the plan has nothing to send for now, each with why: a prune of a
+    key it keeps now (another root's, say), a change of a key it binds to nothing now or under
+    another address (never 'already as planned' while the key is live), else nothing left to do."""
+    kept = {unmanaged_address(live.fingerprint): note for live, note in plan.unmanaged_listed}
+    unbound = {live.fingerprint: note for live, note in plan.unmanaged_listed}
+    bound = {c.target.fingerprint: c for c in plan.changes if c.target is not None}
+    found = []
+    for address in sorted(saved.changes.keys() - {c.address for c in plan.to_apply}):
+        key, reviewed = saved.changes[address].get("key"), saved.reviewed(address)
+        if address in kept:
+            found.append(Result(reviewed, Outcome.SKIPPED, _kept_now(kept[address])))
+        elif address not in current and key in unbound:  # a moved key's old one, its state lost
+            found.append(Result(reviewed, Outcome.SKIPPED, _unbound(address, unbound[key])))
+        elif address not in current and key in bound:  # a retiring key whose successor is gone
+            found.append(Result(reviewed, Outcome.SKIPPED, _held_now(bound[key])))
+        else:
+            found.append(_no_longer(current.get(address), saved, address))
+    return found
+
+
 def _unbound(address: str, note: str) -> str:
-    """Why nothing is sent to a reviewed change's key that is live and unmanaged now: never
-    'already as planned' (a move's delete after its old account's state was lost, say)."""
+    """Why nothing is sent to a reviewed change's key that is live and unmanaged now."""
     said = (
         f"changed since plan; nothing is sent to it now: this plan no longer binds it to "
         f"{printable(address)!r} (its state lost, or an older one restored?), so it is left alone, "
         "unmanaged; to delete it, put it back in this account with absent: true"
     )
     return f"{said}: {note}" if note else said
+
+
+def _held_now(now: Change) -> str:
+    """Why nothing is sent to a reviewed change's key that the plan holds now under another
+    address (a retirement reviewed, then its successor deleted by hand: the address is its again)."""
+    does = "leaves it as it is" if now.action is Action.NO_OP else f"would {now.action.label} it"
+    why = f" ({now.reason})" if now.reason else ""
+    where = f"it is the key of {printable(now.address)!r} now"
+    return f"changed since plan; nothing is sent to it now: {where}, and the plan {does}{why}"
 
 
 def _kept_now(note: str) -> str:

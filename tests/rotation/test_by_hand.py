@@ -81,3 +81,22 @@ def test_a_key_dropped_from_the_manifest_mid_overlap_leaves_its_predecessor_name
     code, out, _ = cli(capsys, "apply")
     assert code == 0, out
     assert [k["name"] for k in keys()] == ["Other"] and balance() == Decimal(950 + 30 + 50 - 5)
+
+
+def test_a_reviewed_retirement_whose_successor_was_deleted_by_hand_is_never_said_done(
+    overlapping: str, capsys: Any
+) -> None:
+    """The predecessor's retirement reviewed, then its successor deleted by hand: the address
+    went back to the predecessor, live and bound, and nothing was sent; the apply said the
+    reviewed delete was 'already as planned ... the key is gone from the account', exit 0."""
+    at(T0 + 7 * DAY + 1)  # the overlap ended: the plan retires the predecessor
+    code, out, _ = cli(capsys, "plan", "--out", "plan.json")
+    assert code == 0 and "# retired: backend was rotated to" in out, out
+    box().store.remove(overlapping)
+    code, out, _ = cli(capsys, "apply", "--plan", "plan.json")
+    assert OLD in [k["key"] for k in keys()]  # it holds the address again: never deleted
+    assert "the key is gone from the account" not in out, out
+    said = (
+        "skipped: changed since plan; nothing is sent to it now: it is the key of 'backend' now, and the plan"
+    )
+    assert code == 3 and f"{said} would rotate it" in out, out
