@@ -136,6 +136,9 @@ class Replay:
 
     def _forget(self, address: str, fingerprint: str | None) -> None:
         gone = fingerprint or self.contents.bindings.get(address, "")
+        held = self.holder.get(gone)
+        if held_by_none(address) and held is not None and self.contents.bindings.get(held) == gone:
+            address = held  # pruned: the id it had lets go of it, as `State.forget`
         retired = self.contents.rotations.get(address, {}).get("predecessor") == gone  # successor stays bound
         done = [a for a, r in self.contents.rotations.items() if r.get("predecessor") == gone]
         for rotated in done:  # its predecessor is gone: the rotation is over

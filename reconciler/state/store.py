@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.changes import held_by_none
 from reconciler.core.errors import StateError
 from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.times import now_iso
@@ -221,12 +222,13 @@ class State(UnderWay):
         """The key of this address (or, unmanaged, of this fingerprint) was deleted; a rotation
         whose predecessor it was is over, and so is its move to another account. The predecessor
         of the address's rotation leaves the address bound to its successor (a move deletes both).
-        The address's sinks no longer hold its key's value: a key adopted there later by name
-        (a namesake made by hand, the key moved back onto it) has never reached them."""
+        Its sinks hold a dead value now: a key found there by name later never reached them."""
+        if held_by_none(address):  # pruned: the id it had (dropped from the manifest) lets go of it
+            address = self._bound_to(fingerprint) or address
         if not fingerprint or self.rotations.get(address, {}).get("predecessor") != fingerprint:
             fingerprint = self.bindings.pop(address, fingerprint)
             self._bound[address] = None
-            for sink in self.reached.pop(address, []):  # they hold a deleted key's value now
+            for sink in self.reached.pop(address, []):
                 self._done[(address, sink)] = False
         self.gone(fingerprint)
         self.records.pop(fingerprint, None)
@@ -234,6 +236,12 @@ class State(UnderWay):
         if self.protected.pop(fingerprint, None) is not None:
             self._guarded[fingerprint] = None
         self._dirty = True
+
+    def _bound_to(self, fingerprint: str) -> str | None:
+        """The address bound to this key, if any."""
+        self._holders = {f: a for a, f in self.bindings.items()} if self._holders is None else self._holders
+        address = self._holders.get(fingerprint)
+        return address if address is not None and self.bindings.get(address) == fingerprint else None
 
     def vanished(self, address: str, fingerprint: str) -> None:
         """The key left the account with no delete line of its own (a run cut off after the

@@ -149,3 +149,23 @@ def test_a_reviewed_moves_delete_of_a_key_the_state_lost_is_never_said_done(
         and "skipped: changed since plan; nothing is sent to it now: this plan no longer binds it to 'backend'"
         in out
     ), out
+
+
+def test_an_id_pruned_here_then_moved_here_is_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Pruned from prod, Backend stayed bound to `backend` in prod's state: the id later moved
+    here from staging was no move, so staging's key was kept beside a new one (two allocations)."""
+    monkeypatch.chdir(tmp_path)
+    Path("seed.yaml").write_text(yaml.safe_dump(seed()))
+    doc = yaml.safe_load(keys("prod", prune=True))
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    assert apply(capsys)[0] == 0
+    Path("keys.yaml").write_text(yaml.safe_dump({**doc, "keys": doc["keys"][1:]}))  # dropped: pruned
+    assert apply(capsys)[0] == 0 and backends()["prod"] == []
+    Path("keys.yaml").write_text(keys("staging", prune=True))
+    assert apply(capsys)[0] == 0
+    Path("keys.yaml").write_text(keys("prod", prune=True))
+    code, out = apply(capsys)
+    assert code == 0 and "↦ backend: moves from account staging to prod" in out, out
+    assert backends()["staging"] == [] and len(backends()["prod"]) == 1 and live(held())

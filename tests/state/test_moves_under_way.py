@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reconciler.core.changes import unmanaged_address
 from reconciler.state.store import State
 
 OLD, OTHER = "sha256:" + "a" * 24, "sha256:" + "b" * 24
@@ -93,3 +94,14 @@ def test_a_retired_predecessors_delete_leaves_its_successors_sinks(tmp_path: Pat
     deleted(state, "backend", OTHER)
     assert state.reached == {"backend": ["file app.env#BACKEND"]}
     assert State(tmp_path / "state.json").reached == {"backend": ["file app.env#BACKEND"]}
+
+
+def test_a_pruned_key_lets_go_of_the_id_it_had(tmp_path: Path) -> None:
+    """Dropped from the manifest and pruned (its delete's address is its fingerprint's), the key
+    stayed bound to its old id: that id moved into this account later was then no move (this
+    state bound it), so its old key elsewhere was kept beside a new one, two allocations."""
+    state = reached(tmp_path)
+    deleted(state, unmanaged_address(OLD), OLD)
+    assert state.bindings == {} and state.reached == {}
+    again = State(tmp_path / "state.json")  # the delete's line replays the same way
+    assert again.bindings == {} and again.reached == {}
