@@ -1,3 +1,3 @@
-from reconciler.cli.main import entry
+from reconciler.cli.launch import entry
 
 entry()

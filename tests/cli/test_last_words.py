@@ -64,3 +64,36 @@ def test_a_second_signal_never_cuts_a_stopped_runs_last_words_nor_its_exit(tmp_p
         "ehkeys: these writes may or may not have reached the API: POST /auth/proxy/update",
         "exited whole",
     ], done.stderr
+
+
+# The `ehkeys` command as pyproject declares it, Ctrl-C arriving while Python imports ehkeys (the
+# first ~0.15 s of every run, before main() sets any handler)
+EARLY = """
+import importlib, importlib.abc, os, signal, sys, tomllib
+
+class Stop(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "reconciler.cli.main":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+scripts = tomllib.loads(open(sys.argv.pop(1)).read())["project"]["scripts"]
+where, _, function = scripts["ehkeys"].partition(":")
+sys.meta_path.insert(0, Stop())
+sys.argv = ["ehkeys", "--version"]
+getattr(importlib.import_module(where), function)()
+"""
+
+
+def test_ctrl_c_while_ehkeys_is_imported_is_an_interrupt_never_a_traceback(tmp_path: Path) -> None:
+    """A KeyboardInterrupt traceback through the import machinery, exit 1."""
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY, str(ROOT / "pyproject.toml")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=interruptible,
+    )
+    assert (done.returncode, done.stderr) == (130, "ehkeys: interrupted\n"), done.stderr
