@@ -217,6 +217,7 @@ def test_argparse_and_the_command_line_stay_in_cli() -> None:
 # Each function-level import and why: none holds a cycle apart; each keeps a start-up lean.
 START_UP_IMPORTS = {
     "cli/options.py": {"reconciler.cli.githubopts"},  # the GitOps jobs' options, only for github
+    "cli/launch.py": {"reconciler.cli.main"},  # the rest of ehkeys, a Ctrl-C meanwhile an interrupt
     "engine/target.py": {"reconciler.sandbox"},  # starlette, only for --sandbox
     "delivery/github.py": {"nacl.exceptions", "nacl.public"},  # libsodium, only to seal a secret
     "sandbox/__init__.py": {"uvicorn"},  # only to serve over a socket, not in-process
