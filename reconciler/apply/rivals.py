@@ -70,5 +70,6 @@ def _duplicate(name: str, keys: Sequence[LiveKey]) -> str:
     return (
         f"{len(keys)} live keys are named {name!r} ({shown}): another run created one at the same "
         "time, and both were debited; keep one: delete the other, and give the manifest key the "
-        "proxy_key of the one kept"
+        "proxy_key of the one kept. A sink both runs delivered to holds whichever value came last: "
+        "keep the key whose last 4 characters it ends with"
     )

@@ -347,6 +347,7 @@ def test_keys_both_checkouts_created_at_the_same_moment_are_reported_never_silen
             twins = sorted(f"ek-proxy-…{k['key'][-4:]}" for k in live if k["name"] == result.change.name)
             assert f"2 live keys are named {result.change.name!r} ({twins[0]}, {twins[1]})" in result.message
             assert "another run created one at the same time" in result.message
+            assert "keep the key whose last 4 characters it ends with" in result.message  # a sink's
     record(
         "concurrency",
         "two checkouts (two states): 5 creates, both read the account before either created",
