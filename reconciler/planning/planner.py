@@ -287,11 +287,23 @@ def _removed_note(address: str | None, elsewhere: str | None = None) -> str:
     )
 
 
+def _empty_prune(desired: Desired, plan: Plan) -> str:
+    said = "prune: true over a manifest with no keys would delete every key of the account: refused"
+    moved = sorted(
+        c.address for c in plan.changes if c.action is Action.DELETE and c.address in desired.elsewhere
+    )
+    if not moved:
+        return said
+    named = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
+    return (
+        f"{said}. Its last keys move to another account ({named}), which needs no prune: apply "
+        "once with prune: false, then turn it back on"
+    )
+
+
 def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
     if desired.prune and not desired.keys and inventory.count:
-        plan.problems.append(
-            "prune: true over a manifest with no keys would delete every key of the account: refused"
-        )
+        plan.problems.append(_empty_prune(desired, plan))
     counts = plan.counts  # counted once: each count is a pass over every key
     creates = counts[Action.CREATE] + counts[Action.ROTATE]  # a successor is a new key
     deletes = sum(1 for c in plan.changes if c.action is Action.DELETE and not c.after)  # not first

@@ -1010,3 +1010,21 @@ def test_a_key_moved_without_sinks_is_warned_of_as_its_old_key_goes_in_the_same_
     Path("keys.yaml").write_text(with_sink(manifest(backend_in="staging", backend=50), SINK))
     code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
     assert code == 0 and "moves from account prod to staging" in out and "delivered nowhere" not in out, out
+
+
+def test_the_last_key_moved_out_of_a_pruned_account_is_refused_saying_how_to_move_it(
+    applied: Path, capsys: Any
+) -> None:
+    """prune: true and the account's last key moved away: the empty-manifest guard refuses, as
+    it should (a manifest emptied by mistake deletes every key), but it said nothing of the move,
+    so the user could not tell how to make it."""
+    doc = yaml.safe_load(manifest(backend_in="staging", backend=50))  # staging can pay 50
+    doc["prune"] = True
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 1 and "prune: true over a manifest with no keys" in out + err, out + err
+    assert "Its last keys move to another account (backend), which needs no prune" in out + err
+    doc["prune"] = False
+    Path("keys.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")
+    assert code == 0 and accounts()["prod"][1] == [] and accounts()["staging"][1] == ["Backend", "Web"], out
