@@ -21,6 +21,9 @@ from reconciler.manifest import layout, load
 
 ONE_ONLY = {"out": "--out", "plan": "--plan", "state": "--state", "report_out": "--report-out"}
 """Options that name one file of one manifest's run."""
+ONE_RUN = {"max_debit": "--max-debit", "expect_net": "--expect-net"}
+"""Guards over one apply's credits: each manifest's apply sees only its own, so held to each
+they would let the command debit one limit per manifest."""
 
 SEVERITY = (ExitCode.ERROR, ExitCode.INCOMPLETE, ExitCode.POLICY, ExitCode.CHANGES)
 
@@ -73,6 +76,15 @@ def _refuse_one_file_options(args: argparse.Namespace, manifests: int) -> None:
             raise UsageError(
                 f"{flag} names one file, but the command line names {manifests} manifests "
                 "(files of no common directory manifest): run one manifest at a time"
+            )
+    for name, flag in ONE_RUN.items():
+        if getattr(args, name, None) is not None:
+            raise UsageError(
+                f"{flag} holds for one apply, but the command line names {manifests} manifests "
+                "(files of no common directory manifest), each applied on its own: each would be held "
+                "to it apart, and the command could debit it once per manifest. Run one manifest at "
+                "a time, each with its own limit, or put them in a folder with an ehkeys.yaml (one "
+                "manifest, one apply)"
             )
     if getattr(args, "format", None) == "json":  # a document each, one after the other: no JSON
         raise UsageError(

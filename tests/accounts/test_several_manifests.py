@@ -92,3 +92,20 @@ def test_one_account_spelt_two_ways_is_one_account_to_the_prune_refusal(workdir:
     )
     code, out, err = run_cli(capsys, "apply", "a.yaml", "b.yaml", *SANDBOX, "--auto-approve")
     assert code == 1 and out == "" and "two manifests of one account ($EH_PROD_API_KEY)" in err, out + err
+
+
+@pytest.mark.parametrize("guard", [("--max-debit", "25"), ("--expect-net", "-15")])
+def test_a_debit_guard_is_refused_with_several_manifests_not_held_to_each(
+    workdir: Path, capsys: Any, guard: tuple[str, str]
+) -> None:
+    """`--max-debit 25` over a.yaml and b.yaml once held each on its own: two raises of 15 each
+    went through, 30 debited by one command that said 25 (and `--expect-net -15` approved a net
+    of -30). A guard over the run cannot be held by runs that each see their own: refused before
+    anything is read or sent."""
+    Path("a.yaml").write_text(manifest_text(1, allocated_ammount=25))
+    Path("b.yaml").write_text(manifest_text(1, start=1, allocated_ammount=25))
+    code, out, err = run_cli(capsys, "apply", "a.yaml", "b.yaml", *SANDBOX, "--auto-approve", *guard)
+    assert code == 1 and out == "", out
+    assert f"{guard[0]} holds for one apply, but the command line names 2 manifests" in err
+    assert "Run one manifest at a time" in err
+    assert not Path(".ehkeys/a").exists() and not Path(".ehkeys/b").exists()  # nothing planned, nor sent
