@@ -65,6 +65,7 @@ class Found:
     claims: list[tuple[str, Owner]] = field(default_factory=list)  # each account's (`Others.of`)
     named: dict[str, Owner] = field(default_factory=dict)
     loaded: dict[Path, Manifest | None] = field(default_factory=dict)
+    protected: dict[str, tuple[Owner, str]] = field(default_factory=dict)  # `Others.protected`
 
     def add(self, whose: str, where: str, contents: Contents, journal: Iterable[Entry], path: Path) -> None:
         """The state at `where` (`path` in the checkout, or where it would be) of the manifest
@@ -81,6 +82,9 @@ class Found:
                 whose, f"its state binds it: {where}", unwatched=unwatched, account=contents.account
             )
             self.claims.append((fingerprint, owner))
+        for fingerprint, address in contents.protected.items():
+            why = f"its state remembers it protected, as {printable(address)!r}: {where}"
+            self.protected.setdefault(fingerprint, (Owner(whose, why), address))
         unwatched = by_name(whose)
         for name in others.creating(contents, journal):
             self.named.setdefault(name, Owner(whose, f"{MADE}: {where}", True, unwatched))
@@ -109,7 +113,7 @@ class Found:
         owners: dict[str, Owner] = {}
         for fingerprint, owner in self.claims:
             claim(owners, fingerprint, owner)
-        return Others(owners, by_name=self.named, claims=tuple(self.claims))
+        return Others(owners, by_name=self.named, claims=tuple(self.claims), protected=self.protected)
 
 
 def _keys(manifest: Manifest, account: str | None) -> tuple[DesiredKey, ...]:

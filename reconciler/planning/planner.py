@@ -99,6 +99,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
             )
         ]
         changes = pruning.contested(changes, _by_name(bindings.by_address), recorded.others)
+        changes = pruning.guarded(changes, recorded.protected, recorded.others)
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )

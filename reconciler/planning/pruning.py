@@ -70,6 +70,8 @@ class Others:
     by_name: Mapping[str, Owner] = field(default_factory=dict)
     caveat: str = ""  # where they were not looked for, said in a plan that prunes ('' when nowhere)
     claims: tuple[tuple[str, Owner], ...] = ()  # every state's claims, each account's (`of` picks)
+    # fingerprint -> the root whose state remembers the key protected, and the id it protected it as
+    protected: Mapping[str, tuple[Owner, str]] = field(default_factory=dict)
 
     def owner(self, live: LiveKey) -> Owner | None:
         """The other root `live` is of, or may be (None: neither)."""
@@ -164,6 +166,37 @@ def _contested(change: Change, live: LiveKey | None, others: Others) -> Change:
         f"remove it from {owner.root}'s manifest first"
     )
     return Change(change.address, Action.ERROR, change.name, change.index, target=live.proxy_key, error=why)
+
+
+def guarded(changes: list[Change], own: Mapping[str, str], others: Callable[[], Others]) -> list[Change]:
+    """`changes`, each delete of a key another root's state remembers protected made an error (in
+    any account: a delete cannot be undone): only an apply of that root that lists the key, its
+    protect removed, lets it go, as for this root's own (`own`: the fingerprints this state
+    remembers protected, whose deletes are errors already). A key that root dropped stays
+    protected there, and may be adopted here by name. The other roots' states are asked for
+    only when the plan deletes a key."""
+    deletes = {id(c) for c in changes if _deletes(c) and c.target and c.target.fingerprint not in own}
+    protected = others().protected if deletes else {}
+    if not protected:
+        return changes
+    return [_guarded(c, protected) if id(c) in deletes else c for c in changes]
+
+
+def _deletes(change: Change) -> bool:
+    """A delete of a key that goes (a rotation's retirement leaves its address a successor)."""
+    return change.action is Action.DELETE and not change.after
+
+
+def _guarded(change: Change, protected: Mapping[str, tuple[Owner, str]]) -> Change:
+    found = protected.get(change.target.fingerprint) if change.target else None
+    if found is None:
+        return change
+    owner, address = found
+    why = (
+        f"protected by {owner}, but the plan would delete it: a protected key is deleted only after an "
+        f"apply of {owner.root} that lists {address!r} with its protect removed"
+    )
+    return Change(change.address, Action.ERROR, change.name, change.index, target=change.target, error=why)
 
 
 def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
