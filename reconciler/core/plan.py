@@ -242,6 +242,35 @@ class Plan:
             raise Refused(f"{self.mass_delete}; pass --allow-mass-delete if you mean it; nothing was sent")
 
     @property
+    def over_max_debit(self) -> str:
+        """Why the account's own `max_debit` (its manifest setting, not --max-debit) refuses the
+        plan's debits, or ''."""
+        limit, debit = self.account.max_debit, self.account_debit
+        if limit is None or debit <= limit:
+            return ""
+        return (
+            f"the plan debits {_credits(debit)}, over account {self.account.name}'s max_debit "
+            f"{_credits(limit)} (its setting under accounts:)"
+        )
+
+    @property
+    def refused_later(self) -> list[str]:
+        """What its apply will refuse it for, said in the plan (a pull request's plan shows it, not
+        the apply after its merge): the account's max_debit, and a mass delete."""
+        said = []
+        if self.over_max_debit:
+            said.append(
+                f"apply refuses this account's plan: it {self.over_max_debit.removeprefix('the plan ')}: "
+                "apply the change in smaller steps, or raise max_debit in a change of its own"
+            )
+        if self.mass_delete:
+            said.append(
+                "apply refuses this plan without --allow-mass-delete (the action's allow-mass-delete "
+                f"input): {self.mass_delete}"
+            )
+        return said
+
+    @property
     def mass_delete(self) -> str:
         """Why the deletes look like a mistake (octoDNS's habit), or ''."""
         total = self.account_keys or 0  # a rotation's retirement is a key replaced, not lost

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reconciler.api import unsettled
@@ -22,7 +22,6 @@ from reconciler.core.changes import Action, Change
 from reconciler.core.errors import Refused
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.keys import DesiredKey
-from reconciler.core.money import money
 from reconciler.core.outcomes import Outcome, Report, Result
 from reconciler.core.plan import Plan
 from reconciler.core.plans import Move
@@ -45,12 +44,9 @@ _MADE = (Action.CREATE, Action.ROTATE)  # the changes that make a key with a new
 
 def check_account_debit(plan: Plan, account: Account) -> None:
     """The account's own `max_debit` (its manifest setting, not --max-debit), named so."""
-    limit = account.max_debit
-    if limit is not None and plan.account_debit > limit:
-        raise Refused(
-            f"the plan debits {money(plan.account_debit)} credits, over account {account.name}'s "
-            f"max_debit {money(limit)} credits (its setting under accounts:); nothing was sent"
-        )
+    over = replace(plan, account=account).over_max_debit
+    if over:
+        raise Refused(f"{over}; nothing was sent")
 
 
 @dataclass

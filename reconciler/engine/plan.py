@@ -83,6 +83,8 @@ async def plans_of(workspace: Workspace, console: Console) -> tuple[Plans, Manif
         plans = await asyncio.gather(*(plan_account(one, workspace.targets, found) for one in opened))
     moves.hold(plans, found, cut=moves.cut(opened, found, workspace))
     handover.add_notes(opened, plans, found, workspace.throwaway_runner)
+    for plan in plans:
+        plan.notes.extend(plan.refused_later)
     return Plans(tuple(plans), found), opened[0].manifest
 
 

@@ -151,3 +151,23 @@ def test_several_accounts_applied_close_with_every_account_counted_together(
     assert Path("r.md").read_text().endswith("**Apply (2 accounts): 2 created.**\n")
     code, out, _ = run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve", "--account", "prod")
     assert code == 0 and "accounts)" not in out, "one account's own closing line is the run's"
+
+
+def test_a_plan_over_an_accounts_max_debit_says_its_apply_will_refuse_it(workdir: Path, capsys: Any) -> None:
+    """prod's max_debit 1 refuses its apply; its plan said nothing of it ("every rule holds" with
+    a budget), so a pull request passed its checks and the apply after its merge was refused."""
+    doc = yaml.safe_load(manifest())
+    doc["accounts"]["prod"]["max_debit"] = 1
+    Path("keys.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    prod = out.split("=== Account staging ===")[0]
+    assert (
+        code == 0
+        and (
+            "warning: apply refuses this account's plan: it debits 100.00 credits, over account prod's "
+            "max_debit 1.00 credits (its setting under accounts:): apply the change in smaller steps, or "
+            "raise max_debit in a change of its own"
+        )
+        in prod
+    ), out + err
+    assert "max_debit" not in out.split("=== Account staging ===")[1]

@@ -158,6 +158,17 @@ def test_the_mass_delete_guard(workdir: Path, capsys: Any) -> None:
     code, _, err = apply(capsys, manifest_of(*entries))
     assert code == 1 and "deletes 4 of the account's 10 keys" in err and "--allow-mass-delete" in err
     assert len(keys()) == 10
+    Path("keys.yaml").write_text(manifest_of(*entries))
+    code, out, _ = plan(capsys)  # a plan reviewed in a pull request says what its apply will need
+    assert (
+        code == 2
+        and (
+            "warning: apply refuses this plan without --allow-mass-delete (the action's allow-mass-delete "
+            "input): the plan deletes 4 of the account's 10 keys: over 30% of the keys, in an account of "
+            "more than 5 keys"
+        )
+        in out
+    ), out
     assert apply(capsys, manifest_of(*entries), "--allow-mass-delete")[0] == 0 and len(keys()) == 6
     code, _, err = apply(capsys, manifest_of(prune=True))
     assert code == 1 and "prune: true over a manifest with no keys" in err and len(keys()) == 6
