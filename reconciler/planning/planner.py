@@ -195,7 +195,8 @@ def _handle_unmanaged(
     blocked = pruning.why_not_prune(plan, prunable, unbound, others, desired.prune)
     for offset, live in enumerate(keys):
         namesake, owner, address = kept.get(live.fingerprint), others.owner(live), was.get(live.fingerprint)
-        removed = _removed_note(address, desired.elsewhere.get(address or ""))
+        protected = recorded.protected.get(live.fingerprint)
+        removed = _removed_note(address, desired.elsewhere.get(address or ""), protected is not None)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
@@ -205,7 +206,6 @@ def _handle_unmanaged(
         elif desired.prune and (blocked or address in desired.live_elsewhere):  # that key's value
             plan.unmanaged.append(Unmanaged(live, f"not pruned: {blocked or removed}"))  # may be its sinks'
         elif desired.prune:
-            protected = recorded.protected.get(live.fingerprint)
             plan.changes.append(keyplan.pruned(start + offset, live, address, protected, desired.prune_at))
         else:
             plan.unmanaged.append(Unmanaged(live, removed))
@@ -271,8 +271,9 @@ def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: Live
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
 
 
-def _removed_note(address: str | None, elsewhere: str | None = None) -> str:
-    """`elsewhere`: the other account of the manifest whose keys now hold this id."""
+def _removed_note(address: str | None, elsewhere: str | None = None, protected: bool = False) -> str:
+    """`elsewhere`: the other account of the manifest whose keys now hold this id; `protected`:
+    the state remembers the key protected (made absent at once, it is refused)."""
     if address is None:
         return ""
     if elsewhere is not None:
@@ -281,10 +282,15 @@ def _removed_note(address: str | None, elsewhere: str | None = None) -> str:
             f"{elsewhere}: ehkeys leaves it alone. If it moved there, delete it here: put it back in "
             "this account with absent: true"
         )
+    delete = (
+        "it was protected when last applied: to delete it, put it back without protect and apply that, "
+        "then give it absent: true"
+        if protected
+        else "to delete it, put it back with absent: true"
+    )
     return (
         f"removed from the manifest (it was {address!r}): ehkeys leaves it alone. If you renamed its "
-        f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; to delete it, put "
-        "it back with absent: true"
+        f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; {delete}"
     )
 
 

@@ -182,6 +182,26 @@ def test_a_protected_key_is_deleted_only_after_its_protect_is_removed_and_applie
     )
 
 
+def test_a_protected_key_dropped_without_prune_is_told_how_to_delete_it(workdir: Path, capsys: Any) -> None:
+    """Its note said "to delete it, put it back with absent: true", which the plan then refuses
+    (protected when last applied): the way that works is said instead."""
+    vault = {"id": "vault", "name": "Vault", "allocated_ammount": 20, "limit_type": "daily", "protect": True}
+    manifest(DOCS, vault)
+    assert cli(capsys, "apply")[0] == 0
+    manifest(DOCS)
+    code, out, _ = cli(capsys, "plan")
+    assert (
+        code == 0
+        and (
+            "removed from the manifest (it was 'vault'): ehkeys leaves it alone. If you renamed its id, give "
+            "the renamed key `id: vault` and it stays this key; it was protected when last applied: to delete "
+            "it, put it back without protect and apply that, then give it absent: true"
+        )
+        in out
+    ), out
+    assert "put it back with absent: true" not in out
+
+
 def test_a_protected_key_adopted_in_sync_is_remembered(workdir: Path, capsys: Any) -> None:
     manifest({**DOCS, "protect": True})
     code, out, _ = cli(capsys, "apply")
