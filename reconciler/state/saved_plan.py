@@ -202,9 +202,13 @@ def load(path: str) -> SavedPlans:
         saved_moves.check(path, data, moves, {name: part.plan for name, part in sections.items()})
         head = (str(data["created_at"]), str(data["manifest_digest"]))
     except KeyError as exc:
-        raise StateError(f"{path}: not a complete saved plan (no {exc} in it)") from exc
-    except (ValueError, TypeError, AttributeError, InvalidOperation, OverflowError) as exc:
-        raise StateError(f"{path}: not a complete saved plan ({exc})") from exc  # Overflow: int(1e400)
+        raise StateError(f"{path}: not a complete saved plan (no {exc} in it): plan again") from exc
+    except InvalidOperation as exc:  # said `[<class 'decimal.ConversionSyntax'>]`
+        raise StateError(
+            f"{path}: not a complete saved plan (an amount in it is no number): plan again"
+        ) from exc
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise StateError(f"{path}: not a complete saved plan ({exc}): plan again") from exc  # int(1e400)
     return SavedPlans(path, _digest_of(raw), *head, sections, moves)
 
 

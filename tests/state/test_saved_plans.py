@@ -269,6 +269,8 @@ BAD_FILES = [
     ("missing-layout.json", "not a complete saved plan (no 'layout' in it)"),
     ("requests-past-any-number.json", "not a complete saved plan (cannot convert float infinity to integer)"),
     ("net-edited-by-hand.json", "the saved plan does not hold together (edited by hand?)"),
+    # it said `([<class 'decimal.ConversionSyntax'>])`, and not what to do
+    ("amount-not-a-number.json", "not a complete saved plan (an amount in it is no number): plan again"),
     ("error-with-operations.json", "(ghost: cannot be planned, yet has operations to send)"),
 ]
 
