@@ -22,7 +22,7 @@ drift, and says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -168,18 +168,26 @@ def _contested(change: Change, live: LiveKey | None, others: Others) -> Change:
     return Change(change.address, Action.ERROR, change.name, change.index, target=live.proxy_key, error=why)
 
 
-def guarded(changes: list[Change], own: Mapping[str, str], others: Callable[[], Others]) -> list[Change]:
-    """`changes`, each delete of a key another root's state remembers protected made an error (in
-    any account: a delete cannot be undone): only an apply of that root that lists the key, its
-    protect removed, lets it go, as for this root's own (`own`: the fingerprints this state
-    remembers protected, whose deletes are errors already). A key that root dropped stays
-    protected there, and may be adopted here by name. The other roots' states are asked for
-    only when the plan deletes a key."""
-    deletes = {id(c) for c in changes if _deletes(c) and c.target and c.target.fingerprint not in own}
-    protected = others().protected if deletes else {}
+def guarded(
+    changes: list[Change],
+    kept: Collection[str],
+    adopted: Mapping[str, LiveKey],
+    protects: Collection[str],
+    others: Callable[[], Others],
+) -> list[Change]:
+    """`changes` held to what another root's state remembers protected (in any account: a delete
+    cannot be undone), for the keys this state neither binds nor protects (`kept`: those it does
+    govern, as it remembers them): one deleted is an error, and one adopted by name (`adopted`)
+    whose key does not say `protect: true` (`protects`) warns "protect removed", as a key of this root
+    whose protect is removed does; once applied so, this state binds it, and a later apply here may
+    delete it. A key that root dropped stays protected there, and may be adopted here by name.
+    The other roots' states are asked for only when the plan deletes or adopts such a key."""
+    deletes = {id(c) for c in changes if _deletes(c) and c.target and c.target.fingerprint not in kept}
+    adopts = {id(c) for c in changes if _adopts(c, adopted) and c.address not in protects}
+    protected = others().protected if deletes or adopts else {}
     if not protected:
         return changes
-    return [_guarded(c, protected) if id(c) in deletes else c for c in changes]
+    return [_guarded(c, protected, id(c) in deletes, id(c) in adopts) for c in changes]
 
 
 def _deletes(change: Change) -> bool:
@@ -187,16 +195,30 @@ def _deletes(change: Change) -> bool:
     return change.action is Action.DELETE and not change.after
 
 
-def _guarded(change: Change, protected: Mapping[str, tuple[Owner, str]]) -> Change:
-    found = protected.get(change.target.fingerprint) if change.target else None
+def _adopts(change: Change, adopted: Mapping[str, LiveKey]) -> bool:
+    live = adopted.get(change.address)
+    return live is not None and change.target == live.proxy_key
+
+
+def _guarded(
+    change: Change, protected: Mapping[str, tuple[Owner, str]], deletes: bool, adopts: bool
+) -> Change:
+    found = protected.get(change.target.fingerprint) if change.target and (deletes or adopts) else None
     if found is None:
         return change
     owner, address = found
+    if not deletes:
+        lifted = f"protect removed: {owner.root}'s state remembers it protected (as {address!r}); {UNLIFTED}"
+        return Change(**{**vars(change), "warnings": (lifted, *change.warnings)})
     why = (
         f"protected by {owner}, but the plan would delete it: a protected key is deleted only after an "
-        f"apply of {owner.root} that lists {address!r} with its protect removed"
+        f"apply that lists it with its protect removed, here (without absent: true; the plan warns "
+        f'"protect removed") or in {owner.root} (as {address!r})'
     )
     return Change(change.address, Action.ERROR, change.name, change.index, target=change.target, error=why)
+
+
+UNLIFTED = "once this is applied, a later apply here may delete this key (absent: true, or prune)"
 
 
 def owned(live: LiveKey, owner: Owner, prune: bool) -> Unmanaged:
