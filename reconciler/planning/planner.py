@@ -100,9 +100,7 @@ def make_plan(desired: Desired, inventory: Inventory, recorded: Recorded, now: i
         ]
         adopted = _by_name(bindings.by_address)
         changes = pruning.contested(changes, adopted, recorded.others)
-        protects = {k.address for k in desired.keys if k.protect}
-        kept = {*recorded.bindings.values(), *recorded.protected}  # the keys this state governs
-        changes = pruning.guarded(changes, kept, adopted, protects, recorded.others)
+        changes = pruning.guarded(changes, recorded, bindings.by_address, desired.keys)
         unmanaged = (
             [] if desired.targets or not inventory.complete else _unmanaged(desired, bindings.unmanaged)
         )

@@ -22,13 +22,14 @@ drift, and says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.core.changes import Action, Change
-from reconciler.core.keys import LiveKey
+from reconciler.core.keys import DesiredKey, LiveKey
 from reconciler.core.plan import Plan, Unmanaged
+from reconciler.planning.binding import Binding, Bound
 
 
 @dataclass(frozen=True)
@@ -168,23 +169,37 @@ def _contested(change: Change, live: LiveKey | None, others: Others) -> Change:
     return Change(change.address, Action.ERROR, change.name, change.index, target=live.proxy_key, error=why)
 
 
+class Remembered(Protocol):
+    """What a state remembers that `guarded` asks (`planner.Recorded`)."""
+
+    @property
+    def bindings(self) -> Mapping[str, str]: ...
+    @property
+    def protected(self) -> Mapping[str, str]: ...
+    @property
+    def others(self) -> Callable[[], Others]: ...
+
+
 def guarded(
     changes: list[Change],
-    kept: Collection[str],
-    adopted: Mapping[str, LiveKey],
-    protects: Collection[str],
-    others: Callable[[], Others],
+    recorded: Remembered,
+    bound: Mapping[str, Binding],
+    keys: Sequence[DesiredKey],
 ) -> list[Change]:
     """`changes` held to what another root's state remembers protected (in any account: a delete
     cannot be undone), for the keys this state neither binds nor protects (`kept`: those it does
-    govern, as it remembers them): one deleted is an error, and one adopted by name (`adopted`)
-    whose key does not say `protect: true` (`protects`) warns "protect removed", as a key of this root
-    whose protect is removed does; once applied so, this state binds it, and a later apply here may
-    delete it. A key that root dropped stays protected there, and may be adopted here by name.
-    The other roots' states are asked for only when the plan deletes or adopts such a key."""
+    govern, as it remembers them): one deleted is an error, and one bound here now (`adopted`: by
+    its name or its proxy_key) whose key does not say `protect: true` (`protects`) warns "protect
+    removed", as a key of this root whose protect is removed does; once applied so, this state
+    binds it, and a later apply here may delete it. A key that root dropped stays protected there,
+    and may be adopted here. The other roots' states are asked for only when the plan deletes or
+    adopts such a key."""
+    kept = {*recorded.bindings.values(), *recorded.protected}  # the keys this state governs
+    adopted = {a: b.live for a, b in bound.items() if isinstance(b, Bound) and b.live.fingerprint not in kept}
+    protects = {k.address for k in keys if k.protect} if adopted else set()
     deletes = {id(c) for c in changes if _deletes(c) and c.target and c.target.fingerprint not in kept}
     adopts = {id(c) for c in changes if _adopts(c, adopted) and c.address not in protects}
-    protected = others().protected if deletes or adopts else {}
+    protected = recorded.others().protected if deletes or adopts else {}
     if not protected:
         return changes
     return [_guarded(c, protected, id(c) in deletes, id(c) in adopts) for c in changes]

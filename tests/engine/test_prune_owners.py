@@ -361,14 +361,19 @@ def test_a_key_another_root_remembers_protected_is_not_deleted_here(checkout: Pa
     code, out, err = run_cli(capsys, "apply", "keys/payments", "--auto-approve")
     assert code == 3 and "search-a" in live(checkout), out + err  # 3: pay-1 applied, search-a not planned
 
-    payments["keys"][1] = {"id": "search-a", "name": "search-a", "allocated_ammount": 10}
-    Path("keys/payments/keys.yaml").write_text(yaml.safe_dump(payments, sort_keys=False))
-    code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
-    planned = {c["name"]: c for c in json.loads(out)["keys"]}
-    assert code == 0 and planned["search-a"]["warnings"][0] == (
-        "protect removed: keys/search's state remembers it protected (as 'search-a'); once this is "
-        "applied, a later apply here may delete this key (absent: true, or prune)"
-    ), out + err
+    pinned = {"id": "pinned", "name": "pinned", "proxy_key": "${EH_PINNED:-ek-proxy-prod-search-a-0001}"}
+    for key in (
+        {**pinned, "allocated_ammount": 10},
+        {"id": "search-a", "name": "search-a", "allocated_ammount": 10},
+    ):
+        payments["keys"][1] = key  # bound by its proxy_key, or adopted by its name: warned alike
+        Path("keys/payments/keys.yaml").write_text(yaml.safe_dump(payments, sort_keys=False))
+        code, out, err = run_cli(capsys, "plan", "keys/payments", "--format", "json")
+        planned = {c["address"]: c for c in json.loads(out)["keys"]}
+        assert code == 0 and planned[key["id"]]["warnings"][0] == (
+            "protect removed: keys/search's state remembers it protected (as 'search-a'); once this is "
+            "applied, a later apply here may delete this key (absent: true, or prune)"
+        ), out + err
     assert run_cli(capsys, "apply", "keys/payments", "--auto-approve")[0] == 0  # reviewed, unprotected
     payments["keys"][1] = {"id": "search-a", "name": "search-a", "absent": True}
     Path("keys/payments/keys.yaml").write_text(yaml.safe_dump(payments, sort_keys=False))
