@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,7 +28,7 @@ from reconciler.core.money import ZERO, money
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.policy import NO_BUDGET, NO_POLICY, Budget, Group, KeyRules, Policy, Violation, Waiver
 from reconciler.core.rotation import Rotating
-from reconciler.planning import alone, keyplan, policy, pruning
+from reconciler.planning import alone, keyplan, notes, policy, pruning
 from reconciler.planning.binding import BY_NAME, Binding, Bindings, Bound
 from reconciler.planning.pruning import Others
 from reconciler.planning.rotation import Rotations
@@ -151,7 +149,7 @@ def _plan_one(
     if failure is not None:
         return Change(key.address, Action.ERROR, key.name, index, target=key.proxy_key, error=failure)
     if isinstance(binding, Bound) and binding.live.fingerprint in inventory.listed_twice:
-        error = _listed_twice(binding.live)
+        error = notes.listed_twice(binding.live)
         return Change(key.address, Action.ERROR, key.name, index, target=binding.live.proxy_key, error=error)
     if isinstance(binding, Bound):
         values = recorded.values.get(binding.live.fingerprint)
@@ -197,11 +195,11 @@ def _handle_unmanaged(
     for offset, live in enumerate(keys):
         namesake, owner, address = kept.get(live.fingerprint), others.owner(live), was.get(live.fingerprint)
         protected = recorded.protected.get(live.fingerprint)
-        removed = _removed_note(address, desired.elsewhere.get(address or ""), protected is not None)
+        removed = notes.removed(address, desired.elsewhere.get(address or ""), protected is not None)
         if live.fingerprint in twice:
             _listed_twice_unmanaged(plan, desired, start + offset, live)
         elif namesake is not None:
-            plan.unmanaged.append(Unmanaged(live, _namesake_note(namesake, desired.prune)))
+            plan.unmanaged.append(Unmanaged(live, notes.namesake(namesake, desired.prune)))
         elif owner is not None:  # another manifest root's state binds it, or may
             plan.unmanaged.append(pruning.owned(live, owner, desired.prune))
         elif desired.prune and (blocked or address in desired.live_elsewhere):  # that key's value
@@ -234,18 +232,6 @@ def _namesakes(plan: Plan) -> dict[str, Change]:
     return names
 
 
-def _namesake_note(bound: Change, prune: bool) -> str:
-    """A key the state does not know, named as a key the plan binds: most likely a successor that
-    a rotation run with another copy of the state made (`ehkeys rotate` by hand while CI keeps
-    the state on its branch), already handed to the application. Never pruned on that guess."""
-    told = (
-        f"named as {bound.address!r}, which this plan binds to {bound.key}: if it is a successor "
-        "rotated with another copy of the state, plan with that copy (CI's is on its state branch), "
-        f"or delete {bound.key} by hand once the application uses this key (it is then adopted by name)"
-    )
-    return f"not pruned: {told}" if prune else told
-
-
 def _moved_away(
     plan: Plan, desired: Desired, keys: list[LiveKey], recorded: Recorded, was: Mapping[str, str]
 ) -> list[LiveKey]:
@@ -265,53 +251,16 @@ def _moved_away(
 def _listed_twice_unmanaged(plan: Plan, desired: Desired, index: int, live: LiveKey) -> None:
     """Reported, never pruned: with prune on, an error (the plan cannot do what it was asked)."""
     if not desired.prune:
-        plan.unmanaged.append(Unmanaged(live, _listed_twice(live)))
+        plan.unmanaged.append(Unmanaged(live, notes.listed_twice(live)))
         return
     address = unmanaged_address(live.fingerprint)
-    error = _listed_twice(live)
+    error = notes.listed_twice(live)
     plan.changes.append(Change(address, Action.ERROR, live.name, index, target=live.proxy_key, error=error))
-
-
-def _removed_note(address: str | None, elsewhere: str | None = None, protected: bool = False) -> str:
-    """`elsewhere`: the other account of the manifest whose keys now hold this id; `protected`:
-    the state remembers the key protected (made absent at once, it is refused)."""
-    if address is None:
-        return ""
-    if elsewhere is not None:
-        return (
-            f"removed from this account (it was {address!r}), which the manifest now has in account "
-            f"{elsewhere}: ehkeys leaves it alone. If it moved there, delete it here: put it back in "
-            "this account with absent: true"
-        )
-    delete = (
-        "it was protected when last applied: to delete it, put it back without protect and apply that, "
-        "then give it absent: true"
-        if protected
-        else "to delete it, put it back with absent: true"
-    )
-    return (
-        f"removed from the manifest (it was {address!r}): ehkeys leaves it alone. If you renamed its "
-        f"id, give the renamed key `id: {_scalar(address)}` and it stays this key; {delete}"
-    )
-
-
-def _empty_prune(desired: Desired, plan: Plan) -> str:
-    said = "prune: true over a manifest with no keys would delete every key of the account: refused"
-    moved = sorted(
-        c.address for c in plan.changes if c.action is Action.DELETE and c.address in desired.elsewhere
-    )
-    if not moved:
-        return said
-    named = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
-    return (
-        f"{said}. Its last keys move to another account ({named}), which needs no prune: apply "
-        "once with prune: false, then turn it back on"
-    )
 
 
 def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
     if desired.prune and not desired.keys and inventory.count:
-        plan.problems.append(_empty_prune(desired, plan))
+        plan.problems.append(notes.empty_prune(plan.changes, desired.elsewhere))
     counts = plan.counts  # counted once: each count is a pass over every key
     creates = counts[Action.CREATE] + counts[Action.ROTATE]  # a successor is a new key
     deletes = sum(1 for c in plan.changes if c.action is Action.DELETE and not c.after)  # not first
@@ -330,18 +279,6 @@ def _check_account(plan: Plan, desired: Desired, inventory: Inventory) -> None:
         )
     if not inventory.complete:
         plan.notes.append(inventory.fallback_note)
-
-
-def _listed_twice(live: LiveKey) -> str:
-    return (
-        f"the account's key list (GET /auth/proxy) gives this key ({live.proxy_key.display}) more than "
-        "once, and the entries may disagree: nothing is planned for it until the list gives it once"
-    )
-
-
-def _scalar(text: str) -> str:
-    """An id as YAML reads it back: plain when it is plain, else quoted."""
-    return text if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9 ._-]*[A-Za-z0-9._-])?", text) else json.dumps(text)
 
 
 _MAYBE_CREATED = (
