@@ -53,7 +53,11 @@ class SecretsFile:
 
 def refuse_not_a_file(path: Path, flag: str) -> None:
     """Only a regular file: /dev/stdout or a pipe would put the secret in a log; and no manifest,
-    state or plan (the line would break it, and it is committed)."""
+    state or plan (the line would break it, and it is committed); nor a path that leads nowhere
+    (a loop of links)."""
+    stuck = tracking.unfollowed(path)
+    if stuck:
+        raise UsageError(f"{flag} {path}: {stuck}")
     if tracking.not_a_file(path):
         raise UsageError(f"{flag} {path}: {tracking.NOT_A_FILE}")
     if not_an_env_file(path.resolve()):

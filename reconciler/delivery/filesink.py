@@ -18,12 +18,15 @@ from pathlib import Path
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import NOT_AN_ENV_FILE, FileSink, not_an_env_file
 from reconciler.delivery.errors import DeliveryError
-from reconciler.delivery.tracking import NOT_A_FILE, not_a_file, why
+from reconciler.delivery.tracking import NOT_A_FILE, not_a_file, unfollowed, why
 
 
 def preflight(sink: FileSink) -> str:
     """Why this file cannot take a secret ('' when it can), before anything is sent."""
     path = sink.target
+    stuck = unfollowed(path)
+    if stuck:
+        return f"{path}: {stuck}"
     if not_a_file(path):
         return f"{path}: {NOT_A_FILE}"
     if not_an_env_file(path.resolve()):

@@ -11,6 +11,7 @@ so the file is refused, with git's own reason and what fixes it.
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,10 @@ NOT_A_FILE = "not a regular file; secrets go only to a file (0600) or a terminal
 TRACKED = (
     "git would track this file (it is inside a repository and not ignored); "
     "write secrets outside the repository or to an ignored path"
+)
+LOOP = (
+    "a loop of symbolic links (a link that leads back to itself): point the link at a file, or "
+    "write the file's own path"
 )
 GIT_TIMEOUT = 10.0  # seconds git is given to answer
 # git's answers (read in English) where no repository holds the file: outside any, or outside
@@ -45,6 +50,22 @@ _ELSEWHERE = (
 )
 
 
+def unfollowed(path: Path) -> str:
+    """Why `path` leads to no place a file could be ('' when it does): a loop of symbolic links,
+    a name longer than the system takes. Asked before anything else of the path, which would
+    raise on them (`resolve`, `exists`)."""
+    try:
+        path.resolve().exists()
+        path.exists()
+    except RuntimeError:  # Python before 3.13: a loop
+        return LOOP
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return LOOP
+        return f"cannot be followed to a file ({exc.strerror}): write a path this system can open"
+    return ""
+
+
 def not_a_file(path: Path) -> bool:
     """Only a regular file: /dev/stdout or a pipe would put the secret in a log."""
     return path.exists() and not path.resolve().is_file()
@@ -55,7 +76,11 @@ def why(path: Path) -> str:
     (TRACKED), or git cannot say, in a repository (`unanswered`). No git, or outside a
     repository: ''. Asked of the repository around the file; and when the environment names
     one (GIT_DIR: a dotfiles repository as yadm or vcsh set it), of that one too, as `git add`
-    where ehkeys runs would answer: either one tracking it refuses it."""
+    where ehkeys runs would answer: either one tracking it refuses it. A path that leads to no
+    file (`unfollowed`) is refused too."""
+    stuck = unfollowed(path)
+    if stuck:
+        return stuck
     target = path.resolve()
     found = _asked(["git", "-C", str(_existing(target.parent))], target, without=_ELSEWHERE)
     if found or not os.environ.get("GIT_DIR"):

@@ -1,0 +1,69 @@
+"""Files that fight back: an env file written by hand (CRLF, `export`, a tab, a form feed in a
+value), a path that leads nowhere (a loop of links, a name too long), a disk that refuses the
+secrets file after the key is made. Each is said with what to do, never a traceback, and the
+value is never lost nor half written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import Recipient
+
+from ..helpers import run_cli
+from ..reliability_log import record
+
+VALUE = ProxyKey("ek-proxy-delivered-0123456789abcdef")
+WHO = Recipient("prod/api", "API", "prod", "EH_KEY_PROD_API")
+SANDBOX = ["--sandbox"]
+MANIFEST = """version: 1
+defaults: {limit_type: daily}
+keys:
+  - id: api
+    name: API
+    allocated_ammount: 5
+    deliver:
+      - file: FILE
+"""
+LOOP = "a loop of symbolic links (a link that leads back to itself)"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _refused_everywhere(capsys: Any, path: str, said: str) -> None:
+    Path("keys.yaml").write_text(MANIFEST.replace("FILE", path))
+    code, out, err = run_cli(capsys, "validate", "keys.yaml")
+    assert code == 1 and f"keys.yaml:8:15: keys[api].deliver: {path}: {said}" in out, out + err
+    code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+    assert code == 1 and said in out + err and "created" not in out, out + err
+    Path("keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
+    for command in (
+        ["apply", "keys.yaml", "--auto-approve", "--secrets-out"],
+        ["reveal", "keys.yaml", "api", "--out"],
+    ):
+        code, out, err = run_cli(capsys, *command, path, *SANDBOX)
+        assert code == 1 and f"--{command[-1].split('-', 2)[-1]} {path}: {said}" in err, out + err
+        assert "internal error" not in out + err and "ek-proxy-" not in err
+
+
+def test_a_loop_of_links_is_refused_with_what_to_do_never_a_traceback(workdir: Path, capsys: Any) -> None:
+    """Path.resolve() raises on a loop (RuntimeError before Python 3.13): validate, plan, apply,
+    --secrets-out and reveal --out each stopped on an internal error."""
+    Path("l1").symlink_to("l2")
+    Path("l2").symlink_to("l1")
+    _refused_everywhere(capsys, "l1", LOOP)
+    _refused_everywhere(capsys, "l1/app.env", LOOP)
+    record(
+        "delivery", "a file sink, --secrets-out or reveal --out through a loop of links", 2, "refused, said"
+    )
+
+
+def test_a_name_longer_than_the_system_takes_is_refused(workdir: Path, capsys: Any) -> None:
+    _refused_everywhere(capsys, "x" * 300 + ".env", "cannot be followed to a file (File name too long)")
