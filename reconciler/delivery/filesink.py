@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -48,32 +49,47 @@ def deliver(sink: FileSink, value: ProxyKey) -> None:
     if problem:
         raise DeliveryError(problem)
     path = sink.target.resolve()  # a link's target, the one checked: the link itself is kept
-    lines = _replaced(_lines(path), sink.name, f"{sink.name}={value.reveal()}")
-    _write(path, "".join(line + "\n" for line in lines))
+    _write(path, "\n".join(_replaced(_lines(path), sink.name, value.reveal())) + "\n")
 
 
 def _lines(path: Path) -> list[str]:
+    """The file's lines, split at `\n` alone: a `\r` (a CRLF file), a form feed or a line
+    separator inside a value is part of its line, and written back as it was; the last one
+    ended as the others are, should the file end without."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
         raise DeliveryError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from exc
+    if text and not text.endswith("\n"):  # its last line ended as the others are, to add one after it
+        text += "\r\n" if "\r\n" in text else "\n"
+    return text.split("\n")[:-1]
 
 
-def _replaced(lines: list[str], name: str, new: str) -> list[str]:
-    """`new` in place of the first line that sets `name`, the others setting it dropped; at the
-    end when none does."""
+def _replaced(lines: list[str], name: str, value: str) -> list[str]:
+    """`name=value` in place of the first line that sets `name`, in its form (`export `, its
+    indent, its `\r`), the others setting it dropped (a later one would win where the file is
+    read); at the end when none does, ending as the file's lines do."""
     mine = [i for i, line in enumerate(lines) if _sets(line, name)]
     if not mine:
-        return [*lines, new]
+        crlf = any(line.endswith("\r") for line in lines)
+        return [*lines, f"{name}={value}" + ("\r" if crlf else "")]
     first = mine[0]
+    found = _SETS.match(lines[first])
+    assert found is not None
+    new = f"{found['lead']}{name}={value}" + ("\r" if lines[first].endswith("\r") else "")
     return [new if i == first else line for i, line in enumerate(lines) if i == first or i not in mine]
 
 
+# A line setting a variable, as shells and dotenv loaders read one: its indent and `export `
+# (a space or a tab after it), the name, `=` (spaces around it, as dotenv loaders allow)
+_SETS = re.compile(r"(?P<lead>[ \t]*(?:export[ \t]+)?)(?P<name>[^\s=#]+)[ \t]*=")
+
+
 def _sets(line: str, name: str) -> bool:
-    stripped = line.strip().removeprefix("export ").lstrip()
-    return stripped.split("=", 1)[0].strip() == name and "=" in stripped
+    found = _SETS.match(line)
+    return found is not None and found["name"] == name
 
 
 def _write(path: Path, text: str) -> None:

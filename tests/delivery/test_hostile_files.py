@@ -5,13 +5,16 @@ value is never lost nor half written."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.core.secrets import ProxyKey
-from reconciler.core.sinks import Recipient
+from reconciler.core.sinks import FileSink, Recipient
+from reconciler.delivery import send
 
 from ..helpers import run_cli
 from ..reliability_log import record
@@ -35,6 +38,38 @@ LOOP = "a loop of symbolic links (a link that leads back to itself)"
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def delivered(path: Path) -> None:
+    asyncio.run(send.deliver(FileSink(path.name, "EH", str(path.parent)), VALUE, WHO, dict(os.environ)))
+
+
+def test_an_env_file_written_by_hand_keeps_each_line_as_it_was(tmp_path: Path) -> None:
+    """Lines were split as Python splits text (a form feed, a line separator in a value were
+    line ends, a CRLF file became LF); `export EH=` became `EH=` (no longer exported where the
+    file is sourced); `export<TAB>EH=` was not seen as EH's, and came after the new line: the
+    old value won wherever the file is read."""
+    env = tmp_path / "app.env"
+    env.write_bytes(
+        b'# settings\r\nexport EH="old"\r\nA=\'x\x0cy\'\r\nB="p\xe2\x80\xa8q"\r\n'
+        b"export\tEH=stale\r\n  EH = older\r\n"
+    )
+    delivered(env)
+    assert env.read_bytes() == (
+        f"# settings\r\nexport EH={VALUE.reveal()}\r\nA='x\x0cy'\r\nB=\"p\u2028q\"\r\n".encode()
+    )
+    env.write_bytes(b"A=1\r\nB=2")  # CRLF, no newline at its end: the new line ends as the others
+    delivered(env)
+    assert env.read_bytes() == f"A=1\r\nB=2\r\nEH={VALUE.reveal()}\r\n".encode()
+    env.write_bytes(b"A=1\n\tEH=old\n")  # its indent kept too
+    delivered(env)
+    assert env.read_bytes() == f"A=1\n\tEH={VALUE.reveal()}\n".encode()
+    record(
+        "delivery",
+        "a file sink's env file with CRLF, export (a tab), form feeds, duplicates",
+        3,
+        "each line kept",
+    )
 
 
 def _refused_everywhere(capsys: Any, path: str, said: str) -> None:
