@@ -9,9 +9,10 @@ reads them back from the account).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.changes import Change
@@ -22,17 +23,22 @@ from reconciler.delivery import tracking
 from reconciler.manifest.addresses import variable
 
 
+class NotWritten(Exception):
+    """Lines the file could not take (a full disk, a quota): nothing of them is in it."""
+
+
 class SecretsFile:
     """Appends `NAME=value` lines to a 0600 file; checked before any request is sent."""
 
     def __init__(self, path: str, flag: str = "--secrets-out") -> None:
         self.path = Path(path)
         self.flag = flag  # the option that named the file, as messages name it
+        self.unwritten: list[str] = []  # the addresses of the created keys the file could not take
         refuse_not_a_file(self.path, flag)
         refuse_tracked(self.path, flag)
-        self._open().close()  # created (0600) and writable, before anything is sent
+        os.close(self._open())  # created (0600) and writable, before anything is sent
 
-    def _open(self) -> TextIO:
+    def _open(self) -> int:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except FileNotFoundError as exc:
@@ -40,15 +46,39 @@ class SecretsFile:
         except OSError as exc:
             raise UsageError(f"{self.flag} {self.path}: cannot write ({exc.strerror})") from exc
         os.fchmod(fd, 0o600)
-        return os.fdopen(fd, "a", encoding="utf-8")
+        return fd
 
-    def add(self, change: Change, key: ProxyKey, account: Account = IMPLICIT) -> None:
-        """`account`: the key's, whose name is part of its address where the manifest declares accounts."""
-        self.add_line(f"{variable(account.address(change.address))}={key.reveal()}")
+    def add(self, change: Change, key: ProxyKey, account: Account = IMPLICIT) -> str:
+        """`account`: the key's, whose name is part of its address where the manifest declares
+        accounts. Why the file could not take it ('' when it did): the key is made, so its apply
+        goes on, the value in the account only (`unwritten`)."""
+        shown = account.address(change.address)
+        try:
+            self.add_lines([f"{variable(shown)}={key.reveal()}"])
+        except NotWritten as exc:
+            self.unwritten.append(shown)
+            return str(exc)
+        return ""
 
-    def add_line(self, line: str) -> None:
-        with self._open() as handle:
-            handle.write(line + "\n")
+    def add_lines(self, lines: Sequence[str]) -> None:
+        """Appended whole, or not at all: a write the disk refused part-way is cut off again,
+        never leaving a line with half a value (NotWritten)."""
+        data = "".join(line + "\n" for line in lines).encode()
+        fd = self._open()
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise NotWritten(
+                    f"{self.flag} {self.path}: cannot write ({exc.strerror}); nothing was added to it"
+                ) from None
+        finally:
+            os.close(fd)
 
 
 def refuse_not_a_file(path: Path, flag: str) -> None:

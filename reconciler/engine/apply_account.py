@@ -216,8 +216,10 @@ class AccountApply:
     def _created(self, change: Change, key: ProxyKey) -> None:
         """A created key's value, for its sinks and `--secrets-out`."""
         self._owed().created(change, key)
-        if self.secrets is not None:
-            self.secrets.add(change, key, self.opened.account)
+        why = self.secrets.add(change, key, self.opened.account) if self.secrets is not None else ""
+        if why:  # the key is made: its apply goes on, and its end says where the value is
+            shown = self.opened.account.address(change.address)
+            self.console.warning(f"{why}: {shown}'s new value is not in it")
 
     def _owed(self) -> Owed:
         assert self.owed is not None, "deliver before prepare"
@@ -281,11 +283,14 @@ class AccountApply:
         report.state_error = report.state_error or saved(state, self.console)
         for result in (left := unplanned(plan, self.skipped)):  # named with why: nothing sent for them
             self.console.landed(result)
-        self.console.handed_over(self._handed_over(report))
+        made = self._handed_over(report)
+        unwritten = [a for a in made if self.secrets is not None and a in self.secrets.unwritten]
+        self.console.handed_over([a for a in made if a not in unwritten], unwritten)
         report.results = [*self.skipped, *report.results, *left]
         review = reviewed.compare(self.saved, report) if self.saved else None
         self.console.applied(report, review)
-        return Applied(plan, report, review, report.exit_code)  # a state_error: raised by the run
+        code = ExitCode.INCOMPLETE if unwritten else report.exit_code  # asked for, not all written
+        return Applied(plan, report, review, code)  # a state_error: raised by the run
 
     def _handed_over(self, report: Report) -> list[str]:
         """The created keys whose value only the account holds (their sinks say where the others

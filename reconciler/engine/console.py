@@ -60,8 +60,9 @@ class ApplyConsole(Console, Protocol):
 
     def nothing(self, plan: Plan, recorded: str) -> None: ...
 
-    def handed_over(self, created: Sequence[str]) -> None:
-        """The manifest addresses of the keys this apply created (their values are not here)."""
+    def handed_over(self, created: Sequence[str], unwritten: Sequence[str] = ()) -> None:
+        """The manifest addresses of the keys this apply created (their values are not here);
+        `unwritten`: those whose value `--secrets-out` could not take (in the account only)."""
 
     def applied(self, report: Report, review: Review | None) -> None: ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.api import inventory
-from reconciler.apply.secretsout import SecretsFile
+from reconciler.apply.secretsout import NotWritten, SecretsFile
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import DesiredKey
 from reconciler.engine import loop
@@ -35,8 +35,10 @@ def run(settings: RevealSettings, console: Console) -> Revealed:
     lines = loop.run(_read(settings, console))
     if out is None:
         return Revealed(lines, [])
-    for line in lines:
-        out.add_line(line)
+    try:
+        out.add_lines(lines)
+    except NotWritten as exc:
+        raise UsageError(str(exc)) from None
     return Revealed([], [line.partition("=")[0] for line in lines])
 
 

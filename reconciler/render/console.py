@@ -79,9 +79,15 @@ class Log:
         if recorded:
             print(recorded)
 
-    def handed_over(self, created: Sequence[str]) -> None:
-        if created:
-            print("\n" + handed_over(created, (*_paths(self.manifests), *self.options), self.secrets_out))
+    def handed_over(self, created: Sequence[str], unwritten: Sequence[str] = ()) -> None:
+        said = self._handed_over(created, unwritten)
+        if said:
+            print("\n" + "\n".join(said))
+
+    def _handed_over(self, created: Sequence[str], unwritten: Sequence[str]) -> list[str]:
+        command = (*_paths(self.manifests), *self.options)
+        said = [handed_over(created, command, self.secrets_out)] if created else []
+        return said + ([handed_over(unwritten, command, None, self.secrets_out)] if unwritten else [])
 
     def applied(self, report: Report, review: Review | None) -> None:
         print("\n" + "\n".join(applyrender.totals(report) + (review.lines() if review else [])))
@@ -118,9 +124,10 @@ class AccountLog(Log):
         errors = plan.count(Action.ERROR) + len(plan.problems)
         self.said(["Nothing to apply" + (f": {errors} error(s) above." if errors else "."), recorded])
 
-    def handed_over(self, created: Sequence[str]) -> None:
-        if created:
-            self.said([handed_over(created, (*_paths(self.manifests), *self.options), self.secrets_out)])
+    def handed_over(self, created: Sequence[str], unwritten: Sequence[str] = ()) -> None:
+        said = self._handed_over(created, unwritten)
+        if said:
+            self.said(said)
 
     def applied(self, report: Report, review: Review | None) -> None:
         self.said(applyrender.totals(report) + (review.lines() if review else []))
@@ -132,12 +139,15 @@ def _paths(manifests: Sequence[str]) -> list[str]:
     return [f"./{m}" if m.startswith("-") else m for m in manifests]
 
 
-def handed_over(created: Sequence[str], command: Sequence[str], secrets_out: str | None) -> str:
+def handed_over(
+    created: Sequence[str], command: Sequence[str], secrets_out: str | None, missed: str | None = None
+) -> str:
     """Where a created key's value is: the secrets file, else only the account (reveal, with the
-    run's manifests and where its account is: `command`)."""
+    run's manifests and where its account is: `command`); `missed`: the secrets file that could
+    not take them."""
     if secrets_out:
         return f"The new keys' values ({', '.join(created)}) were appended to {secrets_out} (0600)."
+    where = f"{missed} could not take the new values of {', '.join(created)}: they are" if missed else ""
     return (
-        "The new keys' values are in the account only: "
-        f"`{shlex.join(['ehkeys', 'reveal', *command, created[0]])}` prints one."
-    )
+        where or "The new keys' values are"
+    ) + f" in the account only: `{shlex.join(['ehkeys', 'reveal', *command, created[0]])}` prints one."

@@ -6,7 +6,10 @@ value is never lost nor half written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import resource
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +105,58 @@ def test_a_loop_of_links_is_refused_with_what_to_do_never_a_traceback(workdir: P
 
 def test_a_name_longer_than_the_system_takes_is_refused(workdir: Path, capsys: Any) -> None:
     _refused_everywhere(capsys, "x" * 300 + ".env", "cannot be followed to a file (File name too long)")
+
+
+@contextlib.contextmanager
+def _files_up_to(size: int) -> Iterator[None]:
+    """No write past `size` bytes of any file (EFBIG, as a full disk or a quota refuses one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+LIMIT = 4 * 1024 * 1024  # bytes: more than the state, the journal and the sandbox's database
+
+
+def _nearly_full(path: Path) -> bytes:
+    """A secrets file 20 bytes short of LIMIT: a line starts, and is cut off after 20 bytes."""
+    kept = b"# earlier keys\n" + b"#" * (LIMIT - 20 - 16) + b"\n"
+    path.write_bytes(kept)
+    path.chmod(0o600)
+    return kept
+
+
+def test_a_secrets_file_the_disk_refuses_after_the_create_is_said_and_the_apply_goes_on(
+    workdir: Path, capsys: Any
+) -> None:
+    """The create's answer came, then the append failed: an internal error stopped the apply
+    before it bound the key or delivered it, and half a line (a value cut short) stayed."""
+    Path("keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
+    kept = _nearly_full(workdir / "new.env")
+    with _files_up_to(LIMIT):
+        code, out, err = run_cli(
+            capsys, "apply", "keys.yaml", "--auto-approve", "--secrets-out", "new.env", *SANDBOX
+        )
+    assert code == 3, out + err
+    assert "--secrets-out new.env: cannot write (File too large); nothing was added to it" in err
+    assert "new.env could not take the new values of api: they are in the account only: " in out
+    assert "`ehkeys reveal keys.yaml --sandbox api` prints one" in out
+    assert "✓ api → file app.env#EH_KEY_API: delivered" in out and "internal error" not in out + err
+    assert (workdir / "new.env").read_bytes() == kept  # nothing half written
+    value = (workdir / "app.env").read_text().strip().removeprefix("EH_KEY_API=")
+    assert value.startswith("ek-proxy-") and value not in out + err
+    code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "0 to create, 0 to update" in out, out + err  # bound: no second create
+    with _files_up_to(LIMIT):
+        code, out, err = run_cli(capsys, "reveal", "keys.yaml", "api", "--out", "new.env", *SANDBOX)
+    assert code == 1 and "--out new.env: cannot write (File too large); nothing was added to it" in err
+    assert (workdir / "new.env").read_bytes() == kept and "internal error" not in err
+    record(
+        "delivery",
+        "--secrets-out and reveal --out on a disk that refuses the line",
+        2,
+        "said, none half written",
+    )

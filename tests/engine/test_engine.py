@@ -87,7 +87,7 @@ class Recorder:
     def nothing(self, plan: Plan, recorded: str) -> None:
         self.said.append(("nothing", plan))
 
-    def handed_over(self, created: Sequence[str]) -> None:
+    def handed_over(self, created: Sequence[str], unwritten: Sequence[str] = ()) -> None:
         self.said.append(("handed_over", list(created)))
 
     def applied(self, report: Report, review: Any) -> None:
