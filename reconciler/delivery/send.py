@@ -14,7 +14,7 @@ async def deliver(
     sink: Sink, value: ProxyKey, recipient: Recipient, env: Mapping[str, str], hidden: Collection[str] = ()
 ) -> None:
     """Write `value` to `sink`; raises `DeliveryError` (its message never holds the value, nor a
-    token or key its sink's path or words name: `scrub`).
+    piece of it, nor a token or key its sink's path or words name: `scrub`).
     `env`: where tokens are read, and the command's environment less the `hidden` variables."""
     try:
         if isinstance(sink, FileSink):
@@ -25,8 +25,9 @@ async def deliver(
             await github.deliver(sink, value, env)
         else:
             await vault.deliver(sink, value, env)
-    except DeliveryError as exc:
-        raise DeliveryError(scrub(exc.message)) from None
+    except DeliveryError as exc:  # a service may quote the value (a proxy echoing the request)
+        shown = exc.message.replace(value.reveal(), value.display)
+        raise DeliveryError(scrub(shown, [value.reveal()])) from None
 
 
 def preflight(sink: Sink, env: Mapping[str, str]) -> str:
