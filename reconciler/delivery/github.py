@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from base64 import b64decode, b64encode
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +26,7 @@ from reconciler.delivery.errors import (
     address_problem,
     client,
     request,
+    said,
     status,
     unusable,
 )
@@ -69,7 +71,9 @@ async def _refusal(sink: GitHubSecretSink, env: Mapping[str, str]) -> str:
             answer = await request(http, "GET", f"{_secrets(sink)}/public-key", TRIES)
     except DeliveryError:
         return ""
-    return _refused(sink, "GET", answer) if answer.status_code in REFUSALS else ""
+    if answer.status_code not in REFUSALS or _rate_limited(answer):
+        return ""  # a rate limit says nothing of the token: the delivery tries, and stays owed
+    return _refused(sink, "GET", answer)
 
 
 async def deliver(sink: GitHubSecretSink, value: ProxyKey, env: Mapping[str, str]) -> None:
@@ -143,6 +147,11 @@ def _refused(sink: GitHubSecretSink, method: str, answer: Answer) -> str:
     """What GitHub's refusal means for this sink: which token, which permission, which name."""
     head = f"{sink.describe()}: {method} {answer.path}: {status(answer)}"
     code = answer.status_code
+    limited = _rate_limited(answer)
+    if limited:
+        return (
+            f"{head}: {limited}, which says nothing of the token in {sink.token_var}: deliver again after it"
+        )
     if code == 401:
         return f"{head}: GitHub refused the token in {sink.token_var} (expired or revoked?)"
     if code == 403:
@@ -157,3 +166,22 @@ def _refused(sink: GitHubSecretSink, method: str, answer: Answer) -> str:
             "(GitHub answers 404 to a token without access): check the name and the token's repository access"
         )
     return head
+
+
+def _rate_limited(answer: Answer) -> str:
+    """What GitHub's rate limit says of a 403 or 429 ('' when it is not one): its primary limit
+    spent (`x-ratelimit-remaining: 0`, until `x-ratelimit-reset`), or a secondary limit (a
+    `retry-after`, or its message), as GitHub's documentation tells them apart from a refusal."""
+    if answer.status_code not in (403, 429):
+        return ""
+    headers = answer.headers
+    if headers.get("x-ratelimit-remaining") == "0":
+        reset = headers.get("x-ratelimit-reset", "")
+        until = datetime.fromtimestamp(int(reset), timezone.utc) if reset.isdigit() else None
+        return "GitHub's rate limit for this token is spent" + (
+            f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
+        )
+    after = headers.get("retry-after", "")
+    if after or "rate limit" in said(answer).lower():
+        return "GitHub's secondary rate limit" + (f" (it asks to wait {after} s)" if after.isdigit() else "")
+    return ""
