@@ -94,8 +94,11 @@ def _sets(line: str, name: str) -> bool:
 
 def _write(path: Path, text: str) -> None:
     """Atomically, 0600 from the start: a temporary file beside it, renamed over it."""
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    stem, suffix = os.path.splitext(path.name)
+    prefix = ("" if stem.startswith(".") else ".") + stem + "."
+    try:  # `.app.XXXX.env` beside app.env, `.env.XXXX` beside .env: left by a kill no handler
+        # sees (SIGKILL, a power cut), the rule that ignores the file (*.env, .env*) ignores it
+        fd, temp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise DeliveryError(f"{path}: cannot write ({exc.strerror})") from exc
     try:

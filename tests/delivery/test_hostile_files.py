@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import os
 import resource
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import FileSink, Recipient
 from reconciler.delivery import send
 
-from ..helpers import run_cli
+from ..helpers import ROOT, run_cli
 from ..reliability_log import record
 
 VALUE = ProxyKey("ek-proxy-delivered-0123456789abcdef")
@@ -159,4 +161,41 @@ def test_a_secrets_file_the_disk_refuses_after_the_create_is_said_and_the_apply_
         "--secrets-out and reveal --out on a disk that refuses the line",
         2,
         "said, none half written",
+    )
+
+
+KILLED_MID_WRITE = """
+import asyncio, os, sys
+from reconciler.core.secrets import ProxyKey
+from reconciler.core.sinks import FileSink, Recipient
+from reconciler.delivery import send
+os.fsync = lambda fd: os._exit(9)  # killed as the value is written: no handler runs
+sink = FileSink(sys.argv[1], "EH", sys.argv[2])
+asyncio.run(send.deliver(sink, ProxyKey("ek-proxy-" + "k" * 32), Recipient("a", "A", "p", "EH"), {}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "ignored"), [("app.env", "*.env"), (".env", ".env*"), (".env.prod", ".env*")]
+)
+def test_a_delivery_killed_while_it_writes_leaves_nothing_git_would_add(
+    tmp_path: Path, name: str, ignored: str
+) -> None:
+    """The temporary file holding the value was `.app.env.XXXX`: a name neither `*.env` nor
+    `.env*` (`..env.XXXX` beside .env) covers, which `git add -A` would commit."""
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text(f"{ignored}\n")
+    done = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, name, str(tmp_path)], cwd=ROOT)
+    assert done.returncode == 9 and len(list(tmp_path.iterdir())) == 3  # .git, .gitignore, the left one
+    status = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain"], capture_output=True, text=True
+    )
+    assert status.stdout == "?? .gitignore\n", status.stdout
+    record(
+        "secret",
+        f"a file sink's delivery killed mid-write (SIGKILL) beside {name}",
+        1,
+        "its leftover ignored",
     )
