@@ -3,7 +3,8 @@ it (`apply --secrets-out` and `reveal --out` refuse such a file with the same ch
 
 Delivering a key again replaces its line (the first `NAME=` line; later ones for the same NAME
 are dropped) and keeps every other line as it was; the file is rewritten whole through a
-temporary file beside it, so a reader never sees it half written. A symbolic link is followed:
+temporary file beside it, so a reader never sees it half written, under a lock of its folder,
+so two runs writing one file take turns. A symbolic link is followed:
 its target is the file checked and written, and the link stays a link (replaced by the file, a
 link git tracks would have become a tracked file holding the secret).
 """
@@ -11,15 +12,20 @@ link git tracks would have become a tracked file holding the secret).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import NOT_AN_ENV_FILE, FileSink, not_an_env_file
 from reconciler.delivery.errors import DeliveryError
 from reconciler.delivery.tracking import NOT_A_FILE, not_a_file, unfollowed, why
+
+LOCK_WAIT = 10.0  # seconds another run's rewrite of a file in the folder is waited for
 
 
 def preflight(sink: FileSink) -> str:
@@ -49,7 +55,44 @@ def deliver(sink: FileSink, value: ProxyKey) -> None:
     if problem:
         raise DeliveryError(problem)
     path = sink.target.resolve()  # a link's target, the one checked: the link itself is kept
-    _write(path, "\n".join(_replaced(_lines(path), sink.name, value.reveal())) + "\n")
+    with _held(path.parent):
+        _write(path, "\n".join(_replaced(_lines(path), sink.name, value.reveal())) + "\n")
+
+
+@contextlib.contextmanager
+def _held(folder: Path) -> Iterator[None]:
+    """The file's folder locked (flock) while the file is read and rewritten: two runs writing
+    two variables of one file (two accounts', two manifests') each wrote the file as it read
+    it, the other's line lost though delivered. A folder that cannot be locked (a filesystem
+    without locks) is written as before; one held past LOCK_WAIT is a DeliveryError."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        fd = -1
+    try:
+        if fd >= 0:
+            _lock(fd, folder)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # the lock goes with it
+
+
+def _lock(fd: int, folder: Path) -> None:
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise DeliveryError(
+                    f"{folder}: another process held its lock on this folder's env files for "
+                    f"{LOCK_WAIT:g} s; deliver again once it is done"
+                ) from None
+            time.sleep(0.02)
+        except OSError:
+            return  # no locks here: written as before
 
 
 def _lines(path: Path) -> list[str]:

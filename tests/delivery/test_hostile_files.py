@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -199,3 +200,39 @@ def test_a_delivery_killed_while_it_writes_leaves_nothing_git_would_add(
         1,
         "its leftover ignored",
     )
+
+
+TRIALS = 20
+
+
+def _delivering(folder: str, name: str, barrier: Any) -> None:
+    """One run delivering `name` to app.env, TRIALS times, each at the same moment as another's."""
+    for trial in range(TRIALS):
+        barrier.wait()
+        sink = FileSink("app.env", name, folder)
+        asyncio.run(send.deliver(sink, ProxyKey(f"ek-proxy-{name}-{trial:04d}-" + "k" * 24), WHO, {}))
+        barrier.wait()
+
+
+def test_two_runs_writing_two_variables_of_one_file_at_once_keep_both(tmp_path: Path) -> None:
+    """Two runs (two accounts' applies, two manifests' delivers) each read the file, replaced
+    their line and wrote it whole: the second write dropped the first one's line, which its run
+    had reported delivered (one trial in two lost a line)."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    runs = [context.Process(target=_delivering, args=(str(tmp_path), name, barrier)) for name in ("A", "B")]
+    for run in runs:
+        run.start()
+    lost = []
+    try:
+        for trial in range(TRIALS):
+            (tmp_path / "app.env").write_text("KEPT=1\n")
+            barrier.wait(timeout=60)
+            barrier.wait(timeout=60)
+            text = (tmp_path / "app.env").read_text()
+            lost += [trial] if not all(f"{n}=ek-proxy-{n}-{trial:04d}-" in text for n in "AB") else []
+    finally:
+        for run in runs:
+            run.join(timeout=60)
+    assert not lost and all(run.exitcode == 0 for run in runs), lost
+    record("delivery", "two runs writing two variables of one env file at once", TRIALS, "both lines kept")
