@@ -22,7 +22,7 @@ from reconciler.cli.optiongroups import Handler
 from reconciler.cli.stops import first_stops, ignored
 from reconciler.core.errors import EhkeysError
 from reconciler.core.exitcodes import ExitCode
-from reconciler.core.secrets import scrub
+from reconciler.core.secrets import no_core_dumps, scrub
 from reconciler.engine import stopping
 
 log = logging.getLogger("ehkeys")
@@ -156,6 +156,7 @@ def _main(argv: Sequence[str] | None, exiting: bool) -> ExitCode:
     except SystemExit as exc:  # argparse has printed its usage message, or --help/--version
         return ExitCode.OK if exc.code in (0, None) else ExitCode.ERROR  # 1 as Terraform's, never 2
     _log_to_stderr(args.debug)
+    no_core_dumps()  # a crash of ehkeys, or of a sink's command, never writes keys to a core file
     try:
         code = _run(args)
     except EhkeysError as exc:

@@ -7,8 +7,10 @@ file or a commit, by its fingerprint. Nothing else of a secret ever leaves the p
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
+import resource
 import string
 from collections.abc import Iterable
 
@@ -227,3 +229,13 @@ class RedactedKey:
 
     def __hash__(self) -> int:
         return hash(self.display)
+
+
+def no_core_dumps() -> None:
+    """No core dump of this process, nor of the programs it starts (a command sink's, which
+    inherit the limit): its memory holds keys, and a dump lands in the working folder (`core`,
+    where the kernel's core_pattern says so), often the repository, for `git add -A`. The soft
+    limit only: a program that wants its dumps may raise it again."""
+    with contextlib.suppress(ValueError, OSError):
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))

@@ -27,7 +27,7 @@ import signal
 import termios
 from collections.abc import AsyncIterator, Collection, Mapping
 
-from reconciler.core.secrets import ProxyKey, scrub, spelled
+from reconciler.core.secrets import ProxyKey, no_core_dumps, scrub, spelled
 from reconciler.core.sinks import CommandSink, Recipient, program_missing
 from reconciler.delivery.errors import DeliveryError
 
@@ -75,6 +75,7 @@ def preflight(sink: CommandSink, env: Mapping[str, str]) -> str:
 async def deliver(
     sink: CommandSink, value: ProxyKey, recipient: Recipient, env: Mapping[str, str], hidden: Collection[str]
 ) -> None:
+    no_core_dumps()  # the command's memory holds the value: a crash of it dumps none of it
     stdin = _loaded(value)  # the read end: kept open here to tell, at the end, what was left unread
     try:
         async with _standard_error() as (write_end, stream):

@@ -236,3 +236,23 @@ def test_two_runs_writing_two_variables_of_one_file_at_once_keep_both(tmp_path: 
             run.join(timeout=60)
     assert not lost and all(run.exitcode == 0 for run in runs), lost
     record("delivery", "two runs writing two variables of one env file at once", TRIALS, "both lines kept")
+
+
+def test_a_sink_command_that_crashes_dumps_no_core_holding_the_value(workdir: Path, capsys: Any) -> None:
+    """With `ulimit -c unlimited` (a developer's shell) a sink's program that crashed after
+    reading the value left `core` beside the manifest, the value in it, for `git add -A`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if hard == 0:
+        pytest.skip("core dumps are off for good here")
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    try:
+        said = 'cat >/dev/null; echo "core limit $(ulimit -c)" >&2; exit 1'
+        Path("keys.yaml").write_text(MANIFEST.replace("file: FILE", f"command: [sh, -c, {said!r}]"))
+        code, out, err = run_cli(capsys, "apply", "keys.yaml", "--auto-approve", *SANDBOX)
+        assert code == 3 and "exited 1: core limit 0" in out, out + err
+        assert resource.getrlimit(resource.RLIMIT_CORE)[0] == 0  # nor ehkeys' own
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    record(
+        "secret", "a sink's command crashing with core dumps on (ulimit -c unlimited)", 1, "no core dumped"
+    )
