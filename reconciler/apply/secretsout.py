@@ -92,6 +92,12 @@ def refuse_not_a_file(path: Path, flag: str) -> None:
         raise UsageError(f"{flag} {path}: {tracking.NOT_A_FILE}")
     if not_an_env_file(path.resolve()):
         raise UsageError(f"{flag} {path}: {NOT_AN_ENV_FILE}")
+    owner = path.stat().st_uid if path.exists() else os.geteuid()
+    if owner != os.geteuid():  # appended to, it stays theirs: its owner may read it, whatever its mode
+        raise UsageError(
+            f"{flag} {path}: owned by another user (uid {owner}), who could read the secrets appended "
+            "to it; write them to a file of your own (remove this one, or name another)"
+        )
 
 
 def refuse_tracked(path: Path, flag: str) -> None:

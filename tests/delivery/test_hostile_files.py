@@ -256,3 +256,22 @@ def test_a_sink_command_that_crashes_dumps_no_core_holding_the_value(workdir: Pa
     record(
         "secret", "a sink's command crashing with core dumps on (ulimit -c unlimited)", 1, "no core dumped"
     )
+
+
+def test_a_secrets_file_another_user_owns_is_refused(workdir: Path, capsys: Any) -> None:
+    """Appended to (never replaced), a file someone else made (in /tmp, say) stayed theirs: its
+    owner could read the values whatever mode ehkeys set, or set it back."""
+    if os.geteuid() != 0:
+        pytest.skip("making a file another user owns needs root")
+    Path("keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
+    theirs = workdir / "new.env"
+    theirs.write_text("")
+    os.chown(theirs, 65534, 65534)
+    for command in (
+        ["apply", "keys.yaml", "--auto-approve", "--secrets-out"],
+        ["reveal", "keys.yaml", "api", "--out"],
+    ):
+        code, out, err = run_cli(capsys, *command, str(theirs), *SANDBOX)
+        assert code == 1 and "owned by another user (uid 65534), who could read" in err, out + err
+    assert theirs.read_text() == "" and not (workdir / "app.env").exists()
+    record("secret", "--secrets-out or reveal --out naming a file another user owns", 2, "refused")
