@@ -57,8 +57,12 @@ class SecretsFile:
             self.add_lines([f"{variable(shown)}={key.reveal()}"])
         except NotWritten as exc:
             self.unwritten.append(shown)
-            return str(exc)
+            return f"{exc}: {shown}'s new value is not in it"
         return ""
+
+    def took(self, shown: Sequence[str]) -> tuple[list[str], list[str]]:
+        """These created keys (their addresses as shown): those the file took, those it did not."""
+        return [a for a in shown if a not in self.unwritten], [a for a in shown if a in self.unwritten]
 
     def add_lines(self, lines: Sequence[str]) -> None:
         """Appended whole, or not at all: a write the disk refused part-way is cut off again,

@@ -216,10 +216,8 @@ class AccountApply:
     def _created(self, change: Change, key: ProxyKey) -> None:
         """A created key's value, for its sinks and `--secrets-out`."""
         self._owed().created(change, key)
-        why = self.secrets.add(change, key, self.opened.account) if self.secrets is not None else ""
-        if why:  # the key is made: its apply goes on, and its end says where the value is
-            shown = self.opened.account.address(change.address)
-            self.console.warning(f"{why}: {shown}'s new value is not in it")
+        if self.secrets is not None and (why := self.secrets.add(change, key, self.opened.account)):
+            self.console.warning(why)  # the key is made all the same: the apply goes on, its end says so
 
     def _owed(self) -> Owed:
         assert self.owed is not None, "deliver before prepare"
@@ -283,21 +281,20 @@ class AccountApply:
         report.state_error = report.state_error or saved(state, self.console)
         for result in (left := unplanned(plan, self.skipped)):  # named with why: nothing sent for them
             self.console.landed(result)
-        made = self._handed_over(report)
-        unwritten = [a for a in made if self.secrets is not None and a in self.secrets.unwritten]
-        self.console.handed_over([a for a in made if a not in unwritten], unwritten)
+        written, unwritten = self._handed_over(report)
+        self.console.handed_over(written, unwritten)
         report.results = [*self.skipped, *report.results, *left]
         review = reviewed.compare(self.saved, report) if self.saved else None
         self.console.applied(report, review)
-        code = ExitCode.INCOMPLETE if unwritten else report.exit_code  # asked for, not all written
-        return Applied(plan, report, review, code)  # a state_error: raised by the run
+        return Applied(plan, report, review, ExitCode.INCOMPLETE if unwritten else report.exit_code)
 
-    def _handed_over(self, report: Report) -> list[str]:
+    def _handed_over(self, report: Report) -> tuple[list[str], list[str]]:
         """The created keys whose value only the account holds (their sinks say where the others
-        went), or every created key when --secrets-out has them all."""
+        went), or every created key when --secrets-out has them all; and those it could not take."""
         delivered = {k.address for k in self.opened.keys if k.deliver and self.secrets is None}
         made = [r.change.address for r in report.results if r.change.action in _MADE and r.key]
-        return [self.opened.account.address(a) for a in made if a not in delivered]
+        shown = [self.opened.account.address(a) for a in made if a not in delivered]
+        return self.secrets.took(shown) if self.secrets is not None else (shown, [])
 
     @property
     def shown(self) -> Plan:
