@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from decimal import Decimal
 from typing import Any
 
 from reconciler.api.errors import BadResponse
 from reconciler.core.keys import IPNetwork, LiveKey
 from reconciler.core.secrets import ProxyKey
+
+# What a key can hold (printable ASCII, no space): a value a sink writes into a line of an env
+# file or a command's input, where a newline or a quote from a hostile answer would be another line.
+_KEY_TEXT = re.compile(r"ek-proxy-[!-~]+")
 
 
 def live_key(data: Any, asked: ProxyKey | None = None) -> LiveKey:
@@ -69,6 +74,8 @@ def _secret(data: dict[str, Any], asked: ProxyKey | None) -> ProxyKey:
         return asked  # a lookup answer that leaves the key out: it is the one asked
     if not isinstance(value, str) or not value.startswith("ek-proxy-"):
         raise BadResponse("key answer: key is missing or not a proxy key")
+    if not _KEY_TEXT.fullmatch(value):
+        raise BadResponse("key answer: key holds characters no proxy key has (a space, a control character)")
     secret = ProxyKey(value)
     if asked is not None and secret != asked:
         raise BadResponse(f"lookup answer is for another key ({secret.display}, not {asked.display})")

@@ -225,6 +225,8 @@ def test_server_messages_are_cut_short_and_scrubbed() -> None:
         {**LOOKUP, "ip_whitelist": ["not-an-ip"]},
         {**LOOKUP, "model_whitelist": "gpt-4o"},
         {k: v for k, v in LOOKUP.items() if k != "name"},
+        {**LOOKUP, "key": "ek-proxy-abcd\nLD_PRELOAD=/tmp/evil.so"},  # a line of an env file
+        {**LOOKUP, "key": "ek-proxy-ab cd"},
     ],
 )
 def test_answers_off_the_documented_shape_are_bad_responses(payload: Any) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -275,3 +276,20 @@ def test_a_secrets_file_another_user_owns_is_refused(workdir: Path, capsys: Any)
         assert code == 1 and "owned by another user (uid 65534), who could read" in err, out + err
     assert theirs.read_text() == "" and not (workdir / "app.env").exists()
     record("secret", "--secrets-out or reveal --out naming a file another user owns", 2, "refused")
+
+
+def test_a_key_the_api_lists_with_a_newline_is_refused_never_written_into_an_env_file(
+    workdir: Path, capsys: Any
+) -> None:
+    """A hostile or broken API listing a key whose value holds a newline: a file sink wrote it
+    as it came, and the line after the newline became another variable of the app's env file."""
+    (workdir / "keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
+    assert run_cli(capsys, "apply", "keys.yaml", *SANDBOX, "--auto-approve")[0] == 0
+    before = (workdir / "app.env").read_bytes()
+    with sqlite3.connect(workdir / ".ehkeys" / "sandbox.db") as db:
+        db.execute("UPDATE keys SET key = key || ? WHERE name = 'API'", ("\nLD_PRELOAD=/tmp/evil.so",))
+    for command in (["plan", "keys.yaml", *SANDBOX], ["deliver", "keys.yaml", *SANDBOX]):
+        code, out, err = run_cli(capsys, *command)
+        assert code == 1 and "key holds characters no proxy key has" in out + err, out + err
+        assert "Traceback" not in err and "LD_PRELOAD" not in out + err
+    assert (workdir / "app.env").read_bytes() == before
