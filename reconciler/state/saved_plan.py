@@ -31,6 +31,7 @@ from reconciler.core.plans import Move, Plans
 from reconciler.core.printable import printable
 from reconciler.core.secrets import scrub
 from reconciler.core.times import iso
+from reconciler.delivery.tracking import unfollowed
 from reconciler.state import saved_digest, saved_moves, saved_where
 from reconciler.state import saved_parts as planagree
 from reconciler.state.files import NOT_A_FILE, atomic_write, not_a_file, read_file
@@ -49,7 +50,11 @@ def _canon(value: Any) -> Any:
 
 
 def check_path(path: str, manifests: list[str]) -> None:
-    """Refuse to write a plan over a manifest, or into any YAML file: that would lose it."""
+    """Refuse to write a plan over a manifest, or into any YAML file: that would lose it; and
+    to a path no file can be at (a loop of links, a name too long), before it is resolved."""
+    stuck = unfollowed(Path(path))
+    if stuck:
+        raise UsageError(f"--out {path}: {stuck}")
     target = Path(path).resolve()
     if target in {Path(m).resolve() for m in manifests}:
         raise UsageError(f"--out {path}: that is a manifest on this command line; save the plan elsewhere")

@@ -89,6 +89,7 @@ def _refused_everywhere(capsys: Any, path: str, said: str) -> None:
     for command in (
         ["apply", "keys.yaml", "--auto-approve", "--secrets-out"],
         ["reveal", "keys.yaml", "api", "--out"],
+        ["plan", "keys.yaml", "--out"],  # a saved plan's path, too
     ):
         code, out, err = run_cli(capsys, *command, path, *SANDBOX)
         assert code == 1 and f"--{command[-1].split('-', 2)[-1]} {path}: {said}" in err, out + err
@@ -97,7 +98,7 @@ def _refused_everywhere(capsys: Any, path: str, said: str) -> None:
 
 def test_a_loop_of_links_is_refused_with_what_to_do_never_a_traceback(workdir: Path, capsys: Any) -> None:
     """Path.resolve() raises on a loop (RuntimeError before Python 3.13): validate, plan, apply,
-    --secrets-out and reveal --out each stopped on an internal error."""
+    --secrets-out, reveal --out and plan --out each stopped on an internal error."""
     Path("l1").symlink_to("l2")
     Path("l2").symlink_to("l1")
     _refused_everywhere(capsys, "l1", LOOP)
@@ -271,6 +272,7 @@ def test_a_secrets_file_another_user_owns_is_refused(workdir: Path, capsys: Any)
     for command in (
         ["apply", "keys.yaml", "--auto-approve", "--secrets-out"],
         ["reveal", "keys.yaml", "api", "--out"],
+        ["plan", "keys.yaml", "--out"],  # a saved plan's path, too
     ):
         code, out, err = run_cli(capsys, *command, str(theirs), *SANDBOX)
         assert code == 1 and "owned by another user (uid 65534), who could read" in err, out + err
