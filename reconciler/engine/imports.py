@@ -14,9 +14,14 @@ from reconciler.engine.settings import ImportSettings
 from reconciler.engine.target import Target
 from reconciler.manifest import schemafile
 from reconciler.planning import importer
+from reconciler.state import files, snapshots
 from reconciler.state import paths as statepaths
-from reconciler.state import snapshots
 from reconciler.state.store import State
+
+EXISTS = (
+    "the file exists; import writes a new manifest: name another file (then merge its keys by "
+    "hand), or run `ehkeys plan` on this one: it lists the keys it lacks"
+)
 
 
 def run(settings: ImportSettings, console: Console) -> str:
@@ -24,11 +29,8 @@ def run(settings: ImportSettings, console: Console) -> str:
     if not settings.key_envs and not settings.every_key:
         raise UsageError("name the keys with --key-env VAR (repeatable), or pass --all")
     out, account = settings.out, importer.account_of(settings.account)
-    if out and Path(out).exists():
-        raise UsageError(
-            f"--out {out}: the file exists; import writes a new manifest: name another file (then "
-            "merge its keys by hand), or run `ehkeys plan` on this one: it lists the keys it lacks"
-        )
+    if out and (Path(out).exists() or Path(out).is_symlink()):
+        raise UsageError(f"--out {out}: {EXISTS}")
     if out:  # before the sandbox opens beside it: a refused --out leaves nothing behind
         schemafile.check_beside(Path(out))
     target = Target.of(settings.connection, [out] if out else [], account)
@@ -58,16 +60,18 @@ def _write(path: str, text: str, bound: dict[str, LiveKey], target: Target, cons
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
     schemafile.write_beside(Path(path))  # first: the manifest's modeline names it
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--out {path}: cannot write ({exc.strerror})") from exc
     account = target.account.name if target.account.declared else None
     state = State(statepaths.default_state([path], target.is_sandbox, account), Path(path), account)
     for address, key in bound.items():
         state.bind(address, key.fingerprint)
         state.remember(key.fingerprint, snapshots.taken(key))
-    state.flush()
+    state.flush()  # before the manifest: a manifest is never left without its keys' bindings
+    try:
+        files.create_new(Path(path), text)  # whole or not at all, never over a file or a link
+    except FileExistsError as exc:
+        raise UsageError(f"--out {path}: {EXISTS}") from exc
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write ({exc.strerror}); no manifest was written") from exc
     console.notice(f"wrote {path}; {_recorded(bound, state.path)}")
 
 

@@ -106,6 +106,34 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         raise
 
 
+def create_new(path: Path, text: str) -> None:
+    """`text` as a new file at `path` (0644), whole or not at all: written beside it, fsynced,
+    then linked there, so a disk that refuses it half way leaves nothing, and a file or a link
+    that is there (or came since it was looked for) raises FileExistsError, never replaced or
+    written through. Where the file system has no hard links, created exclusively, then renamed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # read by editors, committed: mkstemp makes it 0600
+        _publish(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _publish(tmp: str, path: Path) -> None:
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except OSError as exc:  # FileExistsError (EEXIST) raised, as any other failure
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        os.replace(tmp, path)
+
+
 def why(exc: OSError) -> str:
     """The reason, and the path it is about when that is not the one the message names."""
     reason = exc.strerror or str(exc)
