@@ -23,6 +23,7 @@ from reconciler.api.inventory import once_each, read_keys
 from reconciler.core.accounts import IMPLICIT, Account
 from reconciler.core.errors import UsageError
 from reconciler.core.keys import MAX_EXPIRY, UNKNOWN_WINDOW, LiveKey, sorted_networks
+from reconciler.core.printable import printable
 from reconciler.core.secrets import ProxyKey
 from reconciler.core.times import iso
 from reconciler.manifest.addresses import variable
@@ -104,8 +105,9 @@ def entry(identity: Sequence[tuple[str, str]], key: LiveKey, notes: Sequence[str
 
 
 def _text(value: Any) -> str:
-    """JSON is YAML: quoted, unicode as itself."""
-    return json.dumps(value, ensure_ascii=False)
+    """JSON is YAML: quoted, unicode as itself but for what would not print (direction marks,
+    format characters), as YAML escapes that read back the same: a PR shows the name as it is."""
+    return printable(json.dumps(value, ensure_ascii=False))
 
 
 async def from_env(client: Client, variables: Sequence[str], head: str = HEADER) -> str:

@@ -67,3 +67,20 @@ def test_a_link_where_the_manifest_goes_is_refused_and_not_written_through(
     assert code == 1 and "--out keys.yaml: the file exists" in err
     assert Path("keys.yaml").is_symlink() and not Path("elsewhere.yaml").exists()
     record("files", "import --out onto a link to no file", 1, "refused, nothing written through it")
+
+
+def test_a_direction_override_in_a_name_is_written_escaped_and_read_back_as_itself(
+    workdir: Path, capsys: Any
+) -> None:
+    """`a\\u202eevil` was written as itself: the manifest a reviewer reads in a PR showed the
+    rest of its line reversed. Escaped now, as YAML reads it back: the plan renames nothing."""
+    data = seed_data(2)
+    data["keys"][0]["name"] = "a\u202eevil\u202c: ok"
+    Path("seed.yaml").write_text(yaml.safe_dump(data))
+    assert run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys.yaml")[0] == 0
+    text = Path("keys.yaml").read_text()
+    assert "\u202e" not in text and 'name: "a\\u202eevil\\u202c: ok"' in text
+    Path("keys.yaml").write_text(text.replace("limit_type: unknown", "limit_type: daily"))
+    code, out, _ = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
+    assert code == 0 and "name:" not in out and "0 errors" in out
+    record("input", "import of a key named with a direction override", 1, "escaped; plans no rename")
