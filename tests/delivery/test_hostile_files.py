@@ -240,12 +240,13 @@ def test_two_runs_writing_two_variables_of_one_file_at_once_keep_both(tmp_path: 
     record("delivery", "two runs writing two variables of one env file at once", TRIALS, "both lines kept")
 
 
+@pytest.mark.skipif(
+    resource.getrlimit(resource.RLIMIT_CORE)[1] == 0, reason="core dumps are off for good here"
+)
 def test_a_sink_command_that_crashes_dumps_no_core_holding_the_value(workdir: Path, capsys: Any) -> None:
     """With `ulimit -c unlimited` (a developer's shell) a sink's program that crashed after
     reading the value left `core` beside the manifest, the value in it, for `git add -A`."""
     soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    if hard == 0:
-        pytest.skip("core dumps are off for good here")
     resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
     try:
         said = 'cat >/dev/null; echo "core limit $(ulimit -c)" >&2; exit 1'
@@ -260,11 +261,10 @@ def test_a_sink_command_that_crashes_dumps_no_core_holding_the_value(workdir: Pa
     )
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a file another user owns needs root")
 def test_a_secrets_file_another_user_owns_is_refused(workdir: Path, capsys: Any) -> None:
     """Appended to (never replaced), a file someone else made (in /tmp, say) stayed theirs: its
     owner could read the values whatever mode ehkeys set, or set it back."""
-    if os.geteuid() != 0:
-        pytest.skip("making a file another user owns needs root")
     Path("keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
     theirs = workdir / "new.env"
     theirs.write_text("")
