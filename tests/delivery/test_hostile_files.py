@@ -6,14 +6,12 @@ value is never lost nor half written."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import os
 import resource
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from reconciler.core.secrets import ProxyKey
 from reconciler.core.sinks import FileSink, Recipient
 from reconciler.delivery import send
 
-from ..helpers import ROOT, run_cli
+from ..helpers import ROOT, files_up_to, run_cli
 from ..reliability_log import record
 
 VALUE = ProxyKey("ek-proxy-delivered-0123456789abcdef")
@@ -112,17 +110,6 @@ def test_a_name_longer_than_the_system_takes_is_refused(workdir: Path, capsys: A
     _refused_everywhere(capsys, "x" * 300 + ".env", "cannot be followed to a file (File name too long)")
 
 
-@contextlib.contextmanager
-def _files_up_to(size: int) -> Iterator[None]:
-    """No write past `size` bytes of any file (EFBIG, as a full disk or a quota refuses one)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-
-
 LIMIT = 4 * 1024 * 1024  # bytes: more than the state, the journal and the sandbox's database
 
 
@@ -141,7 +128,7 @@ def test_a_secrets_file_the_disk_refuses_after_the_create_is_said_and_the_apply_
     before it bound the key or delivered it, and half a line (a value cut short) stayed."""
     Path("keys.yaml").write_text(MANIFEST.replace("FILE", "app.env"))
     kept = _nearly_full(workdir / "new.env")
-    with _files_up_to(LIMIT):
+    with files_up_to(LIMIT):
         code, out, err = run_cli(
             capsys, "apply", "keys.yaml", "--auto-approve", "--secrets-out", "new.env", *SANDBOX
         )
@@ -155,7 +142,7 @@ def test_a_secrets_file_the_disk_refuses_after_the_create_is_said_and_the_apply_
     assert value.startswith("ek-proxy-") and value not in out + err
     code, out, err = run_cli(capsys, "plan", "keys.yaml", *SANDBOX)
     assert code == 0 and "0 to create, 0 to update" in out, out + err  # bound: no second create
-    with _files_up_to(LIMIT):
+    with files_up_to(LIMIT):
         code, out, err = run_cli(capsys, "reveal", "keys.yaml", "api", "--out", "new.env", *SANDBOX)
     assert code == 1 and "--out new.env: cannot write (File too large); nothing was added to it" in err
     assert (workdir / "new.env").read_bytes() == kept and "internal error" not in err

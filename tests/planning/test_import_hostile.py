@@ -3,16 +3,13 @@ a link where the manifest goes, two imports writing one file."""
 
 from __future__ import annotations
 
-import contextlib
-import resource
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ..helpers import run_cli, seed_data
+from ..helpers import files_up_to, run_cli, seed_data
 from ..reliability_log import record
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
@@ -26,17 +23,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@contextlib.contextmanager
-def _files_up_to(size: int) -> Iterator[None]:
-    """No write past `size` bytes of any file (EFBIG, as a full disk or a quota refuses one)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-
-
 def test_a_disk_that_refuses_the_manifest_half_way_leaves_no_half_manifest(
     workdir: Path, capsys: Any
 ) -> None:
@@ -48,7 +34,7 @@ def test_a_disk_that_refuses_the_manifest_half_way_leaves_no_half_manifest(
     )  # the sandbox, the schema
     whole = Path("keys/first.yaml").read_text()
     assert len(whole) > 64 * 1024
-    with _files_up_to(48 * 1024):
+    with files_up_to(48 * 1024):
         code, _, err = run_cli(capsys, "import", "--all", *SANDBOX, "--out", "keys/keys.yaml")
     assert code == 1 and "(File too large)" in err and "internal error" not in err
     assert not Path("keys/keys.yaml").exists()
