@@ -176,12 +176,18 @@ def _rate_limited(answer: Answer) -> str:
         return ""
     headers = answer.headers
     if headers.get("x-ratelimit-remaining") == "0":
-        reset = headers.get("x-ratelimit-reset", "")
-        until = datetime.fromtimestamp(int(reset), timezone.utc) if reset.isdigit() else None
-        return "GitHub's rate limit for this token is spent" + (
-            f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
-        )
+        until = _moment(headers.get("x-ratelimit-reset", ""))
+        return "GitHub's rate limit for this token is spent" + (f" until {until}" if until else "")
     after = headers.get("retry-after", "")
     if after or "rate limit" in said(answer).lower():
         return "GitHub's secondary rate limit" + (f" (it asks to wait {after} s)" if after.isdigit() else "")
     return ""
+
+
+def _moment(epoch: str) -> str:
+    """`x-ratelimit-reset` (epoch seconds) as a UTC time; '' for one that is none (a hostile or
+    broken answer's year 10,000 and beyond included)."""
+    try:
+        return f"{datetime.fromtimestamp(int(epoch), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    except (ValueError, OverflowError, OSError):
+        return ""

@@ -91,6 +91,18 @@ def test_a_rate_limit_is_said_as_one_and_refuses_no_apply(
     )
 
 
+@pytest.mark.parametrize("reset", ["99999999999999999999", "253402300800", "soon"])
+def test_a_rate_limit_reset_that_is_no_time_is_left_out_never_an_internal_error(
+    github: tuple[FakeGitHub, dict[str, str]], reset: str
+) -> None:
+    """`x-ratelimit-reset` past the year 9999 (a hostile or broken answer) was read as a time,
+    and the error of reading it stopped the run as an internal error."""
+    fake, env = github
+    fake.faults[PUT] = _limited(403, "API rate limit exceeded.", {**PRIMARY, "x-ratelimit-reset": reset})
+    message = _failure(env)
+    assert "GitHub's rate limit for this token is spent, which says nothing of the token" in message, message
+
+
 def test_an_answer_quoting_the_value_without_its_prefix_never_shows_it(
     github: tuple[FakeGitHub, dict[str, str]],
 ) -> None:
