@@ -10,6 +10,8 @@ from typing import TextIO
 from reconciler.cli import settings
 from reconciler.core.exitcodes import ExitCode
 from reconciler.core.plans import Plans
+from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.engine import plan as engine_plan
 from reconciler.render import plans as render
 from reconciler.render.console import Log
@@ -30,13 +32,18 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 def show(args: argparse.Namespace) -> ExitCode:
     saved = planfile.load(args.plan_file)
+    made, digest = _inert(saved.created_at), _inert(saved.manifest_digest)  # as the file says: edited?
     print(
-        f"Saved plan {args.plan_file} ({saved.digest}), made {saved.created_at} "
-        f"from the manifest with digest sha256:{saved.manifest_digest}",  # as every digest is said
+        f"Saved plan {_inert(args.plan_file)} ({saved.digest}), made {made} "
+        f"from the manifest with digest sha256:{digest}",  # as every digest is said
         file=sys.stderr,
     )
     emit(saved.plans, args.format, sys.stdout)
     return ExitCode.OK
+
+
+def _inert(text: str) -> str:
+    return printable(scrub(text))
 
 
 def emit(plans: Plans, fmt: str, stream: TextIO, title: str = "ehkeys plan") -> None:

@@ -297,7 +297,7 @@ class Change:
             fields=tuple(FieldChange.from_data(name, c) for name, c in data["changes"].items()),
             operations=tuple(operations.from_data(op) for op in data["operations"]),
             credit=Credit.from_data(data["credit"]),
-            reason=data["reason"] or "",
+            reason=str(data["reason"] or ""),
             warnings=tuple(str(w) for w in data["warnings"]),
             error=data["error"],
             after=str(data.get("after") or ""),

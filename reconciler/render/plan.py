@@ -22,6 +22,7 @@ from reconciler.render.view import (
     Row,
     account_effect,
     build,
+    named,
     nothing_to_do,
     shown_pair,
     unmanaged_line,
@@ -81,7 +82,7 @@ def _text_row(row: Row, w: Callable[[str], Any], style: Style) -> None:
     if row.credit:
         w(f"      {row.credit}\n")
     for warning in row.warnings:
-        w(f"      {style('warn', 'warning')}: {warning}\n")
+        w(f"      {style('warn', 'warning')}: {named(warning)}\n")
     w("\n")
 
 
@@ -90,15 +91,15 @@ def _text_rest(view: PlanView, w: Callable[[str], Any], style: Style) -> None:
         w(f"  = {len(view.unchanged)} unchanged: {view.unchanged_names}\n")
         for change in view.unchanged:
             for note in ([change.reason] if change.reason else []) + list(change.warnings):
-                w(f"      {style('warn', 'note')}: {change.name}: {note}\n")
+                w(f"      {style('warn', 'note')}: {named(change.name)}: {named(note)}\n")
         w("\n")
     if view.unmanaged:
         w(f"  ? {len(view.unmanaged)} unmanaged (in the account, not in the manifest; left alone):\n")
         w("".join(f"      {unmanaged_line(u)}\n" for u in view.unmanaged) + "\n")
     for note in view.notes:
-        w(f"{style('warn', 'warning')}: {note}\n")
+        w(f"{style('warn', 'warning')}: {named(note)}\n")
     for problem in view.problems:
-        w(f"{style('!', 'error')}: {problem}\n")
+        w(f"{style('!', 'error')}: {named(problem)}\n")
 
 
 def _text_policy(plan: Plan, w: Callable[[str], Any], style: Style) -> None:
@@ -126,7 +127,7 @@ def _text_policy(plan: Plan, w: Callable[[str], Any], style: Style) -> None:
 def md_key(change: Change, key: str = "") -> str:
     """A change's key in a Markdown cell: its name and key, or that it is a new one."""
     if key or not change.new:
-        return f"{escape(change.name)} (`{key or change.key}`)"
+        return f"{escape(change.name)} (`{printable(str(key or change.key))}`)"
     return f"{escape(change.name)} (new key)"
 
 

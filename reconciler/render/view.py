@@ -20,6 +20,7 @@ from reconciler.core.keys import UNKNOWN_WINDOW
 from reconciler.core.money import money, money_text
 from reconciler.core.plan import Plan, Unmanaged
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.core.times import when
 from reconciler.render.inert import inert
 
@@ -52,7 +53,9 @@ _BLOCK = re.compile(rf"^(?: (?= |[#+=-]|{_NUMBERED})|#|[-+=](?= |[-+=][-+= ]*$)|
 def escape(value: str, ours: bool = False) -> str:
     """Escape for a table cell in a PR comment: no HTML, no broken table, no emphasis, links or
     code spans, no @mentions, references or emoji (`inert`), and no heading, list or code block
-    where it starts a line. `ours`: a message of ehkeys' own, whose `PR #12` stays a reference."""
+    where it starts a line, and no key in it whole (`scrub`). `ours`: a message of ehkeys' own,
+    whose `PR #12` stays a reference."""
+    value = scrub(value)
     if _CELL_CHARS.search(value):  # most cells have none: translating is the slower test
         value = value.translate(_CELL)  # one pass: no replacement holds a character replaced
     value = inert(value, ours)  # translated: a `&#42;` is the escape's, a value's `&#35;` is `&amp;#35;`
@@ -86,8 +89,14 @@ def show(name: str, value: Any) -> str:
         return when(value)
     if isinstance(value, (frozenset, list)):
         listed: list[str] = to_json_value(value) if isinstance(value, frozenset) else value
-        return ", ".join(listed) if listed else "[] (all)"
-    return _JSON(value)
+        return printable(scrub(", ".join(listed))) if listed else "[] (all)"
+    return printable(scrub(_JSON(value)))
+
+
+def named(text: str) -> str:
+    """A key's name (or any text a plan file or the account can set), safe to show: no key in
+    it whole (`ek-proxy-…` and its last 4), no control, format or direction character."""
+    return printable(scrub(text))
 
 
 def shown_pair(name: str, before: Any, after: Any) -> tuple[str, str]:
@@ -103,7 +112,7 @@ def shown_pair(name: str, before: Any, after: Any) -> tuple[str, str]:
 def _exact(name: str, value: Any) -> str:
     if name == "allocated_ammount" and value is not None:
         return money_text(Decimal(value))
-    return _JSON(value)
+    return show(name, value)  # a name as shown: never a key in it whole
 
 
 class Line(NamedTuple):  # a tuple: a plan of 10,000 keys makes ~40,000 of them
@@ -128,8 +137,8 @@ class Row(NamedTuple):  # a tuple: made for each key that changes, by text and b
 
     @property
     def title(self) -> str:
-        change, name = self.change, printable(self.change.name)
-        return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
+        change, name = self.change, named(self.change.name)
+        return f"{name} (a new key)" if change.new else f"{name} ({printable(str(change.key))})"
 
 
 @dataclass
@@ -146,7 +155,7 @@ class PlanView:
 
     @property
     def unchanged_names(self) -> str:
-        names = ", ".join(printable(c.name) for c in self.unchanged[:UNCHANGED_NAMES])
+        names = ", ".join(named(c.name) for c in self.unchanged[:UNCHANGED_NAMES])
         more = len(self.unchanged) - UNCHANGED_NAMES
         return names + (f" and {more} more" if more > 0 else "")
 
@@ -233,9 +242,9 @@ def row(change: Change) -> Row:
 def change_lines(change: Change) -> tuple[Line, ...]:
     """A change's lines: why (a reason, an error), a line per field, the unchanged count."""
     created = change.action is Action.CREATE
-    found = [Line("note", f"# {change.reason}")] if change.reason else []
+    found = [Line("note", f"# {named(change.reason)}")] if change.reason else []
     if change.error:
-        found.append(Line("note", change.error))
+        found.append(Line("note", named(change.error)))
     for fc in change.fields:
         found += _field_lines(fc, created)
     if change.deliver:
@@ -250,7 +259,8 @@ def _field_lines(fc: FieldChange, created: bool) -> list[Line]:
     if created:
         return [Line("field", f"{fc.field}: {show(fc.field, fc.after)}")]
     if isinstance(fc.after, frozenset) and isinstance(fc.before, frozenset):
-        members = [Line("added", m) for m in fc.added] + [Line("removed", m) for m in fc.removed]
+        added, removed = [named(m) for m in fc.added], [named(m) for m in fc.removed]
+        members = [Line("added", m) for m in added] + [Line("removed", m) for m in removed]
         return [Line("field", f"{fc.field}:"), *members]
     return [Line("field", f"{fc.field}: {' -> '.join(shown_pair(fc.field, fc.before, fc.after))}")]
 
@@ -276,5 +286,5 @@ def account_effect(change: Change) -> str:
 def unmanaged_line(item: Unmanaged) -> str:
     k = item.live
     state = "active" if k.is_active else "inactive"
-    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    text = f"{named(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
     return text + (f"; {item.note}" if item.note else "")
