@@ -16,6 +16,7 @@ from reconciler.core.jsonvalue import to_json_value
 from reconciler.core.keys import LiveKey
 from reconciler.core.money import money
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.drift.report import (
     ChangedOutside,
     DriftReport,
@@ -46,7 +47,7 @@ Write = Callable[[str], Any]
 
 
 def title(change: Change) -> str:
-    name = printable(change.name)
+    name = printable(scrub(change.name))
     return f"{name} (a new key)" if change.new else f"{name} ({change.key})"
 
 
@@ -101,7 +102,7 @@ def text(found: DriftReport, stream: TextIO) -> None:
 
 
 def _text_moved(moved: ChangedOutside, w: Write) -> None:
-    name = printable(moved.name)
+    name = printable(scrub(moved.name))
     since = f" (snapshot of {moved.recorded_at})" if moved.recorded_at else ""
     if moved.deleted:
         w(f"  - {name}: deleted outside ehkeys{since}; next apply: {moved.deleted}\n")
@@ -128,14 +129,18 @@ def _unmanaged_line(u: UnmanagedKey) -> str:
     k = u.live
     state = "active" if k.is_active else "inactive"
     seen = "NEW since the last drift run" if u.new else f"first seen {u.first_seen}"
-    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    text = (
+        f"{printable(scrub(k.name))} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    )
     return f"{text}; {seen}" + (f"; {printable(u.note)}" if u.note else "")
 
 
 def _elsewhere_line(e: ElsewhereKey) -> str:
     k = e.live
     state = "active" if k.is_active else "inactive"
-    text = f"{printable(k.name)} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    text = (
+        f"{printable(scrub(k.name))} ({k.proxy_key.display}): {money(k.allocated_ammount)} allocated, {state}"
+    )
     return f"{text}; {printable(e.note)}"
 
 

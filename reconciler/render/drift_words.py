@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.core.changes import Change
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.drift.report import DriftReport, FieldDrift, GroupDrift, Health, NextApply
 from reconciler.render.view import show, shown_pair
 
@@ -94,7 +95,7 @@ def group_line(group: GroupDrift) -> str:
 
 
 def who(warning: Health) -> str:
-    return f"{printable(warning.name)} ({warning.key})" if warning.key else "the account"
+    return f"{printable(scrub(warning.name))} ({warning.key})" if warning.key else "the account"
 
 
 def findings(found: DriftReport) -> dict[str, Any]:

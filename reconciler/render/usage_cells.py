@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from reconciler.core.money import ZERO, money
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.core.times import iso
 from reconciler.core.usage import KeyUsage, Rollup, UsageView
 
@@ -61,7 +62,7 @@ def shown_name(key: KeyUsage, in_table: bool = False) -> str:
     keys/search`, as the plan says it)."""
     state = "" if key.is_active or in_table else ", inactive"
     whose = f", managed by {printable(key.managed_by)}" if key.managed_by else ""
-    return f"{mark(key)}{printable(key.name)} ({key.key}{state}{whose})"
+    return f"{mark(key)}{printable(scrub(key.name))} ({key.key}{state}{whose})"
 
 
 def share(value: Decimal | None) -> str:

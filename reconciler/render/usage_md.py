@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from reconciler.core.money import CENT, ZERO, money
 from reconciler.core.printable import printable
+from reconciler.core.secrets import scrub
 from reconciler.core.times import iso
 from reconciler.core.usage import AccountUsage, KeyUsage, UsageView
 from reconciler.render.plan import escape as md
@@ -128,7 +129,7 @@ def _key_label(key: KeyUsage, shared: bool) -> str:
 
 def label(text: str) -> str:
     """A quoted Mermaid label's text: no character that would end it or be read otherwise."""
-    return _UNSAFE.sub("'", printable(text))
+    return _UNSAFE.sub("'", printable(scrub(text)))
 
 
 def _number(value: Decimal) -> str:

@@ -87,3 +87,14 @@ def test_a_key_renamed_in_the_dashboard_is_planned_inert(planned: str, capsys: A
         assert code == 0, err
         assert_safe(out)
         assert "ek-proxy-…S9t0" in out  # the key in the name, shown as every key is
+
+
+def test_a_key_renamed_in_the_dashboard_is_reported_inert(planned: str, capsys: Any) -> None:
+    with sqlite3.connect(".ehkeys/sandbox.db") as db:
+        db.execute("UPDATE keys SET name = ? WHERE name = 'support bot (old)'", (HOSTILE,))
+        db.execute("UPDATE keys SET name = ? WHERE name = 'Production API Key'", (HOSTILE,))
+    for command in ("usage", "drift"):
+        for fmt in ("text", "markdown"):
+            code, out, err = run_cli(capsys, command, "keys.yaml", "--sandbox", "--format", fmt)
+            assert code in (0, 2), err
+            assert_safe(out)
