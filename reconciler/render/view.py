@@ -104,15 +104,9 @@ def shown_pair(name: str, before: Any, after: Any) -> tuple[str, str]:
     live allocation of 10.004 against the manifest's 10 reads `10.004 -> 10.00`, not
     `10.00 -> 10.00`."""
     pair = show(name, before), show(name, after)
-    if pair[0] != pair[1] or before == after:
-        return pair
-    return _exact(name, before), _exact(name, after)
-
-
-def _exact(name: str, value: Any) -> str:
-    if name == "allocated_ammount" and value is not None:
-        return money_text(Decimal(value))
-    return show(name, value)  # a name as shown: never a key in it whole
+    if pair[0] != pair[1] or before == after or name != "allocated_ammount":
+        return pair  # only money rounds; any other value is shown as it is (a key in it never whole)
+    return money_text(Decimal(before)), money_text(Decimal(after))  # neither None: shown apart
 
 
 class Line(NamedTuple):  # a tuple: a plan of 10,000 keys makes ~40,000 of them
