@@ -14,17 +14,11 @@ import yaml
 
 from reconciler.manifest import resources
 
-from ..helpers import manifest_text, run_cli, seed_data
+from ..helpers import run_cli
+from . import test_names as names
 
-SANDBOX = ("--sandbox", "--sandbox-seed", "seed.yaml")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed_data(3)))
-    (tmp_path / "keys.yaml").write_text(manifest_text(2))
-    return tmp_path
+SANDBOX = names.SANDBOX
+workdir = names.workdir  # a sandbox seeded with 3 keys, keys.yaml of 2, as the checkout
 
 
 def files(workdir: Path) -> list[str]:

@@ -26,6 +26,7 @@ from ..helpers import ROOT, run_cli
 from ..reliability_log import record
 from . import fakevault
 from .fakevault import FakeVault, Mount
+from .manifests import delivering
 
 RECORDER = Path(__file__).parent / "record_sink.py"
 SANDBOX = ["--sandbox"]
@@ -34,18 +35,12 @@ MISSING = CommandSink(("ehkeys-no-such-deliverer", str(RECORDER))).describe()  #
 
 
 def manifest(recorder: Path = RECORDER) -> str:
-    return f"""version: 1
-defaults: {{limit_type: daily}}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-      - file: app.env
-      - command: [{json.dumps(sys.executable)}, {json.dumps(str(recorder))}]
-      - github_secret: {{repo: acme/api, name: EH_KEY, token: "${{DEPLOY_TOKEN}}"}}
-      - vault: {{path: apps/api}}
-"""
+    return delivering(
+        "file: app.env",
+        f"command: [{json.dumps(sys.executable)}, {json.dumps(str(recorder))}]",
+        'github_secret: {repo: acme/api, name: EH_KEY, token: "${DEPLOY_TOKEN}"}',
+        "vault: {path: apps/api}",
+    )
 
 
 @dataclass

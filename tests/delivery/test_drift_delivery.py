@@ -14,6 +14,7 @@ import yaml
 from reconciler.core.sinks import CommandSink
 
 from ..helpers import run_cli, seed_data
+from .manifests import delivering
 
 SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 
@@ -21,16 +22,7 @@ SANDBOX = ["--sandbox", "--sandbox-seed", "seed.yaml"]
 def manifest(folder: Path) -> str:
     """A file sink that works, and a command sink that works only while `sink-up` exists."""
     script = f"test -e {folder / 'sink-up'} && cat > {folder / 'delivered.txt'}"
-    return f"""version: 1
-defaults: {{limit_type: daily}}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-      - file: app.env
-      - command: [sh, -c, {json.dumps(script)}]
-"""
+    return delivering("file: app.env", f"command: [sh, -c, {json.dumps(script)}]")
 
 
 @pytest.fixture

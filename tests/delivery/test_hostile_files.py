@@ -23,19 +23,12 @@ from reconciler.delivery import send
 
 from ..helpers import ROOT, files_up_to, run_cli
 from ..reliability_log import record
+from .manifests import delivering
 
 VALUE = ProxyKey("ek-proxy-delivered-0123456789abcdef")
 WHO = Recipient("prod/api", "API", "prod", "EH_KEY_PROD_API")
 SANDBOX = ["--sandbox"]
-MANIFEST = """version: 1
-defaults: {limit_type: daily}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-      - file: FILE
-"""
+MANIFEST = delivering("file: FILE")
 LOOP = "a loop of symbolic links (a link that leads back to itself)"
 
 

@@ -19,6 +19,7 @@ from reconciler.delivery import errors
 from reconciler.manifest import keytext
 
 from ..helpers import free_port, run_cli
+from .manifests import delivering
 
 GITHUB = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
 FINE_GRAINED = "github_pat_11ABCDEFG0123456789abc_" + "abcdefghijklmnopqrstuvwxyz" * 2 + "ABCDEFG"
@@ -30,15 +31,7 @@ FAILS = 'cat >/dev/null; echo "refused: $0" >&2; exit 4'
 
 
 def manifest(tokens: list[str] = TOKENS) -> str:
-    sinks = "".join(f"      - command: [sh, -c, '{FAILS}', {token}]\n" for token in tokens)
-    return f"""version: 1
-defaults: {{limit_type: daily}}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-{sinks}"""
+    return delivering(*(f"command: [sh, -c, '{FAILS}', {token}]" for token in tokens))
 
 
 @pytest.fixture

@@ -17,20 +17,16 @@ import pytest
 
 from ..helpers import run_cli
 from ..reliability_log import record
+from .manifests import delivering
 
 SANDBOX = ["--sandbox"]
-MANIFEST = """version: 1
-defaults: {limit_type: daily}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-      - file: app.env
-  - id: web
+MANIFEST = (
+    delivering("file: app.env")
+    + """  - id: web
     name: Web
     allocated_ammount: 1
 """
+)
 SINK_AT = "keys.yaml:8:15"  # `app.env`, the file sink's own line
 TRACKED = "app.env: git would track this file (it is inside a repository and not ignored)"
 
