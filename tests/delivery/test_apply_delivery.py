@@ -592,21 +592,14 @@ def test_a_state_without_deliveries_has_no_delivered_record(world: World, capsys
     assert "delivered" not in state and "deliveries" not in state and state["bindings"]
 
 
-TWO_OF_A_KIND = """version: 1
-defaults: {limit_type: daily}
-keys:
-  - id: api
-    name: API
-    allocated_ammount: 5
-    deliver:
-      - command: [sh, -c, 'read -r v; printf %s "$v" | gh secret set EH_KEY --repo acme/api']
-      - command: [sh, -c, 'curl -H "X-Token: ${DEPLOY_TOKEN}" -d @- https://hooks.example']
-      - command: [sh, -c, 'read -r v; echo ek-proxy-writtenintheline0123 &&
-          aws secretsmanager put-secret-value --secret-id prod/api --secret-string "$v"']
-      - file: app.env
-      - file: app.env
-        name: OPENAI_API_KEY
-"""
+TWO_OF_A_KIND = delivering(
+    """command: [sh, -c, 'read -r v; printf %s "$v" | gh secret set EH_KEY --repo acme/api']""",
+    """command: [sh, -c, 'curl -H "X-Token: ${DEPLOY_TOKEN}" -d @- https://hooks.example']""",
+    """command: [sh, -c, 'read -r v; echo ek-proxy-writtenintheline0123 &&
+          aws secretsmanager put-secret-value --secret-id prod/api --secret-string "$v"']""",
+    "file: app.env",
+    "file: app.env\n        name: OPENAI_API_KEY",
+)
 
 
 def test_two_sinks_of_one_kind_are_told_apart_in_the_plan_with_no_value_shown(
